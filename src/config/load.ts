@@ -1,0 +1,159 @@
+// Loads the configuration: CLI flag > env var > config file > default, validated by the one
+// schema. Problems are collected, not thrown one by one, so a user fixes them all in one go.
+import { readFileSync } from 'node:fs';
+import { allOptions, configSchema, crossChecks, type Config } from './schema.js';
+
+export class ConfigError extends Error {
+  readonly code = 'HEADROOM_CONFIG_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadConfigInput {
+  /** Parsed CLI flags keyed by flag name (without dashes), e.g. { port: '8080', upstream: '…' }. */
+  flags?: Record<string, string | undefined>;
+  env?: Record<string, string | undefined>;
+  /** Path of a JSON config file whose keys are the env var names. Defaults to env HEADROOM_CONFIG. */
+  configFile?: string;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** Non-fatal findings, e.g. a probable typo in an env var name. */
+  warnings: string[];
+}
+
+const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
+function readConfigFile(path: string, problems: string[]): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    problems.push(`--config ${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    return {};
+  }
+  if (text.length > MAX_CONFIG_FILE_BYTES) {
+    problems.push(`--config ${path}: the file is larger than 1 MiB; a config file is a small JSON object`);
+    return {};
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    problems.push(`--config ${path}: not valid JSON (${(err as Error).message})`);
+    return {};
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    problems.push(`--config ${path}: must be a JSON object whose keys are variable names, e.g. {"PORT": 8080}`);
+    return {};
+  }
+  const known = new Set(allOptions.map((o) => o.option.env));
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) {
+      const hint = suggest(key, [...known]);
+      problems.push(`--config ${path}: unknown key ${key}${hint ? ` (did you mean ${hint}?)` : ''}`);
+    }
+  }
+  return parsed as Record<string, unknown>;
+}
+
+const present = (v: string | undefined): v is string => v !== undefined && v !== '';
+
+export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
+  const flags = input.flags ?? {};
+  const env = input.env ?? {};
+  const problems: string[] = [];
+  const configFile = input.configFile ?? (present(env.HEADROOM_CONFIG) ? env.HEADROOM_CONFIG : undefined);
+  const file = configFile ? readConfigFile(configFile, problems) : {};
+
+  const raw: Record<string, Record<string, unknown>> = {};
+  const origin = new Map<string, string>();
+  for (const { section, key, option } of allOptions) {
+    const fromFlag = flags[option.flag];
+    const fromEnv = env[option.env];
+    let value: unknown;
+    if (present(fromFlag)) {
+      value = fromFlag;
+      origin.set(`${section}.${key}`, `--${option.flag}`);
+    } else if (present(fromEnv)) {
+      value = fromEnv;
+    } else if (option.env in file) {
+      value = file[option.env];
+      origin.set(`${section}.${key}`, `config file ${configFile}`);
+    }
+    (raw[section] ??= {})[key] = value;
+  }
+
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const [section, key] = issue.path as [string, string];
+      const entry = allOptions.find((o) => o.section === section && o.key === key);
+      if (!entry) {
+        problems.push(issue.message);
+        continue;
+      }
+      const given = raw[section]?.[key];
+      const shown = entry.option.secret ? '<hidden>' : typeof given === 'string' ? given : JSON.stringify(given);
+      const from = origin.get(`${section}.${key}`);
+      problems.push(`${entry.option.env}=${shown}: ${issue.message}${from ? ` (from ${from})` : ''}`);
+    }
+    throw new ConfigError(problems);
+  }
+  for (const p of crossChecks(result.data)) {
+    const entry = allOptions.find((o) => o.option.env === p.env);
+    const [section, key] = entry ? [entry.section, entry.key] : ['', ''];
+    const value = (result.data as unknown as Record<string, Record<string, unknown>>)[section]?.[key];
+    problems.push(`${p.env}=${String(value)}: ${p.message}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { config: result.data, warnings: typoWarnings(env) };
+}
+
+// Variables that share a prefix with ours but are not ours are probably typos.
+const OWN_PREFIXES = ['HEADROOM_', 'MEMORY_', 'CACHE_', 'IMAGE_', 'PROXY_', 'COMPRESSION_', 'UPSTREAM_', 'STREAM_', 'HEAP_SNAPSHOT_', 'REDIS_'];
+const FOREIGN_OK = new Set(['HEADROOM_CONFIG']);
+
+function typoWarnings(env: Record<string, string | undefined>): string[] {
+  const known = allOptions.map((o) => o.option.env);
+  const knownSet = new Set(known);
+  const warnings: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (knownSet.has(name) || FOREIGN_OK.has(name)) continue;
+    if (!OWN_PREFIXES.some((p) => name.startsWith(p))) continue;
+    const hint = suggest(name, known);
+    warnings.push(`unknown variable ${name} is ignored${hint ? ` (did you mean ${hint}?)` : ''}`);
+  }
+  return warnings;
+}
+
+/** The closest known name within a small edit distance, if any. */
+export function suggest(name: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(name.length / 4)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(name.toUpperCase(), c.toUpperCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}

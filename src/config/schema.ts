@@ -1,0 +1,60 @@
+// The one configuration schema: every option of every part, grouped by the part that uses it.
+// Env vars, CLI flags and the config file are all validated by it (see load.ts), and
+// docs/configuration.md is generated from it (see docs.ts).
+import { z } from 'zod';
+import type { Option, OptionValue } from './options.js';
+import { serverOptions } from './sections/server.js';
+import { monitorOptions } from './sections/monitor.js';
+import { cacheOptions } from './sections/cache.js';
+import { proxyOptions } from './sections/proxy.js';
+import { imageOptions } from './sections/image.js';
+
+export const sections = {
+  server: serverOptions,
+  monitor: monitorOptions,
+  cache: cacheOptions,
+  proxy: proxyOptions,
+  image: imageOptions,
+} as const;
+
+export type Sections = typeof sections;
+export type SectionName = keyof Sections;
+export type Config = {
+  [S in SectionName]: { [K in keyof Sections[S]]: OptionValue<Sections[S][K]> };
+};
+
+export interface OptionEntry {
+  section: SectionName;
+  key: string;
+  option: Option<unknown>;
+}
+
+/** Every option, in declaration order. */
+export const allOptions: OptionEntry[] = Object.entries(sections).flatMap(([section, opts]) =>
+  Object.entries(opts).map(([key, option]) => ({ section: section as SectionName, key, option: option as Option<unknown> })),
+);
+
+/** Rules that involve more than one option. */
+export function crossChecks(config: Config): { env: string; message: string }[] {
+  const problems: { env: string; message: string }[] = [];
+  if (config.monitor.criticalThreshold <= config.monitor.warningThreshold) {
+    problems.push({
+      env: 'MEMORY_CRITICAL_THRESHOLD',
+      message: `must be above MEMORY_WARNING_THRESHOLD (${config.monitor.warningThreshold})`,
+    });
+  }
+  if (config.cache.maxEntryBytes > config.cache.maxBytes && config.cache.maxBytes > 0) {
+    problems.push({ env: 'CACHE_MAX_ENTRY_BYTES', message: `must not exceed CACHE_MAX_BYTES (${config.cache.maxBytes})` });
+  }
+  return problems;
+}
+
+/** zod schema of the whole configuration; input values are raw (strings or JSON), undefined = default. */
+export const configSchema = z.object(
+  Object.fromEntries(
+    Object.entries(sections).map(([section, opts]) => [
+      section,
+      z.object(Object.fromEntries(Object.entries(opts).map(([key, o]) => [key, (o as Option<unknown>).schema]))),
+    ]),
+  ),
+) as unknown as z.ZodType<Config>;

@@ -1,0 +1,34 @@
+// Options of the image proxy (src/image).
+import { availableParallelism } from 'node:os';
+import { bool, bytes, duration, list, num } from '../options.js';
+
+export const imageOptions = {
+  allowedOrigins: list({
+    env: 'IMAGE_ALLOWED_ORIGINS',
+    doc: 'Origins images may be fetched from: exact scheme://host[:port] entries or *.example.com patterns. Empty allows none (the demo origin is added automatically in demo mode).',
+    default: [],
+    item: /^(https?:\/\/)?(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$/,
+    itemText: 'origins such as https://img.example.com or *.example.com',
+  }),
+  allowPrivateNetworks: bool({ env: 'IMAGE_ALLOW_PRIVATE_NETWORKS', doc: 'Allow fetching from private, loopback and link-local addresses (local development only).', default: false }),
+  maxRedirects: num({ env: 'IMAGE_MAX_REDIRECTS', doc: 'Redirects followed per image; each target is re-checked.', default: 3, min: 0, max: 10, integer: true }),
+  maxSourceBytes: bytes({ env: 'IMAGE_MAX_SOURCE_BYTES', doc: 'Largest source image downloaded (enforced while reading, 413).', default: 50 * 1024 ** 2, min: 1024, max: 1024 ** 3 }),
+  timeout: duration({ env: 'IMAGE_TIMEOUT', doc: 'Download timeout for a source image (504).', default: 15_000, min: 100, max: 600_000 }),
+  allowSvg: bool({ env: 'IMAGE_ALLOW_SVG', doc: 'Serve SVG (with a script-blocking CSP); off by default.', default: false }),
+  maxInputPixels: num({ env: 'IMAGE_MAX_INPUT_PIXELS', doc: 'Largest source image in pixels that will be decoded.', default: 50_000_000, min: 1, max: 2 ** 32, integer: true }),
+  maxOutputDimension: num({ env: 'IMAGE_MAX_OUTPUT_DIMENSION', doc: 'Largest width or height a request may ask for (400 beyond).', default: 4096, min: 16, max: 16_384, integer: true }),
+  maxCacheSize: bytes({ env: 'IMAGE_MAX_CACHE_SIZE', doc: 'Images up to this size are cached as raw bytes; larger ones stream through.', default: 5 * 1024 ** 2, min: 0, max: 1024 ** 3 }),
+  concurrency: num({
+    env: 'IMAGE_CONCURRENCY',
+    doc: 'sharp transforms run at once.',
+    default: Math.max(1, Math.floor(availableParallelism() / 2)),
+    defaultText: 'half the CPU cores, at least 1',
+    min: 1,
+    max: 256,
+    integer: true,
+  }),
+  queueSize: num({ env: 'IMAGE_QUEUE_SIZE', doc: 'Transforms that may wait for a slot; more get 503.', default: 64, min: 0, max: 100_000, integer: true }),
+  queueTimeout: duration({ env: 'IMAGE_QUEUE_TIMEOUT', doc: 'Longest wait for a transform slot before 503.', default: 10_000, min: 1, max: 600_000 }),
+  defaultQuality: num({ env: 'IMAGE_DEFAULT_QUALITY', doc: 'Output quality when q is not given.', default: 80, min: 1, max: 100, integer: true }),
+  cacheTtl: duration({ env: 'IMAGE_CACHE_TTL', doc: 'How long fetched and transformed images stay cached, and the max-age sent to clients.', default: 86_400_000, min: 1000, max: 365 * 24 * 3_600_000 }),
+} as const;

@@ -1,0 +1,29 @@
+// Options of the streaming reverse proxy and admission control (src/proxy).
+import { bool, bytes, duration, num, optionalStr, optionalUrl, str } from '../options.js';
+
+export const proxyOptions = {
+  upstreamUrl: optionalUrl({
+    env: 'UPSTREAM_URL',
+    flag: 'upstream',
+    doc: 'Origin the proxy prefix is streamed to. Unset: the built-in demo origin is started and used.',
+    default: undefined,
+    defaultText: 'built-in demo origin',
+  }),
+  upstreamToken: optionalStr({
+    env: 'UPSTREAM_TOKEN',
+    doc: 'Sent upstream as Authorization: Bearer …; never returned to clients or logged.',
+    default: undefined,
+    secret: true,
+  }),
+  prefix: str({ env: 'PROXY_PREFIX', doc: 'Path prefix routed to the upstream.', default: '/api', pattern: /^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/, accepted: 'must be a path like /api (letters, digits, . _ ~ -; no trailing slash)' }),
+  stripPrefix: bool({ env: 'PROXY_STRIP_PREFIX', doc: 'Remove the prefix before forwarding (/api/x → /x).', default: true }),
+  enabled: bool({ env: 'ENABLE_STREAMING_PROXY', doc: 'false turns the proxy routes off (404 with an explanation).', default: true }),
+  maxConcurrent: num({ env: 'MAX_CONCURRENT_CONNECTIONS', doc: 'Upstream requests in flight at once (proxy and image fetches).', default: 20, min: 1, max: 100_000, integer: true }),
+  queueSize: num({ env: 'PROXY_QUEUE_SIZE', doc: 'Requests that may wait for a slot; more get 503.', default: 100, min: 0, max: 1_000_000, integer: true }),
+  queueTimeout: duration({ env: 'PROXY_QUEUE_TIMEOUT', doc: 'Longest wait in the queue before 503.', default: 5_000, min: 1, max: 600_000 }),
+  memoryThresholdPercent: num({ env: 'MEMORY_THRESHOLD_PERCENT', doc: 'Circuit breaker opens when heap used reaches this percent of the V8 heap limit.', default: 80, min: 1, max: 100 }),
+  streamTimeout: duration({ env: 'STREAM_TIMEOUT', doc: 'Upstream must send headers within this time (504), and a body may not idle longer.', default: 30_000, min: 100, max: 3_600_000 }),
+  maxBufferSize: bytes({ env: 'MAX_BUFFER_SIZE', doc: 'Largest response body the proxy caches; larger ones stream through uncached.', default: 10 * 1024 * 1024, min: 0, max: 1024 ** 3 }),
+  cacheEnabled: bool({ env: 'PROXY_CACHE_ENABLED', doc: 'Cache shareable GET/HEAD responses (RFC 9111).', default: true }),
+  cacheAuthorized: bool({ env: 'PROXY_CACHE_AUTHORIZED', doc: 'Also cache responses to requests carrying Authorization (only if you know they are shared).', default: false }),
+} as const;

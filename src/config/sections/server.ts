@@ -1,0 +1,44 @@
+// Options of the gateway server itself (src/server, src/cli).
+import { bool, bytes, duration, num, oneOf, optionalStr, str } from '../options.js';
+
+export const serverOptions = {
+  port: num({ env: 'PORT', doc: 'TCP port the gateway listens on (0 picks a free port).', default: 3000, min: 0, max: 65535, integer: true }),
+  host: str({
+    env: 'HOST',
+    doc: 'Interface to listen on. The default serves only this machine; use 0.0.0.0 in a container.',
+    default: '127.0.0.1',
+    maxLength: 255,
+    pattern: /^[A-Za-z0-9.:_-]+$/,
+    accepted: 'must be a hostname or an IP address',
+  }),
+  logLevel: oneOf({ env: 'LOG_LEVEL', doc: 'pino log level.', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const }),
+  adminToken: optionalStr({
+    env: 'HEADROOM_ADMIN_TOKEN',
+    doc: 'Bearer token for /admin/*. Unset turns the admin API off (403), never open. Use at least 16 random characters.',
+    default: undefined,
+    minLength: 16,
+    maxLength: 512,
+    secret: true,
+    accepted: 'must be 16 to 512 characters',
+  }),
+  adminRateLimit: num({
+    env: 'ADMIN_RATE_LIMIT',
+    doc: 'Admin requests allowed per client IP per minute; more get 429 with Retry-After.',
+    default: 60,
+    min: 1,
+    max: 100_000,
+    integer: true,
+  }),
+  compressionEnabled: bool({ env: 'COMPRESSION_ENABLED', doc: "Compress the gateway's own JSON responses (health, metrics, admin).", default: true }),
+  compressionLevel: num({ env: 'COMPRESSION_LEVEL', doc: 'gzip/deflate level, 1 (fast) to 9 (small).', default: 6, min: 1, max: 9, integer: true }),
+  compressionThreshold: bytes({ env: 'COMPRESSION_THRESHOLD', doc: 'Responses smaller than this are sent uncompressed.', default: 1024, min: 0, max: 10 * 1024 * 1024 }),
+  shutdownTimeout: duration({
+    env: 'SHUTDOWN_TIMEOUT',
+    doc: 'How long SIGTERM/SIGINT waits for in-flight requests before closing everything.',
+    default: 10_000,
+    min: 0,
+    max: 600_000,
+  }),
+  bodyLimit: bytes({ env: 'HEADROOM_BODY_LIMIT', doc: "Largest request body the gateway's own routes parse (proxied bodies are streamed, not parsed).", default: 1024 * 1024, min: 1024, max: 100 * 1024 * 1024 }),
+  trustProxy: bool({ env: 'TRUST_PROXY', doc: 'Trust X-Forwarded-* from the client (set when behind a load balancer).', default: false }),
+} as const;

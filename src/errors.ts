@@ -1,0 +1,77 @@
+// One registry of every error headroom raises: a stable code, the HTTP status it maps to, and
+// what it means. Routes never pick a status themselves; they throw a HeadroomError and the
+// server's error handler looks the status up here. docs/errors.md is checked against this table
+// by test/errors.test.ts.
+
+export const ERRORS = {
+  // configuration and start-up
+  HEADROOM_CONFIG_INVALID: { status: 500, doc: 'A configuration value is invalid; start-up stops with exit code 2.' },
+  // generic request problems
+  HEADROOM_BAD_REQUEST: { status: 400, doc: 'A query parameter, header or body is malformed or out of range.' },
+  HEADROOM_NOT_FOUND: { status: 404, doc: 'No route matches, or the route is turned off by configuration.' },
+  HEADROOM_BODY_TOO_LARGE: { status: 413, doc: 'A body exceeded its byte limit while it was being read.' },
+  // admin API
+  HEADROOM_ADMIN_DISABLED: { status: 403, doc: 'The admin API is off because HEADROOM_ADMIN_TOKEN is not set.' },
+  HEADROOM_UNAUTHORIZED: { status: 401, doc: 'Missing or wrong bearer token for the admin API.' },
+  HEADROOM_RATE_LIMITED: { status: 429, doc: 'Too many admin requests from one client; see Retry-After.' },
+  HEADROOM_GC_UNAVAILABLE: { status: 501, doc: 'POST /admin/gc needs the process to run with --expose-gc.' },
+  HEADROOM_SNAPSHOT_REFUSED: { status: 409, doc: 'A heap snapshot was refused: one is in progress, memory is too low or the directory is over its cap.' },
+  // admission control and memory protection
+  HEADROOM_OVERLOADED: { status: 503, doc: 'Concurrency limit reached and the queue is full; see Retry-After.' },
+  HEADROOM_QUEUE_TIMEOUT: { status: 503, doc: 'The request waited in the admission queue longer than allowed; see Retry-After.' },
+  HEADROOM_MEMORY_PRESSURE: { status: 503, doc: 'The memory circuit breaker is open; see Retry-After.' },
+  HEADROOM_SHED: { status: 503, doc: 'An in-flight response was aborted to relieve critical memory pressure.' },
+  HEADROOM_DRAINING: { status: 503, doc: 'The gateway is shutting down and takes no new work.' },
+  // upstream
+  HEADROOM_UPSTREAM_UNREACHABLE: { status: 502, doc: 'The upstream refused or dropped the connection before answering.' },
+  HEADROOM_UPSTREAM_TIMEOUT: { status: 504, doc: 'The upstream sent no response headers within STREAM_TIMEOUT.' },
+  HEADROOM_UPSTREAM_ERROR: { status: 502, doc: 'The upstream answered with something that cannot be relayed.' },
+  HEADROOM_PATH_REJECTED: { status: 400, doc: 'The request path would escape the upstream base path.' },
+  // image proxy
+  HEADROOM_IMAGE_ORIGIN_FORBIDDEN: { status: 403, doc: 'The image URL is not in IMAGE_ALLOWED_ORIGINS or resolves to a private address.' },
+  HEADROOM_IMAGE_TOO_LARGE: { status: 413, doc: 'The source image exceeded IMAGE_MAX_SOURCE_BYTES while downloading.' },
+  HEADROOM_IMAGE_UNSUPPORTED: { status: 415, doc: 'The source bytes are not an image format headroom accepts.' },
+  HEADROOM_IMAGE_TIMEOUT: { status: 504, doc: 'The image origin did not deliver within IMAGE_TIMEOUT.' },
+  HEADROOM_IMAGE_FETCH_FAILED: { status: 502, doc: 'The image origin failed or answered with a non-2xx status.' },
+  HEADROOM_IMAGE_TOO_MANY_PIXELS: { status: 400, doc: 'The image or the requested output is beyond the pixel or dimension limit.' },
+  // cache
+  HEADROOM_CACHE_LOADER_TIMEOUT: { status: 504, doc: 'A getOrSet loader did not finish within its timeout.' },
+  HEADROOM_CACHE_VALUE_INVALID: { status: 500, doc: 'A value cannot be cached (not JSON-serialisable and not bytes).' },
+  // anything unexpected
+  HEADROOM_INTERNAL: { status: 500, doc: 'An unexpected error; details are in the log.' },
+} as const satisfies Record<string, { status: number; doc: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface HeadroomErrorOptions {
+  cause?: unknown;
+  /** Extra response headers, e.g. Retry-After. */
+  headers?: Record<string, string>;
+}
+
+export class HeadroomError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, message: string, options: HeadroomErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'HeadroomError';
+    this.code = code;
+    this.statusCode = ERRORS[code].status;
+    this.headers = options.headers ?? {};
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export function isHeadroomError(err: unknown): err is HeadroomError {
+  return err instanceof HeadroomError;
+}
+
+/** The JSON body every error response uses. */
+export function errorBody(code: string, message: string): { error: { code: string; message: string } } {
+  return { error: { code, message } };
+}

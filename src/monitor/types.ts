@@ -1,0 +1,157 @@
+// Public types of the memory monitor. Other parts depend only on these (pressure flows one way:
+// parts subscribe to the monitor, the monitor knows nothing of them).
+import type { Logger } from 'pino';
+
+export type MemoryStatus = 'healthy' | 'warning' | 'critical';
+
+export interface ProcessMemory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+export interface V8Memory {
+  heapSizeLimit: number;
+  usedHeapSize: number;
+  totalHeapSize: number;
+  /** usedHeapSize / heapSizeLimit × 100 — never heapUsed / heapTotal. */
+  heapUsedPercent: number;
+  mallocedMemory: number;
+  externalMemory: number;
+  numberOfDetachedContexts: number;
+  numberOfNativeContexts: number;
+}
+
+export interface HeapSpace {
+  name: string;
+  size: number;
+  used: number;
+  available: number;
+}
+
+export interface EventLoopStats {
+  /** Milliseconds. */
+  delayMean: number;
+  delayP50: number;
+  delayP99: number;
+  delayMax: number;
+  /** 0..1, share of time the loop was busy since the previous sample. */
+  utilization: number;
+}
+
+export interface GcKindStats {
+  count: number;
+  /** Total pause, milliseconds. */
+  totalMs: number;
+  maxMs: number;
+}
+
+export interface GcStats {
+  /** Keys: minor, major, incremental, weakcb. */
+  byKind: Record<string, GcKindStats>;
+  /** Heap used after the most recent GC, bytes (null before the first GC). */
+  lastHeapAfterGc: number | null;
+}
+
+export interface LeakTrend {
+  /** Least-squares slope of post-GC heap size, bytes/hour (null until enough points). */
+  bytesPerHour: number | null;
+  points: number;
+  windowMs: number;
+}
+
+export interface MemorySample {
+  timestamp: number;
+  status: MemoryStatus;
+  process: ProcessMemory;
+  v8: V8Memory;
+  heapSpaces: HeapSpace[];
+  eventLoop: EventLoopStats;
+  /** RSS limit in force (option or cgroup memory.max), bytes; null when none. */
+  rssLimit: number | null;
+  /** rss / rssLimit × 100, or null without a limit. */
+  rssPercent: number | null;
+}
+
+export interface Thresholds {
+  /** Fractions 0..1 of the V8 heap limit (and of the RSS limit when one is set). */
+  warning: number;
+  critical: number;
+  hysteresis: number;
+  rssLimit: number | null;
+}
+
+/** The body of GET /health (see DESIGN.md). Numbers are bytes; `formatted` has human strings. */
+export interface HealthReport {
+  status: MemoryStatus;
+  v8: Pick<V8Memory, 'heapSizeLimit' | 'usedHeapSize' | 'heapUsedPercent' | 'numberOfDetachedContexts' | 'numberOfNativeContexts'>;
+  process: ProcessMemory;
+  thresholds: Thresholds;
+  eventLoop: EventLoopStats;
+  gc: GcStats & { trend: LeakTrend };
+  uptime: number;
+  timestamp: string;
+  formatted: Record<string, string>;
+}
+
+export type StatusListener = (status: MemoryStatus, previous: MemoryStatus, sample: MemorySample) => void;
+export type PressureListener = (level: MemoryStatus) => void;
+
+export interface HeapSnapshotResult {
+  path: string;
+  bytes: number;
+  durationMs: number;
+}
+
+/** Source of samples; injectable so tests can drive status transitions. */
+export type Sampler = () => Pick<MemorySample, 'process' | 'v8'> & Partial<Pick<MemorySample, 'heapSpaces'>>;
+
+export interface MemoryMonitorOptions {
+  warningThreshold?: number;
+  criticalThreshold?: number;
+  hysteresis?: number;
+  /** Bytes; undefined = cgroup memory.max when set; null = no RSS limit. */
+  rssLimit?: number | null;
+  sampleInterval?: number;
+  historySize?: number;
+  trendWindow?: number;
+  trendWarmup?: number;
+  logger?: Logger;
+  logging?: boolean;
+  logInterval?: number;
+  snapshotDir?: string;
+  snapshotMaxBytes?: number;
+  snapshotOnCritical?: boolean;
+  snapshotMinInterval?: number;
+  /** Replaces the real sampler (tests). */
+  sampler?: Sampler;
+  /** Start sampling immediately (default true). */
+  autoStart?: boolean;
+}
+
+export interface MemoryMonitor {
+  start(): void;
+  stop(): void;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+  /** Takes a sample now (also updates status) and returns it. */
+  sampleNow(): MemorySample;
+  /** The most recent sample (taking one if none exists yet). */
+  current(): MemorySample;
+  status(): MemoryStatus;
+  report(): HealthReport;
+  history(): MemorySample[];
+  gc(): GcStats;
+  trend(): LeakTrend;
+  thresholds(): Thresholds;
+  /** Returns an unsubscribe function. */
+  onStatus(listener: StatusListener): () => void;
+  /** Called with the new level on every status change (healthy = pressure ended). */
+  onPressure(listener: PressureListener): () => void;
+  writeHeapSnapshot(): Promise<HeapSnapshotResult>;
+}
+
+/** What parts that react to memory need from a monitor (lets them accept a stub or the real one). */
+export type PressureSource = Pick<MemoryMonitor, 'onPressure' | 'status'> & Partial<Pick<MemoryMonitor, 'current'>>;

@@ -1,0 +1,26 @@
+// The admission-control contract shared by the proxy and image routes. The gateway creates one
+// admission controller (src/proxy/admission.ts) and hands it to both.
+
+/** Gives the slot back; idempotent. */
+export type Release = () => void;
+
+export interface AdmissionStats {
+  inFlight: number;
+  queued: number;
+  maxConcurrent: number;
+  queueSize: number;
+  breakerOpen: boolean;
+  rejected: { concurrency: number; queueTimeout: number; memory: number; draining: number };
+  shed: number;
+}
+
+export interface Admission {
+  /**
+   * Resolves with a release function once a slot is free. Rejects with a HeadroomError
+   * (HEADROOM_MEMORY_PRESSURE, HEADROOM_OVERLOADED, HEADROOM_QUEUE_TIMEOUT, HEADROOM_DRAINING),
+   * each carrying a Retry-After header. An aborted signal removes the waiter from the queue.
+   */
+  acquire(options?: { signal?: AbortSignal }): Promise<Release>;
+  stats(): AdmissionStats;
+  close(): Promise<void>;
+}
