@@ -1,6 +1,8 @@
-// npm run docs: regenerates docs/configuration.md from the config schema.
+// npm run docs: regenerates the generated references (configuration, error codes).
 import { writeFileSync } from 'node:fs';
 import { renderConfigDocs } from '../src/config/docs.js';
+import { renderErrorDocs } from '../src/errors-docs.js';
 
 writeFileSync('docs/configuration.md', renderConfigDocs());
-console.log('wrote docs/configuration.md');
+writeFileSync('docs/errors.md', renderErrorDocs());
+console.log('wrote docs/configuration.md and docs/errors.md');

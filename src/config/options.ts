@@ -186,15 +186,16 @@ export function optionalStr(c: Common<string | undefined> & { minLength?: number
 }
 
 /** An absolute http(s) URL (no userinfo), or unset. */
-export function optionalUrl(c: Common<string | undefined> & { protocols?: string[] }): Option<string | undefined> {
+export function optionalUrl(c: Common<string | undefined> & { protocols?: string[]; allowUserinfo?: boolean }): Option<string | undefined> {
   const protocols = c.protocols ?? ['http:', 'https:'];
   const names = protocols.map((p) => p.replace(':', '')).join(' or ');
-  return build(c, `must be an absolute ${names} URL without user:password@`, (raw) => {
+  const accepted = c.allowUserinfo ? `must be an absolute ${names} URL` : `must be an absolute ${names} URL without user:password@`;
+  return build(c, accepted, (raw) => {
     const s = text(raw);
     if (!s) return undefined;
     try {
       const u = new URL(s);
-      if (!protocols.includes(u.protocol) || u.username || u.password) return undefined;
+      if (!protocols.includes(u.protocol) || (!c.allowUserinfo && (u.username || u.password))) return undefined;
       return s;
     } catch {
       return undefined;

@@ -1,0 +1,68 @@
+// Assembles the Fastify app from parts that already exist. It creates no part itself (that is
+// gateway.ts), so tests can build an app around parts they control.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import compress from '@fastify/compress';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/schema.js';
+import type { MemoryMonitor } from '../monitor/types.js';
+import type { Cache } from '../cache/types.js';
+import { installErrorHandlers } from './error-handler.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { adminRoutes } from './routes/admin.js';
+
+export type RouteRegistrar = (app: FastifyInstance) => Promise<void> | void;
+
+export interface AppOptions {
+  config: Config;
+  logger: Logger;
+  monitor: MemoryMonitor;
+  cache?: Cache;
+  registry: Registry;
+  isDraining: () => boolean;
+  /** Routes of parts (proxy, image) registered at the root, outside the compressed scope. */
+  routes?: RouteRegistrar[];
+  /** Admin routes of parts, registered under /admin after rate limiting and auth. */
+  adminRoutes?: RouteRegistrar[];
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config } = options;
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: config.server.bodyLimit,
+    trustProxy: config.server.trustProxy,
+    // Ids are only for correlating log lines; the default counter is enough.
+    disableRequestLogging: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  installErrorHandlers(app);
+
+  // The gateway's own JSON endpoints, compressed per COMPRESSION_* (proxied bodies are never
+  // recompressed: they stream through untouched).
+  await app.register(async (own) => {
+    if (config.server.compressionEnabled) {
+      await own.register(compress, {
+        global: true,
+        threshold: config.server.compressionThreshold,
+        zlibOptions: { level: config.server.compressionLevel },
+        encodings: ['gzip', 'deflate'],
+      });
+    }
+    await own.register(healthRoutes, { monitor: options.monitor, isDraining: options.isDraining });
+    await own.register(metricsRoutes, { registry: options.registry });
+    await own.register(adminRoutes, {
+      prefix: '/admin',
+      token: config.server.adminToken,
+      rateLimit: config.server.adminRateLimit,
+      monitor: options.monitor,
+      cache: options.cache,
+      extra: options.adminRoutes ?? [],
+    });
+  });
+
+  for (const register of options.routes ?? []) await app.register(async (scope) => register(scope));
+  return app;
+}

@@ -1,0 +1,40 @@
+// Maps every error to one status and the JSON body {"error":{"code","message"}} — the one place
+// where codes become HTTP statuses (the table is src/errors.ts).
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ERRORS, errorBody, isHeadroomError } from '../errors.js';
+
+// Fastify's own error codes that are the client's fault, mapped to ours.
+const FASTIFY_CODES: Record<string, keyof typeof ERRORS> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'HEADROOM_BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'HEADROOM_BAD_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'HEADROOM_BAD_REQUEST',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'HEADROOM_BAD_REQUEST',
+  FST_ERR_VALIDATION: 'HEADROOM_BAD_REQUEST',
+};
+
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (isHeadroomError(err)) {
+      if (err.statusCode >= 500) request.log.warn({ code: err.code, err: err.cause ?? undefined }, err.message);
+      void reply.code(err.statusCode).headers(err.headers).send(err.toJSON());
+      return;
+    }
+    const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
+    if (mapped) {
+      void reply.code(ERRORS[mapped].status).send(errorBody(mapped, err.message));
+      return;
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      void reply.code(err.statusCode).send(errorBody('HEADROOM_BAD_REQUEST', err.message));
+      return;
+    }
+    request.log.error({ err }, 'unhandled error');
+    void reply.code(500).send(errorBody('HEADROOM_INTERNAL', 'internal error; see the gateway log'));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply
+      .code(404)
+      .send(errorBody('HEADROOM_NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}; see docs/endpoints.md`));
+  });
+}

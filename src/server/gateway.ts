@@ -1,0 +1,139 @@
+// Creates every part from the validated Config, wires them into the Fastify app, and owns the
+// lifecycle: listen, drain on shutdown, close parts in reverse order.
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Config } from '../config/schema.js';
+import { createMemoryMonitor } from '../monitor/index.js';
+import type { MemoryMonitor } from '../monitor/types.js';
+import type { Cache } from '../cache/types.js';
+import { startDemoOrigin, type DemoOrigin } from '../demo/origin.js';
+import { buildApp, type RouteRegistrar } from './app.js';
+import { createLogger } from './logger.js';
+import { registerMonitorMetrics } from './metrics/monitor.js';
+
+/** What each part contributes to the gateway. */
+interface PartModule {
+  name: string;
+  routes?: RouteRegistrar;
+  admin?: RouteRegistrar;
+  metrics?: (registry: Registry) => void;
+  close(): Promise<void>;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  config: Config;
+  monitor: MemoryMonitor;
+  cache: Cache | undefined;
+  logger: Logger;
+  /** The upstream in use (UPSTREAM_URL or the demo origin). */
+  upstreamUrl: string;
+  demoOrigin: DemoOrigin | undefined;
+  /** Starts listening; resolves with the base URL. */
+  listen(): Promise<string>;
+  isDraining(): boolean;
+  /** Graceful stop: readiness 503, drain in-flight requests up to SHUTDOWN_TIMEOUT, close all parts. */
+  shutdown(): Promise<void>;
+  /** Same as shutdown(); idempotent. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export interface GatewayOptions {
+  logger?: Logger;
+}
+
+export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? createLogger(config.server.logLevel);
+  const parts: PartModule[] = [];
+  let draining = false;
+
+  try {
+    let demoOrigin: DemoOrigin | undefined;
+    let upstreamUrl = config.proxy.upstreamUrl;
+    if (!upstreamUrl) {
+      demoOrigin = await startDemoOrigin();
+      upstreamUrl = demoOrigin.url;
+      parts.push({ name: 'demo', close: () => demoOrigin!.close() });
+      logger.info(
+        { demoOrigin: upstreamUrl },
+        `no UPSTREAM_URL set: serving the built-in demo origin at ${upstreamUrl} (set UPSTREAM_URL to proxy your own API)`,
+      );
+    }
+
+    const monitor = createMemoryMonitor({ ...config.monitor, logger: logger.child({ part: 'monitor' }) });
+    parts.push({ name: 'monitor', close: () => monitor.close(), metrics: (r) => registerMonitorMetrics(r, monitor) });
+
+    const cache: Cache | undefined = undefined;
+    // wire:cache — create the cache here and push its PartModule.
+
+    // wire:proxy — create admission + proxy here and push its PartModule.
+
+    // wire:image — create the image service here and push its PartModule.
+
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    for (const p of parts) p.metrics?.(registry);
+
+    const app = await buildApp({
+      config,
+      logger,
+      monitor,
+      cache,
+      registry,
+      isDraining: () => draining,
+      routes: parts.flatMap((p) => (p.routes ? [p.routes] : [])),
+      adminRoutes: parts.flatMap((p) => (p.admin ? [p.admin] : [])),
+    });
+
+    let closing: Promise<void> | undefined;
+    const shutdown = (): Promise<void> =>
+      (closing ??= (async () => {
+        draining = true;
+        logger.info({ timeoutMs: config.server.shutdownTimeout }, 'shutting down: draining in-flight requests');
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), config.server.shutdownTimeout);
+          timer.unref();
+        });
+        const result = await Promise.race([app.close().then(() => 'drained' as const), timedOut]);
+        clearTimeout(timer);
+        if (result === 'timeout') {
+          logger.warn('drain timeout reached: closing remaining connections');
+          app.server.closeAllConnections();
+          await app.close();
+        }
+        await closeParts(parts, logger);
+        logger.info('shutdown complete');
+      })());
+
+    return {
+      app,
+      config,
+      monitor,
+      cache,
+      logger,
+      upstreamUrl,
+      demoOrigin,
+      listen: () => app.listen({ port: config.server.port, host: config.server.host }),
+      isDraining: () => draining,
+      shutdown,
+      close: shutdown,
+      [Symbol.asyncDispose]: shutdown,
+    };
+  } catch (err) {
+    await closeParts(parts, logger);
+    throw err;
+  }
+}
+
+async function closeParts(parts: PartModule[], logger: Logger): Promise<void> {
+  for (const part of [...parts].reverse()) {
+    try {
+      await part.close();
+    } catch (err) {
+      logger.error({ err, part: part.name }, 'error while closing part');
+    }
+  }
+}

@@ -1,0 +1,28 @@
+// Per-client fixed-window rate limit for the admin API. Bounded: at most `maxClients` windows are
+// tracked (oldest dropped first), and windows expire lazily, so no timer is needed.
+export interface RateLimiter {
+  /** Returns 0 when allowed, else the seconds to wait. */
+  hit(client: string, now?: number): number;
+  size(): number;
+}
+
+export function createRateLimiter(options: { limit: number; windowMs: number; maxClients?: number }): RateLimiter {
+  const maxClients = options.maxClients ?? 10_000;
+  // Map keeps insertion order; re-inserting on a new window keeps the oldest windows first.
+  const windows = new Map<string, { start: number; count: number }>();
+  return {
+    hit(client, now = Date.now()) {
+      let w = windows.get(client);
+      if (!w || now - w.start >= options.windowMs) {
+        windows.delete(client);
+        if (windows.size >= maxClients) windows.delete(windows.keys().next().value as string);
+        w = { start: now, count: 0 };
+        windows.set(client, w);
+      }
+      w.count++;
+      if (w.count <= options.limit) return 0;
+      return Math.max(1, Math.ceil((w.start + options.windowMs - now) / 1000));
+    },
+    size: () => windows.size,
+  };
+}

@@ -1,0 +1,120 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { ConfigError, loadConfig } from '../../src/config/index.js';
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('defaults are safe and match the seeds', () => {
+  const { config } = loadConfig({ env: {} });
+  assert.equal(config.server.port, 3000);
+  assert.equal(config.server.host, '127.0.0.1');
+  assert.equal(config.server.adminToken, undefined);
+  assert.equal(config.monitor.warningThreshold, 0.75);
+  assert.equal(config.monitor.criticalThreshold, 0.85);
+  assert.equal(config.proxy.maxBufferSize, 10 * 1024 * 1024);
+  assert.equal(config.proxy.memoryThresholdPercent, 80);
+  assert.equal(config.proxy.maxConcurrent, 20);
+  assert.equal(config.proxy.streamTimeout, 30_000);
+  assert.equal(config.proxy.enabled, true);
+  assert.equal(config.monitor.logging, false);
+  assert.equal(config.server.compressionLevel, 6);
+  assert.equal(config.server.compressionThreshold, 1024);
+});
+
+test('precedence: flag > env > file > default', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'headroom-config-'));
+  try {
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ PORT: 4000, HOST: '0.0.0.0', LOG_LEVEL: 'warn' }));
+    const { config } = loadConfig({ configFile: file, env: { PORT: '5000', HOST: '::1' }, flags: { port: '6000' } });
+    assert.equal(config.server.port, 6000);
+    assert.equal(config.server.host, '::1');
+    assert.equal(config.server.logLevel, 'warn');
+    const viaEnv = loadConfig({ env: { HEADROOM_CONFIG: file } }).config;
+    assert.equal(viaEnv.server.port, 4000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--upstream is the flag of UPSTREAM_URL', () => {
+  const { config } = loadConfig({ env: { UPSTREAM_URL: 'http://a.example' }, flags: { upstream: 'http://b.example:8080' } });
+  assert.equal(config.proxy.upstreamUrl, 'http://b.example:8080');
+});
+
+test('a bad value names the variable, the value and what is accepted; all problems are listed', () => {
+  const p = problems(() => loadConfig({ env: { MEMORY_WARNING_THRESHOLD: '1.7', PORT: 'eighty', CACHE_MAX_BYTES: '12 parsecs' } }));
+  assert.ok(p.includes('MEMORY_WARNING_THRESHOLD=1.7: must be a number between 0 and 1'), p.join('\n'));
+  assert.ok(p.includes('PORT=eighty: must be an integer between 0 and 65535'), p.join('\n'));
+  assert.ok(p.some((l) => l.startsWith('CACHE_MAX_BYTES=12 parsecs: must be a byte size')), p.join('\n'));
+  assert.equal(p.length, 3);
+});
+
+test('flags are named as flags in errors', () => {
+  const p = problems(() => loadConfig({ env: {}, flags: { port: '70000' } }));
+  assert.deepEqual(p, ['PORT=70000: must be an integer between 0 and 65535 (from --port)']);
+});
+
+test('secrets are never echoed', () => {
+  const p = problems(() => loadConfig({ env: { HEADROOM_ADMIN_TOKEN: 'short' } }));
+  assert.deepEqual(p, ['HEADROOM_ADMIN_TOKEN=<hidden>: must be 16 to 512 characters']);
+});
+
+test('cross-option rules: critical must be above warning', () => {
+  const p = problems(() => loadConfig({ env: { MEMORY_WARNING_THRESHOLD: '0.9', MEMORY_CRITICAL_THRESHOLD: '0.8' } }));
+  assert.deepEqual(p, ['MEMORY_CRITICAL_THRESHOLD=0.8: must be above MEMORY_WARNING_THRESHOLD (0.9)']);
+});
+
+test('units for bytes and durations; booleans in several spellings; empty env counts as unset', () => {
+  const { config } = loadConfig({
+    env: { CACHE_MAX_BYTES: '128MiB', STREAM_TIMEOUT: '45s', ENABLE_STREAMING_PROXY: 'off', REDIS_URL: '', MAX_BUFFER_SIZE: '1048576' },
+  });
+  assert.equal(config.cache.maxBytes, 128 * 1024 * 1024);
+  assert.equal(config.proxy.streamTimeout, 45_000);
+  assert.equal(config.proxy.enabled, false);
+  assert.equal(config.cache.redisUrl, undefined);
+  assert.equal(config.proxy.maxBufferSize, 1024 * 1024);
+});
+
+test('URLs: only absolute http(s) for the upstream, redis(s) for Redis, no userinfo', () => {
+  const p = problems(() => loadConfig({ env: { UPSTREAM_URL: 'ftp://x', REDIS_URL: 'http://localhost' } }));
+  assert.equal(p.length, 2);
+  assert.ok(p.includes('UPSTREAM_URL=ftp://x: must be an absolute http or https URL without user:password@'), p.join('\n'));
+  // REDIS_URL may carry a password, so it is a secret and never echoed.
+  assert.ok(p.includes('REDIS_URL=<hidden>: must be an absolute redis or rediss URL'), p.join('\n'));
+  assert.equal(loadConfig({ env: { REDIS_URL: 'redis://:pw@127.0.0.1:6379/0' } }).config.cache.redisUrl, 'redis://:pw@127.0.0.1:6379/0');
+});
+
+test('config file problems: unreadable, not JSON, not an object, unknown keys with a suggestion', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'headroom-config-'));
+  try {
+    assert.match(problems(() => loadConfig({ configFile: join(dir, 'missing.json') }))[0]!, /cannot read the file \(ENOENT\)/);
+    writeFileSync(join(dir, 'bad.json'), '{ nope');
+    assert.match(problems(() => loadConfig({ configFile: join(dir, 'bad.json') }))[0]!, /not valid JSON/);
+    writeFileSync(join(dir, 'arr.json'), '[1]');
+    assert.match(problems(() => loadConfig({ configFile: join(dir, 'arr.json') }))[0]!, /must be a JSON object/);
+    writeFileSync(join(dir, 'typo.json'), '{"PROT": 1}');
+    assert.match(problems(() => loadConfig({ configFile: join(dir, 'typo.json') }))[0]!, /unknown key PROT \(did you mean PORT\?\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('typos of our variables get a "did you mean" warning, other variables are left alone', () => {
+  const { warnings } = loadConfig({ env: { MEMORY_WARNING_TRESHOLD: '0.7', HEADROOM_ADMIN_TOKN: 'x', PATH: '/bin', MAX_SOMETHING: '1' } });
+  assert.deepEqual(warnings.sort(), [
+    'unknown variable HEADROOM_ADMIN_TOKN is ignored (did you mean HEADROOM_ADMIN_TOKEN?)',
+    'unknown variable MEMORY_WARNING_TRESHOLD is ignored (did you mean MEMORY_WARNING_THRESHOLD?)',
+  ]);
+});
