@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.js';
 import { createMemoryMonitor } from '../monitor/index.js';
 import type { MemoryMonitor } from '../monitor/types.js';
@@ -92,6 +93,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       (closing ??= (async () => {
         draining = true;
         logger.info({ timeoutMs: config.server.shutdownTimeout }, 'shutting down: draining in-flight requests');
+        if (config.server.shutdownDelay > 0) await sleep(config.server.shutdownDelay);
         let timer: NodeJS.Timeout | undefined;
         const timedOut = new Promise<'timeout'>((resolve) => {
           timer = setTimeout(() => resolve('timeout'), config.server.shutdownTimeout);

@@ -39,6 +39,13 @@ export const serverOptions = {
     min: 0,
     max: 600_000,
   }),
+  shutdownDelay: duration({
+    env: 'SHUTDOWN_DELAY',
+    doc: 'On SIGTERM, readiness answers 503 for this long before the listener closes, so load balancers stop sending traffic (Kubernetes: a few seconds).',
+    default: 0,
+    min: 0,
+    max: 120_000,
+  }),
   bodyLimit: bytes({ env: 'HEADROOM_BODY_LIMIT', doc: "Largest request body the gateway's own routes parse (proxied bodies are streamed, not parsed).", default: 1024 * 1024, min: 1024, max: 100 * 1024 * 1024 }),
   trustProxy: bool({ env: 'TRUST_PROXY', doc: 'Trust X-Forwarded-* from the client (set when behind a load balancer).', default: false }),
 } as const;

@@ -1,0 +1,186 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { request } from '../helpers/http.js';
+import { ADMIN_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { parsePrometheus } from './prometheus.js';
+
+const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+describe('gateway endpoints', () => {
+  let t: TestGateway;
+  before(async () => {
+    t = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, ADMIN_RATE_LIMIT: '1000' });
+  });
+  after(() => t.close());
+
+  test('GET /health reports memory against the V8 heap limit, in bytes', async () => {
+    const res = await request(`${t.url}/health`);
+    assert.equal(res.status, 200);
+    const body = res.json();
+    assert.equal(body.status, 'healthy');
+    for (const k of ['heapSizeLimit', 'usedHeapSize', 'heapUsedPercent', 'numberOfDetachedContexts', 'numberOfNativeContexts']) {
+      assert.equal(typeof body.v8[k], 'number', `v8.${k}`);
+    }
+    for (const k of ['rss', 'heapUsed', 'heapTotal', 'external', 'arrayBuffers']) assert.equal(typeof body.process[k], 'number', `process.${k}`);
+    assert.ok(Math.abs(body.v8.heapUsedPercent - (body.v8.usedHeapSize / body.v8.heapSizeLimit) * 100) < 1);
+    for (const k of ['thresholds', 'eventLoop', 'gc', 'formatted']) assert.equal(typeof body[k], 'object', k);
+    assert.equal(typeof body.uptime, 'number');
+    assert.ok(!Number.isNaN(Date.parse(body.timestamp)));
+  });
+
+  test('liveness and readiness probes', async () => {
+    assert.deepEqual((await request(`${t.url}/health/live`)).json(), { status: 'ok' });
+    const ready = await request(`${t.url}/health/ready`);
+    assert.equal(ready.status, 200);
+    assert.equal(ready.json().status, 'ready');
+  });
+
+  test('GET /metrics is valid Prometheus text with the headroom gauges', async () => {
+    const res = await request(`${t.url}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    const types = parsePrometheus(res.text);
+    for (const name of [
+      'headroom_heap_size_limit_bytes',
+      'headroom_heap_used_ratio',
+      'headroom_memory_status',
+      'headroom_detached_contexts',
+      'headroom_heap_after_gc_bytes',
+      'headroom_heap_growth_bytes_per_hour',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_total_bytes',
+    ]) {
+      assert.ok(types.has(name), `missing metric ${name}`);
+    }
+  });
+
+  test('own JSON responses are compressed above the threshold', async () => {
+    const res = await request(`${t.url}/metrics`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(res.headers['content-encoding'], 'gzip');
+    parsePrometheus(res.text);
+    const small = await request(`${t.url}/health/live`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(small.headers['content-encoding'], undefined);
+  });
+
+  test('admin: missing token → 401 with WWW-Authenticate; wrong token → 401; right token → 200', async () => {
+    const none = await request(`${t.url}/admin/memory-stats`);
+    assert.equal(none.status, 401);
+    assert.match(String(none.headers['www-authenticate']), /^Bearer/);
+    assert.equal(none.json().error.code, 'HEADROOM_UNAUTHORIZED');
+    const wrong = await request(`${t.url}/admin/memory-stats`, { headers: { authorization: 'Bearer nope-nope-nope-nope' } });
+    assert.equal(wrong.status, 401);
+    const ok = await request(`${t.url}/admin/memory-stats`, { headers: auth });
+    assert.equal(ok.status, 200);
+    const body = ok.json();
+    assert.ok(['healthy', 'warning', 'critical'].includes(body.status));
+    for (const k of ['heapUsed', 'heapTotal', 'heapPercent', 'external', 'rss']) assert.equal(typeof body.memory[k], 'number', k);
+    assert.ok('local' in body.cache && 'redis' in body.cache);
+    assert.equal(typeof body.cache.redis.connected, 'boolean');
+    assert.equal(typeof body.uptime, 'number');
+    assert.ok(!Number.isNaN(Date.parse(body.timestamp)));
+  });
+
+  test('POST /admin/gc runs a collection (tests run with --expose-gc)', async () => {
+    const res = await request(`${t.url}/admin/gc`, { method: 'POST', headers: auth });
+    assert.equal(res.status, 200);
+    assert.equal(typeof res.json().freed, 'number');
+  });
+
+  test('POST /admin/heap-snapshot writes a snapshot file', async () => {
+    const res = await request(`${t.url}/admin/heap-snapshot`, { method: 'POST', headers: auth });
+    assert.equal(res.status, 201, res.text);
+    const { path, bytes } = res.json();
+    assert.ok(existsSync(path));
+    assert.ok(bytes > 1000);
+  });
+
+  test('unknown routes get the JSON error shape', async () => {
+    const res = await request(`${t.url}/nope`);
+    assert.equal(res.status, 404);
+    assert.equal(res.json().error.code, 'HEADROOM_NOT_FOUND');
+  });
+
+  test('the admin token never appears in logs', () => {
+    assert.ok(t.logs.length > 0);
+    assert.ok(!t.logs.some((l) => l.includes(ADMIN_TOKEN)));
+  });
+});
+
+test('admin API without a configured token is off (403 saying how to enable it)', async () => {
+  const t = await startGateway();
+  try {
+    const res = await request(`${t.url}/admin/memory-stats`, { headers: auth });
+    assert.equal(res.status, 403);
+    assert.equal(res.json().error.code, 'HEADROOM_ADMIN_DISABLED');
+    assert.match(res.json().error.message, /HEADROOM_ADMIN_TOKEN/);
+  } finally {
+    await t.close();
+  }
+});
+
+test('admin rate limit: 429 with Retry-After, also for bad tokens', async () => {
+  const t = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, ADMIN_RATE_LIMIT: '3' });
+  try {
+    for (let i = 0; i < 3; i++) assert.equal((await request(`${t.url}/admin/memory-stats`)).status, 401);
+    const limited = await request(`${t.url}/admin/memory-stats`, { headers: auth });
+    assert.equal(limited.status, 429);
+    assert.equal(limited.json().error.code, 'HEADROOM_RATE_LIMITED');
+    assert.ok(Number(limited.headers['retry-after']) >= 1);
+  } finally {
+    await t.close();
+  }
+});
+
+test('shutdown drains in-flight requests and readiness turns 503', async () => {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let arrived!: () => void;
+  const holding = new Promise<void>((r) => (arrived = r));
+  const t = await startGateway({ SHUTDOWN_TIMEOUT: '5000', SHUTDOWN_DELAY: '300' }, (gw) => {
+    gw.app.get('/test/hold', async () => {
+      arrived();
+      await released;
+      return 'done';
+    });
+  });
+  const inflight = request(`${t.url}/test/hold`);
+  await holding;
+  const closing = t.gw.shutdown();
+  assert.equal(t.gw.isDraining(), true);
+  const ready = await request(`${t.url}/health/ready`);
+  assert.equal(ready.status, 503);
+  assert.equal(ready.json().draining, true);
+  setTimeout(release, 100);
+  const res = await inflight;
+  assert.equal(res.status, 200);
+  assert.equal(res.text, 'done');
+  await closing;
+  await t.close();
+});
+
+test('shutdown gives up on requests that outlive SHUTDOWN_TIMEOUT', async () => {
+  const t = await startGateway({ SHUTDOWN_TIMEOUT: '200' }, (gw) => {
+    gw.app.get('/test/forever', () => new Promise(() => {}));
+  });
+  const inflight = request(`${t.url}/test/forever`).then(
+    () => 'answered',
+    () => 'cut',
+  );
+  await new Promise((r) => setTimeout(r, 100));
+  const started = Date.now();
+  await t.gw.shutdown();
+  assert.ok(Date.now() - started < 3000);
+  assert.equal(await inflight, 'cut');
+  await t.close();
+});
+
+test('close() leaves no active handles', async () => {
+  await assertNoLeakedHandles(async () => {
+    const t = await startGateway();
+    await request(`${t.url}/health`);
+    await request(`${t.url}/metrics`);
+    await t.close();
+  });
+});
