@@ -127,6 +127,8 @@ export interface MemoryMonitorOptions {
   snapshotMinInterval?: number;
   /** Replaces the real sampler (tests). */
   sampler?: Sampler;
+  /** Bytes of free memory for the snapshot guard (default: os.freemem() and cgroup headroom, whichever is lower). */
+  freeMemory?: () => number;
   /** Start sampling immediately (default true). */
   autoStart?: boolean;
 }

@@ -1,0 +1,175 @@
+// createMemoryMonitor: samples memory on an unref'd timer, keeps status with hysteresis, a bounded
+// history, GC stats and the post-GC leak trend, and tells subscribers when the status changes.
+import { performance } from 'node:perf_hooks';
+import { availableMemory, cgroupMemoryLimit } from './cgroup.js';
+import { createEventLoopProbe } from './event-loop.js';
+import { createGcWatcher } from './gc.js';
+import { resolveOptions } from './options.js';
+import { buildReport } from './report.js';
+import { RingBuffer } from './ring.js';
+import { realSampler } from './sampler.js';
+import { createSnapshotWriter } from './snapshot.js';
+import { nextStatus, statusRank } from './status.js';
+import { PostGcTrend } from './trend.js';
+import type {
+  HeapSnapshotResult,
+  MemoryMonitor,
+  MemoryMonitorOptions,
+  MemorySample,
+  MemoryStatus,
+  PressureListener,
+  StatusListener,
+  Thresholds,
+} from './types.js';
+
+export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryMonitor {
+  const o = resolveOptions(options);
+  const logger = o.logger;
+  const sampler = o.sampler ?? realSampler;
+  const rssLimit = o.rssLimit === undefined ? cgroupMemoryLimit() : o.rssLimit;
+  const thresholds: Thresholds = { warning: o.warningThreshold, critical: o.criticalThreshold, hysteresis: o.hysteresis, rssLimit };
+
+  const history = new RingBuffer<MemorySample>(o.historySize);
+  // Trend clock is performance.now(): ms since process start, so the warm-up is the process's first minute(s).
+  const trend = new PostGcTrend({ windowMs: o.trendWindow, warmupUntil: o.trendWarmup });
+  const gcWatcher = createGcWatcher((t, bytes) => trend.add(t, bytes));
+  const eventLoop = createEventLoopProbe();
+  const statusListeners = new Set<StatusListener>();
+  const pressureListeners = new Set<PressureListener>();
+  const snapshots = createSnapshotWriter({
+    dir: o.snapshotDir,
+    maxDirBytes: o.snapshotMaxBytes,
+    availableMemory: o.freeMemory ?? availableMemory,
+    heapUsed: () => latest?.v8.usedHeapSize ?? sampler().v8.usedHeapSize,
+  });
+
+  let latest: MemorySample | undefined;
+  let status: MemoryStatus = 'healthy';
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  let lastLogAt = -Infinity;
+  let lastAutoSnapshotAt = -Infinity;
+  let pendingSnapshot: Promise<unknown> | undefined;
+
+  // Decided once (pino's model): with logging off, sampling pays nothing for it.
+  const logSample: (s: MemorySample) => void =
+    o.logging && logger
+      ? (s) => {
+          if (s.timestamp - lastLogAt < o.logInterval) return;
+          lastLogAt = s.timestamp;
+          logger.info(
+            { status: s.status, rss: s.process.rss, heapUsed: s.v8.usedHeapSize, heapLimit: s.v8.heapSizeLimit, heapUsedPercent: s.v8.heapUsedPercent, eventLoop: s.eventLoop },
+            'memory sample',
+          );
+        }
+      : () => {};
+
+  function sampleNow(): MemorySample {
+    const base = sampler();
+    const v8 = { ...base.v8, heapUsedPercent: (base.v8.usedHeapSize / base.v8.heapSizeLimit) * 100 };
+    const rssPercent = rssLimit === null ? null : (base.process.rss / rssLimit) * 100;
+    const ratio = Math.max(v8.heapUsedPercent, rssPercent ?? 0) / 100;
+    const previous = status;
+    status = nextStatus(previous, ratio, thresholds);
+    const sample: MemorySample = {
+      timestamp: Date.now(),
+      status,
+      process: base.process,
+      v8,
+      heapSpaces: base.heapSpaces ?? [],
+      eventLoop: eventLoop.read(),
+      rssLimit,
+      rssPercent,
+    };
+    latest = sample;
+    history.push(sample);
+    logSample(sample);
+    if (status !== previous) onChange(status, previous, sample);
+    return sample;
+  }
+
+  function onChange(next: MemoryStatus, previous: MemoryStatus, sample: MemorySample): void {
+    const worse = statusRank(next) > statusRank(previous);
+    logger?.[worse ? 'warn' : 'info'](
+      { status: next, previous, heapUsedPercent: sample.v8.heapUsedPercent, rssPercent: sample.rssPercent },
+      `memory status ${previous} -> ${next}`,
+    );
+    // A failing listener must not stop the others or the sampling.
+    for (const l of statusListeners) guard(() => l(next, previous, sample));
+    for (const l of pressureListeners) guard(() => l(next));
+    if (next === 'critical' && o.snapshotOnCritical) autoSnapshot();
+  }
+
+  function guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      logger?.error({ err }, 'memory monitor listener threw');
+    }
+  }
+
+  function autoSnapshot(): void {
+    const now = performance.now();
+    if (now - lastAutoSnapshotAt < o.snapshotMinInterval || snapshots.inProgress()) return;
+    lastAutoSnapshotAt = now;
+    pendingSnapshot = snapshots.write().then(
+      (r) => logger?.warn({ snapshot: r }, 'memory critical: heap snapshot written'),
+      (err) => logger?.warn({ err }, 'memory critical: heap snapshot not written'),
+    );
+  }
+
+  function tick(): void {
+    try {
+      sampleNow();
+    } catch (err) {
+      logger?.error({ err }, 'memory sample failed');
+    }
+  }
+
+  const monitor: MemoryMonitor = {
+    start() {
+      if (timer || closed) return;
+      gcWatcher.start();
+      eventLoop.start();
+      tick();
+      timer = setInterval(tick, o.sampleInterval);
+      timer.unref();
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      gcWatcher.stop();
+      eventLoop.stop();
+    },
+    async close() {
+      closed = true;
+      monitor.stop();
+      statusListeners.clear();
+      pressureListeners.clear();
+      await pendingSnapshot;
+    },
+    [Symbol.asyncDispose]: () => monitor.close(),
+    sampleNow,
+    current: () => latest ?? sampleNow(),
+    status: () => (latest ? status : sampleNow().status),
+    report: () => buildReport(monitor.current(), thresholds, gcWatcher.stats(), trend.trend(performance.now())),
+    history: () => history.toArray(),
+    gc: () => gcWatcher.stats(),
+    trend: () => trend.trend(performance.now()),
+    thresholds: () => ({ ...thresholds }),
+    onStatus(listener) {
+      statusListeners.add(listener);
+      return () => void statusListeners.delete(listener);
+    },
+    onPressure(listener) {
+      pressureListeners.add(listener);
+      return () => void pressureListeners.delete(listener);
+    },
+    writeHeapSnapshot(): Promise<HeapSnapshotResult> {
+      return snapshots.write();
+    },
+  };
+
+  if (o.autoStart) monitor.start();
+  return monitor;
+}

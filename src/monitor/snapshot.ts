@@ -1,0 +1,78 @@
+// Heap snapshots with guards. v8.writeHeapSnapshot() is used rather than piping
+// v8.getHeapSnapshot() to a file: both take the snapshot synchronously on the main thread (V8
+// cannot snapshot a heap from another thread), but getHeapSnapshot() then serialises the whole
+// JSON in one synchronous call into the stream's buffer, so its peak memory holds the complete
+// serialisation; writeHeapSnapshot() serialises straight into the file. Taking a snapshot needs
+// roughly as much memory again as the heap, hence the free-memory guard.
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import v8 from 'node:v8';
+import { HeadroomError } from '../errors.js';
+import type { HeapSnapshotResult } from './types.js';
+
+export interface SnapshotWriterOptions {
+  dir: string;
+  maxDirBytes: number;
+  /** Bytes currently free (os/cgroup); injectable for tests. */
+  availableMemory: () => number;
+  heapUsed: () => number;
+}
+
+export interface SnapshotWriter {
+  write(): Promise<HeapSnapshotResult>;
+  inProgress(): boolean;
+}
+
+const refuse = (message: string): HeadroomError => new HeadroomError('HEADROOM_SNAPSHOT_REFUSED', message);
+
+/** Total bytes of the regular files directly inside `dir`. */
+export async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    try {
+      total += (await stat(join(dir, entry.name))).size;
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return total;
+}
+
+export function createSnapshotWriter(opts: SnapshotWriterOptions): SnapshotWriter {
+  const dir = resolve(opts.dir);
+  let busy = false;
+
+  return {
+    inProgress: () => busy,
+    async write() {
+      if (busy) throw refuse('a heap snapshot is already being written; try again when it has finished');
+      busy = true;
+      try {
+        const heap = opts.heapUsed();
+        const free = opts.availableMemory();
+        if (free < 2 * heap) {
+          throw refuse(
+            `not enough free memory for a heap snapshot: ${mib(free)} free, about ${mib(2 * heap)} needed (twice the ${mib(heap)} heap)`,
+          );
+        }
+        await mkdir(dir, { recursive: true });
+        const used = await dirBytes(dir);
+        if (used >= opts.maxDirBytes) {
+          throw refuse(
+            `snapshot directory ${dir} holds ${mib(used)}, at or over its cap of ${mib(opts.maxDirBytes)} (HEAP_SNAPSHOT_DIR_MAX_BYTES); delete old snapshots first`,
+          );
+        }
+        const file = join(dir, `headroom-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.heapsnapshot`);
+        const started = performance.now();
+        v8.writeHeapSnapshot(file);
+        const durationMs = Math.round(performance.now() - started);
+        return { path: file, bytes: (await stat(file)).size, durationMs };
+      } finally {
+        busy = false;
+      }
+    },
+  };
+}
+
+const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Registry } from 'prom-client';
+import { createMemoryMonitor } from '../../src/monitor/index.js';
+import { registerMonitorMetrics } from '../../src/server/metrics/monitor.js';
+import { fakeMemory } from './helpers.js';
+
+const value = (text: string, name: string): number => {
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  assert.ok(m, `${name} missing in:\n${text}`);
+  return Number(m[1]);
+};
+
+test('monitor metrics are read at scrape time', async () => {
+  const mem = fakeMemory(1000 * 1024 * 1024);
+  const monitor = createMemoryMonitor({ autoStart: false, sampler: mem.sampler, rssLimit: null });
+  const registry = new Registry();
+  registerMonitorMetrics(registry, monitor);
+
+  mem.setHeapRatio(0.5);
+  monitor.sampleNow();
+  let text = await registry.metrics();
+  assert.equal(value(text, 'headroom_heap_size_limit_bytes'), 1000 * 1024 * 1024);
+  assert.equal(value(text, 'headroom_heap_used_ratio'), 0.5);
+  assert.equal(value(text, 'headroom_memory_status'), 0);
+  assert.equal(value(text, 'headroom_detached_contexts'), 0);
+  assert.ok(Number.isNaN(value(text, 'headroom_rss_limit_ratio')));
+  assert.ok(Number.isNaN(value(text, 'headroom_heap_growth_bytes_per_hour')));
+  value(text, 'headroom_heap_after_gc_bytes');
+  assert.match(text, /^headroom_gc_runs_total\{kind="major"\} \d+$/m);
+  assert.match(text, /^headroom_gc_pause_seconds_total\{kind="minor"\} [\d.e-]+$/m);
+  assert.match(text, /# TYPE headroom_gc_runs_total counter/);
+
+  mem.setHeapRatio(0.8);
+  monitor.sampleNow();
+  text = await registry.metrics();
+  assert.equal(value(text, 'headroom_memory_status'), 1);
+  mem.setHeapRatio(0.9);
+  monitor.sampleNow();
+  assert.equal(value(await registry.metrics(), 'headroom_memory_status'), 2);
+  await monitor.close();
+});

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { isHeadroomError } from '../../src/errors.js';
+import { createMemoryMonitor } from '../../src/monitor/index.js';
+import { fakeMemory } from './helpers.js';
+
+const dirs: string[] = [];
+const tempDir = async (): Promise<string> => {
+  const d = await mkdtemp(join(tmpdir(), 'headroom-snap-'));
+  dirs.push(d);
+  return d;
+};
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+const refused = (pattern: RegExp) => (err: unknown) => {
+  assert.ok(isHeadroomError(err), `expected a HeadroomError, got ${String(err)}`);
+  assert.equal(err.code, 'HEADROOM_SNAPSHOT_REFUSED');
+  assert.equal(err.statusCode, 409);
+  assert.match(err.message, pattern);
+  return true;
+};
+
+describe('writeHeapSnapshot', () => {
+  test('writes a real snapshot into snapshotDir', async () => {
+    const dir = join(await tempDir(), 'nested');
+    const monitor = createMemoryMonitor({ autoStart: false, snapshotDir: dir });
+    const r = await monitor.writeHeapSnapshot();
+    assert.ok(r.path.startsWith(dir) && r.path.endsWith('.heapsnapshot'), r.path);
+    assert.ok(r.bytes > 100_000, `snapshot is ${r.bytes} bytes`);
+    assert.ok(r.durationMs >= 0);
+    assert.deepEqual(await readdir(dir), [r.path.slice(dir.length + 1)]);
+    await monitor.close();
+    await rm(r.path);
+  });
+
+  test('refuses a second snapshot while one is being written', async () => {
+    const dir = await tempDir();
+    const monitor = createMemoryMonitor({ autoStart: false, snapshotDir: dir });
+    const first = monitor.writeHeapSnapshot();
+    await assert.rejects(monitor.writeHeapSnapshot(), refused(/already being written/));
+    const r = await first;
+    assert.equal((await readdir(dir)).length, 1);
+    await rm(r.path);
+    await monitor.close();
+  });
+
+  test('refuses when the directory is over its byte cap', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'old.heapsnapshot'), Buffer.alloc(2 * 1024 * 1024));
+    const monitor = createMemoryMonitor({ autoStart: false, snapshotDir: dir, snapshotMaxBytes: 1024 * 1024 });
+    await assert.rejects(monitor.writeHeapSnapshot(), refused(/holds 2\.0 MiB, at or over its cap of 1\.0 MiB/));
+    assert.deepEqual(await readdir(dir), ['old.heapsnapshot']);
+    await monitor.close();
+  });
+
+  test('refuses when free memory is below twice the heap', async () => {
+    const dir = await tempDir();
+    const mem = fakeMemory();
+    mem.heapUsed = 300 * 1024 * 1024;
+    const monitor = createMemoryMonitor({ autoStart: false, sampler: mem.sampler, snapshotDir: dir, freeMemory: () => 500 * 1024 * 1024 });
+    await assert.rejects(monitor.writeHeapSnapshot(), refused(/not enough free memory.*500\.0 MiB free, about 600\.0 MiB needed/));
+    assert.deepEqual(await readdir(dir), []);
+    await monitor.close();
+  });
+
+  test('automatic snapshot on entering critical, rate-limited', async () => {
+    const dir = await tempDir();
+    const mem = fakeMemory();
+    const monitor = createMemoryMonitor({
+      autoStart: false,
+      sampler: mem.sampler,
+      rssLimit: null,
+      snapshotDir: dir,
+      snapshotOnCritical: true,
+      snapshotMinInterval: 3_600_000,
+      freeMemory: () => Number.MAX_SAFE_INTEGER,
+    });
+    for (const r of [0.9, 0.1, 0.9]) {
+      mem.setHeapRatio(r);
+      monitor.sampleNow();
+    }
+    await monitor.close(); // waits for the automatic snapshot
+    const files = await readdir(dir);
+    assert.equal(files.length, 1, `files: ${files.join(', ')}`);
+  });
+});
