@@ -1,6 +1,6 @@
 // Options of the image proxy (src/image).
 import { availableParallelism } from 'node:os';
-import { bool, bytes, duration, list, num } from '../options.js';
+import { bool, bytes, duration, list, num, oneOf } from '../options.js';
 
 export const imageOptions = {
   allowedOrigins: list({
@@ -9,6 +9,13 @@ export const imageOptions = {
     default: [],
     item: /^(https?:\/\/)?(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$/,
     itemText: 'origins such as https://img.example.com or *.example.com',
+  }),
+  allowPrivateOrigins: list({
+    env: 'IMAGE_ALLOW_PRIVATE_ORIGINS',
+    doc: 'Origins (same syntax) that may resolve to private or loopback addresses while IMAGE_ALLOW_PRIVATE_NETWORKS stays false, e.g. an internal image service. Demo mode adds the demo origin.',
+    default: [],
+    item: /^(https?:\/\/)?(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$/,
+    itemText: 'origins such as http://images.internal:8080',
   }),
   allowPrivateNetworks: bool({ env: 'IMAGE_ALLOW_PRIVATE_NETWORKS', doc: 'Allow fetching from private, loopback and link-local addresses (local development only).', default: false }),
   maxRedirects: num({ env: 'IMAGE_MAX_REDIRECTS', doc: 'Redirects followed per image; each target is re-checked.', default: 3, min: 0, max: 10, integer: true }),
@@ -31,4 +38,14 @@ export const imageOptions = {
   queueTimeout: duration({ env: 'IMAGE_QUEUE_TIMEOUT', doc: 'Longest wait for a transform slot before 503.', default: 10_000, min: 1, max: 600_000 }),
   defaultQuality: num({ env: 'IMAGE_DEFAULT_QUALITY', doc: 'Output quality when q is not given.', default: 80, min: 1, max: 100, integer: true }),
   cacheTtl: duration({ env: 'IMAGE_CACHE_TTL', doc: 'How long fetched and transformed images stay cached, and the max-age sent to clients.', default: 86_400_000, min: 1000, max: 365 * 24 * 3_600_000 }),
+  originMaxAge: oneOf({
+    env: 'IMAGE_ORIGIN_MAX_AGE',
+    doc: "How the origin's Cache-Control max-age bounds IMAGE_CACHE_TTL: ceiling (never keep longer than the origin allows; no-store/private count as 0), floor (keep at least as long as the origin says), or ignore.",
+    default: 'ceiling',
+    values: ['ceiling', 'floor', 'ignore'] as const,
+  }),
+  memoryBudget: bytes({ env: 'IMAGE_MEMORY_BUDGET', doc: 'Estimated decode memory (width × height × 4 + source bytes) of all running transforms; a transform that does not fit waits, or gets 503 when nothing runs. With a monitor RSS limit, current headroom is checked too.', default: 1024 ** 3, min: 16 * 1024 ** 2, max: 64 * 1024 ** 3 }),
+  keepMetadata: bool({ env: 'IMAGE_KEEP_METADATA', doc: 'Keep EXIF/ICC/XMP metadata in transformed outputs (stripped by default; orientation is always applied).', default: false }),
+  sharpCacheMemory: bytes({ env: 'IMAGE_SHARP_CACHE_MEMORY', doc: "libvips' process-wide operation cache. 0 (default) disables it: outputs are cached by headroom, and libvips' cache would hold decoded pixels outside every byte budget.", default: 0, min: 0, max: 4 * 1024 ** 3 }),
+  sharpConcurrency: num({ env: 'IMAGE_SHARP_THREADS', doc: 'libvips threads per transform (process-wide); 0 keeps sharp\'s default (one per core). IMAGE_CONCURRENCY × threads should not exceed the cores by much.', default: 0, min: 0, max: 256, integer: true }),
 } as const;

@@ -1,0 +1,97 @@
+// Fetches a source image: manual redirects (each hop re-checked by the origin policy and by the
+// guarded agent), one deadline for the whole download, non-2xx → 502. Returns the open body; the
+// caller reads it with a byte bound (read-source.ts).
+import type { Dispatcher } from 'undici';
+import { request } from 'undici';
+import type { Readable } from 'node:stream';
+import { HeadroomError, isHeadroomError } from '../errors.js';
+import type { OriginPolicy } from './origin-policy.js';
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export interface FetchedResponse {
+  url: URL;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+  /** Stops the download deadline (once the body is handed to a client that reads at its own pace). */
+  clearDeadline(): void;
+  /** True when our deadline (not the caller) aborted the download. */
+  timedOut(): boolean;
+}
+
+export interface FetcherOptions {
+  policy: OriginPolicy;
+  guarded: Dispatcher;
+  open: Dispatcher;
+  maxRedirects: number;
+  timeout: number;
+  userAgent?: string;
+}
+
+/** Drops a body we will not read (its 'error' on destroy must not become an uncaught exception). */
+export function discard(body: Readable): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
+export function mapFetchError(err: unknown, timedOut: boolean, url: URL): HeadroomError {
+  if (isHeadroomError(err)) return err;
+  if (timedOut) return new HeadroomError('HEADROOM_IMAGE_TIMEOUT', `image origin ${url.origin} did not deliver within IMAGE_TIMEOUT`, { cause: err });
+  const code = (err as { code?: string }).code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new HeadroomError('HEADROOM_IMAGE_TIMEOUT', `image origin ${url.origin} timed out (${code})`, { cause: err });
+  }
+  return new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', `fetching from ${url.origin} failed${code ? ` (${code})` : ''}`, { cause: err });
+}
+
+export async function fetchImage(o: FetcherOptions, start: URL, signal?: AbortSignal): Promise<FetchedResponse> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new HeadroomError('HEADROOM_IMAGE_TIMEOUT', `image origin ${start.origin} did not deliver within IMAGE_TIMEOUT`));
+  }, o.timeout);
+  timer.unref();
+  const onAbort = (): void => controller.abort(signal!.reason);
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const clearDeadline = (): void => {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  };
+
+  let url = start;
+  try {
+    for (let hop = 0; ; hop++) {
+      url = o.policy.check(url);
+      const res = await request(url, {
+        method: 'GET',
+        dispatcher: o.policy.allowsPrivate(url) ? o.open : o.guarded,
+        signal: controller.signal,
+        headers: { accept: 'image/avif,image/webp,image/*;q=0.9', 'user-agent': o.userAgent ?? 'headroom-image' },
+      });
+      if (REDIRECTS.has(res.statusCode)) {
+        discard(res.body);
+        const location = res.headers.location;
+        if (typeof location !== 'string') throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', `image origin redirected (${res.statusCode}) without a Location`);
+        if (hop >= o.maxRedirects) throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', `more than IMAGE_MAX_REDIRECTS (${o.maxRedirects}) redirects`);
+        try {
+          url = new URL(location, url);
+        } catch {
+          throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', 'image origin redirected to an invalid URL');
+        }
+        continue;
+      }
+      if (res.statusCode < 200 || res.statusCode > 299) {
+        discard(res.body);
+        throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', `image origin answered ${res.statusCode}`);
+      }
+      const body = res.body;
+      // A body error after the deadline fired is a timeout, not a broken origin.
+      return { url, headers: res.headers, body, clearDeadline, timedOut: () => timedOut };
+    }
+  } catch (err) {
+    clearDeadline();
+    throw mapFetchError(err, timedOut, url);
+  }
+}

@@ -1,0 +1,54 @@
+// An undici Agent that can only connect to public addresses: every address DNS returns is
+// checked before connecting (so a name that resolves to 127.0.0.1 or 169.254.169.254 fails), and
+// the address of the connected socket is checked again (IP literals skip lookup; this also
+// closes any gap between resolution and connection, i.e. DNS rebinding).
+import dns, { type LookupAddress } from 'node:dns';
+import type { Socket } from 'node:net';
+import { Agent, buildConnector } from 'undici';
+import { HeadroomError } from '../errors.js';
+import { isBlockedAddress } from './address.js';
+
+export type LookupFunction = (
+  hostname: string,
+  options: dns.LookupAllOptions,
+  callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
+const forbidden = (address: string): HeadroomError =>
+  new HeadroomError('HEADROOM_IMAGE_ORIGIN_FORBIDDEN', `image origin resolves to ${address}, which is private, loopback or otherwise not public`);
+
+export interface AgentOptions {
+  guard: boolean;
+  lookup?: LookupFunction;
+  connectTimeout: number;
+  bodyTimeout: number;
+  headersTimeout: number;
+}
+
+export function createImageAgent(options: AgentOptions): Agent {
+  const resolve: LookupFunction = options.lookup ?? ((host, opts, cb) => dns.lookup(host, opts, cb));
+  const lookup = (hostname: string, opts: dns.LookupOptions, cb: (...args: unknown[]) => void): void => {
+    resolve(hostname, { ...opts, all: true }, (err, addresses) => {
+      if (err) return cb(err);
+      if (!addresses?.length) return cb(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }));
+      if (options.guard) {
+        const bad = addresses.find((a) => isBlockedAddress(a.address));
+        if (bad) return cb(forbidden(bad.address));
+      }
+      if (opts.all) cb(null, addresses);
+      else cb(null, addresses[0]!.address, addresses[0]!.family);
+    });
+  };
+  const base = buildConnector({ lookup, timeout: options.connectTimeout } as buildConnector.BuildOptions);
+  const connect: buildConnector.connector = (opts, callback) =>
+    base(opts, (err, socket) => {
+      if (err) return callback(err, null);
+      const address = (socket as Socket).remoteAddress;
+      if (options.guard && (!address || isBlockedAddress(address))) {
+        socket!.destroy();
+        return callback(forbidden(address ?? 'an unknown address'), null);
+      }
+      callback(null, socket!);
+    });
+  return new Agent({ connect, bodyTimeout: options.bodyTimeout, headersTimeout: options.headersTimeout });
+}

@@ -1,0 +1,33 @@
+// Response headers: strong ETags, Cache-Control with the origin's max-age as floor or ceiling,
+// If-None-Match, and the CSP that keeps a served SVG from running scripts.
+import { createHash } from 'node:crypto';
+
+export type OriginMaxAgeMode = 'ignore' | 'floor' | 'ceiling';
+
+export const SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
+
+export const etagOf = (bytes: Uint8Array): string => `"${createHash('sha1').update(bytes).digest('base64url')}"`;
+
+/** The origin's max-age in seconds (s-maxage wins; no-store/no-cache/private count as 0). */
+export function originMaxAge(cacheControl: string | string[] | undefined): number | undefined {
+  const v = Array.isArray(cacheControl) ? cacheControl.join(',') : cacheControl;
+  if (!v) return undefined;
+  if (/(^|,)\s*(no-store|no-cache|private)\s*(,|$)/i.test(v)) return 0;
+  const m = /(?:^|,)\s*s-maxage\s*=\s*"?(\d+)/i.exec(v) ?? /(?:^|,)\s*max-age\s*=\s*"?(\d+)/i.exec(v);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Seconds clients and our cache may keep an image. */
+export function effectiveMaxAge(configured: number, origin: number | undefined, mode: OriginMaxAgeMode): number {
+  if (origin === undefined || mode === 'ignore') return configured;
+  return mode === 'floor' ? Math.max(configured, origin) : Math.min(configured, origin);
+}
+
+export const cacheControl = (maxAge: number): string => (maxAge > 0 ? `public, max-age=${maxAge}` : 'no-cache');
+
+/** RFC 9110 If-None-Match with strong comparison of our strong tags (weak prefixes ignored). */
+export function matchesEtag(ifNoneMatch: string | undefined, etag: string | null | undefined): boolean {
+  if (!ifNoneMatch || !etag) return false;
+  if (ifNoneMatch.trim() === '*') return true;
+  return ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}

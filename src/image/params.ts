@@ -1,0 +1,67 @@
+// Validates the /image query. Every message names the parameter and what it accepts, so a caller
+// can fix the request without reading the docs.
+import { HeadroomError } from '../errors.js';
+
+export const FITS = ['cover', 'contain', 'fill', 'inside', 'outside'] as const;
+export const FORMATS = ['webp', 'avif', 'jpeg', 'png', 'auto'] as const;
+export type Fit = (typeof FITS)[number];
+export type RequestedFormat = (typeof FORMATS)[number];
+const KNOWN = ['url', 'w', 'h', 'fit', 'q', 'format'];
+
+export interface ImageParams {
+  url: string;
+  w?: number;
+  h?: number;
+  fit?: Fit;
+  q?: number;
+  format?: RequestedFormat;
+  /** Any transform parameter given; without one the original bytes are served. */
+  transform: boolean;
+}
+
+const bad = (message: string): HeadroomError => new HeadroomError('HEADROOM_BAD_REQUEST', message);
+
+function single(query: Record<string, unknown>, name: string): string | undefined {
+  const v = query[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw bad(`${name} must be given once`);
+  return v;
+}
+
+function int(query: Record<string, unknown>, name: string, min: number, max: number, code: 'HEADROOM_BAD_REQUEST' | 'HEADROOM_IMAGE_TOO_MANY_PIXELS' = 'HEADROOM_BAD_REQUEST'): number | undefined {
+  const s = single(query, name);
+  if (s === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(s)) throw bad(`${name} must be an integer between ${min} and ${max}, got "${s.slice(0, 32)}"`);
+  const n = Number(s);
+  if (n < min) throw bad(`${name} must be an integer between ${min} and ${max}, got ${n}`);
+  if (n > max) throw new HeadroomError(code, `${name} must be an integer between ${min} and ${max} (IMAGE_MAX_OUTPUT_DIMENSION), got ${n}`);
+  return n;
+}
+
+function choice<T extends string>(query: Record<string, unknown>, name: string, values: readonly T[]): T | undefined {
+  const s = single(query, name);
+  if (s === undefined) return undefined;
+  const v = values.find((x) => x === s);
+  if (!v) throw bad(`${name} must be one of ${values.join(', ')}, got "${s.slice(0, 32)}"`);
+  return v;
+}
+
+export function parseParams(query: Record<string, unknown>, maxOutputDimension: number, metaOnly = false): ImageParams {
+  const known = metaOnly ? ['url'] : KNOWN;
+  const unknown = Object.keys(query).find((k) => !known.includes(k));
+  if (unknown !== undefined) throw bad(`unknown query parameter "${unknown.slice(0, 32)}"; accepted: ${known.join(', ')}`);
+  const url = single(query, 'url');
+  if (!url) throw bad('url is required: an absolute http or https URL of the source image');
+  if (url.length > 4096) throw bad('url must be at most 4096 characters');
+  const p: ImageParams = {
+    url,
+    w: int(query, 'w', 1, maxOutputDimension, 'HEADROOM_IMAGE_TOO_MANY_PIXELS'),
+    h: int(query, 'h', 1, maxOutputDimension, 'HEADROOM_IMAGE_TOO_MANY_PIXELS'),
+    fit: choice(query, 'fit', FITS),
+    q: int(query, 'q', 1, 100),
+    format: choice(query, 'format', FORMATS),
+    transform: false,
+  };
+  p.transform = p.w !== undefined || p.h !== undefined || p.fit !== undefined || p.q !== undefined || p.format !== undefined;
+  return p;
+}

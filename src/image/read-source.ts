@@ -1,0 +1,67 @@
+// Reads a source body with its byte bound enforced while reading. Bodies up to `bufferLimit` come
+// back whole (they will be cached); a larger one comes back as the bytes read so far plus the rest
+// of the stream, so it can be passed through without ever being held whole.
+import type { Readable } from 'node:stream';
+import { HeadroomError } from '../errors.js';
+import { discard } from './fetch-source.js';
+
+/** Enough for sniffing and for the header (dimensions) of every supported format in practice. */
+export const HEAD_BYTES = 64 * 1024;
+
+export type ReadResult =
+  | { kind: 'buffer'; bytes: Buffer }
+  | { kind: 'stream'; head: Buffer; rest: AsyncIterable<Buffer> };
+
+const tooLarge = (max: number): HeadroomError =>
+  new HeadroomError('HEADROOM_IMAGE_TOO_LARGE', `source image is larger than IMAGE_MAX_SOURCE_BYTES (${max} bytes)`);
+
+export async function readSource(body: Readable, declaredLength: number | undefined, maxSourceBytes: number, bufferLimit: number): Promise<ReadResult> {
+  if (declaredLength !== undefined && declaredLength > maxSourceBytes) {
+    discard(body);
+    throw tooLarge(maxSourceBytes);
+  }
+  // A declared large body is not buffered beyond its head.
+  const limit = declaredLength !== undefined && declaredLength > bufferLimit ? Math.min(HEAD_BYTES, bufferLimit) : bufferLimit;
+  const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { value, done } = await it.next();
+      if (done) return { kind: 'buffer', bytes: Buffer.concat(chunks, total) };
+      total += value.length;
+      if (total > maxSourceBytes) throw tooLarge(maxSourceBytes);
+      chunks.push(value);
+      if (total > limit) return { kind: 'stream', head: Buffer.concat(chunks, total), rest: rest(body, it, total, maxSourceBytes) };
+    }
+  } catch (err) {
+    discard(body);
+    throw err;
+  }
+}
+
+async function* rest(body: Readable, it: AsyncIterator<Buffer>, read: number, max: number): AsyncGenerator<Buffer> {
+  let total = read;
+  try {
+    for (;;) {
+      const { value, done } = await it.next();
+      if (done) return;
+      total += value.length;
+      if (total > max) throw tooLarge(max);
+      yield value;
+    }
+  } finally {
+    discard(body);
+  }
+}
+
+/** Collects the rest of a streamed source (for a transform; sharp would buffer a stream the same way). */
+export async function collect(head: Buffer, restIt: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks = [head];
+  let total = head.length;
+  for await (const c of restIt) {
+    chunks.push(c);
+    total += c.length;
+  }
+  return Buffer.concat(chunks, total);
+}

@@ -1,0 +1,341 @@
+// The image service: policy → cache → single-flight fetch → (bounded) transform → response.
+// Small originals and variants are cached as raw bytes; large originals stream straight through;
+// metadata is cached for every image under its own key.
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import sharp from 'sharp';
+import { HeadroomError, isHeadroomError } from '../errors.js';
+import { createImageAgent } from './guarded-agent.js';
+import { createOriginPolicy } from './origin-policy.js';
+import { discard, fetchImage, mapFetchError, type FetchedResponse, type FetcherOptions } from './fetch-source.js';
+import { collect, readSource } from './read-source.js';
+import { decodeEstimate, probe } from './probe.js';
+import { parseParams, type ImageParams } from './params.js';
+import { createTransformQueue } from './transform-queue.js';
+import { transform, type OutputFormat } from './transform.js';
+import { chooseFormat, OUTPUT_TYPES } from './formats.js';
+import { cacheControl, effectiveMaxAge, etagOf, matchesEtag, originMaxAge, SVG_CSP } from './http-headers.js';
+import { createImageCounters } from './stats.js';
+import { resolveOptions } from './defaults.js';
+import type { ImageMeta, ImageRequest, ImageResponse, ImageService, ImageServiceOptions } from './types.js';
+
+type Loaded =
+  | { kind: 'buffer'; bytes: Buffer; meta: ImageMeta; hit: boolean }
+  | { kind: 'stream'; head: Buffer; rest: AsyncIterable<Buffer>; meta: ImageMeta; res: FetchedResponse; dispose: () => void };
+
+interface Keys {
+  id: string;
+  src: string;
+  meta: string;
+  tags: string[];
+}
+
+const hash = (s: string): string => createHash('sha256').update(s).digest('base64url').slice(0, 32);
+const keysFor = (url: string): Keys => {
+  const id = hash(url);
+  return { id, src: `image:src:${id}`, meta: `image:meta:${id}`, tags: ['image', `image:${id}`] };
+};
+
+export function createImageService(options: ImageServiceOptions): ImageService {
+  const o = resolveOptions(options);
+  const { cache } = o;
+  // Process-wide libvips settings, set deliberately (see ImageServiceOptions.sharpCache).
+  sharp.cache(o.sharpCache);
+  if (o.sharpConcurrency !== undefined) sharp.concurrency(o.sharpConcurrency);
+
+  const policy = createOriginPolicy(o);
+  const agentOptions = { lookup: o.lookup, connectTimeout: Math.min(o.timeout, 10_000), bodyTimeout: o.timeout, headersTimeout: o.timeout };
+  const guarded = createImageAgent({ ...agentOptions, guard: true });
+  const open = createImageAgent({ ...agentOptions, guard: false });
+  const fetcher: FetcherOptions = { policy, guarded, open, maxRedirects: o.maxRedirects, timeout: o.timeout };
+  const lifetime = new AbortController();
+  const queue = createTransformQueue({
+    concurrency: o.concurrency,
+    queueSize: o.queueSize,
+    queueTimeout: o.queueTimeout,
+    memoryBudget: o.memoryBudget,
+    headroom: () => {
+      const s = o.monitor?.current?.();
+      return s?.rssLimit ? s.rssLimit - s.process.rss : undefined;
+    },
+    critical: () => o.monitor?.status() === 'critical',
+  });
+  const counters = createImageCounters();
+  const { c } = counters;
+  const sourceFlights = new Map<string, Promise<Loaded>>();
+  const variantFlights = new Map<string, Promise<{ bytes: Buffer; maxAge: number } | 'original'>>();
+  const ttlSeconds = Math.floor(o.cacheTtl / 1000);
+  let closed: Promise<void> | undefined;
+
+  async function store(key: string, value: Buffer | ImageMeta, maxAge: number, tags: string[]): Promise<void> {
+    try {
+      await cache.set(key, value, { ttl: maxAge * 1000, tags });
+      if (Buffer.isBuffer(value)) counters.stored(key, value.length);
+    } catch (err) {
+      // Caching is an optimisation: a failing store must not fail the request.
+      o.logger?.warn({ err, key }, 'image cache write failed');
+    }
+  }
+
+  async function cached<T>(key: string): Promise<T | undefined> {
+    try {
+      return await cache.get<T>(key);
+    } catch (err) {
+      o.logger?.warn({ err, key }, 'image cache read failed');
+      return undefined;
+    }
+  }
+
+  /** One origin fetch; small bodies come back whole (and are cached), large ones as a stream. */
+  async function fetchOnce(url: URL, keys: Keys): Promise<Loaded> {
+    if (closed) throw new HeadroomError('HEADROOM_DRAINING', 'the image service is closed');
+    const release = o.admission ? await o.admission.acquire({ signal: lifetime.signal }) : () => {};
+    c.fetches++;
+    let res: FetchedResponse;
+    try {
+      res = await fetchImage(fetcher, url, lifetime.signal);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    let disposed = false;
+    const dispose = (): void => {
+      if (disposed) return;
+      disposed = true;
+      discard(res.body);
+      res.clearDeadline();
+      release();
+    };
+    try {
+      const length = Number(res.headers['content-length']);
+      const declared = Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+      const read = await readSource(res.body, declared, o.maxSourceBytes, o.maxCacheSize).catch((err: unknown) => {
+        throw mapFetchError(err, res.timedOut(), res.url);
+      });
+      const maxAge = effectiveMaxAge(ttlSeconds, originMaxAge(res.headers['cache-control']), o.originMaxAge);
+      const bytes = read.kind === 'buffer' ? read.bytes : read.head;
+      if (read.kind === 'buffer') dispose();
+      const p = await probe(bytes, o.allowSvg);
+      const meta: ImageMeta = {
+        url: url.href,
+        contentType: p.contentType,
+        bytes: read.kind === 'buffer' ? bytes.length : (declared ?? null),
+        width: p.width,
+        height: p.height,
+        format: p.format,
+        pages: p.pages,
+        hasAlpha: p.hasAlpha,
+        cached: read.kind === 'buffer' && maxAge > 0,
+        etag: read.kind === 'buffer' ? etagOf(bytes) : originEtag(res.headers.etag, declared),
+        maxAge,
+        fetchedAt: Date.now(),
+      };
+      if (read.kind === 'buffer') {
+        if (meta.cached) await store(keys.src, bytes, maxAge, keys.tags);
+        await store(keys.meta, meta, Math.max(maxAge, 1), keys.tags);
+        return { kind: 'buffer', bytes, meta, hit: false };
+      }
+      await store(keys.meta, meta, Math.max(maxAge, 1), keys.tags);
+      return { kind: 'stream', head: read.head, rest: read.rest, meta, res, dispose };
+    } catch (err) {
+      dispose();
+      throw err;
+    }
+  }
+
+  async function loadSource(url: URL, keys: Keys, meta?: ImageMeta): Promise<Loaded> {
+    meta ??= await cached<ImageMeta>(keys.meta);
+    if (meta?.cached) {
+      const bytes = await cached<Buffer>(keys.src);
+      if (Buffer.isBuffer(bytes)) return { kind: 'buffer', bytes, meta, hit: true };
+      counters.forget(keys.src);
+    }
+    let flight = sourceFlights.get(keys.src);
+    const leader = !flight;
+    if (!flight) {
+      flight = fetchOnce(url, keys).finally(() => sourceFlights.delete(keys.src));
+      sourceFlights.set(keys.src, flight);
+    } else c.singleFlightShared++;
+    const loaded = await flight;
+    if (loaded.kind === 'buffer' || leader) return loaded;
+    // A stream can be read once: a follower of a large source fetches its own.
+    return fetchOnce(url, keys);
+  }
+
+  function respond(req: ImageRequest, bytes: Buffer, type: string, etag: string, maxAge: number, vary: boolean): ImageResponse {
+    const headers: Record<string, string> = { 'cache-control': cacheControl(maxAge), etag, 'x-content-type-options': 'nosniff' };
+    if (vary) headers.vary = 'Accept';
+    if (matchesEtag(req.ifNoneMatch, etag)) {
+      c.notModified++;
+      return { status: 304, headers };
+    }
+    headers['content-type'] = type;
+    headers['content-length'] = String(bytes.length);
+    if (type === 'image/svg+xml') headers['content-security-policy'] = SVG_CSP;
+    c.bytesServed += bytes.length;
+    return { status: 200, headers, body: bytes };
+  }
+
+  async function handleOriginal(req: ImageRequest, url: URL, keys: Keys): Promise<ImageResponse> {
+    const meta = await cached<ImageMeta>(keys.meta);
+    if (meta?.etag && matchesEtag(req.ifNoneMatch, meta.etag)) {
+      c.hits++;
+      c.notModified++;
+      return { status: 304, headers: { 'cache-control': cacheControl(meta.maxAge), etag: meta.etag, 'x-content-type-options': 'nosniff' } };
+    }
+    const src = await loadSource(url, keys, meta);
+    if (src.kind === 'buffer') {
+      if (src.hit) c.hits++;
+      else c.misses++;
+      return respond(req, src.bytes, src.meta.contentType, src.meta.etag!, src.meta.maxAge, false);
+    }
+    c.misses++;
+    c.passThrough++;
+    // The client reads at its own pace now; undici's body (idle) timeout still applies.
+    src.res.clearDeadline();
+    const headers: Record<string, string> = {
+      'content-type': src.meta.contentType,
+      'cache-control': cacheControl(src.meta.maxAge),
+      'x-content-type-options': 'nosniff',
+    };
+    if (src.meta.bytes !== null) headers['content-length'] = String(src.meta.bytes);
+    if (src.meta.etag) headers.etag = src.meta.etag;
+    if (src.meta.format === 'svg') headers['content-security-policy'] = SVG_CSP;
+    return { status: 200, headers, body: Readable.from(passThrough(src)) };
+  }
+
+  async function* passThrough(src: Extract<Loaded, { kind: 'stream' }>): AsyncGenerator<Buffer> {
+    try {
+      c.bytesServed += src.head.length;
+      yield src.head;
+      for await (const chunk of src.rest) {
+        c.bytesServed += chunk.length;
+        yield chunk;
+      }
+    } finally {
+      src.dispose();
+    }
+  }
+
+  async function makeVariant(url: URL, keys: Keys, params: ImageParams, format: OutputFormat, vkey: string, preloaded?: Loaded) {
+    const src = preloaded ?? (await loadSource(url, keys));
+    try {
+      const m = src.meta;
+      if (m.pages > 1 && format !== 'webp' && format !== 'gif') return 'original' as const;
+      const pixels = (m.width ?? 0) * (m.height ?? 0) * m.pages;
+      if (pixels > o.maxInputPixels) {
+        throw new HeadroomError('HEADROOM_IMAGE_TOO_MANY_PIXELS', `source is ${m.width}×${m.height}${m.pages > 1 ? `×${m.pages} frames` : ''}, more than IMAGE_MAX_INPUT_PIXELS (${o.maxInputPixels})`);
+      }
+      // Unknown dimensions (header beyond what was read): assume the worst the pixel limit allows.
+      const estimate = m.width === null ? o.maxInputPixels * 4 + o.maxSourceBytes : decodeEstimate(pixels, m.bytes ?? o.maxSourceBytes);
+      const out = await queue.run(estimate, async () => {
+        const input = src.kind === 'buffer' ? src.bytes : await collect(src.head, src.rest).catch((err: unknown) => {
+          throw mapFetchError(err, src.res.timedOut(), src.res.url);
+        });
+        if (src.kind === 'stream') src.dispose();
+        c.transforms++;
+        return transform(input, {
+          w: params.w, h: params.h, fit: params.fit, quality: params.q ?? o.defaultQuality, format,
+          animated: m.pages > 1, keepMetadata: o.keepMetadata, maxInputPixels: o.maxInputPixels,
+        }).catch((err: unknown) => {
+          if (isHeadroomError(err)) throw err;
+          const msg = err instanceof Error ? err.message : String(err);
+          if (/pixel limit/i.test(msg)) throw new HeadroomError('HEADROOM_IMAGE_TOO_MANY_PIXELS', `source exceeds IMAGE_MAX_INPUT_PIXELS (${o.maxInputPixels})`, { cause: err });
+          throw new HeadroomError('HEADROOM_IMAGE_UNSUPPORTED', 'the source image could not be decoded', { cause: err });
+        });
+      });
+      if (out.length <= o.maxCacheSize && m.maxAge > 0) await store(vkey, out, m.maxAge, keys.tags);
+      return { bytes: out, maxAge: m.maxAge };
+    } finally {
+      if (src.kind === 'stream') src.dispose();
+    }
+  }
+
+  async function handleVariant(req: ImageRequest, url: URL, keys: Keys, params: ImageParams): Promise<ImageResponse> {
+    const accept = req.accept ?? '';
+    let meta: ImageMeta | undefined;
+    let preloaded: Loaded | undefined;
+    let format = chooseFormat(params.format, accept);
+    if (!format) {
+      meta = await cached<ImageMeta>(keys.meta);
+      if (!meta) {
+        preloaded = await loadSource(url, keys);
+        meta = preloaded.meta;
+      }
+      format = chooseFormat(params.format, accept, meta)!;
+    }
+    const vary = params.format === 'auto';
+    const vkey = `image:var:${hash(`${url.href}\n${params.w ?? ''}x${params.h ?? ''}:${params.fit ?? ''}:${params.q ?? o.defaultQuality}:${format}`)}`;
+    const hit = await cached<Buffer>(vkey);
+    if (Buffer.isBuffer(hit)) {
+      if (preloaded?.kind === 'stream') preloaded.dispose();
+      c.hits++;
+      meta ??= await cached<ImageMeta>(keys.meta);
+      return respond(req, hit, OUTPUT_TYPES[format], etagOf(hit), meta?.maxAge ?? ttlSeconds, vary);
+    }
+    counters.forget(vkey);
+    c.misses++;
+    let flight = variantFlights.get(vkey);
+    if (flight) {
+      c.singleFlightShared++;
+      if (preloaded?.kind === 'stream') preloaded.dispose();
+    } else {
+      flight = makeVariant(url, keys, params, format, vkey, preloaded).finally(() => variantFlights.delete(vkey));
+      variantFlights.set(vkey, flight);
+    }
+    const out = await flight;
+    if (out === 'original') return handleOriginal(req, url, keys);
+    return respond(req, out.bytes, OUTPUT_TYPES[format], etagOf(out.bytes), out.maxAge, vary);
+  }
+
+  function guard<T>(work: () => Promise<T>): Promise<T> {
+    return work().catch((err: unknown) => {
+      counters.reject(err);
+      throw err;
+    });
+  }
+
+  return {
+    handle(req) {
+      return guard(async () => {
+        if (closed) throw new HeadroomError('HEADROOM_DRAINING', 'the image service is closed');
+        const params = parseParams(req.query, o.maxOutputDimension);
+        const url = policy.check(params.url);
+        const keys = keysFor(url.href);
+        return params.transform ? handleVariant(req, url, keys, params) : handleOriginal(req, url, keys);
+      });
+    },
+    meta(query) {
+      return guard(async () => {
+        const params = parseParams(query, o.maxOutputDimension, true);
+        const url = policy.check(params.url);
+        const keys = keysFor(url.href);
+        const meta = await cached<ImageMeta>(keys.meta);
+        if (meta) return meta;
+        const src = await loadSource(url, keys);
+        if (src.kind === 'stream') src.dispose();
+        return src.meta;
+      });
+    },
+    stats: () => ({ ...counters.summary(), ...c, rejections: { ...counters.rejections }, queue: queue.stats() }),
+    close() {
+      closed ??= (async () => {
+        lifetime.abort(new HeadroomError('HEADROOM_DRAINING', 'the image service is closing'));
+        queue.close();
+        await Promise.allSettled([...sourceFlights.values(), ...variantFlights.values()]);
+        await Promise.all([guarded.destroy(), open.destroy()]);
+        counters.clear();
+      })();
+      return closed;
+    },
+    [Symbol.asyncDispose]() {
+      return this.close();
+    },
+  };
+}
+
+/** A strong ETag for a streamed original, derived from the origin's strong validator. */
+function originEtag(etag: string | string[] | undefined, length: number | undefined): string | null {
+  if (typeof etag !== 'string' || etag.startsWith('W/')) return null;
+  return `"o-${hash(`${etag}\n${length ?? ''}`)}"`;
+}

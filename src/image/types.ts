@@ -1,0 +1,110 @@
+// Public types of the image service (headroom/image).
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Cache } from '../cache/types.js';
+import type { PressureSource } from '../monitor/types.js';
+import type { Admission } from '../proxy/admission-types.js';
+import type { LookupFunction } from './guarded-agent.js';
+import type { OriginMaxAgeMode } from './http-headers.js';
+import type { QueueStats } from './transform-queue.js';
+
+export interface ImageServiceOptions {
+  cache: Cache;
+  /** Origins allowed: exact scheme://host[:port] or *.example.com. Empty allows none. */
+  allowedOrigins: string[];
+  /** Allow private/loopback/link-local addresses for every origin (local development only). */
+  allowPrivateNetworks?: boolean;
+  /** Origins (same syntax) that may be on private addresses, e.g. the built-in demo origin. */
+  allowPrivateOrigins?: string[];
+  maxRedirects?: number;
+  maxSourceBytes?: number;
+  /** Whole-download timeout, ms. */
+  timeout?: number;
+  allowSvg?: boolean;
+  maxInputPixels?: number;
+  maxOutputDimension?: number;
+  /** Originals and variants up to this many bytes are cached; larger ones stream through. */
+  maxCacheSize?: number;
+  concurrency?: number;
+  queueSize?: number;
+  queueTimeout?: number;
+  defaultQuality?: number;
+  /** Cache TTL and client max-age, ms. */
+  cacheTtl?: number;
+  /** How the origin's max-age bounds ours: ignore it, use it as a floor, or as a ceiling. */
+  originMaxAge?: OriginMaxAgeMode;
+  /** Estimated decode bytes allowed in flight across transforms. */
+  memoryBudget?: number;
+  /** Keep EXIF/ICC/XMP in outputs (default: stripped). */
+  keepMetadata?: boolean;
+  /**
+   * libvips operation cache (process-wide!). false (default) turns it off: headroom caches encoded
+   * outputs itself, and libvips' cache would hold decoded pixels no byte budget here can see.
+   */
+  sharpCache?: false | { memory: number; files: number; items: number };
+  /** libvips threads per transform (process-wide); undefined leaves sharp's default (cores). */
+  sharpConcurrency?: number;
+  /** Memory monitor: status critical pauses transforms; current() gives RSS headroom. */
+  monitor?: PressureSource;
+  /** Shared admission control around origin fetches (the proxy's controller). */
+  admission?: Admission;
+  /** DNS resolver (dns.lookup with all: true); tests inject one. */
+  lookup?: LookupFunction;
+  logger?: Logger;
+}
+
+export interface ImageMeta {
+  url: string;
+  contentType: string;
+  /** Source size in bytes (null when it streamed through without a Content-Length). */
+  bytes: number | null;
+  width: number | null;
+  height: number | null;
+  format: string;
+  pages: number;
+  hasAlpha: boolean;
+  /** Whether the original bytes are held in the cache. */
+  cached: boolean;
+  etag: string | null;
+  /** Seconds. */
+  maxAge: number;
+  fetchedAt: number;
+}
+
+export interface ImageRequest {
+  query: Record<string, unknown>;
+  accept?: string;
+  ifNoneMatch?: string;
+  signal?: AbortSignal;
+}
+
+export interface ImageResponse {
+  status: 200 | 304;
+  headers: Record<string, string>;
+  body?: Buffer | Readable;
+}
+
+export interface ImageStats {
+  totalImages: number;
+  totalSize: number;
+  oldestCache: number | null;
+  newestCache: number | null;
+  hits: number;
+  misses: number;
+  notModified: number;
+  bytesServed: number;
+  transforms: number;
+  passThrough: number;
+  fetches: number;
+  singleFlightShared: number;
+  rejections: Record<string, number>;
+  queue: QueueStats;
+}
+
+export interface ImageService {
+  handle(req: ImageRequest): Promise<ImageResponse>;
+  meta(query: Record<string, unknown>, signal?: AbortSignal): Promise<ImageMeta>;
+  stats(): ImageStats;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}

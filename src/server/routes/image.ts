@@ -1,0 +1,42 @@
+// GET /image and GET /image/meta (public), GET /image-stats (admin plugin; the gateway mounts it
+// under /admin after auth). Errors are HeadroomErrors and go through the shared error handler.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ImageService } from '../../image/types.js';
+
+export interface ImageRouteOptions {
+  image: ImageService;
+}
+
+/** Aborts when the client goes away before the response is complete. */
+function clientSignal(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('client closed the connection'));
+  });
+  void request;
+  return controller.signal;
+}
+
+const headerValue = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v.join(', ') : v);
+
+export async function imageRoutes(app: FastifyInstance, { image }: ImageRouteOptions): Promise<void> {
+  app.get('/image', async (request, reply) => {
+    const res = await image.handle({
+      query: request.query as Record<string, unknown>,
+      accept: headerValue(request.headers.accept),
+      ifNoneMatch: headerValue(request.headers['if-none-match']),
+      signal: clientSignal(request, reply),
+    });
+    reply.code(res.status).headers(res.headers);
+    return res.body === undefined ? reply.send() : reply.send(res.body);
+  });
+
+  app.get('/image/meta', async (request, reply) => {
+    const meta = await image.meta(request.query as Record<string, unknown>);
+    return reply.header('cache-control', 'no-store').send(meta);
+  });
+}
+
+export async function imageAdminRoutes(app: FastifyInstance, { image }: ImageRouteOptions): Promise<void> {
+  app.get('/image-stats', async (_request, reply) => reply.header('cache-control', 'no-store').send(image.stats()));
+}

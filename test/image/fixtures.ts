@@ -1,0 +1,197 @@
+// Test fixtures for the image proxy: images generated with sharp at test start, a real origin
+// server on 127.0.0.1 that also misbehaves on purpose, a small Map-backed Cache, and a Fastify app
+// with the image plugins.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import sharp from 'sharp';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Cache, CacheStats } from '../../src/cache/types.js';
+import { installErrorHandlers } from '../../src/server/error-handler.js';
+import { imageAdminRoutes, imageRoutes } from '../../src/server/routes/image.js';
+import type { ImageService } from '../../src/image/index.js';
+
+export interface Images {
+  jpeg: Buffer;
+  rotated: Buffer;
+  png: Buffer;
+  webp: Buffer;
+  avif: Buffer;
+  gif: Buffer;
+  animated: Buffer;
+  tiff: Buffer;
+  big: Buffer;
+  bomb: Buffer;
+  svg: Buffer;
+}
+
+let memo: Promise<Images> | undefined;
+
+export function images(): Promise<Images> {
+  memo ??= (async () => {
+    const base = (w: number, h: number, alpha = false) =>
+      sharp({ create: { width: w, height: h, channels: alpha ? 4 : 3, background: alpha ? { r: 0, g: 90, b: 200, alpha: 0.5 } : '#3a7' } });
+    const frames = await Promise.all(['#f00', '#0f0', '#00f'].map((c) => sharp({ create: { width: 40, height: 30, channels: 4, background: c } }).png().toBuffer()));
+    // >5 MiB: noise does not compress.
+    const side = 2000;
+    const big = await sharp(randomBytes(side * side * 3), { raw: { width: side, height: side, channels: 3 } }).jpeg({ quality: 100 }).toBuffer();
+    return {
+      jpeg: await base(800, 600).jpeg().toBuffer(),
+      rotated: await base(80, 40).jpeg().withMetadata({ orientation: 6 }).toBuffer(),
+      png: await base(300, 200, true).png().toBuffer(),
+      webp: await base(300, 200).webp().toBuffer(),
+      avif: await base(64, 48).avif().toBuffer(),
+      gif: await base(50, 50).gif().toBuffer(),
+      animated: await sharp(frames, { join: { animated: true } }).gif().toBuffer(),
+      tiff: await base(120, 90).tiff().toBuffer(),
+      big,
+      bomb: pngClaiming(await base(1, 1).png().toBuffer(), 60_000, 60_000),
+      svg: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><script>alert(1)</script><rect width="40" height="20" fill="red"/></svg>'),
+    };
+  })();
+  return memo;
+}
+
+/** A real PNG whose IHDR claims other dimensions (a decompression-bomb header), CRC fixed up. */
+function pngClaiming(png: Buffer, width: number, height: number): Buffer {
+  const out = Buffer.from(png);
+  out.writeUInt32BE(width, 16);
+  out.writeUInt32BE(height, 20);
+  out.writeUInt32BE(crc32(out.subarray(12, 29)), 29);
+  return out;
+}
+
+export interface Origin {
+  url: string;
+  port: number;
+  hits: Map<string, number>;
+  close(): Promise<void>;
+}
+
+const TYPES: Record<string, string> = { jpeg: 'image/jpeg', rotated: 'image/jpeg', png: 'image/png', webp: 'image/webp', avif: 'image/avif', gif: 'image/gif', animated: 'image/gif', tiff: 'image/tiff', big: 'image/jpeg', bomb: 'image/png', svg: 'image/svg+xml' };
+
+/** An origin on 127.0.0.1 serving /img/NAME plus misbehaving routes. */
+export async function startOrigin(): Promise<Origin> {
+  const imgs = await images();
+  const hits = new Map<string, number>();
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    hits.set(u.pathname, (hits.get(u.pathname) ?? 0) + 1);
+    const [, kind, arg, arg2] = u.pathname.split('/');
+    const img = (name: string) => imgs[name as keyof Images];
+    const send = (body: Buffer, type: string, extra: Record<string, string> = {}) => {
+      res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': 'public, max-age=600', ...extra });
+      res.end(body);
+    };
+    if (kind === 'img' && arg && img(arg)) return send(img(arg), TYPES[arg]!);
+    if (kind === 'slowimg' && arg && img(arg)) {
+      // Answers after a delay (single-flight and queue tests).
+      setTimeout(() => send(img(arg), TYPES[arg]!), Number(u.searchParams.get('ms') ?? 200));
+      return;
+    }
+    if (kind === 'chunked' && arg && img(arg)) {
+      res.writeHead(200, { 'content-type': TYPES[arg]! });
+      const b = img(arg);
+      for (let i = 0; i < b.length; i += 256 * 1024) res.write(b.subarray(i, i + 256 * 1024));
+      return res.end();
+    }
+    if (kind === 'nostore' && arg && img(arg)) return send(img(arg), TYPES[arg]!, { 'cache-control': 'no-store' });
+    if (kind === 'shortage' && arg && img(arg)) return send(img(arg), TYPES[arg]!, { 'cache-control': 'max-age=30' });
+    if (kind === 'etag' && arg && img(arg)) return send(img(arg), TYPES[arg]!, { etag: '"v1"' });
+    if (kind === 'redirect') {
+      // /redirect/N/NAME: N hops, then the image.
+      const n = Number(arg);
+      res.writeHead(302, { location: n > 1 ? `/redirect/${n - 1}/${arg2}` : `/img/${arg2}` });
+      return res.end();
+    }
+    if (kind === 'redirect-to') {
+      res.writeHead(302, { location: u.searchParams.get('to') ?? '/' });
+      return res.end();
+    }
+    if (kind === 'html-as-png') return send(Buffer.from('<html><body>not an image</body></html>'), 'image/png');
+    if (kind === 'png-as-text') return send(imgs.png, 'text/plain');
+    if (kind === 'status') {
+      res.writeHead(Number(arg));
+      return res.end('nope');
+    }
+    if (kind === 'slow-headers') return; // never answers; the client times out
+    if (kind === 'slow-body') {
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': imgs.png.length });
+      res.write(imgs.png.subarray(0, 100));
+      return; // the rest never comes
+    }
+    if (kind === 'truncated') {
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': imgs.png.length });
+      res.write(imgs.png.subarray(0, 100));
+      setTimeout(() => res.socket?.destroy(), 20);
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    hits,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The smallest Cache that honours the interface (until the real one is wired in). */
+export function mapCache(): Cache & { map: Map<string, unknown> } {
+  const map = new Map<string, unknown>();
+  const stats = (): CacheStats => ({
+    l1: { hits: 0, misses: 0, bytes: 0, entries: map.size, errors: 0, maxBytes: 0, effectiveMaxBytes: 0, maxEntries: 0, evictions: {} },
+    l2: null,
+    hitRatio: 0,
+    singleFlight: { deduplicated: 0, inFlight: 0 },
+  });
+  const cache = {
+    map,
+    get: async <T>(k: string) => map.get(k) as T | undefined,
+    set: async (k: string, v: unknown) => void map.set(k, v),
+    delete: async (k: string) => void map.delete(k),
+    has: async (k: string) => map.has(k),
+    getOrSet: async <T>(k: string, loader: () => Promise<T> | T) => (map.has(k) ? (map.get(k) as T) : loader()),
+    invalidateByTag: async () => map.clear(),
+    invalidateAll: async () => map.clear(),
+    getStream: async () => undefined,
+    setStream: async (_k: string, r: Readable) => void r.resume(),
+    stats,
+    topKeys: () => [],
+    close: async () => {},
+    [Symbol.asyncDispose]: async () => {},
+  };
+  return cache;
+}
+
+export async function buildImageApp(image: ImageService): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false });
+  installErrorHandlers(app);
+  await app.register(imageRoutes, { image });
+  await app.register(imageAdminRoutes, { image, prefix: '/admin' });
+  await app.ready();
+  return app;
+}
+
+/** A resolver that maps test hostnames to fixed addresses (no real DNS). */
+export function fakeLookup(table: Record<string, string>) {
+  return (hostname: string, _o: unknown, cb: (err: NodeJS.ErrnoException | null, a: { address: string; family: number }[]) => void): void => {
+    const address = table[hostname];
+    if (!address) return cb(Object.assign(new Error(`ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), []);
+    cb(null, [{ address, family: address.includes(':') ? 6 : 4 }]);
+  };
+}

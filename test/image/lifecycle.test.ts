@@ -1,0 +1,50 @@
+// close() is idempotent and leaves no handle behind, even with a large original mid-stream; the
+// service answers 503 afterwards. Also: sniffing by bytes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import type { AddressInfo } from 'node:net';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { createImageService, sniff } from '../../src/image/index.js';
+import { buildImageApp, images, mapCache, startOrigin } from './fixtures.js';
+
+test('no handles left after close(), including an interrupted stream and a queued transform', async () => {
+  await images();
+  await assertNoLeakedHandles(async () => {
+    const origin = await startOrigin();
+    const image = createImageService({ cache: mapCache(), allowedOrigins: [origin.url], allowPrivateNetworks: true, concurrency: 1, timeout: 2000 });
+    const app = await buildImageApp(image);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const url = (src: string, params = '') => `${base}/image?url=${encodeURIComponent(origin.url + src)}${params}`;
+
+    assert.equal((await request(url('/img/png', '&w=20'))).statusCode, 200);
+    // Start reading a large original, then walk away mid-body.
+    const big = await request(url('/img/big'));
+    assert.equal(big.statusCode, 200);
+    for await (const chunk of big.body) {
+      assert.ok(chunk.length > 0);
+      break;
+    }
+    await app.close();
+    await image.close();
+    await image.close(); // idempotent
+    await image[Symbol.asyncDispose]();
+    await assert.rejects(image.handle({ query: { url: `${origin.url}/img/png` } }), { code: 'HEADROOM_DRAINING' });
+    await origin.close();
+  });
+});
+
+test('sniff recognises formats by magic bytes only', async () => {
+  const i = await images();
+  assert.equal(sniff(i.jpeg), 'jpeg');
+  assert.equal(sniff(i.png), 'png');
+  assert.equal(sniff(i.webp), 'webp');
+  assert.equal(sniff(i.avif), 'avif');
+  assert.equal(sniff(i.gif), 'gif');
+  assert.equal(sniff(i.tiff), 'tiff');
+  assert.equal(sniff(i.svg), 'svg');
+  assert.equal(sniff(Buffer.from('<html><svg></svg></html>')), undefined);
+  assert.equal(sniff(Buffer.from('GIF8')), undefined);
+  assert.equal(sniff(Buffer.alloc(0)), undefined);
+});

@@ -1,0 +1,279 @@
+// GET /image and /image/meta end to end: a real origin on 127.0.0.1, the plugin in a Fastify app.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import sharp from 'sharp';
+import { Registry } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import { createImageService, type ImageService, type ImageServiceOptions } from '../../src/image/index.js';
+import { registerImageMetrics } from '../../src/server/metrics/image.js';
+import { buildImageApp, images, mapCache, startOrigin, type Images, type Origin } from './fixtures.js';
+
+let origin: Origin;
+let imgs: Images;
+const open: { app: FastifyInstance; image: ImageService }[] = [];
+
+async function setup(extra: Partial<ImageServiceOptions> = {}) {
+  const cache = mapCache();
+  const image = createImageService({ cache, allowedOrigins: [origin.url], allowPrivateNetworks: true, timeout: 3000, ...extra });
+  const app = await buildImageApp(image);
+  open.push({ app, image });
+  const get = (path: string, headers: Record<string, string> = {}) => app.inject({ method: 'GET', url: path, headers });
+  const q = (src: string, params = '') => `/image?url=${encodeURIComponent(origin.url + src)}${params}`;
+  return { app, image, cache, get, q };
+}
+
+before(async () => {
+  imgs = await images();
+  origin = await startOrigin();
+});
+after(async () => {
+  for (const { app, image } of open) {
+    await app.close();
+    await image.close();
+  }
+  await origin.close();
+});
+
+describe('originals', () => {
+  test('served with type, length, strong ETag, Cache-Control; then from cache; If-None-Match → 304', async () => {
+    const { get, q, image, cache } = await setup();
+    const r = await get(q('/img/jpeg'));
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.headers['content-type'], 'image/jpeg');
+    assert.equal(r.headers['content-length'], String(imgs.jpeg.length));
+    assert.equal(r.headers['cache-control'], 'public, max-age=600', 'origin max-age is the ceiling');
+    assert.match(String(r.headers.etag), /^"[A-Za-z0-9_-]+"$/);
+    assert.deepEqual(r.rawPayload, imgs.jpeg);
+    const stored = [...cache.map.entries()].find(([k]) => k.startsWith('image:src:'));
+    assert.ok(stored && Buffer.isBuffer(stored[1]), 'raw bytes cached as a Buffer (no base64/JSON)');
+    const r2 = await get(q('/img/jpeg'));
+    assert.deepEqual(r2.rawPayload, imgs.jpeg);
+    assert.equal(origin.hits.get('/img/jpeg'), 1, 'second request served from cache');
+    const r3 = await get(q('/img/jpeg'), { 'if-none-match': String(r.headers.etag) });
+    assert.equal(r3.statusCode, 304);
+    assert.equal(r3.rawPayload.length, 0);
+    const s = image.stats();
+    assert.equal(s.misses, 1);
+    assert.ok(s.hits >= 2);
+    assert.equal(s.notModified, 1);
+  });
+
+  test('every accepted format is served by its bytes, whatever the origin claims', async () => {
+    const { get, q } = await setup();
+    for (const [name, type] of [['png', 'image/png'], ['webp', 'image/webp'], ['avif', 'image/avif'], ['gif', 'image/gif'], ['tiff', 'image/tiff']] as const) {
+      const r = await get(q(`/img/${name}`));
+      assert.equal(r.statusCode, 200, name);
+      assert.equal(r.headers['content-type'], type, name);
+    }
+    const asText = await get(q('/png-as-text'));
+    assert.equal(asText.headers['content-type'], 'image/png');
+    const html = await get(q('/html-as-png'));
+    assert.equal(html.statusCode, 415);
+    assert.equal(html.json().error.code, 'HEADROOM_IMAGE_UNSUPPORTED');
+  });
+
+  test('SVG is refused by default; allowed, it carries a script-blocking CSP', async () => {
+    const off = await setup();
+    assert.equal((await off.get(off.q('/img/svg'))).statusCode, 415);
+    const on = await setup({ allowSvg: true });
+    const r = await on.get(on.q('/img/svg'));
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.headers['content-type'], 'image/svg+xml');
+    assert.match(String(r.headers['content-security-policy']), /default-src 'none'.*sandbox/);
+  });
+
+  test('> IMAGE_MAX_CACHE_SIZE streams through uncached; metadata is still cached', async () => {
+    assert.ok(imgs.big.length > 5 * 1024 * 1024, `fixture is ${imgs.big.length} bytes`);
+    const { get, q, cache, image } = await setup();
+    const r = await get(q('/img/big'));
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.headers['content-length'], String(imgs.big.length));
+    assert.ok(r.rawPayload.equals(imgs.big));
+    assert.equal([...cache.map.keys()].filter((k) => k.startsWith('image:src:')).length, 0, 'large original not cached');
+    assert.equal(image.stats().passThrough, 1);
+    const meta = (await get(`/image/meta?url=${encodeURIComponent(`${origin.url}/img/big`)}`)).json();
+    assert.deepEqual([meta.width, meta.height, meta.bytes, meta.cached, meta.format], [2000, 2000, imgs.big.length, false, 'jpeg']);
+    // Without Content-Length the body is still bounded and streamed.
+    const chunked = await get(q('/chunked/big'));
+    assert.equal(chunked.statusCode, 200);
+    assert.ok(chunked.rawPayload.equals(imgs.big));
+  });
+
+  test('/image/meta for a small image, and its parameter checks', async () => {
+    const { get } = await setup();
+    const r = await get(`/image/meta?url=${encodeURIComponent(`${origin.url}/img/png`)}`);
+    assert.equal(r.statusCode, 200);
+    const m = r.json();
+    assert.deepEqual([m.contentType, m.width, m.height, m.bytes, m.cached], ['image/png', 300, 200, imgs.png.length, true]);
+    const bad = await get(`/image/meta?url=${encodeURIComponent(`${origin.url}/img/png`)}&w=3`);
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.json().error.message, /unknown query parameter "w"/);
+  });
+});
+
+describe('transforms', () => {
+  test('resize + format, cached by (url, params, format); format=auto follows Accept with Vary', async () => {
+    const { get, q, image } = await setup();
+    const fetchedBefore = origin.hits.get('/img/jpeg') ?? 0;
+    const r = await get(q('/img/jpeg', '&w=100&format=webp'));
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.headers['content-type'], 'image/webp');
+    const m = await sharp(r.rawPayload).metadata();
+    assert.deepEqual([m.format, m.width, m.height], ['webp', 100, 75]);
+    assert.equal(r.headers.vary, undefined);
+    await get(q('/img/jpeg', '&w=100&format=webp'));
+    assert.equal(image.stats().transforms, 1, 'variant served from cache');
+    const auto = await get(q('/img/jpeg', '&w=100&format=auto'), { accept: 'image/avif,image/webp,*/*' });
+    assert.equal(auto.headers['content-type'], 'image/webp');
+    assert.equal(auto.headers.vary, 'Accept');
+    const old = await get(q('/img/jpeg', '&w=100&format=auto'), { accept: 'image/jpeg,*/*' });
+    assert.equal(old.headers['content-type'], 'image/jpeg');
+    assert.equal(old.headers.vary, 'Accept');
+    const etag = String(auto.headers.etag);
+    const nm = await get(q('/img/jpeg', '&w=100&format=auto'), { accept: 'image/webp', 'if-none-match': etag });
+    assert.equal(nm.statusCode, 304);
+    assert.equal(origin.hits.get('/img/jpeg'), fetchedBefore + 1, 'one source fetch for every variant');
+  });
+
+  test('EXIF orientation applied and metadata stripped', async () => {
+    const { get, q } = await setup();
+    const r = await get(q('/img/rotated', '&w=20'));
+    const m = await sharp(r.rawPayload).metadata();
+    assert.deepEqual([m.width, m.height], [20, 40], 'the 80×40 source with orientation 6 is portrait');
+    assert.equal(m.exif, undefined);
+    assert.equal(m.orientation, undefined);
+  });
+
+  test('non-web sources fall back to jpeg/png; animated keeps frames as webp, passes through as jpeg', async () => {
+    const { get, q } = await setup();
+    assert.equal((await get(q('/img/tiff', '&w=50'))).headers['content-type'], 'image/jpeg');
+    assert.equal((await get(q('/img/png', '&w=50'))).headers['content-type'], 'image/png');
+    const anim = await get(q('/img/animated', '&w=20&format=webp'));
+    const m = await sharp(anim.rawPayload, { animated: true }).metadata();
+    assert.equal(m.pages, 3);
+    assert.equal(m.width, 20);
+    const asJpeg = await get(q('/img/animated', '&w=20&format=jpeg'));
+    assert.equal(asJpeg.headers['content-type'], 'image/gif');
+    assert.ok(asJpeg.rawPayload.equals(imgs.animated), 'animated image passed through untransformed');
+  });
+
+  test('large sources are transformed through the queue', async () => {
+    const { get, q, image } = await setup();
+    const r = await get(q('/img/big', '&w=200&format=webp'));
+    assert.equal(r.statusCode, 200);
+    assert.equal((await sharp(r.rawPayload).metadata()).width, 200);
+    assert.equal(image.stats().queue.active, 0);
+  });
+
+  test('pixel bomb refused from its header; output dimension bounded', async () => {
+    const { get, q } = await setup({ maxOutputDimension: 1000 });
+    const bomb = await get(q('/img/bomb', '&w=100'));
+    assert.equal(bomb.statusCode, 400);
+    assert.equal(bomb.json().error.code, 'HEADROOM_IMAGE_TOO_MANY_PIXELS');
+    assert.match(bomb.json().error.message, /60000×60000/);
+    const wide = await get(q('/img/png', '&w=1001'));
+    assert.equal(wide.statusCode, 400);
+    assert.match(wide.json().error.message, /^w must be an integer between 1 and 1000/);
+  });
+
+  test('query parameters are validated with messages naming the parameter', async () => {
+    const { get, q } = await setup();
+    const cases: [string, RegExp][] = [
+      [q('/img/png', '&w=abc'), /^w must be an integer/],
+      [q('/img/png', '&h=0'), /^h must be an integer between 1 and/],
+      [q('/img/png', '&q=101'), /^q must be an integer between 1 and 100/],
+      [q('/img/png', '&format=bmp'), /^format must be one of webp, avif, jpeg, png, auto/],
+      [q('/img/png', '&fit=stretch'), /^fit must be one of cover, contain, fill, inside, outside/],
+      [q('/img/png', '&w=1&w=2'), /^w must be given once/],
+      [q('/img/png', '&size=3'), /unknown query parameter "size"; accepted: url, w, h, fit, q, format/],
+      ['/image', /^url is required/],
+      ['/image?url=not-a-url', /^url must be an absolute http or https URL/],
+      ['/image?url=file%3A%2F%2F%2Fetc%2Fpasswd', /^url must be an absolute http or https URL, not file:/],
+    ];
+    for (const [path, message] of cases) {
+      const r = await get(path);
+      assert.equal(r.statusCode, 400, path);
+      assert.equal(r.json().error.code, 'HEADROOM_BAD_REQUEST', path);
+      assert.match(r.json().error.message, message, path);
+    }
+  });
+
+  test('one source fetch and one transform for concurrent requests (single-flight)', async () => {
+    const { get, q, image } = await setup();
+    const rs = await Promise.all(Array.from({ length: 6 }, () => get(q('/slowimg/webp?ms=150', '&w=64'))));
+    assert.ok(rs.every((r) => r.statusCode === 200));
+    assert.equal(origin.hits.get('/slowimg/webp'), 1);
+    assert.equal(image.stats().transforms, 1);
+    const originals = await Promise.all(Array.from({ length: 4 }, () => get(q('/slowimg/gif?ms=150'))));
+    assert.ok(originals.every((r) => r.rawPayload.equals(imgs.gif)));
+    assert.equal(origin.hits.get('/slowimg/gif'), 1);
+  });
+});
+
+describe('origin failures and limits', () => {
+  test('redirects are followed up to IMAGE_MAX_REDIRECTS', async () => {
+    const { get, q } = await setup({ maxRedirects: 3 });
+    assert.equal((await get(q('/redirect/3/png'))).statusCode, 200);
+    const tooMany = await get(q('/redirect/4/png'));
+    assert.equal(tooMany.statusCode, 502);
+    assert.match(tooMany.json().error.message, /IMAGE_MAX_REDIRECTS/);
+  });
+
+  test('non-2xx → 502, slow headers or body → 504, truncated body → 502', async () => {
+    const { get, q, image } = await setup({ timeout: 400 });
+    assert.equal((await get(q('/status/500'))).statusCode, 502);
+    assert.equal((await get(q('/status/404'))).json().error.code, 'HEADROOM_IMAGE_FETCH_FAILED');
+    const slow = await get(q('/slow-headers'));
+    assert.equal(slow.statusCode, 504);
+    assert.equal(slow.json().error.code, 'HEADROOM_IMAGE_TIMEOUT');
+    assert.equal((await get(q('/slow-body'))).statusCode, 504);
+    const cut = await get(q('/truncated'));
+    assert.equal(cut.statusCode, 502);
+    const rej = image.stats().rejections;
+    assert.equal(rej.timeout, 2);
+    assert.equal(rej.fetch_failed, 3);
+  });
+
+  test('IMAGE_MAX_SOURCE_BYTES enforced from Content-Length and while reading', async () => {
+    const { get, q } = await setup({ maxSourceBytes: 1024 * 1024 });
+    const declared = await get(q('/img/big'));
+    assert.equal(declared.statusCode, 413);
+    assert.equal(declared.json().error.code, 'HEADROOM_IMAGE_TOO_LARGE');
+    assert.equal((await get(q('/chunked/big'))).statusCode, 413);
+  });
+
+  test("Cache-Control: origin max-age as ceiling or floor; no-store is not cached", async () => {
+    const ceiling = await setup({ cacheTtl: 3_600_000 });
+    assert.equal((await ceiling.get(ceiling.q('/shortage/png'))).headers['cache-control'], 'public, max-age=30');
+    const before = origin.hits.get('/nostore/png') ?? 0;
+    const ns = await ceiling.get(ceiling.q('/nostore/png'));
+    assert.equal(ns.headers['cache-control'], 'no-cache');
+    await ceiling.get(ceiling.q('/nostore/png'));
+    assert.equal(origin.hits.get('/nostore/png'), before + 2, 'no-store source fetched each time');
+    const floor = await setup({ cacheTtl: 10_000, originMaxAge: 'floor' });
+    assert.equal((await floor.get(floor.q('/img/webp'))).headers['cache-control'], 'public, max-age=600');
+    const ignore = await setup({ cacheTtl: 10_000, originMaxAge: 'ignore' });
+    assert.equal((await ignore.get(ignore.q('/img/webp'))).headers['cache-control'], 'public, max-age=10');
+  });
+});
+
+describe('stats and metrics', () => {
+  test('/admin/image-stats has seed 003 fields and counters; metrics export them', async () => {
+    const { get, q, image } = await setup();
+    await get(q('/img/png'));
+    await get(q('/img/png', '&w=10'));
+    await get(q('/html-as-png'));
+    const s = (await get('/admin/image-stats')).json();
+    for (const k of ['totalImages', 'totalSize', 'oldestCache', 'newestCache', 'hits', 'misses', 'bytesServed', 'transforms', 'rejections']) assert.ok(k in s, k);
+    assert.equal(s.totalImages, 2);
+    assert.ok(s.totalSize > imgs.png.length);
+    assert.ok(s.oldestCache <= s.newestCache);
+    assert.equal(s.rejections.unsupported, 1);
+    const registry = new Registry();
+    registerImageMetrics(registry, image);
+    const text = await registry.metrics();
+    assert.match(text, /headroom_image_requests_total\{result="miss"\} 2/);
+    assert.match(text, /headroom_image_rejections_total\{reason="unsupported"\} 1/);
+    assert.match(text, /headroom_image_transforms_total 1/);
+  });
+});

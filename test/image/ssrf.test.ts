@@ -1,0 +1,133 @@
+// SSRF: names that resolve to private addresses, IP literals (0.0.0.0, ::ffff:127.0.0.1), redirects
+// from an allowed origin to a private one, userinfo tricks. The resolver is injected (no real DNS);
+// every connection that does happen goes to the test origin on 127.0.0.1.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import type { FastifyInstance } from 'fastify';
+import { createImageService, isBlockedAddress, type ImageService } from '../../src/image/index.js';
+import { createImageAgent } from '../../src/image/guarded-agent.js';
+import { createOriginPolicy, matchesRules, parseOriginRules } from '../../src/image/origin-policy.js';
+import { buildImageApp, fakeLookup, mapCache, startOrigin, type Origin } from './fixtures.js';
+
+describe('address and origin rules', () => {
+  test('non-public addresses are blocked, public ones pass', () => {
+    const blocked = ['127.0.0.1', '127.8.9.10', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '0.1.2.3', '224.0.0.1', '255.255.255.255', '198.18.0.1', '::', '::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:10.0.0.1', '::127.0.0.1', 'fe80::1', 'fc00::1', 'fd12:3456::1', 'ff02::1', '64:ff9b::a00:1', '2002:7f00:1::', '[::1]', 'not-an-ip'];
+    for (const a of blocked) assert.equal(isBlockedAddress(a), true, a);
+    for (const a of ['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700::1111', '2a00:1450:4001::1']) assert.equal(isBlockedAddress(a), false, a);
+  });
+
+  test('allow-list: exact scheme+host+port, *.domain patterns, no apex or suffix tricks', () => {
+    const rules = parseOriginRules(['https://img.example.com', '*.cdn.example.org', 'http://local.test:8080']);
+    const ok = (u: string) => matchesRules(new URL(u), rules);
+    assert.ok(ok('https://img.example.com/a.png'));
+    assert.ok(!ok('http://img.example.com/a.png'), 'scheme is part of the origin');
+    assert.ok(!ok('https://img.example.com:8443/a.png'), 'port is part of the origin');
+    assert.ok(!ok('https://img.example.com.evil.com/a.png'));
+    assert.ok(ok('https://a.cdn.example.org/x') && ok('http://a.b.cdn.example.org/x'));
+    assert.ok(!ok('https://cdn.example.org/x'), 'the pattern does not match the apex');
+    assert.ok(!ok('https://evilcdn.example.org/x'));
+    assert.ok(ok('http://local.test:8080/x') && !ok('http://local.test/x'));
+    assert.throws(() => parseOriginRules(['https://x.com/path']), /not scheme/);
+  });
+
+  test('userinfo and non-http schemes are refused before any request', () => {
+    const policy = createOriginPolicy({ allowedOrigins: ['http://good.com', 'http://evil.com'], allowPrivateNetworks: false, allowPrivateOrigins: [] });
+    assert.throws(() => policy.check('http://good.com@evil.com/x.png'), { code: 'HEADROOM_IMAGE_ORIGIN_FORBIDDEN' });
+    assert.throws(() => policy.check('http://user:pw@good.com/x.png'), { code: 'HEADROOM_IMAGE_ORIGIN_FORBIDDEN' });
+    assert.throws(() => policy.check('ftp://good.com/x.png'), { code: 'HEADROOM_BAD_REQUEST' });
+    assert.equal(policy.check('http://good.com/x.png').hostname, 'good.com');
+  });
+
+  test('the guarded agent checks the socket it actually connected to (IP literals skip DNS)', async () => {
+    const origin = await startOrigin();
+    const agent = createImageAgent({ guard: true, connectTimeout: 1000, bodyTimeout: 1000, headersTimeout: 1000 });
+    try {
+      await assert.rejects(request(`${origin.url}/img/png`, { dispatcher: agent }), { code: 'HEADROOM_IMAGE_ORIGIN_FORBIDDEN' });
+      assert.equal(origin.hits.get('/img/png'), undefined, 'no HTTP request was sent');
+    } finally {
+      await agent.destroy();
+      await origin.close();
+    }
+  });
+});
+
+describe('through GET /image', () => {
+  let origin: Origin;
+  let app: FastifyInstance;
+  let image: ImageService;
+  const p = () => origin.port;
+
+  before(async () => {
+    origin = await startOrigin();
+    const names = ['loop', 'ten', 'meta', 'v6', 'mapped', 'good', 'evil', 'public'];
+    image = createImageService({
+      cache: mapCache(),
+      allowedOrigins: [...names.map((n) => `http://${n}.test:${origin.port}`), `http://0.0.0.0:${origin.port}`, `http://127.0.0.1:${origin.port}`, `http://[::ffff:127.0.0.1]:${origin.port}`],
+      // Only good.test may be on a private address (as the demo origin is in demo mode).
+      allowPrivateOrigins: [`http://good.test:${origin.port}`],
+      lookup: fakeLookup({
+        'loop.test': '127.0.0.1',
+        'ten.test': '10.0.0.7',
+        'meta.test': '169.254.169.254',
+        'v6.test': '::1',
+        'mapped.test': '::ffff:127.0.0.1',
+        'good.test': '127.0.0.1',
+        'evil.test': '127.0.0.1',
+      }),
+      timeout: 2000,
+    });
+    app = await buildImageApp(image);
+  });
+  after(async () => {
+    await app.close();
+    await image.close();
+    await origin.close();
+  });
+
+  const get = (url: string) => app.inject({ method: 'GET', url: `/image?url=${encodeURIComponent(url)}` });
+  const forbidden = async (url: string) => {
+    const r = await get(url);
+    assert.equal(r.statusCode, 403, `${url}: ${r.body}`);
+    assert.equal(r.json().error.code, 'HEADROOM_IMAGE_ORIGIN_FORBIDDEN');
+    return r.json().error.message as string;
+  };
+
+  test('names resolving to loopback, 10/8, metadata, ::1 and ::ffff:127.0.0.1 are refused', async () => {
+    const before = origin.hits.get('/img/png') ?? 0;
+    for (const n of ['loop', 'ten', 'meta', 'v6', 'mapped']) {
+      assert.match(await forbidden(`http://${n}.test:${p()}/img/png`), /resolves to .*private, loopback/);
+    }
+    assert.equal(origin.hits.get('/img/png') ?? 0, before, 'nothing reached the origin');
+  });
+
+  test('IP literals: 0.0.0.0, 127.0.0.1 and [::ffff:127.0.0.1] refused even when allow-listed', async () => {
+    for (const host of ['0.0.0.0', '127.0.0.1', '[::ffff:127.0.0.1]']) await forbidden(`http://${host}:${p()}/img/png`);
+  });
+
+  test('origins outside the allow-list and userinfo tricks are refused', async () => {
+    assert.match(await forbidden(`http://other.test:${p()}/img/png`), /not in IMAGE_ALLOWED_ORIGINS/);
+    assert.match(await forbidden(`http://good.test:${p()}@evil.example/img/png`), /user:password@/);
+  });
+
+  test('allowPrivateOrigins lets exactly that origin reach a private address', async () => {
+    const r = await get(`http://good.test:${p()}/img/png`);
+    assert.equal(r.statusCode, 200);
+    await forbidden(`http://evil.test:${p()}/img/png`);
+  });
+
+  test('a redirect from an allowed origin to a private address is re-checked and refused', async () => {
+    const via = (to: string) => `http://good.test:${p()}/redirect-to?to=${encodeURIComponent(to)}`;
+    await forbidden(via(`http://evil.test:${p()}/img/png`));
+    await forbidden(via(`http://0.0.0.0:${p()}/img/png`));
+    await forbidden(via(`http://169.254.169.254/latest/meta-data/`));
+    assert.match(await forbidden(via('http://not-listed.example/x.png')), /not in IMAGE_ALLOWED_ORIGINS/);
+    assert.match(await forbidden(via(`http://good.test:${p()}@evil.test:${p()}/img/png`)), /user:password@/);
+    // Relative redirects stay on the allowed origin and work.
+    assert.equal((await get(via('/img/png'))).statusCode, 200);
+  });
+
+  test('rejections are counted by reason', () => {
+    assert.ok((image.stats().rejections.origin_forbidden ?? 0) >= 10);
+  });
+});
