@@ -1,0 +1,209 @@
+// Admission control shared by the proxy and image routes: a concurrency limit, a bounded FIFO
+// queue with a timeout, the memory circuit breaker, and shedding of the largest in-flight
+// responses under critical pressure. Rejections are pre-built errors (no stack capture per
+// request) so refusing work stays cheap during a flood.
+import { HeadroomError, type ErrorCode } from '../errors.js';
+import type { PressureSource } from '../monitor/types.js';
+import type { Admission, AdmissionStats, Release } from './admission-types.js';
+import { createBreaker } from './breaker.js';
+
+export interface AdmissionOptions {
+  /** MAX_CONCURRENT_CONNECTIONS. */
+  maxConcurrent: number;
+  /** PROXY_QUEUE_SIZE (0 = no queue). */
+  queueSize: number;
+  /** PROXY_QUEUE_TIMEOUT, ms. */
+  queueTimeout: number;
+  /** MEMORY_THRESHOLD_PERCENT of the V8 heap limit. */
+  memoryThresholdPercent: number;
+  /** Breaker closes below threshold minus this many points. Default 5. */
+  hysteresisPercent?: number;
+  /** Heap sampling period of the breaker, ms. Default 100. */
+  sampleInterval?: number;
+  /** Critical → breaker open and shedding. */
+  monitor?: PressureSource;
+  /** Seconds sent in Retry-After. Default 1. */
+  retryAfter?: number;
+  /** Share of tracked in-flight responses shed when the monitor turns critical. Default 0.25. */
+  shedFraction?: number;
+  /** Test hook: heap used percent. */
+  heapPercent?: () => number;
+}
+
+/** An in-flight response that may be aborted under critical pressure; `bytes` is kept current. */
+export interface Sheddable {
+  bytes: number;
+  shed(): void;
+}
+
+export interface HeadroomAdmission extends Admission {
+  /** Synchronous fast path: a release function when a slot is free now, else the rejection (queueing is up to the caller via acquire()). */
+  tryAcquire(): Release | HeadroomError | undefined;
+  /** Registers a response for shedding; returns the unregister function. */
+  track(entry: Sheddable): () => void;
+  /** Aborts the largest tracked responses now; returns how many. */
+  shed(fraction?: number): number;
+  breakerOpen(): boolean;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+interface Waiter {
+  resolve: (r: Release) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  settled: boolean;
+}
+
+export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
+  const { maxConcurrent, queueSize, queueTimeout } = options;
+  const retryHeaders = { 'retry-after': String(options.retryAfter ?? 1) };
+  const rejection = (code: ErrorCode, message: string): HeadroomError => {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new HeadroomError(code, message, { headers: retryHeaders });
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  };
+  const memoryError = rejection('HEADROOM_MEMORY_PRESSURE', 'memory circuit breaker is open; retry later');
+  const overloadError = rejection('HEADROOM_OVERLOADED', 'too many requests in flight and the queue is full; retry later');
+  const queueTimeoutError = rejection('HEADROOM_QUEUE_TIMEOUT', `waited ${queueTimeout} ms for an upstream slot; retry later`);
+  const drainingError = rejection('HEADROOM_DRAINING', 'shutting down; retry on another instance');
+
+  let inFlight = 0;
+  let closed = false;
+  let shedCount = 0;
+  const rejected = { concurrency: 0, queueTimeout: 0, memory: 0, draining: 0 };
+  const queue: Waiter[] = [];
+  const tracked = new Set<Sheddable>();
+
+  const shed = (fraction = options.shedFraction ?? 0.25): number => {
+    if (tracked.size === 0) return 0;
+    const victims = [...tracked].sort((a, b) => b.bytes - a.bytes).slice(0, Math.max(1, Math.ceil(tracked.size * fraction)));
+    for (const v of victims) {
+      tracked.delete(v);
+      shedCount++;
+      v.shed();
+    }
+    return victims.length;
+  };
+
+  const breaker = createBreaker({
+    thresholdPercent: options.memoryThresholdPercent,
+    hysteresisPercent: options.hysteresisPercent,
+    sampleInterval: options.sampleInterval,
+    monitor: options.monitor,
+    heapPercent: options.heapPercent,
+    onCritical: () => shed(),
+  });
+
+  const makeRelease = (): Release => {
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      inFlight--;
+      next();
+    };
+  };
+
+  // Hands a freed slot to the oldest live waiter.
+  const next = (): void => {
+    while (queue.length > 0 && inFlight < maxConcurrent) {
+      const w = queue[0]!;
+      settle(w);
+      inFlight++;
+      w.resolve(makeRelease());
+    }
+  };
+
+  const settle = (w: Waiter): void => {
+    w.settled = true;
+    const i = queue.indexOf(w);
+    if (i >= 0) queue.splice(i, 1);
+    if (w.timer) clearTimeout(w.timer);
+    if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort);
+  };
+
+  const tryAcquire = (): Release | HeadroomError | undefined => {
+    if (closed) {
+      rejected.draining++;
+      return drainingError;
+    }
+    if (breaker.isOpen()) {
+      rejected.memory++;
+      return memoryError;
+    }
+    if (inFlight < maxConcurrent && queue.length === 0) {
+      inFlight++;
+      return makeRelease();
+    }
+    if (queue.length >= queueSize) {
+      rejected.concurrency++;
+      return overloadError;
+    }
+    return undefined;
+  };
+
+  const acquire = (opts?: { signal?: AbortSignal }): Promise<Release> => {
+    const r = tryAcquire();
+    if (typeof r === 'function') return Promise.resolve(r);
+    if (r) return Promise.reject(r);
+    const signal = opts?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<Release>((resolve, reject) => {
+      const w: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined, settled: false };
+      w.timer = setTimeout(() => {
+        settle(w);
+        rejected.queueTimeout++;
+        reject(queueTimeoutError);
+      }, queueTimeout); // not unref'd: a waiter is real pending work; close() clears it
+      if (signal) {
+        w.onAbort = () => {
+          settle(w);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', w.onAbort, { once: true });
+      }
+      queue.push(w);
+    });
+  };
+
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    breaker.close();
+    for (const w of [...queue]) {
+      settle(w);
+      rejected.draining++;
+      w.reject(drainingError);
+    }
+  };
+
+  return {
+    acquire,
+    tryAcquire,
+    track: (entry) => {
+      tracked.add(entry);
+      return () => void tracked.delete(entry);
+    },
+    shed,
+    breakerOpen: () => breaker.isOpen(),
+    stats: (): AdmissionStats & { heapUsedPercent: number; thresholdPercent: number } => ({
+      inFlight,
+      queued: queue.length,
+      maxConcurrent,
+      queueSize,
+      breakerOpen: breaker.isOpen(),
+      rejected: { ...rejected },
+      shed: shedCount,
+      heapUsedPercent: breaker.heapPercent(),
+      thresholdPercent: options.memoryThresholdPercent,
+    }),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

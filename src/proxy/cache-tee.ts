@@ -1,0 +1,183 @@
+// Response caching for the proxy: a tee that copies a streaming response into memory while it
+// passes through and gives up as soon as the body exceeds MAX_BUFFER_SIZE; hits are served with
+// Age, and If-None-Match → 304. An entry is one Buffer (binary stays binary):
+// [u32 meta length][meta JSON][body bytes].
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Cache } from '../cache/types.js';
+import { etagMatches, requestBypassesCache, requestForbidsStore, sharedTtl, type ResponseFacts } from './cache-policy.js';
+
+interface EntryMeta {
+  status: number;
+  headers: string[];
+  storedAt: number;
+  expiresAt: number;
+  /** Age (s) the response already had when stored. */
+  age: number;
+  vary: Record<string, string> | null;
+  etag: string | undefined;
+}
+
+export interface CachedResponse extends EntryMeta {
+  body: Buffer;
+}
+
+export function encodeEntry(meta: EntryMeta, body: Buffer[], size: number): Buffer {
+  const json = Buffer.from(JSON.stringify(meta));
+  const out = Buffer.allocUnsafe(4 + json.length + size);
+  out.writeUInt32BE(json.length, 0);
+  json.copy(out, 4);
+  let at = 4 + json.length;
+  for (const c of body) at += c.copy(out, at);
+  return out;
+}
+
+export function decodeEntry(value: unknown): CachedResponse | undefined {
+  if (!Buffer.isBuffer(value) || value.length < 4) return undefined;
+  const n = value.readUInt32BE(0);
+  try {
+    const meta = JSON.parse(value.subarray(4, 4 + n).toString()) as EntryMeta;
+    return { ...meta, body: value.subarray(4 + n) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Copies a body while it streams; abandoned (and its chunks dropped) past the byte bound. */
+export class Tee {
+  chunks: Buffer[] = [];
+  size = 0;
+  abandoned = false;
+  constructor(readonly max: number) {}
+  push(chunk: Buffer): void {
+    if (this.abandoned) return;
+    this.size += chunk.length;
+    if (this.size > this.max) {
+      this.abandoned = true;
+      this.chunks = [];
+      return;
+    }
+    this.chunks.push(chunk);
+  }
+}
+
+export interface ResponseCacheOptions {
+  cache: Cache;
+  maxBufferSize: number;
+  cacheAuthorized: boolean;
+  /** False while memory is under pressure: writes are skipped. */
+  canWrite: () => boolean;
+  /** Tag put on every entry so the operator can drop them at once. Default 'proxy'. */
+  tag?: string;
+}
+
+export interface ResponseCacheStats {
+  hits: number;
+  misses: number;
+  notModified: number;
+  stored: number;
+  abandoned: number;
+  skippedPressure: number;
+}
+
+export function createResponseCache(options: ResponseCacheOptions) {
+  const { cache, maxBufferSize, cacheAuthorized } = options;
+  const tags = [options.tag ?? 'proxy'];
+  const stats: ResponseCacheStats = { hits: 0, misses: 0, notModified: 0, stored: 0, abandoned: 0, skippedPressure: 0 };
+
+  const varyMatches = (entry: CachedResponse, req: IncomingMessage): boolean => {
+    if (!entry.vary) return true;
+    for (const name in entry.vary) if (headerString(req.headers[name]) !== entry.vary[name]) return false;
+    return true;
+  };
+
+  /** A fresh entry for this request, or undefined. */
+  async function lookup(key: string, req: IncomingMessage, cacheControl: string | undefined): Promise<CachedResponse | undefined> {
+    if (requestBypassesCache(cacheControl)) return undefined;
+    let entry: CachedResponse | undefined;
+    try {
+      entry = decodeEntry(await cache.get(key));
+    } catch {
+      entry = undefined; // a failing cache never fails the request
+    }
+    if (!entry || entry.expiresAt <= Date.now() || !varyMatches(entry, req)) {
+      stats.misses++;
+      return undefined;
+    }
+    stats.hits++;
+    return entry;
+  }
+
+  /** Writes a hit (or a 304) to the client. */
+  function serve(entry: CachedResponse, req: IncomingMessage, res: ServerResponse, ifNoneMatch: string | undefined): void {
+    const age = String(entry.age + Math.floor((Date.now() - entry.storedAt) / 1000));
+    if (ifNoneMatch && etagMatches(ifNoneMatch, entry.etag)) {
+      stats.notModified++;
+      const h: string[] = [];
+      for (let i = 0; i < entry.headers.length; i += 2) {
+        const n = entry.headers[i]!;
+        if (n === 'etag' || n === 'cache-control' || n === 'vary' || n === 'expires' || n === 'date' || n === 'last-modified') h.push(n, entry.headers[i + 1]!);
+      }
+      h.push('age', age);
+      res.writeHead(304, h);
+      res.end();
+      return;
+    }
+    const headers = entry.headers.concat('age', age);
+    res.writeHead(entry.status, headers);
+    res.end(req.method === 'HEAD' ? undefined : entry.body);
+  }
+
+  /** A tee for this response when it may be stored, else undefined. */
+  function begin(facts: ResponseFacts, contentLength: number, reqHasAuth: boolean, reqCacheControl: string | undefined): { tee: Tee; ttl: number } | undefined {
+    if (contentLength > maxBufferSize || requestForbidsStore(reqCacheControl)) return undefined;
+    const ttl = sharedTtl(facts, reqHasAuth, cacheAuthorized);
+    if (ttl <= 0) return undefined;
+    if (!options.canWrite()) {
+      stats.skippedPressure++;
+      return undefined;
+    }
+    return { tee: new Tee(maxBufferSize), ttl };
+  }
+
+  /** Stores a completed tee; vary values are taken from the request. */
+  function store(key: string, tee: Tee, ttl: number, status: number, headers: string[], facts: ResponseFacts, req: IncomingMessage): void {
+    if (tee.abandoned) {
+      stats.abandoned++;
+      return;
+    }
+    if (!options.canWrite()) {
+      stats.skippedPressure++;
+      return;
+    }
+    let vary: Record<string, string> | null = null;
+    if (facts.vary) {
+      vary = {};
+      for (const v of facts.vary.split(',')) {
+        const name = v.trim().toLowerCase();
+        if (name) vary[name] = headerString(req.headers[name]);
+      }
+    }
+    const now = Date.now();
+    let etag: string | undefined;
+    for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'etag') etag = headers[i + 1];
+    const meta: EntryMeta = { status, headers: stripAge(headers), storedAt: now, expiresAt: now + ttl * 1000, age: facts.age, vary, etag };
+    stats.stored++;
+    cache.set(key, encodeEntry(meta, tee.chunks, tee.size), { ttl: ttl * 1000, tags }).catch(() => {
+      stats.stored--;
+    });
+  }
+
+  return { lookup, serve, begin, store, stats: (): ResponseCacheStats => ({ ...stats }) };
+}
+
+function stripAge(headers: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] !== 'age') out.push(headers[i]!, headers[i + 1]!);
+  return out;
+}
+
+function headerString(v: string | string[] | undefined): string {
+  return v === undefined ? '' : Array.isArray(v) ? v.join(', ') : v;
+}
+
+export type ResponseCache = ReturnType<typeof createResponseCache>;

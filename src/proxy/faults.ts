@@ -1,0 +1,39 @@
+// Classifies upstream failures (undici error codes, see undici lib/core/errors.js) into the
+// proxy's error kinds and, when nothing has been sent yet, the HeadroomError to answer with.
+import { HeadroomError } from '../errors.js';
+import type { ErrorKind } from './stats.js';
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const RESET = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
+
+/** Thrown into undici to abort an upstream request on our side (client gone, shed, close). */
+export class ProxyAbort extends Error {
+  constructor(readonly kind: ErrorKind) {
+    super(`proxy request aborted: ${kind}`);
+  }
+}
+
+export function faultKind(err: unknown): ErrorKind {
+  if (err instanceof ProxyAbort) return err.kind;
+  const code = (err as { code?: string } | null)?.code ?? '';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
+  if (code === 'UND_ERR_BODY_TIMEOUT') return 'bodyTimeout';
+  if (UNREACHABLE.has(code)) return 'unreachable';
+  if (RESET.has(code)) return 'reset';
+  return 'other';
+}
+
+/** The answer for a failure before any response byte was sent. */
+export function faultError(kind: ErrorKind, err: unknown, streamTimeout: number): HeadroomError {
+  switch (kind) {
+    case 'timeout':
+      return new HeadroomError('HEADROOM_UPSTREAM_TIMEOUT', `upstream sent no response headers within ${streamTimeout} ms`, { cause: err });
+    case 'unreachable':
+    case 'reset':
+      return new HeadroomError('HEADROOM_UPSTREAM_UNREACHABLE', 'upstream refused or dropped the connection', { cause: err });
+    case 'shed':
+      return new HeadroomError('HEADROOM_SHED', 'aborted to relieve critical memory pressure', { cause: err, headers: { 'retry-after': '1' } });
+    default:
+      return new HeadroomError('HEADROOM_UPSTREAM_ERROR', 'upstream request failed', { cause: err });
+  }
+}

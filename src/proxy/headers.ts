@@ -1,0 +1,110 @@
+// Header rules toward the upstream and back to the client: hop-by-hop headers (RFC 9110 §7.6.1,
+// plus any named in Connection) are dropped both ways, Host is left to undici (it writes the
+// upstream's), X-Forwarded-* are set, the upstream token replaces any client Authorization and is
+// never relayed back. Tables are built once; per request we walk the raw header arrays once.
+import type { IncomingMessage } from 'node:http';
+
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
+  'te', 'trailer', 'transfer-encoding', 'upgrade',
+]);
+const SET_BY_PROXY = new Set([...HOP_BY_HOP, 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
+
+export interface HeaderRulesOptions {
+  upstreamToken?: string;
+  /** Keep X-Forwarded-Proto/-Host from the client (only behind a trusted load balancer). */
+  trustForwarded?: boolean;
+}
+
+/** Names listed in a Connection header value, lower-cased. */
+function connectionNames(value: string): string[] {
+  return value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+}
+
+export interface RequestHeaderInfo {
+  headers: string[];
+  hasAuthorization: boolean;
+  hasBody: boolean;
+  ifNoneMatch: string | undefined;
+  cacheControl: string | undefined;
+}
+
+export function createHeaderRules(options: HeaderRulesOptions) {
+  const token = options.upstreamToken || undefined;
+  const bearer = token ? `Bearer ${token}` : undefined;
+  const trust = options.trustForwarded === true;
+
+  /** Builds the upstream header list (flat [name, value, …]) from the client's raw headers. */
+  function request(req: IncomingMessage, info: RequestHeaderInfo): void {
+    const raw = req.rawHeaders;
+    const out = info.headers;
+    let xff: string | undefined;
+    let host: string | undefined;
+    let proto: string | undefined;
+    let fwdHost: string | undefined;
+    let extraHop: string[] | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toLowerCase();
+      const value = raw[i + 1]!;
+      if (SET_BY_PROXY.has(name)) {
+        if (name === 'host') host = value;
+        else if (name === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
+        else if (name === 'x-forwarded-proto') proto = value;
+        else if (name === 'x-forwarded-host') fwdHost = value;
+        else if (name === 'connection') (extraHop ??= []).push(...connectionNames(value));
+        else if (name === 'transfer-encoding') info.hasBody = true;
+        continue;
+      }
+      if (name === 'authorization') {
+        info.hasAuthorization = true;
+        if (bearer) continue;
+      } else if (name === 'content-length') {
+        if (value !== '0') info.hasBody = true;
+      } else if (name === 'if-none-match') info.ifNoneMatch = value;
+      else if (name === 'cache-control') info.cacheControl = value;
+      out.push(name, value);
+    }
+    if (extraHop) {
+      // Rare: drop the headers the client named in Connection.
+      for (let i = out.length - 2; i >= 0; i -= 2) if (extraHop.includes(out[i]!)) out.splice(i, 2);
+    }
+    const remote = req.socket.remoteAddress ?? '';
+    out.push('x-forwarded-for', xff ? `${xff}, ${remote}` : remote);
+    const ownProto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    out.push('x-forwarded-proto', trust && proto ? proto : ownProto);
+    const h = trust && fwdHost ? fwdHost : host;
+    if (h) out.push('x-forwarded-host', h);
+    if (bearer) out.push('authorization', bearer);
+  }
+
+  /**
+   * Converts undici's raw response headers (Buffers) to a flat string list for writeHead, minus
+   * hop-by-hop headers and anything that would echo the upstream token.
+   */
+  function response(raw: Buffer[]): string[] {
+    const out: string[] = [];
+    let extraHop: string[] | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1').toLowerCase();
+      const value = raw[i + 1]!.toString('latin1');
+      if (HOP_BY_HOP.has(name)) {
+        if (name === 'connection') (extraHop ??= []).push(...connectionNames(value));
+        continue;
+      }
+      if (token && value.includes(token)) continue;
+      out.push(name, value);
+    }
+    if (extraHop) for (let i = out.length - 2; i >= 0; i -= 2) if (extraHop.includes(out[i]!)) out.splice(i, 2);
+    return out;
+  }
+
+  return { request, response };
+}
+
+export type HeaderRules = ReturnType<typeof createHeaderRules>;
+
+/** First value of a header in a flat [name, value, …] list (names lower-case). */
+export function headerValue(list: string[], name: string): string | undefined {
+  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return list[i + 1];
+  return undefined;
+}

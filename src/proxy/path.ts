@@ -1,0 +1,48 @@
+// Maps a gateway URL under the prefix to the upstream path, refusing anything that could climb out
+// of the upstream base path: dot segments (also percent-encoded, also double-encoded), empty
+// segments (//) and backslashes. Normal paths cost one regex test.
+
+const ESCAPE = /(?:^|\/)\.\.?(?:\/|$)|\/\/|\\|\0/;
+
+/** True when the path (no query) would escape the base path. */
+export function pathEscapes(path: string): boolean {
+  if (ESCAPE.test(path)) return true;
+  let p = path;
+  // Decode up to three times so %252e%252e is caught too; malformed escapes are refused.
+  for (let i = 0; i < 3 && p.includes('%'); i++) {
+    try {
+      p = decodeURIComponent(p);
+    } catch {
+      return true;
+    }
+    if (ESCAPE.test(p)) return true;
+  }
+  return false;
+}
+
+export interface PathMapper {
+  /** True when the URL belongs to the prefix. */
+  matches(url: string): boolean;
+  /** Upstream path + query, or null when the path is rejected. */
+  map(url: string): string | null;
+}
+
+export function createPathMapper(prefix: string, stripPrefix: boolean, basePath: string): PathMapper {
+  const base = basePath.replace(/\/+$/, '');
+  const n = prefix.length;
+  return {
+    matches(url) {
+      if (!url.startsWith(prefix)) return false;
+      const c = url.charCodeAt(n);
+      return Number.isNaN(c) || c === 47 /* / */ || c === 63 /* ? */;
+    },
+    map(url) {
+      const rest = stripPrefix ? url.slice(n) : url;
+      const q = rest.indexOf('?');
+      const path = q === -1 ? rest : rest.slice(0, q);
+      if (pathEscapes(path)) return null;
+      const full = base + rest;
+      return full.charCodeAt(0) === 47 ? full : '/' + full;
+    },
+  };
+}

@@ -1,0 +1,240 @@
+// createProxy: composes the proxy's concerns — path rules (path.ts), header rules (headers.ts),
+// admission (admission.ts), response cache (cache-tee.ts), streaming exchange (exchange.ts,
+// timeouts via undici's headersTimeout/bodyTimeout) — around one keep-alive undici Pool.
+// `handle(req, res)` works on raw Node objects so the gateway can route the prefix before Fastify.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Pool, type Dispatcher } from 'undici';
+import type { Logger } from 'pino';
+import { HeadroomError } from '../errors.js';
+import type { Cache } from '../cache/types.js';
+import type { PressureSource } from '../monitor/types.js';
+import type { Admission, AdmissionStats, Release } from './admission-types.js';
+import { createAdmission, type HeadroomAdmission } from './admission.js';
+import { createResponseCache, type ResponseCache, type ResponseCacheStats } from './cache-tee.js';
+import { Exchange, type ExchangeContext } from './exchange.js';
+import { ProxyAbort } from './faults.js';
+import { createHeaderRules, type RequestHeaderInfo } from './headers.js';
+import { createPathMapper } from './path.js';
+import { sendError } from './respond.js';
+import { ProxyCounters, type ErrorKind } from './stats.js';
+
+export interface ProxyOptions {
+  /** UPSTREAM_URL; its path is the base path requests cannot escape. */
+  upstreamUrl: string | URL;
+  /** UPSTREAM_TOKEN: sent as Authorization: Bearer …, never relayed back or logged. */
+  upstreamToken?: string;
+  /** PROXY_PREFIX. Default '/api'. */
+  prefix?: string;
+  /** PROXY_STRIP_PREFIX. Default true. */
+  stripPrefix?: boolean;
+  /** ENABLE_STREAMING_PROXY. Default true; false answers 404 explaining why. */
+  enabled?: boolean;
+  /** Shared admission controller (not closed by the proxy). Without one the proxy makes its own from `limits`. */
+  admission?: Admission;
+  limits?: { maxConcurrent?: number; queueSize?: number; queueTimeout?: number; memoryThresholdPercent?: number; monitor?: PressureSource };
+  /** STREAM_TIMEOUT, ms: headers must arrive within it (504) and the body may not idle longer. Default 30 000. */
+  streamTimeout?: number;
+  /** Response cache (PROXY_CACHE_ENABLED); omitted = no caching. */
+  cache?: Cache;
+  /** MAX_BUFFER_SIZE: largest body teed into the cache. Default 10 MiB. */
+  maxBufferSize?: number;
+  /** PROXY_CACHE_AUTHORIZED. Default false. */
+  cacheAuthorized?: boolean;
+  /** Cache writes are skipped while this reports anything but healthy. */
+  monitor?: PressureSource;
+  /** Keep client X-Forwarded-Proto/-Host (behind a trusted load balancer). Default false. */
+  trustForwarded?: boolean;
+  /** Upstream keep-alive connections. Default: the admission limit. */
+  connections?: number;
+  /** How long close() waits for in-flight requests before destroying them, ms. Default 5 000. */
+  closeTimeout?: number;
+  logger?: Logger;
+}
+
+export interface ProxyStats {
+  enabled: boolean;
+  prefix: string;
+  inFlight: number;
+  queued: number;
+  requests: number;
+  rejected: AdmissionStats['rejected'];
+  shed: number;
+  breakerOpen: boolean;
+  bytes: { in: number; out: number };
+  latencyMs: { p50: number; p90: number; p99: number; max: number; samples: number };
+  errors: Record<ErrorKind, number>;
+  cache: ResponseCacheStats | null;
+  admission: AdmissionStats;
+}
+
+export interface Proxy {
+  readonly prefix: string;
+  readonly enabled: boolean;
+  /** True when the URL is under the prefix. */
+  matches(url: string): boolean;
+  /** Proxies one request on raw Node objects; never throws, always answers or destroys. */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  stats(): ProxyStats;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export function createProxy(options: ProxyOptions): Proxy {
+  const upstream = new URL(options.upstreamUrl);
+  const prefix = options.prefix ?? '/api';
+  const enabled = options.enabled ?? true;
+  const streamTimeout = options.streamTimeout ?? 30_000;
+  const ownAdmission = !options.admission;
+  const admission: Admission =
+    options.admission ??
+    createAdmission({
+      maxConcurrent: options.limits?.maxConcurrent ?? 20,
+      queueSize: options.limits?.queueSize ?? 100,
+      queueTimeout: options.limits?.queueTimeout ?? 5_000,
+      memoryThresholdPercent: options.limits?.memoryThresholdPercent ?? 80,
+      monitor: options.limits?.monitor,
+    });
+  const fast = 'tryAcquire' in admission ? (admission as HeadroomAdmission) : undefined;
+  const monitor = options.monitor ?? options.limits?.monitor;
+  const pool = new Pool(upstream.origin, {
+    connections: options.connections ?? admission.stats().maxConcurrent,
+    pipelining: 1,
+    connect: { timeout: Math.min(streamTimeout, 10_000) },
+  });
+  const mapper = createPathMapper(prefix, options.stripPrefix ?? true, upstream.pathname);
+  const counters = new ProxyCounters();
+  const responseCache: ResponseCache | undefined = options.cache
+    ? createResponseCache({
+        cache: options.cache,
+        maxBufferSize: options.maxBufferSize ?? 10 * 1024 * 1024,
+        cacheAuthorized: options.cacheAuthorized ?? false,
+        canWrite: () => !(fast?.breakerOpen() ?? false) && (monitor ? monitor.status() === 'healthy' : true),
+      })
+    : undefined;
+  const ctx: ExchangeContext = {
+    counters,
+    rules: createHeaderRules({ upstreamToken: options.upstreamToken, trustForwarded: options.trustForwarded }),
+    responseCache,
+    streamTimeout,
+    logger: options.logger,
+    track: fast ? (s) => fast.track(s) : undefined,
+  };
+  const disabledError = new HeadroomError('HEADROOM_NOT_FOUND', `the streaming proxy at ${prefix} is turned off (ENABLE_STREAMING_PROXY=false)`);
+  const pathError = new HeadroomError('HEADROOM_PATH_REJECTED', 'path would escape the upstream base path (.., encoded dots, // or backslashes)');
+  let closed = false;
+
+  function dispatch(req: IncomingMessage, res: ServerResponse, release: Release, path: string, info: RequestHeaderInfo, cacheKey: string | undefined): void {
+    if (res.destroyed) {
+      release();
+      return;
+    }
+    const ex = new Exchange(ctx, req, res, release, performance.now(), req.method === 'GET' ? cacheKey : undefined, info.hasAuthorization, info.cacheControl);
+    const opts: Dispatcher.DispatchOptions = {
+      path,
+      method: req.method as Dispatcher.HttpMethod,
+      headers: info.headers,
+      body: info.hasBody ? req : null,
+      headersTimeout: streamTimeout,
+      bodyTimeout: streamTimeout,
+    };
+    try {
+      pool.dispatch(opts, ex as unknown as Dispatcher.DispatchHandler);
+    } catch (err) {
+      ex.onError(err as Error);
+    }
+  }
+
+  function admit(req: IncomingMessage, res: ServerResponse, path: string, info: RequestHeaderInfo, cacheKey: string | undefined): void {
+    const r = fast?.tryAcquire();
+    if (typeof r === 'function') return dispatch(req, res, r, path, info, cacheKey);
+    if (r) return sendError(res, r, info.hasBody);
+    // Queued (or a plain Admission): leaving the queue when the client goes away.
+    const ac = new AbortController();
+    const onClose = (): void => ac.abort(new ProxyAbort('clientAbort'));
+    res.once('close', onClose);
+    admission.acquire({ signal: ac.signal }).then(
+      (release) => {
+        res.off('close', onClose);
+        dispatch(req, res, release, path, info, cacheKey);
+      },
+      (err: unknown) => {
+        res.off('close', onClose);
+        if (err instanceof ProxyAbort) counters.errors.clientAbort++;
+        else sendError(res, err instanceof HeadroomError ? err : new HeadroomError('HEADROOM_INTERNAL', 'admission failed', { cause: err }), info.hasBody);
+      },
+    );
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    counters.requests++;
+    if (!enabled || closed) {
+      counters.disabled++;
+      return sendError(res, disabledError, requestHasBody(req));
+    }
+    const path = mapper.map(req.url ?? '/');
+    if (path === null) {
+      counters.errors.pathRejected++;
+      return sendError(res, pathError, requestHasBody(req));
+    }
+    const info: RequestHeaderInfo = { headers: [], hasAuthorization: false, hasBody: false, ifNoneMatch: undefined, cacheControl: undefined };
+    ctx.rules.request(req, info);
+    const method = req.method;
+    if (!responseCache || (method !== 'GET' && method !== 'HEAD')) return admit(req, res, path, info, undefined);
+    const key = `proxy:${path}`;
+    responseCache.lookup(key, req, info.cacheControl).then(
+      (hit) => {
+        if (res.destroyed) return;
+        if (hit) responseCache.serve(hit, req, res, info.ifNoneMatch);
+        else admit(req, res, path, info, key);
+      },
+      () => admit(req, res, path, info, key),
+    );
+  }
+
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    if (ownAdmission) await admission.close();
+    const timer = setTimeout(() => void pool.destroy().catch(() => {}), options.closeTimeout ?? 5_000);
+    timer.unref();
+    try {
+      await pool.close();
+    } catch {
+      // destroyed by the timer
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  return {
+    prefix,
+    enabled,
+    matches: (url) => mapper.matches(url),
+    handle,
+    stats: (): ProxyStats => {
+      const a = admission.stats();
+      return {
+        enabled,
+        prefix,
+        inFlight: a.inFlight,
+        queued: a.queued,
+        requests: counters.requests,
+        rejected: a.rejected,
+        shed: a.shed,
+        breakerOpen: a.breakerOpen,
+        bytes: { in: counters.bytesIn, out: counters.bytesOut },
+        latencyMs: counters.percentiles(),
+        errors: { ...counters.errors },
+        cache: responseCache ? responseCache.stats() : null,
+        admission: a,
+      };
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function requestHasBody(req: IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  return len !== undefined ? len !== '0' : req.headers['transfer-encoding'] !== undefined;
+}

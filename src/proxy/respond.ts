@@ -1,0 +1,24 @@
+// Writes an error straight to a raw Node response: a few hundred bytes, no Fastify objects. When
+// the request still has an unread body the connection is closed after the answer, so Node does not
+// have to read and discard that body to keep the connection alive.
+import type { ServerResponse } from 'node:http';
+import type { HeadroomError } from '../errors.js';
+
+const bodies = new WeakMap<HeadroomError, Buffer>();
+
+export function sendError(res: ServerResponse, err: HeadroomError, unreadBody: boolean): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  let body = bodies.get(err);
+  if (!body) {
+    body = Buffer.from(JSON.stringify(err.toJSON()));
+    bodies.set(err, body);
+  }
+  const h = ['content-type', 'application/json; charset=utf-8', 'content-length', String(body.length), 'cache-control', 'no-store'];
+  for (const k in err.headers) h.push(k, err.headers[k]!);
+  if (unreadBody) h.push('connection', 'close');
+  res.writeHead(err.statusCode, h);
+  res.end(body);
+}

@@ -1,0 +1,116 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createAdmission } from '../../src/proxy/admission.js';
+import { HeadroomError } from '../../src/errors.js';
+import type { MemoryStatus, PressureListener, PressureSource } from '../../src/monitor/types.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { delay } from './helpers.js';
+
+const base = { maxConcurrent: 2, queueSize: 1, queueTimeout: 5_000, memoryThresholdPercent: 80, heapPercent: () => 10 };
+
+function stubMonitor(): PressureSource & { emit(level: MemoryStatus): void } {
+  let level: MemoryStatus = 'healthy';
+  const listeners = new Set<PressureListener>();
+  return {
+    status: () => level,
+    onPressure: (l) => {
+      listeners.add(l);
+      return () => void listeners.delete(l);
+    },
+    emit(next) {
+      level = next;
+      for (const l of listeners) l(next);
+    },
+  };
+}
+
+const codeOf = async (p: Promise<unknown>): Promise<string> => {
+  try {
+    await p;
+    return 'resolved';
+  } catch (err) {
+    assert.ok(err instanceof HeadroomError);
+    assert.equal(err.headers['retry-after'], '1');
+    return err.code;
+  }
+};
+
+describe('admission', () => {
+  test('limits concurrency, queues one, rejects overflow with Retry-After', async () => {
+    await using a = createAdmission(base);
+    const r1 = await a.acquire();
+    const r2 = await a.acquire();
+    const queued = a.acquire();
+    assert.equal(await codeOf(a.acquire()), 'HEADROOM_OVERLOADED');
+    assert.deepEqual([a.stats().inFlight, a.stats().queued], [2, 1]);
+    r1();
+    r1(); // idempotent: does not free a second slot
+    const r3 = await queued;
+    assert.deepEqual([a.stats().inFlight, a.stats().queued, a.stats().rejected.concurrency], [2, 0, 1]);
+    r2();
+    r3();
+    assert.equal(a.stats().inFlight, 0);
+  });
+
+  test('queue timeout rejects and frees the queue place', async () => {
+    await using a = createAdmission({ ...base, maxConcurrent: 1, queueTimeout: 30 });
+    const r = await a.acquire();
+    assert.equal(await codeOf(a.acquire()), 'HEADROOM_QUEUE_TIMEOUT');
+    assert.equal(a.stats().queued, 0);
+    assert.equal(a.stats().rejected.queueTimeout, 1);
+    r();
+  });
+
+  test('an aborted signal removes the waiter', async () => {
+    await using a = createAdmission({ ...base, maxConcurrent: 1 });
+    const r = await a.acquire();
+    const ac = new AbortController();
+    const waiting = a.acquire({ signal: ac.signal });
+    ac.abort(new Error('gone'));
+    await assert.rejects(waiting, /gone/);
+    assert.equal(a.stats().queued, 0);
+    r();
+    assert.equal(a.stats().inFlight, 0);
+  });
+
+  test('memory breaker opens at the threshold and closes with hysteresis', async () => {
+    let heap = 50;
+    await using a = createAdmission({ ...base, heapPercent: () => heap, sampleInterval: 5, hysteresisPercent: 10 });
+    heap = 85;
+    await delay(40);
+    assert.equal(await codeOf(a.acquire()), 'HEADROOM_MEMORY_PRESSURE');
+    heap = 75; // below threshold but inside the hysteresis band: stays open
+    await delay(40);
+    assert.ok(a.breakerOpen());
+    heap = 65;
+    await delay(40);
+    assert.ok(!a.breakerOpen());
+    (await a.acquire())();
+    assert.equal(a.stats().rejected.memory, 1);
+  });
+
+  test('monitor critical opens the breaker and sheds the largest in-flight responses', async () => {
+    const monitor = stubMonitor();
+    await using a = createAdmission({ ...base, maxConcurrent: 10, monitor, shedFraction: 0.25 });
+    const shed: number[] = [];
+    for (const bytes of [10, 5000, 20, 30]) a.track({ bytes, shed: () => shed.push(bytes) });
+    monitor.emit('critical');
+    assert.deepEqual(shed, [5000]);
+    assert.equal(a.stats().shed, 1);
+    assert.equal(await codeOf(a.acquire()), 'HEADROOM_MEMORY_PRESSURE');
+    monitor.emit('warning');
+    (await a.acquire())();
+  });
+
+  test('close rejects waiters with HEADROOM_DRAINING, is idempotent and leaves no handle', async () => {
+    await assertNoLeakedHandles(async () => {
+      const a = createAdmission({ ...base, maxConcurrent: 1, memoryThresholdPercent: 99, heapPercent: undefined });
+      await a.acquire();
+      const waiting = a.acquire();
+      await a.close();
+      await a.close();
+      assert.equal(await codeOf(waiting), 'HEADROOM_DRAINING');
+      assert.equal(await codeOf(a.acquire()), 'HEADROOM_DRAINING');
+    });
+  });
+});

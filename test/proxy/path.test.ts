@@ -1,0 +1,24 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPathMapper, pathEscapes } from '../../src/proxy/path.js';
+
+test('paths that could escape the base path are refused', () => {
+  for (const p of ['/..', '/a/../b', '/a/..', '/%2e%2e/x', '/%2E%2e/x', '/a/%252e%252e/b', '//x', '/a//b', '/a\\b', '/a%5c..%5cb', '/a/%2f%2e%2e', '/.', '/a/./b', '/%zz', '/a%00']) {
+    assert.equal(pathEscapes(p), true, p);
+  }
+  for (const p of ['/', '/a', '/a/b.c', '/a..b', '/..a', '/a/b%20c', '/v1/items/42', '/file.tar.gz']) assert.equal(pathEscapes(p), false, p);
+});
+
+test('mapper strips or keeps the prefix, joins the base path and keeps the query', () => {
+  const m = createPathMapper('/api', true, '/base/');
+  assert.equal(m.matches('/api'), true);
+  assert.equal(m.matches('/api/x?y=1'), true);
+  assert.equal(m.matches('/api?y=1'), true);
+  assert.equal(m.matches('/apix'), false);
+  assert.equal(m.matches('/other'), false);
+  assert.equal(m.map('/api/x?y=../..'), '/base/x?y=../..');
+  assert.equal(m.map('/api'), '/base');
+  assert.equal(m.map('/api/../etc'), null);
+  assert.equal(createPathMapper('/api', false, '/').map('/api/x'), '/api/x');
+  assert.equal(createPathMapper('/api', true, '').map('/api?q=1'), '/?q=1');
+});

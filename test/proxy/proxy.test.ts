@@ -1,0 +1,293 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { Readable } from 'node:stream';
+import { Registry } from 'prom-client';
+import { registerProxyMetrics } from '../../src/server/metrics/proxy.js';
+import type { MemoryStatus, PressureListener, PressureSource } from '../../src/monitor/types.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { delay, download, request, startGateway, startUpstream, within } from './helpers.js';
+
+const TOKEN = 'tok-secret-123';
+
+for (const raw of [true, false]) {
+  describe(`proxy through Fastify (${raw ? 'raw server path' : 'Fastify route path'})`, () => {
+    test('streams with header rules: hop-by-hop, Connection-named, X-Forwarded-*, token, Host, path', async () => {
+      const up = await startUpstream((req, res) => {
+        res.writeHead(201, {
+          'x-hop-named': '1',
+          connection: 'x-hop-named',
+          'keep-alive': 'timeout=5',
+          'x-echo-auth': String(req.headers.authorization),
+          'x-ok': 'yes',
+          'content-type': 'text/plain',
+        });
+        res.end('hello');
+      });
+      const gw = await startGateway({ upstreamUrl: `${up.url}/base`, upstreamToken: TOKEN }, {}, { raw });
+      try {
+        const r = await request(`${gw.url}/api/items/1?q=2`, {
+          headers: {
+            host: 'example.test',
+            connection: 'keep-alive, x-drop-me',
+            'x-drop-me': '1',
+            'keep-alive': 'timeout=5',
+            'proxy-authorization': 'Basic abc',
+            authorization: 'Bearer client-token',
+            'x-forwarded-for': '1.2.3.4',
+            te: 'trailers',
+            'x-keep': 'yes',
+          },
+        });
+        assert.equal(r.status, 201);
+        assert.equal(r.body.toString(), 'hello');
+        assert.equal(r.headers['x-ok'], 'yes');
+        assert.equal(r.headers['x-hop-named'], undefined);
+        assert.equal(r.headers['x-echo-auth'], undefined, 'a header carrying the token is never returned');
+        assert.ok(!JSON.stringify(r.headers).includes(TOKEN));
+        const got = up.received[0]!;
+        assert.equal(got.url, '/base/items/1?q=2');
+        assert.equal(got.headers.host, `127.0.0.1:${up.port}`);
+        assert.equal(got.headers.authorization, `Bearer ${TOKEN}`);
+        assert.equal(got.headers['x-forwarded-for'], '1.2.3.4, 127.0.0.1');
+        assert.equal(got.headers['x-forwarded-host'], 'example.test');
+        assert.equal(got.headers['x-forwarded-proto'], 'http');
+        assert.equal(got.headers['x-keep'], 'yes');
+        for (const h of ['x-drop-me', 'keep-alive', 'proxy-authorization', 'te']) assert.equal(got.headers[h], undefined, h);
+        // Non-proxied routes still go through Fastify.
+        assert.deepEqual(JSON.parse((await request(`${gw.url}/other`)).body.toString()), { ok: true });
+      } finally {
+        await gw.close();
+        await up.close();
+      }
+    });
+
+    test('uploads are streamed to the upstream; 5xx passes through unchanged', async () => {
+      const up = await startUpstream((req, res) => {
+        req.on('end', () => {
+          res.writeHead(503, { 'content-type': 'text/plain' });
+          res.end(`got ${req.headers['content-length'] ?? 'chunked'}`);
+        });
+      });
+      const gw = await startGateway({ upstreamUrl: up.url }, {}, { raw });
+      try {
+        const size = 32 * 1024 * 1024;
+        const chunk = Buffer.alloc(64 * 1024, 7);
+        const status = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = http.request(`${gw.url}/api/upload`, { method: 'POST', agent: false, headers: { 'content-type': 'application/octet-stream' } }, (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c));
+            res.on('end', () => resolve({ status: res.statusCode!, body }));
+          });
+          req.on('error', reject);
+          Readable.from((function* () { for (let i = 0; i < size / chunk.length; i++) yield chunk; })()).pipe(req);
+        });
+        assert.equal(status.status, 503);
+        assert.equal(status.body, 'got chunked');
+        assert.equal(up.received.length, 1, 'no retry');
+        assert.equal(up.received[0]!.bodyBytes, size);
+        assert.equal(gw.proxy.stats().bytes.in, size);
+      } finally {
+        await gw.close();
+        await up.close();
+      }
+    });
+  });
+}
+
+describe('proxy rules', () => {
+  test('path escapes → 400 HEADROOM_PATH_REJECTED without an upstream call; disabled → 404', async () => {
+    const up = await startUpstream((_req, res) => res.end('x'));
+    const gw = await startGateway({ upstreamUrl: up.url });
+    const off = await startGateway({ upstreamUrl: up.url, enabled: false });
+    try {
+      for (const path of ['/api/../etc/passwd', '/api/%2e%2e/secret', '/api/%2E%2E%2Fsecret', '/api//x', '/api/a\\b']) {
+        const r = await request(`${gw.url}${path}`, { path });
+        assert.equal(r.status, 400, path);
+        assert.equal(JSON.parse(r.body.toString()).error.code, 'HEADROOM_PATH_REJECTED');
+      }
+      const r = await request(`${off.url}/api/x`);
+      assert.equal(r.status, 404);
+      const body = JSON.parse(r.body.toString());
+      assert.equal(body.error.code, 'HEADROOM_NOT_FOUND');
+      assert.match(body.error.message, /ENABLE_STREAMING_PROXY=false/);
+      assert.equal(up.received.length, 0);
+    } finally {
+      await gw.close();
+      await off.close();
+      await up.close();
+    }
+  });
+
+  test('unreachable upstream → 502; no headers within STREAM_TIMEOUT → 504 and the upstream request is dropped', async () => {
+    const dead = await startUpstream(() => {});
+    const deadUrl = dead.url;
+    await dead.close();
+    const stall = await startUpstream(() => {});
+    const gw1 = await startGateway({ upstreamUrl: deadUrl });
+    const gw2 = await startGateway({ upstreamUrl: stall.url, streamTimeout: 300 });
+    try {
+      const r1 = await request(`${gw1.url}/api/x`);
+      assert.equal(r1.status, 502);
+      assert.equal(JSON.parse(r1.body.toString()).error.code, 'HEADROOM_UPSTREAM_UNREACHABLE');
+      const r2 = await request(`${gw2.url}/api/x`);
+      assert.equal(r2.status, 504);
+      assert.equal(JSON.parse(r2.body.toString()).error.code, 'HEADROOM_UPSTREAM_TIMEOUT');
+      await within(stall.received[0]!.settled, 3_000, 'upstream socket closed');
+      assert.equal(stall.received[0]!.aborted, true);
+      assert.equal(gw1.proxy.stats().errors.unreachable, 1);
+      assert.equal(gw2.proxy.stats().errors.timeout, 1);
+      assert.equal(gw2.proxy.stats().inFlight, 0);
+    } finally {
+      await gw1.close();
+      await gw2.close();
+      await stall.close();
+    }
+  });
+
+  test('reset mid-body or idle body → client connection destroyed, never a complete-looking body', async () => {
+    const up = await startUpstream((req, res) => {
+      if (req.url === '/reset-chunked') {
+        res.writeHead(200);
+        res.write(Buffer.alloc(100_000));
+        setTimeout(() => req.socket.destroy(), 50);
+      } else if (req.url === '/reset-length') {
+        res.writeHead(200, { 'content-length': 1_000_000 });
+        res.write(Buffer.alloc(100_000));
+        setTimeout(() => req.socket.destroy(), 50);
+      } else {
+        res.writeHead(200);
+        res.write(Buffer.alloc(1000)); // then idles forever
+      }
+    });
+    const gw = await startGateway({ upstreamUrl: up.url, streamTimeout: 400 });
+    try {
+      for (const path of ['/reset-chunked', '/reset-length', '/idle']) {
+        const d = await within(download(`${gw.url}/api${path}`), 5_000, path);
+        assert.equal(d.status, 200, path);
+        assert.equal(d.complete, false, `${path}: body must not look complete`);
+      }
+      const e = gw.proxy.stats().errors;
+      assert.equal(e.reset, 2);
+      assert.equal(e.bodyTimeout, 1);
+      assert.equal(gw.proxy.stats().inFlight, 0);
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+
+  test('client abort mid-body → upstream request aborted, slot released', async () => {
+    const up = await startUpstream((_req, res) => {
+      res.writeHead(200);
+      const timer = setInterval(() => res.write(Buffer.alloc(16 * 1024)), 10);
+      res.on('close', () => clearInterval(timer));
+    });
+    const gw = await startGateway({ upstreamUrl: up.url });
+    try {
+      const d = await within(download(`${gw.url}/api/forever`, { abortAfterBytes: 64 * 1024 }), 5_000, 'download');
+      assert.equal(d.complete, false);
+      await within(up.received[0]!.settled, 3_000, 'upstream abort');
+      assert.equal(up.received[0]!.aborted, true);
+      for (let i = 0; i < 50 && gw.proxy.stats().inFlight > 0; i++) await delay(20);
+      assert.equal(gw.proxy.stats().inFlight, 0);
+      assert.equal(gw.proxy.stats().errors.clientAbort, 1);
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+
+  test('overload → 503 + Retry-After without an upstream call or body read; Connection: close for unread bodies', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const up = await startUpstream((_req, res) => void gate.then(() => res.end('late')));
+    const gw = await startGateway({ upstreamUrl: up.url }, { maxConcurrent: 1, queueSize: 0 });
+    try {
+      const first = request(`${gw.url}/api/slow`);
+      for (let i = 0; i < 100 && up.received.length === 0; i++) await delay(10);
+      const r = await request(`${gw.url}/api/x`);
+      assert.equal(r.status, 503);
+      assert.equal(r.headers['retry-after'], '1');
+      assert.equal(JSON.parse(r.body.toString()).error.code, 'HEADROOM_OVERLOADED');
+      assert.ok(r.body.length < 300);
+      const post = await request(`${gw.url}/api/x`, { method: 'POST', body: Buffer.alloc(10_000) });
+      assert.equal(post.status, 503);
+      assert.equal(post.headers.connection, 'close');
+      assert.equal(up.received.length, 1);
+      release();
+      assert.equal((await first).body.toString(), 'late');
+      assert.equal(gw.proxy.stats().rejected.concurrency, 2);
+    } finally {
+      release();
+      await gw.close();
+      await up.close();
+    }
+  });
+
+  test('memory breaker → 503 HEADROOM_MEMORY_PRESSURE; critical pressure sheds the largest response', async () => {
+    let level: MemoryStatus = 'healthy';
+    const listeners = new Set<PressureListener>();
+    const monitor: PressureSource = { status: () => level, onPressure: (l) => (listeners.add(l), () => void listeners.delete(l)) };
+    const up = await startUpstream((_req, res) => {
+      res.writeHead(200);
+      const timer = setInterval(() => res.write(Buffer.alloc(16 * 1024)), 10);
+      res.on('close', () => clearInterval(timer));
+    });
+    const gw = await startGateway({ upstreamUrl: up.url }, { monitor });
+    try {
+      const d = download(`${gw.url}/api/big`);
+      for (let i = 0; i < 100 && gw.proxy.stats().bytes.out < 32 * 1024; i++) await delay(10);
+      level = 'critical';
+      for (const l of listeners) l('critical');
+      const got = await within(d, 3_000, 'shed download');
+      assert.equal(got.complete, false);
+      const r = await request(`${gw.url}/api/x`);
+      assert.equal(r.status, 503);
+      assert.equal(JSON.parse(r.body.toString()).error.code, 'HEADROOM_MEMORY_PRESSURE');
+      const s = gw.proxy.stats();
+      assert.equal(s.shed, 1);
+      assert.equal(s.rejected.memory, 1);
+      assert.equal(up.received.length, 1);
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+
+  test('stats endpoint and Prometheus metrics', async () => {
+    const up = await startUpstream((_req, res) => res.end('ok'));
+    const gw = await startGateway({ upstreamUrl: up.url });
+    try {
+      await request(`${gw.url}/api/a`);
+      const stats = JSON.parse((await request(`${gw.url}/admin/proxy-stats`)).body.toString());
+      assert.equal(stats.requests, 1);
+      assert.equal(stats.inFlight, 0);
+      assert.equal(stats.bytes.out, 2);
+      assert.equal(stats.latencyMs.samples, 1);
+      assert.ok('concurrency' in stats.rejected && 'memory' in stats.rejected && 'queueTimeout' in stats.rejected);
+      const registry = new Registry();
+      registerProxyMetrics(registry, gw.proxy);
+      const text = await registry.metrics();
+      assert.match(text, /headroom_proxy_requests_total 1/);
+      assert.match(text, /headroom_proxy_bytes_total\{direction="out"\} 2/);
+      assert.match(text, /headroom_proxy_rejected_total\{reason="memory"\} 0/);
+      assert.match(text, /headroom_proxy_upstream_latency_seconds\{quantile="0.99"\}/);
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+
+  test('close() is idempotent and leaves no handle behind', async () => {
+    await assertNoLeakedHandles(async () => {
+      const up = await startUpstream((_req, res) => res.end('ok'));
+      const gw = await startGateway({ upstreamUrl: up.url });
+      assert.equal((await request(`${gw.url}/api/x`)).status, 200);
+      await gw.close();
+      await gw.proxy.close();
+      await gw.admission.close();
+      await up.close();
+    });
+  });
+});
