@@ -39,9 +39,22 @@ export interface CacheStats {
     maxEntries: number;
     evictions: Record<string, number>;
   };
-  l2: (TierStats & { kind: 'disk' | 'redis'; connected: boolean; keyCount: number | null }) | null;
+  l2: (TierStats & {
+    kind: 'disk' | 'redis';
+    connected: boolean;
+    keyCount: number | null;
+    /** Files/values found corrupt or truncated (each counted as a miss and removed). */
+    corrupt?: number;
+    evictions?: number;
+    /** True while L2 is skipped after a failure (circuit breaker). */
+    breakerOpen?: boolean;
+  }) | null;
   hitRatio: number;
   singleFlight: { deduplicated: number; inFlight: number };
+  /** Loader outcomes of getOrSet (timeouts, errors, background refreshes under grace). */
+  loader?: { calls: number; errors: number; timeouts: number; refreshes: number };
+  /** Invalidation bus (Redis pub/sub), null without Redis. */
+  bus?: { connected: boolean; published: number; received: number } | null;
 }
 
 export interface Cache {
@@ -63,12 +76,18 @@ export interface Cache {
 
 export interface CacheOptions {
   l1?: { maxBytes?: number; maxEntries?: number; maxEntryBytes?: number };
-  disk?: { dir: string; maxBytes?: number } | false;
-  redis?: { url: string; keyPrefix?: string } | undefined;
+  /** Most files the disk index tracks (bounds its memory). Default 100,000. */
+  disk?: { dir: string; maxBytes?: number; maxEntries?: number } | false;
+  /** Replaces the disk L2 when set. chunkSize: values above it are chunked (default 512 KiB). */
+  redis?: { url: string; keyPrefix?: string; chunkSize?: number; commandTimeout?: number } | undefined;
   defaultTtl?: number;
   monitor?: PressureSource;
   /** Fraction of the L1 budget kept under warning pressure. */
   pressureShrinkRatio?: number;
   cleanupInterval?: number;
+  /** Default getOrSet loader timeout, ms (HEADROOM_CACHE_LOADER_TIMEOUT). Default 10,000. */
+  loaderTimeout?: number;
+  /** After an L2 failure, L2 is skipped for this long, ms (circuit breaker). Default 2,000. */
+  breakDuration?: number;
   logger?: Logger;
 }

@@ -1,0 +1,353 @@
+// Embedded L2: one file per key under `dir` (sharded by the first byte of sha256(key)), each a
+// codec frame (header with magic, expiry, length, CRC-32, key, tags; then the payload).
+// Writes go to dir/tmp and are renamed into place (atomic). A byte cap and an entry cap are kept
+// by evicting the least recently used files. At start the index is rebuilt from file headers in
+// the background; reads go straight to the file, so they work before the scan ends.
+// One process per directory: the index is not shared between processes.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, pipeline, type Readable } from 'node:stream';
+import { HeadroomError } from '../../errors.js';
+import { CorruptError, decodeFrame, decodeHeader, encodeFrame, encodeHeader, headerLength, type Encoded, type Header, type Meta } from '../codec.js';
+import { crc32 } from '../crc32.js';
+import { DiskIndex } from './disk-index.js';
+import type { L2Store, StoreStats, StoreStreamEntry } from './types.js';
+
+export interface DiskStoreOptions {
+  dir: string;
+  maxBytes?: number;
+  /** Most files tracked (bounds the in-memory index); default 100,000. */
+  maxEntries?: number;
+}
+
+const SWEEP_LIMIT = 10_000;
+const SCAN_BATCH = 32;
+
+export class DiskStore implements L2Store {
+  readonly kind = 'disk' as const;
+  /** Resolves when the start-up scan has rebuilt the index. */
+  readonly ready: Promise<void>;
+  /** Resolves when the directories exist and leftover temp files are gone (writes wait for it). */
+  private readonly dirs: Promise<void>;
+  private readonly dir: string;
+  private readonly tmp: string;
+  private readonly maxBytes: number;
+  private readonly maxEntries: number;
+  private readonly index = new DiskIndex();
+  private readonly pending = new Set<Promise<unknown>>();
+  private errors = 0;
+  private corrupt = 0;
+  private evictions = 0;
+  private seq = 0;
+  private closed = false;
+
+  constructor(o: DiskStoreOptions) {
+    this.dir = o.dir;
+    this.tmp = join(o.dir, 'tmp');
+    this.maxBytes = o.maxBytes ?? 1024 ** 3;
+    this.maxEntries = o.maxEntries ?? 100_000;
+    this.dirs = this.prepareDirs();
+    this.ready = this.dirs.then(() => this.scan());
+    this.ready.catch(() => undefined);
+  }
+
+  private pathOf(key: string): string {
+    const h = createHash('sha256').update(key).digest('hex');
+    return join(this.dir, h.slice(0, 2), h);
+  }
+
+  private tmpPath(): string {
+    return join(this.tmp, `${process.pid}-${++this.seq}-${randomBytes(4).toString('hex')}`);
+  }
+
+  async get(key: string): Promise<Encoded | undefined> {
+    const path = this.pathOf(key);
+    let buf: Buffer;
+    try {
+      buf = await readFile(path);
+    } catch (err) {
+      if (isNotFound(err)) {
+        this.index.remove(key);
+        return undefined;
+      }
+      throw err;
+    }
+    let e: Encoded;
+    try {
+      e = decodeFrame(key, buf);
+    } catch (err) {
+      if (err instanceof CorruptError) return this.dropCorrupt(key, path);
+      throw err;
+    }
+    if (e.staleUntil <= Date.now()) {
+      await this.remove(key);
+      return undefined;
+    }
+    if (!this.index.has(key)) this.track(key, buf.length, e);
+    else this.index.touch(key);
+    return e;
+  }
+
+  async set(key: string, entry: Encoded): Promise<void> {
+    const frame = encodeFrame(key, entry);
+    this.checkFits(frame.length);
+    const tmp = this.tmpPath();
+    await this.ensureDirs(key);
+    try {
+      await writeFile(tmp, frame, { flag: 'wx' });
+      await rename(tmp, this.pathOf(key));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    this.track(key, frame.length, entry);
+  }
+
+  async setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number> {
+    // Header length is known up front (fixed fields + key + tags): write a placeholder, stream the
+    // payload, then write the real header (length, CRC) at offset 0 before the rename.
+    const placeholder = encodeHeader(key, meta, 0, 0);
+    this.checkFits(placeholder.length + (size ?? 0));
+    await this.ensureDirs(key);
+    const tmp = this.tmpPath();
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(tmp, 'wx');
+      await fh.write(placeholder, 0, placeholder.length, 0);
+      let pos = placeholder.length;
+      let crc = 0;
+      let bytes = 0;
+      for await (const chunk of readable) {
+        const b: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+        bytes += b.length;
+        if (size !== undefined && bytes > size) throw new HeadroomError('HEADROOM_BODY_TOO_LARGE', `stream for ${key} exceeded its declared size ${size}`);
+        this.checkFits(placeholder.length + bytes);
+        crc = crc32(b, crc);
+        await fh.write(b, 0, b.length, pos);
+        pos += b.length;
+      }
+      if (size !== undefined && bytes !== size) throw new HeadroomError('HEADROOM_BAD_REQUEST', `stream for ${key} ended at ${bytes} bytes, declared ${size}`);
+      const header = encodeHeader(key, meta, bytes, crc);
+      await fh.write(header, 0, header.length, 0);
+      await fh.close();
+      fh = undefined;
+      await rename(tmp, this.pathOf(key));
+      this.track(key, pos, meta);
+      return bytes;
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async getStream(key: string): Promise<StoreStreamEntry | undefined> {
+    const path = this.pathOf(key);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      if (isNotFound(err)) {
+        this.index.remove(key);
+        return undefined;
+      }
+      throw err;
+    }
+    let h: Header;
+    try {
+      h = await readHeader(fh);
+      if (h.key !== key) throw new CorruptError('key mismatch');
+      const { size } = await fh.stat();
+      if (size !== h.headerLength + h.length) throw new CorruptError('truncated');
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      if (err instanceof CorruptError) return this.dropCorrupt(key, path);
+      throw err;
+    }
+    if (h.staleUntil <= Date.now()) {
+      await fh.close();
+      await this.remove(key);
+      return undefined;
+    }
+    this.index.touch(key);
+    let crc = 0;
+    const expected = h.crc;
+    const check = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        crc = crc32(chunk, crc);
+        cb(null, chunk);
+      },
+      flush: (cb) => {
+        if (crc === expected) return cb();
+        this.corrupt++;
+        void this.remove(key);
+        cb(new CorruptError(`checksum mismatch in ${key}`));
+      },
+    });
+    const src = fh.createReadStream({ start: h.headerLength, autoClose: true });
+    const stream = pipeline(src, check, () => undefined);
+    return { stream, size: h.length, type: h.type, expiresAt: h.expiresAt, staleUntil: h.staleUntil, tags: h.tags };
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.remove(key);
+  }
+
+  async invalidateByTag(tag: string): Promise<void> {
+    await this.ready;
+    await Promise.all(this.index.keysWithTag(tag).map((k) => this.remove(k)));
+  }
+
+  async clear(): Promise<void> {
+    await this.ready.catch(() => undefined);
+    await Promise.all([...this.pending]);
+    this.index.clear();
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    await Promise.all(names.filter(isShard).map((n) => rm(join(this.dir, n), { recursive: true, force: true })));
+  }
+
+  async sweep(): Promise<void> {
+    const keys = this.index.expired(Date.now(), SWEEP_LIMIT);
+    await Promise.all(keys.map((k) => this.remove(k)));
+  }
+
+  stats(): StoreStats {
+    return {
+      bytes: this.index.bytes,
+      entries: this.index.size,
+      errors: this.errors,
+      corrupt: this.corrupt,
+      evictions: this.evictions,
+      connected: !this.closed,
+      keyCount: this.index.size,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.ready.catch(() => undefined);
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  private checkFits(bytes: number): void {
+    if (bytes > this.maxBytes) throw new HeadroomError('HEADROOM_BODY_TOO_LARGE', `entry of ${bytes} bytes exceeds the disk cache cap ${this.maxBytes}`);
+  }
+
+  private async ensureDirs(key: string): Promise<void> {
+    await this.dirs;
+    await mkdir(join(this.pathOf(key), '..'), { recursive: true });
+    await mkdir(this.tmp, { recursive: true });
+  }
+
+  private track(key: string, size: number, meta: Meta): void {
+    this.index.add(key, { size, expiresAt: meta.expiresAt, staleUntil: meta.staleUntil, tags: meta.tags });
+    while (this.index.bytes > this.maxBytes || this.index.size > this.maxEntries) {
+      const victim = this.index.oldest();
+      if (victim === undefined) break;
+      this.evictions++;
+      this.background(this.remove(victim));
+    }
+  }
+
+  private async remove(key: string): Promise<void> {
+    this.index.remove(key);
+    await unlinkQuiet(this.pathOf(key)).catch(() => {
+      this.errors++;
+    });
+  }
+
+  private async dropCorrupt(key: string, path: string): Promise<undefined> {
+    this.corrupt++;
+    this.index.remove(key);
+    await unlinkQuiet(path).catch(() => {
+      this.errors++;
+    });
+    return undefined;
+  }
+
+  private background(p: Promise<unknown>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  private async prepareDirs(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await rm(this.tmp, { recursive: true, force: true });
+    await mkdir(this.tmp, { recursive: true });
+  }
+
+  // Rebuilds the index from file headers: oldest first (by mtime), corrupt or expired files removed,
+  // files beyond maxEntries removed (the index must stay bounded).
+  private async scan(): Promise<void> {
+    const found: { key: string; size: number; mtime: number; header: Header }[] = [];
+    const shards = (await readdir(this.dir)).filter(isShard);
+    const now = Date.now();
+    for (const shard of shards) {
+      if (this.closed) return;
+      const names = await readdir(join(this.dir, shard)).catch(() => [] as string[]);
+      for (let i = 0; i < names.length; i += SCAN_BATCH) {
+        await Promise.all(
+          names.slice(i, i + SCAN_BATCH).map(async (name) => {
+            const path = join(this.dir, shard, name);
+            if (found.length >= this.maxEntries) return unlinkQuiet(path);
+            const r = await inspect(path);
+            if (r === undefined) {
+              this.corrupt++;
+              return unlinkQuiet(path);
+            }
+            if (r.header.staleUntil <= now) return unlinkQuiet(path);
+            found.push({ key: r.header.key, size: r.size, mtime: r.mtime, header: r.header });
+          }),
+        ).catch(() => {
+          this.errors++;
+        });
+      }
+    }
+    found.sort((a, b) => a.mtime - b.mtime);
+    // Writes that happened during the scan are newer: keep them on top.
+    for (const f of found) if (!this.index.has(f.key)) this.track(f.key, f.size, f.header);
+  }
+}
+
+async function readHeader(fh: FileHandle): Promise<Header> {
+  const first = Buffer.alloc(4096);
+  const { bytesRead } = await fh.read(first, 0, first.length, 0);
+  const buf = first.subarray(0, bytesRead);
+  const total = headerLength(buf);
+  if (total === undefined) throw new CorruptError('bad magic or short file');
+  if (total <= buf.length) return decodeHeader(buf);
+  const full = Buffer.alloc(total);
+  const r = await fh.read(full, 0, total, 0);
+  if (r.bytesRead < total) throw new CorruptError('truncated header');
+  return decodeHeader(full);
+}
+
+/** Header, size and mtime of a file when its header is sound and its length adds up. */
+async function inspect(path: string): Promise<{ header: Header; size: number; mtime: number } | undefined> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(path, 'r');
+    const header = await readHeader(fh);
+    const st = await fh.stat();
+    if (st.size !== header.headerLength + header.length) return undefined;
+    return { header, size: st.size, mtime: st.mtimeMs };
+  } catch (err) {
+    if (err instanceof CorruptError) return undefined;
+    throw err;
+  } finally {
+    await fh?.close();
+  }
+}
+
+const isShard = (name: string): boolean => /^[0-9a-f]{2}$/.test(name);
+const isNotFound = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
+
+async function unlinkQuiet(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}

@@ -1,0 +1,250 @@
+// Redis L2 (ioredis). Binary-safe: values are codec frames written and read as Buffers. Values up
+// to chunkSize are one string key; larger ones are a hash of chunks written to a temp key and
+// renamed into place (atomic), streamed back chunk by chunk. TTLs become PX; tags are Redis sets.
+// Failing fast is the point: no offline queue and a command timeout, so a dead Redis costs a
+// caller microseconds, never a hang (the tiered cache adds a circuit breaker on top).
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { Redis } from 'ioredis';
+import { CorruptError, decodeFrame, decodeHeader, encodeFrame, encodeHeader, FLAG_CHUNKED, type Encoded, type Header, type Meta } from '../codec.js';
+import { crc32 } from '../crc32.js';
+import { HeadroomError } from '../../errors.js';
+import { COMMIT_CHUNKED, GET_ENTRY, INVALIDATE_TAG, SET_TAGGED } from './redis-scripts.js';
+import type { L2Store, StoreStats, StoreStreamEntry } from './types.js';
+
+export interface RedisStoreOptions {
+  url: string;
+  keyPrefix?: string;
+  /** Values above this are stored in chunks of this size. Default 512 KiB. */
+  chunkSize?: number;
+  /** Per-command timeout, ms. Default 1000. */
+  commandTimeout?: number;
+  onError?: (err: Error) => void;
+  onReady?: () => void;
+}
+
+type Reply = Buffer | [Buffer | null] | null;
+interface Scripts {
+  hrSetTagged(n: number, ...args: (string | Buffer | number)[]): Promise<number>;
+  hrInvalidateTag(n: number, ...args: string[]): Promise<number>;
+  hrGetEntryBuffer(n: number, key: string): Promise<Reply>;
+  hrCommitChunked(n: number, ...args: (string | number)[]): Promise<number>;
+}
+
+const TEMP_TTL = 600_000;
+
+export class RedisStore implements L2Store {
+  readonly kind = 'redis' as const;
+  readonly client: Redis;
+  readonly prefix: string;
+  private readonly chunkSize: number;
+  private readonly scripts: Scripts;
+  private errors = 0;
+  private corrupt = 0;
+  private keyCount: number | null = null;
+  private closed = false;
+
+  constructor(o: RedisStoreOptions) {
+    this.prefix = o.keyPrefix ?? 'headroom:';
+    this.chunkSize = o.chunkSize ?? 512 * 1024;
+    this.client = new Redis(o.url, {
+      enableOfflineQueue: false,
+      commandTimeout: o.commandTimeout ?? 1000,
+      connectTimeout: 2000,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    });
+    this.client.on('error', (err: Error) => {
+      this.errors++;
+      o.onError?.(err);
+    });
+    if (o.onReady) this.client.on('ready', o.onReady);
+    this.client.defineCommand('hrSetTagged', { lua: SET_TAGGED });
+    this.client.defineCommand('hrInvalidateTag', { lua: INVALIDATE_TAG });
+    this.client.defineCommand('hrGetEntry', { lua: GET_ENTRY });
+    this.client.defineCommand('hrCommitChunked', { lua: COMMIT_CHUNKED });
+    this.scripts = this.client as unknown as Scripts;
+  }
+
+  private vkey(key: string): string {
+    return `${this.prefix}v:${key}`;
+  }
+
+  private tkeys(tags: string[]): string[] {
+    return tags.map((t) => `${this.prefix}t:${t}`);
+  }
+
+  async get(key: string): Promise<Encoded | undefined> {
+    const r = await this.scripts.hrGetEntryBuffer(1, this.vkey(key));
+    if (r === null) return undefined;
+    try {
+      if (Buffer.isBuffer(r)) return decodeFrame(key, r);
+      const found = await this.readChunked(key, r[0]);
+      if (found === undefined) return undefined;
+      const parts: Buffer[] = [];
+      for await (const chunk of found.stream) parts.push(chunk as Buffer);
+      return { type: found.type, expiresAt: found.expiresAt, staleUntil: found.staleUntil, tags: found.tags, payload: Buffer.concat(parts) };
+    } catch (err) {
+      if (!(err instanceof CorruptError)) throw err;
+      this.corrupt++;
+      await this.client.del(this.vkey(key)).catch(() => undefined);
+      return undefined;
+    }
+  }
+
+  async set(key: string, entry: Encoded): Promise<void> {
+    const px = ttlOf(entry);
+    if (px < 0) return;
+    if (entry.payload.length <= this.chunkSize) {
+      const keys = [this.vkey(key), ...this.tkeys(entry.tags)];
+      await this.scripts.hrSetTagged(keys.length, ...keys, encodeFrame(key, entry), px, key);
+      return;
+    }
+    await this.setStream(key, Readable.from([entry.payload]), entry, entry.payload.length);
+  }
+
+  async setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number> {
+    const tmp = `${this.prefix}w:${randomBytes(8).toString('hex')}`;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let index = 0;
+    let total = 0;
+    let crc = 0;
+    const flush = async (): Promise<void> => {
+      if (pendingBytes === 0) return;
+      const chunk = Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      await this.client.hset(tmp, String(index++), chunk);
+      if (index === 1) await this.client.pexpire(tmp, TEMP_TTL);
+    };
+    try {
+      for await (const c of readable) {
+        const b: Buffer = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+        total += b.length;
+        if (size !== undefined && total > size) throw new HeadroomError('HEADROOM_BODY_TOO_LARGE', `stream for ${key} exceeded its declared size ${size}`);
+        crc = crc32(b, crc);
+        // Split so no chunk exceeds chunkSize (bounded memory per writer).
+        for (let off = 0; off < b.length; ) {
+          const take = Math.min(b.length - off, this.chunkSize - pendingBytes);
+          pending.push(b.subarray(off, off + take));
+          pendingBytes += take;
+          off += take;
+          if (pendingBytes === this.chunkSize) await flush();
+        }
+      }
+      await flush();
+      if (size !== undefined && total !== size) throw new HeadroomError('HEADROOM_BAD_REQUEST', `stream for ${key} ended at ${total} bytes, declared ${size}`);
+      const px = ttlOf(meta);
+      const chunkInfo = Buffer.alloc(4);
+      chunkInfo.writeUInt32BE(this.chunkSize);
+      await this.client.hset(tmp, 'm', Buffer.concat([encodeHeader(key, meta, total, crc, FLAG_CHUNKED), chunkInfo]));
+      if (px < 0) {
+        await this.client.del(tmp);
+        return total;
+      }
+      const keys = [tmp, this.vkey(key), ...this.tkeys(meta.tags)];
+      await this.scripts.hrCommitChunked(keys.length, ...keys, px, key);
+      return total;
+    } catch (err) {
+      await this.client.del(tmp).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async getStream(key: string): Promise<StoreStreamEntry | undefined> {
+    const r = await this.scripts.hrGetEntryBuffer(1, this.vkey(key));
+    if (r === null) return undefined;
+    try {
+      if (!Buffer.isBuffer(r)) return await this.readChunked(key, r[0]);
+      const e = decodeFrame(key, r);
+      return { stream: Readable.from([e.payload]), size: e.payload.length, type: e.type, expiresAt: e.expiresAt, staleUntil: e.staleUntil, tags: e.tags };
+    } catch (err) {
+      if (!(err instanceof CorruptError)) throw err;
+      this.corrupt++;
+      await this.client.del(this.vkey(key)).catch(() => undefined);
+      return undefined;
+    }
+  }
+
+  private async readChunked(key: string, meta: Buffer | null): Promise<StoreStreamEntry | undefined> {
+    if (meta === null) return undefined;
+    const h: Header = decodeHeader(meta);
+    if (h.key !== key || (h.flags & FLAG_CHUNKED) === 0 || meta.length < h.headerLength + 4) throw new CorruptError('bad chunk meta');
+    const chunkSize = meta.readUInt32BE(h.headerLength);
+    const count = Math.ceil(h.length / chunkSize);
+    const vkey = this.vkey(key);
+    const client = this.client;
+    const onCorrupt = (): void => {
+      this.corrupt++;
+      void client.del(vkey).catch(() => undefined);
+    };
+    async function* chunks(): AsyncGenerator<Buffer> {
+      let crc = 0;
+      let total = 0;
+      for (let i = 0; i < count; i++) {
+        const c = await client.hgetBuffer(vkey, String(i));
+        if (c === null) {
+          onCorrupt();
+          throw new CorruptError(`chunk ${i} of ${key} is missing`);
+        }
+        crc = crc32(c, crc);
+        total += c.length;
+        yield c;
+      }
+      if (crc !== h.crc || total !== h.length) {
+        onCorrupt();
+        throw new CorruptError(`checksum mismatch in ${key}`);
+      }
+    }
+    return { stream: Readable.from(chunks(), { objectMode: false }), size: h.length, type: h.type, expiresAt: h.expiresAt, staleUntil: h.staleUntil, tags: h.tags };
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.del(this.vkey(key));
+  }
+
+  async invalidateByTag(tag: string): Promise<void> {
+    await this.scripts.hrInvalidateTag(1, this.tkeys([tag])[0]!, `${this.prefix}v:`);
+  }
+
+  async clear(): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.client.scan(cursor, 'MATCH', `${this.prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await this.client.unlink(...keys);
+    } while (cursor !== '0');
+  }
+
+  async sweep(): Promise<void> {
+    // Redis expires keys itself; this only refreshes the key count shown in stats.
+    this.keyCount = await this.client.dbsize();
+  }
+
+  stats(): StoreStats {
+    return {
+      bytes: 0,
+      entries: 0,
+      errors: this.errors,
+      corrupt: this.corrupt,
+      evictions: 0,
+      connected: this.client.status === 'ready',
+      keyCount: this.keyCount,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.client.status === 'ready') await this.client.quit().catch(() => undefined);
+    this.client.disconnect();
+  }
+}
+
+/** PX for Redis: 0 = no expiry, -1 = already gone (do not write). */
+function ttlOf(meta: Meta): number {
+  if (!Number.isFinite(meta.staleUntil)) return 0;
+  const ms = Math.ceil(meta.staleUntil - Date.now());
+  return ms > 0 ? ms : -1;
+}

@@ -1,0 +1,37 @@
+// The contract every L2 store meets (disk, redis); test/cache/store-contract.ts runs one suite
+// against each. Stores deal in encoded values (codec.ts) and return stale entries (up to
+// staleUntil) so the tiered cache can serve them with grace.
+import type { Readable } from 'node:stream';
+import type { Encoded, Meta } from '../codec.js';
+
+export interface StoreStreamEntry extends Meta {
+  stream: Readable;
+  size: number;
+}
+
+export interface StoreStats {
+  bytes: number;
+  entries: number;
+  errors: number;
+  corrupt: number;
+  evictions: number;
+  connected: boolean;
+  keyCount: number | null;
+}
+
+export interface L2Store {
+  readonly kind: 'disk' | 'redis';
+  get(key: string): Promise<Encoded | undefined>;
+  set(key: string, entry: Encoded): Promise<void>;
+  /** Streams the payload; a checksum or length mismatch is reported as a stream error at the end. */
+  getStream(key: string): Promise<StoreStreamEntry | undefined>;
+  /** Stores a streamed payload; `size`, when given, must match. Returns the byte count. */
+  setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number>;
+  delete(key: string): Promise<void>;
+  invalidateByTag(tag: string): Promise<void>;
+  clear(): Promise<void>;
+  /** Periodic upkeep (expired entries, stats refresh). */
+  sweep(): Promise<void>;
+  stats(): StoreStats;
+  close(): Promise<void>;
+}

@@ -1,0 +1,276 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, describe, test } from 'node:test';
+import { createCache, type Cache, type CacheOptions } from '../../src/cache/index.js';
+import type { MemoryStatus, PressureListener } from '../../src/monitor/types.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+
+const root = mkdtempSync(join(tmpdir(), 'headroom-cache-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function read(r: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of r) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** A real in-process pressure source: tests call emit() to change the level. */
+class FakePressure {
+  level: MemoryStatus = 'healthy';
+  listeners = new Set<PressureListener>();
+  onPressure(l: PressureListener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+  status(): MemoryStatus {
+    return this.level;
+  }
+  emit(level: MemoryStatus): void {
+    this.level = level;
+    for (const l of this.listeners) l(level);
+  }
+}
+
+const variants: [string, () => CacheOptions][] = [
+  ['L1 only', () => ({ disk: false })],
+  ['L1 + disk', () => ({ disk: { dir: join(root, `d${++n}`) } })],
+];
+
+for (const [name, opts] of variants) {
+  describe(`cache API (${name})`, () => {
+    const use = (fn: (c: Cache) => Promise<void>, extra: CacheOptions = {}) => async () => {
+      const c = createCache({ ...opts(), ...extra });
+      try {
+        await fn(c);
+      } finally {
+        await c.close();
+      }
+    };
+
+    test('set/get/has/delete for JSON, strings, Buffers and Uint8Arrays', use(async (c) => {
+      await c.set('obj', { a: 1, b: ['x', null] });
+      await c.set('str', 'héllo');
+      await c.set('buf', Buffer.from([0, 255, 1]));
+      await c.set('u8', new Uint8Array([7, 8]));
+      await c.set('num', 42);
+      await c.set('nul', null);
+      assert.deepEqual(await c.get('obj'), { a: 1, b: ['x', null] });
+      assert.equal(await c.get('str'), 'héllo');
+      const buf = await c.get<Buffer>('buf');
+      assert.ok(Buffer.isBuffer(buf));
+      assert.deepEqual([...buf], [0, 255, 1]);
+      const u8 = await c.get<Buffer>('u8');
+      assert.ok(Buffer.isBuffer(u8), 'a Uint8Array comes back as bytes');
+      assert.deepEqual([...u8], [7, 8]);
+      assert.equal(await c.get('num'), 42);
+      assert.equal(await c.get('nul'), null);
+      assert.equal(await c.has('obj'), true);
+      await c.delete('obj');
+      assert.equal(await c.has('obj'), false);
+      assert.equal(await c.get('obj'), undefined);
+      assert.equal(await c.get('missing'), undefined);
+    }));
+
+    test('rejects values that are not JSON-serialisable or bytes, and bad TTLs', use(async (c) => {
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      await assert.rejects(c.set('c', circular), { code: 'HEADROOM_CACHE_VALUE_INVALID' });
+      await assert.rejects(c.set('u', undefined), { code: 'HEADROOM_CACHE_VALUE_INVALID' });
+      await assert.rejects(c.set('f', () => 1), { code: 'HEADROOM_CACHE_VALUE_INVALID' });
+      await assert.rejects(c.set('t', 1, { ttl: -5 }), RangeError);
+    }));
+
+    test('TTL expiry', use(async (c) => {
+      await c.set('k', 'v', { ttl: 30 });
+      await c.set('forever', 'v', { ttl: Infinity });
+      assert.equal(await c.get('k'), 'v');
+      await sleep(60);
+      assert.equal(await c.get('k'), undefined);
+      assert.equal(await c.has('k'), false);
+      assert.equal(await c.get('forever'), 'v');
+    }));
+
+    test('tag invalidation and invalidateAll', use(async (c) => {
+      await c.set('u1', 1, { tags: ['users'] });
+      await c.set('u2', 2, { tags: ['users', 'admins'] });
+      await c.set('p1', 3, { tags: ['posts'] });
+      await c.invalidateByTag('users');
+      assert.equal(await c.get('u1'), undefined);
+      assert.equal(await c.get('u2'), undefined);
+      assert.equal(await c.get('p1'), 3);
+      await c.invalidateAll();
+      assert.equal(await c.get('p1'), undefined);
+      await assert.rejects(c.invalidateByTag(''), TypeError);
+    }));
+
+    test('getOrSet: 1,000 concurrent callers run the loader once', use(async (c) => {
+      let calls = 0;
+      const loader = async () => {
+        calls++;
+        await sleep(20);
+        return { v: 'loaded' };
+      };
+      const results = await Promise.all(Array.from({ length: 1000 }, () => c.getOrSet('k', loader)));
+      assert.equal(calls, 1);
+      assert.ok(results.every((r) => r.v === 'loaded'));
+      assert.ok(c.stats().singleFlight.deduplicated >= 999);
+      assert.deepEqual(await c.getOrSet('k', loader), { v: 'loaded' });
+      assert.equal(calls, 1);
+    }));
+
+    test('getOrSet: a loader error reaches every waiter and is not cached', use(async (c) => {
+      let calls = 0;
+      const failing = async () => {
+        calls++;
+        await sleep(10);
+        throw new Error('boom');
+      };
+      const settled = await Promise.allSettled(Array.from({ length: 50 }, () => c.getOrSet('k', failing)));
+      assert.equal(calls, 1);
+      assert.ok(settled.every((s) => s.status === 'rejected' && (s.reason as Error).message === 'boom'));
+      assert.equal(await c.getOrSet('k', () => 'ok'), 'ok');
+      assert.equal(c.stats().loader?.errors, 1);
+    }));
+
+    test('getOrSet: loader timeout is HEADROOM_CACHE_LOADER_TIMEOUT', use(async (c) => {
+      await assert.rejects(c.getOrSet('slow', () => sleep(500).then(() => 1), { timeout: 20 }), { code: 'HEADROOM_CACHE_LOADER_TIMEOUT' });
+      assert.equal(await c.get('slow'), undefined);
+      assert.equal(c.stats().loader?.timeouts, 1);
+    }));
+
+    test('getOrSet with grace serves stale while one background refresh runs', use(async (c) => {
+      let version = 0;
+      let running = 0;
+      let maxRunning = 0;
+      const loader = async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await sleep(30);
+        running--;
+        return ++version;
+      };
+      assert.equal(await c.getOrSet('k', loader, { ttl: 30, grace: 10_000 }), 1);
+      await sleep(50); // now stale
+      const stale = await Promise.all(Array.from({ length: 20 }, () => c.getOrSet('k', loader, { ttl: 30, grace: 10_000 })));
+      assert.ok(stale.every((v) => v === 1), 'stale value served at once');
+      assert.equal(await c.get('k'), undefined, 'get() does not serve stale values');
+      await sleep(60);
+      assert.equal(maxRunning, 1);
+      assert.equal(version, 2, 'exactly one refresh');
+      assert.equal(await c.getOrSet('k', loader, { ttl: 30_000, grace: 10_000 }), 2);
+      // A failing refresh keeps the stale value.
+      await c.set('e', 'old', { ttl: 20, grace: 10_000 } as never);
+      await sleep(40);
+      assert.equal(await c.getOrSet('e', () => Promise.reject(new Error('down')), { grace: 10_000 }), 'old');
+    }));
+
+    test('getStream/setStream round-trip binary (small values also land in L1)', use(async (c) => {
+      const data = Buffer.alloc(300_000, 3);
+      await c.setStream('s', Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), { size: data.length, tags: ['img'] });
+      const got = await c.getStream('s');
+      assert.ok(got);
+      assert.equal(got.size, data.length);
+      assert.ok((await read(got.stream)).equals(data));
+      assert.ok((await c.get<Buffer>('s'))?.equals(data));
+      await c.invalidateByTag('img');
+      assert.equal(await c.getStream('s'), undefined);
+      await c.set('j', { a: 1 });
+      assert.equal((await read((await c.getStream('j'))!.stream)).toString(), '{"a":1}');
+    }));
+
+    test('stats and topKeys', use(async (c) => {
+      await c.set('hot', 1);
+      await c.set('warm', 2);
+      for (let i = 0; i < 5; i++) await c.get('hot');
+      await c.get('warm');
+      await c.get('missing');
+      const top = c.topKeys(1);
+      assert.deepEqual(top, [{ key: 'hot', count: 5 }]);
+      const s = c.stats();
+      assert.equal(s.l1.hits, 6);
+      assert.equal(s.l1.entries, 2);
+      assert.ok(s.l1.bytes > 0);
+      assert.ok(s.hitRatio > 0.8 && s.hitRatio < 1);
+    }));
+
+    test('memory pressure: warning shrinks L1, critical empties it, healthy grows it back', async () => {
+      const monitor = new FakePressure();
+      const c = createCache({ ...opts(), l1: { maxBytes: 200_000, maxEntryBytes: 10_000 }, monitor, pressureShrinkRatio: 0.25 });
+      for (let i = 0; i < 300; i++) await c.set(`k${i}`, 'x'.repeat(500));
+      assert.ok(c.stats().l1.bytes > 150_000);
+      monitor.emit('warning');
+      assert.equal(c.stats().l1.effectiveMaxBytes, 50_000);
+      assert.ok(c.stats().l1.bytes <= 50_000);
+      monitor.emit('critical');
+      assert.equal(c.stats().l1.entries, 0);
+      monitor.emit('warning');
+      assert.equal(c.stats().l1.effectiveMaxBytes, 0, 'grows back only when pressure ends');
+      monitor.emit('healthy');
+      assert.equal(c.stats().l1.effectiveMaxBytes, 200_000);
+      await c.set('after', 'v');
+      assert.equal(c.stats().l1.entries, 1);
+      await c.close();
+      assert.equal(monitor.listeners.size, 0, 'unsubscribed on close');
+    });
+
+    test('a cache created under pressure starts shrunk', async () => {
+      const monitor = new FakePressure();
+      monitor.level = 'critical';
+      const c = createCache({ ...opts(), monitor });
+      assert.equal(c.stats().l1.effectiveMaxBytes, 0);
+      await c.close();
+    });
+
+    test('close() is idempotent and leaves no handle behind', async () => {
+      await assertNoLeakedHandles(async () => {
+        const c = createCache({ ...opts(), cleanupInterval: 1000, monitor: new FakePressure() });
+        await c.set('k', 'v');
+        await c.getOrSet('g', () => 1);
+        await c.close();
+        await c.close();
+        await c[Symbol.asyncDispose]();
+      });
+    });
+  });
+}
+
+describe('cache with disk L2', () => {
+  test('values too large for L1 live on disk; a restart finds them', async () => {
+    const dir = join(root, 'restart');
+    const a = createCache({ disk: { dir }, l1: { maxEntryBytes: 1000 } });
+    const big = Buffer.alloc(50_000, 9);
+    await a.set('big', big);
+    await a.set('small', { ok: true }, { tags: ['t'] });
+    assert.equal(a.stats().l1.entries, 1, 'big skipped L1');
+    assert.ok((await a.get<Buffer>('big'))?.equals(big));
+    assert.equal(a.stats().l2?.hits, 1);
+    await a.close();
+    const b = createCache({ disk: { dir } });
+    assert.deepEqual(await b.get('small'), { ok: true });
+    assert.ok((await b.get<Buffer>('big'))?.equals(big));
+    await b.invalidateByTag('t');
+    assert.equal(await b.get('small'), undefined);
+    await b.close();
+  });
+
+  test('disk failures do not fail callers: L1 keeps serving', async () => {
+    const dir = join(root, 'broken');
+    const c = createCache({ disk: { dir } });
+    await c.set('k', 'v');
+    rmSync(dir, { recursive: true, force: true });
+    // Make the store's directory a file so every write fails.
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(dir, 'not a directory');
+    await c.set('k2', 'v2');
+    assert.equal(await c.get('k2'), 'v2');
+    assert.equal(await c.getOrSet('k3', () => 'v3'), 'v3');
+    assert.ok((c.stats().l2?.errors ?? 0) >= 1);
+    await c.close();
+    rmSync(dir, { force: true });
+  });
+});

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { DiskStore } from '../../src/cache/stores/disk.js';
+import { storeContract, entry } from './store-contract.js';
+
+const root = mkdtempSync(join(tmpdir(), 'headroom-disk-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const freshDir = (): string => join(root, `s${++n}`);
+
+describe('disk store contract', () => {
+  storeContract('disk', async () => {
+    const s = new DiskStore({ dir: freshDir(), maxBytes: 64 * 1024 ** 2 });
+    await s.ready;
+    return s;
+  });
+});
+
+function files(dir: string): string[] {
+  return readdirSync(dir).filter((d) => /^[0-9a-f]{2}$/.test(d)).flatMap((d) => readdirSync(join(dir, d)).map((f) => join(dir, d, f)));
+}
+
+describe('disk store', () => {
+  test('survives a restart: values and tags are found again, the index is rebuilt', async () => {
+    const dir = freshDir();
+    const a = new DiskStore({ dir });
+    await a.ready;
+    await a.set('k1', entry(Buffer.from('v1'), { tags: ['t'] }));
+    await a.set('k2', entry(Buffer.from('v2')));
+    await a.close();
+    const b = new DiskStore({ dir });
+    await b.ready;
+    assert.equal(b.stats().entries, 2);
+    assert.ok(b.stats().bytes > 0);
+    assert.equal((await b.get('k1'))?.payload.toString(), 'v1');
+    await b.invalidateByTag('t');
+    assert.equal(await b.get('k1'), undefined);
+    assert.equal((await b.get('k2'))?.payload.toString(), 'v2');
+    await b.close();
+  });
+
+  test('truncated, garbled or foreign files are a miss and are removed (get, stream and restart scan)', async () => {
+    const dir = freshDir();
+    const s = new DiskStore({ dir });
+    await s.ready;
+    const payload = Buffer.alloc(5000, 7);
+    await s.set('trunc', entry(payload));
+    await s.set('garble', entry(payload));
+    await s.set('stream', entry(payload));
+    await s.set('header', entry(payload));
+    const byKey = new Map<string, string>();
+    for (const f of files(dir)) for (const k of ['trunc', 'garble', 'stream', 'header']) if (readFileSync(f).includes(Buffer.from(k))) byKey.set(k, f);
+    truncateSync(byKey.get('trunc')!, 3000);
+    const g = readFileSync(byKey.get('garble')!);
+    g[g.length - 100] ^= 0xff; // payload bit flip: only the checksum can tell
+    writeFileSync(byKey.get('garble')!, g);
+    const st = readFileSync(byKey.get('stream')!);
+    st[st.length - 1] ^= 0xff;
+    writeFileSync(byKey.get('stream')!, st);
+    writeFileSync(byKey.get('header')!, Buffer.from('not a cache file'));
+    assert.equal(await s.get('trunc'), undefined);
+    assert.equal(await s.get('garble'), undefined);
+    assert.equal(await s.get('header'), undefined);
+    const streamed = await s.getStream('stream');
+    assert.ok(streamed, 'length is fine, so the stream starts');
+    await assert.rejects(async () => {
+      for await (const _ of streamed.stream) void _;
+    }, /checksum/);
+    assert.equal(s.stats().corrupt, 4);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(files(dir).length, 0, 'corrupt files were removed');
+    // A corrupt file found by the start-up scan is removed too.
+    await s.set('later', entry(payload));
+    truncateSync(files(dir)[0]!, 10);
+    await s.close();
+    const again = new DiskStore({ dir });
+    await again.ready;
+    assert.equal(again.stats().entries, 0);
+    assert.equal(files(dir).length, 0);
+    await again.close();
+  });
+
+  test('keeps its byte cap by evicting the least recently used files', async () => {
+    const dir = freshDir();
+    const s = new DiskStore({ dir, maxBytes: 1024 * 1024 });
+    await s.ready;
+    const v = Buffer.alloc(200 * 1024, 1);
+    for (let i = 0; i < 4; i++) await s.set(`k${i}`, entry(v));
+    assert.ok(await s.get('k0')); // k0 becomes most recently used
+    for (let i = 4; i < 8; i++) await s.set(`k${i}`, entry(v));
+    await s.close(); // waits for eviction unlinks
+    const total = files(dir).reduce((sum, f) => sum + statSync(f).size, 0);
+    assert.ok(total <= 1024 * 1024, `disk holds ${total} bytes`);
+    assert.ok(s.stats().evictions >= 3);
+    const r = new DiskStore({ dir, maxBytes: 1024 * 1024 });
+    await r.ready;
+    assert.ok(await r.get('k0'), 'recently used entry survived');
+    assert.equal(await r.get('k1'), undefined, 'least recently used entry went first');
+    await assert.rejects(r.set('huge', entry(Buffer.alloc(2 * 1024 * 1024))), /exceeds the disk cache cap/);
+    await r.close();
+  });
+
+  test('keeps its entry cap, also when rebuilding', async () => {
+    const dir = freshDir();
+    const s = new DiskStore({ dir, maxEntries: 5 });
+    await s.ready;
+    for (let i = 0; i < 12; i++) await s.set(`k${i}`, entry(Buffer.from(String(i))));
+    await s.close();
+    assert.equal(files(dir).length, 5);
+    const r = new DiskStore({ dir, maxEntries: 3 });
+    await r.ready;
+    assert.equal(r.stats().entries, 3);
+    await r.close();
+    assert.equal(files(dir).length, 3);
+  });
+
+  test('leftover temp files are removed at start', async () => {
+    const dir = freshDir();
+    const s = new DiskStore({ dir });
+    await s.ready;
+    writeFileSync(join(dir, 'tmp', 'crashed-write'), 'partial');
+    await s.close();
+    const r = new DiskStore({ dir });
+    await r.ready;
+    assert.deepEqual(readdirSync(join(dir, 'tmp')), []);
+    await r.close();
+  });
+});

@@ -1,0 +1,124 @@
+// One contract suite for every L2 store (disk, redis), in the manner of bentocache's
+// driver_test_suite: each store gets the same behaviour checks against the real backend.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import { ValueType, type Encoded } from '../../src/cache/codec.js';
+import type { L2Store } from '../../src/cache/stores/types.js';
+
+export function entry(payload: Buffer, o: Partial<Encoded> = {}): Encoded {
+  const expiresAt = Date.now() + 60_000;
+  return { type: ValueType.Binary, expiresAt, staleUntil: expiresAt, tags: [], payload, ...o };
+}
+
+async function collect(r: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of r) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** Registers the contract tests; `make` returns a fresh, empty store. */
+export function storeContract(name: string, make: () => Promise<L2Store>): void {
+  const use = (fn: (s: L2Store) => Promise<void>) => async () => {
+    const s = await make();
+    try {
+      await fn(s);
+    } finally {
+      await s.close();
+    }
+  };
+
+  test(`${name}: get on a missing key is undefined`, use(async (s) => {
+    assert.equal(await s.get('nope'), undefined);
+    assert.equal(await s.getStream('nope'), undefined);
+  }));
+
+  test(`${name}: binary, string and JSON payloads round-trip byte for byte`, use(async (s) => {
+    const bin = randomBytes(1000);
+    await s.set('bin', entry(bin));
+    await s.set('str', entry(Buffer.from('héllo ✓'), { type: ValueType.String }));
+    await s.set('json', entry(Buffer.from('{"a":[1,2]}'), { type: ValueType.Json, tags: ['t1', 't2'] }));
+    const b = await s.get('bin');
+    assert.ok(b);
+    assert.equal(b.type, ValueType.Binary);
+    assert.ok(b.payload.equals(bin));
+    assert.equal((await s.get('str'))?.payload.toString(), 'héllo ✓');
+    const j = await s.get('json');
+    assert.equal(j?.type, ValueType.Json);
+    assert.deepEqual(j?.tags, ['t1', 't2']);
+  }));
+
+  test(`${name}: overwrite replaces, delete removes`, use(async (s) => {
+    await s.set('k', entry(Buffer.from('one')));
+    await s.set('k', entry(Buffer.from('two')));
+    assert.equal((await s.get('k'))?.payload.toString(), 'two');
+    await s.delete('k');
+    assert.equal(await s.get('k'), undefined);
+    await s.delete('k'); // idempotent
+  }));
+
+  test(`${name}: entries past staleUntil are gone; stale ones within grace are returned`, use(async (s) => {
+    const now = Date.now();
+    await s.set('stale', entry(Buffer.from('s'), { expiresAt: now - 10, staleUntil: now + 60_000 }));
+    const st = await s.get('stale');
+    assert.ok(st && st.expiresAt < Date.now());
+    await s.set('short', entry(Buffer.from('x'), { expiresAt: now + 40, staleUntil: now + 40 }));
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(await s.get('short'), undefined);
+    await s.set('forever', entry(Buffer.from('f'), { expiresAt: Infinity, staleUntil: Infinity }));
+    assert.equal((await s.get('forever'))?.expiresAt, Infinity);
+  }));
+
+  test(`${name}: tag invalidation removes every tagged key and nothing else`, use(async (s) => {
+    await s.set('a', entry(Buffer.from('a'), { tags: ['users'] }));
+    await s.set('b', entry(Buffer.from('b'), { tags: ['users', 'x'] }));
+    await s.set('c', entry(Buffer.from('c'), { tags: ['x'] }));
+    await s.invalidateByTag('users');
+    assert.equal(await s.get('a'), undefined);
+    assert.equal(await s.get('b'), undefined);
+    assert.ok(await s.get('c'));
+    await s.invalidateByTag('never-used');
+  }));
+
+  test(`${name}: clear removes everything`, use(async (s) => {
+    await s.set('a', entry(Buffer.from('a')));
+    await s.set('b', entry(Buffer.from('b'), { tags: ['t'] }));
+    await s.clear();
+    assert.equal(await s.get('a'), undefined);
+    assert.equal(await s.get('b'), undefined);
+  }));
+
+  test(`${name}: large values stream in and out intact (multi-chunk)`, use(async (s) => {
+    const big = randomBytes(1_300_000);
+    const chunks = [];
+    for (let i = 0; i < big.length; i += 64 * 1024) chunks.push(big.subarray(i, i + 64 * 1024));
+    const n = await s.setStream('big', Readable.from(chunks), { type: ValueType.Binary, expiresAt: Date.now() + 60_000, staleUntil: Date.now() + 60_000, tags: ['media'] }, big.length);
+    assert.equal(n, big.length);
+    const got = await s.getStream('big');
+    assert.ok(got);
+    assert.equal(got.size, big.length);
+    assert.ok((await collect(got.stream)).equals(big));
+    assert.ok((await s.get('big'))?.payload.equals(big));
+    await s.set('big2', entry(big)); // set() of a large value
+    assert.ok((await s.get('big2'))?.payload.equals(big));
+    await s.invalidateByTag('media');
+    assert.equal(await s.getStream('big'), undefined);
+  }));
+
+  test(`${name}: a stream that does not match its declared size is rejected and not stored`, use(async (s) => {
+    const meta = { type: ValueType.Binary, expiresAt: Date.now() + 60_000, staleUntil: Date.now() + 60_000, tags: [] };
+    await assert.rejects(s.setStream('short', Readable.from([Buffer.alloc(10)]), meta, 20));
+    await assert.rejects(s.setStream('long', Readable.from([Buffer.alloc(30)]), meta, 20));
+    assert.equal(await s.get('short'), undefined);
+    assert.equal(await s.get('long'), undefined);
+  }));
+
+  test(`${name}: stats report the store as connected`, use(async (s) => {
+    await s.set('a', entry(Buffer.from('a')));
+    await s.sweep();
+    const st = s.stats();
+    assert.equal(st.connected, true);
+    assert.ok(st.keyCount === null || st.keyCount >= 1);
+  }));
+}
