@@ -3,6 +3,7 @@
 // connection of its own; publishing reuses the store's connection.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { quitOrDisconnect } from './stores/redis.js';
 
 export type BusMessage = { op: 'del'; keys: string[] } | { op: 'tag'; tag: string } | { op: 'clear' };
 
@@ -63,7 +64,6 @@ export class Bus {
 
   async close(): Promise<void> {
     this.sub.removeAllListeners('message');
-    if (this.sub.status === 'ready') await this.sub.quit().catch(() => undefined);
-    this.sub.disconnect();
+    await quitOrDisconnect(this.sub);
   }
 }

@@ -223,8 +223,7 @@ export class TieredCache implements Cache {
     this.closing ??= (async () => {
       clearInterval(this.timer);
       this.unsubscribe?.();
-      await this.bus?.close();
-      await this.l2?.close();
+      await Promise.all([this.bus?.close(), this.l2?.close()]);
       this.l1.clear();
     })();
     return this.closing;

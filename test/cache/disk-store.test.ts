@@ -55,10 +55,10 @@ describe('disk store', () => {
     for (const f of files(dir)) for (const k of ['trunc', 'garble', 'stream', 'header']) if (readFileSync(f).includes(Buffer.from(k))) byKey.set(k, f);
     truncateSync(byKey.get('trunc')!, 3000);
     const g = readFileSync(byKey.get('garble')!);
-    g[g.length - 100] ^= 0xff; // payload bit flip: only the checksum can tell
+    g[g.length - 100]! ^= 0xff; // payload bit flip: only the checksum can tell
     writeFileSync(byKey.get('garble')!, g);
     const st = readFileSync(byKey.get('stream')!);
-    st[st.length - 1] ^= 0xff;
+    st[st.length - 1]! ^= 0xff;
     writeFileSync(byKey.get('stream')!, st);
     writeFileSync(byKey.get('header')!, Buffer.from('not a cache file'));
     assert.equal(await s.get('trunc'), undefined);

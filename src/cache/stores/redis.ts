@@ -32,6 +32,12 @@ interface Scripts {
 }
 
 const TEMP_TTL = 600_000;
+/**
+ * ioredis arms a timer of this length on disconnect() that only a later socket 'close' clears; when
+ * the socket is already gone (Redis down) it runs out instead. close() waits it out so that no
+ * handle outlives close().
+ */
+export const DISCONNECT_TIMEOUT = 250;
 
 export class RedisStore implements L2Store {
   readonly kind = 'redis' as const;
@@ -51,6 +57,7 @@ export class RedisStore implements L2Store {
       enableOfflineQueue: false,
       commandTimeout: o.commandTimeout ?? 1000,
       connectTimeout: 2000,
+      disconnectTimeout: DISCONNECT_TIMEOUT,
       maxRetriesPerRequest: 1,
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     });
@@ -237,8 +244,7 @@ export class RedisStore implements L2Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.client.status === 'ready') await this.client.quit().catch(() => undefined);
-    this.client.disconnect();
+    await quitOrDisconnect(this.client);
   }
 }
 
@@ -247,4 +253,15 @@ function ttlOf(meta: Meta): number {
   if (!Number.isFinite(meta.staleUntil)) return 0;
   const ms = Math.ceil(meta.staleUntil - Date.now());
   return ms > 0 ? ms : -1;
+}
+
+/** Graceful QUIT when connected; otherwise disconnect and wait out ioredis's disconnect timer. */
+export async function quitOrDisconnect(client: Redis): Promise<void> {
+  if (client.status === 'ready') {
+    await client.quit().catch(() => undefined);
+    client.disconnect();
+    return;
+  }
+  client.disconnect();
+  await new Promise((r) => setTimeout(r, DISCONNECT_TIMEOUT + 20));
 }

@@ -1,0 +1,167 @@
+// Two cache instances sharing a real redis-server: shared L2, the invalidation bus, and what
+// happens when Redis goes away and comes back. Skips loudly without redis-server (never in CI).
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { createCache, type Cache } from '../../src/cache/index.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
+
+const enabled = redisOrSkip('cache with redis L2 and bus');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until check() is true (bounded), so tests do not depend on exact pub/sub latency. */
+async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(20);
+  }
+  assert.fail(`timed out waiting for: ${what}`);
+}
+
+describe('cache with redis L2 and bus', { skip: !enabled }, () => {
+  let redis: RedisServer;
+  let n = 0;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis.stop();
+  });
+
+  async function pair(): Promise<[Cache, Cache]> {
+    const keyPrefix = `p${++n}:`;
+    const mk = () => createCache({ redis: { url: redis.url, keyPrefix, chunkSize: 64 * 1024 }, breakDuration: 200 });
+    const a = mk();
+    const b = mk();
+    await eventually(() => {
+      const sa = a.stats();
+      const sb = b.stats();
+      return !!(sa.l2?.connected && sb.l2?.connected && sa.bus?.connected && sb.bus?.connected);
+    }, 'both instances connected');
+    return [a, b];
+  }
+
+  test('instances see each other\'s sets, deletes and tag invalidations (bus drops L1 copies)', async () => {
+    const [a, b] = await pair();
+    try {
+      await a.set('user:1', { name: 'ada' }, { tags: ['users'] });
+      assert.deepEqual(await b.get('user:1'), { name: 'ada' }); // from Redis, now in b's L1
+      assert.equal(b.stats().l2?.hits, 1);
+      await a.set('user:1', { name: 'grace' }, { tags: ['users'] });
+      await eventually(async () => (await b.get<{ name: string }>('user:1'))?.name === 'grace', 'b sees the new value');
+      await a.invalidateByTag('users');
+      await eventually(async () => (await b.get('user:1')) === undefined, 'b dropped the tagged key');
+      await b.set('k', 'v');
+      assert.equal(await a.get('k'), 'v');
+      await b.delete('k');
+      await eventually(async () => (await a.get('k')) === undefined, 'a dropped the deleted key');
+      await a.set('x', 1);
+      await b.get('x');
+      await a.invalidateAll();
+      await eventually(async () => (await b.get('x')) === undefined, 'b cleared');
+      assert.ok((b.stats().bus?.received ?? 0) >= 3);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('binary values, chunked streams and TTLs survive the trip through Redis', async () => {
+    const [a, b] = await pair();
+    try {
+      const bin = randomBytes(1000);
+      await a.set('bin', bin);
+      await a.set('u8', new Uint8Array([1, 2, 3]));
+      const got = await b.get<Buffer>('bin');
+      assert.ok(Buffer.isBuffer(got) && got.equals(bin));
+      assert.deepEqual([...((await b.get<Buffer>('u8')) ?? [])], [1, 2, 3]);
+      const big = randomBytes(300_000); // > chunk size: stored in chunks, streamed back
+      await a.setStream('big', Readable.from([big]), { size: big.length });
+      const s = await b.getStream('big');
+      assert.ok(s);
+      const parts: Buffer[] = [];
+      for await (const c of s.stream) parts.push(c as Buffer);
+      assert.ok(Buffer.concat(parts).equals(big));
+      await a.set('short', 'v', { ttl: 50 });
+      assert.equal(await b.get('short'), 'v');
+      await sleep(100);
+      assert.equal(await b.get('short'), undefined);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('getOrSet across instances: the second instance reads the first one\'s value', async () => {
+    const [a, b] = await pair();
+    try {
+      let calls = 0;
+      const loader = async () => {
+        calls++;
+        return 'v';
+      };
+      await Promise.all(Array.from({ length: 200 }, () => a.getOrSet('k', loader)));
+      assert.equal(await b.getOrSet('k', loader), 'v');
+      assert.equal(calls, 1);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('Redis stopping mid-test keeps requests served from L1; restarting restores L2', async () => {
+    const [a, b] = await pair();
+    try {
+      await a.set('warm', 'w');
+      assert.equal(await a.get('warm'), 'w');
+      await redis.stop();
+      await eventually(() => !a.stats().l2?.connected, 'a noticed Redis is gone');
+      // Nothing a caller does fails.
+      assert.equal(await a.get('warm'), 'w');
+      await a.set('during', 'd');
+      assert.equal(await a.get('during'), 'd');
+      assert.equal(await a.getOrSet('loaded', () => 'l'), 'l');
+      assert.equal(await b.get('missing'), undefined);
+      await a.delete('during');
+      await a.invalidateByTag('t');
+      assert.ok((a.stats().l2?.errors ?? 0) > 0, 'errors are counted');
+      await redis.start();
+      await eventually(() => !!(a.stats().l2?.connected && b.stats().l2?.connected && a.stats().bus?.connected && b.stats().bus?.connected), 'reconnected', 10_000);
+      await eventually(async () => {
+        await a.set('after', 'back');
+        return (await b.get('after')) === 'back';
+      }, 'L2 shared again');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('close() quits both Redis connections and leaves no handle', async () => {
+    await assertNoLeakedHandles(async () => {
+      const [a, b] = await pair();
+      await a.set('k', 'v');
+      await a.close();
+      await b.close();
+      await a.close();
+    });
+  });
+
+  test('close() while Redis is down leaves no handle either', async () => {
+    await redis.stop();
+    try {
+      await assertNoLeakedHandles(async () => {
+        const d = createCache({ redis: { url: `redis://127.0.0.1:${redis.port}`, keyPrefix: 'down:' } });
+        await d.set('k', 'v');
+        assert.equal(await d.get('k'), 'v');
+        await sleep(100);
+        await d.close();
+      });
+    } finally {
+      await redis.start();
+    }
+  });
+});
