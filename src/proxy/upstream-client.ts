@@ -63,6 +63,7 @@ export async function readLimited(body: Readable, limit: number): Promise<Buffer
   for await (const chunk of body as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) {
+      body.on('error', () => {}); // undici reports its own abort; the limit error is the answer
       body.destroy();
       throw new HeadroomError('HEADROOM_BODY_TOO_LARGE', `upstream body exceeded ${limit} bytes`);
     }
@@ -113,7 +114,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   async function fetchJson<T>(path: string, o: RequestOptions): Promise<T> {
     const res = await request(path, o);
     if (res.statusCode < 200 || res.statusCode >= 300) {
-      res.body.destroy();
+      await res.body.dump().catch(() => {});
       counts.errors++;
       throw new HeadroomError('HEADROOM_UPSTREAM_ERROR', `upstream answered ${res.statusCode} for ${o.method ?? 'GET'} ${path}`);
     }

@@ -1,0 +1,119 @@
+// Response caching through the real createCache (L1 only) — the RFC 9111 subset of issue 4.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCache } from '../../src/cache/index.js';
+import type { MemoryStatus, PressureSource } from '../../src/monitor/types.js';
+import { request, startGateway, startUpstream, type Gateway, type Upstream } from './helpers.js';
+
+async function setup(options: { maxBufferSize?: number; monitor?: PressureSource } = {}): Promise<{ up: Upstream; gw: Gateway; close: () => Promise<void> }> {
+  const up = await startUpstream((req, res) => {
+    const u = new URL(req.url!, 'http://x');
+    const cc = u.searchParams.get('cc');
+    const headers: Record<string, string> = { 'content-type': 'text/plain', etag: '"v1"' };
+    if (cc) headers['cache-control'] = cc;
+    if (u.searchParams.has('vary')) headers.vary = 'accept-language';
+    if (u.pathname === '/big') {
+      res.writeHead(200, headers);
+      for (let i = 0; i < 5; i++) res.write(Buffer.alloc(1000, 98));
+      res.end();
+      return;
+    }
+    res.writeHead(200, headers);
+    res.end(`body ${req.headers['accept-language'] ?? ''} #${up.received.length}`);
+  });
+  const cache = createCache({});
+  const gw = await startGateway({ upstreamUrl: up.url, cache, maxBufferSize: options.maxBufferSize ?? 1024 * 1024, monitor: options.monitor });
+  return {
+    up,
+    gw,
+    close: async () => {
+      await gw.close();
+      await cache.close();
+      await up.close();
+    },
+  };
+}
+
+describe('proxy response cache', () => {
+  test('shareable GET is stored while streaming, then served with Age; ETag → 304; HEAD from cache', async () => {
+    const { up, gw, close } = await setup();
+    try {
+      const a = await request(`${gw.url}/api/c?cc=max-age=60`);
+      const b = await request(`${gw.url}/api/c?cc=max-age=60`);
+      assert.equal(up.received.length, 1);
+      assert.equal(b.body.toString(), a.body.toString());
+      assert.equal(a.headers.age, undefined);
+      assert.match(String(b.headers.age), /^\d+$/);
+      assert.equal(b.headers.etag, '"v1"');
+      const nm = await request(`${gw.url}/api/c?cc=max-age=60`, { headers: { 'if-none-match': 'W/"v1"' } });
+      assert.equal(nm.status, 304);
+      assert.equal(nm.body.length, 0);
+      assert.equal(nm.headers.etag, '"v1"');
+      const head = await request(`${gw.url}/api/c?cc=max-age=60`, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(head.body.length, 0);
+      const fresh = await request(`${gw.url}/api/c?cc=max-age=60`, { headers: { 'cache-control': 'no-cache' } });
+      assert.equal(fresh.status, 200);
+      assert.equal(up.received.length, 2, 'no-cache on the request goes upstream');
+      const s = gw.proxy.stats().cache!;
+      assert.equal(s.notModified, 1);
+      assert.ok(s.hits >= 3);
+    } finally {
+      await close();
+    }
+  });
+
+  test('private, no-store and Authorization (without public) are not stored; public with Authorization is', async () => {
+    const { up, gw, close } = await setup();
+    try {
+      for (const cc of ['private, max-age=60', 'no-store', 'no-cache, max-age=60']) {
+        await request(`${gw.url}/api/p?cc=${encodeURIComponent(cc)}`);
+        await request(`${gw.url}/api/p?cc=${encodeURIComponent(cc)}`);
+      }
+      assert.equal(up.received.length, 6);
+      const auth = { authorization: 'Bearer u1' };
+      await request(`${gw.url}/api/a?cc=max-age=60`, { headers: auth });
+      await request(`${gw.url}/api/a?cc=max-age=60`, { headers: auth });
+      assert.equal(up.received.length, 8);
+      await request(`${gw.url}/api/a?cc=public,max-age=60`, { headers: auth });
+      await request(`${gw.url}/api/a?cc=public,max-age=60`, { headers: auth });
+      assert.equal(up.received.length, 9);
+    } finally {
+      await close();
+    }
+  });
+
+  test('Vary is honoured', async () => {
+    const { up, gw, close } = await setup();
+    try {
+      const en1 = await request(`${gw.url}/api/v?vary=1&cc=max-age=60`, { headers: { 'accept-language': 'en' } });
+      const en2 = await request(`${gw.url}/api/v?vary=1&cc=max-age=60`, { headers: { 'accept-language': 'en' } });
+      assert.equal(en1.body.toString(), en2.body.toString());
+      const fr = await request(`${gw.url}/api/v?vary=1&cc=max-age=60`, { headers: { 'accept-language': 'fr' } });
+      assert.match(fr.body.toString(), /^body fr/);
+      assert.equal(up.received.length, 2);
+    } finally {
+      await close();
+    }
+  });
+
+  test('the tee is abandoned past MAX_BUFFER_SIZE; writes are skipped under memory pressure', async () => {
+    let level: MemoryStatus = 'healthy';
+    const monitor: PressureSource = { status: () => level, onPressure: () => () => {} };
+    const { up, gw, close } = await setup({ maxBufferSize: 2000, monitor });
+    try {
+      const a = await request(`${gw.url}/api/big?cc=max-age=60`);
+      assert.equal(a.body.length, 5000, 'the client still gets the whole body');
+      await request(`${gw.url}/api/big?cc=max-age=60`);
+      assert.equal(up.received.length, 2);
+      assert.equal(gw.proxy.stats().cache!.abandoned, 2);
+      level = 'warning';
+      await request(`${gw.url}/api/w?cc=max-age=60`);
+      await request(`${gw.url}/api/w?cc=max-age=60`);
+      assert.equal(up.received.length, 4);
+      assert.equal(gw.proxy.stats().cache!.skippedPressure, 2);
+    } finally {
+      await close();
+    }
+  });
+});
