@@ -11,5 +11,9 @@ export const cacheOptions = {
   diskMaxBytes: bytes({ env: 'CACHE_DISK_MAX_BYTES', doc: 'Byte cap of the disk L2 store; least recently used files go first.', default: 1024 ** 3, min: 1024 * 1024, max: 2 ** 50 }),
   redisUrl: optionalUrl({ env: 'REDIS_URL', doc: 'Redis for a shared L2 and the invalidation bus between instances (replaces the disk L2).', default: undefined, protocols: ['redis:', 'rediss:'], allowUserinfo: true, secret: true }),
   pressureShrinkRatio: num({ env: 'CACHE_PRESSURE_SHRINK_RATIO', doc: 'On memory warning L1 shrinks to this fraction of its budget; on critical it empties.', default: 0.5, min: 0, max: 1 }),
+  loaderTimeout: duration({ env: 'CACHE_LOADER_TIMEOUT', doc: 'Default time a getOrSet loader may take before callers get HEADROOM_CACHE_LOADER_TIMEOUT (the value is then not cached).', default: 10_000, min: 1, max: 600_000 }),
+  diskMaxEntries: num({ env: 'CACHE_DISK_MAX_ENTRIES', doc: 'Most files the disk L2 tracks (bounds its in-memory index, about 200 bytes a file); least recently used files go first.', default: 100_000, min: 1, max: 10_000_000, integer: true }),
+  redisKeyPrefix: str({ env: 'CACHE_REDIS_KEY_PREFIX', doc: 'Prefix of every Redis key and of the bus channel; instances that share a cache use the same prefix.', default: 'headroom:', maxLength: 128, pattern: /^[\x21-\x7e]*$/, accepted: 'must be at most 128 printable ASCII characters without spaces' }),
+  redisChunkSize: bytes({ env: 'CACHE_REDIS_CHUNK_SIZE', doc: 'Values larger than this are stored in Redis as chunks of this size and streamed back.', default: 512 * 1024, min: 16 * 1024, max: 64 * 1024 ** 2 }),
   cleanupInterval: duration({ env: 'CACHE_CLEANUP_INTERVAL', doc: 'How often expired entries are swept.', default: 60_000, min: 1000, max: 24 * 3_600_000 }),
 } as const;
