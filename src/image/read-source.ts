@@ -55,8 +55,21 @@ async function* rest(body: Readable, it: AsyncIterator<Buffer>, read: number, ma
   }
 }
 
-/** Collects the rest of a streamed source (for a transform; sharp would buffer a stream the same way). */
-export async function collect(head: Buffer, restIt: AsyncIterable<Buffer>): Promise<Buffer> {
+/**
+ * Collects the rest of a streamed source for a transform (sharp would buffer a stream input the
+ * same way). With a known length the bytes are copied into one buffer of that size, so the
+ * source is not held twice while being joined.
+ */
+export async function collect(head: Buffer, restIt: AsyncIterable<Buffer>, declaredLength?: number): Promise<Buffer> {
+  if (declaredLength !== undefined && declaredLength >= head.length) {
+    const out = Buffer.allocUnsafe(declaredLength);
+    let at = head.copy(out, 0);
+    for await (const c of restIt) {
+      if (at + c.length > declaredLength) throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', 'image origin sent more bytes than its Content-Length');
+      at += c.copy(out, at);
+    }
+    return at === declaredLength ? out : out.subarray(0, at);
+  }
   const chunks = [head];
   let total = head.length;
   for await (const c of restIt) {

@@ -48,7 +48,9 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   const guarded = createImageAgent({ ...agentOptions, guard: true });
   const open = createImageAgent({ ...agentOptions, guard: false });
   const fetcher: FetcherOptions = { policy, guarded, open, maxRedirects: o.maxRedirects, timeout: o.timeout };
-  const lifetime = new AbortController();
+  // One controller per fetch (close() aborts them all); a shared signal would collect a listener
+  // per concurrent fetch.
+  const fetches = new Set<AbortController>();
   const queue = createTransformQueue({
     concurrency: o.concurrency,
     queueSize: o.queueSize,
@@ -89,12 +91,16 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   /** One origin fetch; small bodies come back whole (and are cached), large ones as a stream. */
   async function fetchOnce(url: URL, keys: Keys): Promise<Loaded> {
     if (closed) throw new HeadroomError('HEADROOM_DRAINING', 'the image service is closed');
-    const release = o.admission ? await o.admission.acquire({ signal: lifetime.signal }) : () => {};
-    c.fetches++;
+    const controller = new AbortController();
+    fetches.add(controller);
+    let release: () => void = () => {};
     let res: FetchedResponse;
     try {
-      res = await fetchImage(fetcher, url, lifetime.signal);
+      if (o.admission) release = await o.admission.acquire({ signal: controller.signal });
+      c.fetches++;
+      res = await fetchImage(fetcher, url, controller.signal);
     } catch (err) {
+      fetches.delete(controller);
       release();
       throw err;
     }
@@ -102,6 +108,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     const dispose = (): void => {
       if (disposed) return;
       disposed = true;
+      fetches.delete(controller);
       discard(res.body);
       res.clearDeadline();
       release();
@@ -228,10 +235,12 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       }
       // Unknown dimensions (header beyond what was read): assume the worst the pixel limit allows.
       const estimate = m.width === null ? o.maxInputPixels * 4 + o.maxSourceBytes : decodeEstimate(pixels, m.bytes ?? o.maxSourceBytes);
+      // A large source waits in the queue with its body paused (backpressure; undici's idle
+      // timeout does not run while paused): the queue timeout bounds the wait, and the download
+      // gets a fresh IMAGE_TIMEOUT once a slot is free.
+      if (src.kind === 'stream') src.res.clearDeadline();
       const out = await queue.run(estimate, async () => {
-        const input = src.kind === 'buffer' ? src.bytes : await collect(src.head, src.rest).catch((err: unknown) => {
-          throw mapFetchError(err, src.res.timedOut(), src.res.url);
-        });
+        const input = src.kind === 'buffer' ? src.bytes : await collectWithin(src);
         if (src.kind === 'stream') src.dispose();
         c.transforms++;
         return transform(input, {
@@ -248,6 +257,22 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       return { bytes: out, maxAge: m.maxAge };
     } finally {
       if (src.kind === 'stream') src.dispose();
+    }
+  }
+
+  async function collectWithin(src: Extract<Loaded, { kind: 'stream' }>): Promise<Buffer> {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      src.dispose();
+    }, o.timeout);
+    timer.unref();
+    try {
+      return await collect(src.head, src.rest, src.meta.bytes ?? undefined);
+    } catch (err) {
+      throw mapFetchError(err, timedOut || src.res.timedOut(), src.res.url);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -320,7 +345,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     stats: () => ({ ...counters.summary(), ...c, rejections: { ...counters.rejections }, queue: queue.stats() }),
     close() {
       closed ??= (async () => {
-        lifetime.abort(new HeadroomError('HEADROOM_DRAINING', 'the image service is closing'));
+        for (const f of fetches) f.abort(new HeadroomError('HEADROOM_DRAINING', 'the image service is closing'));
         queue.close();
         await Promise.allSettled([...sourceFlights.values(), ...variantFlights.values()]);
         await Promise.all([guarded.destroy(), open.destroy()]);

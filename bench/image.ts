@@ -1,0 +1,198 @@
+// Image benchmark: headroom's image service against ipx v3, each server in its own child process,
+// both fetching from the same local origin over HTTP.
+//   A. uncached transforms: a 2000 px JPEG resized to 400 px WebP, every request a new source URL
+//   B. cached variant: the same URL over and over (ipx has no result cache)
+//   C. peak RSS of the server process while 16 clients fetch transforms of distinct 24 MP sources
+// Usage: npm run bench -- image [--runs 3] [--duration 4] [--connections 8]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import autocannon from 'autocannon';
+import { request } from 'undici';
+
+// headroom runs twice: with the gateway default IMAGE_CONCURRENCY (half the cores) and with one
+// transform per core, to show what the bound costs in throughput.
+type Kind = 'headroom' | 'headroom-cores' | 'ipx';
+const KINDS: Kind[] = ['headroom', 'headroom-cores', 'ipx'];
+const { values: args } = parseArgs({
+  options: {
+    serve: { type: 'string' },
+    origin: { type: 'string' },
+    runs: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '4' },
+    connections: { type: 'string', default: '8' },
+  },
+});
+
+
+// ---------------------------------------------------------------- child: one image server
+async function serve(kind: Kind, origin: string): Promise<void> {
+  let listen: () => Promise<number>;
+  if (kind !== 'ipx') {
+    const { default: Fastify } = await import('fastify');
+    const { createImageService } = await import('../src/image/index.js');
+    const { createCache } = await import('../src/cache/index.js');
+    const { installErrorHandlers } = await import('../src/server/error-handler.js');
+    const { imageRoutes } = await import('../src/server/routes/image.js');
+    // Gateway defaults, except waits long enough for 16 queued 24 MP transforms on 2 busy cores.
+    const image = createImageService({
+      cache: createCache({ l1: { maxBytes: 256 * 1024 ** 2 } }),
+      allowedOrigins: [origin],
+      allowPrivateNetworks: true,
+      queueTimeout: 120_000,
+      timeout: 120_000,
+      concurrency: kind === 'headroom-cores' ? availableParallelism() : undefined,
+    });
+    const app = Fastify({ logger: false });
+    installErrorHandlers(app);
+    await app.register(imageRoutes, { image });
+    listen = async () => {
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      return (app.server.address() as AddressInfo).port;
+    };
+  } else {
+    const { createIPX, createIPXNodeServer, ipxFSStorage, ipxHttpStorage } = await import('ipx');
+    const ipx = createIPX({ storage: ipxFSStorage({ dir: '/nonexistent' }), httpStorage: ipxHttpStorage({ allowAllDomains: true }) });
+    const server = createServer(createIPXNodeServer(ipx));
+    listen = () => new Promise((r) => server.listen(0, '127.0.0.1', () => r((server.address() as AddressInfo).port)));
+  }
+  const port = await listen();
+  process.stdout.write(`${JSON.stringify({ port })}\n`);
+}
+
+// ---------------------------------------------------------------- parent
+interface Child {
+  kind: Kind;
+  proc: ChildProcess;
+  base: string;
+  path(src: string, w?: number): string;
+}
+
+async function startChild(kind: Kind, origin: string): Promise<Child> {
+  const self = fileURLToPath(import.meta.url);
+  const proc = spawn(process.execPath, ['--import', 'tsx', self, '--serve', kind, '--origin', origin], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n')[0];
+      if (buf.includes('\n')) resolve(JSON.parse(line!).port);
+    });
+    proc.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const path = kind !== 'ipx'
+    ? (src: string, w = 400) => `/image?url=${encodeURIComponent(origin + src)}&w=${w}&format=webp`
+    : (src: string, w = 400) => `/w_${w},f_webp/${origin}${src}`;
+  return { kind, proc, base, path };
+}
+
+const stop = (c: Child) => new Promise<void>((r) => { c.proc.once('exit', () => r()); c.proc.kill('SIGTERM'); });
+
+function rssOf(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+async function cannon(c: Child, path: (i: number) => string, connections: number, duration: number): Promise<{ rps: number; errors: number }> {
+  let i = 0;
+  const r = await autocannon({
+    url: c.base,
+    connections,
+    duration,
+    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path(i++) }) }],
+  });
+  return { rps: r.requests.average, errors: r.non2xx + r.errors + r.timeouts };
+}
+
+async function peakRss(c: Child, clients: number, run: number): Promise<{ baseline: number; peak: number; ms: number; ok: number }> {
+  const pid = c.proc.pid!;
+  // Warm up the process (code paths, thread pools) with one small transform, then settle.
+  await request(c.base + c.path(`/src/warm-${run}.jpg`)).then((r) => r.body.dump());
+  await new Promise((r) => setTimeout(r, 500));
+  const baseline = rssOf(pid).rss;
+  let peak = baseline;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssOf(pid).rss)), 10);
+  const t0 = Date.now();
+  const results = await Promise.all(
+    Array.from({ length: clients }, (_, k) =>
+      request(c.base + c.path(`/big/${run}-${k}.jpg`), { headersTimeout: 300_000, bodyTimeout: 300_000 }).then(async (r) => {
+        await r.body.dump({ limit: Infinity });
+        return r.statusCode;
+      }),
+    ),
+  );
+  clearInterval(sampler);
+  peak = Math.max(peak, rssOf(pid).hwm);
+  return { baseline, peak, ms: Date.now() - t0, ok: results.filter((s) => s === 200).length };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const mib = (n: number) => (n / 1024 ** 2).toFixed(1);
+
+async function main(): Promise<void> {
+  const runs = Number(args.runs);
+  const duration = Number(args.duration);
+  const connections = Number(args.connections);
+  const noise = (w: number, h: number) => sharp(randomBytes(w * h * 3), { raw: { width: w, height: h, channels: 3 } });
+  // Photo-like sources: upscaled noise compresses like a photograph, not like a flat colour.
+  const src2000 = await noise(500, 333).resize(2000, 1333).jpeg({ quality: 85 }).toBuffer();
+  const src24 = await noise(2000, 1333).resize(6000, 4000).jpeg({ quality: 90 }).toBuffer();
+  const origin: Server = createServer((req, res) => {
+    const body = req.url!.startsWith('/big/') ? src24 : src2000;
+    res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': body.length, 'cache-control': 'public, max-age=3600' });
+    res.end(body);
+  });
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+  const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  console.log(`sources: 2000×1333 JPEG ${mib(src2000.length)} MiB, 6000×4000 JPEG ${mib(src24.length)} MiB; node ${process.version}; sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}); ${runs} runs`);
+
+  const rows: Record<Kind, { a: number[]; b: number[]; peak: number[]; base: number[]; ms: number[]; errors: number }> = {
+    headroom: { a: [], b: [], peak: [], base: [], ms: [], errors: 0 },
+    'headroom-cores': { a: [], b: [], peak: [], base: [], ms: [], errors: 0 },
+    ipx: { a: [], b: [], peak: [], base: [], ms: [], errors: 0 },
+  };
+  for (let run = 0; run < runs; run++) {
+    for (const kind of KINDS) {
+      // A and B share a process; C gets a fresh one so its peak is not an earlier phase's.
+      let c = await startChild(kind, originUrl);
+      const a = await cannon(c, (i) => c.path(`/src/${run}-${i}.jpg`), connections, duration);
+      await request(c.base + c.path('/src/hot.jpg')).then((r) => r.body.dump());
+      const b = await cannon(c, () => c.path('/src/hot.jpg'), connections, duration);
+      await stop(c);
+      c = await startChild(kind, originUrl);
+      const p = await peakRss(c, 16, run);
+      await stop(c);
+      const row = rows[kind];
+      row.a.push(a.rps);
+      row.b.push(b.rps);
+      row.peak.push(p.peak);
+      row.base.push(p.baseline);
+      row.ms.push(p.ms);
+      row.errors += a.errors + b.errors + (16 - p.ok);
+      console.log(`run ${run + 1} ${kind.padEnd(14)} uncached ${a.rps.toFixed(1)} req/s, cached ${b.rps.toFixed(0)} req/s, 16×24MP peak RSS ${mib(p.peak)} MiB (idle ${mib(p.baseline)}) in ${p.ms} ms, errors ${a.errors + b.errors + (16 - p.ok)}`);
+    }
+  }
+  origin.close();
+
+  const line = (name: string, pick: (r: (typeof rows)[Kind]) => number, unit: string, target: string) => {
+    const v = (k: Kind) => pick(rows[k]) / (unit === 'MiB' ? 1024 ** 2 : 1);
+    const f = (n: number) => n.toFixed(unit === 'req/s' ? 1 : 0).padStart(9);
+    console.log(`${name.padEnd(38)} ${f(v('headroom'))} ${(v('headroom') / v('ipx')).toFixed(2).padStart(6)}× ${f(v('headroom-cores'))} ${(v('headroom-cores') / v('ipx')).toFixed(2).padStart(6)}× ${f(v('ipx'))}   ${target}`);
+  };
+  console.log(`\nmedians of ${runs} runs                        headroom  ratio  hr@${availableParallelism()}cores  ratio       ipx   target`);
+  line('A uncached 2000px→400px WebP (req/s)', (r) => median(r.a), 'req/s', '≥ 1.0×');
+  line('B cached variant (req/s)', (r) => median(r.b), 'req/s', '≥ 10×');
+  line('C peak RSS, 16 × 24 MP at once (MiB)', (r) => median(r.peak), 'MiB', '≤ 0.5×');
+  for (const k of KINDS) console.log(`   ${k}: idle RSS before C ${mib(median(rows[k].base))} MiB, C wall time ${median(rows[k].ms)} ms, failed requests ${rows[k].errors}`);
+}
+
+if (args.serve) await serve(args.serve as Kind, args.origin!);
+else await main();
