@@ -4,6 +4,7 @@
 // skewed traces (bench/cache.ts, Zipf 0.9) and is cheaper on the hit path.
 import { prepare, type ValueType } from './codec.js';
 import { entrySize } from './size.js';
+import { now } from './clock.js';
 
 export type EvictionReason = 'size' | 'entries' | 'expired' | 'pressure';
 
@@ -59,22 +60,22 @@ export class L1 {
   /** Fresh value or undefined (counts a hit or a miss). */
   get(key: string): unknown {
     const e = this.map.get(key);
-    if (e !== undefined && e.expiresAt > Date.now()) {
+    if (e !== undefined && e.expiresAt > now()) {
       e.visited = true;
       e.hits++;
       this.hits++;
       return e.value;
     }
     this.misses++;
-    if (e !== undefined && e.staleUntil <= Date.now()) this.remove(e, 'expired');
+    if (e !== undefined && e.staleUntil <= now()) this.remove(e, 'expired');
     return undefined;
   }
 
   /** The entry even when stale (within its grace), without counting; drops it past grace. */
-  peek(key: string, now = Date.now()): L1Entry | undefined {
+  peek(key: string, at = now()): L1Entry | undefined {
     const e = this.map.get(key);
     if (e === undefined) return undefined;
-    if (e.staleUntil <= now) {
+    if (e.staleUntil <= at) {
       this.remove(e, 'expired');
       return undefined;
     }
@@ -90,13 +91,13 @@ export class L1 {
 
   has(key: string): boolean {
     const e = this.map.get(key);
-    return e !== undefined && e.expiresAt > Date.now();
+    return e !== undefined && e.expiresAt > now();
   }
 
   /** Convenience for direct (synchronous) use: normalises the value like the tiered cache does. */
   set(key: string, value: unknown, o: { ttl?: number; tags?: string[] } = {}): boolean {
     const p = prepare(value);
-    const expiresAt = Date.now() + (o.ttl ?? this.defaultTtl);
+    const expiresAt = now() + (o.ttl ?? this.defaultTtl);
     return this.put(key, p.type, p.l1Value, expiresAt, expiresAt, o.tags);
   }
 
@@ -154,12 +155,12 @@ export class L1 {
   }
 
   /** Drops entries past their grace; bounded work per call. */
-  sweep(now = Date.now(), limit = 100_000): number {
+  sweep(at = now(), limit = 100_000): number {
     let n = 0;
     let seen = 0;
     for (const e of this.map.values()) {
       if (seen++ >= limit) break;
-      if (e.staleUntil <= now) {
+      if (e.staleUntil <= at) {
         this.remove(e, 'expired');
         n++;
       }

@@ -8,6 +8,7 @@ import { isHeadroomError } from '../errors.js';
 import type { MemoryStatus } from '../monitor/types.js';
 import { Bus, type BusMessage } from './bus.js';
 import { decode, prepare, ValueType, type Encoded, type Meta } from './codec.js';
+import { now } from './clock.js';
 import { L1, type L1Entry } from './l1.js';
 import { Breaker, checkDuration, runLoader } from './loader.js';
 import { DiskStore } from './stores/disk.js';
@@ -122,9 +123,9 @@ export class TieredCache implements Cache {
   }
 
   async getOrSet<T>(key: string, loader: () => Promise<T> | T, options: GetOrSetOptions = {}): Promise<T> {
-    const now = Date.now();
-    const e: L1Entry | undefined = this.l1.peek(key, now);
-    if (e !== undefined && e.expiresAt > now) {
+    const at = now();
+    const e: L1Entry | undefined = this.l1.peek(key, at);
+    if (e !== undefined && e.expiresAt > at) {
       this.l1.touch(e);
       return e.value as T;
     }
