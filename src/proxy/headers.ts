@@ -18,6 +18,7 @@ export interface HeaderRulesOptions {
 
 /** Names listed in a Connection header value, lower-cased. */
 function connectionNames(value: string): string[] {
+  if (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return [];
   return value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
 }
 
@@ -51,8 +52,10 @@ export function createHeaderRules(options: HeaderRulesOptions) {
         else if (name === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
         else if (name === 'x-forwarded-proto') proto = value;
         else if (name === 'x-forwarded-host') fwdHost = value;
-        else if (name === 'connection') (extraHop ??= []).push(...connectionNames(value));
-        else if (name === 'transfer-encoding') info.hasBody = true;
+        else if (name === 'connection') {
+          const named = connectionNames(value);
+          if (named.length > 0) (extraHop ??= []).push(...named);
+        } else if (name === 'transfer-encoding') info.hasBody = true;
         continue;
       }
       if (name === 'authorization') {
@@ -88,7 +91,10 @@ export function createHeaderRules(options: HeaderRulesOptions) {
       const name = raw[i]!.toString('latin1').toLowerCase();
       const value = raw[i + 1]!.toString('latin1');
       if (HOP_BY_HOP.has(name)) {
-        if (name === 'connection') (extraHop ??= []).push(...connectionNames(value));
+        if (name === 'connection') {
+          const named = connectionNames(value);
+          if (named.length > 0) (extraHop ??= []).push(...named);
+        }
         continue;
       }
       if (token && value.includes(token)) continue;

@@ -25,5 +25,6 @@ export const proxyOptions = {
   streamTimeout: duration({ env: 'STREAM_TIMEOUT', doc: 'Upstream must send headers within this time (504), and a body may not idle longer.', default: 30_000, min: 100, max: 3_600_000 }),
   maxBufferSize: bytes({ env: 'MAX_BUFFER_SIZE', doc: 'Largest response body the proxy caches; larger ones stream through uncached.', default: 10 * 1024 * 1024, min: 0, max: 1024 ** 3 }),
   cacheEnabled: bool({ env: 'PROXY_CACHE_ENABLED', doc: 'Cache shareable GET/HEAD responses (RFC 9111).', default: true }),
+  trustForwarded: bool({ env: 'PROXY_TRUST_FORWARDED', doc: 'Keep the client\'s X-Forwarded-Proto/-Host (only behind a trusted load balancer); X-Forwarded-For is always appended to.', default: false }),
   cacheAuthorized: bool({ env: 'PROXY_CACHE_AUTHORIZED', doc: 'Also cache responses to requests carrying Authorization (only if you know they are shared).', default: false }),
 } as const;
