@@ -6,7 +6,7 @@ import type { MemoryMonitor } from '../../monitor/types.js';
 import type { Cache } from '../../cache/types.js';
 import { createAdminAuth } from '../auth.js';
 import { createRateLimiter } from '../rate-limit.js';
-import { formatBytes } from '../format.js';
+import { formatBytes } from '../../monitor/report.js';
 
 export interface AdminRouteOptions {
   token: string | undefined;
