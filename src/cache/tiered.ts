@@ -91,7 +91,7 @@ export class TieredCache implements Cache {
     return found !== undefined && found.expiresAt > Date.now();
   }
 
-  async set(key: string, value: unknown, options: SetOptions & { grace?: number } = {}): Promise<void> {
+  async set(key: string, value: unknown, options: SetOptions = {}): Promise<void> {
     const p = prepare(value);
     const meta = this.meta(p.type, options);
     this.seq++;
@@ -234,7 +234,7 @@ export class TieredCache implements Cache {
     return this.close();
   }
 
-  private meta(type: ValueType, o: SetOptions & { grace?: number }): Meta {
+  private meta(type: ValueType, o: SetOptions): Meta {
     const ttl = checkDuration('ttl', o.ttl ?? this.defaultTtl);
     const grace = o.grace === undefined || o.grace === 0 ? 0 : checkDuration('grace', o.grace);
     const expiresAt = Date.now() + ttl;

@@ -10,6 +10,8 @@ export type CacheValue = unknown;
 export interface SetOptions {
   ttl?: number;
   tags?: string[];
+  /** Keep the entry this long past its TTL so getOrSet calls with `grace` can serve it stale. */
+  grace?: number;
 }
 
 export interface GetOrSetOptions extends SetOptions {

@@ -164,7 +164,7 @@ for (const [name, opts] of variants) {
       assert.equal(version, 2, 'exactly one refresh');
       assert.equal(await c.getOrSet('k', loader, { ttl: 30_000, grace: 10_000 }), 2);
       // A failing refresh keeps the stale value.
-      await c.set('e', 'old', { ttl: 20, grace: 10_000 } as never);
+      await c.set('e', 'old', { ttl: 20, grace: 10_000 });
       await sleep(40);
       assert.equal(await c.getOrSet('e', () => Promise.reject(new Error('down')), { grace: 10_000 }), 'old');
     }));
