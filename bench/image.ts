@@ -3,7 +3,7 @@
 //   A. uncached transforms: a 2000 px JPEG resized to 400 px WebP, every request a new source URL
 //   B. cached variant: the same URL over and over (ipx has no result cache)
 //   C. peak RSS of the server process while 16 clients fetch transforms of distinct 24 MP sources
-// Usage: npm run bench -- image [--runs 3] [--duration 4] [--connections 8]
+// Usage: npm run bench -- image [--runs 3] [--duration 4] [--connections 8] [--phases ABC]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '3' },
     duration: { type: 'string', default: '4' },
     connections: { type: 'string', default: '8' },
+    // Which phases to run (A, B, C); skipped phases print 0.
+    phases: { type: 'string', default: 'ABC' },
   },
 });
 
@@ -162,14 +164,22 @@ async function main(): Promise<void> {
   for (let run = 0; run < runs; run++) {
     for (const kind of KINDS) {
       // A and B share a process; C gets a fresh one so its peak is not an earlier phase's.
-      let c = await startChild(kind, originUrl);
-      const a = await cannon(c, (i) => c.path(`/src/${run}-${i}.jpg`), connections, duration);
-      await request(c.base + c.path('/src/hot.jpg')).then((r) => r.body.dump());
-      const b = await cannon(c, () => c.path('/src/hot.jpg'), connections, duration);
-      await stop(c);
-      c = await startChild(kind, originUrl);
-      const p = await peakRss(c, 16, run);
-      await stop(c);
+      const phases = args.phases!.toUpperCase();
+      let a = { rps: 0, errors: 0 };
+      let b = { rps: 0, errors: 0 };
+      let p = { baseline: 0, peak: 0, ms: 0, ok: 16 };
+      if (phases.includes('A') || phases.includes('B')) {
+        const c = await startChild(kind, originUrl);
+        if (phases.includes('A')) a = await cannon(c, (i) => c.path(`/src/${run}-${i}.jpg`), connections, duration);
+        await request(c.base + c.path('/src/hot.jpg')).then((r) => r.body.dump());
+        if (phases.includes('B')) b = await cannon(c, () => c.path('/src/hot.jpg'), connections, duration);
+        await stop(c);
+      }
+      if (phases.includes('C')) {
+        const c = await startChild(kind, originUrl);
+        p = await peakRss(c, 16, run);
+        await stop(c);
+      }
       const row = rows[kind];
       row.a.push(a.rps);
       row.b.push(b.rps);
@@ -191,6 +201,7 @@ async function main(): Promise<void> {
   line('A uncached 2000px→400px WebP (req/s)', (r) => median(r.a), 'req/s', '≥ 1.0×');
   line('B cached variant (req/s)', (r) => median(r.b), 'req/s', '≥ 10×');
   line('C peak RSS, 16 × 24 MP at once (MiB)', (r) => median(r.peak), 'MiB', '≤ 0.5×');
+  line('C peak RSS above idle (MiB)', (r) => median(r.peak.map((p, i) => p - r.base[i]!)), 'MiB', '(growth only)');
   for (const k of KINDS) console.log(`   ${k}: idle RSS before C ${mib(median(rows[k].base))} MiB, C wall time ${median(rows[k].ms)} ms, failed requests ${rows[k].errors}`);
 }
 

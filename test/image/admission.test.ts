@@ -6,7 +6,7 @@ import type { Admission, AdmissionStats, Release } from '../../src/proxy/admissi
 import type { MemorySample, MemoryStatus, PressureSource } from '../../src/monitor/types.js';
 import { HeadroomError } from '../../src/errors.js';
 import { createImageService } from '../../src/image/index.js';
-import { images, mapCache, startOrigin, type Origin } from './fixtures.js';
+import { images, testCache, startOrigin, type Origin } from './fixtures.js';
 
 let origin: Origin;
 before(async () => {
@@ -38,7 +38,7 @@ function oneSlot(): Admission & { acquired: number; held: number } {
 
 test('admission slots are taken around fetches and released, also for streamed originals and failures', async () => {
   const admission = oneSlot();
-  const image = createImageService({ cache: mapCache(), allowedOrigins: [origin.url], allowPrivateNetworks: true, admission, timeout: 2000 });
+  const image = createImageService({ cache: testCache(), allowedOrigins: [origin.url], allowPrivateNetworks: true, admission, timeout: 2000 });
   try {
     await image.handle({ query: { url: `${origin.url}/img/png`, w: '10' } });
     assert.equal(admission.held, 0);
@@ -61,7 +61,7 @@ test('admission slots are taken around fetches and released, also for streamed o
 test('critical memory pauses transforms with 503 + Retry-After; originals still served', async () => {
   let status: MemoryStatus = 'critical';
   const monitor: PressureSource = { status: () => status, onPressure: () => () => {} };
-  const image = createImageService({ cache: mapCache(), allowedOrigins: [origin.url], allowPrivateNetworks: true, monitor });
+  const image = createImageService({ cache: testCache(), allowedOrigins: [origin.url], allowPrivateNetworks: true, monitor });
   try {
     await assert.rejects(image.handle({ query: { url: `${origin.url}/img/jpeg`, w: '50' } }), (e: HeadroomError) => e.code === 'HEADROOM_MEMORY_PRESSURE' && Number(e.headers['retry-after']) >= 1);
     assert.equal((await image.handle({ query: { url: `${origin.url}/img/jpeg` } })).status, 200);
@@ -76,7 +76,7 @@ test('critical memory pauses transforms with 503 + Retry-After; originals still 
 test('a transform whose decode estimate exceeds the RSS headroom is refused', async () => {
   const sample = { rssLimit: 100 * 1024 ** 2, process: { rss: 99 * 1024 ** 2 } } as MemorySample;
   const monitor: PressureSource = { status: () => 'warning', onPressure: () => () => {}, current: () => sample };
-  const image = createImageService({ cache: mapCache(), allowedOrigins: [origin.url], allowPrivateNetworks: true, monitor });
+  const image = createImageService({ cache: testCache(), allowedOrigins: [origin.url], allowPrivateNetworks: true, monitor });
   try {
     // 800×600×4 ≈ 1.9 MB > 1 MiB of headroom.
     await assert.rejects(image.handle({ query: { url: `${origin.url}/img/jpeg`, w: '50' } }), /memory headroom/);

@@ -1,14 +1,14 @@
 // Test fixtures for the image proxy: images generated with sharp at test start, a real origin
-// server on 127.0.0.1 that also misbehaves on purpose, a small Map-backed Cache, and a Fastify app
-// with the image plugins.
+// server on 127.0.0.1 that also misbehaves on purpose, and a Fastify app
+// with the image plugins. Tests use the real cache (src/cache).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import type { Readable } from 'node:stream';
 import sharp from 'sharp';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Cache, CacheStats } from '../../src/cache/types.js';
+import type { Cache } from '../../src/cache/types.js';
+import { createCache } from '../../src/cache/index.js';
 import { installErrorHandlers } from '../../src/server/error-handler.js';
 import { imageAdminRoutes, imageRoutes } from '../../src/server/routes/image.js';
 import type { ImageService } from '../../src/image/index.js';
@@ -150,33 +150,13 @@ export async function startOrigin(): Promise<Origin> {
   };
 }
 
-/** The smallest Cache that honours the interface (until the real one is wired in). */
-export function mapCache(): Cache & { map: Map<string, unknown> } {
-  const map = new Map<string, unknown>();
-  const stats = (): CacheStats => ({
-    l1: { hits: 0, misses: 0, bytes: 0, entries: map.size, errors: 0, maxBytes: 0, effectiveMaxBytes: 0, maxEntries: 0, evictions: {} },
-    l2: null,
-    hitRatio: 0,
-    singleFlight: { deduplicated: 0, inFlight: 0 },
-  });
-  const cache = {
-    map,
-    get: async <T>(k: string) => map.get(k) as T | undefined,
-    set: async (k: string, v: unknown) => void map.set(k, v),
-    delete: async (k: string) => void map.delete(k),
-    has: async (k: string) => map.has(k),
-    getOrSet: async <T>(k: string, loader: () => Promise<T> | T) => (map.has(k) ? (map.get(k) as T) : loader()),
-    invalidateByTag: async () => map.clear(),
-    invalidateAll: async () => map.clear(),
-    getStream: async () => undefined,
-    setStream: async (_k: string, r: Readable) => void r.resume(),
-    stats,
-    topKeys: () => [],
-    close: async () => {},
-    [Symbol.asyncDispose]: async () => {},
-  };
-  return cache;
+/** The real two-tier cache (L1 only) as the gateway creates it. */
+export function testCache(): Cache {
+  return createCache({ l1: { maxBytes: 64 * 1024 ** 2 } });
 }
+
+/** The cache key of a source URL's original bytes (mirrors src/image/service.ts). */
+export const srcKey = (url: string): string => `image:src:${createHash('sha256').update(url).digest('base64url').slice(0, 32)}`;
 
 export async function buildImageApp(image: ImageService): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });

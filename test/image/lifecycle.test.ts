@@ -6,13 +6,14 @@ import { request } from 'undici';
 import type { AddressInfo } from 'node:net';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { createImageService, sniff } from '../../src/image/index.js';
-import { buildImageApp, images, mapCache, startOrigin } from './fixtures.js';
+import { buildImageApp, images, testCache, startOrigin } from './fixtures.js';
 
 test('no handles left after close(), including an interrupted stream and a queued transform', async () => {
   await images();
   await assertNoLeakedHandles(async () => {
     const origin = await startOrigin();
-    const image = createImageService({ cache: mapCache(), allowedOrigins: [origin.url], allowPrivateNetworks: true, concurrency: 1, timeout: 2000 });
+    const cache = testCache();
+    const image = createImageService({ cache, allowedOrigins: [origin.url], allowPrivateNetworks: true, concurrency: 1, timeout: 2000 });
     const app = await buildImageApp(image);
     await app.listen({ port: 0, host: '127.0.0.1' });
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -31,6 +32,7 @@ test('no handles left after close(), including an interrupted stream and a queue
     await image.close(); // idempotent
     await image[Symbol.asyncDispose]();
     await assert.rejects(image.handle({ query: { url: `${origin.url}/img/png` } }), { code: 'HEADROOM_DRAINING' });
+    await cache.close();
     await origin.close();
   });
 });

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { createImageService, isBlockedAddress, type ImageService } from '../../src/image/index.js';
 import { createImageAgent } from '../../src/image/guarded-agent.js';
 import { createOriginPolicy, matchesRules, parseOriginRules } from '../../src/image/origin-policy.js';
-import { buildImageApp, fakeLookup, mapCache, startOrigin, type Origin } from './fixtures.js';
+import { buildImageApp, fakeLookup, testCache, startOrigin, type Origin } from './fixtures.js';
 
 describe('address and origin rules', () => {
   test('non-public addresses are blocked, public ones pass', () => {
@@ -62,7 +62,7 @@ describe('through GET /image', () => {
     origin = await startOrigin();
     const names = ['loop', 'ten', 'meta', 'v6', 'mapped', 'good', 'evil', 'public'];
     image = createImageService({
-      cache: mapCache(),
+      cache: testCache(),
       allowedOrigins: [...names.map((n) => `http://${n}.test:${origin.port}`), `http://0.0.0.0:${origin.port}`, `http://127.0.0.1:${origin.port}`, `http://[::ffff:127.0.0.1]:${origin.port}`],
       // Only good.test may be on a private address (as the demo origin is in demo mode).
       allowPrivateOrigins: [`http://good.test:${origin.port}`],
