@@ -12,6 +12,7 @@ import { createSnapshotWriter } from './snapshot.js';
 import { nextStatus, statusRank } from './status.js';
 import { PostGcTrend } from './trend.js';
 import type {
+  HealthReport,
   HeapSnapshotResult,
   MemoryMonitor,
   MemoryMonitorOptions,
@@ -50,6 +51,8 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
   let lastLogAt = -Infinity;
   let lastAutoSnapshotAt = -Infinity;
   let pendingSnapshot: Promise<unknown> | undefined;
+  // /health is polled far more often than samples change: build the report once per sample.
+  let reportCache: { sample: MemorySample; report: HealthReport } | undefined;
 
   // Decided once (pino's model): with logging off, sampling pays nothing for it.
   const logSample: (s: MemorySample) => void =
@@ -152,7 +155,13 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
     sampleNow,
     current: () => latest ?? sampleNow(),
     status: () => (latest ? status : sampleNow().status),
-    report: () => buildReport(monitor.current(), thresholds, gcWatcher.stats(), trend.trend(performance.now())),
+    report() {
+      const sample = monitor.current();
+      if (reportCache?.sample !== sample) {
+        reportCache = { sample, report: buildReport(sample, thresholds, gcWatcher.stats(), trend.trend(performance.now())) };
+      }
+      return reportCache.report;
+    },
     history: () => history.toArray(),
     gc: () => gcWatcher.stats(),
     trend: () => trend.trend(performance.now()),

@@ -143,6 +143,7 @@ export interface MemoryMonitor {
   /** The most recent sample (taking one if none exists yet). */
   current(): MemorySample;
   status(): MemoryStatus;
+  /** The /health body for the latest sample; built once per sample and shared, so treat it as read-only. */
   report(): HealthReport;
   history(): MemorySample[];
   gc(): GcStats;
