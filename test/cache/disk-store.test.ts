@@ -129,3 +129,16 @@ describe('disk store', () => {
     await r.close();
   });
 });
+
+describe('disk store get() bound', () => {
+  test('get() refuses a value larger than maxGetBytes before reading it; getStream() still works', async () => {
+    const s = new DiskStore({ dir: freshDir(), maxGetBytes: 10_000 });
+    await s.ready;
+    await s.set('big', entry(Buffer.alloc(20_000, 1)));
+    await assert.rejects(s.get('big'), { code: 'HEADROOM_BODY_TOO_LARGE' });
+    const st = await s.getStream('big');
+    assert.equal(st?.size, 20_000);
+    st?.stream.destroy();
+    await s.close();
+  });
+});

@@ -5,20 +5,22 @@
 // the background; reads go straight to the file, so they work before the scan ends.
 // One process per directory: the index is not shared between processes.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { HeadroomError } from '../../errors.js';
 import { CorruptError, decodeFrame, decodeHeader, encodeFrame, encodeHeader, headerLength, type Encoded, type Header, type Meta } from '../codec.js';
 import { crc32 } from '../crc32.js';
 import { DiskIndex } from './disk-index.js';
-import type { L2Store, StoreStats, StoreStreamEntry } from './types.js';
+import { MAX_GET_BYTES, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
 export interface DiskStoreOptions {
   dir: string;
   maxBytes?: number;
   /** Most files tracked (bounds the in-memory index); default 100,000. */
   maxEntries?: number;
+  /** Largest value get() loads into memory (default MAX_GET_BYTES); larger ones need getStream(). */
+  maxGetBytes?: number;
 }
 
 const SWEEP_LIMIT = 10_000;
@@ -34,6 +36,7 @@ export class DiskStore implements L2Store {
   private readonly tmp: string;
   private readonly maxBytes: number;
   private readonly maxEntries: number;
+  private readonly maxGetBytes: number;
   private readonly index = new DiskIndex();
   private readonly pending = new Set<Promise<unknown>>();
   private errors = 0;
@@ -47,6 +50,7 @@ export class DiskStore implements L2Store {
     this.tmp = join(o.dir, 'tmp');
     this.maxBytes = o.maxBytes ?? 1024 ** 3;
     this.maxEntries = o.maxEntries ?? 100_000;
+    this.maxGetBytes = o.maxGetBytes ?? MAX_GET_BYTES;
     this.dirs = this.prepareDirs();
     this.ready = this.dirs.then(() => this.scan());
     this.ready.catch(() => undefined);
@@ -65,7 +69,7 @@ export class DiskStore implements L2Store {
     const path = this.pathOf(key);
     let buf: Buffer;
     try {
-      buf = await readFile(path);
+      buf = await readBounded(path, this.maxGetBytes);
     } catch (err) {
       if (isNotFound(err)) {
         this.index.remove(key);
@@ -308,6 +312,18 @@ export class DiskStore implements L2Store {
     found.sort((a, b) => a.mtime - b.mtime);
     // Writes that happened during the scan are newer: keep them on top.
     for (const f of found) if (!this.index.has(f.key)) this.track(f.key, f.size, f.header);
+  }
+}
+
+/** Reads a whole file, refusing (before reading) one larger than `max`. */
+async function readBounded(path: string, max: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (size > max) throw new HeadroomError('HEADROOM_BODY_TOO_LARGE', `cached value of ${size} bytes is too large for get(); use getStream()`);
+    return await fh.readFile();
+  } finally {
+    await fh.close();
   }
 }
 

@@ -10,7 +10,7 @@ import { CorruptError, decodeFrame, decodeHeader, encodeFrame, encodeHeader, FLA
 import { crc32 } from '../crc32.js';
 import { HeadroomError } from '../../errors.js';
 import { COMMIT_CHUNKED, GET_ENTRY, INVALIDATE_TAG, SET_TAGGED } from './redis-scripts.js';
-import type { L2Store, StoreStats, StoreStreamEntry } from './types.js';
+import { MAX_GET_BYTES, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -88,6 +88,10 @@ export class RedisStore implements L2Store {
       if (Buffer.isBuffer(r)) return decodeFrame(key, r);
       const found = await this.readChunked(key, r[0]);
       if (found === undefined) return undefined;
+      if (found.size > MAX_GET_BYTES) {
+        found.stream.destroy();
+        throw new HeadroomError('HEADROOM_BODY_TOO_LARGE', `cached value of ${found.size} bytes is too large for get(); use getStream()`);
+      }
       const parts: Buffer[] = [];
       for await (const chunk of found.stream) parts.push(chunk as Buffer);
       return { type: found.type, expiresAt: found.expiresAt, staleUntil: found.staleUntil, tags: found.tags, payload: Buffer.concat(parts) };

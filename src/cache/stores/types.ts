@@ -4,6 +4,12 @@
 import type { Readable } from 'node:stream';
 import type { Encoded, Meta } from '../codec.js';
 
+/**
+ * get() loads a value into memory; larger values are refused while reading (a miss for the tiered
+ * cache) and must be read with getStream(). 64 MiB.
+ */
+export const MAX_GET_BYTES = 64 * 1024 ** 2;
+
 export interface StoreStreamEntry extends Meta {
   stream: Readable;
   size: number;

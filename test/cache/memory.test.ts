@@ -1,0 +1,32 @@
+// In the spirit of lru-cache's avoid-memory-leak test: many operations over a small budget, then
+// a forced GC; the heap must not grow by more than the budget (plus a little noise).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createCache } from '../../src/cache/index.js';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function heap(): number {
+  for (let i = 0; i < 3; i++) gc!();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+test('L1 heap use stays within its byte budget after 60k mixed operations', { skip: gc ? false : 'needs --expose-gc' }, async () => {
+  const budget = 4 * 1024 ** 2;
+  const base = heap();
+  const cache = createCache({ disk: false, l1: { maxBytes: budget, maxEntries: 1_000_000, maxEntryBytes: 256 * 1024 } });
+  for (let i = 0; i < 60_000; i++) {
+    const k = `k${i % 20_000}`;
+    const kind = i % 3;
+    const v = kind === 0 ? 'x'.repeat(i % 2000) + i : kind === 1 ? { i, s: 'y'.repeat(i % 500), a: [i, i + 1] } : Buffer.alloc(i % 4096, i & 0xff);
+    await cache.set(k, v, { tags: [`t${i % 10}`] });
+    await cache.get(`k${(i * 7) % 20_000}`);
+    if (i % 10_000 === 0) await cache.invalidateByTag(`t${i % 10}`);
+  }
+  const s = cache.stats();
+  assert.ok(s.l1.bytes <= budget);
+  const growth = heap() - base;
+  assert.ok(growth < budget * 1.15 + 2 * 1024 ** 2, `heap grew ${growth} bytes for a ${budget}-byte budget`);
+  await cache.close();
+});
