@@ -1,5 +1,6 @@
 // Library defaults: the same values as the IMAGE_* configuration defaults, so a toolkit user gets
-// the same bounded behaviour as the gateway.
+// the same bounded behaviour as the gateway. Names match config.image.* one to one, so the gateway
+// can pass `...config.image`.
 import { availableParallelism } from 'node:os';
 import type { ImageServiceOptions } from './types.js';
 
@@ -23,6 +24,6 @@ export function resolveOptions(options: ImageServiceOptions) {
     originMaxAge: options.originMaxAge ?? 'ceiling',
     memoryBudget: options.memoryBudget ?? 1024 ** 3,
     keepMetadata: options.keepMetadata ?? false,
-    sharpCache: options.sharpCache ?? false,
+    sharpCacheMemory: options.sharpCacheMemory ?? 0,
   };
 }

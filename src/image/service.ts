@@ -39,9 +39,10 @@ const keysFor = (url: string): Keys => {
 export function createImageService(options: ImageServiceOptions): ImageService {
   const o = resolveOptions(options);
   const { cache } = o;
-  // Process-wide libvips settings, set deliberately (see ImageServiceOptions.sharpCache).
-  sharp.cache(o.sharpCache);
-  if (o.sharpConcurrency !== undefined) sharp.concurrency(o.sharpConcurrency);
+  // Process-wide libvips settings, set deliberately (see ImageServiceOptions.sharpCacheMemory).
+  // Inputs are buffers, so libvips' open-file cache is not needed either.
+  sharp.cache(o.sharpCacheMemory > 0 ? { memory: Math.max(1, Math.floor(o.sharpCacheMemory / 1024 ** 2)), files: 0, items: 100 } : false);
+  if (o.sharpConcurrency) sharp.concurrency(o.sharpConcurrency);
 
   const policy = createOriginPolicy(o);
   const agentOptions = { lookup: o.lookup, connectTimeout: Math.min(o.timeout, 10_000), bodyTimeout: o.timeout, headersTimeout: o.timeout };
@@ -324,6 +325,8 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     handle(req) {
       return guard(async () => {
         if (closed) throw new HeadroomError('HEADROOM_DRAINING', 'the image service is closed');
+        // A client that already left gets no work started for it (shared work it joined goes on).
+        if (req.signal?.aborted) throw new HeadroomError('HEADROOM_BAD_REQUEST', 'the client closed the request');
         const params = parseParams(req.query, o.maxOutputDimension);
         const url = policy.check(params.url);
         const keys = keysFor(url.href);

@@ -38,11 +38,11 @@ export interface ImageServiceOptions {
   /** Keep EXIF/ICC/XMP in outputs (default: stripped). */
   keepMetadata?: boolean;
   /**
-   * libvips operation cache (process-wide!). false (default) turns it off: headroom caches encoded
-   * outputs itself, and libvips' cache would hold decoded pixels no byte budget here can see.
+   * Bytes for libvips' process-wide operation cache; 0 (default) turns it off: headroom caches
+   * encoded outputs itself, and libvips' cache would hold decoded pixels no byte budget here sees.
    */
-  sharpCache?: false | { memory: number; files: number; items: number };
-  /** libvips threads per transform (process-wide); undefined leaves sharp's default (cores). */
+  sharpCacheMemory?: number;
+  /** libvips threads per transform (process-wide); 0/undefined leaves sharp's default. */
   sharpConcurrency?: number;
   /** Memory monitor: status critical pauses transforms; current() gives RSS headroom. */
   monitor?: PressureSource;
