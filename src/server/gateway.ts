@@ -7,11 +7,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.js';
 import { createMemoryMonitor } from '../monitor/index.js';
 import type { MemoryMonitor } from '../monitor/types.js';
+import { createCache } from '../cache/index.js';
 import type { Cache } from '../cache/types.js';
 import { startDemoOrigin, type DemoOrigin } from '../demo/origin.js';
 import { buildApp, type RouteRegistrar } from './app.js';
 import { createLogger } from './logger.js';
 import { registerMonitorMetrics } from './metrics/monitor.js';
+import { registerCacheMetrics } from './metrics/cache.js';
+import { cacheAdminRoutes } from './routes/cache.js';
 
 /** What each part contributes to the gateway. */
 interface PartModule {
@@ -66,8 +69,26 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     const monitor = createMemoryMonitor({ ...config.monitor, logger: logger.child({ part: 'monitor' }) });
     parts.push({ name: 'monitor', close: () => monitor.close(), metrics: (r) => registerMonitorMetrics(r, monitor) });
 
-    const cache: Cache | undefined = undefined;
-    // wire:cache — create the cache here and push its PartModule.
+    const c = config.cache;
+    const cache: Cache = createCache({
+      l1: { maxBytes: c.maxBytes, maxEntries: c.maxEntries, maxEntryBytes: c.maxEntryBytes },
+      disk: !c.redisUrl && c.diskEnabled ? { dir: c.dir, maxBytes: c.diskMaxBytes, maxEntries: c.diskMaxEntries } : false,
+      redis: c.redisUrl ? { url: c.redisUrl, keyPrefix: c.redisKeyPrefix, chunkSize: c.redisChunkSize } : undefined,
+      defaultTtl: c.defaultTtl,
+      monitor,
+      pressureShrinkRatio: c.pressureShrinkRatio,
+      cleanupInterval: c.cleanupInterval,
+      loaderTimeout: c.loaderTimeout,
+      logger: logger.child({ part: 'cache' }),
+    });
+    parts.push({
+      name: 'cache',
+      close: () => cache.close(),
+      admin: async (app) => {
+        await app.register(cacheAdminRoutes, { cache });
+      },
+      metrics: (r) => registerCacheMetrics(r, cache),
+    });
 
     // wire:proxy — create admission + proxy here and push its PartModule.
 

@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from '../helpers/http.js';
+import { ADMIN_TOKEN, startGateway } from '../helpers/gateway.js';
+import { redisOrSkip, startRedis } from '../helpers/redis.js';
+import { parsePrometheus } from './prometheus.js';
+
+const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+test('gateway cache wiring: stats, invalidate by tag, clear, memory-stats and metrics', async () => {
+  const t = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN });
+  try {
+    const cache = t.gw.cache!;
+    await cache.set('a', { v: 1 }, { tags: ['users'] });
+    await cache.set('b', Buffer.from('bytes'), { tags: ['files'] });
+    assert.deepEqual(await cache.get('a'), { v: 1 });
+
+    const stats = (await request(`${t.url}/admin/cache-stats`, { headers: auth })).json();
+    assert.equal(stats.l1.entries, 2);
+    assert.equal(stats.l2.kind, 'disk');
+
+    const mem = (await request(`${t.url}/admin/memory-stats`, { headers: auth })).json();
+    assert.equal(mem.cache.local.totalEntries, 2);
+    assert.equal(mem.cache.redis.connected, false);
+
+    const bad = await request(`${t.url}/admin/cache/invalidate`, { method: 'POST', headers: auth });
+    assert.equal(bad.status, 400);
+    assert.match(bad.json().error.message, /tag/);
+    const inv = await request(`${t.url}/admin/cache/invalidate?tag=users`, { method: 'POST', headers: auth });
+    assert.equal(inv.status, 200);
+    assert.equal(await cache.get('a'), undefined);
+    assert.deepEqual(await cache.get('b'), Buffer.from('bytes'));
+
+    assert.equal((await request(`${t.url}/admin/cache/clear`, { method: 'POST', headers: auth })).status, 200);
+    assert.equal(await cache.get('b'), undefined);
+
+    const types = parsePrometheus((await request(`${t.url}/metrics`)).text);
+    assert.ok([...types.keys()].some((k) => k.startsWith('headroom_cache_')), 'headroom_cache_* metrics');
+    // Cache admin routes are behind the same auth as the rest of /admin.
+    assert.equal((await request(`${t.url}/admin/cache-stats`)).status, 401);
+  } finally {
+    await t.close();
+  }
+});
+
+test('gateway with REDIS_URL reports Redis in memory-stats', async (ctx) => {
+  if (!redisOrSkip('gateway redis wiring')) return ctx.skip('redis-server not installed');
+  const redis = await startRedis();
+  const t = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, REDIS_URL: redis.url });
+  try {
+    await t.gw.cache!.set('k', 'v');
+    let mem;
+    for (let i = 0; i < 50; i++) {
+      mem = (await request(`${t.url}/admin/memory-stats`, { headers: auth })).json();
+      if (mem.cache.redis.connected && mem.cache.redis.keyCount !== null) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(mem.cache.redis.connected, true);
+    assert.equal(typeof mem.cache.redis.keyCount, 'number');
+  } finally {
+    await t.close();
+    await redis.stop();
+  }
+});
