@@ -4,7 +4,12 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
-const ROOT = '/sys/fs/cgroup';
+/** Where to look; overridable so tests can point at a fake tree. */
+export interface CgroupPaths {
+  root: string;
+  procSelfCgroup: string;
+}
+const DEFAULT_PATHS: CgroupPaths = { root: '/sys/fs/cgroup', procSelfCgroup: '/proc/self/cgroup' };
 
 function readNumber(path: string): number | undefined {
   try {
@@ -18,22 +23,22 @@ function readNumber(path: string): number | undefined {
 }
 
 /** Directories to look in: the process's own cgroup (v2 unified line of /proc/self/cgroup) first, then the mount root. */
-function v2Dirs(): string[] {
+function v2Dirs(p: CgroupPaths): string[] {
   const dirs: string[] = [];
   try {
-    const line = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
+    const line = readFileSync(p.procSelfCgroup, 'utf8').split('\n').find((l) => l.startsWith('0::'));
     const rel = line?.slice(3).trim();
-    if (rel && rel !== '/' && !rel.includes('..')) dirs.push(ROOT + rel);
+    if (rel && rel !== '/' && !rel.includes('..')) dirs.push(p.root + rel);
   } catch {
     // not Linux
   }
-  dirs.push(ROOT);
+  dirs.push(p.root);
   return dirs;
 }
 
 /** The cgroup memory limit in bytes, or null when none is set (or it is absurd: above physical memory). */
-export function cgroupMemoryLimit(): number | null {
-  const candidates = [...v2Dirs().map((d) => `${d}/memory.max`), `${ROOT}/memory/memory.limit_in_bytes`];
+export function cgroupMemoryLimit(p: CgroupPaths = DEFAULT_PATHS): number | null {
+  const candidates = [...v2Dirs(p).map((d) => `${d}/memory.max`), `${p.root}/memory/memory.limit_in_bytes`];
   for (const path of candidates) {
     const n = readNumber(path);
     // v1 reports "no limit" as ~2^63 rounded to a page; anything above physical memory cannot bind.
@@ -43,13 +48,13 @@ export function cgroupMemoryLimit(): number | null {
 }
 
 /** Bytes still available: the smaller of os.freemem() and cgroup limit − usage (when limited). */
-export function availableMemory(): number {
+export function availableMemory(p: CgroupPaths = DEFAULT_PATHS): number {
   let free = os.freemem();
-  const limit = cgroupMemoryLimit();
+  const limit = cgroupMemoryLimit(p);
   if (limit !== null) {
     const usage =
-      v2Dirs().map((d) => readNumber(`${d}/memory.current`)).find((n) => n !== undefined) ??
-      readNumber(`${ROOT}/memory/memory.usage_in_bytes`);
+      v2Dirs(p).map((d) => readNumber(`${d}/memory.current`)).find((n) => n !== undefined) ??
+      readNumber(`${p.root}/memory/memory.usage_in_bytes`);
     if (usage !== undefined) free = Math.min(free, Math.max(0, limit - usage));
   }
   return free;
