@@ -33,8 +33,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: config.server.bodyLimit,
     trustProxy: config.server.trustProxy,
-    // Ids are only for correlating log lines; the default counter is enough.
-    disableRequestLogging: false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
