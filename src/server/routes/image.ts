@@ -1,6 +1,6 @@
 // GET /image and GET /image/meta (public), GET /image-stats (admin plugin; the gateway mounts it
 // under /admin after auth). Errors are HeadroomErrors and go through the shared error handler.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ImageService } from '../../image/types.js';
 
 export interface ImageRouteOptions {
@@ -8,12 +8,11 @@ export interface ImageRouteOptions {
 }
 
 /** Aborts when the client goes away before the response is complete. */
-function clientSignal(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+function clientSignal(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) controller.abort(new Error('client closed the connection'));
   });
-  void request;
   return controller.signal;
 }
 
@@ -25,7 +24,7 @@ export async function imageRoutes(app: FastifyInstance, { image }: ImageRouteOpt
       query: request.query as Record<string, unknown>,
       accept: headerValue(request.headers.accept),
       ifNoneMatch: headerValue(request.headers['if-none-match']),
-      signal: clientSignal(request, reply),
+      signal: clientSignal(reply),
     });
     reply.code(res.status).headers(res.headers);
     return res.body === undefined ? reply.send() : reply.send(res.body);
