@@ -95,6 +95,13 @@ describe('originals', () => {
     assert.equal(image.stats().passThrough, 1);
     const meta = (await get(`/image/meta?url=${encodeURIComponent(`${origin.url}/img/big`)}`)).json();
     assert.deepEqual([meta.width, meta.height, meta.bytes, meta.cached, meta.format], [2000, 2000, imgs.big.length, false, 'jpeg']);
+    // A streamed original's ETag derives from the origin's strong ETag; 304 comes from metadata.
+    const tagged = await get(q('/etag/big'));
+    assert.match(String(tagged.headers.etag), /^"o-/);
+    const hitsBefore = origin.hits.get('/etag/big');
+    const nm = await get(q('/etag/big'), { 'if-none-match': String(tagged.headers.etag) });
+    assert.equal(nm.statusCode, 304);
+    assert.equal(origin.hits.get('/etag/big'), hitsBefore, 'answered without contacting the origin');
     // Without Content-Length the body is still bounded and streamed.
     const chunked = await get(q('/chunked/big'));
     assert.equal(chunked.statusCode, 200);
