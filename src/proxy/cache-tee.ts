@@ -68,6 +68,13 @@ export interface ResponseCacheOptions {
   canWrite: () => boolean;
   /** Tag put on every entry so the operator can drop them at once. Default 'proxy'. */
   tag?: string;
+  /**
+   * How long a URL whose response was not storable skips cache lookups, ms (default 10 000): an
+   * API that never sends Cache-Control then costs no cache round trip (L2 may be disk or Redis)
+   * per request. Bounded to `uncacheableMax` URLs (default 10 000).
+   */
+  uncacheableTtl?: number;
+  uncacheableMax?: number;
 }
 
 export interface ResponseCacheStats {
@@ -77,12 +84,25 @@ export interface ResponseCacheStats {
   stored: number;
   abandoned: number;
   skippedPressure: number;
+  /** Lookups skipped because the URL's last response was not storable. */
+  skippedUncacheable: number;
 }
 
 export function createResponseCache(options: ResponseCacheOptions) {
   const { cache, maxBufferSize, cacheAuthorized } = options;
   const tags = [options.tag ?? 'proxy'];
-  const stats: ResponseCacheStats = { hits: 0, misses: 0, notModified: 0, stored: 0, abandoned: 0, skippedPressure: 0 };
+  const stats: ResponseCacheStats = { hits: 0, misses: 0, notModified: 0, stored: 0, abandoned: 0, skippedPressure: 0, skippedUncacheable: 0 };
+  const uncacheableTtl = options.uncacheableTtl ?? 10_000;
+  const uncacheableMax = options.uncacheableMax ?? 10_000;
+  // Insertion-ordered, so the oldest entry is dropped first when full.
+  const uncacheable = new Map<string, number>();
+
+  function markUncacheable(key: string): void {
+    if (uncacheableTtl <= 0) return;
+    uncacheable.delete(key);
+    if (uncacheable.size >= uncacheableMax) uncacheable.delete(uncacheable.keys().next().value!);
+    uncacheable.set(key, Date.now() + uncacheableTtl);
+  }
 
   const varyMatches = (entry: CachedResponse, req: IncomingMessage): boolean => {
     if (!entry.vary) return true;
@@ -93,6 +113,14 @@ export function createResponseCache(options: ResponseCacheOptions) {
   /** A fresh entry for this request, or undefined. */
   async function lookup(key: string, req: IncomingMessage, cacheControl: string | undefined): Promise<CachedResponse | undefined> {
     if (requestBypassesCache(cacheControl)) return undefined;
+    const until = uncacheable.get(key);
+    if (until !== undefined) {
+      if (until > Date.now()) {
+        stats.skippedUncacheable++;
+        return undefined;
+      }
+      uncacheable.delete(key);
+    }
     let entry: CachedResponse | undefined;
     try {
       entry = decodeEntry(await cache.get(key));
@@ -128,10 +156,15 @@ export function createResponseCache(options: ResponseCacheOptions) {
   }
 
   /** A tee for this response when it may be stored, else undefined. */
-  function begin(facts: ResponseFacts, contentLength: number, reqHasAuth: boolean, reqCacheControl: string | undefined): { tee: Tee; ttl: number } | undefined {
-    if (contentLength > maxBufferSize || requestForbidsStore(reqCacheControl)) return undefined;
-    const ttl = sharedTtl(facts, reqHasAuth, cacheAuthorized);
-    if (ttl <= 0) return undefined;
+  function begin(key: string, facts: ResponseFacts | undefined, contentLength: number, reqHasAuth: boolean, reqCacheControl: string | undefined): { tee: Tee; ttl: number } | undefined {
+    if (requestForbidsStore(reqCacheControl)) return undefined;
+    const ttl = facts ? sharedTtl(facts, reqHasAuth, cacheAuthorized) : 0;
+    if (ttl <= 0 || contentLength > maxBufferSize) {
+      // Responses to Authorization-bearing requests say nothing about other clients' requests.
+      if (!reqHasAuth) markUncacheable(key);
+      return undefined;
+    }
+    uncacheable.delete(key);
     if (!options.canWrite()) {
       stats.skippedPressure++;
       return undefined;
@@ -143,6 +176,7 @@ export function createResponseCache(options: ResponseCacheOptions) {
   function store(key: string, tee: Tee, ttl: number, status: number, headers: string[], facts: ResponseFacts, req: IncomingMessage): void {
     if (tee.abandoned) {
       stats.abandoned++;
+      markUncacheable(key);
       return;
     }
     if (!options.canWrite()) {

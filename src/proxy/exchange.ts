@@ -173,13 +173,12 @@ export class Exchange implements Sheddable {
       else if (n === 'age') age = Number.parseInt(headers[i + 1]!, 10) || 0;
       else if (n === 'content-length') length = Number(headers[i + 1]) || 0;
     }
-    if (!cacheControl) return;
-    const facts: ResponseFacts = { status, cacheControl, vary, setCookie, age };
-    const t = this.ctx.responseCache!.begin(facts, length, this.reqHasAuth, this.reqCacheControl);
+    const facts: ResponseFacts | undefined = cacheControl ? { status, cacheControl, vary, setCookie, age } : undefined;
+    const t = this.ctx.responseCache!.begin(this.cacheKey!, facts, length, this.reqHasAuth, this.reqCacheControl);
     if (!t) return;
     this.tee = t.tee;
     this.ttl = t.ttl;
-    this.facts = facts;
+    this.facts = facts!;
     this.status = status;
     this.headers = headers;
   }

@@ -6,3 +6,4 @@ export { createUpstreamClient, readLimited, type UpstreamClient, type UpstreamCl
 export { pathEscapes } from './path.js';
 export { sharedTtl, parseCacheControl, etagMatches } from './cache-policy.js';
 export type { ErrorKind } from './stats.js';
+export { proxyRoutes, type ProxyRouteOptions } from './fastify.js';

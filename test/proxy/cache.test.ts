@@ -71,6 +71,7 @@ describe('proxy response cache', () => {
         await request(`${gw.url}/api/p?cc=${encodeURIComponent(cc)}`);
       }
       assert.equal(up.received.length, 6);
+      assert.ok(gw.proxy.stats().cache!.skippedUncacheable >= 3, 'URLs known to be uncacheable skip the cache lookup');
       const auth = { authorization: 'Bearer u1' };
       await request(`${gw.url}/api/a?cc=max-age=60`, { headers: auth });
       await request(`${gw.url}/api/a?cc=max-age=60`, { headers: auth });

@@ -255,6 +255,27 @@ describe('proxy rules', () => {
     }
   });
 
+  test('Expect: 100-continue uploads are relayed (Node answers the 100, undici never sees Expect)', async () => {
+    const up = await startUpstream((req, res) => req.on('end', () => res.end(`got ${req.headers.expect ?? 'no expect'}`)));
+    const gw = await startGateway({ upstreamUrl: up.url });
+    try {
+      const r = await new Promise<string>((resolve, reject) => {
+        const req = http.request(`${gw.url}/api/up`, { method: 'PUT', agent: false, headers: { expect: '100-continue', 'content-length': 5 } }, (res) => {
+          let b = '';
+          res.on('data', (c: Buffer) => (b += c));
+          res.on('end', () => resolve(b));
+        });
+        req.on('continue', () => req.end('hello'));
+        req.on('error', reject);
+      });
+      assert.equal(r, 'got no expect');
+      assert.equal(up.received[0]!.bodyBytes, 5);
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+
   test('stats endpoint and Prometheus metrics', async () => {
     const up = await startUpstream((_req, res) => res.end('ok'));
     const gw = await startGateway({ upstreamUrl: up.url });

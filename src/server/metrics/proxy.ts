@@ -38,9 +38,9 @@ export function registerProxyMetrics(registry: Registry, proxy: Pick<Proxy, 'sta
   counter('headroom_proxy_shed_total', 'In-flight responses aborted under critical memory pressure.', 'part', (s) => ({ proxy: s.shed }));
   counter('headroom_proxy_errors_total', `Upstream and client faults by kind (${ERROR_KINDS.join(', ')}).`, 'kind', (s) => s.errors);
   counter('headroom_proxy_bytes_total', 'Body bytes relayed, by direction (in = request bodies to upstream, out = response bodies to clients).', 'direction', (s) => ({ in: s.bytes.in, out: s.bytes.out }));
-  counter('headroom_proxy_cache_total', 'Response cache outcomes (hit, miss, not_modified, stored, abandoned, skipped_pressure).', 'result', (s): Record<string, number> =>
+  counter('headroom_proxy_cache_total', 'Response cache outcomes (hit, miss, not_modified, stored, abandoned, skipped_pressure, skipped_uncacheable).', 'result', (s): Record<string, number> =>
     s.cache
-      ? { hit: s.cache.hits, miss: s.cache.misses, not_modified: s.cache.notModified, stored: s.cache.stored, abandoned: s.cache.abandoned, skipped_pressure: s.cache.skippedPressure }
+      ? { hit: s.cache.hits, miss: s.cache.misses, not_modified: s.cache.notModified, stored: s.cache.stored, abandoned: s.cache.abandoned, skipped_pressure: s.cache.skippedPressure, skipped_uncacheable: s.cache.skippedUncacheable }
       : {},
   );
   new Gauge({

@@ -1,52 +1,9 @@
-// The proxy's Fastify plugins. proxyRoutes mounts every method under the prefix. By default it
-// also puts the proxy in front of Fastify's own request listener on the HTTP server, so proxied
-// requests skip Fastify's routing and request/reply objects (the throughput target needs that);
-// every proxy rule lives in proxy.handle(), so both paths behave the same. The Fastify routes
-// remain for inject() and for servers where the listener cannot be wrapped. Register it
-// encapsulated (not with fastify-plugin): it replaces the content-type parsers of its scope so
-// request bodies stay unread streams for the upstream.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+// The gateway's proxy plugins: proxyRoutes (the prefix, from src/proxy/fastify.ts, where library
+// users get it too) and proxyAdminRoutes, which the gateway mounts inside the authenticated /admin scope.
+import type { FastifyInstance } from 'fastify';
 import type { Proxy } from '../../proxy/proxy.js';
 
-export interface ProxyRouteOptions {
-  proxy: Proxy;
-  /** Route the prefix on the raw server before Fastify. Default true. */
-  raw?: boolean;
-}
-
-type Listener = (this: Server, req: IncomingMessage, res: ServerResponse) => void;
-
-export async function proxyRoutes(app: FastifyInstance, options: ProxyRouteOptions): Promise<void> {
-  const { proxy } = options;
-  if (options.raw !== false) wrapServerListener(app, proxy);
-
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
-  const handler = (request: FastifyRequest, reply: FastifyReply): void => {
-    reply.hijack();
-    proxy.handle(request.raw, reply.raw);
-  };
-  app.all(proxy.prefix, handler);
-  app.all(`${proxy.prefix}/*`, handler);
-}
-
-function wrapServerListener(app: FastifyInstance, proxy: Proxy): void {
-  const server = app.server as Server | undefined;
-  const listeners = server?.listeners('request') as Listener[] | undefined;
-  if (!server || !listeners || listeners.length !== 1) return; // unknown server setup: Fastify routes only
-  const fastifyListener = listeners[0]!;
-  const listener: Listener = function (req, res) {
-    if (proxy.matches(req.url ?? '')) proxy.handle(req, res);
-    else fastifyListener.call(this, req, res);
-  };
-  server.removeListener('request', fastifyListener);
-  server.on('request', listener);
-  app.addHook('onClose', async () => {
-    server.removeListener('request', listener);
-    server.on('request', fastifyListener);
-  });
-}
+export { proxyRoutes, type ProxyRouteOptions } from '../../proxy/fastify.js';
 
 /** GET /proxy-stats; the gateway mounts it inside the authenticated /admin scope. */
 export async function proxyAdminRoutes(app: FastifyInstance, options: { proxy: Pick<Proxy, 'stats'> }): Promise<void> {
