@@ -9,12 +9,16 @@ import { createMemoryMonitor } from '../monitor/index.js';
 import type { MemoryMonitor } from '../monitor/types.js';
 import { createCache } from '../cache/index.js';
 import type { Cache } from '../cache/types.js';
+import { createAdmission } from '../proxy/admission.js';
+import { createImageService } from '../image/index.js';
 import { startDemoOrigin, type DemoOrigin } from '../demo/origin.js';
 import { buildApp, type RouteRegistrar } from './app.js';
 import { createLogger } from './logger.js';
 import { registerMonitorMetrics } from './metrics/monitor.js';
 import { registerCacheMetrics } from './metrics/cache.js';
 import { cacheAdminRoutes } from './routes/cache.js';
+import { registerImageMetrics } from './metrics/image.js';
+import { imageAdminRoutes, imageRoutes } from './routes/image.js';
 
 /** What each part contributes to the gateway. */
 interface PartModule {
@@ -90,9 +94,41 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       metrics: (r) => registerCacheMetrics(r, cache),
     });
 
-    // wire:proxy — create admission + proxy here and push its PartModule.
+    // One admission controller for proxy and image fetches: MAX_CONCURRENT_CONNECTIONS is a
+    // limit on upstream requests, whoever makes them.
+    const admission = createAdmission({
+      maxConcurrent: config.proxy.maxConcurrent,
+      queueSize: config.proxy.queueSize,
+      queueTimeout: config.proxy.queueTimeout,
+      memoryThresholdPercent: config.proxy.memoryThresholdPercent,
+      monitor,
+    });
+    parts.push({ name: 'admission', close: () => admission.close() });
 
-    // wire:image — create the image service here and push its PartModule.
+    // wire:proxy — create the proxy here and push its PartModule.
+
+    // In demo mode the demo origin (on loopback) is the one private origin images may come from.
+    const demoImageOrigins = demoOrigin ? [demoOrigin.url] : [];
+    const image = createImageService({
+      ...config.image,
+      allowedOrigins: [...config.image.allowedOrigins, ...demoImageOrigins],
+      allowPrivateOrigins: [...config.image.allowPrivateOrigins, ...demoImageOrigins],
+      cache,
+      monitor,
+      admission,
+      logger: logger.child({ part: 'image' }),
+    });
+    parts.push({
+      name: 'image',
+      close: () => image.close(),
+      routes: async (app) => {
+        await app.register(imageRoutes, { image });
+      },
+      admin: async (app) => {
+        await app.register(imageAdminRoutes, { image });
+      },
+      metrics: (r) => registerImageMetrics(r, image),
+    });
 
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
