@@ -46,9 +46,9 @@ export class L1 {
   private hand: L1Entry | undefined;
 
   constructor(o: L1Options = {}) {
-    this.maxBytes = o.maxBytes ?? 64 * 1024 ** 2;
-    this.maxEntries = o.maxEntries ?? 10_000;
-    this.maxEntryBytes = Math.min(o.maxEntryBytes ?? 8 * 1024 ** 2, this.maxBytes);
+    this.maxBytes = checkSize('l1.maxBytes', o.maxBytes ?? 64 * 1024 ** 2, 0);
+    this.maxEntries = checkSize('l1.maxEntries', o.maxEntries ?? 10_000, 1);
+    this.maxEntryBytes = Math.min(checkSize('l1.maxEntryBytes', o.maxEntryBytes ?? 8 * 1024 ** 2, 0), this.maxBytes);
     this.defaultTtl = o.defaultTtl ?? 300_000;
     this.effectiveMaxBytes = this.maxBytes;
   }
@@ -214,6 +214,11 @@ export class L1 {
       }
     }
   }
+}
+
+function checkSize(name: string, n: number, min: number): number {
+  if (!Number.isSafeInteger(n) || n < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${String(n)}`);
+  return n;
 }
 
 /** A standalone synchronous L1 (what the tiered cache uses as its first tier). */

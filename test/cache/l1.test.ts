@@ -81,6 +81,12 @@ describe('L1', () => {
     assert.equal(l1.has('other'), true);
   });
 
+  test('refuses nonsense limits', () => {
+    assert.throws(() => createL1({ maxBytes: -1 }), RangeError);
+    assert.throws(() => createL1({ maxEntries: 0 }), RangeError);
+    assert.throws(() => createL1({ maxEntryBytes: 1.5 }), RangeError);
+  });
+
   test('setLimit shrinks at once and clears at zero', () => {
     const l1 = createL1({ maxBytes: 100_000 });
     for (let i = 0; i < 100; i++) l1.set(`k${i}`, 'x'.repeat(500));

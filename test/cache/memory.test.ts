@@ -30,3 +30,23 @@ test('L1 heap use stays within its byte budget after 60k mixed operations', { sk
   assert.ok(growth < budget * 1.15 + 2 * 1024 ** 2, `heap grew ${growth} bytes for a ${budget}-byte budget`);
   await cache.close();
 });
+
+test('per-kind byte accounting is within [0.7, 1.15] of the measured heap cost', { skip: gc ? false : 'needs --expose-gc' }, async () => {
+  const { createL1 } = await import('../../src/cache/index.js');
+  const kinds: [string, (i: number) => unknown][] = [
+    ['short strings', (i) => `value-${i}`],
+    ['1 KiB strings', (i) => 'z'.repeat(1000) + i],
+    ['non-ASCII strings', (i) => '✓'.repeat(200) + i],
+    ['small Buffers', (i) => Buffer.alloc(64, i & 0xff)],
+    ['4 KiB Buffers', (i) => Buffer.alloc(4096, i & 0xff)],
+    ['records', (i) => ({ id: i, name: `n${i}`, price: i / 3, tags: ['a', 'b'], ok: true })],
+  ];
+  for (const [name, make] of kinds) {
+    const base = heap();
+    const l1 = createL1({ maxBytes: 2 ** 40, maxEntries: 1e7, maxEntryBytes: 2 ** 40 });
+    for (let i = 0; i < 20_000; i++) l1.set(`key:${i}`, make(i));
+    const ratio = (heap() - base) / l1.bytes;
+    assert.ok(ratio >= 0.7 && ratio <= 1.15, `${name}: heap cost / accounted = ${ratio.toFixed(3)}`);
+    l1.clear();
+  }
+});
