@@ -12,6 +12,7 @@
 //                 at 80 % of the heap limit). Crash or not, 2xx/503 counts, peak heap.
 // Usage: npm run bench -- proxy [--scenario all|throughput|memory|overload] [--runs 3] [--duration 8]
 //        [--connections 64] [--tool wrk|autocannon] [--downloads 64] [--size-mb 32] [--flood-seconds 10]
+//        [--max-concurrent 64]   (headroom's MAX_CONCURRENT_CONNECTIONS in the throughput run; 20 is the default)
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,6 +35,7 @@ const { values: args } = parseArgs({
     downloads: { type: 'string', default: '64' },
     'size-mb': { type: 'string', default: '32' },
     'flood-seconds': { type: 'string', default: '10' },
+    'max-concurrent': { type: 'string', default: '64' },
   },
 });
 
@@ -86,7 +88,7 @@ async function child(role: string): Promise<void> {
     const { createAdmission, createProxy } = await import('../src/proxy/index.js');
     const { createCache } = await import('../src/cache/index.js');
     const { proxyRoutes } = await import('../src/server/routes/proxy.js');
-    const admission = createAdmission({ maxConcurrent: 64, queueSize: 100, queueTimeout: 5_000, memoryThresholdPercent: 80 });
+    const admission = createAdmission({ maxConcurrent: Number(args['max-concurrent']), queueSize: 100, queueTimeout: 5_000, memoryThresholdPercent: 80 });
     const cache = createCache({});
     const proxy = createProxy({ upstreamUrl: upstream, upstreamToken: 'bench-token', admission, cache, maxBufferSize: 10 * MiB, streamTimeout: 30_000 });
     const app = Fastify();
@@ -236,7 +238,7 @@ async function throughput(): Promise<void> {
   const rps = new Map<string, number[]>();
   const cpu = new Map<string, number[]>();
   const paired: number[] = []; // per run: headroom ÷ the faster peer of that run
-  console.log(`throughput: 1 KB GET, ${connections} connections, ${seconds} s × ${runs} runs, tool ${tool}`);
+  console.log(`throughput: 1 KB GET, ${connections} connections, ${seconds} s × ${runs} runs, tool ${tool}, headroom MAX_CONCURRENT_CONNECTIONS=${args['max-concurrent']}`);
   try {
     for (let run = 0; run < runs; run++) {
       // Rotate the order each run so no target always goes first on a noisy machine.

@@ -39,6 +39,11 @@ export interface Sheddable {
 export interface HeadroomAdmission extends Admission {
   /** Synchronous fast path: a release function when a slot is free now, else the rejection (queueing is up to the caller via acquire()). */
   tryAcquire(): Release | HeadroomError | undefined;
+  /**
+   * Callback form of acquire() for hot paths (no promise, no AbortSignal): waits in the queue and
+   * calls exactly one of the callbacks unless the returned cancel function runs first.
+   */
+  enqueue(onReady: (release: Release) => void, onReject: (err: HeadroomError) => void): () => void;
   /** Registers a response for shedding; returns the unregister function. */
   track(entry: Sheddable): () => void;
   /** Aborts the largest tracked responses now; returns how many. */
@@ -46,6 +51,8 @@ export interface HeadroomAdmission extends Admission {
   breakerOpen(): boolean;
   [Symbol.asyncDispose](): Promise<void>;
 }
+
+const noop = (): void => {};
 
 interface Waiter {
   resolve: (r: Release) => void;
@@ -148,6 +155,33 @@ export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
     return undefined;
   };
 
+  const wait = (resolve: (r: Release) => void, reject: (e: Error) => void, signal: AbortSignal | undefined): Waiter => {
+    const w: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined, settled: false };
+    w.timer = setTimeout(() => {
+      settle(w);
+      rejected.queueTimeout++;
+      reject(queueTimeoutError);
+    }, queueTimeout); // not unref'd: a waiter is real pending work; close() clears it
+    queue.push(w);
+    return w;
+  };
+
+  const enqueue = (onReady: (release: Release) => void, onReject: (err: HeadroomError) => void): (() => void) => {
+    const r = tryAcquire();
+    if (typeof r === 'function') {
+      onReady(r);
+      return noop;
+    }
+    if (r) {
+      onReject(r);
+      return noop;
+    }
+    const w = wait(onReady, onReject as (e: Error) => void, undefined);
+    return () => {
+      if (!w.settled) settle(w);
+    };
+  };
+
   const acquire = (opts?: { signal?: AbortSignal }): Promise<Release> => {
     const r = tryAcquire();
     if (typeof r === 'function') return Promise.resolve(r);
@@ -155,12 +189,7 @@ export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
     const signal = opts?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Release>((resolve, reject) => {
-      const w: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined, settled: false };
-      w.timer = setTimeout(() => {
-        settle(w);
-        rejected.queueTimeout++;
-        reject(queueTimeoutError);
-      }, queueTimeout); // not unref'd: a waiter is real pending work; close() clears it
+      const w = wait(resolve, reject, signal);
       if (signal) {
         w.onAbort = () => {
           settle(w);
@@ -168,7 +197,6 @@ export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
         };
         signal.addEventListener('abort', w.onAbort, { once: true });
       }
-      queue.push(w);
     });
   };
 
@@ -186,6 +214,7 @@ export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
   return {
     acquire,
     tryAcquire,
+    enqueue,
     track: (entry) => {
       tracked.add(entry);
       return () => void tracked.delete(entry);

@@ -145,10 +145,29 @@ export function createProxy(options: ProxyOptions): Proxy {
   }
 
   function admit(req: IncomingMessage, res: ServerResponse, path: string, info: RequestHeaderInfo, cacheKey: string | undefined): void {
-    const r = fast?.tryAcquire();
-    if (typeof r === 'function') return dispatch(req, res, r, path, info, cacheKey);
-    if (r) return sendError(res, r, info.hasBody);
-    // Queued (or a plain Admission): leaving the queue when the client goes away.
+    if (fast) {
+      const r = fast.tryAcquire();
+      if (typeof r === 'function') return dispatch(req, res, r, path, info, cacheKey);
+      if (r) return sendError(res, r, info.hasBody);
+      // Queued (callback form: no promise or AbortSignal); leaves the queue if the client goes away.
+      const onClose = (): void => {
+        cancel();
+        counters.errors.clientAbort++;
+      };
+      const cancel = fast.enqueue(
+        (release) => {
+          res.off('close', onClose);
+          dispatch(req, res, release, path, info, cacheKey);
+        },
+        (err) => {
+          res.off('close', onClose);
+          sendError(res, err, info.hasBody);
+        },
+      );
+      res.once('close', onClose);
+      return;
+    }
+    // A plain Admission (the shared contract): promise form with an AbortSignal.
     const ac = new AbortController();
     const onClose = (): void => ac.abort(new ProxyAbort('clientAbort'));
     res.once('close', onClose);

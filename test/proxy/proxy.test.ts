@@ -225,6 +225,41 @@ describe('proxy rules', () => {
     }
   });
 
+  test('queued requests wait for a slot, time out with 503 HEADROOM_QUEUE_TIMEOUT, and leave the queue when the client goes', async () => {
+    let release!: () => void;
+    let gate = new Promise<void>((r) => (release = r));
+    const up = await startUpstream((_req, res) => void gate.then(() => res.end('done')));
+    const gw = await startGateway({ upstreamUrl: up.url }, { maxConcurrent: 1, queueSize: 5, queueTimeout: 300 });
+    try {
+      const first = request(`${gw.url}/api/1`);
+      for (let i = 0; i < 100 && up.received.length === 0; i++) await delay(10);
+      const timedOut = await request(`${gw.url}/api/2`);
+      assert.equal(timedOut.status, 503);
+      assert.equal(JSON.parse(timedOut.body.toString()).error.code, 'HEADROOM_QUEUE_TIMEOUT');
+      // A client that gives up while queued frees its queue place at once.
+      const gone = http.get(`${gw.url}/api/3`, { agent: false });
+      gone.on('error', () => {});
+      for (let i = 0; i < 100 && gw.proxy.stats().queued === 0; i++) await delay(10);
+      gone.destroy();
+      for (let i = 0; i < 100 && gw.proxy.stats().queued > 0; i++) await delay(10);
+      assert.equal(gw.proxy.stats().queued, 0);
+      const waiting = request(`${gw.url}/api/4`);
+      for (let i = 0; i < 100 && gw.proxy.stats().queued === 0; i++) await delay(10);
+      release();
+      gate = Promise.resolve();
+      assert.equal((await first).body.toString(), 'done');
+      assert.equal((await waiting).body.toString(), 'done');
+      const s = gw.proxy.stats();
+      assert.equal(s.rejected.queueTimeout, 1);
+      assert.equal(s.errors.clientAbort, 1);
+      assert.deepEqual(up.received.map((r) => r.url), ['/1', '/4']);
+    } finally {
+      release();
+      await gw.close();
+      await up.close();
+    }
+  });
+
   test('memory breaker → 503 HEADROOM_MEMORY_PRESSURE; critical pressure sheds the largest response', async () => {
     let level: MemoryStatus = 'healthy';
     const listeners = new Set<PressureListener>();
