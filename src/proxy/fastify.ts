@@ -20,6 +20,11 @@ type Listener = (this: Server, req: IncomingMessage, res: ServerResponse) => voi
 export async function proxyRoutes(app: FastifyInstance, options: ProxyRouteOptions): Promise<void> {
   const { proxy } = options;
   if (options.raw !== false) wrapServerListener(app, proxy);
+  // Fastify's return503OnClosing does not see requests routed before it, so drain them here.
+  app.addHook('preClose', (done) => {
+    proxy.drain();
+    done();
+  });
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));

@@ -72,6 +72,8 @@ export interface Proxy {
   readonly enabled: boolean;
   /** True when the URL is under the prefix. */
   matches(url: string): boolean;
+  /** Stops taking new requests (503 HEADROOM_DRAINING, Connection: close); in-flight ones finish. */
+  drain(): void;
   /** Proxies one request on raw Node objects; never throws, always answers or destroys. */
   handle(req: IncomingMessage, res: ServerResponse): void;
   stats(): ProxyStats;
@@ -121,7 +123,9 @@ export function createProxy(options: ProxyOptions): Proxy {
   };
   const disabledError = new HeadroomError('HEADROOM_NOT_FOUND', `the streaming proxy at ${prefix} is turned off (ENABLE_STREAMING_PROXY=false)`);
   const pathError = new HeadroomError('HEADROOM_PATH_REJECTED', 'path would escape the upstream base path (.., encoded dots, // or backslashes)');
+  const drainingError = new HeadroomError('HEADROOM_DRAINING', 'the gateway is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
   let closed = false;
+  let draining = false;
 
   function dispatch(req: IncomingMessage, res: ServerResponse, release: Release, path: string, info: RequestHeaderInfo, cacheKey: string | undefined): void {
     if (res.destroyed) {
@@ -186,10 +190,11 @@ export function createProxy(options: ProxyOptions): Proxy {
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     counters.requests++;
-    if (!enabled || closed) {
+    if (!enabled) {
       counters.disabled++;
       return sendError(res, disabledError, requestHasBody(req));
     }
+    if (draining) return sendError(res, drainingError, true);
     const path = mapper.map(req.url ?? '/');
     if (path === null) {
       counters.errors.pathRejected++;
@@ -213,6 +218,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
+    draining = true;
     if (ownAdmission) await admission.close();
     const timer = setTimeout(() => void pool.destroy().catch(() => {}), options.closeTimeout ?? 5_000);
     timer.unref();
@@ -229,6 +235,9 @@ export function createProxy(options: ProxyOptions): Proxy {
     prefix,
     enabled,
     matches: (url) => mapper.matches(url),
+    drain: () => {
+      draining = true;
+    },
     handle,
     stats: (): ProxyStats => {
       const a = admission.stats();

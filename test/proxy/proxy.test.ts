@@ -96,7 +96,7 @@ for (const raw of [true, false]) {
 }
 
 describe('proxy rules', () => {
-  test('path escapes → 400 HEADROOM_PATH_REJECTED without an upstream call; disabled → 404', async () => {
+  test('path escapes → 400 HEADROOM_PATH_REJECTED without an upstream call; disabled → 404; draining → 503', async () => {
     const up = await startUpstream((_req, res) => res.end('x'));
     const gw = await startGateway({ upstreamUrl: up.url });
     const off = await startGateway({ upstreamUrl: up.url, enabled: false });
@@ -112,6 +112,11 @@ describe('proxy rules', () => {
       assert.equal(body.error.code, 'HEADROOM_NOT_FOUND');
       assert.match(body.error.message, /ENABLE_STREAMING_PROXY=false/);
       assert.equal(up.received.length, 0);
+      gw.proxy.drain();
+      const drained = await request(`${gw.url}/api/x`);
+      assert.equal(drained.status, 503);
+      assert.equal(JSON.parse(drained.body.toString()).error.code, 'HEADROOM_DRAINING');
+      assert.equal(drained.headers.connection, 'close');
     } finally {
       await gw.close();
       await off.close();
