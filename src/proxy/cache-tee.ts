@@ -99,9 +99,14 @@ export function createResponseCache(options: ResponseCacheOptions) {
 
   function markUncacheable(key: string): void {
     if (uncacheableTtl <= 0) return;
-    uncacheable.delete(key);
+    const now = Date.now();
+    const until = uncacheable.get(key);
+    if (until !== undefined) {
+      if (until > now) return; // still marked: the hot path of an uncacheable API
+      uncacheable.delete(key);
+    }
     if (uncacheable.size >= uncacheableMax) uncacheable.delete(uncacheable.keys().next().value!);
-    uncacheable.set(key, Date.now() + uncacheableTtl);
+    uncacheable.set(key, now + uncacheableTtl);
   }
 
   const varyMatches = (entry: CachedResponse, req: IncomingMessage): boolean => {
