@@ -4,6 +4,7 @@
 //   B. cached variant: the same URL over and over (ipx has no result cache)
 //   C. peak RSS of the server process while 16 clients fetch transforms of distinct 24 MP sources
 // Usage: npm run bench -- image [--runs 3] [--duration 4] [--connections 8] [--phases ABC]
+//        [--kinds headroom,headroom-cores,ipx] [--loader plain|tsx]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import autocannon from 'autocannon';
 import { request } from 'undici';
@@ -29,6 +31,11 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '8' },
     // Which phases to run (A, B, C); skipped phases print 0.
     phases: { type: 'string', default: 'ABC' },
+    // Which servers to run (comma-separated); skipped ones print 0.
+    kinds: { type: 'string', default: KINDS.join(',') },
+    // How the server children run: `plain` node (headroom's server bundled to JS first, as
+    // production runs compiled JS; ipx is JS already) or both under `tsx`.
+    loader: { type: 'string', default: 'plain' },
   },
 });
 
@@ -76,9 +83,26 @@ interface Child {
   path(src: string, w?: number): string;
 }
 
-async function startChild(kind: Kind, origin: string): Promise<Child> {
+/**
+ * The children's command line. `plain`: this file bundled once by esbuild (tsx's own compiler;
+ * packages stay external, resolved from node_modules as usual), so neither server pays the ~35 MiB
+ * of a TypeScript loader that a production process does not have.
+ */
+let childArgs: Promise<string[]> | undefined;
+function childEntry(): Promise<string[]> {
   const self = fileURLToPath(import.meta.url);
-  const proc = spawn(process.execPath, ['--import', 'tsx', self, '--serve', kind, '--origin', origin], { stdio: ['ignore', 'pipe', 'inherit'] });
+  if (args.loader === 'tsx') return Promise.resolve(['--import', 'tsx', self]);
+  childArgs ??= (async () => {
+    const { build } = await import('esbuild');
+    const outfile = join(dirname(self), '..', 'node_modules', '.cache', 'headroom-bench', 'image.mjs');
+    await build({ entryPoints: [self], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error' });
+    return [outfile];
+  })();
+  return childArgs;
+}
+
+async function startChild(kind: Kind, origin: string): Promise<Child> {
+  const proc = spawn(process.execPath, [...(await childEntry()), '--serve', kind, '--origin', origin], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     proc.stdout!.on('data', (d: Buffer) => {
@@ -103,15 +127,22 @@ function rssOf(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
-async function cannon(c: Child, path: (i: number) => string, connections: number, duration: number): Promise<{ rps: number; errors: number }> {
+/** CPU time (user + system, ms) the process has used so far. */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in USER_HZ (100 on Linux)
+}
+
+async function cannon(c: Child, path: (i: number) => string, connections: number, duration: number): Promise<{ rps: number; errors: number; cpuPerReq: number }> {
   let i = 0;
+  const cpu0 = cpuMs(c.proc.pid!);
   const r = await autocannon({
     url: c.base,
     connections,
     duration,
     requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path(i++) }) }],
   });
-  return { rps: r.requests.average, errors: r.non2xx + r.errors + r.timeouts };
+  return { rps: r.requests.average, errors: r.non2xx + r.errors + r.timeouts, cpuPerReq: (cpuMs(c.proc.pid!) - cpu0) / Math.max(1, r['2xx']) };
 }
 
 async function peakRss(c: Child, clients: number, run: number): Promise<{ baseline: number; peak: number; ms: number; ok: number }> {
@@ -136,7 +167,7 @@ async function peakRss(c: Child, clients: number, run: number): Promise<{ baseli
   return { baseline, peak, ms: Date.now() - t0, ok: results.filter((s) => s === 200).length };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : 0);
 const mib = (n: number) => (n / 1024 ** 2).toFixed(1);
 
 async function main(): Promise<void> {
@@ -154,19 +185,19 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
   const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
-  console.log(`sources: 2000×1333 JPEG ${mib(src2000.length)} MiB, 6000×4000 JPEG ${mib(src24.length)} MiB; node ${process.version}; sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}); ${runs} runs`);
+  console.log(`sources: 2000×1333 JPEG ${mib(src2000.length)} MiB, 6000×4000 JPEG ${mib(src24.length)} MiB; node ${process.version}; sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}); servers run under ${args.loader === 'tsx' ? 'tsx' : 'plain node'}; ${runs} runs`);
 
-  const rows: Record<Kind, { a: number[]; b: number[]; peak: number[]; base: number[]; ms: number[]; errors: number }> = {
-    headroom: { a: [], b: [], peak: [], base: [], ms: [], errors: 0 },
-    'headroom-cores': { a: [], b: [], peak: [], base: [], ms: [], errors: 0 },
-    ipx: { a: [], b: [], peak: [], base: [], ms: [], errors: 0 },
+  const rows: Record<Kind, { a: number[]; acpu: number[]; b: number[]; peak: number[]; base: number[]; ms: number[]; errors: number }> = {
+    headroom: { a: [], acpu: [], b: [], peak: [], base: [], ms: [], errors: 0 },
+    'headroom-cores': { a: [], acpu: [], b: [], peak: [], base: [], ms: [], errors: 0 },
+    ipx: { a: [], acpu: [], b: [], peak: [], base: [], ms: [], errors: 0 },
   };
   for (let run = 0; run < runs; run++) {
-    for (const kind of KINDS) {
+    for (const kind of KINDS.filter((k) => args.kinds!.split(',').includes(k))) {
       // A and B share a process; C gets a fresh one so its peak is not an earlier phase's.
       const phases = args.phases!.toUpperCase();
-      let a = { rps: 0, errors: 0 };
-      let b = { rps: 0, errors: 0 };
+      let a = { rps: 0, errors: 0, cpuPerReq: 0 };
+      let b = { rps: 0, errors: 0, cpuPerReq: 0 };
       let p = { baseline: 0, peak: 0, ms: 0, ok: 16 };
       if (phases.includes('A') || phases.includes('B')) {
         const c = await startChild(kind, originUrl);
@@ -182,26 +213,32 @@ async function main(): Promise<void> {
       }
       const row = rows[kind];
       row.a.push(a.rps);
+      row.acpu.push(a.cpuPerReq);
       row.b.push(b.rps);
       row.peak.push(p.peak);
       row.base.push(p.baseline);
       row.ms.push(p.ms);
       row.errors += a.errors + b.errors + (16 - p.ok);
-      console.log(`run ${run + 1} ${kind.padEnd(14)} uncached ${a.rps.toFixed(1)} req/s, cached ${b.rps.toFixed(0)} req/s, 16×24MP peak RSS ${mib(p.peak)} MiB (idle ${mib(p.baseline)}) in ${p.ms} ms, errors ${a.errors + b.errors + (16 - p.ok)}`);
+      console.log(`run ${run + 1} ${kind.padEnd(14)} uncached ${a.rps.toFixed(1)} req/s (${a.cpuPerReq.toFixed(1)} CPU ms/req), cached ${b.rps.toFixed(0)} req/s, 16×24MP peak RSS ${mib(p.peak)} MiB (idle ${mib(p.baseline)}) in ${p.ms} ms, errors ${a.errors + b.errors + (16 - p.ok)}`);
     }
   }
   origin.close();
 
-  const line = (name: string, pick: (r: (typeof rows)[Kind]) => number, unit: string, target: string) => {
-    const v = (k: Kind) => pick(rows[k]) / (unit === 'MiB' ? 1024 ** 2 : 1);
+  // Ratios are medians of the per-run ratios (both servers measured in the same run), so a
+  // busy spell that slows one run for everyone does not skew them.
+  const line = (name: string, series: (r: (typeof rows)[Kind]) => number[], unit: string, target: string) => {
+    const scale = unit === 'MiB' ? 1024 ** 2 : 1;
+    const v = (k: Kind) => median(series(rows[k])) / scale;
+    const ratio = (k: Kind) => median(series(rows[k]).map((x, i) => x / series(rows.ipx)[i]!)).toFixed(2).padStart(6);
     const f = (n: number) => n.toFixed(unit === 'req/s' ? 1 : 0).padStart(9);
-    console.log(`${name.padEnd(38)} ${f(v('headroom'))} ${(v('headroom') / v('ipx')).toFixed(2).padStart(6)}× ${f(v('headroom-cores'))} ${(v('headroom-cores') / v('ipx')).toFixed(2).padStart(6)}× ${f(v('ipx'))}   ${target}`);
+    console.log(`${name.padEnd(38)} ${f(v('headroom'))} ${ratio('headroom')}× ${f(v('headroom-cores'))} ${ratio('headroom-cores')}× ${f(v('ipx'))}   ${target}`);
   };
-  console.log(`\nmedians of ${runs} runs                        headroom  ratio  hr@${availableParallelism()}cores  ratio       ipx   target`);
-  line('A uncached 2000px→400px WebP (req/s)', (r) => median(r.a), 'req/s', '≥ 1.0×');
-  line('B cached variant (req/s)', (r) => median(r.b), 'req/s', '≥ 10×');
-  line('C peak RSS, 16 × 24 MP at once (MiB)', (r) => median(r.peak), 'MiB', '≤ 0.5×');
-  line('C peak RSS above idle (MiB)', (r) => median(r.peak.map((p, i) => p - r.base[i]!)), 'MiB', '(growth only)');
+  console.log(`\nmedians of ${runs} runs (ratio: median of per-run ratios)   headroom  ratio  hr@${availableParallelism()}cores  ratio       ipx   target`);
+  line('A uncached 2000px→400px WebP (req/s)', (r) => r.a, 'req/s', '≥ 1.0×');
+  line('A CPU per uncached request (ms)', (r) => r.acpu, 'ms', '(cost only)');
+  line('B cached variant (req/s)', (r) => r.b, 'req/s', '≥ 10×');
+  line('C peak RSS, 16 × 24 MP at once (MiB)', (r) => r.peak, 'MiB', '≤ 0.5×');
+  line('C peak RSS above idle (MiB)', (r) => r.peak.map((p, i) => p - r.base[i]!), 'MiB', '(growth only)');
   for (const k of KINDS) console.log(`   ${k}: idle RSS before C ${mib(median(rows[k].base))} MiB, C wall time ${median(rows[k].ms)} ms, failed requests ${rows[k].errors}`);
 }
 

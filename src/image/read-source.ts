@@ -2,6 +2,7 @@
 // back whole (they will be cached); a larger one comes back as the bytes read so far plus the rest
 // of the stream, so it can be passed through without ever being held whole.
 import type { Readable } from 'node:stream';
+import { MessageChannel } from 'node:worker_threads';
 import { HeadroomError } from '../errors.js';
 import { discard } from './fetch-source.js';
 
@@ -58,17 +59,18 @@ async function* rest(body: Readable, it: AsyncIterator<Buffer>, read: number, ma
 /**
  * Collects the rest of a streamed source for a transform (sharp would buffer a stream input the
  * same way). With a known length the bytes are copied into one buffer of that size, so the
- * source is not held twice while being joined.
+ * source is not held twice while being joined. The result owns its memory: pass it to
+ * freeCollected() once the transform is done with it.
  */
 export async function collect(head: Buffer, restIt: AsyncIterable<Buffer>, declaredLength?: number): Promise<Buffer> {
   if (declaredLength !== undefined && declaredLength >= head.length) {
-    const out = Buffer.allocUnsafe(declaredLength);
+    const out = owned(declaredLength);
     let at = head.copy(out, 0);
     for await (const c of restIt) {
       if (at + c.length > declaredLength) throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', 'image origin sent more bytes than its Content-Length');
       at += c.copy(out, at);
     }
-    return at === declaredLength ? out : out.subarray(0, at);
+    return at === declaredLength ? out : own(out.subarray(0, at));
   }
   const chunks = [head];
   let total = head.length;
@@ -76,5 +78,28 @@ export async function collect(head: Buffer, restIt: AsyncIterable<Buffer>, decla
     chunks.push(c);
     total += c.length;
   }
-  return Buffer.concat(chunks, total);
+  const out = owned(total);
+  let at = 0;
+  for (const c of chunks) at += c.copy(out, at);
+  return out;
+}
+
+// Buffers over an ArrayBuffer of their own (never Node's shared pool), so freeCollected() may detach it.
+const ownedBuffers = new WeakSet<Buffer>();
+const own = (b: Buffer): Buffer => (ownedBuffers.add(b), b);
+const owned = (n: number): Buffer => own(Buffer.from(new ArrayBuffer(n)));
+
+/**
+ * Frees a collect() buffer now rather than at some later GC. V8 counts ArrayBuffers as external
+ * memory and only collects for it after tens of MiB have piled up, so a few finished 10+ MiB
+ * sources would sit in RSS next to the one being decoded. Transferring the ArrayBuffer into a
+ * message that is never delivered detaches it (the Buffer becomes empty) and frees its memory.
+ * Call only when nothing (sharp included) uses the buffer any more; other buffers are left alone.
+ */
+export function freeCollected(buf: Buffer): void {
+  if (!ownedBuffers.delete(buf) || buf.buffer.byteLength === 0) return;
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(null, [buf.buffer as ArrayBuffer]);
+  port1.close();
+  port2.close();
 }

@@ -8,7 +8,7 @@ import { HeadroomError, isHeadroomError } from '../errors.js';
 import { createImageAgent } from './guarded-agent.js';
 import { createOriginPolicy } from './origin-policy.js';
 import { discard, fetchImage, mapFetchError, type FetchedResponse, type FetcherOptions } from './fetch-source.js';
-import { collect, readSource } from './read-source.js';
+import { collect, freeCollected, readSource } from './read-source.js';
 import { decodeEstimate, probe } from './probe.js';
 import { parseParams, type ImageParams } from './params.js';
 import { createTransformQueue } from './transform-queue.js';
@@ -244,15 +244,21 @@ export function createImageService(options: ImageServiceOptions): ImageService {
         const input = src.kind === 'buffer' ? src.bytes : await collectWithin(src);
         if (src.kind === 'stream') src.dispose();
         c.transforms++;
-        return transform(input, {
-          w: params.w, h: params.h, fit: params.fit, quality: params.q ?? o.defaultQuality, format,
-          animated: m.pages > 1, keepMetadata: o.keepMetadata, maxInputPixels: o.maxInputPixels,
-        }).catch((err: unknown) => {
+        try {
+          return await transform(input, {
+            w: params.w, h: params.h, fit: params.fit, quality: params.q ?? o.defaultQuality, format,
+            animated: m.pages > 1, keepMetadata: o.keepMetadata, maxInputPixels: o.maxInputPixels,
+          });
+        } catch (err) {
           if (isHeadroomError(err)) throw err;
           const msg = err instanceof Error ? err.message : String(err);
           if (/pixel limit/i.test(msg)) throw new HeadroomError('HEADROOM_IMAGE_TOO_MANY_PIXELS', `source exceeds IMAGE_MAX_INPUT_PIXELS (${o.maxInputPixels})`, { cause: err });
           throw new HeadroomError('HEADROOM_IMAGE_UNSUPPORTED', 'the source image could not be decoded', { cause: err });
-        });
+        } finally {
+          // A large source collected for this transform is freed now, not at the next GC
+          // (cached small sources are not ours to free; freeCollected() leaves them alone).
+          if (src.kind === 'stream') freeCollected(input);
+        }
       });
       if (out.length <= o.maxCacheSize && m.maxAge > 0) await store(vkey, out, m.maxAge, keys.tags);
       return { bytes: out, maxAge: m.maxAge };

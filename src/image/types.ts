@@ -42,7 +42,7 @@ export interface ImageServiceOptions {
    * encoded outputs itself, and libvips' cache would hold decoded pixels no byte budget here sees.
    */
   sharpCacheMemory?: number;
-  /** libvips threads per transform (process-wide); 0/undefined leaves sharp's default. */
+  /** libvips threads per transform (process-wide); 0/undefined leaves sharp's default (1 on glibc Linux without jemalloc, else one per core). */
   sharpConcurrency?: number;
   /** Memory monitor: status critical pauses transforms; current() gives RSS headroom. */
   monitor?: PressureSource;
