@@ -1,7 +1,8 @@
 // bench/proxy: the streaming proxy against its Node peers, each server in its own child process.
 //  1. throughput  1 KB GET, keep-alive, 64 connections: direct upstream, headroom (every feature on:
 //                 admission + memory breaker, response cache lookup, header rules, token injection,
-//                 path checks), @fastify/http-proxy, http-proxy (keep-alive agent). Req/s (wrk when on
+//                 path checks), @fastify/http-proxy, http-proxy (keep-alive agent), and for reference
+//                 a featureless node:http + undici Pool.stream proxy (bare-undici). Req/s (wrk when on
 //                 PATH, else autocannon) and the proxy process's CPU time per request. Median of runs.
 //  2. memory      N concurrent downloads of S MB each (default 64 × 32 MB; the issue's full run is
 //                 --size-mb 256), half of them reading slowly: peak RSS growth of the proxy process
@@ -102,6 +103,22 @@ async function child(role: string): Promise<void> {
     await app.register(httpProxy, { upstream, prefix: '/api' });
     await app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.server.address() as AddressInfo).port;
+  } else if (role === 'bare-undici') {
+    // Reference only (no features): node:http + undici Pool.stream, the issue's "bare" proxy.
+    const { Pool } = await import('undici');
+    const pool = new Pool(upstream, { connections: 64 });
+    port = await listen(http.createServer((req, res) => {
+      pool.stream(
+        { path: (req.url ?? '/').replace(/^\/api/, '') || '/', method: 'GET', headers: { 'x-forwarded-for': req.socket.remoteAddress ?? '' } },
+        ({ statusCode, headers }) => {
+          res.writeHead(statusCode, headers as http.OutgoingHttpHeaders);
+          return res;
+        },
+        (err) => {
+          if (err) res.destroy();
+        },
+      );
+    }));
   } else if (role === 'http-proxy') {
     const { default: HttpProxy } = await import('http-proxy');
     const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -232,7 +249,7 @@ async function throughput(): Promise<void> {
   const tool = args.tool ?? (haveWrk() ? 'wrk' : 'autocannon');
   const up = await spawnChild('upstream');
   const upstream = `http://127.0.0.1:${up.port}`;
-  const peers = ['headroom', 'fastify-http-proxy', 'http-proxy'];
+  const peers = ['headroom', 'fastify-http-proxy', 'http-proxy', 'bare-undici'];
   const children = new Map<string, Child>();
   for (const p of peers) children.set(p, await spawnChild(p, ['--upstream', upstream]));
   const rps = new Map<string, number[]>();
@@ -247,7 +264,7 @@ async function throughput(): Promise<void> {
       for (const name of order) {
         const c = name === 'direct' ? up : children.get(name)!;
         const url = name === 'direct' ? `${upstream}/x` : `http://127.0.0.1:${c.port}/api/x`;
-        await load(url, 1, connections, tool); // warm-up: JIT, keep-alive pools
+        await load(url, 2, connections, tool); // warm-up: JIT, keep-alive pools
         await c.ask('reset');
         const r = await load(url, seconds, connections, tool);
         const s = await c.ask('stats');
