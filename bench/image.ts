@@ -24,8 +24,6 @@ type Kind = 'headroom' | 'headroom-cores' | 'ipx';
 const KINDS: Kind[] = ['headroom', 'headroom-cores', 'ipx'];
 const { values: args } = parseArgs({
   options: {
-    serve: { type: 'string' },
-    origin: { type: 'string' },
     runs: { type: 'string', default: '3' },
     duration: { type: 'string', default: '4' },
     connections: { type: 'string', default: '8' },
@@ -40,41 +38,6 @@ const { values: args } = parseArgs({
 });
 
 
-// ---------------------------------------------------------------- child: one image server
-async function serve(kind: Kind, origin: string): Promise<void> {
-  let listen: () => Promise<number>;
-  if (kind !== 'ipx') {
-    const { default: Fastify } = await import('fastify');
-    const { createImageService } = await import('../src/image/index.js');
-    const { createCache } = await import('../src/cache/index.js');
-    const { installErrorHandlers } = await import('../src/server/error-handler.js');
-    const { imageRoutes } = await import('../src/server/routes/image.js');
-    // Gateway defaults, except waits long enough for 16 queued 24 MP transforms on 2 busy cores.
-    const image = createImageService({
-      cache: createCache({ l1: { maxBytes: 256 * 1024 ** 2 } }),
-      allowedOrigins: [origin],
-      allowPrivateNetworks: true,
-      queueTimeout: 120_000,
-      timeout: 120_000,
-      concurrency: kind === 'headroom-cores' ? availableParallelism() : undefined,
-    });
-    const app = Fastify({ logger: false });
-    installErrorHandlers(app);
-    await app.register(imageRoutes, { image });
-    listen = async () => {
-      await app.listen({ port: 0, host: '127.0.0.1' });
-      return (app.server.address() as AddressInfo).port;
-    };
-  } else {
-    const { createIPX, createIPXNodeServer, ipxFSStorage, ipxHttpStorage } = await import('ipx');
-    const ipx = createIPX({ storage: ipxFSStorage({ dir: '/nonexistent' }), httpStorage: ipxHttpStorage({ allowAllDomains: true }) });
-    const server = createServer(createIPXNodeServer(ipx));
-    listen = () => new Promise((r) => server.listen(0, '127.0.0.1', () => r((server.address() as AddressInfo).port)));
-  }
-  const port = await listen();
-  process.stdout.write(`${JSON.stringify({ port })}\n`);
-}
-
 // ---------------------------------------------------------------- parent
 interface Child {
   kind: Kind;
@@ -84,25 +47,26 @@ interface Child {
 }
 
 /**
- * The children's command line. `plain`: this file bundled once by esbuild (tsx's own compiler;
- * packages stay external, resolved from node_modules as usual), so neither server pays the ~35 MiB
- * of a TypeScript loader that a production process does not have.
+ * The children's command line. Each runs bench/_image-server.ts, which loads only its own server
+ * (not this harness's sharp, undici or autocannon). `plain`: that file bundled once by esbuild
+ * (tsx's own compiler; packages stay external), so neither server pays the ~35 MiB of a
+ * TypeScript loader that a production process does not have.
  */
 let childArgs: Promise<string[]> | undefined;
 function childEntry(): Promise<string[]> {
-  const self = fileURLToPath(import.meta.url);
-  if (args.loader === 'tsx') return Promise.resolve(['--import', 'tsx', self]);
+  const server = join(dirname(fileURLToPath(import.meta.url)), '_image-server.ts');
+  if (args.loader === 'tsx') return Promise.resolve(['--import', 'tsx', server]);
   childArgs ??= (async () => {
     const { build } = await import('esbuild');
-    const outfile = join(dirname(self), '..', 'node_modules', '.cache', 'headroom-bench', 'image.mjs');
-    await build({ entryPoints: [self], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error' });
+    const outfile = join(dirname(server), '..', 'node_modules', '.cache', 'headroom-bench', 'image-server.mjs');
+    await build({ entryPoints: [server], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error' });
     return [outfile];
   })();
   return childArgs;
 }
 
 async function startChild(kind: Kind, origin: string): Promise<Child> {
-  const proc = spawn(process.execPath, [...(await childEntry()), '--serve', kind, '--origin', origin], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...(await childEntry()), kind, origin], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     proc.stdout!.on('data', (d: Buffer) => {
@@ -242,5 +206,4 @@ async function main(): Promise<void> {
   for (const k of KINDS) console.log(`   ${k}: idle RSS before C ${mib(median(rows[k].base))} MiB, C wall time ${median(rows[k].ms)} ms, failed requests ${rows[k].errors}`);
 }
 
-if (args.serve) await serve(args.serve as Kind, args.origin!);
-else await main();
+await main();
