@@ -9,7 +9,7 @@ import { createMemoryMonitor } from '../monitor/index.js';
 import type { MemoryMonitor } from '../monitor/types.js';
 import { createCache } from '../cache/index.js';
 import type { Cache } from '../cache/types.js';
-import { createAdmission } from '../proxy/admission.js';
+import { createAdmission, createProxy } from '../proxy/index.js';
 import { createImageService } from '../image/index.js';
 import { startDemoOrigin, type DemoOrigin } from '../demo/origin.js';
 import { buildApp, type RouteRegistrar } from './app.js';
@@ -17,6 +17,8 @@ import { createLogger } from './logger.js';
 import { registerMonitorMetrics } from './metrics/monitor.js';
 import { registerCacheMetrics } from './metrics/cache.js';
 import { cacheAdminRoutes } from './routes/cache.js';
+import { registerProxyMetrics } from './metrics/proxy.js';
+import { proxyAdminRoutes, proxyRoutes } from './routes/proxy.js';
 import { registerImageMetrics } from './metrics/image.js';
 import { imageAdminRoutes, imageRoutes } from './routes/image.js';
 
@@ -105,7 +107,33 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     });
     parts.push({ name: 'admission', close: () => admission.close() });
 
-    // wire:proxy — create the proxy here and push its PartModule.
+    const proxy = createProxy({
+      upstreamUrl,
+      upstreamToken: config.proxy.upstreamToken,
+      prefix: config.proxy.prefix,
+      stripPrefix: config.proxy.stripPrefix,
+      enabled: config.proxy.enabled,
+      admission,
+      streamTimeout: config.proxy.streamTimeout,
+      cache: config.proxy.cacheEnabled ? cache : undefined,
+      maxBufferSize: config.proxy.maxBufferSize,
+      cacheAuthorized: config.proxy.cacheAuthorized,
+      monitor,
+      trustForwarded: config.proxy.trustForwarded,
+      closeTimeout: config.server.shutdownTimeout,
+      logger: logger.child({ part: 'proxy' }),
+    });
+    parts.push({
+      name: 'proxy',
+      close: () => proxy.close(),
+      routes: async (app) => {
+        await app.register(proxyRoutes, { proxy });
+      },
+      admin: async (app) => {
+        await app.register(proxyAdminRoutes, { proxy });
+      },
+      metrics: (r) => registerProxyMetrics(r, proxy),
+    });
 
     // In demo mode the demo origin (on loopback) is the one private origin images may come from.
     const demoImageOrigins = demoOrigin ? [demoOrigin.url] : [];
