@@ -82,6 +82,13 @@ async function serve(argv: string[]): Promise<void> {
   try {
     const url = await gateway.listen();
     logger.info({ url, upstream: gateway.upstreamUrl, version: version() }, `headroom gateway listening on ${url}`);
+    if (gateway.demoOrigin) {
+      const image = encodeURIComponent(`${gateway.demoOrigin.url}/images/demo.jpg`);
+      logger.info(
+        `demo: try ${url}${gateway.config.proxy.prefix}/items (proxied and cached), ${url}${gateway.config.proxy.prefix}/download?size=104857600 (streamed), ` +
+          `${url}/image?url=${image}&w=400&format=webp (resized), ${url}/health and ${url}/metrics`,
+      );
+    }
   } catch (err) {
     logger.error({ err }, 'could not listen');
     await gateway.close();
