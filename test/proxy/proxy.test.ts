@@ -62,6 +62,25 @@ for (const raw of [true, false]) {
       }
     });
 
+    test('every method under the prefix reaches the upstream; prefix kept when configured', async () => {
+      const up = await startUpstream((req, res) => res.end(`${req.method} ${req.url}`));
+      const gw = await startGateway({ upstreamUrl: up.url }, {}, { raw });
+      const keep = await startGateway({ upstreamUrl: up.url, stripPrefix: false }, {}, { raw });
+      try {
+        for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
+          const r = await request(`${gw.url}/api/m?x=1`, { method });
+          assert.equal(r.body.toString(), `${method} /m?x=1`);
+        }
+        assert.equal((await request(`${gw.url}/api`)).body.toString(), 'GET /');
+        assert.equal((await request(`${gw.url}/api/m`, { method: 'HEAD' })).status, 200);
+        assert.equal((await request(`${keep.url}/api/m`)).body.toString(), 'GET /api/m');
+      } finally {
+        await gw.close();
+        await keep.close();
+        await up.close();
+      }
+    });
+
     test('uploads are streamed to the upstream; 5xx passes through unchanged', async () => {
       const up = await startUpstream((req, res) => {
         req.on('end', () => {
@@ -197,6 +216,24 @@ describe('proxy rules', () => {
       for (let i = 0; i < 50 && gw.proxy.stats().inFlight > 0; i++) await delay(20);
       assert.equal(gw.proxy.stats().inFlight, 0);
       assert.equal(gw.proxy.stats().errors.clientAbort, 1);
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+
+  test('client abort before the response headers → upstream request aborted', async () => {
+    const up = await startUpstream(() => {}); // never answers
+    const gw = await startGateway({ upstreamUrl: up.url });
+    try {
+      const req = http.get(`${gw.url}/api/wait`, { agent: false });
+      req.on('error', () => {});
+      for (let i = 0; i < 100 && up.received.length === 0; i++) await delay(10);
+      req.destroy();
+      await within(up.received[0]!.settled, 3_000, 'upstream abort');
+      assert.equal(up.received[0]!.aborted, true);
+      for (let i = 0; i < 50 && gw.proxy.stats().inFlight > 0; i++) await delay(20);
+      assert.equal(gw.proxy.stats().inFlight, 0);
     } finally {
       await gw.close();
       await up.close();
