@@ -218,3 +218,25 @@ export function list(c: Common<string[]> & { item?: RegExp; itemText?: string; m
     },
   );
 }
+
+/** Which proxies in front are trusted for X-Forwarded-*: none, a hop count, or their addresses. */
+export type TrustProxy = false | number | string[];
+
+export function trustProxy(c: Common<TrustProxy>): Option<TrustProxy> {
+  const ipOrCidr = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
+  return build(
+    { ...c, defaultText: c.defaultText ?? String(c.default) },
+    'must be false, a hop count from 1 to 10, or a comma-separated list of proxy IP addresses or CIDRs (true is refused: it would let any client choose its own address)',
+    (raw) => {
+      const s = text(raw);
+      if (s === undefined) return undefined;
+      if (/^(false|0|no|off)$/i.test(s)) return false;
+      if (/^\d+$/.test(s)) {
+        const n = Number(s);
+        return n >= 1 && n <= 10 ? n : undefined;
+      }
+      const items = s.split(',').map((x) => x.trim()).filter(Boolean);
+      return items.length > 0 && items.length <= 64 && items.every((x) => ipOrCidr.test(x)) ? items : undefined;
+    },
+  );
+}

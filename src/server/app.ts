@@ -5,6 +5,7 @@ import compress from '@fastify/compress';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
+import type { TrustProxy } from '../config/options.js';
 import type { MemoryMonitor } from '../monitor/types.js';
 import type { Cache } from '../cache/types.js';
 import { installErrorHandlers } from './error-handler.js';
@@ -27,12 +28,18 @@ export interface AppOptions {
   adminRoutes?: RouteRegistrar[];
 }
 
+// A hop count means "the n proxies nearest to us"; Fastify takes that as a function of the hop.
+function trustedProxies(trust: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust !== 'number') return trust;
+  return (_address, hop) => hop < trust;
+}
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options;
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: config.server.bodyLimit,
-    trustProxy: config.server.trustProxy,
+    trustProxy: trustedProxies(config.server.trustProxy),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });

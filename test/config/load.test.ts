@@ -118,3 +118,12 @@ test('typos of our variables get a "did you mean" warning, other variables are l
     'unknown variable MEMORY_WARNING_TRESHOLD is ignored (did you mean MEMORY_WARNING_THRESHOLD?)',
   ]);
 });
+
+test('TRUST_PROXY: false, a hop count or addresses; true is refused with the reason', () => {
+  assert.equal(loadConfig({ env: {} }).config.server.trustProxy, false);
+  assert.equal(loadConfig({ env: { TRUST_PROXY: '2' } }).config.server.trustProxy, 2);
+  assert.deepEqual(loadConfig({ env: { TRUST_PROXY: '10.0.0.0/8, ::1' } }).config.server.trustProxy, ['10.0.0.0/8', '::1']);
+  const p = problems(() => loadConfig({ env: { TRUST_PROXY: 'true' } }));
+  assert.equal(p.length, 1);
+  assert.match(p[0]!, /^TRUST_PROXY=true: must be false, a hop count .* \(true is refused: it would let any client choose its own address\)$/);
+});

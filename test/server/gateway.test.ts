@@ -184,3 +184,30 @@ test('close() leaves no active handles', async () => {
     await t.close();
   });
 });
+
+test('TRUST_PROXY: spoofed X-Forwarded-For entries cannot dodge the admin rate limit', async () => {
+  // One load balancer in front (hop count 1): it appends the real client (9.9.9.9); whatever the
+  // client put before that is ignored.
+  const t = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, ADMIN_RATE_LIMIT: '3', TRUST_PROXY: '1' });
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await request(`${t.url}/admin/memory-stats`, { headers: { 'x-forwarded-for': `10.0.0.${i}, 9.9.9.9` } });
+      statuses.push(res.status);
+    }
+    assert.deepEqual(statuses, [401, 401, 401, 429, 429]);
+    // A different real client has its own budget.
+    assert.equal((await request(`${t.url}/admin/memory-stats`, { headers: { 'x-forwarded-for': '8.8.8.8' } })).status, 401);
+  } finally {
+    await t.close();
+  }
+  // Trusting only other addresses: X-Forwarded-For from this (untrusted) peer is ignored.
+  const u = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, ADMIN_RATE_LIMIT: '2', TRUST_PROXY: '10.0.0.0/8' });
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await request(`${u.url}/admin/memory-stats`, { headers: { 'x-forwarded-for': `7.7.7.${i}` } })).status);
+    assert.deepEqual(statuses, [401, 401, 429]);
+  } finally {
+    await u.close();
+  }
+});

@@ -1,5 +1,5 @@
 // Options of the gateway server itself (src/server, src/cli).
-import { bool, bytes, duration, num, oneOf, optionalStr, str } from '../options.js';
+import { bool, bytes, duration, num, oneOf, optionalStr, str, trustProxy } from '../options.js';
 
 export const serverOptions = {
   port: num({ env: 'PORT', doc: 'TCP port the gateway listens on (0 picks a free port).', default: 3000, min: 0, max: 65535, integer: true }),
@@ -47,5 +47,9 @@ export const serverOptions = {
     max: 120_000,
   }),
   bodyLimit: bytes({ env: 'HEADROOM_BODY_LIMIT', doc: "Largest request body the gateway's own routes parse (proxied bodies are streamed, not parsed).", default: 1024 * 1024, min: 1024, max: 100 * 1024 * 1024 }),
-  trustProxy: bool({ env: 'TRUST_PROXY', doc: 'Trust X-Forwarded-* from the client (set when behind a load balancer).', default: false }),
+  trustProxy: trustProxy({
+    env: 'TRUST_PROXY',
+    doc: 'Proxies whose X-Forwarded-For is believed for the client address (admin rate limit, logs): the number of proxies in front (e.g. 1 behind one load balancer) or their addresses/CIDRs. false: the socket address.',
+    default: false,
+  }),
 } as const;
