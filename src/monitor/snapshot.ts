@@ -57,10 +57,12 @@ export function createSnapshotWriter(opts: SnapshotWriterOptions): SnapshotWrite
           );
         }
         await mkdir(dir, { recursive: true });
+        // A snapshot file is at least about the size of the used heap, so check the cap against
+        // what the directory will hold afterwards, not only what it holds now.
         const used = await dirBytes(dir);
-        if (used >= opts.maxDirBytes) {
+        if (used + heap > opts.maxDirBytes) {
           throw refuse(
-            `snapshot directory ${dir} holds ${mib(used)}, at or over its cap of ${mib(opts.maxDirBytes)} (HEAP_SNAPSHOT_DIR_MAX_BYTES); delete old snapshots first`,
+            `snapshot directory ${dir} holds ${mib(used)}; another snapshot of about ${mib(heap)} would exceed its cap of ${mib(opts.maxDirBytes)} (HEAP_SNAPSHOT_DIR_MAX_BYTES); delete old snapshots first`,
           );
         }
         const file = join(dir, `headroom-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.heapsnapshot`);

@@ -53,8 +53,18 @@ describe('writeHeapSnapshot', () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'old.heapsnapshot'), Buffer.alloc(2 * 1024 * 1024));
     const monitor = createMemoryMonitor({ autoStart: false, snapshotDir: dir, snapshotMaxBytes: 1024 * 1024 });
-    await assert.rejects(monitor.writeHeapSnapshot(), refused(/holds 2\.0 MiB, at or over its cap of 1\.0 MiB/));
+    await assert.rejects(monitor.writeHeapSnapshot(), refused(/holds 2\.0 MiB; another snapshot of about .* would exceed its cap of 1\.0 MiB/));
     assert.deepEqual(await readdir(dir), ['old.heapsnapshot']);
+    await monitor.close();
+  });
+
+  test('refuses when the next snapshot (about the heap size) would push the directory over its cap', async () => {
+    const dir = await tempDir();
+    const mem = fakeMemory();
+    mem.heapUsed = 64 * 1024 * 1024;
+    const monitor = createMemoryMonitor({ autoStart: false, sampler: mem.sampler, snapshotDir: dir, snapshotMaxBytes: 32 * 1024 * 1024, freeMemory: () => 2 ** 40 });
+    await assert.rejects(monitor.writeHeapSnapshot(), refused(/holds 0\.0 MiB; another snapshot of about 64\.0 MiB would exceed its cap of 32\.0 MiB/));
+    assert.deepEqual(await readdir(dir), []);
     await monitor.close();
   });
 
