@@ -66,6 +66,11 @@ function demoImage(width: number, height: number, format: ImageFormat): Promise<
   return p;
 }
 
+function demoSize(raw: string | null, fallback: number): number {
+  const n = Number(raw ?? fallback) || fallback;
+  return Math.min(Math.max(Math.round(n / 200) * 200, 200), 2400);
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://demo.invalid');
   const path = url.pathname;
@@ -100,8 +105,10 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   }
   const image = /^\/images\/demo\.(jpg|png|webp)$/.exec(path);
   if (image) {
-    const w = Math.min(Math.max(Number(url.searchParams.get('w') ?? 1200) || 1200, 16), 4000);
-    const h = Math.min(Math.max(Number(url.searchParams.get('h') ?? 800) || 800, 16), 4000);
+    // Sizes snap to 200 px steps up to 2400 px, so a client cannot make the demo render (and the
+    // gateway process, which hosts it, allocate) a new large raw image per request.
+    const w = demoSize(url.searchParams.get('w'), 1200);
+    const h = demoSize(url.searchParams.get('h'), 800);
     const format = image[1] as ImageFormat;
     const body = await demoImage(w, h, format);
     res.writeHead(200, { 'content-type': IMAGE_FORMATS[format], 'content-length': body.length, 'cache-control': 'public, max-age=3600' });
