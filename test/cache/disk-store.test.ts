@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { DiskStore } from '../../src/cache/stores/disk.js';
+import { DiskStore, MARKER, TMP_DIR } from '../../src/cache/stores/disk.js';
 import { storeContract, entry } from './store-contract.js';
 
 const root = mkdtempSync(join(tmpdir(), 'headroom-disk-'));
@@ -121,12 +121,71 @@ describe('disk store', () => {
     const dir = freshDir();
     const s = new DiskStore({ dir });
     await s.ready;
-    writeFileSync(join(dir, 'tmp', 'crashed-write'), 'partial');
+    writeFileSync(join(dir, TMP_DIR, '1234-7-0badf00d.tmp'), 'partial');
     await s.close();
     const r = new DiskStore({ dir });
     await r.ready;
-    assert.deepEqual(readdirSync(join(dir, 'tmp')), []);
+    assert.deepEqual(readdirSync(join(dir, TMP_DIR)), []);
     await r.close();
+  });
+});
+
+describe('disk store only touches its own files', () => {
+  /** Someone's folder: names that look like the cache's old layout (tmp/, two-hex folders). */
+  function someonesFolder(dir: string): string[] {
+    mkdirSync(join(dir, 'ab'), { recursive: true });
+    mkdirSync(join(dir, 'tmp'), { recursive: true });
+    const paths = [join(dir, 'notes.txt'), join(dir, 'ab', 'photo.jpg'), join(dir, 'tmp', 'draft.txt')];
+    for (const p of paths) writeFileSync(p, 'precious');
+    return paths;
+  }
+
+  test('a non-empty directory without the marker is refused with a clear error, and nothing in it is touched', async () => {
+    const dir = freshDir();
+    const paths = someonesFolder(dir);
+    assert.throws(() => new DiskStore({ dir }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'HEADROOM_CONFIG_INVALID');
+      assert.ok(err.message.includes(dir), err.message);
+      assert.match(err.message, /CACHE_DIR/);
+      assert.match(err.message, /new or empty directory/);
+      return true;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    for (const p of paths) assert.equal(readFileSync(p, 'utf8'), 'precious', `${p} survived`);
+    assert.equal(existsSync(join(dir, MARKER)), false);
+  });
+
+  test('a new or empty directory is claimed with a marker; reopening it works', async () => {
+    const dir = freshDir();
+    mkdirSync(dir);
+    const s = new DiskStore({ dir });
+    await s.ready;
+    assert.ok(existsSync(join(dir, MARKER)));
+    await s.set('k', entry(Buffer.from('v')));
+    await s.close();
+    const again = new DiskStore({ dir });
+    assert.equal((await again.get('k'))?.payload.toString(), 'v');
+    await again.close();
+  });
+
+  test('start-up, the restart scan and clear() delete only files named like its own', async () => {
+    const dir = freshDir();
+    const s = new DiskStore({ dir });
+    await s.ready;
+    await s.set('k', entry(Buffer.from('v')));
+    const paths = someonesFolder(dir);
+    const foreignTmp = join(dir, TMP_DIR, 'not-ours.txt');
+    writeFileSync(foreignTmp, 'precious');
+    paths.push(foreignTmp);
+    await s.close();
+    const r = new DiskStore({ dir });
+    await r.ready;
+    assert.equal((await r.get('k'))?.payload.toString(), 'v');
+    await r.clear();
+    assert.equal(await r.get('k'), undefined);
+    assert.equal(files(dir).filter((f) => /[0-9a-f]{64}$/.test(f)).length, 0, 'cache files are gone');
+    await r.close();
+    for (const p of paths) assert.equal(readFileSync(p, 'utf8'), 'precious', `${p} survived`);
   });
 });
 

@@ -1,10 +1,14 @@
 // Embedded L2: one file per key under `dir` (sharded by the first byte of sha256(key)), each a
 // codec frame (header with magic, expiry, length, CRC-32, key, tags; then the payload).
-// Writes go to dir/tmp and are renamed into place (atomic). A byte cap and an entry cap are kept
-// by evicting the least recently used files. At start the index is rebuilt from file headers in
-// the background; reads go straight to the file, so they work before the scan ends.
+// Writes go to dir/.headroom-tmp and are renamed into place (atomic). A byte cap and an entry cap
+// are kept by evicting the least recently used files. At start the index is rebuilt from file
+// headers in the background; reads go straight to the file, so they work before the scan ends.
 // One process per directory: the index is not shared between processes.
+// The directory may be shared with files that are not ours (a mistyped CACHE_DIR): a marker file
+// claims it on first use, a non-empty directory without the marker is refused, and only files
+// named like ours (64 hex digits in a two-hex-digit folder, our temp names) are ever deleted.
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
@@ -23,6 +27,9 @@ export interface DiskStoreOptions {
   maxGetBytes?: number;
 }
 
+/** Written on first use; a non-empty directory without it is not ours and is refused. */
+export const MARKER = '.headroom-disk-cache';
+export const TMP_DIR = '.headroom-tmp';
 const SWEEP_LIMIT = 10_000;
 const SCAN_BATCH = 32;
 
@@ -47,7 +54,8 @@ export class DiskStore implements L2Store {
 
   constructor(o: DiskStoreOptions) {
     this.dir = o.dir;
-    this.tmp = join(o.dir, 'tmp');
+    this.tmp = join(o.dir, TMP_DIR);
+    claimDir(o.dir);
     this.maxBytes = o.maxBytes ?? 1024 ** 3;
     this.maxEntries = o.maxEntries ?? 100_000;
     this.maxGetBytes = o.maxGetBytes ?? MAX_GET_BYTES;
@@ -57,12 +65,12 @@ export class DiskStore implements L2Store {
   }
 
   private pathOf(key: string): string {
-    const h = createHash('sha256').update(key).digest('hex');
+    const h = hashOf(key);
     return join(this.dir, h.slice(0, 2), h);
   }
 
   private tmpPath(): string {
-    return join(this.tmp, `${process.pid}-${++this.seq}-${randomBytes(4).toString('hex')}`);
+    return join(this.tmp, `${process.pid}-${++this.seq}-${randomBytes(4).toString('hex')}.tmp`);
   }
 
   async get(key: string): Promise<Encoded | undefined> {
@@ -207,8 +215,11 @@ export class DiskStore implements L2Store {
     await this.ready.catch(() => undefined);
     await Promise.all([...this.pending]);
     this.index.clear();
-    const names = await readdir(this.dir).catch(() => [] as string[]);
-    await Promise.all(names.filter(isShard).map((n) => rm(join(this.dir, n), { recursive: true, force: true })));
+    // Only our files go; shard folders stay (a write in flight renames into them).
+    for (const shard of (await readdir(this.dir)).filter(isShard)) {
+      const names = await readdir(join(this.dir, shard)).catch(() => [] as string[]);
+      await Promise.all(names.filter(isEntryName).map((n) => unlinkQuiet(join(this.dir, shard, n))));
+    }
   }
 
   async sweep(): Promise<void> {
@@ -276,10 +287,11 @@ export class DiskStore implements L2Store {
     void p.finally(() => this.pending.delete(p));
   }
 
+  /** Removes leftover temp files of crashed writes (only names we generate). */
   private async prepareDirs(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    await rm(this.tmp, { recursive: true, force: true });
     await mkdir(this.tmp, { recursive: true });
+    const names = await readdir(this.tmp);
+    await Promise.all(names.filter(isTempName).map((n) => unlinkQuiet(join(this.tmp, n))));
   }
 
   // Rebuilds the index from file headers: oldest first (by mtime), corrupt or expired files removed,
@@ -290,7 +302,7 @@ export class DiskStore implements L2Store {
     const now = Date.now();
     for (const shard of shards) {
       if (this.closed) return;
-      const names = await readdir(join(this.dir, shard)).catch(() => [] as string[]);
+      const names = (await readdir(join(this.dir, shard)).catch(() => [] as string[])).filter(isEntryName);
       for (let i = 0; i < names.length; i += SCAN_BATCH) {
         await Promise.all(
           names.slice(i, i + SCAN_BATCH).map(async (name) => {
@@ -302,6 +314,7 @@ export class DiskStore implements L2Store {
               return unlinkQuiet(path);
             }
             if (r.header.staleUntil <= now) return unlinkQuiet(path);
+            if (hashOf(r.header.key) !== name) return; // a sound frame under another name: not read, left alone
             found.push({ key: r.header.key, size: r.size, mtime: r.mtime, header: r.header });
           }),
         ).catch(() => {
@@ -357,7 +370,37 @@ async function inspect(path: string): Promise<{ header: Header; size: number; mt
   }
 }
 
+const hashOf = (key: string): string => createHash('sha256').update(key).digest('hex');
 const isShard = (name: string): boolean => /^[0-9a-f]{2}$/.test(name);
+const isEntryName = (name: string): boolean => /^[0-9a-f]{64}$/.test(name);
+const isTempName = (name: string): boolean => /^\d+-\d+-[0-9a-f]{8}\.tmp$/.test(name);
+
+/**
+ * Claims `dir` for the cache (synchronously, once at construction): creates it or adopts it when
+ * empty by writing the marker; refuses a non-empty directory without the marker.
+ */
+function claimDir(dir: string): void {
+  let names: string[];
+  try {
+    mkdirSync(dir, { recursive: true });
+    names = readdirSync(dir);
+    if (names.includes(MARKER)) return;
+    if (names.length === 0) {
+      const text = 'This directory belongs to the headroom disk cache (CACHE_DIR). Files in it may be deleted at any time.\n';
+      // 'wx': when another store claims it at the same moment, theirs stands.
+      writeFileSync(join(dir, MARKER), text, { flag: 'wx' });
+      return;
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST' && existsSync(join(dir, MARKER))) return;
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `disk cache directory ${dir} (CACHE_DIR / disk.dir) cannot be used: ${(err as Error).message}`, { cause: err });
+  }
+  throw new HeadroomError(
+    'HEADROOM_CONFIG_INVALID',
+    `disk cache directory ${dir} (CACHE_DIR / disk.dir) is not empty and has no ${MARKER} marker, so it was not created by headroom and its files are not ours to delete. ` +
+      `Point CACHE_DIR at a new or empty directory (headroom creates it), or, if it really is an old headroom cache, empty it first.`,
+  );
+}
 const isNotFound = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 
 async function unlinkQuiet(path: string): Promise<void> {
