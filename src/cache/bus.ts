@@ -7,6 +7,31 @@ import { quitOrDisconnect } from './stores/redis.js';
 
 export type BusMessage = { op: 'del'; keys: string[] } | { op: 'tag'; tag: string } | { op: 'clear' };
 
+/** Bounds of an accepted message; anything else on the channel is dropped and counted. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+export const MAX_KEYS = 1000;
+
+const isName = (v: unknown): v is string => typeof v === 'string';
+
+/** The message when it has a known shape within bounds, else undefined (the channel is not trusted). */
+export function parseMessage(raw: string): (BusMessage & { i?: string }) | undefined {
+  if (raw.length > MAX_MESSAGE_BYTES) return undefined;
+  let m: unknown;
+  try {
+    m = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return undefined;
+  const o = m as Record<string, unknown>;
+  const i = typeof o.i === 'string' ? o.i : undefined;
+  if (o.i !== undefined && i === undefined) return undefined;
+  if (o.op === 'clear') return { op: 'clear', i };
+  if (o.op === 'tag' && isName(o.tag) && o.tag !== '') return { op: 'tag', tag: o.tag, i };
+  if (o.op === 'del' && Array.isArray(o.keys) && o.keys.length <= MAX_KEYS && o.keys.every(isName)) return { op: 'del', keys: o.keys as string[], i };
+  return undefined;
+}
+
 export interface BusOptions {
   publisher: Redis;
   channel: string;
@@ -20,21 +45,23 @@ export class Bus {
   readonly id = randomUUID();
   received = 0;
   published = 0;
+  /** Messages on the channel that were malformed or out of bounds (ignored). */
+  dropped = 0;
   private readonly sub: Redis;
   private wasReady = false;
-  private dropped = false;
+  private disconnected = false;
 
   constructor(private readonly o: BusOptions) {
     // The subscriber keeps ioredis's offline queue so SUBSCRIBE waits for the first connection.
     this.sub = o.publisher.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true });
     this.sub.on('error', o.onError);
     this.sub.on('ready', () => {
-      if (this.wasReady && this.dropped) o.onResync();
+      if (this.wasReady && this.disconnected) o.onResync();
       this.wasReady = true;
-      this.dropped = false;
+      this.disconnected = false;
     });
     this.sub.on('close', () => {
-      if (this.wasReady) this.dropped = true;
+      if (this.wasReady) this.disconnected = true;
     });
     this.sub.on('message', (_channel: string, raw: string) => this.receive(raw));
     this.sub.subscribe(o.channel).catch(o.onError);
@@ -47,14 +74,16 @@ export class Bus {
   publish(m: BusMessage): void {
     if (this.o.publisher.status !== 'ready') return;
     this.published++;
-    this.o.publisher.publish(this.o.channel, JSON.stringify({ i: this.id, ...m })).catch(this.o.onError);
+    let raw = JSON.stringify({ i: this.id, ...m });
+    // Peers drop oversized messages; a key that long makes them clear L1 instead (safe, rare).
+    if (raw.length > MAX_MESSAGE_BYTES) raw = JSON.stringify({ i: this.id, op: 'clear' });
+    this.o.publisher.publish(this.o.channel, raw).catch(this.o.onError);
   }
 
   private receive(raw: string): void {
-    let m: (BusMessage & { i?: string }) | undefined;
-    try {
-      m = JSON.parse(raw) as BusMessage & { i?: string };
-    } catch {
+    const m = parseMessage(raw);
+    if (m === undefined) {
+      this.dropped++;
       return;
     }
     if (m.i === this.id) return;

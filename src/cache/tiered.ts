@@ -212,7 +212,7 @@ export class TieredCache implements Cache {
       hitRatio: lookups === 0 ? 0 : hits / lookups,
       singleFlight: { deduplicated: this.deduplicated, inFlight: this.inflight.size },
       loader: { ...this.loader },
-      bus: this.bus ? { connected: this.bus.connected, published: this.bus.published, received: this.bus.received } : null,
+      bus: this.bus ? { connected: this.bus.connected, published: this.bus.published, received: this.bus.received, dropped: this.bus.dropped } : null,
     };
   }
 

@@ -55,8 +55,8 @@ export interface CacheStats {
   singleFlight: { deduplicated: number; inFlight: number };
   /** Loader outcomes of getOrSet (timeouts, errors, background refreshes under grace). */
   loader?: { calls: number; errors: number; timeouts: number; refreshes: number };
-  /** Invalidation bus (Redis pub/sub), null without Redis. */
-  bus?: { connected: boolean; published: number; received: number } | null;
+  /** Invalidation bus (Redis pub/sub), null without Redis. `dropped`: malformed messages ignored. */
+  bus?: { connected: boolean; published: number; received: number; dropped?: number } | null;
 }
 
 export interface Cache {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { createCache, type Cache } from '../../src/cache/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
@@ -64,6 +65,33 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
       await eventually(async () => (await b.get('x')) === undefined, 'b cleared');
       assert.ok((b.stats().bus?.received ?? 0) >= 3);
     } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('malformed or oversized bus messages are dropped and counted, never crash an instance', async () => {
+    const [a, b] = await pair();
+    const raw = new Redis(redis.url);
+    try {
+      const channel = `p${n}:bus`;
+      await a.set('k', 'v');
+      assert.equal(await b.get('k'), 'v');
+      const bad = [
+        '{"op":"del"}', '{"op":"del","keys":"k"}', '{"op":"del","keys":[1]}', '{"op":"tag"}', '{"op":"tag","tag":{}}',
+        '{"op":"nope"}', 'null', '[]', '42', 'not json', '{"op":"del","keys":["k"],"i":7}',
+        JSON.stringify({ op: 'del', keys: Array.from({ length: 1001 }, (_, i) => `k${i}`) }),
+        JSON.stringify({ op: 'tag', tag: 'x'.repeat(1024 * 1024 + 1) }),
+      ];
+      for (const m of bad) await raw.publish(channel, m);
+      await eventually(() => (b.stats().bus?.dropped ?? 0) >= bad.length, 'every bad message counted as dropped');
+      assert.equal(b.stats().bus?.dropped, bad.length);
+      assert.equal(await b.get('k'), 'v', 'nothing was invalidated by them');
+      // A well-formed message from outside still works afterwards.
+      await raw.publish(channel, JSON.stringify({ op: 'del', keys: ['k'] }));
+      await eventually(() => !(b as unknown as { l1: { has(k: string): boolean } }).l1.has('k'), 'b dropped k on a valid message');
+    } finally {
+      raw.disconnect();
       await a.close();
       await b.close();
     }
