@@ -11,6 +11,7 @@ import { decode, prepare, ValueType, type Encoded, type Meta } from './codec.js'
 import { now } from './clock.js';
 import { L1, type L1Entry } from './l1.js';
 import { Breaker, checkDuration, runLoader } from './loader.js';
+import { Versions, type ReadToken } from './versions.js';
 import { DiskStore } from './stores/disk.js';
 import { RedisStore } from './stores/redis.js';
 import type { L2Store } from './stores/types.js';
@@ -39,8 +40,8 @@ export class TieredCache implements Cache {
   private l2Errors = 0;
   private deduplicated = 0;
   private readonly loader = { calls: 0, errors: 0, timeouts: 0, refreshes: 0 };
-  /** Bumped by every write/invalidation; an L2 read that raced one does not fill L1 with old data. */
-  private seq = 0;
+  /** An L2 read or a load that raced a write/invalidation of its key does not fill L1 (or L2) with old data. */
+  private readonly versions = new Versions();
   private closing: Promise<void> | undefined;
 
   constructor(o: CacheOptions = {}) {
@@ -64,7 +65,10 @@ export class TieredCache implements Cache {
         channel: `${store.prefix}bus`,
         onMessage: (m) => this.onBus(m),
         // Messages may have been missed while disconnected: L1 copies can no longer be trusted.
-        onResync: () => this.l1.clear(),
+        onResync: () => {
+          this.versions.bumpAll();
+          this.l1.clear();
+        },
         onError: () => undefined,
       });
     } else if (o.disk) {
@@ -94,14 +98,14 @@ export class TieredCache implements Cache {
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<void> {
     const p = prepare(value);
     const meta = this.meta(p.type, options);
-    this.seq++;
+    this.versions.bumpKey(key);
     this.l1.put(key, p.type, p.l1Value, meta.expiresAt, meta.staleUntil, meta.tags);
     await this.l2Call((s) => s.set(key, { ...meta, payload: p.payload }));
     this.bus?.publish({ op: 'del', keys: [key] });
   }
 
   async delete(key: string): Promise<void> {
-    this.seq++;
+    this.versions.bumpKey(key);
     this.l1.delete(key);
     await this.l2Call((s) => s.delete(key));
     this.bus?.publish({ op: 'del', keys: [key] });
@@ -109,14 +113,14 @@ export class TieredCache implements Cache {
 
   async invalidateByTag(tag: string): Promise<void> {
     if (typeof tag !== 'string' || tag === '') throw new TypeError('tag must be a non-empty string');
-    this.seq++;
+    this.versions.bumpAll();
     this.l1.deleteTag(tag);
     await this.l2Call((s) => s.invalidateByTag(tag));
     this.bus?.publish({ op: 'tag', tag });
   }
 
   async invalidateAll(): Promise<void> {
-    this.seq++;
+    this.versions.bumpAll();
     this.l1.clear();
     await this.l2Call((s) => s.clear());
     this.bus?.publish({ op: 'clear' });
@@ -162,7 +166,7 @@ export class TieredCache implements Cache {
 
   async setStream(key: string, readable: Readable, options: SetOptions & { size?: number } = {}): Promise<void> {
     const meta = this.meta(ValueType.Binary, options);
-    this.seq++;
+    this.versions.bumpKey(key);
     this.l1.delete(key);
     // Keep a copy for L1 while it fits in maxEntryBytes; stop copying (not reading) beyond that.
     const limit = this.l1.maxEntryBytes;
@@ -243,8 +247,11 @@ export class TieredCache implements Cache {
 
   private flight<T>(key: string, loader: () => Promise<T> | T, o: GetOrSetOptions, refreshing = false): Promise<T> {
     let refreshAfter = false;
+    // Taken before the L2 read: a set, delete or invalidation from here on means the loaded value
+    // may be older than the truth, so it goes back to the callers but is not cached.
+    const token = this.versions.begin(key);
     const p = (async (): Promise<T> => {
-      const found = await this.fromL2(key);
+      const found = await this.fromL2(key, token);
       if (found !== undefined && found.expiresAt > Date.now()) return found.value as T;
       if (found !== undefined && o.grace && !refreshing) {
         refreshAfter = true;
@@ -259,11 +266,12 @@ export class TieredCache implements Cache {
         if (isHeadroomError(err) && err.code === 'HEADROOM_CACHE_LOADER_TIMEOUT') this.loader.timeouts++;
         throw err;
       }
-      if (value !== undefined) await this.set(key, value, o);
+      if (value !== undefined && this.versions.unchanged(token)) await this.set(key, value, o);
       return value;
     })();
     this.inflight.set(key, p);
     const done = (): void => {
+      this.versions.end(token);
       if (this.inflight.get(key) === p) this.inflight.delete(key);
       if (refreshAfter) this.refresh(key, loader, o);
     };
@@ -280,9 +288,16 @@ export class TieredCache implements Cache {
   }
 
   /** L2 read that fills L1; returns stale entries too (the caller decides). Counts L2 hits/misses. */
-  private async fromL2(key: string): Promise<Found | undefined> {
+  private async fromL2(key: string, token?: ReadToken): Promise<Found | undefined> {
     if (this.l2 === undefined) return undefined;
-    const seq = this.seq;
+    if (token === undefined) {
+      const own = this.versions.begin(key);
+      try {
+        return await this.fromL2(key, own);
+      } finally {
+        this.versions.end(own);
+      }
+    }
     const e: Encoded | undefined = await this.l2Call((s) => s.get(key));
     if (e === undefined) {
       this.l2Misses++;
@@ -297,7 +312,7 @@ export class TieredCache implements Cache {
     }
     if (e.expiresAt > Date.now()) this.l2Hits++;
     else this.l2Misses++;
-    if (seq === this.seq) this.l1.put(key, e.type, value, e.expiresAt, e.staleUntil, e.tags);
+    if (this.versions.unchanged(token)) this.l1.put(key, e.type, value, e.expiresAt, e.staleUntil, e.tags);
     return { value, expiresAt: e.expiresAt, staleUntil: e.staleUntil };
   }
 
@@ -319,10 +334,16 @@ export class TieredCache implements Cache {
   }
 
   private onBus(m: BusMessage): void {
-    this.seq++;
-    if (m.op === 'del') for (const k of m.keys) this.l1.delete(k);
-    else if (m.op === 'tag') this.l1.deleteTag(m.tag);
-    else if (m.op === 'clear') this.l1.clear();
+    if (m.op === 'del') {
+      for (const k of m.keys) {
+        this.versions.bumpKey(k);
+        this.l1.delete(k);
+      }
+      return;
+    }
+    this.versions.bumpAll();
+    if (m.op === 'tag') this.l1.deleteTag(m.tag);
+    else this.l1.clear();
   }
 
   private applyPressure(level: MemoryStatus): void {

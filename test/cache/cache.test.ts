@@ -169,6 +169,49 @@ for (const [name, opts] of variants) {
       assert.equal(await c.getOrSet('e', () => Promise.reject(new Error('down')), { grace: 10_000 }), 'old');
     }));
 
+    test('getOrSet: a value loaded while its key or tag was invalidated is returned but not cached', use(async (c) => {
+      const gate = () => {
+        let release!: () => void;
+        const wait = new Promise<void>((r) => (release = r));
+        return { wait, release };
+      };
+      // Tag invalidated during the load.
+      let g = gate();
+      let p = c.getOrSet('user:1', async () => (await g.wait, 'OLD'), { tags: ['users'] });
+      await sleep(5);
+      await c.invalidateByTag('users');
+      g.release();
+      assert.equal(await p, 'OLD', 'the caller still gets what the loader returned');
+      assert.equal(await c.get('user:1'), undefined, 'but it was not cached');
+      // Key deleted during the load.
+      g = gate();
+      p = c.getOrSet('k', async () => (await g.wait, 'OLD'));
+      await sleep(5);
+      await c.delete('k');
+      g.release();
+      assert.equal(await p, 'OLD');
+      assert.equal(await c.get('k'), undefined);
+      // Key set during the load: the newer value stays.
+      g = gate();
+      p = c.getOrSet('k', async () => (await g.wait, 'OLD'));
+      await sleep(5);
+      await c.set('k', 'NEW');
+      g.release();
+      assert.equal(await p, 'OLD');
+      assert.equal(await c.get('k'), 'NEW');
+      // Unrelated writes do not stop a load from being cached.
+      g = gate();
+      p = c.getOrSet('k2', async () => (await g.wait, 'V'));
+      await sleep(5);
+      await c.set('other', 1);
+      await c.delete('other2');
+      g.release();
+      assert.equal(await p, 'V');
+      let calls = 0;
+      assert.equal(await c.getOrSet('k2', () => (calls++, 'again')), 'V');
+      assert.equal(calls, 0, 'cached');
+    }));
+
     test('getStream/setStream round-trip binary (small values also land in L1)', use(async (c) => {
       const data = Buffer.alloc(300_000, 3);
       await c.setStream('s', Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), { size: data.length, tags: ['img'] });
@@ -256,6 +299,26 @@ describe('cache with disk L2', () => {
     await b.invalidateByTag('t');
     assert.equal(await b.get('small'), undefined);
     await b.close();
+  });
+
+  test('L2 reads fill L1 even while unrelated keys are written at the same time', async () => {
+    const dir = join(root, 'fill');
+    const a = createCache({ disk: { dir } });
+    for (let i = 0; i < 50; i++) await a.set(`k${i}`, { i });
+    await a.set('race', 'OLD');
+    await a.close();
+    const c = createCache({ disk: { dir } });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => Promise.all([c.get(`k${i}`), c.set(`other${i}`, i)])));
+    const l2Hits = c.stats().l2?.hits;
+    assert.equal(l2Hits, 50);
+    for (let i = 0; i < 50; i++) assert.deepEqual(await c.get(`k${i}`), { i });
+    assert.equal(c.stats().l2?.hits, l2Hits, 'the second round was served from L1');
+    // A write to the key itself during the read does block the copy (the read may be older).
+    const read = c.get('race'); // L1 miss: reads L2
+    await c.set('race', 'NEW');
+    await read;
+    assert.equal(await c.get('race'), 'NEW');
+    await c.close();
   });
 
   test('disk failures do not fail callers: L1 keeps serving', async () => {
