@@ -106,6 +106,36 @@ export function storeContract(name: string, make: () => Promise<L2Store>): void 
     assert.equal(await s.getStream('big'), undefined);
   }));
 
+  test(`${name}: a reader of a large value racing an overwrite or delete gets the old value whole; the new value survives`, use(async (s) => {
+    const one = randomBytes(1_300_000);
+    const two = randomBytes(1_300_000);
+    const readRacing = async (race: () => Promise<void>): Promise<Buffer> => {
+      const got = await s.getStream('big');
+      assert.ok(got);
+      const it = got.stream[Symbol.asyncIterator]();
+      const parts: Buffer[] = [];
+      const first = await it.next();
+      parts.push(first.value as Buffer);
+      await race();
+      for (;;) {
+        const n = await it.next();
+        if (n.done === true) break;
+        parts.push(n.value as Buffer);
+      }
+      return Buffer.concat(parts);
+    };
+    await s.set('big', entry(one));
+    assert.ok((await readRacing(() => s.set('big', entry(two)))).equals(one), 'the reader got the value it started with');
+    assert.ok((await s.get('big'))?.payload.equals(two), 'the newer value was not deleted');
+    assert.equal(s.stats().corrupt, 0);
+    assert.ok((await readRacing(() => s.set('big', entry(Buffer.from('small'))))).equals(two));
+    assert.equal((await s.get('big'))?.payload.toString(), 'small');
+    await s.set('big', entry(one));
+    assert.ok((await readRacing(() => s.delete('big'))).equals(one));
+    assert.equal(await s.get('big'), undefined);
+    assert.equal(s.stats().corrupt, 0);
+  }));
+
   test(`${name}: a stream that does not match its declared size is rejected and not stored`, use(async (s) => {
     const meta = { type: ValueType.Binary, expiresAt: Date.now() + 60_000, staleUntil: Date.now() + 60_000, tags: [] };
     await assert.rejects(s.setStream('short', Readable.from([Buffer.alloc(10)]), meta, 20));

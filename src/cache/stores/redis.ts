@@ -1,6 +1,8 @@
 // Redis L2 (ioredis). Binary-safe: values are codec frames written and read as Buffers. Values up
-// to chunkSize are one string key; larger ones are a hash of chunks written to a temp key and
-// renamed into place (atomic), streamed back chunk by chunk. TTLs become PX; tags are Redis sets.
+// to chunkSize are one string key; larger ones are chunks in a hash of their own (one per write)
+// and a small value hash pointing at it, switched in one script (atomic) and streamed back chunk by
+// chunk; a reader keeps reading the chunks it started with (see redis-scripts.ts). TTLs become PX;
+// tags are Redis sets.
 // Failing fast is the point: no offline queue and a command timeout, so a dead Redis costs a
 // caller microseconds, never a hang (the tiered cache adds a circuit breaker on top).
 import { randomBytes } from 'node:crypto';
@@ -9,7 +11,7 @@ import { Redis } from 'ioredis';
 import { CorruptError, decodeFrame, decodeHeader, encodeFrame, encodeHeader, FLAG_CHUNKED, type Encoded, type Header, type Meta } from '../codec.js';
 import { crc32 } from '../crc32.js';
 import { HeadroomError } from '../../errors.js';
-import { COMMIT_CHUNKED, GET_ENTRY, INVALIDATE_TAG, SET_TAGGED } from './redis-scripts.js';
+import { COMMIT_CHUNKED, DELETE_ENTRY, DELETE_IF_CHUNKS, GET_ENTRY, INVALIDATE_TAG, SET_TAGGED } from './redis-scripts.js';
 import { MAX_GET_BYTES, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
 export interface RedisStoreOptions {
@@ -23,15 +25,20 @@ export interface RedisStoreOptions {
   onReady?: () => void;
 }
 
-type Reply = Buffer | [Buffer | null] | null;
+type Reply = Buffer | [Buffer | null, Buffer | null] | null;
 interface Scripts {
   hrSetTagged(n: number, ...args: (string | Buffer | number)[]): Promise<number>;
-  hrInvalidateTag(n: number, ...args: string[]): Promise<number>;
+  hrInvalidateTag(n: number, ...args: (string | number)[]): Promise<number>;
   hrGetEntryBuffer(n: number, key: string): Promise<Reply>;
-  hrCommitChunked(n: number, ...args: (string | number)[]): Promise<number>;
+  hrCommitChunked(n: number, ...args: (string | number | Buffer)[]): Promise<number>;
+  hrDeleteEntry(key: string, linger: number): Promise<number>;
+  hrDeleteIfChunks(vkey: string, ckey: string): Promise<number>;
 }
 
+/** Chunks being written expire by themselves if the writer dies before the commit. */
 const TEMP_TTL = 600_000;
+/** Chunks of a replaced or deleted value stay this long for readers still streaming them. */
+export const CHUNK_LINGER = 60_000;
 /**
  * ioredis arms a timer of this length on disconnect() that only a later socket 'close' clears; when
  * the socket is already gone (Redis down) it runs out instead. close() waits it out so that no
@@ -70,6 +77,8 @@ export class RedisStore implements L2Store {
     this.client.defineCommand('hrInvalidateTag', { lua: INVALIDATE_TAG });
     this.client.defineCommand('hrGetEntry', { lua: GET_ENTRY });
     this.client.defineCommand('hrCommitChunked', { lua: COMMIT_CHUNKED });
+    this.client.defineCommand('hrDeleteEntry', { numberOfKeys: 1, lua: DELETE_ENTRY });
+    this.client.defineCommand('hrDeleteIfChunks', { numberOfKeys: 2, lua: DELETE_IF_CHUNKS });
     this.scripts = this.client as unknown as Scripts;
   }
 
@@ -84,17 +93,27 @@ export class RedisStore implements L2Store {
   async get(key: string): Promise<Encoded | undefined> {
     const r = await this.scripts.hrGetEntryBuffer(1, this.vkey(key));
     if (r === null) return undefined;
+    if (Buffer.isBuffer(r)) return this.frameOrDrop(key, r);
+    const found = this.readChunked(key, r);
+    if (found === undefined) return undefined;
+    if (found.size > MAX_GET_BYTES) {
+      found.stream.destroy();
+      throw new HeadroomError('HEADROOM_BODY_TOO_LARGE', `cached value of ${found.size} bytes is too large for get(); use getStream()`);
+    }
+    const parts: Buffer[] = [];
     try {
-      if (Buffer.isBuffer(r)) return decodeFrame(key, r);
-      const found = await this.readChunked(key, r[0]);
-      if (found === undefined) return undefined;
-      if (found.size > MAX_GET_BYTES) {
-        found.stream.destroy();
-        throw new HeadroomError('HEADROOM_BODY_TOO_LARGE', `cached value of ${found.size} bytes is too large for get(); use getStream()`);
-      }
-      const parts: Buffer[] = [];
       for await (const chunk of found.stream) parts.push(chunk as Buffer);
-      return { type: found.type, expiresAt: found.expiresAt, staleUntil: found.staleUntil, tags: found.tags, payload: Buffer.concat(parts) };
+    } catch (err) {
+      if (err instanceof CorruptError) return undefined; // counted and dropped by readChunked
+      throw err;
+    }
+    return { type: found.type, expiresAt: found.expiresAt, staleUntil: found.staleUntil, tags: found.tags, payload: Buffer.concat(parts) };
+  }
+
+  /** A whole frame, or a miss when it is corrupt (then counted and deleted). */
+  private async frameOrDrop(key: string, r: Buffer): Promise<Encoded | undefined> {
+    try {
+      return decodeFrame(key, r);
     } catch (err) {
       if (!(err instanceof CorruptError)) throw err;
       this.corrupt++;
@@ -108,14 +127,14 @@ export class RedisStore implements L2Store {
     if (px < 0) return;
     if (entry.payload.length <= this.chunkSize) {
       const keys = [this.vkey(key), ...this.tkeys(entry.tags)];
-      await this.scripts.hrSetTagged(keys.length, ...keys, encodeFrame(key, entry), px, key);
+      await this.scripts.hrSetTagged(keys.length, ...keys, encodeFrame(key, entry), px, key, CHUNK_LINGER);
       return;
     }
     await this.setStream(key, Readable.from([entry.payload]), entry, entry.payload.length);
   }
 
   async setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number> {
-    const tmp = `${this.prefix}w:${randomBytes(8).toString('hex')}`;
+    const tmp = `${this.prefix}c:${randomBytes(8).toString('hex')}`;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let index = 0;
@@ -149,13 +168,15 @@ export class RedisStore implements L2Store {
       const px = ttlOf(meta);
       const chunkInfo = Buffer.alloc(4);
       chunkInfo.writeUInt32BE(this.chunkSize);
-      await this.client.hset(tmp, 'm', Buffer.concat([encodeHeader(key, meta, total, crc, FLAG_CHUNKED), chunkInfo]));
-      if (px < 0) {
+      const m = Buffer.concat([encodeHeader(key, meta, total, crc, FLAG_CHUNKED), chunkInfo]);
+      if (px < 0 || index === 0) {
+        // Already expired, or empty (no chunk hash to point at): stored as a plain frame, if at all.
         await this.client.del(tmp);
+        if (px >= 0) await this.set(key, { ...meta, payload: Buffer.alloc(0) });
         return total;
       }
       const keys = [tmp, this.vkey(key), ...this.tkeys(meta.tags)];
-      await this.scripts.hrCommitChunked(keys.length, ...keys, px, key);
+      await this.scripts.hrCommitChunked(keys.length, ...keys, px, key, m, CHUNK_LINGER);
       return total;
     } catch (err) {
       await this.client.del(tmp).catch(() => undefined);
@@ -166,35 +187,42 @@ export class RedisStore implements L2Store {
   async getStream(key: string): Promise<StoreStreamEntry | undefined> {
     const r = await this.scripts.hrGetEntryBuffer(1, this.vkey(key));
     if (r === null) return undefined;
-    try {
-      if (!Buffer.isBuffer(r)) return await this.readChunked(key, r[0]);
-      const e = decodeFrame(key, r);
-      return { stream: Readable.from([e.payload]), size: e.payload.length, type: e.type, expiresAt: e.expiresAt, staleUntil: e.staleUntil, tags: e.tags };
-    } catch (err) {
-      if (!(err instanceof CorruptError)) throw err;
-      this.corrupt++;
-      await this.client.del(this.vkey(key)).catch(() => undefined);
-      return undefined;
-    }
+    if (!Buffer.isBuffer(r)) return this.readChunked(key, r);
+    const e = await this.frameOrDrop(key, r);
+    if (e === undefined) return undefined;
+    return { stream: Readable.from([e.payload]), size: e.payload.length, type: e.type, expiresAt: e.expiresAt, staleUntil: e.staleUntil, tags: e.tags };
   }
 
-  private async readChunked(key: string, meta: Buffer | null): Promise<StoreStreamEntry | undefined> {
-    if (meta === null) return undefined;
-    const h: Header = decodeHeader(meta);
-    if (h.key !== key || (h.flags & FLAG_CHUNKED) === 0 || meta.length < h.headerLength + 4) throw new CorruptError('bad chunk meta');
-    const chunkSize = meta.readUInt32BE(h.headerLength);
-    const count = Math.ceil(h.length / chunkSize);
+  /** The chunk stream of a chunked value; corrupt data is counted and dropped (only while still current). */
+  private readChunked(key: string, [meta, chunkKey]: [Buffer | null, Buffer | null]): StoreStreamEntry | undefined {
+    // No chunk hash named: written by an older layout (chunks inside the value); a miss that expires.
+    if (meta === null || chunkKey === null) return undefined;
     const vkey = this.vkey(key);
+    const ckey = chunkKey.toString('utf8');
     const client = this.client;
+    // Deletes only while the value still points at these chunks: a newer write is never deleted.
     const onCorrupt = (): void => {
       this.corrupt++;
-      void client.del(vkey).catch(() => undefined);
+      void this.scripts.hrDeleteIfChunks(vkey, ckey).catch(() => undefined);
     };
+    let h: Header;
+    try {
+      h = decodeHeader(meta);
+    } catch {
+      onCorrupt();
+      return undefined;
+    }
+    const chunkSize = meta.length >= h.headerLength + 4 ? meta.readUInt32BE(h.headerLength) : 0;
+    if (h.key !== key || (h.flags & FLAG_CHUNKED) === 0 || chunkSize === 0) {
+      onCorrupt();
+      return undefined;
+    }
+    const count = Math.ceil(h.length / chunkSize);
     async function* chunks(): AsyncGenerator<Buffer> {
       let crc = 0;
       let total = 0;
       for (let i = 0; i < count; i++) {
-        const c = await client.hgetBuffer(vkey, String(i));
+        const c = await client.hgetBuffer(ckey, String(i));
         if (c === null) {
           onCorrupt();
           throw new CorruptError(`chunk ${i} of ${key} is missing`);
@@ -212,11 +240,11 @@ export class RedisStore implements L2Store {
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.del(this.vkey(key));
+    await this.scripts.hrDeleteEntry(this.vkey(key), CHUNK_LINGER);
   }
 
   async invalidateByTag(tag: string): Promise<void> {
-    await this.scripts.hrInvalidateTag(1, this.tkeys([tag])[0]!, `${this.prefix}v:`);
+    await this.scripts.hrInvalidateTag(1, this.tkeys([tag])[0]!, `${this.prefix}v:`, CHUNK_LINGER);
   }
 
   async clear(): Promise<void> {
