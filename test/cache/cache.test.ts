@@ -321,6 +321,22 @@ describe('cache with disk L2', () => {
     await c.close();
   });
 
+  test('invalidateAll() during in-flight disk writes is not an L2 failure (no error, breaker stays closed)', async () => {
+    const c = createCache({ disk: { dir: join(root, 'clear-race') } });
+    for (let round = 0; round < 3; round++) {
+      const writes = Promise.all(Array.from({ length: 20 }, (_, i) => c.set(`x${i}`, 'v'.repeat(1000))));
+      await c.invalidateAll();
+      await writes;
+    }
+    assert.equal(c.stats().l2?.errors, 0);
+    assert.equal(c.stats().l2?.breakerOpen, false);
+    await c.set('after', 'a');
+    await c.invalidateAll(); // clears L1 too, so the next get must come from disk
+    await c.set('after2', 'b');
+    assert.equal(c.stats().l2?.breakerOpen, false);
+    await c.close();
+  });
+
   test('disk failures do not fail callers: L1 keeps serving', async () => {
     const dir = join(root, 'broken');
     const c = createCache({ disk: { dir } });
