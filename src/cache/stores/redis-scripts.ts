@@ -1,5 +1,8 @@
 // Lua run inside Redis so that a value and its tag sets change in one round trip.
-// Tag sets live as long as their longest-lived member (a no-TTL member makes them persistent).
+// A tag is a sorted set of keys scored by their expiry (Redis server time, ms; +inf = none): each
+// add first prunes a bounded number of expired members, so a tag holds about its live keys, and
+// the set itself expires with its longest-lived member. Invalidation detaches the set (RENAME)
+// and deletes its members in batches, one bounded script call each.
 // A chunked value is a hash {m: meta, c: name of its chunk hash}; each write has its own chunk
 // hash, so a reader streaming the old chunks is never mixed up with a newer write. When a value is
 // replaced or deleted its chunks are retired: kept for a short while (ARGV linger) for readers in
@@ -16,29 +19,68 @@ local function retire(vkey, linger)
 end
 `;
 
+/** Most expired members pruned from one tag per add. */
+export const PRUNE_LIMIT = 64;
+
+/** Lua: addTags(first, member, px) adds member to the tag sets KEYS[first..] (see above). */
+const ADD_TAGS = `
+local function addTags(first, member, px)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local score = '+inf'
+  if px > 0 then score = now + px end
+  for i = first, #KEYS do
+    local k = KEYS[i]
+    if redis.call('TYPE', k).ok == 'set' then
+      -- written by an older layout: becomes a sorted set (members kept, without expiry)
+      local old = redis.call('SMEMBERS', k)
+      redis.call('DEL', k)
+      for _, m in ipairs(old) do redis.call('ZADD', k, '+inf', m) end
+    end
+    local gone = redis.call('ZRANGEBYSCORE', k, '-inf', '(' .. now, 'LIMIT', 0, ${PRUNE_LIMIT})
+    if #gone > 0 then redis.call('ZREM', k, unpack(gone)) end
+    redis.call('ZADD', k, score, member)
+    local top = redis.call('ZRANGE', k, -1, -1, 'WITHSCORES')
+    local last = tonumber(top[2])
+    if last == nil or last == math.huge then redis.call('PERSIST', k) else redis.call('PEXPIREAT', k, last) end
+  end
+end
+`;
+
 /** KEYS[1] value, KEYS[2..] tag sets; ARGV[1] frame, ARGV[2] px (0 = none), ARGV[3] member, ARGV[4] linger. */
-export const SET_TAGGED = `${RETIRE}
+export const SET_TAGGED = `${RETIRE}${ADD_TAGS}
 retire(KEYS[1], tonumber(ARGV[4]))
 local px = tonumber(ARGV[2])
 if px > 0 then redis.call('SET', KEYS[1], ARGV[1], 'PX', px) else redis.call('SET', KEYS[1], ARGV[1]) end
-for i = 2, #KEYS do
-  local existed = redis.call('EXISTS', KEYS[i])
-  redis.call('SADD', KEYS[i], ARGV[3])
-  local t = redis.call('PTTL', KEYS[i])
-  if px <= 0 then redis.call('PERSIST', KEYS[i])
-  elseif existed == 0 or (t >= 0 and t < px) then redis.call('PEXPIRE', KEYS[i], px) end
-end
+addTags(2, ARGV[3], px)
 return 1`;
 
-/** KEYS[1] tag set; ARGV[1] value-key prefix, ARGV[2] linger. Deletes every member and the set; returns the count. */
-export const INVALIDATE_TAG = `${RETIRE}
-local members = redis.call('SMEMBERS', KEYS[1])
+/**
+ * KEYS[1] tag set, KEYS[2] a fresh private name. Moves the set there (later adds start a new
+ * set), with an hour's TTL in case the invalidation stops half way. 1 when there was a set.
+ */
+export const DETACH_TAG = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('RENAME', KEYS[1], KEYS[2])
+redis.call('PEXPIRE', KEYS[2], 3600000)
+return 1`;
+
+/** KEYS[1] detached tag set; ARGV[1] value-key prefix, ARGV[2] batch size, ARGV[3] linger. Deletes one batch of members; returns how many are left. */
+export const DRAIN_TAG = `${RETIRE}
+local n = tonumber(ARGV[2])
+local members
+if redis.call('TYPE', KEYS[1]).ok == 'set' then
+  members = redis.call('SPOP', KEYS[1], n)
+else
+  members = redis.call('ZRANGE', KEYS[1], 0, n - 1)
+  if #members > 0 then redis.call('ZREM', KEYS[1], unpack(members)) end
+end
 for _, m in ipairs(members) do
-  retire(ARGV[1] .. m, tonumber(ARGV[2]))
+  retire(ARGV[1] .. m, tonumber(ARGV[3]))
   redis.call('DEL', ARGV[1] .. m)
 end
-redis.call('DEL', KEYS[1])
-return #members`;
+if redis.call('TYPE', KEYS[1]).ok == 'set' then return redis.call('SCARD', KEYS[1]) end
+return redis.call('ZCARD', KEYS[1])`;
 
 /** KEYS[1] value. A string key is a whole frame; a hash is a chunked value: {meta, chunk hash name}. */
 export const GET_ENTRY = `
@@ -59,7 +101,7 @@ redis.call('DEL', KEYS[1], KEYS[2])
 return 1`;
 
 /** KEYS[1] chunk hash (written), KEYS[2] value, KEYS[3..] tag sets; ARGV[1] px, ARGV[2] member, ARGV[3] meta, ARGV[4] linger. */
-export const COMMIT_CHUNKED = `${RETIRE}
+export const COMMIT_CHUNKED = `${RETIRE}${ADD_TAGS}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 retire(KEYS[2], tonumber(ARGV[4]))
 redis.call('DEL', KEYS[2])
@@ -72,11 +114,5 @@ else
   redis.call('PERSIST', KEYS[2])
   redis.call('PERSIST', KEYS[1])
 end
-for i = 3, #KEYS do
-  local existed = redis.call('EXISTS', KEYS[i])
-  redis.call('SADD', KEYS[i], ARGV[2])
-  local t = redis.call('PTTL', KEYS[i])
-  if px <= 0 then redis.call('PERSIST', KEYS[i])
-  elseif existed == 0 or (t >= 0 and t < px) then redis.call('PEXPIRE', KEYS[i], px) end
-end
+addTags(3, ARGV[2], px)
 return 1`;

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { CorruptError, decodeFrame, decodeHeader, encodeFrame, encodeHeader, FLAG_CHUNKED, type Encoded, type Header, type Meta } from '../codec.js';
 import { crc32 } from '../crc32.js';
 import { HeadroomError } from '../../errors.js';
-import { COMMIT_CHUNKED, DELETE_ENTRY, DELETE_IF_CHUNKS, GET_ENTRY, INVALIDATE_TAG, SET_TAGGED } from './redis-scripts.js';
+import { COMMIT_CHUNKED, DELETE_ENTRY, DELETE_IF_CHUNKS, DETACH_TAG, DRAIN_TAG, GET_ENTRY, SET_TAGGED } from './redis-scripts.js';
 import { MAX_GET_BYTES, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
 export interface RedisStoreOptions {
@@ -28,7 +28,8 @@ export interface RedisStoreOptions {
 type Reply = Buffer | [Buffer | null, Buffer | null] | null;
 interface Scripts {
   hrSetTagged(n: number, ...args: (string | Buffer | number)[]): Promise<number>;
-  hrInvalidateTag(n: number, ...args: (string | number)[]): Promise<number>;
+  hrDetachTag(tagKey: string, detached: string): Promise<number>;
+  hrDrainTag(detached: string, valuePrefix: string, batch: number, linger: number): Promise<number>;
   hrGetEntryBuffer(n: number, key: string): Promise<Reply>;
   hrCommitChunked(n: number, ...args: (string | number | Buffer)[]): Promise<number>;
   hrDeleteEntry(key: string, linger: number): Promise<number>;
@@ -39,6 +40,8 @@ interface Scripts {
 const TEMP_TTL = 600_000;
 /** Chunks of a replaced or deleted value stay this long for readers still streaming them. */
 export const CHUNK_LINGER = 60_000;
+/** Members deleted per script call when a tag is invalidated. */
+export const INVALIDATE_BATCH = 500;
 /**
  * ioredis arms a timer of this length on disconnect() that only a later socket 'close' clears; when
  * the socket is already gone (Redis down) it runs out instead. close() waits it out so that no
@@ -74,7 +77,8 @@ export class RedisStore implements L2Store {
     });
     if (o.onReady) this.client.on('ready', o.onReady);
     this.client.defineCommand('hrSetTagged', { lua: SET_TAGGED });
-    this.client.defineCommand('hrInvalidateTag', { lua: INVALIDATE_TAG });
+    this.client.defineCommand('hrDetachTag', { numberOfKeys: 2, lua: DETACH_TAG });
+    this.client.defineCommand('hrDrainTag', { numberOfKeys: 1, lua: DRAIN_TAG });
     this.client.defineCommand('hrGetEntry', { lua: GET_ENTRY });
     this.client.defineCommand('hrCommitChunked', { lua: COMMIT_CHUNKED });
     this.client.defineCommand('hrDeleteEntry', { numberOfKeys: 1, lua: DELETE_ENTRY });
@@ -243,8 +247,11 @@ export class RedisStore implements L2Store {
     await this.scripts.hrDeleteEntry(this.vkey(key), CHUNK_LINGER);
   }
 
+  /** Detaches the tag set, then deletes its members a batch per call (no long-running script). */
   async invalidateByTag(tag: string): Promise<void> {
-    await this.scripts.hrInvalidateTag(1, this.tkeys([tag])[0]!, `${this.prefix}v:`, CHUNK_LINGER);
+    const detached = `${this.prefix}ti:${randomBytes(8).toString('hex')}`;
+    if ((await this.scripts.hrDetachTag(this.tkeys([tag])[0]!, detached)) === 0) return;
+    while ((await this.scripts.hrDrainTag(detached, `${this.prefix}v:`, INVALIDATE_BATCH, CHUNK_LINGER)) > 0);
   }
 
   async clear(): Promise<void> {
