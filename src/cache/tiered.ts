@@ -11,6 +11,7 @@ import { decode, prepare, ValueType, type Encoded, type Meta } from './codec.js'
 import { now } from './clock.js';
 import { L1, type L1Entry } from './l1.js';
 import { Breaker, checkDuration, runLoader } from './loader.js';
+import { intOption, MAX_TIMER_MS, numOption, objOption } from './options.js';
 import { Versions, type ReadToken } from './versions.js';
 import { DiskStore } from './stores/disk.js';
 import { RedisStore } from './stores/redis.js';
@@ -45,13 +46,16 @@ export class TieredCache implements Cache {
   private closing: Promise<void> | undefined;
 
   constructor(o: CacheOptions = {}) {
-    this.defaultTtl = checkDuration('defaultTtl', o.defaultTtl ?? 300_000);
-    this.loaderTimeout = checkDuration('loaderTimeout', o.loaderTimeout ?? 10_000);
-    this.shrinkRatio = Math.min(1, Math.max(0, o.pressureShrinkRatio ?? 0.5));
+    objOption('options', o, '');
+    this.defaultTtl = numOption('defaultTtl', o.defaultTtl, 300_000, Number.MIN_VALUE, Infinity, ' ms (Infinity: never expires)');
+    this.loaderTimeout = intOption('loaderTimeout', o.loaderTimeout, 10_000, 1, MAX_TIMER_MS);
+    this.shrinkRatio = numOption('pressureShrinkRatio', o.pressureShrinkRatio, 0.5, 0, 1);
+    const cleanupInterval = intOption('cleanupInterval', o.cleanupInterval, 60_000, 100, MAX_TIMER_MS);
     this.logger = o.logger;
-    this.breaker = new Breaker(o.breakDuration ?? 2000);
+    this.breaker = new Breaker(intOption('breakDuration', o.breakDuration, 2000, 0, 3_600_000));
     this.l1 = new L1({ ...o.l1, defaultTtl: this.defaultTtl });
-    if (o.redis) {
+    if (o.redis !== undefined && o.redis !== null) {
+      objOption('redis', o.redis, ' ({ url, keyPrefix?, chunkSize?, commandTimeout? }) or undefined');
       const store = new RedisStore({
         ...o.redis,
         onReady: () => {
@@ -71,14 +75,14 @@ export class TieredCache implements Cache {
         },
         onError: () => undefined,
       });
-    } else if (o.disk) {
+    } else if (o.disk !== undefined && o.disk !== false) {
       this.l2 = new DiskStore(o.disk);
     }
     if (o.monitor) {
       this.unsubscribe = o.monitor.onPressure((level) => this.applyPressure(level));
       this.applyPressure(o.monitor.status());
     }
-    this.timer = setInterval(() => this.cleanup(), o.cleanupInterval ?? 60_000);
+    this.timer = setInterval(() => this.cleanup(), cleanupInterval);
     this.timer.unref();
   }
 

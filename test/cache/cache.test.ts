@@ -353,3 +353,43 @@ describe('cache with disk L2', () => {
     rmSync(dir, { force: true });
   });
 });
+
+describe('createCache options', () => {
+  const bad: [string, CacheOptions, RegExp][] = [
+    ['redis.chunkSize', { redis: { url: 'redis://127.0.0.1:1', chunkSize: 0 } }, /redis\.chunkSize=0: must be an integer between 1024/],
+    ['redis.commandTimeout', { redis: { url: 'redis://127.0.0.1:1', commandTimeout: Number.NaN } }, /redis\.commandTimeout=NaN/],
+    ['redis.url', { redis: { url: '' } }, /redis\.url=""/],
+    ['disk.maxBytes NaN', { disk: { dir: join(root, 'opt1'), maxBytes: Number.NaN } }, /disk\.maxBytes=NaN: must be an integer between 1 and/],
+    ['disk.maxBytes string', { disk: { dir: join(root, 'opt2'), maxBytes: '10MB' as unknown as number } }, /disk\.maxBytes="10MB"/],
+    ['disk.maxEntries', { disk: { dir: join(root, 'opt3'), maxEntries: 0 } }, /disk\.maxEntries=0/],
+    ['disk.dir', { disk: { dir: '' } }, /disk\.dir=""/],
+    ['disk true', { disk: true as unknown as false }, /disk=true: must be an options object/],
+    ['breakDuration', { breakDuration: -1 }, /breakDuration=-1: must be an integer between 0 and 3600000/],
+    ['cleanupInterval 0', { cleanupInterval: 0 }, /cleanupInterval=0: must be an integer between 100 and/],
+    ['cleanupInterval NaN', { cleanupInterval: Number.NaN }, /cleanupInterval=NaN/],
+    ['pressureShrinkRatio', { pressureShrinkRatio: Number.NaN }, /pressureShrinkRatio=NaN: must be a number between 0 and 1/],
+    ['loaderTimeout', { loaderTimeout: Infinity }, /loaderTimeout=Infinity/],
+    ['defaultTtl', { defaultTtl: 0 }, /defaultTtl=0/],
+  ];
+  for (const [name, o, message] of bad) {
+    test(`refuses ${name} with HEADROOM_CONFIG_INVALID naming the option, the value and the accepted range`, async () => {
+      await assertNoLeakedHandles(async () => {
+        assert.throws(() => createCache(o), (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'HEADROOM_CONFIG_INVALID');
+          assert.match(err.message, /^createCache: /);
+          assert.match(err.message, message);
+          return true;
+        });
+      });
+    });
+  }
+
+  test('accepts the edges: Infinity TTL, breakDuration 0, shrink ratio 0 and 1', async () => {
+    for (const o of [{ defaultTtl: Infinity, breakDuration: 0, pressureShrinkRatio: 0 }, { pressureShrinkRatio: 1 }] as CacheOptions[]) {
+      const c = createCache(o);
+      await c.set('k', 'v');
+      assert.equal(await c.get('k'), 'v');
+      await c.close();
+    }
+  });
+});

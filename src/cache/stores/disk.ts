@@ -15,6 +15,7 @@ import { Transform, pipeline, type Readable } from 'node:stream';
 import { HeadroomError } from '../../errors.js';
 import { CorruptError, decodeFrame, decodeHeader, encodeFrame, encodeHeader, headerLength, type Encoded, type Header, type Meta } from '../codec.js';
 import { crc32 } from '../crc32.js';
+import { intOption, objOption, strOption } from '../options.js';
 import { DiskIndex } from './disk-index.js';
 import { MAX_GET_BYTES, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
@@ -53,12 +54,13 @@ export class DiskStore implements L2Store {
   private closed = false;
 
   constructor(o: DiskStoreOptions) {
-    this.dir = o.dir;
-    this.tmp = join(o.dir, TMP_DIR);
-    claimDir(o.dir);
-    this.maxBytes = o.maxBytes ?? 1024 ** 3;
-    this.maxEntries = o.maxEntries ?? 100_000;
-    this.maxGetBytes = o.maxGetBytes ?? MAX_GET_BYTES;
+    objOption('disk', o, ' ({ dir, maxBytes?, maxEntries? }) or false');
+    this.dir = strOption('disk.dir', o.dir, undefined, 4096);
+    this.maxBytes = intOption('disk.maxBytes', o.maxBytes, 1024 ** 3, 1);
+    this.maxEntries = intOption('disk.maxEntries', o.maxEntries, 100_000, 1, 100_000_000);
+    this.maxGetBytes = intOption('disk.maxGetBytes', o.maxGetBytes, MAX_GET_BYTES, 1);
+    this.tmp = join(this.dir, TMP_DIR);
+    claimDir(this.dir);
     this.dirs = this.prepareDirs();
     this.ready = this.dirs.then(() => this.scan());
     this.ready.catch(() => undefined);

@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { CorruptError, decodeFrame, decodeHeader, encodeFrame, encodeHeader, FLAG_CHUNKED, type Encoded, type Header, type Meta } from '../codec.js';
 import { crc32 } from '../crc32.js';
+import { intOption, MAX_TIMER_MS, objOption, strOption } from '../options.js';
 import { HeadroomError } from '../../errors.js';
 import { COMMIT_CHUNKED, DELETE_ENTRY, DELETE_IF_CHUNKS, DETACH_TAG, DRAIN_TAG, GET_ENTRY, SET_TAGGED } from './redis-scripts.js';
 import { MAX_GET_BYTES, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
@@ -61,11 +62,15 @@ export class RedisStore implements L2Store {
   private closed = false;
 
   constructor(o: RedisStoreOptions) {
-    this.prefix = o.keyPrefix ?? 'headroom:';
-    this.chunkSize = o.chunkSize ?? 512 * 1024;
-    this.client = new Redis(o.url, {
+    objOption('redis', o, ' ({ url, keyPrefix?, chunkSize?, commandTimeout? }) or undefined');
+    const url = strOption('redis.url', o.url, undefined, 4096);
+    this.prefix = strOption('redis.keyPrefix', o.keyPrefix, 'headroom:', 128, true);
+    // Redis strings top out at 512 MiB; tiny chunks would mean one round trip per few bytes.
+    this.chunkSize = intOption('redis.chunkSize', o.chunkSize, 512 * 1024, 1024, 512 * 1024 ** 2);
+    const commandTimeout = intOption('redis.commandTimeout', o.commandTimeout, 1000, 1, MAX_TIMER_MS);
+    this.client = new Redis(url, {
       enableOfflineQueue: false,
-      commandTimeout: o.commandTimeout ?? 1000,
+      commandTimeout,
       connectTimeout: 2000,
       disconnectTimeout: DISCONNECT_TIMEOUT,
       maxRetriesPerRequest: 1,
