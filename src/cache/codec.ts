@@ -38,6 +38,14 @@ export function ownBytes(src: Uint8Array): Buffer {
   return out;
 }
 
+/** A stream chunk as a Buffer: strings as UTF-8, Uint8Array views without a copy; anything else is refused. */
+export function toBuffer(chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  throw new HeadroomError('HEADROOM_CACHE_VALUE_INVALID', `stream chunks must be bytes or strings, got ${chunk === null ? 'null' : typeof chunk}`);
+}
+
 export function prepare(value: unknown): Prepared {
   if (isBytes(value)) {
     const payload = ownBytes(value);

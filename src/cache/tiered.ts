@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { isHeadroomError } from '../errors.js';
 import type { MemoryStatus } from '../monitor/types.js';
 import { Bus, type BusMessage } from './bus.js';
-import { decode, prepare, ValueType, type Encoded, type Meta } from './codec.js';
+import { decode, prepare, toBuffer, ValueType, type Encoded, type Meta } from './codec.js';
 import { now } from './clock.js';
 import { L1, type L1Entry } from './l1.js';
 import { Breaker, checkDuration, runLoader } from './loader.js';
@@ -15,7 +15,7 @@ import { intOption, MAX_TIMER_MS, numOption, objOption } from './options.js';
 import { Versions, type ReadToken } from './versions.js';
 import { DiskStore } from './stores/disk.js';
 import { RedisStore } from './stores/redis.js';
-import type { L2Store } from './stores/types.js';
+import { NotStoredError, type L2Store } from './stores/types.js';
 import type { Cache, CacheOptions, CacheStats, GetOrSetOptions, SetOptions, StreamEntry } from './types.js';
 
 interface Found {
@@ -176,25 +176,35 @@ export class TieredCache implements Cache {
     const limit = this.l1.maxEntryBytes;
     let parts: Buffer[] | undefined = options.size === undefined || options.size <= limit ? [] : undefined;
     let bytes = 0;
+    let started = false;
     const tapped = async function* (): AsyncGenerator<Buffer> {
+      started = true;
       for await (const c of readable) {
-        const b: Buffer = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+        const b = toBuffer(c);
         bytes += b.length;
         if (parts !== undefined && bytes > limit) parts = undefined;
         parts?.push(b);
         yield b;
       }
     };
+    let stored = false;
     if (this.l2 !== undefined && !this.breaker.open && this.closing === undefined) {
       try {
         await this.l2.setStream(key, Readable.from(tapped()), meta, options.size);
+        stored = true;
       } catch (err) {
-        if (isHeadroomError(err)) throw err;
-        this.l2Failed(err);
-        return;
+        // Too large for L2 is not the caller's error (as with set()); a size mismatch is.
+        if (!(err instanceof NotStoredError)) {
+          if (isHeadroomError(err)) throw err;
+          this.l2Failed(err);
+          return;
+        }
       }
-    } else {
+    }
+    if (!stored && !started) {
       for await (const _ of tapped()) if (parts === undefined) break;
+    } else if (!stored) {
+      parts = undefined; // refused part way through: the stream is gone, the copy is not the whole value
     }
     if (parts !== undefined) this.l1.put(key, ValueType.Binary, Buffer.concat(parts, bytes), meta.expiresAt, meta.staleUntil, meta.tags);
     this.bus?.publish({ op: 'del', keys: [key] });

@@ -337,6 +337,34 @@ describe('cache with disk L2', () => {
     await c.close();
   });
 
+  test('a value too large for the disk cap is not a caller error for set() or setStream(), and the old value does not come back', async () => {
+    const dir = join(root, 'too-big');
+    const c = createCache({ disk: { dir, maxBytes: 100_000 }, l1: { maxEntryBytes: 1_000_000 } });
+    const big = Buffer.alloc(300_000, 5);
+    for (const [key, write] of [
+      ['set', () => c.set('set', big)],
+      ['declared', () => c.setStream('declared', Readable.from([big]), { size: big.length })],
+      ['undeclared', () => c.setStream('undeclared', Readable.from([big.subarray(0, 150_000), big.subarray(150_000)]), {})],
+    ] as const) {
+      await c.set(key, 'old');
+      await write(); // resolves
+      const got = await c.get<Buffer>(key);
+      if (key === 'undeclared') assert.equal(got, undefined, 'refused part way: stored nowhere');
+      else assert.ok(got?.equals(big), `${key}: kept in L1 like set()`);
+    }
+    assert.equal(c.stats().l2?.errors, 0);
+    assert.equal(c.stats().l2?.breakerOpen, false);
+    // Chunks may be strings and Uint8Arrays too.
+    await c.setStream('mixed', Readable.from(['ab', new Uint8Array([99, 100]), Buffer.from('e')], { objectMode: true }), {});
+    assert.equal((await c.get<Buffer>('mixed'))?.toString(), 'abcde');
+    // A stream that does not match its declared size still is the caller's error.
+    await assert.rejects(c.setStream('bad', Readable.from([Buffer.alloc(10)]), { size: 20 }), { code: 'HEADROOM_BAD_REQUEST' });
+    await c.close();
+    const again = createCache({ disk: { dir, maxBytes: 100_000 } });
+    for (const key of ['set', 'declared', 'undeclared']) assert.equal(await again.get(key), undefined, `${key}: the old value is gone from disk`);
+    await again.close();
+  });
+
   test('disk failures do not fail callers: L1 keeps serving', async () => {
     const dir = join(root, 'broken');
     const c = createCache({ disk: { dir } });

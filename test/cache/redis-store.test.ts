@@ -81,4 +81,30 @@ describe('redis store', { skip: !enabled }, () => {
       await s.close();
     }
   });
+
+  test('the key count is this cache\'s values only, and clear() treats glob characters in the prefix literally', async () => {
+    const a = await store({ keyPrefix: 'g*[x]:' });
+    const b = await store({ keyPrefix: 'gx:' });
+    const c = await store({ keyPrefix: 'g?[x]:' });
+    try {
+      await raw.mset('unrelated:1', 'u', 'unrelated:2', 'u', 'gx', 'u');
+      for (const k of ['1', '2', '3']) await a.set(k, entry(Buffer.from(k), { tags: ['t'] }));
+      await a.set('big', entry(Buffer.alloc(600 * 1024, 1))); // chunked: one value, plus its chunk hash
+      await b.set('keep', entry(Buffer.from('b')));
+      await c.set('keep', entry(Buffer.from('c')));
+      await a.sweep();
+      assert.equal(a.stats().keyCount, 4, 'values under its own prefix only');
+      await a.clear();
+      assert.equal(await a.get('1'), undefined);
+      assert.equal((await b.get('keep'))?.payload.toString(), 'b', 'gx: survived g*[x]:\'s clear');
+      assert.equal((await c.get('keep'))?.payload.toString(), 'c', 'g?[x]: survived g*[x]:\'s clear');
+      assert.equal(await raw.exists('unrelated:1', 'gx'), 2);
+      await a.sweep();
+      assert.equal(a.stats().keyCount, 0);
+    } finally {
+      await a.close();
+      await b.close();
+      await c.close();
+    }
+  });
 });

@@ -13,11 +13,11 @@ import { mkdir, open, readdir, rename, rm, unlink, writeFile, type FileHandle } 
 import { join } from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { HeadroomError } from '../../errors.js';
-import { CorruptError, decodeFrame, decodeHeader, encodeFrame, encodeHeader, headerLength, type Encoded, type Header, type Meta } from '../codec.js';
+import { CorruptError, toBuffer, decodeFrame, decodeHeader, encodeFrame, encodeHeader, headerLength, type Encoded, type Header, type Meta } from '../codec.js';
 import { crc32 } from '../crc32.js';
 import { intOption, objOption, strOption } from '../options.js';
 import { DiskIndex } from './disk-index.js';
-import { MAX_GET_BYTES, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
+import { MAX_GET_BYTES, NotStoredError, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
 export interface DiskStoreOptions {
   dir: string;
@@ -105,7 +105,7 @@ export class DiskStore implements L2Store {
 
   async set(key: string, entry: Encoded): Promise<void> {
     const frame = encodeFrame(key, entry);
-    this.checkFits(frame.length);
+    await this.fitsOrDrop(key, frame.length);
     const tmp = this.tmpPath();
     await this.ensureDirs(key);
     try {
@@ -122,7 +122,7 @@ export class DiskStore implements L2Store {
     // Header length is known up front (fixed fields + key + tags): write a placeholder, stream the
     // payload, then write the real header (length, CRC) at offset 0 before the rename.
     const placeholder = encodeHeader(key, meta, 0, 0);
-    this.checkFits(placeholder.length + (size ?? 0));
+    await this.fitsOrDrop(key, placeholder.length + (size ?? 0));
     await this.ensureDirs(key);
     const tmp = this.tmpPath();
     let fh: FileHandle | undefined;
@@ -133,7 +133,7 @@ export class DiskStore implements L2Store {
       let crc = 0;
       let bytes = 0;
       for await (const chunk of readable) {
-        const b: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+        const b = toBuffer(chunk);
         bytes += b.length;
         if (size !== undefined && bytes > size) throw new HeadroomError('HEADROOM_BODY_TOO_LARGE', `stream for ${key} exceeded its declared size ${size}`);
         this.checkFits(placeholder.length + bytes);
@@ -152,6 +152,7 @@ export class DiskStore implements L2Store {
     } catch (err) {
       await fh?.close().catch(() => undefined);
       await rm(tmp, { force: true });
+      if (err instanceof NotStoredError) await this.remove(key);
       throw err;
     }
   }
@@ -249,7 +250,14 @@ export class DiskStore implements L2Store {
   }
 
   private checkFits(bytes: number): void {
-    if (bytes > this.maxBytes) throw new HeadroomError('HEADROOM_BODY_TOO_LARGE', `entry of ${bytes} bytes exceeds the disk cache cap ${this.maxBytes}`);
+    if (bytes > this.maxBytes) throw new NotStoredError(`entry of ${bytes} bytes exceeds the disk cache cap ${this.maxBytes}`);
+  }
+
+  /** Refuses a value over the cap, first dropping the older value (it must not come back). */
+  private async fitsOrDrop(key: string, bytes: number): Promise<void> {
+    if (bytes <= this.maxBytes) return;
+    await this.remove(key);
+    this.checkFits(bytes);
   }
 
   private async ensureDirs(key: string): Promise<void> {

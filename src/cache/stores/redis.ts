@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
-import { CorruptError, decodeFrame, decodeHeader, encodeFrame, encodeHeader, FLAG_CHUNKED, type Encoded, type Header, type Meta } from '../codec.js';
+import { CorruptError, toBuffer, decodeFrame, decodeHeader, encodeFrame, encodeHeader, FLAG_CHUNKED, type Encoded, type Header, type Meta } from '../codec.js';
 import { crc32 } from '../crc32.js';
 import { intOption, MAX_TIMER_MS, objOption, strOption } from '../options.js';
 import { HeadroomError } from '../../errors.js';
@@ -41,6 +41,8 @@ interface Scripts {
 const TEMP_TTL = 600_000;
 /** Chunks of a replaced or deleted value stay this long for readers still streaming them. */
 export const CHUNK_LINGER = 60_000;
+/** SCAN calls (of COUNT 1000) per sweep when counting keys. */
+const SWEEP_SCAN_CALLS = 20;
 /** Members deleted per script call when a tag is invalidated. */
 export const INVALIDATE_BATCH = 500;
 /**
@@ -59,6 +61,8 @@ export class RedisStore implements L2Store {
   private errors = 0;
   private corrupt = 0;
   private keyCount: number | null = null;
+  private countCursor = '0';
+  private counted = 0;
   private closed = false;
 
   constructor(o: RedisStoreOptions) {
@@ -159,7 +163,7 @@ export class RedisStore implements L2Store {
     };
     try {
       for await (const c of readable) {
-        const b: Buffer = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+        const b = toBuffer(c);
         total += b.length;
         if (size !== undefined && total > size) throw new HeadroomError('HEADROOM_BODY_TOO_LARGE', `stream for ${key} exceeded its declared size ${size}`);
         crc = crc32(b, crc);
@@ -262,15 +266,29 @@ export class RedisStore implements L2Store {
   async clear(): Promise<void> {
     let cursor = '0';
     do {
-      const [next, keys] = await this.client.scan(cursor, 'MATCH', `${this.prefix}*`, 'COUNT', 500);
+      const [next, keys] = await this.client.scan(cursor, 'MATCH', `${globEscape(this.prefix)}*`, 'COUNT', 500);
       cursor = next;
       if (keys.length > 0) await this.client.unlink(...keys);
     } while (cursor !== '0');
   }
 
+  /**
+   * Redis expires keys itself; this only counts this cache's values for stats (not the whole
+   * database): a bounded SCAN slice per sweep, keyCount updated when a full pass ends. Approximate
+   * (SCAN may return a key twice, and keys come and go during a pass).
+   */
   async sweep(): Promise<void> {
-    // Redis expires keys itself; this only refreshes the key count shown in stats.
-    this.keyCount = await this.client.dbsize();
+    const match = `${globEscape(this.prefix)}v:*`;
+    for (let i = 0; i < SWEEP_SCAN_CALLS; i++) {
+      const [next, keys] = await this.client.scan(this.countCursor, 'MATCH', match, 'COUNT', 1000);
+      this.counted += keys.length;
+      this.countCursor = next;
+      if (next === '0') {
+        this.keyCount = this.counted;
+        this.counted = 0;
+        return;
+      }
+    }
   }
 
   stats(): StoreStats {
@@ -290,6 +308,11 @@ export class RedisStore implements L2Store {
     this.closed = true;
     await quitOrDisconnect(this.client);
   }
+}
+
+/** A literal for SCAN MATCH: glob characters in the prefix match only themselves. */
+export function globEscape(s: string): string {
+  return s.replace(/[*?[\]\\]/g, '\\$&');
 }
 
 /** PX for Redis: 0 = no expiry, -1 = already gone (do not write). */

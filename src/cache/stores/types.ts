@@ -2,7 +2,19 @@
 // against each. Stores deal in encoded values (codec.ts) and return stale entries (up to
 // staleUntil) so the tiered cache can serve them with grace.
 import type { Readable } from 'node:stream';
+import { HeadroomError } from '../../errors.js';
 import type { Encoded, Meta } from '../codec.js';
+
+/**
+ * A value this store cannot hold (larger than its cap). Not a failure of the store, and not the
+ * caller's fault: the tiered cache treats it as "not stored in L2". The store has dropped any
+ * older value under the key, so the old value cannot come back.
+ */
+export class NotStoredError extends HeadroomError {
+  constructor(message: string) {
+    super('HEADROOM_BODY_TOO_LARGE', message);
+  }
+}
 
 /**
  * get() loads a value into memory; larger values are refused while reading (a miss for the tiered
