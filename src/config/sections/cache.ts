@@ -7,7 +7,7 @@ export const cacheOptions = {
   maxEntryBytes: bytes({ env: 'CACHE_MAX_ENTRY_BYTES', doc: 'Values larger than this skip L1 and live only in L2.', default: 8 * 1024 ** 2, min: 0, max: 2 ** 40 }),
   defaultTtl: duration({ env: 'CACHE_DEFAULT_TTL', doc: 'TTL of entries set without one.', default: 300_000, min: 1, max: 365 * 24 * 3_600_000 }),
   diskEnabled: bool({ env: 'CACHE_DISK_ENABLED', doc: 'Use the embedded disk store as L2 when REDIS_URL is not set.', default: true }),
-  dir: str({ env: 'CACHE_DIR', doc: 'Directory of the disk L2 store.', default: './.headroom-cache', maxLength: 4096 }),
+  dir: str({ env: 'CACHE_DIR', doc: 'Directory of the disk L2 store. Must be new or empty on first use (headroom then writes a .headroom-disk-cache marker in it); a non-empty directory without the marker stops start-up. Only files named like cache files are ever deleted in it.', default: './.headroom-cache', maxLength: 4096 }),
   diskMaxBytes: bytes({ env: 'CACHE_DISK_MAX_BYTES', doc: 'Byte cap of the disk L2 store; least recently used files go first.', default: 1024 ** 3, min: 1024 * 1024, max: 2 ** 50 }),
   redisUrl: optionalUrl({ env: 'REDIS_URL', doc: 'Redis for a shared L2 and the invalidation bus between instances (replaces the disk L2).', default: undefined, protocols: ['redis:', 'rediss:'], allowUserinfo: true, secret: true }),
   pressureShrinkRatio: num({ env: 'CACHE_PRESSURE_SHRINK_RATIO', doc: 'On memory warning L1 shrinks to this fraction of its budget; on critical it empties.', default: 0.5, min: 0, max: 1 }),
