@@ -46,6 +46,9 @@ export interface HeadroomAdmission extends Admission {
   enqueue(onReady: (release: Release) => void, onReject: (err: HeadroomError) => void): () => void;
   /** Registers a response for shedding; returns the unregister function. */
   track(entry: Sheddable): () => void;
+  /** Registers a response for shedding without allocating an unregister function (hot path); pair with untrack(). */
+  add(entry: Sheddable): void;
+  untrack(entry: Sheddable): void;
   /** Aborts the largest tracked responses now; returns how many. */
   shed(fraction?: number): number;
   breakerOpen(): boolean;
@@ -219,6 +222,8 @@ export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
       tracked.add(entry);
       return () => void tracked.delete(entry);
     },
+    add: (entry) => void tracked.add(entry),
+    untrack: (entry) => void tracked.delete(entry),
     shed,
     breakerOpen: () => breaker.isOpen(),
     stats: (): AdmissionStats & { heapUsedPercent: number; thresholdPercent: number } => ({

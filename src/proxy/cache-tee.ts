@@ -115,17 +115,28 @@ export function createResponseCache(options: ResponseCacheOptions) {
     return true;
   };
 
+  /**
+   * Synchronous pre-check, so the hot path of an uncacheable API needs no promise: 'bypass' when
+   * the request's Cache-Control forbids answering from the cache (the response may still be
+   * stored), 'uncacheable' when the URL's last response was not storable (no lookup until the
+   * mark expires; the response is still checked, so a URL that turns cacheable is stored), undefined
+   * when lookup() must ask the cache.
+   */
+  function skip(key: string, cacheControl: string | undefined): 'bypass' | 'uncacheable' | undefined {
+    if (cacheControl !== undefined && requestBypassesCache(cacheControl)) return 'bypass';
+    const until = uncacheable.get(key);
+    if (until === undefined) return undefined;
+    if (until > Date.now()) {
+      stats.skippedUncacheable++;
+      return 'uncacheable';
+    }
+    uncacheable.delete(key);
+    return undefined;
+  }
+
   /** A fresh entry for this request, or undefined. */
   async function lookup(key: string, req: IncomingMessage, cacheControl: string | undefined): Promise<CachedResponse | undefined> {
-    if (requestBypassesCache(cacheControl)) return undefined;
-    const until = uncacheable.get(key);
-    if (until !== undefined) {
-      if (until > Date.now()) {
-        stats.skippedUncacheable++;
-        return undefined;
-      }
-      uncacheable.delete(key);
-    }
+    if (skip(key, cacheControl) !== undefined) return undefined;
     let entry: CachedResponse | undefined;
     try {
       entry = decodeEntry(await cache.get(key));
@@ -206,7 +217,7 @@ export function createResponseCache(options: ResponseCacheOptions) {
     });
   }
 
-  return { lookup, serve, begin, store, stats: (): ResponseCacheStats => ({ ...stats }) };
+  return { skip, lookup, serve, begin, store, stats: (): ResponseCacheStats => ({ ...stats }) };
 }
 
 function stripAge(headers: string[]): string[] {

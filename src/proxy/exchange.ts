@@ -22,13 +22,12 @@ export interface ExchangeContext {
   responseCache: ResponseCache | undefined;
   streamTimeout: number;
   logger: Logger | undefined;
-  track: ((s: Sheddable) => () => void) | undefined;
+  /** Shedding registry (the shared HeadroomAdmission), if any. */
+  tracker: { add(s: Sheddable): void; untrack(s: Sheddable): void } | undefined;
 }
 
 export const kExchange = Symbol('headroom.exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
-
-const noop = (): void => {};
 
 // Shared listener: `this` is the response; no per-request closure.
 function onResponseClose(this: TaggedResponse): void {
@@ -42,7 +41,6 @@ export class Exchange implements Sheddable {
   private abortUpstream: ((err: Error) => void) | undefined;
   private pendingAbort: Error | undefined;
   private resume: (() => void) | undefined;
-  private untrack: () => void = noop;
   private tee: Tee | undefined;
   private ttl = 0;
   private facts: ResponseFacts | undefined;
@@ -65,7 +63,7 @@ export class Exchange implements Sheddable {
     ctx.counters.active++;
     res[kExchange] = this;
     res.on('close', onResponseClose);
-    if (ctx.track) this.untrack = ctx.track(this);
+    ctx.tracker?.add(this);
   }
 
   /** Aborts the upstream side (client gone, shed); undici then calls onError. */
@@ -155,7 +153,7 @@ export class Exchange implements Sheddable {
     this.ctx.counters.active--;
     this.ctx.counters.completed++;
     this.release();
-    this.untrack();
+    this.ctx.tracker?.untrack(this);
     this.res[kExchange] = undefined;
   }
 

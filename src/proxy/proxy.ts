@@ -119,7 +119,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     responseCache,
     streamTimeout,
     logger: options.logger,
-    track: fast ? (s) => fast.track(s) : undefined,
+    tracker: fast,
   };
   const disabledError = new HeadroomError('HEADROOM_NOT_FOUND', `the streaming proxy at ${prefix} is turned off (ENABLE_STREAMING_PROXY=false)`);
   const pathError = new HeadroomError('HEADROOM_PATH_REJECTED', 'path would escape the upstream base path (.., encoded dots, // or backslashes)');
@@ -205,6 +205,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     const method = req.method;
     if (!responseCache || (method !== 'GET' && method !== 'HEAD')) return admit(req, res, path, info, undefined);
     const key = `proxy:${path}`;
+    // Bypassed or known uncacheable: no lookup, and no promise on this hot path.
+    if (responseCache.skip(key, info.cacheControl) !== undefined) return admit(req, res, path, info, key);
     responseCache.lookup(key, req, info.cacheControl).then(
       (hit) => {
         if (res.destroyed) return;
