@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { allOptions, ConfigError, loadConfig, suggest } from '../config/index.js';
 import { createGateway } from '../server/gateway.js';
+import { isHeadroomError } from '../errors.js';
 import { createLogger } from '../server/logger.js';
 
 const USAGE = `Usage: headroom <command> [flags]
@@ -58,7 +59,14 @@ async function serve(argv: string[]): Promise<void> {
 
   const logger = createLogger(loaded.config.server.logLevel);
   for (const w of loaded.warnings) logger.warn(w);
-  const gateway = await createGateway(loaded.config, { logger });
+  let gateway;
+  try {
+    gateway = await createGateway(loaded.config, { logger });
+  } catch (err) {
+    // A part may refuse its options only once it sees the machine (e.g. a foreign CACHE_DIR).
+    if (isHeadroomError(err) && err.code === 'HEADROOM_CONFIG_INVALID') fail(`invalid configuration:\n  ${err.message}`, 2);
+    throw err;
+  }
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {

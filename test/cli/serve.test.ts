@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { request } from '../helpers/http.js';
@@ -24,6 +24,20 @@ test('bad configuration exits 2 with one line per problem', async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^ {2}MEMORY_WARNING_THRESHOLD=1\.7: must be a number between 0 and 1$/m);
   assert.match(r.stderr, /^ {2}PORT=-1: must be an integer between 0 and 65535$/m);
+});
+
+test('a CACHE_DIR holding someone else\'s files is refused with exit 2, and the files survive', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'headroom-foreign-'));
+  try {
+    writeFileSync(join(dir, 'notes.txt'), 'mine');
+    const r = await run(['serve', '--port', '0'], { CACHE_DIR: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /invalid configuration/);
+    assert.match(r.stderr, new RegExp(dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    assert.equal(readFileSync(join(dir, 'notes.txt'), 'utf8'), 'mine');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('an unknown flag exits 2 with a suggestion', async () => {

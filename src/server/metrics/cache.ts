@@ -39,7 +39,7 @@ export function registerCacheMetrics(registry: Registry, cache: Pick<Cache, 'sta
     const t = l2(s);
     return t ? [[{ tier: 'l1' }, s.l1.bytes], [{ tier: 'l2' }, t.bytes]] : [[{ tier: 'l1' }, s.l1.bytes]];
   });
-  labelled('gauge', 'headroom_cache_entries', 'Entries by tier (l2 on Redis: DBSIZE of the Redis database).', ['tier'], (s) => {
+  labelled('gauge', 'headroom_cache_entries', 'Entries by tier (l2 on Redis: values under this cache\'s key prefix, counted incrementally).', ['tier'], (s) => {
     const t = l2(s);
     return t ? [[{ tier: 'l1' }, s.l1.entries], [{ tier: 'l2' }, t.entries]] : [[{ tier: 'l1' }, s.l1.entries]];
   });
@@ -69,7 +69,7 @@ export function registerCacheMetrics(registry: Registry, cache: Pick<Cache, 'sta
     [{ result: 'refresh' }, s.loader?.refreshes ?? 0],
     [{ result: 'deduplicated' }, s.singleFlight.deduplicated],
   ]);
-  labelled('counter', 'headroom_cache_bus_messages_total', 'Invalidation bus messages (published, received).', ['direction'], (s) =>
-    s.bus ? [[{ direction: 'published' }, s.bus.published], [{ direction: 'received' }, s.bus.received]] : [],
+  labelled('counter', 'headroom_cache_bus_messages_total', 'Invalidation bus messages (published, received, dropped as malformed).', ['direction'], (s) =>
+    s.bus ? [[{ direction: 'published' }, s.bus.published], [{ direction: 'received' }, s.bus.received], [{ direction: 'dropped' }, s.bus.dropped ?? 0]] : [],
   );
 }
