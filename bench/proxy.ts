@@ -14,6 +14,7 @@
 // Usage: npm run bench -- proxy [--scenario all|throughput|memory|overload] [--runs 3] [--duration 8]
 //        [--connections 64] [--tool wrk|autocannon] [--downloads 64] [--size-mb 32] [--flood-seconds 10]
 //        [--max-concurrent 64]   (headroom's MAX_CONCURRENT_CONNECTIONS in the throughput run; 20 is the default)
+//        [--cpu-prof DIR]        (throughput: write a V8 CPU profile of each proxy child into DIR)
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,6 +38,7 @@ const { values: args } = parseArgs({
     'size-mb': { type: 'string', default: '32' },
     'flood-seconds': { type: 'string', default: '10' },
     'max-concurrent': { type: 'string', default: '64' },
+    'cpu-prof': { type: 'string' },
   },
 });
 
@@ -144,6 +146,8 @@ async function child(role: string): Promise<void> {
       peak = process.memoryUsage.rss();
       cpu0 = process.cpuUsage();
       process.send!({ rss: peak });
+    } else if (m === 'exit') {
+      process.exit(0); // a normal exit, so --cpu-prof writes its profile
     } else if (m === 'stats') {
       const c = process.cpuUsage(cpu0);
       process.send!({ peakRss: peak, rss: process.memoryUsage.rss(), cpuMs: (c.user + c.system) / 1000 });
@@ -251,7 +255,9 @@ async function throughput(): Promise<void> {
   const upstream = `http://127.0.0.1:${up.port}`;
   const peers = ['headroom', 'fastify-http-proxy', 'http-proxy', 'bare-undici'];
   const children = new Map<string, Child>();
-  for (const p of peers) children.set(p, await spawnChild(p, ['--upstream', upstream]));
+  // One directory per child: the tsx loader thread writes a profile of its own.
+  const prof = (p: string): string[] => (args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}/${p}`] : []);
+  for (const p of peers) children.set(p, await spawnChild(p, ['--upstream', upstream], prof(p)));
   const rps = new Map<string, number[]>();
   const cpu = new Map<string, number[]>();
   const paired: number[] = []; // per run: headroom ÷ the faster peer of that run
@@ -276,6 +282,13 @@ async function throughput(): Promise<void> {
       paired.push(last('headroom') / Math.max(last('fastify-http-proxy'), last('http-proxy')));
     }
   } finally {
+    if (args['cpu-prof']) {
+      for (const c of children.values()) {
+        const exited = once(c.proc, 'exit');
+        c.proc.send('exit');
+        await exited;
+      }
+    }
     for (const c of [up, ...children.values()]) await c.stop();
   }
   const m = (n: string): number => median(rps.get(n)!);
