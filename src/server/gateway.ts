@@ -35,7 +35,7 @@ export interface Gateway {
   app: FastifyInstance;
   config: Config;
   monitor: MemoryMonitor;
-  cache: Cache | undefined;
+  cache: Cache;
   logger: Logger;
   /** The upstream in use (UPSTREAM_URL or the demo origin). */
   upstreamUrl: string;

@@ -10,7 +10,7 @@ const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 test('gateway cache wiring: stats, invalidate by tag, clear, memory-stats and metrics', async () => {
   const t = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN });
   try {
-    const cache = t.gw.cache!;
+    const cache = t.gw.cache;
     await cache.set('a', { v: 1 }, { tags: ['users'] });
     await cache.set('b', Buffer.from('bytes'), { tags: ['files'] });
     assert.deepEqual(await cache.get('a'), { v: 1 });
@@ -48,7 +48,7 @@ test('gateway with REDIS_URL reports Redis in memory-stats', async (ctx) => {
   const redis = await startRedis();
   const t = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, REDIS_URL: redis.url });
   try {
-    await t.gw.cache!.set('k', 'v');
+    await t.gw.cache.set('k', 'v');
     let mem;
     for (let i = 0; i < 50; i++) {
       mem = (await request(`${t.url}/admin/memory-stats`, { headers: auth })).json();
