@@ -31,6 +31,13 @@ interface PartModule {
   close(): Promise<void>;
 }
 
+/** A plugin with its options, registered later in its own encapsulated scope. */
+function mount<O extends object>(plugin: (app: FastifyInstance, options: O) => Promise<void>, options: O): RouteRegistrar {
+  return async (app) => {
+    await app.register(plugin, options);
+  };
+}
+
 export interface Gateway {
   app: FastifyInstance;
   config: Config;
@@ -90,9 +97,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     parts.push({
       name: 'cache',
       close: () => cache.close(),
-      admin: async (app) => {
-        await app.register(cacheAdminRoutes, { cache });
-      },
+      admin: mount(cacheAdminRoutes, { cache }),
       metrics: (r) => registerCacheMetrics(r, cache),
     });
 
@@ -126,12 +131,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     parts.push({
       name: 'proxy',
       close: () => proxy.close(),
-      routes: async (app) => {
-        await app.register(proxyRoutes, { proxy });
-      },
-      admin: async (app) => {
-        await app.register(proxyAdminRoutes, { proxy });
-      },
+      routes: mount(proxyRoutes, { proxy }),
+      admin: mount(proxyAdminRoutes, { proxy }),
       metrics: (r) => registerProxyMetrics(r, proxy),
     });
 
@@ -149,12 +150,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     parts.push({
       name: 'image',
       close: () => image.close(),
-      routes: async (app) => {
-        await app.register(imageRoutes, { image });
-      },
-      admin: async (app) => {
-        await app.register(imageAdminRoutes, { image });
-      },
+      routes: mount(imageRoutes, { image }),
+      admin: mount(imageAdminRoutes, { image }),
       metrics: (r) => registerImageMetrics(r, image),
     });
 
