@@ -100,7 +100,7 @@ export class TieredCache implements Cache {
   }
 
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<void> {
-    const p = prepare(value);
+    const p = prepare(value, options.transfer === true);
     const meta = this.meta(p.type, options);
     this.versions.bumpKey(key);
     this.l1.put(key, p.type, p.l1Value, meta.expiresAt, meta.staleUntil, meta.tags);

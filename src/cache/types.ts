@@ -12,6 +12,12 @@ export interface SetOptions {
   tags?: string[];
   /** Keep the entry this long past its TTL so getOrSet calls with `grace` can serve it stale. */
   grace?: number;
+  /**
+   * Binary values only: the cache keeps this Buffer itself instead of a copy (saves a copy and
+   * its allocation for large values). The caller must not modify it afterwards. A view into a
+   * larger ArrayBuffer (such as Node's shared pool) is still copied, so it cannot retain the rest.
+   */
+  transfer?: boolean;
 }
 
 export interface GetOrSetOptions extends SetOptions {

@@ -76,6 +76,22 @@ for (const [name, opts] of variants) {
       assert.equal(await c.get('missing'), undefined);
     }));
 
+    test('transfer: an owning Buffer is kept as is; views into a larger buffer and plain sets are copied', use(async (c) => {
+      const owned = Buffer.allocUnsafeSlow(64 * 1024).fill(3);
+      await c.set('owned', owned, { transfer: true });
+      assert.equal(await c.get('owned'), owned, 'the same Buffer, no copy');
+      const slab = Buffer.alloc(1024, 5);
+      const view = slab.subarray(100, 200);
+      await c.set('view', view, { transfer: true });
+      const got = await c.get<Buffer>('view');
+      assert.notEqual(got, view);
+      assert.equal(got!.buffer.byteLength, 100, 'the slab is not retained');
+      const plain = Buffer.from('abc');
+      await c.set('plain', plain);
+      plain.write('x');
+      assert.equal((await c.get<Buffer>('plain'))!.toString(), 'abc', 'without transfer the cache owns a copy');
+    }));
+
     test('rejects values that are not JSON-serialisable or bytes, and bad TTLs', use(async (c) => {
       const circular: Record<string, unknown> = {};
       circular.self = circular;
