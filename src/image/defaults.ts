@@ -17,6 +17,7 @@ export function resolveOptions(options: ImageServiceOptions) {
     maxOutputDimension: options.maxOutputDimension ?? 4096,
     maxCacheSize: options.maxCacheSize ?? 5 * 1024 ** 2,
     concurrency: options.concurrency ?? Math.max(1, Math.floor(availableParallelism() / 2)),
+    encodeConcurrency: options.encodeConcurrency ?? availableParallelism(),
     queueSize: options.queueSize ?? 64,
     queueTimeout: options.queueTimeout ?? 10_000,
     defaultQuality: options.defaultQuality ?? 80,

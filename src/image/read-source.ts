@@ -87,7 +87,9 @@ export async function collect(head: Buffer, restIt: AsyncIterable<Buffer>, decla
 // Buffers over an ArrayBuffer of their own (never Node's shared pool), so freeCollected() may detach it.
 const ownedBuffers = new WeakSet<Buffer>();
 const own = (b: Buffer): Buffer => (ownedBuffers.add(b), b);
-const owned = (n: number): Buffer => own(Buffer.from(new ArrayBuffer(n)));
+// allocUnsafeSlow: an ArrayBuffer of exactly n bytes, not zero-filled (collect() writes them all or
+// returns only the part it wrote).
+const owned = (n: number): Buffer => own(Buffer.allocUnsafeSlow(n));
 
 /**
  * Frees a collect() buffer now rather than at some later GC. V8 counts ArrayBuffers as external

@@ -12,7 +12,7 @@ import { collect, freeCollected, readSource } from './read-source.js';
 import { decodeEstimate, probe } from './probe.js';
 import { parseParams, type ImageParams } from './params.js';
 import { createTransformQueue } from './transform-queue.js';
-import { transform, type OutputFormat } from './transform.js';
+import { decodeResize, encodeRaw, outputPixelsBound, stageable, transform, type OutputFormat, type RawImage, type TransformSpec } from './transform.js';
 import { chooseFormat, OUTPUT_TYPES } from './formats.js';
 import { cacheControl, effectiveMaxAge, etagOf, matchesEtag, originMaxAge, SVG_CSP } from './http-headers.js';
 import { createImageCounters } from './stats.js';
@@ -63,6 +63,25 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     },
     critical: () => o.monitor?.status() === 'critical',
   });
+  // Second stage: encodes of small outputs, handed over by a transform slot (see encodeAfter()).
+  // A slot is released only once an encoder has taken its pixels, so no more than `concurrency`
+  // decoded outputs ever wait here.
+  const encoder = o.encodeConcurrency > 0
+    ? createTransformQueue({
+      concurrency: o.encodeConcurrency,
+      queueSize: o.concurrency,
+      queueTimeout: o.queueTimeout,
+      memoryBudget: o.memoryBudget,
+      critical: () => o.monitor?.status() === 'critical',
+    })
+    : undefined;
+  // ETags of the Buffers the cache holds, hashed once per Buffer instead of on every hit.
+  const etags = new WeakMap<Buffer, string>();
+  const etagFor = (bytes: Buffer): string => {
+    let etag = etags.get(bytes);
+    if (etag === undefined) etags.set(bytes, (etag = etagOf(bytes)));
+    return etag;
+  };
   const counters = createImageCounters();
   const { c } = counters;
   const sourceFlights = new Map<string, Promise<Loaded>>();
@@ -72,7 +91,8 @@ export function createImageService(options: ImageServiceOptions): ImageService {
 
   async function store(key: string, value: Buffer | ImageMeta, maxAge: number, tags: string[]): Promise<void> {
     try {
-      await cache.set(key, value, { ttl: maxAge * 1000, tags });
+      // Our buffers are never modified after this, so the cache may keep them without a copy.
+      await cache.set(key, value, { ttl: maxAge * 1000, tags, transfer: true });
       if (Buffer.isBuffer(value)) counters.stored(key, value.length);
     } catch (err) {
       // Caching is an optimisation: a failing store must not fail the request.
@@ -134,7 +154,9 @@ export function createImageService(options: ImageServiceOptions): ImageService {
         pages: p.pages,
         hasAlpha: p.hasAlpha,
         cached: read.kind === 'buffer' && maxAge > 0,
-        etag: read.kind === 'buffer' ? etagOf(bytes) : originEtag(res.headers.etag, declared),
+        // A buffered original's ETag is a hash of its bytes, computed when it is first served
+        // (etagFor), not here: most sources are fetched for their variants only.
+        etag: read.kind === 'buffer' ? null : originEtag(res.headers.etag, declared),
         maxAge,
         fetchedAt: Date.now(),
       };
@@ -195,7 +217,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     if (src.kind === 'buffer') {
       if (src.hit) c.hits++;
       else c.misses++;
-      return respond(req, src.bytes, src.meta.contentType, src.meta.etag!, src.meta.maxAge, false);
+      return respond(req, src.bytes, src.meta.contentType, etagFor(src.bytes), src.meta.maxAge, false);
     }
     c.misses++;
     c.passThrough++;
@@ -240,31 +262,52 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       // timeout does not run while paused): the queue timeout bounds the wait, and the download
       // gets a fresh IMAGE_TIMEOUT once a slot is free.
       if (src.kind === 'stream') src.res.clearDeadline();
-      const out = await queue.run(estimate, async () => {
+      const spec: TransformSpec = {
+        w: params.w, h: params.h, fit: params.fit, quality: params.q ?? o.defaultQuality, format,
+        animated: m.pages > 1, keepMetadata: o.keepMetadata, maxInputPixels: o.maxInputPixels,
+      };
+      const rawBytes = m.width === null || m.height === null ? Infinity : outputPixelsBound(m.width, m.height, params.w, params.h, params.fit) * 4;
+      const staged = encoder !== undefined && stageable(spec) && rawBytes <= STAGED_MAX_RAW_BYTES;
+      const result = await queue.run(estimate, async () => {
         const input = src.kind === 'buffer' ? src.bytes : await collectWithin(src);
         if (src.kind === 'stream') src.dispose();
         c.transforms++;
         try {
-          return await transform(input, {
-            w: params.w, h: params.h, fit: params.fit, quality: params.q ?? o.defaultQuality, format,
-            animated: m.pages > 1, keepMetadata: o.keepMetadata, maxInputPixels: o.maxInputPixels,
-          });
+          if (!staged) return { encoded: await transform(input, spec) };
+          return await encodeAfter(await decodeResize(input, spec), spec);
         } catch (err) {
-          if (isHeadroomError(err)) throw err;
-          const msg = err instanceof Error ? err.message : String(err);
-          if (/pixel limit/i.test(msg)) throw new HeadroomError('HEADROOM_IMAGE_TOO_MANY_PIXELS', `source exceeds IMAGE_MAX_INPUT_PIXELS (${o.maxInputPixels})`, { cause: err });
-          throw new HeadroomError('HEADROOM_IMAGE_UNSUPPORTED', 'the source image could not be decoded', { cause: err });
+          throw sharpFailure(err, o.maxInputPixels);
         } finally {
           // A large source collected for this transform is freed now, not at the next GC
           // (cached small sources are not ours to free; freeCollected() leaves them alone).
           if (src.kind === 'stream') freeCollected(input);
         }
       });
+      const out = Buffer.isBuffer(result.encoded) ? result.encoded : await result.encoded.catch((err: unknown) => {
+        throw sharpFailure(err, o.maxInputPixels);
+      });
       if (out.length <= o.maxCacheSize && m.maxAge > 0) await store(vkey, out, m.maxAge, keys.tags);
       return { bytes: out, maxAge: m.maxAge };
     } finally {
       if (src.kind === 'stream') src.dispose();
     }
+  }
+
+  /**
+   * Hands decoded pixels to an encoder; resolves once an encoder has taken them (so the caller's
+   * transform slot can go to the next decode), with the encode still running. Rejects when the
+   * encoder refuses them (critical memory, closing, timeout).
+   */
+  async function encodeAfter(raw: RawImage, spec: TransformSpec): Promise<{ encoded: Promise<Buffer> }> {
+    let admit!: () => void;
+    const admitted = new Promise<void>((resolve) => (admit = resolve));
+    // Encoder working memory on top of the pixels: libwebp/libavif keep their own copy (+ YUV).
+    const encoded = encoder!.run(raw.data.length * 2, () => {
+      admit();
+      return encodeRaw(raw, spec);
+    });
+    await Promise.race([admitted, encoded]);
+    return { encoded };
   }
 
   async function collectWithin(src: Extract<Loaded, { kind: 'stream' }>): Promise<Buffer> {
@@ -303,7 +346,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       if (preloaded?.kind === 'stream') preloaded.dispose();
       c.hits++;
       meta ??= await cached<ImageMeta>(keys.meta);
-      return respond(req, hit, OUTPUT_TYPES[format], etagOf(hit), meta?.maxAge ?? ttlSeconds, vary);
+      return respond(req, hit, OUTPUT_TYPES[format], etagFor(hit), meta?.maxAge ?? ttlSeconds, vary);
     }
     counters.forget(vkey);
     c.misses++;
@@ -317,7 +360,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     }
     const out = await flight;
     if (out === 'original') return handleOriginal(req, url, keys);
-    return respond(req, out.bytes, OUTPUT_TYPES[format], etagOf(out.bytes), out.maxAge, vary);
+    return respond(req, out.bytes, OUTPUT_TYPES[format], etagFor(out.bytes), out.maxAge, vary);
   }
 
   function guard<T>(work: () => Promise<T>): Promise<T> {
@@ -345,17 +388,25 @@ export function createImageService(options: ImageServiceOptions): ImageService {
         const url = policy.check(params.url);
         const keys = keysFor(url.href);
         const meta = await cached<ImageMeta>(keys.meta);
-        if (meta) return meta;
+        if (meta) {
+          // Never a fetch for metadata already known: the ETag only when the bytes are at hand.
+          const bytes = meta.cached && !meta.etag ? await cached<Buffer>(keys.src) : undefined;
+          return Buffer.isBuffer(bytes) ? { ...meta, etag: etagFor(bytes) } : meta;
+        }
         const src = await loadSource(url, keys);
-        if (src.kind === 'stream') src.dispose();
-        return src.meta;
+        if (src.kind === 'stream') {
+          src.dispose();
+          return src.meta;
+        }
+        return { ...src.meta, etag: etagFor(src.bytes) };
       });
     },
-    stats: () => ({ ...counters.summary(), ...c, rejections: { ...counters.rejections }, queue: queue.stats() }),
+    stats: () => ({ ...counters.summary(), ...c, rejections: { ...counters.rejections }, queue: queue.stats(), encoding: encoder?.stats() ?? null }),
     close() {
       closed ??= (async () => {
         for (const f of fetches) f.abort(new HeadroomError('HEADROOM_DRAINING', 'the image service is closing'));
         queue.close();
+        encoder?.close();
         await Promise.allSettled([...sourceFlights.values(), ...variantFlights.values()]);
         await Promise.all([guarded.destroy(), open.destroy()]);
         counters.clear();
@@ -366,6 +417,17 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       return this.close();
     },
   };
+}
+
+/** Outputs up to 2 MP (RGBA) are staged; larger ones transform whole inside their slot. */
+const STAGED_MAX_RAW_BYTES = 8 * 1024 ** 2;
+
+/** What a sharp failure means for the client: too many pixels (400) or an undecodable image. */
+function sharpFailure(err: unknown, maxInputPixels: number): Error {
+  if (isHeadroomError(err)) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/pixel limit/i.test(msg)) return new HeadroomError('HEADROOM_IMAGE_TOO_MANY_PIXELS', `source exceeds IMAGE_MAX_INPUT_PIXELS (${maxInputPixels})`, { cause: err });
+  return new HeadroomError('HEADROOM_IMAGE_UNSUPPORTED', 'the source image could not be decoded', { cause: err });
 }
 
 /** A strong ETag for a streamed original, derived from the origin's strong validator. */

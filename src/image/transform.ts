@@ -1,6 +1,11 @@
-// One sharp pipeline: EXIF orientation applied, resize without enlargement, re-encode, metadata
+// sharp pipelines: EXIF orientation applied, resize without enlargement, re-encode, metadata
 // stripped unless asked to keep it. Animated inputs keep their frames (webp and gif outputs).
-import sharp from 'sharp';
+//
+// A transform runs whole (transform()) or in two stages: decodeResize() produces the output's raw
+// pixels and encodeRaw() encodes them. Both give the same bytes. Staging lets the memory-heavy
+// half (decoding the source) hold a transform slot while the encode of a small output runs
+// beside the next decode, so a bound of one transform at a time still uses two cores.
+import sharp, { type Sharp } from 'sharp';
 import type { Fit } from './params.js';
 
 export type OutputFormat = 'webp' | 'avif' | 'jpeg' | 'png' | 'gif';
@@ -16,10 +21,19 @@ export interface TransformSpec {
   maxInputPixels: number;
 }
 
-export async function transform(input: Buffer, s: TransformSpec): Promise<Buffer> {
+/** Decoded, resized pixels between the two stages. */
+export interface RawImage {
+  data: Buffer;
+  info: { width: number; height: number; channels: 1 | 2 | 3 | 4 };
+}
+
+function decodePipeline(input: Buffer, s: TransformSpec): Sharp {
   let img = sharp(input, { limitInputPixels: s.maxInputPixels, animated: s.animated, autoOrient: true, failOn: 'error' });
   if (s.w !== undefined || s.h !== undefined) img = img.resize({ width: s.w, height: s.h, fit: s.fit, withoutEnlargement: true });
-  if (s.keepMetadata) img = img.keepMetadata();
+  return img;
+}
+
+function encode(img: Sharp, s: TransformSpec): Promise<Buffer> {
   switch (s.format) {
     case 'webp': return img.webp({ quality: s.quality }).toBuffer();
     case 'avif': return img.avif({ quality: s.quality }).toBuffer();
@@ -27,4 +41,36 @@ export async function transform(input: Buffer, s: TransformSpec): Promise<Buffer
     case 'png': return img.png().toBuffer();
     case 'gif': return img.gif().toBuffer();
   }
+}
+
+export function transform(input: Buffer, s: TransformSpec): Promise<Buffer> {
+  const img = decodePipeline(input, s);
+  return encode(s.keepMetadata ? img.keepMetadata() : img, s);
+}
+
+export async function decodeResize(input: Buffer, s: TransformSpec): Promise<RawImage> {
+  const { data, info } = await decodePipeline(input, s).raw().toBuffer({ resolveWithObject: true });
+  return { data, info: { width: info.width, height: info.height, channels: info.channels } };
+}
+
+export function encodeRaw(raw: RawImage, s: TransformSpec): Promise<Buffer> {
+  return encode(sharp(raw.data, { raw: raw.info }), s);
+}
+
+/** Whether a transform may be staged: single frame, no metadata to carry (raw pixels have none). */
+export const stageable = (s: TransformSpec): boolean => !s.animated && !s.keepMetadata;
+
+/**
+ * An upper bound on the output's pixel count for a resize of a srcW × srcH source (never
+ * enlarged); used to decide whether the raw pixels between the stages are small enough to hold.
+ */
+export function outputPixelsBound(srcW: number, srcH: number, w?: number, h?: number, fit?: Fit): number {
+  if (w === undefined && h === undefined) return srcW * srcH;
+  // fit=fill with one dimension stretches that one alone and keeps the other.
+  if (fit === 'fill' && (w === undefined || h === undefined)) return w !== undefined ? Math.min(w, srcW) * srcH : srcW * Math.min(h!, srcH);
+  // The largest scale a fit can choose: the larger of the two ratios (fit=outside), capped at 1.
+  const scale = Math.min(1, Math.max(w !== undefined ? w / srcW : 0, h !== undefined ? h / srcH : 0));
+  const scaled = Math.ceil(srcW * scale) * Math.ceil(srcH * scale);
+  // cover/contain/fill produce at most w × h (contain pads to it).
+  return w !== undefined && h !== undefined ? Math.max(scaled, w * h) : scaled;
 }

@@ -25,7 +25,14 @@ export interface ImageServiceOptions {
   maxOutputDimension?: number;
   /** Originals and variants up to this many bytes are cached; larger ones stream through. */
   maxCacheSize?: number;
+  /** Transforms (decode, resize and, for large outputs, encode) running at once. */
   concurrency?: number;
+  /**
+   * Encodes of small outputs (≤ 2 MP) that may run beside the transforms: a transform decodes
+   * and resizes in its slot, then hands the pixels to an encoder and frees the slot for the next
+   * decode. 0 encodes inside the slot. Default: the CPU cores.
+   */
+  encodeConcurrency?: number;
   queueSize?: number;
   queueTimeout?: number;
   defaultQuality?: number;
@@ -65,6 +72,10 @@ export interface ImageMeta {
   hasAlpha: boolean;
   /** Whether the original bytes are held in the cache. */
   cached: boolean;
+  /**
+   * Strong ETag of the original. Stored as null for buffered originals (hashed when served);
+   * GET /image/meta fills it in from the cached bytes.
+   */
   etag: string | null;
   /** Seconds. */
   maxAge: number;
@@ -99,6 +110,8 @@ export interface ImageStats {
   singleFlightShared: number;
   rejections: Record<string, number>;
   queue: QueueStats;
+  /** The encode stage (null when IMAGE_ENCODE_CONCURRENCY=0). */
+  encoding: QueueStats | null;
 }
 
 export interface ImageService {

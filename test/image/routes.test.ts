@@ -109,11 +109,16 @@ describe('originals', () => {
   });
 
   test('/image/meta for a small image, and its parameter checks', async () => {
-    const { get } = await setup();
+    const { get, q } = await setup();
     const r = await get(`/image/meta?url=${encodeURIComponent(`${origin.url}/img/png`)}`);
     assert.equal(r.statusCode, 200);
     const m = r.json();
     assert.deepEqual([m.contentType, m.width, m.height, m.bytes, m.cached], ['image/png', 300, 200, imgs.png.length, true]);
+    // The ETag (hashed lazily from the cached bytes) is the one the original is served with,
+    // also once the metadata comes from the cache.
+    const original = await get(q('/img/png'));
+    assert.equal(m.etag, original.headers.etag);
+    assert.equal((await get(`/image/meta?url=${encodeURIComponent(`${origin.url}/img/png`)}`)).json().etag, m.etag);
     const bad = await get(`/image/meta?url=${encodeURIComponent(`${origin.url}/img/png`)}&w=3`);
     assert.equal(bad.statusCode, 400);
     assert.match(bad.json().error.message, /unknown query parameter "w"/);

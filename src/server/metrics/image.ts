@@ -45,4 +45,6 @@ export function registerImageMetrics(registry: Registry, image: Pick<ImageServic
   gauge('headroom_image_transforms_active', 'Transforms running now.', () => image.stats().queue.active);
   gauge('headroom_image_transforms_queued', 'Transforms waiting for a slot.', () => image.stats().queue.queued);
   gauge('headroom_image_transform_reserved_bytes', 'Estimated decode bytes of the running transforms.', () => image.stats().queue.reservedBytes);
+  gauge('headroom_image_encodes_active', 'Encodes of small outputs running beside the transforms (IMAGE_ENCODE_CONCURRENCY).', () => image.stats().encoding?.active ?? 0);
+  gauge('headroom_image_encodes_queued', 'Decoded outputs waiting for an encoder (their transform slot is held meanwhile).', () => image.stats().encoding?.queued ?? 0);
 }
