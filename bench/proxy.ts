@@ -14,6 +14,8 @@
 // Usage: npm run bench -- proxy [--scenario all|throughput|memory|overload] [--runs 3] [--duration 8]
 //        [--connections 64] [--tool wrk|autocannon] [--downloads 64] [--size-mb 32] [--flood-seconds 10]
 //        [--max-concurrent 64]   (headroom's MAX_CONCURRENT_CONNECTIONS in the throughput run; 20 is the default)
+//        [--proxies headroom,fastify-http-proxy,http-proxy]   (memory: which proxies to run)
+//        GC_ASSIST=BYTES in the environment sets headroom's gcAssistBytes (PROXY_GC_ASSIST; 0 = off)
 //        [--cpu-prof DIR]        (throughput: write a V8 CPU profile of each proxy child into DIR)
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
@@ -39,6 +41,7 @@ const { values: args } = parseArgs({
     'flood-seconds': { type: 'string', default: '10' },
     'max-concurrent': { type: 'string', default: '64' },
     'cpu-prof': { type: 'string' },
+    proxies: { type: 'string', default: 'headroom,fastify-http-proxy,http-proxy' },
   },
 });
 
@@ -93,7 +96,7 @@ async function child(role: string): Promise<void> {
     const { proxyRoutes } = await import('../src/server/routes/proxy.js');
     const admission = createAdmission({ maxConcurrent: Number(args['max-concurrent']), queueSize: 100, queueTimeout: 5_000, memoryThresholdPercent: 80 });
     const cache = createCache({});
-    const proxy = createProxy({ upstreamUrl: upstream, upstreamToken: 'bench-token', admission, cache, maxBufferSize: 10 * MiB, streamTimeout: 30_000 });
+    const proxy = createProxy({ upstreamUrl: upstream, upstreamToken: 'bench-token', admission, cache, maxBufferSize: 10 * MiB, streamTimeout: 30_000, gcAssistBytes: process.env.GC_ASSIST === undefined ? undefined : Number(process.env.GC_ASSIST) });
     const app = Fastify();
     await app.register(proxyRoutes, { proxy });
     await app.listen({ port: 0, host: '127.0.0.1' });
@@ -312,7 +315,7 @@ async function memory(): Promise<void> {
   console.log(`\nmemory: ${downloads} concurrent downloads × ${sizeMb} MB, half reading slowly; proxy RSS growth over idle`);
   const rows: string[] = [];
   try {
-    for (const name of ['headroom', 'fastify-http-proxy', 'http-proxy']) {
+    for (const name of ['headroom', 'fastify-http-proxy', 'http-proxy'].filter((n) => args.proxies!.split(',').includes(n))) {
       const c = await spawnChild(name, ['--upstream', upstream]);
       try {
         // Idle baseline after one small request has loaded every code path.

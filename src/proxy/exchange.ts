@@ -4,6 +4,7 @@
 // every failure into either an error answer (nothing sent yet) or a destroyed client connection
 // (mid-body, so a truncated body never looks complete). A class, so the hot path allocates one
 // object per request and no closures.
+import type { GcAssist } from './gc-assist.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Release } from './admission-types.js';
@@ -24,6 +25,7 @@ export interface ExchangeContext {
   logger: Logger | undefined;
   /** Shedding registry (the shared HeadroomAdmission), if any. */
   tracker: { add(s: Sheddable): void; untrack(s: Sheddable): void } | undefined;
+  gcAssist: GcAssist | undefined;
 }
 
 export const kExchange = Symbol('headroom.exchange');
@@ -104,6 +106,7 @@ export class Exchange implements Sheddable {
     const n = chunk.length;
     this.bytes += n;
     this.ctx.counters.bytesOut += n;
+    this.ctx.gcAssist?.relayed(n);
     if (this.tee) this.tee.push(chunk);
     // Whole body in the first chunk: hold it so headers and body leave in one write at end().
     if (this.bytes === n && n === this.expected) {

@@ -13,6 +13,7 @@ import { createAdmission, type HeadroomAdmission } from './admission.js';
 import { createResponseCache, type ResponseCache, type ResponseCacheStats } from './cache-tee.js';
 import { Exchange, type ExchangeContext } from './exchange.js';
 import { ProxyAbort } from './faults.js';
+import { createGcAssist, DEFAULT_GC_ASSIST_BYTES } from './gc-assist.js';
 import { createHeaderRules, type RequestHeaderInfo } from './headers.js';
 import { createPathMapper } from './path.js';
 import { sendError } from './respond.js';
@@ -46,6 +47,8 @@ export interface ProxyOptions {
   trustForwarded?: boolean;
   /** Upstream keep-alive connections. Default: the admission limit. */
   connections?: number;
+  /** PROXY_GC_ASSIST: a young-generation GC after every this many relayed response bytes (gc-assist.ts). Default 16 MiB; 0 = off. */
+  gcAssistBytes?: number;
   /** How long close() waits for in-flight requests before destroying them, ms. Default 5 000. */
   closeTimeout?: number;
   logger?: Logger;
@@ -64,6 +67,8 @@ export interface ProxyStats {
   latencyMs: { p50: number; p90: number; p99: number; max: number; samples: number };
   errors: Record<ErrorKind, number>;
   cache: ResponseCacheStats | null;
+  /** Young-generation GCs run by the GC assist (PROXY_GC_ASSIST). */
+  gcAssists: number;
   admission: AdmissionStats;
 }
 
@@ -120,6 +125,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     streamTimeout,
     logger: options.logger,
     tracker: fast,
+    gcAssist: createGcAssist(options.gcAssistBytes ?? DEFAULT_GC_ASSIST_BYTES),
   };
   const disabledError = new HeadroomError('HEADROOM_NOT_FOUND', `the streaming proxy at ${prefix} is turned off (ENABLE_STREAMING_PROXY=false)`);
   const pathError = new HeadroomError('HEADROOM_PATH_REJECTED', 'path would escape the upstream base path (.., encoded dots, // or backslashes)');
@@ -256,6 +262,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         latencyMs: counters.percentiles(),
         errors: { ...counters.errors },
         cache: responseCache ? responseCache.stats() : null,
+        gcAssists: ctx.gcAssist?.runs ?? 0,
         admission: a,
       };
     },

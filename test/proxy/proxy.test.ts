@@ -377,6 +377,25 @@ describe('proxy rules', () => {
     }
   });
 
+  test('GC assist: a young-generation GC after every PROXY_GC_ASSIST bytes relayed, counted in stats and metrics', async () => {
+    const body = Buffer.alloc(5 * 1024 * 1024, 1);
+    const up = await startUpstream((_req, res) => res.end(body));
+    const gw = await startGateway({ upstreamUrl: up.url, gcAssistBytes: 1024 * 1024 });
+    const off = await startGateway({ upstreamUrl: up.url, gcAssistBytes: 0 });
+    try {
+      assert.equal((await request(`${gw.url}/api/big`)).body.length, body.length);
+      assert.equal(gw.proxy.stats().gcAssists, 5);
+      const registry = new Registry();
+      registerProxyMetrics(registry, gw.proxy);
+      assert.match(await registry.metrics(), /headroom_proxy_gc_assists_total 5/);
+      await request(`${off.url}/api/big`);
+      assert.equal(off.proxy.stats().gcAssists, 0);
+    } finally {
+      await Promise.all([gw.close(), off.close()]);
+      await up.close();
+    }
+  });
+
   test('close() is idempotent and leaves no handle behind', async () => {
     await assertNoLeakedHandles(async () => {
       const up = await startUpstream((_req, res) => res.end('ok'));

@@ -26,5 +26,12 @@ export const proxyOptions = {
   maxBufferSize: bytes({ env: 'MAX_BUFFER_SIZE', doc: 'Largest response body the proxy caches; larger ones stream through uncached.', default: 10 * 1024 * 1024, min: 0, max: 1024 ** 3 }),
   cacheEnabled: bool({ env: 'PROXY_CACHE_ENABLED', doc: 'Cache shareable GET/HEAD responses (RFC 9111).', default: true }),
   trustForwarded: bool({ env: 'PROXY_TRUST_FORWARDED', doc: 'Keep the client\'s X-Forwarded-Proto/-Host (only behind a trusted load balancer); X-Forwarded-For is always appended to.', default: false }),
+  gcAssist: bytes({
+    env: 'PROXY_GC_ASSIST',
+    doc: "Run a young-generation GC (a scavenge, well under a millisecond) after every this many response bytes relayed. Each socket read allocates a fresh buffer that V8 otherwise frees only after ~64 MiB of them pile up; this keeps that garbage near the given size (bench: RSS growth 64 × 256 MB downloads ≈ 31 vs 52 MiB). Enables V8's gc() for this process at runtime (new vm contexts see a gc global). 0 turns it off.",
+    default: 16 * 1024 * 1024,
+    min: 0,
+    max: 1024 ** 3,
+  }),
   cacheAuthorized: bool({ env: 'PROXY_CACHE_AUTHORIZED', doc: 'Also cache responses to requests carrying Authorization (only if you know they are shared).', default: false }),
 } as const;

@@ -24,6 +24,15 @@ export function registerProxyMetrics(registry: Registry, proxy: Pick<Proxy, 'sta
 
   gauge('headroom_proxy_in_flight', 'Upstream requests in flight (admission slots taken).', (s) => s.inFlight);
   gauge('headroom_proxy_queued', 'Requests waiting in the admission queue.', (s) => s.queued);
+  new Counter({
+    name: 'headroom_proxy_gc_assists_total',
+    help: 'Young-generation GCs run after relayed bytes (PROXY_GC_ASSIST).',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(proxy.stats().gcAssists);
+    },
+  });
   gauge('headroom_proxy_breaker_open', 'Memory circuit breaker: 1 open (new requests get 503), 0 closed.', (s) => (s.breakerOpen ? 1 : 0));
   new Counter({
     name: 'headroom_proxy_requests_total',
