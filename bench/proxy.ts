@@ -15,6 +15,7 @@
 //        [--connections 64] [--tool wrk|autocannon] [--downloads 64] [--size-mb 32] [--flood-seconds 10]
 //        [--max-concurrent 64]   (headroom's MAX_CONCURRENT_CONNECTIONS in the throughput run; 20 is the default)
 //        [--proxies headroom,fastify-http-proxy,http-proxy]   (memory: which proxies to run)
+//        [--warmup MB]           (memory: the same downloads at MB each before the idle baseline; 0 = cold)
 //        GC_ASSIST=BYTES in the environment sets headroom's gcAssistBytes (PROXY_GC_ASSIST; 0 = off)
 //        [--cpu-prof DIR]        (throughput: write a V8 CPU profile of each proxy child into DIR)
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
@@ -42,6 +43,7 @@ const { values: args } = parseArgs({
     'max-concurrent': { type: 'string', default: '64' },
     'cpu-prof': { type: 'string' },
     proxies: { type: 'string', default: 'headroom,fastify-http-proxy,http-proxy' },
+    warmup: { type: 'string', default: '0' },
   },
 });
 
@@ -310,16 +312,23 @@ async function throughput(): Promise<void> {
 async function memory(): Promise<void> {
   const downloads = Number(args.downloads);
   const sizeMb = Number(args['size-mb']);
+  const warmupMb = Number(args.warmup);
   const up = await spawnChild('upstream');
   const upstream = `http://127.0.0.1:${up.port}`;
-  console.log(`\nmemory: ${downloads} concurrent downloads × ${sizeMb} MB, half reading slowly; proxy RSS growth over idle`);
+  console.log(`\nmemory: ${downloads} concurrent downloads × ${sizeMb} MB, half reading slowly; proxy RSS growth over idle (${warmupMb > 0 ? `warm: after ${downloads} × ${warmupMb} MB` : 'cold: after one small request'})`);
   const rows: string[] = [];
   try {
     for (const name of ['headroom', 'fastify-http-proxy', 'http-proxy'].filter((n) => args.proxies!.split(',').includes(n))) {
       const c = await spawnChild(name, ['--upstream', upstream]);
       try {
-        // Idle baseline after one small request has loaded every code path.
+        // Idle baseline after one small request has loaded every code path; with --warmup MB,
+        // after the same 64 downloads at that size first, so the baseline is a server that has
+        // served traffic (its hot paths JIT-compiled: TurboFan's compile memory is malloc'ed,
+        // freed, and kept by glibc, a one-off ~25 MiB step that does not grow with the bodies).
         await getBody(`http://127.0.0.1:${c.port}/api/x`);
+        if (warmupMb > 0) {
+          await Promise.all(Array.from({ length: downloads }, (_, i) => drain(`http://127.0.0.1:${c.port}/api/big?mb=${warmupMb}&i=w${i}`, i % 2 === 1)));
+        }
         await new Promise((r) => setTimeout(r, 200));
         const idle = (await c.ask('reset')).rss!;
         const t0 = performance.now();
