@@ -222,6 +222,24 @@ describe('transforms', () => {
     assert.ok(originals.every((r) => r.rawPayload.equals(imgs.gif)));
     assert.equal(origin.hits.get('/slowimg/gif'), 1);
   });
+
+  test('a full transform queue answers 503 HEADROOM_OVERLOADED with Retry-After; the running transform completes', async () => {
+    // One slot, no waiting room, encodes inside the slot: decoding the 4 MP noise source and
+    // encoding AVIF keep the slot busy for a few hundred ms.
+    const { get, q, image } = await setup({ concurrency: 1, queueSize: 0, encodeConcurrency: 0, timeout: 30_000, queueTimeout: 30_000 });
+    const first = get(q('/img/big', '&w=400&format=avif'));
+    while (image.stats().queue.active === 0) await new Promise((r) => setImmediate(r));
+    const refused = await get(q('/img/jpeg', '&w=100'));
+    assert.equal(refused.statusCode, 503);
+    assert.equal(refused.json().error.code, 'HEADROOM_OVERLOADED');
+    assert.match(refused.json().error.message, /IMAGE_QUEUE_SIZE/);
+    assert.ok(Number(refused.headers['retry-after']) >= 1);
+    assert.equal(image.stats().rejections.overloaded, 1);
+    const r = await first;
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.headers['content-type'], 'image/avif');
+    assert.equal((await get(q('/img/jpeg', '&w=100'))).statusCode, 200, 'served once the slot is free');
+  });
 });
 
 describe('origin failures and limits', () => {
