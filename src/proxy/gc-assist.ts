@@ -15,7 +15,10 @@ type Gc = (options: { type: 'minor'; execution: 'sync' | 'async' }) => void;
 
 let gc: Gc | null | undefined;
 
-/** V8's gc() without putting it on globalThis: the flag only exposes it to new contexts. */
+/**
+ * V8's gc() without putting it on globalThis: the flag only exposes it to new contexts, so one
+ * small context is made for it (and kept: the function belongs to it).
+ */
 function minorGc(): Gc | null {
   if (gc === undefined) {
     try {
