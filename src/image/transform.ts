@@ -2,7 +2,7 @@
 // stripped unless asked to keep it. Animated inputs keep their frames (webp and gif outputs).
 //
 // A transform runs whole (transform()) or in two stages: decodeResize() produces the output's raw
-// pixels and encodeRaw() encodes them. Both give the same bytes. Staging lets the memory-heavy
+// pixels and encodeRaw() encodes them. For the stageable() cases both give the same bytes. Staging lets the memory-heavy
 // half (decoding the source) hold a transform slot while the encode of a small output runs
 // beside the next decode, so a bound of one transform at a time still uses two cores.
 import sharp, { type Sharp } from 'sharp';
@@ -57,8 +57,13 @@ export function encodeRaw(raw: RawImage, s: TransformSpec): Promise<Buffer> {
   return encode(sharp(raw.data, { raw: raw.info }), s);
 }
 
-/** Whether a transform may be staged: single frame, no metadata to carry (raw pixels have none). */
-export const stageable = (s: TransformSpec): boolean => !s.animated && !s.keepMetadata;
+/**
+ * Whether a transform may be staged: single frame, no metadata to carry (raw pixels have none),
+ * and a format whose output holds nothing but pixels — PNG would lose the source's pixel density
+ * (pHYs), GIF is animated or tiny.
+ */
+export const stageable = (s: TransformSpec): boolean =>
+  !s.animated && !s.keepMetadata && (s.format === 'webp' || s.format === 'avif' || s.format === 'jpeg');
 
 /**
  * An upper bound on the output's pixel count for a resize of a srcW × srcH source (never

@@ -28,7 +28,7 @@ export interface ImageServiceOptions {
   /** Transforms (decode, resize and, for large outputs, encode) running at once. */
   concurrency?: number;
   /**
-   * Encodes of small outputs (≤ 2 MP) that may run beside the transforms: a transform decodes
+   * Encodes of small WebP/AVIF/JPEG outputs (≤ 2 MP) that may run beside the transforms: a transform decodes
    * and resizes in its slot, then hands the pixels to an encoder and frees the slot for the next
    * decode. 0 encodes inside the slot. Default: the CPU cores.
    */
