@@ -4,12 +4,12 @@
 // every failure into either an error answer (nothing sent yet) or a destroyed client connection
 // (mid-body, so a truncated body never looks complete). A class, so the hot path allocates one
 // object per request and no closures.
-import type { GcAssist } from './gc-assist.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Release } from './admission-types.js';
 import type { Sheddable } from './admission.js';
 import type { ResponseCache, Tee } from './cache-tee.js';
+import type { GcAssist } from './gc-assist.js';
 import type { ResponseFacts } from './cache-policy.js';
 import { ProxyAbort, faultError, faultKind } from './faults.js';
 import type { HeaderRules } from './headers.js';

@@ -2,6 +2,7 @@
 // buffers that died young (the garbage it exists to bound).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createGcAssist } from '../../src/proxy/gc-assist.js';
 
 test('off for 0; otherwise one scavenge per everyBytes relayed', () => {
@@ -28,4 +29,14 @@ test('its scavenge frees young ArrayBuffers that are garbage', async () => {
   // ArrayBuffers are swept concurrently right after the scavenge.
   for (let i = 0; i < 100 && process.memoryUsage().arrayBuffers - before > 8 * 1024 ** 2; i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(process.memoryUsage().arrayBuffers - before < 8 * 1024 ** 2, `freed: ${process.memoryUsage().arrayBuffers - before} bytes left`);
+});
+
+test('without --expose-gc (production): gc comes from a vm context and globalThis stays clean', () => {
+  const script = `
+    const { createGcAssist } = await import(${JSON.stringify(new URL('../../src/proxy/gc-assist.ts', import.meta.url).href)});
+    const assist = createGcAssist(10);
+    assist.relayed(10);
+    console.log(JSON.stringify({ runs: assist.runs, gcOnGlobal: typeof globalThis.gc }));`;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), { runs: 1, gcOnGlobal: 'undefined' });
 });
