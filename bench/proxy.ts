@@ -322,7 +322,7 @@ async function memory(): Promise<void> {
       const c = await spawnChild(name, ['--upstream', upstream]);
       try {
         // Idle baseline after one small request has loaded every code path; with --warmup MB,
-        // after the same 64 downloads at that size first, so the baseline is a server that has
+        // after the same downloads at that size first, so the baseline is a server that has
         // served traffic (its hot paths JIT-compiled: TurboFan's compile memory is malloc'ed,
         // freed, and kept by glibc, a one-off ~25 MiB step that does not grow with the bodies).
         await getBody(`http://127.0.0.1:${c.port}/api/x`);
