@@ -273,7 +273,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
         if (src.kind === 'stream') src.dispose();
         c.transforms++;
         try {
-          if (!staged) return { encoded: await transform(input, spec) };
+          if (!staged) return { encoded: Promise.resolve(await transform(input, spec)) };
           return await encodeAfter(await decodeResize(input, spec), spec);
         } catch (err) {
           throw sharpFailure(err, o.maxInputPixels);
@@ -283,7 +283,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
           if (src.kind === 'stream') freeCollected(input);
         }
       });
-      const out = Buffer.isBuffer(result.encoded) ? result.encoded : await result.encoded.catch((err: unknown) => {
+      const out = await result.encoded.catch((err: unknown) => {
         throw sharpFailure(err, o.maxInputPixels);
       });
       if (out.length <= o.maxCacheSize && m.maxAge > 0) await store(vkey, out, m.maxAge, keys.tags);
