@@ -75,18 +75,21 @@ export class DiskStore implements L2Store {
     return join(this.tmp, `${process.pid}-${++this.seq}-${randomBytes(4).toString('hex')}.tmp`);
   }
 
+  /** Reads or opens the key's file; a file that is gone is a miss and leaves the index. */
+  private async orMiss<T>(key: string, access: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await access();
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      this.index.remove(key);
+      return undefined;
+    }
+  }
+
   async get(key: string): Promise<Encoded | undefined> {
     const path = this.pathOf(key);
-    let buf: Buffer;
-    try {
-      buf = await readBounded(path, this.maxGetBytes);
-    } catch (err) {
-      if (isNotFound(err)) {
-        this.index.remove(key);
-        return undefined;
-      }
-      throw err;
-    }
+    const buf = await this.orMiss(key, () => readBounded(path, this.maxGetBytes));
+    if (buf === undefined) return undefined;
     let e: Encoded;
     try {
       e = decodeFrame(key, buf);
@@ -159,16 +162,8 @@ export class DiskStore implements L2Store {
 
   async getStream(key: string): Promise<StoreStreamEntry | undefined> {
     const path = this.pathOf(key);
-    let fh: FileHandle;
-    try {
-      fh = await open(path, 'r');
-    } catch (err) {
-      if (isNotFound(err)) {
-        this.index.remove(key);
-        return undefined;
-      }
-      throw err;
-    }
+    const fh = await this.orMiss(key, () => open(path, 'r'));
+    if (fh === undefined) return undefined;
     let h: Header;
     try {
       h = await readHeader(fh);
