@@ -52,6 +52,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   // One controller per fetch (close() aborts them all); a shared signal would collect a listener
   // per concurrent fetch.
   const fetches = new Set<AbortController>();
+  const critical = (): boolean => o.monitor?.status() === 'critical';
   const queue = createTransformQueue({
     concurrency: o.concurrency,
     queueSize: o.queueSize,
@@ -61,7 +62,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       const s = o.monitor?.current?.();
       return s?.rssLimit ? s.rssLimit - s.process.rss : undefined;
     },
-    critical: () => o.monitor?.status() === 'critical',
+    critical,
   });
   // Second stage: encodes of small outputs, handed over by a transform slot (see encodeAfter()).
   // A slot is released only once an encoder has taken its pixels, so no more than `concurrency`
@@ -72,7 +73,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       queueSize: o.concurrency,
       queueTimeout: o.queueTimeout,
       memoryBudget: o.memoryBudget,
-      critical: () => o.monitor?.status() === 'critical',
+      critical,
     })
     : undefined;
   // ETags of the Buffers the cache holds, hashed once per Buffer instead of on every hit.
