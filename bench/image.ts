@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import autocannon from 'autocannon';
 import { request } from 'undici';
+import { bundleForNode } from './_bundle.js';
 
 // headroom runs twice: with the gateway default IMAGE_CONCURRENCY (half the cores) and with one
 // transform per core, to show what the bound costs in throughput.
@@ -48,20 +49,15 @@ interface Child {
 
 /**
  * The children's command line. Each runs bench/_image-server.ts, which loads only its own server
- * (not this harness's sharp, undici or autocannon). `plain`: that file bundled once by esbuild
- * (tsx's own compiler; packages stay external), so neither server pays the ~35 MiB of a
- * TypeScript loader that a production process does not have.
+ * (not this harness's sharp, undici or autocannon). `plain`: that file bundled once
+ * (_bundle.ts), so neither server pays the ~35 MiB of a TypeScript loader that a production
+ * process does not have.
  */
 let childArgs: Promise<string[]> | undefined;
 function childEntry(): Promise<string[]> {
   const server = join(dirname(fileURLToPath(import.meta.url)), '_image-server.ts');
   if (args.loader === 'tsx') return Promise.resolve(['--import', 'tsx', server]);
-  childArgs ??= (async () => {
-    const { build } = await import('esbuild');
-    const outfile = join(dirname(server), '..', 'node_modules', '.cache', 'headroom-bench', 'image-server.mjs');
-    await build({ entryPoints: [server], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error' });
-    return [outfile];
-  })();
+  childArgs ??= bundleForNode(server, 'image-server.mjs').then((outfile) => [outfile]);
   return childArgs;
 }
 

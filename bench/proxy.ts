@@ -18,6 +18,7 @@
 //        [--warmup MB]           (memory: the same downloads at MB each before the idle baseline; 0 = cold)
 //        GC_ASSIST=BYTES in the environment sets headroom's gcAssistBytes (PROXY_GC_ASSIST; 0 = off)
 //        [--cpu-prof DIR]        (throughput: write a V8 CPU profile of each proxy child into DIR)
+//        [--loader plain|tsx]    (children as plain node on an esbuild bundle of this file, or under tsx)
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import autocannon from 'autocannon';
+import { bundleForNode } from './_bundle.js';
 
 const self = fileURLToPath(import.meta.url);
 const { values: args } = parseArgs({
@@ -44,6 +46,7 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'string' },
     proxies: { type: 'string', default: 'headroom,fastify-http-proxy,http-proxy' },
     warmup: { type: 'string', default: '0' },
+    loader: { type: 'string', default: 'plain' },
   },
 });
 
@@ -212,8 +215,26 @@ interface Child {
   stop(): Promise<void>;
 }
 
+/**
+ * How the children run: `plain` (default) node on this file bundled once (_bundle.ts), as
+ * production runs compiled JS; `tsx` through the loader.
+ * Under tsx, the TypeScript loader's start-up allocations (a ~44 MiB malloc peak) were sometimes
+ * returned to the OS before the idle baseline and sometimes kept, which moved every proxy's
+ * "growth over idle" by up to ~25 MiB from one run to the next.
+ */
+let childScript: Promise<{ script: string; loader: string[] }> | undefined;
+function childEntry(): Promise<{ script: string; loader: string[] }> {
+  childScript ??= (async () => {
+    if (args.loader === 'tsx') return { script: self, loader: ['--import', 'tsx'] };
+    if (args.loader !== 'plain') throw new Error(`--loader must be plain or tsx, not ${args.loader}`);
+    return { script: await bundleForNode(self, 'proxy-bench.mjs'), loader: [] };
+  })();
+  return childScript;
+}
+
 async function spawnChild(role: string, extra: string[] = [], nodeArgs: string[] = []): Promise<Child> {
-  const proc = fork(self, ['--child', role, ...extra], { execArgv: ['--import', 'tsx', '--expose-gc', ...nodeArgs], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const { script, loader } = await childEntry();
+  const proc = fork(script, ['--child', role, ...extra], { execArgv: [...loader, '--expose-gc', ...nodeArgs], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const [{ port }] = (await once(proc, 'message')) as [{ port: number }];
   const ask = async (msg: string): Promise<Record<string, number>> => {
     const reply = once(proc, 'message') as Promise<[Record<string, number>]>;
