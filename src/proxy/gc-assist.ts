@@ -1,7 +1,8 @@
 // GC assist for relayed bodies. Each socket read allocates a fresh ArrayBuffer (up to 64 KiB)
 // outside the JS heap. V8 counts these as external memory and starts a full GC for them only
-// after about 64 MiB have piled up since the last one, so a proxy relaying hundreds of MB/s
-// carries tens of MiB of dead read buffers in RSS, more or less depending on GC timing. A
+// once what was allocated since the last one uses up the old generation's allocation limit
+// (tens of MiB on a small heap), so a proxy relaying hundreds of MB/s carries tens of MiB of
+// dead read buffers in RSS, more or less depending on GC timing. A
 // young-generation GC (a scavenge: ~0.5 ms, proportional to live young objects, not to the heap)
 // frees those whose Buffers died young — nearly all of a relayed body. Running one after every
 // `everyBytes` relayed keeps that garbage near `everyBytes`.
@@ -9,7 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** PROXY_GC_ASSIST's default: measured in bench/proxy (docs/benchmarks.md). */
-export const DEFAULT_GC_ASSIST_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_GC_ASSIST_BYTES = 8 * 1024 * 1024;
 
 type Gc = (options: { type: 'minor'; execution: 'sync' | 'async' }) => void;
 

@@ -47,7 +47,7 @@ export interface ProxyOptions {
   trustForwarded?: boolean;
   /** Upstream keep-alive connections. Default: the admission limit. */
   connections?: number;
-  /** PROXY_GC_ASSIST: a young-generation GC after every this many relayed response bytes (gc-assist.ts). Default 16 MiB; 0 = off. */
+  /** PROXY_GC_ASSIST: a young-generation GC after every this many relayed response bytes (gc-assist.ts). Default 8 MiB; 0 = off. */
   gcAssistBytes?: number;
   /** How long close() waits for in-flight requests before destroying them, ms. Default 5 000. */
   closeTimeout?: number;
