@@ -65,12 +65,14 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     critical,
   });
   // Second stage: encodes of small outputs, handed over by a transform slot (see encodeAfter()).
-  // A slot is released only once an encoder has taken its pixels, so no more than `concurrency`
-  // decoded outputs ever wait here.
+  // Up to `encodeBacklog` decoded outputs may wait for an encoder after their slot went to the
+  // next decode; beyond that a slot is held until an encoder takes its pixels. So at most
+  // encodeConcurrency + encodeBacklog + concurrency outputs (≤ 8 MiB each) exist at once.
+  const encodeBacklog = o.encodeConcurrency;
   const encoder = o.encodeConcurrency > 0
     ? createTransformQueue({
       concurrency: o.encodeConcurrency,
-      queueSize: o.concurrency,
+      queueSize: encodeBacklog + o.concurrency,
       queueTimeout: o.queueTimeout,
       memoryBudget: o.memoryBudget,
       critical,
@@ -295,19 +297,23 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   }
 
   /**
-   * Hands decoded pixels to an encoder; resolves once an encoder has taken them (so the caller's
-   * transform slot can go to the next decode), with the encode still running. Rejects when the
-   * encoder refuses them (critical memory, closing, timeout).
+   * Hands decoded pixels to an encoder; resolves once they are queued within the backlog or an
+   * encoder has taken them (so the caller's transform slot can go to the next decode), with the
+   * encode still to finish. Rejects when the encoder refuses them (critical memory, closing,
+   * timeout) while the slot is held.
    */
   async function encodeAfter(raw: RawImage, spec: TransformSpec): Promise<{ encoded: Promise<Buffer> }> {
     let admit!: () => void;
     const admitted = new Promise<void>((resolve) => (admit = resolve));
+    const backlogFull = encoder!.stats().queued >= encodeBacklog;
     // Encoder working memory on top of the pixels: libwebp/libavif keep their own copy (+ YUV).
     const encoded = encoder!.run(raw.data.length * 2, () => {
       admit();
       return encodeRaw(raw, spec);
     });
-    await Promise.race([admitted, encoded]);
+    // The caller awaits `encoded` once its slot is released; until then a rejection is not unhandled.
+    encoded.catch(() => {});
+    if (backlogFull) await Promise.race([admitted, encoded]);
     return { encoded };
   }
 

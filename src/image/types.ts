@@ -30,7 +30,8 @@ export interface ImageServiceOptions {
   /**
    * Encodes of small WebP/AVIF/JPEG outputs (≤ 2 MP) that may run beside the transforms: a transform decodes
    * and resizes in its slot, then hands the pixels to an encoder and frees the slot for the next
-   * decode. 0 encodes inside the slot. Default: the CPU cores.
+   * decode (up to this many outputs may wait for an encoder without a slot). 0 encodes inside the
+   * slot. Default: the CPU cores.
    */
   encodeConcurrency?: number;
   queueSize?: number;

@@ -1,6 +1,7 @@
 // The encode stage: a transform slot decodes, hands the pixels to an encoder and is free for the
-// next decode before the encode finishes; at most `concurrency` decoded outputs wait for an
-// encoder; IMAGE_ENCODE_CONCURRENCY=0 encodes in the slot. Outputs are the same either way.
+// next decode before the encode finishes; up to IMAGE_ENCODE_CONCURRENCY decoded outputs wait
+// for an encoder without a slot, and one more per slot while holding it; IMAGE_ENCODE_CONCURRENCY=0
+// encodes in the slot. Outputs are the same either way.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
@@ -36,24 +37,41 @@ test('the transform slot is released while its output encodes', async () => {
   }
 });
 
-test('decoded outputs waiting for an encoder stay bounded by the transform slots', async () => {
+test('an output waiting in the backlog does not hold its slot; close() fails it cleanly', async () => {
+  const image = service(1);
+  // Settled into values at once: close() rejects `second` before the test looks at it.
+  const first = image.handle(avif(7)).catch((err: unknown) => err);
+  const second = image.handle(avif(8)).catch((err: unknown) => err);
+  try {
+    // The first encodes (slow AVIF) while the second, decoded, waits for the encoder.
+    for (let e = image.stats().encoding!; !(e.active === 1 && e.queued === 1); e = image.stats().encoding!) await tick();
+    assert.equal(image.stats().queue.active, 0, 'slot free while the output waits in the backlog');
+  } finally {
+    await image.close();
+  }
+  assert.equal(((await second) as { code?: string }).code, 'HEADROOM_DRAINING');
+  await first; // the running encode finishes or fails; either way nothing hangs
+});
+
+test('decoded outputs waiting for an encoder stay bounded: a backlog of one per encoder, then the slot is held', async () => {
   const image = service(1);
   try {
-    const all = Promise.all([2, 3, 4, 5].map((i) => image.handle(avif(i))));
+    const all = Promise.all([2, 3, 4, 5, 6].map((i) => image.handle(avif(i))));
     let done = false;
     void all.finally(() => (done = true));
-    let sawWaiting = false;
+    let sawSlotHeld = false;
     while (!done) {
       const { queue, encoding } = image.stats();
-      assert.ok(encoding!.active <= 1 && encoding!.queued <= 1 && queue.active <= 1, JSON.stringify({ queue, encoding }));
-      if (encoding!.queued === 1) {
-        sawWaiting = true;
-        assert.equal(queue.active, 1, 'a waiting output keeps its slot');
+      // 1 encoder: 1 output in the backlog, 1 more waiting in the one slot.
+      assert.ok(encoding!.active <= 1 && encoding!.queued <= 2 && queue.active <= 1, JSON.stringify({ queue, encoding }));
+      if (encoding!.queued === 2) {
+        sawSlotHeld = true;
+        assert.equal(queue.active, 1, 'an output beyond the backlog keeps its slot');
       }
       await tick();
     }
     assert.ok((await all).every((r) => r.status === 200));
-    assert.ok(sawWaiting, 'a decoded output waited for the busy encoder');
+    assert.ok(sawSlotHeld, 'a decoded output beyond the backlog waited in its slot');
   } finally {
     await image.close();
   }

@@ -36,7 +36,7 @@ export const imageOptions = {
   }),
   encodeConcurrency: num({
     env: 'IMAGE_ENCODE_CONCURRENCY',
-    doc: 'Encodes of small WebP, AVIF and JPEG outputs (up to 2 MP) that run beside the IMAGE_CONCURRENCY transforms. A transform decodes and resizes in its slot, then hands the pixels to an encoder, so the next decode starts while this output encodes: memory stays bounded by the decodes, and one transform slot can keep two cores busy. 0 encodes inside the slot (CPU bounded by IMAGE_CONCURRENCY alone).',
+    doc: 'Encodes of small WebP, AVIF and JPEG outputs (up to 2 MP) that run beside the IMAGE_CONCURRENCY transforms. A transform decodes and resizes in its slot, then hands the pixels to an encoder (up to this many may wait for one without holding a slot), so the next decode starts while this output encodes: memory stays bounded by the decodes plus at most 2 × this many outputs of ≤ 8 MiB, and one transform slot can keep two cores busy. 0 encodes inside the slot (CPU bounded by IMAGE_CONCURRENCY alone).',
     default: availableParallelism(),
     defaultText: 'the CPU cores',
     min: 0,
