@@ -1,12 +1,45 @@
+// readSource() reads a body within its bounds (whole when small, head + rest when large);
 // collect() joins a streamed source into a buffer that owns its memory; freeCollected() frees it
 // at once (detached, empty) and leaves every other buffer alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collect, freeCollected } from '../../src/image/read-source.js';
+import { Readable } from 'node:stream';
+import { collect, freeCollected, HEAD_BYTES, readSource } from '../../src/image/read-source.js';
+import { isHeadroomError } from '../../src/errors.js';
 
 async function* chunks(n: number, size: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < n; i++) yield Buffer.alloc(size, i + 1);
 }
+
+const body = (n: number, size: number): Readable => Readable.from(chunks(n, size));
+const code = (c: string) => (err: unknown) => isHeadroomError(err) && err.code === c;
+
+test('readSource: a small body comes back whole, with or without a declared length', async () => {
+  for (const declared of [300, undefined]) {
+    const r = await readSource(body(3, 100), declared, 1000, 500);
+    assert.equal(r.kind, 'buffer');
+    assert.deepEqual(r.kind === 'buffer' && [r.bytes.length, r.bytes[0], r.bytes[100], r.bytes[299]], [300, 1, 2, 3]);
+  }
+});
+
+test('readSource: a body that breaks its Content-Length fails, and nothing is returned to cache', async () => {
+  await assert.rejects(readSource(body(4, 100), 300, 1000, 500), code('HEADROOM_IMAGE_FETCH_FAILED'));
+  await assert.rejects(readSource(body(2, 100), 300, 1000, 500), code('HEADROOM_IMAGE_FETCH_FAILED'));
+});
+
+test('readSource: IMAGE_MAX_SOURCE_BYTES holds for declared and undeclared bodies', async () => {
+  await assert.rejects(readSource(body(1, 10), 2000, 1000, 500), code('HEADROOM_IMAGE_TOO_LARGE'));
+  await assert.rejects(readSource(body(20, 100), undefined, 1000, 5000), code('HEADROOM_IMAGE_TOO_LARGE'));
+});
+
+test('readSource: a large body comes back as its head plus the rest', async () => {
+  const r = await readSource(body(4, HEAD_BYTES), 4 * HEAD_BYTES, 10 * HEAD_BYTES, 2 * HEAD_BYTES);
+  assert.equal(r.kind, 'stream');
+  if (r.kind !== 'stream') return;
+  let rest = 0;
+  for await (const c of r.rest) rest += c.length;
+  assert.equal(r.head.length + rest, 4 * HEAD_BYTES);
+});
 
 test('collect joins head and rest, with and without a declared length', async () => {
   const head = Buffer.alloc(10, 9);
