@@ -4,7 +4,7 @@
 //   B. cached variant: the same URL over and over (ipx has no result cache)
 //   C. peak RSS of the server process while 16 clients fetch transforms of distinct 24 MP sources
 // Usage: npm run bench -- image [--runs 3] [--duration 4] [--connections 8] [--phases ABC]
-//        [--kinds headroom,headroom-cores,ipx] [--loader plain|tsx]
+//        [--kinds headroom,headroom-cores,ipx] [--loader plain|tsx] [--l1 MiB]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -35,6 +35,8 @@ const { values: args } = parseArgs({
     // How the server children run: `plain` node (headroom's server bundled to JS first, as
     // production runs compiled JS; ipx is JS already) or both under `tsx`.
     loader: { type: 'string', default: 'plain' },
+    // headroom's L1 budget in MiB; default: the gateway's (CACHE_MAX_BYTES, 64 MiB).
+    l1: { type: 'string' },
   },
 });
 
@@ -62,7 +64,7 @@ function childEntry(): Promise<string[]> {
 }
 
 async function startChild(kind: Kind, origin: string): Promise<Child> {
-  const proc = spawn(process.execPath, [...(await childEntry()), kind, origin], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...(await childEntry()), kind, origin, ...(args.l1 ? [args.l1] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     proc.stdout!.on('data', (d: Buffer) => {
@@ -131,6 +133,7 @@ const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math
 const mib = (n: number) => (n / 1024 ** 2).toFixed(1);
 
 async function main(): Promise<void> {
+  if (args.l1 !== undefined && !(Number(args.l1) > 0)) throw new Error(`--l1 must be a positive number of MiB, got ${JSON.stringify(args.l1)}`);
   const runs = Number(args.runs);
   const duration = Number(args.duration);
   const connections = Number(args.connections);
@@ -145,7 +148,7 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
   const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
-  console.log(`sources: 2000×1333 JPEG ${mib(src2000.length)} MiB, 6000×4000 JPEG ${mib(src24.length)} MiB; node ${process.version}; sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}); servers run under ${args.loader === 'tsx' ? 'tsx' : 'plain node'}; ${runs} runs`);
+  console.log(`sources: 2000×1333 JPEG ${mib(src2000.length)} MiB, 6000×4000 JPEG ${mib(src24.length)} MiB; node ${process.version}; sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}); servers run under ${args.loader === 'tsx' ? 'tsx' : 'plain node'}; headroom L1 ${args.l1 ? `${args.l1} MiB` : 'the gateway default (64 MiB)'}; ${runs} runs`);
 
   const rows: Record<Kind, { a: number[]; acpu: number[]; b: number[]; peak: number[]; base: number[]; ms: number[]; errors: number }> = {
     headroom: { a: [], acpu: [], b: [], peak: [], base: [], ms: [], errors: 0 },
