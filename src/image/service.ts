@@ -53,6 +53,16 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   // per concurrent fetch.
   const fetches = new Set<AbortController>();
   const critical = (): boolean => o.monitor?.status() === 'critical';
+  // An encoder with nothing to encode takes the next waiting small transform whole (see
+  // makeVariant), so a core does not idle while transforms wait for the one decode slot.
+  const lendToEncoders = (): void => {
+    if (!encoder) return;
+    for (;;) {
+      const e = encoder.stats();
+      if (e.active >= e.concurrency || e.queued > 0) return;
+      if (!queue.lend((job) => encoder.run(0, job))) return;
+    }
+  };
   const queue = createTransformQueue({
     concurrency: o.concurrency,
     queueSize: o.queueSize,
@@ -63,6 +73,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       return s?.rssLimit ? s.rssLimit - s.process.rss : undefined;
     },
     critical,
+    onWait: lendToEncoders,
   });
   // Second stage: encodes of small outputs, handed over by a transform slot (see encodeAfter()).
   // Up to `encodeBacklog` decoded outputs may wait for an encoder after their slot went to the
@@ -76,6 +87,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       queueTimeout: o.queueTimeout,
       memoryBudget: o.memoryBudget,
       critical,
+      onIdle: lendToEncoders,
     })
     : undefined;
   // ETags of the Buffers the cache holds, hashed once per Buffer instead of on every hit.
@@ -285,7 +297,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
           // (cached small sources are not ours to free; freeCollected() leaves them alone).
           if (src.kind === 'stream') freeCollected(input);
         }
-      });
+      }, undefined, staged && src.kind === 'buffer' ? () => wholeInEncoder(src.bytes, spec) : undefined);
       const out = await result.encoded.catch((err: unknown) => {
         throw sharpFailure(err, o.maxInputPixels);
       });
@@ -315,6 +327,20 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     encoded.catch(() => {});
     if (backlogFull) await Promise.race([admitted, encoded]);
     return { encoded };
+  }
+
+  /**
+   * A staged transform of a small (buffered) source, run whole in an idle encoder's slot instead
+   * of waiting for a transform slot; its decode estimate stays reserved in the transform queue.
+   * Large (streamed) sources always wait for a slot.
+   */
+  async function wholeInEncoder(input: Buffer, spec: TransformSpec): Promise<{ encoded: Promise<Buffer> }> {
+    c.transforms++;
+    try {
+      return { encoded: Promise.resolve(await transform(input, spec)) };
+    } catch (err) {
+      throw sharpFailure(err, o.maxInputPixels);
+    }
   }
 
   async function collectWithin(src: Extract<Loaded, { kind: 'stream' }>): Promise<Buffer> {

@@ -1,7 +1,8 @@
 // Bounded queue in front of sharp: at most `concurrency` transforms run, at most `queueSize` wait
 // (longer waits than `queueTimeout` give up), and a transform is admitted only when its estimated
 // decode size fits the memory budget and the current headroom. FIFO: a large waiting job is not
-// overtaken by small ones (it would starve otherwise).
+// overtaken by small ones (it would starve otherwise). The head of the queue may be lent to
+// another bounded pool (lend()) when that pool has an idle slot: its memory stays accounted here.
 import { HeadroomError } from '../errors.js';
 
 export interface TransformQueueOptions {
@@ -14,6 +15,10 @@ export interface TransformQueueOptions {
   headroom?: () => number | undefined;
   /** True while memory is critical: nothing new is admitted. */
   critical?: () => boolean;
+  /** Called when a job starts waiting (a chance to lend() it). */
+  onWait?: () => void;
+  /** Called when a slot frees and no job is waiting for it (a chance to lend this pool's slot). */
+  onIdle?: () => void;
 }
 
 export interface QueueStats {
@@ -23,38 +28,57 @@ export interface QueueStats {
   queueSize: number;
   reservedBytes: number;
   memoryBudget: number;
+  /** Jobs of this queue running in another pool's slot now (lend()). */
+  lent: number;
 }
 
 interface Waiter {
   estimate: number;
   start: () => void;
   fail: (err: unknown) => void;
+  /** Set when the job may run outside this queue's slots. */
+  lendTo?: (runner: LendRunner) => void;
 }
 
+/** Runs a lent job in a slot of its own; rejects if it cannot (the job then fails with that). */
+export type LendRunner = (job: () => Promise<void>) => Promise<unknown>;
+
 export interface TransformQueue {
-  run<T>(estimate: number, fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /**
+   * `lendable`: the same job in a form that may run in another pool's slot (see lend()); without
+   * it the job only ever runs in one of this queue's slots.
+   */
+  run<T>(estimate: number, fn: () => Promise<T>, signal?: AbortSignal, lendable?: () => Promise<T>): Promise<T>;
+  /**
+   * Hands the head of the queue to `runner` if it is lendable and its estimate fits the memory
+   * budget and headroom (the slot count is the runner's business). Its estimate stays reserved
+   * here until it settles. Only the head: FIFO order holds. Returns whether a job was lent.
+   */
+  lend(runner: LendRunner): boolean;
   stats(): QueueStats;
   close(): void;
 }
 
 export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
   let active = 0;
+  let lent = 0;
   let reserved = 0;
   let closed = false;
   const waiting: Waiter[] = [];
   const retryAfter = { 'retry-after': String(Math.max(1, Math.ceil(o.queueTimeout / 1000))) };
   const pressure = (message: string): HeadroomError => new HeadroomError('HEADROOM_MEMORY_PRESSURE', message, { headers: retryAfter });
 
-  const fits = (estimate: number): boolean => {
-    if (active >= o.concurrency || reserved + estimate > o.memoryBudget) return false;
+  const memoryFits = (estimate: number): boolean => {
+    if (reserved + estimate > o.memoryBudget) return false;
     const room = o.headroom?.();
     return room === undefined || estimate <= room - reserved;
   };
+  const fits = (estimate: number): boolean => active < o.concurrency && memoryFits(estimate);
 
   const pump = (): void => {
     while (waiting.length && fits(waiting[0]!.estimate)) waiting.shift()!.start();
     // Nothing running and the head still does not fit: waiting cannot help it.
-    if (active === 0 && waiting.length) waiting.shift()!.fail(pressure('not enough memory headroom to decode this image now'));
+    if (active === 0 && lent === 0 && waiting.length) waiting.shift()!.fail(pressure('not enough memory headroom to decode this image now'));
   };
 
   async function execute<T>(estimate: number, fn: () => Promise<T>): Promise<T> {
@@ -66,17 +90,24 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
       active--;
       reserved -= estimate;
       pump();
+      if (active < o.concurrency && !waiting.length) o.onIdle?.();
     }
   }
 
   return {
-    run<T>(estimate: number, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    lend(runner) {
+      const head = waiting[0];
+      if (!head?.lendTo || !memoryFits(head.estimate) || o.critical?.()) return false;
+      head.lendTo(runner);
+      return true;
+    },
+    run<T>(estimate: number, fn: () => Promise<T>, signal?: AbortSignal, lendable?: () => Promise<T>): Promise<T> {
       if (signal?.aborted) return Promise.reject(signal.reason);
       if (closed) return Promise.reject(new HeadroomError('HEADROOM_DRAINING', 'the image service is closed'));
       if (o.critical?.()) return Promise.reject(pressure('memory is critical; transforms are paused'));
       if (estimate > o.memoryBudget) return Promise.reject(pressure(`decoding this image needs about ${estimate} bytes, more than the transform memory budget (${o.memoryBudget})`));
       if (!waiting.length && fits(estimate)) return execute(estimate, fn);
-      if (active === 0) return Promise.reject(pressure('not enough memory headroom to decode this image now'));
+      if (active === 0 && lent === 0) return Promise.reject(pressure('not enough memory headroom to decode this image now'));
       if (waiting.length >= o.queueSize) {
         return Promise.reject(new HeadroomError('HEADROOM_OVERLOADED', 'image transform queue is full (IMAGE_QUEUE_SIZE)', { headers: retryAfter }));
       }
@@ -98,14 +129,37 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
             reject(err);
           },
         };
+        if (lendable) {
+          waiter.lendTo = (runner) => {
+            done();
+            lent++;
+            reserved += estimate;
+            let ran = false;
+            const release = (): void => {
+              lent--;
+              reserved -= estimate;
+              pump();
+            };
+            const job = (): Promise<void> => {
+              ran = true;
+              return Promise.resolve().then(lendable).then(resolve, reject).finally(release);
+            };
+            runner(job).catch((err: unknown) => {
+              if (ran) return;
+              release();
+              reject(err);
+            });
+          };
+        }
         const timer = setTimeout(() => waiter.fail(new HeadroomError('HEADROOM_QUEUE_TIMEOUT', 'waited too long for an image transform slot (IMAGE_QUEUE_TIMEOUT)', { headers: retryAfter })), o.queueTimeout);
         timer.unref();
         const onAbort = (): void => waiter.fail(signal!.reason);
         signal?.addEventListener('abort', onAbort, { once: true });
         waiting.push(waiter);
+        o.onWait?.();
       });
     },
-    stats: () => ({ active, queued: waiting.length, concurrency: o.concurrency, queueSize: o.queueSize, reservedBytes: reserved, memoryBudget: o.memoryBudget }),
+    stats: () => ({ active, queued: waiting.length, concurrency: o.concurrency, queueSize: o.queueSize, reservedBytes: reserved, memoryBudget: o.memoryBudget, lent }),
     close() {
       closed = true;
       for (const w of [...waiting]) w.fail(new HeadroomError('HEADROOM_DRAINING', 'the image service is closing'));

@@ -25,13 +25,18 @@ export interface ImageServiceOptions {
   maxOutputDimension?: number;
   /** Originals and variants up to this many bytes are cached; larger ones stream through. */
   maxCacheSize?: number;
-  /** Transforms (decode, resize and, for large outputs, encode) running at once. */
+  /**
+   * Transform slots: transforms (decode, resize and, for large outputs, encode) running at once in
+   * them. Small transforms may also run in an idle encoder (see encodeConcurrency).
+   */
   concurrency?: number;
   /**
    * Encodes of small WebP/AVIF/JPEG outputs (≤ 2 MP) that may run beside the transforms: a transform decodes
    * and resizes in its slot, then hands the pixels to an encoder and frees the slot for the next
-   * decode (up to this many outputs may wait for an encoder without a slot). 0 encodes inside the
-   * slot. Default: the CPU cores.
+   * decode (up to this many outputs may wait for an encoder without a slot). An idle encoder runs
+   * the next waiting transform of a source ≤ maxCacheSize with a small output whole; its decode
+   * estimate is still admitted by the transform queue's memory check. 0 encodes inside the slot
+   * and lends nothing. Default: the CPU cores.
    */
   encodeConcurrency?: number;
   queueSize?: number;

@@ -1,7 +1,8 @@
 // The encode stage: a transform slot decodes, hands the pixels to an encoder and is free for the
 // next decode before the encode finishes; up to IMAGE_ENCODE_CONCURRENCY decoded outputs wait
-// for an encoder without a slot, and one more per slot while holding it; IMAGE_ENCODE_CONCURRENCY=0
-// encodes in the slot. Outputs are the same either way.
+// for an encoder without a slot, and one more per slot while holding it; an idle encoder takes a
+// waiting small transform whole; IMAGE_ENCODE_CONCURRENCY=0 encodes in the slot. Outputs are the
+// same either way.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
@@ -21,12 +22,23 @@ const service = (encodeConcurrency: number): ImageService =>
 
 // AVIF encodes slowly (hundreds of ms for 800×600), which leaves time to watch the stages.
 const avif = (i: number) => ({ query: { url: `${origin.url}/img/jpeg?i=${i}`, w: '800', format: 'avif' } });
+/** Waits (a tick at a time) until `cond` holds; fails instead of hanging after 10 s. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+    await tick();
+  }
+}
+
+// A > 5 MiB source whose body takes 800 ms: its transform holds the slot meanwhile.
+const trickle = (i: number) => ({ query: { url: `${origin.url}/trickle/big?ms=800&i=${i}`, w: '100', format: 'webp' } });
 
 test('the transform slot is released while its output encodes', async () => {
   const image = service(1);
   try {
     const pending = image.handle(avif(1));
-    while (image.stats().encoding!.active === 0) await tick();
+    await until(() => image.stats().encoding!.active > 0, 'an encode runs');
     assert.equal(image.stats().queue.active, 0, 'slot free during the encode');
     const res = await pending;
     assert.equal(res.status, 200);
@@ -41,15 +53,19 @@ test('an output waiting in the backlog does not hold its slot; close() fails it 
   const image = service(1);
   // Settled into values at once: close() rejects `second` before the test looks at it.
   const first = image.handle(avif(7)).catch((err: unknown) => err);
-  const second = image.handle(avif(8)).catch((err: unknown) => err);
+  let second: Promise<unknown> | undefined;
   try {
+    // The second starts once the first encodes, so it takes the free slot (not the idle encoder).
+    await until(() => image.stats().encoding!.active > 0, 'an encode runs');
+    second = image.handle(avif(8)).catch((err: unknown) => err);
     // The first encodes (slow AVIF) while the second, decoded, waits for the encoder.
-    for (let e = image.stats().encoding!; !(e.active === 1 && e.queued === 1); e = image.stats().encoding!) await tick();
+    await until(() => image.stats().encoding!.active === 1 && image.stats().encoding!.queued === 1, 'one encodes and one waits in the backlog');
     assert.equal(image.stats().queue.active, 0, 'slot free while the output waits in the backlog');
   } finally {
     await image.close();
   }
   assert.equal(((await second) as { code?: string }).code, 'HEADROOM_DRAINING');
+  assert.equal(image.stats().queue.lent, 0);
   await first; // the running encode finishes or fails; either way nothing hangs
 });
 
@@ -72,6 +88,50 @@ test('decoded outputs waiting for an encoder stay bounded: a backlog of one per 
     }
     assert.ok((await all).every((r) => r.status === 200));
     assert.ok(sawSlotHeld, 'a decoded output beyond the backlog waited in its slot');
+  } finally {
+    await image.close();
+  }
+});
+
+test('an idle encoder runs a waiting small transform whole, its decode estimate reserved in the transform queue', async () => {
+  const image = service(1);
+  const plain = service(1);
+  try {
+    // A large source holds the one slot while the rest of its body arrives.
+    const first = image.handle(trickle(20));
+    await until(() => image.stats().queue.active > 0, 'the slot is taken');
+    const reservedByFirst = image.stats().queue.reservedBytes;
+    // The slot decodes the first; the encoder is idle, so the second does not wait for the slot.
+    const second = image.handle(avif(21));
+    await until(() => image.stats().queue.lent > 0, 'a transform is lent to the encoder');
+    const { queue, encoding } = image.stats();
+    assert.equal(queue.queued, 0, 'taken out of the queue');
+    assert.equal(encoding!.active, 1, 'in the encoder slot');
+    assert.ok(queue.reservedBytes > reservedByFirst, 'its decode estimate is reserved beside the running one');
+    const [a, b] = await Promise.all([first, second]);
+    assert.equal(b.status, 200);
+    assert.equal(b.headers['content-type'], 'image/avif');
+    // The same bytes as the staged path gives for it.
+    const again = await plain.handle(avif(21));
+    assert.ok(Buffer.isBuffer(b.body) && Buffer.isBuffer(again.body) && b.body.equals(again.body));
+    assert.equal(a.status, 200);
+    assert.deepEqual([image.stats().queue.lent, image.stats().queue.reservedBytes], [0, 0]);
+  } finally {
+    await Promise.all([image.close(), plain.close()]);
+  }
+});
+
+test('transforms of large (streamed) sources are never run by an encoder: they wait for a slot', async () => {
+  const image = service(1);
+  try {
+    const first = image.handle(trickle(30));
+    await until(() => image.stats().queue.active > 0, 'the slot is taken');
+    const large = image.handle({ query: { url: `${origin.url}/img/big`, w: '200', format: 'webp' } });
+    await until(() => image.stats().queue.queued > 0, 'the large transform waits');
+    assert.equal(image.stats().encoding!.active, 0, 'the encoder stays idle');
+    assert.equal(image.stats().queue.lent, 0);
+    const [a, b] = await Promise.all([first, large]);
+    assert.deepEqual([a.status, b.status], [200, 200]);
   } finally {
     await image.close();
   }

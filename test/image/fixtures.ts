@@ -92,6 +92,16 @@ export async function startOrigin(): Promise<Origin> {
       setTimeout(() => send(img(arg), TYPES[arg]!), Number(u.searchParams.get('ms') ?? 200));
       return;
     }
+    if (kind === 'trickle' && arg && img(arg)) {
+      // The first 128 KiB at once, the rest after a delay: a large source holds its transform
+      // slot while the rest arrives (stage and queue tests).
+      const b = img(arg);
+      res.writeHead(200, { 'content-type': TYPES[arg]!, 'content-length': b.length, 'cache-control': 'public, max-age=600' });
+      res.write(b.subarray(0, 128 * 1024));
+      const timer = setTimeout(() => res.end(b.subarray(128 * 1024)), Number(u.searchParams.get('ms') ?? 500));
+      res.once('close', () => clearTimeout(timer));
+      return;
+    }
     if (kind === 'chunked' && arg && img(arg)) {
       res.writeHead(200, { 'content-type': TYPES[arg]! });
       const b = img(arg);

@@ -1,4 +1,5 @@
-// The bounded transform queue: concurrency, queue size, queue timeout, memory admission.
+// The bounded transform queue: concurrency, queue size, queue timeout, memory admission, lending
+// the head to another pool.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTransformQueue } from '../../src/image/transform-queue.js';
@@ -82,4 +83,84 @@ test('close() fails waiters and refuses new work', async () => {
   await assert.rejects(q.run(1, async () => {}), { code: 'HEADROOM_DRAINING' });
   gate.resolve();
   await a;
+});
+
+test('lend(): the head runs in the runner when it is lendable and its memory fits; FIFO holds', async () => {
+  const q = createTransformQueue({ concurrency: 1, queueSize: 4, queueTimeout: 5000, memoryBudget: 100 });
+  const gate = deferred();
+  const running = q.run(10, () => gate.promise);
+  const runner = (job: () => Promise<void>) => job();
+  // A head that may only run in a slot is never lent, and nothing behind it jumps ahead.
+  const slotOnly = q.run(10, async () => 'slot');
+  const lendable = q.run(10, async () => 'slot', undefined, async () => 'lent');
+  assert.equal(q.lend(runner), false);
+  gate.resolve();
+  await running;
+  assert.deepEqual([await slotOnly, await lendable], ['slot', 'slot']);
+
+  const gate2 = deferred();
+  const busy = q.run(50, () => gate2.promise);
+  const tooBig = q.run(60, async () => 'slot', undefined, async () => 'lent');
+  assert.equal(q.lend(runner), false, '50 + 60 > the budget of 100');
+  gate2.resolve();
+  await busy;
+  assert.equal(await tooBig, 'slot');
+  q.close();
+});
+
+test('lend(): a lent job keeps its estimate reserved until it settles, and counts as running', async () => {
+  const q = createTransformQueue({ concurrency: 2, queueSize: 4, queueTimeout: 5000, memoryBudget: 100 });
+  const first = deferred();
+  const second = deferred();
+  const lentGate = deferred();
+  const a1 = q.run(30, () => first.promise);
+  const a2 = q.run(30, () => second.promise);
+  const b = q.run(30, async () => 'slot', undefined, async () => {
+    await lentGate.promise;
+    return 'lent';
+  });
+  assert.equal(q.lend((job) => job()), true);
+  assert.deepEqual([q.stats().queued, q.stats().lent, q.stats().reservedBytes], [0, 1, 90]);
+  first.resolve();
+  await a1;
+  // A slot is free now, but 30 + 30 (lent) + 50 > 100: the next job waits for the lent one.
+  let ran = false;
+  const c = q.run(50, async () => void (ran = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(ran, false);
+  lentGate.resolve();
+  assert.equal(await b, 'lent');
+  await c;
+  assert.equal(ran, true);
+  second.resolve();
+  await a2;
+  assert.deepEqual([q.stats().lent, q.stats().reservedBytes], [0, 0]);
+  q.close();
+});
+
+test('lend(): a runner that cannot run the job fails it with its error and frees its memory', async () => {
+  const q = createTransformQueue({ concurrency: 1, queueSize: 4, queueTimeout: 5000, memoryBudget: 100 });
+  const gate = deferred();
+  const a = q.run(10, () => gate.promise);
+  const b = q.run(10, async () => 'slot', undefined, async () => 'lent');
+  assert.equal(q.lend(() => Promise.reject(new Error('encoder closed'))), true);
+  await assert.rejects(b, /encoder closed/);
+  assert.deepEqual([q.stats().lent, q.stats().reservedBytes], [0, 10]);
+  gate.resolve();
+  await a;
+  q.close();
+});
+
+test('onWait fires when a job starts waiting, onIdle when a slot frees with nobody waiting', async () => {
+  const events: string[] = [];
+  const q = createTransformQueue({ concurrency: 1, queueSize: 4, queueTimeout: 5000, memoryBudget: 100, onWait: () => events.push('wait'), onIdle: () => events.push('idle') });
+  const gate = deferred();
+  const a = q.run(1, () => gate.promise);
+  const b = q.run(1, async () => {});
+  assert.deepEqual(events, ['wait']);
+  gate.resolve();
+  await Promise.all([a, b]);
+  // a's slot went straight to b; b's slot freed with nobody waiting.
+  assert.deepEqual(events, ['wait', 'idle']);
+  q.close();
 });

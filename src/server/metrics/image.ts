@@ -42,9 +42,10 @@ export function registerImageMetrics(registry: Registry, image: Pick<ImageServic
   counter('headroom_image_passthrough_total', 'Large originals streamed through uncached.', () => image.stats().passThrough);
   gauge('headroom_image_cached_images', 'Images and variants this instance stored in the cache (bounded index).', () => image.stats().totalImages);
   gauge('headroom_image_cached_bytes', 'Bytes of images and variants this instance stored in the cache.', () => image.stats().totalSize);
-  gauge('headroom_image_transforms_active', 'Transforms running now.', () => image.stats().queue.active);
+  gauge('headroom_image_transforms_active', 'Transforms running in a transform slot now (IMAGE_CONCURRENCY).', () => image.stats().queue.active);
+  gauge('headroom_image_transforms_lent', 'Small transforms running whole in an idle encoder now.', () => image.stats().queue.lent);
   gauge('headroom_image_transforms_queued', 'Transforms waiting for a slot.', () => image.stats().queue.queued);
-  gauge('headroom_image_transform_reserved_bytes', 'Estimated decode bytes of the running transforms.', () => image.stats().queue.reservedBytes);
-  gauge('headroom_image_encodes_active', 'Encodes of small outputs running beside the transforms (IMAGE_ENCODE_CONCURRENCY).', () => image.stats().encoding?.active ?? 0);
-  gauge('headroom_image_encodes_queued', 'Decoded outputs waiting for an encoder (their transform slot is held meanwhile).', () => image.stats().encoding?.queued ?? 0);
+  gauge('headroom_image_transform_reserved_bytes', 'Estimated decode bytes of the running transforms (in slots and in encoders).', () => image.stats().queue.reservedBytes);
+  gauge('headroom_image_encodes_active', 'Encoder slots in use (IMAGE_ENCODE_CONCURRENCY): encodes of small outputs, and lent transforms.', () => image.stats().encoding?.active ?? 0);
+  gauge('headroom_image_encodes_queued', 'Decoded outputs waiting for an encoder (beyond IMAGE_ENCODE_CONCURRENCY of them, each holds its transform slot).', () => image.stats().encoding?.queued ?? 0);
 }
