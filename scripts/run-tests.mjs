@@ -26,7 +26,9 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--expose-gc', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files],
+  ['--import', 'tsx', '--expose-gc', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
+    // A hung test fails after 2 minutes instead of holding CI until its limit.
+    '--test-timeout=120000', ...files],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

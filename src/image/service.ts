@@ -11,7 +11,7 @@ import { discard, fetchImage, mapFetchError, type FetchedResponse, type FetcherO
 import { collect, freeCollected, readSource } from './read-source.js';
 import { decodeEstimate, probe } from './probe.js';
 import { parseParams, type ImageParams } from './params.js';
-import { createTransformQueue } from './transform-queue.js';
+import { createTransformQueue, lendWhileIdle } from './transform-queue.js';
 import { decodeResize, encodeRaw, outputPixelsBound, stageable, transform, type OutputFormat, type RawImage, type TransformSpec } from './transform.js';
 import { chooseFormat, OUTPUT_TYPES } from './formats.js';
 import { cacheControl, effectiveMaxAge, etagOf, matchesEtag, originMaxAge, SVG_CSP } from './http-headers.js';
@@ -56,12 +56,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   // An encoder with nothing to encode takes the next waiting small transform whole (see
   // makeVariant), so a core does not idle while transforms wait for the one decode slot.
   const lendToEncoders = (): void => {
-    if (!encoder) return;
-    for (;;) {
-      const e = encoder.stats();
-      if (e.active >= e.concurrency || e.queued > 0) return;
-      if (!queue.lend((job) => encoder.run(0, job))) return;
-    }
+    if (encoder) lendWhileIdle(queue, encoder);
   };
   const queue = createTransformQueue({
     concurrency: o.concurrency,

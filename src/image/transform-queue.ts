@@ -15,9 +15,9 @@ export interface TransformQueueOptions {
   headroom?: () => number | undefined;
   /** True while memory is critical: nothing new is admitted. */
   critical?: () => boolean;
-  /** Called when a job starts waiting (a chance to lend() it). */
+  /** Called when a job starts waiting or another becomes the head (a chance to lend() it). Must not throw. */
   onWait?: () => void;
-  /** Called when a slot frees and no job is waiting for it (a chance to lend this pool's slot). */
+  /** Called when a slot frees and no job is waiting for it (a chance to lend this pool's slot). Must not throw. */
   onIdle?: () => void;
 }
 
@@ -76,9 +76,15 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
   const fits = (estimate: number): boolean => active < o.concurrency && memoryFits(estimate);
 
   const pump = (): void => {
-    while (waiting.length && fits(waiting[0]!.estimate)) waiting.shift()!.start();
-    // Nothing running and the head still does not fit: waiting cannot help it.
-    if (active === 0 && lent === 0 && waiting.length) waiting.shift()!.fail(pressure('not enough memory headroom to decode this image now'));
+    const head = waiting[0];
+    for (;;) {
+      while (waiting.length && fits(waiting[0]!.estimate)) waiting.shift()!.start();
+      if (active > 0 || lent > 0 || !waiting.length) break;
+      // Nothing running and the head still does not fit: waiting cannot help it. Those behind it
+      // may fit, so go on.
+      waiting.shift()!.fail(pressure('not enough memory headroom to decode this image now'));
+    }
+    if (waiting.length && waiting[0] !== head) o.onWait?.();
   };
 
   async function execute<T>(estimate: number, fn: () => Promise<T>): Promise<T> {
@@ -144,16 +150,27 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
               ran = true;
               return Promise.resolve().then(lendable).then(resolve, reject).finally(release);
             };
-            runner(job).catch((err: unknown) => {
+            let running: Promise<unknown>;
+            try {
+              running = runner(job);
+            } catch (err) {
+              running = Promise.reject(err);
+            }
+            running.catch((err: unknown) => {
               if (ran) return;
               release();
               reject(err);
             });
           };
         }
-        const timer = setTimeout(() => waiter.fail(new HeadroomError('HEADROOM_QUEUE_TIMEOUT', 'waited too long for an image transform slot (IMAGE_QUEUE_TIMEOUT)', { headers: retryAfter })), o.queueTimeout);
+        // A waiter that leaves may have been the head that held the others back.
+        const leave = (err: unknown): void => {
+          waiter.fail(err);
+          pump();
+        };
+        const timer = setTimeout(() => leave(new HeadroomError('HEADROOM_QUEUE_TIMEOUT', 'waited too long for an image transform slot (IMAGE_QUEUE_TIMEOUT)', { headers: retryAfter })), o.queueTimeout);
         timer.unref();
-        const onAbort = (): void => waiter.fail(signal!.reason);
+        const onAbort = (): void => leave(signal!.reason);
         signal?.addEventListener('abort', onAbort, { once: true });
         waiting.push(waiter);
         o.onWait?.();
@@ -165,4 +182,17 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
       for (const w of [...waiting]) w.fail(new HeadroomError('HEADROOM_DRAINING', 'the image service is closing'));
     },
   };
+}
+
+/**
+ * Lends `from`'s head jobs to `to` while `to` has a free slot and none of its own jobs waiting
+ * (its own work goes first). Wire it as `from`'s onWait and `to`'s onIdle.
+ */
+export function lendWhileIdle(from: TransformQueue, to: TransformQueue): void {
+  for (;;) {
+    const t = to.stats();
+    // to.run() takes its slot synchronously, so each pass sees the slot just used.
+    if (t.active >= t.concurrency || t.queued > 0) return;
+    if (!from.lend((job) => to.run(0, job))) return;
+  }
 }

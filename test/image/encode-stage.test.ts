@@ -76,7 +76,9 @@ test('decoded outputs waiting for an encoder stay bounded: a backlog of one per 
     let done = false;
     void all.finally(() => (done = true));
     let sawSlotHeld = false;
+    const deadline = Date.now() + 30_000;
     while (!done) {
+      if (Date.now() > deadline) assert.fail('the five transforms did not finish within 30 s');
       const { queue, encoding } = image.stats();
       // 1 encoder: 1 output in the backlog, 1 more waiting in the one slot.
       assert.ok(encoding!.active <= 1 && encoding!.queued <= 2 && queue.active <= 1, JSON.stringify({ queue, encoding }));

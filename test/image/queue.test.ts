@@ -2,7 +2,7 @@
 // the head to another pool.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTransformQueue } from '../../src/image/transform-queue.js';
+import { createTransformQueue, lendWhileIdle, type TransformQueue } from '../../src/image/transform-queue.js';
 
 // The queue's timers are unref'd (a server's sockets keep the loop alive); here nothing else does.
 let keepAlive: NodeJS.Timeout;
@@ -163,4 +163,102 @@ test('onWait fires when a job starts waiting, onIdle when a slot frees with nobo
   // a's slot went straight to b; b's slot freed with nobody waiting.
   assert.deepEqual(events, ['wait', 'idle']);
   q.close();
+});
+
+test('with nothing running, every head that cannot fit is refused and those behind it that fit start', async () => {
+  const q = createTransformQueue({ concurrency: 1, queueSize: 8, queueTimeout: 5000, memoryBudget: 100, headroom: () => 50 });
+  const gate = deferred();
+  const a = q.run(40, () => gate.promise);
+  const big = q.run(60, async () => 'big');
+  const small = q.run(10, async () => 'small');
+  gate.resolve();
+  await a;
+  await assert.rejects(big, { code: 'HEADROOM_MEMORY_PRESSURE' });
+  assert.equal(await small, 'small');
+  assert.equal(await q.run(10, async () => 'new'), 'new');
+  q.close();
+});
+
+test('a head that times out lets the jobs behind it start', async () => {
+  const q = createTransformQueue({ concurrency: 2, queueSize: 8, queueTimeout: 100, memoryBudget: 100 });
+  const gate = deferred();
+  const a = q.run(50, () => gate.promise);
+  const big = q.run(60, async () => 'big'); // 50 + 60 > 100: waits for memory, then times out
+  let ran = false;
+  const small = q.run(10, async () => void (ran = true)); // fits, but FIFO keeps it behind `big`
+  await new Promise((r) => setImmediate(r));
+  assert.equal(ran, false);
+  await assert.rejects(big, { code: 'HEADROOM_QUEUE_TIMEOUT' });
+  await small;
+  assert.equal(ran, true, 'started when the head left, not at its own timeout');
+  gate.resolve();
+  await a;
+  q.close();
+});
+
+// A transform queue wired to a second pool the way the image service wires it to its encoders.
+function wired(): { queue: TransformQueue; encoder: TransformQueue } {
+  const pools = {} as { queue: TransformQueue; encoder: TransformQueue };
+  const lend = () => lendWhileIdle(pools.queue, pools.encoder);
+  pools.queue = createTransformQueue({ concurrency: 1, queueSize: 8, queueTimeout: 5000, memoryBudget: 100, onWait: lend });
+  pools.encoder = createTransformQueue({ concurrency: 1, queueSize: 8, queueTimeout: 5000, memoryBudget: 100, onIdle: lend });
+  return pools;
+}
+
+test('lendWhileIdle: a pool lends a waiting job only to an idle encoder, and again when the encoder frees up', async () => {
+  const { queue, encoder } = wired();
+  const slot = deferred();
+  const encode = deferred();
+  const a = queue.run(10, () => slot.promise);
+  const own = encoder.run(0, () => encode.promise); // the encoder's own work
+  const where: string[] = [];
+  const b = queue.run(10, async () => void where.push('slot'), undefined, async () => void where.push('encoder'));
+  assert.deepEqual([queue.stats().queued, queue.stats().lent], [1, 0], 'the encoder is busy: b waits');
+  encode.resolve();
+  await own;
+  await b;
+  assert.deepEqual(where, ['encoder'], 'lent when the encoder freed up, while the slot was still busy');
+  slot.resolve();
+  await a;
+  queue.close();
+  encoder.close();
+});
+
+test('lendWhileIdle: the encoder\'s own waiting work goes first', async () => {
+  const { queue, encoder } = wired();
+  const slot = deferred();
+  const encode = deferred();
+  const a = queue.run(10, () => slot.promise);
+  const first = encoder.run(0, () => encode.promise);
+  const order: string[] = [];
+  const second = encoder.run(0, async () => void order.push('own encode'));
+  const b = queue.run(10, async () => void order.push('b in slot'), undefined, async () => void order.push('b lent'));
+  encode.resolve();
+  await Promise.all([first, second, b]);
+  assert.deepEqual(order, ['own encode', 'b lent']);
+  slot.resolve();
+  await a;
+  queue.close();
+  encoder.close();
+});
+
+test('lendWhileIdle: a lendable job that becomes the head behind a slot-only one is lent at once', async () => {
+  const { queue, encoder } = wired();
+  const slotA = deferred();
+  const slotB = deferred();
+  const a = queue.run(10, () => slotA.promise);
+  const b = queue.run(10, () => slotB.promise); // may only run in a slot: blocks lending while it is the head
+  const where: string[] = [];
+  const c = queue.run(10, async () => void where.push('slot'), undefined, async () => void where.push('encoder'));
+  assert.equal(queue.stats().lent, 0);
+  slotA.resolve();
+  await a;
+  await c;
+  assert.deepEqual(where, ['encoder'], 'lent while b held the slot');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual([encoder.stats().active, queue.stats().lent], [0, 0], 'the encoder slot and the reservation are given back');
+  slotB.resolve();
+  await b;
+  queue.close();
+  encoder.close();
 });
