@@ -191,8 +191,10 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
 export function lendWhileIdle(from: TransformQueue, to: TransformQueue): void {
   for (;;) {
     const t = to.stats();
-    // to.run() takes its slot synchronously, so each pass sees the slot just used.
     if (t.active >= t.concurrency || t.queued > 0) return;
     if (!from.lend((job) => to.run(0, job))) return;
+    // to.run() takes its slot synchronously; if it did not, `to` refused the job (closing or
+    // critical) and failed it with why: lend no more now.
+    if (to.stats().active === t.active) return;
   }
 }

@@ -262,3 +262,22 @@ test('lendWhileIdle: a lendable job that becomes the head behind a slot-only one
   queue.close();
   encoder.close();
 });
+
+test('lendWhileIdle: a pool that refuses a lent job fails that one job, and lending stops there', async () => {
+  const { queue, encoder } = wired();
+  const slot = deferred();
+  const encode = deferred();
+  const a = queue.run(10, () => slot.promise);
+  const own = encoder.run(0, () => encode.promise);
+  const b = queue.run(10, async () => 'slot', undefined, async () => 'lent');
+  const c = queue.run(10, async () => 'slot', undefined, async () => 'lent');
+  encoder.close(); // its running job goes on; it takes nothing new
+  encode.resolve();
+  await own;
+  await assert.rejects(b, { code: 'HEADROOM_DRAINING' });
+  assert.deepEqual([queue.stats().queued, queue.stats().lent, queue.stats().reservedBytes], [1, 0, 10], 'c still waits; b gave its memory back');
+  slot.resolve();
+  await a;
+  assert.equal(await c, 'slot');
+  queue.close();
+});
