@@ -307,5 +307,9 @@ describe('stats and metrics', () => {
     assert.match(text, /headroom_image_requests_total\{result="miss"\} 2/);
     assert.match(text, /headroom_image_rejections_total\{reason="unsupported"\} 1/);
     assert.match(text, /headroom_image_transforms_total 1/);
+    // Gauges of the slots and the encode stage, idle now.
+    for (const g of ['transforms_active', 'transforms_lent', 'transforms_queued', 'transform_reserved_bytes', 'encodes_active', 'encodes_queued']) {
+      assert.match(text, new RegExp(`headroom_image_${g} 0\\n`));
+    }
   });
 });
