@@ -292,7 +292,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
           // (cached small sources are not ours to free; freeCollected() leaves them alone).
           if (src.kind === 'stream') freeCollected(input);
         }
-      }, undefined, staged && src.kind === 'buffer' ? () => wholeInEncoder(src.bytes, spec) : undefined);
+      }, undefined, staged && src.kind === 'buffer' && estimate <= LENT_MAX_DECODE_BYTES ? () => wholeInEncoder(src.bytes, spec) : undefined);
       const out = await result.encoded.catch((err: unknown) => {
         throw sharpFailure(err, o.maxInputPixels);
       });
@@ -327,7 +327,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   /**
    * A staged transform of a small (buffered) source, run whole in an idle encoder's slot instead
    * of waiting for a transform slot; its decode estimate stays reserved in the transform queue.
-   * Large (streamed) sources always wait for a slot.
+   * Large (streamed) sources and decodes estimated over LENT_MAX_DECODE_BYTES always wait for a slot.
    */
   async function wholeInEncoder(input: Buffer, spec: TransformSpec): Promise<{ encoded: Promise<Buffer> }> {
     c.transforms++;
@@ -449,6 +449,11 @@ export function createImageService(options: ImageServiceOptions): ImageService {
 
 /** Outputs up to 2 MP (RGBA) are staged; larger ones transform whole inside their slot. */
 const STAGED_MAX_RAW_BYTES = 8 * 1024 ** 2;
+/**
+ * Decodes estimated up to this (a ~15 MP photo) may be lent to an idle encoder; bigger ones wait
+ * for a slot, so IMAGE_CONCURRENCY still bounds the decodes that weigh most.
+ */
+const LENT_MAX_DECODE_BYTES = 64 * 1024 ** 2;
 
 /** What a sharp failure means for the client: too many pixels (400) or an undecodable image. */
 function sharpFailure(err: unknown, maxInputPixels: number): Error {

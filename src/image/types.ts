@@ -34,8 +34,9 @@ export interface ImageServiceOptions {
    * Encodes of small WebP/AVIF/JPEG outputs (≤ 2 MP) that may run beside the transforms: a transform decodes
    * and resizes in its slot, then hands the pixels to an encoder and frees the slot for the next
    * decode (up to this many outputs may wait for an encoder without a slot). An idle encoder runs
-   * the next waiting transform of a source ≤ maxCacheSize with a small output whole; its decode
-   * estimate is still admitted by the transform queue's memory check. 0 encodes inside the slot
+   * the next waiting transform of a source ≤ maxCacheSize with a small output and a decode
+   * estimated at ≤ 64 MiB whole; that estimate is still admitted by the transform queue's memory
+   * check. 0 encodes inside the slot
    * and lends nothing. Default: the CPU cores.
    */
   encodeConcurrency?: number;

@@ -139,6 +139,21 @@ test('transforms of large (streamed) sources are never run by an encoder: they w
   }
 });
 
+test('a small file with a big decode (over 64 MiB estimated) is not lent: it waits for a slot', async () => {
+  const image = service(1);
+  try {
+    const first = image.handle(trickle(31));
+    await until(() => image.stats().queue.active > 0, 'the slot is taken');
+    const flat = image.handle({ query: { url: `${origin.url}/img/flat`, w: '200', format: 'webp' } });
+    await until(() => image.stats().queue.queued > 0, 'the flat transform waits');
+    assert.deepEqual([image.stats().encoding!.active, image.stats().queue.lent], [0, 0], 'the encoder stays idle');
+    const [a, b] = await Promise.all([first, flat]);
+    assert.deepEqual([a.status, b.status], [200, 200]);
+  } finally {
+    await image.close();
+  }
+});
+
 test('IMAGE_ENCODE_CONCURRENCY=0 encodes inside the slot, with the same bytes', async () => {
   const inSlot = service(0);
   const staged = service(2);

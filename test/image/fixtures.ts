@@ -23,6 +23,8 @@ export interface Images {
   animated: Buffer;
   tiff: Buffer;
   big: Buffer;
+  /** 5000 × 4000 of one colour: a small file whose decode is estimated at 80 MB. */
+  flat: Buffer;
   bomb: Buffer;
   svg: Buffer;
 }
@@ -47,6 +49,7 @@ export function images(): Promise<Images> {
       animated: await sharp(frames, { join: { animated: true } }).gif().toBuffer(),
       tiff: await base(120, 90).tiff().toBuffer(),
       big,
+      flat: await base(5000, 4000).png().toBuffer(),
       bomb: pngClaiming(await base(1, 1).png().toBuffer(), 60_000, 60_000),
       svg: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><script>alert(1)</script><rect width="40" height="20" fill="red"/></svg>'),
     };
@@ -70,7 +73,7 @@ export interface Origin {
   close(): Promise<void>;
 }
 
-const TYPES: Record<string, string> = { jpeg: 'image/jpeg', rotated: 'image/jpeg', png: 'image/png', webp: 'image/webp', avif: 'image/avif', gif: 'image/gif', animated: 'image/gif', tiff: 'image/tiff', big: 'image/jpeg', bomb: 'image/png', svg: 'image/svg+xml' };
+const TYPES: Record<string, string> = { jpeg: 'image/jpeg', rotated: 'image/jpeg', png: 'image/png', webp: 'image/webp', avif: 'image/avif', gif: 'image/gif', animated: 'image/gif', tiff: 'image/tiff', big: 'image/jpeg', flat: 'image/png', bomb: 'image/png', svg: 'image/svg+xml' };
 
 /** An origin on 127.0.0.1 serving /img/NAME plus misbehaving routes. */
 export async function startOrigin(): Promise<Origin> {

@@ -27,7 +27,7 @@ export const imageOptions = {
   maxCacheSize: bytes({ env: 'IMAGE_MAX_CACHE_SIZE', doc: 'Images up to this size are cached as raw bytes; larger ones stream through.', default: 5 * 1024 ** 2, min: 0, max: 1024 ** 3 }),
   concurrency: num({
     env: 'IMAGE_CONCURRENCY',
-    doc: 'Transform slots: sharp transforms (decode and resize; also the encode of outputs over 2 MP) run at once in them. Every decode, in a slot or not, is admitted against IMAGE_MEMORY_BUDGET and the RSS headroom. Sources over IMAGE_MAX_CACHE_SIZE are only ever transformed in a slot; a waiting transform of a smaller source with a small output may also run in an idle encoder (IMAGE_ENCODE_CONCURRENCY).',
+    doc: 'Transform slots: sharp transforms (decode and resize; also the encode of outputs over 2 MP) run at once in them. Every decode, in a slot or not, is admitted against IMAGE_MEMORY_BUDGET and the RSS headroom. Sources over IMAGE_MAX_CACHE_SIZE and decodes estimated over 64 MiB are only ever transformed in a slot; a waiting transform of a smaller source with a small output may also run in an idle encoder (IMAGE_ENCODE_CONCURRENCY).',
     default: Math.max(1, Math.floor(availableParallelism() / 2)),
     defaultText: 'half the CPU cores, at least 1',
     min: 1,
@@ -36,7 +36,7 @@ export const imageOptions = {
   }),
   encodeConcurrency: num({
     env: 'IMAGE_ENCODE_CONCURRENCY',
-    doc: 'Encodes of small WebP, AVIF and JPEG outputs (up to 2 MP) that run beside the IMAGE_CONCURRENCY transforms. A transform decodes and resizes in its slot, then hands the pixels to an encoder (up to this many may wait for one without holding a slot), so the next decode starts while this output encodes: memory stays bounded by the decodes plus at most 2 × this many outputs of ≤ 8 MiB, and one transform slot can keep two cores busy. An encoder with nothing to encode runs the next waiting transform of a source up to IMAGE_MAX_CACHE_SIZE whole, so a core does not idle while transforms wait for a slot; at most IMAGE_CONCURRENCY + this many sharp pipelines run at once. 0 encodes inside the slot and lends nothing (CPU and decodes bounded by IMAGE_CONCURRENCY alone).',
+    doc: 'Encodes of small WebP, AVIF and JPEG outputs (up to 2 MP) that run beside the IMAGE_CONCURRENCY transforms. A transform decodes and resizes in its slot, then hands the pixels to an encoder (up to this many may wait for one without holding a slot), so the next decode starts while this output encodes: memory stays bounded by the decodes plus at most 2 × this many outputs of ≤ 8 MiB, and one transform slot can keep two cores busy. An encoder with nothing to encode runs the next waiting transform of a source up to IMAGE_MAX_CACHE_SIZE (decode estimated at ≤ 64 MiB) whole, so a core does not idle while transforms wait for a slot; at most IMAGE_CONCURRENCY + this many sharp pipelines run at once. 0 encodes inside the slot and lends nothing (CPU and decodes bounded by IMAGE_CONCURRENCY alone).',
     default: availableParallelism(),
     defaultText: 'the CPU cores',
     min: 0,
