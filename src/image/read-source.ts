@@ -49,16 +49,19 @@ export async function readSource(body: Readable, declaredLength: number | undefi
  */
 async function readDeclared(it: AsyncIterator<Buffer>, length: number): Promise<Buffer> {
   const out = Buffer.allocUnsafeSlow(length);
-  let at = 0;
-  for (;;) {
-    const { value, done } = await it.next();
-    if (done) break;
-    if (at + value.length > length) throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', 'image origin sent more bytes than its Content-Length');
-    at += value.copy(out, at);
-  }
+  const at = await copyInto(out, 0, { [Symbol.asyncIterator]: () => it });
   // Unreachable with undici, which fails a short body itself; a short image is never cached.
   if (at < length) throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', 'image origin sent fewer bytes than its Content-Length');
   return out;
+}
+
+/** Copies chunks into `out` from `at` on; more bytes than `out` holds is an error. Returns the end. */
+async function copyInto(out: Buffer, at: number, chunks: AsyncIterable<Buffer>): Promise<number> {
+  for await (const c of chunks) {
+    if (at + c.length > out.length) throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', 'image origin sent more bytes than its Content-Length');
+    at += c.copy(out, at);
+  }
+  return at;
 }
 
 async function* rest(body: Readable, it: AsyncIterator<Buffer>, read: number, max: number): AsyncGenerator<Buffer> {
@@ -85,11 +88,7 @@ async function* rest(body: Readable, it: AsyncIterator<Buffer>, read: number, ma
 export async function collect(head: Buffer, restIt: AsyncIterable<Buffer>, declaredLength?: number): Promise<Buffer> {
   if (declaredLength !== undefined && declaredLength >= head.length) {
     const out = owned(declaredLength);
-    let at = head.copy(out, 0);
-    for await (const c of restIt) {
-      if (at + c.length > declaredLength) throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', 'image origin sent more bytes than its Content-Length');
-      at += c.copy(out, at);
-    }
+    const at = await copyInto(out, head.copy(out, 0), restIt);
     return at === declaredLength ? out : own(out.subarray(0, at));
   }
   const chunks = [head];
