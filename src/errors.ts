@@ -10,6 +10,8 @@ export const ERRORS = {
   HEADROOM_BAD_REQUEST: { status: 400, doc: 'A query parameter, header or body is malformed or out of range.' },
   HEADROOM_NOT_FOUND: { status: 404, doc: 'No route matches, or the route is turned off by configuration.' },
   HEADROOM_BODY_TOO_LARGE: { status: 413, doc: 'A body exceeded its byte limit while it was being read.' },
+  HEADROOM_REQUEST_TIMEOUT: { status: 408, doc: 'The client sent no request body bytes for CLIENT_TIMEOUT; the upstream request was aborted.' },
+  HEADROOM_HEADERS_TOO_LARGE: { status: 431, doc: "The request's header section is larger than the HTTP parser accepts (Node's --max-http-header-size, 16 KiB by default)." },
   // admin API
   HEADROOM_ADMIN_DISABLED: { status: 403, doc: 'The admin API is off because HEADROOM_ADMIN_TOKEN is not set.' },
   HEADROOM_UNAUTHORIZED: { status: 401, doc: 'Missing or wrong bearer token for the admin API.' },

@@ -2,8 +2,11 @@
 // Node response with backpressure both ways (a full client socket pauses the upstream parser; the
 // request body is undici's to pull from the IncomingMessage), tees cacheable bodies, and turns
 // every failure into either an error answer (nothing sent yet) or a destroyed client connection
-// (mid-body, so a truncated body never looks complete). A class, so the hot path allocates one
-// object per request and no closures.
+// (mid-body, so a truncated body never looks complete). The response head is written with the
+// first body byte, so an upstream that breaks its framing before that still gets a 502. A client
+// that makes no progress (stalled upload, stopped reading) for CLIENT_TIMEOUT loses the exchange:
+// Node's socket timeout measures that, counting reads and real write progress. A class, so the
+// hot path allocates one object per request and no closures.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Release } from './admission-types.js';
@@ -22,6 +25,8 @@ export interface ExchangeContext {
   rules: HeaderRules;
   responseCache: ResponseCache | undefined;
   streamTimeout: number;
+  /** CLIENT_TIMEOUT, ms; 0 = off. */
+  clientTimeout: number;
   logger: Logger | undefined;
   /** Shedding registry (the shared HeadroomAdmission), if any. */
   tracker: { add(s: Sheddable): void; untrack(s: Sheddable): void } | undefined;
@@ -31,10 +36,17 @@ export interface ExchangeContext {
 export const kExchange = Symbol('headroom.exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
 
-// Shared listener: `this` is the response; no per-request closure.
+// Shared listeners: `this` is the response; no per-request closure.
 function onResponseClose(this: TaggedResponse): void {
   const ex = this[kExchange];
   if (ex && !ex.done) ex.abort(new ProxyAbort(this.writableFinished ? 'other' : 'clientAbort'));
+}
+
+// The client socket saw no read and no write progress for CLIENT_TIMEOUT.
+function onClientIdle(this: TaggedResponse): void {
+  const ex = this[kExchange];
+  if (ex && !ex.done) ex.clientIdle();
+  else if (!this.writableFinished) this.destroy(); // answer written, but the client will not take it
 }
 
 export class Exchange implements Sheddable {
@@ -47,10 +59,12 @@ export class Exchange implements Sheddable {
   private ttl = 0;
   private facts: ResponseFacts | undefined;
   private status = 0;
-  private headers: string[] | undefined;
+  private headers: string[] = [];
   /** Declared body length (-1 unknown); a body that arrives in one chunk is sent with end(). */
   private expected = -1;
   private held: Buffer | undefined;
+  private statusText = '';
+  private headWritten = false;
 
   constructor(
     private readonly ctx: ExchangeContext,
@@ -65,7 +79,18 @@ export class Exchange implements Sheddable {
     ctx.counters.active++;
     res[kExchange] = this;
     res.on('close', onResponseClose);
+    if (ctx.clientTimeout > 0) res.setTimeout(ctx.clientTimeout, onClientIdle);
     ctx.tracker?.add(this);
+  }
+
+  /** Node's socket timeout fired: end the exchange if the client is the side that stalls. */
+  clientIdle(): void {
+    const req = this.req;
+    // Upload: undici wants body bytes (flowing) and none came. Paused means the upstream is slow.
+    const uploadStalled = !req.readableEnded && req.readableFlowing === true;
+    const notReading = this.headWritten && this.res.writableNeedDrain;
+    if (uploadStalled || notReading) this.abort(new ProxyAbort('clientTimeout'));
+    else this.res.socket?.setTimeout?.(this.ctx.clientTimeout); // waiting on the upstream: not the client's fault
   }
 
   /** Aborts the upstream side (client gone, shed); undici then calls onError. */
@@ -98,11 +123,19 @@ export class Exchange implements Sheddable {
     this.expected = contentLength(headers);
     if (this.cacheKey !== undefined && this.ctx.responseCache) this.maybeTee(status, headers);
     if (this.res.destroyed) return false;
-    this.res.writeHead(status, statusText || undefined, headers);
+    this.status = status;
+    this.statusText = statusText;
+    this.headers = headers;
     return true;
   }
 
+  private writeHead(): void {
+    this.headWritten = true;
+    this.res.writeHead(this.status, this.statusText || undefined, this.headers);
+  }
+
   onData(chunk: Buffer): boolean {
+    if (!this.headWritten) this.writeHead();
     const n = chunk.length;
     this.bytes += n;
     this.ctx.counters.bytesOut += n;
@@ -124,7 +157,8 @@ export class Exchange implements Sheddable {
   }
 
   onComplete(): void {
-    if (this.tee && this.facts && this.headers) {
+    if (!this.headWritten) this.writeHead();
+    if (this.tee && this.facts) {
       this.ctx.responseCache!.store(this.cacheKey!, this.tee, this.ttl, this.status, this.headers, this.facts, this.req);
     }
     this.finish();
@@ -140,12 +174,12 @@ export class Exchange implements Sheddable {
     this.ctx.counters.errors[kind]++;
     this.finish();
     if (kind === 'clientAbort') return;
-    if (this.res.headersSent || this.res.destroyed) {
+    if (this.headWritten || this.res.destroyed) {
       // Mid-body: destroying the socket is the only way the client can tell the body is cut.
       this.res.destroy();
     } else {
       const unreadBody = !this.req.readableEnded;
-      sendError(this.res, faultError(kind, err, this.ctx.streamTimeout), unreadBody);
+      sendError(this.res, faultError(kind, err, this.ctx.streamTimeout, this.ctx.clientTimeout), unreadBody);
     }
     if (kind !== 'shed') this.ctx.logger?.warn({ kind, code: (err as { code?: string }).code, method: this.req.method }, 'upstream request failed');
   }
@@ -180,8 +214,6 @@ export class Exchange implements Sheddable {
     this.tee = t.tee;
     this.ttl = t.ttl;
     this.facts = facts!;
-    this.status = status;
-    this.headers = headers;
   }
 }
 

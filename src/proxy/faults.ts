@@ -24,8 +24,10 @@ export function faultKind(err: unknown): ErrorKind {
 }
 
 /** The answer for a failure before any response byte was sent. */
-export function faultError(kind: ErrorKind, err: unknown, streamTimeout: number): HeadroomError {
+export function faultError(kind: ErrorKind, err: unknown, streamTimeout: number, clientTimeout = 0): HeadroomError {
   switch (kind) {
+    case 'clientTimeout':
+      return new HeadroomError('HEADROOM_REQUEST_TIMEOUT', `the request body made no progress for ${clientTimeout} ms (CLIENT_TIMEOUT)`, { cause: err });
     case 'timeout':
       return new HeadroomError('HEADROOM_UPSTREAM_TIMEOUT', `upstream sent no response headers within ${streamTimeout} ms`, { cause: err });
     case 'unreachable':

@@ -23,8 +23,28 @@ function connectionNames(value: string): string[] {
   return value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
 }
 
+// RFC 9112 §3.2 / RFC 3986 §3.2.2: uri-host [":" port]; a bracketed IP literal or a reg-name.
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::\d{0,5})?$/;
+
+/** Why a request's Host is unacceptable (RFC 9112 §3.2: answer 400), or undefined when it is fine. */
+export function hostProblem(rawHeaders: string[]): string | undefined {
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
+    if (seen) return 'more than one Host header';
+    seen = true;
+    if (!HOST.test(rawHeaders[i + 1]!)) return 'the Host header is not a valid host[:port]';
+  }
+  return undefined;
+}
+
 export interface RequestHeaderInfo {
   headers: string[];
+  /** Set when the Host header must be refused (see hostProblem). */
+  hostProblem: string | undefined;
+  /** The origin the upstream is told it serves (X-Forwarded-Proto://X-Forwarded-Host), lower-case. */
+  origin: string;
   hasAuthorization: boolean;
   hasBody: boolean;
   ifNoneMatch: string | undefined;
@@ -49,7 +69,11 @@ export function createHeaderRules(options: HeaderRulesOptions) {
       const name = raw[i]!.toLowerCase();
       const value = raw[i + 1]!;
       if (SET_BY_PROXY.has(name)) {
-        if (name === 'host') host = value;
+        if (name === 'host') {
+          if (host !== undefined) info.hostProblem = 'more than one Host header';
+          else if (!HOST.test(value)) info.hostProblem = 'the Host header is not a valid host[:port]';
+          host = value;
+        }
         else if (name === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
         else if (name === 'x-forwarded-proto') proto = value;
         else if (name === 'x-forwarded-host') fwdHost = value;
@@ -75,9 +99,12 @@ export function createHeaderRules(options: HeaderRulesOptions) {
     const remote = req.socket.remoteAddress ?? '';
     out.push('x-forwarded-for', xff ? `${xff}, ${remote}` : remote);
     const ownProto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-    out.push('x-forwarded-proto', trust && proto ? proto : ownProto);
+    const p = trust && proto ? proto : ownProto;
+    out.push('x-forwarded-proto', p);
     const h = trust && fwdHost ? fwdHost : host;
     if (h) out.push('x-forwarded-host', h);
+    // Pages may be built from these (absolute links), so cached responses are keyed on them.
+    info.origin = `${p}://${h ?? ''}`.toLowerCase();
     if (bearer) out.push('authorization', bearer);
   }
 
@@ -109,9 +136,3 @@ export function createHeaderRules(options: HeaderRulesOptions) {
 }
 
 export type HeaderRules = ReturnType<typeof createHeaderRules>;
-
-/** First value of a header in a flat [name, value, …] list (names lower-case). */
-export function headerValue(list: string[], name: string): string | undefined {
-  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return list[i + 1];
-  return undefined;
-}

@@ -27,16 +27,31 @@ export interface PathMapper {
   map(url: string): string | null;
 }
 
+// RFC 3986 §6.2.2.2: percent-encoded unreserved characters are equivalent to the characters.
+const ENCODED_UNRESERVED = /%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|2[DEde]|5[Ff]|7[Ee])/g;
+
+/** The URL with encoded unreserved characters decoded, e.g. /%61pi → /api. */
+export function decodeUnreserved(url: string): string {
+  return url.replace(ENCODED_UNRESERVED, (m) => String.fromCharCode(Number.parseInt(m.slice(1), 16)));
+}
+
 export function createPathMapper(prefix: string, stripPrefix: boolean, basePath: string): PathMapper {
   const base = basePath.replace(/\/+$/, '');
   const n = prefix.length;
+  const matches = (url: string): boolean => {
+    if (!url.startsWith(prefix)) return false;
+    const c = url.charCodeAt(n);
+    return Number.isNaN(c) || c === 47 /* / */ || c === 63 /* ? */;
+  };
   return {
-    matches(url) {
-      if (!url.startsWith(prefix)) return false;
-      const c = url.charCodeAt(n);
-      return Number.isNaN(c) || c === 47 /* / */ || c === 63 /* ? */;
-    },
+    matches,
     map(url) {
+      // A router that matched the decoded path (/%61pi/x) hands us the raw one: normalise it
+      // first, so the prefix is cut at the right place or the request is refused.
+      if (!matches(url)) {
+        url = decodeUnreserved(url);
+        if (!matches(url)) return null;
+      }
       const rest = stripPrefix ? url.slice(n) : url;
       const q = rest.indexOf('?');
       const path = q === -1 ? rest : rest.slice(0, q);

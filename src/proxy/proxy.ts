@@ -35,6 +35,8 @@ export interface ProxyOptions {
   limits?: { maxConcurrent?: number; queueSize?: number; queueTimeout?: number; memoryThresholdPercent?: number; monitor?: PressureSource };
   /** STREAM_TIMEOUT, ms: headers must arrive within it (504) and the body may not idle longer. Default 30 000. */
   streamTimeout?: number;
+  /** CLIENT_TIMEOUT, ms: longest a client may stall its upload (408) or its reading (connection closed) while holding a slot. Default 15 000; 0 = off. */
+  clientTimeout?: number;
   /** Response cache (PROXY_CACHE_ENABLED); omitted = no caching. */
   cache?: Cache;
   /** MAX_BUFFER_SIZE: largest body teed into the cache. Default 10 MiB. */
@@ -123,6 +125,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     rules: createHeaderRules({ upstreamToken: options.upstreamToken, trustForwarded: options.trustForwarded }),
     responseCache,
     streamTimeout,
+    clientTimeout: options.clientTimeout ?? 15_000,
     logger: options.logger,
     tracker: fast,
     gcAssist: createGcAssist(options.gcAssistBytes ?? DEFAULT_GC_ASSIST_BYTES),
@@ -206,11 +209,24 @@ export function createProxy(options: ProxyOptions): Proxy {
       counters.errors.pathRejected++;
       return sendError(res, pathError, requestHasBody(req));
     }
-    const info: RequestHeaderInfo = { headers: [], hasAuthorization: false, hasBody: false, ifNoneMatch: undefined, cacheControl: undefined };
+    const info: RequestHeaderInfo = {
+      headers: [],
+      hostProblem: undefined,
+      origin: '',
+      hasAuthorization: false,
+      hasBody: false,
+      ifNoneMatch: undefined,
+      cacheControl: undefined,
+    };
     ctx.rules.request(req, info);
+    if (info.hostProblem) {
+      counters.errors.badRequest++;
+      return sendError(res, new HeadroomError('HEADROOM_BAD_REQUEST', `${info.hostProblem} (RFC 9112 §3.2)`), info.hasBody);
+    }
     const method = req.method;
     if (!responseCache || (method !== 'GET' && method !== 'HEAD')) return admit(req, res, path, info, undefined);
-    const key = `proxy:${path}`;
+    // The forwarded origin is part of the key: a page built for one Host is never served for another.
+    const key = `proxy:${info.origin}${path}`;
     // Bypassed or known uncacheable: no lookup, and no promise on this hot path.
     if (responseCache.skip(key, info.cacheControl) !== undefined) return admit(req, res, path, info, key);
     responseCache.lookup(key, req, info.cacheControl).then(

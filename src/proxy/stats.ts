@@ -1,9 +1,9 @@
 // Proxy counters. The hot path only bumps numbers and writes one latency into a ring buffer;
 // percentiles are computed when someone asks (admin endpoint, Prometheus scrape).
 
-export type ErrorKind = 'unreachable' | 'timeout' | 'bodyTimeout' | 'reset' | 'clientAbort' | 'shed' | 'pathRejected' | 'other';
+export type ErrorKind = 'unreachable' | 'timeout' | 'bodyTimeout' | 'reset' | 'clientAbort' | 'clientTimeout' | 'shed' | 'pathRejected' | 'badRequest' | 'other';
 
-export const ERROR_KINDS: readonly ErrorKind[] = ['unreachable', 'timeout', 'bodyTimeout', 'reset', 'clientAbort', 'shed', 'pathRejected', 'other'];
+export const ERROR_KINDS: readonly ErrorKind[] = ['unreachable', 'timeout', 'bodyTimeout', 'reset', 'clientAbort', 'clientTimeout', 'shed', 'pathRejected', 'badRequest', 'other'];
 
 export class ProxyCounters {
   requests = 0;
@@ -11,7 +11,7 @@ export class ProxyCounters {
   bytesIn = 0;
   bytesOut = 0;
   active = 0;
-  errors: Record<ErrorKind, number> = { unreachable: 0, timeout: 0, bodyTimeout: 0, reset: 0, clientAbort: 0, shed: 0, pathRejected: 0, other: 0 };
+  errors: Record<ErrorKind, number> = Object.fromEntries(ERROR_KINDS.map((k) => [k, 0])) as Record<ErrorKind, number>;
   disabled = 0;
   private readonly ring: Float64Array;
   private at = 0;

@@ -8,6 +8,9 @@ import type { Config } from '../config/schema.js';
 import type { TrustProxy } from '../config/options.js';
 import type { MemoryMonitor } from '../monitor/types.js';
 import type { Cache } from '../cache/types.js';
+import { HeadroomError } from '../errors.js';
+import { hostProblem } from '../proxy/headers.js';
+import { clientErrorHandler } from './client-error.js';
 import { installErrorHandlers } from './error-handler.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -42,8 +45,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: trustedProxies(config.server.trustProxy),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    clientErrorHandler,
   });
   installErrorHandlers(app);
+  // RFC 9112 §3.2 for the gateway's own routes (the proxy checks Host itself on its raw path).
+  app.addHook('onRequest', (request, _reply, done) => {
+    const problem = hostProblem(request.raw.rawHeaders);
+    done(problem ? new HeadroomError('HEADROOM_BAD_REQUEST', `${problem} (RFC 9112 §3.2)`) : undefined);
+  });
 
   // The gateway's own JSON endpoints, compressed per COMPRESSION_* (proxied bodies are never
   // recompressed: they stream through untouched).

@@ -120,6 +120,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       enabled: config.proxy.enabled,
       admission,
       streamTimeout: config.proxy.streamTimeout,
+      clientTimeout: config.proxy.clientTimeout,
       cache: config.proxy.cacheEnabled ? cache : undefined,
       maxBufferSize: config.proxy.maxBufferSize,
       cacheAuthorized: config.proxy.cacheAuthorized,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPathMapper, pathEscapes } from '../../src/proxy/path.js';
+import { createPathMapper, decodeUnreserved, pathEscapes } from '../../src/proxy/path.js';
 
 test('paths that could escape the base path are refused', () => {
   for (const p of ['/..', '/a/../b', '/a/..', '/%2e%2e/x', '/%2E%2e/x', '/a/%252e%252e/b', '//x', '/a//b', '/a\\b', '/a%5c..%5cb', '/a/%2f%2e%2e', '/.', '/a/./b', '/%zz', '/a%00']) {
@@ -21,4 +21,13 @@ test('mapper strips or keeps the prefix, joins the base path and keeps the query
   assert.equal(m.map('/api/../etc'), null);
   assert.equal(createPathMapper('/api', false, '/').map('/api/x'), '/api/x');
   assert.equal(createPathMapper('/api', true, '').map('/api?q=1'), '/?q=1');
+});
+
+test('a prefix spelled with percent-encoded unreserved characters maps like the plain one', () => {
+  const m = createPathMapper('/api', true, '/base');
+  assert.equal(decodeUnreserved('/%61%50i/%7Ex%2Fy'), '/aPi/~x%2Fy');
+  assert.equal(m.map('/%61pi/secret?q=%61'), '/base/secret?q=a');
+  assert.equal(m.map('/ap%69/secret'), '/base/secret');
+  assert.equal(m.map('/%61pix/secret'), null, 'a different first segment is refused, not cut');
+  assert.equal(m.map('/%61pi/%2e%2e/x'), null);
 });

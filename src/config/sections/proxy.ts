@@ -23,6 +23,13 @@ export const proxyOptions = {
   queueTimeout: duration({ env: 'PROXY_QUEUE_TIMEOUT', doc: 'Longest wait in the queue before 503.', default: 5_000, min: 1, max: 600_000 }),
   memoryThresholdPercent: num({ env: 'MEMORY_THRESHOLD_PERCENT', doc: 'Circuit breaker opens when heap used reaches this percent of the V8 heap limit.', default: 80, min: 1, max: 100 }),
   streamTimeout: duration({ env: 'STREAM_TIMEOUT', doc: 'Upstream must send headers within this time (504), and a body may not idle longer.', default: 30_000, min: 100, max: 3_600_000 }),
+  clientTimeout: duration({
+    env: 'CLIENT_TIMEOUT',
+    doc: 'Longest a client may make no progress while it holds an upstream slot: sending the request body (then 408) or reading the response (then the connection is closed). Time spent waiting for the upstream does not count.',
+    default: 15_000,
+    min: 100,
+    max: 600_000,
+  }),
   maxBufferSize: bytes({ env: 'MAX_BUFFER_SIZE', doc: 'Largest response body the proxy caches; larger ones stream through uncached.', default: 10 * 1024 * 1024, min: 0, max: 1024 ** 3 }),
   cacheEnabled: bool({ env: 'PROXY_CACHE_ENABLED', doc: 'Cache shareable GET/HEAD responses (RFC 9111).', default: true }),
   trustForwarded: bool({ env: 'PROXY_TRUST_FORWARDED', doc: 'Keep the client\'s X-Forwarded-Proto/-Host (only behind a trusted load balancer); X-Forwarded-For is always appended to.', default: false }),

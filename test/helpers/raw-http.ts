@@ -1,0 +1,63 @@
+// Raw HTTP over a TCP socket, for what a well-behaved client library will not send: duplicate
+// headers, broken framing, stalled uploads, clients that stop reading.
+import { connect, type Socket } from 'node:net';
+
+export interface RawReply {
+  /** Everything the server sent, latin1. */
+  text: string;
+  /** Status code of the first response line, or 0 when nothing arrived. */
+  status: number;
+  /** True when the server closed or reset the connection. */
+  closed: boolean;
+}
+
+/** Opens a connection to a http://host:port URL. */
+export function openSocket(url: string): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = connect(Number(port), hostname, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/**
+ * Sends `data` and collects the reply until `done(text)` holds or the server closes the
+ * connection; the socket is destroyed afterwards.
+ */
+export async function rawRequest(url: string, data: string | Buffer, done: (text: string) => boolean = () => false): Promise<RawReply> {
+  const s = await openSocket(url);
+  return collect(s, data, done);
+}
+
+export function collect(s: Socket, data: string | Buffer | undefined, done: (text: string) => boolean = () => false): Promise<RawReply> {
+  return new Promise((resolve) => {
+    let text = '';
+    const finish = (closed: boolean): void => {
+      s.removeAllListeners('data');
+      s.destroy();
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+      resolve({ text, status: m ? Number(m[1]) : 0, closed });
+    };
+    s.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+      if (done(text)) finish(false);
+    });
+    s.on('error', () => {});
+    s.on('close', () => finish(true));
+    if (data !== undefined) s.write(data);
+  });
+}
+
+/** The JSON body of a raw reply with Content-Length. */
+export function jsonBody(reply: RawReply): { error?: { code: string; message: string } } {
+  const at = reply.text.indexOf('\r\n\r\n');
+  return JSON.parse(reply.text.slice(at + 4)) as { error?: { code: string; message: string } };
+}
+
+/** True once a complete Content-Length-framed response has arrived. */
+export function completeResponse(text: string): boolean {
+  const at = text.indexOf('\r\n\r\n');
+  if (at === -1) return false;
+  const m = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, at));
+  return m !== null && text.length - at - 4 >= Number(m[1]);
+}

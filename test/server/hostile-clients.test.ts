@@ -1,0 +1,232 @@
+// Hostile clients against the real gateway (defaults unless a test says otherwise): stalled
+// uploads, clients that stop reading, forged or duplicated Host, encoded prefixes, broken upstream
+// framing and malformed requests. Every case goes through real sockets.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
+import { ADMIN_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { request } from '../helpers/http.js';
+import { collect, completeResponse, jsonBody, openSocket, rawRequest } from '../helpers/raw-http.js';
+import { waitFor } from '../helpers/wait.js';
+import { startUpstream, type Upstream } from '../proxy/helpers.js';
+
+const CHUNK = Buffer.alloc(64 * 1024, 0x61);
+
+/** Upstream: echoes its path, reflects X-Forwarded-Host in a cacheable page, streams forever on /base/big. */
+async function hostileUpstream(): Promise<Upstream> {
+  return startUpstream((req, res) => {
+    if (req.url === '/base/page') {
+      res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'public, max-age=60' });
+      res.end(`<a href="https://${String(req.headers['x-forwarded-host'])}/next">next</a>`);
+    } else if (req.url === '/base/big') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const pump = (): void => {
+        while (!res.destroyed && res.write(CHUNK));
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
+    } else if (req.method === 'POST') {
+      req.resume();
+      req.on('end', () => res.end('uploaded'));
+    } else {
+      res.end(req.url);
+    }
+  });
+}
+
+function stats(t: TestGateway): Promise<{ inFlight: number; errors: Record<string, number> }> {
+  return request(`${t.url}/admin/proxy-stats`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }).then((r) => r.json());
+}
+
+describe('slow clients cannot hold upstream slots', () => {
+  let up: Upstream;
+  let t: TestGateway;
+  before(async () => {
+    up = await hostileUpstream();
+    t = await startGateway({
+      UPSTREAM_URL: `${up.url}/base`,
+      HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN,
+      MAX_CONCURRENT_CONNECTIONS: '2',
+      PROXY_QUEUE_TIMEOUT: '10s',
+      CLIENT_TIMEOUT: '300ms',
+    });
+  });
+  after(async () => {
+    await t.close();
+    await up.close();
+  });
+
+  test('stalled uploads get 408 HEADROOM_REQUEST_TIMEOUT and free their slots', async () => {
+    const stalled = await Promise.all([0, 1].map(() => openSocket(t.url)));
+    const replies = stalled.map((s) =>
+      collect(s, `POST /api/x HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 1000\r\n\r\nx`, completeResponse),
+    );
+    // Both slots are taken by the stalled uploads; a normal request waits, then gets through.
+    await waitFor(async () => (await stats(t)).inFlight === 2, 'both slots held');
+    const normal = await request(`${t.url}/api/ok`);
+    assert.equal(normal.status, 200);
+    assert.equal(normal.text, '/base/ok');
+    for (const reply of await Promise.all(replies)) {
+      assert.equal(reply.status, 408, reply.text);
+      assert.equal(jsonBody(reply).error?.code, 'HEADROOM_REQUEST_TIMEOUT');
+      assert.match(reply.text, /\r\nconnection: close\r\n/i);
+    }
+    await waitFor(async () => (await stats(t)).inFlight === 0, 'slots released');
+    assert.ok((await stats(t)).errors.clientTimeout! >= 2);
+  });
+
+  test('clients that stop reading are cut off after the stall and free their slots', async () => {
+    const sockets: Socket[] = await Promise.all([0, 1].map(() => openSocket(t.url)));
+    for (const s of sockets) {
+      s.pause(); // never reads: the gateway's writes back up into the kernel buffers
+      s.on('error', () => {});
+      s.write('GET /api/big HTTP/1.1\r\nHost: shop.example\r\n\r\n');
+    }
+    await waitFor(async () => (await stats(t)).inFlight === 2, 'both slots held');
+    const normal = await request(`${t.url}/api/ok`);
+    assert.equal(normal.status, 200);
+    await waitFor(async () => (await stats(t)).inFlight === 0, 'slots released');
+    await waitFor(() => up.received.filter((r) => r.url === '/base/big' && r.aborted).length === 2, 'upstream downloads aborted');
+    // The gateway closed the connections: a client that reads again finds the end of what was buffered.
+    await Promise.all(
+      sockets.map((s) => {
+        const closed = once(s, 'close');
+        s.resume();
+        return closed;
+      }),
+    );
+  });
+
+  test('a slow upstream is not the client’s fault: the client timeout does not cut it', async () => {
+    // Reads nothing for 900 ms (the upload backs up to the client), then answers.
+    const slow = createHttpServer((req, res) =>
+      setTimeout(() => {
+        let n = 0;
+        req.on('data', (c: Buffer) => (n += c.length));
+        req.on('end', () => res.end(`late ${n}`));
+      }, 900),
+    );
+    slow.listen(0, '127.0.0.1');
+    await once(slow, 'listening');
+    const g = await startGateway({ UPSTREAM_URL: `http://127.0.0.1:${(slow.address() as { port: number }).port}`, CLIENT_TIMEOUT: '300ms' });
+    try {
+      const body = Buffer.alloc(16 * 1024 * 1024);
+      const r = await request(`${g.url}/api/x`, { method: 'POST', body });
+      assert.equal(r.status, 200);
+      assert.equal(r.text, `late ${body.length}`);
+    } finally {
+      await g.close();
+      slow.closeAllConnections();
+      await new Promise((r) => slow.close(r));
+    }
+  });
+});
+
+describe('requests cannot poison the cache or escape the base path', () => {
+  let up: Upstream;
+  let t: TestGateway;
+  before(async () => {
+    up = await hostileUpstream();
+    t = await startGateway({ UPSTREAM_URL: `${up.url}/base`, HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN });
+  });
+  after(async () => {
+    await t.close();
+    await up.close();
+  });
+
+  test('a page built for one Host is never served for another', async () => {
+    const evil = await request(`${t.url}/api/page`, { headers: { host: 'evil.example' } });
+    assert.match(evil.text, /evil\.example/);
+    const shop = await request(`${t.url}/api/page`, { headers: { host: 'shop.example' } });
+    assert.match(shop.text, /shop\.example/);
+    assert.doesNotMatch(shop.text, /evil/);
+    // The same Host is still served from the cache.
+    const again = await request(`${t.url}/api/page`, { headers: { host: 'SHOP.example' } });
+    assert.match(again.text, /shop\.example/);
+    assert.ok(again.headers.age !== undefined, 'second request for the same Host is a cache hit');
+    assert.equal(up.received.filter((r) => r.url === '/base/page').length, 2);
+  });
+
+  test('a percent-encoded prefix maps exactly like the plain one', async () => {
+    for (const path of ['/%61pi/secret', '/ap%69/secret', '/%61%70%69/secret']) {
+      const r = await rawRequest(t.url, `GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+      assert.equal(r.status, 200, `${path}: ${r.text}`);
+      assert.ok(r.text.endsWith('/base/secret'), `${path} reached the upstream as ${r.text.split('\r\n\r\n')[1]}`);
+    }
+    assert.ok(!up.received.some((r) => r.url.startsWith('/basepi') || r.url.startsWith('/base69')));
+  });
+
+  test('two Host lines or a malformed Host → 400 in the error format, upstream never called', async () => {
+    const before = up.received.length;
+    for (const [path, hosts] of [
+      ['/api/x', 'Host: a.example\r\nHost: b.example'],
+      ['/health/live', 'Host: a.example\r\nHost: b.example'],
+      ['/api/x', 'Host: a.example/evil'],
+      ['/api/x', 'Host: a b'],
+    ] as const) {
+      const r = await rawRequest(t.url, `GET ${path} HTTP/1.1\r\n${hosts}\r\nConnection: close\r\n\r\n`);
+      assert.equal(r.status, 400, `${path} ${hosts}: ${r.text}`);
+      assert.equal(jsonBody(r).error?.code, 'HEADROOM_BAD_REQUEST');
+      assert.match(jsonBody(r).error!.message, /Host/);
+    }
+    assert.equal(up.received.length, before);
+  });
+});
+
+describe('broken upstream framing and malformed requests answer in the error format', () => {
+  let origin: Server;
+  let t: TestGateway;
+  before(async () => {
+    // An upstream that speaks broken HTTP on purpose, chosen by path.
+    origin = createServer((s) => {
+      s.once('data', (d: Buffer) => {
+        const path = d.toString('latin1').split(' ')[1];
+        if (path === '/no-content-with-body') s.end('HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello');
+        else if (path === '/not-modified-with-body') s.end('HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+        else s.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nhello\r\n');
+      });
+      s.on('error', () => {});
+    });
+    origin.listen(0, '127.0.0.1');
+    await once(origin, 'listening');
+    const { port } = origin.address() as { port: number };
+    t = await startGateway({ UPSTREAM_URL: `http://127.0.0.1:${port}` });
+  });
+  after(async () => {
+    await t.close();
+    await new Promise((r) => origin.close(r));
+  });
+
+  test('an invalid first chunk size → 502 HEADROOM_UPSTREAM_ERROR, not an empty reply', async () => {
+    const r = await rawRequest(t.url, 'GET /api/bad-chunk HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    assert.equal(r.status, 502, JSON.stringify(r.text));
+    assert.equal(jsonBody(r).error?.code, 'HEADROOM_UPSTREAM_ERROR');
+  });
+
+  test('204/304 with a body → the status without the bogus body, or 502; never an empty reply', async () => {
+    for (const path of ['/api/no-content-with-body', '/api/not-modified-with-body']) {
+      const r = await rawRequest(t.url, `GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+      assert.ok([204, 304, 502].includes(r.status), `${path}: ${JSON.stringify(r.text)}`);
+      assert.doesNotMatch(r.text, /hello/);
+    }
+  });
+
+  test('parser errors: 400 HEADROOM_BAD_REQUEST; oversized headers: 431 HEADROOM_HEADERS_TOO_LARGE', async () => {
+    const cases: [string, number, string][] = [
+      ['POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab', 400, 'HEADROOM_BAD_REQUEST'],
+      ['GET /api/x HTTP/1.1\r\nHost: a\rX: y\r\n\r\n', 400, 'HEADROOM_BAD_REQUEST'],
+      ['GET /api/x HTTP/1.1\r\nHost: a\r\nX: y\r\n z\r\n\r\n', 400, 'HEADROOM_BAD_REQUEST'],
+      [`GET /api/x HTTP/1.1\r\nHost: a\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`, 431, 'HEADROOM_HEADERS_TOO_LARGE'],
+    ];
+    for (const [data, status, code] of cases) {
+      const r = await rawRequest(t.url, data);
+      assert.equal(r.status, status, JSON.stringify(r.text.slice(0, 200)));
+      assert.match(r.text, /\r\ncontent-type: application\/json/i);
+      assert.equal(jsonBody(r).error?.code, code);
+    }
+    // The gateway is still up.
+    assert.equal((await request(`${t.url}/health/live`)).status, 200);
+  });
+});
