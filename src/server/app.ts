@@ -9,6 +9,7 @@ import type { TrustProxy } from '../config/options.js';
 import type { MemoryMonitor } from '../monitor/types.js';
 import type { Cache } from '../cache/types.js';
 import { installErrorHandlers } from './error-handler.js';
+import { withRequestSerializer } from './logger.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { adminRoutes } from './routes/admin.js';
@@ -37,7 +38,8 @@ function trustedProxies(trust: TrustProxy): boolean | string[] | ((address: stri
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options;
   const app = Fastify({
-    loggerInstance: options.logger as FastifyBaseLogger,
+    // Request URLs are logged with credentials hidden, whichever pino logger was passed in.
+    loggerInstance: withRequestSerializer(options.logger) as FastifyBaseLogger,
     bodyLimit: config.server.bodyLimit,
     trustProxy: trustedProxies(config.server.trustProxy),
     return503OnClosing: true,
