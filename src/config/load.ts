@@ -1,7 +1,8 @@
 // Loads the configuration: CLI flag > env var > config file > default, validated by the one
 // schema. Problems are collected, not thrown one by one, so a user fixes them all in one go.
 import { readFileSync } from 'node:fs';
-import { allOptions, configSchema, crossChecks, type Config } from './schema.js';
+import { allOptions, configSchema, crossChecks, type Config, type OptionEntry } from './schema.js';
+import { HIDDEN, redactValue } from './redact.js';
 
 export class ConfigError extends Error {
   readonly code = 'HEADROOM_CONFIG_INVALID';
@@ -43,7 +44,7 @@ function readConfigFile(path: string, problems: string[]): Record<string, unknow
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    problems.push(`--config ${path}: not valid JSON (${(err as Error).message})`);
+    problems.push(`--config ${path}: not valid JSON (${jsonProblem(err as Error, text)})`);
     return {};
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -96,21 +97,38 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
         problems.push(issue.message);
         continue;
       }
-      const given = raw[section]?.[key];
-      const shown = entry.option.secret ? '<hidden>' : typeof given === 'string' ? given : JSON.stringify(given);
       const from = origin.get(`${section}.${key}`);
-      problems.push(`${entry.option.env}=${shown}: ${issue.message}${from ? ` (from ${from})` : ''}`);
+      problems.push(`${entry.option.env}=${shown(entry, raw[section]?.[key])}: ${issue.message}${from ? ` (from ${from})` : ''}`);
     }
     throw new ConfigError(problems);
   }
   for (const p of crossChecks(result.data)) {
     const entry = allOptions.find((o) => o.option.env === p.env);
-    const [section, key] = entry ? [entry.section, entry.key] : ['', ''];
-    const value = (result.data as unknown as Record<string, Record<string, unknown>>)[section]?.[key];
-    problems.push(`${p.env}=${String(value)}: ${p.message}`);
+    const value = entry ? (result.data as unknown as Record<string, Record<string, unknown>>)[entry.section]?.[entry.key] : undefined;
+    problems.push(`${p.env}=${entry ? shown(entry, value) : String(value)}: ${p.message}`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: result.data, warnings: typoWarnings(env) };
+}
+
+/** A value as an error message shows it: secrets never, credentials in URLs hidden. */
+function shown(entry: OptionEntry, value: unknown): string {
+  if (entry.option.secret) return HIDDEN;
+  if (typeof value === 'string') return redactValue(value);
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? redactValue(v) : v)) ?? String(value);
+}
+
+// V8's JSON.parse messages quote the text around the error, which may be a secret (a token
+// without quotes): only the kind of error and where it is are reported.
+function jsonProblem(err: Error, text: string): string {
+  const m = /^(.*?) in JSON at position (\d+)/.exec(err.message);
+  if (!m) return /end of JSON input/.test(err.message) ? 'unexpected end of input' : 'unexpected character, not shown as it may be part of a secret';
+  const at = Number(m[2]);
+  const before = text.slice(0, at);
+  const line = before.split('\n').length;
+  const column = at - before.lastIndexOf('\n');
+  const kind = m[1]!.startsWith('Unexpected token') ? 'unexpected character' : m[1]!;
+  return `${kind} at line ${line}, column ${column}`;
 }
 
 // Variables that share a prefix with ours but are not ours are probably typos.

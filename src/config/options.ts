@@ -31,12 +31,17 @@ interface Common<T> {
 
 const toFlag = (env: string): string => env.toLowerCase().replace(/_/g, '-');
 
-function build<T>(c: Common<T>, accepted: string, parse: (raw: unknown) => T | undefined): Option<T> {
+/** A parse result that refuses a value for a reason more specific than `accepted`. */
+class Refused {
+  constructor(readonly message: string) {}
+}
+
+function build<T>(c: Common<T>, accepted: string, parse: (raw: unknown) => T | Refused | undefined): Option<T> {
   const schema = z.unknown().transform((raw, ctx): T => {
     if (raw === undefined) return c.default;
     const value = parse(raw);
-    if (value === undefined) {
-      ctx.addIssue({ code: 'custom', message: accepted });
+    if (value === undefined || value instanceof Refused) {
+      ctx.addIssue({ code: 'custom', message: value instanceof Refused ? value.message : accepted });
       return z.NEVER;
     }
     return value;
@@ -185,21 +190,28 @@ export function optionalStr(c: Common<string | undefined> & { minLength?: number
   });
 }
 
-/** An absolute http(s) URL (no userinfo), or unset. */
-export function optionalUrl(c: Common<string | undefined> & { protocols?: string[]; allowUserinfo?: boolean }): Option<string | undefined> {
+/**
+ * An absolute http(s) URL, or unset. Without allowUserinfo, user:password@ is refused and
+ * `userinfoHint` says why (e.g. that the credentials would never be sent).
+ */
+export function optionalUrl(
+  c: Common<string | undefined> & { protocols?: string[]; allowUserinfo?: boolean; userinfoHint?: string },
+): Option<string | undefined> {
   const protocols = c.protocols ?? ['http:', 'https:'];
   const names = protocols.map((p) => p.replace(':', '')).join(' or ');
   const accepted = c.allowUserinfo ? `must be an absolute ${names} URL` : `must be an absolute ${names} URL without user:password@`;
+  const userinfo = new Refused(c.userinfoHint ? `${accepted} (${c.userinfoHint})` : accepted);
   return build(c, accepted, (raw) => {
     const s = text(raw);
     if (!s) return undefined;
+    let u: URL;
     try {
-      const u = new URL(s);
-      if (!protocols.includes(u.protocol) || (!c.allowUserinfo && (u.username || u.password))) return undefined;
-      return s;
+      u = new URL(s);
     } catch {
       return undefined;
     }
+    if (!protocols.includes(u.protocol)) return undefined;
+    return !c.allowUserinfo && (u.username || u.password) ? userinfo : s;
   });
 }
 

@@ -12,6 +12,7 @@ import { HeadroomError } from '../errors.js';
 import { hostProblem } from '../proxy/headers.js';
 import { clientErrorHandler } from './client-error.js';
 import { installErrorHandlers } from './error-handler.js';
+import { withRequestSerializer } from './logger.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { adminRoutes } from './routes/admin.js';
@@ -40,7 +41,8 @@ function trustedProxies(trust: TrustProxy): boolean | string[] | ((address: stri
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options;
   const app = Fastify({
-    loggerInstance: options.logger as FastifyBaseLogger,
+    // Request URLs are logged with credentials hidden, whichever pino logger was passed in.
+    loggerInstance: withRequestSerializer(options.logger) as FastifyBaseLogger,
     bodyLimit: config.server.bodyLimit,
     trustProxy: trustedProxies(config.server.trustProxy),
     return503OnClosing: true,

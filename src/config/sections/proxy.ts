@@ -8,6 +8,9 @@ export const proxyOptions = {
     doc: 'Origin the proxy prefix is streamed to. Unset: the built-in demo origin is started and used.',
     default: undefined,
     defaultText: 'built-in demo origin',
+    // The proxy connects to the URL's origin, which has no user:password@: credentials in it
+    // would silently never reach the upstream, so they are refused instead.
+    userinfoHint: 'the proxy would not send those credentials; give a bearer token in UPSTREAM_TOKEN instead',
   }),
   upstreamToken: optionalStr({
     env: 'UPSTREAM_TOKEN',
