@@ -75,11 +75,17 @@ export async function fetchImage(o: FetcherOptions, start: URL, signal?: AbortSi
         const location = res.headers.location;
         if (typeof location !== 'string') throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', `image origin redirected (${res.statusCode}) without a Location`);
         if (hop >= o.maxRedirects) throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', `more than IMAGE_MAX_REDIRECTS (${o.maxRedirects}) redirects`);
+        let next: URL;
         try {
-          url = new URL(location, url);
+          next = new URL(location, url);
         } catch {
           throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', 'image origin redirected to an invalid URL');
         }
+        // The origin misbehaved (502); the policy's 400 for other schemes is for the client's URL.
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+          throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', `image origin ${url.origin} redirected to a ${next.protocol} URL; only http and https redirects are followed`);
+        }
+        url = next;
         continue;
       }
       if (res.statusCode < 200 || res.statusCode > 299) {

@@ -8,21 +8,49 @@ import { isBlockedAddress } from './address.js';
 interface Rule {
   /** undefined: http and https. */
   protocol?: 'http:' | 'https:';
+  /** As URL.hostname gives it (IPv6 in brackets, compressed, lowercase). */
   host: string;
   wildcard: boolean;
   port?: string;
 }
 
+/** What an origin entry may be; quoted in configuration and policy errors. */
+export const ORIGIN_SYNTAX = 'scheme://host[:port] (e.g. https://img.example.com, or http://[::1]:8080 with an IPv6 address in brackets) or *.example.com';
+
+const ENTRY = /^(?:(https?):\/\/)?(\*\.)?([A-Za-z0-9.-]+|\[[^\]]*\])(?::(\d{1,5}))?\/?$/i;
+
+/** Parses one entry, or says why it is not an origin (naming the entry and what is accepted). */
+export function parseOriginRule(entry: string): Rule | string {
+  const bad = (why?: string): string => `"${entry}" is not an origin${why ? ` (${why})` : ''}; use ${ORIGIN_SYNTAX}`;
+  const m = ENTRY.exec(entry.trim());
+  if (!m) {
+    if (entry.includes('[') && !/\[[^\]]*\]/.test(entry)) return bad('the [ of an IPv6 address has no closing ]');
+    const unbracketedV6 = !entry.includes('[') && (entry.replace(/^\w+:\/\//, '').match(/:/g)?.length ?? 0) > 1;
+    return bad(unbracketedV6 ? 'an IPv6 address goes in brackets' : undefined);
+  }
+  const [, scheme, wildcard, raw, port] = m as unknown as [string, string | undefined, string | undefined, string, string | undefined];
+  if (port !== undefined && Number(port) > 65535) return bad('the port is above 65535');
+  // The host as WHATWG URL normalises it, so the entry compares equal to the URLs it names.
+  let host: string;
+  try {
+    host = new URL(`http://${raw}`).hostname;
+  } catch {
+    return bad(raw.startsWith('[') ? `${raw} is not an IPv6 address` : undefined);
+  }
+  if (wildcard && (host.startsWith('[') || isIP(host))) return bad('a *. pattern needs a domain name');
+  return {
+    protocol: scheme ? (`${scheme.toLowerCase()}:` as Rule['protocol']) : undefined,
+    wildcard: Boolean(wildcard),
+    host,
+    port: port === undefined ? undefined : String(Number(port)),
+  };
+}
+
 export function parseOriginRules(entries: readonly string[]): Rule[] {
   return entries.map((entry) => {
-    const m = /^(?:(https?):\/\/)?(\*\.)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?\/?$/.exec(entry.trim());
-    if (!m) throw new TypeError(`image origin "${entry}" is not scheme://host[:port] or *.example.com`);
-    return {
-      protocol: m[1] ? (`${m[1]}:` as Rule['protocol']) : undefined,
-      wildcard: Boolean(m[2]),
-      host: m[3]!.toLowerCase(),
-      port: m[4],
-    };
+    const rule = parseOriginRule(entry);
+    if (typeof rule === 'string') throw new TypeError(`image origin ${rule}`);
+    return rule;
   });
 }
 

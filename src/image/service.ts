@@ -16,6 +16,7 @@ import { decodeResize, encodeRaw, outputPixelsBound, stageable, transform, type 
 import { chooseFormat, OUTPUT_TYPES } from './formats.js';
 import { cacheControl, effectiveMaxAge, etagOf, matchesEtag, originMaxAge, SVG_CSP } from './http-headers.js';
 import { createImageCounters } from './stats.js';
+import { createFlights } from './flights.js';
 import { resolveOptions } from './defaults.js';
 import type { ImageMeta, ImageRequest, ImageResponse, ImageService, ImageServiceOptions } from './types.js';
 
@@ -94,8 +95,13 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   };
   const counters = createImageCounters();
   const { c } = counters;
-  const sourceFlights = new Map<string, Promise<Loaded>>();
-  const variantFlights = new Map<string, Promise<{ bytes: Buffer; maxAge: number } | 'original'>>();
+  // Shared fetches and transforms; each is aborted once every caller waiting for it has left.
+  // A streamed source that arrives after all its callers left is disposed, and one that arrives
+  // for several goes to the first who claims it (the others fetch their own).
+  const sourceFlights = createFlights<Loaded>((l) => l.kind === 'stream' && l.dispose());
+  const variantFlights = createFlights<{ bytes: Buffer; maxAge: number } | 'original'>();
+  const claimed = new WeakSet<Loaded>();
+  const claim = (l: Loaded): boolean => !claimed.has(l) && Boolean(claimed.add(l));
   const ttlSeconds = Math.floor(o.cacheTtl / 1000);
   let closed: Promise<void> | undefined;
 
@@ -119,31 +125,50 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     }
   }
 
-  /** One origin fetch; small bodies come back whole (and are cached), large ones as a stream. */
-  async function fetchOnce(url: URL, keys: Keys): Promise<Loaded> {
+  /**
+   * One origin fetch; small bodies come back whole (and are cached), large ones as a stream. When
+   * `signal` aborts (every caller left), the admission slot, the connection and the body are
+   * given back at once, wherever the fetch is: queued for admission, connecting, reading, or
+   * streamed and waiting for a transform slot.
+   */
+  async function fetchOnce(url: URL, keys: Keys, signal?: AbortSignal): Promise<Loaded> {
     if (closed) throw new HeadroomError('HEADROOM_DRAINING', 'the image service is closed');
+    if (signal?.aborted) throw signal.reason;
     const controller = new AbortController();
     fetches.add(controller);
     let release: () => void = () => {};
-    let res: FetchedResponse;
-    try {
-      if (o.admission) release = await o.admission.acquire({ signal: controller.signal });
-      c.fetches++;
-      res = await fetchImage(fetcher, url, controller.signal);
-    } catch (err) {
-      fetches.delete(controller);
-      release();
-      throw err;
-    }
-    let disposed = false;
+    let res: FetchedResponse | undefined;
+    // Every step is idempotent, so dispose() may run early (abort) and again on the way out.
     const dispose = (): void => {
-      if (disposed) return;
-      disposed = true;
       fetches.delete(controller);
-      discard(res.body);
-      res.clearDeadline();
+      signal?.removeEventListener('abort', onAbort);
+      if (res) {
+        discard(res.body);
+        res.clearDeadline();
+      }
       release();
     };
+    const onAbort = (): void => {
+      controller.abort(signal!.reason);
+      dispose();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    // An abort can land between a step settling and its continuation: then undo what it gave us.
+    const stillWanted = (): void => {
+      if (controller.signal.aborted) throw controller.signal.reason;
+    };
+    try {
+      if (o.admission) {
+        release = await o.admission.acquire({ signal: controller.signal });
+        stillWanted();
+      }
+      c.fetches++;
+      res = await fetchImage(fetcher, url, controller.signal);
+      stillWanted();
+    } catch (err) {
+      dispose();
+      throw err;
+    }
     try {
       const length = Number(res.headers['content-length']);
       const declared = Number.isSafeInteger(length) && length >= 0 ? length : undefined;
@@ -176,6 +201,10 @@ export function createImageService(options: ImageServiceOptions): ImageService {
         return { kind: 'buffer', bytes, meta, hit: false };
       }
       await store(keys.meta, meta, Math.max(maxAge, 1), keys.tags);
+      stillWanted();
+      // From here the stream's owner disposes it (a response body, or a variant flight that may
+      // outlive the caller whose signal this is).
+      signal?.removeEventListener('abort', onAbort);
       return { kind: 'stream', head: read.head, rest: read.rest, meta, res, dispose };
     } catch (err) {
       dispose();
@@ -183,23 +212,19 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     }
   }
 
-  async function loadSource(url: URL, keys: Keys, meta?: ImageMeta): Promise<Loaded> {
+  /** `signal`: this caller left; a fetch shared with others goes on for them. */
+  async function loadSource(url: URL, keys: Keys, meta?: ImageMeta, signal?: AbortSignal): Promise<Loaded> {
     meta ??= await cached<ImageMeta>(keys.meta);
     if (meta?.cached) {
       const bytes = await cached<Buffer>(keys.src);
       if (Buffer.isBuffer(bytes)) return { kind: 'buffer', bytes, meta, hit: true };
       counters.forget(keys.src);
     }
-    let flight = sourceFlights.get(keys.src);
-    const leader = !flight;
-    if (!flight) {
-      flight = fetchOnce(url, keys).finally(() => sourceFlights.delete(keys.src));
-      sourceFlights.set(keys.src, flight);
-    } else c.singleFlightShared++;
-    const loaded = await flight;
-    if (loaded.kind === 'buffer' || leader) return loaded;
-    // A stream can be read once: a follower of a large source fetches its own.
-    return fetchOnce(url, keys);
+    if (sourceFlights.has(keys.src)) c.singleFlightShared++;
+    const loaded = await sourceFlights.join(keys.src, (s) => fetchOnce(url, keys, s), signal);
+    if (loaded.kind === 'buffer' || claim(loaded)) return loaded;
+    // A stream can be read once: the others waiting for a large source fetch their own.
+    return fetchOnce(url, keys, signal);
   }
 
   function respond(req: ImageRequest, bytes: Buffer, type: string, etag: string, maxAge: number, vary: boolean): ImageResponse {
@@ -223,11 +248,15 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       c.notModified++;
       return { status: 304, headers: { 'cache-control': cacheControl(meta.maxAge), etag: meta.etag, 'x-content-type-options': 'nosniff' } };
     }
-    const src = await loadSource(url, keys, meta);
+    const src = await loadSource(url, keys, meta, req.signal);
     if (src.kind === 'buffer') {
       if (src.hit) c.hits++;
       else c.misses++;
       return respond(req, src.bytes, src.meta.contentType, etagFor(src.bytes), src.meta.maxAge, false);
+    }
+    if (req.signal?.aborted) {
+      src.dispose();
+      throw req.signal.reason;
     }
     c.misses++;
     c.passThrough++;
@@ -241,7 +270,10 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     if (src.meta.bytes !== null) headers['content-length'] = String(src.meta.bytes);
     if (src.meta.etag) headers.etag = src.meta.etag;
     if (src.meta.format === 'svg') headers['content-security-policy'] = SVG_CSP;
-    return { status: 200, headers, body: Readable.from(passThrough(src)) };
+    // A body destroyed before its first read never enters passThrough's finally: dispose on close.
+    const body = Readable.from(passThrough(src));
+    body.once('close', src.dispose);
+    return { status: 200, headers, body };
   }
 
   async function* passThrough(src: Extract<Loaded, { kind: 'stream' }>): AsyncGenerator<Buffer> {
@@ -257,9 +289,17 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     }
   }
 
-  async function makeVariant(url: URL, keys: Keys, params: ImageParams, format: OutputFormat, vkey: string, preloaded?: Loaded) {
-    const src = preloaded ?? (await loadSource(url, keys));
+  /** `signal` aborts when every caller waiting for this variant has left. */
+  async function makeVariant(url: URL, keys: Keys, params: ImageParams, format: OutputFormat, vkey: string, preloaded: Loaded | undefined, signal: AbortSignal) {
+    const src = preloaded ?? (await loadSource(url, keys, undefined, signal));
+    // A streamed source holds an admission slot and a connection while it waits for a transform
+    // slot or is collected in one: give them back as soon as nobody wants the result.
+    const abandon = (): void => {
+      if (src.kind === 'stream') src.dispose();
+    };
+    signal.addEventListener('abort', abandon, { once: true });
     try {
+      if (signal.aborted) throw signal.reason;
       const m = src.meta;
       if (m.pages > 1 && format !== 'webp' && format !== 'gif') return 'original' as const;
       const pixels = (m.width ?? 0) * (m.height ?? 0) * m.pages;
@@ -284,7 +324,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
         c.transforms++;
         try {
           if (!staged) return { encoded: Promise.resolve(await transform(input, spec)) };
-          return await encodeAfter(await decodeResize(input, spec), spec);
+          return await encodeAfter(await decodeResize(input, spec), spec, signal);
         } catch (err) {
           throw sharpFailure(err, o.maxInputPixels);
         } finally {
@@ -292,14 +332,15 @@ export function createImageService(options: ImageServiceOptions): ImageService {
           // (cached small sources are not ours to free; freeCollected() leaves them alone).
           if (src.kind === 'stream') freeCollected(input);
         }
-      }, undefined, staged && src.kind === 'buffer' && estimate <= LENT_MAX_DECODE_BYTES ? () => wholeInEncoder(src.bytes, spec) : undefined);
+      }, signal, staged && src.kind === 'buffer' && estimate <= LENT_MAX_DECODE_BYTES ? () => wholeInEncoder(src.bytes, spec) : undefined);
       const out = await result.encoded.catch((err: unknown) => {
         throw sharpFailure(err, o.maxInputPixels);
       });
       if (out.length <= o.maxCacheSize && m.maxAge > 0) await store(vkey, out, m.maxAge, keys.tags);
       return { bytes: out, maxAge: m.maxAge };
     } finally {
-      if (src.kind === 'stream') src.dispose();
+      signal.removeEventListener('abort', abandon);
+      abandon();
     }
   }
 
@@ -309,7 +350,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
    * encode still to finish. Rejects when the encoder refuses them (critical memory, closing,
    * timeout) while the slot is held.
    */
-  async function encodeAfter(raw: RawImage, spec: TransformSpec): Promise<{ encoded: Promise<Buffer> }> {
+  async function encodeAfter(raw: RawImage, spec: TransformSpec, signal: AbortSignal): Promise<{ encoded: Promise<Buffer> }> {
     let admit!: () => void;
     const admitted = new Promise<void>((resolve) => (admit = resolve));
     const backlogFull = encoder!.stats().queued >= encodeBacklog;
@@ -317,7 +358,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     const encoded = encoder!.run(raw.data.length * 2, () => {
       admit();
       return encodeRaw(raw, spec);
-    });
+    }, signal);
     // The caller awaits `encoded` once its slot is released; until then a rejection is not unhandled.
     encoded.catch(() => {});
     if (backlogFull) await Promise.race([admitted, encoded]);
@@ -362,7 +403,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     if (!format) {
       meta = await cached<ImageMeta>(keys.meta);
       if (!meta) {
-        preloaded = await loadSource(url, keys);
+        preloaded = await loadSource(url, keys, undefined, req.signal);
         meta = preloaded.meta;
       }
       format = chooseFormat(params.format, accept, meta)!;
@@ -378,15 +419,10 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     }
     counters.forget(vkey);
     c.misses++;
-    let flight = variantFlights.get(vkey);
-    if (flight) {
-      c.singleFlightShared++;
-      if (preloaded?.kind === 'stream') preloaded.dispose();
-    } else {
-      flight = makeVariant(url, keys, params, format, vkey, preloaded).finally(() => variantFlights.delete(vkey));
-      variantFlights.set(vkey, flight);
-    }
-    const out = await flight;
+    if (variantFlights.has(vkey)) c.singleFlightShared++;
+    // The preloaded source goes to a new flight; joining a running one (or leaving) drops it.
+    if (preloaded?.kind === 'stream' && (variantFlights.has(vkey) || req.signal?.aborted)) preloaded.dispose();
+    const out = await variantFlights.join(vkey, (signal) => makeVariant(url, keys, params, format, vkey, preloaded, signal), req.signal);
     if (out === 'original') return handleOriginal(req, url, keys);
     return respond(req, out.bytes, OUTPUT_TYPES[format], etagFor(out.bytes), out.maxAge, vary);
   }
@@ -402,15 +438,20 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     handle(req) {
       return guard(async () => {
         if (closed) throw new HeadroomError('HEADROOM_DRAINING', 'the image service is closed');
-        // A client that already left gets no work started for it (shared work it joined goes on).
-        if (req.signal?.aborted) throw new HeadroomError('HEADROOM_BAD_REQUEST', 'the client closed the request');
+        // A client that already left gets no work started for it; one that leaves stops waiting
+        // at once, and work nobody else waits for is abandoned (see createFlights).
+        if (req.signal?.aborted) throw clientGone();
         const params = parseParams(req.query, o.maxOutputDimension);
         const url = policy.check(params.url);
         const keys = keysFor(url.href);
-        return params.transform ? handleVariant(req, url, keys, params) : handleOriginal(req, url, keys);
+        try {
+          return await (params.transform ? handleVariant(req, url, keys, params) : handleOriginal(req, url, keys));
+        } catch (err) {
+          throw req.signal?.aborted ? clientGone(err) : err;
+        }
       });
     },
-    meta(query) {
+    meta(query, signal) {
       return guard(async () => {
         const params = parseParams(query, o.maxOutputDimension, true);
         const url = policy.check(params.url);
@@ -421,7 +462,9 @@ export function createImageService(options: ImageServiceOptions): ImageService {
           const bytes = meta.cached && !meta.etag ? await cached<Buffer>(keys.src) : undefined;
           return Buffer.isBuffer(bytes) ? { ...meta, etag: etagFor(bytes) } : meta;
         }
-        const src = await loadSource(url, keys);
+        const src = await loadSource(url, keys, undefined, signal).catch((err: unknown) => {
+          throw signal?.aborted ? clientGone(err) : err;
+        });
         if (src.kind === 'stream') {
           src.dispose();
           return src.meta;
@@ -435,7 +478,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
         for (const f of fetches) f.abort(new HeadroomError('HEADROOM_DRAINING', 'the image service is closing'));
         queue.close();
         encoder?.close();
-        await Promise.allSettled([...sourceFlights.values(), ...variantFlights.values()]);
+        await Promise.all([sourceFlights.settled(), variantFlights.settled()]);
         await Promise.all([guarded.destroy(), open.destroy()]);
         counters.clear();
       })();
@@ -454,6 +497,8 @@ const STAGED_MAX_RAW_BYTES = 8 * 1024 ** 2;
  * for a slot, so IMAGE_CONCURRENCY still bounds the decodes that weigh most.
  */
 const LENT_MAX_DECODE_BYTES = 64 * 1024 ** 2;
+
+const clientGone = (cause?: unknown): HeadroomError => new HeadroomError('HEADROOM_BAD_REQUEST', 'the client closed the request', { cause });
 
 /** What a sharp failure means for the client: too many pixels (400) or an undecodable image. */
 function sharpFailure(err: unknown, maxInputPixels: number): Error {

@@ -4,7 +4,9 @@
 // JSON in one synchronous call into the stream's buffer, so its peak memory holds the complete
 // serialisation; writeHeapSnapshot() serialises straight into the file. Taking a snapshot needs
 // roughly as much memory again as the heap, hence the free-memory guard.
-import { mkdir, readdir, stat } from 'node:fs/promises';
+// A snapshot holds every string in the heap (admin and upstream tokens, request data): V8 writes
+// the file 0600, and it only goes into a directory no other user can open (see privateDir()).
+import { chmod, mkdir, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import v8 from 'node:v8';
 import { HeadroomError } from '../errors.js';
@@ -56,7 +58,7 @@ export function createSnapshotWriter(opts: SnapshotWriterOptions): SnapshotWrite
             `not enough free memory for a heap snapshot: ${mib(free)} free, about ${mib(2 * heap)} needed (twice the ${mib(heap)} heap)`,
           );
         }
-        await mkdir(dir, { recursive: true });
+        await privateDir(dir);
         // A snapshot file is at least about the size of the used heap, so check the cap against
         // what the directory will hold afterwards, not only what it holds now.
         const used = await dirBytes(dir);
@@ -75,6 +77,26 @@ export function createSnapshotWriter(opts: SnapshotWriterOptions): SnapshotWrite
       }
     },
   };
+}
+
+/**
+ * Creates `dir` (and missing parents) 0700. An existing directory that group or others can open
+ * is tightened to 0700 when it is ours and not a shared sticky one (like /tmp); otherwise the
+ * snapshot is refused: changing a directory someone else set up is not ours to do.
+ */
+async function privateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (process.platform === 'win32') return;
+  const st = await stat(dir);
+  if ((st.mode & 0o077) === 0) return;
+  if (st.uid === process.getuid?.() && (st.mode & 0o1000) === 0) {
+    await chmod(dir, 0o700);
+    return;
+  }
+  throw refuse(
+    `snapshot directory ${dir} is not private: other users can open it (mode ${(st.mode & 0o7777).toString(8)}, owner uid ${st.uid}), ` +
+      'and a snapshot holds every string in the heap, secrets included; point HEAP_SNAPSHOT_DIR at a subdirectory that headroom creates (mode 0700), or chmod 700 this one',
+  );
 }
 
 const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;

@@ -75,8 +75,8 @@ export interface Origin {
 
 const TYPES: Record<string, string> = { jpeg: 'image/jpeg', rotated: 'image/jpeg', png: 'image/png', webp: 'image/webp', avif: 'image/avif', gif: 'image/gif', animated: 'image/gif', tiff: 'image/tiff', big: 'image/jpeg', flat: 'image/png', bomb: 'image/png', svg: 'image/svg+xml' };
 
-/** An origin on 127.0.0.1 serving /img/NAME plus misbehaving routes. */
-export async function startOrigin(): Promise<Origin> {
+/** An origin on 127.0.0.1 (or another loopback address) serving /img/NAME plus misbehaving routes. */
+export async function startOrigin(host = '127.0.0.1'): Promise<Origin> {
   const imgs = await images();
   const hits = new Map<string, number>();
   const sockets = new Set<Socket>();
@@ -149,10 +149,10 @@ export async function startOrigin(): Promise<Origin> {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, host, resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     hits,
     close: () =>

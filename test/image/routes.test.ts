@@ -251,6 +251,16 @@ describe('origin failures and limits', () => {
     assert.match(tooMany.json().error.message, /IMAGE_MAX_REDIRECTS/);
   });
 
+  test('a redirect to a non-http(s) scheme is the origin failing: 502 naming the scheme, not 400', async () => {
+    const { get, q } = await setup();
+    for (const [to, scheme] of [['file:///etc/passwd', 'file:'], ['gopher://127.0.0.1:70/_x', 'gopher:'], ['data:image/png;base64,iVBORw0KGgo=', 'data:']] as const) {
+      const r = await get(q(`/redirect-to?to=${encodeURIComponent(to)}`));
+      assert.equal(r.statusCode, 502, `${to}: ${r.body}`);
+      assert.equal(r.json().error.code, 'HEADROOM_IMAGE_FETCH_FAILED');
+      assert.ok(r.json().error.message.includes(`redirected to a ${scheme} URL`), r.body);
+    }
+  });
+
   test('non-2xx → 502, slow headers or body → 504, truncated body → 502', async () => {
     const { get, q, image } = await setup({ timeout: 400 });
     assert.equal((await get(q('/status/500'))).statusCode, 502);

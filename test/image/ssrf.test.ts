@@ -28,7 +28,7 @@ describe('address and origin rules', () => {
     assert.ok(!ok('https://cdn.example.org/x'), 'the pattern does not match the apex');
     assert.ok(!ok('https://evilcdn.example.org/x'));
     assert.ok(ok('http://local.test:8080/x') && !ok('http://local.test/x'));
-    assert.throws(() => parseOriginRules(['https://x.com/path']), /not scheme/);
+    assert.throws(() => parseOriginRules(['https://x.com/path']), /"https:\/\/x.com\/path" is not an origin/);
   });
 
   test('userinfo and non-http schemes are refused before any request', () => {
@@ -102,7 +102,8 @@ describe('through GET /image', () => {
   });
 
   test('IP literals: 0.0.0.0, 127.0.0.1 and [::ffff:127.0.0.1] refused even when allow-listed', async () => {
-    for (const host of ['0.0.0.0', '127.0.0.1', '[::ffff:127.0.0.1]']) await forbidden(`http://${host}:${p()}/img/png`);
+    // Refused for their address, not for a mismatch with the list ([::ffff:127.0.0.1] is [::ffff:7f00:1] to URL).
+    for (const host of ['0.0.0.0', '127.0.0.1', '[::ffff:127.0.0.1]']) assert.match(await forbidden(`http://${host}:${p()}/img/png`), /is private/);
   });
 
   test('origins outside the allow-list and userinfo tricks are refused', async () => {
@@ -129,5 +130,59 @@ describe('through GET /image', () => {
 
   test('rejections are counted by reason', () => {
     assert.ok((image.stats().rejections.origin_forbidden ?? 0) >= 10);
+  });
+});
+
+describe('IPv6 literal origins', () => {
+  let origin: Origin | undefined;
+  before(async () => {
+    try {
+      origin = await startOrigin('::1');
+    } catch (err) {
+      console.error(`SKIP IPv6 origin tests: cannot listen on [::1] (${(err as Error).message})`);
+    }
+  });
+  after(() => origin?.close());
+
+  const serve = async (options: { allowPrivateOrigins?: string[] }, url: string) => {
+    const image = createImageService({ cache: testCache(), allowedOrigins: [`http://[0:0::1]:${origin!.port}`], timeout: 2000, ...options });
+    const app = await buildImageApp(image);
+    try {
+      return await app.inject({ method: 'GET', url: `/image?url=${encodeURIComponent(url)}` });
+    } finally {
+      await app.close();
+      await image.close();
+    }
+  };
+
+  test('an allow-listed IPv6 loopback origin is still refused for its address', async (t) => {
+    if (!origin) return t.skip('no IPv6 loopback');
+    const r = await serve({}, `${origin.url}/img/png`);
+    assert.equal(r.statusCode, 403, r.body);
+    assert.match(r.json().error.message, /address ::1 is private/);
+    assert.equal(origin.hits.get('/img/png'), undefined, 'nothing reached the origin');
+  });
+
+  test('with IMAGE_ALLOW_PRIVATE_ORIGINS naming it (in any notation) it is fetched over [::1]', async (t) => {
+    if (!origin) return t.skip('no IPv6 loopback');
+    const r = await serve({ allowPrivateOrigins: [`http://[::0:1]:${origin.port}`] }, `${origin.url}/img/png`);
+    assert.equal(r.statusCode, 200, r.body);
+    assert.equal(r.headers['content-type'], 'image/png');
+    assert.equal(origin.hits.get('/img/png'), 1);
+  });
+
+  test('a name that resolves to ::1 is refused by the guarded agent', async (t) => {
+    if (!origin) return t.skip('no IPv6 loopback');
+    // A name that resolves to ::1 skips the literal check; the guarded agent still refuses it.
+    const image = createImageService({ cache: testCache(), allowedOrigins: [`http://six.test:${origin.port}`], lookup: fakeLookup({ 'six.test': '::1' }), timeout: 2000 });
+    const app = await buildImageApp(image);
+    try {
+      const r = await app.inject({ method: 'GET', url: `/image?url=${encodeURIComponent(`http://six.test:${origin.port}/img/png`)}` });
+      assert.equal(r.statusCode, 403, r.body);
+      assert.match(r.json().error.message, /resolves to ::1/);
+    } finally {
+      await app.close();
+      await image.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -16,6 +16,8 @@ const tempDir = async (): Promise<string> => {
 after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
+
+const mode = (s: { mode: number }): number => s.mode & 0o777;
 
 const refused = (pattern: RegExp) => (err: unknown) => {
   assert.ok(isHeadroomError(err), `expected a HeadroomError, got ${String(err)}`);
@@ -36,6 +38,41 @@ describe('writeHeapSnapshot', () => {
     assert.deepEqual(await readdir(dir), [r.path.slice(dir.length + 1)]);
     await monitor.close();
     await rm(r.path);
+  });
+
+  // A snapshot holds every string in the heap, tokens included.
+  test('the directory is created 0700 (every level) and the file 0600', async () => {
+    const parent = join(await tempDir(), 'a');
+    const dir = join(parent, 'b');
+    const monitor = createMemoryMonitor({ autoStart: false, snapshotDir: dir });
+    const r = await monitor.writeHeapSnapshot();
+    await monitor.close();
+    assert.equal(mode(await stat(parent)), 0o700);
+    assert.equal(mode(await stat(dir)), 0o700);
+    assert.equal(mode(await stat(r.path)), 0o600);
+    await rm(r.path);
+  });
+
+  test('an existing directory of ours that others can open is tightened to 0700', async () => {
+    const dir = join(await tempDir(), 'wide');
+    await mkdir(dir);
+    await chmod(dir, 0o755);
+    const monitor = createMemoryMonitor({ autoStart: false, snapshotDir: dir });
+    const r = await monitor.writeHeapSnapshot();
+    await monitor.close();
+    assert.equal(mode(await stat(dir)), 0o700);
+    await rm(r.path);
+  });
+
+  test('a shared (sticky) directory is not tightened: the snapshot is refused with how to fix it', async () => {
+    const dir = join(await tempDir(), 'shared');
+    await mkdir(dir);
+    await chmod(dir, 0o1777);
+    const monitor = createMemoryMonitor({ autoStart: false, snapshotDir: dir });
+    await assert.rejects(monitor.writeHeapSnapshot(), refused(/other users can open it \(mode 1777, .*subdirectory/));
+    await monitor.close();
+    assert.equal((await stat(dir)).mode & 0o7777, 0o1777, 'left as it was');
+    assert.deepEqual(await readdir(dir), []);
   });
 
   test('refuses a second snapshot while one is being written', async () => {

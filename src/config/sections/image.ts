@@ -1,20 +1,38 @@
 // Options of the image proxy (src/image).
 import { availableParallelism } from 'node:os';
-import { bool, bytes, duration, list, num, oneOf } from '../options.js';
+import { z } from 'zod';
+import { parseOriginRule } from '../../image/origin-policy.js';
+import { bool, bytes, duration, list, num, oneOf, type Option } from '../options.js';
+
+/**
+ * A list of image origins, checked by the same parser the origin policy uses (so whatever starts
+ * up is also what the policy understands). Each bad entry is its own problem, naming just that
+ * entry and what is accepted.
+ */
+function origins(c: { env: string; doc: string; itemText: string }): Option<string[]> {
+  const base = list({ ...c, default: [] });
+  const schema = z.unknown().transform((raw, ctx): string[] => {
+    const parsed = base.schema.safeParse(raw);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
+      return z.NEVER;
+    }
+    const problems = parsed.data.map(parseOriginRule).filter((r): r is string => typeof r === 'string');
+    for (const problem of problems) ctx.addIssue({ code: 'custom', message: `entry ${problem}` });
+    return problems.length ? z.NEVER : parsed.data;
+  }) as unknown as z.ZodType<string[]>;
+  return { ...base, schema };
+}
 
 export const imageOptions = {
-  allowedOrigins: list({
+  allowedOrigins: origins({
     env: 'IMAGE_ALLOWED_ORIGINS',
     doc: 'Origins images may be fetched from: exact scheme://host[:port] entries or *.example.com patterns. Empty allows none (the demo origin is added automatically in demo mode).',
-    default: [],
-    item: /^(https?:\/\/)?(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$/,
     itemText: 'origins such as https://img.example.com or *.example.com',
   }),
-  allowPrivateOrigins: list({
+  allowPrivateOrigins: origins({
     env: 'IMAGE_ALLOW_PRIVATE_ORIGINS',
     doc: 'Origins (same syntax) that may resolve to private or loopback addresses while IMAGE_ALLOW_PRIVATE_NETWORKS stays false, e.g. an internal image service. Demo mode adds the demo origin.',
-    default: [],
-    item: /^(https?:\/\/)?(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$/,
     itemText: 'origins such as http://images.internal:8080',
   }),
   allowPrivateNetworks: bool({ env: 'IMAGE_ALLOW_PRIVATE_NETWORKS', doc: 'Allow fetching from private, loopback and link-local addresses (local development only).', default: false }),
