@@ -2,8 +2,9 @@
 // happens when Redis goes away and comes back. Skips loudly without redis-server (never in CI).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { setImmediate as turn } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { createCache, type Cache } from '../../src/cache/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
@@ -163,6 +164,62 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
         return (await b.get('after')) === 'back';
       }, 'L2 shared again');
     } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('a set() in flight through Redis does not survive an invalidation of its tag, key or everything', async () => {
+    const [a, b] = await pair();
+    try {
+      const big = randomBytes(200_000); // chunked (chunk size 64 KiB): several round trips
+      for (const [what, invalidate] of [
+        ['invalidateByTag', () => a.invalidateByTag('proxy')],
+        ['delete', () => a.delete('k')],
+        ['invalidateAll', () => a.invalidateAll()],
+      ] as const) {
+        for (let turns = 0; turns < 8; turns++) {
+          for (const value of ['small', big]) {
+            const write = a.set('k', value, { tags: ['proxy'] });
+            for (let i = 0; i < turns; i++) await turn();
+            await invalidate();
+            await write;
+            assert.equal(await a.get('k'), undefined, `${what} after ${turns} turns`);
+            assert.equal(await b.get('k'), undefined, `${what} after ${turns} turns, other instance`);
+          }
+        }
+      }
+      assert.equal(a.stats().l2?.errors, 0);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('a stream still arriving on one instance when another invalidates its tag is cached nowhere (store and bus)', async () => {
+    const [a, b] = await pair();
+    const raw = new Redis(redis.url);
+    try {
+      for (const [what, invalidate] of [
+        ['invalidateByTag', () => a.invalidateByTag('proxy')],
+        ['delete', () => a.delete('k')],
+        ['invalidateAll', () => a.invalidateAll()],
+      ] as const) {
+        const received = b.stats().bus?.received ?? 0;
+        const src = new PassThrough();
+        const write = b.setStream('k', src, { tags: ['proxy'] });
+        src.write(randomBytes(100_000));
+        await turn();
+        await invalidate();
+        await eventually(() => (b.stats().bus?.received ?? 0) > received, 'b heard of the invalidation');
+        src.end(randomBytes(1000));
+        await write;
+        assert.equal(await raw.exists(`p${n}:v:k`), 0, `${what}: not in Redis`);
+        assert.equal(await b.get('k'), undefined, `${what}: not in the writer's L1`);
+        assert.equal(await a.get('k'), undefined, what);
+      }
+    } finally {
+      raw.disconnect();
       await a.close();
       await b.close();
     }

@@ -2,7 +2,11 @@
 // plus what only the Redis store has: tag sets that stay bounded, batched invalidation.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { setImmediate as turn } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { ValueType } from '../../src/cache/codec.js';
 import { RedisStore, INVALIDATE_BATCH } from '../../src/cache/stores/redis.js';
 import { redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
 import { entry, storeContract } from './store-contract.js';
@@ -105,6 +109,36 @@ describe('redis store', { skip: !enabled }, () => {
       await a.close();
       await b.close();
       await c.close();
+    }
+  });
+
+  test('a chunked write leaves no working key behind, whether it lands or an invalidation stops it half way', async () => {
+    const s = await store(); // chunks of 256 KiB
+    try {
+      const p = `c${n}:`;
+      const meta = () => ({ type: ValueType.Binary, expiresAt: Date.now() + 60_000, staleUntil: Date.now() + 60_000, tags: ['t'] });
+      await s.setStream('landed', new PassThrough().end(Buffer.alloc(600 * 1024, 1)), meta());
+      assert.deepEqual((await raw.keys(`${p}p*`)).sort(), [], 'no pending sets after a commit');
+      assert.equal((await raw.keys(`${p}c:*`)).length, 1, 'the value\'s chunks');
+      for (const invalidate of [() => s.invalidateByTag('t'), () => s.delete('k'), () => s.clear()]) {
+        const src = new PassThrough();
+        const write = s.setStream('k', src, meta());
+        src.write(Buffer.alloc(300 * 1024, 2)); // one chunk sent
+        await turn();
+        await invalidate();
+        // The next chunk must not recreate the chunk hash (it would have no TTL if the writer died
+        // before its commit). 'drain' after the last write: the chunk before it has been sent.
+        src.write(Buffer.alloc(300 * 1024, 3));
+        if (!src.write(Buffer.alloc(64 * 1024, 4))) await once(src, 'drain');
+        const chunks = await raw.keys(`${p}c:*`);
+        assert.ok(chunks.length <= 1, 'only the value\'s chunks (gone after clear)');
+        for (const c of chunks) assert.notEqual(await raw.pttl(c), -1, `${c} has no TTL`);
+        src.end();
+        await write;
+        assert.equal(await raw.exists(`${p}v:k`), 0);
+      }
+    } finally {
+      await s.close();
     }
   });
 });

@@ -12,7 +12,7 @@ import { CorruptError, toBuffer, decodeFrame, decodeHeader, encodeFrame, encodeH
 import { crc32 } from '../crc32.js';
 import { intOption, MAX_TIMER_MS, objOption, strOption } from '../options.js';
 import { HeadroomError } from '../../errors.js';
-import { COMMIT_CHUNKED, DELETE_ENTRY, DELETE_IF_CHUNKS, DETACH_TAG, DRAIN_TAG, GET_ENTRY, SET_TAGGED } from './redis-scripts.js';
+import { ADD_CHUNK, BEGIN_CHUNKED, COMMIT_CHUNKED, DELETE_ENTRY, DELETE_IF_CHUNKS, DETACH_TAG, DRAIN_TAG, GET_ENTRY, SET_TAGGED } from './redis-scripts.js';
 import { MAX_GET_BYTES, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
 export interface RedisStoreOptions {
@@ -29,11 +29,13 @@ export interface RedisStoreOptions {
 type Reply = Buffer | [Buffer | null, Buffer | null] | null;
 interface Scripts {
   hrSetTagged(n: number, ...args: (string | Buffer | number)[]): Promise<number>;
-  hrDetachTag(tagKey: string, detached: string): Promise<number>;
+  hrBeginChunked(n: number, ...args: (string | number)[]): Promise<number>;
+  hrAddChunk(key: string, field: string, chunk: Buffer): Promise<number>;
+  hrDetachTag(tagKey: string, detached: string, pending: string): Promise<number>;
   hrDrainTag(detached: string, valuePrefix: string, batch: number, linger: number): Promise<number>;
   hrGetEntryBuffer(n: number, key: string): Promise<Reply>;
   hrCommitChunked(n: number, ...args: (string | number | Buffer)[]): Promise<number>;
-  hrDeleteEntry(key: string, linger: number): Promise<number>;
+  hrDeleteEntry(key: string, pending: string, linger: number): Promise<number>;
   hrDeleteIfChunks(vkey: string, ckey: string): Promise<number>;
 }
 
@@ -86,17 +88,33 @@ export class RedisStore implements L2Store {
     });
     if (o.onReady) this.client.on('ready', o.onReady);
     this.client.defineCommand('hrSetTagged', { lua: SET_TAGGED });
-    this.client.defineCommand('hrDetachTag', { numberOfKeys: 2, lua: DETACH_TAG });
+    this.client.defineCommand('hrBeginChunked', { lua: BEGIN_CHUNKED });
+    this.client.defineCommand('hrAddChunk', { numberOfKeys: 1, lua: ADD_CHUNK });
+    this.client.defineCommand('hrDetachTag', { numberOfKeys: 3, lua: DETACH_TAG });
     this.client.defineCommand('hrDrainTag', { numberOfKeys: 1, lua: DRAIN_TAG });
     this.client.defineCommand('hrGetEntry', { lua: GET_ENTRY });
     this.client.defineCommand('hrCommitChunked', { lua: COMMIT_CHUNKED });
-    this.client.defineCommand('hrDeleteEntry', { numberOfKeys: 1, lua: DELETE_ENTRY });
+    this.client.defineCommand('hrDeleteEntry', { numberOfKeys: 2, lua: DELETE_ENTRY });
     this.client.defineCommand('hrDeleteIfChunks', { numberOfKeys: 2, lua: DELETE_IF_CHUNKS });
     this.scripts = this.client as unknown as Scripts;
   }
 
   private vkey(key: string): string {
     return `${this.prefix}v:${key}`;
+  }
+
+  /** Pending sets: chunked writes in flight for a key or a tag (see redis-scripts.ts). */
+  private pkey(key: string): string {
+    return `${this.prefix}pk:${key}`;
+  }
+
+  private ptag(tag: string): string {
+    return `${this.prefix}pt:${tag}`;
+  }
+
+  /** Bumped by clear(); never deleted by it. */
+  private get epochKey(): string {
+    return `${this.prefix}epoch`;
   }
 
   private tkeys(tags: string[]): string[] {
@@ -148,20 +166,26 @@ export class RedisStore implements L2Store {
 
   async setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number> {
     const tmp = `${this.prefix}c:${randomBytes(8).toString('hex')}`;
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
+    // Sent before anything else (commands run in call order): an invalidation called after this
+    // one stops the write (see redis-scripts.ts).
+    const pending = [this.pkey(key), ...meta.tags.map((t) => this.ptag(t))];
+    const begun = this.scripts.hrBeginChunked(2 + pending.length, tmp, this.epochKey, ...pending, TEMP_TTL);
+    let parts: Buffer[] = [];
+    let partBytes = 0;
     let index = 0;
     let total = 0;
     let crc = 0;
+    // Once stopped, the rest of the stream is still read (the caller's copy for L1 needs it) but not sent.
+    let stopped = false;
     const flush = async (): Promise<void> => {
-      if (pendingBytes === 0) return;
-      const chunk = Buffer.concat(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
-      await this.client.hset(tmp, String(index++), chunk);
-      if (index === 1) await this.client.pexpire(tmp, TEMP_TTL);
+      if (partBytes === 0) return;
+      const chunk = Buffer.concat(parts, partBytes);
+      parts = [];
+      partBytes = 0;
+      if (!stopped) stopped = (await this.scripts.hrAddChunk(tmp, String(index++), chunk)) === 0;
     };
     try {
+      await begun;
       for await (const c of readable) {
         const b = toBuffer(c);
         total += b.length;
@@ -169,11 +193,11 @@ export class RedisStore implements L2Store {
         crc = crc32(b, crc);
         // Split so no chunk exceeds chunkSize (bounded memory per writer).
         for (let off = 0; off < b.length; ) {
-          const take = Math.min(b.length - off, this.chunkSize - pendingBytes);
-          pending.push(b.subarray(off, off + take));
-          pendingBytes += take;
+          const take = Math.min(b.length - off, this.chunkSize - partBytes);
+          parts.push(b.subarray(off, off + take));
+          partBytes += take;
           off += take;
-          if (pendingBytes === this.chunkSize) await flush();
+          if (partBytes === this.chunkSize) await flush();
         }
       }
       await flush();
@@ -182,16 +206,17 @@ export class RedisStore implements L2Store {
       const chunkInfo = Buffer.alloc(4);
       chunkInfo.writeUInt32BE(this.chunkSize);
       const m = Buffer.concat([encodeHeader(key, meta, total, crc, FLAG_CHUNKED), chunkInfo]);
-      if (px < 0 || index === 0) {
-        // Already expired, or empty (no chunk hash to point at): stored as a plain frame, if at all.
-        await this.client.del(tmp);
-        if (px >= 0) await this.set(key, { ...meta, payload: Buffer.alloc(0) });
+      if (stopped) return total;
+      if (px < 0) {
+        await this.client.del(tmp); // already expired: not stored
         return total;
       }
-      const keys = [tmp, this.vkey(key), ...this.tkeys(meta.tags)];
-      await this.scripts.hrCommitChunked(keys.length, ...keys, px, key, m, CHUNK_LINGER);
+      // Returns 0 without storing when an invalidation stopped the write: not an error.
+      const keys = [tmp, this.vkey(key), this.epochKey, ...pending, ...this.tkeys(meta.tags)];
+      await this.scripts.hrCommitChunked(keys.length, ...keys, px, key, m, CHUNK_LINGER, pending.length);
       return total;
     } catch (err) {
+      await begun.catch(() => undefined);
       await this.client.del(tmp).catch(() => undefined);
       throw err;
     }
@@ -253,21 +278,25 @@ export class RedisStore implements L2Store {
   }
 
   async delete(key: string): Promise<void> {
-    await this.scripts.hrDeleteEntry(this.vkey(key), CHUNK_LINGER);
+    await this.scripts.hrDeleteEntry(this.vkey(key), this.pkey(key), CHUNK_LINGER);
   }
 
   /** Detaches the tag set, then deletes its members a batch per call (no long-running script). */
   async invalidateByTag(tag: string): Promise<void> {
     const detached = `${this.prefix}ti:${randomBytes(8).toString('hex')}`;
-    if ((await this.scripts.hrDetachTag(this.tkeys([tag])[0]!, detached)) === 0) return;
+    if ((await this.scripts.hrDetachTag(this.tkeys([tag])[0]!, detached, this.ptag(tag))) === 0) return;
     while ((await this.scripts.hrDrainTag(detached, `${this.prefix}v:`, INVALIDATE_BATCH, CHUNK_LINGER)) > 0);
   }
 
+  /** Bumps the epoch first (chunked writes begun before it are refused), then deletes every key but it. */
   async clear(): Promise<void> {
+    const epoch = this.epochKey;
+    await this.client.incr(epoch);
     let cursor = '0';
     do {
-      const [next, keys] = await this.client.scan(cursor, 'MATCH', `${globEscape(this.prefix)}*`, 'COUNT', 500);
+      const [next, found] = await this.client.scan(cursor, 'MATCH', `${globEscape(this.prefix)}*`, 'COUNT', 500);
       cursor = next;
+      const keys = found.filter((k) => k !== epoch);
       if (keys.length > 0) await this.client.unlink(...keys);
     } while (cursor !== '0');
   }
