@@ -211,11 +211,11 @@ export class TieredCache implements Cache {
           await this.l2.setStream(key, Readable.from(tapped()), meta, options.size);
           stored = true;
         } catch (err) {
-          // Too large for L2 is not the caller's error (as with set()); a size mismatch is.
+          // Too large for L2 is not the caller's error (as with set()); a size mismatch is. Any
+          // other failure is counted, and the value goes to L1 as without L2.
           if (!(err instanceof NotStoredError)) {
             if (isHeadroomError(err)) throw err;
             this.l2Failed(err);
-            return;
           }
         }
       }

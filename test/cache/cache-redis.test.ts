@@ -5,10 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
+import type { Logger } from 'pino';
 import { Redis } from 'ioredis';
 import { createCache, type Cache } from '../../src/cache/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
-import { redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
+import { freePort, redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
 
 const enabled = redisOrSkip('cache with redis L2 and bus');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -167,6 +168,48 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
       await a.close();
       await b.close();
     }
+  });
+
+  test('a write right after createCache is not lost: calls wait for the first connection', async () => {
+    await assertNoLeakedHandles(async () => {
+      const keyPrefix = `early${++n}:`;
+      const c = createCache({ redis: { url: redis.url, keyPrefix } });
+      assert.equal(c.stats().l2?.connected, false, 'not connected yet');
+      await c.set('k', { v: 1 }, { tags: ['t'] });
+      const raw = new Redis(redis.url);
+      const other = createCache({ redis: { url: redis.url, keyPrefix } });
+      try {
+        assert.equal(await raw.exists(`${keyPrefix}v:k`), 1, 'in Redis');
+        assert.deepEqual(await other.get('k'), { v: 1 }, 'a second instance reads it');
+        const s = c.stats().l2;
+        assert.equal(s?.errors, 0);
+        assert.equal(s?.breakerOpen, false);
+      } finally {
+        raw.disconnect();
+        await other.close();
+        await c.close();
+      }
+    });
+  });
+
+  test('a Redis that never comes up: early calls wait a bounded time, then L1 serves and the failure is counted and logged', async () => {
+    const warnings: string[] = [];
+    const logger = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as unknown as Logger;
+    await assertNoLeakedHandles(async () => {
+      const c = createCache({ redis: { url: `redis://127.0.0.1:${await freePort()}`, commandTimeout: 300 }, logger });
+      const t0 = Date.now();
+      await c.setStream('s', Readable.from([Buffer.from('streamed')]), {}); // fails in L2 before reading: goes to L1
+      assert.ok(Date.now() - t0 < 2000, `setStream took ${Date.now() - t0} ms`);
+      assert.equal((await c.get<Buffer>('s'))?.toString(), 'streamed');
+      await c.set('k', 'v');
+      assert.equal(await c.get('k'), 'v');
+      assert.equal(await c.getOrSet('g', () => 'loaded'), 'loaded');
+      assert.ok((c.stats().l2?.errors ?? 0) >= 1, 'counted');
+      assert.equal(c.stats().l2?.breakerOpen, true);
+      assert.equal(warnings.length, 1, 'logged once');
+      assert.match(warnings[0]!, /redis L2 failed/);
+      await c.close();
+    });
   });
 
   test('a set() in flight through Redis does not survive an invalidation of its tag, key or everything', async () => {

@@ -7,8 +7,8 @@ import { PassThrough } from 'node:stream';
 import { setImmediate as turn } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { ValueType } from '../../src/cache/codec.js';
-import { RedisStore, INVALIDATE_BATCH } from '../../src/cache/stores/redis.js';
-import { redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
+import { RedisStore, INVALIDATE_BATCH, MAX_WAITING } from '../../src/cache/stores/redis.js';
+import { freePort, redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
 import { entry, storeContract } from './store-contract.js';
 
 const enabled = redisOrSkip('cache redis store contract');
@@ -109,6 +109,46 @@ describe('redis store', { skip: !enabled }, () => {
       await a.close();
       await b.close();
       await c.close();
+    }
+  });
+
+  test('calls made while the first connection is being made wait for it, in call order', async () => {
+    const p = `early${++n}:`;
+    const s = new RedisStore({ url: redis.url, keyPrefix: p });
+    try {
+      assert.notEqual(s.client.status, 'ready');
+      const calls = [
+        s.set('a', entry(Buffer.from('a'), { tags: ['t'] })),
+        s.set('b', entry(Buffer.from('b'), { tags: ['t'] })),
+        s.invalidateByTag('t'), // issued after the writes: runs after them
+        s.set('c', entry(Buffer.from('c'))),
+      ];
+      await Promise.all(calls);
+      assert.equal(await raw.exists(`${p}v:a`, `${p}v:b`), 0);
+      assert.equal((await s.get('c'))?.payload.toString(), 'c');
+      assert.equal(s.stats().errors, 0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('with no Redis, waiting for the first connection is bounded in time and in number of calls', async () => {
+    const s = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}`, commandTimeout: 200 });
+    try {
+      const t0 = Date.now();
+      const waiting = Array.from({ length: MAX_WAITING }, (_, i) => s.get(`k${i}`).then(() => 'resolved', (err: Error) => err.message));
+      await assert.rejects(s.get('one too many'), /already waiting for the first connection/);
+      assert.ok(Date.now() - t0 < 100, 'refused at once');
+      const outcomes = new Set(await Promise.all(waiting));
+      assert.deepEqual([...outcomes].map((m) => m.replace(/\(status \w+\)/, '')), ['redis: not connected within 200 ms of start ']);
+      const waited = Date.now() - t0;
+      assert.ok(waited >= 190 && waited < 1500, `waited ${waited} ms`);
+      // After that a call fails at once (as after any later disconnect).
+      const t1 = Date.now();
+      await assert.rejects(s.set('k', entry(Buffer.from('v'))));
+      assert.ok(Date.now() - t1 < 100);
+    } finally {
+      await s.close();
     }
   });
 

@@ -4,7 +4,9 @@
 // chunk; a reader keeps reading the chunks it started with (see redis-scripts.ts). TTLs become PX;
 // tags are Redis sets.
 // Failing fast is the point: no offline queue and a command timeout, so a dead Redis costs a
-// caller microseconds, never a hang (the tiered cache adds a circuit breaker on top).
+// caller microseconds, never a hang (the tiered cache adds a circuit breaker on top). Only calls
+// made while the first connection is being made wait for it, bounded in time (commandTimeout)
+// and in number (MAX_WAITING), so a write right after start is not lost.
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
@@ -53,6 +55,8 @@ export const INVALIDATE_BATCH = 500;
  * handle outlives close().
  */
 export const DISCONNECT_TIMEOUT = 250;
+/** Most calls waiting for the first connection at once; more fail at once (counted by the cache). */
+export const MAX_WAITING = 1000;
 
 export class RedisStore implements L2Store {
   readonly kind = 'redis' as const;
@@ -66,6 +70,11 @@ export class RedisStore implements L2Store {
   private countCursor = '0';
   private counted = 0;
   private closed = false;
+  /** Pending until the first connection is ready, or commandTimeout has passed, or close(). */
+  private connecting: Promise<void> | undefined;
+  private stopConnecting: () => void = () => undefined;
+  private waiting = 0;
+  private readonly connectWait: number;
 
   constructor(o: RedisStoreOptions) {
     objOption('redis', o, ' ({ url, keyPrefix?, chunkSize?, commandTimeout? }) or undefined');
@@ -82,6 +91,19 @@ export class RedisStore implements L2Store {
       maxRetriesPerRequest: 1,
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     });
+    this.connectWait = commandTimeout;
+    this.connecting = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.stopConnecting(), commandTimeout);
+      timer.unref();
+      this.stopConnecting = () => {
+        clearTimeout(timer);
+        this.client.off('ready', this.stopConnecting);
+        resolve();
+      };
+      this.client.on('ready', this.stopConnecting);
+    });
+    // Registered before any waiter, so it runs first: waiters go on in call order, later calls after them.
+    void this.connecting.then(() => (this.connecting = undefined));
     this.client.on('error', (err: Error) => {
       this.errors++;
       o.onError?.(err);
@@ -117,11 +139,24 @@ export class RedisStore implements L2Store {
     return `${this.prefix}epoch`;
   }
 
+  /** Waits for the first connection (see top); a call made after that never waits. */
+  private async firstConnection(): Promise<void> {
+    if (this.waiting >= MAX_WAITING) throw new Error(`redis: ${MAX_WAITING} calls are already waiting for the first connection`);
+    this.waiting++;
+    try {
+      await this.connecting;
+    } finally {
+      this.waiting--;
+    }
+    if (this.client.status !== 'ready') throw new Error(`redis: not connected within ${this.connectWait} ms of start (status ${this.client.status})`);
+  }
+
   private tkeys(tags: string[]): string[] {
     return tags.map((t) => `${this.prefix}t:${t}`);
   }
 
   async get(key: string): Promise<Encoded | undefined> {
+    if (this.connecting) await this.firstConnection();
     const r = await this.scripts.hrGetEntryBuffer(1, this.vkey(key));
     if (r === null) return undefined;
     if (Buffer.isBuffer(r)) return this.frameOrDrop(key, r);
@@ -154,6 +189,7 @@ export class RedisStore implements L2Store {
   }
 
   async set(key: string, entry: Encoded): Promise<void> {
+    if (this.connecting) await this.firstConnection();
     const px = ttlOf(entry);
     if (px < 0) return;
     if (entry.payload.length <= this.chunkSize) {
@@ -165,6 +201,7 @@ export class RedisStore implements L2Store {
   }
 
   async setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number> {
+    if (this.connecting) await this.firstConnection();
     const tmp = `${this.prefix}c:${randomBytes(8).toString('hex')}`;
     // Sent before anything else (commands run in call order): an invalidation called after this
     // one stops the write (see redis-scripts.ts).
@@ -223,6 +260,7 @@ export class RedisStore implements L2Store {
   }
 
   async getStream(key: string): Promise<StoreStreamEntry | undefined> {
+    if (this.connecting) await this.firstConnection();
     const r = await this.scripts.hrGetEntryBuffer(1, this.vkey(key));
     if (r === null) return undefined;
     if (!Buffer.isBuffer(r)) return this.readChunked(key, r);
@@ -278,11 +316,13 @@ export class RedisStore implements L2Store {
   }
 
   async delete(key: string): Promise<void> {
+    if (this.connecting) await this.firstConnection();
     await this.scripts.hrDeleteEntry(this.vkey(key), this.pkey(key), CHUNK_LINGER);
   }
 
   /** Detaches the tag set, then deletes its members a batch per call (no long-running script). */
   async invalidateByTag(tag: string): Promise<void> {
+    if (this.connecting) await this.firstConnection();
     const detached = `${this.prefix}ti:${randomBytes(8).toString('hex')}`;
     if ((await this.scripts.hrDetachTag(this.tkeys([tag])[0]!, detached, this.ptag(tag))) === 0) return;
     while ((await this.scripts.hrDrainTag(detached, `${this.prefix}v:`, INVALIDATE_BATCH, CHUNK_LINGER)) > 0);
@@ -290,6 +330,7 @@ export class RedisStore implements L2Store {
 
   /** Bumps the epoch first (chunked writes begun before it are refused), then deletes every key but it. */
   async clear(): Promise<void> {
+    if (this.connecting) await this.firstConnection();
     const epoch = this.epochKey;
     await this.client.incr(epoch);
     let cursor = '0';
@@ -307,6 +348,7 @@ export class RedisStore implements L2Store {
    * (SCAN may return a key twice, and keys come and go during a pass).
    */
   async sweep(): Promise<void> {
+    if (this.connecting) await this.firstConnection();
     const match = `${globEscape(this.prefix)}v:*`;
     for (let i = 0; i < SWEEP_SCAN_CALLS; i++) {
       const [next, keys] = await this.client.scan(this.countCursor, 'MATCH', match, 'COUNT', 1000);
@@ -335,6 +377,7 @@ export class RedisStore implements L2Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopConnecting();
     await quitOrDisconnect(this.client);
   }
 }
