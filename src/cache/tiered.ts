@@ -108,25 +108,40 @@ export class TieredCache implements Cache {
     this.bus?.publish({ op: 'del', keys: [key] });
   }
 
+  // Invalidations drop L1 copies before and after the L2 step: a read that started meanwhile may
+  // have found the old value in L2 (before L2 dropped it) and copied it into L1. Writes in flight
+  // are the store's part (it stops them) and, for setStream's L1 copy, the version check.
   async delete(key: string): Promise<void> {
-    this.versions.bumpKey(key);
-    this.l1.delete(key);
+    const drop = (): void => {
+      this.versions.bumpKey(key);
+      this.l1.delete(key);
+    };
+    drop();
     await this.l2Call((s) => s.delete(key));
+    drop();
     this.bus?.publish({ op: 'del', keys: [key] });
   }
 
   async invalidateByTag(tag: string): Promise<void> {
     if (typeof tag !== 'string' || tag === '') throw new TypeError('tag must be a non-empty string');
-    this.versions.bumpAll();
-    this.l1.deleteTag(tag);
+    const drop = (): void => {
+      this.versions.bumpAll();
+      this.l1.deleteTag(tag);
+    };
+    drop();
     await this.l2Call((s) => s.invalidateByTag(tag));
+    drop();
     this.bus?.publish({ op: 'tag', tag });
   }
 
   async invalidateAll(): Promise<void> {
-    this.versions.bumpAll();
-    this.l1.clear();
+    const drop = (): void => {
+      this.versions.bumpAll();
+      this.l1.clear();
+    };
+    drop();
     await this.l2Call((s) => s.clear());
+    drop();
     this.bus?.publish({ op: 'clear' });
   }
 
@@ -172,42 +187,48 @@ export class TieredCache implements Cache {
     const meta = this.meta(ValueType.Binary, options);
     this.versions.bumpKey(key);
     this.l1.delete(key);
-    // Keep a copy for L1 while it fits in maxEntryBytes; stop copying (not reading) beyond that.
-    const limit = this.l1.maxEntryBytes;
-    let parts: Buffer[] | undefined = options.size === undefined || options.size <= limit ? [] : undefined;
-    let bytes = 0;
-    let started = false;
-    const tapped = async function* (): AsyncGenerator<Buffer> {
-      started = true;
-      for await (const c of readable) {
-        const b = toBuffer(c);
-        bytes += b.length;
-        if (parts !== undefined && bytes > limit) parts = undefined;
-        parts?.push(b);
-        yield b;
-      }
-    };
-    let stored = false;
-    if (this.l2 !== undefined && !this.breaker.open && this.closing === undefined) {
-      try {
-        await this.l2.setStream(key, Readable.from(tapped()), meta, options.size);
-        stored = true;
-      } catch (err) {
-        // Too large for L2 is not the caller's error (as with set()); a size mismatch is.
-        if (!(err instanceof NotStoredError)) {
-          if (isHeadroomError(err)) throw err;
-          this.l2Failed(err);
-          return;
+    // The L1 copy is put at the end: not if the key, a tag or everything was invalidated meanwhile.
+    const token = this.versions.begin(key);
+    try {
+      // Keep a copy for L1 while it fits in maxEntryBytes; stop copying (not reading) beyond that.
+      const limit = this.l1.maxEntryBytes;
+      let parts: Buffer[] | undefined = options.size === undefined || options.size <= limit ? [] : undefined;
+      let bytes = 0;
+      let started = false;
+      const tapped = async function* (): AsyncGenerator<Buffer> {
+        started = true;
+        for await (const c of readable) {
+          const b = toBuffer(c);
+          bytes += b.length;
+          if (parts !== undefined && bytes > limit) parts = undefined;
+          parts?.push(b);
+          yield b;
+        }
+      };
+      let stored = false;
+      if (this.l2 !== undefined && !this.breaker.open && this.closing === undefined) {
+        try {
+          await this.l2.setStream(key, Readable.from(tapped()), meta, options.size);
+          stored = true;
+        } catch (err) {
+          // Too large for L2 is not the caller's error (as with set()); a size mismatch is. Any
+          // other failure is counted, and the value goes to L1 as without L2.
+          if (!(err instanceof NotStoredError)) {
+            if (isHeadroomError(err)) throw err;
+            this.l2Failed(err);
+          }
         }
       }
+      if (!stored && !started) {
+        for await (const _ of tapped()) if (parts === undefined) break;
+      } else if (!stored) {
+        parts = undefined; // refused part way through: the stream is gone, the copy is not the whole value
+      }
+      if (parts !== undefined && this.versions.unchanged(token)) this.l1.put(key, ValueType.Binary, Buffer.concat(parts, bytes), meta.expiresAt, meta.staleUntil, meta.tags);
+      this.bus?.publish({ op: 'del', keys: [key] });
+    } finally {
+      this.versions.end(token);
     }
-    if (!stored && !started) {
-      for await (const _ of tapped()) if (parts === undefined) break;
-    } else if (!stored) {
-      parts = undefined; // refused part way through: the stream is gone, the copy is not the whole value
-    }
-    if (parts !== undefined) this.l1.put(key, ValueType.Binary, Buffer.concat(parts, bytes), meta.expiresAt, meta.staleUntil, meta.tags);
-    this.bus?.publish({ op: 'del', keys: [key] });
   }
 
   stats(): CacheStats {

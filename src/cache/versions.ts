@@ -1,6 +1,6 @@
-// Versions that tell an L2 read or a getOrSet load whether its key was written or invalidated
-// while it ran (then its result must not be copied into L1: it may be older than what is there
-// now). Keys are versioned only while a read of them is in flight (a bounded map); tag
+// Versions that tell an L2 read, a getOrSet load or a setStream whether its key was written or
+// invalidated while it ran (then its result must not be copied into L1: it may be older than what
+// is there now). Keys are versioned only while a read of them is in flight (a bounded map); tag
 // invalidation and clear bump one epoch that every reader sees. A read that finds the map full
 // falls back to a counter of all key changes (conservative: any change blocks its copy).
 

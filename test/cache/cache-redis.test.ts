@@ -2,12 +2,14 @@
 // happens when Redis goes away and comes back. Skips loudly without redis-server (never in CI).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { setImmediate as turn } from 'node:timers/promises';
+import type { Logger } from 'pino';
 import { Redis } from 'ioredis';
 import { createCache, type Cache } from '../../src/cache/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
-import { redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
+import { freePort, redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
 
 const enabled = redisOrSkip('cache with redis L2 and bus');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -163,6 +165,104 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
         return (await b.get('after')) === 'back';
       }, 'L2 shared again');
     } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('a write right after createCache is not lost: calls wait for the first connection', async () => {
+    await assertNoLeakedHandles(async () => {
+      const keyPrefix = `early${++n}:`;
+      const c = createCache({ redis: { url: redis.url, keyPrefix } });
+      assert.equal(c.stats().l2?.connected, false, 'not connected yet');
+      await c.set('k', { v: 1 }, { tags: ['t'] });
+      const raw = new Redis(redis.url);
+      const other = createCache({ redis: { url: redis.url, keyPrefix } });
+      try {
+        assert.equal(await raw.exists(`${keyPrefix}v:k`), 1, 'in Redis');
+        assert.deepEqual(await other.get('k'), { v: 1 }, 'a second instance reads it');
+        const s = c.stats().l2;
+        assert.equal(s?.errors, 0);
+        assert.equal(s?.breakerOpen, false);
+      } finally {
+        raw.disconnect();
+        await other.close();
+        await c.close();
+      }
+    });
+  });
+
+  test('a Redis that never comes up: early calls wait a bounded time, then L1 serves and the failure is counted and logged', async () => {
+    const warnings: string[] = [];
+    const logger = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as unknown as Logger;
+    await assertNoLeakedHandles(async () => {
+      const c = createCache({ redis: { url: `redis://127.0.0.1:${await freePort()}`, commandTimeout: 300 }, logger });
+      const t0 = Date.now();
+      await c.setStream('s', Readable.from([Buffer.from('streamed')]), {}); // fails in L2 before reading: goes to L1
+      assert.ok(Date.now() - t0 < 2000, `setStream took ${Date.now() - t0} ms`);
+      assert.equal((await c.get<Buffer>('s'))?.toString(), 'streamed');
+      await c.set('k', 'v');
+      assert.equal(await c.get('k'), 'v');
+      assert.equal(await c.getOrSet('g', () => 'loaded'), 'loaded');
+      assert.ok((c.stats().l2?.errors ?? 0) >= 1, 'counted');
+      assert.equal(c.stats().l2?.breakerOpen, true);
+      assert.equal(warnings.length, 1, 'logged once');
+      assert.match(warnings[0]!, /redis L2 failed/);
+      await c.close();
+    });
+  });
+
+  test('a set() in flight through Redis does not survive an invalidation of its tag, key or everything', async () => {
+    const [a, b] = await pair();
+    try {
+      const big = randomBytes(200_000); // chunked (chunk size 64 KiB): several round trips
+      for (const [what, invalidate] of [
+        ['invalidateByTag', () => a.invalidateByTag('proxy')],
+        ['delete', () => a.delete('k')],
+        ['invalidateAll', () => a.invalidateAll()],
+      ] as const) {
+        for (let turns = 0; turns < 8; turns++) {
+          for (const value of ['small', big]) {
+            const write = a.set('k', value, { tags: ['proxy'] });
+            for (let i = 0; i < turns; i++) await turn();
+            await invalidate();
+            await write;
+            assert.equal(await a.get('k'), undefined, `${what} after ${turns} turns`);
+            assert.equal(await b.get('k'), undefined, `${what} after ${turns} turns, other instance`);
+          }
+        }
+      }
+      assert.equal(a.stats().l2?.errors, 0);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('a stream still arriving on one instance when another invalidates its tag is cached nowhere (store and bus)', async () => {
+    const [a, b] = await pair();
+    const raw = new Redis(redis.url);
+    try {
+      for (const [what, invalidate] of [
+        ['invalidateByTag', () => a.invalidateByTag('proxy')],
+        ['delete', () => a.delete('k')],
+        ['invalidateAll', () => a.invalidateAll()],
+      ] as const) {
+        const received = b.stats().bus?.received ?? 0;
+        const src = new PassThrough();
+        const write = b.setStream('k', src, { tags: ['proxy'] });
+        src.write(randomBytes(100_000));
+        await turn();
+        await invalidate();
+        await eventually(() => (b.stats().bus?.received ?? 0) > received, 'b heard of the invalidation');
+        src.end(randomBytes(1000));
+        await write;
+        assert.equal(await raw.exists(`p${n}:v:k`), 0, `${what}: not in Redis`);
+        assert.equal(await b.get('k'), undefined, `${what}: not in the writer's L1`);
+        assert.equal(await a.get('k'), undefined, what);
+      }
+    } finally {
+      raw.disconnect();
       await a.close();
       await b.close();
     }

@@ -2,9 +2,13 @@
 // plus what only the Redis store has: tag sets that stay bounded, batched invalidation.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { setImmediate as turn } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { RedisStore, INVALIDATE_BATCH } from '../../src/cache/stores/redis.js';
-import { redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
+import { ValueType } from '../../src/cache/codec.js';
+import { RedisStore, INVALIDATE_BATCH, MAX_WAITING } from '../../src/cache/stores/redis.js';
+import { freePort, redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
 import { entry, storeContract } from './store-contract.js';
 
 const enabled = redisOrSkip('cache redis store contract');
@@ -105,6 +109,76 @@ describe('redis store', { skip: !enabled }, () => {
       await a.close();
       await b.close();
       await c.close();
+    }
+  });
+
+  test('calls made while the first connection is being made wait for it, in call order', async () => {
+    const p = `early${++n}:`;
+    const s = new RedisStore({ url: redis.url, keyPrefix: p });
+    try {
+      assert.notEqual(s.client.status, 'ready');
+      const calls = [
+        s.set('a', entry(Buffer.from('a'), { tags: ['t'] })),
+        s.set('b', entry(Buffer.from('b'), { tags: ['t'] })),
+        s.invalidateByTag('t'), // issued after the writes: runs after them
+        s.set('c', entry(Buffer.from('c'))),
+      ];
+      await Promise.all(calls);
+      assert.equal(await raw.exists(`${p}v:a`, `${p}v:b`), 0);
+      assert.equal((await s.get('c'))?.payload.toString(), 'c');
+      assert.equal(s.stats().errors, 0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('with no Redis, waiting for the first connection is bounded in time and in number of calls', async () => {
+    const s = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}`, commandTimeout: 200 });
+    try {
+      const t0 = Date.now();
+      const waiting = Array.from({ length: MAX_WAITING }, (_, i) => s.get(`k${i}`).then(() => 'resolved', (err: Error) => err.message));
+      await assert.rejects(s.get('one too many'), /already waiting for the first connection/);
+      assert.ok(Date.now() - t0 < 100, 'refused at once');
+      const outcomes = new Set(await Promise.all(waiting));
+      assert.deepEqual([...outcomes].map((m) => m.replace(/\(status \w+\)/, '')), ['redis: not connected within 200 ms of start ']);
+      const waited = Date.now() - t0;
+      assert.ok(waited >= 190 && waited < 1500, `waited ${waited} ms`);
+      // After that a call fails at once (as after any later disconnect).
+      const t1 = Date.now();
+      await assert.rejects(s.set('k', entry(Buffer.from('v'))));
+      assert.ok(Date.now() - t1 < 100);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a chunked write leaves no working key behind, whether it lands or an invalidation stops it half way', async () => {
+    const s = await store(); // chunks of 256 KiB
+    try {
+      const p = `c${n}:`;
+      const meta = () => ({ type: ValueType.Binary, expiresAt: Date.now() + 60_000, staleUntil: Date.now() + 60_000, tags: ['t'] });
+      await s.setStream('landed', new PassThrough().end(Buffer.alloc(600 * 1024, 1)), meta());
+      assert.deepEqual((await raw.keys(`${p}p*`)).sort(), [], 'no pending sets after a commit');
+      assert.equal((await raw.keys(`${p}c:*`)).length, 1, 'the value\'s chunks');
+      for (const invalidate of [() => s.invalidateByTag('t'), () => s.delete('k'), () => s.clear()]) {
+        const src = new PassThrough();
+        const write = s.setStream('k', src, meta());
+        src.write(Buffer.alloc(300 * 1024, 2)); // one chunk sent
+        await turn();
+        await invalidate();
+        // The next chunk must not recreate the chunk hash (it would have no TTL if the writer died
+        // before its commit). 'drain' after the last write: the chunk before it has been sent.
+        src.write(Buffer.alloc(300 * 1024, 3));
+        if (!src.write(Buffer.alloc(64 * 1024, 4))) await once(src, 'drain');
+        const chunks = await raw.keys(`${p}c:*`);
+        assert.ok(chunks.length <= 1, 'only the value\'s chunks (gone after clear)');
+        for (const c of chunks) assert.notEqual(await raw.pttl(c), -1, `${c} has no TTL`);
+        src.end();
+        await write;
+        assert.equal(await raw.exists(`${p}v:k`), 0);
+      }
+    } finally {
+      await s.close();
     }
   });
 });

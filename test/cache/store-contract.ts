@@ -2,8 +2,9 @@
 // driver_test_suite: each store gets the same behaviour checks against the real backend.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { test } from 'node:test';
+import { setImmediate as turn } from 'node:timers/promises';
 import { ValueType, type Encoded } from '../../src/cache/codec.js';
 import type { L2Store } from '../../src/cache/stores/types.js';
 
@@ -142,6 +143,62 @@ export function storeContract(name: string, make: () => Promise<L2Store>): void 
     await assert.rejects(s.setStream('long', Readable.from([Buffer.alloc(30)]), meta, 20));
     assert.equal(await s.get('short'), undefined);
     assert.equal(await s.get('long'), undefined);
+  }));
+
+  // A write that started before an invalidation of its tag, its key or everything must not survive
+  // it, wherever the write was when the invalidation came (swept over event-loop turns; every
+  // round must hold, so the outcome does not depend on timing).
+  const invalidations = (s: L2Store): [string, () => Promise<void>][] => [
+    ['invalidateByTag', () => s.invalidateByTag('t')],
+    ['delete', () => s.delete('k')],
+    ['clear', () => s.clear()],
+  ];
+
+  test(`${name}: a set() in flight does not survive an invalidation of its tag, key or everything`, use(async (s) => {
+    for (const [what, invalidate] of invalidations(s)) {
+      for (let turns = 0; turns < 12; turns++) {
+        const write = s.set('k', entry(Buffer.from(`old ${turns}`), { tags: ['t'] }));
+        for (let i = 0; i < turns; i++) await turn();
+        await invalidate();
+        await write;
+        assert.equal(await s.get('k'), undefined, `${what} after ${turns} turns`);
+      }
+      // A large value (chunked in Redis) too.
+      const big = s.set('k', entry(randomBytes(600 * 1024), { tags: ['t'] }));
+      await invalidate();
+      await big;
+      assert.equal(await s.get('k'), undefined, `${what}: large value`);
+      // A write that starts after the invalidation stands.
+      await s.set('k', entry(Buffer.from('new'), { tags: ['t'] }));
+      assert.equal((await s.get('k'))?.payload.toString(), 'new', what);
+      await s.delete('k');
+    }
+  }));
+
+  test(`${name}: a setStream() held part way while its tag, key or everything is invalidated is not stored`, use(async (s) => {
+    const meta = () => ({ type: ValueType.Binary, expiresAt: Date.now() + 60_000, staleUntil: Date.now() + 60_000, tags: ['t', 'other'] });
+    for (const [what, invalidate] of invalidations(s)) {
+      for (const payload of [[Buffer.alloc(1000, 1), Buffer.alloc(1000, 2)], []]) {
+        const src = new PassThrough();
+        const write = s.setStream('k', src, meta());
+        if (payload.length > 0) src.write(payload[0]);
+        await turn();
+        await invalidate(); // completes while the write still waits for data
+        src.end(payload[1]);
+        await write;
+        assert.equal(await s.get('k'), undefined, `${what}, ${payload.length === 0 ? 'empty' : 'two chunks'}`);
+        assert.equal(await s.getStream('k'), undefined, what);
+      }
+      // Unrelated writes in flight at the same time are kept.
+      const src = new PassThrough();
+      const write = s.setStream('kept', src, { ...meta(), tags: ['other'] });
+      await turn();
+      if (what !== 'clear') await invalidate();
+      src.end(Buffer.from('kept'));
+      await write;
+      assert.equal((await s.get('kept'))?.payload.toString(), 'kept', what);
+      await s.delete('kept');
+    }
   }));
 
   test(`${name}: stats report the store as connected`, use(async (s) => {

@@ -1,8 +1,10 @@
 // Embedded L2: one file per key under `dir` (sharded by the first byte of sha256(key)), each a
 // codec frame (header with magic, expiry, length, CRC-32, key, tags; then the payload).
-// Writes go to dir/.headroom-tmp and are renamed into place (atomic). A byte cap and an entry cap
-// are kept by evicting the least recently used files. At start the index is rebuilt from file
-// headers in the background; reads go straight to the file, so they work before the scan ends.
+// Writes go to dir/.headroom-tmp and are renamed into place (atomic); a write that its key, one of
+// its tags or a clear invalidated before it landed discards its temp file instead (fence.ts). A
+// byte cap and an entry cap are kept by evicting the least recently used files. At start the
+// index is rebuilt from file headers in the background; reads go straight to the file, so they
+// work before the scan ends.
 // One process per directory: the index is not shared between processes.
 // The directory may be shared with files that are not ours (a mistyped CACHE_DIR): a marker file
 // claims it on first use, a non-empty directory without the marker is refused, and only files
@@ -17,6 +19,7 @@ import { CorruptError, toBuffer, decodeFrame, decodeHeader, encodeFrame, encodeH
 import { crc32 } from '../crc32.js';
 import { intOption, objOption, strOption } from '../options.js';
 import { DiskIndex } from './disk-index.js';
+import { WriteFence, type Write } from './fence.js';
 import { MAX_GET_BYTES, NotStoredError, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
 export interface DiskStoreOptions {
@@ -46,6 +49,7 @@ export class DiskStore implements L2Store {
   private readonly maxEntries: number;
   private readonly maxGetBytes: number;
   private readonly index = new DiskIndex();
+  private readonly fence = new WriteFence();
   private readonly pending = new Set<Promise<unknown>>();
   private errors = 0;
   private corrupt = 0;
@@ -107,29 +111,42 @@ export class DiskStore implements L2Store {
   }
 
   async set(key: string, entry: Encoded): Promise<void> {
-    const frame = encodeFrame(key, entry);
-    await this.fitsOrDrop(key, frame.length);
-    const tmp = this.tmpPath();
-    await this.ensureDirs(key);
+    const w = this.fence.begin(key, entry.tags);
     try {
-      await writeFile(tmp, frame, { flag: 'wx' });
-      await rename(tmp, this.pathOf(key));
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
+      const frame = encodeFrame(key, entry);
+      await this.fitsOrDrop(key, frame.length);
+      const tmp = this.tmpPath();
+      await this.ensureDirs(key);
+      try {
+        await writeFile(tmp, frame, { flag: 'wx' });
+        await this.land(w, tmp, frame.length, entry);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw err;
+      }
+    } finally {
+      this.fence.end(w);
     }
-    this.track(key, frame.length, entry);
+  }
+
+  /** Renames the temp file into place and indexes it, unless the write was invalidated meanwhile. */
+  private async land(w: Write, tmp: string, size: number, meta: Meta): Promise<void> {
+    if (w.doomed) return rm(tmp, { force: true });
+    w.landing = rename(tmp, this.pathOf(w.key)).then(() => this.track(w.key, size, meta));
+    await w.landing;
   }
 
   async setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number> {
     // Header length is known up front (fixed fields + key + tags): write a placeholder, stream the
     // payload, then write the real header (length, CRC) at offset 0 before the rename.
-    const placeholder = encodeHeader(key, meta, 0, 0);
-    await this.fitsOrDrop(key, placeholder.length + (size ?? 0));
-    await this.ensureDirs(key);
-    const tmp = this.tmpPath();
+    const w = this.fence.begin(key, meta.tags);
     let fh: FileHandle | undefined;
+    let tmp: string | undefined;
     try {
+      const placeholder = encodeHeader(key, meta, 0, 0);
+      await this.fitsOrDrop(key, placeholder.length + (size ?? 0));
+      await this.ensureDirs(key);
+      tmp = this.tmpPath();
       fh = await open(tmp, 'wx');
       await fh.write(placeholder, 0, placeholder.length, 0);
       let pos = placeholder.length;
@@ -149,14 +166,15 @@ export class DiskStore implements L2Store {
       await fh.write(header, 0, header.length, 0);
       await fh.close();
       fh = undefined;
-      await rename(tmp, this.pathOf(key));
-      this.track(key, pos, meta);
+      await this.land(w, tmp, pos, meta);
       return bytes;
     } catch (err) {
       await fh?.close().catch(() => undefined);
-      await rm(tmp, { force: true });
+      if (tmp !== undefined) await rm(tmp, { force: true });
       if (err instanceof NotStoredError) await this.remove(key);
       throw err;
+    } finally {
+      this.fence.end(w);
     }
   }
 
@@ -200,18 +218,24 @@ export class DiskStore implements L2Store {
     return { stream, size: h.length, type: h.type, expiresAt: h.expiresAt, staleUntil: h.staleUntil, tags: h.tags };
   }
 
+  // Each invalidation dooms the matching writes in flight first (synchronously, so a write called
+  // before it is caught), then waits for any already landing, then removes what the index holds.
   async delete(key: string): Promise<void> {
+    await this.fence.key(key);
     await this.remove(key);
   }
 
   async invalidateByTag(tag: string): Promise<void> {
+    const landed = this.fence.tag(tag);
     await this.ready;
+    await landed;
     await Promise.all(this.index.keysWithTag(tag).map((k) => this.remove(k)));
   }
 
   async clear(): Promise<void> {
+    const landed = this.fence.all();
     await this.ready.catch(() => undefined);
-    await Promise.all([...this.pending]);
+    await Promise.all([...this.pending, landed]);
     this.index.clear();
     // Only our files go; shard folders stay (a write in flight renames into them).
     for (const shard of (await readdir(this.dir)).filter(isShard)) {

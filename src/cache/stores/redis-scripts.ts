@@ -7,6 +7,10 @@
 // hash, so a reader streaming the old chunks is never mixed up with a newer write. When a value is
 // replaced or deleted its chunks are retired: kept for a short while (ARGV linger) for readers in
 // flight, then expired by Redis.
+// A chunked write in flight is fenced against invalidations: its chunk hash holds the clear epoch
+// it began under (field e, removed at commit) and is listed in pending sets of its key and tags;
+// deleting the key or invalidating a tag deletes the listed hashes still in flight, a clear bumps
+// the epoch, and the commit refuses a hash that is gone or from an older epoch.
 
 /** Lua: retire(vkey, lingerMs) expires the chunk hash of the chunked value at vkey, if any. */
 const RETIRE = `
@@ -18,6 +22,43 @@ local function retire(vkey, linger)
   if t == -1 or t > linger then redis.call('PEXPIRE', c, linger) end
 end
 `;
+
+/** Lua: kill(pending) deletes the chunk hashes of writes in flight listed in a pending set, and the set. */
+const KILL = `
+local function kill(pending)
+  for _, c in ipairs(redis.call('ZRANGE', pending, 0, -1)) do
+    if redis.call('HEXISTS', c, 'e') == 1 then redis.call('DEL', c) end
+  end
+  redis.call('DEL', pending)
+end
+`;
+
+/**
+ * KEYS[1] new chunk hash, KEYS[2] clear epoch, KEYS[3..] pending sets (the key's, each tag's);
+ * ARGV[1] ttl. Starts a chunked write: the hash expires by itself if the writer dies, pending
+ * sets are scored by expiry (expired members pruned on add) and expire with their last member.
+ */
+export const BEGIN_CHUNKED = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+redis.call('HSET', KEYS[1], 'e', redis.call('GET', KEYS[2]) or '0')
+redis.call('PEXPIRE', KEYS[1], ttl)
+for i = 3, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. now)
+  redis.call('ZADD', KEYS[i], now + ttl, KEYS[1])
+  redis.call('PEXPIRE', KEYS[i], ttl)
+end
+return 1`;
+
+/**
+ * KEYS[1] chunk hash; ARGV[1] field, ARGV[2] chunk. 0 (nothing written) when the write was stopped
+ * or its hash expired: writing then would recreate the hash without a TTL.
+ */
+export const ADD_CHUNK = `
+if redis.call('HEXISTS', KEYS[1], 'e') == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`;
 
 /** Most expired members pruned from one tag per add. */
 export const PRUNE_LIMIT = 64;
@@ -56,10 +97,12 @@ addTags(2, ARGV[3], px)
 return 1`;
 
 /**
- * KEYS[1] tag set, KEYS[2] a fresh private name. Moves the set there (later adds start a new
- * set), with an hour's TTL in case the invalidation stops half way. 1 when there was a set.
+ * KEYS[1] tag set, KEYS[2] a fresh private name, KEYS[3] the tag's pending set. Stops the tag's
+ * writes in flight, then moves the set aside (later adds start a new set), with an hour's TTL in
+ * case the invalidation stops half way. 1 when there was a set.
  */
-export const DETACH_TAG = `
+export const DETACH_TAG = `${KILL}
+kill(KEYS[3])
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('RENAME', KEYS[1], KEYS[2])
 redis.call('PEXPIRE', KEYS[2], 3600000)
@@ -89,8 +132,9 @@ if t == 'string' then return redis.call('GET', KEYS[1]) end
 if t == 'hash' then return {redis.call('HGET', KEYS[1], 'm'), redis.call('HGET', KEYS[1], 'c')} end
 return false`;
 
-/** KEYS[1] value; ARGV[1] linger. Deletes it (its chunks linger for readers in flight). */
-export const DELETE_ENTRY = `${RETIRE}
+/** KEYS[1] value, KEYS[2] its pending set; ARGV[1] linger. Stops its writes in flight, deletes it (its chunks linger for readers in flight). */
+export const DELETE_ENTRY = `${RETIRE}${KILL}
+kill(KEYS[2])
 retire(KEYS[1], tonumber(ARGV[1]))
 return redis.call('DEL', KEYS[1])`;
 
@@ -100,9 +144,19 @@ if redis.call('TYPE', KEYS[1]).ok ~= 'hash' or redis.call('HGET', KEYS[1], 'c') 
 redis.call('DEL', KEYS[1], KEYS[2])
 return 1`;
 
-/** KEYS[1] chunk hash (written), KEYS[2] value, KEYS[3..] tag sets; ARGV[1] px, ARGV[2] member, ARGV[3] meta, ARGV[4] linger. */
+/**
+ * KEYS[1] chunk hash (written), KEYS[2] value, KEYS[3] clear epoch, KEYS[4..3+n] the write's
+ * pending sets, then tag sets; ARGV[1] px, ARGV[2] member, ARGV[3] meta, ARGV[4] linger, ARGV[5] n.
+ * Leaves the pending sets; 0 (nothing stored) when an invalidation stopped the write.
+ */
 export const COMMIT_CHUNKED = `${RETIRE}${ADD_TAGS}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = tonumber(ARGV[5])
+for i = 4, 3 + n do redis.call('ZREM', KEYS[i], KEYS[1]) end
+if redis.call('HGET', KEYS[1], 'e') ~= (redis.call('GET', KEYS[3]) or '0') then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+redis.call('HDEL', KEYS[1], 'e')
 retire(KEYS[2], tonumber(ARGV[4]))
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'm', ARGV[3], 'c', KEYS[1])
@@ -114,5 +168,5 @@ else
   redis.call('PERSIST', KEYS[2])
   redis.call('PERSIST', KEYS[1])
 end
-addTags(3, ARGV[2], px)
+addTags(4 + n, ARGV[2], px)
 return 1`;

@@ -4,7 +4,9 @@
 // chunk; a reader keeps reading the chunks it started with (see redis-scripts.ts). TTLs become PX;
 // tags are Redis sets.
 // Failing fast is the point: no offline queue and a command timeout, so a dead Redis costs a
-// caller microseconds, never a hang (the tiered cache adds a circuit breaker on top).
+// caller microseconds, never a hang (the tiered cache adds a circuit breaker on top). Only calls
+// made while the first connection is being made wait for it, bounded in time (commandTimeout)
+// and in number (MAX_WAITING), so a write right after start is not lost.
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
@@ -12,7 +14,7 @@ import { CorruptError, toBuffer, decodeFrame, decodeHeader, encodeFrame, encodeH
 import { crc32 } from '../crc32.js';
 import { intOption, MAX_TIMER_MS, objOption, strOption } from '../options.js';
 import { HeadroomError } from '../../errors.js';
-import { COMMIT_CHUNKED, DELETE_ENTRY, DELETE_IF_CHUNKS, DETACH_TAG, DRAIN_TAG, GET_ENTRY, SET_TAGGED } from './redis-scripts.js';
+import { ADD_CHUNK, BEGIN_CHUNKED, COMMIT_CHUNKED, DELETE_ENTRY, DELETE_IF_CHUNKS, DETACH_TAG, DRAIN_TAG, GET_ENTRY, SET_TAGGED } from './redis-scripts.js';
 import { MAX_GET_BYTES, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
 export interface RedisStoreOptions {
@@ -29,11 +31,13 @@ export interface RedisStoreOptions {
 type Reply = Buffer | [Buffer | null, Buffer | null] | null;
 interface Scripts {
   hrSetTagged(n: number, ...args: (string | Buffer | number)[]): Promise<number>;
-  hrDetachTag(tagKey: string, detached: string): Promise<number>;
+  hrBeginChunked(n: number, ...args: (string | number)[]): Promise<number>;
+  hrAddChunk(key: string, field: string, chunk: Buffer): Promise<number>;
+  hrDetachTag(tagKey: string, detached: string, pending: string): Promise<number>;
   hrDrainTag(detached: string, valuePrefix: string, batch: number, linger: number): Promise<number>;
   hrGetEntryBuffer(n: number, key: string): Promise<Reply>;
   hrCommitChunked(n: number, ...args: (string | number | Buffer)[]): Promise<number>;
-  hrDeleteEntry(key: string, linger: number): Promise<number>;
+  hrDeleteEntry(key: string, pending: string, linger: number): Promise<number>;
   hrDeleteIfChunks(vkey: string, ckey: string): Promise<number>;
 }
 
@@ -51,6 +55,8 @@ export const INVALIDATE_BATCH = 500;
  * handle outlives close().
  */
 export const DISCONNECT_TIMEOUT = 250;
+/** Most calls waiting for the first connection at once; more fail at once (counted by the cache). */
+export const MAX_WAITING = 1000;
 
 export class RedisStore implements L2Store {
   readonly kind = 'redis' as const;
@@ -64,6 +70,11 @@ export class RedisStore implements L2Store {
   private countCursor = '0';
   private counted = 0;
   private closed = false;
+  /** Pending until the first connection is ready, or commandTimeout has passed, or close(). */
+  private connecting: Promise<void> | undefined;
+  private stopConnecting: () => void = () => undefined;
+  private waiting = 0;
+  private readonly connectWait: number;
 
   constructor(o: RedisStoreOptions) {
     objOption('redis', o, ' ({ url, keyPrefix?, chunkSize?, commandTimeout? }) or undefined');
@@ -80,17 +91,32 @@ export class RedisStore implements L2Store {
       maxRetriesPerRequest: 1,
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     });
+    this.connectWait = commandTimeout;
+    this.connecting = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.stopConnecting(), commandTimeout);
+      timer.unref();
+      this.stopConnecting = () => {
+        clearTimeout(timer);
+        this.client.off('ready', this.stopConnecting);
+        resolve();
+      };
+      this.client.on('ready', this.stopConnecting);
+    });
+    // Registered before any waiter, so it runs first: waiters go on in call order, later calls after them.
+    void this.connecting.then(() => (this.connecting = undefined));
     this.client.on('error', (err: Error) => {
       this.errors++;
       o.onError?.(err);
     });
     if (o.onReady) this.client.on('ready', o.onReady);
     this.client.defineCommand('hrSetTagged', { lua: SET_TAGGED });
-    this.client.defineCommand('hrDetachTag', { numberOfKeys: 2, lua: DETACH_TAG });
+    this.client.defineCommand('hrBeginChunked', { lua: BEGIN_CHUNKED });
+    this.client.defineCommand('hrAddChunk', { numberOfKeys: 1, lua: ADD_CHUNK });
+    this.client.defineCommand('hrDetachTag', { numberOfKeys: 3, lua: DETACH_TAG });
     this.client.defineCommand('hrDrainTag', { numberOfKeys: 1, lua: DRAIN_TAG });
     this.client.defineCommand('hrGetEntry', { lua: GET_ENTRY });
     this.client.defineCommand('hrCommitChunked', { lua: COMMIT_CHUNKED });
-    this.client.defineCommand('hrDeleteEntry', { numberOfKeys: 1, lua: DELETE_ENTRY });
+    this.client.defineCommand('hrDeleteEntry', { numberOfKeys: 2, lua: DELETE_ENTRY });
     this.client.defineCommand('hrDeleteIfChunks', { numberOfKeys: 2, lua: DELETE_IF_CHUNKS });
     this.scripts = this.client as unknown as Scripts;
   }
@@ -99,11 +125,38 @@ export class RedisStore implements L2Store {
     return `${this.prefix}v:${key}`;
   }
 
+  /** Pending sets: chunked writes in flight for a key or a tag (see redis-scripts.ts). */
+  private pkey(key: string): string {
+    return `${this.prefix}pk:${key}`;
+  }
+
+  private ptag(tag: string): string {
+    return `${this.prefix}pt:${tag}`;
+  }
+
+  /** Bumped by clear(); never deleted by it. */
+  private get epochKey(): string {
+    return `${this.prefix}epoch`;
+  }
+
+  /** Waits for the first connection (see top); a call made after that never waits. */
+  private async firstConnection(): Promise<void> {
+    if (this.waiting >= MAX_WAITING) throw new Error(`redis: ${MAX_WAITING} calls are already waiting for the first connection`);
+    this.waiting++;
+    try {
+      await this.connecting;
+    } finally {
+      this.waiting--;
+    }
+    if (this.client.status !== 'ready') throw new Error(`redis: not connected within ${this.connectWait} ms of start (status ${this.client.status})`);
+  }
+
   private tkeys(tags: string[]): string[] {
     return tags.map((t) => `${this.prefix}t:${t}`);
   }
 
   async get(key: string): Promise<Encoded | undefined> {
+    if (this.connecting) await this.firstConnection();
     const r = await this.scripts.hrGetEntryBuffer(1, this.vkey(key));
     if (r === null) return undefined;
     if (Buffer.isBuffer(r)) return this.frameOrDrop(key, r);
@@ -136,6 +189,7 @@ export class RedisStore implements L2Store {
   }
 
   async set(key: string, entry: Encoded): Promise<void> {
+    if (this.connecting) await this.firstConnection();
     const px = ttlOf(entry);
     if (px < 0) return;
     if (entry.payload.length <= this.chunkSize) {
@@ -147,21 +201,28 @@ export class RedisStore implements L2Store {
   }
 
   async setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number> {
+    if (this.connecting) await this.firstConnection();
     const tmp = `${this.prefix}c:${randomBytes(8).toString('hex')}`;
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
+    // Sent before anything else (commands run in call order): an invalidation called after this
+    // one stops the write (see redis-scripts.ts).
+    const pending = [this.pkey(key), ...meta.tags.map((t) => this.ptag(t))];
+    const begun = this.scripts.hrBeginChunked(2 + pending.length, tmp, this.epochKey, ...pending, TEMP_TTL);
+    let parts: Buffer[] = [];
+    let partBytes = 0;
     let index = 0;
     let total = 0;
     let crc = 0;
+    // Once stopped, the rest of the stream is still read (the caller's copy for L1 needs it) but not sent.
+    let stopped = false;
     const flush = async (): Promise<void> => {
-      if (pendingBytes === 0) return;
-      const chunk = Buffer.concat(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
-      await this.client.hset(tmp, String(index++), chunk);
-      if (index === 1) await this.client.pexpire(tmp, TEMP_TTL);
+      if (partBytes === 0) return;
+      const chunk = Buffer.concat(parts, partBytes);
+      parts = [];
+      partBytes = 0;
+      if (!stopped) stopped = (await this.scripts.hrAddChunk(tmp, String(index++), chunk)) === 0;
     };
     try {
+      await begun;
       for await (const c of readable) {
         const b = toBuffer(c);
         total += b.length;
@@ -169,11 +230,11 @@ export class RedisStore implements L2Store {
         crc = crc32(b, crc);
         // Split so no chunk exceeds chunkSize (bounded memory per writer).
         for (let off = 0; off < b.length; ) {
-          const take = Math.min(b.length - off, this.chunkSize - pendingBytes);
-          pending.push(b.subarray(off, off + take));
-          pendingBytes += take;
+          const take = Math.min(b.length - off, this.chunkSize - partBytes);
+          parts.push(b.subarray(off, off + take));
+          partBytes += take;
           off += take;
-          if (pendingBytes === this.chunkSize) await flush();
+          if (partBytes === this.chunkSize) await flush();
         }
       }
       await flush();
@@ -182,22 +243,24 @@ export class RedisStore implements L2Store {
       const chunkInfo = Buffer.alloc(4);
       chunkInfo.writeUInt32BE(this.chunkSize);
       const m = Buffer.concat([encodeHeader(key, meta, total, crc, FLAG_CHUNKED), chunkInfo]);
-      if (px < 0 || index === 0) {
-        // Already expired, or empty (no chunk hash to point at): stored as a plain frame, if at all.
-        await this.client.del(tmp);
-        if (px >= 0) await this.set(key, { ...meta, payload: Buffer.alloc(0) });
+      if (stopped) return total;
+      if (px < 0) {
+        await this.client.del(tmp); // already expired: not stored
         return total;
       }
-      const keys = [tmp, this.vkey(key), ...this.tkeys(meta.tags)];
-      await this.scripts.hrCommitChunked(keys.length, ...keys, px, key, m, CHUNK_LINGER);
+      // Returns 0 without storing when an invalidation stopped the write: not an error.
+      const keys = [tmp, this.vkey(key), this.epochKey, ...pending, ...this.tkeys(meta.tags)];
+      await this.scripts.hrCommitChunked(keys.length, ...keys, px, key, m, CHUNK_LINGER, pending.length);
       return total;
     } catch (err) {
+      await begun.catch(() => undefined);
       await this.client.del(tmp).catch(() => undefined);
       throw err;
     }
   }
 
   async getStream(key: string): Promise<StoreStreamEntry | undefined> {
+    if (this.connecting) await this.firstConnection();
     const r = await this.scripts.hrGetEntryBuffer(1, this.vkey(key));
     if (r === null) return undefined;
     if (!Buffer.isBuffer(r)) return this.readChunked(key, r);
@@ -253,21 +316,28 @@ export class RedisStore implements L2Store {
   }
 
   async delete(key: string): Promise<void> {
-    await this.scripts.hrDeleteEntry(this.vkey(key), CHUNK_LINGER);
+    if (this.connecting) await this.firstConnection();
+    await this.scripts.hrDeleteEntry(this.vkey(key), this.pkey(key), CHUNK_LINGER);
   }
 
   /** Detaches the tag set, then deletes its members a batch per call (no long-running script). */
   async invalidateByTag(tag: string): Promise<void> {
+    if (this.connecting) await this.firstConnection();
     const detached = `${this.prefix}ti:${randomBytes(8).toString('hex')}`;
-    if ((await this.scripts.hrDetachTag(this.tkeys([tag])[0]!, detached)) === 0) return;
+    if ((await this.scripts.hrDetachTag(this.tkeys([tag])[0]!, detached, this.ptag(tag))) === 0) return;
     while ((await this.scripts.hrDrainTag(detached, `${this.prefix}v:`, INVALIDATE_BATCH, CHUNK_LINGER)) > 0);
   }
 
+  /** Bumps the epoch first (chunked writes begun before it are refused), then deletes every key but it. */
   async clear(): Promise<void> {
+    if (this.connecting) await this.firstConnection();
+    const epoch = this.epochKey;
+    await this.client.incr(epoch);
     let cursor = '0';
     do {
-      const [next, keys] = await this.client.scan(cursor, 'MATCH', `${globEscape(this.prefix)}*`, 'COUNT', 500);
+      const [next, found] = await this.client.scan(cursor, 'MATCH', `${globEscape(this.prefix)}*`, 'COUNT', 500);
       cursor = next;
+      const keys = found.filter((k) => k !== epoch);
       if (keys.length > 0) await this.client.unlink(...keys);
     } while (cursor !== '0');
   }
@@ -278,6 +348,7 @@ export class RedisStore implements L2Store {
    * (SCAN may return a key twice, and keys come and go during a pass).
    */
   async sweep(): Promise<void> {
+    if (this.connecting) await this.firstConnection();
     const match = `${globEscape(this.prefix)}v:*`;
     for (let i = 0; i < SWEEP_SCAN_CALLS; i++) {
       const [next, keys] = await this.client.scan(this.countCursor, 'MATCH', match, 'COUNT', 1000);
@@ -306,6 +377,7 @@ export class RedisStore implements L2Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopConnecting();
     await quitOrDisconnect(this.client);
   }
 }
