@@ -42,7 +42,9 @@ async function serve(argv: string[]): Promise<void> {
   } catch (err) {
     const unknown = /'(--[^']+)'/.exec((err as Error).message)?.[1];
     const hint = unknown ? suggest(unknown.slice(2), Object.keys(flagOptions)) : undefined;
-    fail(`${(err as Error).message}${hint ? ` (did you mean --${hint}?)` : ''}\n\n${USAGE}`, 2);
+    // A stray argument is often a secret split off its flag (`--headroom-admin-token= s3cret`).
+    const message = (err as Error).message.replace(/^(Unexpected argument )'[^']*'/, "$1'<hidden>'");
+    fail(`${message}${hint ? ` (did you mean --${hint}?)` : ''}\n\n${USAGE}`, 2);
   }
 
   let loaded;

@@ -46,6 +46,8 @@ test('bad configuration exits 2 without printing a password, a token or a secret
       start(['serve', '--upstream', 'http://svc:S3cretPw@upstream.internal:99999'], {}),
       start(['serve'], { HEADROOM_ADMIN_TOKEN: 'short-S3CRET', REDIS_URL: 'http://:S3cretPw@localhost' }),
       start(['serve', '--config', file], {}),
+      // A secret split off its flag by a stray space is a positional argument.
+      start(['serve', '--headroom-admin-token=', 'stray-S3cret-admin-token'], {}),
     ];
     for (const r of runs) assert.equal(await r.exited, 2, r.out.text);
     const [upstream, flag, secrets, configFile] = runs.map((r) => r.out.text);
@@ -54,6 +56,7 @@ test('bad configuration exits 2 without printing a password, a token or a secret
     assert.match(secrets!, /^ {2}HEADROOM_ADMIN_TOKEN=<hidden>: /m);
     assert.match(secrets!, /^ {2}REDIS_URL=<hidden>: /m);
     assert.match(configFile!, /not valid JSON/);
+    assert.match(runs[4]!.out.text, /Unexpected argument '<hidden>'/);
     for (const text of runs.map((r) => r.out.text)) assert.ok(!/S3cret/i.test(text), text);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -144,6 +144,17 @@ for (const [kind, params] of [['original', ''], ['variant', '&w=10']] as const) 
   });
 }
 
+test('meta: a client that leaves /image/meta mid-fetch frees the admission slot and the origin connection at once', async () => {
+  await scenario(png, 0, {}, async (t, origin) => {
+    const c = client(t.url, `/image/meta?url=${encodeURIComponent(`${origin.url}/stall-meta`)}`);
+    const held = await origin.next();
+    assert.equal((await admission(t)).inFlight, 1, 'the fetch holds a shared slot');
+    c.leave();
+    await until('the admission slot is free', async () => (await admission(t)).inFlight === 0);
+    await held.closed;
+  });
+});
+
 test('a client that leaves while queued for admission leaves the queue; the holder still gets its slot back when it leaves', async () => {
   await scenario(png, 0, { MAX_CONCURRENT_CONNECTIONS: '1', PROXY_QUEUE_TIMEOUT: '60000' }, async (t, origin) => {
     const a = client(t.url, imagePath(origin, '/a', '&w=10'));

@@ -31,7 +31,7 @@ export async function imageRoutes(app: FastifyInstance, { image }: ImageRouteOpt
   });
 
   app.get('/image/meta', async (request, reply) => {
-    const meta = await image.meta(request.query as Record<string, unknown>);
+    const meta = await image.meta(request.query as Record<string, unknown>, clientSignal(reply));
     return reply.header('cache-control', 'no-store').send(meta);
   });
 }
