@@ -1,11 +1,16 @@
-// Event-loop delay (monitorEventLoopDelay, reset on every sample) and utilisation deltas.
-import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
+// Event-loop delay (how late a timer fires, reset on every sample) and utilisation deltas.
+//
+// Not monitorEventLoopDelay: its histogram records the interval between its own ticks, i.e. the
+// resolution plus the delay (an idle loop reads ~50 ms at resolution 50), and its reset() also
+// forgets the previous tick, so the first interval after every sample is dropped, and with it
+// any stall that began there. Here one timer records (now − when the tick was due) itself.
+import { createHistogram, performance, type EventLoopUtilization, type RecordableHistogram } from 'node:perf_hooks';
 import type { EventLoopStats } from './types.js';
 
 /**
- * Histogram timer resolution. Each tick is a process wake-up (measured ~80 µs of CPU each on the
- * 2-core dev VM): Node's default 10 ms alone costs ~1.3 % of a core, 50 ms ~0.15 %. Any stall of
- * 50 ms or more is always caught (the timer falls due during it); shorter ones only partly.
+ * Timer period. Each tick is a process wake-up (measured ~80 µs of CPU each on the 2-core dev
+ * VM): 10 ms alone costs ~1.3 % of a core, 50 ms ~0.15 %. Any stall of 50 ms or more is always
+ * caught (the timer falls due during it); shorter ones only partly.
  */
 const RESOLUTION_MS = 50;
 const NS_PER_MS = 1e6;
@@ -20,35 +25,47 @@ export interface EventLoopProbe {
 const ms = (ns: number): number => (Number.isFinite(ns) ? Math.round((ns / NS_PER_MS) * 1000) / 1000 : 0);
 
 export function createEventLoopProbe(): EventLoopProbe {
-  let histogram: IntervalHistogram | undefined;
+  // Nanoseconds late per tick; 1 ns stands for "on time" (a histogram records values >= 1).
+  const histogram: RecordableHistogram = createHistogram();
+  let timer: NodeJS.Timeout | undefined;
+  let lastTick = 0;
   let lastElu: EventLoopUtilization | undefined;
+
+  const tick = (): void => {
+    const now = performance.now();
+    // Timers run on the loop's millisecond clock, so an on-time tick can read a little early.
+    const lateNs = Math.round((now - lastTick - RESOLUTION_MS) * NS_PER_MS);
+    histogram.record(lateNs > 1 ? lateNs : 1);
+    lastTick = now;
+  };
 
   return {
     start() {
-      if (histogram) return;
-      histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
-      histogram.enable();
+      if (timer) return;
+      histogram.reset();
+      lastTick = performance.now();
+      timer = setInterval(tick, RESOLUTION_MS);
+      timer.unref();
       lastElu = performance.eventLoopUtilization();
     },
     stop() {
-      histogram?.disable();
-      histogram = undefined;
+      clearInterval(timer);
+      timer = undefined;
     },
     read() {
       const now = performance.eventLoopUtilization();
       const utilization = lastElu ? performance.eventLoopUtilization(now, lastElu).utilization : 0;
       lastElu = now;
-      const h = histogram;
       // An empty histogram (no tick since reset) reports min = 9.2e18 and mean = NaN: report zeros.
-      const empty = !h || h.count === 0;
+      const empty = histogram.count === 0;
       const stats: EventLoopStats = {
-        delayMean: empty ? 0 : ms(h.mean),
-        delayP50: empty ? 0 : ms(h.percentile(50)),
-        delayP99: empty ? 0 : ms(h.percentile(99)),
-        delayMax: empty ? 0 : ms(h.max),
+        delayMean: empty ? 0 : ms(histogram.mean),
+        delayP50: empty ? 0 : ms(histogram.percentile(50)),
+        delayP99: empty ? 0 : ms(histogram.percentile(99)),
+        delayMax: empty ? 0 : ms(histogram.max),
         utilization: Math.round(utilization * 10_000) / 10_000,
       };
-      h?.reset();
+      histogram.reset();
       return stats;
     },
   };

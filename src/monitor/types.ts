@@ -32,7 +32,7 @@ export interface HeapSpace {
 }
 
 export interface EventLoopStats {
-  /** Milliseconds. */
+  /** Milliseconds timers fired late (mean, median, 99th percentile, max), since the previous sample. */
   delayMean: number;
   delayP50: number;
   delayP99: number;

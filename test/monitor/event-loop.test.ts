@@ -1,0 +1,47 @@
+// Event-loop delay as measured by a real monitor and its probe: how late a timer fires, without
+// the probe's own tick interval, and with no tick dropped when a sample resets the histogram.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createEventLoopProbe } from '../../src/monitor/event-loop.js';
+import { createMemoryMonitor } from '../../src/monitor/index.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { waitFor } from '../helpers/wait.js';
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+test('an idle process reports an event-loop delay near 0 ms, not the 50 ms tick interval', async () => {
+  await assertNoLeakedHandles(async () => {
+    const monitor = createMemoryMonitor({ sampleInterval: 300, rssLimit: null });
+    try {
+      // The first sample is taken at start(), before any tick: wait for five more.
+      await waitFor(() => monitor.history().length >= 6, 'six samples');
+      const loops = monitor.history().slice(1).map((s) => s.eventLoop);
+      const detail = JSON.stringify(loops);
+      // With the interval included every value was >= 50 ms. Medians over the samples leave room
+      // for a scheduling hiccup on a loaded machine.
+      assert.ok(median(loops.map((l) => l.delayP50)) < 5, detail);
+      assert.ok(median(loops.map((l) => l.delayMean)) < 25, detail);
+      assert.ok(loops.every((l) => l.delayMean >= 0 && l.delayMax >= l.delayP50), detail);
+    } finally {
+      await monitor.close();
+    }
+  });
+});
+
+test('a stall right after a sample is reported by the next sample', async () => {
+  await assertNoLeakedHandles(async () => {
+    const probe = createEventLoopProbe();
+    probe.start();
+    try {
+      probe.read(); // a sample: resets the histogram
+      const blockedAt = performance.now();
+      while (performance.now() - blockedAt < 200); // a 200 ms synchronous stall
+      // The probe's tick fell due during the stall, so it runs before this later timer.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      const loop = probe.read();
+      assert.ok(loop.delayMax >= 140 && loop.delayMax < 1000, JSON.stringify(loop));
+    } finally {
+      probe.stop();
+    }
+  });
+});
