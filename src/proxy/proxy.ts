@@ -17,7 +17,7 @@ import { createGcAssist, DEFAULT_GC_ASSIST_BYTES } from './gc-assist.js';
 import { createHeaderRules, type RequestHeaderInfo } from './headers.js';
 import { createPathMapper } from './path.js';
 import { sendError } from './respond.js';
-import { ProxyCounters, type ErrorKind } from './stats.js';
+import { ProxyCounters, type ErrorKind, type LatencyHistogram } from './stats.js';
 
 export interface ProxyOptions {
   /** UPSTREAM_URL; its path is the base path requests cannot escape. */
@@ -67,6 +67,8 @@ export interface ProxyStats {
   breakerOpen: boolean;
   bytes: { in: number; out: number };
   latencyMs: { p50: number; p90: number; p99: number; max: number; samples: number };
+  /** Upstream time to response headers of every request since start (headroom_proxy_upstream_latency_seconds). */
+  latencyHistogram: LatencyHistogram;
   errors: Record<ErrorKind, number>;
   cache: ResponseCacheStats | null;
   /** Young-generation GCs run by the GC assist (PROXY_GC_ASSIST). */
@@ -276,6 +278,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         breakerOpen: a.breakerOpen,
         bytes: { in: counters.bytesIn, out: counters.bytesOut },
         latencyMs: counters.percentiles(),
+        latencyHistogram: counters.histogram(),
         errors: { ...counters.errors },
         cache: responseCache ? responseCache.stats() : null,
         gcAssists: ctx.gcAssist?.runs ?? 0,

@@ -24,8 +24,8 @@ test('monitor metrics are read at scrape time', async () => {
   assert.equal(value(text, 'headroom_heap_used_ratio'), 0.5);
   assert.equal(value(text, 'headroom_memory_status'), 0);
   assert.equal(value(text, 'headroom_detached_contexts'), 0);
-  assert.ok(Number.isNaN(value(text, 'headroom_rss_limit_ratio')));
-  assert.ok(Number.isNaN(value(text, 'headroom_heap_growth_bytes_per_hour')));
+  assert.ok(Number.isNaN(value(text, 'headroom_rss_used_ratio')));
+  assert.ok(Number.isNaN(value(text, 'headroom_heap_growth_bytes_per_second')));
   value(text, 'headroom_heap_after_gc_bytes');
   assert.match(text, /^headroom_gc_runs_total\{kind="major"\} \d+$/m);
   assert.match(text, /^headroom_gc_pause_seconds_total\{kind="minor"\} [\d.e-]+$/m);

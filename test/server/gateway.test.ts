@@ -48,7 +48,7 @@ describe('gateway endpoints', () => {
       'headroom_memory_status',
       'headroom_detached_contexts',
       'headroom_heap_after_gc_bytes',
-      'headroom_heap_growth_bytes_per_hour',
+      'headroom_heap_growth_bytes_per_second',
       'process_resident_memory_bytes',
       'nodejs_heap_size_total_bytes',
     ]) {

@@ -1,7 +1,7 @@
 // A strict-enough check of the Prometheus text exposition format (version 0.0.4).
 const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
 const LABEL = `[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\\\n]|\\\\[\\\\"n])*"`;
-const SAMPLE = new RegExp(`^(${NAME})(\\{(${LABEL})(,${LABEL})*,?\\})? (-?[0-9.eE+-]+|[Nn]a[Nn]|\\+Inf|-Inf)( -?\\d+)?$`);
+const SAMPLE = new RegExp(`^(${NAME})(\\{(${LABEL})(,${LABEL})*,?\\})? (-?[0-9.eE+-]+|NaN|\\+Inf|-Inf)( -?\\d+)?$`);
 const HELP = new RegExp(`^# HELP (${NAME}) .*$`);
 const TYPE = new RegExp(`^# TYPE (${NAME}) (counter|gauge|histogram|summary|untyped)$`);
 

@@ -37,11 +37,16 @@ export function registerCacheMetrics(registry: Registry, cache: Pick<Cache, 'sta
     const t = l2(s);
     return t ? [[{ tier: 'l2', kind: 'error' }, t.errors], [{ tier: 'l2', kind: 'corrupt' }, t.corrupt ?? 0]] : [];
   });
-  m.labelled('gauge', 'headroom_cache_l2_up', 'L2 store reachable (1) or not (0), and breaker state (1 = L2 skipped after failures).', ['kind'], (s) => {
+  // Two gauges, not one with a kind label: summing "up" and "breaker open" would mean nothing.
+  m.labelled('gauge', 'headroom_cache_l2_up', 'L2 store reachable (1) or not (0); absent without an L2.', [], (s) => {
     const t = l2(s);
-    return t ? [[{ kind: 'connected' }, t.connected ? 1 : 0], [{ kind: 'breaker_open' }, t.breakerOpen ? 1 : 0]] : [];
+    return t ? [[{}, t.connected ? 1 : 0]] : [];
   });
-  m.gauge('headroom_cache_hit_ratio', 'Hits (any tier) over lookups since start.', (s) => s.hitRatio);
+  m.labelled('gauge', 'headroom_cache_l2_breaker_open', 'L2 breaker: 1 open (L2 skipped after failures, L1 only), 0 closed; absent without an L2.', [], (s) => {
+    const t = l2(s);
+    return t ? [[{}, t.breakerOpen ? 1 : 0]] : [];
+  });
+  m.gauge('headroom_cache_hit_ratio', 'Hits (any tier) over lookups since start, 0..1.', (s) => s.hitRatio);
   m.labelled('counter', 'headroom_cache_loader_total', 'getOrSet loader outcomes (call, error, timeout, refresh) and callers deduplicated by single-flight.', ['result'], (s) => [
     [{ result: 'call' }, s.loader?.calls ?? 0],
     [{ result: 'error' }, s.loader?.errors ?? 0],

@@ -1,6 +1,6 @@
 // Builds a part's headroom_* metrics from its stats(), read once per scrape: a part's stats()
 // can be costly (the proxy's sorts its latency ring), and one scrape reads every metric family.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Metric, type Registry } from 'prom-client';
 
 export type Labels = Record<string, string>;
 /** The series of one labelled family: labels and value. */
@@ -29,6 +29,16 @@ export interface PartMetrics<S> {
   counter(name: string, help: string, value: (s: S) => number): void;
   /** A labelled family; every series comes from the same stats read. */
   labelled(kind: 'gauge' | 'counter', name: string, help: string, labelNames: string[], samples: (s: S) => Samples): void;
+  /** A histogram the part keeps itself (fixed buckets counted on its hot path). */
+  histogram(name: string, help: string, value: (s: S) => CumulativeHistogram): void;
+}
+
+/** `cumulative[i]` observations were <= `bounds[i]`; `count` is all of them (le="+Inf"). */
+export interface CumulativeHistogram {
+  bounds: readonly number[];
+  cumulative: readonly number[];
+  sum: number;
+  count: number;
 }
 
 export function partMetrics<S>(registry: Registry, stats: () => S): PartMetrics<S> {
@@ -59,7 +69,31 @@ export function partMetrics<S>(registry: Registry, stats: () => S): PartMetrics<
         } });
       }
     },
+    histogram(name, help, value) {
+      // A prom-client collector: its Histogram can only observe() values one by one, and the part
+      // already counts them in fixed buckets without allocating.
+      const collector = {
+        name,
+        help,
+        type: 'histogram',
+        aggregator: 'sum',
+        // Not `async`-deferred: read() runs during the scrape's synchronous pass like a collect().
+        get: () => Promise.resolve({ name, help, type: 'histogram', aggregator: 'sum', values: histogramValues(name, value(read())) }),
+        reset() {},
+      };
+      registry.registerMetric(collector as unknown as Metric);
+    },
   };
+}
+
+function histogramValues(name: string, h: CumulativeHistogram): { metricName: string; labels: Labels; value: number }[] {
+  const values = h.bounds.map((le, i): { metricName: string; labels: Labels; value: number } => ({ metricName: `${name}_bucket`, labels: { le: String(le) }, value: h.cumulative[i]! }));
+  values.push(
+    { metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: h.count },
+    { metricName: `${name}_sum`, labels: {}, value: h.sum },
+    { metricName: `${name}_count`, labels: {}, value: h.count },
+  );
+  return values;
 }
 
 /** One series per entry of a record, labelled `labelName`. */

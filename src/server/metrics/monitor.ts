@@ -13,15 +13,18 @@ export function registerMonitorMetrics(registry: Registry, monitor: Pick<MemoryM
   const m = partMetrics(registry, () => ({ sample: monitor.current(), gc: monitor.gc(), trend: monitor.trend() }));
 
   m.gauge('headroom_heap_size_limit_bytes', 'V8 heap size limit (heap_size_limit), bytes.', (s) => s.sample.v8.heapSizeLimit);
-  m.gauge('headroom_heap_used_ratio', 'V8 used heap size as a fraction of the heap size limit (0..1).', (s) => s.sample.v8.usedHeapSize / s.sample.v8.heapSizeLimit);
+  m.gauge('headroom_heap_used_ratio', 'V8 used heap size as a fraction of the heap size limit, 0..1.', (s) => s.sample.v8.usedHeapSize / s.sample.v8.heapSizeLimit);
   m.gauge('headroom_memory_status', 'Memory status: 0 healthy, 1 warning, 2 critical.', (s) => STATUS_VALUE[s.sample.status]);
   m.gauge('headroom_detached_contexts', 'V8 detached contexts (a steadily non-zero value suggests a leak).', (s) => s.sample.v8.numberOfDetachedContexts);
-  m.gauge('headroom_rss_limit_ratio', 'RSS as a fraction of the RSS limit (MEMORY_RSS_LIMIT or cgroup memory.max); NaN without a limit.', (s) =>
+  m.gauge('headroom_rss_used_ratio', 'RSS as a fraction of the RSS limit (MEMORY_RSS_LIMIT or cgroup memory.max), 0..1; NaN without a limit.', (s) =>
     s.sample.rssPercent === null ? null : s.sample.rssPercent / 100,
   );
   m.gauge('headroom_heap_after_gc_bytes', 'Heap used right after the most recent major GC, bytes; NaN before the first.', (s) => s.gc.lastHeapAfterGc);
-  m.gauge('headroom_heap_growth_bytes_per_hour', 'Least-squares slope of post-GC heap over the trend window (leak trend); NaN until enough points.', (s) => s.trend.bytesPerHour);
-  m.gauge('headroom_event_loop_utilization', 'Share of time the event loop was busy between the last two samples (0..1).', (s) => s.sample.eventLoop.utilization);
+  // Prometheus wants base units: bytes per second (the /health trend keeps bytes per hour).
+  m.gauge('headroom_heap_growth_bytes_per_second', 'Least-squares slope of the post-GC heap over the trend window (leak trend), bytes per second; NaN until enough points.', (s) =>
+    s.trend.bytesPerHour === null ? null : s.trend.bytesPerHour / 3600,
+  );
+  m.gauge('headroom_event_loop_utilization_ratio', 'Share of time the event loop was busy between the last two samples, 0..1.', (s) => s.sample.eventLoop.utilization);
 
   // Totals since the monitor started, republished from the monitor's own cumulative numbers.
   const byKind = (s: { gc: ReturnType<MemoryMonitor['gc']> }, pick: (k: { count: number; totalMs: number }) => number): Samples =>

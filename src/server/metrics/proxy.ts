@@ -1,13 +1,12 @@
 // headroom_proxy_* metrics, read at scrape time from proxy.stats() (once per scrape); the hot
-// path does no metric work. Label sets are fixed (reason, kind, quantile, direction, result).
-import { Gauge, type Registry } from 'prom-client';
+// path does no metric work. Label sets are fixed (reason, kind, direction, result, le).
+import type { Registry } from 'prom-client';
 import type { Proxy } from '../../proxy/proxy.js';
 import { ERROR_KINDS } from '../../proxy/stats.js';
-import { byLabel, oncePerScrape, partMetrics } from './define.js';
+import { byLabel, partMetrics } from './define.js';
 
 export function registerProxyMetrics(registry: Registry, proxy: Pick<Proxy, 'stats'>): void {
-  const read = oncePerScrape(() => proxy.stats());
-  const m = partMetrics(registry, read);
+  const m = partMetrics(registry, () => proxy.stats());
 
   m.gauge('headroom_proxy_in_flight', 'Upstream requests in flight (admission slots taken).', (s) => s.inFlight);
   m.gauge('headroom_proxy_queued', 'Requests waiting in the admission queue.', (s) => s.queued);
@@ -23,17 +22,8 @@ export function registerProxyMetrics(registry: Registry, proxy: Pick<Proxy, 'sta
       ? byLabel('result', { hit: s.cache.hits, miss: s.cache.misses, not_modified: s.cache.notModified, stored: s.cache.stored, abandoned: s.cache.abandoned, skipped_pressure: s.cache.skippedPressure, skipped_uncacheable: s.cache.skippedUncacheable })
       : [],
   );
-  new Gauge({
-    name: 'headroom_proxy_upstream_latency_seconds',
-    help: 'Upstream time to response headers over the most recent requests, by quantile (0.5, 0.9, 0.99, 1).',
-    labelNames: ['quantile'],
-    registers: [registry],
-    collect() {
-      const l = read().latencyMs;
-      this.set({ quantile: '0.5' }, l.p50 / 1000);
-      this.set({ quantile: '0.9' }, l.p90 / 1000);
-      this.set({ quantile: '0.99' }, l.p99 / 1000);
-      this.set({ quantile: '1' }, l.max / 1000);
-    },
+  m.histogram('headroom_proxy_upstream_latency_seconds', 'Upstream time to response headers, seconds.', (s) => {
+    const h = s.latencyHistogram;
+    return { bounds: h.boundsSeconds, cumulative: h.cumulative, sum: h.sumSeconds, count: h.count };
   });
 }

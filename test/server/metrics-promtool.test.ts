@@ -1,0 +1,61 @@
+// A live gateway's /metrics, after traffic that gives every headroom_* family samples, passes
+// Prometheus' own checker (`promtool check metrics`, from Debian's prometheus package).
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { ADMIN_TOKEN, startGateway } from '../helpers/gateway.js';
+import { request } from '../helpers/http.js';
+import { redisAvailable, startRedis, type RedisServer } from '../helpers/redis.js';
+import { parsePrometheus } from './prometheus.js';
+
+function promtoolOrSkip(): boolean {
+  if (spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0) return true;
+  if (process.env.HEADROOM_REQUIRE_PROMTOOL === '1' || process.env.CI === 'true') {
+    throw new Error('promtool is required (HEADROOM_REQUIRE_PROMTOOL=1 or CI) but is not on PATH (apt-get install -y prometheus)');
+  }
+  console.warn('\n*** SKIP metrics-promtool: promtool is not on PATH (apt-get install -y prometheus) ***\n');
+  return false;
+}
+
+/** promtool's findings, one per line (it exits non-zero when it has any). */
+async function promtool(text: string): Promise<string[]> {
+  const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const exited = new Promise<number | null>((resolve, reject) => child.on('error', reject).on('close', resolve));
+  child.stdin.end(text);
+  await exited;
+  return out.split('\n').filter(Boolean);
+}
+
+test('promtool check metrics finds nothing in headroom_* on a live /metrics', async (t) => {
+  if (!promtoolOrSkip()) return t.skip('promtool not installed');
+  // With Redis the cache has its invalidation bus too, so those families get samples as well.
+  const redis: RedisServer | undefined = redisAvailable() ? await startRedis() : undefined;
+  const gw = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, ...(redis ? { REDIS_URL: redis.url } : {}) });
+  try {
+    assert.equal((await request(`${gw.url}/api/items`)).status, 200);
+    assert.equal((await request(`${gw.url}/api/items`)).status, 200); // cache hit
+    const src = encodeURIComponent(`${gw.gw.upstreamUrl}/images/demo.jpg`);
+    assert.equal((await request(`${gw.url}/image?url=${src}&w=120&format=webp`)).status, 200);
+    const refused = await request(`${gw.url}/image?url=${encodeURIComponent('https://not-allowed.example/a.jpg')}`);
+    assert.equal(refused.status, 403, refused.text);
+
+    const text = (await request(`${gw.url}/metrics`)).text;
+    const families = [...parsePrometheus(text)].filter(([name]) => name.startsWith('headroom_'));
+    // Every family has at least one sample (a histogram's are name_bucket, _sum, _count).
+    const empty = families.filter(([name, type]) => !new RegExp(`^${name}${type === 'histogram' ? '_(bucket|sum|count)' : ''}[ {]`, 'm').test(text));
+    assert.deepEqual(empty.map(([name]) => name), redis ? [] : ['headroom_cache_bus_messages_total']);
+    assert.match(text, /^headroom_proxy_upstream_latency_seconds_count [1-9]/m);
+    assert.match(text, /^headroom_heap_growth_bytes_per_second NaN$/m, 'an unknown value is written NaN');
+
+    const findings = await promtool(text);
+    // prom-client's own default metrics have known findings (nodejs_active_*_total are gauges).
+    const ours = findings.filter((l) => !/^(nodejs|process)_\w+ /.test(l));
+    assert.deepEqual(ours, [], `promtool check metrics:\n${findings.join('\n')}`);
+  } finally {
+    await gw.close();
+    await redis?.stop();
+  }
+});
