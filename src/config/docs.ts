@@ -27,6 +27,8 @@ export function renderConfigDocs(): string {
     '',
     'Byte sizes accept an integer or a number with a unit (`512KiB`, `10MB`, `1GiB`; `K`/`M`/`G` are binary).',
     'Durations accept milliseconds or a number with `ms`, `s`, `m` or `h`.',
+    'Shares of memory: a name ending in `_PERCENT` takes 0–100 (`80` or `80%`); `MEMORY_WARNING_THRESHOLD`,',
+    '`MEMORY_CRITICAL_THRESHOLD` and `MEMORY_HYSTERESIS` take a fraction up to 1 (`0.75`) or a percent (`75`, `75%`).',
     '',
   ];
   for (const section of Object.keys(TITLES) as SectionName[]) {

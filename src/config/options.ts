@@ -3,6 +3,7 @@
 // from an env var (a string), a CLI flag (a string) or the JSON config file (any JSON value).
 // The `accepted` text is what error messages and docs/configuration.md say is allowed.
 import { z } from 'zod';
+import { shareToFraction, toPercent } from '../monitor/units.js';
 
 export interface Option<T> {
   env: string;
@@ -76,6 +77,36 @@ export function num(c: Common<number> & { min: number; max: number; integer?: bo
     if (n === undefined || n < c.min || n > c.max) return undefined;
     if (c.integer && !Number.isInteger(n)) return undefined;
     return n;
+  });
+}
+
+/**
+ * A share named without a unit (MEMORY_WARNING_THRESHOLD): a fraction up to 1 (0.75) or a percent
+ * (75, 75%); the value is the fraction. `max` is a fraction.
+ */
+export function share(c: Common<number> & { max: number }): Option<number> {
+  const maxPercent = toPercent(c.max);
+  return build(
+    { ...c, defaultText: c.defaultText ?? `${c.default} (${toPercent(c.default)}%)` },
+    `must be a fraction from 0 to ${c.max} or a percent up to ${maxPercent} (a number up to 1 is a fraction: ${c.default} or ${toPercent(c.default)}%; write 1% for one percent)`,
+    (raw) => {
+      const s = text(raw);
+      const pct = s?.endsWith('%') ? parseNumber(s.slice(0, -1).trim()) : undefined;
+      const f = pct !== undefined ? (pct >= 0 ? pct / 100 : undefined) : shareToFraction(parseNumber(raw));
+      return f === undefined || f > c.max ? undefined : f;
+    },
+  );
+}
+
+/** A percent (0–100) of something, named …_PERCENT: 80 or 80%. A fraction is refused with a hint. */
+export function percent(c: Common<number> & { min: number; max: number }): Option<number> {
+  return build(c, `must be a percent from ${c.min} to ${c.max} (80 or 80%)`, (raw) => {
+    const s = text(raw);
+    const n = parseNumber(s?.endsWith('%') ? s.slice(0, -1).trim() : raw);
+    if (n !== undefined && n > 0 && n < 1 && c.min >= 1) {
+      return new Refused(`must be a percent from ${c.min} to ${c.max}: ${n} would mean ${n} %; for ${toPercent(n)} % write ${toPercent(n)}`);
+    }
+    return n === undefined || n < c.min || n > c.max ? undefined : n;
   });
 }
 

@@ -40,7 +40,7 @@ export function crossChecks(config: Config): { env: string; message: string }[] 
   if (config.monitor.criticalThreshold <= config.monitor.warningThreshold) {
     problems.push({
       env: 'MEMORY_CRITICAL_THRESHOLD',
-      message: `must be above MEMORY_WARNING_THRESHOLD (${config.monitor.warningThreshold})`,
+      message: `must be above MEMORY_WARNING_THRESHOLD (${+(config.monitor.warningThreshold * 100).toFixed(4)}%)`,
     });
   }
   if (config.cache.maxEntryBytes > config.cache.maxBytes && config.cache.maxBytes > 0) {

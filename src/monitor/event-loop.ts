@@ -63,7 +63,7 @@ export function createEventLoopProbe(): EventLoopProbe {
         delayP50: empty ? 0 : ms(histogram.percentile(50)),
         delayP99: empty ? 0 : ms(histogram.percentile(99)),
         delayMax: empty ? 0 : ms(histogram.max),
-        utilization: Math.round(utilization * 10_000) / 10_000,
+        utilizationPercent: Math.round(utilization * 10_000) / 100,
       };
       histogram.reset();
       return stats;

@@ -11,6 +11,7 @@ import { realSampler } from './sampler.js';
 import { createSnapshotWriter } from './snapshot.js';
 import { nextStatus, statusRank } from './status.js';
 import { PostGcTrend } from './trend.js';
+import { toPercent } from './units.js';
 import type {
   HealthReport,
   HeapSnapshotResult,
@@ -28,7 +29,13 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
   const logger = o.logger;
   const sampler = o.sampler ?? realSampler;
   const rssLimit = o.rssLimit === undefined ? cgroupMemoryLimit() : o.rssLimit;
-  const thresholds: Thresholds = { warning: o.warningThreshold, critical: o.criticalThreshold, hysteresis: o.hysteresis, rssLimit };
+  const statusThresholds = { warning: o.warningThreshold, critical: o.criticalThreshold, hysteresis: o.hysteresis };
+  const thresholds: Thresholds = {
+    warningPercent: toPercent(o.warningThreshold),
+    criticalPercent: toPercent(o.criticalThreshold),
+    hysteresisPercent: toPercent(o.hysteresis),
+    rssLimit,
+  };
 
   const history = new RingBuffer<MemorySample>(o.historySize);
   // Trend clock is performance.now(): ms since process start, so the warm-up is the process's first minute(s).
@@ -73,7 +80,7 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
     const rssPercent = rssLimit === null ? null : (base.process.rss / rssLimit) * 100;
     const ratio = Math.max(v8.heapUsedPercent, rssPercent ?? 0) / 100;
     const previous = status;
-    status = nextStatus(previous, ratio, thresholds);
+    status = nextStatus(previous, ratio, statusThresholds);
     const sample: MemorySample = {
       timestamp: Date.now(),
       status,

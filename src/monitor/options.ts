@@ -2,6 +2,7 @@
 // the server validates; a library user gets a clear error here instead).
 import { HeadroomError } from '../errors.js';
 import type { MemoryMonitorOptions } from './types.js';
+import { shareToFraction, toPercent } from './units.js';
 
 export const MONITOR_DEFAULTS = {
   warningThreshold: 0.75,
@@ -32,10 +33,11 @@ export function resolveOptions(options: MemoryMonitorOptions): ResolvedOptions {
   const o = { ...MONITOR_DEFAULTS, autoStart: true, ...stripUndefined(options) } as ResolvedOptions;
   // rssLimit: undefined (derive from cgroup) must survive stripUndefined's absence.
   o.rssLimit = options.rssLimit;
-  check(inRange(o.warningThreshold, 0, 1), 'warningThreshold', o.warningThreshold, 'must be a number between 0 and 1');
-  check(inRange(o.criticalThreshold, 0, 1), 'criticalThreshold', o.criticalThreshold, 'must be a number between 0 and 1');
-  check(o.criticalThreshold > o.warningThreshold, 'criticalThreshold', o.criticalThreshold, `must be above warningThreshold (${o.warningThreshold})`);
-  check(inRange(o.hysteresis, 0, 0.5), 'hysteresis', o.hysteresis, 'must be a number between 0 and 0.5');
+  // Shares: a fraction up to 1 or a percent above (see units.ts); kept as fractions from here on.
+  o.warningThreshold = share(o.warningThreshold, 'warningThreshold', 1);
+  o.criticalThreshold = share(o.criticalThreshold, 'criticalThreshold', 1);
+  o.hysteresis = share(o.hysteresis, 'hysteresis', 0.5);
+  check(o.criticalThreshold > o.warningThreshold, 'criticalThreshold', options.criticalThreshold ?? o.criticalThreshold, `must be above warningThreshold (${toPercent(o.warningThreshold)}%)`);
   check(o.rssLimit == null || inRange(o.rssLimit, 1, 2 ** 53), 'rssLimit', o.rssLimit, 'must be a positive byte count, null or undefined');
   check(inRange(o.sampleInterval, 10, 3_600_000), 'sampleInterval', o.sampleInterval, 'must be between 10 and 3600000 ms');
   check(Number.isInteger(o.historySize) && inRange(o.historySize, 1, 1_000_000), 'historySize', o.historySize, 'must be an integer between 1 and 1000000');
@@ -45,6 +47,12 @@ export function resolveOptions(options: MemoryMonitorOptions): ResolvedOptions {
   check(inRange(o.snapshotMaxBytes, 0, 2 ** 53), 'snapshotMaxBytes', o.snapshotMaxBytes, 'must be a byte count');
   check(inRange(o.snapshotMinInterval, 0, 30 * 86_400_000), 'snapshotMinInterval', o.snapshotMinInterval, 'must be between 0 and 30 days (ms)');
   return o;
+}
+
+function share(value: unknown, name: string, max: number): number {
+  const f = shareToFraction(value);
+  check(f !== undefined && f <= max, name, value, `must be a fraction from 0 to ${max} or a percent up to ${max * 100} (a number up to 1 is a fraction)`);
+  return f!;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -1,4 +1,4 @@
-// The GET /health body (DESIGN.md): numbers in bytes, `formatted` carries human strings.
+// The GET /health body: numbers in bytes, shares as …Percent (0–100), `formatted` carries human strings.
 import type { GcStats, HealthReport, LeakTrend, MemorySample, Thresholds } from './types.js';
 
 export function formatBytes(n: number): string {
@@ -34,8 +34,8 @@ export function buildReport(sample: MemorySample, thresholds: Thresholds, gc: Gc
     heapTotal: formatBytes(mem.heapTotal),
     external: formatBytes(mem.external),
     arrayBuffers: formatBytes(mem.arrayBuffers),
-    warningThreshold: pct(thresholds.warning * 100),
-    criticalThreshold: pct(thresholds.critical * 100),
+    warningThreshold: pct(thresholds.warningPercent),
+    criticalThreshold: pct(thresholds.criticalPercent),
     uptime: formatDuration(uptime),
   };
   if (thresholds.rssLimit !== null) formatted.rssLimit = formatBytes(thresholds.rssLimit);

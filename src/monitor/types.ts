@@ -37,8 +37,8 @@ export interface EventLoopStats {
   delayP50: number;
   delayP99: number;
   delayMax: number;
-  /** 0..1, share of time the loop was busy since the previous sample. */
-  utilization: number;
+  /** Share of time the loop was busy since the previous sample, 0–100. */
+  utilizationPercent: number;
 }
 
 export interface GcKindStats {
@@ -76,14 +76,16 @@ export interface MemorySample {
 }
 
 export interface Thresholds {
-  /** Fractions 0..1 of the V8 heap limit (and of the RSS limit when one is set). */
-  warning: number;
-  critical: number;
-  hysteresis: number;
+  /** Percents (0–100) of the V8 heap limit (and of the RSS limit when one is set). */
+  warningPercent: number;
+  criticalPercent: number;
+  /** Points (of 100) usage must fall below a threshold before its level is left. */
+  hysteresisPercent: number;
+  /** Bytes; null when none. */
   rssLimit: number | null;
 }
 
-/** The body of GET /health (see DESIGN.md). Numbers are bytes; `formatted` has human strings. */
+/** The body of GET /health. Numbers are bytes, …Percent fields 0–100; `formatted` has human strings. */
 export interface HealthReport {
   status: MemoryStatus;
   v8: Pick<V8Memory, 'heapSizeLimit' | 'usedHeapSize' | 'heapUsedPercent' | 'numberOfDetachedContexts' | 'numberOfNativeContexts'>;
@@ -109,8 +111,11 @@ export interface HeapSnapshotResult {
 export type Sampler = () => Pick<MemorySample, 'process' | 'v8'> & Partial<Pick<MemorySample, 'heapSpaces'>>;
 
 export interface MemoryMonitorOptions {
+  /** Share of the heap (or RSS) limit: a fraction up to 1 (0.75) or a percent above 1 (75). Default 0.75. */
   warningThreshold?: number;
+  /** Same units as warningThreshold; must be above it. Default 0.85. */
   criticalThreshold?: number;
+  /** Same units (0.05 or 5): how far below a threshold usage must fall to leave its level. Default 0.05. */
   hysteresis?: number;
   /** Bytes; undefined = cgroup memory.max when set; null = no RSS limit. */
   rssLimit?: number | null;

@@ -20,9 +20,9 @@ function run(args: string[], env: Record<string, string>): Promise<{ code: numbe
 }
 
 test('bad configuration exits 2 with one line per problem', async () => {
-  const r = await run(['serve'], { MEMORY_WARNING_THRESHOLD: '1.7', PORT: '-1' });
+  const r = await run(['serve'], { MEMORY_WARNING_THRESHOLD: '170', PORT: '-1' });
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /^ {2}MEMORY_WARNING_THRESHOLD=1\.7: must be a number between 0 and 1$/m);
+  assert.match(r.stderr, /^ {2}MEMORY_WARNING_THRESHOLD=170: must be a fraction from 0 to 1 or a percent up to 100 /m);
   assert.match(r.stderr, /^ {2}PORT=-1: must be an integer between 0 and 65535$/m);
 });
 

@@ -63,10 +63,10 @@ describe('monitor lifecycle', () => {
     assert.deepEqual(Object.keys(r.process).sort(), ['arrayBuffers', 'external', 'heapTotal', 'heapUsed', 'rss']);
     assert.ok(Number.isInteger(r.v8.heapSizeLimit) && r.v8.heapSizeLimit > r.v8.usedHeapSize);
     assert.ok(r.v8.heapUsedPercent > 0 && r.v8.heapUsedPercent < 100);
-    assert.deepEqual(r.thresholds, { warning: 0.75, critical: 0.85, hysteresis: 0.05, rssLimit: 64 * 1024 ** 3 });
+    assert.deepEqual(r.thresholds, { warningPercent: 75, criticalPercent: 85, hysteresisPercent: 5, rssLimit: 64 * 1024 ** 3 });
     assert.deepEqual(Object.keys(r.gc.byKind).sort(), ['incremental', 'major', 'minor', 'weakcb']);
     assert.equal(r.gc.trend.windowMs, 3_600_000);
-    assert.ok(r.eventLoop.utilization >= 0 && r.eventLoop.utilization <= 1);
+    assert.ok(r.eventLoop.utilizationPercent >= 0 && r.eventLoop.utilizationPercent <= 100);
     assert.ok(!Number.isNaN(Date.parse(r.timestamp)));
     assert.match(r.formatted.heapSizeLimit!, /^\d+(\.\d+)? (MiB|GiB)$/);
     assert.match(r.formatted.heapUsedPercent!, /^\d+\.\d%$/);

@@ -142,7 +142,8 @@ describe('monitor status with an injected sampler', () => {
 
   test('bad options are refused with a clear message', () => {
     assert.throws(() => createMemoryMonitor({ warningThreshold: 0.9, criticalThreshold: 0.8, autoStart: false }), /criticalThreshold=0.8: must be above warningThreshold/);
-    assert.throws(() => createMemoryMonitor({ warningThreshold: 1.7, autoStart: false }), /warningThreshold=1.7/);
+    assert.throws(() => createMemoryMonitor({ warningThreshold: 170, autoStart: false }), /warningThreshold=170: must be a fraction from 0 to 1 or a percent up to 100/);
+    assert.throws(() => createMemoryMonitor({ hysteresis: 0.6, autoStart: false }), /hysteresis=0.6/);
     assert.throws(() => createMemoryMonitor({ historySize: 0, autoStart: false }), /historySize=0/);
   });
 });

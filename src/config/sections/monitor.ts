@@ -1,26 +1,23 @@
 // Options of the memory monitor (src/monitor).
-import { bool, bytes, duration, num, optionalBytes, str } from '../options.js';
+import { bool, bytes, duration, num, optionalBytes, share, str } from '../options.js';
 
 export const monitorOptions = {
-  warningThreshold: num({
+  warningThreshold: share({
     env: 'MEMORY_WARNING_THRESHOLD',
-    doc: 'Status turns warning when heap used reaches this fraction of the V8 heap limit (or RSS this fraction of the RSS limit).',
+    doc: 'Status turns warning when heap used reaches this share of the V8 heap limit (or RSS this share of the RSS limit).',
     default: 0.75,
-    min: 0,
     max: 1,
   }),
-  criticalThreshold: num({
+  criticalThreshold: share({
     env: 'MEMORY_CRITICAL_THRESHOLD',
-    doc: 'Status turns critical at this fraction of the V8 heap limit (or of the RSS limit). Must be above the warning threshold.',
+    doc: 'Status turns critical at this share of the V8 heap limit (or of the RSS limit). Must be above the warning threshold.',
     default: 0.85,
-    min: 0,
     max: 1,
   }),
-  hysteresis: num({
+  hysteresis: share({
     env: 'MEMORY_HYSTERESIS',
-    doc: 'A level is left only after usage falls this fraction below its threshold, so the status does not flap.',
+    doc: 'A level is left only after usage falls this much of the limit below its threshold (0.05: 5 points), so the status does not flap.',
     default: 0.05,
-    min: 0,
     max: 0.5,
   }),
   rssLimit: optionalBytes({

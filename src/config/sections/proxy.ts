@@ -1,5 +1,5 @@
 // Options of the streaming reverse proxy and admission control (src/proxy).
-import { bool, bytes, duration, num, optionalStr, optionalUrl, str } from '../options.js';
+import { bool, bytes, duration, num, optionalStr, optionalUrl, percent, str } from '../options.js';
 
 export const proxyOptions = {
   upstreamUrl: optionalUrl({
@@ -24,7 +24,7 @@ export const proxyOptions = {
   maxConcurrent: num({ env: 'MAX_CONCURRENT_CONNECTIONS', doc: 'Upstream requests in flight at once (proxy and image fetches).', default: 20, min: 1, max: 100_000, integer: true }),
   queueSize: num({ env: 'PROXY_QUEUE_SIZE', doc: 'Requests that may wait for a slot; more get 503.', default: 100, min: 0, max: 1_000_000, integer: true }),
   queueTimeout: duration({ env: 'PROXY_QUEUE_TIMEOUT', doc: 'Longest wait in the queue before 503.', default: 5_000, min: 1, max: 600_000 }),
-  memoryThresholdPercent: num({ env: 'MEMORY_THRESHOLD_PERCENT', doc: 'Circuit breaker opens when heap used reaches this percent of the V8 heap limit.', default: 80, min: 1, max: 100 }),
+  memoryThresholdPercent: percent({ env: 'MEMORY_THRESHOLD_PERCENT', doc: 'Circuit breaker opens when heap used reaches this percent (0–100) of the V8 heap limit.', default: 80, min: 1, max: 100 }),
   streamTimeout: duration({ env: 'STREAM_TIMEOUT', doc: 'Upstream must send headers within this time (504), and a body may not idle longer.', default: 30_000, min: 100, max: 3_600_000 }),
   clientTimeout: duration({
     env: 'CLIENT_TIMEOUT',

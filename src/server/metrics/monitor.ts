@@ -24,7 +24,7 @@ export function registerMonitorMetrics(registry: Registry, monitor: Pick<MemoryM
   m.gauge('headroom_heap_growth_bytes_per_second', 'Least-squares slope of the post-GC heap over the trend window (leak trend), bytes per second; NaN until enough points.', (s) =>
     s.trend.bytesPerHour === null ? null : s.trend.bytesPerHour / 3600,
   );
-  m.gauge('headroom_event_loop_utilization_ratio', 'Share of time the event loop was busy between the last two samples, 0..1.', (s) => s.sample.eventLoop.utilization);
+  m.gauge('headroom_event_loop_utilization_ratio', 'Share of time the event loop was busy between the last two samples, 0..1.', (s) => s.sample.eventLoop.utilizationPercent / 100);
 
   // Totals since the monitor started, republished from the monitor's own cumulative numbers.
   const byKind = (s: { gc: ReturnType<MemoryMonitor['gc']> }, pick: (k: { count: number; totalMs: number }) => number): Samples =>
