@@ -1,30 +1,42 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { createMemoryMonitor } from '../../src/monitor/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { waitFor } from '../helpers/wait.js';
 import { fakeMemory } from './helpers.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
 describe('monitor lifecycle', () => {
-  test('start/stop/close are idempotent and close() leaves no active resources', async () => {
+  test('start/stop/close are idempotent and nothing samples after close() (mock timers)', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const mem = fakeMemory();
+    const monitor = createMemoryMonitor({ sampleInterval: 50, sampler: mem.sampler, rssLimit: null });
+    monitor.start(); // a second start() must not add a second timer
+    assert.equal(monitor.history().length, 1, 'one sample at start');
+    t.mock.timers.tick(100);
+    assert.equal(monitor.history().length, 3);
+    monitor.stop();
+    monitor.stop();
+    t.mock.timers.tick(500);
+    assert.equal(monitor.history().length, 3, 'sampling continued after stop()');
+    monitor.start();
+    assert.equal(monitor.history().length, 4);
+    await monitor.close();
+    await monitor.close();
+    monitor.start(); // no-op after close
+    t.mock.timers.tick(500);
+    assert.equal(monitor.history().length, 4, 'sampling continued after close()');
+  });
+
+  test('close() leaves no timer or observer behind (real timers)', async () => {
     await assertNoLeakedHandles(async () => {
-      const monitor = createMemoryMonitor({ sampleInterval: 50 });
-      monitor.start();
-      monitor.start();
-      await sleep(120);
-      monitor.stop();
-      monitor.stop();
-      monitor.start();
-      await monitor.close();
-      await monitor.close();
-      monitor.start(); // no-op after close
-      const n = monitor.history().length;
-      await sleep(150);
-      assert.equal(monitor.history().length, n, 'sampling continued after close()');
+      const monitor = createMemoryMonitor({ sampleInterval: 20 });
+      await waitFor(() => monitor.history().length >= 3, 'three samples');
+      await Promise.all([monitor.close(), monitor.close()]);
     });
   });
 
@@ -38,24 +50,30 @@ describe('monitor lifecycle', () => {
   test('observes real GCs by kind and the post-GC heap; stops observing after close', { skip: !gc && 'needs --expose-gc' }, async () => {
     const monitor = createMemoryMonitor({ sampleInterval: 50, trendWarmup: 0 });
     gc!();
-    await sleep(20);
     gc!();
-    await sleep(20); // gc entries are delivered asynchronously
+    // gc entries are delivered asynchronously
+    await waitFor(() => monitor.gc().byKind.major!.count >= 2, 'two major GCs observed');
     const stats = monitor.gc();
-    assert.ok(stats.byKind.major!.count >= 2, JSON.stringify(stats.byKind));
     assert.ok(stats.byKind.major!.totalMs > 0);
     assert.ok(stats.lastHeapAfterGc !== null && stats.lastHeapAfterGc > 1024 * 1024);
     assert.ok(monitor.trend().points >= 1);
     await monitor.close();
     const after = monitor.gc().byKind.major!.count;
+    // Our own observer receives the next major GC in the same delivery as any other observer would.
+    let delivered = false;
+    const probe = new PerformanceObserver((list) => {
+      if (list.getEntries().some((e) => (e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)) delivered = true;
+    });
+    probe.observe({ entryTypes: ['gc'] });
     gc!();
-    await sleep(20);
+    // Delivery holds no handle open, so poll (waitFor keeps the process alive and fails on timeout).
+    await waitFor(() => delivered, 'the major GC delivered to our observer');
+    probe.disconnect();
     assert.equal(monitor.gc().byKind.major!.count, after, 'GC observer still connected after close()');
   });
 
   test('report() has the /health shape with bytes and formatted strings', async () => {
     const monitor = createMemoryMonitor({ autoStart: true, rssLimit: 64 * 1024 ** 3 });
-    await sleep(30);
     const r = monitor.report();
     assert.equal(r.status, 'healthy');
     assert.deepEqual(Object.keys(r).sort(), ['eventLoop', 'formatted', 'gc', 'process', 'status', 'thresholds', 'timestamp', 'uptime', 'v8']);
