@@ -168,7 +168,7 @@ export function testCache(): Cache {
   return createCache({ l1: { maxBytes: 64 * 1024 ** 2 } });
 }
 
-/** The cache key of a source URL's original bytes (mirrors src/image/service.ts). */
+/** The cache key of a source URL's original bytes (mirrors keysFor in src/image/store.ts). */
 export const srcKey = (url: string): string => `image:src:${createHash('sha256').update(url).digest('base64url').slice(0, 32)}`;
 
 export async function buildImageApp(image: ImageService): Promise<FastifyInstance> {
