@@ -2,13 +2,13 @@
 // source.ts) → variants made by the bounded decode/encode stages (variants.ts, stages.ts) →
 // response shaping (respond.ts). Small originals and variants are cached as raw bytes; large
 // originals stream straight through.
-import sharp from 'sharp';
 import { HeadroomError } from '../errors.js';
 import { resolveOptions } from './defaults.js';
 import { chooseFormat, OUTPUT_TYPES } from './formats.js';
 import { createOriginPolicy } from './origin-policy.js';
 import { parseParams, type ImageParams } from './params.js';
 import { createResponder } from './respond.js';
+import { claimSharpSettings } from './sharp-settings.js';
 import { createSourceLoader, type Loaded } from './source.js';
 import { createStages } from './stages.js';
 import { createImageCounters } from './stats.js';
@@ -18,13 +18,12 @@ import { createVariants } from './variants.js';
 
 export function createImageService(options: ImageServiceOptions): ImageService {
   const o = resolveOptions(options);
-  // Process-wide libvips settings, set deliberately (see ImageServiceOptions.sharpCacheMemory).
-  // Inputs are buffers, so libvips' open-file cache is not needed either.
-  sharp.cache(o.sharpCacheMemory > 0 ? { memory: Math.max(1, Math.floor(o.sharpCacheMemory / 1024 ** 2)), files: 0, items: 100 } : false);
-  if (o.sharpConcurrency) sharp.concurrency(o.sharpConcurrency);
+  const policy = createOriginPolicy(o);
+  // Process-wide: set by the first open service, checked for the others (sharp-settings.ts).
+  // Claimed after the steps that may throw, so a failed construction holds no claim.
+  const releaseSharp = claimSharpSettings({ sharpCacheMemory: o.sharpCacheMemory, sharpConcurrency: o.sharpConcurrency ?? 0 });
   const counters = createImageCounters();
   const { c } = counters;
-  const policy = createOriginPolicy(o);
   const store = createImageStore(o.cache, counters, o.logger);
   const sources = createSourceLoader(o, policy, store, counters);
   const stages = createStages(o, (src) => sources.collect(src), counters);
@@ -81,11 +80,15 @@ export function createImageService(options: ImageServiceOptions): ImageService {
 
   function close(): Promise<void> {
     closed ??= (async () => {
-      sources.abort();
-      stages.close();
-      await variants.settled();
-      await sources.close();
-      counters.clear();
+      try {
+        sources.abort();
+        stages.close();
+        await variants.settled();
+        await sources.close();
+        counters.clear();
+      } finally {
+        releaseSharp();
+      }
     })();
     return closed;
   }
