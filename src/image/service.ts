@@ -137,4 +137,6 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   };
 }
 
-const clientClosed = (cause?: unknown): HeadroomError => new HeadroomError('HEADROOM_BAD_REQUEST', 'the client closed the request', { cause });
+// Not a bad request: the client left, and nothing is sent. Counted apart (rejections.client_closed).
+const clientClosed = (cause?: unknown): HeadroomError =>
+  new HeadroomError('HEADROOM_CLIENT_CLOSED', 'the client closed the connection before the answer was ready', { cause });

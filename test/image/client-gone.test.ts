@@ -11,7 +11,8 @@ import sharp from 'sharp';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { request } from '../helpers/http.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
-import { images } from './fixtures.js';
+import { createImageService } from '../../src/image/index.js';
+import { images, testCache } from './fixtures.js';
 
 /** One origin request held open by the test: headers (and `headBytes` of the body) sent, the rest on finish(). */
 interface Held {
@@ -202,7 +203,7 @@ for (const [kind, params, body, width, env] of [
       const b = client(t.url, imagePath(origin, '/shared', params));
       await until('the second client joins the fetch', async () => (await imageStats(t)).singleFlightShared === 1);
       a.leave();
-      await until("the first client's request has ended", async () => (await imageStats(t)).rejections.bad_request === 1);
+      await until("the first client's request has ended", async () => (await imageStats(t)).rejections.client_closed === 1);
       assert.equal(held.isClosed(), false, 'the shared fetch goes on');
       assert.equal((await admission(t)).inFlight, 1);
       held.finish();
@@ -216,3 +217,34 @@ for (const [kind, params, body, width, env] of [
     });
   });
 }
+
+test('a client that leaves ends as HEADROOM_CLIENT_CLOSED (499), counted apart from bad requests in stats and metrics', async () => {
+  await scenario(png, 0, {}, async (t, origin) => {
+    const c = client(t.url, imagePath(origin, '/gone', '&w=10'));
+    const held = await origin.next();
+    c.leave();
+    await until('the request has ended', async () => (await imageStats(t)).rejections.client_closed === 1);
+    await held.closed;
+    assert.deepEqual((await imageStats(t)).rejections, { client_closed: 1 }, 'not a bad request');
+    const metrics = (await request(`${t.url}/metrics`)).text;
+    assert.match(metrics, /^headroom_image_rejections_total\{reason="client_closed"\} 1$/m);
+    assert.doesNotMatch(metrics, /headroom_image_rejections_total\{reason="bad_request"\}/);
+  });
+});
+
+test('the library answers a caller that already left with 499 HEADROOM_CLIENT_CLOSED and starts no work', async () => {
+  await assertNoLeakedHandles(async () => {
+    const cache = testCache();
+    const image = createImageService({ cache, allowedOrigins: ['http://127.0.0.1:9'], allowPrivateNetworks: true });
+    try {
+      for (const query of [{ url: 'http://127.0.0.1:9/a.png' }, { url: 'http://127.0.0.1:9/a.png', w: '10' }]) {
+        await assert.rejects(image.handle({ query, signal: AbortSignal.abort() }), { code: 'HEADROOM_CLIENT_CLOSED', statusCode: 499 });
+      }
+      assert.deepEqual(image.stats().rejections, { client_closed: 2 });
+      assert.equal(image.stats().fetches, 0);
+    } finally {
+      await image.close();
+      await cache.close();
+    }
+  });
+});
