@@ -33,7 +33,10 @@ export interface SourceLoader {
   load(url: URL, keys: Keys, meta?: ImageMeta, signal?: AbortSignal): Promise<Loaded>;
   /** The rest of a streamed source, read within IMAGE_TIMEOUT (for a transform; see collect()). */
   collect(src: Streamed): Promise<Buffer>;
-  /** Refuses new fetches and aborts the running ones (synchronous; see close()). */
+  /**
+   * Refuses new fetches and aborts the running ones, streamed sources included (a transform
+   * reading one, a large original streaming to a client); synchronous, see close().
+   */
   abort(): void;
   /** After abort(): waits for the fetches to settle, then closes the origin connections. */
   close(): Promise<void>;
@@ -46,9 +49,10 @@ export function createSourceLoader(o: Options, policy: OriginPolicy, store: Imag
   const open = createImageAgent({ ...agentOptions, guard: false });
   const fetcher: FetcherOptions = { policy, guarded, open, maxRedirects: o.maxRedirects, timeout: o.timeout };
   const ttlSeconds = Math.floor(o.cacheTtl / 1000);
-  // One controller per fetch (abort() aborts them all); a shared signal would collect a listener
-  // per concurrent fetch.
-  const fetches = new Set<AbortController>();
+  // Each fetch's controller and disposer; abort() uses both, since a streamed source stops
+  // listening to its controller once its download deadline is cleared. (A shared signal would
+  // collect a listener per concurrent fetch.)
+  const fetches = new Map<AbortController, () => void>();
   // A streamed source that arrives after all its callers left is disposed, and one that arrives
   // for several goes to the first who claims it (the others fetch their own).
   const flights = createFlights<Loaded>((l) => l.kind === 'stream' && l.dispose());
@@ -66,7 +70,6 @@ export function createSourceLoader(o: Options, policy: OriginPolicy, store: Imag
     if (closing) throw new HeadroomError('HEADROOM_DRAINING', 'the image service is closed');
     if (signal?.aborted) throw signal.reason;
     const controller = new AbortController();
-    fetches.add(controller);
     let release: () => void = () => {};
     let res: FetchedResponse | undefined;
     // Every step is idempotent, so dispose() may run early (abort) and again on the way out.
@@ -83,6 +86,7 @@ export function createSourceLoader(o: Options, policy: OriginPolicy, store: Imag
       controller.abort(signal!.reason);
       dispose();
     };
+    fetches.set(controller, dispose);
     signal?.addEventListener('abort', onAbort, { once: true });
     // An abort can land between a step settling and its continuation: then undo what it gave us.
     const stillWanted = (): void => {
@@ -167,6 +171,7 @@ export function createSourceLoader(o: Options, policy: OriginPolicy, store: Imag
       try {
         return await collect(src.head, src.rest, src.meta.bytes ?? undefined);
       } catch (err) {
+        if (closing) throw draining(err);
         throw mapFetchError(err, timedOut || src.res.timedOut(), src.res.url);
       } finally {
         clearTimeout(timer);
@@ -174,7 +179,11 @@ export function createSourceLoader(o: Options, policy: OriginPolicy, store: Imag
     },
     abort() {
       closing = true;
-      for (const f of fetches) f.abort(new HeadroomError('HEADROOM_DRAINING', 'the image service is closing'));
+      const reason = draining();
+      for (const [controller, dispose] of [...fetches]) {
+        controller.abort(reason);
+        dispose();
+      }
     },
     async close() {
       await flights.settled();
@@ -182,3 +191,5 @@ export function createSourceLoader(o: Options, policy: OriginPolicy, store: Imag
     },
   };
 }
+
+const draining = (cause?: unknown): HeadroomError => new HeadroomError('HEADROOM_DRAINING', 'the image service is closing', { cause });

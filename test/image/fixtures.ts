@@ -70,6 +70,10 @@ export interface Origin {
   url: string;
   port: number;
   hits: Map<string, number>;
+  /** Responses of /held/… sent up to their `head` bytes and waiting for release(). */
+  held(): number;
+  /** Sends the rest of every held response. */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -80,6 +84,7 @@ export async function startOrigin(host = '127.0.0.1'): Promise<Origin> {
   const imgs = await images();
   const hits = new Map<string, number>();
   const sockets = new Set<Socket>();
+  const held = new Set<() => void>();
   const server: Server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
     hits.set(u.pathname, (hits.get(u.pathname) ?? 0) + 1);
@@ -93,6 +98,22 @@ export async function startOrigin(host = '127.0.0.1'): Promise<Origin> {
     if (kind === 'slowimg' && arg && img(arg)) {
       // Answers after a delay (single-flight and queue tests).
       setTimeout(() => send(img(arg), TYPES[arg]!), Number(u.searchParams.get('ms') ?? 200));
+      return;
+    }
+    if (kind === 'held' && arg && img(arg)) {
+      // Headers and the first `head` bytes (default none) at once, the rest on release(): the
+      // test decides when a fetch (or a transform collecting a large source) may finish.
+      const b = img(arg);
+      const head = Number(u.searchParams.get('head') ?? 0);
+      res.writeHead(200, { 'content-type': TYPES[arg]!, 'content-length': b.length, 'cache-control': 'public, max-age=600' });
+      if (head > 0) res.write(b.subarray(0, head));
+      else res.flushHeaders();
+      const finish = (): void => {
+        held.delete(finish);
+        res.end(b.subarray(head));
+      };
+      held.add(finish);
+      res.once('close', () => held.delete(finish));
       return;
     }
     if (kind === 'trickle' && arg && img(arg)) {
@@ -155,6 +176,10 @@ export async function startOrigin(host = '127.0.0.1'): Promise<Origin> {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     hits,
+    held: () => held.size,
+    release: () => {
+      for (const finish of [...held]) finish();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
