@@ -95,11 +95,6 @@ export async function startOrigin(host = '127.0.0.1'): Promise<Origin> {
       res.end(body);
     };
     if (kind === 'img' && arg && img(arg)) return send(img(arg), TYPES[arg]!);
-    if (kind === 'slowimg' && arg && img(arg)) {
-      // Answers after a delay (single-flight and queue tests).
-      setTimeout(() => send(img(arg), TYPES[arg]!), Number(u.searchParams.get('ms') ?? 200));
-      return;
-    }
     if (kind === 'held' && arg && img(arg)) {
       // Headers and the first `head` bytes (default none) at once, the rest on release(): the
       // test decides when a fetch (or a transform collecting a large source) may finish.
@@ -114,16 +109,6 @@ export async function startOrigin(host = '127.0.0.1'): Promise<Origin> {
       };
       held.add(finish);
       res.once('close', () => held.delete(finish));
-      return;
-    }
-    if (kind === 'trickle' && arg && img(arg)) {
-      // The first 128 KiB at once, the rest after a delay: a large source holds its transform
-      // slot while the rest arrives (stage and queue tests).
-      const b = img(arg);
-      res.writeHead(200, { 'content-type': TYPES[arg]!, 'content-length': b.length, 'cache-control': 'public, max-age=600' });
-      res.write(b.subarray(0, 128 * 1024));
-      const timer = setTimeout(() => res.end(b.subarray(128 * 1024)), Number(u.searchParams.get('ms') ?? 500));
-      res.once('close', () => clearTimeout(timer));
       return;
     }
     if (kind === 'chunked' && arg && img(arg)) {
@@ -159,8 +144,8 @@ export async function startOrigin(host = '127.0.0.1'): Promise<Origin> {
     }
     if (kind === 'truncated') {
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': imgs.png.length });
-      res.write(imgs.png.subarray(0, 100));
-      setTimeout(() => res.socket?.destroy(), 20);
+      // Cut off once the first bytes are out.
+      res.write(imgs.png.subarray(0, 100), () => res.socket?.destroy());
       return;
     }
     res.writeHead(404);
