@@ -12,6 +12,7 @@ export const ERRORS = {
   HEADROOM_BODY_TOO_LARGE: { status: 413, doc: 'A body exceeded its byte limit while it was being read.' },
   HEADROOM_REQUEST_TIMEOUT: { status: 408, doc: 'The client sent no request body bytes for CLIENT_TIMEOUT; the upstream request was aborted.' },
   HEADROOM_HEADERS_TOO_LARGE: { status: 431, doc: "The request's header section is larger than the HTTP parser accepts (Node's --max-http-header-size, 16 KiB by default)." },
+  HEADROOM_CLIENT_CLOSED: { status: 499, doc: 'The client closed the connection before the answer was ready; nothing is sent.' },
   // admin API
   HEADROOM_ADMIN_DISABLED: { status: 403, doc: 'The admin API is off because HEADROOM_ADMIN_TOKEN is not set.' },
   HEADROOM_UNAUTHORIZED: { status: 401, doc: 'Missing or wrong bearer token for the admin API.' },

@@ -1,12 +1,19 @@
 // Response headers: strong ETags, Cache-Control with the origin's max-age as floor or ceiling,
 // If-None-Match, and the CSP that keeps a served SVG from running scripts.
 import { createHash } from 'node:crypto';
+import { hash } from './store.js';
 
 export type OriginMaxAgeMode = 'ignore' | 'floor' | 'ceiling';
 
 export const SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
 
 export const etagOf = (bytes: Uint8Array): string => `"${createHash('sha1').update(bytes).digest('base64url')}"`;
+
+/** A strong ETag for a streamed original, derived from the origin's strong validator. */
+export function originEtag(etag: string | string[] | undefined, length: number | undefined): string | null {
+  if (typeof etag !== 'string' || etag.startsWith('W/')) return null;
+  return `"o-${hash(`${etag}\n${length ?? ''}`)}"`;
+}
 
 /** The origin's max-age in seconds (s-maxage wins; no-store/no-cache/private count as 0). */
 export function originMaxAge(cacheControl: string | string[] | undefined): number | undefined {

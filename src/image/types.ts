@@ -54,9 +54,11 @@ export interface ImageServiceOptions {
   /**
    * Bytes for libvips' process-wide operation cache; 0 (default) turns it off: headroom caches
    * encoded outputs itself, and libvips' cache would hold decoded pixels no byte budget here sees.
+   * Process-wide, like sharpConcurrency: the first open image service sets both; creating another
+   * with different values while one is open throws HEADROOM_CONFIG_INVALID.
    */
   sharpCacheMemory?: number;
-  /** libvips threads per transform (process-wide); 0/undefined leaves sharp's default (1 on glibc Linux without jemalloc, else one per core). */
+  /** libvips threads per transform (process-wide, see sharpCacheMemory); 0/undefined leaves sharp's default (1 on glibc Linux without jemalloc, else one per core). */
   sharpConcurrency?: number;
   /** Memory monitor: status critical pauses transforms; current() gives RSS headroom. */
   monitor?: PressureSource;

@@ -11,7 +11,9 @@ import sharp from 'sharp';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { request } from '../helpers/http.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
-import { images } from './fixtures.js';
+import { waitFor } from '../helpers/wait.js';
+import { createImageService } from '../../src/image/index.js';
+import { images, testCache } from './fixtures.js';
 
 /** One origin request held open by the test: headers (and `headBytes` of the body) sent, the rest on finish(). */
 interface Held {
@@ -86,15 +88,6 @@ function client(base: string, path: string): { leave(): void; response: Promise<
   return { leave: () => socket.destroy(), response };
 }
 
-/** Polls until `check` returns true; fails at the deadline (well under IMAGE_TIMEOUT). */
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 const admin = async (t: TestGateway, path: string) =>
   (await request(`${t.url}/admin/${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
 const admission = async (t: TestGateway): Promise<{ inFlight: number; queued: number }> => (await admin(t, 'proxy-stats')).admission;
@@ -138,7 +131,7 @@ for (const [kind, params] of [['original', ''], ['variant', '&w=10']] as const) 
       const held = await origin.next();
       assert.equal((await admission(t)).inFlight, 1, 'the fetch holds a shared slot');
       c.leave();
-      await until('the admission slot is free', async () => (await admission(t)).inFlight === 0);
+      await waitFor(async () => (await admission(t)).inFlight === 0, 'the admission slot is free');
       await held.closed;
     });
   });
@@ -150,7 +143,7 @@ test('meta: a client that leaves /image/meta mid-fetch frees the admission slot 
     const held = await origin.next();
     assert.equal((await admission(t)).inFlight, 1, 'the fetch holds a shared slot');
     c.leave();
-    await until('the admission slot is free', async () => (await admission(t)).inFlight === 0);
+    await waitFor(async () => (await admission(t)).inFlight === 0, 'the admission slot is free');
     await held.closed;
   });
 });
@@ -160,12 +153,12 @@ test('a client that leaves while queued for admission leaves the queue; the hold
     const a = client(t.url, imagePath(origin, '/a', '&w=10'));
     const heldA = await origin.next();
     const b = client(t.url, imagePath(origin, '/b', '&w=10'));
-    await until('the second fetch queues for admission', async () => (await admission(t)).queued === 1);
+    await waitFor(async () => (await admission(t)).queued === 1, 'the second fetch queues for admission');
     b.leave();
-    await until('the queue is empty', async () => (await admission(t)).queued === 0);
+    await waitFor(async () => (await admission(t)).queued === 0, 'the queue is empty');
     assert.equal((await admission(t)).inFlight, 1);
     a.leave();
-    await until('the admission slot is free', async () => (await admission(t)).inFlight === 0);
+    await waitFor(async () => (await admission(t)).inFlight === 0, 'the admission slot is free');
     await heldA.closed;
     assert.equal(origin.hits, 1, 'the queued fetch never reached the origin');
   });
@@ -176,16 +169,16 @@ test('a client that leaves while its large source waits for a transform slot (or
   await scenario(noisy, 32 * 1024, env, async (t, origin) => {
     const a = client(t.url, imagePath(origin, '/a', '&w=10'));
     const heldA = await origin.next();
-    await until('the first transform holds the slot', async () => (await imageStats(t)).queue.active === 1);
+    await waitFor(async () => (await imageStats(t)).queue.active === 1, 'the first transform holds the slot');
     const b = client(t.url, imagePath(origin, '/b', '&w=10'));
     const heldB = await origin.next();
-    await until('the second waits for the slot', async () => (await imageStats(t)).queue.queued === 1);
+    await waitFor(async () => (await imageStats(t)).queue.queued === 1, 'the second waits for the slot');
     assert.equal((await admission(t)).inFlight, 2, 'both streamed sources hold a fetch slot');
     b.leave();
-    await until('the waiter left the queue and its fetch slot', async () => (await imageStats(t)).queue.queued === 0 && (await admission(t)).inFlight === 1);
+    await waitFor(async () => (await imageStats(t)).queue.queued === 0 && (await admission(t)).inFlight === 1, 'the waiter left the queue and its fetch slot');
     await heldB.closed;
     a.leave();
-    await until('the transform slot and the fetch slot are free', async () => (await imageStats(t)).queue.active === 0 && (await admission(t)).inFlight === 0);
+    await waitFor(async () => (await imageStats(t)).queue.active === 0 && (await admission(t)).inFlight === 0, 'the transform slot and the fetch slot are free');
     await heldA.closed;
   });
 });
@@ -200,9 +193,9 @@ for (const [kind, params, body, width, env] of [
       const a = client(t.url, imagePath(origin, '/shared', params));
       const held = await origin.next();
       const b = client(t.url, imagePath(origin, '/shared', params));
-      await until('the second client joins the fetch', async () => (await imageStats(t)).singleFlightShared === 1);
+      await waitFor(async () => (await imageStats(t)).singleFlightShared === 1, 'the second client joins the fetch');
       a.leave();
-      await until("the first client's request has ended", async () => (await imageStats(t)).rejections.bad_request === 1);
+      await waitFor(async () => (await imageStats(t)).rejections.client_closed === 1, "the first client's request has ended");
       assert.equal(held.isClosed(), false, 'the shared fetch goes on');
       assert.equal((await admission(t)).inFlight, 1);
       held.finish();
@@ -212,7 +205,38 @@ for (const [kind, params, body, width, env] of [
       const meta = await sharp(raw.subarray(split + 4)).metadata();
       assert.equal(meta.width, width);
       assert.equal(origin.hits, 1, 'one origin fetch served the one who stayed');
-      await until('the admission slot is free', async () => (await admission(t)).inFlight === 0);
+      await waitFor(async () => (await admission(t)).inFlight === 0, 'the admission slot is free');
     });
   });
 }
+
+test('a client that leaves ends as HEADROOM_CLIENT_CLOSED (499), counted apart from bad requests in stats and metrics', async () => {
+  await scenario(png, 0, {}, async (t, origin) => {
+    const c = client(t.url, imagePath(origin, '/gone', '&w=10'));
+    const held = await origin.next();
+    c.leave();
+    await waitFor(async () => (await imageStats(t)).rejections.client_closed === 1, 'the request has ended');
+    await held.closed;
+    assert.deepEqual((await imageStats(t)).rejections, { client_closed: 1 }, 'not a bad request');
+    const metrics = (await request(`${t.url}/metrics`)).text;
+    assert.match(metrics, /^headroom_image_rejections_total\{reason="client_closed"\} 1$/m);
+    assert.doesNotMatch(metrics, /headroom_image_rejections_total\{reason="bad_request"\}/);
+  });
+});
+
+test('the library answers a caller that already left with 499 HEADROOM_CLIENT_CLOSED and starts no work', async () => {
+  await assertNoLeakedHandles(async () => {
+    const cache = testCache();
+    const image = createImageService({ cache, allowedOrigins: ['http://127.0.0.1:9'], allowPrivateNetworks: true });
+    try {
+      for (const query of [{ url: 'http://127.0.0.1:9/a.png' }, { url: 'http://127.0.0.1:9/a.png', w: '10' }]) {
+        await assert.rejects(image.handle({ query, signal: AbortSignal.abort() }), { code: 'HEADROOM_CLIENT_CLOSED', statusCode: 499 });
+      }
+      assert.deepEqual(image.stats().rejections, { client_closed: 2 });
+      assert.equal(image.stats().fetches, 0);
+    } finally {
+      await image.close();
+      await cache.close();
+    }
+  });
+});

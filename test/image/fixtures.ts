@@ -70,6 +70,10 @@ export interface Origin {
   url: string;
   port: number;
   hits: Map<string, number>;
+  /** Responses of /held/… sent up to their `head` bytes and waiting for release(). */
+  held(): number;
+  /** Sends the rest of every held response. */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -80,6 +84,7 @@ export async function startOrigin(host = '127.0.0.1'): Promise<Origin> {
   const imgs = await images();
   const hits = new Map<string, number>();
   const sockets = new Set<Socket>();
+  const held = new Set<() => void>();
   const server: Server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
     hits.set(u.pathname, (hits.get(u.pathname) ?? 0) + 1);
@@ -90,19 +95,20 @@ export async function startOrigin(host = '127.0.0.1'): Promise<Origin> {
       res.end(body);
     };
     if (kind === 'img' && arg && img(arg)) return send(img(arg), TYPES[arg]!);
-    if (kind === 'slowimg' && arg && img(arg)) {
-      // Answers after a delay (single-flight and queue tests).
-      setTimeout(() => send(img(arg), TYPES[arg]!), Number(u.searchParams.get('ms') ?? 200));
-      return;
-    }
-    if (kind === 'trickle' && arg && img(arg)) {
-      // The first 128 KiB at once, the rest after a delay: a large source holds its transform
-      // slot while the rest arrives (stage and queue tests).
+    if (kind === 'held' && arg && img(arg)) {
+      // Headers and the first `head` bytes (default none) at once, the rest on release(): the
+      // test decides when a fetch (or a transform collecting a large source) may finish.
       const b = img(arg);
+      const head = Number(u.searchParams.get('head') ?? 0);
       res.writeHead(200, { 'content-type': TYPES[arg]!, 'content-length': b.length, 'cache-control': 'public, max-age=600' });
-      res.write(b.subarray(0, 128 * 1024));
-      const timer = setTimeout(() => res.end(b.subarray(128 * 1024)), Number(u.searchParams.get('ms') ?? 500));
-      res.once('close', () => clearTimeout(timer));
+      if (head > 0) res.write(b.subarray(0, head));
+      else res.flushHeaders();
+      const finish = (): void => {
+        held.delete(finish);
+        res.end(b.subarray(head));
+      };
+      held.add(finish);
+      res.once('close', () => held.delete(finish));
       return;
     }
     if (kind === 'chunked' && arg && img(arg)) {
@@ -138,8 +144,8 @@ export async function startOrigin(host = '127.0.0.1'): Promise<Origin> {
     }
     if (kind === 'truncated') {
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': imgs.png.length });
-      res.write(imgs.png.subarray(0, 100));
-      setTimeout(() => res.socket?.destroy(), 20);
+      // Cut off once the first bytes are out.
+      res.write(imgs.png.subarray(0, 100), () => res.socket?.destroy());
       return;
     }
     res.writeHead(404);
@@ -155,6 +161,10 @@ export async function startOrigin(host = '127.0.0.1'): Promise<Origin> {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     hits,
+    held: () => held.size,
+    release: () => {
+      for (const finish of [...held]) finish();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -168,7 +178,7 @@ export function testCache(): Cache {
   return createCache({ l1: { maxBytes: 64 * 1024 ** 2 } });
 }
 
-/** The cache key of a source URL's original bytes (mirrors src/image/service.ts). */
+/** The cache key of a source URL's original bytes (mirrors keysFor in src/image/store.ts). */
 export const srcKey = (url: string): string => `image:src:${createHash('sha256').update(url).digest('base64url').slice(0, 32)}`;
 
 export async function buildImageApp(image: ImageService): Promise<FastifyInstance> {

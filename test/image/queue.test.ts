@@ -1,13 +1,9 @@
 // The bounded transform queue: concurrency, queue size, queue timeout, memory admission, lending
 // the head to another pool.
-import { after, before, test } from 'node:test';
+// Queue timeouts run on node:test's mock timers: exact, and no real wait.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTransformQueue, lendWhileIdle, type TransformQueue } from '../../src/image/transform-queue.js';
-
-// The queue's timers are unref'd (a server's sockets keep the loop alive); here nothing else does.
-let keepAlive: NodeJS.Timeout;
-before(() => void (keepAlive = setInterval(() => {}, 1000)));
-after(() => clearInterval(keepAlive));
 
 const deferred = () => {
   let resolve!: () => void;
@@ -31,11 +27,17 @@ test('runs at most `concurrency` at once, then queues, then 503 OVERLOADED with 
   q.close();
 });
 
-test('waiting longer than queueTimeout → 503 QUEUE_TIMEOUT; an aborted waiter leaves the queue', async () => {
+test('waiting longer than queueTimeout → 503 QUEUE_TIMEOUT; an aborted waiter leaves the queue', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const q = createTransformQueue({ concurrency: 1, queueSize: 5, queueTimeout: 50, memoryBudget: 1000 });
   const gate = deferred();
   const a = q.run(1, () => gate.promise);
-  await assert.rejects(q.run(1, async () => {}), { code: 'HEADROOM_QUEUE_TIMEOUT' });
+  const late = q.run(1, async () => {});
+  t.mock.timers.tick(49);
+  assert.equal(q.stats().queued, 1, 'still waiting 1 ms before queueTimeout');
+  t.mock.timers.tick(1);
+  await assert.rejects(late, { code: 'HEADROOM_QUEUE_TIMEOUT' });
+  assert.equal(q.stats().queued, 0);
   const ac = new AbortController();
   const waiting = q.run(1, async () => {}, ac.signal);
   ac.abort(new Error('client left'));
@@ -179,18 +181,21 @@ test('with nothing running, every head that cannot fit is refused and those behi
   q.close();
 });
 
-test('a head that times out lets the jobs behind it start', async () => {
+test('a head that times out lets the jobs behind it start', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const q = createTransformQueue({ concurrency: 2, queueSize: 8, queueTimeout: 100, memoryBudget: 100 });
   const gate = deferred();
   const a = q.run(50, () => gate.promise);
-  const big = q.run(60, async () => 'big'); // 50 + 60 > 100: waits for memory, then times out
+  const big = q.run(60, async () => 'big'); // 50 + 60 > 100: waits for memory, then times out at 100
+  t.mock.timers.tick(50);
   let ran = false;
-  const small = q.run(10, async () => void (ran = true)); // fits, but FIFO keeps it behind `big`
+  const small = q.run(10, async () => void (ran = true)); // fits, but FIFO keeps it behind `big`; its own timeout is at 150
   await new Promise((r) => setImmediate(r));
   assert.equal(ran, false);
+  t.mock.timers.tick(50);
   await assert.rejects(big, { code: 'HEADROOM_QUEUE_TIMEOUT' });
   await small;
-  assert.equal(ran, true, 'started when the head left, not at its own timeout');
+  assert.equal(ran, true, 'started when the head left (100), not at its own timeout (150)');
   gate.resolve();
   await a;
   q.close();

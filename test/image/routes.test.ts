@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { createImageService, type ImageService, type ImageServiceOptions } from '../../src/image/index.js';
 import { registerImageMetrics } from '../../src/server/metrics/image.js';
 import type { Cache } from '../../src/cache/types.js';
+import { waitFor } from '../helpers/wait.js';
 import { buildImageApp, images, srcKey, startOrigin, testCache, type Images, type Origin } from './fixtures.js';
 
 let origin: Origin;
@@ -214,27 +215,36 @@ describe('transforms', () => {
 
   test('one source fetch and one transform for concurrent requests (single-flight)', async () => {
     const { get, q, image } = await setup();
-    const rs = await Promise.all(Array.from({ length: 6 }, () => get(q('/slowimg/webp?ms=150', '&w=64'))));
+    // The origin holds its answer until every request has joined the one flight.
+    const variants = Promise.all(Array.from({ length: 6 }, () => get(q('/held/webp', '&w=64'))));
+    await waitFor(() => image.stats().singleFlightShared === 5 && origin.held() === 1, "five requests join the first one's source fetch");
+    origin.release();
+    const rs = await variants;
     assert.ok(rs.every((r) => r.statusCode === 200));
-    assert.equal(origin.hits.get('/slowimg/webp'), 1);
+    assert.equal(origin.hits.get('/held/webp'), 1);
     assert.equal(image.stats().transforms, 1);
-    const originals = await Promise.all(Array.from({ length: 4 }, () => get(q('/slowimg/gif?ms=150'))));
+    const shared = image.stats().singleFlightShared;
+    const pending = Promise.all(Array.from({ length: 4 }, () => get(q('/held/gif'))));
+    await waitFor(() => image.stats().singleFlightShared === shared + 3 && origin.held() === 1, 'three requests join the first fetch of the original');
+    origin.release();
+    const originals = await pending;
     assert.ok(originals.every((r) => r.rawPayload.equals(imgs.gif)));
-    assert.equal(origin.hits.get('/slowimg/gif'), 1);
+    assert.equal(origin.hits.get('/held/gif'), 1);
   });
 
   test('a full transform queue answers 503 HEADROOM_OVERLOADED with Retry-After; the running transform completes', async () => {
-    // One slot, no waiting room, encodes inside the slot: decoding the 4 MP noise source and
-    // encoding AVIF keep the slot busy for a few hundred ms.
+    // One slot, no waiting room: the first transform holds the slot while it collects a large
+    // source that the origin holds mid-body.
     const { get, q, image } = await setup({ concurrency: 1, queueSize: 0, encodeConcurrency: 0, timeout: 30_000, queueTimeout: 30_000 });
-    const first = get(q('/img/big', '&w=400&format=avif'));
-    while (image.stats().queue.active === 0) await new Promise((r) => setImmediate(r));
+    const first = get(q('/held/big?head=131072', '&w=400&format=avif'));
+    await waitFor(() => image.stats().queue.active === 1, 'the first transform holds the slot');
     const refused = await get(q('/img/jpeg', '&w=100'));
     assert.equal(refused.statusCode, 503);
     assert.equal(refused.json().error.code, 'HEADROOM_OVERLOADED');
     assert.match(refused.json().error.message, /IMAGE_QUEUE_SIZE/);
     assert.ok(Number(refused.headers['retry-after']) >= 1);
     assert.equal(image.stats().rejections.overloaded, 1);
+    origin.release();
     const r = await first;
     assert.equal(r.statusCode, 200);
     assert.equal(r.headers['content-type'], 'image/avif');

@@ -1,6 +1,7 @@
 // GET /image and GET /image/meta (public), GET /image-stats (admin plugin; the gateway mounts it
 // under /admin after auth). Errors are HeadroomErrors and go through the shared error handler.
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { HeadroomError } from '../../errors.js';
 import type { ImageService } from '../../image/types.js';
 
 export interface ImageRouteOptions {
@@ -11,7 +12,7 @@ export interface ImageRouteOptions {
 function clientSignal(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error('client closed the connection'));
+    if (!reply.raw.writableFinished) controller.abort(new HeadroomError('HEADROOM_CLIENT_CLOSED', 'the client closed the connection'));
   });
   return controller.signal;
 }

@@ -1,0 +1,82 @@
+// Response shaping: headers (type, length, Cache-Control, nosniff, CSP for SVG, Vary for
+// format=auto), strong ETags, 304 for a matching If-None-Match, and a streamed original's
+// pass-through body.
+import { Readable } from 'node:stream';
+import { cacheControl, etagOf, matchesEtag, SVG_CSP } from './http-headers.js';
+import type { Streamed } from './source.js';
+import type { ImageCounters } from './stats.js';
+import type { ImageMeta, ImageRequest, ImageResponse } from './types.js';
+
+export interface Responder {
+  /** 200 with `bytes`, or 304 when the request's If-None-Match matches their ETag. */
+  bytes(req: ImageRequest, bytes: Buffer, type: string, maxAge: number, vary: boolean): ImageResponse;
+  /** 304 from cached metadata alone (a streamed original with an origin ETag), or undefined. */
+  notModified(req: ImageRequest, meta: ImageMeta | undefined): ImageResponse | undefined;
+  /** 200 streaming a large original through; the body disposes of the source when it ends or closes. */
+  stream(src: Streamed): ImageResponse;
+  /** The strong ETag of a Buffer the cache holds, hashed once per Buffer instead of on every hit. */
+  etagFor(bytes: Buffer): string;
+}
+
+export function createResponder(counters: ImageCounters): Responder {
+  const { c } = counters;
+  const etags = new WeakMap<Buffer, string>();
+  const etagFor = (bytes: Buffer): string => {
+    let etag = etags.get(bytes);
+    if (etag === undefined) etags.set(bytes, (etag = etagOf(bytes)));
+    return etag;
+  };
+
+  async function* passThrough(src: Streamed): AsyncGenerator<Buffer> {
+    try {
+      c.bytesServed += src.head.length;
+      yield src.head;
+      for await (const chunk of src.rest) {
+        c.bytesServed += chunk.length;
+        yield chunk;
+      }
+    } finally {
+      src.dispose();
+    }
+  }
+
+  return {
+    etagFor,
+    bytes(req, bytes, type, maxAge, vary) {
+      const etag = etagFor(bytes);
+      const headers: Record<string, string> = { 'cache-control': cacheControl(maxAge), etag, 'x-content-type-options': 'nosniff' };
+      if (vary) headers.vary = 'Accept';
+      if (matchesEtag(req.ifNoneMatch, etag)) {
+        c.notModified++;
+        return { status: 304, headers };
+      }
+      headers['content-type'] = type;
+      headers['content-length'] = String(bytes.length);
+      if (type === 'image/svg+xml') headers['content-security-policy'] = SVG_CSP;
+      c.bytesServed += bytes.length;
+      return { status: 200, headers, body: bytes };
+    },
+    notModified(req, meta) {
+      if (!meta?.etag || !matchesEtag(req.ifNoneMatch, meta.etag)) return undefined;
+      c.notModified++;
+      return { status: 304, headers: { 'cache-control': cacheControl(meta.maxAge), etag: meta.etag, 'x-content-type-options': 'nosniff' } };
+    },
+    stream(src) {
+      c.passThrough++;
+      // The client reads at its own pace now; undici's body (idle) timeout still applies.
+      src.res.clearDeadline();
+      const headers: Record<string, string> = {
+        'content-type': src.meta.contentType,
+        'cache-control': cacheControl(src.meta.maxAge),
+        'x-content-type-options': 'nosniff',
+      };
+      if (src.meta.bytes !== null) headers['content-length'] = String(src.meta.bytes);
+      if (src.meta.etag) headers.etag = src.meta.etag;
+      if (src.meta.format === 'svg') headers['content-security-policy'] = SVG_CSP;
+      // A body destroyed before its first read never enters passThrough's finally: dispose on close.
+      const body = Readable.from(passThrough(src));
+      body.once('close', src.dispose);
+      return { status: 200, headers, body };
+    },
+  };
+}
