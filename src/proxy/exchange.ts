@@ -9,8 +9,7 @@
 // hot path allocates one object per request and no closures.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { Release } from './admission-types.js';
-import type { Sheddable } from './admission.js';
+import type { Release, Sheddable } from '../admission/index.js';
 import type { ResponseCache, Tee } from './cache-tee.js';
 import type { GcAssist } from './gc-assist.js';
 import type { ResponseFacts } from './cache-policy.js';

@@ -5,7 +5,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Cache, CacheValue, SetOptions } from '../../src/cache/types.js';
-import { createAdmission, type AdmissionOptions, type HeadroomAdmission } from '../../src/proxy/admission.js';
+import { createAdmission, type AdmissionOptions, type HeadroomAdmission } from '../../src/admission/index.js';
 import { createProxy, type Proxy, type ProxyOptions } from '../../src/proxy/proxy.js';
 import { proxyAdminRoutes, proxyRoutes } from '../../src/server/routes/proxy.js';
 import { installErrorHandlers } from '../../src/server/error-handler.js';

@@ -4,8 +4,8 @@
 // request) so refusing work stays cheap during a flood.
 import { HeadroomError, type ErrorCode } from '../errors.js';
 import type { PressureSource } from '../monitor/types.js';
-import type { Admission, AdmissionStats, Release } from './admission-types.js';
-import { createBreaker } from './breaker.js';
+import type { Admission, AdmissionStats, Release } from './types.js';
+import { createMemoryBreaker } from './memory-breaker.js';
 
 export interface AdmissionOptions {
   /** MAX_CONCURRENT_CONNECTIONS. */
@@ -101,7 +101,7 @@ export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
     return victims.length;
   };
 
-  const breaker = createBreaker({
+  const breaker = createMemoryBreaker({
     thresholdPercent: options.memoryThresholdPercent,
     hysteresisPercent: options.hysteresisPercent,
     sampleInterval: options.sampleInterval,

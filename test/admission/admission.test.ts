@@ -1,10 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAdmission } from '../../src/proxy/admission.js';
+import { createAdmission } from '../../src/admission/index.js';
+import * as proxyEntry from '../../src/proxy/index.js';
 import { HeadroomError } from '../../src/errors.js';
 import type { MemoryStatus, PressureListener, PressureSource } from '../../src/monitor/types.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
-import { delay } from './helpers.js';
+import { delay } from '../proxy/helpers.js';
 
 const base = { maxConcurrent: 2, queueSize: 1, queueTimeout: 5_000, memoryThresholdPercent: 80, heapPercent: () => 10 };
 
@@ -112,5 +113,9 @@ describe('admission', () => {
       assert.equal(await codeOf(waiting), 'HEADROOM_DRAINING');
       assert.equal(await codeOf(a.acquire()), 'HEADROOM_DRAINING');
     });
+  });
+
+  test('headroom/proxy still exports the controller (moved to src/admission)', () => {
+    assert.equal(proxyEntry.createAdmission, createAdmission);
   });
 });
