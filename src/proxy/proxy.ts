@@ -140,20 +140,23 @@ export function createProxy(options: ProxyOptions): Proxy {
       release();
       return;
     }
-    const ex = new Exchange(ctx, req, res, release, performance.now(), req.method === 'GET' ? cacheKey : undefined, info.hasAuthorization, info.cacheControl);
-    const opts: Dispatcher.DispatchOptions = {
+    const ex = new Exchange(ctx, {
+      req,
+      res,
+      release,
+      cacheKey: req.method === 'GET' ? cacheKey : undefined,
+      hasAuthorization: info.hasAuthorization,
+      cacheControl: info.cacheControl,
+    });
+    // undici reports every failure, a refused dispatch included, through the handler.
+    ex.send(pool, {
       path,
       method: req.method as Dispatcher.HttpMethod,
       headers: info.headers,
       body: info.hasBody ? req : null,
       headersTimeout: streamTimeout,
       bodyTimeout: streamTimeout,
-    };
-    try {
-      pool.dispatch(opts, ex as unknown as Dispatcher.DispatchHandler);
-    } catch (err) {
-      ex.onError(err as Error);
-    }
+    });
   }
 
   function admit(req: IncomingMessage, res: ServerResponse, path: string, info: RequestHeaderInfo, cacheKey: string | undefined): void {
