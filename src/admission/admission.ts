@@ -84,7 +84,7 @@ export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
   const drainingError = rejection('HEADROOM_DRAINING', 'shutting down; retry on another instance');
 
   let inFlight = 0;
-  let closed = false;
+  let closing: Promise<void> | undefined;
   let shedCount = 0;
   const rejected = { concurrency: 0, queueTimeout: 0, memory: 0, draining: 0 };
   const queue: Waiter[] = [];
@@ -139,7 +139,7 @@ export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
   };
 
   const tryAcquire = (): Release | HeadroomError | undefined => {
-    if (closed) {
+    if (closing) {
       rejected.draining++;
       return drainingError;
     }
@@ -203,15 +203,17 @@ export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
     });
   };
 
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
+  // Every call returns the same promise.
+  const close = (): Promise<void> => {
+    if (closing) return closing;
+    closing = Promise.resolve();
     breaker.close();
     for (const w of [...queue]) {
       settle(w);
       rejected.draining++;
       w.reject(drainingError);
     }
+    return closing;
   };
 
   return {

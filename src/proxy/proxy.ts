@@ -132,8 +132,8 @@ export function createProxy(options: ProxyOptions): Proxy {
   const disabledError = new HeadroomError('HEADROOM_NOT_FOUND', `the streaming proxy at ${prefix} is turned off (ENABLE_STREAMING_PROXY=false)`);
   const pathError = new HeadroomError('HEADROOM_PATH_REJECTED', 'path would escape the upstream base path (.., encoded dots, // or backslashes)');
   const drainingError = new HeadroomError('HEADROOM_DRAINING', 'the gateway is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
-  let closed = false;
   let draining = false;
+  let closing: Promise<void> | undefined;
 
   function dispatch(req: IncomingMessage, res: ServerResponse, release: Release, path: string, info: RequestHeaderInfo, cacheKey: string | undefined): void {
     if (res.destroyed) {
@@ -241,21 +241,24 @@ export function createProxy(options: ProxyOptions): Proxy {
     );
   }
 
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    draining = true;
-    if (ownAdmission) await admission.close();
-    const timer = setTimeout(() => void pool.destroy().catch(() => {}), options.closeTimeout ?? 5_000);
-    timer.unref();
-    try {
-      await pool.close();
-    } catch {
-      // destroyed by the timer
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  // Every call gets the one close in progress, so no caller goes on while requests still run.
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      draining = true;
+      if (ownAdmission) await admission.close();
+      // In-flight requests get closeTimeout to finish; then the pool is destroyed, which fails
+      // them (pool.close() itself may never settle once requests wait in its queue).
+      let timer: NodeJS.Timeout | undefined;
+      const forced = new Promise<void>((resolve) => {
+        timer = setTimeout(() => resolve(pool.destroy()), options.closeTimeout ?? 5_000);
+        timer.unref();
+      });
+      try {
+        await Promise.race([pool.close(), forced]);
+      } finally {
+        clearTimeout(timer);
+      }
+    })());
 
   return {
     prefix,

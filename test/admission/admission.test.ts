@@ -108,8 +108,10 @@ describe('admission', () => {
       const a = createAdmission({ ...base, maxConcurrent: 1, memoryThresholdPercent: 99, heapPercent: undefined });
       await a.acquire();
       const waiting = a.acquire();
-      await a.close();
-      await a.close();
+      const closing = a.close();
+      assert.equal(a.close(), closing, 'every call gets the same promise');
+      assert.equal(a[Symbol.asyncDispose](), closing);
+      await closing;
       assert.equal(await codeOf(waiting), 'HEADROOM_DRAINING');
       assert.equal(await codeOf(a.acquire()), 'HEADROOM_DRAINING');
     });
