@@ -28,8 +28,8 @@ export interface ExchangeContext {
   /** CLIENT_TIMEOUT, ms; 0 = off. */
   clientTimeout: number;
   logger: Logger | undefined;
-  /** Shedding registry (the shared HeadroomAdmission), if any. */
-  tracker: { add(s: Sheddable): void; untrack(s: Sheddable): void } | undefined;
+  /** Shedding registry (the admission controller). */
+  tracker: { add(s: Sheddable): void; untrack(s: Sheddable): void };
   gcAssist: GcAssist | undefined;
 }
 
@@ -105,7 +105,7 @@ export class Exchange extends UpstreamHandler implements Sheddable {
     res[kExchange] = this;
     res.on('close', onResponseClose);
     if (ctx.clientTimeout > 0) res.setTimeout(ctx.clientTimeout, onClientIdle);
-    ctx.tracker?.add(this);
+    ctx.tracker.add(this);
   }
 
   /** Node's socket timeout fired: end the exchange if the client is the side that stalls. */
@@ -204,7 +204,7 @@ export class Exchange extends UpstreamHandler implements Sheddable {
     this.ctx.counters.active--;
     this.ctx.counters.completed++;
     this.release();
-    this.ctx.tracker?.untrack(this);
+    this.ctx.tracker.untrack(this);
     this.res[kExchange] = undefined;
   }
 

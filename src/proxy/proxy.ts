@@ -8,10 +8,9 @@ import type { Logger } from 'pino';
 import { HeadroomError } from '../errors.js';
 import type { Cache } from '../cache/types.js';
 import type { PressureSource } from '../monitor/types.js';
-import { createAdmission, type Admission, type AdmissionStats, type HeadroomAdmission, type Release } from '../admission/index.js';
+import { createAdmission, type AdmissionStats, type HeadroomAdmission, type Release } from '../admission/index.js';
 import { createResponseCache, type ResponseCache, type ResponseCacheStats } from './cache-tee.js';
 import { Exchange, type ExchangeContext } from './exchange.js';
-import { ProxyAbort } from './faults.js';
 import { createGcAssist, DEFAULT_GC_ASSIST_BYTES } from './gc-assist.js';
 import { createHeaderRules, type RequestHeaderInfo } from './headers.js';
 import { createPathMapper } from './path.js';
@@ -29,8 +28,12 @@ export interface ProxyOptions {
   stripPrefix?: boolean;
   /** ENABLE_STREAMING_PROXY. Default true; false answers 404 explaining why. */
   enabled?: boolean;
-  /** Shared admission controller (not closed by the proxy). Without one the proxy makes its own from `limits`. */
-  admission?: Admission;
+  /**
+   * Shared admission controller from createAdmission() (not closed by the proxy). Without one the
+   * proxy makes its own from `limits`. A bare `Admission` (acquire() only) is not enough here: the
+   * proxy's hot path takes slots synchronously and registers responses for shedding.
+   */
+  admission?: HeadroomAdmission;
   limits?: { maxConcurrent?: number; queueSize?: number; queueTimeout?: number; memoryThresholdPercent?: number; monitor?: PressureSource };
   /** STREAM_TIMEOUT, ms: headers must arrive within it (504) and the body may not idle longer. Default 30 000. */
   streamTimeout?: number;
@@ -93,7 +96,10 @@ export function createProxy(options: ProxyOptions): Proxy {
   const enabled = options.enabled ?? true;
   const streamTimeout = options.streamTimeout ?? 30_000;
   const ownAdmission = !options.admission;
-  const admission: Admission =
+  if (options.admission && typeof options.admission.tryAcquire !== 'function') {
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', 'createProxy: admission must be a controller from createAdmission() (an object with only acquire() cannot take slots synchronously or shed responses)');
+  }
+  const admission: HeadroomAdmission =
     options.admission ??
     createAdmission({
       maxConcurrent: options.limits?.maxConcurrent ?? 20,
@@ -102,7 +108,6 @@ export function createProxy(options: ProxyOptions): Proxy {
       memoryThresholdPercent: options.limits?.memoryThresholdPercent ?? 80,
       monitor: options.limits?.monitor,
     });
-  const fast = 'tryAcquire' in admission ? (admission as HeadroomAdmission) : undefined;
   const monitor = options.monitor ?? options.limits?.monitor;
   const pool = new Pool(upstream.origin, {
     connections: options.connections ?? admission.stats().maxConcurrent,
@@ -116,7 +121,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         cache: options.cache,
         maxBufferSize: options.maxBufferSize ?? 10 * 1024 * 1024,
         cacheAuthorized: options.cacheAuthorized ?? false,
-        canWrite: () => !(fast?.breakerOpen() ?? false) && (monitor ? monitor.status() === 'healthy' : true),
+        canWrite: () => !admission.breakerOpen() && (monitor ? monitor.status() === 'healthy' : true),
       })
     : undefined;
   const ctx: ExchangeContext = {
@@ -126,7 +131,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     streamTimeout,
     clientTimeout: options.clientTimeout ?? 15_000,
     logger: options.logger,
-    tracker: fast,
+    tracker: admission,
     gcAssist: createGcAssist(options.gcAssistBytes ?? DEFAULT_GC_ASSIST_BYTES),
   };
   const disabledError = new HeadroomError('HEADROOM_NOT_FOUND', `the streaming proxy at ${prefix} is turned off (ENABLE_STREAMING_PROXY=false)`);
@@ -136,10 +141,6 @@ export function createProxy(options: ProxyOptions): Proxy {
   let closing: Promise<void> | undefined;
 
   function dispatch(req: IncomingMessage, res: ServerResponse, release: Release, path: string, info: RequestHeaderInfo, cacheKey: string | undefined): void {
-    if (res.destroyed) {
-      release();
-      return;
-    }
     const ex = new Exchange(ctx, {
       req,
       res,
@@ -160,43 +161,26 @@ export function createProxy(options: ProxyOptions): Proxy {
   }
 
   function admit(req: IncomingMessage, res: ServerResponse, path: string, info: RequestHeaderInfo, cacheKey: string | undefined): void {
-    if (fast) {
-      const r = fast.tryAcquire();
-      if (typeof r === 'function') return dispatch(req, res, r, path, info, cacheKey);
-      if (r) return sendError(res, r, info.hasBody);
-      // Queued (callback form: no promise or AbortSignal); leaves the queue if the client goes away.
-      const onClose = (): void => {
-        cancel();
-        counters.errors.clientAbort++;
-      };
-      const cancel = fast.enqueue(
-        (release) => {
-          res.off('close', onClose);
-          dispatch(req, res, release, path, info, cacheKey);
-        },
-        (err) => {
-          res.off('close', onClose);
-          sendError(res, err, info.hasBody);
-        },
-      );
-      res.once('close', onClose);
-      return;
-    }
-    // A plain Admission (the shared contract): promise form with an AbortSignal.
-    const ac = new AbortController();
-    const onClose = (): void => ac.abort(new ProxyAbort('clientAbort'));
-    res.once('close', onClose);
-    admission.acquire({ signal: ac.signal }).then(
+    const r = admission.tryAcquire();
+    if (typeof r === 'function') return dispatch(req, res, r, path, info, cacheKey);
+    if (r) return sendError(res, r, info.hasBody);
+    // Queued (callback form: no promise or AbortSignal); leaves the queue if the client goes away,
+    // so a client that is gone never reaches dispatch().
+    const onClose = (): void => {
+      cancel();
+      counters.errors.clientAbort++;
+    };
+    const cancel = admission.enqueue(
       (release) => {
         res.off('close', onClose);
         dispatch(req, res, release, path, info, cacheKey);
       },
-      (err: unknown) => {
+      (err) => {
         res.off('close', onClose);
-        if (err instanceof ProxyAbort) counters.errors.clientAbort++;
-        else sendError(res, err instanceof HeadroomError ? err : new HeadroomError('HEADROOM_INTERNAL', 'admission failed', { cause: err }), info.hasBody);
+        sendError(res, err, info.hasBody);
       },
     );
+    res.once('close', onClose);
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
@@ -233,7 +217,10 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (responseCache.skip(key, info.cacheControl) !== undefined) return admit(req, res, path, info, key);
     responseCache.lookup(key, req, info.cacheControl).then(
       (hit) => {
-        if (res.destroyed) return;
+        if (res.destroyed) {
+          counters.errors.clientAbort++; // gone during the lookup: no upstream request for it
+          return;
+        }
         if (hit) responseCache.serve(hit, req, res, info.ifNoneMatch);
         else admit(req, res, path, info, key);
       },

@@ -39,7 +39,8 @@ class Controller implements Dispatcher.DispatchController {
 type Drive = (handler: Dispatcher.DispatchHandler, controller: Controller) => void;
 
 /** A gateway whose every request is one Exchange sent to a fake dispatcher running `drive`. */
-async function serve(drive: Drive): Promise<{ url: string; ctx: ExchangeContext; releases: () => number; close(): Promise<void> }> {
+async function serve(drive: Drive): Promise<{ url: string; ctx: ExchangeContext; tracked: Set<unknown>; releases: () => number; close(): Promise<void> }> {
+  const tracked = new Set<unknown>();
   const ctx: ExchangeContext = {
     counters: new ProxyCounters(),
     rules: createHeaderRules({ upstreamToken: 'tok-xyz' }),
@@ -47,7 +48,7 @@ async function serve(drive: Drive): Promise<{ url: string; ctx: ExchangeContext;
     streamTimeout: 1_000,
     clientTimeout: 0,
     logger: undefined,
-    tracker: undefined,
+    tracker: { add: (s) => void tracked.add(s), untrack: (s) => void tracked.delete(s) },
     gcAssist: undefined,
   };
   let released = 0;
@@ -66,6 +67,7 @@ async function serve(drive: Drive): Promise<{ url: string; ctx: ExchangeContext;
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     ctx,
+    tracked,
     releases: () => released,
     close: () =>
       new Promise<void>((r) => {
@@ -104,6 +106,7 @@ describe('exchange on the controller-based handler API', () => {
         assert.equal(gw.ctx.counters.completed, 1);
         assert.equal(gw.ctx.counters.percentiles().samples, 1);
         assert.equal(gw.releases(), 1);
+        assert.equal(gw.tracked.size, 0, 'registered for shedding while in flight only');
       } finally {
         await gw.close();
       }
