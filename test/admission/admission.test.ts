@@ -5,7 +5,7 @@ import * as proxyEntry from '../../src/proxy/index.js';
 import { HeadroomError } from '../../src/errors.js';
 import type { MemoryStatus, PressureListener, PressureSource } from '../../src/monitor/types.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
-import { delay } from '../proxy/helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const base = { maxConcurrent: 2, queueSize: 1, queueTimeout: 5_000, memoryThresholdPercent: 80, heapPercent: () => 10 };
 
@@ -76,15 +76,21 @@ describe('admission', () => {
 
   test('memory breaker opens at the threshold and closes with hysteresis', async () => {
     let heap = 50;
-    await using a = createAdmission({ ...base, heapPercent: () => heap, sampleInterval: 5, hysteresisPercent: 10 });
+    let samples = 0;
+    await using a = createAdmission({ ...base, heapPercent: () => (samples++, heap), sampleInterval: 5, hysteresisPercent: 10 });
+    // Resolves once the breaker has taken a sample of the value set now.
+    const sampled = (): Promise<boolean> => {
+      const after = samples;
+      return waitFor(() => samples > after, 'a heap sample');
+    };
     heap = 85;
-    await delay(40);
+    await sampled();
     assert.equal(await codeOf(a.acquire()), 'HEADROOM_MEMORY_PRESSURE');
     heap = 75; // below threshold but inside the hysteresis band: stays open
-    await delay(40);
+    await sampled();
     assert.ok(a.breakerOpen());
     heap = 65;
-    await delay(40);
+    await sampled();
     assert.ok(!a.breakerOpen());
     (await a.acquire())();
     assert.equal(a.stats().rejected.memory, 1);

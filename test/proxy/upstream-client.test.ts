@@ -5,7 +5,7 @@ import { HeadroomError } from '../../src/errors.js';
 import type { MemoryStatus } from '../../src/monitor/types.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { setImmediate as tick } from 'node:timers/promises';
-import { delay, mapCache, startUpstream, within } from './helpers.js';
+import { mapCache, startUpstream, within } from './helpers.js';
 
 const code = async (p: Promise<unknown>): Promise<string> => {
   try {
@@ -19,10 +19,8 @@ const code = async (p: Promise<unknown>): Promise<string> => {
 describe('createUpstreamClient', () => {
   test('json(): token, query, caching through the Cache, in-flight de-duplication, writes skipped under pressure', async () => {
     const up = await startUpstream((req, res) => {
-      setTimeout(() => {
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ url: req.url, auth: req.headers.authorization }));
-      }, 30);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ url: req.url, auth: req.headers.authorization }));
     });
     const cache = mapCache();
     let level: MemoryStatus = 'healthy';
@@ -92,7 +90,6 @@ describe('createUpstreamClient', () => {
       await client.close();
       assert.equal(await code(client.json('/x')), 'HEADROOM_DRAINING');
       await up.close();
-      await delay(10);
     });
   });
 
