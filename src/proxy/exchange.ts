@@ -6,7 +6,8 @@
 // head is written with the first body byte, so an upstream that breaks its framing before that
 // still gets a 502. A client that makes no progress (stalled upload, stopped reading) for
 // CLIENT_TIMEOUT loses the exchange: Node's socket timeout measures that, counting reads and real
-// write progress. A class, so the hot path allocates one object per request and no closures.
+// write progress. A class, so the hot path allocates one object per request and no closures
+// (an upload adds one listener: upstream-handler.ts).
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Release, Sheddable } from '../admission/index.js';
