@@ -23,6 +23,7 @@ import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
@@ -227,7 +228,8 @@ function childEntry(): Promise<{ script: string; loader: string[] }> {
   childScript ??= (async () => {
     if (args.loader === 'tsx') return { script: self, loader: ['--import', 'tsx'] };
     if (args.loader !== 'plain') throw new Error(`--loader must be plain or tsx, not ${args.loader}`);
-    return { script: await bundleForNode(self, 'proxy-bench.mjs'), loader: [] };
+    // One bundle per run: checkouts that share node_modules may run this bench at the same time.
+    return { script: await bundleForNode(self, `proxy-bench-${process.pid}.mjs`), loader: [] };
   })();
   return childScript;
 }
@@ -444,7 +446,11 @@ if (args.child) {
   await child(args.child);
 } else {
   const sc = args.scenario;
-  if (sc === 'all' || sc === 'throughput') await throughput();
-  if (sc === 'all' || sc === 'memory') await memory();
-  if (sc === 'all' || sc === 'overload') await overload();
+  try {
+    if (sc === 'all' || sc === 'throughput') await throughput();
+    if (sc === 'all' || sc === 'memory') await memory();
+    if (sc === 'all' || sc === 'overload') await overload();
+  } finally {
+    if (childScript && args.loader === 'plain') rmSync((await childScript).script, { force: true });
+  }
 }

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Cache } from '../cache/types.js';
 import type { PressureSource } from '../monitor/types.js';
-import type { Admission } from '../proxy/admission-types.js';
+import type { Admission } from '../admission/index.js';
 import type { LookupFunction } from './guarded-agent.js';
 import type { OriginMaxAgeMode } from './http-headers.js';
 import type { QueueStats } from './transform-queue.js';

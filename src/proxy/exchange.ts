@@ -1,16 +1,16 @@
-// One proxied request as an undici dispatch handler: relays the upstream response to the raw
-// Node response with backpressure both ways (a full client socket pauses the upstream parser; the
-// request body is undici's to pull from the IncomingMessage), tees cacheable bodies, and turns
-// every failure into either an error answer (nothing sent yet) or a destroyed client connection
-// (mid-body, so a truncated body never looks complete). The response head is written with the
-// first body byte, so an upstream that breaks its framing before that still gets a 502. A client
-// that makes no progress (stalled upload, stopped reading) for CLIENT_TIMEOUT loses the exchange:
-// Node's socket timeout measures that, counting reads and real write progress. A class, so the
-// hot path allocates one object per request and no closures.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// One proxied request as an undici dispatch handler (through upstream-handler.ts): relays the
+// upstream response to the raw Node response with backpressure both ways (a full client socket
+// pauses the upstream parser; the request body is undici's to pull from the IncomingMessage), tees
+// cacheable bodies, and turns every failure into either an error answer (nothing sent yet) or a
+// destroyed client connection (mid-body, so a truncated body never looks complete). The response
+// head is written with the first body byte, so an upstream that breaks its framing before that
+// still gets a 502. A client that makes no progress (stalled upload, stopped reading) for
+// CLIENT_TIMEOUT loses the exchange: Node's socket timeout measures that, counting reads and real
+// write progress. A class, so the hot path allocates one object per request and no closures
+// (an upload adds one listener: upstream-handler.ts).
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { Release } from './admission-types.js';
-import type { Sheddable } from './admission.js';
+import type { Release, Sheddable } from '../admission/index.js';
 import type { ResponseCache, Tee } from './cache-tee.js';
 import type { GcAssist } from './gc-assist.js';
 import type { ResponseFacts } from './cache-policy.js';
@@ -18,6 +18,7 @@ import { ProxyAbort, faultError, faultKind } from './faults.js';
 import type { HeaderRules } from './headers.js';
 import { sendError } from './respond.js';
 import type { ProxyCounters } from './stats.js';
+import { UpstreamHandler } from './upstream-handler.js';
 
 /** What an exchange needs from the proxy that created it. */
 export interface ExchangeContext {
@@ -28,18 +29,37 @@ export interface ExchangeContext {
   /** CLIENT_TIMEOUT, ms; 0 = off. */
   clientTimeout: number;
   logger: Logger | undefined;
-  /** Shedding registry (the shared HeadroomAdmission), if any. */
-  tracker: { add(s: Sheddable): void; untrack(s: Sheddable): void } | undefined;
+  /** Shedding registry (the admission controller). */
+  tracker: { add(s: Sheddable): void; untrack(s: Sheddable): void };
   gcAssist: GcAssist | undefined;
+}
+
+/** One request's side of an exchange. */
+export interface ExchangeOptions {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** The admission slot, given back when the exchange ends. */
+  release: Release;
+  /** Set when the response may be stored in the cache under this key. */
+  cacheKey: string | undefined;
+  /** The request carried Authorization (decides what a shared cache may store). */
+  hasAuthorization: boolean;
+  /** The request's Cache-Control. */
+  cacheControl: string | undefined;
 }
 
 export const kExchange = Symbol('headroom.exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
 
-// Shared listeners: `this` is the response; no per-request closure.
+// Shared listeners: `this` is the response; no per-request closure. The exchange is done before
+// the answer is ended, so a close while it is not done is the client going away.
 function onResponseClose(this: TaggedResponse): void {
   const ex = this[kExchange];
-  if (ex && !ex.done) ex.abort(new ProxyAbort(this.writableFinished ? 'other' : 'clientAbort'));
+  if (ex && !ex.done) ex.abort(new ProxyAbort('clientAbort'));
+}
+
+function onResponseDrain(this: TaggedResponse): void {
+  this[kExchange]?.drained();
 }
 
 // The client socket saw no read and no write progress for CLIENT_TIMEOUT.
@@ -49,12 +69,16 @@ function onClientIdle(this: TaggedResponse): void {
   else if (!this.writableFinished) this.destroy(); // answer written, but the client will not take it
 }
 
-export class Exchange implements Sheddable {
+export class Exchange extends UpstreamHandler implements Sheddable {
   done = false;
   bytes = 0;
-  private abortUpstream: ((err: Error) => void) | undefined;
-  private pendingAbort: Error | undefined;
-  private resume: (() => void) | undefined;
+  private readonly req: IncomingMessage;
+  private readonly res: TaggedResponse;
+  private readonly release: Release;
+  private readonly cacheKey: string | undefined;
+  private readonly hasAuthorization: boolean;
+  private readonly cacheControl: string | undefined;
+  private readonly started = performance.now();
   private tee: Tee | undefined;
   private ttl = 0;
   private facts: ResponseFacts | undefined;
@@ -68,19 +92,21 @@ export class Exchange implements Sheddable {
 
   constructor(
     private readonly ctx: ExchangeContext,
-    private readonly req: IncomingMessage,
-    private readonly res: TaggedResponse,
-    private readonly release: Release,
-    private readonly started: number,
-    private readonly cacheKey: string | undefined,
-    private readonly reqHasAuth: boolean,
-    private readonly reqCacheControl: string | undefined,
+    o: ExchangeOptions,
   ) {
+    super();
+    this.req = o.req;
+    this.res = o.res;
+    this.release = o.release;
+    this.cacheKey = o.cacheKey;
+    this.hasAuthorization = o.hasAuthorization;
+    this.cacheControl = o.cacheControl;
     ctx.counters.active++;
+    const res = this.res;
     res[kExchange] = this;
     res.on('close', onResponseClose);
     if (ctx.clientTimeout > 0) res.setTimeout(ctx.clientTimeout, onClientIdle);
-    ctx.tracker?.add(this);
+    ctx.tracker.add(this);
   }
 
   /** Node's socket timeout fired: end the exchange if the client is the side that stalls. */
@@ -93,33 +119,26 @@ export class Exchange implements Sheddable {
     else this.res.socket?.setTimeout?.(this.ctx.clientTimeout); // waiting on the upstream: not the client's fault
   }
 
-  /** Aborts the upstream side (client gone, shed); undici then calls onError. */
+  /** Aborts the upstream side (client gone, shed); undici then reports the failure to fail(). */
   abort(err: Error): void {
-    if (this.done) return;
-    if (this.abortUpstream) this.abortUpstream(err);
-    else this.pendingAbort = err;
+    if (!this.done) this.abortUpstream(err);
   }
 
   shed(): void {
     this.abort(new ProxyAbort('shed'));
   }
 
-  // --- undici legacy handler interface (the core's native one: no header conversion layer) ---
-
-  onConnect(abort: (err?: Error) => void): void {
-    if (this.pendingAbort) abort(this.pendingAbort);
-    else this.abortUpstream = abort;
+  drained(): void {
+    this.resumeUpstream();
   }
 
-  onBodySent(chunk: Buffer | string): void {
-    this.ctx.counters.bytesIn += chunk.length;
+  protected uploaded(bytes: number): void {
+    this.ctx.counters.bytesIn += bytes;
   }
 
-  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
-    if (status < 200) return true; // 1xx: undici continues with the final response
+  protected head(status: number, upstreamHeaders: IncomingHttpHeaders, statusText: string): boolean {
     this.ctx.counters.latency(performance.now() - this.started);
-    const headers = this.ctx.rules.response(raw);
-    this.resume = resume;
+    const headers = this.ctx.rules.response(upstreamHeaders);
     this.expected = contentLength(headers);
     if (this.cacheKey !== undefined && this.ctx.responseCache) this.maybeTee(status, headers);
     if (this.res.destroyed) return false;
@@ -134,7 +153,7 @@ export class Exchange implements Sheddable {
     this.res.writeHead(this.status, this.statusText || undefined, this.headers);
   }
 
-  onData(chunk: Buffer): boolean {
+  protected body(chunk: Buffer): boolean {
     if (!this.headWritten) this.writeHead();
     const n = chunk.length;
     this.bytes += n;
@@ -142,21 +161,17 @@ export class Exchange implements Sheddable {
     this.ctx.gcAssist?.relayed(n);
     if (this.tee) this.tee.push(chunk);
     // Whole body in the first chunk: hold it so headers and body leave in one write at end().
+    // undici's parser never delivers more than Content-Length bytes, so nothing follows it.
     if (this.bytes === n && n === this.expected) {
       this.held = chunk;
       return true;
     }
-    if (this.held) {
-      // More than declared arrived; undici will fail the request, keep order anyway.
-      this.res.write(this.held);
-      this.held = undefined;
-    }
     if (this.res.write(chunk)) return true;
-    this.res.once('drain', this.resume!);
+    this.res.once('drain', onResponseDrain);
     return false;
   }
 
-  onComplete(): void {
+  protected end(): void {
     if (!this.headWritten) this.writeHead();
     if (this.tee && this.facts) {
       this.ctx.responseCache!.store(this.cacheKey!, this.tee, this.ttl, this.status, this.headers, this.facts, this.req);
@@ -168,7 +183,7 @@ export class Exchange implements Sheddable {
     else this.res.end();
   }
 
-  onError(err: Error): void {
+  protected fail(err: Error): void {
     this.held = undefined;
     const kind = faultKind(err);
     this.ctx.counters.errors[kind]++;
@@ -190,7 +205,7 @@ export class Exchange implements Sheddable {
     this.ctx.counters.active--;
     this.ctx.counters.completed++;
     this.release();
-    this.ctx.tracker?.untrack(this);
+    this.ctx.tracker.untrack(this);
     this.res[kExchange] = undefined;
   }
 
@@ -209,7 +224,7 @@ export class Exchange implements Sheddable {
       else if (n === 'content-length') length = Number(headers[i + 1]) || 0;
     }
     const facts: ResponseFacts | undefined = cacheControl ? { status, cacheControl, vary, setCookie, age } : undefined;
-    const t = this.ctx.responseCache!.begin(this.cacheKey!, facts, length, this.reqHasAuth, this.reqCacheControl);
+    const t = this.ctx.responseCache!.begin(this.cacheKey!, facts, length, this.hasAuthorization, this.cacheControl);
     if (!t) return;
     this.tee = t.tee;
     this.ttl = t.ttl;

@@ -1,8 +1,8 @@
 // Header rules toward the upstream and back to the client: hop-by-hop headers (RFC 9110 §7.6.1,
 // plus any named in Connection) are dropped both ways, Host is left to undici (it writes the
 // upstream's), X-Forwarded-* are set, the upstream token replaces any client Authorization and is
-// never relayed back. Tables are built once; per request we walk the raw header arrays once.
-import type { IncomingMessage } from 'node:http';
+// never relayed back. Tables are built once; per request we walk the header lists once.
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
@@ -109,24 +109,29 @@ export function createHeaderRules(options: HeaderRulesOptions) {
   }
 
   /**
-   * Converts undici's raw response headers (Buffers) to a flat string list for writeHead, minus
-   * hop-by-hop headers and anything that would echo the upstream token.
+   * Converts the upstream's response headers as undici hands them over (lower-case names; a
+   * repeated header is an array) to a flat [name, value, …] list for writeHead, minus hop-by-hop
+   * headers and any value that would echo the upstream token.
    */
-  function response(raw: Buffer[]): string[] {
+  function response(headers: IncomingHttpHeaders): string[] {
     const out: string[] = [];
     let extraHop: string[] | undefined;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toString('latin1').toLowerCase();
-      const value = raw[i + 1]!.toString('latin1');
+    for (const name in headers) {
+      const value = headers[name]!;
       if (HOP_BY_HOP.has(name)) {
         if (name === 'connection') {
-          const named = connectionNames(value);
-          if (named.length > 0) (extraHop ??= []).push(...named);
+          for (const v of typeof value === 'string' ? [value] : value) {
+            const named = connectionNames(v);
+            if (named.length > 0) (extraHop ??= []).push(...named);
+          }
         }
         continue;
       }
-      if (token && value.includes(token)) continue;
-      out.push(name, value);
+      if (typeof value === 'string') {
+        if (!token || !value.includes(token)) out.push(name, value);
+      } else {
+        for (const v of value) if (!token || !v.includes(token)) out.push(name, v);
+      }
     }
     if (extraHop) for (let i = out.length - 2; i >= 0; i -= 2) if (extraHop.includes(out[i]!)) out.splice(i, 2);
     return out;

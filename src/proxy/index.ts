@@ -1,7 +1,7 @@
 // headroom/proxy: streaming reverse proxy, admission control and the bounded upstream client.
 export { createProxy, type Proxy, type ProxyOptions, type ProxyStats } from './proxy.js';
-export { createAdmission, type AdmissionOptions, type HeadroomAdmission, type Sheddable } from './admission.js';
-export type { Admission, AdmissionStats, Release } from './admission-types.js';
+// Admission lives in src/admission (shared with the image routes); re-exported so imports keep working.
+export { createAdmission, type Admission, type AdmissionOptions, type AdmissionStats, type HeadroomAdmission, type Release, type Sheddable } from '../admission/index.js';
 export { createUpstreamClient, readLimited, type UpstreamClient, type UpstreamClientOptions, type RequestOptions, type StreamResponse } from './upstream-client.js';
 export { pathEscapes } from './path.js';
 export { sharedTtl, parseCacheControl, etagMatches } from './cache-policy.js';

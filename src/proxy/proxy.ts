@@ -8,11 +8,9 @@ import type { Logger } from 'pino';
 import { HeadroomError } from '../errors.js';
 import type { Cache } from '../cache/types.js';
 import type { PressureSource } from '../monitor/types.js';
-import type { Admission, AdmissionStats, Release } from './admission-types.js';
-import { createAdmission, type HeadroomAdmission } from './admission.js';
+import { createAdmission, type AdmissionStats, type HeadroomAdmission, type Release } from '../admission/index.js';
 import { createResponseCache, type ResponseCache, type ResponseCacheStats } from './cache-tee.js';
 import { Exchange, type ExchangeContext } from './exchange.js';
-import { ProxyAbort } from './faults.js';
 import { createGcAssist, DEFAULT_GC_ASSIST_BYTES } from './gc-assist.js';
 import { createHeaderRules, type RequestHeaderInfo } from './headers.js';
 import { createPathMapper } from './path.js';
@@ -30,8 +28,12 @@ export interface ProxyOptions {
   stripPrefix?: boolean;
   /** ENABLE_STREAMING_PROXY. Default true; false answers 404 explaining why. */
   enabled?: boolean;
-  /** Shared admission controller (not closed by the proxy). Without one the proxy makes its own from `limits`. */
-  admission?: Admission;
+  /**
+   * Shared admission controller from createAdmission() (not closed by the proxy). Without one the
+   * proxy makes its own from `limits`. A bare `Admission` (acquire() only) is not enough here: the
+   * proxy's hot path takes slots synchronously and registers responses for shedding.
+   */
+  admission?: HeadroomAdmission;
   limits?: { maxConcurrent?: number; queueSize?: number; queueTimeout?: number; memoryThresholdPercent?: number; monitor?: PressureSource };
   /** STREAM_TIMEOUT, ms: headers must arrive within it (504) and the body may not idle longer. Default 30 000. */
   streamTimeout?: number;
@@ -96,7 +98,10 @@ export function createProxy(options: ProxyOptions): Proxy {
   const enabled = options.enabled ?? true;
   const streamTimeout = options.streamTimeout ?? 30_000;
   const ownAdmission = !options.admission;
-  const admission: Admission =
+  if (options.admission && typeof options.admission.tryAcquire !== 'function') {
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', 'createProxy: admission must be a controller from createAdmission() (an object with only acquire() cannot take slots synchronously or shed responses)');
+  }
+  const admission: HeadroomAdmission =
     options.admission ??
     createAdmission({
       maxConcurrent: options.limits?.maxConcurrent ?? 20,
@@ -105,7 +110,6 @@ export function createProxy(options: ProxyOptions): Proxy {
       memoryThresholdPercent: options.limits?.memoryThresholdPercent ?? 80,
       monitor: options.limits?.monitor,
     });
-  const fast = 'tryAcquire' in admission ? (admission as HeadroomAdmission) : undefined;
   const monitor = options.monitor ?? options.limits?.monitor;
   const pool = new Pool(upstream.origin, {
     connections: options.connections ?? admission.stats().maxConcurrent,
@@ -119,7 +123,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         cache: options.cache,
         maxBufferSize: options.maxBufferSize ?? 10 * 1024 * 1024,
         cacheAuthorized: options.cacheAuthorized ?? false,
-        canWrite: () => !(fast?.breakerOpen() ?? false) && (monitor ? monitor.status() === 'healthy' : true),
+        canWrite: () => !admission.breakerOpen() && (monitor ? monitor.status() === 'healthy' : true),
       })
     : undefined;
   const ctx: ExchangeContext = {
@@ -129,74 +133,56 @@ export function createProxy(options: ProxyOptions): Proxy {
     streamTimeout,
     clientTimeout: options.clientTimeout ?? 15_000,
     logger: options.logger,
-    tracker: fast,
+    tracker: admission,
     gcAssist: createGcAssist(options.gcAssistBytes ?? DEFAULT_GC_ASSIST_BYTES),
   };
   const disabledError = new HeadroomError('HEADROOM_NOT_FOUND', `the streaming proxy at ${prefix} is turned off (ENABLE_STREAMING_PROXY=false)`);
   const pathError = new HeadroomError('HEADROOM_PATH_REJECTED', 'path would escape the upstream base path (.., encoded dots, // or backslashes)');
   const drainingError = new HeadroomError('HEADROOM_DRAINING', 'the gateway is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
-  let closed = false;
   let draining = false;
+  let closing: Promise<void> | undefined;
 
   function dispatch(req: IncomingMessage, res: ServerResponse, release: Release, path: string, info: RequestHeaderInfo, cacheKey: string | undefined): void {
-    if (res.destroyed) {
-      release();
-      return;
-    }
-    const ex = new Exchange(ctx, req, res, release, performance.now(), req.method === 'GET' ? cacheKey : undefined, info.hasAuthorization, info.cacheControl);
-    const opts: Dispatcher.DispatchOptions = {
+    const ex = new Exchange(ctx, {
+      req,
+      res,
+      release,
+      cacheKey: req.method === 'GET' ? cacheKey : undefined,
+      hasAuthorization: info.hasAuthorization,
+      cacheControl: info.cacheControl,
+    });
+    // undici reports every failure, a refused dispatch included, through the handler.
+    ex.send(pool, {
       path,
       method: req.method as Dispatcher.HttpMethod,
       headers: info.headers,
       body: info.hasBody ? req : null,
       headersTimeout: streamTimeout,
       bodyTimeout: streamTimeout,
-    };
-    try {
-      pool.dispatch(opts, ex as unknown as Dispatcher.DispatchHandler);
-    } catch (err) {
-      ex.onError(err as Error);
-    }
+    });
   }
 
   function admit(req: IncomingMessage, res: ServerResponse, path: string, info: RequestHeaderInfo, cacheKey: string | undefined): void {
-    if (fast) {
-      const r = fast.tryAcquire();
-      if (typeof r === 'function') return dispatch(req, res, r, path, info, cacheKey);
-      if (r) return sendError(res, r, info.hasBody);
-      // Queued (callback form: no promise or AbortSignal); leaves the queue if the client goes away.
-      const onClose = (): void => {
-        cancel();
-        counters.errors.clientAbort++;
-      };
-      const cancel = fast.enqueue(
-        (release) => {
-          res.off('close', onClose);
-          dispatch(req, res, release, path, info, cacheKey);
-        },
-        (err) => {
-          res.off('close', onClose);
-          sendError(res, err, info.hasBody);
-        },
-      );
-      res.once('close', onClose);
-      return;
-    }
-    // A plain Admission (the shared contract): promise form with an AbortSignal.
-    const ac = new AbortController();
-    const onClose = (): void => ac.abort(new ProxyAbort('clientAbort'));
-    res.once('close', onClose);
-    admission.acquire({ signal: ac.signal }).then(
+    const r = admission.tryAcquire();
+    if (typeof r === 'function') return dispatch(req, res, r, path, info, cacheKey);
+    if (r) return sendError(res, r, info.hasBody);
+    // Queued (callback form: no promise or AbortSignal); leaves the queue if the client goes away,
+    // so a client that is gone never reaches dispatch().
+    const onClose = (): void => {
+      cancel();
+      counters.errors.clientAbort++;
+    };
+    const cancel = admission.enqueue(
       (release) => {
         res.off('close', onClose);
         dispatch(req, res, release, path, info, cacheKey);
       },
-      (err: unknown) => {
+      (err) => {
         res.off('close', onClose);
-        if (err instanceof ProxyAbort) counters.errors.clientAbort++;
-        else sendError(res, err instanceof HeadroomError ? err : new HeadroomError('HEADROOM_INTERNAL', 'admission failed', { cause: err }), info.hasBody);
+        sendError(res, err, info.hasBody);
       },
     );
+    res.once('close', onClose);
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
@@ -233,7 +219,10 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (responseCache.skip(key, info.cacheControl) !== undefined) return admit(req, res, path, info, key);
     responseCache.lookup(key, req, info.cacheControl).then(
       (hit) => {
-        if (res.destroyed) return;
+        if (res.destroyed) {
+          counters.errors.clientAbort++; // gone during the lookup: no upstream request for it
+          return;
+        }
         if (hit) responseCache.serve(hit, req, res, info.ifNoneMatch);
         else admit(req, res, path, info, key);
       },
@@ -241,21 +230,24 @@ export function createProxy(options: ProxyOptions): Proxy {
     );
   }
 
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    draining = true;
-    if (ownAdmission) await admission.close();
-    const timer = setTimeout(() => void pool.destroy().catch(() => {}), options.closeTimeout ?? 5_000);
-    timer.unref();
-    try {
-      await pool.close();
-    } catch {
-      // destroyed by the timer
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  // Every call gets the one close in progress, so no caller goes on while requests still run.
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      draining = true;
+      if (ownAdmission) await admission.close();
+      // In-flight requests get closeTimeout to finish; then the pool is destroyed, which fails
+      // them (pool.close() itself may never settle once requests wait in its queue).
+      let timer: NodeJS.Timeout | undefined;
+      const forced = new Promise<void>((resolve) => {
+        timer = setTimeout(() => resolve(pool.destroy()), options.closeTimeout ?? 5_000);
+        timer.unref();
+      });
+      try {
+        await Promise.race([pool.close(), forced]);
+      } finally {
+        clearTimeout(timer);
+      }
+    })());
 
   return {
     prefix,

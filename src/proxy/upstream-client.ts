@@ -80,7 +80,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   const pool = new Pool(base.origin, { connections: options.connections ?? 16 });
   const inflight = new Map<string, Promise<unknown>>();
   const counts = { requests: 0, cacheHits: 0, deduplicated: 0, cacheWritesSkipped: 0, tooLarge: 0, errors: 0 };
-  let closed = false;
+  let closing: Promise<void> | undefined;
 
   const pathOf = (path: string, query: RequestOptions['query']): string => {
     let p = basePath + (path.startsWith('/') ? path : `/${path}`);
@@ -89,7 +89,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   };
 
   async function request(path: string, o: RequestOptions): Promise<Dispatcher.ResponseData> {
-    if (closed) throw new HeadroomError('HEADROOM_DRAINING', 'upstream client is closed');
+    if (closing) throw new HeadroomError('HEADROOM_DRAINING', 'upstream client is closed');
     counts.requests++;
     const headers: Record<string, string> = { ...options.headers, ...o.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -172,11 +172,8 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     return { statusCode: res.statusCode, headers: res.headers, body: res.body };
   }
 
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    await pool.close();
-  };
+  // Every call gets the one close in progress (it waits for in-flight requests).
+  const close = (): Promise<void> => (closing ??= pool.close());
 
   return { json, stream, stats: () => ({ ...counts }), close, [Symbol.asyncDispose]: close };
 }

@@ -2,7 +2,7 @@
 // a critical monitor pauses transforms (503) while originals still flow; RSS headroom is honoured.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Admission, AdmissionStats, Release } from '../../src/proxy/admission-types.js';
+import type { Admission, AdmissionStats, Release } from '../../src/admission/index.js';
 import type { MemorySample, MemoryStatus, PressureSource } from '../../src/monitor/types.js';
 import { HeadroomError } from '../../src/errors.js';
 import { createImageService } from '../../src/image/index.js';

@@ -1,9 +1,11 @@
 // Response caching through the real createCache (L1 only) — the RFC 9111 subset of issue 4.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { createCache } from '../../src/cache/index.js';
 import type { MemoryStatus, PressureSource } from '../../src/monitor/types.js';
-import { request, startGateway, startUpstream, type Gateway, type Upstream } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
+import { mapCache, request, startGateway, startUpstream, type Gateway, type Upstream } from './helpers.js';
 
 async function setup(options: { maxBufferSize?: number; monitor?: PressureSource } = {}): Promise<{ up: Upstream; gw: Gateway; close: () => Promise<void> }> {
   const up = await startUpstream((req, res) => {
@@ -115,6 +117,38 @@ describe('proxy response cache', () => {
       assert.equal(gw.proxy.stats().cache!.skippedPressure, 2);
     } finally {
       await close();
+    }
+  });
+
+  test('a client that leaves during a slow cache lookup costs no upstream request', async () => {
+    let lookupStarted!: () => void;
+    const started = new Promise<void>((r) => (lookupStarted = r));
+    let finishLookup!: () => void;
+    const gate = new Promise<void>((r) => (finishLookup = r));
+    const cache = mapCache();
+    const get = cache.get;
+    cache.get = async <T>(key: string): Promise<T | undefined> => {
+      lookupStarted();
+      await gate; // a slow L2 (disk, Redis)
+      return get<T>(key);
+    };
+    const up = await startUpstream((_req, res) => res.end('x'));
+    const gw = await startGateway({ upstreamUrl: up.url, cache });
+    try {
+      const req = http.get(`${gw.url}/api/slow-lookup`, { agent: false });
+      req.on('error', () => {});
+      await started;
+      req.destroy();
+      const server = gw.app.server;
+      await waitFor(() => new Promise<boolean>((r) => server.getConnections((_e, n) => r(n === 0))), 'the gateway to see the client leave');
+      finishLookup();
+      await waitFor(() => gw.proxy.stats().errors.clientAbort === 1, 'the abort to be counted');
+      assert.equal(up.received.length, 0);
+      assert.equal(gw.proxy.stats().inFlight, 0);
+    } finally {
+      finishLookup();
+      await gw.close();
+      await up.close();
     }
   });
 });

@@ -5,7 +5,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Cache, CacheValue, SetOptions } from '../../src/cache/types.js';
-import { createAdmission, type AdmissionOptions, type HeadroomAdmission } from '../../src/proxy/admission.js';
+import { createAdmission, type AdmissionOptions, type HeadroomAdmission } from '../../src/admission/index.js';
 import { createProxy, type Proxy, type ProxyOptions } from '../../src/proxy/proxy.js';
 import { proxyAdminRoutes, proxyRoutes } from '../../src/server/routes/proxy.js';
 import { installErrorHandlers } from '../../src/server/error-handler.js';
@@ -163,8 +163,6 @@ export function mapCache(): Cache & { map: Map<string, { value: CacheValue; expi
   };
 }
 
-export const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 export interface Download {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -174,12 +172,13 @@ export interface Download {
 }
 
 /** GETs a URL counting body bytes; resolves on a proper end or when the connection dies. */
-export function download(url: string, options: http.RequestOptions & { abortAfterBytes?: number } = {}): Promise<Download> {
+export function download(url: string, options: http.RequestOptions & { abortAfterBytes?: number; onData?: () => void } = {}): Promise<Download> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { agent: false, ...options }, (res) => {
       const out: Download = { status: res.statusCode ?? 0, headers: res.headers, bytes: 0, complete: false };
       res.on('data', (c: Buffer) => {
         out.bytes += c.length;
+        options.onData?.();
         if (options.abortAfterBytes !== undefined && out.bytes >= options.abortAfterBytes) req.destroy();
       });
       res.on('end', () => (out.complete = true));

@@ -6,7 +6,8 @@ import { Registry } from 'prom-client';
 import { registerProxyMetrics } from '../../src/server/metrics/proxy.js';
 import type { MemoryStatus, PressureListener, PressureSource } from '../../src/monitor/types.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
-import { delay, download, request, startGateway, startUpstream, within } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
+import { download, request, startGateway, startUpstream, within } from './helpers.js';
 
 const TOKEN = 'tok-secret-123';
 
@@ -170,16 +171,19 @@ describe('proxy rules', () => {
   });
 
   test('reset mid-body or idle body → client connection destroyed, never a complete-looking body', async () => {
+    // The reset comes once the client has body bytes (so the head was relayed), not after a fixed wait.
+    let reset: (() => void) | undefined;
     const up = await startUpstream((req, res) => {
       if (req.url === '/reset-chunked') {
         res.writeHead(200);
         res.write(Buffer.alloc(100_000));
-        setTimeout(() => req.socket.destroy(), 50);
+        reset = () => req.socket.destroy();
       } else if (req.url === '/reset-length') {
         res.writeHead(200, { 'content-length': 1_000_000 });
         res.write(Buffer.alloc(100_000));
-        setTimeout(() => req.socket.destroy(), 50);
+        reset = () => req.socket.destroy();
       } else {
+        reset = undefined;
         res.writeHead(200);
         res.write(Buffer.alloc(1000)); // then idles forever
       }
@@ -187,7 +191,7 @@ describe('proxy rules', () => {
     const gw = await startGateway({ upstreamUrl: up.url, streamTimeout: 400 });
     try {
       for (const path of ['/reset-chunked', '/reset-length', '/idle']) {
-        const d = await within(download(`${gw.url}/api${path}`), 5_000, path);
+        const d = await within(download(`${gw.url}/api${path}`, { onData: () => reset?.() }), 5_000, path);
         assert.equal(d.status, 200, path);
         assert.equal(d.complete, false, `${path}: body must not look complete`);
       }
@@ -213,8 +217,7 @@ describe('proxy rules', () => {
       assert.equal(d.complete, false);
       await within(up.received[0]!.settled, 3_000, 'upstream abort');
       assert.equal(up.received[0]!.aborted, true);
-      for (let i = 0; i < 50 && gw.proxy.stats().inFlight > 0; i++) await delay(20);
-      assert.equal(gw.proxy.stats().inFlight, 0);
+      await waitFor(() => gw.proxy.stats().inFlight === 0, 'the slot to be released');
       assert.equal(gw.proxy.stats().errors.clientAbort, 1);
     } finally {
       await gw.close();
@@ -228,12 +231,11 @@ describe('proxy rules', () => {
     try {
       const req = http.get(`${gw.url}/api/wait`, { agent: false });
       req.on('error', () => {});
-      for (let i = 0; i < 100 && up.received.length === 0; i++) await delay(10);
+      await waitFor(() => up.received.length > 0, 'the request upstream');
       req.destroy();
       await within(up.received[0]!.settled, 3_000, 'upstream abort');
       assert.equal(up.received[0]!.aborted, true);
-      for (let i = 0; i < 50 && gw.proxy.stats().inFlight > 0; i++) await delay(20);
-      assert.equal(gw.proxy.stats().inFlight, 0);
+      await waitFor(() => gw.proxy.stats().inFlight === 0, 'the slot to be released');
     } finally {
       await gw.close();
       await up.close();
@@ -247,7 +249,7 @@ describe('proxy rules', () => {
     const gw = await startGateway({ upstreamUrl: up.url }, { maxConcurrent: 1, queueSize: 0 });
     try {
       const first = request(`${gw.url}/api/slow`);
-      for (let i = 0; i < 100 && up.received.length === 0; i++) await delay(10);
+      await waitFor(() => up.received.length > 0, 'the first request upstream');
       const r = await request(`${gw.url}/api/x`);
       assert.equal(r.status, 503);
       assert.equal(r.headers['retry-after'], '1');
@@ -274,19 +276,18 @@ describe('proxy rules', () => {
     const gw = await startGateway({ upstreamUrl: up.url }, { maxConcurrent: 1, queueSize: 5, queueTimeout: 300 });
     try {
       const first = request(`${gw.url}/api/1`);
-      for (let i = 0; i < 100 && up.received.length === 0; i++) await delay(10);
+      await waitFor(() => up.received.length > 0, 'the first request upstream');
       const timedOut = await request(`${gw.url}/api/2`);
       assert.equal(timedOut.status, 503);
       assert.equal(JSON.parse(timedOut.body.toString()).error.code, 'HEADROOM_QUEUE_TIMEOUT');
       // A client that gives up while queued frees its queue place at once.
       const gone = http.get(`${gw.url}/api/3`, { agent: false });
       gone.on('error', () => {});
-      for (let i = 0; i < 100 && gw.proxy.stats().queued === 0; i++) await delay(10);
+      await waitFor(() => gw.proxy.stats().queued === 1, 'the request to queue');
       gone.destroy();
-      for (let i = 0; i < 100 && gw.proxy.stats().queued > 0; i++) await delay(10);
-      assert.equal(gw.proxy.stats().queued, 0);
+      await waitFor(() => gw.proxy.stats().queued === 0, 'the gone client to leave the queue');
       const waiting = request(`${gw.url}/api/4`);
-      for (let i = 0; i < 100 && gw.proxy.stats().queued === 0; i++) await delay(10);
+      await waitFor(() => gw.proxy.stats().queued === 1, 'the request to queue');
       release();
       gate = Promise.resolve();
       assert.equal((await first).body.toString(), 'done');
@@ -314,7 +315,7 @@ describe('proxy rules', () => {
     const gw = await startGateway({ upstreamUrl: up.url }, { monitor });
     try {
       const d = download(`${gw.url}/api/big`);
-      for (let i = 0; i < 100 && gw.proxy.stats().bytes.out < 32 * 1024; i++) await delay(10);
+      await waitFor(() => gw.proxy.stats().bytes.out >= 32 * 1024, 'body bytes relayed');
       level = 'critical';
       for (const l of listeners) l('critical');
       const got = await within(d, 3_000, 'shed download');

@@ -4,7 +4,8 @@ import { createUpstreamClient } from '../../src/proxy/upstream-client.js';
 import { HeadroomError } from '../../src/errors.js';
 import type { MemoryStatus } from '../../src/monitor/types.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
-import { delay, mapCache, startUpstream, within } from './helpers.js';
+import { setImmediate as tick } from 'node:timers/promises';
+import { mapCache, startUpstream, within } from './helpers.js';
 
 const code = async (p: Promise<unknown>): Promise<string> => {
   try {
@@ -18,10 +19,8 @@ const code = async (p: Promise<unknown>): Promise<string> => {
 describe('createUpstreamClient', () => {
   test('json(): token, query, caching through the Cache, in-flight de-duplication, writes skipped under pressure', async () => {
     const up = await startUpstream((req, res) => {
-      setTimeout(() => {
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ url: req.url, auth: req.headers.authorization }));
-      }, 30);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ url: req.url, auth: req.headers.authorization }));
     });
     const cache = mapCache();
     let level: MemoryStatus = 'healthy';
@@ -91,7 +90,33 @@ describe('createUpstreamClient', () => {
       await client.close();
       assert.equal(await code(client.json('/x')), 'HEADROOM_DRAINING');
       await up.close();
-      await delay(10);
+    });
+  });
+
+  test('close() twice while a request is in flight: one promise, settled only once the request is done', async () => {
+    await assertNoLeakedHandles(async () => {
+      let arrive!: () => void;
+      const arrived = new Promise<void>((r) => (arrive = r));
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const up = await startUpstream((_req, res) => {
+        arrive();
+        void gate.then(() => res.end('2'));
+      });
+      const client = createUpstreamClient({ baseUrl: up.url });
+      const inFlight = client.json('/slow');
+      await arrived;
+      const first = client.close();
+      const second = client.close();
+      assert.equal(second, first, 'the same in-flight promise');
+      let settled = false;
+      void second.then(() => (settled = true));
+      for (let i = 0; i < 5; i++) await tick();
+      assert.equal(settled, false, 'close() must wait for the request in flight');
+      release();
+      assert.equal(await inFlight, 2);
+      await second;
+      await up.close();
     });
   });
 });

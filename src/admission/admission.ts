@@ -4,8 +4,8 @@
 // request) so refusing work stays cheap during a flood.
 import { HeadroomError, type ErrorCode } from '../errors.js';
 import type { PressureSource } from '../monitor/types.js';
-import type { Admission, AdmissionStats, Release } from './admission-types.js';
-import { createBreaker } from './breaker.js';
+import type { Admission, AdmissionStats, Release } from './types.js';
+import { createMemoryBreaker } from './memory-breaker.js';
 
 export interface AdmissionOptions {
   /** MAX_CONCURRENT_CONNECTIONS. */
@@ -84,7 +84,7 @@ export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
   const drainingError = rejection('HEADROOM_DRAINING', 'shutting down; retry on another instance');
 
   let inFlight = 0;
-  let closed = false;
+  let closing: Promise<void> | undefined;
   let shedCount = 0;
   const rejected = { concurrency: 0, queueTimeout: 0, memory: 0, draining: 0 };
   const queue: Waiter[] = [];
@@ -101,7 +101,7 @@ export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
     return victims.length;
   };
 
-  const breaker = createBreaker({
+  const breaker = createMemoryBreaker({
     thresholdPercent: options.memoryThresholdPercent,
     hysteresisPercent: options.hysteresisPercent,
     sampleInterval: options.sampleInterval,
@@ -139,7 +139,7 @@ export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
   };
 
   const tryAcquire = (): Release | HeadroomError | undefined => {
-    if (closed) {
+    if (closing) {
       rejected.draining++;
       return drainingError;
     }
@@ -203,15 +203,17 @@ export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
     });
   };
 
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
+  // Every call returns the same promise.
+  const close = (): Promise<void> => {
+    if (closing) return closing;
+    closing = Promise.resolve();
     breaker.close();
     for (const w of [...queue]) {
       settle(w);
       rejected.draining++;
       w.reject(drainingError);
     }
+    return closing;
   };
 
   return {

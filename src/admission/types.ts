@@ -1,5 +1,5 @@
 // The admission-control contract shared by the proxy and image routes. The gateway creates one
-// admission controller (src/proxy/admission.ts) and hands it to both.
+// admission controller (admission.ts) and hands it to both.
 
 /** Gives the slot back; idempotent. */
 export type Release = () => void;

@@ -1,10 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAdmission } from '../../src/proxy/admission.js';
+import { createAdmission } from '../../src/admission/index.js';
+import * as proxyEntry from '../../src/proxy/index.js';
 import { HeadroomError } from '../../src/errors.js';
 import type { MemoryStatus, PressureListener, PressureSource } from '../../src/monitor/types.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
-import { delay } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const base = { maxConcurrent: 2, queueSize: 1, queueTimeout: 5_000, memoryThresholdPercent: 80, heapPercent: () => 10 };
 
@@ -75,15 +76,21 @@ describe('admission', () => {
 
   test('memory breaker opens at the threshold and closes with hysteresis', async () => {
     let heap = 50;
-    await using a = createAdmission({ ...base, heapPercent: () => heap, sampleInterval: 5, hysteresisPercent: 10 });
+    let samples = 0;
+    await using a = createAdmission({ ...base, heapPercent: () => (samples++, heap), sampleInterval: 5, hysteresisPercent: 10 });
+    // Resolves once the breaker has taken a sample of the value set now.
+    const sampled = (): Promise<boolean> => {
+      const after = samples;
+      return waitFor(() => samples > after, 'a heap sample');
+    };
     heap = 85;
-    await delay(40);
+    await sampled();
     assert.equal(await codeOf(a.acquire()), 'HEADROOM_MEMORY_PRESSURE');
     heap = 75; // below threshold but inside the hysteresis band: stays open
-    await delay(40);
+    await sampled();
     assert.ok(a.breakerOpen());
     heap = 65;
-    await delay(40);
+    await sampled();
     assert.ok(!a.breakerOpen());
     (await a.acquire())();
     assert.equal(a.stats().rejected.memory, 1);
@@ -107,10 +114,16 @@ describe('admission', () => {
       const a = createAdmission({ ...base, maxConcurrent: 1, memoryThresholdPercent: 99, heapPercent: undefined });
       await a.acquire();
       const waiting = a.acquire();
-      await a.close();
-      await a.close();
+      const closing = a.close();
+      assert.equal(a.close(), closing, 'every call gets the same promise');
+      assert.equal(a[Symbol.asyncDispose](), closing);
+      await closing;
       assert.equal(await codeOf(waiting), 'HEADROOM_DRAINING');
       assert.equal(await codeOf(a.acquire()), 'HEADROOM_DRAINING');
     });
+  });
+
+  test('headroom/proxy still exports the controller (moved to src/admission)', () => {
+    assert.equal(proxyEntry.createAdmission, createAdmission);
   });
 });

@@ -4,7 +4,7 @@
 import { getHeapStatistics } from 'node:v8';
 import type { MemoryStatus, PressureSource } from '../monitor/types.js';
 
-export interface BreakerOptions {
+export interface MemoryBreakerOptions {
   /** Percent (1..100) of v8 heap_size_limit. */
   thresholdPercent: number;
   /** Percentage points below the threshold at which the breaker closes again. Default 5. */
@@ -18,7 +18,7 @@ export interface BreakerOptions {
   onCritical?: () => void;
 }
 
-export interface Breaker {
+export interface MemoryBreaker {
   isOpen(): boolean;
   /** Current heap-used percent (last sample). */
   heapPercent(): number;
@@ -30,7 +30,7 @@ const realHeapPercent = (): number => {
   return (h.used_heap_size / h.heap_size_limit) * 100;
 };
 
-export function createBreaker(options: BreakerOptions): Breaker {
+export function createMemoryBreaker(options: MemoryBreakerOptions): MemoryBreaker {
   const threshold = options.thresholdPercent;
   const closeBelow = threshold - (options.hysteresisPercent ?? 5);
   const sample = options.heapPercent ?? realHeapPercent;

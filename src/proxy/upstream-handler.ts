@@ -1,0 +1,73 @@
+// The one place that speaks undici's dispatch-handler API (the controller-based one; the legacy
+// onConnect/onHeaders/onData callbacks are gone in undici 8). A subclass implements five hooks and
+// never sees a controller. What this costs on the hot path, and why it is done this way:
+// - undici (7 through its UnwrapHandler, 8 in its core) parses the response headers into an object
+//   for every response whatever the handler wants, so the hook gets that object (names already
+//   lower-cased, common ones interned) rather than a second conversion of the raw Buffers;
+// - backpressure is controller.pause()/resume(), driven by the hooks' boolean results;
+// - undici 7's wrapper does not pass onBodySent on, so request-body bytes are counted from the
+//   request stream itself (and onBodySent is deliberately not implemented: undici 8 would call it
+//   too and count twice).
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+
+export abstract class UpstreamHandler implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private pendingAbort: Error | undefined;
+  private upload: Readable | null = null;
+
+  /** Response head (final status only; 1xx are skipped). false pauses the upstream. */
+  protected abstract head(status: number, headers: IncomingHttpHeaders, statusText: string): boolean;
+  /** A body chunk. false pauses the upstream until resumeUpstream(). */
+  protected abstract body(chunk: Buffer): boolean;
+  protected abstract end(): void;
+  /** The request failed (upstream fault, timeout, or our own abort). Called at most once. */
+  protected abstract fail(err: Error): void;
+  /** Request-body bytes handed to undici. */
+  protected abstract uploaded(bytes: number): void;
+
+  /** Sends the request; every outcome arrives through the hooks. */
+  send(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): void {
+    this.upload = options.body && typeof (options.body as Readable).on === 'function' ? (options.body as Readable) : null;
+    dispatcher.dispatch(options, this);
+  }
+
+  /** Aborts the upstream request now, or as soon as undici starts it. */
+  protected abortUpstream(err: Error): void {
+    if (this.controller) this.controller.abort(err);
+    else this.pendingAbort = err;
+  }
+
+  protected resumeUpstream(): void {
+    this.controller?.resume();
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (this.pendingAbort) return controller.abort(this.pendingAbort);
+    this.controller = controller;
+    const upload = this.upload;
+    if (upload) {
+      this.upload = null; // once, even if undici were to start the request again
+      // undici starts reading the body right after this call, in the same tick.
+      upload.on('data', (chunk: Buffer) => this.uploaded(chunk.length));
+    }
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders, statusText?: string): void {
+    if (status < 200) return; // 1xx: the final response follows
+    if (!this.head(status, headers, statusText ?? '')) controller.pause();
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.body(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    this.fail(err);
+  }
+}
