@@ -62,6 +62,17 @@ test('--help prints the usage and exits 0, for every command; serve lists every 
   assert.equal(helpHelp.stdout, main.stdout);
 });
 
+test('demo origin off in production: NODE_ENV=production or HEADROOM_DEMO=false without UPSTREAM_URL exits 2 naming it', async () => {
+  const [production, off] = await Promise.all([
+    runCli(['serve', '--port', '0'], { NODE_ENV: 'production' }),
+    runCli(['serve', '--port', '0', '--headroom-demo', 'false']),
+  ]);
+  assert.equal(production.code, 2, production.stderr);
+  assert.match(production.stderr, /^ {2}UPSTREAM_URL is not set: it is required when NODE_ENV=production.*HEADROOM_DEMO=true/m);
+  assert.equal(off.code, 2, off.stderr);
+  assert.match(off.stderr, /^ {2}UPSTREAM_URL is not set: it is required with HEADROOM_DEMO=false/m);
+});
+
 test('headroom serve starts, announces the demo origin, serves, and exits 0 on SIGTERM', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'headroom-cli-'));
   const gw = startCli(['serve', '--port', '0'], {
@@ -77,6 +88,20 @@ test('headroom serve starts, announces the demo origin, serves, and exits 0 on S
     assert.ok(lines.slice(0, 3).some((l) => /demo origin/.test(l.msg)), 'first log lines mention the demo origin');
     assert.ok(lines.some((l) => /did you mean MEMORY_WARNING_THRESHOLD/.test(l.msg)), 'typo warning logged');
     assert.equal((await request(`${url}/health`)).status, 200);
+    gw.child.kill('SIGTERM');
+    assert.deepEqual(await gw.exited, { code: 0, signal: null });
+  } finally {
+    gw.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('NODE_ENV=production with HEADROOM_DEMO=true still serves the demo origin', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'headroom-cli-'));
+  const gw = startCli(['serve', '--port', '0'], { env: { NODE_ENV: 'production', HEADROOM_DEMO: 'true', CACHE_DIR: join(dir, 'c') } });
+  try {
+    await gw.waitForOutput(/"url":"http:\/\/127\.0\.0\.1:\d+"/);
+    assert.match(gw.output(), /"demoOrigin":"http:\/\/127\.0\.0\.1:\d+"/);
     gw.child.kill('SIGTERM');
     assert.deepEqual(await gw.exited, { code: 0, signal: null });
   } finally {
