@@ -73,8 +73,9 @@ test('demo origin off in production: NODE_ENV=production or HEADROOM_DEMO=false 
   assert.match(off.stderr, /^ {2}UPSTREAM_URL is not set: it is required with HEADROOM_DEMO=false/m);
 });
 
-test('headroom serve starts, announces the demo origin, serves, and exits 0 on SIGTERM', async () => {
+test('headroom serve starts, announces the demo origin, serves, runs a full GC, and exits 0 on SIGTERM', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'headroom-cli-'));
+  // No --expose-gc: POST /admin/gc works anyway.
   const gw = startCli(['serve', '--port', '0'], {
     env: { HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, CACHE_DIR: join(dir, 'c'), MEMORY_WARNING_TRESHOLD: '0.5' },
   });
@@ -88,6 +89,11 @@ test('headroom serve starts, announces the demo origin, serves, and exits 0 on S
     assert.ok(lines.slice(0, 3).some((l) => /demo origin/.test(l.msg)), 'first log lines mention the demo origin');
     assert.ok(lines.some((l) => /did you mean MEMORY_WARNING_THRESHOLD/.test(l.msg)), 'typo warning logged');
     assert.equal((await request(`${url}/health`)).status, 200);
+    const gc = await request(`${url}/admin/gc`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(gc.status, 200, gc.text);
+    const { before, after, freed, durationMs } = gc.json();
+    for (const n of [before, after, durationMs]) assert.ok(typeof n === 'number' && n >= 0);
+    assert.equal(freed, before - after);
     gw.child.kill('SIGTERM');
     assert.deepEqual(await gw.exited, { code: 0, signal: null });
   } finally {

@@ -82,10 +82,24 @@ describe('gateway endpoints', () => {
     assert.ok(!Number.isNaN(Date.parse(body.timestamp)));
   });
 
-  test('POST /admin/gc runs a collection (tests run with --expose-gc)', async () => {
+  test('POST /admin/gc runs a full collection and reports the heap before and after', async () => {
     const res = await request(`${t.url}/admin/gc`, { method: 'POST', headers: auth });
     assert.equal(res.status, 200);
-    assert.equal(typeof res.json().freed, 'number');
+    const { before, after, freed } = res.json();
+    assert.ok(before > 0 && after > 0);
+    assert.equal(freed, before - after);
+  });
+
+  test('a wrong method on a known path is 405 with Allow and the JSON error, not 404', async () => {
+    const gc = await request(`${t.url}/admin/gc`, { headers: auth });
+    assert.equal(gc.status, 405);
+    assert.equal(gc.headers.allow, 'POST');
+    assert.equal(gc.json().error.code, 'HEADROOM_METHOD_NOT_ALLOWED');
+    assert.match(gc.json().error.message, /GET is not allowed on \/admin\/gc/);
+    const health = await request(`${t.url}/health`, { method: 'POST' });
+    assert.equal(health.status, 405);
+    assert.deepEqual(String(health.headers.allow).split(', ').sort(), ['GET', 'HEAD']);
+    assert.equal((await request(`${t.url}/admin/nope`, { headers: auth })).status, 404);
   });
 
   test('POST /admin/heap-snapshot writes a snapshot file', async () => {
