@@ -3,7 +3,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.js';
 import { HeadroomError } from '../errors.js';
 import { createMemoryMonitor } from '../monitor/index.js';
@@ -179,7 +178,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       (closing ??= (async () => {
         draining = true;
         logger.info({ timeoutMs: config.server.shutdownTimeout }, 'shutting down: draining in-flight requests');
-        if (config.server.shutdownDelay > 0) await sleep(config.server.shutdownDelay);
+        if (config.server.shutdownDelay > 0) await new Promise((resolve) => setTimeout(resolve, config.server.shutdownDelay));
         let timer: NodeJS.Timeout | undefined;
         const timedOut = new Promise<'timeout'>((resolve) => {
           timer = setTimeout(() => resolve('timeout'), config.server.shutdownTimeout);

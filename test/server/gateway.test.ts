@@ -1,9 +1,11 @@
-import { test, describe, before, after } from 'node:test';
+import { test, describe, before, after, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { request } from '../helpers/http.js';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { waitFor } from '../helpers/wait.js';
+import { portClosed } from '../helpers/net.js';
 import { parsePrometheus } from './prometheus.js';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -147,47 +149,75 @@ test('admin rate limit: 429 with Retry-After, also for bad tokens', async () => 
   }
 });
 
-test('shutdown drains in-flight requests and readiness turns 503', async () => {
+test('shutdown: readiness 503 during SHUTDOWN_DELAY, then the listener closes and in-flight requests drain', async () => {
+  const delay = 30_000;
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
   let arrived!: () => void;
   const holding = new Promise<void>((r) => (arrived = r));
-  const t = await startGateway({ SHUTDOWN_TIMEOUT: '5000', SHUTDOWN_DELAY: '300' }, (gw) => {
+  const t = await startGateway({ SHUTDOWN_TIMEOUT: '60s', SHUTDOWN_DELAY: String(delay) }, (gw) => {
     gw.app.get('/test/hold', async () => {
       arrived();
       await released;
       return 'done';
     });
   });
-  const inflight = request(`${t.url}/test/hold`);
-  await holding;
-  const closing = t.gw.shutdown();
-  assert.equal(t.gw.isDraining(), true);
-  const ready = await request(`${t.url}/health/ready`);
-  assert.equal(ready.status, 503);
-  assert.equal(ready.json().draining, true);
-  setTimeout(release, 100);
-  const res = await inflight;
-  assert.equal(res.status, 200);
-  assert.equal(res.text, 'done');
-  await closing;
-  await t.close();
+  try {
+    const inflight = request(`${t.url}/test/hold`);
+    await holding;
+    // The delay runs on a mock clock, so the probe below cannot lose a race against it.
+    mock.timers.enable({ apis: ['setTimeout'] });
+    let closing: Promise<void>;
+    try {
+      closing = t.gw.shutdown();
+      assert.equal(t.gw.isDraining(), true);
+      const ready = await request(`${t.url}/health/ready`);
+      assert.equal(ready.status, 503);
+      assert.equal(ready.json().draining, true);
+      mock.timers.tick(delay);
+    } finally {
+      mock.timers.reset();
+    }
+    let closed = false;
+    void closing.then(() => (closed = true));
+    await waitFor(() => portClosed(t.url), 'the listener to close after the delay');
+    assert.equal(closed, false, 'shutdown waits for the in-flight request');
+    release();
+    const res = await inflight;
+    assert.equal(res.status, 200);
+    assert.equal(res.text, 'done');
+    await closing;
+    assert.ok(!t.logs.some((l) => l.includes('drain timeout reached')));
+  } finally {
+    release();
+    await t.close();
+  }
 });
 
-test('shutdown gives up on requests that outlive SHUTDOWN_TIMEOUT', async () => {
+test('shutdown cuts requests that outlive SHUTDOWN_TIMEOUT', async () => {
+  let arrived!: () => void;
+  const holding = new Promise<void>((r) => (arrived = r));
   const t = await startGateway({ SHUTDOWN_TIMEOUT: '200' }, (gw) => {
-    gw.app.get('/test/forever', () => new Promise(() => {}));
+    gw.app.get('/test/forever', () => {
+      arrived();
+      return new Promise(() => {});
+    });
   });
-  const inflight = request(`${t.url}/test/forever`).then(
-    () => 'answered',
-    () => 'cut',
-  );
-  await new Promise((r) => setTimeout(r, 100));
-  const started = Date.now();
-  await t.gw.shutdown();
-  assert.ok(Date.now() - started < 3000);
-  assert.equal(await inflight, 'cut');
-  await t.close();
+  try {
+    const inflight = request(`${t.url}/test/forever`).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    await holding;
+    await t.gw.shutdown();
+    assert.equal(await inflight, 'cut');
+    assert.ok(
+      t.logs.some((l) => l.includes('drain timeout reached')),
+      'the timeout path ran',
+    );
+  } finally {
+    await t.close();
+  }
 });
 
 test('close() leaves no active handles', async () => {

@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { request } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
+import { portClosed } from '../helpers/net.js';
 import { ADMIN_TOKEN, startGateway } from '../helpers/gateway.js';
 import { parsePrometheus } from './prometheus.js';
 
@@ -40,16 +45,36 @@ test('ENABLE_STREAMING_PROXY=false turns the proxy routes off with a clear 404',
 });
 
 test('shutdown lets an in-flight proxied request finish', async () => {
-  const t = await startGateway({ SHUTDOWN_TIMEOUT: '5000' });
+  // An upstream that says when the request reached it and answers only when told to.
+  let arrived!: () => void;
+  const reached = new Promise<void>((r) => (arrived = r));
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const upstream = createServer((_req, res) => {
+    arrived();
+    void released.then(() => res.end('done'));
+  });
+  upstream.listen(0, '127.0.0.1');
+  await once(upstream, 'listening');
+  const { port } = upstream.address() as AddressInfo;
+  const t = await startGateway({ SHUTDOWN_TIMEOUT: '60s', UPSTREAM_URL: `http://127.0.0.1:${port}` });
   try {
-    const inflight = request(`${t.url}/api/slow?ms=400`);
-    await new Promise((r) => setTimeout(r, 100));
+    const inflight = request(`${t.url}/api/slow`);
+    await reached;
     const closing = t.gw.shutdown();
+    let closed = false;
+    void closing.then(() => (closed = true));
+    await waitFor(() => portClosed(t.url), 'the listener to close');
+    assert.equal(closed, false, 'shutdown waits for the in-flight request');
+    release();
     const res = await inflight;
     assert.equal(res.status, 200);
-    assert.deepEqual(res.json(), { waitedMs: 400 });
+    assert.equal(res.text, 'done');
     await closing;
   } finally {
+    release();
     await t.close();
+    upstream.closeAllConnections();
+    upstream.close();
   }
 });
