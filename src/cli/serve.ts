@@ -52,10 +52,12 @@ export async function serve(argv: string[], version: string): Promise<void> {
   const stopListening = (): void => {
     for (const s of SIGNALS) process.off(s, onSignal);
   };
+  let exiting = false;
   const exit = async (code: number): Promise<void> => {
+    exiting = true;
     await logs.settle(LOG_SETTLE_MS);
-    // Node joins its thread pool on exit, and a thread blocked writing to a stdout nobody reads
-    // never returns: with the default action back, a further signal still ends the process.
+    // Node joins its thread pool on exit, and a thread stuck in a write (a hung disk, a blocking
+    // pipe) never returns: with the default action back, a further signal still ends the process.
     stopListening();
     process.exit(code);
   };
@@ -63,7 +65,8 @@ export async function serve(argv: string[], version: string): Promise<void> {
   function onSignal(signal: NodeJS.Signals): void {
     if (stopping) {
       // The second signal ends the process now, by that signal (exit status 128 + its number).
-      logger.warn({ signal }, 'second signal: exiting without waiting for the drain');
+      // Once exit() has begun, the log stream is closed.
+      if (!exiting) logger.warn({ signal }, 'second signal: exiting without waiting for the drain');
       stopListening();
       process.kill(process.pid, signal);
       return;
