@@ -51,29 +51,26 @@ async function logALot(url: string): Promise<void> {
   }
 }
 
-test('stdout a broken pipe (its reader exited): SIGTERM still exits 0', async () => {
-  const p = await serveIntoFifo('head -n 2');
-  try {
-    await p.reader.exited;
-    p.gateway.child.kill('SIGTERM');
-    const exit = await exitWithin(p.gateway, 15_000, 'gateway after SIGTERM');
-    assert.deepEqual(exit, { code: 0, signal: null }, p.gateway.output());
-  } finally {
-    p.cleanup();
-  }
-});
+const firstSignalCases = [
+  // The reader exits after two lines: writes fail with EPIPE.
+  { name: 'stdout a broken pipe (its reader exited)', reader: 'head -n 2', settle: (p: Piped) => p.reader.exited },
+  // The reader stays but reads nothing more: the pipe fills up.
+  { name: 'stdout a pipe nobody reads any more', reader: 'head -n 2; exec sleep 600', settle: (p: Piped) => logALot(p.url) },
+];
 
-test('stdout a pipe nobody reads any more: SIGTERM still exits 0', async () => {
-  const p = await serveIntoFifo('head -n 2; exec sleep 600');
-  try {
-    await logALot(p.url);
-    p.gateway.child.kill('SIGTERM');
-    const exit = await exitWithin(p.gateway, 15_000, 'gateway after SIGTERM');
-    assert.deepEqual(exit, { code: 0, signal: null }, p.gateway.output());
-  } finally {
-    p.cleanup();
-  }
-});
+for (const c of firstSignalCases) {
+  test(`${c.name}: SIGTERM still exits 0`, async () => {
+    const p = await serveIntoFifo(c.reader);
+    try {
+      await c.settle(p);
+      p.gateway.child.kill('SIGTERM');
+      const exit = await exitWithin(p.gateway, 15_000, 'gateway after SIGTERM');
+      assert.deepEqual(exit, { code: 0, signal: null }, p.gateway.output());
+    } finally {
+      p.cleanup();
+    }
+  });
+}
 
 test('a second signal ends the process at once, even while stdout is stuck', async () => {
   // SHUTDOWN_DELAY holds the first signal's shutdown for a minute.

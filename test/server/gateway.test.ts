@@ -4,8 +4,7 @@ import { existsSync } from 'node:fs';
 import { request } from '../helpers/http.js';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
-import { waitFor } from '../helpers/wait.js';
-import { portClosed } from '../helpers/net.js';
+import { assertDrains, latch } from './drain.js';
 import { parsePrometheus } from './prometheus.js';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -151,20 +150,18 @@ test('admin rate limit: 429 with Retry-After, also for bad tokens', async () => 
 
 test('shutdown: readiness 503 during SHUTDOWN_DELAY, then the listener closes and in-flight requests drain', async () => {
   const delay = 30_000;
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  let arrived!: () => void;
-  const holding = new Promise<void>((r) => (arrived = r));
+  const arrival = latch();
+  const release = latch();
   const t = await startGateway({ SHUTDOWN_TIMEOUT: '60s', SHUTDOWN_DELAY: String(delay) }, (gw) => {
     gw.app.get('/test/hold', async () => {
-      arrived();
-      await released;
+      arrival.open();
+      await release.opened;
       return 'done';
     });
   });
   try {
     const inflight = request(`${t.url}/test/hold`);
-    await holding;
+    await arrival.opened;
     // The delay runs on a mock clock, so the probe below cannot lose a race against it.
     mock.timers.enable({ apis: ['setTimeout'] });
     let closing: Promise<void>;
@@ -178,28 +175,19 @@ test('shutdown: readiness 503 during SHUTDOWN_DELAY, then the listener closes an
     } finally {
       mock.timers.reset();
     }
-    let closed = false;
-    void closing.then(() => (closed = true));
-    await waitFor(() => portClosed(t.url), 'the listener to close after the delay');
-    assert.equal(closed, false, 'shutdown waits for the in-flight request');
-    release();
-    const res = await inflight;
-    assert.equal(res.status, 200);
-    assert.equal(res.text, 'done');
-    await closing;
+    await assertDrains(t.url, closing, inflight, release.open);
     assert.ok(!t.logs.some((l) => l.includes('drain timeout reached')));
   } finally {
-    release();
+    release.open();
     await t.close();
   }
 });
 
 test('shutdown cuts requests that outlive SHUTDOWN_TIMEOUT', async () => {
-  let arrived!: () => void;
-  const holding = new Promise<void>((r) => (arrived = r));
+  const arrival = latch();
   const t = await startGateway({ SHUTDOWN_TIMEOUT: '200' }, (gw) => {
     gw.app.get('/test/forever', () => {
-      arrived();
+      arrival.open();
       return new Promise(() => {});
     });
   });
@@ -208,7 +196,7 @@ test('shutdown cuts requests that outlive SHUTDOWN_TIMEOUT', async () => {
       () => 'answered',
       () => 'cut',
     );
-    await holding;
+    await arrival.opened;
     await t.gw.shutdown();
     assert.equal(await inflight, 'cut');
     assert.ok(

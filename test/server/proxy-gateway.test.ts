@@ -4,8 +4,7 @@ import { createServer } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { request } from '../helpers/http.js';
-import { waitFor } from '../helpers/wait.js';
-import { portClosed } from '../helpers/net.js';
+import { assertDrains, latch } from './drain.js';
 import { ADMIN_TOKEN, startGateway } from '../helpers/gateway.js';
 import { parsePrometheus } from './prometheus.js';
 
@@ -46,13 +45,11 @@ test('ENABLE_STREAMING_PROXY=false turns the proxy routes off with a clear 404',
 
 test('shutdown lets an in-flight proxied request finish', async () => {
   // An upstream that says when the request reached it and answers only when told to.
-  let arrived!: () => void;
-  const reached = new Promise<void>((r) => (arrived = r));
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
+  const arrival = latch();
+  const release = latch();
   const upstream = createServer((_req, res) => {
-    arrived();
-    void released.then(() => res.end('done'));
+    arrival.open();
+    void release.opened.then(() => res.end('done'));
   });
   upstream.listen(0, '127.0.0.1');
   await once(upstream, 'listening');
@@ -60,19 +57,10 @@ test('shutdown lets an in-flight proxied request finish', async () => {
   const t = await startGateway({ SHUTDOWN_TIMEOUT: '60s', UPSTREAM_URL: `http://127.0.0.1:${port}` });
   try {
     const inflight = request(`${t.url}/api/slow`);
-    await reached;
-    const closing = t.gw.shutdown();
-    let closed = false;
-    void closing.then(() => (closed = true));
-    await waitFor(() => portClosed(t.url), 'the listener to close');
-    assert.equal(closed, false, 'shutdown waits for the in-flight request');
-    release();
-    const res = await inflight;
-    assert.equal(res.status, 200);
-    assert.equal(res.text, 'done');
-    await closing;
+    await arrival.opened;
+    await assertDrains(t.url, t.gw.shutdown(), inflight, release.open);
   } finally {
-    release();
+    release.open();
     await t.close();
     upstream.closeAllConnections();
     upstream.close();
