@@ -9,6 +9,7 @@ export const ERRORS = {
   // generic request problems
   HEADROOM_BAD_REQUEST: { status: 400, doc: 'A query parameter, header or body is malformed or out of range.' },
   HEADROOM_NOT_FOUND: { status: 404, doc: 'No route matches, or the route is turned off by configuration.' },
+  HEADROOM_METHOD_NOT_ALLOWED: { status: 405, doc: 'The path exists but not for this method (e.g. GET on a POST admin route); the Allow header lists the methods it takes.' },
   HEADROOM_BODY_TOO_LARGE: { status: 413, doc: 'A body exceeded its byte limit while it was being read.' },
   HEADROOM_REQUEST_TIMEOUT: { status: 408, doc: 'The client sent no request body bytes for CLIENT_TIMEOUT; the upstream request was aborted.' },
   HEADROOM_HEADERS_TOO_LARGE: { status: 431, doc: "The request's header section is larger than the HTTP parser accepts (Node's --max-http-header-size, 16 KiB by default)." },

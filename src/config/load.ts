@@ -107,8 +107,20 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
     const value = entry ? (result.data as unknown as Record<string, Record<string, unknown>>)[entry.section]?.[entry.key] : undefined;
     problems.push(`${p.env}=${entry ? shown(entry, value) : String(value)}: ${p.message}`);
   }
+  const demoGiven = raw.server?.demo !== undefined;
+  const config: Config = demoGiven ? result.data : { ...result.data, server: { ...result.data.server, demo: env.NODE_ENV !== 'production' } };
+  problems.push(...demoCheck(config, demoGiven));
   if (problems.length > 0) throw new ConfigError(problems);
-  return { config: result.data, warnings: typoWarnings(env) };
+  return { config, warnings: typoWarnings(env) };
+}
+
+// HEADROOM_DEMO is off by default in production: there a gateway without UPSTREAM_URL would
+// serve demo data and report ready instead of refusing to start.
+function demoCheck(config: Config, demoGiven: boolean): string[] {
+  if (config.proxy.upstreamUrl || config.server.demo) return [];
+  const why = demoGiven ? 'with HEADROOM_DEMO=false' : 'when NODE_ENV=production (the built-in demo origin is off there)';
+  const demoHint = demoGiven ? '' : ', or HEADROOM_DEMO=true to serve demo data anyway';
+  return [`UPSTREAM_URL is not set: it is required ${why}; set it to the origin of your API${demoHint}`];
 }
 
 /** A value as an error message shows it: secrets never, credentials in URLs hidden. */

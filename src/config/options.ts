@@ -7,7 +7,7 @@ import { shareToFraction, toPercent } from '../monitor/units.js';
 
 export interface Option<T> {
   env: string;
-  /** CLI flag without the leading dashes; defaults to the env name in kebab-case. */
+  /** CLI flag without the leading dashes: always the env name in kebab-case (one rule, no exceptions). */
   flag: string;
   doc: string;
   accepted: string;
@@ -23,7 +23,6 @@ export type OptionValue<O> = O extends Option<infer T> ? T : never;
 
 interface Common<T> {
   env: string;
-  flag?: string;
   doc: string;
   default: T;
   defaultText?: string;
@@ -49,7 +48,7 @@ function build<T>(c: Common<T>, accepted: string, parse: (raw: unknown) => T | R
   }) as unknown as z.ZodType<T>;
   return {
     env: c.env,
-    flag: c.flag ?? toFlag(c.env),
+    flag: toFlag(c.env),
     doc: c.doc,
     accepted,
     default: c.default,

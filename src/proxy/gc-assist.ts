@@ -12,7 +12,7 @@ import { runInNewContext } from 'node:vm';
 /** PROXY_GC_ASSIST's default: measured in bench/proxy (docs/benchmarks.md). */
 export const DEFAULT_GC_ASSIST_BYTES = 8 * 1024 * 1024;
 
-type Gc = (options: { type: 'minor'; execution: 'sync' | 'async' }) => void;
+export type Gc = (options?: { type: 'minor' | 'major'; execution: 'sync' | 'async' }) => void;
 
 let gc: Gc | null | undefined;
 
@@ -20,7 +20,7 @@ let gc: Gc | null | undefined;
  * V8's gc() without putting it on globalThis: the flag only exposes it to new contexts, so one
  * small context is made for it (and kept: the function belongs to it).
  */
-function minorGc(): Gc | null {
+export function minorGc(): Gc | null {
   if (gc === undefined) {
     try {
       if (typeof globalThis.gc === 'function') gc = globalThis.gc as unknown as Gc;

@@ -32,9 +32,27 @@ export function installErrorHandlers(app: FastifyInstance): void {
     void reply.code(500).send(errorBody('HEADROOM_INTERNAL', 'internal error; see the gateway log'));
   });
 
+  // Methods of every fixed path, so a wrong method on a known path is a 405 with Allow rather
+  // than a 404 (RFC 9110 §15.5.6). Routes register after this hook, so it sees them all.
+  const methods = new Map<string, Set<string>>();
+  app.addHook('onRoute', (route) => {
+    if (/[:*]/.test(route.url)) return;
+    const set = methods.get(route.url) ?? new Set<string>();
+    for (const m of [route.method].flat()) set.add(m);
+    methods.set(route.url, set);
+  });
+
   app.setNotFoundHandler((request, reply) => {
-    void reply
-      .code(404)
-      .send(errorBody('HEADROOM_NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}; see docs/endpoints.md`));
+    const path = request.url.split('?')[0]!;
+    const allowed = methods.get(path);
+    if (allowed) {
+      const allow = [...allowed].join(', ');
+      void reply
+        .code(ERRORS.HEADROOM_METHOD_NOT_ALLOWED.status)
+        .header('allow', allow)
+        .send(errorBody('HEADROOM_METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; it takes ${allow}`));
+      return;
+    }
+    void reply.code(404).send(errorBody('HEADROOM_NOT_FOUND', `no route for ${request.method} ${path}; see docs/endpoints.md`));
   });
 }

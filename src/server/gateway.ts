@@ -3,8 +3,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.js';
+import { HeadroomError } from '../errors.js';
 import { createMemoryMonitor } from '../monitor/index.js';
 import type { MemoryMonitor } from '../monitor/types.js';
 import { createCache } from '../cache/index.js';
@@ -71,6 +71,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     let demoOrigin: DemoOrigin | undefined;
     let upstreamUrl = config.proxy.upstreamUrl;
     if (!upstreamUrl) {
+      if (!config.server.demo) throw new HeadroomError('HEADROOM_CONFIG_INVALID', 'UPSTREAM_URL is not set and HEADROOM_DEMO is off');
       demoOrigin = await startDemoOrigin();
       upstreamUrl = demoOrigin.url;
       parts.push({ name: 'demo', close: () => demoOrigin!.close() });
@@ -178,7 +179,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       (closing ??= (async () => {
         draining = true;
         logger.info({ timeoutMs: config.server.shutdownTimeout }, 'shutting down: draining in-flight requests');
-        if (config.server.shutdownDelay > 0) await sleep(config.server.shutdownDelay);
+        if (config.server.shutdownDelay > 0) await new Promise((resolve) => setTimeout(resolve, config.server.shutdownDelay));
         let timer: NodeJS.Timeout | undefined;
         const timedOut = new Promise<'timeout'>((resolve) => {
           timer = setTimeout(() => resolve('timeout'), config.server.shutdownTimeout);

@@ -1,40 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { request } from '../helpers/http.js';
 import { ADMIN_TOKEN } from '../helpers/gateway.js';
 import { redisOrSkip, startRedis } from '../helpers/redis.js';
+import { startCli, type CliChild } from './child.js';
 
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
-
-function start(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [...CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = { text: '' };
-  const waiters: { re: RegExp; resolve: (m: RegExpExecArray) => void }[] = [];
-  const onData = (c: Buffer): void => {
-    out.text += c.toString('utf8');
-    for (const w of [...waiters]) {
-      const m = w.re.exec(out.text);
-      if (!m) continue;
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(m);
-    }
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  /** Resolves when the output matches; rejects if the process exits first. */
-  const waitFor = (re: RegExp): Promise<RegExpExecArray> =>
-    Promise.race([
-      new Promise<RegExpExecArray>((resolve) => waiters.push({ re, resolve })),
-      exited.then((code) => Promise.reject(new Error(`exited (${code}) before ${re}:\n${out.text}`))),
-    ]);
-  return { child, out, exited, waitFor };
-}
+const start = (args: string[], env: Record<string, string>): CliChild => startCli(args, { env });
 
 test('bad configuration exits 2 without printing a password, a token or a secret from the config file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'headroom-cli-secrets-'));
@@ -43,21 +17,21 @@ test('bad configuration exits 2 without printing a password, a token or a secret
     writeFileSync(file, '{ "UPSTREAM_TOKEN": filetoken-S3CRET }');
     const runs = [
       start(['serve'], { UPSTREAM_URL: 'http://svc:S3cretPw@upstream.internal:8080', PORT: '-1' }),
-      start(['serve', '--upstream', 'http://svc:S3cretPw@upstream.internal:99999'], {}),
+      start(['serve', '--upstream-url', 'http://svc:S3cretPw@upstream.internal:99999'], {}),
       start(['serve'], { HEADROOM_ADMIN_TOKEN: 'short-S3CRET', REDIS_URL: 'http://:S3cretPw@localhost' }),
       start(['serve', '--config', file], {}),
       // A secret split off its flag by a stray space is a positional argument.
       start(['serve', '--headroom-admin-token=', 'stray-S3cret-admin-token'], {}),
     ];
-    for (const r of runs) assert.equal(await r.exited, 2, r.out.text);
-    const [upstream, flag, secrets, configFile] = runs.map((r) => r.out.text);
+    for (const r of runs) assert.equal((await r.exited).code, 2, r.output());
+    const [upstream, flag, secrets, configFile] = runs.map((r) => r.output());
     assert.match(upstream!, /^ {2}UPSTREAM_URL=http:\/\/svc:<hidden>@upstream\.internal:8080: .*UPSTREAM_TOKEN/m);
-    assert.match(flag!, /^ {2}UPSTREAM_URL=http:\/\/svc:<hidden>@upstream\.internal:99999: .*\(from --upstream\)$/m);
+    assert.match(flag!, /^ {2}UPSTREAM_URL=http:\/\/svc:<hidden>@upstream\.internal:99999: .*\(from --upstream-url\)$/m);
     assert.match(secrets!, /^ {2}HEADROOM_ADMIN_TOKEN=<hidden>: /m);
     assert.match(secrets!, /^ {2}REDIS_URL=<hidden>: /m);
     assert.match(configFile!, /not valid JSON/);
-    assert.match(runs[4]!.out.text, /Unexpected argument '<hidden>'/);
-    for (const text of runs.map((r) => r.out.text)) assert.ok(!/S3cret/i.test(text), text);
+    assert.match(runs[4]!.output(), /Unexpected argument '<hidden>'/);
+    for (const text of runs.map((r) => r.output())) assert.ok(!/S3cret/i.test(text), text);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -75,16 +49,16 @@ test('the start-up log and request logs of headroom serve hide URL credentials a
     REDIS_URL: `redis://:REDISPW42@127.0.0.1:${redis.port}`,
   });
   try {
-    const [, url] = await gw.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
-    assert.match(gw.out.text, /"upstream":"http:\/\/127\.0\.0\.1:9\/base\?key=<hidden>&v=2"/);
-    const logged = gw.waitFor(/"url":"\/admin\/cache-stats\?token=<hidden>"/);
+    const [, url] = await gw.waitForOutput(/"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
+    assert.match(gw.output(), /"upstream":"http:\/\/127\.0\.0\.1:9\/base\?key=<hidden>&v=2"/);
+    const logged = gw.waitForOutput(/"url":"\/admin\/cache-stats\?token=<hidden>"/);
     assert.equal((await request(`${url}/admin/cache-stats?token=QTOKEN123`)).status, 401);
     await logged;
     gw.child.kill('SIGTERM');
-    assert.equal(await gw.exited, 0, gw.out.text);
-    for (const s of ['UPKEY789', 'REDISPW42', 'QTOKEN123', ADMIN_TOKEN]) assert.ok(!gw.out.text.includes(s), `${s} printed:\n${gw.out.text}`);
+    assert.equal((await gw.exited).code, 0, gw.output());
+    for (const s of ['UPKEY789', 'REDISPW42', 'QTOKEN123', ADMIN_TOKEN]) assert.ok(!gw.output().includes(s), `${s} printed:\n${gw.output()}`);
   } finally {
-    if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
+    gw.kill();
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,36 +1,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { allOptions } from '../../src/config/index.js';
 import { request } from '../helpers/http.js';
 import { ADMIN_TOKEN } from '../helpers/gateway.js';
-
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
-
-function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [...CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c));
-  child.stderr.on('data', (c: Buffer) => (stderr += c));
-  return once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }));
-}
+import { runCli, startCli } from './child.js';
 
 test('bad configuration exits 2 with one line per problem', async () => {
-  const r = await run(['serve'], { MEMORY_WARNING_THRESHOLD: '170', PORT: '-1' });
+  const r = await runCli(['serve'], { MEMORY_WARNING_THRESHOLD: '170', PORT: '-1' });
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^ {2}MEMORY_WARNING_THRESHOLD=170: must be a fraction from 0 to 1 or a percent up to 100 /m);
   assert.match(r.stderr, /^ {2}PORT=-1: must be an integer between 0 and 65535$/m);
 });
 
-test('a CACHE_DIR holding someone else\'s files is refused with exit 2, and the files survive', async () => {
+test("a CACHE_DIR holding someone else's files is refused with exit 2, and the files survive", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'headroom-foreign-'));
   try {
     writeFileSync(join(dir, 'notes.txt'), 'mine');
-    const r = await run(['serve', '--port', '0'], { CACHE_DIR: dir });
+    const r = await runCli(['serve', '--port', '0'], { CACHE_DIR: dir });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /invalid configuration/);
     assert.match(r.stderr, new RegExp(dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
@@ -41,40 +30,88 @@ test('a CACHE_DIR holding someone else\'s files is refused with exit 2, and the 
 });
 
 test('an unknown flag exits 2 with a suggestion', async () => {
-  const r = await run(['serve', '--prot', '8080'], {});
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /did you mean --port\?/);
+  const typo = await runCli(['serve', '--prot', '8080']);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /did you mean --port\?/);
+  // A flag is its variable's name in kebab-case: --upstream is not a flag, --upstream-url is.
+  const short = await runCli(['serve', '--upstream', 'http://127.0.0.1:9']);
+  assert.equal(short.code, 2);
+  assert.match(short.stderr, /did you mean --upstream-url\?/);
 });
 
-test('headroom serve starts, announces the demo origin, serves, and exits 0 on SIGTERM', async () => {
+test('every flag is its variable name in kebab-case', () => {
+  for (const { option } of allOptions) assert.equal(option.flag, option.env.toLowerCase().replaceAll('_', '-'), option.env);
+});
+
+test('--help prints the usage and exits 0, for every command; serve lists every flag with its variable', async () => {
+  const [serveHelp, serveH, helpServe, main, helpHelp] = await Promise.all([
+    runCli(['serve', '--help']),
+    runCli(['serve', '--port', '0', '-h']),
+    runCli(['help', 'serve']),
+    runCli(['--help']),
+    runCli(['help', '--help']),
+  ]);
+  for (const r of [serveHelp, serveH, helpServe, main, helpHelp]) assert.equal(r.code, 0, r.stderr);
+  assert.equal(serveH.stdout, serveHelp.stdout);
+  assert.equal(helpServe.stdout, serveHelp.stdout);
+  assert.match(serveHelp.stdout, /^Usage: headroom serve/);
+  for (const { option } of allOptions) {
+    assert.match(serveHelp.stdout, new RegExp(`^ {2}--${option.flag} +${option.env} \\(default: `, 'm'), option.env);
+  }
+  assert.match(main.stdout, /^Usage: headroom <command>/);
+  assert.equal(helpHelp.stdout, main.stdout);
+});
+
+test('demo origin off in production: NODE_ENV=production or HEADROOM_DEMO=false without UPSTREAM_URL exits 2 naming it', async () => {
+  const [production, off] = await Promise.all([
+    runCli(['serve', '--port', '0'], { NODE_ENV: 'production' }),
+    runCli(['serve', '--port', '0', '--headroom-demo', 'false']),
+  ]);
+  assert.equal(production.code, 2, production.stderr);
+  assert.match(production.stderr, /^ {2}UPSTREAM_URL is not set: it is required when NODE_ENV=production.*HEADROOM_DEMO=true/m);
+  assert.equal(off.code, 2, off.stderr);
+  assert.match(off.stderr, /^ {2}UPSTREAM_URL is not set: it is required with HEADROOM_DEMO=false/m);
+});
+
+test('headroom serve starts, announces the demo origin, serves, runs a full GC, and exits 0 on SIGTERM', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'headroom-cli-'));
-  const child = spawn(process.execPath, [...CLI, 'serve', '--port', '0'], {
-    env: { PATH: process.env.PATH ?? '', HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, CACHE_DIR: join(dir, 'c'), MEMORY_WARNING_TRESHOLD: '0.5' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  // No --expose-gc: POST /admin/gc works anyway.
+  const gw = startCli(['serve', '--port', '0'], {
+    env: { HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, CACHE_DIR: join(dir, 'c'), MEMORY_WARNING_TRESHOLD: '0.5' },
   });
   try {
-    let out = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (c: Buffer) => {
-        out += c;
-        const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', () => reject(new Error(`exited early: ${out}`)));
-    });
-    const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string });
+    const [, url] = await gw.waitForOutput(/"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
+    const lines = gw
+      .output()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { msg: string });
     assert.ok(lines.slice(0, 3).some((l) => /demo origin/.test(l.msg)), 'first log lines mention the demo origin');
     assert.ok(lines.some((l) => /did you mean MEMORY_WARNING_THRESHOLD/.test(l.msg)), 'typo warning logged');
     assert.equal((await request(`${url}/health`)).status, 200);
-    // Without --expose-gc the GC endpoint says what is needed.
     const gc = await request(`${url}/admin/gc`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    assert.equal(gc.status, 501);
-    assert.match(gc.json().error.message, /--expose-gc/);
-    child.kill('SIGTERM');
-    const [code] = await once(child, 'exit');
-    assert.equal(code, 0);
+    assert.equal(gc.status, 200, gc.text);
+    const { before, after, freed, durationMs } = gc.json();
+    for (const n of [before, after, durationMs]) assert.ok(typeof n === 'number' && n >= 0);
+    assert.equal(freed, before - after);
+    gw.child.kill('SIGTERM');
+    assert.deepEqual(await gw.exited, { code: 0, signal: null });
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    gw.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('NODE_ENV=production with HEADROOM_DEMO=true still serves the demo origin', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'headroom-cli-'));
+  const gw = startCli(['serve', '--port', '0'], { env: { NODE_ENV: 'production', HEADROOM_DEMO: 'true', CACHE_DIR: join(dir, 'c') } });
+  try {
+    await gw.waitForOutput(/"url":"http:\/\/127\.0\.0\.1:\d+"/);
+    assert.match(gw.output(), /"demoOrigin":"http:\/\/127\.0\.0\.1:\d+"/);
+    gw.child.kill('SIGTERM');
+    assert.deepEqual(await gw.exited, { code: 0, signal: null });
+  } finally {
+    gw.kill();
     rmSync(dir, { recursive: true, force: true });
   }
 });

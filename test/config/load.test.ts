@@ -48,8 +48,8 @@ test('precedence: flag > env > file > default', () => {
   }
 });
 
-test('--upstream is the flag of UPSTREAM_URL', () => {
-  const { config } = loadConfig({ env: { UPSTREAM_URL: 'http://a.example' }, flags: { upstream: 'http://b.example:8080' } });
+test('--upstream-url is the flag of UPSTREAM_URL', () => {
+  const { config } = loadConfig({ env: { UPSTREAM_URL: 'http://a.example' }, flags: { 'upstream-url': 'http://b.example:8080' } });
   assert.equal(config.proxy.upstreamUrl, 'http://b.example:8080');
 });
 

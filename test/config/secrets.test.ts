@@ -43,7 +43,7 @@ test('credentials stay hidden in URL values that are invalid for another reason,
     // A password with '/' or '@' in it, or no scheme at all, is not a URL; still hidden.
     [{ env: { UPSTREAM_URL: 'http://svc:S3cret/Pw@x@upstream' } }, 'UPSTREAM_URL=http://svc:<hidden>@upstream'],
     [{ env: { UPSTREAM_URL: 'svc:S3cretPw@upstream:8080' } }, 'UPSTREAM_URL=svc:<hidden>@upstream:8080'],
-    [{ env: {}, flags: { upstream: 'gopher://x/?token=S3cretPw&page=2' } }, 'UPSTREAM_URL=gopher://x/?token=<hidden>&page=2'],
+    [{ env: {}, flags: { 'upstream-url': 'gopher://x/?token=S3cretPw&page=2' } }, 'UPSTREAM_URL=gopher://x/?token=<hidden>&page=2'],
     [{ env: { PROXY_PREFIX: '/api?api_key=S3cretPw' } }, 'PROXY_PREFIX=/api?api_key=<hidden>'],
   ];
   for (const [input, shown] of cases) {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 import { ADMIN_TOKEN, startGateway } from '../helpers/gateway.js';
 import { redisOrSkip, startRedis } from '../helpers/redis.js';
 import { parsePrometheus } from './prometheus.js';
@@ -49,12 +50,10 @@ test('gateway with REDIS_URL reports Redis in memory-stats', async (ctx) => {
   const t = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, REDIS_URL: redis.url });
   try {
     await t.gw.cache.set('k', 'v');
-    let mem;
-    for (let i = 0; i < 50; i++) {
-      mem = (await request(`${t.url}/admin/memory-stats`, { headers: auth })).json();
-      if (mem.cache.redis.connected && mem.cache.redis.keyCount !== null) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const mem = await waitFor(async () => {
+      const m = (await request(`${t.url}/admin/memory-stats`, { headers: auth })).json();
+      return m.cache.redis.connected && m.cache.redis.keyCount !== null ? m : undefined;
+    }, 'memory-stats to show Redis connected with a key count');
     assert.equal(mem.cache.redis.connected, true);
     assert.equal(typeof mem.cache.redis.keyCount, 'number');
   } finally {

@@ -1,9 +1,10 @@
-import { test, describe, before, after } from 'node:test';
+import { test, describe, before, after, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { request } from '../helpers/http.js';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { assertDrains, latch } from './drain.js';
 import { parsePrometheus } from './prometheus.js';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -82,10 +83,24 @@ describe('gateway endpoints', () => {
     assert.ok(!Number.isNaN(Date.parse(body.timestamp)));
   });
 
-  test('POST /admin/gc runs a collection (tests run with --expose-gc)', async () => {
+  test('POST /admin/gc runs a full collection and reports the heap before and after', async () => {
     const res = await request(`${t.url}/admin/gc`, { method: 'POST', headers: auth });
     assert.equal(res.status, 200);
-    assert.equal(typeof res.json().freed, 'number');
+    const { before, after, freed } = res.json();
+    assert.ok(before > 0 && after > 0);
+    assert.equal(freed, before - after);
+  });
+
+  test('a wrong method on a known path is 405 with Allow and the JSON error, not 404', async () => {
+    const gc = await request(`${t.url}/admin/gc`, { headers: auth });
+    assert.equal(gc.status, 405);
+    assert.equal(gc.headers.allow, 'POST');
+    assert.equal(gc.json().error.code, 'HEADROOM_METHOD_NOT_ALLOWED');
+    assert.match(gc.json().error.message, /GET is not allowed on \/admin\/gc/);
+    const health = await request(`${t.url}/health`, { method: 'POST' });
+    assert.equal(health.status, 405);
+    assert.deepEqual(String(health.headers.allow).split(', ').sort(), ['GET', 'HEAD']);
+    assert.equal((await request(`${t.url}/admin/nope`, { headers: auth })).status, 404);
   });
 
   test('POST /admin/heap-snapshot writes a snapshot file', async () => {
@@ -133,47 +148,64 @@ test('admin rate limit: 429 with Retry-After, also for bad tokens', async () => 
   }
 });
 
-test('shutdown drains in-flight requests and readiness turns 503', async () => {
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  let arrived!: () => void;
-  const holding = new Promise<void>((r) => (arrived = r));
-  const t = await startGateway({ SHUTDOWN_TIMEOUT: '5000', SHUTDOWN_DELAY: '300' }, (gw) => {
+test('shutdown: readiness 503 during SHUTDOWN_DELAY, then the listener closes and in-flight requests drain', async () => {
+  const delay = 30_000;
+  const arrival = latch();
+  const release = latch();
+  const t = await startGateway({ SHUTDOWN_TIMEOUT: '60s', SHUTDOWN_DELAY: String(delay) }, (gw) => {
     gw.app.get('/test/hold', async () => {
-      arrived();
-      await released;
+      arrival.open();
+      await release.opened;
       return 'done';
     });
   });
-  const inflight = request(`${t.url}/test/hold`);
-  await holding;
-  const closing = t.gw.shutdown();
-  assert.equal(t.gw.isDraining(), true);
-  const ready = await request(`${t.url}/health/ready`);
-  assert.equal(ready.status, 503);
-  assert.equal(ready.json().draining, true);
-  setTimeout(release, 100);
-  const res = await inflight;
-  assert.equal(res.status, 200);
-  assert.equal(res.text, 'done');
-  await closing;
-  await t.close();
+  try {
+    const inflight = request(`${t.url}/test/hold`);
+    await arrival.opened;
+    // The delay runs on a mock clock, so the probe below cannot lose a race against it.
+    mock.timers.enable({ apis: ['setTimeout'] });
+    let closing: Promise<void>;
+    try {
+      closing = t.gw.shutdown();
+      assert.equal(t.gw.isDraining(), true);
+      const ready = await request(`${t.url}/health/ready`);
+      assert.equal(ready.status, 503);
+      assert.equal(ready.json().draining, true);
+      mock.timers.tick(delay);
+    } finally {
+      mock.timers.reset();
+    }
+    await assertDrains(t.url, closing, inflight, release.open);
+    assert.ok(!t.logs.some((l) => l.includes('drain timeout reached')));
+  } finally {
+    release.open();
+    await t.close();
+  }
 });
 
-test('shutdown gives up on requests that outlive SHUTDOWN_TIMEOUT', async () => {
+test('shutdown cuts requests that outlive SHUTDOWN_TIMEOUT', async () => {
+  const arrival = latch();
   const t = await startGateway({ SHUTDOWN_TIMEOUT: '200' }, (gw) => {
-    gw.app.get('/test/forever', () => new Promise(() => {}));
+    gw.app.get('/test/forever', () => {
+      arrival.open();
+      return new Promise(() => {});
+    });
   });
-  const inflight = request(`${t.url}/test/forever`).then(
-    () => 'answered',
-    () => 'cut',
-  );
-  await new Promise((r) => setTimeout(r, 100));
-  const started = Date.now();
-  await t.gw.shutdown();
-  assert.ok(Date.now() - started < 3000);
-  assert.equal(await inflight, 'cut');
-  await t.close();
+  try {
+    const inflight = request(`${t.url}/test/forever`).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    await arrival.opened;
+    await t.gw.shutdown();
+    assert.equal(await inflight, 'cut');
+    assert.ok(
+      t.logs.some((l) => l.includes('drain timeout reached')),
+      'the timeout path ran',
+    );
+  } finally {
+    await t.close();
+  }
 });
 
 test('close() leaves no active handles', async () => {

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { request } from '../helpers/http.js';
+import { assertDrains, latch } from './drain.js';
 import { ADMIN_TOKEN, startGateway } from '../helpers/gateway.js';
 import { parsePrometheus } from './prometheus.js';
 
@@ -40,16 +44,25 @@ test('ENABLE_STREAMING_PROXY=false turns the proxy routes off with a clear 404',
 });
 
 test('shutdown lets an in-flight proxied request finish', async () => {
-  const t = await startGateway({ SHUTDOWN_TIMEOUT: '5000' });
+  // An upstream that says when the request reached it and answers only when told to.
+  const arrival = latch();
+  const release = latch();
+  const upstream = createServer((_req, res) => {
+    arrival.open();
+    void release.opened.then(() => res.end('done'));
+  });
+  upstream.listen(0, '127.0.0.1');
+  await once(upstream, 'listening');
+  const { port } = upstream.address() as AddressInfo;
+  const t = await startGateway({ SHUTDOWN_TIMEOUT: '60s', UPSTREAM_URL: `http://127.0.0.1:${port}` });
   try {
-    const inflight = request(`${t.url}/api/slow?ms=400`);
-    await new Promise((r) => setTimeout(r, 100));
-    const closing = t.gw.shutdown();
-    const res = await inflight;
-    assert.equal(res.status, 200);
-    assert.deepEqual(res.json(), { waitedMs: 400 });
-    await closing;
+    const inflight = request(`${t.url}/api/slow`);
+    await arrival.opened;
+    await assertDrains(t.url, t.gw.shutdown(), inflight, release.open);
   } finally {
+    release.open();
     await t.close();
+    upstream.closeAllConnections();
+    upstream.close();
   }
 });

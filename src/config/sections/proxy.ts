@@ -4,7 +4,6 @@ import { bool, bytes, duration, num, optionalStr, optionalUrl, percent, str } fr
 export const proxyOptions = {
   upstreamUrl: optionalUrl({
     env: 'UPSTREAM_URL',
-    flag: 'upstream',
     doc: 'Origin the proxy prefix is streamed to. Unset: the built-in demo origin is started and used.',
     default: undefined,
     defaultText: 'built-in demo origin',

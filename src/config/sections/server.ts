@@ -52,4 +52,11 @@ export const serverOptions = {
     doc: 'Proxies whose X-Forwarded-For is believed for the client address (admin rate limit, logs): the number of proxies in front (e.g. 1 behind one load balancer) or their addresses/CIDRs. false: the socket address.',
     default: false,
   }),
+  // The default depends on NODE_ENV: load.ts resolves it (a static default cannot say that).
+  demo: bool({
+    env: 'HEADROOM_DEMO',
+    doc: 'Without UPSTREAM_URL, serve the built-in demo origin (sample JSON, downloads, images). When off, a missing UPSTREAM_URL stops start-up (exit code 2).',
+    default: true,
+    defaultText: 'true, false when NODE_ENV=production',
+  }),
 } as const;

@@ -7,6 +7,7 @@ import type { Cache } from '../../cache/types.js';
 import { createAdminAuth } from '../auth.js';
 import { createRateLimiter } from '../rate-limit.js';
 import { formatBytes } from '../../monitor/report.js';
+import { minorGc } from '../../proxy/gc-assist.js';
 
 export interface AdminRouteOptions {
   token: string | undefined;
@@ -75,13 +76,12 @@ export async function adminRoutes(app: FastifyInstance, options: AdminRouteOptio
   });
 
   app.post('/gc', async () => {
-    const gc = (globalThis as { gc?: () => void }).gc;
-    if (typeof gc !== 'function') {
-      throw new HeadroomError('HEADROOM_GC_UNAVAILABLE', 'garbage collection on demand needs the process started with node --expose-gc');
-    }
+    // The GC assist's handle on V8's gc(), which needs no --expose-gc.
+    const gc = minorGc();
+    if (!gc) throw new HeadroomError('HEADROOM_GC_UNAVAILABLE', 'this runtime does not let the process start a garbage collection');
     const before = monitor.sampleNow().v8.usedHeapSize;
     const started = performance.now();
-    gc();
+    gc({ type: 'major', execution: 'sync' });
     const after = monitor.sampleNow().v8.usedHeapSize;
     return { before, after, freed: before - after, durationMs: performance.now() - started };
   });

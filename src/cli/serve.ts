@@ -1,0 +1,102 @@
+// `headroom serve`: loads the configuration, starts the gateway, and stops it on SIGTERM/SIGINT.
+import { parseArgs } from 'node:util';
+import { allOptions, ConfigError, loadConfig, suggest } from '../config/index.js';
+import { createGateway, type Gateway } from '../server/gateway.js';
+import { isHeadroomError } from '../errors.js';
+import { createLogger } from '../server/logger.js';
+import { createLogOutput } from './log-output.js';
+
+// How long the exit waits for log lines to reach stdout once the gateway has stopped.
+const LOG_SETTLE_MS = 2_000;
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+export function fail(message: string, code: number): never {
+  process.stderr.write(`headroom: ${message}\n`);
+  process.exit(code);
+}
+
+function parseFlags(argv: string[]): Record<string, string | undefined> {
+  const flags = Object.fromEntries([...allOptions.map(({ option }) => option.flag), 'config'].map((f) => [f, { type: 'string' as const }]));
+  try {
+    return parseArgs({ args: argv, options: flags, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
+  } catch (err) {
+    const unknown = /'--([^'=]+)/.exec((err as Error).message)?.[1];
+    const names = Object.keys(flags);
+    // A prefix finds what edit distance misses (--upstream → --upstream-url).
+    const hint = unknown ? (suggest(unknown, names) ?? names.find((n) => n.startsWith(`${unknown}-`))) : undefined;
+    // A stray argument is often a secret split off its flag (`--headroom-admin-token= s3cret`).
+    const message = (err as Error).message.replace(/^(Unexpected argument )'[^']*'/, "$1'<hidden>'");
+    fail(`${message}${hint ? ` (did you mean --${hint}?)` : ''}\nRun "headroom serve --help" for every flag.`, 2);
+  }
+}
+
+export async function serve(argv: string[], version: string): Promise<void> {
+  const flags = parseFlags(argv);
+  let loaded;
+  try {
+    loaded = loadConfig({ flags, env: process.env, configFile: flags.config });
+  } catch (err) {
+    if (err instanceof ConfigError) fail(`${err.message}\nSee docs/configuration.md for every option.`, 2);
+    throw err;
+  }
+
+  const logs = createLogOutput();
+  const logger = createLogger(loaded.config.server.logLevel, logs.stream);
+  for (const w of loaded.warnings) logger.warn(w);
+  const gateway: Gateway = await createGateway(loaded.config, { logger }).catch((err: unknown) => {
+    // A part may refuse its options only once it sees the machine (e.g. a foreign CACHE_DIR).
+    if (isHeadroomError(err) && err.code === 'HEADROOM_CONFIG_INVALID') fail(`invalid configuration:\n  ${err.message}`, 2);
+    throw err;
+  });
+
+  const stopListening = (): void => {
+    for (const s of SIGNALS) process.off(s, onSignal);
+  };
+  let exiting = false;
+  const exit = async (code: number): Promise<void> => {
+    exiting = true;
+    await logs.settle(LOG_SETTLE_MS);
+    // Node joins its thread pool on exit, and a thread stuck in a write (a hung disk, a blocking
+    // pipe) never returns: with the default action back, a further signal still ends the process.
+    stopListening();
+    process.exit(code);
+  };
+  let stopping = false;
+  function onSignal(signal: NodeJS.Signals): void {
+    if (stopping) {
+      // The second signal ends the process now, by that signal (exit status 128 + its number).
+      // Once exit() has begun, the log stream is closed.
+      if (!exiting) logger.warn({ signal }, 'second signal: exiting without waiting for the drain');
+      stopListening();
+      process.kill(process.pid, signal);
+      return;
+    }
+    stopping = true;
+    logger.info({ signal }, 'signal received');
+    gateway.shutdown().then(
+      () => exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        return exit(1);
+      },
+    );
+  }
+  for (const s of SIGNALS) process.on(s, onSignal);
+
+  try {
+    const url = await gateway.listen();
+    logger.info({ url, pid: process.pid, upstream: gateway.upstreamUrl, version }, `headroom gateway listening on ${url}`);
+    if (gateway.demoOrigin) {
+      const image = encodeURIComponent(`${gateway.demoOrigin.url}/images/demo.jpg`);
+      const api = `${url}${gateway.config.proxy.prefix}`;
+      logger.info(
+        `demo: try ${api}/items (proxied and cached), ${api}/download?size=104857600 (streamed), ` +
+          `${url}/image?url=${image}&w=400&format=webp (resized), ${url}/health and ${url}/metrics`,
+      );
+    }
+  } catch (err) {
+    logger.error({ err }, 'could not listen');
+    await gateway.close();
+    await exit(1);
+  }
+}
