@@ -11,7 +11,7 @@ import { realSampler } from './sampler.js';
 import { createSnapshotWriter } from './snapshot.js';
 import { nextStatus, statusRank } from './status.js';
 import { PostGcTrend } from './trend.js';
-import { toPercent } from './units.js';
+import { toPercent } from '../options/units.js';
 import type {
   HealthReport,
   HeapSnapshotResult,

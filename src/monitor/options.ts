@@ -2,7 +2,7 @@
 // the server validates; a library user gets a clear error here instead).
 import { HeadroomError } from '../errors.js';
 import type { MemoryMonitorOptions } from './types.js';
-import { shareToFraction, toPercent } from './units.js';
+import { shareToFraction, toPercent } from '../options/units.js';
 
 export const MONITOR_DEFAULTS = {
   warningThreshold: 0.75,

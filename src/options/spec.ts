@@ -1,0 +1,326 @@
+// One home per option: its default, bound, unit, accepted text and doc line. A part declares its
+// options here (src/<part>/options.ts) and validates its factory's arguments with them; the
+// gateway's configuration schema (src/config) wraps the same objects, so the two cannot drift.
+// `parse` takes a library value (a number, a boolean, an array), an environment string or a JSON
+// value from the config file, and returns the value, or undefined / a Refused when it is bad.
+import { HeadroomError } from '../errors.js';
+import { shareToFraction, toPercent } from './units.js';
+
+/** A parse result that refuses a value for a reason more specific than `accepted`. */
+export class Refused {
+  constructor(readonly message: string) {}
+}
+
+export interface OptionSpec<T> {
+  /** Environment variable of the gateway (the CLI flag and the config-file key derive from it). */
+  env: string;
+  doc: string;
+  /** What is allowed, as error messages and docs/configuration.md say it. */
+  accepted: string;
+  /** Value used when nothing is given; `undefined` means "unset" (optional options only). */
+  default: T;
+  /** The default as the docs show it (e.g. "10 MiB", "cgroup memory.max"). */
+  defaultText: string;
+  /** Never shown in logs, errors or docs examples. */
+  secret: boolean;
+  parse(raw: unknown): T | Refused | undefined;
+}
+
+export type SpecValue<S> = S extends OptionSpec<infer T> ? T : never;
+export type SpecValues<S extends Record<string, OptionSpec<unknown>>> = { [K in keyof S]: SpecValue<S[K]> };
+
+interface Common<T> {
+  env: string;
+  doc: string;
+  default: T;
+  defaultText?: string;
+  secret?: boolean;
+}
+
+function spec<T>(c: Common<T>, accepted: string, parse: (raw: unknown) => T | Refused | undefined): OptionSpec<T> {
+  return {
+    env: c.env,
+    doc: c.doc,
+    accepted,
+    default: c.default,
+    defaultText: c.defaultText ?? (c.default === undefined ? 'unset' : String(c.default)),
+    secret: c.secret ?? false,
+    parse,
+  };
+}
+
+const text = (raw: unknown): string | undefined =>
+  typeof raw === 'string' ? raw.trim() : typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : undefined;
+
+function parseNumber(raw: unknown): number | undefined {
+  if (typeof raw === 'number') return Number.isFinite(raw) ? raw : undefined;
+  const s = text(raw);
+  if (s === undefined || s === '' || !/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(s)) return undefined;
+  return Number(s);
+}
+
+export function num(c: Common<number> & { min: number; max: number; integer?: boolean; unit?: string }): OptionSpec<number> {
+  const kind = c.integer ? 'an integer' : 'a number';
+  const unit = c.unit ? ` (${c.unit})` : '';
+  return spec(c, `must be ${kind} between ${c.min} and ${c.max}${unit}`, (raw) => {
+    const n = parseNumber(raw);
+    if (n === undefined || n < c.min || n > c.max) return undefined;
+    if (c.integer && !Number.isInteger(n)) return undefined;
+    return n;
+  });
+}
+
+/**
+ * A share named without a unit (MEMORY_WARNING_THRESHOLD): a fraction up to 1 (0.75) or a percent
+ * (75, 75%); the value is the fraction. `max` is a fraction.
+ */
+export function share(c: Common<number> & { max: number }): OptionSpec<number> {
+  const maxPercent = toPercent(c.max);
+  return spec(
+    { ...c, defaultText: c.defaultText ?? `${c.default} (${toPercent(c.default)}%)` },
+    `must be a fraction from 0 to ${c.max} or a percent up to ${maxPercent} (a number up to 1 is a fraction: ${c.default} or ${toPercent(c.default)}%; write 1% for one percent)`,
+    (raw) => {
+      const s = text(raw);
+      const pct = s?.endsWith('%') ? parseNumber(s.slice(0, -1).trim()) : undefined;
+      const f = pct !== undefined ? (pct >= 0 ? pct / 100 : undefined) : shareToFraction(parseNumber(raw));
+      return f === undefined || f > c.max ? undefined : f;
+    },
+  );
+}
+
+/** A percent (0–100) of something, named …_PERCENT: 80 or 80%. A fraction is refused with a hint. */
+export function percent(c: Common<number> & { min: number; max: number }): OptionSpec<number> {
+  return spec(c, `must be a percent from ${c.min} to ${c.max} (80 or 80%)`, (raw) => {
+    const s = text(raw);
+    const n = parseNumber(s?.endsWith('%') ? s.slice(0, -1).trim() : raw);
+    if (n !== undefined && n > 0 && n < 1 && c.min >= 1) {
+      return new Refused(`must be a percent from ${c.min} to ${c.max}: ${n} would mean ${n} %; for ${toPercent(n)} % write ${toPercent(n)}`);
+    }
+    return n === undefined || n < c.min || n > c.max ? undefined : n;
+  });
+}
+
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+export function parseBytes(raw: unknown): number | undefined {
+  if (typeof raw === 'number') return Number.isSafeInteger(raw) && raw >= 0 ? raw : undefined;
+  const s = text(raw);
+  const m = s === undefined ? null : /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(s);
+  if (!m) return undefined;
+  const unit = BYTE_UNITS[m[2]!.toLowerCase()];
+  if (unit === undefined) return undefined;
+  const n = Math.floor(Number(m[1]) * unit);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1024 ** 3 && n % 1024 ** 3 === 0) return `${n / 1024 ** 3} GiB`;
+  if (n >= 1024 ** 2 && n % 1024 ** 2 === 0) return `${n / 1024 ** 2} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} bytes`;
+}
+
+const bytesAccepted = (min: number, max: number): string =>
+  `must be a byte size between ${formatBytes(min)} and ${formatBytes(max)} (an integer, or a number with B, KB, MB, GB, KiB, MiB or GiB)`;
+
+/** A byte size: a plain integer or a number with a unit (512KiB, 10MB, 1GiB; K/M/G are binary). */
+export function bytes(c: Common<number> & { min: number; max: number }): OptionSpec<number> {
+  return spec({ ...c, defaultText: c.defaultText ?? formatBytes(c.default) }, bytesAccepted(c.min, c.max), (raw) => {
+    const n = parseBytes(raw);
+    return n === undefined || n < c.min || n > c.max ? undefined : n;
+  });
+}
+
+/** Optional byte size: unset means "derive it" (e.g. from the cgroup limit). */
+export function optionalBytes(c: Common<number | undefined> & { min: number; max: number }): OptionSpec<number | undefined> {
+  return spec(c, bytesAccepted(c.min, c.max), (raw) => {
+    const n = parseBytes(raw);
+    return n === undefined || n < c.min || n > c.max ? undefined : n;
+  });
+}
+
+const DURATION_UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+export function parseDuration(raw: unknown): number | undefined {
+  if (typeof raw === 'number') return Number.isSafeInteger(raw) && raw >= 0 ? raw : undefined;
+  const s = text(raw);
+  const m = s === undefined ? null : /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i.exec(s);
+  if (!m) return undefined;
+  const n = Math.round(Number(m[1]) * DURATION_UNITS[(m[2] ?? '').toLowerCase()]!);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+export const formatMs = (ms: number): string =>
+  ms % 3_600_000 === 0 && ms > 0
+    ? `${ms / 3_600_000}h`
+    : ms % 60_000 === 0 && ms > 0
+      ? `${ms / 60_000}m`
+      : ms % 1000 === 0 && ms > 0
+        ? `${ms / 1000}s`
+        : `${ms}ms`;
+
+/** A duration in milliseconds: a plain integer, or a number with ms, s, m or h. */
+export function duration(c: Common<number> & { min: number; max: number }): OptionSpec<number> {
+  return spec(
+    { ...c, defaultText: c.defaultText ?? `${c.default} (${formatMs(c.default)})` },
+    `must be a duration between ${formatMs(c.min)} and ${formatMs(c.max)} (milliseconds, or a number with ms, s, m or h)`,
+    (raw) => {
+      const n = parseDuration(raw);
+      return n === undefined || n < c.min || n > c.max ? undefined : n;
+    },
+  );
+}
+
+export function bool(c: Common<boolean>): OptionSpec<boolean> {
+  return spec(c, 'must be true or false (also accepted: 1/0, yes/no, on/off)', (raw) => {
+    if (typeof raw === 'boolean') return raw;
+    const s = text(raw)?.toLowerCase();
+    if (s === 'true' || s === '1' || s === 'yes' || s === 'on') return true;
+    if (s === 'false' || s === '0' || s === 'no' || s === 'off') return false;
+    return undefined;
+  });
+}
+
+export function oneOf<const T extends string>(c: Common<T> & { values: readonly T[] }): OptionSpec<T> {
+  return spec(c, `must be one of ${c.values.join(', ')}`, (raw) => {
+    const s = text(raw);
+    return c.values.find((v) => v === s);
+  });
+}
+
+export function str(c: Common<string> & { pattern?: RegExp; accepted?: string; maxLength?: number }): OptionSpec<string> {
+  const max = c.maxLength ?? 1024;
+  return spec(c, c.accepted ?? `must be a string of at most ${max} characters`, (raw) => {
+    const s = text(raw);
+    if (s === undefined || s.length > max) return undefined;
+    if (c.pattern && !c.pattern.test(s)) return undefined;
+    return s;
+  });
+}
+
+export function optionalStr(c: Common<string | undefined> & { minLength?: number; maxLength?: number; accepted?: string }): OptionSpec<string | undefined> {
+  const min = c.minLength ?? 1;
+  const max = c.maxLength ?? 4096;
+  return spec(c, c.accepted ?? `must be a string of ${min} to ${max} characters`, (raw) => {
+    const s = text(raw);
+    if (s === undefined || s.length < min || s.length > max) return undefined;
+    return s;
+  });
+}
+
+/**
+ * An absolute http(s) URL, or unset. Without allowUserinfo, user:password@ is refused and
+ * `userinfoHint` says why (e.g. that the credentials would never be sent).
+ */
+export function optionalUrl(
+  c: Common<string | undefined> & { protocols?: string[]; allowUserinfo?: boolean; userinfoHint?: string },
+): OptionSpec<string | undefined> {
+  const protocols = c.protocols ?? ['http:', 'https:'];
+  const names = protocols.map((p) => p.replace(':', '')).join(' or ');
+  const accepted = c.allowUserinfo ? `must be an absolute ${names} URL` : `must be an absolute ${names} URL without user:password@`;
+  const userinfo = new Refused(c.userinfoHint ? `${accepted} (${c.userinfoHint})` : accepted);
+  return spec(c, accepted, (raw) => {
+    const s = raw instanceof URL ? raw.href : text(raw);
+    if (!s) return undefined;
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      return undefined;
+    }
+    if (!protocols.includes(u.protocol)) return undefined;
+    return !c.allowUserinfo && (u.username || u.password) ? userinfo : s;
+  });
+}
+
+/** A list: comma-separated in an environment variable, an array in the config file or a library call. */
+export function list(c: Common<string[]> & { item?: RegExp; itemText?: string; maxItems?: number }): OptionSpec<string[]> {
+  const maxItems = c.maxItems ?? 256;
+  return spec(
+    { ...c, defaultText: c.defaultText ?? (c.default.length ? c.default.join(',') : '(empty)') },
+    `must be a comma-separated list of at most ${maxItems} ${c.itemText ?? 'entries'}`,
+    (raw) => {
+      const items = Array.isArray(raw) ? raw.map(text) : text(raw)?.split(',').map((s) => s.trim());
+      if (!items) return undefined;
+      const clean = items.filter((s) => s !== '');
+      if (clean.length > maxItems || clean.some((s) => s === undefined || (c.item && !c.item.test(s)))) return undefined;
+      return clean as string[];
+    },
+  );
+}
+
+/** Which proxies in front are trusted for X-Forwarded-*: none, a hop count, or their addresses. */
+export type TrustProxy = false | number | string[];
+
+export function trustProxy(c: Common<TrustProxy>): OptionSpec<TrustProxy> {
+  const ipOrCidr = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
+  return spec(
+    { ...c, defaultText: c.defaultText ?? String(c.default) },
+    'must be false, a hop count from 1 to 10, or a comma-separated list of proxy IP addresses or CIDRs (true is refused: it would let any client choose its own address)',
+    (raw) => {
+      const s = text(raw);
+      if (s === undefined) return undefined;
+      if (/^(false|0|no|off)$/i.test(s)) return false;
+      if (/^\d+$/.test(s)) {
+        const n = Number(s);
+        return n >= 1 && n <= 10 ? n : undefined;
+      }
+      const items = s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+      return items.length > 0 && items.length <= 64 && items.every((x) => ipOrCidr.test(x)) ? items : undefined;
+    },
+  );
+}
+
+/**
+ * Validates a factory's options object against its specs: unknown-to-the-specs keys (objects such
+ * as a logger or a monitor) pass through; every bad value is reported in one HEADROOM_CONFIG_INVALID
+ * that names the library option, the value and what is accepted.
+ */
+export function resolveOptions<S extends Record<string, OptionSpec<unknown>>, O extends object>(
+  factory: string,
+  specs: S,
+  given: O | undefined,
+): Omit<O, keyof S> & SpecValues<S> {
+  const input = (given ?? {}) as Record<string, unknown>;
+  if (typeof given !== 'object' && given !== undefined) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${factory}: options must be an object`);
+  const out: Record<string, unknown> = { ...input };
+  const problems: string[] = [];
+  for (const key of Object.keys(specs)) {
+    const s = specs[key]!;
+    const raw = input[key];
+    if (raw === undefined) {
+      out[key] = s.default;
+      continue;
+    }
+    const value = s.parse(raw);
+    if (value === undefined || value instanceof Refused) problems.push(`${key}=${show(raw, s.secret)}: ${value instanceof Refused ? value.message : s.accepted}`);
+    else out[key] = value;
+  }
+  if (problems.length > 0) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${factory}: ${problems.join('; ')}`);
+  return out as Omit<O, keyof S> & SpecValues<S>;
+}
+
+function show(value: unknown, secret: boolean): string {
+  if (secret) return '<hidden>';
+  if (typeof value === 'string') return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
