@@ -100,17 +100,19 @@ describe('slow clients cannot hold upstream slots', () => {
   });
 
   test('a slow upstream is not the client’s fault: the client timeout does not cut it', async () => {
-    // Reads nothing for 900 ms (the upload backs up to the client), then answers.
+    // Reads nothing for 2.5 s (the upload backs up to the client), then answers. The client
+    // timeout fires twice meanwhile; 1 s leaves room for a loaded test machine, where a stalled
+    // event loop runs an overdue socket timer before it reads the bytes that arrived.
     const slow = createHttpServer((req, res) =>
       setTimeout(() => {
         let n = 0;
         req.on('data', (c: Buffer) => (n += c.length));
         req.on('end', () => res.end(`late ${n}`));
-      }, 900),
+      }, 2500),
     );
     slow.listen(0, '127.0.0.1');
     await once(slow, 'listening');
-    const g = await startGateway({ UPSTREAM_URL: `http://127.0.0.1:${(slow.address() as { port: number }).port}`, CLIENT_TIMEOUT: '300ms' });
+    const g = await startGateway({ UPSTREAM_URL: `http://127.0.0.1:${(slow.address() as { port: number }).port}`, CLIENT_TIMEOUT: '1s' });
     try {
       const body = Buffer.alloc(16 * 1024 * 1024);
       const r = await request(`${g.url}/api/x`, { method: 'POST', body });
