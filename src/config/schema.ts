@@ -8,6 +8,7 @@ import { monitorOptions } from './sections/monitor.js';
 import { cacheOptions } from './sections/cache.js';
 import { proxyOptions } from './sections/proxy.js';
 import { imageOptions } from './sections/image.js';
+import { criticalThresholdProblem } from '../monitor/options.js';
 
 export const sections = {
   server: serverOptions,
@@ -37,12 +38,9 @@ export const allOptions: OptionEntry[] = Object.entries(sections).flatMap(([sect
 /** Rules that involve more than one option. */
 export function crossChecks(config: Config): { env: string; message: string }[] {
   const problems: { env: string; message: string }[] = [];
-  if (config.monitor.criticalThreshold <= config.monitor.warningThreshold) {
-    problems.push({
-      env: 'MEMORY_CRITICAL_THRESHOLD',
-      message: `must be above MEMORY_WARNING_THRESHOLD (${+(config.monitor.warningThreshold * 100).toFixed(4)}%)`,
-    });
-  }
+  const { warningThreshold, criticalThreshold } = config.monitor;
+  const critical = criticalThresholdProblem(warningThreshold, criticalThreshold, monitorOptions.warningThreshold.env);
+  if (critical) problems.push({ env: monitorOptions.criticalThreshold.env, message: critical });
   if (config.cache.maxEntryBytes > config.cache.maxBytes && config.cache.maxBytes > 0) {
     problems.push({ env: 'CACHE_MAX_ENTRY_BYTES', message: `must not exceed CACHE_MAX_BYTES (${config.cache.maxBytes})` });
   }

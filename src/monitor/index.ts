@@ -1,6 +1,6 @@
 // headroom/monitor: the memory monitor as a library.
 export { createMemoryMonitor } from './monitor.js';
-export { MONITOR_DEFAULTS } from './options.js';
+export { monitorOptions } from './options.js';
 export { nextStatus } from './status.js';
 export { leastSquaresSlope } from './trend.js';
 export { formatBytes } from './report.js';

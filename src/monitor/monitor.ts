@@ -1,13 +1,12 @@
 // createMemoryMonitor: samples memory on an unref'd timer, keeps status with hysteresis, a bounded
 // history, GC stats and the post-GC leak trend, and tells subscribers when the status changes.
 import { performance } from 'node:perf_hooks';
-import { availableMemory, cgroupMemoryLimit } from './cgroup.js';
+import { cgroupMemoryLimit } from './cgroup.js';
 import { createEventLoopProbe } from './event-loop.js';
 import { createGcWatcher } from './gc.js';
-import { resolveOptions } from './options.js';
+import { resolveMonitorOptions } from './options.js';
 import { buildReport } from './report.js';
 import { RingBuffer } from './ring.js';
-import { realSampler } from './sampler.js';
 import { createSnapshotWriter } from './snapshot.js';
 import { nextStatus, statusRank } from './status.js';
 import { PostGcTrend } from './trend.js';
@@ -25,9 +24,8 @@ import type {
 } from './types.js';
 
 export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryMonitor {
-  const o = resolveOptions(options);
-  const logger = o.logger;
-  const sampler = o.sampler ?? realSampler;
+  const o = resolveMonitorOptions(options);
+  const { logger, sampler } = o;
   const rssLimit = o.rssLimit === undefined ? cgroupMemoryLimit() : o.rssLimit;
   const statusThresholds = { warning: o.warningThreshold, critical: o.criticalThreshold, hysteresis: o.hysteresis };
   const thresholds: Thresholds = {
@@ -47,7 +45,7 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
   const snapshots = createSnapshotWriter({
     dir: o.snapshotDir,
     maxDirBytes: o.snapshotMaxBytes,
-    availableMemory: o.freeMemory ?? availableMemory,
+    availableMemory: o.freeMemory,
     heapUsed: () => latest?.v8.usedHeapSize ?? sampler().v8.usedHeapSize,
   });
 

@@ -1,60 +1,88 @@
-// Defaults and bounds of MemoryMonitorOptions (the same as src/config/sections/monitor.ts, which
-// the server validates; a library user gets a clear error here instead).
+// Options of the memory monitor, declared once: createMemoryMonitor validates its arguments with
+// these specs, and the gateway's configuration (src/config/sections/monitor.ts) wraps the very
+// same objects, so a default or a bound cannot differ between the two.
+import { availableMemory } from './cgroup.js';
+import { realSampler } from './sampler.js';
+import type { MemoryMonitorOptions, Sampler } from './types.js';
 import { HeadroomError } from '../errors.js';
-import type { MemoryMonitorOptions } from './types.js';
-import { shareToFraction, toPercent } from '../options/units.js';
+import { bool, bytes, duration, num, optionalBytes, resolveOptions, share, str, type OptionSpec } from '../options/spec.js';
+import { toPercent } from '../options/units.js';
+import type { Logger } from 'pino';
 
-export const MONITOR_DEFAULTS = {
-  warningThreshold: 0.75,
-  criticalThreshold: 0.85,
-  hysteresis: 0.05,
-  sampleInterval: 250,
-  historySize: 600,
-  trendWindow: 3_600_000,
-  trendWarmup: 60_000,
-  logging: false,
-  logInterval: 30_000,
-  snapshotDir: './heap-snapshots',
-  snapshotMaxBytes: 2 * 1024 ** 3,
-  snapshotOnCritical: false,
-  snapshotMinInterval: 3_600_000,
+export const monitorOptions = {
+  warningThreshold: share({
+    env: 'MEMORY_WARNING_THRESHOLD',
+    doc: 'Status turns warning when heap used reaches this share of the V8 heap limit (or RSS this share of the RSS limit).',
+    default: 0.75,
+    max: 1,
+  }),
+  criticalThreshold: share({
+    env: 'MEMORY_CRITICAL_THRESHOLD',
+    doc: 'Status turns critical at this share of the V8 heap limit (or of the RSS limit). Must be above the warning threshold.',
+    default: 0.85,
+    max: 1,
+  }),
+  hysteresis: share({
+    env: 'MEMORY_HYSTERESIS',
+    doc: 'A level is left only after usage falls this much of the limit below its threshold (0.05: 5 points), so the status does not flap.',
+    default: 0.05,
+    max: 0.5,
+  }),
+  rssLimit: optionalBytes({
+    env: 'MEMORY_RSS_LIMIT',
+    doc: 'RSS limit the status is also measured against. Unset: the cgroup memory.max when one is set, else no RSS limit.',
+    default: undefined,
+    defaultText: 'cgroup memory.max, if any',
+    min: 16 * 1024 * 1024,
+    max: 2 ** 50,
+  }),
+  sampleInterval: duration({ env: 'MEMORY_SAMPLE_INTERVAL', doc: 'How often memory is sampled; status changes show within one interval.', default: 250, min: 50, max: 60_000 }),
+  historySize: num({ env: 'MEMORY_HISTORY_SIZE', doc: 'Samples kept in the ring buffer for the dashboard.', default: 600, min: 10, max: 100_000, integer: true }),
+  trendWindow: duration({ env: 'MEMORY_TREND_WINDOW', doc: 'Sliding window of post-GC heap sizes the leak trend (bytes/hour) is fitted over.', default: 3_600_000, min: 10_000, max: 7 * 24 * 3_600_000 }),
+  trendWarmup: duration({ env: 'MEMORY_TREND_WARMUP', doc: 'Post-GC samples from the first part of the process life are dropped from the trend.', default: 60_000, min: 0, max: 24 * 3_600_000 }),
+  logging: bool({ env: 'ENABLE_MEMORY_LOGGING', doc: 'Log memory samples through pino (debugging aid).', default: false }),
+  logInterval: duration({ env: 'MEMORY_LOG_INTERVAL', doc: 'With ENABLE_MEMORY_LOGGING, at most one sample is logged per interval.', default: 30_000, min: 0, max: 3_600_000 }),
+  snapshotDir: str({ env: 'HEAP_SNAPSHOT_DIR', doc: 'Directory heap snapshots are written to.', default: './heap-snapshots', maxLength: 4096 }),
+  snapshotMaxBytes: bytes({ env: 'HEAP_SNAPSHOT_DIR_MAX_BYTES', doc: 'Snapshots are refused once the directory holds this many bytes.', default: 2 * 1024 ** 3, min: 1024 * 1024, max: 2 ** 50 }),
+  snapshotOnCritical: bool({ env: 'HEAP_SNAPSHOT_ON_CRITICAL', doc: 'Write a heap snapshot automatically when the status enters critical.', default: false }),
+  snapshotMinInterval: duration({ env: 'HEAP_SNAPSHOT_MIN_INTERVAL', doc: 'Automatic snapshots are at least this far apart.', default: 3_600_000, min: 60_000, max: 7 * 24 * 3_600_000 }),
 } as const;
 
-export type ResolvedOptions = Omit<Required<MemoryMonitorOptions>, 'logger' | 'sampler' | 'rssLimit' | 'freeMemory'> &
-  Pick<MemoryMonitorOptions, 'logger' | 'sampler' | 'rssLimit' | 'freeMemory'>;
-
-function check(ok: boolean, name: string, value: unknown, accepted: string): void {
-  if (!ok) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createMemoryMonitor: ${name}=${String(value)}: ${accepted}`);
+/** The rule between the thresholds (config and library): a message when critical is not above warning. */
+export function criticalThresholdProblem(warning: number, critical: number, warningName: string): string | undefined {
+  return critical > warning ? undefined : `must be above ${warningName} (${toPercent(warning)}%)`;
 }
 
-const inRange = (n: unknown, min: number, max: number): boolean => typeof n === 'number' && Number.isFinite(n) && n >= min && n <= max;
+// Options only a library call has (objects and functions have no environment variable).
+function libraryOnly<T>(dflt: T, accepted: string, ok: (raw: unknown) => boolean): OptionSpec<T> {
+  return { env: '', doc: '', accepted, default: dflt, defaultText: String(dflt), secret: false, parse: (raw) => (ok(raw) ? (raw as T) : undefined) };
+}
+const isFunction = (raw: unknown): boolean => typeof raw === 'function';
+const isLogger = (raw: unknown): boolean =>
+  typeof raw === 'object' && raw !== null && ['info', 'warn', 'error'].every((m) => typeof (raw as Record<string, unknown>)[m] === 'function');
 
-export function resolveOptions(options: MemoryMonitorOptions): ResolvedOptions {
-  const o = { ...MONITOR_DEFAULTS, autoStart: true, ...stripUndefined(options) } as ResolvedOptions;
-  // rssLimit: undefined (derive from cgroup) must survive stripUndefined's absence.
-  o.rssLimit = options.rssLimit;
-  // Shares: a fraction up to 1 or a percent above (see units.ts); kept as fractions from here on.
-  o.warningThreshold = share(o.warningThreshold, 'warningThreshold', 1);
-  o.criticalThreshold = share(o.criticalThreshold, 'criticalThreshold', 1);
-  o.hysteresis = share(o.hysteresis, 'hysteresis', 0.5);
-  check(o.criticalThreshold > o.warningThreshold, 'criticalThreshold', options.criticalThreshold ?? o.criticalThreshold, `must be above warningThreshold (${toPercent(o.warningThreshold)}%)`);
-  check(o.rssLimit == null || inRange(o.rssLimit, 1, 2 ** 53), 'rssLimit', o.rssLimit, 'must be a positive byte count, null or undefined');
-  check(inRange(o.sampleInterval, 10, 3_600_000), 'sampleInterval', o.sampleInterval, 'must be between 10 and 3600000 ms');
-  check(Number.isInteger(o.historySize) && inRange(o.historySize, 1, 1_000_000), 'historySize', o.historySize, 'must be an integer between 1 and 1000000');
-  check(inRange(o.trendWindow, 1000, 30 * 86_400_000), 'trendWindow', o.trendWindow, 'must be between 1000 ms and 30 days');
-  check(inRange(o.trendWarmup, 0, 30 * 86_400_000), 'trendWarmup', o.trendWarmup, 'must be between 0 and 30 days (ms)');
-  check(inRange(o.logInterval, 0, 86_400_000), 'logInterval', o.logInterval, 'must be between 0 and 86400000 ms');
-  check(inRange(o.snapshotMaxBytes, 0, 2 ** 53), 'snapshotMaxBytes', o.snapshotMaxBytes, 'must be a byte count');
-  check(inRange(o.snapshotMinInterval, 0, 30 * 86_400_000), 'snapshotMinInterval', o.snapshotMinInterval, 'must be between 0 and 30 days (ms)');
+const librarySpecs = {
+  ...monitorOptions,
+  // null (no RSS limit, not even the cgroup's) has no spelling as an environment variable.
+  rssLimit: {
+    ...monitorOptions.rssLimit,
+    accepted: `${monitorOptions.rssLimit.accepted}, or null for no RSS limit`,
+    parse: (raw: unknown) => (raw === null ? null : monitorOptions.rssLimit.parse(raw)),
+  } satisfies OptionSpec<number | null | undefined>,
+  logger: libraryOnly<Logger | undefined>(undefined, 'must be a logger with info, warn and error methods (e.g. pino)', isLogger),
+  sampler: libraryOnly<Sampler>(realSampler, 'must be a function returning a memory sample', isFunction),
+  freeMemory: libraryOnly<() => number>(availableMemory, 'must be a function returning free bytes', isFunction),
+  autoStart: libraryOnly(true, 'must be true or false', (raw) => typeof raw === 'boolean'),
+};
+
+export type ResolvedOptions = ReturnType<typeof resolveMonitorOptions>;
+
+/** createMemoryMonitor's options with defaults filled in; one HEADROOM_CONFIG_INVALID for bad ones. */
+export function resolveMonitorOptions(options: MemoryMonitorOptions | undefined) {
+  const o = resolveOptions('createMemoryMonitor', librarySpecs, options);
+  const critical = criticalThresholdProblem(o.warningThreshold, o.criticalThreshold, 'warningThreshold');
+  if (critical) {
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createMemoryMonitor: criticalThreshold=${JSON.stringify(options?.criticalThreshold ?? o.criticalThreshold)}: ${critical}`);
+  }
   return o;
-}
-
-function share(value: unknown, name: string, max: number): number {
-  const f = shareToFraction(value);
-  check(f !== undefined && f <= max, name, value, `must be a fraction from 0 to ${max} or a percent up to ${max * 100} (a number up to 1 is a fraction)`);
-  return f!;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

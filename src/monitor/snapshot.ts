@@ -64,7 +64,7 @@ export function createSnapshotWriter(opts: SnapshotWriterOptions): SnapshotWrite
         const used = await dirBytes(dir);
         if (used + heap > opts.maxDirBytes) {
           throw refuse(
-            `snapshot directory ${dir} holds ${mib(used)}; another snapshot of about ${mib(heap)} would exceed its cap of ${mib(opts.maxDirBytes)} (HEAP_SNAPSHOT_DIR_MAX_BYTES); delete old snapshots first`,
+            `snapshot directory ${dir} holds ${mib(used)}; another snapshot of about ${mib(heap)} would exceed its cap of ${mib(opts.maxDirBytes)} (snapshotMaxBytes, HEAP_SNAPSHOT_DIR_MAX_BYTES in the gateway); delete old snapshots first`,
           );
         }
         const file = join(dir, `headroom-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.heapsnapshot`);
@@ -95,7 +95,7 @@ async function privateDir(dir: string): Promise<void> {
   }
   throw refuse(
     `snapshot directory ${dir} is not private: other users can open it (mode ${(st.mode & 0o7777).toString(8)}, owner uid ${st.uid}), ` +
-      'and a snapshot holds every string in the heap, secrets included; point HEAP_SNAPSHOT_DIR at a subdirectory that headroom creates (mode 0700), or chmod 700 this one',
+      'and a snapshot holds every string in the heap, secrets included; point snapshotDir (HEAP_SNAPSHOT_DIR in the gateway) at a subdirectory that headroom creates (mode 0700), or chmod 700 this one',
   );
 }
 

@@ -110,25 +110,41 @@ export interface HeapSnapshotResult {
 /** Source of samples; injectable so tests can drive status transitions. */
 export type Sampler = () => Pick<MemorySample, 'process' | 'v8'> & Partial<Pick<MemorySample, 'heapSpaces'>>;
 
+/**
+ * Options of createMemoryMonitor. Each one is the gateway variable named in its comment, with the
+ * same default and bounds (`monitorOptions`; docs/configuration.md, "Memory monitor"). A bad value
+ * throws HEADROOM_CONFIG_INVALID naming the option, the value and what is accepted.
+ */
 export interface MemoryMonitorOptions {
-  /** Share of the heap (or RSS) limit: a fraction up to 1 (0.75) or a percent above 1 (75). Default 0.75. */
+  /** MEMORY_WARNING_THRESHOLD: share of the heap (or RSS) limit, a fraction up to 1 (0.75) or a percent above 1 (75). */
   warningThreshold?: number;
-  /** Same units as warningThreshold; must be above it. Default 0.85. */
+  /** MEMORY_CRITICAL_THRESHOLD: same units as warningThreshold; must be above it. */
   criticalThreshold?: number;
-  /** Same units (0.05 or 5): how far below a threshold usage must fall to leave its level. Default 0.05. */
+  /** MEMORY_HYSTERESIS: same units (0.05 or 5); how far below a threshold usage must fall to leave its level. */
   hysteresis?: number;
-  /** Bytes; undefined = cgroup memory.max when set; null = no RSS limit. */
+  /** MEMORY_RSS_LIMIT: bytes; undefined = cgroup memory.max when set; null = no RSS limit. */
   rssLimit?: number | null;
+  /** MEMORY_SAMPLE_INTERVAL, milliseconds. */
   sampleInterval?: number;
+  /** MEMORY_HISTORY_SIZE, samples. */
   historySize?: number;
+  /** MEMORY_TREND_WINDOW, milliseconds. */
   trendWindow?: number;
+  /** MEMORY_TREND_WARMUP, milliseconds. */
   trendWarmup?: number;
+  /** Where status changes (and, with `logging`, samples) are logged; an object with info, warn and error. */
   logger?: Logger;
+  /** ENABLE_MEMORY_LOGGING. */
   logging?: boolean;
+  /** MEMORY_LOG_INTERVAL, milliseconds. */
   logInterval?: number;
+  /** HEAP_SNAPSHOT_DIR. */
   snapshotDir?: string;
+  /** HEAP_SNAPSHOT_DIR_MAX_BYTES, bytes. */
   snapshotMaxBytes?: number;
+  /** HEAP_SNAPSHOT_ON_CRITICAL. */
   snapshotOnCritical?: boolean;
+  /** HEAP_SNAPSHOT_MIN_INTERVAL, milliseconds. */
   snapshotMinInterval?: number;
   /** Replaces the real sampler (tests). */
   sampler?: Sampler;

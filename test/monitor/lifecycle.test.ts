@@ -34,7 +34,7 @@ describe('monitor lifecycle', () => {
 
   test('close() leaves no timer or observer behind (real timers)', async () => {
     await assertNoLeakedHandles(async () => {
-      const monitor = createMemoryMonitor({ sampleInterval: 20 });
+      const monitor = createMemoryMonitor({ sampleInterval: 50 });
       await waitFor(() => monitor.history().length >= 3, 'three samples');
       await Promise.all([monitor.close(), monitor.close()]);
     });
