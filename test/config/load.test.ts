@@ -15,7 +15,7 @@ function problems(fn: () => unknown): string[] {
   assert.fail('expected a ConfigError');
 }
 
-test('defaults are safe and match the seeds', () => {
+test('defaults are safe and keep the documented variable defaults', () => {
   const { config } = loadConfig({ env: {} });
   assert.equal(config.server.port, 3000);
   assert.equal(config.server.host, '127.0.0.1');
