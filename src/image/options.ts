@@ -98,7 +98,7 @@ function shapeProblems(given: Record<string, unknown>): string[] {
     if (!ok) problems.push(`${key}=${kind(v)}: ${shape.accepted}`);
   }
   const { monitor, lookup } = given as { monitor?: { current?: unknown }; lookup?: unknown };
-  if (monitor?.current !== undefined && typeof monitor.current !== 'function') problems.push('monitor.current: must be a function when given');
+  if (monitor?.current !== undefined && typeof monitor.current !== 'function') problems.push(`monitor.current=${kind(monitor.current)}: must be a function when given`);
   if (lookup !== undefined && typeof lookup !== 'function') problems.push(`lookup=${kind(lookup)}: must be a dns.lookup-style function`);
   return problems;
 }

@@ -85,7 +85,7 @@ test('bad arguments throw HEADROOM_CONFIG_INVALID naming the option, the value a
     assert.throws(() => create({ cache: undefined }), refused('cache=undefined: must be a cache (an object with get() and set()'));
     assert.throws(() => create({ cache: {} }), refused('cache=an object: must be a cache'));
     assert.throws(() => create({ monitor: { status: 'ok' } }), refused('monitor=an object: must be a memory monitor (an object with status()'));
-    assert.throws(() => create({ monitor: { status: () => 'ok', current: 5 } }), refused('monitor.current: must be a function'));
+    assert.throws(() => create({ monitor: { status: () => 'ok', current: 5 } }), refused('monitor.current=5: must be a function'));
     assert.throws(() => create({ admission: () => {} }), refused('admission=a function: must be an admission controller (an object with acquire()'));
     assert.throws(() => create({ logger: 'debug' }), refused('logger="debug": must be a logger'));
     assert.throws(() => create({ lookup: 42 }), refused('lookup=42: must be a dns.lookup-style function'));
