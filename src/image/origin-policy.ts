@@ -19,9 +19,9 @@ export const ORIGIN_SYNTAX = 'scheme://host[:port] (e.g. https://img.example.com
 
 const ENTRY = /^(?:(https?):\/\/)?(\*\.)?([A-Za-z0-9.-]+|\[[^\]]*\])(?::(\d{1,5}))?\/?$/i;
 
-/** Parses one entry, or says why it is not an origin (naming the entry and what is accepted). */
+/** Parses one entry, or says why it is not an origin (quoting just that entry; see ORIGIN_SYNTAX). */
 export function parseOriginRule(entry: string): Rule | string {
-  const bad = (why?: string): string => `"${entry}" is not an origin${why ? ` (${why})` : ''}; use ${ORIGIN_SYNTAX}`;
+  const bad = (why?: string): string => `"${entry}" is not an origin${why ? ` (${why})` : ''}`;
   const m = ENTRY.exec(entry.trim());
   if (!m) {
     if (entry.includes('[') && !/\[[^\]]*\]/.test(entry)) return bad('the [ of an IPv6 address has no closing ]');
@@ -46,12 +46,16 @@ export function parseOriginRule(entry: string): Rule | string {
   };
 }
 
+/** Every bad entry of a list, each quoting just that entry, then what is accepted; undefined if none. */
+export function originListProblem(entries: readonly string[]): string | undefined {
+  const bad = entries.map(parseOriginRule).filter((r): r is string => typeof r === 'string');
+  return bad.length ? `${bad.map((b) => `entry ${b}`).join('; ')}; use ${ORIGIN_SYNTAX}` : undefined;
+}
+
 export function parseOriginRules(entries: readonly string[]): Rule[] {
-  return entries.map((entry) => {
-    const rule = parseOriginRule(entry);
-    if (typeof rule === 'string') throw new TypeError(`image origin ${rule}`);
-    return rule;
-  });
+  const problem = originListProblem(entries);
+  if (problem) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `image origins: ${problem}`);
+  return entries.map((entry) => parseOriginRule(entry) as Rule);
 }
 
 const defaultPort = (protocol: string): string => (protocol === 'https:' ? '443' : '80');

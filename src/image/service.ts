@@ -3,8 +3,8 @@
 // response shaping (respond.ts). Small originals and variants are cached as raw bytes; large
 // originals stream straight through.
 import { HeadroomError } from '../errors.js';
-import { resolveOptions } from './defaults.js';
 import { chooseFormat, OUTPUT_TYPES } from './formats.js';
+import { resolveImageOptions } from './options.js';
 import { createOriginPolicy } from './origin-policy.js';
 import { parseParams, type ImageParams } from './params.js';
 import { createResponder } from './respond.js';
@@ -17,11 +17,11 @@ import type { ImageMeta, ImageRequest, ImageResponse, ImageService, ImageService
 import { createVariants } from './variants.js';
 
 export function createImageService(options: ImageServiceOptions): ImageService {
-  const o = resolveOptions(options);
+  const o = resolveImageOptions(options);
   const policy = createOriginPolicy(o);
   // Process-wide: set by the first open service, checked for the others (sharp-settings.ts).
   // Claimed after the steps that may throw, so a failed construction holds no claim.
-  const releaseSharp = claimSharpSettings({ sharpCacheMemory: o.sharpCacheMemory, sharpConcurrency: o.sharpConcurrency ?? 0 });
+  const releaseSharp = claimSharpSettings({ sharpCacheMemory: o.sharpCacheMemory, sharpConcurrency: o.sharpConcurrency });
   const counters = createImageCounters();
   const { c } = counters;
   const store = createImageStore(o.cache, counters, o.logger);

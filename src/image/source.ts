@@ -2,7 +2,7 @@
 // originals up to maxCacheSize come back whole and are cached; larger ones come back as a stream
 // that is never held whole. Metadata is cached for every image under its own key.
 import { HeadroomError } from '../errors.js';
-import type { resolveOptions } from './defaults.js';
+import type { ResolvedImageOptions } from './options.js';
 import { discard, fetchImage, mapFetchError, type FetchedResponse, type FetcherOptions } from './fetch-source.js';
 import { createFlights } from './flights.js';
 import { createImageAgent } from './guarded-agent.js';
@@ -20,7 +20,7 @@ export type Loaded =
 export type Streamed = Extract<Loaded, { kind: 'stream' }>;
 
 type Options = Pick<
-  ReturnType<typeof resolveOptions>,
+  ResolvedImageOptions,
   'timeout' | 'lookup' | 'maxRedirects' | 'maxSourceBytes' | 'maxCacheSize' | 'cacheTtl' | 'originMaxAge' | 'allowSvg' | 'admission'
 >;
 

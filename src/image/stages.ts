@@ -4,7 +4,7 @@
 // decode. An encoder with nothing to encode takes the next waiting small transform whole, so a
 // core does not idle while transforms wait for the one decode slot.
 import { HeadroomError, isHeadroomError } from '../errors.js';
-import type { resolveOptions } from './defaults.js';
+import type { ResolvedImageOptions } from './options.js';
 import type { OutputFormat } from './transform.js';
 import { decodeResize, encodeRaw, outputPixelsBound, stageable, transform, type RawImage, type TransformSpec } from './transform.js';
 import { createTransformQueue, lendWhileIdle, type QueueStats } from './transform-queue.js';
@@ -23,7 +23,7 @@ const STAGED_MAX_RAW_BYTES = 8 * 1024 ** 2;
 const LENT_MAX_DECODE_BYTES = 64 * 1024 ** 2;
 
 type Options = Pick<
-  ReturnType<typeof resolveOptions>,
+  ResolvedImageOptions,
   'concurrency' | 'encodeConcurrency' | 'queueSize' | 'queueTimeout' | 'memoryBudget' | 'monitor' | 'maxInputPixels' | 'maxSourceBytes' | 'defaultQuality' | 'keepMetadata'
 >;
 

@@ -8,6 +8,11 @@ import type { LookupFunction } from './guarded-agent.js';
 import type { OriginMaxAgeMode } from './http-headers.js';
 import type { QueueStats } from './transform-queue.js';
 
+/**
+ * Options of createImageService. Every scalar option is the IMAGE_* variable of the same meaning,
+ * with the same default and bounds (declared once in options.ts; see docs/configuration.md);
+ * a bad value throws HEADROOM_CONFIG_INVALID naming the option.
+ */
 export interface ImageServiceOptions {
   cache: Cache;
   /** Origins allowed: exact scheme://host[:port] or *.example.com. Empty allows none. */
@@ -37,7 +42,7 @@ export interface ImageServiceOptions {
    * the next waiting transform of a source ≤ maxCacheSize with a small output and a decode
    * estimated at ≤ 64 MiB whole; that estimate is still admitted by the transform queue's memory
    * check. 0 encodes inside the slot
-   * and lends nothing. Default: the CPU cores.
+   * and lends nothing.
    */
   encodeConcurrency?: number;
   queueSize?: number;
@@ -52,13 +57,13 @@ export interface ImageServiceOptions {
   /** Keep EXIF/ICC/XMP in outputs (default: stripped). */
   keepMetadata?: boolean;
   /**
-   * Bytes for libvips' process-wide operation cache; 0 (default) turns it off: headroom caches
+   * Bytes for libvips' process-wide operation cache; 0 turns it off: headroom caches
    * encoded outputs itself, and libvips' cache would hold decoded pixels no byte budget here sees.
    * Process-wide, like sharpConcurrency: the first open image service sets both; creating another
    * with different values while one is open throws HEADROOM_CONFIG_INVALID.
    */
   sharpCacheMemory?: number;
-  /** libvips threads per transform (process-wide, see sharpCacheMemory); 0/undefined leaves sharp's default (1 on glibc Linux without jemalloc, else one per core). */
+  /** libvips threads per transform (IMAGE_SHARP_THREADS; process-wide, see sharpCacheMemory); 0 leaves sharp's default (1 on glibc Linux without jemalloc, else one per core). */
   sharpConcurrency?: number;
   /** Memory monitor: status critical pauses transforms; current() gives RSS headroom. */
   monitor?: PressureSource;
