@@ -1,4 +1,4 @@
-// Counters for /admin/image-stats and headroom_image_*. The index of cached entries (seed 003's
+// Counters for /admin/image-stats and headroom_image_*. The index of cached entries (the
 // totalImages/totalSize/oldest/newest) covers what this instance stored; it is bounded, and an
 // entry found missing on read (evicted or expired) is dropped from it.
 import { isHeadroomError } from '../errors.js';

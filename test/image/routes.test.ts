@@ -310,7 +310,7 @@ describe('origin failures and limits', () => {
 });
 
 describe('stats and metrics', () => {
-  test('/admin/image-stats has seed 003 fields and counters; metrics export them', async () => {
+  test('/admin/image-stats has the cache index fields and counters; metrics export them', async () => {
     const { get, q, image } = await setup();
     await get(q('/img/png'));
     await get(q('/img/png', '&w=10'));
