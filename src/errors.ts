@@ -43,7 +43,21 @@ export const ERRORS = {
   HEADROOM_INTERNAL: { status: 500, doc: 'An unexpected error; details are in the log.' },
 } as const satisfies Record<string, { status: number; doc: string }>;
 
+// Frozen: the registry is public (headroom/errors) and one code must keep one status.
+for (const e of Object.values(ERRORS)) Object.freeze(e);
+Object.freeze(ERRORS);
+
 export type ErrorCode = keyof typeof ERRORS;
+
+/** The HTTP status a code maps to. */
+export function statusOf(code: ErrorCode): number {
+  return ERRORS[code].status;
+}
+
+/** True for a code of this registry (e.g. the `error.code` of a gateway response body). */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERRORS, value);
+}
 
 export interface HeadroomErrorOptions {
   cause?: unknown;
