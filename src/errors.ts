@@ -39,6 +39,10 @@ export const ERRORS = {
   // cache
   HEADROOM_CACHE_LOADER_TIMEOUT: { status: 504, doc: 'A getOrSet loader did not finish within its timeout.' },
   HEADROOM_CACHE_VALUE_INVALID: { status: 500, doc: 'A value cannot be cached (not JSON-serialisable and not bytes).' },
+  HEADROOM_CACHE_STREAM_SIZE_MISMATCH: { status: 500, doc: "setStream's readable delivered more or fewer bytes than its declared size; nothing was cached." },
+  HEADROOM_CACHE_STORE_UNAVAILABLE: { status: 503, doc: 'The L2 store (Redis, or the disk directory) failed or cannot be reached. The cache counts it, skips L2 for a while and serves from L1; only a stream from getStream that was already flowing ends with it.' },
+  HEADROOM_CACHE_STORE_CORRUPT: { status: 500, doc: 'A value in the L2 store is corrupt or truncated. It is counted, deleted and read as a miss; only a stream from getStream that was already flowing ends with it.' },
+  HEADROOM_CACHE_ENTRY_TOO_LARGE: { status: 413, doc: "A value is over a bound of the L2 store: its byte cap (it is not stored there) or the most get() loads into memory (use getStream()). The cache treats it as not stored, or as a miss." },
   // anything unexpected
   HEADROOM_INTERNAL: { status: 500, doc: 'An unexpected error; details are in the log.' },
 } as const satisfies Record<string, { status: number; doc: string }>;

@@ -8,6 +8,7 @@ import { setImmediate as turn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Redis } from 'ioredis';
 import { createCache, type Cache } from '../../src/cache/index.js';
+import type { HeadroomError } from '../../src/errors.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { freePort, redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
 
@@ -194,21 +195,31 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
 
   test('a Redis that never comes up: early calls wait a bounded time, then L1 serves and the failure is counted and logged', async () => {
     const warnings: string[] = [];
-    const logger = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as unknown as Logger;
+    const loggedErrors: HeadroomError[] = [];
+    const logger = {
+      warn: (o: { err: HeadroomError }, msg: string) => {
+        warnings.push(msg);
+        loggedErrors.push(o.err);
+      },
+    } as unknown as Logger;
     await assertNoLeakedHandles(async () => {
       const c = createCache({ redis: { url: `redis://127.0.0.1:${await freePort()}`, commandTimeout: 300 }, logger });
-      const t0 = Date.now();
-      await c.setStream('s', Readable.from([Buffer.from('streamed')]), {}); // fails in L2 before reading: goes to L1
-      assert.ok(Date.now() - t0 < 2000, `setStream took ${Date.now() - t0} ms`);
-      assert.equal((await c.get<Buffer>('s'))?.toString(), 'streamed');
-      await c.set('k', 'v');
-      assert.equal(await c.get('k'), 'v');
-      assert.equal(await c.getOrSet('g', () => 'loaded'), 'loaded');
-      assert.ok((c.stats().l2?.errors ?? 0) >= 1, 'counted');
-      assert.equal(c.stats().l2?.breakerOpen, true);
-      assert.equal(warnings.length, 1, 'logged once');
-      assert.match(warnings[0]!, /redis L2 failed/);
-      await c.close();
+      try {
+        const t0 = Date.now();
+        await c.setStream('s', Readable.from([Buffer.from('streamed')]), {}); // fails in L2 before reading: goes to L1
+        assert.ok(Date.now() - t0 < 2000, `setStream took ${Date.now() - t0} ms`);
+        assert.equal((await c.get<Buffer>('s'))?.toString(), 'streamed');
+        await c.set('k', 'v');
+        assert.equal(await c.get('k'), 'v');
+        assert.equal(await c.getOrSet('g', () => 'loaded'), 'loaded');
+        assert.ok((c.stats().l2?.errors ?? 0) >= 1, 'counted');
+        assert.equal(c.stats().l2?.breakerOpen, true);
+        assert.equal(warnings.length, 1, 'logged once');
+        assert.match(warnings[0]!, /redis L2 failed/);
+        assert.equal(loggedErrors[0]?.code, 'HEADROOM_CACHE_STORE_UNAVAILABLE', 'logged with the store code');
+      } finally {
+        await c.close();
+      }
     });
   });
 

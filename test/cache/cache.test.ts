@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { createCache, type Cache, type CacheOptions } from '../../src/cache/index.js';
+import { statusOf, type HeadroomError } from '../../src/errors.js';
 import type { MemoryStatus, PressureListener } from '../../src/monitor/types.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 
@@ -242,6 +243,26 @@ for (const [name, opts] of variants) {
       assert.equal((await read((await c.getStream('j'))!.stream)).toString(), '{"a":1}');
     }));
 
+    test('setStream: a stream that breaks its declared size, or fails, rejects with its own error; nothing is cached, no L2 error is counted', use(async (c) => {
+      for (const [chunks, size] of [[[Buffer.alloc(10)], 20], [[Buffer.alloc(10), Buffer.alloc(15)], 20]] as const) {
+        const src = Readable.from(chunks);
+        await assert.rejects(c.setStream('k', src, { size }), (err: HeadroomError) => {
+          assert.equal(err.code, 'HEADROOM_CACHE_STREAM_SIZE_MISMATCH');
+          assert.equal(err.statusCode, statusOf('HEADROOM_CACHE_STREAM_SIZE_MISMATCH'));
+          return true;
+        });
+        assert.equal(src.destroyed, true, 'the readable is consumed');
+        assert.equal(await c.get('k'), undefined);
+      }
+      const failing = new Readable({ read() {} });
+      failing.push(Buffer.alloc(100));
+      setImmediate(() => failing.destroy(new Error('client went away')));
+      await assert.rejects(c.setStream('k', failing, {}), /client went away/);
+      assert.equal(await c.get('k'), undefined);
+      assert.equal(c.stats().l2?.errors ?? 0, 0, 'the caller\'s errors are not L2 failures');
+      assert.equal(c.stats().l2?.breakerOpen ?? false, false);
+    }));
+
     test('stats and topKeys', use(async (c) => {
       await c.set('hot', 1);
       await c.set('warm', 2);
@@ -374,7 +395,7 @@ describe('cache with disk L2', () => {
     await c.setStream('mixed', Readable.from(['ab', new Uint8Array([99, 100]), Buffer.from('e')], { objectMode: true }), {});
     assert.equal((await c.get<Buffer>('mixed'))?.toString(), 'abcde');
     // A stream that does not match its declared size still is the caller's error.
-    await assert.rejects(c.setStream('bad', Readable.from([Buffer.alloc(10)]), { size: 20 }), { code: 'HEADROOM_BAD_REQUEST' });
+    await assert.rejects(c.setStream('bad', Readable.from([Buffer.alloc(10)]), { size: 20 }), { code: 'HEADROOM_CACHE_STREAM_SIZE_MISMATCH' });
     await c.close();
     const again = createCache({ disk: { dir, maxBytes: 100_000 } });
     for (const key of ['set', 'declared', 'undeclared']) assert.equal(await again.get(key), undefined, `${key}: the old value is gone from disk`);

@@ -68,7 +68,7 @@ describe('disk store', () => {
     assert.ok(streamed, 'length is fine, so the stream starts');
     await assert.rejects(async () => {
       for await (const _ of streamed.stream) void _;
-    }, /checksum/);
+    }, { code: 'HEADROOM_CACHE_STORE_CORRUPT', message: /checksum/ });
     assert.equal(s.stats().corrupt, 4);
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(files(dir).length, 0, 'corrupt files were removed');
@@ -99,7 +99,7 @@ describe('disk store', () => {
     await r.ready;
     assert.ok(await r.get('k0'), 'recently used entry survived');
     assert.equal(await r.get('k1'), undefined, 'least recently used entry went first');
-    await assert.rejects(r.set('huge', entry(Buffer.alloc(2 * 1024 * 1024))), /exceeds the disk cache cap/);
+    await assert.rejects(r.set('huge', entry(Buffer.alloc(2 * 1024 * 1024))), { code: 'HEADROOM_CACHE_ENTRY_TOO_LARGE', message: /exceeds the disk cache cap/ });
     await r.close();
   });
 
@@ -194,7 +194,7 @@ describe('disk store get() bound', () => {
     const s = new DiskStore({ dir: freshDir(), maxGetBytes: 10_000 });
     await s.ready;
     await s.set('big', entry(Buffer.alloc(20_000, 1)));
-    await assert.rejects(s.get('big'), { code: 'HEADROOM_BODY_TOO_LARGE' });
+    await assert.rejects(s.get('big'), { code: 'HEADROOM_CACHE_ENTRY_TOO_LARGE' });
     const st = await s.getStream('big');
     assert.equal(st?.size, 20_000);
     st?.stream.destroy();

@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import { setImmediate as turn } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { ValueType } from '../../src/cache/codec.js';
+import type { HeadroomError } from '../../src/errors.js';
 import { RedisStore, INVALIDATE_BATCH, MAX_WAITING } from '../../src/cache/stores/redis.js';
 import { freePort, redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
 import { entry, storeContract } from './store-contract.js';
@@ -136,17 +137,51 @@ describe('redis store', { skip: !enabled }, () => {
     const s = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}`, commandTimeout: 200 });
     try {
       const t0 = Date.now();
-      const waiting = Array.from({ length: MAX_WAITING }, (_, i) => s.get(`k${i}`).then(() => 'resolved', (err: Error) => err.message));
-      await assert.rejects(s.get('one too many'), /already waiting for the first connection/);
+      const waiting = Array.from({ length: MAX_WAITING }, (_, i) => s.get(`k${i}`).then(() => 'resolved', (err: HeadroomError) => `${err.code} ${err.message}`));
+      await assert.rejects(s.get('one too many'), { code: 'HEADROOM_CACHE_STORE_UNAVAILABLE', message: /already waiting for the first connection/ });
       assert.ok(Date.now() - t0 < 100, 'refused at once');
       const outcomes = new Set(await Promise.all(waiting));
-      assert.deepEqual([...outcomes].map((m) => m.replace(/\(status \w+\)/, '')), ['redis: not connected within 200 ms of start ']);
+      assert.deepEqual([...outcomes].map((m) => m.replace(/\(status \w+\)/, '')), ['HEADROOM_CACHE_STORE_UNAVAILABLE redis: not connected within 200 ms of start ']);
       const waited = Date.now() - t0;
       assert.ok(waited >= 190 && waited < 1500, `waited ${waited} ms`);
       // After that a call fails at once (as after any later disconnect).
       const t1 = Date.now();
-      await assert.rejects(s.set('k', entry(Buffer.from('v'))));
+      await assert.rejects(s.set('k', entry(Buffer.from('v'))), (err: HeadroomError) => {
+        assert.equal(err.code, 'HEADROOM_CACHE_STORE_UNAVAILABLE', 'an ioredis error is raised with the store code');
+        assert.match(err.message, /^redis L2: /);
+        assert.ok(err.cause instanceof Error);
+        return true;
+      });
       assert.ok(Date.now() - t1 < 100);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a stream whose connection fails part way ends with HEADROOM_CACHE_STORE_UNAVAILABLE; a corrupt one with HEADROOM_CACHE_STORE_CORRUPT', async () => {
+    const s = await store({ chunkSize: 1024 });
+    try {
+      const p = `c${n}:`;
+      await s.set('big', entry(Buffer.alloc(10 * 1024, 1)));
+      const st = await s.getStream('big');
+      assert.ok(st);
+      const it = st.stream[Symbol.asyncIterator]();
+      await it.next(); // the first chunk arrived
+      s.client.disconnect();
+      await assert.rejects(async () => {
+        while (!(await it.next()).done);
+      }, { code: 'HEADROOM_CACHE_STORE_UNAVAILABLE' });
+      const [chunks] = await raw.keys(`${p}c:*`);
+      await raw.hdel(chunks!, '3');
+      const again = new RedisStore({ url: redis.url, keyPrefix: p });
+      try {
+        const broken = await again.getStream('big');
+        await assert.rejects(async () => {
+          for await (const _ of broken!.stream) void _;
+        }, { code: 'HEADROOM_CACHE_STORE_CORRUPT', message: /chunk 3 of big is missing/ });
+      } finally {
+        await again.close();
+      }
     } finally {
       await s.close();
     }
