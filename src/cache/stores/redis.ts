@@ -24,7 +24,6 @@ export interface RedisStoreOptions {
   chunkSize?: number;
   /** Per-command timeout, ms. Default 1000. */
   commandTimeout?: number;
-  onError?: (err: Error) => void;
   onReady?: () => void;
 }
 
@@ -104,9 +103,8 @@ export class RedisStore implements L2Store {
     });
     // Registered before any waiter, so it runs first: waiters go on in call order, later calls after them.
     void this.connecting.then(() => (this.connecting = undefined));
-    this.client.on('error', (err: Error) => {
+    this.client.on('error', () => {
       this.errors++;
-      o.onError?.(err);
     });
     if (o.onReady) this.client.on('ready', o.onReady);
     this.client.defineCommand('hrSetTagged', { lua: SET_TAGGED });
@@ -289,10 +287,8 @@ export class RedisStore implements L2Store {
 
   /** The chunk stream of a chunked value; corrupt data is counted and dropped (only while still current). */
   private readChunked(key: string, [meta, chunkKey]: [Buffer | null, Buffer | null]): StoreStreamEntry | undefined {
-    // No chunk hash named: written by an older layout (chunks inside the value); a miss that expires.
-    if (meta === null || chunkKey === null) return undefined;
     const vkey = this.vkey(key);
-    const ckey = chunkKey.toString('utf8');
+    const ckey = chunkKey?.toString('utf8') ?? '';
     const client = this.client;
     // Deletes only while the value still points at these chunks: a newer write is never deleted.
     const onCorrupt = (): void => {
@@ -301,6 +297,7 @@ export class RedisStore implements L2Store {
     };
     let h: Header;
     try {
+      if (meta === null || chunkKey === null) throw new CorruptError('a chunked value without meta or chunks');
       h = decodeHeader(meta);
     } catch {
       onCorrupt();
