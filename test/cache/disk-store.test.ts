@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { DiskStore, MARKER, TMP_DIR } from '../../src/cache/stores/disk.js';
+import { waitFor } from '../helpers/wait.js';
 import { storeContract, entry } from './store-contract.js';
 
 const root = mkdtempSync(join(tmpdir(), 'headroom-disk-'));
@@ -70,8 +71,7 @@ describe('disk store', () => {
       for await (const _ of streamed.stream) void _;
     }, { code: 'HEADROOM_CACHE_STORE_CORRUPT', message: /checksum/ });
     assert.equal(s.stats().corrupt, 4);
-    await new Promise((r) => setTimeout(r, 20));
-    assert.equal(files(dir).length, 0, 'corrupt files were removed');
+    await waitFor(() => files(dir).length === 0, 'corrupt files to be removed');
     // A corrupt file found by the start-up scan is removed too.
     await s.set('later', entry(payload));
     truncateSync(files(dir)[0]!, 10);
@@ -150,7 +150,7 @@ describe('disk store only touches its own files', () => {
       assert.match(err.message, /new or empty directory/);
       return true;
     });
-    await new Promise((r) => setTimeout(r, 50));
+    // The directory is checked synchronously before any file work starts.
     for (const p of paths) assert.equal(readFileSync(p, 'utf8'), 'precious', `${p} survived`);
     assert.equal(existsSync(join(dir, MARKER)), false);
   });

@@ -224,7 +224,7 @@ export class DiskStore implements L2Store {
       flush: (cb) => {
         if (crc === expected) return cb();
         this.corrupt++;
-        void this.remove(key);
+        this.background(this.remove(key));
         cb(new CorruptError(`checksum mismatch in ${key}`));
       },
     });
