@@ -7,7 +7,9 @@ import { after, before, describe, test } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Redis } from 'ioredis';
+import { Bus } from '../../src/cache/bus.js';
 import { createCache, type Cache } from '../../src/cache/index.js';
+import { RedisStore } from '../../src/cache/stores/redis.js';
 import type { HeadroomError } from '../../src/errors.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { freePort, redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
@@ -274,6 +276,22 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
       await a.close();
       await b.close();
       await a.close();
+    });
+  });
+
+  test('the bus and the cache return the close in flight on a second close()', async () => {
+    await assertNoLeakedHandles(async () => {
+      const store = new RedisStore({ url: redis.url, keyPrefix: `bus${++n}:` });
+      const bus = new Bus({ publisher: store.client, channel: `bus${n}:bus`, onMessage: () => undefined, onResync: () => undefined, onError: () => undefined });
+      await waitFor(() => bus.connected, 'the bus to subscribe');
+      const first = bus.close();
+      assert.equal(bus.close(), first);
+      await first;
+      await store.close();
+      const [a, b] = await pair();
+      const closing = a.close();
+      assert.equal(a.close(), closing);
+      await Promise.all([closing, b.close()]);
     });
   });
 

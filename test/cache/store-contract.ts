@@ -215,6 +215,16 @@ export function storeContract(name: string, make: () => Promise<L2Store>): void 
     }
   }));
 
+  test(`${name}: close() called twice returns the same promise`, async () => {
+    const s = await make();
+    await s.set('k', entry(Buffer.from('v')));
+    const first = s.close();
+    const second = s.close();
+    assert.equal(second, first, 'the second call returns the close in flight, not a promise of its own');
+    await Promise.all([first, second]);
+    assert.equal(s.close(), first, 'and so does a call after it settled');
+  });
+
   test(`${name}: stats report the store as connected`, use(async (s) => {
     await s.set('a', entry(Buffer.from('a')));
     await s.sweep();
