@@ -1,10 +1,15 @@
-import { test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ERRORS, HeadroomError, isErrorCode, isHeadroomError, statusOf } from '../src/errors.js';
 import { renderErrorDocs } from '../src/errors-docs.js';
 import { allOptions, ConfigError, loadConfig } from '../src/config/index.js';
+import { cacheCases } from './errors/cache.js';
+import { closeShared, type Cases } from './errors/fixtures.js';
+import { imageCases } from './errors/image.js';
+import { proxyCases } from './errors/proxy.js';
+import { serverCases } from './errors/server.js';
 
 test('docs/errors.md is generated from the registry (run `npm run docs` when this fails)', () => {
   assert.equal(readFileSync('docs/errors.md', 'utf8'), renderErrorDocs());
@@ -79,4 +84,26 @@ test('a configuration error is a HeadroomError (HEADROOM_CONFIG_INVALID) that li
       return true;
     },
   );
+});
+
+// One case per code: real code (a part, or the gateway through a socket) raises it, and the status
+// it answers with is the registry's. A code without a case fails here, by name.
+const cases: Cases = { ...serverCases, ...proxyCases, ...imageCases, ...cacheCases };
+
+describe('every code is raised by real code, with its status', () => {
+  after(closeShared);
+
+  for (const code of Object.keys(ERRORS)) {
+    test(code, async () => {
+      const raise = cases[code as keyof Cases];
+      assert.ok(raise, `no test raises ${code}: add a case to test/errors/ (server, proxy, image or cache) that makes real code raise it`);
+      const got = await raise();
+      assert.equal(got.code, code);
+      assert.equal(got.status, statusOf(code as keyof typeof ERRORS), `${code} answered ${got.status}`);
+    });
+  }
+
+  test('test/errors/ has cases only for registered codes', () => {
+    for (const code of Object.keys(cases)) assert.ok(isErrorCode(code), `test/errors/ has a case for ${code}, which is not in src/errors.ts`);
+  });
 });

@@ -1,0 +1,82 @@
+// Codes of the streaming proxy and its admission control, through a real proxy (createProxy or
+// the gateway) and real sockets.
+import { createServer } from 'node:http';
+import type { Admission } from '../../src/proxy/admission-types.js';
+import { createProxy, type ProxyOptions } from '../../src/proxy/index.js';
+import { freePort } from '../helpers/redis.js';
+import { request, type TestResponse } from '../helpers/http.js';
+import { rawRequest, completeResponse } from '../helpers/raw-http.js';
+import { waitFor } from '../helpers/wait.js';
+import { FakePressure, fromRaw, fromResponse, listen, sharedGateway, sharedOrigin, stop, type Cases } from './fixtures.js';
+
+/** Runs `use` against a proxy on its own server, then closes both (releasing held upstream requests). */
+async function withProxy(options: Partial<ProxyOptions>, use: (url: string, proxy: ReturnType<typeof createProxy>) => Promise<TestResponse>) {
+  const origin = await sharedOrigin();
+  const proxy = createProxy({ upstreamUrl: origin.url, closeTimeout: 1000, ...options });
+  const server = createServer((req, res) => proxy.handle(req, res));
+  const url = await listen(server);
+  try {
+    return fromResponse(await use(url, proxy));
+  } finally {
+    origin.release();
+    await proxy.close();
+    await stop(server);
+  }
+}
+
+/** One request held at the upstream (/hang), then `next` while it is in flight. */
+const whileOneHangs = (next: string) => async (url: string, proxy: ReturnType<typeof createProxy>) => {
+  void request(`${url}/api/hang`).catch(() => undefined); // answered when the case ends
+  await waitFor(() => proxy.stats().inFlight === 1, 'the first request to hold the slot');
+  return request(`${url}${next}`);
+};
+
+const limits = { maxConcurrent: 1, queueSize: 0, queueTimeout: 1000, memoryThresholdPercent: 100 };
+
+export const proxyCases: Cases = {
+  HEADROOM_OVERLOADED: () => withProxy({ limits }, whileOneHangs('/api/x')),
+
+  HEADROOM_QUEUE_TIMEOUT: () => withProxy({ limits: { ...limits, queueSize: 1, queueTimeout: 20 } }, whileOneHangs('/api/x')),
+
+  HEADROOM_MEMORY_PRESSURE: () => withProxy({ limits: { ...limits, monitor: new FakePressure('critical') } }, (url) => request(`${url}/api/x`)),
+
+  HEADROOM_SHED: () => {
+    const monitor = new FakePressure();
+    return withProxy({ limits: { ...limits, monitor } }, async (url, proxy) => {
+      const r = request(`${url}/api/hang`);
+      await waitFor(() => proxy.stats().inFlight === 1, 'the request to wait for the upstream');
+      monitor.emit('critical');
+      return r;
+    });
+  },
+
+  HEADROOM_DRAINING: () =>
+    withProxy({}, (url, proxy) => {
+      proxy.drain();
+      return request(`${url}/api/x`);
+    }),
+
+  HEADROOM_UPSTREAM_UNREACHABLE: async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    return withProxy({ upstreamUrl: closed }, (url) => request(`${url}/api/x`));
+  },
+
+  // STREAM_TIMEOUT is 100 ms in the shared gateway.
+  HEADROOM_UPSTREAM_TIMEOUT: async () => fromResponse(await request(`${(await sharedGateway()).url}/api/hang`)),
+
+  HEADROOM_UPSTREAM_ERROR: async () =>
+    fromRaw(await rawRequest((await sharedGateway()).url, 'GET /api/bad-chunk HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', completeResponse)),
+
+  HEADROOM_PATH_REJECTED: async () =>
+    fromRaw(await rawRequest((await sharedGateway()).url, 'GET /api/%2e%2e/secret HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', completeResponse)),
+
+  HEADROOM_INTERNAL: () => {
+    // A shared admission controller (a public option) that fails in a way no code is mapped for.
+    const broken: Admission = {
+      acquire: () => Promise.reject(new TypeError('broken admission')),
+      stats: () => ({ inFlight: 0, queued: 0, maxConcurrent: 1, queueSize: 0, breakerOpen: false, rejected: { concurrency: 0, queueTimeout: 0, memory: 0, draining: 0 }, shed: 0 }),
+      close: async () => undefined,
+    };
+    return withProxy({ admission: broken }, (url) => request(`${url}/api/x`));
+  },
+};
