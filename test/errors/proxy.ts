@@ -1,7 +1,6 @@
 // Codes of the streaming proxy and its admission control, through a real proxy (createProxy or
 // the gateway) and real sockets.
 import { createServer } from 'node:http';
-import type { Admission } from '../../src/proxy/admission-types.js';
 import { createProxy, type ProxyOptions } from '../../src/proxy/index.js';
 import { freePort } from '../helpers/redis.js';
 import { request, type TestResponse } from '../helpers/http.js';
@@ -69,14 +68,4 @@ export const proxyCases: Cases = {
 
   HEADROOM_PATH_REJECTED: async () =>
     fromRaw(await rawRequest((await sharedGateway()).url, 'GET /api/%2e%2e/secret HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', completeResponse)),
-
-  HEADROOM_INTERNAL: () => {
-    // A shared admission controller (a public option) that fails in a way no code is mapped for.
-    const broken: Admission = {
-      acquire: () => Promise.reject(new TypeError('broken admission')),
-      stats: () => ({ inFlight: 0, queued: 0, maxConcurrent: 1, queueSize: 0, breakerOpen: false, rejected: { concurrency: 0, queueTimeout: 0, memory: 0, draining: 0 }, shed: 0 }),
-      close: async () => undefined,
-    };
-    return withProxy({ admission: broken }, (url) => request(`${url}/api/x`));
-  },
 };

@@ -1,4 +1,7 @@
 // Codes the gateway itself raises (configuration, routes, admin API, HTTP parsing), through real sockets.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { ADMIN_TOKEN, startGateway } from '../helpers/gateway.js';
 import { request } from '../helpers/http.js';
@@ -62,6 +65,19 @@ export const serverCases: Cases = {
       return fromResponse(await request(`${(await sharedGateway()).url}/admin/gc`, { method: 'POST', headers: auth }));
     } finally {
       g.gc = saved;
+    }
+  },
+
+  HEADROOM_INTERNAL: async () => {
+    // A failure no code stands for: the snapshot directory cannot be created (a file is in the way).
+    const dir = mkdtempSync(join(tmpdir(), 'headroom-internal-'));
+    writeFileSync(join(dir, 'file'), '');
+    const gw = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, HEAP_SNAPSHOT_DIR: join(dir, 'file', 'snapshots') });
+    try {
+      return fromResponse(await request(`${gw.url}/admin/heap-snapshot`, { method: 'POST', headers: auth }));
+    } finally {
+      await gw.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   },
 
