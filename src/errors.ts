@@ -41,11 +41,29 @@ export const ERRORS = {
   // cache
   HEADROOM_CACHE_LOADER_TIMEOUT: { status: 504, doc: 'A getOrSet loader did not finish within its timeout.' },
   HEADROOM_CACHE_VALUE_INVALID: { status: 500, doc: 'A value cannot be cached (not JSON-serialisable and not bytes).' },
+  HEADROOM_CACHE_STREAM_SIZE_MISMATCH: { status: 500, doc: "setStream's readable delivered more or fewer bytes than its declared size; nothing was cached." },
+  HEADROOM_CACHE_STORE_UNAVAILABLE: { status: 503, doc: 'The L2 store (Redis, or the disk directory) failed or cannot be reached. The cache counts it, skips L2 for a while and serves from L1; only a stream from getStream that was already flowing ends with it.' },
+  HEADROOM_CACHE_STORE_CORRUPT: { status: 500, doc: 'A value in the L2 store is corrupt or truncated. It is counted, deleted and read as a miss; only a stream from getStream that was already flowing ends with it.' },
+  HEADROOM_CACHE_ENTRY_TOO_LARGE: { status: 413, doc: "A value is over a bound of the L2 store: its byte cap (it is not stored there) or the most get() loads into memory (use getStream()). The cache treats it as not stored, or as a miss." },
   // anything unexpected
   HEADROOM_INTERNAL: { status: 500, doc: 'An unexpected error; details are in the log.' },
 } as const satisfies Record<string, { status: number; doc: string }>;
 
+// Frozen: the registry is public (headroom/errors) and one code must keep one status.
+for (const e of Object.values(ERRORS)) Object.freeze(e);
+Object.freeze(ERRORS);
+
 export type ErrorCode = keyof typeof ERRORS;
+
+/** The HTTP status a code maps to. */
+export function statusOf(code: ErrorCode): number {
+  return ERRORS[code].status;
+}
+
+/** True for a code of this registry (e.g. the `error.code` of a gateway response body). */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERRORS, value);
+}
 
 export interface HeadroomErrorOptions {
   cause?: unknown;

@@ -50,6 +50,7 @@ export class Bus {
   private readonly sub: Redis;
   private wasReady = false;
   private disconnected = false;
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly o: BusOptions) {
     // The subscriber keeps ioredis's offline queue so SUBSCRIBE waits for the first connection.
@@ -91,8 +92,12 @@ export class Bus {
     this.o.onMessage(m);
   }
 
-  async close(): Promise<void> {
-    this.sub.removeAllListeners('message');
-    await quitOrDisconnect(this.sub);
+  /** Quits the subscriber connection; a second call returns the same promise. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.sub.removeAllListeners('message');
+      await quitOrDisconnect(this.sub);
+    })();
+    return this.closing;
   }
 }

@@ -169,6 +169,10 @@ export function decodeFrame(key: string, buf: Buffer): Encoded {
   return { type: h.type, expiresAt: h.expiresAt, staleUntil: h.staleUntil, tags: h.tags, payload };
 }
 
-export class CorruptError extends Error {
-  override name = 'CorruptError';
+/** Stored bytes that do not add up (HEADROOM_CACHE_STORE_CORRUPT): stores count and drop them. */
+export class CorruptError extends HeadroomError {
+  constructor(message: string) {
+    super('HEADROOM_CACHE_STORE_CORRUPT', message);
+    this.name = 'CorruptError';
+  }
 }

@@ -1,10 +1,10 @@
 // The two-tier cache: L1 (in-process, synchronous, byte-budgeted) in front of one L2 store (disk
 // by default, Redis with REDIS_URL) and, with Redis, an invalidation bus between instances.
-// L2 failures never reach callers: they are counted, a circuit breaker skips L2 for a while,
-// and L1 keeps serving.
+// L2 failures (store codes, see l2Outcome) never reach callers: they are counted, a circuit
+// breaker skips L2 for a while, and L1 keeps serving. The caller's own errors do reach them.
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { isHeadroomError } from '../errors.js';
+import { HeadroomError, isHeadroomError } from '../errors.js';
 import type { MemoryStatus } from '../monitor/types.js';
 import { Bus, type BusMessage } from './bus.js';
 import { decode, prepare, toBuffer, ValueType, type Encoded, type Meta } from './codec.js';
@@ -15,7 +15,7 @@ import { intOption, MAX_TIMER_MS, numOption, objOption } from './options.js';
 import { Versions, type ReadToken } from './versions.js';
 import { DiskStore } from './stores/disk.js';
 import { RedisStore } from './stores/redis.js';
-import { NotStoredError, type L2Store } from './stores/types.js';
+import type { L2Store } from './stores/types.js';
 import type { Cache, CacheOptions, CacheStats, GetOrSetOptions, SetOptions, StreamEntry } from './types.js';
 
 interface Found {
@@ -189,20 +189,33 @@ export class TieredCache implements Cache {
     this.l1.delete(key);
     // The L1 copy is put at the end: not if the key, a tag or everything was invalidated meanwhile.
     const token = this.versions.begin(key);
+    // It may fail before anyone reads it (L2 opens a file or waits for Redis first): without a
+    // listener that would be an uncaught error. Reading it then throws the error to the caller.
+    readable.on('error', ignore);
     try {
       // Keep a copy for L1 while it fits in maxEntryBytes; stop copying (not reading) beyond that.
       const limit = this.l1.maxEntryBytes;
-      let parts: Buffer[] | undefined = options.size === undefined || options.size <= limit ? [] : undefined;
+      const size = options.size;
+      let parts: Buffer[] | undefined = size === undefined || size <= limit ? [] : undefined;
       let bytes = 0;
       let started = false;
+      // Anything thrown here is the caller's (their stream failed, or broke its declared size).
+      let callerError: unknown;
       const tapped = async function* (): AsyncGenerator<Buffer> {
         started = true;
-        for await (const c of readable) {
-          const b = toBuffer(c);
-          bytes += b.length;
-          if (parts !== undefined && bytes > limit) parts = undefined;
-          parts?.push(b);
-          yield b;
+        try {
+          for await (const c of readable) {
+            const b = toBuffer(c);
+            bytes += b.length;
+            if (size !== undefined && bytes > size) throw sizeMismatch(key, `exceeded its declared size ${size}`);
+            if (parts !== undefined && bytes > limit) parts = undefined;
+            parts?.push(b);
+            yield b;
+          }
+          if (size !== undefined && bytes !== size) throw sizeMismatch(key, `ended at ${bytes} bytes, declared ${size}`);
+        } catch (err) {
+          callerError = err;
+          throw err;
         }
       };
       let stored = false;
@@ -211,12 +224,11 @@ export class TieredCache implements Cache {
           await this.l2.setStream(key, Readable.from(tapped()), meta, options.size);
           stored = true;
         } catch (err) {
-          // Too large for L2 is not the caller's error (as with set()); a size mismatch is. Any
-          // other failure is counted, and the value goes to L1 as without L2.
-          if (!(err instanceof NotStoredError)) {
-            if (isHeadroomError(err)) throw err;
-            this.l2Failed(err);
-          }
+          // Too large for L2 is not the caller's error (as with set()); a failure is counted, and
+          // the value goes to L1 as without L2 when the store refused it before reading.
+          const outcome = err === callerError ? 'caller' : l2Outcome(err);
+          if (outcome === 'caller') throw err;
+          if (outcome === 'failed') this.l2Failed(err);
         }
       }
       if (!stored && !started) {
@@ -227,6 +239,7 @@ export class TieredCache implements Cache {
       if (parts !== undefined && this.versions.unchanged(token)) this.l1.put(key, ValueType.Binary, Buffer.concat(parts, bytes), meta.expiresAt, meta.staleUntil, meta.tags);
       this.bus?.publish({ op: 'del', keys: [key] });
     } finally {
+      readable.off('error', ignore);
       this.versions.end(token);
     }
   }
@@ -351,14 +364,15 @@ export class TieredCache implements Cache {
     return { value, expiresAt: e.expiresAt, staleUntil: e.staleUntil };
   }
 
-  /** Runs an L2 operation unless the breaker is open; failures are counted, never thrown. */
+  /** Runs an L2 operation unless the breaker is open; store failures are counted, never thrown. */
   private async l2Call<R>(op: (s: L2Store) => Promise<R>): Promise<R | undefined> {
     if (this.l2 === undefined || this.breaker.open || this.closing !== undefined) return undefined;
     try {
       return await op(this.l2);
     } catch (err) {
-      if (isHeadroomError(err)) return undefined; // e.g. larger than the disk cap: simply not stored
-      this.l2Failed(err);
+      const outcome = l2Outcome(err);
+      if (outcome === 'caller') throw err;
+      if (outcome === 'failed') this.l2Failed(err);
       return undefined;
     }
   }
@@ -394,6 +408,27 @@ export class TieredCache implements Cache {
     if (this.l2 !== undefined && !this.breaker.open) this.l2.sweep().catch((err: unknown) => this.l2Failed(err));
   }
 }
+
+/**
+ * What an error from L2 means: a failure of the store (counted, L2 skipped a while; anything
+ * without a code counts as one), a value the store does not hold (not stored, or a miss), or an
+ * error that is the caller's and reaches them.
+ */
+function l2Outcome(err: unknown): 'failed' | 'absent' | 'caller' {
+  if (!isHeadroomError(err)) return 'failed';
+  switch (err.code) {
+    case 'HEADROOM_CACHE_STORE_UNAVAILABLE':
+    case 'HEADROOM_CACHE_STORE_CORRUPT':
+      return 'failed';
+    case 'HEADROOM_CACHE_ENTRY_TOO_LARGE':
+      return 'absent';
+    default:
+      return 'caller';
+  }
+}
+
+const ignore = (): void => undefined;
+const sizeMismatch = (key: string, what: string): HeadroomError => new HeadroomError('HEADROOM_CACHE_STREAM_SIZE_MISMATCH', `stream for ${key} ${what}`);
 
 function toBytes(type: ValueType, value: unknown): Buffer {
   if (type === ValueType.Binary) return value as Buffer;

@@ -23,11 +23,6 @@ export class Versions {
 
   constructor(private readonly max = 10_000) {}
 
-  /** Keys tracked right now (in-flight reads). */
-  get size(): number {
-    return this.keys.size;
-  }
-
   /** A set, delete or bus message for `key`. */
   bumpKey(key: string): void {
     this.anyKey++;

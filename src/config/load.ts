@@ -1,13 +1,14 @@
 // Loads the configuration: CLI flag > env var > config file > default, validated by the one
 // schema. Problems are collected, not thrown one by one, so a user fixes them all in one go.
 import { readFileSync } from 'node:fs';
+import { HeadroomError } from '../errors.js';
 import { allOptions, configSchema, crossChecks, type Config, type OptionEntry } from './schema.js';
 import { HIDDEN, redactValue } from './redact.js';
 
-export class ConfigError extends Error {
-  readonly code = 'HEADROOM_CONFIG_INVALID';
+/** Every problem found in the configuration at once (`problems`, one line each). */
+export class ConfigError extends HeadroomError {
   constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    super('HEADROOM_CONFIG_INVALID', `invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
 }

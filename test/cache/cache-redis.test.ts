@@ -7,22 +7,15 @@ import { after, before, describe, test } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Redis } from 'ioredis';
+import { Bus } from '../../src/cache/bus.js';
 import { createCache, type Cache } from '../../src/cache/index.js';
+import { RedisStore } from '../../src/cache/stores/redis.js';
+import type { HeadroomError } from '../../src/errors.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { freePort, redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 
 const enabled = redisOrSkip('cache with redis L2 and bus');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until check() is true (bounded), so tests do not depend on exact pub/sub latency. */
-async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  assert.fail(`timed out waiting for: ${what}`);
-}
 
 describe('cache with redis L2 and bus', { skip: !enabled }, () => {
   let redis: RedisServer;
@@ -39,7 +32,7 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
     const mk = () => createCache({ redis: { url: redis.url, keyPrefix, chunkSize: 64 * 1024 }, breakDuration: 200 });
     const a = mk();
     const b = mk();
-    await eventually(() => {
+    await waitFor(() => {
       const sa = a.stats();
       const sb = b.stats();
       return !!(sa.l2?.connected && sb.l2?.connected && sa.bus?.connected && sb.bus?.connected);
@@ -54,17 +47,17 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
       assert.deepEqual(await b.get('user:1'), { name: 'ada' }); // from Redis, now in b's L1
       assert.equal(b.stats().l2?.hits, 1);
       await a.set('user:1', { name: 'grace' }, { tags: ['users'] });
-      await eventually(async () => (await b.get<{ name: string }>('user:1'))?.name === 'grace', 'b sees the new value');
+      await waitFor(async () => (await b.get<{ name: string }>('user:1'))?.name === 'grace', 'b sees the new value');
       await a.invalidateByTag('users');
-      await eventually(async () => (await b.get('user:1')) === undefined, 'b dropped the tagged key');
+      await waitFor(async () => (await b.get('user:1')) === undefined, 'b dropped the tagged key');
       await b.set('k', 'v');
       assert.equal(await a.get('k'), 'v');
       await b.delete('k');
-      await eventually(async () => (await a.get('k')) === undefined, 'a dropped the deleted key');
+      await waitFor(async () => (await a.get('k')) === undefined, 'a dropped the deleted key');
       await a.set('x', 1);
       await b.get('x');
       await a.invalidateAll();
-      await eventually(async () => (await b.get('x')) === undefined, 'b cleared');
+      await waitFor(async () => (await b.get('x')) === undefined, 'b cleared');
       assert.ok((b.stats().bus?.received ?? 0) >= 3);
     } finally {
       await a.close();
@@ -86,12 +79,12 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
         JSON.stringify({ op: 'tag', tag: 'x'.repeat(1024 * 1024 + 1) }),
       ];
       for (const m of bad) await raw.publish(channel, m);
-      await eventually(() => (b.stats().bus?.dropped ?? 0) >= bad.length, 'every bad message counted as dropped');
+      await waitFor(() => (b.stats().bus?.dropped ?? 0) >= bad.length, 'every bad message counted as dropped');
       assert.equal(b.stats().bus?.dropped, bad.length);
       assert.equal(await b.get('k'), 'v', 'nothing was invalidated by them');
       // A well-formed message from outside still works afterwards.
       await raw.publish(channel, JSON.stringify({ op: 'del', keys: ['k'] }));
-      await eventually(() => !(b as unknown as { l1: { has(k: string): boolean } }).l1.has('k'), 'b dropped k on a valid message');
+      await waitFor(() => !(b as unknown as { l1: { has(k: string): boolean } }).l1.has('k'), 'b dropped k on a valid message');
     } finally {
       raw.disconnect();
       await a.close();
@@ -117,8 +110,7 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
       assert.ok(Buffer.concat(parts).equals(big));
       await a.set('short', 'v', { ttl: 50 });
       assert.equal(await b.get('short'), 'v');
-      await sleep(100);
-      assert.equal(await b.get('short'), undefined);
+      await waitFor(async () => (await b.get('short')) === undefined, 'the value to expire in both tiers');
     } finally {
       await a.close();
       await b.close();
@@ -148,7 +140,7 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
       await a.set('warm', 'w');
       assert.equal(await a.get('warm'), 'w');
       await redis.stop();
-      await eventually(() => !a.stats().l2?.connected, 'a noticed Redis is gone');
+      await waitFor(() => !a.stats().l2?.connected, 'a noticed Redis is gone');
       // Nothing a caller does fails.
       assert.equal(await a.get('warm'), 'w');
       await a.set('during', 'd');
@@ -159,8 +151,8 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
       await a.invalidateByTag('t');
       assert.ok((a.stats().l2?.errors ?? 0) > 0, 'errors are counted');
       await redis.start();
-      await eventually(() => !!(a.stats().l2?.connected && b.stats().l2?.connected && a.stats().bus?.connected && b.stats().bus?.connected), 'reconnected', 10_000);
-      await eventually(async () => {
+      await waitFor(() => !!(a.stats().l2?.connected && b.stats().l2?.connected && a.stats().bus?.connected && b.stats().bus?.connected), 'reconnected', 10_000);
+      await waitFor(async () => {
         await a.set('after', 'back');
         return (await b.get('after')) === 'back';
       }, 'L2 shared again');
@@ -192,23 +184,32 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
     });
   });
 
-  test('a Redis that never comes up: early calls wait a bounded time, then L1 serves and the failure is counted and logged', async () => {
+  // How long early calls wait is the store's test (redis-store.test.ts, with mock timers).
+  test('a Redis that never comes up: L1 serves, and the failure is counted and logged once with its code', async () => {
     const warnings: string[] = [];
-    const logger = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as unknown as Logger;
+    const loggedErrors: HeadroomError[] = [];
+    const logger = {
+      warn: (o: { err: HeadroomError }, msg: string) => {
+        warnings.push(msg);
+        loggedErrors.push(o.err);
+      },
+    } as unknown as Logger;
     await assertNoLeakedHandles(async () => {
       const c = createCache({ redis: { url: `redis://127.0.0.1:${await freePort()}`, commandTimeout: 300 }, logger });
-      const t0 = Date.now();
-      await c.setStream('s', Readable.from([Buffer.from('streamed')]), {}); // fails in L2 before reading: goes to L1
-      assert.ok(Date.now() - t0 < 2000, `setStream took ${Date.now() - t0} ms`);
-      assert.equal((await c.get<Buffer>('s'))?.toString(), 'streamed');
-      await c.set('k', 'v');
-      assert.equal(await c.get('k'), 'v');
-      assert.equal(await c.getOrSet('g', () => 'loaded'), 'loaded');
-      assert.ok((c.stats().l2?.errors ?? 0) >= 1, 'counted');
-      assert.equal(c.stats().l2?.breakerOpen, true);
-      assert.equal(warnings.length, 1, 'logged once');
-      assert.match(warnings[0]!, /redis L2 failed/);
-      await c.close();
+      try {
+        await c.setStream('s', Readable.from([Buffer.from('streamed')]), {}); // fails in L2 before reading: goes to L1
+        assert.equal((await c.get<Buffer>('s'))?.toString(), 'streamed');
+        await c.set('k', 'v');
+        assert.equal(await c.get('k'), 'v');
+        assert.equal(await c.getOrSet('g', () => 'loaded'), 'loaded');
+        assert.ok((c.stats().l2?.errors ?? 0) >= 1, 'counted');
+        assert.equal(c.stats().l2?.breakerOpen, true);
+        assert.equal(warnings.length, 1, 'logged once');
+        assert.match(warnings[0]!, /redis L2 failed/);
+        assert.equal(loggedErrors[0]?.code, 'HEADROOM_CACHE_STORE_UNAVAILABLE', 'logged with the store code');
+      } finally {
+        await c.close();
+      }
     });
   });
 
@@ -254,7 +255,7 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
         src.write(randomBytes(100_000));
         await turn();
         await invalidate();
-        await eventually(() => (b.stats().bus?.received ?? 0) > received, 'b heard of the invalidation');
+        await waitFor(() => (b.stats().bus?.received ?? 0) > received, 'b heard of the invalidation');
         src.end(randomBytes(1000));
         await write;
         assert.equal(await raw.exists(`p${n}:v:k`), 0, `${what}: not in Redis`);
@@ -278,6 +279,22 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
     });
   });
 
+  test('the bus and the cache return the close in flight on a second close()', async () => {
+    await assertNoLeakedHandles(async () => {
+      const store = new RedisStore({ url: redis.url, keyPrefix: `bus${++n}:` });
+      const bus = new Bus({ publisher: store.client, channel: `bus${n}:bus`, onMessage: () => undefined, onResync: () => undefined, onError: () => undefined });
+      await waitFor(() => bus.connected, 'the bus to subscribe');
+      const first = bus.close();
+      assert.equal(bus.close(), first);
+      await first;
+      await store.close();
+      const [a, b] = await pair();
+      const closing = a.close();
+      assert.equal(a.close(), closing);
+      await Promise.all([closing, b.close()]);
+    });
+  });
+
   test('close() while Redis is down leaves no handle either', async () => {
     await redis.stop();
     try {
@@ -285,7 +302,9 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
         const d = createCache({ redis: { url: `redis://127.0.0.1:${redis.port}`, keyPrefix: 'down:' } });
         await d.set('k', 'v');
         assert.equal(await d.get('k'), 'v');
-        await sleep(100);
+        // Closed while ioredis waits to reconnect (its socket gone, a retry timer armed).
+        const client = (d as unknown as { l2: { client: Redis } }).l2.client;
+        await waitFor(() => client.status === 'reconnecting', 'ioredis to wait for a retry');
         await d.close();
       });
     } finally {

@@ -5,13 +5,21 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { createCache, type Cache, type CacheOptions } from '../../src/cache/index.js';
+import { statusOf, type HeadroomError } from '../../src/errors.js';
 import type { MemoryStatus, PressureListener } from '../../src/monitor/types.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { mockClock, settles } from './mock-clock.js';
 
 const root = mkdtempSync(join(tmpdir(), 'headroom-cache-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A promise the test resolves when it chooses (a loader held part way, an arrival signal). */
+function gate(): { wait: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const wait = new Promise<void>((r) => (release = r));
+  return { wait, release };
+}
 
 async function read(r: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -101,15 +109,20 @@ for (const [name, opts] of variants) {
       await assert.rejects(c.set('t', 1, { ttl: -5 }), RangeError);
     }));
 
-    test('TTL expiry', use(async (c) => {
-      await c.set('k', 'v', { ttl: 30 });
-      await c.set('forever', 'v', { ttl: Infinity });
-      assert.equal(await c.get('k'), 'v');
-      await sleep(60);
-      assert.equal(await c.get('k'), undefined);
-      assert.equal(await c.has('k'), false);
-      assert.equal(await c.get('forever'), 'v');
-    }));
+    test('TTL expiry', async (t) => {
+      await mockClock(t);
+      await use(async (c) => {
+        await c.set('k', 'v', { ttl: 30 });
+        await c.set('forever', 'v', { ttl: Infinity });
+        t.mock.timers.tick(29);
+        assert.equal(await c.get('k'), 'v');
+        t.mock.timers.tick(1);
+        assert.equal(await c.get('k'), undefined);
+        assert.equal(await c.has('k'), false);
+        t.mock.timers.tick(365 * 24 * 3_600_000);
+        assert.equal(await c.get('forever'), 'v');
+      })();
+    });
 
     test('tag invalidation and invalidateAll', use(async (c) => {
       await c.set('u1', 1, { tags: ['users'] });
@@ -126,12 +139,15 @@ for (const [name, opts] of variants) {
 
     test('getOrSet: 1,000 concurrent callers run the loader once', use(async (c) => {
       let calls = 0;
+      const g = gate();
       const loader = async () => {
         calls++;
-        await sleep(20);
+        await g.wait;
         return { v: 'loaded' };
       };
-      const results = await Promise.all(Array.from({ length: 1000 }, () => c.getOrSet('k', loader)));
+      const all = Promise.all(Array.from({ length: 1000 }, () => c.getOrSet('k', loader)));
+      g.release();
+      const results = await all;
       assert.equal(calls, 1);
       assert.ok(results.every((r) => r.v === 'loaded'));
       assert.ok(c.stats().singleFlight.deduplicated >= 999);
@@ -141,88 +157,107 @@ for (const [name, opts] of variants) {
 
     test('getOrSet: a loader error reaches every waiter and is not cached', use(async (c) => {
       let calls = 0;
+      const g = gate();
       const failing = async () => {
         calls++;
-        await sleep(10);
+        await g.wait;
         throw new Error('boom');
       };
-      const settled = await Promise.allSettled(Array.from({ length: 50 }, () => c.getOrSet('k', failing)));
+      const all = Promise.allSettled(Array.from({ length: 50 }, () => c.getOrSet('k', failing)));
+      g.release();
+      const settled = await all;
       assert.equal(calls, 1);
       assert.ok(settled.every((s) => s.status === 'rejected' && (s.reason as Error).message === 'boom'));
       assert.equal(await c.getOrSet('k', () => 'ok'), 'ok');
       assert.equal(c.stats().loader?.errors, 1);
     }));
 
-    test('getOrSet: loader timeout is HEADROOM_CACHE_LOADER_TIMEOUT', use(async (c) => {
-      await assert.rejects(c.getOrSet('slow', () => sleep(500).then(() => 1), { timeout: 20 }), { code: 'HEADROOM_CACHE_LOADER_TIMEOUT' });
-      assert.equal(await c.get('slow'), undefined);
-      assert.equal(c.stats().loader?.timeouts, 1);
-    }));
+    test('getOrSet: loader timeout is HEADROOM_CACHE_LOADER_TIMEOUT', async (t) => {
+      await mockClock(t);
+      await use(async (c) => {
+        const started = gate();
+        const p = c.getOrSet('slow', () => (started.release(), new Promise<number>(() => {})), { timeout: 20 });
+        await started.wait; // the timeout runs from here
+        t.mock.timers.tick(19);
+        assert.equal(await settles(p), false, 'still waiting 1 ms before the timeout');
+        t.mock.timers.tick(1);
+        await assert.rejects(p, (err: HeadroomError) => {
+          assert.equal(err.code, 'HEADROOM_CACHE_LOADER_TIMEOUT');
+          assert.equal(err.statusCode, statusOf('HEADROOM_CACHE_LOADER_TIMEOUT'));
+          return true;
+        });
+        assert.equal(await c.get('slow'), undefined);
+        assert.equal(c.stats().loader?.timeouts, 1);
+      })();
+    });
 
-    test('getOrSet with grace serves stale while one background refresh runs', use(async (c) => {
-      let version = 0;
-      let running = 0;
-      let maxRunning = 0;
-      const loader = async () => {
-        running++;
-        maxRunning = Math.max(maxRunning, running);
-        await sleep(30);
-        running--;
-        return ++version;
-      };
-      assert.equal(await c.getOrSet('k', loader, { ttl: 30, grace: 10_000 }), 1);
-      await sleep(50); // now stale
-      const stale = await Promise.all(Array.from({ length: 20 }, () => c.getOrSet('k', loader, { ttl: 30, grace: 10_000 })));
-      assert.ok(stale.every((v) => v === 1), 'stale value served at once');
-      assert.equal(await c.get('k'), undefined, 'get() does not serve stale values');
-      await sleep(60);
-      assert.equal(maxRunning, 1);
-      assert.equal(version, 2, 'exactly one refresh');
-      assert.equal(await c.getOrSet('k', loader, { ttl: 30_000, grace: 10_000 }), 2);
-      // A failing refresh keeps the stale value.
-      await c.set('e', 'old', { ttl: 20, grace: 10_000 });
-      await sleep(40);
-      assert.equal(await c.getOrSet('e', () => Promise.reject(new Error('down')), { grace: 10_000 }), 'old');
-    }));
+    test('getOrSet with grace serves stale while one background refresh runs', async (t) => {
+      await mockClock(t);
+      await use(async (c) => {
+        let version = 0;
+        let running = 0;
+        let maxRunning = 0;
+        let hold = Promise.resolve();
+        const loader = async () => {
+          running++;
+          maxRunning = Math.max(maxRunning, running);
+          await hold;
+          running--;
+          return ++version;
+        };
+        assert.equal(await c.getOrSet('k', loader, { ttl: 30, grace: 10_000 }), 1);
+        t.mock.timers.tick(50); // now stale
+        const g = gate();
+        hold = g.wait; // the refresh stays in flight until released
+        const stale = await Promise.all(Array.from({ length: 20 }, () => c.getOrSet('k', loader, { ttl: 30, grace: 10_000 })));
+        assert.ok(stale.every((v) => v === 1), 'stale value served at once');
+        assert.equal(await c.get('k'), undefined, 'get() does not serve stale values');
+        g.release();
+        assert.equal(await c.getOrSet('k', loader), 2, 'a call without grace waits for the refresh in flight');
+        assert.equal(maxRunning, 1);
+        assert.equal(version, 2, 'exactly one refresh');
+        assert.equal(await c.getOrSet('k', loader, { ttl: 30_000, grace: 10_000 }), 2);
+        // A failing refresh keeps the stale value.
+        await c.set('e', 'old', { ttl: 20, grace: 10_000 });
+        t.mock.timers.tick(40);
+        assert.equal(await c.getOrSet('e', () => Promise.reject(new Error('down')), { grace: 10_000 }), 'old');
+        assert.equal(await c.getOrSet('e', () => Promise.reject(new Error('down')), { grace: 10_000 }), 'old');
+      })();
+    });
 
     test('getOrSet: a value loaded while its key or tag was invalidated is returned but not cached', use(async (c) => {
-      const gate = () => {
-        let release!: () => void;
-        const wait = new Promise<void>((r) => (release = r));
-        return { wait, release };
+      // Starts a load that signals when it runs (after the L2 read), then waits to be released.
+      const loading = async (key: string, value: string, options = {}) => {
+        const started = gate();
+        const g = gate();
+        const p = c.getOrSet(key, async () => (started.release(), await g.wait, value), options);
+        await started.wait;
+        return { p, release: g.release };
       };
       // Tag invalidated during the load.
-      let g = gate();
-      let p = c.getOrSet('user:1', async () => (await g.wait, 'OLD'), { tags: ['users'] });
-      await sleep(5);
+      let l = await loading('user:1', 'OLD', { tags: ['users'] });
       await c.invalidateByTag('users');
-      g.release();
-      assert.equal(await p, 'OLD', 'the caller still gets what the loader returned');
+      l.release();
+      assert.equal(await l.p, 'OLD', 'the caller still gets what the loader returned');
       assert.equal(await c.get('user:1'), undefined, 'but it was not cached');
       // Key deleted during the load.
-      g = gate();
-      p = c.getOrSet('k', async () => (await g.wait, 'OLD'));
-      await sleep(5);
+      l = await loading('k', 'OLD');
       await c.delete('k');
-      g.release();
-      assert.equal(await p, 'OLD');
+      l.release();
+      assert.equal(await l.p, 'OLD');
       assert.equal(await c.get('k'), undefined);
       // Key set during the load: the newer value stays.
-      g = gate();
-      p = c.getOrSet('k', async () => (await g.wait, 'OLD'));
-      await sleep(5);
+      l = await loading('k', 'OLD');
       await c.set('k', 'NEW');
-      g.release();
-      assert.equal(await p, 'OLD');
+      l.release();
+      assert.equal(await l.p, 'OLD');
       assert.equal(await c.get('k'), 'NEW');
       // Unrelated writes do not stop a load from being cached.
-      g = gate();
-      p = c.getOrSet('k2', async () => (await g.wait, 'V'));
-      await sleep(5);
+      l = await loading('k2', 'V');
       await c.set('other', 1);
       await c.delete('other2');
-      g.release();
-      assert.equal(await p, 'V');
+      l.release();
+      assert.equal(await l.p, 'V');
       let calls = 0;
       assert.equal(await c.getOrSet('k2', () => (calls++, 'again')), 'V');
       assert.equal(calls, 0, 'cached');
@@ -240,6 +275,26 @@ for (const [name, opts] of variants) {
       assert.equal(await c.getStream('s'), undefined);
       await c.set('j', { a: 1 });
       assert.equal((await read((await c.getStream('j'))!.stream)).toString(), '{"a":1}');
+    }));
+
+    test('setStream: a stream that breaks its declared size, or fails, rejects with its own error; nothing is cached, no L2 error is counted', use(async (c) => {
+      for (const [chunks, size] of [[[Buffer.alloc(10)], 20], [[Buffer.alloc(10), Buffer.alloc(15)], 20]] as const) {
+        const src = Readable.from(chunks);
+        await assert.rejects(c.setStream('k', src, { size }), (err: HeadroomError) => {
+          assert.equal(err.code, 'HEADROOM_CACHE_STREAM_SIZE_MISMATCH');
+          assert.equal(err.statusCode, statusOf('HEADROOM_CACHE_STREAM_SIZE_MISMATCH'));
+          return true;
+        });
+        assert.equal(src.destroyed, true, 'the readable is consumed');
+        assert.equal(await c.get('k'), undefined);
+      }
+      const failing = new Readable({ read() {} });
+      failing.push(Buffer.alloc(100));
+      setImmediate(() => failing.destroy(new Error('client went away')));
+      await assert.rejects(c.setStream('k', failing, {}), /client went away/);
+      assert.equal(await c.get('k'), undefined);
+      assert.equal(c.stats().l2?.errors ?? 0, 0, 'the caller\'s errors are not L2 failures');
+      assert.equal(c.stats().l2?.breakerOpen ?? false, false);
     }));
 
     test('stats and topKeys', use(async (c) => {
@@ -374,7 +429,7 @@ describe('cache with disk L2', () => {
     await c.setStream('mixed', Readable.from(['ab', new Uint8Array([99, 100]), Buffer.from('e')], { objectMode: true }), {});
     assert.equal((await c.get<Buffer>('mixed'))?.toString(), 'abcde');
     // A stream that does not match its declared size still is the caller's error.
-    await assert.rejects(c.setStream('bad', Readable.from([Buffer.alloc(10)]), { size: 20 }), { code: 'HEADROOM_BAD_REQUEST' });
+    await assert.rejects(c.setStream('bad', Readable.from([Buffer.alloc(10)]), { size: 20 }), { code: 'HEADROOM_CACHE_STREAM_SIZE_MISMATCH' });
     await c.close();
     const again = createCache({ disk: { dir, maxBytes: 100_000 } });
     for (const key of ['set', 'declared', 'undeclared']) assert.equal(await again.get(key), undefined, `${key}: the old value is gone from disk`);

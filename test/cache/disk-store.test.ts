@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { DiskStore, MARKER, TMP_DIR } from '../../src/cache/stores/disk.js';
+import { waitFor } from '../helpers/wait.js';
 import { storeContract, entry } from './store-contract.js';
 
 const root = mkdtempSync(join(tmpdir(), 'headroom-disk-'));
@@ -68,10 +69,9 @@ describe('disk store', () => {
     assert.ok(streamed, 'length is fine, so the stream starts');
     await assert.rejects(async () => {
       for await (const _ of streamed.stream) void _;
-    }, /checksum/);
+    }, { code: 'HEADROOM_CACHE_STORE_CORRUPT', message: /checksum/ });
     assert.equal(s.stats().corrupt, 4);
-    await new Promise((r) => setTimeout(r, 20));
-    assert.equal(files(dir).length, 0, 'corrupt files were removed');
+    await waitFor(() => files(dir).length === 0, 'corrupt files to be removed');
     // A corrupt file found by the start-up scan is removed too.
     await s.set('later', entry(payload));
     truncateSync(files(dir)[0]!, 10);
@@ -99,7 +99,7 @@ describe('disk store', () => {
     await r.ready;
     assert.ok(await r.get('k0'), 'recently used entry survived');
     assert.equal(await r.get('k1'), undefined, 'least recently used entry went first');
-    await assert.rejects(r.set('huge', entry(Buffer.alloc(2 * 1024 * 1024))), /exceeds the disk cache cap/);
+    await assert.rejects(r.set('huge', entry(Buffer.alloc(2 * 1024 * 1024))), { code: 'HEADROOM_CACHE_ENTRY_TOO_LARGE', message: /exceeds the disk cache cap/ });
     await r.close();
   });
 
@@ -150,7 +150,7 @@ describe('disk store only touches its own files', () => {
       assert.match(err.message, /new or empty directory/);
       return true;
     });
-    await new Promise((r) => setTimeout(r, 50));
+    // The directory is checked synchronously before any file work starts.
     for (const p of paths) assert.equal(readFileSync(p, 'utf8'), 'precious', `${p} survived`);
     assert.equal(existsSync(join(dir, MARKER)), false);
   });
@@ -194,7 +194,7 @@ describe('disk store get() bound', () => {
     const s = new DiskStore({ dir: freshDir(), maxGetBytes: 10_000 });
     await s.ready;
     await s.set('big', entry(Buffer.alloc(20_000, 1)));
-    await assert.rejects(s.get('big'), { code: 'HEADROOM_BODY_TOO_LARGE' });
+    await assert.rejects(s.get('big'), { code: 'HEADROOM_CACHE_ENTRY_TOO_LARGE' });
     const st = await s.getStream('big');
     assert.equal(st?.size, 20_000);
     st?.stream.destroy();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createL1 } from '../../src/cache/index.js';
+import { mockClock } from './mock-clock.js';
 import { ENTRY_OVERHEAD } from '../../src/cache/size.js';
 
 describe('L1', () => {
@@ -68,14 +69,20 @@ describe('L1', () => {
     assert.deepEqual(l1.get('o'), { a: 1, nested: { b: [1, 2] } });
   });
 
-  test('TTL expiry, sweep and tag deletion', async () => {
+  test('TTL expiry, sweep and tag deletion', async (t) => {
+    await mockClock(t);
     const l1 = createL1();
     l1.set('short', 'x', { ttl: 20, tags: ['t'] });
+    l1.set('swept', 'x', { ttl: 20 });
     l1.set('long', 'y', { ttl: 60_000, tags: ['t', 'u'] });
     l1.set('other', 'z', { tags: ['u'] });
-    await new Promise((r) => setTimeout(r, 40));
+    t.mock.timers.tick(19);
+    assert.equal(l1.get('short'), 'x');
+    t.mock.timers.tick(1);
     assert.equal(l1.get('short'), undefined);
-    assert.equal(l1.sweep(), 0, 'get already dropped it');
+    assert.equal(l1.sweep(), 1, 'only the one get() did not already drop');
+    assert.equal(l1.evictions.expired, 2);
+    assert.equal(l1.has('swept'), false);
     assert.equal(l1.deleteTag('t'), 1);
     assert.equal(l1.has('long'), false);
     assert.equal(l1.has('other'), true);

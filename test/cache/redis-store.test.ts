@@ -4,15 +4,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { setImmediate as turn } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { ValueType } from '../../src/cache/codec.js';
+import type { HeadroomError } from '../../src/errors.js';
 import { RedisStore, INVALIDATE_BATCH, MAX_WAITING } from '../../src/cache/stores/redis.js';
 import { freePort, redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
+import { settles, turn } from './mock-clock.js';
 import { entry, storeContract } from './store-contract.js';
 
 const enabled = redisOrSkip('cache redis store contract');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('redis store', { skip: !enabled }, () => {
   let redis: RedisServer;
@@ -43,18 +44,19 @@ describe('redis store', { skip: !enabled }, () => {
     const s = await store();
     try {
       const p = `c${n}:`;
+      // 15 rounds of 100 keys that live 60 ms; each round starts once the one before has expired.
       for (let i = 0; i < 1500; i++) {
         const at = Date.now();
         await s.set(`page:${i}`, entry(Buffer.from(String(i)), { expiresAt: at + 60, staleUntil: at + 60, tags: ['pages'] }));
-        if (i % 100 === 99) await sleep(30);
+        if (i % 100 === 99 && i < 1499) await waitFor(async () => (await raw.exists(`${p}v:page:${i}`)) === 0, `page:${i} to expire`);
       }
       let live = 0;
       for (let i = 0; i < 1500; i++) live += await raw.exists(`${p}v:page:${i}`);
       const members = await raw.zcard(`${p}t:pages`);
       assert.ok(members <= live + 64 + 100, `${members} members for ${live} live keys`);
       // The set itself expires with its longest-lived member.
-      await sleep(150);
-      assert.equal(await raw.exists(`${p}t:pages`), 0);
+      await waitFor(async () => (await raw.exists(`${p}v:page:1499`)) === 0, 'the last member to expire');
+      await waitFor(async () => (await raw.exists(`${p}t:pages`)) === 0, 'the tag set to expire with it');
       // A member without TTL makes the set persistent.
       await s.set('keep', entry(Buffer.from('k'), { expiresAt: Infinity, staleUntil: Infinity, tags: ['pages'] }));
       assert.equal(await raw.pttl(`${p}t:pages`), -1);
@@ -132,21 +134,64 @@ describe('redis store', { skip: !enabled }, () => {
     }
   });
 
-  test('with no Redis, waiting for the first connection is bounded in time and in number of calls', async () => {
-    const s = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}`, commandTimeout: 200 });
+  test('with no Redis, waiting for the first connection is bounded in time and in number of calls', async (t) => {
+    const port = await freePort();
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const s = new RedisStore({ url: `redis://127.0.0.1:${port}`, commandTimeout: 200 });
     try {
-      const t0 = Date.now();
-      const waiting = Array.from({ length: MAX_WAITING }, (_, i) => s.get(`k${i}`).then(() => 'resolved', (err: Error) => err.message));
-      await assert.rejects(s.get('one too many'), /already waiting for the first connection/);
-      assert.ok(Date.now() - t0 < 100, 'refused at once');
+      let settled = 0;
+      const waiting = Array.from({ length: MAX_WAITING }, (_, i) =>
+        s.get(`k${i}`).then(
+          () => 'resolved',
+          (err: HeadroomError) => `${err.code} ${err.message}`,
+        ).finally(() => settled++),
+      );
+      await assert.rejects(s.get('one too many'), { code: 'HEADROOM_CACHE_STORE_UNAVAILABLE', message: /already waiting for the first connection/ });
+      t.mock.timers.tick(199);
+      await turn();
+      assert.equal(settled, 0, 'the one too many was refused at once; the others wait the whole commandTimeout');
+      t.mock.timers.tick(1);
       const outcomes = new Set(await Promise.all(waiting));
-      assert.deepEqual([...outcomes].map((m) => m.replace(/\(status \w+\)/, '')), ['redis: not connected within 200 ms of start ']);
-      const waited = Date.now() - t0;
-      assert.ok(waited >= 190 && waited < 1500, `waited ${waited} ms`);
-      // After that a call fails at once (as after any later disconnect).
-      const t1 = Date.now();
-      await assert.rejects(s.set('k', entry(Buffer.from('v'))));
-      assert.ok(Date.now() - t1 < 100);
+      assert.deepEqual([...outcomes].map((m) => m.replace(/\(status \w+\)/, '')), ['HEADROOM_CACHE_STORE_UNAVAILABLE redis: not connected within 200 ms of start ']);
+      // After that a call fails at once (as after any later disconnect), without waiting for a timer.
+      const late = s.set('k', entry(Buffer.from('v')));
+      assert.equal(await settles(late), true);
+      await assert.rejects(late, (err: HeadroomError) => {
+        assert.equal(err.code, 'HEADROOM_CACHE_STORE_UNAVAILABLE', 'an ioredis error is raised with the store code');
+        assert.match(err.message, /^redis L2: /);
+        assert.ok(err.cause instanceof Error);
+        return true;
+      });
+    } finally {
+      t.mock.timers.reset(); // close() waits out ioredis's disconnect timer
+      await s.close();
+    }
+  });
+
+  test('a stream whose connection fails part way ends with HEADROOM_CACHE_STORE_UNAVAILABLE; a corrupt one with HEADROOM_CACHE_STORE_CORRUPT', async () => {
+    const s = await store({ chunkSize: 1024 });
+    try {
+      const p = `c${n}:`;
+      await s.set('big', entry(Buffer.alloc(10 * 1024, 1)));
+      const st = await s.getStream('big');
+      assert.ok(st);
+      const it = st.stream[Symbol.asyncIterator]();
+      await it.next(); // the first chunk arrived
+      s.client.disconnect();
+      await assert.rejects(async () => {
+        while (!(await it.next()).done);
+      }, { code: 'HEADROOM_CACHE_STORE_UNAVAILABLE' });
+      const [chunks] = await raw.keys(`${p}c:*`);
+      await raw.hdel(chunks!, '3');
+      const again = new RedisStore({ url: redis.url, keyPrefix: p });
+      try {
+        const broken = await again.getStream('big');
+        await assert.rejects(async () => {
+          for await (const _ of broken!.stream) void _;
+        }, { code: 'HEADROOM_CACHE_STORE_CORRUPT', message: /chunk 3 of big is missing/ });
+      } finally {
+        await again.close();
+      }
     } finally {
       await s.close();
     }

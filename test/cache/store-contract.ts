@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
 import { ValueType, type Encoded } from '../../src/cache/codec.js';
 import type { L2Store } from '../../src/cache/stores/types.js';
+import { waitFor } from '../helpers/wait.js';
 
 export function entry(payload: Buffer, o: Partial<Encoded> = {}): Encoded {
   const expiresAt = Date.now() + 60_000;
@@ -65,10 +66,23 @@ export function storeContract(name: string, make: () => Promise<L2Store>): void 
     const st = await s.get('stale');
     assert.ok(st && st.expiresAt < Date.now());
     await s.set('short', entry(Buffer.from('x'), { expiresAt: now + 40, staleUntil: now + 40 }));
-    await new Promise((r) => setTimeout(r, 80));
-    assert.equal(await s.get('short'), undefined);
+    await s.set('short-stream', entry(Buffer.from('x'), { expiresAt: now + 40, staleUntil: now + 40 }));
+    assert.ok(await s.get('short'));
+    await waitFor(async () => (await s.get('short')) === undefined, 'the entry to expire');
+    await waitFor(async () => (await s.getStream('short-stream')) === undefined, 'the streamed entry to expire');
     await s.set('forever', entry(Buffer.from('f'), { expiresAt: Infinity, staleUntil: Infinity }));
     assert.equal((await s.get('forever'))?.expiresAt, Infinity);
+  }));
+
+  test(`${name}: long keys and many tags (a header of several KiB) round-trip, streamed too`, use(async (s) => {
+    const key = `k:${'é'.repeat(3000)}`;
+    const tags = Array.from({ length: 200 }, (_, i) => `tag-${i}`);
+    await s.set(key, entry(Buffer.from('v'), { tags }));
+    assert.deepEqual((await s.get(key))?.tags, tags);
+    const st = await s.getStream(key);
+    assert.equal((await collect(st!.stream)).toString(), 'v');
+    await s.invalidateByTag('tag-199');
+    assert.equal(await s.get(key), undefined);
   }));
 
   test(`${name}: tag invalidation removes every tagged key and nothing else`, use(async (s) => {
@@ -200,6 +214,16 @@ export function storeContract(name: string, make: () => Promise<L2Store>): void 
       await s.delete('kept');
     }
   }));
+
+  test(`${name}: close() called twice returns the same promise`, async () => {
+    const s = await make();
+    await s.set('k', entry(Buffer.from('v')));
+    const first = s.close();
+    const second = s.close();
+    assert.equal(second, first, 'the second call returns the close in flight, not a promise of its own');
+    await Promise.all([first, second]);
+    assert.equal(s.close(), first, 'and so does a call after it settled');
+  });
 
   test(`${name}: stats report the store as connected`, use(async (s) => {
     await s.set('a', entry(Buffer.from('a')));

@@ -20,7 +20,7 @@ import { crc32 } from '../crc32.js';
 import { intOption, objOption, strOption } from '../options.js';
 import { DiskIndex } from './disk-index.js';
 import { WriteFence, type Write } from './fence.js';
-import { MAX_GET_BYTES, NotStoredError, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
+import { MAX_GET_BYTES, NotStoredError, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
 export interface DiskStoreOptions {
   dir: string;
@@ -56,6 +56,7 @@ export class DiskStore implements L2Store {
   private evictions = 0;
   private seq = 0;
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   constructor(o: DiskStoreOptions) {
     objOption('disk', o, ' ({ dir, maxBytes?, maxEntries? }) or false');
@@ -90,43 +91,47 @@ export class DiskStore implements L2Store {
     }
   }
 
-  async get(key: string): Promise<Encoded | undefined> {
-    const path = this.pathOf(key);
-    const buf = await this.orMiss(key, () => readBounded(path, this.maxGetBytes));
-    if (buf === undefined) return undefined;
-    let e: Encoded;
-    try {
-      e = decodeFrame(key, buf);
-    } catch (err) {
-      if (err instanceof CorruptError) return this.dropCorrupt(key, path);
-      throw err;
-    }
-    if (e.staleUntil <= Date.now()) {
-      await this.remove(key);
-      return undefined;
-    }
-    if (!this.index.has(key)) this.track(key, buf.length, e);
-    else this.index.touch(key);
-    return e;
-  }
-
-  async set(key: string, entry: Encoded): Promise<void> {
-    const w = this.fence.begin(key, entry.tags);
-    try {
-      const frame = encodeFrame(key, entry);
-      await this.fitsOrDrop(key, frame.length);
-      const tmp = this.tmpPath();
-      await this.ensureDirs(key);
+  get(key: string): Promise<Encoded | undefined> {
+    return storeOp('disk', async () => {
+      const path = this.pathOf(key);
+      const buf = await this.orMiss(key, () => readBounded(path, this.maxGetBytes));
+      if (buf === undefined) return undefined;
+      let e: Encoded;
       try {
-        await writeFile(tmp, frame, { flag: 'wx' });
-        await this.land(w, tmp, frame.length, entry);
+        e = decodeFrame(key, buf);
       } catch (err) {
-        await rm(tmp, { force: true });
+        if (err instanceof CorruptError) return this.dropCorrupt(key, path);
         throw err;
       }
-    } finally {
-      this.fence.end(w);
-    }
+      if (e.staleUntil <= Date.now()) {
+        await this.remove(key);
+        return undefined;
+      }
+      if (!this.index.has(key)) this.track(key, buf.length, e);
+      else this.index.touch(key);
+      return e;
+    });
+  }
+
+  set(key: string, entry: Encoded): Promise<void> {
+    const w = this.fence.begin(key, entry.tags);
+    return storeOp('disk', async () => {
+      try {
+        const frame = encodeFrame(key, entry);
+        await this.fitsOrDrop(key, frame.length);
+        const tmp = this.tmpPath();
+        await this.ensureDirs(key);
+        try {
+          await writeFile(tmp, frame, { flag: 'wx' });
+          await this.land(w, tmp, frame.length, entry);
+        } catch (err) {
+          await rm(tmp, { force: true });
+          throw err;
+        }
+      } finally {
+        this.fence.end(w);
+      }
+    });
   }
 
   /** Renames the temp file into place and indexes it, unless the write was invalidated meanwhile. */
@@ -136,10 +141,16 @@ export class DiskStore implements L2Store {
     await w.landing;
   }
 
-  async setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number> {
-    // Header length is known up front (fixed fields + key + tags): write a placeholder, stream the
-    // payload, then write the real header (length, CRC) at offset 0 before the rename.
+  setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number> {
+    // Synchronously, so that an invalidation called right after this call catches the write.
     const w = this.fence.begin(key, meta.tags);
+    return storeOp('disk', () => this.writeStream(w, readable, meta, size), readable);
+  }
+
+  // Header length is known up front (fixed fields + key + tags): write a placeholder, stream the
+  // payload, then write the real header (length, CRC) at offset 0 before the rename.
+  private async writeStream(w: Write, readable: Readable, meta: Meta, size: number | undefined): Promise<number> {
+    const key = w.key;
     let fh: FileHandle | undefined;
     let tmp: string | undefined;
     try {
@@ -155,13 +166,13 @@ export class DiskStore implements L2Store {
       for await (const chunk of readable) {
         const b = toBuffer(chunk);
         bytes += b.length;
-        if (size !== undefined && bytes > size) throw new HeadroomError('HEADROOM_BODY_TOO_LARGE', `stream for ${key} exceeded its declared size ${size}`);
+        if (size !== undefined && bytes > size) throw sizeMismatch(key, `exceeded its declared size ${size}`);
         this.checkFits(placeholder.length + bytes);
         crc = crc32(b, crc);
         await fh.write(b, 0, b.length, pos);
         pos += b.length;
       }
-      if (size !== undefined && bytes !== size) throw new HeadroomError('HEADROOM_BAD_REQUEST', `stream for ${key} ended at ${bytes} bytes, declared ${size}`);
+      if (size !== undefined && bytes !== size) throw sizeMismatch(key, `ended at ${bytes} bytes, declared ${size}`);
       const header = encodeHeader(key, meta, bytes, crc);
       await fh.write(header, 0, header.length, 0);
       await fh.close();
@@ -178,7 +189,11 @@ export class DiskStore implements L2Store {
     }
   }
 
-  async getStream(key: string): Promise<StoreStreamEntry | undefined> {
+  getStream(key: string): Promise<StoreStreamEntry | undefined> {
+    return storeOp('disk', () => this.openStream(key));
+  }
+
+  private async openStream(key: string): Promise<StoreStreamEntry | undefined> {
     const path = this.pathOf(key);
     const fh = await this.orMiss(key, () => open(path, 'r'));
     if (fh === undefined) return undefined;
@@ -209,11 +224,13 @@ export class DiskStore implements L2Store {
       flush: (cb) => {
         if (crc === expected) return cb();
         this.corrupt++;
-        void this.remove(key);
+        this.background(this.remove(key));
         cb(new CorruptError(`checksum mismatch in ${key}`));
       },
     });
     const src = fh.createReadStream({ start: h.headerLength, autoClose: true });
+    // Registered before pipeline's own listener: a read failure ends the stream with a store code.
+    src.once('error', (err) => check.destroy(storeFailure('disk', err)));
     const stream = pipeline(src, check, () => undefined);
     return { stream, size: h.length, type: h.type, expiresAt: h.expiresAt, staleUntil: h.staleUntil, tags: h.tags };
   }
@@ -225,23 +242,27 @@ export class DiskStore implements L2Store {
     await this.remove(key);
   }
 
-  async invalidateByTag(tag: string): Promise<void> {
+  invalidateByTag(tag: string): Promise<void> {
     const landed = this.fence.tag(tag);
-    await this.ready;
-    await landed;
-    await Promise.all(this.index.keysWithTag(tag).map((k) => this.remove(k)));
+    return storeOp('disk', async () => {
+      await this.ready;
+      await landed;
+      await Promise.all(this.index.keysWithTag(tag).map((k) => this.remove(k)));
+    });
   }
 
-  async clear(): Promise<void> {
+  clear(): Promise<void> {
     const landed = this.fence.all();
-    await this.ready.catch(() => undefined);
-    await Promise.all([...this.pending, landed]);
-    this.index.clear();
-    // Only our files go; shard folders stay (a write in flight renames into them).
-    for (const shard of (await readdir(this.dir)).filter(isShard)) {
-      const names = await readdir(join(this.dir, shard)).catch(() => [] as string[]);
-      await Promise.all(names.filter(isEntryName).map((n) => unlinkQuiet(join(this.dir, shard, n))));
-    }
+    return storeOp('disk', async () => {
+      await this.ready.catch(() => undefined);
+      await Promise.all([...this.pending, landed]);
+      this.index.clear();
+      // Only our files go; shard folders stay (a write in flight renames into them).
+      for (const shard of (await readdir(this.dir)).filter(isShard)) {
+        const names = await readdir(join(this.dir, shard)).catch(() => [] as string[]);
+        await Promise.all(names.filter(isEntryName).map((n) => unlinkQuiet(join(this.dir, shard, n))));
+      }
+    });
   }
 
   async sweep(): Promise<void> {
@@ -261,11 +282,14 @@ export class DiskStore implements L2Store {
     };
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /** Waits for the start-up scan and background removals; a second call returns the same promise. */
+  close(): Promise<void> {
     this.closed = true;
-    await this.ready.catch(() => undefined);
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    this.closing ??= (async () => {
+      await this.ready.catch(() => undefined);
+      while (this.pending.size > 0) await Promise.all([...this.pending]);
+    })();
+    return this.closing;
   }
 
   private checkFits(bytes: number): void {
@@ -362,7 +386,7 @@ async function readBounded(path: string, max: number): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
     const { size } = await fh.stat();
-    if (size > max) throw new HeadroomError('HEADROOM_BODY_TOO_LARGE', `cached value of ${size} bytes is too large for get(); use getStream()`);
+    if (size > max) throw new HeadroomError('HEADROOM_CACHE_ENTRY_TOO_LARGE', `cached value of ${size} bytes is too large for get(); use getStream()`);
     return await fh.readFile();
   } finally {
     await fh.close();
@@ -430,6 +454,7 @@ function claimDir(dir: string): void {
       `Point CACHE_DIR at a new or empty directory (headroom creates it), or, if it really is an old headroom cache, empty it first.`,
   );
 }
+const sizeMismatch = (key: string, what: string): HeadroomError => new HeadroomError('HEADROOM_CACHE_STREAM_SIZE_MISMATCH', `stream for ${key} ${what}`);
 const isNotFound = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 
 async function unlinkQuiet(path: string): Promise<void> {

@@ -72,12 +72,6 @@ local function addTags(first, member, px)
   if px > 0 then score = now + px end
   for i = first, #KEYS do
     local k = KEYS[i]
-    if redis.call('TYPE', k).ok == 'set' then
-      -- written by an older layout: becomes a sorted set (members kept, without expiry)
-      local old = redis.call('SMEMBERS', k)
-      redis.call('DEL', k)
-      for _, m in ipairs(old) do redis.call('ZADD', k, '+inf', m) end
-    end
     local gone = redis.call('ZRANGEBYSCORE', k, '-inf', '(' .. now, 'LIMIT', 0, ${PRUNE_LIMIT})
     if #gone > 0 then redis.call('ZREM', k, unpack(gone)) end
     redis.call('ZADD', k, score, member)
@@ -110,19 +104,12 @@ return 1`;
 
 /** KEYS[1] detached tag set; ARGV[1] value-key prefix, ARGV[2] batch size, ARGV[3] linger. Deletes one batch of members; returns how many are left. */
 export const DRAIN_TAG = `${RETIRE}
-local n = tonumber(ARGV[2])
-local members
-if redis.call('TYPE', KEYS[1]).ok == 'set' then
-  members = redis.call('SPOP', KEYS[1], n)
-else
-  members = redis.call('ZRANGE', KEYS[1], 0, n - 1)
-  if #members > 0 then redis.call('ZREM', KEYS[1], unpack(members)) end
-end
+local members = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+if #members > 0 then redis.call('ZREM', KEYS[1], unpack(members)) end
 for _, m in ipairs(members) do
   retire(ARGV[1] .. m, tonumber(ARGV[3]))
   redis.call('DEL', ARGV[1] .. m)
 end
-if redis.call('TYPE', KEYS[1]).ok == 'set' then return redis.call('SCARD', KEYS[1]) end
 return redis.call('ZCARD', KEYS[1])`;
 
 /** KEYS[1] value. A string key is a whole frame; a hash is a chunked value: {meta, chunk hash name}. */

@@ -15,7 +15,7 @@ import { crc32 } from '../crc32.js';
 import { intOption, MAX_TIMER_MS, objOption, strOption } from '../options.js';
 import { HeadroomError } from '../../errors.js';
 import { ADD_CHUNK, BEGIN_CHUNKED, COMMIT_CHUNKED, DELETE_ENTRY, DELETE_IF_CHUNKS, DETACH_TAG, DRAIN_TAG, GET_ENTRY, SET_TAGGED } from './redis-scripts.js';
-import { MAX_GET_BYTES, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
+import { MAX_GET_BYTES, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -24,7 +24,6 @@ export interface RedisStoreOptions {
   chunkSize?: number;
   /** Per-command timeout, ms. Default 1000. */
   commandTimeout?: number;
-  onError?: (err: Error) => void;
   onReady?: () => void;
 }
 
@@ -69,7 +68,7 @@ export class RedisStore implements L2Store {
   private keyCount: number | null = null;
   private countCursor = '0';
   private counted = 0;
-  private closed = false;
+  private closing: Promise<void> | undefined;
   /** Pending until the first connection is ready, or commandTimeout has passed, or close(). */
   private connecting: Promise<void> | undefined;
   private stopConnecting: () => void = () => undefined;
@@ -104,9 +103,8 @@ export class RedisStore implements L2Store {
     });
     // Registered before any waiter, so it runs first: waiters go on in call order, later calls after them.
     void this.connecting.then(() => (this.connecting = undefined));
-    this.client.on('error', (err: Error) => {
+    this.client.on('error', () => {
       this.errors++;
-      o.onError?.(err);
     });
     if (o.onReady) this.client.on('ready', o.onReady);
     this.client.defineCommand('hrSetTagged', { lua: SET_TAGGED });
@@ -141,39 +139,52 @@ export class RedisStore implements L2Store {
 
   /** Waits for the first connection (see top); a call made after that never waits. */
   private async firstConnection(): Promise<void> {
-    if (this.waiting >= MAX_WAITING) throw new Error(`redis: ${MAX_WAITING} calls are already waiting for the first connection`);
+    if (this.waiting >= MAX_WAITING) throw unavailable(`redis: ${MAX_WAITING} calls are already waiting for the first connection`);
     this.waiting++;
     try {
       await this.connecting;
     } finally {
       this.waiting--;
     }
-    if (this.client.status !== 'ready') throw new Error(`redis: not connected within ${this.connectWait} ms of start (status ${this.client.status})`);
+    if (this.client.status !== 'ready') throw unavailable(`redis: not connected within ${this.connectWait} ms of start (status ${this.client.status})`);
+  }
+
+  /** One operation: after the first connection (when one is being made), failures raised with store codes. */
+  private run<T>(op: () => Promise<T>, source?: Readable): Promise<T> {
+    return storeOp(
+      'redis',
+      async () => {
+        if (this.connecting) await this.firstConnection();
+        return op();
+      },
+      source,
+    );
   }
 
   private tkeys(tags: string[]): string[] {
     return tags.map((t) => `${this.prefix}t:${t}`);
   }
 
-  async get(key: string): Promise<Encoded | undefined> {
-    if (this.connecting) await this.firstConnection();
-    const r = await this.scripts.hrGetEntryBuffer(1, this.vkey(key));
-    if (r === null) return undefined;
-    if (Buffer.isBuffer(r)) return this.frameOrDrop(key, r);
-    const found = this.readChunked(key, r);
-    if (found === undefined) return undefined;
-    if (found.size > MAX_GET_BYTES) {
-      found.stream.destroy();
-      throw new HeadroomError('HEADROOM_BODY_TOO_LARGE', `cached value of ${found.size} bytes is too large for get(); use getStream()`);
-    }
-    const parts: Buffer[] = [];
-    try {
-      for await (const chunk of found.stream) parts.push(chunk as Buffer);
-    } catch (err) {
-      if (err instanceof CorruptError) return undefined; // counted and dropped by readChunked
-      throw err;
-    }
-    return { type: found.type, expiresAt: found.expiresAt, staleUntil: found.staleUntil, tags: found.tags, payload: Buffer.concat(parts) };
+  get(key: string): Promise<Encoded | undefined> {
+    return this.run(async () => {
+      const r = await this.scripts.hrGetEntryBuffer(1, this.vkey(key));
+      if (r === null) return undefined;
+      if (Buffer.isBuffer(r)) return this.frameOrDrop(key, r);
+      const found = this.readChunked(key, r);
+      if (found === undefined) return undefined;
+      if (found.size > MAX_GET_BYTES) {
+        found.stream.destroy();
+        throw new HeadroomError('HEADROOM_CACHE_ENTRY_TOO_LARGE', `cached value of ${found.size} bytes is too large for get(); use getStream()`);
+      }
+      const parts: Buffer[] = [];
+      try {
+        for await (const chunk of found.stream) parts.push(chunk as Buffer);
+      } catch (err) {
+        if (err instanceof CorruptError) return undefined; // counted and dropped by readChunked
+        throw err;
+      }
+      return { type: found.type, expiresAt: found.expiresAt, staleUntil: found.staleUntil, tags: found.tags, payload: Buffer.concat(parts) };
+    });
   }
 
   /** A whole frame, or a miss when it is corrupt (then counted and deleted). */
@@ -188,20 +199,24 @@ export class RedisStore implements L2Store {
     }
   }
 
-  async set(key: string, entry: Encoded): Promise<void> {
-    if (this.connecting) await this.firstConnection();
-    const px = ttlOf(entry);
-    if (px < 0) return;
-    if (entry.payload.length <= this.chunkSize) {
-      const keys = [this.vkey(key), ...this.tkeys(entry.tags)];
-      await this.scripts.hrSetTagged(keys.length, ...keys, encodeFrame(key, entry), px, key, CHUNK_LINGER);
-      return;
-    }
-    await this.setStream(key, Readable.from([entry.payload]), entry, entry.payload.length);
+  set(key: string, entry: Encoded): Promise<void> {
+    return this.run(async () => {
+      const px = ttlOf(entry);
+      if (px < 0) return;
+      if (entry.payload.length <= this.chunkSize) {
+        const keys = [this.vkey(key), ...this.tkeys(entry.tags)];
+        await this.scripts.hrSetTagged(keys.length, ...keys, encodeFrame(key, entry), px, key, CHUNK_LINGER);
+        return;
+      }
+      await this.writeStream(key, Readable.from([entry.payload]), entry, entry.payload.length);
+    });
   }
 
-  async setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number> {
-    if (this.connecting) await this.firstConnection();
+  setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number> {
+    return this.run(() => this.writeStream(key, readable, meta, size), readable);
+  }
+
+  private async writeStream(key: string, readable: Readable, meta: Meta, size: number | undefined): Promise<number> {
     const tmp = `${this.prefix}c:${randomBytes(8).toString('hex')}`;
     // Sent before anything else (commands run in call order): an invalidation called after this
     // one stops the write (see redis-scripts.ts).
@@ -226,7 +241,7 @@ export class RedisStore implements L2Store {
       for await (const c of readable) {
         const b = toBuffer(c);
         total += b.length;
-        if (size !== undefined && total > size) throw new HeadroomError('HEADROOM_BODY_TOO_LARGE', `stream for ${key} exceeded its declared size ${size}`);
+        if (size !== undefined && total > size) throw new HeadroomError('HEADROOM_CACHE_STREAM_SIZE_MISMATCH', `stream for ${key} exceeded its declared size ${size}`);
         crc = crc32(b, crc);
         // Split so no chunk exceeds chunkSize (bounded memory per writer).
         for (let off = 0; off < b.length; ) {
@@ -238,7 +253,7 @@ export class RedisStore implements L2Store {
         }
       }
       await flush();
-      if (size !== undefined && total !== size) throw new HeadroomError('HEADROOM_BAD_REQUEST', `stream for ${key} ended at ${total} bytes, declared ${size}`);
+      if (size !== undefined && total !== size) throw new HeadroomError('HEADROOM_CACHE_STREAM_SIZE_MISMATCH', `stream for ${key} ended at ${total} bytes, declared ${size}`);
       const px = ttlOf(meta);
       const chunkInfo = Buffer.alloc(4);
       chunkInfo.writeUInt32BE(this.chunkSize);
@@ -259,22 +274,21 @@ export class RedisStore implements L2Store {
     }
   }
 
-  async getStream(key: string): Promise<StoreStreamEntry | undefined> {
-    if (this.connecting) await this.firstConnection();
-    const r = await this.scripts.hrGetEntryBuffer(1, this.vkey(key));
-    if (r === null) return undefined;
-    if (!Buffer.isBuffer(r)) return this.readChunked(key, r);
-    const e = await this.frameOrDrop(key, r);
-    if (e === undefined) return undefined;
-    return { stream: Readable.from([e.payload]), size: e.payload.length, type: e.type, expiresAt: e.expiresAt, staleUntil: e.staleUntil, tags: e.tags };
+  getStream(key: string): Promise<StoreStreamEntry | undefined> {
+    return this.run(async () => {
+      const r = await this.scripts.hrGetEntryBuffer(1, this.vkey(key));
+      if (r === null) return undefined;
+      if (!Buffer.isBuffer(r)) return this.readChunked(key, r);
+      const e = await this.frameOrDrop(key, r);
+      if (e === undefined) return undefined;
+      return { stream: Readable.from([e.payload]), size: e.payload.length, type: e.type, expiresAt: e.expiresAt, staleUntil: e.staleUntil, tags: e.tags };
+    });
   }
 
   /** The chunk stream of a chunked value; corrupt data is counted and dropped (only while still current). */
   private readChunked(key: string, [meta, chunkKey]: [Buffer | null, Buffer | null]): StoreStreamEntry | undefined {
-    // No chunk hash named: written by an older layout (chunks inside the value); a miss that expires.
-    if (meta === null || chunkKey === null) return undefined;
     const vkey = this.vkey(key);
-    const ckey = chunkKey.toString('utf8');
+    const ckey = chunkKey?.toString('utf8') ?? '';
     const client = this.client;
     // Deletes only while the value still points at these chunks: a newer write is never deleted.
     const onCorrupt = (): void => {
@@ -283,6 +297,7 @@ export class RedisStore implements L2Store {
     };
     let h: Header;
     try {
+      if (meta === null || chunkKey === null) throw new CorruptError('a chunked value without meta or chunks');
       h = decodeHeader(meta);
     } catch {
       onCorrupt();
@@ -298,7 +313,7 @@ export class RedisStore implements L2Store {
       let crc = 0;
       let total = 0;
       for (let i = 0; i < count; i++) {
-        const c = await client.hgetBuffer(ckey, String(i));
+        const c = await client.hgetBuffer(ckey, String(i)).catch((err: unknown) => Promise.reject(storeFailure('redis', err)));
         if (c === null) {
           onCorrupt();
           throw new CorruptError(`chunk ${i} of ${key} is missing`);
@@ -315,31 +330,34 @@ export class RedisStore implements L2Store {
     return { stream: Readable.from(chunks(), { objectMode: false }), size: h.length, type: h.type, expiresAt: h.expiresAt, staleUntil: h.staleUntil, tags: h.tags };
   }
 
-  async delete(key: string): Promise<void> {
-    if (this.connecting) await this.firstConnection();
-    await this.scripts.hrDeleteEntry(this.vkey(key), this.pkey(key), CHUNK_LINGER);
+  delete(key: string): Promise<void> {
+    return this.run(async () => {
+      await this.scripts.hrDeleteEntry(this.vkey(key), this.pkey(key), CHUNK_LINGER);
+    });
   }
 
   /** Detaches the tag set, then deletes its members a batch per call (no long-running script). */
-  async invalidateByTag(tag: string): Promise<void> {
-    if (this.connecting) await this.firstConnection();
-    const detached = `${this.prefix}ti:${randomBytes(8).toString('hex')}`;
-    if ((await this.scripts.hrDetachTag(this.tkeys([tag])[0]!, detached, this.ptag(tag))) === 0) return;
-    while ((await this.scripts.hrDrainTag(detached, `${this.prefix}v:`, INVALIDATE_BATCH, CHUNK_LINGER)) > 0);
+  invalidateByTag(tag: string): Promise<void> {
+    return this.run(async () => {
+      const detached = `${this.prefix}ti:${randomBytes(8).toString('hex')}`;
+      if ((await this.scripts.hrDetachTag(this.tkeys([tag])[0]!, detached, this.ptag(tag))) === 0) return;
+      while ((await this.scripts.hrDrainTag(detached, `${this.prefix}v:`, INVALIDATE_BATCH, CHUNK_LINGER)) > 0);
+    });
   }
 
   /** Bumps the epoch first (chunked writes begun before it are refused), then deletes every key but it. */
-  async clear(): Promise<void> {
-    if (this.connecting) await this.firstConnection();
-    const epoch = this.epochKey;
-    await this.client.incr(epoch);
-    let cursor = '0';
-    do {
-      const [next, found] = await this.client.scan(cursor, 'MATCH', `${globEscape(this.prefix)}*`, 'COUNT', 500);
-      cursor = next;
-      const keys = found.filter((k) => k !== epoch);
-      if (keys.length > 0) await this.client.unlink(...keys);
-    } while (cursor !== '0');
+  clear(): Promise<void> {
+    return this.run(async () => {
+      const epoch = this.epochKey;
+      await this.client.incr(epoch);
+      let cursor = '0';
+      do {
+        const [next, found] = await this.client.scan(cursor, 'MATCH', `${globEscape(this.prefix)}*`, 'COUNT', 500);
+        cursor = next;
+        const keys = found.filter((k) => k !== epoch);
+        if (keys.length > 0) await this.client.unlink(...keys);
+      } while (cursor !== '0');
+    });
   }
 
   /**
@@ -347,19 +365,20 @@ export class RedisStore implements L2Store {
    * database): a bounded SCAN slice per sweep, keyCount updated when a full pass ends. Approximate
    * (SCAN may return a key twice, and keys come and go during a pass).
    */
-  async sweep(): Promise<void> {
-    if (this.connecting) await this.firstConnection();
-    const match = `${globEscape(this.prefix)}v:*`;
-    for (let i = 0; i < SWEEP_SCAN_CALLS; i++) {
-      const [next, keys] = await this.client.scan(this.countCursor, 'MATCH', match, 'COUNT', 1000);
-      this.counted += keys.length;
-      this.countCursor = next;
-      if (next === '0') {
-        this.keyCount = this.counted;
-        this.counted = 0;
-        return;
+  sweep(): Promise<void> {
+    return this.run(async () => {
+      const match = `${globEscape(this.prefix)}v:*`;
+      for (let i = 0; i < SWEEP_SCAN_CALLS; i++) {
+        const [next, keys] = await this.client.scan(this.countCursor, 'MATCH', match, 'COUNT', 1000);
+        this.counted += keys.length;
+        this.countCursor = next;
+        if (next === '0') {
+          this.keyCount = this.counted;
+          this.counted = 0;
+          return;
+        }
       }
-    }
+    });
   }
 
   stats(): StoreStats {
@@ -374,13 +393,17 @@ export class RedisStore implements L2Store {
     };
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.stopConnecting();
-    await quitOrDisconnect(this.client);
+  /** Quits the connection; a second call returns the same promise. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.stopConnecting();
+      await quitOrDisconnect(this.client);
+    })();
+    return this.closing;
   }
 }
+
+const unavailable = (message: string): HeadroomError => new HeadroomError('HEADROOM_CACHE_STORE_UNAVAILABLE', message);
 
 /** A literal for SCAN MATCH: glob characters in the prefix match only themselves. */
 export function globEscape(s: string): string {

@@ -2,7 +2,7 @@
 // against each. Stores deal in encoded values (codec.ts) and return stale entries (up to
 // staleUntil) so the tiered cache can serve them with grace.
 import type { Readable } from 'node:stream';
-import { HeadroomError } from '../../errors.js';
+import { HeadroomError, isHeadroomError } from '../../errors.js';
 import type { Encoded, Meta } from '../codec.js';
 
 /**
@@ -12,9 +12,35 @@ import type { Encoded, Meta } from '../codec.js';
  */
 export class NotStoredError extends HeadroomError {
   constructor(message: string) {
-    super('HEADROOM_BODY_TOO_LARGE', message);
+    super('HEADROOM_CACHE_ENTRY_TOO_LARGE', message);
   }
 }
+
+/** A failure of the store itself (I/O, connection, server) as HEADROOM_CACHE_STORE_UNAVAILABLE; HeadroomErrors keep their code. */
+export function storeFailure(kind: 'disk' | 'redis', err: unknown): HeadroomError {
+  if (isHeadroomError(err)) return err;
+  return new HeadroomError('HEADROOM_CACHE_STORE_UNAVAILABLE', `${kind} L2: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
+
+/**
+ * Runs one store operation, raising its failures with store codes (storeFailure). An error of the
+ * caller's `source` stream (a write's input) is the caller's: it passes as it is.
+ */
+export async function storeOp<T>(kind: 'disk' | 'redis', op: () => Promise<T>, source?: Readable): Promise<T> {
+  // The source may fail before the store starts reading it (it opens a file or waits for Redis
+  // first): without a listener that would be an uncaught error. Reading it then throws the error.
+  source?.on('error', ignore);
+  try {
+    return await op();
+  } catch (err) {
+    if (source !== undefined && source.errored === err) throw err;
+    throw storeFailure(kind, err);
+  } finally {
+    source?.off('error', ignore);
+  }
+}
+
+const ignore = (): void => undefined;
 
 /**
  * get() loads a value into memory; larger values are refused while reading (a miss for the tiered

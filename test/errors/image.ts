@@ -1,0 +1,19 @@
+// Codes of the image proxy, through the gateway's GET /image and real origin responses.
+import { request } from '../helpers/http.js';
+import { fromResponse, sharedGateway, sharedOrigin, type Cases, type Raised } from './fixtures.js';
+
+/** GET /image for a source on the shared origin (or any URL), with extra query parameters. */
+async function image(src: string, params = ''): Promise<Raised> {
+  const gw = await sharedGateway();
+  const url = src.startsWith('http') ? src : `${(await sharedOrigin()).url}${src}`;
+  return fromResponse(await request(`${gw.url}/image?url=${encodeURIComponent(url)}${params}`));
+}
+
+export const imageCases: Cases = {
+  HEADROOM_IMAGE_ORIGIN_FORBIDDEN: () => image('http://127.0.0.2:9/img.png'), // not in IMAGE_ALLOWED_ORIGINS
+  HEADROOM_IMAGE_TOO_LARGE: () => image('/big.png', '&w=4'), // over IMAGE_MAX_SOURCE_BYTES (2 KiB)
+  HEADROOM_IMAGE_UNSUPPORTED: () => image('/text', '&w=4'),
+  HEADROOM_IMAGE_TIMEOUT: () => image('/hang', '&w=4'), // IMAGE_TIMEOUT is 100 ms
+  HEADROOM_IMAGE_FETCH_FAILED: () => image('/fail', '&w=4'),
+  HEADROOM_IMAGE_TOO_MANY_PIXELS: () => image('/img.png', '&w=100000'),
+};

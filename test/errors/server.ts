@@ -1,0 +1,87 @@
+// Codes the gateway itself raises (configuration, routes, admin API, HTTP parsing), through real sockets.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/index.js';
+import { ADMIN_TOKEN, startGateway } from '../helpers/gateway.js';
+import { request } from '../helpers/http.js';
+import { collect, completeResponse, openSocket, rawRequest } from '../helpers/raw-http.js';
+import { auth, fromRaw, fromRejection, fromResponse, sharedGateway, type Cases } from './fixtures.js';
+
+export const serverCases: Cases = {
+  HEADROOM_CONFIG_INVALID: () => fromRejection((async () => loadConfig({ env: { PORT: 'eighty' } }))()),
+
+  HEADROOM_BAD_REQUEST: async () => {
+    const gw = await sharedGateway();
+    return fromResponse(await request(`${gw.url}/admin/cache/invalidate`, { method: 'POST', headers: auth }));
+  },
+
+  HEADROOM_NOT_FOUND: async () => fromResponse(await request(`${(await sharedGateway()).url}/no-such-route`)),
+
+  HEADROOM_BODY_TOO_LARGE: async () => {
+    const gw = await sharedGateway();
+    const body = JSON.stringify({ pad: 'x'.repeat(2048) }); // over HEADROOM_BODY_LIMIT (1 KiB)
+    return fromResponse(await request(`${gw.url}/admin/cache/clear`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body }));
+  },
+
+  HEADROOM_REQUEST_TIMEOUT: async () => {
+    // An upload that stalls for CLIENT_TIMEOUT (100 ms) while it holds an upstream slot.
+    const s = await openSocket((await sharedGateway()).url);
+    return fromRaw(await collect(s, 'POST /api/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\nx', completeResponse));
+  },
+
+  HEADROOM_HEADERS_TOO_LARGE: async () =>
+    fromRaw(await rawRequest((await sharedGateway()).url, `GET /api/x HTTP/1.1\r\nHost: a\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`, completeResponse)),
+
+  HEADROOM_ADMIN_DISABLED: async () => {
+    const gw = await startGateway(); // no HEADROOM_ADMIN_TOKEN
+    try {
+      return fromResponse(await request(`${gw.url}/admin/memory-stats`, { headers: auth }));
+    } finally {
+      await gw.close();
+    }
+  },
+
+  HEADROOM_UNAUTHORIZED: async () =>
+    fromResponse(await request(`${(await sharedGateway()).url}/admin/memory-stats`, { headers: { authorization: 'Bearer wrong-token-0123456789abcdef' } })),
+
+  HEADROOM_RATE_LIMITED: async () => {
+    const gw = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, ADMIN_RATE_LIMIT: '1' });
+    try {
+      await request(`${gw.url}/admin/memory-stats`, { headers: auth });
+      return fromResponse(await request(`${gw.url}/admin/memory-stats`, { headers: auth }));
+    } finally {
+      await gw.close();
+    }
+  },
+
+  HEADROOM_GC_UNAVAILABLE: async () => {
+    // The test runner exposes gc; the route must answer as in a process started without it
+    // (globalThis.gc is then undefined; with --expose-gc it is writable but not deletable).
+    const g = globalThis as { gc?: unknown };
+    const saved = g.gc;
+    g.gc = undefined;
+    try {
+      return fromResponse(await request(`${(await sharedGateway()).url}/admin/gc`, { method: 'POST', headers: auth }));
+    } finally {
+      g.gc = saved;
+    }
+  },
+
+  HEADROOM_INTERNAL: async () => {
+    // A failure no code stands for: the snapshot directory cannot be created (a file is in the way).
+    const dir = mkdtempSync(join(tmpdir(), 'headroom-internal-'));
+    writeFileSync(join(dir, 'file'), '');
+    const gw = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, HEAP_SNAPSHOT_DIR: join(dir, 'file', 'snapshots') });
+    try {
+      return fromResponse(await request(`${gw.url}/admin/heap-snapshot`, { method: 'POST', headers: auth }));
+    } finally {
+      await gw.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+
+  HEADROOM_SNAPSHOT_REFUSED: async () =>
+    // HEAP_SNAPSHOT_DIR_MAX_BYTES is 1 MiB: a snapshot of this heap would not fit, so none is written.
+    fromResponse(await request(`${(await sharedGateway()).url}/admin/heap-snapshot`, { method: 'POST', headers: auth })),
+};
