@@ -18,7 +18,6 @@ export const ERRORS = {
   HEADROOM_ADMIN_DISABLED: { status: 403, doc: 'The admin API is off because HEADROOM_ADMIN_TOKEN is not set.' },
   HEADROOM_UNAUTHORIZED: { status: 401, doc: 'Missing or wrong bearer token for the admin API.' },
   HEADROOM_RATE_LIMITED: { status: 429, doc: 'Too many admin requests from one client; see Retry-After.' },
-  HEADROOM_GC_UNAVAILABLE: { status: 501, doc: 'POST /admin/gc needs the process to run with --expose-gc.' },
   HEADROOM_SNAPSHOT_REFUSED: { status: 409, doc: 'A heap snapshot was refused: one is in progress, memory is too low or the directory is over its cap.' },
   // admission control and memory protection
   HEADROOM_OVERLOADED: { status: 503, doc: 'Concurrency limit reached and the queue is full; see Retry-After.' },

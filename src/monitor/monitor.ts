@@ -53,6 +53,7 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
   let status: MemoryStatus = 'healthy';
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  let closing: Promise<void> | undefined;
   let lastLogAt = -Infinity;
   let lastAutoSnapshotAt = -Infinity;
   let pendingSnapshot: Promise<unknown> | undefined;
@@ -149,12 +150,15 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
       gcWatcher.stop();
       eventLoop.stop();
     },
-    async close() {
-      closed = true;
-      monitor.stop();
-      statusListeners.clear();
-      pressureListeners.clear();
-      await pendingSnapshot;
+    close() {
+      // A second call gets the close in flight, not a new one that settles earlier.
+      return (closing ??= (async () => {
+        closed = true;
+        monitor.stop();
+        statusListeners.clear();
+        pressureListeners.clear();
+        await pendingSnapshot;
+      })());
     },
     [Symbol.asyncDispose]: () => monitor.close(),
     sampleNow,

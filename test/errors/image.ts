@@ -1,6 +1,8 @@
 // Codes of the image proxy, through the gateway's GET /image and real origin responses.
+import { createCache } from '../../src/cache/index.js';
+import { createImageService } from '../../src/image/index.js';
 import { request } from '../helpers/http.js';
-import { fromResponse, sharedGateway, sharedOrigin, type Cases, type Raised } from './fixtures.js';
+import { fromRejection, fromResponse, sharedGateway, sharedOrigin, type Cases, type Raised } from './fixtures.js';
 
 /** GET /image for a source on the shared origin (or any URL), with extra query parameters. */
 async function image(src: string, params = ''): Promise<Raised> {
@@ -16,4 +18,15 @@ export const imageCases: Cases = {
   HEADROOM_IMAGE_TIMEOUT: () => image('/hang', '&w=4'), // IMAGE_TIMEOUT is 100 ms
   HEADROOM_IMAGE_FETCH_FAILED: () => image('/fail', '&w=4'),
   HEADROOM_IMAGE_TOO_MANY_PIXELS: () => image('/img.png', '&w=100000'),
+  HEADROOM_CLIENT_CLOSED: async () => {
+    // A caller whose client already left: answered at once, no work started.
+    const cache = createCache({ l1: { maxBytes: 1024 * 1024 } });
+    const service = createImageService({ cache, allowedOrigins: ['http://127.0.0.2:9'] });
+    try {
+      return await fromRejection(service.handle({ query: { url: 'http://127.0.0.2:9/a.png' }, signal: AbortSignal.abort() }));
+    } finally {
+      await service.close();
+      await cache.close();
+    }
+  },
 };
