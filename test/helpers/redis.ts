@@ -3,6 +3,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { once } from 'node:events';
+import { waitFor } from './wait.js';
 
 export interface RedisServer {
   url: string;
@@ -36,21 +37,15 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.end();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
+function portOpen(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.end();
+      resolve(true);
     });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`redis-server did not listen on ${port} within ${timeoutMs} ms`);
+    s.once('error', () => resolve(false));
+  });
 }
 
 export async function startRedis(): Promise<RedisServer> {
@@ -60,7 +55,7 @@ export async function startRedis(): Promise<RedisServer> {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
       stdio: 'ignore',
     });
-    await waitForPort(port, 5000);
+    await waitFor(() => portOpen(port), `redis-server listening on ${port}`, 5000, 25);
   };
   const stop = async (): Promise<void> => {
     const c = child;
