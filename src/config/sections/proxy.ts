@@ -1,5 +1,7 @@
-// Options of the streaming reverse proxy and admission control (src/proxy).
-import { bool, bytes, duration, num, optionalStr, optionalUrl, percent, str } from '../options.js';
+// Options of the streaming reverse proxy (src/proxy) and admission control (declared once in
+// src/admission/options.ts, which createAdmission uses too).
+import { bool, bytes, duration, option, optionalStr, optionalUrl, str } from '../options.js';
+import { admissionSpecs as a } from '../../admission/options.js';
 
 export const proxyOptions = {
   upstreamUrl: optionalUrl({
@@ -20,10 +22,10 @@ export const proxyOptions = {
   prefix: str({ env: 'PROXY_PREFIX', doc: 'Path prefix routed to the upstream.', default: '/api', pattern: /^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/, accepted: 'must be a path like /api (letters, digits, . _ ~ -; no trailing slash)' }),
   stripPrefix: bool({ env: 'PROXY_STRIP_PREFIX', doc: 'Remove the prefix before forwarding (/api/x → /x).', default: true }),
   enabled: bool({ env: 'ENABLE_STREAMING_PROXY', doc: 'false turns the proxy routes off (404 with an explanation).', default: true }),
-  maxConcurrent: num({ env: 'MAX_CONCURRENT_CONNECTIONS', doc: 'Upstream requests in flight at once (proxy and image fetches).', default: 20, min: 1, max: 100_000, integer: true }),
-  queueSize: num({ env: 'PROXY_QUEUE_SIZE', doc: 'Requests that may wait for a slot; more get 503.', default: 100, min: 0, max: 1_000_000, integer: true }),
-  queueTimeout: duration({ env: 'PROXY_QUEUE_TIMEOUT', doc: 'Longest wait in the queue before 503.', default: 5_000, min: 1, max: 600_000 }),
-  memoryThresholdPercent: percent({ env: 'MEMORY_THRESHOLD_PERCENT', doc: 'Circuit breaker opens when heap used reaches this percent (0–100) of the V8 heap limit.', default: 80, min: 1, max: 100 }),
+  maxConcurrent: option(a.maxConcurrent),
+  queueSize: option(a.queueSize),
+  queueTimeout: option(a.queueTimeout),
+  memoryThresholdPercent: option(a.memoryThresholdPercent),
   streamTimeout: duration({ env: 'STREAM_TIMEOUT', doc: 'Upstream must send headers within this time (504), and a body may not idle longer.', default: 30_000, min: 100, max: 3_600_000 }),
   clientTimeout: duration({
     env: 'CLIENT_TIMEOUT',
