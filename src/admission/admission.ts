@@ -6,25 +6,30 @@ import { HeadroomError, type ErrorCode } from '../errors.js';
 import type { PressureSource } from '../monitor/types.js';
 import type { Admission, AdmissionStats, Release } from './types.js';
 import { createMemoryBreaker } from './memory-breaker.js';
+import { resolveAdmissionOptions } from './options.js';
 
+/**
+ * Defaults and bounds are the gateway's (docs/configuration.md); the library-only ones are in
+ * options.ts. Bad values throw HEADROOM_CONFIG_INVALID naming the option.
+ */
 export interface AdmissionOptions {
-  /** MAX_CONCURRENT_CONNECTIONS. */
-  maxConcurrent: number;
-  /** PROXY_QUEUE_SIZE (0 = no queue). */
-  queueSize: number;
-  /** PROXY_QUEUE_TIMEOUT, ms. */
-  queueTimeout: number;
-  /** MEMORY_THRESHOLD_PERCENT of the V8 heap limit. */
-  memoryThresholdPercent: number;
-  /** Breaker closes below threshold minus this many points. Default 5. */
+  /** Upstream requests in flight at once (MAX_CONCURRENT_CONNECTIONS in the gateway). */
+  maxConcurrent?: number;
+  /** Requests that may wait for a slot, 0 = no queue (PROXY_QUEUE_SIZE). */
+  queueSize?: number;
+  /** Longest wait in the queue, ms (PROXY_QUEUE_TIMEOUT). */
+  queueTimeout?: number;
+  /** Breaker threshold, percent (1–100) of the V8 heap limit (MEMORY_THRESHOLD_PERCENT). */
+  memoryThresholdPercent?: number;
+  /** The breaker closes below threshold minus this many points. */
   hysteresisPercent?: number;
-  /** Heap sampling period of the breaker, ms. Default 100. */
+  /** Heap sampling period of the breaker, ms. */
   sampleInterval?: number;
   /** Critical → breaker open and shedding. */
   monitor?: PressureSource;
-  /** Seconds sent in Retry-After. Default 1. */
+  /** Seconds sent in Retry-After. */
   retryAfter?: number;
-  /** Share of tracked in-flight responses shed when the monitor turns critical. Default 0.25. */
+  /** Share of tracked in-flight responses shed when the monitor turns critical. */
   shedFraction?: number;
   /** Test hook: heap used percent. */
   heapPercent?: () => number;
@@ -66,9 +71,10 @@ interface Waiter {
   settled: boolean;
 }
 
-export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
-  const { maxConcurrent, queueSize, queueTimeout } = options;
-  const retryHeaders = { 'retry-after': String(options.retryAfter ?? 1) };
+export function createAdmission(options: AdmissionOptions = {}): HeadroomAdmission {
+  const o = resolveAdmissionOptions(options);
+  const { maxConcurrent, queueSize, queueTimeout } = o;
+  const retryHeaders = { 'retry-after': String(o.retryAfter) };
   const rejection = (code: ErrorCode, message: string): HeadroomError => {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
@@ -90,7 +96,7 @@ export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
   const queue: Waiter[] = [];
   const tracked = new Set<Sheddable>();
 
-  const shed = (fraction = options.shedFraction ?? 0.25): number => {
+  const shed = (fraction = o.shedFraction): number => {
     if (tracked.size === 0) return 0;
     const victims = [...tracked].sort((a, b) => b.bytes - a.bytes).slice(0, Math.max(1, Math.ceil(tracked.size * fraction)));
     for (const v of victims) {
@@ -102,11 +108,11 @@ export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
   };
 
   const breaker = createMemoryBreaker({
-    thresholdPercent: options.memoryThresholdPercent,
-    hysteresisPercent: options.hysteresisPercent,
-    sampleInterval: options.sampleInterval,
-    monitor: options.monitor,
-    heapPercent: options.heapPercent,
+    thresholdPercent: o.memoryThresholdPercent,
+    hysteresisPercent: o.hysteresisPercent,
+    sampleInterval: o.sampleInterval,
+    monitor: o.monitor,
+    heapPercent: o.heapPercent,
     onCritical: () => shed(),
   });
 
@@ -237,7 +243,7 @@ export function createAdmission(options: AdmissionOptions): HeadroomAdmission {
       rejected: { ...rejected },
       shed: shedCount,
       heapUsedPercent: breaker.heapPercent(),
-      thresholdPercent: options.memoryThresholdPercent,
+      thresholdPercent: o.memoryThresholdPercent,
     }),
     close,
     [Symbol.asyncDispose]: close,

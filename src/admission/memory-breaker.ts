@@ -7,10 +7,10 @@ import type { MemoryStatus, PressureSource } from '../monitor/types.js';
 export interface MemoryBreakerOptions {
   /** Percent (1..100) of v8 heap_size_limit. */
   thresholdPercent: number;
-  /** Percentage points below the threshold at which the breaker closes again. Default 5. */
-  hysteresisPercent?: number;
-  /** Sampling period, ms. Default 100. */
-  sampleInterval?: number;
+  /** Percentage points below the threshold at which the breaker closes again. */
+  hysteresisPercent: number;
+  /** Sampling period, ms. */
+  sampleInterval: number;
   monitor?: PressureSource;
   /** Replaces the heap sampler (tests): returns heap used as a percent of the limit. */
   heapPercent?: () => number;
@@ -32,7 +32,7 @@ const realHeapPercent = (): number => {
 
 export function createMemoryBreaker(options: MemoryBreakerOptions): MemoryBreaker {
   const threshold = options.thresholdPercent;
-  const closeBelow = threshold - (options.hysteresisPercent ?? 5);
+  const closeBelow = threshold - options.hysteresisPercent;
   const sample = options.heapPercent ?? realHeapPercent;
   let heapOpen = false;
   let monitorCritical = options.monitor?.status() === 'critical';
@@ -44,7 +44,7 @@ export function createMemoryBreaker(options: MemoryBreakerOptions): MemoryBreake
     else heapOpen = false;
   };
   check();
-  const timer = setInterval(check, options.sampleInterval ?? 100);
+  const timer = setInterval(check, options.sampleInterval);
   timer.unref();
 
   const unsubscribe = options.monitor?.onPressure((level: MemoryStatus) => {

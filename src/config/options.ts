@@ -9,6 +9,7 @@ import { Refused, type OptionSpec, type SpecValue } from '../options/spec.js';
 export type { TrustProxy } from '../options/spec.js';
 
 export interface Option<T> extends OptionSpec<T> {
+  env: string;
   /** CLI flag without the leading dashes: always the env name in kebab-case (one rule, no exceptions). */
   flag: string;
   schema: z.ZodType<T>;
@@ -20,6 +21,8 @@ const toFlag = (env: string): string => env.toLowerCase().replace(/_/g, '-');
 
 /** An option as the configuration schema uses it. */
 export function option<T>(s: OptionSpec<T>): Option<T> {
+  const env = s.env;
+  if (!env) throw new Error(`option(): a library-only option (no env) cannot be configured: ${s.doc}`);
   const schema = z.unknown().transform((raw, ctx): T => {
     if (raw === undefined) return s.default;
     const value = s.parse(raw);
@@ -29,7 +32,7 @@ export function option<T>(s: OptionSpec<T>): Option<T> {
     }
     return value;
   }) as unknown as z.ZodType<T>;
-  return { ...s, flag: toFlag(s.env), schema };
+  return { ...s, env, flag: toFlag(env), schema };
 }
 
 /** A part's options (its one home) as a configuration section. */

@@ -5,6 +5,7 @@
 // value from the config file, and returns the value, or undefined / a Refused when it is bad.
 import { HeadroomError } from '../errors.js';
 import { shareToFraction, toPercent } from './units.js';
+import { redactUrl } from '../config/redact.js';
 
 /** A parse result that refuses a value for a reason more specific than `accepted`. */
 export class Refused {
@@ -12,8 +13,11 @@ export class Refused {
 }
 
 export interface OptionSpec<T> {
-  /** Environment variable of the gateway (the CLI flag and the config-file key derive from it). */
-  env: string;
+  /**
+   * Environment variable of the gateway (the CLI flag and the config-file key derive from it).
+   * Unset for a library-only option, which the configuration schema refuses to wrap.
+   */
+  env?: string;
   doc: string;
   /** What is allowed, as error messages and docs/configuration.md say it. */
   accepted: string;
@@ -30,7 +34,7 @@ export type SpecValue<S> = S extends OptionSpec<infer T> ? T : never;
 export type SpecValues<S extends Record<string, OptionSpec<unknown>>> = { [K in keyof S]: SpecValue<S[K]> };
 
 interface Common<T> {
-  env: string;
+  env?: string;
   doc: string;
   default: T;
   defaultText?: string;
@@ -245,6 +249,17 @@ export function optionalUrl(
   });
 }
 
+/**
+ * A library-only object (a logger, a monitor, a cache), or unset: checked for the methods the part
+ * calls, so a wrong object fails at construction instead of on the first request.
+ */
+export function optionalObject<T extends object>(c: { doc: string; what: string; methods: readonly string[] }): OptionSpec<T | undefined> {
+  const accepted = c.methods.length ? `must be ${c.what} (an object with ${c.methods.map((m) => `${m}()`).join(', ')})` : `must be ${c.what}`;
+  return spec<T | undefined>({ doc: c.doc, default: undefined }, accepted, (raw) =>
+    typeof raw === 'object' && raw !== null && c.methods.every((m) => typeof (raw as Record<string, unknown>)[m] === 'function') ? (raw as T) : undefined,
+  );
+}
+
 /** A list: comma-separated in an environment variable, an array in the config file or a library call. */
 export function list(c: Common<string[]> & { item?: RegExp; itemText?: string; maxItems?: number }): OptionSpec<string[]> {
   const maxItems = c.maxItems ?? 256;
@@ -317,7 +332,9 @@ export function resolveOptions<S extends Record<string, OptionSpec<unknown>>, O 
 
 function show(value: unknown, secret: boolean): string {
   if (secret) return '<hidden>';
-  if (typeof value === 'string') return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+  if (value instanceof URL) value = value.href;
+  // A refused URL may carry user:password@ or a token in its query: never echoed.
+  if (typeof value === 'string') return JSON.stringify(value.length > 200 ? `${redactUrl(value.slice(0, 200))}…` : redactUrl(value));
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {

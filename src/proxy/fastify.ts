@@ -7,9 +7,13 @@
 // request bodies stay unread streams for the upstream.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { HeadroomError } from '../errors.js';
+import { resolveOptions } from '../options/spec.js';
+import { proxyRouteSpecs } from './options.js';
 import type { Proxy } from './proxy.js';
 
 export interface ProxyRouteOptions {
+  /** From createProxy(). Required. */
   proxy: Proxy;
   /** Route the prefix on the raw server before Fastify. Default true. */
   raw?: boolean;
@@ -18,8 +22,10 @@ export interface ProxyRouteOptions {
 type Listener = (this: Server, req: IncomingMessage, res: ServerResponse) => void;
 
 export async function proxyRoutes(app: FastifyInstance, options: ProxyRouteOptions): Promise<void> {
-  const { proxy } = options;
-  if (options.raw !== false) wrapServerListener(app, proxy);
+  const o = resolveOptions('proxyRoutes', proxyRouteSpecs, options);
+  if (!o.proxy) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `proxyRoutes: proxy is required: ${proxyRouteSpecs.proxy.accepted}`);
+  const proxy = o.proxy;
+  if (o.raw) wrapServerListener(app, proxy);
   // Fastify's return503OnClosing does not see requests routed before it, so drain them here.
   app.addHook('preClose', (done) => {
     proxy.drain();

@@ -9,9 +9,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-/** PROXY_GC_ASSIST's default: measured in bench/proxy (docs/benchmarks.md). */
-export const DEFAULT_GC_ASSIST_BYTES = 8 * 1024 * 1024;
-
 export type Gc = (options?: { type: 'minor' | 'major'; execution: 'sync' | 'async' }) => void;
 
 let gc: Gc | null | undefined;

@@ -8,25 +8,32 @@ import type { Logger } from 'pino';
 import { HeadroomError } from '../errors.js';
 import type { Cache } from '../cache/types.js';
 import type { PressureSource } from '../monitor/types.js';
-import { createAdmission, type AdmissionStats, type HeadroomAdmission, type Release } from '../admission/index.js';
+import { createAdmission, type AdmissionOptions, type AdmissionStats, type HeadroomAdmission, type Release } from '../admission/index.js';
+import { resolveAdmissionOptions } from '../admission/options.js';
+import { resolveOptions } from '../options/spec.js';
 import { createResponseCache, type ResponseCache, type ResponseCacheStats } from './cache-tee.js';
 import { Exchange, type ExchangeContext } from './exchange.js';
-import { createGcAssist, DEFAULT_GC_ASSIST_BYTES } from './gc-assist.js';
+import { createGcAssist } from './gc-assist.js';
 import { createHeaderRules, type RequestHeaderInfo } from './headers.js';
+import { proxyLibrarySpecs, proxySpecs } from './options.js';
 import { createPathMapper } from './path.js';
 import { sendError } from './respond.js';
 import { ProxyCounters, type ErrorKind, type LatencyHistogram } from './stats.js';
 
+/**
+ * Defaults and bounds are the gateway's (docs/configuration.md, variable in brackets); the
+ * library-only ones are in options.ts. Bad values throw HEADROOM_CONFIG_INVALID naming the option.
+ */
 export interface ProxyOptions {
-  /** UPSTREAM_URL; its path is the base path requests cannot escape. */
+  /** Absolute http(s) URL (UPSTREAM_URL); its path is the base path requests cannot escape. Required. */
   upstreamUrl: string | URL;
-  /** UPSTREAM_TOKEN: sent as Authorization: Bearer …, never relayed back or logged. */
+  /** Sent as Authorization: Bearer …, never relayed back or logged (UPSTREAM_TOKEN). */
   upstreamToken?: string;
-  /** PROXY_PREFIX. Default '/api'. */
+  /** Path prefix routed to the upstream (PROXY_PREFIX). */
   prefix?: string;
-  /** PROXY_STRIP_PREFIX. Default true. */
+  /** Remove the prefix before forwarding (PROXY_STRIP_PREFIX). */
   stripPrefix?: boolean;
-  /** ENABLE_STREAMING_PROXY. Default true; false answers 404 explaining why. */
+  /** false answers 404 explaining why (ENABLE_STREAMING_PROXY). */
   enabled?: boolean;
   /**
    * Shared admission controller from createAdmission() (not closed by the proxy). Without one the
@@ -34,26 +41,27 @@ export interface ProxyOptions {
    * proxy's hot path takes slots synchronously and registers responses for shedding.
    */
   admission?: HeadroomAdmission;
-  limits?: { maxConcurrent?: number; queueSize?: number; queueTimeout?: number; memoryThresholdPercent?: number; monitor?: PressureSource };
-  /** STREAM_TIMEOUT, ms: headers must arrive within it (504) and the body may not idle longer. Default 30 000. */
+  /** createAdmission's options for the proxy's own controller (ignored with `admission`). */
+  limits?: AdmissionOptions;
+  /** ms: headers must arrive within it (504) and the body may not idle longer (STREAM_TIMEOUT). */
   streamTimeout?: number;
-  /** CLIENT_TIMEOUT, ms: longest a client may stall its upload (408) or its reading (connection closed) while holding a slot. Default 15 000; 0 = off. */
+  /** ms: longest a client may stall its upload (408) or its reading (connection closed) while holding a slot (CLIENT_TIMEOUT). */
   clientTimeout?: number;
-  /** Response cache (PROXY_CACHE_ENABLED); omitted = no caching. */
+  /** Response cache; omitted = no caching. */
   cache?: Cache;
-  /** MAX_BUFFER_SIZE: largest body teed into the cache. Default 10 MiB. */
+  /** Largest body teed into the cache, bytes (MAX_BUFFER_SIZE). */
   maxBufferSize?: number;
-  /** PROXY_CACHE_AUTHORIZED. Default false. */
+  /** Also cache responses to requests carrying Authorization (PROXY_CACHE_AUTHORIZED). */
   cacheAuthorized?: boolean;
-  /** Cache writes are skipped while this reports anything but healthy. */
+  /** Cache writes are skipped while this reports anything but healthy. Default: `limits.monitor`. */
   monitor?: PressureSource;
-  /** Keep client X-Forwarded-Proto/-Host (behind a trusted load balancer). Default false. */
+  /** Keep client X-Forwarded-Proto/-Host, behind a trusted load balancer (PROXY_TRUST_FORWARDED). */
   trustForwarded?: boolean;
   /** Upstream keep-alive connections. Default: the admission limit. */
   connections?: number;
-  /** PROXY_GC_ASSIST: a young-generation GC after every this many relayed response bytes (gc-assist.ts). Default 8 MiB; 0 = off. */
+  /** A young-generation GC after every this many relayed response bytes, 0 = off (PROXY_GC_ASSIST; gc-assist.ts). */
   gcAssistBytes?: number;
-  /** How long close() waits for in-flight requests before destroying them, ms. Default 5 000. */
+  /** How long close() waits for in-flight requests before destroying them, ms. */
   closeTimeout?: number;
   logger?: Logger;
 }
@@ -92,49 +100,42 @@ export interface Proxy {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+const specs = { ...proxySpecs, ...proxyLibrarySpecs };
+
 export function createProxy(options: ProxyOptions): Proxy {
-  const upstream = new URL(options.upstreamUrl);
-  const prefix = options.prefix ?? '/api';
-  const enabled = options.enabled ?? true;
-  const streamTimeout = options.streamTimeout ?? 30_000;
-  const ownAdmission = !options.admission;
-  if (options.admission && typeof options.admission.tryAcquire !== 'function') {
-    throw new HeadroomError('HEADROOM_CONFIG_INVALID', 'createProxy: admission must be a controller from createAdmission() (an object with only acquire() cannot take slots synchronously or shed responses)');
-  }
-  const admission: HeadroomAdmission =
-    options.admission ??
-    createAdmission({
-      maxConcurrent: options.limits?.maxConcurrent ?? 20,
-      queueSize: options.limits?.queueSize ?? 100,
-      queueTimeout: options.limits?.queueTimeout ?? 5_000,
-      memoryThresholdPercent: options.limits?.memoryThresholdPercent ?? 80,
-      monitor: options.limits?.monitor,
-    });
-  const monitor = options.monitor ?? options.limits?.monitor;
+  const o = resolveOptions('createProxy', specs, options);
+  if (o.upstreamUrl === undefined) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createProxy: upstreamUrl is required: ${proxySpecs.upstreamUrl.accepted}`);
+  // Checked before anything is created, so a bad limit leaves nothing running.
+  if (!o.admission) resolveAdmissionOptions(o.limits, 'createProxy: limits');
+  const upstream = new URL(o.upstreamUrl);
+  const { prefix, enabled, streamTimeout } = o;
+  const ownAdmission = !o.admission;
+  const admission: HeadroomAdmission = o.admission ?? createAdmission(o.limits);
+  const monitor = o.monitor ?? o.limits?.monitor;
   const pool = new Pool(upstream.origin, {
-    connections: options.connections ?? admission.stats().maxConcurrent,
+    connections: o.connections ?? admission.stats().maxConcurrent,
     pipelining: 1,
     connect: { timeout: Math.min(streamTimeout, 10_000) },
   });
-  const mapper = createPathMapper(prefix, options.stripPrefix ?? true, upstream.pathname);
+  const mapper = createPathMapper(prefix, o.stripPrefix, upstream.pathname);
   const counters = new ProxyCounters();
-  const responseCache: ResponseCache | undefined = options.cache
+  const responseCache: ResponseCache | undefined = o.cache
     ? createResponseCache({
-        cache: options.cache,
-        maxBufferSize: options.maxBufferSize ?? 10 * 1024 * 1024,
-        cacheAuthorized: options.cacheAuthorized ?? false,
+        cache: o.cache,
+        maxBufferSize: o.maxBufferSize,
+        cacheAuthorized: o.cacheAuthorized,
         canWrite: () => !admission.breakerOpen() && (monitor ? monitor.status() === 'healthy' : true),
       })
     : undefined;
   const ctx: ExchangeContext = {
     counters,
-    rules: createHeaderRules({ upstreamToken: options.upstreamToken, trustForwarded: options.trustForwarded }),
+    rules: createHeaderRules({ upstreamToken: o.upstreamToken, trustForwarded: o.trustForwarded }),
     responseCache,
     streamTimeout,
-    clientTimeout: options.clientTimeout ?? 15_000,
-    logger: options.logger,
+    clientTimeout: o.clientTimeout,
+    logger: o.logger,
     tracker: admission,
-    gcAssist: createGcAssist(options.gcAssistBytes ?? DEFAULT_GC_ASSIST_BYTES),
+    gcAssist: createGcAssist(o.gcAssistBytes),
   };
   const disabledError = new HeadroomError('HEADROOM_NOT_FOUND', `the streaming proxy at ${prefix} is turned off (ENABLE_STREAMING_PROXY=false)`);
   const pathError = new HeadroomError('HEADROOM_PATH_REJECTED', 'path would escape the upstream base path (.., encoded dots, // or backslashes)');
@@ -239,7 +240,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       // them (pool.close() itself may never settle once requests wait in its queue).
       let timer: NodeJS.Timeout | undefined;
       const forced = new Promise<void>((resolve) => {
-        timer = setTimeout(() => resolve(pool.destroy()), options.closeTimeout ?? 5_000);
+        timer = setTimeout(() => resolve(pool.destroy()), o.closeTimeout);
         timer.unref();
       });
       try {

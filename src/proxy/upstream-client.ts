@@ -7,21 +7,25 @@ import { Pool, type Dispatcher } from 'undici';
 import { HeadroomError } from '../errors.js';
 import type { Cache } from '../cache/types.js';
 import type { PressureSource } from '../monitor/types.js';
+import { resolveOptions } from '../options/spec.js';
 import { faultError, faultKind } from './faults.js';
+import { upstreamClientSpecs } from './options.js';
 
+/** Defaults and bounds: upstreamClientSpecs in options.ts. Bad values throw HEADROOM_CONFIG_INVALID naming the option. */
 export interface UpstreamClientOptions {
+  /** Absolute http(s) URL; request paths are appended to its path. Required. */
   baseUrl: string | URL;
   /** Sent as Authorization: Bearer … */
   token?: string;
-  /** Per-request timeout (headers and body idle), ms. Default 30 000. */
+  /** Per-request timeout (headers and body idle), ms. */
   timeout?: number;
-  /** Largest body json() reads, bytes. Default 10 MiB. */
+  /** Largest body json() reads, bytes. */
   maxBodyBytes?: number;
   cache?: Cache;
-  /** TTL of cached GET responses, ms. Default 60 000. */
+  /** TTL of cached GET responses, ms. */
   cacheTtl?: number;
   monitor?: PressureSource;
-  /** Keep-alive connections. Default 16. */
+  /** Keep-alive connections. */
   connections?: number;
   headers?: Record<string, string>;
 }
@@ -73,11 +77,12 @@ export async function readLimited(body: Readable, limit: number): Promise<Buffer
 }
 
 export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
-  const base = new URL(options.baseUrl);
+  const opts = resolveOptions('createUpstreamClient', upstreamClientSpecs, options);
+  if (opts.baseUrl === undefined) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createUpstreamClient: baseUrl is required: ${upstreamClientSpecs.baseUrl.accepted}`);
+  const base = new URL(opts.baseUrl);
   const basePath = base.pathname.replace(/\/+$/, '');
-  const timeout = options.timeout ?? 30_000;
-  const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
-  const pool = new Pool(base.origin, { connections: options.connections ?? 16 });
+  const { timeout, maxBodyBytes } = opts;
+  const pool = new Pool(base.origin, { connections: opts.connections });
   const inflight = new Map<string, Promise<unknown>>();
   const counts = { requests: 0, cacheHits: 0, deduplicated: 0, cacheWritesSkipped: 0, tooLarge: 0, errors: 0 };
   let closing: Promise<void> | undefined;
@@ -91,8 +96,8 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   async function request(path: string, o: RequestOptions): Promise<Dispatcher.ResponseData> {
     if (closing) throw new HeadroomError('HEADROOM_DRAINING', 'upstream client is closed');
     counts.requests++;
-    const headers: Record<string, string> = { ...options.headers, ...o.headers };
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    const headers: Record<string, string> = { ...opts.headers, ...o.headers };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     let body: string | Buffer | Readable | undefined;
     if (o.body !== undefined) {
       if (typeof o.body === 'string' || Buffer.isBuffer(o.body) || typeof (o.body as Readable).pipe === 'function') body = o.body as string | Buffer | Readable;
@@ -144,7 +149,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       return pending as Promise<T>;
     }
     const run = (async (): Promise<T> => {
-      const cache = o.cache === false ? undefined : options.cache;
+      const cache = o.cache === false ? undefined : opts.cache;
       if (cache) {
         const hit = await cache.get<T>(key).catch(() => undefined);
         if (hit !== undefined) {
@@ -154,8 +159,8 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       }
       const value = await fetchJson<T>(path, o);
       if (cache && value !== undefined) {
-        if (options.monitor && options.monitor.status() !== 'healthy') counts.cacheWritesSkipped++;
-        else await cache.set(key, value, { ttl: typeof o.cache === 'number' ? o.cache : (options.cacheTtl ?? 60_000), tags: o.tags }).catch(() => {});
+        if (opts.monitor && opts.monitor.status() !== 'healthy') counts.cacheWritesSkipped++;
+        else await cache.set(key, value, { ttl: typeof o.cache === 'number' ? o.cache : opts.cacheTtl, tags: o.tags }).catch(() => {});
       }
       return value;
     })();

@@ -25,7 +25,7 @@ test('bad configuration exits 2 without printing a password, a token or a secret
     ];
     for (const r of runs) assert.equal((await r.exited).code, 2, r.output());
     const [upstream, flag, secrets, configFile] = runs.map((r) => r.output());
-    assert.match(upstream!, /^ {2}UPSTREAM_URL=http:\/\/svc:<hidden>@upstream\.internal:8080: .*UPSTREAM_TOKEN/m);
+    assert.match(upstream!, /^ {2}UPSTREAM_URL=http:\/\/svc:<hidden>@upstream\.internal:8080: .*upstream token/m);
     assert.match(flag!, /^ {2}UPSTREAM_URL=http:\/\/svc:<hidden>@upstream\.internal:99999: .*\(from --upstream-url\)$/m);
     assert.match(secrets!, /^ {2}HEADROOM_ADMIN_TOKEN=<hidden>: /m);
     assert.match(secrets!, /^ {2}REDIS_URL=<hidden>: /m);

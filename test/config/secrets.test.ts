@@ -32,7 +32,7 @@ test('UPSTREAM_URL with user:password@ is refused without echoing the password, 
   const p = problems({ env: { UPSTREAM_URL: 'http://svc:S3cretPw@upstream.internal:8080/base' } });
   assert.deepEqual(p, [
     'UPSTREAM_URL=http://svc:<hidden>@upstream.internal:8080/base: must be an absolute http or https URL without user:password@ ' +
-      '(the proxy would not send those credentials; give a bearer token in UPSTREAM_TOKEN instead)',
+      '(the proxy would not send those credentials; give a bearer token as the upstream token instead)',
   ]);
 });
 
