@@ -1,4 +1,4 @@
-// createUpstreamClient: seed 000's "optimized client" for apps that call an API directly. Bodies
+// createUpstreamClient: a bounded, cached API client for apps that call an API directly. Bodies
 // are read with a byte limit enforced while reading (HEADROOM_BODY_TOO_LARGE), every request has
 // a timeout, GET JSON responses go through the cache with in-flight de-duplication, and cache
 // writes are skipped while the monitor reports pressure.
