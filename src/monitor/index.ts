@@ -1,6 +1,6 @@
 // headroom/monitor: the memory monitor as a library.
 export { createMemoryMonitor } from './monitor.js';
-export { monitorOptions } from './options.js';
+export { monitorSpecs } from './options.js';
 export { nextStatus } from './status.js';
 export { leastSquaresSlope } from './trend.js';
 export { formatBytes } from './report.js';

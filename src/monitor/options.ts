@@ -9,7 +9,7 @@ import { bool, bytes, duration, num, optionalBytes, resolveOptions, share, str, 
 import { toPercent } from '../options/units.js';
 import type { Logger } from 'pino';
 
-export const monitorOptions = {
+export const monitorSpecs = {
   warningThreshold: share({
     env: 'MEMORY_WARNING_THRESHOLD',
     doc: 'Status turns warning when heap used reaches this share of the V8 heap limit (or RSS this share of the RSS limit).',
@@ -62,12 +62,12 @@ const isLogger = (raw: unknown): boolean =>
   typeof raw === 'object' && raw !== null && ['info', 'warn', 'error'].every((m) => typeof (raw as Record<string, unknown>)[m] === 'function');
 
 const librarySpecs = {
-  ...monitorOptions,
+  ...monitorSpecs,
   // null (no RSS limit, not even the cgroup's) has no spelling as an environment variable.
   rssLimit: {
-    ...monitorOptions.rssLimit,
-    accepted: `${monitorOptions.rssLimit.accepted}, or null for no RSS limit`,
-    parse: (raw: unknown) => (raw === null ? null : monitorOptions.rssLimit.parse(raw)),
+    ...monitorSpecs.rssLimit,
+    accepted: `${monitorSpecs.rssLimit.accepted}, or null for no RSS limit`,
+    parse: (raw: unknown) => (raw === null ? null : monitorSpecs.rssLimit.parse(raw)),
   } satisfies OptionSpec<number | null | undefined>,
   logger: libraryOnly<Logger | undefined>(undefined, 'must be a logger with info, warn and error methods (e.g. pino)', isLogger),
   sampler: libraryOnly<Sampler>(realSampler, 'must be a function returning a memory sample', isFunction),

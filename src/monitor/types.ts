@@ -112,7 +112,7 @@ export type Sampler = () => Pick<MemorySample, 'process' | 'v8'> & Partial<Pick<
 
 /**
  * Options of createMemoryMonitor. Each one is the gateway variable named in its comment, with the
- * same default and bounds (`monitorOptions`; docs/configuration.md, "Memory monitor"). A bad value
+ * same default and bounds (`monitorSpecs`; docs/configuration.md, "Memory monitor"). A bad value
  * throws HEADROOM_CONFIG_INVALID naming the option, the value and what is accepted.
  */
 export interface MemoryMonitorOptions {

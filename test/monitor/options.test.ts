@@ -7,20 +7,20 @@ import { loadConfig } from '../../src/config/load.js';
 import { sections } from '../../src/config/schema.js';
 import { HeadroomError } from '../../src/errors.js';
 import { cgroupMemoryLimit } from '../../src/monitor/cgroup.js';
-import { createMemoryMonitor, monitorOptions, type MemoryMonitorOptions } from '../../src/monitor/index.js';
+import { createMemoryMonitor, monitorSpecs, type MemoryMonitorOptions } from '../../src/monitor/index.js';
 import { resolveMonitorOptions } from '../../src/monitor/options.js';
 import { toPercent } from '../../src/options/units.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { fakeMemory } from './helpers.js';
 
-const keys = Object.keys(monitorOptions) as (keyof typeof monitorOptions)[];
+const keys = Object.keys(monitorSpecs) as (keyof typeof monitorSpecs)[];
 const configDefaults = loadConfig({ env: {} }).config.monitor;
 
 describe('monitor options: one home', () => {
   test('the config section wraps the very spec objects the monitor declares', () => {
     assert.deepEqual(Object.keys(sections.monitor), keys);
     for (const key of keys) {
-      const spec = monitorOptions[key];
+      const spec = monitorSpecs[key];
       const option = sections.monitor[key];
       assert.equal(option.parse, spec.parse, `${key}: the config parses with the monitor's own spec`);
       for (const field of ['env', 'doc', 'accepted', 'default', 'defaultText', 'secret'] as const) {
@@ -80,8 +80,8 @@ describe('createMemoryMonitor refuses bad options up front', () => {
   };
   const accepted = (key: string): string =>
     key === 'rssLimit'
-      ? `${monitorOptions.rssLimit.accepted}, or null for no RSS limit`
-      : (monitorOptions[key as keyof typeof monitorOptions]?.accepted ?? libraryOnly[key as keyof typeof libraryOnly]);
+      ? `${monitorSpecs.rssLimit.accepted}, or null for no RSS limit`
+      : (monitorSpecs[key as keyof typeof monitorSpecs]?.accepted ?? libraryOnly[key as keyof typeof libraryOnly]);
   // [option, bad value, how the message shows it]
   const cases: [string, unknown, string][] = [
     ['warningThreshold', 170, '170'],
@@ -118,7 +118,7 @@ describe('createMemoryMonitor refuses bad options up front', () => {
           assert.ok(err instanceof HeadroomError, `a HeadroomError, not ${String(err)}`);
           assert.equal(err.code, 'HEADROOM_CONFIG_INVALID');
           assert.equal(err.message, `createMemoryMonitor: ${key}=${shown}: ${accepted(key)}`);
-          const env = monitorOptions[key as keyof typeof monitorOptions]?.env;
+          const env = monitorSpecs[key as keyof typeof monitorSpecs]?.env;
           if (env) assert.ok(!err.message.includes(env), 'names the library option, not the variable');
           return true;
         },
