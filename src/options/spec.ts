@@ -333,6 +333,7 @@ export function resolveOptions<S extends Record<string, OptionSpec<unknown>>, O 
 function show(value: unknown, secret: boolean): string {
   if (secret) return '<hidden>';
   if (value instanceof URL) value = value.href;
+  if (typeof value === 'number') return String(value); // JSON would show NaN and Infinity as null
   // A refused URL may carry user:password@ or a token in its query: never echoed.
   if (typeof value === 'string') return JSON.stringify(value.length > 200 ? `${redactUrl(value.slice(0, 200))}…` : redactUrl(value));
   try {
