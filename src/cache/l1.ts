@@ -5,6 +5,7 @@
 import { prepare, type ValueType } from './codec.js';
 import { entrySize } from './size.js';
 import { now } from './clock.js';
+import { resolveL1Options } from './options.js';
 
 export type EvictionReason = 'size' | 'entries' | 'expired' | 'pressure';
 
@@ -22,9 +23,11 @@ export interface L1Entry {
   older: L1Entry | undefined;
 }
 
+/** Defaults and bounds: those of createCache's l1 and defaultTtl (src/cache/options.ts). */
 export interface L1Options {
   maxBytes?: number;
   maxEntries?: number;
+  /** Unset: 8 MiB, or maxBytes if smaller. */
   maxEntryBytes?: number;
   defaultTtl?: number;
 }
@@ -45,11 +48,12 @@ export class L1 {
   private tail: L1Entry | undefined; // oldest
   private hand: L1Entry | undefined;
 
-  constructor(o: L1Options = {}) {
-    this.maxBytes = checkSize('l1.maxBytes', o.maxBytes ?? 64 * 1024 ** 2, 0);
-    this.maxEntries = checkSize('l1.maxEntries', o.maxEntries ?? 10_000, 1);
-    this.maxEntryBytes = Math.min(checkSize('l1.maxEntryBytes', o.maxEntryBytes ?? 8 * 1024 ** 2, 0), this.maxBytes);
-    this.defaultTtl = o.defaultTtl ?? 300_000;
+  constructor(options?: L1Options) {
+    const o = resolveL1Options(options);
+    this.maxBytes = o.maxBytes;
+    this.maxEntries = o.maxEntries;
+    this.maxEntryBytes = o.maxEntryBytes;
+    this.defaultTtl = o.defaultTtl;
     this.effectiveMaxBytes = this.maxBytes;
   }
 
@@ -216,12 +220,7 @@ export class L1 {
   }
 }
 
-function checkSize(name: string, n: number, min: number): number {
-  if (!Number.isSafeInteger(n) || n < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${String(n)}`);
-  return n;
-}
-
 /** A standalone synchronous L1 (what the tiered cache uses as its first tier). */
-export function createL1(options: L1Options = {}): L1 {
+export function createL1(options?: L1Options): L1 {
   return new L1(options);
 }

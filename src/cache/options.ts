@@ -1,38 +1,188 @@
-// Checks of createCache options for library users (the gateway's config schema has its own
-// bounds). A bad value is a HEADROOM_CONFIG_INVALID naming the option, the value and what is
-// accepted, instead of a cache that spins, never caps or never expires.
+// The cache's options, declared once: default, bound and doc line of each library option, grouped
+// as createCache takes them (l1, disk, redis, top level). The gateway's flat CACHE_* configuration
+// (src/config/sections/cache.ts) wraps these very objects, so the two cannot drift. Options without
+// a variable (breakDuration, disk.maxGetBytes, redis.commandTimeout) are library-only.
+import type { Logger } from 'pino';
 import { HeadroomError } from '../errors.js';
+import type { PressureSource } from '../monitor/types.js';
+import { bytes, duration, formatBytes, num, optionalBytes, optionalUrl, resolveOptions, str, type OptionSpec, type SpecValues } from '../options/spec.js';
+import { MAX_GET_BYTES } from './stores/types.js';
+import type { CacheOptions } from './types.js';
 
-/** Largest delay setTimeout/setInterval honour (beyond it Node fires after 1 ms). */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** l1.maxEntryBytes when not given: this, or l1.maxBytes when smaller. */
+export const DEFAULT_MAX_ENTRY_BYTES = 8 * 1024 ** 2;
 
-function fail(name: string, value: unknown, accepted: string): never {
-  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
-  throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createCache: ${name}=${shown}: ${accepted}`);
+export const l1Specs = {
+  maxBytes: bytes({ env: 'CACHE_MAX_BYTES', doc: 'Byte budget of the in-process L1 cache (keys, values and per-entry overhead).', default: 64 * 1024 ** 2, min: 0, max: 2 ** 40 }),
+  maxEntries: num({ env: 'CACHE_MAX_ENTRIES', doc: 'Most entries L1 holds, whatever their size.', default: 10_000, min: 1, max: 10_000_000, integer: true }),
+  maxEntryBytes: optionalBytes({
+    env: 'CACHE_MAX_ENTRY_BYTES',
+    doc: 'Values larger than this skip L1 and live only in L2. Must not exceed CACHE_MAX_BYTES.',
+    default: undefined,
+    defaultText: `${formatBytes(DEFAULT_MAX_ENTRY_BYTES)}, or CACHE_MAX_BYTES if smaller`,
+    min: 0,
+    max: 2 ** 40,
+  }),
+};
+
+export const diskSpecs = {
+  dir: str({ env: 'CACHE_DIR', doc: 'Directory of the disk L2 store. Must be new or empty on first use (headroom then writes a .headroom-disk-cache marker in it); a non-empty directory without the marker stops start-up. Only files named like cache files are ever deleted in it.', default: './.headroom-cache', maxLength: 4096, pattern: /./, accepted: 'must be a path of 1 to 4096 characters' }),
+  maxBytes: bytes({ env: 'CACHE_DISK_MAX_BYTES', doc: 'Byte cap of the disk L2 store; least recently used files go first.', default: 1024 ** 3, min: 1024 * 1024, max: 2 ** 50 }),
+  maxEntries: num({ env: 'CACHE_DISK_MAX_ENTRIES', doc: 'Most files the disk L2 tracks (bounds its in-memory index, about 200 bytes a file); least recently used files go first.', default: 100_000, min: 1, max: 10_000_000, integer: true }),
+  maxGetBytes: bytes({ doc: 'Largest value get() reads from disk into memory; a larger one is a miss for get() and is read with getStream().', default: MAX_GET_BYTES, min: 1024, max: 1024 ** 3 }),
+};
+
+export const redisSpecs = {
+  url: optionalUrl({ env: 'REDIS_URL', doc: 'Redis for a shared L2 and the invalidation bus between instances (replaces the disk L2).', default: undefined, protocols: ['redis:', 'rediss:'], allowUserinfo: true, secret: true }),
+  keyPrefix: str({ env: 'CACHE_REDIS_KEY_PREFIX', doc: 'Prefix of every Redis key and of the bus channel; instances that share a cache use the same prefix.', default: 'headroom:', maxLength: 128, pattern: /^[\x21-\x7e]*$/, accepted: 'must be at most 128 printable ASCII characters without spaces' }),
+  chunkSize: bytes({ env: 'CACHE_REDIS_CHUNK_SIZE', doc: 'Values larger than this are stored in Redis as chunks of this size and streamed back.', default: 512 * 1024, min: 16 * 1024, max: 64 * 1024 ** 2 }),
+  commandTimeout: duration({ doc: 'Timeout of each Redis command, and the longest wait for the first connection.', default: 1000, min: 1, max: 600_000 }),
+};
+
+export const cacheSpecs = {
+  defaultTtl: duration({ env: 'CACHE_DEFAULT_TTL', doc: 'TTL of entries set without one.', default: 300_000, min: 1, max: 365 * 24 * 3_600_000 }),
+  pressureShrinkRatio: num({ env: 'CACHE_PRESSURE_SHRINK_RATIO', doc: 'On memory warning L1 shrinks to this fraction of its budget; on critical it empties.', default: 0.5, min: 0, max: 1 }),
+  loaderTimeout: duration({ env: 'CACHE_LOADER_TIMEOUT', doc: 'Default time a getOrSet loader may take before callers get HEADROOM_CACHE_LOADER_TIMEOUT (the value is then not cached).', default: 10_000, min: 1, max: 600_000 }),
+  cleanupInterval: duration({ env: 'CACHE_CLEANUP_INTERVAL', doc: 'How often expired entries are swept.', default: 60_000, min: 1000, max: 24 * 3_600_000 }),
+  breakDuration: duration({ doc: 'After an L2 failure, L2 is skipped this long (circuit breaker) or until the store is ready again.', default: 2000, min: 0, max: 3_600_000 }),
+};
+
+/** The rule between the L1 sizes (config and library): a message when maxEntryBytes exceeds maxBytes. */
+export function maxEntryBytesProblem(maxBytes: number, maxEntryBytes: number | undefined, maxBytesName: string): string | undefined {
+  return maxEntryBytes !== undefined && maxBytes > 0 && maxEntryBytes > maxBytes ? `must not exceed ${maxBytesName} (${formatBytes(maxBytes)})` : undefined;
 }
 
-/** An integer in [min, max]; `undefined` gives `dflt`. */
-export function intOption(name: string, value: unknown, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined) return dflt;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) fail(name, value, `must be an integer between ${min} and ${max}`);
-  return value;
+type Specs = Record<string, OptionSpec<unknown>>;
+type Group = 'l1' | 'disk' | 'redis';
+export type L1Values = Omit<SpecValues<typeof l1Specs>, 'maxEntryBytes'> & { maxEntryBytes: number; defaultTtl: number };
+export type DiskValues = SpecValues<typeof diskSpecs>;
+export type RedisValues = Omit<SpecValues<typeof redisSpecs>, 'url'> & { url: string };
+
+export interface ResolvedCacheOptions extends SpecValues<typeof cacheSpecs> {
+  l1: L1Values;
+  disk: DiskValues | undefined;
+  redis: RedisValues | undefined;
+  monitor: PressureSource | undefined;
+  logger: Logger | undefined;
 }
 
-/** A number in [min, max]; `undefined` gives `dflt`. */
-export function numOption(name: string, value: unknown, dflt: number, min: number, max: number, unit = ''): number {
-  if (value === undefined) return dflt;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) fail(name, value, `must be a number between ${min} and ${max}${unit}`);
-  return value;
+const SHAPES: Record<Group, string> = {
+  l1: 'must be an options object ({ maxBytes?, maxEntries?, maxEntryBytes? })',
+  disk: 'must be an options object ({ dir?, maxBytes?, maxEntries?, maxGetBytes? }) or false',
+  redis: 'must be an options object ({ url, keyPrefix?, chunkSize?, commandTimeout? }), null or undefined',
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const hasMethods = (v: unknown, methods: string[]): boolean => isObject(v) && methods.every((m) => typeof v[m] === 'function');
+// A string where an options group belongs may be a Redis URL with a password: it is not shown.
+const show = (v: unknown, strings = true): string =>
+  v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : typeof v === 'function' ? 'a function' : typeof v !== 'string' ? String(v) : strings ? JSON.stringify(v) : 'a string';
+
+/**
+ * Checks option groups of one factory together (the top level is the group named ''): a nested
+ * option is named `group.key`, and every bad value, plus the `problems` found before and the L1
+ * sizes rule (l1 options under `l1Prefix`), lands in one HEADROOM_CONFIG_INVALID. Returns the
+ * parsed values by those names.
+ */
+function resolveGroups(factory: string, groups: [string, Specs, Record<string, unknown>][], problems: string[], l1Prefix?: string): Record<string, unknown> {
+  const specs: Specs = {};
+  const input: Record<string, unknown> = {};
+  for (const [name, groupSpecs, given] of groups) {
+    for (const [key, spec] of Object.entries(groupSpecs)) {
+      const path = name ? `${name}.${key}` : key;
+      specs[path] = spec;
+      input[path] = given[key];
+    }
+  }
+  let values: Record<string, unknown>;
+  try {
+    values = resolveOptions(factory, specs, input);
+  } catch (err) {
+    if (problems.length === 0 || !(err instanceof HeadroomError)) throw err;
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${err.message}; ${problems.join('; ')}`);
+  }
+  if (l1Prefix !== undefined) problems.push(...l1Problems(values, l1Prefix));
+  if (problems.length > 0) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${factory}: ${problems.join('; ')}`);
+  return values;
 }
 
-/** A string of 1..max characters (or 0..max with allowEmpty); `undefined` gives `dflt`. */
-export function strOption(name: string, value: unknown, dflt: string | undefined, max: number, allowEmpty = false): string {
-  if (value === undefined && dflt !== undefined) return dflt;
-  if (typeof value !== 'string' || value.length > max || (!allowEmpty && value === '')) fail(name, value, `must be a ${allowEmpty ? '' : 'non-empty '}string of at most ${max} characters`);
-  return value;
+function l1Problems(v: Record<string, unknown>, prefix: string): string[] {
+  const given = v[`${prefix}maxEntryBytes`] as number | undefined;
+  const problem = maxEntryBytesProblem(v[`${prefix}maxBytes`] as number, given, `${prefix}maxBytes`);
+  return problem ? [`${prefix}maxEntryBytes=${String(given)}: ${problem}`] : [];
 }
 
-/** An object (or, when allowed, false/undefined). */
-export function objOption(name: string, value: unknown, also: string): void {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(name, value, `must be an options object${also}`);
+/** A group's object, or {} and a problem when it is not one (a Redis group also needs its url). */
+function groupInput(name: Group, v: unknown, problems: string[]): Record<string, unknown> {
+  if (!isObject(v)) {
+    problems.push(`${name}=${show(v, false)}: ${SHAPES[name]}`);
+    return {};
+  }
+  if (name === 'redis' && v.url === undefined) problems.push(`redis.url=undefined: ${redisSpecs.url.accepted}`);
+  return v;
+}
+
+function pick<S extends Specs>(values: Record<string, unknown>, prefix: string, specs: S): SpecValues<S> {
+  return Object.fromEntries(Object.keys(specs).map((k) => [k, values[prefix ? `${prefix}.${k}` : k]])) as SpecValues<S>;
+}
+
+function optionsObject(factory: string, given: unknown): Record<string, unknown> {
+  if (given === undefined) return {};
+  if (!isObject(given)) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${factory}: options must be an object`);
+  return given;
+}
+
+const l1Values = (v: SpecValues<typeof l1Specs>, defaultTtl: number): L1Values => ({
+  ...v,
+  maxEntryBytes: v.maxEntryBytes ?? Math.min(DEFAULT_MAX_ENTRY_BYTES, v.maxBytes),
+  defaultTtl,
+});
+
+/** createCache's options with every default filled in; one HEADROOM_CONFIG_INVALID naming each bad option. */
+export function resolveCacheOptions(given: CacheOptions | undefined): ResolvedCacheOptions {
+  const o = optionsObject('createCache', given);
+  const problems: string[] = [];
+  const groups: [string, Specs, Record<string, unknown>][] = [
+    ['', cacheSpecs, o],
+    ['l1', l1Specs, groupInput('l1', o.l1 ?? {}, problems)],
+  ];
+  // No disk store with disk undefined or false, no Redis with redis undefined or null.
+  const disk = o.disk !== undefined && o.disk !== false;
+  const redis = o.redis !== undefined && o.redis !== null;
+  if (disk) groups.push(['disk', diskSpecs, groupInput('disk', o.disk, problems)]);
+  if (redis) groups.push(['redis', redisSpecs, groupInput('redis', o.redis, problems)]);
+  if (o.monitor !== undefined && !hasMethods(o.monitor, ['onPressure', 'status'])) {
+    problems.push(`monitor=${show(o.monitor)}: must be a memory monitor (an object with onPressure() and status(), e.g. createMemoryMonitor())`);
+  }
+  if (o.logger !== undefined && !hasMethods(o.logger, ['warn'])) problems.push(`logger=${show(o.logger)}: must be a logger (an object with warn(), e.g. pino())`);
+  const values = resolveGroups('createCache', groups, problems, 'l1.');
+  const top = pick(values, '', cacheSpecs);
+  return {
+    ...top,
+    l1: l1Values(pick(values, 'l1', l1Specs), top.defaultTtl),
+    disk: disk ? pick(values, 'disk', diskSpecs) : undefined,
+    redis: redis ? (pick(values, 'redis', redisSpecs) as RedisValues) : undefined,
+    monitor: o.monitor as PressureSource | undefined,
+    logger: o.logger as Logger | undefined,
+  };
+}
+
+/** createL1's options (the l1 sizes and defaultTtl, flat); one HEADROOM_CONFIG_INVALID naming each bad option. */
+export function resolveL1Options(given: Partial<L1Values> | undefined): L1Values {
+  const o = optionsObject('createL1', given);
+  const values = resolveGroups('createL1', [['', { ...l1Specs, defaultTtl: cacheSpecs.defaultTtl }, o]], [], '');
+  return l1Values(pick(values, '', l1Specs), values.defaultTtl as number);
+}
+
+/**
+ * A store's options as createCache names them (disk.*, redis.*). The cache has checked them up
+ * front; a store resolves what it is given again so that it holds no default of its own.
+ */
+export function resolveStoreOptions(name: 'disk', given: unknown): DiskValues;
+export function resolveStoreOptions(name: 'redis', given: unknown): RedisValues;
+export function resolveStoreOptions(name: 'disk' | 'redis', given: unknown): DiskValues | RedisValues {
+  const specs = name === 'disk' ? diskSpecs : redisSpecs;
+  const problems: string[] = [];
+  const input = groupInput(name, given, problems);
+  return pick(resolveGroups('createCache', [[name, specs, input]], problems), name, specs) as DiskValues | RedisValues;
 }

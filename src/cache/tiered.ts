@@ -11,7 +11,7 @@ import { decode, prepare, toBuffer, ValueType, type Encoded, type Meta } from '.
 import { now } from './clock.js';
 import { L1, type L1Entry } from './l1.js';
 import { Breaker, checkDuration, runLoader } from './loader.js';
-import { intOption, MAX_TIMER_MS, numOption, objOption } from './options.js';
+import { resolveCacheOptions } from './options.js';
 import { Versions, type ReadToken } from './versions.js';
 import { DiskStore } from './stores/disk.js';
 import { RedisStore } from './stores/redis.js';
@@ -45,17 +45,16 @@ export class TieredCache implements Cache {
   private readonly versions = new Versions();
   private closing: Promise<void> | undefined;
 
-  constructor(o: CacheOptions = {}) {
-    objOption('options', o, '');
-    this.defaultTtl = numOption('defaultTtl', o.defaultTtl, 300_000, Number.MIN_VALUE, Infinity, ' ms (Infinity: never expires)');
-    this.loaderTimeout = intOption('loaderTimeout', o.loaderTimeout, 10_000, 1, MAX_TIMER_MS);
-    this.shrinkRatio = numOption('pressureShrinkRatio', o.pressureShrinkRatio, 0.5, 0, 1);
-    const cleanupInterval = intOption('cleanupInterval', o.cleanupInterval, 60_000, 100, MAX_TIMER_MS);
+  constructor(options?: CacheOptions) {
+    // Every option is checked before anything starts (no store, connection or timer on a refusal).
+    const o = resolveCacheOptions(options);
+    this.defaultTtl = o.defaultTtl;
+    this.loaderTimeout = o.loaderTimeout;
+    this.shrinkRatio = o.pressureShrinkRatio;
     this.logger = o.logger;
-    this.breaker = new Breaker(intOption('breakDuration', o.breakDuration, 2000, 0, 3_600_000));
-    this.l1 = new L1({ ...o.l1, defaultTtl: this.defaultTtl });
-    if (o.redis !== undefined && o.redis !== null) {
-      objOption('redis', o.redis, ' ({ url, keyPrefix?, chunkSize?, commandTimeout? }) or undefined');
+    this.breaker = new Breaker(o.breakDuration);
+    this.l1 = new L1(o.l1);
+    if (o.redis) {
       const store = new RedisStore({
         ...o.redis,
         onReady: () => {
@@ -75,14 +74,14 @@ export class TieredCache implements Cache {
         },
         onError: () => undefined,
       });
-    } else if (o.disk !== undefined && o.disk !== false) {
+    } else if (o.disk) {
       this.l2 = new DiskStore(o.disk);
     }
     if (o.monitor) {
       this.unsubscribe = o.monitor.onPressure((level) => this.applyPressure(level));
       this.applyPressure(o.monitor.status());
     }
-    this.timer = setInterval(() => this.cleanup(), cleanupInterval);
+    this.timer = setInterval(() => this.cleanup(), o.cleanupInterval);
     this.timer.unref();
   }
 

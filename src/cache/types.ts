@@ -82,20 +82,25 @@ export interface Cache {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/**
+ * Options of createCache. Defaults and bounds are those of the gateway's CACHE_* configuration
+ * (docs/configuration.md; declared once in src/cache/options.ts). Times are ms, sizes bytes.
+ */
 export interface CacheOptions {
+  /** L1: maxBytes (CACHE_MAX_BYTES), maxEntries, maxEntryBytes (unset: 8 MiB or maxBytes if smaller). */
   l1?: { maxBytes?: number; maxEntries?: number; maxEntryBytes?: number };
-  /** Most files the disk index tracks (bounds its memory). Default 100,000. */
-  disk?: { dir: string; maxBytes?: number; maxEntries?: number } | false;
-  /** Replaces the disk L2 when set. chunkSize: values above it are chunked (default 512 KiB). */
-  redis?: { url: string; keyPrefix?: string; chunkSize?: number; commandTimeout?: number } | undefined;
+  /** Disk L2 (off when not given): dir, maxBytes, maxEntries (index size); maxGetBytes: largest value get() reads. */
+  disk?: { dir?: string; maxBytes?: number; maxEntries?: number; maxGetBytes?: number } | false;
+  /** Redis L2 and invalidation bus (replaces the disk L2). chunkSize: values above it are chunked. */
+  redis?: { url: string; keyPrefix?: string; chunkSize?: number; commandTimeout?: number } | null;
   defaultTtl?: number;
   monitor?: PressureSource;
   /** Fraction of the L1 budget kept under warning pressure. */
   pressureShrinkRatio?: number;
   cleanupInterval?: number;
-  /** Default getOrSet loader timeout, ms (HEADROOM_CACHE_LOADER_TIMEOUT). Default 10,000. */
+  /** Default getOrSet loader timeout (HEADROOM_CACHE_LOADER_TIMEOUT). */
   loaderTimeout?: number;
-  /** After an L2 failure, L2 is skipped for this long, ms (circuit breaker). Default 2,000. */
+  /** After an L2 failure, L2 is skipped for this long (circuit breaker). */
   breakDuration?: number;
   logger?: Logger;
 }

@@ -9,6 +9,7 @@ import { cacheOptions } from './sections/cache.js';
 import { proxyOptions } from './sections/proxy.js';
 import { imageOptions } from './sections/image.js';
 import { criticalThresholdProblem } from '../monitor/options.js';
+import { maxEntryBytesProblem } from '../cache/options.js';
 
 export const sections = {
   server: serverOptions,
@@ -41,9 +42,8 @@ export function crossChecks(config: Config): { env: string; message: string }[] 
   const { warningThreshold, criticalThreshold } = config.monitor;
   const critical = criticalThresholdProblem(warningThreshold, criticalThreshold, monitorOptions.warningThreshold.env);
   if (critical) problems.push({ env: monitorOptions.criticalThreshold.env, message: critical });
-  if (config.cache.maxEntryBytes > config.cache.maxBytes && config.cache.maxBytes > 0) {
-    problems.push({ env: 'CACHE_MAX_ENTRY_BYTES', message: `must not exceed CACHE_MAX_BYTES (${config.cache.maxBytes})` });
-  }
+  const entryBytes = maxEntryBytesProblem(config.cache.maxBytes, config.cache.maxEntryBytes, cacheOptions.maxBytes.env);
+  if (entryBytes) problems.push({ env: cacheOptions.maxEntryBytes.env, message: entryBytes });
   return problems;
 }
 

@@ -8,6 +8,7 @@ import { HeadroomError } from '../errors.js';
 import { createMemoryMonitor } from '../monitor/index.js';
 import type { MemoryMonitor } from '../monitor/types.js';
 import { createCache } from '../cache/index.js';
+import { cacheLibraryOptions } from '../config/sections/cache.js';
 import type { Cache } from '../cache/types.js';
 import { createAdmission } from '../admission/index.js';
 import { createProxy } from '../proxy/index.js';
@@ -84,18 +85,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     const monitor = createMemoryMonitor({ ...config.monitor, logger: logger.child({ part: 'monitor' }) });
     parts.push({ name: 'monitor', close: () => monitor.close(), metrics: (r) => registerMonitorMetrics(r, monitor) });
 
-    const c = config.cache;
-    const cache: Cache = createCache({
-      l1: { maxBytes: c.maxBytes, maxEntries: c.maxEntries, maxEntryBytes: c.maxEntryBytes },
-      disk: !c.redisUrl && c.diskEnabled ? { dir: c.dir, maxBytes: c.diskMaxBytes, maxEntries: c.diskMaxEntries } : false,
-      redis: c.redisUrl ? { url: c.redisUrl, keyPrefix: c.redisKeyPrefix, chunkSize: c.redisChunkSize } : undefined,
-      defaultTtl: c.defaultTtl,
-      monitor,
-      pressureShrinkRatio: c.pressureShrinkRatio,
-      cleanupInterval: c.cleanupInterval,
-      loaderTimeout: c.loaderTimeout,
-      logger: logger.child({ part: 'cache' }),
-    });
+    const cache: Cache = createCache({ ...cacheLibraryOptions(config.cache), monitor, logger: logger.child({ part: 'cache' }) });
     parts.push({
       name: 'cache',
       close: () => cache.close(),

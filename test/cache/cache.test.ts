@@ -410,12 +410,12 @@ describe('cache with disk L2', () => {
 
   test('a value too large for the disk cap is not a caller error for set() or setStream(), and the old value does not come back', async () => {
     const dir = join(root, 'too-big');
-    const c = createCache({ disk: { dir, maxBytes: 100_000 }, l1: { maxEntryBytes: 1_000_000 } });
-    const big = Buffer.alloc(300_000, 5);
+    const c = createCache({ disk: { dir, maxBytes: 1024 ** 2 }, l1: { maxEntryBytes: 4 * 1024 ** 2 } });
+    const big = Buffer.alloc(3 * 1024 ** 2, 5);
     for (const [key, write] of [
       ['set', () => c.set('set', big)],
       ['declared', () => c.setStream('declared', Readable.from([big]), { size: big.length })],
-      ['undeclared', () => c.setStream('undeclared', Readable.from([big.subarray(0, 150_000), big.subarray(150_000)]), {})],
+      ['undeclared', () => c.setStream('undeclared', Readable.from([big.subarray(0, 1_500_000), big.subarray(1_500_000)]), {})],
     ] as const) {
       await c.set(key, 'old');
       await write(); // resolves
@@ -431,7 +431,7 @@ describe('cache with disk L2', () => {
     // A stream that does not match its declared size still is the caller's error.
     await assert.rejects(c.setStream('bad', Readable.from([Buffer.alloc(10)]), { size: 20 }), { code: 'HEADROOM_CACHE_STREAM_SIZE_MISMATCH' });
     await c.close();
-    const again = createCache({ disk: { dir, maxBytes: 100_000 } });
+    const again = createCache({ disk: { dir, maxBytes: 1024 ** 2 } });
     for (const key of ['set', 'declared', 'undeclared']) assert.equal(await again.get(key), undefined, `${key}: the old value is gone from disk`);
     await again.close();
   });
@@ -450,45 +450,5 @@ describe('cache with disk L2', () => {
     assert.ok((c.stats().l2?.errors ?? 0) >= 1);
     await c.close();
     rmSync(dir, { force: true });
-  });
-});
-
-describe('createCache options', () => {
-  const bad: [string, CacheOptions, RegExp][] = [
-    ['redis.chunkSize', { redis: { url: 'redis://127.0.0.1:1', chunkSize: 0 } }, /redis\.chunkSize=0: must be an integer between 1024/],
-    ['redis.commandTimeout', { redis: { url: 'redis://127.0.0.1:1', commandTimeout: Number.NaN } }, /redis\.commandTimeout=NaN/],
-    ['redis.url', { redis: { url: '' } }, /redis\.url=""/],
-    ['disk.maxBytes NaN', { disk: { dir: join(root, 'opt1'), maxBytes: Number.NaN } }, /disk\.maxBytes=NaN: must be an integer between 1 and/],
-    ['disk.maxBytes string', { disk: { dir: join(root, 'opt2'), maxBytes: '10MB' as unknown as number } }, /disk\.maxBytes="10MB"/],
-    ['disk.maxEntries', { disk: { dir: join(root, 'opt3'), maxEntries: 0 } }, /disk\.maxEntries=0/],
-    ['disk.dir', { disk: { dir: '' } }, /disk\.dir=""/],
-    ['disk true', { disk: true as unknown as false }, /disk=true: must be an options object/],
-    ['breakDuration', { breakDuration: -1 }, /breakDuration=-1: must be an integer between 0 and 3600000/],
-    ['cleanupInterval 0', { cleanupInterval: 0 }, /cleanupInterval=0: must be an integer between 100 and/],
-    ['cleanupInterval NaN', { cleanupInterval: Number.NaN }, /cleanupInterval=NaN/],
-    ['pressureShrinkRatio', { pressureShrinkRatio: Number.NaN }, /pressureShrinkRatio=NaN: must be a number between 0 and 1/],
-    ['loaderTimeout', { loaderTimeout: Infinity }, /loaderTimeout=Infinity/],
-    ['defaultTtl', { defaultTtl: 0 }, /defaultTtl=0/],
-  ];
-  for (const [name, o, message] of bad) {
-    test(`refuses ${name} with HEADROOM_CONFIG_INVALID naming the option, the value and the accepted range`, async () => {
-      await assertNoLeakedHandles(async () => {
-        assert.throws(() => createCache(o), (err: Error & { code?: string }) => {
-          assert.equal(err.code, 'HEADROOM_CONFIG_INVALID');
-          assert.match(err.message, /^createCache: /);
-          assert.match(err.message, message);
-          return true;
-        });
-      });
-    });
-  }
-
-  test('accepts the edges: Infinity TTL, breakDuration 0, shrink ratio 0 and 1', async () => {
-    for (const o of [{ defaultTtl: Infinity, breakDuration: 0, pressureShrinkRatio: 0 }, { pressureShrinkRatio: 1 }] as CacheOptions[]) {
-      const c = createCache(o);
-      await c.set('k', 'v');
-      assert.equal(await c.get('k'), 'v');
-      await c.close();
-    }
   });
 });

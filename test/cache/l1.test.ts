@@ -89,9 +89,9 @@ describe('L1', () => {
   });
 
   test('refuses nonsense limits', () => {
-    assert.throws(() => createL1({ maxBytes: -1 }), RangeError);
-    assert.throws(() => createL1({ maxEntries: 0 }), RangeError);
-    assert.throws(() => createL1({ maxEntryBytes: 1.5 }), RangeError);
+    assert.throws(() => createL1({ maxBytes: -1 }), { code: 'HEADROOM_CONFIG_INVALID', message: /^createL1: maxBytes=-1: / });
+    assert.throws(() => createL1({ maxEntries: 0 }), { code: 'HEADROOM_CONFIG_INVALID', message: /^createL1: maxEntries=0: / });
+    assert.throws(() => createL1({ maxEntryBytes: 1.5 }), { code: 'HEADROOM_CONFIG_INVALID', message: /^createL1: maxEntryBytes=1.5: / });
   });
 
   test('setLimit shrinks at once and clears at zero', () => {

@@ -169,10 +169,10 @@ describe('redis store', { skip: !enabled }, () => {
   });
 
   test('a stream whose connection fails part way ends with HEADROOM_CACHE_STORE_UNAVAILABLE; a corrupt one with HEADROOM_CACHE_STORE_CORRUPT', async () => {
-    const s = await store({ chunkSize: 1024 });
+    const s = await store({ chunkSize: 16 * 1024 });
     try {
       const p = `c${n}:`;
-      await s.set('big', entry(Buffer.alloc(10 * 1024, 1)));
+      await s.set('big', entry(Buffer.alloc(10 * 16 * 1024, 1)));
       const st = await s.getStream('big');
       assert.ok(st);
       const it = st.stream[Symbol.asyncIterator]();

@@ -64,5 +64,5 @@ export const cacheCases: Cases = {
       return fromRejection(s.set('k', { ...meta(), payload: Buffer.from('v') }));
     }),
 
-  HEADROOM_CACHE_ENTRY_TOO_LARGE: () => withStore({ maxBytes: 1000 }, (s) => fromRejection(s.setStream('k', Readable.from([Buffer.alloc(5000)]), meta()))),
+  HEADROOM_CACHE_ENTRY_TOO_LARGE: () => withStore({ maxBytes: 1024 ** 2 }, (s) => fromRejection(s.setStream('k', Readable.from([Buffer.alloc(2 * 1024 ** 2)]), meta()))),
 };

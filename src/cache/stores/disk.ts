@@ -17,17 +17,18 @@ import { Transform, pipeline, type Readable } from 'node:stream';
 import { HeadroomError } from '../../errors.js';
 import { CorruptError, toBuffer, decodeFrame, decodeHeader, encodeFrame, encodeHeader, headerLength, type Encoded, type Header, type Meta } from '../codec.js';
 import { crc32 } from '../crc32.js';
-import { intOption, objOption, strOption } from '../options.js';
+import { resolveStoreOptions } from '../options.js';
 import { DiskIndex } from './disk-index.js';
 import { WriteFence, type Write } from './fence.js';
-import { MAX_GET_BYTES, NotStoredError, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
+import { NotStoredError, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
+/** createCache's `disk` (defaults and bounds in src/cache/options.ts). */
 export interface DiskStoreOptions {
-  dir: string;
+  dir?: string;
   maxBytes?: number;
-  /** Most files tracked (bounds the in-memory index); default 100,000. */
+  /** Most files tracked (bounds the in-memory index). */
   maxEntries?: number;
-  /** Largest value get() loads into memory (default MAX_GET_BYTES); larger ones need getStream(). */
+  /** Largest value get() loads into memory; larger ones need getStream(). */
   maxGetBytes?: number;
 }
 
@@ -58,12 +59,12 @@ export class DiskStore implements L2Store {
   private closed = false;
   private closing: Promise<void> | undefined;
 
-  constructor(o: DiskStoreOptions) {
-    objOption('disk', o, ' ({ dir, maxBytes?, maxEntries? }) or false');
-    this.dir = strOption('disk.dir', o.dir, undefined, 4096);
-    this.maxBytes = intOption('disk.maxBytes', o.maxBytes, 1024 ** 3, 1);
-    this.maxEntries = intOption('disk.maxEntries', o.maxEntries, 100_000, 1, 100_000_000);
-    this.maxGetBytes = intOption('disk.maxGetBytes', o.maxGetBytes, MAX_GET_BYTES, 1);
+  constructor(options: DiskStoreOptions) {
+    const o = resolveStoreOptions('disk', options);
+    this.dir = o.dir;
+    this.maxBytes = o.maxBytes;
+    this.maxEntries = o.maxEntries;
+    this.maxGetBytes = o.maxGetBytes;
     this.tmp = join(this.dir, TMP_DIR);
     claimDir(this.dir);
     this.dirs = this.prepareDirs();

@@ -12,17 +12,18 @@ import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { CorruptError, toBuffer, decodeFrame, decodeHeader, encodeFrame, encodeHeader, FLAG_CHUNKED, type Encoded, type Header, type Meta } from '../codec.js';
 import { crc32 } from '../crc32.js';
-import { intOption, MAX_TIMER_MS, objOption, strOption } from '../options.js';
+import { resolveStoreOptions } from '../options.js';
 import { HeadroomError } from '../../errors.js';
 import { ADD_CHUNK, BEGIN_CHUNKED, COMMIT_CHUNKED, DELETE_ENTRY, DELETE_IF_CHUNKS, DETACH_TAG, DRAIN_TAG, GET_ENTRY, SET_TAGGED } from './redis-scripts.js';
 import { MAX_GET_BYTES, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
+/** createCache's `redis` (defaults and bounds in src/cache/options.ts), and the cache's hook. */
 export interface RedisStoreOptions {
   url: string;
   keyPrefix?: string;
-  /** Values above this are stored in chunks of this size. Default 512 KiB. */
+  /** Values above this are stored in chunks of this size. */
   chunkSize?: number;
-  /** Per-command timeout, ms. Default 1000. */
+  /** Per-command timeout, ms. */
   commandTimeout?: number;
   onReady?: () => void;
 }
@@ -76,12 +77,9 @@ export class RedisStore implements L2Store {
   private readonly connectWait: number;
 
   constructor(o: RedisStoreOptions) {
-    objOption('redis', o, ' ({ url, keyPrefix?, chunkSize?, commandTimeout? }) or undefined');
-    const url = strOption('redis.url', o.url, undefined, 4096);
-    this.prefix = strOption('redis.keyPrefix', o.keyPrefix, 'headroom:', 128, true);
-    // Redis strings top out at 512 MiB; tiny chunks would mean one round trip per few bytes.
-    this.chunkSize = intOption('redis.chunkSize', o.chunkSize, 512 * 1024, 1024, 512 * 1024 ** 2);
-    const commandTimeout = intOption('redis.commandTimeout', o.commandTimeout, 1000, 1, MAX_TIMER_MS);
+    const { url, keyPrefix, chunkSize, commandTimeout } = resolveStoreOptions('redis', o);
+    this.prefix = keyPrefix;
+    this.chunkSize = chunkSize;
     this.client = new Redis(url, {
       enableOfflineQueue: false,
       commandTimeout,
