@@ -1,11 +1,11 @@
 // The cache's options, declared once: default, bound and doc line of each library option, grouped
 // as createCache takes them (l1, disk, redis, top level). The gateway's flat CACHE_* configuration
 // (src/config/sections/cache.ts) wraps these very objects, so the two cannot drift. Options without
-// a variable (breakDuration, disk.maxGetBytes, redis.commandTimeout) are library-only.
+// a variable (breakDuration, monitor, logger, disk.maxGetBytes, redis.commandTimeout) are library-only.
 import type { Logger } from 'pino';
 import { HeadroomError } from '../errors.js';
 import type { PressureSource } from '../monitor/types.js';
-import { bytes, duration, formatBytes, num, optionalBytes, optionalUrl, resolveOptions, str, type OptionSpec, type SpecValues } from '../options/spec.js';
+import { bytes, duration, formatBytes, num, optionalBytes, optionalObject, optionalUrl, resolveOptions, str, type OptionSpec, type SpecValues } from '../options/spec.js';
 import { MAX_GET_BYTES } from './stores/types.js';
 import type { CacheOptions } from './types.js';
 
@@ -45,6 +45,8 @@ export const cacheSpecs = {
   loaderTimeout: duration({ env: 'CACHE_LOADER_TIMEOUT', doc: 'Default time a getOrSet loader may take before callers get HEADROOM_CACHE_LOADER_TIMEOUT (the value is then not cached).', default: 10_000, min: 1, max: 600_000 }),
   cleanupInterval: duration({ env: 'CACHE_CLEANUP_INTERVAL', doc: 'How often expired entries are swept.', default: 60_000, min: 1000, max: 24 * 3_600_000 }),
   breakDuration: duration({ doc: 'After an L2 failure, L2 is skipped this long (circuit breaker) or until the store is ready again.', default: 2000, min: 0, max: 3_600_000 }),
+  monitor: optionalObject<PressureSource>({ doc: 'Memory monitor: L1 shrinks on warning and empties on critical (pressureShrinkRatio).', what: 'a memory monitor', methods: ['onPressure', 'status'] }),
+  logger: optionalObject<Logger>({ doc: 'Where L2 failures and failed background refreshes are logged (warn).', what: 'a logger', methods: ['warn'] }),
 };
 
 /** The rule between the L1 sizes (config and library): a message when maxEntryBytes exceeds maxBytes. */
@@ -62,8 +64,6 @@ export interface ResolvedCacheOptions extends SpecValues<typeof cacheSpecs> {
   l1: L1Values;
   disk: DiskValues | undefined;
   redis: RedisValues | undefined;
-  monitor: PressureSource | undefined;
-  logger: Logger | undefined;
 }
 
 const SHAPES: Record<Group, string> = {
@@ -73,10 +73,8 @@ const SHAPES: Record<Group, string> = {
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const hasMethods = (v: unknown, methods: string[]): boolean => isObject(v) && methods.every((m) => typeof v[m] === 'function');
 // A string where an options group belongs may be a Redis URL with a password: it is not shown.
-const show = (v: unknown, strings = true): string =>
-  v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : typeof v === 'function' ? 'a function' : typeof v !== 'string' ? String(v) : strings ? JSON.stringify(v) : 'a string';
+const show = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'function' ? 'a function' : typeof v === 'string' ? 'a string' : String(v));
 
 /**
  * Checks option groups of one factory together (the top level is the group named ''): a nested
@@ -115,7 +113,7 @@ function l1Problems(v: Record<string, unknown>, prefix: string): string[] {
 /** A group's object, or {} and a problem when it is not one (a Redis group also needs its url). */
 function groupInput(name: Group, v: unknown, problems: string[]): Record<string, unknown> {
   if (!isObject(v)) {
-    problems.push(`${name}=${show(v, false)}: ${SHAPES[name]}`);
+    problems.push(`${name}=${show(v)}: ${SHAPES[name]}`);
     return {};
   }
   if (name === 'redis' && v.url === undefined) problems.push(`redis.url=undefined: ${redisSpecs.url.accepted}`);
@@ -151,10 +149,6 @@ export function resolveCacheOptions(given: CacheOptions | undefined): ResolvedCa
   const redis = o.redis !== undefined && o.redis !== null;
   if (disk) groups.push(['disk', diskSpecs, groupInput('disk', o.disk, problems)]);
   if (redis) groups.push(['redis', redisSpecs, groupInput('redis', o.redis, problems)]);
-  if (o.monitor !== undefined && !hasMethods(o.monitor, ['onPressure', 'status'])) {
-    problems.push(`monitor=${show(o.monitor)}: must be a memory monitor (an object with onPressure() and status(), e.g. createMemoryMonitor())`);
-  }
-  if (o.logger !== undefined && !hasMethods(o.logger, ['warn'])) problems.push(`logger=${show(o.logger)}: must be a logger (an object with warn(), e.g. pino())`);
   const values = resolveGroups('createCache', groups, problems, 'l1.');
   const top = pick(values, '', cacheSpecs);
   return {
@@ -162,8 +156,6 @@ export function resolveCacheOptions(given: CacheOptions | undefined): ResolvedCa
     l1: l1Values(pick(values, 'l1', l1Specs), top.defaultTtl),
     disk: disk ? pick(values, 'disk', diskSpecs) : undefined,
     redis: redis ? (pick(values, 'redis', redisSpecs) as RedisValues) : undefined,
-    monitor: o.monitor as PressureSource | undefined,
-    logger: o.logger as Logger | undefined,
   };
 }
 
