@@ -250,10 +250,13 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
         ['invalidateAll', () => a.invalidateAll()],
       ] as const) {
         const received = b.stats().bus?.received ?? 0;
+        const pending = `p${n}:pk:k`;
+        const before = new Set(await raw.zrange(pending, 0, -1));
         const src = new PassThrough();
         const write = b.setStream('k', src, { tags: ['proxy'] });
         src.write(randomBytes(100_000));
-        await turn();
+        // Started: its first command (the chunked write's registration) has reached Redis.
+        await waitFor(async () => (await raw.zrange(pending, 0, -1)).some((m) => !before.has(m)), 'the write registered in Redis');
         await invalidate();
         await waitFor(() => (b.stats().bus?.received ?? 0) > received, 'b heard of the invalidation');
         src.end(randomBytes(1000));
