@@ -10,6 +10,15 @@ const cacheDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modul
 export async function bundleForNode(entry: string, name: string): Promise<string> {
   const { build } = await import('esbuild');
   const outfile = join(cacheDir, name);
-  await build({ entryPoints: [entry], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error' });
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'error',
+  });
   return outfile;
 }

@@ -53,7 +53,10 @@ async function throughputContenders(): Promise<{ runners: Runner[]; close: () =>
   const l1 = createL1({ maxBytes: 256 * 1024 ** 2, maxEntries: KEYS * 2 });
   const cache = createCache({ disk: false, l1: { maxBytes: 256 * 1024 ** 2, maxEntries: KEYS * 2 } });
   const lru = new LRUCache<string, object>({ max: KEYS * 2 });
-  const bento = new BentoCache({ default: 'm', stores: { m: bentostore().useL1Layer(memoryDriver({ maxItems: KEYS * 2, maxSize: 256 * 1024 ** 2 })) } });
+  const bento = new BentoCache({
+    default: 'm',
+    stores: { m: bentostore().useL1Layer(memoryDriver({ maxItems: KEYS * 2, maxSize: 256 * 1024 ** 2 })) },
+  });
   const cm = createCacheManager({ ttl: 300_000 });
   for (let i = 0; i < KEYS; i++) {
     const v = record(i);
@@ -65,10 +68,12 @@ async function throughputContenders(): Promise<{ runners: Runner[]; close: () =>
   }
   const loader = (): object => ({ never: true });
   let sink = 0;
-  const asyncLoop = (get: (k: string) => Promise<unknown>) => async (ops: number): Promise<number> => {
-    for (let i = 0; i < ops; i++) if ((await get(keys[pattern[i & MASK]!]!)) !== undefined) sink++;
-    return sink;
-  };
+  const asyncLoop =
+    (get: (k: string) => Promise<unknown>) =>
+    async (ops: number): Promise<number> => {
+      for (let i = 0; i < ops; i++) if ((await get(keys[pattern[i & MASK]!]!)) !== undefined) sink++;
+      return sink;
+    };
   // The two synchronous loops are written out separately so each call site stays monomorphic.
   const l1Loop = (ops: number): number => {
     for (let i = 0; i < ops; i++) if (l1.get(keys[pattern[i & MASK]!]!) !== undefined) sink++;
@@ -121,7 +126,15 @@ function mixedValue(r: () => number, i: number): unknown {
   const x = r();
   if (x < 0.4) return 'abcdefghijklmnopqrstuvwxyz0123456789 '.repeat(2 + Math.floor(r() * 50)).slice(0, 50 + Math.floor(r() * 1950)) + i;
   if (x < 0.8) {
-    return { id: i, name: `item ${i}`, description: 'lorem ipsum dolor sit amet '.repeat(1 + Math.floor(r() * 6)), price: Math.round(r() * 1e4) / 100, tags: ['a', 'b', `t${i % 50}`], stock: { warehouse: i % 7, count: Math.floor(r() * 1000) }, active: r() > 0.5 };
+    return {
+      id: i,
+      name: `item ${i}`,
+      description: 'lorem ipsum dolor sit amet '.repeat(1 + Math.floor(r() * 6)),
+      price: Math.round(r() * 1e4) / 100,
+      tags: ['a', 'b', `t${i % 50}`],
+      stock: { warehouse: i % 7, count: Math.floor(r() * 1000) },
+      active: r() > 0.5,
+    };
   }
   return Buffer.alloc(256 + Math.floor(r() * 16_128), i & 0xff);
 }
@@ -231,14 +244,16 @@ console.table(Object.entries(ratios).map(([ratio, x]) => ({ ratio, value: `${x.t
 
 const budget = await benchBudget();
 console.log(`\n2. Byte-budget honesty: ${mib(BUDGET)} budget, 2x that offered (mixed strings, objects, Buffers)`);
-console.table(budget.map((b) => ({
-  cache: b.name,
-  entries: b.entries,
-  'accounted': mib(b.accounted),
-  'heap growth after GC': mib(b.growth),
-  'growth / budget': `${(b.growth / BUDGET).toFixed(2)}x`,
-  'target <= 1.15x': b.growth / BUDGET <= 1.15 ? 'met' : 'NOT met',
-})));
+console.table(
+  budget.map((b) => ({
+    cache: b.name,
+    entries: b.entries,
+    accounted: mib(b.accounted),
+    'heap growth after GC': mib(b.growth),
+    'growth / budget': `${(b.growth / BUDGET).toFixed(2)}x`,
+    'target <= 1.15x': b.growth / BUDGET <= 1.15 ? 'met' : 'NOT met',
+  })),
+);
 
 const z = benchZipf();
 console.log(`\n3. Zipf(0.9) hit ratio, ${quick ? '200k' : '1M'} requests, ${z.distinct} keys, capacity ${z.capacity} (10%)`);

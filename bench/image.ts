@@ -40,7 +40,6 @@ const { values: args } = parseArgs({
   },
 });
 
-
 // ---------------------------------------------------------------- parent
 interface Child {
   kind: Kind;
@@ -64,7 +63,9 @@ function childEntry(): Promise<string[]> {
 }
 
 async function startChild(kind: Kind, origin: string): Promise<Child> {
-  const proc = spawn(process.execPath, [...(await childEntry()), kind, origin, ...(args.l1 ? [args.l1] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...(await childEntry()), kind, origin, ...(args.l1 ? [args.l1] : [])], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     proc.stdout!.on('data', (d: Buffer) => {
@@ -75,13 +76,18 @@ async function startChild(kind: Kind, origin: string): Promise<Child> {
     proc.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
   });
   const base = `http://127.0.0.1:${port}`;
-  const path = kind !== 'ipx'
-    ? (src: string, w = 400) => `/image?url=${encodeURIComponent(origin + src)}&w=${w}&format=webp`
-    : (src: string, w = 400) => `/w_${w},f_webp/${origin}${src}`;
+  const path =
+    kind !== 'ipx'
+      ? (src: string, w = 400) => `/image?url=${encodeURIComponent(origin + src)}&w=${w}&format=webp`
+      : (src: string, w = 400) => `/w_${w},f_webp/${origin}${src}`;
   return { kind, proc, base, path };
 }
 
-const stop = (c: Child) => new Promise<void>((r) => { c.proc.once('exit', () => r()); c.proc.kill('SIGTERM'); });
+const stop = (c: Child) =>
+  new Promise<void>((r) => {
+    c.proc.once('exit', () => r());
+    c.proc.kill('SIGTERM');
+  });
 
 function rssOf(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -95,7 +101,12 @@ function cpuMs(pid: number): number {
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in USER_HZ (100 on Linux)
 }
 
-async function cannon(c: Child, path: (i: number) => string, connections: number, duration: number): Promise<{ rps: number; errors: number; cpuPerReq: number }> {
+async function cannon(
+  c: Child,
+  path: (i: number) => string,
+  connections: number,
+  duration: number,
+): Promise<{ rps: number; errors: number; cpuPerReq: number }> {
   let i = 0;
   const cpu0 = cpuMs(c.proc.pid!);
   const r = await autocannon({
@@ -104,7 +115,11 @@ async function cannon(c: Child, path: (i: number) => string, connections: number
     duration,
     requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path(i++) }) }],
   });
-  return { rps: r.requests.average, errors: r.non2xx + r.errors + r.timeouts, cpuPerReq: (cpuMs(c.proc.pid!) - cpu0) / Math.max(1, r['2xx']) };
+  return {
+    rps: r.requests.average,
+    errors: r.non2xx + r.errors + r.timeouts,
+    cpuPerReq: (cpuMs(c.proc.pid!) - cpu0) / Math.max(1, r['2xx']),
+  };
 }
 
 async function peakRss(c: Child, clients: number, run: number): Promise<{ baseline: number; peak: number; ms: number; ok: number }> {
@@ -133,7 +148,8 @@ const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math
 const mib = (n: number) => (n / 1024 ** 2).toFixed(1);
 
 async function main(): Promise<void> {
-  if (args.l1 !== undefined && !(Number(args.l1) > 0)) throw new Error(`--l1 must be a positive number of MiB, got ${JSON.stringify(args.l1)}`);
+  if (args.l1 !== undefined && !(Number(args.l1) > 0))
+    throw new Error(`--l1 must be a positive number of MiB, got ${JSON.stringify(args.l1)}`);
   const runs = Number(args.runs);
   const duration = Number(args.duration);
   const connections = Number(args.connections);
@@ -148,7 +164,9 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
   const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
-  console.log(`sources: 2000×1333 JPEG ${mib(src2000.length)} MiB, 6000×4000 JPEG ${mib(src24.length)} MiB; node ${process.version}; sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}); servers run under ${args.loader === 'tsx' ? 'tsx' : 'plain node'}; headroom L1 ${args.l1 ? `${args.l1} MiB` : 'the gateway default (64 MiB)'}; ${runs} runs`);
+  console.log(
+    `sources: 2000×1333 JPEG ${mib(src2000.length)} MiB, 6000×4000 JPEG ${mib(src24.length)} MiB; node ${process.version}; sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}); servers run under ${args.loader === 'tsx' ? 'tsx' : 'plain node'}; headroom L1 ${args.l1 ? `${args.l1} MiB` : 'the gateway default (64 MiB)'}; ${runs} runs`,
+  );
 
   const rows: Record<Kind, { a: number[]; acpu: number[]; b: number[]; peak: number[]; base: number[]; ms: number[]; errors: number }> = {
     headroom: { a: [], acpu: [], b: [], peak: [], base: [], ms: [], errors: 0 },
@@ -182,7 +200,9 @@ async function main(): Promise<void> {
       row.base.push(p.baseline);
       row.ms.push(p.ms);
       row.errors += a.errors + b.errors + (16 - p.ok);
-      console.log(`run ${run + 1} ${kind.padEnd(14)} uncached ${a.rps.toFixed(1)} req/s (${a.cpuPerReq.toFixed(1)} CPU ms/req), cached ${b.rps.toFixed(0)} req/s, 16×24MP peak RSS ${mib(p.peak)} MiB (idle ${mib(p.baseline)}) in ${p.ms} ms, errors ${a.errors + b.errors + (16 - p.ok)}`);
+      console.log(
+        `run ${run + 1} ${kind.padEnd(14)} uncached ${a.rps.toFixed(1)} req/s (${a.cpuPerReq.toFixed(1)} CPU ms/req), cached ${b.rps.toFixed(0)} req/s, 16×24MP peak RSS ${mib(p.peak)} MiB (idle ${mib(p.baseline)}) in ${p.ms} ms, errors ${a.errors + b.errors + (16 - p.ok)}`,
+      );
     }
   }
   origin.close();
@@ -192,17 +212,27 @@ async function main(): Promise<void> {
   const line = (name: string, series: (r: (typeof rows)[Kind]) => number[], unit: string, target: string) => {
     const scale = unit === 'MiB' ? 1024 ** 2 : 1;
     const v = (k: Kind) => median(series(rows[k])) / scale;
-    const ratio = (k: Kind) => median(series(rows[k]).map((x, i) => x / series(rows.ipx)[i]!)).toFixed(2).padStart(6);
+    const ratio = (k: Kind) =>
+      median(series(rows[k]).map((x, i) => x / series(rows.ipx)[i]!))
+        .toFixed(2)
+        .padStart(6);
     const f = (n: number) => n.toFixed(unit === 'req/s' ? 1 : 0).padStart(9);
-    console.log(`${name.padEnd(38)} ${f(v('headroom'))} ${ratio('headroom')}× ${f(v('headroom-cores'))} ${ratio('headroom-cores')}× ${f(v('ipx'))}   ${target}`);
+    console.log(
+      `${name.padEnd(38)} ${f(v('headroom'))} ${ratio('headroom')}× ${f(v('headroom-cores'))} ${ratio('headroom-cores')}× ${f(v('ipx'))}   ${target}`,
+    );
   };
-  console.log(`\nmedians of ${runs} runs (ratio: median of per-run ratios)   headroom  ratio  hr@${availableParallelism()}cores  ratio       ipx   target`);
+  console.log(
+    `\nmedians of ${runs} runs (ratio: median of per-run ratios)   headroom  ratio  hr@${availableParallelism()}cores  ratio       ipx   target`,
+  );
   line('A uncached 2000px→400px WebP (req/s)', (r) => r.a, 'req/s', '≥ 1.0×');
   line('A CPU per uncached request (ms)', (r) => r.acpu, 'ms', '(cost only)');
   line('B cached variant (req/s)', (r) => r.b, 'req/s', '≥ 10×');
   line('C peak RSS, 16 × 24 MP at once (MiB)', (r) => r.peak, 'MiB', '≤ 0.5×');
   line('C peak RSS above idle (MiB)', (r) => r.peak.map((p, i) => p - r.base[i]!), 'MiB', '(growth only)');
-  for (const k of KINDS) console.log(`   ${k}: idle RSS before C ${mib(median(rows[k].base))} MiB, C wall time ${median(rows[k].ms)} ms, failed requests ${rows[k].errors}`);
+  for (const k of KINDS)
+    console.log(
+      `   ${k}: idle RSS before C ${mib(median(rows[k].base))} MiB, C wall time ${median(rows[k].ms)} ms, failed requests ${rows[k].errors}`,
+    );
 }
 
 await main();

@@ -99,7 +99,12 @@ function transpileMonitor(): string {
   const out = mkdtempSync(join(tmpdir(), 'headroom-bench-monitor-'));
   mkdirSync(join(out, 'monitor'));
   const src = fileURLToPath(new URL('../src/', import.meta.url));
-  const files = ['errors.ts', ...readdirSync(join(src, 'monitor')).filter((f) => f.endsWith('.ts')).map((f) => `monitor/${f}`)];
+  const files = [
+    'errors.ts',
+    ...readdirSync(join(src, 'monitor'))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => `monitor/${f}`),
+  ];
   for (const f of files) {
     const { outputText } = ts.transpileModule(readFileSync(join(src, f), 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
@@ -112,7 +117,10 @@ function transpileMonitor(): string {
 
 // ---------- parent ----------
 
-function runChild(childArgs: string[], nodeArgs = ['--import', 'tsx', self]): { firstLine: Promise<Record<string, unknown>>; kill(): Promise<void> } {
+function runChild(
+  childArgs: string[],
+  nodeArgs = ['--import', 'tsx', self],
+): { firstLine: Promise<Record<string, unknown>>; kill(): Promise<void> } {
   const child = spawn(process.execPath, [...nodeArgs, ...childArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
   let buf = '';
   const exited = new Promise<void>((r) => child.on('close', () => r()));
@@ -146,7 +154,9 @@ async function cpuBench(seconds: number, rounds: number): Promise<void> {
     const share = (r: Record<string, unknown>): number => ((r.cpuMs as number) / (r.wallMs as number)) * 100;
     const row = { with: share(w), without: share(wo), overhead: share(w) - share(wo), samples: w.samples as number };
     rows.push(row);
-    console.log(`  round ${i + 1}: with ${row.with.toFixed(3)}%  without ${row.without.toFixed(3)}%  overhead ${row.overhead.toFixed(3)}% of a core  (${row.samples} samples kept)`);
+    console.log(
+      `  round ${i + 1}: with ${row.with.toFixed(3)}%  without ${row.without.toFixed(3)}%  overhead ${row.overhead.toFixed(3)}% of a core  (${row.samples} samples kept)`,
+    );
   }
 
   rmSync(dir, { recursive: true, force: true });
@@ -169,12 +179,18 @@ async function cpuBench(seconds: number, rounds: number): Promise<void> {
   console.log('|---|---|---|');
   console.log(`| idle process without monitor, % of one core | ${med('without').toFixed(3)}% | |`);
   console.log(`| idle process with monitor (4 Hz), % of one core | ${med('with').toFixed(3)}% | |`);
-  console.log(`| monitor overhead (with − without), % of one core | ${med('overhead').toFixed(3)}% | ≤ 0.5% ${med('overhead') <= 0.5 ? 'met' : 'NOT met'} |`);
-  console.log(`| one sampleNow() in process, µs (× 4/s = ${((usPerSample * 4) / 1e4).toFixed(4)}% of a core) | ${usPerSample.toFixed(1)} µs | |`);
+  console.log(
+    `| monitor overhead (with − without), % of one core | ${med('overhead').toFixed(3)}% | ≤ 0.5% ${med('overhead') <= 0.5 ? 'met' : 'NOT met'} |`,
+  );
+  console.log(
+    `| one sampleNow() in process, µs (× 4/s = ${((usPerSample * 4) / 1e4).toFixed(4)}% of a core) | ${usPerSample.toFixed(1)} µs | |`,
+  );
 }
 
 async function httpBench(seconds: number, rounds: number, connections: number): Promise<void> {
-  console.log(`\nGET /health throughput, autocannon ${connections} connections × ${seconds} s, ${rounds} rounds, server in a child process`);
+  console.log(
+    `\nGET /health throughput, autocannon ${connections} connections × ${seconds} s, ${rounds} rounds, server in a child process`,
+  );
   const variants = ['static', 'static+sampling', 'monitor', 'gateway'] as const;
   const results: Record<string, { rps: number[]; p99: number[] }> = {};
   for (const v of variants) results[v] = { rps: [], p99: [] };

@@ -100,9 +100,22 @@ async function child(role: string): Promise<void> {
     const { createAdmission, createProxy } = await import('../src/proxy/index.js');
     const { createCache } = await import('../src/cache/index.js');
     const { proxyRoutes } = await import('../src/server/routes/proxy.js');
-    const admission = createAdmission({ maxConcurrent: Number(args['max-concurrent']), queueSize: 100, queueTimeout: 5_000, memoryThresholdPercent: 80 });
+    const admission = createAdmission({
+      maxConcurrent: Number(args['max-concurrent']),
+      queueSize: 100,
+      queueTimeout: 5_000,
+      memoryThresholdPercent: 80,
+    });
     const cache = createCache({});
-    const proxy = createProxy({ upstreamUrl: upstream, upstreamToken: 'bench-token', admission, cache, maxBufferSize: 10 * MiB, streamTimeout: 30_000, gcAssistBytes: process.env.GC_ASSIST === undefined ? undefined : Number(process.env.GC_ASSIST) });
+    const proxy = createProxy({
+      upstreamUrl: upstream,
+      upstreamToken: 'bench-token',
+      admission,
+      cache,
+      maxBufferSize: 10 * MiB,
+      streamTimeout: 30_000,
+      gcAssistBytes: process.env.GC_ASSIST === undefined ? undefined : Number(process.env.GC_ASSIST),
+    });
     const app = Fastify();
     await app.register(proxyRoutes, { proxy });
     await app.listen({ port: 0, host: '127.0.0.1' });
@@ -118,18 +131,24 @@ async function child(role: string): Promise<void> {
     // Reference only (no features): node:http + undici Pool.stream, the issue's "bare" proxy.
     const { Pool } = await import('undici');
     const pool = new Pool(upstream, { connections: 64 });
-    port = await listen(http.createServer((req, res) => {
-      pool.stream(
-        { path: (req.url ?? '/').replace(/^\/api/, '') || '/', method: 'GET', headers: { 'x-forwarded-for': req.socket.remoteAddress ?? '' } },
-        ({ statusCode, headers }) => {
-          res.writeHead(statusCode, headers as http.OutgoingHttpHeaders);
-          return res;
-        },
-        (err) => {
-          if (err) res.destroy();
-        },
-      );
-    }));
+    port = await listen(
+      http.createServer((req, res) => {
+        pool.stream(
+          {
+            path: (req.url ?? '/').replace(/^\/api/, '') || '/',
+            method: 'GET',
+            headers: { 'x-forwarded-for': req.socket.remoteAddress ?? '' },
+          },
+          ({ statusCode, headers }) => {
+            res.writeHead(statusCode, headers as http.OutgoingHttpHeaders);
+            return res;
+          },
+          (err) => {
+            if (err) res.destroy();
+          },
+        );
+      }),
+    );
   } else if (role === 'http-proxy') {
     const { default: HttpProxy } = await import('http-proxy');
     const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -138,10 +157,12 @@ async function child(role: string): Promise<void> {
       if (res instanceof http.ServerResponse && !res.headersSent) res.writeHead(502).end();
       else res.destroy();
     });
-    port = await listen(http.createServer((req, res) => {
-      req.url = (req.url ?? '/').replace(/^\/api/, '') || '/';
-      proxy.web(req, res);
-    }));
+    port = await listen(
+      http.createServer((req, res) => {
+        req.url = (req.url ?? '/').replace(/^\/api/, '') || '/';
+        proxy.web(req, res);
+      }),
+    );
   } else {
     port = await overloadServer(role);
   }
@@ -197,7 +218,11 @@ async function overloadServer(role: string): Promise<number> {
     });
   } else if (role === 'overload-under-pressure') {
     const { default: underPressure } = await import('@fastify/under-pressure');
-    await app.register(underPressure, { maxHeapUsedBytes: Math.floor(getHeapStatistics().heap_size_limit * 0.8), sampleInterval: 100, retryAfter: 1 });
+    await app.register(underPressure, {
+      maxHeapUsedBytes: Math.floor(getHeapStatistics().heap_size_limit * 0.8),
+      sampleInterval: 100,
+      retryAfter: 1,
+    });
     app.get('/work', work);
   } else {
     app.get('/work', work);
@@ -236,7 +261,10 @@ function childEntry(): Promise<{ script: string; loader: string[] }> {
 
 async function spawnChild(role: string, extra: string[] = [], nodeArgs: string[] = []): Promise<Child> {
   const { script, loader } = await childEntry();
-  const proc = fork(script, ['--child', role, ...extra], { execArgv: [...loader, '--expose-gc', ...nodeArgs], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = fork(script, ['--child', role, ...extra], {
+    execArgv: [...loader, '--expose-gc', ...nodeArgs],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const [{ port }] = (await once(proc, 'message')) as [{ port: number }];
   const ask = async (msg: string): Promise<Record<string, number>> => {
     const reply = once(proc, 'message') as Promise<[Record<string, number>]>;
@@ -261,7 +289,12 @@ function haveWrk(): boolean {
   }
 }
 
-async function load(url: string, seconds: number, connections: number, tool: string): Promise<{ rps: number; requests: number; errors: number }> {
+async function load(
+  url: string,
+  seconds: number,
+  connections: number,
+  tool: string,
+): Promise<{ rps: number; requests: number; errors: number }> {
   if (tool === 'wrk') {
     const out = execFileSync('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, url], { encoding: 'utf8' });
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
@@ -289,7 +322,9 @@ async function throughput(): Promise<void> {
   const rps = new Map<string, number[]>();
   const cpu = new Map<string, number[]>();
   const paired: number[] = []; // per run: headroom ÷ the faster peer of that run
-  console.log(`throughput: 1 KB GET, ${connections} connections, ${seconds} s × ${runs} runs, tool ${tool}, headroom MAX_CONCURRENT_CONNECTIONS=${args['max-concurrent']}`);
+  console.log(
+    `throughput: 1 KB GET, ${connections} connections, ${seconds} s × ${runs} runs, tool ${tool}, headroom MAX_CONCURRENT_CONNECTIONS=${args['max-concurrent']}`,
+  );
   try {
     for (let run = 0; run < runs; run++) {
       // Rotate the order each run so no target always goes first on a noisy machine.
@@ -304,7 +339,9 @@ async function throughput(): Promise<void> {
         const s = await c.ask('stats');
         (rps.get(name) ?? rps.set(name, []).get(name)!).push(r.rps);
         (cpu.get(name) ?? cpu.set(name, []).get(name)!).push((s.cpuMs! * 1000) / Math.max(1, r.requests));
-        console.log(`  run ${run + 1} ${name.padEnd(20)} ${r.rps.toFixed(0).padStart(7)} req/s  ${((s.cpuMs! * 1000) / Math.max(1, r.requests)).toFixed(1).padStart(6)} µs CPU/req  errors ${r.errors}`);
+        console.log(
+          `  run ${run + 1} ${name.padEnd(20)} ${r.rps.toFixed(0).padStart(7)} req/s  ${((s.cpuMs! * 1000) / Math.max(1, r.requests)).toFixed(1).padStart(6)} µs CPU/req  errors ${r.errors}`,
+        );
       }
       const last = (n: string): number => rps.get(n)!.at(-1)!;
       paired.push(last('headroom') / Math.max(last('fastify-http-proxy'), last('http-proxy')));
@@ -324,11 +361,14 @@ async function throughput(): Promise<void> {
   const fastestPeer = Math.max(m('fastify-http-proxy'), m('http-proxy'));
   console.log('\n| target | req/s (median) | CPU µs/req (median) | headroom ÷ target |');
   console.log('|---|---:|---:|---:|');
-  for (const n of ['direct', ...peers]) console.log(`| ${n} | ${m(n).toFixed(0)} | ${mc(n).toFixed(1)} | ${(m('headroom') / m(n)).toFixed(2)} |`);
+  for (const n of ['direct', ...peers])
+    console.log(`| ${n} | ${m(n).toFixed(0)} | ${mc(n).toFixed(1)} | ${(m('headroom') / m(n)).toFixed(2)} |`);
   const ratio = m('headroom') / fastestPeer;
   const pairedRatio = median(paired);
   const cpuRatio = Math.min(mc('fastify-http-proxy'), mc('http-proxy')) / mc('headroom');
-  console.log(`\nheadroom vs fastest Node peer: ${ratio.toFixed(2)}× on medians, ${pairedRatio.toFixed(2)}× median of per-run ratios (${paired.map((x) => x.toFixed(2)).join(', ')}); target ≥ 1.25× (both): ${Math.min(ratio, pairedRatio) >= 1.25 ? 'met' : 'NOT met'}`);
+  console.log(
+    `\nheadroom vs fastest Node peer: ${ratio.toFixed(2)}× on medians, ${pairedRatio.toFixed(2)}× median of per-run ratios (${paired.map((x) => x.toFixed(2)).join(', ')}); target ≥ 1.25× (both): ${Math.min(ratio, pairedRatio) >= 1.25 ? 'met' : 'NOT met'}`,
+  );
   console.log(`CPU per request: the cheapest peer uses ${cpuRatio.toFixed(2)}× headroom's CPU time per request`);
 }
 
@@ -338,7 +378,9 @@ async function memory(): Promise<void> {
   const warmupMb = Number(args.warmup);
   const up = await spawnChild('upstream');
   const upstream = `http://127.0.0.1:${up.port}`;
-  console.log(`\nmemory: ${downloads} concurrent downloads × ${sizeMb} MB, half reading slowly; proxy RSS growth over idle (${warmupMb > 0 ? `warm: after ${downloads} × ${warmupMb} MB` : 'cold: after one small request'})`);
+  console.log(
+    `\nmemory: ${downloads} concurrent downloads × ${sizeMb} MB, half reading slowly; proxy RSS growth over idle (${warmupMb > 0 ? `warm: after ${downloads} × ${warmupMb} MB` : 'cold: after one small request'})`,
+  );
   const rows: string[] = [];
   try {
     for (const name of ['headroom', 'fastify-http-proxy', 'http-proxy'].filter((n) => args.proxies!.split(',').includes(n))) {
@@ -350,7 +392,9 @@ async function memory(): Promise<void> {
         // freed, and kept by glibc, a one-off ~25 MiB step that does not grow with the bodies).
         await getBody(`http://127.0.0.1:${c.port}/api/x`);
         if (warmupMb > 0) {
-          await Promise.all(Array.from({ length: downloads }, (_, i) => drain(`http://127.0.0.1:${c.port}/api/big?mb=${warmupMb}&i=w${i}`, i % 2 === 1)));
+          await Promise.all(
+            Array.from({ length: downloads }, (_, i) => drain(`http://127.0.0.1:${c.port}/api/big?mb=${warmupMb}&i=w${i}`, i % 2 === 1)),
+          );
         }
         await new Promise((r) => setTimeout(r, 200));
         const idle = (await c.ask('reset')).rss!;
@@ -363,7 +407,9 @@ async function memory(): Promise<void> {
         const ok = results.filter((b) => b === sizeMb * MiB).length;
         const growth = (s.peakRss! - idle) / MiB;
         rows.push(`| ${name} | ${(idle / MiB).toFixed(0)} | ${growth.toFixed(1)} | ${ok}/${downloads} | ${secs.toFixed(1)} |`);
-        console.log(`  ${name.padEnd(20)} idle ${(idle / MiB).toFixed(0)} MiB, peak growth ${growth.toFixed(1)} MiB, complete ${ok}/${downloads}, ${secs.toFixed(1)} s`);
+        console.log(
+          `  ${name.padEnd(20)} idle ${(idle / MiB).toFixed(0)} MiB, peak growth ${growth.toFixed(1)} MiB, complete ${ok}/${downloads}, ${secs.toFixed(1)} s`,
+        );
       } finally {
         await c.stop();
       }
@@ -402,7 +448,9 @@ function drain(url: string, slow: boolean): Promise<number> {
 
 async function overload(): Promise<void> {
   const seconds = Number(args['flood-seconds']);
-  console.log(`\noverload: ${seconds} s flood, 200 connections, each request holds 16 MB of heap for 500 ms; servers run with --max-old-space-size=512`);
+  console.log(
+    `\noverload: ${seconds} s flood, 200 connections, each request holds 16 MB of heap for 500 ms; servers run with --max-old-space-size=512`,
+  );
   const rows: string[] = [];
   for (const [name, role] of [
     ['headroom admission', 'overload-headroom'],
@@ -422,7 +470,9 @@ async function overload(): Promise<void> {
       }
       const s503 = (r as unknown as Record<string, number>)['5xx'] ?? 0;
       rows.push(`| ${name} | ${crashed ? '**crashed**' : 'no'} | ${r['2xx']} | ${s503} | ${r.errors + r.timeouts} | ${peak} |`);
-      console.log(`  ${name.padEnd(24)} crashed=${crashed} 2xx=${r['2xx']} 5xx=${s503} errors=${r.errors} timeouts=${r.timeouts} peak heap ${peak}`);
+      console.log(
+        `  ${name.padEnd(24)} crashed=${crashed} 2xx=${r['2xx']} 5xx=${s503} errors=${r.errors} timeouts=${r.timeouts} peak heap ${peak}`,
+      );
     } finally {
       await c.stop();
     }
@@ -434,11 +484,13 @@ async function overload(): Promise<void> {
 
 function getText(url: string): Promise<string> {
   return new Promise((resolve, reject) =>
-    http.get(url, (res) => {
-      let s = '';
-      res.on('data', (c: Buffer) => (s += c));
-      res.on('end', () => resolve(s));
-    }).on('error', reject),
+    http
+      .get(url, (res) => {
+        let s = '';
+        res.on('data', (c: Buffer) => (s += c));
+        res.on('end', () => resolve(s));
+      })
+      .on('error', reject),
   );
 }
 

@@ -7,7 +7,9 @@ const [name, ...args] = process.argv.slice(2);
 const candidates = [`bench/${name}.ts`, `bench/${name}/index.ts`];
 const file = name ? candidates.find((f) => existsSync(f)) : undefined;
 if (!file) {
-  const known = readdirSync('bench').map((f) => f.replace(/\.ts$/, '')).filter((f) => !f.startsWith('_'));
+  const known = readdirSync('bench')
+    .map((f) => f.replace(/\.ts$/, ''))
+    .filter((f) => !f.startsWith('_'));
   console.error(`usage: npm run bench -- NAME\nknown benchmarks: ${known.join(', ')}`);
   process.exit(2);
 }

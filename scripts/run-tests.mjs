@@ -26,9 +26,16 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--expose-gc', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
+  [
+    '--import',
+    'tsx',
+    '--expose-gc',
+    '--test',
+    `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
     // A hung test fails after 2 minutes instead of holding CI until its limit.
-    '--test-timeout=120000', ...files],
+    '--test-timeout=120000',
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

@@ -9,16 +9,28 @@ export const ERRORS = {
   // generic request problems
   HEADROOM_BAD_REQUEST: { status: 400, doc: 'A query parameter, header or body is malformed or out of range.' },
   HEADROOM_NOT_FOUND: { status: 404, doc: 'No route matches, or the route is turned off by configuration.' },
-  HEADROOM_METHOD_NOT_ALLOWED: { status: 405, doc: 'The path exists but not for this method (e.g. GET on a POST admin route); the Allow header lists the methods it takes.' },
+  HEADROOM_METHOD_NOT_ALLOWED: {
+    status: 405,
+    doc: 'The path exists but not for this method (e.g. GET on a POST admin route); the Allow header lists the methods it takes.',
+  },
   HEADROOM_BODY_TOO_LARGE: { status: 413, doc: 'A body exceeded its byte limit while it was being read.' },
-  HEADROOM_REQUEST_TIMEOUT: { status: 408, doc: 'The client sent no request body bytes for CLIENT_TIMEOUT; the upstream request was aborted.' },
-  HEADROOM_HEADERS_TOO_LARGE: { status: 431, doc: "The request's header section is larger than the HTTP parser accepts (Node's --max-http-header-size, 16 KiB by default)." },
+  HEADROOM_REQUEST_TIMEOUT: {
+    status: 408,
+    doc: 'The client sent no request body bytes for CLIENT_TIMEOUT; the upstream request was aborted.',
+  },
+  HEADROOM_HEADERS_TOO_LARGE: {
+    status: 431,
+    doc: "The request's header section is larger than the HTTP parser accepts (Node's --max-http-header-size, 16 KiB by default).",
+  },
   HEADROOM_CLIENT_CLOSED: { status: 499, doc: 'The client closed the connection before the answer was ready; nothing is sent.' },
   // admin API
   HEADROOM_ADMIN_DISABLED: { status: 403, doc: 'The admin API is off because HEADROOM_ADMIN_TOKEN is not set.' },
   HEADROOM_UNAUTHORIZED: { status: 401, doc: 'Missing or wrong bearer token for the admin API.' },
   HEADROOM_RATE_LIMITED: { status: 429, doc: 'Too many admin requests from one client; see Retry-After.' },
-  HEADROOM_SNAPSHOT_REFUSED: { status: 409, doc: 'A heap snapshot was refused: one is in progress, memory is too low or the directory is over its cap.' },
+  HEADROOM_SNAPSHOT_REFUSED: {
+    status: 409,
+    doc: 'A heap snapshot was refused: one is in progress, memory is too low or the directory is over its cap.',
+  },
   // admission control and memory protection
   HEADROOM_OVERLOADED: { status: 503, doc: 'Concurrency limit reached and the queue is full; see Retry-After.' },
   HEADROOM_QUEUE_TIMEOUT: { status: 503, doc: 'The request waited in the admission queue longer than allowed; see Retry-After.' },
@@ -40,10 +52,22 @@ export const ERRORS = {
   // cache
   HEADROOM_CACHE_LOADER_TIMEOUT: { status: 504, doc: 'A getOrSet loader did not finish within its timeout.' },
   HEADROOM_CACHE_VALUE_INVALID: { status: 500, doc: 'A value cannot be cached (not JSON-serialisable and not bytes).' },
-  HEADROOM_CACHE_STREAM_SIZE_MISMATCH: { status: 500, doc: "setStream's readable delivered more or fewer bytes than its declared size; nothing was cached." },
-  HEADROOM_CACHE_STORE_UNAVAILABLE: { status: 503, doc: 'The L2 store (Redis, or the disk directory) failed or cannot be reached. The cache counts it, skips L2 for a while and serves from L1; only a stream from getStream that was already flowing ends with it.' },
-  HEADROOM_CACHE_STORE_CORRUPT: { status: 500, doc: 'A value in the L2 store is corrupt or truncated. It is counted, deleted and read as a miss; only a stream from getStream that was already flowing ends with it.' },
-  HEADROOM_CACHE_ENTRY_TOO_LARGE: { status: 413, doc: "A value is over a bound of the L2 store: its byte cap (it is not stored there) or the most get() loads into memory (use getStream()). The cache treats it as not stored, or as a miss." },
+  HEADROOM_CACHE_STREAM_SIZE_MISMATCH: {
+    status: 500,
+    doc: "setStream's readable delivered more or fewer bytes than its declared size; nothing was cached.",
+  },
+  HEADROOM_CACHE_STORE_UNAVAILABLE: {
+    status: 503,
+    doc: 'The L2 store (Redis, or the disk directory) failed or cannot be reached. The cache counts it, skips L2 for a while and serves from L1; only a stream from getStream that was already flowing ends with it.',
+  },
+  HEADROOM_CACHE_STORE_CORRUPT: {
+    status: 500,
+    doc: 'A value in the L2 store is corrupt or truncated. It is counted, deleted and read as a miss; only a stream from getStream that was already flowing ends with it.',
+  },
+  HEADROOM_CACHE_ENTRY_TOO_LARGE: {
+    status: 413,
+    doc: 'A value is over a bound of the L2 store: its byte cap (it is not stored there) or the most get() loads into memory (use getStream()). The cache treats it as not stored, or as a miss.',
+  },
   // anything unexpected
   HEADROOM_INTERNAL: { status: 500, doc: 'An unexpected error; details are in the log.' },
 } as const satisfies Record<string, { status: number; doc: string }>;

@@ -26,7 +26,12 @@ test('every code maps to one HTTP status and has a description', () => {
 test('every HEADROOM_* code the docs and the README name is in the registry', () => {
   // Environment variables share the prefix; they are not codes.
   const vars = new Set([...allOptions.map((o) => o.option.env), 'HEADROOM_CONFIG']);
-  const files = ['README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+  const files = [
+    'README.md',
+    ...readdirSync('docs')
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => join('docs', f)),
+  ];
   for (const file of files) {
     // A name followed by `_` or a letter is a prefix or part of a longer word (e.g. "HEADROOM_IMAGE_" in prose).
     for (const [name] of readFileSync(file, 'utf8').matchAll(/\bHEADROOM_[A-Z0-9_]*[A-Z0-9](?![A-Za-z0-9_])/g)) {
@@ -104,6 +109,7 @@ describe('every code is raised by real code, with its status', () => {
   }
 
   test('test/errors/ has cases only for registered codes', () => {
-    for (const code of Object.keys(cases)) assert.ok(isErrorCode(code), `test/errors/ has a case for ${code}, which is not in src/errors.ts`);
+    for (const code of Object.keys(cases))
+      assert.ok(isErrorCode(code), `test/errors/ has a case for ${code}, which is not in src/errors.ts`);
   });
 });

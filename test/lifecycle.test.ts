@@ -47,7 +47,9 @@ async function drain(body: Buffer | Readable | undefined): Promise<number> {
 }
 
 test('every public factory: a second close() returns the close in flight, and nothing is left behind', async () => {
-  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#3a7' } }).png().toBuffer();
+  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#3a7' } })
+    .png()
+    .toBuffer();
   // An origin for the proxy, the upstream client, the image service and the gateway.
   const origin = createServer((req, res) => {
     if (req.url?.startsWith('/img')) res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length }).end(png);
@@ -59,61 +61,88 @@ test('every public factory: a second close() returns the close in flight, and no
   const redis: RedisServer | undefined = withRedis ? await startRedis() : undefined;
 
   const factories: [string, Factory][] = [
-    ['createMemoryMonitor', async () => {
-      const monitor = createMemoryMonitor({ sampleInterval: 50 });
-      monitor.start();
-      assert.ok(monitor.report().v8.heapSizeLimit > 0);
-      return { part: monitor };
-    }],
-    ['createCache (L1 only)', async () => {
-      const cache = createCache({ disk: false });
-      await cache.set('k', 'v');
-      assert.equal(await cache.getOrSet('k', () => 'other'), 'v');
-      return { part: cache };
-    }],
-    ['createCache (disk)', async () => {
-      const cache = createCache({ disk: { dir: join(dir, 'disk') }, l1: { maxEntryBytes: 10 } });
-      await cache.set('k', Buffer.alloc(1000, 1));
-      assert.equal((await cache.getStream('k'))?.size, 1000);
-      return { part: cache };
-    }],
-    ['createCache (redis)', async () => {
-      const cache = createCache({ redis: { url: redis!.url, keyPrefix: 'lifecycle:' } });
-      await cache.set('k', 'v');
-      assert.equal(cache.stats().l2?.errors, 0);
-      return { part: cache };
-    }],
-    ['createAdmission', async () => {
-      const admission = createAdmission({ maxConcurrent: 2, queueSize: 10, queueTimeout: 1000, memoryThresholdPercent: 90 });
-      const release = await admission.acquire();
-      release();
-      return { part: admission };
-    }],
-    ['createProxy', async () => {
-      const proxy = createProxy({ upstreamUrl: originUrl });
-      const server = createServer((req, res) => proxy.handle(req, res));
-      const url = await listen(server);
-      assert.equal((await request(`${url}/api/x`)).status, 200);
-      return { part: proxy, after: () => stop(server) };
-    }],
-    ['createUpstreamClient', async () => {
-      const client = createUpstreamClient({ baseUrl: originUrl });
-      assert.deepEqual(await client.json('/x'), { ok: true });
-      return { part: client };
-    }],
-    ['createImageService', async () => {
-      const cache = createCache({ disk: false });
-      const image = createImageService({ cache, allowedOrigins: [originUrl], allowPrivateNetworks: true });
-      const res = await image.handle({ query: { url: `${originUrl}/img.png`, w: '4' } });
-      assert.equal(res.status, 200);
-      assert.ok((await drain(res.body)) > 0);
-      return { part: image, after: () => cache.close() };
-    }],
-    ['createGateway', async () => {
-      const gw = await startGateway({ UPSTREAM_URL: originUrl });
-      assert.equal((await request(`${gw.url}/api/x`)).status, 200);
-      return { part: gw.gw, after: () => gw.close() };
-    }],
+    [
+      'createMemoryMonitor',
+      async () => {
+        const monitor = createMemoryMonitor({ sampleInterval: 50 });
+        monitor.start();
+        assert.ok(monitor.report().v8.heapSizeLimit > 0);
+        return { part: monitor };
+      },
+    ],
+    [
+      'createCache (L1 only)',
+      async () => {
+        const cache = createCache({ disk: false });
+        await cache.set('k', 'v');
+        assert.equal(await cache.getOrSet('k', () => 'other'), 'v');
+        return { part: cache };
+      },
+    ],
+    [
+      'createCache (disk)',
+      async () => {
+        const cache = createCache({ disk: { dir: join(dir, 'disk') }, l1: { maxEntryBytes: 10 } });
+        await cache.set('k', Buffer.alloc(1000, 1));
+        assert.equal((await cache.getStream('k'))?.size, 1000);
+        return { part: cache };
+      },
+    ],
+    [
+      'createCache (redis)',
+      async () => {
+        const cache = createCache({ redis: { url: redis!.url, keyPrefix: 'lifecycle:' } });
+        await cache.set('k', 'v');
+        assert.equal(cache.stats().l2?.errors, 0);
+        return { part: cache };
+      },
+    ],
+    [
+      'createAdmission',
+      async () => {
+        const admission = createAdmission({ maxConcurrent: 2, queueSize: 10, queueTimeout: 1000, memoryThresholdPercent: 90 });
+        const release = await admission.acquire();
+        release();
+        return { part: admission };
+      },
+    ],
+    [
+      'createProxy',
+      async () => {
+        const proxy = createProxy({ upstreamUrl: originUrl });
+        const server = createServer((req, res) => proxy.handle(req, res));
+        const url = await listen(server);
+        assert.equal((await request(`${url}/api/x`)).status, 200);
+        return { part: proxy, after: () => stop(server) };
+      },
+    ],
+    [
+      'createUpstreamClient',
+      async () => {
+        const client = createUpstreamClient({ baseUrl: originUrl });
+        assert.deepEqual(await client.json('/x'), { ok: true });
+        return { part: client };
+      },
+    ],
+    [
+      'createImageService',
+      async () => {
+        const cache = createCache({ disk: false });
+        const image = createImageService({ cache, allowedOrigins: [originUrl], allowPrivateNetworks: true });
+        const res = await image.handle({ query: { url: `${originUrl}/img.png`, w: '4' } });
+        assert.equal(res.status, 200);
+        assert.ok((await drain(res.body)) > 0);
+        return { part: image, after: () => cache.close() };
+      },
+    ],
+    [
+      'createGateway',
+      async () => {
+        const gw = await startGateway({ UPSTREAM_URL: originUrl });
+        assert.equal((await request(`${gw.url}/api/x`)).status, 200);
+        return { part: gw.gw, after: () => gw.close() };
+      },
+    ],
   ];
 
   const problems: string[] = [];
@@ -126,7 +155,10 @@ test('every public factory: a second close() returns the close in flight, and no
           const first = part.close();
           const second = part.close();
           let firstDone = false;
-          void first.then(() => (firstDone = true), () => undefined);
+          void first.then(
+            () => (firstDone = true),
+            () => undefined,
+          );
           const settledSecond = second.then(() => firstDone);
           if (second !== first) problems.push(`${name}: a second close() returned a new promise, not the close in flight`);
           if (!(await settledSecond)) problems.push(`${name}: a second close() settled before the first one had finished`);

@@ -6,9 +6,29 @@ import type { PressureSource } from '../monitor/types.js';
 
 /** Options the gateway configures too (MAX_CONCURRENT_CONNECTIONS, PROXY_QUEUE_*, MEMORY_THRESHOLD_PERCENT). */
 export const admissionSpecs = {
-  maxConcurrent: num({ env: 'MAX_CONCURRENT_CONNECTIONS', doc: 'Upstream requests in flight at once (proxy and image fetches).', default: 20, min: 1, max: 100_000, integer: true }),
-  queueSize: num({ env: 'PROXY_QUEUE_SIZE', doc: 'Requests that may wait for a slot; more get 503.', default: 100, min: 0, max: 1_000_000, integer: true }),
-  queueTimeout: duration({ env: 'PROXY_QUEUE_TIMEOUT', doc: 'Longest wait in the queue before 503.', default: 5_000, min: 1, max: 600_000 }),
+  maxConcurrent: num({
+    env: 'MAX_CONCURRENT_CONNECTIONS',
+    doc: 'Upstream requests in flight at once (proxy and image fetches).',
+    default: 20,
+    min: 1,
+    max: 100_000,
+    integer: true,
+  }),
+  queueSize: num({
+    env: 'PROXY_QUEUE_SIZE',
+    doc: 'Requests that may wait for a slot; more get 503.',
+    default: 100,
+    min: 0,
+    max: 1_000_000,
+    integer: true,
+  }),
+  queueTimeout: duration({
+    env: 'PROXY_QUEUE_TIMEOUT',
+    doc: 'Longest wait in the queue before 503.',
+    default: 5_000,
+    min: 1,
+    max: 600_000,
+  }),
   memoryThresholdPercent: percent({
     env: 'MEMORY_THRESHOLD_PERCENT',
     doc: 'Circuit breaker opens when heap used reaches this percent (0–100) of the V8 heap limit.',
@@ -20,11 +40,25 @@ export const admissionSpecs = {
 
 /** Library-only options of createAdmission (no environment variable; not in the configuration). */
 export const admissionLibrarySpecs = {
-  hysteresisPercent: num({ doc: 'The breaker closes again below the threshold minus this many percentage points.', default: 5, min: 0, max: 99 }),
+  hysteresisPercent: num({
+    doc: 'The breaker closes again below the threshold minus this many percentage points.',
+    default: 5,
+    min: 0,
+    max: 99,
+  }),
   sampleInterval: duration({ doc: "Period of the breaker's heap sample.", default: 100, min: 1, max: 60_000 }),
   retryAfter: num({ doc: 'Seconds sent in Retry-After with every rejection.', default: 1, min: 0, max: 86_400, integer: true }),
-  shedFraction: num({ doc: 'Share of tracked in-flight responses shed when the monitor turns critical (at least one).', default: 0.25, min: 0, max: 1 }),
-  monitor: optionalObject<PressureSource>({ doc: 'Critical opens the breaker and sheds responses.', what: 'a memory monitor', methods: ['status', 'onPressure'] }),
+  shedFraction: num({
+    doc: 'Share of tracked in-flight responses shed when the monitor turns critical (at least one).',
+    default: 0.25,
+    min: 0,
+    max: 1,
+  }),
+  monitor: optionalObject<PressureSource>({
+    doc: 'Critical opens the breaker and sheds responses.',
+    what: 'a memory monitor',
+    methods: ['status', 'onPressure'],
+  }),
 };
 
 const specs = { ...admissionSpecs, ...admissionLibrarySpecs };

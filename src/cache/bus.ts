@@ -28,7 +28,8 @@ export function parseMessage(raw: string): (BusMessage & { i?: string }) | undef
   if (o.i !== undefined && i === undefined) return undefined;
   if (o.op === 'clear') return { op: 'clear', i };
   if (o.op === 'tag' && isName(o.tag) && o.tag !== '') return { op: 'tag', tag: o.tag, i };
-  if (o.op === 'del' && Array.isArray(o.keys) && o.keys.length <= MAX_KEYS && o.keys.every(isName)) return { op: 'del', keys: o.keys as string[], i };
+  if (o.op === 'del' && Array.isArray(o.keys) && o.keys.length <= MAX_KEYS && o.keys.every(isName))
+    return { op: 'del', keys: o.keys as string[], i };
   return undefined;
 }
 

@@ -44,7 +44,10 @@ export function toBuffer(chunk: unknown): Buffer {
   if (Buffer.isBuffer(chunk)) return chunk;
   if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
   if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  throw new HeadroomError('HEADROOM_CACHE_VALUE_INVALID', `stream chunks must be bytes or strings, got ${chunk === null ? 'null' : typeof chunk}`);
+  throw new HeadroomError(
+    'HEADROOM_CACHE_VALUE_INVALID',
+    `stream chunks must be bytes or strings, got ${chunk === null ? 'null' : typeof chunk}`,
+  );
 }
 
 /** Whether a byte view spans its whole ArrayBuffer (so keeping it retains nothing else). */

@@ -112,9 +112,17 @@ export class L1 {
     if (old !== undefined) this.remove(old);
     if (size > this.maxEntryBytes || size > this.effectiveMaxBytes) return false;
     const e: L1Entry = {
-      key, value, type, size, expiresAt, staleUntil,
+      key,
+      value,
+      type,
+      size,
+      expiresAt,
+      staleUntil,
       tags: tags !== undefined && tags.length > 0 ? tags : undefined,
-      visited: false, hits: 0, newer: undefined, older: this.head,
+      visited: false,
+      hits: 0,
+      newer: undefined,
+      older: this.head,
     };
     if (this.head !== undefined) this.head.newer = e;
     this.head = e;

@@ -5,7 +5,10 @@ import { HeadroomError } from '../errors.js';
 export async function runLoader<T>(key: string, loader: () => Promise<T> | T, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HeadroomError('HEADROOM_CACHE_LOADER_TIMEOUT', `loader for "${key}" did not finish within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new HeadroomError('HEADROOM_CACHE_LOADER_TIMEOUT', `loader for "${key}" did not finish within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     timer.unref();
   });
   try {
@@ -17,7 +20,8 @@ export async function runLoader<T>(key: string, loader: () => Promise<T> | T, ti
 
 /** Checks a TTL/grace value: a positive number of ms, or Infinity (never expires). */
 export function checkDuration(name: string, ms: number): number {
-  if (typeof ms !== 'number' || Number.isNaN(ms) || ms <= 0) throw new RangeError(`${name} must be a positive number of milliseconds or Infinity, got ${String(ms)}`);
+  if (typeof ms !== 'number' || Number.isNaN(ms) || ms <= 0)
+    throw new RangeError(`${name} must be a positive number of milliseconds or Infinity, got ${String(ms)}`);
   return ms;
 }
 

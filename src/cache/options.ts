@@ -5,7 +5,19 @@
 import type { Logger } from 'pino';
 import { HeadroomError } from '../errors.js';
 import type { PressureSource } from '../monitor/types.js';
-import { bytes, duration, formatBytes, num, optionalBytes, optionalObject, optionalUrl, resolveOptions, str, type OptionSpec, type SpecValues } from '../options/spec.js';
+import {
+  bytes,
+  duration,
+  formatBytes,
+  num,
+  optionalBytes,
+  optionalObject,
+  optionalUrl,
+  resolveOptions,
+  str,
+  type OptionSpec,
+  type SpecValues,
+} from '../options/spec.js';
 import { MAX_GET_BYTES } from './stores/types.js';
 import type { CacheOptions } from './types.js';
 
@@ -13,8 +25,21 @@ import type { CacheOptions } from './types.js';
 export const DEFAULT_MAX_ENTRY_BYTES = 8 * 1024 ** 2;
 
 export const l1Specs = {
-  maxBytes: bytes({ env: 'CACHE_MAX_BYTES', doc: 'Byte budget of the in-process L1 cache (keys, values and per-entry overhead).', default: 64 * 1024 ** 2, min: 0, max: 2 ** 40 }),
-  maxEntries: num({ env: 'CACHE_MAX_ENTRIES', doc: 'Most entries L1 holds, whatever their size.', default: 10_000, min: 1, max: 10_000_000, integer: true }),
+  maxBytes: bytes({
+    env: 'CACHE_MAX_BYTES',
+    doc: 'Byte budget of the in-process L1 cache (keys, values and per-entry overhead).',
+    default: 64 * 1024 ** 2,
+    min: 0,
+    max: 2 ** 40,
+  }),
+  maxEntries: num({
+    env: 'CACHE_MAX_ENTRIES',
+    doc: 'Most entries L1 holds, whatever their size.',
+    default: 10_000,
+    min: 1,
+    max: 10_000_000,
+    integer: true,
+  }),
   maxEntryBytes: optionalBytes({
     env: 'CACHE_MAX_ENTRY_BYTES',
     doc: 'Values larger than this skip L1 and live only in L2. Must not exceed CACHE_MAX_BYTES.',
@@ -26,32 +51,121 @@ export const l1Specs = {
 };
 
 export const diskSpecs = {
-  dir: str({ env: 'CACHE_DIR', doc: 'Directory of the disk L2 store. Must be new or empty on first use (headroom then writes a .headroom-disk-cache marker in it); a non-empty directory without the marker stops start-up. Only files named like cache files are ever deleted in it.', default: './.headroom-cache', maxLength: 4096, pattern: /./, accepted: 'must be a path of 1 to 4096 characters' }),
-  maxBytes: bytes({ env: 'CACHE_DISK_MAX_BYTES', doc: 'Byte cap of the disk L2 store; least recently used files go first.', default: 1024 ** 3, min: 1024 * 1024, max: 2 ** 50 }),
-  maxEntries: num({ env: 'CACHE_DISK_MAX_ENTRIES', doc: 'Most files the disk L2 tracks (bounds its in-memory index, about 200 bytes a file); least recently used files go first.', default: 100_000, min: 1, max: 10_000_000, integer: true }),
-  maxGetBytes: bytes({ doc: 'Largest value get() reads from disk into memory; a larger one is a miss for get() and is read with getStream().', default: MAX_GET_BYTES, min: 1024, max: 1024 ** 3 }),
+  dir: str({
+    env: 'CACHE_DIR',
+    doc: 'Directory of the disk L2 store. Must be new or empty on first use (headroom then writes a .headroom-disk-cache marker in it); a non-empty directory without the marker stops start-up. Only files named like cache files are ever deleted in it.',
+    default: './.headroom-cache',
+    maxLength: 4096,
+    pattern: /./,
+    accepted: 'must be a path of 1 to 4096 characters',
+  }),
+  maxBytes: bytes({
+    env: 'CACHE_DISK_MAX_BYTES',
+    doc: 'Byte cap of the disk L2 store; least recently used files go first.',
+    default: 1024 ** 3,
+    min: 1024 * 1024,
+    max: 2 ** 50,
+  }),
+  maxEntries: num({
+    env: 'CACHE_DISK_MAX_ENTRIES',
+    doc: 'Most files the disk L2 tracks (bounds its in-memory index, about 200 bytes a file); least recently used files go first.',
+    default: 100_000,
+    min: 1,
+    max: 10_000_000,
+    integer: true,
+  }),
+  maxGetBytes: bytes({
+    doc: 'Largest value get() reads from disk into memory; a larger one is a miss for get() and is read with getStream().',
+    default: MAX_GET_BYTES,
+    min: 1024,
+    max: 1024 ** 3,
+  }),
 };
 
 export const redisSpecs = {
-  url: optionalUrl({ env: 'REDIS_URL', doc: 'Redis for a shared L2 and the invalidation bus between instances (replaces the disk L2).', default: undefined, protocols: ['redis:', 'rediss:'], allowUserinfo: true, secret: true }),
-  keyPrefix: str({ env: 'CACHE_REDIS_KEY_PREFIX', doc: 'Prefix of every Redis key and of the bus channel; instances that share a cache use the same prefix.', default: 'headroom:', maxLength: 128, pattern: /^[\x21-\x7e]*$/, accepted: 'must be at most 128 printable ASCII characters without spaces' }),
-  chunkSize: bytes({ env: 'CACHE_REDIS_CHUNK_SIZE', doc: 'Values larger than this are stored in Redis as chunks of this size and streamed back.', default: 512 * 1024, min: 16 * 1024, max: 64 * 1024 ** 2 }),
-  commandTimeout: duration({ doc: 'Timeout of each Redis command, and the longest wait for the first connection.', default: 1000, min: 1, max: 600_000 }),
+  url: optionalUrl({
+    env: 'REDIS_URL',
+    doc: 'Redis for a shared L2 and the invalidation bus between instances (replaces the disk L2).',
+    default: undefined,
+    protocols: ['redis:', 'rediss:'],
+    allowUserinfo: true,
+    secret: true,
+  }),
+  keyPrefix: str({
+    env: 'CACHE_REDIS_KEY_PREFIX',
+    doc: 'Prefix of every Redis key and of the bus channel; instances that share a cache use the same prefix.',
+    default: 'headroom:',
+    maxLength: 128,
+    pattern: /^[\x21-\x7e]*$/,
+    accepted: 'must be at most 128 printable ASCII characters without spaces',
+  }),
+  chunkSize: bytes({
+    env: 'CACHE_REDIS_CHUNK_SIZE',
+    doc: 'Values larger than this are stored in Redis as chunks of this size and streamed back.',
+    default: 512 * 1024,
+    min: 16 * 1024,
+    max: 64 * 1024 ** 2,
+  }),
+  commandTimeout: duration({
+    doc: 'Timeout of each Redis command, and the longest wait for the first connection.',
+    default: 1000,
+    min: 1,
+    max: 600_000,
+  }),
 };
 
 export const cacheSpecs = {
-  defaultTtl: duration({ env: 'CACHE_DEFAULT_TTL', doc: 'TTL of entries set without one.', default: 300_000, min: 1, max: 365 * 24 * 3_600_000 }),
-  pressureShrinkRatio: num({ env: 'CACHE_PRESSURE_SHRINK_RATIO', doc: 'On memory warning L1 shrinks to this fraction of its budget; on critical it empties.', default: 0.5, min: 0, max: 1 }),
-  loaderTimeout: duration({ env: 'CACHE_LOADER_TIMEOUT', doc: 'Default time a getOrSet loader may take before callers get HEADROOM_CACHE_LOADER_TIMEOUT (the value is then not cached).', default: 10_000, min: 1, max: 600_000 }),
-  cleanupInterval: duration({ env: 'CACHE_CLEANUP_INTERVAL', doc: 'How often expired entries are swept.', default: 60_000, min: 1000, max: 24 * 3_600_000 }),
-  breakDuration: duration({ doc: 'After an L2 failure, L2 is skipped this long (circuit breaker) or until the store is ready again.', default: 2000, min: 0, max: 3_600_000 }),
-  monitor: optionalObject<PressureSource>({ doc: 'Memory monitor: L1 shrinks on warning and empties on critical (pressureShrinkRatio).', what: 'a memory monitor', methods: ['onPressure', 'status'] }),
-  logger: optionalObject<Logger>({ doc: 'Where L2 failures and failed background refreshes are logged (warn).', what: 'a logger', methods: ['warn'] }),
+  defaultTtl: duration({
+    env: 'CACHE_DEFAULT_TTL',
+    doc: 'TTL of entries set without one.',
+    default: 300_000,
+    min: 1,
+    max: 365 * 24 * 3_600_000,
+  }),
+  pressureShrinkRatio: num({
+    env: 'CACHE_PRESSURE_SHRINK_RATIO',
+    doc: 'On memory warning L1 shrinks to this fraction of its budget; on critical it empties.',
+    default: 0.5,
+    min: 0,
+    max: 1,
+  }),
+  loaderTimeout: duration({
+    env: 'CACHE_LOADER_TIMEOUT',
+    doc: 'Default time a getOrSet loader may take before callers get HEADROOM_CACHE_LOADER_TIMEOUT (the value is then not cached).',
+    default: 10_000,
+    min: 1,
+    max: 600_000,
+  }),
+  cleanupInterval: duration({
+    env: 'CACHE_CLEANUP_INTERVAL',
+    doc: 'How often expired entries are swept.',
+    default: 60_000,
+    min: 1000,
+    max: 24 * 3_600_000,
+  }),
+  breakDuration: duration({
+    doc: 'After an L2 failure, L2 is skipped this long (circuit breaker) or until the store is ready again.',
+    default: 2000,
+    min: 0,
+    max: 3_600_000,
+  }),
+  monitor: optionalObject<PressureSource>({
+    doc: 'Memory monitor: L1 shrinks on warning and empties on critical (pressureShrinkRatio).',
+    what: 'a memory monitor',
+    methods: ['onPressure', 'status'],
+  }),
+  logger: optionalObject<Logger>({
+    doc: 'Where L2 failures and failed background refreshes are logged (warn).',
+    what: 'a logger',
+    methods: ['warn'],
+  }),
 };
 
 /** The rule between the L1 sizes (config and library): a message when maxEntryBytes exceeds maxBytes. */
 export function maxEntryBytesProblem(maxBytes: number, maxEntryBytes: number | undefined, maxBytesName: string): string | undefined {
-  return maxEntryBytes !== undefined && maxBytes > 0 && maxEntryBytes > maxBytes ? `must not exceed ${maxBytesName} (${formatBytes(maxBytes)})` : undefined;
+  return maxEntryBytes !== undefined && maxBytes > 0 && maxEntryBytes > maxBytes
+    ? `must not exceed ${maxBytesName} (${formatBytes(maxBytes)})`
+    : undefined;
 }
 
 type Specs = Record<string, OptionSpec<unknown>>;
@@ -74,7 +188,16 @@ const SHAPES: Record<Group, string> = {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 // A string where an options group belongs may be a Redis URL with a password: it is not shown.
-const show = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'function' ? 'a function' : typeof v === 'string' ? 'a string' : String(v));
+const show = (v: unknown): string =>
+  v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? 'an array'
+      : typeof v === 'function'
+        ? 'a function'
+        : typeof v === 'string'
+          ? 'a string'
+          : String(v);
 
 /**
  * Checks option groups of one factory together (the top level is the group named ''): a nested
@@ -82,7 +205,12 @@ const show = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? '
  * sizes rule (l1 options under `l1Prefix`), lands in one HEADROOM_CONFIG_INVALID. Returns the
  * parsed values by those names.
  */
-function resolveGroups(factory: string, groups: [string, Specs, Record<string, unknown>][], problems: string[], l1Prefix?: string): Record<string, unknown> {
+function resolveGroups(
+  factory: string,
+  groups: [string, Specs, Record<string, unknown>][],
+  problems: string[],
+  l1Prefix?: string,
+): Record<string, unknown> {
   const specs: Specs = {};
   const input: Record<string, unknown> = {};
   for (const [name, groupSpecs, given] of groups) {

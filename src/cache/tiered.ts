@@ -235,7 +235,8 @@ export class TieredCache implements Cache {
       } else if (!stored) {
         parts = undefined; // refused part way through: the stream is gone, the copy is not the whole value
       }
-      if (parts !== undefined && this.versions.unchanged(token)) this.l1.put(key, ValueType.Binary, Buffer.concat(parts, bytes), meta.expiresAt, meta.staleUntil, meta.tags);
+      if (parts !== undefined && this.versions.unchanged(token))
+        this.l1.put(key, ValueType.Binary, Buffer.concat(parts, bytes), meta.expiresAt, meta.staleUntil, meta.tags);
       this.bus?.publish({ op: 'del', keys: [key] });
     } finally {
       readable.off('error', ignore);
@@ -250,20 +251,38 @@ export class TieredCache implements Cache {
     const lookups = l1.hits + l1.misses;
     return {
       l1: {
-        hits: l1.hits, misses: l1.misses, bytes: l1.bytes, entries: l1.size, errors: 0,
-        maxBytes: l1.maxBytes, effectiveMaxBytes: l1.effectiveMaxBytes, maxEntries: l1.maxEntries,
+        hits: l1.hits,
+        misses: l1.misses,
+        bytes: l1.bytes,
+        entries: l1.size,
+        errors: 0,
+        maxBytes: l1.maxBytes,
+        effectiveMaxBytes: l1.effectiveMaxBytes,
+        maxEntries: l1.maxEntries,
         evictions: { ...l1.evictions },
       },
-      l2: s === undefined || this.l2 === undefined ? null : {
-        kind: this.l2.kind, hits: this.l2Hits, misses: this.l2Misses, bytes: s.bytes,
-        entries: s.entries || (s.keyCount ?? 0), errors: this.l2Errors + s.errors,
-        connected: s.connected, keyCount: s.keyCount, corrupt: s.corrupt, evictions: s.evictions,
-        breakerOpen: this.breaker.open,
-      },
+      l2:
+        s === undefined || this.l2 === undefined
+          ? null
+          : {
+              kind: this.l2.kind,
+              hits: this.l2Hits,
+              misses: this.l2Misses,
+              bytes: s.bytes,
+              entries: s.entries || (s.keyCount ?? 0),
+              errors: this.l2Errors + s.errors,
+              connected: s.connected,
+              keyCount: s.keyCount,
+              corrupt: s.corrupt,
+              evictions: s.evictions,
+              breakerOpen: this.breaker.open,
+            },
       hitRatio: lookups === 0 ? 0 : hits / lookups,
       singleFlight: { deduplicated: this.deduplicated, inFlight: this.inflight.size },
       loader: { ...this.loader },
-      bus: this.bus ? { connected: this.bus.connected, published: this.bus.published, received: this.bus.received, dropped: this.bus.dropped } : null,
+      bus: this.bus
+        ? { connected: this.bus.connected, published: this.bus.published, received: this.bus.received, dropped: this.bus.dropped }
+        : null,
     };
   }
 
@@ -427,7 +446,8 @@ function l2Outcome(err: unknown): 'failed' | 'absent' | 'caller' {
 }
 
 const ignore = (): void => undefined;
-const sizeMismatch = (key: string, what: string): HeadroomError => new HeadroomError('HEADROOM_CACHE_STREAM_SIZE_MISMATCH', `stream for ${key} ${what}`);
+const sizeMismatch = (key: string, what: string): HeadroomError =>
+  new HeadroomError('HEADROOM_CACHE_STREAM_SIZE_MISMATCH', `stream for ${key} ${what}`);
 
 function toBytes(type: ValueType, value: unknown): Buffer {
   if (type === ValueType.Binary) return value as Buffer;

@@ -47,16 +47,18 @@ export interface CacheStats {
     maxEntries: number;
     evictions: Record<string, number>;
   };
-  l2: (TierStats & {
-    kind: 'disk' | 'redis';
-    connected: boolean;
-    keyCount: number | null;
-    /** Files/values found corrupt or truncated (each counted as a miss and removed). */
-    corrupt?: number;
-    evictions?: number;
-    /** True while L2 is skipped after a failure (circuit breaker). */
-    breakerOpen?: boolean;
-  }) | null;
+  l2:
+    | (TierStats & {
+        kind: 'disk' | 'redis';
+        connected: boolean;
+        keyCount: number | null;
+        /** Files/values found corrupt or truncated (each counted as a miss and removed). */
+        corrupt?: number;
+        evictions?: number;
+        /** True while L2 is skipped after a failure (circuit breaker). */
+        breakerOpen?: boolean;
+      })
+    | null;
   hitRatio: number;
   singleFlight: { deduplicated: number; inFlight: number };
   /** Loader outcomes of getOrSet (timeouts, errors, background refreshes under grace). */

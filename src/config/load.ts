@@ -109,7 +109,9 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
     problems.push(`${p.env}=${entry ? shown(entry, value) : String(value)}: ${p.message}`);
   }
   const demoGiven = raw.server?.demo !== undefined;
-  const config: Config = demoGiven ? result.data : { ...result.data, server: { ...result.data.server, demo: env.NODE_ENV !== 'production' } };
+  const config: Config = demoGiven
+    ? result.data
+    : { ...result.data, server: { ...result.data.server, demo: env.NODE_ENV !== 'production' } };
   problems.push(...demoCheck(config, demoGiven));
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, warnings: typoWarnings(env) };
@@ -135,7 +137,10 @@ function shown(entry: OptionEntry, value: unknown): string {
 // without quotes): only the kind of error and where it is are reported.
 function jsonProblem(err: Error, text: string): string {
   const m = /^(.*?) in JSON at position (\d+)/.exec(err.message);
-  if (!m) return /end of JSON input/.test(err.message) ? 'unexpected end of input' : 'unexpected character, not shown as it may be part of a secret';
+  if (!m)
+    return /end of JSON input/.test(err.message)
+      ? 'unexpected end of input'
+      : 'unexpected character, not shown as it may be part of a secret';
   const at = Number(m[2]);
   const before = text.slice(0, at);
   const line = before.split('\n').length;
@@ -145,7 +150,18 @@ function jsonProblem(err: Error, text: string): string {
 }
 
 // Variables that share a prefix with ours but are not ours are probably typos.
-const OWN_PREFIXES = ['HEADROOM_', 'MEMORY_', 'CACHE_', 'IMAGE_', 'PROXY_', 'COMPRESSION_', 'UPSTREAM_', 'STREAM_', 'HEAP_SNAPSHOT_', 'REDIS_'];
+const OWN_PREFIXES = [
+  'HEADROOM_',
+  'MEMORY_',
+  'CACHE_',
+  'IMAGE_',
+  'PROXY_',
+  'COMPRESSION_',
+  'UPSTREAM_',
+  'STREAM_',
+  'HEAP_SNAPSHOT_',
+  'REDIS_',
+];
 const FOREIGN_OK = new Set(['HEADROOM_CONFIG']);
 
 function typoWarnings(env: Record<string, string | undefined>): string[] {

@@ -25,11 +25,10 @@ const decode = (s: string): string | undefined => {
   }
 };
 
-const isSecretName = (name: string): boolean =>
-  SECRET_NAME.test(name.includes('%') || name.includes('+') ? (decode(name) ?? name) : name);
+const isSecretName = (name: string): boolean => SECRET_NAME.test(name.includes('%') || name.includes('+') ? (decode(name) ?? name) : name);
 
-const isAdminPath = (url: string, end: number): boolean =>
-  url.startsWith('/admin') && (end === 6 || url.charCodeAt(6) === 47 /* / */);
+// '/admin' alone or followed by '/' (char code 47).
+const isAdminPath = (url: string, end: number): boolean => url.startsWith('/admin') && (end === 6 || url.charCodeAt(6) === 47);
 
 /**
  * `url` (a request target like /a?b=c, or an absolute URL) with credentials hidden: the password
@@ -62,7 +61,7 @@ function redactQuery(query: string, all: boolean): string | undefined {
   let out = '';
   let copied = 0;
   let changed = false;
-  for (let from = 0; from <= query.length; ) {
+  for (let from = 0; from <= query.length;) {
     let end = query.indexOf('&', from);
     if (end === -1) end = query.length;
     let eq = query.indexOf('=', from);

@@ -18,7 +18,11 @@ type ImageFormat = keyof typeof IMAGE_FORMATS;
 
 function json(res: ServerResponse, status: number, body: unknown, cacheControl = 'public, max-age=30'): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': cacheControl });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': cacheControl,
+  });
   res.end(text);
 }
 
@@ -77,7 +81,16 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (path === '/' || path === '/index.json') {
     return json(res, 200, {
       name: 'headroom demo origin',
-      endpoints: ['/items', '/items/:id', '/download?size=BYTES', '/slow?ms=MS', '/echo (any method)', '/images/demo.jpg?w=&h=', '/images/demo.png', '/images/demo.webp'],
+      endpoints: [
+        '/items',
+        '/items/:id',
+        '/download?size=BYTES',
+        '/slow?ms=MS',
+        '/echo (any method)',
+        '/images/demo.jpg?w=&h=',
+        '/images/demo.png',
+        '/images/demo.webp',
+      ],
     });
   }
   if (path === '/items') return json(res, 200, { items: ITEMS, total: ITEMS.length });
@@ -88,7 +101,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   }
   if (path === '/download') {
     const size = Number(url.searchParams.get('size') ?? 10 * 1024 * 1024);
-    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_DOWNLOAD) return json(res, 400, { error: `size must be 0..${MAX_DOWNLOAD}` }, 'no-store');
+    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_DOWNLOAD)
+      return json(res, 400, { error: `size must be 0..${MAX_DOWNLOAD}` }, 'no-store');
     return download(res, size);
   }
   if (path === '/slow') {

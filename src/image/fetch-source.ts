@@ -36,7 +36,8 @@ export function discard(body: Readable): void {
 
 export function mapFetchError(err: unknown, timedOut: boolean, url: URL): HeadroomError {
   if (isHeadroomError(err)) return err;
-  if (timedOut) return new HeadroomError('HEADROOM_IMAGE_TIMEOUT', `image origin ${url.origin} did not deliver within IMAGE_TIMEOUT`, { cause: err });
+  if (timedOut)
+    return new HeadroomError('HEADROOM_IMAGE_TIMEOUT', `image origin ${url.origin} did not deliver within IMAGE_TIMEOUT`, { cause: err });
   const code = (err as { code?: string }).code;
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new HeadroomError('HEADROOM_IMAGE_TIMEOUT', `image origin ${url.origin} timed out (${code})`, { cause: err });
@@ -73,8 +74,10 @@ export async function fetchImage(o: FetcherOptions, start: URL, signal?: AbortSi
       if (REDIRECTS.has(res.statusCode)) {
         discard(res.body);
         const location = res.headers.location;
-        if (typeof location !== 'string') throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', `image origin redirected (${res.statusCode}) without a Location`);
-        if (hop >= o.maxRedirects) throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', `more than IMAGE_MAX_REDIRECTS (${o.maxRedirects}) redirects`);
+        if (typeof location !== 'string')
+          throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', `image origin redirected (${res.statusCode}) without a Location`);
+        if (hop >= o.maxRedirects)
+          throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', `more than IMAGE_MAX_REDIRECTS (${o.maxRedirects}) redirects`);
         let next: URL;
         try {
           next = new URL(location, url);
@@ -83,7 +86,10 @@ export async function fetchImage(o: FetcherOptions, start: URL, signal?: AbortSi
         }
         // The origin misbehaved (502); the policy's 400 for other schemes is for the client's URL.
         if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-          throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', `image origin ${url.origin} redirected to a ${next.protocol} URL; only http and https redirects are followed`);
+          throw new HeadroomError(
+            'HEADROOM_IMAGE_FETCH_FAILED',
+            `image origin ${url.origin} redirected to a ${next.protocol} URL; only http and https redirects are followed`,
+          );
         }
         url = next;
         continue;

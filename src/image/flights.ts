@@ -43,9 +43,17 @@ export function createFlights<T>(unclaimed?: (value: T) => void): Flights<T> {
       started = Promise.reject(err);
     }
     const done = started.then(
-        (value) => settle((c) => c.resolve(value), () => unclaimed?.(value)),
-        (err: unknown) => settle((c) => c.reject(err), () => {}),
-      );
+      (value) =>
+        settle(
+          (c) => c.resolve(value),
+          () => unclaimed?.(value),
+        ),
+      (err: unknown) =>
+        settle(
+          (c) => c.reject(err),
+          () => {},
+        ),
+    );
     running.add(done);
     void done.finally(() => running.delete(done));
     return flight;

@@ -15,7 +15,10 @@ export type LookupFunction = (
 ) => void;
 
 const forbidden = (address: string): HeadroomError =>
-  new HeadroomError('HEADROOM_IMAGE_ORIGIN_FORBIDDEN', `image origin resolves to ${address}, which is private, loopback or otherwise not public`);
+  new HeadroomError(
+    'HEADROOM_IMAGE_ORIGIN_FORBIDDEN',
+    `image origin resolves to ${address}, which is private, loopback or otherwise not public`,
+  );
 
 export interface AgentOptions {
   guard: boolean;

@@ -35,14 +35,51 @@ export const imageSpecs = {
     doc: 'Origins (same syntax) that may resolve to private or loopback addresses while IMAGE_ALLOW_PRIVATE_NETWORKS stays false, e.g. an internal image service. Demo mode adds the demo origin.',
     itemText: 'origins such as http://images.internal:8080',
   }),
-  allowPrivateNetworks: bool({ env: 'IMAGE_ALLOW_PRIVATE_NETWORKS', doc: 'Allow fetching from private, loopback and link-local addresses (local development only).', default: false }),
-  maxRedirects: num({ env: 'IMAGE_MAX_REDIRECTS', doc: 'Redirects followed per image; each target is re-checked.', default: 3, min: 0, max: 10, integer: true }),
-  maxSourceBytes: bytes({ env: 'IMAGE_MAX_SOURCE_BYTES', doc: 'Largest source image downloaded (enforced while reading, 413).', default: 50 * 1024 ** 2, min: 1024, max: 1024 ** 3 }),
+  allowPrivateNetworks: bool({
+    env: 'IMAGE_ALLOW_PRIVATE_NETWORKS',
+    doc: 'Allow fetching from private, loopback and link-local addresses (local development only).',
+    default: false,
+  }),
+  maxRedirects: num({
+    env: 'IMAGE_MAX_REDIRECTS',
+    doc: 'Redirects followed per image; each target is re-checked.',
+    default: 3,
+    min: 0,
+    max: 10,
+    integer: true,
+  }),
+  maxSourceBytes: bytes({
+    env: 'IMAGE_MAX_SOURCE_BYTES',
+    doc: 'Largest source image downloaded (enforced while reading, 413).',
+    default: 50 * 1024 ** 2,
+    min: 1024,
+    max: 1024 ** 3,
+  }),
   timeout: duration({ env: 'IMAGE_TIMEOUT', doc: 'Download timeout for a source image (504).', default: 15_000, min: 100, max: 600_000 }),
   allowSvg: bool({ env: 'IMAGE_ALLOW_SVG', doc: 'Serve SVG (with a script-blocking CSP); off by default.', default: false }),
-  maxInputPixels: num({ env: 'IMAGE_MAX_INPUT_PIXELS', doc: 'Largest source image in pixels that will be decoded.', default: 50_000_000, min: 1, max: 2 ** 32, integer: true }),
-  maxOutputDimension: num({ env: 'IMAGE_MAX_OUTPUT_DIMENSION', doc: 'Largest width or height a request may ask for (400 beyond).', default: 4096, min: 16, max: 16_384, integer: true }),
-  maxCacheSize: bytes({ env: 'IMAGE_MAX_CACHE_SIZE', doc: 'Images up to this size are cached as raw bytes; larger ones stream through.', default: 5 * 1024 ** 2, min: 0, max: 1024 ** 3 }),
+  maxInputPixels: num({
+    env: 'IMAGE_MAX_INPUT_PIXELS',
+    doc: 'Largest source image in pixels that will be decoded.',
+    default: 50_000_000,
+    min: 1,
+    max: 2 ** 32,
+    integer: true,
+  }),
+  maxOutputDimension: num({
+    env: 'IMAGE_MAX_OUTPUT_DIMENSION',
+    doc: 'Largest width or height a request may ask for (400 beyond).',
+    default: 4096,
+    min: 16,
+    max: 16_384,
+    integer: true,
+  }),
+  maxCacheSize: bytes({
+    env: 'IMAGE_MAX_CACHE_SIZE',
+    doc: 'Images up to this size are cached as raw bytes; larger ones stream through.',
+    default: 5 * 1024 ** 2,
+    min: 0,
+    max: 1024 ** 3,
+  }),
   concurrency: num({
     env: 'IMAGE_CONCURRENCY',
     doc: 'Transform slots: sharp transforms (decode and resize; also the encode of outputs over 2 MP) run at once in them. Every decode, in a slot or not, is admitted against IMAGE_MEMORY_BUDGET and the RSS headroom. Sources over IMAGE_MAX_CACHE_SIZE and decodes estimated over 64 MiB are only ever transformed in a slot; a waiting transform of a smaller source with a small output may also run in an idle encoder (IMAGE_ENCODE_CONCURRENCY).',
@@ -61,33 +98,97 @@ export const imageSpecs = {
     max: 256,
     integer: true,
   }),
-  queueSize: num({ env: 'IMAGE_QUEUE_SIZE', doc: 'Transforms that may wait for a slot; more get 503.', default: 64, min: 0, max: 100_000, integer: true }),
-  queueTimeout: duration({ env: 'IMAGE_QUEUE_TIMEOUT', doc: 'Longest wait for a transform slot before 503.', default: 10_000, min: 1, max: 600_000 }),
-  defaultQuality: num({ env: 'IMAGE_DEFAULT_QUALITY', doc: 'Output quality when q is not given.', default: 80, min: 1, max: 100, integer: true }),
-  cacheTtl: duration({ env: 'IMAGE_CACHE_TTL', doc: 'How long fetched and transformed images stay cached, and the max-age sent to clients.', default: 86_400_000, min: 1000, max: 365 * 24 * 3_600_000 }),
+  queueSize: num({
+    env: 'IMAGE_QUEUE_SIZE',
+    doc: 'Transforms that may wait for a slot; more get 503.',
+    default: 64,
+    min: 0,
+    max: 100_000,
+    integer: true,
+  }),
+  queueTimeout: duration({
+    env: 'IMAGE_QUEUE_TIMEOUT',
+    doc: 'Longest wait for a transform slot before 503.',
+    default: 10_000,
+    min: 1,
+    max: 600_000,
+  }),
+  defaultQuality: num({
+    env: 'IMAGE_DEFAULT_QUALITY',
+    doc: 'Output quality when q is not given.',
+    default: 80,
+    min: 1,
+    max: 100,
+    integer: true,
+  }),
+  cacheTtl: duration({
+    env: 'IMAGE_CACHE_TTL',
+    doc: 'How long fetched and transformed images stay cached, and the max-age sent to clients.',
+    default: 86_400_000,
+    min: 1000,
+    max: 365 * 24 * 3_600_000,
+  }),
   originMaxAge: oneOf({
     env: 'IMAGE_ORIGIN_MAX_AGE',
     doc: "How the origin's Cache-Control max-age bounds IMAGE_CACHE_TTL: ceiling (never keep longer than the origin allows; no-store/private count as 0), floor (keep at least as long as the origin says), or ignore.",
     default: 'ceiling',
     values: ['ceiling', 'floor', 'ignore'] as const,
   }),
-  memoryBudget: bytes({ env: 'IMAGE_MEMORY_BUDGET', doc: 'Estimated decode memory (width × height × 4 + source bytes) of all running transforms; a transform that does not fit waits, or gets 503 when nothing runs. With a monitor RSS limit, current headroom is checked too.', default: 1024 ** 3, min: 16 * 1024 ** 2, max: 64 * 1024 ** 3 }),
-  keepMetadata: bool({ env: 'IMAGE_KEEP_METADATA', doc: 'Keep EXIF/ICC/XMP metadata in transformed outputs (stripped by default; orientation is always applied).', default: false }),
-  sharpCacheMemory: bytes({ env: 'IMAGE_SHARP_CACHE_MEMORY', doc: "libvips' process-wide operation cache. 0 (default) disables it: outputs are cached by headroom, and libvips' cache would hold decoded pixels outside every byte budget.", default: 0, min: 0, max: 4 * 1024 ** 3 }),
-  sharpConcurrency: num({ env: 'IMAGE_SHARP_THREADS', doc: "libvips threads per transform (process-wide). 0 keeps sharp's default: 1 on glibc Linux without jemalloc (less malloc fragmentation), one per core elsewhere. More threads do not speed up JPEG → WebP resizes (decode and encode are serial); IMAGE_CONCURRENCY × threads should not exceed the cores by much.", default: 0, min: 0, max: 256, integer: true }),
+  memoryBudget: bytes({
+    env: 'IMAGE_MEMORY_BUDGET',
+    doc: 'Estimated decode memory (width × height × 4 + source bytes) of all running transforms; a transform that does not fit waits, or gets 503 when nothing runs. With a monitor RSS limit, current headroom is checked too.',
+    default: 1024 ** 3,
+    min: 16 * 1024 ** 2,
+    max: 64 * 1024 ** 3,
+  }),
+  keepMetadata: bool({
+    env: 'IMAGE_KEEP_METADATA',
+    doc: 'Keep EXIF/ICC/XMP metadata in transformed outputs (stripped by default; orientation is always applied).',
+    default: false,
+  }),
+  sharpCacheMemory: bytes({
+    env: 'IMAGE_SHARP_CACHE_MEMORY',
+    doc: "libvips' process-wide operation cache. 0 (default) disables it: outputs are cached by headroom, and libvips' cache would hold decoded pixels outside every byte budget.",
+    default: 0,
+    min: 0,
+    max: 4 * 1024 ** 3,
+  }),
+  sharpConcurrency: num({
+    env: 'IMAGE_SHARP_THREADS',
+    doc: "libvips threads per transform (process-wide). 0 keeps sharp's default: 1 on glibc Linux without jemalloc (less malloc fragmentation), one per core elsewhere. More threads do not speed up JPEG → WebP resizes (decode and encode are serial); IMAGE_CONCURRENCY × threads should not exceed the cores by much.",
+    default: 0,
+    min: 0,
+    max: 256,
+    integer: true,
+  }),
 };
 
 const FACTORY = 'createImageService';
 
 // The objects handed in: checked for the methods the service calls, not passed through blindly.
 const SHAPES: Record<string, { required?: boolean; methods: string[]; accepted: string }> = {
-  cache: { required: true, methods: ['get', 'set'], accepted: 'must be a cache (an object with get() and set(), e.g. createCache() from headroom/cache)' },
+  cache: {
+    required: true,
+    methods: ['get', 'set'],
+    accepted: 'must be a cache (an object with get() and set(), e.g. createCache() from headroom/cache)',
+  },
   monitor: { methods: ['status'], accepted: 'must be a memory monitor (an object with status(), e.g. createMemoryMonitor())' },
   admission: { methods: ['acquire'], accepted: 'must be an admission controller (an object with acquire(), e.g. createAdmission())' },
   logger: { methods: ['warn'], accepted: 'must be a logger (an object with warn(), e.g. pino())' },
 };
 
-const kind = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : typeof v === 'string' ? JSON.stringify(v) : typeof v === 'function' ? 'a function' : String(v));
+const kind = (v: unknown): string =>
+  v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? 'an array'
+      : typeof v === 'object'
+        ? 'an object'
+        : typeof v === 'string'
+          ? JSON.stringify(v)
+          : typeof v === 'function'
+            ? 'a function'
+            : String(v);
 
 function shapeProblems(given: Record<string, unknown>): string[] {
   const problems: string[] = [];
@@ -98,7 +199,8 @@ function shapeProblems(given: Record<string, unknown>): string[] {
     if (!ok) problems.push(`${key}=${kind(v)}: ${shape.accepted}`);
   }
   const { monitor, lookup } = given as { monitor?: { current?: unknown }; lookup?: unknown };
-  if (monitor?.current !== undefined && typeof monitor.current !== 'function') problems.push(`monitor.current=${kind(monitor.current)}: must be a function when given`);
+  if (monitor?.current !== undefined && typeof monitor.current !== 'function')
+    problems.push(`monitor.current=${kind(monitor.current)}: must be a function when given`);
   if (lookup !== undefined && typeof lookup !== 'function') problems.push(`lookup=${kind(lookup)}: must be a dns.lookup-style function`);
   return problems;
 }

@@ -15,7 +15,8 @@ interface Rule {
 }
 
 /** What an origin entry may be; quoted in configuration and policy errors. */
-export const ORIGIN_SYNTAX = 'scheme://host[:port] (e.g. https://img.example.com, or http://[::1]:8080 with an IPv6 address in brackets) or *.example.com';
+export const ORIGIN_SYNTAX =
+  'scheme://host[:port] (e.g. https://img.example.com, or http://[::1]:8080 with an IPv6 address in brackets) or *.example.com';
 
 const ENTRY = /^(?:(https?):\/\/)?(\*\.)?([A-Za-z0-9.-]+|\[[^\]]*\])(?::(\d{1,5}))?\/?$/i;
 
@@ -77,7 +78,11 @@ export interface OriginPolicy {
   allowsPrivate(url: URL): boolean;
 }
 
-export function createOriginPolicy(options: { allowedOrigins: readonly string[]; allowPrivateNetworks: boolean; allowPrivateOrigins: readonly string[] }): OriginPolicy {
+export function createOriginPolicy(options: {
+  allowedOrigins: readonly string[];
+  allowPrivateNetworks: boolean;
+  allowPrivateOrigins: readonly string[];
+}): OriginPolicy {
   const allowed = parseOriginRules(options.allowedOrigins);
   const privateOk = parseOriginRules(options.allowPrivateOrigins);
   const allowsPrivate = (url: URL): boolean => options.allowPrivateNetworks || matchesRules(url, privateOk);

@@ -28,7 +28,13 @@ function single(query: Record<string, unknown>, name: string): string | undefine
   return v;
 }
 
-function int(query: Record<string, unknown>, name: string, min: number, max: number, code: 'HEADROOM_BAD_REQUEST' | 'HEADROOM_IMAGE_TOO_MANY_PIXELS' = 'HEADROOM_BAD_REQUEST'): number | undefined {
+function int(
+  query: Record<string, unknown>,
+  name: string,
+  min: number,
+  max: number,
+  code: 'HEADROOM_BAD_REQUEST' | 'HEADROOM_IMAGE_TOO_MANY_PIXELS' = 'HEADROOM_BAD_REQUEST',
+): number | undefined {
   const s = single(query, name);
   if (s === undefined) return undefined;
   if (!/^\d{1,9}$/.test(s)) throw bad(`${name} must be an integer between ${min} and ${max}, got "${s.slice(0, 32)}"`);

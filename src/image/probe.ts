@@ -16,8 +16,13 @@ export interface Probe {
 
 export async function probe(head: Buffer, allowSvg: boolean): Promise<Probe> {
   const format = sniff(head);
-  if (!format) throw new HeadroomError('HEADROOM_IMAGE_UNSUPPORTED', 'the source is not a JPEG, PNG, WebP, AVIF, GIF or TIFF image (checked by its bytes)');
-  if (format === 'svg' && !allowSvg) throw new HeadroomError('HEADROOM_IMAGE_UNSUPPORTED', 'SVG images are refused (IMAGE_ALLOW_SVG=false)');
+  if (!format)
+    throw new HeadroomError(
+      'HEADROOM_IMAGE_UNSUPPORTED',
+      'the source is not a JPEG, PNG, WebP, AVIF, GIF or TIFF image (checked by its bytes)',
+    );
+  if (format === 'svg' && !allowSvg)
+    throw new HeadroomError('HEADROOM_IMAGE_UNSUPPORTED', 'SVG images are refused (IMAGE_ALLOW_SVG=false)');
   const p: Probe = { format, contentType: CONTENT_TYPES[format], width: null, height: null, pages: 1, channels: 4, hasAlpha: true };
   try {
     // Header only: libvips reads dimensions without decoding pixels; no pixel limit here, the

@@ -9,14 +9,17 @@ import { discard } from './fetch-source.js';
 /** Enough for sniffing and for the header (dimensions) of every supported format in practice. */
 export const HEAD_BYTES = 64 * 1024;
 
-export type ReadResult =
-  | { kind: 'buffer'; bytes: Buffer }
-  | { kind: 'stream'; head: Buffer; rest: AsyncIterable<Buffer> };
+export type ReadResult = { kind: 'buffer'; bytes: Buffer } | { kind: 'stream'; head: Buffer; rest: AsyncIterable<Buffer> };
 
 const tooLarge = (max: number): HeadroomError =>
   new HeadroomError('HEADROOM_IMAGE_TOO_LARGE', `source image is larger than IMAGE_MAX_SOURCE_BYTES (${max} bytes)`);
 
-export async function readSource(body: Readable, declaredLength: number | undefined, maxSourceBytes: number, bufferLimit: number): Promise<ReadResult> {
+export async function readSource(
+  body: Readable,
+  declaredLength: number | undefined,
+  maxSourceBytes: number,
+  bufferLimit: number,
+): Promise<ReadResult> {
   if (declaredLength !== undefined && declaredLength > maxSourceBytes) {
     discard(body);
     throw tooLarge(maxSourceBytes);
@@ -58,7 +61,8 @@ async function readDeclared(it: AsyncIterator<Buffer>, length: number): Promise<
 /** Copies chunks into `out` from `at` on; more bytes than `out` holds is an error. Returns the end. */
 async function copyInto(out: Buffer, at: number, chunks: AsyncIterable<Buffer>): Promise<number> {
   for await (const c of chunks) {
-    if (at + c.length > out.length) throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', 'image origin sent more bytes than its Content-Length');
+    if (at + c.length > out.length)
+      throw new HeadroomError('HEADROOM_IMAGE_FETCH_FAILED', 'image origin sent more bytes than its Content-Length');
     at += c.copy(out, at);
   }
   return at;

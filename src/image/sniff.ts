@@ -42,7 +42,9 @@ function isAvifBrand(head: Uint8Array): boolean {
 }
 
 function looksLikeSvg(head: Uint8Array): boolean {
-  const text = ascii(head, 0, SNIFF_BYTES).replace(/^\xef\xbb\xbf/, '').trimStart();
+  const text = ascii(head, 0, SNIFF_BYTES)
+    .replace(/^\xef\xbb\xbf/, '')
+    .trimStart();
   // The root element must be <svg>, after an optional XML declaration, comments and doctype.
   return /^(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*|<!DOCTYPE[^>]*>\s*)*<svg[\s>]/i.test(text);
 }

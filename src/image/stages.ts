@@ -24,7 +24,16 @@ const LENT_MAX_DECODE_BYTES = 64 * 1024 ** 2;
 
 type Options = Pick<
   ResolvedImageOptions,
-  'concurrency' | 'encodeConcurrency' | 'queueSize' | 'queueTimeout' | 'memoryBudget' | 'monitor' | 'maxInputPixels' | 'maxSourceBytes' | 'defaultQuality' | 'keepMetadata'
+  | 'concurrency'
+  | 'encodeConcurrency'
+  | 'queueSize'
+  | 'queueTimeout'
+  | 'memoryBudget'
+  | 'monitor'
+  | 'maxInputPixels'
+  | 'maxSourceBytes'
+  | 'defaultQuality'
+  | 'keepMetadata'
 >;
 
 export interface Stages {
@@ -60,16 +69,17 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
   // next decode; beyond that a slot is held until an encoder takes its pixels. So at most
   // encodeConcurrency + encodeBacklog + concurrency outputs (≤ 8 MiB each) exist at once.
   const encodeBacklog = o.encodeConcurrency;
-  const encoder = o.encodeConcurrency > 0
-    ? createTransformQueue({
-      concurrency: o.encodeConcurrency,
-      queueSize: encodeBacklog + o.concurrency,
-      queueTimeout: o.queueTimeout,
-      memoryBudget: o.memoryBudget,
-      critical,
-      onIdle: lendToEncoders,
-    })
-    : undefined;
+  const encoder =
+    o.encodeConcurrency > 0
+      ? createTransformQueue({
+          concurrency: o.encodeConcurrency,
+          queueSize: encodeBacklog + o.concurrency,
+          queueTimeout: o.queueTimeout,
+          memoryBudget: o.memoryBudget,
+          critical,
+          onIdle: lendToEncoders,
+        })
+      : undefined;
 
   const failure = (err: unknown): Error => sharpFailure(err, o.maxInputPixels);
 
@@ -84,10 +94,14 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
     const admitted = new Promise<void>((resolve) => (admit = resolve));
     const backlogFull = encoder!.stats().queued >= encodeBacklog;
     // Encoder working memory on top of the pixels: libwebp/libavif keep their own copy (+ YUV).
-    const encoded = encoder!.run(raw.data.length * 2, () => {
-      admit();
-      return encodeRaw(raw, spec);
-    }, signal);
+    const encoded = encoder!.run(
+      raw.data.length * 2,
+      () => {
+        admit();
+        return encodeRaw(raw, spec);
+      },
+      signal,
+    );
     // The caller awaits `encoded` once its slot is released; until then a rejection is not unhandled.
     encoded.catch(() => {});
     if (backlogFull) await Promise.race([admitted, encoded]);
@@ -113,7 +127,10 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
       const m = src.meta;
       const pixels = (m.width ?? 0) * (m.height ?? 0) * m.pages;
       if (pixels > o.maxInputPixels) {
-        throw new HeadroomError('HEADROOM_IMAGE_TOO_MANY_PIXELS', `source is ${m.width}×${m.height}${m.pages > 1 ? `×${m.pages} frames` : ''}, more than IMAGE_MAX_INPUT_PIXELS (${o.maxInputPixels})`);
+        throw new HeadroomError(
+          'HEADROOM_IMAGE_TOO_MANY_PIXELS',
+          `source is ${m.width}×${m.height}${m.pages > 1 ? `×${m.pages} frames` : ''}, more than IMAGE_MAX_INPUT_PIXELS (${o.maxInputPixels})`,
+        );
       }
       // Unknown dimensions (header beyond what was read): assume the worst the pixel limit allows.
       const estimate = m.width === null ? o.maxInputPixels * 4 + o.maxSourceBytes : decodeEstimate(pixels, m.bytes ?? o.maxSourceBytes);
@@ -122,26 +139,38 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
       // gets a fresh IMAGE_TIMEOUT once a slot is free.
       if (src.kind === 'stream') src.res.clearDeadline();
       const spec: TransformSpec = {
-        w: params.w, h: params.h, fit: params.fit, quality: params.q ?? o.defaultQuality, format,
-        animated: m.pages > 1, keepMetadata: o.keepMetadata, maxInputPixels: o.maxInputPixels,
+        w: params.w,
+        h: params.h,
+        fit: params.fit,
+        quality: params.q ?? o.defaultQuality,
+        format,
+        animated: m.pages > 1,
+        keepMetadata: o.keepMetadata,
+        maxInputPixels: o.maxInputPixels,
       };
-      const rawBytes = m.width === null || m.height === null ? Infinity : outputPixelsBound(m.width, m.height, params.w, params.h, params.fit) * 4;
+      const rawBytes =
+        m.width === null || m.height === null ? Infinity : outputPixelsBound(m.width, m.height, params.w, params.h, params.fit) * 4;
       const staged = encoder !== undefined && stageable(spec) && rawBytes <= STAGED_MAX_RAW_BYTES;
-      const result = await queue.run(estimate, async () => {
-        const input = src.kind === 'buffer' ? src.bytes : await collect(src);
-        if (src.kind === 'stream') src.dispose();
-        c.transforms++;
-        try {
-          if (!staged) return { encoded: Promise.resolve(await transform(input, spec)) };
-          return await encodeAfter(await decodeResize(input, spec), spec, signal);
-        } catch (err) {
-          throw failure(err);
-        } finally {
-          // A large source collected for this transform is freed now, not at the next GC
-          // (cached small sources are not ours to free; freeCollected() leaves them alone).
-          if (src.kind === 'stream') freeCollected(input);
-        }
-      }, signal, staged && src.kind === 'buffer' && estimate <= LENT_MAX_DECODE_BYTES ? () => wholeInEncoder(src.bytes, spec) : undefined);
+      const result = await queue.run(
+        estimate,
+        async () => {
+          const input = src.kind === 'buffer' ? src.bytes : await collect(src);
+          if (src.kind === 'stream') src.dispose();
+          c.transforms++;
+          try {
+            if (!staged) return { encoded: Promise.resolve(await transform(input, spec)) };
+            return await encodeAfter(await decodeResize(input, spec), spec, signal);
+          } catch (err) {
+            throw failure(err);
+          } finally {
+            // A large source collected for this transform is freed now, not at the next GC
+            // (cached small sources are not ours to free; freeCollected() leaves them alone).
+            if (src.kind === 'stream') freeCollected(input);
+          }
+        },
+        signal,
+        staged && src.kind === 'buffer' && estimate <= LENT_MAX_DECODE_BYTES ? () => wholeInEncoder(src.bytes, spec) : undefined,
+      );
       return result.encoded.catch((err: unknown) => {
         throw failure(err);
       });
@@ -158,6 +187,7 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
 function sharpFailure(err: unknown, maxInputPixels: number): Error {
   if (isHeadroomError(err)) return err;
   const msg = err instanceof Error ? err.message : String(err);
-  if (/pixel limit/i.test(msg)) return new HeadroomError('HEADROOM_IMAGE_TOO_MANY_PIXELS', `source exceeds IMAGE_MAX_INPUT_PIXELS (${maxInputPixels})`, { cause: err });
+  if (/pixel limit/i.test(msg))
+    return new HeadroomError('HEADROOM_IMAGE_TOO_MANY_PIXELS', `source exceeds IMAGE_MAX_INPUT_PIXELS (${maxInputPixels})`, { cause: err });
   return new HeadroomError('HEADROOM_IMAGE_UNSUPPORTED', 'the source image could not be decoded', { cause: err });
 }

@@ -111,11 +111,16 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
       if (signal?.aborted) return Promise.reject(signal.reason);
       if (closed) return Promise.reject(new HeadroomError('HEADROOM_DRAINING', 'the image service is closed'));
       if (o.critical?.()) return Promise.reject(pressure('memory is critical; transforms are paused'));
-      if (estimate > o.memoryBudget) return Promise.reject(pressure(`decoding this image needs about ${estimate} bytes, more than the transform memory budget (${o.memoryBudget})`));
+      if (estimate > o.memoryBudget)
+        return Promise.reject(
+          pressure(`decoding this image needs about ${estimate} bytes, more than the transform memory budget (${o.memoryBudget})`),
+        );
       if (!waiting.length && fits(estimate)) return execute(estimate, fn);
       if (active === 0 && lent === 0) return Promise.reject(pressure('not enough memory headroom to decode this image now'));
       if (waiting.length >= o.queueSize) {
-        return Promise.reject(new HeadroomError('HEADROOM_OVERLOADED', 'image transform queue is full (IMAGE_QUEUE_SIZE)', { headers: retryAfter }));
+        return Promise.reject(
+          new HeadroomError('HEADROOM_OVERLOADED', 'image transform queue is full (IMAGE_QUEUE_SIZE)', { headers: retryAfter }),
+        );
       }
       return new Promise<T>((resolve, reject) => {
         const done = (): void => {
@@ -168,7 +173,15 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
           waiter.fail(err);
           pump();
         };
-        const timer = setTimeout(() => leave(new HeadroomError('HEADROOM_QUEUE_TIMEOUT', 'waited too long for an image transform slot (IMAGE_QUEUE_TIMEOUT)', { headers: retryAfter })), o.queueTimeout);
+        const timer = setTimeout(
+          () =>
+            leave(
+              new HeadroomError('HEADROOM_QUEUE_TIMEOUT', 'waited too long for an image transform slot (IMAGE_QUEUE_TIMEOUT)', {
+                headers: retryAfter,
+              }),
+            ),
+          o.queueTimeout,
+        );
         timer.unref();
         const onAbort = (): void => leave(signal!.reason);
         signal?.addEventListener('abort', onAbort, { once: true });
@@ -176,7 +189,15 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
         o.onWait?.();
       });
     },
-    stats: () => ({ active, queued: waiting.length, concurrency: o.concurrency, queueSize: o.queueSize, reservedBytes: reserved, memoryBudget: o.memoryBudget, lent }),
+    stats: () => ({
+      active,
+      queued: waiting.length,
+      concurrency: o.concurrency,
+      queueSize: o.queueSize,
+      reservedBytes: reserved,
+      memoryBudget: o.memoryBudget,
+      lent,
+    }),
     close() {
       closed = true;
       for (const w of [...waiting]) w.fail(new HeadroomError('HEADROOM_DRAINING', 'the image service is closing'));

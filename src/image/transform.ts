@@ -35,11 +35,16 @@ function decodePipeline(input: Buffer, s: TransformSpec): Sharp {
 
 function encode(img: Sharp, s: TransformSpec): Promise<Buffer> {
   switch (s.format) {
-    case 'webp': return img.webp({ quality: s.quality }).toBuffer();
-    case 'avif': return img.avif({ quality: s.quality }).toBuffer();
-    case 'jpeg': return img.jpeg({ quality: s.quality, mozjpeg: false }).toBuffer();
-    case 'png': return img.png().toBuffer();
-    case 'gif': return img.gif().toBuffer();
+    case 'webp':
+      return img.webp({ quality: s.quality }).toBuffer();
+    case 'avif':
+      return img.avif({ quality: s.quality }).toBuffer();
+    case 'jpeg':
+      return img.jpeg({ quality: s.quality, mozjpeg: false }).toBuffer();
+    case 'png':
+      return img.png().toBuffer();
+    case 'gif':
+      return img.gif().toBuffer();
   }
 }
 

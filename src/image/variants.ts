@@ -23,7 +23,15 @@ export interface Variants {
    * The variant of `url` in `format`. `preloaded`: the source, when negotiation already needed it
    * (this call disposes of it if unused); `meta`: its metadata if known. `signal`: this caller left.
    */
-  get(url: URL, keys: Keys, params: ImageParams, format: OutputFormat, preloaded: Loaded | undefined, meta: ImageMeta | undefined, signal?: AbortSignal): Promise<Variant>;
+  get(
+    url: URL,
+    keys: Keys,
+    params: ImageParams,
+    format: OutputFormat,
+    preloaded: Loaded | undefined,
+    meta: ImageMeta | undefined,
+    signal?: AbortSignal,
+  ): Promise<Variant>;
   /** Settles when every transform started so far has. */
   settled(): Promise<void>;
 }
@@ -34,7 +42,15 @@ export function createVariants(o: Options, sources: SourceLoader, stages: Stages
   const flights = createFlights<Variant>();
 
   /** `signal` aborts when every caller waiting for this variant has left. */
-  async function make(url: URL, keys: Keys, params: ImageParams, format: OutputFormat, vkey: string, preloaded: Loaded | undefined, signal: AbortSignal): Promise<Variant> {
+  async function make(
+    url: URL,
+    keys: Keys,
+    params: ImageParams,
+    format: OutputFormat,
+    vkey: string,
+    preloaded: Loaded | undefined,
+    signal: AbortSignal,
+  ): Promise<Variant> {
     const src = preloaded ?? (await sources.load(url, keys, undefined, signal));
     // A streamed source holds an admission slot and a connection while it waits for a transform
     // slot or is collected in one: give them back as soon as nobody wants the result.

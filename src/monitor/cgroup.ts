@@ -26,7 +26,9 @@ function readNumber(path: string): number | undefined {
 function v2Dirs(p: CgroupPaths): string[] {
   const dirs: string[] = [];
   try {
-    const line = readFileSync(p.procSelfCgroup, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+    const line = readFileSync(p.procSelfCgroup, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'));
     const rel = line?.slice(3).trim();
     if (rel && rel !== '/' && !rel.includes('..')) dirs.push(p.root + rel);
   } catch {
@@ -53,8 +55,9 @@ export function availableMemory(p: CgroupPaths = DEFAULT_PATHS): number {
   const limit = cgroupMemoryLimit(p);
   if (limit !== null) {
     const usage =
-      v2Dirs(p).map((d) => readNumber(`${d}/memory.current`)).find((n) => n !== undefined) ??
-      readNumber(`${p.root}/memory/memory.usage_in_bytes`);
+      v2Dirs(p)
+        .map((d) => readNumber(`${d}/memory.current`))
+        .find((n) => n !== undefined) ?? readNumber(`${p.root}/memory/memory.usage_in_bytes`);
     if (usage !== undefined) free = Math.min(free, Math.max(0, limit - usage));
   }
   return free;

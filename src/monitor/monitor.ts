@@ -67,7 +67,14 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
           if (s.timestamp - lastLogAt < o.logInterval) return;
           lastLogAt = s.timestamp;
           logger.info(
-            { status: s.status, rss: s.process.rss, heapUsed: s.v8.usedHeapSize, heapLimit: s.v8.heapSizeLimit, heapUsedPercent: s.v8.heapUsedPercent, eventLoop: s.eventLoop },
+            {
+              status: s.status,
+              rss: s.process.rss,
+              heapUsed: s.v8.usedHeapSize,
+              heapLimit: s.v8.heapSizeLimit,
+              heapUsedPercent: s.v8.heapUsedPercent,
+              eventLoop: s.eventLoop,
+            },
             'memory sample',
           );
         }

@@ -36,16 +36,68 @@ export const monitorSpecs = {
     min: 16 * 1024 * 1024,
     max: 2 ** 50,
   }),
-  sampleInterval: duration({ env: 'MEMORY_SAMPLE_INTERVAL', doc: 'How often memory is sampled; status changes show within one interval.', default: 250, min: 50, max: 60_000 }),
-  historySize: num({ env: 'MEMORY_HISTORY_SIZE', doc: 'Samples kept in the ring buffer for the dashboard.', default: 600, min: 10, max: 100_000, integer: true }),
-  trendWindow: duration({ env: 'MEMORY_TREND_WINDOW', doc: 'Sliding window of post-GC heap sizes the leak trend (bytes/hour) is fitted over.', default: 3_600_000, min: 10_000, max: 7 * 24 * 3_600_000 }),
-  trendWarmup: duration({ env: 'MEMORY_TREND_WARMUP', doc: 'Post-GC samples from the first part of the process life are dropped from the trend.', default: 60_000, min: 0, max: 24 * 3_600_000 }),
+  sampleInterval: duration({
+    env: 'MEMORY_SAMPLE_INTERVAL',
+    doc: 'How often memory is sampled; status changes show within one interval.',
+    default: 250,
+    min: 50,
+    max: 60_000,
+  }),
+  historySize: num({
+    env: 'MEMORY_HISTORY_SIZE',
+    doc: 'Samples kept in the ring buffer for the dashboard.',
+    default: 600,
+    min: 10,
+    max: 100_000,
+    integer: true,
+  }),
+  trendWindow: duration({
+    env: 'MEMORY_TREND_WINDOW',
+    doc: 'Sliding window of post-GC heap sizes the leak trend (bytes/hour) is fitted over.',
+    default: 3_600_000,
+    min: 10_000,
+    max: 7 * 24 * 3_600_000,
+  }),
+  trendWarmup: duration({
+    env: 'MEMORY_TREND_WARMUP',
+    doc: 'Post-GC samples from the first part of the process life are dropped from the trend.',
+    default: 60_000,
+    min: 0,
+    max: 24 * 3_600_000,
+  }),
   logging: bool({ env: 'ENABLE_MEMORY_LOGGING', doc: 'Log memory samples through pino (debugging aid).', default: false }),
-  logInterval: duration({ env: 'MEMORY_LOG_INTERVAL', doc: 'With ENABLE_MEMORY_LOGGING, at most one sample is logged per interval.', default: 30_000, min: 0, max: 3_600_000 }),
-  snapshotDir: str({ env: 'HEAP_SNAPSHOT_DIR', doc: 'Directory heap snapshots are written to.', default: './heap-snapshots', maxLength: 4096 }),
-  snapshotMaxBytes: bytes({ env: 'HEAP_SNAPSHOT_DIR_MAX_BYTES', doc: 'Snapshots are refused once the directory holds this many bytes.', default: 2 * 1024 ** 3, min: 1024 * 1024, max: 2 ** 50 }),
-  snapshotOnCritical: bool({ env: 'HEAP_SNAPSHOT_ON_CRITICAL', doc: 'Write a heap snapshot automatically when the status enters critical.', default: false }),
-  snapshotMinInterval: duration({ env: 'HEAP_SNAPSHOT_MIN_INTERVAL', doc: 'Automatic snapshots are at least this far apart.', default: 3_600_000, min: 60_000, max: 7 * 24 * 3_600_000 }),
+  logInterval: duration({
+    env: 'MEMORY_LOG_INTERVAL',
+    doc: 'With ENABLE_MEMORY_LOGGING, at most one sample is logged per interval.',
+    default: 30_000,
+    min: 0,
+    max: 3_600_000,
+  }),
+  snapshotDir: str({
+    env: 'HEAP_SNAPSHOT_DIR',
+    doc: 'Directory heap snapshots are written to.',
+    default: './heap-snapshots',
+    maxLength: 4096,
+  }),
+  snapshotMaxBytes: bytes({
+    env: 'HEAP_SNAPSHOT_DIR_MAX_BYTES',
+    doc: 'Snapshots are refused once the directory holds this many bytes.',
+    default: 2 * 1024 ** 3,
+    min: 1024 * 1024,
+    max: 2 ** 50,
+  }),
+  snapshotOnCritical: bool({
+    env: 'HEAP_SNAPSHOT_ON_CRITICAL',
+    doc: 'Write a heap snapshot automatically when the status enters critical.',
+    default: false,
+  }),
+  snapshotMinInterval: duration({
+    env: 'HEAP_SNAPSHOT_MIN_INTERVAL',
+    doc: 'Automatic snapshots are at least this far apart.',
+    default: 3_600_000,
+    min: 60_000,
+    max: 7 * 24 * 3_600_000,
+  }),
 } as const;
 
 /** The rule between the thresholds (config and library): a message when critical is not above warning. */
@@ -55,11 +107,21 @@ export function criticalThresholdProblem(warning: number, critical: number, warn
 
 // Options only a library call has (objects and functions have no environment variable).
 function libraryOnly<T>(dflt: T, accepted: string, ok: (raw: unknown) => boolean): OptionSpec<T> {
-  return { env: '', doc: '', accepted, default: dflt, defaultText: String(dflt), secret: false, parse: (raw) => (ok(raw) ? (raw as T) : undefined) };
+  return {
+    env: '',
+    doc: '',
+    accepted,
+    default: dflt,
+    defaultText: String(dflt),
+    secret: false,
+    parse: (raw) => (ok(raw) ? (raw as T) : undefined),
+  };
 }
 const isFunction = (raw: unknown): boolean => typeof raw === 'function';
 const isLogger = (raw: unknown): boolean =>
-  typeof raw === 'object' && raw !== null && ['info', 'warn', 'error'].every((m) => typeof (raw as Record<string, unknown>)[m] === 'function');
+  typeof raw === 'object' &&
+  raw !== null &&
+  ['info', 'warn', 'error'].every((m) => typeof (raw as Record<string, unknown>)[m] === 'function');
 
 const librarySpecs = {
   ...monitorSpecs,
@@ -82,7 +144,10 @@ export function resolveMonitorOptions(options: MemoryMonitorOptions | undefined)
   const o = resolveOptions('createMemoryMonitor', librarySpecs, options);
   const critical = criticalThresholdProblem(o.warningThreshold, o.criticalThreshold, 'warningThreshold');
   if (critical) {
-    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createMemoryMonitor: criticalThreshold=${JSON.stringify(options?.criticalThreshold ?? o.criticalThreshold)}: ${critical}`);
+    throw new HeadroomError(
+      'HEADROOM_CONFIG_INVALID',
+      `createMemoryMonitor: criticalThreshold=${JSON.stringify(options?.criticalThreshold ?? o.criticalThreshold)}: ${critical}`,
+    );
   }
   return o;
 }

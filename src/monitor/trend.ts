@@ -20,7 +20,10 @@ export function leastSquaresSlope(points: readonly TrendPoint[]): number | null 
   if (n < 2) return null;
   // Centre on the first point so large timestamps do not cost precision.
   const t0 = points[0]!.t;
-  let sx = 0, sy = 0, sxx = 0, sxy = 0;
+  let sx = 0,
+    sy = 0,
+    sxx = 0,
+    sxy = 0;
   for (const p of points) {
     const x = p.t - t0;
     sx += x;

@@ -98,7 +98,9 @@ export function percent(c: Common<number> & { min: number; max: number }): Optio
     const s = text(raw);
     const n = parseNumber(s?.endsWith('%') ? s.slice(0, -1).trim() : raw);
     if (n !== undefined && n > 0 && n < 1 && c.min >= 1) {
-      return new Refused(`must be a percent from ${c.min} to ${c.max}: ${n} would mean ${n} %; for ${toPercent(n)} % write ${toPercent(n)}`);
+      return new Refused(
+        `must be a percent from ${c.min} to ${c.max}: ${n} would mean ${n} %; for ${toPercent(n)} % write ${toPercent(n)}`,
+      );
     }
     return n === undefined || n < c.min || n > c.max ? undefined : n;
   });
@@ -214,7 +216,9 @@ export function str(c: Common<string> & { pattern?: RegExp; accepted?: string; m
   });
 }
 
-export function optionalStr(c: Common<string | undefined> & { minLength?: number; maxLength?: number; accepted?: string }): OptionSpec<string | undefined> {
+export function optionalStr(
+  c: Common<string | undefined> & { minLength?: number; maxLength?: number; accepted?: string },
+): OptionSpec<string | undefined> {
   const min = c.minLength ?? 1;
   const max = c.maxLength ?? 4096;
   return spec(c, c.accepted ?? `must be a string of ${min} to ${max} characters`, (raw) => {
@@ -254,9 +258,13 @@ export function optionalUrl(
  * calls, so a wrong object fails at construction instead of on the first request.
  */
 export function optionalObject<T extends object>(c: { doc: string; what: string; methods: readonly string[] }): OptionSpec<T | undefined> {
-  const accepted = c.methods.length ? `must be ${c.what} (an object with ${c.methods.map((m) => `${m}()`).join(', ')})` : `must be ${c.what}`;
+  const accepted = c.methods.length
+    ? `must be ${c.what} (an object with ${c.methods.map((m) => `${m}()`).join(', ')})`
+    : `must be ${c.what}`;
   return spec<T | undefined>({ doc: c.doc, default: undefined }, accepted, (raw) =>
-    typeof raw === 'object' && raw !== null && c.methods.every((m) => typeof (raw as Record<string, unknown>)[m] === 'function') ? (raw as T) : undefined,
+    typeof raw === 'object' && raw !== null && c.methods.every((m) => typeof (raw as Record<string, unknown>)[m] === 'function')
+      ? (raw as T)
+      : undefined,
   );
 }
 
@@ -267,7 +275,11 @@ export function list(c: Common<string[]> & { item?: RegExp; itemText?: string; m
     { ...c, defaultText: c.defaultText ?? (c.default.length ? c.default.join(',') : '(empty)') },
     `must be a comma-separated list of at most ${maxItems} ${c.itemText ?? 'entries'}`,
     (raw) => {
-      const items = Array.isArray(raw) ? raw.map(text) : text(raw)?.split(',').map((s) => s.trim());
+      const items = Array.isArray(raw)
+        ? raw.map(text)
+        : text(raw)
+            ?.split(',')
+            .map((s) => s.trim());
       if (!items) return undefined;
       const clean = items.filter((s) => s !== '');
       if (clean.length > maxItems || clean.some((s) => s === undefined || (c.item && !c.item.test(s)))) return undefined;
@@ -312,7 +324,8 @@ export function resolveOptions<S extends Record<string, OptionSpec<unknown>>, O 
   given: O | undefined,
 ): Omit<O, keyof S> & SpecValues<S> {
   const input = (given ?? {}) as Record<string, unknown>;
-  if (typeof given !== 'object' && given !== undefined) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${factory}: options must be an object`);
+  if (typeof given !== 'object' && given !== undefined)
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${factory}: options must be an object`);
   const out: Record<string, unknown> = { ...input };
   const problems: string[] = [];
   for (const key of Object.keys(specs)) {
@@ -323,7 +336,8 @@ export function resolveOptions<S extends Record<string, OptionSpec<unknown>>, O 
       continue;
     }
     const value = s.parse(raw);
-    if (value === undefined || value instanceof Refused) problems.push(`${key}=${show(raw, s.secret)}: ${value instanceof Refused ? value.message : s.accepted}`);
+    if (value === undefined || value instanceof Refused)
+      problems.push(`${key}=${show(raw, s.secret)}: ${value instanceof Refused ? value.message : s.accepted}`);
     else out[key] = value;
   }
   if (problems.length > 0) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${factory}: ${problems.join('; ')}`);

@@ -9,7 +9,16 @@ export function parseCacheControl(value: string | undefined): Map<string, string
   for (const part of value.split(',')) {
     const eq = part.indexOf('=');
     const k = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase();
-    if (k) out.set(k, eq === -1 ? '' : part.slice(eq + 1).trim().replace(/^"|"$/g, ''));
+    if (k)
+      out.set(
+        k,
+        eq === -1
+          ? ''
+          : part
+              .slice(eq + 1)
+              .trim()
+              .replace(/^"|"$/g, ''),
+      );
   }
   return out;
 }

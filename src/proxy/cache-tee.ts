@@ -91,7 +91,15 @@ export interface ResponseCacheStats {
 export function createResponseCache(options: ResponseCacheOptions) {
   const { cache, maxBufferSize, cacheAuthorized } = options;
   const tags = [options.tag ?? 'proxy'];
-  const stats: ResponseCacheStats = { hits: 0, misses: 0, notModified: 0, stored: 0, abandoned: 0, skippedPressure: 0, skippedUncacheable: 0 };
+  const stats: ResponseCacheStats = {
+    hits: 0,
+    misses: 0,
+    notModified: 0,
+    stored: 0,
+    abandoned: 0,
+    skippedPressure: 0,
+    skippedUncacheable: 0,
+  };
   const uncacheableTtl = options.uncacheableTtl ?? 10_000;
   const uncacheableMax = options.uncacheableMax ?? 10_000;
   // Insertion-ordered, so the oldest entry is dropped first when full.
@@ -159,7 +167,8 @@ export function createResponseCache(options: ResponseCacheOptions) {
       const h: string[] = [];
       for (let i = 0; i < entry.headers.length; i += 2) {
         const n = entry.headers[i]!;
-        if (n === 'etag' || n === 'cache-control' || n === 'vary' || n === 'expires' || n === 'date' || n === 'last-modified') h.push(n, entry.headers[i + 1]!);
+        if (n === 'etag' || n === 'cache-control' || n === 'vary' || n === 'expires' || n === 'date' || n === 'last-modified')
+          h.push(n, entry.headers[i + 1]!);
       }
       h.push('age', age);
       res.writeHead(304, h);
@@ -172,7 +181,13 @@ export function createResponseCache(options: ResponseCacheOptions) {
   }
 
   /** A tee for this response when it may be stored, else undefined. */
-  function begin(key: string, facts: ResponseFacts | undefined, contentLength: number, reqHasAuth: boolean, reqCacheControl: string | undefined): { tee: Tee; ttl: number } | undefined {
+  function begin(
+    key: string,
+    facts: ResponseFacts | undefined,
+    contentLength: number,
+    reqHasAuth: boolean,
+    reqCacheControl: string | undefined,
+  ): { tee: Tee; ttl: number } | undefined {
     if (requestForbidsStore(reqCacheControl)) return undefined;
     const ttl = facts ? sharedTtl(facts, reqHasAuth, cacheAuthorized) : 0;
     if (ttl <= 0 || contentLength > maxBufferSize) {

@@ -196,7 +196,8 @@ export class Exchange extends UpstreamHandler implements Sheddable {
       const unreadBody = !this.req.readableEnded;
       sendError(this.res, faultError(kind, err, this.ctx.streamTimeout, this.ctx.clientTimeout), unreadBody);
     }
-    if (kind !== 'shed') this.ctx.logger?.warn({ kind, code: (err as { code?: string }).code, method: this.req.method }, 'upstream request failed');
+    if (kind !== 'shed')
+      this.ctx.logger?.warn({ kind, code: (err as { code?: string }).code, method: this.req.method }, 'upstream request failed');
   }
 
   private finish(): void {

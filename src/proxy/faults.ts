@@ -27,14 +27,19 @@ export function faultKind(err: unknown): ErrorKind {
 export function faultError(kind: ErrorKind, err: unknown, streamTimeout: number, clientTimeout = 0): HeadroomError {
   switch (kind) {
     case 'clientTimeout':
-      return new HeadroomError('HEADROOM_REQUEST_TIMEOUT', `the request body made no progress for ${clientTimeout} ms (CLIENT_TIMEOUT)`, { cause: err });
+      return new HeadroomError('HEADROOM_REQUEST_TIMEOUT', `the request body made no progress for ${clientTimeout} ms (CLIENT_TIMEOUT)`, {
+        cause: err,
+      });
     case 'timeout':
       return new HeadroomError('HEADROOM_UPSTREAM_TIMEOUT', `upstream sent no response headers within ${streamTimeout} ms`, { cause: err });
     case 'unreachable':
     case 'reset':
       return new HeadroomError('HEADROOM_UPSTREAM_UNREACHABLE', 'upstream refused or dropped the connection', { cause: err });
     case 'shed':
-      return new HeadroomError('HEADROOM_SHED', 'aborted to relieve critical memory pressure', { cause: err, headers: { 'retry-after': '1' } });
+      return new HeadroomError('HEADROOM_SHED', 'aborted to relieve critical memory pressure', {
+        cause: err,
+        headers: { 'retry-after': '1' },
+      });
     default:
       return new HeadroomError('HEADROOM_UPSTREAM_ERROR', 'upstream request failed', { cause: err });
   }

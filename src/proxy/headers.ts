@@ -5,8 +5,15 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
-  'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
 ]);
 // Expect: Node already answered 100-continue to the client, and undici refuses the header.
 const SET_BY_PROXY = new Set([...HOP_BY_HOP, 'host', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
@@ -20,7 +27,10 @@ export interface HeaderRulesOptions {
 /** Names listed in a Connection header value, lower-cased. */
 function connectionNames(value: string): string[] {
   if (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return [];
-  return value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  return value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
 }
 
 // RFC 9112 §3.2 / RFC 3986 §3.2.2: uri-host [":" port]; a bracketed IP literal or a reg-name.
@@ -73,8 +83,7 @@ export function createHeaderRules(options: HeaderRulesOptions) {
           if (host !== undefined) info.hostProblem = 'more than one Host header';
           else if (!HOST.test(value)) info.hostProblem = 'the Host header is not a valid host[:port]';
           host = value;
-        }
-        else if (name === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
+        } else if (name === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
         else if (name === 'x-forwarded-proto') proto = value;
         else if (name === 'x-forwarded-host') fwdHost = value;
         else if (name === 'connection') {

@@ -1,8 +1,23 @@
 // headroom/proxy: streaming reverse proxy, admission control and the bounded upstream client.
 export { createProxy, type Proxy, type ProxyOptions, type ProxyStats } from './proxy.js';
 // Admission lives in src/admission (shared with the image routes); re-exported so imports keep working.
-export { createAdmission, type Admission, type AdmissionOptions, type AdmissionStats, type HeadroomAdmission, type Release, type Sheddable } from '../admission/index.js';
-export { createUpstreamClient, readLimited, type UpstreamClient, type UpstreamClientOptions, type RequestOptions, type StreamResponse } from './upstream-client.js';
+export {
+  createAdmission,
+  type Admission,
+  type AdmissionOptions,
+  type AdmissionStats,
+  type HeadroomAdmission,
+  type Release,
+  type Sheddable,
+} from '../admission/index.js';
+export {
+  createUpstreamClient,
+  readLimited,
+  type UpstreamClient,
+  type UpstreamClientOptions,
+  type RequestOptions,
+  type StreamResponse,
+} from './upstream-client.js';
 export { pathEscapes } from './path.js';
 export { sharedTtl, parseCacheControl, etagMatches } from './cache-policy.js';
 export type { ErrorKind } from './stats.js';

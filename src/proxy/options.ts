@@ -83,21 +83,41 @@ function derived<T>(s: OptionSpec<T>, defaultText: string): OptionSpec<T | undef
 /** Unset is refused by the factory (with the spec's accepted text). */
 const required = <T>(s: OptionSpec<T | undefined>): OptionSpec<T | undefined> => ({ ...s, defaultText: 'required' });
 
-const monitor = optionalObject<PressureSource>({ doc: 'Memory monitor: cache writes are skipped while it is not healthy.', what: 'a memory monitor', methods: ['status', 'onPressure'] });
+const monitor = optionalObject<PressureSource>({
+  doc: 'Memory monitor: cache writes are skipped while it is not healthy.',
+  what: 'a memory monitor',
+  methods: ['status', 'onPressure'],
+});
 const logger = optionalObject<Logger>({ doc: 'Where upstream failures are logged (warn).', what: 'a logger', methods: ['warn'] });
-const cache = optionalObject<Cache>({ doc: 'Cache for responses; unset: no caching.', what: 'a cache from createCache()', methods: ['get', 'set'] });
+const cache = optionalObject<Cache>({
+  doc: 'Cache for responses; unset: no caching.',
+  what: 'a cache from createCache()',
+  methods: ['get', 'set'],
+});
 
 /** createProxy's library-only options (no environment variable; not in the configuration). */
 export const proxyLibrarySpecs = {
-  connections: derived(num({ doc: 'Upstream keep-alive connections.', default: 1, min: 1, max: 100_000, integer: true }), 'the admission limit'),
+  connections: derived(
+    num({ doc: 'Upstream keep-alive connections.', default: 1, min: 1, max: 100_000, integer: true }),
+    'the admission limit',
+  ),
   // The gateway passes SHUTDOWN_TIMEOUT here; same bounds.
-  closeTimeout: duration({ doc: 'How long close() waits for in-flight requests before destroying them.', default: 5_000, min: 0, max: 600_000 }),
+  closeTimeout: duration({
+    doc: 'How long close() waits for in-flight requests before destroying them.',
+    default: 5_000,
+    min: 0,
+    max: 600_000,
+  }),
   admission: optionalObject<HeadroomAdmission>({
     doc: 'Shared admission controller (not closed by the proxy); without one the proxy makes its own from limits.',
     what: 'a controller from createAdmission() (an object with only acquire() cannot take slots synchronously or shed responses)',
     methods: ['tryAcquire', 'enqueue', 'add', 'untrack', 'breakerOpen', 'stats'],
   }),
-  limits: optionalObject<AdmissionOptions>({ doc: "createAdmission's options for the proxy's own controller, used without admission; limits.monitor is also the default monitor.", what: 'an object of createAdmission options', methods: [] }),
+  limits: optionalObject<AdmissionOptions>({
+    doc: "createAdmission's options for the proxy's own controller, used without admission; limits.monitor is also the default monitor.",
+    what: 'an object of createAdmission options',
+    methods: [],
+  }),
   cache,
   monitor,
   logger,
@@ -113,8 +133,18 @@ export const upstreamClientSpecs = {
     }),
   ),
   token: optionalStr({ doc: 'Sent upstream as Authorization: Bearer …; never logged.', default: undefined, secret: true }),
-  timeout: duration({ doc: 'Per-request timeout: response headers, then each idle gap in the body.', default: 30_000, min: 1, max: 3_600_000 }),
-  maxBodyBytes: bytes({ doc: 'Largest body json() reads; the download is aborted as soon as it passes.', default: 10 * 1024 * 1024, min: 0, max: 1024 ** 3 }),
+  timeout: duration({
+    doc: 'Per-request timeout: response headers, then each idle gap in the body.',
+    default: 30_000,
+    min: 1,
+    max: 3_600_000,
+  }),
+  maxBodyBytes: bytes({
+    doc: 'Largest body json() reads; the download is aborted as soon as it passes.',
+    default: 10 * 1024 * 1024,
+    min: 0,
+    max: 1024 ** 3,
+  }),
   cacheTtl: duration({ doc: 'TTL of cached GET responses.', default: 60_000, min: 1, max: 365 * 24 * 3_600_000 }),
   connections: num({ doc: 'Keep-alive connections.', default: 16, min: 1, max: 100_000, integer: true }),
   headers: headerRecord(),
@@ -124,7 +154,9 @@ export const upstreamClientSpecs = {
 
 /** proxyRoutes' options. */
 export const proxyRouteSpecs = {
-  proxy: required(optionalObject<Proxy>({ doc: 'The proxy to mount.', what: 'a proxy from createProxy()', methods: ['handle', 'matches', 'drain'] })),
+  proxy: required(
+    optionalObject<Proxy>({ doc: 'The proxy to mount.', what: 'a proxy from createProxy()', methods: ['handle', 'matches', 'drain'] }),
+  ),
   raw: bool({ doc: "Route the prefix on the raw server before Fastify's routing.", default: true }),
 };
 

@@ -41,7 +41,8 @@ export function createPathMapper(prefix: string, stripPrefix: boolean, basePath:
   const matches = (url: string): boolean => {
     if (!url.startsWith(prefix)) return false;
     const c = url.charCodeAt(n);
-    return Number.isNaN(c) || c === 47 /* / */ || c === 63 /* ? */;
+    // The prefix ends the URL or is followed by '/' (47) or '?' (63).
+    return Number.isNaN(c) || c === 47 || c === 63;
   };
   return {
     matches,

@@ -104,7 +104,8 @@ const specs = { ...proxySpecs, ...proxyLibrarySpecs };
 
 export function createProxy(options: ProxyOptions): Proxy {
   const o = resolveOptions('createProxy', specs, options);
-  if (o.upstreamUrl === undefined) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createProxy: upstreamUrl is required: ${proxySpecs.upstreamUrl.accepted}`);
+  if (o.upstreamUrl === undefined)
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createProxy: upstreamUrl is required: ${proxySpecs.upstreamUrl.accepted}`);
   // Checked before anything is created, so a bad limit leaves nothing running.
   if (!o.admission) resolveAdmissionOptions(o.limits, 'createProxy: limits');
   const upstream = new URL(o.upstreamUrl);
@@ -137,13 +138,28 @@ export function createProxy(options: ProxyOptions): Proxy {
     tracker: admission,
     gcAssist: createGcAssist(o.gcAssistBytes),
   };
-  const disabledError = new HeadroomError('HEADROOM_NOT_FOUND', `the streaming proxy at ${prefix} is turned off (ENABLE_STREAMING_PROXY=false)`);
-  const pathError = new HeadroomError('HEADROOM_PATH_REJECTED', 'path would escape the upstream base path (.., encoded dots, // or backslashes)');
-  const drainingError = new HeadroomError('HEADROOM_DRAINING', 'the gateway is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
+  const disabledError = new HeadroomError(
+    'HEADROOM_NOT_FOUND',
+    `the streaming proxy at ${prefix} is turned off (ENABLE_STREAMING_PROXY=false)`,
+  );
+  const pathError = new HeadroomError(
+    'HEADROOM_PATH_REJECTED',
+    'path would escape the upstream base path (.., encoded dots, // or backslashes)',
+  );
+  const drainingError = new HeadroomError('HEADROOM_DRAINING', 'the gateway is shutting down; retry on another instance', {
+    headers: { 'retry-after': '1' },
+  });
   let draining = false;
   let closing: Promise<void> | undefined;
 
-  function dispatch(req: IncomingMessage, res: ServerResponse, release: Release, path: string, info: RequestHeaderInfo, cacheKey: string | undefined): void {
+  function dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    release: Release,
+    path: string,
+    info: RequestHeaderInfo,
+    cacheKey: string | undefined,
+  ): void {
     const ex = new Exchange(ctx, {
       req,
       res,

@@ -3,9 +3,21 @@
 // asks (admin endpoint), the histogram is exported to Prometheus, which can aggregate it across
 // instances (percentiles cannot be).
 
-export type ErrorKind = 'unreachable' | 'timeout' | 'bodyTimeout' | 'reset' | 'clientAbort' | 'clientTimeout' | 'shed' | 'pathRejected' | 'badRequest' | 'other';
+export type ErrorKind =
+  'unreachable' | 'timeout' | 'bodyTimeout' | 'reset' | 'clientAbort' | 'clientTimeout' | 'shed' | 'pathRejected' | 'badRequest' | 'other';
 
-export const ERROR_KINDS: readonly ErrorKind[] = ['unreachable', 'timeout', 'bodyTimeout', 'reset', 'clientAbort', 'clientTimeout', 'shed', 'pathRejected', 'badRequest', 'other'];
+export const ERROR_KINDS: readonly ErrorKind[] = [
+  'unreachable',
+  'timeout',
+  'bodyTimeout',
+  'reset',
+  'clientAbort',
+  'clientTimeout',
+  'shed',
+  'pathRejected',
+  'badRequest',
+  'other',
+];
 
 /** Upper bounds of the upstream latency histogram, seconds (prom-client's defaults, then STREAM_TIMEOUT's default). */
 export const LATENCY_BUCKETS_SECONDS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -54,7 +66,12 @@ export class ProxyCounters {
     const cumulative: number[] = [];
     let acc = 0;
     for (let i = 0; i < BOUNDS_MS.length; i++) cumulative.push((acc += this.buckets[i]!));
-    return { boundsSeconds: LATENCY_BUCKETS_SECONDS, cumulative, sumSeconds: this.latencySumMs / 1000, count: acc + this.buckets[BOUNDS_MS.length]! };
+    return {
+      boundsSeconds: LATENCY_BUCKETS_SECONDS,
+      cumulative,
+      sumSeconds: this.latencySumMs / 1000,
+      count: acc + this.buckets[BOUNDS_MS.length]!,
+    };
   }
 
   /** p50/p90/p99/max over the most recent samples, ms (0 without samples). */

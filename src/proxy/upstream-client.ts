@@ -78,7 +78,11 @@ export async function readLimited(body: Readable, limit: number): Promise<Buffer
 
 export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
   const opts = resolveOptions('createUpstreamClient', upstreamClientSpecs, options);
-  if (opts.baseUrl === undefined) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createUpstreamClient: baseUrl is required: ${upstreamClientSpecs.baseUrl.accepted}`);
+  if (opts.baseUrl === undefined)
+    throw new HeadroomError(
+      'HEADROOM_CONFIG_INVALID',
+      `createUpstreamClient: baseUrl is required: ${upstreamClientSpecs.baseUrl.accepted}`,
+    );
   const base = new URL(opts.baseUrl);
   const basePath = base.pathname.replace(/\/+$/, '');
   const { timeout, maxBodyBytes } = opts;
@@ -100,7 +104,8 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     let body: string | Buffer | Readable | undefined;
     if (o.body !== undefined) {
-      if (typeof o.body === 'string' || Buffer.isBuffer(o.body) || typeof (o.body as Readable).pipe === 'function') body = o.body as string | Buffer | Readable;
+      if (typeof o.body === 'string' || Buffer.isBuffer(o.body) || typeof (o.body as Readable).pipe === 'function')
+        body = o.body as string | Buffer | Readable;
       else {
         body = JSON.stringify(o.body);
         headers['content-type'] ??= 'application/json';
@@ -108,7 +113,15 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     }
     const t = o.timeout ?? timeout;
     try {
-      return await pool.request({ path: pathOf(path, o.query), method: o.method ?? 'GET', headers, body, headersTimeout: t, bodyTimeout: t, signal: o.signal });
+      return await pool.request({
+        path: pathOf(path, o.query),
+        method: o.method ?? 'GET',
+        headers,
+        body,
+        headersTimeout: t,
+        bodyTimeout: t,
+        signal: o.signal,
+      });
     } catch (err) {
       counts.errors++;
       if (err instanceof HeadroomError || (err as Error).name === 'AbortError') throw err;

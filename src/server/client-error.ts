@@ -13,7 +13,8 @@ interface ParserError extends Error {
 }
 
 function classify(err: ParserError): { code: ErrorCode; message: string } {
-  if (err.code === 'HPE_HEADER_OVERFLOW') return { code: 'HEADROOM_HEADERS_TOO_LARGE', message: 'request headers are larger than the server accepts' };
+  if (err.code === 'HPE_HEADER_OVERFLOW')
+    return { code: 'HEADROOM_HEADERS_TOO_LARGE', message: 'request headers are larger than the server accepts' };
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return { code: 'HEADROOM_REQUEST_TIMEOUT', message: 'the request was not received in time' };
   const reason = typeof err.reason === 'string' && err.reason.length < 100 ? `: ${err.reason}` : '';
   return { code: 'HEADROOM_BAD_REQUEST', message: `malformed HTTP request${reason}` };

@@ -9,7 +9,14 @@ const secretPaths = allOptions
   .filter((o) => o.option.secret)
   .flatMap(({ section, key, option }) => [`config.${section}.${key}`, key, `*.${key}`, option.env, `*.${option.env}`]);
 
-export const REDACT_PATHS = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'token', '*.token', ...secretPaths];
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'token',
+  '*.token',
+  ...secretPaths,
+];
 
 /** Fastify's request serializer with the URL's credentials hidden (see redactUrl). */
 export function serializeRequest(req: FastifyRequest): Record<string, unknown> {
@@ -32,5 +39,8 @@ export const SERIALIZERS = { req: serializeRequest, url: urlField, upstream: url
 export const withRequestSerializer = (logger: Logger): Logger => logger.child({}, { serializers: { req: serializeRequest } });
 
 export function createLogger(level: LevelWithSilent, destination?: pino.DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: SERIALIZERS, base: { name: 'headroom' } }, destination);
+  return pino(
+    { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: SERIALIZERS, base: { name: 'headroom' } },
+    destination,
+  );
 }

@@ -37,7 +37,10 @@ describe('admission options: one home', () => {
     await assertNoLeakedHandles(async () => {
       await using a = createAdmission();
       const s = a.stats() as ReturnType<typeof a.stats> & { thresholdPercent: number };
-      assert.deepEqual([s.maxConcurrent, s.queueSize, s.thresholdPercent], [config.proxy.maxConcurrent, config.proxy.queueSize, config.proxy.memoryThresholdPercent]);
+      assert.deepEqual(
+        [s.maxConcurrent, s.queueSize, s.thresholdPercent],
+        [config.proxy.maxConcurrent, config.proxy.queueSize, config.proxy.memoryThresholdPercent],
+      );
     });
   });
 });
@@ -53,14 +56,26 @@ describe('createAdmission refuses bad options up front', () => {
     await assertNoLeakedHandles(async () => {
       refuses(() => createAdmission({ maxConcurrent: 2.5 }), 'createAdmission: maxConcurrent=2.5: must be an integer between 1 and 100000');
       refuses(() => createAdmission({ queueSize: -1 }), 'createAdmission: queueSize=-1: must be an integer between 0 and 1000000');
-      refuses(() => createAdmission({ queueTimeout: 0 }), 'createAdmission: queueTimeout=0: must be a duration between 1ms and 10m (milliseconds, or a number with ms, s, m or h)');
+      refuses(
+        () => createAdmission({ queueTimeout: 0 }),
+        'createAdmission: queueTimeout=0: must be a duration between 1ms and 10m (milliseconds, or a number with ms, s, m or h)',
+      );
       // A percent, as the name says: 0.8 would be 0.8 %, refused with the hint.
-      refuses(() => createAdmission({ memoryThresholdPercent: 0.8 }), 'createAdmission: memoryThresholdPercent=0.8: must be a percent from 1 to 100: 0.8 would mean 0.8 %; for 80 % write 80');
-      refuses(() => createAdmission({ memoryThresholdPercent: 150 }), 'createAdmission: memoryThresholdPercent=150: must be a percent from 1 to 100 (80 or 80%)');
+      refuses(
+        () => createAdmission({ memoryThresholdPercent: 0.8 }),
+        'createAdmission: memoryThresholdPercent=0.8: must be a percent from 1 to 100: 0.8 would mean 0.8 %; for 80 % write 80',
+      );
+      refuses(
+        () => createAdmission({ memoryThresholdPercent: 150 }),
+        'createAdmission: memoryThresholdPercent=150: must be a percent from 1 to 100 (80 or 80%)',
+      );
       refuses(() => createAdmission({ sampleInterval: 0 }), /^createAdmission: sampleInterval=0: must be a duration between 1ms and 1m/);
       refuses(() => createAdmission({ retryAfter: 0.5 }), 'createAdmission: retryAfter=0.5: must be an integer between 0 and 86400');
       refuses(() => createAdmission({ shedFraction: 2 }), 'createAdmission: shedFraction=2: must be a number between 0 and 1');
-      refuses(() => createAdmission({ monitor: { status: () => 'healthy' } as never }), /^createAdmission: monitor=\{\}: must be a memory monitor \(an object with status\(\), onPressure\(\)\)$/);
+      refuses(
+        () => createAdmission({ monitor: { status: () => 'healthy' } as never }),
+        /^createAdmission: monitor=\{\}: must be a memory monitor \(an object with status\(\), onPressure\(\)\)$/,
+      );
       refuses(
         () => createAdmission({ memoryThresholdPercent: 4, hysteresisPercent: 5 }),
         'createAdmission: hysteresisPercent=5: must be below memoryThresholdPercent (4), or the breaker never closes',

@@ -30,7 +30,12 @@ describe('cache admin routes', () => {
     await cache.get('a');
     const res = await fetch(`${base}/cache-stats`);
     assert.equal(res.status, 200);
-    const body = (await res.json()) as { l1: { hits: number; entries: number; evictions: object }; l2: null; hitRatio: number; topKeys: unknown[] };
+    const body = (await res.json()) as {
+      l1: { hits: number; entries: number; evictions: object };
+      l2: null;
+      hitRatio: number;
+      topKeys: unknown[];
+    };
     assert.equal(body.l1.entries, 1);
     assert.ok(body.l1.hits >= 1);
     assert.ok('pressure' in body.l1.evictions);

@@ -40,7 +40,7 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
     return [a, b];
   }
 
-  test('instances see each other\'s sets, deletes and tag invalidations (bus drops L1 copies)', async () => {
+  test("instances see each other's sets, deletes and tag invalidations (bus drops L1 copies)", async () => {
     const [a, b] = await pair();
     try {
       await a.set('user:1', { name: 'ada' }, { tags: ['users'] });
@@ -73,8 +73,17 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
       await a.set('k', 'v');
       assert.equal(await b.get('k'), 'v');
       const bad = [
-        '{"op":"del"}', '{"op":"del","keys":"k"}', '{"op":"del","keys":[1]}', '{"op":"tag"}', '{"op":"tag","tag":{}}',
-        '{"op":"nope"}', 'null', '[]', '42', 'not json', '{"op":"del","keys":["k"],"i":7}',
+        '{"op":"del"}',
+        '{"op":"del","keys":"k"}',
+        '{"op":"del","keys":[1]}',
+        '{"op":"tag"}',
+        '{"op":"tag","tag":{}}',
+        '{"op":"nope"}',
+        'null',
+        '[]',
+        '42',
+        'not json',
+        '{"op":"del","keys":["k"],"i":7}',
         JSON.stringify({ op: 'del', keys: Array.from({ length: 1001 }, (_, i) => `k${i}`) }),
         JSON.stringify({ op: 'tag', tag: 'x'.repeat(1024 * 1024 + 1) }),
       ];
@@ -117,7 +126,7 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
     }
   });
 
-  test('getOrSet across instances: the second instance reads the first one\'s value', async () => {
+  test("getOrSet across instances: the second instance reads the first one's value", async () => {
     const [a, b] = await pair();
     try {
       let calls = 0;
@@ -151,7 +160,11 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
       await a.invalidateByTag('t');
       assert.ok((a.stats().l2?.errors ?? 0) > 0, 'errors are counted');
       await redis.start();
-      await waitFor(() => !!(a.stats().l2?.connected && b.stats().l2?.connected && a.stats().bus?.connected && b.stats().bus?.connected), 'reconnected', 10_000);
+      await waitFor(
+        () => !!(a.stats().l2?.connected && b.stats().l2?.connected && a.stats().bus?.connected && b.stats().bus?.connected),
+        'reconnected',
+        10_000,
+      );
       await waitFor(async () => {
         await a.set('after', 'back');
         return (await b.get('after')) === 'back';
@@ -285,7 +298,13 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
   test('the bus and the cache return the close in flight on a second close()', async () => {
     await assertNoLeakedHandles(async () => {
       const store = new RedisStore({ url: redis.url, keyPrefix: `bus${++n}:` });
-      const bus = new Bus({ publisher: store.client, channel: `bus${n}:bus`, onMessage: () => undefined, onResync: () => undefined, onError: () => undefined });
+      const bus = new Bus({
+        publisher: store.client,
+        channel: `bus${n}:bus`,
+        onMessage: () => undefined,
+        onResync: () => undefined,
+        onError: () => undefined,
+      });
       await waitFor(() => bus.connected, 'the bus to subscribe');
       const first = bus.close();
       assert.equal(bus.close(), first);

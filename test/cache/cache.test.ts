@@ -51,63 +51,77 @@ const variants: [string, () => CacheOptions][] = [
 
 for (const [name, opts] of variants) {
   describe(`cache API (${name})`, () => {
-    const use = (fn: (c: Cache) => Promise<void>, extra: CacheOptions = {}) => async () => {
-      const c = createCache({ ...opts(), ...extra });
-      try {
-        await fn(c);
-      } finally {
-        await c.close();
-      }
-    };
+    const use =
+      (fn: (c: Cache) => Promise<void>, extra: CacheOptions = {}) =>
+      async () => {
+        const c = createCache({ ...opts(), ...extra });
+        try {
+          await fn(c);
+        } finally {
+          await c.close();
+        }
+      };
 
-    test('set/get/has/delete for JSON, strings, Buffers and Uint8Arrays', use(async (c) => {
-      await c.set('obj', { a: 1, b: ['x', null] });
-      await c.set('str', 'héllo');
-      await c.set('buf', Buffer.from([0, 255, 1]));
-      await c.set('u8', new Uint8Array([7, 8]));
-      await c.set('num', 42);
-      await c.set('nul', null);
-      assert.deepEqual(await c.get('obj'), { a: 1, b: ['x', null] });
-      assert.equal(await c.get('str'), 'héllo');
-      const buf = await c.get<Buffer>('buf');
-      assert.ok(Buffer.isBuffer(buf));
-      assert.deepEqual([...buf], [0, 255, 1]);
-      const u8 = await c.get<Buffer>('u8');
-      assert.ok(Buffer.isBuffer(u8), 'a Uint8Array comes back as bytes');
-      assert.deepEqual([...u8], [7, 8]);
-      assert.equal(await c.get('num'), 42);
-      assert.equal(await c.get('nul'), null);
-      assert.equal(await c.has('obj'), true);
-      await c.delete('obj');
-      assert.equal(await c.has('obj'), false);
-      assert.equal(await c.get('obj'), undefined);
-      assert.equal(await c.get('missing'), undefined);
-    }));
+    test(
+      'set/get/has/delete for JSON, strings, Buffers and Uint8Arrays',
+      use(async (c) => {
+        await c.set('obj', { a: 1, b: ['x', null] });
+        await c.set('str', 'héllo');
+        await c.set('buf', Buffer.from([0, 255, 1]));
+        await c.set('u8', new Uint8Array([7, 8]));
+        await c.set('num', 42);
+        await c.set('nul', null);
+        assert.deepEqual(await c.get('obj'), { a: 1, b: ['x', null] });
+        assert.equal(await c.get('str'), 'héllo');
+        const buf = await c.get<Buffer>('buf');
+        assert.ok(Buffer.isBuffer(buf));
+        assert.deepEqual([...buf], [0, 255, 1]);
+        const u8 = await c.get<Buffer>('u8');
+        assert.ok(Buffer.isBuffer(u8), 'a Uint8Array comes back as bytes');
+        assert.deepEqual([...u8], [7, 8]);
+        assert.equal(await c.get('num'), 42);
+        assert.equal(await c.get('nul'), null);
+        assert.equal(await c.has('obj'), true);
+        await c.delete('obj');
+        assert.equal(await c.has('obj'), false);
+        assert.equal(await c.get('obj'), undefined);
+        assert.equal(await c.get('missing'), undefined);
+      }),
+    );
 
-    test('transfer: an owning Buffer is kept as is; views into a larger buffer and plain sets are copied', use(async (c) => {
-      const owned = Buffer.allocUnsafeSlow(64 * 1024).fill(3);
-      await c.set('owned', owned, { transfer: true });
-      assert.equal(await c.get('owned'), owned, 'the same Buffer, no copy');
-      const slab = Buffer.alloc(1024, 5);
-      const view = slab.subarray(100, 200);
-      await c.set('view', view, { transfer: true });
-      const got = await c.get<Buffer>('view');
-      assert.notEqual(got, view);
-      assert.equal(got!.buffer.byteLength, 100, 'the slab is not retained');
-      const plain = Buffer.from('abc');
-      await c.set('plain', plain);
-      plain.write('x');
-      assert.equal((await c.get<Buffer>('plain'))!.toString(), 'abc', 'without transfer the cache owns a copy');
-    }));
+    test(
+      'transfer: an owning Buffer is kept as is; views into a larger buffer and plain sets are copied',
+      use(async (c) => {
+        const owned = Buffer.allocUnsafeSlow(64 * 1024).fill(3);
+        await c.set('owned', owned, { transfer: true });
+        assert.equal(await c.get('owned'), owned, 'the same Buffer, no copy');
+        const slab = Buffer.alloc(1024, 5);
+        const view = slab.subarray(100, 200);
+        await c.set('view', view, { transfer: true });
+        const got = await c.get<Buffer>('view');
+        assert.notEqual(got, view);
+        assert.equal(got!.buffer.byteLength, 100, 'the slab is not retained');
+        const plain = Buffer.from('abc');
+        await c.set('plain', plain);
+        plain.write('x');
+        assert.equal((await c.get<Buffer>('plain'))!.toString(), 'abc', 'without transfer the cache owns a copy');
+      }),
+    );
 
-    test('rejects values that are not JSON-serialisable or bytes, and bad TTLs', use(async (c) => {
-      const circular: Record<string, unknown> = {};
-      circular.self = circular;
-      await assert.rejects(c.set('c', circular), { code: 'HEADROOM_CACHE_VALUE_INVALID' });
-      await assert.rejects(c.set('u', undefined), { code: 'HEADROOM_CACHE_VALUE_INVALID' });
-      await assert.rejects(c.set('f', () => 1), { code: 'HEADROOM_CACHE_VALUE_INVALID' });
-      await assert.rejects(c.set('t', 1, { ttl: -5 }), RangeError);
-    }));
+    test(
+      'rejects values that are not JSON-serialisable or bytes, and bad TTLs',
+      use(async (c) => {
+        const circular: Record<string, unknown> = {};
+        circular.self = circular;
+        await assert.rejects(c.set('c', circular), { code: 'HEADROOM_CACHE_VALUE_INVALID' });
+        await assert.rejects(c.set('u', undefined), { code: 'HEADROOM_CACHE_VALUE_INVALID' });
+        await assert.rejects(
+          c.set('f', () => 1),
+          { code: 'HEADROOM_CACHE_VALUE_INVALID' },
+        );
+        await assert.rejects(c.set('t', 1, { ttl: -5 }), RangeError);
+      }),
+    );
 
     test('TTL expiry', async (t) => {
       await mockClock(t);
@@ -124,53 +138,62 @@ for (const [name, opts] of variants) {
       })();
     });
 
-    test('tag invalidation and invalidateAll', use(async (c) => {
-      await c.set('u1', 1, { tags: ['users'] });
-      await c.set('u2', 2, { tags: ['users', 'admins'] });
-      await c.set('p1', 3, { tags: ['posts'] });
-      await c.invalidateByTag('users');
-      assert.equal(await c.get('u1'), undefined);
-      assert.equal(await c.get('u2'), undefined);
-      assert.equal(await c.get('p1'), 3);
-      await c.invalidateAll();
-      assert.equal(await c.get('p1'), undefined);
-      await assert.rejects(c.invalidateByTag(''), TypeError);
-    }));
+    test(
+      'tag invalidation and invalidateAll',
+      use(async (c) => {
+        await c.set('u1', 1, { tags: ['users'] });
+        await c.set('u2', 2, { tags: ['users', 'admins'] });
+        await c.set('p1', 3, { tags: ['posts'] });
+        await c.invalidateByTag('users');
+        assert.equal(await c.get('u1'), undefined);
+        assert.equal(await c.get('u2'), undefined);
+        assert.equal(await c.get('p1'), 3);
+        await c.invalidateAll();
+        assert.equal(await c.get('p1'), undefined);
+        await assert.rejects(c.invalidateByTag(''), TypeError);
+      }),
+    );
 
-    test('getOrSet: 1,000 concurrent callers run the loader once', use(async (c) => {
-      let calls = 0;
-      const g = gate();
-      const loader = async () => {
-        calls++;
-        await g.wait;
-        return { v: 'loaded' };
-      };
-      const all = Promise.all(Array.from({ length: 1000 }, () => c.getOrSet('k', loader)));
-      g.release();
-      const results = await all;
-      assert.equal(calls, 1);
-      assert.ok(results.every((r) => r.v === 'loaded'));
-      assert.ok(c.stats().singleFlight.deduplicated >= 999);
-      assert.deepEqual(await c.getOrSet('k', loader), { v: 'loaded' });
-      assert.equal(calls, 1);
-    }));
+    test(
+      'getOrSet: 1,000 concurrent callers run the loader once',
+      use(async (c) => {
+        let calls = 0;
+        const g = gate();
+        const loader = async () => {
+          calls++;
+          await g.wait;
+          return { v: 'loaded' };
+        };
+        const all = Promise.all(Array.from({ length: 1000 }, () => c.getOrSet('k', loader)));
+        g.release();
+        const results = await all;
+        assert.equal(calls, 1);
+        assert.ok(results.every((r) => r.v === 'loaded'));
+        assert.ok(c.stats().singleFlight.deduplicated >= 999);
+        assert.deepEqual(await c.getOrSet('k', loader), { v: 'loaded' });
+        assert.equal(calls, 1);
+      }),
+    );
 
-    test('getOrSet: a loader error reaches every waiter and is not cached', use(async (c) => {
-      let calls = 0;
-      const g = gate();
-      const failing = async () => {
-        calls++;
-        await g.wait;
-        throw new Error('boom');
-      };
-      const all = Promise.allSettled(Array.from({ length: 50 }, () => c.getOrSet('k', failing)));
-      g.release();
-      const settled = await all;
-      assert.equal(calls, 1);
-      assert.ok(settled.every((s) => s.status === 'rejected' && (s.reason as Error).message === 'boom'));
-      assert.equal(await c.getOrSet('k', () => 'ok'), 'ok');
-      assert.equal(c.stats().loader?.errors, 1);
-    }));
+    test(
+      'getOrSet: a loader error reaches every waiter and is not cached',
+      use(async (c) => {
+        let calls = 0;
+        const g = gate();
+        const failing = async () => {
+          calls++;
+          await g.wait;
+          throw new Error('boom');
+        };
+        const all = Promise.allSettled(Array.from({ length: 50 }, () => c.getOrSet('k', failing)));
+        g.release();
+        const settled = await all;
+        assert.equal(calls, 1);
+        assert.ok(settled.every((s) => s.status === 'rejected' && (s.reason as Error).message === 'boom'));
+        assert.equal(await c.getOrSet('k', () => 'ok'), 'ok');
+        assert.equal(c.stats().loader?.errors, 1);
+      }),
+    );
 
     test('getOrSet: loader timeout is HEADROOM_CACHE_LOADER_TIMEOUT', async (t) => {
       await mockClock(t);
@@ -210,7 +233,10 @@ for (const [name, opts] of variants) {
         const g = gate();
         hold = g.wait; // the refresh stays in flight until released
         const stale = await Promise.all(Array.from({ length: 20 }, () => c.getOrSet('k', loader, { ttl: 30, grace: 10_000 })));
-        assert.ok(stale.every((v) => v === 1), 'stale value served at once');
+        assert.ok(
+          stale.every((v) => v === 1),
+          'stale value served at once',
+        );
         assert.equal(await c.get('k'), undefined, 'get() does not serve stale values');
         g.release();
         assert.equal(await c.getOrSet('k', loader), 2, 'a call without grace waits for the refresh in flight');
@@ -225,92 +251,107 @@ for (const [name, opts] of variants) {
       })();
     });
 
-    test('getOrSet: a value loaded while its key or tag was invalidated is returned but not cached', use(async (c) => {
-      // Starts a load that signals when it runs (after the L2 read), then waits to be released.
-      const loading = async (key: string, value: string, options = {}) => {
-        const started = gate();
-        const g = gate();
-        const p = c.getOrSet(key, async () => (started.release(), await g.wait, value), options);
-        await started.wait;
-        return { p, release: g.release };
-      };
-      // Tag invalidated during the load.
-      let l = await loading('user:1', 'OLD', { tags: ['users'] });
-      await c.invalidateByTag('users');
-      l.release();
-      assert.equal(await l.p, 'OLD', 'the caller still gets what the loader returned');
-      assert.equal(await c.get('user:1'), undefined, 'but it was not cached');
-      // Key deleted during the load.
-      l = await loading('k', 'OLD');
-      await c.delete('k');
-      l.release();
-      assert.equal(await l.p, 'OLD');
-      assert.equal(await c.get('k'), undefined);
-      // Key set during the load: the newer value stays.
-      l = await loading('k', 'OLD');
-      await c.set('k', 'NEW');
-      l.release();
-      assert.equal(await l.p, 'OLD');
-      assert.equal(await c.get('k'), 'NEW');
-      // Unrelated writes do not stop a load from being cached.
-      l = await loading('k2', 'V');
-      await c.set('other', 1);
-      await c.delete('other2');
-      l.release();
-      assert.equal(await l.p, 'V');
-      let calls = 0;
-      assert.equal(await c.getOrSet('k2', () => (calls++, 'again')), 'V');
-      assert.equal(calls, 0, 'cached');
-    }));
-
-    test('getStream/setStream round-trip binary (small values also land in L1)', use(async (c) => {
-      const data = Buffer.alloc(300_000, 3);
-      await c.setStream('s', Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), { size: data.length, tags: ['img'] });
-      const got = await c.getStream('s');
-      assert.ok(got);
-      assert.equal(got.size, data.length);
-      assert.ok((await read(got.stream)).equals(data));
-      assert.ok((await c.get<Buffer>('s'))?.equals(data));
-      await c.invalidateByTag('img');
-      assert.equal(await c.getStream('s'), undefined);
-      await c.set('j', { a: 1 });
-      assert.equal((await read((await c.getStream('j'))!.stream)).toString(), '{"a":1}');
-    }));
-
-    test('setStream: a stream that breaks its declared size, or fails, rejects with its own error; nothing is cached, no L2 error is counted', use(async (c) => {
-      for (const [chunks, size] of [[[Buffer.alloc(10)], 20], [[Buffer.alloc(10), Buffer.alloc(15)], 20]] as const) {
-        const src = Readable.from(chunks);
-        await assert.rejects(c.setStream('k', src, { size }), (err: HeadroomError) => {
-          assert.equal(err.code, 'HEADROOM_CACHE_STREAM_SIZE_MISMATCH');
-          assert.equal(err.statusCode, statusOf('HEADROOM_CACHE_STREAM_SIZE_MISMATCH'));
-          return true;
-        });
-        assert.equal(src.destroyed, true, 'the readable is consumed');
+    test(
+      'getOrSet: a value loaded while its key or tag was invalidated is returned but not cached',
+      use(async (c) => {
+        // Starts a load that signals when it runs (after the L2 read), then waits to be released.
+        const loading = async (key: string, value: string, options = {}) => {
+          const started = gate();
+          const g = gate();
+          const p = c.getOrSet(key, async () => (started.release(), await g.wait, value), options);
+          await started.wait;
+          return { p, release: g.release };
+        };
+        // Tag invalidated during the load.
+        let l = await loading('user:1', 'OLD', { tags: ['users'] });
+        await c.invalidateByTag('users');
+        l.release();
+        assert.equal(await l.p, 'OLD', 'the caller still gets what the loader returned');
+        assert.equal(await c.get('user:1'), undefined, 'but it was not cached');
+        // Key deleted during the load.
+        l = await loading('k', 'OLD');
+        await c.delete('k');
+        l.release();
+        assert.equal(await l.p, 'OLD');
         assert.equal(await c.get('k'), undefined);
-      }
-      const failing = new Readable({ read() {} });
-      failing.push(Buffer.alloc(100));
-      setImmediate(() => failing.destroy(new Error('client went away')));
-      await assert.rejects(c.setStream('k', failing, {}), /client went away/);
-      assert.equal(await c.get('k'), undefined);
-      assert.equal(c.stats().l2?.errors ?? 0, 0, 'the caller\'s errors are not L2 failures');
-      assert.equal(c.stats().l2?.breakerOpen ?? false, false);
-    }));
+        // Key set during the load: the newer value stays.
+        l = await loading('k', 'OLD');
+        await c.set('k', 'NEW');
+        l.release();
+        assert.equal(await l.p, 'OLD');
+        assert.equal(await c.get('k'), 'NEW');
+        // Unrelated writes do not stop a load from being cached.
+        l = await loading('k2', 'V');
+        await c.set('other', 1);
+        await c.delete('other2');
+        l.release();
+        assert.equal(await l.p, 'V');
+        let calls = 0;
+        assert.equal(await c.getOrSet('k2', () => (calls++, 'again')), 'V');
+        assert.equal(calls, 0, 'cached');
+      }),
+    );
 
-    test('stats and topKeys', use(async (c) => {
-      await c.set('hot', 1);
-      await c.set('warm', 2);
-      for (let i = 0; i < 5; i++) await c.get('hot');
-      await c.get('warm');
-      await c.get('missing');
-      const top = c.topKeys(1);
-      assert.deepEqual(top, [{ key: 'hot', count: 5 }]);
-      const s = c.stats();
-      assert.equal(s.l1.hits, 6);
-      assert.equal(s.l1.entries, 2);
-      assert.ok(s.l1.bytes > 0);
-      assert.ok(s.hitRatio > 0.8 && s.hitRatio < 1);
-    }));
+    test(
+      'getStream/setStream round-trip binary (small values also land in L1)',
+      use(async (c) => {
+        const data = Buffer.alloc(300_000, 3);
+        await c.setStream('s', Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), { size: data.length, tags: ['img'] });
+        const got = await c.getStream('s');
+        assert.ok(got);
+        assert.equal(got.size, data.length);
+        assert.ok((await read(got.stream)).equals(data));
+        assert.ok((await c.get<Buffer>('s'))?.equals(data));
+        await c.invalidateByTag('img');
+        assert.equal(await c.getStream('s'), undefined);
+        await c.set('j', { a: 1 });
+        assert.equal((await read((await c.getStream('j'))!.stream)).toString(), '{"a":1}');
+      }),
+    );
+
+    test(
+      'setStream: a stream that breaks its declared size, or fails, rejects with its own error; nothing is cached, no L2 error is counted',
+      use(async (c) => {
+        for (const [chunks, size] of [
+          [[Buffer.alloc(10)], 20],
+          [[Buffer.alloc(10), Buffer.alloc(15)], 20],
+        ] as const) {
+          const src = Readable.from(chunks);
+          await assert.rejects(c.setStream('k', src, { size }), (err: HeadroomError) => {
+            assert.equal(err.code, 'HEADROOM_CACHE_STREAM_SIZE_MISMATCH');
+            assert.equal(err.statusCode, statusOf('HEADROOM_CACHE_STREAM_SIZE_MISMATCH'));
+            return true;
+          });
+          assert.equal(src.destroyed, true, 'the readable is consumed');
+          assert.equal(await c.get('k'), undefined);
+        }
+        const failing = new Readable({ read() {} });
+        failing.push(Buffer.alloc(100));
+        setImmediate(() => failing.destroy(new Error('client went away')));
+        await assert.rejects(c.setStream('k', failing, {}), /client went away/);
+        assert.equal(await c.get('k'), undefined);
+        assert.equal(c.stats().l2?.errors ?? 0, 0, "the caller's errors are not L2 failures");
+        assert.equal(c.stats().l2?.breakerOpen ?? false, false);
+      }),
+    );
+
+    test(
+      'stats and topKeys',
+      use(async (c) => {
+        await c.set('hot', 1);
+        await c.set('warm', 2);
+        for (let i = 0; i < 5; i++) await c.get('hot');
+        await c.get('warm');
+        await c.get('missing');
+        const top = c.topKeys(1);
+        assert.deepEqual(top, [{ key: 'hot', count: 5 }]);
+        const s = c.stats();
+        assert.equal(s.l1.hits, 6);
+        assert.equal(s.l1.entries, 2);
+        assert.ok(s.l1.bytes > 0);
+        assert.ok(s.hitRatio > 0.8 && s.hitRatio < 1);
+      }),
+    );
 
     test('memory pressure: warning shrinks L1, critical empties it, healthy grows it back', async () => {
       const monitor = new FakePressure();
@@ -429,10 +470,13 @@ describe('cache with disk L2', () => {
     await c.setStream('mixed', Readable.from(['ab', new Uint8Array([99, 100]), Buffer.from('e')], { objectMode: true }), {});
     assert.equal((await c.get<Buffer>('mixed'))?.toString(), 'abcde');
     // A stream that does not match its declared size still is the caller's error.
-    await assert.rejects(c.setStream('bad', Readable.from([Buffer.alloc(10)]), { size: 20 }), { code: 'HEADROOM_CACHE_STREAM_SIZE_MISMATCH' });
+    await assert.rejects(c.setStream('bad', Readable.from([Buffer.alloc(10)]), { size: 20 }), {
+      code: 'HEADROOM_CACHE_STREAM_SIZE_MISMATCH',
+    });
     await c.close();
     const again = createCache({ disk: { dir, maxBytes: 1024 ** 2 } });
-    for (const key of ['set', 'declared', 'undeclared']) assert.equal(await again.get(key), undefined, `${key}: the old value is gone from disk`);
+    for (const key of ['set', 'declared', 'undeclared'])
+      assert.equal(await again.get(key), undefined, `${key}: the old value is gone from disk`);
     await again.close();
   });
 

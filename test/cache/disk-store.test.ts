@@ -21,7 +21,9 @@ describe('disk store contract', () => {
 });
 
 function files(dir: string): string[] {
-  return readdirSync(dir).filter((d) => /^[0-9a-f]{2}$/.test(d)).flatMap((d) => readdirSync(join(dir, d)).map((f) => join(dir, d, f)));
+  return readdirSync(dir)
+    .filter((d) => /^[0-9a-f]{2}$/.test(d))
+    .flatMap((d) => readdirSync(join(dir, d)).map((f) => join(dir, d, f)));
 }
 
 describe('disk store', () => {
@@ -53,7 +55,8 @@ describe('disk store', () => {
     await s.set('stream', entry(payload));
     await s.set('header', entry(payload));
     const byKey = new Map<string, string>();
-    for (const f of files(dir)) for (const k of ['trunc', 'garble', 'stream', 'header']) if (readFileSync(f).includes(Buffer.from(k))) byKey.set(k, f);
+    for (const f of files(dir))
+      for (const k of ['trunc', 'garble', 'stream', 'header']) if (readFileSync(f).includes(Buffer.from(k))) byKey.set(k, f);
     truncateSync(byKey.get('trunc')!, 3000);
     const g = readFileSync(byKey.get('garble')!);
     g[g.length - 100]! ^= 0xff; // payload bit flip: only the checksum can tell
@@ -67,9 +70,12 @@ describe('disk store', () => {
     assert.equal(await s.get('header'), undefined);
     const streamed = await s.getStream('stream');
     assert.ok(streamed, 'length is fine, so the stream starts');
-    await assert.rejects(async () => {
-      for await (const _ of streamed.stream) void _;
-    }, { code: 'HEADROOM_CACHE_STORE_CORRUPT', message: /checksum/ });
+    await assert.rejects(
+      async () => {
+        for await (const _ of streamed.stream) void _;
+      },
+      { code: 'HEADROOM_CACHE_STORE_CORRUPT', message: /checksum/ },
+    );
     assert.equal(s.stats().corrupt, 4);
     await waitFor(() => files(dir).length === 0, 'corrupt files to be removed');
     // A corrupt file found by the start-up scan is removed too.
@@ -99,7 +105,10 @@ describe('disk store', () => {
     await r.ready;
     assert.ok(await r.get('k0'), 'recently used entry survived');
     assert.equal(await r.get('k1'), undefined, 'least recently used entry went first');
-    await assert.rejects(r.set('huge', entry(Buffer.alloc(2 * 1024 * 1024))), { code: 'HEADROOM_CACHE_ENTRY_TOO_LARGE', message: /exceeds the disk cache cap/ });
+    await assert.rejects(r.set('huge', entry(Buffer.alloc(2 * 1024 * 1024))), {
+      code: 'HEADROOM_CACHE_ENTRY_TOO_LARGE',
+      message: /exceeds the disk cache cap/,
+    });
     await r.close();
   });
 
@@ -143,13 +152,16 @@ describe('disk store only touches its own files', () => {
   test('a non-empty directory without the marker is refused with a clear error, and nothing in it is touched', async () => {
     const dir = freshDir();
     const paths = someonesFolder(dir);
-    assert.throws(() => new DiskStore({ dir }), (err: Error & { code?: string }) => {
-      assert.equal(err.code, 'HEADROOM_CONFIG_INVALID');
-      assert.ok(err.message.includes(dir), err.message);
-      assert.match(err.message, /CACHE_DIR/);
-      assert.match(err.message, /new or empty directory/);
-      return true;
-    });
+    assert.throws(
+      () => new DiskStore({ dir }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'HEADROOM_CONFIG_INVALID');
+        assert.ok(err.message.includes(dir), err.message);
+        assert.match(err.message, /CACHE_DIR/);
+        assert.match(err.message, /new or empty directory/);
+        return true;
+      },
+    );
     // The directory is checked synchronously before any file work starts.
     for (const p of paths) assert.equal(readFileSync(p, 'utf8'), 'precious', `${p} survived`);
     assert.equal(existsSync(join(dir, MARKER)), false);

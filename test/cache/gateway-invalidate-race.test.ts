@@ -29,26 +29,35 @@ async function upstream(): Promise<{ server: Server; url: string; hits: () => nu
 }
 
 for (const kind of ['disk', 'redis'] as const) {
-  test(`gateway (${kind} L2): an invalidation right after a proxied fetch is never undone by the background cache write`, { skip: kind === 'redis' && !withRedis }, () => assertNoLeakedHandles(async () => {
-    const up = await upstream();
-    const redis = kind === 'redis' ? await startRedis() : undefined;
-    const t = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, UPSTREAM_URL: up.url, ...(redis ? { REDIS_URL: redis.url } : {}) });
-    try {
-      let stale = 0;
-      for (let round = 0; round < 20; round++) {
-        const first = await request(`${t.url}/api/item?round=${round}`);
-        assert.equal(first.status, 200);
-        const before = up.hits();
-        const inv = await request(`${t.url}/admin/cache/invalidate?tag=proxy`, { method: 'POST', headers: auth });
-        assert.equal(inv.status, 200);
-        const again = await request(`${t.url}/api/item?round=${round}`);
-        if (again.headers.age !== undefined || up.hits() === before) stale++;
-      }
-      assert.equal(stale, 0, `${stale} of 20 rounds served the invalidated entry`);
-    } finally {
-      await t.close();
-      await redis?.stop();
-      await new Promise<void>((r) => up.server.close(() => r()));
-    }
-  }));
+  test(
+    `gateway (${kind} L2): an invalidation right after a proxied fetch is never undone by the background cache write`,
+    { skip: kind === 'redis' && !withRedis },
+    () =>
+      assertNoLeakedHandles(async () => {
+        const up = await upstream();
+        const redis = kind === 'redis' ? await startRedis() : undefined;
+        const t = await startGateway({
+          HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN,
+          UPSTREAM_URL: up.url,
+          ...(redis ? { REDIS_URL: redis.url } : {}),
+        });
+        try {
+          let stale = 0;
+          for (let round = 0; round < 20; round++) {
+            const first = await request(`${t.url}/api/item?round=${round}`);
+            assert.equal(first.status, 200);
+            const before = up.hits();
+            const inv = await request(`${t.url}/admin/cache/invalidate?tag=proxy`, { method: 'POST', headers: auth });
+            assert.equal(inv.status, 200);
+            const again = await request(`${t.url}/api/item?round=${round}`);
+            if (again.headers.age !== undefined || up.hits() === before) stale++;
+          }
+          assert.equal(stale, 0, `${stale} of 20 rounds served the invalidated entry`);
+        } finally {
+          await t.close();
+          await redis?.stop();
+          await new Promise<void>((r) => up.server.close(() => r()));
+        }
+      }),
+  );
 }

@@ -19,7 +19,8 @@ test('L1 heap use stays within its byte budget after 60k mixed operations', { sk
   for (let i = 0; i < 60_000; i++) {
     const k = `k${i % 20_000}`;
     const kind = i % 3;
-    const v = kind === 0 ? 'x'.repeat(i % 2000) + i : kind === 1 ? { i, s: 'y'.repeat(i % 500), a: [i, i + 1] } : Buffer.alloc(i % 4096, i & 0xff);
+    const v =
+      kind === 0 ? 'x'.repeat(i % 2000) + i : kind === 1 ? { i, s: 'y'.repeat(i % 500), a: [i, i + 1] } : Buffer.alloc(i % 4096, i & 0xff);
     await cache.set(k, v, { tags: [`t${i % 10}`] });
     await cache.get(`k${(i * 7) % 20_000}`);
     if (i % 10_000 === 0) await cache.invalidateByTag(`t${i % 10}`);

@@ -22,14 +22,22 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 // Compile-time: every spec is an option of the same name in CacheOptions (or its nested objects).
 type Missing<S, O> = Exclude<keyof S, keyof NonNullable<O>>;
-const allDeclared: [Missing<typeof cacheSpecs, CacheOptions> | Missing<typeof l1Specs, CacheOptions['l1']> | Missing<typeof diskSpecs, Exclude<CacheOptions['disk'], false>> | Missing<typeof redisSpecs, CacheOptions['redis']>] extends [never] ? true : false = true;
+const allDeclared: [
+  | Missing<typeof cacheSpecs, CacheOptions>
+  | Missing<typeof l1Specs, CacheOptions['l1']>
+  | Missing<typeof diskSpecs, Exclude<CacheOptions['disk'], false>>
+  | Missing<typeof redisSpecs, CacheOptions['redis']>,
+] extends [never]
+  ? true
+  : false = true;
 
 const groups = { '': cacheSpecs, l1: l1Specs, disk: diskSpecs, redis: redisSpecs } as Record<string, Record<string, OptionSpec<unknown>>>;
 const specAt = (path: string): OptionSpec<unknown> => {
   const [group, key] = path.includes('.') ? path.split('.') : ['', path];
   return groups[group!]![key!]!;
 };
-const valueAt = (o: object, path: string): unknown => path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o);
+const valueAt = (o: object, path: string): unknown =>
+  path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o);
 
 // Config key → library option, with a value other than the default to follow through the mapping.
 const mapped: Record<string, [path: string, env: string, value: unknown]> = {
@@ -59,11 +67,24 @@ describe('cache options: one home', () => {
       for (const [field, value] of Object.entries(specAt(path))) assert.ok(Object.is(option[field], value), `${key} → ${path}: ${field}`);
     }
     // Every library option with a variable is in the configuration once; the others have none.
-    const withEnv = Object.entries(groups).flatMap(([g, specs]) => Object.entries(specs).filter(([, s]) => s.env).map(([k]) => (g ? `${g}.${k}` : k)));
-    assert.deepEqual(withEnv.sort(), Object.values(mapped).map(([path]) => path).sort());
+    const withEnv = Object.entries(groups).flatMap(([g, specs]) =>
+      Object.entries(specs)
+        .filter(([, s]) => s.env)
+        .map(([k]) => (g ? `${g}.${k}` : k)),
+    );
+    assert.deepEqual(
+      withEnv.sort(),
+      Object.values(mapped)
+        .map(([path]) => path)
+        .sort(),
+    );
     for (const path of libraryOnly) {
       assert.equal(specAt(path).env, undefined, path);
-      assert.throws(() => option(specAt(path)), /library-only option \(no env\) cannot be configured/, `${path} cannot become a configuration option`);
+      assert.throws(
+        () => option(specAt(path)),
+        /library-only option \(no env\) cannot be configured/,
+        `${path} cannot become a configuration option`,
+      );
     }
   });
 
@@ -108,7 +129,11 @@ describe('cache options: one home', () => {
     assert.equal(config.maxEntryBytes, undefined);
     assert.equal(fromLibrary.l1.maxEntryBytes, DEFAULT_MAX_ENTRY_BYTES);
     assert.equal(resolveCacheOptions({ l1: { maxBytes: 1024 ** 2 } }).l1.maxEntryBytes, 1024 ** 2);
-    assert.equal(loadConfig({ env: { CACHE_MAX_BYTES: '1MiB' } }).config.cache.maxBytes, 1024 ** 2, 'CACHE_MAX_BYTES alone below 8 MiB is accepted');
+    assert.equal(
+      loadConfig({ env: { CACHE_MAX_BYTES: '1MiB' } }).config.cache.maxBytes,
+      1024 ** 2,
+      'CACHE_MAX_BYTES alone below 8 MiB is accepted',
+    );
     // And what a cache built without options runs with.
     await assertNoLeakedHandles(async () => {
       const cache = createCache() as TieredCache;
@@ -131,7 +156,10 @@ describe('cache options: one home', () => {
       code: 'HEADROOM_CONFIG_INVALID',
       message: 'createCache: l1.maxEntryBytes=2097152: must not exceed l1.maxBytes (1 MiB)',
     });
-    assert.throws(() => createL1({ maxBytes: 1000, maxEntryBytes: 1001 }), { code: 'HEADROOM_CONFIG_INVALID', message: 'createL1: maxEntryBytes=1001: must not exceed maxBytes (1000 bytes)' });
+    assert.throws(() => createL1({ maxBytes: 1000, maxEntryBytes: 1001 }), {
+      code: 'HEADROOM_CONFIG_INVALID',
+      message: 'createL1: maxEntryBytes=1001: must not exceed maxBytes (1000 bytes)',
+    });
     // maxBytes 0 turns L1 off: nothing to exceed.
     assert.equal(createL1({ maxBytes: 0, maxEntryBytes: 10 }).maxEntryBytes, 10);
   });
@@ -191,9 +219,20 @@ describe('createCache refuses bad options up front', () => {
   }
 
   test('the messages read as the option, the value and what is accepted', () => {
-    assert.throws(() => createCache({ redis: { url, chunkSize: 0 } }), refused('createCache: redis.chunkSize=0: must be a byte size between 16 KiB and 64 MiB (an integer, or a number with B, KB, MB, GB, KiB, MiB or GiB)'));
-    assert.throws(() => createCache({ redis: { url: 'api.internal:6379' } }), refused('createCache: redis.url=<hidden>: must be an absolute redis or rediss URL'));
-    assert.throws(() => createCache({ defaultTtl: Infinity }), refused('createCache: defaultTtl=Infinity: must be a duration between 1ms and 8760h (milliseconds, or a number with ms, s, m or h)'));
+    assert.throws(
+      () => createCache({ redis: { url, chunkSize: 0 } }),
+      refused(
+        'createCache: redis.chunkSize=0: must be a byte size between 16 KiB and 64 MiB (an integer, or a number with B, KB, MB, GB, KiB, MiB or GiB)',
+      ),
+    );
+    assert.throws(
+      () => createCache({ redis: { url: 'api.internal:6379' } }),
+      refused('createCache: redis.url=<hidden>: must be an absolute redis or rediss URL'),
+    );
+    assert.throws(
+      () => createCache({ defaultTtl: Infinity }),
+      refused('createCache: defaultTtl=Infinity: must be a duration between 1ms and 8760h (milliseconds, or a number with ms, s, m or h)'),
+    );
   });
 
   test('the objects handed in are checked for their shape', async () => {
@@ -201,10 +240,16 @@ describe('createCache refuses bad options up front', () => {
       const shapes: [CacheOptions, string][] = [
         [{ l1: 5 as never }, 'l1=5: must be an options object ({ maxBytes?, maxEntries?, maxEntryBytes? })'],
         [{ disk: true as never }, 'disk=true: must be an options object ({ dir?, maxBytes?, maxEntries?, maxGetBytes? }) or false'],
-        [{ redis: 'redis://:pw@127.0.0.1' as never }, 'redis=a string: must be an options object ({ url, keyPrefix?, chunkSize?, commandTimeout? }), null or undefined'],
+        [
+          { redis: 'redis://:pw@127.0.0.1' as never },
+          'redis=a string: must be an options object ({ url, keyPrefix?, chunkSize?, commandTimeout? }), null or undefined',
+        ],
         [{ redis: {} as never }, 'redis.url=undefined: must be an absolute redis or rediss URL'],
         [{ monitor: {} as never }, 'monitor={}: must be a memory monitor (an object with onPressure(), status())'],
-        [{ monitor: { status: 'healthy' } as never }, 'monitor={"status":"healthy"}: must be a memory monitor (an object with onPressure(), status())'],
+        [
+          { monitor: { status: 'healthy' } as never },
+          'monitor={"status":"healthy"}: must be a memory monitor (an object with onPressure(), status())',
+        ],
         [{ logger: 'debug' as never }, 'logger="debug": must be a logger (an object with warn())'],
       ];
       for (const [options, message] of shapes) assert.throws(() => createCache(options), refused(`createCache: ${message}`));
@@ -216,9 +261,19 @@ describe('createCache refuses bad options up front', () => {
     const dir = join(root, 'never');
     await assertNoLeakedHandles(async () => {
       assert.throws(
-        () => createCache({ defaultTtl: 0, l1: { maxEntries: 0 }, disk: { dir, maxBytes: 1 }, redis: { url, chunkSize: 1 }, monitor: {} as never }),
+        () =>
+          createCache({
+            defaultTtl: 0,
+            l1: { maxEntries: 0 },
+            disk: { dir, maxBytes: 1 },
+            redis: { url, chunkSize: 1 },
+            monitor: {} as never,
+          }),
         (err: Error) => {
-          assert.match(err.message, /^createCache: defaultTtl=0: .*; monitor=\{\}: must be a memory monitor .*; l1\.maxEntries=0: .*; disk\.maxBytes=1: .*; redis\.chunkSize=1: /);
+          assert.match(
+            err.message,
+            /^createCache: defaultTtl=0: .*; monitor=\{\}: must be a memory monitor .*; l1\.maxEntries=0: .*; disk\.maxBytes=1: .*; redis\.chunkSize=1: /,
+          );
           return true;
         },
       );
@@ -254,13 +309,19 @@ describe('createCache refuses bad options up front', () => {
 describe('createL1 refuses bad options up front', () => {
   test('naming the option, the value and what is accepted', () => {
     assert.throws(() => createL1({ maxBytes: -1 }), refused(`createL1: maxBytes=-1: ${l1Specs.maxBytes.accepted}`));
-    assert.throws(() => createL1({ maxEntries: 0, defaultTtl: 0 }), refused(`createL1: maxEntries=0: ${l1Specs.maxEntries.accepted}; defaultTtl=0: ${cacheSpecs.defaultTtl.accepted}`));
+    assert.throws(
+      () => createL1({ maxEntries: 0, defaultTtl: 0 }),
+      refused(`createL1: maxEntries=0: ${l1Specs.maxEntries.accepted}; defaultTtl=0: ${cacheSpecs.defaultTtl.accepted}`),
+    );
     assert.throws(() => createL1(7 as never), refused('createL1: options must be an object'));
   });
 
   test('defaults are the cache’s', () => {
     const l1 = createL1();
     const config = loadConfig({ env: {} }).config.cache;
-    assert.deepEqual([l1.maxBytes, l1.maxEntries, l1.maxEntryBytes, l1.defaultTtl], [config.maxBytes, config.maxEntries, DEFAULT_MAX_ENTRY_BYTES, config.defaultTtl]);
+    assert.deepEqual(
+      [l1.maxBytes, l1.maxEntries, l1.maxEntryBytes, l1.defaultTtl],
+      [config.maxBytes, config.maxEntries, DEFAULT_MAX_ENTRY_BYTES, config.defaultTtl],
+    );
   });
 });

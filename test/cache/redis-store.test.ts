@@ -88,7 +88,7 @@ describe('redis store', { skip: !enabled }, () => {
     }
   });
 
-  test('the key count is this cache\'s values only, and clear() treats glob characters in the prefix literally', async () => {
+  test("the key count is this cache's values only, and clear() treats glob characters in the prefix literally", async () => {
     const a = await store({ keyPrefix: 'g*[x]:' });
     const b = await store({ keyPrefix: 'gx:' });
     const c = await store({ keyPrefix: 'g?[x]:' });
@@ -102,8 +102,8 @@ describe('redis store', { skip: !enabled }, () => {
       assert.equal(a.stats().keyCount, 4, 'values under its own prefix only');
       await a.clear();
       assert.equal(await a.get('1'), undefined);
-      assert.equal((await b.get('keep'))?.payload.toString(), 'b', 'gx: survived g*[x]:\'s clear');
-      assert.equal((await c.get('keep'))?.payload.toString(), 'c', 'g?[x]: survived g*[x]:\'s clear');
+      assert.equal((await b.get('keep'))?.payload.toString(), 'b', "gx: survived g*[x]:'s clear");
+      assert.equal((await c.get('keep'))?.payload.toString(), 'c', "g?[x]: survived g*[x]:'s clear");
       assert.equal(await raw.exists('unrelated:1', 'gx'), 2);
       await a.sweep();
       assert.equal(a.stats().keyCount, 0);
@@ -141,18 +141,27 @@ describe('redis store', { skip: !enabled }, () => {
     try {
       let settled = 0;
       const waiting = Array.from({ length: MAX_WAITING }, (_, i) =>
-        s.get(`k${i}`).then(
-          () => 'resolved',
-          (err: HeadroomError) => `${err.code} ${err.message}`,
-        ).finally(() => settled++),
+        s
+          .get(`k${i}`)
+          .then(
+            () => 'resolved',
+            (err: HeadroomError) => `${err.code} ${err.message}`,
+          )
+          .finally(() => settled++),
       );
-      await assert.rejects(s.get('one too many'), { code: 'HEADROOM_CACHE_STORE_UNAVAILABLE', message: /already waiting for the first connection/ });
+      await assert.rejects(s.get('one too many'), {
+        code: 'HEADROOM_CACHE_STORE_UNAVAILABLE',
+        message: /already waiting for the first connection/,
+      });
       t.mock.timers.tick(199);
       await turn();
       assert.equal(settled, 0, 'the one too many was refused at once; the others wait the whole commandTimeout');
       t.mock.timers.tick(1);
       const outcomes = new Set(await Promise.all(waiting));
-      assert.deepEqual([...outcomes].map((m) => m.replace(/\(status \w+\)/, '')), ['HEADROOM_CACHE_STORE_UNAVAILABLE redis: not connected within 200 ms of start ']);
+      assert.deepEqual(
+        [...outcomes].map((m) => m.replace(/\(status \w+\)/, '')),
+        ['HEADROOM_CACHE_STORE_UNAVAILABLE redis: not connected within 200 ms of start '],
+      );
       // After that a call fails at once (as after any later disconnect), without waiting for a timer.
       const late = s.set('k', entry(Buffer.from('v')));
       assert.equal(await settles(late), true);
@@ -178,17 +187,23 @@ describe('redis store', { skip: !enabled }, () => {
       const it = st.stream[Symbol.asyncIterator]();
       await it.next(); // the first chunk arrived
       s.client.disconnect();
-      await assert.rejects(async () => {
-        while (!(await it.next()).done);
-      }, { code: 'HEADROOM_CACHE_STORE_UNAVAILABLE' });
+      await assert.rejects(
+        async () => {
+          while (!(await it.next()).done);
+        },
+        { code: 'HEADROOM_CACHE_STORE_UNAVAILABLE' },
+      );
       const [chunks] = await raw.keys(`${p}c:*`);
       await raw.hdel(chunks!, '3');
       const again = new RedisStore({ url: redis.url, keyPrefix: p });
       try {
         const broken = await again.getStream('big');
-        await assert.rejects(async () => {
-          for await (const _ of broken!.stream) void _;
-        }, { code: 'HEADROOM_CACHE_STORE_CORRUPT', message: /chunk 3 of big is missing/ });
+        await assert.rejects(
+          async () => {
+            for await (const _ of broken!.stream) void _;
+          },
+          { code: 'HEADROOM_CACHE_STORE_CORRUPT', message: /chunk 3 of big is missing/ },
+        );
       } finally {
         await again.close();
       }
@@ -204,7 +219,7 @@ describe('redis store', { skip: !enabled }, () => {
       const meta = () => ({ type: ValueType.Binary, expiresAt: Date.now() + 60_000, staleUntil: Date.now() + 60_000, tags: ['t'] });
       await s.setStream('landed', new PassThrough().end(Buffer.alloc(600 * 1024, 1)), meta());
       assert.deepEqual((await raw.keys(`${p}p*`)).sort(), [], 'no pending sets after a commit');
-      assert.equal((await raw.keys(`${p}c:*`)).length, 1, 'the value\'s chunks');
+      assert.equal((await raw.keys(`${p}c:*`)).length, 1, "the value's chunks");
       for (const invalidate of [() => s.invalidateByTag('t'), () => s.delete('k'), () => s.clear()]) {
         const src = new PassThrough();
         const write = s.setStream('k', src, meta());
@@ -216,7 +231,7 @@ describe('redis store', { skip: !enabled }, () => {
         src.write(Buffer.alloc(300 * 1024, 3));
         if (!src.write(Buffer.alloc(64 * 1024, 4))) await once(src, 'drain');
         const chunks = await raw.keys(`${p}c:*`);
-        assert.ok(chunks.length <= 1, 'only the value\'s chunks (gone after clear)');
+        assert.ok(chunks.length <= 1, "only the value's chunks (gone after clear)");
         for (const c of chunks) assert.notEqual(await raw.pttl(c), -1, `${c} has no TTL`);
         src.end();
         await write;

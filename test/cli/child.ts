@@ -22,7 +22,11 @@ export interface CliChild {
   kill(): void;
 }
 
-export function spawnWatched(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string; stdio?: StdioOptions } = {}): CliChild {
+export function spawnWatched(
+  command: string,
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; stdio?: StdioOptions } = {},
+): CliChild {
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', ...options.env },
@@ -61,7 +65,10 @@ export const startCli = (args: string[], options: { env?: Record<string, string>
   spawnWatched(process.execPath, [...CLI, ...args], options);
 
 /** Runs the CLI to its end. */
-export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const c = spawnWatched(process.execPath, [...CLI, ...args], { env });
   let stdout = '';
   let stderr = '';

@@ -24,7 +24,10 @@ test('SIGTERM to `npm start` stops the gateway: exit 0, port free, no orphan', a
   // A project with this package's start script, whose dist/cli/main.js runs the CLI from source.
   const dir = mkdtempSync(join(tmpdir(), 'headroom-npm-start-'));
   mkdirSync(join(dir, 'dist/cli'), { recursive: true });
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'start-check', private: true, type: 'module', scripts: { start: scripts.start } }));
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: 'start-check', private: true, type: 'module', scripts: { start: scripts.start } }),
+  );
   writeFileSync(
     join(dir, 'dist/cli/main.js'),
     `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))};\nregister();\n` +

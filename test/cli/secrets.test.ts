@@ -56,7 +56,8 @@ test('the start-up log and request logs of headroom serve hide URL credentials a
     await logged;
     gw.child.kill('SIGTERM');
     assert.equal((await gw.exited).code, 0, gw.output());
-    for (const s of ['UPKEY789', 'REDISPW42', 'QTOKEN123', ADMIN_TOKEN]) assert.ok(!gw.output().includes(s), `${s} printed:\n${gw.output()}`);
+    for (const s of ['UPKEY789', 'REDISPW42', 'QTOKEN123', ADMIN_TOKEN])
+      assert.ok(!gw.output().includes(s), `${s} printed:\n${gw.output()}`);
   } finally {
     gw.kill();
     await redis.stop();

@@ -86,8 +86,14 @@ test('headroom serve starts, announces the demo origin, serves, runs a full GC, 
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { msg: string });
-    assert.ok(lines.slice(0, 3).some((l) => /demo origin/.test(l.msg)), 'first log lines mention the demo origin');
-    assert.ok(lines.some((l) => /did you mean MEMORY_WARNING_THRESHOLD/.test(l.msg)), 'typo warning logged');
+    assert.ok(
+      lines.slice(0, 3).some((l) => /demo origin/.test(l.msg)),
+      'first log lines mention the demo origin',
+    );
+    assert.ok(
+      lines.some((l) => /did you mean MEMORY_WARNING_THRESHOLD/.test(l.msg)),
+      'typo warning logged',
+    );
     assert.equal((await request(`${url}/health`)).status, 200);
     const gc = await request(`${url}/admin/gc`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     assert.equal(gc.status, 200, gc.text);

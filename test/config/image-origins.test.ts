@@ -53,7 +53,10 @@ test('every bad entry is reported, not only the first, each with its own reason'
   const p = problems({ IMAGE_ALLOWED_ORIGINS: value });
   assert.equal(p.length, 1, p.join('\n'));
   const message = p[0]!.slice(`IMAGE_ALLOWED_ORIGINS=${value}: `.length);
-  assert.match(message, /^entry "http:\/\/\[zz::1\]" is not an origin \(\[zz::1\] is not an IPv6 address\); entry "http:\/\/a\.example\.com:99999" is not an origin \(the port is above 65535\); use scheme/);
+  assert.match(
+    message,
+    /^entry "http:\/\/\[zz::1\]" is not an origin \(\[zz::1\] is not an IPv6 address\); entry "http:\/\/a\.example\.com:99999" is not an origin \(the port is above 65535\); use scheme/,
+  );
   assert.ok(!message.includes('ok.example.com'), message);
 });
 
@@ -61,7 +64,10 @@ test('entries are normalised as WHATWG URL does, and an allowed IPv6 loopback st
   const env = { IMAGE_ALLOWED_ORIGINS: 'http://[0:0:0:0:0:0:0:1]:8080,http://[2606:4700:0::1111]' };
   const guarded = createOriginPolicy(loadConfig({ env }).config.image);
   assert.equal(guarded.check('http://[2606:4700::1111]/a.png').hostname, '[2606:4700::1111]');
-  assert.throws(() => guarded.check('http://[::1]:8080/a.png'), (e: Error & { code: string }) => e.code === 'HEADROOM_IMAGE_ORIGIN_FORBIDDEN' && /address ::1 is private/.test(e.message));
+  assert.throws(
+    () => guarded.check('http://[::1]:8080/a.png'),
+    (e: Error & { code: string }) => e.code === 'HEADROOM_IMAGE_ORIGIN_FORBIDDEN' && /address ::1 is private/.test(e.message),
+  );
   assert.throws(() => guarded.check('http://[::1]:8081/a.png'), /not in IMAGE_ALLOWED_ORIGINS/);
   const open = createOriginPolicy(loadConfig({ env: { ...env, IMAGE_ALLOW_PRIVATE_ORIGINS: 'http://[::0:1]:8080' } }).config.image);
   const url = open.check('http://[::1]:8080/a.png');

@@ -55,9 +55,15 @@ test('--upstream-url is the flag of UPSTREAM_URL', () => {
 
 test('a bad value names the variable, the value and what is accepted; all problems are listed', () => {
   const p = problems(() => loadConfig({ env: { MEMORY_WARNING_THRESHOLD: '170', PORT: 'eighty', CACHE_MAX_BYTES: '12 parsecs' } }));
-  assert.ok(p.some((l) => l.startsWith('MEMORY_WARNING_THRESHOLD=170: must be a fraction from 0 to 1 or a percent up to 100')), p.join('\n'));
+  assert.ok(
+    p.some((l) => l.startsWith('MEMORY_WARNING_THRESHOLD=170: must be a fraction from 0 to 1 or a percent up to 100')),
+    p.join('\n'),
+  );
   assert.ok(p.includes('PORT=eighty: must be an integer between 0 and 65535'), p.join('\n'));
-  assert.ok(p.some((l) => l.startsWith('CACHE_MAX_BYTES=12 parsecs: must be a byte size')), p.join('\n'));
+  assert.ok(
+    p.some((l) => l.startsWith('CACHE_MAX_BYTES=12 parsecs: must be a byte size')),
+    p.join('\n'),
+  );
   assert.equal(p.length, 3);
 });
 
@@ -125,5 +131,8 @@ test('TRUST_PROXY: false, a hop count or addresses; true is refused with the rea
   assert.deepEqual(loadConfig({ env: { TRUST_PROXY: '10.0.0.0/8, ::1' } }).config.server.trustProxy, ['10.0.0.0/8', '::1']);
   const p = problems(() => loadConfig({ env: { TRUST_PROXY: 'true' } }));
   assert.equal(p.length, 1);
-  assert.match(p[0]!, /^TRUST_PROXY=true: must be false, a hop count .* \(true is refused: it would let any client choose its own address\)$/);
+  assert.match(
+    p[0]!,
+    /^TRUST_PROXY=true: must be false, a hop count .* \(true is refused: it would let any client choose its own address\)$/,
+  );
 });

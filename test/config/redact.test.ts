@@ -6,8 +6,14 @@ test('redactUrl hides credential values and keeps paths, names and other values'
   const cases: [string, string][] = [
     ['/health', '/health'],
     ['/x?page=2&q=a+b', '/x?page=2&q=a+b'],
-    ['/x?token=T&access_token=A&Api-Key=K&apikey=K&client_secret=S&sig=G&code=C&auth=H&password=P', '/x?token=<hidden>&access_token=<hidden>&Api-Key=<hidden>&apikey=<hidden>&client_secret=<hidden>&sig=<hidden>&code=<hidden>&auth=<hidden>&password=<hidden>'],
-    ['/x?X-Amz-Signature=S&X-Goog-Credential=C&X%2DAmz%2DSecurity%2DToken=T', '/x?X-Amz-Signature=<hidden>&X-Goog-Credential=<hidden>&X%2DAmz%2DSecurity%2DToken=<hidden>'],
+    [
+      '/x?token=T&access_token=A&Api-Key=K&apikey=K&client_secret=S&sig=G&code=C&auth=H&password=P',
+      '/x?token=<hidden>&access_token=<hidden>&Api-Key=<hidden>&apikey=<hidden>&client_secret=<hidden>&sig=<hidden>&code=<hidden>&auth=<hidden>&password=<hidden>',
+    ],
+    [
+      '/x?X-Amz-Signature=S&X-Goog-Credential=C&X%2DAmz%2DSecurity%2DToken=T',
+      '/x?X-Amz-Signature=<hidden>&X-Goog-Credential=<hidden>&X%2DAmz%2DSecurity%2DToken=<hidden>',
+    ],
     // Names that merely contain a short one are kept; empty values stay empty.
     ['/x?zipcode=1&monkey=2&token=&bare', '/x?zipcode=1&monkey=2&token=&bare'],
     // Under /admin every value goes, bare ones too; /administrator is not /admin.
@@ -15,7 +21,10 @@ test('redactUrl hides credential values and keeps paths, names and other values'
     ['/admin?x=1', '/admin?x=<hidden>'],
     ['/administrator?x=1', '/administrator?x=1'],
     // A value that is a URL keeps host and path; all of its query values go.
-    [`/image?url=${encodeURIComponent('https://i.example/a.jpg?s=1&w=2')}&w=400`, '/image?url=https%3A%2F%2Fi.example%2Fa.jpg%3Fs%3D<hidden>%26w%3D<hidden>&w=400'],
+    [
+      `/image?url=${encodeURIComponent('https://i.example/a.jpg?s=1&w=2')}&w=400`,
+      '/image?url=https%3A%2F%2Fi.example%2Fa.jpg%3Fs%3D<hidden>%26w%3D<hidden>&w=400',
+    ],
     ['/image?url=https://i.example/a.jpg?s=1&w=400', '/image?url=https://i.example/a.jpg?s=<hidden>&w=400'],
     ['/image?url=https%3A%2F%2F%E0%A4%A', '/image?url=<hidden>'],
     ['/image?url=https://u:p@i.example/a.jpg', '/image?url=https://u:<hidden>@i.example/a.jpg'],

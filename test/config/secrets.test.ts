@@ -63,7 +63,14 @@ test('no secret option is ever echoed, whatever is wrong with it and wherever it
   const secrets = allOptions.filter((o) => o.option.secret);
   assert.deepEqual(secrets.map((o) => o.option.env).sort(), ['HEADROOM_ADMIN_TOKEN', 'REDIS_URL', 'UPSTREAM_TOKEN']);
   const MARK = 'MARK3R';
-  const bad: unknown[] = [`short${MARK}`, `${'x'.repeat(5000)}${MARK}`, `http://u:${MARK}@h`, `redis://:${MARK}@h:99999`, [MARK], { t: MARK }];
+  const bad: unknown[] = [
+    `short${MARK}`,
+    `${'x'.repeat(5000)}${MARK}`,
+    `http://u:${MARK}@h`,
+    `redis://:${MARK}@h:99999`,
+    [MARK],
+    { t: MARK },
+  ];
   const check = (env: string, input: LoadConfigInput): void => {
     try {
       loadConfig(input);

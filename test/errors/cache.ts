@@ -38,7 +38,8 @@ export const cacheCases: Cases = {
 
   HEADROOM_CACHE_VALUE_INVALID: () => withCache((c) => fromRejection(c.set('k', () => 1))),
 
-  HEADROOM_CACHE_STREAM_SIZE_MISMATCH: () => withCache((c) => fromRejection(c.setStream('k', Readable.from([Buffer.alloc(10)]), { size: 20 }))),
+  HEADROOM_CACHE_STREAM_SIZE_MISMATCH: () =>
+    withCache((c) => fromRejection(c.setStream('k', Readable.from([Buffer.alloc(10)]), { size: 20 }))),
 
   HEADROOM_CACHE_STORE_CORRUPT: () =>
     // A value on disk whose bytes changed: the stream the cache hands out fails at its end.
@@ -50,9 +51,11 @@ export const cacheCases: Cases = {
       bytes[bytes.length - 1]! ^= 0xff;
       writeFileSync(file, bytes);
       const s = await c.getStream('k');
-      return fromRejection((async () => {
-        for await (const _ of s!.stream) void _;
-      })());
+      return fromRejection(
+        (async () => {
+          for await (const _ of s!.stream) void _;
+        })(),
+      );
     }),
 
   // The cache counts these and carries on (L1 serves; a miss), so they are seen at the store.
@@ -64,5 +67,6 @@ export const cacheCases: Cases = {
       return fromRejection(s.set('k', { ...meta(), payload: Buffer.from('v') }));
     }),
 
-  HEADROOM_CACHE_ENTRY_TOO_LARGE: () => withStore({ maxBytes: 1024 ** 2 }, (s) => fromRejection(s.setStream('k', Readable.from([Buffer.alloc(2 * 1024 ** 2)]), meta()))),
+  HEADROOM_CACHE_ENTRY_TOO_LARGE: () =>
+    withStore({ maxBytes: 1024 ** 2 }, (s) => fromRejection(s.setStream('k', Readable.from([Buffer.alloc(2 * 1024 ** 2)]), meta()))),
 };

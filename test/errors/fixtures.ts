@@ -87,8 +87,12 @@ let origin: Promise<{ origin: Origin; server: Server }> | undefined;
  */
 export function sharedOrigin(): Promise<Origin> {
   origin ??= (async () => {
-    const small = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#3a7' } }).png().toBuffer();
-    const big = await sharp(randomBytes(64 * 64 * 3), { raw: { width: 64, height: 64, channels: 3 } }).png().toBuffer();
+    const small = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#3a7' } })
+      .png()
+      .toBuffer();
+    const big = await sharp(randomBytes(64 * 64 * 3), { raw: { width: 64, height: 64, channels: 3 } })
+      .png()
+      .toBuffer();
     const hanging = new Set<ServerResponse>();
     const server = createServer((req, res) => {
       const png = (b: Buffer) => res.writeHead(200, { 'content-type': 'image/png', 'content-length': b.length }).end(b);

@@ -8,7 +8,10 @@ import { waitFor } from '../helpers/wait.js';
 import { FakePressure, fromRaw, fromResponse, listen, sharedGateway, sharedOrigin, stop, type Cases } from './fixtures.js';
 
 /** Runs `use` against a proxy on its own server, then closes both (releasing held upstream requests). */
-async function withProxy(options: Partial<ProxyOptions>, use: (url: string, proxy: ReturnType<typeof createProxy>) => Promise<TestResponse>) {
+async function withProxy(
+  options: Partial<ProxyOptions>,
+  use: (url: string, proxy: ReturnType<typeof createProxy>) => Promise<TestResponse>,
+) {
   const origin = await sharedOrigin();
   const proxy = createProxy({ upstreamUrl: origin.url, closeTimeout: 1000, ...options });
   const server = createServer((req, res) => proxy.handle(req, res));
@@ -36,7 +39,8 @@ export const proxyCases: Cases = {
 
   HEADROOM_QUEUE_TIMEOUT: () => withProxy({ limits: { ...limits, queueSize: 1, queueTimeout: 20 } }, whileOneHangs('/api/x')),
 
-  HEADROOM_MEMORY_PRESSURE: () => withProxy({ limits: { ...limits, monitor: new FakePressure('critical') } }, (url) => request(`${url}/api/x`)),
+  HEADROOM_MEMORY_PRESSURE: () =>
+    withProxy({ limits: { ...limits, monitor: new FakePressure('critical') } }, (url) => request(`${url}/api/x`)),
 
   HEADROOM_SHED: () => {
     const monitor = new FakePressure();
@@ -62,8 +66,20 @@ export const proxyCases: Cases = {
   HEADROOM_UPSTREAM_TIMEOUT: async () => fromResponse(await request(`${(await sharedGateway()).url}/api/hang`)),
 
   HEADROOM_UPSTREAM_ERROR: async () =>
-    fromRaw(await rawRequest((await sharedGateway()).url, 'GET /api/bad-chunk HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', completeResponse)),
+    fromRaw(
+      await rawRequest(
+        (await sharedGateway()).url,
+        'GET /api/bad-chunk HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+        completeResponse,
+      ),
+    ),
 
   HEADROOM_PATH_REJECTED: async () =>
-    fromRaw(await rawRequest((await sharedGateway()).url, 'GET /api/%2e%2e/secret HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', completeResponse)),
+    fromRaw(
+      await rawRequest(
+        (await sharedGateway()).url,
+        'GET /api/%2e%2e/secret HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+        completeResponse,
+      ),
+    ),
 };

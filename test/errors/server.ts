@@ -23,7 +23,9 @@ export const serverCases: Cases = {
   HEADROOM_BODY_TOO_LARGE: async () => {
     const gw = await sharedGateway();
     const body = JSON.stringify({ pad: 'x'.repeat(2048) }); // over HEADROOM_BODY_LIMIT (1 KiB)
-    return fromResponse(await request(`${gw.url}/admin/cache/clear`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body }));
+    return fromResponse(
+      await request(`${gw.url}/admin/cache/clear`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body }),
+    );
   },
 
   HEADROOM_REQUEST_TIMEOUT: async () => {
@@ -33,7 +35,13 @@ export const serverCases: Cases = {
   },
 
   HEADROOM_HEADERS_TOO_LARGE: async () =>
-    fromRaw(await rawRequest((await sharedGateway()).url, `GET /api/x HTTP/1.1\r\nHost: a\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`, completeResponse)),
+    fromRaw(
+      await rawRequest(
+        (await sharedGateway()).url,
+        `GET /api/x HTTP/1.1\r\nHost: a\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`,
+        completeResponse,
+      ),
+    ),
 
   HEADROOM_ADMIN_DISABLED: async () => {
     const gw = await startGateway(); // no HEADROOM_ADMIN_TOKEN
@@ -45,7 +53,11 @@ export const serverCases: Cases = {
   },
 
   HEADROOM_UNAUTHORIZED: async () =>
-    fromResponse(await request(`${(await sharedGateway()).url}/admin/memory-stats`, { headers: { authorization: 'Bearer wrong-token-0123456789abcdef' } })),
+    fromResponse(
+      await request(`${(await sharedGateway()).url}/admin/memory-stats`, {
+        headers: { authorization: 'Bearer wrong-token-0123456789abcdef' },
+      }),
+    ),
 
   HEADROOM_RATE_LIMITED: async () => {
     const gw = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, ADMIN_RATE_LIMIT: '1' });
@@ -56,8 +68,6 @@ export const serverCases: Cases = {
       await gw.close();
     }
   },
-
-
 
   HEADROOM_INTERNAL: async () => {
     // A failure no code stands for: the snapshot directory cannot be created (a file is in the way).

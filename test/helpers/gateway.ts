@@ -17,10 +17,7 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(
-  env: Record<string, string> = {},
-  beforeListen?: (gw: Gateway) => void,
-): Promise<TestGateway> {
+export async function startGateway(env: Record<string, string> = {}, beforeListen?: (gw: Gateway) => void): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'headroom-gw-'));
   const { config } = loadConfig({
     env: {

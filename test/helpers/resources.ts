@@ -13,7 +13,17 @@ export function activeResources(): Record<string, number> {
 // Resource types that keep a process alive or hold an OS resource. Tracked through async_hooks
 // because getActiveResourcesInfo() does not list unref()ed timers, and a forgotten unref()ed
 // setInterval is exactly the leak we look for.
-const TRACKED = new Set(['Timeout', 'TCPWRAP', 'TCPSERVERWRAP', 'PIPEWRAP', 'PIPESERVERWRAP', 'UDPWRAP', 'PROCESSWRAP', 'FSEVENTWRAP', 'STATWATCHER']);
+const TRACKED = new Set([
+  'Timeout',
+  'TCPWRAP',
+  'TCPSERVERWRAP',
+  'PIPEWRAP',
+  'PIPESERVERWRAP',
+  'UDPWRAP',
+  'PROCESSWRAP',
+  'FSEVENTWRAP',
+  'STATWATCHER',
+]);
 
 /**
  * Runs `use` (which creates and closes parts) and asserts that nothing it created is still alive:
@@ -49,7 +59,11 @@ export async function assertNoLeakedHandles(use: () => Promise<void>): Promise<v
   }
   assert.ok(noMoreThan(after, before), `handles left behind: before ${JSON.stringify(before)}, after ${JSON.stringify(after)}`);
   const leaked = [...alive.values()];
-  assert.equal(leaked.length, 0, `resources created during the test and never destroyed:\n${leaked.map((l) => `${l.type}\n${l.stack}`).join('\n---\n')}`);
+  assert.equal(
+    leaked.length,
+    0,
+    `resources created during the test and never destroyed:\n${leaked.map((l) => `${l.type}\n${l.stack}`).join('\n---\n')}`,
+  );
 }
 
 function noMoreThan(after: Record<string, number>, before: Record<string, number>): boolean {

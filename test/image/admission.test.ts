@@ -30,7 +30,15 @@ function oneSlot(): Admission & { acquired: number; held: number } {
         done = true;
       };
     },
-    stats: (): AdmissionStats => ({ inFlight: a.held, queued: 0, maxConcurrent: 1, queueSize: 0, breakerOpen: false, rejected: { concurrency: 0, queueTimeout: 0, memory: 0, draining: 0 }, shed: 0 }),
+    stats: (): AdmissionStats => ({
+      inFlight: a.held,
+      queued: 0,
+      maxConcurrent: 1,
+      queueSize: 0,
+      breakerOpen: false,
+      rejected: { concurrency: 0, queueTimeout: 0, memory: 0, draining: 0 },
+      shed: 0,
+    }),
     close: async () => {},
   };
   return a;
@@ -38,7 +46,13 @@ function oneSlot(): Admission & { acquired: number; held: number } {
 
 test('admission slots are taken around fetches and released, also for streamed originals and failures', async () => {
   const admission = oneSlot();
-  const image = createImageService({ cache: testCache(), allowedOrigins: [origin.url], allowPrivateNetworks: true, admission, timeout: 2000 });
+  const image = createImageService({
+    cache: testCache(),
+    allowedOrigins: [origin.url],
+    allowPrivateNetworks: true,
+    admission,
+    timeout: 2000,
+  });
   try {
     await image.handle({ query: { url: `${origin.url}/img/png`, w: '10' } });
     assert.equal(admission.held, 0);
@@ -50,7 +64,10 @@ test('admission slots are taken around fetches and released, also for streamed o
     assert.equal(admission.held, 0);
     // While the slot is taken, a fetch is refused with the controller's error (and Retry-After).
     const hold = await admission.acquire();
-    await assert.rejects(image.handle({ query: { url: `${origin.url}/img/webp` } }), (e: HeadroomError) => e.code === 'HEADROOM_OVERLOADED' && e.headers['retry-after'] === '1');
+    await assert.rejects(
+      image.handle({ query: { url: `${origin.url}/img/webp` } }),
+      (e: HeadroomError) => e.code === 'HEADROOM_OVERLOADED' && e.headers['retry-after'] === '1',
+    );
     hold();
     assert.equal(admission.acquired, 4);
   } finally {
@@ -63,7 +80,10 @@ test('critical memory pauses transforms with 503 + Retry-After; originals still 
   const monitor: PressureSource = { status: () => status, onPressure: () => () => {} };
   const image = createImageService({ cache: testCache(), allowedOrigins: [origin.url], allowPrivateNetworks: true, monitor });
   try {
-    await assert.rejects(image.handle({ query: { url: `${origin.url}/img/jpeg`, w: '50' } }), (e: HeadroomError) => e.code === 'HEADROOM_MEMORY_PRESSURE' && Number(e.headers['retry-after']) >= 1);
+    await assert.rejects(
+      image.handle({ query: { url: `${origin.url}/img/jpeg`, w: '50' } }),
+      (e: HeadroomError) => e.code === 'HEADROOM_MEMORY_PRESSURE' && Number(e.headers['retry-after']) >= 1,
+    );
     assert.equal((await image.handle({ query: { url: `${origin.url}/img/jpeg` } })).status, 200);
     status = 'healthy';
     assert.equal((await image.handle({ query: { url: `${origin.url}/img/jpeg`, w: '50' } })).status, 200);

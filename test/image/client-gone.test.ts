@@ -95,7 +95,12 @@ const imageStats = (t: TestGateway) => admin(t, 'image-stats');
 const imagePath = (origin: StallingOrigin, src: string, params = '') => `/image?url=${encodeURIComponent(origin.url + src)}${params}`;
 
 /** A gateway whose image fetches would hold their slot for a minute if nothing cancelled them. */
-async function scenario(body: Buffer, headBytes: number, env: Record<string, string>, use: (t: TestGateway, origin: StallingOrigin) => Promise<void>): Promise<void> {
+async function scenario(
+  body: Buffer,
+  headBytes: number,
+  env: Record<string, string>,
+  use: (t: TestGateway, origin: StallingOrigin) => Promise<void>,
+): Promise<void> {
   await assertNoLeakedHandles(async () => {
     const origin = await startStallingOrigin(body, headBytes);
     const t = await startGateway({
@@ -121,10 +126,15 @@ let noisy: Buffer;
 before(async () => {
   png = (await images()).png;
   // ~120 KB that does not compress: over the IMAGE_MAX_CACHE_SIZE used below, so it streams.
-  noisy = await sharp(randomBytes(200 * 200 * 3), { raw: { width: 200, height: 200, channels: 3 } }).png().toBuffer();
+  noisy = await sharp(randomBytes(200 * 200 * 3), { raw: { width: 200, height: 200, channels: 3 } })
+    .png()
+    .toBuffer();
 });
 
-for (const [kind, params] of [['original', ''], ['variant', '&w=10']] as const) {
+for (const [kind, params] of [
+  ['original', ''],
+  ['variant', '&w=10'],
+] as const) {
   test(`${kind}: a client that leaves mid-fetch frees the admission slot and the origin connection at once`, async () => {
     await scenario(png, 0, {}, async (t, origin) => {
       const c = client(t.url, imagePath(origin, '/stall', params));
@@ -175,10 +185,16 @@ test('a client that leaves while its large source waits for a transform slot (or
     await waitFor(async () => (await imageStats(t)).queue.queued === 1, 'the second waits for the slot');
     assert.equal((await admission(t)).inFlight, 2, 'both streamed sources hold a fetch slot');
     b.leave();
-    await waitFor(async () => (await imageStats(t)).queue.queued === 0 && (await admission(t)).inFlight === 1, 'the waiter left the queue and its fetch slot');
+    await waitFor(
+      async () => (await imageStats(t)).queue.queued === 0 && (await admission(t)).inFlight === 1,
+      'the waiter left the queue and its fetch slot',
+    );
     await heldB.closed;
     a.leave();
-    await waitFor(async () => (await imageStats(t)).queue.active === 0 && (await admission(t)).inFlight === 0, 'the transform slot and the fetch slot are free');
+    await waitFor(
+      async () => (await imageStats(t)).queue.active === 0 && (await admission(t)).inFlight === 0,
+      'the transform slot and the fetch slot are free',
+    );
     await heldA.closed;
   });
 });

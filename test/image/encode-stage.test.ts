@@ -54,7 +54,10 @@ test('an output waiting in the backlog does not hold its slot; close() fails it 
     await until(() => image.stats().encoding!.active > 0, 'an encode runs');
     second = image.handle(avif(8)).catch((err: unknown) => err);
     // The first encodes (slow AVIF) while the second, decoded, waits for the encoder.
-    await until(() => image.stats().encoding!.active === 1 && image.stats().encoding!.queued === 1, 'one encodes and one waits in the backlog');
+    await until(
+      () => image.stats().encoding!.active === 1 && image.stats().encoding!.queued === 1,
+      'one encodes and one waits in the backlog',
+    );
     assert.equal(image.stats().queue.active, 0, 'slot free while the output waits in the backlog');
   } finally {
     await image.close();
@@ -121,7 +124,10 @@ test('an idle encoder runs a waiting small transform whole, its decode estimate 
 });
 
 test('large sources (streamed) and big decodes (a small file of 20 MP: 80 MB estimated) are never lent: they wait for a slot', async () => {
-  for (const [i, name] of [[30, 'big'], [31, 'flat']] as const) {
+  for (const [i, name] of [
+    [30, 'big'],
+    [31, 'flat'],
+  ] as const) {
     const image = service(1);
     try {
       const first = image.handle(held(i));

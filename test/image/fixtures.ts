@@ -35,10 +35,18 @@ export function images(): Promise<Images> {
   memo ??= (async () => {
     const base = (w: number, h: number, alpha = false) =>
       sharp({ create: { width: w, height: h, channels: alpha ? 4 : 3, background: alpha ? { r: 0, g: 90, b: 200, alpha: 0.5 } : '#3a7' } });
-    const frames = await Promise.all(['#f00', '#0f0', '#00f'].map((c) => sharp({ create: { width: 40, height: 30, channels: 4, background: c } }).png().toBuffer()));
+    const frames = await Promise.all(
+      ['#f00', '#0f0', '#00f'].map((c) =>
+        sharp({ create: { width: 40, height: 30, channels: 4, background: c } })
+          .png()
+          .toBuffer(),
+      ),
+    );
     // >5 MiB: noise does not compress.
     const side = 2000;
-    const big = await sharp(randomBytes(side * side * 3), { raw: { width: side, height: side, channels: 3 } }).jpeg({ quality: 100 }).toBuffer();
+    const big = await sharp(randomBytes(side * side * 3), { raw: { width: side, height: side, channels: 3 } })
+      .jpeg({ quality: 100 })
+      .toBuffer();
     return {
       jpeg: await base(800, 600).jpeg().toBuffer(),
       rotated: await base(80, 40).jpeg().withMetadata({ orientation: 6 }).toBuffer(),
@@ -46,12 +54,16 @@ export function images(): Promise<Images> {
       webp: await base(300, 200).webp().toBuffer(),
       avif: await base(64, 48).avif().toBuffer(),
       gif: await base(50, 50).gif().toBuffer(),
-      animated: await sharp(frames, { join: { animated: true } }).gif().toBuffer(),
+      animated: await sharp(frames, { join: { animated: true } })
+        .gif()
+        .toBuffer(),
       tiff: await base(120, 90).tiff().toBuffer(),
       big,
       flat: await base(5000, 4000).png().toBuffer(),
       bomb: pngClaiming(await base(1, 1).png().toBuffer(), 60_000, 60_000),
-      svg: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><script>alert(1)</script><rect width="40" height="20" fill="red"/></svg>'),
+      svg: Buffer.from(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><script>alert(1)</script><rect width="40" height="20" fill="red"/></svg>',
+      ),
     };
   })();
   return memo;
@@ -77,7 +89,20 @@ export interface Origin {
   close(): Promise<void>;
 }
 
-const TYPES: Record<string, string> = { jpeg: 'image/jpeg', rotated: 'image/jpeg', png: 'image/png', webp: 'image/webp', avif: 'image/avif', gif: 'image/gif', animated: 'image/gif', tiff: 'image/tiff', big: 'image/jpeg', flat: 'image/png', bomb: 'image/png', svg: 'image/svg+xml' };
+const TYPES: Record<string, string> = {
+  jpeg: 'image/jpeg',
+  rotated: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  avif: 'image/avif',
+  gif: 'image/gif',
+  animated: 'image/gif',
+  tiff: 'image/tiff',
+  big: 'image/jpeg',
+  flat: 'image/png',
+  bomb: 'image/png',
+  svg: 'image/svg+xml',
+};
 
 /** An origin on 127.0.0.1 (or another loopback address) serving /img/NAME plus misbehaving routes. */
 export async function startOrigin(host = '127.0.0.1'): Promise<Origin> {
@@ -192,7 +217,11 @@ export async function buildImageApp(image: ImageService): Promise<FastifyInstanc
 
 /** A resolver that maps test hostnames to fixed addresses (no real DNS). */
 export function fakeLookup(table: Record<string, string>) {
-  return (hostname: string, _o: unknown, cb: (err: NodeJS.ErrnoException | null, a: { address: string; family: number }[]) => void): void => {
+  return (
+    hostname: string,
+    _o: unknown,
+    cb: (err: NodeJS.ErrnoException | null, a: { address: string; family: number }[]) => void,
+  ): void => {
     const address = table[hostname];
     if (!address) return cb(Object.assign(new Error(`ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), []);
     cb(null, [{ address, family: address.includes(':') ? 6 : 4 }]);

@@ -7,10 +7,11 @@ import { createFlights } from '../../src/image/flights.js';
 /** Work that resolves on demand and records the signal it was given. */
 function controllable() {
   const runs: { signal: AbortSignal; resolve: (v: string) => void }[] = [];
-  const work = (signal: AbortSignal) => new Promise<string>((resolve, reject) => {
-    runs.push({ signal, resolve });
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
+  const work = (signal: AbortSignal) =>
+    new Promise<string>((resolve, reject) => {
+      runs.push({ signal, resolve });
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    });
   return { runs, work };
 }
 
@@ -63,6 +64,9 @@ test('a result that arrives after every caller left goes to unclaimed; an aborte
   await flights.settled();
   assert.deepEqual(late, ['orphan']);
   let started = false;
-  await assert.rejects(flights.join('k', async () => ((started = true), 'x'), c.signal), /gone/);
+  await assert.rejects(
+    flights.join('k', async () => ((started = true), 'x'), c.signal),
+    /gone/,
+  );
   assert.equal(started, false);
 });

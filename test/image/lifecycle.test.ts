@@ -41,35 +41,50 @@ test('no handles left after close(), including an interrupted stream and a queue
 
 // Without the fix close() waited for the stalled source until IMAGE_TIMEOUT (10 min here): the
 // test's own timeout reports that instead of hanging the run.
-test('two concurrent close() calls during an in-flight transform share one promise, which ends the transform now', { timeout: 30_000 }, async () => {
-  await images();
-  await assertNoLeakedHandles(async () => {
-    const origin = await startOrigin();
-    const cache = testCache();
-    const image = createImageService({ cache, allowedOrigins: [origin.url], allowPrivateNetworks: true, concurrency: 1, timeout: 600_000 });
-    try {
-      // A large source whose body stalls after 128 KiB: its transform holds the slot, collecting it.
-      const inFlight = image.handle({ query: { url: `${origin.url}/held/big?head=131072`, w: '100', format: 'webp' } });
-      const order: string[] = [];
-      const request = inFlight.then(() => 'served', (err: { code?: string }) => err.code).finally(() => order.push('request'));
-      await waitFor(() => image.stats().queue.active === 1 && origin.held() === 1, 'the transform holds its slot, its source stalled');
-      const first = image.close();
-      const second = image.close();
-      assert.equal(second, first, 'the second close() returns the first one, still running');
-      assert.equal(image[Symbol.asyncDispose](), first);
-      void first.then(() => order.push('first close'));
-      void second.then(() => order.push('second close'));
-      await Promise.all([first, second]);
-      assert.equal(await request, 'HEADROOM_DRAINING');
-      assert.deepEqual(order, ['request', 'first close', 'second close'], 'both closes settle once the transform has');
-      assert.equal(image.close(), first, 'and after it settled');
-    } finally {
-      await image.close();
-      await cache.close();
-      await origin.close();
-    }
-  });
-});
+test(
+  'two concurrent close() calls during an in-flight transform share one promise, which ends the transform now',
+  { timeout: 30_000 },
+  async () => {
+    await images();
+    await assertNoLeakedHandles(async () => {
+      const origin = await startOrigin();
+      const cache = testCache();
+      const image = createImageService({
+        cache,
+        allowedOrigins: [origin.url],
+        allowPrivateNetworks: true,
+        concurrency: 1,
+        timeout: 600_000,
+      });
+      try {
+        // A large source whose body stalls after 128 KiB: its transform holds the slot, collecting it.
+        const inFlight = image.handle({ query: { url: `${origin.url}/held/big?head=131072`, w: '100', format: 'webp' } });
+        const order: string[] = [];
+        const request = inFlight
+          .then(
+            () => 'served',
+            (err: { code?: string }) => err.code,
+          )
+          .finally(() => order.push('request'));
+        await waitFor(() => image.stats().queue.active === 1 && origin.held() === 1, 'the transform holds its slot, its source stalled');
+        const first = image.close();
+        const second = image.close();
+        assert.equal(second, first, 'the second close() returns the first one, still running');
+        assert.equal(image[Symbol.asyncDispose](), first);
+        void first.then(() => order.push('first close'));
+        void second.then(() => order.push('second close'));
+        await Promise.all([first, second]);
+        assert.equal(await request, 'HEADROOM_DRAINING');
+        assert.deepEqual(order, ['request', 'first close', 'second close'], 'both closes settle once the transform has');
+        assert.equal(image.close(), first, 'and after it settled');
+      } finally {
+        await image.close();
+        await cache.close();
+        await origin.close();
+      }
+    });
+  },
+);
 
 test('sniff recognises formats by magic bytes only', async () => {
   const i = await images();

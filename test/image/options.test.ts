@@ -64,10 +64,18 @@ test('bad arguments throw HEADROOM_CONFIG_INVALID naming the option, the value a
     const create = (o: Record<string, unknown>) => createImageService({ cache, allowedOrigins: [], ...o } as ImageServiceOptions);
     // A bare host name such as "images" is an origin (http and https on the default port); a path is not.
     await create({ allowedOrigins: ['nope'] }).close();
-    assert.throws(() => create({ allowedOrigins: ['https://img.example.com/a.png'] }), refused('allowedOrigins=["https://img.example.com/a.png"]: entry "https://img.example.com/a.png" is not an origin; use scheme://host[:port]'));
+    assert.throws(
+      () => create({ allowedOrigins: ['https://img.example.com/a.png'] }),
+      refused(
+        'allowedOrigins=["https://img.example.com/a.png"]: entry "https://img.example.com/a.png" is not an origin; use scheme://host[:port]',
+      ),
+    );
     assert.throws(
       () => create({ allowPrivateOrigins: ['https://ok.example.com', 'http://[::1:8080', 'ftp://x.example.com'] }),
-      refused('allowPrivateOrigins=', 'entry "http://[::1:8080" is not an origin (the [ of an IPv6 address has no closing ]); entry "ftp://x.example.com" is not an origin; use'),
+      refused(
+        'allowPrivateOrigins=',
+        'entry "http://[::1:8080" is not an origin (the [ of an IPv6 address has no closing ]); entry "ftp://x.example.com" is not an origin; use',
+      ),
     );
     assert.throws(() => create({ allowedOrigins: 'https://a.example.com,*.' }), refused('entry "*." is not an origin'));
     assert.throws(() => create({ concurrency: 0 }), refused('concurrency=0: must be an integer between 1 and 256'));
@@ -78,15 +86,29 @@ test('bad arguments throw HEADROOM_CONFIG_INVALID naming the option, the value a
     // Every bad option in one error, not only the first.
     assert.throws(
       () => create({ queueSize: 1.5, defaultQuality: 101, memoryBudget: '1MiB', sharpConcurrency: -1 }),
-      refused('queueSize=1.5: must be an integer', 'defaultQuality=101: must be an integer between 1 and 100', 'memoryBudget="1MiB": must be a byte size between 16 MiB and 64 GiB', 'sharpConcurrency=-1: must be an integer between 0 and 256'),
+      refused(
+        'queueSize=1.5: must be an integer',
+        'defaultQuality=101: must be an integer between 1 and 100',
+        'memoryBudget="1MiB": must be a byte size between 16 MiB and 64 GiB',
+        'sharpConcurrency=-1: must be an integer between 0 and 256',
+      ),
     );
-    assert.throws(() => create({ concurrency: 0, cache: {} }), refused('concurrency=0: must be an integer', '; cache=an object: must be a cache'));
+    assert.throws(
+      () => create({ concurrency: 0, cache: {} }),
+      refused('concurrency=0: must be an integer', '; cache=an object: must be a cache'),
+    );
     // The objects handed in are checked for what the service calls on them.
     assert.throws(() => create({ cache: undefined }), refused('cache=undefined: must be a cache (an object with get() and set()'));
     assert.throws(() => create({ cache: {} }), refused('cache=an object: must be a cache'));
-    assert.throws(() => create({ monitor: { status: 'ok' } }), refused('monitor=an object: must be a memory monitor (an object with status()'));
+    assert.throws(
+      () => create({ monitor: { status: 'ok' } }),
+      refused('monitor=an object: must be a memory monitor (an object with status()'),
+    );
     assert.throws(() => create({ monitor: { status: () => 'ok', current: 5 } }), refused('monitor.current=5: must be a function'));
-    assert.throws(() => create({ admission: () => {} }), refused('admission=a function: must be an admission controller (an object with acquire()'));
+    assert.throws(
+      () => create({ admission: () => {} }),
+      refused('admission=a function: must be an admission controller (an object with acquire()'),
+    );
     assert.throws(() => create({ logger: 'debug' }), refused('logger="debug": must be a logger'));
     assert.throws(() => create({ lookup: 42 }), refused('lookup=42: must be a dns.lookup-style function'));
     assert.throws(() => createImageService(42 as unknown as ImageServiceOptions), refused('options must be an object'));

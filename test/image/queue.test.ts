@@ -15,11 +15,19 @@ test('runs at most `concurrency` at once, then queues, then 503 OVERLOADED with 
   const q = createTransformQueue({ concurrency: 1, queueSize: 1, queueTimeout: 5000, memoryBudget: 1000 });
   const gate = deferred();
   const order: string[] = [];
-  const a = q.run(10, async () => { order.push('a'); await gate.promise; });
-  const b = q.run(10, async () => { order.push('b'); });
+  const a = q.run(10, async () => {
+    order.push('a');
+    await gate.promise;
+  });
+  const b = q.run(10, async () => {
+    order.push('b');
+  });
   assert.deepEqual(q.stats().active, 1);
   assert.deepEqual(q.stats().queued, 1);
-  await assert.rejects(q.run(10, async () => {}), (e: { code: string; headers: Record<string, string> }) => e.code === 'HEADROOM_OVERLOADED' && e.headers['retry-after'] === '5');
+  await assert.rejects(
+    q.run(10, async () => {}),
+    (e: { code: string; headers: Record<string, string> }) => e.code === 'HEADROOM_OVERLOADED' && e.headers['retry-after'] === '5',
+  );
   gate.resolve();
   await Promise.all([a, b]);
   assert.deepEqual(order, ['a', 'b']);
@@ -50,11 +58,16 @@ test('waiting longer than queueTimeout → 503 QUEUE_TIMEOUT; an aborted waiter 
 
 test('memory admission: estimates beyond the budget wait for memory, or are refused', async () => {
   const q = createTransformQueue({ concurrency: 4, queueSize: 4, queueTimeout: 5000, memoryBudget: 100 });
-  await assert.rejects(q.run(101, async () => {}), { code: 'HEADROOM_MEMORY_PRESSURE' });
+  await assert.rejects(
+    q.run(101, async () => {}),
+    { code: 'HEADROOM_MEMORY_PRESSURE' },
+  );
   const gate = deferred();
   const big = q.run(80, () => gate.promise);
   let ran = false;
-  const next = q.run(30, async () => { ran = true; });
+  const next = q.run(30, async () => {
+    ran = true;
+  });
   await new Promise((r) => setImmediate(r));
   assert.equal(ran, false, 'waits: 80 + 30 > 100 although a slot is free');
   gate.resolve();
@@ -66,12 +79,25 @@ test('memory admission: estimates beyond the budget wait for memory, or are refu
 test('current headroom and critical status are honoured', async () => {
   let room = 50;
   let critical = false;
-  const q = createTransformQueue({ concurrency: 2, queueSize: 2, queueTimeout: 5000, memoryBudget: 1000, headroom: () => room, critical: () => critical });
-  await assert.rejects(q.run(60, async () => {}), { code: 'HEADROOM_MEMORY_PRESSURE' });
+  const q = createTransformQueue({
+    concurrency: 2,
+    queueSize: 2,
+    queueTimeout: 5000,
+    memoryBudget: 1000,
+    headroom: () => room,
+    critical: () => critical,
+  });
+  await assert.rejects(
+    q.run(60, async () => {}),
+    { code: 'HEADROOM_MEMORY_PRESSURE' },
+  );
   room = 100;
   await q.run(60, async () => {});
   critical = true;
-  await assert.rejects(q.run(1, async () => {}), /memory is critical/);
+  await assert.rejects(
+    q.run(1, async () => {}),
+    /memory is critical/,
+  );
   q.close();
 });
 
@@ -82,7 +108,10 @@ test('close() fails waiters and refuses new work', async () => {
   const b = q.run(1, async () => {});
   q.close();
   await assert.rejects(b, { code: 'HEADROOM_DRAINING' });
-  await assert.rejects(q.run(1, async () => {}), { code: 'HEADROOM_DRAINING' });
+  await assert.rejects(
+    q.run(1, async () => {}),
+    { code: 'HEADROOM_DRAINING' },
+  );
   gate.resolve();
   await a;
 });
@@ -94,7 +123,12 @@ test('lend(): the head runs in the runner when it is lendable and its memory fit
   const runner = (job: () => Promise<void>) => job();
   // A head that may only run in a slot is never lent, and nothing behind it jumps ahead.
   const slotOnly = q.run(10, async () => 'slot');
-  const lendable = q.run(10, async () => 'slot', undefined, async () => 'lent');
+  const lendable = q.run(
+    10,
+    async () => 'slot',
+    undefined,
+    async () => 'lent',
+  );
   assert.equal(q.lend(runner), false);
   gate.resolve();
   await running;
@@ -102,7 +136,12 @@ test('lend(): the head runs in the runner when it is lendable and its memory fit
 
   const gate2 = deferred();
   const busy = q.run(50, () => gate2.promise);
-  const tooBig = q.run(60, async () => 'slot', undefined, async () => 'lent');
+  const tooBig = q.run(
+    60,
+    async () => 'slot',
+    undefined,
+    async () => 'lent',
+  );
   assert.equal(q.lend(runner), false, '50 + 60 > the budget of 100');
   gate2.resolve();
   await busy;
@@ -117,11 +156,19 @@ test('lend(): a lent job keeps its estimate reserved until it settles, and count
   const lentGate = deferred();
   const a1 = q.run(30, () => first.promise);
   const a2 = q.run(30, () => second.promise);
-  const b = q.run(30, async () => 'slot', undefined, async () => {
-    await lentGate.promise;
-    return 'lent';
-  });
-  assert.equal(q.lend((job) => job()), true);
+  const b = q.run(
+    30,
+    async () => 'slot',
+    undefined,
+    async () => {
+      await lentGate.promise;
+      return 'lent';
+    },
+  );
+  assert.equal(
+    q.lend((job) => job()),
+    true,
+  );
   assert.deepEqual([q.stats().queued, q.stats().lent, q.stats().reservedBytes], [0, 1, 90]);
   first.resolve();
   await a1;
@@ -144,8 +191,16 @@ test('lend(): a runner that cannot run the job fails it with its error and frees
   const q = createTransformQueue({ concurrency: 1, queueSize: 4, queueTimeout: 5000, memoryBudget: 100 });
   const gate = deferred();
   const a = q.run(10, () => gate.promise);
-  const b = q.run(10, async () => 'slot', undefined, async () => 'lent');
-  assert.equal(q.lend(() => Promise.reject(new Error('encoder closed'))), true);
+  const b = q.run(
+    10,
+    async () => 'slot',
+    undefined,
+    async () => 'lent',
+  );
+  assert.equal(
+    q.lend(() => Promise.reject(new Error('encoder closed'))),
+    true,
+  );
   await assert.rejects(b, /encoder closed/);
   assert.deepEqual([q.stats().lent, q.stats().reservedBytes], [0, 10]);
   gate.resolve();
@@ -155,7 +210,14 @@ test('lend(): a runner that cannot run the job fails it with its error and frees
 
 test('onWait fires when a job starts waiting, onIdle when a slot frees with nobody waiting', async () => {
   const events: string[] = [];
-  const q = createTransformQueue({ concurrency: 1, queueSize: 4, queueTimeout: 5000, memoryBudget: 100, onWait: () => events.push('wait'), onIdle: () => events.push('idle') });
+  const q = createTransformQueue({
+    concurrency: 1,
+    queueSize: 4,
+    queueTimeout: 5000,
+    memoryBudget: 100,
+    onWait: () => events.push('wait'),
+    onIdle: () => events.push('idle'),
+  });
   const gate = deferred();
   const a = q.run(1, () => gate.promise);
   const b = q.run(1, async () => {});
@@ -217,7 +279,12 @@ test('lendWhileIdle: a pool lends a waiting job only to an idle encoder, and aga
   const a = queue.run(10, () => slot.promise);
   const own = encoder.run(0, () => encode.promise); // the encoder's own work
   const where: string[] = [];
-  const b = queue.run(10, async () => void where.push('slot'), undefined, async () => void where.push('encoder'));
+  const b = queue.run(
+    10,
+    async () => void where.push('slot'),
+    undefined,
+    async () => void where.push('encoder'),
+  );
   assert.deepEqual([queue.stats().queued, queue.stats().lent], [1, 0], 'the encoder is busy: b waits');
   encode.resolve();
   await own;
@@ -229,7 +296,7 @@ test('lendWhileIdle: a pool lends a waiting job only to an idle encoder, and aga
   encoder.close();
 });
 
-test('lendWhileIdle: the encoder\'s own waiting work goes first', async () => {
+test("lendWhileIdle: the encoder's own waiting work goes first", async () => {
   const { queue, encoder } = wired();
   const slot = deferred();
   const encode = deferred();
@@ -237,7 +304,12 @@ test('lendWhileIdle: the encoder\'s own waiting work goes first', async () => {
   const first = encoder.run(0, () => encode.promise);
   const order: string[] = [];
   const second = encoder.run(0, async () => void order.push('own encode'));
-  const b = queue.run(10, async () => void order.push('b in slot'), undefined, async () => void order.push('b lent'));
+  const b = queue.run(
+    10,
+    async () => void order.push('b in slot'),
+    undefined,
+    async () => void order.push('b lent'),
+  );
   encode.resolve();
   await Promise.all([first, second, b]);
   assert.deepEqual(order, ['own encode', 'b lent']);
@@ -254,7 +326,12 @@ test('lendWhileIdle: a lendable job that becomes the head behind a slot-only one
   const a = queue.run(10, () => slotA.promise);
   const b = queue.run(10, () => slotB.promise); // may only run in a slot: blocks lending while it is the head
   const where: string[] = [];
-  const c = queue.run(10, async () => void where.push('slot'), undefined, async () => void where.push('encoder'));
+  const c = queue.run(
+    10,
+    async () => void where.push('slot'),
+    undefined,
+    async () => void where.push('encoder'),
+  );
   assert.equal(queue.stats().lent, 0);
   slotA.resolve();
   await a;
@@ -274,13 +351,27 @@ test('lendWhileIdle: a pool that refuses a lent job fails that one job, and lend
   const encode = deferred();
   const a = queue.run(10, () => slot.promise);
   const own = encoder.run(0, () => encode.promise);
-  const b = queue.run(10, async () => 'slot', undefined, async () => 'lent');
-  const c = queue.run(10, async () => 'slot', undefined, async () => 'lent');
+  const b = queue.run(
+    10,
+    async () => 'slot',
+    undefined,
+    async () => 'lent',
+  );
+  const c = queue.run(
+    10,
+    async () => 'slot',
+    undefined,
+    async () => 'lent',
+  );
   encoder.close(); // its running job goes on; it takes nothing new
   encode.resolve();
   await own;
   await assert.rejects(b, { code: 'HEADROOM_DRAINING' });
-  assert.deepEqual([queue.stats().queued, queue.stats().lent, queue.stats().reservedBytes], [1, 0, 10], 'c still waits; b gave its memory back');
+  assert.deepEqual(
+    [queue.stats().queued, queue.stats().lent, queue.stats().reservedBytes],
+    [1, 0, 10],
+    'c still waits; b gave its memory back',
+  );
   slot.resolve();
   await a;
   assert.equal(await c, 'slot');

@@ -63,7 +63,13 @@ describe('originals', () => {
 
   test('every accepted format is served by its bytes, whatever the origin claims', async () => {
     const { get, q } = await setup();
-    for (const [name, type] of [['png', 'image/png'], ['webp', 'image/webp'], ['avif', 'image/avif'], ['gif', 'image/gif'], ['tiff', 'image/tiff']] as const) {
+    for (const [name, type] of [
+      ['png', 'image/png'],
+      ['webp', 'image/webp'],
+      ['avif', 'image/avif'],
+      ['gif', 'image/gif'],
+      ['tiff', 'image/tiff'],
+    ] as const) {
       const r = await get(q(`/img/${name}`));
       assert.equal(r.statusCode, 200, name);
       assert.equal(r.headers['content-type'], type, name);
@@ -225,7 +231,10 @@ describe('transforms', () => {
     assert.equal(image.stats().transforms, 1);
     const shared = image.stats().singleFlightShared;
     const pending = Promise.all(Array.from({ length: 4 }, () => get(q('/held/gif'))));
-    await waitFor(() => image.stats().singleFlightShared === shared + 3 && origin.held() === 1, 'three requests join the first fetch of the original');
+    await waitFor(
+      () => image.stats().singleFlightShared === shared + 3 && origin.held() === 1,
+      'three requests join the first fetch of the original',
+    );
     origin.release();
     const originals = await pending;
     assert.ok(originals.every((r) => r.rawPayload.equals(imgs.gif)));
@@ -263,7 +272,11 @@ describe('origin failures and limits', () => {
 
   test('a redirect to a non-http(s) scheme is the origin failing: 502 naming the scheme, not 400', async () => {
     const { get, q } = await setup();
-    for (const [to, scheme] of [['file:///etc/passwd', 'file:'], ['gopher://127.0.0.1:70/_x', 'gopher:'], ['data:image/png;base64,iVBORw0KGgo=', 'data:']] as const) {
+    for (const [to, scheme] of [
+      ['file:///etc/passwd', 'file:'],
+      ['gopher://127.0.0.1:70/_x', 'gopher:'],
+      ['data:image/png;base64,iVBORw0KGgo=', 'data:'],
+    ] as const) {
       const r = await get(q(`/redirect-to?to=${encodeURIComponent(to)}`));
       assert.equal(r.statusCode, 502, `${to}: ${r.body}`);
       assert.equal(r.json().error.code, 'HEADROOM_IMAGE_FETCH_FAILED');
@@ -294,7 +307,7 @@ describe('origin failures and limits', () => {
     assert.equal((await get(q('/chunked/big'))).statusCode, 413);
   });
 
-  test("Cache-Control: origin max-age as ceiling or floor; no-store is not cached", async () => {
+  test('Cache-Control: origin max-age as ceiling or floor; no-store is not cached', async () => {
     const ceiling = await setup({ cacheTtl: 3_600_000 });
     assert.equal((await ceiling.get(ceiling.q('/shortage/png'))).headers['cache-control'], 'public, max-age=30');
     const before = origin.hits.get('/nostore/png') ?? 0;
@@ -316,7 +329,8 @@ describe('stats and metrics', () => {
     await get(q('/img/png', '&w=10'));
     await get(q('/html-as-png'));
     const s = (await get('/admin/image-stats')).json();
-    for (const k of ['totalImages', 'totalSize', 'oldestCache', 'newestCache', 'hits', 'misses', 'bytesServed', 'transforms', 'rejections']) assert.ok(k in s, k);
+    for (const k of ['totalImages', 'totalSize', 'oldestCache', 'newestCache', 'hits', 'misses', 'bytesServed', 'transforms', 'rejections'])
+      assert.ok(k in s, k);
     assert.equal(s.totalImages, 2);
     assert.ok(s.totalSize > imgs.png.length);
     assert.ok(s.oldestCache <= s.newestCache);
@@ -328,7 +342,14 @@ describe('stats and metrics', () => {
     assert.match(text, /headroom_image_rejections_total\{reason="unsupported"\} 1/);
     assert.match(text, /headroom_image_transforms_total 1/);
     // Gauges of the slots and the encode stage, idle now.
-    for (const g of ['transforms_active', 'transforms_lent', 'transforms_queued', 'transform_reserved_bytes', 'encodes_active', 'encodes_queued']) {
+    for (const g of [
+      'transforms_active',
+      'transforms_lent',
+      'transforms_queued',
+      'transform_reserved_bytes',
+      'encodes_active',
+      'encodes_queued',
+    ]) {
       assert.match(text, new RegExp(`headroom_image_${g} 0\\n`));
     }
   });

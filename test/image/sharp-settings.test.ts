@@ -12,7 +12,10 @@ import { testCache } from './fixtures.js';
 
 const MiB = 1024 ** 2;
 const refused = (option: string, asked: number, inUse: number) => (err: unknown) =>
-  isHeadroomError(err) && err.code === 'HEADROOM_CONFIG_INVALID' && err.message.includes(`${option}=${asked}:`) && err.message.includes(`uses ${option}=${inUse}`);
+  isHeadroomError(err) &&
+  err.code === 'HEADROOM_CONFIG_INVALID' &&
+  err.message.includes(`${option}=${asked}:`) &&
+  err.message.includes(`uses ${option}=${inUse}`);
 
 test('process-wide sharp settings are set once by the first open service, never silently changed by a later one', async () => {
   const sharpDefaultThreads = sharp.concurrency();
@@ -27,7 +30,10 @@ test('process-wide sharp settings are set once by the first open service, never 
     assert.throws(() => create({ sharpCacheMemory: 64 * MiB, sharpConcurrency: 3 }), refused('sharpConcurrency', 3, 2));
     assert.deepEqual(applied(), [64, 2], "the first service's settings are untouched");
     // A construction that fails for another reason holds no claim (checked below).
-    assert.throws(() => create({ allowedOrigins: ['https://x.test/path'], sharpCacheMemory: 64 * MiB, sharpConcurrency: 2 }), /is not an origin/);
+    assert.throws(
+      () => create({ allowedOrigins: ['https://x.test/path'], sharpCacheMemory: 64 * MiB, sharpConcurrency: 2 }),
+      /is not an origin/,
+    );
 
     const same = create({ sharpCacheMemory: 64 * MiB, sharpConcurrency: 2 });
     await first.close();

@@ -12,9 +12,38 @@ import { buildImageApp, fakeLookup, testCache, startOrigin, type Origin } from '
 
 describe('address and origin rules', () => {
   test('non-public addresses are blocked, public ones pass', () => {
-    const blocked = ['127.0.0.1', '127.8.9.10', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '0.1.2.3', '224.0.0.1', '255.255.255.255', '198.18.0.1', '::', '::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:10.0.0.1', '::127.0.0.1', 'fe80::1', 'fc00::1', 'fd12:3456::1', 'ff02::1', '64:ff9b::a00:1', '2002:7f00:1::', '[::1]', 'not-an-ip'];
+    const blocked = [
+      '127.0.0.1',
+      '127.8.9.10',
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '0.1.2.3',
+      '224.0.0.1',
+      '255.255.255.255',
+      '198.18.0.1',
+      '::',
+      '::1',
+      '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '::ffff:10.0.0.1',
+      '::127.0.0.1',
+      'fe80::1',
+      'fc00::1',
+      'fd12:3456::1',
+      'ff02::1',
+      '64:ff9b::a00:1',
+      '2002:7f00:1::',
+      '[::1]',
+      'not-an-ip',
+    ];
     for (const a of blocked) assert.equal(isBlockedAddress(a), true, a);
-    for (const a of ['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700::1111', '2a00:1450:4001::1']) assert.equal(isBlockedAddress(a), false, a);
+    for (const a of ['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700::1111', '2a00:1450:4001::1'])
+      assert.equal(isBlockedAddress(a), false, a);
   });
 
   test('allow-list: exact scheme+host+port, *.domain patterns, no apex or suffix tricks', () => {
@@ -32,7 +61,11 @@ describe('address and origin rules', () => {
   });
 
   test('userinfo and non-http schemes are refused before any request', () => {
-    const policy = createOriginPolicy({ allowedOrigins: ['http://good.com', 'http://evil.com'], allowPrivateNetworks: false, allowPrivateOrigins: [] });
+    const policy = createOriginPolicy({
+      allowedOrigins: ['http://good.com', 'http://evil.com'],
+      allowPrivateNetworks: false,
+      allowPrivateOrigins: [],
+    });
     assert.throws(() => policy.check('http://good.com@evil.com/x.png'), { code: 'HEADROOM_IMAGE_ORIGIN_FORBIDDEN' });
     assert.throws(() => policy.check('http://user:pw@good.com/x.png'), { code: 'HEADROOM_IMAGE_ORIGIN_FORBIDDEN' });
     assert.throws(() => policy.check('ftp://good.com/x.png'), { code: 'HEADROOM_BAD_REQUEST' });
@@ -63,7 +96,12 @@ describe('through GET /image', () => {
     const names = ['loop', 'ten', 'meta', 'v6', 'mapped', 'good', 'evil', 'public'];
     image = createImageService({
       cache: testCache(),
-      allowedOrigins: [...names.map((n) => `http://${n}.test:${origin.port}`), `http://0.0.0.0:${origin.port}`, `http://127.0.0.1:${origin.port}`, `http://[::ffff:127.0.0.1]:${origin.port}`],
+      allowedOrigins: [
+        ...names.map((n) => `http://${n}.test:${origin.port}`),
+        `http://0.0.0.0:${origin.port}`,
+        `http://127.0.0.1:${origin.port}`,
+        `http://[::ffff:127.0.0.1]:${origin.port}`,
+      ],
       // Only good.test may be on a private address (as the demo origin is in demo mode).
       allowPrivateOrigins: [`http://good.test:${origin.port}`],
       lookup: fakeLookup({
@@ -103,7 +141,8 @@ describe('through GET /image', () => {
 
   test('IP literals: 0.0.0.0, 127.0.0.1 and [::ffff:127.0.0.1] refused even when allow-listed', async () => {
     // Refused for their address, not for a mismatch with the list ([::ffff:127.0.0.1] is [::ffff:7f00:1] to URL).
-    for (const host of ['0.0.0.0', '127.0.0.1', '[::ffff:127.0.0.1]']) assert.match(await forbidden(`http://${host}:${p()}/img/png`), /is private/);
+    for (const host of ['0.0.0.0', '127.0.0.1', '[::ffff:127.0.0.1]'])
+      assert.match(await forbidden(`http://${host}:${p()}/img/png`), /is private/);
   });
 
   test('origins outside the allow-list and userinfo tricks are refused', async () => {
@@ -145,7 +184,12 @@ describe('IPv6 literal origins', () => {
   after(() => origin?.close());
 
   const serve = async (options: { allowPrivateOrigins?: string[] }, url: string) => {
-    const image = createImageService({ cache: testCache(), allowedOrigins: [`http://[0:0::1]:${origin!.port}`], timeout: 2000, ...options });
+    const image = createImageService({
+      cache: testCache(),
+      allowedOrigins: [`http://[0:0::1]:${origin!.port}`],
+      timeout: 2000,
+      ...options,
+    });
     const app = await buildImageApp(image);
     try {
       return await app.inject({ method: 'GET', url: `/image?url=${encodeURIComponent(url)}` });
@@ -174,7 +218,12 @@ describe('IPv6 literal origins', () => {
   test('a name that resolves to ::1 is refused by the guarded agent', async (t) => {
     if (!origin) return t.skip('no IPv6 loopback');
     // A name that resolves to ::1 skips the literal check; the guarded agent still refuses it.
-    const image = createImageService({ cache: testCache(), allowedOrigins: [`http://six.test:${origin.port}`], lookup: fakeLookup({ 'six.test': '::1' }), timeout: 2000 });
+    const image = createImageService({
+      cache: testCache(),
+      allowedOrigins: [`http://six.test:${origin.port}`],
+      lookup: fakeLookup({ 'six.test': '::1' }),
+      timeout: 2000,
+    });
     const app = await buildImageApp(image);
     try {
       const r = await app.inject({ method: 'GET', url: `/image?url=${encodeURIComponent(`http://six.test:${origin.port}/img/png`)}` });

@@ -7,7 +7,14 @@ import sharp from 'sharp';
 import { decodeResize, encodeRaw, outputPixelsBound, stageable, transform, type TransformSpec } from '../../src/image/transform.js';
 import { images } from './fixtures.js';
 
-const spec = (over: Partial<TransformSpec>): TransformSpec => ({ quality: 80, format: 'webp', animated: false, keepMetadata: false, maxInputPixels: 50_000_000, ...over });
+const spec = (over: Partial<TransformSpec>): TransformSpec => ({
+  quality: 80,
+  format: 'webp',
+  animated: false,
+  keepMetadata: false,
+  maxInputPixels: 50_000_000,
+  ...over,
+});
 
 test('staged and whole transforms give identical bytes for the staged formats, whatever the source', async () => {
   const img = await images();
@@ -48,8 +55,18 @@ test('only single-frame WebP/AVIF/JPEG transforms without kept metadata are stag
 });
 
 test('outputPixelsBound is an upper bound of the real output size for every fit', async () => {
-  const src = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#123' } }).png().toBuffer();
-  const sizes: [number | undefined, number | undefined][] = [[100, undefined], [undefined, 50], [100, 100], [400, 50], [50, 400], [1000, 1000], [undefined, undefined]];
+  const src = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#123' } })
+    .png()
+    .toBuffer();
+  const sizes: [number | undefined, number | undefined][] = [
+    [100, undefined],
+    [undefined, 50],
+    [100, 100],
+    [400, 50],
+    [50, 400],
+    [1000, 1000],
+    [undefined, undefined],
+  ];
   for (const fit of ['cover', 'contain', 'fill', 'inside', 'outside'] as const) {
     for (const [w, h] of sizes) {
       const { info } = await decodeResize(src, spec({ w, h, fit }));

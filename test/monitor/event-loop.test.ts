@@ -15,13 +15,19 @@ test('an idle process reports an event-loop delay near 0 ms, not the 50 ms tick 
     try {
       // The first sample is taken at start(), before any tick: wait for five more.
       await waitFor(() => monitor.history().length >= 6, 'six samples');
-      const loops = monitor.history().slice(1).map((s) => s.eventLoop);
+      const loops = monitor
+        .history()
+        .slice(1)
+        .map((s) => s.eventLoop);
       const detail = JSON.stringify(loops);
       // With the interval included every value was >= 50 ms. Medians over the samples leave room
       // for a scheduling hiccup on a loaded machine.
       assert.ok(median(loops.map((l) => l.delayP50)) < 5, detail);
       assert.ok(median(loops.map((l) => l.delayMean)) < 25, detail);
-      assert.ok(loops.every((l) => l.delayMean >= 0 && l.delayMax >= l.delayP50), detail);
+      assert.ok(
+        loops.every((l) => l.delayMean >= 0 && l.delayMax >= l.delayP50),
+        detail,
+      );
     } finally {
       await monitor.close();
     }

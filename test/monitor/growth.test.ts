@@ -22,7 +22,10 @@ test('heap growth in a --max-old-space-size=64 child turns warning, then critica
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   assert.equal(code, 0, `child exited ${code}\nstdout:\n${out}\nstderr:\n${err.slice(-2000)}`);
 
-  const events = out.trim().split('\n').map((l) => JSON.parse(l) as { event: string; status: string; heapSizeLimit?: number; heapUsedPercent?: number });
+  const events = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { event: string; status: string; heapSizeLimit?: number; heapUsedPercent?: number });
   const start = events[0]!;
   assert.equal(start.event, 'start');
   assert.equal(start.status, 'healthy');

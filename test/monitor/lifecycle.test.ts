@@ -62,7 +62,8 @@ describe('monitor lifecycle', () => {
     // Our own observer receives the next major GC in the same delivery as any other observer would.
     let delivered = false;
     const probe = new PerformanceObserver((list) => {
-      if (list.getEntries().some((e) => (e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)) delivered = true;
+      if (list.getEntries().some((e) => (e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR))
+        delivered = true;
     });
     probe.observe({ entryTypes: ['gc'] });
     gc!();
@@ -76,8 +77,24 @@ describe('monitor lifecycle', () => {
     const monitor = createMemoryMonitor({ autoStart: true, rssLimit: 64 * 1024 ** 3 });
     const r = monitor.report();
     assert.equal(r.status, 'healthy');
-    assert.deepEqual(Object.keys(r).sort(), ['eventLoop', 'formatted', 'gc', 'process', 'status', 'thresholds', 'timestamp', 'uptime', 'v8']);
-    assert.deepEqual(Object.keys(r.v8).sort(), ['heapSizeLimit', 'heapUsedPercent', 'numberOfDetachedContexts', 'numberOfNativeContexts', 'usedHeapSize']);
+    assert.deepEqual(Object.keys(r).sort(), [
+      'eventLoop',
+      'formatted',
+      'gc',
+      'process',
+      'status',
+      'thresholds',
+      'timestamp',
+      'uptime',
+      'v8',
+    ]);
+    assert.deepEqual(Object.keys(r.v8).sort(), [
+      'heapSizeLimit',
+      'heapUsedPercent',
+      'numberOfDetachedContexts',
+      'numberOfNativeContexts',
+      'usedHeapSize',
+    ]);
     assert.deepEqual(Object.keys(r.process).sort(), ['arrayBuffers', 'external', 'heapTotal', 'heapUsed', 'rss']);
     assert.ok(Number.isInteger(r.v8.heapSizeLimit) && r.v8.heapSizeLimit > r.v8.usedHeapSize);
     assert.ok(r.v8.heapUsedPercent > 0 && r.v8.heapUsedPercent < 100);

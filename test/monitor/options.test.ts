@@ -129,7 +129,8 @@ describe('createMemoryMonitor refuses bad options up front', () => {
   test('the message reads as the option, the value and what is accepted', () => {
     assert.throws(() => createMemoryMonitor({ sampleInterval: 20 }), {
       code: 'HEADROOM_CONFIG_INVALID',
-      message: 'createMemoryMonitor: sampleInterval=20: must be a duration between 50ms and 1m (milliseconds, or a number with ms, s, m or h)',
+      message:
+        'createMemoryMonitor: sampleInterval=20: must be a duration between 50ms and 1m (milliseconds, or a number with ms, s, m or h)',
     });
   });
 
@@ -142,12 +143,18 @@ describe('createMemoryMonitor refuses bad options up front', () => {
 
   test('NaN and Infinity are refused', () => {
     for (const value of [Number.NaN, Number.POSITIVE_INFINITY]) {
-      assert.throws(() => createMemoryMonitor({ warningThreshold: value }), { code: 'HEADROOM_CONFIG_INVALID', message: /^createMemoryMonitor: warningThreshold=/ });
+      assert.throws(() => createMemoryMonitor({ warningThreshold: value }), {
+        code: 'HEADROOM_CONFIG_INVALID',
+        message: /^createMemoryMonitor: warningThreshold=/,
+      });
     }
   });
 
   test('options that are not an object are refused', () => {
-    assert.throws(() => createMemoryMonitor('fast' as never), { code: 'HEADROOM_CONFIG_INVALID', message: 'createMemoryMonitor: options must be an object' });
+    assert.throws(() => createMemoryMonitor('fast' as never), {
+      code: 'HEADROOM_CONFIG_INVALID',
+      message: 'createMemoryMonitor: options must be an object',
+    });
   });
 
   test('good values in every accepted spelling are taken, and nothing is left running', async () => {

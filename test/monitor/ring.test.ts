@@ -25,7 +25,10 @@ test('monitor history is bounded by historySize', async () => {
   }
   const h = monitor.history();
   assert.equal(h.length, 10);
-  assert.deepEqual(h.map((s) => s.v8.usedHeapSize), [15, 16, 17, 18, 19, 20, 21, 22, 23, 24]);
+  assert.deepEqual(
+    h.map((s) => s.v8.usedHeapSize),
+    [15, 16, 17, 18, 19, 20, 21, 22, 23, 24],
+  );
   assert.equal(monitor.current().v8.usedHeapSize, 24);
   await monitor.close();
 });

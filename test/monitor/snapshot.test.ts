@@ -69,7 +69,10 @@ describe('writeHeapSnapshot', () => {
     await mkdir(dir);
     await chmod(dir, 0o1777);
     const monitor = createMemoryMonitor({ autoStart: false, snapshotDir: dir });
-    await assert.rejects(monitor.writeHeapSnapshot(), refused(/other users can open it \(mode 1777, .*point snapshotDir \(HEAP_SNAPSHOT_DIR in the gateway\) at a subdirectory/));
+    await assert.rejects(
+      monitor.writeHeapSnapshot(),
+      refused(/other users can open it \(mode 1777, .*point snapshotDir \(HEAP_SNAPSHOT_DIR in the gateway\) at a subdirectory/),
+    );
     await monitor.close();
     assert.equal((await stat(dir)).mode & 0o7777, 0o1777, 'left as it was');
     assert.deepEqual(await readdir(dir), []);
@@ -90,7 +93,12 @@ describe('writeHeapSnapshot', () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'old.heapsnapshot'), Buffer.alloc(2 * 1024 * 1024));
     const monitor = createMemoryMonitor({ autoStart: false, snapshotDir: dir, snapshotMaxBytes: 1024 * 1024 });
-    await assert.rejects(monitor.writeHeapSnapshot(), refused(/holds 2\.0 MiB; another snapshot of about .* would exceed its cap of 1\.0 MiB \(snapshotMaxBytes, HEAP_SNAPSHOT_DIR_MAX_BYTES in the gateway\)/));
+    await assert.rejects(
+      monitor.writeHeapSnapshot(),
+      refused(
+        /holds 2\.0 MiB; another snapshot of about .* would exceed its cap of 1\.0 MiB \(snapshotMaxBytes, HEAP_SNAPSHOT_DIR_MAX_BYTES in the gateway\)/,
+      ),
+    );
     assert.deepEqual(await readdir(dir), ['old.heapsnapshot']);
     await monitor.close();
   });
@@ -99,8 +107,17 @@ describe('writeHeapSnapshot', () => {
     const dir = await tempDir();
     const mem = fakeMemory();
     mem.heapUsed = 64 * 1024 * 1024;
-    const monitor = createMemoryMonitor({ autoStart: false, sampler: mem.sampler, snapshotDir: dir, snapshotMaxBytes: 32 * 1024 * 1024, freeMemory: () => 2 ** 40 });
-    await assert.rejects(monitor.writeHeapSnapshot(), refused(/holds 0\.0 MiB; another snapshot of about 64\.0 MiB would exceed its cap of 32\.0 MiB/));
+    const monitor = createMemoryMonitor({
+      autoStart: false,
+      sampler: mem.sampler,
+      snapshotDir: dir,
+      snapshotMaxBytes: 32 * 1024 * 1024,
+      freeMemory: () => 2 ** 40,
+    });
+    await assert.rejects(
+      monitor.writeHeapSnapshot(),
+      refused(/holds 0\.0 MiB; another snapshot of about 64\.0 MiB would exceed its cap of 32\.0 MiB/),
+    );
     assert.deepEqual(await readdir(dir), []);
     await monitor.close();
   });

@@ -43,10 +43,26 @@ describe('monitor status with an injected sampler', () => {
       return monitor.sampleNow().status;
     });
     assert.deepEqual(statuses, [
-      'healthy', 'warning', 'warning', 'critical', 'critical', 'critical', 'warning', 'warning', 'warning', 'healthy', 'critical', 'healthy',
+      'healthy',
+      'warning',
+      'warning',
+      'critical',
+      'critical',
+      'critical',
+      'warning',
+      'warning',
+      'warning',
+      'healthy',
+      'critical',
+      'healthy',
     ]);
     assert.deepEqual(seen, [
-      ['healthy', 'warning'], ['warning', 'critical'], ['critical', 'warning'], ['warning', 'healthy'], ['healthy', 'critical'], ['critical', 'healthy'],
+      ['healthy', 'warning'],
+      ['warning', 'critical'],
+      ['critical', 'warning'],
+      ['warning', 'healthy'],
+      ['healthy', 'critical'],
+      ['critical', 'healthy'],
     ]);
     assert.deepEqual(pressure, ['warning', 'critical', 'warning', 'healthy', 'critical', 'healthy']);
     assert.equal(monitor.status(), 'healthy');
@@ -136,8 +152,14 @@ describe('monitor status with an injected sampler', () => {
   });
 
   test('bad options are refused with a clear message', () => {
-    assert.throws(() => createMemoryMonitor({ warningThreshold: 0.9, criticalThreshold: 0.8, autoStart: false }), /criticalThreshold=0.8: must be above warningThreshold/);
-    assert.throws(() => createMemoryMonitor({ warningThreshold: 170, autoStart: false }), /warningThreshold=170: must be a fraction from 0 to 1 or a percent up to 100/);
+    assert.throws(
+      () => createMemoryMonitor({ warningThreshold: 0.9, criticalThreshold: 0.8, autoStart: false }),
+      /criticalThreshold=0.8: must be above warningThreshold/,
+    );
+    assert.throws(
+      () => createMemoryMonitor({ warningThreshold: 170, autoStart: false }),
+      /warningThreshold=170: must be a fraction from 0 to 1 or a percent up to 100/,
+    );
     assert.throws(() => createMemoryMonitor({ hysteresis: 0.6, autoStart: false }), /hysteresis=0.6/);
     assert.throws(() => createMemoryMonitor({ historySize: 0, autoStart: false }), /historySize=0/);
   });

@@ -22,9 +22,20 @@ describe('leastSquaresSlope', () => {
   });
 
   test('negative slope for a shrinking heap; null when it cannot be fitted', () => {
-    assert.ok(leastSquaresSlope([{ t: 0, bytes: 2 * MiB }, { t: HOUR, bytes: MiB }])! < 0);
+    assert.ok(
+      leastSquaresSlope([
+        { t: 0, bytes: 2 * MiB },
+        { t: HOUR, bytes: MiB },
+      ])! < 0,
+    );
     assert.equal(leastSquaresSlope([{ t: 5, bytes: 1 }]), null);
-    assert.equal(leastSquaresSlope([{ t: 5, bytes: 1 }, { t: 5, bytes: 2 }]), null);
+    assert.equal(
+      leastSquaresSlope([
+        { t: 5, bytes: 1 },
+        { t: 5, bytes: 2 },
+      ]),
+      null,
+    );
   });
 });
 

@@ -7,7 +7,9 @@ import type { MemoryStatus, PressureSource } from '../../src/monitor/types.js';
 import { waitFor } from '../helpers/wait.js';
 import { mapCache, request, startGateway, startUpstream, type Gateway, type Upstream } from './helpers.js';
 
-async function setup(options: { maxBufferSize?: number; monitor?: PressureSource } = {}): Promise<{ up: Upstream; gw: Gateway; close: () => Promise<void> }> {
+async function setup(
+  options: { maxBufferSize?: number; monitor?: PressureSource } = {},
+): Promise<{ up: Upstream; gw: Gateway; close: () => Promise<void> }> {
   const up = await startUpstream((req, res) => {
     const u = new URL(req.url!, 'http://x');
     const cc = u.searchParams.get('cc');
@@ -24,7 +26,12 @@ async function setup(options: { maxBufferSize?: number; monitor?: PressureSource
     res.end(`body ${req.headers['accept-language'] ?? ''} #${up.received.length}`);
   });
   const cache = createCache({});
-  const gw = await startGateway({ upstreamUrl: up.url, cache, maxBufferSize: options.maxBufferSize ?? 1024 * 1024, monitor: options.monitor });
+  const gw = await startGateway({
+    upstreamUrl: up.url,
+    cache,
+    maxBufferSize: options.maxBufferSize ?? 1024 * 1024,
+    monitor: options.monitor,
+  });
   return {
     up,
     gw,

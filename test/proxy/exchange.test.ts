@@ -39,7 +39,9 @@ class Controller implements Dispatcher.DispatchController {
 type Drive = (handler: Dispatcher.DispatchHandler, controller: Controller) => void;
 
 /** A gateway whose every request is one Exchange sent to a fake dispatcher running `drive`. */
-async function serve(drive: Drive): Promise<{ url: string; ctx: ExchangeContext; tracked: Set<unknown>; releases: () => number; close(): Promise<void> }> {
+async function serve(
+  drive: Drive,
+): Promise<{ url: string; ctx: ExchangeContext; tracked: Set<unknown>; releases: () => number; close(): Promise<void> }> {
   const tracked = new Set<unknown>();
   const ctx: ExchangeContext = {
     counters: new ProxyCounters(),
@@ -60,7 +62,14 @@ async function serve(drive: Drive): Promise<{ url: string; ctx: ExchangeContext;
     },
   } as unknown as Dispatcher;
   const server = http.createServer((req, res) => {
-    const ex = new Exchange(ctx, { req, res, release: () => released++, cacheKey: undefined, hasAuthorization: false, cacheControl: undefined });
+    const ex = new Exchange(ctx, {
+      req,
+      res,
+      release: () => released++,
+      cacheKey: undefined,
+      hasAuthorization: false,
+      cacheControl: undefined,
+    });
     ex.send(dispatcher, { path: '/', method: 'GET', headers: [], body: null });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -146,7 +155,9 @@ describe('exchange on the controller-based handler API', () => {
     });
     try {
       // Reads nothing until the upstream side has been paused.
-      const response = new Promise<http.IncomingMessage>((resolve, reject) => http.get(gw.url, { agent: false }, (res) => resolve(res.pause())).on('error', reject));
+      const response = new Promise<http.IncomingMessage>((resolve, reject) =>
+        http.get(gw.url, { agent: false }, (res) => resolve(res.pause())).on('error', reject),
+      );
       await paused;
       let bytes = 0;
       for await (const c of await response) bytes += (c as Buffer).length;
@@ -162,7 +173,8 @@ describe('exchange on the controller-based handler API', () => {
     let mode: 'refuse' | 'stream' = 'refuse';
     let aborted: Promise<Error> | undefined;
     const gw = await serve((h, c) => {
-      if (mode === 'refuse') return h.onResponseError!(null as unknown as Controller, Object.assign(new Error('closed'), { code: 'UND_ERR_CLOSED' }));
+      if (mode === 'refuse')
+        return h.onResponseError!(null as unknown as Controller, Object.assign(new Error('closed'), { code: 'UND_ERR_CLOSED' }));
       aborted = new Promise((resolve) => (c.onAbort = (err) => (h.onResponseError!(c, err), resolve(err))));
       h.onRequestStart!(c, {});
       h.onResponseStart!(c, 200, {}, 'OK');

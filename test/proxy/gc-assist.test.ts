@@ -37,6 +37,9 @@ test('without --expose-gc (production): gc comes from a vm context and globalThi
     const assist = createGcAssist(10);
     assist.relayed(10);
     console.log(JSON.stringify({ runs: assist.runs, gcOnGlobal: typeof globalThis.gc }));`;
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
   assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), { runs: 1, gcOnGlobal: 'undefined' });
 });

@@ -79,7 +79,13 @@ export async function startGateway(
   admissionOptions: Partial<AdmissionOptions> = {},
   routeOptions: { raw?: boolean } = {},
 ): Promise<Gateway> {
-  const admission = createAdmission({ maxConcurrent: 20, queueSize: 100, queueTimeout: 5_000, memoryThresholdPercent: 99, ...admissionOptions });
+  const admission = createAdmission({
+    maxConcurrent: 20,
+    queueSize: 100,
+    queueTimeout: 5_000,
+    memoryThresholdPercent: 99,
+    ...admissionOptions,
+  });
   const proxy = createProxy({ ...proxyOptions, admission });
   const app = Fastify();
   installErrorHandlers(app);
@@ -172,7 +178,10 @@ export interface Download {
 }
 
 /** GETs a URL counting body bytes; resolves on a proper end or when the connection dies. */
-export function download(url: string, options: http.RequestOptions & { abortAfterBytes?: number; onData?: () => void } = {}): Promise<Download> {
+export function download(
+  url: string,
+  options: http.RequestOptions & { abortAfterBytes?: number; onData?: () => void } = {},
+): Promise<Download> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { agent: false, ...options }, (res) => {
       const out: Download = { status: res.statusCode ?? 0, headers: res.headers, bytes: 0, complete: false };
@@ -193,5 +202,7 @@ export function download(url: string, options: http.RequestOptions & { abortAfte
 /** Resolves with `p` or rejects after ms (so a broken rule fails instead of hanging). */
 export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout;
-  return Promise.race([p, new Promise<T>((_, rej) => (t = setTimeout(() => rej(new Error(`timed out waiting for ${what}`)), ms)))]).finally(() => clearTimeout(t));
+  return Promise.race([p, new Promise<T>((_, rej) => (t = setTimeout(() => rej(new Error(`timed out waiting for ${what}`)), ms)))]).finally(
+    () => clearTimeout(t),
+  );
 }

@@ -47,21 +47,23 @@ test('slow client reading 200 MB: gateway RSS stays bounded and the upstream is 
     let lead = 0;
     const got = await within(
       new Promise<{ bytes: number; complete: boolean }>((resolve, reject) => {
-        http.get(`http://127.0.0.1:${port}/api/big`, { agent: false }, (res) => {
-          let bytes = 0;
-          let complete = false;
-          res.on('data', (c: Buffer) => {
-            const before = bytes;
-            bytes += c.length;
-            if (before < SIZE / 2 && bytes >= SIZE / 2) lead = sent - bytes;
-            if (Math.floor(before / 2 ** 20) !== Math.floor(bytes / 2 ** 20)) {
-              res.pause();
-              setTimeout(() => res.resume(), 15);
-            }
-          });
-          res.on('end', () => (complete = true));
-          res.on('close', () => resolve({ bytes, complete }));
-        }).on('error', reject);
+        http
+          .get(`http://127.0.0.1:${port}/api/big`, { agent: false }, (res) => {
+            let bytes = 0;
+            let complete = false;
+            res.on('data', (c: Buffer) => {
+              const before = bytes;
+              bytes += c.length;
+              if (before < SIZE / 2 && bytes >= SIZE / 2) lead = sent - bytes;
+              if (Math.floor(before / 2 ** 20) !== Math.floor(bytes / 2 ** 20)) {
+                res.pause();
+                setTimeout(() => res.resume(), 15);
+              }
+            });
+            res.on('end', () => (complete = true));
+            res.on('close', () => resolve({ bytes, complete }));
+          })
+          .on('error', reject);
       }),
       45_000,
       'slow download',
@@ -71,7 +73,9 @@ test('slow client reading 200 MB: gateway RSS stays bounded and the upstream is 
     assert.equal(got.complete, true);
     assert.equal(got.bytes, SIZE);
     const growth = peak.rss! - baseline;
-    console.log(`# 200 MB slow download in ${finished - started} ms; gateway RSS baseline ${(baseline / 2 ** 20).toFixed(1)} MiB, peak growth ${(growth / 2 ** 20).toFixed(1)} MiB`);
+    console.log(
+      `# 200 MB slow download in ${finished - started} ms; gateway RSS baseline ${(baseline / 2 ** 20).toFixed(1)} MiB, peak growth ${(growth / 2 ** 20).toFixed(1)} MiB`,
+    );
     assert.ok(growth < 48 * 2 ** 20, `gateway RSS grew ${(growth / 2 ** 20).toFixed(1)} MiB`);
     console.log(`# upstream ahead of the client by ${(lead / 2 ** 20).toFixed(1)} MiB half way`);
     assert.ok(lead < 40 * 2 ** 20, 'backpressure did not reach the upstream');

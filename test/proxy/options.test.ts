@@ -41,7 +41,8 @@ describe('proxy options: one home', () => {
       const spec = Object.values(partSpecs).find((s) => s.parse === opt.parse);
       assert.ok(spec, `${opt.env} is not built from a spec of src/proxy or src/admission`);
       used.add(spec);
-      for (const field of ['env', 'doc', 'accepted', 'default', 'defaultText', 'secret'] as const) assert.equal(opt[field], spec[field], `${opt.env}.${field}`);
+      for (const field of ['env', 'doc', 'accepted', 'default', 'defaultText', 'secret'] as const)
+        assert.equal(opt[field], spec[field], `${opt.env}.${field}`);
       assert.deepEqual((config.proxy as Record<string, unknown>)[key], spec.default, `${opt.env}: config default`);
     }
     assert.equal(used.size, Object.keys(partSpecs).length, 'every spec with an env var is in the configuration');
@@ -57,8 +58,20 @@ describe('proxy options: one home', () => {
       await using proxy = createProxy({ upstreamUrl: 'http://127.0.0.1:9' });
       const s = proxy.stats();
       assert.deepEqual(
-        [s.prefix, s.enabled, s.admission.maxConcurrent, s.admission.queueSize, (s.admission as { thresholdPercent?: number }).thresholdPercent],
-        [config.proxy.prefix, config.proxy.enabled, config.proxy.maxConcurrent, config.proxy.queueSize, config.proxy.memoryThresholdPercent],
+        [
+          s.prefix,
+          s.enabled,
+          s.admission.maxConcurrent,
+          s.admission.queueSize,
+          (s.admission as { thresholdPercent?: number }).thresholdPercent,
+        ],
+        [
+          config.proxy.prefix,
+          config.proxy.enabled,
+          config.proxy.maxConcurrent,
+          config.proxy.queueSize,
+          config.proxy.memoryThresholdPercent,
+        ],
       );
       assert.ok(proxy.matches(`${config.proxy.prefix}/x`));
     });
@@ -66,9 +79,17 @@ describe('proxy options: one home', () => {
 
   test('docs/proxy.md lists every option as declared', () => {
     const doc = readFileSync(new URL('../../docs/proxy.md', import.meta.url), 'utf8');
-    const shared = [...Object.entries(proxySpecs).map(([k, s]) => [k, s, 'createProxy'] as const), ...Object.entries(admissionSpecs).map(([k, s]) => [k, s, 'createAdmission'] as const)];
+    const shared = [
+      ...Object.entries(proxySpecs).map(([k, s]) => [k, s, 'createProxy'] as const),
+      ...Object.entries(admissionSpecs).map(([k, s]) => [k, s, 'createAdmission'] as const),
+    ];
     for (const [key, s, factory] of shared) assert.ok(doc.includes(`| \`${s.env}\` | \`${factory}({ ${key} })\``), `${s.env} → ${key}`);
-    const libraryOnly = { createProxy: proxyLibrarySpecs, createAdmission: admissionLibrarySpecs, createUpstreamClient: upstreamClientSpecs, proxyRoutes: proxyRouteSpecs };
+    const libraryOnly = {
+      createProxy: proxyLibrarySpecs,
+      createAdmission: admissionLibrarySpecs,
+      createUpstreamClient: upstreamClientSpecs,
+      proxyRoutes: proxyRouteSpecs,
+    };
     for (const [factory, specs] of Object.entries(libraryOnly)) {
       for (const [key, s] of Object.entries(specs)) {
         const row = `| ${factory} | \`${key}\` | ${s.defaultText} | ${s.doc} |`;
@@ -85,32 +106,77 @@ describe('proxy options: one home', () => {
 describe('createProxy refuses bad options up front', () => {
   test("the issue's example: a URL without a scheme", async () => {
     await assertNoLeakedHandles(async () => {
-      refuses(() => createProxy({ upstreamUrl: 'api.internal' }), 'createProxy: upstreamUrl="api.internal": must be an absolute http or https URL without user:password@');
+      refuses(
+        () => createProxy({ upstreamUrl: 'api.internal' }),
+        'createProxy: upstreamUrl="api.internal": must be an absolute http or https URL without user:password@',
+      );
     });
   });
 
   test('each option is named with its value and what is accepted; all problems in one error', async () => {
     await assertNoLeakedHandles(async () => {
       const url = 'http://127.0.0.1:9';
-      refuses(() => createProxy(undefined as never), 'createProxy: upstreamUrl is required: must be an absolute http or https URL without user:password@');
-      refuses(() => createProxy({ upstreamUrl: 'ftp://x' }), /^createProxy: upstreamUrl="ftp:\/\/x": must be an absolute http or https URL/);
+      refuses(
+        () => createProxy(undefined as never),
+        'createProxy: upstreamUrl is required: must be an absolute http or https URL without user:password@',
+      );
+      refuses(
+        () => createProxy({ upstreamUrl: 'ftp://x' }),
+        /^createProxy: upstreamUrl="ftp:\/\/x": must be an absolute http or https URL/,
+      );
       refuses(
         () => createProxy({ upstreamUrl: 'http://svc:S3cret@api.internal' }),
         'createProxy: upstreamUrl="http://svc:<hidden>@api.internal": must be an absolute http or https URL without user:password@ (the proxy would not send those credentials; give a bearer token as the upstream token instead)',
       );
-      refuses(() => createProxy({ upstreamUrl: url, prefix: 'api/' }), 'createProxy: prefix="api/": must be a path like /api (letters, digits, . _ ~ -; no trailing slash)');
-      refuses(() => createProxy({ upstreamUrl: url, upstreamToken: '' }), 'createProxy: upstreamToken=<hidden>: must be a string of 1 to 4096 characters');
-      refuses(() => createProxy({ upstreamUrl: url, streamTimeout: 0 }), 'createProxy: streamTimeout=0: must be a duration between 100ms and 1h (milliseconds, or a number with ms, s, m or h)');
-      refuses(() => createProxy({ upstreamUrl: url, clientTimeout: -1 }), /^createProxy: clientTimeout=-1: must be a duration between 100ms and 10m/);
-      refuses(() => createProxy({ upstreamUrl: url, maxBufferSize: 2 * 1024 ** 3 }), /^createProxy: maxBufferSize=2147483648: must be a byte size between 0 bytes and 1 GiB/);
+      refuses(
+        () => createProxy({ upstreamUrl: url, prefix: 'api/' }),
+        'createProxy: prefix="api/": must be a path like /api (letters, digits, . _ ~ -; no trailing slash)',
+      );
+      refuses(
+        () => createProxy({ upstreamUrl: url, upstreamToken: '' }),
+        'createProxy: upstreamToken=<hidden>: must be a string of 1 to 4096 characters',
+      );
+      refuses(
+        () => createProxy({ upstreamUrl: url, streamTimeout: 0 }),
+        'createProxy: streamTimeout=0: must be a duration between 100ms and 1h (milliseconds, or a number with ms, s, m or h)',
+      );
+      refuses(
+        () => createProxy({ upstreamUrl: url, clientTimeout: -1 }),
+        /^createProxy: clientTimeout=-1: must be a duration between 100ms and 10m/,
+      );
+      refuses(
+        () => createProxy({ upstreamUrl: url, maxBufferSize: 2 * 1024 ** 3 }),
+        /^createProxy: maxBufferSize=2147483648: must be a byte size between 0 bytes and 1 GiB/,
+      );
       refuses(() => createProxy({ upstreamUrl: url, gcAssistBytes: -1 }), /^createProxy: gcAssistBytes=-1: must be a byte size/);
-      refuses(() => createProxy({ upstreamUrl: url, enabled: 'maybe' as never }), 'createProxy: enabled="maybe": must be true or false (also accepted: 1/0, yes/no, on/off)');
-      refuses(() => createProxy({ upstreamUrl: url, connections: 0 }), 'createProxy: connections=0: must be an integer between 1 and 100000');
-      refuses(() => createProxy({ upstreamUrl: url, closeTimeout: 700_000 }), /^createProxy: closeTimeout=700000: must be a duration between 0ms and 10m/);
-      refuses(() => createProxy({ upstreamUrl: url, monitor: {} as never }), 'createProxy: monitor={}: must be a memory monitor (an object with status(), onPressure())');
-      refuses(() => createProxy({ upstreamUrl: url, cache: { get: () => undefined } as never }), /^createProxy: cache=\{\}: must be a cache from createCache\(\) \(an object with get\(\), set\(\)\)$/);
-      refuses(() => createProxy({ upstreamUrl: url, logger: console.log as never }), /^createProxy: logger=.*: must be a logger \(an object with warn\(\)\)$/);
-      refuses(() => createProxy({ upstreamUrl: url, admission: { acquire: async () => () => {} } as never }), /^createProxy: admission=\{\}: must be a controller from createAdmission\(\)/);
+      refuses(
+        () => createProxy({ upstreamUrl: url, enabled: 'maybe' as never }),
+        'createProxy: enabled="maybe": must be true or false (also accepted: 1/0, yes/no, on/off)',
+      );
+      refuses(
+        () => createProxy({ upstreamUrl: url, connections: 0 }),
+        'createProxy: connections=0: must be an integer between 1 and 100000',
+      );
+      refuses(
+        () => createProxy({ upstreamUrl: url, closeTimeout: 700_000 }),
+        /^createProxy: closeTimeout=700000: must be a duration between 0ms and 10m/,
+      );
+      refuses(
+        () => createProxy({ upstreamUrl: url, monitor: {} as never }),
+        'createProxy: monitor={}: must be a memory monitor (an object with status(), onPressure())',
+      );
+      refuses(
+        () => createProxy({ upstreamUrl: url, cache: { get: () => undefined } as never }),
+        /^createProxy: cache=\{\}: must be a cache from createCache\(\) \(an object with get\(\), set\(\)\)$/,
+      );
+      refuses(
+        () => createProxy({ upstreamUrl: url, logger: console.log as never }),
+        /^createProxy: logger=.*: must be a logger \(an object with warn\(\)\)$/,
+      );
+      refuses(
+        () => createProxy({ upstreamUrl: url, admission: { acquire: async () => () => {} } as never }),
+        /^createProxy: admission=\{\}: must be a controller from createAdmission\(\)/,
+      );
       refuses(
         () => createProxy({ upstreamUrl: 'api.internal', prefix: '/', streamTimeout: 10 }),
         /^createProxy: upstreamUrl="api.internal": .+; prefix="\/": .+; streamTimeout=10: must be a duration/,
@@ -120,8 +186,14 @@ describe('createProxy refuses bad options up front', () => {
 
   test('limits are checked with the admission specs and named as limits', async () => {
     await assertNoLeakedHandles(async () => {
-      refuses(() => createProxy({ upstreamUrl: 'http://127.0.0.1:9', limits: { maxConcurrent: 0 } }), 'createProxy: limits: maxConcurrent=0: must be an integer between 1 and 100000');
-      refuses(() => createProxy({ upstreamUrl: 'http://127.0.0.1:9', limits: 5 as never }), 'createProxy: limits=5: must be an object of createAdmission options');
+      refuses(
+        () => createProxy({ upstreamUrl: 'http://127.0.0.1:9', limits: { maxConcurrent: 0 } }),
+        'createProxy: limits: maxConcurrent=0: must be an integer between 1 and 100000',
+      );
+      refuses(
+        () => createProxy({ upstreamUrl: 'http://127.0.0.1:9', limits: 5 as never }),
+        'createProxy: limits=5: must be an object of createAdmission options',
+      );
     });
   });
 });
@@ -130,16 +202,43 @@ describe('createUpstreamClient refuses bad options up front', () => {
   test('base URL, timeouts, body limit, connections, headers, objects', async () => {
     await assertNoLeakedHandles(async () => {
       const baseUrl = 'http://127.0.0.1:9';
-      refuses(() => createUpstreamClient({} as never), 'createUpstreamClient: baseUrl is required: must be an absolute http or https URL without user:password@');
-      refuses(() => createUpstreamClient({ baseUrl: '/items' }), 'createUpstreamClient: baseUrl="/items": must be an absolute http or https URL without user:password@');
-      refuses(() => createUpstreamClient({ baseUrl: new URL('http://u:pw@cms.internal/') }), /^createUpstreamClient: baseUrl="http:\/\/u:<hidden>@cms.internal\/": .*give a bearer token in token instead\)$/);
-      refuses(() => createUpstreamClient({ baseUrl, timeout: 0 }), /^createUpstreamClient: timeout=0: must be a duration between 1ms and 1h/);
-      refuses(() => createUpstreamClient({ baseUrl, maxBodyBytes: 1.5 }), /^createUpstreamClient: maxBodyBytes=1.5: must be a byte size between 0 bytes and 1 GiB/);
+      refuses(
+        () => createUpstreamClient({} as never),
+        'createUpstreamClient: baseUrl is required: must be an absolute http or https URL without user:password@',
+      );
+      refuses(
+        () => createUpstreamClient({ baseUrl: '/items' }),
+        'createUpstreamClient: baseUrl="/items": must be an absolute http or https URL without user:password@',
+      );
+      refuses(
+        () => createUpstreamClient({ baseUrl: new URL('http://u:pw@cms.internal/') }),
+        /^createUpstreamClient: baseUrl="http:\/\/u:<hidden>@cms.internal\/": .*give a bearer token in token instead\)$/,
+      );
+      refuses(
+        () => createUpstreamClient({ baseUrl, timeout: 0 }),
+        /^createUpstreamClient: timeout=0: must be a duration between 1ms and 1h/,
+      );
+      refuses(
+        () => createUpstreamClient({ baseUrl, maxBodyBytes: 1.5 }),
+        /^createUpstreamClient: maxBodyBytes=1.5: must be a byte size between 0 bytes and 1 GiB/,
+      );
       refuses(() => createUpstreamClient({ baseUrl, cacheTtl: -5 }), /^createUpstreamClient: cacheTtl=-5: must be a duration/);
-      refuses(() => createUpstreamClient({ baseUrl, connections: 0 }), 'createUpstreamClient: connections=0: must be an integer between 1 and 100000');
-      refuses(() => createUpstreamClient({ baseUrl, headers: { authorization: 5 } as never }), 'createUpstreamClient: headers=<hidden>: must be an object of header names to string values');
-      refuses(() => createUpstreamClient({ baseUrl, token: '' }), 'createUpstreamClient: token=<hidden>: must be a string of 1 to 4096 characters');
-      refuses(() => createUpstreamClient({ baseUrl, cache: { get: () => undefined } as never }), /^createUpstreamClient: cache=\{\}: must be a cache from createCache\(\)/);
+      refuses(
+        () => createUpstreamClient({ baseUrl, connections: 0 }),
+        'createUpstreamClient: connections=0: must be an integer between 1 and 100000',
+      );
+      refuses(
+        () => createUpstreamClient({ baseUrl, headers: { authorization: 5 } as never }),
+        'createUpstreamClient: headers=<hidden>: must be an object of header names to string values',
+      );
+      refuses(
+        () => createUpstreamClient({ baseUrl, token: '' }),
+        'createUpstreamClient: token=<hidden>: must be a string of 1 to 4096 characters',
+      );
+      refuses(
+        () => createUpstreamClient({ baseUrl, cache: { get: () => undefined } as never }),
+        /^createUpstreamClient: cache=\{\}: must be a cache from createCache\(\)/,
+      );
     });
   });
 });
@@ -148,8 +247,14 @@ describe('proxyRoutes refuses bad options', () => {
   test('a proxy that is not one, and raw that is not a boolean', async () => {
     for (const [options, message] of [
       [{}, 'proxyRoutes: proxy is required: must be a proxy from createProxy() (an object with handle(), matches(), drain())'],
-      [{ proxy: { prefix: '/api' } }, 'proxyRoutes: proxy={"prefix":"/api"}: must be a proxy from createProxy() (an object with handle(), matches(), drain())'],
-      [{ proxy: { handle() {}, matches() {}, drain() {}, prefix: '/api' }, raw: 'no way' }, 'proxyRoutes: raw="no way": must be true or false (also accepted: 1/0, yes/no, on/off)'],
+      [
+        { proxy: { prefix: '/api' } },
+        'proxyRoutes: proxy={"prefix":"/api"}: must be a proxy from createProxy() (an object with handle(), matches(), drain())',
+      ],
+      [
+        { proxy: { handle() {}, matches() {}, drain() {}, prefix: '/api' }, raw: 'no way' },
+        'proxyRoutes: raw="no way": must be true or false (also accepted: 1/0, yes/no, on/off)',
+      ],
     ] as const) {
       const app = Fastify();
       await assert.rejects(

@@ -94,13 +94,21 @@ for (const raw of [true, false]) {
         const size = 32 * 1024 * 1024;
         const chunk = Buffer.alloc(64 * 1024, 7);
         const status = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-          const req = http.request(`${gw.url}/api/upload`, { method: 'POST', agent: false, headers: { 'content-type': 'application/octet-stream' } }, (res) => {
-            let body = '';
-            res.on('data', (c: Buffer) => (body += c));
-            res.on('end', () => resolve({ status: res.statusCode!, body }));
-          });
+          const req = http.request(
+            `${gw.url}/api/upload`,
+            { method: 'POST', agent: false, headers: { 'content-type': 'application/octet-stream' } },
+            (res) => {
+              let body = '';
+              res.on('data', (c: Buffer) => (body += c));
+              res.on('end', () => resolve({ status: res.statusCode!, body }));
+            },
+          );
           req.on('error', reject);
-          Readable.from((function* () { for (let i = 0; i < size / chunk.length; i++) yield chunk; })()).pipe(req);
+          Readable.from(
+            (function* () {
+              for (let i = 0; i < size / chunk.length; i++) yield chunk;
+            })(),
+          ).pipe(req);
         });
         assert.equal(status.status, 503);
         assert.equal(status.body, 'got chunked');
@@ -295,7 +303,10 @@ describe('proxy rules', () => {
       const s = gw.proxy.stats();
       assert.equal(s.rejected.queueTimeout, 1);
       assert.equal(s.errors.clientAbort, 1);
-      assert.deepEqual(up.received.map((r) => r.url), ['/1', '/4']);
+      assert.deepEqual(
+        up.received.map((r) => r.url),
+        ['/1', '/4'],
+      );
     } finally {
       release();
       await gw.close();
@@ -338,11 +349,15 @@ describe('proxy rules', () => {
     const gw = await startGateway({ upstreamUrl: up.url });
     try {
       const r = await new Promise<string>((resolve, reject) => {
-        const req = http.request(`${gw.url}/api/up`, { method: 'PUT', agent: false, headers: { expect: '100-continue', 'content-length': 5 } }, (res) => {
-          let b = '';
-          res.on('data', (c: Buffer) => (b += c));
-          res.on('end', () => resolve(b));
-        });
+        const req = http.request(
+          `${gw.url}/api/up`,
+          { method: 'PUT', agent: false, headers: { expect: '100-continue', 'content-length': 5 } },
+          (res) => {
+            let b = '';
+            res.on('data', (c: Buffer) => (b += c));
+            res.on('end', () => resolve(b));
+          },
+        );
         req.on('continue', () => req.end('hello'));
         req.on('error', reject);
       });

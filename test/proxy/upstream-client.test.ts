@@ -24,9 +24,17 @@ describe('createUpstreamClient', () => {
     });
     const cache = mapCache();
     let level: MemoryStatus = 'healthy';
-    const client = createUpstreamClient({ baseUrl: `${up.url}/v1`, token: 't0k', cache, monitor: { status: () => level, onPressure: () => () => {} } });
+    const client = createUpstreamClient({
+      baseUrl: `${up.url}/v1`,
+      token: 't0k',
+      cache,
+      monitor: { status: () => level, onPressure: () => () => {} },
+    });
     try {
-      const [a, b] = await Promise.all([client.json<{ url: string; auth: string }>('/items', { query: { page: 2 } }), client.json('/items', { query: { page: 2 } })]);
+      const [a, b] = await Promise.all([
+        client.json<{ url: string; auth: string }>('/items', { query: { page: 2 } }),
+        client.json('/items', { query: { page: 2 } }),
+      ]);
       assert.deepEqual(a, { url: '/v1/items?page=2', auth: 'Bearer t0k' });
       assert.deepEqual(b, a);
       assert.equal(up.received.length, 1);

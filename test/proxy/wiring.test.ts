@@ -15,14 +15,42 @@ import type { AddressInfo } from 'node:net';
 
 test('proxy, admin stats and metrics wired through buildApp from config.proxy.*', async () => {
   const up = await startUpstream((req, res) => res.end(`hi ${req.url}`));
-  const { config } = loadConfig({ env: { PORT: '0', LOG_LEVEL: 'silent', UPSTREAM_URL: up.url, HEADROOM_ADMIN_TOKEN: 'adm-token-1234567890abcdef' } });
+  const { config } = loadConfig({
+    env: { PORT: '0', LOG_LEVEL: 'silent', UPSTREAM_URL: up.url, HEADROOM_ADMIN_TOKEN: 'adm-token-1234567890abcdef' },
+  });
   const monitor = createMemoryMonitor({ ...config.monitor });
   const p = config.proxy;
-  const admission = createAdmission({ maxConcurrent: p.maxConcurrent, queueSize: p.queueSize, queueTimeout: p.queueTimeout, memoryThresholdPercent: p.memoryThresholdPercent, monitor });
-  const proxy = createProxy({ upstreamUrl: up.url, upstreamToken: p.upstreamToken, prefix: p.prefix, stripPrefix: p.stripPrefix, enabled: p.enabled, admission, streamTimeout: p.streamTimeout, maxBufferSize: p.maxBufferSize, cacheAuthorized: p.cacheAuthorized, trustForwarded: p.trustForwarded, monitor });
+  const admission = createAdmission({
+    maxConcurrent: p.maxConcurrent,
+    queueSize: p.queueSize,
+    queueTimeout: p.queueTimeout,
+    memoryThresholdPercent: p.memoryThresholdPercent,
+    monitor,
+  });
+  const proxy = createProxy({
+    upstreamUrl: up.url,
+    upstreamToken: p.upstreamToken,
+    prefix: p.prefix,
+    stripPrefix: p.stripPrefix,
+    enabled: p.enabled,
+    admission,
+    streamTimeout: p.streamTimeout,
+    maxBufferSize: p.maxBufferSize,
+    cacheAuthorized: p.cacheAuthorized,
+    trustForwarded: p.trustForwarded,
+    monitor,
+  });
   const registry = new Registry();
   registerProxyMetrics(registry, proxy);
-  const app = await buildApp({ config, logger: createLogger('silent'), monitor, registry, isDraining: () => false, routes: [(s) => proxyRoutes(s, { proxy })], adminRoutes: [(s) => proxyAdminRoutes(s, { proxy })] });
+  const app = await buildApp({
+    config,
+    logger: createLogger('silent'),
+    monitor,
+    registry,
+    isDraining: () => false,
+    routes: [(s) => proxyRoutes(s, { proxy })],
+    adminRoutes: [(s) => proxyAdminRoutes(s, { proxy })],
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   try {

@@ -36,7 +36,10 @@ test('gateway cache wiring: stats, invalidate by tag, clear, memory-stats and me
     assert.equal(await cache.get('b'), undefined);
 
     const types = parsePrometheus((await request(`${t.url}/metrics`)).text);
-    assert.ok([...types.keys()].some((k) => k.startsWith('headroom_cache_')), 'headroom_cache_* metrics');
+    assert.ok(
+      [...types.keys()].some((k) => k.startsWith('headroom_cache_')),
+      'headroom_cache_* metrics',
+    );
     // Cache admin routes are behind the same auth as the rest of /admin.
     assert.equal((await request(`${t.url}/admin/cache-stats`)).status, 401);
   } finally {

@@ -13,7 +13,12 @@ export function latch(): { open: () => void; opened: Promise<void> } {
 }
 
 /** With `inflight` held and shutdown under way: the listener closes, shutdown waits, then the request finishes. */
-export async function assertDrains(url: string, closing: Promise<void>, inflight: Promise<TestResponse>, release: () => void): Promise<void> {
+export async function assertDrains(
+  url: string,
+  closing: Promise<void>,
+  inflight: Promise<TestResponse>,
+  release: () => void,
+): Promise<void> {
   let closed = false;
   void closing.then(() => (closed = true));
   await waitFor(() => portClosed(url), 'the listener to close');

@@ -24,7 +24,8 @@ describe('gateway endpoints', () => {
     for (const k of ['heapSizeLimit', 'usedHeapSize', 'heapUsedPercent', 'numberOfDetachedContexts', 'numberOfNativeContexts']) {
       assert.equal(typeof body.v8[k], 'number', `v8.${k}`);
     }
-    for (const k of ['rss', 'heapUsed', 'heapTotal', 'external', 'arrayBuffers']) assert.equal(typeof body.process[k], 'number', `process.${k}`);
+    for (const k of ['rss', 'heapUsed', 'heapTotal', 'external', 'arrayBuffers'])
+      assert.equal(typeof body.process[k], 'number', `process.${k}`);
     assert.ok(Math.abs(body.v8.heapUsedPercent - (body.v8.usedHeapSize / body.v8.heapSizeLimit) * 100) < 1);
     for (const k of ['thresholds', 'eventLoop', 'gc', 'formatted']) assert.equal(typeof body[k], 'object', k);
     assert.equal(typeof body.uptime, 'number');
@@ -237,7 +238,8 @@ test('TRUST_PROXY: spoofed X-Forwarded-For entries cannot dodge the admin rate l
   const u = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, ADMIN_RATE_LIMIT: '2', TRUST_PROXY: '10.0.0.0/8' });
   try {
     const statuses: number[] = [];
-    for (let i = 0; i < 3; i++) statuses.push((await request(`${u.url}/admin/memory-stats`, { headers: { 'x-forwarded-for': `7.7.7.${i}` } })).status);
+    for (let i = 0; i < 3; i++)
+      statuses.push((await request(`${u.url}/admin/memory-stats`, { headers: { 'x-forwarded-for': `7.7.7.${i}` } })).status);
     assert.deepEqual(statuses, [401, 401, 429]);
   } finally {
     await u.close();

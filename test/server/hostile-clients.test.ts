@@ -186,7 +186,8 @@ describe('broken upstream framing and malformed requests answer in the error for
       s.once('data', (d: Buffer) => {
         const path = d.toString('latin1').split(' ')[1];
         if (path === '/no-content-with-body') s.end('HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello');
-        else if (path === '/not-modified-with-body') s.end('HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+        else if (path === '/not-modified-with-body')
+          s.end('HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
         else s.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nhello\r\n');
       });
       s.on('error', () => {});

@@ -13,7 +13,12 @@ test('secrets in request URLs never reach the log; paths and parameter names do'
         ['/admin/cache-stats?token=SECRET123', 401, ['SECRET123'], ['/admin/cache-stats?token=']],
         // Under /admin every value is hidden, whatever its name.
         ['/admin/memory-stats?t=ADMINVAL1&BAREVAL2', 401, ['ADMINVAL1', 'BAREVAL2'], ['/admin/memory-stats?t=']],
-        [`/image?url=${signed}&w=100`, 403, ['AKIAXCRED', 'SIGNED456', 'IMGIX789'], ['/image?url=https%3A%2F%2Fimg.example.com%2Fa.jpg', 'X-Amz-Signature', '&w=100']],
+        [
+          `/image?url=${signed}&w=100`,
+          403,
+          ['AKIAXCRED', 'SIGNED456', 'IMGIX789'],
+          ['/image?url=https%3A%2F%2Fimg.example.com%2Fa.jpg', 'X-Amz-Signature', '&w=100'],
+        ],
         ['/image/meta?url=https://user:USERINFOPW@img.example.com/a.jpg', 403, ['USERINFOPW'], ['/image/meta?url=https://user:']],
         // Proxied requests skip Fastify's request log; nothing else may log their URL either.
         ['/api/items?api_key=KEY789&access_token=ACC000', 200, ['KEY789', 'ACC000'], []],

@@ -45,8 +45,13 @@ test('promtool check metrics finds nothing in headroom_* on a live /metrics', as
     const text = (await request(`${gw.url}/metrics`)).text;
     const families = [...parsePrometheus(text)].filter(([name]) => name.startsWith('headroom_'));
     // Every family has at least one sample (a histogram's are name_bucket, _sum, _count).
-    const empty = families.filter(([name, type]) => !new RegExp(`^${name}${type === 'histogram' ? '_(bucket|sum|count)' : ''}[ {]`, 'm').test(text));
-    assert.deepEqual(empty.map(([name]) => name), redis ? [] : ['headroom_cache_bus_messages_total']);
+    const empty = families.filter(
+      ([name, type]) => !new RegExp(`^${name}${type === 'histogram' ? '_(bucket|sum|count)' : ''}[ {]`, 'm').test(text),
+    );
+    assert.deepEqual(
+      empty.map(([name]) => name),
+      redis ? [] : ['headroom_cache_bus_messages_total'],
+    );
     assert.match(text, /^headroom_proxy_upstream_latency_seconds_count [1-9]/m);
     assert.match(text, /^headroom_heap_growth_bytes_per_second NaN$/m, 'an unknown value is written NaN');
 

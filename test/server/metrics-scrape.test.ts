@@ -21,7 +21,7 @@ function counting<T extends object, K extends keyof T & string>(part: T, methods
   return { part: wrapped, calls };
 }
 
-test('a scrape calls each part\'s stats() once; the next scrape reads them again', async () => {
+test("a scrape calls each part's stats() once; the next scrape reads them again", async () => {
   await assertNoLeakedHandles(async () => {
     const monitor = createMemoryMonitor({ autoStart: false, rssLimit: null });
     const cache = createCache({ l1: { maxBytes: 1024 * 1024 }, disk: false });

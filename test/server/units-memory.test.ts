@@ -19,24 +19,37 @@ const problems = (env: Record<string, string>): string[] => {
 test('MEMORY_*_THRESHOLD and MEMORY_HYSTERESIS take a fraction or a percent; the config holds the fraction', () => {
   const cases: [Record<string, string>, { warningThreshold: number; criticalThreshold: number; hysteresis: number }][] = [
     [{}, { warningThreshold: 0.75, criticalThreshold: 0.85, hysteresis: 0.05 }],
-    [{ MEMORY_WARNING_THRESHOLD: '70', MEMORY_CRITICAL_THRESHOLD: '0.9', MEMORY_HYSTERESIS: '3%' }, { warningThreshold: 0.7, criticalThreshold: 0.9, hysteresis: 0.03 }],
-    [{ MEMORY_WARNING_THRESHOLD: '60%', MEMORY_CRITICAL_THRESHOLD: '1', MEMORY_HYSTERESIS: '0.5%' }, { warningThreshold: 0.6, criticalThreshold: 1, hysteresis: 0.005 }],
+    [
+      { MEMORY_WARNING_THRESHOLD: '70', MEMORY_CRITICAL_THRESHOLD: '0.9', MEMORY_HYSTERESIS: '3%' },
+      { warningThreshold: 0.7, criticalThreshold: 0.9, hysteresis: 0.03 },
+    ],
+    [
+      { MEMORY_WARNING_THRESHOLD: '60%', MEMORY_CRITICAL_THRESHOLD: '1', MEMORY_HYSTERESIS: '0.5%' },
+      { warningThreshold: 0.6, criticalThreshold: 1, hysteresis: 0.005 },
+    ],
   ];
   for (const [env, expected] of cases) {
     const { warningThreshold, criticalThreshold, hysteresis } = loadConfig({ env }).config.monitor;
     assert.deepEqual({ warningThreshold, criticalThreshold, hysteresis }, expected, JSON.stringify(env));
   }
-  assert.match(problems({ MEMORY_WARNING_THRESHOLD: '170' }).join('\n'), /MEMORY_WARNING_THRESHOLD=170: must be a fraction from 0 to 1 or a percent up to 100/);
+  assert.match(
+    problems({ MEMORY_WARNING_THRESHOLD: '170' }).join('\n'),
+    /MEMORY_WARNING_THRESHOLD=170: must be a fraction from 0 to 1 or a percent up to 100/,
+  );
   assert.match(problems({ MEMORY_WARNING_THRESHOLD: '-5%' }).join('\n'), /MEMORY_WARNING_THRESHOLD=-5%: must be/);
   // 1 is a fraction (100 %), so a hysteresis of "1" is too much, and the message says how to write 1 %.
   assert.match(problems({ MEMORY_HYSTERESIS: '1' }).join('\n'), /MEMORY_HYSTERESIS=1: .*write 1% for one percent/);
-  assert.deepEqual(problems({ MEMORY_WARNING_THRESHOLD: '90', MEMORY_CRITICAL_THRESHOLD: '0.8' }), ['MEMORY_CRITICAL_THRESHOLD=0.8: must be above MEMORY_WARNING_THRESHOLD (90%)']);
+  assert.deepEqual(problems({ MEMORY_WARNING_THRESHOLD: '90', MEMORY_CRITICAL_THRESHOLD: '0.8' }), [
+    'MEMORY_CRITICAL_THRESHOLD=0.8: must be above MEMORY_WARNING_THRESHOLD (90%)',
+  ]);
 });
 
 test('MEMORY_THRESHOLD_PERCENT is a percent: 75 or 75%; a fraction is refused with what to write', () => {
   assert.equal(loadConfig({ env: { MEMORY_THRESHOLD_PERCENT: '75%' } }).config.proxy.memoryThresholdPercent, 75);
   assert.equal(loadConfig({ env: { MEMORY_THRESHOLD_PERCENT: '75' } }).config.proxy.memoryThresholdPercent, 75);
-  assert.deepEqual(problems({ MEMORY_THRESHOLD_PERCENT: '0.8' }), ['MEMORY_THRESHOLD_PERCENT=0.8: must be a percent from 1 to 100: 0.8 would mean 0.8 %; for 80 % write 80']);
+  assert.deepEqual(problems({ MEMORY_THRESHOLD_PERCENT: '0.8' }), [
+    'MEMORY_THRESHOLD_PERCENT=0.8: must be a percent from 1 to 100: 0.8 would mean 0.8 %; for 80 % write 80',
+  ]);
 });
 
 test('the library monitor takes the same forms and reports thresholds as percents', async () => {
@@ -57,7 +70,12 @@ test('/health, /admin/memory-stats, /admin/proxy-stats and /metrics agree: …Pe
   try {
     t.gw.monitor.sampleNow();
     const health = (await request(`${t.url}/health`)).json();
-    assert.deepEqual(health.thresholds, { warningPercent: 70, criticalPercent: 90, hysteresisPercent: 3, rssLimit: health.thresholds.rssLimit });
+    assert.deepEqual(health.thresholds, {
+      warningPercent: 70,
+      criticalPercent: 90,
+      hysteresisPercent: 3,
+      rssLimit: health.thresholds.rssLimit,
+    });
     assert.deepEqual([health.formatted.warningThreshold, health.formatted.criticalThreshold], ['70.0%', '90.0%']);
     const { usedHeapSize, heapSizeLimit, heapUsedPercent } = health.v8;
     const percent = (usedHeapSize / heapSizeLimit) * 100;
@@ -75,7 +93,10 @@ test('/health, /admin/memory-stats, /admin/proxy-stats and /metrics agree: …Pe
 
     const metrics = (await request(`${t.url}/metrics`)).text;
     const ratio = Number(/^headroom_heap_used_ratio (\S+)$/m.exec(metrics)?.[1]);
-    assert.ok(ratio > 0 && ratio < 1 && Math.abs(ratio * 100 - heapUsedPercent) < 1, `headroom_heap_used_ratio ${ratio}, heapUsedPercent ${heapUsedPercent}`);
+    assert.ok(
+      ratio > 0 && ratio < 1 && Math.abs(ratio * 100 - heapUsedPercent) < 1,
+      `headroom_heap_used_ratio ${ratio}, heapUsedPercent ${heapUsedPercent}`,
+    );
     const elu = Number(/^headroom_event_loop_utilization_ratio (\S+)$/m.exec(metrics)?.[1]);
     assert.ok(elu >= 0 && elu <= 1, String(elu));
   } finally {

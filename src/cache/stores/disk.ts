@@ -15,7 +15,18 @@ import { mkdir, open, readdir, rename, rm, unlink, writeFile, type FileHandle } 
 import { join } from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { HeadroomError } from '../../errors.js';
-import { CorruptError, toBuffer, decodeFrame, decodeHeader, encodeFrame, encodeHeader, headerLength, type Encoded, type Header, type Meta } from '../codec.js';
+import {
+  CorruptError,
+  toBuffer,
+  decodeFrame,
+  decodeHeader,
+  encodeFrame,
+  encodeHeader,
+  headerLength,
+  type Encoded,
+  type Header,
+  type Meta,
+} from '../codec.js';
 import { crc32 } from '../crc32.js';
 import { resolveStoreOptions } from '../options.js';
 import { DiskIndex } from './disk-index.js';
@@ -387,7 +398,8 @@ async function readBounded(path: string, max: number): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
     const { size } = await fh.stat();
-    if (size > max) throw new HeadroomError('HEADROOM_CACHE_ENTRY_TOO_LARGE', `cached value of ${size} bytes is too large for get(); use getStream()`);
+    if (size > max)
+      throw new HeadroomError('HEADROOM_CACHE_ENTRY_TOO_LARGE', `cached value of ${size} bytes is too large for get(); use getStream()`);
     return await fh.readFile();
   } finally {
     await fh.close();
@@ -447,7 +459,11 @@ function claimDir(dir: string): void {
     }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST' && existsSync(join(dir, MARKER))) return;
-    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `disk cache directory ${dir} (CACHE_DIR / disk.dir) cannot be used: ${(err as Error).message}`, { cause: err });
+    throw new HeadroomError(
+      'HEADROOM_CONFIG_INVALID',
+      `disk cache directory ${dir} (CACHE_DIR / disk.dir) cannot be used: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   throw new HeadroomError(
     'HEADROOM_CONFIG_INVALID',
@@ -455,7 +471,8 @@ function claimDir(dir: string): void {
       `Point CACHE_DIR at a new or empty directory (headroom creates it), or, if it really is an old headroom cache, empty it first.`,
   );
 }
-const sizeMismatch = (key: string, what: string): HeadroomError => new HeadroomError('HEADROOM_CACHE_STREAM_SIZE_MISMATCH', `stream for ${key} ${what}`);
+const sizeMismatch = (key: string, what: string): HeadroomError =>
+  new HeadroomError('HEADROOM_CACHE_STREAM_SIZE_MISMATCH', `stream for ${key} ${what}`);
 const isNotFound = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 
 async function unlinkQuiet(path: string): Promise<void> {

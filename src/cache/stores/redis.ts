@@ -10,11 +10,32 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
-import { CorruptError, toBuffer, decodeFrame, decodeHeader, encodeFrame, encodeHeader, FLAG_CHUNKED, type Encoded, type Header, type Meta } from '../codec.js';
+import {
+  CorruptError,
+  toBuffer,
+  decodeFrame,
+  decodeHeader,
+  encodeFrame,
+  encodeHeader,
+  FLAG_CHUNKED,
+  type Encoded,
+  type Header,
+  type Meta,
+} from '../codec.js';
 import { crc32 } from '../crc32.js';
 import { resolveStoreOptions } from '../options.js';
 import { HeadroomError } from '../../errors.js';
-import { ADD_CHUNK, BEGIN_CHUNKED, COMMIT_CHUNKED, DELETE_ENTRY, DELETE_IF_CHUNKS, DETACH_TAG, DRAIN_TAG, GET_ENTRY, SET_TAGGED } from './redis-scripts.js';
+import {
+  ADD_CHUNK,
+  BEGIN_CHUNKED,
+  COMMIT_CHUNKED,
+  DELETE_ENTRY,
+  DELETE_IF_CHUNKS,
+  DETACH_TAG,
+  DRAIN_TAG,
+  GET_ENTRY,
+  SET_TAGGED,
+} from './redis-scripts.js';
 import { MAX_GET_BYTES, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
 /** createCache's `redis` (defaults and bounds in src/cache/options.ts), and the cache's hook. */
@@ -144,7 +165,8 @@ export class RedisStore implements L2Store {
     } finally {
       this.waiting--;
     }
-    if (this.client.status !== 'ready') throw unavailable(`redis: not connected within ${this.connectWait} ms of start (status ${this.client.status})`);
+    if (this.client.status !== 'ready')
+      throw unavailable(`redis: not connected within ${this.connectWait} ms of start (status ${this.client.status})`);
   }
 
   /** One operation: after the first connection (when one is being made), failures raised with store codes. */
@@ -172,7 +194,10 @@ export class RedisStore implements L2Store {
       if (found === undefined) return undefined;
       if (found.size > MAX_GET_BYTES) {
         found.stream.destroy();
-        throw new HeadroomError('HEADROOM_CACHE_ENTRY_TOO_LARGE', `cached value of ${found.size} bytes is too large for get(); use getStream()`);
+        throw new HeadroomError(
+          'HEADROOM_CACHE_ENTRY_TOO_LARGE',
+          `cached value of ${found.size} bytes is too large for get(); use getStream()`,
+        );
       }
       const parts: Buffer[] = [];
       try {
@@ -181,7 +206,13 @@ export class RedisStore implements L2Store {
         if (err instanceof CorruptError) return undefined; // counted and dropped by readChunked
         throw err;
       }
-      return { type: found.type, expiresAt: found.expiresAt, staleUntil: found.staleUntil, tags: found.tags, payload: Buffer.concat(parts) };
+      return {
+        type: found.type,
+        expiresAt: found.expiresAt,
+        staleUntil: found.staleUntil,
+        tags: found.tags,
+        payload: Buffer.concat(parts),
+      };
     });
   }
 
@@ -239,10 +270,11 @@ export class RedisStore implements L2Store {
       for await (const c of readable) {
         const b = toBuffer(c);
         total += b.length;
-        if (size !== undefined && total > size) throw new HeadroomError('HEADROOM_CACHE_STREAM_SIZE_MISMATCH', `stream for ${key} exceeded its declared size ${size}`);
+        if (size !== undefined && total > size)
+          throw new HeadroomError('HEADROOM_CACHE_STREAM_SIZE_MISMATCH', `stream for ${key} exceeded its declared size ${size}`);
         crc = crc32(b, crc);
         // Split so no chunk exceeds chunkSize (bounded memory per writer).
-        for (let off = 0; off < b.length; ) {
+        for (let off = 0; off < b.length;) {
           const take = Math.min(b.length - off, this.chunkSize - partBytes);
           parts.push(b.subarray(off, off + take));
           partBytes += take;
@@ -251,7 +283,8 @@ export class RedisStore implements L2Store {
         }
       }
       await flush();
-      if (size !== undefined && total !== size) throw new HeadroomError('HEADROOM_CACHE_STREAM_SIZE_MISMATCH', `stream for ${key} ended at ${total} bytes, declared ${size}`);
+      if (size !== undefined && total !== size)
+        throw new HeadroomError('HEADROOM_CACHE_STREAM_SIZE_MISMATCH', `stream for ${key} ended at ${total} bytes, declared ${size}`);
       const px = ttlOf(meta);
       const chunkInfo = Buffer.alloc(4);
       chunkInfo.writeUInt32BE(this.chunkSize);
@@ -279,7 +312,14 @@ export class RedisStore implements L2Store {
       if (!Buffer.isBuffer(r)) return this.readChunked(key, r);
       const e = await this.frameOrDrop(key, r);
       if (e === undefined) return undefined;
-      return { stream: Readable.from([e.payload]), size: e.payload.length, type: e.type, expiresAt: e.expiresAt, staleUntil: e.staleUntil, tags: e.tags };
+      return {
+        stream: Readable.from([e.payload]),
+        size: e.payload.length,
+        type: e.type,
+        expiresAt: e.expiresAt,
+        staleUntil: e.staleUntil,
+        tags: e.tags,
+      };
     });
   }
 
@@ -325,7 +365,14 @@ export class RedisStore implements L2Store {
         throw new CorruptError(`checksum mismatch in ${key}`);
       }
     }
-    return { stream: Readable.from(chunks(), { objectMode: false }), size: h.length, type: h.type, expiresAt: h.expiresAt, staleUntil: h.staleUntil, tags: h.tags };
+    return {
+      stream: Readable.from(chunks(), { objectMode: false }),
+      size: h.length,
+      type: h.type,
+      expiresAt: h.expiresAt,
+      staleUntil: h.staleUntil,
+      tags: h.tags,
+    };
   }
 
   delete(key: string): Promise<void> {

@@ -19,7 +19,9 @@ export class NotStoredError extends HeadroomError {
 /** A failure of the store itself (I/O, connection, server) as HEADROOM_CACHE_STORE_UNAVAILABLE; HeadroomErrors keep their code. */
 export function storeFailure(kind: 'disk' | 'redis', err: unknown): HeadroomError {
   if (isHeadroomError(err)) return err;
-  return new HeadroomError('HEADROOM_CACHE_STORE_UNAVAILABLE', `${kind} L2: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  return new HeadroomError('HEADROOM_CACHE_STORE_UNAVAILABLE', `${kind} L2: ${err instanceof Error ? err.message : String(err)}`, {
+    cause: err,
+  });
 }
 
 /**

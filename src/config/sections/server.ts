@@ -2,7 +2,14 @@
 import { bool, bytes, duration, num, oneOf, optionalStr, str, trustProxy } from '../options.js';
 
 export const serverOptions = {
-  port: num({ env: 'PORT', doc: 'TCP port the gateway listens on (0 picks a free port).', default: 3000, min: 0, max: 65535, integer: true }),
+  port: num({
+    env: 'PORT',
+    doc: 'TCP port the gateway listens on (0 picks a free port).',
+    default: 3000,
+    min: 0,
+    max: 65535,
+    integer: true,
+  }),
   host: str({
     env: 'HOST',
     doc: 'Interface to listen on. The default serves only this machine; use 0.0.0.0 in a container.',
@@ -11,7 +18,12 @@ export const serverOptions = {
     pattern: /^[A-Za-z0-9.:_-]+$/,
     accepted: 'must be a hostname or an IP address',
   }),
-  logLevel: oneOf({ env: 'LOG_LEVEL', doc: 'pino log level.', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const }),
+  logLevel: oneOf({
+    env: 'LOG_LEVEL',
+    doc: 'pino log level.',
+    default: 'info',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+  }),
   adminToken: optionalStr({
     env: 'HEADROOM_ADMIN_TOKEN',
     doc: 'Bearer token for /admin/*. Unset turns the admin API off (403), never open. Use at least 16 random characters.',
@@ -29,9 +41,26 @@ export const serverOptions = {
     max: 100_000,
     integer: true,
   }),
-  compressionEnabled: bool({ env: 'COMPRESSION_ENABLED', doc: "Compress the gateway's own JSON responses (health, metrics, admin).", default: true }),
-  compressionLevel: num({ env: 'COMPRESSION_LEVEL', doc: 'gzip/deflate level, 1 (fast) to 9 (small).', default: 6, min: 1, max: 9, integer: true }),
-  compressionThreshold: bytes({ env: 'COMPRESSION_THRESHOLD', doc: 'Responses smaller than this are sent uncompressed.', default: 1024, min: 0, max: 10 * 1024 * 1024 }),
+  compressionEnabled: bool({
+    env: 'COMPRESSION_ENABLED',
+    doc: "Compress the gateway's own JSON responses (health, metrics, admin).",
+    default: true,
+  }),
+  compressionLevel: num({
+    env: 'COMPRESSION_LEVEL',
+    doc: 'gzip/deflate level, 1 (fast) to 9 (small).',
+    default: 6,
+    min: 1,
+    max: 9,
+    integer: true,
+  }),
+  compressionThreshold: bytes({
+    env: 'COMPRESSION_THRESHOLD',
+    doc: 'Responses smaller than this are sent uncompressed.',
+    default: 1024,
+    min: 0,
+    max: 10 * 1024 * 1024,
+  }),
   shutdownTimeout: duration({
     env: 'SHUTDOWN_TIMEOUT',
     doc: 'How long SIGTERM/SIGINT waits for in-flight requests before closing everything.',
@@ -46,7 +75,13 @@ export const serverOptions = {
     min: 0,
     max: 120_000,
   }),
-  bodyLimit: bytes({ env: 'HEADROOM_BODY_LIMIT', doc: "Largest request body the gateway's own routes parse (proxied bodies are streamed, not parsed).", default: 1024 * 1024, min: 1024, max: 100 * 1024 * 1024 }),
+  bodyLimit: bytes({
+    env: 'HEADROOM_BODY_LIMIT',
+    doc: "Largest request body the gateway's own routes parse (proxied bodies are streamed, not parsed).",
+    default: 1024 * 1024,
+    min: 1024,
+    max: 100 * 1024 * 1024,
+  }),
   trustProxy: trustProxy({
     env: 'TRUST_PROXY',
     doc: 'Proxies whose X-Forwarded-For is believed for the client address (admin rate limit, logs): the number of proxies in front (e.g. 1 behind one load balancer) or their addresses/CIDRs. false: the socket address.',

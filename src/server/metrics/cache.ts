@@ -8,53 +8,127 @@ export function registerCacheMetrics(registry: Registry, cache: Pick<Cache, 'sta
   const m = partMetrics(registry, () => cache.stats());
   const l2 = (s: CacheStats): NonNullable<CacheStats['l2']> | undefined => s.l2 ?? undefined;
 
-  m.labelled('counter', 'headroom_cache_requests_total', 'Cache lookups by tier (l1, l2) and result (hit, miss).', ['tier', 'result'], (s) => {
-    const t = l2(s);
-    const out: Samples = [
-      [{ tier: 'l1', result: 'hit' }, s.l1.hits],
-      [{ tier: 'l1', result: 'miss' }, s.l1.misses],
-    ];
-    return t ? [...out, [{ tier: 'l2', result: 'hit' }, t.hits], [{ tier: 'l2', result: 'miss' }, t.misses]] : out;
-  });
-  m.labelled('gauge', 'headroom_cache_bytes', 'Bytes held by tier (l1: as held in the heap; l2: disk bytes, 0 for Redis).', ['tier'], (s) => {
-    const t = l2(s);
-    return t ? [[{ tier: 'l1' }, s.l1.bytes], [{ tier: 'l2' }, t.bytes]] : [[{ tier: 'l1' }, s.l1.bytes]];
-  });
-  m.labelled('gauge', 'headroom_cache_entries', 'Entries by tier (l2 on Redis: values under this cache\'s key prefix, counted incrementally).', ['tier'], (s) => {
-    const t = l2(s);
-    return t ? [[{ tier: 'l1' }, s.l1.entries], [{ tier: 'l2' }, t.entries]] : [[{ tier: 'l1' }, s.l1.entries]];
-  });
-  m.labelled('gauge', 'headroom_cache_l1_max_bytes', 'L1 byte budget: configured, and effective (shrunk under memory pressure).', ['kind'], (s) => [
-    [{ kind: 'configured' }, s.l1.maxBytes],
-    [{ kind: 'effective' }, s.l1.effectiveMaxBytes],
-  ]);
-  m.labelled('counter', 'headroom_cache_evictions_total', 'Evictions by tier and reason (l1: size, entries, expired, pressure; l2: capacity).', ['tier', 'reason'], (s) => {
-    const out: Samples = Object.entries(s.l1.evictions).map(([reason, v]) => [{ tier: 'l1', reason }, v] as const);
-    const t = l2(s);
-    return t?.evictions !== undefined ? [...out, [{ tier: 'l2', reason: 'capacity' }, t.evictions]] : out;
-  });
-  m.labelled('counter', 'headroom_cache_errors_total', 'L2 failures (served from L1 instead) and corrupt L2 entries removed.', ['tier', 'kind'], (s) => {
-    const t = l2(s);
-    return t ? [[{ tier: 'l2', kind: 'error' }, t.errors], [{ tier: 'l2', kind: 'corrupt' }, t.corrupt ?? 0]] : [];
-  });
+  m.labelled(
+    'counter',
+    'headroom_cache_requests_total',
+    'Cache lookups by tier (l1, l2) and result (hit, miss).',
+    ['tier', 'result'],
+    (s) => {
+      const t = l2(s);
+      const out: Samples = [
+        [{ tier: 'l1', result: 'hit' }, s.l1.hits],
+        [{ tier: 'l1', result: 'miss' }, s.l1.misses],
+      ];
+      return t ? [...out, [{ tier: 'l2', result: 'hit' }, t.hits], [{ tier: 'l2', result: 'miss' }, t.misses]] : out;
+    },
+  );
+  m.labelled(
+    'gauge',
+    'headroom_cache_bytes',
+    'Bytes held by tier (l1: as held in the heap; l2: disk bytes, 0 for Redis).',
+    ['tier'],
+    (s) => {
+      const t = l2(s);
+      return t
+        ? [
+            [{ tier: 'l1' }, s.l1.bytes],
+            [{ tier: 'l2' }, t.bytes],
+          ]
+        : [[{ tier: 'l1' }, s.l1.bytes]];
+    },
+  );
+  m.labelled(
+    'gauge',
+    'headroom_cache_entries',
+    "Entries by tier (l2 on Redis: values under this cache's key prefix, counted incrementally).",
+    ['tier'],
+    (s) => {
+      const t = l2(s);
+      return t
+        ? [
+            [{ tier: 'l1' }, s.l1.entries],
+            [{ tier: 'l2' }, t.entries],
+          ]
+        : [[{ tier: 'l1' }, s.l1.entries]];
+    },
+  );
+  m.labelled(
+    'gauge',
+    'headroom_cache_l1_max_bytes',
+    'L1 byte budget: configured, and effective (shrunk under memory pressure).',
+    ['kind'],
+    (s) => [
+      [{ kind: 'configured' }, s.l1.maxBytes],
+      [{ kind: 'effective' }, s.l1.effectiveMaxBytes],
+    ],
+  );
+  m.labelled(
+    'counter',
+    'headroom_cache_evictions_total',
+    'Evictions by tier and reason (l1: size, entries, expired, pressure; l2: capacity).',
+    ['tier', 'reason'],
+    (s) => {
+      const out: Samples = Object.entries(s.l1.evictions).map(([reason, v]) => [{ tier: 'l1', reason }, v] as const);
+      const t = l2(s);
+      return t?.evictions !== undefined ? [...out, [{ tier: 'l2', reason: 'capacity' }, t.evictions]] : out;
+    },
+  );
+  m.labelled(
+    'counter',
+    'headroom_cache_errors_total',
+    'L2 failures (served from L1 instead) and corrupt L2 entries removed.',
+    ['tier', 'kind'],
+    (s) => {
+      const t = l2(s);
+      return t
+        ? [
+            [{ tier: 'l2', kind: 'error' }, t.errors],
+            [{ tier: 'l2', kind: 'corrupt' }, t.corrupt ?? 0],
+          ]
+        : [];
+    },
+  );
   // Two gauges, not one with a kind label: summing "up" and "breaker open" would mean nothing.
   m.labelled('gauge', 'headroom_cache_l2_up', 'L2 store reachable (1) or not (0); absent without an L2.', [], (s) => {
     const t = l2(s);
     return t ? [[{}, t.connected ? 1 : 0]] : [];
   });
-  m.labelled('gauge', 'headroom_cache_l2_breaker_open', 'L2 breaker: 1 open (L2 skipped after failures, L1 only), 0 closed; absent without an L2.', [], (s) => {
-    const t = l2(s);
-    return t ? [[{}, t.breakerOpen ? 1 : 0]] : [];
-  });
+  m.labelled(
+    'gauge',
+    'headroom_cache_l2_breaker_open',
+    'L2 breaker: 1 open (L2 skipped after failures, L1 only), 0 closed; absent without an L2.',
+    [],
+    (s) => {
+      const t = l2(s);
+      return t ? [[{}, t.breakerOpen ? 1 : 0]] : [];
+    },
+  );
   m.gauge('headroom_cache_hit_ratio', 'Hits (any tier) over lookups since start, 0..1.', (s) => s.hitRatio);
-  m.labelled('counter', 'headroom_cache_loader_total', 'getOrSet loader outcomes (call, error, timeout, refresh) and callers deduplicated by single-flight.', ['result'], (s) => [
-    [{ result: 'call' }, s.loader?.calls ?? 0],
-    [{ result: 'error' }, s.loader?.errors ?? 0],
-    [{ result: 'timeout' }, s.loader?.timeouts ?? 0],
-    [{ result: 'refresh' }, s.loader?.refreshes ?? 0],
-    [{ result: 'deduplicated' }, s.singleFlight.deduplicated],
-  ]);
-  m.labelled('counter', 'headroom_cache_bus_messages_total', 'Invalidation bus messages (published, received, dropped as malformed).', ['direction'], (s) =>
-    s.bus ? [[{ direction: 'published' }, s.bus.published], [{ direction: 'received' }, s.bus.received], [{ direction: 'dropped' }, s.bus.dropped ?? 0]] : [],
+  m.labelled(
+    'counter',
+    'headroom_cache_loader_total',
+    'getOrSet loader outcomes (call, error, timeout, refresh) and callers deduplicated by single-flight.',
+    ['result'],
+    (s) => [
+      [{ result: 'call' }, s.loader?.calls ?? 0],
+      [{ result: 'error' }, s.loader?.errors ?? 0],
+      [{ result: 'timeout' }, s.loader?.timeouts ?? 0],
+      [{ result: 'refresh' }, s.loader?.refreshes ?? 0],
+      [{ result: 'deduplicated' }, s.singleFlight.deduplicated],
+    ],
+  );
+  m.labelled(
+    'counter',
+    'headroom_cache_bus_messages_total',
+    'Invalidation bus messages (published, received, dropped as malformed).',
+    ['direction'],
+    (s) =>
+      s.bus
+        ? [
+            [{ direction: 'published' }, s.bus.published],
+            [{ direction: 'received' }, s.bus.received],
+            [{ direction: 'dropped' }, s.bus.dropped ?? 0],
+          ]
+        : [],
   );
 }

@@ -46,27 +46,49 @@ export function partMetrics<S>(registry: Registry, stats: () => S): PartMetrics<
   const read = oncePerScrape(stats);
   return {
     gauge(name, help, value) {
-      new Gauge({ name, help, registers, collect() {
-        this.set(value(read()) ?? Number.NaN);
-      } });
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(value(read()) ?? Number.NaN);
+        },
+      });
     },
     counter(name, help, value) {
-      new Counter({ name, help, registers, collect() {
-        this.reset();
-        this.inc(value(read()));
-      } });
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(value(read()));
+        },
+      });
     },
     labelled(kind, name, help, labelNames, samples) {
       if (kind === 'counter') {
-        new Counter({ name, help, labelNames, registers, collect() {
-          this.reset();
-          for (const [labels, v] of samples(read())) this.inc(labels, v);
-        } });
+        new Counter({
+          name,
+          help,
+          labelNames,
+          registers,
+          collect() {
+            this.reset();
+            for (const [labels, v] of samples(read())) this.inc(labels, v);
+          },
+        });
       } else {
-        new Gauge({ name, help, labelNames, registers, collect() {
-          this.reset();
-          for (const [labels, v] of samples(read())) this.set(labels, v);
-        } });
+        new Gauge({
+          name,
+          help,
+          labelNames,
+          registers,
+          collect() {
+            this.reset();
+            for (const [labels, v] of samples(read())) this.set(labels, v);
+          },
+        });
       }
     },
     histogram(name, help, value) {
@@ -87,7 +109,11 @@ export function partMetrics<S>(registry: Registry, stats: () => S): PartMetrics<
 }
 
 function histogramValues(name: string, h: CumulativeHistogram): { metricName: string; labels: Labels; value: number }[] {
-  const values = h.bounds.map((le, i): { metricName: string; labels: Labels; value: number } => ({ metricName: `${name}_bucket`, labels: { le: String(le) }, value: h.cumulative[i]! }));
+  const values = h.bounds.map((le, i): { metricName: string; labels: Labels; value: number } => ({
+    metricName: `${name}_bucket`,
+    labels: { le: String(le) },
+    value: h.cumulative[i]!,
+  }));
   values.push(
     { metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: h.count },
     { metricName: `${name}_sum`, labels: {}, value: h.sum },

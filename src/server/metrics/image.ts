@@ -7,12 +7,24 @@ import { byLabel, partMetrics } from './define.js';
 export function registerImageMetrics(registry: Registry, image: Pick<ImageService, 'stats'>): void {
   const m = partMetrics(registry, () => image.stats());
 
-  m.labelled('counter', 'headroom_image_requests_total', 'Image requests answered from cache (hit), after a fetch or transform (miss), or with 304 (not_modified).', ['result'], (s) => [
-    [{ result: 'hit' }, s.hits],
-    [{ result: 'miss' }, s.misses],
-    [{ result: 'not_modified' }, s.notModified],
-  ]);
-  m.labelled('counter', 'headroom_image_rejections_total', 'Image requests refused, by reason (error code without the HEADROOM_IMAGE_ prefix).', ['reason'], (s) => byLabel('reason', s.rejections));
+  m.labelled(
+    'counter',
+    'headroom_image_requests_total',
+    'Image requests answered from cache (hit), after a fetch or transform (miss), or with 304 (not_modified).',
+    ['result'],
+    (s) => [
+      [{ result: 'hit' }, s.hits],
+      [{ result: 'miss' }, s.misses],
+      [{ result: 'not_modified' }, s.notModified],
+    ],
+  );
+  m.labelled(
+    'counter',
+    'headroom_image_rejections_total',
+    'Image requests refused, by reason (error code without the HEADROOM_IMAGE_ prefix).',
+    ['reason'],
+    (s) => byLabel('reason', s.rejections),
+  );
   // Counters republish the service's own cumulative totals.
   m.counter('headroom_image_served_bytes_total', 'Image body bytes sent to clients.', (s) => s.bytesServed);
   m.counter('headroom_image_transforms_total', 'sharp transforms run.', (s) => s.transforms);
@@ -23,7 +35,19 @@ export function registerImageMetrics(registry: Registry, image: Pick<ImageServic
   m.gauge('headroom_image_transforms_active', 'Transforms running in a transform slot now (IMAGE_CONCURRENCY).', (s) => s.queue.active);
   m.gauge('headroom_image_transforms_lent', 'Small transforms running whole in an idle encoder now.', (s) => s.queue.lent);
   m.gauge('headroom_image_transforms_queued', 'Transforms waiting for a slot.', (s) => s.queue.queued);
-  m.gauge('headroom_image_transform_reserved_bytes', 'Estimated decode bytes of the running transforms (in slots and in encoders).', (s) => s.queue.reservedBytes);
-  m.gauge('headroom_image_encodes_active', 'Encoder slots in use (IMAGE_ENCODE_CONCURRENCY): encodes of small outputs, and lent transforms.', (s) => s.encoding?.active ?? 0);
-  m.gauge('headroom_image_encodes_queued', 'Decoded outputs waiting for an encoder (beyond IMAGE_ENCODE_CONCURRENCY of them, each holds its transform slot).', (s) => s.encoding?.queued ?? 0);
+  m.gauge(
+    'headroom_image_transform_reserved_bytes',
+    'Estimated decode bytes of the running transforms (in slots and in encoders).',
+    (s) => s.queue.reservedBytes,
+  );
+  m.gauge(
+    'headroom_image_encodes_active',
+    'Encoder slots in use (IMAGE_ENCODE_CONCURRENCY): encodes of small outputs, and lent transforms.',
+    (s) => s.encoding?.active ?? 0,
+  );
+  m.gauge(
+    'headroom_image_encodes_queued',
+    'Decoded outputs waiting for an encoder (beyond IMAGE_ENCODE_CONCURRENCY of them, each holds its transform slot).',
+    (s) => s.encoding?.queued ?? 0,
+  );
 }

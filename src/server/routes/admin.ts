@@ -58,7 +58,14 @@ export async function adminRoutes(app: FastifyInstance, options: AdminRouteOptio
       },
       cache: {
         local: cacheStats
-          ? { totalEntries: cacheStats.l1.entries, bytes: cacheStats.l1.bytes, maxBytes: cacheStats.l1.effectiveMaxBytes, hits: cacheStats.l1.hits, misses: cacheStats.l1.misses, entries: cache!.topKeys(10) }
+          ? {
+              totalEntries: cacheStats.l1.entries,
+              bytes: cacheStats.l1.bytes,
+              maxBytes: cacheStats.l1.effectiveMaxBytes,
+              hits: cacheStats.l1.hits,
+              misses: cacheStats.l1.misses,
+              entries: cache!.topKeys(10),
+            }
           : null,
         redis:
           cacheStats?.l2?.kind === 'redis'

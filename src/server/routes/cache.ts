@@ -13,11 +13,15 @@ export const MAX_TAG_LENGTH = 256;
 /** The one tag from ?tag=, or a 400 that says what is accepted. */
 export function parseTag(query: unknown): string {
   const raw = (query as Record<string, unknown> | undefined)?.tag;
-  if (raw === undefined || raw === '') throw new HeadroomError('HEADROOM_BAD_REQUEST', 'query parameter "tag" is required, e.g. POST /admin/cache/invalidate?tag=users');
+  if (raw === undefined || raw === '')
+    throw new HeadroomError('HEADROOM_BAD_REQUEST', 'query parameter "tag" is required, e.g. POST /admin/cache/invalidate?tag=users');
   if (typeof raw !== 'string') throw new HeadroomError('HEADROOM_BAD_REQUEST', 'query parameter "tag" must be given once');
   // eslint-disable-next-line no-control-regex
   if (raw.length > MAX_TAG_LENGTH || /[\u0000-\u001f\u007f]/.test(raw)) {
-    throw new HeadroomError('HEADROOM_BAD_REQUEST', `query parameter "tag" must be 1 to ${MAX_TAG_LENGTH} characters without control characters`);
+    throw new HeadroomError(
+      'HEADROOM_BAD_REQUEST',
+      `query parameter "tag" must be 1 to ${MAX_TAG_LENGTH} characters without control characters`,
+    );
   }
   return raw;
 }
