@@ -1,6 +1,6 @@
 // createAdmission's options, declared once: the gateway's configuration (src/config/sections/proxy.ts)
 // wraps admissionSpecs, and createAdmission validates its arguments with the same objects.
-import { duration, num, optionalObject, percent, resolveOptions } from '../options/spec.js';
+import { duration, num, memoryMonitor, percent, resolveOptions } from '../options/spec.js';
 import { HeadroomError } from '../errors.js';
 import type { PressureSource } from '../monitor/types.js';
 
@@ -54,11 +54,7 @@ export const admissionLibrarySpecs = {
     min: 0,
     max: 1,
   }),
-  monitor: optionalObject<PressureSource>({
-    doc: 'Critical opens the breaker and sheds responses.',
-    what: 'a memory monitor',
-    methods: ['status', 'onPressure'],
-  }),
+  monitor: memoryMonitor<PressureSource>('Critical opens the breaker and sheds responses.'),
 };
 
 const specs = { ...admissionSpecs, ...admissionLibrarySpecs };

@@ -11,6 +11,7 @@ import {
   formatBytes,
   num,
   optionalBytes,
+  memoryMonitor,
   optionalObject,
   optionalUrl,
   resolveOptions,
@@ -149,11 +150,7 @@ export const cacheSpecs = {
     min: 0,
     max: 3_600_000,
   }),
-  monitor: optionalObject<PressureSource>({
-    doc: 'Memory monitor: L1 shrinks on warning and empties on critical (pressureShrinkRatio).',
-    what: 'a memory monitor',
-    methods: ['onPressure', 'status'],
-  }),
+  monitor: memoryMonitor<PressureSource>('Memory monitor: L1 shrinks on warning and empties on critical (pressureShrinkRatio).'),
   logger: optionalObject<Logger>({
     doc: 'Where L2 failures and failed background refreshes are logged (warn).',
     what: 'a logger',

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { HeadroomError } from '../errors.js';
 import { allOptions, configSchema, crossChecks, type Config, type OptionEntry } from './schema.js';
-import { HIDDEN, redactValue } from './redact.js';
+import { HIDDEN, redactValue } from '../options/redact.js';
 
 /** Every problem found in the configuration at once (`problems`, one line each). */
 export class ConfigError extends HeadroomError {

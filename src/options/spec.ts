@@ -5,7 +5,7 @@
 // value from the config file, and returns the value, or undefined / a Refused when it is bad.
 import { HeadroomError } from '../errors.js';
 import { shareToFraction, toPercent } from './units.js';
-import { redactUrl } from '../config/redact.js';
+import { redactUrl } from './redact.js';
 
 /** A parse result that refuses a value for a reason more specific than `accepted`. */
 export class Refused {
@@ -266,6 +266,11 @@ export function optionalObject<T extends object>(c: { doc: string; what: string;
       ? (raw as T)
       : undefined,
   );
+}
+
+/** A memory monitor a part subscribes to: an object with status() and onPressure(). */
+export function memoryMonitor<T extends object>(doc: string): OptionSpec<T | undefined> {
+  return optionalObject<T>({ doc, what: 'a memory monitor', methods: ['status', 'onPressure'] });
 }
 
 /** A list: comma-separated in an environment variable, an array in the config file or a library call. */

@@ -2,7 +2,18 @@
 // configuration (src/config/sections/proxy.ts) wraps proxySpecs, and the factories validate their
 // arguments with the same objects. Library-only options (no environment variable) are kept apart.
 import type { Logger } from 'pino';
-import { bool, bytes, duration, num, optionalObject, optionalStr, optionalUrl, str, type OptionSpec } from '../options/spec.js';
+import {
+  bool,
+  bytes,
+  duration,
+  num,
+  memoryMonitor,
+  optionalObject,
+  optionalStr,
+  optionalUrl,
+  str,
+  type OptionSpec,
+} from '../options/spec.js';
 import type { Cache } from '../cache/types.js';
 import type { PressureSource } from '../monitor/types.js';
 import type { Proxy } from './proxy.js';
@@ -83,11 +94,7 @@ function derived<T>(s: OptionSpec<T>, defaultText: string): OptionSpec<T | undef
 /** Unset is refused by the factory (with the spec's accepted text). */
 const required = <T>(s: OptionSpec<T | undefined>): OptionSpec<T | undefined> => ({ ...s, defaultText: 'required' });
 
-const monitor = optionalObject<PressureSource>({
-  doc: 'Memory monitor: cache writes are skipped while it is not healthy.',
-  what: 'a memory monitor',
-  methods: ['status', 'onPressure'],
-});
+const monitor = memoryMonitor<PressureSource>('Memory monitor: cache writes are skipped while it is not healthy.');
 const logger = optionalObject<Logger>({ doc: 'Where upstream failures are logged (warn).', what: 'a logger', methods: ['warn'] });
 const cache = optionalObject<Cache>({
   doc: 'Cache for responses; unset: no caching.',

@@ -2,7 +2,7 @@
 import pino, { type Logger, type LevelWithSilent } from 'pino';
 import type { FastifyRequest } from 'fastify';
 import { allOptions } from '../config/schema.js';
-import { redactUrl } from '../config/redact.js';
+import { redactUrl } from '../options/redact.js';
 
 // Every option marked secret, under its config path, its key and its variable name.
 const secretPaths = allOptions

@@ -4,21 +4,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/load.js';
 import { proxyOptions as section } from '../../src/config/sections/proxy.js';
-import { HeadroomError } from '../../src/errors.js';
 import { createAdmission } from '../../src/admission/index.js';
 import { admissionLibrarySpecs, admissionSpecs } from '../../src/admission/options.js';
+import { refuses } from '../helpers/options.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
-
-function refuses(fn: () => unknown, message: string | RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof HeadroomError, `not a HeadroomError: ${String(err)}`);
-    assert.equal(err.code, 'HEADROOM_CONFIG_INVALID');
-    if (typeof message === 'string') assert.equal(err.message, message);
-    else assert.match(err.message, message);
-    assert.doesNotMatch(err.message, /MAX_CONCURRENT|PROXY_QUEUE|MEMORY_THRESHOLD/, 'names the library option, not the variable');
-    return true;
-  });
-}
 
 describe('admission options: one home', () => {
   test('the configuration wraps these specs, so defaults and bounds are the same objects', () => {

@@ -1,3 +1,4 @@
+import { FakePressure } from '../helpers/pressure.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +7,6 @@ import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { createCache, type Cache, type CacheOptions } from '../../src/cache/index.js';
 import { statusOf, type HeadroomError } from '../../src/errors.js';
-import type { MemoryStatus, PressureListener } from '../../src/monitor/types.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { mockClock, settles } from './mock-clock.js';
 
@@ -25,23 +25,6 @@ async function read(r: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of r) parts.push(c as Buffer);
   return Buffer.concat(parts);
-}
-
-/** A real in-process pressure source: tests call emit() to change the level. */
-class FakePressure {
-  level: MemoryStatus = 'healthy';
-  listeners = new Set<PressureListener>();
-  onPressure(l: PressureListener): () => void {
-    this.listeners.add(l);
-    return () => this.listeners.delete(l);
-  }
-  status(): MemoryStatus {
-    return this.level;
-  }
-  emit(level: MemoryStatus): void {
-    this.level = level;
-    for (const l of this.listeners) l(level);
-  }
 }
 
 const variants: [string, () => CacheOptions][] = [
@@ -374,8 +357,7 @@ for (const [name, opts] of variants) {
     });
 
     test('a cache created under pressure starts shrunk', async () => {
-      const monitor = new FakePressure();
-      monitor.level = 'critical';
+      const monitor = new FakePressure('critical');
       const c = createCache({ ...opts(), monitor });
       assert.equal(c.stats().l1.effectiveMaxBytes, 0);
       await c.close();

@@ -8,7 +8,6 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import type { ErrorCode } from '../../src/errors.js';
-import type { MemoryStatus, PressureListener, PressureSource } from '../../src/monitor/types.js';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
 import type { TestResponse } from '../helpers/http.js';
 import { jsonBody, type RawReply } from '../helpers/raw-http.js';
@@ -55,22 +54,7 @@ export async function stop(server: Server): Promise<void> {
   await new Promise<void>((r) => server.close(() => r()));
 }
 
-/** A pressure source whose level the case sets. */
-export class FakePressure implements PressureSource {
-  private readonly listeners = new Set<PressureListener>();
-  constructor(private level: MemoryStatus = 'healthy') {}
-  onPressure(l: PressureListener): () => void {
-    this.listeners.add(l);
-    return () => this.listeners.delete(l);
-  }
-  status(): MemoryStatus {
-    return this.level;
-  }
-  emit(level: MemoryStatus): void {
-    this.level = level;
-    for (const l of this.listeners) l(level);
-  }
-}
+export { FakePressure } from '../helpers/pressure.js';
 
 export interface Origin {
   url: string;

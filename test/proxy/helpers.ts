@@ -206,3 +206,16 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     () => clearTimeout(t),
   );
 }
+
+/** An upstream that holds every request until release(); arrived() resolves when one is waiting. */
+export async function heldUpstream(body = 'late'): Promise<Upstream & { arrived: Promise<void>; release(): void }> {
+  let arrive!: () => void;
+  const arrived = new Promise<void>((r) => (arrive = r));
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const up = await startUpstream((_req, res) => {
+    arrive();
+    void gate.then(() => res.end(body));
+  });
+  return Object.assign(up, { arrived, release });
+}

@@ -8,20 +8,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { HeadroomError } from '../../src/errors.js';
 import { createProxy, type Proxy, type ProxyOptions } from '../../src/proxy/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
-import { request, startUpstream, type Upstream } from './helpers.js';
-
-/** An upstream that holds every request until release(); arrived() resolves when one is waiting. */
-async function heldUpstream(): Promise<Upstream & { arrived: Promise<void>; release(): void }> {
-  let arrive!: () => void;
-  const arrived = new Promise<void>((r) => (arrive = r));
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  const up = await startUpstream((_req, res) => {
-    arrive();
-    void gate.then(() => res.end('late'));
-  });
-  return Object.assign(up, { arrived, release });
-}
+import { heldUpstream, request } from './helpers.js';
 
 async function serve(options: ProxyOptions): Promise<{ url: string; proxy: Proxy; close(): Promise<void> }> {
   const proxy = createProxy(options);

@@ -10,27 +10,14 @@ import { option } from '../../src/config/options.js';
 import type { OptionSpec } from '../../src/options/spec.js';
 import { proxyOptions as section } from '../../src/config/sections/proxy.js';
 import { serverOptions } from '../../src/config/sections/server.js';
-import { allOptions } from '../../src/config/schema.js';
 import { HeadroomError } from '../../src/errors.js';
 import { admissionLibrarySpecs, admissionSpecs } from '../../src/admission/options.js';
 import { proxyLibrarySpecs, proxyRouteSpecs, proxySpecs, upstreamClientSpecs } from '../../src/proxy/options.js';
 import { createAdmission, createProxy, createUpstreamClient, proxyRoutes } from '../../src/proxy/index.js';
+import { refuses } from '../helpers/options.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 
 const partSpecs = { ...proxySpecs, ...admissionSpecs };
-const envNames = allOptions.map((o) => o.option.env);
-
-/** Asserts `fn` throws HEADROOM_CONFIG_INVALID with exactly `message`, naming no environment variable. */
-function refuses(fn: () => unknown, message: string | RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof HeadroomError, `not a HeadroomError: ${String(err)}`);
-    assert.equal(err.code, 'HEADROOM_CONFIG_INVALID');
-    if (typeof message === 'string') assert.equal(err.message, message);
-    else assert.match(err.message, message);
-    for (const env of envNames) assert.ok(!new RegExp(`\\b${env}\\b`).test(err.message), `names ${env}: ${err.message}`);
-    return true;
-  });
-}
 
 describe('proxy options: one home', () => {
   test('every proxy option of the configuration is the spec the part declares, with the same default', () => {

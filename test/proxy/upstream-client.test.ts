@@ -5,7 +5,7 @@ import { HeadroomError } from '../../src/errors.js';
 import type { MemoryStatus } from '../../src/monitor/types.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { setImmediate as tick } from 'node:timers/promises';
-import { mapCache, startUpstream, within } from './helpers.js';
+import { heldUpstream, mapCache, startUpstream, within } from './helpers.js';
 
 const code = async (p: Promise<unknown>): Promise<string> => {
   try {
@@ -103,17 +103,10 @@ describe('createUpstreamClient', () => {
 
   test('close() twice while a request is in flight: one promise, settled only once the request is done', async () => {
     await assertNoLeakedHandles(async () => {
-      let arrive!: () => void;
-      const arrived = new Promise<void>((r) => (arrive = r));
-      let release!: () => void;
-      const gate = new Promise<void>((r) => (release = r));
-      const up = await startUpstream((_req, res) => {
-        arrive();
-        void gate.then(() => res.end('2'));
-      });
+      const up = await heldUpstream('2');
       const client = createUpstreamClient({ baseUrl: up.url });
       const inFlight = client.json('/slow');
-      await arrived;
+      await up.arrived;
       const first = client.close();
       const second = client.close();
       assert.equal(second, first, 'the same in-flight promise');
@@ -121,7 +114,7 @@ describe('createUpstreamClient', () => {
       void second.then(() => (settled = true));
       for (let i = 0; i < 5; i++) await tick();
       assert.equal(settled, false, 'close() must wait for the request in flight');
-      release();
+      up.release();
       assert.equal(await inFlight, 2);
       await second;
       await up.close();

@@ -67,29 +67,21 @@ export function partMetrics<S>(registry: Registry, stats: () => S): PartMetrics<
       });
     },
     labelled(kind, name, help, labelNames, samples) {
-      if (kind === 'counter') {
-        new Counter({
-          name,
-          help,
-          labelNames,
-          registers,
-          collect() {
-            this.reset();
-            for (const [labels, v] of samples(read())) this.inc(labels, v);
-          },
-        });
-      } else {
-        new Gauge({
-          name,
-          help,
-          labelNames,
-          registers,
-          collect() {
-            this.reset();
-            for (const [labels, v] of samples(read())) this.set(labels, v);
-          },
-        });
-      }
+      // A counter republishes totals the part keeps, so both kinds are rebuilt from the read.
+      const Kind = kind === 'counter' ? Counter : Gauge;
+      new Kind({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect(this: Counter | Gauge) {
+          this.reset();
+          for (const [labels, v] of samples(read())) {
+            if (this instanceof Counter) this.inc(labels, v);
+            else this.set(labels, v);
+          }
+        },
+      });
     },
     histogram(name, help, value) {
       // A prom-client collector: its Histogram can only observe() values one by one, and the part

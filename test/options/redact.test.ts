@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { redactUrl, redactValue } from '../../src/config/redact.js';
+import { redactUrl, redactValue } from '../../src/options/redact.js';
 
 test('redactUrl hides credential values and keeps paths, names and other values', () => {
   const cases: [string, string][] = [
