@@ -245,10 +245,10 @@ describe('createCache refuses bad options up front', () => {
           'redis=a string: must be an options object ({ url, keyPrefix?, chunkSize?, commandTimeout? }), null or undefined',
         ],
         [{ redis: {} as never }, 'redis.url=undefined: must be an absolute redis or rediss URL'],
-        [{ monitor: {} as never }, 'monitor={}: must be a memory monitor (an object with onPressure(), status())'],
+        [{ monitor: {} as never }, 'monitor={}: must be a memory monitor (an object with status(), onPressure())'],
         [
           { monitor: { status: 'healthy' } as never },
-          'monitor={"status":"healthy"}: must be a memory monitor (an object with onPressure(), status())',
+          'monitor={"status":"healthy"}: must be a memory monitor (an object with status(), onPressure())',
         ],
         [{ logger: 'debug' as never }, 'logger="debug": must be a logger (an object with warn())'],
       ];
