@@ -134,10 +134,18 @@ export function createProxy(options: ProxyOptions): Proxy {
     responseCache,
     streamTimeout,
     clientTimeout: o.clientTimeout,
+    live: new Set(),
     logger: o.logger,
     tracker: admission,
     gcAssist: createGcAssist(o.gcAssistBytes),
   };
+  // CLIENT_TIMEOUT: four looks per timeout at every exchange in flight, so a client that makes no
+  // progress loses its slot after 1 to 1.25 timeouts. One timer for the proxy, not one per request.
+  const clientChecks = 4;
+  const sweep = setInterval(() => {
+    for (const ex of ctx.live) ex.checkClient(clientChecks);
+  }, o.clientTimeout / clientChecks);
+  sweep.unref();
   const disabledError = new HeadroomError(
     'HEADROOM_NOT_FOUND',
     `the streaming proxy at ${prefix} is turned off (ENABLE_STREAMING_PROXY=false)`,
@@ -251,6 +259,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       draining = true;
+      clearInterval(sweep);
       if (ownAdmission) await admission.close();
       // In-flight requests get closeTimeout to finish; then the pool is destroyed, which fails
       // them (pool.close() itself may never settle once requests wait in its queue).
