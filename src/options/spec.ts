@@ -318,6 +318,12 @@ export function trustProxy(c: Common<TrustProxy>): OptionSpec<TrustProxy> {
   );
 }
 
+/** The value of an option a factory cannot work without; HEADROOM_CONFIG_INVALID when it is missing. */
+export function requireOption<T>(factory: string, key: string, s: OptionSpec<T | undefined>, value: T | undefined): T {
+  if (value === undefined) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${factory}: ${key} is required: ${s.accepted}`);
+  return value;
+}
+
 /**
  * Validates a factory's options object against its specs: unknown-to-the-specs keys (objects such
  * as a logger or a monitor) pass through; every bad value is reported in one HEADROOM_CONFIG_INVALID

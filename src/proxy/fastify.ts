@@ -7,8 +7,7 @@
 // request bodies stay unread streams for the upstream.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { HeadroomError } from '../errors.js';
-import { resolveOptions } from '../options/spec.js';
+import { requireOption, resolveOptions } from '../options/spec.js';
 import { proxyRouteSpecs } from './options.js';
 import type { Proxy } from './proxy.js';
 
@@ -23,8 +22,7 @@ type Listener = (this: Server, req: IncomingMessage, res: ServerResponse) => voi
 
 export async function proxyRoutes(app: FastifyInstance, options: ProxyRouteOptions): Promise<void> {
   const o = resolveOptions('proxyRoutes', proxyRouteSpecs, options);
-  if (!o.proxy) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `proxyRoutes: proxy is required: ${proxyRouteSpecs.proxy.accepted}`);
-  const proxy = o.proxy;
+  const proxy = requireOption('proxyRoutes', 'proxy', proxyRouteSpecs.proxy, o.proxy);
   if (o.raw) wrapServerListener(app, proxy);
   // Fastify's return503OnClosing does not see requests routed before it, so drain them here.
   app.addHook('preClose', (done) => {

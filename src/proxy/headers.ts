@@ -36,15 +36,21 @@ function connectionNames(value: string): string[] {
 // RFC 9112 §3.2 / RFC 3986 §3.2.2: uri-host [":" port]; a bracketed IP literal or a reg-name.
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::\d{0,5})?$/;
 
+/** Why one Host line is unacceptable (RFC 9112 §3.2: answer 400); `seen` when an earlier line was a Host too. */
+function hostLineProblem(value: string, seen: boolean): string | undefined {
+  if (seen) return 'more than one Host header';
+  return HOST.test(value) ? undefined : 'the Host header is not a valid host[:port]';
+}
+
 /** Why a request's Host is unacceptable (RFC 9112 §3.2: answer 400), or undefined when it is fine. */
 export function hostProblem(rawHeaders: string[]): string | undefined {
   let seen = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
-    if (seen) return 'more than one Host header';
+    const problem = hostLineProblem(rawHeaders[i + 1]!, seen);
+    if (problem) return problem;
     seen = true;
-    if (!HOST.test(rawHeaders[i + 1]!)) return 'the Host header is not a valid host[:port]';
   }
   return undefined;
 }
@@ -80,8 +86,7 @@ export function createHeaderRules(options: HeaderRulesOptions) {
       const value = raw[i + 1]!;
       if (SET_BY_PROXY.has(name)) {
         if (name === 'host') {
-          if (host !== undefined) info.hostProblem = 'more than one Host header';
-          else if (!HOST.test(value)) info.hostProblem = 'the Host header is not a valid host[:port]';
+          info.hostProblem ??= hostLineProblem(value, host !== undefined);
           host = value;
         } else if (name === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
         else if (name === 'x-forwarded-proto') proto = value;

@@ -10,7 +10,7 @@ import type { Cache } from '../cache/types.js';
 import type { PressureSource } from '../monitor/types.js';
 import { createAdmission, type AdmissionOptions, type AdmissionStats, type HeadroomAdmission, type Release } from '../admission/index.js';
 import { resolveAdmissionOptions } from '../admission/options.js';
-import { resolveOptions } from '../options/spec.js';
+import { requireOption, resolveOptions } from '../options/spec.js';
 import { createResponseCache, type ResponseCache, type ResponseCacheStats } from './cache-tee.js';
 import { Exchange, type ExchangeContext } from './exchange.js';
 import { createGcAssist } from './gc-assist.js';
@@ -104,11 +104,10 @@ const specs = { ...proxySpecs, ...proxyLibrarySpecs };
 
 export function createProxy(options: ProxyOptions): Proxy {
   const o = resolveOptions('createProxy', specs, options);
-  if (o.upstreamUrl === undefined)
-    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createProxy: upstreamUrl is required: ${proxySpecs.upstreamUrl.accepted}`);
+  const upstreamUrl = requireOption('createProxy', 'upstreamUrl', proxySpecs.upstreamUrl, o.upstreamUrl);
   // Checked before anything is created, so a bad limit leaves nothing running.
   if (!o.admission) resolveAdmissionOptions(o.limits, 'createProxy: limits');
-  const upstream = new URL(o.upstreamUrl);
+  const upstream = new URL(upstreamUrl);
   const { prefix, enabled, streamTimeout } = o;
   const ownAdmission = !o.admission;
   const admission: HeadroomAdmission = o.admission ?? createAdmission(o.limits);

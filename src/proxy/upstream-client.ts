@@ -7,7 +7,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { HeadroomError } from '../errors.js';
 import type { Cache } from '../cache/types.js';
 import type { PressureSource } from '../monitor/types.js';
-import { resolveOptions } from '../options/spec.js';
+import { requireOption, resolveOptions } from '../options/spec.js';
 import { faultError, faultKind } from './faults.js';
 import { upstreamClientSpecs } from './options.js';
 
@@ -78,12 +78,7 @@ export async function readLimited(body: Readable, limit: number): Promise<Buffer
 
 export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
   const opts = resolveOptions('createUpstreamClient', upstreamClientSpecs, options);
-  if (opts.baseUrl === undefined)
-    throw new HeadroomError(
-      'HEADROOM_CONFIG_INVALID',
-      `createUpstreamClient: baseUrl is required: ${upstreamClientSpecs.baseUrl.accepted}`,
-    );
-  const base = new URL(opts.baseUrl);
+  const base = new URL(requireOption('createUpstreamClient', 'baseUrl', upstreamClientSpecs.baseUrl, opts.baseUrl));
   const basePath = base.pathname.replace(/\/+$/, '');
   const { timeout, maxBodyBytes } = opts;
   const pool = new Pool(base.origin, { connections: opts.connections });
