@@ -10,7 +10,7 @@ import { HeadroomError } from '../errors.js';
 import { createImageService } from '../image/service.js';
 import type { ImageService, ImageServiceOptions } from '../image/types.js';
 import type { MemoryMonitor, MemoryMonitorOptions } from '../monitor/types.js';
-import { bool, num, optionalStr, resolveOptions } from '../options/spec.js';
+import { bool, list, num, optionalStr, resolveOptions } from '../options/spec.js';
 import { createProxy, type Proxy, type ProxyOptions } from '../proxy/proxy.js';
 import { createAdminApi, type AdminRequest } from './admin.js';
 import { createHealthResponder } from './health.js';
@@ -27,6 +27,8 @@ export interface HeadroomOptions {
   adminRateLimit?: number;
   /** Answer the app's routes 503 + Retry-After while memory is critical (default true). */
   shedding?: boolean;
+  /** Path prefixes never shed (e.g. a payment webhook). Health, metrics and admin routes are never shed anyway. */
+  shedExempt?: string[];
   /** Seconds in Retry-After when shedding or draining (default 5). */
   retryAfter?: number;
   /** A bounded two-tier cache (used by the proxy for cacheable GETs and by the image route). */
@@ -50,8 +52,11 @@ export interface Headroom {
   readonly cache: Cache | undefined;
   readonly proxy: Proxy | undefined;
   readonly image: ImageService | undefined;
-  /** 503 + Retry-After while memory is critical (with the monitor's hysteresis) or while draining; else undefined. */
-  shed(): PlainResponse | undefined;
+  /**
+   * 503 + Retry-After while memory is critical (with the monitor's hysteresis) or while draining;
+   * undefined when the request may go on. `path` (no query) is checked against shedExempt.
+   */
+  shed(path?: string): PlainResponse | undefined;
   health(): PlainResponse;
   live(): PlainResponse;
   ready(): PlainResponse;
@@ -81,6 +86,7 @@ const specs = {
   }),
   adminRateLimit: num({ doc: 'Admin requests per client per minute.', default: 60, min: 1, max: 100_000, integer: true }),
   shedding: bool({ doc: 'Shed app requests while critical.', default: true }),
+  shedExempt: list({ doc: 'Path prefixes never shed.', default: [], item: /^\//, itemText: 'a path starting with /', maxItems: 100 }),
   retryAfter: num({ doc: 'Retry-After seconds.', default: 5, min: 0, max: 86_400, integer: true }),
   defaultMetrics: bool({ doc: 'Collect default process metrics.', default: true }),
 };
@@ -155,6 +161,8 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       }),
     );
 
+    const exempt = (path: string): boolean => o.shedExempt.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
+
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> =>
       (closing ??= (async () => {
@@ -168,7 +176,8 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       cache,
       proxy,
       image,
-      shed() {
+      shed(path) {
+        if (path !== undefined && exempt(path)) return undefined;
         if (draining) {
           shedCount++;
           return drainingResponse;
