@@ -219,8 +219,7 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
           const timer = setTimeout(() => {
             idleWaiters = idleWaiters.filter((w) => w !== done);
             resolve(false);
-          }, timeout);
-          timer.unref();
+          }, timeout); // kept ref'd: whoever awaits this bound wants the answer
           const done = (): void => {
             clearTimeout(timer);
             resolve(true);

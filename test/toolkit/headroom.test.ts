@@ -1,0 +1,171 @@
+// The toolkit every adapter is built on: one shared monitor per process, shedding with the
+// monitor's hysteresis, health and admin answers, in-flight tracking and close().
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createHeadroom } from '../../src/toolkit/headroom.js';
+import { acquireSharedMonitor, sharedMonitor } from '../../src/toolkit/shared-monitor.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { refuses } from '../helpers/options.js';
+import { fakeMemory } from '../monitor/helpers.js';
+
+const TOKEN = 'a-long-admin-token-0123456789';
+const admin = (path: string, method = 'GET', authorization: string | undefined = `Bearer ${TOKEN}`, client = 'c1') => ({
+  method,
+  path,
+  query: new URLSearchParams(path.split('?')[1] ?? ''),
+  authorization,
+  client,
+});
+
+describe('createHeadroom', () => {
+  it('shares one monitor per process and closes it with the last user, leaving no handle', async () => {
+    await assertNoLeakedHandles(async () => {
+      const warnings: string[] = [];
+      const onWarning = (w: Error): void => void warnings.push(w.message);
+      process.on('warning', onWarning);
+      try {
+        const a = createHeadroom({ monitor: { sampleInterval: 50 } });
+        const b = createHeadroom({ monitor: { sampleInterval: 75 } });
+        assert.equal(a.monitor, b.monitor);
+        assert.equal(sharedMonitor(), a.monitor);
+        await a.close();
+        await a.close(); // idempotent
+        assert.equal(sharedMonitor(), b.monitor, 'still used by b');
+        await b.close();
+        assert.equal(sharedMonitor(), undefined);
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.equal(warnings.filter((w) => w.includes('already has a memory monitor')).length, 1, 'one warning for differing options');
+      } finally {
+        process.off('warning', onWarning);
+      }
+    });
+  });
+
+  it('survives a second copy of the module: the slot is a Symbol.for key on globalThis', async () => {
+    const a = acquireSharedMonitor({});
+    const slot = (globalThis as Record<symbol, unknown>)[Symbol.for('headroom-memory.shared-monitor')] as { monitor: unknown };
+    assert.equal(slot.monitor, a.monitor);
+    await a.release();
+    assert.equal((globalThis as Record<symbol, unknown>)[Symbol.for('headroom-memory.shared-monitor')], undefined);
+  });
+
+  it('sheds with 503 + Retry-After while critical, recovers only below the hysteresis band, and never sheds exempt paths', async () => {
+    const mem = fakeMemory();
+    const hr = createHeadroom({
+      monitor: { sampler: mem.sampler, warningThreshold: 0.7, criticalThreshold: 0.85, hysteresis: 0.05, autoStart: false },
+      shedExempt: ['/webhooks'],
+      retryAfter: 7,
+    });
+    try {
+      mem.setHeapRatio(0.5);
+      hr.monitor.sampleNow();
+      assert.equal(hr.shed('/app'), undefined);
+      mem.setHeapRatio(0.9);
+      hr.monitor.sampleNow();
+      const r = hr.shed('/app');
+      assert.equal(r?.status, 503);
+      assert.equal(r?.headers['retry-after'], '7');
+      assert.equal(JSON.parse(r!.body).error.code, 'HEADROOM_MEMORY_PRESSURE');
+      assert.equal(hr.shed('/webhooks/stripe'), undefined);
+      assert.equal(hr.shed('/webhooksx')?.status, 503, 'a prefix matches whole segments only');
+      assert.equal(hr.ready().status, 503);
+      assert.equal(hr.health().status, 503);
+      mem.setHeapRatio(0.82); // below critical but inside the band
+      hr.monitor.sampleNow();
+      assert.equal(hr.shed('/app')?.status, 503, 'still critical inside the hysteresis band');
+      mem.setHeapRatio(0.79);
+      hr.monitor.sampleNow();
+      assert.equal(hr.shed('/app'), undefined);
+      assert.equal(hr.ready().status, 200);
+      assert.equal(hr.requests().shed, 3);
+    } finally {
+      await hr.close();
+    }
+  });
+
+  it('a process at 97 % heapUsed/heapTotal but 10 % of the heap limit is healthy', async () => {
+    const mem = fakeMemory();
+    const hr = createHeadroom({ monitor: { sampler: mem.sampler, autoStart: false } });
+    try {
+      mem.heapUsed = 0.1 * mem.heapLimit;
+      mem.heapTotal = mem.heapUsed / 0.97;
+      hr.monitor.sampleNow();
+      assert.equal(hr.shed('/app'), undefined);
+      assert.equal(hr.monitor.status(), 'healthy');
+    } finally {
+      await hr.close();
+    }
+  });
+
+  it('answers the admin API: 403 without a token, 401 with a wrong one, 404, 405 with Allow, 429', async () => {
+    const off = createHeadroom();
+    const on = createHeadroom({ adminToken: TOKEN, adminRateLimit: 5, cache: {} });
+    try {
+      const disabled = await off.admin(admin('/memory-stats'));
+      assert.equal(disabled.status, 403);
+      assert.match(JSON.parse(disabled.body).error.message, /adminToken/);
+      const wrong = await on.admin(admin('/memory-stats', 'GET', 'Bearer nope'));
+      assert.equal(wrong.status, 401);
+      assert.equal(wrong.headers['www-authenticate'], 'Bearer realm="headroom-admin"');
+      const ok = await on.admin(admin('/memory-stats'));
+      assert.equal(ok.status, 200);
+      assert.equal(typeof JSON.parse(ok.body).memory.heapLimit, 'number');
+      assert.equal((await on.admin(admin('/nope'))).status, 404);
+      const method = await on.admin(admin('/cache/clear'));
+      assert.equal(method.status, 405);
+      assert.equal(method.headers.allow, 'POST');
+      assert.equal((await on.admin(admin('/cache/invalidate?tag=', 'POST'))).status, 400);
+      const limited = await on.admin(admin('/memory-stats'));
+      assert.equal(limited.status, 429);
+      assert.ok(Number(limited.headers['retry-after']) >= 1);
+      assert.equal((await on.admin(admin('/memory-stats', 'GET', undefined, 'other'))).status, 200, 'per client');
+    } finally {
+      await off.close();
+      await on.close();
+    }
+  });
+
+  it('tracks requests in flight; idle() waits for them; drain() turns readiness 503 and sheds with Connection: close', async () => {
+    const hr = createHeadroom();
+    try {
+      const release = hr.track();
+      hr.track()(); // one that ended
+      assert.equal(hr.requests().inFlight, 1);
+      hr.drain();
+      assert.equal(hr.ready().status, 503);
+      const refused = hr.shed('/app');
+      assert.equal(JSON.parse(refused!.body).error.code, 'HEADROOM_DRAINING');
+      assert.equal(refused!.headers.connection, 'close');
+      assert.equal(await hr.idle(10), false);
+      const idle = hr.idle(5_000);
+      release();
+      release();
+      assert.equal(await idle, true);
+      assert.equal(hr.requests().inFlight, 0);
+    } finally {
+      await hr.close();
+    }
+  });
+
+  it('scrapes headroom_* and default metrics', async () => {
+    const hr = createHeadroom();
+    try {
+      const m = await hr.metrics();
+      assert.equal(m.status, 200);
+      assert.match(m.body, /^headroom_heap_used_ratio /m);
+      assert.match(m.body, /^headroom_app_requests_in_flight 0$/m);
+      assert.match(m.body, /^process_cpu_user_seconds_total /m);
+    } finally {
+      await hr.close();
+    }
+  });
+
+  it('refuses bad options naming the library option', () => {
+    refuses(() => createHeadroom({ adminToken: 'short' }), 'createHeadroom: adminToken=<hidden>: must be 16 to 512 characters');
+    refuses(
+      () => createHeadroom({ shedExempt: ['webhooks'] }),
+      /createHeadroom: shedExempt=\["webhooks"\]: must be a comma-separated list/,
+    );
+    assert.equal(sharedMonitor(), undefined, 'a refused call starts nothing');
+  });
+});

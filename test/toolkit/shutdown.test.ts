@@ -1,0 +1,60 @@
+// gracefulShutdown on a real HTTP server: readiness 503 at once, the request in flight finishes,
+// new connections are refused, everything closes and no handle is left.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { createHeadroom } from '../../src/toolkit/headroom.js';
+import { gracefulShutdown } from '../../src/toolkit/shutdown.js';
+import { writePlain } from '../../src/toolkit/response.js';
+import { request } from '../helpers/http.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe('gracefulShutdown', () => {
+  it('on SIGTERM: ready 503, in-flight requests finish, then server and headroom close', async () => {
+    await assertNoLeakedHandles(async () => {
+      const hr = createHeadroom();
+      let finish: (() => void) | undefined;
+      const server: Server = createServer((req, res) => {
+        if (req.url === '/health/ready') return writePlain(res, hr.ready());
+        const refused = hr.shed(req.url);
+        if (refused) return writePlain(res, refused);
+        const release = hr.track();
+        res.once('close', release);
+        finish = () => res.end('done');
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      let appClosed = false;
+      const stop = gracefulShutdown({ headroom: hr, server, close: () => void (appClosed = true), timeout: 5_000 });
+      const slow = request(`${url}/slow`);
+      await waitFor(() => finish !== undefined, 'the slow request arrived');
+      process.emit('SIGTERM');
+      assert.equal(hr.ready().status, 503);
+      assert.equal(hr.shed('/app')?.status, 503);
+      await assert.rejects(request(`${url}/new`), /ECONNREFUSED/, 'the listener is closed');
+      finish!();
+      assert.equal((await slow).text, 'done');
+      await stop(); // the stop the signal started
+      assert.ok(appClosed);
+      assert.equal(process.listenerCount('SIGTERM'), 0, 'signal listeners removed');
+    });
+  });
+
+  it('closes the connections of requests still running after the timeout', async () => {
+    const hr = createHeadroom();
+    const server = createServer((_req, res) => {
+      res.once('close', hr.track());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const logs: string[] = [];
+    const stop = gracefulShutdown({ headroom: hr, server, timeout: 50, signals: [], log: (m) => logs.push(m) });
+    const hung = request(`${url}/hang`).catch((err: Error) => err);
+    await waitFor(() => hr.requests().inFlight === 1, 'the request is in flight');
+    await stop();
+    assert.ok((await hung) instanceof Error);
+    assert.ok(logs.some((m) => m.includes('still running after 50 ms')));
+  });
+});
