@@ -72,7 +72,7 @@ export const ERRORS = {
   HEADROOM_INTERNAL: { status: 500, doc: 'An unexpected error; details are in the log.' },
 } as const satisfies Record<string, { status: number; doc: string }>;
 
-// Frozen: the registry is public (headroom/errors) and one code must keep one status.
+// Frozen: the registry is public (headroom-memory/errors) and one code must keep one status.
 for (const e of Object.values(ERRORS)) Object.freeze(e);
 Object.freeze(ERRORS);
 

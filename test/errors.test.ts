@@ -59,7 +59,7 @@ test('statusOf and isErrorCode read the registry, which cannot be changed at run
   assert.equal(statusOf('HEADROOM_INTERNAL'), 500);
 });
 
-test('headroom/errors is a public entry point exporting the registry', async () => {
+test('headroom-memory/errors is a public entry point exporting the registry', async () => {
   const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { exports: Record<string, string | { types: string; default: string }> };
   const entry = pkg.exports['./errors'];
   assert.ok(typeof entry === 'object', 'package.json "exports" has "./errors"');

@@ -89,7 +89,7 @@ test(
       assert.match(help.stdout, /^Usage: headroom <command>/);
       const cache = await run(
         process.execPath,
-        ['--input-type=module', '-e', "const m = await import('headroom/cache'); console.log(typeof m.createCache)"],
+        ['--input-type=module', '-e', "const m = await import('headroom-memory/cache'); console.log(typeof m.createCache)"],
         { cwd: project },
       );
       assert.equal(cache.stdout.trim(), 'function');
