@@ -14,7 +14,7 @@ export function renderErrorDocs(): string {
     'In a library, the parts throw `HeadroomError`s with the same codes; the registry is exported:',
     '',
     '```ts',
-    "import { ERRORS, HeadroomError, isErrorCode, isHeadroomError, statusOf, type ErrorCode } from 'headroom/errors';",
+    "import { ERRORS, HeadroomError, isErrorCode, isHeadroomError, statusOf, type ErrorCode } from 'headroom-memory/errors';",
     '',
     'try {',
     '  await cache.getOrSet(key, load, { timeout: 2000 });',

@@ -53,6 +53,10 @@ export const ERRORS = {
   HEADROOM_IMAGE_TIMEOUT: { status: 504, doc: 'The image origin did not deliver within IMAGE_TIMEOUT.' },
   HEADROOM_IMAGE_FETCH_FAILED: { status: 502, doc: 'The image origin failed or answered with a non-2xx status.' },
   HEADROOM_IMAGE_TOO_MANY_PIXELS: { status: 400, doc: 'The image or the requested output is beyond the pixel or dimension limit.' },
+  HEADROOM_IMAGE_SHARP_UNAVAILABLE: {
+    status: 500,
+    doc: 'sharp, which image transforms load on first use, cannot be loaded (not installed, or no binary for this OS and CPU); the message names the fix.',
+  },
   // cache
   HEADROOM_CACHE_LOADER_TIMEOUT: { status: 504, doc: 'A getOrSet loader did not finish within its timeout.' },
   HEADROOM_CACHE_VALUE_INVALID: { status: 500, doc: 'A value cannot be cached (not JSON-serialisable and not bytes).' },
@@ -76,7 +80,7 @@ export const ERRORS = {
   HEADROOM_INTERNAL: { status: 500, doc: 'An unexpected error; details are in the log.' },
 } as const satisfies Record<string, { status: number; doc: string }>;
 
-// Frozen: the registry is public (headroom/errors) and one code must keep one status.
+// Frozen: the registry is public (headroom-memory/errors) and one code must keep one status.
 for (const e of Object.values(ERRORS)) Object.freeze(e);
 Object.freeze(ERRORS);
 
@@ -98,6 +102,14 @@ export interface HeadroomErrorOptions {
   headers?: Record<string, string>;
 }
 
+/**
+ * Marks every HeadroomError, whichever copy of headroom made it. The package ships an ESM and a
+ * CommonJS build; an app that loads both (its own code require()s one entry, a dependency imports
+ * another) has two HeadroomError classes, and `instanceof` answers false across them. The brand is
+ * a registered symbol (Symbol.for), the same in every copy and realm: isHeadroomError() checks it.
+ */
+const BRAND = Symbol.for('headroom-memory.HeadroomError');
+
 export class HeadroomError extends Error {
   readonly code: ErrorCode;
   readonly statusCode: number;
@@ -116,8 +128,11 @@ export class HeadroomError extends Error {
   }
 }
 
+Object.defineProperty(HeadroomError.prototype, BRAND, { value: true });
+
+/** True for a HeadroomError from any copy of headroom (ESM or CommonJS build); prefer it to instanceof. */
 export function isHeadroomError(err: unknown): err is HeadroomError {
-  return err instanceof HeadroomError;
+  return err instanceof HeadroomError || (typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[BRAND] === true);
 }
 
 /** The JSON body every error response uses. */

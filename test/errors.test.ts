@@ -59,20 +59,52 @@ test('statusOf and isErrorCode read the registry, which cannot be changed at run
   assert.equal(statusOf('HEADROOM_INTERNAL'), 500);
 });
 
-test('headroom/errors is a public entry point exporting the registry', async () => {
-  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { exports: Record<string, string | { types: string; default: string }> };
+/** Entry points of issue 13 being written in other branches; empty this once they are merged. */
+const IN_PROGRESS = new Set(['./toolkit', './fastify', './express', './next', './nestjs']);
+
+test('headroom-memory/errors is a public entry point exporting the registry', async () => {
+  interface Target {
+    types: string;
+    default: string;
+  }
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
+    exports: Record<string, string | { import: Target; require: Target }>;
+    typesVersions: Record<'*', Record<string, string[]>>;
+  };
   const entry = pkg.exports['./errors'];
   assert.ok(typeof entry === 'object', 'package.json "exports" has "./errors"');
-  // Every entry point's built file comes from a source file (dist/x.js ← src/x.ts).
+  // Every entry point: the ESM build dist/x.js and the CommonJS build dist/cjs/x.js, both from
+  // src/x.ts, each with its own .d.ts; node10 resolution (no "exports") finds the CommonJS types.
   for (const [name, e] of Object.entries(pkg.exports)) {
     if (typeof e === 'string') continue;
-    const src = e.default.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts');
-    assert.ok(existsSync(src), `${name}: ${src} exists`);
-    assert.equal(e.types, e.default.replace(/\.js$/, '.d.ts'), name);
+    assert.match(e.import.default, /^\.\/dist\/.*\.js$/, name);
+    assert.equal(e.require.default, e.import.default.replace(/^\.\/dist\//, './dist/cjs/'), name);
+    for (const t of [e.import, e.require]) assert.equal(t.types, t.default.replace(/\.js$/, '.d.ts'), name);
+    assert.deepEqual(pkg.typesVersions['*'][name.slice(2)], [e.require.types.slice(2)], `typesVersions for ${name}`);
+    const src = e.import.default.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts');
+    assert.ok(existsSync(src) || IN_PROGRESS.has(name), `${name}: ${src} exists`);
   }
-  const mod = (await import(`../${entry.default.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts')}`)) as Record<string, unknown>;
+  const mod = (await import(`../${entry.import.default.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts')}`)) as Record<
+    string,
+    unknown
+  >;
   assert.deepEqual(Object.keys(mod).sort(), ['ERRORS', 'HeadroomError', 'isErrorCode', 'isHeadroomError', 'statusOf']);
   assert.equal(mod.HeadroomError, HeadroomError, 'the same class the parts throw, so instanceof works');
+});
+
+test('isHeadroomError knows a HeadroomError of another copy of the package (ESM and CommonJS builds)', () => {
+  // What the other build's class looks like from here: branded with the same registered symbol.
+  class OtherCopy extends Error {
+    readonly code = 'HEADROOM_OVERLOADED';
+  }
+  Object.defineProperty(OtherCopy.prototype, Symbol.for('headroom-memory.HeadroomError'), { value: true });
+  const err = new OtherCopy('busy');
+  assert.equal(err instanceof HeadroomError, false);
+  assert.equal(isHeadroomError(err), true);
+  assert.equal(isHeadroomError(new Error('x')), false);
+  assert.equal(isHeadroomError({ code: 'HEADROOM_OVERLOADED' }), false);
+  assert.equal(isHeadroomError(null), false);
+  assert.equal(isHeadroomError(new HeadroomError('HEADROOM_INTERNAL', 'x')), true);
 });
 
 test('a configuration error is a HeadroomError (HEADROOM_CONFIG_INVALID) that lists every problem', () => {

@@ -1,4 +1,4 @@
-// headroom/cache: a bounded two-tier cache (see docs/cache.md).
+// headroom-memory/cache: a bounded two-tier cache (see docs/cache.md).
 import { TieredCache } from './tiered.js';
 import type { Cache, CacheOptions } from './types.js';
 

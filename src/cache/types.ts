@@ -1,4 +1,4 @@
-// Public types of the two-tier cache (headroom/cache). The proxy and image parts depend only on
+// Public types of the two-tier cache (headroom-memory/cache). The proxy and image parts depend only on
 // these. Times are milliseconds; sizes are bytes.
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';

@@ -1,4 +1,4 @@
-// headroom/image: an SSRF-safe, memory-bounded image proxy (fetch, size-tiered cache, sharp).
+// headroom-memory/image: an SSRF-safe, memory-bounded image proxy (fetch, size-tiered cache, sharp).
 export { createImageService } from './service.js';
 export { isBlockedAddress } from './address.js';
 export { sniff, type SourceFormat } from './sniff.js';

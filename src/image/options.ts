@@ -170,7 +170,7 @@ const SHAPES: Record<string, { required?: boolean; methods: string[]; accepted: 
   cache: {
     required: true,
     methods: ['get', 'set'],
-    accepted: 'must be a cache (an object with get() and set(), e.g. createCache() from headroom/cache)',
+    accepted: 'must be a cache (an object with get() and set(), e.g. createCache() from headroom-memory/cache)',
   },
   monitor: { methods: ['status'], accepted: 'must be a memory monitor (an object with status(), e.g. createMemoryMonitor())' },
   admission: { methods: ['acquire'], accepted: 'must be an admission controller (an object with acquire(), e.g. createAdmission())' },

@@ -1,6 +1,6 @@
 // What a source is: format from its bytes, dimensions from its header (never a full decode).
-import sharp from 'sharp';
 import { HeadroomError } from '../errors.js';
+import { loadSharp } from './sharp-settings.js';
 import { CONTENT_TYPES, sniff, type SourceFormat } from './sniff.js';
 
 export interface Probe {
@@ -23,6 +23,8 @@ export async function probe(head: Buffer, allowSvg: boolean): Promise<Probe> {
     );
   if (format === 'svg' && !allowSvg)
     throw new HeadroomError('HEADROOM_IMAGE_UNSUPPORTED', 'SVG images are refused (IMAGE_ALLOW_SVG=false)');
+  // Outside the try below: a missing sharp is an error to report, not unknown dimensions.
+  const sharp = await loadSharp();
   const p: Probe = { format, contentType: CONTENT_TYPES[format], width: null, height: null, pages: 1, channels: 4, hasAlpha: true };
   try {
     // Header only: libvips reads dimensions without decoding pixels; no pixel limit here, the

@@ -5,7 +5,8 @@
 // pixels and encodeRaw() encodes them. For the stageable() cases both give the same bytes. Staging lets the memory-heavy
 // half (decoding the source) hold a transform slot while the encode of a small output runs
 // beside the next decode, so a bound of one transform at a time still uses two cores.
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
+import { loadSharp, type SharpModule } from './sharp-settings.js';
 import type { Fit } from './params.js';
 
 export type OutputFormat = 'webp' | 'avif' | 'jpeg' | 'png' | 'gif';
@@ -27,7 +28,7 @@ export interface RawImage {
   info: { width: number; height: number; channels: 1 | 2 | 3 | 4 };
 }
 
-function decodePipeline(input: Buffer, s: TransformSpec): Sharp {
+function decodePipeline(sharp: SharpModule, input: Buffer, s: TransformSpec): Sharp {
   let img = sharp(input, { limitInputPixels: s.maxInputPixels, animated: s.animated, autoOrient: true, failOn: 'error' });
   if (s.w !== undefined || s.h !== undefined) img = img.resize({ width: s.w, height: s.h, fit: s.fit, withoutEnlargement: true });
   return img;
@@ -48,17 +49,21 @@ function encode(img: Sharp, s: TransformSpec): Promise<Buffer> {
   }
 }
 
-export function transform(input: Buffer, s: TransformSpec): Promise<Buffer> {
-  const img = decodePipeline(input, s);
+// Each stage loads sharp on first use (the first image of the process); later calls get it at once.
+export async function transform(input: Buffer, s: TransformSpec): Promise<Buffer> {
+  const img = decodePipeline(await loadSharp(), input, s);
   return encode(s.keepMetadata ? img.keepMetadata() : img, s);
 }
 
 export async function decodeResize(input: Buffer, s: TransformSpec): Promise<RawImage> {
-  const { data, info } = await decodePipeline(input, s).raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await decodePipeline(await loadSharp(), input, s)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return { data, info: { width: info.width, height: info.height, channels: info.channels } };
 }
 
-export function encodeRaw(raw: RawImage, s: TransformSpec): Promise<Buffer> {
+export async function encodeRaw(raw: RawImage, s: TransformSpec): Promise<Buffer> {
+  const sharp = await loadSharp();
   return encode(sharp(raw.data, { raw: raw.info }), s);
 }
 

@@ -1,4 +1,4 @@
-// Public types of the image service (headroom/image).
+// Public types of the image service (headroom-memory/image).
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Cache } from '../cache/types.js';

@@ -1,4 +1,4 @@
-// headroom/monitor: the memory monitor as a library.
+// headroom-memory/monitor: the memory monitor as a library.
 export { createMemoryMonitor } from './monitor.js';
 export { monitorSpecs } from './options.js';
 export { nextStatus } from './status.js';

@@ -1,4 +1,4 @@
-// The proxy's Fastify plugin (exported from headroom/proxy). proxyRoutes mounts every method under
+// The proxy's Fastify plugin (exported from headroom-memory/proxy). proxyRoutes mounts every method under
 // the prefix. By default it also puts the proxy in front of Fastify's own request listener on the HTTP server, so proxied
 // requests skip Fastify's routing and request/reply objects (the throughput target needs that);
 // every proxy rule lives in proxy.handle(), so both paths behave the same. The Fastify routes

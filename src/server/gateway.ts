@@ -13,7 +13,7 @@ import type { Cache } from '../cache/types.js';
 import { createAdmission } from '../admission/index.js';
 import { createProxy } from '../proxy/index.js';
 import { createImageService } from '../image/index.js';
-import { startDemoOrigin, type DemoOrigin } from '../demo/origin.js';
+import type { DemoOrigin } from '../demo/origin.js';
 import { buildApp, type RouteRegistrar } from './app.js';
 import { createLogger } from './logger.js';
 import { registerMonitorMetrics } from '../metrics/monitor.js';
@@ -73,6 +73,9 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     let upstreamUrl = config.proxy.upstreamUrl;
     if (!upstreamUrl) {
       if (!config.server.demo) throw new HeadroomError('HEADROOM_CONFIG_INVALID', 'UPSTREAM_URL is not set and HEADROOM_DEMO is off');
+      // Imported here: the demo origin draws its images with sharp, which a gateway in front of a
+      // real upstream loads only when an image is first transformed.
+      const { startDemoOrigin } = await import('../demo/origin.js');
       demoOrigin = await startDemoOrigin();
       upstreamUrl = demoOrigin.url;
       parts.push({ name: 'demo', close: () => demoOrigin!.close() });

@@ -123,7 +123,7 @@ describe('admission', () => {
     });
   });
 
-  test('headroom/proxy still exports the controller (moved to src/admission)', () => {
+  test('headroom-memory/proxy still exports the controller (moved to src/admission)', () => {
     assert.equal(proxyEntry.createAdmission, createAdmission);
   });
 });

@@ -1,6 +1,7 @@
 // Codes of the image proxy, through the gateway's GET /image and real origin responses.
 import { createCache } from '../../src/cache/index.js';
 import { createImageService } from '../../src/image/index.js';
+import { loadWith } from '../../src/image/sharp-settings.js';
 import { request } from '../helpers/http.js';
 import { fromRejection, fromResponse, sharedGateway, sharedOrigin, type Cases, type Raised } from './fixtures.js';
 
@@ -18,6 +19,11 @@ export const imageCases: Cases = {
   HEADROOM_IMAGE_TIMEOUT: () => image('/hang', '&w=4'), // IMAGE_TIMEOUT is 100 ms
   HEADROOM_IMAGE_FETCH_FAILED: () => image('/fail', '&w=4'),
   HEADROOM_IMAGE_TOO_MANY_PIXELS: () => image('/img.png', '&w=100000'),
+  // A sharp that cannot be loaded (here: a package that is not installed), through the image part's loader.
+  HEADROOM_IMAGE_SHARP_UNAVAILABLE: () => {
+    const missing = 'headroom-test-sharp-not-installed';
+    return fromRejection(loadWith(() => import(missing)));
+  },
   HEADROOM_CLIENT_CLOSED: async () => {
     // A caller whose client already left: answered at once, no work started.
     const cache = createCache({ l1: { maxBytes: 1024 * 1024 } });

@@ -1,11 +1,13 @@
 // sharp's cache and thread count are process-wide: the first open image service sets them, and a
 // later one that asks for other values while it is open is refused instead of changing them under
 // it. Once every service has closed, the next one sets its own. (Each test file runs in its own
-// process, so this one starts from sharp's defaults.)
+// process, so this one starts from sharp's defaults.) Settings claimed before sharp is loaded are
+// applied when it is.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { createImageService, type ImageServiceOptions } from '../../src/image/index.js';
+import { loadSharp } from '../../src/image/sharp-settings.js';
 import { isHeadroomError } from '../../src/errors.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { testCache } from './fixtures.js';
@@ -24,6 +26,10 @@ test('process-wide sharp settings are set once by the first open service, never 
     const create = (o: Partial<ImageServiceOptions>) => createImageService({ cache, allowedOrigins: [], ...o });
     const first = create({ sharpCacheMemory: 64 * MiB, sharpConcurrency: 2 });
     const applied = () => [sharp.cache().memory.max, sharp.concurrency()];
+    // headroom loads sharp with the first image (this file imported it itself): the settings
+    // claimed until then are applied when headroom loads it.
+    assert.deepEqual(applied(), [50, sharpDefaultThreads], "sharp's defaults until headroom loads it");
+    await loadSharp();
     assert.deepEqual(applied(), [64, 2]);
 
     assert.throws(() => create({}), refused('sharpCacheMemory', 0, 64 * MiB));

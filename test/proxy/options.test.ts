@@ -256,7 +256,7 @@ describe('proxyRoutes refuses bad options', () => {
   });
 });
 
-describe('createAdmission re-exported from headroom/proxy', () => {
+describe('createAdmission re-exported from headroom-memory/proxy', () => {
   test('is the validating factory', () => {
     refuses(() => createAdmission({ maxConcurrent: 0 }), 'createAdmission: maxConcurrent=0: must be an integer between 1 and 100000');
   });
