@@ -12,6 +12,7 @@
 // The promise resolves with the first body byte (or the end), as handle() writes the head with
 // the first byte: a failure before it is still an error answer, never a truncated success.
 import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher, Pool } from 'undici';
 import { HeadroomError } from '../errors.js';
@@ -251,7 +252,7 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
     reqHeaders: () => RequestHeaders,
   ): Promise<Response> {
     return new Promise<Response>((resolve) => {
-      const upload = request.body ? Readable.fromWeb(request.body as import('node:stream/web').ReadableStream) : null;
+      const upload = request.body ? Readable.fromWeb(request.body as NodeReadableStream) : null;
       const ex = new WebExchange(ctx, {
         request,
         upload,

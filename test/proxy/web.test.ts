@@ -114,7 +114,7 @@ describe('proxy.fetch (Web Request/Response)', () => {
         for (const path of ['/api/%252e%252e/secret', '/api//etc/passwd', '/api/a/%2E%252E/b', '/elsewhere']) {
           const r = await proxy.fetch(new Request(`${GW}${path}`));
           assert.equal(r.status, 400, path);
-          assert.equal((await r.json()).error.code, 'HEADROOM_PATH_REJECTED');
+          assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'HEADROOM_PATH_REJECTED');
           assert.equal(r.headers.get('content-type'), 'application/json; charset=utf-8');
         }
         assert.equal(up.received.length, 0);
@@ -122,12 +122,12 @@ describe('proxy.fetch (Web Request/Response)', () => {
         proxy.drain();
         const d = await proxy.fetch(new Request(`${GW}/api/x`));
         assert.equal(d.status, 503);
-        assert.equal((await d.json()).error.code, 'HEADROOM_DRAINING');
+        assert.equal(((await d.json()) as { error: { code: string } }).error.code, 'HEADROOM_DRAINING');
       });
       await withProxy({ upstreamUrl: up.url, enabled: false }, {}, async (proxy) => {
         const r = await proxy.fetch(new Request(`${GW}/api/x`));
         assert.equal(r.status, 404);
-        assert.equal((await r.json()).error.code, 'HEADROOM_NOT_FOUND');
+        assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'HEADROOM_NOT_FOUND');
       });
     } finally {
       await up.close();
@@ -218,7 +218,7 @@ describe('proxy.fetch (Web Request/Response)', () => {
         assert.equal(refused.status, 503);
         assert.equal(refused.headers.get('retry-after'), '1');
         assert.equal(refused.headers.get('connection'), 'close', 'the unread body is not waited for');
-        assert.equal((await refused.json()).error.code, 'HEADROOM_OVERLOADED');
+        assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'HEADROOM_OVERLOADED');
         ac.abort();
         const gone = await queued;
         assert.equal(gone.status, 499);
@@ -289,7 +289,7 @@ describe('proxy.fetch (Web Request/Response)', () => {
       await withProxy({ upstreamUrl: silent.url, streamTimeout: 200 }, {}, async (proxy) => {
         const r = await proxy.fetch(new Request(`${GW}/api/slow`));
         assert.equal(r.status, 504);
-        assert.equal((await r.json()).error.code, 'HEADROOM_UPSTREAM_TIMEOUT');
+        assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'HEADROOM_UPSTREAM_TIMEOUT');
         assert.equal(proxy.stats().errors.timeout, 1);
         assert.equal(proxy.stats().inFlight, 0);
       });
@@ -304,7 +304,7 @@ describe('proxy.fetch (Web Request/Response)', () => {
       await withProxy({ upstreamUrl: `http://127.0.0.1:${port}` }, {}, async (proxy) => {
         const r = await proxy.fetch(new Request(`${GW}/api/x`));
         assert.equal(r.status, 502);
-        assert.equal((await r.json()).error.code, 'HEADROOM_UPSTREAM_UNREACHABLE');
+        assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'HEADROOM_UPSTREAM_UNREACHABLE');
       });
     } finally {
       await silent.close();
