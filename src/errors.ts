@@ -41,6 +41,10 @@ export const ERRORS = {
   HEADROOM_UPSTREAM_UNREACHABLE: { status: 502, doc: 'The upstream refused or dropped the connection before answering.' },
   HEADROOM_UPSTREAM_TIMEOUT: { status: 504, doc: 'The upstream sent no response headers within STREAM_TIMEOUT.' },
   HEADROOM_UPSTREAM_ERROR: { status: 502, doc: 'The upstream answered with something that cannot be relayed.' },
+  HEADROOM_BODY_CONSUMED: {
+    status: 500,
+    doc: 'A body parser of the app read the request body before the proxy, so it cannot be forwarded; the upstream is not called. Mount the proxy before body parsers.',
+  },
   HEADROOM_PATH_REJECTED: { status: 400, doc: 'The request path would escape the upstream base path.' },
   // image proxy
   HEADROOM_IMAGE_ORIGIN_FORBIDDEN: { status: 403, doc: 'The image URL is not in IMAGE_ALLOWED_ORIGINS or resolves to a private address.' },

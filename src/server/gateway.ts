@@ -16,12 +16,12 @@ import { createImageService } from '../image/index.js';
 import { startDemoOrigin, type DemoOrigin } from '../demo/origin.js';
 import { buildApp, type RouteRegistrar } from './app.js';
 import { createLogger } from './logger.js';
-import { registerMonitorMetrics } from './metrics/monitor.js';
-import { registerCacheMetrics } from './metrics/cache.js';
+import { registerMonitorMetrics } from '../metrics/monitor.js';
+import { registerCacheMetrics } from '../metrics/cache.js';
 import { cacheAdminRoutes } from './routes/cache.js';
-import { registerProxyMetrics } from './metrics/proxy.js';
+import { registerProxyMetrics } from '../metrics/proxy.js';
 import { proxyAdminRoutes, proxyRoutes } from './routes/proxy.js';
-import { registerImageMetrics } from './metrics/image.js';
+import { registerImageMetrics } from '../metrics/image.js';
 import { imageAdminRoutes, imageRoutes } from './routes/image.js';
 
 /** What each part contributes to the gateway. */

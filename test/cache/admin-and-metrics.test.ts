@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { createCache, type Cache } from '../../src/cache/index.js';
 import { installErrorHandlers } from '../../src/server/error-handler.js';
 import { cacheAdminRoutes } from '../../src/server/routes/cache.js';
-import { registerCacheMetrics } from '../../src/server/metrics/cache.js';
+import { registerCacheMetrics } from '../../src/metrics/cache.js';
 
 describe('cache admin routes', () => {
   let app: FastifyInstance;

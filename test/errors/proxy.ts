@@ -2,6 +2,7 @@
 // the gateway) and real sockets.
 import { createServer } from 'node:http';
 import { createProxy, type ProxyOptions } from '../../src/proxy/index.js';
+import { proxyNodeRequest } from '../../src/toolkit/node-proxy.js';
 import { request, type TestResponse } from '../helpers/http.js';
 import { rawRequest, completeResponse } from '../helpers/raw-http.js';
 import { waitFor } from '../helpers/wait.js';
@@ -73,6 +74,26 @@ export const proxyCases: Cases = {
         completeResponse,
       ),
     ),
+
+  // A body parser ran first (as express.json() or NestJS's default parser would): refused, upstream never called.
+  HEADROOM_BODY_CONSUMED: async () => {
+    const origin = await sharedOrigin();
+    const proxy = createProxy({ upstreamUrl: origin.url, closeTimeout: 1000 });
+    const server = createServer((req, res) => {
+      req.resume();
+      req.once('end', () => proxyNodeRequest(proxy, req, res));
+    });
+    const url = await listen(server);
+    try {
+      return fromResponse(
+        await request(`${url}/api/echo`, { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } }),
+      );
+    } finally {
+      origin.release();
+      await proxy.close();
+      await stop(server);
+    }
+  },
 
   HEADROOM_PATH_REJECTED: async () =>
     fromRaw(

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { createImageService, type ImageService, type ImageServiceOptions } from '../../src/image/index.js';
-import { registerImageMetrics } from '../../src/server/metrics/image.js';
+import { registerImageMetrics } from '../../src/metrics/image.js';
 import type { Cache } from '../../src/cache/types.js';
 import { waitFor } from '../helpers/wait.js';
 import { buildImageApp, images, srcKey, startOrigin, testCache, type Images, type Origin } from './fixtures.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { createMemoryMonitor } from '../../src/monitor/index.js';
-import { registerMonitorMetrics } from '../../src/server/metrics/monitor.js';
+import { registerMonitorMetrics } from '../../src/metrics/monitor.js';
 import { fakeMemory } from './helpers.js';
 
 const value = (text: string, name: string): number => {

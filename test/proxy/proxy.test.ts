@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import { Registry } from 'prom-client';
-import { registerProxyMetrics } from '../../src/server/metrics/proxy.js';
+import { registerProxyMetrics } from '../../src/metrics/proxy.js';
 import type { MemoryStatus, PressureListener, PressureSource } from '../../src/monitor/types.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { waitFor } from '../helpers/wait.js';

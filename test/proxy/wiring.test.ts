@@ -8,7 +8,7 @@ import { buildApp } from '../../src/server/app.js';
 import { createMemoryMonitor } from '../../src/monitor/index.js';
 import { createAdmission, createProxy } from '../../src/proxy/index.js';
 import { proxyRoutes, proxyAdminRoutes } from '../../src/server/routes/proxy.js';
-import { registerProxyMetrics } from '../../src/server/metrics/proxy.js';
+import { registerProxyMetrics } from '../../src/metrics/proxy.js';
 import { createLogger } from '../../src/server/logger.js';
 import { request, startUpstream } from './helpers.js';
 import type { AddressInfo } from 'node:net';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { LATENCY_BUCKETS_SECONDS, ProxyCounters } from '../../src/proxy/stats.js';
-import { registerProxyMetrics } from '../../src/server/metrics/proxy.js';
+import { registerProxyMetrics } from '../../src/metrics/proxy.js';
 import type { Proxy } from '../../src/proxy/proxy.js';
 
 test('latencies land in cumulative buckets whose upper bound is inclusive', () => {

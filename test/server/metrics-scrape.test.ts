@@ -6,10 +6,10 @@ import { createCache } from '../../src/cache/index.js';
 import { createImageService } from '../../src/image/index.js';
 import { createMemoryMonitor } from '../../src/monitor/index.js';
 import { createProxy } from '../../src/proxy/index.js';
-import { registerCacheMetrics } from '../../src/server/metrics/cache.js';
-import { registerImageMetrics } from '../../src/server/metrics/image.js';
-import { registerMonitorMetrics } from '../../src/server/metrics/monitor.js';
-import { registerProxyMetrics } from '../../src/server/metrics/proxy.js';
+import { registerCacheMetrics } from '../../src/metrics/cache.js';
+import { registerImageMetrics } from '../../src/metrics/image.js';
+import { registerMonitorMetrics } from '../../src/metrics/monitor.js';
+import { registerProxyMetrics } from '../../src/metrics/proxy.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 
 /** Wraps the named methods of a real part, counting calls. */

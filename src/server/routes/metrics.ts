@@ -1,7 +1,7 @@
 // GET /metrics: Prometheus text exposition from the gateway's own registry.
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { exposition } from '../metrics/exposition.js';
+import { exposition } from '../../metrics/exposition.js';
 
 export async function metricsRoutes(app: FastifyInstance, { registry }: { registry: Registry }): Promise<void> {
   app.get('/metrics', async (_request, reply) => {

@@ -4,7 +4,7 @@
 // labelled state set: alerts read `headroom_memory_status >= 2` and the series count stays 1.
 // Values not known yet (no major GC, too few points for a trend) are exported as NaN, not 0.
 import type { Registry } from 'prom-client';
-import type { MemoryMonitor, MemoryStatus } from '../../monitor/types.js';
+import type { MemoryMonitor, MemoryStatus } from '../monitor/types.js';
 import { partMetrics, type Samples } from './define.js';
 
 const STATUS_VALUE: Record<MemoryStatus, number> = { healthy: 0, warning: 1, critical: 2 };

@@ -1,7 +1,7 @@
 // headroom_cache_* metrics, read at scrape time from cache.stats() (once per scrape); the hot path
 // does no metric work. Labels are bounded: tier (l1, l2), result (hit, miss), reason (eviction reasons), …
 import type { Registry } from 'prom-client';
-import type { Cache, CacheStats } from '../../cache/types.js';
+import type { Cache, CacheStats } from '../cache/types.js';
 import { partMetrics, type Samples } from './define.js';
 
 export function registerCacheMetrics(registry: Registry, cache: Pick<Cache, 'stats'>): void {

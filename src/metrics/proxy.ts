@@ -1,8 +1,8 @@
 // headroom_proxy_* metrics, read at scrape time from proxy.stats() (once per scrape); the hot
 // path does no metric work. Label sets are fixed (reason, kind, direction, result, le).
 import type { Registry } from 'prom-client';
-import type { Proxy } from '../../proxy/proxy.js';
-import { ERROR_KINDS } from '../../proxy/stats.js';
+import type { Proxy } from '../proxy/proxy.js';
+import { ERROR_KINDS } from '../proxy/stats.js';
 import { byLabel, partMetrics } from './define.js';
 
 export function registerProxyMetrics(registry: Registry, proxy: Pick<Proxy, 'stats'>): void {

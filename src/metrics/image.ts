@@ -1,7 +1,7 @@
 // headroom_image_* metrics, read from image.stats() at scrape time (once per scrape). Labels are
 // bounded: result (hit/miss/not_modified) and reason (an error code of src/errors.ts).
 import type { Registry } from 'prom-client';
-import type { ImageService } from '../../image/types.js';
+import type { ImageService } from '../image/types.js';
 import { byLabel, partMetrics } from './define.js';
 
 export function registerImageMetrics(registry: Registry, image: Pick<ImageService, 'stats'>): void {

@@ -1,3 +1,5 @@
+import { HeadroomError } from '../errors.js';
+
 // Per-client fixed-window rate limit for the admin API. Bounded: at most `maxClients` windows are
 // tracked (oldest dropped first), and windows expire lazily, so no timer is needed.
 export interface RateLimiter {
@@ -25,4 +27,14 @@ export function createRateLimiter(options: { limit: number; windowMs: number; ma
     },
     size: () => windows.size,
   };
+}
+
+/** Throws 429 with Retry-After when the client is over its limit. */
+export function enforceRateLimit(limiter: RateLimiter, client: string): void {
+  const wait = limiter.hit(client);
+  if (wait > 0) {
+    throw new HeadroomError('HEADROOM_RATE_LIMITED', `too many admin requests; retry in ${wait} s`, {
+      headers: { 'retry-after': String(wait) },
+    });
+  }
 }

@@ -1,0 +1,238 @@
+// createHeadroom: the parts an app needs, wired once and answered in framework-neutral form. Every
+// adapter (Fastify, Express, Next.js, NestJS) is a thin translation of this object, so shedding,
+// health, metrics, the admin API and the proxy behave the same in each.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { createAdmission, type AdmissionOptions, type HeadroomAdmission } from '../admission/index.js';
+import { createCache } from '../cache/index.js';
+import type { Cache, CacheOptions } from '../cache/types.js';
+import { HeadroomError } from '../errors.js';
+import { createImageService } from '../image/service.js';
+import type { ImageService, ImageServiceOptions } from '../image/types.js';
+import type { MemoryMonitor, MemoryMonitorOptions } from '../monitor/types.js';
+import { bool, list, num, optionalStr, resolveOptions } from '../options/spec.js';
+import { createProxy, type Proxy, type ProxyOptions } from '../proxy/proxy.js';
+import { createAdminApi, type AdminRequest } from './admin.js';
+import { createHealthResponder } from './health.js';
+import { createMetricsRegistry, scrape, type AppRequestStats } from './metrics.js';
+import { errorResponse, type PlainResponse } from './response.js';
+import { acquireSharedMonitor } from './shared-monitor.js';
+
+export interface HeadroomOptions {
+  /** Options of the process's one shared memory monitor (the first adapter to start it decides), or a monitor of your own. */
+  monitor?: MemoryMonitorOptions | MemoryMonitor;
+  /** Bearer token for the admin API (16–512 characters). Unset: the admin API answers 403. */
+  adminToken?: string;
+  /** Admin requests per client per minute (default 60). */
+  adminRateLimit?: number;
+  /** Answer the app's routes 503 + Retry-After while memory is critical (default true). */
+  shedding?: boolean;
+  /** Path prefixes never shed (e.g. a payment webhook). Health, metrics and admin routes are never shed anyway. */
+  shedExempt?: string[];
+  /** Seconds in Retry-After when shedding or draining (default 5). */
+  retryAfter?: number;
+  /** A bounded two-tier cache (used by the proxy for cacheable GETs and by the image route). */
+  cache?: CacheOptions;
+  /** The streaming proxy. Admission and the monitor are supplied; `limits` below apply. */
+  proxy?: Omit<ProxyOptions, 'monitor' | 'admission' | 'limits' | 'cache'> & { cache?: boolean };
+  /** The image route. The cache and admission are supplied (an L1-only cache when `cache` is not set). */
+  image?: Omit<ImageServiceOptions, 'cache' | 'monitor' | 'admission'>;
+  /** Upstream concurrency shared by the proxy and image fetches (MAX_CONCURRENT_CONNECTIONS etc.). */
+  limits?: Omit<AdmissionOptions, 'monitor'>;
+  /** An existing prom-client registry to add headroom's metrics to (default: a registry of its own). */
+  registry?: Registry;
+  /** Add prom-client's default process metrics to the registry when it has none (default true). */
+  defaultMetrics?: boolean;
+  logger?: Logger;
+}
+
+export interface Headroom {
+  readonly monitor: MemoryMonitor;
+  readonly registry: Registry;
+  readonly cache: Cache | undefined;
+  readonly proxy: Proxy | undefined;
+  readonly image: ImageService | undefined;
+  /**
+   * 503 + Retry-After while memory is critical (with the monitor's hysteresis) or while draining;
+   * undefined when the request may go on. `path` (no query) is checked against shedExempt.
+   */
+  shed(path?: string): PlainResponse | undefined;
+  health(): PlainResponse;
+  live(): PlainResponse;
+  ready(): PlainResponse;
+  metrics(): Promise<PlainResponse>;
+  admin(request: AdminRequest): Promise<PlainResponse>;
+  /** Counts a request in flight; call the returned function when it ends (idempotent). */
+  track(): () => void;
+  requests(): AppRequestStats;
+  /** Readiness turns 503 and new requests are shed; in-flight ones finish. */
+  drain(): void;
+  isDraining(): boolean;
+  /** Resolves when no tracked request is in flight (or after `timeout` ms). */
+  idle(timeout: number): Promise<boolean>;
+  /** Closes the parts it created and gives back the shared monitor. Idempotent. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const specs = {
+  adminToken: optionalStr({
+    doc: 'Bearer token for the admin API.',
+    default: undefined,
+    minLength: 16,
+    maxLength: 512,
+    secret: true,
+    accepted: 'must be 16 to 512 characters',
+  }),
+  adminRateLimit: num({ doc: 'Admin requests per client per minute.', default: 60, min: 1, max: 100_000, integer: true }),
+  shedding: bool({ doc: 'Shed app requests while critical.', default: true }),
+  shedExempt: list({ doc: 'Path prefixes never shed.', default: [], item: /^\//, itemText: 'a path starting with /', maxItems: 100 }),
+  retryAfter: num({ doc: 'Retry-After seconds.', default: 5, min: 0, max: 86_400, integer: true }),
+  defaultMetrics: bool({ doc: 'Collect default process metrics.', default: true }),
+};
+
+const isMonitor = (m: unknown): m is MemoryMonitor =>
+  typeof m === 'object' &&
+  m !== null &&
+  typeof (m as MemoryMonitor).status === 'function' &&
+  typeof (m as MemoryMonitor).report === 'function';
+
+export function createHeadroom(options: HeadroomOptions = {}): Headroom {
+  const o = resolveOptions('createHeadroom', specs, options);
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    let monitor: MemoryMonitor;
+    if (isMonitor(o.monitor)) monitor = o.monitor;
+    else {
+      const shared = acquireSharedMonitor({ logger: o.logger, ...o.monitor });
+      monitor = shared.monitor;
+      closers.push(() => shared.release());
+    }
+    let cache: Cache | undefined;
+    if (o.cache || o.image) {
+      cache = createCache({ ...o.cache, monitor, logger: o.logger });
+      closers.push(() => cache!.close());
+    }
+    let admission: HeadroomAdmission | undefined;
+    if (o.proxy || o.image) {
+      admission = createAdmission({ ...o.limits, monitor });
+      closers.push(() => admission!.close());
+    }
+    let proxy: Proxy | undefined;
+    if (o.proxy) {
+      const { cache: cacheResponses = true, ...proxyOptions } = o.proxy;
+      proxy = createProxy({ logger: o.logger, ...proxyOptions, admission, monitor, cache: cacheResponses ? o.cache && cache : undefined });
+      closers.push(() => proxy!.close());
+    }
+    let image: ImageService | undefined;
+    if (o.image) {
+      image = createImageService({ logger: o.logger, ...o.image, cache: cache!, monitor, admission });
+      closers.push(() => image!.close());
+    }
+
+    let inFlight = 0;
+    let shedCount = 0;
+    let draining = false;
+    let idleWaiters: (() => void)[] = [];
+    const requests = (): AppRequestStats => ({ inFlight, shed: shedCount });
+    const registry = createMetricsRegistry({ monitor, cache, proxy, image, requests }, o.registry, o.defaultMetrics);
+    const responder = createHealthResponder(monitor, () => draining);
+    const adminApi = createAdminApi({
+      token: o.adminToken,
+      rateLimit: o.adminRateLimit,
+      howToEnable: 'pass adminToken (16+ random characters) to headroom',
+      monitor,
+      cache,
+      proxy,
+      image,
+    });
+    const retry = { 'retry-after': String(o.retryAfter) };
+    const pressure = errorResponse(
+      new HeadroomError('HEADROOM_MEMORY_PRESSURE', 'memory is critical: this instance sheds requests until it recovers', {
+        headers: retry,
+      }),
+    );
+    const drainingResponse = errorResponse(
+      new HeadroomError('HEADROOM_DRAINING', 'this instance is shutting down; retry on another one', {
+        headers: { ...retry, connection: 'close' },
+      }),
+    );
+
+    const exempt = (path: string): boolean => o.shedExempt.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
+
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> =>
+      (closing ??= (async () => {
+        draining = true;
+        await closeAll();
+      })());
+
+    return {
+      monitor,
+      registry,
+      cache,
+      proxy,
+      image,
+      shed(path) {
+        if (path !== undefined && exempt(path)) return undefined;
+        if (draining) {
+          shedCount++;
+          return drainingResponse;
+        }
+        if (o.shedding && monitor.status() === 'critical') {
+          shedCount++;
+          return pressure;
+        }
+        return undefined;
+      },
+      health: () => responder.health(),
+      live: () => responder.live(),
+      ready: () => responder.ready(),
+      metrics: () => scrape(registry),
+      admin: (request) => adminApi.handle(request),
+      track() {
+        inFlight++;
+        let done = false;
+        return () => {
+          if (done) return;
+          done = true;
+          inFlight--;
+          if (inFlight === 0 && idleWaiters.length > 0) {
+            const waiters = idleWaiters;
+            idleWaiters = [];
+            for (const w of waiters) w();
+          }
+        };
+      },
+      requests,
+      drain() {
+        draining = true;
+        proxy?.drain();
+      },
+      isDraining: () => draining,
+      idle(timeout) {
+        if (inFlight === 0) return Promise.resolve(true);
+        return new Promise((resolve) => {
+          const timer = setTimeout(() => {
+            idleWaiters = idleWaiters.filter((w) => w !== done);
+            resolve(false);
+          }, timeout);
+          timer.unref();
+          const done = (): void => {
+            clearTimeout(timer);
+            resolve(true);
+          };
+          idleWaiters.push(done);
+        });
+      },
+      close,
+      [Symbol.asyncDispose]: close,
+    };
+  } catch (err) {
+    void closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,48 @@
+// The Prometheus registry of an adapter: prom-client's default process metrics plus headroom_* of
+// every part that exists, scraped as one plain response.
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Cache } from '../cache/types.js';
+import type { ImageService } from '../image/types.js';
+import type { MemoryMonitor } from '../monitor/types.js';
+import type { Proxy } from '../proxy/proxy.js';
+import { registerCacheMetrics } from '../metrics/cache.js';
+import { partMetrics } from '../metrics/define.js';
+import { exposition } from '../metrics/exposition.js';
+import { registerImageMetrics } from '../metrics/image.js';
+import { registerMonitorMetrics } from '../metrics/monitor.js';
+import { registerProxyMetrics } from '../metrics/proxy.js';
+import type { PlainResponse } from './response.js';
+
+export interface AppRequestStats {
+  inFlight: number;
+  /** Requests answered 503 by shedding since start. */
+  shed: number;
+}
+
+export interface MetricsParts {
+  monitor: MemoryMonitor;
+  cache?: Cache;
+  proxy?: Proxy;
+  image?: ImageService;
+  requests: () => AppRequestStats;
+}
+
+/**
+ * Registers into `registry` (a new one when not given). Default process metrics are added only to
+ * a registry that has none yet, so an app that already collects them into its own keeps working.
+ */
+export function createMetricsRegistry(parts: MetricsParts, registry = new Registry(), defaultMetrics = true): Registry {
+  if (defaultMetrics && !registry.getSingleMetric('process_cpu_user_seconds_total')) collectDefaultMetrics({ register: registry });
+  registerMonitorMetrics(registry, parts.monitor);
+  if (parts.cache) registerCacheMetrics(registry, parts.cache);
+  if (parts.proxy) registerProxyMetrics(registry, parts.proxy);
+  if (parts.image) registerImageMetrics(registry, parts.image);
+  const m = partMetrics(registry, parts.requests);
+  m.gauge('headroom_app_requests_in_flight', "Requests of the app's own routes being answered now.", (s) => s.inFlight);
+  m.counter('headroom_app_requests_shed_total', 'Requests of the app answered 503 because memory was critical.', (s) => s.shed);
+  return registry;
+}
+
+export async function scrape(registry: Registry): Promise<PlainResponse> {
+  return { status: 200, headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' }, body: await exposition(registry) };
+}
