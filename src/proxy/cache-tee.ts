@@ -2,7 +2,7 @@
 // passes through and gives up as soon as the body exceeds MAX_BUFFER_SIZE; hits are served with
 // Age, and If-None-Match → 304. An entry is one Buffer (binary stays binary):
 // [u32 meta length][meta JSON][body bytes].
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Cache } from '../cache/types.js';
 import { etagMatches, requestBypassesCache, requestForbidsStore, sharedTtl, type ResponseFacts } from './cache-policy.js';
 
@@ -58,6 +58,18 @@ export class Tee {
     }
     this.chunks.push(chunk);
   }
+}
+
+/** What the cache reads from a request: its headers (Vary). An IncomingMessage is one; proxy.fetch builds one from a Web Request. */
+export interface RequestHeaders {
+  headers: IncomingHttpHeaders;
+}
+
+/** A hit as status, header list and body (undefined for HEAD and 304). */
+export interface CachedAnswer {
+  status: number;
+  headers: string[];
+  body: Buffer | undefined;
 }
 
 export interface ResponseCacheOptions {
@@ -117,7 +129,7 @@ export function createResponseCache(options: ResponseCacheOptions) {
     uncacheable.set(key, now + uncacheableTtl);
   }
 
-  const varyMatches = (entry: CachedResponse, req: IncomingMessage): boolean => {
+  const varyMatches = (entry: CachedResponse, req: RequestHeaders): boolean => {
     if (!entry.vary) return true;
     for (const name in entry.vary) if (headerString(req.headers[name]) !== entry.vary[name]) return false;
     return true;
@@ -143,7 +155,7 @@ export function createResponseCache(options: ResponseCacheOptions) {
   }
 
   /** A fresh entry for this request, or undefined. */
-  async function lookup(key: string, req: IncomingMessage, cacheControl: string | undefined): Promise<CachedResponse | undefined> {
+  async function lookup(key: string, req: RequestHeaders, cacheControl: string | undefined): Promise<CachedResponse | undefined> {
     if (skip(key, cacheControl) !== undefined) return undefined;
     let entry: CachedResponse | undefined;
     try {
@@ -159,8 +171,8 @@ export function createResponseCache(options: ResponseCacheOptions) {
     return entry;
   }
 
-  /** Writes a hit (or a 304) to the client. */
-  function serve(entry: CachedResponse, req: IncomingMessage, res: ServerResponse, ifNoneMatch: string | undefined): void {
+  /** A hit (or a 304) as status, headers and body. */
+  function answer(entry: CachedResponse, method: string | undefined, ifNoneMatch: string | undefined): CachedAnswer {
     const age = String(entry.age + Math.floor((Date.now() - entry.storedAt) / 1000));
     if (ifNoneMatch && etagMatches(ifNoneMatch, entry.etag)) {
       stats.notModified++;
@@ -171,13 +183,16 @@ export function createResponseCache(options: ResponseCacheOptions) {
           h.push(n, entry.headers[i + 1]!);
       }
       h.push('age', age);
-      res.writeHead(304, h);
-      res.end();
-      return;
+      return { status: 304, headers: h, body: undefined };
     }
-    const headers = entry.headers.concat('age', age);
-    res.writeHead(entry.status, headers);
-    res.end(req.method === 'HEAD' ? undefined : entry.body);
+    return { status: entry.status, headers: entry.headers.concat('age', age), body: method === 'HEAD' ? undefined : entry.body };
+  }
+
+  /** Writes a hit (or a 304) to the client. */
+  function serve(entry: CachedResponse, req: IncomingMessage, res: ServerResponse, ifNoneMatch: string | undefined): void {
+    const a = answer(entry, req.method, ifNoneMatch);
+    res.writeHead(a.status, a.headers);
+    res.end(a.body);
   }
 
   /** A tee for this response when it may be stored, else undefined. */
@@ -204,7 +219,7 @@ export function createResponseCache(options: ResponseCacheOptions) {
   }
 
   /** Stores a completed tee; vary values are taken from the request. */
-  function store(key: string, tee: Tee, ttl: number, status: number, headers: string[], facts: ResponseFacts, req: IncomingMessage): void {
+  function store(key: string, tee: Tee, ttl: number, status: number, headers: string[], facts: ResponseFacts, req: RequestHeaders): void {
     if (tee.abandoned) {
       stats.abandoned++;
       markUncacheable(key);
@@ -232,7 +247,7 @@ export function createResponseCache(options: ResponseCacheOptions) {
     });
   }
 
-  return { skip, lookup, serve, begin, store, stats: (): ResponseCacheStats => ({ ...stats }) };
+  return { skip, lookup, answer, serve, begin, store, stats: (): ResponseCacheStats => ({ ...stats }) };
 }
 
 function stripAge(headers: string[]): string[] {

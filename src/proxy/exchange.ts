@@ -29,8 +29,8 @@ export interface ExchangeContext {
   streamTimeout: number;
   /** CLIENT_TIMEOUT, ms (named in the 408's message). */
   clientTimeout: number;
-  /** Exchanges in flight, for the client-progress sweep. */
-  live: Set<Exchange>;
+  /** Exchanges in flight (Node and Web), for the client-progress sweep. */
+  live: Set<{ checkClient(limit: number): void }>;
   logger: Logger | undefined;
   /** Shedding registry (the admission controller). */
   tracker: { add(s: Sheddable): void; untrack(s: Sheddable): void };
@@ -226,29 +226,42 @@ export class Exchange extends UpstreamHandler implements Sheddable {
   }
 
   private maybeTee(status: number, headers: string[]): void {
-    let cacheControl: string | undefined;
-    let vary: string | undefined;
-    let setCookie = false;
-    let age = 0;
-    let length = 0;
-    for (let i = 0; i < headers.length; i += 2) {
-      const n = headers[i];
-      if (n === 'cache-control') cacheControl = cacheControl ? `${cacheControl}, ${headers[i + 1]}` : headers[i + 1];
-      else if (n === 'vary') vary = vary ? `${vary}, ${headers[i + 1]}` : headers[i + 1];
-      else if (n === 'set-cookie') setCookie = true;
-      else if (n === 'age') age = Number.parseInt(headers[i + 1]!, 10) || 0;
-      else if (n === 'content-length') length = Number(headers[i + 1]) || 0;
-    }
-    const facts: ResponseFacts | undefined = cacheControl ? { status, cacheControl, vary, setCookie, age } : undefined;
-    const t = this.ctx.responseCache!.begin(this.cacheKey!, facts, length, this.hasAuthorization, this.cacheControl);
+    const t = beginTee(this.ctx.responseCache!, this.cacheKey!, status, headers, this.hasAuthorization, this.cacheControl);
     if (!t) return;
     this.tee = t.tee;
     this.ttl = t.ttl;
-    this.facts = facts!;
+    this.facts = t.facts;
   }
 }
 
-function contentLength(headers: string[]): number {
+/** Reads the cache-relevant response headers and asks the response cache for a tee (shared with web.ts). */
+export function beginTee(
+  cache: ResponseCache,
+  key: string,
+  status: number,
+  headers: string[],
+  hasAuthorization: boolean,
+  reqCacheControl: string | undefined,
+): { tee: Tee; ttl: number; facts: ResponseFacts } | undefined {
+  let cacheControl: string | undefined;
+  let vary: string | undefined;
+  let setCookie = false;
+  let age = 0;
+  let length = 0;
+  for (let i = 0; i < headers.length; i += 2) {
+    const n = headers[i];
+    if (n === 'cache-control') cacheControl = cacheControl ? `${cacheControl}, ${headers[i + 1]}` : headers[i + 1];
+    else if (n === 'vary') vary = vary ? `${vary}, ${headers[i + 1]}` : headers[i + 1];
+    else if (n === 'set-cookie') setCookie = true;
+    else if (n === 'age') age = Number.parseInt(headers[i + 1]!, 10) || 0;
+    else if (n === 'content-length') length = Number(headers[i + 1]) || 0;
+  }
+  const facts: ResponseFacts | undefined = cacheControl ? { status, cacheControl, vary, setCookie, age } : undefined;
+  const t = cache.begin(key, facts, length, hasAuthorization, reqCacheControl);
+  return t ? { tee: t.tee, ttl: t.ttl, facts: facts! } : undefined;
+}
+
+export function contentLength(headers: string[]): number {
   for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'content-length') return Number(headers[i + 1]);
   return -1;
 }

@@ -74,7 +74,23 @@ export function createHeaderRules(options: HeaderRulesOptions) {
 
   /** Builds the upstream header list (flat [name, value, …]) from the client's raw headers. */
   function request(req: IncomingMessage, info: RequestHeaderInfo): void {
-    const raw = req.rawHeaders;
+    const remote = req.socket.remoteAddress ?? '';
+    const ownProto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    walk(req.rawHeaders, remote, ownProto, info);
+  }
+
+  /**
+   * The same rules for a Web `Request` (proxy.fetch): its `Headers` give lower-case names with
+   * repeated lines joined. Without the peer's address (a Web Request has none) the client's
+   * X-Forwarded-For is passed on as the framework left it.
+   */
+  function webRequest(headers: Headers, remote: string | undefined, ownProto: string, info: RequestHeaderInfo): void {
+    const raw: string[] = [];
+    headers.forEach((value, name) => raw.push(name, value));
+    walk(raw, remote, ownProto, info);
+  }
+
+  function walk(raw: string[], remote: string | undefined, ownProto: string, info: RequestHeaderInfo): void {
     const out = info.headers;
     let xff: string | undefined;
     let host: string | undefined;
@@ -110,9 +126,8 @@ export function createHeaderRules(options: HeaderRulesOptions) {
       // Rare: drop the headers the client named in Connection.
       for (let i = out.length - 2; i >= 0; i -= 2) if (extraHop.includes(out[i]!)) out.splice(i, 2);
     }
-    const remote = req.socket.remoteAddress ?? '';
-    out.push('x-forwarded-for', xff ? `${xff}, ${remote}` : remote);
-    const ownProto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    if (remote !== undefined) out.push('x-forwarded-for', xff ? `${xff}, ${remote}` : remote);
+    else if (xff) out.push('x-forwarded-for', xff);
     const p = trust && proto ? proto : ownProto;
     out.push('x-forwarded-proto', p);
     const h = trust && fwdHost ? fwdHost : host;
@@ -151,7 +166,7 @@ export function createHeaderRules(options: HeaderRulesOptions) {
     return out;
   }
 
-  return { request, response };
+  return { request, webRequest, response };
 }
 
 export type HeaderRules = ReturnType<typeof createHeaderRules>;

@@ -19,6 +19,7 @@ import { proxyLibrarySpecs, proxySpecs } from './options.js';
 import { createPathMapper } from './path.js';
 import { sendError } from './respond.js';
 import { ProxyCounters, type ErrorKind, type LatencyHistogram } from './stats.js';
+import { createFetch, type FetchInfo } from './web.js';
 
 /**
  * Defaults and bounds are the gateway's (docs/configuration.md, variable in brackets); the
@@ -95,6 +96,11 @@ export interface Proxy {
   drain(): void;
   /** Proxies one request on raw Node objects; never throws, always answers or destroys. */
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * The same rules over Web streams (web.ts), for handlers that take a Request and return a
+   * Response (Next.js route handlers). Never rejects: failures are JSON error responses.
+   */
+  fetch(request: Request, info?: FetchInfo): Promise<Response>;
   stats(): ProxyStats;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -282,6 +288,15 @@ export function createProxy(options: ProxyOptions): Proxy {
       draining = true;
     },
     handle,
+    fetch: createFetch({
+      ctx,
+      pool,
+      mapper,
+      admission,
+      enabled,
+      draining: () => draining,
+      errors: { disabled: disabledError, path: pathError, draining: drainingError },
+    }),
     stats: (): ProxyStats => {
       const a = admission.stats();
       return {

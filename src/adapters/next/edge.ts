@@ -1,0 +1,55 @@
+// headroom-memory/next on the Edge runtime (the package's "edge-light" export condition): the same
+// exports as index.ts, each a documented no-op that warns once. Route handlers answer 501 saying
+// to set `export const runtime = 'nodejs'`; nothing here imports a Node.js module.
+import type { Headroom, HeadroomOptions } from '../../toolkit/headroom.js';
+import type { ImageRouteOptions, ProxyRouteHandlers, ProxyRouteOptions, RouteHandler } from './index.js';
+import { edgeResponse, warnEdgeOnce } from './runtime.js';
+
+export { createImageLoader, type ImageLoaderOptions, type ImageLoaderProps } from './image-loader.js';
+export { isNodeRuntime } from './runtime.js';
+export type { Headroom, HeadroomOptions, ImageRouteOptions, ProxyRouteHandlers, ProxyRouteOptions, RouteHandler };
+
+const refuse: RouteHandler = async () => edgeResponse();
+
+export function getHeadroom(_options?: HeadroomOptions): Headroom {
+  warnEdgeOnce();
+  throw new Error("headroom-memory/next: getHeadroom() needs the Node.js runtime (export const runtime = 'nodejs')");
+}
+
+export async function closeHeadroom(): Promise<void> {}
+
+export async function registerHeadroom(_options?: HeadroomOptions): Promise<Headroom | undefined> {
+  return undefined;
+}
+
+export const register = async (): Promise<void> => {};
+
+export function withHeadroom(handler: RouteHandler, _options?: HeadroomOptions): RouteHandler {
+  return async (request, context) => {
+    warnEdgeOnce();
+    return handler(request, context);
+  };
+}
+
+export function createProxyRoute(_options: ProxyRouteOptions): ProxyRouteHandlers {
+  return { GET: refuse, HEAD: refuse, POST: refuse, PUT: refuse, PATCH: refuse, DELETE: refuse, OPTIONS: refuse };
+}
+
+export function createImageRoute(_options: ImageRouteOptions): { GET: RouteHandler; HEAD: RouteHandler } {
+  return { GET: refuse, HEAD: refuse };
+}
+
+export function createHealthRoute(
+  _kind?: 'health' | 'live' | 'ready',
+  _options?: HeadroomOptions,
+): { GET: RouteHandler; HEAD: RouteHandler } {
+  return { GET: refuse, HEAD: refuse };
+}
+
+export function createMetricsRoute(_options?: HeadroomOptions): { GET: RouteHandler } {
+  return { GET: refuse };
+}
+
+export function createAdminRoute(_options?: HeadroomOptions & { mount?: string }): { GET: RouteHandler; POST: RouteHandler } {
+  return { GET: refuse, POST: refuse };
+}

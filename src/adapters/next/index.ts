@@ -1,0 +1,309 @@
+// headroom-memory/next: headroom inside a Next.js app (App Router, Node.js runtime). Route-handler
+// factories translate the toolkit's framework-neutral answers (src/toolkit) into Web Responses;
+// the proxy streams through proxy.fetch (src/proxy/web.ts). Nothing starts at import time (a
+// build evaluates route modules): the process's one Headroom is made by the first request or by
+// register() in instrumentation.ts, and kept on a globalThis symbol so route bundles that carry
+// their own copy of this module, and hot reloads, all find the same one.
+import { Readable } from 'node:stream';
+import { createCache } from '../../cache/index.js';
+import { createImageService } from '../../image/service.js';
+import type { ImageService, ImageServiceOptions } from '../../image/types.js';
+import { createProxy, type Proxy } from '../../proxy/proxy.js';
+import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
+import { errorResponse, toWebResponse } from '../../toolkit/response.js';
+import { edgeResponse, isNodeRuntime, warnEdgeOnce } from './runtime.js';
+
+export { createImageLoader, type ImageLoaderOptions, type ImageLoaderProps } from './image-loader.js';
+export { isNodeRuntime } from './runtime.js';
+export type { Headroom, HeadroomOptions } from '../../toolkit/headroom.js';
+
+/** A Next.js route handler (the second argument, the route context, is not used). */
+export type RouteHandler = (request: Request, context?: unknown) => Promise<Response>;
+
+export type ProxyRouteHandlers = Record<'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS', RouteHandler>;
+
+/** createProxyRoute's options: the proxy's (upstreamUrl required) plus the shared headroom's. */
+export type ProxyRouteOptions = NonNullable<HeadroomOptions['proxy']> & {
+  /** Options of the process's Headroom, used if this route is the first to need it (pass the same object everywhere). */
+  headroom?: HeadroomOptions;
+};
+
+export interface ImageRouteOptions {
+  /** The image service's options (allowedOrigins required). */
+  image: NonNullable<HeadroomOptions['image']>;
+  headroom?: HeadroomOptions;
+}
+
+const SLOT = Symbol.for('headroom-memory.next');
+
+interface Slot {
+  headroom: Headroom;
+  /** Parts made for routes whose options were not in the Headroom's (closed by closeHeadroom). */
+  proxies: Map<string, Proxy>;
+  images: ImageService | undefined;
+  closers: (() => Promise<void>)[];
+}
+
+type Global = typeof globalThis & { [SLOT]?: Slot };
+
+/**
+ * The process's Headroom: created by the first call with that call's options, returned by every
+ * later one (their options are then ignored). Node.js runtime only.
+ */
+export function getHeadroom(options: HeadroomOptions = {}): Headroom {
+  return slot(options).headroom;
+}
+
+function slot(options: HeadroomOptions): Slot {
+  const g = globalThis as Global;
+  return (g[SLOT] ??= { headroom: createHeadroom(options), proxies: new Map(), images: undefined, closers: [] });
+}
+
+/** Closes the process's Headroom and the parts made for routes (tests, custom servers). Idempotent. */
+export async function closeHeadroom(): Promise<void> {
+  const g = globalThis as Global;
+  const s = g[SLOT];
+  if (!s) return;
+  delete g[SLOT];
+  for (const close of s.closers.reverse()) await close().catch(() => undefined);
+  await s.headroom.close();
+}
+
+/**
+ * For instrumentation.ts: starts the process's Headroom (and its memory monitor) once, on the
+ * Node.js runtime only; elsewhere it does nothing.
+ *
+ *   export async function register() { await registerHeadroom(config); }
+ */
+export async function registerHeadroom(options: HeadroomOptions = {}): Promise<Headroom | undefined> {
+  const runtime = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.NEXT_RUNTIME;
+  if (!isNodeRuntime() || (runtime !== undefined && runtime !== 'nodejs')) return undefined;
+  return getHeadroom(options);
+}
+
+/** instrumentation.ts's `register` with default options: `export { register } from 'headroom-memory/next'`. */
+export const register = (): Promise<void> => registerHeadroom().then(() => undefined);
+
+const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/** Ends `end` when the body is read to the end, fails, or is cancelled; pulls one chunk at a time. */
+function trackBody(res: Response, end: () => void, signal: AbortSignal): Response {
+  if (!res.body) {
+    end();
+    return res;
+  }
+  const reader = res.body.getReader();
+  signal.addEventListener('abort', end, { once: true });
+  const finish = (): void => {
+    signal.removeEventListener('abort', end);
+    end();
+  };
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(c) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            finish();
+            c.close();
+          } else c.enqueue(value);
+        } catch (err) {
+          finish();
+          c.error(err);
+        }
+      },
+      cancel(reason) {
+        finish();
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
+/**
+ * Wraps one of the app's own route handlers: 503 + Retry-After while memory is critical or the app
+ * drains, and counted in flight (for graceful shutdown and metrics) until its body is sent.
+ */
+export function withHeadroom(handler: RouteHandler, options?: HeadroomOptions): RouteHandler {
+  return async (request, context) => {
+    if (!isNodeRuntime()) {
+      warnEdgeOnce();
+      return handler(request, context);
+    }
+    const h = getHeadroom(options);
+    const refused = h.shed(new URL(request.url).pathname);
+    if (refused) return toWebResponse(refused, request.method);
+    const end = h.track();
+    try {
+      return trackBody(await handler(request, context), end, request.signal);
+    } catch (err) {
+      end();
+      throw err;
+    }
+  };
+}
+
+/**
+ * Handlers for `app/api/[...path]/route.ts`: every method streamed to the upstream through
+ * proxy.fetch, after shedding.
+ *
+ *   export const runtime = 'nodejs';
+ *   export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = createProxyRoute({ upstreamUrl: process.env.UPSTREAM_URL!, prefix: '/api' });
+ */
+export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers {
+  const { headroom: headroomOptions, ...proxyOptions } = options;
+  let parts: { h: Headroom; proxy: Proxy } | undefined;
+  const init = (): { h: Headroom; proxy: Proxy } => {
+    if (parts) return parts;
+    const s = slot({ ...headroomOptions, proxy: proxyOptions });
+    const h = s.headroom;
+    const prefix = proxyOptions.prefix ?? '/api';
+    let proxy = h.proxy && h.proxy.prefix === prefix ? h.proxy : s.proxies.get(prefix);
+    if (!proxy) {
+      // The Headroom was made without this route's proxy (by register() or another route).
+      const { cache: _cache, ...rest } = proxyOptions;
+      const own = createProxy({ ...rest, limits: { monitor: h.monitor }, monitor: h.monitor });
+      s.proxies.set(prefix, own);
+      s.closers.push(() => own.close());
+      proxy = own;
+    }
+    return (parts = { h, proxy });
+  };
+  const handler: RouteHandler = async (request) => {
+    if (!isNodeRuntime()) return edgeResponse();
+    const { h, proxy } = init();
+    const refused = h.shed(new URL(request.url).pathname);
+    if (refused) return toWebResponse(refused, request.method);
+    const end = h.track();
+    return trackBody(await proxy.fetch(request), end, request.signal);
+  };
+  return Object.fromEntries(ALL_METHODS.map((m) => [m, handler])) as ProxyRouteHandlers;
+}
+
+const BODY_HWM = new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 });
+
+/** A Node Readable as a Web stream holding at most ~64 KiB for a slow reader (Readable.toWeb's queue has no byte bound). */
+function webStream(r: Readable): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        r.on('data', (chunk: Buffer) => {
+          c.enqueue(chunk);
+          if ((c.desiredSize ?? 0) <= 0) r.pause();
+        });
+        r.once('end', () => c.close());
+        r.once('error', (err) => c.error(err));
+      },
+      pull() {
+        r.resume();
+      },
+      cancel() {
+        r.destroy();
+      },
+    },
+    BODY_HWM,
+  );
+}
+
+/**
+ * Handlers for `app/image/route.ts`: GET/HEAD /image?url=&w=&h=&q=&format= through headroom's
+ * image service (origin policy, bounded fetch, cached variants), after shedding.
+ */
+export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandler; HEAD: RouteHandler } {
+  let image: ImageService | undefined;
+  let h: Headroom | undefined;
+  const init = (): { h: Headroom; image: ImageService } => {
+    if (image && h) return { h, image };
+    const s = slot({ ...options.headroom, image: options.image });
+    h = s.headroom;
+    image = h.image ?? s.images;
+    if (!image) {
+      const cache = createCache({ monitor: h.monitor });
+      const own = createImageService({ ...(options.image as ImageServiceOptions), cache, monitor: h.monitor });
+      s.images = own;
+      s.closers.push(
+        () => cache.close(),
+        () => own.close(),
+      );
+      image = own;
+    }
+    return { h, image };
+  };
+  const handler: RouteHandler = async (request) => {
+    if (!isNodeRuntime()) return edgeResponse();
+    const parts = init();
+    const url = new URL(request.url);
+    const refused = parts.h.shed(url.pathname);
+    if (refused) return toWebResponse(refused, request.method);
+    const end = parts.h.track();
+    try {
+      const res = await parts.image.handle({
+        query: Object.fromEntries(url.searchParams),
+        accept: request.headers.get('accept') ?? undefined,
+        ifNoneMatch: request.headers.get('if-none-match') ?? undefined,
+        signal: request.signal,
+      });
+      let body: Uint8Array | ReadableStream<Uint8Array> | null = null;
+      if (request.method !== 'HEAD' && res.status !== 304 && res.body !== undefined)
+        body = Buffer.isBuffer(res.body) ? new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.length) : webStream(res.body);
+      else if (res.body instanceof Readable) res.body.destroy();
+      return trackBody(new Response(body, { status: res.status, headers: res.headers }), end, request.signal);
+    } catch (err) {
+      end();
+      return toWebResponse(errorResponse(err), request.method);
+    }
+  };
+  return { GET: handler, HEAD: handler };
+}
+
+type Probe = 'health' | 'live' | 'ready';
+
+/**
+ * GET/HEAD handlers for the health endpoints: `app/health/route.ts` (kind 'health', the full
+ * report), `app/health/live/route.ts` ('live'), `app/health/ready/route.ts` ('ready': 503 while
+ * critical or draining). Never shed.
+ */
+export function createHealthRoute(kind: Probe = 'health', options?: HeadroomOptions): { GET: RouteHandler; HEAD: RouteHandler } {
+  const handler: RouteHandler = async (request) => {
+    if (!isNodeRuntime()) return edgeResponse();
+    const h = getHeadroom(options);
+    return toWebResponse(kind === 'live' ? h.live() : kind === 'ready' ? h.ready() : h.health(), request.method);
+  };
+  return { GET: handler, HEAD: handler };
+}
+
+/** GET handler for `app/metrics/route.ts`: Prometheus text (prom-client defaults plus headroom_*). */
+export function createMetricsRoute(options?: HeadroomOptions): { GET: RouteHandler } {
+  return {
+    GET: async () => {
+      if (!isNodeRuntime()) return edgeResponse();
+      return toWebResponse(await getHeadroom(options).metrics());
+    },
+  };
+}
+
+/**
+ * GET/POST handlers for `app/admin/[...path]/route.ts`: the admin API (memory-stats, proxy-stats,
+ * cache-stats, image-stats, heap-snapshot, gc, cache clear/invalidate) behind the bearer token
+ * (adminToken; without one it answers 403). `mount` is the route's path prefix (default '/admin').
+ * The rate limit keys on the first X-Forwarded-For address (a Web Request carries no peer address).
+ */
+export function createAdminRoute(options?: HeadroomOptions & { mount?: string }): { GET: RouteHandler; POST: RouteHandler } {
+  const { mount = '/admin', ...headroomOptions } = options ?? {};
+  const handler: RouteHandler = async (request) => {
+    if (!isNodeRuntime()) return edgeResponse();
+    const url = new URL(request.url);
+    const path = url.pathname.startsWith(mount) ? url.pathname.slice(mount.length) || '/' : url.pathname;
+    const res = await getHeadroom(headroomOptions).admin({
+      method: request.method,
+      path,
+      query: url.searchParams,
+      authorization: request.headers.get('authorization') ?? undefined,
+      client: request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() || 'unknown',
+    });
+    return toWebResponse(res, request.method);
+  };
+  return { GET: handler, POST: handler };
+}

@@ -1,0 +1,369 @@
+// proxy.fetch(request): the proxy over Web streams, for frameworks whose handlers take a Web
+// `Request` and return a Web `Response` (Next.js App Router route handlers). The rules are
+// handle()'s, from the same parts: path mapper, header rules (webRequest), admission, response
+// cache, counters, fault classification. What differs is the transport:
+// - the request body is undici's to pull from Readable.fromWeb(request.body);
+// - the response body is a ReadableStream fed by the dispatch handler itself (not
+//   Readable.toWeb(pool.request().body), whose web side buffers without a byte bound): a chunk is
+//   enqueued, and when the stream's byte queue is full (WEB_HIGH_WATER_MARK) the upstream is paused
+//   until the consumer pulls again, so at most the high-water mark plus one socket read is held;
+// - the client going away is request.signal aborting or the consumer cancelling the stream; both
+//   abort the upstream, and the slot is released once (finish()).
+// The promise resolves with the first body byte (or the end), as handle() writes the head with
+// the first byte: a failure before it is still an error answer, never a truncated success.
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Dispatcher, Pool } from 'undici';
+import { HeadroomError } from '../errors.js';
+import type { HeadroomAdmission, Release, Sheddable } from '../admission/index.js';
+import type { RequestHeaders, Tee } from './cache-tee.js';
+import type { ResponseFacts } from './cache-policy.js';
+import { beginTee, type ExchangeContext } from './exchange.js';
+import { ProxyAbort, faultError, faultKind } from './faults.js';
+import type { RequestHeaderInfo } from './headers.js';
+import type { PathMapper } from './path.js';
+import { UpstreamHandler } from './upstream-handler.js';
+
+/** Bytes the response stream may queue for a slow reader before the upstream is paused. */
+export const WEB_HIGH_WATER_MARK = 64 * 1024;
+
+/** What a Web Request does not carry and the framework may know. */
+export interface FetchInfo {
+  /** The client's address, appended to X-Forwarded-For (without it the header is passed on as received). */
+  remoteAddress?: string;
+}
+
+export interface WebProxyParts {
+  ctx: ExchangeContext;
+  pool: Pool;
+  mapper: PathMapper;
+  admission: HeadroomAdmission;
+  enabled: boolean;
+  draining: () => boolean;
+  errors: { disabled: HeadroomError; path: HeadroomError; draining: HeadroomError };
+}
+
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+/** The JSON error answer, as sendError() writes it for handle(). */
+export function errorResponse(err: HeadroomError, unreadBody: boolean): Response {
+  const headers = new Headers({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  for (const k in err.headers) headers.set(k, err.headers[k]!);
+  if (unreadBody) headers.set('connection', 'close');
+  return new Response(JSON.stringify(err.toJSON()), { status: err.statusCode, headers });
+}
+
+function headersOf(list: string[]): Headers {
+  const h = new Headers();
+  for (let i = 0; i < list.length; i += 2) h.append(list[i]!, list[i + 1]!);
+  return h;
+}
+
+interface WebExchangeOptions {
+  request: Request;
+  upload: Readable | null;
+  release: Release;
+  cacheKey: string | undefined;
+  reqHeaders: () => RequestHeaders;
+  hasAuthorization: boolean;
+  cacheControl: string | undefined;
+  resolve: (r: Response) => void;
+}
+
+class WebExchange extends UpstreamHandler implements Sheddable {
+  done = false;
+  bytes = 0;
+  private readonly o: WebExchangeOptions;
+  private readonly started = performance.now();
+  private readonly onAbort = (): void => this.abort(new ProxyAbort('clientAbort'));
+  private stream: ReadableStream<Uint8Array> | undefined;
+  private sink: ReadableStreamDefaultController<Uint8Array> | undefined;
+  private resolved = false;
+  private status = 0;
+  private statusText = '';
+  private headers: string[] = [];
+  private tee: Tee | undefined;
+  private ttl = 0;
+  private facts: ResponseFacts | undefined;
+  private uploadedBytes = 0;
+  private pulls = 0;
+  private seen = -1;
+  private idleChecks = 0;
+
+  constructor(
+    private readonly ctx: ExchangeContext,
+    o: WebExchangeOptions,
+  ) {
+    super();
+    this.o = o;
+    ctx.counters.active++;
+    ctx.tracker.add(this);
+    ctx.live.add(this);
+    o.request.signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** The sweep's look (see Exchange.checkClient): a stalled upload or a reader that stopped pulling. */
+  checkClient(limit: number): void {
+    const up = this.o.upload;
+    let progress: number;
+    if (up && !up.readableEnded && up.readableFlowing === true) progress = this.uploadedBytes;
+    else if (this.resolved && this.sink && (this.sink.desiredSize ?? 1) <= 0) progress = -2 - this.pulls;
+    else {
+      this.idleChecks = 0;
+      this.seen = -1;
+      return;
+    }
+    this.idleChecks = progress === this.seen ? this.idleChecks + 1 : 0;
+    this.seen = progress;
+    if (this.idleChecks >= limit) this.abort(new ProxyAbort('clientTimeout'));
+  }
+
+  abort(err: Error): void {
+    if (!this.done) this.abortUpstream(err);
+  }
+
+  shed(): void {
+    this.abort(new ProxyAbort('shed'));
+  }
+
+  protected uploaded(bytes: number): void {
+    this.uploadedBytes += bytes;
+    this.ctx.counters.bytesIn += bytes;
+  }
+
+  protected head(status: number, upstreamHeaders: IncomingHttpHeaders, statusText: string): boolean {
+    this.ctx.counters.latency(performance.now() - this.started);
+    if (status > 599) {
+      this.abort(new Error(`upstream status ${status} cannot be relayed`));
+      return false;
+    }
+    const headers = this.ctx.rules.response(upstreamHeaders);
+    if (this.o.cacheKey !== undefined && this.ctx.responseCache) {
+      const t = beginTee(this.ctx.responseCache, this.o.cacheKey, status, headers, this.o.hasAuthorization, this.o.cacheControl);
+      if (t) ({ tee: this.tee, ttl: this.ttl, facts: this.facts } = t);
+    }
+    this.status = status;
+    this.statusText = statusText;
+    this.headers = headers;
+    if (this.o.request.method === 'HEAD' || NULL_BODY_STATUS.has(status)) return true;
+    this.stream = new ReadableStream<Uint8Array>(
+      {
+        start: (c) => {
+          this.sink = c;
+        },
+        pull: () => {
+          this.pulls++;
+          this.resumeUpstream();
+        },
+        cancel: () => this.abort(new ProxyAbort('clientAbort')),
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark: WEB_HIGH_WATER_MARK }),
+    );
+    return true;
+  }
+
+  private respond(body: ReadableStream<Uint8Array> | null): void {
+    this.resolved = true;
+    let r: Response;
+    try {
+      r = new Response(body, { status: this.status, statusText: this.statusText, headers: headersOf(this.headers) });
+    } catch {
+      // An upstream reason phrase or header value the Fetch API refuses: keep the status and headers.
+      r = new Response(body, { status: this.status, headers: headersOf(this.headers) });
+    }
+    this.o.resolve(r);
+  }
+
+  protected body(chunk: Buffer): boolean {
+    const c = this.sink;
+    if (!c) return true; // HEAD or a null-body status: nothing to relay
+    const n = chunk.length;
+    this.bytes += n;
+    this.ctx.counters.bytesOut += n;
+    this.ctx.gcAssist?.relayed(n);
+    if (this.tee) this.tee.push(chunk);
+    c.enqueue(chunk);
+    if (!this.resolved) this.respond(this.stream!);
+    return (c.desiredSize ?? 0) > 0;
+  }
+
+  protected end(): void {
+    if (this.tee && this.facts) {
+      this.ctx.responseCache!.store(this.o.cacheKey!, this.tee, this.ttl, this.status, this.headers, this.facts, this.o.reqHeaders());
+    }
+    this.finish();
+    if (!this.resolved) this.respond(this.stream ?? null);
+    try {
+      this.sink?.close();
+    } catch {
+      // cancelled by the consumer meanwhile
+    }
+  }
+
+  protected fail(err: Error): void {
+    const kind = faultKind(err);
+    this.ctx.counters.errors[kind]++;
+    this.finish();
+    if (this.resolved) {
+      // Mid-body: the consumer sees an error, never a body that looks complete.
+      try {
+        this.sink!.error(err);
+      } catch {
+        // already cancelled
+      }
+    } else {
+      const answer =
+        kind === 'clientAbort'
+          ? new HeadroomError('HEADROOM_CLIENT_CLOSED', 'the client went away', { cause: err })
+          : faultError(kind, err, this.ctx.streamTimeout, this.ctx.clientTimeout);
+      const up = this.o.upload;
+      this.resolved = true;
+      this.o.resolve(errorResponse(answer, up !== null && !up.readableEnded));
+    }
+    if (kind !== 'shed' && kind !== 'clientAbort')
+      this.ctx.logger?.warn({ kind, code: (err as { code?: string }).code, method: this.o.request.method }, 'upstream request failed');
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.ctx.counters.active--;
+    this.ctx.counters.completed++;
+    this.o.release();
+    this.ctx.tracker.untrack(this);
+    this.ctx.live.delete(this);
+    this.o.request.signal.removeEventListener('abort', this.onAbort);
+  }
+}
+
+/** Builds proxy.fetch from the proxy's parts. The returned function never rejects. */
+export function createFetch(parts: WebProxyParts): (request: Request, info?: FetchInfo) => Promise<Response> {
+  const { ctx, pool, mapper, admission, errors } = parts;
+  const { counters, responseCache, streamTimeout } = ctx;
+  const clientClosed = new HeadroomError('HEADROOM_CLIENT_CLOSED', 'the client went away');
+
+  function dispatch(
+    request: Request,
+    release: Release,
+    path: string,
+    info: RequestHeaderInfo,
+    cacheKey: string | undefined,
+    reqHeaders: () => RequestHeaders,
+  ): Promise<Response> {
+    return new Promise<Response>((resolve) => {
+      const upload = request.body ? Readable.fromWeb(request.body as NodeReadableStream) : null;
+      const ex = new WebExchange(ctx, {
+        request,
+        upload,
+        release,
+        cacheKey: request.method === 'GET' ? cacheKey : undefined,
+        reqHeaders,
+        hasAuthorization: info.hasAuthorization,
+        cacheControl: info.cacheControl,
+        resolve,
+      });
+      if (request.signal.aborted) ex.abort(new ProxyAbort('clientAbort'));
+      ex.send(pool, {
+        path,
+        method: request.method as Dispatcher.HttpMethod,
+        headers: info.headers,
+        body: upload,
+        headersTimeout: streamTimeout,
+        bodyTimeout: streamTimeout,
+      });
+    });
+  }
+
+  function admit(
+    request: Request,
+    path: string,
+    info: RequestHeaderInfo,
+    cacheKey: string | undefined,
+    reqHeaders: () => RequestHeaders,
+  ): Promise<Response> {
+    const hasBody = request.body !== null;
+    const r = admission.tryAcquire();
+    if (typeof r === 'function') return dispatch(request, r, path, info, cacheKey, reqHeaders);
+    if (r) return Promise.resolve(errorResponse(r, hasBody));
+    const signal = request.signal;
+    if (signal.aborted) {
+      counters.errors.clientAbort++;
+      return Promise.resolve(errorResponse(clientClosed, hasBody));
+    }
+    // Queued; leaves the queue when the client goes away, so it never reaches dispatch().
+    return new Promise<Response>((resolve) => {
+      const onAbort = (): void => {
+        cancel();
+        counters.errors.clientAbort++;
+        resolve(errorResponse(clientClosed, hasBody));
+      };
+      const cancel = admission.enqueue(
+        (release) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(dispatch(request, release, path, info, cacheKey, reqHeaders));
+        },
+        (err) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(errorResponse(err, hasBody));
+        },
+      );
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  return async function fetch(request: Request, fetchInfo?: FetchInfo): Promise<Response> {
+    counters.requests++;
+    const hasBody = request.body !== null;
+    if (!parts.enabled) {
+      counters.disabled++;
+      return errorResponse(errors.disabled, hasBody);
+    }
+    if (parts.draining()) return errorResponse(errors.draining, true);
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      counters.errors.badRequest++;
+      return errorResponse(new HeadroomError('HEADROOM_BAD_REQUEST', 'the request URL is not absolute'), hasBody);
+    }
+    const path = mapper.map(url.pathname + url.search);
+    if (path === null) {
+      counters.errors.pathRejected++;
+      return errorResponse(errors.path, hasBody);
+    }
+    const info: RequestHeaderInfo = {
+      headers: [],
+      hostProblem: undefined,
+      origin: '',
+      hasAuthorization: false,
+      hasBody: false,
+      ifNoneMatch: undefined,
+      cacheControl: undefined,
+    };
+    ctx.rules.webRequest(request.headers, fetchInfo?.remoteAddress, url.protocol.slice(0, -1), info);
+    if (info.hostProblem) {
+      counters.errors.badRequest++;
+      return errorResponse(new HeadroomError('HEADROOM_BAD_REQUEST', `${info.hostProblem} (RFC 9112 §3.2)`), hasBody);
+    }
+    let bag: RequestHeaders | undefined;
+    const reqHeaders = (): RequestHeaders => (bag ??= { headers: Object.fromEntries(request.headers) });
+    const method = request.method;
+    if (!responseCache || (method !== 'GET' && method !== 'HEAD')) return admit(request, path, info, undefined, reqHeaders);
+    const key = `proxy:${info.origin}${path}`;
+    if (responseCache.skip(key, info.cacheControl) !== undefined) return admit(request, path, info, key, reqHeaders);
+    let hit;
+    try {
+      hit = await responseCache.lookup(key, reqHeaders(), info.cacheControl);
+    } catch {
+      hit = undefined;
+    }
+    if (request.signal.aborted) {
+      counters.errors.clientAbort++; // gone during the lookup: no upstream request for it
+      return errorResponse(clientClosed, hasBody);
+    }
+    if (!hit) return admit(request, path, info, key, reqHeaders);
+    const a = responseCache.answer(hit, method, info.ifNoneMatch);
+    return new Response(a.body ?? null, { status: a.status, headers: headersOf(a.headers) });
+  };
+}
