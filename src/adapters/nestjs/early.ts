@@ -21,7 +21,7 @@ export interface EarlyRoutes {
 type Next = (err?: unknown) => void;
 
 const under = (path: string, prefix: string): boolean =>
-  path === prefix || (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47) /* / */;
+  path === prefix || (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47); /* / */
 
 export function createEarlyMiddleware(headroom: Headroom, routes: EarlyRoutes) {
   const { health, metrics, admin, unparsed } = routes;

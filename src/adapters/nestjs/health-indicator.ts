@@ -1,7 +1,9 @@
 // A health indicator for @nestjs/terminus that answers from the monitor's latest sample: no
-// sampling, no I/O, so it never times out however loaded the process is. Terminus 11 takes the
-// returned `{ [key]: { status: 'down' } }` as a failed check (what HealthIndicatorService's down()
-// returns), so nothing is imported from terminus and it stays an optional dependency.
+// sampling, no I/O, so it never times out however loaded the process is. Nothing is imported from
+// terminus (an optional dependency): a failed check throws an error terminus recognises by its
+// `isHealthCheckError` and `causes` fields (its own HealthCheckError has exactly these), which
+// terminus 10 and 11 both report as `error`, and check() returns the result without throwing,
+// shaped like HealthIndicatorService's up()/down().
 import type { MemoryStatus } from '../../monitor/types.js';
 import type { HeadroomService } from './service.js';
 
@@ -28,11 +30,30 @@ export interface HeadroomIndicatorDetails {
 /** Assignable to terminus' HealthIndicatorResult. */
 export type HeadroomIndicatorResult = Record<string, HeadroomIndicatorDetails>;
 
+/** Thrown by isHealthy() when the check is down; terminus takes `causes` as the check's result. */
+export class HeadroomHealthCheckError extends Error {
+  readonly isHealthCheckError = true;
+  constructor(
+    message: string,
+    readonly causes: HeadroomIndicatorResult,
+  ) {
+    super(message);
+    this.name = 'HeadroomHealthCheckError';
+  }
+}
+
 export class HeadroomHealthIndicator {
   constructor(private readonly headroom: HeadroomService) {}
 
-  /** `health.check([() => indicator.isHealthy('memory')])` */
+  /** `health.check([() => indicator.isHealthy('memory')])`: the result when up, throws HeadroomHealthCheckError when down. */
   isHealthy(key = 'memory', options: HeadroomIndicatorOptions = {}): HeadroomIndicatorResult {
+    const result = this.check(key, options);
+    if (result[key]!.status === 'down') throw new HeadroomHealthCheckError(`${key}: memory is ${result[key]!.memory}`, result);
+    return result;
+  }
+
+  /** The same result without throwing: `{ [key]: { status: 'up' | 'down', … } }`. */
+  check(key = 'memory', options: HeadroomIndicatorOptions = {}): HeadroomIndicatorResult {
     const h = this.headroom.headroom;
     const s = h.monitor.current();
     const memory = h.monitor.status();

@@ -5,6 +5,7 @@ export { HeadroomModule, HEADROOM, type HeadroomModuleOptions, type HeadroomModu
 export { HeadroomService, type HeadroomStats, type ProxyRequestOptions } from './service.js';
 export {
   HeadroomHealthIndicator,
+  HeadroomHealthCheckError,
   type HeadroomIndicatorOptions,
   type HeadroomIndicatorDetails,
   type HeadroomIndicatorResult,

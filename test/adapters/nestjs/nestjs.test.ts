@@ -39,7 +39,7 @@ for (const platform of PLATFORMS) {
         HeadroomModule.forRoot({
           monitor,
           adminToken: TOKEN,
-          shedExempt: ['/app/hello'],
+          shedExempt: ['/app/hello', '/hc'],
           proxy: { upstreamUrl: upstream.url },
           retryAfter: 7,
         }),
@@ -87,13 +87,15 @@ for (const platform of PLATFORMS) {
       assert.equal(up.json().info.memory.heapLimit, memory.heapLimit);
       critical();
       try {
+        // /hc is in shedExempt, so terminus answers (an app route is shed while critical).
         const down = await request(`${t.url}/hc`);
-        // /hc is an app route, shed while critical like the others: the 503 comes from headroom.
         assert.equal(down.status, 503);
+        assert.equal(down.json().status, 'error');
+        assert.equal(down.json().error.memory.status, 'down');
+        assert.equal(down.json().error.memory.memory, 'critical');
         const indicator = t.app.get((await import('../../../src/adapters/nestjs/index.js')).HeadroomHealthIndicator);
-        const result = indicator.isHealthy('mem');
-        assert.equal(result.mem!.status, 'down');
-        assert.equal(result.mem!.memory, 'critical');
+        assert.equal(indicator.check('mem').mem!.status, 'down');
+        assert.throws(() => indicator.isHealthy('mem'), { isHealthCheckError: true });
       } finally {
         healthy();
       }
