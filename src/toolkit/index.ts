@@ -8,3 +8,4 @@ export { createHealthResponder, type HealthResponder } from './health.js';
 export { createMetricsRegistry, scrape, type AppRequestStats, type MetricsParts } from './metrics.js';
 export { gracefulShutdown, type Shutdown, type ShutdownOptions } from './shutdown.js';
 export { bodyConsumed, proxyNodeRequest } from './node-proxy.js';
+export { imageNodeRequest } from './node-image.js';
