@@ -60,7 +60,7 @@ test('statusOf and isErrorCode read the registry, which cannot be changed at run
 });
 
 /** Entry points of issue 13 being written in other branches; empty this once they are merged. */
-const IN_PROGRESS = new Set(['./fastify', './express', './next', './nestjs']);
+const IN_PROGRESS = new Set(['./fastify', './express']);
 
 test('headroom-memory/errors is a public entry point exporting the registry', async () => {
   interface Target {
