@@ -6,7 +6,7 @@ import { HeadroomError } from '../../errors.js';
 import type { MemorySample, MemoryStatus, HealthReport } from '../../monitor/types.js';
 import type { Headroom } from '../../toolkit/headroom.js';
 import type { AppRequestStats } from '../../toolkit/metrics.js';
-import { imageNodeRequest } from '../../toolkit/node-image.js';
+import { serveNodeImage } from '../../toolkit/node-image.js';
 import { proxyNodeRequest } from '../../toolkit/node-proxy.js';
 import { errorResponse, writePlain } from '../../toolkit/response.js';
 import { restoreBody } from './body.js';
@@ -93,7 +93,7 @@ export class HeadroomService {
     const nodeRes = rawResponse(res);
     const image = this.headroom.image;
     if (!image) return Promise.resolve(writePlain(nodeRes, errorResponse(noImage), nodeReq.method));
-    return imageNodeRequest(image, nodeReq, nodeRes, originalUrl(nodeReq));
+    return serveNodeImage(image, nodeReq, nodeRes, originalUrl(nodeReq));
   }
 
   /** Nest hook (app.close() or enableShutdownHooks()): readiness turns 503, new requests are refused, in-flight ones finish. */
