@@ -3,10 +3,11 @@
 // counting through aborts, and close() leaving nothing behind.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
-import { headroom, proxyHandler } from '../../../src/adapters/fastify/index.js';
+import { fastifyPluginSpecs, headroom, proxyHandler } from '../../../src/adapters/fastify/index.js';
 import { request } from '../../helpers/http.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -250,5 +251,13 @@ describe('Fastify plugin', () => {
       await app.close();
       await up.close();
     });
+  });
+
+  test('docs/frameworks/fastify.md lists every plugin option as declared', () => {
+    const doc = readFileSync(new URL('../../../docs/frameworks/fastify.md', import.meta.url), 'utf8');
+    for (const [key, s] of Object.entries(fastifyPluginSpecs)) {
+      const row = `| \`${key}\` | ${s.defaultText} | ${s.doc} |`;
+      assert.ok(doc.includes(row), `missing or stale row: ${row}`);
+    }
   });
 });
