@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-require-imports, no-console -- a CommonJS app that prints where it listens */
+/* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS app that prints where it listens */
 // A NestJS app with headroom, in plain CommonJS JavaScript (no build step, so the decorators are
 // called as functions; in TypeScript you would write @Controller('notes') and so on).
 //
