@@ -1,6 +1,6 @@
 // createAdmission's options, declared once: the gateway's configuration (src/config/sections/proxy.ts)
 // wraps admissionSpecs, and createAdmission validates its arguments with the same objects.
-import { duration, num, memoryMonitor, percent, resolveOptions } from '../options/spec.js';
+import { duration, num, memoryMonitor, optionsPlace, percent, resolveOptions } from '../options/spec.js';
 import { HeadroomError } from '../errors.js';
 import type { PressureSource } from '../monitor/types.js';
 
@@ -60,15 +60,17 @@ export const admissionLibrarySpecs = {
 const specs = { ...admissionSpecs, ...admissionLibrarySpecs };
 
 /**
- * Validates createAdmission's options: one HEADROOM_CONFIG_INVALID naming every bad one. `label`
- * names the caller (createProxy validates its `limits` with it).
+ * Validates createAdmission's options: one HEADROOM_CONFIG_INVALID naming every bad one (as
+ * createProxy's `limits.…` when it hands them on with nestedOptions).
  */
-export function resolveAdmissionOptions<O extends object>(options: O | undefined, label = 'createAdmission') {
-  const o = resolveOptions(label, specs, options);
+export function resolveAdmissionOptions<O extends object>(options: O | undefined) {
+  // heapPercent: a test hook (a function the breaker samples instead of V8), not an option.
+  const o = resolveOptions('createAdmission', specs, options, ['heapPercent']);
   if (o.hysteresisPercent >= o.memoryThresholdPercent) {
+    const at = optionsPlace('createAdmission', options);
     throw new HeadroomError(
       'HEADROOM_CONFIG_INVALID',
-      `${label}: hysteresisPercent=${o.hysteresisPercent}: must be below memoryThresholdPercent (${o.memoryThresholdPercent}), or the breaker never closes`,
+      `${at.factory}: ${at.prefix}hysteresisPercent=${o.hysteresisPercent}: must be below ${at.prefix}memoryThresholdPercent (${o.memoryThresholdPercent}), or the breaker never closes`,
     );
   }
   return o;

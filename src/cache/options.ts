@@ -14,9 +14,12 @@ import {
   memoryMonitor,
   optionalObject,
   optionalUrl,
+  optionsPlace,
   resolveOptions,
+  unknownOptionProblem,
   str,
   type OptionSpec,
+  type OptionsPlace,
   type SpecValues,
 } from '../options/spec.js';
 import { MAX_GET_BYTES } from './stores/types.js';
@@ -196,52 +199,64 @@ const show = (v: unknown): string =>
           ? 'a string'
           : String(v);
 
+/** One options group: its name ('' for the top level), specs, the object given and the other keys it takes. */
+type GroupInput = [name: string, specs: Specs, given: Record<string, unknown>, known?: readonly string[]];
+
 /**
  * Checks option groups of one factory together (the top level is the group named ''): a nested
- * option is named `group.key`, and every bad value, plus the `problems` found before and the L1
- * sizes rule (l1 options under `l1Prefix`), lands in one HEADROOM_CONFIG_INVALID. Returns the
- * parsed values by those names.
+ * option is named `group.key` (after the path of the whole object when another part handed it on),
+ * and every bad value and unknown key, plus the `problems` found before and the L1 sizes rule (l1
+ * options of group `l1Group`), lands in one HEADROOM_CONFIG_INVALID. Returns the parsed values by
+ * `group.key` (without the path).
  */
-function resolveGroups(
-  factory: string,
-  groups: [string, Specs, Record<string, unknown>][],
-  problems: string[],
-  l1Prefix?: string,
-): Record<string, unknown> {
+function resolveGroups(at: OptionsPlace, groups: GroupInput[], problems: string[], l1Group?: string): Record<string, unknown> {
   const specs: Specs = {};
   const input: Record<string, unknown> = {};
-  for (const [name, groupSpecs, given] of groups) {
+  const unknown: string[] = [];
+  for (const [name, groupSpecs, given, known = []] of groups) {
+    const prefix = name ? `${name}.` : '';
     for (const [key, spec] of Object.entries(groupSpecs)) {
-      const path = name ? `${name}.${key}` : key;
-      specs[path] = spec;
-      input[path] = given[key];
+      specs[prefix + key] = spec;
+      input[prefix + key] = given[key];
+    }
+    const accepted = [...Object.keys(groupSpecs), ...known];
+    for (const key of Object.keys(given)) {
+      if (!Object.hasOwn(groupSpecs, key) && !known.includes(key))
+        unknown.push(unknownOptionProblem(`${at.prefix}${prefix}${key}`, key, accepted));
     }
   }
+  problems.push(...unknown);
   let values: Record<string, unknown>;
   try {
-    values = resolveOptions(factory, specs, input);
+    values = resolveOptions(at.factory, withPrefix(specs, at.prefix), withPrefix(input, at.prefix));
   } catch (err) {
     if (problems.length === 0 || !(err instanceof HeadroomError)) throw err;
     throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${err.message}; ${problems.join('; ')}`);
   }
-  if (l1Prefix !== undefined) problems.push(...l1Problems(values, l1Prefix));
-  if (problems.length > 0) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${factory}: ${problems.join('; ')}`);
+  values = Object.fromEntries(Object.entries(values).map(([k, v]) => [k.slice(at.prefix.length), v]));
+  if (l1Group !== undefined) problems.push(...l1Problems(values, l1Group, at.prefix));
+  if (problems.length > 0) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${at.factory}: ${problems.join('; ')}`);
   return values;
 }
 
-function l1Problems(v: Record<string, unknown>, prefix: string): string[] {
-  const given = v[`${prefix}maxEntryBytes`] as number | undefined;
-  const problem = maxEntryBytesProblem(v[`${prefix}maxBytes`] as number, given, `${prefix}maxBytes`);
+const withPrefix = <T>(o: Record<string, T>, prefix: string): Record<string, T> =>
+  prefix ? Object.fromEntries(Object.entries(o).map(([k, v]) => [prefix + k, v])) : o;
+
+function l1Problems(v: Record<string, unknown>, group: string, path: string): string[] {
+  const prefix = `${path}${group ? `${group}.` : ''}`;
+  const own = group ? `${group}.` : '';
+  const given = v[`${own}maxEntryBytes`] as number | undefined;
+  const problem = maxEntryBytesProblem(v[`${own}maxBytes`] as number, given, `${prefix}maxBytes`);
   return problem ? [`${prefix}maxEntryBytes=${String(given)}: ${problem}`] : [];
 }
 
 /** A group's object, or {} and a problem when it is not one (a Redis group also needs its url). */
-function groupInput(name: Group, v: unknown, problems: string[]): Record<string, unknown> {
+function groupInput(name: Group, v: unknown, problems: string[], path = ''): Record<string, unknown> {
   if (!isObject(v)) {
-    problems.push(`${name}=${show(v)}: ${SHAPES[name]}`);
+    problems.push(`${path}${name}=${show(v)}: ${SHAPES[name]}`);
     return {};
   }
-  if (name === 'redis' && v.url === undefined) problems.push(`redis.url=undefined: ${redisSpecs.url.accepted}`);
+  if (name === 'redis' && v.url === undefined) problems.push(`${path}redis.url=undefined: ${redisSpecs.url.accepted}`);
   return v;
 }
 
@@ -249,9 +264,13 @@ function pick<S extends Specs>(values: Record<string, unknown>, prefix: string, 
   return Object.fromEntries(Object.keys(specs).map((k) => [k, values[prefix ? `${prefix}.${k}` : k]])) as SpecValues<S>;
 }
 
-function optionsObject(factory: string, given: unknown): Record<string, unknown> {
+function optionsObject(at: OptionsPlace, given: unknown): Record<string, unknown> {
   if (given === undefined) return {};
-  if (!isObject(given)) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${factory}: options must be an object`);
+  if (!isObject(given))
+    throw new HeadroomError(
+      'HEADROOM_CONFIG_INVALID',
+      `${at.factory}: ${at.prefix ? at.prefix.slice(0, -1) : 'options'} must be an object`,
+    );
   return given;
 }
 
@@ -263,18 +282,19 @@ const l1Values = (v: SpecValues<typeof l1Specs>, defaultTtl: number): L1Values =
 
 /** createCache's options with every default filled in; one HEADROOM_CONFIG_INVALID naming each bad option. */
 export function resolveCacheOptions(given: CacheOptions | undefined): ResolvedCacheOptions {
-  const o = optionsObject('createCache', given);
+  const at = optionsPlace('createCache', given);
+  const o = optionsObject(at, given);
   const problems: string[] = [];
-  const groups: [string, Specs, Record<string, unknown>][] = [
-    ['', cacheSpecs, o],
-    ['l1', l1Specs, groupInput('l1', o.l1 ?? {}, problems)],
+  const groups: GroupInput[] = [
+    ['', cacheSpecs, o, ['l1', 'disk', 'redis']],
+    ['l1', l1Specs, groupInput('l1', o.l1 ?? {}, problems, at.prefix)],
   ];
   // No disk store with disk undefined or false, no Redis with redis undefined or null.
   const disk = o.disk !== undefined && o.disk !== false;
   const redis = o.redis !== undefined && o.redis !== null;
-  if (disk) groups.push(['disk', diskSpecs, groupInput('disk', o.disk, problems)]);
-  if (redis) groups.push(['redis', redisSpecs, groupInput('redis', o.redis, problems)]);
-  const values = resolveGroups('createCache', groups, problems, 'l1.');
+  if (disk) groups.push(['disk', diskSpecs, groupInput('disk', o.disk, problems, at.prefix)]);
+  if (redis) groups.push(['redis', redisSpecs, groupInput('redis', o.redis, problems, at.prefix)]);
+  const values = resolveGroups(at, groups, problems, 'l1');
   const top = pick(values, '', cacheSpecs);
   return {
     ...top,
@@ -286,8 +306,9 @@ export function resolveCacheOptions(given: CacheOptions | undefined): ResolvedCa
 
 /** createL1's options (the l1 sizes and defaultTtl, flat); one HEADROOM_CONFIG_INVALID naming each bad option. */
 export function resolveL1Options(given: Partial<L1Values> | undefined): L1Values {
-  const o = optionsObject('createL1', given);
-  const values = resolveGroups('createL1', [['', { ...l1Specs, defaultTtl: cacheSpecs.defaultTtl }, o]], [], '');
+  const at = optionsPlace('createL1', given);
+  const o = optionsObject(at, given);
+  const values = resolveGroups(at, [['', { ...l1Specs, defaultTtl: cacheSpecs.defaultTtl }, o]], [], '');
   return l1Values(pick(values, '', l1Specs), values.defaultTtl as number);
 }
 
@@ -301,5 +322,8 @@ export function resolveStoreOptions(name: 'disk' | 'redis', given: unknown): Dis
   const specs = name === 'disk' ? diskSpecs : redisSpecs;
   const problems: string[] = [];
   const input = groupInput(name, given, problems);
-  return pick(resolveGroups('createCache', [[name, specs, input]], problems), name, specs) as DiskValues | RedisValues;
+  // The cache hands the Redis store a callback for its first connection.
+  const known = name === 'redis' ? ['onReady'] : [];
+  return pick(resolveGroups({ factory: 'createCache', prefix: '' }, [[name, specs, input, known]], problems), name, specs) as
+    DiskValues | RedisValues;
 }

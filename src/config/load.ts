@@ -4,6 +4,9 @@ import { readFileSync } from 'node:fs';
 import { HeadroomError } from '../errors.js';
 import { allOptions, configSchema, crossChecks, type Config, type OptionEntry } from './schema.js';
 import { HIDDEN, redactValue } from '../options/redact.js';
+import { suggest } from '../options/suggest.js';
+
+export { suggest };
 
 /** Every problem found in the configuration at once (`problems`, one line each). */
 export class ConfigError extends HeadroomError {
@@ -175,32 +178,4 @@ function typoWarnings(env: Record<string, string | undefined>): string[] {
     warnings.push(`unknown variable ${name} is ignored${hint ? ` (did you mean ${hint}?)` : ''}`);
   }
   return warnings;
-}
-
-/** The closest known name within a small edit distance, if any. */
-export function suggest(name: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(name.length / 4)) + 1;
-  for (const c of candidates) {
-    const d = editDistance(name.toUpperCase(), c.toUpperCase());
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length]!;
 }

@@ -2,7 +2,7 @@
 // factory validates its arguments with these, and the gateway's IMAGE_* configuration is built
 // from the very same objects (src/config/sections/image.ts), so the two cannot drift.
 import { availableParallelism } from 'node:os';
-import { bool, bytes, duration, list, num, oneOf, Refused, resolveOptions, type OptionSpec } from '../options/spec.js';
+import { bool, bytes, duration, list, num, oneOf, optionsPlace, Refused, resolveOptions, type OptionSpec } from '../options/spec.js';
 import { HeadroomError } from '../errors.js';
 import { originListProblem } from './origin-policy.js';
 import type { ImageServiceOptions } from './types.js';
@@ -190,33 +190,38 @@ const kind = (v: unknown): string =>
             ? 'a function'
             : String(v);
 
-function shapeProblems(given: Record<string, unknown>): string[] {
+/** The options besides the specs: the objects above and a DNS lookup (tests, custom resolvers). */
+const OBJECT_KEYS = [...Object.keys(SHAPES), 'lookup'];
+
+function shapeProblems(given: Record<string, unknown>, prefix: string): string[] {
   const problems: string[] = [];
   for (const [key, shape] of Object.entries(SHAPES)) {
     const v = given[key];
     if (v === undefined && !shape.required) continue;
     const ok = typeof v === 'object' && v !== null && shape.methods.every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
-    if (!ok) problems.push(`${key}=${kind(v)}: ${shape.accepted}`);
+    if (!ok) problems.push(`${prefix}${key}=${kind(v)}: ${shape.accepted}`);
   }
   const { monitor, lookup } = given as { monitor?: { current?: unknown }; lookup?: unknown };
   if (monitor?.current !== undefined && typeof monitor.current !== 'function')
-    problems.push(`monitor.current=${kind(monitor.current)}: must be a function when given`);
-  if (lookup !== undefined && typeof lookup !== 'function') problems.push(`lookup=${kind(lookup)}: must be a dns.lookup-style function`);
+    problems.push(`${prefix}monitor.current=${kind(monitor.current)}: must be a function when given`);
+  if (lookup !== undefined && typeof lookup !== 'function')
+    problems.push(`${prefix}lookup=${kind(lookup)}: must be a dns.lookup-style function`);
   return problems;
 }
 
 /** The factory's options with every default filled in; throws one HEADROOM_CONFIG_INVALID naming each bad option. */
 export function resolveImageOptions(given: ImageServiceOptions) {
-  const shapes = typeof given === 'object' && given !== null ? shapeProblems(given as unknown as Record<string, unknown>) : [];
+  const at = optionsPlace(FACTORY, given);
+  const shapes = typeof given === 'object' && given !== null ? shapeProblems(given as unknown as Record<string, unknown>, at.prefix) : [];
   let o;
   try {
-    o = resolveOptions(FACTORY, imageSpecs, given);
+    o = resolveOptions(FACTORY, imageSpecs, given, OBJECT_KEYS);
   } catch (err) {
     // One error for every bad option: the values' problems, then the objects'.
     if (shapes.length === 0 || !(err instanceof HeadroomError)) throw err;
     throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${err.message}; ${shapes.join('; ')}`);
   }
-  if (shapes.length > 0) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${FACTORY}: ${shapes.join('; ')}`);
+  if (shapes.length > 0) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${at.factory}: ${shapes.join('; ')}`);
   return o;
 }
 

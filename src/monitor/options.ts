@@ -5,7 +5,7 @@ import { availableMemory } from './cgroup.js';
 import { realSampler } from './sampler.js';
 import type { MemoryMonitorOptions, Sampler } from './types.js';
 import { HeadroomError } from '../errors.js';
-import { bool, bytes, duration, num, optionalBytes, resolveOptions, share, str, type OptionSpec } from '../options/spec.js';
+import { bool, bytes, duration, num, optionalBytes, optionsPlace, resolveOptions, share, str, type OptionSpec } from '../options/spec.js';
 import { toPercent } from '../options/units.js';
 import type { Logger } from 'pino';
 
@@ -142,11 +142,12 @@ export type ResolvedOptions = ReturnType<typeof resolveMonitorOptions>;
 /** createMemoryMonitor's options with defaults filled in; one HEADROOM_CONFIG_INVALID for bad ones. */
 export function resolveMonitorOptions(options: MemoryMonitorOptions | undefined) {
   const o = resolveOptions('createMemoryMonitor', librarySpecs, options);
-  const critical = criticalThresholdProblem(o.warningThreshold, o.criticalThreshold, 'warningThreshold');
+  const at = optionsPlace('createMemoryMonitor', options);
+  const critical = criticalThresholdProblem(o.warningThreshold, o.criticalThreshold, `${at.prefix}warningThreshold`);
   if (critical) {
     throw new HeadroomError(
       'HEADROOM_CONFIG_INVALID',
-      `createMemoryMonitor: criticalThreshold=${JSON.stringify(options?.criticalThreshold ?? o.criticalThreshold)}: ${critical}`,
+      `${at.factory}: ${at.prefix}criticalThreshold=${JSON.stringify(options?.criticalThreshold ?? o.criticalThreshold)}: ${critical}`,
     );
   }
   return o;

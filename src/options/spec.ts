@@ -6,6 +6,10 @@
 import { HeadroomError } from '../errors.js';
 import { shareToFraction, toPercent } from './units.js';
 import { redactUrl } from './redact.js';
+import { optionsPlace } from './place.js';
+import { suggestOption } from './suggest.js';
+
+export { nestedOptions, optionsPlace, type OptionsPlace } from './place.js';
 
 /** A parse result that refuses a value for a reason more specific than `accepted`. */
 export class Refused {
@@ -268,17 +272,32 @@ export function optionalObject<T extends object>(c: { doc: string; what: string;
   );
 }
 
+/**
+ * A nested options object a factory hands on to another part (createHeadroom's `proxy: {…}`), or
+ * unset. Only its shape is checked here: the receiving part checks its keys and values.
+ */
+export function optionsGroup<T extends object>(c: { doc: string; of: string }): OptionSpec<T | undefined> {
+  return spec<T | undefined>({ doc: c.doc, default: undefined }, `must be an options object (${c.of})`, (raw) =>
+    typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as T) : undefined,
+  );
+}
+
 /** A memory monitor a part subscribes to: an object with status() and onPressure(). */
 export function memoryMonitor<T extends object>(doc: string): OptionSpec<T | undefined> {
   return optionalObject<T>({ doc, what: 'a memory monitor', methods: ['status', 'onPressure'] });
 }
 
-/** A list: comma-separated in an environment variable, an array in the config file or a library call. */
+/**
+ * A list: comma-separated in an environment variable or flag, an array in the config file or a
+ * library call. `itemText` says what the items are, in the plural ("paths starting with /").
+ */
 export function list(c: Common<string[]> & { item?: RegExp; itemText?: string; maxItems?: number }): OptionSpec<string[]> {
   const maxItems = c.maxItems ?? 256;
+  const what = `at most ${maxItems} ${c.itemText ?? 'entries'}`;
   return spec(
     { ...c, defaultText: c.defaultText ?? (c.default.length ? c.default.join(',') : '(empty)') },
-    `must be a comma-separated list of at most ${maxItems} ${c.itemText ?? 'entries'}`,
+    // A library-only list is an array; one the gateway configures is also written comma-separated.
+    c.env ? `must be a list of ${what} (an array; comma-separated in the variable and the flag)` : `must be an array of ${what}`,
     (raw) => {
       const items = Array.isArray(raw)
         ? raw.map(text)
@@ -318,25 +337,43 @@ export function trustProxy(c: Common<TrustProxy>): OptionSpec<TrustProxy> {
   );
 }
 
-/** The value of an option a factory cannot work without; HEADROOM_CONFIG_INVALID when it is missing. */
-export function requireOption<T>(factory: string, key: string, s: OptionSpec<T | undefined>, value: T | undefined): T {
-  if (value === undefined) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${factory}: ${key} is required: ${s.accepted}`);
-  return value;
+/**
+ * The value of an option a factory cannot work without; HEADROOM_CONFIG_INVALID when it is missing.
+ * `given` (the options object the factory received) names a nested option by its path.
+ */
+export function requireOption<T>(factory: string, key: string, s: OptionSpec<T | undefined>, value: T | undefined, given?: unknown): T {
+  if (value !== undefined) return value;
+  const at = optionsPlace(factory, given);
+  throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${at.factory}: ${at.prefix}${key} is required: ${s.accepted}`);
+}
+
+/** Keys Fastify itself reads from a plugin's options (`app.register(plugin, { prefix })`): a Fastify plugin accepts them besides its own. */
+export const FASTIFY_REGISTER_KEYS: readonly string[] = ['prefix', 'logLevel', 'logSerializers'];
+
+/** An options key the specs and `known` do not list, with the closest one that exists. */
+export function unknownOptionProblem(name: string, key: string, accepted: readonly string[]): string {
+  const hint = suggestOption(key, accepted);
+  return `${name}: unknown option${hint ? `; did you mean ${hint}?` : ''}`;
 }
 
 /**
- * Validates a factory's options object against its specs: unknown-to-the-specs keys (objects such
- * as a logger or a monitor) pass through; every bad value is reported in one HEADROOM_CONFIG_INVALID
- * that names the library option, the value and what is accepted.
+ * Validates a factory's options object against its specs. `known` lists the other keys the factory
+ * takes (objects it checks itself, such as a logger or a monitor, and nested option objects it
+ * hands on); any key outside the specs and `known` is refused with a "did you mean". Every problem
+ * lands in one HEADROOM_CONFIG_INVALID that names the library option, the value and what is
+ * accepted. An object handed on by another part (nestedOptions) is named by its path in that
+ * part's options.
  */
 export function resolveOptions<S extends Record<string, OptionSpec<unknown>>, O extends object>(
   factory: string,
   specs: S,
   given: O | undefined,
+  known: readonly string[] = [],
 ): Omit<O, keyof S> & SpecValues<S> {
+  const at = optionsPlace(factory, given);
   const input = (given ?? {}) as Record<string, unknown>;
-  if (typeof given !== 'object' && given !== undefined)
-    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${factory}: options must be an object`);
+  if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given)))
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${at.factory}: options must be an object`);
   const out: Record<string, unknown> = { ...input };
   const problems: string[] = [];
   for (const key of Object.keys(specs)) {
@@ -348,10 +385,14 @@ export function resolveOptions<S extends Record<string, OptionSpec<unknown>>, O 
     }
     const value = s.parse(raw);
     if (value === undefined || value instanceof Refused)
-      problems.push(`${key}=${show(raw, s.secret)}: ${value instanceof Refused ? value.message : s.accepted}`);
+      problems.push(`${at.prefix}${key}=${show(raw, s.secret)}: ${value instanceof Refused ? value.message : s.accepted}`);
     else out[key] = value;
   }
-  if (problems.length > 0) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${factory}: ${problems.join('; ')}`);
+  const accepted = [...Object.keys(specs), ...known];
+  for (const key of Object.keys(input)) {
+    if (!Object.hasOwn(specs, key) && !known.includes(key)) problems.push(unknownOptionProblem(`${at.prefix}${key}`, key, accepted));
+  }
+  if (problems.length > 0) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${at.factory}: ${problems.join('; ')}`);
   return out as Omit<O, keyof S> & SpecValues<S>;
 }
 

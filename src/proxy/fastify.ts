@@ -15,7 +15,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HeadroomError } from '../errors.js';
-import { requireOption, resolveOptions } from '../options/spec.js';
+import { FASTIFY_REGISTER_KEYS, requireOption, resolveOptions } from '../options/spec.js';
 import { proxyRouteSpecs } from './options.js';
 import { decodeUnreserved } from './path.js';
 import type { Proxy } from './proxy.js';
@@ -43,8 +43,8 @@ export function withoutMount(url: string, mount: string): string {
 }
 
 export async function proxyRoutes(app: FastifyInstance, options: ProxyRouteOptions): Promise<void> {
-  const o = resolveOptions('proxyRoutes', proxyRouteSpecs, options);
-  const proxy = requireOption('proxyRoutes', 'proxy', proxyRouteSpecs.proxy, o.proxy);
+  const o = resolveOptions('proxyRoutes', proxyRouteSpecs, options, FASTIFY_REGISTER_KEYS);
+  const proxy = requireOption('proxyRoutes', 'proxy', proxyRouteSpecs.proxy, o.proxy, options);
   const mount = app.prefix;
   if (o.raw) {
     if (mount !== '') {

@@ -10,7 +10,7 @@ import type { Cache } from '../cache/types.js';
 import type { PressureSource } from '../monitor/types.js';
 import { createAdmission, type AdmissionOptions, type AdmissionStats, type HeadroomAdmission, type Release } from '../admission/index.js';
 import { resolveAdmissionOptions } from '../admission/options.js';
-import { requireOption, resolveOptions } from '../options/spec.js';
+import { nestedOptions, requireOption, resolveOptions } from '../options/spec.js';
 import { createResponseCache, type ResponseCache, type ResponseCacheStats } from './cache-tee.js';
 import { Exchange, type ExchangeContext } from './exchange.js';
 import { createGcAssist } from './gc-assist.js';
@@ -110,13 +110,14 @@ const specs = { ...proxySpecs, ...proxyLibrarySpecs };
 
 export function createProxy(options: ProxyOptions): Proxy {
   const o = resolveOptions('createProxy', specs, options);
-  const upstreamUrl = requireOption('createProxy', 'upstreamUrl', proxySpecs.upstreamUrl, o.upstreamUrl);
+  const upstreamUrl = requireOption('createProxy', 'upstreamUrl', proxySpecs.upstreamUrl, o.upstreamUrl, options);
   // Checked before anything is created, so a bad limit leaves nothing running.
-  if (!o.admission) resolveAdmissionOptions(o.limits, 'createProxy: limits');
+  const limits = o.admission ? undefined : nestedOptions(o.limits, 'createProxy', options, 'limits');
+  if (limits) resolveAdmissionOptions(limits);
   const upstream = new URL(upstreamUrl);
   const { prefix, enabled, streamTimeout } = o;
   const ownAdmission = !o.admission;
-  const admission: HeadroomAdmission = o.admission ?? createAdmission(o.limits);
+  const admission: HeadroomAdmission = o.admission ?? createAdmission(limits);
   const monitor = o.monitor ?? o.limits?.monitor;
   const pool = new Pool(upstream.origin, {
     connections: o.connections ?? admission.stats().maxConcurrent,

@@ -78,7 +78,7 @@ export async function readLimited(body: Readable, limit: number): Promise<Buffer
 
 export function createUpstreamClient(options: UpstreamClientOptions): UpstreamClient {
   const opts = resolveOptions('createUpstreamClient', upstreamClientSpecs, options);
-  const base = new URL(requireOption('createUpstreamClient', 'baseUrl', upstreamClientSpecs.baseUrl, opts.baseUrl));
+  const base = new URL(requireOption('createUpstreamClient', 'baseUrl', upstreamClientSpecs.baseUrl, opts.baseUrl, options));
   const basePath = base.pathname.replace(/\/+$/, '');
   const { timeout, maxBodyBytes } = opts;
   const pool = new Pool(base.origin, { connections: opts.connections });

@@ -10,7 +10,7 @@ import { HeadroomError } from '../errors.js';
 import { createImageService } from '../image/service.js';
 import type { ImageService, ImageServiceOptions } from '../image/types.js';
 import type { MemoryMonitor, MemoryMonitorOptions } from '../monitor/types.js';
-import { bool, list, num, optionalStr, resolveOptions } from '../options/spec.js';
+import { bool, list, nestedOptions, num, optionalStr, optionsGroup, resolveOptions } from '../options/spec.js';
 import { createProxy, type Proxy, type ProxyOptions } from '../proxy/proxy.js';
 import { createAdminApi, type AdminRequest } from './admin.js';
 import { createHealthResponder } from './health.js';
@@ -88,10 +88,24 @@ const specs = {
   }),
   adminRateLimit: num({ doc: 'Admin requests per client per minute.', default: 60, min: 1, max: 100_000, integer: true }),
   shedding: bool({ doc: 'Shed app requests while critical.', default: true }),
-  shedExempt: list({ doc: 'Path prefixes never shed.', default: [], item: /^\//, itemText: 'a path starting with /', maxItems: 100 }),
+  shedExempt: list({ doc: 'Path prefixes never shed.', default: [], item: /^\//, itemText: 'paths starting with /', maxItems: 100 }),
   retryAfter: num({ doc: 'Retry-After seconds.', default: 5, min: 0, max: 86_400, integer: true }),
   defaultMetrics: bool({ doc: 'Collect default process metrics.', default: true }),
+  // The parts' options, handed on: each part checks their keys and values (named proxy.…, cache.…).
+  cache: optionsGroup<CacheOptions>({ doc: 'The two-tier cache.', of: "createCache's" }),
+  proxy: optionsGroup<NonNullable<HeadroomOptions['proxy']>>({ doc: 'The streaming proxy.', of: "createProxy's, with upstreamUrl" }),
+  image: optionsGroup<NonNullable<HeadroomOptions['image']>>({ doc: 'The image route.', of: "createImageService's, with allowedOrigins" }),
+  limits: optionsGroup<NonNullable<HeadroomOptions['limits']>>({ doc: 'Upstream concurrency.', of: "createAdmission's" }),
 };
+
+/**
+ * createHeadroom's options beside its specs: `monitor` (options, handed on, or a monitor of the
+ * app's own), and objects the parts check where they use them.
+ */
+const PART_KEYS = ['monitor', 'registry', 'logger'] as const;
+
+/** Every key createHeadroom accepts (an adapter that takes createHeadroom's options and its own checks against these). */
+export const HEADROOM_OPTION_KEYS: readonly string[] = [...Object.keys(specs), ...PART_KEYS];
 
 const isMonitor = (m: unknown): m is MemoryMonitor =>
   typeof m === 'object' &&
@@ -100,7 +114,9 @@ const isMonitor = (m: unknown): m is MemoryMonitor =>
   typeof (m as MemoryMonitor).report === 'function';
 
 export function createHeadroom(options: HeadroomOptions = {}): Headroom {
-  const o = resolveOptions('createHeadroom', specs, options);
+  const o = resolveOptions('createHeadroom', specs, options, PART_KEYS);
+  // The parts check the objects handed on, naming each option by its path here (proxy.upstreamUrl).
+  const nested = <T extends object>(value: T | undefined, key: string): T => nestedOptions(value, 'createHeadroom', options, key);
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
@@ -109,29 +125,31 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
     let monitor: MemoryMonitor;
     if (isMonitor(o.monitor)) monitor = o.monitor;
     else {
-      const shared = acquireSharedMonitor({ logger: o.logger, ...o.monitor });
+      const shared = acquireSharedMonitor(nested({ logger: o.logger, ...nested(o.monitor, 'monitor') }, 'monitor'));
       monitor = shared.monitor;
       closers.push(() => shared.release());
     }
     let cache: Cache | undefined;
     if (o.cache || o.image) {
-      cache = createCache({ ...o.cache, monitor, logger: o.logger });
+      cache = createCache(nested({ ...o.cache, monitor, logger: o.logger }, 'cache'));
       closers.push(() => cache!.close());
     }
     let admission: HeadroomAdmission | undefined;
     if (o.proxy || o.image) {
-      admission = createAdmission({ ...o.limits, monitor });
+      admission = createAdmission(nested({ ...o.limits, monitor }, 'limits'));
       closers.push(() => admission!.close());
     }
     let proxy: Proxy | undefined;
     if (o.proxy) {
       const { cache: cacheResponses = true, ...proxyOptions } = o.proxy;
-      proxy = createProxy({ logger: o.logger, ...proxyOptions, admission, monitor, cache: cacheResponses ? o.cache && cache : undefined });
+      proxy = createProxy(
+        nested({ logger: o.logger, ...proxyOptions, admission, monitor, cache: cacheResponses ? o.cache && cache : undefined }, 'proxy'),
+      );
       closers.push(() => proxy!.close());
     }
     let image: ImageService | undefined;
     if (o.image) {
-      image = createImageService({ logger: o.logger, ...o.image, cache: cache!, monitor, admission });
+      image = createImageService(nested({ logger: o.logger, ...o.image, cache: cache!, monitor, admission }, 'image'));
       closers.push(() => image!.close());
     }
 

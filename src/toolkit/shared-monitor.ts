@@ -2,6 +2,7 @@
 // kept on a globalThis symbol (Symbol.for is process-wide), so it survives bundlers that load the
 // package twice (ESM and CommonJS copies, one per route bundle) and hot reloads that re-run modules.
 import { createMemoryMonitor } from '../monitor/monitor.js';
+import { resolveMonitorOptions } from '../monitor/options.js';
 import type { MemoryMonitor, MemoryMonitorOptions } from '../monitor/types.js';
 
 const SLOT = Symbol.for('headroom-memory.shared-monitor');
@@ -39,7 +40,11 @@ export function acquireSharedMonitor(options: MemoryMonitorOptions = {}): Shared
     slot = { monitor: createMemoryMonitor(options), users: 0, options: describe(options), warned: false };
     g[SLOT] = slot;
     created = true;
-  } else if (!slot.warned && describe(options) !== slot.options && describe(options) !== '{}') {
+  } else {
+    // Not used, but checked all the same: a typo is refused whichever adapter starts first.
+    resolveMonitorOptions(options);
+  }
+  if (!created && !slot.warned && describe(options) !== slot.options && describe(options) !== '{}') {
     slot.warned = true;
     process.emitWarning(
       'headroom: the process already has a memory monitor; the monitor options of a later adapter are ignored (pass the same options everywhere, or set them once in the first one)',

@@ -254,6 +254,19 @@ describe('createCache refuses bad options up front', () => {
       ];
       for (const [options, message] of shapes) assert.throws(() => createCache(options), refused(`createCache: ${message}`));
       assert.throws(() => createCache('fast' as never), refused('createCache: options must be an object'));
+      // Unknown keys, at the top and in every group, with the closest name.
+      assert.throws(
+        () =>
+          createCache({
+            defaultTTL: 5,
+            l1: { maxByte: 1 },
+            disk: { directory: '/tmp/x' },
+            redis: { url: 'redis://127.0.0.1', prefix: 'a:' },
+          } as never),
+        refused(
+          'createCache: defaultTTL: unknown option; did you mean defaultTtl?; l1.maxByte: unknown option; did you mean maxBytes?; disk.directory: unknown option; redis.prefix: unknown option; did you mean keyPrefix?',
+        ),
+      );
     });
   });
 

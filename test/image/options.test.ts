@@ -83,6 +83,8 @@ test('bad arguments throw HEADROOM_CONFIG_INVALID naming the option, the value a
     assert.throws(() => create({ originMaxAge: 'sometimes' }), refused('originMaxAge="sometimes": must be one of ceiling, floor, ignore'));
     assert.throws(() => create({ timeout: 'soon' }), refused('timeout="soon": must be a duration between 100ms and 10m'));
     assert.throws(() => create({ allowSvg: 'maybe' }), refused('allowSvg="maybe": must be true or false'));
+    assert.throws(() => create({ allowSVG: true }), refused('allowSVG: unknown option; did you mean allowSvg?'));
+    assert.throws(() => create({ origins: ['https://a.example.com'] }), refused('origins: unknown option'));
     // Every bad option in one error, not only the first.
     assert.throws(
       () => create({ queueSize: 1.5, defaultQuality: 101, memoryBudget: '1MiB', sharpConcurrency: -1 }),

@@ -141,6 +141,14 @@ describe('createMemoryMonitor refuses bad options up front', () => {
     });
   });
 
+  test('unknown options are refused with the closest name', () => {
+    assert.throws(() => createMemoryMonitor({ critical: 0.9, sampleIntervall: 100 } as never), {
+      code: 'HEADROOM_CONFIG_INVALID',
+      message:
+        'createMemoryMonitor: critical: unknown option; did you mean criticalThreshold?; sampleIntervall: unknown option; did you mean sampleInterval?',
+    });
+  });
+
   test('NaN and Infinity are refused', () => {
     for (const value of [Number.NaN, Number.POSITIVE_INFINITY]) {
       assert.throws(() => createMemoryMonitor({ warningThreshold: value }), {

@@ -175,7 +175,16 @@ describe('createProxy refuses bad options up front', () => {
     await assertNoLeakedHandles(async () => {
       refuses(
         () => createProxy({ upstreamUrl: 'http://127.0.0.1:9', limits: { maxConcurrent: 0 } }),
-        'createProxy: limits: maxConcurrent=0: must be an integer between 1 and 100000',
+        'createProxy: limits.maxConcurrent=0: must be an integer between 1 and 100000',
+      );
+      refuses(
+        () =>
+          createProxy({ upstreamUrl: 'http://127.0.0.1:9', limits: { queueSize: 5, hysteresisPercent: 90, memoryThresholdPercent: 80 } }),
+        'createProxy: limits.hysteresisPercent=90: must be below limits.memoryThresholdPercent (80), or the breaker never closes',
+      );
+      refuses(
+        () => createProxy({ upstreamUrl: 'http://127.0.0.1:9', limits: { maxConcurent: 2 } as never }),
+        'createProxy: limits.maxConcurent: unknown option; did you mean maxConcurrent?',
       );
       refuses(
         () => createProxy({ upstreamUrl: 'http://127.0.0.1:9', limits: 5 as never }),
@@ -226,6 +235,10 @@ describe('createUpstreamClient refuses bad options up front', () => {
         () => createUpstreamClient({ baseUrl, cache: { get: () => undefined } as never }),
         /^createUpstreamClient: cache=\{\}: must be a cache from createCache\(\)/,
       );
+      refuses(
+        () => createUpstreamClient({ baseUrl, timout: 5 } as never),
+        'createUpstreamClient: timout: unknown option; did you mean timeout?',
+      );
     });
   });
 });
@@ -242,6 +255,10 @@ describe('proxyRoutes refuses bad options', () => {
         { proxy: { handle() {}, matches() {}, drain() {}, prefix: '/api' }, raw: 'no way' },
         'proxyRoutes: raw="no way": must be true or false (also accepted: 1/0, yes/no, on/off)',
       ],
+      [
+        { proxy: { handle() {}, matches() {}, drain() {}, prefix: '/api' }, rawPath: true },
+        'proxyRoutes: rawPath: unknown option; did you mean raw?',
+      ],
     ] as const) {
       const app = Fastify();
       await assert.rejects(
@@ -252,6 +269,20 @@ describe('proxyRoutes refuses bad options', () => {
         (err: unknown) => err instanceof HeadroomError && err.code === 'HEADROOM_CONFIG_INVALID' && err.message === message,
       );
       await app.close();
+    }
+  });
+});
+
+describe("proxyRoutes takes Fastify's own register options", () => {
+  test('prefix and logLevel are not refused', async () => {
+    const app = Fastify();
+    const proxy = createProxy({ upstreamUrl: 'http://127.0.0.1:9' });
+    try {
+      await app.register(proxyRoutes, { proxy, prefix: '/v1', logLevel: 'warn' } as never);
+      await app.ready();
+    } finally {
+      await app.close();
+      await proxy.close();
     }
   });
 });

@@ -6,6 +6,7 @@ import { createHeadroom } from '../../src/toolkit/headroom.js';
 import { acquireSharedMonitor, sharedMonitor } from '../../src/toolkit/shared-monitor.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { refuses } from '../helpers/options.js';
+import { waitFor } from '../helpers/wait.js';
 import { fakeMemory } from '../monitor/helpers.js';
 
 const TOKEN = 'a-long-admin-token-0123456789';
@@ -164,8 +165,66 @@ describe('createHeadroom', () => {
     refuses(() => createHeadroom({ adminToken: 'short' }), 'createHeadroom: adminToken=<hidden>: must be 16 to 512 characters');
     refuses(
       () => createHeadroom({ shedExempt: ['webhooks'] }),
-      /createHeadroom: shedExempt=\["webhooks"\]: must be a comma-separated list/,
+      'createHeadroom: shedExempt=["webhooks"]: must be an array of at most 100 paths starting with /',
     );
     assert.equal(sharedMonitor(), undefined, 'a refused call starts nothing');
+  });
+
+  it('refuses misspelt options, nested ones by their path, with a "did you mean"', async () => {
+    refuses(
+      () => createHeadroom({ adminTokn: 'x'.repeat(20), shedExcempt: ['/hook'] } as never),
+      'createHeadroom: adminTokn: unknown option; did you mean adminToken?; shedExcempt: unknown option; did you mean shedExempt?',
+    );
+    refuses(
+      () => createHeadroom({ monitor: { critical: 0.9 } as never }),
+      'createHeadroom: monitor.critical: unknown option; did you mean criticalThreshold?',
+    );
+    refuses(
+      () => createHeadroom({ monitor: { warningThreshold: 0.9, criticalThreshold: 0.8 } }),
+      'createHeadroom: monitor.criticalThreshold=0.8: must be above monitor.warningThreshold (90%)',
+    );
+    refuses(
+      () => createHeadroom({ proxy: {} as never }),
+      'createHeadroom: proxy.upstreamUrl is required: must be an absolute http or https URL without user:password@',
+    );
+    refuses(
+      () => createHeadroom({ proxy: { upstreamUrl: 'http://127.0.0.1:9', prefx: '/v1' } as never }),
+      'createHeadroom: proxy.prefx: unknown option; did you mean prefix?',
+    );
+    refuses(
+      () => createHeadroom({ cache: { defaultTTL: 5, l1: { maxByte: 5 } } as never }),
+      'createHeadroom: cache.defaultTTL: unknown option; did you mean defaultTtl?; cache.l1.maxByte: unknown option; did you mean maxBytes?',
+    );
+    refuses(
+      () => createHeadroom({ cache: { l1: { maxBytes: 100, maxEntryBytes: 200 } } }),
+      'createHeadroom: cache.l1.maxEntryBytes=200: must not exceed cache.l1.maxBytes (100 bytes)',
+    );
+    refuses(
+      () => createHeadroom({ image: { allowedOrigins: [], maxSourceByte: 5 } as never }),
+      'createHeadroom: image.maxSourceByte: unknown option; did you mean maxSourceBytes?',
+    );
+    refuses(
+      () => createHeadroom({ proxy: { upstreamUrl: 'http://127.0.0.1:9' }, limits: { maxConcurent: 2 } as never }),
+      'createHeadroom: limits.maxConcurent: unknown option; did you mean maxConcurrent?',
+    );
+    refuses(
+      () => createHeadroom({ proxy: 5 as never }),
+      "createHeadroom: proxy=5: must be an options object (createProxy's, with upstreamUrl)",
+    );
+    refuses(() => createHeadroom({ monitor: 5 as never }), 'createHeadroom: monitor must be an options object');
+    // A part refused after the monitor started gives it back (the parts close asynchronously).
+    await waitFor(() => sharedMonitor() === undefined, 'the refused calls to give the shared monitor back');
+  });
+
+  it('checks the monitor options of a later caller too, though the shared monitor is already running', async () => {
+    const first = createHeadroom();
+    try {
+      refuses(
+        () => createHeadroom({ monitor: { criticalTreshold: 0.9 } as never }),
+        'createHeadroom: monitor.criticalTreshold: unknown option; did you mean criticalThreshold?',
+      );
+    } finally {
+      await first.close();
+    }
   });
 });

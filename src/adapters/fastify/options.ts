@@ -1,6 +1,7 @@
 // The Fastify plugin's own options (the rest are createHeadroom's). One home each: default, what
 // is accepted, doc line; docs/frameworks/fastify.md lists them (a test keeps it in step).
-import { bool, type OptionSpec } from '../../options/spec.js';
+import { bool, FASTIFY_REGISTER_KEYS, nestedOptions, resolveOptions, type OptionSpec, type SpecValues } from '../../options/spec.js';
+import { HEADROOM_OPTION_KEYS, type HeadroomOptions } from '../../toolkit/headroom.js';
 
 const PATH = /^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/;
 
@@ -22,3 +23,20 @@ export const fastifyPluginSpecs = {
   proxyRoutes: bool({ doc: "Mount the proxy at its prefix, through the app's hooks (when `proxy` is set).", default: true }),
   imageRoutes: bool({ doc: "Mount GET /image and /image/meta, through the app's hooks (when `image` is set).", default: true }),
 };
+
+const LABEL = 'headroom (Fastify plugin)';
+
+/**
+ * The plugin's options checked as one object (its own, createHeadroom's and Fastify's register
+ * keys; anything else is refused with a "did you mean"), split into the plugin's values and the
+ * options handed to createHeadroom (whose messages then name the plugin).
+ */
+export function resolvePluginOptions(options: HeadroomOptions | undefined): {
+  plugin: SpecValues<typeof fastifyPluginSpecs>;
+  headroom: HeadroomOptions;
+} {
+  const o = resolveOptions(LABEL, fastifyPluginSpecs, options, [...HEADROOM_OPTION_KEYS, ...FASTIFY_REGISTER_KEYS]);
+  const own = new Set<string>([...Object.keys(fastifyPluginSpecs), ...FASTIFY_REGISTER_KEYS]);
+  const rest = Object.fromEntries(Object.entries(options ?? {}).filter(([k]) => !own.has(k))) as HeadroomOptions;
+  return { plugin: o, headroom: nestedOptions(rest, LABEL, options, '') };
+}

@@ -6,9 +6,8 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import type { MemoryMonitor, MemorySample, MemoryStatus } from '../../monitor/types.js';
-import { resolveOptions } from '../../options/spec.js';
 import { proxyRoutes } from '../../proxy/fastify.js';
-import { fastifyPluginSpecs } from './options.js';
+import { resolvePluginOptions } from './options.js';
 import { adminRoutes, healthRoutes, imageRoutes, metricsRoutes, OWN_ROUTE, sendPlain } from './routes.js';
 
 export interface FastifyHeadroomOptions extends HeadroomOptions {
@@ -77,8 +76,8 @@ function shedding(h: Headroom) {
 }
 
 async function plugin(app: FastifyInstance, options: FastifyHeadroomOptions): Promise<void> {
-  const o = resolveOptions('headroom (Fastify plugin)', fastifyPluginSpecs, options);
-  const h = createHeadroom(options);
+  const { plugin: o, headroom: headroomOptions } = resolvePluginOptions(options);
+  const h = createHeadroom(headroomOptions);
   try {
     app.decorate('headroom', h);
     app.decorate('memory', memoryView(h));

@@ -241,6 +241,27 @@ describe('Fastify plugin', () => {
     await bad.close();
   });
 
+  test("misspelt options are refused with a \"did you mean\" among the plugin's and createHeadroom's; Fastify's own are taken", async () => {
+    for (const [options, message] of [
+      [{ helthPath: '/h' }, 'headroom (Fastify plugin): helthPath: unknown option; did you mean healthPath?'],
+      [{ adminTokn: 'x' }, 'headroom (Fastify plugin): adminTokn: unknown option; did you mean adminToken?'],
+      [{ monitor: { critical: 0.9 } }, 'headroom (Fastify plugin): monitor.critical: unknown option; did you mean criticalThreshold?'],
+      [
+        { proxy: {} },
+        'headroom (Fastify plugin): proxy.upstreamUrl is required: must be an absolute http or https URL without user:password@',
+      ],
+    ] as const) {
+      const app = Fastify();
+      await assert.rejects(async () => void (await app.register(headroom, options as never)), { code: 'HEADROOM_CONFIG_INVALID', message });
+      await app.close();
+    }
+    const app = Fastify();
+    await app.register(headroom, { logLevel: 'warn', healthPath: '/hc' } as never);
+    await app.ready();
+    assert.equal((await app.inject('/hc/live')).statusCode, 200);
+    await app.close();
+  });
+
   test('closing the app leaves no active handle', async () => {
     await assertNoLeakedHandles(async () => {
       const up = await startUpstream((_req, res) => res.end('up'));

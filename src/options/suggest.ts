@@ -1,0 +1,49 @@
+// "Did you mean": the closest known name to a misspelt one. Used by the configuration (variables,
+// flags, config-file keys, commands) and by the factories' options objects (resolveOptions).
+
+/** The closest known name within a small edit distance (at most `maxDistance` when given), if any. */
+export function suggest(name: string, candidates: Iterable<string>, maxDistance = Infinity): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.min(Math.max(2, Math.floor(name.length / 4)), maxDistance) + 1;
+  for (const c of candidates) {
+    const d = editDistance(name.toUpperCase(), c.toUpperCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/**
+ * For option names (camelCase): the closest one by edit distance, else one that the name begins,
+ * extends or ends as whole words (`critical` → `criticalThreshold`, `rawPath` → `raw`,
+ * `prefix` → `keyPrefix`).
+ */
+export function suggestOption(name: string, candidates: readonly string[]): string | undefined {
+  const starts = (short: string, long: string): boolean =>
+    short.length >= 3 && long.length > short.length && long.startsWith(short) && /[A-Z]/.test(long[short.length]!);
+  const ends = (short: string, long: string): boolean =>
+    short.length >= 3 && long.length > short.length && long.endsWith(short[0]!.toUpperCase() + short.slice(1));
+  return (
+    // Short names are not guessed from far: `ma` is not a typo of `raw`.
+    suggest(name, candidates, Math.ceil(name.length / 2)) ??
+    candidates.find((c) => starts(name, c)) ??
+    candidates.find((c) => starts(c, name)) ??
+    candidates.find((c) => ends(name, c))
+  );
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
