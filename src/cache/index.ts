@@ -9,3 +9,5 @@ export function createCache(options: CacheOptions = {}): Cache {
 export { createL1, L1 } from './l1.js';
 export type { L1Options, L1Entry, EvictionReason } from './l1.js';
 export type * from './types.js';
+export { registerCacheMetrics } from '../metrics/cache.js';
+export * from '../errors-entry.js';

@@ -5,3 +5,5 @@ export { nextStatus } from './status.js';
 export { leastSquaresSlope } from './trend.js';
 export { formatBytes } from './report.js';
 export type * from './types.js';
+export { registerMonitorMetrics } from '../metrics/monitor.js';
+export * from '../errors-entry.js';

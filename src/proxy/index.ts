@@ -23,3 +23,5 @@ export { pathEscapes } from './path.js';
 export { sharedTtl, parseCacheControl, etagMatches } from './cache-policy.js';
 export type { ErrorKind } from './stats.js';
 export { proxyRoutes, type ProxyRouteOptions } from './fastify.js';
+export { registerProxyMetrics } from '../metrics/proxy.js';
+export * from '../errors-entry.js';

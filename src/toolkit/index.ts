@@ -17,3 +17,4 @@ export {
   type NextFunction,
 } from './node-middleware.js';
 export { serveNodeImage, queryObject } from './node-image.js';
+export * from '../shared-entry.js';

@@ -101,3 +101,4 @@ export { registerCacheMetrics } from '../../metrics/cache.js';
 export { registerProxyMetrics } from '../../metrics/proxy.js';
 export { registerImageMetrics } from '../../metrics/image.js';
 export { exposition } from '../../metrics/exposition.js';
+export * from '../../shared-entry.js';

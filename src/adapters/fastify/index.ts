@@ -20,3 +20,4 @@ export { createMetricsRegistry } from '../../toolkit/metrics.js';
 export { ERRORS, HeadroomError, isErrorCode, isHeadroomError, statusOf } from '../../errors.js';
 export type { ErrorCode, HeadroomErrorOptions } from '../../errors.js';
 export type { MemoryMonitor, MemorySample, MemoryStatus, MemoryMonitorOptions } from '../../monitor/types.js';
+export * from '../../shared-entry.js';

@@ -14,3 +14,4 @@ export { enableHeadroomShutdown } from './shutdown.js';
 export type { AnyRequest, AnyResponse } from './raw.js';
 export type { Headroom, HeadroomOptions } from '../../toolkit/headroom.js';
 export { HeadroomError } from '../../errors.js';
+export * from '../../shared-entry.js';

@@ -307,3 +307,4 @@ export function createAdminRoute(options?: HeadroomOptions & { mount?: string })
   };
   return { GET: handler, POST: handler };
 }
+export * from '../../shared-entry.js';

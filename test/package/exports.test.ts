@@ -1,0 +1,105 @@
+// Every entry point in package.json "exports" exports what its kind promises, on both sides: the
+// `import` side from src (through tsx, as the tests run) and the `require` side from the CommonJS
+// build (dist/cjs; `npm run build`, which `npm ci` runs through `prepare`, is run here when dist/cjs
+// is missing or older than src). Adapters and the toolkit carry the error registry and the
+// Prometheus registration (src/shared-entry.ts); each part its own register*Metrics.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const ROOT = process.cwd();
+
+interface Target {
+  types: string;
+  default: string;
+}
+type Entry = string | { import: Target; require: Target; [condition: string]: Target };
+const exportsMap = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, Entry> }).exports;
+
+const ERRORS = ['ERRORS', 'HeadroomError', 'isErrorCode', 'isHeadroomError', 'statusOf'];
+const METRICS = [
+  'createMetricsRegistry',
+  'registerMonitorMetrics',
+  'registerCacheMetrics',
+  'registerProxyMetrics',
+  'registerImageMetrics',
+  'exposition',
+];
+
+/** What each entry must export. Every entry is listed: a new one fails here until its kind is decided. */
+const REQUIRED: Record<string, string[]> = {
+  // Adapters and the toolkit: the whole shared block.
+  './fastify': [...ERRORS, ...METRICS, 'headroom'],
+  './express': [...ERRORS, ...METRICS, 'headroom'],
+  './next': [...ERRORS, ...METRICS, 'createProxyRoute'],
+  './nestjs': [...ERRORS, ...METRICS, 'HeadroomModule'],
+  './toolkit': [...ERRORS, ...METRICS, 'createHeadroom'],
+  // Parts: their factory, their own Prometheus registration and the error registry.
+  './monitor': [...ERRORS, 'createMemoryMonitor', 'registerMonitorMetrics'],
+  './cache': [...ERRORS, 'createCache', 'registerCacheMetrics'],
+  './proxy': [...ERRORS, 'createProxy', 'registerProxyMetrics'],
+  './image': [...ERRORS, 'createImageService', 'registerImageMetrics'],
+  './errors': ERRORS,
+  './metrics': METRICS,
+  './gateway': ['createGateway', 'loadConfig'],
+  // A helper for next.config's images.loader, not an adapter.
+  './next/image-loader': ['createImageLoader'],
+  './package.json': [],
+};
+
+const entries = Object.entries(exportsMap).filter((e): e is [string, Exclude<Entry, string>] => typeof e[1] !== 'string');
+
+test('every entry in package.json "exports" has a kind here', () => {
+  assert.deepEqual(Object.keys(exportsMap).sort(), Object.keys(REQUIRED).sort());
+});
+
+function missing(mod: Record<string, unknown>, names: string[]): string[] {
+  return names.filter((n) => mod[n] === undefined);
+}
+
+describe('the import side (ESM, from src)', () => {
+  for (const [name, entry] of entries) {
+    test(name, async () => {
+      const src = resolve(ROOT, entry.import.default.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts'));
+      const mod = (await import(pathToFileURL(src).href)) as Record<string, unknown>;
+      assert.deepEqual(missing(mod, REQUIRED[name]!), [], `${name} (import) lacks these`);
+    });
+  }
+});
+
+/** The newest modification time under a directory, ms. */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+describe('the require side (CommonJS, from dist/cjs)', { timeout: 300_000 }, () => {
+  const marker = join(ROOT, 'dist/cjs/package.json');
+  if (!existsSync(marker) || statSync(marker).mtimeMs < newest(join(ROOT, 'src'))) {
+    const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+    assert.equal(build.status, 0, 'npm run build');
+  }
+  const require = createRequire(join(ROOT, 'package.json'));
+  for (const [name, entry] of entries) {
+    test(name, () => {
+      const mod = require(resolve(ROOT, entry.require.default)) as Record<string, unknown>;
+      assert.deepEqual(missing(mod, REQUIRED[name]!), [], `${name} (require) lacks these`);
+      // One registry: the errors of an adapter are the errors entry's (same class, so instanceof works).
+      if (REQUIRED[name]!.includes('HeadroomError')) {
+        const errors = require(resolve(ROOT, (exportsMap['./errors'] as Exclude<Entry, string>).require.default)) as Record<
+          string,
+          unknown
+        >;
+        assert.equal(mod.HeadroomError, errors.HeadroomError, `${name}: the one HeadroomError of the CommonJS build`);
+      }
+    });
+  }
+});
