@@ -2,14 +2,14 @@
 // path that cannot hang. pino's default stdout stream flushes synchronously on process exit and
 // sonic-boom's flushSync retries a failed write forever (EPIPE included): with stdout a broken
 // pipe the process then never exits, and, stuck in that loop, never sees a second signal.
-import pino from 'pino';
+import { pino, type DestinationStream } from 'pino';
 
 // If stdout stops being read, at most this many bytes of log lines wait in memory; later lines
 // are dropped rather than letting the log grow the heap.
 const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
 export interface LogOutput {
-  stream: pino.DestinationStream;
+  stream: DestinationStream;
   /**
    * Resolves once every line logged so far is written, or the destination has failed (a reader
    * that went away), or after `timeoutMs` (a reader that stopped reading). Logging ends here.

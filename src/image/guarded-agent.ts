@@ -2,7 +2,9 @@
 // checked before connecting (so a name that resolves to 127.0.0.1 or 169.254.169.254 fails), and
 // the address of the connected socket is checked again (IP literals skip lookup; this also
 // closes any gap between resolution and connection, i.e. DNS rebinding).
-import dns, { type LookupAddress } from 'node:dns';
+// Named imports only: a default import of a built-in would reach the .d.ts and fail to compile for
+// users without esModuleInterop (TS1192).
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
 import type { Socket } from 'node:net';
 import { Agent, buildConnector } from 'undici';
 import { HeadroomError } from '../errors.js';
@@ -10,7 +12,7 @@ import { isBlockedAddress } from './address.js';
 
 export type LookupFunction = (
   hostname: string,
-  options: dns.LookupAllOptions,
+  options: LookupAllOptions,
   callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
 ) => void;
 
@@ -29,8 +31,8 @@ export interface AgentOptions {
 }
 
 export function createImageAgent(options: AgentOptions): Agent {
-  const resolve: LookupFunction = options.lookup ?? ((host, opts, cb) => dns.lookup(host, opts, cb));
-  const lookup = (hostname: string, opts: dns.LookupOptions, cb: (...args: unknown[]) => void): void => {
+  const resolve: LookupFunction = options.lookup ?? ((host, opts, cb) => dnsLookup(host, opts, cb));
+  const lookup = (hostname: string, opts: LookupOptions, cb: (...args: unknown[]) => void): void => {
     resolve(hostname, { ...opts, all: true }, (err, addresses) => {
       if (err) return cb(err);
       if (!addresses?.length) return cb(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }));

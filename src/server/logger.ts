@@ -1,5 +1,5 @@
 // The gateway's pino logger. Secrets are redacted wherever they might appear.
-import pino, { type Logger, type LevelWithSilent } from 'pino';
+import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 import type { FastifyRequest } from 'fastify';
 import { allOptions } from '../config/schema.js';
 import { redactUrl } from '../options/redact.js';
@@ -38,7 +38,7 @@ export const SERIALIZERS = { req: serializeRequest, url: urlField, upstream: url
 /** `logger` with the request serializer, for a logger that did not come from createLogger. */
 export const withRequestSerializer = (logger: Logger): Logger => logger.child({}, { serializers: { req: serializeRequest } });
 
-export function createLogger(level: LevelWithSilent, destination?: pino.DestinationStream): Logger {
+export function createLogger(level: LevelWithSilent, destination?: DestinationStream): Logger {
   return pino(
     { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: SERIALIZERS, base: { name: 'headroom' } },
     destination,

@@ -87,6 +87,21 @@ describe('the require side (CommonJS, from dist/cjs)', { timeout: 300_000 }, () 
     const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
     assert.equal(build.status, 0, 'npm run build');
   }
+  test('no declaration file default-imports a module (TS1192 for users without esModuleInterop)', () => {
+    const offenders: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name.endsWith('.d.ts'))
+          for (const line of readFileSync(p, 'utf8').split('\n'))
+            if (/^import (?!type\b)[\w$]+\s*(,|from\b)/.test(line)) offenders.push(`${p.slice(ROOT.length + 1)}: ${line}`);
+      }
+    };
+    walk(join(ROOT, 'dist'));
+    assert.deepEqual(offenders, []);
+  });
+
   const require = createRequire(join(ROOT, 'package.json'));
   for (const [name, entry] of entries) {
     test(name, () => {
