@@ -17,8 +17,8 @@ export default tseslint.config(
     },
   },
   {
-    // Benchmarks, scripts and tests print their results.
-    files: ['bench/**', 'scripts/**', 'test/**'],
+    // Benchmarks, scripts and tests print their results; examples say where they listen.
+    files: ['bench/**', 'scripts/**', 'test/**', 'examples/**'],
     rules: { 'no-console': 'off' },
   },
 );

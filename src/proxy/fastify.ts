@@ -1,29 +1,60 @@
-// The proxy's Fastify plugin (exported from headroom-memory/proxy). proxyRoutes mounts every method under
-// the prefix. By default it also puts the proxy in front of Fastify's own request listener on the HTTP server, so proxied
-// requests skip Fastify's routing and request/reply objects (the throughput target needs that);
-// every proxy rule lives in proxy.handle(), so both paths behave the same. The Fastify routes
-// remain for inject() and for servers where the listener cannot be wrapped. Register it
-// encapsulated (not with fastify-plugin): it replaces the content-type parsers of its scope so
-// request bodies stay unread streams for the upstream.
+// The proxy's Fastify plugin (exported from headroom-memory/proxy and headroom-memory/fastify).
+// proxyRoutes mounts every method under the proxy's prefix as ordinary Fastify routes, so the app's
+// own hooks (an onRequest auth check, rate limits, request ids) run for proxied requests exactly as
+// for its other routes. That is the safe default for an app.
+//
+// `raw: true` is the gateway's fast path: it puts the proxy in front of Fastify's request listener
+// on the HTTP server, so requests under the prefix skip Fastify's routing, request/reply objects
+// and EVERY hook of the app. The gateway opts in (src/server/routes/proxy.ts): it has no user hooks
+// and checks Host itself in proxy.handle(). Every proxy rule lives in proxy.handle(), so both paths
+// answer the same.
+//
+// Register it encapsulated (not with fastify-plugin): it replaces the content-type parsers of its
+// own scope so request bodies stay unread streams for the upstream; the app's other routes keep
+// their parsers.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { HeadroomError } from '../errors.js';
 import { requireOption, resolveOptions } from '../options/spec.js';
 import { proxyRouteSpecs } from './options.js';
+import { decodeUnreserved } from './path.js';
 import type { Proxy } from './proxy.js';
 
 export interface ProxyRouteOptions {
   /** From createProxy(). Required. */
   proxy: Proxy;
-  /** Route the prefix on the raw server before Fastify. Default true. */
+  /**
+   * Route the prefix on the raw server before Fastify: faster, but the app's hooks do NOT run for
+   * proxied requests. Only at the root (no register prefix). Default false.
+   */
   raw?: boolean;
 }
 
 type Listener = (this: Server, req: IncomingMessage, res: ServerResponse) => void;
 
+/**
+ * The URL the proxy should see: a register prefix (`app.register(proxyRoutes, { prefix: '/v1' })`)
+ * is cut off, so the proxy's own prefix rules apply to the rest and path and query stay exact.
+ */
+export function withoutMount(url: string, mount: string): string {
+  if (mount === '') return url;
+  if (!url.startsWith(mount)) url = decodeUnreserved(url); // the router matched /%761/api as /v1/api
+  return url.startsWith(mount) ? url.slice(mount.length) : url;
+}
+
 export async function proxyRoutes(app: FastifyInstance, options: ProxyRouteOptions): Promise<void> {
   const o = resolveOptions('proxyRoutes', proxyRouteSpecs, options);
   const proxy = requireOption('proxyRoutes', 'proxy', proxyRouteSpecs.proxy, o.proxy);
-  if (o.raw) wrapServerListener(app, proxy);
+  const mount = app.prefix;
+  if (o.raw) {
+    if (mount !== '') {
+      throw new HeadroomError(
+        'HEADROOM_CONFIG_INVALID',
+        `proxyRoutes: raw=true routes ${proxy.prefix} on the bare server and cannot live under the register prefix ${mount}; use raw: false`,
+      );
+    }
+    wrapServerListener(app, proxy);
+  }
   // Fastify's return503OnClosing does not see requests routed before it, so drain them here.
   app.addHook('preClose', (done) => {
     proxy.drain();
@@ -34,6 +65,7 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyRouteOptio
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
   const handler = (request: FastifyRequest, reply: FastifyReply): void => {
     reply.hijack();
+    if (mount !== '') request.raw.url = withoutMount(request.raw.url ?? '/', mount);
     proxy.handle(request.raw, reply.raw);
   };
   app.all(proxy.prefix, handler);

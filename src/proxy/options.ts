@@ -164,7 +164,7 @@ export const proxyRouteSpecs = {
   proxy: required(
     optionalObject<Proxy>({ doc: 'The proxy to mount.', what: 'a proxy from createProxy()', methods: ['handle', 'matches', 'drain'] }),
   ),
-  raw: bool({ doc: "Route the prefix on the raw server before Fastify's routing.", default: true }),
+  raw: bool({ doc: "Route the prefix on the raw server before Fastify's routing (the app's hooks do not run for it).", default: false }),
 };
 
 /** Extra request headers: an object of string values. */

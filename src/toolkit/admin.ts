@@ -112,7 +112,9 @@ export function collectGarbage(monitor: MemoryMonitor): { before: number; after:
   if (!gc) throw new HeadroomError('HEADROOM_INTERNAL', 'this runtime does not let the process start a garbage collection');
   const before = monitor.sampleNow().v8.usedHeapSize;
   const started = performance.now();
-  gc({ type: 'major', execution: 'sync' });
+  // gc() without options: on Node 20 (V8 11.3) gc({ type: 'major', execution: 'sync' }) returns
+  // in under a millisecond and leaves unreachable objects in the old generation.
+  gc();
   const after = monitor.sampleNow().v8.usedHeapSize;
   return { before, after, freed: before - after, durationMs: performance.now() - started };
 }

@@ -57,6 +57,8 @@ export interface Headroom {
    * undefined when the request may go on. `path` (no query) is checked against shedExempt.
    */
   shed(path?: string): PlainResponse | undefined;
+  /** True while shed(path) would refuse (critical or draining; shedExempt honoured). Counts nothing: for handlers that ask. */
+  wouldShed(path?: string): boolean;
   health(): PlainResponse;
   live(): PlainResponse;
   ready(): PlainResponse;
@@ -187,6 +189,10 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
           return pressure;
         }
         return undefined;
+      },
+      wouldShed(path) {
+        if (path !== undefined && exempt(path)) return false;
+        return draining || (o.shedding && monitor.status() === 'critical');
       },
       health: () => responder.health(),
       live: () => responder.live(),

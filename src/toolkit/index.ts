@@ -8,3 +8,12 @@ export { createHealthResponder, type HealthResponder } from './health.js';
 export { createMetricsRegistry, scrape, type AppRequestStats, type MetricsParts } from './metrics.js';
 export { gracefulShutdown, type Shutdown, type ShutdownOptions } from './shutdown.js';
 export { bodyConsumed, proxyNodeRequest } from './node-proxy.js';
+export {
+  nodeMiddleware,
+  clientAddress,
+  type NodeMiddleware,
+  type NodeRequest,
+  type NodeRoutePaths,
+  type NextFunction,
+} from './node-middleware.js';
+export { serveNodeImage, queryObject } from './node-image.js';

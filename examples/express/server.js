@@ -1,0 +1,60 @@
+// An Express app with headroom-memory. `npm install && npm start`, then:
+//   curl localhost:3000/health            memory status (503 while critical)
+//   curl localhost:3000/metrics           Prometheus, headroom_* included
+//   curl localhost:3000/api/anything?x=1  streamed to UPSTREAM_URL/anything?x=1
+//   curl -X POST localhost:3000/notes -H 'authorization: Bearer dev-token' \
+//        -H 'content-type: application/json' -d '{"text":"hi"}'
+import { createServer } from 'node:http';
+import express from 'express';
+import { headroom } from 'headroom-memory/express';
+
+const PORT = Number(process.env.PORT ?? 3000);
+const HOST = process.env.HOST ?? '127.0.0.1';
+const APP_TOKEN = process.env.APP_TOKEN ?? 'dev-token';
+let demo; // the demo upstream, when UPSTREAM_URL is not set
+const upstreamUrl = process.env.UPSTREAM_URL ?? (await demoUpstream());
+
+const hr = headroom({
+  proxy: { upstreamUrl },
+  adminToken: process.env.HEADROOM_ADMIN_TOKEN, // unset: /admin/* answers 403
+});
+
+const app = express();
+// 1. headroom first: /health, /health/live, /health/ready, /metrics, /admin/*; sheds the rest
+//    with 503 + Retry-After while memory is critical, and counts requests in flight.
+app.use(hr.middleware());
+// 2. The proxy BEFORE any body parser, so request bodies stream to the upstream unread.
+//    (Put your auth middleware above this line to protect /api too.)
+app.use('/api', hr.proxy());
+// 3. The app's own routes, with their body parser and auth.
+app.use(express.json({ limit: '100kb' }));
+
+function requireToken(req, res, next) {
+  if (req.headers.authorization === `Bearer ${APP_TOKEN}`) return next();
+  res.status(401).json({ error: 'missing or wrong bearer token' });
+}
+
+app.post('/notes', requireToken, (req, res) => {
+  const text = typeof req.body?.text === 'string' ? req.body.text : '';
+  if (!text) return void res.status(400).json({ error: 'body must be {"text": "…"}' });
+  res.status(201).json({ note: { text, length: text.length } });
+});
+
+const server = app.listen(PORT, HOST, () => {
+  const { port } = server.address();
+  console.log(`listening on http://${HOST}:${port} (proxying /api to ${upstreamUrl})`);
+});
+// SIGTERM/SIGINT: readiness 503, in-flight requests finish, then everything closes and the
+// process ends by itself.
+hr.shutdown(server, { close: () => demo?.close() });
+
+// Without UPSTREAM_URL, a tiny upstream in this process answers /api/* so the example runs alone.
+async function demoUpstream() {
+  demo = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ demo: true, method: req.method, url: req.url }));
+  });
+  await new Promise((resolve) => demo.listen(0, '127.0.0.1', resolve));
+  console.log('UPSTREAM_URL is not set: proxying /api to a small demo upstream in this process');
+  return `http://127.0.0.1:${demo.address().port}`;
+}

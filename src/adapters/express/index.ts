@@ -1,0 +1,103 @@
+// headroom-memory/express: headroom in an Express (4 or 5) or Connect app.
+//
+//   const hr = headroom({ proxy: { upstreamUrl }, adminToken });
+//   app.use(hr.middleware());          // /health, /metrics, /admin/*, shedding, in-flight count
+//   app.use('/api', hr.proxy());       // before express.json(): the body is streamed, not parsed
+//   hr.shutdown(app.listen(3000));     // SIGTERM: ready 503, in-flight finish, everything closes
+//
+// Express itself is never imported: the handlers are plain (req, res, next) functions on Node's
+// objects, so the package does not need express at run time and works with Connect as well.
+import type { Server } from 'node:http';
+import { HeadroomError } from '../../errors.js';
+import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
+import { nodeMiddleware, type NodeMiddleware, type NodeRequest, type NodeRoutePaths } from '../../toolkit/node-middleware.js';
+import { serveNodeImage } from '../../toolkit/node-image.js';
+import { proxyNodeRequest } from '../../toolkit/node-proxy.js';
+import { gracefulShutdown, type Shutdown, type ShutdownOptions } from '../../toolkit/shutdown.js';
+
+export interface ExpressHeadroomOptions extends HeadroomOptions {
+  /** Where middleware() answers health, metrics and the admin API (relative to where it is mounted). */
+  routes?: NodeRoutePaths;
+}
+
+export interface ExpressHeadroom {
+  /** The framework-neutral core (monitor, registry, proxy, cache, image, shed(), health(), …). */
+  readonly headroom: Headroom;
+  /**
+   * Mount first, before auth and body parsers: answers GET /health, /health/live, /health/ready,
+   * /metrics and /admin/* itself (never shed), answers every other request 503 + Retry-After while
+   * memory is critical or the app drains, and counts the rest in flight until their response closes.
+   */
+  middleware(): NodeMiddleware;
+  /**
+   * The streaming proxy (needs the `proxy` option). Mounted at a path (`app.use('/api', hr.proxy())`)
+   * it forwards what follows the mount path, with the query exactly as sent; mounted without one
+   * (`app.use(hr.proxy())`) it takes the URLs under `proxy.prefix` and passes the rest on. Mount it
+   * before body parsers: a body they already read is answered 500 HEADROOM_BODY_CONSUMED, never
+   * forwarded empty.
+   */
+  proxy(): NodeMiddleware;
+  /** GET /image?url=&w=&h=&q=&format= (needs the `image` option): `app.get('/image', hr.image())`. */
+  image(): NodeMiddleware;
+  /**
+   * On SIGTERM/SIGINT (or when the returned function is called): readiness 503, new requests
+   * refused, in-flight ones finish, then the server, `close` and headroom close. Never exits the
+   * process: it ends by itself once nothing is left open.
+   */
+  shutdown(server: Server, options?: Omit<ShutdownOptions, 'headroom' | 'server'>): Shutdown;
+  /** Closes what headroom() created (the shared monitor when it is the last user). Idempotent. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+function missing(option: string, method: string): HeadroomError {
+  return new HeadroomError(
+    'HEADROOM_CONFIG_INVALID',
+    `headroom(): hr.${method}() needs the ${option} option, e.g. headroom({ ${option}: ${option === 'proxy' ? '{ upstreamUrl }' : '{ allowedOrigins }'} })`,
+  );
+}
+
+/** Whether Express or Connect cut a mount path from req.url (Connect has no req.baseUrl). */
+const mounted = (req: NodeRequest): boolean =>
+  req.baseUrl !== undefined ? req.baseUrl !== '' : req.originalUrl !== undefined && req.originalUrl !== req.url;
+
+export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom {
+  const { routes, ...rest } = options;
+  const hr = createHeadroom(rest);
+  return {
+    headroom: hr,
+    middleware: () => nodeMiddleware(hr, routes),
+    proxy() {
+      const proxy = hr.proxy;
+      if (!proxy) throw missing('proxy', 'proxy');
+      return (req, res, next) => {
+        const url = req.url ?? '/';
+        if (mounted(req)) {
+          // The mount path stands for the proxy's prefix: the proxy cuts the prefix (stripPrefix)
+          // and forwards the rest, so `/api/echo?x=4` mounted at /api reaches the upstream as /echo?x=4.
+          return proxyNodeRequest(proxy, req, res, proxy.prefix + (url.charCodeAt(0) === 47 ? url : `/${url}`));
+        }
+        if (!proxy.matches(url)) return next();
+        proxyNodeRequest(proxy, req, res, url);
+      };
+    },
+    image() {
+      const image = hr.image;
+      if (!image) throw missing('image', 'image');
+      return (req, res) => void serveNodeImage(image, req, res, req.originalUrl ?? req.url);
+    },
+    shutdown: (server, shutdownOptions) => gracefulShutdown({ ...shutdownOptions, headroom: hr, server }),
+    close: () => hr.close(),
+    [Symbol.asyncDispose]: () => hr.close(),
+  };
+}
+
+export { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
+export { gracefulShutdown, type Shutdown, type ShutdownOptions } from '../../toolkit/shutdown.js';
+export type { NodeMiddleware, NodeRequest, NodeRoutePaths, NextFunction } from '../../toolkit/node-middleware.js';
+export * from '../../errors-entry.js';
+export { registerMonitorMetrics } from '../../metrics/monitor.js';
+export { registerCacheMetrics } from '../../metrics/cache.js';
+export { registerProxyMetrics } from '../../metrics/proxy.js';
+export { registerImageMetrics } from '../../metrics/image.js';
+export { exposition } from '../../metrics/exposition.js';

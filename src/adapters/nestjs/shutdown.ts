@@ -1,0 +1,15 @@
+// Graceful stop of a Nest app on SIGTERM/SIGINT that ends the process with code 0: readiness turns
+// 503, new requests are refused, in-flight ones finish, then app.close() (which runs the modules'
+// shutdown hooks, closes the server and headroom). Use it INSTEAD of app.enableShutdownHooks(),
+// which ends the process by re-sending the signal to itself (exit code 143).
+import type { INestApplicationContext } from '@nestjs/common';
+import { gracefulShutdown, type Shutdown, type ShutdownOptions } from '../../toolkit/shutdown.js';
+import { HeadroomService } from './service.js';
+
+export function enableHeadroomShutdown(
+  app: INestApplicationContext,
+  options: Omit<ShutdownOptions, 'headroom' | 'close' | 'server'> = {},
+): Shutdown {
+  const { headroom } = app.get(HeadroomService);
+  return gracefulShutdown({ ...options, headroom, close: () => app.close() });
+}

@@ -1,0 +1,488 @@
+// The conformance suite of issue 13: the same scenarios, unchanged, against every fixture app in
+// test/fixtures/apps/*/fixture.json (one describe per fixture, so a failing adapter is named).
+// Each fixture runs as a child process (SIGTERM, small heaps); everything is asserted through HTTP.
+//   node --import tsx --test test/adapters/conformance/*.test.ts      (HEADROOM_FIXTURES=express,… to pick)
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request, type TestResponse } from '../../helpers/http.js';
+import { waitFor } from '../../helpers/wait.js';
+import { buildFixture, fixtures, startFixture, type Fixture, type RunningApp } from './harness.js';
+import { startUpstream, type Upstream } from './upstreams.js';
+
+const TOKEN = 'conformance-admin-token-0123456789';
+const MiB = 1024 * 1024;
+const SAMPLE_MS = 100;
+/** Readiness stays 503 this long after SIGTERM before the server stops accepting (the contract's SHUTDOWN_DELAY). */
+const SHUTDOWN_DELAY = 2000;
+
+interface Health {
+  status: 'healthy' | 'warning' | 'critical';
+  v8: { heapSizeLimit: number; usedHeapSize: number; heapUsedPercent: number };
+  process: { rss: number; heapUsed: number; heapTotal: number };
+  thresholds: { warningPercent: number; criticalPercent: number; hysteresisPercent: number };
+  timestamp: string;
+}
+
+/** Adds the app's output to a failing assertion, so the reason is visible without rerunning. */
+async function explained<T>(app: RunningApp, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof Error) err.message += `\n--- fixture output (last 8 KiB) ---\n${app.output()}`;
+    throw err;
+  }
+}
+
+const health = async (app: RunningApp): Promise<Health> => (await request(`${app.url}/health`)).json<Health>();
+
+/** The next /health built from a newer sample than `after` (the monitor samples every SAMPLE_MS). */
+async function nextSample(app: RunningApp, after: string): Promise<Health> {
+  return waitFor(
+    async () => {
+      const h = await health(app);
+      return h.timestamp !== after ? h : undefined;
+    },
+    'a new memory sample',
+    5000,
+    SAMPLE_MS / 2,
+  );
+}
+
+function gauge(metrics: string, name: string): number {
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics);
+  assert.ok(m, `${name} is in /metrics`);
+  return Number(m[1]);
+}
+
+/** The exit of the app, or 'still running' after `ms` (the timer does not hold the test process). */
+async function exitWithin(app: RunningApp, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null } | string> {
+  const ac = new AbortController();
+  try {
+    return await Promise.race([app.exited, sleep(ms, `still running after ${ms} ms`, { signal: ac.signal })]);
+  } finally {
+    ac.abort();
+  }
+}
+
+const admin = (app: RunningApp, path: string, method = 'GET'): Promise<TestResponse> =>
+  request(`${app.url}/admin${path}`, { method, headers: { authorization: `Bearer ${TOKEN}` } });
+
+/** Starts a request and gives back a function that abandons it (destroys the socket mid-way). */
+function abandonable(url: string): () => void {
+  const req = httpRequest(url, { agent: false });
+  req.on('error', () => undefined);
+  req.end();
+  return () => req.destroy();
+}
+
+function promtoolOrSkip(): boolean {
+  if (spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0) return true;
+  if (process.env.HEADROOM_REQUIRE_PROMTOOL === '1' || process.env.CI === 'true') {
+    throw new Error('promtool is required (HEADROOM_REQUIRE_PROMTOOL=1 or CI) but is not on PATH (apt-get install -y prometheus)');
+  }
+  console.warn('\n*** SKIP conformance scenario 13: promtool is not on PATH (apt-get install -y prometheus) ***\n');
+  return false;
+}
+
+async function promtool(text: string): Promise<string[]> {
+  const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const exited = new Promise<number | null>((resolve, reject) => child.on('error', reject).on('close', resolve));
+  child.stdin.end(text);
+  await exited;
+  return out.split('\n').filter(Boolean);
+}
+
+for (const fixture of fixtures()) conformance(fixture);
+
+function conformance(fixture: Fixture): void {
+  describe(`conformance: ${fixture.name}`, { timeout: 120_000 }, () => {
+    let upstream: Upstream;
+    before(async () => {
+      buildFixture(fixture);
+      upstream = await startUpstream();
+    });
+    after(() => upstream?.close());
+
+    // One app with the defaults (large heap, admin token, image route) for most scenarios; the
+    // SIGTERM scenario (5) runs last on it.
+    describe('default app', () => {
+      let app: RunningApp;
+      before(async () => {
+        app = await startFixture(fixture, {
+          nodeOptions: ['--max-old-space-size=1024', '--max-semi-space-size=1'],
+          env: {
+            UPSTREAM_URL: upstream.url,
+            HEADROOM_ADMIN_TOKEN: TOKEN,
+            IMAGE_ORIGIN: upstream.url,
+            MEMORY_SAMPLE_INTERVAL: String(SAMPLE_MS),
+            SHUTDOWN_DELAY: String(SHUTDOWN_DELAY),
+          },
+        });
+      });
+      after(() => app?.stop());
+
+      it('1. healthy: app routes 200, ready 200', () =>
+        explained(app, async () => {
+          const hello = await request(`${app.url}/app/hello`);
+          assert.equal(hello.status, 200, hello.text);
+          assert.deepEqual(hello.json(), { hello: 'world' });
+          const echo = await request(`${app.url}/app/echo`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ a: [1, 'b'] }),
+          });
+          assert.equal(echo.status, 200, echo.text);
+          assert.deepEqual(echo.json(), { received: { a: [1, 'b'] } });
+          assert.equal((await request(`${app.url}/health/ready`)).status, 200);
+          assert.equal((await request(`${app.url}/health/live`)).status, 200);
+          const h = await request(`${app.url}/health`);
+          assert.equal(h.status, 200);
+          assert.equal(h.json<Health>().status, 'healthy');
+        }));
+
+      it('7. the proxy under its mount path keeps path, query and method exactly', () =>
+        explained(app, async () => {
+          const cases: [method: string, client: string, upstreamSees: string][] = [
+            ['GET', '/api/echo?x=4&y=%2F', '/echo?x=4&y=%2F'],
+            ['GET', '/api/echo/a%20b/c.json?q=1&q=2&e=&u=%C3%A9', '/echo/a%20b/c.json?q=1&q=2&e=&u=%C3%A9'],
+            ['DELETE', '/api/echo/item/7', '/echo/item/7'],
+            ['GET', '/api/echo', '/echo'],
+          ];
+          for (const [method, client, expected] of cases) {
+            const before = upstream.seen.length;
+            const r = await request(`${app.url}${client}`, { method });
+            assert.equal(r.status, 200, `${method} ${client}: ${r.text}`);
+            const seen = upstream.seen.slice(before);
+            assert.equal(seen.length, 1, `${client} reached the upstream once`);
+            assert.equal(seen[0]!.method, method);
+            assert.equal(seen[0]!.url, expected, `${method} ${client}`);
+          }
+          const before = upstream.seen.length;
+          const put = await request(`${app.url}/api/echo/put?v=1`, { method: 'PUT', body: 'x'.repeat(5000) });
+          assert.equal(put.status, 200, put.text);
+          assert.deepEqual(
+            upstream.seen.slice(before).map((s) => [s.method, s.url, s.bodyLength]),
+            [['PUT', '/echo/put?v=1', 5000]],
+          );
+        }));
+
+      it('9. the proxy streams a 30 MB upload', () =>
+        explained(app, async () => {
+          const size = 30 * MiB;
+          const chunk = Buffer.alloc(256 * 1024, 'u');
+          const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+            const req = httpRequest(
+              `${app.url}/api/upload`,
+              { method: 'POST', agent: false, headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) } },
+              (r) => {
+                let body = '';
+                r.setEncoding('utf8').on('data', (d: string) => (body += d));
+                r.on('end', () => resolve({ status: r.statusCode!, body }));
+              },
+            );
+            req.on('error', reject);
+            let sent = 0;
+            const write = (): void => {
+              while (sent < size) {
+                sent += chunk.length;
+                if (!req.write(chunk)) return void req.once('drain', write);
+              }
+              req.end();
+            };
+            write();
+          });
+          assert.equal(res.status, 200, res.body);
+          assert.deepEqual(JSON.parse(res.body), { bytes: size });
+          assert.equal(upstream.seen.at(-1)!.bodyLength, size);
+        }));
+
+      it('8. the proxy streams a 200 MB download with bounded RSS', () =>
+        explained(app, async () => {
+          const baseline = (await health(app)).process.rss;
+          let peak = baseline;
+          let bytes = 0;
+          let downloading = true;
+          const watch = (async () => {
+            let last = '';
+            while (downloading) {
+              const h = await health(app);
+              if (h.timestamp !== last) peak = Math.max(peak, h.process.rss);
+              last = h.timestamp;
+              await sleep(SAMPLE_MS);
+            }
+          })();
+          const status = await new Promise<number>((resolve, reject) => {
+            const req = httpRequest(`${app.url}/api/download?mb=200`, { agent: false }, (r) => {
+              r.on('data', (c: Buffer) => (bytes += c.length));
+              r.on('end', () => resolve(r.statusCode!));
+              r.on('error', reject);
+            });
+            req.on('error', reject);
+            req.end();
+          });
+          downloading = false;
+          await watch;
+          peak = Math.max(peak, (await nextSample(app, '')).process.rss);
+          assert.equal(status, 200);
+          assert.equal(bytes, 200 * MiB);
+          const growth = peak - baseline;
+          assert.ok(growth < 64 * MiB, `RSS grew ${(growth / MiB).toFixed(1)} MiB while 200 MiB streamed (bound 64 MiB)`);
+        }));
+
+      it('10. a body a parser already read: clear 500, upstream never called', () =>
+        explained(app, async () => {
+          const calls = upstream.calls();
+          const r = await request(`${app.url}/parsed-api/echo`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ lost: 'never' }),
+          });
+          assert.equal(r.status, 500, r.text);
+          assert.equal(r.json().error.code, 'HEADROOM_BODY_CONSUMED');
+          assert.match(r.json().error.message, /before body parsers/);
+          assert.equal(upstream.calls(), calls, 'the upstream was not called');
+        }));
+
+      it("11. the app's auth runs before the proxied and image routes (not before health and metrics)", () =>
+        explained(app, async () => {
+          const deny = { 'x-deny': '1' };
+          const calls = upstream.calls();
+          const image = `/image?url=${encodeURIComponent(`${upstream.url}/image.png`)}&w=32&format=png`;
+          for (const path of ['/api/echo?x=1', '/app/hello', image]) {
+            const r = await request(`${app.url}${path}`, { headers: deny });
+            assert.equal(r.status, 401, `${path}: ${r.text}`);
+            assert.deepEqual(r.json(), { error: 'denied by app' }, path);
+          }
+          assert.equal(upstream.calls(), calls, 'nothing denied reached the upstream or the image origin');
+          for (const path of ['/health', '/health/ready', '/metrics']) {
+            assert.equal((await request(`${app.url}${path}`, { headers: deny })).status, 200, path);
+          }
+          const allowed = await request(`${app.url}${image}`);
+          assert.equal(allowed.status, 200, allowed.text);
+          assert.equal(allowed.headers['content-type'], 'image/png');
+        }));
+
+      it('12. the admin API: 401 with a wrong token, 200 with the right one', () =>
+        explained(app, async () => {
+          const wrong = await request(`${app.url}/admin/memory-stats`, { headers: { authorization: 'Bearer not-the-token-at-all' } });
+          assert.equal(wrong.status, 401, wrong.text);
+          assert.equal(wrong.json().error.code, 'HEADROOM_UNAUTHORIZED');
+          const none = await request(`${app.url}/admin/memory-stats`);
+          assert.equal(none.status, 401, none.text);
+          const ok = await admin(app, '/memory-stats');
+          assert.equal(ok.status, 200, ok.text);
+          assert.equal(typeof ok.json().memory.heapLimit, 'number');
+        }));
+
+      it('6. aborted requests release their in-flight slot', () =>
+        explained(app, async () => {
+          const inFlight = async (): Promise<number> =>
+            gauge((await request(`${app.url}/metrics`)).text, 'headroom_app_requests_in_flight');
+          const proxyInFlight = async (): Promise<number> => (await admin(app, '/proxy-stats')).json().inFlight as number;
+          assert.equal(await inFlight(), 0);
+          // An app route abandoned long before it would answer (its handler keeps sleeping for 8 s;
+          // short enough to be over before scenario 5 waits for the process to end).
+          const abandonApp = abandonable(`${app.url}/app/slow?ms=8000`);
+          await waitFor(async () => (await inFlight()) === 1, 'the slow app request in flight');
+          abandonApp();
+          await waitFor(async () => (await inFlight()) === 0, 'the in-flight gauge back to 0 after the abort', 3000);
+          // A proxied request abandoned while the upstream holds its answer.
+          const abandonProxy = abandonable(`${app.url}/api/slow?ms=20000`);
+          await waitFor(async () => (await proxyInFlight()) === 1 && (await inFlight()) === 1, 'the proxied request in flight');
+          abandonProxy();
+          await waitFor(
+            async () => (await proxyInFlight()) === 0 && (await inFlight()) === 0,
+            'the proxy and the app in flight back to 0 after the abort',
+            3000,
+          );
+        }));
+
+      it('4. 90 %+ of heapUsed/heapTotal but under 50 % of the heap limit is never shed', () =>
+        explained(app, async () => {
+          let h = await health(app);
+          for (let i = 0; h.process.heapUsed / h.process.heapTotal < 0.9; i++) {
+            assert.ok(i < 24, `heapUsed/heapTotal still ${(h.process.heapUsed / h.process.heapTotal).toFixed(3)} after ${i * 16} MiB`);
+            assert.equal((await request(`${app.url}/__test/alloc?mb=16`, { method: 'POST' })).status, 200);
+            h = await nextSample(app, h.timestamp);
+            assert.ok(h.v8.heapUsedPercent < 50, `heap at ${h.v8.heapUsedPercent.toFixed(1)} % of its limit before the ratio reached 0.9`);
+          }
+          // The same sample: the wrong denominator says ≥ 90 %, the right one says < 50 %.
+          assert.equal(h.status, 'healthy', `status ${h.status} at ${h.v8.heapUsedPercent.toFixed(1)} % of the heap limit`);
+          const hello = await request(`${app.url}/app/hello`);
+          assert.equal(hello.status, 200, hello.text);
+          assert.equal((await request(`${app.url}/health/ready`)).status, 200);
+          assert.equal((await request(`${app.url}/__test/free`, { method: 'POST' })).json().retainedMb, 0);
+        }));
+
+      it('13. /metrics passes promtool check metrics for headroom_*', async (t) => {
+        if (!promtoolOrSkip()) return t.skip('promtool not installed');
+        await explained(app, async () => {
+          const r = await request(`${app.url}/metrics`);
+          assert.equal(r.status, 200);
+          assert.match(String(r.headers['content-type']), /^text\/plain/);
+          assert.match(r.text, /^headroom_app_requests_in_flight \d+$/m);
+          assert.match(r.text, /^headroom_proxy_/m);
+          const findings = await promtool(r.text);
+          // prom-client's own default metrics have known findings (nodejs_active_*_total are gauges).
+          const ours = findings.filter((l) => !/^(nodejs|process)_\w+ /.test(l));
+          assert.deepEqual(ours, [], `promtool check metrics:\n${findings.join('\n')}`);
+        });
+      });
+
+      it('5. SIGTERM: ready 503, new requests refused, in-flight requests finish, exit 0', () =>
+        explained(app, async () => {
+          const slow = request(`${app.url}/app/slow?ms=${SHUTDOWN_DELAY + 1500}`);
+          await waitFor(
+            async () => gauge((await request(`${app.url}/metrics`)).text, 'headroom_app_requests_in_flight') === 1,
+            'the slow request in flight',
+          );
+          app.child.kill('SIGTERM');
+          const ready = await waitFor(
+            async () => {
+              const r = await request(`${app.url}/health/ready`);
+              return r.status === 503 ? r : undefined;
+            },
+            'readiness 503 after SIGTERM',
+            SHUTDOWN_DELAY / 2,
+          );
+          assert.equal(ready.json().draining, true);
+          const refused = await request(`${app.url}/app/hello`);
+          assert.equal(refused.status, 503, refused.text);
+          assert.ok(refused.headers['retry-after'], 'Retry-After on a refused request');
+          const finished = await slow;
+          assert.equal(finished.status, 200, finished.text);
+          assert.deepEqual(finished.json(), { slept: SHUTDOWN_DELAY + 1500 });
+          const exit = await exitWithin(app, 15_000);
+          assert.deepEqual(exit, { code: 0, signal: null });
+        }));
+    });
+
+    // Another app without an admin token; it ends by itself after SIGTERM.
+    describe('app without an admin token', () => {
+      let app: RunningApp;
+      before(async () => {
+        app = await startFixture(fixture, {
+          env: { UPSTREAM_URL: upstream.url, HEADROOM_ADMIN_TOKEN: undefined, IMAGE_ORIGIN: undefined, SHUTDOWN_DELAY: '0' },
+        });
+      });
+      after(() => app?.stop());
+
+      it('12. the admin API is off without a token (403 saying how to turn it on)', () =>
+        explained(app, async () => {
+          for (const method of ['GET', 'POST']) {
+            const r = await request(`${app.url}/admin/${method === 'GET' ? 'memory-stats' : 'gc'}`, {
+              method,
+              headers: { authorization: `Bearer ${TOKEN}` },
+            });
+            assert.equal(r.status, 403, r.text);
+            assert.equal(r.json().error.code, 'HEADROOM_ADMIN_DISABLED');
+          }
+        }));
+
+      it('14. after traffic, SIGTERM closes everything: the process exits by itself with code 0', () =>
+        explained(app, async () => {
+          assert.equal((await request(`${app.url}/api/echo?k=1`)).status, 200);
+          assert.equal((await request(`${app.url}/app/hello`)).status, 200);
+          assert.equal((await request(`${app.url}/metrics`)).status, 200);
+          app.child.kill('SIGTERM');
+          const exit = await exitWithin(app, 15_000);
+          assert.deepEqual(exit, { code: 0, signal: null });
+        }));
+    });
+
+    // A small heap with low thresholds: shedding while critical, recovery only below the band.
+    describe('small heap', () => {
+      let app: RunningApp;
+      let critical: number;
+      let band: number;
+      before(async () => {
+        app = await startFixture(fixture, {
+          nodeOptions: ['--max-old-space-size=128', '--max-semi-space-size=1', '--expose-gc'],
+          env: {
+            UPSTREAM_URL: upstream.url,
+            HEADROOM_ADMIN_TOKEN: TOKEN,
+            MEMORY_WARNING_THRESHOLD: '0.45',
+            MEMORY_CRITICAL_THRESHOLD: '0.6',
+            MEMORY_HYSTERESIS: '0.15',
+            MEMORY_SAMPLE_INTERVAL: String(SAMPLE_MS),
+          },
+        });
+      });
+      after(() => app?.stop());
+
+      it('2. critical: app routes 503 + Retry-After, ready 503 within one sample; health and metrics still answer', () =>
+        explained(app, async () => {
+          const h = await health(app);
+          assert.equal(h.status, 'healthy', `starts healthy (${h.v8.heapUsedPercent.toFixed(1)} % of the heap limit)`);
+          ({ criticalPercent: critical, hysteresisPercent: band } = h.thresholds);
+          assert.equal(critical, 60);
+          assert.equal(band, 15);
+          // Up to 8 points above critical.
+          const target = ((critical + 8) / 100) * h.v8.heapSizeLimit;
+          const mb = Math.ceil((target - h.v8.usedHeapSize) / MiB);
+          assert.equal((await request(`${app.url}/__test/alloc?mb=${mb}`, { method: 'POST' })).status, 200);
+          const started = performance.now();
+          await waitFor(async () => (await request(`${app.url}/health/ready`)).status === 503, 'ready 503', SAMPLE_MS * 3 + 1000, 10);
+          const took = performance.now() - started;
+          const shed = await request(`${app.url}/app/hello`);
+          assert.equal(shed.status, 503, shed.text);
+          assert.ok(Number(shed.headers['retry-after']) > 0, 'Retry-After in seconds');
+          assert.equal(shed.json().error.code, 'HEADROOM_MEMORY_PRESSURE');
+          const proxied = await request(`${app.url}/api/echo`);
+          assert.equal(proxied.status, 503, `the proxied route is shed too: ${proxied.text}`);
+          const report = await request(`${app.url}/health`);
+          assert.equal(report.status, 503);
+          assert.equal(report.json<Health>().status, 'critical');
+          assert.equal((await request(`${app.url}/health/live`)).status, 200);
+          assert.equal((await request(`${app.url}/metrics`)).status, 200);
+          assert.equal((await admin(app, '/memory-stats')).status, 200);
+          console.log(`# ${fixture.name}: ready turned 503 ${took.toFixed(0)} ms after the allocation (sample interval ${SAMPLE_MS} ms)`);
+        }));
+
+      it('3. back to healthy only after usage fell below the hysteresis band', () =>
+        explained(app, async () => {
+          // Free step by step until usage is inside the band [critical − hysteresis, critical):
+          // below the threshold, yet still critical and still shedding.
+          let h = await health(app);
+          let inBand = 0;
+          for (let i = 0; i < 40 && h.v8.heapUsedPercent >= critical - band + 2; i++) {
+            const left = (await request(`${app.url}/__test/free?mb=4`, { method: 'POST' })).json().retainedMb as number;
+            assert.ok(left > 0, 'the fixture frees N MiB with /__test/free?mb=N (contract), not everything');
+            assert.equal((await admin(app, '/gc', 'POST')).status, 200);
+            h = await nextSample(app, h.timestamp);
+            if (h.v8.heapUsedPercent < critical && h.v8.heapUsedPercent >= critical - band) {
+              inBand++;
+              assert.equal(h.status, 'critical', `${h.v8.heapUsedPercent.toFixed(1)} % is inside the band: still critical`);
+              const shed = await request(`${app.url}/app/hello`);
+              assert.equal(shed.status, 503, `still shedding at ${h.v8.heapUsedPercent.toFixed(1)} %`);
+            }
+          }
+          assert.ok(inBand > 0, 'usage passed through the hysteresis band');
+          // Now let everything go: healthy again only once usage is below warning − hysteresis.
+          assert.equal((await request(`${app.url}/__test/free`, { method: 'POST' })).json().retainedMb, 0);
+          assert.equal((await admin(app, '/gc', 'POST')).status, 200);
+          const { warningPercent } = h.thresholds;
+          h = await waitFor(
+            async () => {
+              const s = await nextSample(app, h.timestamp);
+              if (s.status !== 'critical') assert.ok(s.v8.heapUsedPercent < critical - band, `left critical at ${s.v8.heapUsedPercent} %`);
+              if (s.status === 'healthy') assert.ok(s.v8.heapUsedPercent < warningPercent - band, `healthy at ${s.v8.heapUsedPercent} %`);
+              h = s;
+              return s.status === 'healthy' ? s : undefined;
+            },
+            'healthy again',
+            10_000,
+          );
+          const hello = await request(`${app.url}/app/hello`);
+          assert.equal(hello.status, 200, hello.text);
+          assert.equal((await request(`${app.url}/health/ready`)).status, 200);
+        }));
+    });
+  });
+}

@@ -1,0 +1,305 @@
+// headroom-memory/express in a real Express 5 app: the middleware's routes, shedding and in-flight
+// count, the proxy under every way of mounting it, the consumed-body refusal, the image route's
+// wiring, graceful shutdown and close() leaving nothing behind.
+import assert from 'node:assert/strict';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import express from 'express';
+import {
+  headroom,
+  HeadroomError,
+  isHeadroomError,
+  registerProxyMetrics,
+  type ExpressHeadroom,
+} from '../../../src/adapters/express/index.js';
+import { request } from '../../helpers/http.js';
+import { portClosed } from '../../helpers/net.js';
+import { assertNoLeakedHandles } from '../../helpers/resources.js';
+import { waitFor } from '../../helpers/wait.js';
+import { fakeMemory } from '../../monitor/helpers.js';
+
+const TOKEN = 'express-adapter-admin-token-0123';
+
+async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string }> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+const closeServer = (server: Server): Promise<void> =>
+  new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+
+/** Records what reached it: "METHOD url bodyBytes". */
+async function startUpstream() {
+  const seen: string[] = [];
+  const up = await listen((req, res) => {
+    let n = 0;
+    req.on('data', (c: Buffer) => (n += c.length));
+    req.on('end', () => {
+      seen.push(`${req.method} ${req.url} ${n}`);
+      if (req.url?.startsWith('/hold')) return; // answered never: a request a client abandons
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ url: req.url }));
+    });
+  });
+  return { ...up, seen };
+}
+
+describe('headroom-memory/express', () => {
+  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  before(async () => {
+    upstream = await startUpstream();
+  });
+  after(() => closeServer(upstream.server));
+
+  async function app(setup: (app: express.Express, hr: ExpressHeadroom) => void, options: Parameters<typeof headroom>[0] = {}) {
+    const hr = headroom({ proxy: { upstreamUrl: upstream.url, closeTimeout: 500 }, adminToken: TOKEN, ...options });
+    const a = express();
+    setup(a, hr);
+    const server = a.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return {
+      url,
+      hr,
+      server,
+      close: async () => {
+        await closeServer(server);
+        await hr.close();
+      },
+    };
+  }
+
+  it('keeps path and query exactly under any mount path; a body a parser read is refused, never forwarded', async () => {
+    const t = await app((a, hr) => {
+      a.use(hr.middleware());
+      a.use('/api', hr.proxy());
+      a.use('/v1/upstream', hr.proxy()); // mount path other than the proxy's prefix
+      const tenant = express.Router({ mergeParams: true });
+      tenant.use(hr.proxy());
+      a.use('/tenants/:id/api', tenant); // nested router with a parameter
+      a.use(express.json());
+      a.use('/parsed', hr.proxy()); // wrong: after the body parser
+      a.use(hr.proxy()); // unmounted: takes /api… by the proxy's prefix, passes the rest on
+      a.get('/own', (_req, res) => void res.json({ own: true }));
+    });
+    try {
+      const expect: [string, string][] = [
+        ['/api/echo?x=4&y=%2F', 'GET /echo?x=4&y=%2F 0'],
+        ['/api', 'GET / 0'],
+        ['/api?q=1', 'GET /?q=1 0'],
+        ['/API/Echo?Case=1', 'GET /Echo?Case=1 0'], // Express mounts match case-insensitively
+        ['/v1/upstream/a%20b/c?z=%26', 'GET /a%20b/c?z=%26 0'],
+        ['/tenants/7/api/items?page=2', 'GET /items?page=2 0'],
+      ];
+      for (const [client, seen] of expect) {
+        const from = upstream.seen.length;
+        const r = await request(`${t.url}${client}`);
+        assert.equal(r.status, 200, `${client}: ${r.text}`);
+        assert.deepEqual(upstream.seen.slice(from), [seen], client);
+      }
+      const from = upstream.seen.length;
+      const post = await request(`${t.url}/api/up`, { method: 'POST', body: 'y'.repeat(70_000) });
+      assert.equal(post.status, 200);
+      const parsed = await request(`${t.url}/parsed/up`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"a":1}',
+      });
+      assert.equal(parsed.status, 500);
+      assert.equal(parsed.json().error.code, 'HEADROOM_BODY_CONSUMED');
+      assert.match(parsed.json().error.message, /mount the headroom proxy before body parsers/);
+      assert.deepEqual(upstream.seen.slice(from), ['POST /up 70000'], 'the parsed body never reached the upstream');
+      assert.deepEqual((await request(`${t.url}/own`)).json(), { own: true }, 'the unmounted proxy passes other paths on');
+      // Sent as is (a URL parser would resolve the dots before they leave the client).
+      const { port } = new URL(t.url);
+      const escape = await new Promise<number>((resolve, reject) =>
+        httpRequest({ host: '127.0.0.1', port, path: '/api/a/%2e%2e/%2e%2e/secret', agent: false }, (r) => {
+          r.resume();
+          resolve(r.statusCode!);
+        })
+          .on('error', reject)
+          .end(),
+      );
+      assert.equal(escape, 400, 'the proxy path rules still apply under a mount path');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('answers health, metrics and the admin API (rate-limited per req.ip, trust proxy honoured) and never sheds them', async () => {
+    const mem = fakeMemory();
+    const t = await app(
+      (a, hr) => {
+        a.set('trust proxy', true);
+        a.use(hr.middleware());
+        a.use((req, res, next) => (req.headers['x-deny'] ? void res.status(401).end() : next()));
+        a.get('/own', (_req, res) => void res.json({ own: true }));
+      },
+      { adminRateLimit: 2, monitor: { sampler: mem.sampler, autoStart: false } },
+    );
+    try {
+      t.hr.headroom.monitor.sampleNow();
+      assert.equal((await request(`${t.url}/health`)).json().status, 'healthy');
+      assert.equal((await request(`${t.url}/health/live`)).status, 200);
+      assert.equal((await request(`${t.url}/health/ready`)).status, 200);
+      const head = await request(`${t.url}/health`, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(head.body.length, 0);
+      const metrics = await request(`${t.url}/metrics`, { headers: { 'x-deny': '1' } });
+      assert.equal(metrics.status, 200, 'mounted before the auth middleware: open to the scraper');
+      assert.match(metrics.text, /^headroom_app_requests_in_flight 0$/m);
+      assert.match(metrics.text, /^headroom_proxy_requests_total/m);
+
+      const as = (client: string, authorization = `Bearer ${TOKEN}`) =>
+        request(`${t.url}/admin/memory-stats`, { headers: { authorization, 'x-forwarded-for': client } });
+      assert.equal((await as('10.0.0.1')).status, 200);
+      assert.equal((await as('10.0.0.1', 'Bearer wrong-token-wrong-token')).status, 401);
+      const limited = await as('10.0.0.1');
+      assert.equal(limited.status, 429, 'the third request of one client in a minute');
+      assert.ok(limited.headers['retry-after']);
+      assert.equal((await as('10.0.0.2')).status, 200, 'another client (req.ip from X-Forwarded-For) has its own window');
+      const post = await request(`${t.url}/admin/memory-stats`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'x-forwarded-for': '10.0.0.3' },
+      });
+      assert.equal(post.status, 405);
+
+      mem.setHeapRatio(0.9);
+      t.hr.headroom.monitor.sampleNow();
+      const shed = await request(`${t.url}/own`);
+      assert.equal(shed.status, 503);
+      assert.equal(shed.headers['retry-after'], '5');
+      assert.equal(shed.json().error.code, 'HEADROOM_MEMORY_PRESSURE');
+      assert.equal((await request(`${t.url}/health`)).status, 503);
+      assert.equal((await request(`${t.url}/health/ready`)).status, 503);
+      assert.equal((await request(`${t.url}/health/live`)).status, 200);
+      assert.equal((await request(`${t.url}/metrics`)).status, 200);
+      assert.equal((await as('10.0.0.4')).status, 200);
+      mem.setHeapRatio(0.82); // inside the hysteresis band: still critical
+      t.hr.headroom.monitor.sampleNow();
+      assert.equal((await request(`${t.url}/own`)).status, 503);
+      mem.setHeapRatio(0.5);
+      t.hr.headroom.monitor.sampleNow();
+      assert.equal((await request(`${t.url}/own`)).status, 200);
+      assert.match((await request(`${t.url}/metrics`)).text, /^headroom_app_requests_shed_total 2$/m);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('routes can move or be turned off', async () => {
+    const t = await app(
+      (a, hr) => {
+        a.use('/ops', hr.middleware());
+        a.get('/metrics', (_req, res) => void res.send("the app's own"));
+      },
+      { routes: { metrics: false, admin: '/control', health: '/hc' }, monitor: { autoStart: false } },
+    );
+    try {
+      assert.equal((await request(`${t.url}/ops/hc/ready`)).status, 200);
+      const stats = await request(`${t.url}/ops/control/memory-stats`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(stats.status, 200, stats.text);
+      assert.equal((await request(`${t.url}/metrics`)).text, "the app's own");
+      assert.equal((await request(`${t.url}/ops/metrics`)).status, 404);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('counts requests in flight until their response closes, aborted ones included', async () => {
+    const t = await app((a, hr) => {
+      a.use(hr.middleware());
+      a.use('/api', hr.proxy());
+      a.get('/never', () => undefined); // a handler that never answers
+    });
+    try {
+      const inFlight = () => t.hr.headroom.requests().inFlight;
+      for (const path of ['/never', '/api/hold']) {
+        const req = httpRequest(`${t.url}${path}`, { agent: false });
+        req.on('error', () => undefined);
+        req.end();
+        await waitFor(() => inFlight() === 1 && (path === '/never' || t.hr.headroom.proxy!.stats().inFlight === 1), `${path} in flight`);
+        req.destroy();
+        await waitFor(() => inFlight() === 0 && t.hr.headroom.proxy!.stats().inFlight === 0, `${path} released after the abort`);
+      }
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('shutdown(server): ready 503 and new requests refused while in-flight ones finish; then everything is closed', async () => {
+    await assertNoLeakedHandles(async () => {
+      let release!: () => void;
+      const t = await app((a, hr) => {
+        a.use(hr.middleware());
+        a.use('/api', hr.proxy());
+        a.get('/slow', (_req, res) => void (release = () => res.json({ done: true })));
+      });
+      let closedApp = false;
+      const stop = t.hr.shutdown(t.server, { signals: [], delay: 300, close: () => void (closedApp = true) });
+      const slow = request(`${t.url}/slow`);
+      await waitFor(() => t.hr.headroom.requests().inFlight === 1, 'the slow request in flight');
+      assert.equal((await request(`${t.url}/api/x`)).status, 200);
+      const stopped = stop();
+      const ready = await request(`${t.url}/health/ready`);
+      assert.equal(ready.status, 503);
+      assert.equal(ready.json().draining, true);
+      const refused = await request(`${t.url}/api/x`);
+      assert.equal(refused.status, 503);
+      assert.equal(refused.json().error.code, 'HEADROOM_DRAINING');
+      release();
+      assert.deepEqual((await slow).json(), { done: true });
+      await stopped;
+      assert.ok(closedApp);
+      assert.ok(await portClosed(t.url));
+      await t.close(); // idempotent after shutdown
+    });
+  });
+
+  it('refuses hr.proxy() and hr.image() without their options, naming the option', async () => {
+    const hr = headroom({ monitor: { autoStart: false } });
+    try {
+      assert.throws(
+        () => hr.proxy(),
+        (err: unknown) => isHeadroomError(err) && err.code === 'HEADROOM_CONFIG_INVALID' && /proxy: \{ upstreamUrl \}/.test(err.message),
+      );
+      assert.throws(
+        () => hr.image(),
+        (err: unknown) => err instanceof HeadroomError && /allowedOrigins/.test(err.message),
+      );
+      assert.equal(typeof registerProxyMetrics, 'function', 'the metrics registrations are exported from the entry');
+    } finally {
+      await hr.close();
+    }
+  });
+
+  it('works in a Connect-style app (originalUrl without baseUrl) too', async () => {
+    const hr = headroom({ proxy: { upstreamUrl: upstream.url, closeTimeout: 500 }, monitor: { autoStart: false } });
+    const mw = hr.middleware();
+    const proxy = hr.proxy();
+    // What connect does for app.use('/gw', proxy): cut the route from req.url, keep originalUrl.
+    const server = await listen((req, res) => {
+      const r = req as IncomingMessage & { originalUrl?: string };
+      r.originalUrl = req.url;
+      mw(r, res, () => {
+        if (!req.url!.startsWith('/gw')) return void res.end('no');
+        req.url = req.url!.slice(3) || '/';
+        proxy(r, res, () => res.end('next'));
+      });
+    });
+    try {
+      const from = upstream.seen.length;
+      assert.equal((await request(`${server.url}/gw/deep/path?a=1&a=2`)).status, 200);
+      assert.deepEqual(upstream.seen.slice(from), ['GET /deep/path?a=1&a=2 0']);
+      assert.equal((await request(`${server.url}/health/live`)).status, 200);
+    } finally {
+      await closeServer(server.server);
+      await hr.close();
+    }
+  });
+});

@@ -1,0 +1,263 @@
+// The Fastify plugin in real apps over real HTTP: the app's auth hook runs before the proxy,
+// shedding with Retry-After and hysteresis, the memory decorator, the admin API, in-flight
+// counting through aborts, and close() leaving nothing behind.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Fastify from 'fastify';
+import { fastifyPluginSpecs, headroom, proxyHandler } from '../../../src/adapters/fastify/index.js';
+import { request } from '../../helpers/http.js';
+import { assertNoLeakedHandles } from '../../helpers/resources.js';
+import { waitFor } from '../../helpers/wait.js';
+import { startUpstream } from '../../proxy/helpers.js';
+import { ADMIN_TOKEN, controlledMonitor, startApp } from './helpers.js';
+
+const inFlight = async (url: string): Promise<number> => {
+  const text = (await request(`${url}/metrics`)).text;
+  return Number(/^headroom_app_requests_in_flight (\d+)$/m.exec(text)?.[1]);
+};
+
+describe('Fastify plugin', () => {
+  test("the app's onRequest auth hook protects /api/* as well as its own routes", async () => {
+    const up = await startUpstream((req, res) => res.end(JSON.stringify({ url: req.url })));
+    const { app, url } = await startApp({ proxy: { upstreamUrl: up.url } });
+    try {
+      const deny = { 'x-deny': '1' };
+      assert.equal((await request(`${url}/app/hello`, { headers: deny })).status, 401);
+      const api = await request(`${url}/api/echo?x=4&y=%2F`, { headers: deny });
+      assert.equal(api.status, 401);
+      assert.deepEqual(api.json(), { error: 'denied by app' });
+      assert.equal(up.received.length, 0, 'the upstream was never called');
+      // Allowed: path and query reach the upstream exactly, prefix stripped.
+      const ok = await request(`${url}/api/echo?x=4&y=%2F`);
+      assert.deepEqual(ok.json(), { url: '/echo?x=4&y=%2F' });
+      assert.equal((await request(`${url}/health/ready`, { headers: deny })).status, 200);
+    } finally {
+      await app.close();
+      await up.close();
+    }
+  });
+
+  test("the proxy forwards bodies unread while the app's other routes keep Fastify's JSON parser", async () => {
+    const up = await startUpstream((req, res, rec) => req.on('end', () => res.end(JSON.stringify({ bytes: rec.bodyBytes }))).resume());
+    const { app, url } = await startApp({ proxy: { upstreamUrl: up.url } });
+    try {
+      const json = { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":[1,2,3]}' };
+      assert.deepEqual((await request(`${url}/app/echo`, json)).json(), { received: { a: [1, 2, 3] } });
+      assert.deepEqual((await request(`${url}/api/upload`, json)).json(), { bytes: 13 });
+      const odd = { method: 'PUT', headers: { 'content-type': 'application/x-odd' }, body: Buffer.alloc(100_000, 1) };
+      assert.deepEqual((await request(`${url}/api/upload`, odd)).json(), { bytes: 100_000 });
+    } finally {
+      await app.close();
+      await up.close();
+    }
+  });
+
+  test('under a register prefix the proxy keeps path and query; raw: true would skip the hooks', async () => {
+    const up = await startUpstream((req, res) => res.end(JSON.stringify({ url: req.url })));
+    const { app, url } = await startApp({ proxy: { upstreamUrl: up.url }, proxyRoutes: false }, async (a) => {
+      await a.register(
+        async (scope) => {
+          const { proxyRoutes } = await import('../../../src/adapters/fastify/index.js');
+          await scope.register(proxyRoutes, { proxy: a.headroom.proxy! });
+        },
+        { prefix: '/v1' },
+      );
+    });
+    try {
+      assert.deepEqual((await request(`${url}/v1/api/a%2Fb/c?x=4&y=%2F&z`)).json(), { url: '/a%2Fb/c?x=4&y=%2F&z' });
+      assert.equal((await request(`${url}/v1/api/x`, { headers: { 'x-deny': '1' } })).status, 401);
+      assert.equal((await request(`${url}/api/x`)).status, 404, 'not mounted at the root');
+    } finally {
+      await app.close();
+      await up.close();
+    }
+  });
+
+  test('sheds app routes with 503 + Retry-After while critical, leaves the hysteresis band before recovering', async () => {
+    const { memory, monitor } = controlledMonitor();
+    const up = await startUpstream((_req, res) => res.end('up'));
+    const { app, url } = await startApp(
+      { monitor, proxy: { upstreamUrl: up.url }, shedExempt: ['/__test'], retryAfter: 7, adminToken: ADMIN_TOKEN },
+      (a) => {
+        a.get('/__test/ping', async () => ({ ok: true }));
+      },
+    );
+    try {
+      assert.equal((await request(`${url}/app/hello`)).status, 200);
+      memory.setHeapRatio(0.9);
+      monitor.sampleNow();
+      for (const path of ['/app/hello', '/api/x']) {
+        const r = await request(`${url}${path}`);
+        assert.equal(r.status, 503, path);
+        assert.equal(r.headers['retry-after'], '7');
+        assert.equal(r.json().error.code, 'HEADROOM_MEMORY_PRESSURE');
+      }
+      assert.equal(up.received.length, 0);
+      assert.equal((await request(`${url}/health/ready`)).status, 503);
+      assert.equal((await request(`${url}/health`)).status, 503);
+      assert.equal((await request(`${url}/health/live`)).status, 200);
+      assert.equal((await request(`${url}/metrics`)).status, 200);
+      assert.equal((await request(`${url}/__test/ping`)).status, 200, 'shedExempt');
+      const admin = await request(`${url}/admin/memory-stats`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      assert.equal(admin.status, 200, 'admin is never shed');
+      assert.equal(app.memory.shedding('/app/hello'), true);
+      assert.equal(app.memory.shedding('/__test/ping'), false);
+      // Inside the band (critical 0.85, hysteresis 0.1): still critical.
+      memory.setHeapRatio(0.8);
+      monitor.sampleNow();
+      assert.equal((await request(`${url}/app/hello`)).status, 503);
+      memory.setHeapRatio(0.5);
+      monitor.sampleNow();
+      assert.equal((await request(`${url}/app/hello`)).status, 200);
+      assert.equal((await request(`${url}/health/ready`)).status, 200);
+      assert.match((await request(`${url}/metrics`)).text, /^headroom_app_requests_shed_total 3$/m);
+    } finally {
+      await app.close();
+      await monitor.close();
+      await up.close();
+    }
+  });
+
+  test('routes registered before the plugin are shed too', async () => {
+    const { memory, monitor } = controlledMonitor();
+    const app = Fastify();
+    app.get('/early', async () => ({ early: true }));
+    await app.register(headroom, { monitor });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    try {
+      memory.setHeapRatio(0.95);
+      monitor.sampleNow();
+      assert.equal((await request(`${url}/early`)).status, 503);
+    } finally {
+      await app.close();
+      await monitor.close();
+    }
+  });
+
+  test('app.memory tells handlers the status, the current sample and whether requests are shed', async () => {
+    const { memory, monitor } = controlledMonitor();
+    const { app, url } = await startApp({ monitor }, (a) => {
+      a.get('/app/memory', async (req) => ({
+        status: req.server.memory.status(),
+        heapUsed: req.server.memory.current().v8.usedHeapSize,
+        shedding: req.server.memory.shedding(),
+      }));
+    });
+    try {
+      memory.setHeapRatio(0.75);
+      monitor.sampleNow();
+      assert.deepEqual((await request(`${url}/app/memory`)).json(), { status: 'warning', heapUsed: memory.heapUsed, shedding: false });
+      assert.equal(app.memory.monitor, monitor);
+      assert.equal(app.headroom.monitor, monitor);
+    } finally {
+      await app.close();
+      await monitor.close();
+    }
+  });
+
+  test('admin API: 403 without a token, 401 with a wrong one, 200 with the right one', async () => {
+    const off = await startApp({});
+    try {
+      const r = await request(`${off.url}/admin/memory-stats`);
+      assert.equal(r.status, 403);
+      assert.equal(r.json().error.code, 'HEADROOM_ADMIN_DISABLED');
+    } finally {
+      await off.app.close();
+    }
+    const { app, url } = await startApp({ adminToken: ADMIN_TOKEN });
+    try {
+      const wrong = await request(`${url}/admin/memory-stats`, { headers: { authorization: 'Bearer nope-nope-nope-nope' } });
+      assert.equal(wrong.status, 401);
+      assert.ok(wrong.headers['www-authenticate']);
+      const ok = await request(`${url}/admin/memory-stats?x=1`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      assert.equal(ok.status, 200);
+      assert.ok(ok.json().memory.heapLimit > 0);
+      // A JSON content type on an operator action is not refused by a body parser.
+      const gc = await request(`${url}/admin/gc`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      });
+      assert.equal(gc.status, 200, gc.text);
+      const wrongMethod = await request(`${url}/admin/gc`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      assert.equal(wrongMethod.status, 405);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('an aborted request gives its in-flight slot back', async () => {
+    const { app, url } = await startApp({}, (a) => {
+      a.get('/app/hang', (_req, reply) => {
+        reply.raw.once('close', () => undefined); // never answers; the client gives up
+      });
+    });
+    try {
+      const req = http.get(`${url}/app/hang`, { agent: false });
+      req.on('error', () => undefined);
+      await waitFor(async () => (await inFlight(url)) === 1, 'the request to be in flight');
+      req.destroy();
+      await waitFor(async () => (await inFlight(url)) === 0, 'the slot to be released');
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('proxyHandler behind a JSON body parser answers 500 HEADROOM_BODY_CONSUMED and never calls the upstream', async () => {
+    const up = await startUpstream((req, res) => res.end(JSON.stringify({ url: req.url })));
+    const { app, url } = await startApp({ proxy: { upstreamUrl: up.url } }, (a) => {
+      a.all('/parsed-api/*', proxyHandler(a.headroom.proxy!));
+    });
+    try {
+      const r = await request(`${url}/parsed-api/echo`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"a":1}',
+      });
+      assert.equal(r.status, 500);
+      assert.equal(r.json().error.code, 'HEADROOM_BODY_CONSUMED');
+      assert.equal(up.received.length, 0);
+      // Without a body it proxies, its mount standing in for the prefix.
+      assert.deepEqual((await request(`${url}/parsed-api/echo?x=4`)).json(), { url: '/echo?x=4' });
+    } finally {
+      await app.close();
+      await up.close();
+    }
+  });
+
+  test('decorating twice is refused, options are checked', async () => {
+    const app = Fastify();
+    await app.register(headroom, {});
+    await assert.rejects(async () => void (await app.register(headroom, {})), /already|memory|headroom/i);
+    await app.close();
+    const bad = Fastify();
+    await assert.rejects(
+      async () => void (await bad.register(headroom, { healthPath: 'health' as never })),
+      /healthPath="health": must be a path like \/health/,
+    );
+    await bad.close();
+  });
+
+  test('closing the app leaves no active handle', async () => {
+    await assertNoLeakedHandles(async () => {
+      const up = await startUpstream((_req, res) => res.end('up'));
+      const { app, url } = await startApp({ proxy: { upstreamUrl: up.url }, adminToken: ADMIN_TOKEN, cache: {} });
+      assert.equal((await request(`${url}/api/x`)).status, 200);
+      assert.equal((await request(`${url}/metrics`)).status, 200);
+      assert.equal((await request(`${url}/app/hello`)).status, 200);
+      await app.close();
+      await up.close();
+    });
+  });
+
+  test('docs/frameworks/fastify.md lists every plugin option as declared', () => {
+    const doc = readFileSync(new URL('../../../docs/frameworks/fastify.md', import.meta.url), 'utf8');
+    for (const [key, s] of Object.entries(fastifyPluginSpecs)) {
+      const row = `| \`${key}\` | ${s.defaultText} | ${s.doc} |`;
+      assert.ok(doc.includes(row), `missing or stale row: ${row}`);
+    }
+  });
+});

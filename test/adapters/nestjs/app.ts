@@ -1,0 +1,155 @@
+// Real Nest apps for the adapter's tests, on either platform. Decorators are called as functions
+// (tsx does not emit decorator metadata, so every injection names its token).
+import 'reflect-metadata';
+import {
+  All,
+  Body,
+  Controller,
+  Get,
+  HttpException,
+  Inject,
+  Module,
+  Post,
+  Query,
+  Req,
+  Res,
+  type CanActivate,
+  type DynamicModule,
+  type ExecutionContext,
+  type INestApplication,
+} from '@nestjs/common';
+import { APP_GUARD, NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { HealthCheckService, TerminusModule } from '@nestjs/terminus';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HeadroomHealthIndicator, HeadroomService } from '../../../src/adapters/nestjs/index.js';
+
+export type Platform = 'express' | 'fastify';
+export const PLATFORMS: Platform[] = ['express', 'fastify'];
+
+type Decorate = (target: object, key: string, descriptor: PropertyDescriptor) => void;
+function method(target: { prototype: object }, name: string, ...decorators: Decorate[]): void {
+  for (const d of decorators) d(target.prototype, name, Object.getOwnPropertyDescriptor(target.prototype, name)!);
+}
+const param = (target: { prototype: object }, name: string, index: number, d: ParameterDecorator): void => d(target.prototype, name, index);
+
+class DenyGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const req = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>();
+    if (req.headers['x-deny'] === '1') throw new HttpException({ error: 'denied by app' }, 401);
+    return true;
+  }
+}
+
+function appController(): new () => unknown {
+  class AppController {
+    hello(): unknown {
+      return { hello: 'world' };
+    }
+    echo(body: unknown): unknown {
+      return { received: body };
+    }
+    async slow(ms: string): Promise<unknown> {
+      await sleep(Number(ms));
+      return { slept: Number(ms) };
+    }
+  }
+  method(AppController, 'hello', Get('hello'));
+  method(AppController, 'echo', Post('echo'));
+  param(AppController, 'echo', 0, Body());
+  method(AppController, 'slow', Get('slow'));
+  param(AppController, 'slow', 0, Query('ms'));
+  Controller('app')(AppController);
+  return AppController;
+}
+
+function terminusController(): new (...args: never[]) => unknown {
+  class HealthController {
+    constructor(
+      private readonly health: HealthCheckService,
+      private readonly memory: HeadroomHealthIndicator,
+    ) {}
+    check(): Promise<unknown> {
+      return this.health.check([() => this.memory.isHealthy('memory')]);
+    }
+  }
+  Inject(HealthCheckService)(HealthController, undefined, 0);
+  Inject(HeadroomHealthIndicator)(HealthController, undefined, 1);
+  method(HealthController, 'check', Get());
+  Controller('hc')(HealthController);
+  return HealthController;
+}
+
+/** The proxy mounted behind Nest's body parser, as a user who mounts it wrongly would do. */
+function parsedProxyController(platform: Platform): new (...args: never[]) => unknown {
+  class ParsedProxy {
+    constructor(private readonly headroom: HeadroomService) {}
+    proxy(req: never, res: never): void {
+      this.headroom.proxyRequest(req, res, { mount: '/parsed-api' });
+    }
+  }
+  Inject(HeadroomService)(ParsedProxy, undefined, 0);
+  method(ParsedProxy, 'proxy', All(platform === 'express' ? '*path' : '*'));
+  param(ParsedProxy, 'proxy', 0, Req());
+  param(ParsedProxy, 'proxy', 1, Res());
+  Controller('parsed-api')(ParsedProxy);
+  return ParsedProxy;
+}
+
+export interface TestApp {
+  app: INestApplication;
+  url: string;
+}
+
+export async function startApp(platform: Platform, headroom: DynamicModule): Promise<TestApp> {
+  class AppModule {}
+  Module({
+    imports: [headroom, TerminusModule.forRoot({ logger: false })],
+    controllers: [appController(), terminusController(), parsedProxyController(platform)],
+    providers: [{ provide: APP_GUARD, useClass: DenyGuard }],
+  })(AppModule);
+  const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter();
+  const app = await NestFactory.create(AppModule, adapter, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
+  return { app, url: `http://127.0.0.1:${port}` };
+}
+
+export interface Upstream {
+  url: string;
+  /** Requests received: method, url, the body's bytes and content-type. */
+  seen: { method: string; url: string; body: string; contentType: string | undefined }[];
+  close(): Promise<void>;
+}
+
+export async function startUpstream(): Promise<Upstream> {
+  const seen: Upstream['seen'] = [];
+  const server = createServer((req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const entry = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        body: Buffer.concat(chunks).toString(),
+        contentType: req.headers['content-type'],
+      };
+      seen.push(entry);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(entry));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

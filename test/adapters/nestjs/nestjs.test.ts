@@ -1,0 +1,260 @@
+// HeadroomModule on real Nest apps, on @nestjs/platform-express and @nestjs/platform-fastify.
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { HeadroomModule } from '../../../src/adapters/nestjs/index.js';
+import { createMemoryMonitor } from '../../../src/monitor/monitor.js';
+import type { MemoryMonitor } from '../../../src/monitor/types.js';
+import { request } from '../../helpers/http.js';
+import { assertNoLeakedHandles } from '../../helpers/resources.js';
+import { waitFor } from '../../helpers/wait.js';
+import { fakeMemory, type FakeMemory } from '../../monitor/helpers.js';
+import { PLATFORMS, startApp, startUpstream, type TestApp, type Upstream } from './app.js';
+
+const TOKEN = 'nest-admin-token-0123456789';
+
+function fakeMonitor(): { memory: FakeMemory; monitor: MemoryMonitor } {
+  const memory = fakeMemory();
+  const monitor = createMemoryMonitor({
+    sampler: memory.sampler,
+    sampleInterval: 60_000,
+    warningThreshold: 0.7,
+    criticalThreshold: 0.85,
+    hysteresis: 0.05,
+  });
+  return { memory, monitor };
+}
+
+for (const platform of PLATFORMS) {
+  describe(`nestjs on ${platform}`, () => {
+    let upstream: Upstream;
+    let memory: FakeMemory;
+    let monitor: MemoryMonitor;
+    let t: TestApp;
+    before(async () => {
+      upstream = await startUpstream();
+      ({ memory, monitor } = fakeMonitor());
+      t = await startApp(
+        platform,
+        HeadroomModule.forRoot({
+          monitor,
+          adminToken: TOKEN,
+          shedExempt: ['/app/hello', '/hc'],
+          proxy: { upstreamUrl: upstream.url },
+          retryAfter: 7,
+        }),
+      );
+    });
+    after(async () => {
+      await t.app.close();
+      await monitor.close();
+      await upstream.close();
+    });
+    const critical = (): void => {
+      memory.setHeapRatio(0.95);
+      monitor.sampleNow();
+    };
+    const healthy = (): void => {
+      memory.setHeapRatio(0.1);
+      monitor.sampleNow();
+    };
+
+    test('health, live, ready, metrics and the admin API answer in front of the app, not behind its guard', async () => {
+      const deny = { 'x-deny': '1' };
+      assert.equal((await request(`${t.url}/health`, { headers: deny })).json().status, 'healthy');
+      assert.deepEqual((await request(`${t.url}/health/live`, { headers: deny })).json(), { status: 'ok' });
+      assert.equal((await request(`${t.url}/health/ready`, { headers: deny })).status, 200);
+      const metrics = await request(`${t.url}/metrics`, { headers: deny });
+      assert.equal(metrics.status, 200);
+      assert.match(metrics.text, /^headroom_app_requests_in_flight 0$/m);
+      assert.match(metrics.text, /^headroom_proxy_/m);
+      assert.equal((await request(`${t.url}/admin/memory-stats`)).status, 401);
+      assert.equal(
+        (await request(`${t.url}/admin/memory-stats`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status,
+        401,
+      );
+      const stats = await request(`${t.url}/admin/memory-stats`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(stats.status, 200);
+      assert.equal(stats.json().memory.heapLimit, memory.heapLimit);
+      assert.equal((await request(`${t.url}/admin/proxy-stats`, { headers: { authorization: `Bearer ${TOKEN}` } })).json().inFlight, 0);
+    });
+
+    test('terminus: the indicator is up while healthy and down (503) while critical, from the latest sample', async () => {
+      const up = await request(`${t.url}/hc`);
+      assert.equal(up.status, 200);
+      assert.equal(up.json().status, 'ok');
+      assert.equal(up.json().info.memory.status, 'up');
+      assert.equal(up.json().info.memory.heapLimit, memory.heapLimit);
+      critical();
+      try {
+        // /hc is in shedExempt, so terminus answers (an app route is shed while critical).
+        const down = await request(`${t.url}/hc`);
+        assert.equal(down.status, 503);
+        assert.equal(down.json().status, 'error');
+        assert.equal(down.json().error.memory.status, 'down');
+        assert.equal(down.json().error.memory.memory, 'critical');
+        const indicator = t.app.get((await import('../../../src/adapters/nestjs/index.js')).HeadroomHealthIndicator);
+        assert.equal(indicator.check('mem').mem!.status, 'down');
+        assert.throws(() => indicator.isHealthy('mem'), { isHealthCheckError: true });
+      } finally {
+        healthy();
+      }
+    });
+
+    test('while critical: app and proxied routes 503 + Retry-After before any controller, health and exempt routes answer', async () => {
+      const before = upstream.seen.length;
+      critical();
+      try {
+        for (const path of ['/app/slow?ms=0', '/api/echo', '/parsed-api/x', '/nowhere']) {
+          const r = await request(`${t.url}${path}`);
+          assert.equal(r.status, 503, path);
+          assert.equal(r.headers['retry-after'], '7', path);
+          assert.equal(r.json().error.code, 'HEADROOM_MEMORY_PRESSURE', path);
+        }
+        assert.equal((await request(`${t.url}/health/ready`)).status, 503);
+        assert.equal((await request(`${t.url}/health/live`)).status, 200);
+        assert.equal((await request(`${t.url}/health`)).status, 503);
+        assert.equal((await request(`${t.url}/app/hello`)).status, 200, 'shedExempt');
+        assert.equal(upstream.seen.length, before, 'the upstream is never called while shedding');
+      } finally {
+        healthy();
+      }
+      assert.equal((await request(`${t.url}/app/slow?ms=0`)).status, 200);
+      assert.equal((await request(`${t.url}/health/ready`)).status, 200);
+    });
+
+    test("the app's guard runs before the proxy: denied requests never reach the upstream", async () => {
+      const before = upstream.seen.length;
+      const denied = await request(`${t.url}/api/echo?x=1`, { headers: { 'x-deny': '1' } });
+      assert.equal(denied.status, 401);
+      assert.deepEqual(denied.json(), { error: 'denied by app' });
+      const post = await request(`${t.url}/api/echo`, {
+        method: 'POST',
+        headers: { 'x-deny': '1', 'content-type': 'application/json' },
+        body: '{"a":1}',
+      });
+      assert.equal(post.status, 401);
+      assert.equal(upstream.seen.length, before);
+    });
+
+    test('the proxy keeps the path and query exactly and forwards bodies of any type unparsed', async () => {
+      const get = await request(`${t.url}/api/echo?x=4&y=%2F&z=a+b`);
+      assert.equal(get.status, 200);
+      assert.equal(get.json().url, '/echo?x=4&y=%2F&z=a+b');
+      const json = await request(`${t.url}/api/items?v=1`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"a":[1,2]}',
+      });
+      assert.equal(json.status, 200);
+      assert.deepEqual(json.json(), { method: 'POST', url: '/items?v=1', body: '{"a":[1,2]}', contentType: 'application/json' });
+      // Fastify would answer 415 to a type it has no parser for, and cap the size at its bodyLimit.
+      const big = Buffer.alloc(3 * 1024 * 1024, 'b');
+      const binary = await request(`${t.url}/api/upload`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: big,
+      });
+      assert.equal(binary.status, 200);
+      assert.equal(binary.json().body.length, big.length);
+      assert.equal(binary.json().contentType, 'application/octet-stream');
+      const form = await request(`${t.url}/api/form`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'a=1&b=2',
+      });
+      assert.equal(form.json().body, 'a=1&b=2');
+    });
+
+    test("Nest's body parser still serves the app's own routes", async () => {
+      const r = await request(`${t.url}/app/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' });
+      assert.equal(r.status, 201);
+      assert.deepEqual(r.json(), { received: { n: 1 } });
+    });
+
+    test('a proxy mounted behind the body parser answers 500 HEADROOM_BODY_CONSUMED and never calls the upstream', async () => {
+      const before = upstream.seen.length;
+      const r = await request(`${t.url}/parsed-api/echo`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"a":1}',
+      });
+      assert.equal(r.status, 500);
+      assert.equal(r.json().error.code, 'HEADROOM_BODY_CONSUMED');
+      assert.match(r.json().error.message, /before body parsers/);
+      assert.equal(upstream.seen.length, before);
+      // Without a body it works, under its own mount path.
+      const get = await request(`${t.url}/parsed-api/echo?q=%2F`);
+      assert.equal(get.json().url, '/echo?q=%2F');
+    });
+
+    test('an aborted request gives its in-flight slot back', async () => {
+      const service = t.app.get((await import('../../../src/adapters/nestjs/index.js')).HeadroomService);
+      const req = httpRequest(`${t.url}/app/slow?ms=2000`, { agent: false });
+      req.on('error', () => undefined);
+      req.end();
+      await waitFor(() => service.stats().requests.inFlight === 1, 'the request is in flight');
+      req.destroy();
+      await waitFor(() => service.stats().requests.inFlight === 0, 'the slot is given back');
+    });
+  });
+}
+
+describe('nestjs: lifecycle', () => {
+  for (const platform of PLATFORMS) {
+    test(`${platform}: app.close() drains (ready 503, in-flight finish, new requests refused) and leaves no handle`, async () => {
+      await assertNoLeakedHandles(async () => {
+        const upstream = await startUpstream();
+        const t = await startApp(
+          platform,
+          HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url }, monitor: { sampleInterval: 200 } }),
+        );
+        assert.equal((await request(`${t.url}/api/x`)).status, 200);
+        const slow = request(`${t.url}/app/slow?ms=400`);
+        await new Promise((r) => setTimeout(r, 100));
+        const closing = t.app.close();
+        await new Promise((r) => setTimeout(r, 50));
+        const ready = await request(`${t.url}/health/ready`);
+        assert.equal(ready.status, 503);
+        assert.equal(ready.json().draining, true);
+        const refused = await request(`${t.url}/app/hello`);
+        assert.equal(refused.status, 503);
+        assert.equal(refused.json().error.code, 'HEADROOM_DRAINING');
+        assert.deepEqual((await slow).json(), { slept: 400 });
+        await closing;
+        await upstream.close();
+      });
+    });
+  }
+
+  test('forRootAsync: options from an injected factory; routes declared beside it', async () => {
+    await assertNoLeakedHandles(async () => {
+      const upstream = await startUpstream();
+      const CONFIG = Symbol('config');
+      const { Module } = await import('@nestjs/common');
+      class ConfigModule {}
+      Module({ providers: [{ provide: CONFIG, useValue: { upstream: upstream.url } }], exports: [CONFIG] })(ConfigModule);
+      const t = await startApp(
+        'express',
+        HeadroomModule.forRootAsync({
+          imports: [ConfigModule],
+          inject: [CONFIG],
+          useFactory: (config: { upstream: string }) => ({ proxy: { upstreamUrl: config.upstream, prefix: '/backend' } }),
+          routes: { proxy: '/backend', health: '/healthz' },
+        }),
+      );
+      assert.equal((await request(`${t.url}/healthz/ready`)).status, 200);
+      assert.equal((await request(`${t.url}/backend/a?b=1`)).json().url, '/a?b=1');
+      await t.app.close();
+      await upstream.close();
+    });
+  });
+
+  test('routes.proxy without the proxy option stops start-up with a message naming both', async () => {
+    const { Module } = await import('@nestjs/common');
+    const { NestFactory } = await import('@nestjs/core');
+    class M {}
+    Module({ imports: [HeadroomModule.forRoot({ routes: { proxy: '/api' } })] })(M);
+    await assert.rejects(NestFactory.create(M, { logger: false, abortOnError: false }), /routes\.proxy=\/api needs the `proxy` option/);
+  });
+});
