@@ -23,7 +23,8 @@ const services = compose.services;
 const gateways = Object.entries(services).filter(([, s]) => s.build?.dockerfile === 'deploy/Dockerfile');
 
 /** `${VAR:-default}` → default, as compose does with VAR unset (the test's view of a fresh checkout). */
-const interpolate = (v: unknown): string => String(v ?? '').replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _name, dflt: string | undefined) => dflt ?? '');
+const interpolate = (v: unknown): string =>
+  String(v ?? '').replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _name, dflt: string | undefined) => dflt ?? '');
 const seconds = (d: string): number => {
   const m = /^(\d+)(s|m)$/.exec(d);
   assert.ok(m, `not a compose duration: ${d}`);
@@ -64,7 +65,9 @@ test('Prometheus loads the rules and scrapes both gateways; Grafana gets the das
   const targets = prom.scrape_configs.flatMap((c) => c.static_configs.flatMap((sc) => sc.targets));
   assert.deepEqual(targets.sort(), gateways.map(([n]) => `${n}:3000`).sort());
 
-  const provider = YAML.parse(read('deploy/grafana/provisioning/dashboards/headroom.yml')) as { providers: { options: { path: string } }[] };
+  const provider = YAML.parse(read('deploy/grafana/provisioning/dashboards/headroom.yml')) as {
+    providers: { options: { path: string } }[];
+  };
   const grafanaMounts = (services.grafana!.volumes as string[]).map((v) => v.split(':'));
   const dashboards = grafanaMounts.find(([, target]) => target === provider.providers[0]!.options.path);
   assert.ok(dashboards, 'the dashboards directory is mounted where the provider reads');

@@ -54,7 +54,10 @@ function stages(ins: Instruction[]): Stage[] {
 
 const execForm = (i: Instruction): string[] => {
   const parsed: unknown = JSON.parse(i.args);
-  assert.ok(Array.isArray(parsed) && parsed.every((s) => typeof s === 'string'), `line ${i.line}: ${i.op} must be exec form (a JSON array)`);
+  assert.ok(
+    Array.isArray(parsed) && parsed.every((s) => typeof s === 'string'),
+    `line ${i.line}: ${i.op} must be exec form (a JSON array)`,
+  );
   return parsed as string[];
 };
 
@@ -88,10 +91,12 @@ const dockerignore = read('.dockerignore')
 
 test('multi-stage, slim bases, ARGs declared before use', () => {
   assert.ok(all.length >= 2, 'at least a build stage and a runtime stage');
-  for (const s of all) assert.match(s.base, /-slim$|^[a-z0-9_-]+$/, `stage ${s.name}: base ${s.base} is not a slim image or a previous stage`);
+  for (const s of all)
+    assert.match(s.base, /-slim$|^[a-z0-9_-]+$/, `stage ${s.name}: base ${s.base} is not a slim image or a previous stage`);
   assert.match(final.base, /-slim$/, 'the runtime stage is a slim image');
   const args = new Set(ins.filter((i) => i.op === 'ARG').map((i) => i.args.split('=')[0]));
-  for (const s of all) for (const [, v] of s.base.matchAll(/\$\{(\w+)\}/g)) assert.ok(args.has(v), `FROM ${s.base}: ARG ${v} is not declared`);
+  for (const s of all)
+    for (const [, v] of s.base.matchAll(/\$\{(\w+)\}/g)) assert.ok(args.has(v), `FROM ${s.base}: ARG ${v} is not declared`);
   const names = all.map((s) => s.name);
   assert.equal(new Set(names).size, names.length, 'stage names are unique');
 });
@@ -201,7 +206,15 @@ test('every COPY source exists: in the build context (and not .dockerignored) or
 });
 
 test('.dockerignore keeps secrets and bulk out of the context', () => {
-  for (const p of ['heap-snapshots/x.heapsnapshot', '.headroom-cache/ab', '.git/config', 'node_modules/x', 'dist/cli/main.js', 'test/x.ts', 'x.heapsnapshot']) {
+  for (const p of [
+    'heap-snapshots/x.heapsnapshot',
+    '.headroom-cache/ab',
+    '.git/config',
+    'node_modules/x',
+    'dist/cli/main.js',
+    'test/x.ts',
+    'x.heapsnapshot',
+  ]) {
     assert.ok(dockerIgnored(dockerignore, p), `${p} is sent to the Docker build`);
   }
   assert.ok(!dockerIgnored(dockerignore, 'src/cli/main.ts'));
