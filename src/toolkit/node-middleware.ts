@@ -48,8 +48,7 @@ export const nodeRouteSpecs = {
 
 /** Validated route paths (HEADROOM_CONFIG_INVALID naming `factory`, the key, the value and what is accepted). */
 export function resolveNodeRoutes(factory: string, paths: NodeRoutePaths = {}): Required<NodeRoutePaths> {
-  const { health, metrics, admin } = paths;
-  return resolveOptions(factory, nodeRouteSpecs, { health, metrics, admin });
+  return resolveOptions(factory, nodeRouteSpecs, paths);
 }
 
 const pathOf = (url: string): string => {
@@ -65,7 +64,7 @@ export function clientAddress(req: NodeRequest): string {
 const requestUrl = (req: NodeRequest): string => req.url ?? '/';
 
 export function nodeMiddleware(headroom: Headroom, options: NodeMiddlewareOptions = {}): NodeMiddleware {
-  const { health, metrics, admin } = resolveNodeRoutes('nodeMiddleware: routes', options);
+  const { health, metrics, admin } = resolveNodeRoutes('nodeMiddleware', { health: options.health, metrics: options.metrics, admin: options.admin });
   const urlOf = options.url ?? requestUrl;
   const clientOf = options.client ?? clientAddress;
   const beforeNext = options.beforeNext;
