@@ -64,7 +64,11 @@ export function clientAddress(req: NodeRequest): string {
 const requestUrl = (req: NodeRequest): string => req.url ?? '/';
 
 export function nodeMiddleware(headroom: Headroom, options: NodeMiddlewareOptions = {}): NodeMiddleware {
-  const { health, metrics, admin } = resolveNodeRoutes('nodeMiddleware', { health: options.health, metrics: options.metrics, admin: options.admin });
+  const { health, metrics, admin } = resolveNodeRoutes('nodeMiddleware', {
+    health: options.health,
+    metrics: options.metrics,
+    admin: options.admin,
+  });
   const urlOf = options.url ?? requestUrl;
   const clientOf = options.client ?? clientAddress;
   const beforeNext = options.beforeNext;

@@ -148,9 +148,13 @@ export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom 
         const method = req.method ?? 'GET';
         if (method !== 'GET' && method !== 'HEAD') {
           // Mounted with app.use() it sees every method; the image route only reads.
-          const err = new HeadroomError('HEADROOM_METHOD_NOT_ALLOWED', `${method} is not allowed on the image route; it takes ${IMAGE_METHODS}`, {
-            headers: { allow: IMAGE_METHODS },
-          });
+          const err = new HeadroomError(
+            'HEADROOM_METHOD_NOT_ALLOWED',
+            `${method} is not allowed on the image route; it takes ${IMAGE_METHODS}`,
+            {
+              headers: { allow: IMAGE_METHODS },
+            },
+          );
           return writePlain(res, errorResponse(err), method);
         }
         void serveNodeImage(image, req, res, req.originalUrl ?? req.url);

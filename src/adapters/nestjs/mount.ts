@@ -76,7 +76,12 @@ export function joinPath(...parts: string[]): string {
 }
 
 /** The full path Nest registered the proxy controller at, or undefined when it cannot be found. */
-export function findProxyMount(routes: RegisteredRoute[], controllerPath: string, globalPrefix: string, platform: string): string | undefined {
+export function findProxyMount(
+  routes: RegisteredRoute[],
+  controllerPath: string,
+  globalPrefix: string,
+  platform: string,
+): string | undefined {
   const paths = new Set(routes.map((r) => r.path));
   const wild = wildcard(platform);
   const registered = (mount: string): boolean => paths.has(mount) && paths.has(`${mount}/${wild}`);

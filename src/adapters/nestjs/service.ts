@@ -35,11 +35,11 @@ export interface HeadroomStats {
 
 const noProxy = new HeadroomError(
   'HEADROOM_CONFIG_INVALID',
-  'HeadroomService: no proxy is configured: pass `proxy: { upstreamUrl }` to HeadroomModule.forRoot() (or return it from forRootAsync\'s factory)',
+  "HeadroomService: no proxy is configured: pass `proxy: { upstreamUrl }` to HeadroomModule.forRoot() (or return it from forRootAsync's factory)",
 );
 const noImage = new HeadroomError(
   'HEADROOM_CONFIG_INVALID',
-  'HeadroomService: no image service is configured: pass `image: { allowedOrigins }` to HeadroomModule.forRoot() (or return it from forRootAsync\'s factory)',
+  "HeadroomService: no image service is configured: pass `image: { allowedOrigins }` to HeadroomModule.forRoot() (or return it from forRootAsync's factory)",
 );
 
 /**

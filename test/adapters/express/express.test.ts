@@ -309,7 +309,11 @@ describe('headroom-memory/express', () => {
       assert.equal(params.status, 500);
       assert.equal(params.json().error.code, 'HEADROOM_CONFIG_INVALID');
       assert.match(params.json().error.message, /\/t\/:tenant\/\*rest.*app\.use\('\/path', hr\.proxy\(\)\)/);
-      assert.deepEqual((await request(`${t.url}/passes`)).json(), { app: 404 }, 'a stale req.route does not make the proxy take the request');
+      assert.deepEqual(
+        (await request(`${t.url}/passes`)).json(),
+        { app: 404 },
+        'a stale req.route does not make the proxy take the request',
+      );
       assert.equal(upstream.seen.length, from);
     } finally {
       await t.close();
