@@ -4,7 +4,9 @@
 // - puts headroom's early middleware in front of the platform (early.ts): health, metrics, admin,
 //   shedding, in-flight counting, and proxied bodies kept away from body parsers;
 // - adds the proxy (ANY <proxy prefix>/*) and image (GET /image) routes as controllers, behind the
-//   app's own middleware and guards.
+//   app's own middleware and guards;
+// - once Nest has registered the routes, learns the proxy's full mount (global prefix included) and
+//   stops start-up when an app route lies under it (mount.ts).
 // The class is never decorated: a dynamic module carries all of its metadata.
 import type { DynamicModule, FactoryProvider, ModuleMetadata, Provider, Type } from '@nestjs/common';
 import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
