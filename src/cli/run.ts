@@ -98,12 +98,13 @@ function deriveOrFail(input: Parameters<typeof derive>[0]): Derivation {
   }
 }
 
-function computeFor(a: RunArgs, runnerParent: boolean, nodeArgv: string[] | undefined, execArgv = false): Derived {
+function computeFor(a: RunArgs, runnerParent: boolean, nodeArgv: string[] | undefined, execArgv = false, memorySource?: string): Derived {
   const limit = readMemoryLimit();
   const derivation = deriveOrFail({
     limit: limit.bytes,
     limitSource: limit.source,
     memory: a.memory,
+    memorySource,
     processes: a.processes,
     runnerParent,
     given: givenFlags(process.env, nodeArgv, execArgv),
@@ -212,7 +213,7 @@ export async function serveUnderRun(): Promise<boolean> {
     memory = parseSize(process.env.HEADROOM_MEMORY);
     if (memory === undefined) fail(`HEADROOM_MEMORY=${process.env.HEADROOM_MEMORY}: must be ${SIZE_ACCEPTED}`, 2);
   }
-  const { derivation, limit } = computeFor({ memory, explain: false, help: false, args: [] }, true, process.execArgv, true);
+  const { derivation, limit } = computeFor({ memory, explain: false, help: false, args: [] }, true, process.execArgv, true, 'HEADROOM_MEMORY');
   if (derivation.budget === null || derivation.flags.length === 0) return false;
   process.stderr.write(
     `headroom: memory limit ${Math.round(derivation.limit! / 2 ** 20)} MiB (${derivation.limitSource}): serving with ${derivation.flags.join(' ')} (HEADROOM_RUN=off to opt out; headroom flags --explain for why)\n`,

@@ -45,6 +45,8 @@ export interface DeriveInput {
   limitSource: string;
   /** --memory, when given: replaces the limit. */
   memory?: number;
+  /** How --memory was given, for the explanation (default '--memory'). */
+  memorySource?: string;
   processes?: number;
   /** Whether `headroom run` stays as the parent of the command (its own memory is then set aside). */
   runnerParent?: boolean;
@@ -107,9 +109,10 @@ export function derive(input: DeriveInput): Derivation {
   const warnings: string[] = [];
 
   const limit = input.memory ?? input.limit;
-  const limitSource = input.memory !== undefined ? '--memory' : input.limitSource;
+  const memorySource = input.memorySource ?? '--memory';
+  const limitSource = input.memory !== undefined ? memorySource : input.limitSource;
   if (input.memory !== undefined && input.limit !== null && input.memory > input.limit) {
-    warnings.push(`--memory ${mib(input.memory)} is above the cgroup limit ${mib(input.limit)} (${input.limitSource}): the kernel kills at the cgroup limit`);
+    warnings.push(`${memorySource} ${mib(input.memory)} is above the cgroup limit ${mib(input.limit)} (${input.limitSource}): the kernel kills at the cgroup limit`);
   }
   const runnerOverhead = input.runnerParent && limit !== null ? RUNNER_OVERHEAD : 0;
   const base = {
