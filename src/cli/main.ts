@@ -15,7 +15,8 @@ function version(): string {
 const isCommand = (s: string | undefined): s is Command => (COMMANDS as readonly (string | undefined)[]).includes(s);
 // Neither can be a flag's value: parseArgs refuses values that start with a dash unless given as --flag=-x.
 const wantsHelp = (args: string[]): boolean => args.includes('--help') || args.includes('-h');
-const suggest = async (name: string, names: string[]): Promise<string | undefined> => (await import('../config/index.js')).suggest(name, names);
+const suggest = async (name: string, names: string[]): Promise<string | undefined> =>
+  (await import('../config/index.js')).suggest(name, names);
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);

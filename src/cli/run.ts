@@ -25,7 +25,10 @@ const VALUE_OPTIONS = ['memory', 'processes', 'heap-snapshot-dir'] as const;
 const BOOLEAN_OPTIONS = ['explain', 'help'] as const;
 
 function closest(name: string, names: readonly string[]): string | undefined {
-  return names.find((n) => n.startsWith(name) || name.startsWith(n)) ?? names.find((n) => [...name].filter((c, i) => n[i] === c).length >= n.length - 2);
+  return (
+    names.find((n) => n.startsWith(name) || name.startsWith(n)) ??
+    names.find((n) => [...name].filter((c, i) => n[i] === c).length >= n.length - 2)
+  );
 }
 
 /** Parses the options of `run` (command: everything after `--` or after the first non-option) or `flags` (no command). */
@@ -36,7 +39,8 @@ export function parseRunArgs(argv: string[], cmd: 'run' | 'flags'): RunArgs {
     const token = argv[i]!;
     if (token === '--' || !token.startsWith('-')) {
       const rest = token === '--' ? argv.slice(i + 1) : argv.slice(i);
-      if (cmd === 'flags' && rest.length > 0) fail(`flags takes no command (got "${rest[0]}"): it prints the flags; use headroom run -- <command> to run one`, 2);
+      if (cmd === 'flags' && rest.length > 0)
+        fail(`flags takes no command (got "${rest[0]}"): it prints the flags; use headroom run -- <command> to run one`, 2);
       [out.command, ...out.args] = rest;
       break;
     }
@@ -65,14 +69,16 @@ export function parseRunArgs(argv: string[], cmd: 'run' | 'flags'): RunArgs {
       if (n === undefined) fail(`--memory=${value}: must be ${SIZE_ACCEPTED}`, 2);
       out.memory = n;
     } else if (name === 'processes') {
-      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 256) fail(`--processes=${value}: must be an integer from 1 to 256`, 2);
+      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 256)
+        fail(`--processes=${value}: must be an integer from 1 to 256`, 2);
       out.processes = Number(value);
     } else {
       if (value === '') fail(`--heap-snapshot-dir needs a directory`, 2);
       out.heapSnapshotDir = value;
     }
   }
-  if (cmd === 'run' && !out.help && out.command === undefined) fail(`run needs a command: headroom run [options] -- <command> [args…]. ${usage}`, 2);
+  if (cmd === 'run' && !out.help && out.command === undefined)
+    fail(`run needs a command: headroom run [options] -- <command> [args…]. ${usage}`, 2);
   return out;
 }
 
@@ -143,7 +149,9 @@ async function runChild(command: string, args: string[], d: Derivation, explainI
   if (explainIt) process.stderr.write(explain(d, { delivery: p.delivery, notes: limit.notes, machine: limit.machine }));
   else for (const w of d.warnings) process.stderr.write(`headroom: warning: ${w}\n`);
   if (process.pid === 1 && p.file === command) {
-    process.stderr.write('headroom: warning: running as PID 1 without tini or dumb-init on PATH: orphaned grandchildren cannot be reaped (docker run --init, or install tini)\n');
+    process.stderr.write(
+      'headroom: warning: running as PID 1 without tini or dumb-init on PATH: orphaned grandchildren cannot be reaped (docker run --init, or install tini)\n',
+    );
   }
   // Installed before the child starts: a signal that arrives meanwhile is forwarded, not fatal.
   let forward: ((s: NodeJS.Signals) => void) | undefined;
@@ -188,7 +196,10 @@ export function flags(argv: string[], usageText: string): void {
   }
   // Printed for NODE_OPTIONS or a Dockerfile: Node itself is the process, no runner beside it.
   const { derivation, limit } = computeFor(a, false, undefined);
-  if (a.explain) process.stderr.write(explain(derivation, { delivery: 'printed (for NODE_OPTIONS or node …)', notes: limit.notes, machine: limit.machine }));
+  if (a.explain)
+    process.stderr.write(
+      explain(derivation, { delivery: 'printed (for NODE_OPTIONS or node …)', notes: limit.notes, machine: limit.machine }),
+    );
   else for (const w of derivation.warnings) process.stderr.write(`headroom: warning: ${w}\n`);
   process.stdout.write(`${derivation.flags.join(' ')}\n`);
 }
@@ -213,7 +224,13 @@ export async function serveUnderRun(): Promise<boolean> {
     memory = parseSize(process.env.HEADROOM_MEMORY);
     if (memory === undefined) fail(`HEADROOM_MEMORY=${process.env.HEADROOM_MEMORY}: must be ${SIZE_ACCEPTED}`, 2);
   }
-  const { derivation, limit } = computeFor({ memory, explain: false, help: false, args: [] }, true, process.execArgv, true, 'HEADROOM_MEMORY');
+  const { derivation, limit } = computeFor(
+    { memory, explain: false, help: false, args: [] },
+    true,
+    process.execArgv,
+    true,
+    'HEADROOM_MEMORY',
+  );
   if (derivation.budget === null || derivation.flags.length === 0) return false;
   process.stderr.write(
     `headroom: memory limit ${Math.round(derivation.limit! / 2 ** 20)} MiB (${derivation.limitSource}): serving with ${derivation.flags.join(' ')} (HEADROOM_RUN=off to opt out; headroom flags --explain for why)\n`,

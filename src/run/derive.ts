@@ -24,9 +24,9 @@ export interface Tier {
 
 export const TIERS: readonly Tier[] = [
   { name: 'small', below: 256 * MiB, semiSpaceMiB: 2, offHeapShare: 0.2 },
-  { name: 'medium', below: 1024 * MiB, semiSpaceMiB: 8, offHeapShare: 0.15 },
-  { name: 'large', below: 4096 * MiB, semiSpaceMiB: 16, offHeapShare: 0.12 },
-  { name: 'xlarge', below: Infinity, semiSpaceMiB: 32, offHeapShare: 0.1 },
+  { name: 'medium', below: 1024 * MiB, semiSpaceMiB: 8, offHeapShare: 0.13 },
+  { name: 'large', below: 4096 * MiB, semiSpaceMiB: 16, offHeapShare: 0.11 },
+  { name: 'xlarge', below: Infinity, semiSpaceMiB: 32, offHeapShare: 0.08 },
 ];
 
 /** Node's own memory outside the V8 heap, idle (measured: 20–30 MiB RSS beyond the heap on Node 20–24). */
@@ -112,7 +112,9 @@ export function derive(input: DeriveInput): Derivation {
   const memorySource = input.memorySource ?? '--memory';
   const limitSource = input.memory !== undefined ? memorySource : input.limitSource;
   if (input.memory !== undefined && input.limit !== null && input.memory > input.limit) {
-    warnings.push(`${memorySource} ${mib(input.memory)} is above the cgroup limit ${mib(input.limit)} (${input.limitSource}): the kernel kills at the cgroup limit`);
+    warnings.push(
+      `${memorySource} ${mib(input.memory)} is above the cgroup limit ${mib(input.limit)} (${input.limitSource}): the kernel kills at the cgroup limit`,
+    );
   }
   const runnerOverhead = input.runnerParent && limit !== null ? RUNNER_OVERHEAD : 0;
   const base = {
@@ -186,7 +188,11 @@ export function derive(input: DeriveInput): Derivation {
       snapshot =
         room >= heap
           ? { enabled: true, dir: snapshotDir, why: `the given heap (${mib(heap)}) leaves ${mib(room)}: room for a snapshot ≈ the heap` }
-          : { enabled: false, dir: snapshotDir, why: `no room: a snapshot needs ≈ the heap (${mib(heap)}) beyond the reserve, only ${mib(Math.max(0, room))} left` };
+          : {
+              enabled: false,
+              dir: snapshotDir,
+              why: `no room: a snapshot needs ≈ the heap (${mib(heap)}) beyond the reserve, only ${mib(Math.max(0, room))} left`,
+            };
     } else {
       // Heap + snapshot (≈ heap) + reserve = budget.
       const halved = Math.floor((budget - reserved - young) / 2 / MiB);
@@ -212,11 +218,15 @@ export function derive(input: DeriveInput): Derivation {
     why.push(`${g.text}: given (${g.from}), kept`);
     const heap = givenOld ? Number(givenOld.value) * MiB + young : Number(g.value) * MiB;
     if (heap + NODE_BASELINE > budget) {
-      warnings.push(`${g.text} (${g.from}) lets the heap grow to ${mib(heap)}, beyond the ${mib(budget)} budget less Node's baseline: the kernel may kill the process before V8 reports a heap error`);
+      warnings.push(
+        `${g.text} (${g.from}) lets the heap grow to ${mib(heap)}, beyond the ${mib(budget)} budget less Node's baseline: the kernel may kill the process before V8 reports a heap error`,
+      );
     }
   } else {
     flags.push(`--max-old-space-size=${old}`);
-    why.push(`--max-old-space-size=${old}: budget ${mib(budget)} − reserve ${mib(reserved)}${snapshot.enabled ? ', halved for the snapshot' : ''}`);
+    why.push(
+      `--max-old-space-size=${old}: budget ${mib(budget)} − reserve ${mib(reserved)}${snapshot.enabled ? ', halved for the snapshot' : ''}`,
+    );
   }
   if (givenSemi) why.push(`${givenSemi.text}: given (${givenSemi.from}), kept`);
   else if (!givenHeap) {

@@ -21,12 +21,25 @@ export function explain(d: Derivation, extra: ExplainExtra = {}): string {
     if (d.runnerOverhead > 0) out.push(row('runner', `−${mib(d.runnerOverhead)}`, 'headroom run itself, the parent of the command'));
     out.push(row('budget', mib(d.budget), `per Node process: (limit − runner) / processes`));
     const t = d.tier!;
-    out.push(row('tier', t.name, `budget below ${t.below === Infinity ? '∞' : mib(t.below)}: semi-space ${t.semiSpaceMiB} MiB, off-heap share ${Math.round(t.offHeapShare * 100)} %`));
+    out.push(
+      row(
+        'tier',
+        t.name,
+        `budget below ${t.below === Infinity ? '∞' : mib(t.below)}: semi-space ${t.semiSpaceMiB} MiB, off-heap share ${Math.round(t.offHeapShare * 100)} %`,
+      ),
+    );
     const total = d.reserve.reduce((s, r) => s + r.bytes, 0);
     out.push(row('reserve', mib(total), 'outside the old space:'));
     for (const r of d.reserve) out.push(`    ${r.what.padEnd(18)}${mib(r.bytes).padEnd(11)}${r.why}`);
   }
-  if (d.oldSpaceMiB !== null) out.push(row('old space', `${d.oldSpaceMiB} MiB`, d.semiSpaceMiB !== null ? `heap limit ${d.oldSpaceMiB + 3 * d.semiSpaceMiB} MiB with the young generation` : ''));
+  if (d.oldSpaceMiB !== null)
+    out.push(
+      row(
+        'old space',
+        `${d.oldSpaceMiB} MiB`,
+        d.semiSpaceMiB !== null ? `heap limit ${d.oldSpaceMiB + 3 * d.semiSpaceMiB} MiB with the young generation` : '',
+      ),
+    );
   out.push(row('flags', d.flags.length ? '' : 'none', d.flags.join(' ')));
   for (const w of d.why) out.push(`    ${w}`);
   for (const k of d.kept) out.push(row('kept', '', `${k.text} (from ${k.from}): the user's, not derived`));

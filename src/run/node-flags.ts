@@ -43,11 +43,23 @@ export function splitNodeOptions(s: string): string[] {
 }
 
 /** Quotes a NODE_OPTIONS token when it needs it (a --diagnostic-dir with spaces). */
-export const quoteNodeOption = (token: string): string =>
-  /[\s"\\]/.test(token) ? `"${token.replace(/["\\]/g, (c) => `\\${c}`)}"` : token;
+export const quoteNodeOption = (token: string): string => (/[\s"\\]/.test(token) ? `"${token.replace(/["\\]/g, (c) => `\\${c}`)}"` : token);
 
 // Node options written with their value as the next argument: that value is not the script.
-const TAKES_VALUE = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '--conditions', '-C', '--env-file', '--title', '--inspect-port', '--input-type', '--stack-trace-limit']);
+const TAKES_VALUE = new Set([
+  '-r',
+  '--require',
+  '--import',
+  '--loader',
+  '--experimental-loader',
+  '--conditions',
+  '-C',
+  '--env-file',
+  '--title',
+  '--inspect-port',
+  '--input-type',
+  '--stack-trace-limit',
+]);
 
 /** The known flags among `tokens` (Node options: stop at the first argument that is not an option). */
 export function findGivenFlags(tokens: readonly string[], from: string, stopAtScript = false): GivenFlag[] {

@@ -32,9 +32,12 @@ test('with a memory limit the gateway runs with the derived heap; SIGTERM exits 
   const s = await serve({ HEADROOM_MEMORY: '512m' });
   try {
     assert.notEqual(s.pid, s.c.child.pid, 'the gateway is a child of the runner');
-    assert.match(s.c.output(), /headroom: memory limit 512 MiB \(HEADROOM_MEMORY\): serving with --max-old-space-size=365 --max-semi-space-size=8/);
+    assert.match(
+      s.c.output(),
+      /headroom: memory limit 512 MiB \(HEADROOM_MEMORY\): serving with --max-old-space-size=375 --max-semi-space-size=8/,
+    );
     const health = (await request(`${s.url}/health`)).json<{ v8: { heapSizeLimit: number }; thresholds: { rssLimit: number | null } }>();
-    assert.equal(health.v8.heapSizeLimit, (365 + 24) * 1024 ** 2);
+    assert.equal(health.v8.heapSizeLimit, (375 + 24) * 1024 ** 2);
     s.c.child.kill('SIGTERM');
     assert.deepEqual(await exitWithin(s.c, 15_000, 'serve after SIGTERM'), { code: 0, signal: null }, s.c.output());
     await waitFor(() => portClosed(s.url), 'the port to close');
@@ -59,7 +62,11 @@ test('a second signal still ends the gateway at once, by that signal, through th
 });
 
 test('HEADROOM_RUN=off, or a heap flag already given, start the gateway in the process itself', async () => {
-  for (const env of [{ HEADROOM_MEMORY: '512m', HEADROOM_RUN: 'off' }, { HEADROOM_MEMORY: '512m', NODE_OPTIONS: '--max-old-space-size=200' }]) {
+  const envs: Record<string, string>[] = [
+    { HEADROOM_MEMORY: '512m', HEADROOM_RUN: 'off' },
+    { HEADROOM_MEMORY: '512m', NODE_OPTIONS: '--max-old-space-size=200' },
+  ];
+  for (const env of envs) {
     const s = await serve(env);
     try {
       assert.equal(s.pid, s.c.child.pid, JSON.stringify(env));

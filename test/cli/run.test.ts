@@ -9,10 +9,10 @@ const node = process.execPath;
 
 test('flags prints only the flags, for NODE_OPTIONS; --explain writes the derivation to stderr', async () => {
   const plain = await runCli(['flags', '--memory', '512m']);
-  assert.deepEqual([plain.code, plain.stdout, plain.stderr], [0, '--max-old-space-size=379 --max-semi-space-size=8\n', '']);
+  assert.deepEqual([plain.code, plain.stdout, plain.stderr], [0, '--max-old-space-size=389 --max-semi-space-size=8\n', '']);
   const e = await runCli(['flags', '--memory=1Gi', '--processes=2', '--explain']);
   assert.equal(e.code, 0, e.stderr);
-  assert.equal(e.stdout, '--max-old-space-size=379 --max-semi-space-size=8\n');
+  assert.equal(e.stdout, '--max-old-space-size=389 --max-semi-space-size=8\n');
   for (const re of [
     /^ {2}limit +1024 MiB +--memory$/m,
     /^ {2}processes +2 +Node processes sharing the limit/m,
@@ -20,8 +20,8 @@ test('flags prints only the flags, for NODE_OPTIONS; --explain writes the deriva
     /^ {2}tier +medium/m,
     /^ {4}young generation +24 MiB/m,
     /^ {4}Node baseline +32 MiB/m,
-    /^ {4}off-heap share +76\.8 MiB +15 % of the budget/m,
-    /^ {4}--max-old-space-size=379: budget 512 MiB − reserve 132\.8 MiB$/m,
+    /^ {4}off-heap share +66\.6 MiB +13 % of the budget/m,
+    /^ {4}--max-old-space-size=389: budget 512 MiB − reserve 122\.6 MiB$/m,
     /^ {2}env +MEMORY_RSS_LIMIT=536870912$/m,
   ]) {
     assert.match(e.stderr, re);
@@ -40,7 +40,10 @@ test('bad usage exits 2 naming the option, the value and what is accepted', asyn
     [['flags', '--explain=yes'], /--explain takes no value/],
     [['flags', '--', 'node'], /flags takes no command/],
     [['run', '--memory', '512m'], /run needs a command: headroom run \[options\] -- <command>/],
-    [['run', '--memory', '512m', '--processes', '64', '--', node, '-e', '0'], /leaves 7\.8 MiB per Node process .* at least 64 MiB: use fewer --processes/],
+    [
+      ['run', '--memory', '512m', '--processes', '64', '--', node, '-e', '0'],
+      /leaves 7\.8 MiB per Node process .* at least 64 MiB: use fewer --processes/,
+    ],
     [['serve', '--port', '0'], /HEADROOM_RUN=maybe: must be on or off/, { HEADROOM_RUN: 'maybe' }],
     [['serve', '--port', '0'], /HEADROOM_MEMORY=lots: must be a size/, { HEADROOM_MEMORY: 'lots' }],
   ];
@@ -71,16 +74,18 @@ test('a node command gets the flags on its command line; any other command in NO
   assert.equal(direct.code, 0, direct.stderr);
   const d = JSON.parse(direct.stdout) as { execArgv: string[]; nodeOptions: string | null; heap: number; rss: string };
   // The runner's own memory is set aside: budget 496 MiB.
-  assert.deepEqual(d.execArgv, ['--max-old-space-size=365', '--max-semi-space-size=8', '-e', probe]);
+  assert.deepEqual(d.execArgv, ['--max-old-space-size=375', '--max-semi-space-size=8', '-e', probe]);
   assert.equal(d.nodeOptions, null);
-  assert.equal(d.heap, 365 + 24);
+  assert.equal(d.heap, 375 + 24);
   assert.equal(d.rss, String(496 * 1024 ** 2));
 
-  const viaSh = await runCli(['run', '--memory', '512m', '--', 'sh', '-c', `exec "${node}" -e "$0"`, probe], { NODE_OPTIONS: '--enable-source-maps' });
+  const viaSh = await runCli(['run', '--memory', '512m', '--', 'sh', '-c', `exec "${node}" -e "$0"`, probe], {
+    NODE_OPTIONS: '--enable-source-maps',
+  });
   assert.equal(viaSh.code, 0, viaSh.stderr);
   const s = JSON.parse(viaSh.stdout) as typeof d;
-  assert.equal(s.nodeOptions, '--enable-source-maps --max-old-space-size=365 --max-semi-space-size=8');
-  assert.equal(s.heap, 389);
+  assert.equal(s.nodeOptions, '--enable-source-maps --max-old-space-size=375 --max-semi-space-size=8');
+  assert.equal(s.heap, 399);
 });
 
 test('the exit code, and death by signal, pass through', async () => {
@@ -124,28 +129,32 @@ const hasUnshare = ((): boolean => {
   }
 })();
 
-test('as PID 1 (a PID namespace): signals forwarded, exit codes and 128 + signal, the reaping warning', { skip: !(root && hasUnshare) && 'needs root and unshare (util-linux)' }, async () => {
-  const ns = (script: string): Promise<{ code: number | null; out: string }> =>
-    new Promise((resolve) => {
-      const args = ['--pid', '--fork', '--mount-proc', node, ...CLI, 'run', '--', node, '-e', script];
-      const c = spawn('unshare', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      c.stdout.on('data', (b: Buffer) => (out += b));
-      c.stderr.on('data', (b: Buffer) => (out += b));
-      c.on('close', (code) => resolve({ code, out }));
-    });
-  // The command signals its parent, PID 1: the runner forwards the signal back to it.
-  const forwarded = await ns(
-    "console.log('ppid', process.ppid); process.on('SIGTERM', () => { console.log('got SIGTERM'); process.exit(5); }); setTimeout(() => process.kill(1, 'SIGTERM'), 50); setInterval(() => {}, 1000);",
-  );
-  assert.equal(forwarded.code, 5, forwarded.out);
-  assert.match(forwarded.out, /ppid 1\n/);
-  assert.match(forwarded.out, /got SIGTERM/);
-  // Killed by a signal: PID 1 cannot end by its own signal, so 128 + 15.
-  const killed = await ns("process.kill(process.pid, 'SIGTERM')");
-  assert.equal(killed.code, 143, killed.out);
-  // An orphaned grandchild is reparented to PID 1: without tini/dumb-init on PATH, say so.
-  const orphan = await ns("require('child_process').spawn('sh', ['-c', 'sleep 0.2 &'], { stdio: 'ignore' }); setTimeout(() => {}, 600);");
-  assert.equal(orphan.code, 0, orphan.out);
-  assert.match(orphan.out, /running as PID 1 without tini or dumb-init on PATH: orphaned grandchildren cannot be reaped/);
-});
+test(
+  'as PID 1 (a PID namespace): signals forwarded, exit codes and 128 + signal, the reaping warning',
+  { skip: !(root && hasUnshare) && 'needs root and unshare (util-linux)' },
+  async () => {
+    const ns = (script: string): Promise<{ code: number | null; out: string }> =>
+      new Promise((resolve) => {
+        const args = ['--pid', '--fork', '--mount-proc', node, ...CLI, 'run', '--', node, '-e', script];
+        const c = spawn('unshare', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        c.stdout.on('data', (b: Buffer) => (out += b));
+        c.stderr.on('data', (b: Buffer) => (out += b));
+        c.on('close', (code) => resolve({ code, out }));
+      });
+    // The command signals its parent, PID 1: the runner forwards the signal back to it.
+    const forwarded = await ns(
+      "console.log('ppid', process.ppid); process.on('SIGTERM', () => { console.log('got SIGTERM'); process.exit(5); }); setTimeout(() => process.kill(1, 'SIGTERM'), 50); setInterval(() => {}, 1000);",
+    );
+    assert.equal(forwarded.code, 5, forwarded.out);
+    assert.match(forwarded.out, /ppid 1\n/);
+    assert.match(forwarded.out, /got SIGTERM/);
+    // Killed by a signal: PID 1 cannot end by its own signal, so 128 + 15.
+    const killed = await ns("process.kill(process.pid, 'SIGTERM')");
+    assert.equal(killed.code, 143, killed.out);
+    // An orphaned grandchild is reparented to PID 1: without tini/dumb-init on PATH, say so.
+    const orphan = await ns("require('child_process').spawn('sh', ['-c', 'sleep 0.2 &'], { stdio: 'ignore' }); setTimeout(() => {}, 600);");
+    assert.equal(orphan.code, 0, orphan.out);
+    assert.match(orphan.out, /running as PID 1 without tini or dumb-init on PATH: orphaned grandchildren cannot be reaped/);
+  },
+);

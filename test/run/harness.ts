@@ -101,7 +101,11 @@ export async function buildArtifacts(): Promise<{ cli: string; workload(w: Workl
   const { build } = await import('esbuild');
   const out = join(repo, 'node_modules', '.cache', 'headroom-run');
   await build({
-    entryPoints: { main: join(repo, 'src/cli/main.ts'), buffer: join(here, 'workloads/buffer.ts'), sharp: join(here, 'workloads/sharp.ts') },
+    entryPoints: {
+      main: join(repo, 'src/cli/main.ts'),
+      buffer: join(here, 'workloads/buffer.ts'),
+      sharp: join(here, 'workloads/sharp.ts'),
+    },
     outdir: out,
     splitting: true,
     bundle: true,
@@ -113,7 +117,12 @@ export async function buildArtifacts(): Promise<{ cli: string; workload(w: Workl
   });
   return {
     cli: join(out, 'main.js'),
-    workload: (w) => (w === 'heap' ? join(here, 'workloads/heap.mjs') : w === 'buffer-unguarded' ? join(here, 'workloads/buffer-unguarded.mjs') : join(out, `${w}.js`)),
+    workload: (w) =>
+      w === 'heap'
+        ? join(here, 'workloads/heap.mjs')
+        : w === 'buffer-unguarded'
+          ? join(here, 'workloads/buffer-unguarded.mjs')
+          : join(out, `${w}.js`),
   };
 }
 
@@ -178,6 +187,10 @@ export async function runCell(limitMiB: number, workload: Workload, rule: Rule, 
     ...stats,
     heapSizeLimit,
     ms: Date.now() - started,
-    tail: `${out.split('\n').slice(-3).join('\n')}\n${err.split('\n').filter((l) => l && !/^\s+\d+: 0x/.test(l)).slice(-4).join('\n')}`,
+    tail: `${out.split('\n').slice(-3).join('\n')}\n${err
+      .split('\n')
+      .filter((l) => l && !/^\s+\d+: 0x/.test(l))
+      .slice(-4)
+      .join('\n')}`,
   };
 }

@@ -7,7 +7,9 @@ import sharp from 'sharp';
 import { createGuard } from './guard.js';
 
 const guard = createGuard();
-const input = await sharp({ create: { width: 512, height: 512, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+const input = await sharp({
+  create: { width: 512, height: 512, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } },
+})
   .jpeg()
   .toBuffer();
 const keep: Buffer[] = [];
