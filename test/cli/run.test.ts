@@ -3,6 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CLI, exitWithin, runCli, startCli } from './child.js';
 
 const node = process.execPath;
@@ -117,6 +120,33 @@ test('signals are forwarded to the command: TERM, INT, HUP, QUIT, USR2', async (
       }
     }),
   );
+});
+
+test('--heap-snapshot-dir: a snapshot near the heap limit, then the heap error (exit 134)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'headroom-snap-'));
+  try {
+    // 200 MiB leaves room for a snapshot beside a halved heap; arrays of small integers make it small and quick.
+    const r = await runCli([
+      'run',
+      '--memory',
+      '200m',
+      '--heap-snapshot-dir',
+      dir,
+      '--',
+      node,
+      '-e',
+      'const k = []; for (;;) k.push(new Array(1 << 17).fill(1));',
+    ]);
+    assert.equal(r.code, 134, r.stderr);
+    assert.match(r.stderr, /JavaScript heap out of memory/);
+    assert.equal(readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot')).length, 1, r.stderr);
+    // 128 MiB has no room: no snapshot, and a warning that says why.
+    const tight = await runCli(['flags', '--memory', '128m', '--heap-snapshot-dir', dir]);
+    assert.equal(tight.stdout, '--max-old-space-size=64 --max-semi-space-size=2\n');
+    assert.match(tight.stderr, /heap snapshot near the heap limit is off: no room/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const root = process.getuid?.() === 0;
