@@ -217,6 +217,8 @@ export async function serveUnderRun(): Promise<boolean> {
   const setting = process.env.HEADROOM_RUN ?? '';
   if (OFF.test(setting)) return false;
   if (!ON.test(setting)) fail(`HEADROOM_RUN=${setting}: must be on or off (1/0, true/false, yes/no)`, 2);
+  // A debugging session (--inspect…) keeps its one process: a child would fight over the port.
+  if (process.execArgv.some((a) => a.startsWith('--inspect'))) return false;
   const given = givenFlags(process.env, process.execArgv, true);
   if (given.some((g) => g.name === 'max-old-space-size' || g.name === 'max-heap-size')) return false;
   let memory: number | undefined;
