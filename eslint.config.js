@@ -4,14 +4,7 @@ import globals from 'globals';
 
 export default tseslint.config(
   {
-    ignores: [
-      'dist/',
-      'node_modules/',
-      'coverage/',
-      '.headroom-cache/',
-      'test/fixtures/next-app/.next/',
-      'test/fixtures/next-app/.headroom-dist/',
-    ],
+    ignores: ['dist/', 'node_modules/', 'coverage/', '.headroom-cache/', '**/.next/', '**/.headroom-dist/'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -5,24 +5,23 @@
 //   curl -H 'x-api-key: dev-key' -H 'content-type: application/json' -d '{"text":"hi"}' localhost:3000/notes
 //   curl localhost:3000/health    curl localhost:3000/metrics
 import Fastify from 'fastify';
-import { gracefulShutdown, headroom } from 'headroom-memory/fastify';
+import { gracefulShutdown, headroom, isOwnRoute } from 'headroom-memory/fastify';
 
-const upstreamUrl = process.env.UPSTREAM_URL;
-if (!upstreamUrl) throw new Error('set UPSTREAM_URL to the API to proxy, e.g. UPSTREAM_URL=http://127.0.0.1:8080 npm start');
+const upstreamUrl = process.env.UPSTREAM_URL; // unset: the app starts without the /api/* proxy
 const apiKey = process.env.APP_API_KEY ?? 'dev-key';
 
 const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'info' } });
 
 // The app's auth, registered before headroom so it also runs for the proxied /api/* routes.
-// Probes and the Prometheus scrape stay open; /admin/* has headroom's own bearer token.
+// headroom's own routes pass: probes and the Prometheus scrape send no credentials, /admin/* has
+// headroom's own bearer token. (While memory is critical, requests are shed before this hook.)
 app.addHook('onRequest', async (request, reply) => {
-  const path = request.url.split('?', 1)[0];
-  if (path === '/health' || path.startsWith('/health/') || path === '/metrics' || path.startsWith('/admin/')) return;
+  if (isOwnRoute(request)) return;
   if (request.headers['x-api-key'] !== apiKey) return reply.code(401).send({ error: 'missing or wrong x-api-key' });
 });
 
 await app.register(headroom, {
-  proxy: { upstreamUrl }, // ANY /api/* → UPSTREAM_URL/*, streamed
+  proxy: upstreamUrl ? { upstreamUrl } : undefined, // ANY /api/* → UPSTREAM_URL/*, streamed
   adminToken: process.env.HEADROOM_ADMIN_TOKEN, // unset: /admin/* answers 403
 });
 
@@ -34,5 +33,6 @@ app.post('/notes', async (request, reply) => {
 });
 
 await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' });
+app.log.info(upstreamUrl ? `proxying /api/* to ${upstreamUrl}` : 'UPSTREAM_URL is not set: /api/* is not proxied');
 // SIGTERM/SIGINT: readiness 503, in-flight requests finish, then the app and headroom close.
 gracefulShutdown(app, { log: (message, error) => app.log.info({ err: error }, message) });

@@ -2,9 +2,10 @@
 // headroom CLI: `headroom <command> [flags]`. Bad usage or configuration exits with code 2;
 // --help prints the usage of the command and exits 0.
 import { readFileSync } from 'node:fs';
-import { suggest } from '../config/index.js';
-import { fail, serve } from './serve.js';
-import { COMMANDS, usage, type Command } from './usage.js';
+// The gateway (and the configuration schema) load only for the commands that need them: `run`
+// stays small, as it stays in memory beside the command it runs.
+import { fail } from './fail.js';
+import { COMMANDS, FLAGS_USAGE, RUN_USAGE, usage, type Command } from './usage.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -14,6 +15,8 @@ function version(): string {
 const isCommand = (s: string | undefined): s is Command => (COMMANDS as readonly (string | undefined)[]).includes(s);
 // Neither can be a flag's value: parseArgs refuses values that start with a dash unless given as --flag=-x.
 const wantsHelp = (args: string[]): boolean => args.includes('--help') || args.includes('-h');
+const suggest = async (name: string, names: string[]): Promise<string | undefined> =>
+  (await import('../config/index.js')).suggest(name, names);
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
@@ -22,24 +25,29 @@ async function main(): Promise<void> {
     return;
   }
   if (command === undefined || command === '--help' || command === '-h') {
-    process.stdout.write(usage());
+    process.stdout.write(await usage());
     return;
   }
   if (!isCommand(command)) {
-    const hint = suggest(command, [...COMMANDS]);
-    fail(`unknown command "${command}"${hint ? ` (did you mean ${hint}?)` : ''}\n\n${usage()}`, 2);
+    const hint = await suggest(command, [...COMMANDS]);
+    fail(`unknown command "${command}"${hint ? ` (did you mean ${hint}?)` : ''}\n\n${await usage()}`, 2);
   }
   if (command === 'help') {
     const [topic] = rest.filter((a) => a !== '--help' && a !== '-h');
     if (topic !== undefined && !isCommand(topic)) fail(`no help for "${topic}": the commands are ${COMMANDS.join(', ')}`, 2);
-    process.stdout.write(usage(topic));
+    process.stdout.write(await usage(topic));
     return;
   }
+  // run and flags parse their own options: a --help after `--` belongs to the command being run.
+  if (command === 'run') return (await import('./run.js')).run(rest, RUN_USAGE);
+  if (command === 'flags') return (await import('./run.js')).flags(rest, FLAGS_USAGE);
   if (wantsHelp(rest)) {
-    process.stdout.write(usage(command));
+    process.stdout.write(await usage(command));
     return;
   }
-  return serve(rest, version());
+  // Sized to the container first: with no heap flag and a memory limit, the gateway runs as a child.
+  if (await (await import('./run.js')).serveUnderRun()) return;
+  return (await import('./serve.js')).serve(rest, version());
 }
 
 main().catch((err: unknown) => {

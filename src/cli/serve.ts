@@ -5,15 +5,13 @@ import { createGateway, type Gateway } from '../server/gateway.js';
 import { isHeadroomError } from '../errors.js';
 import { createLogger } from '../server/logger.js';
 import { createLogOutput } from './log-output.js';
+import { fail } from './fail.js';
 
 // How long the exit waits for log lines to reach stdout once the gateway has stopped.
 const LOG_SETTLE_MS = 2_000;
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
-export function fail(message: string, code: number): never {
-  process.stderr.write(`headroom: ${message}\n`);
-  process.exit(code);
-}
+export { fail } from './fail.js';
 
 function parseFlags(argv: string[]): Record<string, string | undefined> {
   const flags = Object.fromEntries([...allOptions.map(({ option }) => option.flag), 'config'].map((f) => [f, { type: 'string' as const }]));

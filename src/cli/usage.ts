@@ -1,14 +1,16 @@
 // Help texts. The flags of `serve` are listed from the configuration schema, so the help cannot
-// drift from what the command accepts.
-import { allOptions, type SectionName } from '../config/index.js';
+// drift from what the command accepts (loaded only for that help: `run` stays small).
+import type { SectionName } from '../config/index.js';
 
-export const COMMANDS = ['serve', 'help'] as const;
+export const COMMANDS = ['serve', 'run', 'flags', 'help'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const MAIN_USAGE = `Usage: headroom <command> [flags]
 
 Commands:
   serve     start the gateway (streaming proxy, cache, image proxy, health, metrics, admin API)
+  run       run a command with V8 heap flags sized to the container: headroom run -- node app.js
+  flags     print those flags, for NODE_OPTIONS or a Dockerfile
   help      show this help, or the help of a command: headroom help serve
 
 Flags:
@@ -33,7 +35,42 @@ function wrap(text: string, indent: string, width: number): string[] {
   return [...lines, indent + line];
 }
 
-function serveUsage(): string {
+const SIZING_OPTIONS = `  --memory SIZE            size for this limit instead of the cgroup's (512m, 512Mi, 1.5GiB, bytes)
+  --processes N            Node processes sharing the limit (cluster workers, several servers); 1 to 256
+  --heap-snapshot-dir DIR  write a heap snapshot near the heap limit to DIR, when the limit leaves
+                           room for one (≈ the heap's size beside it); the heap shrinks to make room
+  --explain                print the limit, its source, the reserve and each flag with its reason
+  -h, --help               show this help`;
+
+export const RUN_USAGE = `Usage: headroom run [options] -- <command> [args…]
+
+Reads the memory limit the process really has (cgroup v2 memory.max and memory.high, cgroup v1
+memory.limit_in_bytes, nested cgroups), derives --max-old-space-size and --max-semi-space-size
+with a reserve for memory outside the heap, and runs the command with them: on the command line
+of a \`node …\` command, in NODE_OPTIONS for any other. Flags already given (argv or NODE_OPTIONS)
+are kept. Signals (TERM, INT, HUP, QUIT, USR2) are forwarded; headroom run ends as the command
+ends (its exit code, or its signal). The command also gets MEMORY_RSS_LIMIT (its budget) unless set.
+
+Options:
+${SIZING_OPTIONS}
+
+Example: headroom run --explain -- node server.js
+Details: docs/run.md
+`;
+
+export const FLAGS_USAGE = `Usage: headroom flags [options]
+
+Prints the flags headroom run would give Node, on one line, for NODE_OPTIONS or a Dockerfile:
+  NODE_OPTIONS="$(headroom flags)" node server.js
+Here Node is the only process: no runner's memory is set aside. --explain writes the derivation
+to stderr.
+
+Options:
+${SIZING_OPTIONS}
+`;
+
+async function serveUsage(): Promise<string> {
+  const { allOptions } = await import('../config/index.js');
   const width = Math.max(...allOptions.map((o) => o.option.flag.length)) + 4;
   const out = [
     'Usage: headroom serve [flags]',
@@ -57,6 +94,9 @@ function serveUsage(): string {
   return `${out.join('\n')}\n`;
 }
 
-export function usage(command?: Command): string {
-  return command === 'serve' ? serveUsage() : MAIN_USAGE;
+export async function usage(command?: Command): Promise<string> {
+  if (command === 'serve') return serveUsage();
+  if (command === 'run') return RUN_USAGE;
+  if (command === 'flags') return FLAGS_USAGE;
+  return MAIN_USAGE;
 }

@@ -408,3 +408,19 @@ function show(value: unknown, secret: boolean): string {
     return Object.prototype.toString.call(value);
   }
 }
+
+const ROUTE_PATH = /^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/;
+
+/**
+ * A route path an adapter mounts one of headroom's routes at (health, metrics, admin, proxy,
+ * image), or false for "not mounted". One rule for every adapter: starts with '/', segments of
+ * letters, digits, . _ ~ -, no trailing slash, no wildcard or parameter.
+ */
+export function pathOrOff(c: Common<string | false> & { example?: string }): OptionSpec<string | false> {
+  const example = c.example ?? (c.default === false ? '/path' : c.default);
+  return spec(
+    { ...c, defaultText: c.defaultText ?? (c.default === false ? 'off' : c.default) },
+    `must be a path like ${example} (letters, digits, . _ ~ -; no trailing slash) or false`,
+    (raw) => (raw === false ? false : typeof raw === 'string' && ROUTE_PATH.test(raw) ? raw : undefined),
+  );
+}

@@ -17,7 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HeadroomError } from '../errors.js';
 import { FASTIFY_REGISTER_KEYS, requireOption, resolveOptions } from '../options/spec.js';
 import { proxyRouteSpecs } from './options.js';
-import { decodeUnreserved } from './path.js';
+import { afterMount } from './mount.js';
 import type { Proxy } from './proxy.js';
 
 export interface ProxyRouteOptions {
@@ -37,9 +37,7 @@ type Listener = (this: Server, req: IncomingMessage, res: ServerResponse) => voi
  * is cut off, so the proxy's own prefix rules apply to the rest and path and query stay exact.
  */
 export function withoutMount(url: string, mount: string): string {
-  if (mount === '') return url;
-  if (!url.startsWith(mount)) url = decodeUnreserved(url); // the router matched /%761/api as /v1/api
-  return url.startsWith(mount) ? url.slice(mount.length) : url;
+  return afterMount(url, mount) ?? url;
 }
 
 export async function proxyRoutes(app: FastifyInstance, options: ProxyRouteOptions): Promise<void> {

@@ -3,6 +3,8 @@
 // app's requests while memory is critical or the app drains, and counts the rest in flight until
 // their response closes (finished or aborted alike, so an aborted request gives its slot back).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pathOrOff, resolveOptions } from '../options/spec.js';
+import { adminRequestFromUrl } from './admin-request.js';
 import { errorResponse, writePlain, type PlainResponse } from './response.js';
 import type { Headroom } from './headroom.js';
 
@@ -28,36 +30,69 @@ export interface NodeRoutePaths {
   admin?: string | false;
 }
 
-const splitUrl = (url: string): [path: string, query: string] => {
-  const q = url.indexOf('?');
-  return q === -1 ? [url, ''] : [url.slice(0, q), url.slice(q + 1)];
+export interface NodeMiddlewareOptions extends NodeRoutePaths {
+  /** The URL to route on (default req.url; NestJS: the URL before a platform rewrote it). */
+  url?(req: NodeRequest): string;
+  /** The client address for the admin rate limit (default clientAddress: req.ip, else the socket's). */
+  client?(req: NodeRequest): string;
+  /** Runs for the app's requests that pass (not shed, now counted in flight), just before next(). */
+  beforeNext?(req: NodeRequest, path: string): void;
+}
+
+/** Where nodeMiddleware answers: one spec per route path, shared by every adapter built on it. */
+export const nodeRouteSpecs = {
+  health: pathOrOff({ doc: 'GET <path>, <path>/live and <path>/ready; false leaves them to the app.', default: '/health' }),
+  metrics: pathOrOff({ doc: 'Prometheus scrape path; false leaves it to the app.', default: '/metrics' }),
+  admin: pathOrOff({ doc: 'The admin API below this path; false turns it off.', default: '/admin' }),
 };
 
-/** The client address for the admin rate limit: Express's req.ip (honours `trust proxy`), else the socket's. */
+/** Validated route paths (HEADROOM_CONFIG_INVALID naming `factory`, the key, the value and what is accepted). */
+export function resolveNodeRoutes(factory: string, paths: NodeRoutePaths = {}): Required<NodeRoutePaths> {
+  return resolveOptions(factory, nodeRouteSpecs, paths);
+}
+
+const pathOf = (url: string): string => {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+};
+
+/** The client address for the admin rate limit: req.ip (Express honours `trust proxy`; @fastify/middie copies Fastify's), else the socket's. */
 export function clientAddress(req: NodeRequest): string {
   return req.ip ?? req.socket?.remoteAddress ?? 'unknown';
 }
 
-export function nodeMiddleware(headroom: Headroom, paths: NodeRoutePaths = {}): NodeMiddleware {
-  const health = paths.health === undefined ? '/health' : paths.health;
-  const metrics = paths.metrics === undefined ? '/metrics' : paths.metrics;
-  const admin = paths.admin === undefined ? '/admin' : paths.admin;
+const requestUrl = (req: NodeRequest): string => req.url ?? '/';
+
+export function nodeMiddleware(headroom: Headroom, options: NodeMiddlewareOptions = {}): NodeMiddleware {
+  const { health, metrics, admin } = resolveNodeRoutes('nodeMiddleware', {
+    health: options.health,
+    metrics: options.metrics,
+    admin: options.admin,
+  });
+  const urlOf = options.url ?? requestUrl;
+  const clientOf = options.client ?? clientAddress;
+  const beforeNext = options.beforeNext;
   const probes = new Map<string, () => PlainResponse>();
   if (health !== false) {
-    probes.set(health, () => headroom.health());
+    const report = (): PlainResponse => headroom.health();
+    // `/health/` answers as `/health` (as Fastify's prefixed routes do); the probes below it are exact.
+    probes.set(health, report);
+    probes.set(`${health}/`, report);
     probes.set(`${health}/live`, () => headroom.live());
     probes.set(`${health}/ready`, () => headroom.ready());
   }
+  const metricsSlash = metrics === false ? false : `${metrics}/`;
   const adminPrefix = admin === false ? undefined : `${admin}/`;
 
   return (req, res, next) => {
     const method = req.method ?? 'GET';
-    const [path, query] = splitUrl(req.url ?? '/');
+    const url = urlOf(req);
+    const path = pathOf(url);
     const read = method === 'GET' || method === 'HEAD';
     if (read) {
       const probe = probes.get(path);
       if (probe) return writePlain(res, probe(), method);
-      if (path === metrics) {
+      if (path === metrics || path === metricsSlash) {
         headroom.metrics().then(
           (r) => writePlain(res, r, method),
           (err: unknown) => writePlain(res, errorResponse(err), method),
@@ -66,23 +101,16 @@ export function nodeMiddleware(headroom: Headroom, paths: NodeRoutePaths = {}): 
       }
     }
     if (adminPrefix && (path === admin || path.startsWith(adminPrefix))) {
-      headroom
-        .admin({
-          method,
-          path: path.slice(adminPrefix.length - 1) || '/',
-          query: new URLSearchParams(query),
-          authorization: req.headers.authorization,
-          client: clientAddress(req),
-        })
-        .then(
-          (r) => writePlain(res, r, method),
-          (err: unknown) => writePlain(res, errorResponse(err), method),
-        );
+      headroom.admin(adminRequestFromUrl(method, url.slice(adminPrefix.length - 1), req.headers.authorization, clientOf(req))).then(
+        (r) => writePlain(res, r, method),
+        (err: unknown) => writePlain(res, errorResponse(err), method),
+      );
       return;
     }
     const refused = headroom.shed(path);
     if (refused) return writePlain(res, refused, method);
     res.once('close', headroom.track());
+    if (beforeNext) beforeNext(req, path);
     next();
   };
 }

@@ -1,7 +1,7 @@
 // Framework-neutral answers. Every adapter turns a PlainResponse into its framework's reply, so
 // status codes, headers and bodies are decided once, here and in the parts.
 import type { ServerResponse } from 'node:http';
-import { HeadroomError } from '../errors.js';
+import { HeadroomError, isHeadroomError } from '../errors.js';
 
 export interface PlainResponse {
   status: number;
@@ -16,9 +16,14 @@ export function jsonResponse(status: number, value: unknown, headers: Record<str
   return { status, headers: { 'content-type': JSON_TYPE, 'cache-control': 'no-store', ...headers }, body: JSON.stringify(value) };
 }
 
-/** A HeadroomError as its registry status and JSON body; anything else is a 500 that hides its message. */
+/**
+ * A HeadroomError as its registry status and JSON body; anything else is a 500 that hides its
+ * message. A HeadroomError from another copy of headroom counts too (not instanceof): a Next.js
+ * app whose Headroom was made by instrumentation or a custom server gets errors from that copy in
+ * route bundles that carry their own.
+ */
 export function errorResponse(err: unknown): PlainResponse {
-  const e = err instanceof HeadroomError ? err : new HeadroomError('HEADROOM_INTERNAL', 'internal error', { cause: err });
+  const e = isHeadroomError(err) ? err : new HeadroomError('HEADROOM_INTERNAL', 'internal error', { cause: err });
   return jsonResponse(e.statusCode, e.toJSON(), e.headers);
 }
 

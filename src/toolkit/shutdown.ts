@@ -5,6 +5,9 @@
 import type { Server } from 'node:http';
 import type { Headroom } from './headroom.js';
 
+/** Longest wait, after the last tracked request, for responses still being written (ms). */
+const FLUSH_GRACE = 1000;
+
 export interface ShutdownOptions {
   headroom: Pick<Headroom, 'drain' | 'idle' | 'close'>;
   /** The HTTP server to stop accepting on. */
@@ -40,9 +43,22 @@ export function gracefulShutdown(options: ShutdownOptions): Shutdown {
       headroom.drain();
       log('shutting down: readiness is 503, waiting for in-flight requests');
       if (options.delay) await new Promise((resolve) => setTimeout(resolve, options.delay).unref());
-      const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+      let serverClosed = !server;
+      const closed = server
+        ? new Promise<void>((resolve) => server.close(() => resolve())).then(() => void (serverClosed = true))
+        : Promise.resolve();
       server?.closeIdleConnections();
       if (!(await headroom.idle(timeout))) log(`in-flight requests still running after ${timeout} ms: closing their connections`);
+      else if (server) {
+        // A request counts as done once its handler's answer is read to the end, which can be a
+        // moment before the framework has written the last bytes (Next.js writes the chunked
+        // terminator after the body stream ends): close connections as they turn idle, for up to
+        // FLUSH_GRACE ms, before cutting the rest.
+        for (const until = performance.now() + FLUSH_GRACE; !serverClosed && performance.now() < until;) {
+          server.closeIdleConnections();
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      }
       server?.closeAllConnections();
       await closed;
       try {

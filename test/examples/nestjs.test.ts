@@ -1,71 +1,29 @@
-// examples/nestjs started as a user starts it (`node main.js`, CommonJS), against this repository
-// as the installed `headroom-memory` package: a temporary node_modules/headroom-memory symlink to
-// the repository root. It needs the package's CommonJS build (dist/cjs, made by `npm run build`,
-// which `npm ci` runs through `prepare`); the build is made here when it is missing.
+// examples/nestjs as a user runs it (CommonJS, no build step): a copy of the folder, `npm install`
+// (the package packed as npm packs it, see install.ts), `npm start`.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { CliChild } from '../cli/child.js';
 import { request } from '../helpers/http.js';
 import { startUpstream, type Upstream } from '../adapters/nestjs/app.js';
+import { installExample, type InstalledExample } from './install.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const EXAMPLE = join(ROOT, 'examples/nestjs');
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; exports?: Record<string, unknown> };
-const ready = pkg.name === 'headroom-memory' && pkg.exports?.['./nestjs'] !== undefined;
-if (!ready) console.warn('\n*** SKIP test/examples/nestjs: package.json has no headroom-memory "./nestjs" export yet ***\n');
-
-describe('examples/nestjs', { skip: !ready, timeout: 240_000 }, () => {
+describe('examples/nestjs', { timeout: 300_000 }, () => {
   let upstream: Upstream;
-  let child: ChildProcess;
-  let modules: string;
+  let example: InstalledExample | undefined;
+  let app: CliChild;
   let url: string;
-  let output = '';
 
   before(async () => {
-    if (!existsSync(join(ROOT, 'dist/cjs/adapters/nestjs/index.js'))) {
-      const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
-      assert.equal(build.status, 0, 'npm run build');
-    }
-    modules = mkdtempSync(join(tmpdir(), 'headroom-example-nestjs-'));
-    mkdirSync(join(modules, 'node_modules'));
-    symlinkSync(ROOT, join(modules, 'node_modules/headroom-memory'), 'dir');
+    example = await installExample('nestjs');
     upstream = await startUpstream();
-    child = spawn(process.execPath, ['main.js'], {
-      cwd: EXAMPLE,
-      env: {
-        ...process.env,
-        NODE_OPTIONS: '',
-        // The example's own dependencies (@nestjs/*) come from the repository's node_modules.
-        NODE_PATH: [join(modules, 'node_modules'), join(ROOT, 'node_modules')].join(delimiter),
-        PORT: '0',
-        UPSTREAM_URL: upstream.url,
-        API_KEY: 'example-key',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (c: Buffer) => (output += c));
-    child.stderr!.on('data', (c: Buffer) => (output += c));
-    url = await new Promise<string>((resolveUrl, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the example did not start:\n${output}`)), 60_000);
-      const check = (): void => {
-        const m = /listening on (http:\/\/\S+)/.exec(output);
-        if (m) {
-          clearTimeout(timer);
-          resolveUrl(m[1]!);
-        }
-      };
-      child.stdout!.on('data', check);
-      child.once('exit', (code) => reject(new Error(`the example exited with ${code}:\n${output}`)));
-    });
+    app = example.start({ PORT: '0', UPSTREAM_URL: upstream.url, API_KEY: 'example-key' });
+    url = (await app.waitForOutput(/listening on (http:\/\/\S+)/))[1]!;
   });
 
   after(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
+    app?.kill();
     await upstream?.close();
-    if (modules) rmSync(modules, { recursive: true, force: true });
+    example?.remove();
   });
 
   test('health and metrics answer without the API key', async () => {
@@ -98,8 +56,7 @@ describe('examples/nestjs', { skip: !ready, timeout: 240_000 }, () => {
   });
 
   test('SIGTERM: the process closes everything and exits with code 0', async () => {
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0, output);
+    app.child.kill('SIGTERM');
+    assert.deepEqual(await app.exited, { code: 0, signal: null }, app.output());
   });
 });

@@ -10,13 +10,24 @@
 import type { Server } from 'node:http';
 import { HeadroomError } from '../../errors.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
-import { nodeMiddleware, type NodeMiddleware, type NodeRequest, type NodeRoutePaths } from '../../toolkit/node-middleware.js';
+import { mountToPrefix } from '../../proxy/mount.js';
+import {
+  nodeMiddleware,
+  resolveNodeRoutes,
+  type NodeMiddleware,
+  type NodeRequest,
+  type NodeRoutePaths,
+} from '../../toolkit/node-middleware.js';
 import { serveNodeImage } from '../../toolkit/node-image.js';
 import { proxyNodeRequest } from '../../toolkit/node-proxy.js';
+import { errorResponse, writePlain } from '../../toolkit/response.js';
 import { gracefulShutdown, type Shutdown, type ShutdownOptions } from '../../toolkit/shutdown.js';
 
 export interface ExpressHeadroomOptions extends HeadroomOptions {
-  /** Where middleware() answers health, metrics and the admin API (relative to where it is mounted). */
+  /**
+   * Where middleware() answers health, metrics and the admin API (relative to where it is mounted):
+   * paths like /health, or false. A bad one stops headroom() with HEADROOM_CONFIG_INVALID.
+   */
   routes?: NodeRoutePaths;
 }
 
@@ -32,12 +43,17 @@ export interface ExpressHeadroom {
   /**
    * The streaming proxy (needs the `proxy` option). Mounted at a path (`app.use('/api', hr.proxy())`)
    * it forwards what follows the mount path, with the query exactly as sent; mounted without one
-   * (`app.use(hr.proxy())`) it takes the URLs under `proxy.prefix` and passes the rest on. Mount it
-   * before body parsers: a body they already read is answered 500 HEADROOM_BODY_CONSUMED, never
+   * (`app.use(hr.proxy())`) it takes the URLs under `proxy.prefix` and passes the rest on. As a route
+   * handler (`app.all('/raw/*splat', hr.proxy())`) the route's literal part ('/raw') stands for the
+   * prefix; a route with parameters before its wildcard is answered 500 HEADROOM_CONFIG_INVALID
+   * saying to mount it instead. Mount it before body parsers: a body they already read is answered 500 HEADROOM_BODY_CONSUMED, never
    * forwarded empty.
    */
   proxy(): NodeMiddleware;
-  /** GET /image?url=&w=&h=&q=&format= (needs the `image` option): `app.get('/image', hr.image())`. */
+  /**
+   * GET /image?url=&w=&h=&q=&format= (needs the `image` option): `app.get('/image', hr.image())`.
+   * Other methods (when mounted with app.use) are answered 405 with `Allow: GET, HEAD`.
+   */
   image(): NodeMiddleware;
   /**
    * On SIGTERM/SIGINT (or when the returned function is called): readiness 503, new requests
@@ -57,34 +73,92 @@ function missing(option: string, method: string): HeadroomError {
   );
 }
 
+type ExpressRequest = NodeRequest & { route?: { path?: unknown; stack?: { handle?: unknown }[] } };
+
 /** Whether Express or Connect cut a mount path from req.url (Connect has no req.baseUrl). */
 const mounted = (req: NodeRequest): boolean =>
   req.baseUrl !== undefined ? req.baseUrl !== '' : req.originalUrl !== undefined && req.originalUrl !== req.url;
 
+/**
+ * The literal mount of a route path the proxy is the handler of: '/raw/*splat', '/raw{/*splat}'
+ * and '/raw' → '/raw'. Undefined when parameters or patterns come before the wildcard (or the path
+ * is a RegExp or an array): then no mount can stand for the proxy's prefix.
+ */
+function routeMount(path: unknown): string | undefined {
+  if (typeof path !== 'string') return undefined;
+  const literal = path.replace(/(\/\*\w*|\{\/\*\w*\})$/, '');
+  return /[:*(){}[\]?+]/.test(literal) ? undefined : literal;
+}
+
+function unusableRoute(path: unknown): HeadroomError {
+  return new HeadroomError(
+    'HEADROOM_CONFIG_INVALID',
+    `hr.proxy() is the handler of the route ${String(path)}, whose path has parameters or patterns before its wildcard, so no mount path can stand for the proxy's prefix: mount it with app.use('/path', hr.proxy()) or give the route a literal path such as '/raw/*splat'`,
+  );
+}
+
+const IMAGE_METHODS = 'GET, HEAD';
+
 export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom {
   const { routes, ...rest } = options;
+  const paths = resolveNodeRoutes('headroom(): routes', routes);
   const hr = createHeadroom(rest);
   return {
     headroom: hr,
-    middleware: () => nodeMiddleware(hr, routes),
+    middleware: () => nodeMiddleware(hr, paths),
     proxy() {
       const proxy = hr.proxy;
       if (!proxy) throw missing('proxy', 'proxy');
-      return (req, res, next) => {
+      // Per route: its literal mount when this handler is one of the route's own handlers, null
+      // when it is but the path has no literal mount, false when the route is a stale req.route
+      // (Express leaves it set after a route called next()).
+      const mounts = new WeakMap<object, string | null | false>();
+      const handler: NodeMiddleware = (req: ExpressRequest, res, next) => {
         const url = req.url ?? '/';
+        const route = req.route;
+        if (route && typeof route === 'object') {
+          let mount = mounts.get(route);
+          if (mount === undefined) {
+            const own = Array.isArray(route.stack) && route.stack.some((layer) => layer.handle === handler);
+            mount = own ? (routeMount(route.path) ?? null) : false;
+            mounts.set(route, mount);
+          }
+          if (mount !== false) {
+            // A route handler (app.all('/raw/*splat', hr.proxy())): Express cut nothing from
+            // req.url, so the route's literal mount stands for the proxy's prefix.
+            const target = mount === null ? undefined : mountToPrefix(url, mount, proxy.prefix);
+            if (target === undefined) return writePlain(res, errorResponse(unusableRoute(route.path)), req.method);
+            return proxyNodeRequest(proxy, req, res, target);
+          }
+        }
         if (mounted(req)) {
           // The mount path stands for the proxy's prefix: the proxy cuts the prefix (stripPrefix)
           // and forwards the rest, so `/api/echo?x=4` mounted at /api reaches the upstream as /echo?x=4.
-          return proxyNodeRequest(proxy, req, res, proxy.prefix + (url.charCodeAt(0) === 47 ? url : `/${url}`));
+          return proxyNodeRequest(proxy, req, res, mountToPrefix(url, '', proxy.prefix) ?? url);
         }
         if (!proxy.matches(url)) return next();
         proxyNodeRequest(proxy, req, res, url);
       };
+      return handler;
     },
     image() {
       const image = hr.image;
       if (!image) throw missing('image', 'image');
-      return (req, res) => void serveNodeImage(image, req, res, req.originalUrl ?? req.url);
+      return (req, res) => {
+        const method = req.method ?? 'GET';
+        if (method !== 'GET' && method !== 'HEAD') {
+          // Mounted with app.use() it sees every method; the image route only reads.
+          const err = new HeadroomError(
+            'HEADROOM_METHOD_NOT_ALLOWED',
+            `${method} is not allowed on the image route; it takes ${IMAGE_METHODS}`,
+            {
+              headers: { allow: IMAGE_METHODS },
+            },
+          );
+          return writePlain(res, errorResponse(err), method);
+        }
+        void serveNodeImage(image, req, res, req.originalUrl ?? req.url);
+      };
     },
     shutdown: (server, shutdownOptions) => gracefulShutdown({ ...shutdownOptions, headroom: hr, server }),
     close: () => hr.close(),

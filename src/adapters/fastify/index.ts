@@ -2,7 +2,7 @@
 //
 //   import { headroom } from 'headroom-memory/fastify';
 //   await app.register(headroom, { proxy: { upstreamUrl: process.env.UPSTREAM_URL } });
-export { headroom, headroom as default, type FastifyHeadroomOptions, type FastifyMemory } from './plugin.js';
+export { headroom, headroom as default, isOwnRoute, type FastifyHeadroomOptions, type FastifyMemory } from './plugin.js';
 export { fastifyPluginSpecs } from './options.js';
 export { adminRoutes, healthRoutes, imageRoutes, metricsRoutes, proxyHandler, OWN_ROUTE, type HeadroomRouteOptions } from './routes.js';
 export { proxyRoutes, type ProxyRouteOptions } from '../../proxy/fastify.js';

@@ -1,12 +1,14 @@
 // The Fastify plugin: one `app.register(headroom, options)` wires the toolkit into an app —
-// health/live/ready, /metrics, the admin API, load shedding in an onRequest hook, the proxy and
-// image routes (ordinary routes, so the app's own hooks run for them), `app.memory` and
-// `app.headroom` decorators, and the app's close: preClose drains (readiness 503, new requests
-// refused), onClose closes headroom.
+// health/live/ready, /metrics, the admin API, load shedding in front of Fastify (before any hook
+// of the app), the proxy and image routes (ordinary routes, so the app's own hooks run for them),
+// `app.memory` and `app.headroom` decorators, and the app's close: preClose drains (readiness 503,
+// new requests refused), onClose closes headroom.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import type { MemoryMonitor, MemorySample, MemoryStatus } from '../../monitor/types.js';
 import { proxyRoutes } from '../../proxy/fastify.js';
+import { writePlain } from '../../toolkit/response.js';
 import { resolvePluginOptions } from './options.js';
 import { adminRoutes, healthRoutes, imageRoutes, metricsRoutes, OWN_ROUTE, sendPlain } from './routes.js';
 
@@ -44,6 +46,8 @@ declare module 'fastify' {
   }
 }
 
+type Listener = (this: Server, req: IncomingMessage, res: ServerResponse) => void;
+
 function memoryView(h: Headroom): FastifyMemory {
   const { monitor } = h;
   return {
@@ -54,18 +58,97 @@ function memoryView(h: Headroom): FastifyMemory {
   };
 }
 
+/** Set on a raw request once the server-level check has shed or counted it. */
+const CHECKED = Symbol('headroom-memory.shed-checked');
+type Checked = IncomingMessage & { [CHECKED]?: true };
+
 /**
- * onRequest: 503 + Retry-After while critical or draining; otherwise the request is counted in
- * flight until its response closes ('close' fires on finish and on abort alike, so an aborted
- * request gives its slot back). headroom's own routes are neither shed nor counted.
+ * True for headroom's own routes — health and its probes, metrics, the admin API (which has its own
+ * bearer token) — so an app's auth hook can let them through: Kubernetes and Prometheus send no
+ * credentials. Decided from the matched route, not the URL, so no path trick reaches past the auth.
+ *
+ *   app.addHook('onRequest', async (request, reply) => { if (isOwnRoute(request)) return; … });
  */
+export function isOwnRoute(request: FastifyRequest): boolean {
+  const config = request.routeOptions.config as unknown as Record<symbol, unknown> | undefined;
+  return config?.[OWN_ROUTE] === true;
+}
+
+/**
+ * The paths of headroom's own routes, learnt from onRoute (route config OWN_ROUTE), checked on the
+ * raw URL before Fastify routes it. Generous on purpose (case, duplicate and trailing slashes are
+ * ignored): a path wrongly taken for an own route is merely not shed, and then 404s.
+ */
+function ownPaths(semicolon: boolean): { add(url: string): void; has(path: string): boolean } {
+  const exact = new Set<string>();
+  const prefixes: string[] = [];
+  const normal = (path: string): string => {
+    let p = path.toLowerCase();
+    if (p.includes('//')) p = p.replace(/\/{2,}/g, '/');
+    return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
+  };
+  return {
+    add(url) {
+      if (url.endsWith('/*')) prefixes.push(normal(url.slice(0, -1)) + '/');
+      else exact.add(normal(url));
+    },
+    has(path) {
+      if (semicolon) path = path.split(';', 1)[0]!;
+      const p = normal(path);
+      if (exact.has(p)) return true;
+      for (const prefix of prefixes) if (p.startsWith(prefix)) return true;
+      return false;
+    },
+  };
+}
+
+const pathOf = (url: string): string => {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+};
+
+/**
+ * Shedding runs on the HTTP server, in front of Fastify's request listener: while critical or
+ * draining a request is answered 503 + Retry-After before routing and before ANY hook of the app
+ * (an auth hook's JWT or database work is not spent on it, and the client gets 503, not 401 —
+ * as with Express and NestJS), whatever the order of registration and in every encapsulated scope.
+ * Fastify's hooks cannot give that: instance hooks run in the order they were added, route-level
+ * hooks (which an onRoute hook could add) run after them. Otherwise the request is counted in
+ * flight until its response closes ('close' fires on finish and on abort alike). headroom's own
+ * routes are neither shed nor counted.
+ *
+ * Returns false when the server has no single request listener to stand in front of (a custom
+ * serverFactory); the onRequest hook then does the same work, after the hooks added before it.
+ */
+function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof ownPaths>): boolean {
+  const server = app.server as Server | undefined;
+  const listeners = server?.listeners('request') as Listener[] | undefined;
+  if (!server || !listeners || listeners.length !== 1) return false;
+  const fastifyListener = listeners[0]!;
+  const listener: Listener = function (req, res) {
+    const path = pathOf(req.url ?? '/');
+    if (!own.has(path)) {
+      const refused = h.shed(path);
+      if (refused) return writePlain(res, refused, req.method);
+      res.once('close', h.track());
+    }
+    (req as Checked)[CHECKED] = true;
+    fastifyListener.call(this, req, res);
+  };
+  server.removeListener('request', fastifyListener);
+  server.on('request', listener);
+  app.addHook('onClose', async () => {
+    server.removeListener('request', listener);
+    server.on('request', fastifyListener);
+  });
+  return true;
+}
+
+/** The same check for requests that did not pass the server listener: app.inject(), a serverFactory. */
 function shedding(h: Headroom) {
   return function onRequest(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    const config = request.routeOptions.config as unknown as Record<symbol, unknown> | undefined;
-    if (config?.[OWN_ROUTE]) return done();
-    const url = request.url;
-    const q = url.indexOf('?');
-    const refused = h.shed(q === -1 ? url : url.slice(0, q));
+    if ((request.raw as Checked)[CHECKED] || isOwnRoute(request)) return done();
+    const refused = h.shed(pathOf(request.url));
     if (refused) {
       void sendPlain(reply, refused);
       return;
@@ -92,6 +175,11 @@ async function plugin(app: FastifyInstance, options: FastifyHeadroomOptions): Pr
     h.drain();
     done();
   });
+  const own = ownPaths(app.initialConfig.useSemicolonDelimiter === true);
+  app.addHook('onRoute', (route) => {
+    if ((route.config as Record<symbol, unknown> | undefined)?.[OWN_ROUTE] === true) own.add(route.url);
+  });
+  shedOnServer(app, h, own);
   app.addHook('onRequest', shedding(h));
 
   if (o.healthPath) await app.register(healthRoutes, { headroom: h, prefix: o.healthPath });

@@ -6,8 +6,10 @@ import { HeadroomError, isHeadroomError } from '../../errors.js';
 import type { ImageService } from '../../image/types.js';
 import type { Proxy } from '../../proxy/proxy.js';
 import { withoutMount } from '../../proxy/fastify.js';
+import { mountToPrefix } from '../../proxy/mount.js';
 import { imageRoutes as gatewayImageRoutes } from '../../server/routes/image.js';
 import type { Headroom } from '../../toolkit/headroom.js';
+import { adminRequestFromUrl } from '../../toolkit/admin-request.js';
 import { proxyNodeRequest } from '../../toolkit/node-proxy.js';
 import { errorResponse, type PlainResponse } from '../../toolkit/response.js';
 
@@ -59,14 +61,7 @@ export async function adminRoutes(app: FastifyInstance, options: HeadroomRouteOp
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const rest = withoutMount(request.url, mount);
-    const q = rest.indexOf('?');
-    const r = await h.admin({
-      method: request.method,
-      path: (q === -1 ? rest : rest.slice(0, q)) || '/',
-      query: new URLSearchParams(q === -1 ? '' : rest.slice(q + 1)),
-      authorization: request.headers.authorization,
-      client: request.ip,
-    });
+    const r = await h.admin(adminRequestFromUrl(request.method, rest, request.headers.authorization, request.ip));
     return sendPlain(reply, r);
   };
   app.all('/', own, handler);
@@ -102,7 +97,7 @@ export function proxyHandler(proxy: Proxy): (request: FastifyRequest, reply: Fas
     const mount = route.replace(/\/?\*$/, '');
     const url = request.raw.url ?? '/';
     const literal = !/[:*(]/.test(mount);
-    const target = literal ? `${proxy.prefix}${withoutMount(url, mount)}` : url;
+    const target = literal ? (mountToPrefix(url, mount, proxy.prefix) ?? url) : url;
     proxyNodeRequest(proxy, request.raw, reply.raw, target);
   };
 }

@@ -3,8 +3,9 @@
 // path and decorated by calling the decorators as functions (no decorator syntax, so the package
 // needs neither experimentalDecorators nor emitDecoratorMetadata).
 import { All, Controller, Get, Inject, Req, Res, type Type } from '@nestjs/common';
+import { wildcard, type ProxyWiring } from './mount.js';
 import type { AnyRequest, AnyResponse } from './raw.js';
-import { HeadroomService } from './service.js';
+import { forwardUnder, HeadroomService } from './service.js';
 
 function route(target: object, method: string, decorator: MethodDecorator): void {
   decorator(target, method, Object.getOwnPropertyDescriptor(target, method)!);
@@ -12,27 +13,20 @@ function route(target: object, method: string, decorator: MethodDecorator): void
   Res()(target, method, 1);
 }
 
-/**
- * The wildcard below a controller's path in the platform's router syntax: Express 5 (path-to-regexp
- * 8) needs a named one ('*path'; '*' is converted with a warning), Fastify's find-my-way takes only
- * '*' (a named one throws "Wildcard must be the last character"). Nest passes controller paths to
- * the platform's router unchanged, so the platform decides.
- */
-export function wildcard(platform: string | undefined): string {
-  return platform === 'fastify' ? '*' : '*path';
-}
-
 export interface ProxyControllerType extends Type {
   /** Sets the route paths for the platform; called once the platform is known, before app.init() registers routes. */
   forPlatform(platform: string | undefined): void;
 }
 
-/** ANY <mount> and <mount>/* → the proxy (the mount is replaced by the proxy's prefix). */
-export function proxyController(mount: string): ProxyControllerType {
+/**
+ * ANY <mount> and <mount>/* → the proxy (the mount is replaced by the proxy's prefix). The full mount
+ * (global prefix included) is in `wiring` once Nest has registered the routes.
+ */
+export function proxyController(mount: string, wiring: ProxyWiring): ProxyControllerType {
   class HeadroomProxyController {
     constructor(private readonly headroom: HeadroomService) {}
     proxy(req: AnyRequest, res: AnyResponse): void {
-      this.headroom.proxyRequest(req, res, { mount });
+      forwardUnder(this.headroom.headroom, req, res, [wiring.mount ?? mount]);
     }
   }
   Inject(HeadroomService)(HeadroomProxyController, undefined, 0);

@@ -4,20 +4,26 @@
 // - puts headroom's early middleware in front of the platform (early.ts): health, metrics, admin,
 //   shedding, in-flight counting, and proxied bodies kept away from body parsers;
 // - adds the proxy (ANY <proxy prefix>/*) and image (GET /image) routes as controllers, behind the
-//   app's own middleware and guards.
+//   app's own middleware and guards;
+// - once Nest has registered the routes, learns the proxy's full mount (global prefix included) and
+//   stops start-up when an app route lies under it (mount.ts).
 // The class is never decorated: a dynamic module carries all of its metadata.
 import type { DynamicModule, FactoryProvider, ModuleMetadata, Provider, Type } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
 import { HeadroomError } from '../../errors.js';
+import { pathOrOff, resolveOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
+import { nodeRouteSpecs } from '../../toolkit/node-middleware.js';
 import { imageController, proxyController, type ProxyControllerType } from './controllers.js';
 import { createEarlyMiddleware } from './early.js';
 import { HeadroomHealthIndicator } from './health-indicator.js';
+import { findProxyMount, routeRecorder, routesUnder, routesUnderMountError, wire, type ProxyWiring } from './mount.js';
 import { HeadroomService } from './service.js';
 
 /** Injection token of the toolkit object (`Headroom`); HeadroomService carries it too. */
 export const HEADROOM = Symbol.for('headroom-memory.nestjs.headroom');
 const OPTIONS = Symbol.for('headroom-memory.nestjs.options');
+const MOUNT_CHECK = Symbol.for('headroom-memory.nestjs.mount-check');
 
 /** Where headroom answers. Paths start with '/'; false turns a route off. */
 export interface HeadroomRoutes {
@@ -55,28 +61,57 @@ interface ResolvedRoutes {
   image: string | false;
 }
 
-function checkPath(name: string, value: string | false): string | false {
-  if (value === false) return false;
-  if (!/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(value)) {
-    throw new HeadroomError(
-      'HEADROOM_CONFIG_INVALID',
-      `HeadroomModule: routes.${name}=${JSON.stringify(value)}: must be a path like /${name} (letters, digits, . _ ~ -; no trailing slash) or false`,
-    );
-  }
-  return value;
-}
+const routeSpecs = (proxy: string | false, image: string | false) => ({
+  ...nodeRouteSpecs,
+  proxy: pathOrOff({ doc: "The proxy controller's mount; false = none.", default: proxy, example: '/api' }),
+  image: pathOrOff({ doc: 'The image route; false = none.', default: image, example: '/image' }),
+});
 
 function resolveRoutes(routes: HeadroomRoutes, proxy: string | false, image: string | false): ResolvedRoutes {
+  return resolveOptions('HeadroomModule: routes', routeSpecs(proxy, image), routes);
+}
+
+/**
+ * Once Nest has registered every route (onModuleInit runs after the router): the proxy
+ * controller's full mount (global prefix, versioning) goes to the early middleware and the
+ * controller, and an app route under it stops start-up (its body would be kept from the parser).
+ */
+function mountCheck(routes: ResolvedRoutes, wiring: ProxyWiring): Provider {
   return {
-    health: checkPath('health', routes.health ?? '/health'),
-    metrics: checkPath('metrics', routes.metrics ?? '/metrics'),
-    admin: checkPath('admin', routes.admin ?? '/admin'),
-    proxy: checkPath('proxy', routes.proxy ?? proxy),
-    image: checkPath('image', routes.image ?? image),
+    provide: MOUNT_CHECK,
+    inject: [HeadroomService, ApplicationConfig, HttpAdapterHost],
+    useFactory: (_service: HeadroomService, config: ApplicationConfig, host: HttpAdapterHost | undefined) => {
+      const adapter = host?.httpAdapter;
+      const list = routes.proxy && adapter ? routeRecorder(adapter) : undefined;
+      return {
+        onModuleInit(): void {
+          if (!list || !adapter || !routes.proxy) return;
+          const platform = adapter.getType();
+          const registered = list();
+          const mount = findProxyMount(registered, routes.proxy, config.getGlobalPrefix(), platform);
+          if (mount === undefined) {
+            throw new HeadroomError(
+              'HEADROOM_CONFIG_INVALID',
+              `HeadroomModule: the proxy controller (routes.proxy=${routes.proxy}) is not among the routes Nest registered, so headroom cannot tell which request bodies to keep for it`,
+            );
+          }
+          const caseInsensitive = platform !== 'fastify' && !isCaseSensitive(adapter);
+          const conflicts = routesUnder(registered, mount, platform, caseInsensitive);
+          if (conflicts.length > 0) throw routesUnderMountError(conflicts, mount);
+          wire(wiring, mount, caseInsensitive);
+        },
+      };
+    },
   };
 }
 
-function serviceProvider(routes: ResolvedRoutes, proxyRoute: ProxyControllerType | undefined): Provider[] {
+/** Express's 'case sensitive routing' setting (off by default: /API/x reaches a route at /api). */
+function isCaseSensitive(adapter: { getInstance(): unknown }): boolean {
+  const app = adapter.getInstance() as { enabled?(name: string): boolean };
+  return typeof app.enabled === 'function' && app.enabled('case sensitive routing');
+}
+
+function serviceProvider(routes: ResolvedRoutes, proxyRoute: ProxyControllerType | undefined, wiring: ProxyWiring): Provider[] {
   return [
     {
       provide: HEADROOM,
@@ -94,29 +129,35 @@ function serviceProvider(routes: ResolvedRoutes, proxyRoute: ProxyControllerType
     },
     {
       provide: HeadroomService,
-      inject: [HEADROOM, OPTIONS, HttpAdapterHost],
-      useFactory: (headroom: Headroom, options: HeadroomModuleOptions, host: HttpAdapterHost | undefined): HeadroomService => {
+      inject: [HEADROOM, OPTIONS, HttpAdapterHost, ApplicationConfig],
+      useFactory: (
+        headroom: Headroom,
+        options: HeadroomModuleOptions,
+        host: HttpAdapterHost | undefined,
+        config: ApplicationConfig | undefined,
+      ): HeadroomService => {
         // Added while Nest creates the providers, before app.init() registers its body parser,
         // the modules' middleware and the routes, so it runs first on both platforms.
         const adapter = host?.httpAdapter;
         if (adapter) {
           proxyRoute?.forPlatform(adapter.getType());
-          const unparsed = [routes.proxy, routes.proxy && headroom.proxy?.prefix].filter((p): p is string => typeof p === 'string');
-          adapter.use(createEarlyMiddleware(headroom, { health: routes.health, metrics: routes.metrics, admin: routes.admin, unparsed }));
+          adapter.use(createEarlyMiddleware(headroom, { health: routes.health, metrics: routes.metrics, admin: routes.admin }, wiring));
         }
-        return new HeadroomService(headroom, true, options.drainTimeout ?? 10_000);
+        return new HeadroomService(headroom, true, options.drainTimeout ?? 10_000, () => config?.getGlobalPrefix() ?? '');
       },
     },
     { provide: HeadroomHealthIndicator, inject: [HeadroomService], useFactory: (s: HeadroomService) => new HeadroomHealthIndicator(s) },
+    mountCheck(routes, wiring),
   ];
 }
 
 function parts(routes: ResolvedRoutes): Pick<DynamicModule, 'providers' | 'controllers'> {
-  const proxy = routes.proxy ? proxyController(routes.proxy) : undefined;
+  const wiring: ProxyWiring = { mount: undefined, under: undefined };
+  const proxy = routes.proxy ? proxyController(routes.proxy, wiring) : undefined;
   const controllers: Type[] = [];
   if (proxy) controllers.push(proxy);
   if (routes.image) controllers.push(imageController(routes.image));
-  return { providers: serviceProvider(routes, proxy), controllers };
+  return { providers: serviceProvider(routes, proxy, wiring), controllers };
 }
 
 const EXPORTS = [HEADROOM, HeadroomService, HeadroomHealthIndicator];

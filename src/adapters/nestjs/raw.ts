@@ -27,28 +27,3 @@ export function rawResponse(res: AnyResponse): ServerResponse {
 export function originalUrl(req: WithOriginalUrl): string {
   return req.originalUrl ?? req.url ?? '/';
 }
-
-export function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
-
-/**
- * The URL as the proxy expects it: `prefix` + what follows `mount` in the client's URL, byte for
- * byte (query included). The mount is looked up at a segment boundary, so a global prefix in
- * front of it (/v1/api/x) is dropped too. Without the mount in the URL it is returned unchanged.
- */
-export function remount(url: string, mount: string, prefix: string): string {
-  if (mount === prefix && url.startsWith(prefix)) return url;
-  const path = pathOf(url);
-  let at = -1;
-  for (let i = path.indexOf(mount); i !== -1; i = path.indexOf(mount, i + 1)) {
-    const end = path.charCodeAt(i + mount.length);
-    // Preceded by a segment start, followed by '/' or the end of the path.
-    if ((i === 0 || path[i - 1] === '/' || mount.startsWith('/')) && (Number.isNaN(end) || end === 47)) {
-      at = i;
-      break;
-    }
-  }
-  return at === -1 ? url : prefix + url.slice(at + mount.length);
-}

@@ -3,6 +3,7 @@
 // image as handlers a controller or middleware of the app can call. It also drains and closes
 // headroom through Nest's shutdown hooks.
 import { HeadroomError } from '../../errors.js';
+import { mountToPrefix } from '../../proxy/mount.js';
 import type { MemorySample, MemoryStatus, HealthReport } from '../../monitor/types.js';
 import type { Headroom } from '../../toolkit/headroom.js';
 import type { AppRequestStats } from '../../toolkit/metrics.js';
@@ -10,13 +11,15 @@ import { serveNodeImage } from '../../toolkit/node-image.js';
 import { proxyNodeRequest } from '../../toolkit/node-proxy.js';
 import { errorResponse, writePlain } from '../../toolkit/response.js';
 import { restoreBody } from './body.js';
-import { originalUrl, rawRequest, rawResponse, remount, type AnyRequest, type AnyResponse } from './raw.js';
+import { joinPath } from './mount.js';
+import { originalUrl, rawRequest, rawResponse, type AnyRequest, type AnyResponse } from './raw.js';
 
 export interface ProxyRequestOptions {
   /**
-   * The path the handler is mounted at (e.g. "/parsed-api"): what follows it in the client's URL is
-   * forwarded as if it followed the proxy's prefix. Default: the URL is forwarded as it came, so the
-   * handler must be mounted at the proxy's prefix.
+   * The path your controller is mounted at (e.g. "/legacy-api"): what follows it in the client's URL
+   * is forwarded as if it followed the proxy's prefix. The app's global prefix is allowed in front
+   * (/v1/legacy-api/x). Default: the URL is forwarded as it came, so the handler must be mounted at
+   * the proxy's prefix.
    */
   mount?: string;
 }
@@ -30,19 +33,43 @@ export interface HeadroomStats {
   image: ReturnType<NonNullable<Headroom['image']>['stats']> | null;
 }
 
-const noProxy = new HeadroomError('HEADROOM_NOT_FOUND', 'no proxy is configured: pass `proxy: { upstreamUrl }` to HeadroomModule');
-const noImage = new HeadroomError('HEADROOM_NOT_FOUND', 'no image route is configured: pass `image: { … }` to HeadroomModule');
+const noProxy = new HeadroomError(
+  'HEADROOM_CONFIG_INVALID',
+  "HeadroomService: no proxy is configured: pass `proxy: { upstreamUrl }` to HeadroomModule.forRoot() (or return it from forRootAsync's factory)",
+);
+const noImage = new HeadroomError(
+  'HEADROOM_CONFIG_INVALID',
+  "HeadroomService: no image service is configured: pass `image: { allowedOrigins }` to HeadroomModule.forRoot() (or return it from forRootAsync's factory)",
+);
+
+/**
+ * Proxies req with the part of its URL after `mount` put after the proxy's prefix (mount
+ * undefined: the URL as it came). The body headers the early middleware set aside are put back.
+ */
+export function forwardUnder(headroom: Headroom, req: AnyRequest, res: AnyResponse, mounts: readonly string[]): void {
+  const nodeReq = rawRequest(req);
+  const nodeRes = rawResponse(res);
+  const proxy = headroom.proxy;
+  if (!proxy) return writePlain(nodeRes, errorResponse(noProxy), nodeReq.method);
+  restoreBody(nodeReq);
+  const url = originalUrl(nodeReq);
+  let target: string | undefined;
+  for (let i = 0; target === undefined && i < mounts.length; i++) target = mountToPrefix(url, mounts[i]!, proxy.prefix);
+  proxyNodeRequest(proxy, nodeReq, nodeRes, target ?? url);
+}
 
 export class HeadroomService {
   /**
    * @param headroom the toolkit object
    * @param owned closed on application shutdown when true (the module created it)
    * @param drainTimeout longest wait for in-flight requests on shutdown, ms
+   * @param globalPrefix the app's global prefix (the module passes Nest's), allowed in front of a mount
    */
   constructor(
     readonly headroom: Headroom,
     private readonly owned = false,
     private readonly drainTimeout = 10_000,
+    private readonly globalPrefix: () => string = () => '',
   ) {}
 
   /** healthy, warning or critical (with the monitor's hysteresis), from the latest sample. */
@@ -75,16 +102,24 @@ export class HeadroomService {
   /**
    * Streams the request to the upstream. Call it from a controller (`@Req()`, `@Res()`) or a
    * middleware, on Express or Fastify. A body that a parser already read is answered 500
-   * HEADROOM_BODY_CONSUMED and never forwarded.
+   * HEADROOM_BODY_CONSUMED and never forwarded. Prefer proxyHandler(), which checks at start-up
+   * that a proxy is configured; this answers 500 HEADROOM_CONFIG_INVALID per request when none is.
    */
   proxyRequest(req: AnyRequest, res: AnyResponse, options: ProxyRequestOptions = {}): void {
-    const nodeReq = rawRequest(req);
-    const nodeRes = rawResponse(res);
-    const proxy = this.headroom.proxy;
-    if (!proxy) return writePlain(nodeRes, errorResponse(noProxy), nodeReq.method);
-    restoreBody(nodeReq);
-    const url = originalUrl(nodeReq);
-    proxyNodeRequest(proxy, nodeReq, nodeRes, options.mount === undefined ? url : remount(url, options.mount, proxy.prefix));
+    const { mount } = options;
+    if (mount === undefined) return forwardUnder(this.headroom, req, res, []);
+    const prefix = this.globalPrefix();
+    forwardUnder(this.headroom, req, res, prefix ? [joinPath(prefix, mount), mount] : [mount]);
+  }
+
+  /**
+   * proxyRequest as a handler made once, e.g. in your controller's constructor:
+   * `this.proxy = headroom.proxyHandler({ mount: '/legacy-api' })`. Throws HEADROOM_CONFIG_INVALID
+   * when no proxy is configured, so a missing `proxy` option stops start-up.
+   */
+  proxyHandler(options: ProxyRequestOptions = {}): (req: AnyRequest, res: AnyResponse) => void {
+    if (!this.headroom.proxy) throw noProxy;
+    return (req, res) => this.proxyRequest(req, res, options);
   }
 
   /** Answers GET /image?url=&w=&h=&q=&format= (the query of the request's URL). */
@@ -94,6 +129,12 @@ export class HeadroomService {
     const image = this.headroom.image;
     if (!image) return Promise.resolve(writePlain(nodeRes, errorResponse(noImage), nodeReq.method));
     return serveNodeImage(image, nodeReq, nodeRes, originalUrl(nodeReq));
+  }
+
+  /** imageRequest as a handler made once; throws HEADROOM_CONFIG_INVALID when no image service is configured. */
+  imageHandler(): (req: AnyRequest, res: AnyResponse) => Promise<void> {
+    if (!this.headroom.image) throw noImage;
+    return (req, res) => this.imageRequest(req, res);
   }
 
   /** Nest hook (app.close() or enableShutdownHooks()): readiness turns 503, new requests are refused, in-flight ones finish. */

@@ -2,12 +2,12 @@
 // exports as index.ts, each a documented no-op that warns once. Route handlers answer 501 saying
 // to set `export const runtime = 'nodejs'`; nothing here imports a Node.js module.
 import type { Headroom, HeadroomOptions } from '../../toolkit/headroom.js';
-import type { ImageRouteOptions, ProxyRouteHandlers, ProxyRouteOptions, RouteHandler } from './index.js';
+import type { Authorize, ImageRouteOptions, ProxyRouteHandlers, ProxyRouteOptions, RouteHandler } from './index.js';
 import { edgeResponse, warnEdgeOnce } from './runtime.js';
 
 export { createImageLoader, type ImageLoaderOptions, type ImageLoaderProps } from './image-loader.js';
 export { isNodeRuntime } from './runtime.js';
-export type { Headroom, HeadroomOptions, ImageRouteOptions, ProxyRouteHandlers, ProxyRouteOptions, RouteHandler };
+export type { Authorize, Headroom, HeadroomOptions, ImageRouteOptions, ProxyRouteHandlers, ProxyRouteOptions, RouteHandler };
 
 const refuse: RouteHandler = async () => edgeResponse();
 

@@ -9,6 +9,7 @@ import { createCache } from '../../cache/index.js';
 import { createImageService } from '../../image/service.js';
 import type { ImageService, ImageServiceOptions } from '../../image/types.js';
 import { createProxy, type Proxy } from '../../proxy/proxy.js';
+import { HeadroomError } from '../../errors.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { errorResponse, toWebResponse } from '../../toolkit/response.js';
 import { edgeResponse, isNodeRuntime, warnEdgeOnce } from './runtime.js';
@@ -22,17 +23,35 @@ export type RouteHandler = (request: Request, context?: unknown) => Promise<Resp
 
 export type ProxyRouteHandlers = Record<'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS', RouteHandler>;
 
+/**
+ * The app's own check, run before the route does anything else (after shedding): a Response it
+ * returns is sent as it is (e.g. a 401), undefined lets the request through. For the proxy route
+ * this is the place for auth rather than middleware: Next.js reads the whole body of every
+ * non-GET request a middleware (proxy.ts) matches into memory first, and cuts it at
+ * experimental.proxyClientMaxBodySize (10 MB) — a chunked upload then reaches the upstream short.
+ */
+export type Authorize = (request: Request) => Response | undefined | Promise<Response | undefined>;
+
 /** createProxyRoute's options: the proxy's (upstreamUrl required) plus the shared headroom's. */
 export type ProxyRouteOptions = NonNullable<HeadroomOptions['proxy']> & {
   /** Options of the process's Headroom, used if this route is the first to need it (pass the same object everywhere). */
   headroom?: HeadroomOptions;
+  /** The app's auth check for the proxied requests (see Authorize). */
+  authorize?: Authorize;
 };
 
 export interface ImageRouteOptions {
   /** The image service's options (allowedOrigins required). */
   image: NonNullable<HeadroomOptions['image']>;
   headroom?: HeadroomOptions;
+  /** The app's auth check for image requests (see Authorize; middleware works as well, images are GETs). */
+  authorize?: Authorize;
 }
+
+const bodyConsumed = new HeadroomError(
+  'HEADROOM_BODY_CONSUMED',
+  'the request body was already read (request.json(), .text(), .formData() …), so it cannot be forwarded: pass the unread Request to the headroom proxy route, or read a request.clone()',
+);
 
 const SLOT = Symbol.for('headroom-memory.next');
 
@@ -86,34 +105,45 @@ export const register = (): Promise<void> => registerHeadroom().then(() => undef
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
-/** Ends `end` when the body is read to the end, fails, or is cancelled; pulls one chunk at a time. */
-function trackBody(res: Response, end: () => void, signal: AbortSignal): Response {
+/**
+ * Counts a request in flight (h.track()) until the returned function is called, or the client goes
+ * away (request.signal aborts — Next aborts it when the connection closes before the answer is
+ * sent), whichever comes first. A handler still running for a client that left no longer counts.
+ */
+function inFlight(h: Headroom, signal: AbortSignal): () => void {
+  const done = h.track();
+  const end = (): void => {
+    signal.removeEventListener('abort', end);
+    done();
+  };
+  if (signal.aborted) end();
+  else signal.addEventListener('abort', end, { once: true });
+  return end;
+}
+
+/** Calls `end` when the body is read to the end, fails, or is cancelled; pulls one chunk at a time. */
+function trackBody(res: Response, end: () => void): Response {
   if (!res.body) {
     end();
     return res;
   }
   const reader = res.body.getReader();
-  signal.addEventListener('abort', end, { once: true });
-  const finish = (): void => {
-    signal.removeEventListener('abort', end);
-    end();
-  };
   const body = new ReadableStream<Uint8Array>(
     {
       async pull(c) {
         try {
           const { done, value } = await reader.read();
           if (done) {
-            finish();
+            end();
             c.close();
           } else c.enqueue(value);
         } catch (err) {
-          finish();
+          end();
           c.error(err);
         }
       },
       cancel(reason) {
-        finish();
+        end();
         return reader.cancel(reason);
       },
     },
@@ -135,9 +165,9 @@ export function withHeadroom(handler: RouteHandler, options?: HeadroomOptions): 
     const h = getHeadroom(options);
     const refused = h.shed(new URL(request.url).pathname);
     if (refused) return toWebResponse(refused, request.method);
-    const end = h.track();
+    const end = inFlight(h, request.signal);
     try {
-      return trackBody(await handler(request, context), end, request.signal);
+      return trackBody(await handler(request, context), end);
     } catch (err) {
       end();
       throw err;
@@ -153,7 +183,7 @@ export function withHeadroom(handler: RouteHandler, options?: HeadroomOptions): 
  *   export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = createProxyRoute({ upstreamUrl: process.env.UPSTREAM_URL!, prefix: '/api' });
  */
 export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers {
-  const { headroom: headroomOptions, ...proxyOptions } = options;
+  const { headroom: headroomOptions, authorize, ...proxyOptions } = options;
   let parts: { h: Headroom; proxy: Proxy } | undefined;
   const init = (): { h: Headroom; proxy: Proxy } => {
     if (parts) return parts;
@@ -176,8 +206,17 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
     const { h, proxy } = init();
     const refused = h.shed(new URL(request.url).pathname);
     if (refused) return toWebResponse(refused, request.method);
-    const end = h.track();
-    return trackBody(await proxy.fetch(request), end, request.signal);
+    const end = inFlight(h, request.signal);
+    try {
+      const denied = authorize && (await authorize(request));
+      if (denied) return trackBody(denied, end);
+      // The body was read before the proxy saw it: forwarding it would send it empty.
+      if (request.bodyUsed) return trackBody(toWebResponse(errorResponse(bodyConsumed), request.method), end);
+      return trackBody(await proxy.fetch(request), end);
+    } catch (err) {
+      end();
+      throw err;
+    }
   };
   return Object.fromEntries(ALL_METHODS.map((m) => [m, handler])) as ProxyRouteHandlers;
 }
@@ -237,8 +276,10 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
     const url = new URL(request.url);
     const refused = parts.h.shed(url.pathname);
     if (refused) return toWebResponse(refused, request.method);
-    const end = parts.h.track();
+    const end = inFlight(parts.h, request.signal);
     try {
+      const denied = options.authorize && (await options.authorize(request));
+      if (denied) return trackBody(denied, end);
       const res = await parts.image.handle({
         query: Object.fromEntries(url.searchParams),
         accept: request.headers.get('accept') ?? undefined,
@@ -249,7 +290,7 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
       if (request.method !== 'HEAD' && res.status !== 304 && res.body !== undefined)
         body = Buffer.isBuffer(res.body) ? new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.length) : webStream(res.body);
       else if (res.body instanceof Readable) res.body.destroy();
-      return trackBody(new Response(body, { status: res.status, headers: res.headers }), end, request.signal);
+      return trackBody(new Response(body, { status: res.status, headers: res.headers }), end);
     } catch (err) {
       end();
       return toWebResponse(errorResponse(err), request.method);

@@ -14,8 +14,13 @@ export interface Fixture {
   command: string[];
   /** Relative to the fixture folder. */
   cwd: string;
-  /** Optional, run once before the fixture's scenarios (e.g. `next build`). */
+  /** Optional, run once before the fixture's scenarios (e.g. `next build`); `build` is the older name. */
+  prepare?: string[];
   build?: string[];
+  /** Scenarios the framework makes impossible, by number, with the reason (reported as skipped with it). */
+  notApplicable?: Record<string, string>;
+  /** The framework re-serialises request query strings (Next.js): scenario 7 compares them decoded. */
+  queryNormalised?: boolean;
   /** ms to wait for the LISTENING line (default 30 s). */
   startTimeout?: number;
   dir: string;
@@ -39,10 +44,11 @@ const program = (p: string): string => (p === 'node' ? process.execPath : p);
 
 /** Runs the fixture's build step, if it has one; throws with its output when it fails. */
 export function buildFixture(f: Fixture): void {
-  if (!f.build) return;
-  const [cmd, ...args] = f.build;
+  const step = f.prepare ?? f.build;
+  if (!step) return;
+  const [cmd, ...args] = step;
   const r = spawnSync(program(cmd!), args, { cwd: resolve(f.dir, f.cwd), encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`fixture ${f.name}: build ${f.build.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  if (r.status !== 0) throw new Error(`fixture ${f.name}: build ${step.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
 }
 
 export interface RunningApp {

@@ -278,6 +278,88 @@ describe('headroom-memory/express', () => {
     }
   });
 
+  it('proxies from a route handler by its literal mount; a route with parameters is refused clearly; a stale req.route is ignored', async () => {
+    const t = await app((a, hr) => {
+      a.all('/raw/*splat', hr.proxy());
+      a.all('/braced{/*rest}', hr.proxy());
+      const v2 = express.Router();
+      v2.get('/files/*splat', hr.proxy());
+      a.use('/v2', v2);
+      a.all('/t/:tenant/*rest', hr.proxy());
+      a.get('/passes', (_req, _res, next) => next()); // leaves req.route set for what follows
+      a.use(hr.proxy()); // unmounted: takes /api… by the proxy's prefix
+      a.use((_req, res) => void res.status(404).json({ app: 404 }));
+    });
+    try {
+      const expect: [string, string][] = [
+        ['/raw/a/b?x=1&y=%2F', 'GET /a/b?x=1&y=%2F 0'],
+        ['/braced', 'GET / 0'],
+        ['/braced/deep?q', 'GET /deep?q 0'],
+        ['/v2/files/f.txt?z=1', 'GET /f.txt?z=1 0'],
+        ['/api/unmounted?k=v', 'GET /unmounted?k=v 0'],
+      ];
+      for (const [client, seen] of expect) {
+        const from = upstream.seen.length;
+        const r = await request(`${t.url}${client}`);
+        assert.equal(r.status, 200, `${client}: ${r.text}`);
+        assert.deepEqual(upstream.seen.slice(from), [seen], client);
+      }
+      const from = upstream.seen.length;
+      const params = await request(`${t.url}/t/7/x`);
+      assert.equal(params.status, 500);
+      assert.equal(params.json().error.code, 'HEADROOM_CONFIG_INVALID');
+      assert.match(params.json().error.message, /\/t\/:tenant\/\*rest.*app\.use\('\/path', hr\.proxy\(\)\)/);
+      assert.deepEqual(
+        (await request(`${t.url}/passes`)).json(),
+        { app: 404 },
+        'a stale req.route does not make the proxy take the request',
+      );
+      assert.equal(upstream.seen.length, from);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('validates routes with the shared path rule; /health/ and /metrics/ answer like Fastify, the probes below are exact', async () => {
+    assert.throws(
+      () => headroom({ routes: { health: 'health', admin: '/admin/' } }),
+      (err: unknown) =>
+        isHeadroomError(err) &&
+        err.code === 'HEADROOM_CONFIG_INVALID' &&
+        /routes: health="health": must be a path like \/health .*admin="\/admin\/": must be a path like \/admin/.test(err.message),
+    );
+    const t = await app((a, hr) => {
+      a.use(hr.middleware());
+      a.use((_req, res) => void res.status(404).json({ app: 404 }));
+    });
+    try {
+      const slash = await request(`${t.url}/health/`);
+      assert.equal(slash.status, 200);
+      assert.equal(slash.json().status, 'healthy');
+      assert.equal((await request(`${t.url}/metrics/`)).status, 200);
+      assert.deepEqual((await request(`${t.url}/health/ready/`)).json(), { app: 404 });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('hr.image() answers 405 with Allow for methods other than GET and HEAD', async () => {
+    const t = await app((a, hr) => void a.use('/image', hr.image()), {
+      image: { allowedOrigins: ['https://images.example.com'] },
+      monitor: { autoStart: false },
+    });
+    try {
+      for (const method of ['POST', 'DELETE']) {
+        const r = await request(`${t.url}/image?url=https://images.example.com/a.png`, { method });
+        assert.equal(r.status, 405, method);
+        assert.equal(r.headers.allow, 'GET, HEAD');
+        assert.equal(r.json().error.code, 'HEADROOM_METHOD_NOT_ALLOWED');
+      }
+    } finally {
+      await t.close();
+    }
+  });
+
   it('works in a Connect-style app (originalUrl without baseUrl) too', async () => {
     const hr = headroom({ proxy: { upstreamUrl: upstream.url, closeTimeout: 500 }, monitor: { autoStart: false } });
     const mw = hr.middleware();

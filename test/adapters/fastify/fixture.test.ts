@@ -32,9 +32,12 @@ test('the Fastify fixture serves the contract and stops on SIGTERM with exit 0',
     }
     assert.equal((await request(`${url}/health/ready`, { headers: deny })).status, 200);
     assert.equal((await request(`${url}/metrics`, { headers: deny })).status, 200);
-    const parsed = await request(`${url}/parsed-api/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    assert.equal(parsed.json().error.code, 'HEADROOM_BODY_CONSUMED');
+    // From here on the upstream is never called: not for the parsed body, nor during shutdown.
     const calls = up.received.length;
+    const parsed = await request(`${url}/parsed-api/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(parsed.status, 500);
+    assert.equal(parsed.json().error.code, 'HEADROOM_BODY_CONSUMED');
+    assert.equal(up.received.length, calls, 'the parsed body never reached the upstream');
     assert.equal((await request(`${url}/admin/memory-stats`, { headers: { authorization: 'Bearer wrong-wrong-wrong' } })).status, 401);
 
     const slow = request(`${url}/app/slow?ms=1500`);

@@ -2,7 +2,7 @@
 // monitor whose heap the test sets.
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { headroom, type FastifyHeadroomOptions } from '../../../src/adapters/fastify/index.js';
+import { headroom, isOwnRoute, type FastifyHeadroomOptions } from '../../../src/adapters/fastify/index.js';
 import { createMemoryMonitor } from '../../../src/monitor/index.js';
 import type { MemoryMonitor } from '../../../src/monitor/types.js';
 import { fakeMemory, type FakeMemory } from '../../monitor/helpers.js';
@@ -23,22 +23,25 @@ export function controlledMonitor(): { memory: FakeMemory; monitor: MemoryMonito
 }
 
 /**
- * The app a user would write: an onRequest auth hook of its own (x-deny: 1 → 401, except health
- * and metrics), then headroom, then its routes.
+ * The app a user would write, as docs/frameworks/fastify.md shows it: an onRequest auth hook of its
+ * own (x-deny: 1 → 401) that lets headroom's own routes through (isOwnRoute: health, metrics,
+ * admin), then headroom, then its routes. `authRuns` counts the hook's calls.
  */
 export async function startApp(
   options: FastifyHeadroomOptions,
   routes: (app: FastifyInstance) => void | Promise<void> = () => undefined,
-): Promise<{ app: FastifyInstance; url: string }> {
+): Promise<{ app: FastifyInstance; url: string; authRuns: () => number }> {
   const app = Fastify();
+  let runs = 0;
   app.addHook('onRequest', async (request, reply) => {
-    const open = request.url.startsWith('/health') || request.url === '/metrics';
-    if (request.headers['x-deny'] === '1' && !open) return reply.code(401).send({ error: 'denied by app' });
+    if (isOwnRoute(request)) return;
+    runs++;
+    if (request.headers['x-deny'] === '1') return reply.code(401).send({ error: 'denied by app' });
   });
   await app.register(headroom, options);
   app.get('/app/hello', async () => ({ hello: 'world' }));
   app.post('/app/echo', async (request) => ({ received: request.body }));
   await routes(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
-  return { app, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
+  return { app, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, authRuns: () => runs };
 }

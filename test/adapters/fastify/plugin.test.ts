@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
-import { fastifyPluginSpecs, headroom, proxyHandler } from '../../../src/adapters/fastify/index.js';
+import { fastifyPluginSpecs, headroom, healthRoutes, proxyHandler } from '../../../src/adapters/fastify/index.js';
 import { request } from '../../helpers/http.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -132,6 +132,68 @@ describe('Fastify plugin', () => {
       memory.setHeapRatio(0.95);
       monitor.sampleNow();
       assert.equal((await request(`${url}/early`)).status, 503);
+    } finally {
+      await app.close();
+      await monitor.close();
+    }
+  });
+
+  test("while critical, requests are shed before the app's own hooks: its auth never runs, clients get 503", async () => {
+    const { memory, monitor } = controlledMonitor();
+    const up = await startUpstream((_req, res) => res.end('up'));
+    const { app, url, authRuns } = await startApp({ monitor, proxy: { upstreamUrl: up.url } });
+    try {
+      assert.equal((await request(`${url}/app/hello`)).status, 200);
+      assert.equal(authRuns(), 1);
+      memory.setHeapRatio(0.95);
+      monitor.sampleNow();
+      for (const path of ['/app/hello', '/api/x', '/no-such-route']) {
+        const r = await request(`${url}${path}`, { headers: { 'x-deny': '1' } });
+        assert.equal(r.status, 503, `${path}: 503, not the auth hook's 401`);
+        assert.equal(r.json().error.code, 'HEADROOM_MEMORY_PRESSURE');
+        assert.ok(Number(r.headers['retry-after']) > 0);
+      }
+      const head = await request(`${url}/app/hello`, { method: 'HEAD' });
+      assert.equal(head.status, 503);
+      assert.equal(authRuns(), 1, 'the auth hook did no work for a shed request');
+      assert.equal(up.received.length, 0);
+      // Probes and the scrape are the app's own business no more than they are shed.
+      assert.equal((await request(`${url}/health/live`, { headers: { 'x-deny': '1' } })).status, 200);
+      assert.equal((await request(`${url}/metrics/`)).status, 200, "a trailing slash is still headroom's route");
+      assert.equal(authRuns(), 1, 'isOwnRoute let the probes past the auth hook');
+    } finally {
+      await app.close();
+      await monitor.close();
+      await up.close();
+    }
+  });
+
+  test('routes in scopes created before the plugin, app.inject() and own routes mounted elsewhere', async () => {
+    const { memory, monitor } = controlledMonitor();
+    const app = Fastify();
+    // An encapsulated scope loaded before headroom: no hook added later reaches it.
+    void app.register(async (scope) => {
+      scope.get('/scoped', async () => ({ scoped: true }));
+    });
+    await app.register(headroom, { monitor, healthPath: false });
+    await app.register(healthRoutes, { headroom: app.headroom, prefix: '/internal/health' });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    try {
+      assert.equal((await request(`${url}/scoped`)).status, 200);
+      memory.setHeapRatio(0.95);
+      monitor.sampleNow();
+      assert.equal((await request(`${url}/scoped`)).status, 503);
+      assert.equal((await request(`${url}/internal/health/live`)).status, 200, "own routes at a path of the app's choosing");
+      assert.equal((await request(`${url}/internal/health/ready`)).status, 503);
+      // inject() does not pass the HTTP server: the onRequest hook does the same work.
+      const injected = await app.inject({ url: '/scoped' });
+      assert.equal(injected.statusCode, 503);
+      assert.equal((await app.inject({ url: '/internal/health/live' })).statusCode, 200);
+      memory.setHeapRatio(0.3);
+      monitor.sampleNow();
+      assert.equal((await app.inject({ url: '/scoped' })).statusCode, 200);
+      assert.match((await request(`${url}/metrics`)).text, /^headroom_app_requests_in_flight 0$/m);
     } finally {
       await app.close();
       await monitor.close();

@@ -104,18 +104,48 @@ export interface TestApp {
   url: string;
 }
 
-export async function startApp(platform: Platform, headroom: DynamicModule): Promise<TestApp> {
+export interface StartOptions {
+  /** app.setGlobalPrefix(...) before listen. */
+  globalPrefix?: string;
+  /** More controllers of the app. */
+  controllers?: (new (...args: never[]) => unknown)[];
+  /** Express 'trust proxy' / Fastify trustProxy. */
+  trustProxy?: boolean;
+}
+
+/** Creates the app without listening (for start-up failures); listen() then throws what init throws. */
+export async function createApp(platform: Platform, headroom: DynamicModule, options: StartOptions = {}): Promise<INestApplication> {
   class AppModule {}
   Module({
     imports: [headroom, TerminusModule.forRoot({ logger: false })],
-    controllers: [appController(), terminusController(), parsedProxyController(platform)],
+    controllers: [appController(), terminusController(), parsedProxyController(platform), ...(options.controllers ?? [])],
     providers: [{ provide: APP_GUARD, useClass: DenyGuard }],
   })(AppModule);
-  const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter();
+  const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter({ trustProxy: options.trustProxy ?? false });
+  if (platform === 'express' && options.trustProxy) (adapter as ExpressAdapter).set('trust proxy', true);
   const app = await NestFactory.create(AppModule, adapter, { logger: false });
+  if (options.globalPrefix) app.setGlobalPrefix(options.globalPrefix);
+  return app;
+}
+
+export async function startApp(platform: Platform, headroom: DynamicModule, options: StartOptions = {}): Promise<TestApp> {
+  const app = await createApp(platform, headroom, options);
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
   return { app, url: `http://127.0.0.1:${port}` };
+}
+
+/** @Controller(path) with POST <route> echoing the parsed JSON body (an app route of its own). */
+export function jsonController(path: string, route = 'items'): new () => unknown {
+  class JsonController {
+    create(body: unknown): unknown {
+      return { created: body };
+    }
+  }
+  method(JsonController, 'create', Post(route));
+  param(JsonController, 'create', 0, Body());
+  Controller(path)(JsonController);
+  return JsonController;
 }
 
 export interface Upstream {

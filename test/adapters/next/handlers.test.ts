@@ -1,7 +1,19 @@
-// The Next.js adapter's pieces that need no Next build: the Edge fallback and the image loader.
+// The Next.js adapter's pieces that need no Next build: the Edge fallback, the image loader, and
+// the route handlers called with Web Requests directly (auth hook, consumed bodies, aborts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHealthRoute, createProxyRoute, registerHeadroom } from '../../../src/adapters/next/index.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  closeHeadroom,
+  createHealthRoute,
+  createProxyRoute,
+  getHeadroom,
+  registerHeadroom,
+  withHeadroom,
+} from '../../../src/adapters/next/index.js';
+import { assertNoLeakedHandles } from '../../helpers/resources.js';
+import { waitFor } from '../../helpers/wait.js';
 import * as edge from '../../../src/adapters/next/edge.js';
 import loader, { createImageLoader } from '../../../src/adapters/next/image-loader.js';
 
@@ -32,4 +44,82 @@ test('the next/image loader builds /image URLs', () => {
   assert.equal(loader({ src: 'https://img.test/a.jpg', width: 640, quality: 80 }), '/image?url=https%3A%2F%2Fimg.test%2Fa.jpg&w=640&q=80');
   const l = createImageLoader({ path: '/img', quality: 60, origin: 'https://cdn.test/' });
   assert.equal(l({ src: '/p.png', width: 100 }), '/img?url=https%3A%2F%2Fcdn.test%2Fp.png&w=100&q=60');
+});
+
+test('proxy route: authorize answers first, a consumed body is refused, aborts release the slot', async (t) => {
+  let calls = 0;
+  const upstream = createServer((req, res) => {
+    calls++;
+    req.resume();
+    if (req.url?.startsWith('/slow')) return void setTimeout(() => res.end('late'), 5000).unref();
+    res.end('ok');
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    await closeHeadroom();
+    upstream.closeAllConnections();
+    await new Promise((r) => upstream.close(r));
+  });
+  const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const route = createProxyRoute({
+    upstreamUrl,
+    prefix: '/api',
+    authorize: (request) =>
+      request.headers.get('x-deny') === '1' ? Response.json({ error: 'denied by app' }, { status: 401 }) : undefined,
+  });
+  const h = getHeadroom();
+
+  const denied = await route.POST(new Request('http://app.test/api/x', { method: 'POST', body: 'abc', headers: { 'x-deny': '1' } }));
+  assert.equal(denied.status, 401);
+  assert.deepEqual(await denied.json(), { error: 'denied by app' });
+  assert.equal(calls, 0, 'a denied request never reaches the upstream');
+
+  const read = new Request('http://app.test/api/x', { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } });
+  await read.json();
+  const consumed = await route.POST(read);
+  assert.equal(consumed.status, 500);
+  const body = (await consumed.json()) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, 'HEADROOM_BODY_CONSUMED');
+  assert.match(body.error.message, /unread Request/);
+  assert.equal(calls, 0, 'a consumed body is never forwarded');
+  assert.equal(h.requests().inFlight, 0);
+
+  const ok = await route.GET(new Request('http://app.test/api/hello'));
+  assert.equal(await ok.text(), 'ok');
+
+  // The client goes away while the upstream holds its answer: the in-flight slot is released.
+  const abort = new AbortController();
+  const pending = route.GET(new Request('http://app.test/api/slow', { signal: abort.signal }));
+  await waitFor(() => h.requests().inFlight === 1, 'the proxied request in flight');
+  abort.abort();
+  await pending.then((r) => r.body?.cancel()).catch(() => undefined);
+  await waitFor(() => h.requests().inFlight === 0, 'the slot released after the abort');
+});
+
+test('withHeadroom: a handler still running for a client that left no longer counts in flight', async (t) => {
+  t.after(() => closeHeadroom());
+  let finish!: () => void;
+  const handler = withHeadroom(() => new Promise<Response>((r) => (finish = () => r(Response.json({ late: true })))));
+  const h = getHeadroom();
+  const abort = new AbortController();
+  const answer = handler(new Request('http://app.test/app/slow', { signal: abort.signal }));
+  assert.equal(h.requests().inFlight, 1);
+  abort.abort();
+  assert.equal(h.requests().inFlight, 0);
+  finish();
+  await (await answer).body?.cancel();
+  assert.equal(h.requests().inFlight, 0, 'counted once');
+});
+
+test('after closeHeadroom() the proxy route leaves no active handle', async (t) => {
+  const upstream = createServer((req, res) => req.resume().on('end', () => res.end('ok')));
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => upstream.close(r)));
+  const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  await assertNoLeakedHandles(async () => {
+    const route = createProxyRoute({ upstreamUrl, prefix: '/api' });
+    assert.equal(await (await route.GET(new Request('http://app.test/api/a'))).text(), 'ok');
+    await closeHeadroom();
+    upstream.closeAllConnections();
+  });
 });

@@ -1,0 +1,243 @@
+// `headroom run [options] -- <command>`: reads the container's memory limit, derives V8 flags,
+// runs the command with them and ends as it ends. Also `headroom serve`'s self-sizing: the gateway
+// re-runs itself under the runner when no heap flag was given and a memory limit binds.
+import { constants } from 'node:os';
+import { HeadroomError } from '../errors.js';
+import { derive, type Derivation } from '../run/derive.js';
+import { explain } from '../run/explain.js';
+import { readMemoryLimit, type MemoryLimit } from '../run/limit.js';
+import { findGivenFlags, splitNodeOptions, type GivenFlag } from '../run/node-flags.js';
+import { FORWARDED_SIGNALS, isNodeCommand, plan, start, type ChildEnd } from '../run/runner.js';
+import { parseSize, SIZE_ACCEPTED } from '../run/size.js';
+import { fail } from './fail.js';
+
+export interface RunArgs {
+  memory?: number;
+  processes?: number;
+  heapSnapshotDir?: string;
+  explain: boolean;
+  help: boolean;
+  command?: string;
+  args: string[];
+}
+
+const VALUE_OPTIONS = ['memory', 'processes', 'heap-snapshot-dir'] as const;
+const BOOLEAN_OPTIONS = ['explain', 'help'] as const;
+
+function closest(name: string, names: readonly string[]): string | undefined {
+  return (
+    names.find((n) => n.startsWith(name) || name.startsWith(n)) ??
+    names.find((n) => [...name].filter((c, i) => n[i] === c).length >= n.length - 2)
+  );
+}
+
+/** Parses the options of `run` (command: everything after `--` or after the first non-option) or `flags` (no command). */
+export function parseRunArgs(argv: string[], cmd: 'run' | 'flags'): RunArgs {
+  const out: RunArgs = { explain: false, help: false, args: [] };
+  const usage = `Run "headroom ${cmd} --help" for the options.`;
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    if (token === '--' || !token.startsWith('-')) {
+      const rest = token === '--' ? argv.slice(i + 1) : argv.slice(i);
+      if (cmd === 'flags' && rest.length > 0)
+        fail(`flags takes no command (got "${rest[0]}"): it prints the flags; use headroom run -- <command> to run one`, 2);
+      [out.command, ...out.args] = rest;
+      break;
+    }
+    if (token === '-h') {
+      out.help = true;
+      continue;
+    }
+    const m = /^--([^=]+)(?:=(.*))?$/s.exec(token);
+    const name = m?.[1] ?? token;
+    if ((BOOLEAN_OPTIONS as readonly string[]).includes(name)) {
+      if (m?.[2] !== undefined) fail(`--${name} takes no value (got --${name}=${m[2]}). ${usage}`, 2);
+      out[name as 'explain' | 'help'] = true;
+      continue;
+    }
+    if (!(VALUE_OPTIONS as readonly string[]).includes(name)) {
+      const hint = closest(name, [...VALUE_OPTIONS, ...BOOLEAN_OPTIONS]);
+      fail(`unknown option ${token.split('=')[0]}${hint ? ` (did you mean --${hint}?)` : ''}. ${usage}`, 2);
+    }
+    let value = m?.[2];
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined || value === '--') fail(`--${name} needs a value. ${usage}`, 2);
+    }
+    if (name === 'memory') {
+      const n = parseSize(value);
+      if (n === undefined) fail(`--memory=${value}: must be ${SIZE_ACCEPTED}`, 2);
+      out.memory = n;
+    } else if (name === 'processes') {
+      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 256)
+        fail(`--processes=${value}: must be an integer from 1 to 256`, 2);
+      out.processes = Number(value);
+    } else {
+      if (value === '') fail(`--heap-snapshot-dir needs a directory`, 2);
+      out.heapSnapshotDir = value;
+    }
+  }
+  if (cmd === 'run' && !out.help && out.command === undefined)
+    fail(`run needs a command: headroom run [options] -- <command> [args…]. ${usage}`, 2);
+  return out;
+}
+
+interface Derived {
+  derivation: Derivation;
+  limit: MemoryLimit;
+}
+
+/** The user's flags: NODE_OPTIONS, and the options of a `node …` command (`execArgv`: all of them are Node's). */
+function givenFlags(env: NodeJS.ProcessEnv, nodeArgv: string[] | undefined, execArgv = false): GivenFlag[] {
+  return [
+    ...findGivenFlags(splitNodeOptions(env.NODE_OPTIONS ?? ''), 'NODE_OPTIONS'),
+    ...(nodeArgv ? findGivenFlags(nodeArgv, execArgv ? 'node options' : 'argv', !execArgv) : []),
+  ];
+}
+
+function deriveOrFail(input: Parameters<typeof derive>[0]): Derivation {
+  try {
+    return derive(input);
+  } catch (err) {
+    if (err instanceof HeadroomError) fail(err.message, 2);
+    throw err;
+  }
+}
+
+function computeFor(a: RunArgs, runnerParent: boolean, nodeArgv: string[] | undefined, execArgv = false, memorySource?: string): Derived {
+  const limit = readMemoryLimit();
+  const derivation = deriveOrFail({
+    limit: limit.bytes,
+    limitSource: limit.source,
+    memory: a.memory,
+    memorySource,
+    processes: a.processes,
+    runnerParent,
+    given: givenFlags(process.env, nodeArgv, execArgv),
+    heapSnapshotDir: a.heapSnapshotDir,
+  });
+  return { derivation, limit };
+}
+
+/** Ends the runner the way its command ended: its exit code, or its signal (128 + n as PID 1). */
+export function exitLikeChild(end: ChildEnd): never {
+  if (end.signal === null) process.exit(end.code ?? 1);
+  const n = constants.signals[end.signal] ?? 0;
+  // Signals whose default action dumps core end the runner with 128 + n: a core of the runner
+  // says nothing. So does PID 1, whose own signals without a handler the kernel drops.
+  const core = ['SIGABRT', 'SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGQUIT', 'SIGSYS', 'SIGTRAP'].includes(end.signal);
+  if (!core && process.pid !== 1) {
+    for (const s of FORWARDED_SIGNALS) process.removeAllListeners(s);
+    process.kill(process.pid, end.signal);
+    setTimeout(() => process.exit(128 + n), 1000).unref();
+    // Keep the loop alive until the signal lands.
+    setInterval(() => {}, 1000);
+    return undefined as never;
+  }
+  process.exit(128 + n);
+}
+
+function onSignals(handler: (s: NodeJS.Signals) => void): () => void {
+  for (const s of FORWARDED_SIGNALS) process.on(s, handler);
+  return () => {
+    for (const s of FORWARDED_SIGNALS) process.off(s, handler);
+  };
+}
+
+async function runChild(command: string, args: string[], d: Derivation, explainIt: boolean, limit: MemoryLimit): Promise<never> {
+  const p = plan({ command, args, flags: d.flags, env: process.env, extraEnv: d.env, execPath: process.execPath, pid1: process.pid === 1 });
+  if (explainIt) process.stderr.write(explain(d, { delivery: p.delivery, notes: limit.notes, machine: limit.machine }));
+  else for (const w of d.warnings) process.stderr.write(`headroom: warning: ${w}\n`);
+  if (process.pid === 1 && p.file === command) {
+    process.stderr.write(
+      'headroom: warning: running as PID 1 without tini or dumb-init on PATH: orphaned grandchildren cannot be reaped (docker run --init, or install tini)\n',
+    );
+  }
+  // Installed before the child starts: a signal that arrives meanwhile is forwarded, not fatal.
+  let forward: ((s: NodeJS.Signals) => void) | undefined;
+  const pending: NodeJS.Signals[] = [];
+  const early = (s: NodeJS.Signals): void => void (forward ? forward(s) : pending.push(s));
+  const off = onSignals(early);
+  const running = start(p, {
+    interactive: process.stdin.isTTY === true,
+    onSignals: (h) => {
+      forward = h;
+      for (const s of pending.splice(0)) h(s);
+      return off;
+    },
+  });
+  try {
+    return exitLikeChild(await running.ended);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    off();
+    if (e.code === 'ENOENT') fail(`cannot run "${command}": not found`, 127);
+    if (e.code === 'EACCES') fail(`cannot run "${command}": permission denied`, 126);
+    throw err;
+  }
+}
+
+export async function run(argv: string[], usageText: string): Promise<void> {
+  const a = parseRunArgs(argv, 'run');
+  if (a.help) {
+    process.stdout.write(usageText);
+    return;
+  }
+  const nodeArgv = isNodeCommand(a.command!, process.execPath) ? a.args : undefined;
+  const { derivation, limit } = computeFor(a, true, nodeArgv);
+  await runChild(a.command!, a.args, derivation, a.explain, limit);
+}
+
+export function flags(argv: string[], usageText: string): void {
+  const a = parseRunArgs(argv, 'flags');
+  if (a.help) {
+    process.stdout.write(usageText);
+    return;
+  }
+  // Printed for NODE_OPTIONS or a Dockerfile: Node itself is the process, no runner beside it.
+  const { derivation, limit } = computeFor(a, false, undefined);
+  if (a.explain)
+    process.stderr.write(
+      explain(derivation, { delivery: 'printed (for NODE_OPTIONS or node …)', notes: limit.notes, machine: limit.machine }),
+    );
+  else for (const w of derivation.warnings) process.stderr.write(`headroom: warning: ${w}\n`);
+  process.stdout.write(`${derivation.flags.join(' ')}\n`);
+}
+
+const OFF = /^(0|off|false|no)$/i;
+const ON = /^(1|on|true|yes|)$/i;
+
+/**
+ * `headroom serve` sizes itself: with no heap flag given (NODE_OPTIONS or node's own flags) and a
+ * memory limit found (or HEADROOM_MEMORY), the gateway runs again as a child of this process with
+ * the derived flags — a heap limit must be set when V8 starts. HEADROOM_RUN=off opts out.
+ * Resolves false when the gateway should start in this process.
+ */
+export async function serveUnderRun(): Promise<boolean> {
+  const setting = process.env.HEADROOM_RUN ?? '';
+  if (OFF.test(setting)) return false;
+  if (!ON.test(setting)) fail(`HEADROOM_RUN=${setting}: must be on or off (1/0, true/false, yes/no)`, 2);
+  // A debugging session (--inspect…) keeps its one process: a child would fight over the port.
+  if (process.execArgv.some((a) => a.startsWith('--inspect'))) return false;
+  const given = givenFlags(process.env, process.execArgv, true);
+  if (given.some((g) => g.name === 'max-old-space-size' || g.name === 'max-heap-size')) return false;
+  let memory: number | undefined;
+  if (process.env.HEADROOM_MEMORY !== undefined && process.env.HEADROOM_MEMORY !== '') {
+    memory = parseSize(process.env.HEADROOM_MEMORY);
+    if (memory === undefined) fail(`HEADROOM_MEMORY=${process.env.HEADROOM_MEMORY}: must be ${SIZE_ACCEPTED}`, 2);
+  }
+  const { derivation, limit } = computeFor(
+    { memory, explain: false, help: false, args: [] },
+    true,
+    process.execArgv,
+    true,
+    'HEADROOM_MEMORY',
+  );
+  if (derivation.budget === null || derivation.flags.length === 0) return false;
+  process.stderr.write(
+    `headroom: memory limit ${Math.round(derivation.limit! / 2 ** 20)} MiB (${derivation.limitSource}): serving with ${derivation.flags.join(' ')} (HEADROOM_RUN=off to opt out; headroom flags --explain for why)\n`,
+  );
+  const script = process.argv[1]!;
+  await runChild(process.execPath, [...process.execArgv, script, ...process.argv.slice(2)], derivation, false, limit);
+  return true;
+}

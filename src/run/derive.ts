@@ -1,0 +1,258 @@
+// From a memory limit to V8 flags. The budget of each Node process is split into the old space
+// (--max-old-space-size) and a reserve for everything else a Node process holds:
+//
+//   young generation  3 × semi-space (two semi-spaces plus as much new large-object space)
+//   Node baseline     32 MiB: the isolate, libuv, ICU, OpenSSL, thread stacks, malloc arenas
+//   off-heap share    a share of the budget by tier: Buffers, sharp/libvips, zlib, sockets
+//
+// Tiers: a small container needs a large share outside the heap (the baseline alone is a quarter
+// of 128 MiB, and one decoded image is tens of MiB), while a large one can give most of its memory
+// to the heap. The numbers are checked under real cgroup limits by test/run/matrix.test.ts and
+// bench/run: a heap-heavy process ends with V8's heap error, never the kernel's kill.
+import { HeadroomError } from '../errors.js';
+import type { GivenFlag } from './node-flags.js';
+
+export const MiB = 1024 ** 2;
+
+export interface Tier {
+  name: string;
+  /** The tier holds budgets below this many bytes. */
+  below: number;
+  semiSpaceMiB: number;
+  offHeapShare: number;
+}
+
+export const TIERS: readonly Tier[] = [
+  { name: 'small', below: 256 * MiB, semiSpaceMiB: 2, offHeapShare: 0.2 },
+  { name: 'medium', below: 1024 * MiB, semiSpaceMiB: 8, offHeapShare: 0.13 },
+  { name: 'large', below: 4096 * MiB, semiSpaceMiB: 16, offHeapShare: 0.11 },
+  { name: 'xlarge', below: Infinity, semiSpaceMiB: 32, offHeapShare: 0.08 },
+];
+
+/** Node's own memory outside the V8 heap, idle (measured: 20–30 MiB RSS beyond the heap on Node 20–24). */
+export const NODE_BASELINE = 32 * MiB;
+/** What `headroom run` itself holds while it waits for the command (measured ≈ 10 MiB in its cgroup; rounded up). */
+export const RUNNER_OVERHEAD = 16 * MiB;
+/** Below this budget a Node process has no useful heap left. */
+export const MIN_BUDGET = 64 * MiB;
+/** A heap snapshot is only worth its room when the heap it leaves is at least this big. */
+export const MIN_SNAPSHOT_HEAP = 32 * MiB;
+export const MAX_PROCESSES = 256;
+
+export interface DeriveInput {
+  /** The container limit in bytes (null: none found), and where it came from. */
+  limit: number | null;
+  limitSource: string;
+  /** --memory, when given: replaces the limit. */
+  memory?: number;
+  /** How --memory was given, for the explanation (default '--memory'). */
+  memorySource?: string;
+  processes?: number;
+  /** Whether `headroom run` stays as the parent of the command (its own memory is then set aside). */
+  runnerParent?: boolean;
+  /** Flags the user already gave (NODE_OPTIONS, or argv of a `node …` command). */
+  given?: GivenFlag[];
+  /** Where heap snapshots go; set: a snapshot near the heap limit when there is room for it. */
+  heapSnapshotDir?: string;
+}
+
+export interface ReserveLine {
+  what: string;
+  bytes: number;
+  why: string;
+}
+
+export interface Derivation {
+  limit: number | null;
+  limitSource: string;
+  processes: number;
+  runnerOverhead: number;
+  /** Bytes each Node process may use in all; null without a limit. */
+  budget: number | null;
+  tier: Tier | null;
+  reserve: ReserveLine[];
+  /** --max-old-space-size and --max-semi-space-size in effect (derived or given), in MiB. */
+  oldSpaceMiB: number | null;
+  semiSpaceMiB: number | null;
+  /** Flags to add, in order. */
+  flags: string[];
+  /** One line per flag: the flag and why. */
+  why: string[];
+  /** The user's flags that were left alone. */
+  kept: GivenFlag[];
+  snapshot: { enabled: boolean; dir?: string; why: string };
+  /** Environment for the command: MEMORY_RSS_LIMIT, the budget, which the monitor measures RSS against. */
+  env: Record<string, string>;
+  warnings: string[];
+}
+
+export const mib = (bytes: number): string => `${Math.round((bytes / MiB) * 10) / 10} MiB`;
+
+function invalid(message: string): never {
+  throw new HeadroomError('HEADROOM_CONFIG_INVALID', message);
+}
+
+export const tierFor = (budget: number): Tier => TIERS.find((t) => budget < t.below)!;
+
+export function derive(input: DeriveInput): Derivation {
+  const processes = input.processes ?? 1;
+  if (!Number.isInteger(processes) || processes < 1 || processes > MAX_PROCESSES) {
+    invalid(`--processes=${String(input.processes)}: must be an integer from 1 to ${MAX_PROCESSES}`);
+  }
+  const given = input.given ?? [];
+  const find = (name: string): GivenFlag | undefined => given.findLast((g) => g.name === name);
+  const givenOld = find('max-old-space-size');
+  const givenHeap = find('max-heap-size');
+  const givenSemi = find('max-semi-space-size');
+  const givenSnap = find('heapsnapshot-near-heap-limit');
+  const kept = given.filter((g) => g === givenOld || g === givenHeap || g === givenSemi || g === givenSnap || g.name === 'diagnostic-dir');
+  const warnings: string[] = [];
+
+  const limit = input.memory ?? input.limit;
+  const memorySource = input.memorySource ?? '--memory';
+  const limitSource = input.memory !== undefined ? memorySource : input.limitSource;
+  if (input.memory !== undefined && input.limit !== null && input.memory > input.limit) {
+    warnings.push(
+      `${memorySource} ${mib(input.memory)} is above the cgroup limit ${mib(input.limit)} (${input.limitSource}): the kernel kills at the cgroup limit`,
+    );
+  }
+  const runnerOverhead = input.runnerParent && limit !== null ? RUNNER_OVERHEAD : 0;
+  const base = {
+    limit,
+    limitSource,
+    processes,
+    runnerOverhead,
+    kept,
+    warnings,
+  };
+  const snapshotDir = input.heapSnapshotDir;
+
+  if (limit === null) {
+    const snapshot = snapshotDir
+      ? { enabled: givenSnap === undefined, dir: snapshotDir, why: 'no memory limit binds: the machine has room for a snapshot' }
+      : { enabled: false, why: 'not asked for (--heap-snapshot-dir)' };
+    return {
+      ...base,
+      budget: null,
+      tier: null,
+      reserve: [],
+      oldSpaceMiB: givenOld ? Number(givenOld.value) : null,
+      semiSpaceMiB: givenSemi ? Number(givenSemi.value) : null,
+      flags: snapshot.enabled ? snapshotFlags(snapshotDir!, given) : [],
+      why: ['no memory limit: Node sizes its heap from the machine (pass --memory to size for a limit)'],
+      snapshot,
+      env: {},
+    };
+  }
+
+  const budget = Math.floor((limit - runnerOverhead) / processes);
+  if (budget < MIN_BUDGET) {
+    const split = processes > 1 ? ` split over ${processes} processes` : '';
+    invalid(
+      `a memory limit of ${mib(limit)}${split} leaves ${mib(budget)} per Node process (${limitSource}); each needs at least ${mib(MIN_BUDGET)}` +
+        (processes > 1 ? ': use fewer --processes or a larger limit' : ''),
+    );
+  }
+  const tier = tierFor(budget);
+  const semi = givenSemi ? Number(givenSemi.value) : tier.semiSpaceMiB;
+  const young = 3 * semi * MiB;
+  const offHeap = Math.round(tier.offHeapShare * budget);
+  const reserve: ReserveLine[] = [
+    {
+      what: 'young generation',
+      bytes: young,
+      why: `3 × ${semi} MiB semi-space (two semi-spaces and the new large-object space)`,
+    },
+    { what: 'Node baseline', bytes: NODE_BASELINE, why: 'isolate, libuv, ICU, OpenSSL, thread stacks, malloc arenas' },
+    {
+      what: 'off-heap share',
+      bytes: offHeap,
+      why: `${Math.round(tier.offHeapShare * 100)} % of the budget (${tier.name} tier): Buffers, sharp/libvips, zlib, sockets`,
+    },
+  ];
+  const reserved = young + NODE_BASELINE + offHeap;
+  let old = Math.floor((budget - reserved) / MiB);
+  const flags: string[] = [];
+  const why: string[] = [];
+
+  // A snapshot near the heap limit: V8 builds the snapshot's graph outside the heap, about as
+  // big as the heap itself, so it needs room ≈ the heap limit beyond the reserve.
+  let snapshot: Derivation['snapshot'] = { enabled: false, why: 'not asked for (--heap-snapshot-dir)' };
+  if (snapshotDir !== undefined && givenSnap) {
+    snapshot = { enabled: false, dir: snapshotDir, why: `${givenSnap.text} given (${givenSnap.from}): left as it is` };
+  } else if (snapshotDir !== undefined) {
+    const heapOf = (oldMiB: number): number => oldMiB * MiB + young;
+    if (givenOld || givenHeap) {
+      const heap = givenOld ? heapOf(Number(givenOld.value)) : Number(givenHeap!.value) * MiB;
+      const room = budget - reserved - heap;
+      snapshot =
+        room >= heap
+          ? { enabled: true, dir: snapshotDir, why: `the given heap (${mib(heap)}) leaves ${mib(room)}: room for a snapshot ≈ the heap` }
+          : {
+              enabled: false,
+              dir: snapshotDir,
+              why: `no room: a snapshot needs ≈ the heap (${mib(heap)}) beyond the reserve, only ${mib(Math.max(0, room))} left`,
+            };
+    } else {
+      // Heap + snapshot (≈ heap) + reserve = budget.
+      const halved = Math.floor((budget - reserved - young) / 2 / MiB);
+      snapshot =
+        halved >= MIN_SNAPSHOT_HEAP / MiB
+          ? {
+              enabled: true,
+              dir: snapshotDir,
+              why: `old space ${old} → ${halved} MiB so that a snapshot (≈ the heap, ${mib(heapOf(halved))}) fits beside it`,
+            }
+          : {
+              enabled: false,
+              dir: snapshotDir,
+              why: `no room: leaving room for a snapshot would shrink the old space to ${halved} MiB (< ${MIN_SNAPSHOT_HEAP / MiB} MiB)`,
+            };
+      if (snapshot.enabled) old = halved;
+    }
+    if (!snapshot.enabled) warnings.push(`heap snapshot near the heap limit is off: ${snapshot.why}`);
+  }
+
+  if (givenOld || givenHeap) {
+    const g = (givenOld ?? givenHeap)!;
+    why.push(`${g.text}: given (${g.from}), kept`);
+    const heap = givenOld ? Number(givenOld.value) * MiB + young : Number(g.value) * MiB;
+    if (heap + NODE_BASELINE > budget) {
+      warnings.push(
+        `${g.text} (${g.from}) lets the heap grow to ${mib(heap)}, beyond the ${mib(budget)} budget less Node's baseline: the kernel may kill the process before V8 reports a heap error`,
+      );
+    }
+  } else {
+    flags.push(`--max-old-space-size=${old}`);
+    why.push(
+      `--max-old-space-size=${old}: budget ${mib(budget)} − reserve ${mib(reserved)}${snapshot.enabled ? ', halved for the snapshot' : ''}`,
+    );
+  }
+  if (givenSemi) why.push(`${givenSemi.text}: given (${givenSemi.from}), kept`);
+  else if (!givenHeap) {
+    flags.push(`--max-semi-space-size=${semi}`);
+    why.push(`--max-semi-space-size=${semi}: the ${tier.name} tier (budget below ${tier.below === Infinity ? '∞' : mib(tier.below)})`);
+  }
+  if (snapshot.enabled) {
+    flags.push(...snapshotFlags(snapshotDir!, given));
+    why.push(`--heapsnapshot-near-heap-limit=1 --diagnostic-dir: ${snapshot.why}`);
+  }
+  return {
+    ...base,
+    budget,
+    tier,
+    reserve,
+    oldSpaceMiB: givenOld ? Number(givenOld.value) : givenHeap ? null : old,
+    semiSpaceMiB: givenHeap && !givenSemi ? null : semi,
+    flags,
+    why,
+    snapshot,
+    env: { MEMORY_RSS_LIMIT: String(budget) },
+  };
+}
+
+function snapshotFlags(dir: string, given: GivenFlag[]): string[] {
+  const flags = ['--heapsnapshot-near-heap-limit=1'];
+  if (!given.some((g) => g.name === 'diagnostic-dir')) flags.push(`--diagnostic-dir=${dir}`);
+  return flags;
+}

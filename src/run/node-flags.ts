@@ -1,0 +1,85 @@
+// Flags the user already gave Node, in NODE_OPTIONS or on a `node …` command line: the derivation
+// leaves every one of them alone (and says so).
+
+/** The flags the derivation sets, by their canonical name (V8 also accepts underscores). */
+export const HEAP_FLAGS = ['max-old-space-size', 'max-semi-space-size', 'max-heap-size'] as const;
+export const SNAPSHOT_FLAGS = ['heapsnapshot-near-heap-limit', 'diagnostic-dir'] as const;
+type Known = (typeof HEAP_FLAGS)[number] | (typeof SNAPSHOT_FLAGS)[number];
+const KNOWN: readonly string[] = [...HEAP_FLAGS, ...SNAPSHOT_FLAGS];
+
+export interface GivenFlag {
+  name: Known;
+  /** The value as given ('' when the flag came without one). */
+  value: string;
+  /** Where it was found: 'NODE_OPTIONS' or 'argv'. */
+  from: string;
+  /** The flag as written. */
+  text: string;
+}
+
+/** Splits NODE_OPTIONS the way Node does: on spaces, with double quotes grouping and backslash escapes inside them. */
+export function splitNodeOptions(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  let has = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (quoted && c === '\\' && i + 1 < s.length) {
+      cur += s[++i];
+    } else if (c === '"') {
+      quoted = !quoted;
+      has = true;
+    } else if (!quoted && /\s/.test(c)) {
+      if (has || cur) out.push(cur);
+      cur = '';
+      has = false;
+    } else {
+      cur += c;
+    }
+  }
+  if (has || cur) out.push(cur);
+  return out;
+}
+
+/** Quotes a NODE_OPTIONS token when it needs it (a --diagnostic-dir with spaces). */
+export const quoteNodeOption = (token: string): string => (/[\s"\\]/.test(token) ? `"${token.replace(/["\\]/g, (c) => `\\${c}`)}"` : token);
+
+// Node options written with their value as the next argument: that value is not the script.
+const TAKES_VALUE = new Set([
+  '-r',
+  '--require',
+  '--import',
+  '--loader',
+  '--experimental-loader',
+  '--conditions',
+  '-C',
+  '--env-file',
+  '--title',
+  '--inspect-port',
+  '--input-type',
+  '--stack-trace-limit',
+]);
+
+/** The known flags among `tokens` (Node options: stop at the first argument that is not an option). */
+export function findGivenFlags(tokens: readonly string[], from: string, stopAtScript = false): GivenFlag[] {
+  const out: GivenFlag[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (t === '--' || (stopAtScript && !t.startsWith('-'))) break;
+    if (stopAtScript && TAKES_VALUE.has(t)) {
+      i++;
+      continue;
+    }
+    const m = /^--([a-z_-]+)(?:=(.*))?$/i.exec(t);
+    if (!m) continue;
+    const name = m[1]!.replaceAll('_', '-').toLowerCase();
+    if (!KNOWN.includes(name)) continue;
+    let value = m[2];
+    // `--max-old-space-size 300`: V8 takes the next token as the value of a non-boolean flag.
+    if (value === undefined && name !== 'heapsnapshot-near-heap-limit' && /^\d/.test(tokens[i + 1] ?? '')) value = tokens[++i]!;
+    if (value === undefined && name === 'diagnostic-dir' && tokens[i + 1] !== undefined) value = tokens[++i]!;
+    out.push({ name: name as Known, value: value ?? '', from, text: value === undefined ? t : `--${m[1]}=${value}` });
+  }
+  return out;
+}

@@ -1,0 +1,142 @@
+// HeadroomModule: where the proxy is mounted (global prefix), app routes under its mount refused at
+// start-up, the admin rate limit per client address, /health/, and handlers that need an option
+// failing at start-up. On both platforms.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Controller, Inject } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { HeadroomModule, HeadroomService } from '../../../src/adapters/nestjs/index.js';
+import { isHeadroomError } from '../../../src/errors.js';
+import { request } from '../../helpers/http.js';
+import { assertNoLeakedHandles } from '../../helpers/resources.js';
+import { createApp, jsonController, PLATFORMS, startApp, startUpstream, type TestApp, type Upstream } from './app.js';
+
+const TOKEN = 'nest-admin-token-0123456789';
+const json = (body: unknown) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+
+for (const platform of PLATFORMS) {
+  describe(`nestjs mount on ${platform}`, () => {
+    let upstream: Upstream;
+    before(async () => {
+      upstream = await startUpstream();
+    });
+    after(() => upstream.close());
+
+    test("setGlobalPrefix('api'): the app's JSON routes keep their bodies, the proxy moves under the prefix and forwards bodies", async () => {
+      const t = await startApp(platform, HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url } }), {
+        globalPrefix: 'api',
+        controllers: [jsonController('things')],
+      });
+      try {
+        const own = await request(`${t.url}/api/app/echo`, json({ n: 1 }));
+        assert.equal(own.status, 201, own.text);
+        assert.deepEqual(own.json(), { received: { n: 1 } });
+        const things = await request(`${t.url}/api/things/items`, json({ a: 2 }));
+        assert.deepEqual(things.json(), { created: { a: 2 } });
+        const proxied = await request(`${t.url}/api/api/items?v=1`, json({ b: 3 }));
+        assert.equal(proxied.status, 200, proxied.text);
+        assert.deepEqual(proxied.json(), { method: 'POST', url: '/items?v=1', body: '{"b":3}', contentType: 'application/json' });
+        // headroom's own routes are not under the global prefix.
+        assert.equal((await request(`${t.url}/health/ready`)).status, 200);
+      } finally {
+        await t.app.close();
+      }
+    });
+
+    test('an app route under the proxy mount stops start-up, naming the route and the fix; moving the proxy fixes it', async () => {
+      await assertNoLeakedHandles(async () => {
+        const app = await createApp(platform, HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url } }), {
+          controllers: [jsonController('api/items', '')],
+        });
+        try {
+          await assert.rejects(
+            app.listen(0, '127.0.0.1'),
+            (err: unknown) =>
+              isHeadroomError(err) &&
+              err.code === 'HEADROOM_CONFIG_INVALID' &&
+              /route POST \/api\/items lies under the proxy's mount \/api/.test(err.message) &&
+              /routes: \{ proxy: '\/upstream' \}/.test(err.message),
+          );
+        } finally {
+          await app.close();
+        }
+        const t = await startApp(
+          platform,
+          HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url }, routes: { proxy: '/upstream' } }),
+          { controllers: [jsonController('api/items', '')] },
+        );
+        try {
+          assert.deepEqual((await request(`${t.url}/api/items`, json({ c: 4 }))).json(), { created: { c: 4 } });
+          const proxied = await request(`${t.url}/upstream/x?y=1`, json({ d: 5 }));
+          assert.equal(proxied.json().url, '/x?y=1');
+          assert.equal(proxied.json().body, '{"d":5}');
+        } finally {
+          await t.app.close();
+        }
+      });
+    });
+
+    test('the admin rate limit keys on the client address the platform reports (trust proxy honoured)', async () => {
+      const t: TestApp = await startApp(platform, HeadroomModule.forRoot({ adminToken: TOKEN, adminRateLimit: 2 }), { trustProxy: true });
+      try {
+        const ask = (ip: string) =>
+          request(`${t.url}/admin/memory-stats`, { headers: { authorization: `Bearer ${TOKEN}`, 'x-forwarded-for': ip } });
+        assert.equal((await ask('203.0.113.1')).status, 200);
+        assert.equal((await ask('203.0.113.1')).status, 200);
+        assert.equal((await ask('203.0.113.1')).status, 429);
+        assert.equal((await ask('203.0.113.2')).status, 200, 'another client behind the same load balancer has its own bucket');
+      } finally {
+        await t.app.close();
+      }
+    });
+
+    test('/health/ answers like /health (as on Fastify and Express); the probes below it are exact', async () => {
+      const t = await startApp(platform, HeadroomModule.forRoot({}));
+      try {
+        const slash = await request(`${t.url}/health/`);
+        assert.equal(slash.status, 200);
+        assert.equal(slash.json().status, 'healthy');
+        assert.equal((await request(`${t.url}/metrics/`)).status, 200);
+        assert.equal((await request(`${t.url}/health/ready/`)).status, 404);
+      } finally {
+        await t.app.close();
+      }
+    });
+  });
+}
+
+describe('nestjs: handlers that need an option', () => {
+  test('proxyHandler() / imageHandler() without their option stop start-up, naming the option', async () => {
+    for (const [make, option] of [
+      [(s: HeadroomService) => s.proxyHandler(), /proxy: \{ upstreamUrl \}/],
+      [(s: HeadroomService) => s.imageHandler(), /image: \{ allowedOrigins \}/],
+    ] as const) {
+      class MyProxy {
+        readonly handle: unknown;
+        constructor(headroom: HeadroomService) {
+          this.handle = make(headroom);
+        }
+      }
+      Inject(HeadroomService)(MyProxy, undefined, 0);
+      Controller('mine')(MyProxy);
+      const { Module } = await import('@nestjs/common');
+      class M {}
+      Module({ imports: [HeadroomModule.forRoot({})], controllers: [MyProxy] })(M);
+      await assert.rejects(
+        NestFactory.create(M, { logger: false, abortOnError: false }),
+        (err: unknown) => isHeadroomError(err) && err.code === 'HEADROOM_CONFIG_INVALID' && option.test(err.message),
+      );
+    }
+  });
+
+  test('bad routes stop start-up with the shared path rule', () => {
+    assert.throws(
+      () => HeadroomModule.forRoot({ routes: { health: 'health', proxy: '/api/' } }),
+      /HeadroomModule: routes: health="health": must be a path like \/health .*; proxy="\/api\/": must be a path like \/api/,
+    );
+  });
+});

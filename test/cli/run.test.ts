@@ -1,0 +1,190 @@
+// `headroom run` and `headroom flags` as a user runs them: the flags, the explanation, usage
+// errors (exit 2), exit codes and signals passed through, and PID 1 (in a PID namespace).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, exitWithin, runCli, startCli } from './child.js';
+
+const node = process.execPath;
+
+test('flags prints only the flags, for NODE_OPTIONS; --explain writes the derivation to stderr', async () => {
+  const plain = await runCli(['flags', '--memory', '512m']);
+  assert.deepEqual([plain.code, plain.stdout, plain.stderr], [0, '--max-old-space-size=389 --max-semi-space-size=8\n', '']);
+  const e = await runCli(['flags', '--memory=1Gi', '--processes=2', '--explain']);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal(e.stdout, '--max-old-space-size=389 --max-semi-space-size=8\n');
+  for (const re of [
+    /^ {2}limit +1024 MiB +--memory$/m,
+    /^ {2}processes +2 +Node processes sharing the limit/m,
+    /^ {2}budget +512 MiB/m,
+    /^ {2}tier +medium/m,
+    /^ {4}young generation +24 MiB/m,
+    /^ {4}Node baseline +32 MiB/m,
+    /^ {4}off-heap share +66\.6 MiB +13 % of the budget/m,
+    /^ {4}--max-old-space-size=389: budget 512 MiB − reserve 122\.6 MiB$/m,
+    /^ {2}env +MEMORY_RSS_LIMIT=536870912$/m,
+  ]) {
+    assert.match(e.stderr, re);
+  }
+  const kept = await runCli(['flags', '--memory', '512m', '--explain'], { NODE_OPTIONS: '--max-old-space-size=200' });
+  assert.equal(kept.stdout, '--max-semi-space-size=8\n');
+  assert.match(kept.stderr, /kept +--max-old-space-size=200 \(from NODE_OPTIONS\)/);
+});
+
+test('bad usage exits 2 naming the option, the value and what is accepted', async () => {
+  const cases: [string[], RegExp, Record<string, string>?][] = [
+    [['flags', '--memory', '12x'], /--memory=12x: must be a size such as 512m, 512Mi/],
+    [['flags', '--memory'], /--memory needs a value/],
+    [['flags', '--processes', '0'], /--processes=0: must be an integer from 1 to 256/],
+    [['flags', '--memroy', '1g'], /unknown option --memroy \(did you mean --memory\?\)/],
+    [['flags', '--explain=yes'], /--explain takes no value/],
+    [['flags', '--', 'node'], /flags takes no command/],
+    [['run', '--memory', '512m'], /run needs a command: headroom run \[options\] -- <command>/],
+    [
+      ['run', '--memory', '512m', '--processes', '64', '--', node, '-e', '0'],
+      /leaves 7\.8 MiB per Node process .* at least 64 MiB: use fewer --processes/,
+    ],
+    [['serve', '--port', '0'], /HEADROOM_RUN=maybe: must be on or off/, { HEADROOM_RUN: 'maybe' }],
+    [['serve', '--port', '0'], /HEADROOM_MEMORY=lots: must be a size/, { HEADROOM_MEMORY: 'lots' }],
+  ];
+  const results = await Promise.all(cases.map(([args, , env]) => runCli(args, env)));
+  results.forEach((r, i) => {
+    assert.equal(r.code, 2, `${cases[i]![0].join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, cases[i]![1]);
+  });
+});
+
+test('help: run --help, help run, help flags; a --help after -- belongs to the command', async () => {
+  const [a, b, c, d] = await Promise.all([
+    runCli(['run', '--help']),
+    runCli(['help', 'run']),
+    runCli(['help', 'flags']),
+    runCli(['run', '--memory', '256m', '--', 'sh', '-c', 'echo "$@"', 'sh', '--help']),
+  ]);
+  assert.match(a.stdout, /^Usage: headroom run \[options\] -- <command>/);
+  assert.equal(b.stdout, a.stdout);
+  assert.match(c.stdout, /^Usage: headroom flags/);
+  assert.deepEqual([d.code, d.stdout], [0, '--help\n']);
+});
+
+const probe = `const v8 = require('v8'); console.log(JSON.stringify({ execArgv: process.execArgv, nodeOptions: process.env.NODE_OPTIONS ?? null, heap: v8.getHeapStatistics().heap_size_limit / 2 ** 20, rss: process.env.MEMORY_RSS_LIMIT }))`;
+
+test('a node command gets the flags on its command line; any other command in NODE_OPTIONS', async () => {
+  const direct = await runCli(['run', '--memory', '512m', '--', node, '-e', probe]);
+  assert.equal(direct.code, 0, direct.stderr);
+  const d = JSON.parse(direct.stdout) as { execArgv: string[]; nodeOptions: string | null; heap: number; rss: string };
+  // The runner's own memory is set aside: budget 496 MiB.
+  assert.deepEqual(d.execArgv, ['--max-old-space-size=375', '--max-semi-space-size=8', '-e', probe]);
+  assert.equal(d.nodeOptions, null);
+  assert.equal(d.heap, 375 + 24);
+  assert.equal(d.rss, String(496 * 1024 ** 2));
+
+  const viaSh = await runCli(['run', '--memory', '512m', '--', 'sh', '-c', `exec "${node}" -e "$0"`, probe], {
+    NODE_OPTIONS: '--enable-source-maps',
+  });
+  assert.equal(viaSh.code, 0, viaSh.stderr);
+  const s = JSON.parse(viaSh.stdout) as typeof d;
+  assert.equal(s.nodeOptions, '--enable-source-maps --max-old-space-size=375 --max-semi-space-size=8');
+  assert.equal(s.heap, 399);
+});
+
+test('the exit code, and death by signal, pass through', async () => {
+  const [seven, abort, missing] = await Promise.all([
+    runCli(['run', '--memory', '256m', '--', node, '-e', 'process.exit(7)']),
+    runCli(['run', '--memory', '256m', '--', node, '-e', 'process.abort()']),
+    runCli(['run', '--', 'no-such-command-headroom']),
+  ]);
+  assert.equal(seven.code, 7);
+  assert.equal(abort.code, 134, 'SIGABRT (a heap error ends this way): 128 + 6, not a core of the runner');
+  assert.equal(missing.code, 127);
+  assert.match(missing.stderr, /cannot run "no-such-command-headroom": not found/);
+  const term = startCli(['run', '--', node, '-e', "process.kill(process.pid, 'SIGTERM')"]);
+  assert.deepEqual(await exitWithin(term, 10_000, 'run'), { code: null, signal: 'SIGTERM' }, term.output());
+});
+
+test('signals are forwarded to the command: TERM, INT, HUP, QUIT, USR2', async () => {
+  const script = `for (const s of ['SIGTERM','SIGINT','SIGHUP','SIGQUIT','SIGUSR2']) process.on(s, () => { console.log('got ' + s); process.exit(3); }); console.log('ready'); setInterval(() => {}, 1000);`;
+  await Promise.all(
+    (['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'] as const).map(async (signal) => {
+      const c = startCli(['run', '--', node, '-e', script]);
+      try {
+        await c.waitForOutput(/ready/);
+        c.child.kill(signal);
+        assert.deepEqual(await exitWithin(c, 10_000, `run after ${signal}`), { code: 3, signal: null }, c.output());
+        assert.match(c.output(), new RegExp(`got ${signal}`));
+      } finally {
+        c.kill();
+      }
+    }),
+  );
+});
+
+test('--heap-snapshot-dir: a snapshot near the heap limit, then the heap error (exit 134)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'headroom-snap-'));
+  try {
+    // 200 MiB leaves room for a snapshot beside a halved heap; arrays of small integers make it small and quick.
+    const r = await runCli([
+      'run',
+      '--memory',
+      '200m',
+      '--heap-snapshot-dir',
+      dir,
+      '--',
+      node,
+      '-e',
+      'const k = []; for (;;) k.push(new Array(1 << 17).fill(1));',
+    ]);
+    assert.equal(r.code, 134, r.stderr);
+    assert.match(r.stderr, /JavaScript heap out of memory/);
+    assert.equal(readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot')).length, 1, r.stderr);
+    // 128 MiB has no room: no snapshot, and a warning that says why.
+    const tight = await runCli(['flags', '--memory', '128m', '--heap-snapshot-dir', dir]);
+    assert.equal(tight.stdout, '--max-old-space-size=64 --max-semi-space-size=2\n');
+    assert.match(tight.stderr, /heap snapshot near the heap limit is off: no room/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const root = process.getuid?.() === 0;
+const hasUnshare = ((): boolean => {
+  try {
+    execFileSync('unshare', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+test(
+  'as PID 1 (a PID namespace): signals forwarded, exit codes and 128 + signal, the reaping warning',
+  { skip: !(root && hasUnshare) && 'needs root and unshare (util-linux)' },
+  async () => {
+    const ns = (script: string): Promise<{ code: number | null; out: string }> =>
+      new Promise((resolve) => {
+        const args = ['--pid', '--fork', '--mount-proc', node, ...CLI, 'run', '--', node, '-e', script];
+        const c = spawn('unshare', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        c.stdout.on('data', (b: Buffer) => (out += b));
+        c.stderr.on('data', (b: Buffer) => (out += b));
+        c.on('close', (code) => resolve({ code, out }));
+      });
+    // The command signals its parent, PID 1: the runner forwards the signal back to it.
+    const forwarded = await ns(
+      "console.log('ppid', process.ppid); process.on('SIGTERM', () => { console.log('got SIGTERM'); process.exit(5); }); setTimeout(() => process.kill(1, 'SIGTERM'), 50); setInterval(() => {}, 1000);",
+    );
+    assert.equal(forwarded.code, 5, forwarded.out);
+    assert.match(forwarded.out, /ppid 1\n/);
+    assert.match(forwarded.out, /got SIGTERM/);
+    // Killed by a signal: PID 1 cannot end by its own signal, so 128 + 15.
+    const killed = await ns("process.kill(process.pid, 'SIGTERM')");
+    assert.equal(killed.code, 143, killed.out);
+    // An orphaned grandchild is reparented to PID 1: without tini/dumb-init on PATH, say so.
+    const orphan = await ns("require('child_process').spawn('sh', ['-c', 'sleep 0.2 &'], { stdio: 'ignore' }); setTimeout(() => {}, 600);");
+    assert.equal(orphan.code, 0, orphan.out);
+    assert.match(orphan.out, /running as PID 1 without tini or dumb-init on PATH: orphaned grandchildren cannot be reaped/);
+  },
+);

@@ -1,0 +1,117 @@
+// Each example as a user gets it: a copy of its folder, `npm install` (offline, from npm's cache)
+// with `headroom-memory` pointed at this repository packed as npm packs it, then `npm start`.
+// (In the repository the examples depend on "file:../.." with install-links=true, so npm packs
+// the repository too — running its `prepare`, which builds dist/. The tests pack a copy built in a
+// temporary folder instead, so they never rebuild the repository's own dist/ under other tests.)
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { spawnWatched, type CliChild } from '../cli/child.js';
+
+const run = promisify(execFile);
+export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
+const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+
+function* files(dir: string): Generator<string> {
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) yield* files(path);
+    else yield path;
+  }
+}
+
+/** What the package is built from: a new key whenever src/, package.json or a tsconfig changes. */
+function sourceKey(): string {
+  const hash = createHash('sha256');
+  const inputs = [
+    ...files(join(ROOT, 'src')),
+    ...['package.json', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.build.cjs.json'].map((f) => join(ROOT, f)),
+  ];
+  for (const f of inputs) hash.update(relative(ROOT, f)).update('\0').update(readFileSync(f)).update('\0');
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * The package as `npm pack` makes it (dist built as `npm run build` builds it), shared by the
+ * example tests that run at the same time (a lock folder) and reused while the sources are the same.
+ */
+export async function packedTarball(): Promise<string> {
+  const cache = join(tmpdir(), `headroom-examples-pack-${sourceKey()}`);
+  const tarball = join(cache, 'headroom-memory.tgz');
+  const lock = join(cache, 'lock');
+  mkdirSync(cache, { recursive: true });
+  for (const deadline = Date.now() + 240_000; !existsSync(tarball);) {
+    if (Date.now() > deadline) throw new Error(`no ${tarball} after 4 minutes (another test holds ${lock}?)`);
+    try {
+      mkdirSync(lock);
+    } catch {
+      if (Date.now() - statSync(lock).mtimeMs > 300_000) rmSync(lock, { recursive: true, force: true }); // left by a killed run
+      await sleep(500);
+      continue;
+    }
+    try {
+      const pkg = mkdtempSync(join(cache, 'pkg-'));
+      for (const f of ['package.json', 'README.md', 'LICENSE']) cpSync(join(ROOT, f), join(pkg, f));
+      cpSync(join(ROOT, 'docs'), join(pkg, 'docs'), { recursive: true });
+      await run(process.execPath, [TSC, '-p', 'tsconfig.build.json', '--outDir', join(pkg, 'dist')], { cwd: ROOT });
+      await run(process.execPath, [TSC, '-p', 'tsconfig.build.cjs.json', '--outDir', join(pkg, 'dist/cjs')], { cwd: ROOT });
+      writeFileSync(join(pkg, 'dist/cjs/package.json'), '{ "type": "commonjs" }\n');
+      const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', pkg], { cwd: pkg });
+      const [packed] = JSON.parse(stdout) as { filename: string }[];
+      renameSync(join(pkg, packed!.filename), tarball);
+      rmSync(pkg, { recursive: true, force: true });
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+  return tarball;
+}
+
+export interface InstalledExample {
+  dir: string;
+  /** `npm start` in the copy (the example's own start script), with these variables. */
+  start(env: Record<string, string>): CliChild;
+  remove(): void;
+}
+
+/** examples/<name> copied to a temporary folder and installed with `npm install`, offline. */
+export async function installExample(name: string): Promise<InstalledExample> {
+  const tarball = await packedTarball();
+  const dir = mkdtempSync(join(tmpdir(), `headroom-example-${name}-`));
+  cpSync(join(ROOT, 'examples', name), dir, { recursive: true, filter: (src) => !/node_modules|package-lock\.json/.test(src) });
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  if (manifest.dependencies['headroom-memory'] !== 'file:../..') throw new Error(`examples/${name} should depend on "file:../.."`);
+  manifest.dependencies['headroom-memory'] = `file:${tarball}`;
+  writeFileSync(join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
+  const flags = ['install', '--no-audit', '--no-fund', '--no-update-notifier'];
+  try {
+    await run('npm', [...flags, '--offline'], { cwd: dir, timeout: 180_000 }).catch(() =>
+      run('npm', [...flags, '--prefer-offline'], { cwd: dir, timeout: 180_000 }),
+    );
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    dir,
+    start: (env) => spawnWatched('npm', ['start'], { cwd: dir, env: { HOME: process.env.HOME ?? '', ...env } }),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}

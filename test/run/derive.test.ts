@@ -1,0 +1,135 @@
+// The derivation: tiers, the reserve, --processes, the user's flags, the snapshot rule, errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { derive, MiB, NODE_BASELINE, RUNNER_OVERHEAD, TIERS } from '../../src/run/derive.js';
+import { explain } from '../../src/run/explain.js';
+import { findGivenFlags, splitNodeOptions } from '../../src/run/node-flags.js';
+import { isHeadroomError } from '../../src/errors.js';
+
+const at = (limitMiB: number, more: Partial<Parameters<typeof derive>[0]> = {}) =>
+  derive({ limit: limitMiB * MiB, limitSource: 'fixture', ...more });
+
+test('old space and semi-space by tier; the heap share grows with the container', () => {
+  const expected: [number, number, number][] = [
+    // limit MiB, old space MiB, semi-space MiB (no runner: `headroom flags`)
+    [128, 64, 2],
+    [256, 166, 8],
+    [512, 389, 8],
+    [1024, 831, 16],
+    [2048, 1742, 16],
+    [8192, 7408, 32],
+  ];
+  let previousShare = 0;
+  for (const [limit, old, semi] of expected) {
+    const d = at(limit);
+    assert.deepEqual(d.flags, [`--max-old-space-size=${old}`, `--max-semi-space-size=${semi}`], `${limit} MiB`);
+    const share = (old + 3 * semi) / limit;
+    assert.ok(share > previousShare, `${limit} MiB: heap share ${share} grows`);
+    previousShare = share;
+    // The reserve is the young generation + the baseline + the tier's share, and adds up.
+    const reserve = d.reserve.reduce((s, r) => s + r.bytes, 0);
+    assert.equal(reserve, 3 * semi * MiB + NODE_BASELINE + Math.round(d.tier!.offHeapShare * limit * MiB));
+    assert.ok(limit * MiB - reserve - old * MiB < MiB, 'old space = budget − reserve (floored to MiB)');
+  }
+});
+
+test('the tier is chosen by the per-process budget; tiers are ordered', () => {
+  assert.deepEqual(
+    TIERS.map((t) => t.name),
+    ['small', 'medium', 'large', 'xlarge'],
+  );
+  for (let i = 1; i < TIERS.length; i++) assert.ok(TIERS[i]!.offHeapShare < TIERS[i - 1]!.offHeapShare);
+  assert.equal(at(255).tier!.name, 'small');
+  assert.equal(at(256).tier!.name, 'medium');
+  assert.equal(at(4096).tier!.name, 'xlarge');
+});
+
+test('the runner, when it stays as the parent, is set aside; --processes splits the rest', () => {
+  const alone = at(1024, { runnerParent: true });
+  assert.equal(alone.budget, 1024 * MiB - RUNNER_OVERHEAD);
+  const four = at(1024, { runnerParent: true, processes: 4 });
+  assert.equal(four.budget, Math.floor((1024 * MiB - RUNNER_OVERHEAD) / 4));
+  assert.equal(four.tier!.name, 'small');
+  assert.deepEqual(four.env, { MEMORY_RSS_LIMIT: String(four.budget) });
+  assert.match(explain(four), /processes +4 +Node processes sharing the limit/);
+});
+
+test('too little memory per process is refused, naming the numbers', () => {
+  for (const [limit, processes] of [
+    [48, 1],
+    [512, 16],
+  ] as const) {
+    assert.throws(
+      () => at(limit, { processes }),
+      (err: unknown) => isHeadroomError(err) && err.code === 'HEADROOM_CONFIG_INVALID' && /needs at least 64 MiB/.test(err.message),
+    );
+  }
+  assert.throws(() => at(512, { processes: 0 }), /--processes=0: must be an integer from 1 to 256/);
+  assert.throws(() => at(512, { processes: 1.5 }), /--processes=1.5/);
+});
+
+test("the user's flags are kept and said so; a given heap beyond the budget is warned about", () => {
+  const given = findGivenFlags(splitNodeOptions('--max-old-space-size=300 --enable-source-maps'), 'NODE_OPTIONS');
+  const d = at(512, { given });
+  assert.deepEqual(d.flags, ['--max-semi-space-size=8']);
+  assert.equal(d.oldSpaceMiB, 300);
+  assert.match(explain(d), /kept +--max-old-space-size=300 \(from NODE_OPTIONS\): the user's, not derived/);
+  assert.deepEqual(d.warnings, []);
+
+  const semi = at(512, { given: findGivenFlags(['--max_semi_space_size', '4', 'app.js', '--max-old-space-size=1'], 'argv', true) });
+  assert.deepEqual(semi.flags, ['--max-old-space-size=401']);
+  assert.equal(semi.semiSpaceMiB, 4);
+
+  const big = at(512, { given: findGivenFlags(['--max-old-space-size=600'], 'argv', true) });
+  assert.deepEqual(big.flags, ['--max-semi-space-size=8']);
+  assert.match(big.warnings.join('\n'), /--max-old-space-size=600 \(argv\) lets the heap grow to 624 MiB, beyond the 512 MiB budget/);
+});
+
+test('--memory replaces the limit; above the cgroup limit it is warned about', () => {
+  const d = derive({ limit: 256 * MiB, limitSource: 'cgroup', memory: 1024 * MiB });
+  assert.equal(d.limitSource, '--memory');
+  assert.equal(d.budget, 1024 * MiB);
+  assert.match(d.warnings.join('\n'), /--memory 1024 MiB is above the cgroup limit 256 MiB/);
+});
+
+test('no limit: no flags, Node sizes its heap from the machine', () => {
+  const d = derive({ limit: null, limitSource: 'no cgroup file system', runnerParent: true });
+  assert.deepEqual([d.flags, d.budget, d.env], [[], null, {}]);
+  assert.match(explain(d), /no memory limit: Node sizes its heap from the machine/);
+});
+
+test('heap snapshot near the limit: on only with room ≈ the heap beside it', () => {
+  const d = at(1024, { heapSnapshotDir: '/snaps' });
+  assert.equal(d.snapshot.enabled, true);
+  // old + young + snapshot (≈ old + young) + baseline + off-heap share ≤ budget
+  const heap = (d.oldSpaceMiB! + 3 * d.semiSpaceMiB!) * MiB;
+  const offHeap = d.reserve.find((r) => r.what === 'off-heap share')!.bytes;
+  assert.ok(2 * heap + NODE_BASELINE + offHeap <= 1024 * MiB);
+  assert.deepEqual(d.flags.slice(2), ['--heapsnapshot-near-heap-limit=1', '--diagnostic-dir=/snaps']);
+  assert.match(d.snapshot.why, /old space 831 → 391 MiB/);
+
+  const tiny = at(128, { heapSnapshotDir: '/snaps' });
+  assert.equal(tiny.snapshot.enabled, false);
+  assert.deepEqual(tiny.flags, ['--max-old-space-size=64', '--max-semi-space-size=2'], 'the heap is not shrunk for nothing');
+  assert.match(tiny.warnings.join('\n'), /heap snapshot near the heap limit is off: no room/);
+
+  // A heap the user gave: a snapshot only when what it leaves holds one.
+  const roomy = at(1024, { heapSnapshotDir: '/s', given: findGivenFlags(['--max-old-space-size=300'], 'argv') });
+  assert.equal(roomy.snapshot.enabled, true);
+  const full = at(1024, { heapSnapshotDir: '/s', given: findGivenFlags(['--max-old-space-size=700'], 'argv') });
+  assert.equal(full.snapshot.enabled, false);
+  assert.match(full.snapshot.why, /a snapshot needs ≈ the heap \(748 MiB\)/);
+});
+
+test('NODE_OPTIONS splitting and flag finding', () => {
+  assert.deepEqual(splitNodeOptions(' --a  --b="x y" "--c=\\"q\\""'), ['--a', '--b=x y', '--c="q"']);
+  const flags = findGivenFlags(
+    ['-r', 'dotenv/config', '--import', 'tsx', '--max-old-space-size', '200', 'app.js', '--max-semi-space-size=9'],
+    'argv',
+    true,
+  );
+  assert.deepEqual(
+    flags.map((f) => f.text),
+    ['--max-old-space-size=200'],
+  );
+});
