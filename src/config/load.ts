@@ -166,7 +166,7 @@ const OWN_PREFIXES = [
   'REDIS_',
 ];
 // HEADROOM_RUN and HEADROOM_MEMORY are read by the CLI before the gateway starts (src/cli/run.ts).
-const FOREIGN_OK = new Set(['HEADROOM_CONFIG', 'HEADROOM_RUN', 'HEADROOM_MEMORY']);
+export const FOREIGN_OK = new Set(['HEADROOM_CONFIG', 'HEADROOM_RUN', 'HEADROOM_MEMORY']);
 
 function typoWarnings(env: Record<string, string | undefined>): string[] {
   const known = allOptions.map((o) => o.option.env);
