@@ -1,5 +1,7 @@
 // The conformance suite of issue 13: the same scenarios, unchanged, against every fixture app in
-// test/fixtures/apps/*/fixture.json (one describe per fixture, so a failing adapter is named).
+// test/fixtures/apps/*/fixture.json. Each fixture has a test file of its own here (<name>.test.ts,
+// calling runConformance), so fixtures run in parallel and a failing adapter is named by its file;
+// fixtures.test.ts checks that no fixture lacks one.
 // Each fixture runs as a child process (SIGTERM, small heaps); everything is asserted through HTTP.
 //   node --import tsx --test test/adapters/conformance/*.test.ts      (HEADROOM_FIXTURES=express,… to pick)
 import assert from 'node:assert/strict';
@@ -98,7 +100,12 @@ async function promtool(text: string): Promise<string[]> {
   return out.split('\n').filter(Boolean);
 }
 
-for (const fixture of fixtures()) conformance(fixture);
+/** Runs the suite against the fixture named `name` (unless HEADROOM_FIXTURES leaves it out). */
+export function runConformance(name: string): void {
+  const fixture = fixtures().find((f) => f.name === name);
+  if (fixture) conformance(fixture);
+  else if (!process.env.HEADROOM_FIXTURES) throw new Error(`no fixture named ${name} in test/fixtures/apps (fixture.json "name")`);
+}
 
 /** A query string as what it means (URLSearchParams entries), for fixtures whose framework re-serialises it. */
 function decodedTarget(target: string): string {

@@ -1,0 +1,4 @@
+// The conformance suite (suite.ts) against the next fixture (test/fixtures/apps/next).
+import { runConformance } from './suite.js';
+
+runConformance('next');
