@@ -83,6 +83,8 @@ export function resolveOptions(o: SoakOptions): ResolvedOptions {
   const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS, ...o.thresholds };
   if (!(thresholds.bytesPerRequest > 0)) problems.push(`thresholds.bytesPerRequest: must be above 0`);
   if (!(thresholds.minGrowthBytes >= 0)) problems.push(`thresholds.minGrowthBytes: must be 0 or more`);
+  if (!(thresholds.noLeakBytes >= 0 && thresholds.noLeakBytes <= thresholds.minGrowthBytes))
+    problems.push(`thresholds.noLeakBytes: must be from 0 to minGrowthBytes`);
   if (!(thresholds.confidence > 0.5 && thresholds.confidence < 1)) problems.push(`thresholds.confidence: must be between 0.5 and 1`);
   if (!(Number.isInteger(thresholds.minSamples) && thresholds.minSamples >= 4))
     problems.push(`thresholds.minSamples: must be an integer ≥ 4`);
