@@ -38,9 +38,18 @@ async function main(): Promise<void> {
     process.stdout.write(await usage(topic));
     return;
   }
-  // run and flags parse their own options: a --help after `--` belongs to the command being run.
+  // run, flags and soak parse their own options: a --help after `--` belongs to the command being run.
   if (command === 'run') return (await import('./run.js')).run(rest, RUN_USAGE);
   if (command === 'flags') return (await import('./run.js')).flags(rest, FLAGS_USAGE);
+  // soak too: everything after its `--` is the service's command line.
+  if (command === 'soak') {
+    const own = rest.indexOf('--') === -1 ? rest : rest.slice(0, rest.indexOf('--'));
+    if (wantsHelp(own)) {
+      process.stdout.write(await usage('soak'));
+      return;
+    }
+    return (await import('./soak.js')).soak(rest);
+  }
   if (wantsHelp(rest)) {
     process.stdout.write(await usage(command));
     return;

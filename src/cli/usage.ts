@@ -2,7 +2,7 @@
 // drift from what the command accepts (loaded only for that help: `run` stays small).
 import type { SectionName } from '../config/index.js';
 
-export const COMMANDS = ['serve', 'run', 'flags', 'help'] as const;
+export const COMMANDS = ['serve', 'run', 'flags', 'soak', 'help'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const MAIN_USAGE = `Usage: headroom <command> [flags]
@@ -11,6 +11,7 @@ Commands:
   serve     start the gateway (streaming proxy, cache, image proxy, health, metrics, admin API)
   run       run a command with V8 heap flags sized to the container: headroom run -- node app.js
   flags     print those flags, for NODE_OPTIONS or a Dockerfile
+  soak      fail CI on a memory leak: headroom soak --duration 3m -- node server.js
   help      show this help, or the help of a command: headroom help serve
 
 Flags:
@@ -98,5 +99,6 @@ export async function usage(command?: Command): Promise<string> {
   if (command === 'serve') return serveUsage();
   if (command === 'run') return RUN_USAGE;
   if (command === 'flags') return FLAGS_USAGE;
+  if (command === 'soak') return (await import('./soak.js')).SOAK_USAGE;
   return MAIN_USAGE;
 }

@@ -1,0 +1,179 @@
+// `headroom soak [options] -- <command>`: the leak gate. Exit codes: 0 no leak, 1 leak,
+// 3 inconclusive, 2 bad usage or the service did not start.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { formatMs, parseDuration } from '../options/spec.js';
+import { parseScenario, runSoak, SoakStartError, type SoakOptions, type SoakProgress, type SoakReport } from '../soak/index.js';
+import { fail } from './fail.js';
+
+export const SOAK_USAGE = `Usage: headroom soak [options] -- <command that starts the service>
+
+Starts the service with its inspector on 127.0.0.1, sends load, forces a full GC at quiet points
+and reads the heap, and says whether retained memory (heap + Buffers) grows with the requests
+served: a Theil–Sen slope with a 95 % rank interval, judged after warm-up in rounds; a clear
+verdict ends the run early, a borderline one runs on within the budget.
+
+Options:
+  --url URL            where load goes (127.0.0.1/localhost only); default: the service gets a free
+                       port in $PORT and load goes to http://127.0.0.1:$PORT
+  --scenario FILE      JSON: [{ "method", "path", "headers", "body", "weight" }, …]; default GET /
+  --duration D         total time budget (default 3m); ms, s, m or h
+  --warmup D           excluded from the verdict (default: a sixth of the budget, at most 30s)
+  --connections N      concurrent connections (default 8)
+  --rate N             requests per second overall (default 0: as fast as the service answers)
+  --json FILE          write the machine-readable report (samples, rounds, slopes, load, cost)
+  -h, --help           show this help
+
+Exit code: 0 no leak · 1 leak · 3 inconclusive · 2 bad usage or the service did not start
+Example: headroom soak --duration 2m -- node server.js
+Details: docs/soak.md
+`;
+
+const EXIT = { 'no-leak': 0, leak: 1, inconclusive: 3 } as const;
+const VALUE_OPTIONS = ['url', 'scenario', 'duration', 'warmup', 'connections', 'rate', 'json'] as const;
+const LATER = ['attach', 'html'];
+
+export interface SoakArgs {
+  options: Omit<SoakOptions, 'command'>;
+  command: string[];
+  json?: string;
+}
+
+const usageHint = 'Run "headroom soak --help" for the options.';
+
+function durationOf(name: string, value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) fail(`--${name}=${value}: must be a duration (a number of ms, or with ms, s, m or h: 90s, 3m)`, 2);
+  return ms;
+}
+
+function integerOf(name: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
+    fail(`--${name}=${value}: must be an integer from ${min} to ${max}`, 2);
+  return Number(value);
+}
+
+export function parseSoakArgs(argv: string[]): SoakArgs {
+  const options: SoakArgs['options'] = {};
+  let json: string | undefined;
+  let command: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    if (token === '--') {
+      command = argv.slice(i + 1);
+      break;
+    }
+    const m = /^--([^=]+)(?:=(.*))?$/s.exec(token);
+    if (!m) fail(`unexpected "${token}": put the command after --, e.g. headroom soak -- node server.js. ${usageHint}`, 2);
+    const name = m[1]!;
+    if (LATER.includes(name)) fail(`--${name} is not available yet (see docs/soak.md, "Not yet"). ${usageHint}`, 2);
+    if (!(VALUE_OPTIONS as readonly string[]).includes(name)) {
+      const hint = VALUE_OPTIONS.find((n) => n.startsWith(name) || name.startsWith(n));
+      fail(`unknown option --${name}${hint ? ` (did you mean --${hint}?)` : ''}. ${usageHint}`, 2);
+    }
+    let value = m[2];
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined || value === '--') fail(`--${name} needs a value. ${usageHint}`, 2);
+    }
+    switch (name) {
+      case 'url':
+        options.url = value;
+        break;
+      case 'scenario': {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(readFileSync(value, 'utf8'));
+        } catch (err) {
+          fail(`--scenario ${value}: ${(err as Error).message}`, 2);
+        }
+        try {
+          options.requests = parseScenario(parsed);
+        } catch (err) {
+          fail(`--scenario ${value}:\n${(err as Error).message}`, 2);
+        }
+        break;
+      }
+      case 'duration':
+        options.durationMs = durationOf(name, value);
+        break;
+      case 'warmup':
+        options.warmupMs = durationOf(name, value);
+        break;
+      case 'connections':
+        options.connections = integerOf(name, value, 1, 1024);
+        break;
+      case 'rate':
+        options.rate = integerOf(name, value, 0, 1_000_000);
+        break;
+      case 'json':
+        if (value === '') fail('--json needs a file name', 2);
+        json = value;
+        break;
+    }
+  }
+  if (command.length === 0)
+    fail(`soak needs the command that starts the service: headroom soak [options] -- node server.js. ${usageHint}`, 2);
+  return { options, command, json };
+}
+
+const mib = (n: number | undefined): string => (n === undefined ? '?' : `${(n / 1048576).toFixed(1)} MiB`);
+
+function statusLine(p: SoakProgress): string {
+  const j = p.judgement;
+  const slope = j.perRequest ? `${j.perRequest.slope.toFixed(1)} B/req` : '–';
+  const phase = p.warmup ? 'warm-up' : j.verdict === 'inconclusive' ? 'measuring' : j.verdict;
+  return `soak ${formatMs(Math.round(p.elapsedMs / 1000) * 1000)}/${formatMs(p.budgetMs)} · ${p.rps.toFixed(0)} req/s · heap ${mib(p.sample.heapUsed)} (+${mib(p.sample.external)} ext) · rss ${mib(p.sample.rss)} · slope ${slope} · ${phase}`;
+}
+
+function summary(r: SoakReport): string {
+  const j = r.judgement;
+  const lines = [
+    `headroom soak: ${r.verdict.toUpperCase()} — ${r.reason}`,
+    `  load: ${r.load.requests} requests in ${(r.elapsedMs / 1000).toFixed(1)} s (${r.load.rps.toFixed(0)} req/s), ${r.load.errors} errors, statuses ${JSON.stringify(r.load.statuses)}, latency p50 ${r.load.latencyMs.p50.toFixed(1)} ms p99 ${r.load.latencyMs.p99.toFixed(1)} ms`,
+  ];
+  if (j.perSecond)
+    lines.push(
+      `  growth: ${j.perRequest!.slope.toFixed(1)} B/request, ${(j.perSecond.slope / 1024).toFixed(2)} KiB/s (window of ${j.window!.samples} samples, ${j.window!.requests} requests)`,
+    );
+  const last = r.samples[r.samples.length - 1];
+  if (last)
+    lines.push(
+      `  target: heap ${mib(last.heapUsed)}, external ${mib(last.external)}, rss ${mib(last.rss)}, fds ${last.fds ?? '?'}, handles ${last.handles}`,
+    );
+  lines.push(
+    `  cost: ${r.cost.forcedGcs} forced GCs (${r.cost.gcsPerMinute.toFixed(0)}/min, mean ${r.cost.gcPauseMs.mean.toFixed(1)} ms, max ${r.cost.gcPauseMs.max.toFixed(1)} ms)`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+export async function soak(argv: string[]): Promise<void> {
+  const args = parseSoakArgs(argv);
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const tty = process.stderr.isTTY === true;
+  let lastPlain = 0;
+  const onProgress = (p: SoakProgress): void => {
+    if (tty) process.stderr.write(`\r\x1b[K${statusLine(p)}`);
+    else if (p.elapsedMs - lastPlain >= 10_000) {
+      lastPlain = p.elapsedMs;
+      process.stderr.write(`${statusLine(p)}\n`);
+    }
+  };
+  let report: SoakReport;
+  try {
+    report = await runSoak({ ...args.options, command: args.command, onProgress, signal: stop.signal });
+  } catch (err) {
+    if (tty) process.stderr.write('\r\x1b[K');
+    if (err instanceof SoakStartError || err instanceof RangeError || err instanceof TypeError)
+      fail((err as Error).message.replace(/^soak: /, ''), 2);
+    throw err;
+  }
+  if (tty) process.stderr.write('\r\x1b[K');
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (args.json) writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(summary(report));
+  process.exitCode = EXIT[report.verdict];
+}

@@ -1,0 +1,157 @@
+// Starts the service under test with its inspector on an ephemeral port, finds the inspector's
+// WebSocket URL in its stderr, and waits until the service accepts connections.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+import { basename } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export class SoakStartError extends Error {
+  override name = 'SoakStartError';
+}
+
+export interface ChildOptions {
+  command: readonly string[];
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Where the service will listen (to wait for); its port is also given in $PORT when `port` is set. */
+  url: string;
+  port?: number;
+  startTimeoutMs: number;
+  onOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
+  signal?: AbortSignal;
+}
+
+export interface StartedChild {
+  pid: number;
+  inspectorUrl: string;
+  /** The last few KiB of the child's output. */
+  tail(): string;
+  /** Set once the child has exited. */
+  exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** SIGTERM to the child's process group, SIGKILL after `graceMs`; resolves when it has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const INSPECT = '--inspect=127.0.0.1:0';
+const TAIL_BYTES = 8192;
+
+/** A free TCP port on 127.0.0.1 (closed again: the child binds it). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+const isNode = (cmd: string): boolean => cmd === process.execPath || /^(node|nodejs)(\.exe)?$/.test(basename(cmd));
+
+/** The argv and env that turn the inspector on: a node command gets the flag; any other gets it in NODE_OPTIONS. */
+export function withInspector(
+  command: readonly string[],
+  env: Record<string, string | undefined>,
+): { argv: string[]; env: Record<string, string | undefined> } {
+  const [cmd, ...args] = command;
+  if (cmd !== undefined && isNode(cmd)) return { argv: [cmd, INSPECT, ...args], env };
+  return { argv: [...command], env: { ...env, NODE_OPTIONS: [env.NODE_OPTIONS, INSPECT].filter(Boolean).join(' ') } };
+}
+
+function accepts(url: URL): Promise<boolean> {
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  return new Promise((resolve) => {
+    const socket = connect(port, url.hostname);
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export async function startChild(options: ChildOptions): Promise<StartedChild> {
+  if (options.command.length === 0) throw new TypeError('soak: no command to start');
+  const baseEnv: Record<string, string | undefined> = { ...process.env, ...options.env };
+  if (options.port !== undefined) baseEnv.PORT = String(options.port);
+  const { argv, env } = withInspector(options.command, baseEnv);
+  // Its own process group, so a shell wrapper and the node process under it stop together.
+  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let tail = '';
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  let inspectorUrl: string | undefined;
+  let stderrLine = '';
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => ((exit = { code, signal }), resolve()));
+    child.once('error', (err) => {
+      tail += `\n${err.message}`;
+      exit ??= { code: null, signal: null };
+      resolve();
+    });
+  });
+  const keep = (chunk: Buffer, stream: 'stdout' | 'stderr'): void => {
+    tail = (tail + chunk.toString('utf8')).slice(-TAIL_BYTES);
+    options.onOutput?.(chunk, stream);
+  };
+  child.stdout!.on('data', (c: Buffer) => keep(c, 'stdout'));
+  child.stderr!.on('data', (c: Buffer) => {
+    keep(c, 'stderr');
+    if (inspectorUrl !== undefined) return;
+    stderrLine = (stderrLine + c.toString('utf8')).slice(-4096);
+    inspectorUrl = /Debugger listening on (ws:\/\/\S+)/.exec(stderrLine)?.[1];
+  });
+
+  const stop = async (graceMs = 5000): Promise<void> => {
+    if (exit) return;
+    const kill = (sig: NodeJS.Signals): void => {
+      try {
+        process.kill(-child.pid!, sig);
+      } catch {
+        child.kill(sig);
+      }
+    };
+    kill('SIGTERM');
+    const ac = new AbortController();
+    const killed = sleep(graceMs, undefined, { signal: ac.signal }).then(
+      () => kill('SIGKILL'),
+      () => undefined,
+    );
+    await exited;
+    ac.abort();
+    await killed;
+  };
+
+  const started: StartedChild = {
+    pid: child.pid ?? -1,
+    get inspectorUrl() {
+      return inspectorUrl!;
+    },
+    tail: () => tail,
+    exit: () => exit,
+    stop,
+  };
+
+  const deadline = performance.now() + options.startTimeoutMs;
+  const target = new URL(options.url);
+  const why = (what: string): string => `${what}${tail.trim() ? `; its last output:\n${tail.trim()}` : ' (it printed nothing)'}`;
+  try {
+    for (;;) {
+      if (options.signal?.aborted) throw new SoakStartError('soak: stopped before the service was up');
+      if (exit)
+        throw new SoakStartError(
+          why(
+            `soak: the service exited during start-up (${exit.signal ?? `code ${exit.code}`}) before ${inspectorUrl ? 'it accepted connections' : 'its inspector listened'}`,
+          ),
+        );
+      if (inspectorUrl !== undefined && (await accepts(target))) break;
+      if (performance.now() > deadline)
+        throw new SoakStartError(
+          why(
+            inspectorUrl === undefined
+              ? `soak: no "Debugger listening on ws://…" line from the service within ${options.startTimeoutMs} ms (is it a Node process? was --inspect refused?)`
+              : `soak: the service did not accept connections on ${target.host} within ${options.startTimeoutMs} ms`,
+          ),
+        );
+      await sleep(50);
+    }
+  } catch (err) {
+    await stop(1000);
+    throw err;
+  }
+  return started;
+}

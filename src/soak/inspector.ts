@@ -1,0 +1,114 @@
+// A minimal Chrome DevTools Protocol client over undici's WebSocket (already a dependency: no
+// `ws` package), for the few commands the soak needs: forced GC, heap usage, and one evaluation.
+import { WebSocket } from 'undici';
+
+export interface HeapReading {
+  /** V8 heap in use after a forced full GC (Runtime.getHeapUsage usedSize), bytes. */
+  heapUsed: number;
+  heapTotal: number;
+  /** process.memoryUsage() of the target after that GC: memory outside the V8 heap (Buffers). */
+  external: number;
+  arrayBuffers: number;
+  /** process.getActiveResourcesInfo().length of the target. */
+  handles: number;
+  /** Time the forced GC took, seen from here (ms). */
+  gcMs: number;
+}
+
+export interface InspectorProbe {
+  /** The pid of the inspected process (for /proc). */
+  readonly pid: number;
+  /** Forces a full GC in the target, then reads its heap. Call at a quiet point. */
+  measure(): Promise<HeapReading>;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+// Evaluated in the target after the GC. `process` is a global of every Node process.
+const TARGET_EXPRESSION = `(() => { const m = process.memoryUsage(); return [m.external, m.arrayBuffers, process.getActiveResourcesInfo().length, process.pid]; })()`;
+
+/** Connects to a target's inspector WebSocket URL (ws://127.0.0.1:PORT/UUID). */
+export async function connectInspector(url: string, timeoutMs = 10_000): Promise<InspectorProbe> {
+  const ws = new WebSocket(url);
+  let nextId = 1;
+  const pending = new Map<number, Pending>();
+  let closed = false;
+  const failAll = (err: Error): void => {
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  ws.addEventListener('message', (ev) => {
+    const msg = JSON.parse(String(ev.data)) as { id?: number; result?: unknown; error?: { message: string } };
+    if (msg.id === undefined) return; // events: none are enabled
+    const p = pending.get(msg.id);
+    if (!p) return;
+    pending.delete(msg.id);
+    if (msg.error) p.reject(new Error(`inspector: ${msg.error.message}`));
+    else p.resolve(msg.result);
+  });
+  ws.addEventListener('close', () => {
+    closed = true;
+    failAll(new Error('inspector: the connection closed (did the target exit?)'));
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      ws.close();
+      reject(new Error(`inspector: no connection to ${url} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    ws.addEventListener('open', () => (clearTimeout(timer), resolve()), { once: true });
+    ws.addEventListener('error', () => (clearTimeout(timer), reject(new Error(`inspector: cannot connect to ${url}`))), { once: true });
+  });
+
+  const send = <T>(method: string, params: Record<string, unknown> = {}): Promise<T> => {
+    if (closed) return Promise.reject(new Error('inspector: closed'));
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  };
+  const evaluate = async (expression: string): Promise<unknown> => {
+    const r = await send<{ result: { value?: unknown }; exceptionDetails?: { text: string } }>('Runtime.evaluate', {
+      expression,
+      returnByValue: true,
+      silent: true,
+    });
+    if (r.exceptionDetails) throw new Error(`inspector: evaluation failed: ${r.exceptionDetails.text}`);
+    return r.result.value;
+  };
+
+  const [, , , pid] = (await evaluate(TARGET_EXPRESSION)) as number[];
+  return {
+    pid: pid!,
+    async measure() {
+      const t0 = performance.now();
+      await send('HeapProfiler.collectGarbage');
+      const gcMs = performance.now() - t0;
+      const usage = await send<{ usedSize: number; totalSize: number }>('Runtime.getHeapUsage');
+      const [external, arrayBuffers, handles] = (await evaluate(TARGET_EXPRESSION)) as number[];
+      return {
+        heapUsed: usage.usedSize,
+        heapTotal: usage.totalSize,
+        external: external!,
+        arrayBuffers: arrayBuffers!,
+        handles: handles!,
+        gcMs,
+      };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      failAll(new Error('inspector: closed'));
+      await new Promise<void>((resolve) => {
+        // A target that died mid-handshake never answers the close frame.
+        const timer = setTimeout(resolve, 1000);
+        ws.addEventListener('close', () => (clearTimeout(timer), resolve()), { once: true });
+        ws.close();
+      });
+    },
+  };
+}

@@ -1,0 +1,207 @@
+// runSoak: start the service (inspector on), drive load, measure post-GC memory at quiet points,
+// judge in rounds, stop everything, return the report. Leaves no handle behind.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startChild, freePort, SoakStartError, type StartedChild } from './child.js';
+import { connectInspector, type InspectorProbe } from './inspector.js';
+import { startLoad, type LoadDriver, type LoadStats } from './load.js';
+import { resolveOptions, type SoakOptions } from './options.js';
+import { readProc } from './proc.js';
+import { judge, retained, type Judgement, type Sample, type Thresholds, type Verdict } from './verdict.js';
+
+export interface SoakProgress {
+  elapsedMs: number;
+  budgetMs: number;
+  warmup: boolean;
+  requests: number;
+  /** Requests per second since the previous sample. */
+  rps: number;
+  sample: Sample;
+  /** The judgement on the samples so far (acted on only at the end of a round). */
+  judgement: Judgement;
+}
+
+export interface SoakRound {
+  atMs: number;
+  verdict: Verdict;
+  reason: string;
+  bytesPerRequest?: number;
+  lo?: number;
+  hi?: number;
+}
+
+export interface SoakReport {
+  verdict: Verdict;
+  reason: string;
+  command: string[];
+  url: string;
+  startedAt: string;
+  /** Time measured (from the first request to the verdict), ms; the budget and warm-up asked for. */
+  elapsedMs: number;
+  budgetMs: number;
+  warmupMs: number;
+  thresholds: Thresholds;
+  judgement: Judgement;
+  rounds: SoakRound[];
+  samples: Sample[];
+  load: LoadStats & { connections: number; rate: number; rps: number };
+  target: { pid: number; exited?: { code: number | null; signal: string | null } };
+  /** What measuring cost the target: forced full GCs and their pauses. */
+  cost: { forcedGcs: number; gcsPerMinute: number; gcPauseMs: { mean: number; max: number }; quietMs: number };
+}
+
+export { SoakStartError };
+
+/**
+ * Soaks a service: starts `command` with its inspector on, sends load, and says whether its
+ * retained memory grows with the requests it serves. Throws SoakStartError when the service does
+ * not start (no inspector line, exits, or accepts no connection within `startTimeoutMs`), and a
+ * TypeError/RangeError for bad options. Stops early when `signal` aborts (verdict inconclusive).
+ */
+export async function runSoak(options: SoakOptions): Promise<SoakReport> {
+  const o = resolveOptions(options);
+  const port = o.url === undefined ? await freePort() : undefined;
+  const url = o.url ?? `http://127.0.0.1:${port}`;
+  const startedAt = new Date().toISOString();
+  let child: StartedChild | undefined;
+  let probe: InspectorProbe | undefined;
+  let load: LoadDriver | undefined;
+  try {
+    child = await startChild({
+      command: o.command,
+      env: o.env,
+      cwd: o.cwd,
+      url,
+      port,
+      startTimeoutMs: o.startTimeoutMs,
+      onOutput: o.onOutput,
+      signal: o.signal,
+    });
+    try {
+      probe = await connectInspector(child.inspectorUrl);
+    } catch (err) {
+      throw new SoakStartError(`soak: the service's inspector did not answer: ${(err as Error).message}`);
+    }
+    const samples: Sample[] = [];
+    const rounds: SoakRound[] = [];
+    let quietMs = 0;
+    const take = async (t0: number): Promise<Sample> => {
+      const q0 = performance.now();
+      await load!.pause();
+      try {
+        const heap = await probe!.measure();
+        const proc = await readProc(probe!.pid);
+        return {
+          t: Math.round(performance.now() - t0),
+          requests: load!.completed,
+          heapUsed: heap.heapUsed,
+          external: heap.external,
+          ...proc,
+          handles: heap.handles,
+          gcMs: Math.round(heap.gcMs * 100) / 100,
+          warmup: false,
+        };
+      } finally {
+        load!.resume();
+        quietMs += performance.now() - q0;
+      }
+    };
+
+    load = startLoad({ url, connections: o.connections, rate: o.rate, requests: o.requests });
+    const t0 = performance.now();
+    const postWarmup = o.durationMs - o.warmupMs;
+    // Rounds: the first verdict may come once half the post-warm-up time is measured, then every eighth of it.
+    const roundMs = Math.max(o.sampleIntervalMs, postWarmup / 8);
+    let nextRound = o.warmupMs + postWarmup / 2;
+    let judgement: Judgement = { verdict: 'inconclusive', reason: 'no sample yet' };
+    let decided = false;
+    let lastT = 0;
+    let lastRequests = 0;
+    for (let k = 1; !decided; k++) {
+      const due = t0 + k * o.sampleIntervalMs;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait, undefined, { signal: o.signal }).catch(() => undefined);
+      if (o.signal?.aborted) {
+        judgement = { ...judge(samples, o.thresholds), verdict: 'inconclusive' };
+        judgement.reason = `stopped before a verdict (${judgement.reason})`;
+        break;
+      }
+      const exit = child.exit();
+      if (exit) {
+        judgement = {
+          verdict: 'inconclusive',
+          reason: `the service exited during the soak (${exit.signal ?? `code ${exit.code}`}); last output:\n${child.tail().trim()}`,
+        };
+        break;
+      }
+      let sample: Sample;
+      try {
+        sample = await take(t0);
+      } catch (err) {
+        judgement = { verdict: 'inconclusive', reason: `measuring failed: ${(err as Error).message}` };
+        break;
+      }
+      sample.warmup = sample.t < o.warmupMs;
+      samples.push(sample);
+      const last = sample.t >= o.durationMs - o.sampleIntervalMs / 2;
+      judgement = judge(samples, o.thresholds);
+      if (sample.t >= nextRound || last) {
+        rounds.push({
+          atMs: sample.t,
+          verdict: judgement.verdict,
+          reason: judgement.reason,
+          bytesPerRequest: judgement.perRequest?.slope,
+          lo: judgement.perRequest?.lo,
+          hi: judgement.perRequest?.hi,
+        });
+        nextRound += roundMs;
+        decided = judgement.verdict !== 'inconclusive' || last;
+        if (last && judgement.verdict === 'inconclusive') judgement.reason = `budget spent: ${judgement.reason}`;
+      }
+      const rps = ((sample.requests - lastRequests) * 1000) / Math.max(1, sample.t - lastT);
+      lastT = sample.t;
+      lastRequests = sample.requests;
+      o.onProgress?.({
+        elapsedMs: sample.t,
+        budgetMs: o.durationMs,
+        warmup: sample.warmup,
+        requests: sample.requests,
+        rps,
+        sample,
+        judgement,
+      });
+    }
+    const elapsedMs = Math.round(performance.now() - t0);
+    await load.close();
+    const stats = load.stats();
+    const gcs = samples.map((s) => s.gcMs);
+    const exited = child.exit();
+    return {
+      verdict: judgement.verdict,
+      reason: judgement.reason,
+      command: [...o.command],
+      url,
+      startedAt,
+      elapsedMs,
+      budgetMs: o.durationMs,
+      warmupMs: o.warmupMs,
+      thresholds: o.thresholds,
+      judgement,
+      rounds,
+      samples,
+      load: { ...stats, connections: o.connections, rate: o.rate, rps: (stats.requests * 1000) / Math.max(1, elapsedMs) },
+      target: { pid: probe.pid, ...(exited ? { exited: { code: exited.code, signal: exited.signal } } : {}) },
+      cost: {
+        forcedGcs: gcs.length,
+        gcsPerMinute: (gcs.length * 60_000) / Math.max(1, elapsedMs),
+        gcPauseMs: { mean: gcs.length ? gcs.reduce((a, b) => a + b, 0) / gcs.length : 0, max: Math.max(0, ...gcs) },
+        quietMs: Math.round(quietMs),
+      },
+    };
+  } finally {
+    await load?.close();
+    await probe?.close();
+    await child?.stop();
+  }
+}
+
+export { retained };

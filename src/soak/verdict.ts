@@ -1,0 +1,132 @@
+// The verdict from post-GC samples taken after warm-up. Growth is fitted with Theil–Sen (robust to
+// a GC or compilation outlier) against requests served and against time, with Sen's rank interval.
+// It is judged on a sliding window, the latest half of the post-warm-up samples, so a cache that
+// fills early drops out of the evidence as the run goes on, and in rounds: a run stops early only
+// when the evidence is clear, otherwise it goes on within its budget and ends `inconclusive`.
+import { residualMad, theilSen, type SlopeFit } from './stats.js';
+
+export type Verdict = 'leak' | 'no-leak' | 'inconclusive';
+
+export interface Sample {
+  /** ms since the soak started. */
+  t: number;
+  /** Requests completed so far. */
+  requests: number;
+  /** Post-GC V8 heap in use, bytes. */
+  heapUsed: number;
+  /** Post-GC memory outside the heap (Buffers, ArrayBuffers), bytes. */
+  external: number;
+  rss?: number;
+  fds?: number;
+  handles: number;
+  /** Duration of the forced GC, ms. */
+  gcMs: number;
+  warmup: boolean;
+}
+
+export interface Thresholds {
+  /** A leak grows retained memory (heap + external) by more than this per request. */
+  bytesPerRequest: number;
+  /** … and by more than this over the judged window (an effect size: tiny, significant drifts are not leaks). */
+  minGrowthBytes: number;
+  /** No leak when even the interval's upper end adds up to less than this over the window. */
+  noLeakBytes: number;
+  /** Confidence of the slope interval. */
+  confidence: number;
+  /** Fewest samples in the judged window. */
+  minSamples: number;
+}
+
+export const DEFAULT_THRESHOLDS: Thresholds = {
+  bytesPerRequest: 16,
+  minGrowthBytes: 128 * 1024,
+  noLeakBytes: 64 * 1024,
+  confidence: 0.95,
+  minSamples: 8,
+};
+
+export interface Judgement {
+  verdict: Verdict;
+  reason: string;
+  /** Retained bytes per request: Theil–Sen slope and interval over the judged window. */
+  perRequest?: SlopeFit;
+  /** Retained bytes per second, idem. */
+  perSecond?: SlopeFit;
+  /** Slopes (bytes/request) of the window's older and newer halves. */
+  halves?: [number, number];
+  /** Fitted growth over the window, bytes; and the noise scale (MAD of residuals), bytes. */
+  growthBytes?: number;
+  noiseBytes?: number;
+  window?: { fromMs: number; toMs: number; samples: number; requests: number };
+}
+
+export const retained = (s: Sample): number => s.heapUsed + s.external;
+
+const fmt = (n: number): string => (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(1));
+
+/**
+ * Judges the samples. `final` is the last round: a borderline case is then `inconclusive`;
+ * before it, everything that is not clearly a leak or clearly not one is also `inconclusive`
+ * (and the caller goes on measuring).
+ */
+export function judge(samples: readonly Sample[], t: Thresholds = DEFAULT_THRESHOLDS): Judgement {
+  const measured = samples.filter((s) => !s.warmup);
+  const window = measured.slice(Math.floor(measured.length / 2));
+  if (window.length < t.minSamples)
+    return { verdict: 'inconclusive', reason: `not enough samples after warm-up (${window.length} in the window, ${t.minSamples} needed)` };
+  const x = window.map((s) => s.requests);
+  const y = window.map(retained);
+  const perRequest = theilSen(x, y, t.confidence);
+  const perSecond = theilSen(
+    window.map((s) => s.t / 1000),
+    y,
+    t.confidence,
+  );
+  const mid = window.length >> 1;
+  const older = theilSen(x.slice(0, mid + 1), y.slice(0, mid + 1)).slope;
+  const newer = theilSen(x.slice(mid), y.slice(mid)).slope;
+  const requests = x[x.length - 1]! - x[0]!;
+  const growthBytes = perRequest.slope * requests;
+  const base: Judgement = {
+    verdict: 'inconclusive',
+    reason: '',
+    perRequest,
+    perSecond,
+    halves: [older, newer],
+    growthBytes,
+    noiseBytes: residualMad(x, y, perRequest),
+    window: { fromMs: window[0]!.t, toMs: window[window.length - 1]!.t, samples: window.length, requests },
+  };
+  if (requests <= 0) return { ...base, reason: 'no request completed in the window (is the service answering?)' };
+  const slopeText = `${fmt(perRequest.slope)} B/request (${Math.round(t.confidence * 100)} % interval ${fmt(perRequest.lo)} … ${fmt(perRequest.hi)})`;
+  if (perRequest.hi < t.bytesPerRequest)
+    return { ...base, verdict: 'no-leak', reason: `growth ${slopeText} is below the ${t.bytesPerRequest} B/request leak threshold` };
+  // A slow service serves few requests, so its per-request interval stays wide, and JIT warm-up
+  // alone adds a few KiB. If even the interval's upper end adds up to less than noLeakBytes over
+  // the window, nothing this budget could call a leak is growing.
+  const bound = Math.max(0, perRequest.hi) * requests;
+  if (bound < t.noLeakBytes)
+    return {
+      ...base,
+      verdict: 'no-leak',
+      reason: `growth ${slopeText} adds up to at most ${fmt(bound / 1024)} KiB over the window's ${requests} requests (< ${t.noLeakBytes / 1024} KiB)`,
+    };
+  if (perRequest.lo > t.bytesPerRequest) {
+    if (growthBytes < t.minGrowthBytes || growthBytes < 4 * base.noiseBytes!)
+      return {
+        ...base,
+        reason: `grows ${slopeText} but only ${fmt(growthBytes / 1024)} KiB over the window (a leak needs ${t.minGrowthBytes / 1024} KiB and 4× the ${fmt(base.noiseBytes! / 1024)} KiB scatter): needs more requests`,
+      };
+    // A cache filling up decelerates; a leak keeps its pace. Call it a leak only if the newer half
+    // still grows at two thirds of the older half's pace (a filling curve with a time constant
+    // under ~2.5× the half-window fails this; measured leaks show 0.84 to 1.15).
+    if (newer < t.bytesPerRequest || newer < (older * 2) / 3)
+      return { ...base, reason: `grows ${slopeText} but slowing down (${fmt(older)} then ${fmt(newer)} B/request): may still plateau` };
+    return {
+      ...base,
+      verdict: 'leak',
+      reason: `retained memory grows ${slopeText}, ${fmt(growthBytes / 1024)} KiB over ${requests} requests, at a steady pace`,
+    };
+  }
+  return { ...base, reason: `growth ${slopeText} is not clearly above or below ${t.bytesPerRequest} B/request` };
+}

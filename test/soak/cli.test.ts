@@ -1,0 +1,119 @@
+// `headroom soak` end to end (exit codes, --json, the plain status line) and runSoak's start-up
+// failures, which must leave nothing running.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { runSoak, SoakStartError } from '../../src/soak/index.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { runCli } from '../cli/child.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'headroom-soak-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('bad usage exits 2 and says what is wrong', async () => {
+  const cases: [string[], RegExp][] = [
+    [['soak'], /needs the command/],
+    [['soak', '--duration', 'soon', '--', 'node', 'x.js'], /--duration=soon: must be a duration/],
+    [['soak', '--connections=0', '--', 'node', 'x.js'], /--connections=0: must be an integer from 1/],
+    [['soak', '--durtion', '1m', '--', 'node', 'x.js'], /unknown option --durtion/],
+    [['soak', '--url', 'http://example.com/', '--', 'node', 'x.js'], /only goes to this machine/],
+    [['soak', '--scenario', join(dir, 'missing.json'), '--', 'node', 'x.js'], /--scenario .*ENOENT/],
+    [['soak', '--duration', '10s', '--warmup', '9s', '--', 'node', 'x.js'], /warmupMs/],
+    [['soak', '--attach', '9229'], /not available yet/],
+  ];
+  await Promise.all(
+    cases.map(async ([args, re]) => {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+    }),
+  );
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify([{ method: 'FETCH' }]));
+  const bad = await runCli(['soak', '--scenario', join(dir, 'bad.json'), '--', 'node', 'x.js']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /method "FETCH"/);
+});
+
+test('help lists soak, and soak --help its options; a --help after -- belongs to the service', async () => {
+  assert.match((await runCli(['--help'])).stdout, /soak +fail CI on a memory leak/);
+  const help = await runCli(['soak', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--scenario FILE/);
+  assert.match(help.stdout, /0 no leak · 1 leak · 3 inconclusive · 2 bad usage/);
+});
+
+test('a service that does not start: exit 2 with its last output', async () => {
+  const r = await runCli(['soak', '--duration', '10s', '--', process.execPath, '-e', 'console.error("boom: no config"); process.exit(4)']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /exited during start-up \(code 4\)/);
+  assert.match(r.stderr, /boom: no config/);
+});
+
+test('runSoak start-up failures reject with SoakStartError and leave no handle behind', async () => {
+  await assertNoLeakedHandles(async () => {
+    await assert.rejects(runSoak({ command: [process.execPath, '-e', 'process.exit(3)'], durationMs: 10_000 }), SoakStartError);
+    // Never listens: the inspector is up, the port never accepts.
+    await assert.rejects(
+      runSoak({ command: [process.execPath, '-e', 'setTimeout(() => {}, 30_000)'], durationMs: 10_000, startTimeoutMs: 1500 }),
+      (e: Error) => e instanceof SoakStartError && /did not accept connections/.test(e.message),
+    );
+    // Not a Node process: no inspector line.
+    await assert.rejects(
+      runSoak({ command: ['sleep', '20'], durationMs: 10_000, startTimeoutMs: 1000 }),
+      (e: Error) => e instanceof SoakStartError && /Debugger listening/.test(e.message),
+    );
+  });
+});
+
+test('runSoak refuses bad options at once, naming each', async () => {
+  await assert.rejects(
+    runSoak({ command: [], durationMs: 100, connections: 0, url: 'https://10.0.0.1/' }),
+    (e: Error) =>
+      e instanceof RangeError &&
+      /command/.test(e.message) &&
+      /durationMs/.test(e.message) &&
+      /connections/.test(e.message) &&
+      /url/.test(e.message),
+  );
+});
+
+test('headroom soak on a leaking service: exit 1, a JSON report, a plain status line every 10 s', { timeout: 60_000 }, async () => {
+  const json = join(dir, 'report.json');
+  const scenario = join(dir, 'scenario.json');
+  writeFileSync(
+    scenario,
+    JSON.stringify([
+      { path: '/a', weight: 3 },
+      { method: 'POST', path: '/b', body: { n: 1 } },
+    ]),
+  );
+  const t0 = performance.now();
+  const r = await runCli([
+    'soak',
+    '--duration=25s',
+    '--warmup=5s',
+    '--connections=4',
+    '--rate=300',
+    '--scenario',
+    scenario,
+    '--json',
+    json,
+    '--',
+    process.execPath,
+    'test/fixtures/soak/leak-map.mjs',
+  ]);
+  console.log(`headroom soak leak-map: exit ${r.code} after ${((performance.now() - t0) / 1000).toFixed(1)} s\n${r.stdout}`);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /headroom soak: LEAK — retained memory grows/);
+  assert.match(r.stderr, /^soak 10s\/25s · \d+ req\/s · heap [\d.]+ MiB/m);
+  const report = JSON.parse(readFileSync(json, 'utf8')) as {
+    verdict: string;
+    samples: unknown[];
+    load: { statuses: Record<string, number> };
+  };
+  assert.equal(report.verdict, 'leak');
+  assert.ok(report.samples.length > 10);
+  assert.ok((report.load.statuses['2xx'] ?? 0) > 100);
+});

@@ -1,0 +1,60 @@
+// The verdict on synthetic post-GC series: a leak, a cache that fills then stays flat, noise, and
+// a slow service whose few requests leave the per-request interval wide.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DEFAULT_THRESHOLDS, judge, type Sample } from '../../src/soak/verdict.js';
+
+function series(n: number, rps: number, heapAt: (requests: number, i: number) => number, warmup = 0): Sample[] {
+  return Array.from({ length: n }, (_, i) => {
+    const requests = Math.round(i * rps * 0.5);
+    return { t: i * 500, requests, heapUsed: heapAt(requests, i), external: 0, handles: 3, gcMs: 5, warmup: i < warmup };
+  });
+}
+// Deterministic ±8 KiB jitter.
+const jitter = (i: number): number => ((i * 7919) % 17) * 1024 - 8 * 1024;
+
+test('a steady 60 B/request leak is a leak', () => {
+  const j = judge(series(40, 800, (r, i) => 6e6 + 60 * r + jitter(i), 8));
+  assert.equal(j.verdict, 'leak', j.reason);
+  assert.ok(j.perRequest!.lo > 16);
+});
+
+test('a flat, noisy heap is no leak', () => {
+  const j = judge(series(40, 400, (_r, i) => 6e6 + jitter(i), 8));
+  assert.equal(j.verdict, 'no-leak', j.reason);
+});
+
+test('a cache that fills during the first half of the run, then stays flat, is no leak', () => {
+  const j = judge(series(40, 400, (r, i) => 6e6 + Math.min(r, 3000) * 1000 + jitter(i), 4));
+  assert.equal(j.verdict, 'no-leak', j.reason);
+});
+
+test('growth that is slowing down is not called a leak (it may plateau): inconclusive', () => {
+  const j = judge(series(40, 400, (r) => 6e6 + 4e6 * (1 - Math.exp(-r / 3000)), 4));
+  assert.notEqual(j.verdict, 'leak', j.reason);
+});
+
+test('significant but tiny growth (under the effect floor) is not a leak', () => {
+  // 100 B/request at 20 req/s: 16 KiB over the window — JIT warm-up is that big.
+  const j = judge(series(40, 20, (r) => 6e6 + 100 * r));
+  assert.equal(j.verdict, 'no-leak', j.reason);
+  assert.match(j.reason, /at most [\d.]+ KiB/);
+  // The same slope over 10× the requests is a leak.
+  assert.equal(judge(series(40, 200, (r) => 6e6 + 100 * r)).verdict, 'leak');
+});
+
+test('too few samples after warm-up: inconclusive, saying why', () => {
+  const j = judge(series(12, 400, (r) => 6e6 + 60 * r, 6));
+  assert.equal(j.verdict, 'inconclusive');
+  assert.match(j.reason, /not enough samples/);
+});
+
+test('thresholds are the documented defaults', () => {
+  assert.deepEqual(DEFAULT_THRESHOLDS, {
+    bytesPerRequest: 16,
+    minGrowthBytes: 131072,
+    noLeakBytes: 65536,
+    confidence: 0.95,
+    minSamples: 8,
+  });
+});
