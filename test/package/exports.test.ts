@@ -46,6 +46,8 @@ const REQUIRED: Record<string, string[]> = {
   './errors': ERRORS,
   './metrics': METRICS,
   './gateway': ['createGateway', 'loadConfig'],
+  // The leak gate as a library (the soak tool measures another process: no metrics of its own).
+  './soak': [...ERRORS, 'runSoak'],
   // A helper for next.config's images.loader, not an adapter.
   './next/image-loader': ['createImageLoader'],
   './package.json': [],
