@@ -15,6 +15,7 @@
 // PNG on the dummy upstream) checks that the lazily loaded image pipeline answers correctly, and
 // its RSS afterwards says what the pipeline costs once used.
 // Usage: npm run build && npm run bench -- footprint [--rounds 5] [--idle 3] [--only fastify,gateway,demo]
+//        [--main path/to/cli/main.js]  (another build of the gateway, e.g. of an older commit, for an A/B)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -34,6 +35,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '5' },
     idle: { type: 'string', default: '3' },
     only: { type: 'string', default: 'fastify,gateway,demo' },
+    main: { type: 'string' },
   },
 });
 const ROUNDS = Number(args.rounds);
@@ -50,7 +52,7 @@ const median = (xs: number[]): number => {
 
 // ---------- the gateway must be the built one, and current ----------
 
-const mainJs = join(root, 'dist', 'cli', 'main.js');
+const mainJs = args.main ?? join(root, 'dist', 'cli', 'main.js');
 function newestMtime(dir: string): number {
   let newest = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -66,7 +68,7 @@ try {
   console.error('bench/footprint measures the built gateway: run `npm run build` first');
   process.exit(2);
 }
-if (newestMtime(join(root, 'src')) > built) {
+if (!args.main && newestMtime(join(root, 'src')) > built) {
   console.error('dist/ is older than src/: run `npm run build` first');
   process.exit(2);
 }
