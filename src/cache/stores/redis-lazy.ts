@@ -6,6 +6,7 @@
 // for the first connection), and the bus drops what is published before then, as it drops what
 // is published while Redis is not connected.
 import type { Readable } from 'node:stream';
+import type { Redis } from 'ioredis';
 import type { Bus, BusMessage, BusOptions } from '../bus.js';
 import type { Encoded, Meta } from '../codec.js';
 import type { RedisStore, RedisStoreOptions } from './redis.js';
@@ -22,7 +23,8 @@ export interface BusHandle {
 }
 
 export interface LazyRedis {
-  store: L2Store;
+  /** `client`: the store's ioredis client once loaded (as RedisStore.client). */
+  store: L2Store & { readonly client: Redis | undefined };
   bus: BusHandle;
 }
 
@@ -49,8 +51,11 @@ export function createLazyRedis(storeOptions: RedisStoreOptions, busOptions: Omi
   // A failed load is reported by each call that waits for the store (and counted by the cache).
   ready.catch(() => undefined);
 
-  const lazyStore: L2Store = {
+  const lazyStore: LazyRedis['store'] = {
     kind: 'redis',
+    get client() {
+      return store?.client;
+    },
     get: (key: string): Promise<Encoded | undefined> => ready.then((s) => s.get(key)),
     set: (key: string, entry: Encoded): Promise<void> => ready.then((s) => s.set(key, entry)),
     getStream: (key: string): Promise<StoreStreamEntry | undefined> => ready.then((s) => s.getStream(key)),
