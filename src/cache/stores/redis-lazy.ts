@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Bus, BusMessage, BusOptions } from '../bus.js';
 import type { Encoded, Meta } from '../codec.js';
 import type { RedisStore, RedisStoreOptions } from './redis.js';
+import { resolveStoreOptions } from '../options.js';
 import { storeFailure, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
 /** The bus as the tiered cache uses it. */
@@ -50,29 +51,54 @@ export function createLazyRedis(storeOptions: RedisStoreOptions, busOptions: Omi
   );
   // A failed load is reported by each call that waits for the store (and counted by the cache).
   ready.catch(() => undefined);
+  const { commandTimeout } = resolveStoreOptions('redis', storeOptions);
+  /**
+   * The store, for one call: waited for commandTimeout at most from the call (RedisStore waits as
+   * long for its first connection), then a store failure, which the cache counts and skips L2 for.
+   */
+  const loaded = (): Promise<RedisStore> =>
+    store !== undefined
+      ? Promise.resolve(store)
+      : new Promise<RedisStore>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(storeFailure('redis', new Error(`the store was not ready within commandTimeout (${commandTimeout} ms)`))),
+            commandTimeout,
+          );
+          timer.unref();
+          ready.then(
+            (s) => {
+              clearTimeout(timer);
+              resolve(s);
+            },
+            (err: unknown) => {
+              clearTimeout(timer);
+              reject(err as Error);
+            },
+          );
+        });
 
   const lazyStore: LazyRedis['store'] = {
     kind: 'redis',
     get client() {
       return store?.client;
     },
-    get: (key: string): Promise<Encoded | undefined> => ready.then((s) => s.get(key)),
-    set: (key: string, entry: Encoded): Promise<void> => ready.then((s) => s.set(key, entry)),
-    getStream: (key: string): Promise<StoreStreamEntry | undefined> => ready.then((s) => s.getStream(key)),
+    get: (key: string): Promise<Encoded | undefined> => loaded().then((s) => s.get(key)),
+    set: (key: string, entry: Encoded): Promise<void> => loaded().then((s) => s.set(key, entry)),
+    getStream: (key: string): Promise<StoreStreamEntry | undefined> => loaded().then((s) => s.getStream(key)),
     setStream: async (key: string, readable: Readable, meta: Meta, size?: number): Promise<number> => {
       // As storeOp does: the source may fail while the store loads, before anyone reads it.
       readable.on('error', ignore);
       try {
-        const s = await ready;
+        const s = await loaded();
         return await s.setStream(key, readable, meta, size);
       } finally {
         readable.off('error', ignore);
       }
     },
-    delete: (key: string): Promise<void> => ready.then((s) => s.delete(key)),
-    invalidateByTag: (tag: string): Promise<void> => ready.then((s) => s.invalidateByTag(tag)),
-    clear: (): Promise<void> => ready.then((s) => s.clear()),
-    sweep: (): Promise<void> => ready.then((s) => s.sweep()),
+    delete: (key: string): Promise<void> => loaded().then((s) => s.delete(key)),
+    invalidateByTag: (tag: string): Promise<void> => loaded().then((s) => s.invalidateByTag(tag)),
+    clear: (): Promise<void> => loaded().then((s) => s.clear()),
+    sweep: (): Promise<void> => loaded().then((s) => s.sweep()),
     stats: (): StoreStats => store?.stats() ?? NOT_CONNECTED,
     close: async (): Promise<void> => {
       closed = true;
