@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { HeadroomError, isHeadroomError } from '../errors.js';
 import type { MemoryStatus } from '../monitor/types.js';
-import { Bus, type BusMessage } from './bus.js';
+import type { BusMessage } from './bus.js';
 import { decode, prepare, toBuffer, ValueType, type Encoded, type Meta } from './codec.js';
 import { now } from './clock.js';
 import { L1, type L1Entry } from './l1.js';
@@ -14,7 +14,7 @@ import { Breaker, checkDuration, runLoader } from './loader.js';
 import { resolveCacheOptions } from './options.js';
 import { Versions, type ReadToken } from './versions.js';
 import { DiskStore } from './stores/disk.js';
-import { RedisStore } from './stores/redis.js';
+import { createLazyRedis, type BusHandle } from './stores/redis-lazy.js';
 import type { L2Store } from './stores/types.js';
 import type { Cache, CacheOptions, CacheStats, GetOrSetOptions, SetOptions, StreamEntry } from './types.js';
 
@@ -27,7 +27,7 @@ interface Found {
 export class TieredCache implements Cache {
   readonly l1: L1;
   private readonly l2: L2Store | undefined;
-  private readonly bus: Bus | undefined;
+  private readonly bus: BusHandle | undefined;
   private readonly breaker: Breaker;
   private readonly defaultTtl: number;
   private readonly loaderTimeout: number;
@@ -55,25 +55,28 @@ export class TieredCache implements Cache {
     this.breaker = new Breaker(o.breakDuration);
     this.l1 = new L1(o.l1);
     if (o.redis) {
-      const store = new RedisStore({
-        ...o.redis,
-        onReady: () => {
-          this.breaker.reset();
-          void store.sweep().catch(() => undefined);
+      // ioredis is loaded here, only with Redis configured (see redis-lazy.ts).
+      const redis = createLazyRedis(
+        {
+          ...o.redis,
+          onReady: () => {
+            this.breaker.reset();
+            void redis.store.sweep().catch(() => undefined);
+          },
         },
-      });
-      this.l2 = store;
-      this.bus = new Bus({
-        publisher: store.client,
-        channel: `${store.prefix}bus`,
-        onMessage: (m) => this.onBus(m),
-        // Messages may have been missed while disconnected: L1 copies can no longer be trusted.
-        onResync: () => {
-          this.versions.bumpAll();
-          this.l1.clear();
+        {
+          channel: `${o.redis.keyPrefix}bus`,
+          onMessage: (m) => this.onBus(m),
+          // Messages may have been missed while disconnected: L1 copies can no longer be trusted.
+          onResync: () => {
+            this.versions.bumpAll();
+            this.l1.clear();
+          },
+          onError: () => undefined,
         },
-        onError: () => undefined,
-      });
+      );
+      this.l2 = redis.store;
+      this.bus = redis.bus;
     } else if (o.disk) {
       this.l2 = new DiskStore(o.disk);
     }

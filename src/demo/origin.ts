@@ -2,7 +2,7 @@
 // caching and images working: a small JSON API, large streamed downloads and generated images.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import sharp from 'sharp';
+import type { Sharp, SharpOptions } from 'sharp';
 
 export interface DemoOrigin {
   url: string;
@@ -47,6 +47,10 @@ function download(res: ServerResponse, size: number): void {
   pump();
 }
 
+// sharp (and libvips) is loaded with the first demo image, not when the demo origin starts.
+let sharpModule: Promise<(input: Buffer, options: SharpOptions) => Sharp> | undefined;
+const loadSharp = (): Promise<(input: Buffer, options: SharpOptions) => Sharp> => (sharpModule ??= import('sharp').then((m) => m.default));
+
 // A gradient with a few shapes, rendered by sharp from raw pixels; memoised per size and format.
 const imageCache = new Map<string, Promise<Buffer>>();
 function demoImage(width: number, height: number, format: ImageFormat): Promise<Buffer> {
@@ -62,8 +66,10 @@ function demoImage(width: number, height: number, format: ImageFormat): Promise<
         raw[o + 2] = ((x >> 5) + (y >> 5)) % 2 ? 200 : 60;
       }
     }
-    const img = sharp(raw, { raw: { width, height, channels: 3 } });
-    p = (format === 'jpg' ? img.jpeg({ quality: 85 }) : format === 'png' ? img.png() : img.webp()).toBuffer();
+    p = loadSharp().then((sharp) => {
+      const img = sharp(raw, { raw: { width, height, channels: 3 } });
+      return (format === 'jpg' ? img.jpeg({ quality: 85 }) : format === 'png' ? img.png() : img.webp()).toBuffer();
+    });
     if (imageCache.size >= 16) imageCache.delete(imageCache.keys().next().value as string);
     imageCache.set(key, p);
   }

@@ -2,12 +2,15 @@
 // guarded agent), one deadline for the whole download, non-2xx → 502. Returns the open body; the
 // caller reads it with a byte bound (read-source.ts).
 import type { Dispatcher } from 'undici';
-import { request } from 'undici';
+import type * as Undici from 'undici';
 import type { Readable } from 'node:stream';
 import { HeadroomError, isHeadroomError } from '../errors.js';
 import type { OriginPolicy } from './origin-policy.js';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+// undici is loaded with the first origin fetch, not at start-up (see source.ts).
+let undici: Promise<typeof Undici> | undefined;
 
 export interface FetchedResponse {
   url: URL;
@@ -63,6 +66,7 @@ export async function fetchImage(o: FetcherOptions, start: URL, signal?: AbortSi
 
   let url = start;
   try {
+    const { request } = await (undici ??= import('undici'));
     for (let hop = 0; ; hop++) {
       url = o.policy.check(url);
       const res = await request(url, {

@@ -3,7 +3,11 @@
 // timeouts via undici's headersTimeout/bodyTimeout) — around one keep-alive undici Pool.
 // `handle(req, res)` works on raw Node objects so the gateway can route the prefix before Fastify.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+// Pool from its own module, not from undici's index: the index loads all of undici (fetch,
+// WebSocket, cache stores, mocks; ~10 MiB of RSS in an idle gateway, bench/footprint) where the
+// proxy uses this one class. It is the very class the index exports (same file, same module).
+import Pool from 'undici/lib/dispatcher/pool.js';
 import type { Logger } from 'pino';
 import { HeadroomError } from '../errors.js';
 import type { Cache } from '../cache/types.js';

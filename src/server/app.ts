@@ -1,7 +1,6 @@
 // Assembles the Fastify app from parts that already exist. It creates no part itself (that is
 // gateway.ts), so tests can build an app around parts they control.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import compress from '@fastify/compress';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
@@ -11,6 +10,7 @@ import type { Cache } from '../cache/types.js';
 import { HeadroomError } from '../errors.js';
 import { hostProblem } from '../proxy/headers.js';
 import { clientErrorHandler } from './client-error.js';
+import { registerCompression } from './compress.js';
 import { installErrorHandlers } from './error-handler.js';
 import { withRequestSerializer } from './logger.js';
 import { healthRoutes } from './routes/health.js';
@@ -60,12 +60,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // recompressed: they stream through untouched).
   await app.register(async (own) => {
     if (config.server.compressionEnabled) {
-      await own.register(compress, {
-        global: true,
-        threshold: config.server.compressionThreshold,
-        zlibOptions: { level: config.server.compressionLevel },
-        encodings: ['gzip', 'deflate'],
-      });
+      registerCompression(own, { threshold: config.server.compressionThreshold, level: config.server.compressionLevel });
     }
     await own.register(healthRoutes, { monitor: options.monitor, isDraining: options.isDraining });
     await own.register(metricsRoutes, { registry: options.registry });

@@ -11,7 +11,8 @@ import { createCache } from '../cache/index.js';
 import { cacheLibraryOptions } from '../config/sections/cache.js';
 import type { Cache } from '../cache/types.js';
 import { createAdmission } from '../admission/index.js';
-import { createProxy } from '../proxy/index.js';
+// The proxy's own module: the package entry (proxy/index.js) also loads the toolkit's upstream client.
+import { createProxy } from '../proxy/proxy.js';
 import { createImageService } from '../image/index.js';
 import type { DemoOrigin } from '../demo/origin.js';
 import { buildApp, type RouteRegistrar } from './app.js';
