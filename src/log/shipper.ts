@@ -376,6 +376,8 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
 
   const shipper = {
     [METADATA]: true,
+    // pino(shipper) takes a lone argument as the destination when it looks writable.
+    writable: true,
     lastLevel: undefined as unknown,
     lastObj: undefined as unknown,
     lastLogger: undefined as unknown,

@@ -75,6 +75,8 @@ export interface LogShipStats {
 
 /** A pino destination (`pino(opts, shipper)` or one stream of `pino.multistream`). */
 export interface LogShipper {
+  /** Always true: lets `pino(shipper)` take the shipper as its destination. */
+  readonly writable: boolean;
   /** Takes one log line (pino's JSON with its newline). Never blocks, never throws. */
   write(line: string | Uint8Array): boolean;
   /** Sends what is queued now (bounded by the timeout); resolves when done or the sink is down. */
