@@ -161,6 +161,11 @@ export interface ResolvedLogShipperOptions {
 
 /** createLogShipper's options with every default filled in; one HEADROOM_CONFIG_INVALID naming each bad option. */
 export function resolveLogShipperOptions(given: LogShipperOptions | undefined): ResolvedLogShipperOptions {
+  const labels = given?.labels;
+  // Labels as an object ({ job: 'api' }) are the library's shorthand for ['job=api'].
+  if (labels && typeof labels === 'object' && !Array.isArray(labels)) {
+    given = { ...given, labels: Object.entries(labels).map(([k, v]) => `${k}=${String(v)}`) };
+  }
   const o = resolveOptions('createLogShipper', logShipSpecs, given);
   const raw = requireOption('createLogShipper', 'url', logShipSpecs.url, o.url);
   const problems: string[] = [];
@@ -178,10 +183,10 @@ export function resolveLogShipperOptions(given: LogShipperOptions | undefined): 
     url.username = '';
     url.password = '';
   }
-  const labels: Record<string, string> = {};
+  const streamLabels: Record<string, string> = {};
   for (const pair of o.labels) {
     const eq = pair.indexOf('=');
-    labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+    streamLabels[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return {
     url,
@@ -195,7 +200,7 @@ export function resolveLogShipperOptions(given: LogShipperOptions | undefined): 
     retries: o.retries,
     breakDuration: o.breakDuration,
     index: o.index,
-    labels,
+    labels: streamLabels,
     retryDelay: o.retryDelay,
     maxRetryDelay: o.maxRetryDelay,
     breakerThreshold: o.breakerThreshold,

@@ -43,7 +43,7 @@ interface Batch {
 const METADATA = Symbol.for('pino.metadata');
 
 export function createLogShipper(options: LogShipperOptions): LogShipper {
-  const o = resolveLogShipperOptions(normalizeLabels(options));
+  const o = resolveLogShipperOptions(options);
   const format = createFormat(o.format, o.index, o.labels);
   // One connection: batches go one at a time, so a slow sink holds at most one batch in flight.
   const client = new Client(o.url.origin, {
@@ -435,12 +435,4 @@ function requestPath(url: URL, format: string): string {
   const u = new URL(url.href);
   if (format === 'elasticsearch' && !u.searchParams.has('filter_path')) u.searchParams.set('filter_path', 'errors,items.*.status');
   return `${u.pathname}${u.search}`;
-}
-
-function normalizeLabels(options: LogShipperOptions): LogShipperOptions {
-  const labels = options?.labels;
-  if (labels && typeof labels === 'object' && !Array.isArray(labels)) {
-    return { ...options, labels: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
-  }
-  return options;
 }
