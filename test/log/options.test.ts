@@ -11,15 +11,17 @@ import { refuses } from '../helpers/options.js';
 describe('log shipping options', () => {
   test('the configuration wraps these specs (one home); library-only ones have no variable', () => {
     const { config } = loadConfig({ env: {} });
+    const specKey = (key: string): keyof typeof logShipSpecs =>
+      (key === 'shipUrl' ? 'url' : key === 'shipAuthorization' ? 'authorization' : key) as keyof typeof logShipSpecs;
     for (const [key, option] of Object.entries(section)) {
-      const spec = logShipSpecs[key as keyof typeof logShipSpecs];
+      const spec = logShipSpecs[specKey(key)];
       assert.equal(option.parse, spec.parse, `${option.env} is built from logShipSpecs.${key}`);
       assert.deepEqual((config.log as Record<string, unknown>)[key], spec.default);
     }
     for (const key of ['retryDelay', 'maxRetryDelay', 'breakerThreshold', 'maxResponseBytes'] as const) {
       assert.equal(logShipSpecs[key].env, undefined);
     }
-    assert.equal(config.log.url, undefined, 'no shipping by default');
+    assert.equal(config.log.shipUrl, undefined, 'no shipping by default');
     assert.equal(config.log.maxAge, 3_600_000);
     assert.equal(config.log.batch, 100);
     assert.equal(config.log.timeout, 5000);

@@ -5,8 +5,10 @@ import { logShipSpecs as s } from '../../log/options.js';
 import type { LogShipperOptions } from '../../log/types.js';
 import { option, type OptionValue } from '../options.js';
 
+// Keys name the shipping: the logger redacts every secret option under its key, and a key `url`
+// would hide every request URL in the log.
 export const logOptions = {
-  url: option(s.url),
+  shipUrl: option(s.url),
   format: option(s.format),
   maxBytes: option(s.maxBytes),
   maxAge: option(s.maxAge),
@@ -17,13 +19,14 @@ export const logOptions = {
   breakDuration: option(s.breakDuration),
   index: option(s.index),
   labels: option(s.labels),
-  authorization: option(s.authorization),
+  shipAuthorization: option(s.authorization),
 };
 
 type LogConfig = { [K in keyof typeof logOptions]: OptionValue<(typeof logOptions)[K]> };
 
 /** createLogShipper's options from the configuration, or undefined when LOG_SHIP_URL is unset. */
 export function logShipperOptions(c: LogConfig): LogShipperOptions | undefined {
-  if (!c.url) return undefined;
-  return { ...c, url: c.url };
+  const { shipUrl, shipAuthorization, ...rest } = c;
+  if (!shipUrl) return undefined;
+  return { ...rest, url: shipUrl, authorization: shipAuthorization };
 }
