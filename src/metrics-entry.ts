@@ -7,5 +7,6 @@ export { registerMonitorMetrics } from './metrics/monitor.js';
 export { registerCacheMetrics } from './metrics/cache.js';
 export { registerProxyMetrics } from './metrics/proxy.js';
 export { registerImageMetrics } from './metrics/image.js';
+export { registerLogShipMetrics } from './metrics/log.js';
 export { exposition } from './metrics/exposition.js';
 export { createMetricsRegistry, type AppRequestStats, type MetricsParts } from './toolkit/metrics.js';

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { allOptions, ConfigError, loadConfig, suggest } from '../config/index.js';
 import { createGateway, type Gateway } from '../server/gateway.js';
 import { isHeadroomError } from '../errors.js';
-import { createLogger } from '../server/logger.js';
+import { createGatewayLogger } from '../server/logger.js';
 import { createLogOutput } from './log-output.js';
 import { fail } from './fail.js';
 
@@ -39,9 +39,9 @@ export async function serve(argv: string[], version: string): Promise<void> {
   }
 
   const logs = createLogOutput();
-  const logger = createLogger(loaded.config.server.logLevel, logs.stream);
+  const { logger, shipper: logShipper } = createGatewayLogger(loaded.config, logs.stream);
   for (const w of loaded.warnings) logger.warn(w);
-  const gateway: Gateway = await createGateway(loaded.config, { logger }).catch((err: unknown) => {
+  const gateway: Gateway = await createGateway(loaded.config, { logger, logShipper }).catch((err: unknown) => {
     // A part may refuse its options only once it sees the machine (e.g. a foreign CACHE_DIR).
     if (isHeadroomError(err) && err.code === 'HEADROOM_CONFIG_INVALID') fail(`invalid configuration:\n  ${err.message}`, 2);
     throw err;

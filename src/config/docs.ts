@@ -7,6 +7,7 @@ const TITLES: Record<SectionName, string> = {
   cache: 'Cache',
   proxy: 'Proxy and admission control',
   image: 'Image proxy',
+  log: 'Log shipping',
 };
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');

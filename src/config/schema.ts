@@ -8,6 +8,7 @@ import { monitorOptions } from './sections/monitor.js';
 import { cacheOptions } from './sections/cache.js';
 import { proxyOptions } from './sections/proxy.js';
 import { imageOptions } from './sections/image.js';
+import { logOptions } from './sections/log.js';
 import { criticalThresholdProblem } from '../monitor/options.js';
 import { maxEntryBytesProblem } from '../cache/options.js';
 
@@ -17,6 +18,7 @@ export const sections = {
   cache: cacheOptions,
   proxy: proxyOptions,
   image: imageOptions,
+  log: logOptions,
 } as const;
 
 export type Sections = typeof sections;

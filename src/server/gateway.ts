@@ -16,7 +16,9 @@ import { createProxy } from '../proxy/proxy.js';
 import { createImageService } from '../image/index.js';
 import type { DemoOrigin } from '../demo/origin.js';
 import { buildApp, type RouteRegistrar } from './app.js';
-import { createLogger } from './logger.js';
+import { createGatewayLogger } from './logger.js';
+import type { LogShipper } from '../log/types.js';
+import { registerLogShipMetrics } from '../metrics/log.js';
 import { registerMonitorMetrics } from '../metrics/monitor.js';
 import { registerCacheMetrics } from '../metrics/cache.js';
 import { cacheAdminRoutes } from './routes/cache.js';
@@ -62,10 +64,17 @@ export interface Gateway {
 
 export interface GatewayOptions {
   logger?: Logger;
+  /**
+   * The log shipper `logger` writes to (createGatewayLogger): the gateway registers its metrics
+   * and closes it after its own last log line. Without `logger`, the gateway makes both itself.
+   */
+  logShipper?: LogShipper;
 }
 
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
-  const logger = options.logger ?? createLogger(config.server.logLevel);
+  const own = options.logger ? undefined : createGatewayLogger(config);
+  const logger = options.logger ?? own!.logger;
+  const logShipper = options.logShipper ?? own?.shipper;
   const parts: PartModule[] = [];
   let draining = false;
 
@@ -156,6 +165,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
     for (const p of parts) p.metrics?.(registry);
+    if (logShipper) registerLogShipMetrics(registry, logShipper);
 
     const app = await buildApp({
       config,
@@ -188,6 +198,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
         }
         await closeParts(parts, logger);
         logger.info('shutdown complete');
+        await logShipper?.close(); // after the last line, so that it is shipped too
       })());
 
     return {
@@ -206,6 +217,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     };
   } catch (err) {
     await closeParts(parts, logger);
+    await logShipper?.close();
     throw err;
   }
 }

@@ -1,7 +1,10 @@
 // The gateway's pino logger. Secrets are redacted wherever they might appear.
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 import type { FastifyRequest } from 'fastify';
-import { allOptions } from '../config/schema.js';
+import { allOptions, type Config } from '../config/schema.js';
+import { logShipperOptions } from '../config/sections/log.js';
+import { createLogShipper } from '../log/shipper.js';
+import type { LogShipper } from '../log/types.js';
 import { redactUrl } from '../options/redact.js';
 
 // Every option marked secret, under its config path, its key and its variable name.
@@ -38,9 +41,25 @@ export const SERIALIZERS = { req: serializeRequest, url: urlField, upstream: url
 /** `logger` with the request serializer, for a logger that did not come from createLogger. */
 export const withRequestSerializer = (logger: Logger): Logger => logger.child({}, { serializers: { req: serializeRequest } });
 
-export function createLogger(level: LevelWithSilent, destination?: DestinationStream): Logger {
-  return pino(
-    { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: SERIALIZERS, base: { name: 'headroom' } },
-    destination,
-  );
+export function createLogger(level: LevelWithSilent, destination?: DestinationStream, shipper?: LogShipper): Logger {
+  // Every line goes to the destination (stdout by default) and, with LOG_SHIP_URL, to the
+  // shipper too; the logger's level filters, so both streams take every level it lets through.
+  const dest = shipper
+    ? pino.multistream([
+        { level: 'trace', stream: destination ?? pino.destination(1) },
+        { level: 'trace', stream: shipper },
+      ])
+    : destination;
+  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers: SERIALIZERS, base: { name: 'headroom' } }, dest);
+}
+
+/**
+ * The gateway's logger from the configuration: `destination` (stdout by default) and, when
+ * LOG_SHIP_URL is set, a log shipper. Give both to createGateway, which registers the shipper's
+ * metrics and closes it after its own last log line.
+ */
+export function createGatewayLogger(config: Config, destination?: DestinationStream): { logger: Logger; shipper: LogShipper | undefined } {
+  const options = logShipperOptions(config.log);
+  const shipper = options ? createLogShipper(options) : undefined;
+  return { logger: createLogger(config.server.logLevel, destination, shipper), shipper };
 }

@@ -61,7 +61,13 @@ test('credentials stay hidden in URL values that are invalid for another reason,
 
 test('no secret option is ever echoed, whatever is wrong with it and wherever it comes from', () => {
   const secrets = allOptions.filter((o) => o.option.secret);
-  assert.deepEqual(secrets.map((o) => o.option.env).sort(), ['HEADROOM_ADMIN_TOKEN', 'REDIS_URL', 'UPSTREAM_TOKEN']);
+  assert.deepEqual(secrets.map((o) => o.option.env).sort(), [
+    'HEADROOM_ADMIN_TOKEN',
+    'LOG_SHIP_AUTHORIZATION',
+    'LOG_SHIP_URL',
+    'REDIS_URL',
+    'UPSTREAM_TOKEN',
+  ]);
   const MARK = 'MARK3R';
   const bad: unknown[] = [
     `short${MARK}`,

@@ -1,0 +1,20 @@
+// headroom-memory/log: bounded log shipping. createLogShipper returns a pino destination that
+// ships to Elasticsearch/OpenSearch `_bulk`, Loki push or a JSON-lines endpoint with one byte cap
+// over everything that waits (queue, request in flight, retries), a drop policy, a circuit breaker
+// and counters that always add up (produced = sent + dropped + pending). See docs/logging.md.
+export { createLogShipper } from './shipper.js';
+export { logShipSpecs, resolveLogShipperOptions, LOG_SHIP_FORMATS } from './options.js';
+export {
+  DROP_REASONS,
+  SINK_STATES,
+  REQUEST_OUTCOMES,
+  type DropReason,
+  type LogShipFormat,
+  type LogShipper,
+  type LogShipperOptions,
+  type LogShipStats,
+  type RequestOutcome,
+  type SinkState,
+} from './types.js';
+export { registerLogShipMetrics } from '../metrics/log.js';
+export * from '../errors-entry.js';

@@ -1,0 +1,76 @@
+// The gateway with LOG_SHIP_URL: its log lines go to stdout (here a captured stream) AND to the
+// shipper; /metrics shows headroom_log_ship_*; shutdown closes the shipper after the last line,
+// so "shutdown complete" is shipped too, and nothing is left behind.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../src/config/index.js';
+import { createGateway } from '../../src/server/gateway.js';
+import { createGatewayLogger } from '../../src/server/logger.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { waitFor } from '../helpers/wait.js';
+import { startSink } from './sinks.js';
+
+test('LOG_SHIP_URL: stdout and the sink get the same lines; metrics; closed after the last line', async () => {
+  await assertNoLeakedHandles(async () => {
+    const sink = await startSink('loki');
+    const dir = mkdtempSync(join(tmpdir(), 'headroom-logship-'));
+    try {
+      const { config } = loadConfig({
+        env: {
+          PORT: '0',
+          LOG_LEVEL: 'info',
+          UPSTREAM_URL: 'http://127.0.0.1:9/',
+          CACHE_DIR: join(dir, 'cache'),
+          HEAP_SNAPSHOT_DIR: join(dir, 'snapshots'),
+          LOG_SHIP_URL: sink.url,
+          LOG_SHIP_FORMAT: 'loki',
+          LOG_SHIP_FLUSH_INTERVAL: '20ms',
+          LOG_SHIP_MAX_BYTES: '1MiB',
+        },
+      });
+      const stdout: string[] = [];
+      const capture = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          stdout.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+          cb();
+        },
+      });
+      const { logger, shipper } = createGatewayLogger(config, capture);
+      assert.ok(shipper, 'a shipper when LOG_SHIP_URL is set');
+      const gw = await createGateway(config, { logger, logShipper: shipper });
+      const url = await gw.listen();
+      gw.logger.warn({ probe: true }, 'hello sink');
+      await waitFor(() => sink.docs.some((d) => d.msg === 'hello sink'), 'the line reached the sink');
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      assert.match(metrics, /^headroom_log_ship_produced_total \d+/m);
+      assert.match(metrics, /^headroom_log_ship_sink_state\{state="up"\} 1/m);
+      assert.match(metrics, /^headroom_log_ship_dropped_total\{reason="cap"\} 0/m);
+      assert.match(metrics, /^headroom_log_ship_pending_bytes \d+/m);
+      await gw.shutdown();
+      const s = shipper.stats();
+      assert.equal(s.sinkState, 'closed');
+      assert.equal(s.produced, s.sent, JSON.stringify(s));
+      const shipped = sink.docs.map((d) => d.msg);
+      assert.ok(shipped.includes('shutdown complete'), 'the last line was shipped before the shipper closed');
+      assert.deepEqual(
+        shipped,
+        stdout.map((l) => (JSON.parse(l) as { msg: string }).msg),
+        'stdout and the sink got the same lines',
+      );
+      assert.ok(sink.streams.some((st) => st.level === 'warn' && st.service_name === 'headroom'));
+    } finally {
+      await sink.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+test('without LOG_SHIP_URL there is no shipper and no headroom_log_ship_* metric', async () => {
+  const { config } = loadConfig({ env: { UPSTREAM_URL: 'http://127.0.0.1:9/' } });
+  const { shipper } = createGatewayLogger(config, new Writable({ write: (_c, _e, cb) => cb() }));
+  assert.equal(shipper, undefined);
+});

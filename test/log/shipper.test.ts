@@ -1,0 +1,381 @@
+// The log shipper against real sinks on 127.0.0.1 that speak `_bulk`, Loki push and JSON lines,
+// and misbehave: black-holed, refusing, slow, 5xx, partial `_bulk` errors. Under every failure:
+// pending bytes stay within the cap, produced = sent + dropped + pending, nothing blocks, and
+// delivery resumes when the sink comes back.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import pino from 'pino';
+import { createLogShipper, type LogShipper, type LogShipperOptions, type LogShipStats } from '../../src/log/index.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { waitFor } from '../helpers/wait.js';
+import { closeAllSinks, startSink, type TestSink } from './sinks.js';
+
+after(closeAllSinks);
+
+/** The accounting rule, and the cap. */
+function check(s: LogShipStats): LogShipStats {
+  const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
+  assert.equal(s.sent + dropped + s.pendingEntries, s.produced, `sent + dropped + pending = produced: ${JSON.stringify(s)}`);
+  assert.ok(s.pendingBytes <= s.maxBytes, `pending ${s.pendingBytes} within the cap ${s.maxBytes}`);
+  assert.ok(s.pendingBytes >= 0 && s.pendingEntries >= 0);
+  return s;
+}
+
+/** Fast settings so that failures, retries and the breaker happen within a test's time. */
+const FAST: LogShipperOptions = { flushInterval: 20, timeout: 300, retryDelay: 10, maxRetryDelay: 40, breakDuration: 150, retries: 3 };
+
+/** Checks the invariant on every timer turn while `use` runs (not only at the end). */
+async function watched<T>(shipper: LogShipper, use: () => Promise<T>): Promise<T> {
+  let failure: unknown;
+  const timer = setInterval(() => {
+    try {
+      check(shipper.stats());
+    } catch (err) {
+      failure ??= err;
+    }
+  }, 5);
+  let result: T;
+  try {
+    result = await use();
+  } finally {
+    clearInterval(timer);
+  }
+  if (failure) throw failure as Error;
+  return result;
+}
+
+describe('log shipper: delivery', () => {
+  for (const format of ['elasticsearch', 'loki', 'jsonl'] as const) {
+    test(`${format}: every line arrives once, in batches of at most LOG_SHIP_BATCH`, async () => {
+      await assertNoLeakedHandles(async () => {
+        const sink = await startSink(format);
+        const shipper = createLogShipper({ url: sink.url, format, batch: 50, flushInterval: 20 });
+        const log = pino({ level: 'debug' }, shipper);
+        for (let i = 0; i < 230; i++) (i % 10 === 0 ? log.warn : log.info).call(log, { i }, `line ${i}`);
+        log.debug('last');
+        await waitFor(() => shipper.stats().sent === 231, 'all lines sent');
+        check(shipper.stats());
+        assert.equal(sink.docs.length, 231);
+        assert.deepEqual(new Set(sink.docs.map((d) => d.msg)).size, 231);
+        assert.ok(sink.requests >= 5, `batches of at most 50: ${sink.requests} requests`);
+        if (format === 'loki')
+          assert.deepEqual(
+            new Set(sink.streams.map((s) => `${s.service_name}/${s.level}`)),
+            new Set(['headroom/info', 'headroom/warn', 'headroom/debug']),
+          );
+        await shipper.close();
+        await shipper.close(); // idempotent
+        const s = check(shipper.stats());
+        assert.equal(s.sinkState, 'closed');
+        assert.equal(s.dropped.close, 0);
+        await sink.close();
+      });
+    });
+  }
+
+  test('close() ships what is queued (one attempt, within the timeout)', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('jsonl');
+      const shipper = createLogShipper({ url: sink.url, flushInterval: 60_000 });
+      const log = pino(shipper);
+      for (let i = 0; i < 30; i++) log.info(`queued ${i}`);
+      assert.equal(shipper.stats().sent, 0);
+      await shipper.close();
+      assert.equal(check(shipper.stats()).sent, 30);
+      assert.equal(sink.docs.length, 30);
+      log.info('after close'); // counted, never sent
+      const s = check(shipper.stats());
+      assert.equal(s.dropped.close, 1);
+      await sink.close();
+    });
+  });
+});
+
+describe('log shipper: a sink that misbehaves', () => {
+  test('partial _bulk errors are handled item by item: 429 retried, 400 dropped as rejected', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('elasticsearch', {
+        kind: 'partial',
+        fail: (doc, attempt) =>
+          String(doc.msg).startsWith('bad') ? 400 : String(doc.msg).startsWith('busy') && attempt === 1 ? 429 : undefined,
+      });
+      const shipper = createLogShipper({ ...FAST, url: sink.url, format: 'elasticsearch', batch: 20 });
+      const log = pino(shipper);
+      await watched(shipper, async () => {
+        for (let i = 0; i < 60; i++) log.info(i % 6 === 0 ? `bad ${i}` : i % 6 === 1 ? `busy ${i}` : `good ${i}`);
+        await waitFor(() => shipper.stats().pendingEntries === 0, 'everything settled');
+      });
+      const s = check(shipper.stats());
+      assert.equal(s.dropped.rejected, 10);
+      assert.equal(s.sent, 50);
+      assert.ok(s.requests.partial >= 3, JSON.stringify(s.requests));
+      const msgs = sink.docs.map((d) => String(d.msg));
+      assert.equal(msgs.length, 50, 'accepted lines are not sent twice');
+      assert.equal(msgs.filter((m) => m.startsWith('busy')).length, 10, 'the 429 items arrived on their retry');
+      assert.equal(s.sinkState, 'up');
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
+  test('5xx: retried with backoff, the breaker opens, delivery resumes when the sink recovers', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('loki', { kind: 'status', status: 503 });
+      const shipper = createLogShipper({ ...FAST, url: sink.url, format: 'loki', retries: 100, breakerThreshold: 3 });
+      const log = pino(shipper);
+      await watched(shipper, async () => {
+        for (let i = 0; i < 40; i++) log.error(`e${i}`);
+        await waitFor(() => shipper.stats().sinkState === 'down', 'the breaker opens');
+        const during = sink.requests;
+        // While the breaker is open the sink is left alone (one probe per breakDuration).
+        await new Promise((r) => setTimeout(r, 100));
+        assert.ok(sink.requests - during <= 1, `at most one probe while down: ${sink.requests - during}`);
+        sink.mode = { kind: 'ok' };
+        await waitFor(() => shipper.stats().sent === 40, 'delivery resumes', 5000);
+      });
+      const s = check(shipper.stats());
+      assert.equal(s.sinkState, 'up');
+      assert.ok(s.requests.error >= 3);
+      assert.equal(sink.docs.length, 40);
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
+  test('a batch that keeps failing is dropped as failed after LOG_SHIP_RETRIES retries', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('jsonl', { kind: 'status', status: 500 });
+      const shipper = createLogShipper({ ...FAST, url: sink.url, retries: 2, breakerThreshold: 1000 });
+      pino(shipper).info('doomed');
+      await watched(shipper, () => waitFor(() => shipper.stats().dropped.failed === 1, 'dropped as failed'));
+      assert.equal(sink.requests, 3, 'one attempt and two retries');
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
+  test('4xx: the batch is rejected at once (no retry), the sink counts as up', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('jsonl', { kind: 'status', status: 400 });
+      const shipper = createLogShipper({ ...FAST, url: sink.url });
+      const log = pino(shipper);
+      for (let i = 0; i < 5; i++) log.info(`r${i}`);
+      await waitFor(() => shipper.stats().dropped.rejected === 5, 'rejected');
+      assert.equal(sink.requests, 1);
+      assert.equal(check(shipper.stats()).sinkState, 'up');
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
+  test('black-holed: each request ends at the timeout, pending stays within the cap, delivery resumes', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('elasticsearch', { kind: 'blackhole' });
+      const maxBytes = 64 * 1024;
+      const shipper = createLogShipper({ ...FAST, url: sink.url, format: 'elasticsearch', maxBytes, timeout: 200, retries: 100 });
+      const log = pino(shipper);
+      const pad = 'x'.repeat(200);
+      let peak = 0;
+      await watched(shipper, async () => {
+        for (let i = 0; i < 2000; i++) {
+          log.info({ pad }, `b${i}`);
+          peak = Math.max(peak, shipper.stats().pendingBytes);
+          if (i % 200 === 0) await new Promise((r) => setImmediate(r));
+        }
+        await waitFor(() => shipper.stats().requests.timeout >= 1, 'a request timed out');
+        assert.ok(peak <= maxBytes, `peak ${peak}`);
+        assert.ok(shipper.stats().dropped.cap > 0, 'the flood was capped');
+        sink.mode = { kind: 'ok' };
+        await waitFor(() => shipper.stats().pendingEntries === 0, 'delivery resumes and the queue empties', 5000);
+      });
+      const s = check(shipper.stats());
+      assert.ok(s.sent > 0 && sink.docs.length === s.sent, `sent ${s.sent}, received ${sink.docs.length}`);
+      assert.equal(s.sinkState, 'up');
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
+  test('refusing: the flood does not block the event loop, warn+ lines outlive info, delivery resumes on the same port', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('jsonl');
+      await sink.stop(); // port closed: connections refused
+      const maxBytes = 128 * 1024;
+      const shipper = createLogShipper({ ...FAST, url: sink.url, maxBytes, retries: 100, breakDuration: 100 });
+      const log = pino({ level: 'debug' }, shipper);
+      const pad = 'y'.repeat(500);
+      const h = monitorEventLoopDelay({ resolution: 5 });
+      h.enable();
+      await watched(shipper, async () => {
+        // 20,000 lines of ~0.6 KiB in ~1 s: 100 times the cap.
+        for (let round = 0; round < 100; round++) {
+          for (let i = 0; i < 200; i++) {
+            const n = round * 200 + i;
+            if (n % 50 === 0) log.error({ pad }, `err ${n}`);
+            else log.info({ pad }, `info ${n}`);
+          }
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      });
+      h.disable();
+      const s = check(shipper.stats());
+      assert.ok(s.requests.refused >= 1, JSON.stringify(s.requests));
+      assert.ok(s.dropped.cap > 15_000, `dropped by the cap: ${s.dropped.cap}`);
+      const p99 = h.percentile(99) / 1e6;
+      assert.ok(p99 < 100, `event loop p99 ${p99.toFixed(1)} ms during the flood`);
+      await sink.start();
+      await watched(shipper, () => waitFor(() => shipper.stats().pendingEntries === 0, 'delivery resumes', 5000));
+      // Oldest first, warn+ after info: the error lines that arrive are the newest ones, without a
+      // gap, and far more of them than of the 49 times more numerous info lines.
+      const errors = sink.docs.filter((d) => String(d.msg).startsWith('err')).map((d) => Number(String(d.msg).slice(4)));
+      const infos = sink.docs.length - errors.length;
+      assert.ok(errors.length >= 100, `error lines kept: ${errors.length}`);
+      assert.deepEqual(
+        errors,
+        Array.from({ length: errors.length }, (_, i) => 19_950 - 50 * (errors.length - 1 - i)),
+        'the newest error lines, no gap',
+      );
+      assert.ok(infos < errors.length, `${infos} info lines delivered, ${errors.length} error lines`);
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
+  test('slow: one batch in flight at a time, the queue stays within the cap', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('loki', { kind: 'slow', ms: 150 });
+      const maxBytes = 32 * 1024;
+      const shipper = createLogShipper({ ...FAST, url: sink.url, format: 'loki', maxBytes, timeout: 1000, batch: 20 });
+      const log = pino(shipper);
+      await watched(shipper, async () => {
+        for (let i = 0; i < 600; i++) {
+          log.warn({ pad: 'z'.repeat(100) }, `s${i}`);
+          if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+        }
+        await waitFor(() => shipper.stats().pendingEntries === 0, 'the slow sink catches up', 10_000);
+      });
+      const s = check(shipper.stats());
+      assert.ok(s.sent > 0 && s.dropped.cap > 0, JSON.stringify(s));
+      assert.equal(s.requests.timeout, 0);
+      assert.equal(sink.docs.length, s.sent);
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
+  test('close() with a black-holed sink returns within the timeout and counts the rest as dropped (close)', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('jsonl', { kind: 'blackhole' });
+      const shipper = createLogShipper({ ...FAST, url: sink.url, timeout: 300 });
+      const log = pino(shipper);
+      for (let i = 0; i < 250; i++) log.info(`h${i}`);
+      await waitFor(() => sink.requests >= 1, 'a request is in flight');
+      const t0 = performance.now();
+      await shipper.close();
+      const took = performance.now() - t0;
+      assert.ok(took < 1000, `close took ${took.toFixed(0)} ms`);
+      const s = check(shipper.stats());
+      assert.equal(s.pendingEntries, 0);
+      assert.equal(s.pendingBytes, 0);
+      assert.equal(s.dropped.close, 250);
+      await sink.close();
+    });
+  });
+
+  test('close() with the breaker open makes no last attempt', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('jsonl');
+      await sink.stop();
+      const shipper = createLogShipper({ ...FAST, url: sink.url, breakerThreshold: 1, breakDuration: 60_000 });
+      pino(shipper).info('x');
+      await waitFor(() => shipper.stats().sinkState === 'down', 'breaker open');
+      const t0 = performance.now();
+      await shipper.close();
+      assert.ok(performance.now() - t0 < 100);
+      assert.equal(check(shipper.stats()).dropped.close, 1);
+    });
+  });
+});
+
+describe('log shipper: policy', () => {
+  /** A shipper whose sink is down for good (breaker open for a minute): lines only queue. */
+  async function downShipper(extra: LogShipperOptions): Promise<{ shipper: LogShipper; sink: TestSink }> {
+    const sink = await startSink('jsonl');
+    await sink.stop();
+    const shipper = createLogShipper({ ...FAST, url: sink.url, breakerThreshold: 1, breakDuration: 60_000, ...extra });
+    pino(shipper).fatal('probe');
+    await waitFor(() => shipper.stats().sinkState === 'down', 'breaker open');
+    return { shipper, sink };
+  }
+
+  test('when full: info oldest first, then the new info line; warn+ only when no info is left', async () => {
+    await assertNoLeakedHandles(async () => {
+      const { shipper, sink } = await downShipper({ maxBytes: 16 * 1024, breakDuration: 300 });
+      const log = pino(shipper);
+      for (let i = 0; i < 300; i++) log.info(`i${i}`);
+      const afterInfo = check(shipper.stats());
+      assert.ok(afterInfo.dropped.cap > 0, 'the cap was reached');
+      for (let i = 0; i < 10; i++) log.error(`e${i}`);
+      const s = check(shipper.stats());
+      assert.ok(s.dropped.cap > afterInfo.dropped.cap, 'room made for the errors');
+      for (let i = 0; i < 300; i++) log.info(`i${300 + i}`);
+      check(shipper.stats());
+      await sink.start();
+      await waitFor(() => shipper.stats().pendingEntries === 0, 'delivered after the probe');
+      const msgs = sink.docs.map((d) => String(d.msg));
+      assert.deepEqual(
+        msgs.filter((m) => m.startsWith('e')),
+        Array.from({ length: 10 }, (_, i) => `e${i}`),
+        'every error line kept',
+      );
+      const infos = msgs.filter((m) => m.startsWith('i')).map((m) => Number(m.slice(1)));
+      assert.ok(infos.length > 0);
+      assert.deepEqual(
+        infos,
+        Array.from({ length: infos.length }, (_, i) => 600 - infos.length + i),
+        'the newest info lines are kept (oldest dropped first)',
+      );
+      check(shipper.stats());
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
+  test('lines older than LOG_SHIP_MAX_AGE are dropped (age), queued or waiting for a retry', async () => {
+    await assertNoLeakedHandles(async () => {
+      let now = 1_000_000;
+      const { shipper } = await downShipper({ now: () => now, maxAge: 60_000 });
+      const log = pino(shipper);
+      for (let i = 0; i < 20; i++) log.info(`old${i}`);
+      now += 61_000;
+      log.info('fresh');
+      await waitFor(() => shipper.stats().dropped.age === 21, 'old lines (and the probe batch) dropped by age');
+      const s = check(shipper.stats());
+      assert.equal(s.pendingEntries, 1);
+      await shipper.close();
+    });
+  });
+
+  test('a line larger than the whole cap is dropped as too_large', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('jsonl');
+      const shipper = createLogShipper({ url: sink.url, maxBytes: 16 * 1024 });
+      pino(shipper).info('w'.repeat(20_000));
+      assert.equal(check(shipper.stats()).dropped.too_large, 1);
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
+  test('a line written without pino metadata gets its level from the line', async () => {
+    const sink = await startSink('loki');
+    const shipper = createLogShipper({ url: sink.url, format: 'loki', flushInterval: 10 });
+    shipper.write('{"level":50,"time":1,"msg":"raw"}\n');
+    shipper.write('{"level":"warn","msg":"labelled"}\n');
+    await waitFor(() => shipper.stats().sent === 2, 'sent');
+    assert.deepEqual(sink.streams.map((s) => s.level).sort(), ['error', 'warn']);
+    await shipper.close();
+    await sink.close();
+  });
+});

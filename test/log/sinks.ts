@@ -1,0 +1,144 @@
+// Real log sinks on 127.0.0.1 that speak Elasticsearch `_bulk`, Loki push and JSON lines, and
+// misbehave on demand: black-holed (accept, never answer), slow, 5xx, partial `_bulk` errors.
+// "Refusing" is a sink that is stopped (its port closed) and started again on the same port.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export type SinkMode =
+  | { kind: 'ok' }
+  | { kind: 'blackhole' }
+  | { kind: 'slow'; ms: number }
+  | { kind: 'status'; status: number }
+  /** `_bulk` answers 200 with errors: true; lines whose `msg` matches get that item status. */
+  | { kind: 'partial'; fail: (doc: Record<string, unknown>, attempt: number) => number | undefined };
+
+export interface TestSink {
+  url: string;
+  port: number;
+  /** Every line received and accepted (the JSON documents). */
+  docs: Record<string, unknown>[];
+  /** Loki: the stream labels seen. */
+  streams: Record<string, string>[];
+  requests: number;
+  mode: SinkMode;
+  /** Closes the port (connections reset): the sink now refuses. */
+  stop(): Promise<void>;
+  /** Listens again on the same port. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const open = new Set<TestSink>();
+
+/** Closes every sink still open (an after() hook: a failed test must not keep the run alive). */
+export async function closeAllSinks(): Promise<void> {
+  await Promise.all([...open].map((s) => s.close()));
+}
+
+export async function startSink(protocol: 'elasticsearch' | 'loki' | 'jsonl', mode: SinkMode = { kind: 'ok' }): Promise<TestSink> {
+  const sockets = new Set<Socket>();
+  const attempts = new Map<string, number>();
+  let server: Server | undefined;
+  const sink: TestSink = {
+    url: '',
+    port: 0,
+    docs: [],
+    streams: [],
+    requests: 0,
+    mode,
+    stop,
+    start,
+    close: async () => {
+      open.delete(sink);
+      await stop();
+    },
+  };
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      sink.requests++;
+      const m = sink.mode;
+      if (m.kind === 'blackhole') return; // the request is read, the answer never comes
+      const body = Buffer.concat(chunks).toString('utf8');
+      const answer = (): void => {
+        if (m.kind === 'status') {
+          res.writeHead(m.status, { 'content-type': 'application/json' }).end('{"error":"test"}');
+          return;
+        }
+        if (protocol === 'elasticsearch') return bulk(body, res, m);
+        if (protocol === 'loki') {
+          const push = JSON.parse(body) as { streams: { stream: Record<string, string>; values: [string, string][] }[] };
+          for (const s of push.streams) {
+            sink.streams.push(s.stream);
+            for (const [ts, line] of s.values) {
+              if (!/^\d+$/.test(ts)) throw new Error(`bad Loki timestamp ${ts}`);
+              sink.docs.push(JSON.parse(line) as Record<string, unknown>);
+            }
+          }
+          res.writeHead(204).end();
+          return;
+        }
+        for (const line of body.split('\n').filter(Boolean)) sink.docs.push(JSON.parse(line) as Record<string, unknown>);
+        res.writeHead(200).end();
+      };
+      if (m.kind === 'slow') setTimeout(answer, m.ms);
+      else answer();
+    });
+  }
+
+  function bulk(body: string, res: ServerResponse, m: SinkMode): void {
+    const lines = body.split('\n');
+    if (lines.at(-1) !== '') throw new Error('_bulk body must end with a newline');
+    lines.pop();
+    const items: { create: { status: number; error?: { type: string } } }[] = [];
+    let errors = false;
+    for (let i = 0; i < lines.length; i += 2) {
+      const action = JSON.parse(lines[i]!) as { create?: { _index?: string } };
+      if (!action.create?._index) throw new Error(`bad _bulk action ${lines[i]}`);
+      const doc = JSON.parse(lines[i + 1]!) as Record<string, unknown>;
+      const key = String(doc.msg);
+      const attempt = (attempts.get(key) ?? 0) + 1;
+      attempts.set(key, attempt);
+      const status = m.kind === 'partial' ? (m.fail(doc, attempt) ?? 201) : 201;
+      if (status >= 300) {
+        errors = true;
+        items.push({
+          create: { status, error: { type: status === 429 ? 'es_rejected_execution_exception' : 'mapper_parsing_exception' } },
+        });
+      } else {
+        items.push({ create: { status } });
+        sink.docs.push(doc);
+      }
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ took: 1, errors, items }));
+  }
+
+  async function start(): Promise<void> {
+    server = createServer(handle);
+    server.on('connection', (s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(sink.port, '127.0.0.1', () => resolve());
+    });
+    sink.port = (server.address() as AddressInfo).port;
+    const path = protocol === 'elasticsearch' ? '/_bulk' : protocol === 'loki' ? '/loki/api/v1/push' : '/ingest';
+    sink.url = `http://127.0.0.1:${sink.port}${path}`;
+  }
+
+  async function stop(): Promise<void> {
+    const s = server;
+    server = undefined;
+    if (!s) return;
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  await start();
+  open.add(sink);
+  return sink;
+}
