@@ -7,7 +7,12 @@
 // Every line is in exactly one place: a queue (low: below warn; high: warn and above), the batch
 // (in flight or waiting for a retry), or a counter (sent, dropped by reason). Moving it between
 // them is synchronous, so produced = sent + dropped + pending holds at every instant.
-import { Client, errors as undiciErrors } from 'undici';
+// Client and the error classes from their own modules, not undici's index: the index loads all of
+// undici (fetch, WebSocket, mocks), which would cost every gateway memory at start (bench/footprint).
+import Client from 'undici/lib/dispatcher/client.js';
+// Dispatcher.prototype.request is attached by undici's index only, so it is called from its module.
+import request from 'undici/lib/api/api-request.js';
+import undiciErrors from 'undici/lib/core/errors.js';
 import { Deque } from './deque.js';
 import {
   assemble,
@@ -298,7 +303,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     const timer = setTimeout(() => ac.abort(), o.timeout);
     timer.unref();
     try {
-      const res = await client.request({ path, method: 'POST', headers, body: b.body, signal: ac.signal });
+      const res = await request.call(client, { path, method: 'POST', headers, body: b.body, signal: ac.signal });
       let verdict: Verdict;
       if (res.statusCode >= 200 && res.statusCode < 300) {
         verdict =
