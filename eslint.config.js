@@ -11,6 +11,8 @@ export default tseslint.config(
       '.headroom-cache/',
       'test/fixtures/next-app/.next/',
       'test/fixtures/next-app/.headroom-dist/',
+      'bench/adapters/apps/next/.next/',
+      'bench/adapters/apps/next/.headroom-dist/',
     ],
   },
   js.configs.recommended,
