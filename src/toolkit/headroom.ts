@@ -163,7 +163,13 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       }),
     );
 
-    const exempt = (path: string): boolean => o.shedExempt.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
+    // On every request's path: a plain loop over prefixes prepared once (no closure, nothing when there are none).
+    const exemptExact = o.shedExempt.map((p) => (p.endsWith('/') ? undefined : p));
+    const exemptPrefix = o.shedExempt.map((p) => (p.endsWith('/') ? p : `${p}/`));
+    const exempt = (path: string): boolean => {
+      for (let i = 0; i < exemptPrefix.length; i++) if (path === exemptExact[i] || path.startsWith(exemptPrefix[i]!)) return true;
+      return false;
+    };
 
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> =>

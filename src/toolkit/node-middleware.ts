@@ -28,11 +28,6 @@ export interface NodeRoutePaths {
   admin?: string | false;
 }
 
-const splitUrl = (url: string): [path: string, query: string] => {
-  const q = url.indexOf('?');
-  return q === -1 ? [url, ''] : [url.slice(0, q), url.slice(q + 1)];
-};
-
 /** The client address for the admin rate limit: Express's req.ip (honours `trust proxy`), else the socket's. */
 export function clientAddress(req: NodeRequest): string {
   return req.ip ?? req.socket?.remoteAddress ?? 'unknown';
@@ -50,9 +45,13 @@ export function nodeMiddleware(headroom: Headroom, paths: NodeRoutePaths = {}): 
   }
   const adminPrefix = admin === false ? undefined : `${admin}/`;
 
+  // Runs for every request of the app: no allocation beyond the path (only when there is a query)
+  // and track()'s release function.
   return (req, res, next) => {
     const method = req.method ?? 'GET';
-    const [path, query] = splitUrl(req.url ?? '/');
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
     const read = method === 'GET' || method === 'HEAD';
     if (read) {
       const probe = probes.get(path);
@@ -70,7 +69,7 @@ export function nodeMiddleware(headroom: Headroom, paths: NodeRoutePaths = {}): 
         .admin({
           method,
           path: path.slice(adminPrefix.length - 1) || '/',
-          query: new URLSearchParams(query),
+          query: new URLSearchParams(q === -1 ? '' : url.slice(q + 1)),
           authorization: req.headers.authorization,
           client: clientAddress(req),
         })
@@ -82,7 +81,9 @@ export function nodeMiddleware(headroom: Headroom, paths: NodeRoutePaths = {}): 
     }
     const refused = headroom.shed(path);
     if (refused) return writePlain(res, refused, method);
-    res.once('close', headroom.track());
+    // 'close' fires once per response, finished or aborted; on() spares once()'s wrapper (the
+    // release function is idempotent anyway).
+    res.on('close', headroom.track());
     next();
   };
 }

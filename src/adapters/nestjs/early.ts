@@ -61,8 +61,9 @@ export function createEarlyMiddleware(headroom: Headroom, routes: EarlyRoutes) {
     }
     const refused = headroom.shed(path);
     if (refused) return writePlain(res, refused, method);
-    const done = headroom.track();
-    res.once('close', done);
+    // 'close' fires once per response, finished or aborted; on() spares once()'s wrapper (the
+    // release function is idempotent anyway).
+    res.on('close', headroom.track());
     for (const p of unparsed) {
       if (under(path, p)) {
         hideBody(req);
