@@ -66,6 +66,15 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+// Apps still running, killed if the bench itself is interrupted (so none is left listening).
+const live = new Set<ChildProcess>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const child of live) child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
 async function start(fw: Framework, variant: Variant): Promise<{ url: string; child: ChildProcess }> {
   const c = fw.command(variant);
   const child = spawn(c.cmd, c.argv, {
@@ -73,6 +82,8 @@ async function start(fw: Framework, variant: Variant): Promise<{ url: string; ch
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', ...c.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   const lines = createInterface({ input: child.stdout! });
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   try {
