@@ -2,9 +2,13 @@
 // JSON route runs bare and with the adapter (shared monitor sampling, shedding check, in-flight
 // tracking, health and metrics routes mounted), each in its own child process, in alternating
 // rounds so machine noise hits both alike.
-//  - throughput: wrk -t1 -c<connections>, requests/s of GET /app/hello; ratio of medians (target ≥ 0.97)
-//  - latency:    wrk -t1 -c1 --latency, p99 of GET /app/hello; added p99 = median(adapter) − median(bare)
-//                (target ≤ 50 µs)
+// Each round starts both variants and measures them in paired 1-second slices, back to back.
+//  - throughput: wrk -t1 -c<connections>, requests/s of GET /app/hello; ratio of the medians over
+//                all slices (target ≥ 0.97)
+//  - latency:    wrk -t1 -c1 --latency, p99 of GET /app/hello per slice; added p99 = median of the
+//                paired differences headroom − bare (target ≤ 50 µs)
+// Before measuring, both variants must answer GET /app/hello with the same status, type and body,
+// and GET /health/ready must be 404 on the bare app and 200 with headroom.
 // Usage: npm run bench -- adapters [--frameworks fastify,express,nest-express,nest-fastify,next]
 //        [--rounds 5] [--duration 5] [--connections 32]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -12,7 +16,9 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { cpus, loadavg } from 'node:os';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({
@@ -21,6 +27,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '5' },
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
+    // Share of one core that other processes may use during a pair of slices before the pair is measured again.
+    'max-noise': { type: 'string', default: '0.05' },
   },
 });
 
@@ -58,6 +66,15 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+// Apps still running, killed if the bench itself is interrupted (so none is left listening).
+const live = new Set<ChildProcess>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const child of live) child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
 async function start(fw: Framework, variant: Variant): Promise<{ url: string; child: ChildProcess }> {
   const c = fw.command(variant);
   const child = spawn(c.cmd, c.argv, {
@@ -65,6 +82,8 @@ async function start(fw: Framework, variant: Variant): Promise<{ url: string; ch
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', ...c.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   const lines = createInterface({ input: child.stdout! });
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   try {
@@ -86,7 +105,40 @@ async function stop(child: ChildProcess): Promise<void> {
 
 const UNIT: Record<string, number> = { us: 1, ms: 1000, s: 1_000_000 };
 
-function wrk(url: string, connections: number, seconds: number, latency: boolean): { rps: number; p99us: number } {
+// CPU time of the server process (user + system) from /proc, in µs: on a shared machine, the CPU a
+// request costs is steadier than the requests per second it allows.
+const TICK_US = 1_000_000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+const cpuUs = (pid: number): number => procTicks(pid) * TICK_US;
+
+// CPU used on the whole machine, by the processes this bench waited for (wrk), and by one process, in ticks.
+function machineBusyTicks(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!; // user nice system irq softirq steal
+}
+function procTicks(pid: number | 'self', children = false): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return children ? Number(f[13]) + Number(f[14]) : Number(f[11]) + Number(f[12]);
+}
+/** How much CPU (in cores) processes other than the two apps, wrk and this bench used while `fn` ran. */
+function noiseOf<T>(pids: number[], fn: () => T): { value: T; noise: number } {
+  const started = performance.now();
+  const own = (): number => procTicks('self') + procTicks('self', true) + pids.reduce((a, p) => a + procTicks(p), 0);
+  const m0 = machineBusyTicks();
+  const o0 = own();
+  const value = fn();
+  const others = machineBusyTicks() - m0 - (own() - o0);
+  return { value, noise: (others * TICK_US) / 1000 / (performance.now() - started) };
+}
+
+function wrk(
+  url: string,
+  connections: number,
+  seconds: number,
+  latency: boolean,
+  pid?: number,
+): { rps: number; p99us: number; cpuPerRequestUs: number } {
+  const cpuBefore = pid === undefined ? 0 : cpuUs(pid);
   const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, ...(latency ? ['--latency'] : []), url], {
     encoding: 'utf8',
   });
@@ -94,52 +146,159 @@ function wrk(url: string, connections: number, seconds: number, latency: boolean
   const p99 = /^\s+99%\s+([\d.]+)(us|ms|s)$/m.exec(out);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   if (non2xx) throw new Error(`${url}: ${non2xx[1]} non-2xx responses`);
-  return { rps, p99us: p99 ? Number(p99[1]) * UNIT[p99[2]!]! : Number.NaN };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  const cpuPerRequestUs = pid === undefined ? Number.NaN : (cpuUs(pid) - cpuBefore) / requests;
+  return { rps, p99us: p99 ? Number(p99[1]) * UNIT[p99[2]!]! : Number.NaN, cpuPerRequestUs };
 }
 
-async function measure(fw: Framework, variant: Variant, o: { duration: number; connections: number }) {
-  const { url, child } = await start(fw, variant);
+/** What a variant answers: the route's status, type and body, and whether headroom's readiness probe is there. */
+async function answers(url: string): Promise<{ app: string; ready: number }> {
+  const r = await fetch(`${url}/app/hello`);
+  const app = `${r.status} ${r.headers.get('content-type')} ${await r.text()}`;
+  const ready = (await fetch(`${url}/health/ready`)).status;
+  return { app, ready };
+}
+
+const expected: Record<Variant, { ready: number }> = { bare: { ready: 404 }, headroom: { ready: 200 } };
+const seen = new Map<string, string>();
+
+/** Starts a variant and checks what it answers before anything is measured. */
+async function startChecked(name: string, fw: Framework, variant: Variant): Promise<{ url: string; child: ChildProcess }> {
+  const started = await start(fw, variant);
   try {
-    const target = `${url}/app/hello`;
-    wrk(target, o.connections, 1, false); // warm-up: JIT and connection pools
-    const { rps } = wrk(target, o.connections, o.duration, false);
-    const { p99us } = wrk(target, 1, o.duration, true);
-    return { rps, p99us };
-  } finally {
-    await stop(child);
+    // Both variants must serve the same answer, and only the headroom variant may have headroom in it:
+    // a bench that measures a 404 or a bare app twice proves nothing.
+    const a = await answers(started.url);
+    if (!a.app.startsWith('200 application/json')) throw new Error(`${name} ${variant}: GET /app/hello answered ${a.app}`);
+    if (a.ready !== expected[variant].ready) {
+      throw new Error(`${name} ${variant}: GET /health/ready answered ${a.ready}, expected ${expected[variant].ready}`);
+    }
+    const first = seen.get(name);
+    if (first === undefined) seen.set(name, a.app);
+    else if (first !== a.app) throw new Error(`${name}: the variants answer differently: ${first} vs ${a.app}`);
+    return started;
+  } catch (err) {
+    await stop(started.child);
+    throw err;
   }
 }
 
+interface Samples {
+  rps: Record<Variant, number[]>;
+  /** Server CPU µs per request during the throughput slices. */
+  cpu: Record<Variant, number[]>;
+  p99: Record<Variant, number[]>;
+  /** headroom p99 − bare p99 of slices measured back to back. */
+  p99Added: number[];
+  /** Pairs measured again because another process used the CPU meanwhile. */
+  redone: number;
+  /** Pairs kept although noisy (after the last attempt). */
+  noisy: number;
+}
+
+/**
+ * One round: a fresh process of each variant (so start-up and JIT luck is sampled too), both
+ * running, then `slices` pairs of 1-second wrk runs, bare and headroom back to back in alternating
+ * order — a burst of load from another process on the machine lands on both sides of a pair.
+ */
+async function round(
+  name: string,
+  fw: Framework,
+  i: number,
+  o: { slices: number; slice: number; connections: number; maxNoise: number },
+  s: Samples,
+) {
+  const apps = {} as Record<Variant, { url: string; child: ChildProcess }>;
+  try {
+    for (const v of i % 2 ? (['headroom', 'bare'] as const) : (['bare', 'headroom'] as const)) apps[v] = await startChecked(name, fw, v);
+    const target = (v: Variant): string => `${apps[v].url}/app/hello`;
+    for (const v of VARIANTS) wrk(target(v), o.connections, 1, false); // warm-up: JIT and connection pools
+    const pids = VARIANTS.map((v) => apps[v].child.pid!);
+    for (let k = 0; k < o.slices; k++) {
+      const order: Variant[] = (i + k) % 2 ? ['headroom', 'bare'] : ['bare', 'headroom'];
+      const pair = (): { rps: Record<Variant, number>; cpu: Record<Variant, number>; p99: Record<Variant, number> } => {
+        const r = { rps: {}, cpu: {}, p99: {} } as ReturnType<typeof pair>;
+        for (const v of order) {
+          const t = wrk(target(v), o.connections, o.slice, false, apps[v].child.pid);
+          r.rps[v] = t.rps;
+          r.cpu[v] = t.cpuPerRequestUs;
+        }
+        for (const v of order) r.p99[v] = wrk(target(v), 1, o.slice, true).p99us;
+        return r;
+      };
+      // A pair during which other processes used the CPU is measured again (a few times at most).
+      let m = noiseOf(pids, pair);
+      for (let attempt = 1; m.noise > o.maxNoise && attempt < 4; attempt++) {
+        s.redone++;
+        m = noiseOf(pids, pair);
+      }
+      if (m.noise > o.maxNoise) s.noisy++;
+      for (const v of VARIANTS) {
+        s.rps[v].push(m.value.rps[v]);
+        s.cpu[v].push(m.value.cpu[v]);
+        s.p99[v].push(m.value.p99[v]);
+      }
+      s.p99Added.push(m.value.p99.headroom - m.value.p99.bare);
+    }
+  } finally {
+    for (const v of VARIANTS) if (apps[v]) await stop(apps[v].child);
+  }
+}
+
+const VARIANTS: readonly Variant[] = ['bare', 'headroom'];
 const rounds = Number(args.rounds);
 const duration = Number(args.duration);
 const connections = Number(args.connections);
+const maxNoise = Number(args['max-noise']);
+const slice = 1;
+const slices = Math.max(1, Math.round(duration / slice));
 const rows: string[] = [];
 console.log(
-  `bench/adapters: ${rounds} rounds, ${duration} s per run, ${connections} connections (latency: 1 connection); node ${process.version}`,
+  `bench/adapters: ${rounds} rounds × ${slices} paired ${slice}-s slices per variant, ${connections} connections (latency: 1 connection); node ${process.version}`,
 );
+console.log(
+  `machine: ${cpus().length} × ${cpus()[0]?.model.trim()}; load average at start ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
+const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(' ');
+const fmt1 = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(' ');
 for (const name of args.frameworks.split(',')) {
   const fw = FRAMEWORKS[name];
   if (!fw) throw new Error(`unknown framework ${name}; known: ${Object.keys(FRAMEWORKS).join(', ')}`);
   fw.prepare?.();
-  const r: Record<Variant, { rps: number[]; p99: number[] }> = { bare: { rps: [], p99: [] }, headroom: { rps: [], p99: [] } };
+  const s: Samples = {
+    rps: { bare: [], headroom: [] },
+    cpu: { bare: [], headroom: [] },
+    p99: { bare: [], headroom: [] },
+    p99Added: [],
+    redone: 0,
+    noisy: 0,
+  };
   for (let i = 0; i < rounds; i++) {
-    // Alternate which variant goes first, so a drift in machine load does not favour one.
-    const order: Variant[] = i % 2 ? ['headroom', 'bare'] : ['bare', 'headroom'];
-    for (const v of order) {
-      const m = await measure(fw, v, { duration, connections });
-      r[v].rps.push(m.rps);
-      r[v].p99.push(m.p99us);
-      console.log(`  ${name} ${v.padEnd(8)} round ${i + 1}: ${m.rps.toFixed(0)} req/s, p99 ${m.p99us.toFixed(0)} µs (1 connection)`);
-    }
+    const from = s.p99Added.length;
+    await round(name, fw, i, { slices, slice, connections, maxNoise }, s);
+    const at = (xs: number[]): number[] => xs.slice(from);
+    console.log(
+      `  ${name} round ${i + 1}: req/s bare ${fmt(at(s.rps.bare))} | headroom ${fmt(at(s.rps.headroom))}; ` +
+        `p99 µs bare ${fmt(at(s.p99.bare))} | headroom ${fmt(at(s.p99.headroom))}; ` +
+        `CPU µs/req bare ${fmt1(at(s.cpu.bare))} | headroom ${fmt1(at(s.cpu.headroom))}`,
+    );
   }
-  const ratio = median(r.headroom.rps) / median(r.bare.rps);
-  const added = median(r.headroom.p99) - median(r.bare.p99);
+  const ratio = median(s.rps.headroom) / median(s.rps.bare);
+  const added = median(s.p99Added);
+  console.log(`  ${name}: ${s.redone} pairs measured again for noise from other processes, ${s.noisy} kept noisy after 4 attempts`);
   rows.push(
-    `| ${name} | ${median(r.bare.rps).toFixed(0)} | ${median(r.headroom.rps).toFixed(0)} | ${ratio.toFixed(3)} | ${median(r.bare.p99).toFixed(0)} | ${median(r.headroom.p99).toFixed(0)} | ${added >= 0 ? '+' : ''}${added.toFixed(0)} |`,
+    `| ${name} | ${median(s.rps.bare).toFixed(0)} | ${median(s.rps.headroom).toFixed(0)} | ${ratio.toFixed(3)} | ${median(s.p99.bare).toFixed(0)} | ${median(s.p99.headroom).toFixed(0)} | ${added >= 0 ? '+' : ''}${added.toFixed(0)} | ${median(s.cpu.bare).toFixed(1)} / ${median(s.cpu.headroom).toFixed(1)} |`,
   );
 }
 console.log(
-  '\n| framework | bare req/s | with headroom req/s | ratio (≥ 0.97) | bare p99 µs | with headroom p99 µs | added p99 µs (≤ 50) |',
+  `load average at end ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
 );
-console.log('|---|---|---|---|---|---|---|');
+console.log(
+  '\n| framework | bare req/s | with headroom req/s | ratio (≥ 0.97) | bare p99 µs | with headroom p99 µs | added p99 µs (≤ 50) | server CPU µs/request bare / headroom |',
+);
+console.log('|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);

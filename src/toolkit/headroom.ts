@@ -181,7 +181,13 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       }),
     );
 
-    const exempt = (path: string): boolean => o.shedExempt.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
+    // On every request's path: a plain loop over prefixes prepared once (no closure, nothing when there are none).
+    const exemptExact = o.shedExempt.map((p) => (p.endsWith('/') ? undefined : p));
+    const exemptPrefix = o.shedExempt.map((p) => (p.endsWith('/') ? p : `${p}/`));
+    const exempt = (path: string): boolean => {
+      for (let i = 0; i < exemptPrefix.length; i++) if (path === exemptExact[i] || path.startsWith(exemptPrefix[i]!)) return true;
+      return false;
+    };
 
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> =>
@@ -197,20 +203,15 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       proxy,
       image,
       shed(path) {
-        if (path !== undefined && exempt(path)) return undefined;
-        if (draining) {
-          shedCount++;
-          return drainingResponse;
-        }
-        if (o.shedding && monitor.status() === 'critical') {
-          shedCount++;
-          return pressure;
-        }
-        return undefined;
+        // The common case (healthy, not draining) decides before looking at the exempt paths.
+        const refusal = draining ? drainingResponse : o.shedding && monitor.status() === 'critical' ? pressure : undefined;
+        if (refusal === undefined || (path !== undefined && exempt(path))) return undefined;
+        shedCount++;
+        return refusal;
       },
       wouldShed(path) {
-        if (path !== undefined && exempt(path)) return false;
-        return draining || (o.shedding && monitor.status() === 'critical');
+        const refusing = draining || (o.shedding && monitor.status() === 'critical');
+        return refusing && (path === undefined || !exempt(path));
       },
       health: () => responder.health(),
       live: () => responder.live(),

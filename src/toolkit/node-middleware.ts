@@ -109,7 +109,9 @@ export function nodeMiddleware(headroom: Headroom, options: NodeMiddlewareOption
     }
     const refused = headroom.shed(path);
     if (refused) return writePlain(res, refused, method);
-    res.once('close', headroom.track());
+    // 'close' fires once per response, finished or aborted; on() spares once()'s wrapper (the
+    // release function is idempotent anyway).
+    res.on('close', headroom.track());
     if (beforeNext) beforeNext(req, path);
     next();
   };

@@ -153,7 +153,8 @@ function shedding(h: Headroom) {
       void sendPlain(reply, refused);
       return;
     }
-    reply.raw.once('close', h.track());
+    // 'close' fires once per response; on() spares once()'s wrapper (the release is idempotent).
+    reply.raw.on('close', h.track());
     done();
   };
 }

@@ -1,0 +1,24 @@
+// The Next.js bench app builds against the repo's source, as test/fixtures/next-app does: prepare.mjs
+// compiles src/ into .headroom-dist/ and `headroom-memory/next` is aliased to it.
+import { realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../../../..');
+// Turbopack compiles nothing outside its root; a node_modules that is a symlink (a git worktree
+// sharing another checkout's install) lives elsewhere, so the root is what both have in common.
+const nextDir = realpathSync(path.dirname(createRequire(import.meta.url).resolve('next/package.json')));
+let root = repo;
+while (!nextDir.startsWith(root + path.sep)) root = path.dirname(root);
+
+/** @type {import('next').NextConfig} */
+export default {
+  outputFileTracingRoot: root,
+  pageExtensions: ['js'],
+  turbopack: {
+    root,
+    resolveAlias: { 'headroom-memory/next': './.headroom-dist/adapters/next/index.js' },
+  },
+};
