@@ -15,7 +15,7 @@ import { pathOrOff, resolveOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { nodeRouteSpecs } from '../../toolkit/node-middleware.js';
 import { imageController, proxyController, type ProxyControllerType } from './controllers.js';
-import { createEarlyMiddleware } from './early.js';
+import { createEarlyMiddleware, installOnFastify } from './early.js';
 import { HeadroomHealthIndicator } from './health-indicator.js';
 import { findProxyMount, routeRecorder, routesUnder, routesUnderMountError, wire, type ProxyWiring } from './mount.js';
 import { HeadroomService } from './service.js';
@@ -141,7 +141,9 @@ function serviceProvider(routes: ResolvedRoutes, proxyRoute: ProxyControllerType
         const adapter = host?.httpAdapter;
         if (adapter) {
           proxyRoute?.forPlatform(adapter.getType());
-          adapter.use(createEarlyMiddleware(headroom, { health: routes.health, metrics: routes.metrics, admin: routes.admin }, wiring));
+          const early = createEarlyMiddleware(headroom, { health: routes.health, metrics: routes.metrics, admin: routes.admin }, wiring);
+          if (adapter.getType() === 'fastify') installOnFastify(adapter.getInstance(), early);
+          else adapter.use(early);
         }
         return new HeadroomService(headroom, true, options.drainTimeout ?? 10_000, () => config?.getGlobalPrefix() ?? '');
       },
