@@ -169,10 +169,4 @@ export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom 
 export { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 export { gracefulShutdown, type Shutdown, type ShutdownOptions } from '../../toolkit/shutdown.js';
 export type { NodeMiddleware, NodeRequest, NodeRoutePaths, NextFunction } from '../../toolkit/node-middleware.js';
-export * from '../../errors-entry.js';
-export { registerMonitorMetrics } from '../../metrics/monitor.js';
-export { registerCacheMetrics } from '../../metrics/cache.js';
-export { registerProxyMetrics } from '../../metrics/proxy.js';
-export { registerImageMetrics } from '../../metrics/image.js';
-export { exposition } from '../../metrics/exposition.js';
 export * from '../../shared-entry.js';

@@ -10,14 +10,6 @@ export { gracefulShutdown, type FastifyShutdownOptions } from './shutdown.js';
 // The framework-neutral core, for parts the plugin does not mount.
 export { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 export type { Shutdown } from '../../toolkit/shutdown.js';
-// Prometheus registrations of each part, for an app's own prom-client registry.
-export { registerMonitorMetrics } from '../../metrics/monitor.js';
-export { registerCacheMetrics } from '../../metrics/cache.js';
-export { registerProxyMetrics } from '../../metrics/proxy.js';
-export { registerImageMetrics } from '../../metrics/image.js';
-export { createMetricsRegistry } from '../../toolkit/metrics.js';
-// The error registry: codes, statuses and the error class every part throws.
-export { ERRORS, HeadroomError, isErrorCode, isHeadroomError, statusOf } from '../../errors.js';
-export type { ErrorCode, HeadroomErrorOptions } from '../../errors.js';
 export type { MemoryMonitor, MemorySample, MemoryStatus, MemoryMonitorOptions } from '../../monitor/types.js';
+// The error registry and each part's Prometheus registration, as every entry exports them.
 export * from '../../shared-entry.js';
