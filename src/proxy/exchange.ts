@@ -19,7 +19,7 @@ import { ProxyAbort, faultError, faultKind } from './faults.js';
 import type { HeaderRules } from './headers.js';
 import { sendError } from './respond.js';
 import type { ProxyCounters } from './stats.js';
-import { UpstreamHandler } from './upstream-handler.js';
+import { ClientExchange } from './client-exchange.js';
 
 /** What an exchange needs from the proxy that created it. */
 export interface ExchangeContext {
@@ -65,9 +65,7 @@ function onResponseDrain(this: TaggedResponse): void {
   this[kExchange]?.drained();
 }
 
-export class Exchange extends UpstreamHandler implements Sheddable {
-  done = false;
-  bytes = 0;
+export class Exchange extends ClientExchange {
   private readonly req: IncomingMessage;
   private readonly res: TaggedResponse;
   private readonly release: Release;
@@ -88,8 +86,6 @@ export class Exchange extends UpstreamHandler implements Sheddable {
   // Client progress, as the sweep sees it: upload bytes and drains of a full client socket.
   private uploadedBytes = 0;
   private drains = 0;
-  private seen = -1;
-  private idleChecks = 0;
 
   constructor(
     private readonly ctx: ExchangeContext,
@@ -110,34 +106,12 @@ export class Exchange extends UpstreamHandler implements Sheddable {
     ctx.live.add(this);
   }
 
-  /**
-   * One look of the sweep: counts consecutive looks in which the client was the side that stalled
-   * and made no progress, and ends the exchange at `limit`. Waiting for the upstream (headers, or
-   * an upload paused because the upstream reads slowly) is not the client's fault and resets it.
-   */
-  checkClient(limit: number): void {
+  /** Upload: undici wants body bytes (flowing). Download: the client's socket is full. */
+  protected clientProgress(): number | undefined {
     const req = this.req;
-    let progress: number;
-    // Upload: undici wants body bytes (flowing). Download: the client's socket is full.
-    if (!req.readableEnded && req.readableFlowing === true) progress = this.uploadedBytes;
-    else if (this.headWritten && this.res.writableNeedDrain) progress = -2 - this.drains;
-    else {
-      this.idleChecks = 0;
-      this.seen = -1;
-      return;
-    }
-    this.idleChecks = progress === this.seen ? this.idleChecks + 1 : 0;
-    this.seen = progress;
-    if (this.idleChecks >= limit) this.abort(new ProxyAbort('clientTimeout'));
-  }
-
-  /** Aborts the upstream side (client gone, shed); undici then reports the failure to fail(). */
-  abort(err: Error): void {
-    if (!this.done) this.abortUpstream(err);
-  }
-
-  shed(): void {
-    this.abort(new ProxyAbort('shed'));
+    if (!req.readableEnded && req.readableFlowing === true) return this.uploadedBytes;
+    if (this.headWritten && this.res.writableNeedDrain) return -2 - this.drains;
+    return undefined;
   }
 
   drained(): void {

@@ -67,6 +67,19 @@ export interface RequestHeaderInfo {
   cacheControl: string | undefined;
 }
 
+/** An empty RequestHeaderInfo for the header walk to fill (same shape every time, for V8). */
+export function newHeaderInfo(): RequestHeaderInfo {
+  return {
+    headers: [],
+    hostProblem: undefined,
+    origin: '',
+    hasAuthorization: false,
+    hasBody: false,
+    ifNoneMatch: undefined,
+    cacheControl: undefined,
+  };
+}
+
 export function createHeaderRules(options: HeaderRulesOptions) {
   const token = options.upstreamToken || undefined;
   const bearer = token ? `Bearer ${token}` : undefined;

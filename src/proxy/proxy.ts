@@ -18,7 +18,7 @@ import { nestedOptions, requireOption, resolveOptions } from '../options/spec.js
 import { createResponseCache, type ResponseCache, type ResponseCacheStats } from './cache-tee.js';
 import { Exchange, type ExchangeContext } from './exchange.js';
 import { createGcAssist } from './gc-assist.js';
-import { createHeaderRules, type RequestHeaderInfo } from './headers.js';
+import { createHeaderRules, newHeaderInfo, type RequestHeaderInfo } from './headers.js';
 import { proxyLibrarySpecs, proxySpecs } from './options.js';
 import { createPathMapper } from './path.js';
 import { sendError } from './respond.js';
@@ -232,15 +232,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       counters.errors.pathRejected++;
       return sendError(res, pathError, requestHasBody(req));
     }
-    const info: RequestHeaderInfo = {
-      headers: [],
-      hostProblem: undefined,
-      origin: '',
-      hasAuthorization: false,
-      hasBody: false,
-      ifNoneMatch: undefined,
-      cacheControl: undefined,
-    };
+    const info = newHeaderInfo();
     ctx.rules.request(req, info);
     if (info.hostProblem) {
       counters.errors.badRequest++;

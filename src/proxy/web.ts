@@ -16,14 +16,14 @@ import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher, Pool } from 'undici';
 import { HeadroomError } from '../errors.js';
-import type { HeadroomAdmission, Release, Sheddable } from '../admission/index.js';
+import type { HeadroomAdmission, Release } from '../admission/index.js';
 import type { RequestHeaders, Tee } from './cache-tee.js';
 import type { ResponseFacts } from './cache-policy.js';
 import { beginTee, type ExchangeContext } from './exchange.js';
 import { ProxyAbort, faultError, faultKind } from './faults.js';
-import type { RequestHeaderInfo } from './headers.js';
+import { newHeaderInfo, type RequestHeaderInfo } from './headers.js';
 import type { PathMapper } from './path.js';
-import { UpstreamHandler } from './upstream-handler.js';
+import { ClientExchange } from './client-exchange.js';
 
 /** Bytes the response stream may queue for a slow reader before the upstream is paused. */
 export const WEB_HIGH_WATER_MARK = 64 * 1024;
@@ -71,9 +71,7 @@ interface WebExchangeOptions {
   resolve: (r: Response) => void;
 }
 
-class WebExchange extends UpstreamHandler implements Sheddable {
-  done = false;
-  bytes = 0;
+class WebExchange extends ClientExchange {
   private readonly o: WebExchangeOptions;
   private readonly started = performance.now();
   private readonly onAbort = (): void => this.abort(new ProxyAbort('clientAbort'));
@@ -88,8 +86,6 @@ class WebExchange extends UpstreamHandler implements Sheddable {
   private facts: ResponseFacts | undefined;
   private uploadedBytes = 0;
   private pulls = 0;
-  private seen = -1;
-  private idleChecks = 0;
 
   constructor(
     private readonly ctx: ExchangeContext,
@@ -103,28 +99,12 @@ class WebExchange extends UpstreamHandler implements Sheddable {
     o.request.signal.addEventListener('abort', this.onAbort, { once: true });
   }
 
-  /** The sweep's look (see Exchange.checkClient): a stalled upload or a reader that stopped pulling. */
-  checkClient(limit: number): void {
+  /** A stalled upload, or a reader that stopped pulling a full download. */
+  protected clientProgress(): number | undefined {
     const up = this.o.upload;
-    let progress: number;
-    if (up && !up.readableEnded && up.readableFlowing === true) progress = this.uploadedBytes;
-    else if (this.resolved && this.sink && (this.sink.desiredSize ?? 1) <= 0) progress = -2 - this.pulls;
-    else {
-      this.idleChecks = 0;
-      this.seen = -1;
-      return;
-    }
-    this.idleChecks = progress === this.seen ? this.idleChecks + 1 : 0;
-    this.seen = progress;
-    if (this.idleChecks >= limit) this.abort(new ProxyAbort('clientTimeout'));
-  }
-
-  abort(err: Error): void {
-    if (!this.done) this.abortUpstream(err);
-  }
-
-  shed(): void {
-    this.abort(new ProxyAbort('shed'));
+    if (up && !up.readableEnded && up.readableFlowing === true) return this.uploadedBytes;
+    if (this.resolved && this.sink && (this.sink.desiredSize ?? 1) <= 0) return -2 - this.pulls;
+    return undefined;
   }
 
   protected uploaded(bytes: number): void {
@@ -332,15 +312,7 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
       counters.errors.pathRejected++;
       return errorResponse(errors.path, hasBody);
     }
-    const info: RequestHeaderInfo = {
-      headers: [],
-      hostProblem: undefined,
-      origin: '',
-      hasAuthorization: false,
-      hasBody: false,
-      ifNoneMatch: undefined,
-      cacheControl: undefined,
-    };
+    const info = newHeaderInfo();
     ctx.rules.webRequest(request.headers, fetchInfo?.remoteAddress, url.protocol.slice(0, -1), info);
     if (info.hostProblem) {
       counters.errors.badRequest++;

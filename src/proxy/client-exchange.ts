@@ -1,0 +1,45 @@
+// What the Node exchange (exchange.ts) and the Web-stream exchange (web.ts) share above undici's
+// handler: being done, aborting the upstream side, shedding, and CLIENT_TIMEOUT's look at whether
+// the client is the side that stalls. Each says what client progress means for it.
+import type { Sheddable } from '../admission/index.js';
+import { ProxyAbort } from './faults.js';
+import { UpstreamHandler } from './upstream-handler.js';
+
+export abstract class ClientExchange extends UpstreamHandler implements Sheddable {
+  done = false;
+  bytes = 0;
+  private seen = -1;
+  private idleChecks = 0;
+
+  /**
+   * A number that changes whenever the client makes progress while the exchange waits on it
+   * (upload bytes, drains or pulls of a full download), or undefined when nothing waits on the
+   * client (waiting for the upstream is not the client's fault).
+   */
+  protected abstract clientProgress(): number | undefined;
+
+  /**
+   * One look of the sweep: counts consecutive looks in which the client was the side that stalled
+   * and made no progress, and ends the exchange at `limit`.
+   */
+  checkClient(limit: number): void {
+    const progress = this.clientProgress();
+    if (progress === undefined) {
+      this.idleChecks = 0;
+      this.seen = -1;
+      return;
+    }
+    this.idleChecks = progress === this.seen ? this.idleChecks + 1 : 0;
+    this.seen = progress;
+    if (this.idleChecks >= limit) this.abort(new ProxyAbort('clientTimeout'));
+  }
+
+  /** Aborts the upstream side (client gone, shed); undici then reports the failure to fail(). */
+  abort(err: Error): void {
+    if (!this.done) this.abortUpstream(err);
+  }
+
+  shed(): void {
+    this.abort(new ProxyAbort('shed'));
+  }
+}
