@@ -1,36 +1,15 @@
 // A live gateway's /metrics, after traffic that gives every headroom_* family samples, passes
 // Prometheus' own checker (`promtool check metrics`, from Debian's prometheus package).
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { promtoolCheckMetrics, promtoolOrSkip } from '../helpers/promtool.js';
 import { test } from 'node:test';
 import { ADMIN_TOKEN, startGateway } from '../helpers/gateway.js';
 import { request } from '../helpers/http.js';
 import { redisAvailable, startRedis, type RedisServer } from '../helpers/redis.js';
 import { parsePrometheus } from './prometheus.js';
 
-function promtoolOrSkip(): boolean {
-  if (spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0) return true;
-  if (process.env.HEADROOM_REQUIRE_PROMTOOL === '1' || process.env.CI === 'true') {
-    throw new Error('promtool is required (HEADROOM_REQUIRE_PROMTOOL=1 or CI) but is not on PATH (apt-get install -y prometheus)');
-  }
-  console.warn('\n*** SKIP metrics-promtool: promtool is not on PATH (apt-get install -y prometheus) ***\n');
-  return false;
-}
-
-/** promtool's findings, one per line (it exits non-zero when it has any). */
-async function promtool(text: string): Promise<string[]> {
-  const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const exited = new Promise<number | null>((resolve, reject) => child.on('error', reject).on('close', resolve));
-  child.stdin.end(text);
-  await exited;
-  return out.split('\n').filter(Boolean);
-}
-
 test('promtool check metrics finds nothing in headroom_* on a live /metrics', async (t) => {
-  if (!promtoolOrSkip()) return t.skip('promtool not installed');
+  if (!promtoolOrSkip('metrics-promtool')) return t.skip('promtool not installed');
   // With Redis the cache has its invalidation bus too, so those families get samples as well.
   const redis: RedisServer | undefined = redisAvailable() ? await startRedis() : undefined;
   const gw = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, ...(redis ? { REDIS_URL: redis.url } : {}) });
@@ -55,7 +34,7 @@ test('promtool check metrics finds nothing in headroom_* on a live /metrics', as
     assert.match(text, /^headroom_proxy_upstream_latency_seconds_count [1-9]/m);
     assert.match(text, /^headroom_heap_growth_bytes_per_second NaN$/m, 'an unknown value is written NaN');
 
-    const findings = await promtool(text);
+    const findings = await promtoolCheckMetrics(text);
     // prom-client's own default metrics have known findings (nodejs_active_*_total are gauges).
     const ours = findings.filter((l) => !/^(nodejs|process)_\w+ /.test(l));
     assert.deepEqual(ours, [], `promtool check metrics:\n${findings.join('\n')}`);

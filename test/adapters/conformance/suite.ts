@@ -5,11 +5,11 @@
 // Each fixture runs as a child process (SIGTERM, small heaps); everything is asserted through HTTP.
 //   node --import tsx --test test/adapters/conformance/*.test.ts      (HEADROOM_FIXTURES=express,… to pick)
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it as test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type TestResponse } from '../../helpers/http.js';
+import { promtoolCheckMetrics, promtoolOrSkip } from '../../helpers/promtool.js';
 import { waitFor } from '../../helpers/wait.js';
 import { buildFixture, fixtures, startFixture, type Fixture, type RunningApp } from './harness.js';
 import { startUpstream, type Upstream } from './upstreams.js';
@@ -78,26 +78,6 @@ function abandonable(url: string): () => void {
   req.on('error', () => undefined);
   req.end();
   return () => req.destroy();
-}
-
-function promtoolOrSkip(): boolean {
-  if (spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0) return true;
-  if (process.env.HEADROOM_REQUIRE_PROMTOOL === '1' || process.env.CI === 'true') {
-    throw new Error('promtool is required (HEADROOM_REQUIRE_PROMTOOL=1 or CI) but is not on PATH (apt-get install -y prometheus)');
-  }
-  console.warn('\n*** SKIP conformance scenario 13: promtool is not on PATH (apt-get install -y prometheus) ***\n');
-  return false;
-}
-
-async function promtool(text: string): Promise<string[]> {
-  const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const exited = new Promise<number | null>((resolve, reject) => child.on('error', reject).on('close', resolve));
-  child.stdin.end(text);
-  await exited;
-  return out.split('\n').filter(Boolean);
 }
 
 /** Runs the suite against the fixture named `name` (unless HEADROOM_FIXTURES leaves it out). */
@@ -357,14 +337,14 @@ function conformance(fixture: Fixture): void {
         }));
 
       it('13. /metrics passes promtool check metrics for headroom_*', async (t) => {
-        if (!promtoolOrSkip()) return t.skip('promtool not installed');
+        if (!promtoolOrSkip('conformance scenario 13')) return t.skip('promtool not installed');
         await explained(app, async () => {
           const r = await request(`${app.url}/metrics`);
           assert.equal(r.status, 200);
           assert.match(String(r.headers['content-type']), /^text\/plain/);
           assert.match(r.text, /^headroom_app_requests_in_flight \d+$/m);
           assert.match(r.text, /^headroom_proxy_/m);
-          const findings = await promtool(r.text);
+          const findings = await promtoolCheckMetrics(r.text);
           // prom-client's own default metrics have known findings (nodejs_active_*_total are gauges).
           const ours = findings.filter((l) => !/^(nodejs|process)_\w+ /.test(l));
           assert.deepEqual(ours, [], `promtool check metrics:\n${findings.join('\n')}`);
