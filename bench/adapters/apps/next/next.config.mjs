@@ -1,4 +1,4 @@
-// The Next.js bench app builds against the repo's source, as test/fixtures/next-app does: prepare.mjs
+// The Next.js bench app builds against the repo's source, as test/fixtures/apps/next does: prepare.mjs
 // compiles src/ into .headroom-dist/ and `headroom-memory/next` is aliased to it.
 import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -1,0 +1,111 @@
+// Builds a Next.js app of this repository against the repo's own source (the conformance fixture
+// test/fixtures/apps/next and the bench app bench/adapters/apps/next): compiles src/ with tsc into
+// the app's .headroom-dist/ (what its next.config.mjs aliases `headroom-memory/next` to), then runs
+// `next build`. Skipped when the app's .next/ holds a build of exactly this source (a hash of src/,
+// the app's folder, this file, package-lock.json and tsconfig.build.json). CI=1 so that Next never
+// installs anything it thinks is missing: it must not touch package.json or node_modules.
+// Test files run in parallel: one process builds under a lock directory, the others wait for it.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const self = fileURLToPath(import.meta.url);
+const repo = path.resolve(path.dirname(self), '..');
+const SKIP = new Set(['.next', '.headroom-dist', 'node_modules', '.prepare.lock']);
+
+function files(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    if (SKIP.has(name)) continue;
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...files(full));
+    else out.push(full);
+  }
+  return out.sort();
+}
+
+function sourceHash(app) {
+  const hash = createHash('sha256');
+  const inputs = [
+    ...files(path.join(repo, 'src')),
+    ...files(app),
+    self,
+    path.join(repo, 'package-lock.json'),
+    path.join(repo, 'tsconfig.build.json'),
+  ];
+  for (const f of inputs) hash.update(path.relative(repo, f)).update('\0').update(readFileSync(f));
+  return hash.digest('hex');
+}
+
+function run(cmd, args, cwd, env) {
+  const r = spawnSync(cmd, args, {
+    cwd,
+    env: { ...process.env, CI: '1', NEXT_TELEMETRY_DISABLED: '1', NODE_OPTIONS: '', ...env },
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  if (r.status !== 0)
+    throw new Error(
+      `${path.basename(args[0] ?? cmd)} ${args.slice(1).join(' ')} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`,
+    );
+}
+
+function build(app, digest, env) {
+  const dist = path.join(app, '.headroom-dist');
+  rmSync(dist, { recursive: true, force: true });
+  rmSync(path.join(app, '.next'), { recursive: true, force: true });
+  const tsc = path.join(repo, 'node_modules/typescript/bin/tsc');
+  run(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', dist, '--declaration', 'false'], repo, env);
+  run(process.execPath, [path.join(repo, 'node_modules/next/dist/bin/next'), 'build'], app, env);
+  writeFileSync(path.join(app, '.next', 'headroom-build-hash'), digest);
+}
+
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Builds the Next.js app in `app` unless its build is up to date; returns whether it built.
+ * `env` is added to the environment of tsc and `next build`.
+ */
+export function prepareNextApp(app, env = {}) {
+  const digest = sourceHash(app);
+  const stamp = path.join(app, '.next', 'headroom-build-hash');
+  const lock = path.join(app, '.prepare.lock');
+  const current = () => existsSync(stamp) && readFileSync(stamp, 'utf8') === digest;
+  for (const until = Date.now() + 300_000; ;) {
+    if (current()) return false;
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      const owner = Number(readFileSync(path.join(lock, 'pid'), { encoding: 'utf8', flag: 'a+' }) || 0);
+      if (owner && !alive(owner)) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > until) throw new Error(`another build (pid ${owner}) still holds ${lock}`);
+      else sleep(200);
+    }
+  }
+  try {
+    writeFileSync(path.join(lock, 'pid'), String(process.pid));
+    if (current()) return false;
+    build(app, digest, env);
+    return true;
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** For an app's prepare.mjs run as a script: builds and says what it did. */
+export function prepareNextAppMain(app, label, env) {
+  const started = Date.now();
+  const built = prepareNextApp(app, env);
+  console.log(built ? `${label} built in ${((Date.now() - started) / 1000).toFixed(1)} s` : `${label}: the build is up to date`);
+}
