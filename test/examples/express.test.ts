@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { request } from '../helpers/http.js';
-import { installExample } from './install.js';
+import { installExample } from '../helpers/install.js';
 
 test(
   'examples/express: npm install && npm start serve health, metrics, the proxy and its own JSON route; SIGTERM ends it',

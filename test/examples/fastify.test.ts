@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { CliChild } from '../cli/child.js';
 import { request } from '../helpers/http.js';
 import { startUpstream } from '../proxy/helpers.js';
-import { installExample } from './install.js';
+import { installExample } from '../helpers/install.js';
 
 test(
   'examples/fastify: npm install && npm start; proxy behind its auth hook, its JSON route, health, metrics, SIGTERM exit 0',

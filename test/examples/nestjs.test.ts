@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import type { CliChild } from '../cli/child.js';
 import { request } from '../helpers/http.js';
 import { startUpstream, type Upstream } from '../adapters/nestjs/app.js';
-import { installExample, type InstalledExample } from './install.js';
+import { installExample, type InstalledExample } from '../helpers/install.js';
 
 describe('examples/nestjs', { timeout: 300_000 }, () => {
   let upstream: Upstream;

@@ -1,24 +1,13 @@
 // examples/next runs as a user runs it: `npm start` is `next build && node server.mjs`, here the
-// same two steps on the example's own folder, with headroom-memory resolved from the built package (dist;
-// `npm run build`, which `npm ci` runs through `prepare`): node_modules/headroom-memory links to
-// this repository, as `npm install` does for "file:../..", and next, react and react-dom resolve
-// from the repository's node_modules. The build is skipped while one of exactly these example
+// same two steps on the example's own folder, with node_modules/headroom-memory a copy of the
+// package as the tests build it (test/helpers/install.ts), where `npm install` would put the packed
+// "file:../.." (a copy, not a link: Turbopack resolves nothing outside its root), and next, react,
+// react-dom and headroom's own dependencies resolved from the repository's node_modules. The build is skipped while one of exactly these example
 // files is there (headroom-memory is a server external package, so its dist is not in the build).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -26,6 +15,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { request } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait.js';
+import { builtPackage } from '../helpers/install.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const EXAMPLE = join(ROOT, 'examples/next');
@@ -64,16 +54,21 @@ function build(env: NodeJS.ProcessEnv): void {
   writeFileSync(stamp, digest);
 }
 
-/** node_modules/headroom-memory → this repository, unless `npm install` made it already; returns the undo. */
-function linkPackage(): () => void {
+/**
+ * node_modules/headroom-memory: a fresh copy of the built package (replacing a copy a killed run
+ * left), unless `npm install` put the package there; returns the undo.
+ */
+function placePackage(built: string): () => void {
   const modules = join(EXAMPLE, 'node_modules');
-  const link = join(modules, 'headroom-memory');
-  if (existsSync(link)) return () => undefined;
+  const target = join(modules, 'headroom-memory');
+  const marker = join(target, '.copied-by-test');
+  if (existsSync(target) && !existsSync(marker)) return () => undefined;
   const madeModules = !existsSync(modules);
-  mkdirSync(modules, { recursive: true });
-  symlinkSync(relative(modules, ROOT), link, 'dir');
+  rmSync(target, { recursive: true, force: true });
+  cpSync(built, target, { recursive: true, filter: (src) => !src.startsWith(join(built, 'node_modules')) });
+  writeFileSync(marker, '');
   return () => {
-    if (lstatSync(link).isSymbolicLink()) rmSync(link);
+    rmSync(target, { recursive: true, force: true });
     if (madeModules) rmSync(modules, { recursive: true, force: true });
   };
 }
@@ -90,7 +85,6 @@ test(
   'examples/next: next build && node server.mjs serves health, metrics, the proxy route and its own JSON route',
   { timeout: 300_000 },
   async () => {
-    assert.ok(existsSync(join(ROOT, 'dist/adapters/next/index.js')), 'dist/ is missing or stale: run npm run build');
     const seen: string[] = [];
     const upstream = createServer((req, res) => {
       seen.push(`${req.method} ${req.url}`);
@@ -99,7 +93,7 @@ test(
     });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    const unlink = linkPackage();
+    const removePackage = placePackage((await builtPackage()).dir);
     const root = turbopackRoot();
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -158,7 +152,7 @@ test(
     } finally {
       child?.kill('SIGKILL');
       upstream.close();
-      unlink();
+      removePackage();
     }
   },
 );

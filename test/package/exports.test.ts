@@ -1,15 +1,14 @@
 // Every entry point in package.json "exports" exports what its kind promises, on both sides: the
 // `import` side from src (through tsx, as the tests run) and the `require` side from the CommonJS
-// build (dist/cjs; `npm run build`, which `npm ci` runs through `prepare`, is run here when dist/cjs
-// is missing or older than src). Adapters and the toolkit carry the error registry and the
+// build (dist/cjs of the package as the tests build it, test/helpers/install.ts). Adapters and the toolkit carry the error registry and the
 // Prometheus registration (src/shared-entry.ts); each part its own register*Metrics.
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { builtPackage } from '../helpers/install.js';
 
 const ROOT = process.cwd();
 
@@ -74,22 +73,11 @@ describe('the import side (ESM, from src)', () => {
   }
 });
 
-/** The newest modification time under a directory, ms. */
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
 describe('the require side (CommonJS, from dist/cjs)', { timeout: 300_000 }, () => {
-  const marker = join(ROOT, 'dist/cjs/package.json');
-  if (!existsSync(marker) || statSync(marker).mtimeMs < newest(join(ROOT, 'src'))) {
-    const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
-    assert.equal(build.status, 0, 'npm run build');
-  }
+  let built = '';
+  before(async () => {
+    built = (await builtPackage()).dir;
+  });
   test('no declaration file default-imports a module (TS1192 for users without esModuleInterop)', () => {
     const offenders: string[] = [];
     const walk = (dir: string): void => {
@@ -98,21 +86,21 @@ describe('the require side (CommonJS, from dist/cjs)', { timeout: 300_000 }, () 
         if (e.isDirectory()) walk(p);
         else if (e.name.endsWith('.d.ts'))
           for (const line of readFileSync(p, 'utf8').split('\n'))
-            if (/^import (?!type\b)[\w$]+\s*(,|from\b)/.test(line)) offenders.push(`${p.slice(ROOT.length + 1)}: ${line}`);
+            if (/^import (?!type\b)[\w$]+\s*(,|from\b)/.test(line)) offenders.push(`${p.slice(built.length + 1)}: ${line}`);
       }
     };
-    walk(join(ROOT, 'dist'));
+    walk(join(built, 'dist'));
     assert.deepEqual(offenders, []);
   });
 
-  const require = createRequire(join(ROOT, 'package.json'));
   for (const [name, entry] of entries) {
     test(name, () => {
-      const mod = require(resolve(ROOT, entry.require.default)) as Record<string, unknown>;
+      const require = createRequire(join(built, 'package.json'));
+      const mod = require(resolve(built, entry.require.default)) as Record<string, unknown>;
       assert.deepEqual(missing(mod, REQUIRED[name]!), [], `${name} (require) lacks these`);
       // One registry: the errors of an adapter are the errors entry's (same class, so instanceof works).
       if (REQUIRED[name]!.includes('HeadroomError')) {
-        const errors = require(resolve(ROOT, (exportsMap['./errors'] as Exclude<Entry, string>).require.default)) as Record<
+        const errors = require(resolve(built, (exportsMap['./errors'] as Exclude<Entry, string>).require.default)) as Record<
           string,
           unknown
         >;

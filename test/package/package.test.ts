@@ -1,8 +1,20 @@
-// What a user installs: `npm pack`, then the tarball installed into a fresh project.
+// What a user installs: the package packed as `npm pack` packs it, then the tarball installed into
+// fresh projects.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -10,6 +22,7 @@ import { promisify } from 'node:util';
 import { waitFor } from '../helpers/wait.js';
 import { portClosed } from '../helpers/net.js';
 import { exitWithin, spawnWatched } from '../cli/child.js';
+import { builtPackage } from '../helpers/install.js';
 
 const run = promisify(execFile);
 const ROOT = process.cwd();
@@ -63,11 +76,12 @@ describe('the packed tarball, installed into fresh projects', { timeout: 300_000
   const entries: string[] = [];
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'headroom-pack-'));
-    // npm pack runs `prepare`, i.e. a clean build.
-    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
-    const [packed] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
-    const paths = new Set(packed!.files.map((f) => f.path));
+    dir = mkdtempSync(join(tmpdir(), 'headroom-install-'));
+    // Built as `npm run build` builds it and packed as `npm pack` packs it, in a folder of its own.
+    const built = await builtPackage();
+    copyFileSync(built.tarball, join(dir, 'headroom-memory.tgz'));
+    const packed = { filename: 'headroom-memory.tgz' };
+    const paths = new Set(built.files);
     assert.ok(paths.has('LICENSE'), 'LICENSE is packed');
     assert.ok(paths.has('dist/cli/main.js'));
     assert.ok(paths.has('dist/cjs/package.json'), 'dist/cjs is marked CommonJS');
@@ -92,7 +106,7 @@ describe('the packed tarball, installed into fresh projects', { timeout: 300_000
     // A lockfile made of the workspace's own resolutions lets npm install offline, from its cache.
     project = join(dir, 'project');
     mkdirSync(project);
-    const tarball = `file:../${packed!.filename}`;
+    const tarball = `file:../${packed.filename}`;
     writeFileSync(
       join(project, 'package.json'),
       JSON.stringify({ name: 'project', private: true, type: 'module', dependencies: { [pkg.name]: tarball } }),

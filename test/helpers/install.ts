@@ -1,8 +1,9 @@
-// Each example as a user gets it: a copy of its folder, `npm install` (offline, from npm's cache)
-// with `headroom-memory` pointed at this repository packed as npm packs it, then `npm start`.
-// (In the repository the examples depend on "file:../.." with install-links=true, so npm packs
-// the repository too — running its `prepare`, which builds dist/. The tests pack a copy built in a
-// temporary folder instead, so they never rebuild the repository's own dist/ under other tests.)
+// The package as a user gets it, for the tests: built as `npm run build` builds it and packed as
+// `npm pack` packs it, but in a temporary folder, so that no test ever rebuilds the repository's own
+// dist/ while another test reads it (tests run two files at a time). Also each example as a user
+// gets it: a copy of its folder, `npm install` (offline, from npm's cache) with `headroom-memory`
+// pointed at that tarball, then `npm start`. (In the repository the examples depend on "file:../.."
+// with install-links=true.)
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -15,6 +16,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -48,13 +50,25 @@ function sourceKey(): string {
   return hash.digest('hex').slice(0, 16);
 }
 
+export interface BuiltPackage {
+  /** The package folder: package.json, README, LICENSE, docs, both builds in dist/ and a link to node_modules. */
+  dir: string;
+  /** The tarball `npm pack` made of it. */
+  tarball: string;
+  /** The tarball's file names, as `npm pack --json` lists them. */
+  files: string[];
+}
+
 /**
- * The package as `npm pack` makes it (dist built as `npm run build` builds it), shared by the
- * example tests that run at the same time (a lock folder) and reused while the sources are the same.
+ * The package, built and packed once while the sources stay the same, and shared by the tests that
+ * run at the same time (a lock folder). Older builds in the temporary folder are removed.
  */
-export async function packedTarball(): Promise<string> {
-  const cache = join(tmpdir(), `headroom-examples-pack-${sourceKey()}`);
+export async function builtPackage(): Promise<BuiltPackage> {
+  const key = sourceKey();
+  const cache = join(tmpdir(), `headroom-pack-${key}`);
+  const dir = join(cache, 'package');
   const tarball = join(cache, 'headroom-memory.tgz');
+  const listing = join(cache, 'files.json');
   const lock = join(cache, 'lock');
   mkdirSync(cache, { recursive: true });
   for (const deadline = Date.now() + 240_000; !existsSync(tarball);) {
@@ -67,21 +81,32 @@ export async function packedTarball(): Promise<string> {
       continue;
     }
     try {
-      const pkg = mkdtempSync(join(cache, 'pkg-'));
-      for (const f of ['package.json', 'README.md', 'LICENSE']) cpSync(join(ROOT, f), join(pkg, f));
-      cpSync(join(ROOT, 'docs'), join(pkg, 'docs'), { recursive: true });
-      await run(process.execPath, [TSC, '-p', 'tsconfig.build.json', '--outDir', join(pkg, 'dist')], { cwd: ROOT });
-      await run(process.execPath, [TSC, '-p', 'tsconfig.build.cjs.json', '--outDir', join(pkg, 'dist/cjs')], { cwd: ROOT });
-      writeFileSync(join(pkg, 'dist/cjs/package.json'), '{ "type": "commonjs" }\n');
-      const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', pkg], { cwd: pkg });
-      const [packed] = JSON.parse(stdout) as { filename: string }[];
-      renameSync(join(pkg, packed!.filename), tarball);
-      rmSync(pkg, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir);
+      for (const f of ['package.json', 'README.md', 'LICENSE']) cpSync(join(ROOT, f), join(dir, f));
+      cpSync(join(ROOT, 'docs'), join(dir, 'docs'), { recursive: true });
+      await run(process.execPath, [TSC, '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], { cwd: ROOT });
+      await run(process.execPath, [TSC, '-p', 'tsconfig.build.cjs.json', '--outDir', join(dir, 'dist/cjs')], { cwd: ROOT });
+      writeFileSync(join(dir, 'dist/cjs/package.json'), '{ "type": "commonjs" }\n');
+      const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', cache], {
+        cwd: dir,
+        maxBuffer: 16 * 1024 * 1024,
+      });
+      const [packed] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
+      writeFileSync(listing, JSON.stringify(packed!.files.map((f) => f.path)));
+      // The built folder's own requires (undici, pino, …) resolve to the repository's dependencies.
+      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+      renameSync(join(cache, packed!.filename), tarball); // last: the tarball says the build is complete
     } finally {
       rmSync(lock, { recursive: true, force: true });
     }
   }
-  return tarball;
+  for (const name of readdirSync(tmpdir()))
+    if (/^headroom-(examples-)?pack-[0-9a-f]{16}$/.test(name) && !name.endsWith(key)) {
+      const old = join(tmpdir(), name);
+      if (Date.now() - statSync(old).mtimeMs > 3_600_000) rmSync(old, { recursive: true, force: true });
+    }
+  return { dir, tarball, files: JSON.parse(readFileSync(listing, 'utf8')) as string[] };
 }
 
 export interface InstalledExample {
@@ -93,7 +118,7 @@ export interface InstalledExample {
 
 /** examples/<name> copied to a temporary folder and installed with `npm install`, offline. */
 export async function installExample(name: string): Promise<InstalledExample> {
-  const tarball = await packedTarball();
+  const { tarball } = await builtPackage();
   const dir = mkdtempSync(join(tmpdir(), `headroom-example-${name}-`));
   cpSync(join(ROOT, 'examples', name), dir, { recursive: true, filter: (src) => !/node_modules|package-lock\.json/.test(src) });
   const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
