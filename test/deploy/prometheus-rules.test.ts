@@ -259,6 +259,12 @@ test('every alert has a severity, a summary, a description and a for:, one per i
   }
 });
 
+test('docs/monitoring.md explains every alert of the file, with its severity, and no other', () => {
+  const doc = read('docs/monitoring.md');
+  const documented = [...doc.matchAll(/^\| `(Headroom\w+)` \| (\w+) \|/gm)].map((m) => `${m[1]} ${m[2]}`);
+  assert.deepEqual(documented.sort(), rules.map((r) => `${r.alert} ${r.labels!.severity}`).sort());
+});
+
 test('every alert fires on its signal and stays quiet beside it on a near miss (promtool test rules)', (t) => {
   if (!promtoolOrSkip('deploy rules')) return t.skip('promtool not installed');
   const r = promtoolTestRules({
