@@ -29,6 +29,12 @@ export function registerMonitorMetrics(registry: Registry, monitor: Pick<MemoryM
     'RSS as a fraction of the RSS limit (MEMORY_RSS_LIMIT or cgroup memory.max), 0..1; NaN without a limit.',
     (s) => (s.sample.rssPercent === null ? null : s.sample.rssPercent / 100),
   );
+  // The limit itself, so a dashboard can draw RSS (process_resident_memory_bytes) against it.
+  m.gauge(
+    'headroom_rss_limit_bytes',
+    'RSS limit (MEMORY_RSS_LIMIT or cgroup memory.max), bytes; NaN without a limit.',
+    (s) => s.sample.rssLimit,
+  );
   m.gauge(
     'headroom_heap_after_gc_bytes',
     'Heap used right after the most recent major GC, bytes; NaN before the first.',

@@ -56,11 +56,11 @@ test('Prometheus loads the rules and scrapes both gateways; Grafana gets the das
     rule_files: string[];
     scrape_configs: { static_configs: { targets: string[] }[] }[];
   };
-  assert.deepEqual(prom.rule_files, ['rules.yml']);
+  assert.deepEqual(prom.rule_files, ['headroom-rules.yml']);
   const mounts = (services.prometheus!.volumes as string[]).map((v) => v.split(':').slice(0, 2));
   assert.deepEqual(mounts, [
     ['./prometheus/prometheus.yml', '/etc/prometheus/prometheus.yml'],
-    ['./prometheus/rules.yml', '/etc/prometheus/rules.yml'],
+    ['./prometheus/headroom-rules.yml', '/etc/prometheus/headroom-rules.yml'],
   ]);
   const targets = prom.scrape_configs.flatMap((c) => c.static_configs.flatMap((sc) => sc.targets));
   assert.deepEqual(targets.sort(), gateways.map(([n]) => `${n}:3000`).sort());
@@ -69,9 +69,12 @@ test('Prometheus loads the rules and scrapes both gateways; Grafana gets the das
     providers: { options: { path: string } }[];
   };
   const grafanaMounts = (services.grafana!.volumes as string[]).map((v) => v.split(':'));
-  const dashboards = grafanaMounts.find(([, target]) => target === provider.providers[0]!.options.path);
-  assert.ok(dashboards, 'the dashboards directory is mounted where the provider reads');
-  assert.ok(exists(join('deploy', dashboards[0]!, 'headroom.json')));
+  // deploy/grafana/headroom.json is mounted into the directory the provider reads, and is the home dashboard.
+  const dashboard = grafanaMounts.find(([source]) => source === './grafana/headroom.json');
+  assert.ok(dashboard, 'deploy/grafana/headroom.json is mounted');
+  assert.ok(exists(join('deploy', dashboard[0]!)));
+  assert.equal(dashboard[1], `${provider.providers[0]!.options.path}/headroom.json`, 'mounted where the provider reads');
+  assert.equal((services.grafana!.environment as Record<string, string>).GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH, dashboard[1]);
   const ds = YAML.parse(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as { datasources: { url: string; uid: string }[] };
   assert.equal(ds.datasources[0]!.url, 'http://prometheus:9090');
 });

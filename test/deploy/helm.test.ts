@@ -86,10 +86,10 @@ test('templates read only values the schema declares', () => {
   }
 });
 
-test('the chart: appVersion is the package version; files/rules.yml is deploy/prometheus/rules.yml', () => {
+test('the chart: appVersion is the package version; files/headroom-rules.yml is deploy/prometheus/headroom-rules.yml', () => {
   const chart = YAML.parse(read(`${CHART}/Chart.yaml`)) as { apiVersion: string; appVersion: string };
   const pkg = JSON.parse(read('package.json')) as { version: string };
   assert.equal(chart.apiVersion, 'v2');
   assert.equal(String(chart.appVersion), pkg.version);
-  assert.equal(read(`${CHART}/files/rules.yml`), read('deploy/prometheus/rules.yml'));
+  assert.equal(read(`${CHART}/files/headroom-rules.yml`), read('deploy/prometheus/headroom-rules.yml'));
 });

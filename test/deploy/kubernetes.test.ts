@@ -1,7 +1,7 @@
 // deploy/kubernetes: `kubectl kustomize` renders the base and the production overlay; every object
 // validates offline against the Kubernetes schemas with no unknown field; the Deployment follows the
 // house rules (memory requests = limits, the three probes, grace period, real options, memory
-// numbers); selectors line up; the PrometheusRule carries deploy/prometheus/rules.yml.
+// numbers); selectors line up; the PrometheusRule carries deploy/prometheus/headroom-rules.yml.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -68,7 +68,7 @@ const one = (objs: K8sObject[], kind: string): K8sObject => {
 const subset = (small: Record<string, string> = {}, big: Record<string, string> = {}): boolean =>
   Object.entries(small).every(([k, v]) => big[k] === v);
 
-const rules = readYaml('deploy/prometheus/rules.yml') as { groups: unknown[] };
+const rules = readYaml('deploy/prometheus/headroom-rules.yml') as { groups: unknown[] };
 const available = kubectlOrSkip();
 
 for (const [dir, expected] of [
@@ -154,7 +154,7 @@ for (const [dir, expected] of [
       assert.ok(sm.endpoints.every((e) => ports.includes(e.port) && e.path === '/metrics'));
     });
 
-    test('PrometheusRule carries the groups of deploy/prometheus/rules.yml', () => {
+    test('PrometheusRule carries the groups of deploy/prometheus/headroom-rules.yml', () => {
       assert.deepEqual(one(objs, 'PrometheusRule').spec!.groups, rules.groups);
     });
   });

@@ -25,6 +25,7 @@ test('monitor metrics are read at scrape time', async () => {
   assert.equal(value(text, 'headroom_memory_status'), 0);
   assert.equal(value(text, 'headroom_detached_contexts'), 0);
   assert.ok(Number.isNaN(value(text, 'headroom_rss_used_ratio')));
+  assert.ok(Number.isNaN(value(text, 'headroom_rss_limit_bytes')));
   assert.ok(Number.isNaN(value(text, 'headroom_heap_growth_bytes_per_second')));
   value(text, 'headroom_heap_after_gc_bytes');
   assert.match(text, /^headroom_gc_runs_total\{kind="major"\} \d+$/m);
@@ -38,5 +39,17 @@ test('monitor metrics are read at scrape time', async () => {
   mem.setHeapRatio(0.9);
   monitor.sampleNow();
   assert.equal(value(await registry.metrics(), 'headroom_memory_status'), 2);
+  await monitor.close();
+});
+
+test('with an RSS limit, the limit and the ratio are exported', async () => {
+  const mem = fakeMemory(1000 * 1024 * 1024);
+  const monitor = createMemoryMonitor({ autoStart: false, sampler: mem.sampler, rssLimit: 512 * 1024 * 1024 });
+  const registry = new Registry();
+  registerMonitorMetrics(registry, monitor);
+  monitor.sampleNow();
+  const text = await registry.metrics();
+  assert.equal(value(text, 'headroom_rss_limit_bytes'), 512 * 1024 * 1024);
+  assert.equal(value(text, 'headroom_rss_used_ratio'), monitor.current().process.rss / (512 * 1024 * 1024));
   await monitor.close();
 });
