@@ -34,6 +34,7 @@ export function startupSummary(f: StartupFacts): { fields: Record<string, unknow
   return {
     fields: {
       url: f.url,
+      pid: process.pid,
       upstream: f.upstream,
       l2: f.l2,
       admin: f.admin,
@@ -41,7 +42,6 @@ export function startupSummary(f: StartupFacts): { fields: Record<string, unknow
       heapLimit: f.heapLimit,
       containerLimit: f.containerLimit,
       version: f.version,
-      pid: process.pid,
     },
     msg,
   };
