@@ -109,7 +109,7 @@ test('pretty format: one readable line, fields as key=value, error stacks bounde
   assert.equal(prettyLine('not json'), 'not json\n');
   const long = prettyLine(JSON.stringify({ level: 30, time: 0, msg: 'x', big: 'y'.repeat(3 * MAX_PRETTY_LINE) }));
   assert.equal(long.length, MAX_PRETTY_LINE + 1);
-  assert.match(prettyLine(JSON.stringify({ level: 40, time: 0, msg: 'w' }), true), /\x1b\[33mWARN/);
+  assert.equal(prettyLine(JSON.stringify({ level: 40, time: 0, msg: 'w' }), true).includes('\x1b[33mWARN'), true);
 });
 
 test('LOG_FORMAT=pretty: the gateway logger writes pretty lines to its destination and JSON stays the default', async () => {
@@ -120,7 +120,7 @@ test('LOG_FORMAT=pretty: the gateway logger writes pretty lines to its destinati
     const { logger } = createGatewayLogger(config, dest);
     logger.info({ reqId: 'abc' }, 'hello');
   }
-  assert.match(out[0]!, /^\d\d:\d\d:\d\d\.\d{3} INFO  hello reqId=abc\n$/);
+  assert.match(out[0]!, /^\d\d:\d\d:\d\d\.\d{3} INFO {2}hello reqId=abc\n$/);
   assert.equal(JSON.parse(out[1]!).msg, 'hello');
   assert.throws(() => loadConfig({ env: { LOG_FORMAT: 'yaml' } }), /LOG_FORMAT.*json, pretty/s);
   // Several lines in one write stay several lines.
