@@ -10,6 +10,9 @@ import { waitFor } from '../helpers/wait.js';
 import { promtoolCheckMetrics, promtoolOrSkip } from '../helpers/promtool.js';
 import { startUpstream, type Upstream } from '../proxy/helpers.js';
 import { parsePrometheus } from '../server/prometheus.js';
+import { loadConfig } from '../../src/config/index.js';
+import { createGateway } from '../../src/server/gateway.js';
+import { createGatewayLogger } from '../../src/server/logger.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -110,7 +113,21 @@ test('request ids: accepted when valid, replaced when not, forwarded upstream, r
       assert.ok(warn, 'the proxy logged the failure');
       assert.equal(warn.reqId, 'broken-1');
 
-      // Fastify's routes: the same rules, and request.log lines carry it (an admin 500 would; a 404 is enough here).
+      // An image whose origin fails: the error handler's warning (request.log) carries the id as well.
+      const img = await request(`${t.url}/image?url=${encodeURIComponent(`${up.url}/broken`)}`, {
+        headers: { 'x-request-id': 'img-broken-1' },
+      });
+      assert.ok(img.status >= 500, `${img.status} ${img.text}`);
+      assert.equal(img.headers['x-request-id'], 'img-broken-1');
+      await accessLineOf(t, 'img-broken-1');
+      const imgLines = parsed(t).filter((l) => l.reqId === 'img-broken-1');
+      assert.ok(imgLines.length >= 2, `the warning and the access line:\n${JSON.stringify(imgLines)}`);
+      assert.ok(
+        !t.logs.some((l) => l.includes('"code":"HEADROOM_UPSTREAM') && !l.includes('img-broken-1')),
+        'no line of it without the id',
+      );
+
+      // Fastify's routes: the same rules.
       const notFound = await request(`${t.url}/nowhere`, { headers: { 'x-request-id': 'nf-1' } });
       assert.equal(notFound.status, 404);
       assert.equal(notFound.headers['x-request-id'], 'nf-1');
@@ -319,6 +336,39 @@ test('start-up summary: one line with upstream, L2, admin, image origins, heap a
       );
     } finally {
       await t.close();
+      await up.close();
+    }
+  });
+});
+
+test('LOG_FORMAT=pretty on a live gateway: the summary and access lines are readable lines with the request id', async () => {
+  await assertNoLeakedHandles(async () => {
+    const up = await startUpstream((_req, res) => res.end('ok'));
+    const out: string[] = [];
+    const { config } = loadConfig({ env: { PORT: '0', UPSTREAM_URL: up.url, LOG_FORMAT: 'pretty', CACHE_DISK_ENABLED: 'false' } });
+    const { logger } = createGatewayLogger(config, { write: (s: string) => void out.push(s) });
+    const gw = await createGateway(config, { logger });
+    try {
+      const url = await gw.listen();
+      const res = await request(`${url}/api/hello?secret=PRETTYSECRET`, { headers: { 'x-request-id': 'pretty-1' } });
+      assert.equal(res.status, 200);
+      const text = await waitFor(() => {
+        const joined = out.join('');
+        return joined.includes('reqId=pretty-1') ? joined : undefined;
+      }, 'the pretty access line');
+      const lines = text.split('\n').filter(Boolean);
+      for (const l of lines) assert.match(l, /^\d\d:\d\d:\d\d\.\d{3} (TRACE|DEBUG|INFO |WARN |ERROR|FATAL) /, l);
+      assert.ok(
+        lines.some((l) => l.includes(`INFO  headroom listening on ${url}: upstream ${up.url}, L2 none, admin off, image origins none`)),
+      );
+      const access = lines.find((l) => l.includes('reqId=pretty-1'))!;
+      assert.match(
+        access,
+        /INFO {2}GET \/api\/hello\?secret= 200 [\d.]+ms reqId=pretty-1 method=GET route=\/api\/\* path="\/api\/hello\?secret=" status=200 /,
+      );
+      assert.ok(!text.includes('PRETTYSECRET'));
+    } finally {
+      await gw.close();
       await up.close();
     }
   });
