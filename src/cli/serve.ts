@@ -41,7 +41,7 @@ export async function serve(argv: string[], version: string): Promise<void> {
   const logs = createLogOutput();
   const { logger, shipper: logShipper } = createGatewayLogger(loaded.config, logs.stream);
   for (const w of loaded.warnings) logger.warn(w);
-  const gateway: Gateway = await createGateway(loaded.config, { logger, logShipper }).catch((err: unknown) => {
+  const gateway: Gateway = await createGateway(loaded.config, { logger, logShipper, version }).catch((err: unknown) => {
     // A part may refuse its options only once it sees the machine (e.g. a foreign CACHE_DIR).
     if (isHeadroomError(err) && err.code === 'HEADROOM_CONFIG_INVALID') fail(`invalid configuration:\n  ${err.message}`, 2);
     throw err;
@@ -82,8 +82,8 @@ export async function serve(argv: string[], version: string): Promise<void> {
   for (const s of SIGNALS) process.on(s, onSignal);
 
   try {
+    // listen() logs the one-line start-up summary (url, upstream, L2, admin, image origins, limits).
     const url = await gateway.listen();
-    logger.info({ url, pid: process.pid, upstream: gateway.upstreamUrl, version }, `headroom gateway listening on ${url}`);
     if (gateway.demoOrigin) {
       const image = encodeURIComponent(`${gateway.demoOrigin.url}/images/demo.jpg`);
       const api = `${url}${gateway.config.proxy.prefix}`;

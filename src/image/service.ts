@@ -3,6 +3,7 @@
 // response shaping (respond.ts). Small originals and variants are cached as raw bytes; large
 // originals stream straight through.
 import { HeadroomError } from '../errors.js';
+import { CACHE_STATUS_HEADERS } from '../cache/cache-status.js';
 import { chooseFormat, OUTPUT_TYPES } from './formats.js';
 import { resolveImageOptions } from './options.js';
 import { createOriginPolicy } from './origin-policy.js';
@@ -36,20 +37,20 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     const notModified = respond.notModified(req, meta);
     if (notModified) {
       c.hits++;
-      return notModified;
+      return cacheStatus(notModified, true);
     }
     const src = await sources.load(url, keys, meta, req.signal);
     if (src.kind === 'buffer') {
       if (src.hit) c.hits++;
       else c.misses++;
-      return respond.bytes(req, src.bytes, src.meta.contentType, src.meta.maxAge, false);
+      return cacheStatus(respond.bytes(req, src.bytes, src.meta.contentType, src.meta.maxAge, false), src.hit);
     }
     if (req.signal?.aborted) {
       src.dispose();
       throw req.signal.reason;
     }
     c.misses++;
-    return respond.stream(src);
+    return cacheStatus(respond.stream(src), false);
   }
 
   async function variant(req: ImageRequest, url: URL, keys: Keys, params: ImageParams): Promise<ImageResponse> {
@@ -68,7 +69,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     }
     const out = await variants.get(url, keys, params, format, preloaded, meta, req.signal);
     if (out === 'original') return original(req, url, keys);
-    return respond.bytes(req, out.bytes, OUTPUT_TYPES[format], out.maxAge, params.format === 'auto');
+    return cacheStatus(respond.bytes(req, out.bytes, OUTPUT_TYPES[format], out.maxAge, params.format === 'auto'), out.hit);
   }
 
   function counted<T>(work: () => Promise<T>): Promise<T> {
@@ -135,6 +136,14 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Cache-Status and X-Cache (RFC 9211; src/cache/cache-status.ts) on an answer. */
+function cacheStatus(res: ImageResponse, hit: boolean): ImageResponse {
+  const [status, statusValue, xCache, xCacheValue] = CACHE_STATUS_HEADERS[hit ? 'hit' : 'miss'];
+  res.headers[status!] = statusValue!;
+  res.headers[xCache!] = xCacheValue!;
+  return res;
 }
 
 // Not a bad request: the client left, and nothing is sent. Counted apart (rejections.client_closed).

@@ -16,7 +16,8 @@ interface Options {
 }
 
 /** 'original': an animated source asked for a format that cannot keep its frames. */
-export type Variant = { bytes: Buffer; maxAge: number } | 'original';
+/** `hit`: read from the cache (false for one made now, whoever waited for it). */
+export type Variant = { bytes: Buffer; maxAge: number; hit: boolean } | 'original';
 
 export interface Variants {
   /**
@@ -63,7 +64,7 @@ export function createVariants(o: Options, sources: SourceLoader, stages: Stages
       if (src.meta.pages > 1 && format !== 'webp' && format !== 'gif') return 'original';
       const out = await stages.transform(src, params, format, signal);
       if (out.length <= o.maxCacheSize && src.meta.maxAge > 0) await store.set(vkey, out, src.meta.maxAge, keys.tags);
-      return { bytes: out, maxAge: src.meta.maxAge };
+      return { bytes: out, maxAge: src.meta.maxAge, hit: false };
     } finally {
       signal.removeEventListener('abort', abandon);
       abandon();
@@ -78,7 +79,7 @@ export function createVariants(o: Options, sources: SourceLoader, stages: Stages
         if (preloaded?.kind === 'stream') preloaded.dispose();
         c.hits++;
         meta ??= await store.get<ImageMeta>(keys.meta);
-        return { bytes: hit, maxAge: meta?.maxAge ?? Math.floor(o.cacheTtl / 1000) };
+        return { bytes: hit, maxAge: meta?.maxAge ?? Math.floor(o.cacheTtl / 1000), hit: true };
       }
       counters.forget(vkey);
       c.misses++;

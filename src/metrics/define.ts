@@ -100,16 +100,21 @@ export function partMetrics<S>(registry: Registry, stats: () => S): PartMetrics<
   };
 }
 
-function histogramValues(name: string, h: CumulativeHistogram): { metricName: string; labels: Labels; value: number }[] {
+/** The sample lines of one histogram series (`labels` on each, plus `le` on the buckets). */
+export function histogramValues(
+  name: string,
+  h: CumulativeHistogram,
+  labels: Labels = {},
+): { metricName: string; labels: Labels; value: number }[] {
   const values = h.bounds.map((le, i): { metricName: string; labels: Labels; value: number } => ({
     metricName: `${name}_bucket`,
-    labels: { le: String(le) },
+    labels: { ...labels, le: String(le) },
     value: h.cumulative[i]!,
   }));
   values.push(
-    { metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: h.count },
-    { metricName: `${name}_sum`, labels: {}, value: h.sum },
-    { metricName: `${name}_count`, labels: {}, value: h.count },
+    { metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: h.count },
+    { metricName: `${name}_sum`, labels, value: h.sum },
+    { metricName: `${name}_count`, labels, value: h.count },
   );
   return values;
 }

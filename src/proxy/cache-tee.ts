@@ -1,9 +1,10 @@
 // Response caching for the proxy: a tee that copies a streaming response into memory while it
 // passes through and gives up as soon as the body exceeds MAX_BUFFER_SIZE; hits are served with
-// Age, and If-None-Match → 304. An entry is one Buffer (binary stays binary):
+// Age and Cache-Status (RFC 9211), and If-None-Match → 304. An entry is one Buffer (binary stays binary):
 // [u32 meta length][meta JSON][body bytes].
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Cache } from '../cache/types.js';
+import { CACHE_STATUS_HEADERS, type CacheOutcome } from '../cache/cache-status.js';
 import { etagMatches, requestBypassesCache, requestForbidsStore, sharedTtl, type ResponseFacts } from './cache-policy.js';
 
 interface EntryMeta {
@@ -100,6 +101,9 @@ export interface ResponseCacheStats {
   skippedUncacheable: number;
 }
 
+/** The Cache-Status reason of each skip() answer: the request said no-cache, or the URL is known uncacheable. */
+export const SKIP_OUTCOME = { bypass: 'request', uncacheable: 'bypass' } as const satisfies Record<string, CacheOutcome>;
+
 export function createResponseCache(options: ResponseCacheOptions) {
   const { cache, maxBufferSize, cacheAuthorized } = options;
   const tags = [options.tag ?? 'proxy'];
@@ -182,15 +186,22 @@ export function createResponseCache(options: ResponseCacheOptions) {
         if (n === 'etag' || n === 'cache-control' || n === 'vary' || n === 'expires' || n === 'date' || n === 'last-modified')
           h.push(n, entry.headers[i + 1]!);
       }
-      h.push('age', age);
+      h.push('age', age, ...HIT);
       return { status: 304, headers: h, body: undefined };
     }
-    return { status: entry.status, headers: entry.headers.concat('age', age), body: method === 'HEAD' ? undefined : entry.body };
+    return { status: entry.status, headers: entry.headers.concat('age', age, HIT), body: method === 'HEAD' ? undefined : entry.body };
   }
 
-  /** Writes a hit (or a 304) to the client. */
-  function serve(entry: CachedResponse, req: IncomingMessage, res: ServerResponse, ifNoneMatch: string | undefined): void {
+  /** Writes a hit (or a 304) to the client; `requestId` is returned as X-Request-Id. */
+  function serve(
+    entry: CachedResponse,
+    req: IncomingMessage,
+    res: ServerResponse,
+    ifNoneMatch: string | undefined,
+    requestId?: string,
+  ): void {
     const a = answer(entry, req.method, ifNoneMatch);
+    if (requestId !== undefined) a.headers.push('x-request-id', requestId);
     res.writeHead(a.status, a.headers);
     res.end(a.body);
   }
@@ -249,6 +260,10 @@ export function createResponseCache(options: ResponseCacheOptions) {
 
   return { skip, lookup, answer, serve, begin, store, stats: (): ResponseCacheStats => ({ ...stats }) };
 }
+
+// Our Cache-Status entry follows any the upstream sent (RFC 9211 §2: the cache nearest the
+// client comes last), as one more field line.
+const HIT = CACHE_STATUS_HEADERS.hit;
 
 function stripAge(headers: string[]): string[] {
   const out: string[] = [];

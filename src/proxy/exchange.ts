@@ -20,6 +20,8 @@ import type { HeaderRules } from './headers.js';
 import { sendError } from './respond.js';
 import type { ProxyCounters } from './stats.js';
 import { ClientExchange } from './client-exchange.js';
+import { CACHE_STATUS_HEADERS, type CacheOutcome } from '../cache/cache-status.js';
+import type { ProxyNote } from './note.js';
 
 /** What an exchange needs from the proxy that created it. */
 export interface ExchangeContext {
@@ -49,6 +51,10 @@ export interface ExchangeOptions {
   hasAuthorization: boolean;
   /** The request's Cache-Control. */
   cacheControl: string | undefined;
+  /** How the response cache took part (sent as Cache-Status/X-Cache); undefined without a cache. */
+  cacheOutcome?: CacheOutcome;
+  /** The caller's note (proxy.handle's third argument), filled in as the exchange runs. */
+  note?: ProxyNote;
 }
 
 export const kExchange = Symbol('headroom.exchange');
@@ -72,6 +78,10 @@ export class Exchange extends ClientExchange {
   private readonly cacheKey: string | undefined;
   private readonly hasAuthorization: boolean;
   private readonly cacheControl: string | undefined;
+  private readonly cacheOutcome: CacheOutcome | undefined;
+  private readonly note: ProxyNote | undefined;
+  /** Where the headers we add (Cache-Status, X-Request-Id) begin; the cache stores those before it. */
+  private ownHeaders = 0;
   private readonly started = performance.now();
   private tee: Tee | undefined;
   private ttl = 0;
@@ -98,6 +108,8 @@ export class Exchange extends ClientExchange {
     this.cacheKey = o.cacheKey;
     this.hasAuthorization = o.hasAuthorization;
     this.cacheControl = o.cacheControl;
+    this.cacheOutcome = o.cacheOutcome;
+    this.note = o.note;
     ctx.counters.active++;
     const res = this.res;
     res[kExchange] = this;
@@ -122,14 +134,23 @@ export class Exchange extends ClientExchange {
   protected uploaded(bytes: number): void {
     this.uploadedBytes += bytes;
     this.ctx.counters.bytesIn += bytes;
+    if (this.note) this.note.bytesIn += bytes;
   }
 
   protected head(status: number, upstreamHeaders: IncomingHttpHeaders, statusText: string): boolean {
-    this.ctx.counters.latency(performance.now() - this.started);
+    const ms = performance.now() - this.started;
+    this.ctx.counters.latency(ms);
     const headers = this.ctx.rules.response(upstreamHeaders);
     this.expected = contentLength(headers);
     if (this.cacheKey !== undefined && this.ctx.responseCache) this.maybeTee(status, headers);
     if (this.res.destroyed) return false;
+    this.ownHeaders = headers.length;
+    if (this.cacheOutcome !== undefined) headers.push(...CACHE_STATUS_HEADERS[this.cacheOutcome]);
+    const note = this.note;
+    if (note) {
+      note.upstreamMs = ms;
+      if (note.requestId !== undefined) setRequestId(headers, note.requestId);
+    }
     this.status = status;
     this.statusText = statusText;
     this.headers = headers;
@@ -162,7 +183,8 @@ export class Exchange extends ClientExchange {
   protected end(): void {
     if (!this.headWritten) this.writeHead();
     if (this.tee && this.facts) {
-      this.ctx.responseCache!.store(this.cacheKey!, this.tee, this.ttl, this.status, this.headers, this.facts, this.req);
+      const upstream = this.headers.slice(0, this.ownHeaders);
+      this.ctx.responseCache!.store(this.cacheKey!, this.tee, this.ttl, this.status, upstream, this.facts, this.req);
     }
     this.finish();
     const held = this.held;
@@ -182,10 +204,13 @@ export class Exchange extends ClientExchange {
       this.res.destroy();
     } else {
       const unreadBody = !this.req.readableEnded;
-      sendError(this.res, faultError(kind, err, this.ctx.streamTimeout, this.ctx.clientTimeout), unreadBody);
+      sendError(this.res, faultError(kind, err, this.ctx.streamTimeout, this.ctx.clientTimeout), unreadBody, this.note?.requestId);
     }
     if (kind !== 'shed')
-      this.ctx.logger?.warn({ kind, code: (err as { code?: string }).code, method: this.req.method }, 'upstream request failed');
+      this.ctx.logger?.warn(
+        { kind, code: (err as { code?: string }).code, method: this.req.method, reqId: this.note?.requestId },
+        'upstream request failed',
+      );
   }
 
   private finish(): void {
@@ -233,6 +258,12 @@ export function beginTee(
   const facts: ResponseFacts | undefined = cacheControl ? { status, cacheControl, vary, setCookie, age } : undefined;
   const t = cache.begin(key, facts, length, hasAuthorization, reqCacheControl);
   return t ? { tee: t.tee, ttl: t.ttl, facts: facts! } : undefined;
+}
+
+/** Replaces the upstream's X-Request-Id (often an echo of ours) with ours, so the client sees one. */
+export function setRequestId(headers: string[], requestId: string): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) if (headers[i] === 'x-request-id') headers.splice(i, 2);
+  headers.push('x-request-id', requestId);
 }
 
 export function contentLength(headers: string[]): number {

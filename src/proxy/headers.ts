@@ -85,11 +85,14 @@ export function createHeaderRules(options: HeaderRulesOptions) {
   const bearer = token ? `Bearer ${token}` : undefined;
   const trust = options.trustForwarded === true;
 
-  /** Builds the upstream header list (flat [name, value, …]) from the client's raw headers. */
-  function request(req: IncomingMessage, info: RequestHeaderInfo): void {
+  /**
+   * Builds the upstream header list (flat [name, value, …]) from the client's raw headers.
+   * `requestId`, when given, replaces any X-Request-Id the client sent.
+   */
+  function request(req: IncomingMessage, info: RequestHeaderInfo, requestId?: string): void {
     const remote = req.socket.remoteAddress ?? '';
     const ownProto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-    walk(req.rawHeaders, remote, ownProto, info);
+    walk(req.rawHeaders, remote, ownProto, info, requestId);
   }
 
   /**
@@ -103,7 +106,7 @@ export function createHeaderRules(options: HeaderRulesOptions) {
     walk(raw, remote, ownProto, info);
   }
 
-  function walk(raw: string[], remote: string | undefined, ownProto: string, info: RequestHeaderInfo): void {
+  function walk(raw: string[], remote: string | undefined, ownProto: string, info: RequestHeaderInfo, requestId?: string): void {
     const out = info.headers;
     let xff: string | undefined;
     let host: string | undefined;
@@ -133,6 +136,7 @@ export function createHeaderRules(options: HeaderRulesOptions) {
         if (value !== '0') info.hasBody = true;
       } else if (name === 'if-none-match') info.ifNoneMatch = value;
       else if (name === 'cache-control') info.cacheControl = value;
+      else if (requestId !== undefined && name === 'x-request-id') continue;
       out.push(name, value);
     }
     if (extraHop) {
@@ -148,6 +152,7 @@ export function createHeaderRules(options: HeaderRulesOptions) {
     // Pages may be built from these (absolute links), so cached responses are keyed on them.
     info.origin = `${p}://${h ?? ''}`.toLowerCase();
     if (bearer) out.push('authorization', bearer);
+    if (requestId !== undefined) out.push('x-request-id', requestId);
   }
 
   /**

@@ -1,6 +1,8 @@
 // headroom-memory/proxy: streaming reverse proxy, admission control and the bounded upstream client.
 export { createProxy, type Proxy, type ProxyOptions, type ProxyStats } from './proxy.js';
 export type { FetchInfo } from './web.js';
+export { newProxyNote, type ProxyNote } from './note.js';
+export type { CacheOutcome } from '../cache/cache-status.js';
 // Admission lives in src/admission (shared with the image routes); re-exported so imports keep working.
 export {
   createAdmission,

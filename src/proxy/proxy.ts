@@ -15,7 +15,7 @@ import type { PressureSource } from '../monitor/types.js';
 import { createAdmission, type AdmissionOptions, type AdmissionStats, type HeadroomAdmission, type Release } from '../admission/index.js';
 import { resolveAdmissionOptions } from '../admission/options.js';
 import { nestedOptions, requireOption, resolveOptions } from '../options/spec.js';
-import { createResponseCache, type ResponseCache, type ResponseCacheStats } from './cache-tee.js';
+import { createResponseCache, SKIP_OUTCOME, type ResponseCache, type ResponseCacheStats } from './cache-tee.js';
 import { Exchange, type ExchangeContext } from './exchange.js';
 import { createGcAssist } from './gc-assist.js';
 import { createHeaderRules, newHeaderInfo, type RequestHeaderInfo } from './headers.js';
@@ -24,6 +24,8 @@ import { createPathMapper } from './path.js';
 import { sendError } from './respond.js';
 import { ProxyCounters, type ErrorKind, type LatencyHistogram } from './stats.js';
 import { createFetch, type FetchInfo } from './web.js';
+import type { CacheOutcome } from '../cache/cache-status.js';
+import type { ProxyNote } from './note.js';
 
 /**
  * Defaults and bounds are the gateway's (docs/configuration.md, variable in brackets); the
@@ -98,8 +100,12 @@ export interface Proxy {
   matches(url: string): boolean;
   /** Stops taking new requests (503 HEADROOM_DRAINING, Connection: close); in-flight ones finish. */
   drain(): void;
-  /** Proxies one request on raw Node objects; never throws, always answers or destroys. */
-  handle(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * Proxies one request on raw Node objects; never throws, always answers or destroys. `note`
+   * (newProxyNote) carries a request id to forward and return, and is filled in with the cache
+   * outcome, upstream time and upload bytes for the caller's access log.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, note?: ProxyNote): void;
   /**
    * The same rules over Web streams (web.ts), for handlers that take a Request and return a
    * Response (Next.js route handlers). Never rejects: failures are JSON error responses.
@@ -177,6 +183,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     path: string,
     info: RequestHeaderInfo,
     cacheKey: string | undefined,
+    outcome: CacheOutcome | undefined,
+    note: ProxyNote | undefined,
   ): void {
     const ex = new Exchange(ctx, {
       req,
@@ -185,6 +193,8 @@ export function createProxy(options: ProxyOptions): Proxy {
       cacheKey: req.method === 'GET' ? cacheKey : undefined,
       hasAuthorization: info.hasAuthorization,
       cacheControl: info.cacheControl,
+      cacheOutcome: outcome,
+      note,
     });
     // undici reports every failure, a refused dispatch included, through the handler.
     ex.send(pool, {
@@ -197,10 +207,20 @@ export function createProxy(options: ProxyOptions): Proxy {
     });
   }
 
-  function admit(req: IncomingMessage, res: ServerResponse, path: string, info: RequestHeaderInfo, cacheKey: string | undefined): void {
+  function admit(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    info: RequestHeaderInfo,
+    cacheKey: string | undefined,
+    outcome: CacheOutcome | undefined,
+    note: ProxyNote | undefined,
+  ): void {
+    if (note) note.cache = outcome;
+    const id = note?.requestId;
     const r = admission.tryAcquire();
-    if (typeof r === 'function') return dispatch(req, res, r, path, info, cacheKey);
-    if (r) return sendError(res, r, info.hasBody);
+    if (typeof r === 'function') return dispatch(req, res, r, path, info, cacheKey, outcome, note);
+    if (r) return sendError(res, r, info.hasBody, id);
     // Queued (callback form: no promise or AbortSignal); leaves the queue if the client goes away,
     // so a client that is gone never reaches dispatch().
     const onClose = (): void => {
@@ -210,50 +230,55 @@ export function createProxy(options: ProxyOptions): Proxy {
     const cancel = admission.enqueue(
       (release) => {
         res.off('close', onClose);
-        dispatch(req, res, release, path, info, cacheKey);
+        dispatch(req, res, release, path, info, cacheKey, outcome, note);
       },
       (err) => {
         res.off('close', onClose);
-        sendError(res, err, info.hasBody);
+        sendError(res, err, info.hasBody, id);
       },
     );
     res.once('close', onClose);
   }
 
-  function handle(req: IncomingMessage, res: ServerResponse): void {
+  function handle(req: IncomingMessage, res: ServerResponse, note?: ProxyNote): void {
     counters.requests++;
+    const id = note?.requestId;
     if (!enabled) {
       counters.disabled++;
-      return sendError(res, disabledError, requestHasBody(req));
+      return sendError(res, disabledError, requestHasBody(req), id);
     }
-    if (draining) return sendError(res, drainingError, true);
+    if (draining) return sendError(res, drainingError, true, id);
     const path = mapper.map(req.url ?? '/');
     if (path === null) {
       counters.errors.pathRejected++;
-      return sendError(res, pathError, requestHasBody(req));
+      return sendError(res, pathError, requestHasBody(req), id);
     }
     const info = newHeaderInfo();
-    ctx.rules.request(req, info);
+    ctx.rules.request(req, info, id);
     if (info.hostProblem) {
       counters.errors.badRequest++;
-      return sendError(res, new HeadroomError('HEADROOM_BAD_REQUEST', `${info.hostProblem} (RFC 9112 §3.2)`), info.hasBody);
+      return sendError(res, new HeadroomError('HEADROOM_BAD_REQUEST', `${info.hostProblem} (RFC 9112 §3.2)`), info.hasBody, id);
     }
     const method = req.method;
-    if (!responseCache || (method !== 'GET' && method !== 'HEAD')) return admit(req, res, path, info, undefined);
+    if (!responseCache) return admit(req, res, path, info, undefined, undefined, note);
+    if (method !== 'GET' && method !== 'HEAD') return admit(req, res, path, info, undefined, 'method', note);
     // The forwarded origin is part of the key: a page built for one Host is never served for another.
     const key = `proxy:${info.origin}${path}`;
     // Bypassed or known uncacheable: no lookup, and no promise on this hot path.
-    if (responseCache.skip(key, info.cacheControl) !== undefined) return admit(req, res, path, info, key);
+    const skipped = responseCache.skip(key, info.cacheControl);
+    if (skipped !== undefined) return admit(req, res, path, info, key, SKIP_OUTCOME[skipped], note);
     responseCache.lookup(key, req, info.cacheControl).then(
       (hit) => {
         if (res.destroyed) {
           counters.errors.clientAbort++; // gone during the lookup: no upstream request for it
           return;
         }
-        if (hit) responseCache.serve(hit, req, res, info.ifNoneMatch);
-        else admit(req, res, path, info, key);
+        if (hit) {
+          if (note) note.cache = 'hit';
+          responseCache.serve(hit, req, res, info.ifNoneMatch, id);
+        } else admit(req, res, path, info, key, 'miss', note);
       },
-      () => admit(req, res, path, info, key),
+      () => admit(req, res, path, info, key, 'miss', note),
     );
   }
 

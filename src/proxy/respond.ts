@@ -1,12 +1,13 @@
 // Writes an error straight to a raw Node response: a few hundred bytes, no Fastify objects. When
 // the request still has an unread body the connection is closed after the answer, so Node does not
-// have to read and discard that body to keep the connection alive.
+// have to read and discard that body to keep the connection alive. A request id (proxy.handle's
+// note) is returned on errors too.
 import type { ServerResponse } from 'node:http';
 import type { HeadroomError } from '../errors.js';
 
 const bodies = new WeakMap<HeadroomError, Buffer>();
 
-export function sendError(res: ServerResponse, err: HeadroomError, unreadBody: boolean): void {
+export function sendError(res: ServerResponse, err: HeadroomError, unreadBody: boolean, requestId?: string): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
@@ -19,6 +20,7 @@ export function sendError(res: ServerResponse, err: HeadroomError, unreadBody: b
   const h = ['content-type', 'application/json; charset=utf-8', 'content-length', String(body.length), 'cache-control', 'no-store'];
   for (const k in err.headers) h.push(k, err.headers[k]!);
   if (unreadBody) h.push('connection', 'close');
+  if (requestId !== undefined) h.push('x-request-id', requestId);
   res.writeHead(err.statusCode, h);
   res.end(body);
 }

@@ -17,9 +17,10 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher, Pool } from 'undici';
 import { HeadroomError } from '../errors.js';
 import type { HeadroomAdmission, Release } from '../admission/index.js';
-import type { RequestHeaders, Tee } from './cache-tee.js';
+import { SKIP_OUTCOME, type RequestHeaders, type Tee } from './cache-tee.js';
 import type { ResponseFacts } from './cache-policy.js';
 import { beginTee, type ExchangeContext } from './exchange.js';
+import { CACHE_STATUS_HEADERS, type CacheOutcome } from '../cache/cache-status.js';
 import { ProxyAbort, faultError, faultKind } from './faults.js';
 import { newHeaderInfo, type RequestHeaderInfo } from './headers.js';
 import type { PathMapper } from './path.js';
@@ -68,6 +69,8 @@ interface WebExchangeOptions {
   reqHeaders: () => RequestHeaders;
   hasAuthorization: boolean;
   cacheControl: string | undefined;
+  /** Sent as Cache-Status/X-Cache; undefined without a cache. */
+  cacheOutcome: CacheOutcome | undefined;
   resolve: (r: Response) => void;
 }
 
@@ -81,6 +84,8 @@ class WebExchange extends ClientExchange {
   private status = 0;
   private statusText = '';
   private headers: string[] = [];
+  /** Where the headers we add begin; the cache stores those before it. */
+  private ownHeaders = 0;
   private tee: Tee | undefined;
   private ttl = 0;
   private facts: ResponseFacts | undefined;
@@ -123,6 +128,8 @@ class WebExchange extends ClientExchange {
       const t = beginTee(this.ctx.responseCache, this.o.cacheKey, status, headers, this.o.hasAuthorization, this.o.cacheControl);
       if (t) ({ tee: this.tee, ttl: this.ttl, facts: this.facts } = t);
     }
+    this.ownHeaders = headers.length;
+    if (this.o.cacheOutcome !== undefined) headers.push(...CACHE_STATUS_HEADERS[this.o.cacheOutcome]);
     this.status = status;
     this.statusText = statusText;
     this.headers = headers;
@@ -170,7 +177,8 @@ class WebExchange extends ClientExchange {
 
   protected end(): void {
     if (this.tee && this.facts) {
-      this.ctx.responseCache!.store(this.o.cacheKey!, this.tee, this.ttl, this.status, this.headers, this.facts, this.o.reqHeaders());
+      const upstream = this.headers.slice(0, this.ownHeaders);
+      this.ctx.responseCache!.store(this.o.cacheKey!, this.tee, this.ttl, this.status, upstream, this.facts, this.o.reqHeaders());
     }
     this.finish();
     if (!this.resolved) this.respond(this.stream ?? null);
@@ -230,6 +238,7 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
     info: RequestHeaderInfo,
     cacheKey: string | undefined,
     reqHeaders: () => RequestHeaders,
+    cacheOutcome: CacheOutcome | undefined,
   ): Promise<Response> {
     return new Promise<Response>((resolve) => {
       const upload = request.body ? Readable.fromWeb(request.body as NodeReadableStream) : null;
@@ -241,6 +250,7 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
         reqHeaders,
         hasAuthorization: info.hasAuthorization,
         cacheControl: info.cacheControl,
+        cacheOutcome,
         resolve,
       });
       if (request.signal.aborted) ex.abort(new ProxyAbort('clientAbort'));
@@ -261,10 +271,11 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
     info: RequestHeaderInfo,
     cacheKey: string | undefined,
     reqHeaders: () => RequestHeaders,
+    cacheOutcome: CacheOutcome | undefined,
   ): Promise<Response> {
     const hasBody = request.body !== null;
     const r = admission.tryAcquire();
-    if (typeof r === 'function') return dispatch(request, r, path, info, cacheKey, reqHeaders);
+    if (typeof r === 'function') return dispatch(request, r, path, info, cacheKey, reqHeaders, cacheOutcome);
     if (r) return Promise.resolve(errorResponse(r, hasBody));
     const signal = request.signal;
     if (signal.aborted) {
@@ -281,7 +292,7 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
       const cancel = admission.enqueue(
         (release) => {
           signal.removeEventListener('abort', onAbort);
-          resolve(dispatch(request, release, path, info, cacheKey, reqHeaders));
+          resolve(dispatch(request, release, path, info, cacheKey, reqHeaders, cacheOutcome));
         },
         (err) => {
           signal.removeEventListener('abort', onAbort);
@@ -321,9 +332,11 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
     let bag: RequestHeaders | undefined;
     const reqHeaders = (): RequestHeaders => (bag ??= { headers: Object.fromEntries(request.headers) });
     const method = request.method;
-    if (!responseCache || (method !== 'GET' && method !== 'HEAD')) return admit(request, path, info, undefined, reqHeaders);
+    if (!responseCache) return admit(request, path, info, undefined, reqHeaders, undefined);
+    if (method !== 'GET' && method !== 'HEAD') return admit(request, path, info, undefined, reqHeaders, 'method');
     const key = `proxy:${info.origin}${path}`;
-    if (responseCache.skip(key, info.cacheControl) !== undefined) return admit(request, path, info, key, reqHeaders);
+    const skipped = responseCache.skip(key, info.cacheControl);
+    if (skipped !== undefined) return admit(request, path, info, key, reqHeaders, SKIP_OUTCOME[skipped]);
     let hit;
     try {
       hit = await responseCache.lookup(key, reqHeaders(), info.cacheControl);
@@ -334,7 +347,7 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
       counters.errors.clientAbort++; // gone during the lookup: no upstream request for it
       return errorResponse(clientClosed, hasBody);
     }
-    if (!hit) return admit(request, path, info, key, reqHeaders);
+    if (!hit) return admit(request, path, info, key, reqHeaders, 'miss');
     const a = responseCache.answer(hit, method, info.ifNoneMatch);
     return new Response(a.body ?? null, { status: a.status, headers: headersOf(a.headers) });
   };

@@ -16,6 +16,8 @@ import { withRequestSerializer } from './logger.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { adminRoutes } from './routes/admin.js';
+import { fastifyRequestIdOptions, observeFastifyRequests } from '../observe/fastify.js';
+import type { RequestObserver } from '../observe/request-observer.js';
 
 export type RouteRegistrar = (app: FastifyInstance) => Promise<void> | void;
 
@@ -30,6 +32,8 @@ export interface AppOptions {
   routes?: RouteRegistrar[];
   /** Admin routes of parts, registered under /admin after rate limiting and auth. */
   adminRoutes?: RouteRegistrar[];
+  /** Access log and request metrics for every request Fastify routes. */
+  observer?: RequestObserver;
 }
 
 // A hop count means "the n proxies nearest to us"; Fastify takes that as a function of the hop.
@@ -48,7 +52,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     clientErrorHandler,
+    ...fastifyRequestIdOptions(),
   });
+  if (options.observer) observeFastifyRequests(app, options.observer);
   installErrorHandlers(app);
   // RFC 9112 §3.2 for the gateway's own routes (the proxy checks Host itself on its raw path).
   app.addHook('onRequest', (request, _reply, done) => {

@@ -26,6 +26,12 @@ import { registerProxyMetrics } from '../metrics/proxy.js';
 import { proxyAdminRoutes, proxyRoutes } from './routes/proxy.js';
 import { registerImageMetrics } from '../metrics/image.js';
 import { imageAdminRoutes, imageRoutes } from './routes/image.js';
+import { createAccessLog } from '../observe/access-log.js';
+import { observeProxy } from '../observe/observe-proxy.js';
+import { createRequestObserver } from '../observe/request-observer.js';
+import { RequestMetrics } from '../observe/request-metrics.js';
+import { startupSummary } from '../observe/startup-summary.js';
+import { cgroupMemoryLimit } from '../monitor/cgroup.js';
 
 /** What each part contributes to the gateway. */
 interface PartModule {
@@ -69,6 +75,8 @@ export interface GatewayOptions {
    * and closes it after its own last log line. Without `logger`, the gateway makes both itself.
    */
   logShipper?: LogShipper;
+  /** Named in the start-up summary line. */
+  version?: string;
 }
 
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
@@ -94,6 +102,18 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
         `no UPSTREAM_URL set: serving the built-in demo origin at ${upstreamUrl} (set UPSTREAM_URL to proxy your own API)`,
       );
     }
+
+    // Access log and request metrics of every request, proxied or routed by Fastify.
+    const requestMetrics = new RequestMetrics();
+    const observer = createRequestObserver(
+      createAccessLog({
+        logger,
+        enabled: config.server.accessLog,
+        query: config.server.accessLogQuery,
+        probes: config.server.accessLogProbes,
+      }),
+      requestMetrics,
+    );
 
     const monitor = createMemoryMonitor({ ...config.monitor, logger: logger.child({ part: 'monitor' }) });
     parts.push({ name: 'monitor', close: () => monitor.close(), metrics: (r) => registerMonitorMetrics(r, monitor) });
@@ -138,16 +158,17 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     parts.push({
       name: 'proxy',
       close: () => proxy.close(),
-      routes: mount(proxyRoutes, { proxy }),
+      routes: mount(proxyRoutes, { proxy: observeProxy(proxy, observer) }),
       admin: mount(proxyAdminRoutes, { proxy }),
       metrics: (r) => registerProxyMetrics(r, proxy),
     });
 
     // In demo mode the demo origin (on loopback) is the one private origin images may come from.
     const demoImageOrigins = demoOrigin ? [demoOrigin.url] : [];
+    const imageOrigins = [...config.image.allowedOrigins, ...demoImageOrigins];
     const image = createImageService({
       ...config.image,
-      allowedOrigins: [...config.image.allowedOrigins, ...demoImageOrigins],
+      allowedOrigins: imageOrigins,
       allowPrivateOrigins: [...config.image.allowPrivateOrigins, ...demoImageOrigins],
       cache,
       monitor,
@@ -166,6 +187,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     collectDefaultMetrics({ register: registry });
     for (const p of parts) p.metrics?.(registry);
     if (logShipper) registerLogShipMetrics(registry, logShipper);
+    requestMetrics.register(registry);
 
     const app = await buildApp({
       config,
@@ -176,6 +198,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       isDraining: () => draining,
       routes: parts.flatMap((p) => (p.routes ? [p.routes] : [])),
       adminRoutes: parts.flatMap((p) => (p.admin ? [p.admin] : [])),
+      observer,
     });
 
     let closing: Promise<void> | undefined;
@@ -209,7 +232,21 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       logger,
       upstreamUrl,
       demoOrigin,
-      listen: () => app.listen({ port: config.server.port, host: config.server.host }),
+      listen: async () => {
+        const url = await app.listen({ port: config.server.port, host: config.server.host });
+        const { fields, msg } = startupSummary({
+          url,
+          upstream: upstreamUrl,
+          l2: cache.stats().l2?.kind ?? 'none',
+          admin: config.server.adminToken !== undefined,
+          imageOrigins,
+          heapLimit: monitor.current().v8.heapSizeLimit,
+          containerLimit: cgroupMemoryLimit(),
+          version: options.version,
+        });
+        logger.info(fields, msg);
+        return url;
+      },
       isDraining: () => draining,
       shutdown,
       close: shutdown,

@@ -6,6 +6,7 @@ import { logShipperOptions } from '../config/sections/log.js';
 import { createLogShipper } from '../log/shipper.js';
 import type { LogShipper } from '../log/types.js';
 import { redactUrl } from '../options/redact.js';
+import { createPrettyDestination } from '../observe/pretty.js';
 
 // Every option marked secret, under its config path, its key and its variable name.
 const secretPaths = allOptions
@@ -54,12 +55,19 @@ export function createLogger(level: LevelWithSilent, destination?: DestinationSt
 }
 
 /**
- * The gateway's logger from the configuration: `destination` (stdout by default) and, when
- * LOG_SHIP_URL is set, a log shipper. Give both to createGateway, which registers the shipper's
- * metrics and closes it after its own last log line.
+ * The gateway's logger from the configuration: `destination` (stdout by default) in LOG_FORMAT
+ * and, when LOG_SHIP_URL is set, a log shipper (always JSON). Give both to createGateway, which
+ * registers the shipper's metrics and closes it after its own last log line.
  */
 export function createGatewayLogger(config: Config, destination?: DestinationStream): { logger: Logger; shipper: LogShipper | undefined } {
   const options = logShipperOptions(config.log);
   const shipper = options ? createLogShipper(options) : undefined;
-  return { logger: createLogger(config.server.logLevel, destination, shipper), shipper };
+  let out = destination;
+  if (config.server.logFormat === 'pretty') {
+    // Colours only for a terminal on stdout, and never under NO_COLOR (https://no-color.org).
+    const toStdout = destination === undefined || (destination as { fd?: unknown }).fd === 1;
+    const color = toStdout && process.stdout.isTTY === true && !process.env.NO_COLOR;
+    out = createPrettyDestination(destination ?? pino.destination(1), { color });
+  }
+  return { logger: createLogger(config.server.logLevel, out, shipper), shipper };
 }

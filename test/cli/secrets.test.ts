@@ -51,7 +51,8 @@ test('the start-up log and request logs of headroom serve hide URL credentials a
   try {
     const [, url] = await gw.waitForOutput(/"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
     assert.match(gw.output(), /"upstream":"http:\/\/127\.0\.0\.1:9\/base\?key=<hidden>&v=2"/);
-    const logged = gw.waitForOutput(/"url":"\/admin\/cache-stats\?token=<hidden>"/);
+    // The access line keeps parameter names only (ACCESS_LOG_QUERY=false).
+    const logged = gw.waitForOutput(/"path":"\/admin\/cache-stats\?token="/);
     assert.equal((await request(`${url}/admin/cache-stats?token=QTOKEN123`)).status, 401);
     await logged;
     gw.child.kill('SIGTERM');

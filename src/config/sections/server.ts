@@ -1,5 +1,6 @@
 // Options of the gateway server itself (src/server, src/cli).
-import { bool, bytes, duration, num, oneOf, optionalStr, str, trustProxy } from '../options.js';
+import { bool, bytes, duration, num, oneOf, option, optionalStr, str, trustProxy } from '../options.js';
+import { observeSpecs } from '../../observe/options.js';
 
 export const serverOptions = {
   port: num({
@@ -24,6 +25,10 @@ export const serverOptions = {
     default: 'info',
     values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
   }),
+  logFormat: option(observeSpecs.logFormat),
+  accessLog: option(observeSpecs.accessLog),
+  accessLogQuery: option(observeSpecs.accessLogQuery),
+  accessLogProbes: option(observeSpecs.accessLogProbes),
   adminToken: optionalStr({
     env: 'HEADROOM_ADMIN_TOKEN',
     doc: 'Bearer token for /admin/*. Unset turns the admin API off (403), never open. Use at least 16 random characters.',
