@@ -5,7 +5,7 @@ import { constants } from 'node:os';
 import { HeadroomError } from '../errors.js';
 import { derive, type Derivation } from '../run/derive.js';
 import { explain } from '../run/explain.js';
-import { readMemoryLimit, type MemoryLimit } from '../run/limit.js';
+import { readMemoryLimit, type MemoryLimit } from '../monitor/limit.js';
 import { findGivenFlags, splitNodeOptions, type GivenFlag } from '../run/node-flags.js';
 import { FORWARDED_SIGNALS, isNodeCommand, plan, start, type ChildEnd } from '../run/runner.js';
 import { parseSize, SIZE_ACCEPTED } from '../run/size.js';

@@ -1,3 +1,3 @@
 export { loadConfig, ConfigError, suggest, type LoadConfigInput, type LoadedConfig } from './load.js';
-export { sections, allOptions, configSchema, type Config, type SectionName } from './schema.js';
+export { sections, allOptions, parseConfig, type Config, type ConfigIssue, type SectionName } from './schema.js';
 export { renderConfigDocs } from './docs.js';

@@ -2,7 +2,7 @@
 // schema. Problems are collected, not thrown one by one, so a user fixes them all in one go.
 import { readFileSync } from 'node:fs';
 import { HeadroomError } from '../errors.js';
-import { allOptions, configSchema, crossChecks, type Config, type OptionEntry } from './schema.js';
+import { allOptions, crossChecks, parseConfig, type Config, type OptionEntry } from './schema.js';
 import { HIDDEN, redactValue } from '../options/redact.js';
 import { suggest } from '../options/suggest.js';
 
@@ -92,29 +92,23 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
     (raw[section] ??= {})[key] = value;
   }
 
-  const result = configSchema.safeParse(raw);
-  if (!result.success) {
-    for (const issue of result.error.issues) {
-      const [section, key] = issue.path as [string, string];
-      const entry = allOptions.find((o) => o.section === section && o.key === key);
-      if (!entry) {
-        problems.push(issue.message);
-        continue;
-      }
+  const result = parseConfig(raw);
+  if ('issues' in result) {
+    for (const { section, key, message } of result.issues) {
+      const entry = allOptions.find((o) => o.section === section && o.key === key)!;
       const from = origin.get(`${section}.${key}`);
-      problems.push(`${entry.option.env}=${shown(entry, raw[section]?.[key])}: ${issue.message}${from ? ` (from ${from})` : ''}`);
+      problems.push(`${entry.option.env}=${shown(entry, raw[section]?.[key])}: ${message}${from ? ` (from ${from})` : ''}`);
     }
     throw new ConfigError(problems);
   }
-  for (const p of crossChecks(result.data)) {
+  const parsed = result.config;
+  for (const p of crossChecks(parsed)) {
     const entry = allOptions.find((o) => o.option.env === p.env);
-    const value = entry ? (result.data as unknown as Record<string, Record<string, unknown>>)[entry.section]?.[entry.key] : undefined;
+    const value = entry ? (parsed as unknown as Record<string, Record<string, unknown>>)[entry.section]?.[entry.key] : undefined;
     problems.push(`${p.env}=${entry ? shown(entry, value) : String(value)}: ${p.message}`);
   }
   const demoGiven = raw.server?.demo !== undefined;
-  const config: Config = demoGiven
-    ? result.data
-    : { ...result.data, server: { ...result.data.server, demo: env.NODE_ENV !== 'production' } };
+  const config: Config = demoGiven ? parsed : { ...parsed, server: { ...parsed.server, demo: env.NODE_ENV !== 'production' } };
   problems.push(...demoCheck(config, demoGiven));
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, warnings: typoWarnings(env) };

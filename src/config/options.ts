@@ -1,8 +1,9 @@
 // The configuration's view of an option. The option itself (default, bound, unit, accepted text,
 // doc line, parse) has one home, src/options/spec.ts builders called in the part that uses it;
-// here it gets its CLI flag (always the variable name in kebab-case) and a zod schema around its
-// parse, which takes an env var or a flag (strings) or a JSON value from the config file.
-import { z } from 'zod';
+// here it gets its CLI flag (always the variable name in kebab-case) and `read`, its parse as the
+// configuration uses it: an env var or a flag (strings) or a JSON value from the config file, and
+// unset means the default. No schema library: `parse` already is the check, and a library loaded
+// only to wrap it would stay in the gateway's memory for good (docs/benchmarks.md, footprint).
 import * as spec from '../options/spec.js';
 import { Refused, type OptionSpec, type SpecValue } from '../options/spec.js';
 
@@ -12,7 +13,8 @@ export interface Option<T> extends OptionSpec<T> {
   env: string;
   /** CLI flag without the leading dashes: always the env name in kebab-case (one rule, no exceptions). */
   flag: string;
-  schema: z.ZodType<T>;
+  /** The value of a raw input (undefined: the default), or what is wrong with it. */
+  read(raw: unknown): { value: T } | { problem: string };
 }
 
 export type OptionValue<O> = O extends Option<infer T> ? T : never;
@@ -23,16 +25,13 @@ const toFlag = (env: string): string => env.toLowerCase().replace(/_/g, '-');
 export function option<T>(s: OptionSpec<T>): Option<T> {
   const env = s.env;
   if (!env) throw new Error(`option(): a library-only option (no env) cannot be configured: ${s.doc}`);
-  const schema = z.unknown().transform((raw, ctx): T => {
-    if (raw === undefined) return s.default;
+  const read = (raw: unknown): { value: T } | { problem: string } => {
+    if (raw === undefined) return { value: s.default };
     const value = s.parse(raw);
-    if (value === undefined || value instanceof Refused) {
-      ctx.addIssue({ code: 'custom', message: value instanceof Refused ? value.message : s.accepted });
-      return z.NEVER;
-    }
-    return value;
-  }) as unknown as z.ZodType<T>;
-  return { ...s, env, flag: toFlag(env), schema };
+    if (value === undefined || value instanceof Refused) return { problem: value instanceof Refused ? value.message : s.accepted };
+    return { value };
+  };
+  return { ...s, env, flag: toFlag(env), read };
 }
 
 /** A part's options (its one home) as a configuration section. */

@@ -1,7 +1,6 @@
 // The one configuration schema: every option of every part, grouped by the part that uses it.
 // Env vars, CLI flags and the config file are all validated by it (see load.ts), and
 // docs/configuration.md is generated from it (see docs.ts).
-import { z } from 'zod';
 import type { Option, OptionValue } from './options.js';
 import { serverOptions } from './sections/server.js';
 import { monitorOptions } from './sections/monitor.js';
@@ -49,12 +48,24 @@ export function crossChecks(config: Config): { env: string; message: string }[] 
   return problems;
 }
 
-/** zod schema of the whole configuration; input values are raw (strings or JSON), undefined = default. */
-export const configSchema = z.object(
-  Object.fromEntries(
-    Object.entries(sections).map(([section, opts]) => [
-      section,
-      z.object(Object.fromEntries(Object.entries(opts).map(([key, o]) => [key, (o as Option<unknown>).schema]))),
-    ]),
-  ),
-) as unknown as z.ZodType<Config>;
+/** A problem with one option's raw value. */
+export interface ConfigIssue {
+  section: SectionName;
+  key: string;
+  message: string;
+}
+
+/**
+ * Reads the whole configuration from raw values by section and key (strings or JSON; undefined =
+ * default): every option is read, so every problem is reported at once.
+ */
+export function parseConfig(raw: Partial<Record<SectionName, Record<string, unknown>>>): { config: Config } | { issues: ConfigIssue[] } {
+  const out: Record<string, Record<string, unknown>> = {};
+  const issues: ConfigIssue[] = [];
+  for (const { section, key, option } of allOptions) {
+    const r = option.read(raw[section]?.[key]);
+    if ('problem' in r) issues.push({ section, key, message: r.problem });
+    else (out[section] ??= {})[key] = r.value;
+  }
+  return issues.length > 0 ? { issues } : { config: out as unknown as Config };
+}

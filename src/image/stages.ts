@@ -8,6 +8,7 @@ import type { ResolvedImageOptions } from './options.js';
 import type { OutputFormat } from './transform.js';
 import { decodeResize, encodeRaw, outputPixelsBound, stageable, transform, type RawImage, type TransformSpec } from './transform.js';
 import { createTransformQueue, lendWhileIdle, type QueueStats } from './transform-queue.js';
+import { stageSizes } from './stage-sizes.js';
 import type { ImageParams } from './params.js';
 import { decodeEstimate } from './probe.js';
 import { freeCollected } from './read-source.js';
@@ -53,11 +54,10 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
   const lendToEncoders = (): void => {
     if (encoder) lendWhileIdle(queue, encoder);
   };
+  const sizes = stageSizes(o);
   const queue = createTransformQueue({
-    concurrency: o.concurrency,
-    queueSize: o.queueSize,
+    ...sizes.queue,
     queueTimeout: o.queueTimeout,
-    memoryBudget: o.memoryBudget,
     headroom: () => {
       const s = o.monitor?.current?.();
       return s?.rssLimit ? s.rssLimit - s.process.rss : undefined;
@@ -65,22 +65,9 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
     critical,
     onWait: lendToEncoders,
   });
-  // Up to `encodeBacklog` decoded outputs may wait for an encoder after their slot went to the
-  // next decode; beyond that a slot is held until an encoder takes its pixels. So at most
-  // encodeConcurrency + encodeBacklog + concurrency outputs (≤ 8 MiB each) exist at once.
-  const encodeBacklog = o.encodeConcurrency;
-  const encoder =
-    o.encodeConcurrency > 0
-      ? createTransformQueue({
-          concurrency: o.encodeConcurrency,
-          queueSize: encodeBacklog + o.concurrency,
-          queueTimeout: o.queueTimeout,
-          memoryBudget: o.memoryBudget,
-          critical,
-          onIdle: lendToEncoders,
-        })
-      : undefined;
-
+  const encoder = sizes.encoder
+    ? createTransformQueue({ ...sizes.encoder, queueTimeout: o.queueTimeout, critical, onIdle: lendToEncoders })
+    : undefined;
   const failure = (err: unknown): Error => sharpFailure(err, o.maxInputPixels);
 
   /**
@@ -92,7 +79,7 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
   async function encodeAfter(raw: RawImage, spec: TransformSpec, signal: AbortSignal): Promise<{ encoded: Promise<Buffer> }> {
     let admit!: () => void;
     const admitted = new Promise<void>((resolve) => (admit = resolve));
-    const backlogFull = encoder!.stats().queued >= encodeBacklog;
+    const backlogFull = encoder!.stats().queued >= sizes.encodeBacklog;
     // Encoder working memory on top of the pixels: libwebp/libavif keep their own copy (+ YUV).
     const encoded = encoder!.run(
       raw.data.length * 2,

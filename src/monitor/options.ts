@@ -30,9 +30,9 @@ export const monitorSpecs = {
   }),
   rssLimit: optionalBytes({
     env: 'MEMORY_RSS_LIMIT',
-    doc: 'RSS limit the status is also measured against. Unset: the cgroup memory.max when one is set, else no RSS limit.',
+    doc: 'RSS limit the status is also measured against. Unset: the cgroup memory limit when one is set (v2 memory.max or a lower memory.high, v1 memory.limit_in_bytes; the lowest in the process cgroup, nested or not, and its ancestors, as `headroom run` reads it), else no RSS limit.',
     default: undefined,
-    defaultText: 'cgroup memory.max, if any',
+    defaultText: 'cgroup memory limit, if any',
     min: 16 * 1024 * 1024,
     max: 2 ** 50,
   }),

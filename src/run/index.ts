@@ -1,5 +1,5 @@
 // Container limit detection and V8 flag derivation: `headroom run`, `headroom flags`.
-export { readMemoryLimit, parseLimitValue, parseProcCgroup, type MemoryLimit, type LimitReaderOptions } from './limit.js';
+export { readMemoryLimit, parseLimitValue, parseProcCgroup, type MemoryLimit, type LimitReaderOptions } from '../monitor/limit.js';
 export {
   derive,
   tierFor,

@@ -13,7 +13,8 @@ import type { Cache } from '../cache/types.js';
 import { createAdmission } from '../admission/index.js';
 // The proxy's own module: the package entry (proxy/index.js) also loads the toolkit's upstream client.
 import { createProxy } from '../proxy/proxy.js';
-import { createImageService } from '../image/index.js';
+// The image pipeline loads with the first image request (lazy.ts).
+import { createLazyImageService } from '../image/lazy.js';
 import type { DemoOrigin } from '../demo/origin.js';
 import { buildApp, type RouteRegistrar } from './app.js';
 import { createGatewayLogger } from './logger.js';
@@ -166,7 +167,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     // In demo mode the demo origin (on loopback) is the one private origin images may come from.
     const demoImageOrigins = demoOrigin ? [demoOrigin.url] : [];
     const imageOrigins = [...config.image.allowedOrigins, ...demoImageOrigins];
-    const image = createImageService({
+    const image = createLazyImageService({
       ...config.image,
       allowedOrigins: imageOrigins,
       allowPrivateOrigins: [...config.image.allowPrivateOrigins, ...demoImageOrigins],

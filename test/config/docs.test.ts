@@ -24,7 +24,8 @@ test('every option has a description, a bound and a unique env name and flag', (
 test('every default is accepted by its own option', () => {
   for (const { option } of allOptions) {
     if (option.default === undefined) continue;
-    const r = option.schema.safeParse(option.default);
-    assert.ok(r.success, `${option.env} default ${String(option.default)} is rejected`);
+    const r = option.read(option.default);
+    assert.ok('value' in r, `${option.env} default ${String(option.default)} is rejected`);
+    assert.deepEqual(r.value, option.default, `${option.env} default reads as itself`);
   }
 });

@@ -1,14 +1,17 @@
 // The lean gateway (bench/footprint measures it): what it loads only on first use still works when
-// first used — the image pipeline (undici, sharp) on the first image request, ioredis and the bus
-// when REDIS_URL is set — and the gateway's own compression (compress.ts) that replaced
-// @fastify/compress. Functional checks only; the numbers live in the benchmark.
+// first used — the image pipeline (its own modules, undici, sharp) on the first image request,
+// ioredis and the bus when REDIS_URL is set — the configuration is read without a schema library,
+// and the gateway's own compression (compress.ts) replaced @fastify/compress. Functional checks
+// only; the numbers live in the benchmark.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
@@ -24,17 +27,24 @@ import { waitFor } from '../helpers/wait.js';
 const LAZY = ['ioredis', 'mime-db', '@fastify/compress'];
 // undici's index (fetch, WebSocket, …): the proxy loads only undici's Pool.
 const UNDICI_INDEX = /node_modules\/undici\/index\.js$/;
+// ES modules, from the child's module log (test/helpers/module-log.ts): the image pipeline
+// (src/image/lazy.ts loads it) and zod, which the configuration no longer uses.
+const IMAGE_PIPELINE = /\/src\/image\/(service|source|stages|variants|transform)\.ts$/;
+const ZOD = /\/node_modules\/zod\//;
 
 // sharp is an ES module (not in require.cache): its native libvips shows in the process's maps.
 const libvipsMapped = (): boolean | null =>
   existsSync('/proc/self/maps') ? /libvips/.test(readFileSync('/proc/self/maps', 'utf8')) : null;
 
-function loadedPackages(): { lazy: string[]; undiciIndex: boolean; libvips: boolean | null } {
+function loadedPackages() {
   const files = Object.keys(createRequire(import.meta.url).cache);
+  const esm = readFileSync(process.env.MODULE_LOG!, 'utf8').split('\n');
   return {
     lazy: LAZY.filter((p) => files.some((f) => f.includes(`/node_modules/${p}/`))),
     undiciIndex: files.some((f) => UNDICI_INDEX.test(f)),
     libvips: libvipsMapped(),
+    imagePipeline: esm.filter((u) => IMAGE_PIPELINE.test(u)).length,
+    zod: esm.some((u) => ZOD.test(u)),
   };
 }
 
@@ -93,13 +103,17 @@ function sharpFree(): Buffer {
 // sharp only here: the child must not load it other than through the gateway.
 const { default: sharp } = await import('sharp');
 
-test('an idle gateway has not loaded ioredis, sharp or undici’s index; the first image request loads them and is answered correctly', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--footprint-child'], {
+test('an idle gateway has not loaded ioredis, sharp, undici’s index, the image pipeline or zod; the first image request loads them and is answered correctly', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'headroom-footprint-'));
+  const moduleLog = fileURLToPath(new URL('../helpers/module-log.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', moduleLog, fileURLToPath(import.meta.url), '--footprint-child'], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, MODULE_LOG: join(dir, 'modules.txt') },
   });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
   const [code] = (await once(child, 'exit')) as [number];
+  rmSync(dir, { recursive: true, force: true });
   assert.equal(code, 0);
   const r = JSON.parse(out.trim().split('\n').pop()!) as {
     idle: ReturnType<typeof loadedPackages>;
@@ -111,6 +125,8 @@ test('an idle gateway has not loaded ioredis, sharp or undici’s index; the fir
   assert.deepEqual(r.idle.lazy, [], 'nothing lazy is loaded at idle');
   assert.equal(r.idle.undiciIndex, false, 'the proxy loads undici’s Pool, not its index');
   if (r.idle.libvips !== null) assert.equal(r.idle.libvips, false, 'sharp (libvips) is not loaded at idle');
+  assert.equal(r.idle.imagePipeline, 0, 'the image pipeline’s modules are not loaded at idle');
+  assert.equal(r.idle.zod, false, 'the configuration was read without zod');
   assert.equal(r.status, 200);
   assert.equal(r.type, 'image/webp');
   const meta = await sharp(Buffer.from(r.body, 'base64')).metadata();
@@ -119,6 +135,7 @@ test('an idle gateway has not loaded ioredis, sharp or undici’s index; the fir
   assert.equal(meta.height, 24);
   assert.ok(r.after.undiciIndex, 'the image fetch loaded undici');
   if (r.after.libvips !== null) assert.equal(r.after.libvips, true, 'the transform loaded sharp');
+  assert.equal(r.after.imagePipeline, 5, 'the first image request loaded the pipeline');
   assert.ok(!r.after.lazy.includes('ioredis'), 'no Redis without REDIS_URL');
 });
 

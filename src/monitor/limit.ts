@@ -2,6 +2,7 @@
 // `memory.max` and `memory.high`, cgroup v1 `memory.limit_in_bytes`, at the process's own (nested)
 // cgroup named by /proc/self/cgroup and every ancestor up to the mount (a parent's limit binds its
 // children too). Every path hangs off `root` so tests can point the reader at a fixture tree.
+// Used by the monitor (its RSS limit and free memory, cgroup.ts) and by `headroom run`.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -19,6 +20,12 @@ export interface MemoryLimit {
   machine: number | null;
   /** What else was seen: a memory.high below memory.max, limits above the machine's memory, … */
   notes: string[];
+  /**
+   * The usage file of the cgroup whose limit binds (v2 memory.current, v1 memory.usage_in_bytes),
+   * or null without a limit. For a v1 hierarchical_memory_limit set above the visible mount, the
+   * process's own cgroup: the ancestor's usage cannot be read.
+   */
+  usage: string | null;
 }
 
 // cgroup v1 writes "no limit" as PAGE_COUNTER_MAX pages (9223372036854771712 with 4 KiB pages);
@@ -76,14 +83,15 @@ interface Found {
   bytes: number;
   path: string;
   kind: string;
+  usage: string;
 }
 
-function lowest(dirs: string[], file: string, kind: string): Found | undefined {
+function lowest(dirs: string[], file: string, kind: string, usageFile: string): Found | undefined {
   let best: Found | undefined;
   for (const dir of dirs) {
     const path = join(dir, file);
     const v = parseLimitValue(read(path));
-    if (typeof v === 'number' && (!best || v < best.bytes)) best = { bytes: v, path, kind };
+    if (typeof v === 'number' && (!best || v < best.bytes)) best = { bytes: v, path, kind, usage: join(dir, usageFile) };
   }
   return best;
 }
@@ -107,8 +115,8 @@ export function readMemoryLimit(options: LimitReaderOptions = {}): MemoryLimit {
   for (const mount of [cgroupFs, join(cgroupFs, 'unified')]) {
     if (!existsSync(join(mount, 'cgroup.controllers'))) continue;
     const dirs = chain(mount, v2Line?.path);
-    const max = lowest(dirs, 'memory.max', 'cgroup v2 memory.max');
-    const high = lowest(dirs, 'memory.high', 'cgroup v2 memory.high (reclaim and throttling start there)');
+    const max = lowest(dirs, 'memory.max', 'cgroup v2 memory.max', 'memory.current');
+    const high = lowest(dirs, 'memory.high', 'cgroup v2 memory.high (reclaim and throttling start there)', 'memory.current');
     if (max) found.push(max);
     if (high) {
       found.push(high);
@@ -121,12 +129,18 @@ export function readMemoryLimit(options: LimitReaderOptions = {}): MemoryLimit {
   const v1Mount = join(cgroupFs, 'memory');
   if (existsSync(join(v1Mount, 'memory.limit_in_bytes'))) {
     const dirs = chain(v1Mount, v1Line?.path);
-    const limit = lowest(dirs, 'memory.limit_in_bytes', 'cgroup v1 memory.limit_in_bytes');
+    const limit = lowest(dirs, 'memory.limit_in_bytes', 'cgroup v1 memory.limit_in_bytes', 'memory.usage_in_bytes');
     if (limit) found.push(limit);
     // The kernel's own answer for the whole hierarchy, also when an ancestor is not mounted here.
     const m = /^hierarchical_memory_limit\s+(\d+)$/m.exec(read(join(dirs[0]!, 'memory.stat')) ?? '');
     const h = parseLimitValue(m?.[1]);
-    if (typeof h === 'number') found.push({ bytes: h, path: join(dirs[0]!, 'memory.stat'), kind: 'cgroup v1 hierarchical_memory_limit' });
+    if (typeof h === 'number')
+      found.push({
+        bytes: h,
+        path: join(dirs[0]!, 'memory.stat'),
+        kind: 'cgroup v1 hierarchical_memory_limit',
+        usage: join(dirs[0]!, 'memory.usage_in_bytes'),
+      });
   }
 
   let best: Found | undefined;
@@ -139,7 +153,7 @@ export function readMemoryLimit(options: LimitReaderOptions = {}): MemoryLimit {
   }
   if (!best) {
     const seen = found.length > 0 || lines.length > 0 ? "no cgroup memory limit below the machine's memory" : 'no cgroup file system';
-    return { bytes: null, source: seen, machine, notes };
+    return { bytes: null, source: seen, machine, notes, usage: null };
   }
-  return { bytes: best.bytes, source: `${best.path} (${best.kind})`, machine, notes };
+  return { bytes: best.bytes, source: `${best.path} (${best.kind})`, machine, notes, usage: best.usage };
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { parseLimitValue, parseProcCgroup, readMemoryLimit } from '../../src/run/limit.js';
+import { parseLimitValue, parseProcCgroup, readMemoryLimit } from '../../src/monitor/limit.js';
 
 const MiB = 1024 ** 2;
 const MACHINE_KB = 16 * 1024 * 1024; // 16 GiB
