@@ -26,6 +26,9 @@ import { registerProxyMetrics } from '../metrics/proxy.js';
 import { proxyAdminRoutes, proxyRoutes } from './routes/proxy.js';
 import { registerImageMetrics } from '../metrics/image.js';
 import { imageAdminRoutes, imageRoutes } from './routes/image.js';
+import { createAlerter } from '../observe/alerts/alerter.js';
+import { alerterOptions } from '../config/sections/alerts.js';
+import { registerAlertMetrics } from '../metrics/alerts.js';
 
 /** What each part contributes to the gateway. */
 interface PartModule {
@@ -161,6 +164,25 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       admin: mount(imageAdminRoutes, { image }),
       metrics: (r) => registerImageMetrics(r, image),
     });
+
+    // With ALERT_WEBHOOK_URL: alerts on the monitor, L2 and shedding; closed (after the server) with the parts.
+    const alertOptions = alerterOptions(config.alerts);
+    if (alertOptions) {
+      const alerter = createAlerter({
+        ...alertOptions,
+        monitor,
+        logger: logger.child({ part: 'alerts' }),
+        l2Available: () => {
+          const l2 = cache.stats().l2;
+          return l2 ? l2.connected && !l2.breakerOpen : null;
+        },
+        shedCount: () => {
+          const a = admission.stats();
+          return a.shed + a.rejected.memory + a.rejected.concurrency + a.rejected.queueTimeout;
+        },
+      });
+      parts.push({ name: 'alerts', close: () => alerter.close(), metrics: (r) => registerAlertMetrics(r, alerter) });
+    }
 
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
