@@ -14,16 +14,7 @@ import Client from 'undici/lib/dispatcher/client.js';
 import request from 'undici/lib/api/api-request.js';
 import undiciErrors from 'undici/lib/core/errors.js';
 import { Deque } from './deque.js';
-import {
-  assemble,
-  bulkVerdict,
-  createFormat,
-  ENTRY_OVERHEAD,
-  levelOf,
-  WARN,
-  type Entry,
-  type Verdict,
-} from './formats.js';
+import { assemble, bulkVerdict, createFormat, ENTRY_OVERHEAD, levelOf, WARN, type Entry, type Verdict } from './formats.js';
 import { resolveLogShipperOptions } from './options.js';
 import { backoffDelay, bounded, retryableStatus } from './retry.js';
 import {

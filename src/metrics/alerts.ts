@@ -23,6 +23,7 @@ export function registerAlertMetrics(registry: Registry, alerter: Pick<Alerter, 
     ['reason'],
     (s) => ALERT_DROP_REASONS.map((reason) => [{ reason }, s.dropped[reason]] as const),
   );
+  m.counter('headroom_alerts_attempts_total', 'Requests made to alert webhooks, retries included.', (s) => s.attempts);
   m.gauge('headroom_alerts_pending', 'Alert notifications waiting or in flight, over all webhooks.', (s) => s.pending);
   m.labelled('gauge', 'headroom_alerts_firing', 'Alerts firing now (1) or not (0), by alert name.', ['alert'], (s) =>
     ALERT_NAMES.map((alert) => [{ alert }, s.firing[alert]] as const),

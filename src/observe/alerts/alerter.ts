@@ -22,6 +22,7 @@ export function createAlerter(options: AlerterOptions): Alerter {
   const o = resolveAlerterOptions(options);
   const { monitor } = o;
   const counters: DeliveryCounters = {
+    attempts: 0,
     sent: 0,
     failed: 0,
     dropped: Object.fromEntries(ALERT_DROP_REASONS.map((r) => [r, 0])) as DeliveryCounters['dropped'],
@@ -137,6 +138,7 @@ export function createAlerter(options: AlerterOptions): Alerter {
     return {
       sent: counters.sent,
       failed: counters.failed,
+      attempts: counters.attempts,
       dropped: { ...counters.dropped },
       pending,
       pendingBytes,

@@ -99,6 +99,8 @@ export interface AlertStats {
   /** Notifications given up: a 4xx answer, or still failing after the retries. */
   failed: number;
   dropped: Record<AlertDropReason, number>;
+  /** Delivery attempts (requests tried, retries included). */
+  attempts: number;
   /** Notifications waiting or in flight, over all webhooks. */
   pending: number;
   pendingBytes: number;

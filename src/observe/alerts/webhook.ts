@@ -10,6 +10,7 @@ import { sign, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './signature.js';
 import type { AlertDropReason } from './types.js';
 
 export interface DeliveryCounters {
+  attempts: number;
   sent: number;
   failed: number;
   dropped: Record<AlertDropReason, number>;
@@ -128,6 +129,7 @@ export function createWebhook(o: WebhookOptions): Webhook {
 
   async function attempt(m: Message): Promise<'ok' | 'retry' | string> {
     inFlight = m;
+    o.counters.attempts++;
     const ac = new AbortController();
     abortInFlight = () => ac.abort();
     // undici's timeouts cover connect, headers and body separately; this bounds the whole request.
