@@ -115,7 +115,14 @@ export function createAlerter(options: AlerterOptions): Alerter {
     statusSteps(status, sample, o.now(), events);
     dispatch(events);
   });
-  const timer = setInterval(check, o.checkInterval);
+  // A callback that throws (a cache's stats(), a custom monitor) must not end the process or the checks.
+  const timer = setInterval(() => {
+    try {
+      check();
+    } catch (err) {
+      o.logger?.warn({ err }, 'alert check failed');
+    }
+  }, o.checkInterval);
   timer.unref();
   // A process that starts under pressure is told at once. The other thresholds wait for the first
   // interval: they need a baseline (shedding, event-loop samples), and a Redis L2 still connecting

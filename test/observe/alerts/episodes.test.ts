@@ -221,3 +221,24 @@ describe('alerts: thresholds with a hold before resolving', () => {
     });
   });
 });
+
+test('alerts: a callback that throws fails the check it is in, not the timer or the next checks', async () => {
+  await assertNoLeakedHandles(async () => {
+    let fail = true;
+    const warned: unknown[] = [];
+    const r = await rig({
+      checkInterval: 100,
+      resolveAfter: 0,
+      logger: { warn: (o: unknown) => void warned.push(o), info: () => {} },
+      l2Available: () => {
+        if (fail) throw new Error('stats failed');
+        return false;
+      },
+    });
+    assert.throws(() => r.alerter.check(), /stats failed/, 'a direct call sees the error');
+    await waitFor(() => warned.length > 0, 'the timer logged the failed check');
+    fail = false;
+    await waitFor(() => r.alerter.firing().includes('l2_unavailable'), 'a later timed check fired');
+    await r.close();
+  });
+});
