@@ -1,5 +1,5 @@
-// Threshold alerts delivered to webhooks (generic JSON, Slack, Alertmanager), signed with HMAC
-// when a secret is set. See docs/alerts.md.
+// headroom-memory/alerts: threshold alerts delivered to webhooks (generic JSON, Slack,
+// Alertmanager), signed with HMAC when a secret is set. See docs/alerts.md.
 export { createAlerter } from './alerter.js';
 export { alertSpecs, resolveAlerterOptions, ALERT_FORMATS } from './options.js';
 export { verifySignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './signature.js';
@@ -17,3 +17,5 @@ export {
   type AlertDropReason,
   type AlertUnit,
 } from './types.js';
+export { registerAlertMetrics } from '../../metrics/alerts.js';
+export * from '../../errors-entry.js';
