@@ -26,7 +26,7 @@ import { registerProxyMetrics } from '../metrics/proxy.js';
 import { proxyAdminRoutes, proxyRoutes } from './routes/proxy.js';
 import { registerImageMetrics } from '../metrics/image.js';
 import { imageAdminRoutes, imageRoutes } from './routes/image.js';
-import { createAlerter } from '../observe/alerts/alerter.js';
+import { createAlerter, l2AvailableFrom, shedCountFrom } from '../observe/alerts/index.js';
 import { alerterOptions } from '../config/sections/alerts.js';
 import { registerAlertMetrics } from '../metrics/alerts.js';
 
@@ -172,14 +172,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
         ...alertOptions,
         monitor,
         logger: logger.child({ part: 'alerts' }),
-        l2Available: () => {
-          const l2 = cache.stats().l2;
-          return l2 ? l2.connected && !l2.breakerOpen : null;
-        },
-        shedCount: () => {
-          const a = admission.stats();
-          return a.shed + a.rejected.memory + a.rejected.concurrency + a.rejected.queueTimeout;
-        },
+        l2Available: l2AvailableFrom(cache),
+        shedCount: shedCountFrom(admission),
       });
       parts.push({ name: 'alerts', close: () => alerter.close(), metrics: (r) => registerAlertMetrics(r, alerter) });
     }

@@ -2,6 +2,7 @@
 // Alertmanager), signed with HMAC when a secret is set. See docs/alerts.md.
 export { createAlerter } from './alerter.js';
 export { alertSpecs, resolveAlerterOptions, ALERT_FORMATS } from './options.js';
+export { l2AvailableFrom, shedCountFrom } from './sources.js';
 export { verifySignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './signature.js';
 export {
   ALERT_NAMES,

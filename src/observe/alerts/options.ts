@@ -69,7 +69,7 @@ export const alertSpecs = {
   }),
   eventLoopP99: duration({
     env: 'ALERT_EVENT_LOOP_P99',
-    doc: 'Fires when the event-loop delay p99 is above this in most memory samples of a check interval. 0 turns this alert off.',
+    doc: 'Fires when the event-loop delay p99 reaches this in most memory samples of a check interval (their median). 0 turns this alert off.',
     default: 500,
     min: 0,
     max: 60_000,
