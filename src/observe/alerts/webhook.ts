@@ -56,30 +56,30 @@ export function createWebhook(o: WebhookOptions): Webhook {
     pipelining: 1,
   });
   const path = `${o.url.pathname}${o.url.search}`;
+  /** Messages not yet tried, oldest first. */
   const queue = new Deque<Message>();
+  /** The oldest message: in a request (`inRequest`) or waiting for its retry. */
+  let current: Message | undefined;
+  let inRequest = false;
+  /** Bytes of the queue and `current`. */
   let bytes = 0;
-  /** The message a request is being made for: it cannot be dropped until that request ends. */
-  let inFlight: Message | undefined;
   let pumping: Promise<void> | undefined;
   let wake: (() => void) | undefined;
   let abortInFlight: (() => void) | undefined;
   let closing = false;
   let stopped = false;
 
-  function dropOldestWaiting(): boolean {
-    // The head may be in a request: then the one after it is the oldest that can go.
-    const head = queue.peek();
-    if (head && head !== inFlight) {
-      queue.shift();
-      bytes -= head.body.length;
-      o.counters.dropped.queue_full++;
-      return true;
-    }
-    if (queue.length < 2) return false;
-    const rest = [...queue.drain()];
-    const victim = rest.splice(1, 1)[0]!;
-    for (const m of rest) queue.push(m);
-    bytes -= victim.body.length;
+  const count = (): number => queue.length + (current ? 1 : 0);
+
+  /** Drops the oldest message not in a request: `current` while it waits for a retry, else the queue's head. */
+  function dropOldest(): boolean {
+    if (current && !inRequest) {
+      bytes -= current.body.length;
+      current = undefined;
+      wake?.(); // the retry wait is for nothing now
+    } else if (queue.length > 0) {
+      bytes -= queue.shift()!.body.length;
+    } else return false;
     o.counters.dropped.queue_full++;
     return true;
   }
@@ -89,8 +89,8 @@ export function createWebhook(o: WebhookOptions): Webhook {
       o.counters.dropped.close++;
       return;
     }
-    while (queue.length + 1 > o.queueSize || bytes + body.length > o.queueBytes) {
-      if (!dropOldestWaiting()) {
+    while (count() + 1 > o.queueSize || bytes + body.length > o.queueBytes) {
+      if (!dropOldest()) {
         o.counters.dropped.queue_full++; // only the message in a request is left, and the new one does not fit
         return;
       }
@@ -100,27 +100,29 @@ export function createWebhook(o: WebhookOptions): Webhook {
     pumping ??= run().finally(() => (pumping = undefined));
   }
 
-  function done(m: Message): void {
-    if (queue.peek() === m) {
-      queue.shift();
-      bytes -= m.body.length;
-    }
+  function finish(m: Message): void {
+    if (current !== m) return;
+    bytes -= m.body.length;
+    current = undefined;
   }
 
   async function run(): Promise<void> {
     while (!stopped) {
-      const m = queue.peek();
+      current ??= queue.shift();
+      const m = current;
       if (!m) return;
+      inRequest = true;
       const outcome = await attempt(m);
+      inRequest = false;
       if (stopped) return;
       if (outcome === 'ok') {
         o.counters.sent++;
-        done(m);
+        finish(m);
       } else if (outcome !== 'retry' || ++m.failures > o.retries || closing) {
         // A 4xx, the retries used up, or closing (one attempt each then): given up.
         o.counters.failed++;
         o.onFailure(outcome === 'retry' ? `still failing after ${m.failures} attempts` : outcome);
-        done(m);
+        finish(m);
       } else {
         await sleep(backoffDelay(m.failures, o.retryDelay, o.maxRetryDelay, o.random));
       }
@@ -128,7 +130,6 @@ export function createWebhook(o: WebhookOptions): Webhook {
   }
 
   async function attempt(m: Message): Promise<'ok' | 'retry' | string> {
-    inFlight = m;
     o.counters.attempts++;
     const ac = new AbortController();
     abortInFlight = () => ac.abort();
@@ -153,7 +154,6 @@ export function createWebhook(o: WebhookOptions): Webhook {
       return 'retry';
     } finally {
       clearTimeout(timer);
-      inFlight = undefined;
       abortInFlight = undefined;
     }
   }
@@ -180,6 +180,8 @@ export function createWebhook(o: WebhookOptions): Webhook {
     stopped = true;
     abortInFlight?.();
     wake?.();
+    if (current) queue.push(current); // counted with the rest (it is never pushed back to run)
+    current = undefined;
     for (const m of queue.drain()) {
       bytes -= m.body.length;
       o.counters.dropped.close++;
@@ -190,7 +192,7 @@ export function createWebhook(o: WebhookOptions): Webhook {
 
   return {
     send,
-    pending: () => ({ count: queue.length, bytes }),
+    pending: () => ({ count: count(), bytes }),
     flush: async () => {
       while (pumping) await pumping;
     },

@@ -269,6 +269,24 @@ describe('alerts: a receiver that fails', () => {
     });
   });
 
+  test('a notification waiting for its retry is the oldest: it is dropped first, and the next one goes at once', async () => {
+    await assertNoLeakedHandles(async () => {
+      const f = flapper();
+      const r = await rig({ resolveAfter: 0, l2Available: f.l2Available, queueSize: 2, retryDelay: 60_000, maxRetryDelay: 60_000 });
+      r.receiver.script.push(503);
+      f.next(r.alerter.check); // fires: refused with 503, waits a minute for its retry
+      await waitFor(() => r.receiver.requests.length === 1 && r.receiver.requests[0]!.status === 503, 'the first attempt refused');
+      f.next(r.alerter.check); // resolves: queued behind the retry
+      assert.equal(r.alerter.stats().pending, 2);
+      f.next(r.alerter.check); // fires again: the queue is full, the waiting retry goes
+      await r.alerter.flush();
+      const s = r.alerter.stats();
+      assert.deepEqual([s.sent, s.failed, s.dropped.queue_full, s.pending], [2, 0, 1, 0]);
+      assert.deepEqual(seen(r.receiver), [['l2_unavailable:resolved'], ['l2_unavailable:firing']]);
+      await r.close();
+    });
+  });
+
   test('the byte cap drops too: ALERT_QUEUE_BYTES', async () => {
     await assertNoLeakedHandles(async () => {
       const f = flapper();
