@@ -2,9 +2,11 @@
 // one error naming the option and what is accepted, webhook URLs and the secret never echoed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { ConfigError, loadConfig } from '../../../src/config/index.js';
 import { alerterOptions } from '../../../src/config/sections/alerts.js';
 import { createMemoryMonitor } from '../../../src/monitor/index.js';
+import { createLogger } from '../../../src/server/logger.js';
 import { createAlerter, resolveAlerterOptions } from '../../../src/observe/alerts/index.js';
 import { fakeMemory } from '../../monitor/helpers.js';
 
@@ -121,4 +123,28 @@ test('ALERT_* configuration: unset means no alerter; values parse; secrets stay 
   assert.ok(!problems.join('\n').includes('S3CRET'));
   const { warnings } = loadConfig({ env: { ...base, ALERT_WEBHOOK_URLS: 'http://x/' } });
   assert.deepEqual(warnings, ['unknown variable ALERT_WEBHOOK_URLS is ignored (did you mean ALERT_WEBHOOK_URL?)']);
+});
+
+test('the gateway logger hides the webhook URLs and the secret, under the config and under their keys', async () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  const { config } = loadConfig({
+    env: {
+      UPSTREAM_URL: 'http://127.0.0.1:9/',
+      ALERT_WEBHOOK_URL: 'https://hooks.example.com/T0/B0/S3CRET',
+      ALERT_WEBHOOK_SECRET: 'S3CRET-0123456789abcdef',
+    },
+  });
+  const logger = createLogger('info', sink);
+  logger.info({ config }, 'config');
+  logger.info({ webhookUrls: config.alerts.webhookUrls, hmacSecret: config.alerts.hmacSecret }, 'keys');
+  logger.info({ ALERT_WEBHOOK_URL: 'https://hooks.example.com/T0/B0/S3CRET' }, 'env');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(lines.length, 3);
+  assert.ok(!lines.join('').includes('S3CRET'), lines.join(''));
 });
