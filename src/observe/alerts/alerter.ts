@@ -109,6 +109,15 @@ export function createAlerter(options: AlerterOptions): Alerter {
     return fresh.length > 0 ? fresh : [latest];
   }
 
+  // A process that starts under pressure is told at once. The other thresholds wait for the first
+  // interval: they need a baseline (shedding, event-loop samples), and a Redis L2 still connecting
+  // at start is not an outage. All read before anything is sent, subscribed or scheduled, so a
+  // monitor or callback that throws here leaves nothing behind.
+  const initial: AlertEvent[] = [];
+  statusSteps(monitor.status(), monitor.current(), o.now(), initial);
+  lastSample = monitor.history().at(-1);
+  if (o.shedCount) lastShed = { count: o.shedCount(), at: o.now() };
+  dispatch(initial);
   const unsubscribe = monitor.onStatus((status, _previous, sample) => {
     if (closed) return;
     const events: AlertEvent[] = [];
@@ -124,14 +133,6 @@ export function createAlerter(options: AlerterOptions): Alerter {
     }
   }, o.checkInterval);
   timer.unref();
-  // A process that starts under pressure is told at once. The other thresholds wait for the first
-  // interval: they need a baseline (shedding, event-loop samples), and a Redis L2 still connecting
-  // at start is not an outage.
-  const initial: AlertEvent[] = [];
-  statusSteps(monitor.status(), monitor.current(), o.now(), initial);
-  dispatch(initial);
-  lastSample = monitor.history().at(-1);
-  if (o.shedCount) lastShed = { count: o.shedCount(), at: o.now() };
 
   function stats(): AlertStats {
     let pending = 0;
