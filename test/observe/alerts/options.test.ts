@@ -1,6 +1,6 @@
 // createAlerter's options and the ALERT_* configuration: one home per option, every problem in
 // one error naming the option and what is accepted, webhook URLs and the secret never echoed.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { ConfigError, loadConfig } from '../../../src/config/index.js';
@@ -11,6 +11,7 @@ import { createAlerter, resolveAlerterOptions } from '../../../src/observe/alert
 import { fakeMemory } from '../../monitor/helpers.js';
 
 const monitor = createMemoryMonitor({ sampler: fakeMemory().sampler, autoStart: false, rssLimit: null });
+after(() => monitor.close());
 
 function thrown(fn: () => unknown): string {
   try {
