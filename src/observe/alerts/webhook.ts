@@ -68,6 +68,8 @@ export function createWebhook(o: WebhookOptions): Webhook {
   let abortInFlight: (() => void) | undefined;
   let closing = false;
   let stopped = false;
+  /** Why the latest attempt failed, for the log. */
+  let lastError = '';
 
   const count = (): number => queue.length + (current ? 1 : 0);
 
@@ -121,7 +123,7 @@ export function createWebhook(o: WebhookOptions): Webhook {
       } else if (outcome !== 'retry' || ++m.failures > o.retries || closing) {
         // A 4xx, the retries used up, or closing (one attempt each then): given up.
         o.counters.failed++;
-        o.onFailure(outcome === 'retry' ? `still failing after ${m.failures} attempts` : outcome);
+        o.onFailure(outcome === 'retry' ? `still failing after ${m.failures} attempts (last: ${lastError})` : outcome);
         finish(m);
       } else {
         await sleep(backoffDelay(m.failures, o.retryDelay, o.maxRetryDelay, o.random));
@@ -149,8 +151,11 @@ export function createWebhook(o: WebhookOptions): Webhook {
       const res = await request.call(client, { path, method: 'POST', headers, body: m.body, signal: ac.signal });
       await res.body.dump({ limit: 64 * 1024 });
       if (res.statusCode >= 200 && res.statusCode < 300) return 'ok';
+      lastError = `status ${res.statusCode}`;
       return retryableStatus(res.statusCode) ? 'retry' : `refused with status ${res.statusCode}`;
-    } catch {
+    } catch (err) {
+      // A code (ECONNREFUSED, UND_ERR_…), never the message: it could carry the URL, a secret.
+      lastError = ac.signal.aborted ? 'timeout' : ((err as { code?: string }).code ?? 'error');
       return 'retry';
     } finally {
       clearTimeout(timer);
@@ -161,14 +166,14 @@ export function createWebhook(o: WebhookOptions): Webhook {
   /** Waits `ms` (or until close() wakes it); the timer never keeps the process alive. */
   function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(finish, ms);
+      const timer = setTimeout(end, ms);
       timer.unref();
-      function finish(): void {
+      function end(): void {
         clearTimeout(timer);
         wake = undefined;
         resolve();
       }
-      wake = finish;
+      wake = end;
     });
   }
 

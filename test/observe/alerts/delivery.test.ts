@@ -193,7 +193,8 @@ describe('alerts: a receiver that fails', () => {
 
   test('503 then 200: retried until accepted; 503 forever: failed after ALERT_RETRIES; 400: failed at once', async () => {
     await assertNoLeakedHandles(async () => {
-      const r = await rig({ retries: 2 });
+      const warned: { webhook: number; why: string }[] = [];
+      const r = await rig({ retries: 2, logger: { warn: (o: unknown) => void warned.push(o as (typeof warned)[number]), info: () => {} } });
       r.receiver.script.push(503, 503);
       r.heap(0.8);
       await r.alerter.flush();
@@ -214,6 +215,10 @@ describe('alerts: a receiver that fails', () => {
       await r.alerter.flush();
       assert.equal(r.receiver.requests.length, 7, 'a 4xx is not retried');
       assert.deepEqual([r.alerter.stats().sent, r.alerter.stats().failed], [1, 2]);
+      assert.deepEqual(warned, [
+        { webhook: 1, why: 'still failing after 3 attempts (last: status 503)' },
+        { webhook: 1, why: 'refused with status 400' },
+      ]);
       await r.close();
     });
   });
