@@ -159,6 +159,7 @@ const OWN_PREFIXES = [
   'HEAP_SNAPSHOT_',
   'REDIS_',
   'LOG_SHIP_',
+  'ALERT_',
 ];
 // HEADROOM_RUN and HEADROOM_MEMORY are read by the CLI before the gateway starts (src/cli/run.ts).
 export const FOREIGN_OK = new Set(['HEADROOM_CONFIG', 'HEADROOM_RUN', 'HEADROOM_MEMORY']);

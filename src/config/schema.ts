@@ -8,6 +8,7 @@ import { cacheOptions } from './sections/cache.js';
 import { proxyOptions } from './sections/proxy.js';
 import { imageOptions } from './sections/image.js';
 import { logOptions } from './sections/log.js';
+import { alertOptions } from './sections/alerts.js';
 import { criticalThresholdProblem } from '../monitor/options.js';
 import { maxEntryBytesProblem } from '../cache/options.js';
 
@@ -18,6 +19,7 @@ export const sections = {
   proxy: proxyOptions,
   image: imageOptions,
   log: logOptions,
+  alerts: alertOptions,
 } as const;
 
 export type Sections = typeof sections;

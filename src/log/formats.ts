@@ -3,6 +3,7 @@
 // as an iterable with its Content-Length, so a batch is never copied into one big buffer). What
 // waits is therefore exactly what is counted against the cap.
 import type { LogShipFormat } from './options.js';
+import { retryableStatus } from './retry.js';
 
 /** Bookkeeping charged per line besides its bytes (the entry object and its queue slot). */
 export const ENTRY_OVERHEAD = 64;
@@ -164,8 +165,6 @@ export type Verdict =
   | { kind: 'partial'; retry: number[]; rejected: number[] };
 
 /** 408, 429 and 5xx are worth a retry; any other non-2xx status is a refusal. */
-export const retryableStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500;
-
 interface BulkAnswer {
   errors?: boolean;
   items?: Record<string, { status?: number }>[];

@@ -14,18 +14,9 @@ import Client from 'undici/lib/dispatcher/client.js';
 import request from 'undici/lib/api/api-request.js';
 import undiciErrors from 'undici/lib/core/errors.js';
 import { Deque } from './deque.js';
-import {
-  assemble,
-  bulkVerdict,
-  createFormat,
-  ENTRY_OVERHEAD,
-  levelOf,
-  retryableStatus,
-  WARN,
-  type Entry,
-  type Verdict,
-} from './formats.js';
+import { assemble, bulkVerdict, createFormat, ENTRY_OVERHEAD, levelOf, WARN, type Entry, type Verdict } from './formats.js';
 import { resolveLogShipperOptions } from './options.js';
+import { backoffDelay, bounded, retryableStatus } from './retry.js';
 import {
   DROP_REASONS,
   type DropReason,
@@ -213,10 +204,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     });
   }
 
-  function backoff(failures: number): number {
-    const full = Math.min(o.maxRetryDelay, o.retryDelay * 2 ** Math.min(failures - 1, 30));
-    return full / 2 + (o.random() * full) / 2; // "equal jitter": never near zero, never in step
-  }
+  const backoff = (failures: number): number => backoffDelay(failures, o.retryDelay, o.maxRetryDelay, o.random);
 
   /**
    * Sends batches one at a time: full ones, or (all) whatever is queued. A failed batch waits for
@@ -397,19 +385,6 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     [Symbol.asyncDispose]: () => (closed ??= close()),
   };
   return shipper;
-}
-
-/** Resolves when `p` settles or after `ms`, whichever comes first; the timer is cleared. */
-async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    p.catch(() => {}),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-      timer.unref();
-    }),
-  ]);
-  clearTimeout(timer);
 }
 
 function outcomeOf(err: unknown, aborted: boolean): RequestOutcome {

@@ -5,7 +5,7 @@
 // value from the config file, and returns the value, or undefined / a Refused when it is bad.
 import { HeadroomError } from '../errors.js';
 import { shareToFraction, toPercent } from './units.js';
-import { redactUrl } from './redact.js';
+import { redactUrl, redactValue } from './redact.js';
 import { optionsPlace } from './place.js';
 import { suggestOption } from './suggest.js';
 
@@ -310,6 +310,38 @@ export function list(c: Common<string[]> & { item?: RegExp; itemText?: string; m
       return clean as string[];
     },
   );
+}
+
+/**
+ * A list of absolute http(s) URLs: comma-separated in a variable or flag, an array in the config
+ * file or a library call. Each URL is checked as optionalUrl checks one; the message names the
+ * first bad entry (credentials hidden) and its position.
+ */
+export function urlList(c: Common<string[]> & { maxItems?: number; allowUserinfo?: boolean }): OptionSpec<string[]> {
+  const maxItems = c.maxItems ?? 16;
+  const one = optionalUrl({ doc: c.doc, default: undefined, allowUserinfo: c.allowUserinfo });
+  const accepted = `must be a list of at most ${maxItems} ${one.accepted.replace(/^must be an /, '')}s (comma-separated in the variable and the flag)`;
+  return spec({ ...c, defaultText: c.defaultText ?? (c.default.length ? c.default.join(',') : '(empty)') }, accepted, (raw) => {
+    const items = Array.isArray(raw)
+      ? raw.map((x) => (x instanceof URL ? x.href : text(x)))
+      : raw instanceof URL
+        ? [raw.href]
+        : text(raw)
+            ?.split(',')
+            .map((s) => s.trim());
+    if (!items) return undefined;
+    const clean = items.filter((s) => s !== '');
+    if (clean.length > maxItems || clean.some((s) => s === undefined)) return undefined;
+    for (const [i, s] of (clean as string[]).entries()) {
+      const v = one.parse(s);
+      if (v === undefined || v instanceof Refused)
+        // A secret list (webhook URLs carry their token in the path) names the entry only by position.
+        return new Refused(
+          `${accepted}; entry ${i + 1}${c.secret ? '' : ` (${redactValue(s)})`} ${v instanceof Refused ? v.message : one.accepted}`,
+        );
+    }
+    return clean as string[];
+  });
 }
 
 /** Which proxies in front are trusted for X-Forwarded-*: none, a hop count, or their addresses. */

@@ -33,6 +33,9 @@ import { createRequestObserver } from '../observe/request-observer.js';
 import { RequestMetrics } from '../observe/request-metrics.js';
 import { startupSummary } from '../observe/startup-summary.js';
 import { cgroupMemoryLimit } from '../monitor/cgroup.js';
+import { createAlerter, l2AvailableFrom, shedCountFrom } from '../observe/alerts/index.js';
+import { alerterOptions } from '../config/sections/alerts.js';
+import { registerAlertMetrics } from '../metrics/alerts.js';
 
 /** What each part contributes to the gateway. */
 interface PartModule {
@@ -183,6 +186,19 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       admin: mount(imageAdminRoutes, { image }),
       metrics: (r) => registerImageMetrics(r, image),
     });
+
+    // With ALERT_WEBHOOK_URL: alerts on the monitor, L2 and shedding; closed (after the server) with the parts.
+    const alertOptions = alerterOptions(config.alerts);
+    if (alertOptions) {
+      const alerter = createAlerter({
+        ...alertOptions,
+        monitor,
+        logger: logger.child({ part: 'alerts' }),
+        l2Available: l2AvailableFrom(cache),
+        shedCount: shedCountFrom(admission),
+      });
+      parts.push({ name: 'alerts', close: () => alerter.close(), metrics: (r) => registerAlertMetrics(r, alerter) });
+    }
 
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });

@@ -62,6 +62,8 @@ test('credentials stay hidden in URL values that are invalid for another reason,
 test('no secret option is ever echoed, whatever is wrong with it and wherever it comes from', () => {
   const secrets = allOptions.filter((o) => o.option.secret);
   assert.deepEqual(secrets.map((o) => o.option.env).sort(), [
+    'ALERT_WEBHOOK_SECRET',
+    'ALERT_WEBHOOK_URL',
     'HEADROOM_ADMIN_TOKEN',
     'LOG_SHIP_AUTHORIZATION',
     'LOG_SHIP_URL',

@@ -48,6 +48,7 @@ const REQUIRED: Record<string, string[]> = {
   // The leak gate as a library (the soak tool measures another process: no metrics of its own).
   './soak': [...ERRORS, 'runSoak'],
   './log': [...ERRORS, 'createLogShipper', 'registerLogShipMetrics'],
+  './alerts': [...ERRORS, 'createAlerter', 'registerAlertMetrics', 'verifySignature'],
   // A helper for next.config's images.loader, not an adapter.
   './next/image-loader': ['createImageLoader'],
   './package.json': [],
