@@ -134,7 +134,7 @@ function shed(h: Headroom, request: Request): PlainResponse | undefined {
 /**
  * Wraps one of the app's own route handlers: 503 + Retry-After while memory is critical or the app
  * drains, and counted in flight (for graceful shutdown and metrics) until its answer is handed over
- * (whenSent: at once for a body that is complete, else when the body stream ends).
+ * (whenSent: when its body has been read to the end, failed or been cancelled).
  */
 export function withHeadroom(handler: RouteHandler, options?: HeadroomOptions): RouteHandler {
   return async (request, context) => {
@@ -147,7 +147,7 @@ export function withHeadroom(handler: RouteHandler, options?: HeadroomOptions): 
     if (refused) return toWebResponse(refused, request.method);
     const end = inFlight(h, request.signal);
     try {
-      return await whenSent(await handler(request, context), end);
+      return whenSent(await handler(request, context), end);
     } catch (err) {
       end();
       throw err;
@@ -191,10 +191,10 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
     const end = inFlight(h, request.signal);
     try {
       const denied = authorize && (await authorize(request));
-      if (denied) return await whenSent(denied, end);
+      if (denied) return whenSent(denied, end);
       // The body was read before the proxy saw it: forwarding it would send it empty.
-      if (request.bodyUsed) return await whenSent(toWebResponse(errorResponse(bodyConsumed), request.method), end);
-      return await whenSent(await proxy.fetch(request), end);
+      if (request.bodyUsed) return whenSent(toWebResponse(errorResponse(bodyConsumed), request.method), end);
+      return whenSent(await proxy.fetch(request), end);
     } catch (err) {
       end();
       throw err;
@@ -265,7 +265,7 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
     const end = inFlight(parts.h, request.signal);
     try {
       const denied = options.authorize && (await options.authorize(request));
-      if (denied) return await whenSent(denied, end);
+      if (denied) return whenSent(denied, end);
       const res = await parts.image.handle({
         query: Object.fromEntries(url.searchParams),
         accept: request.headers.get('accept') ?? undefined,
@@ -276,7 +276,7 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
       if (request.method !== 'HEAD' && res.status !== 304 && res.body !== undefined)
         body = Buffer.isBuffer(res.body) ? new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.length) : webStream(res.body);
       else if (res.body instanceof Readable) res.body.destroy();
-      return await whenSent(new Response(body, { status: res.status, headers: res.headers }), end);
+      return whenSent(new Response(body, { status: res.status, headers: res.headers }), end);
     } catch (err) {
       end();
       return toWebResponse(errorResponse(err), request.method);

@@ -111,7 +111,7 @@ test('withHeadroom: a handler still running for a client that left no longer cou
   assert.equal(h.requests().inFlight, 0, 'counted once');
 });
 
-test('withHeadroom: a streamed body counts in flight until it ends or is cancelled; a complete one is released at once', async (t) => {
+test('withHeadroom: a streamed body counts in flight until it ends or is cancelled', async (t) => {
   t.after(() => closeHeadroom());
   const h = getHeadroom();
   let source!: ReadableStreamDefaultController<Uint8Array>;
