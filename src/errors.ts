@@ -5,7 +5,10 @@
 
 export const ERRORS = {
   // configuration and start-up
-  HEADROOM_CONFIG_INVALID: { status: 500, doc: 'A configuration value is invalid; start-up stops with exit code 2.' },
+  HEADROOM_CONFIG_INVALID: {
+    status: 500,
+    doc: 'A configuration value or option is invalid: the gateway stops start-up with exit code 2; a toolkit factory or an adapter throws it, naming the function the app called.',
+  },
   // generic request problems
   HEADROOM_BAD_REQUEST: { status: 400, doc: 'A query parameter, header or body is malformed or out of range.' },
   HEADROOM_NOT_FOUND: { status: 404, doc: 'No route matches, or the route is turned off by configuration.' },
@@ -24,7 +27,10 @@ export const ERRORS = {
   },
   HEADROOM_CLIENT_CLOSED: { status: 499, doc: 'The client closed the connection before the answer was ready; nothing is sent.' },
   // admin API
-  HEADROOM_ADMIN_DISABLED: { status: 403, doc: 'The admin API is off because HEADROOM_ADMIN_TOKEN is not set.' },
+  HEADROOM_ADMIN_DISABLED: {
+    status: 403,
+    doc: "The admin API is off because no token is set: HEADROOM_ADMIN_TOKEN for the gateway, the adminToken option of createHeadroom() (headroom-memory/toolkit) or of the adapter's export.",
+  },
   HEADROOM_UNAUTHORIZED: { status: 401, doc: 'Missing or wrong bearer token for the admin API.' },
   HEADROOM_RATE_LIMITED: { status: 429, doc: 'Too many admin requests from one client; see Retry-After.' },
   HEADROOM_SNAPSHOT_REFUSED: {
@@ -36,7 +42,7 @@ export const ERRORS = {
   HEADROOM_QUEUE_TIMEOUT: { status: 503, doc: 'The request waited in the admission queue longer than allowed; see Retry-After.' },
   HEADROOM_MEMORY_PRESSURE: { status: 503, doc: 'The memory circuit breaker is open; see Retry-After.' },
   HEADROOM_SHED: { status: 503, doc: 'An in-flight response was aborted to relieve critical memory pressure.' },
-  HEADROOM_DRAINING: { status: 503, doc: 'The gateway is shutting down and takes no new work.' },
+  HEADROOM_DRAINING: { status: 503, doc: 'The gateway or app is shutting down and takes no new work.' },
   // upstream
   HEADROOM_UPSTREAM_UNREACHABLE: { status: 502, doc: 'The upstream refused or dropped the connection before answering.' },
   HEADROOM_UPSTREAM_TIMEOUT: { status: 504, doc: 'The upstream sent no response headers within STREAM_TIMEOUT.' },

@@ -10,7 +10,7 @@ import { HeadroomError } from '../errors.js';
 import { createImageService } from '../image/service.js';
 import type { ImageService, ImageServiceOptions } from '../image/types.js';
 import type { MemoryMonitor, MemoryMonitorOptions } from '../monitor/types.js';
-import { bool, list, nestedOptions, num, optionalStr, optionsGroup, resolveOptions } from '../options/spec.js';
+import { bool, list, nestedOptions, num, optionalStr, optionsGroup, optionsPlace, resolveOptions } from '../options/spec.js';
 import { createProxy, type Proxy, type ProxyOptions } from '../proxy/proxy.js';
 import { createAdminApi, type AdminRequest } from './admin.js';
 import { createHealthResponder } from './health.js';
@@ -163,7 +163,8 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
     const adminApi = createAdminApi({
       token: o.adminToken,
       rateLimit: o.adminRateLimit,
-      howToEnable: 'pass adminToken (16+ random characters) to headroom',
+      // Names what the user called: createHeadroom, or the adapter that handed its options on.
+      howToEnable: `pass adminToken (16+ random characters) to ${optionsPlace('createHeadroom() from headroom-memory/toolkit', options).factory}`,
       monitor,
       cache,
       proxy,

@@ -9,6 +9,7 @@
 // objects, so the package does not need express at run time and works with Connect as well.
 import type { Server } from 'node:http';
 import { HeadroomError } from '../../errors.js';
+import { nestedOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { mountToPrefix } from '../../proxy/mount.js';
 import {
@@ -66,10 +67,13 @@ export interface ExpressHeadroom {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** What the user called, in messages. */
+const LABEL = 'headroom() from headroom-memory/express';
+
 function missing(option: string, method: string): HeadroomError {
   return new HeadroomError(
     'HEADROOM_CONFIG_INVALID',
-    `headroom(): hr.${method}() needs the ${option} option, e.g. headroom({ ${option}: ${option === 'proxy' ? '{ upstreamUrl }' : '{ allowedOrigins }'} })`,
+    `${LABEL}: hr.${method}() needs the ${option} option, e.g. headroom({ ${option}: ${option === 'proxy' ? '{ upstreamUrl }' : '{ allowedOrigins }'} })`,
   );
 }
 
@@ -101,8 +105,9 @@ const IMAGE_METHODS = 'GET, HEAD';
 
 export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom {
   const { routes, ...rest } = options;
-  const paths = resolveNodeRoutes('headroom(): routes', routes);
-  const hr = createHeadroom(rest);
+  const paths = resolveNodeRoutes(`${LABEL}: routes`, routes);
+  // Its messages name headroom(), which the user called, rather than createHeadroom.
+  const hr = createHeadroom(nestedOptions(rest, LABEL, options, ''));
   return {
     headroom: hr,
     middleware: () => nodeMiddleware(hr, paths),

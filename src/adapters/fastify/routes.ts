@@ -30,7 +30,7 @@ function need(plugin: string, headroom: Headroom | undefined): Headroom {
   if (!headroom || typeof headroom.health !== 'function') {
     throw new HeadroomError(
       'HEADROOM_CONFIG_INVALID',
-      `${plugin}: headroom is required: must be createHeadroom()'s object (or app.headroom)`,
+      `${plugin}: headroom is required: must be what createHeadroom() from headroom-memory/toolkit returns (or app.headroom)`,
     );
   }
   return headroom;
@@ -74,7 +74,10 @@ export async function adminRoutes(app: FastifyInstance, options: HeadroomRouteOp
  */
 export async function imageRoutes(app: FastifyInstance, options: { image: ImageService }): Promise<void> {
   if (!options.image || typeof options.image.handle !== 'function') {
-    throw new HeadroomError('HEADROOM_CONFIG_INVALID', 'imageRoutes: image is required: must be an image service (createImageService())');
+    throw new HeadroomError(
+      'HEADROOM_CONFIG_INVALID',
+      'imageRoutes: image is required: must be an image service (createImageService() from headroom-memory/image)',
+    );
   }
   app.setErrorHandler((err, _request, reply) => {
     if (!isHeadroomError(err)) throw err;

@@ -11,7 +11,7 @@
 import type { DynamicModule, FactoryProvider, ModuleMetadata, Provider, Type } from '@nestjs/common';
 import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
 import { HeadroomError } from '../../errors.js';
-import { pathOrOff, resolveOptions } from '../../options/spec.js';
+import { nestedOptions, pathOrOff, resolveOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { nodeRouteSpecs } from '../../toolkit/node-middleware.js';
 import { imageController, proxyController, type ProxyControllerType } from './controllers.js';
@@ -124,7 +124,7 @@ function serviceProvider(routes: ResolvedRoutes, proxyRoute: ProxyControllerType
         if (routes.image && !options.image) {
           throw new HeadroomError('HEADROOM_CONFIG_INVALID', `HeadroomModule: routes.image=${routes.image} needs the \`image\` option`);
         }
-        return createHeadroom(headroomOptions);
+        return createHeadroom(nestedOptions(headroomOptions, 'HeadroomModule', options, ''));
       },
     },
     {

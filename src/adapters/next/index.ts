@@ -10,8 +10,10 @@ import { createImageService } from '../../image/service.js';
 import type { ImageService, ImageServiceOptions } from '../../image/types.js';
 import { createProxy, type Proxy } from '../../proxy/proxy.js';
 import { HeadroomError } from '../../errors.js';
+import { nestedOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
-import { errorResponse, toWebResponse } from '../../toolkit/response.js';
+import { errorResponse, toWebResponse, type PlainResponse } from '../../toolkit/response.js';
+import { whenSent } from './body.js';
 import { edgeResponse, isNodeRuntime, warnEdgeOnce } from './runtime.js';
 
 export { createImageLoader, type ImageLoaderOptions, type ImageLoaderProps } from './image-loader.js';
@@ -73,9 +75,12 @@ export function getHeadroom(options: HeadroomOptions = {}): Headroom {
   return slot(options).headroom;
 }
 
-function slot(options: HeadroomOptions): Slot {
+/** The process's Slot; `by` (what the user called, for messages) makes it when there is none. */
+function slot(options: HeadroomOptions, by = 'headroom-memory/next'): Slot {
   const g = globalThis as Global;
-  return (g[SLOT] ??= { headroom: createHeadroom(options), proxies: new Map(), images: undefined, closers: [] });
+  if (g[SLOT]) return g[SLOT];
+  const headroom = createHeadroom(nestedOptions(options, by, options, ''));
+  return (g[SLOT] = { headroom, proxies: new Map(), images: undefined, closers: [] });
 }
 
 /** Closes the process's Headroom and the parts made for routes (tests, custom servers). Idempotent. */
@@ -121,40 +126,15 @@ function inFlight(h: Headroom, signal: AbortSignal): () => void {
   return end;
 }
 
-/** Calls `end` when the body is read to the end, fails, or is cancelled; pulls one chunk at a time. */
-function trackBody(res: Response, end: () => void): Response {
-  if (!res.body) {
-    end();
-    return res;
-  }
-  const reader = res.body.getReader();
-  const body = new ReadableStream<Uint8Array>(
-    {
-      async pull(c) {
-        try {
-          const { done, value } = await reader.read();
-          if (done) {
-            end();
-            c.close();
-          } else c.enqueue(value);
-        } catch (err) {
-          end();
-          c.error(err);
-        }
-      },
-      cancel(reason) {
-        end();
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
-  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+/** h.shed(path) for this request; the path (only needed to check shedExempt while refusing) is parsed only then. */
+function shed(h: Headroom, request: Request): PlainResponse | undefined {
+  return h.wouldShed() ? h.shed(new URL(request.url).pathname) : undefined;
 }
 
 /**
  * Wraps one of the app's own route handlers: 503 + Retry-After while memory is critical or the app
- * drains, and counted in flight (for graceful shutdown and metrics) until its body is sent.
+ * drains, and counted in flight (for graceful shutdown and metrics) until its answer is handed over
+ * (whenSent: when its body has been read to the end, failed or been cancelled).
  */
 export function withHeadroom(handler: RouteHandler, options?: HeadroomOptions): RouteHandler {
   return async (request, context) => {
@@ -163,17 +143,19 @@ export function withHeadroom(handler: RouteHandler, options?: HeadroomOptions): 
       return handler(request, context);
     }
     const h = getHeadroom(options);
-    const refused = h.shed(new URL(request.url).pathname);
+    const refused = shed(h, request);
     if (refused) return toWebResponse(refused, request.method);
     const end = inFlight(h, request.signal);
     try {
-      return trackBody(await handler(request, context), end);
+      return whenSent(await handler(request, context), end);
     } catch (err) {
       end();
       throw err;
     }
   };
 }
+
+const PROXY_ROUTE = 'createProxyRoute() from headroom-memory/next';
 
 /**
  * Handlers for `app/api/[...path]/route.ts`: every method streamed to the upstream through
@@ -187,14 +169,14 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
   let parts: { h: Headroom; proxy: Proxy } | undefined;
   const init = (): { h: Headroom; proxy: Proxy } => {
     if (parts) return parts;
-    const s = slot({ ...headroomOptions, proxy: proxyOptions });
+    const s = slot({ ...headroomOptions, proxy: proxyOptions }, PROXY_ROUTE);
     const h = s.headroom;
     const prefix = proxyOptions.prefix ?? '/api';
     let proxy = h.proxy && h.proxy.prefix === prefix ? h.proxy : s.proxies.get(prefix);
     if (!proxy) {
       // The Headroom was made without this route's proxy (by register() or another route).
       const { cache: _cache, ...rest } = proxyOptions;
-      const own = createProxy({ ...rest, limits: { monitor: h.monitor }, monitor: h.monitor });
+      const own = createProxy(nestedOptions({ ...rest, limits: { monitor: h.monitor }, monitor: h.monitor }, PROXY_ROUTE, options, ''));
       s.proxies.set(prefix, own);
       s.closers.push(() => own.close());
       proxy = own;
@@ -204,15 +186,15 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
   const handler: RouteHandler = async (request) => {
     if (!isNodeRuntime()) return edgeResponse();
     const { h, proxy } = init();
-    const refused = h.shed(new URL(request.url).pathname);
+    const refused = shed(h, request);
     if (refused) return toWebResponse(refused, request.method);
     const end = inFlight(h, request.signal);
     try {
       const denied = authorize && (await authorize(request));
-      if (denied) return trackBody(denied, end);
+      if (denied) return whenSent(denied, end);
       // The body was read before the proxy saw it: forwarding it would send it empty.
-      if (request.bodyUsed) return trackBody(toWebResponse(errorResponse(bodyConsumed), request.method), end);
-      return trackBody(await proxy.fetch(request), end);
+      if (request.bodyUsed) return whenSent(toWebResponse(errorResponse(bodyConsumed), request.method), end);
+      return whenSent(await proxy.fetch(request), end);
     } catch (err) {
       end();
       throw err;
@@ -246,6 +228,8 @@ function webStream(r: Readable): ReadableStream<Uint8Array> {
   );
 }
 
+const IMAGE_ROUTE = 'createImageRoute() from headroom-memory/next';
+
 /**
  * Handlers for `app/image/route.ts`: GET/HEAD /image?url=&w=&h=&q=&format= through headroom's
  * image service (origin policy, bounded fetch, cached variants), after shedding.
@@ -255,12 +239,14 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
   let h: Headroom | undefined;
   const init = (): { h: Headroom; image: ImageService } => {
     if (image && h) return { h, image };
-    const s = slot({ ...options.headroom, image: options.image });
+    const s = slot({ ...options.headroom, image: options.image }, IMAGE_ROUTE);
     h = s.headroom;
     image = h.image ?? s.images;
     if (!image) {
       const cache = createCache({ monitor: h.monitor });
-      const own = createImageService({ ...(options.image as ImageServiceOptions), cache, monitor: h.monitor });
+      const own = createImageService(
+        nestedOptions({ ...(options.image as ImageServiceOptions), cache, monitor: h.monitor }, IMAGE_ROUTE, options, 'image'),
+      );
       s.images = own;
       s.closers.push(
         () => cache.close(),
@@ -279,7 +265,7 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
     const end = inFlight(parts.h, request.signal);
     try {
       const denied = options.authorize && (await options.authorize(request));
-      if (denied) return trackBody(denied, end);
+      if (denied) return whenSent(denied, end);
       const res = await parts.image.handle({
         query: Object.fromEntries(url.searchParams),
         accept: request.headers.get('accept') ?? undefined,
@@ -290,7 +276,7 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
       if (request.method !== 'HEAD' && res.status !== 304 && res.body !== undefined)
         body = Buffer.isBuffer(res.body) ? new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.length) : webStream(res.body);
       else if (res.body instanceof Readable) res.body.destroy();
-      return trackBody(new Response(body, { status: res.status, headers: res.headers }), end);
+      return whenSent(new Response(body, { status: res.status, headers: res.headers }), end);
     } catch (err) {
       end();
       return toWebResponse(errorResponse(err), request.method);

@@ -111,6 +111,43 @@ test('withHeadroom: a handler still running for a client that left no longer cou
   assert.equal(h.requests().inFlight, 0, 'counted once');
 });
 
+test('withHeadroom: a streamed body counts in flight until it ends or is cancelled', async (t) => {
+  t.after(() => closeHeadroom());
+  const h = getHeadroom();
+  let source!: ReadableStreamDefaultController<Uint8Array>;
+  const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+  // The first chunk is there when the handler returns, the rest comes later.
+  const handler = withHeadroom(
+    async () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(c) {
+            source = c;
+            c.enqueue(bytes('a'));
+          },
+        }),
+      ),
+  );
+  const read = (await handler(new Request('http://app.test/app/stream'))).body!.getReader();
+  assert.equal(new TextDecoder().decode((await read.read()).value), 'a');
+  assert.equal(h.requests().inFlight, 1, 'counted while the body streams');
+  source.enqueue(bytes('b'));
+  assert.equal(new TextDecoder().decode((await read.read()).value), 'b');
+  assert.equal(h.requests().inFlight, 1);
+  source.close();
+  assert.equal((await read.read()).done, true);
+  assert.equal(h.requests().inFlight, 0, 'released when the body ends');
+
+  const cancelled = await handler(new Request('http://app.test/app/stream'));
+  assert.equal(h.requests().inFlight, 1);
+  await cancelled.body!.cancel();
+  assert.equal(h.requests().inFlight, 0, 'released when the body is cancelled (the client left)');
+
+  const fixed = await withHeadroom(async () => Response.json({ ok: true }))(new Request('http://app.test/app/json'));
+  assert.deepEqual(await fixed.json(), { ok: true });
+  assert.equal(h.requests().inFlight, 0);
+});
+
 test('after closeHeadroom() the proxy route leaves no active handle', async (t) => {
   const upstream = createServer((req, res) => req.resume().on('end', () => res.end('ok')));
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
