@@ -84,6 +84,10 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
         '42',
         'not json',
         '{"op":"del","keys":["k"],"i":7}',
+        '{"op":"clear","s":0}',
+        '{"op":"clear","s":1.5}',
+        '{"op":"clear","t":"soon"}',
+        JSON.stringify({ op: 'tag', tag: 't', g: 'x'.repeat(65) }),
         JSON.stringify({ op: 'del', keys: Array.from({ length: 1001 }, (_, i) => `k${i}`) }),
         JSON.stringify({ op: 'tag', tag: 'x'.repeat(1024 * 1024 + 1) }),
       ];
