@@ -80,6 +80,7 @@ export class Generations {
   private running = false;
   private immediate: NodeJS.Immediate | undefined;
   private closed = false;
+  private prunedAt = -Infinity;
   private readonly s = { checks: 0, keysChecked: 0, changes: 0, errors: 0 };
   private readonly clearKey: string;
   private readonly tagPrefix: string;
@@ -146,14 +147,20 @@ export class Generations {
   private tagGen(tag: string): Gen | undefined {
     let g = this.tags.get(tag);
     if (g !== undefined) return g;
-    if (this.tags.size >= MAX_TAGS) this.forget();
+    if (this.tags.size >= MAX_TAGS) this.prune();
     if (this.tags.size >= MAX_TAGS) return undefined;
     this.tags.set(tag, (g = new Gen(this.tagPrefix + tag, tag, undefined)));
     return g;
   }
 
-  /** Drops the Gens of tags L1 no longer holds (bounded work: only when the map is full). */
-  private forget(): void {
+  /**
+   * Drops the Gens of tags L1 no longer holds: on the cache's cleanup timer, and when the map is
+   * full (then at most once per interval, so a full map of tags in use costs one pass, not one per put).
+   */
+  prune(): void {
+    const at = this.o.now();
+    if (this.tags.size >= MAX_TAGS && at < this.prunedAt + this.o.interval) return;
+    this.prunedAt = at;
     for (const [t, g] of this.tags) if (!g.pending && !this.o.inUse(t)) this.tags.delete(t);
   }
 

@@ -565,6 +565,7 @@ export class TieredCache implements Cache {
 
   private cleanup(): void {
     this.l1.sweep();
+    this.gens?.prune();
     if (this.l2 !== undefined && !this.breaker.open) this.l2.sweep().catch((err: unknown) => this.l2Failed(err));
   }
 }
