@@ -485,10 +485,11 @@ export class TieredCache implements Cache {
     const started = now();
     const e: Encoded | undefined | Failed = await this.l2Try((s) => s.get(key));
     if (e === FAILED) return FAILED;
-    // A miss also ends an L1 copy that was being read again (unless a write came meanwhile).
+    // With Redis, a miss also ends an L1 copy that was being read again: the key was deleted or
+    // invalidated elsewhere (unless a write came meanwhile). A disk miss leaves a copy in grace be.
     const miss = (): undefined => {
       this.l2Misses++;
-      if (this.versions.unchanged(token)) this.l1.delete(key);
+      if (this.gens !== undefined && this.versions.unchanged(token)) this.l1.delete(key);
       return undefined;
     };
     if (e === undefined) return miss();
