@@ -66,6 +66,8 @@ export interface GenerationStats {
   keysChecked: number;
   /** Generations found changed (by a check, by this instance's own invalidations, or by a bus message). */
   changes: number;
+  /** Generations whose first token was read (their entries were read again once). */
+  learned: number;
   /** Checks or bumps that failed (L1 kept serving). */
   errors: number;
   tracked: number;
@@ -81,7 +83,7 @@ export class Generations {
   private immediate: NodeJS.Immediate | undefined;
   private closed = false;
   private prunedAt = -Infinity;
-  private readonly s = { checks: 0, keysChecked: 0, changes: 0, errors: 0 };
+  private readonly s = { checks: 0, keysChecked: 0, changes: 0, learned: 0, errors: 0 };
   private readonly clearKey: string;
   private readonly tagPrefix: string;
 
@@ -174,6 +176,7 @@ export class Generations {
       this.tags.set(g.tag, next);
     }
     if (g.value !== undefined) this.s.changes++;
+    else this.s.learned++;
     this.o.onChange(g.tag, g.value !== undefined);
     return next;
   }

@@ -68,7 +68,7 @@ describe('cache staleness across instances', { skip: !enabled }, () => {
     await x.cache.set('probe', 1);
     await waitFor(async () => {
       await x.cache.get('probe');
-      return (x.cache.stats().coherence?.generations.keysChecked ?? 0) >= 1;
+      return (x.cache.stats().coherence?.generations.learned ?? 0) >= 1;
     }, 'the clear generation read once');
     await x.cache.get('probe'); // the copy read again under the known generation
   }
@@ -150,7 +150,7 @@ describe('cache staleness across instances', { skip: !enabled }, () => {
       for (const x of [b, c]) {
         await waitFor(async () => {
           for (const key of ['t', 'x']) await x.cache.get(key);
-          return (x.cache.stats().coherence?.generations.keysChecked ?? 0) >= 2;
+          return (x.cache.stats().coherence?.generations.learned ?? 0) >= 2;
         }, 'the generations read once');
       }
 
@@ -211,6 +211,40 @@ describe('cache staleness across instances', { skip: !enabled }, () => {
       assert.equal(s.bus?.gaps, 1);
       assert.equal(revalidations(b), before + 1, 'the copy of k was read again');
     } finally {
+      await closeAll(nodes);
+    }
+  });
+
+  test('sequence numbers from outside: a stranger first heard above 1 revalidates without counting a loss; a repeat is harmless', async () => {
+    const nodes = await cluster(1, { maxStale: 60_000, generationCheckInterval: 60_000 });
+    const [b] = nodes as [Node];
+    const raw = new Redis(redis.url);
+    try {
+      await generationsKnown(b);
+      const channel = `s${n}:bus`;
+      const send = async (s: number): Promise<void> => {
+        const heard = received(b);
+        await raw.publish(channel, JSON.stringify({ op: 'del', keys: ['elsewhere'], i: 'stranger', s, t: Date.now() }));
+        await waitFor(() => received(b) > heard, `message ${s} arrived`);
+      };
+      const probe = async (): Promise<number> => {
+        const before = revalidations(b);
+        await b.cache.get('probe');
+        return revalidations(b) - before;
+      };
+      await send(5); // first heard at 5: what came before may have been lost, or predates us
+      assert.equal(await probe(), 1, 'read again');
+      assert.deepEqual([b.cache.stats().bus?.dropped, b.cache.stats().bus?.gaps], [0, 0], 'not counted as lost');
+      await send(6);
+      assert.equal(await probe(), 0, 'in sequence: nothing to do');
+      await send(6);
+      await send(4);
+      assert.equal(await probe(), 0, 'a repeat or an older number: nothing to do');
+      await send(9);
+      assert.equal(await probe(), 1, 'a gap: read again');
+      assert.deepEqual([b.cache.stats().bus?.dropped, b.cache.stats().bus?.gaps], [2, 1]);
+    } finally {
+      raw.disconnect();
       await closeAll(nodes);
     }
   });
