@@ -486,7 +486,7 @@ export class TieredCache implements Cache {
     const e: Encoded | undefined | Failed = await this.l2Try((s) => s.get(key));
     if (e === FAILED) return FAILED;
     // With Redis, a miss also ends an L1 copy that was being read again: the key was deleted or
-    // invalidated elsewhere (unless a write came meanwhile). A disk miss leaves a copy in grace be.
+    // invalidated elsewhere (unless a write came meanwhile). A disk miss leaves a copy in grace alone.
     const miss = (): undefined => {
       this.l2Misses++;
       if (this.gens !== undefined && this.versions.unchanged(token)) this.l1.delete(key);
