@@ -149,20 +149,19 @@ export class Generations {
   private tagGen(tag: string): Gen | undefined {
     let g = this.tags.get(tag);
     if (g !== undefined) return g;
-    if (this.tags.size >= MAX_TAGS) this.prune();
-    if (this.tags.size >= MAX_TAGS) return undefined;
+    if (this.tags.size >= MAX_TAGS) {
+      // A full map of tags in use costs one pass per interval, not one per put.
+      const at = this.o.now();
+      if (at >= this.prunedAt + this.o.interval) this.prune();
+      if (this.tags.size >= MAX_TAGS) return undefined;
+    }
     this.tags.set(tag, (g = new Gen(this.tagPrefix + tag, tag, undefined)));
     return g;
   }
 
-  /**
-   * Drops the Gens of tags L1 no longer holds: on the cache's cleanup timer, and when the map is
-   * full (then at most once per interval, so a full map of tags in use costs one pass, not one per put).
-   */
+  /** Drops the Gens of tags L1 no longer holds: on the cache's cleanup timer, and when the map is full. */
   prune(): void {
-    const at = this.o.now();
-    if (this.tags.size >= MAX_TAGS && at < this.prunedAt + this.o.interval) return;
-    this.prunedAt = at;
+    this.prunedAt = this.o.now();
     for (const [t, g] of this.tags) if (!g.pending && !this.o.inUse(t)) this.tags.delete(t);
   }
 
