@@ -6,6 +6,7 @@ import { prepare, type ValueType } from './codec.js';
 import { entrySize } from './size.js';
 import { now } from './clock.js';
 import { resolveL1Options } from './options.js';
+import type { Gen } from './generations.js';
 
 export type EvictionReason = 'size' | 'entries' | 'expired' | 'pressure';
 
@@ -17,6 +18,10 @@ export interface L1Entry {
   expiresAt: number;
   staleUntil: number;
   tags: string[] | undefined;
+  /** When the value was last known current (read from L2 or set here), ms: see the cache's maxStale. */
+  checkedAt: number;
+  /** Generations of its tags and of the clear it was stored under (a cache with Redis; see generations.ts). */
+  gens: Gen[] | undefined;
   visited: boolean;
   hits: number;
   newer: L1Entry | undefined;
@@ -106,7 +111,16 @@ export class L1 {
   }
 
   /** Stores an already-normalised value; false when it is too large for L1 (it then lives in L2 only). */
-  put(key: string, type: ValueType, value: unknown, expiresAt: number, staleUntil: number, tags?: string[]): boolean {
+  put(
+    key: string,
+    type: ValueType,
+    value: unknown,
+    expiresAt: number,
+    staleUntil: number,
+    tags?: string[],
+    gens?: Gen[],
+    checkedAt = now(),
+  ): boolean {
     const size = entrySize(key, type, value);
     const old = this.map.get(key);
     if (old !== undefined) this.remove(old);
@@ -119,6 +133,8 @@ export class L1 {
       expiresAt,
       staleUntil,
       tags: tags !== undefined && tags.length > 0 ? tags : undefined,
+      checkedAt,
+      gens,
       visited: false,
       hits: 0,
       newer: undefined,
@@ -140,6 +156,11 @@ export class L1 {
     if (e === undefined) return false;
     this.remove(e);
     return true;
+  }
+
+  /** True while some entry carries `tag`. */
+  hasTag(tag: string): boolean {
+    return this.tagIndex.has(tag);
   }
 
   deleteTag(tag: string): number {

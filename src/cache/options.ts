@@ -1,10 +1,11 @@
 // The cache's options, declared once: default, bound and doc line of each library option, grouped
 // as createCache takes them (l1, disk, redis, top level). The gateway's flat CACHE_* configuration
 // (src/config/sections/cache.ts) wraps these very objects, so the two cannot drift. Options without
-// a variable (breakDuration, monitor, logger, disk.maxGetBytes, redis.commandTimeout) are library-only.
+// a variable (breakDuration, monitor, logger, busFaults, disk.maxGetBytes, redis.commandTimeout) are library-only.
 import type { Logger } from 'pino';
 import { HeadroomError } from '../errors.js';
 import type { PressureSource } from '../monitor/types.js';
+import type { BusFaults } from './bus-stats.js';
 import {
   bytes,
   duration,
@@ -147,6 +148,20 @@ export const cacheSpecs = {
     min: 1000,
     max: 24 * 3_600_000,
   }),
+  maxStale: duration({
+    env: 'CACHE_L1_MAX_STALE',
+    doc: 'With REDIS_URL: longest an instance serves an L1 copy before reading it from Redis again, whatever its TTL. Bounds how long an instance can serve a value another instance deleted, replaced or invalidated when the invalidation message was lost (Redis pub/sub is at-most-once). Each L1 entry in use costs one Redis read per this period.',
+    default: 10_000,
+    min: 100,
+    max: 3_600_000,
+  }),
+  generationCheckInterval: duration({
+    env: 'CACHE_L1_CHECK_INTERVAL',
+    doc: 'With REDIS_URL: an instance asks Redis whether a tag (or everything) it serves from L1 was invalidated at most this often per tag, in one batched read. Bounds staleness after a lost tag invalidation or clear (keep it below CACHE_L1_MAX_STALE).',
+    default: 500,
+    min: 10,
+    max: 3_600_000,
+  }),
   breakDuration: duration({
     doc: 'After an L2 failure, L2 is skipped this long (circuit breaker) or until the store is ready again.',
     default: 2000,
@@ -158,6 +173,11 @@ export const cacheSpecs = {
     doc: 'Where L2 failures and failed background refreshes are logged (warn).',
     what: 'a logger',
     methods: ['warn'],
+  }),
+  busFaults: optionalObject<BusFaults>({
+    doc: 'Tests and benchmarks only: loses incoming invalidation bus messages on purpose (dropIncoming() returning true drops one).',
+    what: 'a fault injector',
+    methods: ['dropIncoming'],
   }),
 };
 

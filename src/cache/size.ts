@@ -3,8 +3,8 @@
 // (used heap + array buffers) by the entry count; see bench/cache.ts "budget honesty".
 import { ValueType } from './codec.js';
 
-/** Map slot + entry object (10 fields, two boxed doubles) measured per entry, excluding key and value. */
-export const ENTRY_OVERHEAD = 200;
+/** Map slot + entry object (12 fields, three boxed doubles) measured per entry, excluding key and value. */
+export const ENTRY_OVERHEAD = 232;
 /** JSArrayBuffer + Buffer (Uint8Array) objects and the backing-store record of one Buffer. */
 export const BUFFER_OVERHEAD = 180;
 const STRING_HEADER = 16;

@@ -2,6 +2,9 @@
 // by default, Redis with REDIS_URL) and, with Redis, an invalidation bus between instances.
 // L2 failures (store codes, see l2Outcome) never reach callers: they are counted, a circuit
 // breaker skips L2 for a while, and L1 keeps serving. The caller's own errors do reach them.
+// With Redis, an L1 copy is served only while it can be trusted (see trusted()): bus messages can
+// be lost, so copies are read again after maxStale, after a gap in the bus or a reconnect, and
+// when a generation of their tags changed (generations.ts).
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { HeadroomError, isHeadroomError } from '../errors.js';
@@ -13,6 +16,7 @@ import { L1, type L1Entry } from './l1.js';
 import { Breaker, checkDuration, runLoader } from './loader.js';
 import { resolveCacheOptions } from './options.js';
 import { Versions, type ReadToken } from './versions.js';
+import { Generations, type GenClient } from './generations.js';
 import { DiskStore } from './stores/disk.js';
 import { createLazyRedis, type BusHandle } from './stores/redis-lazy.js';
 import type { L2Store } from './stores/types.js';
@@ -23,6 +27,10 @@ interface Found {
   expiresAt: number;
   staleUntil: number;
 }
+
+/** L2 was not asked or did not answer (breaker open, failure, closing): not the same as a miss. */
+const FAILED = Symbol('l2 failed');
+type Failed = typeof FAILED;
 
 export class TieredCache implements Cache {
   readonly l1: L1;
@@ -43,6 +51,14 @@ export class TieredCache implements Cache {
   private readonly loader = { calls: 0, errors: 0, timeouts: 0, refreshes: 0 };
   /** An L2 read or a load that raced a write/invalidation of its key does not fill L1 (or L2) with old data. */
   private readonly versions = new Versions();
+  /** With Redis only: generations of tags and clears, and the trust rules of L1 copies. */
+  private readonly gens: Generations | undefined;
+  private readonly maxStale: number;
+  private readonly generationCheckInterval: number;
+  /** L1 copies checked before this time (ms) are read again: set on a bus gap or reconnect. */
+  private trustFrom = 0;
+  private revalidations = 0;
+  private servedOnL2Failure = 0;
   private closing: Promise<void> | undefined;
 
   constructor(options?: CacheOptions) {
@@ -54,6 +70,8 @@ export class TieredCache implements Cache {
     this.logger = o.logger;
     this.breaker = new Breaker(o.breakDuration);
     this.l1 = new L1(o.l1);
+    this.maxStale = o.maxStale;
+    this.generationCheckInterval = o.generationCheckInterval;
     if (o.redis) {
       // ioredis is loaded here, only with Redis configured (see redis-lazy.ts).
       const redis = createLazyRedis(
@@ -67,16 +85,29 @@ export class TieredCache implements Cache {
         {
           channel: `${o.redis.keyPrefix}bus`,
           onMessage: (m) => this.onBus(m),
-          // Messages may have been missed while disconnected: L1 copies can no longer be trusted.
-          onResync: () => {
-            this.versions.bumpAll();
-            this.l1.clear();
-          },
+          // Messages may have been missed while disconnected, or were lost (a gap in a sender's
+          // sequence): every L1 copy is read again before it is served (or served if Redis fails).
+          onResync: () => this.revalidateAll(),
+          onGap: () => this.revalidateAll(),
           onError: () => undefined,
+          faults: o.busFaults,
         },
       );
       this.l2 = redis.store;
       this.bus = redis.bus;
+      this.gens = new Generations({
+        client: () => redis.store.client as GenClient | undefined,
+        prefix: o.redis.keyPrefix,
+        interval: o.generationCheckInterval,
+        onChange: (tag, known) => {
+          this.versions.bumpAll();
+          if (!known) return;
+          if (tag === undefined) this.l1.clear();
+          else this.l1.deleteTag(tag);
+        },
+        inUse: (tag) => this.l1.hasTag(tag),
+        now: Date.now,
+      });
     } else if (o.disk) {
       this.l2 = new DiskStore(o.disk);
     }
@@ -89,23 +120,71 @@ export class TieredCache implements Cache {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
+    if (this.gens !== undefined) {
+      const found = await this.lookup(key);
+      return found !== undefined && found.expiresAt > Date.now() ? (found.value as T) : undefined;
+    }
     const v = this.l1.get(key);
     if (v !== undefined) return v as T;
     const found = await this.fromL2(key);
-    return found !== undefined && found.expiresAt > Date.now() ? (found.value as T) : undefined;
+    return found !== FAILED && found !== undefined && found.expiresAt > Date.now() ? (found.value as T) : undefined;
   }
 
   async has(key: string): Promise<boolean> {
+    if (this.gens !== undefined) {
+      const found = await this.lookup(key);
+      return found !== undefined && found.expiresAt > Date.now();
+    }
     if (this.l1.has(key)) return true;
     const found = await this.fromL2(key);
-    return found !== undefined && found.expiresAt > Date.now();
+    return found !== FAILED && found !== undefined && found.expiresAt > Date.now();
+  }
+
+  /**
+   * get() with Redis: a trusted, fresh L1 copy; else L2 (which refills L1); when L2 fails, the L1
+   * copy anyway (fail fast to L1: Redis being down must not turn hits into misses).
+   */
+  private async lookup(key: string): Promise<Found | undefined> {
+    const at = now();
+    const e = this.l1.peek(key, at);
+    const fresh = e !== undefined && e.expiresAt > at;
+    if (fresh && this.trusted(e, at)) {
+      this.l1.touch(e);
+      return e;
+    }
+    this.l1.misses++;
+    if (fresh) this.revalidations++;
+    const found = await this.fromL2(key);
+    if (found !== FAILED) return found;
+    return this.heldOnFailure(key);
+  }
+
+  /** The L1 copy of `key` when it is still fresh, served because L2 failed (counted). */
+  private heldOnFailure(key: string): L1Entry | undefined {
+    const held = this.l1.peek(key);
+    if (held === undefined || held.expiresAt <= Date.now()) return undefined;
+    this.servedOnL2Failure++;
+    return held;
+  }
+
+  /** May this L1 copy be served without asking Redis? Always without Redis. Hot path. */
+  private trusted(e: L1Entry, at: number): boolean {
+    if (this.gens === undefined) return true;
+    if (e.gens === undefined || e.checkedAt < this.trustFrom || at - e.checkedAt >= this.maxStale) return false;
+    return this.gens.valid(e.gens, at);
+  }
+
+  /** Every L1 copy is read again before it is served (and reads in flight do not fill L1). */
+  private revalidateAll(): void {
+    this.versions.bumpAll();
+    this.trustFrom = Date.now() + 1;
   }
 
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<void> {
     const p = prepare(value, options.transfer === true);
     const meta = this.meta(p.type, options);
     this.versions.bumpKey(key);
-    this.l1.put(key, p.type, p.l1Value, meta.expiresAt, meta.staleUntil, meta.tags);
+    this.putL1(key, p.type, p.l1Value, meta);
     await this.l2Call((s) => s.set(key, { ...meta, payload: p.payload }));
     this.bus?.publish({ op: 'del', keys: [key] });
   }
@@ -133,7 +212,9 @@ export class TieredCache implements Cache {
     drop();
     await this.l2Call((s) => s.invalidateByTag(tag));
     drop();
-    this.bus?.publish({ op: 'tag', tag });
+    // After the L2 step: an instance that sees the new generation and reads again finds it done.
+    const g = await this.bumpGeneration(tag);
+    this.bus?.publish({ op: 'tag', tag, g });
   }
 
   async invalidateAll(): Promise<void> {
@@ -144,18 +225,32 @@ export class TieredCache implements Cache {
     drop();
     await this.l2Call((s) => s.clear());
     drop();
-    this.bus?.publish({ op: 'clear' });
+    const g = await this.bumpGeneration(undefined);
+    this.bus?.publish({ op: 'clear', g });
+  }
+
+  /** A new generation for the tag (the clear when undefined) in Redis; undefined when Redis is skipped or failed (counted). */
+  private async bumpGeneration(tag: string | undefined): Promise<string | undefined> {
+    if (this.gens === undefined || this.breaker.open || this.closing !== undefined) return undefined;
+    try {
+      return await this.gens.bump(tag);
+    } catch (err) {
+      this.l2Failed(err);
+      return undefined;
+    }
   }
 
   async getOrSet<T>(key: string, loader: () => Promise<T> | T, options: GetOrSetOptions = {}): Promise<T> {
     const at = now();
     const e: L1Entry | undefined = this.l1.peek(key, at);
-    if (e !== undefined && e.expiresAt > at) {
+    const fresh = e !== undefined && e.expiresAt > at;
+    if (fresh && this.trusted(e, at)) {
       this.l1.touch(e);
       return e.value as T;
     }
     this.l1.misses++;
-    if (e !== undefined && options.grace) {
+    if (fresh) this.revalidations++;
+    else if (e !== undefined && options.grace) {
       this.refresh(key, loader, options);
       return e.value as T;
     }
@@ -168,14 +263,20 @@ export class TieredCache implements Cache {
   }
 
   async getStream(key: string): Promise<StreamEntry | undefined> {
-    const e = this.l1.peek(key);
-    if (e !== undefined && e.expiresAt > Date.now()) {
+    const at = now();
+    const e = this.l1.peek(key, at);
+    const fresh = e !== undefined && e.expiresAt > at;
+    if (fresh && this.trusted(e, at)) {
       this.l1.touch(e);
-      const bytes = toBytes(e.type, e.value);
-      return { stream: Readable.from([bytes]), size: bytes.length };
+      return streamOf(e);
     }
     this.l1.misses++;
-    const s = await this.l2Call((st) => st.getStream(key));
+    if (fresh) this.revalidations++;
+    const s = await this.l2Try((st) => st.getStream(key));
+    if (s === FAILED) {
+      const held = this.heldOnFailure(key);
+      return held === undefined ? undefined : streamOf(held);
+    }
     if (s === undefined || s.expiresAt <= Date.now()) {
       s?.stream.destroy();
       if (this.l2) this.l2Misses++;
@@ -238,8 +339,7 @@ export class TieredCache implements Cache {
       } else if (!stored) {
         parts = undefined; // refused part way through: the stream is gone, the copy is not the whole value
       }
-      if (parts !== undefined && this.versions.unchanged(token))
-        this.l1.put(key, ValueType.Binary, Buffer.concat(parts, bytes), meta.expiresAt, meta.staleUntil, meta.tags);
+      if (parts !== undefined && this.versions.unchanged(token)) this.putL1(key, ValueType.Binary, Buffer.concat(parts, bytes), meta);
       this.bus?.publish({ op: 'del', keys: [key] });
     } finally {
       readable.off('error', ignore);
@@ -283,8 +383,15 @@ export class TieredCache implements Cache {
       hitRatio: lookups === 0 ? 0 : hits / lookups,
       singleFlight: { deduplicated: this.deduplicated, inFlight: this.inflight.size },
       loader: { ...this.loader },
-      bus: this.bus
-        ? { connected: this.bus.connected, published: this.bus.published, received: this.bus.received, dropped: this.bus.dropped }
+      bus: this.bus ? this.bus.stats() : null,
+      coherence: this.gens
+        ? {
+            maxStale: this.maxStale,
+            generationCheckInterval: this.generationCheckInterval,
+            revalidations: this.revalidations,
+            servedOnL2Failure: this.servedOnL2Failure,
+            generations: this.gens.stats(),
+          }
         : null,
     };
   }
@@ -297,6 +404,7 @@ export class TieredCache implements Cache {
     this.closing ??= (async () => {
       clearInterval(this.timer);
       this.unsubscribe?.();
+      this.gens?.close();
       await Promise.all([this.bus?.close(), this.l2?.close()]);
       this.l1.clear();
     })();
@@ -320,7 +428,13 @@ export class TieredCache implements Cache {
     // may be older than the truth, so it goes back to the callers but is not cached.
     const token = this.versions.begin(key);
     const p = (async (): Promise<T> => {
-      const found = await this.fromL2(key, token);
+      let found = await this.fromL2(key, token);
+      if (found === FAILED) {
+        // Redis failed: an L1 copy that was only due to be read again is served as it is.
+        const held = this.heldOnFailure(key);
+        if (held !== undefined) return held.value as T;
+        found = undefined;
+      }
       if (found !== undefined && found.expiresAt > Date.now()) return found.value as T;
       if (found !== undefined && o.grace && !refreshing) {
         refreshAfter = true;
@@ -356,8 +470,8 @@ export class TieredCache implements Cache {
     p.catch((err: unknown) => this.logger?.warn({ err, key }, 'cache: background refresh failed; serving stale'));
   }
 
-  /** L2 read that fills L1; returns stale entries too (the caller decides). Counts L2 hits/misses. */
-  private async fromL2(key: string, token?: ReadToken): Promise<Found | undefined> {
+  /** L2 read that fills L1; returns stale entries too (the caller decides). Counts L2 hits/misses. FAILED: L2 did not answer. */
+  private async fromL2(key: string, token?: ReadToken): Promise<Found | undefined | Failed> {
     if (this.l2 === undefined) return undefined;
     if (token === undefined) {
       const own = this.versions.begin(key);
@@ -367,34 +481,58 @@ export class TieredCache implements Cache {
         this.versions.end(own);
       }
     }
-    const e: Encoded | undefined = await this.l2Call((s) => s.get(key));
-    if (e === undefined) {
+    // The copy counts as checked from before the read: whatever changed after it may be missing.
+    const started = now();
+    const e: Encoded | undefined | Failed = await this.l2Try((s) => s.get(key));
+    if (e === FAILED) return FAILED;
+    // With Redis, a miss also ends an L1 copy that was being read again: the key was deleted or
+    // invalidated elsewhere (unless a write came meanwhile). A disk miss leaves a copy in grace alone.
+    const miss = (): undefined => {
       this.l2Misses++;
+      if (this.gens !== undefined && this.versions.unchanged(token)) this.l1.delete(key);
       return undefined;
-    }
+    };
+    if (e === undefined) return miss();
     let value: unknown;
     try {
       value = decode(e.type, e.payload);
     } catch {
-      this.l2Misses++;
-      return undefined;
+      return miss();
     }
     if (e.expiresAt > Date.now()) this.l2Hits++;
     else this.l2Misses++;
-    if (this.versions.unchanged(token)) this.l1.put(key, e.type, value, e.expiresAt, e.staleUntil, e.tags);
+    if (this.versions.unchanged(token)) this.putL1(key, e.type, value, e, started);
     return { value, expiresAt: e.expiresAt, staleUntil: e.staleUntil };
+  }
+
+  /** An L1 put; with Redis, under the current generations of its tags (not at all when one cannot be followed). */
+  private putL1(key: string, type: ValueType, value: unknown, m: Meta, checkedAt = now()): void {
+    if (this.gens === undefined) {
+      this.l1.put(key, type, value, m.expiresAt, m.staleUntil, m.tags);
+      return;
+    }
+    const gens = this.gens.gensFor(m.tags);
+    if (gens === undefined) this.l1.delete(key);
+    else this.l1.put(key, type, value, m.expiresAt, m.staleUntil, m.tags, gens, checkedAt);
   }
 
   /** Runs an L2 operation unless the breaker is open; store failures are counted, never thrown. */
   private async l2Call<R>(op: (s: L2Store) => Promise<R>): Promise<R | undefined> {
-    if (this.l2 === undefined || this.breaker.open || this.closing !== undefined) return undefined;
+    const r = await this.l2Try(op);
+    return r === FAILED ? undefined : r;
+  }
+
+  /** l2Call, telling a failure (or a skipped L2) apart from an answer. */
+  private async l2Try<R>(op: (s: L2Store) => Promise<R>): Promise<R | Failed> {
+    if (this.l2 === undefined || this.breaker.open || this.closing !== undefined) return FAILED;
     try {
       return await op(this.l2);
     } catch (err) {
       const outcome = l2Outcome(err);
       if (outcome === 'caller') throw err;
       if (outcome === 'failed') this.l2Failed(err);
-      return undefined;
+      else return undefined as R;
+      return FAILED;
     }
   }
 
@@ -414,6 +552,8 @@ export class TieredCache implements Cache {
     this.versions.bumpAll();
     if (m.op === 'tag') this.l1.deleteTag(m.tag);
     else this.l1.clear();
+    // The sender's new generation: taken as known, so the next check does not drop L1 again.
+    if (m.g !== undefined) this.gens?.learn(m.op === 'tag' ? m.tag : undefined, m.g);
   }
 
   private applyPressure(level: MemoryStatus): void {
@@ -426,6 +566,7 @@ export class TieredCache implements Cache {
 
   private cleanup(): void {
     this.l1.sweep();
+    this.gens?.prune();
     if (this.l2 !== undefined && !this.breaker.open) this.l2.sweep().catch((err: unknown) => this.l2Failed(err));
   }
 }
@@ -451,6 +592,11 @@ function l2Outcome(err: unknown): 'failed' | 'absent' | 'caller' {
 const ignore = (): void => undefined;
 const sizeMismatch = (key: string, what: string): HeadroomError =>
   new HeadroomError('HEADROOM_CACHE_STREAM_SIZE_MISMATCH', `stream for ${key} ${what}`);
+
+function streamOf(e: L1Entry): StreamEntry {
+  const bytes = toBytes(e.type, e.value);
+  return { stream: Readable.from([bytes]), size: bytes.length };
+}
 
 function toBytes(type: ValueType, value: unknown): Buffer {
   if (type === ValueType.Binary) return value as Buffer;

@@ -3,6 +3,11 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { PressureSource } from '../monitor/types.js';
+import type { BusFaults, BusStats } from './bus-stats.js';
+import type { GenerationStats } from './generations.js';
+
+export type { BusFaults, BusStats, LagHistogram } from './bus-stats.js';
+export type { GenerationStats } from './generations.js';
 
 /** JSON-serialisable values, or bytes (Buffer / Uint8Array come back as Buffer). */
 export type CacheValue = unknown;
@@ -63,8 +68,18 @@ export interface CacheStats {
   singleFlight: { deduplicated: number; inFlight: number };
   /** Loader outcomes of getOrSet (timeouts, errors, background refreshes under grace). */
   loader?: { calls: number; errors: number; timeouts: number; refreshes: number };
-  /** Invalidation bus (Redis pub/sub), null without Redis. `dropped`: malformed messages ignored. */
-  bus?: { connected: boolean; published: number; received: number; dropped?: number } | null;
+  /** Invalidation bus (Redis pub/sub), null without Redis. */
+  bus?: BusStats | null;
+  /** What bounds L1 staleness between instances (with Redis; null without). */
+  coherence?: {
+    maxStale: number;
+    generationCheckInterval: number;
+    /** L1 copies read again from Redis because they were older than maxStale or than the last revalidation. */
+    revalidations: number;
+    /** Of those, served from L1 anyway because Redis failed (fail-fast to L1). */
+    servedOnL2Failure: number;
+    generations: GenerationStats;
+  } | null;
 }
 
 export interface Cache {
@@ -104,5 +119,11 @@ export interface CacheOptions {
   loaderTimeout?: number;
   /** After an L2 failure, L2 is skipped for this long (circuit breaker). */
   breakDuration?: number;
+  /** With Redis: longest an L1 copy is served before it is read from Redis again (CACHE_L1_MAX_STALE). */
+  maxStale?: number;
+  /** With Redis: how often, at most, each tag's (and the clear's) generation is read from Redis (CACHE_L1_CHECK_INTERVAL). */
+  generationCheckInterval?: number;
+  /** Tests and benchmarks only: loses incoming bus messages on purpose. */
+  busFaults?: BusFaults;
   logger?: Logger;
 }

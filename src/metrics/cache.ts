@@ -2,7 +2,7 @@
 // does no metric work. Labels are bounded: tier (l1, l2), result (hit, miss), reason (eviction reasons), …
 import type { Registry } from 'prom-client';
 import type { Cache, CacheStats } from '../cache/types.js';
-import { partMetrics, type Samples } from './define.js';
+import { byLabel, partMetrics, type Samples } from './define.js';
 
 export function registerCacheMetrics(registry: Registry, cache: Pick<Cache, 'stats'>): void {
   const m = partMetrics(registry, () => cache.stats());
@@ -120,15 +120,53 @@ export function registerCacheMetrics(registry: Registry, cache: Pick<Cache, 'sta
   m.labelled(
     'counter',
     'headroom_cache_bus_messages_total',
-    'Invalidation bus messages (published, received, dropped as malformed).',
+    'Invalidation bus messages: sent, send_error (not handed to Redis), received, dropped (found missing by sequence gaps), malformed (ignored).',
     ['direction'],
     (s) =>
       s.bus
-        ? [
-            [{ direction: 'published' }, s.bus.published],
-            [{ direction: 'received' }, s.bus.received],
-            [{ direction: 'dropped' }, s.bus.dropped ?? 0],
-          ]
+        ? byLabel('direction', {
+            sent: s.bus.sent,
+            send_error: s.bus.sendErrors,
+            received: s.bus.received,
+            dropped: s.bus.dropped,
+            malformed: s.bus.malformed,
+          })
+        : [],
+  );
+  m.labelled(
+    'counter',
+    'headroom_cache_bus_resyncs_total',
+    'Times L1 was revalidated because bus messages were lost: reason gap (sequence gap) or reconnect (subscriber reconnected).',
+    ['reason'],
+    (s) => (s.bus ? byLabel('reason', { gap: s.bus.gaps, reconnect: s.bus.reconnects }) : []),
+  );
+  m.histogram('headroom_cache_bus_lag_seconds', 'Time from publishing a bus message to its arrival here, seconds.', (s) => {
+    const h = s.bus?.lag.histogram;
+    return h
+      ? { bounds: h.boundsSeconds, cumulative: h.cumulative, sum: h.sum, count: h.count }
+      : { bounds: [], cumulative: [], sum: 0, count: 0 };
+  });
+  m.labelled(
+    'counter',
+    'headroom_cache_generation_checks_total',
+    'Reads of tag and clear generations from Redis (result ok: one MGET; changed: generations found changed; error: a failed read, L1 kept serving).',
+    ['result'],
+    (s) => {
+      const g = s.coherence?.generations;
+      return g ? byLabel('result', { ok: g.checks - g.errors, changed: g.changes, error: g.errors }) : [];
+    },
+  );
+  m.labelled(
+    'counter',
+    'headroom_cache_l1_revalidations_total',
+    'L1 copies read again from Redis before being served (older than CACHE_L1_MAX_STALE, or a bus gap or reconnect since), and those served anyway because Redis failed.',
+    ['result'],
+    (s) =>
+      s.coherence
+        ? byLabel('result', {
+            read_again: s.coherence.revalidations,
+            served_on_failure: s.coherence.servedOnL2Failure,
+          })
         : [],
   );
 }

@@ -8,6 +8,7 @@ import { HeadroomError } from '../errors.js';
 import { createMemoryMonitor } from '../monitor/index.js';
 import type { MemoryMonitor } from '../monitor/types.js';
 import { createCache } from '../cache/index.js';
+import type { BusFaults } from '../cache/bus-stats.js';
 import { cacheLibraryOptions } from '../config/sections/cache.js';
 import type { Cache } from '../cache/types.js';
 import { createAdmission } from '../admission/index.js';
@@ -81,6 +82,8 @@ export interface GatewayOptions {
   logShipper?: LogShipper;
   /** Named in the start-up summary line. */
   version?: string;
+  /** Tests and benchmarks only: loses incoming cache bus messages on purpose (createCache's busFaults). */
+  busFaults?: BusFaults;
 }
 
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
@@ -122,7 +125,12 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     const monitor = createMemoryMonitor({ ...config.monitor, logger: logger.child({ part: 'monitor' }) });
     parts.push({ name: 'monitor', close: () => monitor.close(), metrics: (r) => registerMonitorMetrics(r, monitor) });
 
-    const cache: Cache = createCache({ ...cacheLibraryOptions(config.cache), monitor, logger: logger.child({ part: 'cache' }) });
+    const cache: Cache = createCache({
+      ...cacheLibraryOptions(config.cache),
+      monitor,
+      logger: logger.child({ part: 'cache' }),
+      busFaults: options.busFaults,
+    });
     parts.push({
       name: 'cache',
       close: () => cache.close(),

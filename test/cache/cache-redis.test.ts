@@ -84,12 +84,16 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
         '42',
         'not json',
         '{"op":"del","keys":["k"],"i":7}',
+        '{"op":"clear","s":0}',
+        '{"op":"clear","s":1.5}',
+        '{"op":"clear","t":"soon"}',
+        JSON.stringify({ op: 'tag', tag: 't', g: 'x'.repeat(65) }),
         JSON.stringify({ op: 'del', keys: Array.from({ length: 1001 }, (_, i) => `k${i}`) }),
         JSON.stringify({ op: 'tag', tag: 'x'.repeat(1024 * 1024 + 1) }),
       ];
       for (const m of bad) await raw.publish(channel, m);
-      await waitFor(() => (b.stats().bus?.dropped ?? 0) >= bad.length, 'every bad message counted as dropped');
-      assert.equal(b.stats().bus?.dropped, bad.length);
+      await waitFor(() => (b.stats().bus?.malformed ?? 0) >= bad.length, 'every bad message counted as malformed');
+      assert.equal(b.stats().bus?.malformed, bad.length);
       assert.equal(await b.get('k'), 'v', 'nothing was invalidated by them');
       // A well-formed message from outside still works afterwards.
       await raw.publish(channel, JSON.stringify({ op: 'del', keys: ['k'] }));

@@ -54,9 +54,11 @@ const mapped: Record<string, [path: string, env: string, value: unknown]> = {
   redisKeyPrefix: ['redis.keyPrefix', 'app:', 'app:'],
   redisChunkSize: ['redis.chunkSize', '1MiB', 1024 ** 2],
   cleanupInterval: ['cleanupInterval', '30s', 30_000],
+  l1MaxStale: ['maxStale', '2s', 2000],
+  l1CheckInterval: ['generationCheckInterval', '250ms', 250],
 };
 const gatewayOnly = ['diskEnabled'];
-const libraryOnly = ['breakDuration', 'monitor', 'logger', 'disk.maxGetBytes', 'redis.commandTimeout'];
+const libraryOnly = ['breakDuration', 'monitor', 'logger', 'busFaults', 'disk.maxGetBytes', 'redis.commandTimeout'];
 
 describe('cache options: one home', () => {
   test('each CACHE_* option wraps the very spec object of the library option it maps to', () => {

@@ -8,6 +8,7 @@
 import type { Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import type { Bus, BusMessage, BusOptions } from '../bus.js';
+import { idleBusStats, type BusStats } from '../bus-stats.js';
 import type { Encoded, Meta } from '../codec.js';
 import type { RedisStore, RedisStoreOptions } from './redis.js';
 import { resolveStoreOptions } from '../options.js';
@@ -16,9 +17,7 @@ import { storeFailure, type L2Store, type StoreStats, type StoreStreamEntry } fr
 /** The bus as the tiered cache uses it. */
 export interface BusHandle {
   readonly connected: boolean;
-  readonly published: number;
-  readonly received: number;
-  readonly dropped: number;
+  stats(): BusStats;
   publish(m: BusMessage): void;
   close(): Promise<void>;
 }
@@ -110,15 +109,7 @@ export function createLazyRedis(storeOptions: RedisStoreOptions, busOptions: Omi
     get connected() {
       return bus?.connected ?? false;
     },
-    get published() {
-      return bus?.published ?? 0;
-    },
-    get received() {
-      return bus?.received ?? 0;
-    },
-    get dropped() {
-      return bus?.dropped ?? 0;
-    },
+    stats: () => bus?.stats() ?? idleBusStats(),
     publish: (m) => bus?.publish(m),
     close: async () => {
       closed = true;

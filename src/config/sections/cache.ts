@@ -21,6 +21,8 @@ export const cacheOptions = {
   redisKeyPrefix: option(redisSpecs.keyPrefix),
   redisChunkSize: option(redisSpecs.chunkSize),
   cleanupInterval: option(cacheSpecs.cleanupInterval),
+  l1MaxStale: option(cacheSpecs.maxStale),
+  l1CheckInterval: option(cacheSpecs.generationCheckInterval),
 };
 
 type CacheConfig = { [K in keyof typeof cacheOptions]: OptionValue<(typeof cacheOptions)[K]> };
@@ -35,5 +37,7 @@ export function cacheLibraryOptions(c: CacheConfig) {
     pressureShrinkRatio: c.pressureShrinkRatio,
     cleanupInterval: c.cleanupInterval,
     loaderTimeout: c.loaderTimeout,
+    maxStale: c.l1MaxStale,
+    generationCheckInterval: c.l1CheckInterval,
   } satisfies CacheOptions;
 }
