@@ -32,9 +32,9 @@ const result = spawnSync(
     '--expose-gc',
     '--test',
     `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
-    // A hung test file fails after 4 minutes instead of holding CI until its limit (the slowest
+    // A hung test file fails after 6 minutes instead of holding CI until its limit (the slowest
     // files, which build a Next.js app or run the cgroup matrix, take up to ~2 minutes on a busy machine).
-    '--test-timeout=240000',
+    '--test-timeout=360000',
     ...files,
   ],
   { stdio: 'inherit' },

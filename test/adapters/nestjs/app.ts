@@ -44,6 +44,19 @@ class DenyGuard implements CanActivate {
   }
 }
 
+/** Requests to /app/gate?id=… wait here until the test opens their gate: in flight for as long as a test needs. */
+const gates = new Map<string, { arrived: () => void; open: Promise<void>; release: () => void }>();
+function gate(id: string): { arrived: Promise<void>; release: () => void } {
+  let arrived!: () => void;
+  const arrival = new Promise<void>((r) => (arrived = r));
+  let release!: () => void;
+  const open = new Promise<void>((r) => (release = r));
+  gates.set(id, { arrived, open, release });
+  return { arrived: arrival, release };
+}
+/** A gate for one request: `arrived` resolves when the request reaches the controller, `release` answers it. */
+export const holdRequest = gate;
+
 function appController(): new () => unknown {
   class AppController {
     hello(): unknown {
@@ -56,12 +69,22 @@ function appController(): new () => unknown {
       await sleep(Number(ms));
       return { slept: Number(ms) };
     }
+    async held(id: string): Promise<unknown> {
+      const g = gates.get(id);
+      if (!g) throw new HttpException({ error: `no gate ${id}` }, 404);
+      g.arrived();
+      await g.open;
+      gates.delete(id);
+      return { released: id };
+    }
   }
   method(AppController, 'hello', Get('hello'));
   method(AppController, 'echo', Post('echo'));
   param(AppController, 'echo', 0, Body());
   method(AppController, 'slow', Get('slow'));
   param(AppController, 'slow', 0, Query('ms'));
+  method(AppController, 'held', Get('gate'));
+  param(AppController, 'held', 0, Query('id'));
   Controller('app')(AppController);
   return AppController;
 }

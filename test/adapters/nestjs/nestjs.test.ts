@@ -9,7 +9,7 @@ import { request } from '../../helpers/http.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor } from '../../helpers/wait.js';
 import { fakeMemory, type FakeMemory } from '../../monitor/helpers.js';
-import { PLATFORMS, startApp, startUpstream, type TestApp, type Upstream } from './app.js';
+import { holdRequest, PLATFORMS, startApp, startUpstream, type TestApp, type Upstream } from './app.js';
 
 const TOKEN = 'nest-admin-token-0123456789';
 
@@ -210,17 +210,21 @@ describe('nestjs: lifecycle', () => {
           HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url }, monitor: { sampleInterval: 200 } }),
         );
         assert.equal((await request(`${t.url}/api/x`)).status, 200);
-        const slow = request(`${t.url}/app/slow?ms=400`);
-        await new Promise((r) => setTimeout(r, 100));
+        const held = holdRequest(`drain-${platform}`);
+        const inFlight = request(`${t.url}/app/gate?id=drain-${platform}`);
+        await held.arrived;
         const closing = t.app.close();
-        await new Promise((r) => setTimeout(r, 50));
-        const ready = await request(`${t.url}/health/ready`);
-        assert.equal(ready.status, 503);
+        // The held request keeps the server draining (and listening) until the gate opens.
+        const ready = await waitFor(async () => {
+          const r = await request(`${t.url}/health/ready`);
+          return r.status === 503 ? r : undefined;
+        }, 'ready turns 503 once app.close() has begun');
         assert.equal(ready.json().draining, true);
         const refused = await request(`${t.url}/app/hello`);
         assert.equal(refused.status, 503);
         assert.equal(refused.json().error.code, 'HEADROOM_DRAINING');
-        assert.deepEqual((await slow).json(), { slept: 400 });
+        held.release();
+        assert.deepEqual((await inFlight).json(), { released: `drain-${platform}` });
         await closing;
         await upstream.close();
       });
