@@ -8,6 +8,7 @@ const TITLES: Record<SectionName, string> = {
   proxy: 'Proxy and admission control',
   image: 'Image proxy',
   log: 'Log shipping',
+  dashboard: 'Dashboard',
 };
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');

@@ -9,6 +9,7 @@ import { cacheOptions } from './sections/cache.js';
 import { proxyOptions } from './sections/proxy.js';
 import { imageOptions } from './sections/image.js';
 import { logOptions } from './sections/log.js';
+import { dashboardOptions } from './sections/dashboard.js';
 import { criticalThresholdProblem } from '../monitor/options.js';
 import { maxEntryBytesProblem } from '../cache/options.js';
 
@@ -19,6 +20,7 @@ export const sections = {
   proxy: proxyOptions,
   image: imageOptions,
   log: logOptions,
+  dashboard: dashboardOptions,
 } as const;
 
 export type Sections = typeof sections;

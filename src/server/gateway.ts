@@ -26,6 +26,8 @@ import { registerProxyMetrics } from '../metrics/proxy.js';
 import { proxyAdminRoutes, proxyRoutes } from './routes/proxy.js';
 import { registerImageMetrics } from '../metrics/image.js';
 import { imageAdminRoutes, imageRoutes } from './routes/image.js';
+import { createDashboard } from '../observe/dashboard/index.js';
+import { dashboardAdminRoutes, dashboardRoutes } from './routes/dashboard.js';
 
 /** What each part contributes to the gateway. */
 interface PartModule {
@@ -161,6 +163,11 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       admin: mount(imageAdminRoutes, { image }),
       metrics: (r) => registerImageMetrics(r, image),
     });
+
+    // The page at /dashboard finds the admin API at /admin/ (relative to it).
+    const dashboard = createDashboard({ ...config.dashboard, monitor, cache, proxy, image, apiBase: 'admin/' });
+    const dashboardMounts = { routes: mount(dashboardRoutes, { dashboard }), admin: mount(dashboardAdminRoutes, { dashboard }) };
+    parts.push({ name: 'dashboard', close: () => dashboard.close(), ...dashboardMounts });
 
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });

@@ -18,7 +18,7 @@ test('ring buffer keeps the newest `capacity` items, oldest first', () => {
 
 test('monitor history is bounded by historySize', async () => {
   const mem = fakeMemory();
-  const monitor = createMemoryMonitor({ sampler: mem.sampler, autoStart: false, historySize: 10, rssLimit: null });
+  const monitor = createMemoryMonitor({ sampler: mem.sampler, autoStart: false, historySize: 10, historyInterval: 0, rssLimit: null });
   for (let i = 0; i < 25; i++) {
     mem.heapUsed = i;
     monitor.sampleNow();
