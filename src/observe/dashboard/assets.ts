@@ -8,7 +8,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import type { PlainResponse } from '../../toolkit/response.js';
 import here from './here.cjs';
 
-const { staticDir, uplotFiles } = here;
+const { staticDir, uplotFile } = here;
 
 /**
  * No inline script or style, nothing from another origin; data comes from the same origin with
@@ -26,15 +26,17 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cross-origin-resource-policy': 'same-origin',
 };
 
-const FILES: Record<string, { path: string; type: string }> = {
-  '': { path: join(staticDir, 'index.html'), type: 'text/html; charset=utf-8' },
-  'app.js': { path: join(staticDir, 'app.js'), type: 'text/javascript; charset=utf-8' },
-  'charts.js': { path: join(staticDir, 'charts.js'), type: 'text/javascript; charset=utf-8' },
-  'format.js': { path: join(staticDir, 'format.js'), type: 'text/javascript; charset=utf-8' },
-  'feed.js': { path: join(staticDir, 'feed.js'), type: 'text/javascript; charset=utf-8' },
-  'dashboard.css': { path: join(staticDir, 'dashboard.css'), type: 'text/css; charset=utf-8' },
-  'uPlot.iife.min.js': { path: uplotFiles.js, type: 'text/javascript; charset=utf-8' },
-  'uPlot.min.css': { path: uplotFiles.css, type: 'text/css; charset=utf-8' },
+const JS = 'text/javascript; charset=utf-8';
+const CSS = 'text/css; charset=utf-8';
+const FILES: Record<string, { path: () => string; type: string }> = {
+  '': { path: () => join(staticDir, 'index.html'), type: 'text/html; charset=utf-8' },
+  'app.js': { path: () => join(staticDir, 'app.js'), type: JS },
+  'charts.js': { path: () => join(staticDir, 'charts.js'), type: JS },
+  'format.js': { path: () => join(staticDir, 'format.js'), type: JS },
+  'feed.js': { path: () => join(staticDir, 'feed.js'), type: JS },
+  'dashboard.css': { path: () => join(staticDir, 'dashboard.css'), type: CSS },
+  'uPlot.iife.min.js': { path: () => uplotFile('uPlot.iife.min.js'), type: JS },
+  'uPlot.min.css': { path: () => uplotFile('uPlot.min.css'), type: CSS },
 };
 
 /** The files the page loads besides itself (the size budget test sums these). */
@@ -76,7 +78,7 @@ export function createAssets(apiBase: string): DashboardAssets {
   const load = (): Map<string, Asset> => {
     const out = new Map<string, Asset>();
     for (const [name, f] of Object.entries(FILES)) {
-      let body = readFileSync(f.path);
+      let body = readFileSync(f.path());
       if (name === '') body = Buffer.from(body.toString('utf8').replace('{{API_BASE}}', apiBase));
       const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
       out.set(name, { gzip: gzipSync(body, { level: 9 }), etag, type: f.type });

@@ -6,9 +6,6 @@ import path = require('node:path');
 export = {
   /** The page's own files (index.html, app.js, …), shipped next to this module. */
   staticDir: path.join(__dirname, 'static'),
-  /** uPlot's browser build and stylesheet, from the installed uplot package. */
-  uplotFiles: {
-    js: require.resolve('uplot/dist/uPlot.iife.min.js'),
-    css: require.resolve('uplot/dist/uPlot.min.css'),
-  },
+  /** A file of the installed uplot package (its browser build and stylesheet); resolved when the page is first served. */
+  uplotFile: (name: 'uPlot.iife.min.js' | 'uPlot.min.css'): string => require.resolve(`uplot/dist/${name}`),
 };

@@ -93,6 +93,10 @@ function drawHistory(charts, h) {
   if (last) setStatus(last);
 }
 
+/** When the heap reaches its limit at the post-GC trend, in words. */
+const untilLimit = (g) =>
+  g.secondsToLimit !== null ? f.duration(g.secondsToLimit) : g.bytesPerHour === null ? 'not known yet' : 'never at this rate';
+
 function drawFrame(charts, frame, d) {
   const x = frame.t / 1000;
   const t = frame.thresholds;
@@ -113,13 +117,9 @@ function drawFrame(charts, frame, d) {
   const g = frame.postGc;
   charts.postgc.push(x, [g.heap]);
   figures('fig-postgc', [
-    ['after GC', f.bytes(g.heap)],
+    ['after GC', g.heap === null ? 'no full GC yet' : f.bytes(g.heap)],
     ['trend', f.rate(g.bytesPerHour)],
-    [
-      'limit in',
-      g.secondsToLimit === null ? 'never at this rate' : f.duration(g.secondsToLimit),
-      g.secondsToLimit !== null && g.secondsToLimit < 3600 ? 'critical' : undefined,
-    ],
+    ['limit in', untilLimit(g), g.secondsToLimit !== null && g.secondsToLimit < 3600 ? 'critical' : undefined],
   ]);
 
   charts.rss.push(x, [frame.rss.bytes]);

@@ -6,9 +6,13 @@ const MAX_POINTS = 900;
 const uPlot = globalThis.uPlot;
 const MUTED = '#8a96a3';
 const GRID = { stroke: '#263140', width: 1 };
+const count = (n) => String(Math.round(n));
 const COLORS = ['#4aa3ff', '#a371f7', '#e5534b', '#2ea043', '#d29922'];
 
-const axis = (fmt, extra = {}) => ({ stroke: MUTED, grid: GRID, ticks: GRID, size: 64, values: (_u, splits) => splits.map(fmt), ...extra });
+// Counts are whole: no axis tick between 0 and 1.
+const WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
+
+const axis = (fmt, extra = {}) => ({ stroke: MUTED, grid: GRID, ticks: GRID, size: 80, values: (_u, splits) => splits.map(fmt), ...extra });
 
 /**
  * A time chart: `series` is [{ label, fmt, scale, bars, dash }]; one left axis per scale, the
@@ -33,7 +37,14 @@ export class Chart {
         },
         axes: [
           { stroke: MUTED, grid: GRID, ticks: GRID },
-          ...scales.map((s, i) => axis(fmtOf(s), { scale: s, side: i === 0 ? 3 : 1, grid: i === 0 ? GRID : { show: false } })),
+          ...scales.map((s, i) =>
+            axis(fmtOf(s), {
+              scale: s,
+              side: i === 0 ? 3 : 1,
+              grid: i === 0 ? GRID : { show: false },
+              ...(fmtOf(s) === count ? { incrs: WHOLE } : {}),
+            }),
+          ),
         ],
         series: [
           {},
@@ -88,8 +99,6 @@ export class Chart {
     this.plot.setSize({ width: Math.max(200, this.el.clientWidth), height: this.el.clientHeight || 170 });
   }
 }
-
-const count = (n) => String(Math.round(n));
 
 /** The dashboard's charts, by panel. */
 export function createCharts(byId) {
