@@ -1,7 +1,7 @@
 // The dashboard in a real Chromium (Debian's /usr/bin/chromium driven by playwright-core; no
 // browser is ever downloaded): the page asks for the token, shows the status, a chart moves within
 // 2 s, the badge turns critical within 2 s of the monitor, and the strict CSP reports nothing.
-// HEADROOM_UPDATE_SCREENSHOT=1 rewrites docs/dashboard.png (from the real gateway under traffic).
+// UPDATE_DASHBOARD_SCREENSHOT=1 rewrites docs/dashboard.png (from the real gateway under traffic).
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -168,7 +168,7 @@ test('real Chromium on the real gateway under traffic: every panel fills in; the
         await waitFor(async () => (await points(page, '#chart-proxy')) >= 6, 'six proxy points', 15_000, 100);
         assert.match((await page.textContent('#fig-proxy')) ?? '', /latency p50\/p99 \d/);
         assert.match((await page.textContent('#fig-cache')) ?? '', /L2 disk up/);
-        const shot = process.env.HEADROOM_UPDATE_SCREENSHOT === '1' ? 'docs/dashboard.png' : join(profile, 'dashboard.png');
+        const shot = process.env.UPDATE_DASHBOARD_SCREENSHOT === '1' ? 'docs/dashboard.png' : join(profile, 'dashboard.png');
         await page.screenshot({ path: shot, fullPage: true });
         assert.deepEqual(problems, []);
       },
