@@ -6,9 +6,10 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
+import type * as ToolkitModule from '../../../src/toolkit/index.js';
 import { builtPackage, ROOT } from '../../helpers/install.js';
 
-type Toolkit = typeof import('../../../src/toolkit/index.js');
+type Toolkit = typeof ToolkitModule;
 
 test('the tarball ships the dashboard files in dist/ and dist/cjs/, and both builds serve them', { timeout: 300_000 }, async () => {
   const built = await builtPackage();
