@@ -17,6 +17,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard page's own scripts run in the browser.
+    files: ['src/observe/dashboard/static/**'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     // Benchmarks, scripts and tests print their results; examples say where they listen.
     files: ['bench/**', 'scripts/**', 'test/**', 'examples/**'],
     rules: { 'no-console': 'off' },

@@ -7,7 +7,7 @@
 // Test files run in parallel: one process builds under a lock directory, the others wait for it.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,6 +58,8 @@ function build(app, digest, env) {
   rmSync(path.join(app, '.next'), { recursive: true, force: true });
   const tsc = path.join(repo, 'node_modules/typescript/bin/tsc');
   run(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', dist, '--declaration', 'false'], repo, env);
+  // As scripts/build.mjs does: the dashboard page's own files next to the module that serves them.
+  cpSync(path.join(repo, 'src/observe/dashboard/static'), path.join(dist, 'observe/dashboard/static'), { recursive: true });
   run(process.execPath, [path.join(repo, 'node_modules/next/dist/bin/next'), 'build'], app, env);
   writeFileSync(path.join(app, '.next', 'headroom-build-hash'), digest);
 }

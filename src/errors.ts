@@ -33,6 +33,10 @@ export const ERRORS = {
   },
   HEADROOM_UNAUTHORIZED: { status: 401, doc: 'Missing or wrong bearer token for the admin API.' },
   HEADROOM_RATE_LIMITED: { status: 429, doc: 'Too many admin requests from one client; see Retry-After.' },
+  HEADROOM_DASHBOARD_FULL: {
+    status: 503,
+    doc: 'The dashboard already streams to DASHBOARD_MAX_VIEWERS viewers; close a dashboard tab or raise the limit. See Retry-After.',
+  },
   HEADROOM_SNAPSHOT_REFUSED: {
     status: 409,
     doc: 'A heap snapshot was refused: one is in progress, memory is too low or the directory is over its cap.',

@@ -9,6 +9,7 @@ const TITLES: Record<SectionName, string> = {
   image: 'Image proxy',
   log: 'Log shipping',
   alerts: 'Alerts',
+  dashboard: 'Dashboard',
 };
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');

@@ -9,6 +9,7 @@ import { proxyOptions } from './sections/proxy.js';
 import { imageOptions } from './sections/image.js';
 import { logOptions } from './sections/log.js';
 import { alertOptions } from './sections/alerts.js';
+import { dashboardOptions } from './sections/dashboard.js';
 import { criticalThresholdProblem } from '../monitor/options.js';
 import { maxEntryBytesProblem } from '../cache/options.js';
 
@@ -20,6 +21,7 @@ export const sections = {
   image: imageOptions,
   log: logOptions,
   alerts: alertOptions,
+  dashboard: dashboardOptions,
 } as const;
 
 export type Sections = typeof sections;

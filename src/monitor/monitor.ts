@@ -56,6 +56,7 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
   let closing: Promise<void> | undefined;
   let lastLogAt = -Infinity;
   let lastAutoSnapshotAt = -Infinity;
+  let lastHistoryAt = -Infinity;
   let pendingSnapshot: Promise<unknown> | undefined;
   // /health is polled far more often than samples change: build the report once per sample.
   let reportCache: { sample: MemorySample; report: HealthReport } | undefined;
@@ -98,7 +99,12 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
       rssPercent,
     };
     latest = sample;
-    history.push(sample);
+    // Half a sampling interval of slack, so timer jitter does not skip every other entry.
+    const now = performance.now();
+    if (now - lastHistoryAt >= o.historyInterval - o.sampleInterval / 2) {
+      lastHistoryAt = now;
+      history.push(sample);
+    }
     logSample(sample);
     if (status !== previous) onChange(status, previous, sample);
     return sample;

@@ -45,11 +45,18 @@ export const monitorSpecs = {
   }),
   historySize: num({
     env: 'MEMORY_HISTORY_SIZE',
-    doc: 'Samples kept in the ring buffer for the dashboard.',
-    default: 600,
+    doc: 'Samples kept in the ring buffer for the dashboard and GET /admin/memory-history (900 at MEMORY_HISTORY_INTERVAL 1s: 15 minutes).',
+    default: 900,
     min: 10,
     max: 100_000,
     integer: true,
+  }),
+  historyInterval: duration({
+    env: 'MEMORY_HISTORY_INTERVAL',
+    doc: 'A sample enters the history at most once per interval (0: every sample), so the history spans more time than the sampling rate would allow in the same memory.',
+    default: 1000,
+    min: 0,
+    max: 3_600_000,
   }),
   trendWindow: duration({
     env: 'MEMORY_TREND_WINDOW',

@@ -128,6 +128,8 @@ export interface MemoryMonitorOptions {
   sampleInterval?: number;
   /** MEMORY_HISTORY_SIZE, samples. */
   historySize?: number;
+  /** MEMORY_HISTORY_INTERVAL, milliseconds (0: every sample enters the history). */
+  historyInterval?: number;
   /** MEMORY_TREND_WINDOW, milliseconds. */
   trendWindow?: number;
   /** MEMORY_TREND_WARMUP, milliseconds. */

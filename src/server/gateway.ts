@@ -37,6 +37,8 @@ import { cgroupMemoryLimit } from '../monitor/cgroup.js';
 import { createAlerter, l2AvailableFrom, shedCountFrom } from '../observe/alerts/index.js';
 import { alerterOptions } from '../config/sections/alerts.js';
 import { registerAlertMetrics } from '../metrics/alerts.js';
+import { createDashboard } from '../observe/dashboard/index.js';
+import { dashboardAdminRoutes, dashboardRoutes } from './routes/dashboard.js';
 
 /** What each part contributes to the gateway. */
 interface PartModule {
@@ -207,6 +209,10 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       });
       parts.push({ name: 'alerts', close: () => alerter.close(), metrics: (r) => registerAlertMetrics(r, alerter) });
     }
+    // The page at /dashboard finds the admin API at /admin/ (relative to it).
+    const dashboard = createDashboard({ ...config.dashboard, monitor, cache, proxy, image, apiBase: 'admin/' });
+    const dashboardMounts = { routes: mount(dashboardRoutes, { dashboard }), admin: mount(dashboardAdminRoutes, { dashboard }) };
+    parts.push({ name: 'dashboard', close: () => dashboard.close(), ...dashboardMounts });
 
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });

@@ -6,8 +6,15 @@ import type { AdminRequest } from './admin.js';
 /**
  * @param rest the URL after the admin mount: "/memory-stats?x=1", "", "?tag=a"
  * @param client the address the rate limit keys on (Express req.ip, Fastify request.ip: both honour trust proxy)
+ * @param headers the request's headers (the dashboard's files honour accept-encoding and if-none-match)
  */
-export function adminRequestFromUrl(method: string, rest: string, authorization: string | undefined, client: string): AdminRequest {
+export function adminRequestFromUrl(
+  method: string,
+  rest: string,
+  authorization: string | undefined,
+  client: string,
+  headers: { 'accept-encoding'?: string; 'if-none-match'?: string } = {},
+): AdminRequest {
   const q = rest.indexOf('?');
   return {
     method,
@@ -15,5 +22,7 @@ export function adminRequestFromUrl(method: string, rest: string, authorization:
     query: new URLSearchParams(q === -1 ? '' : rest.slice(q + 1)),
     authorization,
     client,
+    acceptEncoding: headers['accept-encoding'],
+    ifNoneMatch: headers['if-none-match'],
   };
 }

@@ -8,6 +8,7 @@ import { formatBytes } from '../monitor/report.js';
 import type { MemoryMonitor } from '../monitor/types.js';
 import { minorGc } from '../proxy/gc-assist.js';
 import type { Proxy } from '../proxy/proxy.js';
+import type { Dashboard } from '../observe/dashboard/index.js';
 import { createAdminAuth } from './auth.js';
 import { createRateLimiter, enforceRateLimit } from './rate-limit.js';
 import { errorResponse, jsonResponse, type PlainResponse } from './response.js';
@@ -20,6 +21,9 @@ export interface AdminRequest {
   authorization: string | undefined;
   /** Client address for the rate limit. */
   client: string;
+  /** For the dashboard's files: gzip when accepted, 304 when the ETag matches. */
+  acceptEncoding?: string;
+  ifNoneMatch?: string;
 }
 
 export interface AdminApiOptions {
@@ -32,12 +36,16 @@ export interface AdminApiOptions {
   cache?: Cache;
   proxy?: Proxy;
   image?: ImageService;
+  /** GET /dashboard (the page, without the token: it asks for it), /dashboard/feed and /memory-history. */
+  dashboard?: Dashboard;
 }
 
 interface Route {
   action: (query: URLSearchParams) => unknown;
   /** 201 for actions that create something (a heap snapshot file). */
   status: number;
+  /** The action answers a whole PlainResponse (the dashboard's live feed), not a JSON value. */
+  plain?: boolean;
 }
 
 export const MAX_TAG_LENGTH = 256;
@@ -129,8 +137,8 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
   const { monitor, cache, proxy, image } = options;
   // path → method → route; a part that is absent has no routes (404).
   const routes = new Map<string, Record<string, Route>>();
-  const add = (path: string, method: string, action: Route['action'], status = 200): void => {
-    routes.set(path, { ...routes.get(path), [method]: { action, status } });
+  const add = (path: string, method: string, action: Route['action'], status = 200, plain = false): void => {
+    routes.set(path, { ...routes.get(path), [method]: { action, status, plain } });
   };
   add('/memory-stats', 'GET', () => memoryStats(monitor, cache));
   add('/heap-snapshot', 'POST', () => monitor.writeHeapSnapshot(), 201);
@@ -146,10 +154,18 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
   }
   if (proxy) add('/proxy-stats', 'GET', () => proxy.stats());
   if (image) add('/image-stats', 'GET', () => image.stats());
+  const { dashboard } = options;
+  if (dashboard) {
+    add('/memory-history', 'GET', (q) => dashboard.history(q));
+    if (dashboard.enabled) add('/dashboard/feed', 'GET', () => dashboard.feed(), 200, true);
+  }
 
   return {
     async handle(request) {
       try {
+        // The page and its files carry no data and a browser cannot send the token for them.
+        const page = dashboard && pageResponse(dashboard, request);
+        if (page) return page;
         enforceRateLimit(limiter, request.client);
         authenticate(request.authorization);
         const q = request.path.indexOf('?');
@@ -164,10 +180,20 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
             headers: { allow },
           });
         }
-        return jsonResponse(route.status, await route.action(request.query));
+        const result = await route.action(request.query);
+        return route.plain ? (result as PlainResponse) : jsonResponse(route.status, result);
       } catch (err) {
         return errorResponse(err);
       }
     },
   };
+}
+
+/** GET /dashboard or /dashboard/<file> (not the feed): the file, a redirect from /dashboard/, or undefined. */
+function pageResponse(dashboard: Dashboard, request: AdminRequest): PlainResponse | undefined {
+  const m = /^\/dashboard(\/[^/]*)?$/.exec(request.path);
+  if (!m || m[1] === '/feed' || (request.method !== 'GET' && request.method !== 'HEAD')) return undefined;
+  // The page's links are relative to /dashboard; below a trailing slash they would miss.
+  if (m[1] === '/') return { status: 308, headers: { location: '../dashboard', 'content-type': 'text/plain' }, body: '' };
+  return dashboard.asset(m[1]?.slice(1) ?? '', request);
 }

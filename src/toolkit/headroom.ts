@@ -12,6 +12,7 @@ import type { ImageService, ImageServiceOptions } from '../image/types.js';
 import type { MemoryMonitor, MemoryMonitorOptions } from '../monitor/types.js';
 import { bool, list, nestedOptions, num, optionalStr, optionsGroup, optionsPlace, resolveOptions } from '../options/spec.js';
 import { createProxy, type Proxy, type ProxyOptions } from '../proxy/proxy.js';
+import { createDashboard, type DashboardOptions } from '../observe/dashboard/index.js';
 import { createAdminApi, type AdminRequest } from './admin.js';
 import { createHealthResponder } from './health.js';
 import { createMetricsRegistry, scrape, type AppRequestStats } from './metrics.js';
@@ -43,6 +44,8 @@ export interface HeadroomOptions {
   registry?: Registry;
   /** Add prom-client's default process metrics to the registry when it has none (default true). */
   defaultMetrics?: boolean;
+  /** The live dashboard at <admin>/dashboard (viewers, interval, stall timeout; `enabled: false` turns it off). */
+  dashboard?: Omit<DashboardOptions, 'monitor' | 'cache' | 'proxy' | 'image' | 'apiBase'>;
   logger?: Logger;
 }
 
@@ -96,6 +99,7 @@ const specs = {
   proxy: optionsGroup<NonNullable<HeadroomOptions['proxy']>>({ doc: 'The streaming proxy.', of: "createProxy's, with upstreamUrl" }),
   image: optionsGroup<NonNullable<HeadroomOptions['image']>>({ doc: 'The image route.', of: "createImageService's, with allowedOrigins" }),
   limits: optionsGroup<NonNullable<HeadroomOptions['limits']>>({ doc: 'Upstream concurrency.', of: "createAdmission's" }),
+  dashboard: optionsGroup<NonNullable<HeadroomOptions['dashboard']>>({ doc: 'The live dashboard.', of: "createDashboard's" }),
 };
 
 /**
@@ -160,6 +164,8 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
     const requests = (): AppRequestStats => ({ inFlight, shed: shedCount });
     const registry = createMetricsRegistry({ monitor, cache, proxy, image, requests }, o.registry, o.defaultMetrics);
     const responder = createHealthResponder(monitor, () => draining);
+    const dashboard = createDashboard(nested({ ...o.dashboard, monitor, cache, proxy, image }, 'dashboard'));
+    closers.push(() => dashboard.close());
     const adminApi = createAdminApi({
       token: o.adminToken,
       rateLimit: o.adminRateLimit,
@@ -169,6 +175,7 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       cache,
       proxy,
       image,
+      dashboard,
     });
     const retry = { 'retry-after': String(o.retryAfter) };
     const pressure = errorResponse(
@@ -237,6 +244,7 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       drain() {
         draining = true;
         proxy?.drain();
+        dashboard.endViewers();
       },
       isDraining: () => draining,
       idle(timeout) {

@@ -101,10 +101,12 @@ export function nodeMiddleware(headroom: Headroom, options: NodeMiddlewareOption
       }
     }
     if (adminPrefix && (path === admin || path.startsWith(adminPrefix))) {
-      headroom.admin(adminRequestFromUrl(method, url.slice(adminPrefix.length - 1), req.headers.authorization, clientOf(req))).then(
-        (r) => writePlain(res, r, method),
-        (err: unknown) => writePlain(res, errorResponse(err), method),
-      );
+      headroom
+        .admin(adminRequestFromUrl(method, url.slice(adminPrefix.length - 1), req.headers.authorization, clientOf(req), req.headers))
+        .then(
+          (r) => writePlain(res, r, method),
+          (err: unknown) => writePlain(res, errorResponse(err), method),
+        );
       return;
     }
     const refused = headroom.shed(path);

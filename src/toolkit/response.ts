@@ -2,12 +2,17 @@
 // status codes, headers and bodies are decided once, here and in the parts.
 import type { ServerResponse } from 'node:http';
 import { HeadroomError, isHeadroomError } from '../errors.js';
+import type { LiveBody } from '../observe/dashboard/types.js';
 
 export interface PlainResponse {
   status: number;
   headers: Record<string, string>;
   /** Already serialised (JSON or Prometheus text). */
   body: string;
+  /** Sent instead of `body` when set (the dashboard's files, gzipped). */
+  bytes?: Buffer;
+  /** Written instead of `body`, for as long as the client stays (the dashboard's live feed). */
+  live?: LiveBody;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -32,11 +37,19 @@ export function writePlain(res: ServerResponse, r: PlainResponse, method?: strin
   if (res.headersSent) return void res.end();
   res.statusCode = r.status;
   for (const k in r.headers) res.setHeader(k, r.headers[k]!);
-  res.setHeader('content-length', Buffer.byteLength(r.body));
-  res.end(method === 'HEAD' ? undefined : r.body);
+  if (r.live) {
+    if (method === 'HEAD') return void (r.live.cancel(), res.end());
+    res.flushHeaders();
+    return r.live.pipe(res);
+  }
+  const payload = r.bytes ?? r.body;
+  res.setHeader('content-length', Buffer.byteLength(payload));
+  res.end(method === 'HEAD' ? undefined : payload);
 }
 
 /** A PlainResponse as a Web Response (Next.js route handlers). */
 export function toWebResponse(r: PlainResponse, method?: string): Response {
-  return new Response(method === 'HEAD' ? null : r.body, { status: r.status, headers: r.headers });
+  if (r.live && method === 'HEAD') r.live.cancel();
+  const body = method === 'HEAD' || r.status === 304 ? null : (r.live?.web() ?? r.bytes ?? r.body);
+  return new Response(body, { status: r.status, headers: r.headers });
 }

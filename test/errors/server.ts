@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { ADMIN_TOKEN, startGateway } from '../helpers/gateway.js';
 import { request } from '../helpers/http.js';
 import { collect, completeResponse, openSocket, rawRequest } from '../helpers/raw-http.js';
+import { openFeed } from '../observe/dashboard/helpers.js';
 import { auth, fromRaw, fromRejection, fromResponse, sharedGateway, type Cases } from './fixtures.js';
 
 export const serverCases: Cases = {
@@ -79,6 +80,18 @@ export const serverCases: Cases = {
     } finally {
       await gw.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  },
+
+  HEADROOM_DASHBOARD_FULL: async () => {
+    // One viewer allowed: a second feed is refused while the first is open.
+    const gw = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, DASHBOARD_MAX_VIEWERS: '1' });
+    const first = await openFeed(`${gw.url}/admin/dashboard/feed`, auth);
+    try {
+      return fromResponse(await request(`${gw.url}/admin/dashboard/feed`, { headers: auth }));
+    } finally {
+      first.close();
+      await gw.close();
     }
   },
 

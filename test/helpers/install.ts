@@ -88,6 +88,9 @@ export async function builtPackage(): Promise<BuiltPackage> {
       await run(process.execPath, [TSC, '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], { cwd: ROOT });
       await run(process.execPath, [TSC, '-p', 'tsconfig.build.cjs.json', '--outDir', join(dir, 'dist/cjs')], { cwd: ROOT });
       writeFileSync(join(dir, 'dist/cjs/package.json'), '{ "type": "commonjs" }\n');
+      // As scripts/build.mjs does: the dashboard page's own files next to the module that serves them.
+      for (const out of ['dist', 'dist/cjs'])
+        cpSync(join(ROOT, 'src/observe/dashboard/static'), join(dir, out, 'observe/dashboard/static'), { recursive: true });
       const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', cache], {
         cwd: dir,
         maxBuffer: 16 * 1024 * 1024,

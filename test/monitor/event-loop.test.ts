@@ -11,7 +11,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 test('an idle process reports an event-loop delay near 0 ms, not the 50 ms tick interval', async () => {
   await assertNoLeakedHandles(async () => {
-    const monitor = createMemoryMonitor({ sampleInterval: 300, rssLimit: null });
+    const monitor = createMemoryMonitor({ sampleInterval: 300, historyInterval: 0, rssLimit: null });
     try {
       // The first sample is taken at start(), before any tick: wait for five more.
       await waitFor(() => monitor.history().length >= 6, 'six samples');

@@ -14,7 +14,7 @@ describe('monitor lifecycle', () => {
   test('start/stop/close are idempotent and nothing samples after close() (mock timers)', async (t) => {
     t.mock.timers.enable({ apis: ['setInterval'] });
     const mem = fakeMemory();
-    const monitor = createMemoryMonitor({ sampleInterval: 50, sampler: mem.sampler, rssLimit: null });
+    const monitor = createMemoryMonitor({ sampleInterval: 50, historyInterval: 0, sampler: mem.sampler, rssLimit: null });
     monitor.start(); // a second start() must not add a second timer
     assert.equal(monitor.history().length, 1, 'one sample at start');
     t.mock.timers.tick(100);
@@ -34,7 +34,7 @@ describe('monitor lifecycle', () => {
 
   test('close() leaves no timer or observer behind (real timers)', async () => {
     await assertNoLeakedHandles(async () => {
-      const monitor = createMemoryMonitor({ sampleInterval: 50 });
+      const monitor = createMemoryMonitor({ sampleInterval: 50, historyInterval: 0 });
       await waitFor(() => monitor.history().length >= 3, 'three samples');
       await Promise.all([monitor.close(), monitor.close()]);
     });

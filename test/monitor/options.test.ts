@@ -43,17 +43,25 @@ describe('monitor options: one home', () => {
       hysteresisPercent: toPercent(configDefaults.hysteresis),
       rssLimit: cgroupMemoryLimit(),
     });
-    for (let i = 0; i <= configDefaults.historySize; i++) monitor.sampleNow();
-    assert.equal(monitor.history().length, configDefaults.historySize);
+    // The default history interval (1 s) keeps samples taken within it out of the history.
+    monitor.sampleNow();
+    monitor.sampleNow();
+    assert.equal(monitor.history().length, 1, 'two samples within MEMORY_HISTORY_INTERVAL make one history entry');
     await monitor.close();
+    const every = createMemoryMonitor({ sampler: mem.sampler, autoStart: false, historyInterval: 0 });
+    for (let i = 0; i <= configDefaults.historySize; i++) every.sampleNow();
+    assert.equal(every.history().length, configDefaults.historySize);
+    await every.close();
 
     t.mock.timers.enable({ apis: ['setInterval'] });
-    const timed = createMemoryMonitor({ sampler: mem.sampler, rssLimit: null });
-    const first = timed.history().length;
+    let samples = 0;
+    const counted = (): ReturnType<typeof mem.sampler> => (samples++, mem.sampler());
+    const timed = createMemoryMonitor({ sampler: counted, rssLimit: null });
+    const first = samples;
     t.mock.timers.tick(configDefaults.sampleInterval - 1);
-    assert.equal(timed.history().length, first, 'no sample before the interval');
+    assert.equal(samples, first, 'no sample before the interval');
     t.mock.timers.tick(1);
-    assert.equal(timed.history().length, first + 1);
+    assert.equal(samples, first + 1);
     await timed.close();
   });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createMemoryMonitor } from '../../src/monitor/index.js';
 import { RingBuffer } from '../../src/monitor/ring.js';
+import { waitFor } from '../helpers/wait.js';
 import { fakeMemory } from './helpers.js';
 
 test('ring buffer keeps the newest `capacity` items, oldest first', () => {
@@ -18,7 +19,7 @@ test('ring buffer keeps the newest `capacity` items, oldest first', () => {
 
 test('monitor history is bounded by historySize', async () => {
   const mem = fakeMemory();
-  const monitor = createMemoryMonitor({ sampler: mem.sampler, autoStart: false, historySize: 10, rssLimit: null });
+  const monitor = createMemoryMonitor({ sampler: mem.sampler, autoStart: false, historySize: 10, historyInterval: 0, rssLimit: null });
   for (let i = 0; i < 25; i++) {
     mem.heapUsed = i;
     monitor.sampleNow();
@@ -31,4 +32,20 @@ test('monitor history is bounded by historySize', async () => {
   );
   assert.equal(monitor.current().v8.usedHeapSize, 24);
   await monitor.close();
+});
+
+test('MEMORY_HISTORY_INTERVAL: the history takes at most one sample per interval, however often the monitor samples', async () => {
+  const mem = fakeMemory();
+  const monitor = createMemoryMonitor({ sampler: mem.sampler, sampleInterval: 50, historyInterval: 200, rssLimit: null });
+  const started = performance.now();
+  try {
+    await waitFor(() => monitor.history().length >= 3, 'three history entries', 5_000);
+    const elapsed = performance.now() - started;
+    const h = monitor.history();
+    // Entries are at least interval - sampleInterval/2 (175 ms) apart; the monitor sampled about four times as often.
+    for (let i = 1; i < h.length; i++) assert.ok(h[i]!.timestamp - h[i - 1]!.timestamp >= 170, JSON.stringify(h.map((s) => s.timestamp)));
+    assert.ok(h.length <= Math.floor(elapsed / 175) + 1, `${h.length} entries in ${elapsed.toFixed(0)} ms`);
+  } finally {
+    await monitor.close();
+  }
 });

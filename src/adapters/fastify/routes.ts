@@ -11,14 +11,19 @@ import { imageRoutes as gatewayImageRoutes } from '../../server/routes/image.js'
 import type { Headroom } from '../../toolkit/headroom.js';
 import { adminRequestFromUrl } from '../../toolkit/admin-request.js';
 import { proxyNodeRequest } from '../../toolkit/node-proxy.js';
-import { errorResponse, type PlainResponse } from '../../toolkit/response.js';
+import { errorResponse, writePlain, type PlainResponse } from '../../toolkit/response.js';
 
 /** Route config marking headroom's own routes (health, metrics, admin): never shed, not counted in flight. */
 export const OWN_ROUTE = Symbol.for('headroom-memory.own-route');
 const own = { config: { [OWN_ROUTE]: true } };
 
 export function sendPlain(reply: FastifyReply, r: PlainResponse): FastifyReply {
-  return reply.code(r.status).headers(r.headers).send(r.body);
+  // A live body (the dashboard feed) is written on the raw response for as long as the viewer stays.
+  if (r.live) return (reply.hijack(), writePlain(reply.raw, r, reply.request.method), reply);
+  return reply
+    .code(r.status)
+    .headers(r.headers)
+    .send(r.bytes ?? r.body);
 }
 
 export interface HeadroomRouteOptions {
@@ -61,7 +66,7 @@ export async function adminRoutes(app: FastifyInstance, options: HeadroomRouteOp
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const rest = withoutMount(request.url, mount);
-    const r = await h.admin(adminRequestFromUrl(request.method, rest, request.headers.authorization, request.ip));
+    const r = await h.admin(adminRequestFromUrl(request.method, rest, request.headers.authorization, request.ip, request.headers));
     return sendPlain(reply, r);
   };
   app.all('/', own, handler);

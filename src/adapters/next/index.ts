@@ -329,6 +329,8 @@ export function createAdminRoute(options?: HeadroomOptions & { mount?: string })
       query: url.searchParams,
       authorization: request.headers.get('authorization') ?? undefined,
       client: request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() || 'unknown',
+      acceptEncoding: request.headers.get('accept-encoding') ?? undefined,
+      ifNoneMatch: request.headers.get('if-none-match') ?? undefined,
     });
     return toWebResponse(res, request.method);
   };

@@ -1,0 +1,41 @@
+// Options of the dashboard, declared once: createDashboard validates its arguments with these specs
+// and the gateway's configuration (src/config/sections/dashboard.ts) wraps the same objects.
+import { bool, duration, num, resolveOptions } from '../../options/spec.js';
+import type { DashboardOptions } from './types.js';
+
+export const dashboardSpecs = {
+  enabled: bool({
+    env: 'DASHBOARD_ENABLED',
+    doc: 'Serve the live dashboard (GET /dashboard); its data needs the admin token either way.',
+    default: true,
+  }),
+  maxViewers: num({
+    env: 'DASHBOARD_MAX_VIEWERS',
+    doc: 'Live feeds open at once (one per dashboard tab); one more is refused 503 HEADROOM_DASHBOARD_FULL.',
+    default: 4,
+    min: 1,
+    max: 64,
+    integer: true,
+  }),
+  interval: duration({
+    env: 'DASHBOARD_INTERVAL',
+    doc: 'How often the live feed sends a frame to each viewer.',
+    default: 1000,
+    min: 250,
+    max: 60_000,
+  }),
+  stallTimeout: duration({
+    env: 'DASHBOARD_STALL_TIMEOUT',
+    doc: 'A viewer that reads nothing for this long (every frame dropped) is disconnected.',
+    default: 30_000,
+    min: 1000,
+    max: 600_000,
+  }),
+} as const;
+
+export type ResolvedDashboardOptions = ReturnType<typeof resolveDashboardOptions>;
+
+/** createDashboard's options with defaults filled in; one HEADROOM_CONFIG_INVALID for bad ones. */
+export function resolveDashboardOptions(options: DashboardOptions | undefined) {
+  return resolveOptions('createDashboard', dashboardSpecs, options, ['monitor', 'cache', 'proxy', 'image', 'apiBase']);
+}
