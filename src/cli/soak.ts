@@ -2,15 +2,28 @@
 // 3 inconclusive, 2 bad usage or the service did not start.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { formatMs, parseDuration } from '../options/spec.js';
-import { parseScenario, runSoak, SoakStartError, type SoakOptions, type SoakProgress, type SoakReport } from '../soak/index.js';
+import {
+  parseAttach,
+  parseScenario,
+  renderHtml,
+  runSoak,
+  SoakAttachError,
+  SoakStartError,
+  type SoakOptions,
+  type SoakProgress,
+  type SoakReport,
+} from '../soak/index.js';
+import { snapshotText } from '../soak/report/text.js';
 import { fail } from './fail.js';
 
 export const SOAK_USAGE = `Usage: headroom soak [options] -- <command that starts the service>
+       headroom soak --attach PORT|pid:PID --url URL [options]
 
 Starts the service with its inspector on 127.0.0.1, sends load, forces a full GC at quiet points
 and reads the heap, and says whether retained memory (heap + Buffers) grows with the requests
 served: a Theil–Sen slope with a 95 % rank interval, judged after warm-up in rounds; a clear
-verdict ends the run early, a borderline one runs on within the budget.
+verdict ends the run early, a borderline one runs on within the budget. On a leak it takes heap
+snapshots of the service and names the constructors that grew in every interval between them.
 
 Options:
   --url URL            where load goes (127.0.0.1/localhost only); default: the service gets a free
@@ -20,22 +33,42 @@ Options:
   --warmup D           excluded from the verdict (default: a sixth of the budget, at most 30s)
   --connections N      concurrent connections (default 8)
   --rate N             requests per second overall (default 0: as fast as the service answers)
-  --json FILE          write the machine-readable report (samples, rounds, slopes, load, cost)
+  --attach PORT|pid:PID
+                       measure a process that is already running: the port of its inspector
+                       (--inspect=127.0.0.1:PORT), or pid:PID of a Node process (SIGUSR1 opens its
+                       inspector on 127.0.0.1:9229); needs --url, takes no command, leaves it running
+  --snapshots N        heap snapshots to diff on a leak (default 3; 0: none; at most 10)
+  --snapshot-dir DIR   keep the snapshot files there (default: a temporary directory, removed)
+  --json FILE          write the machine-readable report (samples, rounds, slopes, load, cost, diff)
+  --html FILE          write a self-contained HTML report with charts (heap, RSS, slope over time)
   -h, --help           show this help
 
 Exit code: 0 no leak · 1 leak · 3 inconclusive · 2 bad usage or the service did not start
-Example: headroom soak --duration 2m -- node server.js
+Examples: headroom soak --duration 2m --html soak.html -- node server.js
+          headroom soak --attach 9229 --url http://127.0.0.1:3000
 Details: docs/soak.md
 `;
 
 const EXIT = { 'no-leak': 0, leak: 1, inconclusive: 3 } as const;
-const VALUE_OPTIONS = ['url', 'scenario', 'duration', 'warmup', 'connections', 'rate', 'json'] as const;
-const LATER = ['attach', 'html'];
+const VALUE_OPTIONS = [
+  'url',
+  'scenario',
+  'duration',
+  'warmup',
+  'connections',
+  'rate',
+  'json',
+  'html',
+  'attach',
+  'snapshots',
+  'snapshot-dir',
+] as const;
 
 export interface SoakArgs {
   options: Omit<SoakOptions, 'command'>;
   command: string[];
   json?: string;
+  html?: string;
 }
 
 const usageHint = 'Run "headroom soak --help" for the options.';
@@ -55,6 +88,7 @@ function integerOf(name: string, value: string, min: number, max: number): numbe
 export function parseSoakArgs(argv: string[]): SoakArgs {
   const options: SoakArgs['options'] = {};
   let json: string | undefined;
+  let html: string | undefined;
   let command: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i]!;
@@ -65,7 +99,6 @@ export function parseSoakArgs(argv: string[]): SoakArgs {
     const m = /^--([^=]+)(?:=(.*))?$/s.exec(token);
     if (!m) fail(`unexpected "${token}": put the command after --, e.g. headroom soak -- node server.js. ${usageHint}`, 2);
     const name = m[1]!;
-    if (LATER.includes(name)) fail(`--${name} is not available yet (see docs/soak.md, "Not yet"). ${usageHint}`, 2);
     if (!(VALUE_OPTIONS as readonly string[]).includes(name)) {
       const hint = VALUE_OPTIONS.find((n) => n.startsWith(name) || name.startsWith(n));
       fail(`unknown option --${name}${hint ? ` (did you mean --${hint}?)` : ''}. ${usageHint}`, 2);
@@ -106,14 +139,32 @@ export function parseSoakArgs(argv: string[]): SoakArgs {
         options.rate = integerOf(name, value, 0, 1_000_000);
         break;
       case 'json':
-        if (value === '') fail('--json needs a file name', 2);
-        json = value;
+      case 'html':
+      case 'snapshot-dir':
+        if (value === '') fail(`--${name} needs a ${name === 'snapshot-dir' ? 'directory' : 'file name'}`, 2);
+        if (name === 'json') json = value;
+        else if (name === 'html') html = value;
+        else options.snapshotDir = value;
         break;
+      case 'snapshots':
+        options.snapshots = integerOf(name, value, 0, 10);
+        if (options.snapshots === 1) fail('--snapshots=1: one snapshot cannot be diffed; give 0 (none) or 2 to 10', 2);
+        break;
+      case 'attach': {
+        const target = parseAttach(value);
+        if (!target)
+          fail(`--attach=${value}: must be an inspector port (1 to 65535, e.g. 9229 or port:9229) or pid:PID of a Node process`, 2);
+        options.attach = target;
+        break;
+      }
     }
   }
-  if (command.length === 0)
+  if (options.attach) {
+    if (command.length > 0) fail(`--attach measures a running process: it takes no command after --. ${usageHint}`, 2);
+    if (options.url === undefined) fail(`--attach needs --url: where the running service takes load. ${usageHint}`, 2);
+  } else if (command.length === 0)
     fail(`soak needs the command that starts the service: headroom soak [options] -- node server.js. ${usageHint}`, 2);
-  return { options, command, json };
+  return { options, command, json, html };
 }
 
 const mib = (n: number | undefined): string => (n === undefined ? '?' : `${(n / 1048576).toFixed(1)} MiB`);
@@ -142,6 +193,7 @@ function summary(r: SoakReport): string {
     );
   lines.push(
     `  cost: ${r.cost.forcedGcs} forced GCs (${r.cost.gcsPerMinute.toFixed(0)}/min, mean ${r.cost.gcPauseMs.mean.toFixed(1)} ms, max ${r.cost.gcPauseMs.max.toFixed(1)} ms)`,
+    ...snapshotText(r.snapshots),
   );
   return `${lines.join('\n')}\n`;
 }
@@ -161,19 +213,34 @@ export async function soak(argv: string[]): Promise<void> {
       process.stderr.write(`${statusLine(p)}\n`);
     }
   };
+  const onNotice = (message: string): void => {
+    process.stderr.write(tty ? `\r\x1b[Ksoak: ${message}` : `soak: ${message}\n`);
+  };
   let report: SoakReport;
   try {
-    report = await runSoak({ ...args.options, command: args.command, onProgress, signal: stop.signal });
+    report = await runSoak({
+      ...args.options,
+      ...(args.options.attach ? {} : { command: args.command }),
+      onProgress,
+      onNotice,
+      signal: stop.signal,
+    });
   } catch (err) {
     if (tty) process.stderr.write('\r\x1b[K');
-    if (err instanceof SoakStartError || err instanceof RangeError || err instanceof TypeError)
+    if (err instanceof SoakStartError || err instanceof SoakAttachError || err instanceof RangeError || err instanceof TypeError)
       fail((err as Error).message.replace(/^soak: /, ''), 2);
     throw err;
   }
   if (tty) process.stderr.write('\r\x1b[K');
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  if (args.json) writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
+  try {
+    if (args.json) writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
+    if (args.html) writeFileSync(args.html, renderHtml(report));
+  } catch (err) {
+    process.stdout.write(summary(report));
+    fail(`cannot write the report: ${(err as Error).message}`, 2);
+  }
   process.stdout.write(summary(report));
   process.exitCode = EXIT[report.verdict];
 }

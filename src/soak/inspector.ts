@@ -1,5 +1,6 @@
 // A minimal Chrome DevTools Protocol client over undici's WebSocket (already a dependency: no
 // `ws` package), for the few commands the soak needs: forced GC, heap usage, and one evaluation.
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { WebSocket } from 'undici';
 
 export interface HeapReading {
@@ -20,6 +21,13 @@ export interface InspectorProbe {
   readonly pid: number;
   /** Forces a full GC in the target, then reads its heap. Call at a quiet point. */
   measure(): Promise<HeapReading>;
+  /**
+   * Takes a heap snapshot of the target and writes it to `file` chunk by chunk as the inspector
+   * streams it (never the whole snapshot in memory). Resolves with the file's size in bytes.
+   */
+  takeHeapSnapshot(file: string): Promise<number>;
+  /** Evaluates an expression in the target and returns its value (JSON-able values only). */
+  evaluate(expression: string): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -37,13 +45,24 @@ export async function connectInspector(url: string, timeoutMs = 10_000): Promise
   let nextId = 1;
   const pending = new Map<number, Pending>();
   let closed = false;
+  // The one event subscribed to: snapshot chunks, while a snapshot is being taken.
+  let onChunk: ((chunk: string) => void) | undefined;
   const failAll = (err: Error): void => {
     for (const p of pending.values()) p.reject(err);
     pending.clear();
   };
   ws.addEventListener('message', (ev) => {
-    const msg = JSON.parse(String(ev.data)) as { id?: number; result?: unknown; error?: { message: string } };
-    if (msg.id === undefined) return; // events: none are enabled
+    const msg = JSON.parse(String(ev.data)) as {
+      id?: number;
+      method?: string;
+      params?: { chunk?: string };
+      result?: unknown;
+      error?: { message: string };
+    };
+    if (msg.id === undefined) {
+      if (msg.method === 'HeapProfiler.addHeapSnapshotChunk' && typeof msg.params?.chunk === 'string') onChunk?.(msg.params.chunk);
+      return;
+    }
     const p = pending.get(msg.id);
     if (!p) return;
     pending.delete(msg.id);
@@ -98,6 +117,30 @@ export async function connectInspector(url: string, timeoutMs = 10_000): Promise
         handles: handles!,
         gcMs,
       };
+    },
+    evaluate,
+    async takeHeapSnapshot(file) {
+      // Synchronous writes: each chunk is on disk before the next message is handled, so nothing
+      // queues up in memory however fast the target streams.
+      const fd = openSync(file, 'w', 0o600);
+      let bytes = 0;
+      let writeError: Error | undefined;
+      onChunk = (chunk) => {
+        if (writeError) return;
+        try {
+          bytes += writeSync(fd, chunk);
+        } catch (err) {
+          writeError = err as Error;
+        }
+      };
+      try {
+        await send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+      } finally {
+        onChunk = undefined;
+        closeSync(fd);
+      }
+      if (writeError) throw new Error(`inspector: writing the heap snapshot to ${file} failed: ${writeError.message}`);
+      return bytes;
     },
     async close() {
       if (closed) return;

@@ -1,11 +1,21 @@
 // The options of runSoak: defaults, bounds, and one check that names every bad value.
+import type { AttachTarget } from './attach.js';
 import { DEFAULT_SCENARIO, parseScenario, type ScenarioRequest } from './scenario.js';
 import { DEFAULT_THRESHOLDS, type Thresholds } from './verdict.js';
 import type { SoakProgress } from './run.js';
 
 export interface SoakOptions {
-  /** The command that starts the service, e.g. ['node', 'server.js']. It gets a free port in $PORT unless `url` is given. */
-  command: readonly string[];
+  /**
+   * The command that starts the service, e.g. ['node', 'server.js']. It gets a free port in $PORT
+   * unless `url` is given. Leave it out with `attach`.
+   */
+  command?: readonly string[];
+  /**
+   * Measure a process that is already running instead: `{ port }` of its inspector
+   * (--inspect=127.0.0.1:PORT), or `{ pid }` of a Node process (SIGUSR1 opens its inspector on
+   * 127.0.0.1:9229). `url` is then required. The process is left running.
+   */
+  attach?: AttachTarget;
   /** Where load goes; default http://127.0.0.1:$PORT. Only loopback hosts are accepted. */
   url?: string;
   /** Requests to send (validated like a scenario file); default GET /. */
@@ -21,16 +31,27 @@ export interface SoakOptions {
   /** Time between post-GC samples, ms (default: budget / 120, from 500 ms to 5 s). */
   sampleIntervalMs?: number;
   thresholds?: Partial<Thresholds>;
-  /** How long the service may take to listen, ms (default 30 000). */
+  /** Heap snapshots to take and diff on a leak verdict (default 3; 0: none). */
+  snapshots?: number;
+  /** Load time between two snapshots, ms (default 5 000). */
+  snapshotIntervalMs?: number;
+  /** Keep the snapshot files in this directory (default: a temporary one, removed afterwards). */
+  snapshotDir?: string;
+  /** How long the service may take to listen (or the attached inspector to answer), ms (default 30 000). */
   startTimeoutMs?: number;
   env?: Record<string, string | undefined>;
   cwd?: string;
   onOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
   onProgress?: (p: SoakProgress) => void;
+  /** One-line notices between samples: "taking heap snapshot 2/3", … */
+  onNotice?: (message: string) => void;
   signal?: AbortSignal;
 }
 
-export interface ResolvedOptions extends Omit<SoakOptions, 'requests' | 'thresholds'> {
+export interface ResolvedOptions extends Omit<SoakOptions, 'requests' | 'thresholds' | 'command'> {
+  command: readonly string[];
+  snapshots: number;
+  snapshotIntervalMs: number;
   requests: ScenarioRequest[];
   durationMs: number;
   warmupMs: number;
@@ -47,6 +68,8 @@ export const LIMITS = {
   rate: { min: 0, max: 1_000_000 },
   sampleIntervalMs: { min: 100, max: 600_000 },
   startTimeoutMs: { min: 100, max: 600_000 },
+  snapshots: { min: 0, max: 10 },
+  snapshotIntervalMs: { min: 100, max: 600_000 },
 } as const;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -60,7 +83,16 @@ export function resolveOptions(o: SoakOptions): ResolvedOptions {
       problems.push(`${name}: ${String(value)} is not ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
     return value;
   };
-  if (!Array.isArray(o.command) || o.command.length === 0 || o.command.some((a) => typeof a !== 'string'))
+  if (o.attach !== undefined) {
+    const a = o.attach as { port?: unknown; pid?: unknown };
+    const okPort = Number.isInteger(a.port) && (a.port as number) >= 1 && (a.port as number) <= 65_535;
+    const okPid = Number.isInteger(a.pid) && (a.pid as number) >= 1;
+    if (typeof a !== 'object' || a === null || (okPort ? 'pid' in a : !okPid))
+      problems.push('attach: must be { port } (1 to 65535) of an inspector, or { pid } of a Node process');
+    if (o.command !== undefined && o.command.length > 0)
+      problems.push('command: give either a command to start or attach to a running process, not both');
+    if (o.url === undefined) problems.push('url: required with attach (where the running service takes load)');
+  } else if (!Array.isArray(o.command) || o.command.length === 0 || o.command.some((a) => typeof a !== 'string'))
     problems.push('command: must be a non-empty array of strings, e.g. ["node", "server.js"]');
   const durationMs = num('durationMs', o.durationMs, 180_000);
   const warmupMs = o.warmupMs ?? Math.min(30_000, Math.round(durationMs / 6));
@@ -70,6 +102,11 @@ export function resolveOptions(o: SoakOptions): ResolvedOptions {
   const rate = num('rate', o.rate, 0, false);
   const sampleIntervalMs = num('sampleIntervalMs', o.sampleIntervalMs, Math.min(5_000, Math.max(500, Math.round(durationMs / 120))));
   const startTimeoutMs = num('startTimeoutMs', o.startTimeoutMs, 30_000);
+  const snapshots = num('snapshots', o.snapshots, 3);
+  if (snapshots === 1) problems.push('snapshots: 1 cannot be diffed: 0 (none) or from 2 to 10 (3 is the default)');
+  const snapshotIntervalMs = num('snapshotIntervalMs', o.snapshotIntervalMs, 5_000);
+  if (o.snapshotDir !== undefined && (typeof o.snapshotDir !== 'string' || o.snapshotDir === ''))
+    problems.push('snapshotDir: must be a directory path');
   if (o.url !== undefined) {
     let u: URL | undefined;
     try {
@@ -101,5 +138,18 @@ export function resolveOptions(o: SoakOptions): ResolvedOptions {
       `durationMs: ${durationMs} ms minus ${warmupMs} ms of warm-up leaves room for ${Math.floor((durationMs - warmupMs) / sampleIntervalMs)} samples every ${sampleIntervalMs} ms; the verdict needs ${2 * thresholds.minSamples}`,
     );
   if (problems.length > 0) throw new RangeError(`soak options:\n  ${problems.join('\n  ')}`);
-  return { ...o, requests, durationMs, warmupMs, connections, rate, sampleIntervalMs, thresholds, startTimeoutMs };
+  return {
+    ...o,
+    command: o.command ?? [],
+    requests,
+    durationMs,
+    warmupMs,
+    connections,
+    rate,
+    sampleIntervalMs,
+    thresholds,
+    startTimeoutMs,
+    snapshots,
+    snapshotIntervalMs,
+  };
 }

@@ -1,11 +1,13 @@
 // runSoak: start the service (inspector on), drive load, measure post-GC memory at quiet points,
 // judge in rounds, stop everything, return the report. Leaves no handle behind.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { findInspector, SoakAttachError } from './attach.js';
 import { startChild, freePort, SoakStartError, type StartedChild } from './child.js';
 import { connectInspector, type InspectorProbe } from './inspector.js';
 import { startLoad, type LoadDriver, type LoadStats } from './load.js';
 import { resolveOptions, type SoakOptions } from './options.js';
 import { readProc } from './proc.js';
+import { snapshotDiff, type SnapshotReport } from './snapshot/take.js';
 import { judge, retained, type Judgement, type Sample, type Thresholds, type Verdict } from './verdict.js';
 
 export interface SoakProgress {
@@ -43,45 +45,62 @@ export interface SoakReport {
   judgement: Judgement;
   rounds: SoakRound[];
   samples: Sample[];
+  /** The slope (bytes/request) and its interval after each sample, as judged then: how the evidence built up. */
+  slopes: { t: number; slope: number; lo: number; hi: number }[];
+  /** On a leak verdict: the heap snapshots and the constructors that grew in every interval. */
+  snapshots?: SnapshotReport;
   load: LoadStats & { connections: number; rate: number; rps: number };
-  target: { pid: number; exited?: { code: number | null; signal: string | null } };
+  target: { pid: number; attached: boolean; exited?: { code: number | null; signal: string | null } };
   /** What measuring cost the target: forced full GCs and their pauses. */
   cost: { forcedGcs: number; gcsPerMinute: number; gcPauseMs: { mean: number; max: number }; quietMs: number };
 }
 
-export { SoakStartError };
+export { SoakStartError, SoakAttachError };
 
 /**
- * Soaks a service: starts `command` with its inspector on, sends load, and says whether its
- * retained memory grows with the requests it serves. Throws SoakStartError when the service does
- * not start (no inspector line, exits, or accepts no connection within `startTimeoutMs`), and a
- * TypeError/RangeError for bad options. Stops early when `signal` aborts (verdict inconclusive).
+ * Soaks a service: starts `command` with its inspector on (or attaches to a running process),
+ * sends load, and says whether its retained memory grows with the requests it serves; on a leak,
+ * diffs heap snapshots to name what grows. Throws SoakStartError when the service does not start
+ * (no inspector line, exits, or accepts no connection within `startTimeoutMs`), SoakAttachError
+ * when the process to attach to has no reachable inspector, and a TypeError/RangeError for bad
+ * options. Stops early when `signal` aborts (verdict inconclusive).
  */
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const o = resolveOptions(options);
-  const port = o.url === undefined ? await freePort() : undefined;
+  const port = o.url === undefined && o.attach === undefined ? await freePort() : undefined;
   const url = o.url ?? `http://127.0.0.1:${port}`;
   const startedAt = new Date().toISOString();
   let child: StartedChild | undefined;
   let probe: InspectorProbe | undefined;
   let load: LoadDriver | undefined;
   try {
-    child = await startChild({
-      command: o.command,
-      env: o.env,
-      cwd: o.cwd,
-      url,
-      port,
-      startTimeoutMs: o.startTimeoutMs,
-      onOutput: o.onOutput,
-      signal: o.signal,
-    });
-    try {
-      probe = await connectInspector(child.inspectorUrl);
-    } catch (err) {
-      throw new SoakStartError(`soak: the service's inspector did not answer: ${(err as Error).message}`);
+    let inspectorUrl: string;
+    if (o.attach) inspectorUrl = await findInspector(o.attach, o.startTimeoutMs, o.signal);
+    else {
+      child = await startChild({
+        command: o.command,
+        env: o.env,
+        cwd: o.cwd,
+        url,
+        port,
+        startTimeoutMs: o.startTimeoutMs,
+        onOutput: o.onOutput,
+        signal: o.signal,
+      });
+      inspectorUrl = child.inspectorUrl;
     }
+    try {
+      probe = await connectInspector(inspectorUrl);
+    } catch (err) {
+      const message = `the service's inspector did not answer: ${(err as Error).message}`;
+      throw o.attach ? new SoakAttachError(`--attach: ${message}`) : new SoakStartError(`soak: ${message}`);
+    }
+    if (o.attach && 'pid' in o.attach && probe.pid !== o.attach.pid)
+      throw new SoakAttachError(
+        `--attach pid:${o.attach.pid}: the inspector on 127.0.0.1:9229 belongs to pid ${probe.pid} (another process holds port 9229)`,
+      );
     const samples: Sample[] = [];
+    const slopes: SoakReport['slopes'] = [];
     const rounds: SoakRound[] = [];
     let quietMs = 0;
     const take = async (t0: number): Promise<Sample> => {
@@ -125,11 +144,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         judgement.reason = `stopped before a verdict (${judgement.reason})`;
         break;
       }
-      const exit = child.exit();
+      const exit = child?.exit();
       if (exit) {
         judgement = {
           verdict: 'inconclusive',
-          reason: `the service exited during the soak (${exit.signal ?? `code ${exit.code}`}); last output:\n${child.tail().trim()}`,
+          reason: `the service exited during the soak (${exit.signal ?? `code ${exit.code}`}); last output:\n${child!.tail().trim()}`,
         };
         break;
       }
@@ -144,6 +163,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       samples.push(sample);
       const last = sample.t >= o.durationMs - o.sampleIntervalMs / 2;
       judgement = judge(samples, o.thresholds);
+      if (judgement.perRequest)
+        slopes.push({ t: sample.t, slope: judgement.perRequest.slope, lo: judgement.perRequest.lo, hi: judgement.perRequest.hi });
       if (sample.t >= nextRound || last) {
         rounds.push({
           atMs: sample.t,
@@ -171,10 +192,22 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       });
     }
     const elapsedMs = Math.round(performance.now() - t0);
+    let snapshots: SnapshotReport | undefined;
+    if (judgement.verdict === 'leak' && o.snapshots > 0 && !child?.exit())
+      snapshots = await snapshotDiff({
+        probe,
+        load,
+        count: o.snapshots,
+        intervalMs: o.snapshotIntervalMs,
+        heapBytes: samples[samples.length - 1]!.heapUsed,
+        dir: o.snapshotDir,
+        signal: o.signal,
+        onNotice: o.onNotice,
+      });
     await load.close();
     const stats = load.stats();
     const gcs = samples.map((s) => s.gcMs);
-    const exited = child.exit();
+    const exited = child?.exit();
     return {
       verdict: judgement.verdict,
       reason: judgement.reason,
@@ -188,8 +221,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       judgement,
       rounds,
       samples,
+      slopes,
+      ...(snapshots ? { snapshots } : {}),
       load: { ...stats, connections: o.connections, rate: o.rate, rps: (stats.requests * 1000) / Math.max(1, elapsedMs) },
-      target: { pid: probe.pid, ...(exited ? { exited: { code: exited.code, signal: exited.signal } } : {}) },
+      target: {
+        pid: probe.pid,
+        attached: o.attach !== undefined,
+        ...(exited ? { exited: { code: exited.code, signal: exited.signal } } : {}),
+      },
       cost: {
         forcedGcs: gcs.length,
         gcsPerMinute: (gcs.length * 60_000) / Math.max(1, elapsedMs),

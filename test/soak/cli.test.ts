@@ -1,7 +1,7 @@
 // `headroom soak` end to end (exit codes, --json, the plain status line) and runSoak's start-up
 // failures, which must leave nothing running.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -21,7 +21,11 @@ test('bad usage exits 2 and says what is wrong', async () => {
     [['soak', '--url', 'http://example.com/', '--', 'node', 'x.js'], /only goes to this machine/],
     [['soak', '--scenario', join(dir, 'missing.json'), '--', 'node', 'x.js'], /--scenario .*ENOENT/],
     [['soak', '--duration', '10s', '--warmup', '9s', '--', 'node', 'x.js'], /warmupMs/],
-    [['soak', '--attach', '9229'], /not available yet/],
+    [['soak', '--attach', 'abc', '--url', 'http://127.0.0.1:1/'], /--attach=abc: must be an inspector port/],
+    [['soak', '--attach', '9229'], /--attach needs --url/],
+    [['soak', '--attach', 'port:9229', '--url', 'http://127.0.0.1:1/', '--', 'node', 'x.js'], /takes no command/],
+    [['soak', '--attach', 'pid:4194000', '--url', 'http://127.0.0.1:1/'], /pid:4194000: no such process/],
+    [['soak', '--snapshots', '1', '--', 'node', 'x.js'], /one snapshot cannot be diffed/],
   ];
   await Promise.all(
     cases.map(async ([args, re]) => {
@@ -79,41 +83,67 @@ test('runSoak refuses bad options at once, naming each', async () => {
   );
 });
 
-test('headroom soak on a leaking service: exit 1, a JSON report, a plain status line every 10 s', { timeout: 60_000 }, async () => {
-  const json = join(dir, 'report.json');
-  const scenario = join(dir, 'scenario.json');
-  writeFileSync(
-    scenario,
-    JSON.stringify([
-      { path: '/a', weight: 3 },
-      { method: 'POST', path: '/b', body: { n: 1 } },
-    ]),
-  );
-  const t0 = performance.now();
-  const r = await runCli([
-    'soak',
-    '--duration=25s',
-    '--warmup=5s',
-    '--connections=4',
-    '--rate=300',
-    '--scenario',
-    scenario,
-    '--json',
-    json,
-    '--',
-    process.execPath,
-    'test/fixtures/soak/leak-map.mjs',
-  ]);
-  console.log(`headroom soak leak-map: exit ${r.code} after ${((performance.now() - t0) / 1000).toFixed(1)} s\n${r.stdout}`);
-  assert.equal(r.code, 1, r.stdout + r.stderr);
-  assert.match(r.stdout, /headroom soak: LEAK — retained memory grows/);
-  assert.match(r.stderr, /^soak 10s\/25s · \d+ req\/s · heap [\d.]+ MiB/m);
-  const report = JSON.parse(readFileSync(json, 'utf8')) as {
-    verdict: string;
-    samples: unknown[];
-    load: { statuses: Record<string, number> };
-  };
-  assert.equal(report.verdict, 'leak');
-  assert.ok(report.samples.length > 10);
-  assert.ok((report.load.statuses['2xx'] ?? 0) > 100);
-});
+test(
+  'headroom soak on a leaking service: exit 1, a JSON and an HTML report, a plain status line every 10 s, the snapshot diff naming what leaks',
+  { timeout: 90_000 },
+  async () => {
+    const json = join(dir, 'report.json');
+    const html = join(dir, 'report.html');
+    const scenario = join(dir, 'scenario.json');
+    writeFileSync(
+      scenario,
+      JSON.stringify([
+        { path: '/a', weight: 3 },
+        { method: 'POST', path: '/b', body: { n: 1 } },
+      ]),
+    );
+    const t0 = performance.now();
+    const r = await runCli([
+      'soak',
+      '--duration=25s',
+      '--warmup=5s',
+      '--connections=4',
+      '--rate=300',
+      '--scenario',
+      scenario,
+      '--json',
+      json,
+      '--html',
+      html,
+      '--snapshot-dir',
+      join(dir, 'snaps'),
+      '--',
+      process.execPath,
+      'test/fixtures/soak/leak-cache.mjs',
+    ]);
+    console.log(`headroom soak leak-cache: exit ${r.code} after ${((performance.now() - t0) / 1000).toFixed(1)} s\n${r.stdout}`);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /headroom soak: LEAK — retained memory grows/);
+    assert.match(r.stderr, /^soak 10s\/25s · \d+ req\/s · heap [\d.]+ MiB/m);
+    // The diff names the leaking constructor first, with the Map that holds it on its path.
+    assert.match(
+      r.stdout,
+      /grew in every interval[^\n]*\n {4}Session: \d+ → \d+ → \d+ objects, \+[\d.]+ KiB\n {6}retained by .*sessions \(Map\).*\(Session\)/,
+    );
+    assert.match(r.stderr, /soak: taking heap snapshot 3\/3/);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as {
+      verdict: string;
+      samples: unknown[];
+      slopes: unknown[];
+      load: { statuses: Record<string, number> };
+      snapshots: { files: string[]; analysis: { grown: { name: string; counts: number[] }[] } };
+    };
+    assert.equal(report.verdict, 'leak');
+    assert.equal(report.snapshots.analysis.grown[0]!.name, 'Session');
+    assert.equal(report.snapshots.files.length, 3);
+    for (const f of report.snapshots.files) assert.ok(statSync(f).size > 1e6, f);
+    assert.ok(report.slopes.length > 0);
+    const page = readFileSync(html, 'utf8');
+    assert.equal((page.match(/<svg /g) ?? []).length, 3, 'heap, RSS and slope charts');
+    for (const want of ['Post-GC memory', 'Resident set size', 'Slope as judged', '<path d="M', 'LEAK', '<code>Session</code>'])
+      assert.ok(page.includes(want), `the HTML report lacks ${want}`);
+    assert.ok(!/<script|https?:\/\/(?!127\.0\.0\.1)/.test(page), 'the report loads nothing and runs no script');
+    assert.ok(report.samples.length > 10);
+    assert.ok((report.load.statuses['2xx'] ?? 0) > 100);
+  },
+);

@@ -1,0 +1,92 @@
+// Counts and bytes per constructor in each snapshot, and the constructors that grew in every
+// interval between consecutive snapshots (a leak grows steadily; a cache warming up or a one-off
+// allocation does not grow every time).
+import { className, type GraphView } from './graph.js';
+
+export interface ClassTotals {
+  /** Per constructor: live objects and their shallow (self) size, bytes. */
+  classes: Map<string, { count: number; bytes: number }>;
+  /**
+   * The highest id of a V8 heap object: objects allocated after this snapshot get higher ids.
+   * Embedder (native) and synthetic nodes are left out: their ids come from addresses.
+   */
+  maxId: number;
+  nodeCount: number;
+}
+
+export function totalsByClass(v: GraphView): ClassTotals {
+  const classes = new Map<string, { count: number; bytes: number }>();
+  let maxId = 0;
+  const { nodes } = v.g;
+  const native = v.g.nodeTypes.indexOf('native');
+  const synthetic = v.g.nodeTypes.indexOf('synthetic');
+  for (let i = 0; i < v.g.nodeCount; i++) {
+    const base = i * v.nf;
+    const name = className(v, i);
+    let c = classes.get(name);
+    if (!c) classes.set(name, (c = { count: 0, bytes: 0 }));
+    c.count++;
+    c.bytes += nodes[base + v.selfSize]!;
+    const type = nodes[base + v.type];
+    const id = nodes[base + v.id]!;
+    if (id > maxId && type !== native && type !== synthetic) maxId = id;
+  }
+  return { classes, maxId, nodeCount: v.g.nodeCount };
+}
+
+export interface GrownClass {
+  name: string;
+  /** Live objects and bytes in each snapshot, oldest first. */
+  counts: number[];
+  bytes: number[];
+  /** Growth from the first snapshot to the last. */
+  countDelta: number;
+  bytesDelta: number;
+  /** One shortest strong path from the root to an object of this class allocated in the last interval. */
+  retainerPath?: string;
+}
+
+// Groups that are V8's own bookkeeping, not anything a program constructs.
+const INTERNAL = new Set(['(synthetic)', '(compiled code)', '(object shape)']);
+
+/**
+ * The constructors whose live count grew in every interval between consecutive snapshots, by
+ * bytes added (then objects added), at most `limit` of them.
+ */
+export function grewEveryInterval(totals: readonly ClassTotals[], limit = 10): GrownClass[] {
+  if (totals.length < 2) return [];
+  const out: GrownClass[] = [];
+  for (const name of totals[totals.length - 1]!.classes.keys()) {
+    if (INTERNAL.has(name)) continue;
+    const counts = totals.map((t) => t.classes.get(name)?.count ?? 0);
+    const bytes = totals.map((t) => t.classes.get(name)?.bytes ?? 0);
+    let every = true;
+    for (let k = 1; k < counts.length && every; k++) every = counts[k]! > counts[k - 1]!;
+    if (!every) continue;
+    out.push({
+      name,
+      counts,
+      bytes,
+      countDelta: counts[counts.length - 1]! - counts[0]!,
+      bytesDelta: bytes[bytes.length - 1]! - bytes[0]!,
+    });
+  }
+  out.sort((a, b) => b.bytesDelta - a.bytesDelta || b.countDelta - a.countDelta);
+  return out.slice(0, limit);
+}
+
+/** For each wanted class, its newest usable node (highest id above `after`), if any. */
+export function newestOf(v: GraphView, wanted: ReadonlySet<string>, after: number, usable: (node: number) => boolean): Map<string, number> {
+  const best = new Map<string, { node: number; id: number }>();
+  const { nodes } = v.g;
+  const native = v.g.nodeTypes.indexOf('native');
+  for (let i = 0; i < v.g.nodeCount; i++) {
+    const id = nodes[i * v.nf + v.id]!;
+    if (id <= after || nodes[i * v.nf + v.type] === native) continue;
+    const name = className(v, i);
+    if (!wanted.has(name) || !usable(i)) continue;
+    const b = best.get(name);
+    if (!b || id > b.id) best.set(name, { node: i, id });
+  }
+  return new Map([...best].map(([k, b]) => [k, b.node]));
+}

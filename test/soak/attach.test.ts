@@ -1,0 +1,140 @@
+// --attach: measuring a service that is already running, by its inspector port and by its pid
+// (SIGUSR1); the service keeps running afterwards.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { freePort } from '../../src/soak/child.js';
+import { runSoak, SoakAttachError } from '../../src/soak/index.js';
+import { runCli } from '../cli/child.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { waitFor } from '../helpers/wait.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'headroom-attach-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function service(
+  fixture: string,
+  inspect: boolean,
+): Promise<{ child: ChildProcess; port: number; inspectorPort?: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const args = [...(inspect ? ['--inspect=127.0.0.1:0'] : []), `test/fixtures/soak/${fixture}.mjs`];
+  const child = spawn(process.execPath, args, { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let text = '';
+  child.stderr!.on('data', (c: Buffer) => (text += c.toString()));
+  const inspectorPort = inspect
+    ? Number((await waitFor(() => /ws:\/\/127\.0\.0\.1:(\d+)\//.exec(text), 'the inspector line'))[1])
+    : undefined;
+  await waitFor(
+    () =>
+      new Promise<boolean>((resolve) => {
+        const s = createServer();
+        s.once('error', () => resolve(true)); // taken: the service listens
+        s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
+      }),
+    'the service to listen',
+  );
+  return {
+    child,
+    port,
+    inspectorPort,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill();
+      await exited;
+    },
+  };
+}
+
+test('--attach PORT measures a running leaking service, reports it as attached and leaves it running', { timeout: 60_000 }, async () => {
+  const s = await service('leak-cache', true);
+  try {
+    const json = join(dir, 'attach.json');
+    const r = await runCli([
+      'soak',
+      '--attach',
+      String(s.inspectorPort),
+      '--url',
+      `http://127.0.0.1:${s.port}`,
+      '--duration=20s',
+      '--warmup=3s',
+      '--connections=4',
+      '--rate=400',
+      '--snapshots=0',
+      '--json',
+      json,
+    ]);
+    console.log(`soak --attach: exit ${r.code}\n${r.stdout}`);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as {
+      target: { pid: number; attached: boolean };
+      command: string[];
+      samples: { rss?: number }[];
+    };
+    assert.deepEqual(report.target, { pid: s.child.pid, attached: true });
+    assert.deepEqual(report.command, []);
+    assert.ok(report.samples.length > 10 && report.samples.every((x) => (x.rss ?? 0) > 1e6));
+    assert.equal(s.child.exitCode, null, 'the attached service still runs');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('attach errors are clear: nothing listening on the port, a port that is not an inspector; no handle left behind', async () => {
+  await assertNoLeakedHandles(async () => {
+    const closed = await freePort();
+    await assert.rejects(
+      runSoak({ attach: { port: closed }, url: 'http://127.0.0.1:1/', durationMs: 10_000, startTimeoutMs: 500 }),
+      (e: Error) =>
+        e instanceof SoakAttachError && /no Node inspector at 127\.0\.0\.1:\d+ within 500 ms \(nothing listens there\)/.test(e.message),
+    );
+    const s = await service('ok-slow', false); // an HTTP server, not an inspector
+    try {
+      await assert.rejects(
+        runSoak({ attach: { port: s.port }, url: `http://127.0.0.1:${s.port}`, durationMs: 10_000, startTimeoutMs: 3000 }),
+        (e: Error) => e instanceof SoakAttachError && /not a Node inspector/.test(e.message),
+      );
+    } finally {
+      await s.stop();
+    }
+  });
+  await assert.rejects(
+    runSoak({ attach: { port: 9229 }, command: ['node', 'x.js'], durationMs: 10_000 }),
+    /either a command to start or attach[\s\S]*url: required with attach/,
+  );
+});
+
+test('--attach pid:PID opens the inspector with SIGUSR1 (skipped when port 9229 is taken)', { timeout: 60_000 }, async (t) => {
+  const free = await new Promise<boolean>((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(9229, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+  if (!free) {
+    console.log('SKIP --attach pid: port 9229 is in use on this machine (SIGUSR1 opens the inspector there)');
+    t.skip('port 9229 in use');
+    return;
+  }
+  const s = await service('ok-alloc', false);
+  try {
+    const report = await runSoak({
+      attach: { pid: s.child.pid! },
+      url: `http://127.0.0.1:${s.port}`,
+      durationMs: 8_000,
+      warmupMs: 1000,
+      sampleIntervalMs: 250,
+      connections: 2,
+      rate: 100,
+    });
+    assert.equal(report.target.pid, s.child.pid);
+    assert.equal(report.target.attached, true);
+    assert.ok(report.samples.length >= 8);
+    assert.equal(s.child.exitCode, null);
+  } finally {
+    await s.stop();
+  }
+});

@@ -1,0 +1,160 @@
+// The heap snapshot parser, diff and retainer paths against real snapshots of real child
+// processes, taken through the inspector the way the soak takes them.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { connectInspector, type InspectorProbe } from '../../src/soak/inspector.js';
+import { analyzeSnapshots } from '../../src/soak/snapshot/analyze.js';
+import { className, view } from '../../src/soak/snapshot/graph.js';
+import { HeapSnapshotFormatError, NODE_FIELDS, parseHeapSnapshot } from '../../src/soak/snapshot/parse.js';
+import { retainerPath, shortestRetainers } from '../../src/soak/snapshot/retainers.js';
+import { noRoom } from '../../src/soak/snapshot/room.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'headroom-snap-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A node process running `code` with its inspector on; resolves once `code` has run (it prints "ready"). */
+async function inspected(code: string): Promise<{ child: ChildProcess; probe: InspectorProbe; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', '-e', `${code}; console.error('ready');`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let text = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (c: Buffer) => {
+      text += c.toString();
+      const m = /Debugger listening on (ws:\/\/\S+)/.exec(text);
+      if (m && /^ready$/m.test(text)) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`child exited (${code}): ${text}`)));
+  });
+  const probe = await connectInspector(url);
+  return {
+    child,
+    probe,
+    stop: async () => {
+      await probe.close();
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill();
+      await exited;
+    },
+  };
+}
+
+test('the streaming parser reads a real snapshot exactly as JSON.parse does, keeping only the fields it needs', async () => {
+  await assertNoLeakedHandles(async () => {
+    const t = await inspected(`
+      class Marker { constructor(i) { this.i = i; } }
+      globalThis.markers = Array.from({ length: 1234 }, (_, i) => new Marker(i));
+      globalThis.odd = { 'quote " back \\\\ slash': 'line\\nbreak é ✓ \\u0001' };
+      setInterval(() => {}, 1000);
+    `);
+    try {
+      const file = join(dir, 'small.heapsnapshot');
+      const bytes = await t.probe.takeHeapSnapshot(file);
+      assert.equal(bytes, statSync(file).size);
+      const g = await parseHeapSnapshot(file, { allStrings: true });
+      const json = JSON.parse(readFileSync(file, 'utf8')) as {
+        snapshot: { meta: { node_fields: string[]; edge_fields: string[] }; node_count: number; edge_count: number };
+        nodes: number[];
+        edges: number[];
+        strings: string[];
+      };
+      const nf = json.snapshot.meta.node_fields.length;
+      assert.equal(g.nodeCount, json.snapshot.node_count);
+      assert.equal(g.edgeCount, json.snapshot.edge_count);
+      assert.deepEqual(g.strings, json.strings);
+      assert.ok(g.strings.includes('quote " back \\ slash') && g.strings.some((s) => s.includes('é ✓')));
+      assert.deepEqual(g.nodeFields, [...NODE_FIELDS]);
+      for (let i = 0; i < g.nodeCount; i++)
+        NODE_FIELDS.forEach((f, k) => {
+          const want = json.nodes[i * nf + json.snapshot.meta.node_fields.indexOf(f)];
+          if (g.nodes[i * NODE_FIELDS.length + k] !== want)
+            assert.fail(`node ${i} field ${f}: ${g.nodes[i * NODE_FIELDS.length + k]} ≠ ${want}`);
+        });
+      const toNode = json.snapshot.meta.edge_fields.indexOf('to_node');
+      const ef = json.snapshot.meta.edge_fields.length;
+      for (let e = 0; e < json.edges.length; e++) {
+        const want = e % ef === toNode ? json.edges[e]! / nf : json.edges[e];
+        if (g.edges[e] !== want) assert.fail(`edge number ${e}: ${g.edges[e]} ≠ ${want}`);
+      }
+      // The objects we made are there, and one of them is reachable through the array that holds it.
+      const v = view(g);
+      const markers: number[] = [];
+      for (let i = 0; i < g.nodeCount; i++) if (className(v, i) === 'Marker') markers.push(i);
+      assert.equal(markers.length, 1234);
+      const path = retainerPath(v, shortestRetainers(v), markers[500]!);
+      assert.match(path!, /markers \(Array\) → .*\[500\] \(Marker\)$/);
+      // By default only names are kept: string values are dropped, names of objects and properties stay.
+      const names = await parseHeapSnapshot(file);
+      assert.equal(names.strings.length, g.strings.length);
+      assert.ok(names.strings.includes('Marker') && names.strings.includes('markers') && names.strings.includes('quote " back \\ slash'));
+      assert.ok(!names.strings.some((s) => s.includes('é ✓')), 'a string value was kept');
+      assert.ok(names.strings.filter((s) => s === '').length > g.strings.filter((s) => s === '').length);
+      const counts = await parseHeapSnapshot(file, { edges: false });
+      assert.equal(counts.edges.length, 0);
+      assert.deepEqual(counts.nodes, g.nodes);
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
+test('a truncated file or a non-snapshot is refused with a clear error', async () => {
+  const file = join(dir, 'small.heapsnapshot');
+  const text = readFileSync(file, 'utf8');
+  writeFileSync(join(dir, 'cut.heapsnapshot'), text.slice(0, Math.floor(text.length * 0.6)));
+  await assert.rejects(parseHeapSnapshot(join(dir, 'cut.heapsnapshot')), HeapSnapshotFormatError);
+  writeFileSync(join(dir, 'not.heapsnapshot'), '{"hello": [1, 2, 3]}');
+  await assert.rejects(parseHeapSnapshot(join(dir, 'not.heapsnapshot')), /not a V8 heap snapshot/);
+});
+
+test('the diff of three snapshots of a growing process names the class that grew, with a path; the analysis stays within 2× the snapshot', async () => {
+  // About 45 MB snapshots: large enough that the parser's one-time costs (its code, one read
+  // buffer) do not dominate the bound.
+  const t = await inspected(`
+    class Keep { constructor(i) { this.i = i; this.tag = 't' + (i % 97); } }
+    globalThis.base = Array.from({ length: 250000 }, (_, i) => ({ i, s: 'b' + i }));
+    const grow = [];
+    globalThis.step = () => { for (let i = 0; i < 3000; i++) grow.push(new Keep(i)); };
+    setInterval(() => {}, 1000);
+  `);
+  try {
+    const files: string[] = [];
+    for (let k = 0; k < 3; k++) {
+      files.push(join(dir, `grow-${k}.heapsnapshot`));
+      await t.probe.takeHeapSnapshot(files[k]!);
+      await t.probe.evaluate('step()');
+    }
+    const a = await analyzeSnapshots(files);
+    console.log(
+      `snapshot analysis: ${a.snapshots.map((s) => `${(s.bytes / 1048576).toFixed(1)} MiB`).join(', ')} in ${a.analysisMs} ms, peak RSS +${(a.analysisPeakRssBytes / 1048576).toFixed(1)} MiB`,
+    );
+    const keep = a.grown.find((c) => c.name === 'Keep');
+    assert.ok(keep, `Keep not among ${a.grown.map((c) => c.name).join(', ')}`);
+    assert.deepEqual(keep.counts, [0, 3000, 6000]);
+    assert.ok(keep.bytesDelta > 6000 * 16);
+    assert.match(keep.retainerPath!, /grow \(Array\) → .*\(Keep\)$/);
+    assert.ok(!a.grown.some((c) => c.name === 'Object' && c.countDelta > 1000), 'the stable base array is not reported');
+    const largest = Math.max(...a.snapshots.map((s) => s.bytes));
+    assert.ok(a.analysisPeakRssBytes <= 2 * largest, `analysis peak RSS ${a.analysisPeakRssBytes} > 2 × ${largest}`);
+  } finally {
+    await t.stop();
+  }
+});
+
+test('no room: the snapshots are skipped, saying what was needed and what was free', () => {
+  const MiB = 1048576;
+  assert.equal(noRoom({ heapBytes: 100 * MiB, snapshots: 3, freeMemory: 4096 * MiB, freeDisk: 4096 * MiB }), undefined);
+  assert.match(
+    noRoom({ heapBytes: 100 * MiB, snapshots: 3, freeMemory: 150 * MiB, freeDisk: 4096 * MiB })!,
+    /not enough free memory for a heap snapshot: 150 MiB free, about 200 MiB needed \(twice the target's 100 MiB heap\)/,
+  );
+  assert.match(
+    noRoom({ heapBytes: 100 * MiB, snapshots: 3, freeMemory: 4096 * MiB, freeDisk: 500 * MiB })!,
+    /disk space .* 600 MiB needed/,
+  );
+});
