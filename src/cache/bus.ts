@@ -2,8 +2,7 @@
 // (keys and tags only, never values) so other instances drop their L1 copies. Subscribing needs a
 // connection of its own; publishing reuses the store's connection.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { quitOrDisconnect } from './stores/redis.js';
+import { quitOrDisconnect, type RedisClient } from './stores/redis-client.js';
 
 export type BusMessage = { op: 'del'; keys: string[] } | { op: 'tag'; tag: string } | { op: 'clear' };
 
@@ -34,7 +33,9 @@ export function parseMessage(raw: string): (BusMessage & { i?: string }) | undef
 }
 
 export interface BusOptions {
-  publisher: Redis;
+  publisher: RedisClient;
+  /** Its own connection (a cluster's or Sentinel's too, see redis-client.ts), closed by the bus. */
+  subscriber: RedisClient;
   channel: string;
   onMessage: (m: BusMessage) => void;
   /** Called when the subscriber reconnects after a drop (messages may have been missed). */
@@ -48,14 +49,14 @@ export class Bus {
   published = 0;
   /** Messages on the channel that were malformed or out of bounds (ignored). */
   dropped = 0;
-  private readonly sub: Redis;
+  private readonly sub: RedisClient;
   private wasReady = false;
   private disconnected = false;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly o: BusOptions) {
     // The subscriber keeps ioredis's offline queue so SUBSCRIBE waits for the first connection.
-    this.sub = o.publisher.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true });
+    this.sub = o.subscriber;
     this.sub.on('error', o.onError);
     this.sub.on('ready', () => {
       if (this.wasReady && this.disconnected) o.onResync();

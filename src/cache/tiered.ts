@@ -279,6 +279,7 @@ export class TieredCache implements Cache {
               corrupt: s.corrupt,
               evictions: s.evictions,
               breakerOpen: this.breaker.open,
+              ...(s.redis && { redis: s.redis }),
             },
       hitRatio: lookups === 0 ? 0 : hits / lookups,
       singleFlight: { deduplicated: this.deduplicated, inFlight: this.inflight.size },

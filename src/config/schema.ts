@@ -10,7 +10,8 @@ import { proxyOptions } from './sections/proxy.js';
 import { imageOptions } from './sections/image.js';
 import { logOptions } from './sections/log.js';
 import { criticalThresholdProblem } from '../monitor/options.js';
-import { maxEntryBytesProblem } from '../cache/options.js';
+import { maxEntryBytesProblem, redisTopologyProblems } from '../cache/options.js';
+import { redisOptionNames } from './sections/cache.js';
 
 export const sections = {
   server: serverOptions,
@@ -46,6 +47,17 @@ export function crossChecks(config: Config): { env: string; message: string }[] 
   if (critical) problems.push({ env: monitorOptions.criticalThreshold.env, message: critical });
   const entryBytes = maxEntryBytesProblem(config.cache.maxBytes, config.cache.maxEntryBytes, cacheOptions.maxBytes.env);
   if (entryBytes) problems.push({ env: cacheOptions.maxEntryBytes.env, message: entryBytes });
+  const c = config.cache;
+  const topology = {
+    url: c.redisUrl,
+    clusterNodes: c.redisClusterNodes,
+    sentinels: c.redisSentinels,
+    sentinelName: c.redisSentinelName,
+    password: c.redisPassword,
+    tls: c.redisTls,
+    keyPrefix: c.redisKeyPrefix,
+  };
+  for (const p of redisTopologyProblems(topology, redisOptionNames)) problems.push({ env: p.name, message: p.message });
   return problems;
 }
 
