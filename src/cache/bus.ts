@@ -32,8 +32,14 @@ export function parseMessage(raw: string): (BusMessage & { i?: string }) | undef
   return undefined;
 }
 
+/** What the bus publishes through: a client, or the store's wrapper that keeps PUBLISH within its cap. */
+export interface BusPublisher {
+  readonly status: string;
+  publish(channel: string, message: string): Promise<unknown>;
+}
+
 export interface BusOptions {
-  publisher: RedisClient;
+  publisher: BusPublisher;
   /** Its own connection (a cluster's or Sentinel's too, see redis-client.ts), closed by the bus. */
   subscriber: RedisClient;
   channel: string;

@@ -443,6 +443,7 @@ function l2Outcome(err: unknown): 'failed' | 'absent' | 'caller' {
     case 'HEADROOM_CACHE_STORE_CORRUPT':
       return 'failed';
     case 'HEADROOM_CACHE_ENTRY_TOO_LARGE':
+    case 'HEADROOM_CACHE_STORE_BUSY':
       return 'absent';
     default:
       return 'caller';

@@ -42,8 +42,9 @@ import {
   SET_TAGGED,
 } from './redis-scripts.js';
 import { MAX_GET_BYTES, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
-import { clientNodes, createRedisClient, quitOrDisconnect, type RedisClient } from './redis-client.js';
+import { clientNodes, createRedisClient, heldCommands, quitOrDisconnect, type RedisClient } from './redis-client.js';
 import { Gate } from './redis-gate.js';
+import type { BusPublisher } from '../bus.js';
 
 export { DISCONNECT_TIMEOUT, quitOrDisconnect, type RedisClient } from './redis-client.js';
 
@@ -95,6 +96,8 @@ export class RedisStore implements L2Store {
   readonly prefix: string;
   /** A new connection for the invalidation bus (its owner closes it). */
   readonly subscriber: () => RedisClient;
+  /** The bus's PUBLISH, on this client and within the same cap and deadline (refused: dropped, as pub/sub may drop). */
+  readonly publisher: BusPublisher;
   private readonly gate: Gate;
   /** Cluster: the slot of this cache's keys (asked once connected), for stats. */
   private slot: number | undefined;
@@ -121,7 +124,15 @@ export class RedisStore implements L2Store {
     this.subscriber = created.subscriber;
     this.prefix = this.topology === 'cluster' ? `{${keyPrefix}}` : keyPrefix;
     this.chunkSize = chunkSize;
-    this.gate = new Gate(v.maxPending, commandTimeout);
+    this.gate = new Gate(v.maxPending, commandTimeout, () => heldCommands(this.client));
+    const client = this.client;
+    const gate = this.gate;
+    this.publisher = {
+      get status() {
+        return client.status;
+      },
+      publish: (channel, message) => gate.run(() => client.publish(channel, message)),
+    };
     this.connectWait = commandTimeout;
     this.connecting = new Promise<void>((resolve) => {
       const timer = setTimeout(() => this.stopConnecting(), commandTimeout);
