@@ -22,11 +22,12 @@ const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(tim
 
 /** Clients being closed: their sentinel retry loop stops (see quitOrDisconnect). */
 const closing = new WeakSet<RedisClient>();
-/** When a Sentinel client last began to look for its master (it asks the sentinels then). */
-const lastLookup = new WeakMap<RedisClient, number>();
+/** Sentinel clients, and when each last failed to reach a sentinel. */
+const sentinelClients = new WeakSet<RedisClient>();
+const lastFailedProbe = new WeakMap<RedisClient, number>();
 /**
- * ioredis's connections to the sentinels keep its default disconnect timer (2 s) after each
- * look-up; a closed Sentinel client waits out the ones still running.
+ * ioredis's connection to a sentinel it could not reach keeps its default disconnect timer (2 s);
+ * a closed Sentinel client waits out the ones still running.
  */
 const SENTINEL_PROBE_LINGER = 2000 + 50;
 
@@ -106,13 +107,13 @@ export function createRedisClient(v: RedisValues): CreatedClient {
       // Called after each round of probes, whose connections then linger (SENTINEL_PROBE_LINGER).
       const sentinelRetryStrategy = (times: number): number | null => {
         if (self === undefined) return 50;
-        lastLookup.set(self, Date.now());
+        lastFailedProbe.set(self, Date.now()); // called when no sentinel answered
         return closing.has(self) ? null : Math.min(50 * 2 ** Math.min(times, 4), 500);
       };
       const c = new Redis({ ...options, ...extra, sentinelRetryStrategy });
       self = c;
-      c.on('reconnecting', () => lastLookup.set(c, Date.now()));
-      lastLookup.set(c, Date.now());
+      sentinelClients.add(c);
+      c.on('sentinelError', () => lastFailedProbe.set(c, Date.now()));
       return c;
     };
     const options: RedisOptions = {
@@ -206,11 +207,9 @@ export async function quitOrDisconnect(client: RedisClient): Promise<void> {
     client.disconnect();
     await sleep(DISCONNECT_TIMEOUT + 20);
   }
-  const lookup = lastLookup.get(client);
-  if (lookup === undefined) return;
+  if (!sentinelClients.has(client)) return;
   // The loop ends at its next turn (at most 500 ms of retry delay, then one probe per sentinel).
   for (let i = 0; i < 100 && client.status !== 'end'; i++) await sleep(20);
-  const last = lastLookup.get(client) ?? lookup;
-  const left = last + SENTINEL_PROBE_LINGER - Date.now();
+  const left = (lastFailedProbe.get(client) ?? -Infinity) + SENTINEL_PROBE_LINGER - Date.now();
   if (left > 0) await sleep(left);
 }
