@@ -1,7 +1,8 @@
 // The ioredis client of each Redis topology (one server, Cluster, Sentinel), all set up to fail
 // fast: no offline queue (a call while disconnected fails at once), a timeout on every command and
-// on every connection attempt, no resend of what a dropped connection left unanswered. RedisStore adds a deadline on each whole call and
-// a cap on calls in flight (ioredis has none: redis/ioredis#76), see redis-gate.ts.
+// every connection attempt, no resend of what a dropped connection left unanswered. RedisStore adds
+// a deadline on each whole call and a cap on calls in flight (ioredis has none: redis/ioredis#76),
+// see redis-gate.ts. The bus's subscriber is the exception: it waits for its connection.
 import { createConnection } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { AbstractConnector, Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
@@ -31,6 +32,8 @@ const lastFailedProbe = new WeakMap<RedisClient, number>();
  */
 const SENTINEL_PROBE_LINGER = 2000 + 50;
 
+const SUBSCRIBER: RedisOptions = { enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null, autoResubscribe: true };
+
 function hostPort(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
   return { host: s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(i + 1)) };
@@ -54,7 +57,10 @@ function nodeOptions(v: RedisValues): RedisOptions {
 export interface CreatedClient {
   topology: RedisTopology;
   client: RedisClient;
-  /** A connection for the invalidation bus: SUBSCRIBE waits for the first connection (offline queue). */
+  /**
+   * A connection for the invalidation bus: SUBSCRIBE waits for the first connection (offline
+   * queue, no command timeout), however late Redis comes up; ioredis resubscribes after a drop.
+   */
   subscriber(): RedisClient;
 }
 
@@ -93,9 +99,7 @@ export function createRedisClient(v: RedisValues): CreatedClient {
         new Redis({
           ...node,
           Connector: rotatingConnector(known, v.tls),
-          enableOfflineQueue: true,
-          maxRetriesPerRequest: null,
-          autoResubscribe: true,
+          ...SUBSCRIBER,
           retryStrategy,
         }),
     };
@@ -131,14 +135,14 @@ export function createRedisClient(v: RedisValues): CreatedClient {
     return {
       topology,
       client: make({}),
-      subscriber: () => make({ enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true }),
+      subscriber: () => make(SUBSCRIBER),
     };
   }
   const client = new Redis(v.url!, { ...node, enableOfflineQueue: false, retryStrategy });
   return {
     topology,
     client,
-    subscriber: () => client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true }),
+    subscriber: () => client.duplicate(SUBSCRIBER),
   };
 }
 
