@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import { RedisStore } from '../../src/cache/stores/redis.js';
+import { hashSlot } from '../../src/cache/stores/redis-slot.js';
 import { redisOrSkip, startRedisCluster, startRedisSentinel, type RedisClusterHandle, type RedisSentinelHandle } from '../helpers/redis.js';
 import { entry, storeContract } from './store-contract.js';
 
@@ -57,6 +58,10 @@ describe('redis cluster store', { skip: !enabled }, () => {
       const owner = raw.slots[Number(slot)]?.[0];
       assert.deepEqual(st?.nodes, [owner]);
       assert.equal(st?.maxPending, 1000);
+      // The slot computed here (for stats) is the one Redis computes, hash tags and all.
+      for (const k of ['plain', '{user1000}.following', 'foo{}{bar}', 'foo{{bar}}zap', '{é:}v:ü', prefix]) {
+        assert.equal(hashSlot(k), Number(await raw.cluster('KEYSLOT', k)), k);
+      }
     } finally {
       raw.disconnect();
       await s.close();

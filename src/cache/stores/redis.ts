@@ -44,6 +44,7 @@ import {
 import { MAX_GET_BYTES, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 import { clientNodes, createRedisClient, heldCommands, quitOrDisconnect, type RedisClient } from './redis-client.js';
 import { Gate } from './redis-gate.js';
+import { hashSlot } from './redis-slot.js';
 import type { BusPublisher } from '../bus.js';
 
 export { DISCONNECT_TIMEOUT, quitOrDisconnect, type RedisClient } from './redis-client.js';
@@ -99,8 +100,8 @@ export class RedisStore implements L2Store {
   /** The bus's PUBLISH, on this client and within the same cap and deadline (refused: dropped, as pub/sub may drop). */
   readonly publisher: BusPublisher;
   private readonly gate: Gate;
-  /** Cluster: the slot of this cache's keys (asked once connected), for stats. */
-  private slot: number | undefined;
+  /** Cluster: the slot of every key of this cache, for stats. */
+  private readonly slot: number | undefined;
   private readonly chunkSize: number;
   private readonly scripts: Scripts;
   private errors = 0;
@@ -123,6 +124,7 @@ export class RedisStore implements L2Store {
     this.client = created.client;
     this.subscriber = created.subscriber;
     this.prefix = this.topology === 'cluster' ? `{${keyPrefix}}` : keyPrefix;
+    if (this.topology === 'cluster') this.slot = hashSlot(this.epochKey);
     this.chunkSize = chunkSize;
     this.gate = new Gate(v.maxPending, commandTimeout, () => heldCommands(this.client));
     const client = this.client;
@@ -150,15 +152,6 @@ export class RedisStore implements L2Store {
       this.errors++;
     });
     if (o.onReady) this.client.on('ready', o.onReady);
-    if (this.client instanceof Cluster) {
-      const c = this.client;
-      c.on('ready', () => {
-        c.cluster('KEYSLOT', this.epochKey).then(
-          (n) => (this.slot = Number(n)),
-          () => undefined,
-        );
-      });
-    }
     // SET_TAGGED and BEGIN_CHUNKED are sent as EVAL, not EVALSHA: a server that lacks a script
     // (restarted, a promoted replica, another cluster master) answers EVALSHA with NOSCRIPT and
     // ioredis then resends it as EVAL, after commands called later. A write resent after an
