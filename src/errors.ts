@@ -78,6 +78,10 @@ export const ERRORS = {
     status: 503,
     doc: 'The L2 store (Redis, or the disk directory) failed or cannot be reached. The cache counts it, skips L2 for a while and serves from L1; only a stream from getStream that was already flowing ends with it.',
   },
+  HEADROOM_CACHE_STORE_BUSY: {
+    status: 503,
+    doc: 'The Redis L2 already has CACHE_REDIS_MAX_PENDING calls in flight (or its connections hold that many commands): the call skips Redis at once and the cache serves from L1. Counted in stats().l2.redis.refused; not a failure of Redis, so the circuit breaker stays closed.',
+  },
   HEADROOM_CACHE_STORE_CORRUPT: {
     status: 500,
     doc: 'A value in the L2 store is corrupt or truncated. It is counted, deleted and read as a miss; only a stream from getStream that was already flowing ends with it.',

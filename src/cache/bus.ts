@@ -5,8 +5,7 @@
 // was sent, so a receiver sees a lost message as a gap in that sender's sequence (then calls onGap:
 // its L1 can no longer be trusted) and measures how late messages arrive.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { quitOrDisconnect } from './stores/redis.js';
+import { quitOrDisconnect, type RedisClient } from './stores/redis-client.js';
 import { LAG_BUCKETS_SECONDS, type BusFaults, type BusStats } from './bus-stats.js';
 
 /** `g`: the tag's (or the clear's) new generation token in Redis, when the sender set one. */
@@ -49,8 +48,16 @@ export function parseMessage(raw: string): Envelope | undefined {
   return undefined;
 }
 
+/** What the bus publishes through: a client, or the store's wrapper that keeps PUBLISH within its cap. */
+export interface BusPublisher {
+  readonly status: string;
+  publish(channel: string, message: string): Promise<unknown>;
+}
+
 export interface BusOptions {
-  publisher: Redis;
+  publisher: BusPublisher;
+  /** Its own connection (a cluster's or Sentinel's too, see redis-client.ts), closed by the bus. */
+  subscriber: RedisClient;
   channel: string;
   onMessage: (m: BusMessage) => void;
   /** Called when the subscriber reconnects after a drop (messages may have been missed). */
@@ -78,14 +85,14 @@ export class Bus {
   private lagCount = 0;
   /** Last sequence number seen per sender, in order of last arrival (oldest first). */
   private readonly senders = new Map<string, number>();
-  private readonly sub: Redis;
+  private readonly sub: RedisClient;
   private wasReady = false;
   private disconnected = false;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly o: BusOptions) {
     // The subscriber keeps ioredis's offline queue so SUBSCRIBE waits for the first connection.
-    this.sub = o.publisher.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true });
+    this.sub = o.subscriber;
     this.sub.on('error', o.onError);
     this.sub.on('ready', () => {
       if (this.wasReady && this.disconnected) {

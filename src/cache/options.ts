@@ -1,7 +1,7 @@
 // The cache's options, declared once: default, bound and doc line of each library option, grouped
 // as createCache takes them (l1, disk, redis, top level). The gateway's flat CACHE_* configuration
 // (src/config/sections/cache.ts) wraps these very objects, so the two cannot drift. Options without
-// a variable (breakDuration, monitor, logger, busFaults, disk.maxGetBytes, redis.commandTimeout) are library-only.
+// a variable (breakDuration, monitor, logger, busFaults, disk.maxGetBytes) are library-only.
 import type { Logger } from 'pino';
 import { HeadroomError } from '../errors.js';
 import type { PressureSource } from '../monitor/types.js';
@@ -12,6 +12,9 @@ import {
   formatBytes,
   num,
   optionalBytes,
+  optionalStr,
+  list,
+  bool,
   memoryMonitor,
   optionalObject,
   optionalUrl,
@@ -87,14 +90,59 @@ export const diskSpecs = {
   }),
 };
 
+/** host:port (a name, an IPv4 address or a bracketed IPv6 address; port 1–65535), as the topology lists take them. */
+const HOST_PORT = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/;
+
+/** A list of host:port addresses (REDIS_CLUSTER_NODES, REDIS_SENTINELS). */
+function hostPorts(c: { env: string; doc: string }): OptionSpec<string[]> {
+  const base = list({ ...c, default: [], maxItems: 64, itemText: 'host:port addresses (port 1 to 65535)' });
+  const ok = (s: string): boolean => {
+    const port = Number(HOST_PORT.exec(s)?.[1] ?? 0);
+    return port >= 1 && port <= 65535;
+  };
+  return {
+    ...base,
+    parse: (raw) => {
+      const v = base.parse(raw);
+      return Array.isArray(v) && !v.every(ok) ? undefined : v;
+    },
+  };
+}
+
 export const redisSpecs = {
   url: optionalUrl({
     env: 'REDIS_URL',
-    doc: 'Redis for a shared L2 and the invalidation bus between instances (replaces the disk L2).',
+    doc: 'Redis for a shared L2 and the invalidation bus between instances (replaces the disk L2). One server; for a cluster or Sentinel use REDIS_CLUSTER_NODES or REDIS_SENTINELS instead.',
     default: undefined,
     protocols: ['redis:', 'rediss:'],
     allowUserinfo: true,
     secret: true,
+  }),
+  clusterNodes: hostPorts({
+    env: 'REDIS_CLUSTER_NODES',
+    doc: 'Redis Cluster: some of its nodes (host:port,…), from which the client learns the rest. Instead of REDIS_URL. The cache keeps its keys in one hash slot (the key prefix in braces), so it lives on one shard.',
+  }),
+  sentinels: hostPorts({
+    env: 'REDIS_SENTINELS',
+    doc: 'Redis Sentinel: the sentinels (host:port,…) that name the current master of REDIS_SENTINEL_NAME. Instead of REDIS_URL.',
+  }),
+  sentinelName: optionalStr({
+    env: 'REDIS_SENTINEL_NAME',
+    doc: 'Name of the master set the sentinels watch (their `sentinel monitor` name); required with REDIS_SENTINELS.',
+    default: undefined,
+    maxLength: 256,
+  }),
+  password: optionalStr({
+    env: 'REDIS_PASSWORD',
+    doc: 'Password of the Redis servers (cluster nodes, or the master and replicas behind Sentinel). With REDIS_URL, put it in the URL instead.',
+    default: undefined,
+    maxLength: 4096,
+    secret: true,
+  }),
+  tls: bool({
+    env: 'REDIS_TLS',
+    doc: 'Talk TLS to the cluster nodes, or to the sentinels and the master. With REDIS_URL, use a rediss:// URL instead.',
+    default: false,
   }),
   keyPrefix: str({
     env: 'CACHE_REDIS_KEY_PREFIX',
@@ -112,12 +160,77 @@ export const redisSpecs = {
     max: 64 * 1024 ** 2,
   }),
   commandTimeout: duration({
-    doc: 'Timeout of each Redis command, and the longest wait for the first connection.',
+    env: 'CACHE_REDIS_COMMAND_TIMEOUT',
+    doc: 'Longest a cache call waits on Redis (each command, a whole store call, and the first connection); past it the call is served from L1 as if Redis were down.',
     default: 1000,
     min: 1,
     max: 600_000,
   }),
+  maxPending: num({
+    env: 'CACHE_REDIS_MAX_PENDING',
+    doc: 'Most Redis commands a cache has in flight at once; a call over the cap skips Redis at once (served from L1, counted as refused).',
+    default: 1000,
+    min: 1,
+    max: 100_000,
+    integer: true,
+  }),
 };
+
+/** The Redis topology a redis options group chose. */
+export type RedisTopology = 'single' | 'cluster' | 'sentinel';
+
+/** What the topology rules look at; `names` says how to name each option (library path or variable). */
+export interface TopologyInput {
+  url: string | undefined;
+  clusterNodes: string[];
+  sentinels: string[];
+  sentinelName: string | undefined;
+  password: string | undefined;
+  tls: boolean;
+  keyPrefix: string;
+}
+
+/**
+ * The rules between the Redis options (library and configuration): exactly one topology, a
+ * sentinel name with sentinels only, no password or TLS twice, a prefix that can be a hash tag.
+ */
+export function redisTopologyProblems(v: TopologyInput, names: Record<keyof TopologyInput, string>): { name: string; message: string }[] {
+  const problems: { name: string; message: string }[] = [];
+  const chosen = [
+    v.url !== undefined && names.url,
+    v.clusterNodes.length > 0 && names.clusterNodes,
+    v.sentinels.length > 0 && names.sentinels,
+  ].filter((x): x is string => typeof x === 'string');
+  if (chosen.length > 1)
+    problems.push({
+      name: chosen[1]!,
+      message: `set one Redis topology only: ${chosen.join(' and ')} are both set (a server, a cluster or Sentinel)`,
+    });
+  if (v.sentinels.length > 0 && v.sentinelName === undefined)
+    problems.push({
+      name: names.sentinelName,
+      message: `is required with ${names.sentinels} (the master set's name in the sentinels' configuration)`,
+    });
+  if (v.sentinels.length === 0 && v.sentinelName !== undefined)
+    problems.push({ name: names.sentinelName, message: `is only used with ${names.sentinels}` });
+  if (v.url !== undefined) {
+    const u = URL.canParse(v.url) ? new URL(v.url) : undefined;
+    if (v.password !== undefined && u?.password)
+      problems.push({ name: names.password, message: `is set twice: ${names.url} carries a password too; keep one` });
+    if (v.tls && u?.protocol === 'redis:') problems.push({ name: names.tls, message: `with ${names.url}: use a rediss:// URL for TLS` });
+  }
+  if (v.clusterNodes.length > 0 && v.keyPrefix === '')
+    problems.push({
+      name: names.keyPrefix,
+      message: `must not be empty with ${names.clusterNodes}: the prefix is the hash tag that keeps a cache's keys in one slot`,
+    });
+  return problems;
+}
+
+/** The topology of resolved Redis options (the rules above hold). */
+export function redisTopology(v: { clusterNodes: string[]; sentinels: string[] }): RedisTopology {
+  return v.clusterNodes.length > 0 ? 'cluster' : v.sentinels.length > 0 ? 'sentinel' : 'single';
+}
 
 export const cacheSpecs = {
   defaultTtl: duration({
@@ -192,7 +305,7 @@ type Specs = Record<string, OptionSpec<unknown>>;
 type Group = 'l1' | 'disk' | 'redis';
 export type L1Values = Omit<SpecValues<typeof l1Specs>, 'maxEntryBytes'> & { maxEntryBytes: number; defaultTtl: number };
 export type DiskValues = SpecValues<typeof diskSpecs>;
-export type RedisValues = Omit<SpecValues<typeof redisSpecs>, 'url'> & { url: string };
+export type RedisValues = SpecValues<typeof redisSpecs>;
 
 export interface ResolvedCacheOptions extends SpecValues<typeof cacheSpecs> {
   l1: L1Values;
@@ -203,7 +316,8 @@ export interface ResolvedCacheOptions extends SpecValues<typeof cacheSpecs> {
 const SHAPES: Record<Group, string> = {
   l1: 'must be an options object ({ maxBytes?, maxEntries?, maxEntryBytes? })',
   disk: 'must be an options object ({ dir?, maxBytes?, maxEntries?, maxGetBytes? }) or false',
-  redis: 'must be an options object ({ url, keyPrefix?, chunkSize?, commandTimeout? }), null or undefined',
+  redis:
+    'must be an options object ({ url | clusterNodes | sentinels and sentinelName, password?, tls?, keyPrefix?, chunkSize?, commandTimeout?, maxPending? }), null or undefined',
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -255,6 +369,7 @@ function resolveGroups(at: OptionsPlace, groups: GroupInput[], problems: string[
   }
   values = Object.fromEntries(Object.entries(values).map(([k, v]) => [k.slice(at.prefix.length), v]));
   if (l1Group !== undefined) problems.push(...l1Problems(values, l1Group, at.prefix));
+  if (Object.hasOwn(values, 'redis.url')) problems.push(...topologyProblems(values, at.prefix));
   if (problems.length > 0) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${at.factory}: ${problems.join('; ')}`);
   return values;
 }
@@ -270,13 +385,20 @@ function l1Problems(v: Record<string, unknown>, group: string, path: string): st
   return problem ? [`${prefix}maxEntryBytes=${String(given)}: ${problem}`] : [];
 }
 
+function topologyProblems(v: Record<string, unknown>, path: string): string[] {
+  const own = pick(v, 'redis', redisSpecs);
+  const names = Object.fromEntries(Object.keys(redisSpecs).map((k) => [k, `${path}redis.${k}`])) as Record<keyof TopologyInput, string>;
+  return redisTopologyProblems(own, names).map((p) => `${p.name}: ${p.message}`);
+}
+
 /** A group's object, or {} and a problem when it is not one (a Redis group also needs its url). */
 function groupInput(name: Group, v: unknown, problems: string[], path = ''): Record<string, unknown> {
   if (!isObject(v)) {
     problems.push(`${path}${name}=${show(v)}: ${SHAPES[name]}`);
     return {};
   }
-  if (name === 'redis' && v.url === undefined) problems.push(`${path}redis.url=undefined: ${redisSpecs.url.accepted}`);
+  if (name === 'redis' && v.url === undefined && v.clusterNodes === undefined && v.sentinels === undefined)
+    problems.push(`${path}redis: needs url (one server), clusterNodes (a cluster) or sentinels and sentinelName (Sentinel)`);
   return v;
 }
 

@@ -379,6 +379,7 @@ export class TieredCache implements Cache {
               corrupt: s.corrupt,
               evictions: s.evictions,
               breakerOpen: this.breaker.open,
+              ...(s.redis && { redis: s.redis }),
             },
       hitRatio: lookups === 0 ? 0 : hits / lookups,
       singleFlight: { deduplicated: this.deduplicated, inFlight: this.inflight.size },
@@ -583,6 +584,7 @@ function l2Outcome(err: unknown): 'failed' | 'absent' | 'caller' {
     case 'HEADROOM_CACHE_STORE_CORRUPT':
       return 'failed';
     case 'HEADROOM_CACHE_ENTRY_TOO_LARGE':
+    case 'HEADROOM_CACHE_STORE_BUSY':
       return 'absent';
     default:
       return 'caller';

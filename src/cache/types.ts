@@ -5,9 +5,11 @@ import type { Logger } from 'pino';
 import type { PressureSource } from '../monitor/types.js';
 import type { BusFaults, BusStats } from './bus-stats.js';
 import type { GenerationStats } from './generations.js';
+import type { RedisStats } from './stores/types.js';
 
 export type { BusFaults, BusStats, LagHistogram } from './bus-stats.js';
 export type { GenerationStats } from './generations.js';
+export type { RedisStats } from './stores/types.js';
 
 /** JSON-serialisable values, or bytes (Buffer / Uint8Array come back as Buffer). */
 export type CacheValue = unknown;
@@ -62,6 +64,12 @@ export interface CacheStats {
         evictions?: number;
         /** True while L2 is skipped after a failure (circuit breaker). */
         breakerOpen?: boolean;
+        /**
+         * Redis: topology (single, cluster, sentinel), the server(s) this instance talks to now
+         * (host:port), calls in flight now / at most / allowed (maxPending), calls refused over
+         * the cap and calls answered at their deadline (commandTimeout).
+         */
+        redis?: RedisStats;
       })
     | null;
   hitRatio: number;
@@ -108,8 +116,24 @@ export interface CacheOptions {
   l1?: { maxBytes?: number; maxEntries?: number; maxEntryBytes?: number };
   /** Disk L2 (off when not given): dir, maxBytes, maxEntries (index size); maxGetBytes: largest value get() reads. */
   disk?: { dir?: string; maxBytes?: number; maxEntries?: number; maxGetBytes?: number } | false;
-  /** Redis L2 and invalidation bus (replaces the disk L2). chunkSize: values above it are chunked. */
-  redis?: { url: string; keyPrefix?: string; chunkSize?: number; commandTimeout?: number } | null;
+  /**
+   * Redis L2 and invalidation bus (replaces the disk L2): one server (url), a cluster (clusterNodes:
+   * host:port list) or Sentinel (sentinels and sentinelName); password and tls for the last two.
+   * chunkSize: values above it are chunked; commandTimeout: longest wait of a call; maxPending:
+   * most calls in flight.
+   */
+  redis?: {
+    url?: string;
+    clusterNodes?: string[];
+    sentinels?: string[];
+    sentinelName?: string;
+    password?: string;
+    tls?: boolean;
+    keyPrefix?: string;
+    chunkSize?: number;
+    commandTimeout?: number;
+    maxPending?: number;
+  } | null;
   defaultTtl?: number;
   monitor?: PressureSource;
   /** Fraction of the L1 budget kept under warning pressure. */

@@ -11,7 +11,8 @@ import { logOptions } from './sections/log.js';
 import { alertOptions } from './sections/alerts.js';
 import { dashboardOptions } from './sections/dashboard.js';
 import { criticalThresholdProblem } from '../monitor/options.js';
-import { maxEntryBytesProblem } from '../cache/options.js';
+import { maxEntryBytesProblem, redisTopologyProblems } from '../cache/options.js';
+import { redisOptionNames } from './sections/cache.js';
 
 export const sections = {
   server: serverOptions,
@@ -49,6 +50,17 @@ export function crossChecks(config: Config): { env: string; message: string }[] 
   if (critical) problems.push({ env: monitorOptions.criticalThreshold.env, message: critical });
   const entryBytes = maxEntryBytesProblem(config.cache.maxBytes, config.cache.maxEntryBytes, cacheOptions.maxBytes.env);
   if (entryBytes) problems.push({ env: cacheOptions.maxEntryBytes.env, message: entryBytes });
+  const c = config.cache;
+  const topology = {
+    url: c.redisUrl,
+    clusterNodes: c.redisClusterNodes,
+    sentinels: c.redisSentinels,
+    sentinelName: c.redisSentinelName,
+    password: c.redisPassword,
+    tls: c.redisTls,
+    keyPrefix: c.redisKeyPrefix,
+  };
+  for (const p of redisTopologyProblems(topology, redisOptionNames)) problems.push({ env: p.name, message: p.message });
   return problems;
 }
 

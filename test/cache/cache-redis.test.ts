@@ -304,6 +304,7 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
       const store = new RedisStore({ url: redis.url, keyPrefix: `bus${++n}:` });
       const bus = new Bus({
         publisher: store.client,
+        subscriber: store.subscriber(),
         channel: `bus${n}:bus`,
         onMessage: () => undefined,
         onResync: () => undefined,

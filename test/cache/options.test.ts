@@ -53,12 +53,25 @@ const mapped: Record<string, [path: string, env: string, value: unknown]> = {
   diskMaxEntries: ['disk.maxEntries', '5000', 5000],
   redisKeyPrefix: ['redis.keyPrefix', 'app:', 'app:'],
   redisChunkSize: ['redis.chunkSize', '1MiB', 1024 ** 2],
+  redisCommandTimeout: ['redis.commandTimeout', '250ms', 250],
+  redisMaxPending: ['redis.maxPending', '64', 64],
+  // One topology at a time: these are followed through in an environment of their own (below).
+  redisClusterNodes: ['redis.clusterNodes', '10.0.0.1:7000, 10.0.0.2:7000', ['10.0.0.1:7000', '10.0.0.2:7000']],
+  redisSentinels: ['redis.sentinels', 's1:26379,[::1]:26380', ['s1:26379', '[::1]:26380']],
+  redisSentinelName: ['redis.sentinelName', 'cache', 'cache'],
+  redisPassword: ['redis.password', 'pw', 'pw'],
+  redisTls: ['redis.tls', 'true', true],
   cleanupInterval: ['cleanupInterval', '30s', 30_000],
   l1MaxStale: ['maxStale', '2s', 2000],
   l1CheckInterval: ['generationCheckInterval', '250ms', 250],
 };
 const gatewayOnly = ['diskEnabled'];
-const libraryOnly = ['breakDuration', 'monitor', 'logger', 'busFaults', 'disk.maxGetBytes', 'redis.commandTimeout'];
+const libraryOnly = ['breakDuration', 'monitor', 'logger', 'busFaults', 'disk.maxGetBytes'];
+/** Variables of the other topologies than REDIS_URL's, each given with the ones it needs. */
+const topologies: string[][] = [
+  ['redisClusterNodes', 'redisPassword', 'redisTls'],
+  ['redisSentinels', 'redisSentinelName'],
+];
 
 describe('cache options: one home', () => {
   test('each CACHE_* option wraps the very spec object of the library option it maps to', () => {
@@ -105,14 +118,22 @@ describe('cache options: one home', () => {
   });
 
   test('the gateway hands every variable to the library option it wraps', () => {
-    const env = Object.fromEntries(Object.values(mapped).map(([path, value]) => [specAt(path).env!, value]));
+    const envOf = (keys: string[]) => Object.fromEntries(keys.map((k) => [specAt(mapped[k]![0]).env!, mapped[k]![1]]));
+    const other = topologies.flat();
+    const env = envOf(Object.keys(mapped).filter((k) => !other.includes(k)));
     const onDisk = loadConfig({ env: { ...env, REDIS_URL: '' } }).config.cache;
     const onRedis = loadConfig({ env }).config.cache;
+    const configs: [string[], typeof onRedis][] = topologies.map((keys) => [
+      keys,
+      loadConfig({ env: { ...env, REDIS_URL: '', ...envOf(keys) } }).config.cache,
+    ]);
     for (const [key, [path, , value]] of Object.entries(mapped)) {
-      const config = path.startsWith('redis.') ? onRedis : onDisk;
+      const config = configs.find(([keys]) => keys.includes(key))?.[1] ?? (path.startsWith('redis.') ? onRedis : onDisk);
       assert.deepEqual(config[key as keyof typeof config], value, `config ${key}`);
       assert.deepEqual(valueAt(resolveCacheOptions(cacheLibraryOptions(config)), path), value, `createCache ${path}`);
     }
+    for (const [, config] of configs)
+      assert.equal(cacheLibraryOptions(config).disk, false, 'a cluster or Sentinel replaces the disk store');
     assert.equal(cacheLibraryOptions(onRedis).disk, false, 'Redis replaces the disk store');
     assert.equal(cacheLibraryOptions(loadConfig({ env: { CACHE_DISK_ENABLED: 'false' } }).config.cache).disk, false);
   });
@@ -244,9 +265,18 @@ describe('createCache refuses bad options up front', () => {
         [{ disk: true as never }, 'disk=true: must be an options object ({ dir?, maxBytes?, maxEntries?, maxGetBytes? }) or false'],
         [
           { redis: 'redis://:pw@127.0.0.1' as never },
-          'redis=a string: must be an options object ({ url, keyPrefix?, chunkSize?, commandTimeout? }), null or undefined',
+          'redis=a string: must be an options object ({ url | clusterNodes | sentinels and sentinelName, password?, tls?, keyPrefix?, chunkSize?, commandTimeout?, maxPending? }), null or undefined',
         ],
-        [{ redis: {} as never }, 'redis.url=undefined: must be an absolute redis or rediss URL'],
+        [{ redis: {} as never }, 'redis: needs url (one server), clusterNodes (a cluster) or sentinels and sentinelName (Sentinel)'],
+        [
+          { redis: { url: 'redis://127.0.0.1', clusterNodes: ['127.0.0.1:7000'] } },
+          'redis.clusterNodes: set one Redis topology only: redis.url and redis.clusterNodes are both set (a server, a cluster or Sentinel)',
+        ],
+        [
+          { redis: { sentinels: ['127.0.0.1:26379'] } },
+          "redis.sentinelName: is required with redis.sentinels (the master set's name in the sentinels' configuration)",
+        ],
+        [{ redis: { url: 'redis://127.0.0.1', tls: true } }, 'redis.tls: with redis.url: use a rediss:// URL for TLS'],
         [{ monitor: {} as never }, 'monitor={}: must be a memory monitor (an object with status(), onPressure())'],
         [
           { monitor: { status: 'healthy' } as never },

@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ValueType } from '../../src/cache/codec.js';
 import { createCache, type Cache } from '../../src/cache/index.js';
+import { createServer, type Socket } from 'node:net';
+import { once } from 'node:events';
 import { DiskStore } from '../../src/cache/stores/disk.js';
+import { RedisStore } from '../../src/cache/stores/redis.js';
 import { fromRejection, type Cases } from './fixtures.js';
 
 async function withCache<T>(use: (c: Cache, dir: string) => Promise<T>): Promise<T> {
@@ -66,6 +69,29 @@ export const cacheCases: Cases = {
       writeFileSync(dir, 'not a directory'); // every file operation fails
       return fromRejection(s.set('k', { ...meta(), payload: Buffer.from('v') }));
     }),
+
+  // A "Redis" that accepts connections and never answers: the one call the cap allows waits, the next is refused.
+  HEADROOM_CACHE_STORE_BUSY: async () => {
+    const sockets = new Set<Socket>();
+    const server = createServer((c) => {
+      sockets.add(c);
+      c.on('data', () => undefined);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    const s = new RedisStore({ url: `redis://127.0.0.1:${port}`, maxPending: 1, commandTimeout: 200 });
+    try {
+      const first = s.get('a').catch(() => undefined);
+      const refused = await fromRejection(s.get('b'));
+      await first;
+      return refused;
+    } finally {
+      await s.close();
+      for (const c of sockets) c.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  },
 
   HEADROOM_CACHE_ENTRY_TOO_LARGE: () =>
     withStore({ maxBytes: 1024 ** 2 }, (s) => fromRejection(s.setStream('k', Readable.from([Buffer.alloc(2 * 1024 ** 2)]), meta()))),

@@ -6,11 +6,10 @@
 // for the first connection), and the bus drops what is published before then, as it drops what
 // is published while Redis is not connected.
 import type { Readable } from 'node:stream';
-import type { Redis } from 'ioredis';
 import type { Bus, BusMessage, BusOptions } from '../bus.js';
 import { idleBusStats, type BusStats } from '../bus-stats.js';
 import type { Encoded, Meta } from '../codec.js';
-import type { RedisStore, RedisStoreOptions } from './redis.js';
+import type { RedisClient, RedisStore, RedisStoreOptions } from './redis.js';
 import { resolveStoreOptions } from '../options.js';
 import { storeFailure, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
@@ -24,15 +23,15 @@ export interface BusHandle {
 
 export interface LazyRedis {
   /** `client`: the store's ioredis client once loaded (as RedisStore.client). */
-  store: L2Store & { readonly client: Redis | undefined };
+  store: L2Store & { readonly client: RedisClient | undefined };
   bus: BusHandle;
 }
 
 const ignore = (): void => undefined;
 const NOT_CONNECTED: StoreStats = { bytes: 0, entries: 0, errors: 0, corrupt: 0, evictions: 0, connected: false, keyCount: null };
 
-/** `busOptions`: everything but the publisher, which is the store's client. */
-export function createLazyRedis(storeOptions: RedisStoreOptions, busOptions: Omit<BusOptions, 'publisher'>): LazyRedis {
+/** `busOptions`: everything but the publisher (the store's client) and the subscriber (a connection the store makes). */
+export function createLazyRedis(storeOptions: RedisStoreOptions, busOptions: Omit<BusOptions, 'publisher' | 'subscriber'>): LazyRedis {
   let store: RedisStore | undefined;
   let bus: Bus | undefined;
   let closed = false;
@@ -41,7 +40,7 @@ export function createLazyRedis(storeOptions: RedisStoreOptions, busOptions: Omi
       // Closed while loading: no connection is opened at all.
       if (closed) throw new Error('the cache was closed before its Redis store had loaded');
       store = new redis.RedisStore(storeOptions);
-      bus = new busModule.Bus({ ...busOptions, publisher: store.client });
+      bus = new busModule.Bus({ ...busOptions, publisher: store.publisher, subscriber: store.subscriber() });
       return store;
     },
     (err: unknown) => {

@@ -4,12 +4,17 @@
 // chunk; a reader keeps reading the chunks it started with (see redis-scripts.ts). TTLs become PX;
 // tags are Redis sets.
 // Failing fast is the point: no offline queue and a command timeout, so a dead Redis costs a
-// caller microseconds, never a hang (the tiered cache adds a circuit breaker on top). Only calls
+// caller microseconds, never a hang (the tiered cache adds a circuit breaker on top); every call
+// is answered within commandTimeout and at most maxPending are in flight (redis-gate.ts). Only calls
 // made while the first connection is being made wait for it, bounded in time (commandTimeout)
 // and in number (MAX_WAITING), so a write right after start is not lost.
+// One server, a Cluster or Sentinel (redis-client.ts). On a cluster every key of a cache has its
+// prefix as hash tag ({prefix}v:key, {prefix}t:tag, …): the scripts below read and write a value,
+// its tag sets, its chunks, the pending sets and the clear epoch together, and a script may only
+// touch keys of one slot. So a cache lives on one shard; the cluster gives it failover, not room.
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import {
   CorruptError,
   toBuffer,
@@ -23,7 +28,7 @@ import {
   type Meta,
 } from '../codec.js';
 import { crc32 } from '../crc32.js';
-import { resolveStoreOptions } from '../options.js';
+import { resolveStoreOptions, type RedisTopology } from '../options.js';
 import { HeadroomError } from '../../errors.js';
 import {
   ADD_CHUNK,
@@ -37,22 +42,34 @@ import {
   SET_TAGGED,
 } from './redis-scripts.js';
 import { MAX_GET_BYTES, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
+import { clientNodes, createRedisClient, heldCommands, quitOrDisconnect, type RedisClient } from './redis-client.js';
+import { Gate } from './redis-gate.js';
+import { hashSlot } from './redis-slot.js';
+import type { BusPublisher } from '../bus.js';
+
+export { DISCONNECT_TIMEOUT, quitOrDisconnect, type RedisClient } from './redis-client.js';
 
 /** createCache's `redis` (defaults and bounds in src/cache/options.ts), and the cache's hook. */
 export interface RedisStoreOptions {
-  url: string;
+  /** One of url, clusterNodes, sentinels (with sentinelName). */
+  url?: string;
+  clusterNodes?: string[];
+  sentinels?: string[];
+  sentinelName?: string;
+  password?: string;
+  tls?: boolean;
   keyPrefix?: string;
   /** Values above this are stored in chunks of this size. */
   chunkSize?: number;
-  /** Per-command timeout, ms. */
+  /** Longest wait of a call (and of each command), ms. */
   commandTimeout?: number;
+  /** Most calls in flight. */
+  maxPending?: number;
   onReady?: () => void;
 }
 
 type Reply = Buffer | [Buffer | null, Buffer | null] | null;
 interface Scripts {
-  hrSetTagged(n: number, ...args: (string | Buffer | number)[]): Promise<number>;
-  hrBeginChunked(n: number, ...args: (string | number)[]): Promise<number>;
   hrAddChunk(key: string, field: string, chunk: Buffer): Promise<number>;
   hrDetachTag(tagKey: string, detached: string, pending: string): Promise<number>;
   hrDrainTag(detached: string, valuePrefix: string, batch: number, linger: number): Promise<number>;
@@ -70,19 +87,21 @@ export const CHUNK_LINGER = 60_000;
 const SWEEP_SCAN_CALLS = 20;
 /** Members deleted per script call when a tag is invalidated. */
 export const INVALIDATE_BATCH = 500;
-/**
- * ioredis arms a timer of this length on disconnect() that only a later socket 'close' clears; when
- * the socket is already gone (Redis down) it runs out instead. close() waits it out so that no
- * handle outlives close().
- */
-export const DISCONNECT_TIMEOUT = 250;
 /** Most calls waiting for the first connection at once; more fail at once (counted by the cache). */
 export const MAX_WAITING = 1000;
 
 export class RedisStore implements L2Store {
   readonly kind = 'redis' as const;
-  readonly client: Redis;
+  readonly client: RedisClient;
+  readonly topology: RedisTopology;
   readonly prefix: string;
+  /** A new connection for the invalidation bus (its owner closes it). */
+  readonly subscriber: () => RedisClient;
+  /** The bus's PUBLISH, on this client and within the same cap and deadline (refused: dropped, as pub/sub may drop). */
+  readonly publisher: BusPublisher;
+  private readonly gate: Gate;
+  /** Cluster: the slot of every key of this cache, for stats. */
+  private readonly slot: number | undefined;
   private readonly chunkSize: number;
   private readonly scripts: Scripts;
   private errors = 0;
@@ -98,17 +117,24 @@ export class RedisStore implements L2Store {
   private readonly connectWait: number;
 
   constructor(o: RedisStoreOptions) {
-    const { url, keyPrefix, chunkSize, commandTimeout } = resolveStoreOptions('redis', o);
-    this.prefix = keyPrefix;
+    const v = resolveStoreOptions('redis', o);
+    const { keyPrefix, chunkSize, commandTimeout } = v;
+    const created = createRedisClient(v);
+    this.topology = created.topology;
+    this.client = created.client;
+    this.subscriber = created.subscriber;
+    this.prefix = this.topology === 'cluster' ? `{${keyPrefix}}` : keyPrefix;
+    if (this.topology === 'cluster') this.slot = hashSlot(this.epochKey);
     this.chunkSize = chunkSize;
-    this.client = new Redis(url, {
-      enableOfflineQueue: false,
-      commandTimeout,
-      connectTimeout: 2000,
-      disconnectTimeout: DISCONNECT_TIMEOUT,
-      maxRetriesPerRequest: 1,
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-    });
+    this.gate = new Gate(v.maxPending, commandTimeout, () => heldCommands(this.client));
+    const client = this.client;
+    const gate = this.gate;
+    this.publisher = {
+      get status() {
+        return client.status;
+      },
+      publish: (channel, message) => gate.run(() => client.publish(channel, message)),
+    };
     this.connectWait = commandTimeout;
     this.connecting = new Promise<void>((resolve) => {
       const timer = setTimeout(() => this.stopConnecting(), commandTimeout);
@@ -126,8 +152,10 @@ export class RedisStore implements L2Store {
       this.errors++;
     });
     if (o.onReady) this.client.on('ready', o.onReady);
-    this.client.defineCommand('hrSetTagged', { lua: SET_TAGGED });
-    this.client.defineCommand('hrBeginChunked', { lua: BEGIN_CHUNKED });
+    // SET_TAGGED and BEGIN_CHUNKED are sent as EVAL, not EVALSHA: a server that lacks a script
+    // (restarted, a promoted replica, another cluster master) answers EVALSHA with NOSCRIPT and
+    // ioredis then resends it as EVAL, after commands called later. A write resent after an
+    // invalidation called after it would survive that invalidation. The others may be late safely.
     this.client.defineCommand('hrAddChunk', { numberOfKeys: 1, lua: ADD_CHUNK });
     this.client.defineCommand('hrDetachTag', { numberOfKeys: 3, lua: DETACH_TAG });
     this.client.defineCommand('hrDrainTag', { numberOfKeys: 1, lua: DRAIN_TAG });
@@ -169,14 +197,18 @@ export class RedisStore implements L2Store {
       throw unavailable(`redis: not connected within ${this.connectWait} ms of start (status ${this.client.status})`);
   }
 
-  /** One operation: after the first connection (when one is being made), failures raised with store codes. */
+  /**
+   * One operation: within the cap and the deadline (Gate), after the first connection (when one
+   * is being made); failures raised with store codes.
+   */
   private run<T>(op: () => Promise<T>, source?: Readable): Promise<T> {
     return storeOp(
       'redis',
-      async () => {
-        if (this.connecting) await this.firstConnection();
-        return op();
-      },
+      () =>
+        this.gate.run(async () => {
+          if (this.connecting) await this.firstConnection();
+          return op();
+        }),
       source,
     );
   }
@@ -234,7 +266,7 @@ export class RedisStore implements L2Store {
       if (px < 0) return;
       if (entry.payload.length <= this.chunkSize) {
         const keys = [this.vkey(key), ...this.tkeys(entry.tags)];
-        await this.scripts.hrSetTagged(keys.length, ...keys, encodeFrame(key, entry), px, key, CHUNK_LINGER);
+        await this.client.eval(SET_TAGGED, keys.length, ...keys, encodeFrame(key, entry), px, key, CHUNK_LINGER);
         return;
       }
       await this.writeStream(key, Readable.from([entry.payload]), entry, entry.payload.length);
@@ -250,7 +282,7 @@ export class RedisStore implements L2Store {
     // Sent before anything else (commands run in call order): an invalidation called after this
     // one stops the write (see redis-scripts.ts).
     const pending = [this.pkey(key), ...meta.tags.map((t) => this.ptag(t))];
-    const begun = this.scripts.hrBeginChunked(2 + pending.length, tmp, this.epochKey, ...pending, TEMP_TTL);
+    const begun = this.client.eval(BEGIN_CHUNKED, 2 + pending.length, tmp, this.epochKey, ...pending, TEMP_TTL);
     let parts: Buffer[] = [];
     let partBytes = 0;
     let index = 0;
@@ -327,6 +359,7 @@ export class RedisStore implements L2Store {
   private readChunked(key: string, [meta, chunkKey]: [Buffer | null, Buffer | null]): StoreStreamEntry | undefined {
     const vkey = this.vkey(key);
     const ckey = chunkKey?.toString('utf8') ?? '';
+    const gate = this.gate;
     const client = this.client;
     // Deletes only while the value still points at these chunks: a newer write is never deleted.
     const onCorrupt = (): void => {
@@ -351,7 +384,9 @@ export class RedisStore implements L2Store {
       let crc = 0;
       let total = 0;
       for (let i = 0; i < count; i++) {
-        const c = await client.hgetBuffer(ckey, String(i)).catch((err: unknown) => Promise.reject(storeFailure('redis', err)));
+        const c = await gate
+          .run(() => client.hgetBuffer(ckey, String(i)))
+          .catch((err: unknown) => Promise.reject(storeFailure('redis', err)));
         if (c === null) {
           onCorrupt();
           throw new CorruptError(`chunk ${i} of ${key} is missing`);
@@ -395,14 +430,23 @@ export class RedisStore implements L2Store {
     return this.run(async () => {
       const epoch = this.epochKey;
       await this.client.incr(epoch);
-      let cursor = '0';
-      do {
-        const [next, found] = await this.client.scan(cursor, 'MATCH', `${globEscape(this.prefix)}*`, 'COUNT', 500);
-        cursor = next;
-        const keys = found.filter((k) => k !== epoch);
-        if (keys.length > 0) await this.client.unlink(...keys);
-      } while (cursor !== '0');
+      // On a cluster, the master that holds the slot has every key; each master is scanned so
+      // that a slot being moved between two is covered too.
+      for (const node of this.scanNodes()) {
+        let cursor = '0';
+        do {
+          const [next, found] = await node.scan(cursor, 'MATCH', `${globEscape(this.prefix)}*`, 'COUNT', 500);
+          cursor = next;
+          const keys = found.filter((k) => k !== epoch);
+          if (keys.length > 0) await this.client.unlink(...keys);
+        } while (cursor !== '0');
+      }
     });
+  }
+
+  /** Where SCAN runs: the server, or each master of a cluster. */
+  private scanNodes(): RedisClient[] {
+    return this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
   }
 
   /**
@@ -413,8 +457,10 @@ export class RedisStore implements L2Store {
   sweep(): Promise<void> {
     return this.run(async () => {
       const match = `${globEscape(this.prefix)}v:*`;
+      // A cluster keeps the cache in one slot, so on one master: the one that has it now.
+      const node = this.slotOwner() ?? this.client;
       for (let i = 0; i < SWEEP_SCAN_CALLS; i++) {
-        const [next, keys] = await this.client.scan(this.countCursor, 'MATCH', match, 'COUNT', 1000);
+        const [next, keys] = await node.scan(this.countCursor, 'MATCH', match, 'COUNT', 1000);
         this.counted += keys.length;
         this.countCursor = next;
         if (next === '0') {
@@ -435,7 +481,24 @@ export class RedisStore implements L2Store {
       evictions: 0,
       connected: this.client.status === 'ready',
       keyCount: this.keyCount,
+      redis: { topology: this.topology, nodes: this.nodes(), ...this.gate.stats() },
     };
+  }
+
+  /** Cluster: the connection to the master holding this cache's slot, once known. */
+  private slotOwner(): RedisClient | undefined {
+    if (!(this.client instanceof Cluster) || this.slot === undefined) return undefined;
+    const owner = this.client.slots[this.slot]?.[0];
+    return this.client.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+  }
+
+  /** The server(s) this store talks to: the server, the current master, or the cluster master holding the cache. */
+  private nodes(): string[] {
+    if (this.client instanceof Cluster && this.slot !== undefined) {
+      const owner = this.client.slots[this.slot]?.[0];
+      if (owner !== undefined) return [owner];
+    }
+    return this.client.status === 'ready' ? clientNodes(this.client) : [];
   }
 
   /** Quits the connection; a second call returns the same promise. */
@@ -460,15 +523,4 @@ function ttlOf(meta: Meta): number {
   if (!Number.isFinite(meta.staleUntil)) return 0;
   const ms = Math.ceil(meta.staleUntil - Date.now());
   return ms > 0 ? ms : -1;
-}
-
-/** Graceful QUIT when connected; otherwise disconnect and wait out ioredis's disconnect timer. */
-export async function quitOrDisconnect(client: Redis): Promise<void> {
-  if (client.status === 'ready') {
-    await client.quit().catch(() => undefined);
-    client.disconnect();
-    return;
-  }
-  client.disconnect();
-  await new Promise((r) => setTimeout(r, DISCONNECT_TIMEOUT + 20));
 }

@@ -63,6 +63,19 @@ export interface StoreStats {
   evictions: number;
   connected: boolean;
   keyCount: number | null;
+  /** Redis only: the topology, the server(s) it talks to, and the bounds on calls in flight. */
+  redis?: RedisStats;
+}
+
+export interface RedisStats {
+  topology: 'single' | 'cluster' | 'sentinel';
+  /** host:port of the server, of Sentinel's current master, or of the cluster master that holds the cache's slot. */
+  nodes: string[];
+  pending: number;
+  pendingPeak: number;
+  maxPending: number;
+  refused: number;
+  timedOut: number;
 }
 
 export interface L2Store {

@@ -1,0 +1,289 @@
+// Failures that stay small, end to end: two real gateways share a real Redis Cluster (3 masters,
+// 3 replicas) or a Sentinel trio, under steady load with L1 off (every request asks Redis), while
+// the master holding the cache fails over (CLUSTER FAILOVER on its replica / SENTINEL FAILOVER), and
+// then every Redis process is killed. No request fails, none waits on Redis longer than the
+// command timeout, the Redis calls in flight never exceed the cap, and /admin/cache-stats names the
+// topology, the node and the bus counts.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { describe, test } from 'node:test';
+import type { Cluster, Redis } from 'ioredis';
+import { request } from '../helpers/http.js';
+import { ADMIN_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { redisOrSkip, startRedisCluster, startRedisSentinel } from '../helpers/redis.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { waitFor } from '../helpers/wait.js';
+
+const enabled = redisOrSkip('cache redis failover (cluster, sentinel)', true);
+const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const COMMAND_TIMEOUT = 300;
+const MAX_PENDING = 8;
+const CLIENTS = 12;
+// A cache call answers within COMMAND_TIMEOUT; its deadline timer fires late by as much as the
+// event loop was blocked (measured in each phase: two gateways, the load and Redis share two CPUs).
+const TIMER_SLACK = 25;
+// A whole request also waits for the loopback upstream, two gateways and the load driver on the
+// same two CPUs: it is bounded loosely, the cache calls tightly.
+const REQUEST_BOUND = COMMAND_TIMEOUT + 1500;
+
+/** The slowest cache.get() (the call a proxied request waits on) of each gateway, measured around the real call. */
+const slowestGet = new WeakMap<TestGateway['gw'], { max: number }>();
+function timeCacheGets(gw: TestGateway['gw']): void {
+  const cache = gw.cache;
+  const slowest = { max: 0 };
+  slowestGet.set(gw, slowest);
+  const get = cache.get.bind(cache);
+  cache.get = async (key: string) => {
+    const started = performance.now();
+    try {
+      return await get(key);
+    } finally {
+      slowest.max = Math.max(slowest.max, performance.now() - started);
+    }
+  };
+}
+
+async function upstream(): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=600' });
+    res.end(JSON.stringify({ url: req.url, pad: 'x'.repeat(512) }));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  return { server, url: `http://127.0.0.1:${port}` };
+}
+
+interface Load {
+  statuses: Map<number, number>;
+  slowest: number;
+  count: number;
+  /** Most Redis commands the store's client had queued or unanswered at one sample. */
+  queuedPeak: number;
+  stop(): Promise<void>;
+}
+
+/** The store's ioredis client, for measuring its real queues (test-only reach into the cache). */
+function storeClient(t: TestGateway): Redis | Cluster | undefined {
+  return (t.gw.cache as unknown as { l2?: { client?: Redis | Cluster } }).l2?.client;
+}
+
+/**
+ * Cache commands ioredis holds for this client: sent and unanswered, or waiting to be sent, on every
+ * connection. ioredis's own upkeep of a connection (ready check, slot map refresh, the store's one
+ * CLUSTER KEYSLOT) is not a cache command and is not counted: the cap is on what the cache asks.
+ */
+const UPKEEP = new Set(['info', 'cluster', 'select', 'client', 'auth', 'readonly', 'ping', 'quit']);
+function queued(c: Redis | Cluster | undefined): number {
+  if (c === undefined) return 0;
+  type Item = { command: { name: string } };
+  type Queues = { commandQueue?: { toArray(): Item[] }; offlineQueue?: { toArray(): Item[] } };
+  const count = (q: { toArray(): Item[] } | undefined): number => (q?.toArray() ?? []).filter((i) => !UPKEEP.has(i.command.name)).length;
+  const one = (r: unknown): number => count((r as Queues).commandQueue) + count((r as Queues).offlineQueue);
+  return 'nodes' in c && typeof c.nodes === 'function' ? one(c) + c.nodes('all').reduce((n, r) => n + one(r), 0) : one(c);
+}
+
+function startLoad(gateways: TestGateway[]): Load {
+  let running = true;
+  const load: Load = { statuses: new Map(), slowest: 0, count: 0, queuedPeak: 0, stop: async () => undefined };
+  const sampler = setInterval(() => {
+    for (const t of gateways) {
+      const q = queued(storeClient(t));
+      load.queuedPeak = Math.max(load.queuedPeak, q);
+    }
+  }, 2);
+  const clients = Array.from({ length: CLIENTS }, async (_, c) => {
+    for (let i = 0; running; i++) {
+      const t = gateways[(c + i) % gateways.length]!;
+      const started = performance.now();
+      const res = await request(`${t.url}/api/item/${(c * 7 + i) % 40}`);
+      load.slowest = Math.max(load.slowest, performance.now() - started);
+      load.count++;
+      load.statuses.set(res.status, (load.statuses.get(res.status) ?? 0) + 1);
+    }
+  });
+  load.stop = async () => {
+    running = false;
+    await Promise.all(clients);
+    clearInterval(sampler);
+  };
+  return load;
+}
+
+async function cacheStats(t: TestGateway) {
+  const res = await request(`${t.url}/admin/cache-stats`, { headers: auth });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+function checkLoad(load: Load, phase: string, gateways: TestGateway[], loopDelay: number): void {
+  assert.deepEqual([...load.statuses.keys()], [200], `${phase}: every request answered 200 (${JSON.stringify([...load.statuses])})`);
+  assert.ok(load.count > 10, `${phase}: ${load.count} requests`);
+  assert.ok(load.slowest <= REQUEST_BOUND, `${phase}: slowest request ${load.slowest.toFixed(0)} ms`);
+  for (const t of gateways) {
+    const s = slowestGet.get(t.gw)!;
+    const bound = COMMAND_TIMEOUT + loopDelay + TIMER_SLACK;
+    assert.ok(s.max <= bound, `${phase}: a cache.get() waited ${s.max.toFixed(0)} ms (bound ${bound.toFixed(0)} ms)`);
+    s.max = 0;
+  }
+  assert.ok(load.queuedPeak <= MAX_PENDING, `${phase}: ${load.queuedPeak} Redis commands queued at once (cap ${MAX_PENDING})`);
+}
+
+/** Runs the load for `ms` (or until `until` settles and `ms` passed), then checks it. */
+async function phase(gateways: TestGateway[], name: string, ms: number, during?: () => Promise<void>): Promise<Load> {
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
+  const load = startLoad(gateways);
+  try {
+    await Promise.all([during?.(), new Promise((r) => setTimeout(r, ms))]);
+  } finally {
+    await load.stop();
+    lag.disable();
+  }
+  checkLoad(load, name, gateways, lag.max / 1e6);
+  return load;
+}
+
+const ask = (port: number, ...args: string[]): string =>
+  spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 5000 }).stdout;
+
+async function scenario(
+  env: Record<string, string>,
+  topology: 'cluster' | 'sentinel',
+  failover: (node: string) => Promise<void>,
+  killAll: () => Promise<void>,
+): Promise<void> {
+  const up = await upstream();
+  const gateways: TestGateway[] = [];
+  try {
+    await assertNoLeakedHandles(async () => {
+      try {
+        for (let i = 0; i < 2; i++) {
+          gateways.push(
+            await startGateway(
+              {
+                HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN,
+                UPSTREAM_URL: up.url,
+                CACHE_MAX_BYTES: '0', // L1 off: every request asks Redis
+                CACHE_REDIS_COMMAND_TIMEOUT: `${COMMAND_TIMEOUT}ms`,
+                CACHE_REDIS_MAX_PENDING: String(MAX_PENDING),
+                CACHE_REDIS_KEY_PREFIX: `fo-${topology}:`,
+                ...env,
+              },
+              (gw) => timeCacheGets(gw),
+            ),
+          );
+        }
+        const [a, b] = gateways as [TestGateway, TestGateway];
+        await waitFor(async () => (await cacheStats(a)).l2.connected && (await cacheStats(b)).bus.connected, 'both gateways on Redis');
+
+        // A cold start (first connection to the slot's master, scripts loaded, JIT) may time out a
+        // few calls and open the breaker for breakDuration: steady state begins once it is closed.
+        await phase(gateways, 'warm-up', 300);
+        await waitFor(
+          async () => !(await cacheStats(a)).l2.breakerOpen && !(await cacheStats(b)).l2.breakerOpen,
+          'the breakers to close',
+          5000,
+          50,
+        );
+        const steady = await phase(gateways, 'steady', 800);
+        const before = await cacheStats(a);
+        assert.equal(before.l2.redis.topology, topology);
+        assert.equal(before.l2.redis.nodes.length, 1, JSON.stringify(before.l2.redis));
+        assert.match(before.l2.redis.nodes[0], /^127\.0\.0\.1:\d+$/);
+        assert.ok(before.l2.hits > 0, `L2 serves (${before.l2.hits} hits in ${steady.count} requests): ${JSON.stringify(before.l2)}`);
+        // The bus: b hears a's invalidation.
+        const heard = (await cacheStats(b)).bus.received;
+        assert.equal((await request(`${a.url}/admin/cache/invalidate?tag=proxy`, { method: 'POST', headers: auth })).status, 200);
+        await waitFor(async () => (await cacheStats(b)).bus.received > heard, "b to receive a's invalidation over the bus");
+        const bus = (await cacheStats(a)).bus;
+        for (const k of ['published', 'received', 'dropped']) assert.equal(typeof bus[k], 'number', `bus.${k}`);
+        assert.ok(bus.sent > 0);
+
+        const old = before.l2.redis.nodes[0] as string;
+        await phase(gateways, 'failover', 600, () => failover(old));
+        // Redis serves again, from the new master.
+        await waitFor(
+          async () => {
+            const s = await cacheStats(a);
+            return s.l2.connected && s.l2.redis.nodes.length === 1 && s.l2.redis.nodes[0] !== old;
+          },
+          'the store to talk to the new master',
+          15_000,
+          50,
+        );
+        // Calls the paused old master left unanswered opened the breakers (breakDuration, 2 s).
+        await waitFor(
+          async () => !(await cacheStats(a)).l2.breakerOpen && !(await cacheStats(b)).l2.breakerOpen,
+          'the breakers to close',
+          5000,
+          50,
+        );
+        const hits = (await cacheStats(a)).l2.hits;
+        await phase(gateways, 'after failover', 600);
+        const after = await cacheStats(a);
+        assert.ok(after.l2.hits > hits, `L2 hits again after the failover: ${JSON.stringify(after.l2)}`);
+
+        await phase(gateways, 'redis killed', 1500, killAll);
+        const dead = await cacheStats(a);
+        assert.equal(dead.l2.connected, false);
+        for (const t of gateways) {
+          const r = (await cacheStats(t)).l2.redis;
+          assert.ok(r.pendingPeak <= MAX_PENDING, `pendingPeak ${r.pendingPeak}`);
+        }
+      } finally {
+        for (const t of gateways) await t.close();
+      }
+    });
+  } finally {
+    await new Promise<void>((r) => up.server.close(() => r()));
+  }
+}
+
+describe('redis failover through the gateway', { skip: !enabled }, () => {
+  test('cluster: a master failover, then every node killed: no failed request, none waits past the command timeout, queues within the cap', async () => {
+    const cluster = await startRedisCluster();
+    try {
+      await scenario(
+        { REDIS_CLUSTER_NODES: cluster.nodes.slice(0, 3).join(',') },
+        'cluster',
+        async (node) => {
+          // The replica of the master that holds the cache takes over (a manual, graceful failover).
+          const port = Number(node.split(':')[1]);
+          const id = ask(port, 'cluster', 'myid').trim();
+          const replica = ask(port, 'cluster', 'replicas', id)
+            .split('\n')
+            .map((l) => /:(\d+)@/.exec(l)?.[1])
+            .find(Boolean);
+          assert.ok(replica, `a replica of ${node}`);
+          assert.match(ask(Number(replica), 'cluster', 'failover'), /OK/);
+          await waitFor(() => ask(Number(replica), 'role').startsWith('master'), 'the replica to become master', 10_000, 50);
+        },
+        () => cluster.stop(),
+      );
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  test('sentinel: SENTINEL FAILOVER, then every process killed: no failed request, none waits past the command timeout, queues within the cap', async () => {
+    const sentinel = await startRedisSentinel();
+    try {
+      await scenario(
+        { REDIS_SENTINELS: sentinel.sentinels.join(','), REDIS_SENTINEL_NAME: sentinel.name },
+        'sentinel',
+        async (node) => {
+          const port = sentinel.sentinelProcesses[0]!.port;
+          assert.match(ask(port, 'sentinel', 'failover', sentinel.name), /OK/);
+          await waitFor(() => `127.0.0.1:${sentinel.masterPort()}` !== node, 'the sentinels to name the new master', 15_000, 50);
+        },
+        () => sentinel.stop(),
+      );
+    } finally {
+      await sentinel.stop();
+    }
+  });
+});
