@@ -54,6 +54,8 @@ interface Sample {
   heapUsed: number;
   rss: number;
   external: number;
+  /** baselines: 'error' events of the transport stream */
+  transportErrors?: string;
   /** headroom only */
   sent?: number;
   dropped?: number;
@@ -76,6 +78,8 @@ async function child(variant: Variant, url: string, rate: number): Promise<void>
   let destination: { write(line: string): unknown };
   let stats: (() => LogShipStats) | undefined;
   let close: () => Promise<void>;
+  let transportErrors = 0;
+  let firstError: string | undefined;
   if (variant.startsWith('headroom')) {
     const { createLogShipper } = await import('../src/log/index.js');
     const shipper = createLogShipper({ url, format: VARIANTS[variant].protocol });
@@ -92,6 +96,11 @@ async function child(variant: Variant, url: string, rate: number): Promise<void>
             options: { node: u.origin, index: 'bench', flushBytes: 100 * 1024, flushInterval: 1000 },
           })
         : pino.transport({ target: 'pino-loki', options: { host: u.origin } });
+    // A transport whose worker fails emits 'error' (unhandled, it ends the process): counted instead.
+    transport.on('error', (err: Error) => {
+      transportErrors++;
+      firstError ??= err.message;
+    });
     destination = transport;
     close = () => new Promise<void>((resolve) => (transport.once('close', () => resolve()), transport.end()));
   }
@@ -123,6 +132,7 @@ async function child(variant: Variant, url: string, rate: number): Promise<void>
   const sample = (): Sample => {
     const m = process.memoryUsage();
     const s: Sample = { t: Date.now(), produced, behind: due() - produced, heapUsed: m.heapUsed, rss: m.rss, external: m.external };
+    if (transportErrors > 0) s.transportErrors = `${transportErrors} (first: ${firstError})`;
     if (stats) {
       const st = stats();
       s.sent = st.sent;
@@ -157,6 +167,7 @@ async function child(variant: Variant, url: string, rate: number): Promise<void>
     // thread-stream's end() throws from a timer when the worker does not finish in 10 s: noted, not fatal.
     const outcome = new Promise<string>((resolve) => {
       process.once('uncaughtException', (err) => resolve(`failed: ${err.message}`));
+      setTimeout(() => resolve('did not finish within 15 s'), 15_000).unref();
       close().then(
         () => resolve(`${Math.round(performance.now() - t0)} ms`),
         (err: Error) => resolve(`failed: ${err.message}`),
@@ -268,6 +279,7 @@ function report(r: Result, rate: number): string[] {
     const prev = r.samples.find((y) => y.s.t >= x.s.t - 1000);
     return prev && prev !== x && (x.accepted - prev.accepted) / ((x.s.t - prev.s.t) / 1000) >= 0.95 * rate;
   });
+  row('transport errors (the worker failed)', r.final.transportErrors ?? 'none');
   row('close() at the end (sink healthy)', r.closeNote);
   row(
     'delivery back to full rate after the sink returned',
