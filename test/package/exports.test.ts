@@ -50,6 +50,8 @@ const REQUIRED: Record<string, string[]> = {
   './log': [...ERRORS, 'createLogShipper', 'registerLogShipMetrics', 'guardTransport'],
   // The pino transport target (a worker thread loads its default export).
   './log/transport': ['default'],
+  // Stream and batch utilities (no errors of their own: bad options are TypeErrors).
+  './streams': ['streamCopyFile', 'processBatch', 'chunkArray', 'createObjectPool'],
   // A helper for next.config's images.loader, not an adapter.
   './next/image-loader': ['createImageLoader'],
   './package.json': [],
