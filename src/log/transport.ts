@@ -2,6 +2,7 @@
 // the worker thread ships with the same shipper, under the same cap. Every `statsInterval` ms (and
 // once when it closes) the worker posts its stats to the main thread as the event
 // 'headroom:log-stats' on the transport stream, which guardTransport() reads.
+import type { Transform } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
 import build from 'pino-abstract-transport';
 import { createLogShipper } from './shipper.js';
@@ -17,7 +18,8 @@ interface PinoAdded {
   pinoWillSendConfig?: unknown;
 }
 
-export default function logTransport(options: LogTransportOptions): ReturnType<typeof build> {
+export default function logTransport(options: LogTransportOptions): Transform {
+  // (Transform, not ReturnType<typeof build>: the declaration file must not default-import a module.)
   // pino adds $context and pinoWillSendConfig to every target's options: not the shipper's.
   const { statsInterval = 1000, $context: _c, pinoWillSendConfig: _p, ...shipperOptions } = options as LogTransportOptions & PinoAdded;
   if (!Number.isInteger(statsInterval) || statsInterval < 10 || statsInterval > 60_000)
