@@ -18,3 +18,5 @@ export {
 } from './types.js';
 export { registerLogShipMetrics } from '../metrics/log.js';
 export * from '../errors-entry.js';
+export { guardTransport, type GuardedTransport, type GuardedTransportStats, type TransportStream } from './transport-guard.js';
+export type { LogTransportOptions } from './transport.js';

@@ -81,8 +81,8 @@ export const logShipSpecs = {
   }),
   breakDuration: duration({
     env: 'LOG_SHIP_BREAK_DURATION',
-    doc: 'After consecutive failures the sink is left alone this long (circuit breaker), then probed with one request; meanwhile lines only queue within LOG_SHIP_MAX_BYTES.',
-    default: 30_000,
+    doc: 'After consecutive failures the sink is left alone this long (circuit breaker), then probed with one request (so delivery resumes at most this long after the sink returns); meanwhile lines only queue within LOG_SHIP_MAX_BYTES.',
+    default: 5000,
     min: 10,
     max: 3_600_000,
   }),

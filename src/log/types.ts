@@ -89,3 +89,6 @@ export interface LogShipper {
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
+
+/** The event a transport worker posts its stats as (on the main-thread stream). */
+export const STATS_EVENT = 'headroom:log-stats';

@@ -1,6 +1,7 @@
 // Real log sinks on 127.0.0.1 that speak Elasticsearch `_bulk`, Loki push and JSON lines, and
 // misbehave on demand: black-holed (accept, never answer), slow, 5xx, partial `_bulk` errors.
 // "Refusing" is a sink that is stopped (its port closed) and started again on the same port.
+// bench/log-ship uses them too, with `keep: false` (count the lines, keep none).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -15,8 +16,10 @@ export type SinkMode =
 export interface TestSink {
   url: string;
   port: number;
-  /** Every line received and accepted (the JSON documents). */
+  /** Every line received and accepted (the JSON documents); stays empty with `keep: false`. */
   docs: Record<string, unknown>[];
+  /** How many lines were accepted (with or without `keep`). */
+  accepted: number;
   /** Loki: the stream labels seen. */
   streams: Record<string, string>[];
   requests: number;
@@ -35,7 +38,16 @@ export async function closeAllSinks(): Promise<void> {
   await Promise.all([...open].map((s) => s.close()));
 }
 
-export async function startSink(protocol: 'elasticsearch' | 'loki' | 'jsonl', mode: SinkMode = { kind: 'ok' }): Promise<TestSink> {
+export interface SinkOptions {
+  /** Keep the accepted documents in `docs` (default true); false only counts them (long benchmarks). */
+  keep?: boolean;
+}
+
+export async function startSink(
+  protocol: 'elasticsearch' | 'loki' | 'jsonl',
+  mode: SinkMode = { kind: 'ok' },
+  { keep = true }: SinkOptions = {},
+): Promise<TestSink> {
   const sockets = new Set<Socket>();
   const attempts = new Map<string, number>();
   let server: Server | undefined;
@@ -43,6 +55,7 @@ export async function startSink(protocol: 'elasticsearch' | 'loki' | 'jsonl', mo
     url: '',
     port: 0,
     docs: [],
+    accepted: 0,
     streams: [],
     requests: 0,
     mode,
@@ -53,6 +66,11 @@ export async function startSink(protocol: 'elasticsearch' | 'loki' | 'jsonl', mo
       await stop();
     },
   };
+
+  function accept(doc: Record<string, unknown>): void {
+    sink.accepted++;
+    if (keep) sink.docs.push(doc);
+  }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const chunks: Buffer[] = [];
@@ -71,16 +89,16 @@ export async function startSink(protocol: 'elasticsearch' | 'loki' | 'jsonl', mo
         if (protocol === 'loki') {
           const push = JSON.parse(body) as { streams: { stream: Record<string, string>; values: [string, string][] }[] };
           for (const s of push.streams) {
-            sink.streams.push(s.stream);
+            if (keep) sink.streams.push(s.stream);
             for (const [ts, line] of s.values) {
               if (!/^\d+$/.test(ts)) throw new Error(`bad Loki timestamp ${ts}`);
-              sink.docs.push(JSON.parse(line) as Record<string, unknown>);
+              accept(JSON.parse(line) as Record<string, unknown>);
             }
           }
           res.writeHead(204).end();
           return;
         }
-        for (const line of body.split('\n').filter(Boolean)) sink.docs.push(JSON.parse(line) as Record<string, unknown>);
+        for (const line of body.split('\n').filter(Boolean)) accept(JSON.parse(line) as Record<string, unknown>);
         res.writeHead(200).end();
       };
       if (m.kind === 'slow') setTimeout(answer, m.ms);
@@ -95,8 +113,9 @@ export async function startSink(protocol: 'elasticsearch' | 'loki' | 'jsonl', mo
     const items: { create: { status: number; error?: { type: string } } }[] = [];
     let errors = false;
     for (let i = 0; i < lines.length; i += 2) {
-      const action = JSON.parse(lines[i]!) as { create?: { _index?: string } };
-      if (!action.create?._index) throw new Error(`bad _bulk action ${lines[i]}`);
+      // `create` from headroom; `index` from pino-elasticsearch (the bench's baseline)
+      const action = JSON.parse(lines[i]!) as { create?: { _index?: string }; index?: { _index?: string } };
+      if (!(action.create ?? action.index)?._index) throw new Error(`bad _bulk action ${lines[i]}`);
       const doc = JSON.parse(lines[i + 1]!) as Record<string, unknown>;
       const key = String(doc.msg);
       const attempt = (attempts.get(key) ?? 0) + 1;
@@ -109,10 +128,13 @@ export async function startSink(protocol: 'elasticsearch' | 'loki' | 'jsonl', mo
         });
       } else {
         items.push({ create: { status } });
-        sink.docs.push(doc);
+        accept(doc);
       }
     }
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ took: 1, errors, items }));
+    // x-elastic-product: the official client (pino-elasticsearch) refuses an answer without it
+    res
+      .writeHead(200, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' })
+      .end(JSON.stringify({ took: 1, errors, items }));
   }
 
   async function start(): Promise<void> {

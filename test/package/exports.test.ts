@@ -47,7 +47,11 @@ const REQUIRED: Record<string, string[]> = {
   './gateway': ['createGateway', 'loadConfig'],
   // The leak gate as a library (the soak tool measures another process: no metrics of its own).
   './soak': [...ERRORS, 'runSoak'],
-  './log': [...ERRORS, 'createLogShipper', 'registerLogShipMetrics'],
+  './log': [...ERRORS, 'createLogShipper', 'registerLogShipMetrics', 'guardTransport'],
+  // The pino transport target (a worker thread loads its default export).
+  './log/transport': ['default'],
+  // Stream and batch utilities (no errors of their own: bad options are TypeErrors).
+  './streams': ['streamCopyFile', 'processBatch', 'chunkArray', 'createObjectPool'],
   './alerts': [...ERRORS, 'createAlerter', 'registerAlertMetrics', 'verifySignature'],
   // A helper for next.config's images.loader, not an adapter.
   './next/image-loader': ['createImageLoader'],
