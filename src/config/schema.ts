@@ -11,6 +11,7 @@ import { logOptions } from './sections/log.js';
 import { alertOptions } from './sections/alerts.js';
 import { dashboardOptions } from './sections/dashboard.js';
 import { criticalThresholdProblem } from '../monitor/options.js';
+import { stallTimeoutProblem } from '../observe/dashboard/options.js';
 import { maxEntryBytesProblem, redisTopologyProblems } from '../cache/options.js';
 import { redisOptionNames } from './sections/cache.js';
 
@@ -61,6 +62,9 @@ export function crossChecks(config: Config): { env: string; message: string }[] 
     keyPrefix: c.redisKeyPrefix,
   };
   for (const p of redisTopologyProblems(topology, redisOptionNames)) problems.push({ env: p.name, message: p.message });
+  const d = config.dashboard;
+  const stall = stallTimeoutProblem(d.interval, d.stallTimeout, dashboardOptions.interval.env);
+  if (stall) problems.push({ env: dashboardOptions.stallTimeout.env, message: stall });
   return problems;
 }
 

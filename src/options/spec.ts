@@ -253,7 +253,15 @@ export function optionalUrl(
       return undefined;
     }
     if (!protocols.includes(u.protocol)) return undefined;
-    return !c.allowUserinfo && (u.username || u.password) ? userinfo : s;
+    if (!c.allowUserinfo) return u.username || u.password ? userinfo : s;
+    try {
+      // Credentials are decoded when used (a Basic header): refuse what cannot be, here.
+      decodeURIComponent(u.username);
+      decodeURIComponent(u.password);
+    } catch {
+      return new Refused(`${accepted} whose user:password@ is valid percent-encoding`);
+    }
+    return s;
   });
 }
 

@@ -116,7 +116,9 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     const requestMetrics = new RequestMetrics();
     const observer = createRequestObserver(
       createAccessLog({
-        logger,
+        // Without the secret redaction paths: its 17 wildcards cost ~130 µs a line (pino's redaction
+        // walks every wildcard), and an access line holds only fixed fields with query values cut.
+        logger: logger.child({}, { redact: { paths: [] } }),
         enabled: config.server.accessLog,
         query: config.server.accessLogQuery,
         probes: config.server.accessLogProbes,

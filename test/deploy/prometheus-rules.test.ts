@@ -71,8 +71,8 @@ function alertTest(c: Case) {
 }
 
 const nan = (minutes: number) => scrapes(minutes, () => Number.NaN);
-const http = (instance: string, status: string, values: string) =>
-  s('headroom_http_requests_total', instance, values, { route: '/api/*', method: 'GET', status });
+const http = (instance: string, status: string, values: string, route = '/api/*') =>
+  s('headroom_http_requests_total', instance, values, { route, method: 'GET', status });
 const UPSTREAM = 'headroom_proxy_errors_total';
 
 /** Each alert beside a near miss (or a flapping or absent signal) evaluated at the same instant. */
@@ -207,9 +207,12 @@ const CASES: Case[] = [
       http('ok', '200', '0+120x60'),
       http('ok', '404', '0+30x60'), // client errors do not count
       http('ok', '500', '0+3x60'), // 2%
+      // Critical and idle: only its readiness probes (503 while critical) and scrapes are answered.
+      http('probed', '503', '0+30x60', '/health/ready'),
+      http('probed', '200', '0+4x60', '/metrics'),
     ],
     fire: [{ instance: 'bad', value: '10%' }],
-    quiet: ['ok'],
+    quiet: ['ok', 'probed'],
   },
   {
     alert: 'HeadroomL2Down',
@@ -217,8 +220,11 @@ const CASES: Case[] = [
     input: [
       s('headroom_cache_l2_up', 'bad', '1 1 1 1 0x30'),
       s('headroom_cache_l2_up', 'blips', '1 1 0 1 1 1 0 1 1 1 1 0 1 1 1 1 1 0 1 1 1'),
+      // Connected, but skipped by its breaker after failures: L1 only, as when it is down.
+      s('headroom_cache_l2_up', 'skipped', '1x30'),
+      s('headroom_cache_l2_breaker_open', 'skipped', '0 0 0 0 1x30'),
     ],
-    fire: [{ instance: 'bad' }],
+    fire: [{ instance: 'bad' }, { instance: 'skipped' }],
     quiet: ['blips'],
   },
   {

@@ -91,6 +91,10 @@ export function createWebhook(o: WebhookOptions): Webhook {
       o.counters.dropped.close++;
       return;
     }
+    if (body.length > o.queueBytes) {
+      o.counters.dropped.queue_full++; // could never fit: do not empty the queue for it
+      return;
+    }
     while (count() + 1 > o.queueSize || bytes + body.length > o.queueBytes) {
       if (!dropOldest()) {
         o.counters.dropped.queue_full++; // only the message in a request is left, and the new one does not fit

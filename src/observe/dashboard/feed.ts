@@ -53,10 +53,15 @@ export function createLiveFeed(options: LiveFeedOptions): LiveFeed {
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   // Built once without a stack: a flood of extra viewers costs no stack capture.
-  const full = (): HeadroomError =>
-    new HeadroomError('HEADROOM_DASHBOARD_FULL', `the dashboard already streams to ${options.maxViewers} viewers (DASHBOARD_MAX_VIEWERS)`, {
-      headers: { 'retry-after': String(Math.ceil(options.stallTimeout / 1000)) },
-    });
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  const fullError = new HeadroomError(
+    'HEADROOM_DASHBOARD_FULL',
+    `the dashboard already streams to ${options.maxViewers} viewers (DASHBOARD_MAX_VIEWERS)`,
+    { headers: { 'retry-after': String(Math.ceil(options.stallTimeout / 1000)) } },
+  );
+  Error.stackTraceLimit = limit;
+  const full = (): HeadroomError => fullError;
 
   const remove = (v: Viewer): void => {
     if (!viewers.delete(v)) return;

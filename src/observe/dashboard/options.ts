@@ -1,5 +1,6 @@
 // Options of the dashboard, declared once: createDashboard validates its arguments with these specs
 // and the gateway's configuration (src/config/sections/dashboard.ts) wraps the same objects.
+import { HeadroomError } from '../../errors.js';
 import { bool, duration, num, resolveOptions } from '../../options/spec.js';
 import type { DashboardOptions } from './types.js';
 
@@ -35,7 +36,15 @@ export const dashboardSpecs = {
 
 export type ResolvedDashboardOptions = ReturnType<typeof resolveDashboardOptions>;
 
+/** A stall is frames dropped for stallTimeout: it needs room for two frames, or one slow frame disconnects a viewer. */
+export function stallTimeoutProblem(interval: number, stallTimeout: number, intervalName: string): string | undefined {
+  return stallTimeout >= 2 * interval ? undefined : `must be at least twice ${intervalName} (${2 * interval} ms)`;
+}
+
 /** createDashboard's options with defaults filled in; one HEADROOM_CONFIG_INVALID for bad ones. */
 export function resolveDashboardOptions(options: DashboardOptions | undefined) {
-  return resolveOptions('createDashboard', dashboardSpecs, options, ['monitor', 'cache', 'proxy', 'image', 'apiBase']);
+  const o = resolveOptions('createDashboard', dashboardSpecs, options, ['monitor', 'cache', 'proxy', 'image', 'apiBase']);
+  const problem = stallTimeoutProblem(o.interval, o.stallTimeout, 'interval');
+  if (problem) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createDashboard: stallTimeout ${problem}`);
+  return o;
 }

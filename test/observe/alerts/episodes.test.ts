@@ -68,7 +68,7 @@ describe('alerts: memory status', () => {
     await assertNoLeakedHandles(async () => {
       const mem = fakeMemory();
       mem.setHeapRatio(0.9);
-      const monitor = createMemoryMonitor({ sampler: mem.sampler, autoStart: false, rssLimit: null });
+      const monitor = createMemoryMonitor({ sampler: mem.sampler, autoStart: false, rssLimit: null, historyInterval: 0 });
       const receiver = await startReceiver();
       const alerter = createAlerter({ webhookUrls: [receiver.url], monitor });
       await waitFor(() => receiver.delivered().length === 1, 'the notification sent at start');

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CONTENT_SECURITY_POLICY } from '../../../src/observe/dashboard/index.js';
 import { request } from '../../helpers/http.js';
+import { rawRequest } from '../../helpers/raw-http.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor } from '../../helpers/wait.js';
 import { auth, openFeed, startDashboardApp, TOKEN } from './helpers.js';
@@ -68,7 +69,12 @@ describe('dashboard over HTTP', () => {
         const again = await request(`${d.url}/dashboard/${file}`, { headers: { 'if-none-match': String(r.headers.etag) } });
         assert.equal(again.status, 304, file);
       }
-      assert.equal((await request(`${d.url}/dashboard/../package.json`)).status, 404);
+      // Raw paths (a URL would be normalised by the client before it is sent).
+      for (const path of ['/dashboard/..%2Fpackage.json', '/dashboard/%2e%2e%2Fpackage.json', '/dashboard/..%5Cpackage.json']) {
+        const raw = await rawRequest(d.url, `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n`);
+        assert.ok(raw.status === 404 || raw.status === 400, `${path}: ${raw.status}`);
+        assert.doesNotMatch(raw.text, /"name":\s*"headroom-memory"/, `${path} served package.json`);
+      }
       assert.equal((await request(`${d.url}/dashboard/index.html`)).status, 404, 'only the listed names');
       const slash = await request(`${d.url}/dashboard/`);
       assert.equal(slash.status, 308);
