@@ -171,6 +171,7 @@ async function run(topology: Topology, originUrl: string, drop: number): Promise
     ...topology.env,
     UPSTREAM_URL: originUrl,
     HEADROOM_ADMIN_TOKEN: TOKEN,
+    ADMIN_RATE_LIMIT: '100000', // the bench's own invalidations and stats reads
     HOST: '127.0.0.1',
     PORT: '0',
     LOG_LEVEL: 'error',
