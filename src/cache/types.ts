@@ -67,7 +67,7 @@ export interface CacheStats {
         /**
          * Redis: topology (single, cluster, sentinel), the server(s) this instance talks to now
          * (host:port), calls in flight now / at most / allowed (maxPending), calls refused over
-         * the cap and calls answered at their deadline (commandTimeout).
+         * the cap, calls answered at their deadline (commandTimeout) and the longest wait.
          */
         redis?: RedisStats;
       })

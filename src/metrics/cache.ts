@@ -2,6 +2,7 @@
 // does no metric work. Labels are bounded: tier (l1, l2), result (hit, miss), reason (eviction reasons), …
 import type { Registry } from 'prom-client';
 import type { Cache, CacheStats } from '../cache/types.js';
+import { registerCacheRedisMetrics } from './cache-redis.js';
 import { byLabel, partMetrics, type Samples } from './define.js';
 
 export function registerCacheMetrics(registry: Registry, cache: Pick<Cache, 'stats'>): void {
@@ -169,4 +170,5 @@ export function registerCacheMetrics(registry: Registry, cache: Pick<Cache, 'sta
           })
         : [],
   );
+  registerCacheRedisMetrics(m);
 }

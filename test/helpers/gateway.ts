@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config/index.js';
-import { createGateway, type Gateway } from '../../src/server/gateway.js';
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/server/gateway.js';
 import { createLogger } from '../../src/server/logger.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
@@ -17,7 +17,12 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(env: Record<string, string> = {}, beforeListen?: (gw: Gateway) => void): Promise<TestGateway> {
+export async function startGateway(
+  env: Record<string, string> = {},
+  beforeListen?: (gw: Gateway) => void,
+  /** Further createGateway options (busFaults); the logger is always the one whose lines `logs` holds. */
+  options: Omit<GatewayOptions, 'logger'> = {},
+): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'headroom-gw-'));
   const { config } = loadConfig({
     env: {
@@ -35,7 +40,7 @@ export async function startGateway(env: Record<string, string> = {}, beforeListe
       cb();
     },
   });
-  const gw = await createGateway(config, { logger: createLogger(config.server.logLevel, sink) });
+  const gw = await createGateway(config, { ...options, logger: createLogger(config.server.logLevel, sink) });
   beforeListen?.(gw);
   const url = await gw.listen();
   let closed: Promise<void> | undefined;

@@ -7,6 +7,9 @@
 // or hung server), so the gate also asks the client how many commands it really holds (`depth`).
 import { HeadroomError } from '../../errors.js';
 
+/** The message of ioredis's commandTimeout rejection (ioredis/built/Command.js). */
+const IOREDIS_TIMEOUT = 'Command timed out';
+
 export interface GateStats {
   /** Calls in flight now (each has at most one Redis command outstanding at a time). */
   pending: number;
@@ -15,8 +18,10 @@ export interface GateStats {
   maxPending: number;
   /** Calls refused because maxPending were in flight. */
   refused: number;
-  /** Calls answered at their deadline, before Redis did. */
+  /** Calls answered at their deadline (or ioredis's commandTimeout, which ends at the same time), before Redis did. */
   timedOut: number;
+  /** The longest any call waited for its answer (or its deadline), ms; refused calls wait 0. */
+  waitPeakMs: number;
 }
 
 export class Gate {
@@ -24,6 +29,7 @@ export class Gate {
   private peak = 0;
   private refused = 0;
   private timedOut = 0;
+  private waitPeak = 0;
 
   constructor(
     private readonly max: number,
@@ -43,6 +49,7 @@ export class Gate {
     }
     this.pending++;
     if (held + 1 > this.peak) this.peak = held + 1;
+    const started = performance.now();
     let settled: Promise<T>;
     try {
       settled = op();
@@ -50,19 +57,28 @@ export class Gate {
       settled = Promise.reject(err as Error);
     }
     const done = settled.finally(() => this.pending--);
+    const answered = (): void => {
+      const waited = performance.now() - started;
+      if (waited > this.waitPeak) this.waitPeak = waited;
+    };
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.timedOut++;
+        answered();
         reject(new HeadroomError('HEADROOM_CACHE_STORE_UNAVAILABLE', `redis: no answer within ${this.timeout} ms (commandTimeout)`));
       }, this.timeout);
       timer.unref();
       done.then(
         (v) => {
           clearTimeout(timer);
+          answered();
           resolve(v);
         },
         (err: unknown) => {
           clearTimeout(timer);
+          answered();
+          // ioredis's own commandTimeout (the same length, started a moment earlier) often wins the race.
+          if (err instanceof Error && err.message === IOREDIS_TIMEOUT) this.timedOut++;
           reject(err as Error);
         },
       );
@@ -70,6 +86,13 @@ export class Gate {
   }
 
   stats(): GateStats {
-    return { pending: this.pending, pendingPeak: this.peak, maxPending: this.max, refused: this.refused, timedOut: this.timedOut };
+    return {
+      pending: this.pending,
+      pendingPeak: this.peak,
+      maxPending: this.max,
+      refused: this.refused,
+      timedOut: this.timedOut,
+      waitPeakMs: this.waitPeak,
+    };
   }
 }

@@ -76,6 +76,8 @@ export interface RedisStats {
   maxPending: number;
   refused: number;
   timedOut: number;
+  /** The longest any call waited for Redis's answer or its deadline (commandTimeout), ms. */
+  waitPeakMs: number;
 }
 
 export interface L2Store {
