@@ -18,3 +18,14 @@ export {
 } from './types.js';
 export { registerLogShipMetrics } from '../metrics/log.js';
 export * from '../errors-entry.js';
+// Capped request/response body capture; the adapters wire it (docs/logging.md#capped-body-capture).
+export {
+  createBodyCapture,
+  captureSpecs,
+  type BodyCapture,
+  type BodyCaptureOptions,
+  type BodyCaptureStats,
+  type CaptureRecord,
+  type CapturedBody,
+  type CaptureLogger,
+} from './capture.js';

@@ -13,3 +13,6 @@ export type { Shutdown } from '../../toolkit/shutdown.js';
 export type { MemoryMonitor, MemorySample, MemoryStatus, MemoryMonitorOptions } from '../../monitor/types.js';
 // The error registry and each part's Prometheus registration, as every entry exports them.
 export * from '../../shared-entry.js';
+// Capped request/response body capture (docs/logging.md#capped-body-capture).
+export { captureBodies } from './capture.js';
+export { createBodyCapture, type BodyCapture, type BodyCaptureOptions, type CaptureRecord, type CapturedBody } from '../../log/capture.js';
