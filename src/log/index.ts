@@ -29,3 +29,13 @@ export {
   type CapturedBody,
   type CaptureLogger,
 } from './capture.js';
+export {
+  createRequestAccounting,
+  accountingSpecs,
+  type RequestAccounting,
+  type RequestAccountingOptions,
+  type RequestLedger,
+  type RequestSummary,
+  type RouteSummary,
+} from './accounting.js';
+export { registerRequestAccountingMetrics } from '../metrics/accounting.js';

@@ -19,3 +19,4 @@ export {
 export { serveNodeImage, queryObject } from './node-image.js';
 export * from '../shared-entry.js';
 export { captureMiddleware } from './node-capture.js';
+export { accountingMiddleware } from './node-capture.js';
