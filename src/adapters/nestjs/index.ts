@@ -27,3 +27,4 @@ export {
   type RouteSummary,
 } from '../../log/accounting.js';
 export { registerRequestAccountingMetrics } from '../../metrics/accounting.js';
+export { HeadroomMemoryInterceptor, type MemoryInterceptorOptions, type RequestMemoryReport } from './memory-interceptor.js';

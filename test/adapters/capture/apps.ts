@@ -130,7 +130,7 @@ async function fastifyApp(
   };
 }
 
-function nestController(): new () => unknown {
+export function nestController(): new () => unknown {
   class CaptureController {
     echo(body: unknown): unknown {
       return body;
