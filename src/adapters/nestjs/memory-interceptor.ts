@@ -42,7 +42,7 @@ export class HeadroomMemoryInterceptor implements NestInterceptor {
       throw new HeadroomError('HEADROOM_CONFIG_INVALID', 'HeadroomMemoryInterceptor: onReport must be a function (report) => void');
   }
 
-  intercept(context: ExecutionContext, next: CallHandler) {
+  intercept(context: ExecutionContext, next: CallHandler): ReturnType<CallHandler['handle']> {
     const ledger = this.accounting.current();
     if (ledger && context.getType() === 'http') {
       const started = performance.now();
