@@ -20,3 +20,24 @@ export { registerLogShipMetrics } from '../metrics/log.js';
 export * from '../errors-entry.js';
 export { guardTransport, type GuardedTransport, type GuardedTransportStats, type TransportStream } from './transport-guard.js';
 export type { LogTransportOptions } from './transport.js';
+// Capped request/response body capture; the adapters wire it (docs/logging.md#capped-body-capture).
+export {
+  createBodyCapture,
+  captureSpecs,
+  type BodyCapture,
+  type BodyCaptureOptions,
+  type BodyCaptureStats,
+  type CaptureRecord,
+  type CapturedBody,
+  type CaptureLogger,
+} from './capture.js';
+export {
+  createRequestAccounting,
+  accountingSpecs,
+  type RequestAccounting,
+  type RequestAccountingOptions,
+  type RequestLedger,
+  type RequestSummary,
+  type RouteSummary,
+} from './accounting.js';
+export { registerRequestAccountingMetrics } from '../metrics/accounting.js';

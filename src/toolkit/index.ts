@@ -18,3 +18,5 @@ export {
 } from './node-middleware.js';
 export { serveNodeImage, queryObject } from './node-image.js';
 export * from '../shared-entry.js';
+export { captureMiddleware } from './node-capture.js';
+export { accountingMiddleware } from './node-capture.js';

@@ -32,10 +32,10 @@ const METRICS = [
 /** What each entry must export. Every entry is listed: a new one fails here until its kind is decided. */
 const REQUIRED: Record<string, string[]> = {
   // Adapters and the toolkit: the whole shared block.
-  './fastify': [...ERRORS, ...METRICS, 'headroom'],
-  './express': [...ERRORS, ...METRICS, 'headroom'],
+  './fastify': [...ERRORS, ...METRICS, 'headroom', 'captureBodies', 'accountRequests'],
+  './express': [...ERRORS, ...METRICS, 'headroom', 'captureMiddleware', 'accountingMiddleware'],
   './next': [...ERRORS, ...METRICS, 'createProxyRoute'],
-  './nestjs': [...ERRORS, ...METRICS, 'HeadroomModule'],
+  './nestjs': [...ERRORS, ...METRICS, 'HeadroomModule', 'HeadroomMemoryInterceptor', 'captureMiddleware', 'accountingMiddleware'],
   './toolkit': [...ERRORS, ...METRICS, 'createHeadroom'],
   // Parts: their factory, their own Prometheus registration and the error registry.
   './monitor': [...ERRORS, 'createMemoryMonitor', 'registerMonitorMetrics'],
@@ -47,7 +47,15 @@ const REQUIRED: Record<string, string[]> = {
   './gateway': ['createGateway', 'loadConfig'],
   // The leak gate as a library (the soak tool measures another process: no metrics of its own).
   './soak': [...ERRORS, 'runSoak'],
-  './log': [...ERRORS, 'createLogShipper', 'registerLogShipMetrics', 'guardTransport'],
+  './log': [
+    ...ERRORS,
+    'createLogShipper',
+    'registerLogShipMetrics',
+    'guardTransport',
+    'createBodyCapture',
+    'createRequestAccounting',
+    'registerRequestAccountingMetrics',
+  ],
   // The pino transport target (a worker thread loads its default export).
   './log/transport': ['default'],
   // Stream and batch utilities (no errors of their own: bad options are TypeErrors).

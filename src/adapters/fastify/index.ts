@@ -13,3 +13,16 @@ export type { Shutdown } from '../../toolkit/shutdown.js';
 export type { MemoryMonitor, MemorySample, MemoryStatus, MemoryMonitorOptions } from '../../monitor/types.js';
 // The error registry and each part's Prometheus registration, as every entry exports them.
 export * from '../../shared-entry.js';
+// Capped request/response body capture (docs/logging.md#capped-body-capture).
+export { captureBodies } from './capture.js';
+export { createBodyCapture, type BodyCapture, type BodyCaptureOptions, type CaptureRecord, type CapturedBody } from '../../log/capture.js';
+// Request memory accounting (docs/logging.md#request-memory-accounting).
+export { accountRequests, type AccountRequestsOptions } from './accounting.js';
+export {
+  createRequestAccounting,
+  type RequestAccounting,
+  type RequestAccountingOptions,
+  type RequestSummary,
+  type RouteSummary,
+} from '../../log/accounting.js';
+export { registerRequestAccountingMetrics } from '../../metrics/accounting.js';

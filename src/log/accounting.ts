@@ -1,0 +1,160 @@
+// Request memory accounting: every byte headroom holds for a request (the captured bodies, and any
+// part that calls charge()) is charged to that request — found through AsyncLocalStorage, so a
+// part deep in a call needs no request object — and released when the request ends. One total
+// (the gauge headroom_request_bytes_held) and a per-route summary. The total is only ever moved by
+// the same deltas as the requests' own counters, so the two cannot drift apart.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { performance } from 'node:perf_hooks';
+import { HeadroomError } from '../errors.js';
+import { bytes, num, resolveOptions, type OptionSpec } from '../options/spec.js';
+
+export const accountingSpecs = {
+  warnBytes: bytes({
+    doc: 'A request holding more than this at its peak is reported as heavy (warn callback, NestJS interceptor warning).',
+    default: 1024 ** 2,
+    min: 1024,
+    max: 1024 ** 3,
+  }),
+  maxRoutes: num({
+    doc: 'Most routes kept in the per-route summary; further routes are counted under "overflow".',
+    default: 200,
+    min: 1,
+    max: 10_000,
+    integer: true,
+  }),
+} satisfies Record<string, OptionSpec<unknown>>;
+
+export interface RequestAccountingOptions {
+  warnBytes?: number | string;
+  maxRoutes?: number;
+  /** Called when a request ends whose peak was above warnBytes. */
+  onHeavy?: (request: RequestSummary) => void;
+}
+
+/** One request as accounted. */
+export interface RequestSummary {
+  route: string;
+  ms: number;
+  /** Bytes held right now (0 once ended). */
+  held: number;
+  /** Most bytes held at once. */
+  peak: number;
+  /** Every byte ever charged (released ones included). */
+  charged: number;
+}
+
+export interface RouteSummary {
+  route: string;
+  requests: number;
+  charged: number;
+  /** Highest per-request peak. */
+  maxPeak: number;
+  heavy: number;
+}
+
+export interface RequestLedger {
+  /** Adds (or, negative, gives back) bytes held for this request. */
+  charge(delta: number): void;
+  readonly held: number;
+  readonly peak: number;
+  readonly charged: number;
+  /** Ends the request: what it still holds is released; `route` is its template. Idempotent. */
+  end(route: string): RequestSummary;
+}
+
+export interface RequestAccounting {
+  /** Opens a ledger; run the request's handling inside `run(ledger, fn)` so charge() finds it. */
+  open(): RequestLedger;
+  run<T>(ledger: RequestLedger, fn: () => T): T;
+  /** The ledger of the request being handled, if any. */
+  current(): RequestLedger | undefined;
+  /** Charges the current request; false (nothing charged) outside a request. */
+  charge(delta: number): boolean;
+  /** Bytes held for requests in flight, in total (the gauge). */
+  held(): number;
+  /** Ledgers of requests in flight. */
+  active(): RequestLedger[];
+  routes(): RouteSummary[];
+  readonly warnBytes: number;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export function createRequestAccounting(options: RequestAccountingOptions = {}): RequestAccounting {
+  const o = resolveOptions('createRequestAccounting', accountingSpecs, options, ['onHeavy']);
+  const onHeavy = o.onHeavy as unknown;
+  if (onHeavy !== undefined && typeof onHeavy !== 'function')
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', 'createRequestAccounting: onHeavy must be a function (summary) => void');
+  const als = new AsyncLocalStorage<RequestLedger>();
+  const open = new Set<Ledger>();
+  const routes = new Map<string, RouteSummary>();
+  let total = 0;
+
+  class Ledger implements RequestLedger {
+    held = 0;
+    peak = 0;
+    charged = 0;
+    private readonly started = performance.now();
+    private summary: RequestSummary | undefined;
+
+    charge(delta: number): void {
+      if (this.summary) return; // late releases after end() were already given back
+      if (delta > 0) this.charged += delta;
+      // Never release more than was charged: a part's double release must not drive the total negative.
+      const d = Math.max(delta, -this.held);
+      this.held += d;
+      total += d;
+      if (this.held > this.peak) this.peak = this.held;
+    }
+
+    end(route: string): RequestSummary {
+      if (this.summary) return this.summary;
+      total -= this.held;
+      this.held = 0;
+      open.delete(this);
+      const summary: RequestSummary = { route, ms: performance.now() - this.started, held: 0, peak: this.peak, charged: this.charged };
+      this.summary = summary;
+      const key = routes.has(route) || routes.size < o.maxRoutes ? route : 'overflow';
+      let r = routes.get(key);
+      if (!r) routes.set(key, (r = { route: key, requests: 0, charged: 0, maxPeak: 0, heavy: 0 }));
+      r.requests++;
+      r.charged += this.charged;
+      r.maxPeak = Math.max(r.maxPeak, this.peak);
+      if (this.peak > o.warnBytes) {
+        r.heavy++;
+        try {
+          (onHeavy as RequestAccountingOptions['onHeavy'])?.(summary);
+        } catch {
+          // a throwing callback must not break the request's end
+        }
+      }
+      return summary;
+    }
+  }
+
+  const close = (): Promise<void> => {
+    als.disable();
+    return Promise.resolve();
+  };
+  return {
+    open() {
+      const l = new Ledger();
+      open.add(l);
+      return l;
+    },
+    run: (ledger, fn) => als.run(ledger, fn),
+    current: () => als.getStore(),
+    charge(delta) {
+      const l = als.getStore();
+      if (!l) return false;
+      l.charge(delta);
+      return true;
+    },
+    held: () => total,
+    active: () => [...open],
+    routes: () => [...routes.values()].map((r) => ({ ...r })),
+    warnBytes: o.warnBytes,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

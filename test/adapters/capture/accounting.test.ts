@@ -1,0 +1,164 @@
+// Request memory accounting on real Express 5 and Fastify apps under concurrent load: each request
+// is charged its captured bodies plus what a handler charges after an await (found through
+// AsyncLocalStorage), the per-request charges add up to the gauge, and everything is released —
+// aborted requests included — when the requests end.
+import assert from 'node:assert/strict';
+import { request, type ClientRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { setImmediate as tick } from 'node:timers/promises';
+import express from 'express';
+import Fastify from 'fastify';
+import { Registry } from 'prom-client';
+import {
+  accountingMiddleware,
+  createBodyCapture,
+  createRequestAccounting,
+  registerRequestAccountingMetrics,
+} from '../../../src/adapters/express/index.js';
+import { accountRequests } from '../../../src/adapters/fastify/index.js';
+import type { RequestAccounting, RequestSummary } from '../../../src/log/accounting.js';
+import type { BodyCapture } from '../../../src/log/capture.js';
+import { assertNoLeakedHandles } from '../../helpers/resources.js';
+import { waitFor } from '../../helpers/wait.js';
+
+const HANGING = 48;
+const ECHOES = 32;
+
+interface Stack {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** /hang?n=&extra= writes n bytes of text, charges `extra` after an await, and never ends. */
+async function hang(accounting: RequestAccounting, n: number, extra: number, write: (s: string) => void): Promise<void> {
+  write('x'.repeat(n));
+  await tick();
+  assert.ok(accounting.charge(extra), 'charge() found the request after an await');
+}
+
+async function expressStack(accounting: RequestAccounting, capture: BodyCapture): Promise<Stack> {
+  const app = express();
+  app.use(accountingMiddleware(accounting, capture));
+  app.use(express.json());
+  app.post('/echo', (req, res) => void res.json(req.body));
+  app.get('/hang', async (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    await hang(accounting, Number(req.query.n), Number(req.query.extra), (s) => res.write(s));
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await capture.close();
+    },
+  };
+}
+
+async function fastifyStack(accounting: RequestAccounting, capture: BodyCapture): Promise<Stack> {
+  const app = Fastify();
+  await app.register(accountRequests, { accounting, capture });
+  app.post('/echo', async (req) => req.body);
+  app.get('/hang', async (req, reply) => {
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/plain' });
+    const q = req.query as { n: string; extra: string };
+    await hang(accounting, Number(q.n), Number(q.extra), (s) => reply.raw.write(s));
+  });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    url,
+    async close() {
+      app.server.closeAllConnections();
+      await app.close();
+    },
+  };
+}
+
+function echo(url: string, body: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, agent: false }, (res) =>
+      res.resume().on('end', resolve),
+    );
+    req.on('error', reject).end(body);
+  });
+}
+
+for (const [name, start, hangRoute] of [
+  ['express', expressStack, '/hang'],
+  ['fastify', fastifyStack, '/hang'],
+] as const) {
+  test(`${name}: per-request charges add up to the gauge under concurrent load, and all is released`, { timeout: 60_000 }, async () => {
+    await assertNoLeakedHandles(async () => {
+      const heavy: RequestSummary[] = [];
+      const accounting = createRequestAccounting({ warnBytes: '4KiB', onHeavy: (s) => heavy.push(s) });
+      const capture = createBodyCapture({ onCapture: () => {} });
+      const registry = new Registry();
+      registerRequestAccountingMetrics(registry, accounting);
+      const stack = await start(accounting, capture);
+      const clients: ClientRequest[] = [];
+      try {
+        let expected = 0;
+        let expectedCapture = 0;
+        for (let i = 0; i < HANGING; i++) {
+          const n = 100 + ((i * 997) % 12_000); // some above the 8 KiB cap
+          const extra = 1000 * (i % 7);
+          expected += Math.min(n, 8192) + extra;
+          expectedCapture += Math.min(n, 8192);
+          const req = request(`${stack.url}/hang?n=${n}&extra=${extra}`, { agent: false }, (res) => res.resume().on('error', () => {}));
+          req.on('error', () => {}).end();
+          clients.push(req);
+        }
+        // Requests that come and go meanwhile: charged, then released.
+        const body = JSON.stringify({ fill: 'y'.repeat(20_000) });
+        await Promise.all(Array.from({ length: ECHOES }, () => echo(stack.url, body)));
+        await waitFor(() => accounting.held() === expected, `all ${HANGING} hanging requests charged`, 10_000);
+
+        const active = accounting.active();
+        assert.equal(active.length, HANGING);
+        const sum = active.reduce((s, l) => s + l.held, 0);
+        assert.ok(Math.abs(sum - accounting.held()) <= accounting.held() * 0.01, `sum ${sum} vs gauge ${accounting.held()}`);
+        assert.equal(sum, accounting.held());
+        assert.equal(capture.stats().held, expectedCapture);
+        assert.match(await registry.metrics(), new RegExp(`^headroom_request_bytes_held ${expected}$`, 'm'));
+
+        for (const c of clients) c.destroy();
+        await waitFor(() => accounting.active().length === 0, 'every aborted request ended');
+        assert.equal(accounting.held(), 0);
+        assert.equal(capture.stats().held, 0);
+        const routes = Object.fromEntries(accounting.routes().map((r) => [r.route, r]));
+        assert.equal(routes[hangRoute]?.requests, HANGING);
+        assert.equal(routes[hangRoute]?.charged, expected);
+        assert.equal(routes['/echo']?.requests, ECHOES);
+        assert.equal(routes['/echo']?.charged, ECHOES * 2 * 8192, 'request and response bodies, each cut at 8 KiB');
+        assert.equal(routes['/echo']?.maxPeak, 2 * 8192);
+        assert.ok(heavy.length > 0 && heavy.every((s) => s.peak > 4096));
+        const metrics = await registry.metrics();
+        assert.match(metrics, /^headroom_request_bytes_held 0$/m);
+        assert.match(metrics, new RegExp(`^headroom_requests_accounted_total\\{route="/echo"\\} ${ECHOES}$`, 'm'));
+      } finally {
+        for (const c of clients) c.destroy();
+        await stack.close();
+        await accounting.close();
+      }
+    });
+  });
+}
+
+test('createRequestAccounting checks its options; charge() outside a request charges nothing', async () => {
+  assert.throws(() => createRequestAccounting({ warnBytes: 'huge' }), /warnBytes="huge": must be a byte size/);
+  assert.throws(() => createRequestAccounting({ onHeavy: 1 as never }), /onHeavy must be a function/);
+  const a = createRequestAccounting();
+  assert.equal(a.charge(10), false);
+  const l = a.open();
+  a.run(l, () => a.charge(100));
+  l.charge(-500); // a double release cannot drive the total negative
+  assert.equal(a.held(), 0);
+  l.charge(40);
+  assert.equal(l.end('/r').peak, 100);
+  assert.equal(a.held(), 0);
+  await a.close();
+});
