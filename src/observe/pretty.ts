@@ -29,10 +29,18 @@ export interface PrettyOptions {
 
 const bounded = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
+// Terminal control characters (ESC, BEL, C1) from a logged value must not reach the terminal raw.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const escapeControls = (s: string): string => s.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+// eslint-disable-next-line no-control-regex -- a plain value has no space, quote, '=' or control character
+const PLAIN = /^[^\s"=\u0000-\u001f\u007f-\u009f]*$/;
+
 function value(v: unknown): string {
-  if (typeof v === 'string') return /^[^\s"=]*$/.test(v) && v !== '' ? v : JSON.stringify(v);
+  if (typeof v === 'string') return PLAIN.test(v) && v !== '' ? v : escapeControls(JSON.stringify(v));
   if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
-  return JSON.stringify(v) ?? String(v);
+  return escapeControls(JSON.stringify(v) ?? String(v));
 }
 
 function time(t: unknown): string {
@@ -52,7 +60,7 @@ export function prettyLine(json: string, color = false): string {
   const [name, c] = LEVELS[o.level as number] ?? [String(o.level ?? '?').padEnd(5), ''];
   const fields: string[] = [];
   for (const k in o) if (!SKIP.has(k) && o[k] !== undefined) fields.push(`${k}=${value(o[k])}`);
-  const msg = typeof o.msg === 'string' ? o.msg : '';
+  const msg = typeof o.msg === 'string' ? escapeControls(o.msg) : '';
   const rest = fields.join(' ');
   const head = color ? `${DIM}${time(o.time)}${RESET} ${c}${name}${RESET} ${msg}` : `${time(o.time)} ${name} ${msg}`;
   let out = bounded(rest ? `${head} ${color ? `${DIM}${rest}${RESET}` : rest}` : head, MAX_PRETTY_LINE);

@@ -112,6 +112,15 @@ test('pretty format: one readable line, fields as key=value, error stacks bounde
   assert.equal(prettyLine(JSON.stringify({ level: 40, time: 0, msg: 'w' }), true).includes('\x1b[33mWARN'), true);
 });
 
+test('pretty format: terminal control characters in messages and values are escaped, never written raw', () => {
+  const line = prettyLine(
+    JSON.stringify({ level: 30, time: 0, msg: 'a\u001b[31mred', path: '/x\u001b]0;title\u0007', c1: 'ok\u0085', o: { k: '\u009b' } }),
+  );
+  assert.ok(![...line.trimEnd()].some((c) => c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f)), line);
+  assert.match(line, /a\\u001b\[31mred/);
+  assert.match(line, /c1="ok\\u0085"/);
+});
+
 test('LOG_FORMAT=pretty: the gateway logger writes pretty lines to its destination and JSON stays the default', async () => {
   const out: string[] = [];
   const dest = { write: (s: string) => void out.push(s) };

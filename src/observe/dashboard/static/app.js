@@ -86,8 +86,9 @@ function differ() {
 
 function drawHistory(charts, h) {
   const xs = h.series.timestamp.map((t) => t / 1000);
-  charts.heap.load(xs, [h.series.heapUsed, h.series.heapTotal]);
-  charts.rss.load(xs, [h.series.rss]);
+  const flat = (v) => xs.map(() => v);
+  charts.heap.load(xs, [h.series.heapUsed, flat((h.heapLimit * h.thresholds.warningPercent) / 100), flat(h.heapLimit)]);
+  charts.rss.load(xs, [h.series.rss, flat(h.rssLimit)]);
   charts.loop.load(xs, [h.series.eventLoopDelayP99, h.series.eventLoopUtilization]);
   const last = h.series.status.at(-1);
   if (last) setStatus(last);
@@ -103,7 +104,7 @@ function drawFrame(charts, frame, d) {
   setStatus(frame.status);
   el.summary.textContent = `heap ${f.percent(frame.heap.percent)} of ${f.bytes(frame.heap.limit)}`;
 
-  charts.heap.push(x, [frame.heap.used, frame.heap.total]);
+  charts.heap.push(x, [frame.heap.used, (frame.heap.limit * t.warningPercent) / 100, frame.heap.limit]);
   figures('fig-heap', [
     [
       'used',
@@ -122,7 +123,7 @@ function drawFrame(charts, frame, d) {
     ['limit in', untilLimit(g), g.secondsToLimit !== null && g.secondsToLimit < 3600 ? 'critical' : undefined],
   ]);
 
-  charts.rss.push(x, [frame.rss.bytes]);
+  charts.rss.push(x, [frame.rss.bytes, frame.rss.limit]);
   figures(
     'fig-rss',
     frame.rss.limit === null

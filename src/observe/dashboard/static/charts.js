@@ -103,12 +103,17 @@ export class Chart {
 /** The dashboard's charts, by panel. */
 export function createCharts(byId) {
   const charts = {
+    // Against the V8 heap limit, never heapTotal (which V8 grows and shrinks as it likes).
     heap: new Chart(byId('chart-heap'), [
       { label: 'heap used', fmt: f.bytes },
-      { label: 'heap total', fmt: f.bytes, dash: [4, 4] },
+      { label: 'warning at', fmt: f.bytes, dash: [2, 4] },
+      { label: 'heap limit', fmt: f.bytes, dash: [4, 4] },
     ]),
     postgc: new Chart(byId('chart-postgc'), [{ label: 'heap after GC', fmt: f.bytes }]),
-    rss: new Chart(byId('chart-rss'), [{ label: 'RSS', fmt: f.bytes }]),
+    rss: new Chart(byId('chart-rss'), [
+      { label: 'RSS', fmt: f.bytes },
+      { label: 'container limit', fmt: f.bytes, dash: [4, 4] },
+    ]),
     loop: new Chart(byId('chart-loop'), [
       { label: 'delay p99', fmt: f.ms, scale: 'ms' },
       { label: 'utilisation', fmt: f.percent, scale: '%' },
