@@ -11,6 +11,25 @@ export type { BusFaults, BusStats, LagHistogram } from './bus-stats.js';
 export type { GenerationStats } from './generations.js';
 export type { RedisStats } from './stores/types.js';
 
+/** createCache's `redis`: which Redis, and the bounds of the calls to it (src/cache/options.ts). */
+export interface RedisOptions {
+  /** One of url, clusterNodes (host:port list), sentinels (with sentinelName). */
+  url?: string;
+  clusterNodes?: string[];
+  sentinels?: string[];
+  sentinelName?: string;
+  /** For a cluster or Sentinel (a single server takes it in the URL). */
+  password?: string;
+  tls?: boolean;
+  keyPrefix?: string;
+  /** Values above this are stored in chunks of this size. */
+  chunkSize?: number;
+  /** Longest wait of a call (and of each command), ms. */
+  commandTimeout?: number;
+  /** Most calls in flight. */
+  maxPending?: number;
+}
+
 /** JSON-serialisable values, or bytes (Buffer / Uint8Array come back as Buffer). */
 export type CacheValue = unknown;
 
@@ -122,18 +141,7 @@ export interface CacheOptions {
    * chunkSize: values above it are chunked; commandTimeout: longest wait of a call; maxPending:
    * most calls in flight.
    */
-  redis?: {
-    url?: string;
-    clusterNodes?: string[];
-    sentinels?: string[];
-    sentinelName?: string;
-    password?: string;
-    tls?: boolean;
-    keyPrefix?: string;
-    chunkSize?: number;
-    commandTimeout?: number;
-    maxPending?: number;
-  } | null;
+  redis?: RedisOptions | null;
   defaultTtl?: number;
   monitor?: PressureSource;
   /** Fraction of the L1 budget kept under warning pressure. */

@@ -42,6 +42,7 @@ import {
   SET_TAGGED,
 } from './redis-scripts.js';
 import { MAX_GET_BYTES, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
+import type { RedisOptions } from '../types.js';
 import { clientNodes, createRedisClient, heldCommands, quitOrDisconnect, type RedisClient } from './redis-client.js';
 import { Gate } from './redis-gate.js';
 import { hashSlot } from './redis-slot.js';
@@ -49,22 +50,8 @@ import type { BusPublisher } from '../bus.js';
 
 export { DISCONNECT_TIMEOUT, quitOrDisconnect, type RedisClient } from './redis-client.js';
 
-/** createCache's `redis` (defaults and bounds in src/cache/options.ts), and the cache's hook. */
-export interface RedisStoreOptions {
-  /** One of url, clusterNodes, sentinels (with sentinelName). */
-  url?: string;
-  clusterNodes?: string[];
-  sentinels?: string[];
-  sentinelName?: string;
-  password?: string;
-  tls?: boolean;
-  keyPrefix?: string;
-  /** Values above this are stored in chunks of this size. */
-  chunkSize?: number;
-  /** Longest wait of a call (and of each command), ms. */
-  commandTimeout?: number;
-  /** Most calls in flight. */
-  maxPending?: number;
+/** createCache's `redis` (src/cache/types.ts), and the cache's hook. */
+export interface RedisStoreOptions extends RedisOptions {
   onReady?: () => void;
 }
 
