@@ -57,6 +57,14 @@ export const logShipSpecs = {
     max: 10_000,
     integer: true,
   }),
+  concurrency: num({
+    env: 'LOG_SHIP_CONCURRENCY',
+    doc: 'Most batches sent at once while the sink is up (one connection each), so a backlog drains after an outage; retries and the breaker probe go one round at a time. All of them count against LOG_SHIP_MAX_BYTES. Batches sent together may arrive out of order: Loki accepts that since 2.4 (`unordered_writes`, the default); set 1 for a Loki with ordered writes.',
+    default: 4,
+    min: 1,
+    max: 16,
+    integer: true,
+  }),
   flushInterval: duration({
     env: 'LOG_SHIP_FLUSH_INTERVAL',
     doc: 'Lines fewer than LOG_SHIP_BATCH are sent after waiting at most this long.',
@@ -145,6 +153,7 @@ export interface ResolvedLogShipperOptions {
   maxBytes: number;
   maxAge: number;
   batch: number;
+  concurrency: number;
   flushInterval: number;
   timeout: number;
   retries: number;
@@ -195,6 +204,7 @@ export function resolveLogShipperOptions(given: LogShipperOptions | undefined): 
     maxBytes: o.maxBytes,
     maxAge: o.maxAge,
     batch: o.batch,
+    concurrency: o.concurrency,
     flushInterval: o.flushInterval,
     timeout: o.timeout,
     retries: o.retries,

@@ -12,6 +12,8 @@ export interface LogShipperOptions {
   /** Lines older than this (ms or a duration string) are dropped. */
   maxAge?: number | string;
   batch?: number;
+  /** Most batches in flight at once (1–16, default 4); 1 keeps strict order. */
+  concurrency?: number;
   flushInterval?: number | string;
   /** Longest time of one request (and bound of the final flush in close()). */
   timeout?: number | string;

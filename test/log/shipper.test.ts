@@ -242,7 +242,7 @@ describe('log shipper: a sink that misbehaves', () => {
     });
   });
 
-  test('slow: one batch in flight at a time, the queue stays within the cap', async () => {
+  test('slow: at most LOG_SHIP_CONCURRENCY batches in flight, the queue stays within the cap', async () => {
     await assertNoLeakedHandles(async () => {
       const sink = await startSink('loki', { kind: 'slow', ms: 150 });
       const maxBytes = 32 * 1024;
@@ -259,6 +259,7 @@ describe('log shipper: a sink that misbehaves', () => {
       assert.ok(s.sent > 0 && s.dropped.cap > 0, JSON.stringify(s));
       assert.equal(s.requests.timeout, 0);
       assert.equal(sink.docs.length, s.sent);
+      assert.ok(sink.maxInFlight <= 4, `${sink.maxInFlight} requests at once`);
       await shipper.close();
       await sink.close();
     });

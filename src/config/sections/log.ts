@@ -13,6 +13,7 @@ export const logOptions = {
   maxBytes: option(s.maxBytes),
   maxAge: option(s.maxAge),
   batch: option(s.batch),
+  concurrency: option(s.concurrency),
   flushInterval: option(s.flushInterval),
   timeout: option(s.timeout),
   retries: option(s.retries),
