@@ -117,6 +117,19 @@ export const logShipSpecs = {
     maxLength: 8192,
     secret: true,
   }),
+  spillDir: optionalStr({
+    env: 'LOG_SHIP_SPILL_DIR',
+    doc: 'Directory of the optional disk spill: when LOG_SHIP_MAX_BYTES is full, lines are appended to a file here (at most LOG_SHIP_SPILL_MAX_BYTES) instead of being dropped, and shipped in order when the sink takes them again. The file is removed on shutdown (it outlasts an outage, not a restart). Unset: no spill.',
+    default: undefined,
+    maxLength: 4096,
+  }),
+  spillMaxBytes: bytes({
+    env: 'LOG_SHIP_SPILL_MAX_BYTES',
+    doc: 'Cap on the spill file (LOG_SHIP_SPILL_DIR); when it is full, lines are dropped by the usual policy.',
+    default: 256 * 1024 ** 2,
+    min: 64 * 1024,
+    max: 64 * 1024 ** 3,
+  }),
   // library-only
   retryDelay: duration({
     doc: 'First retry delay; each further retry doubles it (up to maxRetryDelay), with full jitter.',
@@ -160,6 +173,8 @@ export interface ResolvedLogShipperOptions {
   breakDuration: number;
   index: string;
   labels: Record<string, string>;
+  spillDir: string | undefined;
+  spillMaxBytes: number;
   retryDelay: number;
   maxRetryDelay: number;
   breakerThreshold: number;
@@ -211,6 +226,8 @@ export function resolveLogShipperOptions(given: LogShipperOptions | undefined): 
     breakDuration: o.breakDuration,
     index: o.index,
     labels: streamLabels,
+    spillDir: o.spillDir,
+    spillMaxBytes: o.spillMaxBytes,
     retryDelay: o.retryDelay,
     maxRetryDelay: o.maxRetryDelay,
     breakerThreshold: o.breakerThreshold,

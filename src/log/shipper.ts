@@ -5,8 +5,8 @@
 // buffer grows to hundreds of MiB and then blocks the event loop.
 //
 // Every line is in exactly one place: a queue (low: below warn; high: warn and above), one of at
-// most `concurrency` batches (in flight or waiting for a retry), or a counter (sent, dropped by
-// reason). Moving it between them is synchronous, so produced = sent + dropped + pending holds at
+// most `concurrency` batches (in flight or waiting for a retry), the optional spill file (spill.ts),
+// or a counter (sent, dropped by reason). Moving it between them is synchronous, so produced = sent + dropped + pending holds at
 // every instant.
 //
 // Batches go in rounds: while the sink is up, up to `concurrency` batches are sent at once (each on
@@ -21,7 +21,9 @@ import Pool from 'undici/lib/dispatcher/pool.js';
 // Dispatcher.prototype.request is attached by undici's index only, so it is called from its module.
 import request from 'undici/lib/api/api-request.js';
 import undiciErrors from 'undici/lib/core/errors.js';
+import { HeadroomError } from '../errors.js';
 import { Deque } from './deque.js';
+import { SpillFile, type SpilledLine } from './spill.js';
 import { assemble, bulkVerdict, createFormat, ENTRY_OVERHEAD, levelOf, WARN, type Entry, type Verdict } from './formats.js';
 import { resolveLogShipperOptions } from './options.js';
 import { backoffDelay, bounded, retryableStatus } from './retry.js';
@@ -51,6 +53,7 @@ const METADATA = Symbol.for('pino.metadata');
 export function createLogShipper(options: LogShipperOptions): LogShipper {
   const o = resolveLogShipperOptions(options);
   const format = createFormat(o.format, o.index, o.labels);
+  const spill = o.spillDir === undefined ? undefined : openSpill(o.spillDir, o.spillMaxBytes);
   // One connection per concurrent batch, no pipelining: a slow answer delays only its own batch.
   const client = new Pool(o.url.origin, {
     connections: o.concurrency,
@@ -142,11 +145,13 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     const level = typeof announced === 'number' ? announced : levelOf(text);
     const time = o.now();
     const buf = format.encode(text, level, time);
-    const cost = buf.length + format.perEntry + ENTRY_OVERHEAD;
+    const cost = costOf(buf);
     if (cost + format.perBatch > o.maxBytes) {
       drop('too_large');
       return true;
     }
+    // Memory full, or older lines already on disk (they go out first): to the spill while it has room.
+    if (spill && (spill.entries > 0 || pendingBytes() + cost > o.maxBytes - bodyReserve) && spill.append({ buf, level, time })) return true;
     if (!makeRoom(cost, level)) {
       drop('cap');
       return true;
@@ -158,6 +163,36 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       else join();
     }
     return true;
+  }
+
+  const costOf = (buf: Buffer): number => buf.length + format.perEntry + ENTRY_OVERHEAD;
+  // With a spill, memory is filled only up to room for the bodies' own bytes (Loki's stream
+  // headers): taking a batch from a queue filled to the cap would drop a line for them.
+  const bodyReserve = format.perBatch * o.concurrency;
+
+  /** Moves spilled lines back into the queues, oldest first, as far as the cap has room. */
+  function refill(): void {
+    if (!spill || spill.entries === 0) return;
+    let room = o.maxBytes - bodyReserve - pendingBytes();
+    const fits = (l: SpilledLine): boolean => {
+      const cost = costOf(l.buf);
+      if (cost > room) return false;
+      room -= cost;
+      return true;
+    };
+    // At most a round's worth a call: reading the file is synchronous, so each read stays short.
+    const { lines, skipped } = spill.read(o.batch * o.concurrency, fits);
+    drop('spill_corrupt', skipped);
+    const oldest = o.now() - o.maxAge;
+    for (const { buf, level, time } of lines) {
+      if (time < oldest) {
+        drop('age');
+        continue;
+      }
+      const cost = costOf(buf);
+      (level < WARN ? low : high).push({ buf, level, time, cost });
+      queuedBytes += cost;
+    }
   }
 
   function dropExpiredQueued(): void {
@@ -269,6 +304,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   async function run(all: boolean): Promise<void> {
     while (!stopped) {
       dropExpiredQueued();
+      refill();
       // A full round only while the sink is up: a retry or a probe is not widened (but with every
       // batch dropped for room meanwhile, one is taken, or the queue would never move again).
       while (batches.length < (state === 'up' ? o.concurrency : 1)) {
@@ -381,12 +417,13 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       produced,
       sent,
       dropped: { ...dropped },
-      pendingEntries: low.length + high.length + batches.reduce((n, b) => n + b.entries.length, 0),
+      pendingEntries: low.length + high.length + batches.reduce((n, b) => n + b.entries.length, 0) + (spill?.entries ?? 0),
       pendingBytes: pendingBytes(),
       maxBytes: o.maxBytes,
       requests: { ...requests },
       sinkState: stopped ? 'closed' : state,
       format: o.format,
+      ...(spill && { spill: { entries: spill.entries, bytes: spill.pendingBytes, maxBytes: spill.maxBytes } }),
     };
   }
 
@@ -424,6 +461,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
         drop('close');
       }
     }
+    if (spill) drop('close', spill.close());
     await pumping;
     await client.destroy();
   }
@@ -446,6 +484,18 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     [Symbol.asyncDispose]: () => (closed ??= close()),
   };
   return shipper;
+}
+
+/** The spill file, or a configuration error naming the directory when it cannot be created there. */
+function openSpill(dir: string, maxBytes: number): SpillFile {
+  try {
+    return new SpillFile(dir, maxBytes);
+  } catch (err) {
+    throw new HeadroomError(
+      'HEADROOM_CONFIG_INVALID',
+      `createLogShipper: spillDir=${JSON.stringify(dir)}: cannot create a spill file there (${(err as Error).message}); must be a writable directory (or unset: no spill)`,
+    );
+  }
 }
 
 function outcomeOf(err: unknown, aborted: boolean): RequestOutcome {

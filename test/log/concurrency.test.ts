@@ -4,37 +4,13 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { createLogShipper, type LogShipper, type LogShipperOptions, type LogShipStats } from '../../src/log/index.js';
+import { createLogShipper, type LogShipperOptions } from '../../src/log/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { waitFor } from '../helpers/wait.js';
+import { check, watched } from './accounting.js';
 import { closeAllSinks, startSink } from './sinks.js';
 
 after(closeAllSinks);
-
-function check(s: LogShipStats): LogShipStats {
-  const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
-  assert.equal(s.sent + dropped + s.pendingEntries, s.produced, `sent + dropped + pending = produced: ${JSON.stringify(s)}`);
-  assert.ok(s.pendingBytes <= s.maxBytes, `pending ${s.pendingBytes} within the cap ${s.maxBytes}`);
-  return s;
-}
-
-/** Checks the accounting and the cap on every timer turn while `use` runs. */
-async function watched<T>(shipper: LogShipper, use: () => Promise<T>): Promise<T> {
-  let failure: unknown;
-  const timer = setInterval(() => {
-    try {
-      check(shipper.stats());
-    } catch (err) {
-      failure ??= err;
-    }
-  }, 5);
-  try {
-    return await use();
-  } finally {
-    clearInterval(timer);
-    if (failure) throw failure as Error; // eslint-disable-line no-unsafe-finally
-  }
-}
 
 const FAST: LogShipperOptions = { flushInterval: 20, timeout: 300, retryDelay: 10, maxRetryDelay: 40, breakDuration: 100, retries: 100 };
 

@@ -6,44 +6,16 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino from 'pino';
-import { createLogShipper, type LogShipper, type LogShipperOptions, type LogShipStats } from '../../src/log/index.js';
+import { createLogShipper, type LogShipper, type LogShipperOptions } from '../../src/log/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { waitFor } from '../helpers/wait.js';
+import { check, watched } from './accounting.js';
 import { closeAllSinks, startSink, type TestSink } from './sinks.js';
 
 after(closeAllSinks);
 
-/** The accounting rule, and the cap. */
-function check(s: LogShipStats): LogShipStats {
-  const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
-  assert.equal(s.sent + dropped + s.pendingEntries, s.produced, `sent + dropped + pending = produced: ${JSON.stringify(s)}`);
-  assert.ok(s.pendingBytes <= s.maxBytes, `pending ${s.pendingBytes} within the cap ${s.maxBytes}`);
-  assert.ok(s.pendingBytes >= 0 && s.pendingEntries >= 0);
-  return s;
-}
-
 /** Fast settings so that failures, retries and the breaker happen within a test's time. */
 const FAST: LogShipperOptions = { flushInterval: 20, timeout: 300, retryDelay: 10, maxRetryDelay: 40, breakDuration: 150, retries: 3 };
-
-/** Checks the invariant on every timer turn while `use` runs (not only at the end). */
-async function watched<T>(shipper: LogShipper, use: () => Promise<T>): Promise<T> {
-  let failure: unknown;
-  const timer = setInterval(() => {
-    try {
-      check(shipper.stats());
-    } catch (err) {
-      failure ??= err;
-    }
-  }, 5);
-  let result: T;
-  try {
-    result = await use();
-  } finally {
-    clearInterval(timer);
-  }
-  if (failure) throw failure as Error;
-  return result;
-}
 
 describe('log shipper: delivery', () => {
   for (const format of ['elasticsearch', 'loki', 'jsonl'] as const) {

@@ -21,6 +21,8 @@ export const logOptions = {
   index: option(s.index),
   labels: option(s.labels),
   shipAuthorization: option(s.authorization),
+  spillDir: option(s.spillDir),
+  spillMaxBytes: option(s.spillMaxBytes),
 };
 
 type LogConfig = { [K in keyof typeof logOptions]: OptionValue<(typeof logOptions)[K]> };
