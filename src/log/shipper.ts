@@ -174,9 +174,12 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   function refill(): void {
     if (!spill || spill.entries === 0) return;
     let room = o.maxBytes - bodyReserve - pendingBytes();
+    // With memory empty, a line nearly as large as the cap still goes (or it would never leave the file).
+    let alone = pendingBytes() === 0;
     const fits = (l: SpilledLine): boolean => {
       const cost = costOf(l.buf);
-      if (cost > room) return false;
+      if (cost > room && !alone) return false;
+      alone = false;
       room -= cost;
       return true;
     };

@@ -103,6 +103,27 @@ describe('log shipper: disk spill', () => {
     });
   });
 
+  test('a line nearly as large as the cap still leaves the spill (alone)', async () => {
+    await assertNoLeakedHandles(async () => {
+      const dir = freshDir();
+      const sink = await startSink('loki');
+      const shipper = createLogShipper({ ...FAST, url: sink.url, format: 'loki', concurrency: 4, spillDir: dir, spillMaxBytes: '1MiB' });
+      const log = pino(shipper);
+      log.info({ big: 'b'.repeat(31_000) }, 'big'); // more than the cap less the room kept for 4 bodies' stream headers
+      log.info('small');
+      assert.equal(shipper.stats().spill!.entries, 2, 'both went to the file (the small one after the big one)');
+      await waitFor(() => shipper.stats().sent === 2, 'both delivered', 5000);
+      const s = check(shipper.stats());
+      assert.equal(s.dropped.cap + s.dropped.too_large, 0, JSON.stringify(s.dropped));
+      assert.deepEqual(
+        sink.docs.map((d) => d.msg),
+        ['big', 'small'],
+      );
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
   for (const damage of ['truncated', 'corrupt'] as const) {
     test(`a ${damage} spill file: the unreadable lines are skipped (spill_corrupt), the rest delivered`, async () => {
       await assertNoLeakedHandles(async () => {
