@@ -57,6 +57,14 @@ export const logShipSpecs = {
     max: 10_000,
     integer: true,
   }),
+  concurrency: num({
+    env: 'LOG_SHIP_CONCURRENCY',
+    doc: 'Most batches sent at once while the sink is up (one connection each), so a backlog drains after an outage; retries and the breaker probe go one round at a time. All of them count against LOG_SHIP_MAX_BYTES. Batches sent together may arrive out of order: Loki accepts that since 2.4 (`unordered_writes`, the default); set 1 for a Loki with ordered writes.',
+    default: 4,
+    min: 1,
+    max: 16,
+    integer: true,
+  }),
   flushInterval: duration({
     env: 'LOG_SHIP_FLUSH_INTERVAL',
     doc: 'Lines fewer than LOG_SHIP_BATCH are sent after waiting at most this long.',
@@ -109,6 +117,19 @@ export const logShipSpecs = {
     maxLength: 8192,
     secret: true,
   }),
+  spillDir: optionalStr({
+    env: 'LOG_SHIP_SPILL_DIR',
+    doc: 'Directory of the optional disk spill: when LOG_SHIP_MAX_BYTES is full, lines are appended to a file here (at most LOG_SHIP_SPILL_MAX_BYTES) instead of being dropped, and shipped in order when the sink takes them again. The file is removed on shutdown (it outlasts an outage, not a restart). Unset: no spill.',
+    default: undefined,
+    maxLength: 4096,
+  }),
+  spillMaxBytes: bytes({
+    env: 'LOG_SHIP_SPILL_MAX_BYTES',
+    doc: 'Cap on the spill file (LOG_SHIP_SPILL_DIR); when it is full, lines are dropped by the usual policy.',
+    default: 256 * 1024 ** 2,
+    min: 64 * 1024,
+    max: 64 * 1024 ** 3,
+  }),
   // library-only
   retryDelay: duration({
     doc: 'First retry delay; each further retry doubles it (up to maxRetryDelay), with full jitter.',
@@ -145,12 +166,15 @@ export interface ResolvedLogShipperOptions {
   maxBytes: number;
   maxAge: number;
   batch: number;
+  concurrency: number;
   flushInterval: number;
   timeout: number;
   retries: number;
   breakDuration: number;
   index: string;
   labels: Record<string, string>;
+  spillDir: string | undefined;
+  spillMaxBytes: number;
   retryDelay: number;
   maxRetryDelay: number;
   breakerThreshold: number;
@@ -195,12 +219,15 @@ export function resolveLogShipperOptions(given: LogShipperOptions | undefined): 
     maxBytes: o.maxBytes,
     maxAge: o.maxAge,
     batch: o.batch,
+    concurrency: o.concurrency,
     flushInterval: o.flushInterval,
     timeout: o.timeout,
     retries: o.retries,
     breakDuration: o.breakDuration,
     index: o.index,
     labels: streamLabels,
+    spillDir: o.spillDir,
+    spillMaxBytes: o.spillMaxBytes,
     retryDelay: o.retryDelay,
     maxRetryDelay: o.maxRetryDelay,
     breakerThreshold: o.breakerThreshold,

@@ -4,16 +4,26 @@
 // failed batches without a count, and run behind pino.transport's thread-stream, whose main-thread
 // buffer grows to hundreds of MiB and then blocks the event loop.
 //
-// Every line is in exactly one place: a queue (low: below warn; high: warn and above), the batch
-// (in flight or waiting for a retry), or a counter (sent, dropped by reason). Moving it between
-// them is synchronous, so produced = sent + dropped + pending holds at every instant.
-// Client and the error classes from their own modules, not undici's index: the index loads all of
+// Every line is in exactly one place: a queue (low: below warn; high: warn and above), one of at
+// most `concurrency` batches (in flight or waiting for a retry), the optional spill file (spill.ts),
+// or a counter (sent, dropped by reason). Moving it between them is synchronous, so produced = sent + dropped + pending holds at
+// every instant.
+//
+// Batches go in rounds: while the sink is up, up to `concurrency` batches are sent at once (each on
+// its own connection), so a backlog drains at several times one round trip's worth of lines; the
+// next round starts when the whole round is answered. Order across the batches of one round (and
+// around a retry) is not kept: Loki accepts that since 2.4 (`unordered_writes`, on by default),
+// Elasticsearch orders by the documents' time anyway; for a Loki with ordered writes, concurrency 1
+// sends strictly in order (docs/logging.md).
+// Pool and the error classes from their own modules, not undici's index: the index loads all of
 // undici (fetch, WebSocket, mocks), which would cost every gateway memory at start (bench/footprint).
-import Client from 'undici/lib/dispatcher/client.js';
+import Pool from 'undici/lib/dispatcher/pool.js';
 // Dispatcher.prototype.request is attached by undici's index only, so it is called from its module.
 import request from 'undici/lib/api/api-request.js';
 import undiciErrors from 'undici/lib/core/errors.js';
+import { HeadroomError } from '../errors.js';
 import { Deque } from './deque.js';
+import { SpillFile, type SpilledLine } from './spill.js';
 import { assemble, bulkVerdict, createFormat, ENTRY_OVERHEAD, levelOf, WARN, type Entry, type Verdict } from './formats.js';
 import { resolveLogShipperOptions } from './options.js';
 import { backoffDelay, bounded, retryableStatus } from './retry.js';
@@ -34,6 +44,8 @@ interface Batch {
   cost: number;
   /** Failed attempts so far. */
   failures: number;
+  /** A request carries it now: it can neither be dropped for room nor for age. */
+  inFlight: boolean;
 }
 
 const METADATA = Symbol.for('pino.metadata');
@@ -41,8 +53,10 @@ const METADATA = Symbol.for('pino.metadata');
 export function createLogShipper(options: LogShipperOptions): LogShipper {
   const o = resolveLogShipperOptions(options);
   const format = createFormat(o.format, o.index, o.labels);
-  // One connection: batches go one at a time, so a slow sink holds at most one batch in flight.
-  const client = new Client(o.url.origin, {
+  const spill = o.spillDir === undefined ? undefined : openSpill(o.spillDir, o.spillMaxBytes);
+  // One connection per concurrent batch, no pipelining: a slow answer delays only its own batch.
+  const client = new Pool(o.url.origin, {
+    connections: o.concurrency,
     connect: { timeout: o.timeout },
     headersTimeout: o.timeout,
     bodyTimeout: o.timeout,
@@ -56,8 +70,9 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   const low = new Deque<Entry>();
   const high = new Deque<Entry>();
   let queuedBytes = 0;
-  let batch: Batch | undefined;
-  let inFlight = false;
+  /** Taken from the queues, oldest first; at most `concurrency`. */
+  const batches: Batch[] = [];
+  let batchBytes = 0;
 
   let produced = 0;
   let sent = 0;
@@ -71,13 +86,13 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   /** Set once close() has given up: nothing is sent any more. */
   let stopped = false;
   let pumping: Promise<void> | undefined;
-  let abortInFlight: (() => void) | undefined;
+  const aborts = new Set<() => void>();
   let wake: (() => void) | undefined;
 
   const ticker = setInterval(tick, o.flushInterval);
   ticker.unref();
 
-  const pendingBytes = (): number => queuedBytes + (batch?.cost ?? 0);
+  const pendingBytes = (): number => queuedBytes + batchBytes;
 
   function drop(reason: DropReason, n = 1): void {
     dropped[reason] += n;
@@ -89,22 +104,27 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     drop(reason);
   }
 
-  function releaseBatch(reason?: DropReason): void {
-    if (!batch) return;
-    if (reason) drop(reason, batch.entries.length);
-    batch = undefined;
+  function releaseBatch(b: Batch, reason?: DropReason): void {
+    const i = batches.indexOf(b);
+    if (i < 0) return;
+    batches.splice(i, 1);
+    batchBytes -= b.cost;
+    if (reason) drop(reason, b.entries.length);
   }
+
+  const held = (b: Batch): boolean => batches.includes(b);
 
   /**
    * Makes room for `cost` more bytes by the drop policy: queued debug/info lines oldest first; then
-   * the new line itself if it is debug/info; then the batch waiting for a retry (the oldest lines);
-   * then queued warn+ lines oldest first. Returns false when the new line is the one to drop.
+   * the new line itself if it is debug/info; then the oldest batch waiting for a retry (the oldest
+   * lines); then queued warn+ lines oldest first. Returns false when the new line is the one to drop.
    */
   function makeRoom(cost: number, level: number): boolean {
     while (pendingBytes() + cost > o.maxBytes) {
+      const waiting = batches.find((b) => !b.inFlight);
       if (low.length > 0) dropHead(low, 'cap');
       else if (level < WARN) return false;
-      else if (batch && !inFlight) releaseBatch('cap');
+      else if (waiting) releaseBatch(waiting, 'cap');
       else if (high.length > 0) dropHead(high, 'cap');
       else return false;
     }
@@ -125,19 +145,57 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     const level = typeof announced === 'number' ? announced : levelOf(text);
     const time = o.now();
     const buf = format.encode(text, level, time);
-    const cost = buf.length + format.perEntry + ENTRY_OVERHEAD;
+    const cost = costOf(buf);
     if (cost + format.perBatch > o.maxBytes) {
       drop('too_large');
       return true;
     }
+    // Memory full, or older lines already on disk (they go out first): to the spill while it has room.
+    if (spill && (spill.entries > 0 || pendingBytes() + cost > o.maxBytes - bodyReserve) && spill.append({ buf, level, time })) return true;
     if (!makeRoom(cost, level)) {
       drop('cap');
       return true;
     }
     (level < WARN ? low : high).push({ buf, level, time, cost });
     queuedBytes += cost;
-    if (low.length + high.length >= o.batch && !pumping) void pump(false);
+    if (low.length + high.length >= o.batch) {
+      if (!pumping) void pump(false);
+      else join();
+    }
     return true;
+  }
+
+  const costOf = (buf: Buffer): number => buf.length + format.perEntry + ENTRY_OVERHEAD;
+  // With a spill, memory is filled only up to room for the bodies' own bytes (Loki's stream
+  // headers): taking a batch from a queue filled to the cap would drop a line for them.
+  const bodyReserve = format.perBatch * o.concurrency;
+
+  /** Moves spilled lines back into the queues, oldest first, as far as the cap has room. */
+  function refill(): void {
+    if (!spill || spill.entries === 0) return;
+    let room = o.maxBytes - bodyReserve - pendingBytes();
+    // With memory empty, a line nearly as large as the cap still goes (or it would never leave the file).
+    let alone = pendingBytes() === 0;
+    const fits = (l: SpilledLine): boolean => {
+      const cost = costOf(l.buf);
+      if (cost > room && !alone) return false;
+      alone = false;
+      room -= cost;
+      return true;
+    };
+    // At most a round's worth a call: reading the file is synchronous, so each read stays short.
+    const { lines, skipped } = spill.read(o.batch * o.concurrency, fits);
+    drop('spill_corrupt', skipped);
+    const oldest = o.now() - o.maxAge;
+    for (const { buf, level, time } of lines) {
+      if (time < oldest) {
+        drop('age');
+        continue;
+      }
+      const cost = costOf(buf);
+      (level < WARN ? low : high).push({ buf, level, time, cost });
+      queuedBytes += cost;
+    }
   }
 
   function dropExpiredQueued(): void {
@@ -145,21 +203,27 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     for (const q of [low, high]) while (q.length > 0 && q.peek()!.time < oldest) dropHead(q, 'age');
   }
 
-  /** Lines of the waiting batch that grew too old are dropped (the rest is reassembled). */
-  function dropExpiredBatch(): void {
-    if (!batch || inFlight) return;
+  /** Lines of the waiting batches that grew too old are dropped (the rest is reassembled). */
+  function dropExpiredBatches(): void {
     const oldest = o.now() - o.maxAge;
-    const keep = batch.entries.filter((e) => e.time >= oldest);
-    if (keep.length === batch.entries.length) return;
-    drop('age', batch.entries.length - keep.length);
-    rebuild(keep);
+    for (const b of [...batches]) {
+      if (b.inFlight) continue;
+      const keep = b.entries.filter((e) => e.time >= oldest);
+      if (keep.length === b.entries.length) continue;
+      drop('age', b.entries.length - keep.length);
+      rebuild(b, keep);
+    }
   }
 
-  function rebuild(keep: Entry[]): void {
-    if (!batch) return;
-    if (keep.length === 0) return void (batch = undefined);
+  /** `b` now holds only `keep` (in place: the batch keeps its place and its failures). */
+  function rebuild(b: Batch, keep: Entry[]): void {
+    if (keep.length === 0) return releaseBatch(b);
     const { body, entries } = assemble(format, keep);
-    batch = { body, entries, cost: body.length + entries.length * ENTRY_OVERHEAD, failures: batch.failures };
+    batchBytes -= b.cost;
+    b.body = body;
+    b.entries = entries;
+    b.cost = body.length + entries.length * ENTRY_OVERHEAD;
+    batchBytes += b.cost;
   }
 
   /** The oldest queued lines (both queues, by time), at most `batch` of them and within the cap. */
@@ -179,14 +243,16 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       entries.push(next);
     }
     const { body, entries: viewed } = assemble(format, entries);
-    batch = { body, entries: viewed, cost: body.length + viewed.length * ENTRY_OVERHEAD, failures: 0 };
+    const b: Batch = { body, entries: viewed, cost: body.length + viewed.length * ENTRY_OVERHEAD, failures: 0, inFlight: false };
+    batches.push(b);
+    batchBytes += b.cost;
     // Loki's stream headers may take a little more than the lines did: queued lines make room.
     while (pendingBytes() > o.maxBytes && low.length + high.length > 0) dropHead(low.length > 0 ? low : high, 'cap');
   }
 
   function tick(): void {
     dropExpiredQueued();
-    dropExpiredBatch();
+    dropExpiredBatches();
     if (!pumping) void pump(true);
   }
 
@@ -207,40 +273,70 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   const backoff = (failures: number): number => backoffDelay(failures, o.retryDelay, o.maxRetryDelay, o.random);
 
   /**
-   * Sends batches one at a time: full ones, or (all) whatever is queued. A failed batch waits for
-   * its retry here, and an open breaker makes it wait for the probe, so a dead sink costs one
-   * sleeping promise while writes only queue (and drop) within the cap.
+   * Sends rounds of up to `concurrency` batches: full ones, or (all) whatever is queued. Failed
+   * batches wait for their retry here, and an open breaker makes them wait for the probe (one batch),
+   * so a dead sink costs one sleeping promise while writes only queue (and drop) within the cap.
    */
   function pump(all: boolean): Promise<void> {
     return (pumping ??= run(all).finally(() => (pumping = undefined)));
   }
 
+  /** The batches of the round that is out, while it is (write() adds to it); requests not yet answered. */
+  let current: Set<Batch> | undefined;
+  const flying = new Set<Promise<void>>();
+
+  /** Sends `b`; its answer is applied as it comes, not after the whole round: a batch answered but
+   * not yet applied is no longer in flight and could otherwise be dropped for room though delivered. */
+  function launch(b: Batch): void {
+    const p = send(b).then((verdict) => {
+      if (!stopped && held(b)) apply(verdict, b); // not after close() gave up, nor if dropped meanwhile
+      flying.delete(p);
+    });
+    flying.add(p);
+  }
+
+  /** A full batch joins the round that is out when there is a free place and the sink is up. */
+  function join(): void {
+    if (!current || state !== 'up' || closing || stopped || batches.length >= o.concurrency) return;
+    takeBatch();
+    const b = batches.at(-1)!;
+    current.add(b);
+    launch(b);
+  }
+
   async function run(all: boolean): Promise<void> {
     while (!stopped) {
-      if (!batch) {
-        dropExpiredQueued();
+      dropExpiredQueued();
+      refill();
+      // A full round only while the sink is up: a retry or a probe is not widened (but with every
+      // batch dropped for room meanwhile, one is taken, or the queue would never move again).
+      while (batches.length < (state === 'up' ? o.concurrency : 1)) {
         const queued = low.length + high.length;
-        if (queued === 0 || (!all && queued < o.batch)) return;
+        if (queued === 0 || (!all && queued < o.batch)) break;
         takeBatch();
       }
+      if (batches.length === 0) return;
       if (state === 'down') {
         if (closing) return;
         await sleep(openUntil - o.now());
         if (stopped) return;
         state = 'probing';
       }
-      dropExpiredBatch();
-      const current = batch;
-      if (!current) continue;
-      const verdict = await send(current);
-      if (stopped || batch !== current) continue; // close() gave up, or the batch was dropped meanwhile
-      apply(verdict, current);
-      if (batch && !closing) {
+      dropExpiredBatches();
+      const round = new Set(batches.slice(0, state === 'probing' ? 1 : o.concurrency));
+      if (round.size === 0) continue;
+      for (const b of round) launch(b);
+      // While the round is out and the sink is up, a batch that fills meanwhile joins it (write()).
+      current = round;
+      while (flying.size > 0) await Promise.all(flying);
+      current = undefined;
+      const retrying = [...round].filter(held);
+      if (retrying.length > 0 && !closing) {
         if ((state as SinkState) !== 'down') {
           state = 'retrying';
-          await sleep(backoff(batch.failures));
+          await sleep(backoff(Math.max(...retrying.map((b) => b.failures))));
         }
-      } else if (batch && closing) {
+      } else if (retrying.length > 0 && closing) {
         return; // one attempt per batch while closing; close() counts the rest
       }
     }
@@ -250,18 +346,21 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     const n = current.entries.length;
     if (verdict.kind === 'ok') {
       sent += n;
-      releaseBatch();
+      releaseBatch(current);
       succeeded();
     } else if (verdict.kind === 'rejected') {
-      releaseBatch('rejected');
+      releaseBatch(current, 'rejected');
       succeeded(); // the sink answered: it is up, the lines were bad
     } else if (verdict.kind === 'partial') {
       const retry = new Set(verdict.retry);
       sent += n - verdict.retry.length - verdict.rejected.length;
       drop('rejected', verdict.rejected.length);
       succeeded();
-      rebuild(current.entries.filter((_, i) => retry.has(i)));
-      if (batch) failed(batch);
+      rebuild(
+        current,
+        current.entries.filter((_, i) => retry.has(i)),
+      );
+      if (held(current)) failed(current);
     } else {
       consecutiveFailures++;
       if (consecutiveFailures >= o.breakerThreshold || state === 'probing') {
@@ -280,13 +379,14 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   /** One more failure of the batch; dropped as failed after `retries` retries. */
   function failed(b: Batch): void {
     b.failures++;
-    if (b.failures > o.retries) releaseBatch('failed');
+    if (b.failures > o.retries) releaseBatch(b, 'failed');
   }
 
   async function send(b: Batch): Promise<Verdict> {
-    inFlight = true;
+    b.inFlight = true;
     const ac = new AbortController();
-    abortInFlight = () => ac.abort();
+    const abort = (): void => ac.abort();
+    aborts.add(abort);
     // undici's timeouts cover connect, headers and body separately; this bounds the whole request.
     const timer = setTimeout(() => ac.abort(), o.timeout);
     timer.unref();
@@ -310,8 +410,8 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       return { kind: 'retry', reason: (err as Error).message };
     } finally {
       clearTimeout(timer);
-      inFlight = false;
-      abortInFlight = undefined;
+      b.inFlight = false;
+      aborts.delete(abort);
     }
   }
 
@@ -320,12 +420,13 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       produced,
       sent,
       dropped: { ...dropped },
-      pendingEntries: low.length + high.length + (batch?.entries.length ?? 0),
+      pendingEntries: low.length + high.length + batches.reduce((n, b) => n + b.entries.length, 0) + (spill?.entries ?? 0),
       pendingBytes: pendingBytes(),
       maxBytes: o.maxBytes,
       requests: { ...requests },
       sinkState: stopped ? 'closed' : state,
       format: o.format,
+      ...(spill && { spill: { entries: spill.entries, bytes: spill.pendingBytes, maxBytes: spill.maxBytes } }),
     };
   }
 
@@ -354,15 +455,16 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       o.timeout,
     );
     stopped = true;
-    abortInFlight?.();
+    for (const abort of aborts) abort();
     wake?.();
-    releaseBatch('close');
+    for (const b of [...batches]) releaseBatch(b, 'close');
     for (const q of [low, high]) {
       for (const e of q.drain()) {
         queuedBytes -= e.cost;
         drop('close');
       }
     }
+    if (spill) drop('close', spill.close());
     await pumping;
     await client.destroy();
   }
@@ -385,6 +487,18 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     [Symbol.asyncDispose]: () => (closed ??= close()),
   };
   return shipper;
+}
+
+/** The spill file, or a configuration error naming the directory when it cannot be created there. */
+function openSpill(dir: string, maxBytes: number): SpillFile {
+  try {
+    return new SpillFile(dir, maxBytes);
+  } catch (err) {
+    throw new HeadroomError(
+      'HEADROOM_CONFIG_INVALID',
+      `createLogShipper: spillDir=${JSON.stringify(dir)}: cannot create a spill file there (${(err as Error).message}); must be a writable directory (or unset: no spill)`,
+    );
+  }
 }
 
 function outcomeOf(err: unknown, aborted: boolean): RequestOutcome {

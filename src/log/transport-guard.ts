@@ -70,6 +70,7 @@ export function guardTransport(stream: TransportStream): GuardedTransport {
       requests: worker?.requests ?? { ok: 0, partial: 0, rejected: 0, error: 0, timeout: 0, refused: 0 },
       sinkState: worker?.sinkState ?? 'up',
       format: worker?.format ?? 'jsonl',
+      ...(worker?.spill && { spill: worker.spill }),
       droppedMain,
       transitBytes,
     };

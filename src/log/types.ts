@@ -12,6 +12,8 @@ export interface LogShipperOptions {
   /** Lines older than this (ms or a duration string) are dropped. */
   maxAge?: number | string;
   batch?: number;
+  /** Most batches in flight at once (1–16, default 4); 1 keeps strict order. */
+  concurrency?: number;
   flushInterval?: number | string;
   /** Longest time of one request (and bound of the final flush in close()). */
   timeout?: number | string;
@@ -21,6 +23,9 @@ export interface LogShipperOptions {
   /** Loki stream labels: `['job=api']` or `{ job: 'api' }`. */
   labels?: string[] | string | Record<string, string>;
   authorization?: string;
+  /** Directory of the optional disk spill (a file capped at spillMaxBytes); unset: no spill. */
+  spillDir?: string;
+  spillMaxBytes?: number | string;
   retryDelay?: number | string;
   maxRetryDelay?: number | string;
   breakerThreshold?: number;
@@ -44,9 +49,11 @@ export type DropReason =
   /** Still failing after LOG_SHIP_RETRIES retries. */
   | 'failed'
   /** Still waiting when close() gave up (or logged after close()). */
-  | 'close';
+  | 'close'
+  /** Spilled to disk and read back truncated or corrupt (with every later line of the file). */
+  | 'spill_corrupt';
 
-export const DROP_REASONS: readonly DropReason[] = ['cap', 'age', 'too_large', 'rejected', 'failed', 'close'];
+export const DROP_REASONS: readonly DropReason[] = ['cap', 'age', 'too_large', 'rejected', 'failed', 'close', 'spill_corrupt'];
 
 /** up: last request succeeded; retrying: a batch failed and waits for a retry; down: breaker open; probing: one trial request; closed. */
 export type SinkState = 'up' | 'retrying' | 'down' | 'probing' | 'closed';
@@ -71,6 +78,8 @@ export interface LogShipStats {
   requests: Record<RequestOutcome, number>;
   sinkState: SinkState;
   format: LogShipFormat;
+  /** With a spill directory: lines and bytes in the spill file (the lines are in pendingEntries; the bytes are on disk, not in pendingBytes). */
+  spill?: { entries: number; bytes: number; maxBytes: number };
 }
 
 /** A pino destination (`pino(opts, shipper)` or one stream of `pino.multistream`). */

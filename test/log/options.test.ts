@@ -25,6 +25,7 @@ describe('log shipping options', () => {
     assert.equal(config.log.maxAge, 3_600_000);
     assert.equal(config.log.batch, 100);
     assert.equal(config.log.timeout, 5000);
+    assert.equal(config.log.concurrency, 4);
   });
 
   test('LOG_SHIP_* variables are parsed with units; bad ones stop start-up naming the variable', () => {
@@ -33,6 +34,12 @@ describe('log shipping options', () => {
     });
     assert.equal(config.log.maxBytes, 8 * 1024 ** 2);
     assert.equal(config.log.maxAge, 600_000);
+    assert.equal(loadConfig({ env: { LOG_SHIP_CONCURRENCY: '1' } }).config.log.concurrency, 1);
+    assert.throws(
+      () => loadConfig({ env: { LOG_SHIP_CONCURRENCY: '32' } }),
+      (err: unknown) =>
+        err instanceof ConfigError && err.problems.some((p) => p.includes('LOG_SHIP_CONCURRENCY') && p.includes('between 1 and 16')),
+    );
     assert.throws(
       () => loadConfig({ env: { LOG_SHIP_FORMAT: 'splunk', LOG_SHIP_MAX_BYTES: '1KB', LOG_SHIP_URL: 'http://u:secret@x/' + 'y' } }),
       (err: unknown) => {
@@ -61,6 +68,7 @@ describe('log shipping options', () => {
       () => createLogShipper({ url: 'http://127.0.0.1:9/x', maxBytes: '1KB', batch: 0, format: 'gelf' as 'loki' }),
       /maxBytes="1KB": must be a byte size between 16 KiB and 1 GiB.*; batch=0: must be an integer between 1 and 10000|format="gelf"/,
     );
+    refuses(() => createLogShipper({ url: 'http://x/', concurrency: 0 }), /concurrency=0: must be an integer between 1 and 16/);
     refuses(() => createLogShipper({ url: 'ftp://x/' }), /url=<hidden>: must be an absolute http or https URL/);
     refuses(
       () => createLogShipper({ url: 'http://x/', retryDelay: 1000, maxRetryDelay: 10 }),

@@ -6,44 +6,16 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino from 'pino';
-import { createLogShipper, type LogShipper, type LogShipperOptions, type LogShipStats } from '../../src/log/index.js';
+import { createLogShipper, type LogShipper, type LogShipperOptions } from '../../src/log/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { waitFor } from '../helpers/wait.js';
+import { check, watched } from './accounting.js';
 import { closeAllSinks, startSink, type TestSink } from './sinks.js';
 
 after(closeAllSinks);
 
-/** The accounting rule, and the cap. */
-function check(s: LogShipStats): LogShipStats {
-  const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
-  assert.equal(s.sent + dropped + s.pendingEntries, s.produced, `sent + dropped + pending = produced: ${JSON.stringify(s)}`);
-  assert.ok(s.pendingBytes <= s.maxBytes, `pending ${s.pendingBytes} within the cap ${s.maxBytes}`);
-  assert.ok(s.pendingBytes >= 0 && s.pendingEntries >= 0);
-  return s;
-}
-
 /** Fast settings so that failures, retries and the breaker happen within a test's time. */
 const FAST: LogShipperOptions = { flushInterval: 20, timeout: 300, retryDelay: 10, maxRetryDelay: 40, breakDuration: 150, retries: 3 };
-
-/** Checks the invariant on every timer turn while `use` runs (not only at the end). */
-async function watched<T>(shipper: LogShipper, use: () => Promise<T>): Promise<T> {
-  let failure: unknown;
-  const timer = setInterval(() => {
-    try {
-      check(shipper.stats());
-    } catch (err) {
-      failure ??= err;
-    }
-  }, 5);
-  let result: T;
-  try {
-    result = await use();
-  } finally {
-    clearInterval(timer);
-  }
-  if (failure) throw failure as Error;
-  return result;
-}
 
 describe('log shipper: delivery', () => {
   for (const format of ['elasticsearch', 'loki', 'jsonl'] as const) {
@@ -242,7 +214,7 @@ describe('log shipper: a sink that misbehaves', () => {
     });
   });
 
-  test('slow: one batch in flight at a time, the queue stays within the cap', async () => {
+  test('slow: at most LOG_SHIP_CONCURRENCY batches in flight, the queue stays within the cap', async () => {
     await assertNoLeakedHandles(async () => {
       const sink = await startSink('loki', { kind: 'slow', ms: 150 });
       const maxBytes = 32 * 1024;
@@ -259,6 +231,7 @@ describe('log shipper: a sink that misbehaves', () => {
       assert.ok(s.sent > 0 && s.dropped.cap > 0, JSON.stringify(s));
       assert.equal(s.requests.timeout, 0);
       assert.equal(sink.docs.length, s.sent);
+      assert.ok(sink.maxInFlight <= 4, `${sink.maxInFlight} requests at once`);
       await shipper.close();
       await sink.close();
     });

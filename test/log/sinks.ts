@@ -23,6 +23,9 @@ export interface TestSink {
   /** Loki: the stream labels seen. */
   streams: Record<string, string>[];
   requests: number;
+  /** Requests being answered now, and the most at once so far. */
+  inFlight: number;
+  maxInFlight: number;
   mode: SinkMode;
   /** Closes the port (connections reset): the sink now refuses. */
   stop(): Promise<void>;
@@ -41,15 +44,22 @@ export async function closeAllSinks(): Promise<void> {
 export interface SinkOptions {
   /** Keep the accepted documents in `docs` (default true); false only counts them (long benchmarks). */
   keep?: boolean;
+  /**
+   * Loki with `unordered_writes: false` (before 2.4, or turned off): a push holding an entry older
+   * than the newest accepted of its stream is refused with 400 "entry out of order".
+   */
+  ordered?: boolean;
 }
 
 export async function startSink(
   protocol: 'elasticsearch' | 'loki' | 'jsonl',
   mode: SinkMode = { kind: 'ok' },
-  { keep = true }: SinkOptions = {},
+  { keep = true, ordered = false }: SinkOptions = {},
 ): Promise<TestSink> {
   const sockets = new Set<Socket>();
   const attempts = new Map<string, number>();
+  /** ordered Loki: the newest timestamp accepted per stream (its labels as JSON). */
+  const newest = new Map<string, bigint>();
   let server: Server | undefined;
   const sink: TestSink = {
     url: '',
@@ -58,6 +68,8 @@ export async function startSink(
     accepted: 0,
     streams: [],
     requests: 0,
+    inFlight: 0,
+    maxInFlight: 0,
     mode,
     stop,
     start,
@@ -74,6 +86,8 @@ export async function startSink(
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const chunks: Buffer[] = [];
+    sink.maxInFlight = Math.max(sink.maxInFlight, ++sink.inFlight);
+    res.once('close', () => sink.inFlight--);
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       sink.requests++;
@@ -88,6 +102,10 @@ export async function startSink(
         if (protocol === 'elasticsearch') return bulk(body, res, m);
         if (protocol === 'loki') {
           const push = JSON.parse(body) as { streams: { stream: Record<string, string>; values: [string, string][] }[] };
+          if (ordered && !inOrder(push.streams)) {
+            res.writeHead(400, { 'content-type': 'text/plain' }).end('entry out of order');
+            return;
+          }
           for (const s of push.streams) {
             if (keep) sink.streams.push(s.stream);
             for (const [ts, line] of s.values) {
@@ -104,6 +122,21 @@ export async function startSink(
       if (m.kind === 'slow') setTimeout(answer, m.ms);
       else answer();
     });
+  }
+
+  /** Whether every entry is not older than its stream's newest so far (then they become the newest). */
+  function inOrder(streams: { stream: Record<string, string>; values: [string, string][] }[]): boolean {
+    const next = new Map(newest);
+    for (const s of streams) {
+      const key = JSON.stringify(s.stream);
+      for (const [ts] of s.values) {
+        const t = BigInt(ts);
+        if (t < (next.get(key) ?? 0n)) return false;
+        next.set(key, t);
+      }
+    }
+    for (const [k, t] of next) newest.set(k, t);
+    return true;
   }
 
   function bulk(body: string, res: ServerResponse, m: SinkMode): void {

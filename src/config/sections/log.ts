@@ -13,6 +13,7 @@ export const logOptions = {
   maxBytes: option(s.maxBytes),
   maxAge: option(s.maxAge),
   batch: option(s.batch),
+  concurrency: option(s.concurrency),
   flushInterval: option(s.flushInterval),
   timeout: option(s.timeout),
   retries: option(s.retries),
@@ -20,6 +21,8 @@ export const logOptions = {
   index: option(s.index),
   labels: option(s.labels),
   shipAuthorization: option(s.authorization),
+  spillDir: option(s.spillDir),
+  spillMaxBytes: option(s.spillMaxBytes),
 };
 
 type LogConfig = { [K in keyof typeof logOptions]: OptionValue<(typeof logOptions)[K]> };

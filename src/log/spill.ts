@@ -1,0 +1,138 @@
+// The optional disk spill of the log shipper: when the memory cap is full, lines go to an
+// append-only file capped in bytes instead of being dropped, and are read back in order when the
+// sink takes them again. One file per shipper, removed by close(): it outlasts an outage, not a
+// restart. Writes are synchronous appends (the page cache; pino's own stdout destination writes
+// synchronously too), so the line is on its way to disk before write() returns and nothing else
+// waits in memory for it.
+//
+// Record: u32 payload length, u32 CRC-32 of the rest, u16 level, f64 time, the encoded line. A
+// record that is short (the file was truncated) or fails its CRC ends the replay: its lines and
+// every later one are skipped (`corrupt`), since the record boundaries after it cannot be trusted.
+import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+
+const HEADER = 18;
+
+export interface SpilledLine {
+  buf: Buffer;
+  level: number;
+  time: number;
+}
+
+export class SpillFile {
+  readonly path: string;
+  private fd: number | undefined;
+  /** Lines written and not yet read back (nor skipped). */
+  entries = 0;
+  /** Bytes of the file written so far (reset when everything has been read back). */
+  size = 0;
+  private readAt = 0;
+  /** Lines skipped because their record was truncated or corrupt. */
+  corrupt = 0;
+
+  constructor(
+    dir: string,
+    readonly maxBytes: number,
+  ) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.path = join(dir, `headroom-log-spill-${process.pid}-${randomUUID()}.bin`);
+    this.fd = openSync(this.path, 'wx+', 0o600);
+  }
+
+  /** Bytes written and not yet read back. */
+  get pendingBytes(): number {
+    return this.size - this.readAt;
+  }
+
+  /** Appends a line; false (nothing written) when the file would pass maxBytes or the write fails. */
+  append(line: SpilledLine): boolean {
+    if (this.fd === undefined || this.size + HEADER + line.buf.length > this.maxBytes) return false;
+    const head = Buffer.allocUnsafe(HEADER);
+    head.writeUInt32LE(line.buf.length, 0);
+    head.writeUInt16LE(Math.max(0, Math.min(0xffff, Math.trunc(line.level))), 8);
+    head.writeDoubleLE(line.time, 10);
+    head.writeUInt32LE(crc32(line.buf, crc32(head.subarray(8))), 4);
+    try {
+      const wrote = writeSync(this.fd, Buffer.concat([head, line.buf]), 0, HEADER + line.buf.length, this.size);
+      if (wrote !== HEADER + line.buf.length) throw new Error('short write');
+    } catch {
+      // ENOSPC, EIO or a short write: what was written is cut off again; the spill takes no more.
+      this.truncate(this.size);
+      return false;
+    }
+    this.size += HEADER + line.buf.length;
+    this.entries++;
+    return true;
+  }
+
+  /**
+   * Reads lines back in order while `fits(line)` accepts them (at most `max`). A truncated or
+   * corrupt record ends the replay: the lines not read are counted in `corrupt` and returned as
+   * `skipped` so the caller can count them as dropped.
+   */
+  read(max: number, fits: (line: SpilledLine) => boolean): { lines: SpilledLine[]; skipped: number } {
+    const lines: SpilledLine[] = [];
+    const head = Buffer.allocUnsafe(HEADER);
+    while (this.fd !== undefined && this.entries > 0 && lines.length < max) {
+      const line = this.readOne(head);
+      if (!line) return { lines, skipped: this.skipRest() };
+      if (!fits(line)) break;
+      this.readAt += HEADER + line.buf.length;
+      this.entries--;
+      lines.push(line);
+    }
+    if (this.entries === 0) this.reset();
+    return { lines, skipped: 0 };
+  }
+
+  private readOne(head: Buffer): SpilledLine | undefined {
+    try {
+      if (readSync(this.fd!, head, 0, HEADER, this.readAt) !== HEADER) return undefined;
+      const length = head.readUInt32LE(0);
+      if (this.readAt + HEADER + length > this.size) return undefined;
+      const buf = Buffer.allocUnsafe(length);
+      if (readSync(this.fd!, buf, 0, length, this.readAt + HEADER) !== length) return undefined;
+      if (crc32(buf, crc32(head.subarray(8))) !== head.readUInt32LE(4)) return undefined;
+      return { buf, level: head.readUInt16LE(8), time: head.readDoubleLE(10) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private skipRest(): number {
+    const n = this.entries;
+    this.corrupt += n;
+    this.entries = 0;
+    this.reset();
+    return n;
+  }
+
+  /** Everything was read back: the file starts again from empty. */
+  private reset(): void {
+    this.readAt = 0;
+    this.truncate(0);
+    this.size = 0;
+  }
+
+  private truncate(at: number): void {
+    try {
+      if (this.fd !== undefined) ftruncateSync(this.fd, at);
+    } catch {
+      // the next append writes at `size` regardless of what is past it
+    }
+  }
+
+  /** Lines still in the file (the caller counts them as dropped); closes and removes the file. */
+  close(): number {
+    const n = this.entries;
+    this.entries = 0;
+    if (this.fd !== undefined) {
+      closeSync(this.fd);
+      this.fd = undefined;
+      rmSync(this.path, { force: true });
+    }
+    return n;
+  }
+}

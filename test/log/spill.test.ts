@@ -1,0 +1,181 @@
+// The disk spill (LOG_SHIP_SPILL_DIR) against a real sink on 127.0.0.1 that refuses, then returns:
+// lines past the memory cap go to a file capped at spillMaxBytes instead of being dropped, count as
+// pending, and arrive in order; a truncated or corrupted file is skipped with a counter.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, openSync, readdirSync, rmSync, statSync, truncateSync, writeSync, closeSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { createLogShipper, type LogShipperOptions } from '../../src/log/index.js';
+import { loadConfig, ConfigError } from '../../src/config/index.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { refuses } from '../helpers/options.js';
+import { waitFor } from '../helpers/wait.js';
+import { check, watched } from './accounting.js';
+import { closeAllSinks, startSink } from './sinks.js';
+
+const root = mkdtempSync(join(tmpdir(), 'headroom-spill-test-'));
+after(async () => {
+  await closeAllSinks();
+  rmSync(root, { recursive: true, force: true });
+});
+let dirs = 0;
+const freshDir = (): string => join(root, `d${dirs++}`);
+
+const FAST: LogShipperOptions = {
+  flushInterval: 20,
+  timeout: 300,
+  retryDelay: 10,
+  maxRetryDelay: 40,
+  breakDuration: 100,
+  retries: 100,
+  maxBytes: 32 * 1024,
+  concurrency: 1,
+};
+const pad = 'q'.repeat(150);
+
+/** One spill file in `dir`, its path. */
+function spillFile(dir: string): string {
+  const files = readdirSync(dir);
+  assert.equal(files.length, 1, `one spill file: ${files.join(', ')}`);
+  return join(dir, files[0]!);
+}
+
+describe('log shipper: disk spill', () => {
+  test('memory full: lines go to the spill file instead of being dropped, and arrive in order when the sink returns', async () => {
+    await assertNoLeakedHandles(async () => {
+      const dir = freshDir();
+      const sink = await startSink('loki');
+      await sink.stop();
+      const shipper = createLogShipper({ ...FAST, url: sink.url, format: 'loki', spillDir: dir, spillMaxBytes: '2MiB' });
+      const log = pino({ level: 'debug' }, shipper);
+      await watched(shipper, async () => {
+        for (let i = 0; i < 2000; i++) (i % 10 === 0 ? log.warn : log.info).call(log, { pad }, `s${i}`);
+        const s = check(shipper.stats());
+        assert.equal(s.dropped.cap, 0, 'nothing dropped while the spill has room');
+        assert.ok(s.spill!.entries > 1500, `spilled: ${s.spill!.entries}`);
+        assert.ok(statSync(spillFile(dir)).size > 1500 * pad.length, 'the lines are on disk');
+        await sink.start();
+        await waitFor(() => shipper.stats().pendingEntries === 0, 'backlog and spill delivered', 15_000);
+      });
+      const s = check(shipper.stats());
+      assert.equal(s.sent, 2000, JSON.stringify(s));
+      assert.equal(s.spill!.entries, 0);
+      assert.equal(statSync(spillFile(dir)).size, 0, 'the file starts again from empty once read back');
+      const got = sink.docs.map((d) => Number(String(d.msg).slice(1)));
+      assert.equal(new Set(got).size, 2000, 'every line once');
+      for (const level of [30, 40]) {
+        const seq = sink.docs.filter((d) => d.level === level).map((d) => Number(String(d.msg).slice(1)));
+        assert.deepEqual(
+          seq,
+          [...seq].sort((a, b) => a - b),
+          `level ${level} in the order logged`,
+        );
+      }
+      await shipper.close();
+      assert.deepEqual(readdirSync(dir), [], 'close() removes the spill file');
+      await sink.close();
+    });
+  });
+
+  test('spill full too: the usual drop policy, the file never passes spillMaxBytes', async () => {
+    await assertNoLeakedHandles(async () => {
+      const dir = freshDir();
+      const sink = await startSink('jsonl');
+      await sink.stop();
+      const spillMaxBytes = 64 * 1024;
+      const shipper = createLogShipper({ ...FAST, url: sink.url, spillDir: dir, spillMaxBytes });
+      const log = pino(shipper);
+      await watched(shipper, async () => {
+        for (let i = 0; i < 3000; i++) log.info({ pad }, `f${i}`);
+      });
+      const s = check(shipper.stats());
+      assert.ok(s.dropped.cap > 1000, `dropped once both are full: ${s.dropped.cap}`);
+      assert.ok(statSync(spillFile(dir)).size <= spillMaxBytes);
+      assert.ok(s.spill!.bytes > spillMaxBytes - 1024, `the spill is used up to its cap: ${s.spill!.bytes}`);
+      await shipper.close();
+      const closed = check(shipper.stats());
+      assert.equal(closed.pendingEntries, 0);
+      assert.ok(closed.dropped.close > 0, 'what was spilled when close() gave up is counted (close)');
+      assert.deepEqual(readdirSync(dir), []);
+      await sink.close();
+    });
+  });
+
+  test('a line nearly as large as the cap still leaves the spill (alone)', async () => {
+    await assertNoLeakedHandles(async () => {
+      const dir = freshDir();
+      const sink = await startSink('loki');
+      const shipper = createLogShipper({ ...FAST, url: sink.url, format: 'loki', concurrency: 4, spillDir: dir, spillMaxBytes: '1MiB' });
+      const log = pino(shipper);
+      log.info({ big: 'b'.repeat(31_000) }, 'big'); // more than the cap less the room kept for 4 bodies' stream headers
+      log.info('small');
+      assert.equal(shipper.stats().spill!.entries, 2, 'both went to the file (the small one after the big one)');
+      await waitFor(() => shipper.stats().sent === 2, 'both delivered', 5000);
+      const s = check(shipper.stats());
+      assert.equal(s.dropped.cap + s.dropped.too_large, 0, JSON.stringify(s.dropped));
+      assert.deepEqual(
+        sink.docs.map((d) => d.msg),
+        ['big', 'small'],
+      );
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
+  for (const damage of ['truncated', 'corrupt'] as const) {
+    test(`a ${damage} spill file: the unreadable lines are skipped (spill_corrupt), the rest delivered`, async () => {
+      await assertNoLeakedHandles(async () => {
+        const dir = freshDir();
+        const sink = await startSink('jsonl');
+        await sink.stop();
+        const shipper = createLogShipper({ ...FAST, url: sink.url, spillDir: dir, spillMaxBytes: '1MiB' });
+        const log = pino(shipper);
+        for (let i = 0; i < 1000; i++) log.info({ pad }, `c${i}`);
+        const before = check(shipper.stats());
+        const file = spillFile(dir);
+        const size = statSync(file).size;
+        if (damage === 'truncated') truncateSync(file, Math.floor(size / 2));
+        else {
+          const fd = openSync(file, 'r+');
+          writeSync(fd, Buffer.from('garbage!'), 0, 8, Math.floor(size / 2));
+          closeSync(fd);
+        }
+        await sink.start();
+        await watched(shipper, () => waitFor(() => shipper.stats().pendingEntries === 0, 'delivered or skipped', 15_000));
+        const s = check(shipper.stats());
+        assert.ok(s.dropped.spill_corrupt > 0 && s.dropped.spill_corrupt < before.spill!.entries, JSON.stringify(s.dropped));
+        assert.equal(s.sent + s.dropped.spill_corrupt, 1000);
+        assert.equal(sink.docs.length, s.sent);
+        // The lines that arrived are the first ones, without a gap.
+        assert.deepEqual(
+          sink.docs.map((d) => d.msg),
+          Array.from({ length: s.sent }, (_, i) => `c${i}`),
+        );
+        await shipper.close();
+        await sink.close();
+      });
+    });
+  }
+
+  test('a spill directory that cannot be used, or a bad size, is refused naming the option', () => {
+    const notADir = join(root, 'plain-file');
+    writeFileSync(notADir, 'x');
+    refuses(
+      () => createLogShipper({ url: 'http://127.0.0.1:9/x', spillDir: notADir }),
+      /spillDir=".*plain-file": cannot create a spill file there .*must be a writable directory/,
+    );
+    refuses(
+      () => createLogShipper({ url: 'http://127.0.0.1:9/x', spillDir: root, spillMaxBytes: '1KB' }),
+      /spillMaxBytes="1KB": must be a byte size between 64 KiB and 64 GiB/,
+    );
+    const { config } = loadConfig({ env: { LOG_SHIP_SPILL_DIR: '/var/spool/headroom', LOG_SHIP_SPILL_MAX_BYTES: '1GiB' } });
+    assert.equal(config.log.spillDir, '/var/spool/headroom');
+    assert.equal(config.log.spillMaxBytes, 1024 ** 3);
+    assert.throws(
+      () => loadConfig({ env: { LOG_SHIP_SPILL_MAX_BYTES: 'lots' } }),
+      (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.includes('LOG_SHIP_SPILL_MAX_BYTES')),
+    );
+  });
+});
