@@ -18,10 +18,11 @@ const fixture = (name: string, leaks: boolean, requests?: Partial<ScenarioReques
 });
 
 /**
- * The gateway's memory history is a ring of MEMORY_HISTORY_SIZE samples (900 at 1 s: it fills for
- * 15 minutes, ~2 KiB/s) — bounded, but filling for longer than any soak budget, and per request it
- * looks like 7 B/request at 300 req/s and 20+ at 100 req/s on a loaded machine. A soak cannot tell
- * a 15-minute fill from a leak, so it is shrunk to its minimum (10 samples: full within warm-up).
+ * The gateway's memory history is a ring of MEMORY_HISTORY_SIZE samples: 900 at 1 s, 1.8 KB each
+ * (measured), so it fills for 15 minutes — bounded, but longer than any soak budget, and per
+ * request that is 6 B at 300 req/s and 18 B at 100 req/s (a loaded machine): over the 16 B/request
+ * threshold. A soak cannot tell a 15-minute fill from a leak, so it is shrunk to its minimum (10
+ * samples: full within warm-up).
  */
 export const GATEWAY_SOAK_ENV: Record<string, string> = { MEMORY_HISTORY_SIZE: '10', LOG_LEVEL: 'warn' };
 
