@@ -1,5 +1,5 @@
 // The rules users have today, applied to the same post-GC samples headroom judges (retained =
-// heap used + external, after warm-up), so the table compares decision rules, not measurements.
+// heap used + external − compiled code, after warm-up), so the table compares decision rules, not measurements.
 import { retained, type Sample } from '../../src/soak/verdict.js';
 
 /** memwatch / memwatch-next: a leak when the post-GC heap grew over 5 consecutive GCs. */

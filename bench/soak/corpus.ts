@@ -7,6 +7,7 @@ export interface CorpusEntry {
   leaks: boolean;
   command: string[];
   requests?: Partial<ScenarioRequest>[];
+  env?: Record<string, string>;
 }
 
 const fixture = (name: string, leaks: boolean, requests?: Partial<ScenarioRequest>[]): CorpusEntry => ({
@@ -15,6 +16,15 @@ const fixture = (name: string, leaks: boolean, requests?: Partial<ScenarioReques
   command: [process.execPath, `test/fixtures/soak/${name}.mjs`],
   ...(requests ? { requests } : {}),
 });
+
+/**
+ * The gateway's memory history is a ring of MEMORY_HISTORY_SIZE samples: 900 at 1 s, 1.8 KB each
+ * (measured), so it fills for 15 minutes — bounded, but longer than any soak budget, and per
+ * request that is 6 B at 300 req/s and 18 B at 100 req/s (a loaded machine): over the 16 B/request
+ * threshold. A soak cannot tell a 15-minute fill from a leak, so it is shrunk to its minimum (10
+ * samples: full within warm-up).
+ */
+export const GATEWAY_SOAK_ENV: Record<string, string> = { MEMORY_HISTORY_SIZE: '10', LOG_LEVEL: 'warn' };
 
 export const CORPUS: CorpusEntry[] = [
   fixture('leak-closures', true),
@@ -47,6 +57,7 @@ export const CORPUS: CorpusEntry[] = [
     name: 'headroom-gateway',
     leaks: false,
     command: [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'serve'],
+    env: GATEWAY_SOAK_ENV,
     requests: [
       { path: '/api/items', weight: 6 },
       { path: '/api/download?size=65536', weight: 1 },

@@ -41,7 +41,12 @@ interface Row {
 
 async function soak(entry: CorpusEntry): Promise<Row> {
   const t0 = performance.now();
-  const report = await runSoak({ command: entry.command, durationMs, ...(entry.requests ? { requests: entry.requests } : {}) });
+  const report = await runSoak({
+    command: entry.command,
+    durationMs,
+    ...(entry.requests ? { requests: entry.requests } : {}),
+    ...(entry.env ? { env: entry.env } : {}),
+  });
   const calls: Record<Rule, boolean> = {
     headroom: report.verdict === 'leak',
     '5 consecutive GCs': fiveConsecutive(report.samples),

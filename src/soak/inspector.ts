@@ -12,6 +12,12 @@ export interface HeapReading {
   arrayBuffers: number;
   /** process.getActiveResourcesInfo().length of the target. */
   handles: number;
+  /**
+   * Post-GC bytes in the V8 spaces that hold compiled code (code_space, code_large_object_space,
+   * and the trusted spaces where newer V8 keeps bytecode): JIT warm-up, not request data.
+   * 0 when the target has no process.getBuiltinModule (Node < 20.16).
+   */
+  codeBytes: number;
   /** Time the forced GC took, seen from here (ms). */
   gcMs: number;
 }
@@ -36,8 +42,15 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-// Evaluated in the target after the GC. `process` is a global of every Node process.
-const TARGET_EXPRESSION = `(() => { const m = process.memoryUsage(); return [m.external, m.arrayBuffers, process.getActiveResourcesInfo().length, process.pid]; })()`;
+// Evaluated in the target after the GC. `process` is a global of every Node process; v8 is reached
+// through process.getBuiltinModule because `require` is not in scope of an ES module's evaluation.
+const TARGET_EXPRESSION = `(() => {
+  const m = process.memoryUsage();
+  let code = 0;
+  const v8 = typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('v8') : undefined;
+  if (v8) for (const s of v8.getHeapSpaceStatistics()) if (/^code_|trusted/.test(s.space_name)) code += s.space_used_size;
+  return [m.external, m.arrayBuffers, process.getActiveResourcesInfo().length, process.pid, code];
+})()`;
 
 /** Connects to a target's inspector WebSocket URL (ws://127.0.0.1:PORT/UUID). */
 export async function connectInspector(url: string, timeoutMs = 10_000): Promise<InspectorProbe> {
@@ -108,13 +121,14 @@ export async function connectInspector(url: string, timeoutMs = 10_000): Promise
       await send('HeapProfiler.collectGarbage');
       const gcMs = performance.now() - t0;
       const usage = await send<{ usedSize: number; totalSize: number }>('Runtime.getHeapUsage');
-      const [external, arrayBuffers, handles] = (await evaluate(TARGET_EXPRESSION)) as number[];
+      const [external, arrayBuffers, handles, , codeBytes] = (await evaluate(TARGET_EXPRESSION)) as number[];
       return {
         heapUsed: usage.usedSize,
         heapTotal: usage.totalSize,
         external: external!,
         arrayBuffers: arrayBuffers!,
         handles: handles!,
+        codeBytes: codeBytes!,
         gcMs,
       };
     },

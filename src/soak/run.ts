@@ -114,6 +114,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           requests: load!.completed,
           heapUsed: heap.heapUsed,
           external: heap.external,
+          codeBytes: heap.codeBytes,
           ...proc,
           handles: heap.handles,
           gcMs: Math.round(heap.gcMs * 100) / 100,

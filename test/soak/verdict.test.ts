@@ -43,6 +43,26 @@ test('significant but tiny growth (under the effect floor) is not a leak', () =>
   assert.equal(judge(series(40, 200, (r) => 6e6 + 100 * r)).verdict, 'leak');
 });
 
+test('compiled-code growth (code and trusted spaces) is not judged: a heap growing only by code is no leak', () => {
+  // 60 B/request, all of it code: JIT warm-up as new paths are hit, not request data.
+  const samples = series(40, 800, (r, i) => 6e6 + 60 * r + jitter(i), 8).map((s) => ({ ...s, codeBytes: 1e6 + 60 * s.requests }));
+  const j = judge(samples);
+  assert.equal(j.verdict, 'no-leak', j.reason);
+  // The same heap without the code reading is a leak: the reading is what makes the difference.
+  assert.equal(judge(samples.map(({ codeBytes: _, ...s }) => s)).verdict, 'leak');
+});
+
+test('growth in rare steps is not called a leak until the newer half alone shows it; kept up, it is one', () => {
+  // 96 KiB every 6th sample (code paths compiled as rare routes are first hit look like this): the
+  // whole window's fit is significant but the newer half's interval still reaches 0, so the run
+  // goes on; with 50 % more samples, the steps that kept coming make it a leak.
+  const steps = (_r: number, i: number): number => 6e6 + Math.floor(i / 6) * 96 * 1024 + ((i * 31) % 5) * 512;
+  const early = judge(series(48, 400, steps, 8));
+  assert.equal(early.verdict, 'inconclusive', early.reason);
+  assert.match(early.reason, /newer half of the window alone does not grow significantly/);
+  assert.equal(judge(series(72, 400, steps, 8)).verdict, 'leak');
+});
+
 test('too few samples after warm-up: inconclusive, saying why', () => {
   const j = judge(series(12, 400, (r) => 6e6 + 60 * r, 6));
   assert.equal(j.verdict, 'inconclusive');

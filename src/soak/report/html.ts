@@ -1,6 +1,7 @@
 // The HTML report: one self-contained file (inline CSS and SVG, no script, nothing fetched) with
 // the verdict, heap, RSS and slope over time, the rounds, the load, the cost and the snapshot diff.
 import type { SoakReport } from '../run.js';
+import { retained } from '../verdict.js';
 import { escapeHtml as e, lineChart } from './svg.js';
 
 const MiB = 1048576;
@@ -23,7 +24,7 @@ function charts(r: SoakReport): string {
     ranges,
     series: [
       { name: 'heap used', color: '#1565c0', points: r.samples.map((s) => [sec(s.t), s.heapUsed / MiB]) },
-      { name: 'heap + external (judged)', color: '#6a1b9a', points: r.samples.map((s) => [sec(s.t), (s.heapUsed + s.external) / MiB]) },
+      { name: 'heap + external − code (judged)', color: '#6a1b9a', points: r.samples.map((s) => [sec(s.t), retained(s) / MiB]) },
     ],
   });
   const withRss = r.samples.filter((s) => s.rss !== undefined);
