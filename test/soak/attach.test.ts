@@ -51,7 +51,7 @@ async function service(
 }
 
 test('--attach PORT measures a running leaking service, reports it as attached and leaves it running', { timeout: 60_000 }, async () => {
-  const s = await service('leak-cache', true);
+  const s = await service('leak-listeners', true); // ~900 B a request: a leak even when a loaded machine serves few requests
   try {
     const json = join(dir, 'attach.json');
     const r = await runCli([
