@@ -16,7 +16,7 @@ import { L1, type L1Entry } from './l1.js';
 import { Breaker, checkDuration, runLoader } from './loader.js';
 import { resolveCacheOptions } from './options.js';
 import { Versions, type ReadToken } from './versions.js';
-import { Generations, type GenClient } from './generations.js';
+import { Generations } from './generations.js';
 import { DiskStore } from './stores/disk.js';
 import { createLazyRedis, type BusHandle } from './stores/redis-lazy.js';
 import type { L2Store } from './stores/types.js';
@@ -96,7 +96,7 @@ export class TieredCache implements Cache {
       this.l2 = redis.store;
       this.bus = redis.bus;
       this.gens = new Generations({
-        client: () => redis.store.client as GenClient | undefined,
+        client: () => redis.store.generationClient,
         prefix: o.redis.keyPrefix,
         interval: o.generationCheckInterval,
         onChange: (tag, known) => {

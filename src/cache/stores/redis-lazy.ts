@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import type { Bus, BusMessage, BusOptions } from '../bus.js';
 import { idleBusStats, type BusStats } from '../bus-stats.js';
 import type { Encoded, Meta } from '../codec.js';
+import type { GenClient } from '../generations.js';
 import type { RedisClient, RedisStore, RedisStoreOptions } from './redis.js';
 import { resolveStoreOptions } from '../options.js';
 import { storeFailure, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
@@ -22,8 +23,8 @@ export interface BusHandle {
 }
 
 export interface LazyRedis {
-  /** `client`: the store's ioredis client once loaded (as RedisStore.client). */
-  store: L2Store & { readonly client: RedisClient | undefined };
+  /** `client`: the store's ioredis client once loaded (as RedisStore.client); `generationClient` as RedisStore's. */
+  store: L2Store & { readonly client: RedisClient | undefined; readonly generationClient: GenClient | undefined };
   bus: BusHandle;
 }
 
@@ -79,6 +80,9 @@ export function createLazyRedis(storeOptions: RedisStoreOptions, busOptions: Omi
     kind: 'redis',
     get client() {
       return store?.client;
+    },
+    get generationClient() {
+      return store?.generationClient;
     },
     get: (key: string): Promise<Encoded | undefined> => loaded().then((s) => s.get(key)),
     set: (key: string, entry: Encoded): Promise<void> => loaded().then((s) => s.set(key, entry)),

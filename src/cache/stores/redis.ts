@@ -47,6 +47,7 @@ import { clientNodes, createRedisClient, heldCommands, quitOrDisconnect, type Re
 import { Gate } from './redis-gate.js';
 import { hashSlot } from './redis-slot.js';
 import type { BusPublisher } from '../bus.js';
+import type { GenClient } from '../generations.js';
 
 export { DISCONNECT_TIMEOUT, quitOrDisconnect, type RedisClient } from './redis-client.js';
 
@@ -86,6 +87,8 @@ export class RedisStore implements L2Store {
   readonly subscriber: () => RedisClient;
   /** The bus's PUBLISH, on this client and within the same cap and deadline (refused: dropped, as pub/sub may drop). */
   readonly publisher: BusPublisher;
+  /** The generations' MGET and SET (generations.ts), within the same cap and deadline as every call. */
+  readonly generationClient: GenClient;
   private readonly gate: Gate;
   /** Cluster: the slot of every key of this cache, for stats. */
   private readonly slot: number | undefined;
@@ -121,6 +124,13 @@ export class RedisStore implements L2Store {
         return client.status;
       },
       publish: (channel, message) => gate.run(() => client.publish(channel, message)),
+    };
+    this.generationClient = {
+      get status() {
+        return client.status;
+      },
+      mget: (...keys) => gate.run(() => client.mget(...keys)),
+      set: (key, value, px, ms) => gate.run(() => client.set(key, value, px, ms)),
     };
     this.connectWait = commandTimeout;
     this.connecting = new Promise<void>((resolve) => {
