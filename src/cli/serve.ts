@@ -39,7 +39,7 @@ export async function serve(argv: string[], version: string): Promise<void> {
   }
 
   const logs = createLogOutput();
-  const { logger, shipper: logShipper } = createGatewayLogger(loaded.config, logs.stream);
+  const { logger, shipper: logShipper } = await createGatewayLogger(loaded.config, logs.stream);
   for (const w of loaded.warnings) logger.warn(w);
   const gateway: Gateway = await createGateway(loaded.config, { logger, logShipper, version }).catch((err: unknown) => {
     // A part may refuse its options only once it sees the machine (e.g. a foreign CACHE_DIR).

@@ -34,9 +34,7 @@ import { createRequestObserver } from '../observe/request-observer.js';
 import { RequestMetrics } from '../observe/request-metrics.js';
 import { startupSummary } from '../observe/startup-summary.js';
 import { cgroupMemoryLimit } from '../monitor/cgroup.js';
-import { createAlerter, l2AvailableFrom, shedCountFrom } from '../observe/alerts/index.js';
 import { alerterOptions } from '../config/sections/alerts.js';
-import { registerAlertMetrics } from '../metrics/alerts.js';
 import { createDashboard } from '../observe/dashboard/index.js';
 import { dashboardAdminRoutes, dashboardRoutes } from './routes/dashboard.js';
 
@@ -89,7 +87,7 @@ export interface GatewayOptions {
 }
 
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
-  const own = options.logger ? undefined : createGatewayLogger(config);
+  const own = options.logger ? undefined : await createGatewayLogger(config);
   const logger = options.logger ?? own!.logger;
   const logShipper = options.logShipper ?? own?.shipper;
   const parts: PartModule[] = [];
@@ -202,6 +200,11 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     // With ALERT_WEBHOOK_URL: alerts on the monitor, L2 and shedding; closed (after the server) with the parts.
     const alertOptions = alerterOptions(config.alerts);
     if (alertOptions) {
+      // Loaded only when configured (an idle gateway without webhooks does not carry the modules).
+      const [{ createAlerter, l2AvailableFrom, shedCountFrom }, { registerAlertMetrics }] = await Promise.all([
+        import('../observe/alerts/index.js'),
+        import('../metrics/alerts.js'),
+      ]);
       const alerter = createAlerter({
         ...alertOptions,
         monitor,

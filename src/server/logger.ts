@@ -3,7 +3,6 @@ import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 
 import type { FastifyRequest } from 'fastify';
 import { allOptions, type Config } from '../config/schema.js';
 import { logShipperOptions } from '../config/sections/log.js';
-import { createLogShipper } from '../log/shipper.js';
 import type { LogShipper } from '../log/types.js';
 import { redactUrl } from '../options/redact.js';
 import { createPrettyDestination } from '../observe/pretty.js';
@@ -59,9 +58,13 @@ export function createLogger(level: LevelWithSilent, destination?: DestinationSt
  * and, when LOG_SHIP_URL is set, a log shipper (always JSON). Give both to createGateway, which
  * registers the shipper's metrics and closes it after its own last log line.
  */
-export function createGatewayLogger(config: Config, destination?: DestinationStream): { logger: Logger; shipper: LogShipper | undefined } {
+export async function createGatewayLogger(
+  config: Config,
+  destination?: DestinationStream,
+): Promise<{ logger: Logger; shipper: LogShipper | undefined }> {
   const options = logShipperOptions(config.log);
-  const shipper = options ? createLogShipper(options) : undefined;
+  // Loaded only when shipping is on: an idle gateway without LOG_SHIP_URL does not carry it.
+  const shipper = options ? (await import('../log/shipper.js')).createLogShipper(options) : undefined;
   let out = destination;
   if (config.server.logFormat === 'pretty') {
     // Colours only for a terminal on stdout, and never under NO_COLOR (https://no-color.org).

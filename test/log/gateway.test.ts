@@ -39,7 +39,7 @@ test('LOG_SHIP_URL: stdout and the sink get the same lines; metrics; closed afte
           cb();
         },
       });
-      const { logger, shipper } = createGatewayLogger(config, capture);
+      const { logger, shipper } = await createGatewayLogger(config, capture);
       assert.ok(shipper, 'a shipper when LOG_SHIP_URL is set');
       const gw = await createGateway(config, { logger, logShipper: shipper });
       const url = await gw.listen();
@@ -71,6 +71,6 @@ test('LOG_SHIP_URL: stdout and the sink get the same lines; metrics; closed afte
 
 test('without LOG_SHIP_URL there is no shipper and no headroom_log_ship_* metric', async () => {
   const { config } = loadConfig({ env: { UPSTREAM_URL: 'http://127.0.0.1:9/' } });
-  const { shipper } = createGatewayLogger(config, new Writable({ write: (_c, _e, cb) => cb() }));
+  const { shipper } = await createGatewayLogger(config, new Writable({ write: (_c, _e, cb) => cb() }));
   assert.equal(shipper, undefined);
 });

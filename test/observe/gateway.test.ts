@@ -346,7 +346,7 @@ test('LOG_FORMAT=pretty on a live gateway: the summary and access lines are read
     const up = await startUpstream((_req, res) => res.end('ok'));
     const out: string[] = [];
     const { config } = loadConfig({ env: { PORT: '0', UPSTREAM_URL: up.url, LOG_FORMAT: 'pretty', CACHE_DISK_ENABLED: 'false' } });
-    const { logger } = createGatewayLogger(config, { write: (s: string) => void out.push(s) });
+    const { logger } = await createGatewayLogger(config, { write: (s: string) => void out.push(s) });
     const gw = await createGateway(config, { logger });
     try {
       const url = await gw.listen();

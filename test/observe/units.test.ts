@@ -126,7 +126,7 @@ test('LOG_FORMAT=pretty: the gateway logger writes pretty lines to its destinati
   const dest = { write: (s: string) => void out.push(s) };
   for (const format of ['pretty', 'json']) {
     const { config } = loadConfig({ env: { LOG_FORMAT: format } });
-    const { logger } = createGatewayLogger(config, dest);
+    const { logger } = await createGatewayLogger(config, dest);
     logger.info({ reqId: 'abc' }, 'hello');
   }
   assert.match(out[0]!, /^\d\d:\d\d:\d\d\.\d{3} INFO {2}hello reqId=abc\n$/);

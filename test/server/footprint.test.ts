@@ -31,6 +31,8 @@ const UNDICI_INDEX = /node_modules\/undici\/index\.js$/;
 // (src/image/lazy.ts loads it) and zod, which the configuration no longer uses.
 const IMAGE_PIPELINE = /\/src\/image\/(service|source|stages|variants|transform)\.ts$/;
 const ZOD = /\/node_modules\/zod\//;
+// Parts that only a setting turns on: alerts (ALERT_WEBHOOK_URL) and log shipping (LOG_SHIP_URL).
+const UNCONFIGURED = /\/src\/(observe\/alerts\/(alerter|webhook|index)|log\/shipper)\.ts$/;
 
 // sharp is an ES module (not in require.cache): its native libvips shows in the process's maps.
 const libvipsMapped = (): boolean | null =>
@@ -45,6 +47,7 @@ function loadedPackages() {
     libvips: libvipsMapped(),
     imagePipeline: esm.filter((u) => IMAGE_PIPELINE.test(u)).length,
     zod: esm.some((u) => ZOD.test(u)),
+    unconfigured: esm.filter((u) => UNCONFIGURED.test(u)).map((u) => u.replace(/^.*\/src\//, 'src/')),
   };
 }
 
@@ -127,6 +130,7 @@ test('an idle gateway has not loaded ioredis, sharp, undici’s index, the image
   if (r.idle.libvips !== null) assert.equal(r.idle.libvips, false, 'sharp (libvips) is not loaded at idle');
   assert.equal(r.idle.imagePipeline, 0, 'the image pipeline’s modules are not loaded at idle');
   assert.equal(r.idle.zod, false, 'the configuration was read without zod');
+  assert.deepEqual(r.idle.unconfigured, [], 'alerts and log shipping are not loaded when not configured');
   assert.equal(r.status, 200);
   assert.equal(r.type, 'image/webp');
   const meta = await sharp(Buffer.from(r.body, 'base64')).metadata();
