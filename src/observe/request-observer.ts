@@ -78,7 +78,8 @@ export function createRequestObserver(accessLog: AccessLog, metrics: RequestMetr
         note,
         cache: undefined,
       };
-      res.once('close', onClose);
+      // on, not once: onClose disarms itself, and once() would wrap it in a new function per request.
+      res.on('close', onClose);
     },
     cacheOutcome(res, outcome) {
       const r = (res as Observed)[kRecord];
