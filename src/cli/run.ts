@@ -8,7 +8,7 @@ import { explain } from '../run/explain.js';
 import { readMemoryLimit, type MemoryLimit } from '../monitor/limit.js';
 import { findGivenFlags, splitNodeOptions, type GivenFlag } from '../run/node-flags.js';
 import { FORWARDED_SIGNALS, isNodeCommand, plan, start, type ChildEnd } from '../run/runner.js';
-import { parseSize, SIZE_ACCEPTED } from '../run/size.js';
+import { bareBytesProblem, parseSize, SIZE_ACCEPTED } from '../run/size.js';
 import { fail } from './fail.js';
 
 export interface RunArgs {
@@ -67,6 +67,8 @@ export function parseRunArgs(argv: string[], cmd: 'run' | 'flags'): RunArgs {
     if (name === 'memory') {
       const n = parseSize(value);
       if (n === undefined) fail(`--memory=${value}: must be ${SIZE_ACCEPTED}`, 2);
+      const bare = bareBytesProblem(value, n);
+      if (bare) fail(`--memory=${value}: ${bare}`, 2);
       out.memory = n;
     } else if (name === 'processes') {
       if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 256)
@@ -225,6 +227,8 @@ export async function serveUnderRun(): Promise<boolean> {
   if (process.env.HEADROOM_MEMORY !== undefined && process.env.HEADROOM_MEMORY !== '') {
     memory = parseSize(process.env.HEADROOM_MEMORY);
     if (memory === undefined) fail(`HEADROOM_MEMORY=${process.env.HEADROOM_MEMORY}: must be ${SIZE_ACCEPTED}`, 2);
+    const bare = bareBytesProblem(process.env.HEADROOM_MEMORY, memory);
+    if (bare) fail(`HEADROOM_MEMORY=${process.env.HEADROOM_MEMORY}: ${bare}`, 2);
   }
   const { derivation, limit } = computeFor(
     { memory, explain: false, help: false, args: [] },

@@ -12,3 +12,10 @@ export function parseSize(raw: string): number | undefined {
   const n = parseBytes(s);
   return n === undefined || n <= 0 ? undefined : n;
 }
+
+/** A bare number under 1 MiB is bytes, and surely meant as MiB or GiB: the message to say so, else undefined. */
+export function bareBytesProblem(raw: string, bytes: number): string | undefined {
+  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || bytes >= 2 ** 20) return undefined;
+  const n = raw.trim();
+  return `a bare number is bytes, and ${n} bytes is no memory limit: did you mean ${n}m or ${n}g?`;
+}

@@ -38,6 +38,7 @@ test('bad usage exits 2 naming the option, the value and what is accepted', asyn
   const cases: [string[], RegExp, Record<string, string>?][] = [
     [['flags', '--memory', '12x'], /--memory=12x: must be a size such as 512m, 512Mi/],
     [['flags', '--memory'], /--memory needs a value/],
+    [['flags', '--memory', '12'], /--memory=12: a bare number is bytes, and 12 bytes is no memory limit: did you mean 12m or 12g\?/],
     [['flags', '--processes', '0'], /--processes=0: must be an integer from 1 to 256/],
     [['flags', '--memroy', '1g'], /unknown option --memroy \(did you mean --memory\?\)/],
     [['flags', '--explain=yes'], /--explain takes no value/],
