@@ -29,13 +29,17 @@ async function service(
     ? Number((await waitFor(() => /ws:\/\/127\.0\.0\.1:(\d+)\//.exec(text), 'the inspector line'))[1])
     : undefined;
   await waitFor(
-    () =>
-      new Promise<boolean>((resolve) => {
+    () => {
+      // A service that died (its port taken meanwhile, say) fails here with its output, not at the timeout.
+      if (child.exitCode !== null) throw new Error(`${fixture} exited ${child.exitCode} before listening:\n${text}`);
+      return new Promise<boolean>((resolve) => {
         const s = createServer();
         s.once('error', () => resolve(true)); // taken: the service listens
         s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
-      }),
+      });
+    },
     'the service to listen',
+    20_000, // a loaded CI machine starts a Node process with the inspector slowly
   );
   return {
     child,
