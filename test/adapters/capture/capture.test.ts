@@ -177,7 +177,9 @@ for (const kind of CAPTURE_APPS) {
         assert.ok(peakHeld <= 8192, `held at most 8 KiB, saw ${peakHeld}`);
         const growth = peak - base;
         t.diagnostic(`${kind}: live heap+arrayBuffers peak growth (after GC) ${(growth / MiB).toFixed(1)} MiB while streaming ${mb} MiB`);
-        assert.ok(growth < 16 * MiB, `heap grew ${(growth / MiB).toFixed(1)} MiB streaming ${mb} MiB`);
+        // Far below the 100 MiB a buffered body would cost; stream buffers of a starved client and
+        // server add up to ~19 MiB on a loaded CI machine (0–4 MiB on a quiet one).
+        assert.ok(growth < 32 * MiB, `heap grew ${(growth / MiB).toFixed(1)} MiB streaming ${mb} MiB`);
       });
     });
   });
