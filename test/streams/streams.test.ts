@@ -88,8 +88,10 @@ describe('processBatch', () => {
     assert.equal(most, 4);
     assert.equal(results.length, total);
     for (let i = 0; i < total; i += 4099) assert.equal(results[i], i);
-    // the results array (1 Mi small integers, ~8 MiB) is what stays; the 1 GiB of items does not
-    assert.ok(rise < 96 * MiB, `heap rose by ${(rise / MiB).toFixed(1)} MiB`);
+    // the results array (1 Mi small integers, ~8 MiB) is what stays; the 1 GiB of items does not. The
+    // peak includes garbage not yet collected (CI under load saw 102 MiB): the bound is far from 1 GiB,
+    // and "not read ahead" above is the exact check.
+    assert.ok(rise < 256 * MiB, `heap rose by ${(rise / MiB).toFixed(1)} MiB`);
   });
 
   test('the first failure rejects and stops new calls; bad options are named', async () => {
