@@ -2,8 +2,8 @@
 // misbehave on demand: black-holed (accept, never answer), slow, 5xx, partial `_bulk` errors.
 // "Refusing" is a sink that is stopped (its port closed) and started again on the same port.
 // bench/log-ship uses them too, with `keep: false` (count the lines, keep none).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { restartableServer } from '../helpers/restartable-server.js';
 
 export type SinkMode =
   | { kind: 'ok' }
@@ -56,11 +56,9 @@ export async function startSink(
   mode: SinkMode = { kind: 'ok' },
   { keep = true, ordered = false }: SinkOptions = {},
 ): Promise<TestSink> {
-  const sockets = new Set<Socket>();
   const attempts = new Map<string, number>();
   /** ordered Loki: the newest timestamp accepted per stream (its labels as JSON). */
   const newest = new Map<string, bigint>();
-  let server: Server | undefined;
   const sink: TestSink = {
     url: '',
     port: 0,
@@ -170,27 +168,17 @@ export async function startSink(
       .end(JSON.stringify({ took: 1, errors, items }));
   }
 
+  const server = restartableServer(handle);
+  const path = protocol === 'elasticsearch' ? '/_bulk' : protocol === 'loki' ? '/loki/api/v1/push' : '/ingest';
+
   async function start(): Promise<void> {
-    server = createServer(handle);
-    server.on('connection', (s) => {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(sink.port, '127.0.0.1', () => resolve());
-    });
-    sink.port = (server.address() as AddressInfo).port;
-    const path = protocol === 'elasticsearch' ? '/_bulk' : protocol === 'loki' ? '/loki/api/v1/push' : '/ingest';
+    await server.start();
+    sink.port = server.port;
     sink.url = `http://127.0.0.1:${sink.port}${path}`;
   }
 
-  async function stop(): Promise<void> {
-    const s = server;
-    server = undefined;
-    if (!s) return;
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+  function stop(): Promise<void> {
+    return server.stop();
   }
 
   await start();

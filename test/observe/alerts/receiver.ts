@@ -1,8 +1,8 @@
 // A real webhook receiver on 127.0.0.1 that misbehaves on demand: slow, black-holed (reads the
 // request, never answers), answering a status (503, 400), or refusing (stop(): the port is closed
 // and connections reset; start() listens again on the same port).
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { restartableServer } from '../../helpers/restartable-server.js';
 
 export type ReceiverMode = { kind: 'ok' } | { kind: 'slow'; ms: number } | { kind: 'blackhole' } | { kind: 'status'; status: number };
 
@@ -38,9 +38,7 @@ export async function closeAllReceivers(): Promise<void> {
 }
 
 export async function startReceiver(mode: ReceiverMode = { kind: 'ok' }): Promise<Receiver> {
-  const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
-  let server: Server | undefined;
   const r: Receiver = {
     url: '',
     port: 0,
@@ -81,28 +79,18 @@ export async function startReceiver(mode: ReceiverMode = { kind: 'ok' }): Promis
     });
   }
 
+  const server = restartableServer(handle);
+
   async function start(): Promise<void> {
-    server = createServer(handle);
-    server.on('connection', (s) => {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(r.port, '127.0.0.1', () => resolve());
-    });
-    r.port = (server.address() as AddressInfo).port;
+    await server.start();
+    r.port = server.port;
     r.url = `http://127.0.0.1:${r.port}/hook`;
   }
 
   async function stop(): Promise<void> {
-    const s = server;
-    server = undefined;
     for (const t of timers) clearTimeout(t);
     timers.clear();
-    if (!s) return;
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    await server.stop();
   }
 
   await start();
