@@ -177,13 +177,5 @@ export type { NodeMiddleware, NodeRequest, NodeRoutePaths, NextFunction } from '
 export * from '../../shared-entry.js';
 // Capped request/response body capture (docs/logging.md#capped-body-capture): app.use(captureMiddleware(createBodyCapture({ logger }))).
 export { captureMiddleware } from '../../toolkit/node-capture.js';
-export { createBodyCapture, type BodyCapture, type BodyCaptureOptions, type CaptureRecord, type CapturedBody } from '../../log/capture.js';
+export * from '../../capture-entry.js';
 export { accountingMiddleware } from '../../toolkit/node-capture.js';
-export {
-  createRequestAccounting,
-  type RequestAccounting,
-  type RequestAccountingOptions,
-  type RequestSummary,
-  type RouteSummary,
-} from '../../log/accounting.js';
-export { registerRequestAccountingMetrics } from '../../metrics/accounting.js';

@@ -15,14 +15,6 @@ export type { MemoryMonitor, MemorySample, MemoryStatus, MemoryMonitorOptions } 
 export * from '../../shared-entry.js';
 // Capped request/response body capture (docs/logging.md#capped-body-capture).
 export { captureBodies } from './capture.js';
-export { createBodyCapture, type BodyCapture, type BodyCaptureOptions, type CaptureRecord, type CapturedBody } from '../../log/capture.js';
+export * from '../../capture-entry.js';
 // Request memory accounting (docs/logging.md#request-memory-accounting).
 export { accountRequests, type AccountRequestsOptions } from './accounting.js';
-export {
-  createRequestAccounting,
-  type RequestAccounting,
-  type RequestAccountingOptions,
-  type RequestSummary,
-  type RouteSummary,
-} from '../../log/accounting.js';
-export { registerRequestAccountingMetrics } from '../../metrics/accounting.js';
