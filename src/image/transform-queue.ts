@@ -3,7 +3,10 @@
 // decode size fits the memory budget and the current headroom. FIFO: a large waiting job is not
 // overtaken by small ones (it would starve otherwise). The head of the queue may be lent to
 // another bounded pool (lend()) when that pool has an idle slot: its memory stays accounted here.
+// A job's reservation is also charged to the request that asked for it (request accounting),
+// from the moment it is reserved until it is given back.
 import { HeadroomError } from '../errors.js';
+import { currentLedger, withLedger, type RequestLedger } from '../log/accounting.js';
 
 export interface TransformQueueOptions {
   concurrency: number;
@@ -87,14 +90,16 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
     if (waiting.length && waiting[0] !== head) o.onWait?.();
   };
 
-  async function execute<T>(estimate: number, fn: () => Promise<T>): Promise<T> {
+  async function execute<T>(estimate: number, fn: () => Promise<T>, ledger: RequestLedger | undefined): Promise<T> {
     active++;
     reserved += estimate;
+    ledger?.charge(estimate);
     try {
       return await fn();
     } finally {
       active--;
       reserved -= estimate;
+      ledger?.charge(-estimate);
       pump();
       if (active < o.concurrency && !waiting.length) o.onIdle?.();
     }
@@ -115,7 +120,9 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
         return Promise.reject(
           pressure(`decoding this image needs about ${estimate} bytes, more than the transform memory budget (${o.memoryBudget})`),
         );
-      if (!waiting.length && fits(estimate)) return execute(estimate, fn);
+      // Taken now: a waiter is started from whichever request freed a slot, not from this one.
+      const ledger = currentLedger();
+      if (!waiting.length && fits(estimate)) return execute(estimate, fn, ledger);
       if (active === 0 && lent === 0) return Promise.reject(pressure('not enough memory headroom to decode this image now'));
       if (waiting.length >= o.queueSize) {
         return Promise.reject(
@@ -133,7 +140,7 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
           estimate,
           start: () => {
             done();
-            execute(estimate, fn).then(resolve, reject);
+            withLedger(ledger, () => execute(estimate, fn, ledger)).then(resolve, reject);
           },
           fail: (err) => {
             done();
@@ -145,15 +152,19 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
             done();
             lent++;
             reserved += estimate;
+            ledger?.charge(estimate);
             let ran = false;
             const release = (): void => {
               lent--;
               reserved -= estimate;
+              ledger?.charge(-estimate);
               pump();
             };
             const job = (): Promise<void> => {
               ran = true;
-              return Promise.resolve().then(lendable).then(resolve, reject).finally(release);
+              return withLedger(ledger, () => Promise.resolve().then(lendable))
+                .then(resolve, reject)
+                .finally(release);
             };
             let running: Promise<unknown>;
             try {

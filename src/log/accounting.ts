@@ -1,12 +1,33 @@
-// Request memory accounting: every byte headroom holds for a request (the captured bodies, and any
-// part that calls charge()) is charged to that request — found through AsyncLocalStorage, so a
-// part deep in a call needs no request object — and released when the request ends. One total
-// (the gauge headroom_request_bytes_held) and a per-route summary. The total is only ever moved by
-// the same deltas as the requests' own counters, so the two cannot drift apart.
+// Request memory accounting: every byte headroom holds for a request (the captured bodies, the
+// proxy's cache tee and the bytes it has queued toward the client, the image service's decode
+// reservations, and any part that calls charge()) is charged to that request — found through
+// AsyncLocalStorage, so a part deep in a call needs no request object — and released when the
+// request ends. One total (the gauge headroom_request_bytes_held) and a per-route summary. The
+// total is only ever moved by the same deltas as the requests' own counters, so the two cannot
+// drift apart.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 import { HeadroomError } from '../errors.js';
 import { bytes, num, resolveOptions, type OptionSpec } from '../options/spec.js';
+
+// One store for every accounting, so the proxy and the image service find the request's ledger
+// without being handed the accounting. Until some accounting runs a request, getStore() is a
+// boolean check (Node enables the store on its first run()): parts that charge cost nothing then.
+const ledgers = new AsyncLocalStorage<RequestLedger>();
+
+/** The ledger of the request being handled (by any accounting), or undefined: charge it directly. */
+export function currentLedger(): RequestLedger | undefined {
+  return ledgers.getStore();
+}
+
+/**
+ * Runs `fn` as part of `ledger`'s request (none: of no request). For work started from another
+ * request's callback (a queue slot freed by it), which would otherwise be charged to that one.
+ */
+export function withLedger<T>(ledger: RequestLedger | undefined, fn: () => T): T {
+  if (ledger) return ledgers.run(ledger, fn);
+  return ledgers.getStore() ? ledgers.exit(fn) : fn();
+}
 
 export const accountingSpecs = {
   warnBytes: bytes({
@@ -85,7 +106,7 @@ export function createRequestAccounting(options: RequestAccountingOptions = {}):
   const onHeavy = o.onHeavy as unknown;
   if (onHeavy !== undefined && typeof onHeavy !== 'function')
     throw new HeadroomError('HEADROOM_CONFIG_INVALID', 'createRequestAccounting: onHeavy must be a function (summary) => void');
-  const als = new AsyncLocalStorage<RequestLedger>();
+  let closed = false;
   const open = new Set<Ledger>();
   const routes = new Map<string, RouteSummary>();
   let total = 0;
@@ -132,8 +153,14 @@ export function createRequestAccounting(options: RequestAccountingOptions = {}):
     }
   }
 
+  // This accounting's ledger in the shared store; after close() it finds none (its ledgers are
+  // instances of this closure's class, so another accounting's are never mistaken for its own).
+  const mine = (): Ledger | undefined => {
+    const l = ledgers.getStore();
+    return !closed && l instanceof Ledger ? l : undefined;
+  };
   const close = (): Promise<void> => {
-    als.disable();
+    closed = true;
     return Promise.resolve();
   };
   return {
@@ -142,10 +169,10 @@ export function createRequestAccounting(options: RequestAccountingOptions = {}):
       open.add(l);
       return l;
     },
-    run: (ledger, fn) => als.run(ledger, fn),
-    current: () => als.getStore(),
+    run: (ledger, fn) => (closed ? fn() : ledgers.run(ledger, fn)),
+    current: mine,
     charge(delta) {
-      const l = als.getStore();
+      const l = mine();
       if (!l) return false;
       l.charge(delta);
       return true;

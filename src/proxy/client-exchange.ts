@@ -1,7 +1,9 @@
 // What the Node exchange (exchange.ts) and the Web-stream exchange (web.ts) share above undici's
 // handler: being done, aborting the upstream side, shedding, and CLIENT_TIMEOUT's look at whether
-// the client is the side that stalls. Each says what client progress means for it.
+// the client is the side that stalls. Each says what client progress means for it. Both charge
+// the bytes they hold for the request to its ledger (request accounting) when it has one.
 import type { Sheddable } from '../admission/index.js';
+import type { RequestLedger } from '../log/accounting.js';
 import { ProxyAbort } from './faults.js';
 import { UpstreamHandler } from './upstream-handler.js';
 
@@ -10,6 +12,30 @@ export abstract class ClientExchange extends UpstreamHandler implements Sheddabl
   bytes = 0;
   private seen = -1;
   private idleChecks = 0;
+  /** Bytes charged to `ledger` now. */
+  private charged = 0;
+
+  /**
+   * The request's ledger, taken where the request entered the proxy (undici's callbacks do not
+   * run in the request's async context). Undefined without request accounting: every charge site
+   * checks it first, so accounting that is off costs one field read per chunk.
+   */
+  constructor(protected readonly ledger: RequestLedger | undefined) {
+    super();
+  }
+
+  /** Makes the ledger hold `bytes` for this exchange now (only with a ledger). */
+  protected holding(bytes: number): void {
+    const d = bytes - this.charged;
+    if (d === 0) return;
+    this.charged = bytes;
+    this.ledger!.charge(d);
+  }
+
+  /** Gives back everything charged (the exchange ended). */
+  protected releaseHeld(): void {
+    if (this.ledger !== undefined) this.holding(0);
+  }
 
   /**
    * A number that changes whenever the client makes progress while the exchange waits on it

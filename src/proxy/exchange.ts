@@ -22,6 +22,7 @@ import type { ProxyCounters } from './stats.js';
 import { ClientExchange } from './client-exchange.js';
 import { CACHE_STATUS_HEADERS, type CacheOutcome } from '../cache/cache-status.js';
 import type { ProxyNote } from './note.js';
+import type { RequestLedger } from '../log/accounting.js';
 
 /** What an exchange needs from the proxy that created it. */
 export interface ExchangeContext {
@@ -55,6 +56,8 @@ export interface ExchangeOptions {
   cacheOutcome?: CacheOutcome;
   /** The caller's note (proxy.handle's third argument), filled in as the exchange runs. */
   note?: ProxyNote;
+  /** The request's ledger (request accounting), if it has one. */
+  ledger?: RequestLedger;
 }
 
 export const kExchange = Symbol('headroom.exchange');
@@ -101,7 +104,7 @@ export class Exchange extends ClientExchange {
     private readonly ctx: ExchangeContext,
     o: ExchangeOptions,
   ) {
-    super();
+    super(o.ledger);
     this.req = o.req;
     this.res = o.res;
     this.release = o.release;
@@ -128,7 +131,20 @@ export class Exchange extends ClientExchange {
 
   drained(): void {
     this.drains++;
+    if (this.ledger !== undefined) this.account();
     this.resumeUpstream();
+  }
+
+  /**
+   * What this exchange holds for its request: the tee's copy, and the bytes written to the client
+   * that still wait in the response and its socket (with the body held for end()). Those are the
+   * same Buffers the tee keeps, so the larger of the two is held, not their sum. Sampled at every
+   * chunk and drain, the two moments the queue changes.
+   */
+  private account(): void {
+    const tee = this.tee !== undefined && !this.tee.abandoned ? this.tee.size : 0;
+    const queued = this.res.writableLength + (this.held !== undefined ? this.held.length : 0);
+    this.holding(tee > queued ? tee : queued);
   }
 
   protected uploaded(bytes: number): void {
@@ -173,9 +189,12 @@ export class Exchange extends ClientExchange {
     // undici's parser never delivers more than Content-Length bytes, so nothing follows it.
     if (this.bytes === n && n === this.expected) {
       this.held = chunk;
+      if (this.ledger !== undefined) this.account();
       return true;
     }
-    if (this.res.write(chunk)) return true;
+    const more = this.res.write(chunk);
+    if (this.ledger !== undefined) this.account();
+    if (more) return true;
     this.res.once('drain', onResponseDrain);
     return false;
   }
@@ -222,6 +241,7 @@ export class Exchange extends ClientExchange {
     this.ctx.tracker.untrack(this);
     this.ctx.live.delete(this);
     this.res[kExchange] = undefined;
+    this.releaseHeld();
   }
 
   private maybeTee(status: number, headers: string[]): void {

@@ -26,6 +26,7 @@ import { ProxyCounters, type ErrorKind, type LatencyHistogram } from './stats.js
 import { createFetch, type FetchInfo } from './web.js';
 import type { CacheOutcome } from '../cache/cache-status.js';
 import type { ProxyNote } from './note.js';
+import { currentLedger, type RequestLedger } from '../log/accounting.js';
 
 /**
  * Defaults and bounds are the gateway's (docs/configuration.md, variable in brackets); the
@@ -185,6 +186,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     cacheKey: string | undefined,
     outcome: CacheOutcome | undefined,
     note: ProxyNote | undefined,
+    ledger: RequestLedger | undefined,
   ): void {
     const ex = new Exchange(ctx, {
       req,
@@ -195,6 +197,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       cacheControl: info.cacheControl,
       cacheOutcome: outcome,
       note,
+      ledger,
     });
     // undici reports every failure, a refused dispatch included, through the handler.
     ex.send(pool, {
@@ -218,8 +221,10 @@ export function createProxy(options: ProxyOptions): Proxy {
   ): void {
     if (note) note.cache = outcome;
     const id = note?.requestId;
+    // Taken here, in the request's context: a queued request is dispatched from another's release.
+    const ledger = currentLedger();
     const r = admission.tryAcquire();
-    if (typeof r === 'function') return dispatch(req, res, r, path, info, cacheKey, outcome, note);
+    if (typeof r === 'function') return dispatch(req, res, r, path, info, cacheKey, outcome, note, ledger);
     if (r) return sendError(res, r, info.hasBody, id);
     // Queued (callback form: no promise or AbortSignal); leaves the queue if the client goes away,
     // so a client that is gone never reaches dispatch().
@@ -230,7 +235,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     const cancel = admission.enqueue(
       (release) => {
         res.off('close', onClose);
-        dispatch(req, res, release, path, info, cacheKey, outcome, note);
+        dispatch(req, res, release, path, info, cacheKey, outcome, note, ledger);
       },
       (err) => {
         res.off('close', onClose);

@@ -25,6 +25,7 @@ import { ProxyAbort, faultError, faultKind } from './faults.js';
 import { newHeaderInfo, type RequestHeaderInfo } from './headers.js';
 import type { PathMapper } from './path.js';
 import { ClientExchange } from './client-exchange.js';
+import { currentLedger, type RequestLedger } from '../log/accounting.js';
 
 /** Bytes the response stream may queue for a slow reader before the upstream is paused. */
 export const WEB_HIGH_WATER_MARK = 64 * 1024;
@@ -72,6 +73,8 @@ interface WebExchangeOptions {
   /** Sent as Cache-Status/X-Cache; undefined without a cache. */
   cacheOutcome: CacheOutcome | undefined;
   resolve: (r: Response) => void;
+  /** The request's ledger (request accounting), if it has one. */
+  ledger: RequestLedger | undefined;
 }
 
 class WebExchange extends ClientExchange {
@@ -96,7 +99,7 @@ class WebExchange extends ClientExchange {
     private readonly ctx: ExchangeContext,
     o: WebExchangeOptions,
   ) {
-    super();
+    super(o.ledger);
     this.o = o;
     ctx.counters.active++;
     ctx.tracker.add(this);
@@ -141,6 +144,7 @@ class WebExchange extends ClientExchange {
         },
         pull: () => {
           this.pulls++;
+          if (this.ledger !== undefined) this.account();
           this.resumeUpstream();
         },
         cancel: () => this.abort(new ProxyAbort('clientAbort')),
@@ -171,8 +175,20 @@ class WebExchange extends ClientExchange {
     this.ctx.gcAssist?.relayed(n);
     if (this.tee) this.tee.push(chunk);
     c.enqueue(chunk);
+    if (this.ledger !== undefined) this.account();
     if (!this.resolved) this.respond(this.stream!);
     return (c.desiredSize ?? 0) > 0;
+  }
+
+  /**
+   * What this exchange holds for its request: the tee's copy, and the bytes enqueued in the
+   * response stream that the consumer has not read (the same Buffers, so the larger of the two).
+   * Sampled at every chunk and pull.
+   */
+  private account(): void {
+    const tee = this.tee !== undefined && !this.tee.abandoned ? this.tee.size : 0;
+    const queued = WEB_HIGH_WATER_MARK - (this.sink?.desiredSize ?? WEB_HIGH_WATER_MARK);
+    this.holding(tee > queued ? tee : queued);
   }
 
   protected end(): void {
@@ -222,6 +238,7 @@ class WebExchange extends ClientExchange {
     this.ctx.tracker.untrack(this);
     this.ctx.live.delete(this);
     this.o.request.signal.removeEventListener('abort', this.onAbort);
+    this.releaseHeld();
   }
 }
 
@@ -239,6 +256,7 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
     cacheKey: string | undefined,
     reqHeaders: () => RequestHeaders,
     cacheOutcome: CacheOutcome | undefined,
+    ledger: RequestLedger | undefined,
   ): Promise<Response> {
     return new Promise<Response>((resolve) => {
       const upload = request.body ? Readable.fromWeb(request.body as NodeReadableStream) : null;
@@ -252,6 +270,7 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
         cacheControl: info.cacheControl,
         cacheOutcome,
         resolve,
+        ledger,
       });
       if (request.signal.aborted) ex.abort(new ProxyAbort('clientAbort'));
       ex.send(pool, {
@@ -274,8 +293,10 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
     cacheOutcome: CacheOutcome | undefined,
   ): Promise<Response> {
     const hasBody = request.body !== null;
+    // Taken here, in the request's context: a queued request is dispatched from another's release.
+    const ledger = currentLedger();
     const r = admission.tryAcquire();
-    if (typeof r === 'function') return dispatch(request, r, path, info, cacheKey, reqHeaders, cacheOutcome);
+    if (typeof r === 'function') return dispatch(request, r, path, info, cacheKey, reqHeaders, cacheOutcome, ledger);
     if (r) return Promise.resolve(errorResponse(r, hasBody));
     const signal = request.signal;
     if (signal.aborted) {
@@ -292,7 +313,7 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
       const cancel = admission.enqueue(
         (release) => {
           signal.removeEventListener('abort', onAbort);
-          resolve(dispatch(request, release, path, info, cacheKey, reqHeaders, cacheOutcome));
+          resolve(dispatch(request, release, path, info, cacheKey, reqHeaders, cacheOutcome, ledger));
         },
         (err) => {
           signal.removeEventListener('abort', onAbort);
