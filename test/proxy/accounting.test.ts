@@ -13,6 +13,7 @@ import { accountRequests } from '../../src/adapters/fastify/index.js';
 import type { RequestAccounting } from '../../src/log/accounting.js';
 import { createProxy, type Proxy } from '../../src/proxy/proxy.js';
 import { proxyRoutes } from '../../src/proxy/fastify.js';
+import { WEB_HIGH_WATER_MARK } from '../../src/proxy/web.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { waitFor } from '../helpers/wait.js';
 import { mapCache, startUpstream, type Upstream } from './helpers.js';
@@ -217,3 +218,40 @@ for (const [name, start, route] of [
     },
   );
 }
+
+test('proxy.fetch (Web streams) charges the tee and the unread stream queue to the ledger it runs in', { timeout: 60_000 }, async () => {
+  await assertNoLeakedHandles(async () => {
+    const accounting = createRequestAccounting();
+    const up = await upstream();
+    const proxy = createProxy({ upstreamUrl: up.url, prefix: '/api', cache: mapCache(), maxBufferSize: 1024 ** 2 });
+    try {
+      // Teed: the half sent so far is held while the rest waits at the upstream.
+      const teed = accounting.open();
+      const teeResponse = await accounting.run(teed, () => proxy.fetch(new Request('http://gw.test/api/tee/web')));
+      const teeBody = teeResponse.arrayBuffer();
+      await waitFor(() => teed.held >= TEE_HEAD, 'the teed half charged');
+      up.release();
+      assert.equal((await teeBody).byteLength, TEE_BODY);
+      assert.equal(teed.held, 0, 'released when the exchange ended');
+      assert.ok(teed.peak >= TEE_BODY && teed.charged >= TEE_BODY);
+
+      // Unread: the stream's queue fills to its high-water mark and stays charged until read.
+      const slow = accounting.open();
+      const slowResponse = await accounting.run(slow, () => proxy.fetch(new Request('http://gw.test/api/slow/web')));
+      await waitFor(() => slow.held >= WEB_HIGH_WATER_MARK, 'the unread queue charged');
+      assert.ok(slow.held <= 2 * WEB_HIGH_WATER_MARK, `held ${slow.held}: the high-water mark and one chunk`);
+      assert.equal(accounting.held(), slow.held);
+      let n = 0;
+      for await (const c of slowResponse.body!) n += c.length;
+      assert.equal(n, SLOW_BODY);
+      assert.equal(slow.held, 0);
+      assert.equal(accounting.held(), 0);
+      teed.end('/api/tee');
+      slow.end('/api/slow');
+    } finally {
+      await proxy.close();
+      await up.close();
+      await accounting.close();
+    }
+  });
+});
