@@ -12,6 +12,7 @@ import { stageSizes } from './stage-sizes.js';
 import type { ImageParams } from './params.js';
 import { decodeEstimate } from './probe.js';
 import { freeCollected } from './read-source.js';
+import { currentLedger } from '../log/accounting.js';
 import type { Loaded, Streamed } from './source.js';
 import type { ImageCounters } from './stats.js';
 
@@ -78,20 +79,33 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
    */
   async function encodeAfter(raw: RawImage, spec: TransformSpec, signal: AbortSignal): Promise<{ encoded: Promise<Buffer> }> {
     let admit!: () => void;
+    let started = false;
     const admitted = new Promise<void>((resolve) => (admit = resolve));
     const backlogFull = encoder!.stats().queued >= sizes.encodeBacklog;
+    // Pixels that wait for an encoder once the slot (and its reservation) went to the next decode
+    // are still this request's: charged until an encoder takes them (its reservation covers them
+    // then) or the encode fails without starting.
+    const ledger = currentLedger();
+    let waiting = 0;
+    const taken = (): void => {
+      started = true;
+      if (waiting) ledger!.charge(-waiting);
+      waiting = 0;
+    };
     // Encoder working memory on top of the pixels: libwebp/libavif keep their own copy (+ YUV).
     const encoded = encoder!.run(
       raw.data.length * 2,
       () => {
+        taken();
         admit();
         return encodeRaw(raw, spec);
       },
       signal,
     );
     // The caller awaits `encoded` once its slot is released; until then a rejection is not unhandled.
-    encoded.catch(() => {});
+    encoded.then(taken, taken);
     if (backlogFull) await Promise.race([admitted, encoded]);
+    if (ledger && !started) ledger.charge((waiting = raw.data.length));
     return { encoded };
   }
 
