@@ -100,15 +100,16 @@ export function createRouteHeapAttribution(options: RouteHeapOptions = {}): Rout
       'HEADROOM_CONFIG_INVALID',
       `${FACTORY}: a route heap attribution is already running in this process (V8 has one sampling heap profiler); close() it first or share it`,
     );
-  sampling = true;
   const session = new Session();
   session.connect();
+  sampling = true;
   const began = performance.now();
-  // The in-process session dispatches at once; the promise only carries the answer.
-  const started = session
-    .post('HeapProfiler.enable')
-    .then(() => session.post('HeapProfiler.startSampling', { samplingInterval: o.samplingInterval }))
-    .then(() => undefined);
+  // The in-process session dispatches each message at once, so sampling covers what follows this
+  // line; the promises only carry the answers (posted together, not chained, for that reason).
+  const started = Promise.all([
+    session.post('HeapProfiler.enable'),
+    session.post('HeapProfiler.startSampling', { samplingInterval: o.samplingInterval }),
+  ]).then(() => undefined);
   started.catch(() => {}); // report() rethrows it; nobody may be waiting yet
   const routes = new Map<string, { requests: number; handlers: Set<RouteHandler> }>();
   const located = new Map<RouteHandler, string | null>();
