@@ -7,15 +7,16 @@
 // profile holds only memory still alive; report() first runs a full GC so garbage awaiting
 // collection is not counted either. Each sample's stack is charged to the nearest route handler on
 // it: the adapters pass the handler functions the framework routed to (Express req.route,
-// Fastify routeOptions.handler), and the inspector gives where each one starts ([[FunctionLocation]]),
-// which is what the profile's call frames name. An async handler is on the stack after its awaits
-// too, so concurrency does not blur the picture. Cost: V8's sampling (a few % at 32 KiB) while on;
+// Fastify routeOptions.handler), and the inspector gives where each one's source starts
+// ([[FunctionLocation]], what the profile's call frames name) and, with its text, where it ends — so
+// a closure written inside a handler (a .then() callback, a timer) counts as the handler too. An
+// async handler is on the stack after its awaits, so concurrency does not blur the picture. Cost: V8's sampling (a few % at 32 KiB) while on;
 // nothing at all when not created.
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { HeadroomError } from '../errors.js';
 import { bool, bytes, num, resolveOptions, type OptionSpec } from '../options/spec.js';
-import { foldProfile, locationKey, type FunctionLocation, type ProfileNode } from './route-heap-profile.js';
+import { foldProfile, handlerRange, type FunctionLocation, type HandlerRange, type ProfileNode } from './route-heap-profile.js';
 
 export const routeHeapSpecs = {
   samplingInterval: bytes({
@@ -112,16 +113,17 @@ export function createRouteHeapAttribution(options: RouteHeapOptions = {}): Rout
   ]).then(() => undefined);
   started.catch(() => {}); // report() rethrows it; nobody may be waiting yet
   const routes = new Map<string, { requests: number; handlers: Set<RouteHandler> }>();
-  const located = new Map<RouteHandler, string | null>();
+  /** Each handler's source range (its owner filled in by report()); null when it has none. */
+  const located = new Map<RouteHandler, HandlerRange | null>();
   let overflowRequests = 0;
   let queue: Promise<unknown> = Promise.resolve();
   let closing: Promise<void> | undefined;
 
   /**
-   * Where fn starts, through the inspector: a bound function (Fastify binds every handler) stands
-   * for its target, which is what runs; null for a native function.
+   * Where fn's source starts and ends, through the inspector: a bound function (Fastify binds
+   * every handler) stands for its target, which is what runs; null for a native function.
    */
-  async function locate(fn: RouteHandler): Promise<string | null> {
+  async function locate(fn: RouteHandler): Promise<HandlerRange | null> {
     (globalThis as Record<symbol, unknown>)[SLOT] = fn;
     try {
       const { result } = await session.post('Runtime.evaluate', {
@@ -132,7 +134,14 @@ export function createRouteHeapAttribution(options: RouteHeapOptions = {}): Rout
       for (let depth = 0; objectId && depth < 8; depth++) {
         const { internalProperties = [] } = await session.post('Runtime.getProperties', { objectId, ownProperties: true });
         const where = internalProperties.find((p) => p.name === '[[FunctionLocation]]')?.value?.value as FunctionLocation | undefined;
-        if (where) return locationKey(where);
+        if (where) {
+          const { result: source } = await session.post('Runtime.callFunctionOn', {
+            objectId,
+            functionDeclaration: 'function () { return Function.prototype.toString.call(this); }',
+            returnByValue: true,
+          });
+          return handlerRange(where, typeof source.value === 'string' ? source.value : '', '');
+        }
         objectId = internalProperties.find((p) => p.name === '[[TargetFunction]]')?.value?.objectId;
       }
       return null;
@@ -146,16 +155,21 @@ export function createRouteHeapAttribution(options: RouteHeapOptions = {}): Rout
     for (const { handlers } of routes.values()) for (const fn of handlers) if (!located.has(fn)) located.set(fn, await locate(fn));
     await session.post('Runtime.releaseObjectGroup', { objectGroup: GROUP });
     // A handler shared by several routes cannot say which of them allocated: they share one row.
-    const sharers = new Map<string, Set<string>>();
+    const keyOf = (fn: RouteHandler): string | undefined => {
+      const r = located.get(fn);
+      return r ? `${r.scriptId}:${r.start}` : undefined;
+    };
+    const sharers = new Map<string, { range: HandlerRange; routes: Set<string> }>();
     for (const [route, { handlers }] of routes)
       for (const fn of handlers) {
-        const key = located.get(fn);
-        if (key) sharers.set(key, (sharers.get(key) ?? new Set()).add(route));
+        const key = keyOf(fn);
+        if (key) (sharers.get(key) ?? sharers.set(key, { range: located.get(fn)!, routes: new Set() }).get(key)!).routes.add(route);
       }
-    const owners = new Map([...sharers].map(([key, set]) => [key, [...set].sort().join(' | ')]));
+    const owners = new Map([...sharers].map(([key, { routes: set }]) => [key, [...set].sort().join(' | ')]));
+    const ranges = [...sharers].map(([key, { range }]) => ({ ...range, owner: owners.get(key)! }));
     if (o.collectGarbage) await session.post('HeapProfiler.collectGarbage');
     const { profile } = await session.post('HeapProfiler.getSamplingProfile');
-    const folded = foldProfile(profile.head as ProfileNode, owners);
+    const folded = foldProfile(profile.head as ProfileNode, ranges);
     const rows = new Map<string, RouteHeapRow>();
     const row = (route: string): RouteHeapRow => {
       let r = rows.get(route);
@@ -163,7 +177,7 @@ export function createRouteHeapAttribution(options: RouteHeapOptions = {}): Rout
       return r;
     };
     for (const [route, { requests, handlers }] of routes) {
-      const keys = new Set([...handlers].map((fn) => located.get(fn)).filter((k): k is string => !!k));
+      const keys = new Set([...handlers].map(keyOf).filter((k): k is string => !!k));
       const names = new Set([...keys].map((k) => owners.get(k)!));
       // A route whose handlers are shared counts its requests in each shared row it belongs to.
       if (names.size === 0) row(route).requests += requests;

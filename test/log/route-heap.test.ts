@@ -28,6 +28,24 @@ function shared(): void {
   kept.push(mebibyte(kept.length));
 }
 
+/** Keeps 1 MiB in a .then() callback and 1 MiB in a timer: neither runs with the handler on the stack. */
+function viaCallbacks(done: () => void): void {
+  void Promise.resolve().then(() => kept.push(mebibyte(kept.length)));
+  setImmediate(() => {
+    kept.push(mebibyte(kept.length));
+    done();
+  });
+}
+// Handlers with a plain function right after them on the same line, where one ends and the next
+// begins matters. Compiled by new Function so the layout stays as written (tsx reprints this file).
+const [lineHandler, lineNeighbour, arrowHandler, arrowNeighbour] = new Function(
+  'kept',
+  'mebibyte',
+  'const keep = () => kept.push(mebibyte(kept.length)); return [' +
+    'function aLongNamedHandler() { return keep(); }, function n() { return keep(); }, ' +
+    'async () => { return keep(); }, () => { return keep(); }];',
+)(kept, mebibyte) as (() => void)[];
+
 const row = (report: RouteHeapReport, route: string) => report.routes.find((r) => r.route === route);
 const mib = (n = 0): number => Math.round(n / MIB);
 
@@ -73,6 +91,34 @@ test('charges live bytes to the nearest route handler on the stack; garbage to n
       await attribution.close();
     }
   });
+});
+
+test('closures written inside a handler count as the handler; functions right after it do not', async () => {
+  const attribution = createRouteHeapAttribution();
+  try {
+    for (let i = 0; i < 3; i++) {
+      await new Promise<void>((done) => viaCallbacks(done));
+      attribution.count('/callbacks', viaCallbacks);
+      lineHandler!();
+      lineNeighbour!();
+      attribution.count('/line', lineHandler);
+      await arrowHandler!();
+      arrowNeighbour!();
+      attribution.count('/arrow', arrowHandler);
+    }
+    const report = await attribution.report();
+    const what = JSON.stringify(report.routes.map((r) => [r.route, mib(r.bytes)]));
+    assert.equal(mib(row(report, '/callbacks')?.bytes), 6, what);
+    assert.equal(mib(row(report, '/line')?.bytes), 3, what);
+    assert.equal(mib(row(report, '/arrow')?.bytes), 3, what);
+    assert.ok(
+      report.unattributedBytes >= 5.5 * MIB,
+      `the neighbours' 6 MiB are unattributed: ${mib(report.unattributedBytes)} MiB, ${what}`,
+    );
+  } finally {
+    kept.length = 0;
+    await attribution.close();
+  }
 });
 
 test('after kept memory is freed, a second report no longer charges it', async () => {
