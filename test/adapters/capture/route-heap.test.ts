@@ -1,13 +1,13 @@
 // The acceptance test of per-route heap attribution, on real Express 5 and Fastify servers: three
-// routes under 32 concurrent keep-alive connections — /heavy keeps 1 MiB per request (allocated after
-// an await, so the requests' work interleaves), /light allocates nothing, /garbage allocates 1 MiB per
-// request and drops it. The report must rank /heavy first with at least 80 % of the growth, see
-// about 1 MiB per /heavy request, and charge the garbage to nobody.
+// routes under 32 concurrent keep-alive connections — /heavy keeps 1 MiB per request (allocated
+// after an await that many requests wait in at once), /light allocates nothing, /garbage allocates
+// 1 MiB per request and drops it. The report must rank /heavy first with at least 80 % of the
+// growth, see about 1 MiB per /heavy request, and charge the garbage to nobody.
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { test } from 'node:test';
-import { setImmediate as tick } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import Fastify from 'fastify';
 import { Pool } from 'undici';
@@ -24,24 +24,41 @@ const ROUTES = ['/heavy', '/light', '/garbage'];
 /** 1 MiB of doubles on the V8 heap (a Buffer's bytes would be outside it). */
 const mebibyte = (seed: number): number[] => new Array<number>(MIB / 8).fill(seed + 0.5);
 
+/** An await that lets other requests in, counting how many handlers wait in it at once. */
+function overlapMeter(): { pause(): Promise<void>; most(): number } {
+  let now = 0;
+  let most = 0;
+  return {
+    async pause() {
+      most = Math.max(most, ++now);
+      await sleep(2); // long enough for the other connections' requests to arrive meanwhile
+      now--;
+    },
+    most: () => most,
+  };
+}
+
 interface App {
   url: string;
   kept: unknown[];
+  /** Most handlers waiting at their await at once: proof the requests overlapped. */
+  overlap(): number;
   close(): Promise<void>;
 }
 
 async function expressApp(attribution: RouteHeapAttribution): Promise<App> {
   const kept: unknown[] = [];
+  const meter = overlapMeter();
   const app = express();
   app.use(routeHeapMiddleware(attribution));
   app.get('/heavy', async (_req, res) => {
-    await tick();
+    await meter.pause();
     kept.push(mebibyte(kept.length));
     res.end('kept');
   });
   app.get('/light', (_req, res) => void res.end('nothing'));
   app.get('/garbage', async (_req, res) => {
-    await tick();
+    await meter.pause();
     res.end(String(mebibyte(1).length));
   });
   const server: Server = app.listen(0, '127.0.0.1');
@@ -49,6 +66,7 @@ async function expressApp(attribution: RouteHeapAttribution): Promise<App> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     kept,
+    overlap: meter.most,
     async close() {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -58,20 +76,21 @@ async function expressApp(attribution: RouteHeapAttribution): Promise<App> {
 
 async function fastifyApp(attribution: RouteHeapAttribution): Promise<App> {
   const kept: unknown[] = [];
+  const meter = overlapMeter();
   const app = Fastify();
   await app.register(attributeRouteHeap, { attribution });
   app.get('/heavy', async () => {
-    await tick();
+    await meter.pause();
     kept.push(mebibyte(kept.length));
     return 'kept';
   });
   app.get('/light', () => 'nothing');
   app.get('/garbage', async () => {
-    await tick();
+    await meter.pause();
     return String(mebibyte(1).length);
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
-  return { url, kept, close: () => app.close() };
+  return { url, kept, overlap: meter.most, close: () => app.close() };
 }
 
 /** 32 connections, each running the three routes in turn; every response must be a 200. */
@@ -128,7 +147,8 @@ for (const [name, make] of [
         try {
           await drive(app.url);
           const report = await attribution.report();
-          t.diagnostic(check(report));
+          t.diagnostic(`${check(report)}; up to ${app.overlap()} requests at once in the handlers' await`);
+          assert.ok(app.overlap() >= 2, `the requests overlapped (${app.overlap()} at once)`);
           assert.equal(app.kept.length, (CONNECTIONS * PER_CONNECTION) / ROUTES.length);
         } finally {
           app.kept.length = 0;
