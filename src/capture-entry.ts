@@ -10,3 +10,12 @@ export {
   type RouteSummary,
 } from './log/accounting.js';
 export { registerRequestAccountingMetrics } from './metrics/accounting.js';
+export {
+  createRouteHeapAttribution,
+  routeHeapSpecs,
+  type RouteHandler,
+  type RouteHeapAttribution,
+  type RouteHeapOptions,
+  type RouteHeapReport,
+  type RouteHeapRow,
+} from './log/route-heap.js';

@@ -41,3 +41,13 @@ export {
   type RouteSummary,
 } from './accounting.js';
 export { registerRequestAccountingMetrics } from '../metrics/accounting.js';
+// Per-route attribution of the rest of the heap (docs/logging.md#per-route-heap-attribution).
+export {
+  createRouteHeapAttribution,
+  routeHeapSpecs,
+  type RouteHandler,
+  type RouteHeapAttribution,
+  type RouteHeapOptions,
+  type RouteHeapReport,
+  type RouteHeapRow,
+} from './route-heap.js';

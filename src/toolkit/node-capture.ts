@@ -20,7 +20,7 @@ export function captureMiddleware(capture: BodyCapture): NodeMiddleware {
 }
 
 /** Express's route template once routed (`/users/:id`, mount path included); 'unmatched' otherwise. */
-function routeOf(req: NodeRequest & { route?: { path?: unknown } }): string {
+export function routeOf(req: NodeRequest & { route?: { path?: unknown } }): string {
   const path = req.route?.path;
   return typeof path === 'string' ? `${req.baseUrl ?? ''}${path}` : 'unmatched';
 }

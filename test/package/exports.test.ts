@@ -32,8 +32,16 @@ const METRICS = [
 /** What each entry must export. Every entry is listed: a new one fails here until its kind is decided. */
 const REQUIRED: Record<string, string[]> = {
   // Adapters and the toolkit: the whole shared block.
-  './fastify': [...ERRORS, ...METRICS, 'headroom', 'captureBodies', 'accountRequests'],
-  './express': [...ERRORS, ...METRICS, 'headroom', 'captureMiddleware', 'accountingMiddleware'],
+  './fastify': [...ERRORS, ...METRICS, 'headroom', 'captureBodies', 'accountRequests', 'attributeRouteHeap', 'createRouteHeapAttribution'],
+  './express': [
+    ...ERRORS,
+    ...METRICS,
+    'headroom',
+    'captureMiddleware',
+    'accountingMiddleware',
+    'routeHeapMiddleware',
+    'createRouteHeapAttribution',
+  ],
   './next': [...ERRORS, ...METRICS, 'createProxyRoute'],
   './nestjs': [...ERRORS, ...METRICS, 'HeadroomModule', 'HeadroomMemoryInterceptor', 'captureMiddleware', 'accountingMiddleware'],
   './toolkit': [...ERRORS, ...METRICS, 'createHeadroom'],
@@ -55,6 +63,7 @@ const REQUIRED: Record<string, string[]> = {
     'createBodyCapture',
     'createRequestAccounting',
     'registerRequestAccountingMetrics',
+    'createRouteHeapAttribution',
   ],
   // The pino transport target (a worker thread loads its default export).
   './log/transport': ['default'],

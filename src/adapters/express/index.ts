@@ -179,3 +179,5 @@ export * from '../../shared-entry.js';
 export { captureMiddleware } from '../../toolkit/node-capture.js';
 export * from '../../capture-entry.js';
 export { accountingMiddleware } from '../../toolkit/node-capture.js';
+// Per-route heap attribution (docs/logging.md#per-route-heap-attribution).
+export { routeHeapMiddleware } from '../../toolkit/node-route-heap.js';

@@ -18,3 +18,5 @@ export { captureBodies } from './capture.js';
 export * from '../../capture-entry.js';
 // Request memory accounting (docs/logging.md#request-memory-accounting).
 export { accountRequests, type AccountRequestsOptions } from './accounting.js';
+// Per-route heap attribution (docs/logging.md#per-route-heap-attribution).
+export { attributeRouteHeap, type AttributeRouteHeapOptions } from './route-heap.js';
