@@ -2,13 +2,14 @@
 // constructor in each, the constructors that grew in every interval, and for each of those one
 // retainer path in the last snapshot, to an object allocated after the one before it.
 import { statSync } from 'node:fs';
-import { grewEveryInterval, newestOf, totalsByClass, type ClassTotals, type GrownClass } from './diff.js';
+import { grewEveryInterval, newestOf, rankByHeld, totalsByClass, type ClassTotals, type GrownClass } from './diff.js';
 import { view } from './graph.js';
+import { heldByClass } from './held.js';
 import { NODE_FIELDS, parseHeapSnapshot, readCounts } from './parse.js';
 import { retainerPath, shortestRetainers } from './retainers.js';
 
 export interface SnapshotAnalysis {
-  /** Constructors that grew in every interval, most bytes added first. */
+  /** Constructors that grew in every interval, most new bytes held first (see held.ts). */
   grown: GrownClass[];
   snapshots: { file: string; bytes: number; nodes: number; atMs?: number }[];
   /** Time the analysis took, and its own peak RSS above what the process used before, bytes. */
@@ -43,15 +44,12 @@ export async function analyzeSnapshots(files: readonly string[], limit = 10): Pr
     totals.push(totalsByClass(v));
     snapshots.push({ file, bytes: statSync(file).size, nodes: v.g.nodeCount });
     if (!last) continue;
-    grown = grewEveryInterval(totals, limit);
     const tree = shortestRetainers(v);
     probe();
-    const examples = newestOf(
-      v,
-      new Set(grown.map((c) => c.name)),
-      totals[totals.length - 2]!.maxId,
-      (node) => tree.parentNode[node] !== -1,
-    );
+    const after = totals[totals.length - 2]!.maxId;
+    grown = rankByHeld(grewEveryInterval(totals, Infinity), heldByClass(v, tree, after), limit);
+    probe();
+    const examples = newestOf(v, new Set(grown.map((c) => c.name)), after, (node) => tree.parentNode[node] !== -1);
     for (const c of grown) {
       const node = examples.get(c.name);
       if (node !== undefined) c.retainerPath = retainerPath(v, tree, node);
