@@ -27,7 +27,7 @@ test(
         {
           cwd: root,
           stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 140_000, // below the test's own timeout: a stuck soak is stopped, not left running
+          timeout: 140_000, // below the test's own timeout: a stuck soak is stopped, not left running
         },
       );
       let out = '';
