@@ -123,16 +123,22 @@ test(
     // The diff names the leaking constructor first, with the Map that holds it on its path.
     assert.match(
       r.stdout,
-      /grew in every interval[^\n]*\n {4}Session: \d+ → \d+ → \d+ objects, \+[\d.]+ KiB\n {6}retained by .*sessions \(Map\).*\(Session\)/,
+      /grew in every interval[^\n]*\n {4}Session: \d+ → \d+ → \d+ objects, \+[\d.]+ KiB, holding [\d.]+ KiB new\n {6}retained by .*sessions \(Map\).*\(Session\)/,
     );
     assert.match(r.stderr, /soak: taking heap snapshot 3\/3/);
+    // The measurement's cost, in all three reports: forced GCs per minute and their pauses.
+    assert.match(r.stdout, /^ {2}cost: \d+ forced GCs \(\d+\/min, mean [\d.]+ ms, max [\d.]+ ms\)$/m);
     const report = JSON.parse(readFileSync(json, 'utf8')) as {
       verdict: string;
       samples: unknown[];
       slopes: unknown[];
       load: { statuses: Record<string, number> };
       snapshots: { files: string[]; analysis: { grown: { name: string; counts: number[] }[] } };
+      cost: { forcedGcs: number; gcsPerMinute: number; gcPauseMs: { mean: number; max: number }; quietMs: number };
     };
+    assert.equal(report.cost.forcedGcs, report.samples.length);
+    assert.ok(report.cost.gcsPerMinute > 0 && report.cost.gcPauseMs.max >= report.cost.gcPauseMs.mean && report.cost.gcPauseMs.mean > 0);
+    assert.ok(report.cost.quietMs > 0, JSON.stringify(report.cost));
     assert.equal(report.verdict, 'leak');
     assert.equal(report.snapshots.analysis.grown[0]!.name, 'Session');
     assert.equal(report.snapshots.files.length, 3);
@@ -140,7 +146,15 @@ test(
     assert.ok(report.slopes.length > 0);
     const page = readFileSync(html, 'utf8');
     assert.equal((page.match(/<svg /g) ?? []).length, 3, 'heap, RSS and slope charts');
-    for (const want of ['Post-GC memory', 'Resident set size', 'Slope as judged', '<path d="M', 'LEAK', '<code>Session</code>'])
+    for (const want of [
+      'Post-GC memory',
+      'Resident set size',
+      'Slope as judged',
+      '<path d="M',
+      'LEAK',
+      '<code>Session</code>',
+      'forced full GCs (',
+    ])
       assert.ok(page.includes(want), `the HTML report lacks ${want}`);
     assert.ok(!/<script|https?:\/\/(?!127\.0\.0\.1)/.test(page), 'the report loads nothing and runs no script');
     assert.ok(report.samples.length > 10);

@@ -6,13 +6,17 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { freePort } from '../../src/soak/child.js';
 import { connectInspector, type InspectorProbe } from '../../src/soak/inspector.js';
-import { analyzeSnapshots } from '../../src/soak/snapshot/analyze.js';
+import { analyzeSnapshots, type SnapshotAnalysis } from '../../src/soak/snapshot/analyze.js';
 import { className, view } from '../../src/soak/snapshot/graph.js';
 import { HeapSnapshotFormatError, NODE_FIELDS, parseHeapSnapshot } from '../../src/soak/snapshot/parse.js';
 import { retainerPath, shortestRetainers } from '../../src/soak/snapshot/retainers.js';
 import { noRoom } from '../../src/soak/snapshot/room.js';
+import { request } from '../helpers/http.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { waitFor } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'headroom-snap-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -141,6 +145,78 @@ test('the diff of three snapshots of a growing process names the class that grew
     assert.ok(!a.grown.some((c) => c.name === 'Object' && c.countDelta > 1000), 'the stable base array is not reported');
     const largest = Math.max(...a.snapshots.map((s) => s.bytes));
     assert.ok(a.analysisPeakRssBytes <= 2 * largest, `analysis peak RSS ${a.analysisPeakRssBytes} > 2 × ${largest}`);
+  } finally {
+    await t.stop();
+  }
+});
+
+/** Three snapshots of `t`, with `step()` run between them; their analysis. */
+async function threeSnapshots(t: { probe: InspectorProbe }, name: string, step: () => Promise<unknown>): Promise<SnapshotAnalysis> {
+  const files: string[] = [];
+  for (let k = 0; k < 3; k++) {
+    if (k > 0) await step();
+    files.push(join(dir, `${name}-${k}.heapsnapshot`));
+    await t.probe.takeHeapSnapshot(files[k]!);
+  }
+  return analyzeSnapshots(files);
+}
+
+test('leak-route (a Report per /report request, holding fresh strings): the top entry is Report, not (string)', async () => {
+  const port = await freePort();
+  const fixture = pathToFileURL(join(import.meta.dirname, '../fixtures/soak/leak-route.mjs')).href;
+  const t = await inspected(`process.env.PORT = '${port}'; import('${fixture}')`);
+  try {
+    const get = (path: string): Promise<unknown> => request(`http://127.0.0.1:${port}${path}`);
+    await waitFor(
+      () =>
+        get('/health').then(
+          () => true,
+          () => false,
+        ),
+      'leak-route to listen',
+      10_000,
+    );
+    // bench/soak's mix: 1 request in 7 goes to /report, with a query and headers.
+    const mix = async (): Promise<void> => {
+      for (let i = 0; i < 150; i++)
+        for (const path of ['/', '/', '/', '/health', '/items', '/items', `/report?q=recent&page=${i}`]) await get(path);
+    };
+    await mix();
+    const a = await threeSnapshots(t, 'route', mix);
+    const names = a.grown.map((c) => `${c.name} (+${c.bytesDelta} B, holds ${c.heldBytes} B)`).join(', ');
+    assert.equal(a.grown[0]?.name, 'Report', `top entry: ${names}`);
+    const report = a.grown[0]!;
+    assert.deepEqual(report.counts, [150, 300, 450]);
+    const strings = a.grown.find((c) => c.name === '(string)');
+    // The reason (string) came first before: its own bytes outgrow the Reports'. They still do.
+    assert.ok(strings && strings.bytesDelta > report.bytesDelta, names);
+    assert.ok(report.heldBytes! > strings.heldBytes!, names);
+    assert.match(report.retainerPath!, /reports \(Array\) → .*\(Report\)$/);
+  } finally {
+    await t.stop();
+  }
+});
+
+test('a leak of bare strings (pushed into an array, held by no object of the program) still names (string) first', async () => {
+  const t = await inspected(`
+    class Entry { constructor(i) { this.i = i; } }
+    const lines = [], entries = [];
+    globalThis.step = () => {
+      for (let i = 0; i < 2000; i++) lines.push('GET /path?id=' + Math.random() + ' ' + 'x'.repeat(100 + (i % 7)));
+      for (let i = 0; i < 200; i++) entries.push(new Entry(i));
+    };
+    setInterval(() => {}, 1000);
+  `);
+  try {
+    const a = await threeSnapshots(t, 'strings', () => t.probe.evaluate('step()'));
+    const names = a.grown.map((c) => `${c.name} (+${c.bytesDelta} B, holds ${c.heldBytes} B)`).join(', ');
+    assert.equal(a.grown[0]?.name, '(string)', names);
+    assert.ok(a.grown[0]!.countDelta >= 4000, names);
+    assert.ok(
+      a.grown.some((c) => c.name === 'Entry'),
+      names,
+    );
+    assert.match(a.grown[0]!.retainerPath!, /lines \(Array\) → .*\(string\)$/);
   } finally {
     await t.stop();
   }

@@ -60,15 +60,15 @@ function snapshots(r: SoakReport): string {
   const rows = a.grown
     .map(
       (c) =>
-        `<tr><td><code>${e(c.name)}</code></td>${c.counts.map((n) => `<td class="n">${n}</td>`).join('')}<td class="n">+${c.countDelta}</td><td class="n">+${kib(c.bytesDelta)}</td><td class="path">${e(c.retainerPath ?? '(no path found)')}</td></tr>`,
+        `<tr><td><code>${e(c.name)}</code></td>${c.counts.map((n) => `<td class="n">${n}</td>`).join('')}<td class="n">+${c.countDelta}</td><td class="n">+${kib(c.bytesDelta)}</td><td class="n">${c.heldBytes === undefined ? '' : kib(c.heldBytes)}</td><td class="path">${e(c.retainerPath ?? '(no path found)')}</td></tr>`,
     )
     .join('\n');
   return `<h2>Heap snapshots: what grew in every interval</h2>
-<p>${a.snapshots.length} snapshots (${a.snapshots.map((f) => kib(f.bytes)).join(', ')}), each pausing the service ${s.takeMs.join(', ')} ms; diffed in ${(a.analysisMs / 1000).toFixed(1)} s with ${kib(a.analysisPeakRssBytes)} of RSS.</p>
+<p>${a.snapshots.length} snapshots (${a.snapshots.map((f) => kib(f.bytes)).join(', ')}), each pausing the service ${s.takeMs.join(', ')} ms; diffed in ${(a.analysisMs / 1000).toFixed(1)} s${a.lastMs === undefined ? '' : ` (${(a.lastMs / 1000).toFixed(1)} s after the last one)`} with ${kib(a.analysisPeakRssBytes)} of RSS.</p>
 ${
   a.grown.length === 0
     ? '<p>No constructor grew in every interval.</p>'
-    : `<table><thead><tr><th>constructor</th>${head}<th>objects added</th><th>bytes added</th><th>one retainer path (newest object)</th></tr></thead><tbody>
+    : `<table><thead><tr><th>constructor</th>${head}<th>objects added</th><th>bytes added</th><th>new bytes held</th><th>one retainer path (newest object)</th></tr></thead><tbody>
 ${rows}
 </tbody></table>`
 }`;

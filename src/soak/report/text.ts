@@ -10,12 +10,13 @@ export function snapshotText(s: SnapshotReport | undefined): string[] {
   const a = s.analysis!;
   const sizes = a.snapshots.map((f) => kib(f.bytes)).join(', ');
   const lines = [
-    `  heap snapshots: ${a.snapshots.length} (${sizes}; taking them paused the service ${s.takeMs.join(', ')} ms), diffed in ${(a.analysisMs / 1000).toFixed(1)} s using ${kib(a.analysisPeakRssBytes)} of RSS`,
+    `  heap snapshots: ${a.snapshots.length} (${sizes}; taking them paused the service ${s.takeMs.join(', ')} ms), diffed in ${(a.analysisMs / 1000).toFixed(1)} s${a.lastMs === undefined ? '' : ` (${(a.lastMs / 1000).toFixed(1)} s after the last one)`} using ${kib(a.analysisPeakRssBytes)} of RSS`,
   ];
   if (a.grown.length === 0) lines.push('  no constructor grew in every interval between the snapshots');
-  else lines.push('  grew in every interval (objects per snapshot; bytes added):');
+  else lines.push('  grew in every interval (objects per snapshot; bytes added; new bytes they hold in the last interval):');
   for (const c of a.grown) {
-    lines.push(`    ${c.name}: ${c.counts.join(' → ')} objects, +${kib(c.bytesDelta)}`);
+    const held = c.heldBytes === undefined ? '' : `, holding ${kib(c.heldBytes)} new`;
+    lines.push(`    ${c.name}: ${c.counts.join(' → ')} objects, +${kib(c.bytesDelta)}${held}`);
     if (c.retainerPath) lines.push(`      retained by ${c.retainerPath}`);
   }
   if (s.files) lines.push(`  snapshot files: ${s.files.join(', ')}`);

@@ -42,6 +42,11 @@ export interface GrownClass {
   /** Growth from the first snapshot to the last. */
   countDelta: number;
   bytesDelta: number;
+  /**
+   * Bytes allocated in the last interval and still live that this constructor's new objects hold,
+   * themselves included (see held.ts); what the ranking goes by.
+   */
+  heldBytes?: number;
   /** One shortest strong path from the root to an object of this class allocated in the last interval. */
   retainerPath?: string;
 }
@@ -51,7 +56,7 @@ const INTERNAL = new Set(['(synthetic)', '(compiled code)', '(object shape)']);
 
 /**
  * The constructors whose live count grew in every interval between consecutive snapshots, by
- * bytes added (then objects added), at most `limit` of them.
+ * bytes added (then objects added), at most `limit` of them (rankByHeld reorders them).
  */
 export function grewEveryInterval(totals: readonly ClassTotals[], limit = 10): GrownClass[] {
   if (totals.length < 2) return [];
@@ -73,6 +78,16 @@ export function grewEveryInterval(totals: readonly ClassTotals[], limit = 10): G
   }
   out.sort((a, b) => b.bytesDelta - a.bytesDelta || b.countDelta - a.countDelta);
   return out.slice(0, limit);
+}
+
+/**
+ * Orders the grown constructors by the new bytes they hold (then by their own bytes added), so
+ * that a leaked object comes before the strings and arrays it holds; at most `limit`.
+ */
+export function rankByHeld(grown: GrownClass[], held: ReadonlyMap<string, number>, limit = 10): GrownClass[] {
+  for (const c of grown) c.heldBytes = held.get(c.name) ?? 0;
+  grown.sort((a, b) => b.heldBytes! - a.heldBytes! || b.bytesDelta - a.bytesDelta || b.countDelta - a.countDelta);
+  return grown.slice(0, limit);
 }
 
 /** For each wanted class, its newest usable node (highest id above `after`), if any. */

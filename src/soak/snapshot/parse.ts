@@ -133,6 +133,7 @@ export async function parseHeapSnapshot(file: string, options: ParseOptions = {}
   let depth = 0;
   let skipInString = false;
   let skipEscape = false;
+  let skipFlat = false;
   // Strings state
   let inString = false;
   let escaped = false;
@@ -169,6 +170,9 @@ export async function parseHeapSnapshot(file: string, options: ParseOptions = {}
       inString = false;
     } else {
       depth = 1;
+      // Flat arrays of numbers (by the format): their end is the next ']', found by memchr rather
+      // than byte by byte — the edges of an earlier snapshot are most of its file.
+      skipFlat = name === 'edges' || name === 'locations';
       state = State.Skip;
     }
     seen = { ...seen, [name]: true };
@@ -318,6 +322,14 @@ export async function parseHeapSnapshot(file: string, options: ParseOptions = {}
           break;
         }
         case State.Skip: {
+          if (skipFlat) {
+            const end = chunk.indexOf(0x5d /* ] */, i);
+            if (end === -1) i = n;
+            else {
+              i = end + 1;
+              depth = 0;
+            }
+          }
           for (; i < n && depth > 0; i++) {
             const c = chunk[i]!;
             if (skipInString) {

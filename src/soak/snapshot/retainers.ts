@@ -7,6 +7,8 @@ export interface RetainerTree {
   /** The edge (index into `edges`) by which BFS first reached each node; -1 for the root and unreachable nodes. */
   parentEdge: Int32Array;
   parentNode: Int32Array;
+  /** The reachable nodes in the order BFS reached them (a parent before its children). */
+  order: Uint32Array;
 }
 
 export function shortestRetainers(v: GraphView): RetainerTree {
@@ -36,7 +38,7 @@ export function shortestRetainers(v: GraphView): RetainerTree {
     queue[tail++] = gcRoots;
     walk();
   }
-  return { parentEdge, parentNode };
+  return { parentEdge, parentNode, order: queue.subarray(0, tail) };
 
   function walk(): void {
     while (head < tail) {

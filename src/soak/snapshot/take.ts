@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { InspectorProbe } from '../inspector.js';
 import type { LoadDriver } from '../load.js';
-import { analyzeSnapshots, type SnapshotAnalysis } from './analyze.js';
+import { snapshotAnalyzer, type SnapshotAnalysis } from './analyze.js';
 import { machineRoom, noRoom } from './room.js';
 
 export interface SnapshotReport {
@@ -46,9 +46,14 @@ export async function snapshotDiff(o: TakeOptions): Promise<SnapshotReport> {
   }
   const takeMs: number[] = [];
   const files: string[] = [];
+  // Each earlier snapshot is read (counts only) while the next is waited for and taken: the time
+  // to a named constructor is then the last snapshot's parse, not all of them.
+  let counting: Promise<void> = Promise.resolve();
+  let countError: unknown;
   try {
     const skipped = noRoom({ heapBytes: o.heapBytes, snapshots: o.count, ...(o.room ?? machineRoom)(dir) });
     if (skipped) return { skipped, takeMs };
+    const analyzer = snapshotAnalyzer();
     for (let k = 0; k < o.count; k++) {
       if (k > 0) await sleep(o.intervalMs, undefined, { signal: o.signal });
       o.onNotice?.(`taking heap snapshot ${k + 1}/${o.count}`);
@@ -62,15 +67,22 @@ export async function snapshotDiff(o: TakeOptions): Promise<SnapshotReport> {
         o.load.resume();
       }
       files.push(file);
+      if (k < o.count - 1)
+        counting = counting
+          .then(() => (countError === undefined ? analyzer.count(file) : undefined))
+          .catch((err: unknown) => void (countError ??= err));
     }
     await o.load.close(); // the analysis below competes for the CPU otherwise
     o.onNotice?.(`diffing ${o.count} heap snapshots`);
-    const analysis = await analyzeSnapshots(files);
+    await counting;
+    if (countError !== undefined) throw countError;
+    const analysis = await analyzer.finish(files[files.length - 1]!);
     return { takeMs, analysis, ...(keep ? { files } : {}) };
   } catch (err) {
     const message = o.signal?.aborted ? 'stopped' : (err as Error).message;
     return { takeMs, error: `heap snapshots: ${message}`, ...(keep ? { files } : {}) };
   } finally {
+    await counting; // never rejects: errors land in countError
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }
