@@ -1,6 +1,7 @@
 // createHeadroom: the parts an app needs, wired once and answered in framework-neutral form. Every
 // adapter (Fastify, Express, Next.js, NestJS) is a thin translation of this object, so shedding,
 // health, metrics, the admin API and the proxy behave the same in each.
+import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createAdmission, type AdmissionOptions, type HeadroomAdmission } from '../admission/index.js';
@@ -69,6 +70,11 @@ export interface Headroom {
   admin(request: AdminRequest): Promise<PlainResponse>;
   /** Counts a request in flight; call the returned function when it ends (idempotent). */
   track(): () => void;
+  /**
+   * Counts a Node response in flight until its 'close' (which Node emits exactly once, on finish
+   * and on abort alike). The request path's form of track(): one shared listener, nothing allocated.
+   */
+  trackResponse(res: ServerResponse): void;
   requests(): AppRequestStats;
   /** Readiness turns 503 and new requests are shed; in-flight ones finish. */
   drain(): void;
@@ -197,6 +203,15 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       return false;
     };
 
+    const release = (): void => {
+      inFlight--;
+      if (inFlight === 0 && idleWaiters.length > 0) {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    };
+
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> =>
       (closing ??= (async () => {
@@ -232,13 +247,12 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
         return () => {
           if (done) return;
           done = true;
-          inFlight--;
-          if (inFlight === 0 && idleWaiters.length > 0) {
-            const waiters = idleWaiters;
-            idleWaiters = [];
-            for (const w of waiters) w();
-          }
+          release();
         };
+      },
+      trackResponse(res) {
+        inFlight++;
+        res.on('close', release);
       },
       requests,
       drain() {

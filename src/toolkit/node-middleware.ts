@@ -111,9 +111,7 @@ export function nodeMiddleware(headroom: Headroom, options: NodeMiddlewareOption
     }
     const refused = headroom.shed(path);
     if (refused) return writePlain(res, refused, method);
-    // 'close' fires once per response, finished or aborted; on() spares once()'s wrapper (the
-    // release function is idempotent anyway).
-    res.on('close', headroom.track());
+    headroom.trackResponse(res);
     if (beforeNext) beforeNext(req, path);
     next();
   };

@@ -1,6 +1,8 @@
 // The toolkit every adapter is built on: one shared monitor per process, shedding with the
 // monitor's hysteresis, health and admin answers, in-flight tracking and close().
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
 import { createHeadroom } from '../../src/toolkit/headroom.js';
 import { acquireSharedMonitor, sharedMonitor } from '../../src/toolkit/shared-monitor.js';
@@ -141,6 +143,26 @@ describe('createHeadroom', () => {
       const idle = hr.idle(5_000);
       release();
       release();
+      assert.equal(await idle, true);
+      assert.equal(hr.requests().inFlight, 0);
+    } finally {
+      await hr.close();
+    }
+  });
+
+  it('trackResponse() counts a Node response until its close, through one shared listener', async () => {
+    const hr = createHeadroom();
+    try {
+      const a = new EventEmitter();
+      const b = new EventEmitter();
+      hr.trackResponse(a as unknown as ServerResponse);
+      hr.trackResponse(b as unknown as ServerResponse);
+      assert.equal(hr.requests().inFlight, 2);
+      assert.equal(a.listeners('close')[0], b.listeners('close')[0], 'the same function, nothing allocated per response');
+      const idle = hr.idle(5_000);
+      a.emit('close');
+      assert.equal(hr.requests().inFlight, 1);
+      b.emit('close');
       assert.equal(await idle, true);
       assert.equal(hr.requests().inFlight, 0);
     } finally {

@@ -82,6 +82,19 @@ export function isOwnRoute(request: FastifyRequest): boolean {
 function ownPaths(semicolon: boolean): { add(url: string): void; has(path: string): boolean } {
   const exact = new Set<string>();
   const prefixes: string[] = [];
+  // The first segment of every own route ("health", "metrics", "admin"): an app's path is told
+  // apart by its own first segment, without normalising the whole path on every request.
+  const roots = new Set<string>();
+  const firstSegment = (path: string): string => {
+    let start = 0;
+    while (path.charCodeAt(start) === 47 /* / */) start++;
+    let end = start;
+    for (; end < path.length; end++) {
+      const c = path.charCodeAt(end);
+      if (c === 47 || (semicolon && c === 59) /* ; */) break;
+    }
+    return path.slice(start, end).toLowerCase();
+  };
   const normal = (path: string): string => {
     let p = path.toLowerCase();
     if (p.includes('//')) p = p.replace(/\/{2,}/g, '/');
@@ -89,10 +102,12 @@ function ownPaths(semicolon: boolean): { add(url: string): void; has(path: strin
   };
   return {
     add(url) {
+      roots.add(firstSegment(url));
       if (url.endsWith('/*')) prefixes.push(normal(url.slice(0, -1)) + '/');
       else exact.add(normal(url));
     },
     has(path) {
+      if (!roots.has(firstSegment(path))) return false;
       if (semicolon) path = path.split(';', 1)[0]!;
       const p = normal(path);
       if (exact.has(p)) return true;
@@ -130,7 +145,7 @@ function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof 
     if (!own.has(path)) {
       const refused = h.shed(path);
       if (refused) return writePlain(res, refused, req.method);
-      res.once('close', h.track());
+      h.trackResponse(res);
     }
     (req as Checked)[CHECKED] = true;
     fastifyListener.call(this, req, res);
@@ -153,8 +168,7 @@ function shedding(h: Headroom) {
       void sendPlain(reply, refused);
       return;
     }
-    // 'close' fires once per response; on() spares once()'s wrapper (the release is idempotent).
-    reply.raw.on('close', h.track());
+    h.trackResponse(reply.raw);
     done();
   };
 }
