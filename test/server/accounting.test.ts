@@ -4,7 +4,10 @@
 // naming the variable.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import pino from 'pino';
+import { Writable } from 'node:stream';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
+import { gatewayAccounting } from '../../src/server/accounting.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { startGateway } from '../helpers/gateway.js';
 
@@ -71,4 +74,27 @@ test('bad REQUEST_ACCOUNTING values stop start-up naming the variable and what i
   const { config } = loadConfig({ env: { REQUEST_ACCOUNTING: 'true', REQUEST_ACCOUNTING_WARN_BYTES: '2MiB' } });
   assert.equal(config.server.requestAccounting, true);
   assert.equal(config.server.requestAccountingWarnBytes, 2 * 1024 ** 2);
+});
+
+test('a request above REQUEST_ACCOUNTING_WARN_BYTES at its peak is logged at warn with its route, peak and charge', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const accounting = gatewayAccounting(1024, pino(sink));
+  const light = accounting.open();
+  light.charge(1024);
+  light.end('/api/*');
+  const heavy = accounting.open();
+  heavy.charge(3000);
+  heavy.charge(-1000);
+  heavy.end('/image');
+  await accounting.close();
+  assert.equal(lines.length, 1, JSON.stringify(lines));
+  assert.equal(lines[0]!.level, 40);
+  assert.equal(lines[0]!.msg, 'request held 3000 bytes at its peak (above 1024)');
+  assert.deepEqual([lines[0]!.route, lines[0]!.peak, lines[0]!.charged], ['/image', 3000, 3000]);
 });
