@@ -65,6 +65,8 @@ export function createRequestParts(options: RequestPartsOptions, parent: object)
       "createBodyCapture's options ({ maxBytes, textTypes, logger or onCapture })",
     );
     if (captureGiven) {
+      if (captureGiven.logger !== undefined && captureGiven.onCapture !== undefined)
+        throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${LABEL}: give capture.logger or capture.onCapture, not both`);
       const to = captureGiven.logger === undefined && captureGiven.onCapture === undefined ? logger : undefined;
       if (captureGiven.logger === undefined && captureGiven.onCapture === undefined && !to)
         throw new HeadroomError(

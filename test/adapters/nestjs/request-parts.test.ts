@@ -233,6 +233,10 @@ describe('HeadroomModule capture + accounting options', () => {
         /HeadroomModule: capture needs somewhere to log each request: set the module's `logger` \(a pino logger\), capture\.logger or capture\.onCapture/,
       );
       await refused(
+        HeadroomModule.forRoot({ capture: { onCapture: () => {}, logger: pino({ enabled: false }) } }),
+        /HeadroomModule: give capture\.logger or capture\.onCapture, not both/,
+      );
+      await refused(
         HeadroomModule.forRoot({ capture: { onCapture: () => {}, maxBytes: 'lots' } }),
         /HeadroomModule: capture\.maxBytes="lots": must be a byte size/,
       );
