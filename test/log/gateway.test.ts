@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { createGateway } from '../../src/server/gateway.js';
 import { createGatewayLogger } from '../../src/server/logger.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { promtoolCheckMetrics, promtoolOrSkip } from '../helpers/promtool.js';
 import { waitFor } from '../helpers/wait.js';
 import { startSink } from './sinks.js';
 
@@ -114,6 +115,10 @@ test('LOG_SHIP_SPILL_DIR: the spill gauges and counters on /metrics follow the f
       assert.equal(sample(scrape, 'headroom_log_ship_spill_read_total'), 0);
       assert.equal(sample(scrape, 'headroom_log_ship_spill_refused_total'), down.refused);
       assert.equal(down.spilled, down.entries);
+      if (promtoolOrSkip('spill metrics')) {
+        const findings = (await promtoolCheckMetrics(scrape)).filter((l) => /headroom_log_ship_spill|headroom_log_ship_spilled/.test(l));
+        assert.deepEqual(findings, [], 'promtool check metrics on the spill families');
+      }
 
       await sink.start();
       await waitFor(() => shipper!.stats().spill!.entries === 0, 'the spill read back', 15_000);
