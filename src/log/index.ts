@@ -13,6 +13,7 @@ export {
   type LogShipper,
   type LogShipperOptions,
   type LogShipStats,
+  type SpillStats,
   type RequestOutcome,
   type SinkState,
 } from './types.js';

@@ -426,7 +426,16 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       requests: { ...requests },
       sinkState: stopped ? 'closed' : state,
       format: o.format,
-      ...(spill && { spill: { entries: spill.entries, bytes: spill.pendingBytes, maxBytes: spill.maxBytes } }),
+      ...(spill && {
+        spill: {
+          entries: spill.entries,
+          bytes: spill.pendingBytes,
+          maxBytes: spill.maxBytes,
+          spilled: spill.spilled,
+          readBack: spill.readBack,
+          refused: spill.refused,
+        },
+      }),
     };
   }
 

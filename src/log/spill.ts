@@ -31,6 +31,12 @@ export class SpillFile {
   private readAt = 0;
   /** Lines skipped because their record was truncated or corrupt. */
   corrupt = 0;
+  /** Lines ever appended (cumulative, for the metrics). */
+  spilled = 0;
+  /** Lines ever read back into memory (cumulative). */
+  readBack = 0;
+  /** Appends refused because the file was at maxBytes or the write failed (cumulative): those lines met the memory drop policy instead. */
+  refused = 0;
 
   constructor(
     dir: string,
@@ -48,7 +54,11 @@ export class SpillFile {
 
   /** Appends a line; false (nothing written) when the file would pass maxBytes or the write fails. */
   append(line: SpilledLine): boolean {
-    if (this.fd === undefined || this.size + HEADER + line.buf.length > this.maxBytes) return false;
+    if (this.fd === undefined) return false;
+    if (this.size + HEADER + line.buf.length > this.maxBytes) {
+      this.refused++;
+      return false;
+    }
     const head = Buffer.allocUnsafe(HEADER);
     head.writeUInt32LE(line.buf.length, 0);
     head.writeUInt16LE(Math.max(0, Math.min(0xffff, Math.trunc(line.level))), 8);
@@ -60,10 +70,12 @@ export class SpillFile {
     } catch {
       // ENOSPC, EIO or a short write: what was written is cut off again; the spill takes no more.
       this.truncate(this.size);
+      this.refused++;
       return false;
     }
     this.size += HEADER + line.buf.length;
     this.entries++;
+    this.spilled++;
     return true;
   }
 
@@ -81,6 +93,7 @@ export class SpillFile {
       if (!fits(line)) break;
       this.readAt += HEADER + line.buf.length;
       this.entries--;
+      this.readBack++;
       lines.push(line);
     }
     if (this.entries === 0) this.reset();

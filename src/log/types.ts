@@ -78,8 +78,23 @@ export interface LogShipStats {
   requests: Record<RequestOutcome, number>;
   sinkState: SinkState;
   format: LogShipFormat;
-  /** With a spill directory: lines and bytes in the spill file (the lines are in pendingEntries; the bytes are on disk, not in pendingBytes). */
-  spill?: { entries: number; bytes: number; maxBytes: number };
+  /** With a spill directory: the spill file (its lines are in pendingEntries; its bytes are on disk, not in pendingBytes). */
+  spill?: SpillStats;
+}
+
+export interface SpillStats {
+  /** Lines in the file now. */
+  entries: number;
+  /** Bytes in the file not yet read back. */
+  bytes: number;
+  /** LOG_SHIP_SPILL_MAX_BYTES. */
+  maxBytes: number;
+  /** Lines ever written to the file. */
+  spilled: number;
+  /** Lines ever read back from it into memory. */
+  readBack: number;
+  /** Lines the file did not take (full, or the write failed); they met the memory drop policy. */
+  refused: number;
 }
 
 /** A pino destination (`pino(opts, shipper)` or one stream of `pino.multistream`). */

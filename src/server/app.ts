@@ -18,6 +18,8 @@ import { metricsRoutes } from './routes/metrics.js';
 import { adminRoutes } from './routes/admin.js';
 import { fastifyRequestIdOptions, observeFastifyRequests } from '../observe/fastify.js';
 import type { RequestObserver } from '../observe/request-observer.js';
+import type { RequestAccounting } from '../log/accounting.js';
+import { accountRequests } from '../adapters/fastify/accounting.js';
 
 export type RouteRegistrar = (app: FastifyInstance) => Promise<void> | void;
 
@@ -34,6 +36,8 @@ export interface AppOptions {
   adminRoutes?: RouteRegistrar[];
   /** Access log and request metrics for every request Fastify routes. */
   observer?: RequestObserver;
+  /** REQUEST_ACCOUNTING: a ledger for every request Fastify routes (the raw proxy path opens its own). */
+  accounting?: RequestAccounting;
 }
 
 // A hop count means "the n proxies nearest to us"; Fastify takes that as a function of the hop.
@@ -55,6 +59,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...fastifyRequestIdOptions(),
   });
   if (options.observer) observeFastifyRequests(app, options.observer);
+  if (options.accounting) await app.register(accountRequests, { accounting: options.accounting });
   installErrorHandlers(app);
   // RFC 9112 §3.2 for the gateway's own routes (the proxy checks Host itself on its raw path).
   app.addHook('onRequest', (request, _reply, done) => {

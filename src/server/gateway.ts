@@ -21,6 +21,9 @@ import { buildApp, type RouteRegistrar } from './app.js';
 import { createGatewayLogger } from './logger.js';
 import type { LogShipper } from '../log/types.js';
 import { registerLogShipMetrics } from '../metrics/log.js';
+import { registerRequestAccountingMetrics } from '../metrics/accounting.js';
+import type { RequestAccounting } from '../log/accounting.js';
+import { accountProxy, gatewayAccounting } from './accounting.js';
 import { registerMonitorMetrics } from '../metrics/monitor.js';
 import { registerCacheMetrics } from '../metrics/cache.js';
 import { cacheAdminRoutes } from './routes/cache.js';
@@ -169,10 +172,17 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       closeTimeout: config.server.shutdownTimeout,
       logger: logger.child({ part: 'proxy' }),
     });
+    // REQUEST_ACCOUNTING: a ledger per request (off: none is opened, and the parts charge nothing).
+    let accounting: RequestAccounting | undefined;
+    if (config.server.requestAccounting) {
+      const a = (accounting = gatewayAccounting(config.server.requestAccountingWarnBytes, logger.child({ part: 'accounting' })));
+      parts.push({ name: 'accounting', close: () => a.close(), metrics: (r) => registerRequestAccountingMetrics(r, a) });
+    }
+    const observed = observeProxy(proxy, observer);
     parts.push({
       name: 'proxy',
       close: () => proxy.close(),
-      routes: mount(proxyRoutes, { proxy: observeProxy(proxy, observer) }),
+      routes: mount(proxyRoutes, { proxy: accounting ? accountProxy(observed, accounting) : observed }),
       admin: mount(proxyAdminRoutes, { proxy }),
       metrics: (r) => registerProxyMetrics(r, proxy),
     });
@@ -235,6 +245,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       routes: parts.flatMap((p) => (p.routes ? [p.routes] : [])),
       adminRoutes: parts.flatMap((p) => (p.admin ? [p.admin] : [])),
       observer,
+      accounting,
     });
 
     let closing: Promise<void> | undefined;

@@ -29,15 +29,21 @@ export function routeOf(req: NodeRequest & { route?: { path?: unknown } }): stri
  * Opens a ledger for each request and runs the rest of the app inside it (so any part can
  * `accounting.charge(n)`), charges the captured bodies when `capture` is given, and ends the
  * ledger — releasing whatever it still holds — when the response closes, aborted or not.
+ * `route` (optional) names the request's route when the Express template is not known (the NestJS
+ * module passes the handler its interceptor saw).
  */
-export function accountingMiddleware(accounting: RequestAccounting, capture?: BodyCapture): NodeMiddleware {
+export function accountingMiddleware(
+  accounting: RequestAccounting,
+  capture?: BodyCapture,
+  route?: (req: NodeRequest) => string | undefined,
+): NodeMiddleware {
   if (!accounting || typeof accounting.open !== 'function')
     throw new TypeError('accountingMiddleware(accounting): accounting must be made by createRequestAccounting()');
   checked(capture, 'accountingMiddleware(accounting, capture)');
   return (req, res, next) => {
     const ledger = accounting.open();
     capture?.tap(req, res, (delta) => ledger.charge(delta));
-    res.once('close', () => ledger.end(routeOf(req)));
+    res.once('close', () => ledger.end(route?.(req) ?? routeOf(req)));
     accounting.run(ledger, next);
   };
 }

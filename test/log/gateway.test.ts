@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { createGateway } from '../../src/server/gateway.js';
 import { createGatewayLogger } from '../../src/server/logger.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { promtoolCheckMetrics, promtoolOrSkip } from '../helpers/promtool.js';
 import { waitFor } from '../helpers/wait.js';
 import { startSink } from './sinks.js';
 
@@ -50,6 +51,7 @@ test('LOG_SHIP_URL: stdout and the sink get the same lines; metrics; closed afte
       assert.match(metrics, /^headroom_log_ship_sink_state\{state="up"\} 1/m);
       assert.match(metrics, /^headroom_log_ship_dropped_total\{reason="cap"\} 0/m);
       assert.match(metrics, /^headroom_log_ship_pending_bytes \d+/m);
+      assert.doesNotMatch(metrics, /^headroom_log_ship_spill/m, 'no spill series without LOG_SHIP_SPILL_DIR');
       await gw.shutdown();
       const s = shipper.stats();
       assert.equal(s.sinkState, 'closed');
@@ -62,6 +64,71 @@ test('LOG_SHIP_URL: stdout and the sink get the same lines; metrics; closed afte
         'stdout and the sink got the same lines',
       );
       assert.ok(sink.streams.some((st) => st.level === 'warn' && st.service_name === 'headroom'));
+    } finally {
+      await sink.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** The value of an unlabelled sample in a scrape. */
+function sample(scrape: string, name: string): number {
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(scrape);
+  assert.ok(m, `${name} in the scrape`);
+  return Number(m[1]);
+}
+
+test('LOG_SHIP_SPILL_DIR: the spill gauges and counters on /metrics follow the file while the sink is down and after it returns', async () => {
+  await assertNoLeakedHandles(async () => {
+    const sink = await startSink('jsonl');
+    await sink.stop();
+    const dir = mkdtempSync(join(tmpdir(), 'headroom-logspill-'));
+    try {
+      const { config } = loadConfig({
+        env: {
+          PORT: '0',
+          UPSTREAM_URL: 'http://127.0.0.1:9/',
+          CACHE_DIR: join(dir, 'cache'),
+          HEAP_SNAPSHOT_DIR: join(dir, 'snapshots'),
+          LOG_SHIP_URL: sink.url,
+          LOG_SHIP_FLUSH_INTERVAL: '20ms',
+          LOG_SHIP_BREAK_DURATION: '100ms',
+          LOG_SHIP_MAX_BYTES: '16KiB',
+          LOG_SHIP_SPILL_DIR: join(dir, 'spill'),
+          LOG_SHIP_SPILL_MAX_BYTES: '64KiB',
+        },
+      });
+      const { logger, shipper } = await createGatewayLogger(config, new Writable({ write: (_c, _e, cb) => cb() }));
+      const gw = await createGateway(config, { logger, logShipper: shipper });
+      const url = await gw.listen();
+      const pad = 'p'.repeat(400);
+      for (let i = 0; i < 300; i++) gw.logger.info({ pad }, `line ${i}`);
+      const down = shipper!.stats().spill!;
+      assert.ok(down.refused > 0 && down.entries > 50, `memory and spill both filled: ${JSON.stringify(down)}`);
+      let scrape = await (await fetch(`${url}/metrics`)).text();
+      // Nothing is read back while the sink is down, so the scrape sees the same file as the stats.
+      assert.equal(sample(scrape, 'headroom_log_ship_spill_lines'), down.entries);
+      assert.equal(sample(scrape, 'headroom_log_ship_spill_bytes'), down.bytes);
+      assert.ok(down.bytes > 50 * pad.length && down.bytes <= 64 * 1024);
+      assert.equal(sample(scrape, 'headroom_log_ship_spill_max_bytes'), 64 * 1024);
+      assert.equal(sample(scrape, 'headroom_log_ship_spilled_total'), down.spilled);
+      assert.equal(sample(scrape, 'headroom_log_ship_spill_read_total'), 0);
+      assert.equal(sample(scrape, 'headroom_log_ship_spill_refused_total'), down.refused);
+      assert.equal(down.spilled, down.entries);
+      if (promtoolOrSkip('spill metrics')) {
+        const findings = (await promtoolCheckMetrics(scrape)).filter((l) => /headroom_log_ship_spill|headroom_log_ship_spilled/.test(l));
+        assert.deepEqual(findings, [], 'promtool check metrics on the spill families');
+      }
+
+      await sink.start();
+      await waitFor(() => shipper!.stats().spill!.entries === 0, 'the spill read back', 15_000);
+      scrape = await (await fetch(`${url}/metrics`)).text();
+      assert.equal(sample(scrape, 'headroom_log_ship_spill_lines'), 0);
+      assert.equal(sample(scrape, 'headroom_log_ship_spill_bytes'), 0);
+      const spilled = sample(scrape, 'headroom_log_ship_spilled_total');
+      assert.ok(spilled >= down.spilled);
+      assert.equal(sample(scrape, 'headroom_log_ship_spill_read_total'), spilled, 'every spilled line was read back');
+      await gw.shutdown();
     } finally {
       await sink.close();
       rmSync(dir, { recursive: true, force: true });

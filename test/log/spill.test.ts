@@ -62,6 +62,7 @@ describe('log shipper: disk spill', () => {
       const s = check(shipper.stats());
       assert.equal(s.sent, 2000, JSON.stringify(s));
       assert.equal(s.spill!.entries, 0);
+      assert.ok(s.spill!.spilled > 1500 && s.spill!.readBack === s.spill!.spilled && s.spill!.refused === 0, JSON.stringify(s.spill));
       assert.equal(statSync(spillFile(dir)).size, 0, 'the file starts again from empty once read back');
       const got = sink.docs.map((d) => Number(String(d.msg).slice(1)));
       assert.equal(new Set(got).size, 2000, 'every line once');
@@ -94,6 +95,8 @@ describe('log shipper: disk spill', () => {
       assert.ok(s.dropped.cap > 1000, `dropped once both are full: ${s.dropped.cap}`);
       assert.ok(statSync(spillFile(dir)).size <= spillMaxBytes);
       assert.ok(s.spill!.bytes > spillMaxBytes - 1024, `the spill is used up to its cap: ${s.spill!.bytes}`);
+      assert.equal(s.spill!.spilled, s.spill!.entries);
+      assert.ok(s.spill!.refused >= s.dropped.cap, `lines the full file refused are counted: ${JSON.stringify(s.spill)}`);
       await shipper.close();
       const closed = check(shipper.stats());
       assert.equal(closed.pendingEntries, 0);

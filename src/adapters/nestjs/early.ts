@@ -5,6 +5,10 @@
 // - the URL is the one the client sent (middie may rewrite req.url; it keeps originalUrl);
 // - requests under the proxy controller's mount have their body kept away from body parsers
 //   (body.ts). The mount is known once Nest has registered its routes (mount.ts).
+// With the module's capture or accounting option, their middleware (request-parts.ts) runs for the
+// app's requests that pass: after the health, metrics and admin routes (probes are neither
+// captured nor charged), before the proxied body is hidden (the capture sees its type) and around
+// everything after it (the ledger's AsyncLocalStorage context reaches the controllers).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Headroom } from '../../toolkit/headroom.js';
 import { nodeMiddleware, type NodeMiddleware, type NodeRoutePaths } from '../../toolkit/node-middleware.js';
@@ -12,14 +16,38 @@ import { hideBody } from './body.js';
 import type { ProxyWiring } from './mount.js';
 import { originalUrl } from './raw.js';
 
-export function createEarlyMiddleware(headroom: Headroom, routes: Required<NodeRoutePaths>, wiring: ProxyWiring): NodeMiddleware {
-  return nodeMiddleware(headroom, {
+const UNDER = Symbol('headroom.nestjs.under-proxy');
+type Marked = IncomingMessage & { [UNDER]?: true };
+
+export function createEarlyMiddleware(
+  headroom: Headroom,
+  routes: Required<NodeRoutePaths>,
+  wiring: ProxyWiring,
+  parts?: NodeMiddleware,
+): NodeMiddleware {
+  if (!parts) {
+    return nodeMiddleware(headroom, {
+      ...routes,
+      url: originalUrl,
+      beforeNext(req, path) {
+        if (wiring.under?.test(path)) hideBody(req);
+      },
+    });
+  }
+  const early = nodeMiddleware(headroom, {
     ...routes,
     url: originalUrl,
     beforeNext(req, path) {
-      if (wiring.under?.test(path)) hideBody(req);
+      if (wiring.under?.test(path)) (req as Marked)[UNDER] = true;
     },
   });
+  return (req, res, next) =>
+    early(req, res, () =>
+      parts(req, res, (err) => {
+        if ((req as Marked)[UNDER]) hideBody(req);
+        next(err);
+      }),
+    );
 }
 
 interface FastifyLike {

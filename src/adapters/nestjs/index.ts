@@ -20,3 +20,4 @@ export { captureMiddleware } from '../../toolkit/node-capture.js';
 export * from '../../capture-entry.js';
 export { accountingMiddleware } from '../../toolkit/node-capture.js';
 export { HeadroomMemoryInterceptor, type MemoryInterceptorOptions, type RequestMemoryReport } from './memory-interceptor.js';
+export type { AccountingOption, CaptureOption } from './request-parts.js';

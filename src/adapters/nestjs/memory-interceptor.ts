@@ -2,12 +2,14 @@
 // duration and the bytes headroom charged to it (peak and total), and warns above the accounting's
 // warnBytes. It reads the ledger accountingMiddleware opened (AsyncLocalStorage carries it into
 // the interceptor) and reports when the raw response closes, so a streamed body counts in full;
-// it does not touch the handler's Observable (no rxjs needed).
+// it does not touch the handler's Observable (no rxjs needed). It also leaves the handler's name on
+// the raw request, so the ledger ends under it where no route template is known (platform-fastify).
 import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { HeadroomError } from '../../errors.js';
 import type { RequestAccounting } from '../../log/accounting.js';
+import { rawRequest, type AnyRequest } from './raw.js';
 
 export interface RequestMemoryReport {
   /** The controller and handler, e.g. ItemsController.list. */
@@ -20,6 +22,13 @@ export interface RequestMemoryReport {
   charged: number;
   /** peak above the accounting's warnBytes. */
   heavy: boolean;
+}
+
+const HANDLER = Symbol.for('headroom-memory.nestjs.handler');
+
+/** The controller and handler the interceptor saw for this raw request (ItemsController.list), if any. */
+export function handlerOf(req: IncomingMessage): string | undefined {
+  return (req as IncomingMessage & { [HANDLER]?: string })[HANDLER];
 }
 
 export interface MemoryInterceptorOptions {
@@ -46,9 +55,12 @@ export class HeadroomMemoryInterceptor implements NestInterceptor {
     const ledger = this.accounting.current();
     if (ledger && context.getType() === 'http') {
       const started = performance.now();
-      const res = context.switchToHttp().getResponse<ServerResponse | { raw: ServerResponse }>();
+      const http = context.switchToHttp();
+      const res = http.getResponse<ServerResponse | { raw: ServerResponse }>();
       const raw = 'raw' in res && res.raw ? res.raw : (res as ServerResponse);
+      const rawReq = rawRequest(http.getRequest<AnyRequest>());
       const handler = `${context.getClass().name}.${context.getHandler().name}`;
+      (rawReq as IncomingMessage & { [HANDLER]?: string })[HANDLER] = handler;
       raw.once('close', () => {
         const report: RequestMemoryReport = {
           handler,

@@ -6,10 +6,12 @@
 // - adds the proxy (ANY <proxy prefix>/*) and image (GET /image) routes as controllers, behind the
 //   app's own middleware and guards;
 // - once Nest has registered the routes, learns the proxy's full mount (global prefix included) and
-//   stops start-up when an app route lies under it (mount.ts).
+//   stops start-up when an app route lies under it (mount.ts);
+// - with `capture` / `accounting`, taps and charges every app request from that early middleware and
+//   registers the memory interceptor as an APP_INTERCEPTOR (request-parts.ts).
 // The class is never decorated: a dynamic module carries all of its metadata.
 import type { DynamicModule, FactoryProvider, ModuleMetadata, Provider, Type } from '@nestjs/common';
-import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
+import { APP_INTERCEPTOR, ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
 import { HeadroomError } from '../../errors.js';
 import { nestedOptions, pathOrOff, resolveOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
@@ -18,12 +20,14 @@ import { imageController, proxyController, type ProxyControllerType } from './co
 import { createEarlyMiddleware, installOnFastify } from './early.js';
 import { HeadroomHealthIndicator } from './health-indicator.js';
 import { findProxyMount, routeRecorder, routesUnder, routesUnderMountError, wire, type ProxyWiring } from './mount.js';
+import { createRequestParts, type AccountingOption, type CaptureOption, type RequestParts } from './request-parts.js';
 import { HeadroomService } from './service.js';
 
 /** Injection token of the toolkit object (`Headroom`); HeadroomService carries it too. */
 export const HEADROOM = Symbol.for('headroom-memory.nestjs.headroom');
 const OPTIONS = Symbol.for('headroom-memory.nestjs.options');
 const MOUNT_CHECK = Symbol.for('headroom-memory.nestjs.mount-check');
+const REQUEST_PARTS = Symbol.for('headroom-memory.nestjs.request-parts');
 
 /** Where headroom answers. Paths start with '/'; false turns a route off. */
 export interface HeadroomRoutes {
@@ -42,6 +46,16 @@ export interface HeadroomRoutes {
 export interface HeadroomModuleOptions extends HeadroomOptions {
   /** Longest wait for in-flight requests when the app shuts down, ms (default 10 000). */
   drainTimeout?: number;
+  /**
+   * Capped request/response body capture for every app request (not health, metrics or admin):
+   * true logs to `logger` with the defaults (8 KiB a body), or createBodyCapture's options.
+   */
+  capture?: CaptureOption;
+  /**
+   * Request memory accounting for every app request, its metrics and the memory interceptor (heavy
+   * requests warn on `logger`): true, or createRequestAccounting's options plus `onReport`.
+   */
+  accounting?: AccountingOption;
 }
 
 export interface HeadroomModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
@@ -49,6 +63,11 @@ export interface HeadroomModuleAsyncOptions extends Pick<ModuleMetadata, 'import
   inject?: FactoryProvider['inject'];
   /** Routes are declared here, not by the factory: Nest needs the controllers before it runs. */
   routes?: HeadroomRoutes;
+  /**
+   * Register HeadroomMemoryInterceptor for the factory's `accounting` (default false; forRoot does
+   * it whenever `accounting` is set). Declared here for the same reason as `routes`.
+   */
+  memoryInterceptor?: boolean;
   /** Register the module globally (default true). */
   global?: boolean;
 }
@@ -111,28 +130,49 @@ function isCaseSensitive(adapter: { getInstance(): unknown }): boolean {
   return typeof app.enabled === 'function' && app.enabled('case sensitive routing');
 }
 
-function serviceProvider(routes: ResolvedRoutes, proxyRoute: ProxyControllerType | undefined, wiring: ProxyWiring): Provider[] {
+function serviceProvider(
+  routes: ResolvedRoutes,
+  proxyRoute: ProxyControllerType | undefined,
+  wiring: ProxyWiring,
+  memoryInterceptor: boolean,
+): Provider[] {
   return [
     {
-      provide: HEADROOM,
+      provide: REQUEST_PARTS,
       inject: [OPTIONS],
-      useFactory: (options: HeadroomModuleOptions): Headroom => {
-        const { drainTimeout: _drain, ...headroomOptions } = options;
+      useFactory: (options: HeadroomModuleOptions): RequestParts => {
+        const requestParts = createRequestParts(options, options);
+        if (memoryInterceptor && !requestParts.interceptor)
+          throw new HeadroomError(
+            'HEADROOM_CONFIG_INVALID',
+            'HeadroomModule.forRootAsync: memoryInterceptor: true needs the `accounting` option (true or its options) from the factory',
+          );
+        return requestParts;
+      },
+    },
+    {
+      provide: HEADROOM,
+      inject: [OPTIONS, REQUEST_PARTS],
+      useFactory: (options: HeadroomModuleOptions, requestParts: RequestParts): Headroom => {
+        const { drainTimeout: _drain, capture: _capture, accounting: _accounting, ...headroomOptions } = options;
         if (routes.proxy && !options.proxy) {
           throw new HeadroomError('HEADROOM_CONFIG_INVALID', `HeadroomModule: routes.proxy=${routes.proxy} needs the \`proxy\` option`);
         }
         if (routes.image && !options.image) {
           throw new HeadroomError('HEADROOM_CONFIG_INVALID', `HeadroomModule: routes.image=${routes.image} needs the \`image\` option`);
         }
-        return createHeadroom(nestedOptions(headroomOptions, 'HeadroomModule', options, ''));
+        const headroom = createHeadroom(nestedOptions(headroomOptions, 'HeadroomModule', options, ''));
+        requestParts.registerMetrics(headroom.registry);
+        return headroom;
       },
     },
     {
       provide: HeadroomService,
-      inject: [HEADROOM, OPTIONS, HttpAdapterHost, ApplicationConfig],
+      inject: [HEADROOM, OPTIONS, REQUEST_PARTS, HttpAdapterHost, ApplicationConfig],
       useFactory: (
         headroom: Headroom,
         options: HeadroomModuleOptions,
+        requestParts: RequestParts,
         host: HttpAdapterHost | undefined,
         config: ApplicationConfig | undefined,
       ): HeadroomService => {
@@ -141,11 +181,16 @@ function serviceProvider(routes: ResolvedRoutes, proxyRoute: ProxyControllerType
         const adapter = host?.httpAdapter;
         if (adapter) {
           proxyRoute?.forPlatform(adapter.getType());
-          const early = createEarlyMiddleware(headroom, { health: routes.health, metrics: routes.metrics, admin: routes.admin }, wiring);
+          const early = createEarlyMiddleware(
+            headroom,
+            { health: routes.health, metrics: routes.metrics, admin: routes.admin },
+            wiring,
+            requestParts.middleware,
+          );
           if (adapter.getType() === 'fastify') installOnFastify(adapter.getInstance(), early);
           else adapter.use(early);
         }
-        return new HeadroomService(headroom, true, options.drainTimeout ?? 10_000, () => config?.getGlobalPrefix() ?? '');
+        return new HeadroomService(headroom, true, options.drainTimeout ?? 10_000, () => config?.getGlobalPrefix() ?? '', requestParts);
       },
     },
     { provide: HeadroomHealthIndicator, inject: [HeadroomService], useFactory: (s: HeadroomService) => new HeadroomHealthIndicator(s) },
@@ -153,13 +198,22 @@ function serviceProvider(routes: ResolvedRoutes, proxyRoute: ProxyControllerType
   ];
 }
 
-function parts(routes: ResolvedRoutes): Pick<DynamicModule, 'providers' | 'controllers'> {
+/** The memory interceptor as a global interceptor: only when asked for, so an app without accounting pays nothing per request. */
+const interceptorProvider: Provider = {
+  provide: APP_INTERCEPTOR,
+  inject: [REQUEST_PARTS],
+  useFactory: (parts: RequestParts) => parts.interceptor,
+};
+
+function parts(routes: ResolvedRoutes, memoryInterceptor: boolean): Pick<DynamicModule, 'providers' | 'controllers'> {
   const wiring: ProxyWiring = { mount: undefined, under: undefined };
   const proxy = routes.proxy ? proxyController(routes.proxy, wiring) : undefined;
   const controllers: Type[] = [];
   if (proxy) controllers.push(proxy);
   if (routes.image) controllers.push(imageController(routes.image));
-  return { providers: serviceProvider(routes, proxy, wiring), controllers };
+  const providers = serviceProvider(routes, proxy, wiring, memoryInterceptor);
+  if (memoryInterceptor) providers.push(interceptorProvider);
+  return { providers, controllers };
 }
 
 const EXPORTS = [HEADROOM, HeadroomService, HeadroomHealthIndicator];
@@ -169,7 +223,7 @@ export class HeadroomModule {
   static forRoot(options: HeadroomModuleOptions & { routes?: HeadroomRoutes; global?: boolean } = {}): DynamicModule {
     const { routes: given = {}, global = true, ...rest } = options;
     const routes = resolveRoutes(given, rest.proxy ? (rest.proxy.prefix ?? '/api') : false, rest.image ? '/image' : false);
-    const { providers = [], controllers } = parts(routes);
+    const { providers = [], controllers } = parts(routes, rest.accounting !== undefined && rest.accounting !== false);
     return {
       module: HeadroomModule,
       global,
@@ -182,7 +236,12 @@ export class HeadroomModule {
   /** Options from a factory (e.g. ConfigService); the routes are given here, beside the factory. */
   static forRootAsync(options: HeadroomModuleAsyncOptions): DynamicModule {
     const routes = resolveRoutes(options.routes ?? {}, false, false);
-    const { providers = [], controllers } = parts(routes);
+    if (options.memoryInterceptor !== undefined && typeof options.memoryInterceptor !== 'boolean')
+      throw new HeadroomError(
+        'HEADROOM_CONFIG_INVALID',
+        `HeadroomModule.forRootAsync: memoryInterceptor=${String(options.memoryInterceptor)} is not accepted: must be true or false`,
+      );
+    const { providers = [], controllers } = parts(routes, options.memoryInterceptor === true);
     return {
       module: HeadroomModule,
       global: options.global ?? true,

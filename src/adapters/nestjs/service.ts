@@ -5,6 +5,8 @@
 import { HeadroomError } from '../../errors.js';
 import { mountToPrefix } from '../../proxy/mount.js';
 import type { MemorySample, MemoryStatus, HealthReport } from '../../monitor/types.js';
+import type { RequestAccounting } from '../../log/accounting.js';
+import type { BodyCapture } from '../../log/capture.js';
 import type { Headroom } from '../../toolkit/headroom.js';
 import type { AppRequestStats } from '../../toolkit/metrics.js';
 import { serveNodeImage } from '../../toolkit/node-image.js';
@@ -64,13 +66,23 @@ export class HeadroomService {
    * @param owned closed on application shutdown when true (the module created it)
    * @param drainTimeout longest wait for in-flight requests on shutdown, ms
    * @param globalPrefix the app's global prefix (the module passes Nest's), allowed in front of a mount
+   * @param parts the capture and accounting of the module's `capture` / `accounting` options
    */
   constructor(
     readonly headroom: Headroom,
     private readonly owned = false,
     private readonly drainTimeout = 10_000,
     private readonly globalPrefix: () => string = () => '',
-  ) {}
+    parts: { capture?: BodyCapture; accounting?: RequestAccounting } = {},
+  ) {
+    this.capture = parts.capture;
+    this.accounting = parts.accounting;
+  }
+
+  /** The body capture of the module's `capture` option (its stats()), if on. */
+  readonly capture: BodyCapture | undefined;
+  /** The request accounting of the module's `accounting` option (charge(), held(), routes()), if on. */
+  readonly accounting: RequestAccounting | undefined;
 
   /** healthy, warning or critical (with the monitor's hysteresis), from the latest sample. */
   status(): MemoryStatus {

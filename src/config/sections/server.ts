@@ -1,6 +1,7 @@
 // Options of the gateway server itself (src/server, src/cli).
 import { bool, bytes, duration, num, oneOf, option, optionalStr, str, trustProxy } from '../options.js';
 import { observeSpecs } from '../../observe/options.js';
+import { accountingSpecs } from '../../log/accounting.js';
 
 export const serverOptions = {
   port: num({
@@ -98,5 +99,16 @@ export const serverOptions = {
     doc: 'Without UPSTREAM_URL, serve the built-in demo origin (sample JSON, downloads, images). When off, a missing UPSTREAM_URL stops start-up (exit code 2).',
     default: true,
     defaultText: 'true, false when NODE_ENV=production',
+  }),
+  requestAccounting: bool({
+    env: 'REQUEST_ACCOUNTING',
+    doc: 'Charge what the gateway holds for each request (proxy cache tee and bytes queued toward the client, image decode and encode reservations) to that request: headroom_request_bytes_held and per-route headroom_request_* metrics, and a warn line for a request above REQUEST_ACCOUNTING_WARN_BYTES. Off: no ledger is opened (the parts then check for one and charge nothing).',
+    default: false,
+  }),
+  // The threshold's one home is the accounting's own option; the gateway gives it a variable.
+  requestAccountingWarnBytes: option({
+    ...accountingSpecs.warnBytes,
+    env: 'REQUEST_ACCOUNTING_WARN_BYTES',
+    doc: 'With REQUEST_ACCOUNTING: a request holding more than this at its peak is logged at warn (route, peak, charged, ms).',
   }),
 } as const;
