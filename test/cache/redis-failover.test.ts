@@ -15,7 +15,7 @@ import { describe, test } from 'node:test';
 import type { Cluster, Redis } from 'ioredis';
 import { request } from '../helpers/http.js';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { redisOrSkip, startRedisCluster, startRedisSentinel } from '../helpers/redis.js';
+import { redisOrSkip, startRedisCluster, startRedisSentinel, type RedisClusterHandle } from '../helpers/redis.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { RedisStore } from '../../src/cache/stores/redis.js';
 import { ValueType } from '../../src/cache/codec.js';
@@ -30,8 +30,9 @@ const CLIENTS = 12;
 // A cache call answers within COMMAND_TIMEOUT; its deadline timer fires late by as much as the
 // event loop was blocked (measured in each phase: two gateways, the load and Redis share two CPUs).
 const TIMER_SLACK = 25;
-// A whole request also waits for the loopback upstream, two gateways and the load driver on the
-// same two CPUs: it is bounded loosely, the cache calls tightly.
+// A whole request also waits for the loopback upstream, two gateways and the load driver, all on
+// this process's event loop and the same two CPUs: it is bounded loosely (plus the longest the loop
+// was blocked, as the cache calls), the cache calls tightly.
 const REQUEST_BOUND = COMMAND_TIMEOUT + 1500;
 
 /** The slowest cache.get() (the call a proxied request waits on) of each gateway, measured around the real call. */
@@ -113,7 +114,8 @@ async function cacheStats(t: TestGateway) {
 function checkLoad(load: Load, phase: string, gateways: TestGateway[], loopDelay: number): void {
   assert.deepEqual([...load.statuses.keys()], [200], `${phase}: every request answered 200 (${JSON.stringify([...load.statuses])})`);
   assert.ok(load.count > 10, `${phase}: ${load.count} requests`);
-  assert.ok(load.slowest <= REQUEST_BOUND, `${phase}: slowest request ${load.slowest.toFixed(0)} ms`);
+  const requestBound = REQUEST_BOUND + loopDelay;
+  assert.ok(load.slowest <= requestBound, `${phase}: slowest request ${load.slowest.toFixed(0)} ms (bound ${requestBound.toFixed(0)} ms)`);
   for (const t of gateways) {
     const s = slowestGet.get(t.gw)!;
     const bound = COMMAND_TIMEOUT + loopDelay + TIMER_SLACK;
@@ -125,7 +127,7 @@ function checkLoad(load: Load, phase: string, gateways: TestGateway[], loopDelay
 }
 
 /** Runs the load for `ms` (or until `until` settles and `ms` passed), then checks it. */
-async function phase(gateways: TestGateway[], name: string, ms: number, during?: () => Promise<void>): Promise<Load> {
+async function phase(gateways: TestGateway[], name: string, ms: number, during?: () => Promise<unknown>): Promise<Load> {
   const lag = monitorEventLoopDelay({ resolution: 5 });
   lag.enable();
   const load = startLoad(gateways);
@@ -142,10 +144,29 @@ async function phase(gateways: TestGateway[], name: string, ms: number, during?:
 const ask = (port: number, ...args: string[]): string =>
   spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 5000 }).stdout;
 
+/** host:port of the cluster master that holds the slot of a cache with this prefix ('' while unknown). */
+function clusterMaster(cluster: RedisClusterHandle, prefix: string): string {
+  const up = cluster.processes.find((p) => p.running);
+  if (up === undefined) return '';
+  const slot = Number(ask(up.port, 'cluster', 'keyslot', `{${prefix}}epoch`).trim());
+  for (const line of ask(up.port, 'cluster', 'nodes').split('\n')) {
+    const [, addr, flags, , , , , , ...ranges] = line.split(' ');
+    if (!flags?.split(',').includes('master') || flags.includes('fail')) continue;
+    const owns = ranges.some((r) => {
+      const [lo, hi = lo] = r.split('-').map(Number);
+      return slot >= lo! && slot <= hi!;
+    });
+    if (owns) return addr!.split('@')[0]!;
+  }
+  return '';
+}
+
 async function scenario(
   env: Record<string, string>,
   topology: 'cluster' | 'sentinel',
   failover: (node: string) => Promise<void>,
+  /** host:port of the master the topology itself names now for the cache. */
+  master: () => string,
   killAll: () => Promise<void>,
 ): Promise<void> {
   const up = await upstream();
@@ -162,6 +183,8 @@ async function scenario(
                 CACHE_MAX_BYTES: '0', // L1 off: every request asks Redis
                 CACHE_REDIS_COMMAND_TIMEOUT: `${COMMAND_TIMEOUT}ms`,
                 CACHE_REDIS_MAX_PENDING: String(MAX_PENDING),
+                // The checks below poll /admin/cache-stats every 50 ms, for seconds on a busy machine.
+                ADMIN_RATE_LIMIT: '100000',
                 CACHE_REDIS_KEY_PREFIX: `fo-${topology}:`,
                 ...env,
               },
@@ -197,15 +220,20 @@ async function scenario(
 
         const old = before.l2.redis.nodes[0] as string;
         await phase(gateways, 'failover', 600, () => failover(old));
-        // Redis serves again, from the new master.
+        // Redis serves again, from the master the topology names now: the new one, or on a machine
+        // so busy that the cluster's node timeout passed, the old one again after a second failover.
+        let seen: unknown;
         await waitFor(
           async () => {
             const s = await cacheStats(a);
-            return s.l2.connected && s.l2.redis.nodes.length === 1 && s.l2.redis.nodes[0] !== old;
+            seen = s.l2;
+            return s.l2.connected && s.l2.redis.nodes.length === 1 && s.l2.redis.nodes[0] === master();
           },
-          'the store to talk to the new master',
+          'the store to talk to the current master',
           15_000,
           50,
+        ).catch((err: Error) =>
+          Promise.reject(new Error(`${err.message} (old ${old}, now ${master()}; last seen ${JSON.stringify(seen)})`)),
         );
         // Calls the paused old master left unanswered opened the breakers (breakDuration, 2 s).
         await waitFor(
@@ -214,11 +242,11 @@ async function scenario(
           5000,
           50,
         );
-        const mid = (await cacheStats(a)).l2;
-        const hits = mid.hits;
-        await phase(gateways, 'after failover', 600);
-        const after = await cacheStats(a);
-        assert.ok(after.l2.hits > hits, `L2 hits again after the failover: ${JSON.stringify(after.l2)} (before: ${JSON.stringify(mid)})`);
+        const hits = (await cacheStats(a)).l2.hits;
+        // Under load on a busy machine 600 ms may bring no repeated key to a: the phase runs until one hits.
+        await phase(gateways, 'after failover', 600, () =>
+          waitFor(async () => (await cacheStats(a)).l2.hits > hits, 'an L2 hit on a after the failover', 10_000, 50),
+        );
 
         await phase(gateways, 'redis killed', 1500, killAll);
         const dead = await cacheStats(a);
@@ -255,6 +283,7 @@ describe('redis failover through the gateway', { skip: !enabled }, () => {
           assert.match(ask(Number(replica), 'cluster', 'failover'), /OK/);
           await waitFor(() => ask(Number(replica), 'role').startsWith('master'), 'the replica to become master', 10_000, 50);
         },
+        () => clusterMaster(cluster, 'fo-cluster:'),
         () => cluster.stop(),
       );
     } finally {
@@ -342,6 +371,7 @@ describe('redis failover through the gateway', { skip: !enabled }, () => {
           assert.match(ask(port, 'sentinel', 'failover', sentinel.name), /OK/);
           await waitFor(() => `127.0.0.1:${sentinel.masterPort()}` !== node, 'the sentinels to name the new master', 15_000, 50);
         },
+        () => `127.0.0.1:${sentinel.masterPort()}`,
         () => sentinel.stop(),
       );
     } finally {

@@ -77,8 +77,8 @@ export function createRedisClient(v: RedisValues): CreatedClient {
       enableOfflineQueue: false,
       enableReadyCheck: true,
       // A failover moves slots: follow a few redirections, retrying soon (a node connection still
-      // being made, too), within the call's deadline (endRedirectionsAtDeadline). A command waiting
-      // in these retries keeps its call's place under the cap until it ends (see the top).
+      // being made, too). The caller has its answer at the call's deadline; a command still in
+      // these retries keeps its call's place under the cap until it ends (see the top).
       maxRedirections: 6,
       retryDelayOnFailover: 100,
       retryDelayOnClusterDown: 100,
@@ -89,7 +89,6 @@ export function createRedisClient(v: RedisValues): CreatedClient {
     };
     const nodes = v.clusterNodes.map(hostPort);
     const client = new Cluster(nodes, options);
-    endRedirectionsAtDeadline(client, v.commandTimeout);
     // The bus listens with classic SUBSCRIBE, which a cluster forwards to every node: one plain
     // connection to any node hears every PUBLISH. ioredis's own cluster subscriber is not used: when
     // every node is down it reselects a node at each failed connect, without delay, leaving a
@@ -151,32 +150,6 @@ export function createRedisClient(v: RedisValues): CreatedClient {
     topology,
     client,
     subscriber: () => client.duplicate(SUBSCRIBER),
-  };
-}
-
-type Rejecting = { reject: (err: Error) => void };
-
-/**
- * After `deadline` ms, an error ends a cluster command instead of sending it on. ioredis's Cluster
- * replaces each command's reject() with one that follows MOVED/ASK and retries after a closed
- * connection, CLUSTERDOWN or TRYAGAIN (redirections and retry delays). Past the call's deadline the
- * caller has its answer already: the command then ends at its next error (its call leaves the cap)
- * rather than going round again. If a later ioredis no longer replaces reject(), this does nothing.
- */
-function endRedirectionsAtDeadline(cluster: Cluster, deadline: number): void {
-  const send = cluster.sendCommand.bind(cluster);
-  const watched = new WeakSet<object>();
-  cluster.sendCommand = (command, ...rest) => {
-    const c = command as unknown as Rejecting;
-    const own = c.reject;
-    const result = send(command, ...rest);
-    const routed = c.reject;
-    if (routed !== own && !watched.has(c)) {
-      watched.add(c);
-      const until = performance.now() + deadline;
-      c.reject = (err) => (performance.now() >= until ? own : routed).call(c, err);
-    }
-    return result;
   };
 }
 
