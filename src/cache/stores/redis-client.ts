@@ -1,8 +1,14 @@
 // The ioredis client of each Redis topology (one server, Cluster, Sentinel), all set up to fail
-// fast: no offline queue (a call while disconnected fails at once), a timeout on every command and
-// every connection attempt, no resend of what a dropped connection left unanswered. RedisStore adds
-// a deadline on each whole call and a cap on calls in flight (ioredis has none: redis/ioredis#76),
-// see redis-gate.ts. The bus's subscriber is the exception: it waits for its connection.
+// fast: no offline queue (a call while disconnected fails at once), a timeout on every connection
+// attempt, no resend of what a dropped connection left unanswered. RedisStore adds a deadline on
+// each whole call and a cap on calls in flight (ioredis has none: redis/ioredis#76), see
+// redis-gate.ts. The bus's subscriber is the exception: it waits for its connection.
+// Commands have no ioredis commandTimeout, on purpose: it rejects a command's promise but leaves the
+// command where it is (written and unanswered, or in a cluster's retry timers), and a Cluster still
+// acts on that command's later reply or connection close: MOVED sends it to another node, a closed
+// connection puts it in the cluster's delay queue, and it is sent again long after its call ended,
+// outside the cap (issue 18: a cap of 8 held 17 commands). Without it a command's promise settles
+// only when ioredis lets go of the command, so the gate's count of calls in flight is exact.
 import { createConnection } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { AbstractConnector, Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
@@ -39,10 +45,9 @@ function hostPort(s: string): { host: string; port: number } {
   return { host: s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(i + 1)) };
 }
 
-/** Options every connection to a data node takes. */
+/** Options every connection to a data node takes (no commandTimeout: see the top). */
 function nodeOptions(v: RedisValues): RedisOptions {
   return {
-    commandTimeout: v.commandTimeout,
     connectTimeout: Math.min(CONNECT_TIMEOUT, Math.max(v.commandTimeout, 100)),
     disconnectTimeout: DISCONNECT_TIMEOUT,
     // A command in flight when its connection drops fails at once: never kept and resent after
@@ -71,7 +76,9 @@ export function createRedisClient(v: RedisValues): CreatedClient {
     const options: ClusterOptions = {
       enableOfflineQueue: false,
       enableReadyCheck: true,
-      // A failover moves slots: follow a few redirections, retrying soon, within the call's deadline.
+      // A failover moves slots: follow a few redirections, retrying soon (a node connection still
+      // being made, too). The caller has its answer at the call's deadline; a command still in
+      // these retries keeps its call's place under the cap until it ends (see the top).
       maxRedirections: 6,
       retryDelayOnFailover: 100,
       retryDelayOnClusterDown: 100,
@@ -171,21 +178,6 @@ function rotatingConnector(addresses: () => { host: string; port: number }[], tl
     }
   }
   return RotatingConnector as unknown as RedisOptions['Connector'];
-}
-
-type Queues = { commandQueue?: { length: number }; offlineQueue?: { length: number } };
-const held = (r: unknown): number => ((r as Queues).commandQueue?.length ?? 0) + ((r as Queues).offlineQueue?.length ?? 0);
-
-/**
- * Commands a client holds now: sent and not yet answered, or waiting to be sent, on every
- * connection (a cluster's too). ioredis does not publish these counts; its connections' queues
- * are read directly (0 if a later ioredis renames them: the gate then counts calls only).
- */
-export function heldCommands(c: RedisClient): number {
-  if (!(c instanceof Cluster)) return held(c);
-  let n = held(c);
-  for (const node of c.nodes('all')) n += held(node);
-  return n;
 }
 
 /** The server(s) a client talks to now, as host:port: the server, the current master, or the cluster's masters. */

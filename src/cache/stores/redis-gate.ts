@@ -1,24 +1,21 @@
 // The two bounds RedisStore puts around every call, which ioredis does not give: a cap on calls in
-// flight (ioredis queues without bound: redis/ioredis#76) and a deadline on the whole call (ioredis's
-// commandTimeout covers one command on one connection, not a cluster's redirections and retry
-// delays, nor a call of several commands). A call over the deadline is answered at once; it keeps
-// its place under the cap until its commands really end. ioredis's own commandTimeout rejects a
-// command's promise but leaves the command queued on its connection until Redis answers (a paused
-// or hung server), so the gate also asks the client how many commands it really holds (`depth`).
+// flight (ioredis queues without bound: redis/ioredis#76) and a deadline on the whole call. A call
+// over the deadline is answered at once; it keeps its place under the cap until its commands really
+// end. A call has at most one command outstanding at a time, and ioredis settles a command only
+// when it lets go of it (the clients have no ioredis commandTimeout: see redis-client.ts), so calls
+// in flight bound the commands the client holds, wherever they wait: written and unanswered, in an
+// offline queue, or in a cluster's redirections and retry timers.
 import { HeadroomError } from '../../errors.js';
-
-/** The message of ioredis's commandTimeout rejection (ioredis/built/Command.js). */
-const IOREDIS_TIMEOUT = 'Command timed out';
 
 export interface GateStats {
   /** Calls in flight now (each has at most one Redis command outstanding at a time). */
   pending: number;
-  /** The most calls (or commands held by the client) ever in flight at once. */
+  /** The most calls ever in flight at once. */
   pendingPeak: number;
   maxPending: number;
   /** Calls refused because maxPending were in flight. */
   refused: number;
-  /** Calls answered at their deadline (or ioredis's commandTimeout, which ends at the same time), before Redis did. */
+  /** Calls answered at their deadline, before Redis did. */
   timedOut: number;
   /** The longest any call waited for its answer (or its deadline), ms; refused calls wait 0. */
   waitPeakMs: number;
@@ -34,21 +31,21 @@ export class Gate {
   constructor(
     private readonly max: number,
     private readonly timeout: number,
-    /** Commands the client holds now (sent and unanswered, or waiting to be sent). */
-    private readonly depth: () => number = () => 0,
   ) {}
 
-  /** Runs `op` within the cap, answered by `timeout` at the latest (HEADROOM_CACHE_STORE_UNAVAILABLE). */
+  /**
+   * Runs `op` within the cap, answered by `timeout` at the latest (HEADROOM_CACHE_STORE_UNAVAILABLE).
+   * `op` sends one command at a time and settles only when its last command has ended.
+   */
   run<T>(op: () => Promise<T>): Promise<T> {
-    const held = Math.max(this.pending, this.depth());
-    if (held >= this.max) {
+    if (this.pending >= this.max) {
       this.refused++;
       return Promise.reject(
         new HeadroomError('HEADROOM_CACHE_STORE_BUSY', `redis: ${this.max} calls or commands already in flight (maxPending)`),
       );
     }
     this.pending++;
-    if (held + 1 > this.peak) this.peak = held + 1;
+    if (this.pending > this.peak) this.peak = this.pending;
     const started = performance.now();
     let settled: Promise<T>;
     try {
@@ -57,7 +54,12 @@ export class Gate {
       settled = Promise.reject(err as Error);
     }
     const done = settled.finally(() => this.pending--);
+    // The caller's wait ends at its answer or its deadline, whichever comes first (the call itself
+    // may go on after the deadline, holding its place under the cap).
+    let waitEnded = false;
     const answered = (): void => {
+      if (waitEnded) return;
+      waitEnded = true;
       const waited = performance.now() - started;
       if (waited > this.waitPeak) this.waitPeak = waited;
     };
@@ -77,8 +79,6 @@ export class Gate {
         (err: unknown) => {
           clearTimeout(timer);
           answered();
-          // ioredis's own commandTimeout (the same length, started a moment earlier) often wins the race.
-          if (err instanceof Error && err.message === IOREDIS_TIMEOUT) this.timedOut++;
           reject(err as Error);
         },
       );

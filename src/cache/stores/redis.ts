@@ -43,7 +43,7 @@ import {
 } from './redis-scripts.js';
 import { MAX_GET_BYTES, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 import type { RedisOptions } from '../types.js';
-import { clientNodes, createRedisClient, heldCommands, quitOrDisconnect, type RedisClient } from './redis-client.js';
+import { clientNodes, createRedisClient, quitOrDisconnect, type RedisClient } from './redis-client.js';
 import { Gate } from './redis-gate.js';
 import { hashSlot } from './redis-slot.js';
 import type { BusPublisher } from '../bus.js';
@@ -116,7 +116,7 @@ export class RedisStore implements L2Store {
     this.prefix = this.topology === 'cluster' ? `{${keyPrefix}}` : keyPrefix;
     if (this.topology === 'cluster') this.slot = hashSlot(this.epochKey);
     this.chunkSize = chunkSize;
-    this.gate = new Gate(v.maxPending, commandTimeout, () => heldCommands(this.client));
+    this.gate = new Gate(v.maxPending, commandTimeout);
     const client = this.client;
     const gate = this.gate;
     this.publisher = {
@@ -361,7 +361,8 @@ export class RedisStore implements L2Store {
     // Deletes only while the value still points at these chunks: a newer write is never deleted.
     const onCorrupt = (): void => {
       this.corrupt++;
-      void this.scripts.hrDeleteIfChunks(vkey, ckey).catch(() => undefined);
+      // Within the cap like every command (refused when full: the next reader retries it).
+      void gate.run(() => this.scripts.hrDeleteIfChunks(vkey, ckey)).catch(() => undefined);
     };
     let h: Header;
     try {
