@@ -29,7 +29,15 @@ if (only && entries.length !== only.length)
     `--only: unknown ${only.filter((n) => !CORPUS.some((e) => e.name === n)).join(', ')}; known: ${CORPUS.map((e) => e.name).join(', ')}`,
   );
 
-const RULES = ['headroom', '5 consecutive GCs', 'fixed slope', '2/3 of iterations'] as const;
+const RULES = [
+  'headroom',
+  '5 consecutive GCs',
+  'fixed slope',
+  '2/3 of iterations',
+  '5 consecutive GCs (as measured)',
+  'fixed slope (as measured)',
+  '2/3 of iterations (as measured)',
+] as const;
 type Rule = (typeof RULES)[number];
 
 interface Row {
@@ -52,6 +60,9 @@ async function soak(entry: CorpusEntry): Promise<Row> {
     '5 consecutive GCs': fiveConsecutive(report.samples),
     'fixed slope': fixedSlope(report.samples),
     '2/3 of iterations': twoThirds(report.samples),
+    '5 consecutive GCs (as measured)': fiveConsecutive(report.samples, 'as measured'),
+    'fixed slope (as measured)': fixedSlope(report.samples, 'as measured'),
+    '2/3 of iterations (as measured)': twoThirds(report.samples, 'as measured'),
   };
   const row = { entry, report, wallMs: performance.now() - t0, calls };
   const top = report.snapshots?.analysis?.grown[0];
@@ -59,7 +70,7 @@ async function soak(entry: CorpusEntry): Promise<Row> {
     `${entry.name.padEnd(18)} ${entry.leaks ? 'leaks' : 'ok   '}  headroom ${report.verdict.padEnd(12)} in ${(report.elapsedMs / 1000).toFixed(0).padStart(3)} s ` +
       `${(report.judgement.perRequest?.slope ?? NaN).toFixed(1).padStart(7)} B/req  ` +
       RULES.slice(1)
-        .map((r) => `${r}: ${calls[r] ? 'leak' : '-'}`)
+        .map((r) => `${r.replace('(as measured)', 'raw')}: ${calls[r] ? 'leak' : '-'}`)
         .join('  ') +
       (top ? `  → ${top.name}` : ''),
   );
@@ -75,14 +86,14 @@ await Promise.all(
 );
 
 console.log(`\nconfusion matrix (${rows.length} services, budget ${values.duration} each; positive = called a leak)`);
-console.log('rule                  TP  FN  FP  TN  recall  false positives');
+console.log(`${'rule'.padEnd(32)} TP  FN  FP  TN  recall  false positives`);
 for (const rule of RULES) {
   const tp = rows.filter((r) => r.entry.leaks && r.calls[rule]).length;
   const fn = rows.filter((r) => r.entry.leaks && !r.calls[rule]).length;
   const fp = rows.filter((r) => !r.entry.leaks && r.calls[rule]).length;
   const tn = rows.filter((r) => !r.entry.leaks && !r.calls[rule]).length;
   const recall = tp + fn ? `${((100 * tp) / (tp + fn)).toFixed(0)} %` : '–';
-  console.log(`${rule.padEnd(20)} ${[tp, fn, fp, tn].map((n) => String(n).padStart(3)).join(' ')}  ${recall.padStart(6)}  ${fp}`);
+  console.log(`${rule.padEnd(31)} ${[tp, fn, fp, tn].map((n) => String(n).padStart(3)).join(' ')}  ${recall.padStart(6)}  ${fp}`);
 }
 const inconclusive = rows.filter((r) => r.report.verdict === 'inconclusive').map((r) => r.entry.name);
 if (inconclusive.length) console.log(`headroom inconclusive (not called a leak above): ${inconclusive.join(', ')}`);
