@@ -237,6 +237,12 @@ describe('Next.js adapter in a built Next app', { timeout: 300_000 }, () => {
       assert.ok(ps.json().requests >= 4, ps.text);
     });
 
+    test('requests are counted in flight on their Node.js response: withHeadroom hands the Response on untouched', async () => {
+      const r = await request(`${app.url}/__test/tracking`);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json(), { untouched: true });
+    });
+
     test('aborted requests (an app route and a proxied one) leave the in-flight count', async () => {
       for (const p of ['/app/slow?ms=20000', '/api/slow']) {
         const req = httpRequest(`${app.url}${p}`, { agent: false });
