@@ -14,6 +14,7 @@ import { nestedOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { errorResponse, toWebResponse, type PlainResponse } from '../../toolkit/response.js';
 import { whenSent } from './body.js';
+import { nodeResponse, watchResponses } from './node-response.js';
 import { edgeResponse, isNodeRuntime, warnEdgeOnce } from './runtime.js';
 
 export { createImageLoader, type ImageLoaderOptions, type ImageLoaderProps } from './image-loader.js';
@@ -80,7 +81,9 @@ function slot(options: HeadroomOptions, by = 'headroom-memory/next'): Slot {
   const g = globalThis as Global;
   if (g[SLOT]) return g[SLOT];
   const headroom = createHeadroom(nestedOptions(options, by, options, ''));
-  return (g[SLOT] = { headroom, proxies: new Map(), images: undefined, closers: [] });
+  // From now on requests are counted in flight until their Node.js response closes (track()).
+  const unwatch = watchResponses();
+  return (g[SLOT] = { headroom, proxies: new Map(), images: undefined, closers: [async () => unwatch()] });
 }
 
 /** Closes the process's Headroom and the parts made for routes (tests, custom servers). Idempotent. */
@@ -111,10 +114,39 @@ export const register = (): Promise<void> => registerHeadroom().then(() => undef
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 /**
- * Counts a request in flight (h.track()) until the returned function is called, or the client goes
- * away (request.signal aborts — Next aborts it when the connection closes before the answer is
- * sent), whichever comes first. A handler still running for a client that left no longer counts.
+ * Counts a request in flight (h.track()) until its answer has been sent or the client went away,
+ * whichever comes first; a handler still running for a client that left no longer counts. Returns
+ * what to do with the handler's Response once it has one.
+ *
+ * Through a Node.js HTTP server (the usual case) that is the response's 'close' event, and the
+ * Response goes out untouched. Otherwise (see node-response.ts) the Response's body is wrapped to
+ * tell when it has been read (whenSent) and request.signal tells when the client left (Next.js
+ * aborts it when the connection closes before the answer is sent). A Node.js response that has
+ * already ended or closed cannot be this handler's (it is a stale one, or the client left): the
+ * second way then decides.
  */
+function track(h: Headroom, request: Request): Tracking {
+  const res = nodeResponse();
+  if (res && !res.writableEnded && !res.closed) {
+    // 'close' fires once per response, written to the end or aborted (also after the 500 Next.js
+    // sends for a handler that threw); the release is idempotent.
+    res.once('close', h.track());
+    return untouched;
+  }
+  const end = inFlight(h, request.signal);
+  return { send: (answer) => whenSent(answer, end), fail: end };
+}
+
+interface Tracking {
+  /** The handler's answer, as it is to be returned to Next.js. */
+  send(res: Response): Response;
+  /** The handler threw. */
+  fail(): void;
+}
+
+const untouched: Tracking = { send: (res) => res, fail: () => undefined };
+
+/** Counts a request in flight until the returned function is called, or request.signal aborts. */
 function inFlight(h: Headroom, signal: AbortSignal): () => void {
   const done = h.track();
   const end = (): void => {
@@ -133,8 +165,8 @@ function shed(h: Headroom, request: Request): PlainResponse | undefined {
 
 /**
  * Wraps one of the app's own route handlers: 503 + Retry-After while memory is critical or the app
- * drains, and counted in flight (for graceful shutdown and metrics) until its answer is handed over
- * (whenSent: when its body has been read to the end, failed or been cancelled).
+ * drains, and counted in flight (for graceful shutdown and metrics) until its answer has been sent
+ * or the client went away (see track()).
  */
 export function withHeadroom(handler: RouteHandler, options?: HeadroomOptions): RouteHandler {
   return async (request, context) => {
@@ -145,11 +177,11 @@ export function withHeadroom(handler: RouteHandler, options?: HeadroomOptions): 
     const h = getHeadroom(options);
     const refused = shed(h, request);
     if (refused) return toWebResponse(refused, request.method);
-    const end = inFlight(h, request.signal);
+    const t = track(h, request);
     try {
-      return whenSent(await handler(request, context), end);
+      return t.send(await handler(request, context));
     } catch (err) {
-      end();
+      t.fail();
       throw err;
     }
   };
@@ -188,15 +220,15 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
     const { h, proxy } = init();
     const refused = shed(h, request);
     if (refused) return toWebResponse(refused, request.method);
-    const end = inFlight(h, request.signal);
+    const t = track(h, request);
     try {
       const denied = authorize && (await authorize(request));
-      if (denied) return whenSent(denied, end);
+      if (denied) return t.send(denied);
       // The body was read before the proxy saw it: forwarding it would send it empty.
-      if (request.bodyUsed) return whenSent(toWebResponse(errorResponse(bodyConsumed), request.method), end);
-      return whenSent(await proxy.fetch(request), end);
+      if (request.bodyUsed) return t.send(toWebResponse(errorResponse(bodyConsumed), request.method));
+      return t.send(await proxy.fetch(request));
     } catch (err) {
-      end();
+      t.fail();
       throw err;
     }
   };
@@ -262,10 +294,10 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
     const url = new URL(request.url);
     const refused = parts.h.shed(url.pathname);
     if (refused) return toWebResponse(refused, request.method);
-    const end = inFlight(parts.h, request.signal);
+    const t = track(parts.h, request);
     try {
       const denied = options.authorize && (await options.authorize(request));
-      if (denied) return whenSent(denied, end);
+      if (denied) return t.send(denied);
       const res = await parts.image.handle({
         query: Object.fromEntries(url.searchParams),
         accept: request.headers.get('accept') ?? undefined,
@@ -276,9 +308,9 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
       if (request.method !== 'HEAD' && res.status !== 304 && res.body !== undefined)
         body = Buffer.isBuffer(res.body) ? new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.length) : webStream(res.body);
       else if (res.body instanceof Readable) res.body.destroy();
-      return whenSent(new Response(body, { status: res.status, headers: res.headers }), end);
+      return t.send(new Response(body, { status: res.status, headers: res.headers }));
     } catch (err) {
-      end();
+      t.fail();
       return toWebResponse(errorResponse(err), request.method);
     }
   };

@@ -12,6 +12,7 @@ import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import sharp from 'sharp';
 import { request } from '../../helpers/http.js';
+import { freePort } from '../../helpers/redis.js';
 import { waitFor } from '../../helpers/wait.js';
 import { startUpstream, type Upstream } from '../../proxy/helpers.js';
 
@@ -32,8 +33,14 @@ interface App {
   output: () => string;
 }
 
-function startApp(env: Record<string, string>, nodeOptions = ''): Promise<App> {
-  const child = spawn(process.execPath, ['server.mjs'], {
+/** The fixture's server.mjs, or `argv` (e.g. `next start`) printing a line `listening` matches with the URL. */
+function startApp(
+  env: Record<string, string>,
+  nodeOptions = '',
+  argv = ['server.mjs'],
+  listening = /HEADROOM_FIXTURE_LISTENING (http:\/\/\S+)/,
+): Promise<App> {
+  const child = spawn(process.execPath, argv, {
     cwd: fixture,
     env: {
       ...process.env,
@@ -52,7 +59,7 @@ function startApp(env: Record<string, string>, nodeOptions = ''): Promise<App> {
     const timer = setTimeout(() => reject(new Error(`the app did not start:\n${out}`)), 60_000);
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
-      const m = /HEADROOM_FIXTURE_LISTENING (http:\/\/\S+)/.exec(out);
+      const m = listening.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve({ url: m[1]!, child, exited, output: () => out });
@@ -237,6 +244,12 @@ describe('Next.js adapter in a built Next app', { timeout: 300_000 }, () => {
       assert.ok(ps.json().requests >= 4, ps.text);
     });
 
+    test('requests are counted in flight on their Node.js response: withHeadroom hands the Response on untouched', async () => {
+      const r = await request(`${app.url}/__test/tracking`);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json(), { untouched: true });
+    });
+
     test('aborted requests (an app route and a proxied one) leave the in-flight count', async () => {
       for (const p of ['/app/slow?ms=20000', '/api/slow']) {
         const req = httpRequest(`${app.url}${p}`, { agent: false });
@@ -261,6 +274,28 @@ describe('Next.js adapter in a built Next app', { timeout: 300_000 }, () => {
       assert.equal(finished.status, 200);
       assert.deepEqual(finished.json(), { slept: 1500 });
       assert.equal(await app.exited, 0, app.output());
+    });
+  });
+
+  describe('under next start', () => {
+    let app: App | undefined;
+    after(() => stop(app));
+
+    test('requests are counted on their Node.js response once register() has run, and all leave the count', async () => {
+      const port = String(await freePort());
+      const next = path.join(repo, 'node_modules/next/dist/bin/next');
+      app = await startApp(
+        { UPSTREAM_URL: up.url, NODE_ENV: 'production' },
+        '',
+        [next, 'start', '-p', port, '-H', '127.0.0.1'],
+        /Local:\s+(http:\/\/\S+)/,
+      );
+      // next start listens before it runs instrumentation's register() (on the first request): a
+      // request that reached the server before the Headroom existed is counted by its body.
+      const first = await request(`${app.url}/__test/tracking`);
+      assert.equal(first.status, 200, first.text);
+      for (let i = 0; i < 3; i++) assert.deepEqual((await request(`${app.url}/__test/tracking`)).json(), { untouched: true });
+      await waitFor(async () => (await inFlight(app!)) === 0, 'every request left the in-flight count');
     });
   });
 
