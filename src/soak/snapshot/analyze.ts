@@ -21,7 +21,13 @@ export interface SnapshotAnalysis {
    */
   analysisMs: number;
   lastMs?: number;
-  /** The analysis's own peak RSS above what the process used before it started, bytes. */
+  /**
+   * The analysis's own peak RSS above what the process used before it started, bytes: the
+   * process's RSS, sampled after every 1 MiB read and every step (within a few MiB of the kernel's
+   * high-water mark in measurements). It counts garbage not yet collected and whatever else the
+   * process does meanwhile (receiving the later snapshots, the load), and is lower when the heap
+   * already had free room before (as a long-running process's has).
+   */
   analysisPeakRssBytes: number;
 }
 
