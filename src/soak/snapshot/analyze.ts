@@ -21,7 +21,13 @@ export interface SnapshotAnalysis {
    */
   analysisMs: number;
   lastMs?: number;
-  /** The analysis's own peak RSS above what the process used before it started, bytes. */
+  /**
+   * The analysis's own peak RSS above what the process used before it started, bytes: the
+   * process's RSS, sampled after every 1 MiB read and every step (within a few MiB of the kernel's
+   * high-water mark in measurements). It counts garbage not yet collected and whatever else the
+   * process does meanwhile (receiving the later snapshots, the load), and is lower when the heap
+   * already had free room before (as a long-running process's has).
+   */
   analysisPeakRssBytes: number;
 }
 
@@ -42,13 +48,16 @@ export function snapshotAnalyzer(limit = 10): SnapshotAnalyzer {
   let busyMs = 0;
   const totals: ClassTotals[] = [];
   const snapshots: SnapshotAnalysis['snapshots'] = [];
-  // One nodes array for all (regrown with an eighth to spare when a later snapshot is larger), edges for the last only.
+  // One nodes array for all, edges for the last only. The nodes array is made twice as large as the
+  // first snapshot needs, so the later (larger: it is a leak) ones fit without a new array while the
+  // old one waits for a GC: a fresh ArrayBuffer is untouched zero pages, and the part no snapshot
+  // fills costs address space, not RSS.
   let nodes = new Uint32Array(0);
   const read = async (file: string, last: boolean) => {
     const counts = await readCounts(file);
     const need = counts.nodes * NODE_FIELDS.length;
     if (nodes.length < need) nodes = new Uint32Array(0); // let the old one go first
-    if (nodes.length < need) nodes = new Uint32Array(Math.ceil(need * (last ? 1 : 1.125)));
+    if (nodes.length < need) nodes = new Uint32Array(last ? need : need * 2);
     const reuse = { nodes, ...(last ? { edges: new Uint32Array(counts.edges * counts.edgeFields) } : {}) };
     // Earlier snapshots only give counts: their edges are skipped while reading.
     const v = view(await parseHeapSnapshot(file, { edges: last, onChunk: probe, reuse }));

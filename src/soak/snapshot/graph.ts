@@ -83,7 +83,7 @@ export function className(v: GraphView, node: number): string {
   const nameIndex = named ? v.g.nodes[base + v.name]! : 0;
   const key = nameIndex * 32 + typeIndex + (named ? 0 : 16);
   let cls = v.classCache.get(key);
-  if (cls === undefined) v.classCache.set(key, (cls = classOf(v.g.nodeTypes[typeIndex] ?? 'unknown', v.g.strings[nameIndex] ?? '')));
+  if (cls === undefined) v.classCache.set(key, (cls = classOf(v.g.nodeTypes[typeIndex] ?? 'unknown', v.g.strings.get(nameIndex) ?? '')));
   return cls;
 }
 
@@ -97,7 +97,7 @@ function classOf(type: string, name: string): string {
 export function nodeLabel(v: GraphView, node: number): string {
   const type = v.g.nodeTypes[v.g.nodes[node * v.nf + v.type]!];
   // Synthetic and root-ish nodes are named like "(GC roots)" or "global / ": the name is the label.
-  if (type === 'synthetic') return v.g.strings[v.g.nodes[node * v.nf + v.name]!] || '(root)';
+  if (type === 'synthetic') return v.g.strings.get(v.g.nodes[node * v.nf + v.name]!) || '(root)';
   return className(v, node).replace(/\s*\/\s*$/, '');
 }
 
@@ -108,5 +108,5 @@ export function edgeLabel(v: GraphView, edge: number): string {
   if (type === 'element') return `[${raw}]`;
   if (type === 'hidden') return `(hidden ${raw})`;
   // '' when the parser dropped an index-like name (see parse.ts).
-  return v.g.strings[raw] || `(${type})`;
+  return v.g.strings.get(raw) || `(${type})`;
 }

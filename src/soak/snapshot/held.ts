@@ -24,7 +24,9 @@ export function heldByClass(v: GraphView, tree: RetainerTree, after: number): Ma
   // holder[i]: the outermost new holder above (or at) node i along its run of new ancestors; -1: none.
   const holder = new Int32Array(v.g.nodeCount).fill(-1);
   const held = new Map<string, number>();
-  for (const i of tree.order) {
+  // An indexed loop: a for-of over a typed array allocated an iterator result per node until optimized.
+  for (let k = 0; k < tree.order.length; k++) {
+    const i = tree.order[k]!;
     const base = i * v.nf;
     const type = nodes[base + v.type]!;
     if (nodes[base + v.id]! <= after || type === native) continue;

@@ -28,7 +28,13 @@ export interface HeapGraph {
    * its offset in `nodes`). Empty when parsed with `edges: false`.
    */
   edges: Uint32Array;
-  strings: string[];
+  /**
+   * The strings kept, by their index in the file's table (a Map, not an array: a leaking service's
+   * table has 100 000s of string values, and a slot each was most of the strings' memory).
+   */
+  strings: Map<number, string>;
+  /** Entries in the file's table, kept or not. */
+  stringCount: number;
 }
 
 interface Meta {
@@ -44,9 +50,9 @@ export const NODE_FIELDS = ['type', 'name', 'id', 'self_size', 'edge_count'] as 
 const MAX_HEADER = 1 << 20;
 const CHUNK = 1 << 20;
 
-function isDigits(b: Buffer): boolean {
-  if (b.length === 0) return false;
-  for (let i = 0; i < b.length; i++) if (b[i]! < 0x30 || b[i]! > 0x39) return false;
+function isDigits(b: Buffer, from = 0, to = b.length): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) if (b[i]! < 0x30 || b[i]! > 0x39) return false;
   return true;
 }
 
@@ -69,7 +75,7 @@ export interface ParseOptions {
   /**
    * Keep every string (default false): only the names an analysis reads are kept — of nodes that
    * are not strings themselves, and of named edges. The values of string nodes, the bulk of the
-   * table in a leaking service, become ''.
+   * table in a leaking service, are left out of `strings`.
    */
   allStrings?: boolean;
   /**
@@ -110,7 +116,8 @@ export async function parseHeapSnapshot(file: string, options: ParseOptions = {}
   let edgeCount = 0;
   let nodes: Uint32Array = new Uint32Array(0);
   let edges: Uint32Array = new Uint32Array(0);
-  const strings: string[] = [];
+  const strings = new Map<number, string>();
+  let stringCount = 0;
   let seen = { nodes: false, edges: false, strings: false };
 
   // Numbers state
@@ -230,13 +237,10 @@ export async function parseHeapSnapshot(file: string, options: ParseOptions = {}
   const endString = (bytes: Buffer): void => {
     // Internal edges of V8's tables are named by their index ("189151"): one string each, hundreds
     // of thousands in a big heap. Only a node's name is kept when it is all digits.
-    if (wanted !== undefined && wanted[strings.length] === 1 && isDigits(bytes)) {
-      strings.push('');
-      return;
-    }
+    if (wanted !== undefined && wanted[stringCount] === 1 && isDigits(bytes)) return;
     let s = bytes.toString('utf8');
     if (hasEscape) s = JSON.parse(`"${s}"`) as string;
-    strings.push(s);
+    strings.set(stringCount, s);
   };
 
   const fh = await open(file, 'r');
@@ -250,6 +254,56 @@ export async function parseHeapSnapshot(file: string, options: ParseOptions = {}
     }
   } finally {
     await fh.close();
+  }
+
+  // The hot loop: digits into the typed array; commas and whitespace separate. The state lives in
+  // locals while a chunk is read (written back at its end) rather than in the closure's context.
+  function readNumbers(chunk: Buffer, from: number): number {
+    const n = chunk.length;
+    const t = target;
+    const cols = columns;
+    const width = cols.length;
+    const limit = expected;
+    let a = acc;
+    let have = inNumber;
+    let c0 = col;
+    let o = out;
+    let k = numbers;
+    let i = from;
+    const save = (): void => {
+      acc = a;
+      inNumber = have;
+      col = c0;
+      out = o;
+      numbers = k;
+    };
+    for (; i < n; i++) {
+      const c = chunk[i]!;
+      if (c >= 0x30 && c <= 0x39) {
+        a = a * 10 + (c - 0x30);
+        have = true;
+      } else if (c === 0x2c || c === 0x0a || c === 0x20 || c === 0x0d || c === 0x09 || c === 0x5d) {
+        if (have) {
+          if (k++ >= limit) fail(`"${targetName}" has more numbers than the header announced`);
+          if (a > 0xffffffff) fail(`a number in "${targetName}" does not fit 32 bits`);
+          const to = cols[c0]!;
+          if (to >= 0) t[o + to] = c0 === divideCol ? a / divisor : a;
+          if (++c0 === width) {
+            c0 = 0;
+            o += rowOut;
+          }
+          a = 0;
+          have = false;
+        }
+        if (c === 0x5d) {
+          save();
+          endNumbers();
+          return i + 1;
+        }
+      } else fail(`unexpected byte 0x${c.toString(16)} in "${targetName}"`);
+    }
+    save();
+    return i;
   }
 
   function parseChunk(chunk: Buffer): void {
@@ -272,35 +326,9 @@ export async function parseHeapSnapshot(file: string, options: ParseOptions = {}
           i = upto + 1;
           break;
         }
-        case State.Numbers: {
-          // The hot loop: digits into the typed array; commas and whitespace separate.
-          for (; i < n; i++) {
-            const c = chunk[i]!;
-            if (c >= 0x30 && c <= 0x39) {
-              acc = acc * 10 + (c - 0x30);
-              inNumber = true;
-            } else if (c === 0x2c || c === 0x0a || c === 0x20 || c === 0x0d || c === 0x09 || c === 0x5d) {
-              if (inNumber) {
-                if (numbers++ >= expected) fail(`"${targetName}" has more numbers than the header announced`);
-                if (acc > 0xffffffff) fail(`a number in "${targetName}" does not fit 32 bits`);
-                const to = columns[col]!;
-                if (to >= 0) target[out + to] = col === divideCol ? acc / divisor : acc;
-                if (++col === columns.length) {
-                  col = 0;
-                  out += rowOut;
-                }
-                acc = 0;
-                inNumber = false;
-              }
-              if (c === 0x5d) {
-                i++;
-                endNumbers();
-                break;
-              }
-            } else fail(`unexpected byte 0x${c.toString(16)} in "${targetName}"`);
-          }
+        case State.Numbers:
+          i = readNumbers(chunk, i);
           break;
-        }
         case State.Key: {
           const open = chunk.indexOf(0x5b, i);
           const close = chunk.indexOf(0x7d /* } */, i);
@@ -355,8 +383,7 @@ export async function parseHeapSnapshot(file: string, options: ParseOptions = {}
                 inString = true;
                 escaped = false;
                 hasEscape = false;
-                parts = [];
-                keepThis = wanted === undefined || wanted[strings.length]! > 0;
+                keepThis = wanted === undefined || wanted[stringCount]! > 0;
                 i++;
                 break;
               }
@@ -380,10 +407,13 @@ export async function parseHeapSnapshot(file: string, options: ParseOptions = {}
             if (keepThis) parts.push(Buffer.from(chunk.subarray(i, n))); // a copy: the buffer is reused
             i = n;
           } else {
-            if (!keepThis)
-              strings.push(''); // no Buffer view made: 100 000s of skipped values
-            else endString(parts.length === 0 ? chunk.subarray(i, j) : Buffer.concat([...parts, chunk.subarray(i, j)]));
-            parts = [];
+            // A skipped value, or an index-like edge name (see endString) makes no Buffer view: there
+            // are 100 000s of them, and a view each was most of the parse's garbage.
+            if (keepThis && !(parts.length === 0 && wanted?.[stringCount] === 1 && isDigits(chunk, i, j)))
+              endString(parts.length === 0 ? chunk.subarray(i, j) : Buffer.concat([...parts, chunk.subarray(i, j)]));
+            stringCount++;
+            // Emptied only when used: an array per string was most of the parse's garbage.
+            if (parts.length > 0) parts = [];
             inString = false;
             i = j + 1;
           }
@@ -408,5 +438,6 @@ export async function parseHeapSnapshot(file: string, options: ParseOptions = {}
     nodes,
     edges,
     strings,
+    stringCount,
   };
 }

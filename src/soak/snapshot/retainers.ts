@@ -28,7 +28,7 @@ export function shortestRetainers(v: GraphView): RetainerTree {
   let gcRoots = -1;
   for (let e = v.firstEdge[0]!; e < v.firstEdge[1]!; e += v.ef) {
     const to = edges[e + v.edgeTo]!;
-    if (v.g.strings[v.g.nodes[to * v.nf + v.name]!] === '(GC roots)') gcRoots = to;
+    if (v.g.strings.get(v.g.nodes[to * v.nf + v.name]!) === '(GC roots)') gcRoots = to;
   }
   if (gcRoots >= 0) seen[gcRoots] = 1;
   walk();
