@@ -1,5 +1,7 @@
 // Socket-level checks for tests.
-import { connect } from 'node:net';
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 
 /** True when nothing accepts connections on the URL's port any more. */
 export function portClosed(url: string): Promise<boolean> {
@@ -12,4 +14,25 @@ export function portClosed(url: string): Promise<boolean> {
     });
     socket.once('error', () => resolve(true));
   });
+}
+
+export interface LocalServer {
+  server: Server;
+  url: string;
+  /** Drops open connections and resolves once the server is closed. */
+  close(): Promise<void>;
+}
+
+/** Listens an app (Express, or anything with listen(port, host)) on a free 127.0.0.1 port. */
+export async function listenLocal(app: { listen(port: number, host: string): Server }): Promise<LocalServer> {
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    server,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
 }

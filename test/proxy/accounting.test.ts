@@ -4,7 +4,6 @@
 // to the gauge (sampled every millisecond), and at the end everything is given back.
 import assert from 'node:assert/strict';
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import express from 'express';
 import Fastify from 'fastify';
@@ -15,6 +14,7 @@ import { createProxy, type Proxy } from '../../src/proxy/proxy.js';
 import { proxyRoutes } from '../../src/proxy/fastify.js';
 import { WEB_HIGH_WATER_MARK } from '../../src/proxy/web.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { listenLocal } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
 import { mapCache, startUpstream, type Upstream } from './helpers.js';
 
@@ -35,15 +35,7 @@ async function expressStack(accounting: RequestAccounting, proxy: Proxy): Promis
   const app = express();
   app.use(accountingMiddleware(accounting));
   app.all('/api/*path', (req, res) => proxy.handle(req, res));
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
+  return listenLocal(app);
 }
 
 async function fastifyStack(accounting: RequestAccounting, proxy: Proxy): Promise<Stack> {

@@ -4,7 +4,6 @@
 // aborted requests included — when the requests end.
 import assert from 'node:assert/strict';
 import { request, type ClientRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import express from 'express';
@@ -20,6 +19,7 @@ import { accountRequests } from '../../../src/adapters/fastify/index.js';
 import type { RequestAccounting, RequestSummary } from '../../../src/log/accounting.js';
 import type { BodyCapture } from '../../../src/log/capture.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
+import { listenLocal } from '../../helpers/net.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const HANGING = 48;
@@ -46,13 +46,11 @@ async function expressStack(accounting: RequestAccounting, capture: BodyCapture)
     res.writeHead(200, { 'content-type': 'text/plain' });
     await hang(accounting, Number(req.query.n), Number(req.query.extra), (s) => res.write(s));
   });
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
+  const local = await listenLocal(app);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: local.url,
     async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await local.close();
       await capture.close();
     },
   };

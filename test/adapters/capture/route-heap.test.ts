@@ -4,8 +4,6 @@
 // 1 MiB per request and drops it. The report must rank /heavy first with at least 80 % of the
 // growth, see about 1 MiB per /heavy request, and charge the garbage to nobody.
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
@@ -14,6 +12,7 @@ import { Pool } from 'undici';
 import { createRouteHeapAttribution, routeHeapMiddleware } from '../../../src/adapters/express/index.js';
 import { attributeRouteHeap } from '../../../src/adapters/fastify/index.js';
 import type { RouteHeapAttribution, RouteHeapReport } from '../../../src/log/route-heap.js';
+import { listenLocal } from '../../helpers/net.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 
 const CONNECTIONS = 32;
@@ -61,16 +60,12 @@ async function expressApp(attribution: RouteHeapAttribution): Promise<App> {
     await meter.pause();
     res.end(String(mebibyte(1).length));
   });
-  const server: Server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
+  const local = await listenLocal(app);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: local.url,
     kept,
     overlap: meter.most,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
+    close: local.close,
   };
 }
 
