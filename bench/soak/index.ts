@@ -47,11 +47,21 @@ interface Row {
   calls: Record<Rule, boolean>;
 }
 
+// Ctrl-C / SIGTERM stop the soaks in progress the way the CLI does, so their children exit and
+// their heap snapshots (hundreds of MiB each) are removed rather than left in the temp folder.
+const stop = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    console.log(`\n${signal}: stopping the soaks in progress`);
+    stop.abort();
+  });
+
 async function soak(entry: CorpusEntry): Promise<Row> {
   const t0 = performance.now();
   const report = await runSoak({
     command: entry.command,
     durationMs,
+    signal: stop.signal,
     ...(entry.requests ? { requests: entry.requests } : {}),
     ...(entry.env ? { env: entry.env } : {}),
   });
@@ -81,7 +91,10 @@ const rows: Row[] = [];
 const queue = [...entries];
 await Promise.all(
   Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
-    for (let e = queue.shift(); e; e = queue.shift()) rows.push(await soak(e));
+    for (let e = queue.shift(); e && !stop.signal.aborted; e = queue.shift()) {
+      const row = await soak(e);
+      if (!stop.signal.aborted) rows.push(row); // a stopped soak has no verdict to score
+    }
   }),
 );
 

@@ -53,7 +53,19 @@ const TARGET_EXPRESSION = `(() => {
 })()`;
 
 /** Connects to a target's inspector WebSocket URL (ws://127.0.0.1:PORT/UUID). */
-export async function connectInspector(url: string, timeoutMs = 10_000): Promise<InspectorProbe> {
+/** How long a command other than a heap snapshot may wait for the target's reply. */
+export const INSPECTOR_REPLY_TIMEOUT_MS = 60_000;
+
+/**
+ * `timeoutMs` bounds the connection; `replyTimeoutMs` every command's reply but a heap snapshot's
+ * (its time grows with the heap), so a target that stops answering (stopped, wedged) ends the soak
+ * with an error naming the command instead of hanging it.
+ */
+export async function connectInspector(
+  url: string,
+  timeoutMs = 10_000,
+  replyTimeoutMs = INSPECTOR_REPLY_TIMEOUT_MS,
+): Promise<InspectorProbe> {
   const ws = new WebSocket(url);
   let nextId = 1;
   const pending = new Map<number, Pending>();
@@ -95,11 +107,28 @@ export async function connectInspector(url: string, timeoutMs = 10_000): Promise
     ws.addEventListener('error', () => (clearTimeout(timer), reject(new Error(`inspector: cannot connect to ${url}`))), { once: true });
   });
 
-  const send = <T>(method: string, params: Record<string, unknown> = {}): Promise<T> => {
+  const send = <T>(method: string, params: Record<string, unknown> = {}, waitMs: number | undefined = replyTimeoutMs): Promise<T> => {
     if (closed) return Promise.reject(new Error('inspector: closed'));
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
-      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      const timer =
+        waitMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              pending.delete(id);
+              reject(new Error(`inspector: no reply to ${method} within ${waitMs} ms (is the target stopped or stuck?)`));
+            }, waitMs);
+      timer?.unref();
+      pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
       ws.send(JSON.stringify({ id, method, params }));
     });
   };
@@ -148,7 +177,7 @@ export async function connectInspector(url: string, timeoutMs = 10_000): Promise
         }
       };
       try {
-        await send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+        await send('HeapProfiler.takeHeapSnapshot', { reportProgress: false }, undefined); // grows with the heap: no reply timeout
       } finally {
         onChunk = undefined;
         closeSync(fd);
