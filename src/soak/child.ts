@@ -9,6 +9,15 @@ export class SoakStartError extends Error {
   override name = 'SoakStartError';
 }
 
+/**
+ * The service's inspector (on a port the OS picks) got the very port chosen for the service, which
+ * then cannot listen; and the port still accepts connections, so it would look ready. Worth
+ * another start on another port.
+ */
+export class InspectorPortTaken extends SoakStartError {
+  override name = 'InspectorPortTaken';
+}
+
 export interface ChildOptions {
   command: readonly string[];
   env?: Record<string, string | undefined>;
@@ -138,6 +147,8 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
             `soak: the service exited during start-up (${exit.signal ?? `code ${exit.code}`}) before ${inspectorUrl ? 'it accepted connections' : 'its inspector listened'}`,
           ),
         );
+      if (inspectorUrl !== undefined && new URL(inspectorUrl).port === target.port && options.port !== undefined)
+        throw new InspectorPortTaken(`soak: the service's inspector took port ${target.port}, the one chosen for the service`);
       if (inspectorUrl !== undefined && (await accepts(target))) break;
       if (performance.now() > deadline)
         throw new SoakStartError(

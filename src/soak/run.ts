@@ -2,7 +2,7 @@
 // judge in rounds, stop everything, return the report. Leaves no handle behind.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findInspector, SoakAttachError } from './attach.js';
-import { startChild, freePort, SoakStartError, type StartedChild } from './child.js';
+import { startChild, freePort, InspectorPortTaken, SoakStartError, type StartedChild } from './child.js';
 import { connectInspector, type InspectorProbe } from './inspector.js';
 import { startLoad, type LoadDriver, type LoadStats } from './load.js';
 import { resolveOptions, type SoakOptions } from './options.js';
@@ -67,8 +67,8 @@ export { SoakStartError, SoakAttachError };
  */
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const o = resolveOptions(options);
-  const port = o.url === undefined && o.attach === undefined ? await freePort() : undefined;
-  const url = o.url ?? `http://127.0.0.1:${port}`;
+  let port = o.url === undefined && o.attach === undefined ? await freePort() : undefined;
+  let url = o.url ?? `http://127.0.0.1:${port}`;
   const startedAt = new Date().toISOString();
   let child: StartedChild | undefined;
   let probe: InspectorProbe | undefined;
@@ -77,16 +77,26 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     let inspectorUrl: string;
     if (o.attach) inspectorUrl = await findInspector(o.attach, o.startTimeoutMs, o.signal);
     else {
-      child = await startChild({
-        command: o.command,
-        env: o.env,
-        cwd: o.cwd,
-        url,
-        port,
-        startTimeoutMs: o.startTimeoutMs,
-        onOutput: o.onOutput,
-        signal: o.signal,
-      });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          child = await startChild({
+            command: o.command,
+            env: o.env,
+            cwd: o.cwd,
+            url,
+            port,
+            startTimeoutMs: o.startTimeoutMs,
+            onOutput: o.onOutput,
+            signal: o.signal,
+          });
+          break;
+        } catch (err) {
+          // The port was ours to choose: choose another (the OS gave it to the inspector too).
+          if (!(err instanceof InspectorPortTaken) || attempt === 3) throw err;
+          port = await freePort();
+          url = `http://127.0.0.1:${port}`;
+        }
+      }
       inspectorUrl = child.inspectorUrl;
     }
     try {
