@@ -141,14 +141,15 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
   try {
     for (;;) {
       if (options.signal?.aborted) throw new SoakStartError('soak: stopped before the service was up');
+      // Checked before the exit: the service usually dies of EADDRINUSE at once.
+      if (inspectorUrl !== undefined && new URL(inspectorUrl).port === target.port && options.port !== undefined)
+        throw new InspectorPortTaken(`soak: the service's inspector took port ${target.port}, the one chosen for the service`);
       if (exit)
         throw new SoakStartError(
           why(
             `soak: the service exited during start-up (${exit.signal ?? `code ${exit.code}`}) before ${inspectorUrl ? 'it accepted connections' : 'its inspector listened'}`,
           ),
         );
-      if (inspectorUrl !== undefined && new URL(inspectorUrl).port === target.port && options.port !== undefined)
-        throw new InspectorPortTaken(`soak: the service's inspector took port ${target.port}, the one chosen for the service`);
       if (inspectorUrl !== undefined && (await accepts(target))) break;
       if (performance.now() > deadline)
         throw new SoakStartError(
