@@ -36,3 +36,19 @@ export async function listenLocal(app: { listen(port: number, host: string): Ser
     },
   };
 }
+
+/** Listens a Fastify app on a free 127.0.0.1 port; close() drops open connections, then closes the app. */
+export async function listenFastify(app: {
+  listen(o: { port: number; host: string }): Promise<string>;
+  server: Server;
+  close(): Promise<unknown>;
+}): Promise<Omit<LocalServer, 'server'>> {
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    url,
+    async close() {
+      app.server.closeAllConnections();
+      await app.close();
+    },
+  };
+}

@@ -14,7 +14,7 @@ import { createProxy, type Proxy } from '../../src/proxy/proxy.js';
 import { proxyRoutes } from '../../src/proxy/fastify.js';
 import { WEB_HIGH_WATER_MARK } from '../../src/proxy/web.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
-import { listenLocal } from '../helpers/net.js';
+import { listenFastify, listenLocal } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
 import { mapCache, startUpstream, type Upstream } from './helpers.js';
 
@@ -42,14 +42,7 @@ async function fastifyStack(accounting: RequestAccounting, proxy: Proxy): Promis
   const app = Fastify();
   await app.register(accountRequests, { accounting });
   await app.register(proxyRoutes, { proxy });
-  const url = await app.listen({ port: 0, host: '127.0.0.1' });
-  return {
-    url,
-    async close() {
-      app.server.closeAllConnections();
-      await app.close();
-    },
-  };
+  return listenFastify(app);
 }
 
 /** /tee/i: cacheable, the first half at once and the rest on release(). /slow/i: SLOW_BODY uncacheable bytes, written as the proxy takes them. */

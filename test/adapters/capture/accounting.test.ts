@@ -19,7 +19,7 @@ import { accountRequests } from '../../../src/adapters/fastify/index.js';
 import type { RequestAccounting, RequestSummary } from '../../../src/log/accounting.js';
 import type { BodyCapture } from '../../../src/log/capture.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
-import { listenLocal } from '../../helpers/net.js';
+import { listenFastify, listenLocal } from '../../helpers/net.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const HANGING = 48;
@@ -66,14 +66,7 @@ async function fastifyStack(accounting: RequestAccounting, capture: BodyCapture)
     const q = req.query as { n: string; extra: string };
     await hang(accounting, Number(q.n), Number(q.extra), (s) => reply.raw.write(s));
   });
-  const url = await app.listen({ port: 0, host: '127.0.0.1' });
-  return {
-    url,
-    async close() {
-      app.server.closeAllConnections();
-      await app.close();
-    },
-  };
+  return listenFastify(app);
 }
 
 function echo(url: string, body: string): Promise<void> {

@@ -19,6 +19,7 @@ import { captureMiddleware, createBodyCapture } from '../../../src/adapters/expr
 import { captureMiddleware as nestCaptureMiddleware } from '../../../src/adapters/nestjs/index.js';
 import { captureBodies } from '../../../src/adapters/fastify/index.js';
 import type { BodyCapture, CaptureRecord } from '../../../src/log/capture.js';
+import { listenFastify } from '../../helpers/net.js';
 
 export type CaptureAppKind = 'express' | 'fastify' | 'nest-express' | 'nest-fastify';
 export const CAPTURE_APPS: CaptureAppKind[] = ['express', 'fastify', 'nest-express', 'nest-fastify'];
@@ -119,15 +120,7 @@ async function fastifyApp(
     reply.hijack();
     hang(reply.raw);
   });
-  const url = await app.listen({ port: 0, host: '127.0.0.1' });
-  return {
-    url,
-    capture: app.bodyCapture,
-    close: async () => {
-      app.server.closeAllConnections();
-      await app.close();
-    },
-  };
+  return { ...(await listenFastify(app)), capture: app.bodyCapture };
 }
 
 export function nestController(): new () => unknown {
