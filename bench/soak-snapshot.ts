@@ -69,10 +69,10 @@ try {
   const r = await snapshotDiff({
     probe: {
       ...probe,
-      takeHeapSnapshot: async (file) => {
+      takeHeapSnapshot: async (file, onWrite) => {
         const c0 = cpuOf(child.pid);
         try {
-          return await probe.takeHeapSnapshot(file);
+          return await probe.takeHeapSnapshot(file, onWrite);
         } finally {
           takeCpu.push(cpuOf(child.pid) - c0);
         }
@@ -81,6 +81,7 @@ try {
     load,
     count: defaults.snapshots,
     intervalMs: defaults.snapshotIntervalMs,
+    budgetMs: defaults.snapshotBudgetMs,
     heapBytes: heap.heapUsed,
     ...(values.dir ? { dir: values.dir } : {}),
     onNotice: (m) => {
@@ -102,8 +103,10 @@ try {
     `analysis: ${s1(a.analysisMs / 1000)} in all; after the last snapshot (its parse, the diff, the paths): ${s1(diffWall)} (${s1(diffCpu)} CPU)`,
   );
   console.log(`leak verdict → constructor and path named: ${s1(namedMs / 1000)} (target ≤ 60 s)`);
-  const cpuNamed = takeCpu.reduce((x, y) => x + y, 0) + ((defaults.snapshots - 1) * defaults.snapshotIntervalMs) / 1000 + diffCpu;
-  console.log(`the same on an idle machine (CPU times, the ${defaults.snapshots - 1} intervals of load as they are): ~${s1(cpuNamed)}`);
+  if (r.planned) console.log(r.planned);
+  const intervals = a.snapshots.length - 1;
+  const cpuNamed = takeCpu.reduce((x, y) => x + y, 0) + (intervals * r.intervalMs) / 1000 + diffCpu;
+  console.log(`the same on an idle machine (CPU times, the ${intervals} intervals of load as they are): ~${s1(cpuNamed)}`);
   console.log(
     `machine load average during the run: ${loadavg()
       .map((l) => l.toFixed(1))

@@ -31,7 +31,8 @@ export interface InspectorProbe {
    * Takes a heap snapshot of the target and writes it to `file` chunk by chunk as the inspector
    * streams it (never the whole snapshot in memory). Resolves with the file's size in bytes.
    */
-  takeHeapSnapshot(file: string): Promise<number>;
+  /** Streams a heap snapshot to `file`; `onWrite` after each chunk is on disk. Resolves to its bytes. */
+  takeHeapSnapshot(file: string, onWrite?: () => void): Promise<number>;
   /** Evaluates an expression in the target and returns its value (JSON-able values only). */
   evaluate(expression: string): Promise<unknown>;
   close(): Promise<void>;
@@ -162,7 +163,7 @@ export async function connectInspector(
       };
     },
     evaluate,
-    async takeHeapSnapshot(file) {
+    async takeHeapSnapshot(file, onWrite) {
       // Synchronous writes: each chunk is on disk before the next message is handled, so nothing
       // queues up in memory however fast the target streams.
       const fd = openSync(file, 'w', 0o600);
@@ -172,6 +173,7 @@ export async function connectInspector(
         if (writeError) return;
         try {
           bytes += writeSync(fd, chunk);
+          onWrite?.();
         } catch (err) {
           writeError = err as Error;
         }

@@ -210,6 +210,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         load,
         count: o.snapshots,
         intervalMs: o.snapshotIntervalMs,
+        budgetMs: o.snapshotBudgetMs,
         heapBytes: samples[samples.length - 1]!.heapUsed,
         dir: o.snapshotDir,
         signal: o.signal,

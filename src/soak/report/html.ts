@@ -64,7 +64,7 @@ function snapshots(r: SoakReport): string {
     )
     .join('\n');
   return `<h2>Heap snapshots: what grew in every interval</h2>
-<p>${a.snapshots.length} snapshots (${a.snapshots.map((f) => kib(f.bytes)).join(', ')}), each pausing the service ${s.takeMs.join(', ')} ms; diffed in ${(a.analysisMs / 1000).toFixed(1)} s${a.lastMs === undefined ? '' : ` (${(a.lastMs / 1000).toFixed(1)} s after the last one)`} with ${kib(a.analysisPeakRssBytes)} of RSS.</p>
+<p>${a.snapshots.length} snapshots (${a.snapshots.map((f) => kib(f.bytes)).join(', ')}), each pausing the service ${s.takeMs.join(', ')} ms; diffed in ${(a.analysisMs / 1000).toFixed(1)} s${a.lastMs === undefined ? '' : ` (${(a.lastMs / 1000).toFixed(1)} s after the last one)`} with ${kib(a.analysisPeakRssBytes)} of RSS.${s.planned ? ` ${e(s.planned[0]!.toUpperCase() + s.planned.slice(1))}.` : ''}</p>
 ${
   a.grown.length === 0
     ? '<p>No constructor grew in every interval.</p>'

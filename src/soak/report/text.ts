@@ -12,6 +12,7 @@ export function snapshotText(s: SnapshotReport | undefined): string[] {
   const lines = [
     `  heap snapshots: ${a.snapshots.length} (${sizes}; taking them paused the service ${s.takeMs.join(', ')} ms), diffed in ${(a.analysisMs / 1000).toFixed(1)} s${a.lastMs === undefined ? '' : ` (${(a.lastMs / 1000).toFixed(1)} s after the last one)`} using ${kib(a.analysisPeakRssBytes)} of RSS`,
   ];
+  if (s.planned) lines.push(`  ${s.planned}`);
   if (a.grown.length === 0) lines.push('  no constructor grew in every interval between the snapshots');
   else lines.push('  grew in every interval (objects per snapshot; bytes added; new bytes they hold in the last interval):');
   for (const c of a.grown) {

@@ -7,6 +7,7 @@
 import { statSync } from 'node:fs';
 import { grewEveryInterval, newestOf, rankByHeld, totalsByClass, type ClassTotals, type GrownClass } from './diff.js';
 import { view } from './graph.js';
+import type { GrowingFile } from './growing.js';
 import { heldByClass } from './held.js';
 import { NODE_FIELDS, parseHeapSnapshot, readCounts } from './parse.js';
 import { retainerPath, shortestRetainers } from './retainers.js';
@@ -16,8 +17,9 @@ export interface SnapshotAnalysis {
   grown: GrownClass[];
   snapshots: { file: string; bytes: number; nodes: number; atMs?: number }[];
   /**
-   * Time spent analysing (reading every snapshot, the diff, the paths), ms; with `lastMs`, the
-   * part after the last snapshot was taken (the rest overlapped the taking of the later ones).
+   * Time spent analysing (reading every snapshot, the diff, the paths), ms — a last snapshot read
+   * while it was written counts from its first byte; with `lastMs`, the part after the last
+   * snapshot was taken (the rest overlapped the taking of the snapshots).
    */
   analysisMs: number;
   lastMs?: number;
@@ -34,8 +36,11 @@ export interface SnapshotAnalysis {
 export interface SnapshotAnalyzer {
   /** Counts of an earlier snapshot (in order); may run while the next one is being taken. */
   count(file: string): Promise<void>;
-  /** The last snapshot: its counts, the diff and the retainer paths. Needs one count() before. */
-  finish(file: string): Promise<SnapshotAnalysis>;
+  /**
+   * The last snapshot: its counts, the diff and the retainer paths. Needs one count() before, ended.
+   * With `growing`, the file is read while it is still being written.
+   */
+  finish(file: string, growing?: GrowingFile): Promise<SnapshotAnalysis>;
 }
 
 export function snapshotAnalyzer(limit = 10): SnapshotAnalyzer {
@@ -53,14 +58,14 @@ export function snapshotAnalyzer(limit = 10): SnapshotAnalyzer {
   // old one waits for a GC: a fresh ArrayBuffer is untouched zero pages, and the part no snapshot
   // fills costs address space, not RSS.
   let nodes = new Uint32Array(0);
-  const read = async (file: string, last: boolean) => {
-    const counts = await readCounts(file);
+  const read = async (file: string, last: boolean, growing?: GrowingFile) => {
+    const counts = await readCounts(file, growing);
     const need = counts.nodes * NODE_FIELDS.length;
     if (nodes.length < need) nodes = new Uint32Array(0); // let the old one go first
     if (nodes.length < need) nodes = new Uint32Array(last ? need : need * 2);
     const reuse = { nodes, ...(last ? { edges: new Uint32Array(counts.edges * counts.edgeFields) } : {}) };
     // Earlier snapshots only give counts: their edges are skipped while reading.
-    const v = view(await parseHeapSnapshot(file, { edges: last, onChunk: probe, reuse }));
+    const v = view(await parseHeapSnapshot(file, { edges: last, onChunk: probe, reuse, ...(growing ? { growing } : {}) }));
     probe();
     totals.push(totalsByClass(v));
     snapshots.push({ file, bytes: statSync(file).size, nodes: v.g.nodeCount });
@@ -72,10 +77,10 @@ export function snapshotAnalyzer(limit = 10): SnapshotAnalyzer {
       await read(file, false);
       busyMs += performance.now() - t0;
     },
-    async finish(file) {
+    async finish(file, growing) {
       if (totals.length < 1) throw new RangeError('analyzeSnapshots: needs at least two snapshots to diff');
       const t0 = performance.now();
-      const v = await read(file, true);
+      const v = await read(file, true, growing);
       const tree = shortestRetainers(v);
       probe();
       const after = totals[totals.length - 2]!.maxId;

@@ -11,6 +11,7 @@
 // `edges` arrays go straight into Uint32Arrays sized from the header's counts, and only the
 // `strings` table becomes JS strings: no whole-file string, no object per node.
 import { open } from 'node:fs/promises';
+import { readGrowing, type GrowingFile } from './growing.js';
 
 export interface HeapGraph {
   /** The node fields kept (NODE_FIELDS), in that order: the others are dropped while reading. */
@@ -86,15 +87,26 @@ export interface ParseOptions {
   reuse?: { nodes?: Uint32Array; edges?: Uint32Array };
   /** Called after each chunk (the analysis samples its RSS there). */
   onChunk?: () => void;
+  /** The file is still being written: read it as it grows, to its finish (see growing.ts). */
+  growing?: GrowingFile;
 }
 
 /** The node and edge counts from a snapshot's header (its first KiB), to size arrays before parsing. */
-export async function readCounts(file: string): Promise<{ nodes: number; edges: number; nodeFields: number; edgeFields: number }> {
+export async function readCounts(
+  file: string,
+  growing?: GrowingFile,
+): Promise<{ nodes: number; edges: number; nodeFields: number; edgeFields: number }> {
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.alloc(64 * 1024);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    const text = buf.toString('utf8', 0, bytesRead);
+    let bytesRead = 0;
+    let text = '';
+    // A growing file: until its header is whole (it ends where "nodes" begins).
+    for (let more = 1; more > 0 && !text.includes('"nodes"') && bytesRead < buf.length;) {
+      more = await readGrowing(fh, buf.subarray(bytesRead), buf.length - bytesRead, bytesRead, growing);
+      bytesRead += more;
+      text = buf.toString('utf8', 0, bytesRead);
+    }
     const at = text.indexOf('"nodes"');
     if (at === -1) throw new HeapSnapshotFormatError(`${file}: not a V8 heap snapshot (no "nodes" in its header)`);
     const s = (
@@ -247,7 +259,7 @@ export async function parseHeapSnapshot(file: string, options: ParseOptions = {}
   const buffer = Buffer.allocUnsafe(CHUNK);
   try {
     for (;;) {
-      const { bytesRead } = await fh.read(buffer, 0, CHUNK, null);
+      const bytesRead = await readGrowing(fh, buffer, CHUNK, null, options.growing);
       if (bytesRead === 0) break;
       parseChunk(buffer.subarray(0, bytesRead));
       options.onChunk?.();
