@@ -199,7 +199,7 @@ function summary(r: SoakReport): string {
       `  target: heap ${mib(last.heapUsed)}, external ${mib(last.external)}, rss ${mib(last.rss)}, fds ${last.fds ?? '?'}, handles ${last.handles}`,
     );
   lines.push(
-    `  cost: ${r.cost.forcedGcs} forced GCs (${r.cost.gcsPerMinute.toFixed(0)}/min, mean ${r.cost.gcPauseMs.mean.toFixed(1)} ms, max ${r.cost.gcPauseMs.max.toFixed(1)} ms)`,
+    `  cost: ${r.cost.forcedGcs} forced GCs (${r.cost.gcsPerMinute.toFixed(0)}/min, mean ${r.cost.gcPauseMs.mean.toFixed(1)} ms, max ${r.cost.gcPauseMs.max.toFixed(1)} ms; load paused ${(r.cost.quietMs / 1000).toFixed(1)} s in all)`,
     ...snapshotText(r.snapshots),
   );
   return `${lines.join('\n')}\n`;

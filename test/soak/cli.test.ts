@@ -26,6 +26,8 @@ test('bad usage exits 2 and says what is wrong', async () => {
     [['soak', '--attach', 'port:9229', '--url', 'http://127.0.0.1:1/', '--', 'node', 'x.js'], /takes no command/],
     [['soak', '--attach', 'pid:4194000', '--url', 'http://127.0.0.1:1/'], /pid:4194000: no such process/],
     [['soak', '--snapshots', '1', '--', 'node', 'x.js'], /one snapshot cannot be diffed/],
+    [['soak', '--snapshot-budget', 'fast', '--', 'node', 'x.js'], /--snapshot-budget=fast: must be a duration/],
+    [['soak', '--snapshot-budget', '2h', '--', 'node', 'x.js'], /snapshotBudgetMs: .*3600000/],
   ];
   await Promise.all(
     cases.map(async ([args, re]) => {
@@ -127,7 +129,7 @@ test(
     );
     assert.match(r.stderr, /soak: taking heap snapshot 3\/3/);
     // The measurement's cost, in all three reports: forced GCs per minute and their pauses.
-    assert.match(r.stdout, /^ {2}cost: \d+ forced GCs \(\d+\/min, mean [\d.]+ ms, max [\d.]+ ms\)$/m);
+    assert.match(r.stdout, /^ {2}cost: \d+ forced GCs \(\d+\/min, mean [\d.]+ ms, max [\d.]+ ms; load paused [\d.]+ s in all\)$/m);
     const report = JSON.parse(readFileSync(json, 'utf8')) as {
       verdict: string;
       samples: unknown[];
