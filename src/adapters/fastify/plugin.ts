@@ -58,10 +58,6 @@ function memoryView(h: Headroom): FastifyMemory {
   };
 }
 
-/** Set on a raw request once the server-level check has shed or counted it. */
-const CHECKED = Symbol('headroom-memory.shed-checked');
-type Checked = IncomingMessage & { [CHECKED]?: true };
-
 /**
  * True for headroom's own routes — health and its probes, metrics, the admin API (which has its own
  * bearer token) — so an app's auth hook can let them through: Kubernetes and Prometheus send no
@@ -82,18 +78,34 @@ export function isOwnRoute(request: FastifyRequest): boolean {
 function ownPaths(semicolon: boolean): { add(url: string): void; has(path: string): boolean } {
   const exact = new Set<string>();
   const prefixes: string[] = [];
-  // The first segment of every own route ("health", "metrics", "admin"): an app's path is told
-  // apart by its own first segment, without normalising the whole path on every request.
-  const roots = new Set<string>();
-  const firstSegment = (path: string): string => {
-    let start = 0;
-    while (path.charCodeAt(start) === 47 /* / */) start++;
+  // The first segment of every own route ("health", "metrics", "admin"), lower case: an app's path
+  // is told apart by its first segment, compared in place (no string made) against these few.
+  const roots: string[] = [];
+  const firstEnd = (path: string, start: number): number => {
     let end = start;
     for (; end < path.length; end++) {
       const c = path.charCodeAt(end);
-      if (c === 47 || (semicolon && c === 59) /* ; */) break;
+      if (c === 47 /* / */ || (semicolon && c === 59) /* ; */) break;
     }
-    return path.slice(start, end).toLowerCase();
+    return end;
+  };
+  const isRoot = (path: string): boolean => {
+    let start = 0;
+    while (path.charCodeAt(start) === 47 /* / */) start++;
+    const end = firstEnd(path, start);
+    for (const root of roots) {
+      if (root.length !== end - start) continue;
+      // Generous on purpose, like the rest: bit 5 folds ASCII case (and pairs a few symbols), any
+      // non-ASCII character passes; has() then compares the normalised path exactly.
+      let i = 0;
+      for (; i < root.length; i++) {
+        const a = path.charCodeAt(start + i);
+        const b = root.charCodeAt(i);
+        if ((a | 32) !== (b | 32) && a < 128 && b < 128) break;
+      }
+      if (i === root.length) return true;
+    }
+    return false;
   };
   const normal = (path: string): string => {
     let p = path.toLowerCase();
@@ -102,12 +114,15 @@ function ownPaths(semicolon: boolean): { add(url: string): void; has(path: strin
   };
   return {
     add(url) {
-      roots.add(firstSegment(url));
+      let start = 0;
+      while (url.charCodeAt(start) === 47) start++;
+      const root = url.slice(start, firstEnd(url, start)).toLowerCase();
+      if (!roots.includes(root)) roots.push(root);
       if (url.endsWith('/*')) prefixes.push(normal(url.slice(0, -1)) + '/');
       else exact.add(normal(url));
     },
     has(path) {
-      if (!roots.has(firstSegment(path))) return false;
+      if (!isRoot(path)) return false;
       if (semicolon) path = path.split(';', 1)[0]!;
       const p = normal(path);
       if (exact.has(p)) return true;
@@ -135,7 +150,7 @@ const pathOf = (url: string): string => {
  * Returns false when the server has no single request listener to stand in front of (a custom
  * serverFactory); the onRequest hook then does the same work, after the hooks added before it.
  */
-function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof ownPaths>): boolean {
+function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof ownPaths>, checked: Checked): boolean {
   const server = app.server as Server | undefined;
   const listeners = server?.listeners('request') as Listener[] | undefined;
   if (!server || !listeners || listeners.length !== 1) return false;
@@ -147,8 +162,7 @@ function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof 
       if (refused) return writePlain(res, refused, req.method);
       h.trackResponse(res);
     }
-    (req as Checked)[CHECKED] = true;
-    fastifyListener.call(this, req, res);
+    checked.pass(req, this, res, fastifyListener);
   };
   server.removeListener('request', fastifyListener);
   server.on('request', listener);
@@ -159,10 +173,44 @@ function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof 
   return true;
 }
 
+type Checked = ReturnType<typeof checkedRequests>;
+
+/**
+ * Which raw requests the server listener has already shed or counted, for the onRequest hook that
+ * covers the others. Fastify routes synchronously, so the hook of a request that came through the
+ * listener usually runs inside the listener's call, while that request is `current`; one whose
+ * hooks run later (an async hook before ours, async routing constraints) is remembered in `later`
+ * until then. Nothing is written on the request: a property added to IncomingMessage changes its
+ * shape, and Fastify's and Node's lookups on it went megamorphic (measured: about 0.5 % of a
+ * request's instructions).
+ */
+function checkedRequests() {
+  let current: IncomingMessage | undefined;
+  const later = new WeakSet<IncomingMessage>();
+  return {
+    pass(req: IncomingMessage, server: Server, res: ServerResponse, next: Listener): void {
+      current = req;
+      next.call(server, req, res);
+      if (current === req) {
+        current = undefined;
+        later.add(req);
+      }
+    },
+    /** True once for a request the listener checked. */
+    take(raw: IncomingMessage): boolean {
+      if (raw === current) {
+        current = undefined;
+        return true;
+      }
+      return later.delete(raw);
+    },
+  };
+}
+
 /** The same check for requests that did not pass the server listener: app.inject(), a serverFactory. */
-function shedding(h: Headroom) {
+function shedding(h: Headroom, checked: Checked) {
   return function onRequest(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    if ((request.raw as Checked)[CHECKED] || isOwnRoute(request)) return done();
+    if (checked.take(request.raw) || isOwnRoute(request)) return done();
     const refused = h.shed(pathOf(request.url));
     if (refused) {
       void sendPlain(reply, refused);
@@ -194,8 +242,9 @@ async function plugin(app: FastifyInstance, options: FastifyHeadroomOptions): Pr
   app.addHook('onRoute', (route) => {
     if ((route.config as Record<symbol, unknown> | undefined)?.[OWN_ROUTE] === true) own.add(route.url);
   });
-  shedOnServer(app, h, own);
-  app.addHook('onRequest', shedding(h));
+  const checked = checkedRequests();
+  shedOnServer(app, h, own, checked);
+  app.addHook('onRequest', shedding(h, checked));
 
   if (o.healthPath) await app.register(healthRoutes, { headroom: h, prefix: o.healthPath });
   if (o.metricsPath) await app.register(metricsRoutes, { headroom: h, prefix: o.metricsPath });
