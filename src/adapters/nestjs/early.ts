@@ -11,7 +11,13 @@
 // everything after it (the ledger's AsyncLocalStorage context reaches the controllers).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Headroom } from '../../toolkit/headroom.js';
-import { clientAddress, nodeMiddleware, type NodeMiddleware, type NodeRequest, type NodeRoutePaths } from '../../toolkit/node-middleware.js';
+import {
+  clientAddress,
+  nodeMiddleware,
+  type NodeMiddleware,
+  type NodeRequest,
+  type NodeRoutePaths,
+} from '../../toolkit/node-middleware.js';
 import { hideBody } from './body.js';
 import type { ProxyWiring } from './mount.js';
 import { originalUrl } from './raw.js';
