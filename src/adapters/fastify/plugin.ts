@@ -180,9 +180,9 @@ type Checked = ReturnType<typeof checkedRequests>;
  * covers the others. Fastify routes synchronously, so the hook of a request that came through the
  * listener usually runs inside the listener's call, while that request is `current`; one whose
  * hooks run later (an async hook before ours, async routing constraints) is remembered in `later`
- * until then. Nothing is written on the request: a property added to IncomingMessage changes its
- * shape, and Fastify's and Node's lookups on it went megamorphic (measured: about 0.5 % of a
- * request's instructions).
+ * until then (a WeakSet, so one answered before any hook is simply collected). Nothing is written
+ * on the request: a property added to every IncomingMessage is a map transition per request, and
+ * its sites (ours, Fastify's, Node's) see one more hidden class.
  */
 function checkedRequests() {
   let current: IncomingMessage | undefined;
