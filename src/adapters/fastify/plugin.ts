@@ -144,8 +144,8 @@ const pathOf = (url: string): string => {
  * as with Express and NestJS), whatever the order of registration and in every encapsulated scope.
  * Fastify's hooks cannot give that: instance hooks run in the order they were added, route-level
  * hooks (which an onRoute hook could add) run after them. Otherwise the request is counted in
- * flight until its response closes ('close' fires on finish and on abort alike). headroom's own
- * routes are neither shed nor counted.
+ * flight until its response finishes or its connection closes (h.serverInFlight: no listener per
+ * response; on HTTP/2, res 'close'). headroom's own routes are neither shed nor counted.
  *
  * Returns false when the server has no single request listener to stand in front of (a custom
  * serverFactory); the onRequest hook then does the same work, after the hooks added before it.
@@ -155,12 +155,13 @@ function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof 
   const listeners = server?.listeners('request') as Listener[] | undefined;
   if (!server || !listeners || listeners.length !== 1) return false;
   const fastifyListener = listeners[0]!;
+  const counter = h.serverInFlight(server);
   const listener: Listener = function (req, res) {
     const path = pathOf(req.url ?? '/');
     if (!own.has(path)) {
       const refused = h.shed(path);
       if (refused) return writePlain(res, refused, req.method);
-      h.trackResponse(res);
+      if (!counter?.count(req)) h.trackResponse(res);
     }
     checked.pass(req, this, res, fastifyListener);
   };
