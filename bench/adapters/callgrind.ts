@@ -45,22 +45,17 @@ const count = (name: string, v: string): number => {
 const requests = count('requests', args.requests);
 const warmup = count('warmup', args.warmup);
 
-/** `n` sequential GET /app/hello over one keep-alive connection; every answer must be 200. */
-async function send(url: string, n: number): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  try {
-    for (let i = 0; i < n; i++) {
-      await new Promise<void>((resolve, reject) => {
-        request(`${url}/app/hello`, { agent }, (res) => {
-          if (res.statusCode !== 200) reject(new Error(`GET /app/hello answered ${res.statusCode}`));
-          res.resume().once('end', resolve);
-        })
-          .once('error', reject)
-          .end();
-      });
-    }
-  } finally {
-    agent.destroy();
+/** `n` sequential GET /app/hello on the agent's one keep-alive connection; every answer must be 200. */
+async function send(url: string, agent: Agent, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await new Promise<void>((resolve, reject) => {
+      request(`${url}/app/hello`, { agent }, (res) => {
+        if (res.statusCode !== 200) reject(new Error(`GET /app/hello answered ${res.statusCode}`));
+        res.resume().once('end', resolve);
+      })
+        .once('error', reject)
+        .end();
+    });
   }
 }
 
@@ -84,10 +79,11 @@ async function measure(framework: string, variant: 'bare' | 'headroom', dir: str
       `--callgrind-out-file=${out}`,
       process.execPath,
       ...(args.jitless ? ['--jitless'] : []),
-      // A fixed young generation: scavenges then come every 16 MB allocated in both variants, not
-      // whenever V8's heuristics (which see each variant's own heap) resize it.
-      '--min-semi-space-size=16',
-      '--max-semi-space-size=16',
+      // A small fixed young generation: a scavenge every few hundred requests in both variants, so
+      // the window holds many (with V8's default sizing, one scavenge more or less in the window
+      // moved the result by over 1 %).
+      '--min-semi-space-size=1',
+      '--max-semi-space-size=1',
       // With --keep, V8 lists its generated code in /tmp/perf-<pid>.map (copied beside the dump) to name callgrind's ??? addresses.
       ...(args.keep ? ['--perf-basic-prof'] : []),
       '--import',
@@ -108,7 +104,10 @@ async function measure(framework: string, variant: 'bare' | 'headroom', dir: str
       if (url) break;
     }
     if (!url) throw new Error(`${framework} ${variant} exited before listening:\n${stderr.join('')}`);
-    await send(url, warmup);
+    // Warm-up and measurement on the same connection: a new one deoptimises some of Node's stream
+    // code (new objects' maps), and its reoptimisation, slow under valgrind, would land in the window.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    await send(url, agent, warmup);
     // Each dump zeroes the counters and is written to `<out>.<n>` once the main thread next runs.
     let dumps = 0;
     const dump = async (): Promise<string> => {
@@ -120,7 +119,8 @@ async function measure(framework: string, variant: 'bare' | 'headroom', dir: str
       return file;
     };
     await dump(); // the warm-up, discarded
-    await send(url, requests);
+    await send(url, agent, requests);
+    agent.destroy();
     const file = await dump();
     if (args.keep) {
       const name = join(args.keep, `${framework}-${variant}${args.jitless ? '-jitless' : ''}`);
