@@ -85,7 +85,7 @@ async function measure(framework: string, variant: 'bare' | 'headroom', dir: str
       '--min-semi-space-size=1',
       '--max-semi-space-size=1',
       // With --keep, V8 lists its generated code in /tmp/perf-<pid>.map (copied beside the dump) to name callgrind's ??? addresses.
-      ...(args.keep ? ['--perf-basic-prof'] : []),
+      ...(args.keep ? ['--perf-basic-prof', `--logfile=${join(dir, 'v8.log')}`, '--no-logfile-per-isolate'] : []),
       '--import',
       'tsx',
       join(here, 'apps', APPS[framework]!),
