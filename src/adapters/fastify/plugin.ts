@@ -70,12 +70,17 @@ export function isOwnRoute(request: FastifyRequest): boolean {
   return config?.[OWN_ROUTE] === true;
 }
 
+const pathOf = (url: string): string => {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+};
+
 /**
  * The paths of headroom's own routes, learnt from onRoute (route config OWN_ROUTE), checked on the
  * raw URL before Fastify routes it. Generous on purpose (case, duplicate and trailing slashes are
  * ignored): a path wrongly taken for an own route is merely not shed, and then 404s.
  */
-function ownPaths(semicolon: boolean): { add(url: string): void; has(path: string): boolean } {
+function ownPaths(semicolon: boolean): { add(route: string): void; has(url: string): boolean } {
   const exact = new Set<string>();
   const prefixes: string[] = [];
   // The first segment of every own route ("health", "metrics", "admin"), lower case: an app's path
@@ -85,7 +90,7 @@ function ownPaths(semicolon: boolean): { add(url: string): void; has(path: strin
     let end = start;
     for (; end < path.length; end++) {
       const c = path.charCodeAt(end);
-      if (c === 47 /* / */ || (semicolon && c === 59) /* ; */) break;
+      if (c === 47 /* / */ || c === 63 /* ? */ || (semicolon && c === 59) /* ; */) break;
     }
     return end;
   };
@@ -113,16 +118,17 @@ function ownPaths(semicolon: boolean): { add(url: string): void; has(path: strin
     return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
   };
   return {
-    add(url) {
+    add(route) {
       let start = 0;
-      while (url.charCodeAt(start) === 47) start++;
-      const root = url.slice(start, firstEnd(url, start)).toLowerCase();
+      while (route.charCodeAt(start) === 47) start++;
+      const root = route.slice(start, firstEnd(route, start)).toLowerCase();
       if (!roots.includes(root)) roots.push(root);
-      if (url.endsWith('/*')) prefixes.push(normal(url.slice(0, -1)) + '/');
-      else exact.add(normal(url));
+      if (route.endsWith('/*')) prefixes.push(normal(route.slice(0, -1)) + '/');
+      else exact.add(normal(route));
     },
-    has(path) {
-      if (!isRoot(path)) return false;
+    has(url) {
+      if (!isRoot(url)) return false;
+      let path = pathOf(url);
       if (semicolon) path = path.split(';', 1)[0]!;
       const p = normal(path);
       if (exact.has(p)) return true;
@@ -131,11 +137,6 @@ function ownPaths(semicolon: boolean): { add(url: string): void; has(path: strin
     },
   };
 }
-
-const pathOf = (url: string): string => {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-};
 
 /**
  * Shedding runs on the HTTP server, in front of Fastify's request listener: while critical or
@@ -157,10 +158,13 @@ function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof 
   const fastifyListener = listeners[0]!;
   const counter = h.serverInFlight(server);
   const listener: Listener = function (req, res) {
-    const path = pathOf(req.url ?? '/');
-    if (!own.has(path)) {
-      const refused = h.shed(path);
-      if (refused) return writePlain(res, refused, req.method);
+    const url = req.url ?? '/';
+    if (!own.has(url)) {
+      // The common case (healthy, not draining) is decided without cutting the path from the URL.
+      if (h.wouldShed()) {
+        const refused = h.shed(pathOf(url));
+        if (refused) return writePlain(res, refused, req.method);
+      }
       if (!counter?.count(req)) h.trackResponse(res);
     }
     checked.pass(req, this, res, fastifyListener);
