@@ -18,6 +18,7 @@ import { createAdminApi, type AdminRequest } from './admin.js';
 import { createHealthResponder } from './health.js';
 import { createMetricsRegistry, scrape, type AppRequestStats } from './metrics.js';
 import { errorResponse, type PlainResponse } from './response.js';
+import { serverInFlight, type ServerInFlight } from './server-in-flight.js';
 import { acquireSharedMonitor } from './shared-monitor.js';
 
 export interface HeadroomOptions {
@@ -75,6 +76,12 @@ export interface Headroom {
    * and on abort alike). The request path's form of track(): one shared listener, nothing allocated.
    */
   trackResponse(res: ServerResponse): void;
+  /**
+   * Whole-server counting for an HTTP/1 server's request listener: `count(req)` counts a request in
+   * flight until its response finishes or its connection closes, with no listener per response
+   * (server-in-flight.ts). undefined for a server it cannot watch (HTTP/2): use trackResponse.
+   */
+  serverInFlight(server: unknown): ServerInFlight | undefined;
   requests(): AppRequestStats;
   /** Readiness turns 503 and new requests are shed; in-flight ones finish. */
   drain(): void;
@@ -203,6 +210,9 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       return false;
     };
 
+    const enter = (): void => {
+      inFlight++;
+    };
     const release = (): void => {
       inFlight--;
       if (inFlight === 0 && idleWaiters.length > 0) {
@@ -253,6 +263,12 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       trackResponse(res) {
         inFlight++;
         res.on('close', release);
+      },
+      serverInFlight(server) {
+        if (closing) return undefined;
+        const counter = serverInFlight(server, enter, release);
+        if (counter) closers.push(async () => counter.close());
+        return counter;
       },
       requests,
       drain() {

@@ -90,7 +90,9 @@ export function nodeMiddleware(headroom: Headroom, options: NodeMiddlewareOption
     const path = pathOf(url);
     const read = method === 'GET' || method === 'HEAD';
     if (read) {
-      const probe = probes.get(path);
+      // The prefix test first: an app's path is rejected at its first differing character, without
+      // hashing the (new on every request) path string for the map.
+      const probe = health !== false && path.startsWith(health) ? probes.get(path) : undefined;
       if (probe) return writePlain(res, probe(), method);
       if (path === metrics || path === metricsSlash) {
         headroom.metrics().then(

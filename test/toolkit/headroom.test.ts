@@ -2,7 +2,9 @@
 // monitor's hysteresis, health and admin answers, in-flight tracking and close().
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import type { ServerResponse } from 'node:http';
+import http, { type ServerResponse } from 'node:http';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { createHeadroom } from '../../src/toolkit/headroom.js';
 import { acquireSharedMonitor, sharedMonitor } from '../../src/toolkit/shared-monitor.js';
@@ -168,6 +170,33 @@ describe('createHeadroom', () => {
     } finally {
       await hr.close();
     }
+  });
+
+  it("serverInFlight() counts an HTTP/1 server's requests until they finish; idle() sees them; close() ends it", async () => {
+    const hr = createHeadroom();
+    const server = http.createServer();
+    let release: () => void = () => undefined;
+    const counter = hr.serverInFlight(server)!;
+    server.on('request', (req: http.IncomingMessage, res: ServerResponse) => {
+      counter.count(req);
+      release = () => res.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const answered = fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`).then((r) => r.text());
+      await waitFor(() => hr.requests().inFlight === 1, 'the request to be counted');
+      const idle = hr.idle(5_000);
+      release();
+      assert.equal(await answered, 'ok');
+      assert.equal(await idle, true);
+      assert.equal(hr.requests().inFlight, 0);
+      assert.equal(hr.serverInFlight(http2.createServer()), undefined, 'HTTP/2: trackResponse instead');
+    } finally {
+      await hr.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    assert.equal(hr.serverInFlight(server), undefined, 'nothing subscribed after close()');
   });
 
   it('scrapes headroom_* and default metrics', async () => {

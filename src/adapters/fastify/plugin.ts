@@ -58,10 +58,6 @@ function memoryView(h: Headroom): FastifyMemory {
   };
 }
 
-/** Set on a raw request once the server-level check has shed or counted it. */
-const CHECKED = Symbol('headroom-memory.shed-checked');
-type Checked = IncomingMessage & { [CHECKED]?: true };
-
 /**
  * True for headroom's own routes — health and its probes, metrics, the admin API (which has its own
  * bearer token) — so an app's auth hook can let them through: Kubernetes and Prometheus send no
@@ -74,26 +70,47 @@ export function isOwnRoute(request: FastifyRequest): boolean {
   return config?.[OWN_ROUTE] === true;
 }
 
+const pathOf = (url: string): string => {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+};
+
 /**
  * The paths of headroom's own routes, learnt from onRoute (route config OWN_ROUTE), checked on the
  * raw URL before Fastify routes it. Generous on purpose (case, duplicate and trailing slashes are
  * ignored): a path wrongly taken for an own route is merely not shed, and then 404s.
  */
-function ownPaths(semicolon: boolean): { add(url: string): void; has(path: string): boolean } {
+function ownPaths(semicolon: boolean): { add(route: string): void; has(url: string): boolean } {
   const exact = new Set<string>();
   const prefixes: string[] = [];
-  // The first segment of every own route ("health", "metrics", "admin"): an app's path is told
-  // apart by its own first segment, without normalising the whole path on every request.
-  const roots = new Set<string>();
-  const firstSegment = (path: string): string => {
-    let start = 0;
-    while (path.charCodeAt(start) === 47 /* / */) start++;
+  // The first segment of every own route ("health", "metrics", "admin"), lower case: an app's path
+  // is told apart by its first segment, compared in place (no string made) against these few.
+  const roots: string[] = [];
+  const firstEnd = (path: string, start: number): number => {
     let end = start;
     for (; end < path.length; end++) {
       const c = path.charCodeAt(end);
-      if (c === 47 || (semicolon && c === 59) /* ; */) break;
+      if (c === 47 /* / */ || c === 63 /* ? */ || (semicolon && c === 59) /* ; */) break;
     }
-    return path.slice(start, end).toLowerCase();
+    return end;
+  };
+  const isRoot = (path: string): boolean => {
+    let start = 0;
+    while (path.charCodeAt(start) === 47 /* / */) start++;
+    const end = firstEnd(path, start);
+    for (const root of roots) {
+      if (root.length !== end - start) continue;
+      // Generous on purpose, like the rest: bit 5 folds ASCII case (and pairs a few symbols), any
+      // non-ASCII character passes; has() then compares the normalised path exactly.
+      let i = 0;
+      for (; i < root.length; i++) {
+        const a = path.charCodeAt(start + i);
+        const b = root.charCodeAt(i);
+        if ((a | 32) !== (b | 32) && a < 128 && b < 128) break;
+      }
+      if (i === root.length) return true;
+    }
+    return false;
   };
   const normal = (path: string): string => {
     let p = path.toLowerCase();
@@ -101,13 +118,17 @@ function ownPaths(semicolon: boolean): { add(url: string): void; has(path: strin
     return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
   };
   return {
-    add(url) {
-      roots.add(firstSegment(url));
-      if (url.endsWith('/*')) prefixes.push(normal(url.slice(0, -1)) + '/');
-      else exact.add(normal(url));
+    add(route) {
+      let start = 0;
+      while (route.charCodeAt(start) === 47) start++;
+      const root = route.slice(start, firstEnd(route, start)).toLowerCase();
+      if (!roots.includes(root)) roots.push(root);
+      if (route.endsWith('/*')) prefixes.push(normal(route.slice(0, -1)) + '/');
+      else exact.add(normal(route));
     },
-    has(path) {
-      if (!roots.has(firstSegment(path))) return false;
+    has(url) {
+      if (!isRoot(url)) return false;
+      let path = pathOf(url);
       if (semicolon) path = path.split(';', 1)[0]!;
       const p = normal(path);
       if (exact.has(p)) return true;
@@ -117,11 +138,6 @@ function ownPaths(semicolon: boolean): { add(url: string): void; has(path: strin
   };
 }
 
-const pathOf = (url: string): string => {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-};
-
 /**
  * Shedding runs on the HTTP server, in front of Fastify's request listener: while critical or
  * draining a request is answered 503 + Retry-After before routing and before ANY hook of the app
@@ -129,26 +145,29 @@ const pathOf = (url: string): string => {
  * as with Express and NestJS), whatever the order of registration and in every encapsulated scope.
  * Fastify's hooks cannot give that: instance hooks run in the order they were added, route-level
  * hooks (which an onRoute hook could add) run after them. Otherwise the request is counted in
- * flight until its response closes ('close' fires on finish and on abort alike). headroom's own
- * routes are neither shed nor counted.
+ * flight until its response finishes or its connection closes (h.serverInFlight: no listener per
+ * response; on HTTP/2, res 'close'). headroom's own routes are neither shed nor counted.
  *
  * Returns false when the server has no single request listener to stand in front of (a custom
  * serverFactory); the onRequest hook then does the same work, after the hooks added before it.
  */
-function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof ownPaths>): boolean {
+function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof ownPaths>, checked: Checked): boolean {
   const server = app.server as Server | undefined;
   const listeners = server?.listeners('request') as Listener[] | undefined;
   if (!server || !listeners || listeners.length !== 1) return false;
   const fastifyListener = listeners[0]!;
+  const counter = h.serverInFlight(server);
   const listener: Listener = function (req, res) {
-    const path = pathOf(req.url ?? '/');
-    if (!own.has(path)) {
-      const refused = h.shed(path);
-      if (refused) return writePlain(res, refused, req.method);
-      h.trackResponse(res);
+    const url = req.url ?? '/';
+    if (!own.has(url)) {
+      // The common case (healthy, not draining) is decided without cutting the path from the URL.
+      if (h.wouldShed()) {
+        const refused = h.shed(pathOf(url));
+        if (refused) return writePlain(res, refused, req.method);
+      }
+      if (!counter?.count(req)) h.trackResponse(res);
     }
-    (req as Checked)[CHECKED] = true;
-    fastifyListener.call(this, req, res);
+    checked.pass(req, this, res, fastifyListener);
   };
   server.removeListener('request', fastifyListener);
   server.on('request', listener);
@@ -159,10 +178,44 @@ function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof 
   return true;
 }
 
+type Checked = ReturnType<typeof checkedRequests>;
+
+/**
+ * Which raw requests the server listener has already shed or counted, for the onRequest hook that
+ * covers the others. Fastify routes synchronously, so the hook of a request that came through the
+ * listener usually runs inside the listener's call, while that request is `current`; one whose
+ * hooks run later (an async hook before ours, async routing constraints) is remembered in `later`
+ * until then (a WeakSet, so one answered before any hook is simply collected). Nothing is written
+ * on the request: a property added to every IncomingMessage is a map transition per request, and
+ * its sites (ours, Fastify's, Node's) see one more hidden class.
+ */
+function checkedRequests() {
+  let current: IncomingMessage | undefined;
+  const later = new WeakSet<IncomingMessage>();
+  return {
+    pass(req: IncomingMessage, server: Server, res: ServerResponse, next: Listener): void {
+      current = req;
+      next.call(server, req, res);
+      if (current === req) {
+        current = undefined;
+        later.add(req);
+      }
+    },
+    /** True once for a request the listener checked. */
+    take(raw: IncomingMessage): boolean {
+      if (raw === current) {
+        current = undefined;
+        return true;
+      }
+      return later.delete(raw);
+    },
+  };
+}
+
 /** The same check for requests that did not pass the server listener: app.inject(), a serverFactory. */
-function shedding(h: Headroom) {
+function shedding(h: Headroom, checked: Checked) {
   return function onRequest(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    if ((request.raw as Checked)[CHECKED] || isOwnRoute(request)) return done();
+    if (checked.take(request.raw) || isOwnRoute(request)) return done();
     const refused = h.shed(pathOf(request.url));
     if (refused) {
       void sendPlain(reply, refused);
@@ -194,8 +247,9 @@ async function plugin(app: FastifyInstance, options: FastifyHeadroomOptions): Pr
   app.addHook('onRoute', (route) => {
     if ((route.config as Record<symbol, unknown> | undefined)?.[OWN_ROUTE] === true) own.add(route.url);
   });
-  shedOnServer(app, h, own);
-  app.addHook('onRequest', shedding(h));
+  const checked = checkedRequests();
+  shedOnServer(app, h, own, checked);
+  app.addHook('onRequest', shedding(h, checked));
 
   if (o.healthPath) await app.register(healthRoutes, { headroom: h, prefix: o.healthPath });
   if (o.metricsPath) await app.register(metricsRoutes, { headroom: h, prefix: o.metricsPath });

@@ -11,7 +11,13 @@
 // everything after it (the ledger's AsyncLocalStorage context reaches the controllers).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Headroom } from '../../toolkit/headroom.js';
-import { nodeMiddleware, type NodeMiddleware, type NodeRoutePaths } from '../../toolkit/node-middleware.js';
+import {
+  clientAddress,
+  nodeMiddleware,
+  type NodeMiddleware,
+  type NodeRequest,
+  type NodeRoutePaths,
+} from '../../toolkit/node-middleware.js';
 import { hideBody } from './body.js';
 import type { ProxyWiring } from './mount.js';
 import { originalUrl } from './raw.js';
@@ -24,11 +30,13 @@ export function createEarlyMiddleware(
   routes: Required<NodeRoutePaths>,
   wiring: ProxyWiring,
   parts?: NodeMiddleware,
+  client?: (req: NodeRequest) => string,
 ): NodeMiddleware {
   if (!parts) {
     return nodeMiddleware(headroom, {
       ...routes,
       url: originalUrl,
+      client,
       beforeNext(req, path) {
         if (wiring.under?.test(path)) hideBody(req);
       },
@@ -37,6 +45,7 @@ export function createEarlyMiddleware(
   const early = nodeMiddleware(headroom, {
     ...routes,
     url: originalUrl,
+    client,
     beforeNext(req, path) {
       if (wiring.under?.test(path)) (req as Marked)[UNDER] = true;
     },
@@ -61,21 +70,33 @@ interface FastifyLike {
   ): unknown;
 }
 
+// The Fastify request whose hook is running the early middleware: the middleware asks for the
+// client address synchronously, and only for the admin API.
+let current: { ip: string } | undefined;
+
+/** The admin rate limit's client on platform-fastify: Fastify's request.ip (trustProxy honoured). */
+export const fastifyClient = (req: NodeRequest): string => current?.ip ?? clientAddress(req);
+
 /**
  * On platform-fastify the early middleware is a native onRequest hook, not a middleware through
  * middie: once middie is registered it works on every request (ip, ips, hostname, URL decoding),
  * which cost nest-fastify about a fifth of its throughput in bench/adapters. Added before Nest
- * registers its routes, the hook runs first for every one of them, as middie's did.
+ * registers its routes, the hook runs first for every one of them, as middie's did. Nothing is
+ * written on the raw request (a property added to IncomingMessage changes its shape for every
+ * lookup after it); build the middleware with `fastifyClient` for Fastify's view of the client.
  */
 export function installOnFastify(instance: FastifyLike, middleware: NodeMiddleware): void {
   instance.addHook('onRequest', (request, reply, done) => {
-    const raw = request.raw as IncomingMessage & { ip?: string };
-    raw.ip ??= request.ip; // the admin rate limit's client, with Fastify's trustProxy (what middie sets)
     let passed = false;
-    middleware(raw, reply.raw, (err?: unknown) => {
-      passed = true;
-      done(err as Error | undefined);
-    });
+    current = request;
+    try {
+      middleware(request.raw, reply.raw, (err?: unknown) => {
+        passed = true;
+        done(err as Error | undefined);
+      });
+    } finally {
+      current = undefined;
+    }
     // It answered (health, metrics, admin, a refusal): Fastify must leave the response alone.
     if (!passed) reply.hijack();
   });

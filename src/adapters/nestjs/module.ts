@@ -17,7 +17,7 @@ import { nestedOptions, pathOrOff, resolveOptions } from '../../options/spec.js'
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { nodeRouteSpecs } from '../../toolkit/node-middleware.js';
 import { imageController, proxyController, type ProxyControllerType } from './controllers.js';
-import { createEarlyMiddleware, installOnFastify } from './early.js';
+import { createEarlyMiddleware, fastifyClient, installOnFastify } from './early.js';
 import { HeadroomHealthIndicator } from './health-indicator.js';
 import { findProxyMount, routeRecorder, routesUnder, routesUnderMountError, wire, type ProxyWiring } from './mount.js';
 import { createRequestParts, type AccountingOption, type CaptureOption, type RequestParts } from './request-parts.js';
@@ -180,14 +180,16 @@ function serviceProvider(
         // the modules' middleware and the routes, so it runs first on both platforms.
         const adapter = host?.httpAdapter;
         if (adapter) {
+          const fastify = adapter.getType() === 'fastify';
           proxyRoute?.forPlatform(adapter.getType());
           const early = createEarlyMiddleware(
             headroom,
             { health: routes.health, metrics: routes.metrics, admin: routes.admin },
             wiring,
             requestParts.middleware,
+            fastify ? fastifyClient : undefined,
           );
-          if (adapter.getType() === 'fastify') installOnFastify(adapter.getInstance(), early);
+          if (fastify) installOnFastify(adapter.getInstance(), early);
           else adapter.use(early);
         }
         return new HeadroomService(headroom, true, options.drainTimeout ?? 10_000, () => config?.getGlobalPrefix() ?? '', requestParts);

@@ -268,6 +268,47 @@ describe('Fastify plugin', () => {
     }
   });
 
+  test("a request is counted once, also when the app's async onRequest hook delays headroom's", async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const { memory, monitor } = controlledMonitor();
+    const app = Fastify();
+    // Added before the plugin: headroom's fallback hook runs after this one resolves, outside the
+    // server listener's call, and must still know the listener counted the request.
+    app.addHook('onRequest', async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+    });
+    await app.register(headroom, { monitor });
+    app.get('/app/held', async () => {
+      await held;
+      return { ok: true };
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    try {
+      const pending = request(`${url}/app/held`);
+      await waitFor(async () => (await inFlight(url)) === 1, 'the request to be in flight');
+      assert.equal((await app.inject({ url: '/metrics' })).statusCode, 200);
+      assert.equal(await inFlight(url), 1, 'counted once, not again by the hook');
+      release();
+      assert.equal((await pending).status, 200);
+      await waitFor(async () => (await inFlight(url)) === 0, 'the slot to be released');
+      memory.setHeapRatio(0.95);
+      monitor.sampleNow();
+      assert.equal((await request(`${url}/app/held`)).status, 503);
+      assert.equal((await request(`${url}/metricz`)).status, 503, 'a first segment only as long as an own one');
+      // Own routes are told apart generously (case, duplicate and trailing slashes): never shed,
+      // whatever Fastify's router then makes of the URL (here 404: its routes are case-sensitive).
+      assert.equal((await request(`${url}/health/live`)).status, 200);
+      for (const path of ['/HEALTH/Live', '/health//live/', '//Metrics', '/ADMIN/memory-stats']) {
+        assert.notEqual((await request(`${url}${path}`)).status, 503, path);
+      }
+    } finally {
+      await app.close();
+      await monitor.close();
+    }
+  });
+
   test('proxyHandler behind a JSON body parser answers 500 HEADROOM_BODY_CONSUMED and never calls the upstream', async () => {
     const up = await startUpstream((req, res) => res.end(JSON.stringify({ url: req.url })));
     const { app, url } = await startApp({ proxy: { upstreamUrl: up.url } }, (a) => {
