@@ -50,7 +50,7 @@ test(
       assert.match(grown[0]!.retainerPath!, /__headroomPlantedLeak \(Array\) → .*\(PlantedLeak\)$/);
       assert.match(out, /LEAK/);
       assert.match(out, /^ {4}PlantedLeak: \d+ → \d+ → \d+ objects/m);
-      assert.match(out, /cost: \d+ forced GCs \(\d+\/min, mean [\d.]+ ms, max [\d.]+ ms\)/);
+      assert.match(out, /cost: \d+ forced GCs \(\d+\/min, mean [\d.]+ ms, max [\d.]+ ms; load paused [\d.]+ s in all\)/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
