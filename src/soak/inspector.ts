@@ -29,9 +29,9 @@ export interface InspectorProbe {
   measure(): Promise<HeapReading>;
   /**
    * Takes a heap snapshot of the target and writes it to `file` chunk by chunk as the inspector
-   * streams it (never the whole snapshot in memory). Resolves with the file's size in bytes.
+   * streams it (never the whole snapshot in memory); `onWrite` is called once each chunk is on
+   * disk (a reader of the growing file waits for it). Resolves with the file's size in bytes.
    */
-  /** Streams a heap snapshot to `file`; `onWrite` after each chunk is on disk. Resolves to its bytes. */
   takeHeapSnapshot(file: string, onWrite?: () => void): Promise<number>;
   /** Evaluates an expression in the target and returns its value (JSON-able values only). */
   evaluate(expression: string): Promise<unknown>;
