@@ -1,11 +1,12 @@
 // bench/adapters: a Fastify app with one JSON route, bare or with headroom's plugin registered the
 // way docs/frameworks/fastify.md shows (monitor with its default sample interval, shedding, health,
-// metrics and admin routes, in-flight counting). BENCH_VARIANT=bare|headroom.
+// metrics and admin routes, in-flight counting). BENCH_VARIANT=bare|headroom; BENCH_DEFAULT_METRICS=0
+// leaves prom-client's default process metrics out (their 10 ms event-loop timer shows in p99).
 import Fastify from 'fastify';
 import { headroom } from '../../../src/adapters/fastify/index.js';
 
 const app = Fastify({ logger: false });
-if (process.env.BENCH_VARIANT === 'headroom') await app.register(headroom, {});
+if (process.env.BENCH_VARIANT === 'headroom') await app.register(headroom, { defaultMetrics: process.env.BENCH_DEFAULT_METRICS !== '0' });
 
 app.get('/app/hello', async () => ({ hello: 'world' }));
 
