@@ -53,14 +53,14 @@ const TARGET_EXPRESSION = `(() => {
   return [m.external, m.arrayBuffers, process.getActiveResourcesInfo().length, process.pid, code];
 })()`;
 
-/** Connects to a target's inspector WebSocket URL (ws://127.0.0.1:PORT/UUID). */
 /** How long a command other than a heap snapshot may wait for the target's reply. */
 export const INSPECTOR_REPLY_TIMEOUT_MS = 60_000;
 
 /**
- * `timeoutMs` bounds the connection; `replyTimeoutMs` every command's reply but a heap snapshot's
- * (its time grows with the heap), so a target that stops answering (stopped, wedged) ends the soak
- * with an error naming the command instead of hanging it.
+ * Connects to a target's inspector WebSocket URL (ws://127.0.0.1:PORT/UUID). `timeoutMs` bounds
+ * the connection; `replyTimeoutMs` every command's reply but a heap snapshot's (its time grows
+ * with the heap), so a target that stops answering (stopped, wedged) ends the soak with an error
+ * naming the command instead of hanging it.
  */
 export async function connectInspector(
   url: string,

@@ -51,7 +51,8 @@ export function resolveNodeRoutes(factory: string, paths: NodeRoutePaths = {}): 
   return resolveOptions(factory, nodeRouteSpecs, paths);
 }
 
-const pathOf = (url: string): string => {
+/** The path of a request URL: everything before the query. */
+export const pathOf = (url: string): string => {
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
 };

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest,
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import type { MemoryMonitor, MemorySample, MemoryStatus } from '../../monitor/types.js';
 import { proxyRoutes } from '../../proxy/fastify.js';
+import { pathOf } from '../../toolkit/node-middleware.js';
 import { writePlain } from '../../toolkit/response.js';
 import { resolvePluginOptions } from './options.js';
 import { adminRoutes, healthRoutes, imageRoutes, metricsRoutes, OWN_ROUTE, sendPlain } from './routes.js';
@@ -69,11 +70,6 @@ export function isOwnRoute(request: FastifyRequest): boolean {
   const config = request.routeOptions.config as unknown as Record<symbol, unknown> | undefined;
   return config?.[OWN_ROUTE] === true;
 }
-
-const pathOf = (url: string): string => {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-};
 
 /**
  * The paths of headroom's own routes, learnt from onRoute (route config OWN_ROUTE), checked on the
