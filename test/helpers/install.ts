@@ -39,9 +39,13 @@ function* files(dir: string): Generator<string> {
   }
 }
 
-/** What the package is built from: a new key whenever src/, package.json or a tsconfig changes. */
+/**
+ * What the package is built from: a new key whenever src/, package.json or a tsconfig changes, and
+ * per checkout (the build links to the checkout's node_modules, which another checkout's run on the
+ * same machine must not inherit: once that checkout is gone the link dangles).
+ */
 function sourceKey(): string {
-  const hash = createHash('sha256');
+  const hash = createHash('sha256').update(ROOT).update('\0');
   const inputs = [
     ...files(join(ROOT, 'src')),
     ...['package.json', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.build.cjs.json'].map((f) => join(ROOT, f)),
