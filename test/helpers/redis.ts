@@ -89,6 +89,26 @@ export interface RedisProcess {
   readonly running: boolean;
 }
 
+/**
+ * A redis-server (or sentinel) on a free port, once it listens. freePort() only says a port was
+ * free a moment ago: a test file running alongside can take it first, and the server then exits at
+ * once. So an exit is retried on new ports (three tries) rather than waited out.
+ */
+async function startListening(what: string, args: (port: number) => string[] | Promise<string[]>): Promise<RedisProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const p = startProcess(await args(port), port);
+    try {
+      await waitFor(async () => !p.running || (await portOpen(port)), `${what} on ${port}`, 15_000, 25);
+    } catch (err) {
+      await p.kill('SIGKILL');
+      throw err;
+    }
+    if (p.running) return p;
+    if (attempt === 3) throw new Error(`${what}: redis-server exited at start ${attempt} times (its ports taken?)`);
+  }
+}
+
 function startProcess(args: string[], port: number): RedisProcess {
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   let exited = false;
@@ -155,27 +175,21 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
     })());
   try {
     for (let i = 0; i < 6; i++) {
-      const port = await freePort();
-      const busPort = await freePort();
       processes.push(
-        startProcess(
-          [
-            ...dataArgs(port, dir),
-            '--cluster-enabled',
-            'yes',
-            '--cluster-port',
-            String(busPort),
-            '--cluster-config-file',
-            `nodes-${port}.conf`,
-            // Failures are noticed within a second, so a failover takes a few seconds, not minutes.
-            '--cluster-node-timeout',
-            '1000',
-          ],
-          port,
-        ),
+        await startListening('cluster node', async (port) => [
+          ...dataArgs(port, dir),
+          '--cluster-enabled',
+          'yes',
+          '--cluster-port',
+          String(await freePort()),
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          // Failures are noticed within a second, so a failover takes a few seconds, not minutes.
+          '--cluster-node-timeout',
+          '1000',
+        ]),
       );
     }
-    for (const p of processes) await waitFor(() => portOpen(p.port), `cluster node on ${p.port}`, 5000, 25);
     const nodes = processes.map((p) => `127.0.0.1:${p.port}`);
     cli(['--cluster', 'create', ...nodes, '--cluster-replicas', '1', '--cluster-yes']);
     const masterPorts = (): number[] => {
@@ -227,33 +241,33 @@ export async function startRedisSentinel(name = 'headroom'): Promise<RedisSentin
       rmSync(dir, { recursive: true, force: true });
     })());
   try {
-    const masterPort = await freePort();
-    const replicaPort = await freePort();
-    const master = startProcess(dataArgs(masterPort, dir), masterPort);
+    const master = await startListening('master', (port) => dataArgs(port, dir));
     all.push(master);
-    await waitFor(() => portOpen(masterPort), `master on ${masterPort}`, 5000, 25);
-    const replica = startProcess([...dataArgs(replicaPort, dir), '--replicaof', '127.0.0.1', String(masterPort)], replicaPort);
+    const masterPort = master.port;
+    const replica = await startListening('replica', (port) => [...dataArgs(port, dir), '--replicaof', '127.0.0.1', String(masterPort)]);
     all.push(replica);
+    const replicaPort = replica.port;
     await waitFor(() => ask(replicaPort, 'info', 'replication').includes('master_link_status:up'), 'the replica to sync', 10_000, 50);
     const sentinelProcesses: RedisProcess[] = [];
     for (let i = 0; i < 3; i++) {
-      const port = await freePort();
-      // A sentinel rewrites its configuration file: one writable file each.
-      const conf = join(dir, `sentinel-${port}.conf`);
-      writeFileSync(
-        conf,
-        [
-          `port ${port}`,
-          'bind 127.0.0.1',
-          `dir ${dir}`,
-          `sentinel monitor ${name} 127.0.0.1 ${masterPort} 2`,
-          `sentinel down-after-milliseconds ${name} 1000`,
-          `sentinel failover-timeout ${name} 5000`,
-          `sentinel parallel-syncs ${name} 1`,
-          '',
-        ].join('\n'),
-      );
-      const p = startProcess([conf, '--sentinel'], port);
+      const p = await startListening('sentinel', (port) => {
+        // A sentinel rewrites its configuration file: one writable file each.
+        const conf = join(dir, `sentinel-${port}.conf`);
+        writeFileSync(
+          conf,
+          [
+            `port ${port}`,
+            'bind 127.0.0.1',
+            `dir ${dir}`,
+            `sentinel monitor ${name} 127.0.0.1 ${masterPort} 2`,
+            `sentinel down-after-milliseconds ${name} 1000`,
+            `sentinel failover-timeout ${name} 5000`,
+            `sentinel parallel-syncs ${name} 1`,
+            '',
+          ].join('\n'),
+        );
+        return [conf, '--sentinel'];
+      });
       sentinelProcesses.push(p);
       all.push(p);
     }
