@@ -168,7 +168,7 @@ describe('Fastify plugin', () => {
     }
   });
 
-  test('routes in scopes created before the plugin, app.inject() and own routes mounted elsewhere', async () => {
+  test('routes in scopes created before the plugin, own routes mounted elsewhere; app.inject() bypasses the server', async () => {
     const { memory, monitor } = controlledMonitor();
     const app = Fastify();
     // An encapsulated scope loaded before headroom: no hook added later reaches it.
@@ -186,15 +186,60 @@ describe('Fastify plugin', () => {
       assert.equal((await request(`${url}/scoped`)).status, 503);
       assert.equal((await request(`${url}/internal/health/live`)).status, 200, "own routes at a path of the app's choosing");
       assert.equal((await request(`${url}/internal/health/ready`)).status, 503);
-      // inject() does not pass the HTTP server: the onRequest hook does the same work.
-      const injected = await app.inject({ url: '/scoped' });
-      assert.equal(injected.statusCode, 503);
-      assert.equal((await app.inject({ url: '/internal/health/live' })).statusCode, 200);
+      // As documented: inject() calls Fastify's handler directly, past the server, so it is not shed
+      // (an onRequest hook for it would cost every production request).
+      assert.equal((await app.inject({ url: '/scoped' })).statusCode, 200);
+      assert.equal((await app.inject({ url: '/internal/health/ready' })).statusCode, 503);
       memory.setHeapRatio(0.3);
       monitor.sampleNow();
-      assert.equal((await app.inject({ url: '/scoped' })).statusCode, 200);
+      assert.equal((await request(`${url}/scoped`)).status, 200);
       assert.match((await request(`${url}/metrics`)).text, /^headroom_app_requests_in_flight 0$/m);
     } finally {
+      await app.close();
+      await monitor.close();
+    }
+  });
+
+  test('a server it cannot stand in front of (serverFactory, two request listeners): the onRequest hook sheds and counts', async () => {
+    const { memory, monitor } = controlledMonitor();
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let arrived!: () => void;
+    const arrival = new Promise<void>((r) => (arrived = r));
+    const app = Fastify({
+      serverFactory: (handler) => {
+        const server = http.createServer(handler);
+        server.on('request', () => {}); // e.g. an access logger of the app's own
+        return server;
+      },
+    });
+    app.get('/app/slow', async () => {
+      arrived();
+      await released;
+      return { ok: true };
+    });
+    app.get('/app/fast', async () => ({ ok: true }));
+    await app.register(headroom, { monitor });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    try {
+      const slow = request(`${url}/app/slow`);
+      await arrival;
+      assert.match((await request(`${url}/metrics`)).text, /^headroom_app_requests_in_flight 1$/m);
+      release();
+      assert.equal((await slow).status, 200);
+      memory.setHeapRatio(0.95);
+      monitor.sampleNow();
+      const shed = await request(`${url}/app/fast`);
+      assert.equal(shed.status, 503);
+      assert.ok(shed.headers['retry-after']);
+      assert.equal((await request(`${url}/health/live`)).status, 200);
+      memory.setHeapRatio(0.3);
+      monitor.sampleNow();
+      assert.equal((await request(`${url}/app/fast`)).status, 200);
+      assert.match((await request(`${url}/metrics`)).text, /^headroom_app_requests_in_flight 0$/m);
+    } finally {
+      release();
       await app.close();
       await monitor.close();
     }
