@@ -9,8 +9,16 @@ import { partMetrics, type Samples } from './define.js';
 
 const STATUS_VALUE: Record<MemoryStatus, number> = { healthy: 0, warning: 1, critical: 2 };
 
-export function registerMonitorMetrics(registry: Registry, monitor: Pick<MemoryMonitor, 'current' | 'gc' | 'trend'>): void {
-  const m = partMetrics(registry, () => ({ sample: monitor.current(), gc: monitor.gc(), trend: monitor.trend() }));
+export function registerMonitorMetrics(
+  registry: Registry,
+  monitor: Pick<MemoryMonitor, 'current' | 'gc' | 'trend' | 'eventLoopDelay'>,
+): void {
+  const m = partMetrics(registry, () => ({
+    sample: monitor.current(),
+    gc: monitor.gc(),
+    trend: monitor.trend(),
+    eventLoop: monitor.eventLoopDelay(),
+  }));
 
   m.gauge('headroom_heap_size_limit_bytes', 'V8 heap size limit (heap_size_limit), bytes.', (s) => s.sample.v8.heapSizeLimit);
   m.gauge(
@@ -50,6 +58,18 @@ export function registerMonitorMetrics(registry: Registry, monitor: Pick<MemoryM
     'headroom_event_loop_utilization_ratio',
     'Share of time the event loop was busy between the last two samples, 0..1.',
     (s) => s.sample.eventLoop.utilizationPercent / 100,
+  );
+  // Every tick since start, so any window can be asked for (histogram_quantile over rate(…[5m])),
+  // unlike a gauge of the last sample interval.
+  m.histogram(
+    'headroom_event_loop_delay_seconds',
+    "How late the monitor's 50 ms event-loop timer fired, seconds: the time a callback waits for the loop.",
+    (s) => ({
+      bounds: s.eventLoop.boundsSeconds,
+      cumulative: s.eventLoop.cumulative,
+      sum: s.eventLoop.sumSeconds,
+      count: s.eventLoop.count,
+    }),
   );
 
   // Totals since the monitor started, republished from the monitor's own cumulative numbers.

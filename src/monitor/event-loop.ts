@@ -1,11 +1,12 @@
-// Event-loop delay (how late a timer fires, reset on every sample) and utilisation deltas.
+// Event-loop delay (how late a timer fires, reset on every sample), the same delays counted in
+// fixed buckets since start (for a Prometheus histogram), and utilisation deltas.
 //
 // Not monitorEventLoopDelay: its histogram records the interval between its own ticks, i.e. the
 // resolution plus the delay (an idle loop reads ~50 ms at resolution 50), and its reset() also
 // forgets the previous tick, so the first interval after every sample is dropped, and with it
 // any stall that began there. Here one timer records (now − when the tick was due) itself.
 import { createHistogram, performance, type EventLoopUtilization, type RecordableHistogram } from 'node:perf_hooks';
-import type { EventLoopStats } from './types.js';
+import type { EventLoopDelayHistogram, EventLoopStats } from './types.js';
 
 /**
  * Timer period. Each tick is a process wake-up (measured ~80 µs of CPU each on the 2-core dev
@@ -14,12 +15,16 @@ import type { EventLoopStats } from './types.js';
  */
 const RESOLUTION_MS = 50;
 const NS_PER_MS = 1e6;
+/** Upper bounds of the cumulative buckets, seconds late: on time is under 1 ms. */
+const DELAY_BUCKETS_SECONDS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export interface EventLoopProbe {
   start(): void;
   stop(): void;
   /** Stats since the previous read (then resets). */
   read(): EventLoopStats;
+  /** Every tick's delay since the probe was created, in fixed buckets (never reset). */
+  delays(): EventLoopDelayHistogram;
 }
 
 const ms = (ns: number): number => (Number.isFinite(ns) ? Math.round((ns / NS_PER_MS) * 1000) / 1000 : 0);
@@ -30,13 +35,23 @@ export function createEventLoopProbe(): EventLoopProbe {
   let timer: NodeJS.Timeout | undefined;
   let lastTick = 0;
   let lastElu: EventLoopUtilization | undefined;
+  const bucketCounts = DELAY_BUCKETS_SECONDS.map(() => 0);
+  let delaySum = 0;
+  let delayCount = 0;
 
   const tick = (): void => {
     const now = performance.now();
     // Timers run on the loop's millisecond clock, so an on-time tick can read a little early.
-    const lateNs = Math.round((now - lastTick - RESOLUTION_MS) * NS_PER_MS);
+    const lateMs = Math.max(0, now - lastTick - RESOLUTION_MS);
+    const lateNs = Math.round(lateMs * NS_PER_MS);
     histogram.record(lateNs > 1 ? lateNs : 1);
     lastTick = now;
+    const late = lateMs / 1000;
+    let i = 0;
+    while (i < DELAY_BUCKETS_SECONDS.length && late > DELAY_BUCKETS_SECONDS[i]!) i++;
+    if (i < bucketCounts.length) bucketCounts[i]!++;
+    delaySum += late;
+    delayCount++;
   };
 
   return {
@@ -67,6 +82,11 @@ export function createEventLoopProbe(): EventLoopProbe {
       };
       histogram.reset();
       return stats;
+    },
+    delays() {
+      let acc = 0;
+      const cumulative = bucketCounts.map((n) => (acc += n));
+      return { boundsSeconds: DELAY_BUCKETS_SECONDS, cumulative, sumSeconds: delaySum, count: delayCount };
     },
   };
 }

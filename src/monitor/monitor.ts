@@ -187,6 +187,7 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
     history: () => history.toArray(),
     gc: () => gcWatcher.stats(),
     trend: () => trend.trend(performance.now()),
+    eventLoopDelay: () => eventLoop.delays(),
     thresholds: () => ({ ...thresholds }),
     onStatus(listener) {
       statusListeners.add(listener);

@@ -156,6 +156,15 @@ export interface MemoryMonitorOptions {
   autoStart?: boolean;
 }
 
+/** How late the monitor's event-loop timer fired, every tick since start: `cumulative[i]` ticks were at most `boundsSeconds[i]` late. */
+export interface EventLoopDelayHistogram {
+  boundsSeconds: readonly number[];
+  cumulative: number[];
+  sumSeconds: number;
+  /** All ticks (the +Inf bucket). */
+  count: number;
+}
+
 export interface MemoryMonitor {
   start(): void;
   stop(): void;
@@ -171,6 +180,8 @@ export interface MemoryMonitor {
   history(): MemorySample[];
   gc(): GcStats;
   trend(): LeakTrend;
+  /** Event-loop delay since start, in fixed buckets (the Prometheus histogram). */
+  eventLoopDelay(): EventLoopDelayHistogram;
   thresholds(): Thresholds;
   /** Returns an unsubscribe function. */
   onStatus(listener: StatusListener): () => void;

@@ -2,7 +2,7 @@
 // lifecycle: listen, drain on shutdown, close parts in reverse order.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { HeadroomError } from '../errors.js';
 import { createMemoryMonitor } from '../monitor/index.js';
@@ -25,6 +25,7 @@ import { registerRequestAccountingMetrics } from '../metrics/accounting.js';
 import type { RequestAccounting } from '../log/accounting.js';
 import { accountProxy, gatewayAccounting } from './accounting.js';
 import { registerMonitorMetrics } from '../metrics/monitor.js';
+import { registerProcessMetrics } from '../metrics/process.js';
 import { registerCacheMetrics } from '../metrics/cache.js';
 import { cacheAdminRoutes } from './routes/cache.js';
 import { registerProxyMetrics } from '../metrics/proxy.js';
@@ -230,7 +231,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     parts.push({ name: 'dashboard', close: () => dashboard.close(), ...dashboardMounts });
 
     const registry = new Registry();
-    collectDefaultMetrics({ register: registry });
+    registerProcessMetrics(registry);
     for (const p of parts) p.metrics?.(registry);
     if (logShipper) registerLogShipMetrics(registry, logShipper);
     requestMetrics.register(registry);

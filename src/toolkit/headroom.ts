@@ -44,7 +44,7 @@ export interface HeadroomOptions {
   limits?: Omit<AdmissionOptions, 'monitor'>;
   /** An existing prom-client registry to add headroom's metrics to (default: a registry of its own). */
   registry?: Registry;
-  /** Add prom-client's default process metrics to the registry when it has none (default true). */
+  /** Add Node.js process metrics (prom-client's defaults but its event-loop lag and GC histogram, docs/deployment.md#prometheus) to the registry when it has none (default true). */
   defaultMetrics?: boolean;
   /** The live dashboard at <admin>/dashboard (viewers, interval, stall timeout; `enabled: false` turns it off). */
   dashboard?: Omit<DashboardOptions, 'monitor' | 'cache' | 'proxy' | 'image' | 'apiBase'>;
@@ -106,7 +106,10 @@ const specs = {
   shedding: bool({ doc: 'Shed app requests while critical.', default: true }),
   shedExempt: list({ doc: 'Path prefixes never shed.', default: [], item: /^\//, itemText: 'paths starting with /', maxItems: 100 }),
   retryAfter: num({ doc: 'Retry-After seconds.', default: 5, min: 0, max: 86_400, integer: true }),
-  defaultMetrics: bool({ doc: 'Collect default process metrics.', default: true }),
+  defaultMetrics: bool({
+    doc: "Add Node.js process metrics (prom-client's defaults but its event-loop lag and GC histogram).",
+    default: true,
+  }),
   // The parts' options, handed on: each part checks their keys and values (named proxy.…, cache.…).
   cache: optionsGroup<CacheOptions>({ doc: 'The two-tier cache.', of: "createCache's" }),
   proxy: optionsGroup<NonNullable<HeadroomOptions['proxy']>>({ doc: 'The streaming proxy.', of: "createProxy's, with upstreamUrl" }),

@@ -1,6 +1,6 @@
-// The Prometheus registry of an adapter: prom-client's default process metrics plus headroom_* of
-// every part that exists, scraped as one plain response.
-import { Registry, collectDefaultMetrics } from 'prom-client';
+// The Prometheus registry of an adapter: Node.js process metrics (metrics/process.ts) plus
+// headroom_* of every part that exists, scraped as one plain response.
+import { Registry } from 'prom-client';
 import type { Cache } from '../cache/types.js';
 import type { ImageService } from '../image/types.js';
 import type { MemoryMonitor } from '../monitor/types.js';
@@ -10,6 +10,7 @@ import { partMetrics } from '../metrics/define.js';
 import { exposition } from '../metrics/exposition.js';
 import { registerImageMetrics } from '../metrics/image.js';
 import { registerMonitorMetrics } from '../metrics/monitor.js';
+import { registerProcessMetrics } from '../metrics/process.js';
 import { registerProxyMetrics } from '../metrics/proxy.js';
 import type { PlainResponse } from './response.js';
 
@@ -32,7 +33,7 @@ export interface MetricsParts {
  * a registry that has none yet, so an app that already collects them into its own keeps working.
  */
 export function createMetricsRegistry(parts: MetricsParts, registry = new Registry(), defaultMetrics = true): Registry {
-  if (defaultMetrics && !registry.getSingleMetric('process_cpu_user_seconds_total')) collectDefaultMetrics({ register: registry });
+  if (defaultMetrics) registerProcessMetrics(registry);
   registerMonitorMetrics(registry, parts.monitor);
   if (parts.cache) registerCacheMetrics(registry, parts.cache);
   if (parts.proxy) registerProxyMetrics(registry, parts.proxy);

@@ -160,7 +160,7 @@ test('the panels issue 15 asks for', () => {
     [/^Heap used against the V8 heap limit$/, ['headroom_heap_used_ratio', 'headroom_heap_size_limit_bytes']],
     [/^Post-GC heap/, ['headroom_heap_after_gc_bytes', 'headroom_heap_growth_bytes_per_second']],
     [/^RSS against the container limit$/, ['process_resident_memory_bytes', 'headroom_rss_limit_bytes']],
-    [/^Event-loop/, ['nodejs_eventloop_lag_p99_seconds', 'headroom_event_loop_utilization_ratio']],
+    [/^Event-loop/, ['headroom_event_loop_delay_seconds_bucket', 'headroom_event_loop_utilization_ratio']],
     [/GC/, ['headroom_gc_pause_seconds_total', 'headroom_gc_runs_total']],
     [
       /cache|Cache|Hit ratio|L2/,

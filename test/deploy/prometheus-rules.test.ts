@@ -45,6 +45,13 @@ const s = (metric: string, instance: string, values: string, labels?: Record<str
   values,
 });
 
+const DELAY_BOUNDS = ['0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf'];
+/** headroom_event_loop_delay_seconds_bucket of one instance: `ticks` per 15-s scrape, each `late` seconds late, `steps` scrapes. */
+const delayBuckets = (instance: string, late: number, ticks: number, steps: number): Input[] =>
+  DELAY_BOUNDS.map((le) =>
+    s('headroom_event_loop_delay_seconds_bucket', instance, `0+${le === '+Inf' || late <= Number(le) ? ticks : 0}x${steps}`, { le }),
+  );
+
 /** The annotations promtool renders, for `instance` and a `$value` already formatted as the template would. */
 function annotations(alert: string, instance: string, value?: string): Record<string, string> {
   return Object.fromEntries(
@@ -151,8 +158,10 @@ const CASES: Case[] = [
   {
     alert: 'HeadroomEventLoopDelay',
     at: '6m',
-    input: [s('nodejs_eventloop_lag_p99_seconds', 'bad', '0.4x30'), s('nodejs_eventloop_lag_p99_seconds', 'idle', '0.011x30')],
-    fire: [{ instance: 'bad', value: '400ms' }],
+    // A loop blocked ~400 ms at a time: the 50 ms timer fires twice a second, each time 0.4 s late.
+    // An idle one: 20 ticks a second, on time.
+    input: [...delayBuckets('bad', 0.4, 30, 30), ...delayBuckets('idle', 0.0004, 300, 30)],
+    fire: [{ instance: 'bad', value: '497.5ms' }],
     quiet: ['idle'],
   },
   {
@@ -261,7 +270,7 @@ test('every alert has a severity, a summary, a description and a for:, one per i
     assert.match(r.labels?.severity ?? '', /^(warning|critical)$/, r.alert);
     assert.ok(r.annotations?.summary && r.annotations.description, r.alert);
     assert.match(r.for ?? '', /^\d+[smh]$/, `${r.alert}: for:`);
-    assert.match(r.expr, /by \(job, instance\)/, `${r.alert}: one alert per instance`);
+    assert.match(r.expr, /by \(job, instance(, le)?\)/, `${r.alert}: one alert per instance`);
   }
 });
 
@@ -396,11 +405,7 @@ test('24 hours of a flat GC sawtooth with heapUsed/heapTotal at 95 %+ before eve
             i,
             scrapes(day, (sec) => 0.5 + 0.05 * noise(sec)),
           ),
-          s(
-            'nodejs_eventloop_lag_p99_seconds',
-            i,
-            scrapes(day, (sec) => 0.011 + 0.004 * Math.abs(noise(sec + 3))),
-          ),
+          ...delayBuckets(i, 0.002, 300, steps),
           s('headroom_proxy_requests_total', i, `0+750x${steps}`), // 50/s
           s(UPSTREAM, i, `0+0.15x${steps}`, { kind: 'timeout' }), // one every 100 s
           s('headroom_proxy_shed_total', i, `0x${steps}`, { part: 'proxy' }),

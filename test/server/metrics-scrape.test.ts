@@ -28,7 +28,7 @@ test("a scrape calls each part's stats() once; the next scrape reads them again"
     const proxy = createProxy({ upstreamUrl: 'http://127.0.0.1:9/', monitor });
     const image = createImageService({ cache, allowedOrigins: ['http://127.0.0.1:9'], monitor });
     try {
-      const m = counting(monitor, ['current', 'gc', 'trend']);
+      const m = counting(monitor, ['current', 'gc', 'trend', 'eventLoopDelay']);
       const c = counting(cache, ['stats']);
       const p = counting(proxy, ['stats']);
       const i = counting(image, ['stats']);
@@ -43,7 +43,7 @@ test("a scrape calls each part's stats() once; the next scrape reads them again"
       assert.match(text, /^headroom_proxy_requests_total 0$/m);
       assert.deepEqual(
         { monitor: m.calls, cache: c.calls.stats, proxy: p.calls.stats, image: i.calls.stats },
-        { monitor: { current: 1, gc: 1, trend: 1 }, cache: 1, proxy: 1, image: 1 },
+        { monitor: { current: 1, gc: 1, trend: 1, eventLoopDelay: 1 }, cache: 1, proxy: 1, image: 1 },
       );
       await registry.metrics();
       assert.deepEqual([m.calls.current, c.calls.stats, p.calls.stats, i.calls.stats], [2, 2, 2, 2]);

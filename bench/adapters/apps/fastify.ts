@@ -1,7 +1,7 @@
 // bench/adapters: a Fastify app with one JSON route, bare or with headroom's plugin registered the
 // way docs/frameworks/fastify.md shows (monitor with its default sample interval, shedding, health,
 // metrics and admin routes, in-flight counting). BENCH_VARIANT=bare|headroom; BENCH_DEFAULT_METRICS=0
-// leaves prom-client's default process metrics out (their 10 ms event-loop timer shows in p99).
+// leaves the Node.js process metrics out.
 import Fastify from 'fastify';
 import { headroom } from '../../../src/adapters/fastify/index.js';
 
