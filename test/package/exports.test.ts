@@ -23,6 +23,7 @@ const ERRORS = ['ERRORS', 'HeadroomError', 'isErrorCode', 'isHeadroomError', 'st
 const METRICS = [
   'createMetricsRegistry',
   'registerMonitorMetrics',
+  'registerProcessMetrics',
   'registerCacheMetrics',
   'registerProxyMetrics',
   'registerImageMetrics',

@@ -333,7 +333,7 @@ export function createHealthRoute(kind: Probe = 'health', options?: HeadroomOpti
   return { GET: handler, HEAD: handler };
 }
 
-/** GET handler for `app/metrics/route.ts`: Prometheus text (prom-client defaults plus headroom_*). */
+/** GET handler for `app/metrics/route.ts`: Prometheus text (Node.js process metrics plus headroom_*). */
 export function createMetricsRoute(options?: HeadroomOptions): { GET: RouteHandler } {
   return {
     GET: async () => {
