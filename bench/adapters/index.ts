@@ -9,8 +9,10 @@
 //                paired differences headroom − bare (target ≤ 50 µs)
 // Before measuring, both variants must answer GET /app/hello with the same status, type and body,
 // and GET /health/ready must be 404 on the bare app and 200 with headroom.
+// With two or more CPUs the apps run on one CPU and wrk on another (taskset), so where the scheduler
+// happens to place a process does not decide a round: unpinned, whole rounds differed by 10-20 %.
 // Usage: npm run bench -- adapters [--frameworks fastify,express,nest-express,nest-fastify,next]
-//        [--rounds 5] [--duration 5] [--connections 32]
+//        [--rounds 5] [--duration 5] [--connections 32] [--pin 0:1 | --pin none]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -29,6 +31,8 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32' },
     // Share of one core that other processes may use during a pair of slices before the pair is measured again.
     'max-noise': { type: 'string', default: '0.05' },
+    // <app CPUs>:<wrk CPUs> for taskset, or none.
+    pin: { type: 'string', default: cpus().length >= 2 ? '0:1' : 'none' },
   },
 });
 
@@ -60,6 +64,12 @@ const FRAMEWORKS: Record<string, Framework> = {
   },
 };
 
+const pin = args.pin === 'none' ? undefined : /^([\d,-]+):([\d,-]+)$/.exec(args.pin);
+if (args.pin !== 'none' && !pin) throw new Error(`--pin: expected <app CPUs>:<wrk CPUs> (e.g. 0:1) or none, got ${args.pin}`);
+/** The command, run on the given CPUs when pinning. */
+const pinned = (cpuList: string | undefined, cmd: string, argv: string[]): [string, string[]] =>
+  cpuList ? ['taskset', ['-c', cpuList, cmd, ...argv]] : [cmd, argv];
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -77,7 +87,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 async function start(fw: Framework, variant: Variant): Promise<{ url: string; child: ChildProcess }> {
   const c = fw.command(variant);
-  const child = spawn(c.cmd, c.argv, {
+  const child = spawn(...pinned(pin?.[1], c.cmd, c.argv), {
     cwd: c.cwd,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', ...c.env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -139,9 +149,12 @@ function wrk(
   pid?: number,
 ): { rps: number; p99us: number; cpuPerRequestUs: number } {
   const cpuBefore = pid === undefined ? 0 : cpuUs(pid);
-  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, ...(latency ? ['--latency'] : []), url], {
-    encoding: 'utf8',
-  });
+  const out = execFileSync(
+    ...pinned(pin?.[2], 'wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, ...(latency ? ['--latency'] : []), url]),
+    {
+      encoding: 'utf8',
+    },
+  );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const p99 = /^\s+99%\s+([\d.]+)(us|ms|s)$/m.exec(out);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
@@ -256,6 +269,7 @@ const rows: string[] = [];
 console.log(
   `bench/adapters: ${rounds} rounds × ${slices} paired ${slice}-s slices per variant, ${connections} connections (latency: 1 connection); node ${process.version}`,
 );
+console.log(pin ? `pinned: apps on CPU ${pin[1]}, wrk on CPU ${pin[2]}` : 'not pinned');
 console.log(
   `machine: ${cpus().length} × ${cpus()[0]?.model.trim()}; load average at start ${loadavg()
     .map((l) => l.toFixed(2))
