@@ -84,6 +84,7 @@ export async function startRedis(): Promise<RedisServer> {
 /** One redis-server (or sentinel) process of a topology. */
 export interface RedisProcess {
   port: number;
+  pid: number | undefined;
   /** SIGKILL (a crash) or SIGTERM, then waits for the exit. */
   kill(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   readonly running: boolean;
@@ -99,7 +100,10 @@ async function startListening(what: string, args: (port: number) => string[] | P
     const port = await freePort();
     const p = startProcess(await args(port), port);
     try {
-      await waitFor(async () => !p.running || (await portOpen(port)), `${what} on ${port}`, 15_000, 25);
+      // Listening is asked of the server itself: the port may be open because someone else has it.
+      const ours = async (): Promise<boolean> =>
+        (await portOpen(port)) && new RegExp(`^process_id:${p.pid}\\s*$`, 'm').test(ask(port, 'info', 'server'));
+      await waitFor(async () => !p.running || (await ours()), `${what} on ${port}`, 15_000, 25);
     } catch (err) {
       await p.kill('SIGKILL');
       throw err;
@@ -115,6 +119,7 @@ function startProcess(args: string[], port: number): RedisProcess {
   const exit = once(child, 'exit').then(() => (exited = true));
   return {
     port,
+    pid: child.pid,
     get running() {
       return !exited;
     },
