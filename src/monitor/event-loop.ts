@@ -16,7 +16,7 @@ import type { EventLoopDelayHistogram, EventLoopStats } from './types.js';
 const RESOLUTION_MS = 50;
 const NS_PER_MS = 1e6;
 /** Upper bounds of the cumulative buckets, seconds late: on time is under 1 ms. */
-const DELAY_BUCKETS_SECONDS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const DELAY_BUCKETS_SECONDS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export interface EventLoopProbe {
   start(): void;

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import YAML from 'yaml';
 import { promtool, promtoolOrSkip, promtoolTestRules } from '../helpers/promtool.js';
 import { DEPLOY, read } from './helpers.js';
+import { DELAY_BUCKETS_SECONDS } from '../../src/monitor/event-loop.js';
 import { gcSawtooth, MiB, noise, scrapes, seriesName } from './replay.js';
 
 interface Rule {
@@ -45,7 +46,7 @@ const s = (metric: string, instance: string, values: string, labels?: Record<str
   values,
 });
 
-const DELAY_BOUNDS = ['0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf'];
+const DELAY_BOUNDS = [...DELAY_BUCKETS_SECONDS.map(String), '+Inf'];
 /** headroom_event_loop_delay_seconds_bucket of one instance: `ticks` per 15-s scrape, each `late` seconds late, `steps` scrapes. */
 const delayBuckets = (instance: string, late: number, ticks: number, steps: number): Input[] =>
   DELAY_BOUNDS.map((le) =>

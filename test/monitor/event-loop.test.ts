@@ -51,3 +51,31 @@ test('a stall right after a sample is reported by the next sample', async () => 
     }
   });
 });
+
+test('the cumulative delay histogram counts every tick since start and is not reset by a sample', async () => {
+  await assertNoLeakedHandles(async () => {
+    const probe = createEventLoopProbe();
+    probe.start();
+    try {
+      const blockedAt = performance.now();
+      while (performance.now() - blockedAt < 200); // a 200 ms synchronous stall
+      await new Promise((resolve) => setTimeout(resolve, 1)); // the tick that fell due runs first
+      probe.read(); // a sample resets the per-sample histogram, not this one
+      await waitFor(() => probe.delays().count >= 3, 'two more ticks');
+      const h = probe.delays();
+      const detail = JSON.stringify(h);
+      assert.equal(h.cumulative.length, h.boundsSeconds.length, detail);
+      assert.ok(
+        h.cumulative.every((n, i) => i === 0 || n >= h.cumulative[i - 1]!),
+        `cumulative: ${detail}`,
+      );
+      assert.ok(h.cumulative.at(-1)! <= h.count, detail);
+      // The stalled tick was ~150 ms late (200 ms minus the 50 ms it was due after): above 0.1 s.
+      const upTo100ms = h.cumulative[h.boundsSeconds.indexOf(0.1)]!;
+      assert.ok(h.count - upTo100ms >= 1, detail);
+      assert.ok(h.sumSeconds >= 0.14, detail);
+    } finally {
+      probe.stop();
+    }
+  });
+});

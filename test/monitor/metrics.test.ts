@@ -31,6 +31,11 @@ test('monitor metrics are read at scrape time', async () => {
   assert.match(text, /^headroom_gc_runs_total\{kind="major"\} \d+$/m);
   assert.match(text, /^headroom_gc_pause_seconds_total\{kind="minor"\} [\d.e-]+$/m);
   assert.match(text, /# TYPE headroom_gc_runs_total counter/);
+  // Not started: no tick yet, an empty histogram with every bucket.
+  assert.match(text, /# TYPE headroom_event_loop_delay_seconds histogram/);
+  assert.match(text, /^headroom_event_loop_delay_seconds_bucket\{le="0\.001"\} 0$/m);
+  assert.match(text, /^headroom_event_loop_delay_seconds_bucket\{le="\+Inf"\} 0$/m);
+  assert.equal(value(text, 'headroom_event_loop_delay_seconds_count'), 0);
 
   mem.setHeapRatio(0.8);
   monitor.sampleNow();
