@@ -9,8 +9,9 @@
 //                paired differences headroom − bare (target ≤ 50 µs)
 // Before measuring, both variants must answer GET /app/hello with the same status, type and body,
 // and GET /health/ready must be 404 on the bare app and 200 with headroom.
-// With two or more CPUs the apps run on one CPU and wrk on another (taskset), so where the scheduler
-// happens to place a process does not decide a round: unpinned, whole rounds differed by 10-20 %.
+// With two or more CPUs the apps run on one CPU and wrk on another (taskset), so the load generator
+// never competes with the app it measures. (It did not remove the spread between rounds, fresh
+// process pairs, of up to 10-20 %: docs/benchmarks.md#adapters.)
 // Usage: npm run bench -- adapters [--frameworks fastify,express,nest-express,nest-fastify,next]
 //        [--rounds 5] [--duration 5] [--connections 32] [--pin 0:1 | --pin none]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
