@@ -213,6 +213,8 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       return false;
     };
 
+    // Every way of counting a request in flight (track, trackResponse, serverInFlight) enters and
+    // releases through these two, so idle() sees all of them.
     const enter = (): void => {
       inFlight++;
     };
@@ -255,7 +257,7 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       metrics: () => scrape(registry),
       admin: (request) => adminApi.handle(request),
       track() {
-        inFlight++;
+        enter();
         let done = false;
         return () => {
           if (done) return;
@@ -264,7 +266,7 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
         };
       },
       trackResponse(res) {
-        inFlight++;
+        enter();
         res.on('close', release);
       },
       serverInFlight(server) {
