@@ -12,8 +12,13 @@
 // With two or more CPUs the apps run on one CPU and wrk on another (taskset), so the load generator
 // never competes with the app it measures. (It did not remove the spread between rounds, fresh
 // process pairs, of up to 10-20 %: docs/benchmarks.md#adapters.)
+// Rounds, not slices, are the independent samples (a fresh process pair each: JIT and placement luck
+// differ between rounds more than between slices), so the summary also gives each round's ratio and
+// added p99 and a 95 % confidence interval over rounds.
+// --same bare|headroom runs that variant on both sides (an A/A run): what the same code "costs"
+// against itself is the noise floor the real comparison must be read against.
 // Usage: npm run bench -- adapters [--frameworks fastify,express,nest-express,nest-fastify,next]
-//        [--rounds 5] [--duration 5] [--connections 32] [--pin 0:1 | --pin none]
+//        [--rounds 5] [--duration 5] [--connections 32] [--pin 0:1 | --pin none] [--same bare|headroom]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -34,6 +39,8 @@ const { values: args } = parseArgs({
     'max-noise': { type: 'string', default: '0.05' },
     // <app CPUs>:<wrk CPUs> for taskset, or none.
     pin: { type: 'string', default: cpus().length >= 2 ? '0:1' : 'none' },
+    // Run this variant on both sides (A/A): the noise floor.
+    same: { type: 'string' },
   },
 });
 
@@ -224,7 +231,9 @@ async function round(
 ) {
   const apps = {} as Record<Variant, { url: string; child: ChildProcess }>;
   try {
-    for (const v of i % 2 ? (['headroom', 'bare'] as const) : (['bare', 'headroom'] as const)) apps[v] = await startChecked(name, fw, v);
+    for (const v of i % 2 ? (['headroom', 'bare'] as const) : (['bare', 'headroom'] as const)) {
+      apps[v] = await startChecked(name, fw, same ?? v);
+    }
     const target = (v: Variant): string => `${apps[v].url}/app/hello`;
     for (const v of VARIANTS) wrk(target(v), o.connections, 1, false); // warm-up: JIT and connection pools
     const pids = VARIANTS.map((v) => apps[v].child.pid!);
@@ -260,6 +269,8 @@ async function round(
 }
 
 const VARIANTS: readonly Variant[] = ['bare', 'headroom'];
+const same = args.same as Variant | undefined;
+if (same !== undefined && !VARIANTS.includes(same)) throw new Error(`--same: expected bare or headroom, got ${same}`);
 const rounds = Number(args.rounds);
 const duration = Number(args.duration);
 const connections = Number(args.connections);
@@ -276,7 +287,24 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(' ')}`,
 );
+if (same) console.log(`A/A: both sides run the ${same} variant; every difference below is noise`);
 const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(' ');
+
+// Two-sided 95 % quantiles of Student's t for 1…30 degrees of freedom (then ~1.96).
+const T95 = [
+  12.71, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086,
+  2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
+/** Mean and 95 % confidence interval of independent samples (t interval; NaN bounds for one sample). */
+function meanCi(xs: number[]): { mean: number; low: number; high: number } {
+  const n = xs.length;
+  const mean = xs.reduce((a, x) => a + x, 0) / n;
+  const sd = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1));
+  const half = (T95[n - 2] ?? 1.96) * (sd / Math.sqrt(n));
+  return { mean, low: mean - half, high: mean + half };
+}
+const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(0)}`;
+const roundRows: string[] = [];
 const fmt1 = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(' ');
 for (const name of args.frameworks.split(',')) {
   const fw = FRAMEWORKS[name];
@@ -290,10 +318,13 @@ for (const name of args.frameworks.split(',')) {
     redone: 0,
     noisy: 0,
   };
+  const perRound = { ratio: [] as number[], added: [] as number[] };
   for (let i = 0; i < rounds; i++) {
     const from = s.p99Added.length;
     await round(name, fw, i, { slices, slice, connections, maxNoise }, s);
     const at = (xs: number[]): number[] => xs.slice(from);
+    perRound.ratio.push(median(at(s.rps.headroom)) / median(at(s.rps.bare)));
+    perRound.added.push(median(at(s.p99Added)));
     console.log(
       `  ${name} round ${i + 1}: req/s bare ${fmt(at(s.rps.bare))} | headroom ${fmt(at(s.rps.headroom))}; ` +
         `p99 µs bare ${fmt(at(s.p99.bare))} | headroom ${fmt(at(s.p99.headroom))}; ` +
@@ -302,6 +333,15 @@ for (const name of args.frameworks.split(',')) {
   }
   const ratio = median(s.rps.headroom) / median(s.rps.bare);
   const added = median(s.p99Added);
+  // Ratios are averaged on the log scale (a 0.9 and a 1.1 round are not "1.0 on average" in rate terms).
+  const logRatio = meanCi(perRound.ratio.map(Math.log));
+  const addedCi = meanCi(perRound.added);
+  console.log(
+    `  ${name}: per round ratio ${perRound.ratio.map((r) => r.toFixed(3)).join(' ')}; added p99 µs ${perRound.added.map(signed).join(' ')}`,
+  );
+  roundRows.push(
+    `| ${name} | ${rounds} | ${Math.exp(logRatio.mean).toFixed(3)} (${Math.exp(logRatio.low).toFixed(3)} … ${Math.exp(logRatio.high).toFixed(3)}) | ${signed(addedCi.mean)} (${signed(addedCi.low)} … ${signed(addedCi.high)}) |`,
+  );
   console.log(`  ${name}: ${s.redone} pairs measured again for noise from other processes, ${s.noisy} kept noisy after 4 attempts`);
   rows.push(
     `| ${name} | ${median(s.rps.bare).toFixed(0)} | ${median(s.rps.headroom).toFixed(0)} | ${ratio.toFixed(3)} | ${median(s.p99.bare).toFixed(0)} | ${median(s.p99.headroom).toFixed(0)} | ${added >= 0 ? '+' : ''}${added.toFixed(0)} | ${median(s.cpu.bare).toFixed(1)} / ${median(s.cpu.headroom).toFixed(1)} |`,
@@ -317,3 +357,7 @@ console.log(
 );
 console.log('|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);
+console.log('\nOver rounds (each a fresh pair of processes): mean and 95 % confidence interval');
+console.log('\n| framework | rounds | ratio (≥ 0.97) | added p99 µs (≤ 50) |');
+console.log('|---|---|---|---|');
+for (const row of roundRows) console.log(row);
