@@ -33,7 +33,9 @@ const { values: args } = parseArgs({
   options: {
     frameworks: { type: 'string', default: 'fastify,express,nest-express,nest-fastify,next' },
     rounds: { type: 'string', default: '5' },
-    duration: { type: 'string', default: '5' },
+    // Seconds of each measurement; a round takes duration / slice of them per variant.
+    duration: { type: 'string', default: '6' },
+    slice: { type: 'string', default: '2' },
     connections: { type: 'string', default: '32' },
     // Share of one core that other processes may use during a pair of slices before the pair is measured again.
     'max-noise': { type: 'string', default: '0.05' },
@@ -121,7 +123,7 @@ async function stop(child: ChildProcess): Promise<void> {
   await once(child, 'exit');
 }
 
-const UNIT: Record<string, number> = { us: 1, ms: 1000, s: 1_000_000 };
+const UNIT: Record<string, number> = { us: 1, ms: 1000, s: 1_000_000, m: 60_000_000 };
 
 // CPU time of the server process (user + system) from /proc, in µs: on a shared machine, the CPU a
 // request costs is steadier than the requests per second it allows.
@@ -149,27 +151,58 @@ function noiseOf<T>(pids: number[], fn: () => T): { value: T; noise: number } {
   return { value, noise: (others * TICK_US) / 1000 / (performance.now() - started) };
 }
 
-function wrk(
-  url: string,
+/**
+ * Both variants under load at once on the same app CPU: wrk -t2, one thread and `connections`
+ * connections per variant (bench/adapters/paired.lua). The one that costs more CPU per request
+ * serves fewer of them in the same seconds, and noise in those seconds hits both.
+ */
+function pairedThroughput(
+  urls: [string, string],
+  pids: [number, number],
   connections: number,
   seconds: number,
-  latency: boolean,
-  pid?: number,
-): { rps: number; p99us: number; cpuPerRequestUs: number } {
-  const cpuBefore = pid === undefined ? 0 : cpuUs(pid);
+): { rps: [number, number]; cpuPerRequestUs: [number, number] } {
+  const cpuBefore = pids.map(cpuUs);
   const out = execFileSync(
-    ...pinned(pin?.[2], 'wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, ...(latency ? ['--latency'] : []), url]),
-    {
-      encoding: 'utf8',
-    },
+    ...pinned(pin?.[2], 'wrk', ['-t2', `-c${connections * 2}`, `-d${seconds}s`, '-s', join(here, 'paired.lua'), `${urls[0]}/app/hello`]),
+    { encoding: 'utf8', env: { ...process.env, PAIRED_FIRST: new URL(urls[0]).host, PAIRED_SECOND: new URL(urls[1]).host } },
   );
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-  const p99 = /^\s+99%\s+([\d.]+)(us|ms|s)$/m.exec(out);
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-  if (non2xx) throw new Error(`${url}: ${non2xx[1]} non-2xx responses`);
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-  const cpuPerRequestUs = pid === undefined ? Number.NaN : (cpuUs(pid) - cpuBefore) / requests;
-  return { rps, p99us: p99 ? Number(p99[1]) * UNIT[p99[2]!]! : Number.NaN, cpuPerRequestUs };
+  const counts = (['PAIRED_FIRST', 'PAIRED_SECOND'] as const).map((side) => {
+    const m = new RegExp(`^${side} (\\d+) (\\d+)$`, 'm').exec(out);
+    if (!m) throw new Error(`wrk printed no count for ${side}:\n${out}`);
+    if (m[2] !== '0') throw new Error(`${side}: ${m[2]} responses other than 200`);
+    return Number(m[1]);
+  }) as [number, number];
+  // wrk's own measured duration ("… requests in 5.00s"), not the time around the command.
+  const d = /requests in ([\d.]+)(ms|s|m),/.exec(out);
+  if (!d) throw new Error(`wrk printed no duration:\n${out}`);
+  const duration = (Number(d[1]) * UNIT[d[2]!]!) / 1_000_000;
+  return {
+    rps: [counts[0] / duration, counts[1] / duration],
+    cpuPerRequestUs: [(cpuUs(pids[0]) - cpuBefore[0]!) / counts[0], (cpuUs(pids[1]) - cpuBefore[1]!) / counts[1]],
+  };
+}
+
+/** Latency of both variants, one request to each in turn on one connection each (bench/adapters/alternate.ts). */
+function alternatingLatency(urls: [string, string], seconds: number): [number, number] {
+  const out = execFileSync(
+    ...pinned(pin?.[2], process.execPath, [
+      '--import',
+      'tsx',
+      join(here, 'alternate.ts'),
+      `${urls[0]}/app/hello`,
+      `${urls[1]}/app/hello`,
+      String(seconds),
+    ]),
+    { encoding: 'utf8' },
+  );
+  const [a, b] = JSON.parse(out.trim().split('\n').pop()!) as { p99: number }[];
+  return [a!.p99, b!.p99];
+}
+
+/** Warm-up: JIT and connection pools. */
+function warm(url: string, connections: number): void {
+  execFileSync(...pinned(pin?.[2], 'wrk', ['-t1', `-c${connections}`, '-d1s', `${url}/app/hello`]), { encoding: 'utf8' });
 }
 
 /** What a variant answers: the route's status, type and body, and whether headroom's readiness probe is there. */
@@ -219,8 +252,8 @@ interface Samples {
 
 /**
  * One round: a fresh process of each variant (so start-up and JIT luck is sampled too), both
- * running, then `slices` pairs of 1-second wrk runs, bare and headroom back to back in alternating
- * order — a burst of load from another process on the machine lands on both sides of a pair.
+ * running, then `slices` pairs of measurements: both variants under load at once, then both in turn
+ * for latency. Which variant wrk and the latency client take first alternates.
  */
 async function round(
   name: string,
@@ -234,19 +267,20 @@ async function round(
     for (const v of i % 2 ? (['headroom', 'bare'] as const) : (['bare', 'headroom'] as const)) {
       apps[v] = await startChecked(name, fw, same ?? v);
     }
-    const target = (v: Variant): string => `${apps[v].url}/app/hello`;
-    for (const v of VARIANTS) wrk(target(v), o.connections, 1, false); // warm-up: JIT and connection pools
+    for (const v of VARIANTS) warm(apps[v].url, o.connections);
     const pids = VARIANTS.map((v) => apps[v].child.pid!);
     for (let k = 0; k < o.slices; k++) {
-      const order: Variant[] = (i + k) % 2 ? ['headroom', 'bare'] : ['bare', 'headroom'];
+      const order = ((i + k) % 2 ? ['headroom', 'bare'] : ['bare', 'headroom']) as [Variant, Variant];
+      const urls = order.map((v) => apps[v].url) as [string, string];
       const pair = (): { rps: Record<Variant, number>; cpu: Record<Variant, number>; p99: Record<Variant, number> } => {
+        const t = pairedThroughput(urls, order.map((v) => apps[v].child.pid!) as [number, number], o.connections, o.slice);
+        const l = alternatingLatency(urls, o.slice);
         const r = { rps: {}, cpu: {}, p99: {} } as ReturnType<typeof pair>;
-        for (const v of order) {
-          const t = wrk(target(v), o.connections, o.slice, false, apps[v].child.pid);
-          r.rps[v] = t.rps;
-          r.cpu[v] = t.cpuPerRequestUs;
-        }
-        for (const v of order) r.p99[v] = wrk(target(v), 1, o.slice, true).p99us;
+        order.forEach((v, j) => {
+          r.rps[v] = t.rps[j]!;
+          r.cpu[v] = t.cpuPerRequestUs[j]!;
+          r.p99[v] = l[j]!;
+        });
         return r;
       };
       // A pair during which other processes used the CPU is measured again (a few times at most).
@@ -275,11 +309,11 @@ const rounds = Number(args.rounds);
 const duration = Number(args.duration);
 const connections = Number(args.connections);
 const maxNoise = Number(args['max-noise']);
-const slice = 1;
+const slice = Number(args.slice);
 const slices = Math.max(1, Math.round(duration / slice));
 const rows: string[] = [];
 console.log(
-  `bench/adapters: ${rounds} rounds × ${slices} paired ${slice}-s slices per variant, ${connections} connections (latency: 1 connection); node ${process.version}`,
+  `bench/adapters: ${rounds} rounds × ${slices} pairs of ${slice}-s measurements: both variants loaded at once (${connections} connections each), then in turn on one connection each for latency; node ${process.version}`,
 );
 console.log(pin ? `pinned: apps on CPU ${pin[1]}, wrk on CPU ${pin[2]}` : 'not pinned');
 console.log(
