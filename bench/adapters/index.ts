@@ -1,24 +1,26 @@
 // bench/adapters: what headroom's adapter costs an app. For each framework, the same app with one
 // JSON route runs bare and with the adapter (shared monitor sampling, shedding check, in-flight
-// tracking, health and metrics routes mounted), each in its own child process, in alternating
-// rounds so machine noise hits both alike.
-// Each round starts both variants and measures them in paired 1-second slices, back to back.
-//  - throughput: wrk -t1 -c<connections>, requests/s of GET /app/hello; ratio of the medians over
-//                all slices (target ≥ 0.97)
-//  - latency:    wrk -t1 -c1 --latency, p99 of GET /app/hello per slice; added p99 = median of the
-//                paired differences headroom − bare (target ≤ 50 µs)
-// Before measuring, both variants must answer GET /app/hello with the same status, type and body,
-// and GET /health/ready must be 404 on the bare app and 200 with headroom.
-// With two or more CPUs the apps run on one CPU and wrk on another (taskset), so the load generator
-// never competes with the app it measures. (It did not remove the spread between rounds, fresh
-// process pairs, of up to 10-20 %: docs/benchmarks.md#adapters.)
-// Rounds, not slices, are the independent samples (a fresh process pair each: JIT and placement luck
-// differ between rounds more than between slices), so the summary also gives each round's ratio and
-// added p99 and a 95 % confidence interval over rounds.
+// tracking, health and metrics routes mounted), each in its own child process.
+// Each round starts a fresh process of both variants and measures them in pairs, both in the same
+// seconds, so a burst of machine noise lands on both:
+//  - throughput: wrk -t2, one thread and <connections> connections per variant, both loaded at once
+//                on the same app CPU. The cost that decides an app's throughput on a saturated core
+//                is its CPU time per request (user + system, all threads, from /proc): the
+//                CPU-bound throughput ratio is bare CPU/request ÷ headroom CPU/request (target ≥ 0.97).
+//                The raw req/s ratio is printed too, but it also carries how the scheduler happened
+//                to share the core between the two (±5-10 % per round in an A/A run).
+//  - latency:    one connection to each variant, one request to each in turn (alternate.ts); added
+//                p99 = headroom's p99 − bare's over the same seconds (target ≤ 50 µs).
+// Rounds, not pairs, are the independent samples (JIT and placement luck differ between fresh
+// processes), so results are means over rounds with a 95 % confidence interval.
 // --same bare|headroom runs that variant on both sides (an A/A run): what the same code "costs"
 // against itself is the noise floor the real comparison must be read against.
+// Before measuring, both variants must answer GET /app/hello with the same status, type and body,
+// and GET /health/ready must be 404 on the bare app and 200 with headroom. With two or more CPUs the
+// apps run on one CPU and the load generators on another (taskset).
 // Usage: npm run bench -- adapters [--frameworks fastify,express,nest-express,nest-fastify,next]
-//        [--rounds 5] [--duration 5] [--connections 32] [--pin 0:1 | --pin none] [--same bare|headroom]
+//        [--rounds 5] [--duration 6] [--slice 2] [--connections 32] [--pin 0:1 | --pin none]
+//        [--same bare|headroom]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -338,7 +340,6 @@ function meanCi(xs: number[]): { mean: number; low: number; high: number } {
   return { mean, low: mean - half, high: mean + half };
 }
 const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(0)}`;
-const roundRows: string[] = [];
 const fmt1 = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(' ');
 for (const name of args.frameworks.split(',')) {
   const fw = FRAMEWORKS[name];
@@ -352,12 +353,13 @@ for (const name of args.frameworks.split(',')) {
     redone: 0,
     noisy: 0,
   };
-  const perRound = { ratio: [] as number[], added: [] as number[] };
+  const perRound = { ratio: [] as number[], cpuRatio: [] as number[], added: [] as number[] };
   for (let i = 0; i < rounds; i++) {
     const from = s.p99Added.length;
     await round(name, fw, i, { slices, slice, connections, maxNoise }, s);
     const at = (xs: number[]): number[] => xs.slice(from);
     perRound.ratio.push(median(at(s.rps.headroom)) / median(at(s.rps.bare)));
+    perRound.cpuRatio.push(median(at(s.cpu.bare)) / median(at(s.cpu.headroom)));
     perRound.added.push(median(at(s.p99Added)));
     console.log(
       `  ${name} round ${i + 1}: req/s bare ${fmt(at(s.rps.bare))} | headroom ${fmt(at(s.rps.headroom))}; ` +
@@ -365,20 +367,21 @@ for (const name of args.frameworks.split(',')) {
         `CPU µs/req bare ${fmt1(at(s.cpu.bare))} | headroom ${fmt1(at(s.cpu.headroom))}`,
     );
   }
-  const ratio = median(s.rps.headroom) / median(s.rps.bare);
-  const added = median(s.p99Added);
   // Ratios are averaged on the log scale (a 0.9 and a 1.1 round are not "1.0 on average" in rate terms).
   const logRatio = meanCi(perRound.ratio.map(Math.log));
+  const logCpuRatio = meanCi(perRound.cpuRatio.map(Math.log));
+  const ratioCi = (c: { mean: number; low: number; high: number }): string =>
+    `${Math.exp(c.mean).toFixed(3)} (${Math.exp(c.low).toFixed(3)} … ${Math.exp(c.high).toFixed(3)})`;
   const addedCi = meanCi(perRound.added);
   console.log(
-    `  ${name}: per round ratio ${perRound.ratio.map((r) => r.toFixed(3)).join(' ')}; added p99 µs ${perRound.added.map(signed).join(' ')}`,
-  );
-  roundRows.push(
-    `| ${name} | ${rounds} | ${Math.exp(logRatio.mean).toFixed(3)} (${Math.exp(logRatio.low).toFixed(3)} … ${Math.exp(logRatio.high).toFixed(3)}) | ${signed(addedCi.mean)} (${signed(addedCi.low)} … ${signed(addedCi.high)}) |`,
+    `  ${name}: per round: req/s ratio ${perRound.ratio.map((r) => r.toFixed(3)).join(' ')}; CPU ratio ${perRound.cpuRatio.map((r) => r.toFixed(3)).join(' ')}; added p99 µs ${perRound.added.map(signed).join(' ')}`,
   );
   console.log(`  ${name}: ${s.redone} pairs measured again for noise from other processes, ${s.noisy} kept noisy after 4 attempts`);
+  const med = (xs: number[], digits = 0): string => median(xs).toFixed(digits);
   rows.push(
-    `| ${name} | ${median(s.rps.bare).toFixed(0)} | ${median(s.rps.headroom).toFixed(0)} | ${ratio.toFixed(3)} | ${median(s.p99.bare).toFixed(0)} | ${median(s.p99.headroom).toFixed(0)} | ${added >= 0 ? '+' : ''}${added.toFixed(0)} | ${median(s.cpu.bare).toFixed(1)} / ${median(s.cpu.headroom).toFixed(1)} |`,
+    `| ${name} | ${rounds} | ${med(s.rps.bare)} / ${med(s.rps.headroom)} | ${ratioCi(logRatio)} | ` +
+      `${med(s.cpu.bare, 1)} / ${med(s.cpu.headroom, 1)} | ${ratioCi(logCpuRatio)} | ` +
+      `${med(s.p99.bare)} / ${med(s.p99.headroom)} | ${signed(addedCi.mean)} (${signed(addedCi.low)} … ${signed(addedCi.high)}) |`,
   );
 }
 console.log(
@@ -387,11 +390,10 @@ console.log(
     .join(' ')}`,
 );
 console.log(
-  '\n| framework | bare req/s | with headroom req/s | ratio (≥ 0.97) | bare p99 µs | with headroom p99 µs | added p99 µs (≤ 50) | server CPU µs/request bare / headroom |',
+  '\nMeans over rounds (each a fresh pair of processes), 95 % confidence intervals in brackets; other columns are medians over all pairs.',
+);
+console.log(
+  '\n| framework | rounds | req/s bare / headroom | req/s ratio | server CPU µs/request bare / headroom | CPU-bound throughput ratio (≥ 0.97) | p99 µs bare / headroom | added p99 µs (≤ 50) |',
 );
 console.log('|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);
-console.log('\nOver rounds (each a fresh pair of processes): mean and 95 % confidence interval');
-console.log('\n| framework | rounds | ratio (≥ 0.97) | added p99 µs (≤ 50) |');
-console.log('|---|---|---|---|');
-for (const row of roundRows) console.log(row);
