@@ -25,37 +25,32 @@ async function open(url: string): Promise<Side> {
   return { socket, request, histogram: createHistogram() };
 }
 
-/** Resolves with the response's arrival time once a whole response (content-length or chunked) is in. */
+/** Sends one request; resolves with the time the whole response (content-length or chunked) was in. */
 function exchange(side: Side): Promise<bigint> {
   return new Promise((resolve, reject) => {
-    let head = '';
-    let chunks: Buffer[] = [];
-    let received = 0;
+    let buffered = Buffer.alloc(0);
     const onData = (data: Buffer): void => {
-      chunks.push(data);
-      received += data.length;
-      const all = Buffer.concat(chunks, received);
-      chunks = [all];
-      const end = all.indexOf('\r\n\r\n');
+      buffered = Buffer.concat([buffered, data]);
+      const end = buffered.indexOf('\r\n\r\n');
       if (end < 0) return;
-      head = all.subarray(0, end).toString('latin1');
+      const head = buffered.subarray(0, end).toString('latin1');
       if (!head.startsWith('HTTP/1.1 200 ')) return fail(new Error(`answered ${head.split('\r\n', 1)[0]}`));
       const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-      const complete = length
-        ? all.length - end - 4 >= Number(length[1])
-        : /\r\ntransfer-encoding: *chunked/i.test(head) && all.subarray(-5).toString('latin1') === '0\r\n\r\n';
       if (!length && !/\r\ntransfer-encoding: *chunked/i.test(head))
-        return fail(new Error('response without content-length or chunked body'));
+        return fail(new Error('answered without content-length or chunked body'));
+      const complete = length ? buffered.length - end - 4 >= Number(length[1]) : buffered.subarray(-5).toString('latin1') === '0\r\n\r\n';
       if (!complete) return;
       const at = process.hrtime.bigint();
-      side.socket.off('data', onData).off('error', fail);
+      stop();
       resolve(at);
     };
     const fail = (err: Error): void => {
-      side.socket.off('data', onData).off('error', fail);
+      stop();
       reject(err);
     };
-    side.socket.on('data', onData).on('error', fail);
+    const closed = (): void => fail(new Error('connection closed before the response was complete'));
+    const stop = (): void => void side.socket.off('data', onData).off('error', fail).off('close', closed);
+    side.socket.on('data', onData).on('error', fail).on('close', closed);
     side.socket.write(side.request);
   });
 }
