@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
   options: {
     frameworks: { type: 'string', default: 'fastify,express,nest-express,nest-fastify,next' },
     rounds: { type: 'string', default: '5' },
-    // Seconds of each measurement; a round takes duration / slice of them per variant.
+    // Seconds measured per round, in pairs of measurements of --slice seconds each.
     duration: { type: 'string', default: '6' },
     slice: { type: 'string', default: '2' },
     connections: { type: 'string', default: '32' },
@@ -169,6 +169,9 @@ function pairedThroughput(
     ...pinned(pin?.[2], 'wrk', ['-t2', `-c${connections * 2}`, `-d${seconds}s`, '-s', join(here, 'paired.lua'), `${urls[0]}/app/hello`]),
     { encoding: 'utf8', env: { ...process.env, PAIRED_FIRST: new URL(urls[0]).host, PAIRED_SECOND: new URL(urls[1]).host } },
   );
+  // wrk prints this line only when a connection failed or a request timed out (2 s).
+  const socketErrors = /Socket errors:.*/.exec(out);
+  if (socketErrors) throw new Error(`wrk: ${socketErrors[0]}`);
   const counts = (['PAIRED_FIRST', 'PAIRED_SECOND'] as const).map((side) => {
     const m = new RegExp(`^${side} (\\d+) (\\d+)$`, 'm').exec(out);
     if (!m) throw new Error(`wrk printed no count for ${side}:\n${out}`);
