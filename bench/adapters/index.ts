@@ -166,10 +166,20 @@ function pairedThroughput(
 ): { rps: [number, number]; cpuPerRequestUs: [number, number] } {
   const cpuBefore = pids.map(cpuUs);
   const out = execFileSync(
-    ...pinned(pin?.[2], 'wrk', ['-t2', `-c${connections * 2}`, `-d${seconds}s`, '-s', join(here, 'paired.lua'), `${urls[0]}/app/hello`]),
+    ...pinned(pin?.[2], 'wrk', [
+      '-t2',
+      `-c${connections * 2}`,
+      `-d${seconds}s`,
+      '--timeout',
+      '10s',
+      '-s',
+      join(here, 'paired.lua'),
+      `${urls[0]}/app/hello`,
+    ]),
     { encoding: 'utf8', env: { ...process.env, PAIRED_FIRST: new URL(urls[0]).host, PAIRED_SECOND: new URL(urls[1]).host } },
   );
-  // wrk prints this line only when a connection failed or a request timed out (2 s).
+  // wrk prints this line only when a connection failed or a request timed out (10 s: a Next.js app
+  // sharing a core with 64 connections can take over wrk's default 2 s on a slow slice).
   const socketErrors = /Socket errors:.*/.exec(out);
   if (socketErrors) throw new Error(`wrk: ${socketErrors[0]}`);
   const counts = (['PAIRED_FIRST', 'PAIRED_SECOND'] as const).map((side) => {
