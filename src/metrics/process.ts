@@ -1,12 +1,12 @@
 // Node.js process metrics (process_cpu_*, process_resident_memory_bytes, nodejs_heap_*, open fds,
 // handles, version …): prom-client's default metrics, except two that start something nothing can
 // stop, so it outlives close(), one more per registry: the event-loop lag (nodejs_eventloop_lag_*,
-// a monitorEventLoopDelay timer every 10 ms, whose 100 wake-ups a second showed in the adapters'
-// p99 latency) and the GC histogram (nodejs_gc_duration_seconds, a PerformanceObserver). The
-// monitor's own probes export the same facts: headroom_event_loop_delay_seconds (a 50 ms timer)
-// and headroom_gc_pause_seconds_total / headroom_gc_runs_total (metrics/monitor.ts). An app that
-// wants prom-client's full set calls collectDefaultMetrics on the registry first; headroom then
-// adds none of these.
+// a monitorEventLoopDelay timer every 10 ms: 100 wake-ups a second, also in an idle process) and
+// the GC histogram (nodejs_gc_duration_seconds, a PerformanceObserver). The monitor's own probes
+// export the same facts: headroom_event_loop_delay_seconds (a 50 ms timer) and
+// headroom_gc_pause_seconds_total / headroom_gc_runs_total (metrics/monitor.ts). An app that wants
+// prom-client's full set calls collectDefaultMetrics on the registry first; headroom then adds
+// none of these.
 import type { Registry } from 'prom-client';
 import heapSizeAndUsed from 'prom-client/lib/metrics/heapSizeAndUsed.js';
 import heapSpacesSizeAndUsed from 'prom-client/lib/metrics/heapSpacesSizeAndUsed.js';
