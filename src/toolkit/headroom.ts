@@ -1,7 +1,7 @@
 // createHeadroom: the parts an app needs, wired once and answered in framework-neutral form. Every
 // adapter (Fastify, Express, Next.js, NestJS) is a thin translation of this object, so shedding,
 // health, metrics, the admin API and the proxy behave the same in each.
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createAdmission, type AdmissionOptions, type HeadroomAdmission } from '../admission/index.js';
@@ -18,7 +18,7 @@ import { createAdminApi, type AdminRequest } from './admin.js';
 import { createHealthResponder } from './health.js';
 import { createMetricsRegistry, scrape, type AppRequestStats } from './metrics.js';
 import { errorResponse, type PlainResponse } from './response.js';
-import { serverInFlight, type ServerInFlight } from './server-in-flight.js';
+import { createInFlight } from './in-flight.js';
 import { acquireSharedMonitor } from './shared-monitor.js';
 
 export interface HeadroomOptions {
@@ -71,17 +71,13 @@ export interface Headroom {
   admin(request: AdminRequest): Promise<PlainResponse>;
   /** Counts a request in flight; call the returned function when it ends (idempotent). */
   track(): () => void;
-  /**
-   * Counts a Node response in flight until its 'close' (which Node emits exactly once, on finish
-   * and on abort alike). The request path's form of track(): one shared listener, nothing allocated.
-   */
+  /** Counts a Node response in flight until its 'close' (which Node emits exactly once, on finish and on abort alike). */
   trackResponse(res: ServerResponse): void;
   /**
-   * Whole-server counting for an HTTP/1 server's request listener: `count(req)` counts a request in
-   * flight until its response finishes or its connection closes, with no listener per response
-   * (server-in-flight.ts). undefined for a server it cannot watch (HTTP/2): use trackResponse.
+   * The request path's form: counts a Node request in flight until its response finishes or its
+   * connection closes, with no listener per request (in-flight.ts); other responses (HTTP/2's) until their 'close'.
    */
-  serverInFlight(server: unknown): ServerInFlight | undefined;
+  countRequest(req: IncomingMessage, res: ServerResponse): void;
   requests(): AppRequestStats;
   /** Readiness turns 503 and new requests are shed; in-flight ones finish. */
   drain(): void;
@@ -173,11 +169,10 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       closers.push(() => image!.close());
     }
 
-    let inFlight = 0;
+    const inFlight = createInFlight();
     let shedCount = 0;
     let draining = false;
-    let idleWaiters: (() => void)[] = [];
-    const requests = (): AppRequestStats => ({ inFlight, shed: shedCount });
+    const requests = (): AppRequestStats => ({ inFlight: inFlight.value(), shed: shedCount });
     const registry = createMetricsRegistry({ monitor, cache, proxy, image, requests }, o.registry, o.defaultMetrics);
     const responder = createHealthResponder(monitor, () => draining);
     const dashboard = createDashboard(nested({ ...o.dashboard, monitor, cache, proxy, image }, 'dashboard'));
@@ -213,20 +208,6 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       return false;
     };
 
-    // Every way of counting a request in flight (track, trackResponse, serverInFlight) enters and
-    // releases through these two, so idle() sees all of them.
-    const enter = (): void => {
-      inFlight++;
-    };
-    const release = (): void => {
-      inFlight--;
-      if (inFlight === 0 && idleWaiters.length > 0) {
-        const waiters = idleWaiters;
-        idleWaiters = [];
-        for (const w of waiters) w();
-      }
-    };
-
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> =>
       (closing ??= (async () => {
@@ -256,25 +237,10 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       ready: () => responder.ready(),
       metrics: () => scrape(registry),
       admin: (request) => adminApi.handle(request),
-      track() {
-        enter();
-        let done = false;
-        return () => {
-          if (done) return;
-          done = true;
-          release();
-        };
-      },
-      trackResponse(res) {
-        enter();
-        res.on('close', release);
-      },
-      serverInFlight(server) {
-        if (closing) return undefined;
-        const counter = serverInFlight(server, enter, release);
-        if (counter) closers.push(async () => counter.close());
-        return counter;
-      },
+      // The counter's own functions (none uses `this`): no extra call on the request path.
+      track: inFlight.track,
+      trackResponse: inFlight.trackResponse,
+      countRequest: inFlight.count,
       requests,
       drain() {
         draining = true;
@@ -282,20 +248,7 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
         dashboard.endViewers();
       },
       isDraining: () => draining,
-      idle(timeout) {
-        if (inFlight === 0) return Promise.resolve(true);
-        return new Promise((resolve) => {
-          const timer = setTimeout(() => {
-            idleWaiters = idleWaiters.filter((w) => w !== done);
-            resolve(false);
-          }, timeout); // kept ref'd: whoever awaits this bound wants the answer
-          const done = (): void => {
-            clearTimeout(timer);
-            resolve(true);
-          };
-          idleWaiters.push(done);
-        });
-      },
+      idle: inFlight.idle,
       close,
       [Symbol.asyncDispose]: close,
     };

@@ -1,7 +1,7 @@
 // Connect-style middleware on Node's req/res, for every framework that speaks it (Express, Connect,
 // NestJS middleware on either platform): answers health, metrics and the admin API, sheds the
 // app's requests while memory is critical or the app drains, and counts the rest in flight until
-// their response closes (finished or aborted alike, so an aborted request gives its slot back).
+// their response finishes or their connection closes (so an aborted request gives its slot back).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pathOrOff, resolveOptions } from '../options/spec.js';
 import { adminRequestFromUrl } from './admin-request.js';
@@ -114,7 +114,7 @@ export function nodeMiddleware(headroom: Headroom, options: NodeMiddlewareOption
     }
     const refused = headroom.shed(path);
     if (refused) return writePlain(res, refused, method);
-    headroom.trackResponse(res);
+    headroom.countRequest(req, res);
     if (beforeNext) beforeNext(req, path);
     next();
   };

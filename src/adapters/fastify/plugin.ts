@@ -141,8 +141,8 @@ function ownPaths(semicolon: boolean): { add(route: string): void; has(url: stri
  * as with Express and NestJS), whatever the order of registration and in every encapsulated scope.
  * Fastify's hooks cannot give that: instance hooks run in the order they were added, route-level
  * hooks (which an onRoute hook could add) run after them. Otherwise the request is counted in
- * flight until its response finishes or its connection closes (h.serverInFlight: no listener per
- * response; on HTTP/2, res 'close'). headroom's own routes are neither shed nor counted.
+ * flight until its response finishes or its connection closes (h.countRequest: no listener per
+ * request; on HTTP/2, res 'close'). headroom's own routes are neither shed nor counted.
  *
  * app.inject() calls Fastify's handler directly, so injected requests are neither shed nor counted.
  * No onRequest hook covers them: any onRequest hook makes Fastify run its hook runner for every
@@ -157,7 +157,6 @@ function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof 
   const listeners = server?.listeners('request') as Listener[] | undefined;
   if (!server || !listeners || listeners.length !== 1) return false;
   const fastifyListener = listeners[0]!;
-  const counter = h.serverInFlight(server);
   const listener: Listener = function (req, res) {
     const url = req.url ?? '/';
     if (!own.has(url)) {
@@ -166,7 +165,7 @@ function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof 
         const refused = h.shed(pathOf(url));
         if (refused) return writePlain(res, refused, req.method);
       }
-      if (!counter?.count(req)) h.trackResponse(res);
+      h.countRequest(req, res);
     }
     fastifyListener.call(this, req, res);
   };
@@ -188,7 +187,7 @@ function shedding(h: Headroom) {
       void sendPlain(reply, refused);
       return;
     }
-    h.trackResponse(reply.raw);
+    h.countRequest(request.raw, reply.raw);
     done();
   };
 }

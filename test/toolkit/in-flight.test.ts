@@ -1,0 +1,131 @@
+// The in-flight count over a real HTTP/1 server: finished, pipelined and aborted requests each stop
+// counting; idle() waits for finishes and closed connections and gives up at its bound; responses
+// that are not Node's HTTP/1 ones count until their 'close'; nothing is left behind.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { createInFlight } from '../../src/toolkit/in-flight.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { waitFor } from '../helpers/wait.js';
+
+async function counted(handler: (req: IncomingMessage, res: ServerResponse) => void) {
+  const inFlight = createInFlight();
+  const server = http.createServer((req, res) => {
+    inFlight.count(req, res);
+    handler(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    inFlight,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Opens a connection, writes raw bytes, and collects what comes back. */
+function raw(port: number, bytes: string) {
+  let text = '';
+  const socket: Socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (text += chunk));
+  socket.on('error', () => undefined);
+  return { socket, text: () => text };
+}
+
+const get = (path: string): string => `GET ${path} HTTP/1.1\r\nhost: x\r\n\r\n`;
+
+describe('createInFlight', () => {
+  test('finished, pipelined and aborted requests each stop counting', async () => {
+    await assertNoLeakedHandles(async () => {
+      const held = new Map<string, ServerResponse>();
+      const t = await counted((req, res) => {
+        if (req.url!.startsWith('/hold')) held.set(req.url!, res);
+        else res.end('ok');
+      });
+      try {
+        // Three pipelined requests behind a held one on one keep-alive connection: the three
+        // answered ones wait in Node's queue behind it, so all four are in flight.
+        const c = raw(t.port, get('/hold1') + get('/a') + get('/b') + get('/c'));
+        await waitFor(() => t.inFlight.value() === 4, 'four requests counted');
+        held.get('/hold1')!.end('held');
+        await waitFor(() => (c.text().match(/HTTP\/1\.1 200/g) ?? []).length === 4, 'four answers');
+        await waitFor(() => t.inFlight.value() === 0, 'all four finished');
+        c.socket.end();
+
+        // A request that is never answered stops counting when its client goes away, and
+        // answering it afterwards changes nothing.
+        const d = raw(t.port, get('/hold2'));
+        await waitFor(() => t.inFlight.value() === 1, 'the held request counted');
+        d.socket.destroy();
+        await waitFor(() => t.inFlight.value() === 0, 'the aborted request gone');
+        held.get('/hold2')!.end('late');
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.equal(t.inFlight.value(), 0);
+
+        // Many short connections: each counted while open, none once closed.
+        const many = await Promise.all(
+          Array.from({ length: 300 }, () =>
+            fetch(`http://127.0.0.1:${t.port}/x`, { headers: { connection: 'close' } }).then((r) => r.text()),
+          ),
+        );
+        assert.equal(many.length, 300);
+        await waitFor(() => t.inFlight.value() === 0, 'the 300 requests gone');
+      } finally {
+        await t.close();
+      }
+    });
+  });
+
+  test('idle() resolves on the last finish or closed connection, and gives up at its bound', async () => {
+    await assertNoLeakedHandles(async () => {
+      const held: ServerResponse[] = [];
+      const t = await counted((_req, res) => held.push(res));
+      try {
+        assert.equal(await t.inFlight.idle(10), true, 'nothing in flight');
+        const a = raw(t.port, get('/a'));
+        await waitFor(() => t.inFlight.value() === 1, 'the first request counted');
+        assert.equal(await t.inFlight.idle(20), false, 'still in flight at the bound');
+
+        let idle = false;
+        const waiting = t.inFlight.idle(5_000).then((v) => (idle = v));
+        // A request that arrives while someone waits is waited for too.
+        const b = raw(t.port, get('/b'));
+        await waitFor(() => t.inFlight.value() === 2, 'the second request counted');
+        held[0]!.end('a');
+        await waitFor(() => a.text().includes('HTTP/1.1 200'), 'the first answer');
+        assert.equal(idle, false);
+        b.socket.destroy(); // the second's client goes away unanswered
+        assert.equal(await waiting, true);
+        assert.equal(t.inFlight.value(), 0);
+        a.socket.end();
+      } finally {
+        await t.close();
+      }
+    });
+  });
+
+  test('track() and responses that are not Node HTTP/1 ones count until they end', async () => {
+    const inFlight = createInFlight();
+    const leave = inFlight.track();
+    const other = new EventEmitter(); // e.g. an HTTP/2 compatibility response
+    inFlight.count({ socket: {} } as IncomingMessage, other as unknown as ServerResponse);
+    assert.equal(inFlight.value(), 2);
+    const idle = inFlight.idle(5_000);
+    leave();
+    leave();
+    assert.equal(inFlight.value(), 1);
+    other.emit('close');
+    assert.equal(await idle, true);
+    assert.equal(inFlight.value(), 0);
+
+    // A request whose connection is already gone is not counted.
+    const res = new http.ServerResponse({ method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1 } as IncomingMessage);
+    inFlight.count({ socket: { destroyed: true } } as unknown as IncomingMessage, res);
+    assert.equal(inFlight.value(), 0);
+  });
+});
