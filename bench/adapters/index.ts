@@ -20,7 +20,7 @@
 // apps run on one CPU and the load generators on another (taskset).
 // Usage: npm run bench -- adapters [--frameworks fastify,express,nest-express,nest-fastify,next]
 //        [--rounds 5] [--duration 6] [--slice 2] [--connections 32] [--pin 0:1 | --pin none]
-//        [--same bare|headroom]
+//        [--same bare|headroom] [--warmup SECONDS]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -45,6 +45,8 @@ const { values: args } = parseArgs({
     pin: { type: 'string', default: cpus().length >= 2 ? '0:1' : 'none' },
     // Run this variant on both sides (A/A): the noise floor.
     same: { type: 'string' },
+    // Seconds of load on each fresh app before it is measured (default: the framework's own).
+    warmup: { type: 'string' },
   },
 });
 
@@ -53,6 +55,13 @@ interface Framework {
   command(variant: Variant): { cmd: string; argv: string[]; env?: Record<string, string>; cwd?: string };
   /** Runs once before the rounds (e.g. next build). */
   prepare?(): void;
+  /**
+   * Seconds of load on each fresh process before measuring (default 1): until its JIT has settled.
+   * Next.js serves ~1 000 requests a second here and was still warming up after 1 s (its first
+   * 2-s slice cost ~2.5× the CPU per request of its third), which counted against the variant with
+   * more code to compile.
+   */
+  warmup?: number;
 }
 type Variant = 'bare' | 'headroom';
 
@@ -67,6 +76,7 @@ const FRAMEWORKS: Record<string, Framework> = {
   'nest-fastify': tsApp('nest-fastify.ts'),
   next: {
     prepare: () => execFileSync(process.execPath, [join(here, 'apps', 'next', 'prepare.mjs')], { stdio: 'inherit' }),
+    warmup: 10,
     command: (variant) => ({
       cmd: process.execPath,
       argv: [join(here, 'apps', 'next', 'server.mjs')],
@@ -216,8 +226,8 @@ function alternatingLatency(urls: [string, string], seconds: number): [number, n
 }
 
 /** Warm-up: JIT and connection pools. */
-function warm(url: string, connections: number): void {
-  execFileSync(...pinned(pin?.[2], 'wrk', ['-t1', `-c${connections}`, '-d1s', `${url}/app/hello`]), { encoding: 'utf8' });
+function warm(url: string, connections: number, seconds: number): void {
+  execFileSync(...pinned(pin?.[2], 'wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, `${url}/app/hello`]), { encoding: 'utf8' });
 }
 
 /** What a variant answers: the route's status, type and body, and whether headroom's readiness probe is there. */
@@ -274,7 +284,7 @@ async function round(
   name: string,
   fw: Framework,
   i: number,
-  o: { slices: number; slice: number; connections: number; maxNoise: number },
+  o: { slices: number; slice: number; connections: number; maxNoise: number; warmup: number },
   s: Samples,
 ) {
   const apps = {} as Record<Variant, { url: string; child: ChildProcess }>;
@@ -282,7 +292,7 @@ async function round(
     for (const v of i % 2 ? (['headroom', 'bare'] as const) : (['bare', 'headroom'] as const)) {
       apps[v] = await startChecked(name, fw, same ?? v);
     }
-    for (const v of VARIANTS) warm(apps[v].url, o.connections);
+    for (const v of VARIANTS) warm(apps[v].url, o.connections, o.warmup);
     const pids = VARIANTS.map((v) => apps[v].child.pid!);
     for (let k = 0; k < o.slices; k++) {
       const order = ((i + k) % 2 ? ['headroom', 'bare'] : ['bare', 'headroom']) as [Variant, Variant];
@@ -326,6 +336,8 @@ const connections = Number(args.connections);
 const maxNoise = Number(args['max-noise']);
 const slice = Number(args.slice);
 const slices = Math.max(1, Math.round(duration / slice));
+if (args.warmup !== undefined && !(Number(args.warmup) >= 1)) throw new Error(`--warmup: expected seconds >= 1, got ${args.warmup}`);
+const warmupOf = (fw: Framework): number => (args.warmup !== undefined ? Math.round(Number(args.warmup)) : (fw.warmup ?? 1));
 const rows: string[] = [];
 console.log(
   `bench/adapters: ${rounds} rounds × ${slices} pairs of ${slice}-s measurements: both variants loaded at once (${connections} connections each), then in turn on one connection each for latency; node ${process.version}`,
@@ -358,6 +370,7 @@ for (const name of args.frameworks.split(',')) {
   const fw = FRAMEWORKS[name];
   if (!fw) throw new Error(`unknown framework ${name}; known: ${Object.keys(FRAMEWORKS).join(', ')}`);
   fw.prepare?.();
+  console.log(`${name}: ${warmupOf(fw)} s of load on each fresh process before measuring`);
   const s: Samples = {
     rps: { bare: [], headroom: [] },
     cpu: { bare: [], headroom: [] },
@@ -369,7 +382,7 @@ for (const name of args.frameworks.split(',')) {
   const perRound = { ratio: [] as number[], cpuRatio: [] as number[], added: [] as number[] };
   for (let i = 0; i < rounds; i++) {
     const from = s.p99Added.length;
-    await round(name, fw, i, { slices, slice, connections, maxNoise }, s);
+    await round(name, fw, i, { slices, slice, connections, maxNoise, warmup: warmupOf(fw) }, s);
     const at = (xs: number[]): number[] => xs.slice(from);
     perRound.ratio.push(median(at(s.rps.headroom)) / median(at(s.rps.bare)));
     perRound.cpuRatio.push(median(at(s.cpu.bare)) / median(at(s.cpu.headroom)));
