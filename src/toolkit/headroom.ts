@@ -170,6 +170,7 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
     }
 
     const inFlight = createInFlight();
+    closers.push(async () => inFlight.close());
     let shedCount = 0;
     let draining = false;
     const requests = (): AppRequestStats => ({ inFlight: inFlight.value(), shed: shedCount });

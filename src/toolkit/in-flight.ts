@@ -3,17 +3,23 @@
 // - count(req, res), every Node.js adapter's request path: the request's connection keeps its
 //   latest response, and a request is in flight while that response has not finished on a
 //   connection still open — decided when the count is read, not pushed on every finish. A request
-//   costs one WeakMap lookup and one property write; nothing listens per request or per
-//   connection. (Under bench/adapters the previous form — Node's response-finish diagnostics
-//   channel plus a 'close' listener per connection — was ~2.5 % of a Fastify request's CPU.)
+//   costs one Map lookup and one property write; nothing listens per request or per connection.
+//   (The previous form — Node's response-finish diagnostics channel plus a 'close' listener per
+//   connection — cost a Fastify app's requests ~2.5 % more CPU in bench/adapters.)
+//   A sweep every second lets go of finished responses and closed connections, so neither a
+//   request's objects (an Express req.body, res.locals) nor a socket outlives its end by more
+//   than about a second.
 // - trackResponse(res): until the response's 'close', for responses that are not Node's HTTP/1
 //   ones (HTTP/2 compatibility responses, test doubles).
 // - track(): an explicit enter and idempotent leave (Next.js handlers called outside a Node server).
 import { ServerResponse, type IncomingMessage } from 'node:http';
 
-/** A connection's responses: the latest counted one, and earlier ones a pipelined request overtook unfinished (rare). */
+/** Time between sweeps: at most this long is a finished response or a closed connection held. */
+const SWEEP_MS = 1000;
+
+/** A connection's latest counted response, and earlier ones a pipelined request overtook unfinished (rare). */
 interface Connection {
-  res: ServerResponse;
+  res: ServerResponse | undefined;
   older: ServerResponse[] | undefined;
 }
 
@@ -33,6 +39,8 @@ export interface InFlight {
   value(): number;
   /** Resolves true once nothing is in flight, false after `timeout` ms. */
   idle(timeout: number): Promise<boolean>;
+  /** Stops the sweep and lets go of every connection; later requests are not counted. Idempotent. */
+  close(): void;
 }
 
 const finished = (res: ServerResponse): boolean => res.writableFinished;
@@ -44,31 +52,34 @@ function pruned(older: ServerResponse[]): ServerResponse[] {
 }
 
 export function createInFlight(): InFlight {
-  // By connection (the request's socket). A WeakMap, so a closed connection's entry goes with it,
-  // and not a property on the socket (which would give every net.Socket another hidden class).
-  const connections = new WeakMap<object, Connection>();
-  // The connections to read when counting. WeakRefs: a closed connection is not kept alive until
-  // the next read; the refs themselves are dropped at each read and whenever the set doubles.
-  const live = new Set<WeakRef<SocketLike & object>>();
-  let sweepAt = 256;
+  // By connection (the request's socket); not a property on the socket, which would give every
+  // net.Socket another hidden class.
+  const connections = new Map<SocketLike & object, Connection>();
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
   let tracked = 0; // trackResponse and track
 
+  /** Lets go of what has ended and returns how many counted responses are still open. */
   const sweep = (): number => {
     let n = 0;
-    for (const ref of live) {
-      const socket = ref.deref();
-      if (socket === undefined || socket.destroyed === true) {
-        live.delete(ref);
+    for (const [socket, c] of connections) {
+      if (socket.destroyed === true) {
+        connections.delete(socket);
         continue;
       }
-      const c = connections.get(socket);
-      if (!c) continue;
-      if (!finished(c.res)) n++;
-      if (c.older) {
+      if (c.res !== undefined) {
+        if (finished(c.res)) c.res = undefined;
+        else n++;
+      }
+      if (c.older !== undefined) {
         c.older = c.older.filter((r) => !finished(r));
         n += c.older.length;
         if (c.older.length === 0) c.older = undefined;
       }
+    }
+    if (connections.size === 0 && timer !== undefined) {
+      clearInterval(timer);
+      timer = undefined;
     }
     return n;
   };
@@ -90,12 +101,9 @@ export function createInFlight(): InFlight {
     emitter.once('close', check);
   };
   const watchAll = (): void => {
-    for (const ref of live) {
-      const socket = ref.deref();
-      const c = socket && connections.get(socket);
-      if (!socket || !c) continue;
+    for (const [socket, c] of connections) {
       watch(socket);
-      watch(c.res);
+      if (c.res) watch(c.res);
       for (const r of c.older ?? []) watch(r);
     }
   };
@@ -116,18 +124,17 @@ export function createInFlight(): InFlight {
         trackResponse(res);
         return;
       }
-      if (socket.destroyed === true) return; // its connection is gone: nothing is waiting for it
+      if (socket.destroyed === true || closed) return; // its connection is gone: nothing is waiting for it
       const c = connections.get(socket);
       if (c === undefined) {
         connections.set(socket, { res, older: undefined });
-        live.add(new WeakRef(socket));
-        if (live.size >= sweepAt) {
-          sweep();
-          sweepAt = Math.max(256, live.size * 2);
+        if (timer === undefined) {
+          timer = setInterval(sweep, SWEEP_MS);
+          timer.unref();
         }
       } else {
         // A pipelined request arrives while an earlier response is still being written.
-        if (c.res !== res && !finished(c.res)) {
+        if (c.res !== undefined && c.res !== res && !finished(c.res)) {
           if (c.older === undefined) c.older = [c.res];
           else {
             c.older.push(c.res);
@@ -166,6 +173,12 @@ export function createInFlight(): InFlight {
         waiters.add(done);
         watchAll();
       });
+    },
+    close() {
+      closed = true;
+      connections.clear();
+      clearInterval(timer);
+      timer = undefined;
     },
   };
 }

@@ -21,6 +21,8 @@ async function counted(handler: (req: IncomingMessage, res: ServerResponse) => v
     port: (server.address() as AddressInfo).port,
     inFlight,
     async close() {
+      inFlight.close();
+      inFlight.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -106,6 +108,38 @@ describe('createInFlight', () => {
       } finally {
         await t.close();
       }
+    });
+  });
+
+  test('a finished response is let go within a sweep although its connection stays open', async () => {
+    await assertNoLeakedHandles(async () => {
+      let ref: WeakRef<ServerResponse> | undefined;
+      const t = await counted((_req, res) => {
+        ref = new WeakRef(res);
+        res.end('ok');
+      });
+      try {
+        const c = raw(t.port, get('/a'));
+        await waitFor(() => c.text().includes('ok'), 'the answer');
+        assert.equal(t.inFlight.value(), 0);
+        // The keep-alive connection stays open; the sweep (every second) drops its finished response.
+        await waitFor(
+          () => {
+            gc!();
+            return ref!.deref() === undefined;
+          },
+          'the finished response collected',
+          5_000,
+          100,
+        );
+        c.socket.end();
+      } finally {
+        await t.close();
+      }
+      // Closed: nothing is counted any more.
+      const res = new http.ServerResponse({ method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1 } as IncomingMessage);
+      t.inFlight.count({ socket: { destroyed: false } } as unknown as IncomingMessage, res);
+      assert.equal(t.inFlight.value(), 0);
     });
   });
 
