@@ -1,7 +1,7 @@
-// bench/adapters/callgrind.ts: instructions per request of the Fastify-based bench apps, bare and with
+// bench/adapters/callgrind.ts: instructions per request of the bench apps but Next.js, bare and with
 // headroom, counted by valgrind's callgrind: far steadier than wall-clock throughput on a shared VM.
 //
-//   npm run bench -- adapters/callgrind [--frameworks fastify,nest-fastify] [--requests 2000]
+//   npm run bench -- adapters/callgrind [--frameworks fastify,nest-fastify,express,nest-express] [--requests 2000]
 //        [--warmup 3000] [--jitless] [--keep DIR] [--only bare|headroom]
 //
 // Each app runs under callgrind collecting only inside node::LibuvStreamWrap::OnUvRead on the main
@@ -24,10 +24,15 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const APPS: Record<string, string> = { fastify: 'fastify.ts', 'nest-fastify': 'nest-fastify.ts' };
+const APPS: Record<string, string> = {
+  fastify: 'fastify.ts',
+  'nest-fastify': 'nest-fastify.ts',
+  express: 'express.ts',
+  'nest-express': 'nest-express.ts',
+};
 const { values: args } = parseArgs({
   options: {
-    frameworks: { type: 'string', default: 'fastify,nest-fastify' },
+    frameworks: { type: 'string', default: 'fastify,nest-fastify,express,nest-express' },
     requests: { type: 'string', default: '2000' },
     warmup: { type: 'string', default: '3000' },
     jitless: { type: 'boolean', default: false },
