@@ -10,9 +10,11 @@
 //   request's objects (an Express req.body, res.locals) nor a socket outlives its end by more
 //   than about a second.
 // - trackResponse(res): until the response's 'close', for responses that are not Node's HTTP/1
-//   ones (HTTP/2 compatibility responses, test doubles).
+//   ones on a real connection (HTTP/2 compatibility responses, light-my-request's injected ones,
+//   whose mock socket is never destroyed and so would never leave the map).
 // - track(): an explicit enter and idempotent leave (Next.js handlers called outside a Node server).
 import { ServerResponse, type IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 
 /** Time between sweeps: at most this long is a finished response or a closed connection held. */
 const SWEEP_MS = 1000;
@@ -21,11 +23,6 @@ const SWEEP_MS = 1000;
 interface Connection {
   res: ServerResponse | undefined;
   older: ServerResponse[] | undefined;
-}
-
-interface SocketLike {
-  readonly destroyed?: boolean;
-  once(event: 'close', listener: () => void): unknown;
 }
 
 export interface InFlight {
@@ -54,7 +51,7 @@ function pruned(older: ServerResponse[]): ServerResponse[] {
 export function createInFlight(): InFlight {
   // By connection (the request's socket); not a property on the socket, which would give every
   // net.Socket another hidden class.
-  const connections = new Map<SocketLike & object, Connection>();
+  const connections = new Map<Socket, Connection>();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let tracked = 0; // trackResponse and track
@@ -63,7 +60,7 @@ export function createInFlight(): InFlight {
   const sweep = (): number => {
     let n = 0;
     for (const [socket, c] of connections) {
-      if (socket.destroyed === true) {
+      if (socket.destroyed) {
         connections.delete(socket);
         continue;
       }
@@ -119,12 +116,13 @@ export function createInFlight(): InFlight {
 
   return {
     count(req, res) {
-      const socket = req.socket as (SocketLike & object) | null | undefined;
-      if (!(res instanceof ServerResponse) || typeof socket !== 'object' || socket === null) {
+      if (closed) return;
+      const socket: unknown = req.socket;
+      if (!(res instanceof ServerResponse) || !(socket instanceof Socket)) {
         trackResponse(res);
         return;
       }
-      if (socket.destroyed === true || closed) return; // its connection is gone: nothing is waiting for it
+      if (socket.destroyed) return; // its connection is gone: nothing is waiting for it
       const c = connections.get(socket);
       if (c === undefined) {
         connections.set(socket, { res, older: undefined });

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, Socket, type AddressInfo } from 'node:net';
 import { createInFlight } from '../../src/toolkit/in-flight.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { waitFor } from '../helpers/wait.js';
@@ -138,7 +138,7 @@ describe('createInFlight', () => {
       }
       // Closed: nothing is counted any more.
       const res = new http.ServerResponse({ method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1 } as IncomingMessage);
-      t.inFlight.count({ socket: { destroyed: false } } as unknown as IncomingMessage, res);
+      t.inFlight.count({ socket: new EventEmitter() } as unknown as IncomingMessage, res);
       assert.equal(t.inFlight.value(), 0);
     });
   });
@@ -158,8 +158,17 @@ describe('createInFlight', () => {
     assert.equal(inFlight.value(), 0);
 
     // A request whose connection is already gone is not counted.
+    const gone = new Socket();
+    gone.destroy();
     const res = new http.ServerResponse({ method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1 } as IncomingMessage);
-    inFlight.count({ socket: { destroyed: true } } as unknown as IncomingMessage, res);
+    inFlight.count({ socket: gone } as unknown as IncomingMessage, res);
     assert.equal(inFlight.value(), 0);
+    // A Node response on a mock connection (light-my-request's inject): counted until its 'close'.
+    const injected = new http.ServerResponse({ method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1 } as IncomingMessage);
+    inFlight.count({ socket: new EventEmitter() } as unknown as IncomingMessage, injected);
+    assert.equal(inFlight.value(), 1);
+    injected.emit('close');
+    assert.equal(inFlight.value(), 0);
+    inFlight.close();
   });
 });
