@@ -63,6 +63,16 @@ export interface BuiltPackage {
   files: string[];
 }
 
+/** A path's mtime, or now if it is gone: test files running at once remove each other's old builds and locks. */
+function mtimeMs(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return Date.now();
+    throw err;
+  }
+}
+
 /**
  * The package, built and packed once while the sources stay the same, and shared by the tests that
  * run at the same time (a lock folder). Older builds in the temporary folder are removed.
@@ -80,7 +90,7 @@ export async function builtPackage(): Promise<BuiltPackage> {
     try {
       mkdirSync(lock);
     } catch {
-      if (Date.now() - statSync(lock).mtimeMs > 300_000) rmSync(lock, { recursive: true, force: true }); // left by a killed run
+      if (Date.now() - mtimeMs(lock) > 300_000) rmSync(lock, { recursive: true, force: true }); // left by a killed run
       await sleep(500);
       continue;
     }
@@ -111,7 +121,7 @@ export async function builtPackage(): Promise<BuiltPackage> {
   for (const name of readdirSync(tmpdir()))
     if (/^headroom-(examples-)?pack-[0-9a-f]{16}$/.test(name) && !name.endsWith(key)) {
       const old = join(tmpdir(), name);
-      if (Date.now() - statSync(old).mtimeMs > 3_600_000) rmSync(old, { recursive: true, force: true });
+      if (Date.now() - mtimeMs(old) > 3_600_000) rmSync(old, { recursive: true, force: true });
     }
   return { dir, tarball, files: JSON.parse(readFileSync(listing, 'utf8')) as string[] };
 }
