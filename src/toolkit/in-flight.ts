@@ -42,17 +42,19 @@ export interface InFlight {
 
 const finished = (res: ServerResponse): boolean => res.writableFinished;
 
+const unfinished = (list: ServerResponse[]): ServerResponse[] => list.filter((r) => !finished(r));
+
 /** Drops the finished ones from a long list of overtaken responses: at 32, 64, 128 … entries (amortised O(1) per request). */
 function pruned(older: ServerResponse[]): ServerResponse[] {
   const n = older.length;
-  return n >= 32 && (n & (n - 1)) === 0 ? older.filter((r) => !finished(r)) : older;
+  return n >= 32 && (n & (n - 1)) === 0 ? unfinished(older) : older;
 }
 
 export function createInFlight(): InFlight {
   // By connection (the request's socket); not a property on the socket, which would give every
   // net.Socket another hidden class.
   const connections = new Map<Socket, Connection>();
-  let timer: NodeJS.Timeout | undefined;
+  let sweeper: NodeJS.Timeout | undefined; // the sweep's interval, only while connections are known
   let closed = false;
   let tracked = 0; // trackResponse and track
 
@@ -69,14 +71,14 @@ export function createInFlight(): InFlight {
         else n++;
       }
       if (c.older !== undefined) {
-        c.older = c.older.filter((r) => !finished(r));
+        c.older = unfinished(c.older);
         n += c.older.length;
         if (c.older.length === 0) c.older = undefined;
       }
     }
-    if (connections.size === 0 && timer !== undefined) {
-      clearInterval(timer);
-      timer = undefined;
+    if (connections.size === 0 && sweeper !== undefined) {
+      clearInterval(sweeper);
+      sweeper = undefined;
     }
     return n;
   };
@@ -126,9 +128,9 @@ export function createInFlight(): InFlight {
       const c = connections.get(socket);
       if (c === undefined) {
         connections.set(socket, { res, older: undefined });
-        if (timer === undefined) {
-          timer = setInterval(sweep, SWEEP_MS);
-          timer.unref();
+        if (sweeper === undefined) {
+          sweeper = setInterval(sweep, SWEEP_MS);
+          sweeper.unref();
         }
       } else {
         // A pipelined request arrives while an earlier response is still being written.
@@ -175,8 +177,8 @@ export function createInFlight(): InFlight {
     close() {
       closed = true;
       connections.clear();
-      clearInterval(timer);
-      timer = undefined;
+      clearInterval(sweeper);
+      sweeper = undefined;
     },
   };
 }
