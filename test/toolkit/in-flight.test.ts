@@ -5,8 +5,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect, Socket, type AddressInfo } from 'node:net';
+import { Socket, type AddressInfo } from 'node:net';
 import { createInFlight } from '../../src/toolkit/in-flight.js';
+import { openSocket } from '../helpers/raw-http.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -29,10 +30,11 @@ async function counted(handler: (req: IncomingMessage, res: ServerResponse) => v
   };
 }
 
-/** Opens a connection, writes raw bytes, and collects what comes back. */
-function raw(port: number, bytes: string) {
+/** Opens a connection, writes raw bytes, and collects what comes back (the connection stays open). */
+async function raw(port: number, bytes: string) {
   let text = '';
-  const socket: Socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+  const socket = await openSocket(`http://127.0.0.1:${port}`);
+  socket.write(bytes);
   socket.setEncoding('utf8');
   socket.on('data', (chunk: string) => (text += chunk));
   socket.on('error', () => undefined);
@@ -52,7 +54,7 @@ describe('createInFlight', () => {
       try {
         // Three pipelined requests behind a held one on one keep-alive connection: the three
         // answered ones wait in Node's queue behind it, so all four are in flight.
-        const c = raw(t.port, get('/hold1') + get('/a') + get('/b') + get('/c'));
+        const c = await raw(t.port, get('/hold1') + get('/a') + get('/b') + get('/c'));
         await waitFor(() => t.inFlight.value() === 4, 'four requests counted');
         held.get('/hold1')!.end('held');
         await waitFor(() => (c.text().match(/HTTP\/1\.1 200/g) ?? []).length === 4, 'four answers');
@@ -61,7 +63,7 @@ describe('createInFlight', () => {
 
         // A request that is never answered stops counting when its client goes away, and
         // answering it afterwards changes nothing.
-        const d = raw(t.port, get('/hold2'));
+        const d = await raw(t.port, get('/hold2'));
         await waitFor(() => t.inFlight.value() === 1, 'the held request counted');
         d.socket.destroy();
         await waitFor(() => t.inFlight.value() === 0, 'the aborted request gone');
@@ -89,14 +91,14 @@ describe('createInFlight', () => {
       const t = await counted((_req, res) => held.push(res));
       try {
         assert.equal(await t.inFlight.idle(10), true, 'nothing in flight');
-        const a = raw(t.port, get('/a'));
+        const a = await raw(t.port, get('/a'));
         await waitFor(() => t.inFlight.value() === 1, 'the first request counted');
         assert.equal(await t.inFlight.idle(20), false, 'still in flight at the bound');
 
         let idle = false;
         const waiting = t.inFlight.idle(5_000).then((v) => (idle = v));
         // A request that arrives while someone waits is waited for too.
-        const b = raw(t.port, get('/b'));
+        const b = await raw(t.port, get('/b'));
         await waitFor(() => t.inFlight.value() === 2, 'the second request counted');
         held[0]!.end('a');
         await waitFor(() => a.text().includes('HTTP/1.1 200'), 'the first answer');
@@ -119,7 +121,7 @@ describe('createInFlight', () => {
         res.end('ok');
       });
       try {
-        const c = raw(t.port, get('/a'));
+        const c = await raw(t.port, get('/a'));
         await waitFor(() => c.text().includes('ok'), 'the answer');
         assert.equal(t.inFlight.value(), 0);
         // The keep-alive connection stays open; the sweep (every second) drops its finished response.
