@@ -114,9 +114,9 @@ export const register = (): Promise<void> => registerHeadroom().then(() => undef
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 /**
- * Counts a request in flight (h.track()) until its answer has been sent or the client went away,
- * whichever comes first; a handler still running for a client that left no longer counts. Returns
- * what to do with the handler's Response once it has one.
+ * Counts a request in flight (h.trackResponse, or h.track() without a Node response) until its
+ * answer has been sent or the client went away, whichever comes first; a handler still running for
+ * a client that left no longer counts. Returns what to do with the handler's Response once it has one.
  *
  * Through a Node.js HTTP server (the usual case) that is the response's 'close' event, and the
  * Response goes out untouched. Otherwise (see node-response.ts) the Response's body is wrapped to
@@ -129,8 +129,8 @@ function track(h: Headroom, request: Request): Tracking {
   const res = nodeResponse();
   if (res && !res.writableEnded && !res.closed) {
     // 'close' fires once per response, written to the end or aborted (also after the 500 Next.js
-    // sends for a handler that threw); the release is idempotent.
-    res.once('close', h.track());
+    // sends for a handler that threw): trackResponse's one shared listener, nothing made per request.
+    h.trackResponse(res);
     return untouched;
   }
   const end = inFlight(h, request.signal);
