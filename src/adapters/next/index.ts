@@ -14,7 +14,7 @@ import { nestedOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { errorResponse, toWebResponse, type PlainResponse } from '../../toolkit/response.js';
 import { whenSent } from './body.js';
-import { nodeResponse, watchResponses } from './node-response.js';
+import { takeNodeResponse, watchResponses } from './node-response.js';
 import { edgeResponse, isNodeRuntime, warnEdgeOnce } from './runtime.js';
 
 export { createImageLoader, type ImageLoaderOptions, type ImageLoaderProps } from './image-loader.js';
@@ -126,7 +126,7 @@ const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
  * second way then decides.
  */
 function track(h: Headroom, request: Request): Tracking {
-  const res = nodeResponse();
+  const res = takeNodeResponse();
   if (res && !res.writableEnded && !res.closed) {
     // 'close' fires once per response, written to the end or aborted (also after the 500 Next.js
     // sends for a handler that threw): trackResponse's one shared listener, nothing made per request.

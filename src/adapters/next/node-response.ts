@@ -7,15 +7,21 @@
 // request inherits. Requests that did not come through a Node.js HTTP server in this process
 // (started before the subscription, `next build` prerendering, tests calling a handler directly)
 // find nothing here and are tracked by their body (body.ts).
+// The store is a holder that the first reader empties: every async resource created while Next.js
+// handles the request inherits it and may outlive the request, and none of them should keep the
+// response (and the request, body and buffers it reaches) alive after it.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ServerResponse } from 'node:http';
 
 const CHANNEL = 'http.server.request.start';
 
+interface Holder {
+  res: ServerResponse | undefined;
+}
+
 interface Hook {
-  /** A WeakRef, so that a finished response is not kept alive by the connection's async resource that keeps the store. */
-  storage: AsyncLocalStorage<WeakRef<ServerResponse>>;
+  storage: AsyncLocalStorage<Holder>;
   onStart: (message: unknown) => void;
   /** Headrooms (route bundles' copies, a Headroom closed and made again) that asked for the hook. */
   users: number;
@@ -29,12 +35,12 @@ type Global = typeof globalThis & { [HOOK]?: Hook };
 function hook(): Hook {
   const g = globalThis as Global;
   if (g[HOOK]) return g[HOOK];
-  const storage = new AsyncLocalStorage<WeakRef<ServerResponse>>();
-  const onStart = (message: unknown): void => storage.enterWith(new WeakRef((message as { response: ServerResponse }).response));
+  const storage = new AsyncLocalStorage<Holder>();
+  const onStart = (message: unknown): void => storage.enterWith({ res: (message as { response: ServerResponse }).response });
   return (g[HOOK] = { storage, onStart, users: 0 });
 }
 
-/** Starts putting each HTTP request's response where nodeResponse() finds it; returns the idempotent undo. */
+/** Starts putting each HTTP request's response where takeNodeResponse() finds it; returns the idempotent undo. */
 export function watchResponses(): () => void {
   const h = hook();
   if (h.users++ === 0) subscribe(CHANNEL, h.onStart);
@@ -46,9 +52,17 @@ export function watchResponses(): () => void {
   };
 }
 
-/** The Node.js response of the HTTP request being handled, if it came through a watched server. */
-export function nodeResponse(): ServerResponse | undefined {
+/**
+ * The Node.js response of the HTTP request being handled, if it came through a watched server and
+ * nobody took it yet: the first call takes it, later ones in the same request get undefined.
+ */
+export function takeNodeResponse(): ServerResponse | undefined {
   const h = (globalThis as Global)[HOOK];
   // Unsubscribed, a connection's store may still hold an earlier request's response.
-  return h && h.users > 0 ? h.storage.getStore()?.deref() : undefined;
+  if (!h || h.users === 0) return undefined;
+  const holder = h.storage.getStore();
+  if (!holder) return undefined;
+  const res = holder.res;
+  holder.res = undefined;
+  return res;
 }

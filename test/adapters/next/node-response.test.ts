@@ -29,10 +29,11 @@ async function serve(route: RouteHandler, req: IncomingMessage, res: ServerRespo
   }
 }
 
-/** A loopback server running `route` the Next.js way; `before` runs ahead of it for each request. */
-async function start(t: TestContext, route: RouteHandler, before?: () => void): Promise<string> {
+/** A loopback server running `route` the Next.js way; `before` runs ahead of it for each request, `see` is shown its response. */
+async function start(t: TestContext, route: RouteHandler, before?: () => void, see?: (res: ServerResponse) => void): Promise<string> {
   const server = createServer((req, res) => {
     before?.();
+    see?.(res);
     void serve(route, req, res);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -115,6 +116,46 @@ test('through a Node.js HTTP server a client that leaves releases the slot while
   finish();
   await new Promise((r) => setImmediate(r));
   assert.equal(h.requests().inFlight, 0, 'counted once');
+});
+
+test('work a handler leaves behind does not keep its response alive, and a second wrapper counts by the body', async (t) => {
+  t.after(() => closeHeadroom());
+  const h = getHeadroom();
+  let ref: WeakRef<ServerResponse> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  t.after(() => clearInterval(timer));
+  let inner: Response | undefined;
+  let outer: Response | undefined;
+  // Wrapped twice: the outer wrapper takes the Node.js response, the inner one finds none and
+  // wraps the body; the request is counted by both and released by both.
+  const handler = withHeadroom(
+    withHeadroom(async () => {
+      // A timer started while handling inherits the request's async context, and outlives it.
+      timer = setInterval(() => undefined, 60_000);
+      inner = Response.json({ ok: true });
+      return inner;
+    }),
+  );
+  const url = await start(
+    t,
+    async (request) => (outer = await handler(request)),
+    undefined,
+    (res) => (ref = new WeakRef(res)),
+  );
+  const client = get(`${url}/app/timer`);
+  assert.equal(await client.chunk(), '{"ok":true}');
+  assert.equal(await client.chunk(), '');
+  assert.notEqual(outer, inner, 'the inner wrapper wrapped the body');
+  await waitFor(() => h.requests().inFlight === 0, 'released by both wrappers');
+  await waitFor(
+    () => {
+      gc!();
+      return ref!.deref() === undefined;
+    },
+    'the finished response collected while the timer runs',
+    5_000,
+    100,
+  );
 });
 
 test('a request that reached the server before the Headroom existed is tracked by its body instead', async (t) => {
