@@ -18,7 +18,7 @@
 // Before measuring, both variants must answer GET /app/hello with the same status, type and body,
 // and GET /health/ready must be 404 on the bare app and 200 with headroom. With two or more CPUs the
 // apps run on one CPU and the load generators on another (taskset).
-// Usage: npm run bench -- adapters [--frameworks fastify,express,nest-express,nest-fastify,next]
+// Usage: npm run bench -- adapters [--frameworks fastify,express,express-front,nest-express,nest-fastify,next]
 //        [--rounds 5] [--duration 6] [--slice 2] [--connections 32] [--pin 0:1 | --pin none]
 //        [--same bare|headroom] [--warmup SECONDS]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -33,7 +33,7 @@ import { cpus, loadavg } from 'node:os';
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({
   options: {
-    frameworks: { type: 'string', default: 'fastify,express,nest-express,nest-fastify,next' },
+    frameworks: { type: 'string', default: 'fastify,express,express-front,nest-express,nest-fastify,next' },
     rounds: { type: 'string', default: '5' },
     // Seconds measured per round, in pairs of measurements of --slice seconds each.
     duration: { type: 'string', default: '6' },
@@ -65,13 +65,19 @@ interface Framework {
 }
 type Variant = 'bare' | 'headroom';
 
-const tsApp = (file: string): Framework => ({
-  command: (variant) => ({ cmd: process.execPath, argv: ['--import', 'tsx', join(here, 'apps', file)], env: { BENCH_VARIANT: variant } }),
+const tsApp = (file: string, env: Record<string, string> = {}): Framework => ({
+  command: (variant) => ({
+    cmd: process.execPath,
+    argv: ['--import', 'tsx', join(here, 'apps', file)],
+    env: { ...env, BENCH_VARIANT: variant },
+  }),
 });
 
 const FRAMEWORKS: Record<string, Framework> = {
   fastify: tsApp('fastify.ts'),
   express: tsApp('express.ts'),
+  // The same Express app with headroom in front of it (http.createServer(hr.handler(app))) instead of its middleware.
+  'express-front': tsApp('express.ts', { BENCH_EXPRESS_FRONT: '1' }),
   'nest-express': tsApp('nest-express.ts'),
   'nest-fastify': tsApp('nest-fastify.ts'),
   next: {

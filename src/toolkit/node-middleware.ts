@@ -64,7 +64,14 @@ export function clientAddress(req: NodeRequest): string {
 
 const requestUrl = (req: NodeRequest): string => req.url ?? '/';
 
-export function nodeMiddleware(headroom: Headroom, options: NodeMiddlewareOptions = {}): NodeMiddleware {
+/**
+ * What nodeMiddleware does before next(), for callers that are not a middleware chain (a request
+ * listener in front of an app): answers health, metrics, the admin API and shed requests itself
+ * and returns undefined, or counts the request in flight and returns its path.
+ */
+export type NodeGate = (req: NodeRequest, res: ServerResponse) => string | undefined;
+
+export function nodeGate(headroom: Headroom, options: Omit<NodeMiddlewareOptions, 'beforeNext'> = {}): NodeGate {
   const { health, metrics, admin } = resolveNodeRoutes('nodeMiddleware', {
     health: options.health,
     metrics: options.metrics,
@@ -72,7 +79,6 @@ export function nodeMiddleware(headroom: Headroom, options: NodeMiddlewareOption
   });
   const urlOf = options.url ?? requestUrl;
   const clientOf = options.client ?? clientAddress;
-  const beforeNext = options.beforeNext;
   const probes = new Map<string, () => PlainResponse>();
   if (health !== false) {
     const report = (): PlainResponse => headroom.health();
@@ -85,7 +91,7 @@ export function nodeMiddleware(headroom: Headroom, options: NodeMiddlewareOption
   const metricsSlash = metrics === false ? false : `${metrics}/`;
   const adminPrefix = admin === false ? undefined : `${admin}/`;
 
-  return (req, res, next) => {
+  return (req, res) => {
     const method = req.method ?? 'GET';
     const url = urlOf(req);
     const path = pathOf(url);
@@ -94,13 +100,13 @@ export function nodeMiddleware(headroom: Headroom, options: NodeMiddlewareOption
       // The prefix test first: an app's path is rejected at its first differing character, without
       // hashing the (new on every request) path string for the map.
       const probe = health !== false && path.startsWith(health) ? probes.get(path) : undefined;
-      if (probe) return writePlain(res, probe(), method);
+      if (probe) return void writePlain(res, probe(), method);
       if (path === metrics || path === metricsSlash) {
         headroom.metrics().then(
           (r) => writePlain(res, r, method),
           (err: unknown) => writePlain(res, errorResponse(err), method),
         );
-        return;
+        return undefined;
       }
     }
     if (adminPrefix && (path === admin || path.startsWith(adminPrefix))) {
@@ -110,11 +116,21 @@ export function nodeMiddleware(headroom: Headroom, options: NodeMiddlewareOption
           (r) => writePlain(res, r, method),
           (err: unknown) => writePlain(res, errorResponse(err), method),
         );
-      return;
+      return undefined;
     }
     const refused = headroom.shed(path);
-    if (refused) return writePlain(res, refused, method);
+    if (refused) return void writePlain(res, refused, method);
     headroom.countRequest(req, res);
+    return path;
+  };
+}
+
+export function nodeMiddleware(headroom: Headroom, options: NodeMiddlewareOptions = {}): NodeMiddleware {
+  const gate = nodeGate(headroom, options);
+  const beforeNext = options.beforeNext;
+  return (req, res, next) => {
+    const path = gate(req, res);
+    if (path === undefined) return;
     if (beforeNext) beforeNext(req, path);
     next();
   };

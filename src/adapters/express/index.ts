@@ -5,14 +5,18 @@
 //   app.use('/api', hr.proxy());       // before express.json(): the body is streamed, not parsed
 //   hr.shutdown(app.listen(3000));     // SIGTERM: ready 503, in-flight finish, everything closes
 //
+// or, instead of hr.middleware(), in front of the app (cheaper: Express never sees what headroom answers):
+//   hr.shutdown(http.createServer(hr.handler(app)).listen(3000));
+//
 // Express itself is never imported: the handlers are plain (req, res, next) functions on Node's
 // objects, so the package does not need express at run time and works with Connect as well.
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { HeadroomError } from '../../errors.js';
 import { nestedOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { mountToPrefix } from '../../proxy/mount.js';
 import {
+  nodeGate,
   nodeMiddleware,
   resolveNodeRoutes,
   type NodeMiddleware,
@@ -41,6 +45,15 @@ export interface ExpressHeadroom {
    * memory is critical or the app drains, and counts the rest in flight until their response closes.
    */
   middleware(): NodeMiddleware;
+  /**
+   * What middleware() does, in front of the app instead of inside it:
+   * `http.createServer(hr.handler(app))`. Headroom's routes and shed requests never reach Express
+   * (no Express layer per request, nothing allocated for a request refused under memory pressure);
+   * the app's requests are counted and handed to `app`. The routes are at the server's root, and
+   * the admin rate limit counts clients by connection address (`trust proxy` is Express's, which
+   * has not run yet). Use either this or middleware(), not both.
+   */
+  handler(app: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void;
   /**
    * The streaming proxy (needs the `proxy` option). Mounted at a path (`app.use('/api', hr.proxy())`)
    * it forwards what follows the mount path, with the query exactly as sent; mounted without one
@@ -111,6 +124,18 @@ export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom 
   return {
     headroom: hr,
     middleware: () => nodeMiddleware(hr, paths),
+    handler(app) {
+      if (typeof app !== 'function') {
+        throw new HeadroomError(
+          'HEADROOM_CONFIG_INVALID',
+          `${LABEL}: hr.handler(app) takes the app's request listener (an Express or Connect app, or any (req, res) function); got ${app === null ? 'null' : typeof app}`,
+        );
+      }
+      const gate = nodeGate(hr, paths);
+      return (req, res) => {
+        if (gate(req, res) !== undefined) app(req, res);
+      };
+    },
     proxy() {
       const proxy = hr.proxy;
       if (!proxy) throw missing('proxy', 'proxy');

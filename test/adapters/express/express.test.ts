@@ -261,6 +261,59 @@ describe('headroom-memory/express', () => {
     });
   });
 
+  it('hr.handler(app) in front of the app: answers and sheds before Express sees the request, counts the rest', async () => {
+    const mem = fakeMemory();
+    const hr = headroom({ monitor: { sampler: mem.sampler, autoStart: false }, routes: { health: '/healthz' } });
+    let reached = 0;
+    const a = express();
+    a.use((_req, _res, next) => {
+      reached++;
+      next();
+    });
+    let release!: () => void;
+    a.get('/own', (_req, res) => void res.json({ own: true }));
+    a.get('/held', (_req, res) => void (release = () => res.end('done')));
+    const { server, url } = await listen(hr.handler(a));
+    try {
+      hr.headroom.monitor.sampleNow();
+      assert.deepEqual((await request(`${url}/own`)).json(), { own: true });
+      assert.equal(reached, 1);
+      assert.equal((await request(`${url}/healthz/ready`)).status, 200);
+      assert.match((await request(`${url}/metrics`)).text, /^headroom_app_requests_in_flight 0$/m);
+      assert.equal((await request(`${url}/admin/memory-stats`)).status, 403, 'the admin API without a token');
+      assert.equal(reached, 1, "headroom's own routes never reach the app");
+
+      const held = request(`${url}/held`);
+      await waitFor(() => release, 'the held request reached the app');
+      assert.equal(hr.headroom.requests().inFlight, 1);
+      release();
+      assert.equal((await held).text, 'done');
+      await waitFor(() => hr.headroom.requests().inFlight === 0, 'released when its response finished');
+
+      mem.setHeapRatio(0.9);
+      hr.headroom.monitor.sampleNow();
+      const shed = await request(`${url}/own`);
+      assert.equal(shed.status, 503);
+      assert.equal(shed.json().error.code, 'HEADROOM_MEMORY_PRESSURE');
+      assert.equal(reached, 2, 'a shed request never reaches the app');
+    } finally {
+      await closeServer(server);
+      await hr.close();
+    }
+    const bad = headroom({ monitor: { autoStart: false } });
+    try {
+      assert.throws(
+        () => bad.handler({} as never),
+        (err: unknown) =>
+          isHeadroomError(err) &&
+          err.code === 'HEADROOM_CONFIG_INVALID' &&
+          /hr\.handler\(app\) takes the app's request listener.*got object/.test(err.message),
+      );
+    } finally {
+      await bad.close();
+    }
+  });
+
   it('refuses hr.proxy() and hr.image() without their options, naming the option', async () => {
     const hr = headroom({ monitor: { autoStart: false } });
     try {
