@@ -62,6 +62,30 @@ export function clientAddress(req: NodeRequest): string {
   return req.ip ?? req.socket?.remoteAddress ?? 'unknown';
 }
 
+/**
+ * The client address as Express works out req.ip under its `trust proxy` setting, for a gate that
+ * runs before Express (where req.ip does not exist yet). `trust(address, hop)` is Express's
+ * compiled setting, app.get('trust proxy fn'): starting at the connection's address, each trusted
+ * hop lets the next address to the left in X-Forwarded-For stand for the client.
+ */
+export function trustedClient(req: NodeRequest, trust: (address: string, hop: number) => boolean): string {
+  let address = req.socket?.remoteAddress ?? 'unknown';
+  const header = req.headers['x-forwarded-for'];
+  if (typeof header !== 'string' || header === '') return address;
+  const hops = header.split(',');
+  for (let hop = 0; trust(address, hop) && hop < hops.length; hop++) address = hops[hops.length - 1 - hop]!.trim();
+  return address;
+}
+
+/** For a gate in front of an Express app: its client rule (`trust proxy`), read at each call; the socket's address for other apps. */
+export function appClient(app: unknown): (req: NodeRequest) => string {
+  return (req) => {
+    const get = (app as { get?: (setting: string) => unknown }).get;
+    const trust = typeof get === 'function' ? get.call(app, 'trust proxy fn') : undefined;
+    return typeof trust === 'function' ? trustedClient(req, trust as (address: string, hop: number) => boolean) : clientAddress(req);
+  };
+}
+
 const requestUrl = (req: NodeRequest): string => req.url ?? '/';
 
 /**

@@ -16,6 +16,7 @@ import { nestedOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { mountToPrefix } from '../../proxy/mount.js';
 import {
+  appClient,
   nodeGate,
   nodeMiddleware,
   resolveNodeRoutes,
@@ -49,9 +50,9 @@ export interface ExpressHeadroom {
    * What middleware() does, in front of the app instead of inside it:
    * `http.createServer(hr.handler(app))`. Headroom's routes and shed requests never reach Express
    * (no Express layer per request, nothing allocated for a request refused under memory pressure);
-   * the app's requests are counted and handed to `app`. The routes are at the server's root, and
-   * the admin rate limit counts clients by connection address (`trust proxy` is Express's, which
-   * has not run yet). Use either this or middleware(), not both.
+   * the app's requests are counted and handed to `app`. The routes are at the server's root; the
+   * admin rate limit finds the client with the app's `trust proxy` setting as req.ip would. Use
+   * either this or middleware(), not both.
    */
   handler(app: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void;
   /**
@@ -131,7 +132,7 @@ export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom 
           `${LABEL}: hr.handler(app) takes the app's request listener (an Express or Connect app, or any (req, res) function); got ${app === null ? 'null' : typeof app}`,
         );
       }
-      const gate = nodeGate(hr, paths);
+      const gate = nodeGate(hr, { ...paths, client: appClient(app) });
       return (req, res) => {
         if (gate(req, res) !== undefined) app(req, res);
       };

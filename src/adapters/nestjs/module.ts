@@ -2,7 +2,8 @@
 // providing HeadroomService and HeadroomHealthIndicator. When the app has an HTTP platform
 // (Express or Fastify) it also
 // - puts headroom's early middleware in front of the platform (early.ts): health, metrics, admin,
-//   shedding, in-flight counting, and proxied bodies kept away from body parsers;
+//   shedding, in-flight counting, and proxied bodies kept away from body parsers (on Express
+//   without capture or accounting: in front of the HTTP server's request listener, once it exists);
 // - adds the proxy (ANY <proxy prefix>/*) and image (GET /image) routes as controllers, behind the
 //   app's own middleware and guards;
 // - once Nest has registered the routes, learns the proxy's full mount (global prefix included) and
@@ -10,14 +11,15 @@
 // - with `capture` / `accounting`, taps and charges every app request from that early middleware and
 //   registers the memory interceptor as an APP_INTERCEPTOR (request-parts.ts).
 // The class is never decorated: a dynamic module carries all of its metadata.
+import type { Server } from 'node:http';
 import type { DynamicModule, FactoryProvider, ModuleMetadata, Provider, Type } from '@nestjs/common';
 import { APP_INTERCEPTOR, ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
 import { HeadroomError } from '../../errors.js';
 import { nestedOptions, pathOrOff, resolveOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
-import { nodeRouteSpecs } from '../../toolkit/node-middleware.js';
+import { appClient, nodeRouteSpecs } from '../../toolkit/node-middleware.js';
 import { imageController, proxyController, type ProxyControllerType } from './controllers.js';
-import { createEarlyMiddleware, fastifyClient, installOnFastify } from './early.js';
+import { createEarlyGate, createEarlyMiddleware, fastifyClient, installInFront, installOnFastify } from './early.js';
 import { HeadroomHealthIndicator } from './health-indicator.js';
 import { findProxyMount, routeRecorder, routesUnder, routesUnderMountError, wire, type ProxyWiring } from './mount.js';
 import { createRequestParts, type AccountingOption, type CaptureOption, type RequestParts } from './request-parts.js';
@@ -27,6 +29,7 @@ import { HeadroomService } from './service.js';
 export const HEADROOM = Symbol.for('headroom-memory.nestjs.headroom');
 const OPTIONS = Symbol.for('headroom-memory.nestjs.options');
 const MOUNT_CHECK = Symbol.for('headroom-memory.nestjs.mount-check');
+const FRONT = Symbol.for('headroom-memory.nestjs.front');
 const REQUEST_PARTS = Symbol.for('headroom-memory.nestjs.request-parts');
 
 /** Where headroom answers. Paths start with '/'; false turns a route off. */
@@ -124,6 +127,33 @@ function mountCheck(routes: ResolvedRoutes, wiring: ProxyWiring): Provider {
   };
 }
 
+/**
+ * On platform-express without capture or accounting: the early gate in front of the HTTP server's
+ * request listener (the Express app), so that the app's requests skip an Express layer and
+ * headroom's answers never reach Express. Nest makes the server after the providers and before
+ * app.init() runs onModuleInit; should there be none then, the early middleware is an Express
+ * layer after all — after Nest's body parser, whose reads the proxy then answers 500
+ * HEADROOM_BODY_CONSUMED instead of forwarding.
+ */
+function front(routes: ResolvedRoutes, wiring: ProxyWiring): Provider {
+  return {
+    provide: FRONT,
+    inject: [HEADROOM, REQUEST_PARTS, HttpAdapterHost],
+    useFactory: (headroom: Headroom, requestParts: RequestParts, host: HttpAdapterHost | undefined) => ({
+      onModuleInit(): void {
+        const adapter = host?.httpAdapter;
+        if (!adapter || adapter.getType() === 'fastify' || requestParts.middleware) return;
+        const paths = { health: routes.health, metrics: routes.metrics, admin: routes.admin };
+        const server = adapter.getHttpServer() as Server | undefined;
+        // The admin rate limit's client as req.ip would be: Express's `trust proxy`, applied by appClient.
+        if (server && typeof server.listeners === 'function')
+          installInFront(server, createEarlyGate(headroom, paths, wiring, appClient(adapter.getInstance())));
+        else adapter.use(createEarlyMiddleware(headroom, paths, wiring));
+      },
+    }),
+  };
+}
+
 /** Express's 'case sensitive routing' setting (off by default: /API/x reaches a route at /api). */
 function isCaseSensitive(adapter: { getInstance(): unknown }): boolean {
   const app = adapter.getInstance() as { enabled?(name: string): boolean };
@@ -176,12 +206,16 @@ function serviceProvider(
         host: HttpAdapterHost | undefined,
         config: ApplicationConfig | undefined,
       ): HeadroomService => {
+        const service = (): HeadroomService =>
+          new HeadroomService(headroom, true, options.drainTimeout ?? 10_000, () => config?.getGlobalPrefix() ?? '', requestParts);
         // Added while Nest creates the providers, before app.init() registers its body parser,
         // the modules' middleware and the routes, so it runs first on both platforms.
         const adapter = host?.httpAdapter;
         if (adapter) {
           const fastify = adapter.getType() === 'fastify';
           proxyRoute?.forPlatform(adapter.getType());
+          // On Express the gate goes in front of the HTTP server (front(), once Nest made it).
+          if (!fastify && !requestParts.middleware) return service();
           const early = createEarlyMiddleware(
             headroom,
             { health: routes.health, metrics: routes.metrics, admin: routes.admin },
@@ -192,9 +226,10 @@ function serviceProvider(
           if (fastify) installOnFastify(adapter.getInstance(), early);
           else adapter.use(early);
         }
-        return new HeadroomService(headroom, true, options.drainTimeout ?? 10_000, () => config?.getGlobalPrefix() ?? '', requestParts);
+        return service();
       },
     },
+    front(routes, wiring),
     { provide: HeadroomHealthIndicator, inject: [HeadroomService], useFactory: (s: HeadroomService) => new HeadroomHealthIndicator(s) },
     mountCheck(routes, wiring),
   ];

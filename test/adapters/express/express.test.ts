@@ -300,6 +300,21 @@ describe('headroom-memory/express', () => {
       await closeServer(server);
       await hr.close();
     }
+    // The admin rate limit in front of Express: the client as req.ip would be under `trust proxy`.
+    const admin = headroom({ monitor: { autoStart: false }, adminToken: TOKEN, adminRateLimit: 1 });
+    const trusting = express();
+    trusting.set('trust proxy', true);
+    const front = await listen(admin.handler(trusting));
+    try {
+      const as = (client: string) =>
+        request(`${front.url}/admin/memory-stats`, { headers: { authorization: `Bearer ${TOKEN}`, 'x-forwarded-for': client } });
+      assert.equal((await as('10.0.0.1')).status, 200);
+      assert.equal((await as('10.0.0.1')).status, 429, 'the second request of one client in a minute');
+      assert.equal((await as('10.0.0.2')).status, 200, 'another client (from X-Forwarded-For, trusted) has its own window');
+    } finally {
+      await closeServer(front.server);
+      await admin.close();
+    }
     const bad = headroom({ monitor: { autoStart: false } });
     try {
       assert.throws(

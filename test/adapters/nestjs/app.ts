@@ -134,6 +134,8 @@ export interface StartOptions {
   controllers?: (new (...args: never[]) => unknown)[];
   /** Express 'trust proxy' / Fastify trustProxy. */
   trustProxy?: boolean;
+  /** Express only: a middleware put on the Express app before Nest is created. */
+  expressFirst?: (req: IncomingMessage, res: unknown, next: () => void) => void;
 }
 
 /** Creates the app without listening (for start-up failures); listen() then throws what init throws. */
@@ -146,6 +148,7 @@ export async function createApp(platform: Platform, headroom: DynamicModule, opt
   })(AppModule);
   const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter({ trustProxy: options.trustProxy ?? false });
   if (platform === 'express' && options.trustProxy) (adapter as ExpressAdapter).set('trust proxy', true);
+  if (platform === 'express' && options.expressFirst) (adapter as ExpressAdapter).use(options.expressFirst);
   const app = await NestFactory.create(AppModule, adapter, { logger: false });
   if (options.globalPrefix) app.setGlobalPrefix(options.globalPrefix);
   return app;

@@ -231,6 +231,31 @@ describe('nestjs: lifecycle', () => {
     });
   }
 
+  test('on Express headroom answers in front of the Express app: its own middleware never sees probes or shed requests', async () => {
+    const { memory, monitor } = fakeMonitor();
+    const seen: string[] = [];
+    const t = await startApp('express', HeadroomModule.forRoot({ monitor }), {
+      expressFirst: (req, _res, next) => {
+        seen.push(req.url ?? '');
+        next();
+      },
+    });
+    try {
+      memory.setHeapRatio(0.1);
+      monitor.sampleNow();
+      assert.equal((await request(`${t.url}/health/ready`)).status, 200);
+      assert.equal((await request(`${t.url}/metrics`)).status, 200);
+      assert.equal((await request(`${t.url}/app/hello`)).status, 200);
+      memory.setHeapRatio(0.95);
+      monitor.sampleNow();
+      assert.equal((await request(`${t.url}/app/hello`)).status, 503);
+      assert.deepEqual(seen, ['/app/hello'], 'only the request headroom passed reached the Express app');
+    } finally {
+      await t.app.close();
+      await monitor.close();
+    }
+  });
+
   test('forRootAsync: options from an injected factory; routes declared beside it', async () => {
     await assertNoLeakedHandles(async () => {
       const upstream = await startUpstream();

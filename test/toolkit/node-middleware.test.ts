@@ -1,0 +1,65 @@
+// src/toolkit/node-middleware.ts's trustedClient: the client address a gate in front of Express
+// works out must be the one Express itself gives as req.ip, for every `trust proxy` setting. Real
+// Express is the oracle: its handler compares req.ip with trustedClient under the app's own setting.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import express from 'express';
+import { appClient, trustedClient } from '../../src/toolkit/node-middleware.js';
+import { request } from '../helpers/http.js';
+
+const SETTINGS: unknown[] = [
+  false,
+  true,
+  0,
+  1,
+  2,
+  3,
+  'loopback',
+  '127.0.0.1',
+  '10.0.0.0/8',
+  'loopback, 10.0.0.1',
+  (a: string) => a !== '10.0.0.2',
+];
+const HEADERS: (string | undefined)[] = [
+  undefined,
+  '',
+  '1.1.1.1',
+  '1.1.1.1, 10.0.0.1',
+  '1.1.1.1,10.0.0.2, 10.0.0.1',
+  ' 2.2.2.2 , 3.3.3.3 ',
+  'x, 10.0.0.9',
+];
+
+test('trustedClient gives the address Express gives as req.ip, for every trust proxy setting', async () => {
+  const app = express();
+  app.get('/ip', (req, res) => {
+    const trust = app.get('trust proxy fn') as (address: string, hop: number) => boolean;
+    res.json({ express: req.ip, ours: trustedClient(req, trust), viaApp: appClient(app)(req) });
+  });
+  const server = createServer(app);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ip`;
+  try {
+    for (const setting of SETTINGS) {
+      app.set('trust proxy', setting);
+      for (const xff of HEADERS) {
+        const r = await request(url, { headers: xff === undefined ? {} : { 'x-forwarded-for': xff } });
+        const { express: expected, ours, viaApp } = r.json() as { express: string; ours: string; viaApp: string };
+        const what = `trust proxy ${String(setting)}, X-Forwarded-For ${JSON.stringify(xff)}`;
+        assert.equal(ours, expected, what);
+        assert.equal(viaApp, expected, `${what} (read from the app)`);
+      }
+    }
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('appClient falls back to the connection address for apps without Express settings', () => {
+  const req = { headers: { 'x-forwarded-for': '1.1.1.1' }, socket: { remoteAddress: '127.0.0.9' } } as never;
+  assert.equal(appClient(() => undefined)(req), '127.0.0.9');
+  assert.equal(appClient({ get: () => 'not a function' })(req), '127.0.0.9');
+});
