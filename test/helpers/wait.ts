@@ -11,3 +11,16 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
     await sleep(everyMs);
   }
 }
+
+/** Waits until the object behind `ref` has been garbage-collected, forcing a GC between looks (needs --expose-gc). */
+export async function waitForCollection(ref: WeakRef<object>, what: string, timeoutMs = 5_000): Promise<void> {
+  await waitFor(
+    () => {
+      gc!();
+      return ref.deref() === undefined;
+    },
+    what,
+    timeoutMs,
+    100,
+  );
+}

@@ -9,7 +9,7 @@ import { Socket, type AddressInfo } from 'node:net';
 import { createInFlight } from '../../src/toolkit/in-flight.js';
 import { openSocket } from '../helpers/raw-http.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, waitForCollection } from '../helpers/wait.js';
 
 async function counted(handler: (req: IncomingMessage, res: ServerResponse) => void) {
   const inFlight = createInFlight();
@@ -125,15 +125,7 @@ describe('createInFlight', () => {
         await waitFor(() => c.text().includes('ok'), 'the answer');
         assert.equal(t.inFlight.value(), 0);
         // The keep-alive connection stays open; the sweep (every second) drops its finished response.
-        await waitFor(
-          () => {
-            gc!();
-            return ref!.deref() === undefined;
-          },
-          'the finished response collected',
-          5_000,
-          100,
-        );
+        await waitForCollection(ref!, 'the finished response collected');
         c.socket.end();
       } finally {
         await t.close();

@@ -8,7 +8,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { closeHeadroom, getHeadroom, withHeadroom, type RouteHandler } from '../../../src/adapters/next/index.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
-import { waitFor } from '../../helpers/wait.js';
+import { waitFor, waitForCollection } from '../../helpers/wait.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -147,15 +147,7 @@ test('work a handler leaves behind does not keep its response alive, and a secon
   assert.equal(await client.chunk(), '');
   assert.notEqual(outer, inner, 'the inner wrapper wrapped the body');
   await waitFor(() => h.requests().inFlight === 0, 'released by both wrappers');
-  await waitFor(
-    () => {
-      gc!();
-      return ref!.deref() === undefined;
-    },
-    'the finished response collected while the timer runs',
-    5_000,
-    100,
-  );
+  await waitForCollection(ref!, 'the finished response collected while the timer runs');
 });
 
 test('a request that reached the server before the Headroom existed is tracked by its body instead', async (t) => {
