@@ -3,12 +3,13 @@
 // of the app), the proxy and image routes (ordinary routes, so the app's own hooks run for them),
 // `app.memory` and `app.headroom` decorators, and the app's close: preClose drains (readiness 503,
 // new requests refused), onClose closes headroom.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import type { MemoryMonitor, MemorySample, MemoryStatus } from '../../monitor/types.js';
 import { proxyRoutes } from '../../proxy/fastify.js';
 import { pathOf } from '../../toolkit/node-middleware.js';
+import { standInFront } from '../../toolkit/in-front.js';
 import { writePlain } from '../../toolkit/response.js';
 import { resolvePluginOptions } from './options.js';
 import { adminRoutes, healthRoutes, imageRoutes, metricsRoutes, OWN_ROUTE, sendPlain } from './routes.js';
@@ -46,8 +47,6 @@ declare module 'fastify' {
     memory: FastifyMemory;
   }
 }
-
-type Listener = (this: Server, req: IncomingMessage, res: ServerResponse) => void;
 
 function memoryView(h: Headroom): FastifyMemory {
   const { monitor } = h;
@@ -154,27 +153,22 @@ function ownPaths(semicolon: boolean): { add(route: string): void; has(url: stri
  */
 function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof ownPaths>): boolean {
   const server = app.server as Server | undefined;
-  const listeners = server?.listeners('request') as Listener[] | undefined;
-  if (!server || !listeners || listeners.length !== 1) return false;
-  const fastifyListener = listeners[0]!;
-  const listener: Listener = function (req, res) {
+  if (!server || server.listenerCount('request') !== 1) return false;
+  const undo = standInFront(server, (req, res) => {
     const url = req.url ?? '/';
-    if (!own.has(url)) {
-      // The common case (healthy, not draining) is decided without cutting the path from the URL.
-      if (h.wouldShed()) {
-        const refused = h.shed(pathOf(url));
-        if (refused) return writePlain(res, refused, req.method);
+    if (own.has(url)) return true;
+    // The common case (healthy, not draining) is decided without cutting the path from the URL.
+    if (h.wouldShed()) {
+      const refused = h.shed(pathOf(url));
+      if (refused) {
+        writePlain(res, refused, req.method);
+        return false;
       }
-      h.countRequest(req, res);
     }
-    fastifyListener.call(this, req, res);
-  };
-  server.removeListener('request', fastifyListener);
-  server.on('request', listener);
-  app.addHook('onClose', async () => {
-    server.removeListener('request', listener);
-    server.on('request', fastifyListener);
+    h.countRequest(req, res);
+    return true;
   });
+  app.addHook('onClose', async () => undo());
   return true;
 }
 

@@ -5,15 +5,17 @@
 // - the URL is the one the client sent (middie may rewrite req.url; it keeps originalUrl);
 // - requests under the proxy controller's mount have their body kept away from body parsers
 //   (body.ts). The mount is known once Nest has registered its routes (mount.ts).
-// On platform-express (without capture or accounting) it is not an Express layer but a wrapper in
-// front of the HTTP server's request listener (installInFront): Express never sees what headroom
-// answers, and the app's requests skip a layer that costs about 2 % of a small request's CPU.
+// On platform-express (without capture or accounting) it is not an Express layer but a gate in
+// front of the HTTP server's request listener (createEarlyGate, toolkit/in-front.ts): Express never
+// sees what headroom answers, and the app's requests skip a layer that costs about 2 % of a small
+// request's CPU.
 // With the module's capture or accounting option, their middleware (request-parts.ts) runs for the
 // app's requests that pass: after the health, metrics and admin routes (probes are neither
 // captured nor charged), before the proxied body is hidden (the capture sees its type) and around
 // everything after it (the ledger's AsyncLocalStorage context reaches the controllers).
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Headroom } from '../../toolkit/headroom.js';
+import type { RequestGate } from '../../toolkit/in-front.js';
 import {
   clientAddress,
   nodeGate,
@@ -37,14 +39,10 @@ export function createEarlyMiddleware(
   client?: (req: NodeRequest) => string,
 ): NodeMiddleware {
   if (!parts) {
-    return nodeMiddleware(headroom, {
-      ...routes,
-      url: originalUrl,
-      client,
-      beforeNext(req, path) {
-        if (wiring.under?.test(path)) hideBody(req);
-      },
-    });
+    const gate = createEarlyGate(headroom, routes, wiring, client);
+    return (req, res, next) => {
+      if (gate(req, res)) next();
+    };
   }
   const early = nodeMiddleware(headroom, {
     ...routes,
@@ -64,7 +62,7 @@ export function createEarlyMiddleware(
 }
 
 /**
- * The early middleware's work as a gate, for installInFront: true when the request passes on to
+ * The early middleware's work as a gate in front of the server (standInFront): true when the request passes on to
  * the app (counted in flight, its body hidden when it goes to the proxy), false when headroom
  * answered it.
  */
@@ -72,8 +70,8 @@ export function createEarlyGate(
   headroom: Headroom,
   routes: Required<NodeRoutePaths>,
   wiring: ProxyWiring,
-  client: (req: NodeRequest) => string,
-): (req: IncomingMessage, res: ServerResponse) => boolean {
+  client?: (req: NodeRequest) => string,
+): RequestGate {
   const gate = nodeGate(headroom, { ...routes, url: originalUrl, client });
   return (req, res) => {
     const path = gate(req, res);
@@ -81,16 +79,6 @@ export function createEarlyGate(
     if (wiring.under?.test(path)) hideBody(req);
     return true;
   };
-}
-
-/** Puts the gate in front of the server's request listeners (Nest's Express app): they run only for requests it passes. */
-export function installInFront(server: Server, gate: (req: IncomingMessage, res: ServerResponse) => boolean): void {
-  const listeners = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
-  server.removeAllListeners('request');
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (!gate(req, res)) return;
-    for (const listener of listeners) listener.call(server, req, res);
-  });
 }
 
 interface FastifyLike {

@@ -17,9 +17,10 @@ import { APP_INTERCEPTOR, ApplicationConfig, HttpAdapterHost } from '@nestjs/cor
 import { HeadroomError } from '../../errors.js';
 import { nestedOptions, pathOrOff, resolveOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
-import { appClient, nodeRouteSpecs } from '../../toolkit/node-middleware.js';
+import { standInFront } from '../../toolkit/in-front.js';
+import { appClient, nodeRouteSpecs, type NodeRoutePaths } from '../../toolkit/node-middleware.js';
 import { imageController, proxyController, type ProxyControllerType } from './controllers.js';
-import { createEarlyGate, createEarlyMiddleware, fastifyClient, installInFront, installOnFastify } from './early.js';
+import { createEarlyGate, createEarlyMiddleware, fastifyClient, installOnFastify } from './early.js';
 import { HeadroomHealthIndicator } from './health-indicator.js';
 import { findProxyMount, routeRecorder, routesUnder, routesUnderMountError, wire, type ProxyWiring } from './mount.js';
 import { createRequestParts, type AccountingOption, type CaptureOption, type RequestParts } from './request-parts.js';
@@ -142,17 +143,26 @@ function front(routes: ResolvedRoutes, wiring: ProxyWiring): Provider {
     useFactory: (headroom: Headroom, requestParts: RequestParts, host: HttpAdapterHost | undefined) => ({
       onModuleInit(): void {
         const adapter = host?.httpAdapter;
-        if (!adapter || adapter.getType() === 'fastify' || requestParts.middleware) return;
-        const paths = { health: routes.health, metrics: routes.metrics, admin: routes.admin };
+        if (!adapter || !gateInFront(adapter, requestParts)) return;
         const server = adapter.getHttpServer() as Server | undefined;
         // The admin rate limit's client as req.ip would be: Express's `trust proxy`, applied by appClient.
         if (server && typeof server.listeners === 'function')
-          installInFront(server, createEarlyGate(headroom, paths, wiring, appClient(adapter.getInstance())));
-        else adapter.use(createEarlyMiddleware(headroom, paths, wiring));
+          standInFront(server, createEarlyGate(headroom, earlyPaths(routes), wiring, appClient(adapter.getInstance())));
+        else adapter.use(createEarlyMiddleware(headroom, earlyPaths(routes), wiring));
       },
     }),
   };
 }
+
+/** Whether the early gate goes in front of the HTTP server (front()) rather than into the platform as the service is made. */
+const gateInFront = (adapter: { getType(): string }, requestParts: RequestParts): boolean =>
+  adapter.getType() !== 'fastify' && !requestParts.middleware;
+
+const earlyPaths = (routes: ResolvedRoutes): Required<NodeRoutePaths> => ({
+  health: routes.health,
+  metrics: routes.metrics,
+  admin: routes.admin,
+});
 
 /** Express's 'case sensitive routing' setting (off by default: /API/x reaches a route at /api). */
 function isCaseSensitive(adapter: { getInstance(): unknown }): boolean {
@@ -215,10 +225,10 @@ function serviceProvider(
           const fastify = adapter.getType() === 'fastify';
           proxyRoute?.forPlatform(adapter.getType());
           // On Express the gate goes in front of the HTTP server (front(), once Nest made it).
-          if (!fastify && !requestParts.middleware) return service();
+          if (gateInFront(adapter, requestParts)) return service();
           const early = createEarlyMiddleware(
             headroom,
-            { health: routes.health, metrics: routes.metrics, admin: routes.admin },
+            earlyPaths(routes),
             wiring,
             requestParts.middleware,
             fastify ? fastifyClient : undefined,
