@@ -1,14 +1,18 @@
 // The app's requests in flight, counted three ways and read as one number (metrics, the dashboard,
 // graceful shutdown's idle()):
-// - count(req, res), every Node.js adapter's request path: the request's connection keeps its
-//   latest response, and a request is in flight while that response has not finished on a
-//   connection still open — decided when the count is read, not pushed on every finish. A request
-//   costs one Map lookup and one property write; nothing listens per request or per connection.
-//   (The previous form — Node's response-finish diagnostics channel plus a 'close' listener per
-//   connection — cost a Fastify app's requests ~2.5 % more CPU in bench/adapters.)
-//   A sweep every second lets go of finished responses and closed connections, so neither a
-//   request's objects (an Express req.body, res.locals) nor a socket outlives its end by more
-//   than about a second.
+// - count(req, res), every Node.js adapter's request path: the request's connection is remembered,
+//   and a request is in flight while the response Node has attached to that connection has not
+//   finished and the connection is still open — decided when the count is read, not pushed on
+//   every finish. A request costs one Map lookup and one property read; nothing listens per request
+//   or per connection, and nothing of the request is held: Node detaches a response from its socket
+//   when it finishes, so a finished request's objects (an Express req.body, res.locals) die young,
+//   as in the bare app. (Holding each connection's latest response until the next one cost a
+//   Fastify app ~2 % CPU: at every scavenge the finished requests of all keep-alive connections
+//   were still reachable from the old generation and were copied. Before that, Node's
+//   response-finish diagnostics channel plus a 'close' listener per connection cost ~2.5 %.)
+//   A response that is not the one attached when it is counted (a pipelined request queued behind
+//   an unfinished one) is held until it finishes. A sweep every second lets go of those and of
+//   closed connections, so no socket outlives its end by more than about a second.
 // - trackResponse(res): until the response's 'close', for responses that are not Node's HTTP/1
 //   ones on a real connection (HTTP/2 compatibility responses, light-my-request's injected ones,
 //   whose mock socket is never destroyed and so would never leave the map).
@@ -19,11 +23,16 @@ import { Socket } from 'node:net';
 /** Time between sweeps: at most this long is a finished response or a closed connection held. */
 const SWEEP_MS = 1000;
 
-/** A connection's latest counted response, and earlier ones a pipelined request overtook unfinished (rare). */
+/**
+ * A connection with counted requests: the responses counted while not attached to it (queued behind
+ * an unfinished one), held until they finish; undefined when there are none (the common case).
+ */
 interface Connection {
-  res: ServerResponse | undefined;
-  older: ServerResponse[] | undefined;
+  queued: ServerResponse[] | undefined;
 }
+
+/** The response Node is writing on this socket: set when a response is assigned, null once it finishes. */
+const attached = (socket: Socket): unknown => (socket as Socket & { _httpMessage?: unknown })._httpMessage;
 
 export interface InFlight {
   /** Counts a Node request in flight until its response finishes or its connection closes. */
@@ -44,10 +53,10 @@ const finished = (res: ServerResponse): boolean => res.writableFinished;
 
 const unfinished = (list: ServerResponse[]): ServerResponse[] => list.filter((r) => !finished(r));
 
-/** Drops the finished ones from a long list of overtaken responses: at 32, 64, 128 … entries (amortised O(1) per request). */
-function pruned(older: ServerResponse[]): ServerResponse[] {
-  const n = older.length;
-  return n >= 32 && (n & (n - 1)) === 0 ? unfinished(older) : older;
+/** Drops the finished ones from a long list of queued responses: at 32, 64, 128 … entries (amortised O(1) per request). */
+function pruned(queued: ServerResponse[]): ServerResponse[] {
+  const n = queued.length;
+  return n >= 32 && (n & (n - 1)) === 0 ? unfinished(queued) : queued;
 }
 
 export function createInFlight(): InFlight {
@@ -66,14 +75,12 @@ export function createInFlight(): InFlight {
         connections.delete(socket);
         continue;
       }
-      if (c.res !== undefined) {
-        if (finished(c.res)) c.res = undefined;
-        else n++;
-      }
-      if (c.older !== undefined) {
-        c.older = unfinished(c.older);
-        n += c.older.length;
-        if (c.older.length === 0) c.older = undefined;
+      const current = attached(socket);
+      if (current instanceof ServerResponse && !finished(current)) n++;
+      if (c.queued !== undefined) {
+        c.queued = unfinished(c.queued);
+        for (const r of c.queued) if (r !== current) n++;
+        if (c.queued.length === 0) c.queued = undefined;
       }
     }
     if (connections.size === 0 && sweeper !== undefined) {
@@ -102,8 +109,9 @@ export function createInFlight(): InFlight {
   const watchAll = (): void => {
     for (const [socket, c] of connections) {
       watch(socket);
-      if (c.res) watch(c.res);
-      for (const r of c.older ?? []) watch(r);
+      const current = attached(socket);
+      if (current instanceof ServerResponse) watch(current);
+      for (const r of c.queued ?? []) watch(r);
     }
   };
   const leave = (): void => {
@@ -125,23 +133,24 @@ export function createInFlight(): InFlight {
         return;
       }
       if (socket.destroyed) return; // its connection is gone: nothing is waiting for it
-      const c = connections.get(socket);
+      let c = connections.get(socket);
       if (c === undefined) {
-        connections.set(socket, { res, older: undefined });
+        c = { queued: undefined };
+        connections.set(socket, c);
         if (sweeper === undefined) {
           sweeper = setInterval(sweep, SWEEP_MS);
           sweeper.unref();
         }
-      } else {
-        // A pipelined request arrives while an earlier response is still being written.
-        if (c.res !== undefined && c.res !== res && !finished(c.res)) {
-          if (c.older === undefined) c.older = [c.res];
-          else {
-            c.older.push(c.res);
-            c.older = pruned(c.older);
-          }
+      }
+      // Node attaches a response to its socket as the request arrives, unless an earlier one on the
+      // same connection is still being written (pipelining): that one is held until it finishes.
+      // (Also the fallback, should a Node version not keep socket._httpMessage.)
+      if (attached(socket) !== res) {
+        if (c.queued === undefined) c.queued = [res];
+        else {
+          c.queued.push(res);
+          c.queued = pruned(c.queued);
         }
-        c.res = res;
       }
       if (waiters.size > 0) {
         watch(socket);
