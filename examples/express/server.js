@@ -20,13 +20,10 @@ const hr = headroom({
 });
 
 const app = express();
-// 1. headroom first: /health, /health/live, /health/ready, /metrics, /admin/*; sheds the rest
-//    with 503 + Retry-After while memory is critical, and counts requests in flight.
-app.use(hr.middleware());
-// 2. The proxy BEFORE any body parser, so request bodies stream to the upstream unread.
+// 1. The proxy BEFORE any body parser, so request bodies stream to the upstream unread.
 //    (Put your auth middleware above this line to protect /api too.)
 app.use('/api', hr.proxy());
-// 3. The app's own routes, with their body parser and auth.
+// 2. The app's own routes, with their body parser and auth.
 app.use(express.json({ limit: '100kb' }));
 
 function requireToken(req, res, next) {
@@ -40,7 +37,11 @@ app.post('/notes', requireToken, (req, res) => {
   res.status(201).json({ note: { text, length: text.length } });
 });
 
-const server = app.listen(PORT, HOST, () => {
+// 3. headroom in front of the app: /health, /health/live, /health/ready, /metrics and /admin/* are
+//    answered before Express; while memory is critical the rest gets 503 + Retry-After without
+//    reaching Express; the app's requests are counted in flight and handed to it.
+//    (Or app.use(hr.middleware()) first and app.listen(): the same, as an Express layer.)
+const server = createServer(hr.handler(app)).listen(PORT, HOST, () => {
   const { port } = server.address();
   console.log(`listening on http://${HOST}:${port} (proxying /api to ${upstreamUrl})`);
 });
