@@ -62,6 +62,31 @@ test('env names in the schema are exactly the non-secret options (in step with s
   assert.deepEqual(schema.properties!.env!.propertyNames!.enum, expected);
 });
 
+test('every secret option can be set through the chart: a key under secrets, rendered into its Secret', () => {
+  const template = read(`${CHART}/templates/secret.yaml`);
+  const keys = Object.keys(schema.properties!.secrets!.properties!).filter((k) => k !== 'existingSecret');
+  const rendered = new Map([...template.matchAll(/\.Values\.secrets\.(\w+) }}\n\s*([A-Z_]+):/g)].map((m) => [m[2]!, m[1]!]));
+  rendered.set('HEADROOM_ADMIN_TOKEN', /HEADROOM_ADMIN_TOKEN: {{ \.Values\.secrets\.adminToken /.test(template) ? 'adminToken' : '');
+  const secretEnvs = allOptions.filter((o) => o.option.secret).map((o) => o.option.env);
+  for (const env of secretEnvs) {
+    assert.ok(rendered.get(env), `${env} (a secret option) has no line in templates/secret.yaml`);
+    assert.ok(keys.includes(rendered.get(env)!), `${env}: secrets.${rendered.get(env)} is not in values.schema.json`);
+  }
+  assert.deepEqual([...rendered.keys()].sort(), [...secretEnvs].sort(), 'the Secret holds only secret options');
+  assert.equal(keys.length, secretEnvs.length, 'one key under secrets per secret option');
+  // Each in values.yaml, empty by default (unset: the feature stays off).
+  for (const k of keys) assert.equal((defaults.secrets as Record<string, unknown>)[k], '', `secrets.${k} in values.yaml`);
+  // The schema checks what it can before the gateway would refuse it at start-up.
+  const withSecrets = (s: Record<string, string>) => ({ ...defaults, secrets: { ...(defaults.secrets as object), ...s } });
+  assert.deepEqual(
+    errors(withSecrets({ alertWebhookUrl: 'https://hooks.example/a, https://hooks.example/b', alertWebhookSecret: 'x'.repeat(16) })),
+    [],
+  );
+  assert.notDeepEqual(errors(withSecrets({ alertWebhookUrl: 'hooks.example/a' })), [], 'a webhook URL without a scheme');
+  assert.notDeepEqual(errors(withSecrets({ alertWebhookSecret: 'short' })), [], 'a short signing secret');
+  assert.notDeepEqual(errors(withSecrets({ logShipUrl: 'ftp://logs' })), [], 'a log sink that is not http(s)');
+});
+
 test('each value set is a configuration the gateway accepts, within its memory and grace period', () => {
   for (const [name, values] of valueSets) {
     // The defaults leave UPSTREAM_URL to the user (the chart fails without it): supply one here.
