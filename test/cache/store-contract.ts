@@ -273,6 +273,27 @@ export function storeContract(name: string, make: () => Promise<L2Store>): void 
     assert.equal(s.close(), first, 'and so does a call after it settled');
   });
 
+  test(`${name}: close() waits for the operations in flight, and refuses new ones`, async () => {
+    const s = await make();
+    const meta = () => ({ type: ValueType.Binary, expiresAt: Date.now() + 60_000, staleUntil: Date.now() + 60_000, tags: [] });
+    let settled = 0;
+    const count = (): void => void settled++;
+    // Started, not awaited: close() is called while they are in flight.
+    const writes = [s.set('a', entry(randomBytes(64 * 1024))), s.setStream('b', Readable.from([randomBytes(1024)]), meta())];
+    for (const w of writes) w.then(count, count);
+    await s.close();
+    await turn();
+    assert.equal(settled, writes.length, 'every operation in flight had settled when close() resolved');
+    for (const [what, attempt] of [
+      ['get', () => s.get('a')],
+      ['set', () => s.set('c', entry(Buffer.from('c')))],
+      ['setStream', () => s.setStream('d', Readable.from([Buffer.from('d')]), meta())],
+      ['invalidateByTag', () => s.invalidateByTag('t')],
+    ] as const) {
+      await assert.rejects(attempt(), { code: 'HEADROOM_CACHE_STORE_UNAVAILABLE' }, `${what} after close()`);
+    }
+  });
+
   test(
     `${name}: stats report the store as connected`,
     use(async (s) => {

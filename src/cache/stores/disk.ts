@@ -63,6 +63,8 @@ export class DiskStore implements L2Store {
   private readonly index = new DiskIndex();
   private readonly fence = new WriteFence();
   private readonly pending = new Set<Promise<unknown>>();
+  /** Operations in flight (reads, writes, invalidations): close() waits for them. */
+  private readonly ops = new Set<Promise<unknown>>();
   private errors = 0;
   private corrupt = 0;
   private evictions = 0;
@@ -88,6 +90,23 @@ export class DiskStore implements L2Store {
     return join(this.dir, h.slice(0, 2), h);
   }
 
+  /**
+   * Runs a store operation (failures raised with store codes), refused once the store is closed:
+   * nothing touches the directory after close() has resolved.
+   */
+  private op<T>(run: () => Promise<T>, source?: Readable): Promise<T> {
+    if (this.closed) return this.refused(source);
+    const p = storeOp('disk', run, source);
+    this.ops.add(p);
+    const done = (): void => void this.ops.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private refused<T>(source?: Readable): Promise<T> {
+    return storeOp('disk', () => Promise.reject(new Error('the store is closed')), source);
+  }
+
   private tmpPath(): string {
     return join(this.tmp, `${process.pid}-${++this.seq}-${randomBytes(4).toString('hex')}.tmp`);
   }
@@ -104,7 +123,7 @@ export class DiskStore implements L2Store {
   }
 
   get(key: string): Promise<Encoded | undefined> {
-    return storeOp('disk', async () => {
+    return this.op(async () => {
       const path = this.pathOf(key);
       const buf = await this.orMiss(key, () => readBounded(path, this.maxGetBytes));
       if (buf === undefined) return undefined;
@@ -126,8 +145,9 @@ export class DiskStore implements L2Store {
   }
 
   set(key: string, entry: Encoded): Promise<void> {
+    if (this.closed) return this.refused();
     const w = this.fence.begin(key, entry.tags);
-    return storeOp('disk', async () => {
+    return this.op(async () => {
       try {
         const frame = encodeFrame(key, entry);
         await this.fitsOrDrop(key, frame.length);
@@ -155,8 +175,9 @@ export class DiskStore implements L2Store {
 
   setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number> {
     // Synchronously, so that an invalidation called right after this call catches the write.
+    if (this.closed) return this.refused(readable);
     const w = this.fence.begin(key, meta.tags);
-    return storeOp('disk', () => this.writeStream(w, readable, meta, size), readable);
+    return this.op(() => this.writeStream(w, readable, meta, size), readable);
   }
 
   // Header length is known up front (fixed fields + key + tags): write a placeholder, stream the
@@ -180,6 +201,8 @@ export class DiskStore implements L2Store {
         bytes += b.length;
         if (size !== undefined && bytes > size) throw sizeMismatch(key, `exceeded its declared size ${size}`);
         this.checkFits(placeholder.length + bytes);
+        // Closing does not wait for the rest of a body: the write is given up at its next chunk.
+        if (this.closed) throw new Error('the store was closed during the write');
         crc = crc32(b, crc);
         await fh.write(b, 0, b.length, pos);
         pos += b.length;
@@ -202,7 +225,7 @@ export class DiskStore implements L2Store {
   }
 
   getStream(key: string): Promise<StoreStreamEntry | undefined> {
-    return storeOp('disk', () => this.openStream(key));
+    return this.op(() => this.openStream(key));
   }
 
   private async openStream(key: string): Promise<StoreStreamEntry | undefined> {
@@ -249,14 +272,17 @@ export class DiskStore implements L2Store {
 
   // Each invalidation dooms the matching writes in flight first (synchronously, so a write called
   // before it is caught), then waits for any already landing, then removes what the index holds.
-  async delete(key: string): Promise<void> {
-    await this.fence.key(key);
-    await this.remove(key);
+  delete(key: string): Promise<void> {
+    return this.op(async () => {
+      await this.fence.key(key);
+      await this.remove(key);
+    });
   }
 
   invalidateByTag(tag: string): Promise<void> {
+    if (this.closed) return this.refused();
     const landed = this.fence.tag(tag);
-    return storeOp('disk', async () => {
+    return this.op(async () => {
       await this.ready;
       await landed;
       await Promise.all(this.index.keysWithTag(tag).map((k) => this.remove(k)));
@@ -264,8 +290,9 @@ export class DiskStore implements L2Store {
   }
 
   clear(): Promise<void> {
+    if (this.closed) return this.refused();
     const landed = this.fence.all();
-    return storeOp('disk', async () => {
+    return this.op(async () => {
       await this.ready.catch(() => undefined);
       await Promise.all([...this.pending, landed]);
       this.index.clear();
@@ -294,12 +321,15 @@ export class DiskStore implements L2Store {
     };
   }
 
-  /** Waits for the start-up scan and background removals; a second call returns the same promise. */
+  /**
+   * Refuses new operations and waits for the start-up scan, background removals and operations in
+   * flight (a streamed write is given up at its next chunk); a second call returns the same promise.
+   */
   close(): Promise<void> {
     this.closed = true;
     this.closing ??= (async () => {
       await this.ready.catch(() => undefined);
-      while (this.pending.size > 0) await Promise.all([...this.pending]);
+      while (this.pending.size > 0 || this.ops.size > 0) await Promise.allSettled([...this.pending, ...this.ops]);
     })();
     return this.closing;
   }
