@@ -9,6 +9,15 @@ import { createLogger } from '../../src/server/logger.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
+// Gateways started and not closed, by where they were started: a test that forgets close() leaves
+// the gateway's timers, sockets and temporary directory behind, so the test file fails at exit.
+const unclosed = new Map<object, string>();
+process.once('exit', () => {
+  if (unclosed.size === 0) return;
+  for (const where of unclosed.values()) console.error(`startGateway: a gateway was never closed; started ${where}`);
+  process.exitCode = 1;
+});
+
 export interface TestGateway {
   gw: Gateway;
   url: string;
@@ -24,34 +33,47 @@ export async function startGateway(
   options: Omit<GatewayOptions, 'logger'> = {},
 ): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'headroom-gw-'));
-  const { config } = loadConfig({
-    env: {
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      CACHE_DIR: join(dir, 'cache'),
-      HEAP_SNAPSHOT_DIR: join(dir, 'snapshots'),
-      ...env,
-    },
-  });
   const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  const gw = await createGateway(config, { ...options, logger: createLogger(config.server.logLevel, sink) });
-  beforeListen?.(gw);
-  const url = await gw.listen();
+  let gw: Gateway | undefined;
+  let url: string;
+  try {
+    const { config } = loadConfig({
+      env: {
+        PORT: '0',
+        LOG_LEVEL: 'info',
+        CACHE_DIR: join(dir, 'cache'),
+        HEAP_SNAPSHOT_DIR: join(dir, 'snapshots'),
+        ...env,
+      },
+    });
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        cb();
+      },
+    });
+    gw = await createGateway(config, { ...options, logger: createLogger(config.server.logLevel, sink) });
+    beforeListen?.(gw);
+    url = await gw.listen();
+  } catch (err) {
+    // A test that expects the start to fail (a bad option) leaves neither a gateway nor its directory.
+    await gw?.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const started = gw;
+  const token = {};
+  unclosed.set(token, new Error().stack!.split('\n').slice(2, 5).join(' <'));
   let closed: Promise<void> | undefined;
   return {
-    gw,
+    gw: started,
     url,
     logs,
     close: () =>
       (closed ??= (async () => {
-        await gw.close();
+        await started.close();
         rmSync(dir, { recursive: true, force: true });
+        unclosed.delete(token);
       })()),
   };
 }
