@@ -144,8 +144,8 @@ export function createInFlight(): InFlight {
         }
       }
       // Node attaches a response to its socket as the request arrives, unless an earlier one on the
-      // same connection is still being written (pipelining): that one is held until it finishes.
-      // (Also the fallback, should a Node version not keep socket._httpMessage.)
+      // same connection is still being written (pipelining): this later one is then held until it
+      // finishes. (So is every response, should a Node version not keep socket._httpMessage.)
       if (attached(socket) !== res) {
         if (c.queued === undefined) c.queued = [res];
         else {
