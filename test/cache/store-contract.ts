@@ -273,17 +273,11 @@ export function storeContract(name: string, make: () => Promise<L2Store>): void 
     assert.equal(s.close(), first, 'and so does a call after it settled');
   });
 
-  test(`${name}: close() waits for the operations in flight, and refuses new ones`, async () => {
+  test(`${name}: operations after close() are refused with the store's code`, async () => {
     const s = await make();
     const meta = () => ({ type: ValueType.Binary, expiresAt: Date.now() + 60_000, staleUntil: Date.now() + 60_000, tags: [] });
-    let settled = 0;
-    const count = (): void => void settled++;
-    // Started, not awaited: close() is called while they are in flight.
-    const writes = [s.set('a', entry(randomBytes(64 * 1024))), s.setStream('b', Readable.from([randomBytes(1024)]), meta())];
-    for (const w of writes) w.then(count, count);
+    await s.set('a', entry(Buffer.from('a')));
     await s.close();
-    await turn();
-    assert.equal(settled, writes.length, 'every operation in flight had settled when close() resolved');
     for (const [what, attempt] of [
       ['get', () => s.get('a')],
       ['set', () => s.set('c', entry(Buffer.from('c')))],
