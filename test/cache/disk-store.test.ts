@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
-import { ValueType } from '../../src/cache/codec.js';
 import { DiskStore, MARKER, TMP_DIR } from '../../src/cache/stores/disk.js';
 import { waitFor } from '../helpers/wait.js';
-import { storeContract, entry } from './store-contract.js';
+import { storeContract, entry, meta } from './store-contract.js';
 
 const root = mkdtempSync(join(tmpdir(), 'headroom-disk-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -37,8 +36,7 @@ describe('disk store', () => {
     const count = (): void => void settled++;
     // Started, not awaited: close() is called while they are in flight (before, a write still making
     // its directories created them again after close() had resolved).
-    const meta = { type: ValueType.Binary, expiresAt: Date.now() + 60_000, staleUntil: Date.now() + 60_000, tags: [] };
-    const writes = [s.set('a', entry(randomBytes(64 * 1024))), s.setStream('b', Readable.from([randomBytes(1024)]), meta)];
+    const writes = [s.set('a', entry(randomBytes(64 * 1024))), s.setStream('b', Readable.from([randomBytes(1024)]), meta())];
     for (const w of writes) w.then(count, count);
     await s.close();
     await new Promise((resolve) => setImmediate(resolve));

@@ -5,13 +5,12 @@ import { after, before, describe, test } from 'node:test';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { Redis } from 'ioredis';
-import { ValueType } from '../../src/cache/codec.js';
 import type { HeadroomError } from '../../src/errors.js';
 import { RedisStore, INVALIDATE_BATCH, MAX_WAITING } from '../../src/cache/stores/redis.js';
 import { freePort, redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import { settles, turn } from './mock-clock.js';
-import { entry, storeContract } from './store-contract.js';
+import { entry, meta, storeContract } from './store-contract.js';
 
 const enabled = redisOrSkip('cache redis store contract');
 
@@ -219,13 +218,13 @@ describe('redis store', { skip: !enabled }, () => {
     const s = await store(); // chunks of 256 KiB
     try {
       const p = `c${n}:`;
-      const meta = () => ({ type: ValueType.Binary, expiresAt: Date.now() + 60_000, staleUntil: Date.now() + 60_000, tags: ['t'] });
-      await s.setStream('landed', new PassThrough().end(Buffer.alloc(600 * 1024, 1)), meta());
+      const tagged = () => meta({ tags: ['t'] });
+      await s.setStream('landed', new PassThrough().end(Buffer.alloc(600 * 1024, 1)), tagged());
       assert.deepEqual((await raw.keys(`${p}p*`)).sort(), [], 'no pending sets after a commit');
       assert.equal((await raw.keys(`${p}c:*`)).length, 1, "the value's chunks");
       for (const invalidate of [() => s.invalidateByTag('t'), () => s.delete('k'), () => s.clear()]) {
         const src = new PassThrough();
-        const write = s.setStream('k', src, meta());
+        const write = s.setStream('k', src, tagged());
         src.write(Buffer.alloc(300 * 1024, 2)); // one chunk sent
         await turn();
         await invalidate();

@@ -5,13 +5,18 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { test } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
-import { ValueType, type Encoded } from '../../src/cache/codec.js';
+import { ValueType, type Encoded, type Meta } from '../../src/cache/codec.js';
 import type { L2Store } from '../../src/cache/stores/types.js';
 import { waitFor } from '../helpers/wait.js';
 
 export function entry(payload: Buffer, o: Partial<Encoded> = {}): Encoded {
+  return { ...meta(), payload, ...o };
+}
+
+/** What a write stores beside the value (setStream's meta): binary, fresh for a minute, no tags unless given. */
+export function meta(o: Partial<Meta> = {}): Meta {
   const expiresAt = Date.now() + 60_000;
-  return { type: ValueType.Binary, expiresAt, staleUntil: expiresAt, tags: [], payload, ...o };
+  return { type: ValueType.Binary, expiresAt, staleUntil: expiresAt, tags: [], ...o };
 }
 
 async function collect(r: Readable): Promise<Buffer> {
@@ -133,12 +138,7 @@ export function storeContract(name: string, make: () => Promise<L2Store>): void 
       const big = randomBytes(1_300_000);
       const chunks = [];
       for (let i = 0; i < big.length; i += 64 * 1024) chunks.push(big.subarray(i, i + 64 * 1024));
-      const n = await s.setStream(
-        'big',
-        Readable.from(chunks),
-        { type: ValueType.Binary, expiresAt: Date.now() + 60_000, staleUntil: Date.now() + 60_000, tags: ['media'] },
-        big.length,
-      );
+      const n = await s.setStream('big', Readable.from(chunks), meta({ tags: ['media'] }), big.length);
       assert.equal(n, big.length);
       const got = await s.getStream('big');
       assert.ok(got);
@@ -188,9 +188,8 @@ export function storeContract(name: string, make: () => Promise<L2Store>): void 
   test(
     `${name}: a stream that does not match its declared size is rejected and not stored`,
     use(async (s) => {
-      const meta = { type: ValueType.Binary, expiresAt: Date.now() + 60_000, staleUntil: Date.now() + 60_000, tags: [] };
-      await assert.rejects(s.setStream('short', Readable.from([Buffer.alloc(10)]), meta, 20));
-      await assert.rejects(s.setStream('long', Readable.from([Buffer.alloc(30)]), meta, 20));
+      await assert.rejects(s.setStream('short', Readable.from([Buffer.alloc(10)]), meta(), 20));
+      await assert.rejects(s.setStream('long', Readable.from([Buffer.alloc(30)]), meta(), 20));
       assert.equal(await s.get('short'), undefined);
       assert.equal(await s.get('long'), undefined);
     }),
@@ -232,16 +231,11 @@ export function storeContract(name: string, make: () => Promise<L2Store>): void 
   test(
     `${name}: a setStream() held part way while its tag, key or everything is invalidated is not stored`,
     use(async (s) => {
-      const meta = () => ({
-        type: ValueType.Binary,
-        expiresAt: Date.now() + 60_000,
-        staleUntil: Date.now() + 60_000,
-        tags: ['t', 'other'],
-      });
+      const tagged = () => meta({ tags: ['t', 'other'] });
       for (const [what, invalidate] of invalidations(s)) {
         for (const payload of [[Buffer.alloc(1000, 1), Buffer.alloc(1000, 2)], []]) {
           const src = new PassThrough();
-          const write = s.setStream('k', src, meta());
+          const write = s.setStream('k', src, tagged());
           if (payload.length > 0) src.write(payload[0]);
           await turn();
           await invalidate(); // completes while the write still waits for data
@@ -252,7 +246,7 @@ export function storeContract(name: string, make: () => Promise<L2Store>): void 
         }
         // Unrelated writes in flight at the same time are kept.
         const src = new PassThrough();
-        const write = s.setStream('kept', src, { ...meta(), tags: ['other'] });
+        const write = s.setStream('kept', src, meta({ tags: ['other'] }));
         await turn();
         if (what !== 'clear') await invalidate();
         src.end(Buffer.from('kept'));
@@ -275,7 +269,6 @@ export function storeContract(name: string, make: () => Promise<L2Store>): void 
 
   test(`${name}: operations after close() are refused with the store's code`, async () => {
     const s = await make();
-    const meta = () => ({ type: ValueType.Binary, expiresAt: Date.now() + 60_000, staleUntil: Date.now() + 60_000, tags: [] });
     await s.set('a', entry(Buffer.from('a')));
     await s.close();
     for (const [what, attempt] of [
