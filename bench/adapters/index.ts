@@ -15,12 +15,17 @@
 // processes), so results are means over rounds with a 95 % confidence interval.
 // --same bare|headroom runs that variant on both sides (an A/A run): what the same code "costs"
 // against itself is the noise floor the real comparison must be read against.
+// --base / --target pick what each side runs, for measuring one part of headroom against headroom
+// without it in the same seconds (Fastify only): `headroom-without:gate,monitor` is headroom
+// registered with those parts switched off (the app's BENCH_WITHOUT). One-sided runs against the
+// bare app scatter by a few per cent from run to run; this resolves a part's cost to about 1 %.
 // Before measuring, both variants must answer GET /app/hello with the same status, type and body,
 // and GET /health/ready must be 404 on the bare app and 200 with headroom. With two or more CPUs the
 // apps run on one CPU and the load generators on another (taskset).
 // Usage: npm run bench -- adapters [--frameworks fastify,express,express-front,nest-express,nest-fastify,next]
 //        [--rounds 5] [--duration 6] [--slice 2] [--connections 32] [--pin 0:1 | --pin none]
-//        [--same bare|headroom] [--warmup SECONDS]
+//        [--same bare|headroom] [--base CONFIG] [--target CONFIG] [--warmup SECONDS]
+//        CONFIG: bare | headroom | headroom-without:gate,monitor (default --base bare --target headroom)
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -45,6 +50,9 @@ const { values: args } = parseArgs({
     pin: { type: 'string', default: cpus().length >= 2 ? '0:1' : 'none' },
     // Run this variant on both sides (A/A): the noise floor.
     same: { type: 'string' },
+    // What the reference side ("bare" in the output) and the measured side ("headroom") run.
+    base: { type: 'string' },
+    target: { type: 'string' },
     // Seconds of load on each fresh app before it is measured (default: the framework's own).
     warmup: { type: 'string' },
   },
@@ -53,6 +61,8 @@ const { values: args } = parseArgs({
 interface Framework {
   /** Starts the app; `variant` is "bare" or "headroom". Prints HEADROOM_FIXTURE_LISTENING <url>. */
   command(variant: Variant): { cmd: string; argv: string[]; env?: Record<string, string>; cwd?: string };
+  /** The app takes BENCH_WITHOUT (headroom with parts switched off). */
+  partSwitches?: boolean;
   /** Runs once before the rounds (e.g. next build). */
   prepare?(): void;
   /**
@@ -74,7 +84,7 @@ const tsApp = (file: string, env: Record<string, string> = {}): Framework => ({
 });
 
 const FRAMEWORKS: Record<string, Framework> = {
-  fastify: tsApp('fastify.ts'),
+  fastify: { ...tsApp('fastify.ts'), partSwitches: true },
   express: tsApp('express.ts'),
   // The same Express app with headroom in front of it (http.createServer(hr.handler(app))) instead of its middleware.
   'express-front': tsApp('express.ts', { BENCH_EXPRESS_FRONT: '1' }),
@@ -113,11 +123,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-async function start(fw: Framework, variant: Variant): Promise<{ url: string; child: ChildProcess }> {
-  const c = fw.command(variant);
+async function start(fw: Framework, config: Config): Promise<{ url: string; child: ChildProcess }> {
+  const c = fw.command(config.variant);
+  const without = config.without.length > 0 ? { BENCH_WITHOUT: config.without.join(',') } : {};
   const child = spawn(...pinned(pin?.[1], c.cmd, c.argv), {
     cwd: c.cwd,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', ...c.env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', ...c.env, ...without },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   live.add(child);
@@ -247,16 +258,17 @@ async function answers(url: string): Promise<{ app: string; ready: number }> {
 const expected: Record<Variant, { ready: number }> = { bare: { ready: 404 }, headroom: { ready: 200 } };
 const seen = new Map<string, string>();
 
-/** Starts a variant and checks what it answers before anything is measured. */
-async function startChecked(name: string, fw: Framework, variant: Variant): Promise<{ url: string; child: ChildProcess }> {
-  const started = await start(fw, variant);
+/** Starts a side's configuration and checks what it answers before anything is measured. */
+async function startChecked(name: string, fw: Framework, config: Config): Promise<{ url: string; child: ChildProcess }> {
+  const variant = describeConfig(config);
+  const started = await start(fw, config);
   try {
     // Both variants must serve the same answer, and only the headroom variant may have headroom in it:
     // a bench that measures a 404 or a bare app twice proves nothing.
     const a = await answers(started.url);
     if (!a.app.startsWith('200 application/json')) throw new Error(`${name} ${variant}: GET /app/hello answered ${a.app}`);
-    if (a.ready !== expected[variant].ready) {
-      throw new Error(`${name} ${variant}: GET /health/ready answered ${a.ready}, expected ${expected[variant].ready}`);
+    if (a.ready !== expected[config.variant].ready) {
+      throw new Error(`${name} ${variant}: GET /health/ready answered ${a.ready}, expected ${expected[config.variant].ready}`);
     }
     const first = seen.get(name);
     if (first === undefined) seen.set(name, a.app);
@@ -296,7 +308,7 @@ async function round(
   const apps = {} as Record<Variant, { url: string; child: ChildProcess }>;
   try {
     for (const v of i % 2 ? (['headroom', 'bare'] as const) : (['bare', 'headroom'] as const)) {
-      apps[v] = await startChecked(name, fw, same ?? v);
+      apps[v] = await startChecked(name, fw, sides[v]);
     }
     for (const v of VARIANTS) warm(apps[v].url, o.connections, o.warmup);
     const pids = VARIANTS.map((v) => apps[v].child.pid!);
@@ -334,8 +346,31 @@ async function round(
 }
 
 const VARIANTS: readonly Variant[] = ['bare', 'headroom'];
-const same = args.same as Variant | undefined;
-if (same !== undefined && !VARIANTS.includes(same)) throw new Error(`--same: expected bare or headroom, got ${same}`);
+const PARTS = ['gate', 'monitor'];
+/** What one side runs: the app bare or with headroom, and which of headroom's parts are switched off. */
+interface Config {
+  variant: Variant;
+  without: string[];
+}
+function parseConfig(option: string, text: string): Config {
+  if (text === 'bare' || text === 'headroom') return { variant: text, without: [] };
+  const m = /^headroom-without:([a-z,]+)$/.exec(text);
+  const without = m ? m[1]!.split(',').filter(Boolean) : [];
+  if (!m || without.length === 0 || without.some((p) => !PARTS.includes(p))) {
+    throw new Error(`--${option}: expected bare, headroom or headroom-without:<parts> (parts: ${PARTS.join(', ')}), got ${text}`);
+  }
+  return { variant: 'headroom', without };
+}
+const describeConfig = (c: Config): string => (c.without.length > 0 ? `${c.variant} without ${c.without.join(', ')}` : c.variant);
+if (args.same !== undefined && (args.base !== undefined || args.target !== undefined))
+  throw new Error('--same: not with --base or --target');
+if (args.same !== undefined && !VARIANTS.includes(args.same as Variant))
+  throw new Error(`--same: expected bare or headroom, got ${args.same}`);
+const sides: Record<Variant, Config> = {
+  bare: parseConfig(args.same ? 'same' : 'base', args.same ?? args.base ?? 'bare'),
+  headroom: parseConfig(args.same ? 'same' : 'target', args.same ?? args.target ?? 'headroom'),
+};
+const switched = sides.bare.without.length > 0 || sides.headroom.without.length > 0;
 const rounds = Number(args.rounds);
 const duration = Number(args.duration);
 const connections = Number(args.connections);
@@ -354,7 +389,10 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(' ')}`,
 );
-if (same) console.log(`A/A: both sides run the ${same} variant; every difference below is noise`);
+if (args.same) console.log(`A/A: both sides run the ${args.same} variant; every difference below is noise`);
+else if (args.base !== undefined || args.target !== undefined) {
+  console.log(`comparing: "bare" below runs ${describeConfig(sides.bare)}, "headroom" below runs ${describeConfig(sides.headroom)}`);
+}
 const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(' ');
 
 // Two-sided 95 % quantiles of Student's t for 1…30 degrees of freedom (then ~1.96).
@@ -375,6 +413,10 @@ const fmt1 = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(' ');
 for (const name of args.frameworks.split(',')) {
   const fw = FRAMEWORKS[name];
   if (!fw) throw new Error(`unknown framework ${name}; known: ${Object.keys(FRAMEWORKS).join(', ')}`);
+  if (switched && !fw.partSwitches) {
+    const able = Object.keys(FRAMEWORKS).filter((k) => FRAMEWORKS[k]!.partSwitches);
+    throw new Error(`${name}: its bench app cannot switch headroom's parts off (headroom-without:…); only ${able.join(', ')}`);
+  }
   fw.prepare?.();
   console.log(`${name}: ${warmupOf(fw)} s of load on each fresh process before measuring`);
   const s: Samples = {

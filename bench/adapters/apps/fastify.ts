@@ -1,12 +1,27 @@
 // bench/adapters: a Fastify app with one JSON route, bare or with headroom's plugin registered the
 // way docs/frameworks/fastify.md shows (monitor with its default sample interval, shedding, health,
 // metrics and admin routes, in-flight counting). BENCH_VARIANT=bare|headroom; BENCH_DEFAULT_METRICS=0
-// leaves the Node.js process metrics out.
+// leaves the Node.js process metrics out. BENCH_WITHOUT=gate,monitor (with headroom) switches parts off
+// after registering: the reference side of a part-by-part comparison (bench/adapters --base), so one
+// part's cost is measured against headroom without it, in the same seconds.
 import Fastify from 'fastify';
 import { headroom } from '../../../src/adapters/fastify/index.js';
 
+const PARTS = ['gate', 'monitor'];
+const without = new Set((process.env.BENCH_WITHOUT ?? '').split(',').filter(Boolean));
+for (const part of without) if (!PARTS.includes(part)) throw new Error(`BENCH_WITHOUT: unknown part ${part}; known: ${PARTS.join(', ')}`);
+
 const app = Fastify({ logger: false });
-if (process.env.BENCH_VARIANT === 'headroom') await app.register(headroom, { defaultMetrics: process.env.BENCH_DEFAULT_METRICS !== '0' });
+// Fastify's own request listener, put back in place of headroom's gate (shedding and in-flight count) for BENCH_WITHOUT=gate.
+const fastifyListener = app.server.listeners('request')[0] as (...args: unknown[]) => void;
+if (process.env.BENCH_VARIANT === 'headroom') {
+  await app.register(headroom, { defaultMetrics: process.env.BENCH_DEFAULT_METRICS !== '0' });
+  if (without.has('gate')) {
+    app.server.removeAllListeners('request');
+    app.server.on('request', fastifyListener);
+  }
+  if (without.has('monitor')) app.headroom.monitor.stop(); // sampling, event-loop probe, GC observer
+} else if (without.size > 0) throw new Error('BENCH_WITHOUT needs BENCH_VARIANT=headroom');
 
 app.get('/app/hello', async () => ({ hello: 'world' }));
 
