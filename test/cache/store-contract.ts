@@ -267,6 +267,22 @@ export function storeContract(name: string, make: () => Promise<L2Store>): void 
     assert.equal(s.close(), first, 'and so does a call after it settled');
   });
 
+  test(`${name}: close() waits for the operations in flight and refuses those called after it`, async () => {
+    const s = await make();
+    let settled = 0;
+    const count = (): void => void settled++;
+    // Started, not awaited: close() is called while they are in flight (a disk write still making its
+    // directories made them again after close() had resolved; a Redis Cluster store quit with a
+    // command still pending).
+    const ops = [s.set('a', entry(randomBytes(64 * 1024))), s.setStream('b', Readable.from([randomBytes(1024)]), meta()), s.get('a')];
+    for (const op of ops) op.then(count, count);
+    const closing = s.close();
+    await assert.rejects(s.get('a'), { code: 'HEADROOM_CACHE_STORE_UNAVAILABLE' }, 'a get called while closing');
+    await closing;
+    await turn();
+    assert.equal(settled, ops.length, 'every operation in flight had settled when close() resolved');
+  });
+
   test(`${name}: operations after close() are refused with the store's code`, async () => {
     const s = await make();
     await s.set('a', entry(Buffer.from('a')));

@@ -100,6 +100,8 @@ export class RedisStore implements L2Store {
   private countCursor = '0';
   private counted = 0;
   private closing: Promise<void> | undefined;
+  /** Operations called and not yet answered; close() waits for them (each is answered by commandTimeout). */
+  private readonly inFlight = new Set<Promise<unknown>>();
   /** Pending until the first connection is ready, or commandTimeout has passed, or close(). */
   private connecting: Promise<void> | undefined;
   private stopConnecting: () => void = () => undefined;
@@ -196,10 +198,11 @@ export class RedisStore implements L2Store {
 
   /**
    * One operation: within the cap and the deadline (Gate), after the first connection (when one
-   * is being made); failures raised with store codes.
+   * is being made); failures raised with store codes. Refused once close() has been called.
    */
   private run<T>(op: () => Promise<T>, source?: Readable): Promise<T> {
-    return storeOp(
+    if (this.closing) return storeOp('redis', () => Promise.reject(new Error('the store is closed')), source);
+    const answered = storeOp(
       'redis',
       () =>
         this.gate.run(async () => {
@@ -208,6 +211,10 @@ export class RedisStore implements L2Store {
         }),
       source,
     );
+    this.inFlight.add(answered);
+    const forget = (): void => void this.inFlight.delete(answered);
+    answered.then(forget, forget);
+    return answered;
   }
 
   private tkeys(tags: string[]): string[] {
@@ -499,10 +506,15 @@ export class RedisStore implements L2Store {
     return this.client.status === 'ready' ? clientNodes(this.client) : [];
   }
 
-  /** Quits the connection; a second call returns the same promise. */
+  /**
+   * Refuses new operations, waits for the ones in flight to be answered (by commandTimeout at the
+   * latest; one waiting for the first connection is answered at once), then quits the connection.
+   * A second call returns the same promise.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.stopConnecting();
+      await Promise.allSettled(this.inFlight);
       await quitOrDisconnect(this.client);
     })();
     return this.closing;
