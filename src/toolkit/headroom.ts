@@ -78,6 +78,14 @@ export interface Headroom {
    * connection closes, with no listener per request (in-flight.ts); other responses (HTTP/2's) until their 'close'.
    */
   countRequest(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * For an adapter in front of a Node http/https server: counts every request of the server's
+   * connections, with nothing done per request (in-flight.ts); false when it is another kind of
+   * server (count each request with countRequest then). Leave headroom's own answers out with uncount.
+   */
+  countServer(server: unknown): boolean;
+  /** Leaves a response of a counted server out of the in-flight count. */
+  uncount(res: ServerResponse): void;
   requests(): AppRequestStats;
   /** Readiness turns 503 and new requests are shed; in-flight ones finish. */
   drain(): void;
@@ -242,6 +250,8 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       track: inFlight.track,
       trackResponse: inFlight.trackResponse,
       countRequest: inFlight.count,
+      countServer: inFlight.countServer,
+      uncount: inFlight.uncount,
       requests,
       drain() {
         draining = true;

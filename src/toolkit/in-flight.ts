@@ -14,11 +14,18 @@
 //   A response that is not the one attached when it is counted (a pipelined request queued behind
 //   an unfinished one) is held until it finishes. A sweep every second lets go of those and of
 //   closed connections, so no socket outlives its end by more than about a second.
+// - countServer(server), for adapters that stand in front of a Node http or https server (the
+//   Fastify plugin): every connection is remembered as it opens and nothing at all is done per
+//   request (a per-request count() cost a Fastify app ~1.5-2 % of its CPU in bench/adapters); the
+//   requests headroom answers itself are left out with uncount(res). A pipelined request queued
+//   behind an unfinished one is counted once its response is being written (idle() still waits for
+//   it: Node attaches it to the connection as the earlier one finishes, before that one's 'close').
 // - trackResponse(res): until the response's 'close', for responses that are not Node's HTTP/1
 //   ones on a real connection (HTTP/2 compatibility responses, light-my-request's injected ones,
 //   whose mock socket is never destroyed and so would never leave the map).
 // - track(): an explicit enter and idempotent leave (Next.js handlers called outside a Node server).
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import { Server as HttpServer, ServerResponse, type IncomingMessage } from 'node:http';
+import { Server as HttpsServer } from 'node:https';
 import { Socket } from 'node:net';
 
 /** Time between sweeps: at most this long is a finished response or a closed connection held. */
@@ -40,6 +47,13 @@ export interface InFlight {
   count(req: IncomingMessage, res: ServerResponse): void;
   /** Counts a response in flight until its 'close' (Node emits it once, on finish and on abort alike). */
   trackResponse(res: ServerResponse): void;
+  /**
+   * Counts every request of the server's connections in flight, doing nothing per request; false
+   * (nothing done) when it is not Node's HTTP/1 server (http or https). Undone by close().
+   */
+  countServer(server: unknown): boolean;
+  /** Leaves a response of a counted server out of the count (headroom answered it itself). */
+  uncount(res: ServerResponse): void;
   /** Counts a request in flight until the returned function is called (idempotent). */
   track(): () => void;
   /** Requests in flight now. */
@@ -67,6 +81,8 @@ export function createInFlight(): InFlight {
   let sweeper: NodeJS.Timeout | undefined; // the sweep's interval, only while connections are known
   let closed = false;
   let tracked = 0; // trackResponse and track
+  const uncounted = new WeakSet<ServerResponse>();
+  const servers: { server: HttpServer | HttpsServer; event: string; listener: (socket: Socket) => void }[] = [];
 
   /** Lets go of what has ended and returns how many counted responses are still open. */
   const sweep = (): number => {
@@ -77,7 +93,7 @@ export function createInFlight(): InFlight {
         continue;
       }
       const current = attached(socket);
-      if (current instanceof ServerResponse && !finished(current)) n++;
+      if (current instanceof ServerResponse && !finished(current) && !uncounted.has(current)) n++;
       if (c.queued !== undefined) {
         c.queued = unfinished(c.queued);
         for (const r of c.queued) if (r !== current) n++;
@@ -125,6 +141,30 @@ export function createInFlight(): InFlight {
     res.on('close', leave);
   };
 
+  // While someone waits in idle(), each sweep also looks again and watches what has started since:
+  // a counted server's requests are not seen one by one, so one that started after idle() was
+  // called is noticed here (at most a sweep late) rather than by its 'close'.
+  const tick = (): void => {
+    if (waiters.size === 0) {
+      sweep();
+      return;
+    }
+    watchAll();
+    check();
+  };
+  const remember = (socket: Socket): Connection => {
+    let c = connections.get(socket);
+    if (c === undefined) {
+      c = { queued: undefined };
+      connections.set(socket, c);
+      if (sweeper === undefined) {
+        sweeper = setInterval(tick, SWEEP_MS);
+        sweeper.unref();
+      }
+    }
+    return c;
+  };
+
   return {
     count(req, res) {
       if (closed) return;
@@ -134,15 +174,7 @@ export function createInFlight(): InFlight {
         return;
       }
       if (socket.destroyed) return; // its connection is gone: nothing is waiting for it
-      let c = connections.get(socket);
-      if (c === undefined) {
-        c = { queued: undefined };
-        connections.set(socket, c);
-        if (sweeper === undefined) {
-          sweeper = setInterval(sweep, SWEEP_MS);
-          sweeper.unref();
-        }
-      }
+      const c = remember(socket);
       // Node attaches a response to its socket as the request arrives, unless an earlier one on the
       // same connection is still being written (pipelining): this later one is then held until it
       // finishes. (So is every response, should a Node version not keep socket._httpMessage.)
@@ -159,6 +191,24 @@ export function createInFlight(): InFlight {
       }
     },
     trackResponse,
+    countServer(server) {
+      if (closed) return false;
+      // An https server hands its 'connection' listeners the TCP socket; requests carry the TLS one.
+      const event = server instanceof HttpsServer ? 'secureConnection' : server instanceof HttpServer ? 'connection' : undefined;
+      if (event === undefined) return false;
+      const http = server as HttpServer | HttpsServer;
+      const listener = (socket: Socket): void => {
+        if (closed || socket.destroyed) return;
+        remember(socket);
+        if (waiters.size > 0) watch(socket);
+      };
+      http.on(event, listener);
+      servers.push({ server: http, event, listener });
+      return true;
+    },
+    uncount(res) {
+      uncounted.add(res);
+    },
     track() {
       tracked++;
       let done = false;
@@ -186,6 +236,7 @@ export function createInFlight(): InFlight {
     },
     close() {
       closed = true;
+      for (const { server, event, listener } of servers.splice(0)) server.off(event, listener);
       connections.clear();
       clearInterval(sweeper);
       sweeper = undefined;

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import { Socket, type AddressInfo } from 'node:net';
 import { createInFlight } from '../../src/toolkit/in-flight.js';
 import { openSocket } from '../helpers/raw-http.js';
@@ -138,6 +139,69 @@ describe('createInFlight', () => {
       counter.inFlight.count({ socket: new EventEmitter() } as unknown as IncomingMessage, res);
       assert.equal(counter.inFlight.value(), 0);
     });
+  });
+
+  test('a counted server: its requests count with nothing done per request, uncount() leaves one out, idle() notices later ones', async () => {
+    await assertNoLeakedHandles(async () => {
+      const inFlight = createInFlight();
+      const held = new Map<string, ServerResponse>();
+      const server = http.createServer((req, res) => {
+        if (req.url === '/own') inFlight.uncount(res); // as the Fastify plugin does for its own routes and refusals
+        if (req.url === '/own' || req.url!.startsWith('/hold')) held.set(req.url!, res);
+        else res.end('ok');
+      });
+      const connectionListeners = server.listenerCount('connection');
+      assert.equal(inFlight.countServer(server), true);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as AddressInfo).port;
+      try {
+        const a = await raw(port, get('/hold1'));
+        await waitFor(() => held.has('/hold1'), 'the first request');
+        assert.equal(inFlight.value(), 1, 'counted without count()');
+        const own = await raw(port, get('/own'));
+        await waitFor(() => held.has('/own'), 'the uncounted request');
+        assert.equal(inFlight.value(), 1, 'an uncounted response is left out');
+
+        // idle() is waiting when the next request starts: it is waited for too (noticed by a sweep).
+        let idle = false;
+        const waiting = inFlight.idle(5_000).then((v) => (idle = v));
+        const b = await raw(port, get('/hold2'));
+        await waitFor(() => held.has('/hold2'), 'the second request');
+        held.get('/hold1')!.end('one');
+        await waitFor(() => a.text().includes('one'), 'the first answer');
+        assert.equal(inFlight.value(), 1);
+        assert.equal(idle, false, 'not idle while the second is answered');
+        held.get('/hold2')!.end('two');
+        assert.equal(await waiting, true, 'idle once the second has finished');
+
+        // Pipelined: a request queued behind an unfinished one counts once its response is written.
+        const c = await raw(port, get('/hold3') + get('/d'));
+        await waitFor(() => held.has('/hold3'), 'the held pipelined request');
+        held.get('/hold3')!.end('three');
+        await waitFor(() => (c.text().match(/HTTP\/1\.1 200/g) ?? []).length === 2, 'both pipelined answers');
+        assert.equal(inFlight.value(), 0);
+        held.get('/own')!.end('own');
+        for (const x of [a, b, c, own]) x.socket.destroy();
+      } finally {
+        inFlight.close();
+        inFlight.close();
+        assert.equal(server.listenerCount('connection'), connectionListeners, 'close() took its connection listener back');
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+  });
+
+  test('countServer() takes Node HTTP/1 servers only: an https one by its TLS connections', () => {
+    const inFlight = createInFlight();
+    const secure = https.createServer();
+    const node = secure.listenerCount('secureConnection'); // Node's HTTP parser's own
+    assert.equal(inFlight.countServer(secure), true);
+    assert.equal(secure.listenerCount('secureConnection'), node + 1, 'requests carry the TLS socket, not the TCP one');
+    assert.equal(inFlight.countServer(new EventEmitter()), false, 'another kind of server (HTTP/2): count() each request');
+    inFlight.close();
+    assert.equal(secure.listenerCount('secureConnection'), node);
+    assert.equal(inFlight.countServer(http.createServer()), false, 'nothing is counted after close()');
   });
 
   test('track() and responses that are not Node HTTP/1 ones count until they end', async () => {

@@ -139,9 +139,9 @@ function ownPaths(semicolon: boolean): { add(route: string): void; has(url: stri
  * (an auth hook's JWT or database work is not spent on it, and the client gets 503, not 401 —
  * as with Express and NestJS), whatever the order of registration and in every encapsulated scope.
  * Fastify's hooks cannot give that: instance hooks run in the order they were added, route-level
- * hooks (which an onRoute hook could add) run after them. Otherwise the request is counted in
- * flight until its response finishes or its connection closes (h.countRequest: no listener per
- * request; on HTTP/2, res 'close'). headroom's own routes are neither shed nor counted.
+ * hooks (which an onRoute hook could add) run after them. The app's requests are counted in flight
+ * by their connections (h.countServer: nothing per request); headroom's own routes and refusals are
+ * left out. On HTTP/2 each request is counted until its response's 'close' (h.countRequest).
  *
  * app.inject() calls Fastify's handler directly, so injected requests are neither shed nor counted.
  * No onRequest hook covers them: any onRequest hook makes Fastify run its hook runner for every
@@ -154,18 +154,23 @@ function ownPaths(semicolon: boolean): { add(route: string): void; has(url: stri
 function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof ownPaths>): boolean {
   const server = app.server as Server | undefined;
   if (!server || server.listenerCount('request') !== 1) return false;
+  const byConnection = h.countServer(server);
   const undo = standInFront(server, (req, res) => {
     const url = req.url ?? '/';
-    if (own.has(url)) return true;
+    if (own.has(url)) {
+      if (byConnection) h.uncount(res);
+      return true;
+    }
     // The common case (healthy, not draining) is decided without cutting the path from the URL.
     if (h.wouldShed()) {
       const refused = h.shed(pathOf(url));
       if (refused) {
+        if (byConnection) h.uncount(res);
         writePlain(res, refused, req.method);
         return false;
       }
     }
-    h.countRequest(req, res);
+    if (!byConnection) h.countRequest(req, res);
     return true;
   });
   app.addHook('onClose', async () => undo());
