@@ -37,6 +37,12 @@ export interface NodeMiddlewareOptions extends NodeRoutePaths {
   client?(req: NodeRequest): string;
   /** Runs for the app's requests that pass (not shed, now counted in flight), just before next(). */
   beforeNext?(req: NodeRequest, path: string): void;
+  /**
+   * The Node HTTP server whose every request passes this gate: its requests are then counted in
+   * flight by connection (Headroom.countServer: nothing done per request) and headroom's own answers
+   * left out, instead of being counted one by one.
+   */
+  server?: unknown;
 }
 
 /** Where nodeMiddleware answers: one spec per route path, shared by every adapter built on it. */
@@ -114,6 +120,11 @@ export function nodeGate(headroom: Headroom, options: Omit<NodeMiddlewareOptions
   }
   const metricsSlash = metrics === false ? false : `${metrics}/`;
   const adminPrefix = admin === false ? undefined : `${admin}/`;
+  const byConnection = options.server !== undefined && headroom.countServer(options.server);
+  /** A response headroom writes itself: not the app's request, not counted in flight. */
+  const own = (res: ServerResponse): void => {
+    if (byConnection) headroom.uncount(res);
+  };
 
   return (req, res) => {
     const method = req.method ?? 'GET';
@@ -124,8 +135,12 @@ export function nodeGate(headroom: Headroom, options: Omit<NodeMiddlewareOptions
       // The prefix test first: an app's path is rejected at its first differing character, without
       // hashing the (new on every request) path string for the map.
       const probe = health !== false && path.startsWith(health) ? probes.get(path) : undefined;
-      if (probe) return void writePlain(res, probe(), method);
+      if (probe) {
+        own(res);
+        return void writePlain(res, probe(), method);
+      }
       if (path === metrics || path === metricsSlash) {
+        own(res);
         headroom.metrics().then(
           (r) => writePlain(res, r, method),
           (err: unknown) => writePlain(res, errorResponse(err), method),
@@ -134,6 +149,7 @@ export function nodeGate(headroom: Headroom, options: Omit<NodeMiddlewareOptions
       }
     }
     if (adminPrefix && (path === admin || path.startsWith(adminPrefix))) {
+      own(res);
       headroom
         .admin(adminRequestFromUrl(method, url.slice(adminPrefix.length - 1), req.headers.authorization, clientOf(req), req.headers))
         .then(
@@ -143,8 +159,11 @@ export function nodeGate(headroom: Headroom, options: Omit<NodeMiddlewareOptions
       return undefined;
     }
     const refused = headroom.shed(path);
-    if (refused) return void writePlain(res, refused, method);
-    headroom.countRequest(req, res);
+    if (refused) {
+      own(res);
+      return void writePlain(res, refused, method);
+    }
+    if (!byConnection) headroom.countRequest(req, res);
     return path;
   };
 }

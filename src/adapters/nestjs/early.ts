@@ -37,9 +37,10 @@ export function createEarlyMiddleware(
   wiring: ProxyWiring,
   parts?: NodeMiddleware,
   client?: (req: NodeRequest) => string,
+  server?: unknown,
 ): NodeMiddleware {
   if (!parts) {
-    const gate = createEarlyGate(headroom, routes, wiring, client);
+    const gate = createEarlyGate(headroom, routes, wiring, client, server);
     return (req, res, next) => {
       if (gate(req, res)) next();
     };
@@ -48,6 +49,7 @@ export function createEarlyMiddleware(
     ...routes,
     url: originalUrl,
     client,
+    server,
     beforeNext(req, path) {
       if (wiring.under?.test(path)) (req as Marked)[UNDER] = true;
     },
@@ -71,8 +73,9 @@ export function createEarlyGate(
   routes: Required<NodeRoutePaths>,
   wiring: ProxyWiring,
   client?: (req: NodeRequest) => string,
+  server?: unknown,
 ): RequestGate {
-  const gate = nodeGate(headroom, { ...routes, url: originalUrl, client });
+  const gate = nodeGate(headroom, { ...routes, url: originalUrl, client, server });
   return (req, res) => {
     const path = gate(req, res);
     if (path === undefined) return false;

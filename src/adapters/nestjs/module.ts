@@ -147,7 +147,7 @@ function front(routes: ResolvedRoutes, wiring: ProxyWiring): Provider {
         const server = adapter.getHttpServer() as Server | undefined;
         // The admin rate limit's client as req.ip would be: Express's `trust proxy`, applied by appClient.
         if (server && typeof server.listeners === 'function')
-          standInFront(server, createEarlyGate(headroom, earlyPaths(routes), wiring, appClient(adapter.getInstance())));
+          standInFront(server, createEarlyGate(headroom, earlyPaths(routes), wiring, appClient(adapter.getInstance()), server));
         else adapter.use(createEarlyMiddleware(headroom, earlyPaths(routes), wiring));
       },
     }),
@@ -232,6 +232,9 @@ function serviceProvider(
             wiring,
             requestParts.middleware,
             fastify ? fastifyClient : undefined,
+            // Every request of Fastify's server passes the hook: counted by connection. (Not Express's
+            // middleware, which an app can mount behind routes of its own.)
+            fastify ? adapter.getHttpServer() : undefined,
           );
           if (fastify) installOnFastify(adapter.getInstance(), early);
           else adapter.use(early);
