@@ -1,13 +1,18 @@
-// src/toolkit/node-middleware.ts's trustedClient: the client address a gate in front of Express
+// src/toolkit/node-middleware.ts. trustedClient: the client address a gate in front of Express
 // works out must be the one Express itself gives as req.ip, for every `trust proxy` setting. Real
 // Express is the oracle: its handler compares req.ip with trustedClient under the app's own setting.
+// nodeGate given its server: requests counted by connection, headroom's own answers left out.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import express from 'express';
-import { appClient, trustedClient } from '../../src/toolkit/node-middleware.js';
+import { createHeadroom } from '../../src/toolkit/headroom.js';
+import { standInFront } from '../../src/toolkit/in-front.js';
+import { appClient, nodeGate, trustedClient } from '../../src/toolkit/node-middleware.js';
 import { request } from '../helpers/http.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { waitFor } from '../helpers/wait.js';
 
 const SETTINGS: unknown[] = [
   false,
@@ -62,4 +67,47 @@ test('appClient falls back to the connection address for apps without Express se
   const req = { headers: { 'x-forwarded-for': '1.1.1.1' }, socket: { remoteAddress: '127.0.0.9' } } as never;
   assert.equal(appClient(() => undefined)(req), '127.0.0.9');
   assert.equal(appClient({ get: () => 'not a function' })(req), '127.0.0.9');
+});
+
+test('nodeGate with its server counts the app requests by connection and leaves its own answers out', async () => {
+  await assertNoLeakedHandles(async () => {
+    const hr = createHeadroom();
+    const calls = { countRequest: 0, uncount: 0 };
+    const countRequest = hr.countRequest;
+    hr.countRequest = (req, res) => {
+      calls.countRequest++;
+      countRequest(req, res);
+    };
+    const uncount = hr.uncount;
+    hr.uncount = (res) => {
+      calls.uncount++;
+      uncount(res);
+    };
+    const held: ServerResponse[] = [];
+    const server = createServer((_req, res) => held.push(res));
+    const gate = nodeGate(hr, { server });
+    standInFront(server, (req, res) => gate(req, res) !== undefined);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const answer = request(`${base}/app`);
+      await waitFor(() => held.length === 1, 'the app request');
+      assert.equal(hr.requests().inFlight, 1, 'counted by its connection');
+      assert.equal((await request(`${base}/health/live`)).status, 200);
+      assert.equal((await request(`${base}/metrics`)).status, 200);
+      assert.equal(calls.uncount, 2, 'the probe and the scrape are left out');
+      hr.drain();
+      assert.equal((await request(`${base}/app`)).status, 503);
+      assert.equal(calls.uncount, 3, 'and so is a refusal');
+      assert.equal(hr.requests().inFlight, 1);
+      held[0]!.end('done');
+      assert.equal((await answer).status, 200);
+      assert.equal(await hr.idle(5_000), true);
+      assert.equal(calls.countRequest, 0, 'nothing counted one by one');
+    } finally {
+      await hr.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
 });
