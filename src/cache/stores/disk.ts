@@ -31,7 +31,7 @@ import { crc32 } from '../crc32.js';
 import { resolveStoreOptions } from '../options.js';
 import { DiskIndex } from './disk-index.js';
 import { WriteFence, type Write } from './fence.js';
-import { NotStoredError, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
+import { closedStoreOp, NotStoredError, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 
 /** createCache's `disk` (defaults and bounds in src/cache/options.ts). */
 export interface DiskStoreOptions {
@@ -104,7 +104,7 @@ export class DiskStore implements L2Store {
   }
 
   private refused<T>(source?: Readable): Promise<T> {
-    return storeOp('disk', () => Promise.reject(new Error('the store is closed')), source);
+    return closedStoreOp('disk', source);
   }
 
   private tmpPath(): string {

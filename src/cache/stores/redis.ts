@@ -41,7 +41,7 @@ import {
   GET_ENTRY,
   SET_TAGGED,
 } from './redis-scripts.js';
-import { MAX_GET_BYTES, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
+import { closedStoreOp, MAX_GET_BYTES, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
 import type { RedisOptions } from '../types.js';
 import { clientNodes, createRedisClient, quitOrDisconnect, type RedisClient } from './redis-client.js';
 import { Gate } from './redis-gate.js';
@@ -201,7 +201,7 @@ export class RedisStore implements L2Store {
    * is being made); failures raised with store codes. Refused once close() has been called.
    */
   private run<T>(op: () => Promise<T>, source?: Readable): Promise<T> {
-    if (this.closing) return storeOp('redis', () => Promise.reject(new Error('the store is closed')), source);
+    if (this.closing) return closedStoreOp('redis', source);
     const answered = storeOp(
       'redis',
       () =>

@@ -44,6 +44,11 @@ export async function storeOp<T>(kind: 'disk' | 'redis', op: () => Promise<T>, s
 
 const ignore = (): void => undefined;
 
+/** An operation called on a closed store: refused with the store's code, as storeOp raises failures. */
+export function closedStoreOp<T>(kind: 'disk' | 'redis', source?: Readable): Promise<T> {
+  return storeOp(kind, () => Promise.reject(new Error('the store is closed')), source);
+}
+
 /**
  * get() loads a value into memory; larger values are refused while reading (a miss for the tiered
  * cache) and must be read with getStream(). 64 MiB.
