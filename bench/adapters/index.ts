@@ -34,6 +34,7 @@ import { dirname, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cpus, loadavg } from 'node:os';
+import { BENCH_PARTS } from './apps/parts.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({
@@ -346,7 +347,6 @@ async function round(
 }
 
 const VARIANTS: readonly Variant[] = ['bare', 'headroom'];
-const PARTS = ['gate', 'monitor'];
 /** What one side runs: the app bare or with headroom, and which of headroom's parts are switched off. */
 interface Config {
   variant: Variant;
@@ -356,8 +356,8 @@ function parseConfig(option: string, text: string): Config {
   if (text === 'bare' || text === 'headroom') return { variant: text, without: [] };
   const m = /^headroom-without:([a-z,]+)$/.exec(text);
   const without = m ? m[1]!.split(',').filter(Boolean) : [];
-  if (!m || without.length === 0 || without.some((p) => !PARTS.includes(p))) {
-    throw new Error(`--${option}: expected bare, headroom or headroom-without:<parts> (parts: ${PARTS.join(', ')}), got ${text}`);
+  if (!m || without.length === 0 || without.some((p) => !BENCH_PARTS.includes(p))) {
+    throw new Error(`--${option}: expected bare, headroom or headroom-without:<parts> (parts: ${BENCH_PARTS.join(', ')}), got ${text}`);
   }
   return { variant: 'headroom', without };
 }

@@ -14,10 +14,11 @@
 //   A response that is not the one attached when it is counted (a pipelined request queued behind
 //   an unfinished one) is held until it finishes. A sweep every second lets go of those and of
 //   closed connections, so no socket outlives its end by more than about a second.
-// - countServer(server), for adapters that stand in front of a Node http or https server (the
-//   Fastify plugin): every connection is remembered as it opens and nothing at all is done per
-//   request (a per-request count() cost a Fastify app ~1.5-2 % of its CPU in bench/adapters); the
-//   requests headroom answers itself are left out with uncount(res). A pipelined request queued
+// - countServer(server), for gates that every request of a Node http or https server passes (the
+//   Fastify plugin; NestJS's gate in front of Express's server or in Fastify's onRequest): every
+//   connection is remembered as it opens and nothing at all is done per request (a per-request
+//   count() cost a Fastify app ~1.5-2 % of its CPU in bench/adapters); the requests headroom
+//   answers itself are left out with uncount(res). A pipelined request queued
 //   behind an unfinished one is counted once its response is being written (idle() still waits for
 //   it: Node attaches it to the connection as the earlier one finishes, before that one's 'close').
 // - trackResponse(res): until the response's 'close', for responses that are not Node's HTTP/1

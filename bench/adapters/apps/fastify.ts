@@ -6,10 +6,11 @@
 // part's cost is measured against headroom without it, in the same seconds.
 import Fastify from 'fastify';
 import { headroom } from '../../../src/adapters/fastify/index.js';
+import { BENCH_PARTS } from './parts.js';
 
-const PARTS = ['gate', 'monitor'];
 const without = new Set((process.env.BENCH_WITHOUT ?? '').split(',').filter(Boolean));
-for (const part of without) if (!PARTS.includes(part)) throw new Error(`BENCH_WITHOUT: unknown part ${part}; known: ${PARTS.join(', ')}`);
+for (const part of without)
+  if (!BENCH_PARTS.includes(part)) throw new Error(`BENCH_WITHOUT: unknown part ${part}; known: ${BENCH_PARTS.join(', ')}`);
 
 const app = Fastify({ logger: false });
 // Fastify's own request listener, put back in place of headroom's gate (shedding and in-flight count) for BENCH_WITHOUT=gate.
