@@ -60,6 +60,9 @@ export class TieredCache implements Cache {
   private revalidations = 0;
   private servedOnL2Failure = 0;
   private closing: Promise<void> | undefined;
+  /** The callers' streams setStream is reading: close() destroys them (a stalled one would hold it open). */
+  private readonly streaming = new Set<Readable>();
+  private endedByClose: Error | undefined;
 
   constructor(options?: CacheOptions) {
     // Every option is checked before anything starts (no store, connection or timer on a refusal).
@@ -295,6 +298,7 @@ export class TieredCache implements Cache {
     // It may fail before anyone reads it (L2 opens a file or waits for Redis first): without a
     // listener that would be an uncaught error. Reading it then throws the error to the caller.
     readable.on('error', ignore);
+    this.streaming.add(readable);
     try {
       // Keep a copy for L1 while it fits in maxEntryBytes; stop copying (not reading) beyond that.
       const limit = this.l1.maxEntryBytes;
@@ -327,6 +331,8 @@ export class TieredCache implements Cache {
           await this.l2.setStream(key, Readable.from(tapped()), meta, options.size);
           stored = true;
         } catch (err) {
+          // Ended by close(): the store, closed at the same time, may report itself closed instead.
+          if (this.endedByClose !== undefined && callerError === this.endedByClose) throw callerError;
           // Too large for L2 is not the caller's error (as with set()); a failure is counted, and
           // the value goes to L1 as without L2 when the store refused it before reading.
           const outcome = err === callerError ? 'caller' : l2Outcome(err);
@@ -343,6 +349,7 @@ export class TieredCache implements Cache {
       this.bus?.publish({ op: 'del', keys: [key] });
     } finally {
       readable.off('error', ignore);
+      this.streaming.delete(readable);
       this.versions.end(token);
     }
   }
@@ -403,6 +410,9 @@ export class TieredCache implements Cache {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // L2's write reads the caller's stream through this one: the store cannot end it alone.
+      this.endedByClose = new Error('the cache was closed while setStream was reading the stream');
+      for (const r of this.streaming) r.destroy(this.endedByClose);
       clearInterval(this.timer);
       this.unsubscribe?.();
       this.gens?.close();

@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { createCache, type Cache, type CacheOptions } from '../../src/cache/index.js';
 import { statusOf, type HeadroomError } from '../../src/errors.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { waitFor } from '../helpers/wait.js';
 import { mockClock, settles } from './mock-clock.js';
 
 const root = mkdtempSync(join(tmpdir(), 'headroom-cache-'));
@@ -317,6 +318,20 @@ for (const [name, opts] of variants) {
         assert.equal(c.stats().l2?.breakerOpen ?? false, false);
       }),
     );
+
+    test('close() ends a setStream whose stream has stalled: the stream is destroyed and the call rejects', async () => {
+      const c = createCache(opts());
+      const src = new PassThrough();
+      src.write(Buffer.alloc(1024)); // one chunk, then nothing
+      const outcome = c.setStream('stalled', src, {}).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await waitFor(() => src.readableLength === 0, 'the cache read the first chunk');
+      await c.close(); // the disk store would wait for the next chunk for ever
+      assert.equal(src.destroyed, true);
+      assert.match(String(await outcome), /the cache was closed while setStream was reading the stream/);
+    });
 
     test(
       'stats and topKeys',

@@ -283,6 +283,22 @@ export function storeContract(name: string, make: () => Promise<L2Store>): void 
     assert.equal(settled, ops.length, 'every operation in flight had settled when close() resolved');
   });
 
+  test(`${name}: close() ends a streamed write whose source has stalled, destroying the source`, async () => {
+    const s = await make();
+    const source = new PassThrough();
+    source.write(randomBytes(1024)); // one chunk, then nothing: an upload or upstream that stopped
+    const outcome = s.setStream('stalled', source, meta()).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    await waitFor(() => source.readableLength === 0, 'the store read the first chunk');
+    await s.close(); // would wait for the next chunk for ever
+    assert.equal(source.destroyed, true, 'the source is destroyed');
+    const err = (await outcome) as { code?: string; message?: string } | undefined;
+    assert.equal(err?.code, 'HEADROOM_CACHE_STORE_UNAVAILABLE');
+    assert.match(String(err?.message), /closed during the write/);
+  });
+
   test(`${name}: operations after close() are refused with the store's code`, async () => {
     const s = await make();
     await s.set('a', entry(Buffer.from('a')));

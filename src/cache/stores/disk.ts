@@ -31,7 +31,17 @@ import { crc32 } from '../crc32.js';
 import { resolveStoreOptions } from '../options.js';
 import { DiskIndex } from './disk-index.js';
 import { WriteFence, type Write } from './fence.js';
-import { closedStoreOp, NotStoredError, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
+import {
+  closedDuringWrite,
+  closedStoreOp,
+  NotStoredError,
+  storeFailure,
+  storeOp,
+  type L2Store,
+  type StoreStats,
+  type StoreStreamEntry,
+  writeEndedBy,
+} from './types.js';
 
 /** createCache's `disk` (defaults and bounds in src/cache/options.ts). */
 export interface DiskStoreOptions {
@@ -65,6 +75,8 @@ export class DiskStore implements L2Store {
   private readonly pending = new Set<Promise<unknown>>();
   /** Operations in flight (reads, writes, invalidations): close() waits for them. */
   private readonly ops = new Set<Promise<unknown>>();
+  /** Sources of streamed writes in flight: close() destroys them, as a next chunk may never come. */
+  private readonly sources = new Set<Readable>();
   private errors = 0;
   private corrupt = 0;
   private evictions = 0;
@@ -177,7 +189,11 @@ export class DiskStore implements L2Store {
     // Synchronously, so that an invalidation called right after this call catches the write.
     if (this.closed) return this.refused(readable);
     const w = this.fence.begin(key, meta.tags);
-    return this.op(() => this.writeStream(w, readable, meta, size), readable);
+    this.sources.add(readable);
+    const written = this.op(() => this.writeStream(w, readable, meta, size), readable);
+    const done = (): void => void this.sources.delete(readable);
+    written.then(done, done);
+    return written;
   }
 
   // Header length is known up front (fixed fields + key + tags): write a placeholder, stream the
@@ -201,8 +217,7 @@ export class DiskStore implements L2Store {
         bytes += b.length;
         if (size !== undefined && bytes > size) throw sizeMismatch(key, `exceeded its declared size ${size}`);
         this.checkFits(placeholder.length + bytes);
-        // Closing does not wait for the rest of a body: the write is given up at its next chunk.
-        if (this.closed) throw new Error('the store was closed during the write');
+        if (this.closed) throw closedDuringWrite();
         crc = crc32(b, crc);
         await fh.write(b, 0, b.length, pos);
         pos += b.length;
@@ -218,7 +233,7 @@ export class DiskStore implements L2Store {
       await fh?.close().catch(() => undefined);
       if (tmp !== undefined) await rm(tmp, { force: true });
       if (err instanceof NotStoredError) await this.remove(key);
-      throw err;
+      throw writeEndedBy(err, this.closed);
     } finally {
       this.fence.end(w);
     }
@@ -323,10 +338,12 @@ export class DiskStore implements L2Store {
 
   /**
    * Refuses new operations and waits for the start-up scan, background removals and operations in
-   * flight (a streamed write is given up at its next chunk); a second call returns the same promise.
+   * flight; streamed writes are given up at once (their sources destroyed: a stalled source would
+   * otherwise hold close() open). A second call returns the same promise.
    */
   close(): Promise<void> {
     this.closed = true;
+    for (const source of this.sources) source.destroy();
     this.closing ??= (async () => {
       await this.ready.catch(() => undefined);
       while (this.pending.size > 0 || this.ops.size > 0) await Promise.allSettled([...this.pending, ...this.ops]);

@@ -41,7 +41,16 @@ import {
   GET_ENTRY,
   SET_TAGGED,
 } from './redis-scripts.js';
-import { closedStoreOp, MAX_GET_BYTES, storeFailure, storeOp, type L2Store, type StoreStats, type StoreStreamEntry } from './types.js';
+import {
+  closedStoreOp,
+  MAX_GET_BYTES,
+  storeFailure,
+  storeOp,
+  writeEndedBy,
+  type L2Store,
+  type StoreStats,
+  type StoreStreamEntry,
+} from './types.js';
 import type { RedisOptions } from '../types.js';
 import { clientNodes, createRedisClient, quitOrDisconnect, type RedisClient } from './redis-client.js';
 import { Gate } from './redis-gate.js';
@@ -102,6 +111,8 @@ export class RedisStore implements L2Store {
   private closing: Promise<void> | undefined;
   /** Operations called and not yet answered; close() waits for them (each is answered by commandTimeout). */
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Sources of streamed writes in flight: close() destroys them, as a next chunk may never come. */
+  private readonly sources = new Set<Readable>();
   /** Pending until the first connection is ready, or commandTimeout has passed, or close(). */
   private connecting: Promise<void> | undefined;
   private stopConnecting: () => void = () => undefined;
@@ -278,7 +289,11 @@ export class RedisStore implements L2Store {
   }
 
   setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number> {
-    return this.run(() => this.writeStream(key, readable, meta, size), readable);
+    this.sources.add(readable);
+    const written = this.run(() => this.writeStream(key, readable, meta, size), readable);
+    const done = (): void => void this.sources.delete(readable);
+    written.then(done, done);
+    return written;
   }
 
   private async writeStream(key: string, readable: Readable, meta: Meta, size: number | undefined): Promise<number> {
@@ -337,7 +352,7 @@ export class RedisStore implements L2Store {
     } catch (err) {
       await begun.catch(() => undefined);
       await this.client.del(tmp).catch(() => undefined);
-      throw err;
+      throw writeEndedBy(err, this.closing !== undefined);
     }
   }
 
@@ -513,6 +528,7 @@ export class RedisStore implements L2Store {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      for (const source of this.sources) source.destroy();
       this.stopConnecting();
       await Promise.allSettled(this.inFlight);
       await quitOrDisconnect(this.client);

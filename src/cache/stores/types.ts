@@ -50,6 +50,16 @@ export function closedStoreOp<T>(kind: 'disk' | 'redis', source?: Readable): Pro
 }
 
 /**
+ * Why a streamed write ended: close() destroys the sources of writes in flight (one may have
+ * stalled), which ends their reading with a premature close — reported as the store being closed.
+ */
+export function writeEndedBy(err: unknown, closed: boolean): unknown {
+  return closed && (err as NodeJS.ErrnoException | undefined)?.code === 'ERR_STREAM_PREMATURE_CLOSE' ? closedDuringWrite() : err;
+}
+
+export const closedDuringWrite = (): Error => new Error('the store was closed during the write');
+
+/**
  * get() loads a value into memory; larger values are refused while reading (a miss for the tiered
  * cache) and must be read with getStream(). 64 MiB.
  */
