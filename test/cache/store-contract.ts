@@ -308,6 +308,7 @@ export function storeContract(name: string, make: () => Promise<L2Store>): void 
       ['set', () => s.set('c', entry(Buffer.from('c')))],
       ['setStream', () => s.setStream('d', Readable.from([Buffer.from('d')]), meta())],
       ['invalidateByTag', () => s.invalidateByTag('t')],
+      ['sweep', () => s.sweep()],
     ] as const) {
       await assert.rejects(attempt(), { code: 'HEADROOM_CACHE_STORE_UNAVAILABLE' }, `${what} after close()`);
     }

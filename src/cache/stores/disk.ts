@@ -319,9 +319,11 @@ export class DiskStore implements L2Store {
     });
   }
 
-  async sweep(): Promise<void> {
-    const keys = this.index.expired(Date.now(), SWEEP_LIMIT);
-    await Promise.all(keys.map((k) => this.remove(k)));
+  sweep(): Promise<void> {
+    return this.op(async () => {
+      const keys = this.index.expired(Date.now(), SWEEP_LIMIT);
+      await Promise.all(keys.map((k) => this.remove(k)));
+    });
   }
 
   stats(): StoreStats {
