@@ -31,16 +31,23 @@ import { originalUrl } from './raw.js';
 const UNDER = Symbol('headroom.nestjs.under-proxy');
 type Marked = IncomingMessage & { [UNDER]?: true };
 
-export function createEarlyMiddleware(
-  headroom: Headroom,
-  routes: Required<NodeRoutePaths>,
-  wiring: ProxyWiring,
-  parts?: NodeMiddleware,
-  client?: (req: NodeRequest) => string,
-  server?: unknown,
-): NodeMiddleware {
+export interface EarlyOptions {
+  /** Health, metrics and admin paths. */
+  routes: Required<NodeRoutePaths>;
+  /** Where the proxy controller is mounted (known once Nest has registered its routes). */
+  wiring: ProxyWiring;
+  /** The module's capture and accounting middleware, run for the app's requests that pass. */
+  parts?: NodeMiddleware;
+  /** The admin rate limit's client address (the platform's view of it, trusted proxies applied). */
+  client?: (req: NodeRequest) => string;
+  /** The HTTP server all of whose requests pass here: they are counted in flight by connection. */
+  server?: unknown;
+}
+
+export function createEarlyMiddleware(headroom: Headroom, options: EarlyOptions): NodeMiddleware {
+  const { routes, wiring, parts, client, server } = options;
   if (!parts) {
-    const gate = createEarlyGate(headroom, routes, wiring, client, server);
+    const gate = createEarlyGate(headroom, options);
     return (req, res, next) => {
       if (gate(req, res)) next();
     };
@@ -68,13 +75,7 @@ export function createEarlyMiddleware(
  * the app (counted in flight, its body hidden when it goes to the proxy), false when headroom
  * answered it.
  */
-export function createEarlyGate(
-  headroom: Headroom,
-  routes: Required<NodeRoutePaths>,
-  wiring: ProxyWiring,
-  client?: (req: NodeRequest) => string,
-  server?: unknown,
-): RequestGate {
+export function createEarlyGate(headroom: Headroom, { routes, wiring, client, server }: Omit<EarlyOptions, 'parts'>): RequestGate {
   const gate = nodeGate(headroom, { ...routes, url: originalUrl, client, server });
   return (req, res) => {
     const path = gate(req, res);

@@ -147,8 +147,11 @@ function front(routes: ResolvedRoutes, wiring: ProxyWiring): Provider {
         const server = adapter.getHttpServer() as Server | undefined;
         // The admin rate limit's client as req.ip would be: Express's `trust proxy`, applied by appClient.
         if (server && typeof server.listeners === 'function')
-          standInFront(server, createEarlyGate(headroom, earlyPaths(routes), wiring, appClient(adapter.getInstance()), server));
-        else adapter.use(createEarlyMiddleware(headroom, earlyPaths(routes), wiring));
+          standInFront(
+            server,
+            createEarlyGate(headroom, { routes: earlyPaths(routes), wiring, client: appClient(adapter.getInstance()), server }),
+          );
+        else adapter.use(createEarlyMiddleware(headroom, { routes: earlyPaths(routes), wiring }));
       },
     }),
   };
@@ -226,16 +229,15 @@ function serviceProvider(
           proxyRoute?.forPlatform(adapter.getType());
           // On Express the gate goes in front of the HTTP server (front(), once Nest made it).
           if (gateInFront(adapter, requestParts)) return service();
-          const early = createEarlyMiddleware(
-            headroom,
-            earlyPaths(routes),
+          const early = createEarlyMiddleware(headroom, {
+            routes: earlyPaths(routes),
             wiring,
-            requestParts.middleware,
-            fastify ? fastifyClient : undefined,
+            parts: requestParts.middleware,
+            client: fastify ? fastifyClient : undefined,
             // Every request of Fastify's server passes the hook: counted by connection. (Not Express's
             // middleware, which an app can mount behind routes of its own.)
-            fastify ? adapter.getHttpServer() : undefined,
-          );
+            server: fastify ? adapter.getHttpServer() : undefined,
+          });
           if (fastify) installOnFastify(adapter.getInstance(), early);
           else adapter.use(early);
         }
