@@ -27,7 +27,7 @@ describe('redis store', { skip: !enabled }, () => {
     await redis.stop();
   });
 
-  async function store(o: { keyPrefix?: string; chunkSize?: number } = {}): Promise<RedisStore> {
+  async function store(o: { keyPrefix?: string; chunkSize?: number; commandTimeout?: number } = {}): Promise<RedisStore> {
     // Small chunk size so the multi-chunk path is exercised; a fresh prefix isolates each test.
     const s = new RedisStore({ url: redis.url, keyPrefix: `c${++n}:`, chunkSize: 256 * 1024, ...o });
     await new Promise<void>((resolve, reject) => {
@@ -38,6 +38,19 @@ describe('redis store', { skip: !enabled }, () => {
   }
 
   describe('contract', () => storeContract('redis', () => store()));
+
+  test('a streamed write answered at its deadline while its source stalls is given up: the source is destroyed, its place under maxPending freed', async () => {
+    const s = await store({ commandTimeout: 200 });
+    try {
+      const source = new PassThrough();
+      source.write(Buffer.alloc(1024)); // one chunk, then nothing
+      await assert.rejects(s.setStream('stalled', source, meta()), { code: 'HEADROOM_CACHE_STORE_UNAVAILABLE', message: /commandTimeout/ });
+      assert.equal(source.destroyed, true);
+      await waitFor(() => s.stats().redis!.pending === 0, 'the write to leave its place under maxPending');
+    } finally {
+      await s.close();
+    }
+  });
 
   test('a tag set holds about its live keys: expired members are pruned as new ones are added', async () => {
     const s = await store();

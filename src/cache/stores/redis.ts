@@ -290,9 +290,15 @@ export class RedisStore implements L2Store {
 
   setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number> {
     this.sources.add(readable);
-    const written = this.run(() => this.writeStream(key, readable, meta, size), readable);
+    let reading = true;
+    const written = this.run(() => this.writeStream(key, readable, meta, size).finally(() => (reading = false)), readable);
     const done = (): void => void this.sources.delete(readable);
-    written.then(done, done);
+    written.then(done, () => {
+      done();
+      // Answered at its deadline while still reading (a stalled source): the write is given up, so
+      // that it does not hold its place under maxPending for as long as the source stalls.
+      if (reading) readable.destroy();
+    });
     return written;
   }
 
