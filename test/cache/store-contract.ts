@@ -312,6 +312,9 @@ export function storeContract(name: string, make: () => Promise<L2Store>): void 
     ] as const) {
       await assert.rejects(attempt(), { code: 'HEADROOM_CACHE_STORE_UNAVAILABLE' }, `${what} after close()`);
     }
+    const source = Readable.from([Buffer.from('e')]);
+    await assert.rejects(s.setStream('e', source, meta()), { code: 'HEADROOM_CACHE_STORE_UNAVAILABLE' });
+    assert.equal(source.destroyed, false, 'a write refused before it began leaves its source as it is');
   });
 
   test(

@@ -290,8 +290,12 @@ export class RedisStore implements L2Store {
 
   setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number> {
     this.sources.add(readable);
-    let reading = true;
-    const written = this.run(() => this.writeStream(key, readable, meta, size).finally(() => (reading = false)), readable);
+    // Refused before it began (closed, maxPending, no connection), the source is left as it is.
+    let reading = false;
+    const written = this.run(() => {
+      reading = true;
+      return this.writeStream(key, readable, meta, size).finally(() => (reading = false));
+    }, readable);
     const done = (): void => void this.sources.delete(readable);
     written.then(done, () => {
       done();
