@@ -111,7 +111,7 @@ export class RedisStore implements L2Store {
   private closing: Promise<void> | undefined;
   /** Operations called and not yet answered; close() waits for them (each is answered by commandTimeout). */
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** Sources of streamed writes in flight: close() destroys them, as a next chunk may never come. */
+  /** Sources streamed writes are reading: close() destroys them, as a next chunk may never come. */
   private readonly sources = new Set<Readable>();
   /** Pending until the first connection is ready, or commandTimeout has passed, or close(). */
   private connecting: Promise<void> | undefined;
@@ -289,19 +289,16 @@ export class RedisStore implements L2Store {
   }
 
   setStream(key: string, readable: Readable, meta: Meta, size?: number): Promise<number> {
-    this.sources.add(readable);
-    // Refused before it began (closed, maxPending, no connection), the source is left as it is.
-    let reading = false;
+    // In `sources` while the write reads it. Refused before it began (closed, maxPending, no
+    // connection), the source is left as it is.
     const written = this.run(() => {
-      reading = true;
-      return this.writeStream(key, readable, meta, size).finally(() => (reading = false));
+      this.sources.add(readable);
+      return this.writeStream(key, readable, meta, size).finally(() => this.sources.delete(readable));
     }, readable);
-    const done = (): void => void this.sources.delete(readable);
-    written.then(done, () => {
-      done();
-      // Answered at its deadline while still reading (a stalled source): the write is given up, so
-      // that it does not hold its place under maxPending for as long as the source stalls.
-      if (reading) readable.destroy();
+    // Answered at its deadline while still reading (a stalled source): the write is given up, so
+    // that it does not hold its place under maxPending for as long as the source stalls.
+    written.catch(() => {
+      if (this.sources.delete(readable)) readable.destroy();
     });
     return written;
   }
