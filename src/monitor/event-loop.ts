@@ -14,9 +14,9 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { EventLoopDelayHistogram, EventLoopStats } from './types.js';
 
 /**
- * Timer period. Each tick is a process wake-up (measured ~80 µs of CPU each on the 2-core dev
- * VM): 10 ms alone costs ~1.3 % of a core, 50 ms ~0.15 %. Any stall of 50 ms or more is always
- * caught (the timer falls due during it); shorter ones only partly.
+ * Timer period. Each tick is a process wake-up (measured ~80–115 µs of CPU each on the 2-core dev
+ * VM): 10 ms alone costs ~1 % of a core, 50 ms ~0.15–0.25 % (most of an idle monitor's CPU). Any
+ * stall of 50 ms or more is always caught (the timer falls due during it); shorter ones only partly.
  */
 const RESOLUTION_MS = 50;
 /**
