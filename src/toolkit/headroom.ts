@@ -86,6 +86,8 @@ export interface Headroom {
   countServer(server: unknown): boolean;
   /** Leaves a response of a counted server out of the in-flight count. */
   uncount(res: ServerResponse): void;
+  /** Leaves out of the in-flight count the counted responses `test` picks, asked when the count is read (one test; a later call replaces it). */
+  leaveOut(test: (res: ServerResponse) => boolean): void;
   requests(): AppRequestStats;
   /** Readiness turns 503 and new requests are shed; in-flight ones finish. */
   drain(): void;
@@ -252,6 +254,7 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       countRequest: inFlight.count,
       countServer: inFlight.countServer,
       uncount: inFlight.uncount,
+      leaveOut: inFlight.leaveOut,
       requests,
       drain() {
         draining = true;

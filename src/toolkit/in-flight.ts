@@ -25,6 +25,8 @@
 //   ones on a real connection (HTTP/2 compatibility responses, light-my-request's injected ones,
 //   whose mock socket is never destroyed and so would never leave the map).
 // - track(): an explicit enter and idempotent leave (Next.js handlers called outside a Node server).
+// leaveOut(test) leaves out counted responses that turn out to be headroom's own only after they
+// were counted (the Next.js adapter learns its routes' paths as they answer): asked when read.
 import { Server as HttpServer, ServerResponse, type IncomingMessage } from 'node:http';
 import { Server as HttpsServer } from 'node:https';
 import { Socket } from 'node:net';
@@ -55,6 +57,11 @@ export interface InFlight {
   countServer(server: unknown): boolean;
   /** Leaves a response of a counted server out of the count (headroom answered it itself). */
   uncount(res: ServerResponse): void;
+  /**
+   * Leaves out the counted responses `test` picks, asked when the count is read (for an adapter that
+   * learns which requests are headroom's own only after they were counted, as Next.js's does).
+   */
+  leaveOut(test: (res: ServerResponse) => boolean): void;
   /** Counts a request in flight until the returned function is called (idempotent). */
   track(): () => void;
   /** Requests in flight now. */
@@ -83,6 +90,8 @@ export function createInFlight(): InFlight {
   let closed = false;
   let tracked = 0; // trackResponse and track
   const uncounted = new WeakSet<ServerResponse>();
+  let leftOut: ((res: ServerResponse) => boolean) | undefined;
+  const counts = (res: ServerResponse): boolean => !finished(res) && !uncounted.has(res) && !(leftOut?.(res) ?? false);
   const servers: { server: HttpServer | HttpsServer; event: string; listener: (socket: Socket) => void }[] = [];
 
   /** Lets go of what has ended and returns how many counted responses are still open. */
@@ -94,10 +103,10 @@ export function createInFlight(): InFlight {
         continue;
       }
       const current = attached(socket);
-      if (current instanceof ServerResponse && !finished(current) && !uncounted.has(current)) n++;
+      if (current instanceof ServerResponse && counts(current)) n++;
       if (c.queued !== undefined) {
         c.queued = unfinished(c.queued);
-        for (const r of c.queued) if (r !== current) n++;
+        for (const r of c.queued) if (r !== current && counts(r)) n++;
         if (c.queued.length === 0) c.queued = undefined;
       }
     }
@@ -209,6 +218,9 @@ export function createInFlight(): InFlight {
     },
     uncount(res) {
       uncounted.add(res);
+    },
+    leaveOut(test) {
+      leftOut = test;
     },
     track() {
       tracked++;

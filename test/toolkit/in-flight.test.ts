@@ -86,6 +86,30 @@ describe('createInFlight', () => {
     });
   });
 
+  test('leaveOut(): the responses its test picks are left out when the count is read, held and pipelined alike', async () => {
+    await assertNoLeakedHandles(async () => {
+      const held = new Map<string, ServerResponse>();
+      const t = await counted((req, res) => void held.set(req.url!, res));
+      try {
+        // On one connection an app request, then an own one queued behind it; on another, an own one.
+        const c = await raw(t.port, get('/app') + get('/own/a'));
+        const d = await raw(t.port, get('/own/b'));
+        await waitFor(() => held.size === 2 && t.inFlight.value() === 2, 'counted before the test is set');
+        // Set after they were counted (as the Next.js adapter learns its own paths): asked at reading.
+        t.inFlight.leaveOut((res) => res.req.url!.startsWith('/own/'));
+        assert.equal(t.inFlight.value(), 1, 'only the app request');
+        held.get('/app')!.end('app');
+        await waitFor(() => held.size === 3, 'the queued own request reached the handler');
+        assert.equal(t.inFlight.value(), 0, 'the own requests are left out');
+        for (const r of held.values()) if (!r.writableEnded) r.end('own');
+        c.socket.end();
+        d.socket.end();
+      } finally {
+        await t.close();
+      }
+    });
+  });
+
   test('idle() resolves on the last finish or closed connection, and gives up at its bound', async () => {
     await assertNoLeakedHandles(async () => {
       const held: ServerResponse[] = [];

@@ -1,7 +1,7 @@
-// When a Next.js route's answer has been handed over, for the in-flight count of a request that
-// did not come through a Node.js HTTP server this module saw (node-response.ts): the body is wrapped
-// in a stream that ends the count when it is read to the end, fails or is cancelled (Next.js
-// cancels it when the client goes away). The wrap costs a request about 30 µs of CPU on Node.js 20
+// When a Next.js route's answer has been handed over, for the in-flight count of a request that is
+// not counted on its Node.js response (server-requests.ts: a direct call, a request that started
+// before the Headroom existed): the body is wrapped in a stream that ends the count when it is read
+// to the end, fails or is cancelled (Next.js cancels it when the client goes away). The wrap costs a request about 30 µs of CPU on Node.js 20
 // (a second ReadableStream and Response), which is why it is only the fallback; nothing cheaper
 // tells when a Web Response has been sent, measured: reading a body that is already complete and
 // passing its bytes on in a new Response costs the same (any Response with a body builds a

@@ -14,7 +14,7 @@ import { nestedOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { errorResponse, toWebResponse, type PlainResponse } from '../../toolkit/response.js';
 import { whenSent } from './body.js';
-import { takeNodeResponse, watchResponses } from './node-response.js';
+import { serverRequests, type ServerRequests } from './server-requests.js';
 import { edgeResponse, isNodeRuntime, warnEdgeOnce } from './runtime.js';
 
 export { createImageLoader, type ImageLoaderOptions, type ImageLoaderProps } from './image-loader.js';
@@ -60,6 +60,8 @@ const SLOT = Symbol.for('headroom-memory.next');
 
 interface Slot {
   headroom: Headroom;
+  /** Which server is Next.js's, and its requests in flight (server-requests.ts). */
+  requests: ServerRequests;
   /** Parts made for routes whose options were not in the Headroom's (closed by closeHeadroom). */
   proxies: Map<string, Proxy>;
   images: ImageService | undefined;
@@ -77,13 +79,14 @@ export function getHeadroom(options: HeadroomOptions = {}): Headroom {
 }
 
 /** The process's Slot; `by` (what the user called, for messages) makes it when there is none. */
-function slot(options: HeadroomOptions, by = 'headroom-memory/next'): Slot {
+function slot(options: HeadroomOptions = {}, by = 'headroom-memory/next'): Slot {
   const g = globalThis as Global;
   if (g[SLOT]) return g[SLOT];
   const headroom = createHeadroom(nestedOptions(options, by, options, ''));
-  // From now on requests are counted in flight until their Node.js response closes (track()).
-  const unwatch = watchResponses();
-  return (g[SLOT] = { headroom, proxies: new Map(), images: undefined, closers: [async () => unwatch()] });
+  // From the next request on, the first headroom route to run learns which server is Next.js's.
+  const requests = serverRequests(headroom);
+  requests.learn();
+  return (g[SLOT] = { headroom, requests, proxies: new Map(), images: undefined, closers: [async () => requests.close()] });
 }
 
 /** Closes the process's Headroom and the parts made for routes (tests, custom servers). Idempotent. */
@@ -114,27 +117,39 @@ export const register = (): Promise<void> => registerHeadroom().then(() => undef
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 /**
- * Counts a request in flight (h.trackResponse, or h.track() without a Node response) until its
- * answer has been sent or the client went away, whichever comes first; a handler still running for
- * a client that left no longer counts. Returns what to do with the handler's Response once it has one.
+ * Counts a request in flight until its answer has been sent or the client went away, whichever
+ * comes first; a handler still running for a client that left no longer counts. Returns what to do
+ * with the handler's Response once it has one.
  *
- * Through a Node.js HTTP server (the usual case) that is the response's 'close' event, and the
- * Response goes out untouched. Otherwise (see node-response.ts) the Response's body is wrapped to
- * tell when it has been read (whenSent) and request.signal tells when the client left (Next.js
- * aborts it when the connection closes before the answer is sent). A Node.js response that has
- * already ended or closed cannot be this handler's (it is a stale one, or the client left): the
- * second way then decides.
+ * Once Next.js's server is known (server-requests.ts) its requests are counted as they start, on
+ * their Node.js response, and the Response goes out untouched; the request that teaches it is
+ * counted on its response here ('close' fires once per response, written to the end or aborted,
+ * also after the 500 Next.js sends for a handler that threw). Otherwise (a direct call, a request
+ * that started before the Headroom existed) the Response's body is wrapped to tell when it has been
+ * read (whenSent) and request.signal tells when the client left (Next.js aborts it when the
+ * connection closes before the answer is sent).
  */
-function track(h: Headroom, request: Request): Tracking {
-  const res = takeNodeResponse();
+function track(s: Slot, request: Request): Tracking {
+  const { headroom: h, requests } = s;
+  if (requests.counting) return untouched;
+  requests.learn();
+  const res = requests.take();
   if (res && !res.writableEnded && !res.closed) {
-    // 'close' fires once per response, written to the end or aborted (also after the 500 Next.js
-    // sends for a handler that threw): trackResponse's one shared listener, nothing made per request.
     h.trackResponse(res);
     return untouched;
   }
   const end = inFlight(h, request.signal);
   return { send: (answer) => whenSent(answer, end), fail: end };
+}
+
+/** For headroom's own routes: they may teach which server is Next.js's too, and their path (or all below it) is left out of the count. */
+function ownRoute(s: Slot, path: string, below = false): void {
+  const { requests } = s;
+  if (!requests.counting) {
+    requests.learn();
+    requests.take();
+  }
+  requests.own(path, below);
 }
 
 interface Tracking {
@@ -174,10 +189,10 @@ export function withHeadroom(handler: RouteHandler, options?: HeadroomOptions): 
       warnEdgeOnce();
       return handler(request, context);
     }
-    const h = getHeadroom(options);
-    const refused = shed(h, request);
+    const s = slot(options);
+    const refused = shed(s.headroom, request);
     if (refused) return toWebResponse(refused, request.method);
-    const t = track(h, request);
+    const t = track(s, request);
     try {
       return t.send(await handler(request, context));
     } catch (err) {
@@ -198,8 +213,8 @@ const PROXY_ROUTE = 'createProxyRoute() from headroom-memory/next';
  */
 export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers {
   const { headroom: headroomOptions, authorize, ...proxyOptions } = options;
-  let parts: { h: Headroom; proxy: Proxy } | undefined;
-  const init = (): { h: Headroom; proxy: Proxy } => {
+  let parts: { s: Slot; proxy: Proxy } | undefined;
+  const init = (): { s: Slot; proxy: Proxy } => {
     if (parts) return parts;
     const s = slot({ ...headroomOptions, proxy: proxyOptions }, PROXY_ROUTE);
     const h = s.headroom;
@@ -213,14 +228,14 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
       s.closers.push(() => own.close());
       proxy = own;
     }
-    return (parts = { h, proxy });
+    return (parts = { s, proxy });
   };
   const handler: RouteHandler = async (request) => {
     if (!isNodeRuntime()) return edgeResponse();
-    const { h, proxy } = init();
-    const refused = shed(h, request);
+    const { s, proxy } = init();
+    const refused = shed(s.headroom, request);
     if (refused) return toWebResponse(refused, request.method);
-    const t = track(h, request);
+    const t = track(s, request);
     try {
       const denied = authorize && (await authorize(request));
       if (denied) return t.send(denied);
@@ -268,11 +283,11 @@ const IMAGE_ROUTE = 'createImageRoute() from headroom-memory/next';
  */
 export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandler; HEAD: RouteHandler } {
   let image: ImageService | undefined;
-  let h: Headroom | undefined;
-  const init = (): { h: Headroom; image: ImageService } => {
-    if (image && h) return { h, image };
-    const s = slot({ ...options.headroom, image: options.image }, IMAGE_ROUTE);
-    h = s.headroom;
+  let s: Slot | undefined;
+  const init = (): { s: Slot; image: ImageService } => {
+    if (image && s) return { s, image };
+    s = slot({ ...options.headroom, image: options.image }, IMAGE_ROUTE);
+    const h = s.headroom;
     image = h.image ?? s.images;
     if (!image) {
       const cache = createCache({ monitor: h.monitor });
@@ -286,15 +301,15 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
       );
       image = own;
     }
-    return { h, image };
+    return { s, image };
   };
   const handler: RouteHandler = async (request) => {
     if (!isNodeRuntime()) return edgeResponse();
     const parts = init();
     const url = new URL(request.url);
-    const refused = parts.h.shed(url.pathname);
+    const refused = parts.s.headroom.shed(url.pathname);
     if (refused) return toWebResponse(refused, request.method);
-    const t = track(parts.h, request);
+    const t = track(parts.s, request);
     try {
       const denied = options.authorize && (await options.authorize(request));
       if (denied) return t.send(denied);
@@ -327,7 +342,9 @@ type Probe = 'health' | 'live' | 'ready';
 export function createHealthRoute(kind: Probe = 'health', options?: HeadroomOptions): { GET: RouteHandler; HEAD: RouteHandler } {
   const handler: RouteHandler = async (request) => {
     if (!isNodeRuntime()) return edgeResponse();
-    const h = getHeadroom(options);
+    const s = slot(options);
+    ownRoute(s, new URL(request.url).pathname);
+    const h = s.headroom;
     return toWebResponse(kind === 'live' ? h.live() : kind === 'ready' ? h.ready() : h.health(), request.method);
   };
   return { GET: handler, HEAD: handler };
@@ -336,9 +353,11 @@ export function createHealthRoute(kind: Probe = 'health', options?: HeadroomOpti
 /** GET handler for `app/metrics/route.ts`: Prometheus text (Node.js process metrics plus headroom_*). */
 export function createMetricsRoute(options?: HeadroomOptions): { GET: RouteHandler } {
   return {
-    GET: async () => {
+    GET: async (request) => {
       if (!isNodeRuntime()) return edgeResponse();
-      return toWebResponse(await getHeadroom(options).metrics());
+      const s = slot(options);
+      ownRoute(s, new URL(request.url).pathname);
+      return toWebResponse(await s.headroom.metrics());
     },
   };
 }
@@ -355,7 +374,9 @@ export function createAdminRoute(options?: HeadroomOptions & { mount?: string })
     if (!isNodeRuntime()) return edgeResponse();
     const url = new URL(request.url);
     const path = url.pathname.startsWith(mount) ? url.pathname.slice(mount.length) || '/' : url.pathname;
-    const res = await getHeadroom(headroomOptions).admin({
+    const s = slot(headroomOptions);
+    ownRoute(s, mount, true);
+    const res = await s.headroom.admin({
       method: request.method,
       path,
       query: url.searchParams,

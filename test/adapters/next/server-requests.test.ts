@@ -1,0 +1,307 @@
+// The Next.js adapter's in-flight count at the Node.js layer (src/adapters/next/server-requests.ts):
+// a real HTTP server hands its requests to the route handlers as Next.js does (a Web Request whose
+// signal aborts when the response closes unfinished, the Response's body written to the Node
+// response). The first headroom route teaches which server is Next.js's; from then on that server's
+// requests count from their start, and the AsyncLocalStorage used to learn it is off.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { executionAsyncResource } from 'node:async_hooks';
+import { hasSubscribers } from 'node:diagnostics_channel';
+import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { closeHeadroom, createMetricsRoute, getHeadroom, withHeadroom, type RouteHandler } from '../../../src/adapters/next/index.js';
+import { LEARNING_REQUESTS } from '../../../src/adapters/next/server-requests.js';
+import { assertNoLeakedHandles } from '../../helpers/resources.js';
+import { waitFor, waitForCollection } from '../../helpers/wait.js';
+
+const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** What Next.js does with a route handler, reduced: Web Request in, its Response written out. */
+async function serve(route: RouteHandler, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const abort = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  const answer = await route(new Request(`http://app.test${req.url}`, { signal: abort.signal }));
+  res.writeHead(answer.status, Object.fromEntries(answer.headers));
+  if (!answer.body) return void res.end();
+  try {
+    for await (const chunk of answer.body) res.write(chunk);
+    res.end();
+  } catch {
+    res.destroy();
+  }
+}
+
+/** A loopback server running `route` the Next.js way; `before` runs ahead of it for each request, `see` is shown its response. */
+async function start(t: TestContext, route: RouteHandler, before?: () => void, see?: (res: ServerResponse) => void): Promise<string> {
+  const server = createServer((req, res) => {
+    before?.();
+    see?.(res);
+    void serve(route, req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A GET whose response arrives chunk by chunk: `chunk()` resolves with the next one, '' at the end. */
+function get(url: string): { chunk: () => Promise<string>; destroy: () => void } {
+  const queue: string[] = [];
+  const waiting: ((s: string) => void)[] = [];
+  const push = (s: string): void => {
+    const waiter = waiting.shift();
+    if (waiter) waiter(s);
+    else queue.push(s);
+  };
+  const req = httpRequest(url, { agent: false }, (res) => {
+    res.setEncoding('utf8');
+    res.on('data', push).on('end', () => push(''));
+  });
+  req.on('error', () => push('')).end();
+  return {
+    chunk: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => waiting.push(r))),
+    destroy: () => req.destroy(),
+  };
+}
+
+test('through a Node.js HTTP server the handler Response goes out untouched and counts in flight until the response closes', async (t) => {
+  t.after(() => closeHeadroom());
+  const h = getHeadroom();
+  let source!: ReadableStreamDefaultController<Uint8Array>;
+  let inner: Response | undefined;
+  let outer: Response | undefined;
+  const handler = withHeadroom(async () => {
+    inner = new Response(
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          source = c;
+          c.enqueue(bytes('a'));
+        },
+      }),
+    );
+    return inner;
+  });
+  const url = await start(t, async (request) => (outer = await handler(request)));
+  const client = get(`${url}/app/stream`);
+  assert.equal(await client.chunk(), 'a');
+  assert.equal(outer, inner, 'not wrapped');
+  assert.equal(h.requests().inFlight, 1, 'counted while the body streams');
+  source.enqueue(bytes('b'));
+  assert.equal(await client.chunk(), 'b');
+  assert.equal(h.requests().inFlight, 1);
+  source.close();
+  assert.equal(await client.chunk(), '');
+  await waitFor(() => h.requests().inFlight === 0, 'released when the response has been written');
+});
+
+test('through a Node.js HTTP server a client that leaves releases the slot while the handler still runs', async (t) => {
+  t.after(() => closeHeadroom());
+  const h = getHeadroom();
+  let finish!: () => void;
+  let started!: () => void;
+  const running = new Promise<void>((r) => (started = r));
+  const handler = withHeadroom(
+    () =>
+      new Promise<Response>((r) => {
+        started();
+        finish = () => r(Response.json({ late: true }));
+      }),
+  );
+  const url = await start(t, handler);
+  const client = get(`${url}/app/slow`);
+  await running;
+  assert.equal(h.requests().inFlight, 1);
+  client.destroy();
+  await waitFor(() => h.requests().inFlight === 0, 'released when the client left');
+  finish();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(h.requests().inFlight, 0, 'counted once');
+});
+
+test('work a handler leaves behind does not keep its response alive, and a second wrapper does not count the request again', async (t) => {
+  t.after(() => closeHeadroom());
+  const h = getHeadroom();
+  let ref: WeakRef<ServerResponse> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  t.after(() => clearInterval(timer));
+  let inner: Response | undefined;
+  let outer: Response | undefined;
+  // Wrapped twice: the outer wrapper takes the Node.js response (and with it the server), the inner
+  // one finds the server known and counting: the request is counted once.
+  const handler = withHeadroom(
+    withHeadroom(async () => {
+      // A timer started while handling inherits the request's async context, and outlives it.
+      timer = setInterval(() => undefined, 60_000);
+      inner = Response.json({ ok: true });
+      return inner;
+    }),
+  );
+  const url = await start(
+    t,
+    async (request) => (outer = await handler(request)),
+    undefined,
+    (res) => (ref = new WeakRef(res)),
+  );
+  const client = get(`${url}/app/timer`);
+  assert.equal(await client.chunk(), '{"ok":true}');
+  assert.equal(await client.chunk(), '');
+  assert.equal(outer, inner, 'neither wrapper wrapped the body');
+  await waitFor(() => h.requests().inFlight === 0, 'released');
+  await waitForCollection(ref!, 'the finished response collected while the timer runs');
+});
+
+/** The AsyncLocalStorage stores a new async resource carries here (Node.js 20 and 22 keep one symbol per enabled storage on it). */
+async function storesOnNewResources(): Promise<number> {
+  await null;
+  return Object.getOwnPropertySymbols(executionAsyncResource()).filter((s) => s.description === 'kResourceStore').length;
+}
+
+test('once a route has taught the server, its other requests count in flight from their start, and the storage is off', async (t) => {
+  t.after(() => closeHeadroom());
+  const h = getHeadroom();
+  const hello = withHeadroom(async () => Response.json({ hello: 'world' }));
+  let page: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const stores: number[] = [];
+  const url = await start(t, async (request) => {
+    stores.push(await storesOnNewResources());
+    if (new URL(request.url).pathname === '/app/hello') return hello(request);
+    // A page: nothing of headroom runs for it.
+    return new Response(new ReadableStream<Uint8Array>({ start: (c) => void (page = c) }));
+  });
+  const early = get(`${url}/page`); // before the server is known: not counted
+  const first = await waitFor(() => page, 'the early page answering');
+  assert.equal(h.requests().inFlight, 0, 'not counted while learning');
+  first.close();
+  page = undefined;
+  assert.equal(await early.chunk(), '');
+  assert.equal((await fetch(`${url}/app/hello`)).status, 200); // teaches the server
+  const client = get(`${url}/page`);
+  const later = await waitFor(() => page, 'the page answering');
+  later.enqueue(bytes('p'));
+  assert.equal(await client.chunk(), 'p');
+  assert.equal(h.requests().inFlight, 1, 'the page counts while it streams');
+  later.close();
+  assert.equal(await client.chunk(), '');
+  await waitFor(() => h.requests().inFlight === 0, 'the page left the count');
+  if (stores[0]! > 0) assert.equal(stores.at(-1), stores[0]! - 1, 'the storage no longer copied into every async resource');
+});
+
+test('requests of another server in the process are not counted', async (t) => {
+  t.after(() => closeHeadroom());
+  const h = getHeadroom();
+  const url = await start(
+    t,
+    withHeadroom(async () => Response.json({ ok: true })),
+  );
+  assert.equal((await fetch(`${url}/app/ok`)).status, 200);
+  let held: ServerResponse | undefined;
+  const other = await start(
+    t,
+    async () => new Response('x'),
+    undefined,
+    (res) => (held = res),
+  );
+  const client = get(`${other}/elsewhere`);
+  assert.equal(await client.chunk(), 'x');
+  assert.ok(held);
+  assert.equal(h.requests().inFlight, 0);
+});
+
+test('a metrics scrape leaves itself out of the count once its path has been seen', async (t) => {
+  t.after(() => closeHeadroom());
+  getHeadroom();
+  const metrics = createMetricsRoute().GET;
+  const ok = withHeadroom(async () => Response.json({ ok: true }));
+  const url = await start(t, (request) => (new URL(request.url).pathname === '/metrics' ? metrics(request) : ok(request)));
+  assert.equal((await fetch(`${url}/app/ok`)).status, 200); // teaches the server: from now on requests count as they start
+  const inFlight = async (): Promise<number> =>
+    Number(/^headroom_app_requests_in_flight (\S+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+  // The first scrape was counted as it started, before the route had seen its path.
+  assert.equal(await inFlight(), 0);
+  assert.equal(await inFlight(), 0);
+});
+
+test(`learning stops after ${LEARNING_REQUESTS} requests that no headroom route took, and starts again when one runs`, async (t) => {
+  t.after(() => closeHeadroom());
+  const h = getHeadroom();
+  const hello = withHeadroom(async () => Response.json({ hello: 'world' }));
+  const url = await start(t, async (request) => (new URL(request.url).pathname === '/app/hello' ? hello(request) : new Response('page')));
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  t.after(() => agent.destroy());
+  const page = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      httpRequest(`${url}/page`, { agent }, (res) => res.resume().once('end', resolve))
+        .once('error', reject)
+        .end();
+    });
+  let sent = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (sent < LEARNING_REQUESTS + 1) {
+        sent++;
+        await page();
+      }
+    }),
+  );
+  assert.equal(hasSubscribers('http.server.request.start'), false, 'stopped learning');
+  // A headroom route runs again: this request is counted by its body, the next one teaches the server.
+  assert.deepEqual(await (await fetch(`${url}/app/hello`)).json(), { hello: 'world' });
+  assert.equal(hasSubscribers('http.server.request.start'), true, 'learning again');
+  assert.equal((await fetch(`${url}/app/hello`)).status, 200);
+  const client = get(`${url}/page`);
+  assert.equal(await client.chunk(), 'page');
+  await waitFor(() => h.requests().inFlight === 0, 'nothing left in flight');
+});
+
+test('a request that reached the server before the Headroom existed is tracked by its body instead', async (t) => {
+  await closeHeadroom();
+  t.after(() => closeHeadroom());
+  let inner: Response | undefined;
+  let outer: Response | undefined;
+  let source!: ReadableStreamDefaultController<Uint8Array>;
+  const handler = withHeadroom(async () => {
+    inner = new Response(new ReadableStream<Uint8Array>({ start: (c) => void (source = c) }));
+    return inner;
+  });
+  // The Headroom (and with it the hook) is made after the server saw the request start.
+  const url = await start(
+    t,
+    async (request) => (outer = await handler(request)),
+    () => getHeadroom(),
+  );
+  const client = get(`${url}/app/early`);
+  const first = client.chunk();
+  await waitFor(() => outer, 'the handler answered');
+  assert.notEqual(outer, inner, 'wrapped');
+  assert.equal(getHeadroom().requests().inFlight, 1);
+  source.enqueue(bytes('x'));
+  source.close();
+  assert.equal(await first, 'x');
+  assert.equal(await client.chunk(), '');
+  assert.equal(getHeadroom().requests().inFlight, 0);
+});
+
+test('closeHeadroom() stops learning or counting and leaves no active handle', async (t) => {
+  await closeHeadroom();
+  assert.equal(hasSubscribers('http.server.request.start'), false);
+  await assertNoLeakedHandles(async () => {
+    getHeadroom();
+    assert.equal(hasSubscribers('http.server.request.start'), true, 'learning');
+    await closeHeadroom();
+    await closeHeadroom();
+  });
+  assert.equal(hasSubscribers('http.server.request.start'), false);
+  // Counting (the server learned): closing stops it too.
+  const url = await start(
+    t,
+    withHeadroom(async () => Response.json({ ok: true })),
+  );
+  assert.equal((await fetch(`${url}/app/ok`)).status, 200);
+  assert.equal(hasSubscribers('http.server.request.start'), true, 'counting');
+  await closeHeadroom();
+  assert.equal(hasSubscribers('http.server.request.start'), false);
+});
