@@ -1,7 +1,7 @@
-// bench/adapters/callgrind.ts: instructions per request of the bench apps but Next.js, bare and with
-// headroom, counted by valgrind's callgrind: far steadier than wall-clock throughput on a shared VM.
+// bench/adapters/callgrind.ts: instructions per request of the bench apps, bare and with headroom,
+// counted by valgrind's callgrind: far steadier than wall-clock throughput on a shared VM.
 //
-//   npm run bench -- adapters/callgrind [--frameworks fastify,nest-fastify,express,nest-express] [--requests 2000]
+//   npm run bench -- adapters/callgrind [--frameworks fastify,nest-fastify,express,nest-express,next] [--requests 2000]
 //        [--warmup 3000] [--jitless] [--keep DIR] [--only bare|headroom]
 //
 // Each app runs under callgrind collecting only inside node::LibuvStreamWrap::OnUvRead on the main
@@ -24,11 +24,19 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const APPS: Record<string, string> = {
-  fastify: 'fastify.ts',
-  'nest-fastify': 'nest-fastify.ts',
-  express: 'express.ts',
-  'nest-express': 'nest-express.ts',
+/** Each app's node arguments (after the flags below) and working directory; `prepare` runs once first. */
+const APPS: Record<string, { argv: string[]; cwd?: string; prepare?: () => void }> = {
+  fastify: { argv: ['--import', 'tsx', join(here, 'apps', 'fastify.ts')] },
+  'nest-fastify': { argv: ['--import', 'tsx', join(here, 'apps', 'nest-fastify.ts')] },
+  express: { argv: ['--import', 'tsx', join(here, 'apps', 'express.ts')] },
+  'nest-express': { argv: ['--import', 'tsx', join(here, 'apps', 'nest-express.ts')] },
+  // The built Next.js app on Next's programmatic server (a request is ~50 times slower under valgrind:
+  // fewer requests do, e.g. --warmup 1000 --requests 300).
+  next: {
+    argv: [join(here, 'apps', 'next', 'server.mjs')],
+    cwd: join(here, 'apps', 'next'),
+    prepare: () => execFileSync(process.execPath, [join(here, 'apps', 'next', 'prepare.mjs')], { stdio: 'inherit' }),
+  },
 };
 const { values: args } = parseArgs({
   options: {
@@ -91,12 +99,11 @@ async function measure(framework: string, variant: 'bare' | 'headroom', dir: str
       '--max-semi-space-size=1',
       // With --keep, V8 lists its generated code in /tmp/perf-<pid>.map (copied beside the dump) to name callgrind's ??? addresses.
       ...(args.keep ? ['--perf-basic-prof', `--logfile=${join(dir, 'v8.log')}`, '--no-logfile-per-isolate'] : []),
-      '--import',
-      'tsx',
-      join(here, 'apps', APPS[framework]!),
+      ...APPS[framework]!.argv,
     ],
     {
       env,
+      cwd: APPS[framework]!.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -145,6 +152,7 @@ async function measure(framework: string, variant: 'bare' | 'headroom', dir: str
   }
 }
 
+for (const framework of frameworks) APPS[framework]!.prepare?.();
 const dir = mkdtempSync(join(tmpdir(), 'headroom-callgrind-'));
 try {
   console.log(`instructions per request (callgrind, ${warmup} warm-up + ${requests} requests${args.jitless ? ', --jitless' : ''})`);

@@ -16,9 +16,10 @@
 // --same bare|headroom runs that variant on both sides (an A/A run): what the same code "costs"
 // against itself is the noise floor the real comparison must be read against.
 // --base / --target pick what each side runs, for measuring one part of headroom against headroom
-// without it in the same seconds (Fastify only): `headroom-without:gate,monitor` is headroom
-// registered with those parts switched off (the app's BENCH_WITHOUT). One-sided runs against the
-// bare app scatter by a few per cent from run to run; this resolves a part's cost to about 1 %.
+// without it in the same seconds: `headroom-without:gate,monitor` is headroom registered with those
+// parts switched off (the app's BENCH_WITHOUT; Fastify: gate and monitor, the NestJS apps: monitor).
+// One-sided runs against the bare app scatter by a few per cent from run to run; this resolves a
+// part's cost to about 1 %.
 // Before measuring, both variants must answer GET /app/hello with the same status, type and body,
 // and GET /health/ready must be 404 on the bare app and 200 with headroom. With two or more CPUs the
 // apps run on one CPU and the load generators on another (taskset).
@@ -62,8 +63,8 @@ const { values: args } = parseArgs({
 interface Framework {
   /** Starts the app; `variant` is "bare" or "headroom". Prints HEADROOM_FIXTURE_LISTENING <url>. */
   command(variant: Variant): { cmd: string; argv: string[]; env?: Record<string, string>; cwd?: string };
-  /** The app takes BENCH_WITHOUT (headroom with parts switched off). */
-  partSwitches?: boolean;
+  /** The parts of headroom its app can switch off (BENCH_WITHOUT, headroom-without:<parts>). */
+  partSwitches?: readonly string[];
   /** Runs once before the rounds (e.g. next build). */
   prepare?(): void;
   /**
@@ -85,12 +86,12 @@ const tsApp = (file: string, env: Record<string, string> = {}): Framework => ({
 });
 
 const FRAMEWORKS: Record<string, Framework> = {
-  fastify: { ...tsApp('fastify.ts'), partSwitches: true },
+  fastify: { ...tsApp('fastify.ts'), partSwitches: BENCH_PARTS },
   express: tsApp('express.ts'),
   // The same Express app with headroom in front of it (http.createServer(hr.handler(app))) instead of its middleware.
   'express-front': tsApp('express.ts', { BENCH_EXPRESS_FRONT: '1' }),
-  'nest-express': tsApp('nest-express.ts'),
-  'nest-fastify': tsApp('nest-fastify.ts'),
+  'nest-express': { ...tsApp('nest-express.ts'), partSwitches: ['monitor'] },
+  'nest-fastify': { ...tsApp('nest-fastify.ts'), partSwitches: ['monitor'] },
   next: {
     prepare: () => execFileSync(process.execPath, [join(here, 'apps', 'next', 'prepare.mjs')], { stdio: 'inherit' }),
     warmup: 10,
@@ -370,7 +371,6 @@ const sides: Record<Variant, Config> = {
   bare: parseConfig(args.same ? 'same' : 'base', args.same ?? args.base ?? 'bare'),
   headroom: parseConfig(args.same ? 'same' : 'target', args.same ?? args.target ?? 'headroom'),
 };
-const switched = sides.bare.without.length > 0 || sides.headroom.without.length > 0;
 const rounds = Number(args.rounds);
 const duration = Number(args.duration);
 const connections = Number(args.connections);
@@ -413,9 +413,14 @@ const fmt1 = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(' ');
 for (const name of args.frameworks.split(',')) {
   const fw = FRAMEWORKS[name];
   if (!fw) throw new Error(`unknown framework ${name}; known: ${Object.keys(FRAMEWORKS).join(', ')}`);
-  if (switched && !fw.partSwitches) {
-    const able = Object.keys(FRAMEWORKS).filter((k) => FRAMEWORKS[k]!.partSwitches);
-    throw new Error(`${name}: its bench app cannot switch headroom's parts off (headroom-without:…); only ${able.join(', ')}`);
+  const unable = [...sides.bare.without, ...sides.headroom.without].filter((p) => !fw.partSwitches?.includes(p));
+  if (unable.length > 0) {
+    const able = Object.entries(FRAMEWORKS)
+      .filter(([, f]) => f.partSwitches)
+      .map(([k, f]) => `${k} (${f.partSwitches!.join(', ')})`);
+    throw new Error(
+      `${name}: its bench app cannot switch off ${unable.join(', ')} (headroom-without:…); apps that can: ${able.join('; ')}`,
+    );
   }
   fw.prepare?.();
   console.log(`${name}: ${warmupOf(fw)} s of load on each fresh process before measuring`);
