@@ -69,6 +69,7 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
     const path = pathOf(url ?? '/');
     return ownPaths.has(path) || ownPrefixes.some((p) => path.startsWith(p));
   };
+  headroom.leaveOut((res) => isOwn(res.req?.url));
   const onStart = (message: unknown): void => {
     const start = message as Start;
     if (server !== undefined) {
@@ -78,7 +79,6 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
       else storage.enterWith({ start });
     }
   };
-  headroom.leaveOut((res) => isOwn(res.req?.url));
   const stop = (): void => {
     storage?.disable();
     storage = undefined;
