@@ -184,20 +184,34 @@ function shed(h: Headroom, request: Request): PlainResponse | undefined {
  * or the client went away (see track()).
  */
 export function withHeadroom(handler: RouteHandler, options?: HeadroomOptions): RouteHandler {
-  return async (request, context) => {
-    if (!isNodeRuntime()) {
-      warnEdgeOnce();
-      return handler(request, context);
-    }
-    const s = slot(options);
-    const refused = shed(s.headroom, request);
-    if (refused) return toWebResponse(refused, request.method);
-    const t = track(s, request);
+  const call = (request: Request, context: unknown): Promise<Response> => {
+    const answer: Response | Promise<Response> = handler(request, context);
+    return answer instanceof Promise ? answer : Promise.resolve(answer);
+  };
+  const tracked = async (t: Tracking, request: Request, context: unknown): Promise<Response> => {
     try {
       return t.send(await handler(request, context));
     } catch (err) {
       t.fail();
       throw err;
+    }
+  };
+  // Not an async function itself: a request counted on its server (the usual case) gets the
+  // handler's own promise, without one more async frame, promise and await around it (each runs
+  // async hooks and copies every AsyncLocalStorage store Next.js keeps).
+  return (request, context) => {
+    try {
+      if (!isNodeRuntime()) {
+        warnEdgeOnce();
+        return call(request, context);
+      }
+      const s = slot(options);
+      const refused = shed(s.headroom, request);
+      if (refused) return Promise.resolve(toWebResponse(refused, request.method));
+      const t = track(s, request);
+      return t === untouched ? call(request, context) : tracked(t, request, context);
+    } catch (err) {
+      return Promise.reject(err);
     }
   };
 }
