@@ -22,7 +22,12 @@ async function serve(route: RouteHandler, req: IncomingMessage, res: ServerRespo
   res.once('close', () => {
     if (!res.writableFinished) abort.abort();
   });
-  const answer = await route(new Request(`http://app.test${req.url}`, { signal: abort.signal }));
+  let answer: Response;
+  try {
+    answer = await route(new Request(`http://app.test${req.url}`, { signal: abort.signal }));
+  } catch {
+    return void res.writeHead(500).end(); // as Next.js answers a handler that threw
+  }
   res.writeHead(answer.status, Object.fromEntries(answer.headers));
   if (!answer.body) return void res.end();
   try {
@@ -188,6 +193,31 @@ test('once a route has taught the server, its other requests count in flight fro
   assert.equal(await client.chunk(), '');
   await waitFor(() => h.requests().inFlight === 0, 'the page left the count');
   if (stores[0]! > 0) assert.equal(stores.at(-1), stores[0]! - 1, 'the storage no longer copied into every async resource');
+});
+
+test('withHeadroom answers a promise whether the handler returns one, a Response, or throws synchronously; nothing stays counted', async (t) => {
+  t.after(() => closeHeadroom());
+  const h = getHeadroom();
+  const promises: boolean[] = [];
+  const routes: Record<string, RouteHandler> = {
+    '/sync': withHeadroom((() => new Response('sync')) as unknown as RouteHandler),
+    '/throws': withHeadroom((() => {
+      throw new Error('boom');
+    }) as unknown as RouteHandler),
+  };
+  const url = await start(t, (request) => {
+    const answer = routes[new URL(request.url).pathname]!(request);
+    promises.push(answer instanceof Promise);
+    return answer;
+  });
+  // The first request teaches the server (counted on its response); the later ones are counted as they start.
+  for (const path of ['/sync', '/throws', '/sync', '/throws']) {
+    const r = await fetch(`${url}${path}`);
+    assert.equal(r.status, path === '/sync' ? 200 : 500, path);
+    await r.text();
+  }
+  assert.deepEqual(promises, [true, true, true, true]);
+  await waitFor(() => h.requests().inFlight === 0, 'nothing left in flight');
 });
 
 test('requests of another server in the process are not counted', async (t) => {
