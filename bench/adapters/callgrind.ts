@@ -12,6 +12,8 @@
 // (callgrind_control), then `--requests` sequential requests are sent and dumped again. With the
 // JIT, runs of the same build still differ by about ±1 % (tiering, deoptimisations): compare
 // several. `--keep DIR` keeps the dump and V8's code map (to name JIT code) for callgrind_annotate.
+// The environment reaches the apps: `BENCH_WITHOUT=monitor … --only headroom` measures headroom with
+// its monitor stopped (the apps refuse BENCH_WITHOUT on the bare variant, the Next.js app ignores it).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

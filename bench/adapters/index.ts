@@ -17,7 +17,7 @@
 // against itself is the noise floor the real comparison must be read against.
 // --base / --target pick what each side runs, for measuring one part of headroom against headroom
 // without it in the same seconds: `headroom-without:gate,monitor` is headroom registered with those
-// parts switched off (the app's BENCH_WITHOUT; Fastify: gate and monitor, the NestJS apps: monitor).
+// parts switched off (the app's BENCH_WITHOUT; Fastify: gate and monitor, NestJS and Next.js: monitor).
 // One-sided runs against the bare app scatter by a few per cent from run to run; this resolves a
 // part's cost to about 1 %.
 // Before measuring, both variants must answer GET /app/hello with the same status, type and body,
@@ -94,6 +94,7 @@ const FRAMEWORKS: Record<string, Framework> = {
   'nest-fastify': { ...tsApp('nest-fastify.ts'), partSwitches: ['monitor'] },
   next: {
     prepare: () => execFileSync(process.execPath, [join(here, 'apps', 'next', 'prepare.mjs')], { stdio: 'inherit' }),
+    partSwitches: ['monitor'],
     warmup: 10,
     command: (variant) => ({
       cmd: process.execPath,
