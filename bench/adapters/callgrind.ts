@@ -2,7 +2,7 @@
 // counted by valgrind's callgrind: far steadier than wall-clock throughput on a shared VM.
 //
 //   npm run bench -- adapters/callgrind [--frameworks fastify,nest-fastify,express,nest-express,next] [--requests 2000]
-//        [--warmup 3000] [--jitless] [--keep DIR] [--only bare|headroom]
+//        [--warmup 3000] [--jitless] [--keep DIR] [--only bare|headroom] [--whole]
 //
 // Each app runs under callgrind collecting only inside node::LibuvStreamWrap::OnUvRead on the main
 // thread: a request's whole path (parsing, hooks, handler, the response write, the microtasks and
@@ -12,7 +12,9 @@
 // (callgrind_control), then `--requests` sequential requests are sent and dumped again. With the
 // JIT, runs of the same build still differ by about ±1 % (tiering, deoptimisations): compare
 // several. `--keep DIR` keeps the dump and V8's code map (to name JIT code) for callgrind_annotate.
-// The environment reaches the apps: `BENCH_WITHOUT=monitor … --only headroom` measures headroom with
+// `--whole` counts everything the main thread does between the dumps instead (timers, write
+// completions, idle-time GC tasks: work a request causes outside its read callback, and the
+// per-second work, stretched by valgrind's slowness). The environment reaches the apps: `BENCH_WITHOUT=monitor … --only headroom` measures headroom with
 // its monitor stopped (the apps refuse BENCH_WITHOUT on the bare variant, the Next.js app ignores it).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -48,6 +50,7 @@ const { values: args } = parseArgs({
     jitless: { type: 'boolean', default: false },
     keep: { type: 'string' },
     only: { type: 'string' },
+    whole: { type: 'boolean', default: false },
   },
 });
 const frameworks = args.frameworks.split(',');
@@ -88,8 +91,7 @@ async function measure(framework: string, variant: 'bare' | 'headroom', dir: str
     'valgrind',
     [
       '--tool=callgrind',
-      '--collect-atstart=no',
-      '--toggle-collect=node::LibuvStreamWrap::OnUvRead*',
+      ...(args.whole ? [] : ['--collect-atstart=no', '--toggle-collect=node::LibuvStreamWrap::OnUvRead*']),
       '--separate-threads=yes', // one file per thread: only the main thread's (-01) is counted
       `--callgrind-out-file=${out}`,
       process.execPath,
@@ -157,7 +159,9 @@ async function measure(framework: string, variant: 'bare' | 'headroom', dir: str
 for (const framework of frameworks) APPS[framework]!.prepare?.();
 const dir = mkdtempSync(join(tmpdir(), 'headroom-callgrind-'));
 try {
-  console.log(`instructions per request (callgrind, ${warmup} warm-up + ${requests} requests${args.jitless ? ', --jitless' : ''})`);
+  console.log(
+    `instructions per request (callgrind, ${warmup} warm-up + ${requests} requests${args.jitless ? ', --jitless' : ''}${args.whole ? ', the whole main thread' : ''})`,
+  );
   console.log('| framework | bare | with headroom | added | added % |');
   console.log('|---|---|---|---|---|');
   for (const framework of frameworks) {
