@@ -1,6 +1,6 @@
 // The parts of headroom a bench app can switch off after registering (BENCH_WITHOUT), shared by the
 // apps that take it and bench/adapters' --base/--target (headroom-without:<parts>). The Fastify app
-// takes all of them, the NestJS apps the monitor.
+// takes all of them, the NestJS apps (here) and the Next.js app (its instrumentation.js) the monitor.
 export const BENCH_PARTS: readonly string[] = ['gate', 'monitor'];
 
 /** The parts named in BENCH_WITHOUT; an error for one the app (which takes `able`) cannot switch off. */
