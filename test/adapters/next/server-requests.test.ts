@@ -228,17 +228,15 @@ test('requests of another server in the process are not counted', async (t) => {
     withHeadroom(async () => Response.json({ ok: true })),
   );
   assert.equal((await fetch(`${url}/app/ok`)).status, 200);
-  let held: ServerResponse | undefined;
-  const other = await start(
-    t,
-    async () => new Response('x'),
-    undefined,
-    (res) => (held = res),
-  );
+  let held: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const other = await start(t, async () => new Response(new ReadableStream<Uint8Array>({ start: (c) => void (held = c) })));
   const client = get(`${other}/elsewhere`);
+  const answering = await waitFor(() => held, "the other server's answer streaming");
+  answering.enqueue(bytes('x'));
   assert.equal(await client.chunk(), 'x');
-  assert.ok(held);
-  assert.equal(h.requests().inFlight, 0);
+  assert.equal(h.requests().inFlight, 0, "the other server's open response is not counted");
+  answering.close();
+  assert.equal(await client.chunk(), '');
 });
 
 test('a metrics scrape leaves itself out of the count once its path has been seen', async (t) => {
