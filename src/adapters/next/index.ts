@@ -132,7 +132,6 @@ const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 function track(s: Slot, request: Request): Tracking {
   const { headroom: h, requests } = s;
   if (requests.counting) return untouched;
-  requests.learn();
   const res = requests.take();
   if (res && !res.writableEnded && !res.closed) {
     h.trackResponse(res);
@@ -144,12 +143,8 @@ function track(s: Slot, request: Request): Tracking {
 
 /** For headroom's own routes: they may teach which server is Next.js's too, and their path (or all below it) is left out of the count. */
 function ownRoute(s: Slot, path: string, below = false): void {
-  const { requests } = s;
-  if (!requests.counting) {
-    requests.learn();
-    requests.take();
-  }
-  requests.own(path, below);
+  s.requests.take();
+  s.requests.own(path, below);
 }
 
 interface Tracking {

@@ -49,6 +49,7 @@ export interface ServerRequests {
    * While learning: the Node.js response of the request being handled, if it came through a Node.js
    * server since learning began; the first call takes it (later ones in the same request get
    * undefined) and counting begins on that server. The caller counts this one request itself.
+   * Starts learning again if it had stopped (for the requests after this one); undefined while counting.
    */
   take(): ServerResponse | undefined;
   /** Requests for this path (a health probe, the metrics scrape), or below it, are headroom's own answers: not counted from now on. */
@@ -85,24 +86,31 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
     unsubscribe(CHANNEL, onStart);
   };
 
+  const learn = (): void => {
+    if (storage !== undefined || server !== undefined) return;
+    storage = new AsyncLocalStorage();
+    unclaimed = 0;
+    subscribe(CHANNEL, onStart);
+  };
+
   return {
     get counting() {
       return server !== undefined;
     },
-    learn() {
-      if (storage !== undefined || server !== undefined) return;
-      storage = new AsyncLocalStorage();
-      unclaimed = 0;
-      subscribe(CHANNEL, onStart);
-    },
+    learn,
     take() {
-      const holder = storage?.getStore();
+      if (server !== undefined) return undefined;
+      if (storage === undefined) {
+        learn();
+        return undefined;
+      }
+      const holder = storage.getStore();
       const start = holder?.start;
       if (!holder || !start) return undefined;
       holder.start = undefined;
       server = start.server;
       // Counting from now on: no request needs the storage any more.
-      storage!.disable();
+      storage.disable();
       storage = undefined;
       return start.response;
     },
