@@ -489,12 +489,17 @@ function conformance(fixture: Fixture): void {
           // (44.996 % reads 45.00): only readings from one step above it count as inside.
           let h = await health(app);
           let inBand = 0;
+          // POST /admin/gc samples right after collecting: a usage below the band there ends critical
+          // (as it should), even if the garbage made since brings the next periodic sample back into it.
+          let leftCritical = false;
           for (let i = 0; i < 40 && h.v8.heapUsedPercent >= critical - band + 2; i++) {
             const left = (await request(`${app.url}/__test/free?mb=4`, { method: 'POST' })).json().retainedMb as number;
             assert.ok(left > 0, 'the fixture frees N MiB with /__test/free?mb=N (contract), not everything');
-            assert.equal((await admin(app, '/gc', 'POST')).status, 200);
+            const collected = await admin(app, '/gc', 'POST');
+            assert.equal(collected.status, 200);
+            if ((collected.json<{ after: number }>().after / h.v8.heapSizeLimit) * 100 < critical - band) leftCritical = true;
             h = await nextSample(app, h.timestamp);
-            if (h.v8.heapUsedPercent < critical && h.v8.heapUsedPercent >= critical - band + 0.01) {
+            if (!leftCritical && h.v8.heapUsedPercent < critical && h.v8.heapUsedPercent >= critical - band + 0.01) {
               inBand++;
               assert.equal(h.status, 'critical', `${h.v8.heapUsedPercent.toFixed(1)} % is inside the band: still critical`);
               const shed = await request(`${app.url}/app/hello`);
