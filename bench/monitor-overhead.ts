@@ -8,11 +8,17 @@
 //     static+sampling - the same, with a monitor sampling at 4 Hz in the background (its effect on throughput)
 //     monitor         - the same app answering monitor.report() (sampling at 4 Hz): the full /health cost
 //     gateway         - the real gateway /health (createGateway, default config, silent log), for reference
-// Usage: npm run bench -- monitor-overhead [--cpu-seconds 20] [--rounds 5] [--http-seconds 3] [--connections 10] [--skip-cpu] [--skip-http]
+//  3. CPU per unit of allocation-heavy async work (objects built and serialised, a setImmediate every
+//     20 units, as a busy request path does), in this process, variants in rotated order each round:
+//     none; the monitor (default options); a PerformanceObserver('gc') alone — the peer: what
+//     prom-client's default metrics and most GC dashboards connect for nodejs_gc_duration_seconds.
+// Usage: npm run bench -- monitor-overhead [--cpu-seconds 20] [--rounds 5] [--http-seconds 3] [--connections 10]
+//        [--alloc-rounds 60] [--skip-cpu] [--skip-http] [--skip-alloc]
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -28,6 +34,8 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '10' },
     'skip-cpu': { type: 'boolean', default: false },
     'skip-http': { type: 'boolean', default: false },
+    'alloc-rounds': { type: 'string', default: '60' },
+    'skip-alloc': { type: 'boolean', default: false },
   },
 });
 
@@ -78,7 +86,7 @@ async function serverChild(variant: string): Promise<void> {
 // drown the number we are after. The monitor's sources are transpiled (types stripped) to a temp dir.
 
 const CPU_CHILD = `
-import { createMemoryMonitor } from './monitor/index.js';
+import { createMemoryMonitor } from './monitor/monitor.js';
 const [variant, seconds] = process.argv.slice(2);
 const monitor = variant === 'with' ? createMemoryMonitor({ rssLimit: null }) : undefined;
 // Settle, then collect start-up garbage so V8's memory reducer does not fire inside the window.
@@ -95,20 +103,22 @@ await monitor?.close();
 process.stdout.write(JSON.stringify({ cpuMs: (used.user + used.system) / 1000, wallMs, samples }) + '\\n');
 `;
 
+/** Transpiles src/monitor/monitor.ts and every source it imports (relative imports, followed). */
 function transpileMonitor(): string {
   const out = mkdtempSync(join(tmpdir(), 'headroom-bench-monitor-'));
-  mkdirSync(join(out, 'monitor'));
   const src = fileURLToPath(new URL('../src/', import.meta.url));
-  const files = [
-    'errors.ts',
-    ...readdirSync(join(src, 'monitor'))
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => `monitor/${f}`),
-  ];
-  for (const f of files) {
-    const { outputText } = ts.transpileModule(readFileSync(join(src, f), 'utf8'), {
+  const todo = ['monitor/monitor.ts'];
+  const done = new Set<string>();
+  while (todo.length > 0) {
+    const f = todo.pop()!;
+    if (done.has(f)) continue;
+    done.add(f);
+    const text = readFileSync(join(src, f), 'utf8');
+    for (const [, spec] of text.matchAll(/from '(\.\.?\/[^']+)\.js'/g)) todo.push(posix.join(posix.dirname(f), `${spec}.ts`));
+    const { outputText } = ts.transpileModule(text, {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
     });
+    mkdirSync(join(out, posix.dirname(f)), { recursive: true });
     writeFileSync(join(out, f.replace(/\.ts$/, '.js')), outputText);
   }
   writeFileSync(join(out, 'cpu-child.mjs'), CPU_CHILD);
@@ -217,6 +227,63 @@ async function httpBench(seconds: number, rounds: number, connections: number): 
   }
 }
 
+/** One unit of a busy request path: build ~200 small objects, serialise a few; yield every 20 units. */
+async function allocationWork(units: number): Promise<number> {
+  let bytes = 0;
+  for (let i = 0; i < units; i++) {
+    const items = [];
+    for (let j = 0; j < 200; j++) items.push({ id: j, name: `item${j}`, tags: ['a', 'b'] });
+    bytes += JSON.stringify({ ok: true, count: items.length, first: items[0] }).length;
+    if (i % 20 === 0) await new Promise((r) => setImmediate(r));
+  }
+  return bytes;
+}
+
+async function allocBench(rounds: number): Promise<void> {
+  // Short rounds, many of them: the pairs within a round then see the same machine.
+  const units = 20_000;
+  console.log(`\nCPU per unit of allocation-heavy work, ${rounds} rounds × ${units} units per variant, in process, order rotated`);
+  const { createMemoryMonitor } = await import('../src/monitor/index.js');
+  // Each variant is set up before and taken down after its timed work: what is timed is the work
+  // while the variant runs (the monitor's samples, timers and GC records included).
+  const variants: Record<string, () => () => Promise<void> | void> = {
+    none: () => () => {},
+    monitor: () => {
+      const m = createMemoryMonitor({ rssLimit: null });
+      return () => m.close();
+    },
+    'gc observer': () => {
+      const o = new PerformanceObserver(() => {});
+      o.observe({ entryTypes: ['gc'] });
+      return () => o.disconnect();
+    },
+  };
+  const names = Object.keys(variants);
+  const us: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  await allocationWork(units); // warm the JIT
+  for (let i = 0; i < rounds; i++) {
+    const line: string[] = [];
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(i + k) % names.length]!;
+      const stop = variants[name]!();
+      const c0 = process.cpuUsage();
+      await allocationWork(units);
+      const c = process.cpuUsage(c0);
+      await stop();
+      us[name]!.push((c.user + c.system) / units);
+      line.push(`${name} ${us[name]!.at(-1)!.toFixed(2)}`);
+    }
+    console.log(`  round ${i + 1}: µs per unit: ${line.join(', ')}`);
+  }
+  // The machine drifts between rounds more than the variants differ: compare within each round.
+  console.log('\n| variant | CPU µs per unit (median) | throughput vs none (median of per-round ratios) |');
+  console.log('|---|---|---|');
+  for (const n of names) {
+    const ratios = us[n]!.map((x, i) => us.none![i]! / x);
+    console.log(`| ${n} | ${median(us[n]!).toFixed(2)} | ${median(ratios).toFixed(3)} |`);
+  }
+}
+
 if (args.child) {
   await serverChild(args.child.replace(/^server-/, ''));
 } else {
@@ -224,4 +291,5 @@ if (args.child) {
   const rounds = Number(args.rounds);
   if (!args['skip-cpu']) await cpuBench(Number(args['cpu-seconds']), rounds);
   if (!args['skip-http']) await httpBench(Number(args['http-seconds']), rounds, Number(args.connections));
+  if (!args['skip-alloc']) await allocBench(Number(args['alloc-rounds']));
 }

@@ -51,7 +51,7 @@ export interface GcKindStats {
 export interface GcStats {
   /** Keys: minor, major, incremental, weakcb. */
   byKind: Record<string, GcKindStats>;
-  /** Heap used after the most recent GC, bytes (null before the first GC). */
+  /** Heap used right after the most recent major GC, bytes (null before the first). */
   lastHeapAfterGc: number | null;
 }
 
