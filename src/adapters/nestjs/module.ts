@@ -20,7 +20,14 @@ import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolk
 import { standInFront } from '../../toolkit/in-front.js';
 import { appClient, nodeRouteSpecs, type NodeRoutePaths } from '../../toolkit/node-middleware.js';
 import { imageController, proxyController, type ProxyControllerType } from './controllers.js';
-import { createEarlyGate, createEarlyMiddleware, fastifyClient, installOnFastify } from './early.js';
+import {
+  createEarlyGate,
+  createEarlyMiddleware,
+  fastifyClient,
+  installGateOnFastify,
+  installOnFastify,
+  type EarlyOptions,
+} from './early.js';
 import { HeadroomHealthIndicator } from './health-indicator.js';
 import { findProxyMount, routeRecorder, routesUnder, routesUnderMountError, wire, type ProxyWiring } from './mount.js';
 import { createRequestParts, type AccountingOption, type CaptureOption, type RequestParts } from './request-parts.js';
@@ -229,7 +236,7 @@ function serviceProvider(
           proxyRoute?.forPlatform(adapter.getType());
           // On Express the gate goes in front of the HTTP server (front(), once Nest made it).
           if (gateInFront(adapter, requestParts)) return service();
-          const early = createEarlyMiddleware(headroom, {
+          const early: EarlyOptions = {
             routes: earlyPaths(routes),
             wiring,
             parts: requestParts.middleware,
@@ -237,9 +244,10 @@ function serviceProvider(
             // Every request of Fastify's server passes the hook: counted by connection. (Not Express's
             // middleware, which an app can mount behind routes of its own.)
             server: fastify ? adapter.getHttpServer() : undefined,
-          });
-          if (fastify) installOnFastify(adapter.getInstance(), early);
-          else adapter.use(early);
+          };
+          if (!fastify) adapter.use(createEarlyMiddleware(headroom, early));
+          else if (early.parts) installOnFastify(adapter.getInstance(), createEarlyMiddleware(headroom, early));
+          else installGateOnFastify(adapter.getInstance(), createEarlyGate(headroom, early));
         }
         return service();
       },
