@@ -1,9 +1,9 @@
 // GC pauses by kind and the post-GC heap series, from v8.GCProfiler drained on every sample.
 //
-// Not PerformanceObserver('gc'): with one connected, allocation-heavy code ran 5–12 % slower on
+// Not PerformanceObserver('gc'): with one connected, allocation-heavy code ran 6–9 % slower on
 // Node 20 (in-process A/B, the observer connected and disconnected in turn; same instruction count
 // under valgrind, so not the callback's own work) — a monitor must not cost that. GCProfiler's V8
-// callbacks record each GC in native memory (~2.5 KB of JSON per GC until drained, so a sample
+// callbacks record each GC in native memory (~3 KB of JSON per GC until drained, so a sample
 // interval of GCs); drain() turns them into counts (~20 µs per GC at the sample, measured) and gives
 // the exact heap after each major GC, where the observer gave only its time.
 import { performance } from 'node:perf_hooks';
