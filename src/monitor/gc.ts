@@ -1,23 +1,25 @@
-// GC pauses by kind and the post-GC heap series, from v8.GCProfiler drained on every sample.
+// GC pauses by kind from PerformanceObserver('gc'), reading every entry of each batch, and the
+// post-GC heap series.
 //
-// Not PerformanceObserver('gc'): with one connected, allocation-heavy code ran 6–9 % slower on
-// Node 20 (in-process A/B, the observer connected and disconnected in turn; same instruction count
-// under valgrind, so not the callback's own work) — a monitor must not cost that. GCProfiler's V8
-// callbacks record each GC in native memory (~3 KB of JSON per GC until drained, so a sample
-// interval of GCs); drain() turns them into counts (~20 µs per GC at the sample, measured) and gives
-// the exact heap after each major GC, where the observer gave only its time.
-import { performance } from 'node:perf_hooks';
-import { GCProfiler, type GCProfilerResult } from 'node:v8';
+// Not v8.GCProfiler, though it would give the exact heap after each GC: on Node 20 its stop() does
+// not unregister its V8 GC callbacks (only its destructor does, once the profiler object is
+// collected), so a stopped profiler goes on recording every GC into its own native buffer until a
+// major GC frees it. Reading one at every sample (a new profiler each time) kept ~200 of them
+// recording under load: +700 MB of RSS in a minute and ~2 % of a core (bench/adapters'
+// NestJS-on-Fastify app). One never-stopped profiler would buffer every GC without bound.
+//
+// Post-GC heap: when a batch contains a major GC we read v8.getHeapStatistics() once. The batch is
+// delivered right after the GC (an immediate), so used_heap_size is the post-GC heap plus what was
+// allocated since (small next to the live set). No --expose-gc needed.
+import { PerformanceObserver, constants, performance, type PerformanceEntry } from 'node:perf_hooks';
+import v8 from 'node:v8';
 import type { GcKindStats, GcStats } from './types.js';
 
-/** GCProfiler's gcType names (V8's GCType) → our kinds; MinorMarkSweep is V8's other young-generation collector. */
-const KINDS: Record<string, GcKind> = {
-  Scavenge: 'minor',
-  MinorMarkSweep: 'minor',
-  MinorMarkCompact: 'minor',
-  MarkSweepCompact: 'major',
-  IncrementalMarking: 'incremental',
-  ProcessWeakCallbacks: 'weakcb',
+const KIND_NAMES: Record<number, GcKind> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
 };
 export const GC_KINDS = ['minor', 'major', 'incremental', 'weakcb'] as const;
 type GcKind = (typeof GC_KINDS)[number];
@@ -25,63 +27,47 @@ type GcKind = (typeof GC_KINDS)[number];
 export interface GcWatcher {
   start(): void;
   stop(): void;
-  /** Counts the GCs recorded since the last drain (the monitor calls it on every sample). */
-  drain(): void;
-  /** Drains, then returns a copy of the totals. */
+  /** A copy of the totals of the GCs delivered so far (delivery follows each GC by an immediate). */
   stats(): GcStats;
 }
 
-/** `onHeapAfterGc` gets (performance.now(), used heap bytes after the GC) for the last major GC of each drain. */
+/** `onHeapAfterGc` gets (performance.now(), used heap bytes) after each batch holding a major GC. */
 export function createGcWatcher(onHeapAfterGc: (t: number, bytes: number) => void): GcWatcher {
   const byKind = {} as Record<GcKind, GcKindStats>;
   for (const k of GC_KINDS) byKind[k] = { count: 0, totalMs: 0, maxMs: 0 };
   let lastHeapAfterGc: number | null = null;
-  let profiler: GCProfiler | undefined;
+  let observer: PerformanceObserver | undefined;
 
-  const count = (records: GCProfilerResult['statistics']): void => {
-    let heapAfterMajor: number | undefined;
-    for (const r of records) {
-      const kind = KINDS[r.gcType] ?? 'minor';
+  const onEntries = (entries: PerformanceEntry[]): void => {
+    let major = false;
+    for (const e of entries) {
+      const kind = KIND_NAMES[(e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? -1] ?? 'minor';
       const s = byKind[kind];
-      const ms = r.cost / 1000; // cost is in microseconds
       s.count++;
-      s.totalMs += ms;
-      if (ms > s.maxMs) s.maxMs = ms;
-      if (kind === 'major') heapAfterMajor = r.afterGC.heapStatistics.usedHeapSize;
+      s.totalMs += e.duration;
+      if (e.duration > s.maxMs) s.maxMs = e.duration;
+      if (kind === 'major') major = true;
     }
-    if (heapAfterMajor !== undefined) {
-      lastHeapAfterGc = heapAfterMajor;
-      onHeapAfterGc(performance.now(), heapAfterMajor);
+    if (major) {
+      lastHeapAfterGc = v8.getHeapStatistics().used_heap_size;
+      onHeapAfterGc(performance.now(), lastHeapAfterGc);
     }
   };
 
-  const watcher: GcWatcher = {
+  return {
     start() {
-      if (profiler) return;
-      profiler = new GCProfiler();
-      profiler.start();
+      if (observer) return;
+      observer = new PerformanceObserver((list) => onEntries(list.getEntries()));
+      observer.observe({ entryTypes: ['gc'] });
     },
     stop() {
-      const last = profiler?.stop();
-      profiler = undefined;
-      if (last) count(last.statistics);
-    },
-    drain() {
-      if (!profiler) return;
-      // The next profiler starts before the current one stops, so a GC set off while the records
-      // are read back (stop() builds and parses their JSON) is recorded, not lost.
-      const next = new GCProfiler();
-      next.start();
-      const done = profiler.stop();
-      profiler = next;
-      count(done.statistics);
+      observer?.disconnect();
+      observer = undefined;
     },
     stats() {
-      watcher.drain();
       const copy = {} as Record<GcKind, GcKindStats>;
       for (const k of GC_KINDS) copy[k] = { ...byKind[k] };
       return { byKind: copy, lastHeapAfterGc };
     },
   };
-  return watcher;
 }

@@ -82,7 +82,6 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
       : () => {};
 
   function sampleNow(): MemorySample {
-    gcWatcher.drain();
     const base = sampler();
     const v8 = { ...base.v8, heapUsedPercent: (base.v8.usedHeapSize / base.v8.heapSizeLimit) * 100 };
     const rssPercent = rssLimit === null ? null : (base.process.rss / rssLimit) * 100;

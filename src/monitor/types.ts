@@ -51,7 +51,7 @@ export interface GcKindStats {
 export interface GcStats {
   /** Keys: minor, major, incremental, weakcb. */
   byKind: Record<string, GcKindStats>;
-  /** Heap used right after the most recent major GC, bytes (null before the first). */
+  /** Heap used when the most recent major GC was delivered (its post-GC heap plus what was allocated since), bytes (null before the first). */
   lastHeapAfterGc: number | null;
 }
 
