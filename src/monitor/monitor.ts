@@ -2,7 +2,7 @@
 // history, GC stats and the post-GC leak trend, and tells subscribers when the status changes.
 import { performance } from 'node:perf_hooks';
 import { cgroupMemoryLimit } from './cgroup.js';
-import { createEventLoopProbe } from './event-loop.js';
+import { EVENT_LOOP_TICK_MS, createEventLoopProbe } from './event-loop.js';
 import { createGcWatcher } from './gc.js';
 import { resolveMonitorOptions } from './options.js';
 import { buildReport } from './report.js';
@@ -51,6 +51,7 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
 
   let latest: MemorySample | undefined;
   let status: MemoryStatus = 'healthy';
+  let running = false;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let closing: Promise<void> | undefined;
@@ -150,14 +151,22 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
 
   const monitor: MemoryMonitor = {
     start() {
-      if (timer || closed) return;
+      if (running || closed) return;
+      running = true;
       gcWatcher.start();
-      eventLoop.start();
+      // Each timer is a wake-up, most of an idle monitor's CPU: when the sample interval is a
+      // multiple of the event-loop timer's, that timer takes the samples too.
+      if (o.sampleInterval % EVENT_LOOP_TICK_MS === 0) {
+        eventLoop.start({ every: o.sampleInterval / EVENT_LOOP_TICK_MS, run: tick });
+      } else {
+        eventLoop.start();
+        timer = setInterval(tick, o.sampleInterval);
+        timer.unref();
+      }
       tick();
-      timer = setInterval(tick, o.sampleInterval);
-      timer.unref();
     },
     stop() {
+      running = false;
       if (timer) clearInterval(timer);
       timer = undefined;
       gcWatcher.stop();

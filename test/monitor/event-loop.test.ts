@@ -2,7 +2,7 @@
 // the probe's own tick interval, and with no tick dropped when a sample resets the histogram.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createEventLoopProbe } from '../../src/monitor/event-loop.js';
+import { EVENT_LOOP_TICK_MS, createEventLoopProbe } from '../../src/monitor/event-loop.js';
 import { createMemoryMonitor } from '../../src/monitor/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { waitFor } from '../helpers/wait.js';
@@ -78,4 +78,40 @@ test('the cumulative delay histogram counts every tick since start and is not re
       probe.stop();
     }
   });
+});
+
+test('the probe runs its work on every n-th tick, after recording it, and not after stop()', (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const probe = createEventLoopProbe();
+  const ticksSeen: number[] = [];
+  probe.start({ every: 3, run: () => ticksSeen.push(probe.delays().count) });
+  for (let i = 0; i < 7; i++) t.mock.timers.tick(EVENT_LOOP_TICK_MS);
+  assert.deepEqual(ticksSeen, [3, 6]);
+  probe.stop();
+  t.mock.timers.tick(EVENT_LOOP_TICK_MS * 5);
+  assert.deepEqual(ticksSeen, [3, 6]);
+  probe.start(); // restarted without work: the earlier work is gone
+  t.mock.timers.tick(EVENT_LOOP_TICK_MS * 5);
+  assert.deepEqual(ticksSeen, [3, 6]);
+  probe.stop();
+});
+
+test('a monitor whose sample interval is a multiple of the tick sets one timer, otherwise two', async (t) => {
+  // Counts the intervals it sets (the real ones run): unref'd timers are not in getActiveResourcesInfo().
+  const setIntervalSpy = t.mock.method(globalThis, 'setInterval');
+  for (const [sampleInterval, expected] of [
+    [250, 1],
+    [120, 2],
+  ] as const) {
+    await assertNoLeakedHandles(async () => {
+      const before = setIntervalSpy.mock.callCount();
+      const monitor = createMemoryMonitor({ sampleInterval, historyInterval: 0, rssLimit: null });
+      try {
+        assert.equal(setIntervalSpy.mock.callCount() - before, expected, `sampleInterval ${sampleInterval}`);
+        await waitFor(() => monitor.history().length >= 3, 'two timer-driven samples');
+      } finally {
+        await monitor.close();
+      }
+    });
+  }
 });
