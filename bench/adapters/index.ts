@@ -162,6 +162,13 @@ const UNIT: Record<string, number> = { us: 1, ms: 1000, s: 1_000_000, m: 60_000_
 const TICK_US = 1_000_000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
 const cpuUs = (pid: number): number => procTicks(pid) * TICK_US;
 
+/** Resident set size of a process, MiB (/proc/PID/status VmRSS). */
+function rssMiB(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!kb) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(kb[1]) / 1024;
+}
+
 // CPU used on the whole machine, by the processes this bench waited for (wrk), and by one process, in ticks.
 function machineBusyTicks(): number {
   const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
@@ -290,6 +297,8 @@ interface Samples {
   p99: Record<Variant, number[]>;
   /** headroom p99 − bare p99 of slices measured back to back. */
   p99Added: number[];
+  /** Each process's RSS (MiB) after its round's load: a native leak grows here, not in the CPU. */
+  rss: Record<Variant, number[]>;
   /** Pairs measured again because another process used the CPU meanwhile. */
   redone: number;
   /** Pairs kept although noisy (after the last attempt). */
@@ -343,6 +352,7 @@ async function round(
       }
       s.p99Added.push(m.value.p99.headroom - m.value.p99.bare);
     }
+    for (const v of VARIANTS) s.rss[v].push(rssMiB(apps[v].child.pid!));
   } finally {
     for (const v of VARIANTS) if (apps[v]) await stop(apps[v].child);
   }
@@ -430,6 +440,7 @@ for (const name of args.frameworks.split(',')) {
     cpu: { bare: [], headroom: [] },
     p99: { bare: [], headroom: [] },
     p99Added: [],
+    rss: { bare: [], headroom: [] },
     redone: 0,
     noisy: 0,
   };
@@ -444,7 +455,8 @@ for (const name of args.frameworks.split(',')) {
     console.log(
       `  ${name} round ${i + 1}: req/s bare ${fmt(at(s.rps.bare))} | headroom ${fmt(at(s.rps.headroom))}; ` +
         `p99 µs bare ${fmt(at(s.p99.bare))} | headroom ${fmt(at(s.p99.headroom))}; ` +
-        `CPU µs/req bare ${fmt1(at(s.cpu.bare))} | headroom ${fmt1(at(s.cpu.headroom))}`,
+        `CPU µs/req bare ${fmt1(at(s.cpu.bare))} | headroom ${fmt1(at(s.cpu.headroom))}; ` +
+        `RSS MiB at the end bare ${s.rss.bare.at(-1)!.toFixed(0)} | headroom ${s.rss.headroom.at(-1)!.toFixed(0)}`,
     );
   }
   // Ratios are averaged on the log scale (a 0.9 and a 1.1 round are not "1.0 on average" in rate terms).
@@ -456,8 +468,9 @@ for (const name of args.frameworks.split(',')) {
   console.log(
     `  ${name}: per round: req/s ratio ${perRound.ratio.map((r) => r.toFixed(3)).join(' ')}; CPU ratio ${perRound.cpuRatio.map((r) => r.toFixed(3)).join(' ')}; added p99 µs ${perRound.added.map(signed).join(' ')}`,
   );
-  console.log(`  ${name}: ${s.redone} pairs measured again for noise from other processes, ${s.noisy} kept noisy after 4 attempts`);
   const med = (xs: number[], digits = 0): string => median(xs).toFixed(digits);
+  console.log(`  ${name}: RSS at the end of a round, median MiB: bare ${med(s.rss.bare)}, headroom ${med(s.rss.headroom)}`);
+  console.log(`  ${name}: ${s.redone} pairs measured again for noise from other processes, ${s.noisy} kept noisy after 4 attempts`);
   rows.push(
     `| ${name} | ${rounds} | ${med(s.rps.bare)} / ${med(s.rps.headroom)} | ${ratioCi(logRatio)} | ` +
       `${med(s.cpu.bare, 1)} / ${med(s.cpu.headroom, 1)} | ${ratioCi(logCpuRatio)} | ` +
