@@ -35,6 +35,7 @@ import { dirname, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cpus, loadavg } from 'node:os';
+import { readProc } from '../../src/soak/proc.js';
 import { BENCH_PARTS } from './apps/parts.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -162,11 +163,11 @@ const UNIT: Record<string, number> = { us: 1, ms: 1000, s: 1_000_000, m: 60_000_
 const TICK_US = 1_000_000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
 const cpuUs = (pid: number): number => procTicks(pid) * TICK_US;
 
-/** Resident set size of a process, MiB (/proc/PID/status VmRSS). */
-function rssMiB(pid: number): number {
-  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!kb) throw new Error(`no VmRSS in /proc/${pid}/status`);
-  return Number(kb[1]) / 1024;
+/** Resident set size of a process, MiB (the soak's /proc reader). */
+async function rssMiB(pid: number): Promise<number> {
+  const { rss } = await readProc(pid);
+  if (rss === undefined) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return rss / 2 ** 20;
 }
 
 // CPU used on the whole machine, by the processes this bench waited for (wrk), and by one process, in ticks.
@@ -352,7 +353,7 @@ async function round(
       }
       s.p99Added.push(m.value.p99.headroom - m.value.p99.bare);
     }
-    for (const v of VARIANTS) s.rss[v].push(rssMiB(apps[v].child.pid!));
+    for (const v of VARIANTS) s.rss[v].push(await rssMiB(apps[v].child.pid!));
   } finally {
     for (const v of VARIANTS) if (apps[v]) await stop(apps[v].child);
   }

@@ -27,7 +27,7 @@ export async function main(platform: 'express' | 'fastify'): Promise<void> {
   Module({ imports, controllers: [AppController] })(AppModule);
   const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter();
   const app = await NestFactory.create(AppModule, adapter, { logger: false });
-  if (without.has('monitor')) app.get<Headroom>(HEADROOM).monitor.stop(); // sampling, event-loop probe, GC profiler
+  if (without.has('monitor')) app.get<Headroom>(HEADROOM).monitor.stop(); // sampling, event-loop probe, GC observer
   await app.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1');
   const { port } = (app.getHttpServer() as { address(): AddressInfo }).address();
   console.log(`HEADROOM_FIXTURE_LISTENING http://127.0.0.1:${port}`);

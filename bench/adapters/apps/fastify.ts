@@ -19,7 +19,7 @@ if (process.env.BENCH_VARIANT === 'headroom') {
     app.server.removeAllListeners('request');
     app.server.on('request', fastifyListener);
   }
-  if (without.has('monitor')) app.headroom.monitor.stop(); // sampling, event-loop probe, GC profiler
+  if (without.has('monitor')) app.headroom.monitor.stop(); // sampling, event-loop probe, GC observer
 }
 
 app.get('/app/hello', async () => ({ hello: 'world' }));
