@@ -1,13 +1,9 @@
 // createProxy: composes the proxy's concerns — path rules (path.ts), header rules (headers.ts),
 // admission (admission.ts), response cache (cache-tee.ts), streaming exchange (exchange.ts,
-// timeouts via undici's headersTimeout/bodyTimeout) — around one keep-alive undici Pool.
+// timeouts via undici's headersTimeout/bodyTimeout) — around one keep-alive undici Pool (lazy-pool.ts).
 // `handle(req, res)` works on raw Node objects so the gateway can route the prefix before Fastify.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-// Pool from its own module, not from undici's index: the index loads all of undici (fetch,
-// WebSocket, cache stores, mocks; ~10 MiB of RSS in an idle gateway, bench/footprint) where the
-// proxy uses this one class. It is the very class the index exports (same file, same module).
-import Pool from 'undici/lib/dispatcher/pool.js';
 import type { Logger } from 'pino';
 import { HeadroomError } from '../errors.js';
 import type { Cache } from '../cache/types.js';
@@ -24,6 +20,7 @@ import { createPathMapper } from './path.js';
 import { sendError } from './respond.js';
 import { ProxyCounters, type ErrorKind, type LatencyHistogram } from './stats.js';
 import { createFetch, type FetchInfo } from './web.js';
+import { createLazyPool } from './lazy-pool.js';
 import type { CacheOutcome } from '../cache/cache-status.js';
 import type { ProxyNote } from './note.js';
 import { currentLedger, type RequestLedger } from '../log/accounting.js';
@@ -130,7 +127,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   const ownAdmission = !o.admission;
   const admission: HeadroomAdmission = o.admission ?? createAdmission(limits);
   const monitor = o.monitor ?? o.limits?.monitor;
-  const pool = new Pool(upstream.origin, {
+  const pool = createLazyPool(upstream.origin, {
     connections: o.connections ?? admission.stats().maxConcurrent,
     pipelining: 1,
     connect: { timeout: Math.min(streamTimeout, 10_000) },

@@ -3,7 +3,12 @@
 // a timeout, GET JSON responses go through the cache with in-flight de-duplication, and cache
 // writes are skipped while the monitor reports pressure.
 import type { Readable } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+// Pool and request() from their own modules, not undici's index, which loads all of undici (fetch,
+// WebSocket, mocks; +88 modules, ~2.4 MiB of heap) for an app that imports headroom-memory/proxy.
+import Pool from 'undici/lib/dispatcher/pool.js';
+// Dispatcher.prototype.request is attached by undici's index only, so it is called from its module.
+import undiciRequest from 'undici/lib/api/api-request.js';
 import { HeadroomError } from '../errors.js';
 import type { Cache } from '../cache/types.js';
 import type { PressureSource } from '../monitor/types.js';
@@ -108,7 +113,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     }
     const t = o.timeout ?? timeout;
     try {
-      return await pool.request({
+      return await undiciRequest.call(pool, {
         path: pathOf(path, o.query),
         method: o.method ?? 'GET',
         headers,

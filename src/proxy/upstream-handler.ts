@@ -28,7 +28,10 @@ export abstract class UpstreamHandler implements Dispatcher.DispatchHandler {
   protected abstract uploaded(bytes: number): void;
 
   /** Sends the request; every outcome arrives through the hooks. */
-  send(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): void {
+  send(
+    dispatcher: { dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): unknown },
+    options: Dispatcher.DispatchOptions,
+  ): void {
     this.upload = options.body && typeof (options.body as Readable).on === 'function' ? (options.body as Readable) : null;
     dispatcher.dispatch(options, this);
   }

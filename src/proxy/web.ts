@@ -14,7 +14,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { HeadroomError } from '../errors.js';
 import type { HeadroomAdmission, Release } from '../admission/index.js';
 import { SKIP_OUTCOME, type RequestHeaders, type Tee } from './cache-tee.js';
@@ -25,6 +25,7 @@ import { ProxyAbort, faultError, faultKind } from './faults.js';
 import { newHeaderInfo, type RequestHeaderInfo } from './headers.js';
 import type { PathMapper } from './path.js';
 import { ClientExchange } from './client-exchange.js';
+import type { UpstreamPool } from './lazy-pool.js';
 import { currentLedger, type RequestLedger } from '../log/accounting.js';
 
 /** Bytes the response stream may queue for a slow reader before the upstream is paused. */
@@ -38,7 +39,7 @@ export interface FetchInfo {
 
 export interface WebProxyParts {
   ctx: ExchangeContext;
-  pool: Pool;
+  pool: UpstreamPool;
   mapper: PathMapper;
   admission: HeadroomAdmission;
   enabled: boolean;

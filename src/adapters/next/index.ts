@@ -89,6 +89,12 @@ function slot(options: HeadroomOptions = {}, by = 'headroom-memory/next'): Slot 
   return (g[SLOT] = { headroom, requests, proxies: new Map(), images: undefined, closers: [async () => requests.close()] });
 }
 
+/**
+ * False once closeHeadroom() has closed this Slot: a route's handlers then make (or find) the
+ * process's new one on their next request rather than answering with closed parts.
+ */
+const isCurrent = (s: Slot): boolean => (globalThis as Global)[SLOT] === s;
+
 /** Closes the process's Headroom and the parts made for routes (tests, custom servers). Idempotent. */
 export async function closeHeadroom(): Promise<void> {
   const g = globalThis as Global;
@@ -224,7 +230,7 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
   const { headroom: headroomOptions, authorize, ...proxyOptions } = options;
   let parts: { s: Slot; proxy: Proxy } | undefined;
   const init = (): { s: Slot; proxy: Proxy } => {
-    if (parts) return parts;
+    if (parts && isCurrent(parts.s)) return parts;
     const s = slot({ ...headroomOptions, proxy: proxyOptions }, PROXY_ROUTE);
     const h = s.headroom;
     const prefix = proxyOptions.prefix ?? '/api';
@@ -294,7 +300,7 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
   let image: ImageService | undefined;
   let s: Slot | undefined;
   const init = (): { s: Slot; image: ImageService } => {
-    if (image && s) return { s, image };
+    if (image && s && isCurrent(s)) return { s, image };
     s = slot({ ...options.headroom, image: options.image }, IMAGE_ROUTE);
     const h = s.headroom;
     image = h.image ?? s.images;

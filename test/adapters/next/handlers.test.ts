@@ -160,3 +160,23 @@ test('after closeHeadroom() the proxy route leaves no active handle', async (t) 
     upstream.closeAllConnections();
   });
 });
+
+test('after closeHeadroom() a proxy route answers its next request through the process’s new Headroom, not its closed parts', async (t) => {
+  const upstream = createServer((req, res) => req.resume().on('end', () => res.end('ok')));
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => upstream.close(r)));
+  const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  await assertNoLeakedHandles(async () => {
+    const route = createProxyRoute({ upstreamUrl, prefix: '/api' });
+    assert.equal(await (await route.GET(new Request('http://app.test/api/a'))).text(), 'ok');
+    const first = getHeadroom();
+    await closeHeadroom();
+    const again = await route.GET(new Request('http://app.test/api/b'));
+    assert.equal(again.status, 200);
+    assert.equal(await again.text(), 'ok');
+    assert.notEqual(getHeadroom(), first, 'a new Headroom was made');
+    assert.ok(getHeadroom().proxy, 'with this route’s proxy');
+    await closeHeadroom();
+    upstream.closeAllConnections();
+  });
+});
