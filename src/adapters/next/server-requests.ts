@@ -14,7 +14,11 @@
 // thousands), so it is kept only for as long as it takes to learn the server; an app that sends
 // LEARNING_REQUESTS requests without reaching a headroom route stops learning until one runs.
 // The store is a holder the first reader empties: the async resources a request leaves behind (a
-// timer, a pooled connection) inherit it and must not keep the response alive.
+// timer, a pooled connection) inherit it and must not keep the response alive. The responses of
+// the requests that start while learning are kept by weak reference (a finished one is collected as
+// in the bare app; the references are pruned every PRUNE_EVERY requests), so that those still
+// unanswered when the server is learned count from then on: a shutdown in the first seconds waits
+// for them as well.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -25,6 +29,9 @@ const CHANNEL = 'http.server.request.start';
 
 /** Requests published while learning with no headroom route taking one, after which learning stops. */
 export const LEARNING_REQUESTS = 1000;
+
+/** While learning, the references to finished or collected responses are dropped once every this many requests. */
+const PRUNE_EVERY = 32;
 
 /** At most this many own paths are kept (a catch-all route must not grow the set without bound). */
 const MAX_OWN = 64;
@@ -58,10 +65,16 @@ export interface ServerRequests {
   close(): void;
 }
 
+const unanswered = (res: ServerResponse | undefined): res is ServerResponse => res !== undefined && !res.writableFinished && !res.destroyed;
+
+/** The server that accepted the response's connection (what the channel publishes as `server`). */
+const serverOf = (res: ServerResponse): unknown => (res.req.socket as { server?: unknown } | null)?.server;
+
 export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveOut'>): ServerRequests {
   let storage: AsyncLocalStorage<Holder> | undefined; // while learning
   let server: unknown; // Next.js's, once learned
   let unclaimed = 0; // requests published since learning began
+  let started: WeakRef<ServerResponse>[] = []; // while learning: the responses since it began
   const ownPaths = new Set<string>();
   const ownPrefixes: string[] = [];
 
@@ -76,13 +89,16 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
     if (server !== undefined) {
       if (start.server === server) headroom.countRequest(start.request, start.response);
     } else if (storage !== undefined) {
-      if (++unclaimed > LEARNING_REQUESTS) stop();
-      else storage.enterWith({ start });
+      if (++unclaimed > LEARNING_REQUESTS) return stop();
+      storage.enterWith({ start });
+      if (unclaimed % PRUNE_EVERY === 0) started = started.filter((r) => unanswered(r.deref()));
+      started.push(new WeakRef(start.response));
     }
   };
   const stop = (): void => {
     storage?.disable();
     storage = undefined;
+    started = [];
     unsubscribe(CHANNEL, onStart);
   };
 
@@ -112,6 +128,12 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
       // Counting from now on: no request needs the storage any more.
       storage.disable();
       storage = undefined;
+      // The server's other requests that started while learning and are not answered yet.
+      for (const r of started) {
+        const res = r.deref();
+        if (res !== start.response && unanswered(res) && serverOf(res) === server) headroom.countRequest(res.req, res);
+      }
+      started = [];
       return start.response;
     },
     own(path, below = false) {

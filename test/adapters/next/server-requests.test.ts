@@ -195,6 +195,39 @@ test('once a route has taught the server, its other requests count in flight fro
   if (stores[0]! > 0) assert.equal(stores.at(-1), stores[0]! - 1, 'the storage no longer copied into every async resource');
 });
 
+test('a request that started while learning and is still unanswered when the server is learned counts from then on; a finished one is not held', async (t) => {
+  t.after(() => closeHeadroom());
+  const h = getHeadroom();
+  const hello = withHeadroom(async () => Response.json({ hello: 'world' }));
+  let page: ReadableStreamDefaultController<Uint8Array> | undefined;
+  let first: WeakRef<ServerResponse> | undefined;
+  const url = await start(
+    t,
+    async (request) => {
+      if (new URL(request.url).pathname === '/app/hello') return hello(request);
+      return new Response(new ReadableStream<Uint8Array>({ start: (c) => void (page = c) }));
+    },
+    undefined,
+    (res) => void (first ??= new WeakRef(res)),
+  );
+  // Finished while learning: collected as in the bare app, and never counted.
+  const done = get(`${url}/page/done`);
+  (await waitFor(() => page, 'the first page answering')).close();
+  assert.equal(await done.chunk(), '');
+  page = undefined;
+  await waitForCollection(first!, 'the finished response collected while learning');
+  const early = get(`${url}/page/early`);
+  const open = await waitFor(() => page, 'the early page answering');
+  open.enqueue(bytes('e'));
+  assert.equal(await early.chunk(), 'e');
+  assert.equal(h.requests().inFlight, 0, 'not counted while learning');
+  assert.equal((await fetch(`${url}/app/hello`)).status, 200); // teaches the server
+  assert.equal(h.requests().inFlight, 1, 'the early page, still streaming, counts once the server is known');
+  open.close();
+  assert.equal(await early.chunk(), '');
+  await waitFor(() => h.requests().inFlight === 0, 'the early page left the count');
+});
+
 test('withHeadroom answers a promise whether the handler returns one, a Response, or throws synchronously; nothing stays counted', async (t) => {
   t.after(() => closeHeadroom());
   const h = getHeadroom();
