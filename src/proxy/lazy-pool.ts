@@ -1,7 +1,8 @@
 // The proxy's undici Pool, loaded when a proxy is created rather than when this code is imported:
 // every adapter imports the proxy's code (createHeadroom can make one), and an app that configures
-// no proxy then never loads undici (22 modules, 0.5–0.9 MiB of heap: bench/footprint/adapters.ts). A request that arrives before
-// the load has finished (the first milliseconds after createProxy) waits for it.
+// no proxy then never loads undici (22 modules, 0.5–0.9 MiB of heap: bench/footprint/adapters.ts).
+// A request that arrives before the load has finished (the first milliseconds after createProxy)
+// waits for it.
 import type { Dispatcher, Pool } from 'undici';
 
 /** The part of a Pool the proxy uses. */
