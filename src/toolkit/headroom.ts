@@ -86,7 +86,7 @@ export interface Headroom {
   countServer(server: unknown): boolean;
   /** Leaves a response of a counted server out of the in-flight count. */
   uncount(res: ServerResponse): void;
-  /** Leaves out of the in-flight count the counted responses `test` picks, asked when the count is read (one test; a later call replaces it). */
+  /** Leaves out of the in-flight count the counted responses `test` picks, asked when the count is read (each call adds a test; a response any of them picks is left out). */
   leaveOut(test: (res: ServerResponse) => boolean): void;
   requests(): AppRequestStats;
   /** Readiness turns 503 and new requests are shed; in-flight ones finish. */

@@ -59,7 +59,8 @@ export interface InFlight {
   uncount(res: ServerResponse): void;
   /**
    * Leaves out the counted responses `test` picks, asked when the count is read (for an adapter that
-   * learns which requests are headroom's own only after they were counted, as Next.js's does).
+   * learns which requests are headroom's own only after they were counted, as Next.js's does). Each
+   * call adds a test; a response any of them picks is left out.
    */
   leaveOut(test: (res: ServerResponse) => boolean): void;
   /** Counts a request in flight until the returned function is called (idempotent). */
@@ -90,8 +91,8 @@ export function createInFlight(): InFlight {
   let closed = false;
   let tracked = 0; // trackResponse and track
   const uncounted = new WeakSet<ServerResponse>();
-  let leftOut: ((res: ServerResponse) => boolean) | undefined;
-  const counts = (res: ServerResponse): boolean => !finished(res) && !uncounted.has(res) && !(leftOut?.(res) ?? false);
+  const leftOut: ((res: ServerResponse) => boolean)[] = [];
+  const counts = (res: ServerResponse): boolean => !finished(res) && !uncounted.has(res) && !leftOut.some((test) => test(res));
   const servers: { server: HttpServer | HttpsServer; event: string; listener: (socket: Socket) => void }[] = [];
 
   /** Lets go of what has ended and returns how many counted responses are still open. */
@@ -220,7 +221,7 @@ export function createInFlight(): InFlight {
       uncounted.add(res);
     },
     leaveOut(test) {
-      leftOut = test;
+      leftOut.push(test);
     },
     track() {
       tracked++;
