@@ -9,11 +9,10 @@
 // Usage: npm run build && npm run bench -- footprint/adapters [--rounds 5] [--dist path/to/dist]
 //        (--dist: another build, e.g. of an older commit, for an A/B)
 import { execFile } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -21,11 +20,27 @@ const { values: args } = parseArgs({
   options: { rounds: { type: 'string', default: '5' }, dist: { type: 'string' } },
 });
 const ROUNDS = Number(args.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  console.error(`--rounds: a whole number of at least 1, got ${args.rounds}`);
+  process.exit(2);
+}
 const dist = resolve(args.dist ?? join(root, 'dist'));
+const newestMtime = (dir: string): number =>
+  Math.max(
+    0,
+    ...readdirSync(dir, { withFileTypes: true }).map((e) =>
+      e.isDirectory() ? newestMtime(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
+    ),
+  );
+let built: number;
 try {
-  statSync(join(dist, 'toolkit', 'index.js'));
+  built = statSync(join(dist, 'toolkit', 'index.js')).mtimeMs;
 } catch {
   console.error(`bench/footprint/adapters measures a built package: no ${dist}/toolkit/index.js (run \`npm run build\` first)`);
+  process.exit(2);
+}
+if (!args.dist && newestMtime(join(root, 'src')) > built) {
+  console.error('dist/ is older than src/: run `npm run build` first');
   process.exit(2);
 }
 
