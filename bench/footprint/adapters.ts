@@ -9,10 +9,11 @@
 // Usage: npm run build && npm run bench -- footprint/adapters [--rounds 5] [--dist path/to/dist]
 //        (--dist: another build, e.g. of an older commit, for an A/B)
 import { execFile } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { median } from '../../src/soak/stats.js';
+import { requireCurrentBuild } from './built.js';
 
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -25,24 +26,12 @@ if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
   process.exit(2);
 }
 const dist = resolve(args.dist ?? join(root, 'dist'));
-const newestMtime = (dir: string): number =>
-  Math.max(
-    0,
-    ...readdirSync(dir, { withFileTypes: true }).map((e) =>
-      e.isDirectory() ? newestMtime(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
-    ),
-  );
-let built: number;
-try {
-  built = statSync(join(dist, 'toolkit', 'index.js')).mtimeMs;
-} catch {
-  console.error(`bench/footprint/adapters measures a built package: no ${dist}/toolkit/index.js (run \`npm run build\` first)`);
-  process.exit(2);
-}
-if (!args.dist && newestMtime(join(root, 'src')) > built) {
-  console.error('dist/ is older than src/: run `npm run build` first');
-  process.exit(2);
-}
+requireCurrentBuild(
+  root,
+  join(dist, 'toolkit', 'index.js'),
+  `bench/footprint/adapters measures a built package: no ${dist}/toolkit/index.js (run \`npm run build\` first)`,
+  args.dist !== undefined,
+);
 
 /** Entry (relative to dist) and what the app has loaded before it: its framework's modules, and code run first. */
 const ENTRIES: { name: string; entry: string; framework: string[]; prelude?: string }[] = [
@@ -81,11 +70,6 @@ const running = counts();
 await h.close();
 console.log(JSON.stringify({ imported: h1 - h0, running: h2 - h0, loaded, runningLoaded: running }));`;
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const MiB = 1024 ** 2;
 
 console.log(`node ${process.version}, ${dist}, ${ROUNDS} rounds\n`);

@@ -18,7 +18,7 @@
 //        [--main path/to/cli/main.js]  (another build of the gateway, e.g. of an older commit, for an A/B)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,8 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { median } from '../../src/soak/stats.js';
+import { requireCurrentBuild } from './built.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -44,34 +46,11 @@ const VARIANTS = args.only.split(',') as Variant[];
 type Variant = 'fastify' | 'gateway' | 'demo';
 
 const MiB = 1024 ** 2;
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 // ---------- the gateway must be the built one, and current ----------
 
 const mainJs = args.main ?? join(root, 'dist', 'cli', 'main.js');
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-let built: number;
-try {
-  built = statSync(mainJs).mtimeMs;
-} catch {
-  console.error('bench/footprint measures the built gateway: run `npm run build` first');
-  process.exit(2);
-}
-if (!args.main && newestMtime(join(root, 'src')) > built) {
-  console.error('dist/ is older than src/: run `npm run build` first');
-  process.exit(2);
-}
+requireCurrentBuild(root, mainJs, 'bench/footprint measures the built gateway: run `npm run build` first', args.main !== undefined);
 
 // ---------- the dummy upstream: JSON on every path, one PNG for the image check ----------
 
