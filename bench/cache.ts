@@ -11,6 +11,7 @@ import { memoryDriver } from 'bentocache/drivers/memory';
 import { createCache as createCacheManager } from 'cache-manager';
 import { LRUCache } from 'lru-cache';
 import { createCache, createL1 } from '../src/cache/index.js';
+import { median } from '../src/soak/stats.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, def: number): number => {
@@ -36,7 +37,6 @@ function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)} k` : n.toFixed(0));
 const mib = (n: number): string => `${(n / 1024 ** 2).toFixed(1)} MiB`;
 

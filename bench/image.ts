@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import autocannon from 'autocannon';
 import { request } from 'undici';
+import { median } from '../src/soak/stats.js';
 import { bundleForNode } from './_bundle.js';
 
 // headroom runs twice: with the gateway default IMAGE_CONCURRENCY (half the cores) and with one
@@ -144,7 +145,6 @@ async function peakRss(c: Child, clients: number, run: number): Promise<{ baseli
   return { baseline, peak, ms: Date.now() - t0, ok: results.filter((s) => s === 200).length };
 }
 
-const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : 0);
 const mib = (n: number) => (n / 1024 ** 2).toFixed(1);
 
 async function main(): Promise<void> {

@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import ts from 'typescript';
+import { median } from '../src/soak/stats.js';
 
 const self = fileURLToPath(import.meta.url);
 const { values: args } = parseArgs({
@@ -38,12 +39,6 @@ const { values: args } = parseArgs({
     'skip-alloc': { type: 'boolean', default: false },
   },
 });
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 // ---------- child processes ----------
 

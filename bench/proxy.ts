@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import autocannon from 'autocannon';
+import { median } from '../src/soak/stats.js';
 import { bundleForNode } from './_bundle.js';
 
 const self = fileURLToPath(import.meta.url);
@@ -51,11 +52,6 @@ const { values: args } = parseArgs({
   },
 });
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const MiB = 2 ** 20;
 const ONE_KB = Buffer.alloc(1024, 97);
 

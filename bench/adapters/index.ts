@@ -36,6 +36,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cpus, loadavg } from 'node:os';
 import { readProc } from '../../src/soak/proc.js';
+import { median } from '../../src/soak/stats.js';
 import { BENCH_PARTS } from './apps/parts.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -111,12 +112,6 @@ if (args.pin !== 'none' && !pin) throw new Error(`--pin: expected <app CPUs>:<wr
 /** The command, run on the given CPUs when pinning. */
 const pinned = (cpuList: string | undefined, cmd: string, argv: string[]): [string, string[]] =>
   cpuList ? ['taskset', ['-c', cpuList, cmd, ...argv]] : [cmd, argv];
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 // Apps still running, killed if the bench itself is interrupted (so none is left listening).
 const live = new Set<ChildProcess>();
