@@ -63,8 +63,8 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyRouteOptio
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
   const handler = (request: FastifyRequest, reply: FastifyReply): void => {
     reply.hijack();
-    if (mount !== '') request.raw.url = withoutMount(request.raw.url ?? '/', mount);
-    proxy.handle(request.raw, reply.raw);
+    const url = request.raw.url ?? '/';
+    proxy.handle(request.raw, reply.raw, undefined, mount === '' ? url : withoutMount(url, mount));
   };
   app.all(proxy.prefix, handler);
   app.all(`${proxy.prefix}/*`, handler);

@@ -101,9 +101,11 @@ export interface Proxy {
   /**
    * Proxies one request on raw Node objects; never throws, always answers or destroys. `note`
    * (newProxyNote) carries a request id to forward and return, and is filled in with the cache
-   * outcome, upstream time and upload bytes for the caller's access log.
+   * outcome, upstream time and upload bytes for the caller's access log. `url` is the URL to route
+   * when it is not req.url (a framework cut or is to cut a mount path from it); req.url is left as
+   * it is, so the app's own hooks and logs still see the path the client sent.
    */
-  handle(req: IncomingMessage, res: ServerResponse, note?: ProxyNote): void;
+  handle(req: IncomingMessage, res: ServerResponse, note?: ProxyNote, url?: string): void;
   /**
    * The same rules over Web streams (web.ts), for handlers that take a Request and return a
    * Response (Next.js route handlers). Never rejects: failures are JSON error responses.
@@ -242,7 +244,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     res.once('close', onClose);
   }
 
-  function handle(req: IncomingMessage, res: ServerResponse, note?: ProxyNote): void {
+  function handle(req: IncomingMessage, res: ServerResponse, note?: ProxyNote, url = req.url ?? '/'): void {
     counters.requests++;
     const id = note?.requestId;
     if (!enabled) {
@@ -250,7 +252,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       return sendError(res, disabledError, requestHasBody(req), id);
     }
     if (draining) return sendError(res, drainingError, true, id);
-    const path = mapper.map(req.url ?? '/');
+    const path = mapper.map(url);
     if (path === null) {
       counters.errors.pathRejected++;
       return sendError(res, pathError, requestHasBody(req), id);

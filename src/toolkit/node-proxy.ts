@@ -27,6 +27,5 @@ export function bodyConsumed(req: IncomingMessage & { _body?: unknown }): boolea
  */
 export function proxyNodeRequest(proxy: Proxy, req: IncomingMessage, res: ServerResponse, url = req.url ?? '/'): void {
   if (bodyConsumed(req)) return sendError(res, consumed, false);
-  if (req.url !== url) req.url = url;
-  proxy.handle(req, res);
+  proxy.handle(req, res, undefined, url);
 }

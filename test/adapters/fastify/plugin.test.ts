@@ -55,9 +55,12 @@ describe('Fastify plugin', () => {
     }
   });
 
-  test('under a register prefix the proxy keeps path and query; raw: true would skip the hooks', async () => {
+  test("under a register prefix the proxy keeps path and query, and the app's hooks still see the client's URL", async () => {
     const up = await startUpstream((req, res) => res.end(JSON.stringify({ url: req.url })));
+    const seen: string[] = []; // what the app's own onResponse hook (an access log) reads
     const { app, url } = await startApp({ proxy: { upstreamUrl: up.url }, proxyRoutes: false }, async (a) => {
+      a.addHook('onResponse', async (request) => void seen.push(request.url));
+      a.all('/v2/*', proxyHandler(a.headroom.proxy!));
       await a.register(
         async (scope) => {
           const { proxyRoutes } = await import('../../../src/adapters/fastify/index.js');
@@ -68,6 +71,9 @@ describe('Fastify plugin', () => {
     });
     try {
       assert.deepEqual((await request(`${url}/v1/api/a%2Fb/c?x=4&y=%2F&z`)).json(), { url: '/a%2Fb/c?x=4&y=%2F&z' });
+      assert.deepEqual((await request(`${url}/v2/a/b?q=1`)).json(), { url: '/a/b?q=1' });
+      await waitFor(() => seen.length === 2, 'both responses logged');
+      assert.deepEqual(seen, ['/v1/api/a%2Fb/c?x=4&y=%2F&z', '/v2/a/b?q=1'], 'request.url is left as the client sent it');
       assert.equal((await request(`${url}/v1/api/x`, { headers: { 'x-deny': '1' } })).status, 401);
       assert.equal((await request(`${url}/api/x`)).status, 404, 'not mounted at the root');
     } finally {
