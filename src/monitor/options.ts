@@ -154,7 +154,7 @@ export function resolveMonitorOptions(options: MemoryMonitorOptions | undefined)
   if (critical) {
     throw new HeadroomError(
       'HEADROOM_CONFIG_INVALID',
-      `${at.factory}: ${at.prefix}criticalThreshold=${JSON.stringify(options?.criticalThreshold ?? o.criticalThreshold)}: ${critical}`,
+      `${at.factory}: ${at.prefix}criticalThreshold=${JSON.stringify(options?.criticalThreshold ?? o.criticalThreshold)} (read as ${toPercent(o.criticalThreshold)}%): ${critical}`,
     );
   }
   return o;

@@ -280,6 +280,13 @@ export function optionalObject<T extends object>(c: { doc: string; what: string;
   );
 }
 
+/** A library-only function (a callback), or unset; `what` says what it is for. */
+export function optionalFunction<T extends (...args: never[]) => unknown>(c: { doc: string; what: string }): OptionSpec<T | undefined> {
+  return spec<T | undefined>({ doc: c.doc, default: undefined }, `must be a function (${c.what})`, (raw) =>
+    typeof raw === 'function' ? (raw as T) : undefined,
+  );
+}
+
 /**
  * A nested options object a factory hands on to another part (createHeadroom's `proxy: {…}`), or
  * unset. Only its shape is checked here: the receiving part checks its keys and values.

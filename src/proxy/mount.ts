@@ -16,21 +16,25 @@ const UNRESERVED = /[A-Za-z0-9._~-]/;
  * matches the mount count as the characters (routers match /%761/api as /v1/api), without decoding
  * the rest. An empty mount gives the URL back.
  */
-export function afterMount(url: string, mount: string): string | undefined {
+export function afterMount(url: string, mount: string, caseInsensitive = false): string | undefined {
   if (mount === '') return url;
+  // With caseInsensitive (a router that matches paths so, as Express does by default) ASCII letters
+  // match in either case.
+  const same = (a: number, b: number): boolean =>
+    a === b || (caseInsensitive && (a | 32) === (b | 32) && (b | 32) >= 97 && (b | 32) <= 122);
   let i = 0;
   if (url.startsWith(mount)) i = mount.length;
   else {
     for (let j = 0; j < mount.length; j++) {
-      if (url.charCodeAt(i) === mount.charCodeAt(j)) {
+      if (same(url.charCodeAt(i), mount.charCodeAt(j))) {
         i++;
         continue;
       }
       if (url.charCodeAt(i) !== 37 /* % */) return undefined;
       const hi = HEX(url.charCodeAt(i + 1));
       const lo = HEX(url.charCodeAt(i + 2));
-      const ch = hi < 0 || lo < 0 ? '' : String.fromCharCode(hi * 16 + lo);
-      if (ch !== mount[j] || !UNRESERVED.test(ch)) return undefined;
+      const ch = hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+      if (!same(ch, mount.charCodeAt(j)) || !UNRESERVED.test(String.fromCharCode(ch))) return undefined;
       i += 3;
     }
   }
@@ -39,9 +43,9 @@ export function afterMount(url: string, mount: string): string | undefined {
   return Number.isNaN(c) || c === 47 || c === 63 ? url.slice(i) : undefined;
 }
 
-/** `prefix` + what follows `mount` in `url` (see afterMount), or undefined when the URL is not under the mount. */
-export function mountToPrefix(url: string, mount: string, prefix: string): string | undefined {
-  const rest = afterMount(url, mount);
+/** `prefix` + what follows `mount` in `url` (see afterMount, also for caseInsensitive), or undefined when the URL is not under the mount. */
+export function mountToPrefix(url: string, mount: string, prefix: string, caseInsensitive = false): string | undefined {
+  const rest = afterMount(url, mount, caseInsensitive);
   if (rest === undefined) return undefined;
   return rest === '' || rest.charCodeAt(0) === 47 || rest.charCodeAt(0) === 63 ? prefix + rest : `${prefix}/${rest}`;
 }

@@ -5,13 +5,24 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createAdmission, type AdmissionOptions, type HeadroomAdmission } from '../admission/index.js';
+import { resolveAdmissionOptions } from '../admission/options.js';
 import { createCache } from '../cache/index.js';
 import type { Cache, CacheOptions } from '../cache/types.js';
 import { HeadroomError } from '../errors.js';
 import { createImageService } from '../image/service.js';
 import type { ImageService, ImageServiceOptions } from '../image/types.js';
 import type { MemoryMonitor, MemoryMonitorOptions } from '../monitor/types.js';
-import { bool, list, nestedOptions, num, optionalStr, optionsGroup, optionsPlace, resolveOptions } from '../options/spec.js';
+import {
+  bool,
+  list,
+  nestedOptions,
+  num,
+  optionalObject,
+  optionalStr,
+  optionsGroup,
+  optionsPlace,
+  resolveOptions,
+} from '../options/spec.js';
 import { createProxy, type Proxy, type ProxyOptions } from '../proxy/proxy.js';
 import { createDashboard, type DashboardOptions } from '../observe/dashboard/index.js';
 import { createAdminApi, type AdminRequest } from './admin.js';
@@ -122,13 +133,19 @@ const specs = {
   image: optionsGroup<NonNullable<HeadroomOptions['image']>>({ doc: 'The image route.', of: "createImageService's, with allowedOrigins" }),
   limits: optionsGroup<NonNullable<HeadroomOptions['limits']>>({ doc: 'Upstream concurrency.', of: "createAdmission's" }),
   dashboard: optionsGroup<NonNullable<HeadroomOptions['dashboard']>>({ doc: 'The live dashboard.', of: "createDashboard's" }),
+  registry: optionalObject<Registry>({
+    doc: "A prom-client registry for headroom's metrics.",
+    what: 'a prom-client Registry',
+    methods: ['registerMetric', 'getSingleMetric', 'metrics'],
+  }),
+  logger: optionalObject<Logger>({ doc: 'Where the parts log.', what: 'a logger such as pino', methods: ['info', 'warn', 'error'] }),
 };
 
 /**
  * createHeadroom's options beside its specs: `monitor` (options, handed on, or a monitor of the
  * app's own), and objects the parts check where they use them.
  */
-const PART_KEYS = ['monitor', 'registry', 'logger'] as const;
+const PART_KEYS = ['monitor'] as const;
 
 /** Every key createHeadroom accepts (an adapter that takes createHeadroom's options and its own checks against these). */
 export const HEADROOM_OPTION_KEYS: readonly string[] = [...Object.keys(specs), ...PART_KEYS];
@@ -161,6 +178,8 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       closers.push(() => cache!.close());
     }
     let admission: HeadroomAdmission | undefined;
+    // Checked even when nothing uses them yet, so a bad value fails where it is written, not once a proxy is added.
+    if (o.limits && !(o.proxy || o.image)) resolveAdmissionOptions(nested(o.limits, 'limits'));
     if (o.proxy || o.image) {
       admission = createAdmission(nested({ ...o.limits, monitor }, 'limits'));
       closers.push(() => admission!.close());

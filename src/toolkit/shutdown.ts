@@ -3,6 +3,8 @@
 // then the server, the app and headroom close. It never calls process.exit: once everything is
 // closed the process ends by itself with code 0, which also proves no handle was left open.
 import type { Server } from 'node:http';
+import { constants } from 'node:os';
+import { duration, list, optionalFunction, optionalObject, requireOption, resolveOptions, type OptionSpec } from '../options/spec.js';
 import type { Headroom } from './headroom.js';
 
 /** Longest wait, after the last tracked request, for responses still being written (ms). */
@@ -31,18 +33,61 @@ export interface Shutdown {
   uninstall(): void;
 }
 
-export function gracefulShutdown(options: ShutdownOptions): Shutdown {
-  const { headroom, server } = options;
-  const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
-  const timeout = options.timeout ?? 10_000;
-  const log = options.log ?? (() => undefined);
+// Signals a process can listen for (SIGKILL and SIGSTOP cannot be caught).
+const SIGNAL = new RegExp(
+  `^(?:${Object.keys(constants.signals)
+    .filter((s) => s !== 'SIGKILL' && s !== 'SIGSTOP')
+    .join('|')})$`,
+);
+
+/** The options a user gives every form of the graceful stop (the adapters add headroom and server). */
+export const shutdownSpecs = {
+  signals: list({
+    doc: 'Signals that start the stop.',
+    default: ['SIGTERM', 'SIGINT'],
+    item: SIGNAL,
+    itemText: 'signal names such as SIGTERM (not SIGKILL or SIGSTOP)',
+    maxItems: 16,
+  }) as OptionSpec<NodeJS.Signals[]>, // each item matched SIGNAL
+  timeout: duration({ doc: 'Longest wait for in-flight requests.', default: 10_000, min: 0, max: 3_600_000 }),
+  delay: duration({ doc: 'Readiness 503 this long before refusing.', default: 0, min: 0, max: 600_000 }),
+  close: optionalFunction<() => Promise<unknown> | unknown>({ doc: "Closes the app's own resources.", what: 'closing the app' }),
+  log: optionalFunction<(message: string, error?: unknown) => void>({
+    doc: 'Told about each step.',
+    what: 'called with a message and an error',
+  }),
+};
+
+const innerSpecs = {
+  ...shutdownSpecs,
+  headroom: optionalObject<ShutdownOptions['headroom']>({
+    doc: 'The headroom to drain.',
+    what: 'a Headroom',
+    methods: ['drain', 'idle', 'close'],
+  }),
+  server: optionalObject<Server>({
+    doc: 'The HTTP server.',
+    what: 'a Node HTTP server',
+    methods: ['close', 'closeIdleConnections', 'closeAllConnections'],
+  }),
+};
+
+/**
+ * `name` is what the user called (an adapter's hr.shutdown(), enableHeadroomShutdown()), for the
+ * message when an option is bad: one HEADROOM_CONFIG_INVALID, before any signal listener is added.
+ */
+export function gracefulShutdown(options: ShutdownOptions, name = 'gracefulShutdown'): Shutdown {
+  const o = resolveOptions(name, innerSpecs, options);
+  const headroom = requireOption(name, 'headroom', innerSpecs.headroom, o.headroom);
+  const { server, signals, timeout } = o;
+  const log = o.log ?? (() => undefined);
   let running: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (running ??= (async () => {
       uninstall();
       headroom.drain();
       log('shutting down: readiness is 503, waiting for in-flight requests');
-      if (options.delay) await new Promise((resolve) => setTimeout(resolve, options.delay).unref());
+      if (o.delay) await new Promise((resolve) => setTimeout(resolve, o.delay).unref());
       let serverClosed = !server;
       const closed = server
         ? new Promise<void>((resolve) => server.close(() => resolve())).then(() => void (serverClosed = true))
@@ -62,7 +107,7 @@ export function gracefulShutdown(options: ShutdownOptions): Shutdown {
       server?.closeAllConnections();
       await closed;
       try {
-        await options.close?.();
+        await o.close?.();
       } catch (err) {
         log('error while closing the app', err);
       }

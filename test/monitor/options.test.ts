@@ -73,7 +73,7 @@ describe('monitor options: one home', () => {
     assert.throws(() => createMemoryMonitor({ warningThreshold: 90, criticalThreshold: 0.8, autoStart: false }), {
       name: 'HeadroomError',
       code: 'HEADROOM_CONFIG_INVALID',
-      message: 'createMemoryMonitor: criticalThreshold=0.8: must be above warningThreshold (90%)',
+      message: 'createMemoryMonitor: criticalThreshold=0.8 (read as 80%): must be above warningThreshold (90%)',
     });
   });
 });

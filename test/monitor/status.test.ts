@@ -154,7 +154,7 @@ describe('monitor status with an injected sampler', () => {
   test('bad options are refused with a clear message', () => {
     assert.throws(
       () => createMemoryMonitor({ warningThreshold: 0.9, criticalThreshold: 0.8, autoStart: false }),
-      /criticalThreshold=0.8: must be above warningThreshold/,
+      /criticalThreshold=0.8 \(read as 80%\): must be above warningThreshold/,
     );
     assert.throws(
       () => createMemoryMonitor({ warningThreshold: 170, autoStart: false }),

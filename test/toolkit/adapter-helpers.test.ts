@@ -17,6 +17,12 @@ describe('adapter helpers', () => {
     // The router matched /%761/api as /v1/api: the encoded mount counts, the rest stays encoded.
     assert.equal(afterMount('/%761/api/%61?b=%62', '/v1'), '/api/%61?b=%62');
     assert.equal(afterMount('/%2f1/x', '//1'), undefined, 'only unreserved characters are equivalent');
+    // caseInsensitive: ASCII letters of the mount in either case, encoded or not; nothing else folds.
+    assert.equal(afterMount('/API/x?Q=1', '/api'), undefined);
+    assert.equal(afterMount('/API/x?Q=1', '/api', true), '/x?Q=1');
+    assert.equal(afterMount('/%41pI-2/x', '/api-2', true), '/x');
+    assert.equal(afterMount('/api/x', '/apj', true), undefined);
+    assert.equal(afterMount('/a@i/x', '/a`i', true), undefined, 'only letters fold (@ and ` differ by bit 5 too)');
   });
 
   test('mountToPrefix puts the proxy prefix where the mount was', () => {

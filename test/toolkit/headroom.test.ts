@@ -220,6 +220,19 @@ describe('createHeadroom', () => {
       () => createHeadroom({ shedExempt: ['webhooks'] }),
       'createHeadroom: shedExempt=["webhooks"]: must be an array of at most 100 paths starting with /',
     );
+    // Checked though no proxy or image uses them yet: the mistake fails where it is written.
+    refuses(
+      () => createHeadroom({ limits: { memoryThresholdPercent: 500 } }),
+      'createHeadroom: limits.memoryThresholdPercent=500: must be a percent from 1 to 100 (80 or 80%)',
+    );
+    refuses(
+      () => createHeadroom({ registry: {} as never }),
+      'createHeadroom: registry={}: must be a prom-client Registry (an object with registerMetric(), getSingleMetric(), metrics())',
+    );
+    refuses(
+      () => createHeadroom({ logger: 5 as never }),
+      'createHeadroom: logger=5: must be a logger such as pino (an object with info(), warn(), error())',
+    );
     assert.equal(sharedMonitor(), undefined, 'a refused call starts nothing');
   });
 
@@ -234,7 +247,7 @@ describe('createHeadroom', () => {
     );
     refuses(
       () => createHeadroom({ monitor: { warningThreshold: 0.9, criticalThreshold: 0.8 } }),
-      'createHeadroom: monitor.criticalThreshold=0.8: must be above monitor.warningThreshold (90%)',
+      'createHeadroom: monitor.criticalThreshold=0.8 (read as 80%): must be above monitor.warningThreshold (90%)',
     );
     refuses(
       () => createHeadroom({ proxy: {} as never }),

@@ -42,6 +42,30 @@ describe('gracefulShutdown', () => {
     });
   });
 
+  it('refuses bad options naming each, before any signal listener is added; takes durations and one signal as text', async () => {
+    const hr = createHeadroom();
+    try {
+      const before = process.listenerCount('SIGTERM');
+      assert.throws(() => gracefulShutdown({ headroom: hr, signals: ['SIGTERMX'], timeout: 'soon', tmeout: 5, log: 'yes' } as never), {
+        code: 'HEADROOM_CONFIG_INVALID',
+        message:
+          'gracefulShutdown: signals=["SIGTERMX"]: must be an array of at most 16 signal names such as SIGTERM (not SIGKILL or SIGSTOP); ' +
+          'timeout="soon": must be a duration between 0ms and 1h (milliseconds, or a number with ms, s, m or h); ' +
+          'log="yes": must be a function (called with a message and an error); tmeout: unknown option; did you mean timeout?',
+      });
+      assert.throws(() => gracefulShutdown({ headroom: hr, signals: ['SIGKILL'] }), /signals=\["SIGKILL"\]/);
+      assert.throws(() => gracefulShutdown({ headroom: {} as never }), /gracefulShutdown: headroom=\{\}: must be a Headroom/);
+      assert.equal(process.listenerCount('SIGTERM'), before, 'nothing installed');
+      // A single signal written as text (not an array) is that signal, not one listener per letter.
+      const stop = gracefulShutdown({ headroom: hr, signals: 'SIGUSR2' as never, timeout: '10s' as never });
+      assert.equal(process.listenerCount('SIGUSR2'), 1);
+      stop.uninstall();
+      assert.equal(process.listenerCount('SIGUSR2'), 0);
+    } finally {
+      await hr.close();
+    }
+  });
+
   it('closes the connections of requests still running after the timeout', async () => {
     const hr = createHeadroom();
     const server = createServer((_req, res) => {

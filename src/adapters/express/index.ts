@@ -191,7 +191,7 @@ export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom 
         void serveNodeImage(image, req, res, req.originalUrl ?? req.url);
       };
     },
-    shutdown: (server, shutdownOptions) => gracefulShutdown({ ...shutdownOptions, headroom: hr, server }),
+    shutdown: (server, shutdownOptions) => gracefulShutdown({ ...shutdownOptions, headroom: hr, server }, 'hr.shutdown'),
     close: () => hr.close(),
     [Symbol.asyncDispose]: () => hr.close(),
   };

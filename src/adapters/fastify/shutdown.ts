@@ -3,7 +3,8 @@
 // closes headroom). It never calls process.exit: the process ends by itself once all is closed.
 import type { FastifyInstance } from 'fastify';
 import { HeadroomError } from '../../errors.js';
-import { gracefulShutdown as toolkitShutdown, type Shutdown, type ShutdownOptions } from '../../toolkit/shutdown.js';
+import { resolveOptions } from '../../options/spec.js';
+import { gracefulShutdown as toolkitShutdown, shutdownSpecs, type Shutdown, type ShutdownOptions } from '../../toolkit/shutdown.js';
 
 export type FastifyShutdownOptions = Omit<ShutdownOptions, 'headroom' | 'server'>;
 
@@ -14,15 +15,16 @@ export type FastifyShutdownOptions = Omit<ShutdownOptions, 'headroom' | 'server'
 export function gracefulShutdown(app: FastifyInstance, options: FastifyShutdownOptions = {}): Shutdown {
   const headroom = (app as Partial<FastifyInstance>).headroom;
   if (!headroom) throw new HeadroomError('HEADROOM_CONFIG_INVALID', 'gracefulShutdown: register the headroom plugin on this app first');
+  const o = resolveOptions('gracefulShutdown', shutdownSpecs, options);
   return toolkitShutdown({
-    ...options,
+    ...o,
     headroom,
     close: async () => {
       const closed = app.close();
       // Requests still in flight after `timeout`: their connections are closed, not waited for.
       if (headroom.requests().inFlight > 0) app.server.closeAllConnections();
       await closed;
-      await options.close?.();
+      await o.close?.();
     },
   });
 }

@@ -26,7 +26,7 @@ export function proxyController(mount: string, wiring: ProxyWiring): ProxyContro
   class HeadroomProxyController {
     constructor(private readonly headroom: HeadroomService) {}
     proxy(req: AnyRequest, res: AnyResponse): void {
-      forwardUnder(this.headroom.headroom, req, res, [wiring.mount ?? mount]);
+      forwardUnder(this.headroom.headroom, req, res, [wiring.mount ?? mount], wiring.caseInsensitive);
     }
   }
   Inject(HeadroomService)(HeadroomProxyController, undefined, 0);

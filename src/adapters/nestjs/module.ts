@@ -18,6 +18,7 @@ import { HeadroomError } from '../../errors.js';
 import { nestedOptions, pathOrOff, resolveOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { standInFront } from '../../toolkit/in-front.js';
+import { shutdownSpecs } from '../../toolkit/shutdown.js';
 import { appClient, nodeRouteSpecs, type NodeRoutePaths } from '../../toolkit/node-middleware.js';
 import { imageController, proxyController, type ProxyControllerType } from './controllers.js';
 import {
@@ -55,8 +56,8 @@ export interface HeadroomRoutes {
 }
 
 export interface HeadroomModuleOptions extends HeadroomOptions {
-  /** Longest wait for in-flight requests when the app shuts down, ms (default 10 000). */
-  drainTimeout?: number;
+  /** Longest wait for in-flight requests when the app shuts down, ms or a duration such as '10s' (default 10 000). */
+  drainTimeout?: number | string;
   /**
    * Capped request/response body capture for every app request (not health, metrics or admin):
    * true logs to `logger` with the defaults (8 KiB a body), or createBodyCapture's options.
@@ -164,6 +165,10 @@ function front(routes: ResolvedRoutes, wiring: ProxyWiring): Provider {
   };
 }
 
+/** The module's drainTimeout (the graceful stop's `timeout` rule), ms; HEADROOM_CONFIG_INVALID naming it when bad. */
+const drainTimeoutOf = (options: HeadroomModuleOptions): number =>
+  resolveOptions('HeadroomModule', { drainTimeout: shutdownSpecs.timeout }, { drainTimeout: options.drainTimeout }).drainTimeout;
+
 /** Whether the early gate goes in front of the HTTP server (front()) rather than into the platform as the service is made. */
 const gateInFront = (adapter: { getType(): string }, requestParts: RequestParts): boolean =>
   adapter.getType() !== 'fastify' && !requestParts.middleware;
@@ -204,6 +209,7 @@ function serviceProvider(
       provide: HEADROOM,
       inject: [OPTIONS, REQUEST_PARTS],
       useFactory: (options: HeadroomModuleOptions, requestParts: RequestParts): Headroom => {
+        drainTimeoutOf(options); // a bad one stops start-up before anything is made
         const { drainTimeout: _drain, capture: _capture, accounting: _accounting, ...headroomOptions } = options;
         if (routes.proxy && !options.proxy) {
           throw new HeadroomError('HEADROOM_CONFIG_INVALID', `HeadroomModule: routes.proxy=${routes.proxy} needs the \`proxy\` option`);
@@ -227,7 +233,7 @@ function serviceProvider(
         config: ApplicationConfig | undefined,
       ): HeadroomService => {
         const service = (): HeadroomService =>
-          new HeadroomService(headroom, true, options.drainTimeout ?? 10_000, () => config?.getGlobalPrefix() ?? '', requestParts);
+          new HeadroomService(headroom, true, drainTimeoutOf(options), () => config?.getGlobalPrefix() ?? '', requestParts);
         // Added while Nest creates the providers, before app.init() registers its body parser,
         // the modules' middleware and the routes, so it runs first on both platforms.
         const adapter = host?.httpAdapter;

@@ -26,11 +26,14 @@ export interface ProxyWiring {
   mount: string | undefined;
   /** Paths under the mount, at a segment boundary (case-insensitive where the platform routes so). */
   under: RegExp | undefined;
+  /** The platform routes paths case-insensitively (Express's default): the mount is matched so too. */
+  caseInsensitive?: boolean;
 }
 
 /** Sets the mount once it is known. */
 export function wire(wiring: ProxyWiring, mount: string, caseInsensitive: boolean): void {
   wiring.mount = mount;
+  wiring.caseInsensitive = caseInsensitive;
   wiring.under = new RegExp(`^${mount.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:/|$)`, caseInsensitive ? 'i' : '');
 }
 

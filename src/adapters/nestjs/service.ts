@@ -48,7 +48,13 @@ const noImage = new HeadroomError(
  * Proxies req with the part of its URL after `mount` put after the proxy's prefix (mount
  * undefined: the URL as it came). The body headers the early middleware set aside are put back.
  */
-export function forwardUnder(headroom: Headroom, req: AnyRequest, res: AnyResponse, mounts: readonly string[]): void {
+export function forwardUnder(
+  headroom: Headroom,
+  req: AnyRequest,
+  res: AnyResponse,
+  mounts: readonly string[],
+  caseInsensitive = false,
+): void {
   const nodeReq = rawRequest(req);
   const nodeRes = rawResponse(res);
   const proxy = headroom.proxy;
@@ -56,7 +62,7 @@ export function forwardUnder(headroom: Headroom, req: AnyRequest, res: AnyRespon
   restoreBody(nodeReq);
   const url = originalUrl(nodeReq);
   let target: string | undefined;
-  for (let i = 0; target === undefined && i < mounts.length; i++) target = mountToPrefix(url, mounts[i]!, proxy.prefix);
+  for (let i = 0; target === undefined && i < mounts.length; i++) target = mountToPrefix(url, mounts[i]!, proxy.prefix, caseInsensitive);
   proxyNodeRequest(proxy, nodeReq, nodeRes, target ?? url);
 }
 

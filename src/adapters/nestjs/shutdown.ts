@@ -3,13 +3,17 @@
 // shutdown hooks, closes the server and headroom). Use it INSTEAD of app.enableShutdownHooks(),
 // which ends the process by re-sending the signal to itself (exit code 143).
 import type { INestApplicationContext } from '@nestjs/common';
-import { gracefulShutdown, type Shutdown, type ShutdownOptions } from '../../toolkit/shutdown.js';
+import { resolveOptions } from '../../options/spec.js';
+import { gracefulShutdown, shutdownSpecs, type Shutdown, type ShutdownOptions } from '../../toolkit/shutdown.js';
 import { HeadroomService } from './service.js';
 
 export function enableHeadroomShutdown(
   app: INestApplicationContext,
   options: Omit<ShutdownOptions, 'headroom' | 'close' | 'server'> = {},
 ): Shutdown {
+  // Checked before the app is asked for anything: the app's own close() is the one closer.
+  const { close: _appCloses, ...specs } = shutdownSpecs;
+  const o = resolveOptions('enableHeadroomShutdown', specs, options);
   const { headroom } = app.get(HeadroomService);
-  return gracefulShutdown({ ...options, headroom, close: () => app.close() });
+  return gracefulShutdown({ ...o, headroom, close: () => app.close() }, 'enableHeadroomShutdown');
 }

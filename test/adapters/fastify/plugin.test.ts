@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
-import { fastifyPluginSpecs, headroom, healthRoutes, proxyHandler } from '../../../src/adapters/fastify/index.js';
+import { fastifyPluginSpecs, gracefulShutdown, headroom, healthRoutes, proxyHandler } from '../../../src/adapters/fastify/index.js';
 import { request } from '../../helpers/http.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -79,6 +79,20 @@ describe('Fastify plugin', () => {
     } finally {
       await app.close();
       await up.close();
+    }
+  });
+
+  test('gracefulShutdown checks its options before installing a signal listener', async () => {
+    const { app } = await startApp({});
+    try {
+      const before = process.listenerCount('SIGTERM');
+      assert.throws(() => gracefulShutdown(app, { close: 'app.close', server: {} } as never), {
+        code: 'HEADROOM_CONFIG_INVALID',
+        message: 'gracefulShutdown: close="app.close": must be a function (closing the app); server: unknown option',
+      });
+      assert.equal(process.listenerCount('SIGTERM'), before);
+    } finally {
+      await app.close();
     }
   });
 

@@ -166,6 +166,19 @@ for (const platform of PLATFORMS) {
       assert.equal(form.json().body, 'a=1&b=2');
     });
 
+    test("the mount matches the way the platform routes: Express's any case, Fastify's exactly", async () => {
+      const r = await request(`${t.url}/API/echo?x=1`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"a":1}',
+      });
+      if (platform === 'express') {
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json().url, '/echo?x=1');
+        assert.equal(r.json().body, '{"a":1}', 'the body was kept from the parser under the mount in any case');
+      } else assert.equal(r.status, 404);
+    });
+
     test("Nest's body parser still serves the app's own routes", async () => {
       const r = await request(`${t.url}/app/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' });
       assert.equal(r.status, 201);
@@ -276,6 +289,33 @@ describe('nestjs: lifecycle', () => {
       assert.equal((await request(`${t.url}/backend/a?b=1`)).json().url, '/a?b=1');
       await t.app.close();
       await upstream.close();
+    });
+  });
+
+  test('a bad drainTimeout stops start-up naming it (a duration such as 10s is taken); enableHeadroomShutdown checks its options', async () => {
+    const { Module } = await import('@nestjs/common');
+    const { NestFactory } = await import('@nestjs/core');
+    const { enableHeadroomShutdown } = await import('../../../src/adapters/nestjs/index.js');
+    class Bad {}
+    Module({ imports: [HeadroomModule.forRoot({ drainTimeout: 'soon' })] })(Bad);
+    await assert.rejects(NestFactory.create(Bad, { logger: false, abortOnError: false }), {
+      message: 'HeadroomModule: drainTimeout="soon": must be a duration between 0ms and 1h (milliseconds, or a number with ms, s, m or h)',
+    });
+    await assertNoLeakedHandles(async () => {
+      class Good {}
+      Module({ imports: [HeadroomModule.forRoot({ drainTimeout: '10s' })] })(Good);
+      const app = await NestFactory.create(Good, { logger: false, abortOnError: false });
+      try {
+        const before = process.listenerCount('SIGTERM');
+        assert.throws(() => enableHeadroomShutdown(app, { signals: 'SIGTERM', timeout: 'soon', close: () => 1 } as never), {
+          code: 'HEADROOM_CONFIG_INVALID',
+          message:
+            'enableHeadroomShutdown: timeout="soon": must be a duration between 0ms and 1h (milliseconds, or a number with ms, s, m or h); close: unknown option',
+        });
+        assert.equal(process.listenerCount('SIGTERM'), before, 'nothing installed');
+      } finally {
+        await app.close();
+      }
     });
   });
 
