@@ -4,6 +4,9 @@
 //   // next.config.ts: images: { loader: 'custom', loaderFile: './image-loader.ts' }
 //   // image-loader.ts:
 //   export { default } from 'headroom-memory/next/image-loader';
+// Not with serverExternalPackages: ['headroom-memory']: Next.js then loads this module as an
+// asynchronous external on the server, which next/image cannot call while rendering
+// (docs/frameworks/next.md shows the loader file written out instead).
 
 export interface ImageLoaderProps {
   src: string;
