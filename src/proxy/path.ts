@@ -25,6 +25,8 @@ export interface PathMapper {
   matches(url: string): boolean;
   /** Upstream path + query, or null when the path is rejected. */
   map(url: string): string | null;
+  /** True when the URL is under the prefix, encoded unreserved characters decoded: a null from map() was an escape, not a path outside. */
+  under(url: string): boolean;
 }
 
 // RFC 3986 §6.2.2.2: percent-encoded unreserved characters are equivalent to the characters.
@@ -46,6 +48,7 @@ export function createPathMapper(prefix: string, stripPrefix: boolean, basePath:
   };
   return {
     matches,
+    under: (url) => matches(url) || matches(decodeUnreserved(url)),
     map(url) {
       // A router that matched the decoded path (/%61pi/x) hands us the raw one: normalise it
       // first, so the prefix is cut at the right place or the request is refused.

@@ -170,6 +170,12 @@ export function createProxy(options: ProxyOptions): Proxy {
     'HEADROOM_PATH_REJECTED',
     'path would escape the upstream base path (.., encoded dots, // or backslashes)',
   );
+  // A route or mount that hands the proxy URLs outside its prefix (a Next.js route folder other than
+  // the prefix): a set-up mistake, said as such rather than as an escape.
+  const outsideError = new HeadroomError(
+    'HEADROOM_PATH_REJECTED',
+    `path is not under the proxy's prefix ${prefix}: mount the proxy's route at ${prefix}, or set the proxy's prefix to where it is mounted`,
+  );
   const drainingError = new HeadroomError('HEADROOM_DRAINING', 'the gateway is shutting down; retry on another instance', {
     headers: { 'retry-after': '1' },
   });
@@ -255,7 +261,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     const path = mapper.map(url);
     if (path === null) {
       counters.errors.pathRejected++;
-      return sendError(res, pathError, requestHasBody(req), id);
+      return sendError(res, mapper.under(url) ? pathError : outsideError, requestHasBody(req), id);
     }
     const info = newHeaderInfo();
     ctx.rules.request(req, info, id);
@@ -321,7 +327,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       admission,
       enabled,
       draining: () => draining,
-      errors: { disabled: disabledError, path: pathError, draining: drainingError },
+      errors: { disabled: disabledError, path: pathError, outside: outsideError, draining: drainingError },
     }),
     stats: (): ProxyStats => {
       const a = admission.stats();

@@ -44,7 +44,7 @@ export interface WebProxyParts {
   admission: HeadroomAdmission;
   enabled: boolean;
   draining: () => boolean;
-  errors: { disabled: HeadroomError; path: HeadroomError; draining: HeadroomError };
+  errors: { disabled: HeadroomError; path: HeadroomError; outside: HeadroomError; draining: HeadroomError };
 }
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
@@ -340,10 +340,11 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
       counters.errors.badRequest++;
       return errorResponse(new HeadroomError('HEADROOM_BAD_REQUEST', 'the request URL is not absolute'), hasBody);
     }
-    const path = mapper.map(url.pathname + url.search);
+    const target = url.pathname + url.search;
+    const path = mapper.map(target);
     if (path === null) {
       counters.errors.pathRejected++;
-      return errorResponse(errors.path, hasBody);
+      return errorResponse(mapper.under(target) ? errors.path : errors.outside, hasBody);
     }
     const info = newHeaderInfo();
     ctx.rules.webRequest(request.headers, fetchInfo?.remoteAddress, url.protocol.slice(0, -1), info);

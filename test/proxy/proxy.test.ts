@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { registerProxyMetrics } from '../../src/metrics/proxy.js';
@@ -133,6 +134,17 @@ describe('proxy rules', () => {
         const r = await request(`${gw.url}${path}`, { path });
         assert.equal(r.status, 400, path);
         assert.equal(JSON.parse(r.body.toString()).error.code, 'HEADROOM_PATH_REJECTED');
+        assert.match(JSON.parse(r.body.toString()).error.message, /would escape/);
+      }
+      // Handed a URL outside its prefix (a framework route at another path): said as such.
+      const direct = http.createServer((req, res) => gw.proxy.handle(req, res));
+      await new Promise<void>((resolve) => direct.listen(0, '127.0.0.1', resolve));
+      try {
+        const outside = await request(`http://127.0.0.1:${(direct.address() as AddressInfo).port}/elsewhere?x=1`);
+        assert.equal(outside.status, 400);
+        assert.match(JSON.parse(outside.body.toString()).error.message, /not under the proxy's prefix \/api/);
+      } finally {
+        await new Promise((resolve) => direct.close(resolve));
       }
       const r = await request(`${off.url}/api/x`);
       assert.equal(r.status, 404);

@@ -114,7 +114,10 @@ describe('proxy.fetch (Web Request/Response)', () => {
         for (const path of ['/api/%252e%252e/secret', '/api//etc/passwd', '/api/a/%2E%252E/b', '/elsewhere']) {
           const r = await proxy.fetch(new Request(`${GW}${path}`));
           assert.equal(r.status, 400, path);
-          assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'HEADROOM_PATH_REJECTED');
+          const { error } = (await r.json()) as { error: { code: string; message: string } };
+          assert.equal(error.code, 'HEADROOM_PATH_REJECTED');
+          // A URL outside the prefix is a set-up mistake (a route folder other than the prefix), said so.
+          assert.match(error.message, path === '/elsewhere' ? /not under the proxy's prefix \/api/ : /would escape/, path);
           assert.equal(r.headers.get('content-type'), 'application/json; charset=utf-8');
         }
         assert.equal(up.received.length, 0);
