@@ -45,6 +45,9 @@ test('a list says "array" to a library caller and "comma-separated" only where a
   const withEnv = list({ env: 'SOME_LIST', doc: 'd', default: [], itemText: 'origins' });
   assert.equal(withEnv.accepted, 'must be a list of at most 256 origins (an array; comma-separated in the variable and the flag)');
   assert.deepEqual(resolveOptions('make', specs, { paths: '/a, /b' }).paths, ['/a', '/b']);
+  // A boolean or a number is not a list of one (an origin list given `true` would hold "true").
+  refuses(() => resolveOptions('make', specs, { paths: true }), 'make: paths=true: must be an array of at most 3 paths starting with /');
+  refuses(() => resolveOptions('make', specs, { paths: 7 }), 'make: paths=7: must be an array of at most 3 paths starting with /');
 });
 
 test('an object handed on to another part is named by its path in the first part’s options', () => {

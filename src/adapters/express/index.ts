@@ -118,6 +118,8 @@ function unusableRoute(path: unknown): HeadroomError {
 const IMAGE_METHODS = 'GET, HEAD';
 
 export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${LABEL}: options must be an object, e.g. headroom({ proxy: { upstreamUrl } })`);
   const { routes, ...rest } = options;
   const paths = resolveNodeRoutes(`${LABEL}: routes`, routes);
   // Its messages name headroom(), which the user called, rather than createHeadroom.

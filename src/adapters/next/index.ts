@@ -10,7 +10,7 @@ import { createImageService } from '../../image/service.js';
 import type { ImageService, ImageServiceOptions } from '../../image/types.js';
 import { createProxy, type Proxy } from '../../proxy/proxy.js';
 import { HeadroomError } from '../../errors.js';
-import { nestedOptions } from '../../options/spec.js';
+import { nestedOptions, pathOrOff } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { errorResponse, toWebResponse, type PlainResponse } from '../../toolkit/response.js';
 import { whenSent } from './body.js';
@@ -49,6 +49,18 @@ export interface ImageRouteOptions {
   headroom?: HeadroomOptions;
   /** The app's auth check for image requests (see Authorize; middleware works as well, images are GETs). */
   authorize?: Authorize;
+}
+
+/** HEADROOM_CONFIG_INVALID for a factory's argument, thrown when the route module loads (next build shows it). */
+const invalid = (message: string): HeadroomError => new HeadroomError('HEADROOM_CONFIG_INVALID', message);
+
+const kindOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value);
+
+function checkAuthorize(factory: string, authorize: unknown): void {
+  if (authorize !== undefined && typeof authorize !== 'function')
+    throw invalid(
+      `${factory}: authorize must be a function (request) => Response | undefined, run before the route; got ${kindOf(authorize)}`,
+    );
 }
 
 const bodyConsumed = new HeadroomError(
@@ -185,6 +197,10 @@ function shed(h: Headroom, request: Request): PlainResponse | undefined {
  * or the client went away (see track()).
  */
 export function withHeadroom(handler: RouteHandler, options?: HeadroomOptions): RouteHandler {
+  if (typeof handler !== 'function')
+    throw invalid(
+      `withHeadroom(handler): handler must be your route handler, a function (request, context) => Response; got ${kindOf(handler)}`,
+    );
   const call = (request: Request, context: unknown): Promise<Response> => {
     const answer: Response | Promise<Response> = handler(request, context);
     return answer instanceof Promise ? answer : Promise.resolve(answer);
@@ -228,6 +244,7 @@ const PROXY_ROUTE = 'createProxyRoute() from headroom-memory/next';
  */
 export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers {
   const { headroom: headroomOptions, authorize, ...proxyOptions } = options;
+  checkAuthorize(PROXY_ROUTE, authorize);
   let parts: { s: Slot; proxy: Proxy } | undefined;
   const init = (): { s: Slot; proxy: Proxy } => {
     if (parts && isCurrent(parts.s)) return parts;
@@ -297,6 +314,7 @@ const IMAGE_ROUTE = 'createImageRoute() from headroom-memory/next';
  * image service (origin policy, bounded fetch, cached variants), after shedding.
  */
 export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandler; HEAD: RouteHandler } {
+  checkAuthorize(IMAGE_ROUTE, options?.authorize);
   let image: ImageService | undefined;
   let s: Slot | undefined;
   const init = (): { s: Slot; image: ImageService } => {
@@ -355,6 +373,8 @@ type Probe = 'health' | 'live' | 'ready';
  * critical or draining). Never shed.
  */
 export function createHealthRoute(kind: Probe = 'health', options?: HeadroomOptions): { GET: RouteHandler; HEAD: RouteHandler } {
+  if (kind !== 'health' && kind !== 'live' && kind !== 'ready')
+    throw invalid(`createHealthRoute(kind): kind=${JSON.stringify(kind)}: must be 'health' (the full report), 'live' or 'ready'`);
   const handler: RouteHandler = async (request) => {
     if (!isNodeRuntime()) return edgeResponse();
     const s = slot(options);
@@ -377,6 +397,9 @@ export function createMetricsRoute(options?: HeadroomOptions): { GET: RouteHandl
   };
 }
 
+/** The admin route's path prefix: the rule of every adapter's route paths. */
+const adminMount = pathOrOff({ doc: "The admin route's path prefix.", default: '/admin' });
+
 /**
  * GET/POST handlers for `app/admin/[...path]/route.ts`: the admin API (memory-stats, proxy-stats,
  * cache-stats, image-stats, heap-snapshot, gc, cache clear/invalidate) behind the bearer token
@@ -385,6 +408,8 @@ export function createMetricsRoute(options?: HeadroomOptions): { GET: RouteHandl
  */
 export function createAdminRoute(options?: HeadroomOptions & { mount?: string }): { GET: RouteHandler; POST: RouteHandler } {
   const { mount = '/admin', ...headroomOptions } = options ?? {};
+  if (typeof adminMount.parse(mount) !== 'string')
+    throw invalid(`createAdminRoute: mount=${JSON.stringify(mount)}: ${adminMount.accepted.replace(/ or false$/, '')}`);
   const handler: RouteHandler = async (request) => {
     if (!isNodeRuntime()) return edgeResponse();
     const url = new URL(request.url);

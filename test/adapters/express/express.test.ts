@@ -329,6 +329,15 @@ describe('headroom-memory/express', () => {
     }
   });
 
+  it('refuses options that are not an object, saying so (no destructuring TypeError, no key per character)', () => {
+    for (const bad of [null, 'http://upstream', 5]) {
+      assert.throws(() => headroom(bad as never), {
+        code: 'HEADROOM_CONFIG_INVALID',
+        message: 'headroom() from headroom-memory/express: options must be an object, e.g. headroom({ proxy: { upstreamUrl } })',
+      });
+    }
+  });
+
   it('refuses hr.proxy() and hr.image() without their options, naming the option', async () => {
     const hr = headroom({ monitor: { autoStart: false } });
     try {

@@ -6,7 +6,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   closeHeadroom,
+  createAdminRoute,
   createHealthRoute,
+  createImageRoute,
   createProxyRoute,
   getHeadroom,
   registerHeadroom,
@@ -166,4 +168,29 @@ test('after closeHeadroom() a proxy route answers its next request through the p
     await closeHeadroom();
     upstream.closeAllConnections();
   });
+});
+
+test('the factories refuse bad arguments when the route module loads, naming them (not a TypeError per request)', () => {
+  const refuses = (fn: () => unknown, message: string): void => void assert.throws(fn, { code: 'HEADROOM_CONFIG_INVALID', message });
+  refuses(
+    () => createHealthRoute('readyz' as never),
+    `createHealthRoute(kind): kind="readyz": must be 'health' (the full report), 'live' or 'ready'`,
+  );
+  for (const mount of ['admin', '/admin/'])
+    refuses(
+      () => createAdminRoute({ mount }),
+      `createAdminRoute: mount=${JSON.stringify(mount)}: must be a path like /admin (letters, digits, . _ ~ -; no trailing slash)`,
+    );
+  refuses(
+    () => createProxyRoute({ upstreamUrl: 'http://127.0.0.1:9', authorize: 'yes' as never }),
+    'createProxyRoute() from headroom-memory/next: authorize must be a function (request) => Response | undefined, run before the route; got string',
+  );
+  refuses(
+    () => createImageRoute({ image: { allowedOrigins: [] }, authorize: {} as never }),
+    'createImageRoute() from headroom-memory/next: authorize must be a function (request) => Response | undefined, run before the route; got object',
+  );
+  refuses(
+    () => withHeadroom('x' as never),
+    'withHeadroom(handler): handler must be your route handler, a function (request, context) => Response; got string',
+  );
 });
