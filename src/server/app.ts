@@ -61,8 +61,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (options.observer) observeFastifyRequests(app, options.observer);
   if (options.accounting) await app.register(accountRequests, { accounting: options.accounting });
   installErrorHandlers(app);
+  // None of the gateway's own routes (health, metrics, admin, image, dashboard, 404) reads a request
+  // body; the proxy streams its own on the raw server. So a body sent to them is never read: an
+  // unauthenticated client cannot make the gateway buffer it, nor hold a request open by stalling
+  // it. The answer goes out at once with Connection: close, and Node discards what follows.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
   // RFC 9112 §3.2 for the gateway's own routes (the proxy checks Host itself on its raw path).
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
+    const headers = request.raw.headers;
+    if ((headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined)
+      reply.header('connection', 'close');
     const problem = hostProblem(request.raw.rawHeaders);
     done(problem ? new HeadroomError('HEADROOM_BAD_REQUEST', `${problem} (RFC 9112 §3.2)`) : undefined);
   });

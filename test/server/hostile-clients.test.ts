@@ -10,7 +10,7 @@ import { ADMIN_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.
 import { request } from '../helpers/http.js';
 import { collect, completeResponse, jsonBody, openSocket, rawRequest } from '../helpers/raw-http.js';
 import { waitFor } from '../helpers/wait.js';
-import { startUpstream, type Upstream } from '../proxy/helpers.js';
+import { startUpstream, within, type Upstream } from '../proxy/helpers.js';
 
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 
@@ -75,6 +75,21 @@ describe('slow clients cannot hold upstream slots', () => {
     }
     await waitFor(async () => (await stats(t)).inFlight === 0, 'slots released');
     assert.ok((await stats(t)).errors.clientTimeout! >= 2);
+  });
+
+  test("a body sent to the gateway's own routes is never read: answered at once, the connection closed", async () => {
+    for (const [path, type, status] of [
+      ['/nope', 'application/json', 404],
+      ['/health', 'text/plain', 405],
+      ['/metrics', 'application/octet-stream', 405],
+    ] as const) {
+      // 1 MB declared, a few bytes sent, then the client stalls: nothing may wait for the rest.
+      const head = `POST ${path} HTTP/1.1\r\nHost: shop.example\r\nContent-Type: ${type}\r\nContent-Length: 1000000\r\n\r\n{"a":`;
+      const reply = await within(rawRequest(t.url, head), 5_000, `the answer to a stalled body on ${path}`);
+      assert.equal(reply.closed, true, path);
+      assert.equal(reply.status, status, reply.text);
+      assert.match(reply.text, /\r\nconnection: close\r\n/i);
+    }
   });
 
   test('clients that stop reading are cut off after the stall and free their slots', async () => {

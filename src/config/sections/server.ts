@@ -83,7 +83,7 @@ export const serverOptions = {
   }),
   bodyLimit: bytes({
     env: 'HEADROOM_BODY_LIMIT',
-    doc: "Largest request body the gateway's own routes parse (proxied bodies are streamed, not parsed).",
+    doc: "No effect; kept so existing configurations still start. The gateway's own routes read no request body (one sent to them is not read, and the connection is closed after the answer); proxied bodies are streamed.",
     default: 1024 * 1024,
     min: 1024,
     max: 100 * 1024 * 1024,
