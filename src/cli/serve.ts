@@ -38,14 +38,16 @@ export async function serve(argv: string[], version: string): Promise<void> {
     throw err;
   }
 
-  const logs = createLogOutput();
-  const { logger, shipper: logShipper } = await createGatewayLogger(loaded.config, logs.stream);
-  for (const w of loaded.warnings) logger.warn(w);
-  const gateway: Gateway = await createGateway(loaded.config, { logger, logShipper, version }).catch((err: unknown) => {
-    // A part may refuse its options only once it sees the machine (e.g. a foreign CACHE_DIR).
+  // A part may refuse its options only once it sees the machine (a foreign CACHE_DIR, a
+  // LOG_SHIP_SPILL_DIR under a file): exit 2 with its one line, as for any other bad value.
+  const refusedAtStart = (err: unknown): never => {
     if (isHeadroomError(err) && err.code === 'HEADROOM_CONFIG_INVALID') fail(`invalid configuration:\n  ${err.message}`, 2);
     throw err;
-  });
+  };
+  const logs = createLogOutput();
+  const { logger, shipper: logShipper } = await createGatewayLogger(loaded.config, logs.stream).catch(refusedAtStart);
+  for (const w of loaded.warnings) logger.warn(w);
+  const gateway: Gateway = await createGateway(loaded.config, { logger, logShipper, version }).catch(refusedAtStart);
 
   const stopListening = (): void => {
     for (const s of SIGNALS) process.off(s, onSignal);

@@ -43,9 +43,18 @@ export const allOptions: OptionEntry[] = Object.entries(sections).flatMap(([sect
   Object.entries(opts).map(([key, option]) => ({ section: section as SectionName, key, option: option as Option<unknown> })),
 );
 
-/** Rules that involve more than one option. */
+/** The first path segments of the gateway's own routes: a proxy prefix there would hide them (or crash the routing). */
+const OWN_ROOTS = ['health', 'metrics', 'admin', 'image', 'dashboard'];
+
+/** Rules that involve more than one option (or an option and the gateway's own routes). */
 export function crossChecks(config: Config): { env: string; message: string }[] {
   const problems: { env: string; message: string }[] = [];
+  const root = config.proxy.prefix.split('/')[1]!.toLowerCase();
+  if (OWN_ROOTS.includes(root))
+    problems.push({
+      env: proxyOptions.prefix.env,
+      message: `must not be or lie under one of the gateway's own routes (${OWN_ROOTS.map((r) => `/${r}`).join(', ')}): requests there (an admin bearer token included) would go upstream or clash with them`,
+    });
   const { warningThreshold, criticalThreshold } = config.monitor;
   const critical = criticalThresholdProblem(warningThreshold, criticalThreshold, monitorOptions.warningThreshold.env);
   if (critical) problems.push({ env: monitorOptions.criticalThreshold.env, message: critical });

@@ -3,6 +3,7 @@
 // gateway's configuration schema (src/config) wraps the same objects, so the two cannot drift.
 // `parse` takes a library value (a number, a boolean, an array), an environment string or a JSON
 // value from the config file, and returns the value, or undefined / a Refused when it is bad.
+import { isIP } from 'node:net';
 import { HeadroomError } from '../errors.js';
 import { shareToFraction, toPercent } from './units.js';
 import { redactUrl, redactValue } from './redact.js';
@@ -360,7 +361,14 @@ export function urlList(c: Common<string[]> & { maxItems?: number; allowUserinfo
 export type TrustProxy = false | number | string[];
 
 export function trustProxy(c: Common<TrustProxy>): OptionSpec<TrustProxy> {
-  const ipOrCidr = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
+  // An address, or an address/prefix length within its family's bits (what proxy-addr compiles;
+  // anything else would pass here and crash Fastify at start-up).
+  const ipOrCidr = (x: string): boolean => {
+    const [address = '', bits, extra] = x.split('/');
+    const family = isIP(address);
+    if (family === 0 || extra !== undefined) return false;
+    return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  };
   return spec(
     { ...c, defaultText: c.defaultText ?? String(c.default) },
     'must be false, a hop count from 1 to 10, or a comma-separated list of proxy IP addresses or CIDRs (true is refused: it would let any client choose its own address)',
@@ -376,7 +384,7 @@ export function trustProxy(c: Common<TrustProxy>): OptionSpec<TrustProxy> {
         .split(',')
         .map((x) => x.trim())
         .filter(Boolean);
-      return items.length > 0 && items.length <= 64 && items.every((x) => ipOrCidr.test(x)) ? items : undefined;
+      return items.length > 0 && items.length <= 64 && items.every(ipOrCidr) ? items : undefined;
     },
   );
 }

@@ -29,6 +29,35 @@ test("a CACHE_DIR holding someone else's files is refused with exit 2, and the f
   }
 });
 
+test('values only the machine or the routes can refuse exit 2 with their line, not a crash with a stack', async () => {
+  // TRUST_PROXY addresses proxy-addr would throw on; a proxy prefix over the gateway's own routes.
+  for (const [env, line] of [
+    [{ TRUST_PROXY: '10.0.0.0/33,999.1.1.1' }, /^ {2}TRUST_PROXY=10\.0\.0\.0\/33,999\.1\.1\.1: must be false, a hop count/m],
+    [{ TRUST_PROXY: '::1/129' }, /^ {2}TRUST_PROXY=::1\/129: must be false/m],
+    [{ PROXY_PREFIX: '/admin' }, /^ {2}PROXY_PREFIX=\/admin: must not be or lie under one of the gateway's own routes/m],
+    [{ PROXY_PREFIX: '/image/x' }, /^ {2}PROXY_PREFIX=\/image\/x: must not be/m],
+  ] as const) {
+    const r = await runCli(['serve', '--port', '0'], env);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, line);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+  // A spill directory that cannot exist (under a file): refused when the log shipper is made.
+  const dir = mkdtempSync(join(tmpdir(), 'headroom-spill-'));
+  try {
+    writeFileSync(join(dir, 'file'), 'x');
+    const spill = await runCli(['serve', '--port', '0'], {
+      LOG_SHIP_URL: 'http://127.0.0.1:9/ingest',
+      LOG_SHIP_SPILL_DIR: join(dir, 'file', 'spill'),
+    });
+    assert.equal(spill.code, 2, spill.stderr);
+    assert.match(spill.stderr, /invalid configuration:\n {2}\S.*spill/);
+    assert.doesNotMatch(spill.stderr, /\n\s+at /, 'no stack trace');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('an unknown flag exits 2 with a suggestion', async () => {
   const typo = await runCli(['serve', '--prot', '8080']);
   assert.equal(typo.code, 2);
