@@ -249,5 +249,6 @@ export async function soak(argv: string[]): Promise<void> {
     fail(`cannot write the report: ${(err as Error).message}`, 2);
   }
   process.stdout.write(summary(report));
-  process.exitCode = EXIT[report.verdict];
+  // A service that died under the load cannot be vouched for: a failed run, not "run it longer".
+  process.exitCode = report.target.exited ? 2 : EXIT[report.verdict];
 }

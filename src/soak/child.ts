@@ -37,6 +37,16 @@ export interface StartedChild {
   tail(): string;
   /** Set once the child has exited. */
   exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** Resolves when the child has exited. */
+  readonly exited: Promise<void>;
+  /**
+   * Resolves when the child has exited or has begun to: a Node process that calls process.exit()
+   * while our inspector is connected waits for it to disconnect ("Waiting for the debugger to
+   * disconnect...") and answers nothing meanwhile, so a measurement must not wait for it.
+   */
+  readonly leaving: Promise<void>;
+  /** True once `leaving` has resolved. */
+  isLeaving(): boolean;
   /** SIGTERM to the child's process group, SIGKILL after `graceMs`; resolves when it has exited. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -93,6 +103,11 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
       resolve();
     });
   });
+  let leavingNow = false;
+  let markLeaving!: () => void;
+  const leaving = new Promise<void>((resolve) => (markLeaving = resolve)).then(() => void (leavingNow = true));
+  void exited.then(markLeaving);
+  let lastErr = '';
   const keep = (chunk: Buffer, stream: 'stdout' | 'stderr'): void => {
     tail = (tail + chunk.toString('utf8')).slice(-TAIL_BYTES);
     options.onOutput?.(chunk, stream);
@@ -100,6 +115,8 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
   child.stdout!.on('data', (c: Buffer) => keep(c, 'stdout'));
   child.stderr!.on('data', (c: Buffer) => {
     keep(c, 'stderr');
+    lastErr = (lastErr + c.toString('utf8')).slice(-256);
+    if (lastErr.includes('Waiting for the debugger to disconnect')) markLeaving();
     if (inspectorUrl !== undefined) return;
     stderrLine = (stderrLine + c.toString('utf8')).slice(-4096);
     inspectorUrl = /Debugger listening on (ws:\/\/\S+)/.exec(stderrLine)?.[1];
@@ -132,6 +149,9 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
     },
     tail: () => tail,
     exit: () => exit,
+    exited,
+    leaving,
+    isLeaving: () => leavingNow,
     stop,
   };
 

@@ -75,6 +75,8 @@ export function startLoad(options: LoadOptions): LoadDriver {
       const req = pick();
       inFlight++;
       const t0 = performance.now();
+      // Counted once answered or failed; one cut off by close() is neither (the totals add up).
+      let counted = false;
       try {
         const res = await pool.request({
           path: basePath + req.path,
@@ -86,15 +88,17 @@ export function startLoad(options: LoadOptions): LoadDriver {
         for await (const chunk of res.body) bytes += (chunk as Buffer).length;
         const cls = `${Math.floor(res.statusCode / 100)}xx`;
         statuses[cls] = (statuses[cls] ?? 0) + 1;
+        counted = true;
         latency.record(performance.now() - t0);
       } catch (err) {
         if (stop.signal.aborted) break;
         errors++;
+        counted = true;
         lastError = err instanceof Error ? `${(err as { code?: string }).code ?? err.name}: ${err.message}` : String(err);
         // A refused connection fails at once: do not spin.
         await sleep(10, undefined, { signal: stop.signal }).catch(() => undefined);
       } finally {
-        completed++;
+        if (counted) completed++;
         inFlight--;
         if (inFlight === 0) drained?.();
       }

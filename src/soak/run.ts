@@ -57,6 +57,23 @@ export interface SoakReport {
 
 export { SoakStartError, SoakAttachError };
 
+/** How long a service that began to exit gets to finish once our inspector has let go of it. */
+const EXIT_GRACE_MS = 5000;
+
+/**
+ * Why the soak ended early when the service it started is leaving: the inspector lets go (a Node
+ * process that called process.exit() waits for that), then its exit code is awaited briefly.
+ */
+async function serviceExited(child: StartedChild, probe: InspectorProbe | undefined): Promise<string> {
+  await probe?.close();
+  const ac = new AbortController();
+  await Promise.race([child.exited, sleep(EXIT_GRACE_MS, undefined, { signal: ac.signal }).catch(() => undefined)]);
+  ac.abort();
+  const exit = child.exit();
+  const how = exit ? (exit.signal ?? `code ${exit.code}`) : `still exiting after ${EXIT_GRACE_MS} ms`;
+  return `the service exited during the soak (${how}); last output:\n${child.tail().trim()}`;
+}
+
 /**
  * Soaks a service: starts `command` with its inspector on (or attaches to a running process),
  * sends load, and says whether its retained memory grows with the requests it serves; on a leak,
@@ -117,8 +134,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       const q0 = performance.now();
       await load!.pause();
       try {
-        const heap = await probe!.measure();
-        const proc = await readProc(probe!.pid);
+        // A service that dies mid-measurement never answers the inspector: its exit ends the wait.
+        const died = child?.leaving.then(() => {
+          throw new Error('the service exited');
+        });
+        const measured = (async () => ({ heap: await probe!.measure(), proc: await readProc(probe!.pid) }))();
+        const { heap, proc } = await (died ? Promise.race([measured, died]) : measured);
+        measured.catch(() => undefined); // the losing side's rejection, once the service is gone
         return {
           t: Math.round(performance.now() - t0),
           requests: load!.completed,
@@ -155,19 +177,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         judgement.reason = `stopped before a verdict (${judgement.reason})`;
         break;
       }
-      const exit = child?.exit();
-      if (exit) {
-        judgement = {
-          verdict: 'inconclusive',
-          reason: `the service exited during the soak (${exit.signal ?? `code ${exit.code}`}); last output:\n${child!.tail().trim()}`,
-        };
+      if (child?.isLeaving()) {
+        judgement = { verdict: 'inconclusive', reason: await serviceExited(child, probe) };
         break;
       }
       let sample: Sample;
       try {
         sample = await take(t0);
       } catch (err) {
-        judgement = { verdict: 'inconclusive', reason: `measuring failed: ${(err as Error).message}` };
+        judgement = {
+          verdict: 'inconclusive',
+          reason: child?.isLeaving() ? await serviceExited(child, probe) : `measuring failed: ${(err as Error).message}`,
+        };
         break;
       }
       sample.warmup = sample.t < o.warmupMs;
@@ -218,6 +239,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       });
     await load.close();
     const stats = load.stats();
+    // No leak in a service that mostly refused the load says nothing about its routes (a 404 for
+    // every request of the default GET /).
+    const failed = stats.errors + (stats.statuses['4xx'] ?? 0) + (stats.statuses['5xx'] ?? 0);
+    if (judgement.verdict === 'no-leak' && stats.requests > 0 && failed > stats.requests / 2)
+      judgement = {
+        verdict: 'inconclusive',
+        reason: `${Math.round((failed / stats.requests) * 100)}% of the requests failed or were answered 4xx/5xx (${JSON.stringify(stats.statuses)}, ${stats.errors} errors): the load did not reach the service's routes; check --url and --scenario`,
+      };
     const gcs = samples.map((s) => s.gcMs);
     const exited = child?.exit();
     return {

@@ -57,6 +57,28 @@ test('a service that does not start: exit 2 with its last output', async () => {
   assert.match(r.stderr, /boom: no config/);
 });
 
+test('a service that dies during the soak: exit 2 at once, saying with which code, the report written', async () => {
+  // Serves, then exits with code 9 a second into the load (as a crash under load would).
+  const service = `require('node:http').createServer((q, s) => s.end('ok')).listen(process.env.PORT, () => setTimeout(() => process.exit(9), 1500));`;
+  const json = join(dir, 'died.json');
+  const r = await runCli(['soak', '--duration', '20s', '--json', json, '--', process.execPath, '-e', service]);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stdout, /the service exited during the soak \(code 9\)/);
+  const report = JSON.parse(readFileSync(json, 'utf8')) as { target: { exited?: { code: number } } };
+  assert.equal(report.target.exited?.code, 9);
+});
+
+test('a service that answers the load 404 is not called leak-free: inconclusive, saying why; the counts add up', async () => {
+  const service = `require('node:http').createServer((q, s) => { s.statusCode = 404; s.end('no such route'); }).listen(process.env.PORT);`;
+  const json = join(dir, 'notfound.json');
+  const r = await runCli(['soak', '--duration', '15s', '--connections', '3', '--json', json, '--', process.execPath, '-e', service]);
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  assert.match(r.stdout, /100% of the requests failed or were answered 4xx\/5xx .*check --url and --scenario/);
+  const report = JSON.parse(readFileSync(json, 'utf8')) as { load: { requests: number; errors: number; statuses: Record<string, number> } };
+  const { requests, errors, statuses } = report.load;
+  assert.equal(requests, errors + Object.values(statuses).reduce((a, b) => a + b, 0), 'requests cut off at the end are not counted');
+});
+
 test('runSoak start-up failures reject with SoakStartError and leave no handle behind', async () => {
   await assertNoLeakedHandles(async () => {
     await assert.rejects(runSoak({ command: [process.execPath, '-e', 'process.exit(3)'], durationMs: 10_000 }), SoakStartError);
