@@ -11,6 +11,7 @@ import {
   optionalObject,
   optionalStr,
   optionalUrl,
+  Refused,
   str,
   type OptionSpec,
 } from '../options/spec.js';
@@ -20,16 +21,33 @@ import type { Proxy } from './proxy.js';
 import type { AdmissionOptions, HeadroomAdmission } from '../admission/index.js';
 
 /** createProxy's options that the gateway configures too (UPSTREAM_URL, PROXY_*, STREAM_TIMEOUT, …). */
+/** The upstream URL's path is a base path; a query or fragment would be dropped silently, so they are refused. */
+function withoutQuery(base: OptionSpec<string | undefined>): OptionSpec<string | undefined> {
+  return {
+    ...base,
+    parse(raw) {
+      const value = base.parse(raw);
+      if (typeof value !== 'string') return value;
+      const u = new URL(value);
+      return u.search || u.hash
+        ? new Refused(`${base.accepted} and without a ?query or #fragment (the request's own query is sent)`)
+        : value;
+    },
+  };
+}
+
 export const proxySpecs = {
-  upstreamUrl: optionalUrl({
-    env: 'UPSTREAM_URL',
-    doc: 'Origin the proxy prefix is streamed to. Unset: the built-in demo origin is started and used.',
-    default: undefined,
-    defaultText: 'built-in demo origin',
-    // The proxy connects to the URL's origin, which has no user:password@: credentials in it
-    // would silently never reach the upstream, so they are refused instead.
-    userinfoHint: 'the proxy would not send those credentials; give a bearer token as the upstream token instead',
-  }),
+  upstreamUrl: withoutQuery(
+    optionalUrl({
+      env: 'UPSTREAM_URL',
+      doc: 'Origin the proxy prefix is streamed to. Unset: the built-in demo origin is started and used.',
+      default: undefined,
+      defaultText: 'built-in demo origin',
+      // The proxy connects to the URL's origin, which has no user:password@: credentials in it
+      // would silently never reach the upstream, so they are refused instead.
+      userinfoHint: 'the proxy would not send those credentials; give a bearer token as the upstream token instead',
+    }),
+  ),
   upstreamToken: optionalStr({
     env: 'UPSTREAM_TOKEN',
     doc: 'Sent upstream as Authorization: Bearer …; never returned to clients or logged.',

@@ -125,10 +125,23 @@ test('typos of our variables get a "did you mean" warning, other variables are l
   ]);
 });
 
+test('UPSTREAM_URL with a query or fragment is refused: they would be dropped silently', () => {
+  for (const url of ['http://127.0.0.1:4000/base?x=1', 'http://127.0.0.1:4000/base#f']) {
+    const p = problems(() => loadConfig({ env: { UPSTREAM_URL: url } }));
+    assert.deepEqual(p, [
+      `UPSTREAM_URL=${url}: must be an absolute http or https URL without user:password@ and without a ?query or #fragment (the request's own query is sent)`,
+    ]);
+  }
+  assert.equal(loadConfig({ env: { UPSTREAM_URL: 'http://127.0.0.1:4000/base' } }).config.proxy.upstreamUrl, 'http://127.0.0.1:4000/base');
+});
+
 test('TRUST_PROXY: false, a hop count or addresses; true is refused with the reason', () => {
   assert.equal(loadConfig({ env: {} }).config.server.trustProxy, false);
   assert.equal(loadConfig({ env: { TRUST_PROXY: '2' } }).config.server.trustProxy, 2);
   assert.deepEqual(loadConfig({ env: { TRUST_PROXY: '10.0.0.0/8, ::1' } }).config.server.trustProxy, ['10.0.0.0/8', '::1']);
+  // What proxy-addr would throw on at start-up: a prefix too long for the family, not an address.
+  for (const bad of ['10.0.0.0/33', '::1/129', '999.1.1.1', ':::::', '10.0.0.1/8/1'])
+    assert.equal(problems(() => loadConfig({ env: { TRUST_PROXY: bad } })).length, 1, bad);
   const p = problems(() => loadConfig({ env: { TRUST_PROXY: 'true' } }));
   assert.equal(p.length, 1);
   assert.match(
