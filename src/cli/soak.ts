@@ -77,6 +77,23 @@ export interface SoakArgs {
 
 const usageHint = 'Run "headroom soak --help" for the options.';
 
+/** runSoak's option names in its messages, as the flags that set them (values stay in ms). */
+const FLAG_OF: Record<string, string> = {
+  durationMs: '--duration',
+  warmupMs: '--warmup',
+  snapshotBudgetMs: '--snapshot-budget',
+  snapshotDir: '--snapshot-dir',
+  snapshots: '--snapshots',
+  connections: '--connections',
+  rate: '--rate',
+  url: '--url',
+};
+const asFlags = (message: string): string =>
+  message.replace(
+    /\b(durationMs|warmupMs|snapshotBudgetMs|snapshotDir|snapshots|connections|rate|url):/g,
+    (_m, name: string) => `${FLAG_OF[name]}:`,
+  );
+
 function durationOf(name: string, value: string): number {
   const ms = parseDuration(value);
   if (ms === undefined) fail(`--${name}=${value}: must be a duration (a number of ms, or with ms, s, m or h: 90s, 3m)`, 2);
@@ -235,7 +252,7 @@ export async function soak(argv: string[]): Promise<void> {
   } catch (err) {
     if (tty) process.stderr.write('\r\x1b[K');
     if (err instanceof SoakStartError || err instanceof SoakAttachError || err instanceof RangeError || err instanceof TypeError)
-      fail((err as Error).message.replace(/^soak: /, ''), 2);
+      fail(asFlags((err as Error).message.replace(/^soak: /, '')), 2);
     throw err;
   }
   if (tty) process.stderr.write('\r\x1b[K');

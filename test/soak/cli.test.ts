@@ -20,14 +20,14 @@ test('bad usage exits 2 and says what is wrong', async () => {
     [['soak', '--durtion', '1m', '--', 'node', 'x.js'], /unknown option --durtion/],
     [['soak', '--url', 'http://example.com/', '--', 'node', 'x.js'], /only goes to this machine/],
     [['soak', '--scenario', join(dir, 'missing.json'), '--', 'node', 'x.js'], /--scenario .*ENOENT/],
-    [['soak', '--duration', '10s', '--warmup', '9s', '--', 'node', 'x.js'], /warmupMs/],
+    [['soak', '--duration', '10s', '--warmup', '9s', '--', 'node', 'x.js'], /--warmup: 9000 must be/],
     [['soak', '--attach', 'abc', '--url', 'http://127.0.0.1:1/'], /--attach=abc: must be an inspector port/],
     [['soak', '--attach', '9229'], /--attach needs --url/],
     [['soak', '--attach', 'port:9229', '--url', 'http://127.0.0.1:1/', '--', 'node', 'x.js'], /takes no command/],
     [['soak', '--attach', 'pid:4194000', '--url', 'http://127.0.0.1:1/'], /pid:4194000: no such process/],
     [['soak', '--snapshots', '1', '--', 'node', 'x.js'], /one snapshot cannot be diffed/],
     [['soak', '--snapshot-budget', 'fast', '--', 'node', 'x.js'], /--snapshot-budget=fast: must be a duration/],
-    [['soak', '--snapshot-budget', '2h', '--', 'node', 'x.js'], /snapshotBudgetMs: .*3600000/],
+    [['soak', '--snapshot-budget', '2h', '--', 'node', 'x.js'], /--snapshot-budget: .*3600000/],
   ];
   await Promise.all(
     cases.map(async ([args, re]) => {
