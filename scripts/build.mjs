@@ -3,9 +3,10 @@
 // CommonJS build of the library in dist/cjs/ (the `require` side), so that a CommonJS app — a NestJS
 // project as the Nest CLI generates it, a plain require() — loads the package without require(esm).
 // dist/cjs/package.json marks that tree as CommonJS for Node and for TypeScript.
-import { cpSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { finishBuild } from './build-finish.mjs';
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 rmSync('dist', { recursive: true, force: true });
@@ -13,6 +14,4 @@ for (const project of ['tsconfig.build.json', 'tsconfig.build.cjs.json']) {
   const r = spawnSync(process.execPath, [tsc, '-p', project], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
-writeFileSync('dist/cjs/package.json', '{ "type": "commonjs" }\n');
-// The dashboard page's own files (plain JS, CSS, HTML; no bundler) sit next to the module that serves them.
-for (const out of ['dist', 'dist/cjs']) cpSync('src/observe/dashboard/static', `${out}/observe/dashboard/static`, { recursive: true });
+finishBuild(process.cwd(), 'dist');

@@ -26,6 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { spawnWatched, type CliChild } from '../cli/child.js';
+import { finishBuild } from '../../scripts/build-finish.mjs';
 
 const run = promisify(execFile);
 export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -48,7 +49,9 @@ function sourceKey(): string {
   const hash = createHash('sha256').update(ROOT).update('\0');
   const inputs = [
     ...files(join(ROOT, 'src')),
-    ...['package.json', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.build.cjs.json'].map((f) => join(ROOT, f)),
+    ...['package.json', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.build.cjs.json', 'scripts/build-finish.mjs'].map((f) =>
+      join(ROOT, f),
+    ),
   ];
   for (const f of inputs) hash.update(relative(ROOT, f)).update('\0').update(readFileSync(f)).update('\0');
   return hash.digest('hex').slice(0, 16);
@@ -101,10 +104,7 @@ export async function builtPackage(): Promise<BuiltPackage> {
       cpSync(join(ROOT, 'docs'), join(dir, 'docs'), { recursive: true });
       await run(process.execPath, [TSC, '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], { cwd: ROOT });
       await run(process.execPath, [TSC, '-p', 'tsconfig.build.cjs.json', '--outDir', join(dir, 'dist/cjs')], { cwd: ROOT });
-      writeFileSync(join(dir, 'dist/cjs/package.json'), '{ "type": "commonjs" }\n');
-      // As scripts/build.mjs does: the dashboard page's own files next to the module that serves them.
-      for (const out of ['dist', 'dist/cjs'])
-        cpSync(join(ROOT, 'src/observe/dashboard/static'), join(dir, out, 'observe/dashboard/static'), { recursive: true });
+      finishBuild(ROOT, join(dir, 'dist')); // what scripts/build.mjs does after tsc
       const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', cache], {
         cwd: dir,
         maxBuffer: 16 * 1024 * 1024,

@@ -89,7 +89,8 @@ function missing(mod: Record<string, unknown>, names: string[]): string[] {
 describe('the import side (ESM, from src)', () => {
   for (const [name, entry] of entries) {
     test(name, async () => {
-      const src = resolve(ROOT, entry.import.default.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts'));
+      // (next/image-loader's import side is the CommonJS build: its source is the same file.)
+      const src = resolve(ROOT, entry.import.default.replace(/^\.\/dist\/(cjs\/)?/, 'src/').replace(/\.js$/, '.ts'));
       const mod = (await import(pathToFileURL(src).href)) as Record<string, unknown>;
       assert.deepEqual(missing(mod, REQUIRED[name]!), [], `${name} (import) lacks these`);
     });

@@ -306,6 +306,7 @@ entries.image = Object.keys(require('${pkg.name}/image')).length;
 import { createCache } from '${pkg.name}/cache';
 import { createMemoryMonitor } from '${pkg.name}/monitor';
 import { HeadroomError, isHeadroomError, statusOf, type ErrorCode } from '${pkg.name}/errors';
+import imageLoader, { createImageLoader } from '${pkg.name}/next/image-loader';
 const require = createRequire(import.meta.url);
 const entries: Record<string, number> = {};
 for (const e of ${JSON.stringify(entries)}) entries[e] = Object.keys(await import('${pkg.name}/' + e)).length;
@@ -325,6 +326,9 @@ console.log(JSON.stringify({
   resolved: import.meta.resolve('${pkg.name}/cache'),
   entries,
   dual: [cjs.HeadroomError === HeadroomError, foreign instanceof HeadroomError, isHeadroomError(foreign), cjs.isHeadroomError(new HeadroomError(code, 'x'))],
+  // One CommonJS module on both sides whose default is the loader (what next/image calls).
+  loader: [imageLoader({ src: 'https://img.example/a.png', width: 64 }), createImageLoader({ path: '/i' })({ src: 'x', width: 8, quality: 5 })],
+  loaderResolved: import.meta.resolve('${pkg.name}/next/image-loader').includes('/dist/cjs/'),
 }));
 await cache.close();
 await monitor.close();
@@ -334,6 +338,8 @@ await monitor.close();
     const out = await node(at, ['dist/main.js']);
     assertRan(out, 'esm');
     assert.deepEqual(out.dual, [false, false, true, true]);
+    assert.deepEqual(out.loader, ['/image?url=https%3A%2F%2Fimg.example%2Fa.png&w=64&q=75', '/i?url=x&w=8&q=5']);
+    assert.equal(out.loaderResolved, true);
   });
 
   test('the installed gateway stops on SIGTERM (the recipe from docs/deployment.md)', async () => {

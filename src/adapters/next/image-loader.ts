@@ -4,9 +4,9 @@
 //   // next.config.ts: images: { loader: 'custom', loaderFile: './image-loader.ts' }
 //   // image-loader.ts:
 //   export { default } from 'headroom-memory/next/image-loader';
-// Not with serverExternalPackages: ['headroom-memory']: Next.js then loads this module as an
-// asynchronous external on the server, which next/image cannot call while rendering
-// (docs/frameworks/next.md shows the loader file written out instead).
+// Both package conditions get the CommonJS build of this file, whose module.exports is the loader
+// (scripts/build.mjs): with serverExternalPackages Next.js would load an ES module asynchronously
+// on the server, where next/image calls the loader synchronously while rendering.
 
 export interface ImageLoaderProps {
   src: string;

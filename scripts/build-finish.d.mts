@@ -1,0 +1,2 @@
+/** See build-finish.mjs. */
+export function finishBuild(root: string, dist: string): void;
