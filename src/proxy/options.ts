@@ -20,7 +20,6 @@ import type { PressureSource } from '../monitor/types.js';
 import type { Proxy } from './proxy.js';
 import type { AdmissionOptions, HeadroomAdmission } from '../admission/index.js';
 
-/** createProxy's options that the gateway configures too (UPSTREAM_URL, PROXY_*, STREAM_TIMEOUT, …). */
 /** The upstream URL's path is a base path; a query or fragment would be dropped silently, so they are refused. */
 function withoutQuery(base: OptionSpec<string | undefined>): OptionSpec<string | undefined> {
   return {
@@ -36,6 +35,7 @@ function withoutQuery(base: OptionSpec<string | undefined>): OptionSpec<string |
   };
 }
 
+/** createProxy's options that the gateway configures too (UPSTREAM_URL, PROXY_*, STREAM_TIMEOUT, …). */
 export const proxySpecs = {
   upstreamUrl: withoutQuery(
     optionalUrl({

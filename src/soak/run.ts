@@ -140,7 +140,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         });
         const measured = (async () => ({ heap: await probe!.measure(), proc: await readProc(probe!.pid) }))();
         const { heap, proc } = await (died ? Promise.race([measured, died]) : measured);
-        measured.catch(() => undefined); // the losing side's rejection, once the service is gone
         return {
           t: Math.round(performance.now() - t0),
           requests: load!.completed,

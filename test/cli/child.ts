@@ -74,7 +74,8 @@ export async function runCli(
   let stderr = '';
   c.child.stdout!.on('data', (b: Buffer) => (stdout += b));
   c.child.stderr!.on('data', (b: Buffer) => (stderr += b));
-  const { code } = await c.exited;
+  // 'exit' can come before the last output has been read: 'close' comes after both streams ended.
+  const [{ code }] = await Promise.all([c.exited, once(c.child, 'close')]);
   return { code, stdout, stderr };
 }
 

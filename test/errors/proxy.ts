@@ -2,11 +2,12 @@
 // the gateway) and real sockets.
 import { createServer } from 'node:http';
 import { createProxy, type ProxyOptions } from '../../src/proxy/index.js';
+import { createUpstreamClient } from '../../src/proxy/upstream-client.js';
 import { proxyNodeRequest } from '../../src/toolkit/node-proxy.js';
 import { request, type TestResponse } from '../helpers/http.js';
 import { rawRequest, completeResponse } from '../helpers/raw-http.js';
 import { waitFor } from '../helpers/wait.js';
-import { FakePressure, fromRaw, fromResponse, listen, sharedGateway, sharedOrigin, stop, type Cases } from './fixtures.js';
+import { FakePressure, fromRaw, fromRejection, fromResponse, listen, sharedGateway, sharedOrigin, stop, type Cases } from './fixtures.js';
 
 /** Runs `use` against a proxy on its own server, then closes both (releasing held upstream requests). */
 async function withProxy(
@@ -36,6 +37,16 @@ const whileOneHangs = (next: string) => async (url: string, proxy: ReturnType<ty
 const limits = { maxConcurrent: 1, queueSize: 0, queueTimeout: 1000, memoryThresholdPercent: 100 };
 
 export const proxyCases: Cases = {
+  // The upstream client reads a body with its byte limit enforced while reading (a 12 KB PNG, 1 KiB allowed).
+  HEADROOM_BODY_TOO_LARGE: async () => {
+    const client = createUpstreamClient({ baseUrl: (await sharedOrigin()).url, timeout: 5_000, maxBodyBytes: 1024 });
+    try {
+      return await fromRejection(client.json('/big.png'));
+    } finally {
+      await client.close();
+    }
+  },
+
   HEADROOM_OVERLOADED: () => withProxy({ limits }, whileOneHangs('/api/x')),
 
   HEADROOM_QUEUE_TIMEOUT: () => withProxy({ limits: { ...limits, queueSize: 1, queueTimeout: 20 } }, whileOneHangs('/api/x')),

@@ -21,14 +21,6 @@ export const serverCases: Cases = {
   // A POST-only admin route asked with GET.
   HEADROOM_METHOD_NOT_ALLOWED: async () => fromResponse(await request(`${(await sharedGateway()).url}/admin/gc`, { headers: auth })),
 
-  HEADROOM_BODY_TOO_LARGE: async () => {
-    const gw = await sharedGateway();
-    const body = JSON.stringify({ pad: 'x'.repeat(2048) }); // over HEADROOM_BODY_LIMIT (1 KiB)
-    return fromResponse(
-      await request(`${gw.url}/admin/cache/clear`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body }),
-    );
-  },
-
   HEADROOM_REQUEST_TIMEOUT: async () => {
     // An upload that stalls for CLIENT_TIMEOUT (100 ms) while it holds an upstream slot.
     const s = await openSocket((await sharedGateway()).url);

@@ -5,7 +5,7 @@
 //   // image-loader.ts:
 //   export { default } from 'headroom-memory/next/image-loader';
 // Both package conditions get the CommonJS build of this file, whose module.exports is the loader
-// (scripts/build.mjs): with serverExternalPackages Next.js would load an ES module asynchronously
+// (scripts/build-finish.mjs): with serverExternalPackages Next.js would load an ES module asynchronously
 // on the server, where next/image calls the loader synchronously while rendering.
 
 export interface ImageLoaderProps {
