@@ -1,5 +1,5 @@
 // `headroom soak [options] -- <command>`: the leak gate. Exit codes: 0 no leak, 1 leak,
-// 3 inconclusive, 2 bad usage or the service did not start.
+// 3 inconclusive, 2 bad usage or the service did not start or exited during the soak.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { formatMs, parseDuration } from '../options/spec.js';
 import {
@@ -46,7 +46,7 @@ Options:
   --html FILE          write a self-contained HTML report with charts (heap, RSS, slope over time)
   -h, --help           show this help
 
-Exit code: 0 no leak · 1 leak · 3 inconclusive · 2 bad usage or the service did not start
+Exit code: 0 no leak · 1 leak · 3 inconclusive · 2 bad usage, or the service did not start or exited
 Examples: headroom soak --duration 2m --html soak.html -- node server.js
           headroom soak --attach 9229 --url http://127.0.0.1:3000
 Details: docs/soak.md

@@ -105,7 +105,8 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
   for (const p of crossChecks(parsed)) {
     const entry = allOptions.find((o) => o.option.env === p.env);
     const value = entry ? (parsed as unknown as Record<string, Record<string, unknown>>)[entry.section]?.[entry.key] : undefined;
-    problems.push(`${p.env}=${entry ? shown(entry, value) : String(value)}: ${p.message}`);
+    // An option that is missing is named without a value ("REDIS_SENTINEL_NAME is required with …").
+    problems.push(value === undefined ? `${p.env} ${p.message}` : `${p.env}=${entry ? shown(entry, value) : String(value)}: ${p.message}`);
   }
   const demoGiven = raw.server?.demo !== undefined;
   const config: Config = demoGiven ? parsed : { ...parsed, server: { ...parsed.server, demo: env.NODE_ENV !== 'production' } };

@@ -125,6 +125,13 @@ test('typos of our variables get a "did you mean" warning, other variables are l
   ]);
 });
 
+test('an option a rule needs but that is missing is named without a value', () => {
+  assert.deepEqual(
+    problems(() => loadConfig({ env: { REDIS_SENTINELS: '127.0.0.1:26379' } })),
+    ["REDIS_SENTINEL_NAME is required with REDIS_SENTINELS (the master set's name in the sentinels' configuration)"],
+  );
+});
+
 test('UPSTREAM_URL with a query or fragment is refused: they would be dropped silently', () => {
   for (const url of ['http://127.0.0.1:4000/base?x=1', 'http://127.0.0.1:4000/base#f']) {
     const p = problems(() => loadConfig({ env: { UPSTREAM_URL: url } }));
