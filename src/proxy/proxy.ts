@@ -17,7 +17,7 @@ import { createGcAssist } from './gc-assist.js';
 import { createHeaderRules, newHeaderInfo, type RequestHeaderInfo } from './headers.js';
 import { proxyLibrarySpecs, proxySpecs } from './options.js';
 import { createPathMapper } from './path.js';
-import { sendError } from './respond.js';
+import { declaresBody, sendError } from './respond.js';
 import { ProxyCounters, type ErrorKind, type LatencyHistogram } from './stats.js';
 import { createFetch, type FetchInfo } from './web.js';
 import { createLazyPool } from './lazy-pool.js';
@@ -255,13 +255,13 @@ export function createProxy(options: ProxyOptions): Proxy {
     const id = note?.requestId;
     if (!enabled) {
       counters.disabled++;
-      return sendError(res, disabledError, requestHasBody(req), id);
+      return sendError(res, disabledError, declaresBody(req), id);
     }
     if (draining) return sendError(res, drainingError, true, id);
     const path = mapper.map(url);
     if (path === null) {
       counters.errors.pathRejected++;
-      return sendError(res, mapper.under(url) ? pathError : outsideError, requestHasBody(req), id);
+      return sendError(res, mapper.under(url) ? pathError : outsideError, declaresBody(req), id);
     }
     const info = newHeaderInfo();
     ctx.rules.request(req, info, id);
@@ -352,9 +352,4 @@ export function createProxy(options: ProxyOptions): Proxy {
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-function requestHasBody(req: IncomingMessage): boolean {
-  const len = req.headers['content-length'];
-  return len !== undefined ? len !== '0' : req.headers['transfer-encoding'] !== undefined;
 }

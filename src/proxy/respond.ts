@@ -2,10 +2,16 @@
 // the request still has an unread body the connection is closed after the answer, so Node does not
 // have to read and discard that body to keep the connection alive. A request id (proxy.handle's
 // note) is returned on errors too.
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HeadroomError } from '../errors.js';
 
 const bodies = new WeakMap<HeadroomError, Buffer>();
+
+/** True when the request says a body follows (a non-zero Content-Length, or Transfer-Encoding). */
+export function declaresBody(req: IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  return len !== undefined ? len !== '0' : req.headers['transfer-encoding'] !== undefined;
+}
 
 export function sendError(res: ServerResponse, err: HeadroomError, unreadBody: boolean, requestId?: string): void {
   if (res.headersSent || res.destroyed) {

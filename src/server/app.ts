@@ -9,6 +9,7 @@ import type { MemoryMonitor } from '../monitor/types.js';
 import type { Cache } from '../cache/types.js';
 import { HeadroomError } from '../errors.js';
 import { hostProblem } from '../proxy/headers.js';
+import { declaresBody } from '../proxy/respond.js';
 import { clientErrorHandler } from './client-error.js';
 import { registerCompression } from './compress.js';
 import { installErrorHandlers } from './error-handler.js';
@@ -69,9 +70,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
   // RFC 9112 §3.2 for the gateway's own routes (the proxy checks Host itself on its raw path).
   app.addHook('onRequest', (request, reply, done) => {
-    const headers = request.raw.headers;
-    if ((headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined)
-      reply.header('connection', 'close');
+    if (declaresBody(request.raw)) reply.header('connection', 'close');
     const problem = hostProblem(request.raw.rawHeaders);
     done(problem ? new HeadroomError('HEADROOM_BAD_REQUEST', `${problem} (RFC 9112 §3.2)`) : undefined);
   });

@@ -4,17 +4,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeadroomError } from '../errors.js';
 import type { Proxy } from '../proxy/proxy.js';
-import { sendError } from '../proxy/respond.js';
+import { declaresBody, sendError } from '../proxy/respond.js';
 
 const consumed = new HeadroomError(
   'HEADROOM_BODY_CONSUMED',
   'the request body was already read by a body parser, so it cannot be forwarded: mount the headroom proxy before body parsers (express.json(), NestJS bodyParser), or exclude its path from them',
 );
-
-function declaresBody(req: IncomingMessage): boolean {
-  const len = req.headers['content-length'];
-  return len !== undefined ? len !== '0' : req.headers['transfer-encoding'] !== undefined;
-}
 
 /** True when something read (part of) a body the request declares: forwarding it would send it empty. */
 export function bodyConsumed(req: IncomingMessage & { _body?: unknown }): boolean {
