@@ -107,7 +107,6 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
   let markLeaving!: () => void;
   const leaving = new Promise<void>((resolve) => (markLeaving = resolve)).then(() => void (leavingNow = true));
   void exited.then(markLeaving);
-  let lastErr = '';
   const keep = (chunk: Buffer, stream: 'stdout' | 'stderr'): void => {
     tail = (tail + chunk.toString('utf8')).slice(-TAIL_BYTES);
     options.onOutput?.(chunk, stream);
@@ -115,11 +114,10 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
   child.stdout!.on('data', (c: Buffer) => keep(c, 'stdout'));
   child.stderr!.on('data', (c: Buffer) => {
     keep(c, 'stderr');
-    lastErr = (lastErr + c.toString('utf8')).slice(-256);
-    if (lastErr.includes('Waiting for the debugger to disconnect')) markLeaving();
-    if (inspectorUrl !== undefined) return;
+    // The end of stderr, for the inspector's lines (which a chunk boundary may split).
     stderrLine = (stderrLine + c.toString('utf8')).slice(-4096);
-    inspectorUrl = /Debugger listening on (ws:\/\/\S+)/.exec(stderrLine)?.[1];
+    inspectorUrl ??= /Debugger listening on (ws:\/\/\S+)/.exec(stderrLine)?.[1];
+    if (stderrLine.includes('Waiting for the debugger to disconnect')) markLeaving();
   });
 
   const stop = async (graceMs = 5000): Promise<void> => {

@@ -130,14 +130,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const slopes: SoakReport['slopes'] = [];
     const rounds: SoakRound[] = [];
     let quietMs = 0;
+    // A service that dies mid-measurement never answers the inspector: its exit ends the wait.
+    const died = child?.leaving.then(() => {
+      throw new Error('the service exited');
+    });
+    died?.catch(() => undefined); // raced by each measurement; a death between them is seen by the loop
     const take = async (t0: number): Promise<Sample> => {
       const q0 = performance.now();
       await load!.pause();
       try {
-        // A service that dies mid-measurement never answers the inspector: its exit ends the wait.
-        const died = child?.leaving.then(() => {
-          throw new Error('the service exited');
-        });
         const measured = (async () => ({ heap: await probe!.measure(), proc: await readProc(probe!.pid) }))();
         const { heap, proc } = await (died ? Promise.race([measured, died]) : measured);
         return {
