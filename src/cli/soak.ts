@@ -88,11 +88,8 @@ const FLAG_OF: Record<string, string> = {
   rate: '--rate',
   url: '--url',
 };
-const asFlags = (message: string): string =>
-  message.replace(
-    /\b(durationMs|warmupMs|snapshotBudgetMs|snapshotDir|snapshots|connections|rate|url):/g,
-    (_m, name: string) => `${FLAG_OF[name]}:`,
-  );
+const OPTION_NAME = new RegExp(`\\b(${Object.keys(FLAG_OF).join('|')}):`, 'g');
+const asFlags = (message: string): string => message.replace(OPTION_NAME, (_m, name: string) => `${FLAG_OF[name]}:`);
 
 function durationOf(name: string, value: string): number {
   const ms = parseDuration(value);

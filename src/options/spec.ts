@@ -470,9 +470,15 @@ const ROUTE_PATH = /^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/;
  */
 export function pathOrOff(c: Common<string | false> & { example?: string }): OptionSpec<string | false> {
   const example = c.example ?? (c.default === false ? '/path' : c.default);
-  return spec(
-    { ...c, defaultText: c.defaultText ?? (c.default === false ? 'off' : c.default) },
-    `must be a path like ${example} (letters, digits, . _ ~ -; no trailing slash) or false`,
-    (raw) => (raw === false ? false : typeof raw === 'string' && ROUTE_PATH.test(raw) ? raw : undefined),
+  const path = routePath({ ...c, default: example });
+  return spec({ ...c, defaultText: c.defaultText ?? (c.default === false ? 'off' : c.default) }, `${path.accepted} or false`, (raw) =>
+    raw === false ? false : path.parse(raw),
+  );
+}
+
+/** A route path that must be mounted (pathOrOff's rule without "or false"). */
+export function routePath(c: Common<string>): OptionSpec<string> {
+  return spec(c, `must be a path like ${c.default} (letters, digits, . _ ~ -; no trailing slash)`, (raw) =>
+    typeof raw === 'string' && ROUTE_PATH.test(raw) ? raw : undefined,
   );
 }

@@ -10,7 +10,7 @@ import { createImageService } from '../../image/service.js';
 import type { ImageService, ImageServiceOptions } from '../../image/types.js';
 import { createProxy, type Proxy } from '../../proxy/proxy.js';
 import { HeadroomError } from '../../errors.js';
-import { nestedOptions, pathOrOff } from '../../options/spec.js';
+import { nestedOptions, routePath } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { errorResponse, toWebResponse, type PlainResponse } from '../../toolkit/response.js';
 import { whenSent } from './body.js';
@@ -398,7 +398,7 @@ export function createMetricsRoute(options?: HeadroomOptions): { GET: RouteHandl
 }
 
 /** The admin route's path prefix: the rule of every adapter's route paths. */
-const adminMount = pathOrOff({ doc: "The admin route's path prefix.", default: '/admin' });
+const adminMount = routePath({ doc: "The admin route's path prefix.", default: '/admin' });
 
 /**
  * GET/POST handlers for `app/admin/[...path]/route.ts`: the admin API (memory-stats, proxy-stats,
@@ -408,8 +408,7 @@ const adminMount = pathOrOff({ doc: "The admin route's path prefix.", default: '
  */
 export function createAdminRoute(options?: HeadroomOptions & { mount?: string }): { GET: RouteHandler; POST: RouteHandler } {
   const { mount = '/admin', ...headroomOptions } = options ?? {};
-  if (typeof adminMount.parse(mount) !== 'string')
-    throw invalid(`createAdminRoute: mount=${JSON.stringify(mount)}: ${adminMount.accepted.replace(/ or false$/, '')}`);
+  if (adminMount.parse(mount) === undefined) throw invalid(`createAdminRoute: mount=${JSON.stringify(mount)}: ${adminMount.accepted}`);
   const handler: RouteHandler = async (request) => {
     if (!isNodeRuntime()) return edgeResponse();
     const url = new URL(request.url);
