@@ -126,7 +126,7 @@ function mountCheck(routes: ResolvedRoutes, wiring: ProxyWiring): Provider {
               `HeadroomModule: the proxy controller (routes.proxy=${routes.proxy}) is not among the routes Nest registered, so headroom cannot tell which request bodies to keep for it`,
             );
           }
-          const caseInsensitive = platform !== 'fastify' && !isCaseSensitive(adapter);
+          const caseInsensitive = routesAnyCase(adapter);
           const conflicts = routesUnder(registered, mount, platform, caseInsensitive);
           if (conflicts.length > 0) throw routesUnderMountError(conflicts, mount);
           wire(wiring, mount, caseInsensitive);
@@ -179,10 +179,11 @@ const earlyPaths = (routes: ResolvedRoutes): Required<NodeRoutePaths> => ({
   admin: routes.admin,
 });
 
-/** Express's 'case sensitive routing' setting (off by default: /API/x reaches a route at /api). */
-function isCaseSensitive(adapter: { getInstance(): unknown }): boolean {
+/** Whether the platform routes paths in any case: Express does unless 'case sensitive routing' is on (/API/x reaches a route at /api); Fastify never. */
+function routesAnyCase(adapter: { getType(): string; getInstance(): unknown } | undefined): boolean {
+  if (adapter === undefined || adapter.getType() === 'fastify') return false;
   const app = adapter.getInstance() as { enabled?(name: string): boolean };
-  return typeof app.enabled === 'function' && app.enabled('case sensitive routing');
+  return !(typeof app.enabled === 'function' && app.enabled('case sensitive routing'));
 }
 
 function serviceProvider(
@@ -232,11 +233,14 @@ function serviceProvider(
         host: HttpAdapterHost | undefined,
         config: ApplicationConfig | undefined,
       ): HeadroomService => {
-        const service = (): HeadroomService =>
-          new HeadroomService(headroom, true, drainTimeoutOf(options), () => config?.getGlobalPrefix() ?? '', requestParts);
         // Added while Nest creates the providers, before app.init() registers its body parser,
         // the modules' middleware and the routes, so it runs first on both platforms.
         const adapter = host?.httpAdapter;
+        const routing = {
+          globalPrefix: () => config?.getGlobalPrefix() ?? '',
+          caseInsensitive: () => routesAnyCase(adapter),
+        };
+        const service = (): HeadroomService => new HeadroomService(headroom, true, drainTimeoutOf(options), routing, requestParts);
         if (adapter) {
           const fastify = adapter.getType() === 'fastify';
           proxyRoute?.forPlatform(adapter.getType());

@@ -71,14 +71,18 @@ export class HeadroomService {
    * @param headroom the toolkit object
    * @param owned closed on application shutdown when true (the module created it)
    * @param drainTimeout longest wait for in-flight requests on shutdown, ms
-   * @param globalPrefix the app's global prefix (the module passes Nest's), allowed in front of a mount
+   * @param routing how the platform routes (the module passes Nest's): the app's global prefix, allowed
+   *   in front of a mount, and whether paths match in any case (Express's default)
    * @param parts the capture and accounting of the module's `capture` / `accounting` options
    */
   constructor(
     readonly headroom: Headroom,
     private readonly owned = false,
     private readonly drainTimeout = 10_000,
-    private readonly globalPrefix: () => string = () => '',
+    private readonly routing: { globalPrefix(): string; caseInsensitive(): boolean } = {
+      globalPrefix: () => '',
+      caseInsensitive: () => false,
+    },
     parts: { capture?: BodyCapture; accounting?: RequestAccounting } = {},
   ) {
     this.capture = parts.capture;
@@ -126,8 +130,9 @@ export class HeadroomService {
   proxyRequest(req: AnyRequest, res: AnyResponse, options: ProxyRequestOptions = {}): void {
     const { mount } = options;
     if (mount === undefined) return forwardUnder(this.headroom, req, res, []);
-    const prefix = this.globalPrefix();
-    forwardUnder(this.headroom, req, res, prefix ? [joinPath(prefix, mount), mount] : [mount]);
+    const prefix = this.routing.globalPrefix();
+    const mounts = prefix ? [joinPath(prefix, mount), mount] : [mount];
+    forwardUnder(this.headroom, req, res, mounts, this.routing.caseInsensitive());
   }
 
   /**

@@ -177,6 +177,12 @@ for (const platform of PLATFORMS) {
         assert.equal(r.json().url, '/echo?x=1');
         assert.equal(r.json().body, '{"a":1}', 'the body was kept from the parser under the mount in any case');
       } else assert.equal(r.status, 404);
+      // The app's own proxy controller (proxyRequest with its mount) the same way.
+      const own = await request(`${t.url}/PARSED-API/echo?q=1`);
+      if (platform === 'express') {
+        assert.equal(own.status, 200, own.text);
+        assert.equal(own.json().url, '/echo?q=1');
+      } else assert.equal(own.status, 404);
     });
 
     test("Nest's body parser still serves the app's own routes", async () => {
