@@ -5,7 +5,7 @@ import type { Option, OptionValue } from './options.js';
 import { serverOptions } from './sections/server.js';
 import { monitorOptions } from './sections/monitor.js';
 import { cacheOptions } from './sections/cache.js';
-import { proxyOptions } from './sections/proxy.js';
+import { OWN_ROOTS, proxyOptions } from './sections/proxy.js';
 import { imageOptions } from './sections/image.js';
 import { logOptions } from './sections/log.js';
 import { alertOptions } from './sections/alerts.js';
@@ -42,9 +42,6 @@ export interface OptionEntry {
 export const allOptions: OptionEntry[] = Object.entries(sections).flatMap(([section, opts]) =>
   Object.entries(opts).map(([key, option]) => ({ section: section as SectionName, key, option: option as Option<unknown> })),
 );
-
-/** The first path segments of the gateway's own routes: a proxy prefix there would hide them (or crash the routing). */
-const OWN_ROOTS = ['health', 'metrics', 'admin', 'image', 'dashboard'];
 
 /** Rules that involve more than one option (or an option and the gateway's own routes). */
 export function crossChecks(config: Config): { env: string; message: string }[] {

@@ -4,10 +4,17 @@ import { bool, option } from '../options.js';
 import { proxySpecs as p } from '../../proxy/options.js';
 import { admissionSpecs as a } from '../../admission/options.js';
 
+/** The first path segments of the gateway's own routes: a proxy prefix there would hide them (or crash the routing). */
+export const OWN_ROOTS = ['health', 'metrics', 'admin', 'image', 'dashboard'];
+
 export const proxyOptions = {
   upstreamUrl: option(p.upstreamUrl),
   upstreamToken: option(p.upstreamToken),
-  prefix: option(p.prefix),
+  // Gateway-only rule (checked in config/schema.ts crossChecks): a library proxy has no such routes.
+  prefix: option({
+    ...p.prefix,
+    doc: `${p.prefix.doc} Not one of the gateway's own routes (${OWN_ROOTS.map((r) => `/${r}`).join(', ')}) or under one.`,
+  }),
   stripPrefix: option(p.stripPrefix),
   enabled: option(p.enabled),
   maxConcurrent: option(a.maxConcurrent),
