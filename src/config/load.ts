@@ -104,9 +104,13 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
   const parsed = result.config;
   for (const p of crossChecks(parsed)) {
     const entry = allOptions.find((o) => o.option.env === p.env);
-    const value = entry ? (parsed as unknown as Record<string, Record<string, unknown>>)[entry.section]?.[entry.key] : undefined;
-    // An option that is missing is named without a value ("REDIS_SENTINEL_NAME is required with …").
-    problems.push(value === undefined ? `${p.env} ${p.message}` : `${p.env}=${entry ? shown(entry, value) : String(value)}: ${p.message}`);
+    // Shown as given (128MiB, not 134217728) and where from; a default as parsed; an option that is
+    // missing is named without a value ("REDIS_SENTINEL_NAME is required with …").
+    const given = entry && raw[entry.section]?.[entry.key];
+    const value = given ?? (entry ? (parsed as unknown as Record<string, Record<string, unknown>>)[entry.section]?.[entry.key] : undefined);
+    const from = entry && origin.get(`${entry.section}.${entry.key}`);
+    if (value === undefined) problems.push(`${p.env} ${p.message}`);
+    else problems.push(`${p.env}=${entry ? shown(entry, value) : String(value)}: ${p.message}${from ? ` (from ${from})` : ''}`);
   }
   const demoGiven = raw.server?.demo !== undefined;
   const config: Config = demoGiven ? parsed : { ...parsed, server: { ...parsed.server, demo: env.NODE_ENV !== 'production' } };

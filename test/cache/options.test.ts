@@ -172,7 +172,7 @@ describe('cache options: one home', () => {
   test('the L1 sizes rule is the same in the config and the library, each naming its own option', () => {
     assert.throws(
       () => loadConfig({ env: { CACHE_MAX_BYTES: '1MiB', CACHE_MAX_ENTRY_BYTES: '2MiB' } }),
-      (err: { problems: string[] }) => err.problems[0] === 'CACHE_MAX_ENTRY_BYTES=2097152: must not exceed CACHE_MAX_BYTES (1 MiB)',
+      (err: { problems: string[] }) => err.problems[0] === 'CACHE_MAX_ENTRY_BYTES=2MiB: must not exceed CACHE_MAX_BYTES (1 MiB)',
     );
     assert.throws(() => createCache({ l1: { maxBytes: 1024 ** 2, maxEntryBytes: 2 * 1024 ** 2 } }), {
       name: 'HeadroomError',

@@ -132,6 +132,21 @@ test('an option a rule needs but that is missing is named without a value', () =
   );
 });
 
+test('a rule between options shows the value as it was given, and where from', () => {
+  assert.deepEqual(
+    problems(() => loadConfig({ env: { CACHE_MAX_BYTES: '64MiB' }, flags: { 'cache-max-entry-bytes': '128MiB' } })),
+    ['CACHE_MAX_ENTRY_BYTES=128MiB: must not exceed CACHE_MAX_BYTES (64 MiB) (from --cache-max-entry-bytes)'],
+  );
+  assert.deepEqual(
+    problems(() =>
+      loadConfig({ env: { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_SENTINELS: '127.0.0.1:1,127.0.0.1:2', REDIS_SENTINEL_NAME: 'm' } }),
+    ),
+    [
+      'REDIS_SENTINELS=127.0.0.1:1,127.0.0.1:2: set one Redis topology only: REDIS_URL and REDIS_SENTINELS are both set (a server, a cluster or Sentinel)',
+    ],
+  );
+});
+
 test('UPSTREAM_URL with a query or fragment is refused: they would be dropped silently', () => {
   for (const url of ['http://127.0.0.1:4000/base?x=1', 'http://127.0.0.1:4000/base#f']) {
     const p = problems(() => loadConfig({ env: { UPSTREAM_URL: url } }));
