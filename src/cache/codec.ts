@@ -55,6 +55,13 @@ const spansBuffer = (v: Uint8Array): boolean => v.byteOffset === 0 && v.byteLeng
 
 /** `transfer`: binary values that span their own ArrayBuffer are kept as they are, not copied. */
 export function prepare(value: unknown, transfer = false): Prepared {
+  // Other binary shapes (an ArrayBuffer from fetch().arrayBuffer(), a DataView, a Float64Array) are
+  // their bytes too, never JSON (which made an ArrayBuffer `{}`); they come back as a Buffer.
+  if (!isBytes(value) && (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer || ArrayBuffer.isView(value))) {
+    const view = ArrayBuffer.isView(value) ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength) : new Uint8Array(value);
+    const payload = ownBytes(view);
+    return { type: ValueType.Binary, payload, l1Value: payload };
+  }
   if (isBytes(value)) {
     const payload = transfer && spansBuffer(value) && !(value.buffer instanceof SharedArrayBuffer) ? toBuffer(value) : ownBytes(value);
     return { type: ValueType.Binary, payload, l1Value: payload };

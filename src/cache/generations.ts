@@ -88,7 +88,8 @@ export class Generations {
   private readonly tagPrefix: string;
 
   constructor(private readonly o: GenerationsOptions) {
-    // One hash tag for all of them: one MGET reads any set of them, on a cluster too.
+    // On a cluster the prefix is the cache's hash tag ({headroom:}{gen}:…, hashed on the first
+    // braces): in the cache's slot, so one MGET reads any set of them.
     this.clearKey = `${o.prefix}{gen}:clear`;
     this.tagPrefix = `${o.prefix}{gen}:t:`;
     this.clear = new Gen(this.clearKey, undefined, undefined);

@@ -18,13 +18,6 @@ export async function runLoader<T>(key: string, loader: () => Promise<T> | T, ti
   }
 }
 
-/** Checks a TTL/grace value: a positive number of ms, or Infinity (never expires). */
-export function checkDuration(name: string, ms: number): number {
-  if (typeof ms !== 'number' || Number.isNaN(ms) || ms <= 0)
-    throw new RangeError(`${name} must be a positive number of milliseconds or Infinity, got ${String(ms)}`);
-  return ms;
-}
-
 /** Circuit breaker for L2: after a failure L2 is skipped for `duration` ms, or until the store says it is back. */
 export class Breaker {
   private until = 0;

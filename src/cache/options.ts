@@ -149,8 +149,9 @@ export const redisSpecs = {
     doc: 'Prefix of every Redis key and of the bus channel; instances that share a cache use the same prefix.',
     default: 'headroom:',
     maxLength: 128,
-    pattern: /^[\x21-\x7e]*$/,
-    accepted: 'must be at most 128 printable ASCII characters without spaces',
+    pattern: /^[\x21-\x7e]+$/,
+    accepted:
+      "must be 1 to 128 printable ASCII characters without spaces (not empty: it tells the cache's keys from every other key in the database)",
   }),
   chunkSize: bytes({
     env: 'CACHE_REDIS_CHUNK_SIZE',
@@ -187,12 +188,11 @@ export interface TopologyInput {
   sentinelName: string | undefined;
   password: string | undefined;
   tls: boolean;
-  keyPrefix: string;
 }
 
 /**
  * The rules between the Redis options (library and configuration): exactly one topology, a
- * sentinel name with sentinels only, no password or TLS twice, a prefix that can be a hash tag.
+ * sentinel name with sentinels only, no password or TLS twice.
  */
 export function redisTopologyProblems(v: TopologyInput, names: Record<keyof TopologyInput, string>): { name: string; message: string }[] {
   const problems: { name: string; message: string }[] = [];
@@ -219,12 +219,12 @@ export function redisTopologyProblems(v: TopologyInput, names: Record<keyof Topo
       problems.push({ name: names.password, message: `is set twice: ${names.url} carries a password too; keep one` });
     if (v.tls && u?.protocol === 'redis:') problems.push({ name: names.tls, message: `with ${names.url}: use a rediss:// URL for TLS` });
   }
-  if (v.clusterNodes.length > 0 && v.keyPrefix === '')
-    problems.push({
-      name: names.keyPrefix,
-      message: `must not be empty with ${names.clusterNodes}: the prefix is the hash tag that keeps a cache's keys in one slot`,
-    });
   return problems;
+}
+
+/** What every Redis key of a cache starts with: on a cluster the prefix as a hash tag, so all of them share one slot. */
+export function keyPrefixOf(v: { keyPrefix: string; clusterNodes: string[] }): string {
+  return v.clusterNodes.length > 0 ? `{${v.keyPrefix}}` : v.keyPrefix;
 }
 
 /** The topology of resolved Redis options (the rules above hold). */

@@ -13,8 +13,9 @@ import type { BusMessage } from './bus.js';
 import { decode, prepare, toBuffer, ValueType, type Encoded, type Meta } from './codec.js';
 import { now } from './clock.js';
 import { L1, type L1Entry } from './l1.js';
-import { Breaker, checkDuration, runLoader } from './loader.js';
-import { resolveCacheOptions } from './options.js';
+import { Breaker, runLoader } from './loader.js';
+import { checkGetOrSet, checkKey, checkSet, checkSetStream } from './call-options.js';
+import { keyPrefixOf, resolveCacheOptions } from './options.js';
 import { Versions, type ReadToken } from './versions.js';
 import { Generations } from './generations.js';
 import { DiskStore } from './stores/disk.js';
@@ -100,7 +101,7 @@ export class TieredCache implements Cache {
       this.bus = redis.bus;
       this.gens = new Generations({
         client: () => redis.store.generationClient,
-        prefix: o.redis.keyPrefix,
+        prefix: keyPrefixOf(o.redis), // the store's: on a cluster the hash tag, so they share the cache's slot
         interval: o.generationCheckInterval,
         onChange: (tag, known) => {
           this.versions.bumpAll();
@@ -123,6 +124,7 @@ export class TieredCache implements Cache {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
+    checkKey('get', key);
     if (this.gens !== undefined) {
       const found = await this.lookup(key);
       return found !== undefined && found.expiresAt > Date.now() ? (found.value as T) : undefined;
@@ -134,6 +136,7 @@ export class TieredCache implements Cache {
   }
 
   async has(key: string): Promise<boolean> {
+    checkKey('has', key);
     if (this.gens !== undefined) {
       const found = await this.lookup(key);
       return found !== undefined && found.expiresAt > Date.now();
@@ -184,6 +187,12 @@ export class TieredCache implements Cache {
   }
 
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<void> {
+    checkSet(key, options);
+    return this.store(key, value, options);
+  }
+
+  /** set() once its arguments are checked (getOrSet's were checked by getOrSet). */
+  private async store(key: string, value: unknown, options: SetOptions): Promise<void> {
     const p = prepare(value, options.transfer === true);
     const meta = this.meta(p.type, options);
     this.versions.bumpKey(key);
@@ -196,6 +205,7 @@ export class TieredCache implements Cache {
   // have found the old value in L2 (before L2 dropped it) and copied it into L1. Writes in flight
   // are the store's part (it stops them) and, for setStream's L1 copy, the version check.
   async delete(key: string): Promise<void> {
+    checkKey('delete', key);
     const drop = (): void => {
       this.versions.bumpKey(key);
       this.l1.delete(key);
@@ -207,7 +217,11 @@ export class TieredCache implements Cache {
   }
 
   async invalidateByTag(tag: string): Promise<void> {
-    if (typeof tag !== 'string' || tag === '') throw new TypeError('tag must be a non-empty string');
+    if (typeof tag !== 'string' || tag === '')
+      throw new HeadroomError(
+        'HEADROOM_CONFIG_INVALID',
+        `cache.invalidateByTag: the tag must be a non-empty string, got ${JSON.stringify(tag) ?? typeof tag}`,
+      );
     const drop = (): void => {
       this.versions.bumpAll();
       this.l1.deleteTag(tag);
@@ -244,6 +258,7 @@ export class TieredCache implements Cache {
   }
 
   async getOrSet<T>(key: string, loader: () => Promise<T> | T, options: GetOrSetOptions = {}): Promise<T> {
+    checkGetOrSet(key, loader, options);
     const at = now();
     const e: L1Entry | undefined = this.l1.peek(key, at);
     const fresh = e !== undefined && e.expiresAt > at;
@@ -266,6 +281,7 @@ export class TieredCache implements Cache {
   }
 
   async getStream(key: string): Promise<StreamEntry | undefined> {
+    checkKey('getStream', key);
     const at = now();
     const e = this.l1.peek(key, at);
     const fresh = e !== undefined && e.expiresAt > at;
@@ -290,6 +306,7 @@ export class TieredCache implements Cache {
   }
 
   async setStream(key: string, readable: Readable, options: SetOptions & { size?: number } = {}): Promise<void> {
+    checkSetStream(key, readable, options);
     const meta = this.meta(ValueType.Binary, options);
     this.versions.bumpKey(key);
     this.l1.delete(key);
@@ -427,8 +444,9 @@ export class TieredCache implements Cache {
   }
 
   private meta(type: ValueType, o: SetOptions): Meta {
-    const ttl = checkDuration('ttl', o.ttl ?? this.defaultTtl);
-    const grace = o.grace === undefined || o.grace === 0 ? 0 : checkDuration('grace', o.grace);
+    // Checked by the call (call-options.ts); the default by createCache.
+    const ttl = o.ttl ?? this.defaultTtl;
+    const grace = o.grace ?? 0;
     const expiresAt = Date.now() + ttl;
     return { type, expiresAt, staleUntil: expiresAt + grace, tags: o.tags ?? [] };
   }
@@ -460,7 +478,7 @@ export class TieredCache implements Cache {
         if (isHeadroomError(err) && err.code === 'HEADROOM_CACHE_LOADER_TIMEOUT') this.loader.timeouts++;
         throw err;
       }
-      if (value !== undefined && this.versions.unchanged(token)) await this.set(key, value, o);
+      if (value !== undefined && this.versions.unchanged(token)) await this.store(key, value, o);
       return value;
     })();
     this.inflight.set(key, p);

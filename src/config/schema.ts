@@ -65,7 +65,6 @@ export function crossChecks(config: Config): { env: string; message: string }[] 
     sentinelName: c.redisSentinelName,
     password: c.redisPassword,
     tls: c.redisTls,
-    keyPrefix: c.redisKeyPrefix,
   };
   for (const p of redisTopologyProblems(topology, redisOptionNames)) problems.push({ env: p.name, message: p.message });
   const d = config.dashboard;

@@ -126,6 +126,35 @@ describe('redis store', { skip: !enabled }, () => {
     }
   });
 
+  test("clear() deletes only the cache's own kinds of key: a cache whose prefix starts with this one's survives, and so do the app's keys", async () => {
+    const shop = await store({ keyPrefix: 'shop' });
+    const admin = await store({ keyPrefix: 'shop-admin' });
+    try {
+      await raw.set('shop:important', 'app data');
+      await shop.set('k', entry(Buffer.from('s'), { tags: ['t'] }));
+      await admin.set('k', entry(Buffer.from('a'), { tags: ['t'] }));
+      await shop.clear();
+      assert.equal(await shop.get('k'), undefined);
+      assert.equal((await admin.get('k'))?.payload.toString(), 'a', "shop-admin's value survived shop's clear");
+      assert.equal(await raw.exists('shop-adminv:k', 'shop-admint:t'), 2, "shop-admin's value and tag set are still in Redis");
+      assert.equal(await raw.get('shop:important'), 'app data');
+      await admin.invalidateByTag('t');
+      assert.equal(await admin.get('k'), undefined);
+    } finally {
+      await raw.del('shop:important');
+      await shop.close();
+      await admin.close();
+    }
+  });
+
+  test("an empty key prefix is refused: it would make every key in the database the cache's", () => {
+    assert.throws(() => new RedisStore({ url: redis.url, keyPrefix: '' }), {
+      code: 'HEADROOM_CONFIG_INVALID',
+      message:
+        /redis.keyPrefix="": must be 1 to 128 printable ASCII characters without spaces \(not empty: it tells the cache's keys from every other key in the database\)/,
+    });
+  });
+
   test('calls made while the first connection is being made wait for it, in call order', async () => {
     const p = `early${++n}:`;
     const s = new RedisStore({ url: redis.url, keyPrefix: p });

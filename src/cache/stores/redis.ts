@@ -28,7 +28,7 @@ import {
   type Meta,
 } from '../codec.js';
 import { crc32 } from '../crc32.js';
-import { resolveStoreOptions, type RedisTopology } from '../options.js';
+import { keyPrefixOf, resolveStoreOptions, type RedisTopology } from '../options.js';
 import { HeadroomError } from '../../errors.js';
 import {
   ADD_CHUNK,
@@ -121,12 +121,12 @@ export class RedisStore implements L2Store {
 
   constructor(o: RedisStoreOptions) {
     const v = resolveStoreOptions('redis', o);
-    const { keyPrefix, chunkSize, commandTimeout } = v;
+    const { chunkSize, commandTimeout } = v;
     const created = createRedisClient(v);
     this.topology = created.topology;
     this.client = created.client;
     this.subscriber = created.subscriber;
-    this.prefix = this.topology === 'cluster' ? `{${keyPrefix}}` : keyPrefix;
+    this.prefix = keyPrefixOf(v);
     if (this.topology === 'cluster') this.slot = hashSlot(this.epochKey);
     this.chunkSize = chunkSize;
     this.gate = new Gate(v.maxPending, commandTimeout);
@@ -464,7 +464,9 @@ export class RedisStore implements L2Store {
         do {
           const [next, found] = await node.scan(cursor, 'MATCH', `${globEscape(this.prefix)}*`, 'COUNT', 500);
           cursor = next;
-          const keys = found.filter((k) => k !== epoch);
+          // Only the cache's own kinds of key: another cache's prefix may start with this one
+          // (shop and shop-admin), and nothing else in the database is ours to delete.
+          const keys = found.filter((k) => k !== epoch && OWN_KEY.test(k.slice(this.prefix.length)));
           if (keys.length > 0) await this.client.unlink(...keys);
         } while (cursor !== '0');
       }
@@ -545,6 +547,9 @@ export class RedisStore implements L2Store {
 }
 
 const unavailable = (message: string): HeadroomError => new HeadroomError('HEADROOM_CACHE_STORE_UNAVAILABLE', message);
+
+/** What follows the prefix in the cache's own keys (values, chunk registers, tag sets, chunks, detached tags; generations). */
+const OWN_KEY = /^(?:v|pk|pt|t|c|ti|\{gen\}):/;
 
 /** A literal for SCAN MATCH: glob characters in the prefix match only themselves. */
 export function globEscape(s: string): string {

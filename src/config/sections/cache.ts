@@ -47,7 +47,6 @@ export const redisOptionNames = {
   sentinelName: cacheOptions.redisSentinelName.env,
   password: cacheOptions.redisPassword.env,
   tls: cacheOptions.redisTls.env,
-  keyPrefix: cacheOptions.redisKeyPrefix.env,
 };
 
 function redisLibraryOptions(c: CacheConfig) {
