@@ -2,6 +2,7 @@
 // health check, and that every COPY source exists (in the build context and not ignored by
 // .dockerignore, or in a previous stage).
 import assert from 'node:assert/strict';
+import { posix } from 'node:path';
 import { test } from 'node:test';
 import { COMMANDS } from '../../src/cli/usage.js';
 import { configFrom, exists, read } from './helpers.js';
@@ -203,6 +204,33 @@ test('every COPY source exists: in the build context (and not .dockerignored) or
     }
     produced.set(s.name, paths);
   }
+});
+
+test('the build stage has every script the build imports (scripts/build.mjs and what it imports, transitively)', () => {
+  const build = all.find((s) => s.ops.some((i) => i.op === 'RUN' && /\bnpm run build\b/.test(i.args)));
+  assert.ok(build, 'a stage runs npm run build');
+  const copied = build.ops
+    .filter((i) => i.op === 'COPY' && !i.args.includes('--from='))
+    .flatMap((i) =>
+      i.args
+        .split(/\s+/)
+        .filter((w) => !w.startsWith('--'))
+        .slice(0, -1),
+    );
+  const has = (path: string): boolean => copied.some((src) => path === src || path.startsWith(`${src.replace(/\/$/, '')}/`));
+  const seen = new Set<string>();
+  const visit = (script: string): void => {
+    if (seen.has(script)) return;
+    seen.add(script);
+    assert.ok(has(script), `the build stage does not COPY ${script}`);
+    assert.ok(!dockerIgnored(dockerignore, script), `${script} is excluded by .dockerignore`);
+    for (const m of read(script).matchAll(/\bfrom\s+'(\.{1,2}\/[^']+)'|\bimport\(\s*'(\.{1,2}\/[^']+)'/g)) {
+      const target = posix.normalize(posix.join(posix.dirname(script), m[1] ?? m[2]!));
+      if (!target.startsWith('src/')) visit(target); // src/ is copied whole (checked above)
+    }
+  };
+  visit('scripts/build.mjs');
+  assert.ok(seen.size > 1, `scripts/build.mjs imports ${[...seen].join(', ')}`);
 });
 
 test('.dockerignore keeps secrets and bulk out of the context', () => {
