@@ -66,22 +66,26 @@ export function partMetrics<S>(registry: Registry, stats: () => S): PartMetrics<
         },
       });
     },
-    labelled(kind, name, help, labelNames, samples) {
-      // A counter republishes totals the part keeps, so both kinds are rebuilt from the read.
-      const Kind = kind === 'counter' ? Counter : Gauge;
-      new Kind({
+    labelled(kind, name, help, _labelNames, samples) {
+      // A collector, not a Gauge or Counter: prom-client gives an unlabelled one a 0 series after
+      // reset(), so a family documented "absent without an L2" read 0 and fired HeadroomL2Down.
+      // Here the series are exactly what `samples` returns, none included.
+      const collector = {
         name,
         help,
-        labelNames,
-        registers,
-        collect(this: Counter | Gauge) {
-          this.reset();
-          for (const [labels, v] of samples(read())) {
-            if (this instanceof Counter) this.inc(labels, v);
-            else this.set(labels, v);
-          }
-        },
-      });
+        type: kind,
+        aggregator: 'sum',
+        get: () =>
+          Promise.resolve({
+            name,
+            help,
+            type: kind,
+            aggregator: 'sum',
+            values: samples(read()).map(([labels, value]) => ({ labels, value })),
+          }),
+        reset() {},
+      };
+      registry.registerMetric(collector as unknown as Metric);
     },
     histogram(name, help, value) {
       // A prom-client collector: its Histogram can only observe() values one by one, and the part

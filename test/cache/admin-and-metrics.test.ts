@@ -1,6 +1,9 @@
 // The cache admin plugin on a real Fastify server (as the gateway mounts it under /admin), and the
 // headroom_cache_* metrics read from a real cache.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
@@ -84,6 +87,19 @@ describe('cache metrics', () => {
     assert.match(text, /headroom_cache_evictions_total\{tier="l1",reason="pressure"\} 0/);
     assert.match(text, /headroom_cache_l1_max_bytes\{kind="effective"\} \d+/);
     assert.match(text, /headroom_cache_hit_ratio 0\.66/);
+    // Without an L2 its two gauges are absent, not 0 (0 would fire HeadroomL2Down).
+    assert.doesNotMatch(text, /^headroom_cache_l2_(up|breaker_open)\b/m);
     await cache.close();
+    // With one, both are there.
+    const dir = mkdtempSync(join(tmpdir(), 'hr-metrics-'));
+    const withDisk = createCache({ disk: { dir } });
+    const withRegistry = new Registry();
+    registerCacheMetrics(withRegistry, withDisk);
+    await withDisk.set('k', 'v');
+    const withText = await withRegistry.metrics();
+    assert.match(withText, /^headroom_cache_l2_up 1$/m);
+    assert.match(withText, /^headroom_cache_l2_breaker_open 0$/m);
+    await withDisk.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });
