@@ -18,6 +18,8 @@ export interface FetchedResponse {
   body: Readable;
   /** Stops the download deadline (once the body is handed to a client that reads at its own pace). */
   clearDeadline(): void;
+  /** Milliseconds of the deadline that were left when it was stopped (or are left now). */
+  left(): number;
   /** True when our deadline (not the caller) aborted the download. */
   timedOut(): boolean;
 }
@@ -50,6 +52,9 @@ export function mapFetchError(err: unknown, timedOut: boolean, url: URL): Headro
 
 export async function fetchImage(o: FetcherOptions, start: URL, signal?: AbortSignal): Promise<FetchedResponse> {
   const controller = new AbortController();
+  const startedAt = performance.now();
+  let leftAtClear: number | undefined;
+  const left = (): number => leftAtClear ?? Math.max(0, o.timeout - (performance.now() - startedAt));
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -60,6 +65,7 @@ export async function fetchImage(o: FetcherOptions, start: URL, signal?: AbortSi
   if (signal?.aborted) onAbort();
   signal?.addEventListener('abort', onAbort, { once: true });
   const clearDeadline = (): void => {
+    leftAtClear ??= left();
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
   };
@@ -104,7 +110,7 @@ export async function fetchImage(o: FetcherOptions, start: URL, signal?: AbortSi
       }
       const body = res.body;
       // A body error after the deadline fired is a timeout, not a broken origin.
-      return { url, headers: res.headers, body, clearDeadline, timedOut: () => timedOut };
+      return { url, headers: res.headers, body, clearDeadline, left, timedOut: () => timedOut };
     }
   } catch (err) {
     clearDeadline();

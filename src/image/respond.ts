@@ -2,6 +2,7 @@
 // format=auto), strong ETags, 304 for a matching If-None-Match, and a streamed original's
 // pass-through body.
 import { Readable } from 'node:stream';
+import { HeadroomError } from '../errors.js';
 import { cacheControl, etagOf, matchesEtag, SVG_CSP } from './http-headers.js';
 import type { Streamed } from './source.js';
 import type { ImageCounters } from './stats.js';
@@ -27,13 +28,46 @@ export function createResponder(counters: ImageCounters): Responder {
     return etag;
   };
 
+  /**
+   * The client reads at its own pace (time spent waiting for it is not counted), but the origin
+   * must deliver the rest within what was left of IMAGE_TIMEOUT, counted only while waiting for
+   * it: an origin trickling bytes cannot hold the request (and its admission slot) open.
+   */
   async function* passThrough(src: Streamed): AsyncGenerator<Buffer> {
+    let left = src.res.left();
+    const rest = src.rest[Symbol.asyncIterator]();
     try {
       c.bytesServed += src.head.length;
       yield src.head;
-      for await (const chunk of src.rest) {
-        c.bytesServed += chunk.length;
-        yield chunk;
+      for (;;) {
+        const waitFrom = performance.now();
+        let late = false;
+        // Disposing destroys the origin's body, so the pending read below ends and the response is cut.
+        const timer = setTimeout(() => {
+          late = true;
+          src.dispose();
+        }, left);
+        let next: IteratorResult<Buffer> | undefined;
+        try {
+          next = await rest.next();
+        } catch (err) {
+          if (!late) throw err;
+        } finally {
+          clearTimeout(timer);
+        }
+        if (late || next === undefined) {
+          // The status is sent: the cut response is all the client gets; the rejection is counted here.
+          const err = new HeadroomError(
+            'HEADROOM_IMAGE_TIMEOUT',
+            `image origin ${src.res.url.origin} did not deliver within IMAGE_TIMEOUT`,
+          );
+          counters.reject(err);
+          throw err;
+        }
+        left -= performance.now() - waitFrom;
+        if (next.done) return;
+        c.bytesServed += next.value.length;
+        yield next.value;
       }
     } finally {
       src.dispose();

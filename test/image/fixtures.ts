@@ -167,6 +167,16 @@ export async function startOrigin(host = '127.0.0.1'): Promise<Origin> {
       res.write(imgs.png.subarray(0, 100));
       return; // the rest never comes
     }
+    if (kind === 'trickle' && arg && img(arg)) {
+      // The first MiB at once, then one byte every 50 ms: never stalled, never done.
+      const b = img(arg);
+      res.writeHead(200, { 'content-type': TYPES[arg]!, 'content-length': b.length });
+      res.write(b.subarray(0, 1024 * 1024));
+      let at = 1024 * 1024;
+      const drip = setInterval(() => res.write(b.subarray(at, ++at)), 50);
+      res.once('close', () => clearInterval(drip));
+      return;
+    }
     if (kind === 'truncated') {
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': imgs.png.length });
       // Cut off once the first bytes are out.

@@ -1,6 +1,7 @@
 // GET /image and /image/meta end to end: a real origin on 127.0.0.1, the plugin in a Fastify app.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { get as httpGet } from 'node:http';
 import sharp from 'sharp';
 import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
@@ -283,6 +284,32 @@ describe('origin failures and limits', () => {
       assert.ok(r.json().error.message.includes(`redirected to a ${scheme} URL`), r.body);
     }
   });
+
+  test(
+    'a large original passed through is cut when the origin trickles past IMAGE_TIMEOUT (time spent on the client is not counted)',
+    { timeout: 30_000 },
+    async () => {
+      const { app, image } = await setup({ timeout: 1000 });
+      const base = await app.listen({ port: 0, host: '127.0.0.1' });
+      const url = `${base}/image?url=${encodeURIComponent(`${origin.url}/trickle/big`)}`;
+      const started = performance.now();
+      const outcome = await new Promise<{ status: number; bytes: number; ended: string }>((resolve, reject) => {
+        httpGet(url, (res) => {
+          let bytes = 0;
+          res.on('data', (c: Buffer) => (bytes += c.length));
+          res.on('end', () => resolve({ status: res.statusCode!, bytes, ended: 'end' }));
+          res.on('error', () => resolve({ status: res.statusCode!, bytes, ended: 'error' }));
+          res.on('aborted', () => resolve({ status: res.statusCode!, bytes, ended: 'aborted' }));
+        }).on('error', reject);
+      });
+      assert.equal(outcome.status, 200, 'headers (and the first MiB) were sent before the trickle');
+      assert.notEqual(outcome.ended, 'end', 'the body did not end normally');
+      assert.ok(outcome.bytes < imgs.big.length, `${outcome.bytes} of ${imgs.big.length} bytes`);
+      const ms = performance.now() - started;
+      assert.ok(ms < 10_000, `cut after ${Math.round(ms)} ms (IMAGE_TIMEOUT 1000 ms)`);
+      await waitFor(() => image.stats().rejections.timeout === 1, 'the cut counted as a timeout');
+    },
+  );
 
   test('non-2xx → 502, slow headers or body → 504, truncated body → 502', async () => {
     const { get, q, image } = await setup({ timeout: 400 });
