@@ -28,19 +28,19 @@ function single(query: Record<string, unknown>, name: string): string | undefine
   return v;
 }
 
-function int(
-  query: Record<string, unknown>,
-  name: string,
-  min: number,
-  max: number,
-  code: 'HEADROOM_BAD_REQUEST' | 'HEADROOM_IMAGE_TOO_MANY_PIXELS' = 'HEADROOM_BAD_REQUEST',
-): number | undefined {
+/** `dimension`: above max is HEADROOM_IMAGE_TOO_MANY_PIXELS naming IMAGE_MAX_OUTPUT_DIMENSION, however many digits. */
+function int(query: Record<string, unknown>, name: string, min: number, max: number, dimension = false): number | undefined {
   const s = single(query, name);
   if (s === undefined) return undefined;
-  if (!/^\d{1,9}$/.test(s)) throw bad(`${name} must be an integer between ${min} and ${max}, got "${s.slice(0, 32)}"`);
+  const range = `${name} must be an integer between ${min} and ${max}`;
+  if (!/^\d+$/.test(s)) throw bad(`${range}, got "${s.slice(0, 32)}"`);
   const n = Number(s);
-  if (n < min) throw bad(`${name} must be an integer between ${min} and ${max}, got ${n}`);
-  if (n > max) throw new HeadroomError(code, `${name} must be an integer between ${min} and ${max} (IMAGE_MAX_OUTPUT_DIMENSION), got ${n}`);
+  const shown = s.length > 12 ? `${s.slice(0, 12)}…` : s;
+  if (n < min) throw bad(`${range}, got ${shown}`);
+  if (n > max) {
+    if (dimension) throw new HeadroomError('HEADROOM_IMAGE_TOO_MANY_PIXELS', `${range} (IMAGE_MAX_OUTPUT_DIMENSION), got ${shown}`);
+    throw bad(`${range}, got ${shown}`);
+  }
   return n;
 }
 
@@ -61,8 +61,8 @@ export function parseParams(query: Record<string, unknown>, maxOutputDimension: 
   if (url.length > 4096) throw bad('url must be at most 4096 characters');
   const p: ImageParams = {
     url,
-    w: int(query, 'w', 1, maxOutputDimension, 'HEADROOM_IMAGE_TOO_MANY_PIXELS'),
-    h: int(query, 'h', 1, maxOutputDimension, 'HEADROOM_IMAGE_TOO_MANY_PIXELS'),
+    w: int(query, 'w', 1, maxOutputDimension, true),
+    h: int(query, 'h', 1, maxOutputDimension, true),
     fit: choice(query, 'fit', FITS),
     q: int(query, 'q', 1, 100),
     format: choice(query, 'format', FORMATS),

@@ -13,6 +13,13 @@ import type { ImageCounters } from './stats.js';
 import type { ImageStore, Keys } from './store.js';
 import type { ImageMeta } from './types.js';
 
+/**
+ * Whether a probe of a source's first bytes counted all its frames: a GIF's frames can follow
+ * anywhere in the file (it has no header count); WebP, AVIF and TIFF say in their header whether
+ * they animate or have pages, so one frame seen there is one frame, more is a lower bound.
+ */
+const framesCounted = (format: string, pages: number): boolean => format !== 'gif' && pages === 1;
+
 export type Loaded =
   | { kind: 'buffer'; bytes: Buffer; meta: ImageMeta; hit: boolean }
   | { kind: 'stream'; head: Buffer; rest: AsyncIterable<Buffer>; meta: ImageMeta; res: FetchedResponse; dispose: () => void };
@@ -129,6 +136,7 @@ export function createSourceLoader(o: Options, policy: OriginPolicy, store: Imag
         height: p.height,
         format: p.format,
         pages: p.pages,
+        pagesExact: read.kind === 'buffer' || framesCounted(p.format, p.pages),
         hasAlpha: p.hasAlpha,
         cached: read.kind === 'buffer' && maxAge > 0,
         // A buffered original's ETag is a hash of its bytes, computed when it is first served

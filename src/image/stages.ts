@@ -133,8 +133,12 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
           `source is ${m.width}×${m.height}${m.pages > 1 ? `×${m.pages} frames` : ''}, more than IMAGE_MAX_INPUT_PIXELS (${o.maxInputPixels})`,
         );
       }
-      // Unknown dimensions (header beyond what was read): assume the worst the pixel limit allows.
-      const estimate = m.width === null ? o.maxInputPixels * 4 + o.maxSourceBytes : decodeEstimate(pixels, m.bytes ?? o.maxSourceBytes);
+      // Unknown dimensions (header beyond what was read), or frames not all counted (a streamed
+      // GIF): assume the worst the pixel limit allows (the decode itself is held to that limit).
+      const estimate =
+        m.width === null || !m.pagesExact
+          ? o.maxInputPixels * 4 + (m.bytes ?? o.maxSourceBytes)
+          : decodeEstimate(pixels, m.bytes ?? o.maxSourceBytes);
       // A large source waits in the queue with its body paused (backpressure; undici's idle
       // timeout does not run while paused): the queue timeout bounds the wait, and the download
       // gets a fresh IMAGE_TIMEOUT once a slot is free.

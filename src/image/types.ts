@@ -82,7 +82,10 @@ export interface ImageMeta {
   width: number | null;
   height: number | null;
   format: string;
+  /** Frames (pages) counted; for a streamed source in a format that can animate, those in its first bytes only (see pagesExact). */
   pages: number;
+  /** False when the source streamed through and may have frames beyond the bytes probed (a GIF, or an animated or multi-page WebP, AVIF or TIFF). */
+  pagesExact: boolean;
   hasAlpha: boolean;
   /** Whether the original bytes are held in the cache. */
   cached: boolean;

@@ -179,6 +179,26 @@ describe('transforms', () => {
     assert.ok(asJpeg.rawPayload.equals(imgs.animated), 'animated image passed through untransformed');
   });
 
+  test("a streamed GIF's frames are not all counted from its first bytes: its decode is admitted at the worst the pixel limit allows", async () => {
+    const metaOf = async (get: (p: string) => Promise<{ json(): { pages: number; pagesExact: boolean } }>, src: string) =>
+      (await get(`/image/meta?url=${encodeURIComponent(origin.url + src)}`)).json();
+    const buffered = await setup();
+    assert.deepEqual(await metaOf(buffered.get, '/img/animated').then((m) => [m.pages, m.pagesExact]), [3, true]);
+    // Every source streams through (IMAGE_MAX_CACHE_SIZE=0): a GIF's frame count is a lower bound.
+    const tight = await setup({ maxCacheSize: 0, memoryBudget: 16 * 1024 ** 2, maxInputPixels: 10_000_000 });
+    assert.deepEqual(await metaOf(tight.get, '/img/animated').then((m) => [m.pages, m.pagesExact]), [3, false]);
+    assert.equal((await metaOf(tight.get, '/img/png')).pagesExact, true, 'one frame of a format that says so in its header');
+    const refused = await tight.get(tight.q('/img/animated', '&w=20&format=webp'));
+    assert.equal(refused.statusCode, 503, refused.body);
+    assert.equal(refused.json().error.code, 'HEADROOM_MEMORY_PRESSURE');
+    assert.match(refused.json().error.message, /needs about 4\d{7} bytes/);
+    // Within the budget at the worst the (lower) pixel limit allows: transformed, every frame kept.
+    const fits = await setup({ maxCacheSize: 0, memoryBudget: 16 * 1024 ** 2, maxInputPixels: 2_000_000 });
+    const r = await fits.get(fits.q('/img/animated', '&w=20&format=webp'));
+    assert.equal(r.statusCode, 200, r.body);
+    assert.equal((await sharp(r.rawPayload, { animated: true }).metadata()).pages, 3);
+  });
+
   test('large sources are transformed through the queue', async () => {
     const { get, q, image } = await setup();
     const r = await get(q('/img/big', '&w=200&format=webp'));
@@ -195,7 +215,11 @@ describe('transforms', () => {
     assert.match(bomb.json().error.message, /60000×60000/);
     const wide = await get(q('/img/png', '&w=1001'));
     assert.equal(wide.statusCode, 400);
-    assert.match(wide.json().error.message, /^w must be an integer between 1 and 1000/);
+    assert.match(wide.json().error.message, /^w must be an integer between 1 and 1000 \(IMAGE_MAX_OUTPUT_DIMENSION\), got 1001$/);
+    // However many digits: the same code and message (ten digits were a plain 400 before).
+    const huge = await get(q('/img/png', '&h=99999999999999999999'));
+    assert.equal(huge.json().error.code, 'HEADROOM_IMAGE_TOO_MANY_PIXELS');
+    assert.equal(huge.json().error.message, 'h must be an integer between 1 and 1000 (IMAGE_MAX_OUTPUT_DIMENSION), got 999999999999…');
   });
 
   test('query parameters are validated with messages naming the parameter', async () => {
@@ -203,7 +227,7 @@ describe('transforms', () => {
     const cases: [string, RegExp][] = [
       [q('/img/png', '&w=abc'), /^w must be an integer/],
       [q('/img/png', '&h=0'), /^h must be an integer between 1 and/],
-      [q('/img/png', '&q=101'), /^q must be an integer between 1 and 100/],
+      [q('/img/png', '&q=101'), /^q must be an integer between 1 and 100, got 101$/],
       [q('/img/png', '&format=bmp'), /^format must be one of webp, avif, jpeg, png, auto/],
       [q('/img/png', '&fit=stretch'), /^fit must be one of cover, contain, fill, inside, outside/],
       [q('/img/png', '&w=1&w=2'), /^w must be given once/],
