@@ -5,8 +5,23 @@
 import type { LogShipFormat } from './options.js';
 import { retryableStatus } from './retry.js';
 
-/** Bookkeeping charged per line besides its bytes (the entry object and its queue slot). */
-export const ENTRY_OVERHEAD = 64;
+/**
+ * Bookkeeping charged per line besides its bytes: the entry object, its queue slot, and the line's
+ * own Buffer and backing store (a queued line owns its memory, see owned(); ~250 B on Node 20 x64).
+ */
+export const ENTRY_OVERHEAD = 256;
+
+/**
+ * The bytes in memory of their own. Buffer.from() puts small strings in shared 8 KiB pool slabs:
+ * with the sink down and info lines dropped to make room, each kept warn line held its whole slab
+ * (memory ~20× the cap while pendingBytes read the cap).
+ */
+export function owned(buf: Buffer): Buffer {
+  if (buf.byteLength === buf.buffer.byteLength) return buf;
+  const out = Buffer.allocUnsafeSlow(buf.byteLength);
+  buf.copy(out);
+  return out;
+}
 
 export interface Entry {
   /** The line as sent (jsonl, elasticsearch: the JSON line with its newline; loki: one `["ns","line"]` value). */

@@ -24,7 +24,7 @@ import undiciErrors from 'undici/lib/core/errors.js';
 import { HeadroomError } from '../errors.js';
 import { Deque } from './deque.js';
 import { SpillFile, type SpilledLine } from './spill.js';
-import { assemble, bulkVerdict, createFormat, ENTRY_OVERHEAD, levelOf, WARN, type Entry, type Verdict } from './formats.js';
+import { assemble, bulkVerdict, createFormat, ENTRY_OVERHEAD, levelOf, owned, WARN, type Entry, type Verdict } from './formats.js';
 import { resolveLogShipperOptions } from './options.js';
 import { backoffDelay, bounded, retryableStatus } from './retry.js';
 import {
@@ -144,7 +144,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     shipper.lastObj = shipper.lastLogger = undefined; // not kept alive until the next line
     const level = typeof announced === 'number' ? announced : levelOf(text);
     const time = o.now();
-    const buf = format.encode(text, level, time);
+    const buf = owned(format.encode(text, level, time));
     const cost = costOf(buf);
     if (cost + format.perBatch > o.maxBytes) {
       drop('too_large');

@@ -105,7 +105,7 @@ export class SpillFile {
       if (readSync(this.fd!, head, 0, HEADER, this.readAt) !== HEADER) return undefined;
       const length = head.readUInt32LE(0);
       if (this.readAt + HEADER + length > this.size) return undefined;
-      const buf = Buffer.allocUnsafe(length);
+      const buf = Buffer.allocUnsafeSlow(length); // its own memory, not a pool slab (see owned() in formats.ts)
       if (readSync(this.fd!, buf, 0, length, this.readAt + HEADER) !== length) return undefined;
       if (crc32(buf, crc32(head.subarray(8))) !== head.readUInt32LE(4)) return undefined;
       return { buf, level: head.readUInt16LE(8), time: head.readDoubleLE(10) };

@@ -5,6 +5,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import { createLogShipper, type LogShipper, type LogShipperOptions } from '../../src/log/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
@@ -136,6 +137,56 @@ describe('log shipper: a sink that misbehaves', () => {
       await waitFor(() => shipper.stats().dropped.rejected === 5, 'rejected');
       assert.equal(sink.requests, 1);
       assert.equal(check(shipper.stats()).sinkState, 'up');
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
+  test("docs/logging.md's multistream set-up ships (options first; pino(multistream) alone would log to stdout only)", async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('jsonl');
+      const shipper = createLogShipper({ ...FAST, url: sink.url });
+      const stdout = new PassThrough();
+      stdout.resume();
+      const logger = pino({ level: 'info' }, pino.multistream([{ stream: stdout }, { level: 'info', stream: shipper }]));
+      logger.info('to both');
+      await waitFor(() => sink.docs.length === 1, 'the line reached the sink');
+      assert.equal(sink.docs[0]!.msg, 'to both');
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
+  test('sink down, mixed levels: the memory the queued lines hold stays near the cap (kept warn lines do not pin pool slabs)', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('jsonl');
+      await sink.stop(); // refused
+      const maxBytes = 1024 * 1024;
+      const shipper = createLogShipper({ ...FAST, url: sink.url, maxBytes, retries: 100, breakDuration: 60_000 });
+      const log = pino(shipper);
+      const pad = 'z'.repeat(250);
+      globalThis.gc!();
+      const before = process.memoryUsage().arrayBuffers;
+      // 100 000 lines of ~0.3 KiB (30 times the cap), one warn in 30: info lines are dropped to make room.
+      for (let round = 0; round < 100; round++) {
+        for (let i = 0; i < 1000; i++) {
+          const n = round * 1000 + i;
+          if (n % 30 === 0) log.warn({ pad }, `warn ${n}`);
+          else log.info({ pad }, `info ${n}`);
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+      // Freed backing stores are swept after the GC, off the main thread: a few rounds let it finish.
+      for (let i = 0; i < 5; i++) {
+        globalThis.gc!();
+        await new Promise((r) => setImmediate(r));
+      }
+      const held = process.memoryUsage().arrayBuffers - before;
+      const s = check(shipper.stats());
+      assert.ok(s.pendingBytes <= maxBytes, `pending ${s.pendingBytes}`);
+      assert.ok(s.dropped.cap > 50_000, `dropped by the cap: ${s.dropped.cap}`);
+      // Pool slabs pinned by the kept warn lines held ~8 KiB each (~20 MiB here).
+      assert.ok(held < 2 * maxBytes, `array buffers grew ${(held / 2 ** 20).toFixed(1)} MiB for a ${maxBytes / 2 ** 20} MiB cap`);
       await shipper.close();
       await sink.close();
     });
