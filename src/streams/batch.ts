@@ -5,11 +5,18 @@ import { checkInt } from './check.js';
 
 export type Source<T> = Iterable<T> | AsyncIterable<T>;
 
-function iterate<T>(items: Source<T>): AsyncIterator<T> | Iterator<T> {
-  if (items != null && typeof (items as AsyncIterable<T>)[Symbol.asyncIterator] === 'function')
-    return (items as AsyncIterable<T>)[Symbol.asyncIterator]();
-  if (items != null && typeof (items as Iterable<T>)[Symbol.iterator] === 'function') return (items as Iterable<T>)[Symbol.iterator]();
-  throw new TypeError(`items must be an iterable or an async iterable, got ${items === null ? 'null' : typeof items}`);
+/** Refuses what is not a source, without starting to iterate it (a stream's iterator attaches to it). */
+function checkSource<T>(fn: string, items: Source<T>): void {
+  const it = items as Partial<AsyncIterable<T> & Iterable<T>> | null | undefined;
+  if (it != null && (typeof it[Symbol.asyncIterator] === 'function' || typeof it[Symbol.iterator] === 'function')) return;
+  throw new TypeError(`${fn}: items must be an iterable or an async iterable, got ${items === null ? 'null' : typeof items}`);
+}
+
+function iterate<T>(fn: string, items: Source<T>): AsyncIterator<T> | Iterator<T> {
+  checkSource(fn, items);
+  const asyncIterable = items as AsyncIterable<T>;
+  if (typeof asyncIterable[Symbol.asyncIterator] === 'function') return asyncIterable[Symbol.asyncIterator]();
+  return (items as Iterable<T>)[Symbol.iterator]();
 }
 
 export interface ProcessBatchOptions {
@@ -19,7 +26,8 @@ export interface ProcessBatchOptions {
 
 /**
  * Calls `fn(item, index)` for every item with at most `concurrency` calls at once and resolves with
- * the results in input order. The first failure rejects (no new calls start; running ones finish).
+ * the results in input order. The first failure rejects (no new calls start; running ones finish)
+ * once the source is closed (its return(): a generator's finally runs, a file or cursor is let go).
  */
 export async function processBatch<T, R>(
   items: Source<T>,
@@ -28,7 +36,7 @@ export async function processBatch<T, R>(
 ): Promise<R[]> {
   const concurrency = checkInt('processBatch', 'concurrency', options.concurrency, 8, 1, 10_000);
   if (typeof fn !== 'function') throw new TypeError('processBatch: fn must be a function');
-  const it = iterate(items);
+  const it = iterate('processBatch', items);
   const results: R[] = [];
   let next = 0;
   let failed = false;
@@ -46,13 +54,26 @@ export async function processBatch<T, R>(
       }
     }
   }
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  const done = await Promise.allSettled(Array.from({ length: concurrency }, worker));
+  const failure = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
+  if (failure) {
+    // Left before its end: the source is told so, as a for-await loop would tell it.
+    await it.return?.();
+    throw failure.reason;
+  }
   return results;
 }
 
-/** Yields arrays of `size` items (the last may be shorter) from an iterable or async iterable. */
-export async function* chunkArray<T>(items: Source<T>, size: number): AsyncGenerator<T[], void, undefined> {
+/** Yields arrays of `size` items (the last may be shorter) from an iterable or async iterable; `size` is required. */
+export function chunkArray<T>(items: Source<T>, size: number): AsyncGenerator<T[], void, undefined> {
+  // Checked at the call, not at the first next() (a generator's body runs only then).
+  if (size === undefined) throw new TypeError('chunkArray: size is required: an integer from 1 to 1000000 (items per chunk)');
   const n = checkInt('chunkArray', 'size', size, 0, 1, 1_000_000);
+  checkSource('chunkArray', items);
+  return chunks(items, n);
+}
+
+async function* chunks<T>(items: Source<T>, n: number): AsyncGenerator<T[], void, undefined> {
   let chunk: T[] = [];
   for await (const item of items as AsyncIterable<T>) {
     chunk.push(item);

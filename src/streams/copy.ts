@@ -1,7 +1,13 @@
 // streamCopyFile: a file copied through a bounded buffer (pipeline handles backpressure, errors and
-// cleanup of both ends), instead of readFile + writeFile holding the whole file.
+// cleanup of both ends), instead of readFile + writeFile holding the whole file. The copy goes to a
+// temporary file beside the destination, renamed over it once complete: a missing source, an abort
+// or a failure midway leaves the destination as it was, and copying a file onto itself keeps it.
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
 import { checkInt } from './check.js';
 
 export interface StreamCopyOptions {
@@ -10,8 +16,29 @@ export interface StreamCopyOptions {
   signal?: AbortSignal;
 }
 
-/** Copies `src` to `dest` holding at most about two `highWaterMark` chunks in memory. */
+const pathOf = (name: string, p: unknown): string => {
+  if (p instanceof URL) return fileURLToPath(p);
+  if (typeof p === 'string' && p !== '') return p;
+  throw new TypeError(
+    `streamCopyFile: ${name} must be a file path or a file: URL, got ${p === '' ? 'an empty string' : p === null ? 'null' : typeof p}`,
+  );
+};
+
+/** Copies `src` to `dest` holding at most about two `highWaterMark` chunks in memory; `dest` is replaced only by a complete copy. */
 export async function streamCopyFile(src: string | URL, dest: string | URL, options: StreamCopyOptions = {}): Promise<void> {
   const highWaterMark = checkInt('streamCopyFile', 'highWaterMark', options.highWaterMark, 64 * 1024, 1024, 64 * 1024 ** 2);
-  await pipeline(createReadStream(src, { highWaterMark }), createWriteStream(dest, { highWaterMark }), { signal: options.signal });
+  const { signal } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new TypeError(`streamCopyFile: signal must be an AbortSignal, got ${signal === null ? 'null' : typeof signal}`);
+  const from = pathOf('src', src);
+  const to = pathOf('dest', dest);
+  signal?.throwIfAborted();
+  const temp = join(dirname(to), `.${basename(to)}.${randomBytes(6).toString('hex')}.part`);
+  try {
+    await pipeline(createReadStream(from, { highWaterMark }), createWriteStream(temp, { highWaterMark, flags: 'wx' }), { signal });
+    await rename(temp, to);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
 }

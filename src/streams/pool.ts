@@ -23,17 +23,25 @@ export function createObjectPool<T>(options: ObjectPoolOptions<T>): ObjectPool<T
   if (typeof options?.create !== 'function') throw new TypeError('createObjectPool: create must be a function');
   const max = checkInt('createObjectPool', 'max', options.max, 16, 1, 100_000);
   const idle: T[] = [];
+  // What is idle, to refuse a second release (two later acquire() calls would share the object).
+  const idleSet = new Set<T>();
   let created = 0;
   return {
     acquire(): T {
-      if (idle.length > 0) return idle.pop()!;
+      if (idle.length > 0) {
+        const obj = idle.pop()!;
+        idleSet.delete(obj);
+        return obj;
+      }
       created++;
       return options.create();
     },
     release(obj: T): void {
+      if (idleSet.has(obj)) throw new TypeError('createObjectPool: release() of an object that is already in the pool (released twice)');
       if (idle.length >= max) return;
       options.reset?.(obj);
       idle.push(obj);
+      idleSet.add(obj);
     },
     get size() {
       return idle.length;
@@ -43,6 +51,7 @@ export function createObjectPool<T>(options: ObjectPoolOptions<T>): ObjectPool<T
     },
     clear(): void {
       idle.length = 0;
+      idleSet.clear();
     },
   };
 }

@@ -2,7 +2,8 @@
 // they run), order and counts are right, bad options are refused by name.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chunkArray, createObjectPool, processBatch, streamCopyFile } from '../../src/streams/index.js';
@@ -115,8 +116,72 @@ describe('processBatch', () => {
     );
     await assert.rejects(
       processBatch(42 as never, (x) => x),
-      /items must be an iterable/,
+      /processBatch: items must be an iterable/,
     );
+  });
+});
+
+describe('the source and the destination are never damaged', () => {
+  test('streamCopyFile replaces dest only with a complete copy: missing source, same file, abort, bad arguments', async () => {
+    await assertNoLeakedHandles(async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'headroom-copy-safe-'));
+      try {
+        const keep = join(dir, 'keep.txt');
+        await writeFile(keep, 'precious bytes');
+        await assert.rejects(streamCopyFile(join(dir, 'missing'), keep), { code: 'ENOENT' });
+        assert.equal(await readFile(keep, 'utf8'), 'precious bytes', 'a missing source leaves dest as it was');
+        await streamCopyFile(keep, keep);
+        assert.equal(await readFile(keep, 'utf8'), 'precious bytes', 'a file copied onto itself keeps its bytes');
+        const big = join(dir, 'big.bin');
+        await writeFile(big, randomBytes(4 * MiB));
+        const controller = new AbortController();
+        controller.abort();
+        await assert.rejects(streamCopyFile(big, keep, { signal: controller.signal }), { name: 'AbortError' });
+        assert.equal(await readFile(keep, 'utf8'), 'precious bytes', 'an aborted copy leaves dest as it was');
+        await assert.rejects(
+          streamCopyFile(big, keep, { signal: 'x' as never }),
+          /streamCopyFile: signal must be an AbortSignal, got string/,
+        );
+        await assert.rejects(streamCopyFile(big, 42 as never), /streamCopyFile: dest must be a file path or a file: URL, got number/);
+        await streamCopyFile(big, keep);
+        assert.ok((await readFile(keep)).equals(await readFile(big)), 'a complete copy replaces dest');
+        assert.deepEqual((await readdir(dir)).sort(), ['big.bin', 'keep.txt'], 'no temporary file is left');
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  test('processBatch closes its source when a call fails (a generator runs its finally)', async () => {
+    let closed = false;
+    function* source(): Generator<number> {
+      try {
+        for (let i = 0; ; i++) yield i;
+      } finally {
+        closed = true;
+      }
+    }
+    await assert.rejects(
+      processBatch(source(), (i) => {
+        if (i === 5) throw new Error('boom');
+      }),
+      /boom/,
+    );
+    assert.equal(closed, true);
+  });
+
+  test('createObjectPool refuses an object released twice (two acquires would share it)', () => {
+    const pool = createObjectPool({ create: () => ({ n: 0 }) });
+    const a = pool.acquire();
+    pool.release(a);
+    assert.throws(() => pool.release(a), /createObjectPool: release\(\) of an object that is already in the pool/);
+    assert.equal(pool.acquire(), a);
+    assert.notEqual(pool.acquire(), a);
+  });
+
+  test('chunkArray checks its arguments at the call: size is required', () => {
+    assert.throws(() => chunkArray([1, 2, 3], undefined as never), /chunkArray: size is required/);
+    assert.throws(() => chunkArray(null as never, 2), /chunkArray: items must be an iterable or an async iterable, got null/);
   });
 });
 
@@ -147,7 +212,7 @@ describe('chunkArray', () => {
     const out: number[][] = [];
     for await (const c of chunkArray([1, 2, 3, 4, 5], 2)) out.push(c);
     assert.deepEqual(out, [[1, 2], [3, 4], [5]]);
-    await assert.rejects(chunkArray([1], 0).next(), /chunkArray: size must be an integer from 1/);
+    assert.throws(() => chunkArray([1], 0), /chunkArray: size must be an integer from 1/);
   });
 });
 
