@@ -30,6 +30,8 @@ export interface Entry {
   level: number;
   /** When it was written (ms, the shipper's clock): maxAge counts from here. */
   time: number;
+  /** Write order across both queues (lines written within one millisecond keep their order). */
+  seq: number;
   /** Bytes counted against maxBytes. */
   cost: number;
 }
@@ -172,8 +174,11 @@ export function assemble(format: Format, entries: readonly Entry[]): { body: Buf
 /** What a sink's answer means for each line of the batch. */
 export type Verdict =
   | { kind: 'ok' }
-  /** Retry the whole batch later. */
-  | { kind: 'retry'; reason: string }
+  /**
+   * Retry the whole batch later. `unreachable`: no answer at all (refused, timed out), so a probe
+   * of a down sink does not count as one of the batch's retries; `after`: the sink's Retry-After, ms.
+   */
+  | { kind: 'retry'; reason: string; unreachable?: boolean; after?: number }
   /** The sink refused the batch for good. */
   | { kind: 'rejected'; reason: string }
   /** `_bulk` item by item: indexes of the batch to retry, and to drop as rejected. */

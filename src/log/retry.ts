@@ -26,3 +26,14 @@ export async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
   ]);
   clearTimeout(timer);
 }
+
+/** The longest Retry-After obeyed: a sink asking for more is retried after this (lines still age out at maxAge). */
+export const MAX_RETRY_AFTER_MS = 10 * 60_000;
+
+/** A Retry-After header (seconds or an HTTP date) as ms from `now`, at most MAX_RETRY_AFTER_MS; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | string[] | undefined, now: number): number | undefined {
+  const v = Array.isArray(header) ? header[0] : header;
+  if (v === undefined || v.trim() === '') return undefined;
+  const ms = /^\s*\d+\s*$/.test(v) ? Number(v) * 1000 : Date.parse(v) - now;
+  return Number.isFinite(ms) ? Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms)) : undefined;
+}

@@ -26,7 +26,7 @@ import { Deque } from './deque.js';
 import { SpillFile, type SpilledLine } from './spill.js';
 import { assemble, bulkVerdict, createFormat, ENTRY_OVERHEAD, levelOf, owned, WARN, type Entry, type Verdict } from './formats.js';
 import { resolveLogShipperOptions } from './options.js';
-import { backoffDelay, bounded, retryableStatus } from './retry.js';
+import { backoffDelay, bounded, retryAfterMs, retryableStatus } from './retry.js';
 import {
   DROP_REASONS,
   type DropReason,
@@ -46,6 +46,8 @@ interface Batch {
   failures: number;
   /** A request carries it now: it can neither be dropped for room nor for age. */
   inFlight: boolean;
+  /** The sink's Retry-After on its last failure, ms. */
+  retryAfter?: number;
 }
 
 const METADATA = Symbol.for('pino.metadata');
@@ -75,6 +77,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   let batchBytes = 0;
 
   let produced = 0;
+  let written = 0; // sequence of the lines queued in memory (Entry.seq)
   let sent = 0;
   const dropped = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
   const requests: Record<RequestOutcome, number> = { ok: 0, partial: 0, rejected: 0, error: 0, timeout: 0, refused: 0 };
@@ -156,7 +159,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       drop('cap');
       return true;
     }
-    (level < WARN ? low : high).push({ buf, level, time, cost });
+    (level < WARN ? low : high).push({ buf, level, time, cost, seq: ++written });
     queuedBytes += cost;
     if (low.length + high.length >= o.batch) {
       if (!pumping) void pump(false);
@@ -193,7 +196,8 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
         continue;
       }
       const cost = costOf(buf);
-      (level < WARN ? low : high).push({ buf, level, time, cost });
+      // Newer than every line in memory: while the spill holds lines, new ones go there too.
+      (level < WARN ? low : high).push({ buf, level, time, cost, seq: ++written });
       queuedBytes += cost;
     }
   }
@@ -233,7 +237,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     while (entries.length < o.batch) {
       const l = low.peek();
       const h = high.peek();
-      const q = l && (!h || l.time <= h.time) ? low : h ? high : undefined;
+      const q = l && (!h || l.seq < h.seq) ? low : h ? high : undefined;
       if (!q) break;
       const next = q.peek()!;
       if (entries.length > 0 && bytes + next.cost > o.maxBytes) break;
@@ -319,7 +323,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       if (state === 'down') {
         if (closing) return;
         await sleep(openUntil - o.now());
-        if (stopped) return;
+        if (stopped || closing) return; // close() woke it: a sink that is down gets no last attempt
         state = 'probing';
       }
       dropExpiredBatches();
@@ -334,7 +338,8 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       if (retrying.length > 0 && !closing) {
         if ((state as SinkState) !== 'down') {
           state = 'retrying';
-          await sleep(backoff(Math.max(...retrying.map((b) => b.failures))));
+          // The sink's Retry-After (429, 503) when it asks for longer than the backoff.
+          await sleep(Math.max(backoff(Math.max(...retrying.map((b) => b.failures))), ...retrying.map((b) => b.retryAfter ?? 0)));
         }
       } else if (retrying.length > 0 && closing) {
         return; // one attempt per batch while closing; close() counts the rest
@@ -363,11 +368,15 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       if (held(current)) failed(current);
     } else {
       consecutiveFailures++;
-      if (consecutiveFailures >= o.breakerThreshold || state === 'probing') {
+      const probe = state === 'probing';
+      if (consecutiveFailures >= o.breakerThreshold || probe) {
         state = 'down';
-        openUntil = o.now() + o.breakDuration;
+        openUntil = o.now() + Math.max(o.breakDuration, verdict.after ?? 0);
       }
-      failed(current);
+      current.retryAfter = verdict.after;
+      // A probe nobody answered says the sink is still down, nothing about the batch: while the
+      // breaker is open lines only queue (within the cap), they do not run out of retries.
+      if (!(probe && verdict.unreachable)) failed(current);
     }
   }
 
@@ -398,7 +407,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
           format.name === 'elasticsearch' ? bulkVerdict(await readText(res.body, o.maxResponseBytes), b.entries.length) : { kind: 'ok' };
       } else {
         verdict = retryableStatus(res.statusCode)
-          ? { kind: 'retry', reason: `status ${res.statusCode}` }
+          ? { kind: 'retry', reason: `status ${res.statusCode}`, after: retryAfterMs(res.headers['retry-after'], Date.now()) }
           : { kind: 'rejected', reason: `status ${res.statusCode}` };
       }
       if (format.name !== 'elasticsearch' || verdict.kind === 'retry' || verdict.kind === 'rejected')
@@ -406,8 +415,9 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       requests[verdict.kind === 'retry' ? 'error' : verdict.kind]++;
       return verdict;
     } catch (err) {
-      requests[outcomeOf(err, ac.signal.aborted)]++;
-      return { kind: 'retry', reason: (err as Error).message };
+      const outcome = outcomeOf(err, ac.signal.aborted);
+      requests[outcome]++;
+      return { kind: 'retry', reason: (err as Error).message, unreachable: outcome !== 'error' };
     } finally {
       clearTimeout(timer);
       b.inFlight = false;

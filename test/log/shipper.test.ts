@@ -157,6 +157,64 @@ describe('log shipper: a sink that misbehaves', () => {
     });
   });
 
+  test('lines keep their write order across levels, also within one millisecond', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('jsonl');
+      const shipper = createLogShipper({ ...FAST, url: sink.url, concurrency: 1, now: () => 1_000 }); // one millisecond for all
+      const log = pino(shipper);
+      for (let i = 0; i < 300; i++) {
+        if (i % 10 === 0) log.warn(`${i}`);
+        else log.info(`${i}`);
+      }
+      await shipper.flush();
+      await waitFor(() => sink.docs.length === 300, 'all delivered');
+      assert.deepEqual(
+        sink.docs.map((d) => Number(d.msg)),
+        Array.from({ length: 300 }, (_, i) => i),
+      );
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
+  test('breaker open: probes nobody answers use up no retries; Retry-After is obeyed', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('jsonl');
+      await sink.stop(); // refused
+      const shipper = createLogShipper({ ...FAST, url: sink.url, retries: 2, breakDuration: 30, breakerThreshold: 1 });
+      const log = pino(shipper);
+      log.warn('kept through the outage');
+      // Many probes (every ~30 ms), each refused: the line is not dropped as failed.
+      await waitFor(() => shipper.stats().requests.refused >= 8, 'probes refused');
+      assert.equal(shipper.stats().dropped.failed, 0, JSON.stringify(shipper.stats().dropped));
+      sink.mode = { kind: 'status', status: 429, retryAfter: '1' };
+      await sink.start();
+      await waitFor(() => sink.requests === 1, 'the sink answered 429');
+      const at = performance.now();
+      sink.mode = { kind: 'ok' };
+      await waitFor(() => sink.docs.length === 1, 'delivered after Retry-After', 5000);
+      assert.ok(performance.now() - at >= 900, `retried ${Math.round(performance.now() - at)} ms after a Retry-After of 1 s`);
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
+  test('close() with the breaker open makes no last attempt', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('jsonl');
+      await sink.stop();
+      const shipper = createLogShipper({ ...FAST, url: sink.url, breakDuration: 60_000, breakerThreshold: 1 });
+      const log = pino(shipper);
+      log.warn('never delivered');
+      await waitFor(() => shipper.stats().sinkState === 'down', 'the breaker opened');
+      const refused = shipper.stats().requests.refused;
+      await shipper.close();
+      assert.equal(shipper.stats().requests.refused, refused, 'no request was made while closing');
+      assert.equal(shipper.stats().dropped.close, 1);
+      await sink.close();
+    });
+  });
+
   test('sink down, mixed levels: the memory the queued lines hold stays near the cap (kept warn lines do not pin pool slabs)', async () => {
     await assertNoLeakedHandles(async () => {
       const sink = await startSink('jsonl');

@@ -9,7 +9,7 @@ export type SinkMode =
   | { kind: 'ok' }
   | { kind: 'blackhole' }
   | { kind: 'slow'; ms: number }
-  | { kind: 'status'; status: number }
+  | { kind: 'status'; status: number; retryAfter?: string }
   /** `_bulk` answers 200 with errors: true; lines whose `msg` matches get that item status. */
   | { kind: 'partial'; fail: (doc: Record<string, unknown>, attempt: number) => number | undefined };
 
@@ -94,7 +94,9 @@ export async function startSink(
       const body = Buffer.concat(chunks).toString('utf8');
       const answer = (): void => {
         if (m.kind === 'status') {
-          res.writeHead(m.status, { 'content-type': 'application/json' }).end('{"error":"test"}');
+          const headers: Record<string, string> = { 'content-type': 'application/json' };
+          if (m.retryAfter !== undefined) headers['retry-after'] = m.retryAfter;
+          res.writeHead(m.status, headers).end('{"error":"test"}');
           return;
         }
         if (protocol === 'elasticsearch') return bulk(body, res, m);
