@@ -78,8 +78,14 @@ export function guardTransport(stream: TransportStream): GuardedTransport {
 
   async function close(): Promise<void> {
     const done = once(stream, 'close');
+    // pino.transport unrefs its worker (again once it is ready, so ref() is not enough): in a script
+    // with nothing else to do the process would exit while the worker still ships, and `await
+    // close()` would never settle. A ref'd timer holds the process until the worker has closed
+    // (at most a minute: the worker's own close is bounded by the shipper's timeout).
+    const hold = setTimeout(() => {}, 60_000);
     stream.end();
     await done.catch(() => {});
+    clearTimeout(hold);
     stream.off('drain', onDrain);
     stream.off(STATS_EVENT, onStats);
   }

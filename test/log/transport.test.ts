@@ -3,7 +3,9 @@
 // the main thread never queues more than thread-stream's shared buffer and counts what it drops.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import pino from 'pino';
 import { guardTransport, type GuardedTransportStats } from '../../src/log/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
@@ -48,6 +50,18 @@ describe('log transport (worker thread)', () => {
       adds(guard.stats());
       await sink.close();
     });
+  });
+
+  test("close() in a short-lived script keeps the process alive until the worker is done (the worker thread is unref'd)", async () => {
+    const sink = await startSink('jsonl');
+    const script = fileURLToPath(new URL('../fixtures/log-short-script.ts', import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, sink.url], { timeout: 30_000 });
+    assert.deepEqual(JSON.parse(stdout), { closed: true, produced: 1 });
+    assert.deepEqual(
+      sink.docs.map((d) => d.msg),
+      ['job done'],
+    );
+    await sink.close();
   });
 
   test('a burst larger than thread-stream can hold: the main thread drops (counted) instead of queueing', async () => {
