@@ -89,6 +89,36 @@ describe('disk store', () => {
     await again.close();
   });
 
+  test("a directory where an entry's file belongs is a miss that is removed, not a store failure (get, set, restart scan)", async () => {
+    const dir = freshDir();
+    const s = new DiskStore({ dir });
+    await s.ready;
+    await s.set('bad', entry(Buffer.from('v')));
+    await s.set('ok', entry(Buffer.from('fine')));
+    const path = files(dir).find((f) => readFileSync(f).includes(Buffer.from('bad')))!;
+    rmSync(path);
+    mkdirSync(path);
+    writeFileSync(join(path, 'inside'), 'x');
+    assert.equal(await s.get('bad'), undefined);
+    assert.equal(s.stats().errors, 0, 'not counted as a store failure');
+    assert.equal((await s.get('ok'))?.payload.toString(), 'fine');
+    assert.equal(existsSync(path), false, 'the directory was removed');
+    // A write onto a directory under the entry's name replaces it.
+    mkdirSync(path);
+    await s.set('bad', entry(Buffer.from('again')));
+    assert.equal((await s.get('bad'))?.payload.toString(), 'again');
+    // Found by the start-up scan: removed too.
+    rmSync(path);
+    mkdirSync(path);
+    await s.close();
+    const again = new DiskStore({ dir });
+    await again.ready;
+    assert.equal(existsSync(path), false);
+    assert.equal((await again.get('ok'))?.payload.toString(), 'fine');
+    assert.equal(again.stats().errors, 0);
+    await again.close();
+  });
+
   test('keeps its byte cap by evicting the least recently used files', async () => {
     const dir = freshDir();
     const s = new DiskStore({ dir, maxBytes: 1024 * 1024 });

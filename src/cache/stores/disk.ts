@@ -11,7 +11,7 @@
 // named like ours (64 hex digits in a two-hex-digit folder, our temp names) are ever deleted.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { HeadroomError } from '../../errors.js';
@@ -124,10 +124,12 @@ export class DiskStore implements L2Store {
   }
 
   /** Reads or opens the key's file; a file that is gone is a miss and leaves the index. */
-  private async orMiss<T>(key: string, access: () => Promise<T>): Promise<T | undefined> {
+  private async orMiss<T>(key: string, path: string, access: () => Promise<T>): Promise<T | undefined> {
     try {
       return await access();
     } catch (err) {
+      // A directory someone put under the entry's name: foreign, a miss that is removed (not a store failure).
+      if (isDirectory(err) && (await isDirectoryAt(path))) return this.dropCorrupt(key, path);
       if (!isNotFound(err)) throw err;
       this.index.remove(key);
       return undefined;
@@ -137,7 +139,7 @@ export class DiskStore implements L2Store {
   get(key: string): Promise<Encoded | undefined> {
     return this.op(async () => {
       const path = this.pathOf(key);
-      const buf = await this.orMiss(key, () => readBounded(path, this.maxGetBytes));
+      const buf = await this.orMiss(key, path, () => readBounded(path, this.maxGetBytes));
       if (buf === undefined) return undefined;
       let e: Encoded;
       try {
@@ -181,7 +183,7 @@ export class DiskStore implements L2Store {
   /** Renames the temp file into place and indexes it, unless the write was invalidated meanwhile. */
   private async land(w: Write, tmp: string, size: number, meta: Meta): Promise<void> {
     if (w.doomed) return rm(tmp, { force: true });
-    w.landing = rename(tmp, this.pathOf(w.key)).then(() => this.track(w.key, size, meta));
+    w.landing = renameOver(tmp, this.pathOf(w.key)).then(() => this.track(w.key, size, meta));
     await w.landing;
   }
 
@@ -245,7 +247,7 @@ export class DiskStore implements L2Store {
 
   private async openStream(key: string): Promise<StoreStreamEntry | undefined> {
     const path = this.pathOf(key);
-    const fh = await this.orMiss(key, () => open(path, 'r'));
+    const fh = await this.orMiss(key, path, () => open(path, 'r'));
     if (fh === undefined) return undefined;
     let h: Header;
     try {
@@ -457,7 +459,11 @@ async function readBounded(path: string, max: number): Promise<Buffer> {
 
 async function readHeader(fh: FileHandle): Promise<Header> {
   const first = Buffer.alloc(4096);
-  const { bytesRead } = await fh.read(first, 0, first.length, 0);
+  // A directory under an entry's name opens (Linux) but cannot be read: foreign, like a bad file.
+  const { bytesRead } = await fh.read(first, 0, first.length, 0).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException)?.code === 'EISDIR') throw new CorruptError('a directory where a cache file belongs');
+    throw err;
+  });
   const buf = first.subarray(0, bytesRead);
   const total = headerLength(buf);
   if (total === undefined) throw new CorruptError('bad magic or short file');
@@ -524,10 +530,27 @@ const sizeMismatch = (key: string, what: string): HeadroomError =>
   new HeadroomError('HEADROOM_CACHE_STREAM_SIZE_MISMATCH', `stream for ${key} ${what}`);
 const isNotFound = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 
+/** The codes an operation meant for a file gets on a directory (EPERM: unlink on some systems). */
+const isDirectory = (err: unknown): boolean => ['EISDIR', 'ENOTEMPTY', 'EPERM'].includes((err as NodeJS.ErrnoException)?.code ?? '');
+const isDirectoryAt = async (path: string): Promise<boolean> => (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+
+/** Removes an entry's path; a directory someone put there (inside the cache's own folder) goes too. */
 async function unlinkQuiet(path: string): Promise<void> {
   try {
     await unlink(path);
   } catch (err) {
+    if (isDirectory(err) && (await isDirectoryAt(path))) return rm(path, { recursive: true, force: true });
     if (!isNotFound(err)) throw err;
+  }
+}
+
+/** rename(), over a directory someone put under the entry's name too (removed first). */
+async function renameOver(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if (!isDirectory(err) || !(await isDirectoryAt(to))) throw err;
+    await unlinkQuiet(to);
+    await rename(from, to);
   }
 }
