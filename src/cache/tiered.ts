@@ -15,6 +15,7 @@ import { now } from './clock.js';
 import { L1, type L1Entry } from './l1.js';
 import { Breaker, runLoader } from './loader.js';
 import { checkGetOrSet, checkKey, checkSet, checkSetStream } from './call-options.js';
+import { Unapplied } from './unapplied.js';
 import { keyPrefixOf, resolveCacheOptions } from './options.js';
 import { Versions, type ReadToken } from './versions.js';
 import { Generations } from './generations.js';
@@ -38,6 +39,9 @@ export class TieredCache implements Cache {
   private readonly l2: L2Store | undefined;
   private readonly bus: BusHandle | undefined;
   private readonly breaker: Breaker;
+  /** What L2 did not take while it failed or was skipped (see unapplied.ts). */
+  private unapplied: Unapplied | undefined;
+  private applying: Promise<boolean> | undefined;
   private readonly defaultTtl: number;
   private readonly loaderTimeout: number;
   private readonly shrinkRatio: number;
@@ -83,6 +87,7 @@ export class TieredCache implements Cache {
           ...o.redis,
           onReady: () => {
             this.breaker.reset();
+            if (this.unapplied !== undefined) void this.applyUnapplied();
             void redis.store.sweep().catch(() => undefined);
           },
         },
@@ -197,7 +202,7 @@ export class TieredCache implements Cache {
     const meta = this.meta(p.type, options);
     this.versions.bumpKey(key);
     this.putL1(key, p.type, p.l1Value, meta);
-    await this.l2Call((s) => s.set(key, { ...meta, payload: p.payload }));
+    if ((await this.l2Try((s) => s.set(key, { ...meta, payload: p.payload }))) === FAILED) this.notApplied()?.key(key);
     this.bus?.publish({ op: 'del', keys: [key] });
   }
 
@@ -211,7 +216,7 @@ export class TieredCache implements Cache {
       this.l1.delete(key);
     };
     drop();
-    await this.l2Call((s) => s.delete(key));
+    if ((await this.l2Try((s) => s.delete(key))) === FAILED) this.notApplied()?.key(key);
     drop();
     this.bus?.publish({ op: 'del', keys: [key] });
   }
@@ -227,10 +232,11 @@ export class TieredCache implements Cache {
       this.l1.deleteTag(tag);
     };
     drop();
-    await this.l2Call((s) => s.invalidateByTag(tag));
+    const failed = (await this.l2Try((s) => s.invalidateByTag(tag))) === FAILED;
     drop();
     // After the L2 step: an instance that sees the new generation and reads again finds it done.
     const g = await this.bumpGeneration(tag);
+    if (failed || (this.gens !== undefined && g === undefined)) this.notApplied()?.tag(tag);
     this.bus?.publish({ op: 'tag', tag, g });
   }
 
@@ -240,9 +246,10 @@ export class TieredCache implements Cache {
       this.l1.clear();
     };
     drop();
-    await this.l2Call((s) => s.clear());
+    const failed = (await this.l2Try((s) => s.clear())) === FAILED;
     drop();
     const g = await this.bumpGeneration(undefined);
+    if (failed || (this.gens !== undefined && g === undefined)) this.notApplied()?.everything();
     this.bus?.publish({ op: 'clear', g });
   }
 
@@ -343,7 +350,13 @@ export class TieredCache implements Cache {
         }
       };
       let stored = false;
-      if (this.l2 !== undefined && !this.breaker.open && this.closing === undefined) {
+      // What L2 missed goes first (as in l2Try); if it cannot, L2 is not written now.
+      const l2Ready =
+        this.l2 !== undefined &&
+        !this.breaker.open &&
+        this.closing === undefined &&
+        (this.unapplied === undefined || (await this.applyUnapplied()));
+      if (this.l2 !== undefined && l2Ready && !this.breaker.open && this.closing === undefined) {
         try {
           await this.l2.setStream(key, Readable.from(tapped()), meta, options.size);
           stored = true;
@@ -354,9 +367,12 @@ export class TieredCache implements Cache {
           // the value goes to L1 as without L2 when the store refused it before reading.
           const outcome = err === callerError ? 'caller' : l2Outcome(err);
           if (outcome === 'caller') throw err;
-          if (outcome === 'failed') this.l2Failed(err);
+          if (outcome === 'failed') {
+            this.l2Failed(err);
+            this.notApplied()?.key(key);
+          }
         }
-      }
+      } else this.notApplied()?.key(key); // L2 keeps whatever older copy it has: it goes when L2 is back
       if (!stored && !started) {
         for await (const _ of tapped()) if (parts === undefined) break;
       } else if (!stored) {
@@ -403,6 +419,7 @@ export class TieredCache implements Cache {
               corrupt: s.corrupt,
               evictions: s.evictions,
               breakerOpen: this.breaker.open,
+              unapplied: this.unapplied?.stats() ?? { keys: 0, tags: 0, all: false },
               ...(s.redis && { redis: s.redis }),
             },
       hitRatio: lookups === 0 ? 0 : hits / lookups,
@@ -554,6 +571,8 @@ export class TieredCache implements Cache {
   /** l2Call, telling a failure (or a skipped L2) apart from an answer. */
   private async l2Try<R>(op: (s: L2Store) => Promise<R>): Promise<R | Failed> {
     if (this.l2 === undefined || this.breaker.open || this.closing !== undefined) return FAILED;
+    // What L2 missed while it was away goes first: until then its older copies are wrong.
+    if (this.unapplied !== undefined && !(await this.applyUnapplied())) return FAILED;
     try {
       return await op(this.l2);
     } catch (err) {
@@ -562,6 +581,58 @@ export class TieredCache implements Cache {
       if (outcome === 'failed') this.l2Failed(err);
       else return undefined as R;
       return FAILED;
+    }
+  }
+
+  /** Where a change L2 did not take is kept (undefined without L2, or while closing: nothing will apply it). */
+  private notApplied(): Unapplied | undefined {
+    if (this.l2 === undefined || this.closing !== undefined) return undefined;
+    return (this.unapplied ??= new Unapplied());
+  }
+
+  /** Applies what L2 missed (one run at a time); false when L2 failed again (kept for the next try). */
+  private applyUnapplied(): Promise<boolean> {
+    return (this.applying ??= this.apply().finally(() => (this.applying = undefined)));
+  }
+
+  private async apply(): Promise<boolean> {
+    const u = this.unapplied;
+    const l2 = this.l2;
+    if (u === undefined || l2 === undefined) return true;
+    if (this.closing !== undefined) return false;
+    try {
+      while (!u.empty) {
+        if (u.all) {
+          u.all = false; // a failure meanwhile sets it again
+          let g: string | undefined;
+          try {
+            await l2.clear();
+            g = await this.gens?.bump(undefined);
+          } catch (err) {
+            u.everything();
+            throw err;
+          }
+          this.bus?.publish({ op: 'clear', g });
+          continue;
+        }
+        for (const tag of [...u.tags]) {
+          await l2.invalidateByTag(tag);
+          const g = await this.gens?.bump(tag);
+          u.tags.delete(tag);
+          this.bus?.publish({ op: 'tag', tag, g });
+        }
+        const keys = [...u.keys];
+        for (const key of keys) {
+          await l2.delete(key);
+          u.keys.delete(key);
+        }
+        if (keys.length > 0) this.bus?.publish({ op: 'del', keys });
+      }
+      if (this.unapplied === u) this.unapplied = undefined;
+      return true;
+    } catch (err) {
+      this.l2Failed(err);
+      return false;
     }
   }
 

@@ -84,6 +84,11 @@ export interface CacheStats {
         /** True while L2 is skipped after a failure (circuit breaker). */
         breakerOpen?: boolean;
         /**
+         * Deletes, invalidations and writes L2 did not take while it failed or was skipped, applied
+         * before L2 is used again (keys and tags held; `all`: an invalidateAll is owed).
+         */
+        unapplied?: { keys: number; tags: number; all: boolean };
+        /**
          * Redis: topology (single, cluster, sentinel), the server(s) this instance talks to now
          * (host:port), calls in flight now / at most / allowed (maxPending), calls refused over
          * the cap, calls answered at their deadline (commandTimeout) and the longest wait.

@@ -1,6 +1,9 @@
 // Two cache instances sharing a real redis-server: shared L2, the invalidation bus, and what
 // happens when Redis goes away and comes back. Skips loudly without redis-server (never in CI).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -176,6 +179,44 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  test('a delete, tag invalidation or write made while Redis is down is applied when it is back: the old value never returns', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hr-redis-aof-'));
+    const kept = await startRedis({ dir }); // its data survives a restart, like a real outage
+    const mk = () => createCache({ redis: { url: kept.url, keyPrefix: 'outage:' }, breakDuration: 200 });
+    const a = mk();
+    const b = mk();
+    try {
+      await waitFor(
+        () => !!(a.stats().l2?.connected && b.stats().l2?.connected && a.stats().bus?.connected && b.stats().bus?.connected),
+        'connected',
+      );
+      await a.set('user:1', 'OLD', { ttl: 3_600_000 });
+      await a.set('tagged', 'OLD', { ttl: 3_600_000, tags: ['users'] });
+      await a.set('written', 'OLD', { ttl: 3_600_000 });
+      assert.equal(await b.get('user:1'), 'OLD');
+      await kept.stop();
+      await waitFor(() => !a.stats().l2?.connected, 'a noticed Redis is gone');
+      await a.delete('user:1');
+      await a.invalidateByTag('users');
+      await a.set('written', 'NEW', { ttl: 3_600_000 });
+      assert.deepEqual(a.stats().l2?.unapplied, { keys: 2, tags: 1, all: false });
+      await kept.start();
+      await waitFor(() => a.stats().l2?.unapplied?.keys === 0 && a.stats().l2?.unapplied?.tags === 0, 'applied once Redis is back', 10_000);
+      await waitFor(() => !!(b.stats().l2?.connected && b.stats().bus?.connected), 'b reconnected', 10_000);
+      // Neither instance ever gets the old values back.
+      for (const c of [a, b]) {
+        assert.equal(await c.get('user:1'), undefined);
+        assert.equal(await c.get('tagged'), undefined);
+        assert.notEqual(await c.get('written'), 'OLD');
+      }
+    } finally {
+      await a.close();
+      await b.close();
+      await kept.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
