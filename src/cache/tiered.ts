@@ -265,7 +265,7 @@ export class TieredCache implements Cache {
   }
 
   async getOrSet<T>(key: string, loader: () => Promise<T> | T, options: GetOrSetOptions = {}): Promise<T> {
-    checkGetOrSet(key, loader, options);
+    checkKey('getOrSet', key);
     const at = now();
     const e: L1Entry | undefined = this.l1.peek(key, at);
     const fresh = e !== undefined && e.expiresAt > at;
@@ -273,6 +273,8 @@ export class TieredCache implements Cache {
       this.l1.touch(e);
       return e.value as T;
     }
+    // The loader and the options are used from here on (the hit above, the hot path, uses neither).
+    checkGetOrSet(key, loader, options);
     this.l1.misses++;
     if (fresh) this.revalidations++;
     else if (e !== undefined && options.grace) {
