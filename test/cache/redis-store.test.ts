@@ -155,6 +155,20 @@ describe('redis store', { skip: !enabled }, () => {
     });
   });
 
+  test('a database the server does not have is refused on every call, never replaced by database 0', async () => {
+    const s = new RedisStore({ url: `${redis.url}/99`, keyPrefix: 'nodb:' });
+    try {
+      await assert.rejects(s.set('k', entry(Buffer.from('v'))), {
+        code: 'HEADROOM_CACHE_STORE_UNAVAILABLE',
+        message: /refused the database in the URL \(.*DB index is out of range\)/,
+      });
+      await assert.rejects(s.get('k'), { code: 'HEADROOM_CACHE_STORE_UNAVAILABLE' });
+      assert.deepEqual(await raw.keys('nodb:*'), [], 'nothing was written to database 0');
+    } finally {
+      await s.close();
+    }
+  });
+
   test('calls made while the first connection is being made wait for it, in call order', async () => {
     const p = `early${++n}:`;
     const s = new RedisStore({ url: redis.url, keyPrefix: p });

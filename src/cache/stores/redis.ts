@@ -118,6 +118,8 @@ export class RedisStore implements L2Store {
   private stopConnecting: () => void = () => undefined;
   private waiting = 0;
   private readonly connectWait: number;
+  /** Set when the server refused the configuration (a database it does not have): every call fails with it. */
+  private refusal: Error | undefined;
 
   constructor(o: RedisStoreOptions) {
     const v = resolveStoreOptions('redis', o);
@@ -142,8 +144,8 @@ export class RedisStore implements L2Store {
       get status() {
         return client.status;
       },
-      mget: (...keys) => gate.run(() => client.mget(...keys)),
-      set: (key, value, px, ms) => gate.run(() => client.set(key, value, px, ms)),
+      mget: (...keys) => gate.run(() => (this.refusal ? Promise.reject(this.refusal) : client.mget(...keys))),
+      set: (key, value, px, ms) => gate.run(() => (this.refusal ? Promise.reject(this.refusal) : client.set(key, value, px, ms))),
     };
     this.connectWait = commandTimeout;
     this.connecting = new Promise<void>((resolve) => {
@@ -158,8 +160,14 @@ export class RedisStore implements L2Store {
     });
     // Registered before any waiter, so it runs first: waiters go on in call order, later calls after them.
     void this.connecting.then(() => (this.connecting = undefined));
-    this.client.on('error', () => {
+    this.client.on('error', (err: Error) => {
       this.errors++;
+      // ioredis goes on in database 0 when SELECT is refused: every value would land there,
+      // among whatever else uses it. The store refuses every call instead (counted, logged by the cache).
+      if (/DB index is out of range|invalid DB index/i.test(err?.message ?? ''))
+        this.refusal = unavailable(
+          `redis: the server refused the database in the URL (${err.message}): it must be below the server's \`databases\` setting (16 by default)`,
+        );
     });
     if (o.onReady) this.client.on('ready', o.onReady);
     // SET_TAGGED and BEGIN_CHUNKED are sent as EVAL, not EVALSHA: a server that lacks a script
@@ -218,6 +226,7 @@ export class RedisStore implements L2Store {
       () =>
         this.gate.run(async () => {
           if (this.connecting) await this.firstConnection();
+          if (this.refusal) throw this.refusal;
           return op();
         }),
       source,
