@@ -60,6 +60,8 @@ function spec<T>(c: Common<T>, accepted: string, parse: (raw: unknown) => T | Re
 
 const text = (raw: unknown): string | undefined =>
   typeof raw === 'string' ? raw.trim() : typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : undefined;
+/** Free text (a path, a name, a secret) is a string: `dir: 5` is a mistake, not a folder named "5". */
+const onlyText = (raw: unknown): string | undefined => (typeof raw === 'string' ? raw.trim() : undefined);
 
 function parseNumber(raw: unknown): number | undefined {
   if (typeof raw === 'number') return Number.isFinite(raw) ? raw : undefined;
@@ -214,7 +216,7 @@ export function oneOf<const T extends string>(c: Common<T> & { values: readonly 
 export function str(c: Common<string> & { pattern?: RegExp; accepted?: string; maxLength?: number }): OptionSpec<string> {
   const max = c.maxLength ?? 1024;
   return spec(c, c.accepted ?? `must be a string of at most ${max} characters`, (raw) => {
-    const s = text(raw);
+    const s = onlyText(raw);
     if (s === undefined || s.length > max) return undefined;
     if (c.pattern && !c.pattern.test(s)) return undefined;
     return s;
@@ -227,7 +229,7 @@ export function optionalStr(
   const min = c.minLength ?? 1;
   const max = c.maxLength ?? 4096;
   return spec(c, c.accepted ?? `must be a string of ${min} to ${max} characters`, (raw) => {
-    const s = text(raw);
+    const s = onlyText(raw);
     if (s === undefined || s.length < min || s.length > max) return undefined;
     return s;
   });

@@ -221,6 +221,8 @@ describe('createCache refuses bad options up front', () => {
     ['l1.maxEntryBytes', { l1: { maxEntryBytes: -1 } }, '-1'],
     ['disk.dir', { disk: { dir: '' } }, '""'],
     ['disk.dir', { disk: { dir: {} as never } }, '{}'],
+    ['disk.dir', { disk: { dir: 5 as never } }, '5'], // not a folder named "5"
+    ['redis.keyPrefix', { redis: { url, keyPrefix: 7 as never } }, '7'],
     ['disk.maxBytes', { disk: { dir: join(root, 'nan'), maxBytes: Number.NaN } }, 'NaN'],
     ['disk.maxBytes', { disk: { dir: join(root, 'small'), maxBytes: 1000 } }, '1000'],
     ['disk.maxEntries', { disk: { dir: join(root, 'entries'), maxEntries: 0 } }, '0'],
