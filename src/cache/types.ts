@@ -23,9 +23,9 @@ export interface RedisOptions {
   tls?: boolean;
   keyPrefix?: string;
   /** Values above this are stored in chunks of this size. */
-  chunkSize?: number;
+  chunkSize?: Bytes;
   /** Longest wait of a call (and of each command), ms. */
-  commandTimeout?: number;
+  commandTimeout?: Duration;
   /** Most calls in flight. */
   maxPending?: number;
 }
@@ -131,15 +131,20 @@ export interface Cache {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** Bytes: a number, or a size as the variables take it ('64MiB', '512KiB', '10MB'). */
+export type Bytes = number | string;
+/** Milliseconds: a number, or a duration as the variables take it ('5m', '30s', '250ms'). */
+export type Duration = number | string;
+
 /**
  * Options of createCache. Defaults and bounds are those of the gateway's CACHE_* configuration
  * (docs/configuration.md; declared once in src/cache/options.ts). Times are ms, sizes bytes.
  */
 export interface CacheOptions {
   /** L1: maxBytes (CACHE_MAX_BYTES), maxEntries, maxEntryBytes (unset: 8 MiB or maxBytes if smaller). */
-  l1?: { maxBytes?: number; maxEntries?: number; maxEntryBytes?: number };
+  l1?: { maxBytes?: Bytes; maxEntries?: number; maxEntryBytes?: Bytes };
   /** Disk L2 (off when not given): dir, maxBytes, maxEntries (index size); maxGetBytes: largest value get() reads. */
-  disk?: { dir?: string; maxBytes?: number; maxEntries?: number; maxGetBytes?: number } | false;
+  disk?: { dir?: string; maxBytes?: Bytes; maxEntries?: number; maxGetBytes?: Bytes } | false;
   /**
    * Redis L2 and invalidation bus (replaces the disk L2): one server (url), a cluster (clusterNodes:
    * host:port list) or Sentinel (sentinels and sentinelName); password and tls for the last two.
@@ -147,19 +152,19 @@ export interface CacheOptions {
    * most calls in flight.
    */
   redis?: RedisOptions | null;
-  defaultTtl?: number;
+  defaultTtl?: Duration;
   monitor?: PressureSource;
   /** Fraction of the L1 budget kept under warning pressure. */
   pressureShrinkRatio?: number;
-  cleanupInterval?: number;
+  cleanupInterval?: Duration;
   /** Default getOrSet loader timeout (HEADROOM_CACHE_LOADER_TIMEOUT). */
-  loaderTimeout?: number;
+  loaderTimeout?: Duration;
   /** After an L2 failure, L2 is skipped for this long (circuit breaker). */
-  breakDuration?: number;
+  breakDuration?: Duration;
   /** With Redis: longest an L1 copy is served before it is read from Redis again (CACHE_L1_MAX_STALE). */
-  maxStale?: number;
+  maxStale?: Duration;
   /** With Redis: how often, at most, each tag's (and the clear's) generation is read from Redis (CACHE_L1_CHECK_INTERVAL). */
-  generationCheckInterval?: number;
+  generationCheckInterval?: Duration;
   /** Tests and benchmarks only: loses incoming bus messages on purpose. */
   busFaults?: BusFaults;
   logger?: Logger;

@@ -132,7 +132,7 @@ export const logShipSpecs = {
   }),
   // library-only
   retryDelay: duration({
-    doc: 'First retry delay; each further retry doubles it (up to maxRetryDelay), with full jitter.',
+    doc: 'First retry delay; each further retry doubles it (up to maxRetryDelay), with equal jitter (half the delay fixed, half random).',
     default: 500,
     min: 1,
     max: 60_000,
