@@ -19,6 +19,7 @@ import { createLazyImageService } from '../image/lazy.js';
 import type { DemoOrigin } from '../demo/origin.js';
 import { buildApp, type RouteRegistrar } from './app.js';
 import { createGatewayLogger } from './logger.js';
+import { reportShipping } from './ship-report.js';
 import type { LogShipper } from '../log/types.js';
 import { registerLogShipMetrics } from '../metrics/log.js';
 import { registerRequestAccountingMetrics } from '../metrics/accounting.js';
@@ -95,6 +96,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const logger = options.logger ?? own!.logger;
   const logShipper = options.logShipper ?? own?.shipper;
   const parts: PartModule[] = [];
+  let shipReport: ReturnType<typeof reportShipping> | undefined;
   let draining = false;
 
   try {
@@ -234,6 +236,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     registerProcessMetrics(registry);
     for (const p of parts) p.metrics?.(registry);
     if (logShipper) registerLogShipMetrics(registry, logShipper);
+    shipReport = logShipper && reportShipping(logShipper, logger);
     requestMetrics.register(registry);
 
     const app = await buildApp({
@@ -269,7 +272,9 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
         }
         await closeParts(parts, logger);
         logger.info('shutdown complete');
+        shipReport?.stop();
         await logShipper?.close(); // after the last line, so that it is shipped too
+        shipReport?.final(); // to stdout only now
       })());
 
     return {
@@ -301,6 +306,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       [Symbol.asyncDispose]: shutdown,
     };
   } catch (err) {
+    shipReport?.stop();
     await closeParts(parts, logger);
     await logShipper?.close();
     throw err;

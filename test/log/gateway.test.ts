@@ -71,6 +71,47 @@ test('LOG_SHIP_URL: stdout and the sink get the same lines; metrics; closed afte
   });
 });
 
+test('a sink that is down: after shutdown the gateway says on stdout how many lines were not delivered', async () => {
+  await assertNoLeakedHandles(async () => {
+    const sink = await startSink('jsonl');
+    await sink.stop(); // refused
+    const dir = mkdtempSync(join(tmpdir(), 'headroom-logship-down-'));
+    try {
+      const { config } = loadConfig({
+        env: {
+          PORT: '0',
+          LOG_LEVEL: 'info',
+          UPSTREAM_URL: 'http://127.0.0.1:9/',
+          CACHE_DIR: join(dir, 'cache'),
+          HEAP_SNAPSHOT_DIR: join(dir, 'snapshots'),
+          LOG_SHIP_URL: sink.url,
+          LOG_SHIP_FLUSH_INTERVAL: '20ms',
+          LOG_SHIP_TIMEOUT: '200ms',
+        },
+      });
+      const stdout: string[] = [];
+      const capture = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          stdout.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+          cb();
+        },
+      });
+      const { logger, shipper } = await createGatewayLogger(config, capture);
+      const gw = await createGateway(config, { logger, logShipper: shipper });
+      await gw.listen();
+      gw.logger.warn('not delivered');
+      await gw.shutdown();
+      const last = JSON.parse(stdout.at(-1)!) as { level: number; msg: string; dropped: Record<string, number> };
+      assert.equal(last.level, 40);
+      assert.match(last.msg, /^log shipping: \d+ of \d+ lines were not delivered$/);
+      assert.ok((last.dropped.close ?? 0) > 0, JSON.stringify(last));
+    } finally {
+      await sink.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 /** The value of an unlabelled sample in a scrape. */
 function sample(scrape: string, name: string): number {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(scrape);
