@@ -116,7 +116,20 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
   const config: Config = demoGiven ? parsed : { ...parsed, server: { ...parsed.server, demo: env.NODE_ENV !== 'production' } };
   problems.push(...demoCheck(config, demoGiven));
   if (problems.length > 0) throw new ConfigError(problems);
-  return { config, warnings: typoWarnings(env) };
+  return { config, warnings: [...typoWarnings(env), ...unusedWarnings(config, raw)] };
+}
+
+/** Options given that have no effect without another: the LOG_SHIP_* settings without LOG_SHIP_URL. */
+function unusedWarnings(config: Config, raw: Record<string, Record<string, unknown>>): string[] {
+  if (config.log.shipUrl !== undefined) return [];
+  const given = allOptions.filter(
+    (o) => o.option.env.startsWith('LOG_SHIP_') && o.option.env !== 'LOG_SHIP_URL' && raw[o.section]?.[o.key] !== undefined,
+  );
+  return given.length === 0
+    ? []
+    : [
+        `${given.map((o) => o.option.env).join(', ')} ${given.length === 1 ? 'has' : 'have'} no effect without LOG_SHIP_URL (log shipping is off)`,
+      ];
 }
 
 // HEADROOM_DEMO is off by default in production: there a gateway without UPSTREAM_URL would

@@ -125,6 +125,13 @@ test('typos of our variables get a "did you mean" warning, other variables are l
   ]);
 });
 
+test('LOG_SHIP_* settings without LOG_SHIP_URL get a warning: they have no effect', () => {
+  assert.deepEqual(loadConfig({ env: { LOG_SHIP_MAX_BYTES: '1MiB', LOG_SHIP_FORMAT: 'loki' } }).warnings, [
+    'LOG_SHIP_FORMAT, LOG_SHIP_MAX_BYTES have no effect without LOG_SHIP_URL (log shipping is off)',
+  ]);
+  assert.deepEqual(loadConfig({ env: { LOG_SHIP_URL: 'http://127.0.0.1:9/x', LOG_SHIP_MAX_BYTES: '1MiB' } }).warnings, []);
+});
+
 test('an option a rule needs but that is missing is named without a value', () => {
   assert.deepEqual(
     problems(() => loadConfig({ env: { REDIS_SENTINELS: '127.0.0.1:26379' } })),
