@@ -8,7 +8,8 @@ import { now } from './clock.js';
 import { resolveL1Options } from './options.js';
 import type { Gen } from './generations.js';
 
-export type EvictionReason = 'size' | 'entries' | 'expired' | 'pressure';
+/** Why an entry left L1, or (too_large) was never kept: over maxEntryBytes or the effective budget. */
+export type EvictionReason = 'size' | 'entries' | 'expired' | 'pressure' | 'too_large';
 
 export interface L1Entry {
   key: string;
@@ -46,7 +47,7 @@ export class L1 {
   bytes = 0;
   hits = 0;
   misses = 0;
-  readonly evictions: Record<EvictionReason, number> = { size: 0, entries: 0, expired: 0, pressure: 0 };
+  readonly evictions: Record<EvictionReason, number> = { size: 0, entries: 0, expired: 0, pressure: 0, too_large: 0 };
   private readonly map = new Map<string, L1Entry>();
   private readonly tagIndex = new Map<string, Set<string>>();
   private head: L1Entry | undefined; // newest
@@ -124,7 +125,10 @@ export class L1 {
     const size = entrySize(key, type, value);
     const old = this.map.get(key);
     if (old !== undefined) this.remove(old);
-    if (size > this.maxEntryBytes || size > this.effectiveMaxBytes) return false;
+    if (size > this.maxEntryBytes || size > this.effectiveMaxBytes) {
+      this.evictions.too_large++; // counted: without an L2 such a set() stores nothing at all
+      return false;
+    }
     const e: L1Entry = {
       key,
       value,

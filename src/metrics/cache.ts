@@ -66,7 +66,7 @@ export function registerCacheMetrics(registry: Registry, cache: Pick<Cache, 'sta
   m.labelled(
     'counter',
     'headroom_cache_evictions_total',
-    'Evictions by tier and reason (l1: size, entries, expired, pressure; l2: capacity).',
+    'Evictions by tier and reason (l1: size, entries, expired, pressure, too_large: never kept, over maxEntryBytes; l2: capacity).',
     ['tier', 'reason'],
     (s) => {
       const out: Samples = Object.entries(s.l1.evictions).map(([reason, v]) => [{ tier: 'l1', reason }, v] as const);

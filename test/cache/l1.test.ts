@@ -33,6 +33,7 @@ describe('L1', () => {
     assert.equal(l1.set('k', 'small'), true);
     assert.equal(l1.set('k', Buffer.alloc(20_000)), false);
     assert.equal(l1.get('k'), undefined);
+    assert.equal(l1.evictions.too_large, 1, 'counted: without an L2 nothing stored it');
   });
 
   test('SIEVE keeps entries that were hit and evicts the unvisited first', () => {
