@@ -22,6 +22,8 @@ export interface HeaderRulesOptions {
   upstreamToken?: string;
   /** Keep X-Forwarded-Proto/-Host from the client (only behind a trusted load balancer). */
   trustForwarded?: boolean;
+  /** Request headers never passed upstream (any case). */
+  dropHeaders?: readonly string[];
 }
 
 /** Names listed in a Connection header value, lower-cased. */
@@ -84,6 +86,8 @@ export function createHeaderRules(options: HeaderRulesOptions) {
   const token = options.upstreamToken || undefined;
   const bearer = token ? `Bearer ${token}` : undefined;
   const trust = options.trustForwarded === true;
+  // Undefined when there are none: the walk then pays nothing for it.
+  const drop = options.dropHeaders?.length ? new Set(options.dropHeaders.map((h) => h.toLowerCase())) : undefined;
 
   /**
    * Builds the upstream header list (flat [name, value, …]) from the client's raw headers.
@@ -129,6 +133,7 @@ export function createHeaderRules(options: HeaderRulesOptions) {
         } else if (name === 'transfer-encoding') info.hasBody = true;
         continue;
       }
+      if (drop?.has(name)) continue;
       if (name === 'authorization') {
         info.hasAuthorization = true;
         if (bearer) continue;

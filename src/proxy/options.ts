@@ -6,6 +6,7 @@ import {
   bool,
   bytes,
   duration,
+  list,
   num,
   memoryMonitor,
   optionalObject,
@@ -88,6 +89,14 @@ export const proxySpecs = {
     env: 'PROXY_TRUST_FORWARDED',
     doc: "Keep the client's X-Forwarded-Proto/-Host (only behind a trusted load balancer); X-Forwarded-For is always appended to.",
     default: false,
+  }),
+  dropHeaders: list({
+    env: 'PROXY_DROP_HEADERS',
+    doc: "Request headers never passed upstream, e.g. the app's own credentials (x-api-key, cookie) when the upstream is another party. Matched in any case.",
+    default: [],
+    item: /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/,
+    itemText: 'header names',
+    maxItems: 64,
   }),
   // The default was measured in bench/proxy (docs/benchmarks.md).
   gcAssistBytes: bytes({

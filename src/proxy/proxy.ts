@@ -62,6 +62,8 @@ export interface ProxyOptions {
   monitor?: PressureSource;
   /** Keep client X-Forwarded-Proto/-Host, behind a trusted load balancer (PROXY_TRUST_FORWARDED). */
   trustForwarded?: boolean;
+  /** Request headers never passed upstream, any case, e.g. the app's own x-api-key (PROXY_DROP_HEADERS). */
+  dropHeaders?: string[];
   /** Upstream keep-alive connections. Default: the admission limit. */
   connections?: number;
   /** A young-generation GC after every this many relayed response bytes, 0 = off (PROXY_GC_ASSIST; gc-assist.ts). */
@@ -146,7 +148,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     : undefined;
   const ctx: ExchangeContext = {
     counters,
-    rules: createHeaderRules({ upstreamToken: o.upstreamToken, trustForwarded: o.trustForwarded }),
+    rules: createHeaderRules({ upstreamToken: o.upstreamToken, trustForwarded: o.trustForwarded, dropHeaders: o.dropHeaders }),
     responseCache,
     streamTimeout,
     clientTimeout: o.clientTimeout,

@@ -171,6 +171,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       cacheAuthorized: config.proxy.cacheAuthorized,
       monitor,
       trustForwarded: config.proxy.trustForwarded,
+      dropHeaders: config.proxy.dropHeaders,
       gcAssistBytes: config.proxy.gcAssist,
       closeTimeout: config.server.shutdownTimeout,
       logger: logger.child({ part: 'proxy' }),

@@ -64,6 +64,22 @@ for (const raw of [true, false]) {
       }
     });
 
+    test("dropHeaders: the app's own credentials are never passed upstream (any case), the rest is", async () => {
+      const up = await startUpstream((_req, res) => res.end('ok'));
+      const gw = await startGateway({ upstreamUrl: up.url, dropHeaders: ['X-Api-Key', 'cookie'] }, {}, { raw });
+      try {
+        const r = await request(`${gw.url}/api/x`, { headers: { 'x-api-key': 'app-secret', cookie: 'sid=1', 'x-keep': 'yes' } });
+        assert.equal(r.status, 200);
+        const got = up.received[0]!;
+        assert.equal(got.headers['x-api-key'], undefined);
+        assert.equal(got.headers.cookie, undefined);
+        assert.equal(got.headers['x-keep'], 'yes');
+      } finally {
+        await gw.close();
+        await up.close();
+      }
+    });
+
     test('every method under the prefix reaches the upstream; prefix kept when configured', async () => {
       const up = await startUpstream((req, res) => res.end(`${req.method} ${req.url}`));
       const gw = await startGateway({ upstreamUrl: up.url }, {}, { raw });

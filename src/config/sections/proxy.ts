@@ -27,6 +27,7 @@ export const proxyOptions = {
   // Gateway-only: a library proxy caches when it is given a cache.
   cacheEnabled: bool({ env: 'PROXY_CACHE_ENABLED', doc: 'Cache shareable GET/HEAD responses (RFC 9111).', default: true }),
   trustForwarded: option(p.trustForwarded),
+  dropHeaders: option(p.dropHeaders),
   gcAssist: option(p.gcAssistBytes),
   cacheAuthorized: option(p.cacheAuthorized),
 } as const;
