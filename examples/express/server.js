@@ -1,7 +1,8 @@
 // An Express app with headroom-memory. `npm install && npm start`, then:
 //   curl localhost:3000/health            memory status (503 while critical)
 //   curl localhost:3000/metrics           Prometheus, headroom_* included
-//   curl localhost:3000/api/anything?x=1  streamed to UPSTREAM_URL/anything?x=1
+//   curl localhost:3000/api/anything?x=1 -H 'authorization: Bearer dev-token'
+//                                         streamed to UPSTREAM_URL/anything?x=1
 //   curl -X POST localhost:3000/notes -H 'authorization: Bearer dev-token' \
 //        -H 'content-type: application/json' -d '{"text":"hi"}'
 import { createServer } from 'node:http';
@@ -15,26 +16,32 @@ let demo; // the demo upstream, when UPSTREAM_URL is not set
 const upstreamUrl = process.env.UPSTREAM_URL ?? (await demoUpstream());
 
 const hr = headroom({
-  proxy: { upstreamUrl },
+  // The app's own token is for this app: it is not passed on to the upstream.
+  proxy: { upstreamUrl, dropHeaders: ['authorization'] },
   adminToken: process.env.HEADROOM_ADMIN_TOKEN, // unset: /admin/* answers 403
 });
 
-const app = express();
-// 1. The proxy BEFORE any body parser, so request bodies stream to the upstream unread.
-//    (Put your auth middleware above this line to protect /api too.)
-app.use('/api', hr.proxy());
-// 2. The app's own routes, with their body parser and auth.
-app.use(express.json({ limit: '100kb' }));
-
+// The app's auth (its token is not passed upstream: dropHeaders above).
 function requireToken(req, res, next) {
-  if (req.headers.authorization === `Bearer ${APP_TOKEN}`) return next();
-  res.status(401).json({ error: 'missing or wrong bearer token' });
+  if (req.headers.authorization !== `Bearer ${APP_TOKEN}`) return void res.status(401).json({ error: 'missing or wrong bearer token' });
+  next();
 }
 
-app.post('/notes', requireToken, (req, res) => {
+const app = express();
+// 1. The proxy, behind the app's auth and BEFORE any body parser, so request bodies stream to the
+//    upstream unread.
+app.use('/api', requireToken, hr.proxy());
+// 2. The app's own routes: auth first, then their body parser (nothing is parsed for a caller
+//    without the token).
+app.post('/notes', requireToken, express.json({ limit: '100kb' }), (req, res) => {
   const text = typeof req.body?.text === 'string' ? req.body.text : '';
   if (!text) return void res.status(400).json({ error: 'body must be {"text": "…"}' });
   res.status(201).json({ note: { text, length: text.length } });
+});
+// Errors as JSON (a malformed body is a 400), never Express's HTML page with a stack trace.
+app.use((err, req, res, _next) => {
+  const status = Number.isInteger(err?.status) && err.status >= 400 && err.status < 500 ? err.status : 500;
+  res.status(status).json({ error: status === 500 ? 'internal error' : err.message });
 });
 
 // 3. headroom in front of the app: /health, /health/live, /health/ready, /metrics and /admin/* are

@@ -21,7 +21,8 @@ app.addHook('onRequest', async (request, reply) => {
 });
 
 await app.register(headroom, {
-  proxy: upstreamUrl ? { upstreamUrl } : undefined, // ANY /api/* → UPSTREAM_URL/*, streamed
+  // ANY /api/* → UPSTREAM_URL/*, streamed; the app's own key is not passed on to the upstream.
+  proxy: upstreamUrl ? { upstreamUrl, dropHeaders: ['x-api-key'] } : undefined,
   adminToken: process.env.HEADROOM_ADMIN_TOKEN, // unset: /admin/* answers 403
 });
 

@@ -41,7 +41,10 @@ Module({
   imports: [
     HeadroomModule.forRoot({
       // ANY /api/* → UPSTREAM_URL (the /api prefix is removed: /api/users?x=1 → /users?x=1).
-      proxy: UPSTREAM_URL ? { upstreamUrl: UPSTREAM_URL, upstreamToken: process.env.UPSTREAM_TOKEN || undefined } : undefined,
+      // The app's own key is not passed on to the upstream (dropHeaders).
+      proxy: UPSTREAM_URL
+        ? { upstreamUrl: UPSTREAM_URL, upstreamToken: process.env.UPSTREAM_TOKEN || undefined, dropHeaders: ['x-api-key'] }
+        : undefined,
       adminToken: process.env.HEADROOM_ADMIN_TOKEN || undefined,
     }),
   ],

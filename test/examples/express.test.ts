@@ -13,8 +13,10 @@ test(
   async () => {
     const example = await installExample('express');
     const seen: string[] = [];
+    const seenAuth: (string | undefined)[] = [];
     const upstream = createServer((req, res) => {
       seen.push(`${req.method} ${req.url}`);
+      seenAuth.push(req.headers.authorization);
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ url: req.url }));
     });
@@ -29,9 +31,22 @@ test(
       assert.equal(health.json().status, 'healthy');
       assert.equal((await request(`${url}/health/ready`)).status, 200);
       assert.match((await request(`${url}/metrics`)).text, /^headroom_app_requests_in_flight /m);
-      const proxied = await request(`${url}/api/items/3?fields=a,b`);
+      assert.equal((await request(`${url}/api/items/3`)).status, 401, "the app's auth protects /api too");
+      const proxied = await request(`${url}/api/items/3?fields=a,b`, { headers: { authorization: 'Bearer t0k3n' } });
       assert.equal(proxied.status, 200, proxied.text);
       assert.deepEqual(seen, ['GET /items/3?fields=a,b']);
+      assert.equal(seenAuth.at(-1), undefined, "the app's token is not passed to the upstream");
+      const malformed = await request(`${url}/notes`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer t0k3n' },
+        body: '{"text":',
+      });
+      assert.equal(malformed.status, 400);
+      assert.equal(
+        malformed.headers['content-type']?.toString().startsWith('application/json'),
+        true,
+        'a JSON error, not an HTML stack trace',
+      );
       const note = { headers: { 'content-type': 'application/json' }, method: 'POST', body: JSON.stringify({ text: 'hi' }) };
       assert.equal((await request(`${url}/notes`, note)).status, 401);
       const created = await request(`${url}/notes`, { ...note, headers: { ...note.headers, authorization: 'Bearer t0k3n' } });

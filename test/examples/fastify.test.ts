@@ -21,7 +21,11 @@ test(
 
       assert.equal((await request(`${url}/api/items?x=1`)).status, 401, 'the auth hook covers the proxy');
       assert.equal(up.received.length, 0);
-      assert.deepEqual((await request(`${url}/api/items?x=1`, { headers: key })).json(), { url: '/items?x=1', key: 'example-key' });
+      assert.deepEqual(
+        (await request(`${url}/api/items?x=1`, { headers: key })).json(),
+        { url: '/items?x=1', key: null },
+        "the app's key is not passed on",
+      );
       const note = await request(`${url}/notes`, {
         method: 'POST',
         headers: { ...key, 'content-type': 'application/json' },

@@ -39,6 +39,12 @@ test(
       const upload = await request(`${url}/api/upload`, { method: 'PUT', body: 'x'.repeat(100_000) });
       assert.equal(upload.status, 200, upload.text);
       assert.equal(seen.at(-1), 'PUT /upload');
+      // The prefix itself ([[...path]]) and a trailing slash (skipTrailingSlashRedirect) reach the upstream too.
+      assert.equal((await request(`${url}/api?q=1`)).status, 200);
+      assert.equal(seen.at(-1), 'GET /?q=1');
+      const slash = await request(`${url}/api/items/`, { method: 'POST', body: 'b' });
+      assert.equal(slash.status, 200, slash.text);
+      assert.equal(seen.at(-1), 'POST /items/');
 
       const note = { headers: { 'content-type': 'application/json' }, method: 'POST', body: JSON.stringify({ text: 'hi' }) };
       const denied = await request(`${url}/notes`, note);
