@@ -6,7 +6,7 @@
 // roughly as much memory again as the heap, hence the free-memory guard.
 // A snapshot holds every string in the heap (admin and upstream tokens, request data): V8 writes
 // the file 0600, and it only goes into a directory no other user can open (see privateDir()).
-import { chmod, mkdir, readdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import v8 from 'node:v8';
 import { HeadroomError } from '../errors.js';
@@ -48,7 +48,7 @@ export function createSnapshotWriter(opts: SnapshotWriterOptions): SnapshotWrite
   return {
     inProgress: () => busy,
     async write() {
-      if (busy) throw refuse('a heap snapshot is already being written; try again when it has finished');
+      if (busy) throw refuse('another heap snapshot request is being handled; try again when it has finished');
       busy = true;
       try {
         const heap = opts.heapUsed();
@@ -67,9 +67,22 @@ export function createSnapshotWriter(opts: SnapshotWriterOptions): SnapshotWrite
             `snapshot directory ${dir} holds ${mib(used)}; another snapshot of about ${mib(heap)} would exceed its cap of ${mib(opts.maxDirBytes)} (snapshotMaxBytes, HEAP_SNAPSHOT_DIR_MAX_BYTES in the gateway); delete old snapshots first`,
           );
         }
+        // The disk, too: a snapshot cut off by a full disk is useless, and (Node 20) its file stays
+        // open, so even deleting it frees nothing until the process ends.
+        const disk = await statfs(dir).catch(() => undefined);
+        const diskFree = disk === undefined ? Infinity : disk.bavail * disk.bsize;
+        if (diskFree < heap)
+          throw refuse(`not enough free disk space in ${dir} for a heap snapshot: ${mib(diskFree)} free, about ${mib(heap)} needed`);
         const file = join(dir, `headroom-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.heapsnapshot`);
         const started = performance.now();
-        v8.writeHeapSnapshot(file);
+        try {
+          v8.writeHeapSnapshot(file);
+        } catch (err) {
+          await rm(file, { force: true }); // nothing half-written is left behind
+          if ((err as NodeJS.ErrnoException).code === 'ENOSPC')
+            throw refuse(`the disk under ${dir} filled up while the heap snapshot was written; it was removed (free some space first)`);
+          throw err;
+        }
         const durationMs = Math.round(performance.now() - started);
         return { path: file, bytes: (await stat(file)).size, durationMs };
       } finally {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isHeadroomError } from '../../src/errors.js';
 import { createMemoryMonitor } from '../../src/monitor/index.js';
+import { createSnapshotWriter } from '../../src/monitor/snapshot.js';
 import { fakeMemory } from './helpers.js';
 
 const dirs: string[] = [];
@@ -82,11 +83,22 @@ describe('writeHeapSnapshot', () => {
     const dir = await tempDir();
     const monitor = createMemoryMonitor({ autoStart: false, snapshotDir: dir });
     const first = monitor.writeHeapSnapshot();
-    await assert.rejects(monitor.writeHeapSnapshot(), refused(/already being written/));
+    await assert.rejects(monitor.writeHeapSnapshot(), refused(/another heap snapshot request is being handled/));
     const r = await first;
     assert.equal((await readdir(dir)).length, 1);
     await rm(r.path);
     await monitor.close();
+  });
+
+  test('refuses when the disk has less room than the snapshot needs (nothing is written)', async () => {
+    const dir = await tempDir();
+    const petabyte = 2 ** 50;
+    const writer = createSnapshotWriter({ dir, maxDirBytes: 2 ** 62, availableMemory: () => Infinity, heapUsed: () => petabyte });
+    await assert.rejects(
+      writer.write(),
+      refused(/not enough free disk space in .* for a heap snapshot: .* free, about 1073741824\.0 MiB needed/),
+    );
+    assert.deepEqual(await readdir(dir), []);
   });
 
   test('refuses when the directory is over its byte cap', async () => {
