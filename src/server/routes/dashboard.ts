@@ -3,6 +3,7 @@
 // scope. The feed is written on the raw response (hijacked), so no onSend hook buffers it.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Dashboard } from '../../observe/dashboard/index.js';
+import { SECURITY_HEADERS } from '../../observe/dashboard/assets.js';
 import { HeadroomError } from '../../errors.js';
 import { writePlain, type PlainResponse } from '../../toolkit/response.js';
 
@@ -18,10 +19,17 @@ const assetRequest = (request: FastifyRequest): { acceptEncoding?: string; ifNon
 /** GET /dashboard, /dashboard/<file>; /dashboard/ redirects (the page's links are relative to /dashboard). */
 export async function dashboardRoutes(app: FastifyInstance, { dashboard }: DashboardRouteOptions): Promise<void> {
   const send = (request: FastifyRequest, name: string): PlainResponse => {
+    if (!dashboard.enabled) throw new HeadroomError('HEADROOM_NOT_FOUND', 'the dashboard is turned off (DASHBOARD_ENABLED=false)');
     const r = dashboard.asset(name, assetRequest(request));
     if (!r) throw new HeadroomError('HEADROOM_NOT_FOUND', `no dashboard file ${name || '/dashboard'}`);
     return r;
   };
+  // Every answer of these routes carries the dashboard's security headers: the page and its files
+  // (which set them too), the redirect and the errors.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    reply.headers(SECURITY_HEADERS);
+    done(null, payload);
+  });
   app.get('/dashboard', (request, reply) => {
     const r = send(request, '');
     return reply

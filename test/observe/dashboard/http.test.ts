@@ -75,10 +75,13 @@ describe('dashboard over HTTP', () => {
         assert.ok(raw.status === 404 || raw.status === 400, `${path}: ${raw.status}`);
         assert.doesNotMatch(raw.text, /"name":\s*"headroom-memory"/, `${path} served package.json`);
       }
-      assert.equal((await request(`${d.url}/dashboard/index.html`)).status, 404, 'only the listed names');
+      const unknown = await request(`${d.url}/dashboard/index.html`);
+      assert.equal(unknown.status, 404, 'only the listed names');
       const slash = await request(`${d.url}/dashboard/`);
       assert.equal(slash.status, 308);
       assert.equal(slash.headers.location, '../dashboard');
+      for (const r of [unknown, slash])
+        assert.equal(r.headers['content-security-policy'], CONTENT_SECURITY_POLICY, 'errors and redirects too');
       const feed = await openFeed(`${d.url}/admin/dashboard/feed`);
       assert.equal(feed.headers['content-security-policy'], CONTENT_SECURITY_POLICY);
       assert.equal(feed.headers['cache-control'], 'no-store');
@@ -171,7 +174,9 @@ describe('dashboard over HTTP', () => {
   test('DASHBOARD_ENABLED=false: no page and no feed; the history stays for scripts', async () => {
     const d = await startDashboardApp({ enabled: false });
     try {
-      assert.equal((await request(`${d.url}/dashboard`)).status, 404);
+      const page = await request(`${d.url}/dashboard`);
+      assert.equal(page.status, 404);
+      assert.match(page.text, /the dashboard is turned off \(DASHBOARD_ENABLED=false\)/);
       assert.equal((await request(`${d.url}/admin/dashboard/feed`, { headers: auth })).status, 404);
       assert.equal((await request(`${d.url}/admin/memory-history`, { headers: auth })).status, 200);
     } finally {
