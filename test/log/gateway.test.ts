@@ -21,25 +21,9 @@ test('LOG_SHIP_URL: stdout and the sink get the same lines; metrics; closed afte
     const dir = mkdtempSync(join(tmpdir(), 'headroom-logship-'));
     try {
       const { config } = loadConfig({
-        env: {
-          PORT: '0',
-          LOG_LEVEL: 'info',
-          UPSTREAM_URL: 'http://127.0.0.1:9/',
-          CACHE_DIR: join(dir, 'cache'),
-          HEAP_SNAPSHOT_DIR: join(dir, 'snapshots'),
-          LOG_SHIP_URL: sink.url,
-          LOG_SHIP_FORMAT: 'loki',
-          LOG_SHIP_FLUSH_INTERVAL: '20ms',
-          LOG_SHIP_MAX_BYTES: '1MiB',
-        },
+        env: gatewayEnv(dir, sink.url, { LOG_SHIP_FORMAT: 'loki', LOG_SHIP_MAX_BYTES: '1MiB' }),
       });
-      const stdout: string[] = [];
-      const capture = new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          stdout.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-          cb();
-        },
-      });
+      const { stdout, capture } = captured();
       const { logger, shipper } = await createGatewayLogger(config, capture);
       assert.ok(shipper, 'a shipper when LOG_SHIP_URL is set');
       const gw = await createGateway(config, { logger, logShipper: shipper });
@@ -78,24 +62,9 @@ test('a sink that is down: after shutdown the gateway says on stdout how many li
     const dir = mkdtempSync(join(tmpdir(), 'headroom-logship-down-'));
     try {
       const { config } = loadConfig({
-        env: {
-          PORT: '0',
-          LOG_LEVEL: 'info',
-          UPSTREAM_URL: 'http://127.0.0.1:9/',
-          CACHE_DIR: join(dir, 'cache'),
-          HEAP_SNAPSHOT_DIR: join(dir, 'snapshots'),
-          LOG_SHIP_URL: sink.url,
-          LOG_SHIP_FLUSH_INTERVAL: '20ms',
-          LOG_SHIP_TIMEOUT: '200ms',
-        },
+        env: gatewayEnv(dir, sink.url, { LOG_SHIP_TIMEOUT: '200ms' }),
       });
-      const stdout: string[] = [];
-      const capture = new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          stdout.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-          cb();
-        },
-      });
+      const { stdout, capture } = captured();
       const { logger, shipper } = await createGatewayLogger(config, capture);
       const gw = await createGateway(config, { logger, logShipper: shipper });
       await gw.listen();
@@ -111,6 +80,32 @@ test('a sink that is down: after shutdown the gateway says on stdout how many li
     }
   });
 });
+
+/** A gateway on a free port shipping to `sinkUrl`, its directories in `dir`. */
+function gatewayEnv(dir: string, sinkUrl: string, extra: Record<string, string>): Record<string, string> {
+  return {
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    UPSTREAM_URL: 'http://127.0.0.1:9/',
+    CACHE_DIR: join(dir, 'cache'),
+    HEAP_SNAPSHOT_DIR: join(dir, 'snapshots'),
+    LOG_SHIP_URL: sinkUrl,
+    LOG_SHIP_FLUSH_INTERVAL: '20ms',
+    ...extra,
+  };
+}
+
+/** A destination that keeps the lines written to it. */
+function captured(): { stdout: string[]; capture: Writable } {
+  const stdout: string[] = [];
+  const capture = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      stdout.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  return { stdout, capture };
+}
 
 /** The value of an unlabelled sample in a scrape. */
 function sample(scrape: string, name: string): number {
