@@ -9,16 +9,16 @@ import { createServer } from 'node:http';
 import express from 'express';
 import { headroom } from 'headroom-memory/express';
 
-const PORT = Number(process.env.PORT ?? 3000);
-const HOST = process.env.HOST ?? '127.0.0.1';
-const APP_TOKEN = process.env.APP_TOKEN ?? 'dev-token';
+const PORT = Number(process.env.PORT || 3000);
+const HOST = process.env.HOST || '127.0.0.1';
+const APP_TOKEN = process.env.APP_TOKEN || 'dev-token';
 let demo; // the demo upstream, when UPSTREAM_URL is not set
-const upstreamUrl = process.env.UPSTREAM_URL ?? (await demoUpstream());
+const upstreamUrl = process.env.UPSTREAM_URL || (await demoUpstream());
 
 const hr = headroom({
   // The app's own token is for this app: it is not passed on to the upstream.
   proxy: { upstreamUrl, dropHeaders: ['authorization'] },
-  adminToken: process.env.HEADROOM_ADMIN_TOKEN, // unset: /admin/* answers 403
+  adminToken: process.env.HEADROOM_ADMIN_TOKEN || undefined, // unset or empty: /admin/* answers 403
 });
 
 // The app's auth (its token is not passed upstream: dropHeaders above).

@@ -7,10 +7,10 @@
 import Fastify from 'fastify';
 import { gracefulShutdown, headroom, isOwnRoute } from 'headroom-memory/fastify';
 
-const upstreamUrl = process.env.UPSTREAM_URL; // unset: the app starts without the /api/* proxy
-const apiKey = process.env.APP_API_KEY ?? 'dev-key';
+const upstreamUrl = process.env.UPSTREAM_URL || undefined; // unset: the app starts without the /api/* proxy
+const apiKey = process.env.APP_API_KEY || 'dev-key';
 
-const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'info' } });
+const app = Fastify({ logger: { level: process.env.LOG_LEVEL || 'info' } });
 
 // The app's auth, registered before headroom so it also runs for the proxied /api/* routes.
 // headroom's own routes pass: probes and the Prometheus scrape send no credentials, /admin/* has
@@ -23,7 +23,7 @@ app.addHook('onRequest', async (request, reply) => {
 await app.register(headroom, {
   // ANY /api/* → UPSTREAM_URL/*, streamed; the app's own key is not passed on to the upstream.
   proxy: upstreamUrl ? { upstreamUrl, dropHeaders: ['x-api-key'] } : undefined,
-  adminToken: process.env.HEADROOM_ADMIN_TOKEN, // unset: /admin/* answers 403
+  adminToken: process.env.HEADROOM_ADMIN_TOKEN || undefined, // unset or empty: /admin/* answers 403
 });
 
 // A route of the app's own, behind Fastify's JSON body parser.
@@ -33,7 +33,7 @@ app.post('/notes', async (request, reply) => {
   return reply.code(201).send({ saved: { text, at: new Date().toISOString() }, memory: app.memory.status() });
 });
 
-await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' });
+await app.listen({ port: Number(process.env.PORT || 3000), host: process.env.HOST || '127.0.0.1' });
 app.log.info(upstreamUrl ? `proxying /api/* to ${upstreamUrl}` : 'UPSTREAM_URL is not set: /api/* is not proxied');
 // SIGTERM/SIGINT: readiness 503, in-flight requests finish, then the app and headroom close.
 gracefulShutdown(app, { log: (message, error) => app.log.info({ err: error }, message) });

@@ -22,7 +22,8 @@ test(
     });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    const app = example.start({ PORT: '0', UPSTREAM_URL: upstreamUrl, APP_TOKEN: 't0k3n' });
+    // An empty variable counts as unset, as in the gateway's configuration (the admin API stays off).
+    const app = example.start({ PORT: '0', UPSTREAM_URL: upstreamUrl, APP_TOKEN: 't0k3n', HEADROOM_ADMIN_TOKEN: '' });
     const child = app.child;
     try {
       const url = (await app.waitForOutput(/listening on (http:\/\/\S+)/))[1]!;

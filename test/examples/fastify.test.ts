@@ -15,7 +15,7 @@ test(
     const up = await startUpstream((req, res) => res.end(JSON.stringify({ url: req.url, key: req.headers['x-api-key'] ?? null })));
     let app: CliChild | undefined;
     try {
-      app = example.start({ PORT: '0', UPSTREAM_URL: up.url, APP_API_KEY: 'example-key', LOG_LEVEL: 'info' });
+      app = example.start({ PORT: '0', UPSTREAM_URL: up.url, APP_API_KEY: 'example-key', LOG_LEVEL: 'info', HEADROOM_ADMIN_TOKEN: '' });
       const url = (await app.waitForOutput(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
       const key = { 'x-api-key': 'example-key' };
 

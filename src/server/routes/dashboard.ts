@@ -61,6 +61,7 @@ export async function dashboardAdminRoutes(app: FastifyInstance, { dashboard }: 
   });
   if (!dashboard.enabled) return;
   app.get('/dashboard/feed', (request, reply) => {
+    reply.headers(SECURITY_HEADERS); // on the 503 when every viewer slot is taken, too
     const r = dashboard.feed();
     reply.hijack();
     writePlain(reply.raw, r, request.method);

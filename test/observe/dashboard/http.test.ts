@@ -126,6 +126,7 @@ describe('dashboard over HTTP', () => {
         assert.equal(JSON.parse(c.body).error.code, 'HEADROOM_DASHBOARD_FULL');
         assert.match(JSON.parse(c.body).error.message, /2 viewers/);
         assert.ok(Number(c.headers['retry-after']) > 0);
+        assert.equal(c.headers['content-security-policy'], CONTENT_SECURITY_POLICY, 'the refusal carries the security headers too');
         a.close();
         await waitFor(() => d.dashboard.stats().viewers === 1, 'the slot to be given back');
         const e = await openFeed(`${d.url}/admin/dashboard/feed`);
