@@ -3,6 +3,7 @@
 // never mistaken for a store failure (which would open L2's breaker for every caller) and never
 // stored in a shape that cannot be found again (tags: 'users' as five one-letter tags).
 import { HeadroomError } from '../errors.js';
+import { kindOf } from '../options/spec.js';
 import { suggestOption } from '../options/suggest.js';
 import type { GetOrSetOptions, SetOptions } from './types.js';
 
@@ -13,8 +14,7 @@ const SET_KEYS = ['ttl', 'tags', 'grace', 'transfer'];
 const GET_OR_SET_KEYS = [...SET_KEYS, 'timeout'];
 const SET_STREAM_KEYS = [...SET_KEYS, 'size'];
 
-const kind = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v);
-const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'number' ? String(v) : kind(v));
+const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'number' ? String(v) : kindOf(v));
 
 function refuse(call: string, key: string, message: string): never {
   throw new HeadroomError('HEADROOM_CONFIG_INVALID', `cache.${call}(${JSON.stringify(key)}): ${message}`);
@@ -23,7 +23,7 @@ function refuse(call: string, key: string, message: string): never {
 /** A cache key: any string. */
 export function checkKey(call: string, key: unknown): asserts key is string {
   if (typeof key !== 'string')
-    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `cache.${call}: the key must be a string, got ${kind(key)}`);
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `cache.${call}: the key must be a string, got ${kindOf(key)}`);
 }
 
 /** A positive number of ms up to 100 years, or Infinity; `zero` also takes 0. */
@@ -35,7 +35,7 @@ function checkMs(call: string, key: string, name: string, v: unknown, zero = fal
 function checkOptions(call: string, key: string, o: unknown, known: readonly string[]): void {
   if (o === undefined) return;
   if (o === null || typeof o !== 'object' || Array.isArray(o))
-    refuse(call, key, `options must be an object (${known.join(', ')}), got ${kind(o)}`);
+    refuse(call, key, `options must be an object (${known.join(', ')}), got ${kindOf(o)}`);
   const opts = o as Record<string, unknown>;
   for (const name in opts) {
     if (known.includes(name)) continue;
@@ -46,7 +46,7 @@ function checkOptions(call: string, key: string, o: unknown, known: readonly str
   if (opts.grace !== undefined) checkMs(call, key, 'grace', opts.grace, true);
   if (opts.tags !== undefined) {
     const tags = opts.tags;
-    if (!Array.isArray(tags)) refuse(call, key, `tags must be an array of non-empty strings, got ${kind(tags)}`);
+    if (!Array.isArray(tags)) refuse(call, key, `tags must be an array of non-empty strings, got ${kindOf(tags)}`);
     for (const t of tags as unknown[])
       if (typeof t !== 'string' || t === '')
         refuse(call, key, `tags must be non-empty strings, got ${shown(t)} (a tag is what invalidateByTag() is called with)`);
@@ -62,7 +62,7 @@ export function checkSet(key: unknown, o: SetOptions | undefined): asserts key i
 
 export function checkGetOrSet(key: unknown, loader: unknown, o: GetOrSetOptions | undefined): asserts key is string {
   checkKey('getOrSet', key);
-  if (typeof loader !== 'function') refuse('getOrSet', key, `the loader must be a function, got ${kind(loader)}`);
+  if (typeof loader !== 'function') refuse('getOrSet', key, `the loader must be a function, got ${kindOf(loader)}`);
   checkOptions('getOrSet', key, o, GET_OR_SET_KEYS);
   if (o?.timeout !== undefined && (typeof o.timeout !== 'number' || !(o.timeout > 0 && o.timeout <= 2 ** 31 - 1)))
     refuse(
@@ -76,7 +76,7 @@ export function checkSetStream(key: unknown, readable: unknown, o: (SetOptions &
   checkKey('setStream', key);
   const r = readable as { on?: unknown; pipe?: unknown } | null;
   if (typeof r !== 'object' || r === null || typeof r.on !== 'function' || typeof r.pipe !== 'function')
-    refuse('setStream', key, `the value must be a Readable stream, got ${kind(readable)}`);
+    refuse('setStream', key, `the value must be a Readable stream, got ${kindOf(readable)}`);
   checkOptions('setStream', key, o, SET_STREAM_KEYS);
   if (o?.size !== undefined && !(Number.isSafeInteger(o.size) && o.size >= 0))
     refuse('setStream', key, `size=${shown(o.size)}: must be the stream's length in bytes (an integer from 0), or left out`);

@@ -60,6 +60,8 @@ function spec<T>(c: Common<T>, accepted: string, parse: (raw: unknown) => T | Re
 
 const text = (raw: unknown): string | undefined =>
   typeof raw === 'string' ? raw.trim() : typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : undefined;
+/** What a value is, for a message about an argument of the wrong type ("got null", "got an array", "got string"). */
+export const kindOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value);
 /** Free text (a path, a name, a secret) is a string: `dir: 5` is a mistake, not a folder named "5". */
 const onlyText = (raw: unknown): string | undefined => (typeof raw === 'string' ? raw.trim() : undefined);
 

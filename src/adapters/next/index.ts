@@ -10,7 +10,7 @@ import { createImageService } from '../../image/service.js';
 import type { ImageService, ImageServiceOptions } from '../../image/types.js';
 import { createProxy, type Proxy } from '../../proxy/proxy.js';
 import { HeadroomError } from '../../errors.js';
-import { nestedOptions, routePath } from '../../options/spec.js';
+import { kindOf, nestedOptions, routePath } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { errorResponse, toWebResponse, type PlainResponse } from '../../toolkit/response.js';
 import { whenSent } from './body.js';
@@ -53,8 +53,6 @@ export interface ImageRouteOptions {
 
 /** HEADROOM_CONFIG_INVALID for a factory's argument, thrown when the route module loads (next build shows it). */
 const invalid = (message: string): HeadroomError => new HeadroomError('HEADROOM_CONFIG_INVALID', message);
-
-const kindOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value);
 
 function checkAuthorize(factory: string, authorize: unknown): void {
   if (authorize !== undefined && typeof authorize !== 'function')
