@@ -11,7 +11,7 @@ import { logOptions } from './sections/log.js';
 import { alertOptions } from './sections/alerts.js';
 import { dashboardOptions } from './sections/dashboard.js';
 import { criticalThresholdProblem } from '../monitor/options.js';
-import { stallTimeoutProblem } from '../observe/dashboard/options.js';
+import { twiceIntervalProblem } from '../observe/dashboard/options.js';
 import { maxEntryBytesProblem, redisTopologyProblems } from '../cache/options.js';
 import { redisOptionNames } from './sections/cache.js';
 
@@ -68,8 +68,10 @@ export function crossChecks(config: Config): { env: string; message: string }[] 
   };
   for (const p of redisTopologyProblems(topology, redisOptionNames)) problems.push({ env: p.name, message: p.message });
   const d = config.dashboard;
-  const stall = stallTimeoutProblem(d.interval, d.stallTimeout, dashboardOptions.interval.env);
-  if (stall) problems.push({ env: dashboardOptions.stallTimeout.env, message: stall });
+  for (const name of ['stallTimeout', 'viewTimeout'] as const) {
+    const problem = twiceIntervalProblem(d.interval, d[name], dashboardOptions.interval.env);
+    if (problem) problems.push({ env: dashboardOptions[name].env, message: problem });
+  }
   return problems;
 }
 

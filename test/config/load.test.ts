@@ -82,6 +82,17 @@ test('cross-option rules: critical must be above warning', () => {
   assert.deepEqual(p, ['MEMORY_CRITICAL_THRESHOLD=0.8: must be above MEMORY_WARNING_THRESHOLD (90%)']);
 });
 
+test('cross-option rules: the dashboard stall and view timeouts span two frames', () => {
+  const p = problems(() =>
+    loadConfig({ env: { DASHBOARD_INTERVAL: '10s', DASHBOARD_STALL_TIMEOUT: '15s', DASHBOARD_VIEW_TIMEOUT: '12s' } }),
+  );
+  assert.deepEqual(p, [
+    'DASHBOARD_STALL_TIMEOUT=15s: must be at least twice DASHBOARD_INTERVAL (20000 ms)',
+    'DASHBOARD_VIEW_TIMEOUT=12s: must be at least twice DASHBOARD_INTERVAL (20000 ms)',
+  ]);
+  assert.equal(loadConfig({ env: {} }).config.dashboard.viewTimeout, 300_000);
+});
+
 test('units for bytes and durations; booleans in several spellings; empty env counts as unset', () => {
   const { config } = loadConfig({
     env: { CACHE_MAX_BYTES: '128MiB', STREAM_TIMEOUT: '45s', ENABLE_STREAMING_PROXY: 'off', REDIS_URL: '', MAX_BUFFER_SIZE: '1048576' },

@@ -2,7 +2,9 @@
 // frame is built per tick while anyone watches (none otherwise) and offered to every viewer; a
 // viewer whose connection is still full from earlier frames gets this one dropped, never queued,
 // so a slow viewer costs at most one high-water mark of memory. A viewer that has accepted nothing
-// for `stallTimeout` is disconnected.
+// for `stallTimeout` is disconnected, and every feed ends after `viewTimeout` (the page reconnects):
+// a client whose kernel takes frames that it never reads (the send and receive buffers hold
+// megabytes, hours of ~700-byte frames) never looks stalled here, and would keep its slot forever.
 import type { ServerResponse } from 'node:http';
 import { HeadroomError } from '../../errors.js';
 import type { LiveBody } from './types.js';
@@ -15,6 +17,8 @@ export interface LiveFeedOptions {
   /** Milliseconds between frames. */
   interval: number;
   stallTimeout: number;
+  /** Milliseconds after which a feed ends, read or not. */
+  viewTimeout: number;
   /** One frame, without the trailing newline. Called once per tick, only while someone watches. */
   frame: () => string;
 }
@@ -26,6 +30,8 @@ export interface LiveFeedStats {
   dropped: number;
   /** Viewers disconnected after stallTimeout without reading. */
   stalled: number;
+  /** Feeds ended after viewTimeout (a page reconnects at once). */
+  expired: number;
 }
 
 export interface LiveFeed {
@@ -45,11 +51,13 @@ interface Viewer {
   end?: (now: boolean) => void;
   /** performance.now() of the last frame the viewer accepted (or of opening). */
   lastAccepted: number;
+  /** performance.now() of opening. */
+  openedAt: number;
 }
 
 export function createLiveFeed(options: LiveFeedOptions): LiveFeed {
   const viewers = new Set<Viewer>();
-  const counts = { sent: 0, dropped: 0, stalled: 0 };
+  const counts = { sent: 0, dropped: 0, stalled: 0, expired: 0 };
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   // Built once without a stack: a flood of extra viewers costs no stack capture.
@@ -73,6 +81,12 @@ export function createLiveFeed(options: LiveFeedOptions): LiveFeed {
   };
 
   const deliver = (v: Viewer, chunk: Uint8Array, now: number): void => {
+    if (now - v.openedAt >= options.viewTimeout) {
+      counts.expired++;
+      remove(v);
+      v.end?.(false);
+      return;
+    }
     if (v.offer?.(chunk)) {
       v.lastAccepted = now;
       counts.sent++;
@@ -104,7 +118,8 @@ export function createLiveFeed(options: LiveFeedOptions): LiveFeed {
     if (closed) throw new HeadroomError('HEADROOM_DRAINING', 'the dashboard is shutting down');
     if (viewers.size >= options.maxViewers) throw full();
     // Counted from here: a body nobody attaches gives its slot back after stallTimeout.
-    const v: Viewer = { lastAccepted: performance.now() };
+    const opened = performance.now();
+    const v: Viewer = { lastAccepted: opened, openedAt: opened };
     viewers.add(v);
     if (!timer) {
       timer = setInterval(tick, options.interval);

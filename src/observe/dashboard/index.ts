@@ -55,6 +55,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     maxViewers: o.maxViewers,
     interval: o.interval,
     stallTimeout: o.stallTimeout,
+    viewTimeout: o.viewTimeout,
     frame: () => JSON.stringify(buildFrame({ monitor, cache, proxy, image })),
   });
   const feedHeaders = {

@@ -32,19 +32,31 @@ export const dashboardSpecs = {
     min: 1000,
     max: 600_000,
   }),
+  viewTimeout: duration({
+    env: 'DASHBOARD_VIEW_TIMEOUT',
+    doc: "A live feed ends after this long, read or not, and the page reconnects at once: a viewer that never reads cannot keep its slot past it (the kernel's send buffers can hide such a viewer from the stall timeout for hours).",
+    default: 300_000,
+    min: 10_000,
+    max: 86_400_000,
+  }),
 } as const;
 
 export type ResolvedDashboardOptions = ReturnType<typeof resolveDashboardOptions>;
 
-/** A stall is frames dropped for stallTimeout: it needs room for two frames, or one slow frame disconnects a viewer. */
-export function stallTimeoutProblem(interval: number, stallTimeout: number, intervalName: string): string | undefined {
-  return stallTimeout >= 2 * interval ? undefined : `must be at least twice ${intervalName} (${2 * interval} ms)`;
+/**
+ * stallTimeout and viewTimeout must span two frames: a stall is frames dropped for stallTimeout (one
+ * slow frame must not disconnect a viewer), and a feed that ends before its second frame shows one.
+ */
+export function twiceIntervalProblem(interval: number, timeout: number, intervalName: string): string | undefined {
+  return timeout >= 2 * interval ? undefined : `must be at least twice ${intervalName} (${2 * interval} ms)`;
 }
 
 /** createDashboard's options with defaults filled in; one HEADROOM_CONFIG_INVALID for bad ones. */
 export function resolveDashboardOptions(options: DashboardOptions | undefined) {
   const o = resolveOptions('createDashboard', dashboardSpecs, options, ['monitor', 'cache', 'proxy', 'image', 'apiBase']);
-  const problem = stallTimeoutProblem(o.interval, o.stallTimeout, 'interval');
-  if (problem) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createDashboard: stallTimeout ${problem}`);
+  for (const name of ['stallTimeout', 'viewTimeout'] as const) {
+    const problem = twiceIntervalProblem(o.interval, o[name], 'interval');
+    if (problem) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createDashboard: ${name} ${problem}`);
+  }
   return o;
 }

@@ -77,6 +77,8 @@ export interface DashboardOptions {
   interval?: number;
   /** DASHBOARD_STALL_TIMEOUT, milliseconds. */
   stallTimeout?: number;
+  /** DASHBOARD_VIEW_TIMEOUT, milliseconds. */
+  viewTimeout?: number;
   /**
    * Where the admin API is, relative to the page (the page at /dashboard with the API at /admin:
    * "admin/"; the page at /admin/dashboard: "./", the default).

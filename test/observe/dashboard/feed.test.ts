@@ -19,7 +19,7 @@ describe('live feed', () => {
     { timeout: 60_000 },
     async () => {
       await assertNoLeakedHandles(async () => {
-        const feed = createLiveFeed({ maxViewers: 2, interval: 20, stallTimeout: 1_500, frame: bigFrame });
+        const feed = createLiveFeed({ maxViewers: 2, interval: 20, stallTimeout: 1_500, viewTimeout: 600_000, frame: bigFrame });
         let response: ServerResponse | undefined;
         let maxBuffered = 0;
         const server = createServer((_req, res) => {
@@ -64,6 +64,7 @@ describe('live feed', () => {
         maxViewers: 1,
         interval: 10,
         stallTimeout: 60_000,
+        viewTimeout: 600_000,
         frame: () => JSON.stringify({ pad: 'y'.repeat(8 * 1024) }),
       });
       const stream = feed.open().web();
@@ -85,11 +86,98 @@ describe('live feed', () => {
 
   test('a body nobody attaches gives its slot back after the stall timeout', async () => {
     await assertNoLeakedHandles(async () => {
-      const feed = createLiveFeed({ maxViewers: 1, interval: 20, stallTimeout: 200, frame: () => '{}' });
+      const feed = createLiveFeed({ maxViewers: 1, interval: 20, stallTimeout: 200, viewTimeout: 600_000, frame: () => '{}' });
       feed.open();
       assert.throws(() => feed.open(), { code: 'HEADROOM_DASHBOARD_FULL' });
       await waitFor(() => feed.stats().viewers === 0, 'the unattached slot to be freed', 2_000);
       await feed.close();
+    });
+  });
+
+  test('a viewer whose kernel takes every small frame but who never reads loses its slot after the view timeout', async () => {
+    await assertNoLeakedHandles(async () => {
+      // Frames the size of the real ones: the socket buffers take hours of them, so the viewer never looks stalled.
+      const feed = createLiveFeed({
+        maxViewers: 1,
+        interval: 20,
+        stallTimeout: 60_000,
+        viewTimeout: 500,
+        frame: () => JSON.stringify({ pad: 'z'.repeat(700) }),
+      });
+      const responses: ServerResponse[] = [];
+      const server = createServer((_req, res) => {
+        responses.push(res);
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        feed.open().pipe(res);
+      });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const { port } = server.address() as AddressInfo;
+      const socket = connect(port, '127.0.0.1');
+      socket.pause();
+      socket.on('error', () => undefined);
+      socket.write(`GET /feed HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n\r\n`);
+      try {
+        await waitFor(() => feed.stats().sent > 5, 'frames to be sent');
+        assert.throws(() => feed.open(), { code: 'HEADROOM_DASHBOARD_FULL' });
+        await waitFor(() => feed.stats().expired === 1, 'the feed to end at the view timeout', 10_000);
+        const stats = feed.stats();
+        assert.deepEqual([stats.viewers, stats.stalled, stats.dropped], [0, 0, 0], JSON.stringify(stats));
+        // Ended cleanly (the kernel had room), and the slot is free for the next viewer.
+        await waitFor(() => responses[0]!.writableFinished, 'the response to be finished');
+        feed.open().cancel();
+      } finally {
+        socket.destroy();
+        await feed.close();
+        server.closeAllConnections();
+        server.close();
+        await once(server, 'close');
+      }
+    });
+  });
+
+  test("the page's feed reader reopens a feed the server ended on schedule at once, without showing it as reconnecting", async () => {
+    await assertNoLeakedHandles(async () => {
+      // The page's own module (plain JavaScript for the browser; Node has fetch and TextDecoderStream too).
+      const page = new URL('../../../src/observe/dashboard/static/feed.js', import.meta.url).href;
+      const { follow } = (await import(page)) as {
+        follow: (url: string, token: string, handlers: Record<string, unknown>) => Promise<void>;
+      };
+      const feed = createLiveFeed({ maxViewers: 1, interval: 20, stallTimeout: 1_000, viewTimeout: 150, frame: () => '{"n":1}' });
+      let opened = 0;
+      const server = createServer((_req, res) => {
+        opened++;
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        feed.open().pipe(res);
+      });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const { port } = server.address() as AddressInfo;
+      const controller = new AbortController();
+      const states: string[] = [];
+      let frames = 0;
+      const following = follow(`http://127.0.0.1:${port}/feed`, 'token', {
+        signal: controller.signal,
+        onFrame: () => frames++,
+        onState: (state: string) => states.push(state),
+        onFatal: (err: unknown) => assert.fail(String(err)),
+      });
+      try {
+        await waitFor(() => opened >= 3, 'the feed to be reopened twice', 10_000);
+        assert.ok(feed.stats().expired >= 2, JSON.stringify(feed.stats()));
+        assert.ok(frames >= 3);
+        assert.ok(
+          states.every((s) => s === 'live'),
+          states.join(', '),
+        );
+      } finally {
+        controller.abort();
+        await following;
+        await feed.close();
+        server.closeAllConnections();
+        server.close();
+        await once(server, 'close');
+      }
     });
   });
 });

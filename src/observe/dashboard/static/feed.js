@@ -1,6 +1,7 @@
 // The live feed over fetch(): the token goes in the Authorization header (EventSource cannot send
 // one), and the body is newline-delimited JSON read as it streams. Reconnects with a growing delay;
-// a refused token or a full dashboard is handed back to the caller instead.
+// a refused token is handed back to the caller instead. The server ends every feed after
+// DASHBOARD_VIEW_TIMEOUT: a feed that ends cleanly after showing frames is reopened at once.
 
 export class FeedError extends Error {
   constructor(status, code, message, retryAfter) {
@@ -39,6 +40,7 @@ export async function follow(url, token, { signal, onFrame, onState, onFatal }) 
       delay = 1000;
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let pending = '';
+      let frames = 0;
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
@@ -47,9 +49,14 @@ export async function follow(url, token, { signal, onFrame, onState, onFatal }) 
         while ((nl = pending.indexOf('\n')) !== -1) {
           const line = pending.slice(0, nl);
           pending = pending.slice(nl + 1);
-          if (line) onFrame(JSON.parse(line));
+          if (line) {
+            onFrame(JSON.parse(line));
+            frames++;
+          }
         }
       }
+      // Ended by the server on schedule (a feed that gave nothing waits, so a broken server is not hammered).
+      if (frames > 0 && pending === '') continue;
     } catch (err) {
       if (signal.aborted) return;
       if (err instanceof FeedError && (err.status === 401 || err.status === 403)) return onFatal(err);
