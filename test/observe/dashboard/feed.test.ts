@@ -4,14 +4,46 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
-import { createLiveFeed } from '../../../src/observe/dashboard/feed.js';
+import { createLiveFeed, type LiveFeed } from '../../../src/observe/dashboard/feed.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const FRAME_BYTES = 256 * 1024;
 const bigFrame = (): string => JSON.stringify({ pad: 'x'.repeat(FRAME_BYTES) });
+
+/** An HTTP server giving every request a viewer of `feed`; `responses` in arrival order. */
+async function serveFeed(feed: LiveFeed) {
+  const responses: ServerResponse[] = [];
+  const server = createServer((_req, res) => {
+    responses.push(res);
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    feed.open().pipe(res);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    responses,
+    async close() {
+      await feed.close();
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+/** A client that sends its request and then never reads a byte. */
+function neverReading(port: number): Socket {
+  const socket = connect(port, '127.0.0.1');
+  socket.pause();
+  socket.on('error', () => undefined);
+  socket.write(`GET /feed HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n\r\n`);
+  return socket;
+}
 
 describe('live feed', () => {
   test(
@@ -20,28 +52,17 @@ describe('live feed', () => {
     async () => {
       await assertNoLeakedHandles(async () => {
         const feed = createLiveFeed({ maxViewers: 2, interval: 20, stallTimeout: 1_500, viewTimeout: 600_000, frame: bigFrame });
-        let response: ServerResponse | undefined;
+        const served = await serveFeed(feed);
+        const socket = neverReading(served.port);
         let maxBuffered = 0;
-        const server = createServer((_req, res) => {
-          response = res;
-          res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-          feed.open().pipe(res);
-        });
-        server.listen(0, '127.0.0.1');
-        await once(server, 'listening');
-        const { port } = server.address() as AddressInfo;
-        // A client that sends its request and then never reads a byte.
-        const socket = connect(port, '127.0.0.1');
-        socket.pause();
-        socket.write(`GET /feed HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n\r\n`);
-        socket.on('error', () => undefined);
-        const watch = setInterval(() => (maxBuffered = Math.max(maxBuffered, response?.writableLength ?? 0)), 5);
+        const watch = setInterval(() => (maxBuffered = Math.max(maxBuffered, served.responses[0]?.writableLength ?? 0)), 5);
         try {
           await waitFor(() => feed.stats().dropped > 0, 'frames to be dropped', 20_000);
           await waitFor(() => feed.stats().stalled === 1, 'the stalled viewer to be disconnected', 20_000);
-          assert.ok(response!.destroyed, 'the server side of the stalled viewer is gone');
+          const response = served.responses[0]!;
+          assert.ok(response.destroyed, 'the server side of the stalled viewer is gone');
           const stats = feed.stats();
-          const hwm = response!.writableHighWaterMark;
+          const hwm = response.writableHighWaterMark;
           console.log(
             `slow viewer: ${stats.sent} frames written, ${stats.dropped} dropped, at most ${maxBuffered} bytes buffered (high-water mark ${hwm}, frame ${FRAME_BYTES + 12})`,
           );
@@ -50,9 +71,7 @@ describe('live feed', () => {
         } finally {
           clearInterval(watch);
           socket.destroy();
-          await feed.close();
-          server.close();
-          await once(server, 'close');
+          await served.close();
         }
       });
     },
@@ -104,19 +123,8 @@ describe('live feed', () => {
         viewTimeout: 500,
         frame: () => JSON.stringify({ pad: 'z'.repeat(700) }),
       });
-      const responses: ServerResponse[] = [];
-      const server = createServer((_req, res) => {
-        responses.push(res);
-        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-        feed.open().pipe(res);
-      });
-      server.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      const { port } = server.address() as AddressInfo;
-      const socket = connect(port, '127.0.0.1');
-      socket.pause();
-      socket.on('error', () => undefined);
-      socket.write(`GET /feed HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n\r\n`);
+      const served = await serveFeed(feed);
+      const socket = neverReading(served.port);
       try {
         await waitFor(() => feed.stats().sent > 5, 'frames to be sent');
         assert.throws(() => feed.open(), { code: 'HEADROOM_DASHBOARD_FULL' });
@@ -124,14 +132,11 @@ describe('live feed', () => {
         const stats = feed.stats();
         assert.deepEqual([stats.viewers, stats.stalled, stats.dropped], [0, 0, 0], JSON.stringify(stats));
         // Ended cleanly (the kernel had room), and the slot is free for the next viewer.
-        await waitFor(() => responses[0]!.writableFinished, 'the response to be finished');
+        await waitFor(() => served.responses[0]!.writableFinished, 'the response to be finished');
         feed.open().cancel();
       } finally {
         socket.destroy();
-        await feed.close();
-        server.closeAllConnections();
-        server.close();
-        await once(server, 'close');
+        await served.close();
       }
     });
   });
@@ -144,26 +149,18 @@ describe('live feed', () => {
         follow: (url: string, token: string, handlers: Record<string, unknown>) => Promise<void>;
       };
       const feed = createLiveFeed({ maxViewers: 1, interval: 20, stallTimeout: 1_000, viewTimeout: 150, frame: () => '{"n":1}' });
-      let opened = 0;
-      const server = createServer((_req, res) => {
-        opened++;
-        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-        feed.open().pipe(res);
-      });
-      server.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      const { port } = server.address() as AddressInfo;
+      const served = await serveFeed(feed);
       const controller = new AbortController();
       const states: string[] = [];
       let frames = 0;
-      const following = follow(`http://127.0.0.1:${port}/feed`, 'token', {
+      const following = follow(`http://127.0.0.1:${served.port}/feed`, 'token', {
         signal: controller.signal,
         onFrame: () => frames++,
         onState: (state: string) => states.push(state),
         onFatal: (err: unknown) => assert.fail(String(err)),
       });
       try {
-        await waitFor(() => opened >= 3, 'the feed to be reopened twice', 10_000);
+        await waitFor(() => served.responses.length >= 3, 'the feed to be reopened twice', 10_000);
         assert.ok(feed.stats().expired >= 2, JSON.stringify(feed.stats()));
         assert.ok(frames >= 3);
         assert.ok(
@@ -173,10 +170,7 @@ describe('live feed', () => {
       } finally {
         controller.abort();
         await following;
-        await feed.close();
-        server.closeAllConnections();
-        server.close();
-        await once(server, 'close');
+        await served.close();
       }
     });
   });
