@@ -6,7 +6,14 @@ import { after, before, describe, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import { RedisStore } from '../../src/cache/stores/redis.js';
 import { hashSlot } from '../../src/cache/stores/redis-slot.js';
-import { redisOrSkip, startRedisCluster, startRedisSentinel, type RedisClusterHandle, type RedisSentinelHandle } from '../helpers/redis.js';
+import {
+  redisOrSkip,
+  startRedis,
+  startRedisCluster,
+  startRedisSentinel,
+  type RedisClusterHandle,
+  type RedisSentinelHandle,
+} from '../helpers/redis.js';
 import { entry, storeContract } from './store-contract.js';
 
 const enabled = redisOrSkip('cache redis topologies (cluster, sentinel)', true);
@@ -34,6 +41,21 @@ describe('redis cluster store', { skip: !enabled }, () => {
     ready(new RedisStore({ clusterNodes: cluster.nodes.slice(0, 2), keyPrefix: `c${++n}:`, chunkSize: 256 * 1024, ...o }));
 
   describe('contract', () => storeContract('redis cluster', () => store()));
+
+  test('cluster nodes that are not a cluster: calls fail saying what the server answered', async () => {
+    const single = await startRedis();
+    const s = new RedisStore({ clusterNodes: [single.url.replace('redis://', '')], keyPrefix: 'x:', commandTimeout: 500 });
+    try {
+      await assert.rejects(s.get('k'), {
+        code: 'HEADROOM_CACHE_STORE_UNAVAILABLE',
+        message:
+          /not connected within 500 ms of start \(status \w+; last error: Failed to refresh slots cache\. \(.*cluster support disabled/,
+      });
+    } finally {
+      await s.close();
+      await single.stop();
+    }
+  });
 
   test('every key of a cache (values, chunks, tags, pending sets, epoch) is in one slot; stats name the master that has it', async () => {
     const s = await store();
@@ -80,6 +102,18 @@ describe('redis sentinel store', { skip: !enabled }, () => {
     ready(new RedisStore({ sentinels: sentinel.sentinels, sentinelName: sentinel.name, keyPrefix: `s${++n}:`, chunkSize: 256 * 1024 }));
 
   describe('contract', () => storeContract('redis sentinel', () => store()));
+
+  test('a master name the sentinels do not know: calls fail saying so', async () => {
+    const s = new RedisStore({ sentinels: sentinel.sentinels, sentinelName: 'not-the-name', keyPrefix: 'x:', commandTimeout: 500 });
+    try {
+      await assert.rejects(s.get('k'), {
+        code: 'HEADROOM_CACHE_STORE_UNAVAILABLE',
+        message: /not connected within 500 ms of start \(status \w+; last error: .*No such master with that name/,
+      });
+    } finally {
+      await s.close();
+    }
+  });
 
   test('stats name Sentinel and the master the sentinels point at', async () => {
     const s = await store();

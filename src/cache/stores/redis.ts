@@ -87,6 +87,13 @@ export const INVALIDATE_BATCH = 500;
 /** Most calls waiting for the first connection at once; more fail at once (counted by the cache). */
 export const MAX_WAITING = 1000;
 
+/** "; last error: …" for a message, with what a cluster's "Failed to refresh slots cache" hides (ioredis's lastNodeError). */
+function lastErrorOf(err: Error | undefined): string {
+  if (!err) return '';
+  const node = (err as Error & { lastNodeError?: unknown }).lastNodeError;
+  return `; last error: ${err.message}${node instanceof Error ? ` (${node.message})` : ''}`;
+}
+
 export class RedisStore implements L2Store {
   readonly kind = 'redis' as const;
   readonly client: RedisClient;
@@ -120,6 +127,8 @@ export class RedisStore implements L2Store {
   private readonly connectWait: number;
   /** Set when the server refused the configuration (a database it does not have): every call fails with it. */
   private refusal: Error | undefined;
+  /** The client's latest error, named when the first connection is not made in time (it says why). */
+  private lastError: Error | undefined;
 
   constructor(o: RedisStoreOptions) {
     const v = resolveStoreOptions('redis', o);
@@ -162,6 +171,7 @@ export class RedisStore implements L2Store {
     void this.connecting.then(() => (this.connecting = undefined));
     this.client.on('error', (err: Error) => {
       this.errors++;
+      this.lastError = err;
       // ioredis goes on in database 0 when SELECT is refused: every value would land there,
       // among whatever else uses it. The store refuses every call instead (counted, logged by the cache).
       if (/DB index is out of range|invalid DB index/i.test(err?.message ?? ''))
@@ -212,7 +222,9 @@ export class RedisStore implements L2Store {
       this.waiting--;
     }
     if (this.client.status !== 'ready')
-      throw unavailable(`redis: not connected within ${this.connectWait} ms of start (status ${this.client.status})`);
+      throw unavailable(
+        `redis: not connected within ${this.connectWait} ms of start (status ${this.client.status}${lastErrorOf(this.lastError)})`,
+      );
   }
 
   /**
