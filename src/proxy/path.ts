@@ -1,12 +1,16 @@
 // Maps a gateway URL under the prefix to the upstream path, refusing anything that could climb out
 // of the upstream base path: dot segments (also percent-encoded, also double-encoded), empty
-// segments (//) and backslashes. Normal paths cost one regex test.
-
-const ESCAPE = /(?:^|\/)\.\.?(?:\/|$)|\/\/|\\|\0/;
+// segments (//), backslashes and a raw '#'. Normal paths cost one regex test.
+//
+// A dot segment is `.` or `..` ended by '/' or the end, and also by ';', '#' or '?': servers that
+// cut path parameters (Tomcat, Jetty: `/base/..;/admin` is `/admin`) or parse the path with a URL
+// parser (`/base/..#` is `/`) resolve those as `..` too. A request target never holds a fragment
+// (RFC 9112 §3.2), so a raw '#' is refused outright; an encoded one (%23) is an ordinary character.
+const ESCAPE = /(?:^|\/)\.\.?(?:[/;#?]|$)|\/\/|\\|\0/;
 
 /** True when the path (no query) would escape the base path. */
 export function pathEscapes(path: string): boolean {
-  if (ESCAPE.test(path)) return true;
+  if (ESCAPE.test(path) || path.includes('#')) return true;
   let p = path;
   // Decode up to three times so %252e%252e is caught too; malformed escapes are refused.
   for (let i = 0; i < 3 && p.includes('%'); i++) {
@@ -59,7 +63,8 @@ export function createPathMapper(prefix: string, stripPrefix: boolean, basePath:
       const rest = stripPrefix ? url.slice(n) : url;
       const q = rest.indexOf('?');
       const path = q === -1 ? rest : rest.slice(0, q);
-      if (pathEscapes(path)) return null;
+      // A '#' in the query is no escape, but a request target never holds one: not forwarded either.
+      if (pathEscapes(path) || (q !== -1 && rest.includes('#', q))) return null;
       const full = base + rest;
       return full.charCodeAt(0) === 47 ? full : '/' + full;
     },

@@ -19,10 +19,23 @@ test('paths that could escape the base path are refused', () => {
     '/a/./b',
     '/%zz',
     '/a%00',
+    // Ended by ';', '#' or '?' (also encoded): path-parameter servers and URL parsers resolve these as '..'.
+    '/..;/admin',
+    '/a/..;x/b',
+    '/..#',
+    '/a/..#/b',
+    '/%2e%2e;/admin',
+    '/%2e%2e%3b/admin',
+    '/..%3b/admin',
+    '/%2e%2e%23',
+    '/..%3f',
+    '/.;/x',
+    // A request target never holds a fragment.
+    '/a#b',
   ]) {
     assert.equal(pathEscapes(p), true, p);
   }
-  for (const p of ['/', '/a', '/a/b.c', '/a..b', '/..a', '/a/b%20c', '/v1/items/42', '/file.tar.gz'])
+  for (const p of ['/', '/a', '/a/b.c', '/a..b', '/..a', '/a/b%20c', '/v1/items/42', '/file.tar.gz', '/a%23b', '/a;v=1/b', '/...;/x'])
     assert.equal(pathEscapes(p), false, p);
 });
 
@@ -36,6 +49,8 @@ test('mapper strips or keeps the prefix, joins the base path and keeps the query
   assert.equal(m.map('/api/x?y=../..'), '/base/x?y=../..');
   assert.equal(m.map('/api'), '/base');
   assert.equal(m.map('/api/../etc'), null);
+  assert.equal(m.map('/api/..;/etc'), null);
+  assert.equal(m.map('/api/x?y=1#frag'), null, 'a fragment in the query is not forwarded');
   assert.equal(createPathMapper('/api', false, '/').map('/api/x'), '/api/x');
   assert.equal(createPathMapper('/api', true, '').map('/api?q=1'), '/?q=1');
 });
