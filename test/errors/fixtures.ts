@@ -111,12 +111,14 @@ export function sharedGateway(): Promise<TestGateway> {
       HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN,
       HEADROOM_BODY_LIMIT: '1KiB',
       HEAP_SNAPSHOT_DIR_MAX_BYTES: '1MiB',
-      CLIENT_TIMEOUT: '100ms',
-      STREAM_TIMEOUT: '100ms',
+      // Short enough for the cases that wait them out, long enough that a loaded CI machine does not
+      // turn another case into a timeout (IMAGE_TIMEOUT at 100 ms once made /big.png time out).
+      CLIENT_TIMEOUT: '500ms',
+      STREAM_TIMEOUT: '500ms',
       IMAGE_ALLOWED_ORIGINS: o.url,
       IMAGE_ALLOW_PRIVATE_ORIGINS: o.url,
       IMAGE_MAX_SOURCE_BYTES: '2KiB',
-      IMAGE_TIMEOUT: '100ms',
+      IMAGE_TIMEOUT: '500ms',
     }),
   );
   return gateway;

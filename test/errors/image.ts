@@ -16,7 +16,7 @@ export const imageCases: Cases = {
   HEADROOM_IMAGE_ORIGIN_FORBIDDEN: () => image('http://127.0.0.2:9/img.png'), // not in IMAGE_ALLOWED_ORIGINS
   HEADROOM_IMAGE_TOO_LARGE: () => image('/big.png', '&w=4'), // over IMAGE_MAX_SOURCE_BYTES (2 KiB)
   HEADROOM_IMAGE_UNSUPPORTED: () => image('/text', '&w=4'),
-  HEADROOM_IMAGE_TIMEOUT: () => image('/hang', '&w=4'), // IMAGE_TIMEOUT is 100 ms
+  HEADROOM_IMAGE_TIMEOUT: () => image('/hang', '&w=4'), // IMAGE_TIMEOUT is 500 ms
   HEADROOM_IMAGE_FETCH_FAILED: () => image('/fail', '&w=4'),
   HEADROOM_IMAGE_TOO_MANY_PIXELS: () => image('/img.png', '&w=100000'),
   // A sharp that cannot be loaded (here: a package that is not installed), through the image part's loader.

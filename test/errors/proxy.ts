@@ -74,7 +74,7 @@ export const proxyCases: Cases = {
   // 127.0.0.1 could be taken meanwhile by a server of a test running in parallel.
   HEADROOM_UPSTREAM_UNREACHABLE: () => withProxy({ upstreamUrl: 'http://127.0.0.2:9' }, (url) => request(`${url}/api/x`)),
 
-  // STREAM_TIMEOUT is 100 ms in the shared gateway.
+  // STREAM_TIMEOUT is 500 ms in the shared gateway.
   HEADROOM_UPSTREAM_TIMEOUT: async () => fromResponse(await request(`${(await sharedGateway()).url}/api/hang`)),
 
   HEADROOM_UPSTREAM_ERROR: async () =>

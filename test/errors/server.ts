@@ -22,7 +22,7 @@ export const serverCases: Cases = {
   HEADROOM_METHOD_NOT_ALLOWED: async () => fromResponse(await request(`${(await sharedGateway()).url}/admin/gc`, { headers: auth })),
 
   HEADROOM_REQUEST_TIMEOUT: async () => {
-    // An upload that stalls for CLIENT_TIMEOUT (100 ms) while it holds an upstream slot.
+    // An upload that stalls for CLIENT_TIMEOUT (500 ms) while it holds an upstream slot.
     const s = await openSocket((await sharedGateway()).url);
     return fromRaw(await collect(s, 'POST /api/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\nx', completeResponse));
   },
