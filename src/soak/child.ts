@@ -32,7 +32,10 @@ export interface ChildOptions {
 
 export interface StartedChild {
   pid: number;
+  /** The first inspector announced (the command's own process, when it is Node). */
   inspectorUrl: string;
+  /** Every inspector announced so far: a wrapper (npm, a shell, tsx) passes --inspect on to the Node processes under it. */
+  inspectorUrls(): readonly string[];
   /** The last few KiB of the child's output. */
   tail(): string;
   /** Set once the child has exited. */
@@ -94,6 +97,7 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
   let tail = '';
   let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   let inspectorUrl: string | undefined;
+  const inspectorUrls = new Set<string>();
   let stderrLine = '';
   const exited = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => ((exit = { code, signal }), resolve()));
@@ -116,7 +120,8 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
     keep(c, 'stderr');
     // The end of stderr, for the inspector's lines (which a chunk boundary may split).
     stderrLine = (stderrLine + c.toString('utf8')).slice(-4096);
-    inspectorUrl ??= /Debugger listening on (ws:\/\/\S+)/.exec(stderrLine)?.[1];
+    for (const m of stderrLine.matchAll(/Debugger listening on (ws:\/\/\S+)\s/g)) inspectorUrls.add(m[1]!);
+    inspectorUrl ??= inspectorUrls.values().next().value;
     if (stderrLine.includes('Waiting for the debugger to disconnect')) markLeaving();
   });
 
@@ -145,6 +150,7 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
     get inspectorUrl() {
       return inspectorUrl!;
     },
+    inspectorUrls: () => [...inspectorUrls],
     tail: () => tail,
     exit: () => exit,
     exited,

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { findInspector, SoakAttachError } from './attach.js';
 import { startChild, freePort, InspectorPortTaken, SoakStartError, type StartedChild } from './child.js';
 import { connectInspector, type InspectorProbe } from './inspector.js';
+import { connectServing } from './serving.js';
 import { startLoad, type LoadDriver, type LoadStats } from './load.js';
 import { resolveOptions, type SoakOptions } from './options.js';
 import { readProc } from './proc.js';
@@ -91,9 +92,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   let probe: InspectorProbe | undefined;
   let load: LoadDriver | undefined;
   try {
-    let inspectorUrl: string;
-    if (o.attach) inspectorUrl = await findInspector(o.attach, o.startTimeoutMs, o.signal);
-    else {
+    if (o.attach) {
+      const inspectorUrl = await findInspector(o.attach, o.startTimeoutMs, o.signal);
+      try {
+        probe = await connectInspector(inspectorUrl);
+      } catch (err) {
+        throw new SoakAttachError(`--attach: the service's inspector did not answer: ${(err as Error).message}`);
+      }
+      if ('pid' in o.attach && probe.pid !== o.attach.pid)
+        throw new SoakAttachError(
+          `--attach pid:${o.attach.pid}: the inspector on 127.0.0.1:9229 belongs to pid ${probe.pid} (another process holds port 9229)`,
+        );
+    } else {
       for (let attempt = 1; ; attempt++) {
         try {
           child = await startChild({
@@ -114,18 +124,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           url = `http://127.0.0.1:${port}`;
         }
       }
-      inspectorUrl = child.inspectorUrl;
+      probe = await connectServing(child, new URL(url), o.startTimeoutMs, o.signal);
     }
-    try {
-      probe = await connectInspector(inspectorUrl);
-    } catch (err) {
-      const message = `the service's inspector did not answer: ${(err as Error).message}`;
-      throw o.attach ? new SoakAttachError(`--attach: ${message}`) : new SoakStartError(`soak: ${message}`);
-    }
-    if (o.attach && 'pid' in o.attach && probe.pid !== o.attach.pid)
-      throw new SoakAttachError(
-        `--attach pid:${o.attach.pid}: the inspector on 127.0.0.1:9229 belongs to pid ${probe.pid} (another process holds port 9229)`,
-      );
     const samples: Sample[] = [];
     const slopes: SoakReport['slopes'] = [];
     const rounds: SoakRound[] = [];

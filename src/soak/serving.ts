@@ -1,0 +1,72 @@
+// Which of the command's Node processes serves the URL. A command that is not `node` gets
+// --inspect in NODE_OPTIONS, so every Node process under it opens an inspector: `npm start` announces
+// npm's own first, and measuring npm passes any leak of the service under it. And a port held by
+// another process accepts connections although the service could not listen: load on it measures
+// an idle service. So the soak measures the process that listens on the URL's port, or refuses.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SoakStartError, type StartedChild } from './child.js';
+import { connectInspector, type InspectorProbe } from './inspector.js';
+
+/** True in a target that has a listening server on `port` (any address). */
+const listensOn = (port: number): string => `(() => {
+  for (const h of process._getActiveHandles()) {
+    if (h && h.listening === true && typeof h.address === 'function') {
+      const a = h.address();
+      if (a && typeof a === 'object' && a.port === ${port}) return true;
+    }
+  }
+  return false;
+})()`;
+
+/** "pid 4242 (node server.js)" for a message. */
+const WHO = `'pid ' + process.pid + ' (' + [process.argv0].concat(process.argv.slice(1).map((a) => a.split('/').pop())).join(' ').slice(0, 80) + ')'`;
+
+/**
+ * Connects to the inspector of the child's process that listens on `url`'s port, waiting up to
+ * `timeoutMs` for one; closes the others. Throws SoakStartError naming the processes found when
+ * none listens there (a wrapper whose service failed to start, a port held by another process),
+ * or when the child exits meanwhile.
+ */
+export async function connectServing(child: StartedChild, url: URL, timeoutMs: number, signal?: AbortSignal): Promise<InspectorProbe> {
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const probes = new Map<string, InspectorProbe | Error>();
+  const deadline = performance.now() + timeoutMs;
+  let serving: InspectorProbe | undefined;
+  try {
+    for (;;) {
+      if (signal?.aborted) throw new SoakStartError('soak: stopped before the service was up');
+      for (const u of child.inspectorUrls()) {
+        let p = probes.get(u);
+        if (p === undefined) {
+          p = await connectInspector(u).catch((err: Error) => err);
+          probes.set(u, p);
+        }
+        if (p instanceof Error) continue;
+        if ((await p.evaluate(listensOn(port)).catch(() => false)) === true) return (serving = p);
+      }
+      const exit = child.exit();
+      if (exit) {
+        const tail = child.tail().trim();
+        throw new SoakStartError(
+          `soak: the service exited during start-up (${exit.signal ?? `code ${exit.code}`})${tail ? `; its last output:\n${tail}` : ''}`,
+        );
+      }
+      if (performance.now() > deadline) {
+        const found: string[] = [];
+        for (const p of probes.values()) {
+          if (p instanceof Error) found.push(`an inspector that did not answer (${p.message})`);
+          else found.push(String(await p.evaluate(WHO).catch(() => `pid ${p.pid}`)));
+        }
+        const tail = child.tail().trim();
+        throw new SoakStartError(
+          `soak: something accepts connections on ${url.host}, but no Node process the command started listens on port ${port} ` +
+            `(inspected: ${found.join(', ') || 'none'}). Another process may hold the port (ss -ltnp 'sport = :${port}' names it), ` +
+            `or the service failed to listen${tail ? `; its last output:\n${tail}` : ' (it printed nothing)'}`,
+        );
+      }
+      await sleep(100);
+    }
+  } finally {
+    for (const p of probes.values()) if (!(p instanceof Error) && p !== serving) await p.close().catch(() => undefined);
+  }
+}
