@@ -223,8 +223,16 @@ export async function soak(argv: string[]): Promise<void> {
   const args = parseSoakArgs(argv);
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // SIGHUP: the terminal or the ssh session went away. Each stops the soak and the service with it.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const s of signals) process.once(s, onSignal);
+  // Whoever read our output is gone (`… | head`): a write would throw EPIPE and end this process
+  // with the service still running. Stop the soak instead; later writes fail quietly.
+  const onPipeError = (err: NodeJS.ErrnoException): void => {
+    if (err.code === 'EPIPE') stop.abort();
+  };
+  process.stdout.on('error', onPipeError);
+  process.stderr.on('error', onPipeError);
   const tty = process.stderr.isTTY === true;
   let lastPlain = 0;
   const onProgress = (p: SoakProgress): void => {
@@ -253,8 +261,7 @@ export async function soak(argv: string[]): Promise<void> {
     throw err;
   }
   if (tty) process.stderr.write('\r\x1b[K');
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  for (const s of signals) process.off(s, onSignal);
   try {
     if (args.json) writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
     if (args.html) writeFileSync(args.html, renderHtml(report));

@@ -107,6 +107,17 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
       resolve();
     });
   });
+  // Last resort, whatever ends this process (an uncaught error, process.exit): the service's group
+  // does not outlive it. A normal stop() has already ended it and removed this.
+  const killOnExit = (): void => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  if (child.pid !== undefined) process.once('exit', killOnExit);
+  void exited.then(() => process.off('exit', killOnExit));
   let leavingNow = false;
   let markLeaving!: () => void;
   const leaving = new Promise<void>((resolve) => (markLeaving = resolve)).then(() => void (leavingNow = true));

@@ -1,13 +1,32 @@
 // `headroom soak` end to end (exit codes, --json, the plain status line) and runSoak's start-up
 // failures, which must leave nothing running.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { runSoak, SoakStartError } from '../../src/soak/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
-import { runCli } from '../cli/child.js';
+import { CLI, runCli, spawnWatched } from '../cli/child.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** True while a process with this pid exists. */
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** `headroom soak` on a service that writes its pid to `pidFile`, the pid once it serves. */
+async function soakWithPid(pidFile: string) {
+  const service = `require('node:http').createServer((q, s) => s.end('ok')).listen(process.env.PORT, () => require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)));`;
+  const soak = spawnWatched(process.execPath, [...CLI, 'soak', '--duration', '60s', '--', process.execPath, '-e', service]);
+  await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '', 'the service to start', 30_000);
+  return { soak, pid: Number(readFileSync(pidFile, 'utf8')) };
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'headroom-soak-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -77,6 +96,33 @@ test('a service that answers the load 404 is not called leak-free: inconclusive,
   const report = JSON.parse(readFileSync(json, 'utf8')) as { load: { requests: number; errors: number; statuses: Record<string, number> } };
   const { requests, errors, statuses } = report.load;
   assert.equal(requests, errors + Object.values(statuses).reduce((a, b) => a + b, 0), 'requests cut off at the end are not counted');
+});
+
+test('SIGHUP (the terminal went away) stops the soak and the service with it', { timeout: 60_000 }, async () => {
+  const { soak, pid } = await soakWithPid(join(dir, 'hup.pid'));
+  try {
+    assert.ok(alive(pid));
+    soak.child.kill('SIGHUP');
+    // 3 (inconclusive) once measuring, 2 when the signal comes while it still connects to the service.
+    const exit = await soak.exited;
+    assert.ok(exit.code === 3 || exit.code === 2, `exit ${exit.code ?? exit.signal}: ${soak.output()}`);
+    await waitFor(() => !alive(pid), 'the service to be stopped', 10_000);
+  } finally {
+    soak.kill();
+  }
+});
+
+test('output whose reader went away (… | head): the soak stops and so does the service', { timeout: 60_000 }, async () => {
+  const { soak, pid } = await soakWithPid(join(dir, 'epipe.pid'));
+  try {
+    // Both ends closed: the status line due 10 s in meets EPIPE.
+    soak.child.stdout!.destroy();
+    soak.child.stderr!.destroy();
+    await soak.exited;
+    await waitFor(() => !alive(pid), 'the service to be stopped', 10_000);
+  } finally {
+    soak.kill();
+  }
 });
 
 test('runSoak start-up failures reject with SoakStartError and leave no handle behind', async () => {
