@@ -1,6 +1,7 @@
 // `headroom soak [options] -- <command>`: the leak gate. Exit codes: 0 no leak, 1 leak,
 // 3 inconclusive, 2 bad usage or the service did not start or exited during the soak.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { formatMs, parseDuration } from '../options/spec.js';
 import {
   parseAttach,
@@ -219,8 +220,29 @@ function summary(r: SoakReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Why a report cannot be written to `file`, checked before the soak (not after minutes of it). */
+function unwritable(file: string): string | undefined {
+  const path = resolve(file);
+  try {
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) return 'is a directory';
+    const dir = dirname(path);
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return `its directory ${dir} does not exist`;
+    accessSync(statSync(path, { throwIfNoEntry: false }) ? path : dir, constants.W_OK);
+    return undefined;
+  } catch (err) {
+    return `cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+  }
+}
+
 export async function soak(argv: string[]): Promise<void> {
   const args = parseSoakArgs(argv);
+  for (const [flag, file] of [
+    ['--json', args.json],
+    ['--html', args.html],
+  ] as const) {
+    const why = file === undefined ? undefined : unwritable(file);
+    if (why) fail(`${flag} ${file}: ${why}`, 2);
+  }
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   // SIGHUP: the terminal or the ssh session went away. Each stops the soak and the service with it.

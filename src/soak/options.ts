@@ -1,5 +1,6 @@
 // The options of runSoak: defaults, bounds, and one check that names every bad value.
 import type { AttachTarget } from './attach.js';
+import { formatMs } from '../options/spec.js';
 import { DEFAULT_SCENARIO, parseScenario, type ScenarioRequest } from './scenario.js';
 import { DEFAULT_THRESHOLDS, type Thresholds } from './verdict.js';
 import type { SoakProgress } from './run.js';
@@ -88,7 +89,12 @@ export function resolveOptions(o: SoakOptions): ResolvedOptions {
     if (value === undefined) return fallback;
     const { min, max } = LIMITS[name];
     if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value)))
-      problems.push(`${name}: ${String(value)} is not ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
+      problems.push(
+        // Durations also as the CLI spells them: "--duration: 1000 ms (1s) must be … between 5s and 168h".
+        name.endsWith('Ms') && typeof value === 'number' && Number.isFinite(value)
+          ? `${name}: ${value} ms (${formatMs(value)}) must be a whole number of ms between ${formatMs(min)} and ${formatMs(max)}`
+          : `${name}: ${String(value)} is not ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`,
+      );
     return value;
   };
   if (o.attach !== undefined) {
@@ -144,7 +150,7 @@ export function resolveOptions(o: SoakOptions): ResolvedOptions {
   }
   if (problems.length === 0 && (durationMs - warmupMs) / sampleIntervalMs < 2 * thresholds.minSamples)
     problems.push(
-      `durationMs: ${durationMs} ms minus ${warmupMs} ms of warm-up leaves room for ${Math.floor((durationMs - warmupMs) / sampleIntervalMs)} samples every ${sampleIntervalMs} ms; the verdict needs ${2 * thresholds.minSamples}`,
+      `durationMs: ${durationMs} ms minus ${warmupMs} ms of warm-up leaves room for ${Math.floor((durationMs - warmupMs) / sampleIntervalMs)} samples every ${sampleIntervalMs} ms; the verdict needs ${2 * thresholds.minSamples} (with the default warm-up and sampling: a duration of 10 s or more)`,
     );
   if (problems.length > 0) throw new RangeError(`soak options:\n  ${problems.join('\n  ')}`);
   return {

@@ -46,7 +46,18 @@ test('bad usage exits 2 and says what is wrong', async () => {
     [['soak', '--attach', 'pid:4194000', '--url', 'http://127.0.0.1:1/'], /pid:4194000: no such process/],
     [['soak', '--snapshots', '1', '--', 'node', 'x.js'], /one snapshot cannot be diffed/],
     [['soak', '--snapshot-budget', 'fast', '--', 'node', 'x.js'], /--snapshot-budget=fast: must be a duration/],
-    [['soak', '--snapshot-budget', '2h', '--', 'node', 'x.js'], /--snapshot-budget: .*3600000/],
+    [['soak', '--snapshot-budget', '2h', '--', 'node', 'x.js'], /--snapshot-budget: .*between 0ms and 1h/],
+    [['soak', '--duration', '1s', '--', 'node', 'x.js'], /--duration: 1000 ms \(1s\) must be a whole number of ms between 5s and 168h/],
+    [
+      ['soak', '--duration', '5s', '--', 'node', 'x.js'],
+      /the verdict needs 16 \(with the default warm-up and sampling: a duration of 10 s or more\)/,
+    ],
+    // Report paths are checked before the soak, not after it.
+    [
+      ['soak', '--json', join(dir, 'missing-dir', 'r.json'), '--', 'node', 'x.js'],
+      /--json .*r\.json: its directory .*missing-dir does not exist/,
+    ],
+    [['soak', '--html', dir, '--', 'node', 'x.js'], /--html .*: is a directory/],
   ];
   await Promise.all(
     cases.map(async ([args, re]) => {
