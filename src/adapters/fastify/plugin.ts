@@ -203,9 +203,13 @@ async function plugin(app: FastifyInstance, options: FastifyHeadroomOptions): Pr
   }
   app.addHook('onClose', () => h.close());
   // Fastify answers 503 itself once close() starts; drain() also turns readiness 503 and sheds
-  // requests on connections that are already open.
+  // requests on connections that are already open. Fastify runs onClose only once every request
+  // has finished, so a proxied download that never ends (an upstream trickling a byte a second)
+  // would hold app.close() for ever: the proxy's close starts here, bounded by its closeTimeout
+  // (then its upstream requests are destroyed); onClose's h.close() gets that same close.
   app.addHook('preClose', (done) => {
     h.drain();
+    void h.proxy?.close();
     done();
   });
   const own = ownPaths(app.initialConfig.useSemicolonDelimiter === true);

@@ -164,6 +164,10 @@ export class HeadroomService {
   async beforeApplicationShutdown(): Promise<void> {
     this.headroom.drain();
     await this.headroom.idle(this.drainTimeout);
+    // Nest closes the HTTP server next, which waits for every open request: a proxied download
+    // that never ends would hold it for ever. The proxy's close (closeTimeout, then its upstream
+    // requests destroyed) starts now; onApplicationShutdown's close gets that same close.
+    if (this.owned) void this.headroom.proxy?.close();
   }
 
   /** Nest hook: closes headroom when the module created it (the shared monitor is given back). */

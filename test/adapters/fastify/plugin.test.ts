@@ -442,6 +442,37 @@ describe('Fastify plugin', () => {
     });
   });
 
+  test(
+    'app.close() with a proxied download that never ends: done within the proxy closeTimeout, nothing left',
+    { timeout: 30_000 },
+    async () => {
+      await assertNoLeakedHandles(async () => {
+        // An upstream that sends a byte every 100 ms for ever: never idle, so no stream timeout cuts it.
+        const timers = new Set<NodeJS.Timeout>();
+        const up = await startUpstream((_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/octet-stream' });
+          const t = setInterval(() => res.write('x'), 100);
+          timers.add(t);
+          res.once('close', () => (clearInterval(t), timers.delete(t)));
+        });
+        const { app, url } = await startApp({ proxy: { upstreamUrl: up.url, closeTimeout: 500 }, monitor: { autoStart: false } });
+        const client = http.get(`${url}/api/drip`);
+        client.on('error', () => undefined);
+        const response = await new Promise<http.IncomingMessage>((resolve) => client.once('response', resolve));
+        response.on('error', () => undefined);
+        response.resume();
+        await new Promise((resolve) => response.once('data', resolve));
+        const t0 = performance.now();
+        await app.close();
+        const ms = performance.now() - t0;
+        assert.ok(ms < 5_000, `app.close() took ${ms.toFixed(0)} ms (closeTimeout 500 ms)`);
+        client.destroy();
+        for (const t of timers) clearInterval(t);
+        await up.close();
+      });
+    },
+  );
+
   test('docs/frameworks/fastify.md lists every plugin option as declared', () => {
     const doc = readFileSync(new URL('../../../docs/frameworks/fastify.md', import.meta.url), 'utf8');
     for (const [key, s] of Object.entries(fastifyPluginSpecs)) {
