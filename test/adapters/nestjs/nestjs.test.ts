@@ -1,6 +1,8 @@
 // HeadroomModule on real Nest apps, on @nestjs/platform-express and @nestjs/platform-fastify.
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
+import { once } from 'node:events';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { HeadroomModule } from '../../../src/adapters/nestjs/index.js';
 import { createMemoryMonitor } from '../../../src/monitor/monitor.js';
@@ -248,6 +250,47 @@ describe('nestjs: lifecycle', () => {
         await upstream.close();
       });
     });
+
+    test(
+      `${platform}: app.close() with a proxied download that never ends: done within drainTimeout + closeTimeout`,
+      { timeout: 30_000 },
+      async () => {
+        await assertNoLeakedHandles(async () => {
+          // An upstream that sends a byte every 100 ms for ever: never idle, so no stream timeout cuts it.
+          const timers = new Set<NodeJS.Timeout>();
+          const drip = createServer((_req, res) => {
+            res.writeHead(200, { 'content-type': 'application/octet-stream' });
+            const t = setInterval(() => res.write('x'), 100);
+            timers.add(t);
+            res.once('close', () => (clearInterval(t), timers.delete(t)));
+          });
+          drip.listen(0, '127.0.0.1');
+          await once(drip, 'listening');
+          const upstreamUrl = `http://127.0.0.1:${(drip.address() as AddressInfo).port}`;
+          const t = await startApp(
+            platform,
+            HeadroomModule.forRoot({ proxy: { upstreamUrl, closeTimeout: 500 }, drainTimeout: 500, monitor: { autoStart: false } }),
+          );
+          const client = httpRequest(`${t.url}/api/drip`);
+          client.on('error', () => undefined);
+          client.end();
+          const response = await new Promise<IncomingMessage>((resolve) => client.once('response', resolve));
+          assert.equal(response.statusCode, 200);
+          response.on('error', () => undefined);
+          await new Promise((resolve) => response.once('data', resolve));
+          response.resume();
+          const t0 = performance.now();
+          await t.app.close();
+          const ms = performance.now() - t0;
+          assert.ok(ms < 5_000, `app.close() took ${ms.toFixed(0)} ms (drainTimeout and closeTimeout 500 ms)`);
+          client.destroy();
+          for (const timer of timers) clearInterval(timer);
+          drip.closeAllConnections();
+          drip.close();
+          await once(drip, 'close');
+        });
+      },
+    );
   }
 
   test('on Express headroom answers in front of the Express app: its own middleware never sees probes or shed requests', async () => {
