@@ -39,7 +39,7 @@ function wrap(text: string, indent: string, width: number): string[] {
 const SIZING_OPTIONS = `  --memory SIZE            size for this limit instead of the cgroup's (512m, 512Mi, 1.5GiB, bytes)
   --processes N            Node processes sharing the limit (cluster workers, several servers); 1 to 256
   --heap-snapshot-dir DIR  write a heap snapshot near the heap limit to DIR, when the limit leaves
-                           room for one (≈ the heap's size beside it); the heap shrinks to make room
+                           room for one (up to 12× the heap beside it); the heap shrinks to make room
   --explain                print the limit, its source, the reserve and each flag with its reason
   -h, --help               show this help`;
 

@@ -3,13 +3,15 @@
 // cannot snapshot a heap from another thread), but getHeapSnapshot() then serialises the whole
 // JSON in one synchronous call into the stream's buffer, so its peak memory holds the complete
 // serialisation; writeHeapSnapshot() serialises straight into the file. Taking a snapshot needs
-// roughly as much memory again as the heap, hence the free-memory guard.
+// native memory of several times the heap (snapshot-cost.ts), hence the free-memory guard: in a
+// container, a snapshot without room gets the process killed by the kernel.
 // A snapshot holds every string in the heap (admin and upstream tokens, request data): V8 writes
 // the file 0600, and it only goes into a directory no other user can open (see privateDir()).
 import { chmod, mkdir, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import v8 from 'node:v8';
 import { HeadroomError } from '../errors.js';
+import { SNAPSHOT_MEMORY_FACTOR } from './snapshot-cost.js';
 import type { HeapSnapshotResult } from './types.js';
 
 export interface SnapshotWriterOptions {
@@ -53,9 +55,10 @@ export function createSnapshotWriter(opts: SnapshotWriterOptions): SnapshotWrite
       try {
         const heap = opts.heapUsed();
         const free = opts.availableMemory();
-        if (free < 2 * heap) {
+        const needed = SNAPSHOT_MEMORY_FACTOR * heap;
+        if (free < needed) {
           throw refuse(
-            `not enough free memory for a heap snapshot: ${mib(free)} free, about ${mib(2 * heap)} needed (twice the ${mib(heap)} heap)`,
+            `not enough free memory for a heap snapshot: ${mib(free)} free, about ${mib(needed)} needed (${SNAPSHOT_MEMORY_FACTOR}× the ${mib(heap)} heap: V8 builds the snapshot's graph outside the heap)`,
           );
         }
         await privateDir(dir);

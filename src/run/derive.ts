@@ -10,9 +10,13 @@
 // to the heap. The numbers are checked under real cgroup limits by test/run/matrix.test.ts and
 // bench/run: a heap-heavy process ends with V8's heap error, never the kernel's kill.
 import { HeadroomError } from '../errors.js';
+import { SNAPSHOT_MEMORY_FACTOR } from '../monitor/snapshot-cost.js';
 import type { GivenFlag } from './node-flags.js';
 
 export const MiB = 1024 ** 2;
+
+/** How a snapshot's room is described. */
+const COST = `up to ${SNAPSHOT_MEMORY_FACTOR}× the heap`;
 
 export interface Tier {
   name: string;
@@ -175,8 +179,9 @@ export function derive(input: DeriveInput): Derivation {
   const flags: string[] = [];
   const why: string[] = [];
 
-  // A snapshot near the heap limit: V8 builds the snapshot's graph outside the heap, about as
-  // big as the heap itself, so it needs room ≈ the heap limit beyond the reserve.
+  // A snapshot near the heap limit: V8 builds the snapshot's graph outside the heap, several times
+  // the heap (SNAPSHOT_MEMORY_FACTOR, measured), so it needs that much room beyond the reserve —
+  // without it, writing the snapshot is what gets the process killed by the kernel.
   let snapshot: Derivation['snapshot'] = { enabled: false, why: 'not asked for (--heap-snapshot-dir)' };
   if (snapshotDir !== undefined && givenSnap) {
     snapshot = { enabled: false, dir: snapshotDir, why: `${givenSnap.text} given (${givenSnap.from}): left as it is` };
@@ -185,30 +190,42 @@ export function derive(input: DeriveInput): Derivation {
     if (givenOld || givenHeap) {
       const heap = givenOld ? heapOf(Number(givenOld.value)) : Number(givenHeap!.value) * MiB;
       const room = budget - reserved - heap;
+      // As below: at the limit, the objects are the old space's.
+      const needed = SNAPSHOT_MEMORY_FACTOR * (givenOld ? Number(givenOld.value) * MiB : heap);
       snapshot =
-        room >= heap
-          ? { enabled: true, dir: snapshotDir, why: `the given heap (${mib(heap)}) leaves ${mib(room)}: room for a snapshot ≈ the heap` }
-          : {
-              enabled: false,
-              dir: snapshotDir,
-              why: `no room: a snapshot needs ≈ the heap (${mib(heap)}) beyond the reserve, only ${mib(Math.max(0, room))} left`,
-            };
-    } else {
-      // Heap + snapshot (≈ heap) + reserve = budget.
-      const halved = Math.floor((budget - reserved - young) / 2 / MiB);
-      snapshot =
-        halved >= MIN_SNAPSHOT_HEAP / MiB
+        room >= needed
           ? {
               enabled: true,
               dir: snapshotDir,
-              why: `old space ${old} → ${halved} MiB so that a snapshot (≈ the heap, ${mib(heapOf(halved))}) fits beside it`,
+              why: `the given heap (${mib(heap)}) leaves ${mib(room)}: room for a snapshot (${COST} ${mib(needed)})`,
             }
           : {
               enabled: false,
               dir: snapshotDir,
-              why: `no room: leaving room for a snapshot would shrink the old space to ${halved} MiB (< ${MIN_SNAPSHOT_HEAP / MiB} MiB)`,
+              why: `no room: a snapshot needs ${COST} (${mib(needed)}) beyond the reserve, only ${mib(Math.max(0, room))} left`,
             };
-      if (snapshot.enabled) old = halved;
+    } else {
+      // Old space + snapshot (SNAPSHOT_MEMORY_FACTOR × the old space: at the limit the heap is the
+      // old space's objects, the young generation nearly empty) + reserve = budget.
+      const shrunk = Math.floor((budget - reserved) / (1 + SNAPSHOT_MEMORY_FACTOR) / MiB);
+      snapshot =
+        shrunk >= MIN_SNAPSHOT_HEAP / MiB
+          ? {
+              enabled: true,
+              dir: snapshotDir,
+              why: `old space ${old} → ${shrunk} MiB so that a snapshot (${COST}, ${mib(SNAPSHOT_MEMORY_FACTOR * shrunk * MiB)}) fits beside it`,
+            }
+          : {
+              enabled: false,
+              dir: snapshotDir,
+              why: `no room: leaving room for a snapshot (${COST}) would shrink the old space to ${Math.max(0, shrunk)} MiB (< ${MIN_SNAPSHOT_HEAP / MiB} MiB)`,
+            };
+      if (snapshot.enabled) {
+        warnings.push(
+          `heap snapshot near the heap limit: the old space is cut from ${old} to ${shrunk} MiB to leave room for it (${COST}); without --heap-snapshot-dir the heap keeps ${old} MiB`,
+        );
+        old = shrunk;
+      }
     }
     if (!snapshot.enabled) warnings.push(`heap snapshot near the heap limit is off: ${snapshot.why}`);
   }
@@ -225,7 +242,7 @@ export function derive(input: DeriveInput): Derivation {
   } else {
     flags.push(`--max-old-space-size=${old}`);
     why.push(
-      `--max-old-space-size=${old}: budget ${mib(budget)} − reserve ${mib(reserved)}${snapshot.enabled ? ', halved for the snapshot' : ''}`,
+      `--max-old-space-size=${old}: budget ${mib(budget)} − reserve ${mib(reserved)}${snapshot.enabled && !(givenOld || givenHeap) ? `, divided by ${1 + SNAPSHOT_MEMORY_FACTOR} for the snapshot's room` : ''}`,
     );
   }
   if (givenSemi) why.push(`${givenSemi.text}: given (${givenSemi.from}), kept`);

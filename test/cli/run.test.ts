@@ -126,11 +126,12 @@ test('signals are forwarded to the command: TERM, INT, HUP, QUIT, USR2', async (
 test('--heap-snapshot-dir: a snapshot near the heap limit, then the heap error (exit 134)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'headroom-snap-'));
   try {
-    // 200 MiB leaves room for a snapshot beside a halved heap; arrays of small integers make it small and quick.
+    // 1 GiB leaves room for a snapshot (12× the old space) beside a 63 MiB old space; arrays of small
+    // integers make it small and quick.
     const r = await runCli([
       'run',
       '--memory',
-      '200m',
+      '1g',
       '--heap-snapshot-dir',
       dir,
       '--',
@@ -141,6 +142,7 @@ test('--heap-snapshot-dir: a snapshot near the heap limit, then the heap error (
     assert.equal(r.code, 134, r.stderr);
     assert.match(r.stderr, /JavaScript heap out of memory/);
     assert.equal(readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot')).length, 1, r.stderr);
+    assert.match(r.stderr, /the old space is cut from \d+ to 63 MiB to leave room for it/);
     // 128 MiB has no room: no snapshot, and a warning that says why.
     const tight = await runCli(['flags', '--memory', '128m', '--heap-snapshot-dir', dir]);
     assert.equal(tight.stdout, '--max-old-space-size=64 --max-semi-space-size=2\n');
