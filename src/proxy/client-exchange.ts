@@ -12,6 +12,8 @@ export abstract class ClientExchange extends UpstreamHandler implements Sheddabl
   bytes = 0;
   private seen = -1;
   private idleChecks = 0;
+  /** Upload bytes at each of the latest looks while the upload was awaited (for the minimum rate). */
+  private uploadLooks: number[] | undefined;
   /** Bytes charged to `ledger` now. */
   private charged = 0;
 
@@ -46,18 +48,29 @@ export abstract class ClientExchange extends UpstreamHandler implements Sheddabl
 
   /**
    * One look of the sweep: counts consecutive looks in which the client was the side that stalled
-   * and made no progress, and ends the exchange at `limit`.
+   * and made no progress, and ends the exchange at `limit`. An upload (progress counts its bytes)
+   * is also ended when the last `limit` looks in a row brought fewer than `minUploadBytes`: any
+   * byte is progress, and a byte now and then would hold the slot for ever (`slow` says why).
    */
-  checkClient(limit: number): void {
+  checkClient(limit: number, minUploadBytes = 0, slow?: () => Error): void {
     const progress = this.clientProgress();
     if (progress === undefined) {
       this.idleChecks = 0;
       this.seen = -1;
+      this.uploadLooks = undefined;
       return;
     }
     this.idleChecks = progress === this.seen ? this.idleChecks + 1 : 0;
     this.seen = progress;
-    if (this.idleChecks >= limit) this.abort(new ProxyAbort('clientTimeout'));
+    if (this.idleChecks >= limit) return this.abort(new ProxyAbort('clientTimeout'));
+    if (minUploadBytes <= 0 || progress < 0) {
+      this.uploadLooks = undefined;
+      return;
+    }
+    const looks = (this.uploadLooks ??= []);
+    looks.push(progress);
+    if (looks.length > limit + 1) looks.shift();
+    if (looks.length === limit + 1 && progress - looks[0]! < minUploadBytes) this.abort(slow?.() ?? new ProxyAbort('clientTimeout'));
   }
 
   /** Aborts the upstream side (client gone, shed); undici then reports the failure to fail(). */

@@ -33,7 +33,7 @@ export interface ExchangeContext {
   /** CLIENT_TIMEOUT, ms (named in the 408's message). */
   clientTimeout: number;
   /** Exchanges in flight (Node and Web), for the client-progress sweep. */
-  live: Set<{ checkClient(limit: number): void }>;
+  live: Set<{ checkClient(limit: number, minUploadBytes?: number, slow?: () => Error): void }>;
   logger: Logger | undefined;
   /** Shedding registry (the admission controller). */
   tracker: { add(s: Sheddable): void; untrack(s: Sheddable): void };

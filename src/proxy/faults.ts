@@ -8,7 +8,11 @@ const RESET = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'
 
 /** Thrown into undici to abort an upstream request on our side (client gone, shed, close). */
 export class ProxyAbort extends Error {
-  constructor(readonly kind: ErrorKind) {
+  /** `why`: the message the client gets, when the kind's usual one would not say it. */
+  constructor(
+    readonly kind: ErrorKind,
+    readonly why?: string,
+  ) {
     super(`proxy request aborted: ${kind}`);
   }
 }
@@ -27,9 +31,11 @@ export function faultKind(err: unknown): ErrorKind {
 export function faultError(kind: ErrorKind, err: unknown, streamTimeout: number, clientTimeout = 0): HeadroomError {
   switch (kind) {
     case 'clientTimeout':
-      return new HeadroomError('HEADROOM_REQUEST_TIMEOUT', `the request body made no progress for ${clientTimeout} ms (CLIENT_TIMEOUT)`, {
-        cause: err,
-      });
+      return new HeadroomError(
+        'HEADROOM_REQUEST_TIMEOUT',
+        (err instanceof ProxyAbort && err.why) || `the request body made no progress for ${clientTimeout} ms (CLIENT_TIMEOUT)`,
+        { cause: err },
+      );
     case 'timeout':
       return new HeadroomError('HEADROOM_UPSTREAM_TIMEOUT', `upstream sent no response headers within ${streamTimeout} ms`, { cause: err });
     case 'unreachable':

@@ -14,6 +14,7 @@ import { nestedOptions, requireOption, resolveOptions } from '../options/spec.js
 import { createResponseCache, SKIP_OUTCOME, type ResponseCache, type ResponseCacheStats } from './cache-tee.js';
 import { Exchange, type ExchangeContext } from './exchange.js';
 import { createGcAssist } from './gc-assist.js';
+import { ProxyAbort } from './faults.js';
 import { createHeaderRules, newHeaderInfo, type RequestHeaderInfo } from './headers.js';
 import { proxyLibrarySpecs, proxySpecs } from './options.js';
 import { createPathMapper } from './path.js';
@@ -52,6 +53,8 @@ export interface ProxyOptions {
   streamTimeout?: number;
   /** ms: longest a client may stall its upload (408) or its reading (connection closed) while holding a slot (CLIENT_TIMEOUT). */
   clientTimeout?: number;
+  /** Bytes a second an upload must average over any clientTimeout while it holds a slot, else 408; 0 = only a stopped upload (CLIENT_MIN_RATE). */
+  clientMinRate?: number;
   /** Response cache; omitted = no caching. */
   cache?: Cache;
   /** Largest body teed into the cache, bytes (MAX_BUFFER_SIZE). */
@@ -160,8 +163,15 @@ export function createProxy(options: ProxyOptions): Proxy {
   // CLIENT_TIMEOUT: four looks per timeout at every exchange in flight, so a client that makes no
   // progress loses its slot after 1 to 1.25 timeouts. One timer for the proxy, not one per request.
   const clientChecks = 4;
+  // CLIENT_MIN_RATE: an upload must bring this much over the last four looks (one CLIENT_TIMEOUT).
+  const minUploadBytes = Math.ceil((o.clientMinRate * o.clientTimeout) / 1000);
+  const tooSlow = (): ProxyAbort =>
+    new ProxyAbort(
+      'clientTimeout',
+      `the request body came slower than ${o.clientMinRate} bytes a second over ${o.clientTimeout} ms (CLIENT_MIN_RATE, CLIENT_TIMEOUT)`,
+    );
   const sweep = setInterval(() => {
-    for (const ex of ctx.live) ex.checkClient(clientChecks);
+    for (const ex of ctx.live) ex.checkClient(clientChecks, minUploadBytes, tooSlow);
   }, o.clientTimeout / clientChecks);
   sweep.unref();
   const disabledError = new HeadroomError(

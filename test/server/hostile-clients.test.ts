@@ -77,6 +77,40 @@ describe('slow clients cannot hold upstream slots', () => {
     assert.ok((await stats(t)).errors.clientTimeout! >= 2);
   });
 
+  test('an upload trickled below CLIENT_MIN_RATE gets 408 naming it; one above it goes through', async () => {
+    // CLIENT_TIMEOUT 300 ms, CLIENT_MIN_RATE 512 B/s (default): at least 154 bytes per 300 ms.
+    const trickle = (s: Socket, bytesPerTick: number, total: number): NodeJS.Timeout => {
+      s.write(`POST /api/x HTTP/1.1\r\nHost: shop.example\r\nContent-Length: ${total}\r\n\r\n`);
+      let sent = 0;
+      const timer = setInterval(() => {
+        const n = Math.min(bytesPerTick, total - sent);
+        if (n > 0 && !s.destroyed) s.write(Buffer.alloc(n, 0x62));
+        sent += n;
+        if (sent >= total) clearInterval(timer);
+      }, 50);
+      return timer;
+    };
+    const slowSocket = await openSocket(t.url);
+    const fastSocket = await openSocket(t.url);
+    const timers = [trickle(slowSocket, 1, 1000), trickle(fastSocket, 100, 3000)];
+    try {
+      const [slow, fast] = await Promise.all([
+        collect(slowSocket, undefined, completeResponse),
+        collect(fastSocket, undefined, completeResponse),
+      ]);
+      assert.equal(slow.status, 408, slow.text);
+      assert.match(
+        jsonBody(slow).error?.message ?? '',
+        /came slower than 512 bytes a second over 300 ms \(CLIENT_MIN_RATE, CLIENT_TIMEOUT\)/,
+      );
+      assert.equal(fast.status, 200, fast.text);
+      assert.match(fast.text, /uploaded$/);
+    } finally {
+      for (const timer of timers) clearInterval(timer);
+    }
+    await waitFor(async () => (await stats(t)).inFlight === 0, 'slots released');
+  });
+
   test("a body sent to the gateway's own routes is never read: answered at once, the connection closed", async () => {
     for (const [path, type, status] of [
       ['/nope', 'application/json', 404],

@@ -23,6 +23,7 @@ export const proxyOptions = {
   memoryThresholdPercent: option(a.memoryThresholdPercent),
   streamTimeout: option(p.streamTimeout),
   clientTimeout: option(p.clientTimeout),
+  clientMinRate: option(p.clientMinRate),
   maxBufferSize: option(p.maxBufferSize),
   // Gateway-only: a library proxy caches when it is given a cache.
   cacheEnabled: bool({ env: 'PROXY_CACHE_ENABLED', doc: 'Cache shareable GET/HEAD responses (RFC 9111).', default: true }),
