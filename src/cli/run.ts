@@ -169,7 +169,13 @@ async function runChild(command: string, args: string[], d: Derivation, explainI
     },
   });
   try {
-    return exitLikeChild(await running.ended);
+    const end = await running.ended;
+    // Nothing the runner forwards is a SIGKILL: under a memory limit, that is the kernel's OOM killer.
+    if (end.signal === 'SIGKILL' && d.limit !== null)
+      process.stderr.write(
+        `headroom: the command was killed (SIGKILL) under a ${Math.round(d.limit / 2 ** 20)} MiB memory limit (${d.limitSource}): most likely the kernel's OOM killer — memory outside the V8 heap (Buffers, native modules, a heap snapshot) went past the limit (dmesg, or oom_kill in the cgroup's memory.events, says so)\n`,
+      );
+    return exitLikeChild(end);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     off();

@@ -104,6 +104,10 @@ test('the exit code, and death by signal, pass through', async () => {
   assert.match(missing.stderr, /cannot run "no-such-command-headroom": not found/);
   const term = startCli(['run', '--', node, '-e', "process.kill(process.pid, 'SIGTERM')"]);
   assert.deepEqual(await exitWithin(term, 10_000, 'run'), { code: null, signal: 'SIGTERM' }, term.output());
+  // SIGKILL under a limit (as the OOM killer sends it): passed through, and said what it most likely was.
+  const killed = startCli(['run', '--memory', '256m', '--', node, '-e', "process.kill(process.pid, 'SIGKILL')"]);
+  assert.deepEqual(await exitWithin(killed, 10_000, 'run'), { code: null, signal: 'SIGKILL' }, killed.output());
+  assert.match(killed.output(), /killed \(SIGKILL\) under a 256 MiB memory limit \(--memory\): most likely the kernel's OOM killer/);
 });
 
 test('signals are forwarded to the command: TERM, INT, HUP, QUIT, USR2', async () => {
