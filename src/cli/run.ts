@@ -9,6 +9,7 @@ import { readMemoryLimit, type MemoryLimit } from '../monitor/limit.js';
 import { findGivenFlags, splitNodeOptions, type GivenFlag } from '../run/node-flags.js';
 import { FORWARDED_SIGNALS, isNodeCommand, plan, start, type ChildEnd } from '../run/runner.js';
 import { bareBytesProblem, parseSize, SIZE_ACCEPTED } from '../run/size.js';
+import { suggestFlag } from '../options/suggest.js';
 import { fail } from './fail.js';
 
 export interface RunArgs {
@@ -23,13 +24,6 @@ export interface RunArgs {
 
 const VALUE_OPTIONS = ['memory', 'processes', 'heap-snapshot-dir'] as const;
 const BOOLEAN_OPTIONS = ['explain', 'help'] as const;
-
-function closest(name: string, names: readonly string[]): string | undefined {
-  return (
-    names.find((n) => n.startsWith(name) || name.startsWith(n)) ??
-    names.find((n) => [...name].filter((c, i) => n[i] === c).length >= n.length - 2)
-  );
-}
 
 /** Parses the options of `run` (command: everything after `--` or after the first non-option) or `flags` (no command). */
 export function parseRunArgs(argv: string[], cmd: 'run' | 'flags'): RunArgs {
@@ -56,7 +50,7 @@ export function parseRunArgs(argv: string[], cmd: 'run' | 'flags'): RunArgs {
       continue;
     }
     if (!(VALUE_OPTIONS as readonly string[]).includes(name)) {
-      const hint = closest(name, [...VALUE_OPTIONS, ...BOOLEAN_OPTIONS]);
+      const hint = suggestFlag(name, [...VALUE_OPTIONS, ...BOOLEAN_OPTIONS]);
       fail(`unknown option ${token.split('=')[0]}${hint ? ` (did you mean --${hint}?)` : ''}. ${usage}`, 2);
     }
     let value = m?.[2];

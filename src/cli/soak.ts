@@ -15,6 +15,7 @@ import {
   type SoakReport,
 } from '../soak/index.js';
 import { snapshotText } from '../soak/report/text.js';
+import { suggestFlag } from '../options/suggest.js';
 import { fail } from './fail.js';
 
 export const SOAK_USAGE = `Usage: headroom soak [options] -- <command that starts the service>
@@ -119,7 +120,7 @@ export function parseSoakArgs(argv: string[]): SoakArgs {
     if (!m) fail(`unexpected "${token}": put the command after --, e.g. headroom soak -- node server.js. ${usageHint}`, 2);
     const name = m[1]!;
     if (!(VALUE_OPTIONS as readonly string[]).includes(name)) {
-      const hint = VALUE_OPTIONS.find((n) => n.startsWith(name) || name.startsWith(n));
+      const hint = suggestFlag(name, VALUE_OPTIONS);
       fail(`unknown option --${name}${hint ? ` (did you mean --${hint}?)` : ''}. ${usageHint}`, 2);
     }
     let value = m[2];

@@ -34,6 +34,11 @@ export function suggestOption(name: string, candidates: readonly string[]): stri
   );
 }
 
+/** For CLI flags: one the name begins or extends (`--dur` → `--duration`), else the closest by edit distance. */
+export function suggestFlag(name: string, flags: readonly string[]): string | undefined {
+  return flags.find((f) => (name.length >= 3 && f.startsWith(name)) || name.startsWith(f)) ?? suggest(name, flags);
+}
+
 function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
