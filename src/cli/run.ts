@@ -1,6 +1,7 @@
 // `headroom run [options] -- <command>`: reads the container's memory limit, derives V8 flags,
 // runs the command with them and ends as it ends. Also `headroom serve`'s self-sizing: the gateway
 // re-runs itself under the runner when no heap flag was given and a memory limit binds.
+import { accessSync, constants as fsConstants, existsSync, mkdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import { HeadroomError } from '../errors.js';
 import { derive, type Derivation } from '../run/derive.js';
@@ -187,6 +188,20 @@ export async function run(argv: string[], usageText: string): Promise<void> {
   }
   const nodeArgv = isNodeCommand(a.command!, process.execPath) ? a.args : undefined;
   const { derivation, limit } = computeFor(a, true, nodeArgv);
+  // V8 writes the snapshot at the limit, where a missing directory only shows as a lost snapshot.
+  // Made here, 0700: a snapshot holds every string of the heap, secrets included.
+  if (derivation.snapshot.enabled && a.heapSnapshotDir !== undefined) {
+    try {
+      // Not recursive: Node 20's recursive mkdir spins for ever under /proc; a parent must exist.
+      if (!existsSync(a.heapSnapshotDir)) mkdirSync(a.heapSnapshotDir, { mode: 0o700 });
+      accessSync(a.heapSnapshotDir, fsConstants.W_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why =
+        code === 'ENOENT' ? 'its parent directory does not exist' : `cannot create or write it (${code ?? (err as Error).message})`;
+      fail(`--heap-snapshot-dir ${a.heapSnapshotDir}: ${why}`, 2);
+    }
+  }
   await runChild(a.command!, a.args, derivation, a.explain, limit);
 }
 

@@ -48,6 +48,10 @@ test('bad usage exits 2 naming the option, the value and what is accepted', asyn
       ['run', '--memory', '512m', '--processes', '64', '--', node, '-e', '0'],
       /leaves 7\.8 MiB per Node process .* at least 64 MiB: use fewer --processes/,
     ],
+    [
+      ['run', '--memory', '1g', '--heap-snapshot-dir', '/nonexistent-headroom/snaps', '--', node, '-e', '0'],
+      /--heap-snapshot-dir \/nonexistent-headroom\/snaps: its parent directory does not exist/,
+    ],
     [['serve', '--port', '0'], /HEADROOM_RUN=maybe: must be on or off/, { HEADROOM_RUN: 'maybe' }],
     [['serve', '--port', '0'], /HEADROOM_MEMORY=lots: must be a size/, { HEADROOM_MEMORY: 'lots' }],
   ];
