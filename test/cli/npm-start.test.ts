@@ -7,18 +7,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { waitFor } from '../helpers/wait.js';
+import { alive } from '../helpers/process.js';
 import { exitWithin, portClosed, spawnWatched } from './child.js';
 
 const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } };
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test('SIGTERM to `npm start` stops the gateway: exit 0, port free, no orphan', async () => {
   // A project with this package's start script, whose dist/cli/main.js runs the CLI from source.

@@ -8,17 +8,8 @@ import { after, test } from 'node:test';
 import { runSoak, SoakStartError } from '../../src/soak/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { CLI, runCli, spawnWatched } from '../cli/child.js';
+import { alive } from '../helpers/process.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** True while a process with this pid exists. */
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** `headroom soak` on a service that writes its pid to `pidFile`, the pid once it serves. */
 async function soakWithPid(pidFile: string) {
