@@ -163,8 +163,18 @@ async function runChild(command: string, args: string[], d: Derivation, explainI
       return off;
     },
   });
+  // SIGUSR1 is Node's signal to open the inspector: without a listener it would open the runner's
+  // own. A node command gets it (its inspector opens, as without headroom run); another command is
+  // left alone, since SIGUSR1 ends most programs.
+  const nodeChild = isNodeCommand(command, process.execPath);
+  const onUsr1 = (): void => {
+    if (!nodeChild) process.stderr.write('headroom: SIGUSR1 not forwarded: the command is not node (SIGUSR1 would end it)\n');
+    else if (running.child.exitCode === null && running.child.signalCode === null) running.child.kill('SIGUSR1');
+  };
+  process.on('SIGUSR1', onUsr1);
   try {
     const end = await running.ended;
+    process.off('SIGUSR1', onUsr1);
     // Nothing the runner forwards is a SIGKILL: under a memory limit, that is the kernel's OOM killer.
     if (end.signal === 'SIGKILL' && d.limit !== null)
       process.stderr.write(

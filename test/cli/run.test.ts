@@ -114,16 +114,18 @@ test('the exit code, and death by signal, pass through', async () => {
   assert.match(killed.output(), /killed \(SIGKILL\) under a 256 MiB memory limit \(--memory\): most likely the kernel's OOM killer/);
 });
 
-test('signals are forwarded to the command: TERM, INT, HUP, QUIT, USR2', async () => {
-  const script = `for (const s of ['SIGTERM','SIGINT','SIGHUP','SIGQUIT','SIGUSR2']) process.on(s, () => { console.log('got ' + s); process.exit(3); }); console.log('ready'); setInterval(() => {}, 1000);`;
+test('signals are forwarded to the command: TERM, INT, HUP, QUIT, USR2, and USR1 to a node command', async () => {
+  const script = `for (const s of ['SIGTERM','SIGINT','SIGHUP','SIGQUIT','SIGUSR2','SIGUSR1']) process.on(s, () => { console.log('got ' + s); process.exit(3); }); console.log('ready'); setInterval(() => {}, 1000);`;
   await Promise.all(
-    (['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'] as const).map(async (signal) => {
+    // SIGUSR1 would open the runner's own inspector if the runner did not take it: the command gets it instead.
+    (['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR2', 'SIGUSR1'] as const).map(async (signal) => {
       const c = startCli(['run', '--', node, '-e', script]);
       try {
         await c.waitForOutput(/ready/);
         c.child.kill(signal);
         assert.deepEqual(await exitWithin(c, 10_000, `run after ${signal}`), { code: 3, signal: null }, c.output());
         assert.match(c.output(), new RegExp(`got ${signal}`));
+        assert.doesNotMatch(c.output(), /Debugger listening/);
       } finally {
         c.kill();
       }
