@@ -2,7 +2,8 @@
 // runs the command with them and ends as it ends. Also `headroom serve`'s self-sizing: the gateway
 // re-runs itself under the runner when no heap flag was given and a memory limit binds.
 import { accessSync, constants as fsConstants, existsSync, mkdirSync } from 'node:fs';
-import { constants } from 'node:os';
+import { constants, totalmem } from 'node:os';
+import v8 from 'node:v8';
 import { HeadroomError } from '../errors.js';
 import { derive, type Derivation } from '../run/derive.js';
 import { explain } from '../run/explain.js';
@@ -112,6 +113,10 @@ function computeFor(a: RunArgs, runnerParent: boolean, nodeArgv: string[] | unde
     runnerParent,
     given: givenFlags(process.env, nodeArgv, execArgv),
     heapSnapshotDir: a.heapSnapshotDir,
+    // Without a limit: the runner's own heap limit is V8's default on this machine (heap flags the
+    // user gave are in `given`).
+    machineMemory: totalmem(),
+    defaultHeapLimit: v8.getHeapStatistics().heap_size_limit,
   });
   return { derivation, limit };
 }

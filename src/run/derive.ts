@@ -58,6 +58,9 @@ export interface DeriveInput {
   given?: GivenFlag[];
   /** Where heap snapshots go; set: a snapshot near the heap limit when there is room for it. */
   heapSnapshotDir?: string;
+  /** Without a limit: the machine's memory and V8's default heap limit on it (for the snapshot's room), bytes. */
+  machineMemory?: number;
+  defaultHeapLimit?: number;
 }
 
 export interface ReserveLine {
@@ -132,9 +135,24 @@ export function derive(input: DeriveInput): Derivation {
   const snapshotDir = input.heapSnapshotDir;
 
   if (limit === null) {
-    const snapshot = snapshotDir
-      ? { enabled: givenSnap === undefined, dir: snapshotDir, why: 'no memory limit binds: the machine has room for a snapshot' }
-      : { enabled: false, why: 'not asked for (--heap-snapshot-dir)' };
+    let snapshot: Derivation['snapshot'] = { enabled: false, why: 'not asked for (--heap-snapshot-dir)' };
+    if (snapshotDir !== undefined && givenSnap) {
+      snapshot = { enabled: false, dir: snapshotDir, why: `${givenSnap.text} given (${givenSnap.from}): left as it is` };
+    } else if (snapshotDir !== undefined) {
+      // No limit binds, but the machine's memory does: the heap may grow to its given or V8's default limit.
+      const heap = givenOld ? Number(givenOld.value) * MiB : givenHeap ? Number(givenHeap.value) * MiB : input.defaultHeapLimit;
+      const needed = heap === undefined ? undefined : SNAPSHOT_MEMORY_FACTOR * heap;
+      const machine = input.machineMemory;
+      snapshot =
+        needed === undefined || machine === undefined || heap! + needed <= machine
+          ? { enabled: true, dir: snapshotDir, why: 'no memory limit binds, and the machine has room for a snapshot' }
+          : {
+              enabled: false,
+              dir: snapshotDir,
+              why: `no room: the heap may grow to ${mib(heap!)} (${givenOld || givenHeap ? 'given' : "V8's default here"}), and a snapshot at that limit needs ${COST} (${mib(needed)}); the machine has ${mib(machine)} — give --memory or --max-old-space-size`,
+            };
+      if (!snapshot.enabled) warnings.push(`heap snapshot near the heap limit is off: ${snapshot.why}`);
+    }
     return {
       ...base,
       budget: null,

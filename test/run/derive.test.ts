@@ -98,6 +98,21 @@ test('no limit: no flags, Node sizes its heap from the machine', () => {
   assert.match(explain(d), /no memory limit: Node sizes its heap from the machine/);
 });
 
+test('no limit and --heap-snapshot-dir: on only when the machine holds the heap and 12× it', () => {
+  const none = { limit: null, limitSource: 'none', runnerParent: true, heapSnapshotDir: '/s', defaultHeapLimit: 2048 * MiB };
+  const small = derive({ ...none, machineMemory: 8192 * MiB });
+  assert.equal(small.snapshot.enabled, false);
+  assert.deepEqual(small.flags, []);
+  assert.match(
+    small.warnings.join('\n'),
+    /off: no room: the heap may grow to 2048 MiB \(V8's default here\), and a snapshot at that limit needs up to 12× the heap \(24576 MiB\); the machine has 8192 MiB — give --memory or --max-old-space-size/,
+  );
+  assert.equal(derive({ ...none, machineMemory: 65536 * MiB }).snapshot.enabled, true);
+  const given = derive({ ...none, machineMemory: 8192 * MiB, given: findGivenFlags(['--max-old-space-size=200'], 'argv') });
+  assert.equal(given.snapshot.enabled, true);
+  assert.deepEqual(given.flags, ['--heapsnapshot-near-heap-limit=1', '--diagnostic-dir=/s']);
+});
+
 test('heap snapshot near the limit: on only with room for 12× the old space beside it (V8 builds the graph outside the heap)', () => {
   const d = at(1024, { heapSnapshotDir: '/snaps' });
   assert.equal(d.snapshot.enabled, true);
