@@ -133,14 +133,24 @@ export function derive(input: DeriveInput): Derivation {
     warnings,
   };
   const snapshotDir = input.heapSnapshotDir;
+  // A snapshot near the heap limit, decided below when asked for and not already given: V8 builds
+  // the snapshot's graph outside the heap, several times the heap (SNAPSHOT_MEMORY_FACTOR, measured),
+  // so it needs that much room — without it, writing the snapshot gets the process killed.
+  let snapshot: Derivation['snapshot'] =
+    snapshotDir === undefined
+      ? { enabled: false, why: 'not asked for (--heap-snapshot-dir)' }
+      : givenSnap
+        ? { enabled: false, dir: snapshotDir, why: `${givenSnap.text} given (${givenSnap.from}): left as it is` }
+        : { enabled: false, dir: snapshotDir, why: 'to be sized' };
+  const sizeSnapshot = snapshotDir !== undefined && !givenSnap;
+  // What a snapshot at the limit covers when the user gave the heap: the old space's objects (the
+  // young generation is nearly empty then), or the whole heap for --max-heap-size.
+  const givenSnapshotHeap = givenOld ? Number(givenOld.value) * MiB : givenHeap ? Number(givenHeap.value) * MiB : undefined;
 
   if (limit === null) {
-    let snapshot: Derivation['snapshot'] = { enabled: false, why: 'not asked for (--heap-snapshot-dir)' };
-    if (snapshotDir !== undefined && givenSnap) {
-      snapshot = { enabled: false, dir: snapshotDir, why: `${givenSnap.text} given (${givenSnap.from}): left as it is` };
-    } else if (snapshotDir !== undefined) {
+    if (sizeSnapshot) {
       // No limit binds, but the machine's memory does: the heap may grow to its given or V8's default limit.
-      const heap = givenOld ? Number(givenOld.value) * MiB : givenHeap ? Number(givenHeap.value) * MiB : input.defaultHeapLimit;
+      const heap = givenSnapshotHeap ?? input.defaultHeapLimit;
       const needed = heap === undefined ? undefined : SNAPSHOT_MEMORY_FACTOR * heap;
       const machine = input.machineMemory;
       snapshot =
@@ -149,7 +159,7 @@ export function derive(input: DeriveInput): Derivation {
           : {
               enabled: false,
               dir: snapshotDir,
-              why: `no room: the heap may grow to ${mib(heap!)} (${givenOld || givenHeap ? 'given' : "V8's default here"}), and a snapshot at that limit needs ${COST} (${mib(needed)}); the machine has ${mib(machine)} — give --memory or --max-old-space-size`,
+              why: `no room: the heap may grow to ${mib(heap!)} (${givenSnapshotHeap !== undefined ? 'given' : "V8's default here"}), and a snapshot at that limit needs ${COST} (${mib(needed)}); the machine has ${mib(machine)} — give --memory or --max-old-space-size`,
             };
       if (!snapshot.enabled) warnings.push(`heap snapshot near the heap limit is off: ${snapshot.why}`);
     }
@@ -197,19 +207,12 @@ export function derive(input: DeriveInput): Derivation {
   const flags: string[] = [];
   const why: string[] = [];
 
-  // A snapshot near the heap limit: V8 builds the snapshot's graph outside the heap, several times
-  // the heap (SNAPSHOT_MEMORY_FACTOR, measured), so it needs that much room beyond the reserve —
-  // without it, writing the snapshot is what gets the process killed by the kernel.
-  let snapshot: Derivation['snapshot'] = { enabled: false, why: 'not asked for (--heap-snapshot-dir)' };
-  if (snapshotDir !== undefined && givenSnap) {
-    snapshot = { enabled: false, dir: snapshotDir, why: `${givenSnap.text} given (${givenSnap.from}): left as it is` };
-  } else if (snapshotDir !== undefined) {
-    const heapOf = (oldMiB: number): number => oldMiB * MiB + young;
-    if (givenOld || givenHeap) {
-      const heap = givenOld ? heapOf(Number(givenOld.value)) : Number(givenHeap!.value) * MiB;
+  // The snapshot's room is beyond the reserve here.
+  if (sizeSnapshot) {
+    if (givenSnapshotHeap !== undefined) {
+      const heap = givenOld ? givenSnapshotHeap + young : givenSnapshotHeap;
       const room = budget - reserved - heap;
-      // As below: at the limit, the objects are the old space's.
-      const needed = SNAPSHOT_MEMORY_FACTOR * (givenOld ? Number(givenOld.value) * MiB : heap);
+      const needed = SNAPSHOT_MEMORY_FACTOR * givenSnapshotHeap;
       snapshot =
         room >= needed
           ? {
