@@ -55,6 +55,12 @@ export interface StartedChild {
 }
 
 const INSPECT = '--inspect=127.0.0.1:0';
+
+/** A start-up failure's message with the end of the service's output (which usually says why). */
+export function withOutput(what: string, child: Pick<StartedChild, 'tail'>): string {
+  const tail = child.tail().trim();
+  return `${what}${tail ? `; its last output:\n${tail}` : ' (it printed nothing)'}`;
+}
 const TAIL_BYTES = 8192;
 
 /** A free TCP port on 127.0.0.1 (closed again: the child binds it). */
@@ -172,7 +178,7 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
 
   const deadline = performance.now() + options.startTimeoutMs;
   const target = new URL(options.url);
-  const why = (what: string): string => `${what}${tail.trim() ? `; its last output:\n${tail.trim()}` : ' (it printed nothing)'}`;
+  const why = (what: string): string => withOutput(what, started);
   try {
     for (;;) {
       if (options.signal?.aborted) throw new SoakStartError('soak: stopped before the service was up');

@@ -4,7 +4,7 @@
 // another process accepts connections although the service could not listen: load on it measures
 // an idle service. So the soak measures the process that listens on the URL's port, or refuses.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SoakStartError, type StartedChild } from './child.js';
+import { SoakStartError, withOutput, type StartedChild } from './child.js';
 import { connectInspector, type InspectorProbe } from './inspector.js';
 
 /** True in a target that has a listening server on `port` (any address). */
@@ -45,23 +45,21 @@ export async function connectServing(child: StartedChild, url: URL, timeoutMs: n
         if ((await p.evaluate(listensOn(port)).catch(() => false)) === true) return (serving = p);
       }
       const exit = child.exit();
-      if (exit) {
-        const tail = child.tail().trim();
-        throw new SoakStartError(
-          `soak: the service exited during start-up (${exit.signal ?? `code ${exit.code}`})${tail ? `; its last output:\n${tail}` : ''}`,
-        );
-      }
+      if (exit)
+        throw new SoakStartError(withOutput(`soak: the service exited during start-up (${exit.signal ?? `code ${exit.code}`})`, child));
       if (performance.now() > deadline) {
         const found: string[] = [];
         for (const p of probes.values()) {
           if (p instanceof Error) found.push(`an inspector that did not answer (${p.message})`);
           else found.push(String(await p.evaluate(WHO).catch(() => `pid ${p.pid}`)));
         }
-        const tail = child.tail().trim();
         throw new SoakStartError(
-          `soak: something accepts connections on ${url.host}, but no Node process the command started listens on port ${port} ` +
-            `(inspected: ${found.join(', ') || 'none'}). Another process may hold the port (ss -ltnp 'sport = :${port}' names it), ` +
-            `or the service failed to listen${tail ? `; its last output:\n${tail}` : ' (it printed nothing)'}`,
+          withOutput(
+            `soak: something accepts connections on ${url.host}, but no Node process the command started listens on port ${port} ` +
+              `(inspected: ${found.join(', ') || 'none'}). Another process may hold the port (ss -ltnp 'sport = :${port}' names it), ` +
+              'or the service failed to listen',
+            child,
+          ),
         );
       }
       await sleep(100);
