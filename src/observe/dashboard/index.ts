@@ -16,6 +16,10 @@ export type { LiveFeedStats } from './feed.js';
 export { dashboardSpecs } from './options.js';
 export { CONTENT_SECURITY_POLICY } from './assets.js';
 
+/** What a request for the page, its files or the feed gets while DASHBOARD_ENABLED=false. */
+export const dashboardOff = (): HeadroomError =>
+  new HeadroomError('HEADROOM_NOT_FOUND', 'the dashboard is turned off (DASHBOARD_ENABLED=false)');
+
 export interface Dashboard {
   readonly enabled: boolean;
   /** The page (name '') or one of its files; undefined when there is no such file or the dashboard is off. */
@@ -71,7 +75,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     asset: (name, request) => (o.enabled ? assets.respond(name, request) : undefined),
     history: (query) => memoryHistory(monitor, query ? parseSince(query) : undefined),
     feed() {
-      if (!o.enabled) throw new HeadroomError('HEADROOM_NOT_FOUND', 'the dashboard is off (DASHBOARD_ENABLED=false)');
+      if (!o.enabled) throw dashboardOff();
       return { status: 200, headers: feedHeaders, body: '', live: feed.open() };
     },
     stats: () => feed.stats(),

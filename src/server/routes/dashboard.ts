@@ -2,7 +2,7 @@
 // it), GET /admin/dashboard/feed and GET /admin/memory-history inside the authenticated /admin
 // scope. The feed is written on the raw response (hijacked), so no onSend hook buffers it.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Dashboard } from '../../observe/dashboard/index.js';
+import { dashboardOff, type Dashboard } from '../../observe/dashboard/index.js';
 import { SECURITY_HEADERS } from '../../observe/dashboard/assets.js';
 import { HeadroomError } from '../../errors.js';
 import { writePlain, type PlainResponse } from '../../toolkit/response.js';
@@ -19,7 +19,7 @@ const assetRequest = (request: FastifyRequest): { acceptEncoding?: string; ifNon
 /** GET /dashboard, /dashboard/<file>; /dashboard/ redirects (the page's links are relative to /dashboard). */
 export async function dashboardRoutes(app: FastifyInstance, { dashboard }: DashboardRouteOptions): Promise<void> {
   const send = (request: FastifyRequest, name: string): PlainResponse => {
-    if (!dashboard.enabled) throw new HeadroomError('HEADROOM_NOT_FOUND', 'the dashboard is turned off (DASHBOARD_ENABLED=false)');
+    if (!dashboard.enabled) throw dashboardOff();
     const r = dashboard.asset(name, assetRequest(request));
     if (!r) throw new HeadroomError('HEADROOM_NOT_FOUND', `no dashboard file ${name || '/dashboard'}`);
     return r;
