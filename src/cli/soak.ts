@@ -225,10 +225,11 @@ function summary(r: SoakReport): string {
 function unwritable(file: string): string | undefined {
   const path = resolve(file);
   try {
-    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) return 'is a directory';
+    const file = statSync(path, { throwIfNoEntry: false });
+    if (file?.isDirectory()) return 'is a directory';
     const dir = dirname(path);
     if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return `its directory ${dir} does not exist`;
-    accessSync(statSync(path, { throwIfNoEntry: false }) ? path : dir, constants.W_OK);
+    accessSync(file ? path : dir, constants.W_OK);
     return undefined;
   } catch (err) {
     return `cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
