@@ -43,6 +43,10 @@ export const ERRORS = {
   },
   // admission control and memory protection
   HEADROOM_OVERLOADED: { status: 503, doc: 'Concurrency limit reached and the queue is full; see Retry-After.' },
+  HEADROOM_CLIENT_LIMIT: {
+    status: 429,
+    doc: 'This client address already holds MAX_CONCURRENT_PER_CLIENT upstream requests (maxPerClient), in flight or queued; see Retry-After.',
+  },
   HEADROOM_QUEUE_TIMEOUT: { status: 503, doc: 'The request waited in the admission queue longer than allowed; see Retry-After.' },
   HEADROOM_MEMORY_PRESSURE: { status: 503, doc: 'The memory circuit breaker is open; see Retry-After.' },
   HEADROOM_SHED: { status: 503, doc: 'An in-flight response was aborted to relieve critical memory pressure.' },

@@ -1,5 +1,5 @@
-// Admission control shared by the proxy and image routes: a concurrency limit, a bounded FIFO
-// queue with a timeout, the memory circuit breaker, and shedding of the largest in-flight
+// Admission control shared by the proxy and image routes: a concurrency limit, a per-client
+// limit, a bounded FIFO queue with a timeout, the memory circuit breaker, and shedding of the largest in-flight
 // responses under critical pressure. Rejections are pre-built errors (no stack capture per
 // request) so refusing work stays cheap during a flood.
 import { HeadroomError, type ErrorCode } from '../errors.js';
@@ -15,6 +15,8 @@ import { resolveAdmissionOptions } from './options.js';
 export interface AdmissionOptions {
   /** Upstream requests in flight at once (MAX_CONCURRENT_CONNECTIONS in the gateway). */
   maxConcurrent?: number;
+  /** Slots, in flight or queued, one client may hold; 0 = no limit (MAX_CONCURRENT_PER_CLIENT). Applies to callers that name the client. */
+  maxPerClient?: number;
   /** Requests that may wait for a slot, 0 = no queue (PROXY_QUEUE_SIZE). */
   queueSize?: number;
   /** Longest wait in the queue, ms (PROXY_QUEUE_TIMEOUT). */
@@ -42,13 +44,16 @@ export interface Sheddable {
 }
 
 export interface HeadroomAdmission extends Admission {
-  /** Synchronous fast path: a release function when a slot is free now, else the rejection (queueing is up to the caller via acquire()). */
-  tryAcquire(): Release | HeadroomError | undefined;
+  /**
+   * Synchronous fast path: a release function when a slot is free now, else the rejection (queueing
+   * is up to the caller via acquire()). `client` (an address) is held to maxPerClient.
+   */
+  tryAcquire(client?: string): Release | HeadroomError | undefined;
   /**
    * Callback form of acquire() for hot paths (no promise, no AbortSignal): waits in the queue and
    * calls exactly one of the callbacks unless the returned cancel function runs first.
    */
-  enqueue(onReady: (release: Release) => void, onReject: (err: HeadroomError) => void): () => void;
+  enqueue(onReady: (release: Release) => void, onReject: (err: HeadroomError) => void, client?: string): () => void;
   /** Registers a response for shedding; returns the unregister function. */
   track(entry: Sheddable): () => void;
   /** Registers a response for shedding without allocating an unregister function (hot path); pair with untrack(). */
@@ -69,11 +74,13 @@ interface Waiter {
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   settled: boolean;
+  /** Counted against maxPerClient from the queue on; undefined when not counted. */
+  client: string | undefined;
 }
 
 export function createAdmission(options: AdmissionOptions = {}): HeadroomAdmission {
   const o = resolveAdmissionOptions(options);
-  const { maxConcurrent, queueSize, queueTimeout } = o;
+  const { maxConcurrent, maxPerClient, queueSize, queueTimeout } = o;
   const retryHeaders = { 'retry-after': String(o.retryAfter) };
   const rejection = (code: ErrorCode, message: string): HeadroomError => {
     const limit = Error.stackTraceLimit;
@@ -88,13 +95,27 @@ export function createAdmission(options: AdmissionOptions = {}): HeadroomAdmissi
   const overloadError = rejection('HEADROOM_OVERLOADED', 'too many requests in flight and the queue is full; retry later');
   const queueTimeoutError = rejection('HEADROOM_QUEUE_TIMEOUT', `waited ${queueTimeout} ms for an upstream slot; retry later`);
   const drainingError = rejection('HEADROOM_DRAINING', 'shutting down; retry on another instance');
+  const clientError = rejection(
+    'HEADROOM_CLIENT_LIMIT',
+    `this client already holds ${maxPerClient} upstream requests, in flight or queued (maxPerClient, MAX_CONCURRENT_PER_CLIENT); retry later`,
+  );
 
   let inFlight = 0;
   let closing: Promise<void> | undefined;
   let shedCount = 0;
-  const rejected = { concurrency: 0, queueTimeout: 0, memory: 0, draining: 0 };
+  const rejected = { concurrency: 0, queueTimeout: 0, memory: 0, draining: 0, client: 0 };
   const queue: Waiter[] = [];
   const tracked = new Set<Sheddable>();
+  // Slots held per client, in flight or queued; a client leaves the map when it holds none, so the
+  // map is never larger than in-flight plus queued.
+  const held = new Map<string, number>();
+  const hold = (client: string): void => void held.set(client, (held.get(client) ?? 0) + 1);
+  const unhold = (client: string | undefined): void => {
+    if (client === undefined) return;
+    const n = held.get(client)! - 1;
+    if (n > 0) held.set(client, n);
+    else held.delete(client);
+  };
 
   const shed = (fraction = o.shedFraction): number => {
     if (tracked.size === 0) return 0;
@@ -116,12 +137,13 @@ export function createAdmission(options: AdmissionOptions = {}): HeadroomAdmissi
     onCritical: () => shed(),
   });
 
-  const makeRelease = (): Release => {
+  const makeRelease = (client: string | undefined): Release => {
     let done = false;
     return () => {
       if (done) return;
       done = true;
       inFlight--;
+      unhold(client);
       next();
     };
   };
@@ -132,7 +154,7 @@ export function createAdmission(options: AdmissionOptions = {}): HeadroomAdmissi
       const w = queue[0]!;
       settle(w);
       inFlight++;
-      w.resolve(makeRelease());
+      w.resolve(makeRelease(w.client));
     }
   };
 
@@ -144,7 +166,16 @@ export function createAdmission(options: AdmissionOptions = {}): HeadroomAdmissi
     if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort);
   };
 
-  const tryAcquire = (): Release | HeadroomError | undefined => {
+  /** A waiter that leaves the queue without a slot (timed out, aborted, cancelled, closed). */
+  const giveUp = (w: Waiter): void => {
+    settle(w);
+    unhold(w.client);
+  };
+
+  // The client to count, or undefined when clients are not limited or the caller named none.
+  const counted = (client: string | undefined): string | undefined => (maxPerClient > 0 ? client : undefined);
+
+  const tryAcquire = (client?: string): Release | HeadroomError | undefined => {
     if (closing) {
       rejected.draining++;
       return drainingError;
@@ -153,9 +184,15 @@ export function createAdmission(options: AdmissionOptions = {}): HeadroomAdmissi
       rejected.memory++;
       return memoryError;
     }
+    const c = counted(client);
+    if (c !== undefined && (held.get(c) ?? 0) >= maxPerClient) {
+      rejected.client++;
+      return clientError;
+    }
     if (inFlight < maxConcurrent && queue.length === 0) {
       inFlight++;
-      return makeRelease();
+      if (c !== undefined) hold(c);
+      return makeRelease(c);
     }
     if (queue.length >= queueSize) {
       rejected.concurrency++;
@@ -164,10 +201,17 @@ export function createAdmission(options: AdmissionOptions = {}): HeadroomAdmissi
     return undefined;
   };
 
-  const wait = (resolve: (r: Release) => void, reject: (e: Error) => void, signal: AbortSignal | undefined): Waiter => {
-    const w: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined, settled: false };
+  const wait = (
+    resolve: (r: Release) => void,
+    reject: (e: Error) => void,
+    signal: AbortSignal | undefined,
+    client: string | undefined,
+  ): Waiter => {
+    const c = counted(client);
+    const w: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined, settled: false, client: c };
+    if (c !== undefined) hold(c);
     w.timer = setTimeout(() => {
-      settle(w);
+      giveUp(w);
       rejected.queueTimeout++;
       reject(queueTimeoutError);
     }, queueTimeout); // not unref'd: a waiter is real pending work; close() clears it
@@ -175,8 +219,8 @@ export function createAdmission(options: AdmissionOptions = {}): HeadroomAdmissi
     return w;
   };
 
-  const enqueue = (onReady: (release: Release) => void, onReject: (err: HeadroomError) => void): (() => void) => {
-    const r = tryAcquire();
+  const enqueue = (onReady: (release: Release) => void, onReject: (err: HeadroomError) => void, client?: string): (() => void) => {
+    const r = tryAcquire(client);
     if (typeof r === 'function') {
       onReady(r);
       return noop;
@@ -185,23 +229,23 @@ export function createAdmission(options: AdmissionOptions = {}): HeadroomAdmissi
       onReject(r);
       return noop;
     }
-    const w = wait(onReady, onReject as (e: Error) => void, undefined);
+    const w = wait(onReady, onReject as (e: Error) => void, undefined, client);
     return () => {
-      if (!w.settled) settle(w);
+      if (!w.settled) giveUp(w);
     };
   };
 
-  const acquire = (opts?: { signal?: AbortSignal }): Promise<Release> => {
-    const r = tryAcquire();
+  const acquire = (opts?: { signal?: AbortSignal; client?: string }): Promise<Release> => {
+    const r = tryAcquire(opts?.client);
     if (typeof r === 'function') return Promise.resolve(r);
     if (r) return Promise.reject(r);
     const signal = opts?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Release>((resolve, reject) => {
-      const w = wait(resolve, reject, signal);
+      const w = wait(resolve, reject, signal, opts?.client);
       if (signal) {
         w.onAbort = () => {
-          settle(w);
+          giveUp(w);
           reject(signal.reason);
         };
         signal.addEventListener('abort', w.onAbort, { once: true });
@@ -215,7 +259,7 @@ export function createAdmission(options: AdmissionOptions = {}): HeadroomAdmissi
     closing = Promise.resolve();
     breaker.close();
     for (const w of [...queue]) {
-      settle(w);
+      giveUp(w);
       rejected.draining++;
       w.reject(drainingError);
     }
@@ -238,6 +282,8 @@ export function createAdmission(options: AdmissionOptions = {}): HeadroomAdmissi
       inFlight,
       queued: queue.length,
       maxConcurrent,
+      maxPerClient,
+      clients: held.size,
       queueSize,
       breakerOpen: breaker.isOpen(),
       rejected: { ...rejected },

@@ -14,6 +14,14 @@ export const admissionSpecs = {
     max: 100_000,
     integer: true,
   }),
+  maxPerClient: num({
+    env: 'MAX_CONCURRENT_PER_CLIENT',
+    doc: "Upstream requests one client address may hold at once, in flight or queued; more get 429 (HEADROOM_CLIENT_LIMIT). Keeps one client's slow uploads or downloads from holding every slot. The address is the socket's, or X-Forwarded-For's per TRUST_PROXY: behind a load balancer set TRUST_PROXY, or every client counts as the balancer. 0 = no per-client limit.",
+    default: 0,
+    min: 0,
+    max: 100_000,
+    integer: true,
+  }),
   queueSize: num({
     env: 'PROXY_QUEUE_SIZE',
     doc: 'Requests that may wait for a slot; more get 503.',
@@ -73,5 +81,15 @@ export function resolveAdmissionOptions<O extends object>(options: O | undefined
       `${at.factory}: ${at.prefix}hysteresisPercent=${o.hysteresisPercent}: must be below ${at.prefix}memoryThresholdPercent (${o.memoryThresholdPercent}), or the breaker never closes`,
     );
   }
+  const perClient = maxPerClientProblem(o.maxConcurrent, o.maxPerClient, 'maxConcurrent');
+  if (perClient) {
+    const at = optionsPlace('createAdmission', options);
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${at.factory}: ${at.prefix}maxPerClient=${o.maxPerClient}: ${perClient}`);
+  }
   return o;
+}
+
+/** The per-client limit's rule against the total (`totalName` names the total as the caller knows it). */
+export function maxPerClientProblem(maxConcurrent: number, maxPerClient: number, totalName: string): string | undefined {
+  return maxPerClient > maxConcurrent ? `must be at most ${totalName} (${maxConcurrent}), or it never applies; 0 turns it off` : undefined;
 }

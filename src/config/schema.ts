@@ -13,6 +13,7 @@ import { dashboardOptions } from './sections/dashboard.js';
 import { criticalThresholdProblem } from '../monitor/options.js';
 import { twiceIntervalProblem } from '../observe/dashboard/options.js';
 import { maxEntryBytesProblem, redisTopologyProblems } from '../cache/options.js';
+import { maxPerClientProblem } from '../admission/options.js';
 import { redisOptionNames } from './sections/cache.js';
 
 export const sections = {
@@ -67,6 +68,8 @@ export function crossChecks(config: Config): { env: string; message: string }[] 
     tls: c.redisTls,
   };
   for (const p of redisTopologyProblems(topology, redisOptionNames)) problems.push({ env: p.name, message: p.message });
+  const perClient = maxPerClientProblem(config.proxy.maxConcurrent, config.proxy.maxPerClient, proxyOptions.maxConcurrent.env);
+  if (perClient) problems.push({ env: proxyOptions.maxPerClient.env, message: perClient });
   const d = config.dashboard;
   for (const name of ['stallTimeout', 'viewTimeout'] as const) {
     const problem = twiceIntervalProblem(d.interval, d[name], dashboardOptions.interval.env);

@@ -18,7 +18,7 @@ export function registerProxyMetrics(registry: Registry, proxy: Pick<Proxy, 'sta
   m.labelled(
     'counter',
     'headroom_proxy_rejected_total',
-    'Requests refused by admission control, by reason (concurrency, queueTimeout, memory, draining).',
+    'Requests refused by admission control, by reason (concurrency, queueTimeout, memory, draining, client).',
     ['reason'],
     (s) => byLabel('reason', s.rejected),
   );

@@ -19,6 +19,9 @@ export function observeProxy(proxy: Proxy, observer: RequestObserver): Proxy {
     get enabled() {
       return proxy.enabled;
     },
+    get limitsClients() {
+      return proxy.limitsClients;
+    },
     matches: (url) => proxy.matches(url),
     drain: () => proxy.drain(),
     handle(req, res) {

@@ -63,6 +63,8 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyRouteOptio
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
   const handler = (request: FastifyRequest, reply: FastifyReply): void => {
     reply.hijack();
+    // The per-client limit counts Fastify's request.ip (trustProxy applied), as @fastify/middie hands it over.
+    if (proxy.limitsClients) (request.raw as IncomingMessage & { ip?: string }).ip = request.ip;
     const url = request.raw.url ?? '/';
     proxy.handle(request.raw, reply.raw, undefined, mount === '' ? url : withoutMount(url, mount));
   };

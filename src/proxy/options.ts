@@ -1,6 +1,7 @@
 // Options of createProxy, createUpstreamClient and proxyRoutes, declared once: the gateway's
 // configuration (src/config/sections/proxy.ts) wraps proxySpecs, and the factories validate their
 // arguments with the same objects. Library-only options (no environment variable) are kept apart.
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import {
   bool,
@@ -9,6 +10,7 @@ import {
   list,
   num,
   memoryMonitor,
+  optionalFunction,
   optionalObject,
   optionalStr,
   optionalUrl,
@@ -159,6 +161,10 @@ export const proxyLibrarySpecs = {
     doc: "createAdmission's options for the proxy's own controller, used without admission; limits.monitor is also the default monitor.",
     what: 'an object of createAdmission options',
     methods: [],
+  }),
+  clientOf: optionalFunction<(req: IncomingMessage) => string>({
+    doc: "The client a request counts against for limits.maxPerClient. Default: req.ip (Express's, under its trust proxy setting), else the socket's address.",
+    what: 'a function (req) => client address',
   }),
   cache,
   monitor,

@@ -22,6 +22,7 @@ import { declaresBody, sendError } from './respond.js';
 import { ProxyCounters, type ErrorKind, type LatencyHistogram } from './stats.js';
 import { createFetch, type FetchInfo } from './web.js';
 import { createLazyPool } from './lazy-pool.js';
+import { clientAddress } from './client.js';
 import type { CacheOutcome } from '../cache/cache-status.js';
 import type { ProxyNote } from './note.js';
 import { currentLedger, type RequestLedger } from '../log/accounting.js';
@@ -73,6 +74,11 @@ export interface ProxyOptions {
   gcAssistBytes?: number;
   /** How long close() waits for in-flight requests before destroying them, ms. */
   closeTimeout?: number;
+  /**
+   * The client a request counts against for the admission's maxPerClient (asked only while that is
+   * set). Default: `req.ip` (Express's, under its `trust proxy`), else the socket's address.
+   */
+  clientOf?: (req: IncomingMessage) => string;
   logger?: Logger;
 }
 
@@ -99,6 +105,8 @@ export interface ProxyStats {
 export interface Proxy {
   readonly prefix: string;
   readonly enabled: boolean;
+  /** True when the admission holds each client to its maxPerClient: requests are then counted by clientOf (default req.ip). */
+  readonly limitsClients: boolean;
   /** True when the URL is under the prefix. */
   matches(url: string): boolean;
   /** Stops taking new requests (503 HEADROOM_DRAINING, Connection: close); in-flight ones finish. */
@@ -134,6 +142,8 @@ export function createProxy(options: ProxyOptions): Proxy {
   const ownAdmission = !o.admission;
   const admission: HeadroomAdmission = o.admission ?? createAdmission(limits);
   const monitor = o.monitor ?? o.limits?.monitor;
+  // Only while the admission limits clients one by one is the client worked out at all.
+  const clientOf = admission.stats().maxPerClient > 0 ? (o.clientOf ?? clientAddress) : undefined;
   const pool = createLazyPool(upstream.origin, {
     connections: o.connections ?? admission.stats().maxConcurrent,
     pipelining: 1,
@@ -240,7 +250,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     const id = note?.requestId;
     // Taken here, in the request's context: a queued request is dispatched from another's release.
     const ledger = currentLedger();
-    const r = admission.tryAcquire();
+    const client = clientOf?.(req);
+    const r = admission.tryAcquire(client);
     if (typeof r === 'function') return dispatch(req, res, r, path, info, cacheKey, outcome, note, ledger);
     if (r) return sendError(res, r, info.hasBody, id);
     // Queued (callback form: no promise or AbortSignal); leaves the queue if the client goes away,
@@ -258,6 +269,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         res.off('close', onClose);
         sendError(res, err, info.hasBody, id);
       },
+      client,
     );
     res.once('close', onClose);
   }
@@ -327,6 +339,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   return {
     prefix,
     enabled,
+    limitsClients: clientOf !== undefined,
     matches: (url) => mapper.matches(url),
     drain: () => {
       draining = true;

@@ -33,7 +33,10 @@ export const WEB_HIGH_WATER_MARK = 64 * 1024;
 
 /** What a Web Request does not carry and the framework may know. */
 export interface FetchInfo {
-  /** The client's address, appended to X-Forwarded-For (without it the header is passed on as received). */
+  /**
+   * The client's address, appended to X-Forwarded-For (without it the header is passed on as
+   * received) and held to the admission's maxPerClient (without it that limit does not apply).
+   */
   remoteAddress?: string;
 }
 
@@ -292,11 +295,12 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
     cacheKey: string | undefined,
     reqHeaders: () => RequestHeaders,
     cacheOutcome: CacheOutcome | undefined,
+    client: string | undefined,
   ): Promise<Response> {
     const hasBody = request.body !== null;
     // Taken here, in the request's context: a queued request is dispatched from another's release.
     const ledger = currentLedger();
-    const r = admission.tryAcquire();
+    const r = admission.tryAcquire(client);
     if (typeof r === 'function') return dispatch(request, r, path, info, cacheKey, reqHeaders, cacheOutcome, ledger);
     if (r) return Promise.resolve(errorResponse(r, hasBody));
     const signal = request.signal;
@@ -320,6 +324,7 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
           signal.removeEventListener('abort', onAbort);
           resolve(errorResponse(err, hasBody));
         },
+        client,
       );
       signal.addEventListener('abort', onAbort, { once: true });
     });
@@ -355,11 +360,13 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
     let bag: RequestHeaders | undefined;
     const reqHeaders = (): RequestHeaders => (bag ??= { headers: Object.fromEntries(request.headers) });
     const method = request.method;
-    if (!responseCache) return admit(request, path, info, undefined, reqHeaders, undefined);
-    if (method !== 'GET' && method !== 'HEAD') return admit(request, path, info, undefined, reqHeaders, 'method');
+    // Held to the admission's maxPerClient only when the framework told the client's address.
+    const client = fetchInfo?.remoteAddress;
+    if (!responseCache) return admit(request, path, info, undefined, reqHeaders, undefined, client);
+    if (method !== 'GET' && method !== 'HEAD') return admit(request, path, info, undefined, reqHeaders, 'method', client);
     const key = `proxy:${info.origin}${path}`;
     const skipped = responseCache.skip(key, info.cacheControl);
-    if (skipped !== undefined) return admit(request, path, info, key, reqHeaders, SKIP_OUTCOME[skipped]);
+    if (skipped !== undefined) return admit(request, path, info, key, reqHeaders, SKIP_OUTCOME[skipped], client);
     let hit;
     try {
       hit = await responseCache.lookup(key, reqHeaders(), info.cacheControl);
@@ -370,7 +377,7 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
       counters.errors.clientAbort++; // gone during the lookup: no upstream request for it
       return errorResponse(clientClosed, hasBody);
     }
-    if (!hit) return admit(request, path, info, key, reqHeaders, 'miss');
+    if (!hit) return admit(request, path, info, key, reqHeaders, 'miss', client);
     const a = responseCache.answer(hit, method, info.ifNoneMatch);
     return new Response(a.body ?? null, { status: a.status, headers: headersOf(a.headers) });
   };

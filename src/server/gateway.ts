@@ -42,6 +42,7 @@ import { cgroupMemoryLimit } from '../monitor/cgroup.js';
 import { alerterOptions } from '../config/sections/alerts.js';
 import { createDashboard } from '../observe/dashboard/index.js';
 import { dashboardAdminRoutes, dashboardRoutes } from './routes/dashboard.js';
+import { clientOfTrust } from './client.js';
 
 /** What each part contributes to the gateway. */
 interface PartModule {
@@ -150,6 +151,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     // limit on upstream requests, whoever makes them.
     const admission = createAdmission({
       maxConcurrent: config.proxy.maxConcurrent,
+      maxPerClient: config.proxy.maxPerClient,
       queueSize: config.proxy.queueSize,
       queueTimeout: config.proxy.queueTimeout,
       memoryThresholdPercent: config.proxy.memoryThresholdPercent,
@@ -172,6 +174,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       monitor,
       trustForwarded: config.proxy.trustForwarded,
       dropHeaders: config.proxy.dropHeaders,
+      clientOf: clientOfTrust(config.server.trustProxy),
       gcAssistBytes: config.proxy.gcAssist,
       closeTimeout: config.server.shutdownTimeout,
       logger: logger.child({ part: 'proxy' }),

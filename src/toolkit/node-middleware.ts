@@ -4,9 +4,12 @@
 // their response finishes or their connection closes (so an aborted request gives its slot back).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pathOrOff, resolveOptions } from '../options/spec.js';
+import { clientAddress } from '../proxy/client.js';
 import { adminRequestFromUrl } from './admin-request.js';
 import { errorResponse, writePlain, type PlainResponse } from './response.js';
 import type { Headroom } from './headroom.js';
+
+export { clientAddress };
 
 /** What Express, Connect and NestJS hand a middleware: Node's request with a few optional extras. */
 export interface NodeRequest extends IncomingMessage {
@@ -62,11 +65,6 @@ export const pathOf = (url: string): string => {
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
 };
-
-/** The client address for the admin rate limit: req.ip (Express honours `trust proxy`; @fastify/middie copies Fastify's), else the socket's. */
-export function clientAddress(req: NodeRequest): string {
-  return req.ip ?? req.socket?.remoteAddress ?? 'unknown';
-}
 
 /**
  * The client address as Express works out req.ip under its `trust proxy` setting, for a gate that

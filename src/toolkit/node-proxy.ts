@@ -18,9 +18,11 @@ export function bodyConsumed(req: IncomingMessage & { _body?: unknown }): boolea
 
 /**
  * Proxies req with its full URL (`url`, e.g. Express's req.originalUrl), so the proxy's prefix
- * rules see the path the client sent whatever mount path the framework stripped.
+ * rules see the path the client sent whatever mount path the framework stripped. `ip`: the
+ * framework's client address (Fastify's request.ip) for the per-client limit, where req has none.
  */
-export function proxyNodeRequest(proxy: Proxy, req: IncomingMessage, res: ServerResponse, url = req.url ?? '/'): void {
+export function proxyNodeRequest(proxy: Proxy, req: IncomingMessage, res: ServerResponse, url = req.url ?? '/', ip?: string): void {
   if (bodyConsumed(req)) return sendError(res, consumed, false);
+  if (ip !== undefined && proxy.limitsClients) (req as IncomingMessage & { ip?: string }).ip = ip;
   proxy.handle(req, res, undefined, url);
 }

@@ -123,6 +123,65 @@ describe('admission', () => {
     });
   });
 
+  test('maxPerClient: one client holds at most that many slots, in flight or queued; others are unaffected', async () => {
+    await using a = createAdmission({ ...base, maxConcurrent: 3, queueSize: 5, queueTimeout: 40, maxPerClient: 2 });
+    const a1 = await a.acquire({ client: 'A' });
+    const a2 = await a.acquire({ client: 'A' });
+    assert.equal(await codeOf(a.acquire({ client: 'A' })), 'HEADROOM_CLIENT_LIMIT');
+    const refused = a.tryAcquire('A');
+    assert.ok(refused instanceof HeadroomError);
+    assert.equal(refused.statusCode, 429);
+    const b1 = await a.acquire({ client: 'B' });
+    // B queues (every slot taken); its queued place counts against B.
+    const b2 = a.acquire({ client: 'B' });
+    assert.equal(await codeOf(a.acquire({ client: 'B' })), 'HEADROOM_CLIENT_LIMIT');
+    // A caller naming no client (an image fetch) is not held to the per-client limit.
+    const anonymous = a.acquire();
+    assert.deepEqual([a.stats().inFlight, a.stats().queued, a.stats().clients, a.stats().rejected.client], [3, 2, 2, 3]);
+    a1();
+    const b2Release = await b2;
+    assert.equal(await codeOf(a.acquire({ client: 'B' })), 'HEADROOM_CLIENT_LIMIT');
+    // A gets its place back when its slot is released: it may queue again.
+    const a3 = a.acquire({ client: 'A' });
+    a2();
+    (await anonymous)();
+    b1();
+    b2Release();
+    (await a3)();
+    assert.deepEqual([a.stats().inFlight, a.stats().queued, a.stats().clients], [0, 0, 0]);
+  });
+
+  test('maxPerClient: a queue place given up (timeout, abort, cancel, close) is given back to its client', async () => {
+    const a = createAdmission({ ...base, maxConcurrent: 1, queueSize: 5, queueTimeout: 30, maxPerClient: 1 });
+    const held = await a.acquire({ client: 'X' });
+    assert.equal(await codeOf(a.acquire({ client: 'A' })), 'HEADROOM_QUEUE_TIMEOUT');
+    const controller = new AbortController();
+    const aborted = a.acquire({ client: 'A', signal: controller.signal });
+    controller.abort(new Error('gone'));
+    await assert.rejects(aborted, /gone/);
+    const cancel = a.enqueue(
+      () => assert.fail('cancelled'),
+      () => assert.fail('cancelled'),
+      'A',
+    );
+    assert.equal(a.stats().clients, 2);
+    cancel();
+    const closed = a.acquire({ client: 'A' });
+    assert.equal(a.stats().clients, 2);
+    await a.close();
+    assert.equal(await codeOf(closed), 'HEADROOM_DRAINING');
+    held();
+    assert.deepEqual([a.stats().inFlight, a.stats().clients], [0, 0]);
+  });
+
+  test('maxPerClient is checked against maxConcurrent', () => {
+    assert.throws(
+      () => createAdmission({ ...base, maxConcurrent: 4, maxPerClient: 5 }),
+      /createAdmission: maxPerClient=5: must be at most maxConcurrent \(4\), or it never applies; 0 turns it off/,
+    );
+    assert.throws(() => createAdmission({ ...base, maxPerClient: -1 }), /maxPerClient/);
+  });
+
   test('headroom-memory/proxy still exports the controller (moved to src/admission)', () => {
     assert.equal(proxyEntry.createAdmission, createAdmission);
   });

@@ -156,6 +156,10 @@ test('a rule between options shows the value as it was given, and where from', (
     ['CACHE_MAX_ENTRY_BYTES=128MiB: must not exceed CACHE_MAX_BYTES (64 MiB) (from --cache-max-entry-bytes)'],
   );
   assert.deepEqual(
+    problems(() => loadConfig({ env: { MAX_CONCURRENT_CONNECTIONS: '8', MAX_CONCURRENT_PER_CLIENT: '9' } })),
+    ['MAX_CONCURRENT_PER_CLIENT=9: must be at most MAX_CONCURRENT_CONNECTIONS (8), or it never applies; 0 turns it off'],
+  );
+  assert.deepEqual(
     problems(() =>
       loadConfig({ env: { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_SENTINELS: '127.0.0.1:1,127.0.0.1:2', REDIS_SENTINEL_NAME: 'm' } }),
     ),

@@ -49,6 +49,9 @@ export const proxyCases: Cases = {
 
   HEADROOM_OVERLOADED: () => withProxy({ limits }, whileOneHangs('/api/x')),
 
+  // Two slots, one per client: the same client's second request while its first hangs.
+  HEADROOM_CLIENT_LIMIT: () => withProxy({ limits: { ...limits, maxConcurrent: 2, maxPerClient: 1 } }, whileOneHangs('/api/x')),
+
   HEADROOM_QUEUE_TIMEOUT: () => withProxy({ limits: { ...limits, queueSize: 1, queueTimeout: 20 } }, whileOneHangs('/api/x')),
 
   HEADROOM_MEMORY_PRESSURE: () =>

@@ -78,6 +78,7 @@ export async function startGateway(
   proxyOptions: Omit<ProxyOptions, 'admission'>,
   admissionOptions: Partial<AdmissionOptions> = {},
   routeOptions: { raw?: boolean } = {},
+  appOptions: { trustProxy?: boolean } = {},
 ): Promise<Gateway> {
   const admission = createAdmission({
     maxConcurrent: 20,
@@ -87,7 +88,7 @@ export async function startGateway(
     ...admissionOptions,
   });
   const proxy = createProxy({ ...proxyOptions, admission });
-  const app = Fastify();
+  const app = Fastify(appOptions);
   installErrorHandlers(app);
   await app.register(proxyRoutes, { proxy, ...routeOptions });
   await app.register(proxyAdminRoutes, { proxy, prefix: '/admin' });

@@ -305,6 +305,29 @@ describe('proxy rules', () => {
     }
   });
 
+  test("maxPerClient on Fastify routes counts Fastify's request.ip (trustProxy applied) → 429 HEADROOM_CLIENT_LIMIT", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const up = await startUpstream((req, res) => (req.url === '/hold' ? void gate.then(() => res.end('late')) : res.end('ok')));
+    const gw = await startGateway({ upstreamUrl: up.url }, { maxConcurrent: 4, maxPerClient: 1 }, { raw: false }, { trustProxy: true });
+    const from = (client: string, path: string) => request(`${gw.url}/api${path}`, { headers: { 'x-forwarded-for': client } });
+    try {
+      const first = from('203.0.113.5', '/hold');
+      await waitFor(() => up.received.length > 0, 'the first request upstream');
+      const r = await from('203.0.113.5', '/x');
+      assert.equal(r.status, 429);
+      assert.equal(JSON.parse(r.body.toString()).error.code, 'HEADROOM_CLIENT_LIMIT');
+      assert.equal((await from('203.0.113.6', '/x')).body.toString(), 'ok');
+      release();
+      assert.equal((await first).body.toString(), 'late');
+      assert.equal(gw.proxy.stats().rejected.client, 1);
+    } finally {
+      release();
+      await gw.close();
+      await up.close();
+    }
+  });
+
   test('queued requests wait for a slot, time out with 503 HEADROOM_QUEUE_TIMEOUT, and leave the queue when the client goes', async () => {
     let release!: () => void;
     let gate = new Promise<void>((r) => (release = r));

@@ -175,6 +175,53 @@ describe('slow clients cannot hold upstream slots', () => {
   });
 });
 
+describe('one client cannot take every slot (MAX_CONCURRENT_PER_CLIENT)', () => {
+  let up: Upstream;
+  let t: TestGateway;
+  const held: (() => void)[] = [];
+  before(async () => {
+    // /base/hold answers only when the test lets it; anything else at once.
+    up = await startUpstream((req, res) => {
+      if (req.url === '/base/hold') held.push(() => res.end('held'));
+      else res.end(req.url);
+    });
+    t = await startGateway({
+      UPSTREAM_URL: `${up.url}/base`,
+      HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN,
+      MAX_CONCURRENT_CONNECTIONS: '4',
+      MAX_CONCURRENT_PER_CLIENT: '2',
+      // X-Forwarded-For is believed from 127.0.0.1 only: a client at 127.0.0.2 cannot pick its address.
+      TRUST_PROXY: '127.0.0.1',
+    });
+  });
+  after(async () => {
+    for (const release of held.splice(0)) release();
+    await t.close();
+    await up.close();
+  });
+
+  test('a client at its limit gets 429 with Retry-After; other clients, forged addresses included, get through', async () => {
+    const from = (client: string, path: string, localAddress = '127.0.0.1') =>
+      request(`${t.url}/api/${path}`, { localAddress, headers: { 'x-forwarded-for': client } });
+    const holding = [from('203.0.113.5', 'hold'), from('203.0.113.5', 'hold')];
+    await waitFor(() => held.length === 2, 'both held requests upstream');
+    const refused = await from('203.0.113.5', 'ok');
+    assert.equal(refused.status, 429, refused.text);
+    assert.equal(refused.json().error.code, 'HEADROOM_CLIENT_LIMIT');
+    assert.match(refused.json().error.message, /MAX_CONCURRENT_PER_CLIENT/);
+    assert.equal(refused.headers['retry-after'], '1');
+    // Another client behind the trusted proxy, and the same forged header from an untrusted peer.
+    assert.equal((await from('203.0.113.6', 'ok')).text, '/base/ok');
+    assert.equal((await from('203.0.113.5', 'ok', '127.0.0.2')).text, '/base/ok');
+    for (const release of held.splice(0)) release();
+    for (const r of await Promise.all(holding)) assert.equal(r.text, 'held');
+    // The slots came back: the client may use them again.
+    assert.equal((await from('203.0.113.5', 'ok')).text, '/base/ok');
+    const s = (await stats(t)) as unknown as { rejected: { client: number }; admission: { clients: number } };
+    assert.deepEqual([s.rejected.client, s.admission.clients], [1, 0]);
+  });
+});
+
 describe('requests cannot poison the cache or escape the base path', () => {
   let up: Upstream;
   let t: TestGateway;

@@ -106,6 +106,6 @@ export function proxyHandler(proxy: Proxy): (request: FastifyRequest, reply: Fas
     const url = request.raw.url ?? '/';
     const literal = !/[:*(]/.test(mount);
     const target = literal ? (mountToPrefix(url, mount, proxy.prefix) ?? url) : url;
-    proxyNodeRequest(proxy, request.raw, reply.raw, target);
+    proxyNodeRequest(proxy, request.raw, reply.raw, target, request.ip);
   };
 }

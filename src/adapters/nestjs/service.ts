@@ -63,7 +63,9 @@ export function forwardUnder(
   const url = originalUrl(nodeReq);
   let target: string | undefined;
   for (let i = 0; target === undefined && i < mounts.length; i++) target = mountToPrefix(url, mounts[i]!, proxy.prefix, caseInsensitive);
-  proxyNodeRequest(proxy, nodeReq, nodeRes, target ?? url);
+  // On Fastify the raw request has no ip: the per-client limit takes Fastify's.
+  const ip = req === nodeReq ? undefined : (req as { ip?: string }).ip;
+  proxyNodeRequest(proxy, nodeReq, nodeRes, target ?? url, ip);
 }
 
 export class HeadroomService {

@@ -18,6 +18,7 @@ export const proxyOptions = {
   stripPrefix: option(p.stripPrefix),
   enabled: option(p.enabled),
   maxConcurrent: option(a.maxConcurrent),
+  maxPerClient: option(a.maxPerClient),
   queueSize: option(a.queueSize),
   queueTimeout: option(a.queueTimeout),
   memoryThresholdPercent: option(a.memoryThresholdPercent),
