@@ -14,7 +14,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { HeadroomError } from '../../errors.js';
 import { nestedOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
-import { mountToPrefix } from '../../proxy/mount.js';
+import { afterMount, mountToPrefix } from '../../proxy/mount.js';
 import {
   appClient,
   nodeGate,
@@ -97,6 +97,14 @@ type ExpressRequest = NodeRequest & { route?: { path?: unknown; stack?: { handle
 const mounted = (req: NodeRequest): boolean =>
   req.baseUrl !== undefined ? req.baseUrl !== '' : req.originalUrl !== undefined && req.originalUrl !== req.url;
 
+/** The query (or '') when the client asked for the mount path itself, without '/' after it (/api, /api?q=1); else undefined. */
+function bareMount(req: NodeRequest): string | undefined {
+  const { originalUrl, baseUrl } = req;
+  if (!originalUrl || !baseUrl) return undefined;
+  const rest = afterMount(originalUrl, baseUrl);
+  return rest === '' || rest?.charCodeAt(0) === 63 ? rest : undefined;
+}
+
 /**
  * The literal mount of a route path the proxy is the handler of: '/raw/*splat', '/raw{/*splat}'
  * and '/raw' → '/raw'. Undefined when parameters or patterns come before the wildcard (or the path
@@ -167,7 +175,10 @@ export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom 
         if (mounted(req)) {
           // The mount path stands for the proxy's prefix: the proxy cuts the prefix (stripPrefix)
           // and forwards the rest, so `/api/echo?x=4` mounted at /api reaches the upstream as /echo?x=4.
-          return proxyNodeRequest(proxy, req, res, mountToPrefix(url, '', proxy.prefix) ?? url);
+          // Express gives req.url '/' for both /api and /api/: the bare mount maps as the proxy maps
+          // its bare prefix (to the upstream's base path itself, not base + '/').
+          const bare = url.charCodeAt(1) === 63 /* ? */ || url === '/' ? bareMount(req) : undefined;
+          return proxyNodeRequest(proxy, req, res, mountToPrefix(bare ?? url, '', proxy.prefix) ?? url);
         }
         if (!proxy.matches(url)) return next();
         proxyNodeRequest(proxy, req, res, url);

@@ -74,6 +74,27 @@ describe('headroom-memory/express', () => {
     };
   }
 
+  it('the bare mount path maps as the bare prefix does: /api → the base path, /api/ → the base path and /', async () => {
+    const t = await app((a, hr) => a.use('/api', hr.proxy()), { proxy: { upstreamUrl: `${upstream.url}/base`, closeTimeout: 500 } });
+    try {
+      const expect: [string, string][] = [
+        ['/api', 'GET /base 0'],
+        ['/API?q=1', 'GET /base?q=1 0'],
+        ['/api/', 'GET /base/ 0'],
+        ['/api/?q=1', 'GET /base/?q=1 0'],
+        ['/api/x', 'GET /base/x 0'],
+      ];
+      for (const [client, seen] of expect) {
+        const from = upstream.seen.length;
+        const r = await request(`${t.url}${client}`);
+        assert.equal(r.status, 200, `${client}: ${r.text}`);
+        assert.deepEqual(upstream.seen.slice(from), [seen], client);
+      }
+    } finally {
+      await t.close();
+    }
+  });
+
   it('keeps path and query exactly under any mount path; a body a parser read is refused, never forwarded', async () => {
     const t = await app((a, hr) => {
       a.use(hr.middleware());
