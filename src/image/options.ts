@@ -55,7 +55,13 @@ export const imageSpecs = {
     min: 1024,
     max: 1024 ** 3,
   }),
-  timeout: duration({ env: 'IMAGE_TIMEOUT', doc: 'Download timeout for a source image (504).', default: 15_000, min: 100, max: 600_000 }),
+  timeout: duration({
+    env: 'IMAGE_TIMEOUT',
+    doc: 'Download timeout for a source image (504); also the longest a client may leave a passed-through original unread before its connection is cut (its origin fetch and admission slot let go).',
+    default: 15_000,
+    min: 100,
+    max: 600_000,
+  }),
   allowSvg: bool({ env: 'IMAGE_ALLOW_SVG', doc: 'Serve SVG (with a script-blocking CSP); off by default.', default: false }),
   maxInputPixels: num({
     env: 'IMAGE_MAX_INPUT_PIXELS',

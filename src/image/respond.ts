@@ -19,7 +19,11 @@ export interface Responder {
   etagFor(bytes: Buffer): string;
 }
 
-export function createResponder(counters: ImageCounters): Responder {
+/**
+ * `clientTimeout` (IMAGE_TIMEOUT): longest a client may leave a passed-through original unread
+ * before the response is cut and the origin's connection (with its admission slot) let go.
+ */
+export function createResponder(counters: ImageCounters, clientTimeout: number): Responder {
   const { c } = counters;
   const etags = new WeakMap<Buffer, string>();
   const etagFor = (bytes: Buffer): string => {
@@ -29,16 +33,32 @@ export function createResponder(counters: ImageCounters): Responder {
   };
 
   /**
-   * The client reads at its own pace (time spent waiting for it is not counted), but the origin
-   * must deliver the rest within what was left of IMAGE_TIMEOUT, counted only while waiting for
-   * it: an origin trickling bytes cannot hold the request (and its admission slot) open.
+   * The origin must deliver the rest within what was left of IMAGE_TIMEOUT, counted only while
+   * waiting for it: an origin trickling bytes cannot hold the request (and its admission slot)
+   * open. The client reads at its own pace, but must take a chunk within IMAGE_TIMEOUT of its being
+   * ready (`cut` ends the response): a client that stops reading cannot hold them either. The
+   * generator waits at a yield only while the body's buffer is full, i.e. while the client reads nothing.
    */
-  async function* passThrough(src: Streamed): AsyncGenerator<Buffer> {
+  async function* passThrough(src: Streamed, cut: (err: HeadroomError) => void): AsyncGenerator<Buffer> {
     let left = src.res.left();
     const rest = src.rest[Symbol.asyncIterator]();
+    let stall: NodeJS.Timeout | undefined;
+    const waitForClient = (): void => {
+      stall = setTimeout(() => {
+        const err = new HeadroomError(
+          'HEADROOM_REQUEST_TIMEOUT',
+          `the client read none of the image for ${clientTimeout} ms (IMAGE_TIMEOUT); connection closed`,
+        );
+        counters.reject(err);
+        src.dispose();
+        cut(err);
+      }, clientTimeout);
+    };
     try {
       c.bytesServed += src.head.length;
+      waitForClient();
       yield src.head;
+      clearTimeout(stall);
       for (;;) {
         const waitFrom = performance.now();
         let late = false;
@@ -67,9 +87,12 @@ export function createResponder(counters: ImageCounters): Responder {
         left -= performance.now() - waitFrom;
         if (next.done) return;
         c.bytesServed += next.value.length;
+        waitForClient();
         yield next.value;
+        clearTimeout(stall);
       }
     } finally {
+      clearTimeout(stall);
       src.dispose();
     }
   }
@@ -108,7 +131,7 @@ export function createResponder(counters: ImageCounters): Responder {
       if (src.meta.etag) headers.etag = src.meta.etag;
       if (src.meta.format === 'svg') headers['content-security-policy'] = SVG_CSP;
       // A body destroyed before its first read never enters passThrough's finally: dispose on close.
-      const body = Readable.from(passThrough(src));
+      const body: Readable = Readable.from(passThrough(src, (err) => body.destroy(err)));
       body.once('close', src.dispose);
       return { status: 200, headers, body };
     },

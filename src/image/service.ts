@@ -28,7 +28,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   const store = createImageStore(o.cache, counters, o.logger);
   const sources = createSourceLoader(o, policy, store, counters);
   const stages = createStages(o, (src) => sources.collect(src), counters);
-  const respond = createResponder(counters);
+  const respond = createResponder(counters, o.timeout);
   const variants = createVariants(o, sources, stages, store, counters);
   let closed: Promise<void> | undefined;
 

@@ -2,11 +2,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { get as httpGet } from 'node:http';
+import { connect } from 'node:net';
 import sharp from 'sharp';
 import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { createImageService, type ImageService, type ImageServiceOptions } from '../../src/image/index.js';
 import { registerImageMetrics } from '../../src/metrics/image.js';
+import { createAdmission } from '../../src/admission/index.js';
 import type { Cache } from '../../src/cache/types.js';
 import { waitFor } from '../helpers/wait.js';
 import { buildImageApp, images, srcKey, startOrigin, testCache, type Images, type Origin } from './fixtures.js';
@@ -332,6 +334,33 @@ describe('origin failures and limits', () => {
       const ms = performance.now() - started;
       assert.ok(ms < 10_000, `cut after ${Math.round(ms)} ms (IMAGE_TIMEOUT 1000 ms)`);
       await waitFor(() => image.stats().rejections.timeout === 1, 'the cut counted as a timeout');
+    },
+  );
+
+  test(
+    'a client that stops reading a passed-through original is cut after IMAGE_TIMEOUT and its upstream slot freed',
+    { timeout: 30_000 },
+    async () => {
+      const admission = createAdmission({ maxConcurrent: 1, queueSize: 0 });
+      try {
+        const { app, image } = await setup({ timeout: 1000, admission });
+        const base = new URL(await app.listen({ port: 0, host: '127.0.0.1' }));
+        const socket = connect(Number(base.port), '127.0.0.1');
+        const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+        socket.on('error', () => undefined);
+        const url = `/image?url=${encodeURIComponent(`${origin.url}/padded/big`)}`;
+        socket.write(`GET ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+        socket.pause(); // reads nothing: the kernel's and Node's buffers fill, then the pass-through waits
+        await waitFor(() => admission.stats().inFlight === 1, 'the origin fetch holds the slot');
+        await waitFor(() => image.stats().rejections.request_timeout === 1, 'the stalled client counted', 10_000);
+        assert.equal(admission.stats().inFlight, 0, 'the slot is free');
+        socket.resume(); // what the buffers held, then the end the server sent
+        await closed;
+        const next = await app.inject({ method: 'GET', url: `/image?url=${encodeURIComponent(`${origin.url}/img/png`)}` });
+        assert.equal(next.statusCode, 200, 'the next image gets the slot');
+      } finally {
+        await admission.close();
+      }
     },
   );
 
