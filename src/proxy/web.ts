@@ -38,6 +38,11 @@ export interface FetchInfo {
    * received) and held to the admission's maxPerClient (without it that limit does not apply).
    */
   remoteAddress?: string;
+  /**
+   * The protocol of the connection the request came on, when the request URL's may not be it
+   * (Next.js builds the URL's from the client's X-Forwarded-Proto). Default: the URL's.
+   */
+  protocol?: 'http' | 'https';
 }
 
 export interface WebProxyParts {
@@ -352,7 +357,7 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
       return errorResponse(mapper.under(target) ? errors.path : errors.outside, hasBody);
     }
     const info = newHeaderInfo();
-    ctx.rules.webRequest(request.headers, fetchInfo?.remoteAddress, url.protocol.slice(0, -1), info);
+    ctx.rules.webRequest(request.headers, fetchInfo?.remoteAddress, fetchInfo?.protocol ?? url.protocol.slice(0, -1), info);
     if (info.hostProblem) {
       counters.errors.badRequest++;
       return errorResponse(new HeadroomError('HEADROOM_BAD_REQUEST', `${info.hostProblem} (RFC 9112 §3.2)`), hasBody);

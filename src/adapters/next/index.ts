@@ -5,12 +5,15 @@
 // register() in instrumentation.ts, and kept on a globalThis symbol so route bundles that carry
 // their own copy of this module, and hot reloads, all find the same one.
 import { Readable } from 'node:stream';
+import { isDeepStrictEqual } from 'node:util';
 import { createCache } from '../../cache/index.js';
 import { createImageService } from '../../image/service.js';
 import type { ImageService, ImageServiceOptions } from '../../image/types.js';
 import { createProxy, type Proxy } from '../../proxy/proxy.js';
+import { proxyLibrarySpecs, proxySpecs } from '../../proxy/options.js';
+import type { FetchInfo } from '../../proxy/web.js';
 import { HeadroomError } from '../../errors.js';
-import { kindOf, nestedOptions, routePath } from '../../options/spec.js';
+import { kindOf, nestedOptions, resolveOptions, routePath } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { errorResponse, toWebResponse, type PlainResponse } from '../../toolkit/response.js';
 import { whenSent } from './body.js';
@@ -70,6 +73,8 @@ const SLOT = Symbol.for('headroom-memory.next');
 
 interface Slot {
   headroom: Headroom;
+  /** The options the Headroom was made with (a route checks its proxy options against them). */
+  made: HeadroomOptions;
   /** Which server is Next.js's, and its requests in flight (server-requests.ts). */
   requests: ServerRequests;
   /** Parts made for routes whose options were not in the Headroom's (closed by closeHeadroom). */
@@ -96,7 +101,7 @@ function slot(options: HeadroomOptions = {}, by = 'headroom-memory/next'): Slot 
   // From the next request on, the first headroom route to run learns which server is Next.js's.
   const requests = serverRequests(headroom);
   requests.learn();
-  return (g[SLOT] = { headroom, requests, proxies: new Map(), images: undefined, closers: [async () => requests.close()] });
+  return (g[SLOT] = { headroom, made: options, requests, proxies: new Map(), images: undefined, closers: [async () => requests.close()] });
 }
 
 /**
@@ -250,6 +255,12 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
     const h = s.headroom;
     const prefix = proxyOptions.prefix ?? '/api';
     let proxy = h.proxy && h.proxy.prefix === prefix ? h.proxy : s.proxies.get(prefix);
+    if (proxy && proxy === h.proxy) {
+      // The route would run on the Headroom's proxy: options it gives that the Headroom was made
+      // without (dropHeaders, say) must not be dropped silently (the credentials would go upstream).
+      const differ = differingOptions(proxyOptions, s.made.proxy ?? {});
+      if (differ.length > 0) throw conflictingProxy(prefix, differ);
+    }
     if (!proxy) {
       // The Headroom was made without this route's proxy (by register() or another route).
       const { cache: _cache, ...rest } = proxyOptions;
@@ -271,7 +282,7 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
       if (denied) return t.send(denied);
       // The body was read before the proxy saw it: forwarding it would send it empty.
       if (request.bodyUsed) return t.send(toWebResponse(errorResponse(bodyConsumed), request.method));
-      return t.send(await proxy.fetch(request));
+      return t.send(await proxy.fetch(request, forwardedProtoUnknown(request)));
     } catch (err) {
       t.fail();
       throw err;
@@ -279,6 +290,38 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
   };
   return Object.fromEntries(ALL_METHODS.map((m) => [m, handler])) as ProxyRouteHandlers;
 }
+
+/**
+ * Next.js makes the request URL https when the client's X-Forwarded-Proto says so (or the socket is
+ * TLS): with that header present the URL says nothing about the connection, so the proxy is told
+ * http (what `next start` serves) unless it trusts forwarded headers anyway.
+ */
+const HTTP_CONNECTION: FetchInfo = { protocol: 'http' };
+const forwardedProtoUnknown = (request: Request): FetchInfo | undefined =>
+  request.headers.has('x-forwarded-proto') ? HTTP_CONNECTION : undefined;
+
+const proxyOptionSpecs = { ...proxySpecs, ...proxyLibrarySpecs };
+
+type RouteProxyOptions = NonNullable<HeadroomOptions['proxy']>;
+
+/** The options `route` gives (not undefined) whose values, defaults applied, differ from those in `made`. */
+function differingOptions(route: RouteProxyOptions, made: Partial<RouteProxyOptions>): string[] {
+  const given = route as Record<string, unknown>;
+  // `cache` is the Headroom's switch (a boolean) here, not createProxy's cache object.
+  const { cache: routeCache, ...routeRest } = route;
+  const { cache: madeCache, ...madeRest } = made;
+  const a = { ...resolveOptions(PROXY_ROUTE, proxyOptionSpecs, routeRest), cache: routeCache ?? false } as Record<string, unknown>;
+  const b = { ...resolveOptions(PROXY_ROUTE, proxyOptionSpecs, madeRest), cache: madeCache ?? false } as Record<string, unknown>;
+  // One upstream however it is written (a URL object, a trailing slash).
+  const href = (u: unknown): unknown => (typeof u === 'string' && URL.canParse(u) ? new URL(u).href : u);
+  return Object.keys(given).filter((k) => given[k] !== undefined && !isDeepStrictEqual(href(a[k]), href(b[k])));
+}
+
+const conflictingProxy = (prefix: string, keys: string[]): HeadroomError =>
+  invalid(
+    `${PROXY_ROUTE}: the process's Headroom (registerHeadroom() or getHeadroom()) already has a proxy at ${prefix}, made without this route's ${keys.join(', ')}: ` +
+      'pass the same proxy options to both (one shared config object), or give this route its own prefix',
+  );
 
 const BODY_HWM = new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 });
 

@@ -170,6 +170,57 @@ test('after closeHeadroom() a proxy route answers its next request through the p
   });
 });
 
+test("a proxy route whose options the Headroom's proxy at its prefix was made without is refused, never run without them", async (t) => {
+  const seen: string[] = [];
+  const upstream = createServer((req, res) => {
+    seen.push(String(req.headers.authorization));
+    req.resume().on('end', () => res.end('ok'));
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => upstream.close(r)));
+  const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  try {
+    // instrumentation.ts made the Headroom with its proxy; the route adds dropHeaders.
+    await registerHeadroom({ proxy: { upstreamUrl, prefix: '/api' } });
+    const withCreds = () => new Request('http://app.test/api/a', { headers: { authorization: 'Bearer user-secret' } });
+    const dropping = createProxyRoute({ upstreamUrl, prefix: '/api', dropHeaders: ['authorization'] });
+    await assert.rejects(dropping.GET(withCreds()), {
+      code: 'HEADROOM_CONFIG_INVALID',
+      message:
+        "createProxyRoute() from headroom-memory/next: the process's Headroom (registerHeadroom() or getHeadroom()) already has a proxy at /api, made without this route's dropHeaders: pass the same proxy options to both (one shared config object), or give this route its own prefix",
+    });
+    assert.deepEqual(seen, [], 'nothing went upstream');
+    // The same options, spelt differently (defaults written out, a URL object), run on that proxy.
+    const same = createProxyRoute({ upstreamUrl: new URL(upstreamUrl), prefix: '/api', stripPrefix: true, dropHeaders: [] });
+    assert.equal(await (await same.GET(withCreds())).text(), 'ok');
+    assert.deepEqual(seen, ['Bearer user-secret']);
+  } finally {
+    await closeHeadroom();
+    upstream.closeAllConnections();
+  }
+});
+
+test("proxy route: a client's X-Forwarded-Proto does not pass as the connection's (Next.js builds the URL's protocol from it)", async (t) => {
+  const seen: (string | undefined)[] = [];
+  const upstream = createServer((req, res) => {
+    seen.push(req.headers['x-forwarded-proto'] as string | undefined);
+    req.resume().on('end', () => res.end('ok'));
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => upstream.close(r)));
+  try {
+    const route = createProxyRoute({ upstreamUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, prefix: '/api' });
+    // What Next.js hands the route for a plain-HTTP request carrying X-Forwarded-Proto: https.
+    await (await route.GET(new Request('https://app.test/api/a', { headers: { 'x-forwarded-proto': 'https' } }))).text();
+    // Without the header the URL's protocol is the connection's (TLS in front of Next.js itself).
+    await (await route.GET(new Request('https://app.test/api/b'))).text();
+    assert.deepEqual(seen, ['http', 'https']);
+  } finally {
+    await closeHeadroom();
+    upstream.closeAllConnections();
+  }
+});
+
 test('the factories refuse bad arguments when the route module loads, naming them (not a TypeError per request)', () => {
   const refuses = (fn: () => unknown, message: string): void => void assert.throws(fn, { code: 'HEADROOM_CONFIG_INVALID', message });
   refuses(
