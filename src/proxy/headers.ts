@@ -16,11 +16,22 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 // Expect: Node already answered 100-continue to the client, and undici refuses the header.
-const SET_BY_PROXY = new Set([...HOP_BY_HOP, 'host', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
+// X-Forwarded-Port and X-Real-IP are a load balancer's to set: a client's would pass as one's.
+const SET_BY_PROXY = new Set([
+  ...HOP_BY_HOP,
+  'host',
+  'expect',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-real-ip',
+  'forwarded',
+]);
 
 export interface HeaderRulesOptions {
   upstreamToken?: string;
-  /** Keep X-Forwarded-Proto/-Host from the client (only behind a trusted load balancer). */
+  /** Keep X-Forwarded-Proto/-Host/-Port and X-Real-IP from the client (only behind a trusted load balancer). */
   trustForwarded?: boolean;
   /** Request headers never passed upstream (any case). */
   dropHeaders?: readonly string[];
@@ -127,7 +138,9 @@ export function createHeaderRules(options: HeaderRulesOptions) {
         } else if (name === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
         else if (name === 'x-forwarded-proto') proto = value;
         else if (name === 'x-forwarded-host') fwdHost = value;
-        else if (name === 'connection') {
+        else if (name === 'x-forwarded-port' || name === 'x-real-ip') {
+          if (trust) out.push(name, value);
+        } else if (name === 'connection') {
           const named = connectionNames(value);
           if (named.length > 0) (extraHop ??= []).push(...named);
         } else if (name === 'transfer-encoding') info.hasBody = true;

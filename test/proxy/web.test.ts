@@ -95,12 +95,40 @@ describe('proxy.fetch (Web Request/Response)', () => {
         // Without a remote address the client's X-Forwarded-For is passed on as received.
         await (await proxy.fetch(new Request(`${GW}/api/x`, { headers: { 'x-forwarded-for': '5.6.7.8' } }))).text();
         assert.equal(up.received[1]!.headers['x-forwarded-for'], '5.6.7.8');
+        // The connection's protocol when the framework says the URL's is not it (Next.js takes that
+        // from the client's X-Forwarded-Proto); a client's X-Forwarded-Port and X-Real-IP are dropped.
+        const forged = { 'x-forwarded-proto': 'https', 'x-forwarded-port': '443', 'x-real-ip': '6.6.6.6' };
+        await (await proxy.fetch(new Request('https://app.test/api/p', { headers: forged }), { protocol: 'http' })).text();
+        const p = up.received[2]!.headers;
+        assert.deepEqual([p['x-forwarded-proto'], p['x-forwarded-port'], p['x-real-ip']], ['http', undefined, undefined]);
         // HEAD and 204: no body, headers kept.
         const head = await proxy.fetch(new Request(`${GW}/api/h`, { method: 'HEAD' }));
         assert.equal(head.status, 201);
         assert.equal(head.body, null);
         assert.equal(proxy.stats().inFlight, 0);
-        assert.equal(proxy.stats().requests, 3);
+        assert.equal(proxy.stats().requests, 4);
+      });
+    } finally {
+      await up.close();
+    }
+  });
+
+  test("with trustForwarded the load balancer's X-Forwarded-Proto/-Host/-Port and X-Real-IP are kept", async () => {
+    const up = await startUpstream((_req, res) => res.end('ok'));
+    try {
+      await withProxy({ upstreamUrl: up.url, trustForwarded: true }, {}, async (proxy) => {
+        const lb = {
+          'x-forwarded-proto': 'https',
+          'x-forwarded-host': 'shop.example',
+          'x-forwarded-port': '443',
+          'x-real-ip': '203.0.113.7',
+        };
+        await (await proxy.fetch(new Request(`${GW}/api/p`, { headers: lb }), { protocol: 'http' })).text();
+        const h = up.received[0]!.headers;
+        assert.deepEqual(
+          [h['x-forwarded-proto'], h['x-forwarded-host'], h['x-forwarded-port'], h['x-real-ip']],
+          ['https', 'shop.example', '443', '203.0.113.7'],
+        );
       });
     } finally {
       await up.close();
