@@ -85,15 +85,37 @@ export function createEarlyGate(headroom: Headroom, { routes, wiring, client, se
   };
 }
 
-interface FastifyLike {
-  addHook(
-    name: 'onRequest',
-    hook: (
-      request: { raw: IncomingMessage; ip: string },
-      reply: { raw: ServerResponse; hijack(): void },
-      done: (err?: Error) => void,
-    ) => void,
-  ): unknown;
+type OnRequest = (
+  request: { raw: IncomingMessage; ip: string },
+  reply: { raw: ServerResponse; hijack(): void },
+  done: (err?: Error) => void,
+) => void;
+
+/** Nest's FastifyAdapter, as far as the hooks go. */
+export interface FastifyAdapterLike {
+  getInstance(): { addHook(name: 'onRequest', hook: OnRequest): unknown };
+  setOnRequestHook?(hook: OnRequest): void;
+  onRequestHook?: OnRequest;
+}
+
+/**
+ * Nest's FastifyAdapter adds an onRequest hook of its own when it is made, before it registers
+ * @fastify/middie (whose hook runs the app's Nest middleware), and that first hook runs the one
+ * given to setOnRequestHook: headroom's goes there, so it runs before any middleware of the app
+ * (an auth middleware must not block the probes, and a shed request costs the app nothing). One
+ * set there before is run after headroom's. An adapter without that API gets an ordinary hook.
+ */
+function addFirstOnRequest(adapter: FastifyAdapterLike, hook: OnRequest): void {
+  if (typeof adapter.setOnRequestHook !== 'function') {
+    adapter.getInstance().addHook('onRequest', hook);
+    return;
+  }
+  const previous = adapter.onRequestHook;
+  adapter.setOnRequestHook(
+    typeof previous === 'function'
+      ? (request, reply, done) => hook(request, reply, (err) => (err ? done(err) : previous.call(adapter, request, reply, done)))
+      : hook,
+  );
 }
 
 // The Fastify request whose hook is running the early middleware: the middleware asks for the
@@ -106,13 +128,13 @@ export const fastifyClient = (req: NodeRequest): string => current?.ip ?? client
 /**
  * On platform-fastify the early middleware is a native onRequest hook, not a middleware through
  * middie: once middie is registered it works on every request (ip, ips, hostname, URL decoding),
- * which cost nest-fastify about a fifth of its throughput in bench/adapters. Added before Nest
- * registers its routes, the hook runs first for every one of them, as middie's did. Nothing is
- * written on the raw request (a property added to IncomingMessage changes its shape for every
- * lookup after it); build the middleware with `fastifyClient` for Fastify's view of the client.
+ * which cost nest-fastify about a fifth of its throughput in bench/adapters. It runs first for
+ * every request (addFirstOnRequest). Nothing is written on the raw request (a property added to
+ * IncomingMessage changes its shape for every lookup after it); build the middleware with
+ * `fastifyClient` for Fastify's view of the client.
  */
-export function installOnFastify(instance: FastifyLike, middleware: NodeMiddleware): void {
-  instance.addHook('onRequest', (request, reply, done) => {
+export function installOnFastify(adapter: FastifyAdapterLike, middleware: NodeMiddleware): void {
+  addFirstOnRequest(adapter, (request, reply, done) => {
     let passed = false;
     current = request;
     try {
@@ -132,8 +154,8 @@ export function installOnFastify(instance: FastifyLike, middleware: NodeMiddlewa
  * Without capture or accounting the hook runs the gate itself (createEarlyGate): no middleware
  * wrapper and no `next` closure per request.
  */
-export function installGateOnFastify(instance: FastifyLike, gate: RequestGate): void {
-  instance.addHook('onRequest', (request, reply, done) => {
+export function installGateOnFastify(adapter: FastifyAdapterLike, gate: RequestGate): void {
+  addFirstOnRequest(adapter, (request, reply, done) => {
     let passed: boolean;
     current = request;
     try {

@@ -28,6 +28,7 @@ import {
   installGateOnFastify,
   installOnFastify,
   type EarlyOptions,
+  type FastifyAdapterLike,
 } from './early.js';
 import { HeadroomHealthIndicator } from './health-indicator.js';
 import { findProxyMount, routeRecorder, routesUnder, routesUnderMountError, wire, type ProxyWiring } from './mount.js';
@@ -256,8 +257,8 @@ function serviceProvider(
             server: fastify ? adapter.getHttpServer() : undefined,
           };
           if (!fastify) adapter.use(createEarlyMiddleware(headroom, early));
-          else if (early.parts) installOnFastify(adapter.getInstance(), createEarlyMiddleware(headroom, early));
-          else installGateOnFastify(adapter.getInstance(), createEarlyGate(headroom, early));
+          else if (early.parts) installOnFastify(adapter as unknown as FastifyAdapterLike, createEarlyMiddleware(headroom, early));
+          else installGateOnFastify(adapter as unknown as FastifyAdapterLike, createEarlyGate(headroom, early));
         }
         return service();
       },

@@ -17,12 +17,13 @@ import {
   type DynamicModule,
   type ExecutionContext,
   type INestApplication,
+  type MiddlewareConsumer,
 } from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { HealthCheckService, TerminusModule } from '@nestjs/terminus';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HeadroomHealthIndicator, HeadroomService } from '../../../src/adapters/nestjs/index.js';
@@ -136,11 +137,17 @@ export interface StartOptions {
   trustProxy?: boolean;
   /** Express only: a middleware put on the Express app before Nest is created. */
   expressFirst?: (req: IncomingMessage, res: unknown, next: () => void) => void;
+  /** A Nest middleware of the app for every route (`consumer.apply(…).forRoutes('*')`), on either platform. */
+  appMiddleware?: (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 }
 
 /** Creates the app without listening (for start-up failures); listen() then throws what init throws. */
 export async function createApp(platform: Platform, headroom: DynamicModule, options: StartOptions = {}): Promise<INestApplication> {
-  class AppModule {}
+  class AppModule {
+    configure(consumer: MiddlewareConsumer): void {
+      if (options.appMiddleware) consumer.apply(options.appMiddleware).forRoutes('*');
+    }
+  }
   Module({
     imports: [headroom, TerminusModule.forRoot({ logger: false })],
     controllers: [appController(), terminusController(), parsedProxyController(platform), ...(options.controllers ?? [])],

@@ -318,6 +318,34 @@ describe('nestjs: lifecycle', () => {
     }
   });
 
+  for (const platform of PLATFORMS) {
+    test(`on ${platform} headroom answers before the app's Nest middleware: an auth middleware does not block probes, and shedding comes first`, async () => {
+      const { memory, monitor } = fakeMonitor();
+      const t = await startApp(platform, HeadroomModule.forRoot({ monitor, adminToken: TOKEN }), {
+        appMiddleware: (req, res, next) => {
+          if (req.headers['x-api-key'] === 'k') return next();
+          res.statusCode = 401;
+          res.end('blocked by app middleware');
+        },
+      });
+      try {
+        memory.setHeapRatio(0.1);
+        monitor.sampleNow();
+        assert.equal((await request(`${t.url}/health/ready`)).status, 200);
+        assert.equal((await request(`${t.url}/metrics`)).status, 200);
+        assert.equal((await request(`${t.url}/admin/memory-stats`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
+        assert.equal((await request(`${t.url}/app/hello`)).status, 401, 'the app middleware guards its own routes');
+        memory.setHeapRatio(0.95);
+        monitor.sampleNow();
+        assert.equal((await request(`${t.url}/app/hello`)).status, 503, 'shed before the app middleware runs');
+        assert.equal((await request(`${t.url}/health/ready`)).status, 503);
+      } finally {
+        await t.app.close();
+        await monitor.close();
+      }
+    });
+  }
+
   test('forRootAsync: options from an injected factory; routes declared beside it', async () => {
     await assertNoLeakedHandles(async () => {
       const upstream = await startUpstream();
