@@ -166,6 +166,24 @@ function front(routes: ResolvedRoutes, wiring: ProxyWiring): Provider {
   };
 }
 
+/** The HTTP adapters (one per app) a HeadroomModule is wired into. */
+const claimed = new WeakSet<object>();
+
+/**
+ * One HeadroomModule per app: a second forRoot (a feature module importing it again) would make a
+ * second Headroom with a gate of its own, and a readiness probe answered by one while the other
+ * drains. The module is global: feature modules inject HeadroomService without importing it.
+ */
+function claimApp(adapter: object | undefined): void {
+  if (!adapter) return;
+  if (claimed.has(adapter))
+    throw new HeadroomError(
+      'HEADROOM_CONFIG_INVALID',
+      'HeadroomModule is imported twice in this app (forRoot or forRootAsync in two modules): import it once, in the root module; it is global by default, so feature modules inject HeadroomService without importing it',
+    );
+  claimed.add(adapter);
+}
+
 /** The module's drainTimeout (the graceful stop's `timeout` rule), ms; HEADROOM_CONFIG_INVALID naming it when bad. */
 const drainTimeoutOf = (options: HeadroomModuleOptions): number =>
   resolveOptions('HeadroomModule', { drainTimeout: shutdownSpecs.timeout }, { drainTimeout: options.drainTimeout }).drainTimeout;
@@ -209,9 +227,10 @@ function serviceProvider(
     },
     {
       provide: HEADROOM,
-      inject: [OPTIONS, REQUEST_PARTS],
-      useFactory: (options: HeadroomModuleOptions, requestParts: RequestParts): Headroom => {
+      inject: [OPTIONS, REQUEST_PARTS, HttpAdapterHost],
+      useFactory: (options: HeadroomModuleOptions, requestParts: RequestParts, host: HttpAdapterHost | undefined): Headroom => {
         drainTimeoutOf(options); // a bad one stops start-up before anything is made
+        claimApp(host?.httpAdapter);
         const { drainTimeout: _drain, capture: _capture, accounting: _accounting, ...headroomOptions } = options;
         if (routes.proxy && !options.proxy) {
           throw new HeadroomError('HEADROOM_CONFIG_INVALID', `HeadroomModule: routes.proxy=${routes.proxy} needs the \`proxy\` option`);

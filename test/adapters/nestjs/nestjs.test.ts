@@ -396,6 +396,20 @@ describe('nestjs: lifecycle', () => {
     });
   });
 
+  test('HeadroomModule imported twice in one app stops start-up naming the fix (two gates would answer readiness apart)', async () => {
+    const { Module } = await import('@nestjs/common');
+    const { NestFactory } = await import('@nestjs/core');
+    const { ExpressAdapter } = await import('@nestjs/platform-express');
+    class Feature {}
+    Module({ imports: [HeadroomModule.forRoot({})] })(Feature);
+    class Root {}
+    Module({ imports: [HeadroomModule.forRoot({}), Feature] })(Root);
+    await assert.rejects(NestFactory.create(Root, new ExpressAdapter(), { logger: false, abortOnError: false }), {
+      code: 'HEADROOM_CONFIG_INVALID',
+      message: /HeadroomModule is imported twice in this app .* import it once, in the root module/,
+    });
+  });
+
   test('routes.proxy without the proxy option stops start-up with a message naming both', async () => {
     const { Module } = await import('@nestjs/common');
     const { NestFactory } = await import('@nestjs/core');
