@@ -93,7 +93,8 @@ export function gracefulShutdown(options: ShutdownOptions, name = 'gracefulShutd
         ? new Promise<void>((resolve) => server.close(() => resolve())).then(() => void (serverClosed = true))
         : Promise.resolve();
       server?.closeIdleConnections();
-      if (!(await headroom.idle(timeout))) log(`in-flight requests still running after ${timeout} ms: closing their connections`);
+      if (!(await headroom.idle(timeout)))
+        log(`in-flight requests still running after ${timeout} ms: ${server ? 'closing their connections' : 'closing the app'}`);
       else if (server) {
         // A request counts as done once its handler's answer is read to the end, which can be a
         // moment before the framework has written the last bytes (Next.js writes the chunked

@@ -162,10 +162,25 @@ export class HeadroomService {
     return (req, res) => this.imageRequest(req, res);
   }
 
+  /** The module's drainTimeout, ms: enableHeadroomShutdown's wait unless given its own `timeout`. */
+  get drainTimeoutMs(): number {
+    return this.drainTimeout;
+  }
+
+  /**
+   * For enableHeadroomShutdown: it has waited for the in-flight requests already, so the shutdown
+   * hook does not wait again (the two waits added up, past a pod's grace period).
+   */
+  drainedByShutdown(): void {
+    this.waited = true;
+  }
+
+  private waited = false;
+
   /** Nest hook (app.close() or enableShutdownHooks()): readiness turns 503, new requests are refused, in-flight ones finish. */
   async beforeApplicationShutdown(): Promise<void> {
     this.headroom.drain();
-    await this.headroom.idle(this.drainTimeout);
+    if (!this.waited) await this.headroom.idle(this.drainTimeout);
     // Nest closes the HTTP server next, which waits for every open request: a proxied download
     // that never ends would hold it for ever. The proxy's close (closeTimeout, then its upstream
     // requests destroyed) starts now; onApplicationShutdown's close gets that same close.

@@ -14,6 +14,13 @@ export function enableHeadroomShutdown(
   // Checked before the app is asked for anything: the app's own close() is the one closer.
   const { close: _appCloses, ...specs } = shutdownSpecs;
   const o = resolveOptions('enableHeadroomShutdown', specs, options);
-  const { headroom } = app.get(HeadroomService);
-  return gracefulShutdown({ ...o, headroom, close: () => app.close() }, 'enableHeadroomShutdown');
+  const service = app.get(HeadroomService);
+  // One wait for the in-flight requests: this one (the module's drainTimeout unless `timeout` is
+  // given); the module's shutdown hook then only starts the proxy's close (its closeTimeout).
+  const timeout = options.timeout === undefined ? service.drainTimeoutMs : o.timeout;
+  const close = (): Promise<void> => {
+    service.drainedByShutdown();
+    return app.close();
+  };
+  return gracefulShutdown({ ...o, timeout, headroom: service.headroom, close }, 'enableHeadroomShutdown');
 }

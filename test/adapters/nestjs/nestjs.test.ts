@@ -251,6 +251,27 @@ describe('nestjs: lifecycle', () => {
       });
     });
 
+    test(`${platform}: enableHeadroomShutdown waits once, for the module's drainTimeout (the shutdown hook does not wait again)`, async () => {
+      const { enableHeadroomShutdown, HeadroomService } = await import('../../../src/adapters/nestjs/index.js');
+      const t = await startApp(platform, HeadroomModule.forRoot({ drainTimeout: 300, monitor: { sampleInterval: 200 } }));
+      const { headroom } = t.app.get(HeadroomService);
+      const waits: number[] = [];
+      const idle = headroom.idle.bind(headroom);
+      headroom.idle = (ms: number) => (waits.push(ms), idle(ms));
+      const logs: string[] = [];
+      const held = holdRequest(`once-${platform}`);
+      const inFlight = request(`${t.url}/app/gate?id=once-${platform}`);
+      await held.arrived;
+      const stop = enableHeadroomShutdown(t.app, { signals: [], log: (line: string) => void logs.push(line) });
+      const stopped = stop();
+      await waitFor(() => logs.some((l) => l.includes('still running after 300 ms')), 'the one wait ends');
+      held.release(); // let the server close
+      await inFlight;
+      await stopped;
+      assert.deepEqual(waits, [300], 'one wait, the drainTimeout');
+      assert.ok(logs.includes('in-flight requests still running after 300 ms: closing the app'), logs.join('\n'));
+    });
+
     test(
       `${platform}: app.close() with a proxied download that never ends: done within drainTimeout + closeTimeout`,
       { timeout: 30_000 },
