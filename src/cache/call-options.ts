@@ -4,6 +4,7 @@
 // stored in a shape that cannot be found again (tags: 'users' as five one-letter tags).
 import { HeadroomError } from '../errors.js';
 import { kindOf } from '../options/spec.js';
+import { isWellFormed } from './codec.js';
 import { suggestOption } from '../options/suggest.js';
 import type { GetOrSetOptions, SetOptions } from './types.js';
 
@@ -20,10 +21,36 @@ function refuse(call: string, key: string, message: string): never {
   throw new HeadroomError('HEADROOM_CONFIG_INVALID', `cache.${call}(${JSON.stringify(key)}): ${message}`);
 }
 
-/** A cache key: any string. */
+/** A lone surrogate as the refusal names it: its position and code unit. */
+function loneSurrogate(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
+    else if (c >= 0xd800 && c <= 0xdfff) return `a lone surrogate \\u${c.toString(16).toUpperCase()} at index ${i}`;
+  }
+  return 'a lone surrogate';
+}
+
+/** Why a key or tag cannot be stored: it is not well-formed UTF-16 (see isWellFormed). */
+const illFormed = (what: string, s: string): string =>
+  `the ${what} is not well-formed UTF-16 (${loneSurrogate(s)}): L2 stores it as UTF-8, where that becomes U+FFFD and another ${what}`;
+
+/** A cache key: any well-formed string. */
 export function checkKey(call: string, key: unknown): asserts key is string {
   if (typeof key !== 'string')
     throw new HeadroomError('HEADROOM_CONFIG_INVALID', `cache.${call}: the key must be a string, got ${kindOf(key)}`);
+  if (!isWellFormed(key)) refuse(call, key, illFormed('key', key));
+}
+
+/** invalidateByTag's tag: a non-empty well-formed string. */
+export function checkTag(tag: unknown): asserts tag is string {
+  if (typeof tag !== 'string' || tag === '')
+    throw new HeadroomError(
+      'HEADROOM_CONFIG_INVALID',
+      `cache.invalidateByTag: the tag must be a non-empty string, got ${JSON.stringify(tag) ?? typeof tag}`,
+    );
+  if (!isWellFormed(tag))
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `cache.invalidateByTag(${JSON.stringify(tag)}): ${illFormed('tag', tag)}`);
 }
 
 /** A positive number of ms up to 100 years, or Infinity; `zero` also takes 0. */
@@ -50,6 +77,7 @@ function checkOptions(call: string, key: string, o: unknown, known: readonly str
     for (const t of tags as unknown[])
       if (typeof t !== 'string' || t === '')
         refuse(call, key, `tags must be non-empty strings, got ${shown(t)} (a tag is what invalidateByTag() is called with)`);
+      else if (!isWellFormed(t)) refuse(call, key, `tags: ${illFormed('tag', t)}`);
   }
   if (opts.transfer !== undefined && typeof opts.transfer !== 'boolean')
     refuse(call, key, `transfer must be true or false, got ${shown(opts.transfer)}`);

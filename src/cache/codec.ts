@@ -27,6 +27,13 @@ export interface Prepared {
   l1Value: unknown;
 }
 
+/**
+ * Whether a string is well-formed UTF-16 (no lone surrogate). L2 stores keys and tags as UTF-8, which
+ * turns every lone surrogate into U+FFFD: '\uD800' and '\uFFFD' would be one file, one Redis key.
+ * (String.prototype.isWellFormed is in Node 20+, not yet in TypeScript's ES2023 lib.)
+ */
+export const isWellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
+
 export function isBytes(v: unknown): v is Uint8Array {
   return v instanceof Uint8Array;
 }
@@ -66,7 +73,9 @@ export function prepare(value: unknown, transfer = false): Prepared {
     const payload = transfer && spansBuffer(value) && !(value.buffer instanceof SharedArrayBuffer) ? toBuffer(value) : ownBytes(value);
     return { type: ValueType.Binary, payload, l1Value: payload };
   }
-  if (typeof value === 'string') {
+  // A string with a lone surrogate is not UTF-8 (it would come back with U+FFFD in its place):
+  // it goes through JSON, which escapes lone surrogates ("\ud83d"), and comes back exactly.
+  if (typeof value === 'string' && isWellFormed(value)) {
     const payload = Buffer.from(value, 'utf8');
     // Decoding gives a flat string the cache owns (a sliced/cons string could retain its parent).
     return { type: ValueType.String, payload, l1Value: payload.toString('utf8') };

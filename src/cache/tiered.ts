@@ -14,7 +14,7 @@ import { decode, prepare, toBuffer, ValueType, type Encoded, type Meta } from '.
 import { now } from './clock.js';
 import { L1, type L1Entry } from './l1.js';
 import { Breaker, runLoader } from './loader.js';
-import { checkGetOrSet, checkKey, checkSet, checkSetStream } from './call-options.js';
+import { checkGetOrSet, checkKey, checkSet, checkSetStream, checkTag } from './call-options.js';
 import { Unapplied } from './unapplied.js';
 import { keyPrefixOf, resolveCacheOptions } from './options.js';
 import { Versions, type ReadToken } from './versions.js';
@@ -222,11 +222,7 @@ export class TieredCache implements Cache {
   }
 
   async invalidateByTag(tag: string): Promise<void> {
-    if (typeof tag !== 'string' || tag === '')
-      throw new HeadroomError(
-        'HEADROOM_CONFIG_INVALID',
-        `cache.invalidateByTag: the tag must be a non-empty string, got ${JSON.stringify(tag) ?? typeof tag}`,
-      );
+    checkTag(tag);
     const drop = (): void => {
       this.versions.bumpAll();
       this.l1.deleteTag(tag);

@@ -133,6 +133,26 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
     }
   });
 
+  test('a string value with a lone surrogate reaches another instance exactly; a key with one is refused before Redis', async () => {
+    const [a, b] = await pair();
+    try {
+      const odd = 'abc\uD83D';
+      await a.set('odd', odd);
+      await a.set('big', `${'x'.repeat(100 * 1024)}\uDC00`); // chunked (chunkSize 64 KiB)
+      assert.equal(await b.get('odd'), odd);
+      assert.equal(await b.get('big'), `${'x'.repeat(100 * 1024)}\uDC00`);
+      await a.set('\uFFFD', 'a');
+      await assert.rejects(a.set('\uD800', 'b'), { code: 'HEADROOM_CONFIG_INVALID' });
+      await assert.rejects(b.get('\uD800'), { code: 'HEADROOM_CONFIG_INVALID' });
+      assert.equal(await b.get('\uFFFD'), 'a');
+      assert.equal(a.stats().l2?.errors, 0);
+      assert.equal(b.stats().l2?.corrupt, 0);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   test("getOrSet across instances: the second instance reads the first one's value", async () => {
     const [a, b] = await pair();
     try {

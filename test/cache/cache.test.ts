@@ -488,6 +488,45 @@ describe('cache with disk L2', () => {
     await b.close();
   });
 
+  test('a key or tag with a lone surrogate is refused (it would share a file with U+FFFD); a string value with one comes back exactly', async () => {
+    const dir = join(root, 'surrogates');
+    const a = createCache({ disk: { dir }, l1: { maxEntryBytes: 1000 } });
+    await a.set('\uFFFD', 'a');
+    const refused =
+      (call: string, what = 'key') =>
+      (err: HeadroomError) => {
+        assert.equal(err.code, 'HEADROOM_CONFIG_INVALID', call);
+        assert.match(err.message, new RegExp(`${what} is not well-formed UTF-16 \\(a lone surrogate \\\\uD800 at index 1\\)`), call);
+        return true;
+      };
+    await assert.rejects(a.set('x\uD800', 'b'), refused('set'));
+    await assert.rejects(a.get('x\uD800'), refused('get'));
+    await assert.rejects(a.has('x\uD800'), refused('has'));
+    await assert.rejects(a.delete('x\uD800'), refused('delete'));
+    await assert.rejects(
+      a.getOrSet('x\uD800', () => 'b'),
+      refused('getOrSet'),
+    );
+    await assert.rejects(a.getStream('x\uD800'), refused('getStream'));
+    await assert.rejects(a.setStream('x\uD800', Readable.from([Buffer.from('b')]), {}), refused('setStream'));
+    await assert.rejects(a.set('k', 'b', { tags: ['x\uD800'] }), refused('set tags', 'tag'));
+    await assert.rejects(a.invalidateByTag('x\uD800'), refused('invalidateByTag', 'tag'));
+    assert.equal(a.stats().l2?.errors, 0);
+    // Values: a lone surrogate survives L1, and disk after a restart (small and too large for L1).
+    const odd = 'abc\uD83D';
+    const long = `${'x'.repeat(2000)}\uDC00`;
+    await a.set('odd', odd);
+    await a.set('long', long);
+    assert.equal(await a.get('odd'), odd);
+    assert.equal(await a.get('long'), long);
+    await a.close();
+    const b = createCache({ disk: { dir } });
+    assert.equal(await b.get('\uFFFD'), 'a');
+    assert.equal(await b.get('odd'), odd);
+    assert.equal(await b.get('long'), long);
+    await b.close();
+  });
+
   test('L2 reads fill L1 even while unrelated keys are written at the same time', async () => {
     const dir = join(root, 'fill');
     const a = createCache({ disk: { dir } });
