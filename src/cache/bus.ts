@@ -66,6 +66,8 @@ export interface BusOptions {
   onGap?: (missing: number) => void;
   onError: (err: Error) => void;
   faults?: BusFaults;
+  /** How long close() waits for the subscriber's QUIT before dropping it (default QUIT_TIMEOUT). */
+  quitTimeout?: number;
 }
 
 export class Bus {
@@ -203,7 +205,7 @@ export class Bus {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.sub.removeAllListeners('message');
-      await quitOrDisconnect(this.sub);
+      await quitOrDisconnect(this.sub, this.o.quitTimeout);
     })();
     return this.closing;
   }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { setImmediate as turn } from 'node:timers/promises';
+import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Redis } from 'ioredis';
 import { Bus } from '../../src/cache/bus.js';
@@ -381,6 +381,41 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
       assert.equal(a.close(), closing);
       await Promise.all([closing, b.close()]);
     });
+  });
+
+  test('close() returns while Redis hangs (a stopped process never answers QUIT) and leaves no handle', async () => {
+    const own = await startRedis();
+    const raw = new Redis(own.url);
+    const pid = Number(/process_id:(\d+)/.exec(await raw.info('server'))?.[1]);
+    raw.disconnect();
+    assert.ok(pid > 0, 'the pid of the redis-server');
+    let stopped = false;
+    try {
+      await assertNoLeakedHandles(async () => {
+        const c = createCache({ redis: { url: own.url, keyPrefix: 'hang:', commandTimeout: 500 } });
+        await waitFor(() => c.stats().l2?.connected && c.stats().bus?.connected, 'both connections ready');
+        await c.set('k', 'v');
+        process.kill(pid, 'SIGSTOP');
+        stopped = true;
+        const started = performance.now();
+        // The deadline only decides the verdict: on a miss, the finally below resumes Redis so that
+        // the close can end and the test fails instead of hanging.
+        const deadline = new AbortController();
+        const late = sleep(10_000, 'late', { signal: deadline.signal }).catch(() => 'closed');
+        const outcome = await Promise.race([c.close().then(() => 'closed'), late]);
+        deadline.abort();
+        if (outcome === 'late') {
+          process.kill(pid, 'SIGCONT');
+          stopped = false;
+          await c.close();
+        }
+        assert.equal(outcome, 'closed', 'close() returned while Redis was stopped');
+        assert.ok(performance.now() - started < 5_000, `close() took ${Math.round(performance.now() - started)} ms`);
+      });
+    } finally {
+      if (stopped) process.kill(pid, 'SIGCONT');
+      await own.stop();
+    }
   });
 
   test('close() while Redis is down leaves no handle either', async () => {

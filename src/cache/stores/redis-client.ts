@@ -190,18 +190,35 @@ export function clientNodes(c: RedisClient): string[] {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The longest a graceful QUIT is waited for (a hung server never answers it); then the connection is dropped. */
+export const QUIT_TIMEOUT = 1000;
+
+/** Whether `p` settles within `ms` (the timer is cleared either way: no handle is left). */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
- * Graceful QUIT when connected; otherwise disconnect and wait out ioredis's disconnect timer. A
- * Sentinel client also waits for its look-up loop to stop and its sentinel probes' timers to end.
+ * Graceful QUIT when connected, waited for `quitTimeout` at most (a server that hangs, paused or
+ * stuck, never answers it); otherwise, or when QUIT was not answered in time, disconnect and wait
+ * out ioredis's disconnect timer (the socket's end is not answered either). A Sentinel client
+ * also waits for its look-up loop to stop and its sentinel probes' timers to end.
  */
-export async function quitOrDisconnect(client: RedisClient): Promise<void> {
+export async function quitOrDisconnect(client: RedisClient, quitTimeout = QUIT_TIMEOUT): Promise<void> {
   closing.add(client);
-  if (client.status === 'ready') {
-    await client.quit().catch(() => undefined);
+  const quit = client.status === 'ready' ? client.quit().catch(() => undefined) : undefined;
+  if (quit !== undefined && (await settlesWithin(quit, quitTimeout))) {
     client.disconnect();
   } else {
     client.disconnect();
     await sleep(DISCONNECT_TIMEOUT + 20);
+    await quit; // rejected (caught) once the dropped connection flushes its commands
   }
   if (!sentinelClients.has(client)) return;
   // The loop ends at its next turn (at most 500 ms of retry delay, then one probe per sentinel).

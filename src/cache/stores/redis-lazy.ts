@@ -41,7 +41,12 @@ export function createLazyRedis(storeOptions: RedisStoreOptions, busOptions: Omi
       // Closed while loading: no connection is opened at all.
       if (closed) throw new Error('the cache was closed before its Redis store had loaded');
       store = new redis.RedisStore(storeOptions);
-      bus = new busModule.Bus({ ...busOptions, publisher: store.publisher, subscriber: store.subscriber() });
+      bus = new busModule.Bus({
+        ...busOptions,
+        publisher: store.publisher,
+        subscriber: store.subscriber(),
+        quitTimeout: store.quitTimeout,
+      });
       return store;
     },
     (err: unknown) => {

@@ -52,7 +52,7 @@ import {
   type StoreStreamEntry,
 } from './types.js';
 import type { RedisOptions } from '../types.js';
-import { clientNodes, createRedisClient, quitOrDisconnect, type RedisClient } from './redis-client.js';
+import { clientNodes, createRedisClient, QUIT_TIMEOUT, quitOrDisconnect, type RedisClient } from './redis-client.js';
 import { Gate } from './redis-gate.js';
 import { hashSlot } from './redis-slot.js';
 import type { BusPublisher } from '../bus.js';
@@ -105,6 +105,8 @@ export class RedisStore implements L2Store {
   readonly publisher: BusPublisher;
   /** The generations' MGET and SET (generations.ts), within the same cap and deadline as every call. */
   readonly generationClient: GenClient;
+  /** How long close() waits for QUIT (the bus subscriber's too): commandTimeout, within 100 ms..QUIT_TIMEOUT. */
+  readonly quitTimeout: number;
   private readonly gate: Gate;
   /** Cluster: the slot of every key of this cache, for stats. */
   private readonly slot: number | undefined;
@@ -157,6 +159,7 @@ export class RedisStore implements L2Store {
       set: (key, value, px, ms) => gate.run(() => (this.refusal ? Promise.reject(this.refusal) : client.set(key, value, px, ms))),
     };
     this.connectWait = commandTimeout;
+    this.quitTimeout = Math.min(Math.max(commandTimeout, 100), QUIT_TIMEOUT);
     this.connecting = new Promise<void>((resolve) => {
       const timer = setTimeout(() => this.stopConnecting(), commandTimeout);
       timer.unref();
@@ -553,7 +556,8 @@ export class RedisStore implements L2Store {
 
   /**
    * Refuses new operations, waits for the ones in flight to be answered (by commandTimeout at the
-   * latest; one waiting for the first connection is answered at once), then quits the connection.
+   * latest; one waiting for the first connection is answered at once), then quits the connection
+   * (QUIT waited for quitTimeout at most: a hung server never answers it; then it is dropped).
    * A second call returns the same promise.
    */
   close(): Promise<void> {
@@ -561,7 +565,7 @@ export class RedisStore implements L2Store {
       for (const source of this.sources) source.destroy();
       this.stopConnecting();
       await Promise.allSettled(this.inFlight);
-      await quitOrDisconnect(this.client);
+      await quitOrDisconnect(this.client, this.quitTimeout);
     })();
     return this.closing;
   }
