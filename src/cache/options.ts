@@ -464,8 +464,8 @@ export function resolveStoreOptions(name: 'disk' | 'redis', given: unknown): Dis
   const specs = name === 'disk' ? diskSpecs : redisSpecs;
   const problems: string[] = [];
   const input = groupInput(name, given, problems);
-  // The cache hands the Redis store a callback for its first connection.
-  const known = name === 'redis' ? ['onReady'] : [];
+  // The cache hands the Redis store a callback for its first connection, and its logger's warn.
+  const known = name === 'redis' ? ['onReady', 'onWarn'] : [];
   return pick(resolveGroups({ factory: 'createCache', prefix: '' }, [[name, specs, input, known]], problems), name, specs) as
     DiskValues | RedisValues;
 }

@@ -90,6 +90,7 @@ export class TieredCache implements Cache {
             if (this.unapplied !== undefined) void this.applyUnapplied();
             void redis.store.sweep().catch(() => undefined);
           },
+          onWarn: (fields, message) => this.logger?.warn(fields, message),
         },
         {
           channel: `${o.redis.keyPrefix}bus`,

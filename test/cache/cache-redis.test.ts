@@ -291,6 +291,45 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
     });
   });
 
+  test('a clear epoch another tool set to a non-integer is replaced by invalidateAll (logged), so the cache keeps reaching Redis', async () => {
+    const keyPrefix = `p${++n}:`;
+    const epoch = `${keyPrefix}epoch`;
+    const warnings: { fields: { key?: string }; msg: string }[] = [];
+    const logger = { warn: (fields: { key?: string }, msg: string) => warnings.push({ fields, msg }) } as unknown as Logger;
+    const raw = new Redis(redis.url);
+    const mk = (log?: Logger) => createCache({ redis: { url: redis.url, keyPrefix, chunkSize: 64 * 1024 }, ...(log && { logger: log }) });
+    const a = mk(logger);
+    const b = mk();
+    try {
+      await waitFor(() => a.stats().l2?.connected && b.stats().l2?.connected, 'both instances connected');
+      await a.set('old', 'v0');
+      await raw.set(epoch, 'x'); // redis-cli SET headroom:epoch x
+      await a.invalidateAll();
+      assert.match((await raw.get(epoch)) ?? '', /^\d+$/, 'the epoch is an integer again');
+      assert.notEqual(a.stats().l2?.unapplied?.all, true, 'the clear was applied, not left pending');
+      assert.equal(a.stats().l2?.errors, 0);
+      assert.equal(warnings.length, 1, 'logged once');
+      assert.equal(warnings[0]!.fields.key, epoch);
+      assert.match(warnings[0]!.msg, new RegExp(`${epoch}.*not an integer`));
+      // Later writes reach Redis (b reads them there), chunked ones too; the cleared value is gone.
+      await a.set('after', 'v1');
+      await a.set('big', Buffer.alloc(200 * 1024, 3));
+      assert.equal(await raw.exists(`${keyPrefix}v:after`), 1);
+      assert.equal(await b.get('after'), 'v1');
+      assert.equal((await b.get<Buffer>('big'))?.length, 200 * 1024);
+      assert.equal(await b.get('old'), undefined);
+      // The next clear just counts on.
+      const before = Number(await raw.get(epoch));
+      await a.invalidateAll();
+      assert.equal(Number(await raw.get(epoch)), before + 1);
+      assert.equal(warnings.length, 1);
+    } finally {
+      raw.disconnect();
+      await a.close();
+      await b.close();
+    }
+  });
+
   test('a set() in flight through Redis does not survive an invalidation of its tag, key or everything', async () => {
     const [a, b] = await pair();
     try {

@@ -34,6 +34,19 @@ end
 `;
 
 /**
+ * KEYS[1] clear epoch; ARGV[1] a fresh random integer. Bumps the epoch (INCR); when INCR cannot
+ * (another tool set the key to something else: not an integer, out of range, another type), the
+ * epoch becomes ARGV[1] instead. Writes compare the epoch for equality only, so any value that
+ * none of them began under fences them; a random 2^47..2^48 one is that (counted epochs stay small).
+ * The new number; or {-1, INCR's error} when the epoch was replaced.
+ */
+export const BUMP_EPOCH = `
+local ok, n = pcall(redis.call, 'INCR', KEYS[1])
+if ok then return n end
+redis.call('SET', KEYS[1], ARGV[1])
+return {-1, type(n) == 'table' and n.err or tostring(n)}`;
+
+/**
  * KEYS[1] new chunk hash, KEYS[2] clear epoch, KEYS[3..] pending sets (the key's, each tag's);
  * ARGV[1] ttl. Starts a chunked write: the hash expires by itself if the writer dies, pending
  * sets are scored by expiry (expired members pruned on add) and expire with their last member.

@@ -12,7 +12,7 @@
 // prefix as hash tag ({prefix}v:key, {prefix}t:tag, …): the scripts below read and write a value,
 // its tag sets, its chunks, the pending sets and the clear epoch together, and a script may only
 // touch keys of one slot. So a cache lives on one shard; the cluster gives it failover, not room.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Cluster } from 'ioredis';
 import {
@@ -33,6 +33,7 @@ import { HeadroomError } from '../../errors.js';
 import {
   ADD_CHUNK,
   BEGIN_CHUNKED,
+  BUMP_EPOCH,
   COMMIT_CHUNKED,
   DELETE_ENTRY,
   DELETE_IF_CHUNKS,
@@ -63,6 +64,8 @@ export { DISCONNECT_TIMEOUT, quitOrDisconnect, type RedisClient } from './redis-
 /** createCache's `redis` (src/cache/types.ts), and the cache's hook. */
 export interface RedisStoreOptions extends RedisOptions {
   onReady?: () => void;
+  /** Where the store reports what it repaired (the cache's logger.warn). */
+  onWarn?: (fields: Record<string, unknown>, message: string) => void;
 }
 
 type Reply = Buffer | [Buffer | null, Buffer | null] | null;
@@ -112,6 +115,7 @@ export class RedisStore implements L2Store {
   private readonly slot: number | undefined;
   private readonly chunkSize: number;
   private readonly scripts: Scripts;
+  private readonly onWarn: RedisStoreOptions['onWarn'];
   private errors = 0;
   private corrupt = 0;
   private keyCount: number | null = null;
@@ -183,6 +187,7 @@ export class RedisStore implements L2Store {
         );
     });
     if (o.onReady) this.client.on('ready', o.onReady);
+    this.onWarn = o.onWarn;
     // SET_TAGGED and BEGIN_CHUNKED are sent as EVAL, not EVALSHA: a server that lacks a script
     // (restarted, a promoted replica, another cluster master) answers EVALSHA with NOSCRIPT and
     // ioredis then resends it as EVAL, after commands called later. A write resent after an
@@ -480,7 +485,13 @@ export class RedisStore implements L2Store {
   clear(): Promise<void> {
     return this.run(async () => {
       const epoch = this.epochKey;
-      await this.client.incr(epoch);
+      // EVAL, not EVALSHA (see the constructor): the bump must run before the commands called after it.
+      const bumped: unknown = await this.client.eval(BUMP_EPOCH, 1, epoch, String(randomInt(2 ** 47, 2 ** 48 - 1)));
+      if (Array.isArray(bumped))
+        this.onWarn?.(
+          { key: epoch, error: String(bumped[1]) },
+          `cache: redis key ${epoch} (the clear epoch) held a value INCR cannot bump (${String(bumped[1])}); it was replaced with a fresh integer (writes in flight are refused as by any clear). Something else writes to the cache's keys: give it another key or the cache another prefix.`,
+        );
       // On a cluster, the master that holds the slot has every key; each master is scanned so
       // that a slot being moved between two is covered too.
       for (const node of this.scanNodes()) {
