@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { DiskStore, MARKER, TMP_DIR } from '../../src/cache/stores/disk.js';
 import { waitFor } from '../helpers/wait.js';
-import { storeContract, entry } from './store-contract.js';
+import { storeContract, entry, meta } from './store-contract.js';
 
 const root = mkdtempSync(join(tmpdir(), 'headroom-disk-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -154,6 +155,28 @@ describe('disk store', () => {
     assert.equal(r.stats().entries, 3);
     await r.close();
     assert.equal(files(dir).length, 3);
+  });
+
+  test('a cache directory deleted at runtime is created again with its marker: the next start adopts it, the lost files are not counted', async () => {
+    const dir = freshDir();
+    const a = new DiskStore({ dir });
+    await a.ready;
+    await a.set('k1', entry(Buffer.alloc(1000, 1), { tags: ['t'] }));
+    await a.set('k2', entry(Buffer.alloc(1000, 2)));
+    rmSync(dir, { recursive: true, force: true }); // a tmp cleaner
+    await a.set('k3', entry(Buffer.from('v3')));
+    await a.setStream('k4', Readable.from([Buffer.from('v4')]), meta());
+    assert.ok(existsSync(join(dir, MARKER)), 'the marker is back');
+    const sizes = files(dir).reduce((sum, f) => sum + statSync(f).size, 0);
+    assert.deepEqual([a.stats().entries, a.stats().bytes], [2, sizes], 'only the files that exist are counted');
+    await a.close();
+    const b = new DiskStore({ dir }); // was refused: "not empty and has no .headroom-disk-cache marker"
+    await b.ready;
+    assert.equal((await b.get('k3'))?.payload.toString(), 'v3');
+    assert.equal((await b.get('k4'))?.payload.toString(), 'v4');
+    assert.equal(await b.get('k1'), undefined);
+    assert.deepEqual([b.stats().entries, b.stats().bytes], [2, sizes]);
+    await b.close();
   });
 
   test('leftover temp files are removed at start', async () => {

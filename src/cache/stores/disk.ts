@@ -55,6 +55,7 @@ export interface DiskStoreOptions {
 
 /** Written on first use; a non-empty directory without it is not ours and is refused. */
 export const MARKER = '.headroom-disk-cache';
+const MARKER_TEXT = 'This directory belongs to the headroom disk cache (CACHE_DIR). Files in it may be deleted at any time.\n';
 export const TMP_DIR = '.headroom-tmp';
 const SWEEP_LIMIT = 10_000;
 const SCAN_BATCH = 32;
@@ -366,8 +367,19 @@ export class DiskStore implements L2Store {
     this.checkFits(bytes);
   }
 
+  /**
+   * The folders a write needs. When the cache directory itself is gone (deleted at runtime: a tmp
+   * cleaner, an operator), it is created again with its marker first, so the next start adopts it
+   * instead of refusing it, and the index forgets the files that went with it.
+   */
   private async ensureDirs(key: string): Promise<void> {
     await this.dirs;
+    if ((await mkdir(this.dir, { recursive: true })) !== undefined) {
+      this.index.clear();
+      await writeFile(join(this.dir, MARKER), MARKER_TEXT, { flag: 'wx' }).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException)?.code !== 'EEXIST') throw err;
+      });
+    }
     await mkdir(join(this.pathOf(key), '..'), { recursive: true });
     await mkdir(this.tmp, { recursive: true });
   }
@@ -507,9 +519,8 @@ function claimDir(dir: string): void {
     names = readdirSync(dir);
     if (names.includes(MARKER)) return;
     if (names.length === 0) {
-      const text = 'This directory belongs to the headroom disk cache (CACHE_DIR). Files in it may be deleted at any time.\n';
       // 'wx': when another store claims it at the same moment, theirs stands.
-      writeFileSync(join(dir, MARKER), text, { flag: 'wx' });
+      writeFileSync(join(dir, MARKER), MARKER_TEXT, { flag: 'wx' });
       return;
     }
   } catch (err) {
