@@ -90,6 +90,39 @@ describe('disk store', () => {
     await again.close();
   });
 
+  test('a file whose header claims a key or tags of up to 4 GiB is a miss and is removed, never a store failure (get, stream, restart scan)', async () => {
+    const dir = freshDir();
+    const s = new DiskStore({ dir });
+    await s.ready;
+    const damage = (offset: number): void => {
+      for (const f of files(dir)) {
+        const b = readFileSync(f);
+        b.writeUInt32BE(0xffffffff, offset); // 36: key length, 40: tags length
+        writeFileSync(f, b);
+      }
+    };
+    for (const [offset, read] of [
+      [36, 'getStream'],
+      [40, 'getStream'],
+      [36, 'get'],
+    ] as const) {
+      await s.set('k', entry(Buffer.alloc(5000, 7), { tags: ['t'] }));
+      damage(offset);
+      assert.equal(await s[read]('k'), undefined, `${read} with a damaged length at ${offset}`);
+      assert.equal(files(dir).length, 0, 'removed');
+    }
+    assert.deepEqual([s.stats().corrupt, s.stats().errors], [3, 0]);
+    await s.set('k', entry(Buffer.alloc(5000, 7)));
+    await s.set('k2', entry(Buffer.alloc(5000, 8)));
+    damage(36);
+    await s.close();
+    const again = new DiskStore({ dir });
+    await again.ready;
+    assert.deepEqual([again.stats().entries, again.stats().corrupt, again.stats().errors], [0, 2, 0]);
+    assert.equal(files(dir).length, 0, 'the scan removed them');
+    await again.close();
+  });
+
   test("a directory where an entry's file belongs is a miss that is removed, not a store failure (get, set, restart scan)", async () => {
     const dir = freshDir();
     const s = new DiskStore({ dir });

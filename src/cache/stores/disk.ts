@@ -252,9 +252,9 @@ export class DiskStore implements L2Store {
     if (fh === undefined) return undefined;
     let h: Header;
     try {
-      h = await readHeader(fh);
-      if (h.key !== key) throw new CorruptError('key mismatch');
       const { size } = await fh.stat();
+      h = await readHeader(fh, size);
+      if (h.key !== key) throw new CorruptError('key mismatch');
       if (size !== h.headerLength + h.length) throw new CorruptError('truncated');
     } catch (err) {
       await fh.close().catch(() => undefined);
@@ -469,8 +469,13 @@ async function readBounded(path: string, max: number): Promise<Buffer> {
   }
 }
 
-async function readHeader(fh: FileHandle): Promise<Header> {
-  const first = Buffer.alloc(4096);
+/**
+ * The header of a file of `size` bytes. Its key and tag lengths come from the file: a damaged one
+ * (up to 4 GiB each) is corrupt when the header would not fit in the file, before anything is
+ * allocated for it.
+ */
+async function readHeader(fh: FileHandle, size: number): Promise<Header> {
+  const first = Buffer.alloc(Math.min(4096, size));
   // A directory under an entry's name opens (Linux) but cannot be read: foreign, like a bad file.
   const { bytesRead } = await fh.read(first, 0, first.length, 0).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException)?.code === 'EISDIR') throw new CorruptError('a directory where a cache file belongs');
@@ -480,6 +485,7 @@ async function readHeader(fh: FileHandle): Promise<Header> {
   const total = headerLength(buf);
   if (total === undefined) throw new CorruptError('bad magic or short file');
   if (total <= buf.length) return decodeHeader(buf);
+  if (total > size) throw new CorruptError(`header of ${total} bytes in a file of ${size}`);
   const full = Buffer.alloc(total);
   const r = await fh.read(full, 0, total, 0);
   if (r.bytesRead < total) throw new CorruptError('truncated header');
@@ -491,8 +497,8 @@ async function inspect(path: string): Promise<{ header: Header; size: number; mt
   let fh: FileHandle | undefined;
   try {
     fh = await open(path, 'r');
-    const header = await readHeader(fh);
     const st = await fh.stat();
+    const header = await readHeader(fh, st.size);
     if (st.size !== header.headerLength + header.length) return undefined;
     return { header, size: st.size, mtime: st.mtimeMs };
   } catch (err) {
