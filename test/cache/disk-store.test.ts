@@ -1,5 +1,17 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -209,6 +221,29 @@ describe('disk store', () => {
     assert.equal((await b.get('k4'))?.payload.toString(), 'v4');
     assert.equal(await b.get('k1'), undefined);
     assert.deepEqual([b.stats().entries, b.stats().bytes], [2, sizes]);
+    await b.close();
+  });
+
+  test('a file the start-up scan cannot read is counted and left, and every other file of its folder is indexed', async () => {
+    const dir = freshDir();
+    const a = new DiskStore({ dir });
+    await a.ready;
+    // Keys that share a folder (the scan reads a folder in batches) with an unreadable entry name.
+    const shardOf = (k: string): string => createHash('sha256').update(k).digest('hex').slice(0, 2);
+    const all = Array.from({ length: 3000 }, (_, i) => `k${i}`);
+    const shard = shardOf(all[0]!);
+    const keys = all.filter((k) => shardOf(k) === shard).slice(0, 6);
+    assert.ok(keys.length >= 4, 'keys in one folder');
+    for (const k of keys) await a.set(k, entry(Buffer.alloc(1000, 1)));
+    await a.close();
+    const loop = join(dir, shard, shard + 'f'.repeat(62));
+    symlinkSync(loop, loop); // open() fails with ELOOP: neither ours to read nor a miss
+    const sizes = files(dir)
+      .filter((f) => f !== loop)
+      .reduce((sum, f) => sum + statSync(f).size, 0);
+    const b = new DiskStore({ dir });
+    await b.ready;
+    assert.deepEqual([b.stats().entries, b.stats().bytes, b.stats().errors], [keys.length, sizes, 1]);
     await b.close();
   });
 

@@ -432,7 +432,9 @@ export class DiskStore implements L2Store {
       if (this.closed) return;
       const names = (await readdir(join(this.dir, shard)).catch(() => [] as string[])).filter(isEntryName);
       for (let i = 0; i < names.length; i += SCAN_BATCH) {
-        await Promise.all(
+        // Every file of the batch is settled before the next (and before indexing): one that cannot
+        // be read is counted and left, and never hides the files that finish after it.
+        const settled = await Promise.allSettled(
           names.slice(i, i + SCAN_BATCH).map(async (name) => {
             const path = join(this.dir, shard, name);
             if (found.length >= this.maxEntries) return unlinkQuiet(path);
@@ -445,9 +447,8 @@ export class DiskStore implements L2Store {
             if (hashOf(r.header.key) !== name) return; // a sound frame under another name: not read, left alone
             found.push({ key: r.header.key, size: r.size, mtime: r.mtime, header: r.header });
           }),
-        ).catch(() => {
-          this.errors++;
-        });
+        );
+        for (const r of settled) if (r.status === 'rejected') this.errors++;
       }
     }
     found.sort((a, b) => a.mtime - b.mtime);
