@@ -11,6 +11,7 @@ import type { Headroom } from '../../toolkit/headroom.js';
 import type { AppRequestStats } from '../../toolkit/metrics.js';
 import { serveNodeImage } from '../../toolkit/node-image.js';
 import { proxyNodeRequest } from '../../toolkit/node-proxy.js';
+import { pathOf } from '../../toolkit/node-middleware.js';
 import { errorResponse, writePlain } from '../../toolkit/response.js';
 import { restoreBody } from './body.js';
 import { joinPath } from './mount.js';
@@ -44,6 +45,13 @@ const noImage = new HeadroomError(
   "HeadroomService: no image service is configured: pass `image: { allowedOrigins }` to HeadroomModule.forRoot() (or return it from forRootAsync's factory)",
 );
 
+/** The route's path is not where the handler was told it is mounted (the proxy's prefix would be the wrong thing to name). */
+const notUnder = (url: string, mounts: readonly string[]): HeadroomError =>
+  new HeadroomError(
+    'HEADROOM_PATH_REJECTED',
+    `path ${pathOf(url)} is not under ${mounts.join(' or ')}, where this proxy handler was told it is mounted: give proxyHandler({ mount }) (or proxyRequest's mount) the path the route really has (URI versioning puts the version, e.g. /v1, in front)`,
+  );
+
 /**
  * Proxies req with the part of its URL after `mount` put after the proxy's prefix (mount
  * undefined: the URL as it came). The body headers the early middleware set aside are put back.
@@ -63,6 +71,7 @@ export function forwardUnder(
   const url = originalUrl(nodeReq);
   let target: string | undefined;
   for (let i = 0; target === undefined && i < mounts.length; i++) target = mountToPrefix(url, mounts[i]!, proxy.prefix, caseInsensitive);
+  if (target === undefined && mounts.length > 0) return writePlain(nodeRes, errorResponse(notUnder(url, mounts)), nodeReq.method);
   // On Fastify the raw request has no ip: the per-client limit takes Fastify's.
   const ip = req === nodeReq ? undefined : (req as { ip?: string }).ip;
   proxyNodeRequest(proxy, nodeReq, nodeRes, target ?? url, ip);

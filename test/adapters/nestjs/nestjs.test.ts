@@ -417,6 +417,36 @@ describe('nestjs: lifecycle', () => {
     });
   });
 
+  test("proxyRequest under a mount the route does not have answers 400 naming the mount, not the proxy's prefix", async () => {
+    const { Controller, All, Req, Res, Inject } = await import('@nestjs/common');
+    const { HeadroomService } = await import('../../../src/adapters/nestjs/index.js');
+    class Legacy {
+      constructor(private readonly headroom: InstanceType<typeof HeadroomService>) {}
+      proxy(req: never, res: never): void {
+        this.headroom.proxyRequest(req, res, { mount: '/legacy-api' });
+      }
+    }
+    Inject(HeadroomService)(Legacy, undefined, 0);
+    All('*path')(Legacy.prototype, 'proxy', Object.getOwnPropertyDescriptor(Legacy.prototype, 'proxy')!);
+    Req()(Legacy.prototype, 'proxy', 0);
+    Res()(Legacy.prototype, 'proxy', 1);
+    Controller('v1/legacy-api')(Legacy);
+    const upstream = await startUpstream();
+    const t = await startApp('express', HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url } }), { controllers: [Legacy] });
+    try {
+      const r = await request(`${t.url}/v1/legacy-api/x`);
+      assert.equal(r.status, 400);
+      assert.match(
+        r.json().error.message,
+        /^path \/v1\/legacy-api\/x is not under \/legacy-api, where this proxy handler was told it is mounted/,
+      );
+      assert.deepEqual(upstream.seen, []);
+    } finally {
+      await t.app.close();
+      await upstream.close();
+    }
+  });
+
   test('HeadroomModule imported twice in one app stops start-up naming the fix (two gates would answer readiness apart)', async () => {
     const { Module } = await import('@nestjs/common');
     const { NestFactory } = await import('@nestjs/core');
