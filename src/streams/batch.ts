@@ -26,8 +26,9 @@ export interface ProcessBatchOptions {
 
 /**
  * Calls `fn(item, index)` for every item with at most `concurrency` calls at once and resolves with
- * the results in input order. The first failure rejects (no new calls start; running ones finish)
- * once the source is closed (its return(): a generator's finally runs, a file or cursor is let go).
+ * the results in input order. The first failure rejects (no new calls start and no new pull; running
+ * ones finish) once the source is closed (its return(): a generator's finally runs, a file or cursor
+ * is let go). An item whose pull was already under way when the failure came is dropped unprocessed.
  */
 export async function processBatch<T, R>(
   items: Source<T>,
@@ -40,22 +41,41 @@ export async function processBatch<T, R>(
   const results: R[] = [];
   let next = 0;
   let failed = false;
-  // Each worker pulls the next item when it is free; the iterator is shared, so reads are serialised.
-  async function worker(): Promise<void> {
-    while (!failed) {
+  let exhausted = false;
+  // One pull at a time: a worker waits for the pull before its own, then looks at `failed` again, so
+  // once a call has failed no pull starts (only one begun before the failure can still complete).
+  let pulling: Promise<void> = Promise.resolve();
+  async function pull(): Promise<IteratorResult<T> | undefined> {
+    const before = pulling;
+    let done!: () => void;
+    pulling = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await before;
+      if (failed || exhausted) return undefined;
       const r = await it.next();
-      if (r.done) return;
-      const index = next++;
-      try {
-        results[index] = await fn(r.value, index);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
+      if (r.done) exhausted = true;
+      return r;
+    } finally {
+      done();
     }
   }
-  const done = await Promise.allSettled(Array.from({ length: concurrency }, worker));
-  const failure = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
+  // Each worker pulls the next item when it is free.
+  async function worker(): Promise<void> {
+    try {
+      for (;;) {
+        const r = await pull();
+        // A failure while this item was being pulled: it is dropped, no call starts after the failure.
+        if (r === undefined || r.done || failed) return;
+        const index = next++;
+        results[index] = await fn(r.value, index);
+      }
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  }
+  const settled = await Promise.allSettled(Array.from({ length: concurrency }, worker));
+  const failure = settled.find((d): d is PromiseRejectedResult => d.status === 'rejected');
   if (failure) {
     // Left before its end: the source is told so, as a for-await loop would tell it.
     await it.return?.();

@@ -1,0 +1,111 @@
+// processBatch after the first failure: no new call starts and no new pull from the source starts;
+// an item already being pulled when the failure came is dropped, and the source is closed. The
+// source hands out items only when the test opens a gate, so the order of events is fixed (no timers).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { processBatch } from '../../src/streams/index.js';
+
+interface Gate {
+  promise: Promise<void>;
+  open: () => void;
+}
+function gate(): Gate {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+/** Every microtask has run (a rejection has gone all the way through the awaits above it). */
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+test('processBatch: after the first failure no call starts and no item is pulled (one already being pulled is dropped)', async () => {
+  const gates = Array.from({ length: 10 }, gate);
+  const asked: number[] = []; // next() calls on the source, by the number of items produced before it
+  const produced: number[] = [];
+  const started: number[] = [];
+  let closed = false;
+  let failedYet = false;
+  const pulledAfterFailure: number[] = [];
+  async function* items(): AsyncGenerator<number> {
+    try {
+      for (let i = 0; i < gates.length; i++) {
+        await gates[i]!.promise;
+        produced.push(i);
+        if (failedYet) pulledAfterFailure.push(i);
+        yield i;
+      }
+    } finally {
+      closed = true;
+    }
+  }
+  const gen = items();
+  const source: AsyncIterable<number> = {
+    [Symbol.asyncIterator]: () => ({
+      next: () => {
+        asked.push(produced.length);
+        return gen.next();
+      },
+      return: () => gen.return(undefined),
+    }),
+  };
+  const fail = gate();
+  const arrived = gate();
+  const run = processBatch(
+    source,
+    async (i) => {
+      started.push(i);
+      if (i === 0) {
+        arrived.open();
+        await fail.promise;
+        throw new Error('item 0 failed');
+      }
+      return i;
+    },
+    { concurrency: 4 },
+  );
+  gates[0]!.open();
+  await arrived.promise; // item 0's call is running; the other workers are free and want items
+  await settle();
+  fail.open();
+  await settle(); // the failure has been seen
+  failedYet = true;
+  for (const g of gates) g.open(); // the source would now hand out everything
+  await assert.rejects(run, /item 0 failed/);
+  assert.deepEqual(started, [0], 'no call starts after the failure');
+  assert.ok(pulledAfterFailure.length <= 1, `items pulled after the failure: ${pulledAfterFailure.join(', ')}`);
+  assert.ok(asked.length <= 2, `next() asked ${asked.length} times: one pull at a time, none begun after the failure`);
+  assert.equal(closed, true, 'the source is closed');
+});
+
+test('processBatch: a failure while a slow call runs stops the calls that follow (fast source, slow calls)', async () => {
+  const started: number[] = [];
+  const fail = gate();
+  const release = gate();
+  let produced = 0;
+  function* items(): Generator<number> {
+    for (let i = 0; i < 100; i++) {
+      produced++;
+      yield i;
+    }
+  }
+  const run = processBatch(
+    items(),
+    async (i) => {
+      started.push(i);
+      if (i === 0) {
+        await fail.promise;
+        throw new Error('boom');
+      }
+      await release.promise;
+      return i;
+    },
+    { concurrency: 4 },
+  );
+  await settle();
+  assert.deepEqual(started, [0, 1, 2, 3]);
+  fail.open();
+  await settle();
+  release.open(); // calls 1-3 end after the failure: their workers take nothing more
+  await assert.rejects(run, /boom/);
+  assert.deepEqual(started, [0, 1, 2, 3]);
+  assert.equal(produced, 4, 'nothing pulled after the failure');
+});
