@@ -41,6 +41,7 @@ export async function processBatch<T, R>(
   const results: R[] = [];
   let next = 0;
   let failed = false;
+  let failure: { reason: unknown } | undefined; // the first failure in time (not in worker order)
   let exhausted = false;
   // One pull at a time: a worker waits for the pull before its own, then looks at `failed` again, so
   // once a call has failed no pull starts (only one begun before the failure can still complete).
@@ -71,11 +72,10 @@ export async function processBatch<T, R>(
       }
     } catch (err) {
       failed = true;
-      throw err;
+      failure ??= { reason: err };
     }
   }
-  const settled = await Promise.allSettled(Array.from({ length: concurrency }, worker));
-  const failure = settled.find((d): d is PromiseRejectedResult => d.status === 'rejected');
+  await Promise.all(Array.from({ length: concurrency }, worker));
   if (failure) {
     // Left before its end: the source is told so, as a for-await loop would tell it.
     await it.return?.();

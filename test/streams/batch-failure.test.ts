@@ -109,3 +109,21 @@ test('processBatch: a failure while a slow call runs stops the calls that follow
   assert.deepEqual(started, [0, 1, 2, 3]);
   assert.equal(produced, 4, 'nothing pulled after the failure');
 });
+
+test('processBatch rejects with the first failure in time, not the first worker’s', async () => {
+  const late = gate();
+  const run = processBatch(
+    [0, 1],
+    async (i) => {
+      if (i === 0) {
+        await late.promise;
+        throw new Error('second failure (item 0)');
+      }
+      throw new Error('first failure (item 1)');
+    },
+    { concurrency: 2 },
+  );
+  await settle();
+  late.open();
+  await assert.rejects(run, /first failure \(item 1\)/);
+});
