@@ -24,6 +24,36 @@ const pathOf = (name: string, p: unknown): string => {
   );
 };
 
+/** What the temporary name adds to dest's: `.` before, `.` + 12 hex digits + `.part` after. */
+const TEMP_EXTRA = 19;
+
+/**
+ * The temporary file's name, beside dest (the rename stays atomic): `.NAME.<12 hex>.part`, unique by
+ * its 48 random bits (and opened with `wx`). A name longer than 40 bytes gives up as many of its last
+ * characters as the temporary name adds, so the temporary name is never longer than dest's own, which
+ * the filesystem must accept anyway (NAME_MAX, 255 bytes on most): counted in UTF-8 bytes and in
+ * UTF-16 units, cut between characters.
+ */
+function tempName(name: string): string {
+  const bytes = Buffer.byteLength(name);
+  let keep = name;
+  if (bytes > 40) {
+    const byteBudget = bytes - TEMP_EXTRA;
+    const unitBudget = name.length - TEMP_EXTRA;
+    let usedBytes = 0;
+    let usedUnits = 0;
+    keep = '';
+    for (const ch of name) {
+      const b = Buffer.byteLength(ch);
+      if (usedBytes + b > byteBudget || usedUnits + ch.length > unitBudget) break;
+      keep += ch;
+      usedBytes += b;
+      usedUnits += ch.length;
+    }
+  }
+  return `.${keep}.${randomBytes(6).toString('hex')}.part`;
+}
+
 /** Copies `src` to `dest` holding at most about two `highWaterMark` chunks in memory; `dest` is replaced only by a complete copy. */
 export async function streamCopyFile(src: string | URL, dest: string | URL, options: StreamCopyOptions = {}): Promise<void> {
   const highWaterMark = checkInt('streamCopyFile', 'highWaterMark', options.highWaterMark, 64 * 1024, 1024, 64 * 1024 ** 2);
@@ -33,7 +63,7 @@ export async function streamCopyFile(src: string | URL, dest: string | URL, opti
   const from = pathOf('src', src);
   const to = pathOf('dest', dest);
   signal?.throwIfAborted();
-  const temp = join(dirname(to), `.${basename(to)}.${randomBytes(6).toString('hex')}.part`);
+  const temp = join(dirname(to), tempName(basename(to)));
   try {
     await pipeline(createReadStream(from, { highWaterMark }), createWriteStream(temp, { highWaterMark, flags: 'wx' }), { signal });
     await rename(temp, to);
