@@ -1,7 +1,7 @@
 // processBatch and chunkArray: work over a (possibly huge, possibly async) sequence with a bound on
 // what is in flight. Items are pulled from the source only when a slot is free, so a lazy source is
 // never read ahead; results come back in input order.
-import { checkInt } from './check.js';
+import { checkFunction, checkInt, checkOptions, shown } from './check.js';
 
 export type Source<T> = Iterable<T> | AsyncIterable<T>;
 
@@ -9,7 +9,7 @@ export type Source<T> = Iterable<T> | AsyncIterable<T>;
 function checkSource<T>(fn: string, items: Source<T>): void {
   const it = items as Partial<AsyncIterable<T> & Iterable<T>> | null | undefined;
   if (it != null && (typeof it[Symbol.asyncIterator] === 'function' || typeof it[Symbol.iterator] === 'function')) return;
-  throw new TypeError(`${fn}: items must be an iterable or an async iterable, got ${items === null ? 'null' : typeof items}`);
+  throw new TypeError(`${fn}: items must be an iterable or an async iterable, got ${shown(items)}`);
 }
 
 function iterate<T>(fn: string, items: Source<T>): AsyncIterator<T> | Iterator<T> {
@@ -35,8 +35,9 @@ export async function processBatch<T, R>(
   fn: (item: T, index: number) => R | Promise<R>,
   options: ProcessBatchOptions = {},
 ): Promise<R[]> {
+  checkOptions('processBatch', options, ['concurrency']);
   const concurrency = checkInt('processBatch', 'concurrency', options.concurrency, 8, 1, 10_000);
-  if (typeof fn !== 'function') throw new TypeError('processBatch: fn must be a function');
+  checkFunction('processBatch', 'fn', fn);
   const it = iterate('processBatch', items);
   const results: R[] = [];
   let next = 0;

@@ -8,7 +8,7 @@ import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { checkInt } from './check.js';
+import { checkInt, checkOptions, shown } from './check.js';
 
 export interface StreamCopyOptions {
   /** Bytes read (and buffered) at a time; default 64 KiB, 1 KiB to 64 MiB. */
@@ -19,9 +19,7 @@ export interface StreamCopyOptions {
 const pathOf = (name: string, p: unknown): string => {
   if (p instanceof URL) return fileURLToPath(p);
   if (typeof p === 'string' && p !== '') return p;
-  throw new TypeError(
-    `streamCopyFile: ${name} must be a file path or a file: URL, got ${p === '' ? 'an empty string' : p === null ? 'null' : typeof p}`,
-  );
+  throw new TypeError(`streamCopyFile: ${name} must be a file path or a file: URL, got ${shown(p)}`);
 };
 
 /** What the temporary name adds to dest's: `.` before, `.` + 12 hex digits + `.part` after. */
@@ -56,10 +54,11 @@ function tempName(name: string): string {
 
 /** Copies `src` to `dest` holding at most about two `highWaterMark` chunks in memory; `dest` is replaced only by a complete copy. */
 export async function streamCopyFile(src: string | URL, dest: string | URL, options: StreamCopyOptions = {}): Promise<void> {
+  checkOptions('streamCopyFile', options, ['highWaterMark', 'signal']);
   const highWaterMark = checkInt('streamCopyFile', 'highWaterMark', options.highWaterMark, 64 * 1024, 1024, 64 * 1024 ** 2);
   const { signal } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal))
-    throw new TypeError(`streamCopyFile: signal must be an AbortSignal, got ${signal === null ? 'null' : typeof signal}`);
+    throw new TypeError(`streamCopyFile: signal must be an AbortSignal or undefined, got ${shown(signal)}`);
   const from = pathOf('src', src);
   const to = pathOf('dest', dest);
   signal?.throwIfAborted();
