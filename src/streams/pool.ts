@@ -1,6 +1,6 @@
 // ObjectPool: reuse of costly objects (buffers, parsers) with a bound on what the pool keeps. The
 // pool never holds more than `max` idle objects; one released beyond that is left to the GC.
-import { checkInt } from './check.js';
+import { checkFunction, checkInt, checkOptions, shown } from './check.js';
 
 export interface ObjectPoolOptions<T> {
   create: () => T;
@@ -20,8 +20,12 @@ export interface ObjectPool<T> {
 }
 
 export function createObjectPool<T>(options: ObjectPoolOptions<T>): ObjectPool<T> {
-  if (typeof options?.create !== 'function') throw new TypeError('createObjectPool: create must be a function');
+  // Checked here, not at the first acquire() or release() that would call them.
+  checkOptions('createObjectPool', options, ['create', 'reset', 'max'], false);
+  checkFunction('createObjectPool', 'create', options.create);
+  checkFunction('createObjectPool', 'reset', options.reset, true);
   const max = checkInt('createObjectPool', 'max', options.max, 16, 1, 100_000);
+  const { create, reset } = options; // the functions checked, whatever later becomes of the options object
   const idle: T[] = [];
   // What is idle, to refuse a second release (two later acquire() calls would share the object).
   const idleSet = new Set<T>();
@@ -33,13 +37,20 @@ export function createObjectPool<T>(options: ObjectPoolOptions<T>): ObjectPool<T
         idleSet.delete(obj);
         return obj;
       }
+      const obj = create();
+      // An undefined or null object could not be told from none (and release() refuses it).
+      if (obj === undefined || obj === null)
+        throw new TypeError(`createObjectPool: create() must return a value other than undefined or null, got ${shown(obj)}`);
       created++;
-      return options.create();
+      return obj;
     },
     release(obj: T): void {
+      // Kept, the next acquire() would hand out undefined instead of a new object.
+      if (obj === undefined || obj === null)
+        throw new TypeError(`createObjectPool: release() needs an object that acquire() returned, got ${shown(obj)}`);
       if (idleSet.has(obj)) throw new TypeError('createObjectPool: release() of an object that is already in the pool (released twice)');
       if (idle.length >= max) return;
-      options.reset?.(obj);
+      reset?.(obj);
       idle.push(obj);
       idleSet.add(obj);
     },
