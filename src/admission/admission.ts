@@ -1,7 +1,7 @@
 // Admission control shared by the proxy and image routes: a concurrency limit, a per-client
-// limit, a bounded FIFO queue with a timeout, the memory circuit breaker, and shedding of the largest in-flight
-// responses under critical pressure. Rejections are pre-built errors (no stack capture per
-// request) so refusing work stays cheap during a flood.
+// limit, a bounded FIFO queue with a timeout, the memory circuit breaker, and shedding of the
+// largest in-flight responses under critical pressure. Rejections are pre-built errors (no stack
+// capture per request) so refusing work stays cheap during a flood.
 import { HeadroomError, type ErrorCode } from '../errors.js';
 import type { PressureSource } from '../monitor/types.js';
 import type { Admission, AdmissionStats, Release } from './types.js';
