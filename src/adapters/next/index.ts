@@ -261,6 +261,7 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
       const differ = differingOptions(proxyOptions, s.made.proxy ?? {});
       if (differ.length > 0) throw conflictingProxy(prefix, differ);
     }
+    s.requests.watchStalls(prefix, clientTimeoutOf(proxyOptions));
     if (!proxy) {
       // The Headroom was made without this route's proxy (by register() or another route).
       const { cache: _cache, ...rest } = proxyOptions;
@@ -301,6 +302,10 @@ const forwardedProtoUnknown = (request: Request): FetchInfo | undefined =>
   request.headers.has('x-forwarded-proto') ? HTTP_CONNECTION : undefined;
 
 const proxyOptionSpecs = { ...proxySpecs, ...proxyLibrarySpecs };
+
+/** The route's proxy's clientTimeout, ms (a duration string or the default resolved). */
+const clientTimeoutOf = (o: { clientTimeout?: number | string }): number =>
+  resolveOptions(PROXY_ROUTE, { clientTimeout: proxySpecs.clientTimeout }, { clientTimeout: o.clientTimeout }).clientTimeout;
 
 type RouteProxyOptions = NonNullable<HeadroomOptions['proxy']>;
 

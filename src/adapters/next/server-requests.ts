@@ -24,6 +24,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Headroom } from '../../toolkit/headroom.js';
 import { pathOf } from '../../toolkit/node-middleware.js';
+import { createStallWatch } from './stalls.js';
 
 const CHANNEL = 'http.server.request.start';
 
@@ -61,6 +62,8 @@ export interface ServerRequests {
   take(): ServerResponse | undefined;
   /** Requests for this path (a health probe, the metrics scrape), or below it, are headroom's own answers: not counted from now on. */
   own(path: string, below?: boolean): void;
+  /** Responses under a proxy route's prefix are cut when their client stops reading for `timeout` ms (stalls.ts; while counting). */
+  watchStalls(prefix: string, timeout: number): void;
   /** Stops learning and counting. Idempotent. */
   close(): void;
 }
@@ -84,10 +87,14 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
     return ownPaths.has(path) || ownPrefixes.some((p) => path.startsWith(p));
   };
   headroom.leaveOut((res) => isOwn(res.req?.url));
+  const stalls = createStallWatch();
   const onStart = (message: unknown): void => {
     const start = message as Start;
     if (server !== undefined) {
-      if (start.server === server) headroom.countRequest(start.request, start.response);
+      if (start.server === server) {
+        headroom.countRequest(start.request, start.response);
+        stalls.offer(start.request, start.response);
+      }
     } else if (storage !== undefined) {
       if (++unclaimed > LEARNING_REQUESTS) return stop();
       storage.enterWith({ start });
@@ -131,7 +138,10 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
       // The server's other requests that started while learning and are not answered yet.
       for (const r of started) {
         const res = r.deref();
-        if (res !== start.response && unanswered(res) && serverOf(res) === server) headroom.countRequest(res.req, res);
+        if (res !== start.response && unanswered(res) && serverOf(res) === server) {
+          headroom.countRequest(res.req, res);
+          stalls.offer(res.req, res);
+        }
       }
       started = [];
       return start.response;
@@ -143,8 +153,12 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
       ownPaths.add(path);
       if (below) ownPrefixes.push(prefix);
     },
+    watchStalls(prefix, timeout) {
+      stalls.watch(prefix, timeout);
+    },
     close() {
       stop();
+      stalls.close();
       server = undefined;
     },
   };

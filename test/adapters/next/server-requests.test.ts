@@ -8,8 +8,15 @@ import assert from 'node:assert/strict';
 import { executionAsyncResource } from 'node:async_hooks';
 import { hasSubscribers } from 'node:diagnostics_channel';
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { closeHeadroom, createMetricsRoute, getHeadroom, withHeadroom, type RouteHandler } from '../../../src/adapters/next/index.js';
+import { connect, type AddressInfo } from 'node:net';
+import {
+  closeHeadroom,
+  createMetricsRoute,
+  createProxyRoute,
+  getHeadroom,
+  withHeadroom,
+  type RouteHandler,
+} from '../../../src/adapters/next/index.js';
 import { LEARNING_REQUESTS } from '../../../src/adapters/next/server-requests.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor, waitForCollection } from '../../helpers/wait.js';
@@ -344,6 +351,60 @@ test('a request that reached the server before the Headroom existed is tracked b
   assert.equal(await first, 'x');
   assert.equal(await client.chunk(), '');
   assert.equal(getHeadroom().requests().inFlight, 0);
+});
+
+test('a client that stops reading a proxied download is cut once the server is known; a slow upstream is not', async (t) => {
+  t.after(() => closeHeadroom());
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  const upstream = createServer((req, res) => {
+    if (req.url === '/slow') return void setTimeout(() => res.end('late'), 1200).unref();
+    if (req.url === '/small') return void res.end('small');
+    const pump = (): void => {
+      while (!res.destroyed && res.write(chunk));
+      if (!res.destroyed) res.once('drain', pump);
+    };
+    pump(); // for ever, as fast as it is taken
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    upstream.closeAllConnections();
+    await new Promise((r) => upstream.close(r));
+  });
+  const route = createProxyRoute({
+    upstreamUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+    prefix: '/api',
+    clientTimeout: 400,
+  });
+  // As Next.js writes a Response: each chunk waits for the socket to drain before the next, and an
+  // error of the body stream is only seen after that wait.
+  const server = createServer((req, res) => {
+    void (async () => {
+      const answer = await route.GET(new Request(`http://app.test${req.url}`));
+      res.writeHead(answer.status, Object.fromEntries(answer.headers));
+      try {
+        for await (const c of answer.body!) if (!res.write(c)) await new Promise((r) => res.once('drain', r));
+        res.end();
+      } catch {
+        res.destroy();
+      }
+    })();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  const { port } = server.address() as AddressInfo;
+  const h = getHeadroom();
+  assert.equal(await (await fetch(`http://127.0.0.1:${port}/api/small`)).text(), 'small', 'teaches the server');
+  assert.equal(await (await fetch(`http://127.0.0.1:${port}/api/slow`)).text(), 'late', 'waiting for the upstream is not a stall');
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  socket.write('GET /api/big HTTP/1.1\r\nHost: app.test\r\n\r\n');
+  socket.pause(); // never reads: the kernel's buffers fill, Next's writer waits for a drain that never comes
+  await waitFor(() => h.requests().inFlight === 1, 'the download in flight');
+  await waitFor(() => h.requests().inFlight === 0, 'the stalled response cut and its count released', 10_000);
+  socket.destroy();
 });
 
 test('closeHeadroom() stops learning or counting and leaves no active handle', async (t) => {
