@@ -24,8 +24,6 @@ export interface StallWatch {
   watch(prefix: string, timeout: number): void;
   /** A request of Next's server as it starts: watched when it is under a watched prefix. */
   offer(req: IncomingMessage, res: ServerResponse): void;
-  /** Responses cut so far. */
-  readonly cut: number;
   /** Stops the sweep and forgets every response. Idempotent. */
   close(): void;
 }
@@ -36,7 +34,6 @@ export function createStallWatch(): StallWatch {
   let timeout = Infinity;
   const watched = new Map<ServerResponse, Watched>();
   let timer: NodeJS.Timeout | undefined;
-  let cut = 0;
 
   const sweep = (): void => {
     for (const [res, w] of watched) {
@@ -50,7 +47,6 @@ export function createStallWatch(): StallWatch {
         w.looks = 0;
       } else if (++w.looks >= LOOKS) {
         watched.delete(res);
-        cut++;
         res.destroy();
       }
     }
@@ -76,9 +72,6 @@ export function createStallWatch(): StallWatch {
         timer = setInterval(sweep, timeout / LOOKS);
         timer.unref();
       }
-    },
-    get cut() {
-      return cut;
     },
     close() {
       stopSweep();
