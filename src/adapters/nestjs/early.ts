@@ -102,20 +102,24 @@ export interface FastifyAdapterLike {
  * Nest's FastifyAdapter adds an onRequest hook of its own when it is made, before it registers
  * @fastify/middie (whose hook runs the app's Nest middleware), and that first hook runs the one
  * given to setOnRequestHook: headroom's goes there, so it runs before any middleware of the app
- * (an auth middleware must not block the probes, and a shed request costs the app nothing). One
- * set there before is run after headroom's. An adapter without that API gets an ordinary hook.
+ * (an auth middleware must not block the probes, and a shed request costs the app nothing). A hook
+ * the app sets there, before or after, runs after headroom's instead of replacing it. An adapter
+ * without that API gets an ordinary hook.
  */
 function addFirstOnRequest(adapter: FastifyAdapterLike, hook: OnRequest): void {
   if (typeof adapter.setOnRequestHook !== 'function') {
     adapter.getInstance().addHook('onRequest', hook);
     return;
   }
-  const previous = adapter.onRequestHook;
-  adapter.setOnRequestHook(
-    typeof previous === 'function'
-      ? (request, reply, done) => hook(request, reply, (err) => (err ? done(err) : previous.call(adapter, request, reply, done)))
-      : hook,
-  );
+  let after = typeof adapter.onRequestHook === 'function' ? adapter.onRequestHook : undefined;
+  adapter.setOnRequestHook((request, reply, done) => {
+    if (after === undefined) return hook(request, reply, done);
+    const then = after;
+    hook(request, reply, (err) => (err ? done(err) : then.call(adapter, request, reply, done)));
+  });
+  adapter.setOnRequestHook = (h: OnRequest): void => {
+    after = h;
+  };
 }
 
 // The Fastify request whose hook is running the early middleware: the middleware asks for the

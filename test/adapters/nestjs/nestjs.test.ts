@@ -1,7 +1,7 @@
 // HeadroomModule on real Nest apps, on @nestjs/platform-express and @nestjs/platform-fastify.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { HeadroomModule } from '../../../src/adapters/nestjs/index.js';
@@ -11,7 +11,7 @@ import { request } from '../../helpers/http.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor } from '../../helpers/wait.js';
 import { fakeMemory, type FakeMemory } from '../../monitor/helpers.js';
-import { holdRequest, PLATFORMS, startApp, startUpstream, type TestApp, type Upstream } from './app.js';
+import { createApp, holdRequest, PLATFORMS, startApp, startUpstream, type TestApp, type Upstream } from './app.js';
 
 const TOKEN = 'nest-admin-token-0123456789';
 
@@ -366,6 +366,27 @@ describe('nestjs: lifecycle', () => {
       }
     });
   }
+
+  test("on Fastify an onRequest hook the app sets with setOnRequestHook runs after headroom's, never instead of it", async () => {
+    const seen: string[] = [];
+    const app = await createApp('fastify', HeadroomModule.forRoot({}));
+    const adapter = app.getHttpAdapter() as unknown as {
+      setOnRequestHook(h: (req: { url: string }, reply: unknown, done: () => void) => void): void;
+    };
+    adapter.setOnRequestHook((req, _reply, done) => {
+      seen.push(req.url);
+      done();
+    });
+    await app.listen(0, '127.0.0.1');
+    try {
+      const url = `http://127.0.0.1:${((app.getHttpServer() as Server).address() as AddressInfo).port}`;
+      assert.equal((await request(`${url}/health/ready`)).status, 200, "headroom's probe still answers");
+      assert.equal((await request(`${url}/app/hello`)).status, 200);
+      assert.deepEqual(seen, ['/app/hello'], "the app's hook runs for what headroom passes on");
+    } finally {
+      await app.close();
+    }
+  });
 
   test('forRootAsync: options from an injected factory; routes declared beside it', async () => {
     await assertNoLeakedHandles(async () => {
