@@ -11,6 +11,7 @@ import { createImageService } from '../../image/service.js';
 import type { ImageService, ImageServiceOptions } from '../../image/types.js';
 import { createProxy, type Proxy } from '../../proxy/proxy.js';
 import { proxyLibrarySpecs, proxySpecs } from '../../proxy/options.js';
+import { imageSpecs } from '../../image/options.js';
 import type { FetchInfo } from '../../proxy/web.js';
 import { HeadroomError } from '../../errors.js';
 import { kindOf, nestedOptions, resolveOptions, routePath } from '../../options/spec.js';
@@ -303,6 +304,10 @@ const forwardedProtoUnknown = (request: Request): FetchInfo | undefined =>
 
 const proxyOptionSpecs = { ...proxySpecs, ...proxyLibrarySpecs };
 
+/** The image route's IMAGE_TIMEOUT, ms (a duration string or the default resolved). */
+const imageTimeoutOf = (o: { timeout?: number | string } | undefined): number =>
+  resolveOptions(IMAGE_ROUTE, { timeout: imageSpecs.timeout }, { timeout: o?.timeout }).timeout;
+
 /** The route's proxy's clientTimeout, ms (a duration string or the default resolved). */
 const clientTimeoutOf = (o: { clientTimeout?: number | string }): number =>
   resolveOptions(PROXY_ROUTE, { clientTimeout: proxySpecs.clientTimeout }, { clientTimeout: o.clientTimeout }).clientTimeout;
@@ -317,9 +322,11 @@ function differingOptions(route: RouteProxyOptions, made: Partial<RouteProxyOpti
   const { cache: madeCache, ...madeRest } = made;
   const a = { ...resolveOptions(PROXY_ROUTE, proxyOptionSpecs, routeRest), cache: routeCache ?? false } as Record<string, unknown>;
   const b = { ...resolveOptions(PROXY_ROUTE, proxyOptionSpecs, madeRest), cache: madeCache ?? false } as Record<string, unknown>;
-  // One upstream however it is written (a URL object, a trailing slash).
+  // One upstream however it is written (a URL object, a trailing slash); header names in any case and order.
   const href = (u: unknown): unknown => (typeof u === 'string' && URL.canParse(u) ? new URL(u).href : u);
-  return Object.keys(given).filter((k) => given[k] !== undefined && !isDeepStrictEqual(href(a[k]), href(b[k])));
+  const headerSet = (v: unknown): unknown => (Array.isArray(v) ? [...new Set(v.map((h) => String(h).toLowerCase()))].sort() : v);
+  const norm = (k: string, v: unknown): unknown => (k === 'dropHeaders' ? headerSet(v) : href(v));
+  return Object.keys(given).filter((k) => given[k] !== undefined && !isDeepStrictEqual(norm(k, a[k]), norm(k, b[k])));
 }
 
 const conflictingProxy = (prefix: string, keys: string[]): HeadroomError =>
@@ -382,10 +389,16 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
     }
     return { s, image };
   };
+  let watchedFor: Slot | undefined;
   const handler: RouteHandler = async (request) => {
     if (!isNodeRuntime()) return edgeResponse();
     const parts = init();
     const url = new URL(request.url);
+    if (watchedFor !== parts.s) {
+      // A client that stops reading a passed-through original is cut (stalls.ts) at this route's path.
+      parts.s.requests.watchStalls(url.pathname, imageTimeoutOf(options.image));
+      watchedFor = parts.s;
+    }
     const refused = parts.s.headroom.shed(url.pathname);
     if (refused) return toWebResponse(refused, request.method);
     const t = track(parts.s, request);

@@ -1,13 +1,14 @@
-// Cutting a client that stops reading a proxied download, on the Node.js response Next.js writes.
-// The proxy lets go of the upstream after its clientTimeout, and errors the Web stream it gave
-// Next.js; but Next's writer waits for the socket to drain before it acts on that error (a
-// WritableStream's abort waits for the write in flight), so the connection, what the kernel holds
-// for it and its in-flight count stayed until the client went away. A route handler cannot reach
-// its Node.js response, so the responses under a proxy route's prefix are watched from where their
-// requests start (server-requests.ts, once Next's server is known): one sweep looks at each four
-// times per timeout, and a response whose socket has data queued and took none of it (bytes written
-// and bytes queued unchanged) for a whole timeout is destroyed. A slow upstream queues nothing and
-// is never cut; not socket.setTimeout, which Node's own keep-alive timer uses.
+// Cutting a client that stops reading a proxied download or a passed-through image, on the Node.js
+// response Next.js writes. The proxy (clientTimeout) and the image service (IMAGE_TIMEOUT) let go
+// of the upstream and error the Web stream they gave Next.js; but Next's writer waits for the
+// socket to drain before it acts on that error (a WritableStream's abort waits for the write in
+// flight), so the connection, what the kernel holds for it and its in-flight count stayed until the
+// client went away. A route handler cannot reach its Node.js response, so the responses under a
+// watched path are watched from where their requests start (server-requests.ts, once Next's server
+// is known): one sweep looks at each four times per (shortest) timeout, and a response whose socket
+// has data queued and took none of it (bytes written and bytes queued unchanged) for its path's
+// timeout is destroyed. A slow upstream queues nothing and is never cut; not socket.setTimeout,
+// which Node's own keep-alive timer uses.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterMount } from '../../proxy/mount.js';
 
@@ -16,11 +17,14 @@ const LOOKS = 4;
 interface Watched {
   bytes: number;
   queued: number;
+  /** Sweeps in a row without progress. */
   looks: number;
+  /** Its path's timeout, ms: cut once that many sweep periods went by without progress. */
+  timeout: number;
 }
 
 export interface StallWatch {
-  /** Watches the responses of requests under `prefix` from now on, with the proxy's clientTimeout (ms). */
+  /** Watches the responses of requests at or under `prefix` from now on, cut after `timeout` ms without progress. */
   watch(prefix: string, timeout: number): void;
   /** A request of Next's server as it starts: watched when it is under a watched prefix. */
   offer(req: IncomingMessage, res: ServerResponse): void;
@@ -29,9 +33,9 @@ export interface StallWatch {
 }
 
 export function createStallWatch(): StallWatch {
-  const prefixes: string[] = [];
-  // One timeout for all: the shortest a proxy route asked for.
-  let timeout = Infinity;
+  const prefixes: { prefix: string; timeout: number }[] = [];
+  // The sweep's period: a quarter of the shortest timeout.
+  let period = Infinity;
   const watched = new Map<ServerResponse, Watched>();
   let timer: NodeJS.Timeout | undefined;
 
@@ -45,7 +49,7 @@ export function createStallWatch(): StallWatch {
         w.bytes = bytes;
         w.queued = queued;
         w.looks = 0;
-      } else if (++w.looks >= LOOKS) {
+      } else if (++w.looks * period >= w.timeout) {
         watched.delete(res);
         res.destroy();
       }
@@ -58,18 +62,23 @@ export function createStallWatch(): StallWatch {
   };
 
   return {
-    watch(prefix, ms) {
-      if (!prefixes.includes(prefix)) prefixes.push(prefix);
-      timeout = Math.min(timeout, ms);
+    watch(prefix, timeout) {
+      if (prefixes.some((p) => p.prefix === prefix)) return;
+      prefixes.push({ prefix, timeout });
+      if (timeout / LOOKS < period) {
+        period = timeout / LOOKS;
+        stopSweep(); // started again at the new period by the next response offered
+      }
     },
     offer(req, res) {
       if (prefixes.length === 0) return;
       const url = req.url ?? '/';
-      if (!prefixes.some((p) => afterMount(url, p) !== undefined)) return;
-      watched.set(res, { bytes: -1, queued: -1, looks: 0 });
+      const match = prefixes.find((p) => afterMount(url, p.prefix) !== undefined);
+      if (!match) return;
+      watched.set(res, { bytes: -1, queued: -1, looks: 0, timeout: match.timeout });
       res.once('close', () => watched.delete(res));
       if (!timer) {
-        timer = setInterval(sweep, timeout / LOOKS);
+        timer = setInterval(sweep, period);
         timer.unref();
       }
     },

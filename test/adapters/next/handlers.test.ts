@@ -200,6 +200,27 @@ test("a proxy route whose options the Headroom's proxy at its prefix was made wi
   }
 });
 
+test('proxy route: dropHeaders in another case and order than the Headroom was made with are the same option', async (t) => {
+  const seen: string[] = [];
+  const upstream = createServer((req, res) => {
+    seen.push(`${req.headers.authorization} ${req.headers.cookie}`);
+    req.resume().on('end', () => res.end('ok'));
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => upstream.close(r)));
+  const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  try {
+    await registerHeadroom({ proxy: { upstreamUrl, prefix: '/api', dropHeaders: ['authorization', 'cookie'] } });
+    const route = createProxyRoute({ upstreamUrl, prefix: '/api', dropHeaders: ['Cookie', 'Authorization'] });
+    const r = await route.GET(new Request('http://app.test/api/a', { headers: { authorization: 'Bearer s', cookie: 'sid=1' } }));
+    assert.equal(await r.text(), 'ok');
+    assert.deepEqual(seen, ['undefined undefined']);
+  } finally {
+    await closeHeadroom();
+    upstream.closeAllConnections();
+  }
+});
+
 test("proxy route: a client's X-Forwarded-Proto does not pass as the connection's (Next.js builds the URL's protocol from it)", async (t) => {
   const seen: (string | undefined)[] = [];
   const upstream = createServer((req, res) => {

@@ -11,6 +11,7 @@ import { Agent, createServer, request as httpRequest, type IncomingMessage, type
 import { connect, type AddressInfo } from 'node:net';
 import {
   closeHeadroom,
+  createImageRoute,
   createMetricsRoute,
   createProxyRoute,
   getHeadroom,
@@ -403,6 +404,65 @@ test('a client that stops reading a proxied download is cut once the server is k
   socket.write('GET /api/big HTTP/1.1\r\nHost: app.test\r\n\r\n');
   socket.pause(); // never reads: the kernel's buffers fill, Next's writer waits for a drain that never comes
   await waitFor(() => h.requests().inFlight === 1, 'the download in flight');
+  await waitFor(() => h.requests().inFlight === 0, 'the stalled response cut and its count released', 10_000);
+  socket.destroy();
+});
+
+test('a client that stops reading a passed-through image is cut once the server is known', async (t) => {
+  t.after(() => closeHeadroom());
+  // A 1×1 PNG and then 32 MiB of padding: more than every buffer between the app and a client that
+  // does not read; passed through whole (maxCacheSize 0), as Next.js writes it, waiting for drains.
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+  const origin = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length + 32 * 1024 * 1024 });
+    res.write(png);
+    const zeros = Buffer.alloc(64 * 1024);
+    let left = 32 * 1024 * 1024;
+    const pump = (): void => {
+      while (left > 0 && !res.destroyed) {
+        left -= zeros.length;
+        if (!res.write(zeros)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    pump();
+  });
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    origin.closeAllConnections();
+    await new Promise((r) => origin.close(r));
+  });
+  const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  const route = createImageRoute({
+    image: { allowedOrigins: [originUrl], allowPrivateOrigins: [originUrl], maxCacheSize: 0, timeout: 2000 },
+  });
+  const server = createServer((req, res) => {
+    void (async () => {
+      const answer = await route.GET(new Request(`http://app.test${req.url}`));
+      res.writeHead(answer.status, Object.fromEntries(answer.headers));
+      try {
+        for await (const c of answer.body!) if (!res.write(c)) await new Promise((r) => res.once('drain', r));
+        res.end();
+      } catch {
+        res.destroy();
+      }
+    })();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  const { port } = server.address() as AddressInfo;
+  const h = getHeadroom();
+  const path = `/image?url=${encodeURIComponent(`${originUrl}/big.png`)}`;
+  const first = await fetch(`http://127.0.0.1:${port}${path}`); // teaches the server, read whole
+  assert.equal((await first.arrayBuffer()).byteLength, png.length + 32 * 1024 * 1024);
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: app.test\r\n\r\n`);
+  socket.pause();
+  await waitFor(() => h.requests().inFlight === 1, 'the image in flight');
   await waitFor(() => h.requests().inFlight === 0, 'the stalled response cut and its count released', 10_000);
   socket.destroy();
 });
