@@ -178,7 +178,15 @@ const OWN_PREFIXES = [
   'REDIS_',
   'LOG_SHIP_',
   'ALERT_',
+  'MAX_CONCURRENT_',
+  'DASHBOARD_',
+  'SHUTDOWN_',
+  'ACCESS_LOG_',
 ];
+// Outside those prefixes (CLIENT_TIMEOUT, TRUST_PROXY, …, whose first words other programs use too)
+// a long name a few edits from one of ours is a typo as well: CLIENT_TIMEOU, TRUST_PROXIES (two
+// edits from 10 characters on, three from 12).
+const closeTypoDistance = (name: string): number => (name.length >= 12 ? 3 : name.length >= 10 ? 2 : 0);
 // HEADROOM_RUN and HEADROOM_MEMORY are read by the CLI before the gateway starts (src/cli/run.ts).
 export const FOREIGN_OK = new Set(['HEADROOM_CONFIG', 'HEADROOM_RUN', 'HEADROOM_MEMORY']);
 
@@ -188,9 +196,13 @@ function typoWarnings(env: Record<string, string | undefined>): string[] {
   const warnings: string[] = [];
   for (const name of Object.keys(env)) {
     if (knownSet.has(name) || FOREIGN_OK.has(name)) continue;
-    if (!OWN_PREFIXES.some((p) => name.startsWith(p))) continue;
-    const hint = suggest(name, known);
-    warnings.push(`unknown variable ${name} is ignored${hint ? ` (did you mean ${hint}?)` : ''}`);
+    if (OWN_PREFIXES.some((p) => name.startsWith(p))) {
+      const hint = suggest(name, known);
+      warnings.push(`unknown variable ${name} is ignored${hint ? ` (did you mean ${hint}?)` : ''}`);
+    } else if (closeTypoDistance(name) > 0) {
+      const hint = suggest(name, known, closeTypoDistance(name));
+      if (hint) warnings.push(`unknown variable ${name} is ignored (did you mean ${hint}?)`);
+    }
   }
   return warnings;
 }

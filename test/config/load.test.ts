@@ -136,6 +136,33 @@ test('typos of our variables get a "did you mean" warning, other variables are l
   ]);
 });
 
+test('a long name one or two edits from one of ours is a typo too, whatever its prefix; unrelated names are left alone', () => {
+  const env = {
+    MAX_CONCURRENT_PER_CLIENTS: '1',
+    CLIENT_TIMEOU: '5s',
+    TRUST_PROXIES: '1',
+    DASHBOARD_MAX_VIEWER: '1',
+    // Other programs' variables, some sharing a first word with ours.
+    HOSTNAME: 'x',
+    CLIENT_SECRET: 'x',
+    TRUST_STORE_PATH: '/x',
+    ENABLE_FEATURE_X: '1',
+    KUBERNETES_SERVICE_HOST: '10.0.0.1',
+    KUBERNETES_SERVICE_PORT: '443',
+    NODE_OPTIONS: '--x',
+    npm_config_user_agent: 'npm',
+    SHLVL: '1',
+  };
+  assert.deepEqual(loadConfig({ env }).warnings.sort(), [
+    'unknown variable CLIENT_TIMEOU is ignored (did you mean CLIENT_TIMEOUT?)',
+    'unknown variable DASHBOARD_MAX_VIEWER is ignored (did you mean DASHBOARD_MAX_VIEWERS?)',
+    'unknown variable MAX_CONCURRENT_PER_CLIENTS is ignored (did you mean MAX_CONCURRENT_PER_CLIENT?)',
+    'unknown variable TRUST_PROXIES is ignored (did you mean TRUST_PROXY?)',
+  ]);
+  // This machine's own environment raises nothing.
+  assert.deepEqual(loadConfig({ env: { ...process.env } }).warnings.filter((w) => w.startsWith('unknown variable')), []);
+});
+
 test('LOG_SHIP_* settings without LOG_SHIP_URL get a warning: they have no effect', () => {
   assert.deepEqual(loadConfig({ env: { LOG_SHIP_MAX_BYTES: '1MiB', LOG_SHIP_FORMAT: 'loki' } }).warnings, [
     'LOG_SHIP_FORMAT, LOG_SHIP_MAX_BYTES have no effect without LOG_SHIP_URL (log shipping is off)',
