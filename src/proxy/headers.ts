@@ -55,8 +55,15 @@ function hostLineProblem(value: string, seen: boolean): string | undefined {
   return HOST.test(value) ? undefined : 'the Host header is not a valid host[:port]';
 }
 
-/** Why a request's Host is unacceptable (RFC 9112 §3.2: answer 400), or undefined when it is fine. */
-export function hostProblem(rawHeaders: string[]): string | undefined {
+/** An HTTP/1.1 request must carry Host (RFC 9112 §3.2); 1.0 may not. */
+const NO_HOST = 'an HTTP/1.1 request without a Host header';
+
+/**
+ * Why a request's Host is unacceptable (RFC 9112 §3.2: answer 400), or undefined when it is fine.
+ * `httpVersion` '1.1' also requires one (servers made with requireHostHeader: false, so that the
+ * answer is headroom's and not Node's bare 400).
+ */
+export function hostProblem(rawHeaders: string[], httpVersion?: string): string | undefined {
   let seen = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
@@ -65,7 +72,7 @@ export function hostProblem(rawHeaders: string[]): string | undefined {
     if (problem) return problem;
     seen = true;
   }
-  return undefined;
+  return !seen && httpVersion === '1.1' ? NO_HOST : undefined;
 }
 
 export interface RequestHeaderInfo {
@@ -107,7 +114,7 @@ export function createHeaderRules(options: HeaderRulesOptions) {
   function request(req: IncomingMessage, info: RequestHeaderInfo, requestId?: string): void {
     const remote = req.socket.remoteAddress ?? '';
     const ownProto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-    walk(req.rawHeaders, remote, ownProto, info, requestId);
+    walk(req.rawHeaders, remote, ownProto, info, requestId, req.httpVersion === '1.1');
   }
 
   /**
@@ -121,7 +128,14 @@ export function createHeaderRules(options: HeaderRulesOptions) {
     walk(raw, remote, ownProto, info);
   }
 
-  function walk(raw: string[], remote: string | undefined, ownProto: string, info: RequestHeaderInfo, requestId?: string): void {
+  function walk(
+    raw: string[],
+    remote: string | undefined,
+    ownProto: string,
+    info: RequestHeaderInfo,
+    requestId?: string,
+    requireHost = false,
+  ): void {
     const out = info.headers;
     let xff: string | undefined;
     let host: string | undefined;
@@ -157,6 +171,7 @@ export function createHeaderRules(options: HeaderRulesOptions) {
       else if (requestId !== undefined && name === 'x-request-id') continue;
       out.push(name, value);
     }
+    if (requireHost && host === undefined) info.hostProblem ??= NO_HOST;
     if (extraHop) {
       // Rare: drop the headers the client named in Connection.
       for (let i = out.length - 2; i >= 0; i -= 2) if (extraHop.includes(out[i]!)) out.splice(i, 2);

@@ -57,6 +57,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     clientErrorHandler,
+    // Node would answer a Host-less HTTP/1.1 request itself, a bare 400 without the error format or
+    // a request id: the gateway refuses it (hostProblem), on its routes and the proxy's raw path.
+    http: { requireHostHeader: false },
     ...fastifyRequestIdOptions(),
   });
   if (options.observer) observeFastifyRequests(app, options.observer);
@@ -71,7 +74,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // RFC 9112 §3.2 for the gateway's own routes (the proxy checks Host itself on its raw path).
   app.addHook('onRequest', (request, reply, done) => {
     if (declaresBody(request.raw)) reply.header('connection', 'close');
-    const problem = hostProblem(request.raw.rawHeaders);
+    const problem = hostProblem(request.raw.rawHeaders, request.raw.httpVersion);
     done(problem ? new HeadroomError('HEADROOM_BAD_REQUEST', `${problem} (RFC 9112 §3.2)`) : undefined);
   });
 

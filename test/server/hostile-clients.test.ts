@@ -256,15 +256,18 @@ describe('requests cannot poison the cache or escape the base path', () => {
     assert.ok(!up.received.some((r) => r.url.startsWith('/basepi') || r.url.startsWith('/base69')));
   });
 
-  test('two Host lines or a malformed Host → 400 in the error format, upstream never called', async () => {
+  test('two Host lines, a malformed Host or none (HTTP/1.1) → 400 in the error format, upstream never called', async () => {
     const before = up.received.length;
     for (const [path, hosts] of [
       ['/api/x', 'Host: a.example\r\nHost: b.example'],
       ['/health/live', 'Host: a.example\r\nHost: b.example'],
       ['/api/x', 'Host: a.example/evil'],
       ['/api/x', 'Host: a b'],
+      ['/api/x', 'X-No-Host: 1'],
+      ['/health/live', 'X-No-Host: 1'],
     ] as const) {
       const r = await rawRequest(t.url, `GET ${path} HTTP/1.1\r\n${hosts}\r\nConnection: close\r\n\r\n`);
+      assert.match(r.text, /\r\nx-request-id: /i, 'answered by the gateway, not by Node');
       assert.equal(r.status, 400, `${path} ${hosts}: ${r.text}`);
       assert.equal(jsonBody(r).error?.code, 'HEADROOM_BAD_REQUEST');
       assert.match(jsonBody(r).error!.message, /Host/);
