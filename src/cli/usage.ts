@@ -21,7 +21,8 @@ Flags:
 Run "headroom serve --help" for every option of the gateway.
 `;
 
-const firstSentence = (doc: string): string => /^.*?\.(?=\s|$)/.exec(doc)?.[0] ?? doc;
+// A full stop ends the sentence unless it ends an abbreviation ("e.g.", "i.e.", "etc.", "vs.") inside it.
+const firstSentence = (doc: string): string => /^.*?(?<!\b(?:e\.g|i\.e|etc|vs))\.(?=\s|$)/.exec(doc)?.[0] ?? doc;
 
 /** `text` in lines of at most `width` characters (longer words stay whole), each after `indent`. */
 function wrap(text: string, indent: string, width: number): string[] {

@@ -89,6 +89,13 @@ test('--help prints the usage and exits 0, for every command; serve lists every 
   }
   assert.match(main.stdout, /^Usage: headroom <command>/);
   assert.equal(helpHelp.stdout, main.stdout);
+  // A description is its doc's first sentence, not cut at an "e.g." inside it.
+  const flat = serveHelp.stdout.replace(/\n\s+/g, ' ');
+  assert.match(
+    flat,
+    /TRUST_PROXY \(default: false\) Proxies whose X-Forwarded-For .*\(e\.g\. 1 behind one load balancer\) or their addresses\/CIDRs\./,
+  );
+  assert.doesNotMatch(flat, /\(e\.g\.\s+--/);
 });
 
 test('demo origin off in production: NODE_ENV=production or HEADROOM_DEMO=false without UPSTREAM_URL exits 2 naming it', async () => {
