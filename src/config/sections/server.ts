@@ -90,7 +90,7 @@ export const serverOptions = {
   }),
   trustProxy: trustProxy({
     env: 'TRUST_PROXY',
-    doc: 'Proxies whose X-Forwarded-For is believed for the client address (admin rate limit, logs): the number of proxies in front (e.g. 1 behind one load balancer) or their addresses/CIDRs. false: the socket address.',
+    doc: 'Proxies whose X-Forwarded-For is believed for the client address (admin rate limit, logs, MAX_CONCURRENT_PER_CLIENT): the number of proxies in front (e.g. 1 behind one load balancer) or their addresses/CIDRs. false: the socket address.',
     default: false,
   }),
   // The default depends on NODE_ENV: load.ts resolves it (a static default cannot say that).
