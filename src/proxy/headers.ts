@@ -16,7 +16,19 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 // Expect: Node already answered 100-continue to the client, and undici refuses the header.
-// X-Forwarded-Port and X-Real-IP are a load balancer's to set: a client's would pass as one's.
+// Headers a load balancer or front proxy sets, which upstreams believe: the client's address
+// (X-Real-IP, X-Client-IP, True-Client-IP), port and prefix, and the original URL (X-Original-URL,
+// X-Rewrite-URL: frameworks route by them, past the path rules checked here). A client's would
+// pass as the balancer's, so they are dropped unless trustForwarded.
+const FROM_BALANCER = new Set([
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'x-original-url',
+  'x-rewrite-url',
+]);
 const SET_BY_PROXY = new Set([
   ...HOP_BY_HOP,
   'host',
@@ -24,14 +36,13 @@ const SET_BY_PROXY = new Set([
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-host',
-  'x-forwarded-port',
-  'x-real-ip',
+  ...FROM_BALANCER,
   'forwarded',
 ]);
 
 export interface HeaderRulesOptions {
   upstreamToken?: string;
-  /** Keep X-Forwarded-Proto/-Host/-Port and X-Real-IP from the client (only behind a trusted load balancer). */
+  /** Keep X-Forwarded-Proto/-Host and the other headers a load balancer sets (FROM_BALANCER) from the client (only behind a trusted one). */
   trustForwarded?: boolean;
   /** Request headers never passed upstream (any case). */
   dropHeaders?: readonly string[];
@@ -152,7 +163,7 @@ export function createHeaderRules(options: HeaderRulesOptions) {
         } else if (name === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
         else if (name === 'x-forwarded-proto') proto = value;
         else if (name === 'x-forwarded-host') fwdHost = value;
-        else if (name === 'x-forwarded-port' || name === 'x-real-ip') {
+        else if (FROM_BALANCER.has(name)) {
           if (trust) out.push(name, value);
         } else if (name === 'connection') {
           const named = connectionNames(value);

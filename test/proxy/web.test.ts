@@ -97,10 +97,20 @@ describe('proxy.fetch (Web Request/Response)', () => {
         assert.equal(up.received[1]!.headers['x-forwarded-for'], '5.6.7.8');
         // The connection's protocol when the framework says the URL's is not it (Next.js takes that
         // from the client's X-Forwarded-Proto); a client's X-Forwarded-Port and X-Real-IP are dropped.
-        const forged = { 'x-forwarded-proto': 'https', 'x-forwarded-port': '443', 'x-real-ip': '6.6.6.6' };
+        const forged = {
+          'x-forwarded-proto': 'https',
+          'x-forwarded-port': '443',
+          'x-real-ip': '6.6.6.6',
+          'x-client-ip': '6.6.6.6',
+          'true-client-ip': '6.6.6.6',
+          'x-forwarded-prefix': '/admin',
+          'x-original-url': '/admin/secret',
+          'x-rewrite-url': '/admin/secret',
+        };
         await (await proxy.fetch(new Request('https://app.test/api/p', { headers: forged }), { protocol: 'http' })).text();
         const p = up.received[2]!.headers;
-        assert.deepEqual([p['x-forwarded-proto'], p['x-forwarded-port'], p['x-real-ip']], ['http', undefined, undefined]);
+        assert.equal(p['x-forwarded-proto'], 'http');
+        for (const name of Object.keys(forged).slice(1)) assert.equal(p[name], undefined, name);
         // HEAD and 204: no body, headers kept.
         const head = await proxy.fetch(new Request(`${GW}/api/h`, { method: 'HEAD' }));
         assert.equal(head.status, 201);
