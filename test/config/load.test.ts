@@ -160,7 +160,10 @@ test('a long name one or two edits from one of ours is a typo too, whatever its 
     'unknown variable TRUST_PROXIES is ignored (did you mean TRUST_PROXY?)',
   ]);
   // This machine's own environment raises nothing.
-  assert.deepEqual(loadConfig({ env: { ...process.env } }).warnings.filter((w) => w.startsWith('unknown variable')), []);
+  assert.deepEqual(
+    loadConfig({ env: { ...process.env } }).warnings.filter((w) => w.startsWith('unknown variable')),
+    [],
+  );
 });
 
 test('LOG_SHIP_* settings without LOG_SHIP_URL get a warning: they have no effect', () => {
