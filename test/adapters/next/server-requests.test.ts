@@ -354,6 +354,31 @@ test('a request that reached the server before the Headroom existed is tracked b
   assert.equal(getHeadroom().requests().inFlight, 0);
 });
 
+/**
+ * A loopback server writing `route`'s Responses as Next.js does: each chunk waits for the socket to
+ * drain before the next, and an error of the body stream is only seen after that wait. Its port.
+ */
+async function drainingServer(t: TestContext, route: RouteHandler): Promise<number> {
+  const server = createServer((req, res) => {
+    void (async () => {
+      const answer = await route(new Request(`http://app.test${req.url}`));
+      res.writeHead(answer.status, Object.fromEntries(answer.headers));
+      try {
+        for await (const c of answer.body!) if (!res.write(c)) await new Promise((r) => res.once('drain', r));
+        res.end();
+      } catch {
+        res.destroy();
+      }
+    })();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  return (server.address() as AddressInfo).port;
+}
+
 test('a client that stops reading a proxied download is cut once the server is known; a slow upstream is not', async (t) => {
   t.after(() => closeHeadroom());
   const chunk = Buffer.alloc(64 * 1024, 0x61);
@@ -376,26 +401,7 @@ test('a client that stops reading a proxied download is cut once the server is k
     prefix: '/api',
     clientTimeout: 400,
   });
-  // As Next.js writes a Response: each chunk waits for the socket to drain before the next, and an
-  // error of the body stream is only seen after that wait.
-  const server = createServer((req, res) => {
-    void (async () => {
-      const answer = await route.GET(new Request(`http://app.test${req.url}`));
-      res.writeHead(answer.status, Object.fromEntries(answer.headers));
-      try {
-        for await (const c of answer.body!) if (!res.write(c)) await new Promise((r) => res.once('drain', r));
-        res.end();
-      } catch {
-        res.destroy();
-      }
-    })();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await drainingServer(t, route.GET);
   const h = getHeadroom();
   assert.equal(await (await fetch(`http://127.0.0.1:${port}/api/small`)).text(), 'small', 'teaches the server');
   assert.equal(await (await fetch(`http://127.0.0.1:${port}/api/slow`)).text(), 'late', 'waiting for the upstream is not a stall');
@@ -436,24 +442,7 @@ test('a client that stops reading a passed-through image is cut once the server 
   const route = createImageRoute({
     image: { allowedOrigins: [originUrl], allowPrivateOrigins: [originUrl], maxCacheSize: 0, timeout: 2000 },
   });
-  const server = createServer((req, res) => {
-    void (async () => {
-      const answer = await route.GET(new Request(`http://app.test${req.url}`));
-      res.writeHead(answer.status, Object.fromEntries(answer.headers));
-      try {
-        for await (const c of answer.body!) if (!res.write(c)) await new Promise((r) => res.once('drain', r));
-        res.end();
-      } catch {
-        res.destroy();
-      }
-    })();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await drainingServer(t, route.GET);
   const h = getHeadroom();
   const path = `/image?url=${encodeURIComponent(`${originUrl}/big.png`)}`;
   const first = await fetch(`http://127.0.0.1:${port}${path}`); // teaches the server, read whole
