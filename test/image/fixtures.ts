@@ -12,6 +12,7 @@ import { createCache } from '../../src/cache/index.js';
 import { installErrorHandlers } from '../../src/server/error-handler.js';
 import { imageAdminRoutes, imageRoutes } from '../../src/server/routes/image.js';
 import type { ImageService } from '../../src/image/index.js';
+import { sendPadded } from '../helpers/padded.js';
 
 export interface Images {
   jpeg: Buffer;
@@ -136,25 +137,8 @@ export async function startOrigin(host = '127.0.0.1'): Promise<Origin> {
       res.once('close', () => held.delete(finish));
       return;
     }
-    if (kind === 'padded' && arg && img(arg)) {
-      // The image then 32 MiB of zeros: more than every buffer between the server and a client that
-      // does not read can hold, so the pass-through has to wait for that client. Sent as the client drains.
-      const b = img(arg);
-      const padding = 32 * 1024 * 1024;
-      res.writeHead(200, { 'content-type': TYPES[arg]!, 'content-length': b.length + padding });
-      res.write(b);
-      const zeros = Buffer.alloc(64 * 1024);
-      let left = padding;
-      const pump = (): void => {
-        while (left > 0 && !res.destroyed) {
-          left -= zeros.length;
-          if (!res.write(zeros)) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      pump();
-      return;
-    }
+    // The image then PADDING zeros: the pass-through has to wait for a client that does not read.
+    if (kind === 'padded' && arg && img(arg)) return sendPadded(res, img(arg)!, TYPES[arg]!);
     if (kind === 'chunked' && arg && img(arg)) {
       res.writeHead(200, { 'content-type': TYPES[arg]! });
       const b = img(arg);

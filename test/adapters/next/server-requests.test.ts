@@ -21,6 +21,7 @@ import {
 import { LEARNING_REQUESTS } from '../../../src/adapters/next/server-requests.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor, waitForCollection } from '../../helpers/wait.js';
+import { PADDING, sendPadded } from '../../helpers/padded.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -416,23 +417,10 @@ test('a client that stops reading a proxied download is cut once the server is k
 
 test('a client that stops reading a passed-through image is cut once the server is known', async (t) => {
   t.after(() => closeHeadroom());
-  // A 1×1 PNG and then 32 MiB of padding: more than every buffer between the app and a client that
+  // A 1×1 PNG and then PADDING zeros: more than every buffer between the app and a client that
   // does not read; passed through whole (maxCacheSize 0), as Next.js writes it, waiting for drains.
   const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
-  const origin = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length + 32 * 1024 * 1024 });
-    res.write(png);
-    const zeros = Buffer.alloc(64 * 1024);
-    let left = 32 * 1024 * 1024;
-    const pump = (): void => {
-      while (left > 0 && !res.destroyed) {
-        left -= zeros.length;
-        if (!res.write(zeros)) return void res.once('drain', pump);
-      }
-      res.end();
-    };
-    pump();
-  });
+  const origin = createServer((_req, res) => sendPadded(res, png, 'image/png'));
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
   t.after(async () => {
     origin.closeAllConnections();
@@ -446,7 +434,7 @@ test('a client that stops reading a passed-through image is cut once the server 
   const h = getHeadroom();
   const path = `/image?url=${encodeURIComponent(`${originUrl}/big.png`)}`;
   const first = await fetch(`http://127.0.0.1:${port}${path}`); // teaches the server, read whole
-  assert.equal((await first.arrayBuffer()).byteLength, png.length + 32 * 1024 * 1024);
+  assert.equal((await first.arrayBuffer()).byteLength, png.length + PADDING);
   const socket = connect(port, '127.0.0.1');
   socket.on('error', () => undefined);
   socket.write(`GET ${path} HTTP/1.1\r\nHost: app.test\r\n\r\n`);
