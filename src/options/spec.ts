@@ -452,6 +452,11 @@ export function resolveOptions<S extends Record<string, OptionSpec<unknown>>, O 
   return out as Omit<O, keyof S> & SpecValues<S>;
 }
 
+/** One option on its own (a route's timeout, a module's drainTimeout), checked and defaulted as resolveOptions does. */
+export function resolveOne<T>(factory: string, name: string, s: OptionSpec<T>, value: unknown): T {
+  return (resolveOptions(factory, { [name]: s }, { [name]: value }) as Record<string, unknown>)[name] as T;
+}
+
 function show(value: unknown, secret: boolean): string {
   if (secret) return '<hidden>';
   if (value instanceof URL) value = value.href;

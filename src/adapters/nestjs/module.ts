@@ -15,7 +15,7 @@ import type { Server } from 'node:http';
 import type { DynamicModule, FactoryProvider, ModuleMetadata, Provider, Type } from '@nestjs/common';
 import { APP_INTERCEPTOR, ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
 import { HeadroomError } from '../../errors.js';
-import { nestedOptions, pathOrOff, resolveOptions } from '../../options/spec.js';
+import { nestedOptions, pathOrOff, resolveOne, resolveOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { standInFront } from '../../toolkit/in-front.js';
 import { shutdownSpecs } from '../../toolkit/shutdown.js';
@@ -186,7 +186,7 @@ function claimApp(adapter: object | undefined): void {
 
 /** The module's drainTimeout (the graceful stop's `timeout` rule), ms; HEADROOM_CONFIG_INVALID naming it when bad. */
 const drainTimeoutOf = (options: HeadroomModuleOptions): number =>
-  resolveOptions('HeadroomModule', { drainTimeout: shutdownSpecs.timeout }, { drainTimeout: options.drainTimeout }).drainTimeout;
+  resolveOne('HeadroomModule', 'drainTimeout', shutdownSpecs.timeout, options.drainTimeout);
 
 /** Whether the early gate goes in front of the HTTP server (front()) rather than into the platform as the service is made. */
 const gateInFront = (adapter: { getType(): string }, requestParts: RequestParts): boolean =>

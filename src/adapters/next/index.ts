@@ -14,7 +14,7 @@ import { proxyLibrarySpecs, proxySpecs } from '../../proxy/options.js';
 import { imageSpecs } from '../../image/options.js';
 import type { FetchInfo } from '../../proxy/web.js';
 import { HeadroomError } from '../../errors.js';
-import { kindOf, nestedOptions, resolveOptions, routePath } from '../../options/spec.js';
+import { kindOf, nestedOptions, resolveOne, resolveOptions, routePath } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { errorResponse, toWebResponse, type PlainResponse } from '../../toolkit/response.js';
 import { whenSent } from './body.js';
@@ -306,11 +306,11 @@ const proxyOptionSpecs = { ...proxySpecs, ...proxyLibrarySpecs };
 
 /** The image route's IMAGE_TIMEOUT, ms (a duration string or the default resolved). */
 const imageTimeoutOf = (o: { timeout?: number | string } | undefined): number =>
-  resolveOptions(IMAGE_ROUTE, { timeout: imageSpecs.timeout }, { timeout: o?.timeout }).timeout;
+  resolveOne(IMAGE_ROUTE, 'timeout', imageSpecs.timeout, o?.timeout);
 
 /** The route's proxy's clientTimeout, ms (a duration string or the default resolved). */
 const clientTimeoutOf = (o: { clientTimeout?: number | string }): number =>
-  resolveOptions(PROXY_ROUTE, { clientTimeout: proxySpecs.clientTimeout }, { clientTimeout: o.clientTimeout }).clientTimeout;
+  resolveOne(PROXY_ROUTE, 'clientTimeout', proxySpecs.clientTimeout, o.clientTimeout);
 
 type RouteProxyOptions = NonNullable<HeadroomOptions['proxy']>;
 
