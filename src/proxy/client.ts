@@ -5,3 +5,12 @@ import type { IncomingMessage } from 'node:http';
 export function clientAddress(req: IncomingMessage & { ip?: string }): string {
   return req.ip ?? req.socket?.remoteAddress ?? 'unknown';
 }
+
+/**
+ * Hands a framework's client address (Fastify's request.ip, its trustProxy applied) to the proxy as
+ * req.ip, as @fastify/middie does — only while the per-client limit is on: a property added to
+ * IncomingMessage changes its shape for every lookup after it.
+ */
+export function handOverIp(proxy: { readonly limitsClients: boolean }, req: IncomingMessage, ip: string | undefined): void {
+  if (ip !== undefined && proxy.limitsClients) (req as IncomingMessage & { ip?: string }).ip = ip;
+}

@@ -19,6 +19,7 @@ import { FASTIFY_REGISTER_KEYS, requireOption, resolveOptions } from '../options
 import { proxyRouteSpecs } from './options.js';
 import { afterMount } from './mount.js';
 import type { Proxy } from './proxy.js';
+import { handOverIp } from './client.js';
 
 export interface ProxyRouteOptions {
   /** From createProxy(). Required. */
@@ -63,8 +64,7 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyRouteOptio
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
   const handler = (request: FastifyRequest, reply: FastifyReply): void => {
     reply.hijack();
-    // The per-client limit counts Fastify's request.ip (trustProxy applied), as @fastify/middie hands it over.
-    if (proxy.limitsClients) (request.raw as IncomingMessage & { ip?: string }).ip = request.ip;
+    handOverIp(proxy, request.raw, request.ip);
     const url = request.raw.url ?? '/';
     proxy.handle(request.raw, reply.raw, undefined, mount === '' ? url : withoutMount(url, mount));
   };

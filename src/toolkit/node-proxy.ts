@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeadroomError } from '../errors.js';
 import type { Proxy } from '../proxy/proxy.js';
 import { declaresBody, sendError } from '../proxy/respond.js';
+import { handOverIp } from '../proxy/client.js';
 
 const consumed = new HeadroomError(
   'HEADROOM_BODY_CONSUMED',
@@ -23,6 +24,6 @@ export function bodyConsumed(req: IncomingMessage & { _body?: unknown }): boolea
  */
 export function proxyNodeRequest(proxy: Proxy, req: IncomingMessage, res: ServerResponse, url = req.url ?? '/', ip?: string): void {
   if (bodyConsumed(req)) return sendError(res, consumed, false);
-  if (ip !== undefined && proxy.limitsClients) (req as IncomingMessage & { ip?: string }).ip = ip;
+  handOverIp(proxy, req, ip);
   proxy.handle(req, res, undefined, url);
 }
