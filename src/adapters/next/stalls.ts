@@ -60,6 +60,10 @@ export function createStallWatch(): StallWatch {
     clearInterval(timer);
     timer = undefined;
   };
+  const startSweep = (): void => {
+    timer = setInterval(sweep, period);
+    timer.unref();
+  };
 
   return {
     watch(prefix, timeout) {
@@ -67,7 +71,9 @@ export function createStallWatch(): StallWatch {
       prefixes.push({ prefix, timeout });
       if (timeout / LOOKS < period) {
         period = timeout / LOOKS;
-        stopSweep(); // started again at the new period by the next response offered
+        // At the new period; the responses already watched are swept on (none: the next one offered starts it).
+        stopSweep();
+        if (watched.size > 0) startSweep();
       }
     },
     offer(req, res) {
@@ -77,10 +83,7 @@ export function createStallWatch(): StallWatch {
       if (!match) return;
       watched.set(res, { bytes: -1, queued: -1, looks: 0, timeout: match.timeout });
       res.once('close', () => watched.delete(res));
-      if (!timer) {
-        timer = setInterval(sweep, period);
-        timer.unref();
-      }
+      if (!timer) startSweep();
     },
     close() {
       stopSweep();
