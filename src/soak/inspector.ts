@@ -1,5 +1,6 @@
 // A minimal Chrome DevTools Protocol client over undici's WebSocket (already a dependency: no
 // `ws` package), for the few commands the soak needs: forced GC, heap usage, and one evaluation.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { WebSocket } from 'undici';
 
@@ -134,18 +135,31 @@ export async function connectInspector(
     });
   };
   const evaluate = async (expression: string): Promise<unknown> => {
-    const r = await send<{ result: { value?: unknown }; exceptionDetails?: { text: string } }>('Runtime.evaluate', {
-      expression,
-      returnByValue: true,
-      silent: true,
-    });
-    if (r.exceptionDetails) throw new Error(`inspector: evaluation failed: ${r.exceptionDetails.text}`);
+    const r = await send<{
+      result: { value?: unknown };
+      exceptionDetails?: { text: string; exception?: { description?: string } };
+    }>('Runtime.evaluate', { expression, returnByValue: true, silent: true });
+    if (r.exceptionDetails) {
+      // text is only "Uncaught"; the description's first line names the error.
+      const what = r.exceptionDetails.exception?.description?.split('\n')[0];
+      throw new Error(`inspector: evaluation failed: ${what ?? r.exceptionDetails.text}`);
+    }
     return r.result.value;
   };
 
-  const [, , , pid] = (await evaluate(TARGET_EXPRESSION)) as number[];
+  // A target connected to early may still be booting: an evaluation can run in the middle of Node's
+  // bootstrap, where process.pid is not set yet and loading a built-in (v8) can throw. Wait for it.
+  let pid: unknown;
+  for (const bootBy = performance.now() + timeoutMs; ; await sleep(20)) {
+    pid = await evaluate('process.pid');
+    if (typeof pid === 'number') break;
+    if (performance.now() > bootBy) {
+      ws.close();
+      throw new Error(`inspector: the target at ${url} did not finish booting within ${timeoutMs} ms (no process.pid)`);
+    }
+  }
   return {
-    pid: pid!,
+    pid: pid as number,
     async measure() {
       const t0 = performance.now();
       await send('HeapProfiler.collectGarbage');

@@ -19,7 +19,7 @@ const listensOn = (port: number): string => `(() => {
 })()`;
 
 /** "pid 4242 (node server.js)" for a message. */
-const WHO = `'pid ' + process.pid + ' (' + [process.argv0].concat(process.argv.slice(1).map((a) => a.split('/').pop())).join(' ').slice(0, 80) + ')'`;
+const WHO = `'pid ' + process.pid + ' (' + [process.argv0].concat((process.argv || []).slice(1).map((a) => a.split('/').pop())).join(' ').slice(0, 80) + ')'`;
 
 /**
  * Connects to the inspector of the child's process that listens on `url`'s port, waiting up to
@@ -37,7 +37,8 @@ export async function connectServing(child: StartedChild, url: URL, timeoutMs: n
       if (signal?.aborted) throw new SoakStartError('soak: stopped before the service was up');
       for (const u of child.inspectorUrls()) {
         let p = probes.get(u);
-        if (p === undefined) {
+        // A failed connection is tried again on the next round: the target may have been booting.
+        if (p === undefined || p instanceof Error) {
           p = await connectInspector(u).catch((err: Error) => err);
           probes.set(u, p);
         }
