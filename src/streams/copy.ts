@@ -67,7 +67,10 @@ export async function streamCopyFile(src: string | URL, dest: string | URL, opti
     await pipeline(createReadStream(from, { highWaterMark }), createWriteStream(temp, { highWaterMark, flags: 'wx' }), { signal });
     await rename(temp, to);
   } catch (err) {
-    await rm(temp, { force: true });
+    // The copy's own error is the one to throw; a temp file that cannot be removed is said aloud.
+    await rm(temp, { force: true }).catch((rmErr: Error) =>
+      process.emitWarning(`streamCopyFile: could not remove the partial copy ${temp}: ${rmErr.message}`, { code: 'HEADROOM_TEMP_LEFT' }),
+    );
     throw err;
   }
 }

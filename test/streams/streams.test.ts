@@ -182,6 +182,26 @@ describe('the source and the destination are never damaged', () => {
     assert.notEqual(pool.acquire(), a);
   });
 
+  test("createObjectPool refuses an object it did not hand out: made elsewhere, another pool's, or released already while the pool was full", () => {
+    const pool = createObjectPool({ create: () => ({ n: 0 }), max: 1 });
+    const other = createObjectPool({ create: () => ({ n: 0 }) });
+    assert.throws(() => pool.release({ n: 0 }), /createObjectPool: release\(\) of an object that this pool's acquire\(\) did not hand out/);
+    assert.throws(() => pool.release(other.acquire()), /did not hand out/);
+    const [a, b] = [pool.acquire(), pool.acquire()];
+    pool.release(a);
+    pool.release(b); // the pool is full: b is left to the GC
+    assert.throws(() => pool.release(b), /did not hand out \(or that was released already\)/);
+    assert.equal(pool.size, 1);
+    const again = pool.acquire(); // handed out again: it may be released again
+    assert.equal(again, a);
+    pool.release(again);
+    // Primitives cannot be told apart: a pool of numbers keeps its old behaviour.
+    let n = 0;
+    const numbers = createObjectPool({ create: () => ++n });
+    numbers.release(numbers.acquire());
+    assert.equal(numbers.size, 1);
+  });
+
   test('chunkArray checks its arguments at the call: size is required', () => {
     assert.throws(() => chunkArray([1, 2, 3], undefined as never), /chunkArray: size is required/);
     assert.throws(() => chunkArray(null as never, 2), /chunkArray: items must be an iterable or an async iterable, got null/);
