@@ -330,6 +330,34 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
     }
   });
 
+  test('a clear epoch another tool made a hash: chunked writes still reach Redis, and invalidateAll replaces it (logged)', async () => {
+    const keyPrefix = `p${++n}:`;
+    const epoch = `${keyPrefix}epoch`;
+    const warnings: string[] = [];
+    const logger = { warn: (_fields: unknown, msg: string) => warnings.push(msg) } as unknown as Logger;
+    const raw = new Redis(redis.url);
+    const mk = (log?: Logger) => createCache({ redis: { url: redis.url, keyPrefix, chunkSize: 64 * 1024 }, ...(log && { logger: log }) });
+    const a = mk(logger);
+    const b = mk();
+    try {
+      await waitFor(() => a.stats().l2?.connected && b.stats().l2?.connected, 'both instances connected');
+      await raw.hset(epoch, 'f', 'v'); // another tool's hash under the epoch's name
+      await a.set('big', Buffer.alloc(200 * 1024, 7)); // chunked: read the epoch at begin and commit
+      assert.equal((await b.get<Buffer>('big'))?.length, 200 * 1024, 'the chunked value reached Redis');
+      assert.equal(a.stats().l2?.errors, 0);
+      await a.invalidateAll();
+      assert.equal(await raw.type(epoch), 'string');
+      assert.match((await raw.get(epoch)) ?? '', /^\d+$/);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /WRONGTYPE/);
+      assert.equal(await b.get('big'), undefined);
+    } finally {
+      raw.disconnect();
+      await a.close();
+      await b.close();
+    }
+  });
+
   test('a set() in flight through Redis does not survive an invalidation of its tag, key or everything', async () => {
     const [a, b] = await pair();
     try {

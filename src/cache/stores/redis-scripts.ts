@@ -34,6 +34,19 @@ end
 `;
 
 /**
+ * Lua: epochOf(key) reads the clear epoch: '0' when unset, '!' when another tool made the key
+ * another type (GET fails with WRONGTYPE). Writes only compare it for equality, so chunked writes
+ * go on under such a key, and the next clear (BUMP_EPOCH) replaces it and fences them as usual.
+ */
+const EPOCH_OF = `
+local function epochOf(k)
+  local ok, v = pcall(redis.call, 'GET', k)
+  if not ok then return '!' end
+  return v or '0'
+end
+`;
+
+/**
  * KEYS[1] clear epoch; ARGV[1] a fresh random integer. Bumps the epoch (INCR); when INCR cannot
  * (another tool set the key to something else: not an integer, out of range, another type), the
  * epoch becomes ARGV[1] instead. Writes compare the epoch for equality only, so any value that
@@ -51,11 +64,11 @@ return {-1, type(n) == 'table' and n.err or tostring(n)}`;
  * ARGV[1] ttl. Starts a chunked write: the hash expires by itself if the writer dies, pending
  * sets are scored by expiry (expired members pruned on add) and expire with their last member.
  */
-export const BEGIN_CHUNKED = `
+export const BEGIN_CHUNKED = `${EPOCH_OF}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[1])
-redis.call('HSET', KEYS[1], 'e', redis.call('GET', KEYS[2]) or '0')
+redis.call('HSET', KEYS[1], 'e', epochOf(KEYS[2]))
 redis.call('PEXPIRE', KEYS[1], ttl)
 for i = 3, #KEYS do
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. now)
@@ -149,10 +162,10 @@ return 1`;
  * pending sets, then tag sets; ARGV[1] px, ARGV[2] member, ARGV[3] meta, ARGV[4] linger, ARGV[5] n.
  * Leaves the pending sets; 0 (nothing stored) when an invalidation stopped the write.
  */
-export const COMMIT_CHUNKED = `${RETIRE}${ADD_TAGS}
+export const COMMIT_CHUNKED = `${RETIRE}${ADD_TAGS}${EPOCH_OF}
 local n = tonumber(ARGV[5])
 for i = 4, 3 + n do redis.call('ZREM', KEYS[i], KEYS[1]) end
-if redis.call('HGET', KEYS[1], 'e') ~= (redis.call('GET', KEYS[3]) or '0') then
+if redis.call('HGET', KEYS[1], 'e') ~= epochOf(KEYS[3]) then
   redis.call('DEL', KEYS[1])
   return 0
 end
