@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -164,6 +165,39 @@ describe('disk store', () => {
     assert.equal(again.stats().errors, 0);
     await again.close();
   });
+
+  test(
+    "a FIFO where an entry's file belongs never blocks a read or the start-up scan: a miss that is removed",
+    { timeout: 20_000 },
+    async () => {
+      const dir = freshDir();
+      const s = new DiskStore({ dir });
+      await s.ready;
+      await s.set('fifo', entry(Buffer.from('v')));
+      await s.set('ok', entry(Buffer.from('fine')));
+      const path = files(dir).find((f) => readFileSync(f).includes(Buffer.from('fifo')))!;
+      const mkfifo = (): void => {
+        rmSync(path, { force: true });
+        execFileSync('mkfifo', [path]);
+      };
+      mkfifo();
+      assert.equal(await s.get('fifo'), undefined);
+      assert.equal(existsSync(path), false, 'the FIFO was removed');
+      mkfifo();
+      assert.equal(await s.getStream('fifo'), undefined);
+      assert.equal(existsSync(path), false);
+      assert.equal(s.stats().errors, 0, 'not counted as a store failure');
+      // Found by the start-up scan (open() of a FIFO for reading waits for a writer): removed too.
+      mkfifo();
+      await s.close();
+      const again = new DiskStore({ dir });
+      await again.ready;
+      assert.equal(existsSync(path), false);
+      assert.equal((await again.get('ok'))?.payload.toString(), 'fine');
+      assert.equal(again.stats().errors, 0);
+      await again.close();
+    },
+  );
 
   test('keeps its byte cap by evicting the least recently used files', async () => {
     const dir = freshDir();

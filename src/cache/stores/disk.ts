@@ -11,7 +11,7 @@
 // named like ours (64 hex digits in a two-hex-digit folder, our temp names) are ever deleted.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants, mkdir, open, readdir, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { HeadroomError } from '../../errors.js';
@@ -131,6 +131,7 @@ export class DiskStore implements L2Store {
     } catch (err) {
       // A directory someone put under the entry's name: foreign, a miss that is removed (not a store failure).
       if (isDirectory(err) && (await isDirectoryAt(path))) return this.dropCorrupt(key, path);
+      if (err instanceof CorruptError) return this.dropCorrupt(key, path);
       if (!isNotFound(err)) throw err;
       this.index.remove(key);
       return undefined;
@@ -248,7 +249,7 @@ export class DiskStore implements L2Store {
 
   private async openStream(key: string): Promise<StoreStreamEntry | undefined> {
     const path = this.pathOf(key);
-    const fh = await this.orMiss(key, path, () => open(path, 'r'));
+    const fh = await this.orMiss(key, path, () => openEntry(path));
     if (fh === undefined) return undefined;
     let h: Header;
     try {
@@ -457,9 +458,29 @@ export class DiskStore implements L2Store {
   }
 }
 
+/**
+ * Opens an entry's file for reading. Not blocking: a FIFO someone put under an entry's name would
+ * hold open() (and a thread of libuv's pool) until a writer came, hanging reads and the start-up
+ * scan. A FIFO, socket or device there is foreign, like a bad file (a directory is handled where
+ * it is read).
+ */
+async function openEntry(path: string): Promise<FileHandle> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException)?.code === 'ENXIO') throw new CorruptError('a socket where a cache file belongs');
+    throw err;
+  });
+  const st = await fh.stat().catch(async (err: unknown) => {
+    await fh.close();
+    throw err;
+  });
+  if (st.isFile() || st.isDirectory()) return fh;
+  await fh.close();
+  throw new CorruptError('a FIFO or device where a cache file belongs');
+}
+
 /** Reads a whole file, refusing (before reading) one larger than `max`. */
 async function readBounded(path: string, max: number): Promise<Buffer> {
-  const fh = await open(path, 'r');
+  const fh = await openEntry(path);
   try {
     const { size } = await fh.stat();
     if (size > max)
@@ -497,7 +518,7 @@ async function readHeader(fh: FileHandle, size: number): Promise<Header> {
 async function inspect(path: string): Promise<{ header: Header; size: number; mtime: number } | undefined> {
   let fh: FileHandle | undefined;
   try {
-    fh = await open(path, 'r');
+    fh = await openEntry(path);
     const st = await fh.stat();
     const header = await readHeader(fh, st.size);
     if (st.size !== header.headerLength + header.length) return undefined;
