@@ -25,7 +25,7 @@ import {
   type NodeRoutePaths,
 } from '../../toolkit/node-middleware.js';
 import { hideBody } from './body.js';
-import type { ProxyWiring } from './mount.js';
+import { underProxy, type ProxyWiring } from './mount.js';
 import { originalUrl } from './raw.js';
 
 const UNDER = Symbol('headroom.nestjs.under-proxy');
@@ -58,7 +58,7 @@ export function createEarlyMiddleware(headroom: Headroom, options: EarlyOptions)
     client,
     server,
     beforeNext(req, path) {
-      if (wiring.under?.test(path)) (req as Marked)[UNDER] = true;
+      if (underProxy(wiring, path)) (req as Marked)[UNDER] = true;
     },
   });
   return (req, res, next) =>
@@ -80,7 +80,7 @@ export function createEarlyGate(headroom: Headroom, { routes, wiring, client, se
   return (req, res) => {
     const path = gate(req, res);
     if (path === undefined) return false;
-    if (wiring.under?.test(path)) hideBody(req);
+    if (underProxy(wiring, path)) hideBody(req);
     return true;
   };
 }

@@ -5,6 +5,7 @@
 // there would silently get no body, so start-up stops instead, naming the route and the fix.
 import type { HttpServer } from '@nestjs/common';
 import { HeadroomError } from '../../errors.js';
+import { decodeUnreserved } from '../../proxy/path.js';
 
 /**
  * The wildcard below a controller's path in the platform's router syntax: Express 5 (path-to-regexp
@@ -28,6 +29,17 @@ export interface ProxyWiring {
   under: RegExp | undefined;
   /** The platform routes paths case-insensitively (Express's default): the mount is matched so too. */
   caseInsensitive?: boolean;
+}
+
+/**
+ * Whether `path` goes to the proxy's mount, so that its body is kept from the parser. Spelt with
+ * percent-encoded letters (/%61pi) too: Fastify's router decodes them and routes there, and a
+ * body parsed meanwhile could not be forwarded (Express does not route it: 404, body unused).
+ */
+export function underProxy(wiring: ProxyWiring, path: string): boolean {
+  const under = wiring.under;
+  if (under === undefined) return false;
+  return under.test(path) || (path.includes('%') && under.test(decodeUnreserved(path)));
 }
 
 /** Sets the mount once it is known. */
