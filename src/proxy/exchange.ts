@@ -21,6 +21,7 @@ import { sendError } from './respond.js';
 import type { ProxyCounters } from './stats.js';
 import { ClientExchange } from './client-exchange.js';
 import { CACHE_STATUS_HEADERS, type CacheOutcome } from '../cache/cache-status.js';
+import type { LocationRewriter } from './location.js';
 import type { ProxyNote } from './note.js';
 import type { RequestLedger } from '../log/accounting.js';
 
@@ -38,6 +39,8 @@ export interface ExchangeContext {
   /** Shedding registry (the admission controller). */
   tracker: { add(s: Sheddable): void; untrack(s: Sheddable): void };
   gcAssist: GcAssist | undefined;
+  /** Rewrites Location headers into the client's view (PROXY_REWRITE_LOCATION); undefined when off. */
+  location: LocationRewriter | undefined;
 }
 
 /** One request's side of an exchange. */
@@ -46,6 +49,8 @@ export interface ExchangeOptions {
   res: ServerResponse;
   /** The admission slot, given back when the exchange ends. */
   release: Release;
+  /** The request target sent upstream (base path and rest). */
+  upstreamPath: string;
   /** Set when the response may be stored in the cache under this key. */
   cacheKey: string | undefined;
   /** The request carried Authorization (decides what a shared cache may store). */
@@ -78,6 +83,7 @@ export class Exchange extends ClientExchange {
   private readonly req: IncomingMessage;
   private readonly res: TaggedResponse;
   private readonly release: Release;
+  private readonly upstreamPath: string;
   private readonly cacheKey: string | undefined;
   private readonly hasAuthorization: boolean;
   private readonly cacheControl: string | undefined;
@@ -108,6 +114,7 @@ export class Exchange extends ClientExchange {
     this.req = o.req;
     this.res = o.res;
     this.release = o.release;
+    this.upstreamPath = o.upstreamPath;
     this.cacheKey = o.cacheKey;
     this.hasAuthorization = o.hasAuthorization;
     this.cacheControl = o.cacheControl;
@@ -153,10 +160,16 @@ export class Exchange extends ClientExchange {
     if (this.note) this.note.bytesIn += bytes;
   }
 
+  /** The target the client sent: Express and NestJS on Express cut their mount from req.url. */
+  clientUrl(): string {
+    return (this.req as { originalUrl?: string }).originalUrl ?? this.req.url ?? '/';
+  }
+
   protected head(status: number, upstreamHeaders: IncomingHttpHeaders, statusText: string): boolean {
     const ms = performance.now() - this.started;
     this.ctx.counters.latency(ms);
     const headers = this.ctx.rules.response(upstreamHeaders);
+    this.ctx.location?.rewrite(headers, this, this.upstreamPath);
     this.expected = contentLength(headers);
     if (this.cacheKey !== undefined && this.ctx.responseCache) this.maybeTee(status, headers);
     if (this.res.destroyed) return false;

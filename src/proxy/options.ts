@@ -65,6 +65,11 @@ export const proxySpecs = {
     accepted: 'must be a path like /api (letters, digits, . _ ~ -; no trailing slash)',
   }),
   stripPrefix: bool({ env: 'PROXY_STRIP_PREFIX', doc: 'Remove the prefix before forwarding (/api/x → /x).', default: true }),
+  rewriteLocation: bool({
+    env: 'PROXY_REWRITE_LOCATION',
+    doc: "Rewrite a response's Location that points into the upstream (its origin, or a path, under its base path) to the path the client used (Location: http://upstream/x or /x → /api/x). false passes it on as sent.",
+    default: true,
+  }),
   enabled: bool({ env: 'ENABLE_STREAMING_PROXY', doc: 'false turns the proxy routes off (404 with an explanation).', default: true }),
   streamTimeout: duration({
     env: 'STREAM_TIMEOUT',

@@ -17,6 +17,7 @@ import { createGcAssist } from './gc-assist.js';
 import { ProxyAbort } from './faults.js';
 import { createHeaderRules, newHeaderInfo, type RequestHeaderInfo } from './headers.js';
 import { proxyLibrarySpecs, proxySpecs } from './options.js';
+import { createLocationRewriter } from './location.js';
 import { createPathMapper } from './path.js';
 import { declaresBody, sendError } from './respond.js';
 import { ProxyCounters, type ErrorKind, type LatencyHistogram } from './stats.js';
@@ -40,6 +41,11 @@ export interface ProxyOptions {
   prefix?: string;
   /** Remove the prefix before forwarding (PROXY_STRIP_PREFIX). */
   stripPrefix?: boolean;
+  /**
+   * Rewrite a response's Location that points into the upstream (its origin, or a path, under its
+   * base path) to the path the client used, e.g. /x → /api/x (PROXY_REWRITE_LOCATION; default true).
+   */
+  rewriteLocation?: boolean;
   /** false answers 404 explaining why (ENABLE_STREAMING_PROXY). */
   enabled?: boolean;
   /**
@@ -169,6 +175,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     logger: o.logger,
     tracker: admission,
     gcAssist: createGcAssist(o.gcAssistBytes),
+    location: o.rewriteLocation ? createLocationRewriter(upstream, prefix, o.stripPrefix) : undefined,
   };
   // CLIENT_TIMEOUT: four looks per timeout at every exchange in flight, so a client that makes no
   // progress loses its slot after 1 to 1.25 timeouts. One timer for the proxy, not one per request.
@@ -219,6 +226,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       req,
       res,
       release,
+      upstreamPath: path,
       cacheKey: req.method === 'GET' ? cacheKey : undefined,
       hasAuthorization: info.hasAuthorization,
       cacheControl: info.cacheControl,

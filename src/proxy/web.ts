@@ -75,6 +75,8 @@ interface WebExchangeOptions {
   request: Request;
   upload: Readable | null;
   release: Release;
+  /** The request target sent upstream (base path and rest). */
+  upstreamPath: string;
   cacheKey: string | undefined;
   reqHeaders: () => RequestHeaders;
   hasAuthorization: boolean;
@@ -129,6 +131,12 @@ class WebExchange extends ClientExchange {
     this.ctx.counters.bytesIn += bytes;
   }
 
+  /** The target the client sent (the route's URL: a Next.js route folder is the prefix itself). */
+  clientUrl(): string {
+    const u = new URL(this.o.request.url);
+    return u.pathname + u.search;
+  }
+
   protected head(status: number, upstreamHeaders: IncomingHttpHeaders, statusText: string): boolean {
     this.ctx.counters.latency(performance.now() - this.started);
     if (status > 599) {
@@ -136,6 +144,7 @@ class WebExchange extends ClientExchange {
       return false;
     }
     const headers = this.ctx.rules.response(upstreamHeaders);
+    this.ctx.location?.rewrite(headers, this, this.o.upstreamPath);
     if (this.o.cacheKey !== undefined && this.ctx.responseCache) {
       const t = beginTee(this.ctx.responseCache, this.o.cacheKey, status, headers, this.o.hasAuthorization, this.o.cacheControl);
       if (t) ({ tee: this.tee, ttl: this.ttl, facts: this.facts } = t);
@@ -273,6 +282,7 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
         request,
         upload,
         release,
+        upstreamPath: path,
         cacheKey: request.method === 'GET' ? cacheKey : undefined,
         reqHeaders,
         hasAuthorization: info.hasAuthorization,

@@ -164,6 +164,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       upstreamToken: config.proxy.upstreamToken,
       prefix: config.proxy.prefix,
       stripPrefix: config.proxy.stripPrefix,
+      rewriteLocation: config.proxy.rewriteLocation,
       enabled: config.proxy.enabled,
       admission,
       streamTimeout: config.proxy.streamTimeout,

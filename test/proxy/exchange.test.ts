@@ -53,6 +53,7 @@ async function serve(
     logger: undefined,
     tracker: { add: (s) => void tracked.add(s), untrack: (s) => void tracked.delete(s) },
     gcAssist: undefined,
+    location: undefined,
   };
   let released = 0;
   const dispatcher = {
@@ -67,6 +68,7 @@ async function serve(
       req,
       res,
       release: () => released++,
+      upstreamPath: req.url ?? '/',
       cacheKey: undefined,
       hasAuthorization: false,
       cacheControl: undefined,

@@ -16,6 +16,7 @@ export const proxyOptions = {
     doc: `${p.prefix.doc} Not one of the gateway's own routes (${OWN_ROOTS.map((r) => `/${r}`).join(', ')}) or under one.`,
   }),
   stripPrefix: option(p.stripPrefix),
+  rewriteLocation: option(p.rewriteLocation),
   enabled: option(p.enabled),
   maxConcurrent: option(a.maxConcurrent),
   maxPerClient: option(a.maxPerClient),
