@@ -123,7 +123,6 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
     }
   };
   if (child.pid !== undefined) process.once('exit', killOnExit);
-  void exited.then(() => process.off('exit', killOnExit));
   let leavingNow = false;
   let markLeaving!: () => void;
   const leaving = new Promise<void>((resolve) => (markLeaving = resolve)).then(() => void (leavingNow = true));
@@ -142,24 +141,43 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
     if (stderrLine.includes('Waiting for the debugger to disconnect')) markLeaving();
   });
 
+  /** Whether any process of the child's group is left (a wrapper's service may outlive the wrapper). */
+  const groupAlive = (): boolean => {
+    if (child.pid === undefined) return false;
+    try {
+      process.kill(-child.pid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  const kill = (sig: NodeJS.Signals): void => {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      child.kill(sig);
+    }
+  };
+  /** Polls until the group is empty or `ms` pass: no event says when a process we did not start ends. */
+  const groupGone = async (ms: number): Promise<boolean> => {
+    for (const until = performance.now() + ms; groupAlive(); await sleep(25)) if (performance.now() > until) return false;
+    return true;
+  };
+  // The whole group, not just the command: `npm start` exits on SIGTERM while a service under it that
+  // ignores SIGTERM lives on, holding our pipes (the soak would never exit) and its port.
   const stop = async (graceMs = 5000): Promise<void> => {
-    if (exit) return;
-    const kill = (sig: NodeJS.Signals): void => {
-      try {
-        process.kill(-child.pid!, sig);
-      } catch {
-        child.kill(sig);
+    if (child.pid !== undefined && groupAlive()) {
+      kill('SIGTERM');
+      if (!(await groupGone(graceMs))) {
+        kill('SIGKILL');
+        await groupGone(2000);
       }
-    };
-    kill('SIGTERM');
-    const ac = new AbortController();
-    const killed = sleep(graceMs, undefined, { signal: ac.signal }).then(
-      () => kill('SIGKILL'),
-      () => undefined,
-    );
+    }
     await exited;
-    ac.abort();
-    await killed;
+    process.off('exit', killOnExit);
+    // A process that left the group (setsid) may still hold the pipes' other ends.
+    child.stdout?.destroy();
+    child.stderr?.destroy();
   };
 
   const started: StartedChild = {

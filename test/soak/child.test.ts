@@ -24,3 +24,27 @@ test('the inspector on the port chosen for the service: InspectorPortTaken, the 
     );
   });
 });
+
+test(
+  'stop(): a wrapper that exits on SIGTERM while its service ignores it: the whole group ends, nothing holds the soak',
+  { timeout: 30_000 },
+  async () => {
+    await assertNoLeakedHandles(async () => {
+      const port = await freePort();
+      // As `npm start` over a service that ignores SIGTERM: sh dies of it, the node process under it lives on.
+      const service = `process.on('SIGTERM', () => {}); require('node:http').createServer((q, s) => s.end('ok')).listen(${port}, '127.0.0.1')`;
+      const child = await startChild({
+        command: ['sh', '-c', `"${process.execPath}" -e "$0" & wait`, service],
+        url: `http://127.0.0.1:${port}`,
+        port,
+        startTimeoutMs: 10_000,
+      });
+      const t0 = performance.now();
+      await child.stop(500);
+      const took = performance.now() - t0;
+      assert.throws(() => process.kill(-child.pid, 0), { code: 'ESRCH' }, 'no process of the group is left');
+      assert.ok(took < 5_000, `stopped in ${Math.round(took)} ms`);
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/`), 'the port is free again');
+    });
+  },
+);
