@@ -1,13 +1,13 @@
 // `headroom run [options] -- <command>`: reads the container's memory limit, derives V8 flags,
 // runs the command with them and ends as it ends. Also `headroom serve`'s self-sizing: the gateway
 // re-runs itself under the runner when no heap flag was given and a memory limit binds.
-import { accessSync, constants as fsConstants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { constants, totalmem } from 'node:os';
 import v8 from 'node:v8';
 import { HeadroomError } from '../errors.js';
 import { derive, type Derivation } from '../run/derive.js';
 import { explain } from '../run/explain.js';
-import { readMemoryLimit, type MemoryLimit } from '../monitor/limit.js';
+import { oomKillCount, readMemoryLimit, type MemoryLimit } from '../monitor/limit.js';
 import { findGivenFlags, splitNodeOptions, type GivenFlag } from '../run/node-flags.js';
 import { FORWARDED_SIGNALS, isNodeCommand, plan, start, type ChildEnd } from '../run/runner.js';
 import { bareBytesProblem, parseSize, SIZE_ACCEPTED } from '../run/size.js';
@@ -77,6 +77,8 @@ export function parseRunArgs(argv: string[], cmd: 'run' | 'flags'): RunArgs {
   }
   if (cmd === 'run' && !out.help && out.command === undefined)
     fail(`run needs a command: headroom run [options] -- <command> [args…]. ${usage}`, 2);
+  if (cmd === 'run' && !out.help && out.command === '')
+    fail(`run needs a command, got an empty one (''): headroom run [options] -- <command> [args…]`, 2);
   return out;
 }
 
@@ -146,6 +148,20 @@ function onSignals(handler: (s: NodeJS.Signals) => void): () => void {
   };
 }
 
+/** What a SIGKILL of the command under a memory limit was, from the cgroup's OOM kill count before and after. */
+function sigkillCause(d: Derivation, before: OomCount, after: OomCount): string {
+  const under = `under a ${Math.round(d.limit! / 2 ** 20)} MiB memory limit (${d.limitSource})`;
+  const outside = 'memory outside the V8 heap (Buffers, native modules, a heap snapshot) went past the limit';
+  if (before && after && after.file === before.file) {
+    if (after.count > before.count)
+      return `the command was killed (SIGKILL) by the kernel's OOM killer ${under} (oom_kill in ${after.file}: ${before.count} → ${after.count}): ${outside}`;
+    return `the command was killed (SIGKILL) ${under}, not by the cgroup's OOM killer (oom_kill in ${after.file} stayed ${after.count}): something else sent it`;
+  }
+  return `the command was killed (SIGKILL) ${under}: most likely the kernel's OOM killer — ${outside} (dmesg, or oom_kill in the cgroup's memory.events (v2) or memory.oom_control (v1), says so)`;
+}
+
+type OomCount = ReturnType<typeof oomKillCount>;
+
 async function runChild(command: string, args: string[], d: Derivation, explainIt: boolean, limit: MemoryLimit): Promise<never> {
   const p = plan({ command, args, flags: d.flags, env: process.env, extraEnv: d.env, execPath: process.execPath, pid1: process.pid === 1 });
   if (explainIt) process.stderr.write(explain(d, { delivery: p.delivery, notes: limit.notes, machine: limit.machine }));
@@ -160,6 +176,8 @@ async function runChild(command: string, args: string[], d: Derivation, explainI
   const pending: NodeJS.Signals[] = [];
   const early = (s: NodeJS.Signals): void => void (forward ? forward(s) : pending.push(s));
   const off = onSignals(early);
+  // The cgroup's OOM kill count before the command runs: a SIGKILL is the OOM killer's when it went up.
+  const oomBefore = oomKillCount(limit);
   const running = start(p, {
     interactive: process.stdin.isTTY === true,
     onSignals: (h) => {
@@ -180,11 +198,8 @@ async function runChild(command: string, args: string[], d: Derivation, explainI
   try {
     const end = await running.ended;
     process.off('SIGUSR1', onUsr1);
-    // Nothing the runner forwards is a SIGKILL: under a memory limit, that is the kernel's OOM killer.
     if (end.signal === 'SIGKILL' && d.limit !== null)
-      process.stderr.write(
-        `headroom: the command was killed (SIGKILL) under a ${Math.round(d.limit / 2 ** 20)} MiB memory limit (${d.limitSource}): most likely the kernel's OOM killer — memory outside the V8 heap (Buffers, native modules, a heap snapshot) went past the limit (dmesg, or oom_kill in the cgroup's memory.events, says so)\n`,
-      );
+      process.stderr.write(`headroom: ${sigkillCause(d, oomBefore, oomKillCount(limit))}\n`);
     return exitLikeChild(end);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -209,6 +224,7 @@ export async function run(argv: string[], usageText: string): Promise<void> {
     try {
       // Not recursive: Node 20's recursive mkdir spins for ever under /proc; a parent must exist.
       if (!existsSync(a.heapSnapshotDir)) mkdirSync(a.heapSnapshotDir, { mode: 0o700 });
+      if (!statSync(a.heapSnapshotDir).isDirectory()) fail(`--heap-snapshot-dir ${a.heapSnapshotDir}: not a directory`, 2);
       accessSync(a.heapSnapshotDir, fsConstants.W_OK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;

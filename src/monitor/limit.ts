@@ -4,7 +4,7 @@
 // children too). Every path hangs off `root` so tests can point the reader at a fixture tree.
 // Used by the monitor (its RSS limit and free memory, cgroup.ts) and by `headroom run`.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface LimitReaderOptions {
   /** The file-system root the cgroup mounts and /proc hang off; '/' on a real machine. */
@@ -156,4 +156,19 @@ export function readMemoryLimit(options: LimitReaderOptions = {}): MemoryLimit {
     return { bytes: null, source: seen, machine, notes, usage: null };
   }
   return { bytes: best.bytes, source: `${best.path} (${best.kind})`, machine, notes, usage: best.usage };
+}
+
+/**
+ * How many processes the kernel's OOM killer has killed in the cgroup whose limit binds, and the file
+ * that says so (v2 memory.events, v1 memory.oom_control: `oom_kill N`, Linux 4.13+); undefined
+ * without a limit or where the count cannot be read.
+ */
+export function oomKillCount(limit: Pick<MemoryLimit, 'usage'>): { file: string; count: number } | undefined {
+  if (limit.usage === null) return undefined;
+  const dir = dirname(limit.usage);
+  for (const name of ['memory.events', 'memory.oom_control']) {
+    const m = /^oom_kill (\d+)$/m.exec(read(join(dir, name)) ?? '');
+    if (m) return { file: join(dir, name), count: Number(m[1]) };
+  }
+  return undefined;
 }

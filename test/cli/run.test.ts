@@ -3,9 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cgroupUnavailable, createCgroup, removeCgroup } from '../run/harness.js';
 import { CLI, exitWithin, runCli, startCli } from './child.js';
 
 const node = process.execPath;
@@ -199,5 +200,55 @@ test(
     const orphan = await ns("require('child_process').spawn('sh', ['-c', 'sleep 0.2 &'], { stdio: 'ignore' }); setTimeout(() => {}, 600);");
     assert.equal(orphan.code, 0, orphan.out);
     assert.match(orphan.out, /running as PID 1 without tini or dumb-init on PATH: orphaned grandchildren cannot be reaped/);
+  },
+);
+
+test('an empty command, and a --heap-snapshot-dir that is a file: exit 2 naming the problem', async () => {
+  const empty = await runCli(['run', '--', '']);
+  assert.equal(empty.code, 2, empty.stderr);
+  assert.match(empty.stderr, /^headroom: run needs a command, got an empty one/);
+  const dir = mkdtempSync(join(tmpdir(), 'headroom-run-'));
+  try {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    const r = await runCli(['run', '--memory', '1g', '--heap-snapshot-dir', file, '--', node, '-e', '0']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--heap-snapshot-dir .*a-file: not a directory/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test(
+  "a SIGKILL in a real cgroup: the OOM killer's when the cgroup's oom_kill count went up, and said not to be when it did not",
+  { skip: cgroupUnavailable(), timeout: 60_000 },
+  async () => {
+    const inCgroup = async (limitMiB: number, script: string): Promise<string> => {
+      const cg = createCgroup(limitMiB * 2 ** 20);
+      try {
+        const child = spawn(
+          'sh',
+          ['-c', `echo $$ > '${cg.dir}/cgroup.procs' && exec "$@"`, 'sh', node, ...CLI, 'run', '--', node, '-e', script],
+          {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        );
+        let err = '';
+        child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+        const [, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('close', (c, s) => r([c, s])));
+        assert.equal(signal, 'SIGKILL', err);
+        return err;
+      } finally {
+        await removeCgroup(cg);
+      }
+    };
+    const self = await inCgroup(256, "process.kill(process.pid, 'SIGKILL')");
+    assert.match(self, /killed \(SIGKILL\) under a 256 MiB memory limit .*not by the cgroup's OOM killer \(oom_kill in \S+ stayed 0\)/);
+    // Buffers (outside the heap its flags bound) until the kernel kills it.
+    const oom = await inCgroup(
+      128,
+      'const a = []; setInterval(() => { for (let i = 0; i < 4; i++) a.push(Buffer.alloc(1 << 20, 1)); }, 1)',
+    );
+    assert.match(oom, /killed \(SIGKILL\) by the kernel's OOM killer under a 128 MiB memory limit .*\(oom_kill in \S+: 0 → 1\)/);
   },
 );

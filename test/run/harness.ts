@@ -33,7 +33,7 @@ export interface Cell {
   tail: string;
 }
 
-interface Cgroup {
+export interface Cgroup {
   dir: string;
   version: 1 | 2;
 }
@@ -59,7 +59,7 @@ function readFileSafe(path: string): string {
 }
 
 let serial = 0;
-function createCgroup(limit: number): Cgroup {
+export function createCgroup(limit: number): Cgroup {
   const name = `headroom-test-${process.pid}-${serial++}`;
   if (existsSync(join(V1, 'memory.limit_in_bytes'))) {
     const dir = join(V1, name);
@@ -85,7 +85,7 @@ function cgroupStats(cg: Cgroup): { oomKills: number; maxUsage: number } {
   return { oomKills: Number(oom?.[1] ?? 0), maxUsage: Number(readFileSafe(join(cg.dir, 'memory.peak')) || 0) };
 }
 
-async function removeCgroup(cg: Cgroup): Promise<void> {
+export async function removeCgroup(cg: Cgroup): Promise<void> {
   for (let i = 0; i < 50; i++) {
     try {
       rmdirSync(cg.dir);
