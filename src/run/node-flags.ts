@@ -76,7 +76,8 @@ export function findGivenFlags(tokens: readonly string[], from: string, stopAtSc
     const name = m[1]!.replaceAll('_', '-').toLowerCase();
     if (!KNOWN.includes(name)) continue;
     let value = m[2];
-    // `--max-old-space-size 300`: V8 takes the next token as the value of a non-boolean flag.
+    // `--max-old-space-size 300`: Node 20 refuses that spelling itself ("illegal value"); read as
+    // given all the same, so that no second one is added beside it.
     if (value === undefined && name !== 'heapsnapshot-near-heap-limit' && /^\d/.test(tokens[i + 1] ?? '')) value = tokens[++i]!;
     if (value === undefined && name === 'diagnostic-dir' && tokens[i + 1] !== undefined) value = tokens[++i]!;
     out.push({ name: name as Known, value: value ?? '', from, text: value === undefined ? t : `--${m[1]}=${value}` });
