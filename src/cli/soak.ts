@@ -29,10 +29,12 @@ snapshots of the service and names the constructors that grew in every interval 
 
 Options:
   --url URL            where load goes (127.0.0.1/localhost only); default: the service gets a free
-                       port in $PORT and load goes to http://127.0.0.1:$PORT
+                       port in $PORT and load goes to http://127.0.0.1:$PORT (paths on that port:
+                       --scenario)
   --scenario FILE      JSON: [{ "method", "path", "headers", "body", "weight" }, …]; default GET /
   --duration D         total time budget (default 3m); ms, s, m or h
   --warmup D           excluded from the verdict (default: a sixth of the budget, at most 30s)
+  --start-timeout D    how long the service may take to accept connections (default 30s)
   --connections N      concurrent connections (default 8)
   --rate N             requests per second overall (default 0: as fast as the service answers)
   --attach PORT|pid:PID
@@ -60,6 +62,7 @@ const VALUE_OPTIONS = [
   'scenario',
   'duration',
   'warmup',
+  'start-timeout',
   'connections',
   'rate',
   'json',
@@ -83,6 +86,7 @@ const usageHint = 'Run "headroom soak --help" for the options.';
 const FLAG_OF: Record<string, string> = {
   durationMs: '--duration',
   warmupMs: '--warmup',
+  startTimeoutMs: '--start-timeout',
   snapshotBudgetMs: '--snapshot-budget',
   snapshotDir: '--snapshot-dir',
   snapshots: '--snapshots',
@@ -151,6 +155,9 @@ export function parseSoakArgs(argv: string[]): SoakArgs {
         break;
       case 'warmup':
         options.warmupMs = durationOf(name, value);
+        break;
+      case 'start-timeout':
+        options.startTimeoutMs = durationOf(name, value);
         break;
       case 'connections':
         options.connections = integerOf(name, value, 1, 1024);

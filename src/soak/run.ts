@@ -60,6 +60,8 @@ export { SoakStartError, SoakAttachError };
 
 /** How long a service that began to exit gets to finish once our inspector has let go of it. */
 const EXIT_GRACE_MS = 5000;
+/** Requests the warm-up must have sent before all of them failing says the load reaches no route. */
+const MIN_REACH_REQUESTS = 20;
 
 /**
  * Why the soak ended early when the service it started is leaving: the inspector lets go (a Node
@@ -168,6 +170,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     let decided = false;
     let lastT = 0;
     let lastRequests = 0;
+    let reachChecked = false;
     for (let k = 1; !decided; k++) {
       const due = t0 + k * o.sampleIntervalMs;
       const wait = due - performance.now();
@@ -193,6 +196,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       }
       sample.warmup = sample.t < o.warmupMs;
       samples.push(sample);
+      // A load that reaches none of the service's routes (a 404 for every GET / of the default) is a
+      // set-up mistake: said once the warm-up is over, not as "inconclusive" after the whole budget.
+      if (!sample.warmup && !reachChecked) {
+        reachChecked = true;
+        const s = load.stats();
+        const failed = s.errors + (s.statuses['4xx'] ?? 0) + (s.statuses['5xx'] ?? 0);
+        if (s.requests >= MIN_REACH_REQUESTS && failed === s.requests)
+          throw new SoakStartError(
+            `soak: none of the ${s.requests} requests of the warm-up reached the service's routes (${JSON.stringify(s.statuses)}, ${s.errors} errors${s.lastError ? `, the last: ${s.lastError}` : ''}): check --url and --scenario`,
+          );
+      }
       const last = sample.t >= o.durationMs - o.sampleIntervalMs / 2;
       judgement = judge(samples, o.thresholds);
       if (judgement.perRequest)
