@@ -5,7 +5,7 @@
 // Incremental: an earlier snapshot only gives counts, so it can be read while the next is being
 // taken (take.ts does), and the wait after the last snapshot is that one's parse and the paths.
 import { statSync } from 'node:fs';
-import { grewEveryInterval, newestOf, rankByHeld, totalsByClass, type ClassTotals, type GrownClass } from './diff.js';
+import { grewEveryInterval, rankByHeld, typicalOf, totalsByClass, type ClassTotals, type GrownClass } from './diff.js';
 import { view } from './graph.js';
 import type { GrowingFile } from './growing.js';
 import { heldByClass } from './held.js';
@@ -86,7 +86,7 @@ export function snapshotAnalyzer(limit = 10): SnapshotAnalyzer {
       const after = totals[totals.length - 2]!.maxId;
       const grown = rankByHeld(grewEveryInterval(totals, Infinity), heldByClass(v, tree, after), limit);
       probe();
-      const examples = newestOf(v, new Set(grown.map((c) => c.name)), after, (node) => tree.parentNode[node] !== -1);
+      const examples = typicalOf(v, tree, new Set(grown.map((c) => c.name)), after);
       for (const c of grown) {
         const node = examples.get(c.name);
         if (node !== undefined) c.retainerPath = retainerPath(v, tree, node);

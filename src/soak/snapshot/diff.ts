@@ -2,6 +2,7 @@
 // interval between consecutive snapshots (a leak grows steadily; a cache warming up or a one-off
 // allocation does not grow every time).
 import { className, type GraphView } from './graph.js';
+import type { RetainerTree } from './retainers.js';
 
 export interface ClassTotals {
   /** Per constructor: live objects and their shallow (self) size, bytes. */
@@ -90,18 +91,76 @@ export function rankByHeld(grown: GrownClass[], held: ReadonlyMap<string, number
   return grown.slice(0, limit);
 }
 
-/** For each wanted class, its newest usable node (highest id above `after`), if any. */
-export function newestOf(v: GraphView, wanted: ReadonlySet<string>, after: number, usable: (node: number) => boolean): Map<string, number> {
-  const best = new Map<string, { node: number; id: number }>();
-  const { nodes } = v.g;
+/** Distinct retainers counted per class; instances retained in yet other ways are not counted. */
+const MAX_RETAINER_KINDS = 1000;
+
+interface Group {
+  count: number;
+  node: number;
+  id: number;
+}
+
+/** Counts `node` (of `id`) into its group `key`, keeping the group's newest member. */
+function count<K>(groups: Map<K, Group>, key: K, node: number, id: number): void {
+  const g = groups.get(key);
+  if (!g) {
+    if (groups.size < MAX_RETAINER_KINDS) groups.set(key, { count: 1, node, id });
+  } else {
+    g.count++;
+    if (id > g.id) {
+      g.node = node;
+      g.id = id;
+    }
+  }
+}
+
+function largest(groups: Map<unknown, Group>): Group | undefined {
+  let best: Group | undefined;
+  for (const g of groups.values()) if (!best || g.count > best.count || (g.count === best.count && g.id > best.id)) best = g;
+  return best;
+}
+
+/**
+ * For each wanted class, an instance made after `after` that is retained the way most of them are:
+ * the newest of those held by the object that holds most of them (an array, a Map's table); when
+ * no object holds two (a linked list), of those held the same way (the holder's class and the
+ * edge's kind and name, element indices aside). The newest instance alone may be one another part
+ * holds (Node's Buffer pool takes a new Buffer now and then) while the leak holds thousands.
+ */
+export function typicalOf(
+  v: GraphView,
+  tree: Pick<RetainerTree, 'parentNode' | 'parentEdge'>,
+  wanted: ReadonlySet<string>,
+  after: number,
+): Map<string, number> {
+  const byHolder = new Map<string, Map<number, Group>>();
+  const byWay = new Map<string, Map<string, Group>>();
+  const { nodes, edges } = v.g;
   const native = v.g.nodeTypes.indexOf('native');
+  const element = v.g.edgeTypes.indexOf('element');
+  const hidden = v.g.edgeTypes.indexOf('hidden');
   for (let i = 0; i < v.g.nodeCount; i++) {
     const id = nodes[i * v.nf + v.id]!;
     if (id <= after || nodes[i * v.nf + v.type] === native) continue;
+    const parent = tree.parentNode[i]!;
+    const edge = tree.parentEdge[i]!;
+    if (parent === -1 || edge === -1) continue; // unreachable: no path to show
     const name = className(v, i);
-    if (!wanted.has(name) || !usable(i)) continue;
-    const b = best.get(name);
-    if (!b || id > b.id) best.set(name, { node: i, id });
+    if (!wanted.has(name)) continue;
+    let holders = byHolder.get(name);
+    let ways = byWay.get(name);
+    if (!holders || !ways) {
+      byHolder.set(name, (holders = new Map()));
+      byWay.set(name, (ways = new Map()));
+    }
+    count(holders, parent, i, id);
+    const type = edges[edge + v.edgeType]!;
+    count(ways, `${className(v, parent)}\0${type}\0${type === element || type === hidden ? '' : edges[edge + v.edgeName]!}`, i, id);
   }
-  return new Map([...best].map(([k, b]) => [k, b.node]));
+  const out = new Map<string, number>();
+  for (const [name, holders] of byHolder) {
+    const held = largest(holders)!;
+    out.set(name, held.count > 1 ? held.node : largest(byWay.get(name)!)!.node);
+  }
+  return out;
 }
