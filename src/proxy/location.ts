@@ -5,7 +5,10 @@
 // URL is the upstream's origin (an absolute or //host URL) or a path (/…), and its path lies under
 // the upstream's base path (and under the prefix, when the prefix is not stripped). Other origins
 // and relative references (`login`, `../x`), which already resolve against the client's URL, are
-// left alone.
+// left alone; so is a path that climbs or is odd (dot segments, //, backslashes, controls, bytes
+// beyond ASCII): under a mount at the root, `/base//evil.test` would become `//evil.test`, which a
+// browser reads as another host.
+import { pathEscapes } from './path.js';
 
 /** The rest of a path after `head` at a segment boundary ('' when it is all of it), or undefined. */
 function after(path: string, head: string): string | undefined {
@@ -18,13 +21,19 @@ function after(path: string, head: string): string | undefined {
 
 const ABSOLUTE = /^(?:https?:)?\/\//i;
 
-/** The path part of a URL or request target (before '?'). */
+/** The path part of a URL or request target (before '?' or '#'). */
 const pathPart = (url: string): string => {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
+  const end = url.search(/[?#]/);
+  return end === -1 ? url : url.slice(0, end);
 };
 
+/** Controls, spaces and anything beyond ASCII (undici hands header bytes over as Latin-1). */
+// eslint-disable-next-line no-control-regex -- controls are what it looks for
+const ODD = /[\x00-\x20\x7f-\uffff]/;
+
 export interface LocationRewriter {
+  /** The prefix the client's URL has in front of the path it shares with the upstream's (see rewrite). */
+  clientPrefixOf(clientUrl: string, upstreamPath: string): string;
   /**
    * Rewrites the Location headers in a flat [name, value, …] list (lower-case names).
    * `exchange.clientUrl()` gives the request target the client sent (Express's originalUrl; asked
@@ -49,6 +58,7 @@ export function createLocationRewriter(upstream: URL, prefix: string, stripPrefi
   };
   const rewriteOne = (location: string, clientPrefix: () => string): string | undefined => {
     let path: string;
+    if (ODD.test(location)) return undefined;
     if (ABSOLUTE.test(location)) {
       let u: URL;
       try {
@@ -61,11 +71,14 @@ export function createLocationRewriter(upstream: URL, prefix: string, stripPrefi
     } else if (location.charCodeAt(0) === 47 /* / */) path = location;
     else return undefined;
     const rest = restOf(path);
-    if (rest === undefined) return undefined;
+    if (rest === undefined || pathEscapes(pathPart(rest))) return undefined;
     const to = clientPrefix() + rest;
-    return to === '' || to.charCodeAt(0) !== 47 ? `/${to}` : to;
+    if (to === '' || to.charCodeAt(0) !== 47) return `/${to}`;
+    // Never another host: the client's prefix comes from its URL; a browser reads //x and /\x as one.
+    return /^[/\\][\t\n\r]*[/\\]/.test(to) ? undefined : to;
   };
   return {
+    clientPrefixOf,
     rewrite(headers, exchange, upstreamPath) {
       let clientPrefix: string | undefined;
       const prefixNow = (): string => (clientPrefix ??= clientPrefixOf(exchange.clientUrl(), upstreamPath));

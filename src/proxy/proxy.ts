@@ -305,7 +305,13 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (!responseCache) return admit(req, res, path, info, undefined, undefined, note);
     if (method !== 'GET' && method !== 'HEAD') return admit(req, res, path, info, undefined, 'method', note);
     // The forwarded origin is part of the key: a page built for one Host is never served for another.
-    const key = `proxy:${info.origin}${path}`;
+    // So is the client's mount when it differs from the prefix (an Express mount at /v2): a stored
+    // redirect's Location was rewritten to it.
+    const clientUrl = (req as { originalUrl?: string }).originalUrl ?? req.url;
+    const key =
+      ctx.location === undefined || clientUrl === url || clientUrl === undefined
+        ? `proxy:${info.origin}${path}`
+        : `proxy:${info.origin}${ctx.location.clientPrefixOf(clientUrl, path)}\0${path}`;
     // Bypassed or known uncacheable: no lookup, and no promise on this hot path.
     const skipped = responseCache.skip(key, info.cacheControl);
     if (skipped !== undefined) return admit(req, res, path, info, key, SKIP_OUTCOME[skipped], note);

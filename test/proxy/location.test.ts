@@ -46,6 +46,23 @@ describe('the rewriter', () => {
       assert.equal(one(location), location, location);
   });
 
+  test('a path that climbs or is odd is left as sent: under a mount at the root it would name another host', () => {
+    const atRoot = (location: string): string => one(location, '/z', '/base/z');
+    for (const location of [
+      '/base//evil.test', // would become //evil.test
+      'http://127.0.0.1:8055/base//evil.test',
+      '//127.0.0.1:8055/base//evil.test',
+      '/base/\\evil.test', // /\evil.test
+      '/base/\t/evil.test', // browsers drop the tab: //evil.test
+      '/base/../admin',
+      '/base/%2e%2e/admin',
+      'http://127.0.0.1:8055/base/\u00c3\u00a9', // UTF-8 bytes as undici hands them over (Latin-1)
+      '/base/a b',
+    ])
+      assert.equal(atRoot(location), location, JSON.stringify(location));
+    assert.equal(atRoot('/base/ok/x?next=//elsewhere'), '/ok/x?next=//elsewhere', 'a query is not a path');
+  });
+
   test("the client's prefix is what its URL has in front of the path both share: a mount, the root, an encoded prefix", () => {
     assert.equal(one('/base/x', '/v2/z?q=1', '/base/z?q=1'), '/v2/x', 'an Express mount at /v2');
     assert.equal(one('/base/x', '/API/z', '/base/z'), '/API/x', 'a mount matched in another case');
@@ -141,6 +158,37 @@ describe('through real servers', () => {
         assert.equal(upstream.received.length, 1, 'the second came from the cache');
       });
     } finally {
+      await upstream.close();
+    }
+  });
+
+  test('a cached redirect under one Express mount is not served to another mount of the same proxy', async () => {
+    const upstream = await startUpstream((_req, res) => {
+      res.writeHead(301, { location: '/login', 'cache-control': 'public, max-age=60' });
+      res.end();
+    });
+    const hr = expressHeadroom({ proxy: { upstreamUrl: upstream.url }, cache: {} });
+    const app = express();
+    const proxy = hr.proxy();
+    app.use('/v2', proxy);
+    app.use('/v3', proxy);
+    const server = http.createServer(app);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const gw = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      for (const [mount, expected] of [
+        ['/v2', '/v2/login'],
+        ['/v3', '/v3/login'],
+        ['/v2', '/v2/login'],
+      ]) {
+        const r = await fetch(`${gw}${mount}/cd`, { redirect: 'manual' });
+        await r.arrayBuffer();
+        assert.equal(r.headers.get('location'), expected, mount);
+      }
+      assert.equal(upstream.received.length, 2, 'one upstream request per mount; the third came from the cache');
+    } finally {
+      server.close();
+      await hr.headroom.close();
       await upstream.close();
     }
   });
