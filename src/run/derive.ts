@@ -3,6 +3,8 @@
 //
 //   young generation  3 × semi-space (two semi-spaces plus as much new large-object space)
 //   Node baseline     32 MiB: the isolate, libuv, ICU, OpenSSL, thread stacks, malloc arenas
+//   heap overhead     6 % of the old space: what V8 and the kernel hold beside a full heap (marking
+//                     bitmaps and worklists, remembered sets, page tables, kernel memory), measured
 //   off-heap share    a share of the budget by tier: Buffers, sharp/libvips, zlib, sockets
 //
 // Tiers: a small container needs a large share outside the heap (the baseline alone is a quarter
@@ -28,13 +30,22 @@ export interface Tier {
 
 export const TIERS: readonly Tier[] = [
   { name: 'small', below: 256 * MiB, semiSpaceMiB: 2, offHeapShare: 0.2 },
-  { name: 'medium', below: 1024 * MiB, semiSpaceMiB: 8, offHeapShare: 0.13 },
+  { name: 'medium', below: 1024 * MiB, semiSpaceMiB: 8, offHeapShare: 0.12 },
   { name: 'large', below: 4096 * MiB, semiSpaceMiB: 16, offHeapShare: 0.11 },
   { name: 'xlarge', below: Infinity, semiSpaceMiB: 32, offHeapShare: 0.08 },
 ];
 
 /** Node's own memory outside the V8 heap, idle (measured: 20–30 MiB RSS beyond the heap on Node 20–24). */
 export const NODE_BASELINE = 32 * MiB;
+/**
+ * Memory outside the V8 heap that grows with the heap, as a fraction of the old space. Measured under
+ * real cgroup v1 limits (Node 20.20, a heap of small objects grown until V8's heap error, the cgroup's
+ * peak usage — anon and kernel memory — less the runner, the heap limit and the Buffers held): 10, 27,
+ * 40, 69 and 100 MiB beside old spaces of 51, 154, 375, 820 and 1728 MiB, i.e. 0–4.8 % of the old
+ * space beyond the baseline; about half is kernel memory charged to the cgroup (≈ 3.4 % of what it
+ * holds). 6 % leaves ≥ 9 MiB of margin at every size from 256 MiB to 2 GiB.
+ */
+export const HEAP_OVERHEAD_SHARE = 0.06;
 /** What `headroom run` itself holds while it waits for the command (measured ≈ 10 MiB in its cgroup; rounded up). */
 export const RUNNER_OVERHEAD = 16 * MiB;
 /** Below this budget a Node process has no useful heap left. */
@@ -189,6 +200,13 @@ export function derive(input: DeriveInput): Derivation {
   const semi = givenSemi ? Number(givenSemi.value) : tier.semiSpaceMiB;
   const young = 3 * semi * MiB;
   const offHeap = Math.round(tier.offHeapShare * budget);
+  // The old space and what grows with it: old + HEAP_OVERHEAD_SHARE × old = budget − the fixed lines.
+  const fixed = young + NODE_BASELINE + offHeap;
+  const oldExact = (budget - fixed) / (1 + HEAP_OVERHEAD_SHARE);
+  const overheadFor = (oldBytes: number): number => Math.max(0, Math.round(HEAP_OVERHEAD_SHARE * oldBytes));
+  // The old space the heap overhead is sized for: the given heap's when the user gave one.
+  const sizedOld = givenOld ? Number(givenOld.value) * MiB : givenHeap ? Math.max(0, Number(givenHeap.value) * MiB - young) : oldExact;
+  const heapOverhead = overheadFor(sizedOld);
   const reserve: ReserveLine[] = [
     {
       what: 'young generation',
@@ -197,13 +215,18 @@ export function derive(input: DeriveInput): Derivation {
     },
     { what: 'Node baseline', bytes: NODE_BASELINE, why: 'isolate, libuv, ICU, OpenSSL, thread stacks, malloc arenas' },
     {
+      what: 'heap overhead',
+      bytes: heapOverhead,
+      why: `${Math.round(HEAP_OVERHEAD_SHARE * 100)} % of the old space: GC bookkeeping and kernel memory that grow with the heap (measured: up to 5 % beyond the baseline)`,
+    },
+    {
       what: 'off-heap share',
       bytes: offHeap,
       why: `${Math.round(tier.offHeapShare * 100)} % of the budget (${tier.name} tier): Buffers, sharp/libvips, zlib, sockets`,
     },
   ];
-  const reserved = young + NODE_BASELINE + offHeap;
-  let old = Math.floor((budget - reserved) / MiB);
+  let reserved = fixed + heapOverhead;
+  let old = Math.floor(oldExact / MiB);
   const flags: string[] = [];
   const why: string[] = [];
 
@@ -227,8 +250,10 @@ export function derive(input: DeriveInput): Derivation {
             };
     } else {
       // Old space + snapshot (SNAPSHOT_MEMORY_FACTOR × the old space: at the limit the heap is the
-      // old space's objects, the young generation nearly empty) + reserve = budget.
-      const shrunk = Math.floor((budget - reserved) / (1 + SNAPSHOT_MEMORY_FACTOR) / MiB);
+      // old space's objects, the young generation nearly empty) + reserve (its heap overhead that of
+      // the smaller old space) = budget.
+      const shrunkExact = (budget - fixed) / (1 + SNAPSHOT_MEMORY_FACTOR + HEAP_OVERHEAD_SHARE);
+      const shrunk = Math.floor(shrunkExact / MiB);
       snapshot =
         shrunk >= MIN_SNAPSHOT_HEAP / MiB
           ? {
@@ -246,6 +271,8 @@ export function derive(input: DeriveInput): Derivation {
           `heap snapshot near the heap limit: the old space is cut from ${old} to ${shrunk} MiB to leave room for it (${COST}); without --heap-snapshot-dir the heap keeps ${old} MiB`,
         );
         old = shrunk;
+        reserve.find((r) => r.what === 'heap overhead')!.bytes = overheadFor(shrunkExact);
+        reserved = fixed + overheadFor(shrunkExact);
       }
     }
     if (!snapshot.enabled) warnings.push(`heap snapshot near the heap limit is off: ${snapshot.why}`);
@@ -255,9 +282,9 @@ export function derive(input: DeriveInput): Derivation {
     const g = (givenOld ?? givenHeap)!;
     why.push(`${g.text}: given (${g.from}), kept`);
     const heap = givenOld ? Number(givenOld.value) * MiB + young : Number(g.value) * MiB;
-    if (heap + NODE_BASELINE > budget) {
+    if (heap + NODE_BASELINE + heapOverhead > budget) {
       warnings.push(
-        `${g.text} (${g.from}) lets the heap grow to ${mib(heap)}, beyond the ${mib(budget)} budget less Node's baseline: the kernel may kill the process before V8 reports a heap error`,
+        `${g.text} (${g.from}) lets the heap grow to ${mib(heap)}, beyond the ${mib(budget)} budget less Node's baseline and the heap's overhead: the kernel may kill the process before V8 reports a heap error`,
       );
     }
   } else {

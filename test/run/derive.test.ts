@@ -1,7 +1,7 @@
 // The derivation: tiers, the reserve, --processes, the user's flags, the snapshot rule, errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { derive, MiB, NODE_BASELINE, RUNNER_OVERHEAD, TIERS } from '../../src/run/derive.js';
+import { derive, HEAP_OVERHEAD_SHARE, MiB, NODE_BASELINE, RUNNER_OVERHEAD, TIERS } from '../../src/run/derive.js';
 import { explain } from '../../src/run/explain.js';
 import { findGivenFlags, splitNodeOptions } from '../../src/run/node-flags.js';
 import { isHeadroomError } from '../../src/errors.js';
@@ -12,12 +12,12 @@ const at = (limitMiB: number, more: Partial<Parameters<typeof derive>[0]> = {}) 
 test('old space and semi-space by tier; the heap share grows with the container', () => {
   const expected: [number, number, number][] = [
     // limit MiB, old space MiB, semi-space MiB (no runner: `headroom flags`)
-    [128, 64, 2],
-    [256, 166, 8],
-    [512, 389, 8],
-    [1024, 831, 16],
-    [2048, 1742, 16],
-    [8192, 7408, 32],
+    [128, 60, 2],
+    [256, 159, 8],
+    [512, 372, 8],
+    [1024, 784, 16],
+    [2048, 1644, 16],
+    [8192, 6989, 32],
   ];
   let previousShare = 0;
   for (const [limit, old, semi] of expected) {
@@ -26,10 +26,19 @@ test('old space and semi-space by tier; the heap share grows with the container'
     const share = (old + 3 * semi) / limit;
     assert.ok(share > previousShare, `${limit} MiB: heap share ${share} grows`);
     previousShare = share;
-    // The reserve is the young generation + the baseline + the tier's share, and adds up.
+    // The reserve is the young generation + the baseline + the heap's overhead (a share of the old
+    // space) + the tier's off-heap share, and adds up.
+    assert.deepEqual(
+      d.reserve.map((r) => r.what),
+      ['young generation', 'Node baseline', 'heap overhead', 'off-heap share'],
+    );
     const reserve = d.reserve.reduce((s, r) => s + r.bytes, 0);
-    assert.equal(reserve, 3 * semi * MiB + NODE_BASELINE + Math.round(d.tier!.offHeapShare * limit * MiB));
-    assert.ok(limit * MiB - reserve - old * MiB < MiB, 'old space = budget − reserve (floored to MiB)');
+    const offHeap = Math.round(d.tier!.offHeapShare * limit * MiB);
+    const overhead = d.reserve.find((r) => r.what === 'heap overhead')!.bytes;
+    assert.equal(reserve, 3 * semi * MiB + NODE_BASELINE + overhead + offHeap);
+    assert.ok(Math.abs(overhead - HEAP_OVERHEAD_SHARE * (limit * MiB - reserve)) < 1, 'the heap overhead is its share of the old space');
+    const left = limit * MiB - reserve - old * MiB;
+    assert.ok(left > -1 && left < MiB, 'old space = budget − reserve (floored to MiB)');
   }
 });
 
@@ -77,12 +86,19 @@ test("the user's flags are kept and said so; a given heap beyond the budget is w
   assert.deepEqual(d.warnings, []);
 
   const semi = at(512, { given: findGivenFlags(['--max_semi_space_size', '4', 'app.js', '--max-old-space-size=1'], 'argv', true) });
-  assert.deepEqual(semi.flags, ['--max-old-space-size=401']);
+  assert.deepEqual(semi.flags, ['--max-old-space-size=383']);
   assert.equal(semi.semiSpaceMiB, 4);
 
   const big = at(512, { given: findGivenFlags(['--max-old-space-size=600'], 'argv', true) });
   assert.deepEqual(big.flags, ['--max-semi-space-size=8']);
   assert.match(big.warnings.join('\n'), /--max-old-space-size=600 \(argv\) lets the heap grow to 624 MiB, beyond the 512 MiB budget/);
+  // The heap's own overhead counts: 460 MiB + 24 MiB young + 32 MiB baseline fits 512 MiB, + 6 % of 460 does not.
+  const near = at(512, { given: findGivenFlags(['--max-old-space-size=460'], 'argv', true) });
+  assert.match(
+    near.warnings.join('\n'),
+    /lets the heap grow to 484 MiB, beyond the 512 MiB budget less Node's baseline and the heap's overhead/,
+  );
+  assert.equal(near.reserve.find((r) => r.what === 'heap overhead')!.bytes, Math.round(0.06 * 460 * MiB));
 });
 
 test('--memory replaces the limit; above the cgroup limit it is warned about', () => {
@@ -120,13 +136,16 @@ test('heap snapshot near the limit: on only with room for 12× the old space bes
   const old = d.oldSpaceMiB! * MiB;
   const young = 3 * d.semiSpaceMiB! * MiB;
   const offHeap = d.reserve.find((r) => r.what === 'off-heap share')!.bytes;
-  assert.ok(13 * old + young + NODE_BASELINE + offHeap <= 1024 * MiB);
+  assert.ok(13 * old + young + NODE_BASELINE + HEAP_OVERHEAD_SHARE * old + offHeap <= 1024 * MiB);
   assert.deepEqual(d.flags.slice(2), ['--heapsnapshot-near-heap-limit=1', '--diagnostic-dir=/snaps']);
-  assert.match(d.snapshot.why, /old space 831 → 63 MiB so that a snapshot \(up to 12× the heap, 756 MiB\) fits beside it/);
+  assert.match(d.snapshot.why, /old space 784 → 63 MiB so that a snapshot \(up to 12× the heap, 756 MiB\) fits beside it/);
   assert.match(
     d.warnings.join('\n'),
-    /the old space is cut from 831 to 63 MiB to leave room for it .* without --heap-snapshot-dir the heap keeps 831 MiB/,
+    /the old space is cut from 784 to 63 MiB to leave room for it .* without --heap-snapshot-dir the heap keeps 784 MiB/,
   );
+  // The reserve's heap overhead is that of the smaller old space, and the reserve still adds up.
+  const reserve = d.reserve.reduce((s, r) => s + r.bytes, 0);
+  assert.ok(Math.abs(1024 * MiB - reserve - 13 * old) < 13 * MiB);
 
   // 512 MiB: the room would leave too little heap; the heap is not shrunk for nothing.
   const small = at(512, { heapSnapshotDir: '/snaps' });
@@ -142,7 +161,7 @@ test('heap snapshot near the limit: on only with room for 12× the old space bes
   assert.equal(roomy.snapshot.enabled, true);
   const full = at(1024, { heapSnapshotDir: '/s', given: findGivenFlags(['--max-old-space-size=300'], 'argv') });
   assert.equal(full.snapshot.enabled, false);
-  assert.match(full.snapshot.why, /a snapshot needs up to 12× the heap \(3600 MiB\) beyond the reserve, only 483\.4 MiB left/);
+  assert.match(full.snapshot.why, /a snapshot needs up to 12× the heap \(3600 MiB\) beyond the reserve, only 465\.4 MiB left/);
 });
 
 test('NODE_OPTIONS splitting and flag finding', () => {
