@@ -46,6 +46,8 @@ export const NODE_BASELINE = 32 * MiB;
  * holds). 6 % leaves ≥ 9 MiB of margin at every size from 256 MiB to 2 GiB.
  */
 export const HEAP_OVERHEAD_SHARE = 0.06;
+/** A derived old space below this is too small for most applications: a warning says so. */
+export const MIN_OLD_SPACE = 32 * MiB;
 /** What `headroom run` itself holds while it waits for the command (measured ≈ 10 MiB in its cgroup; rounded up). */
 export const RUNNER_OVERHEAD = 16 * MiB;
 /** Below this budget a Node process has no useful heap left. */
@@ -229,6 +231,26 @@ export function derive(input: DeriveInput): Derivation {
   let old = Math.floor(oldExact / MiB);
   const flags: string[] = [];
   const why: string[] = [];
+
+  // A given semi-space is taken from the budget before the old space is: a large one can leave none
+  // (V8 ignores a negative --max-old-space-size and sizes its heap from the machine) or too little.
+  if (givenSemi && !givenOld && !givenHeap && old < MIN_OLD_SPACE / MiB) {
+    const maxSemi = Math.floor((budget - NODE_BASELINE - offHeap - (1 + HEAP_OVERHEAD_SHARE) * MIN_OLD_SPACE) / 3 / MiB);
+    const fix =
+      maxSemi >= 1
+        ? `--max-semi-space-size=${maxSemi} or less leaves ${mib(MIN_OLD_SPACE)}`
+        : `no semi-space leaves ${mib(MIN_OLD_SPACE)} in this budget: give a larger limit`;
+    const taken = `its young generation takes 3 × ${semi} MiB = ${mib(young)} of the ${mib(budget)} budget per Node process (${limitSource}), beside Node's baseline ${mib(NODE_BASELINE)} and the off-heap share ${mib(offHeap)}`;
+    if (old <= 0) {
+      invalid(
+        `${givenSemi.text} (from ${givenSemi.from}) leaves no old space (${Math.floor((budget - fixed) / MiB)} MiB): ${taken}. ` +
+          `Give a smaller --max-semi-space-size (${fix}), or --max-old-space-size yourself, or a larger limit`,
+      );
+    }
+    warnings.push(
+      `${givenSemi.text} (from ${givenSemi.from}) leaves only ${old} MiB of old space (< ${mib(MIN_OLD_SPACE)}): ${taken}; ${fix}`,
+    );
+  }
 
   // The snapshot's room is beyond the reserve here.
   if (sizeSnapshot) {

@@ -101,6 +101,37 @@ test("the user's flags are kept and said so; a given heap beyond the budget is w
   assert.equal(near.reserve.find((r) => r.what === 'heap overhead')!.bytes, Math.round(0.06 * 460 * MiB));
 });
 
+test('a given semi-space that leaves no old space stops, naming the flag, its source, the budget and the fix; a small one is warned about', () => {
+  const semi = (value: number, limit = 256) =>
+    at(limit, { runnerParent: true, given: findGivenFlags(splitNodeOptions(`--max-semi-space-size=${value}`), 'NODE_OPTIONS') });
+  // 256 MiB under the runner: a 240 MiB budget; 3 × 64 MiB of young generation leaves nothing (was --max-old-space-size=-32, which V8 ignores).
+  assert.throws(
+    () => semi(64),
+    (err: unknown) =>
+      isHeadroomError(err) &&
+      err.code === 'HEADROOM_CONFIG_INVALID' &&
+      /^--max-semi-space-size=64 \(from NODE_OPTIONS\) leaves no old space/.test(err.message) &&
+      /3 × 64 MiB = 192 MiB of the 240 MiB budget per Node process \(fixture\)/.test(err.message) &&
+      /Give a smaller --max-semi-space-size \(--max-semi-space-size=\d+ or less leaves 32 MiB\), or --max-old-space-size yourself, or a larger limit/.test(
+        err.message,
+      ),
+  );
+  // Positive but small: kept, with a warning (was silent: 60 left 10 MiB under `headroom flags --memory 256m`).
+  const small = semi(45);
+  assert.ok(small.oldSpaceMiB! > 0 && small.oldSpaceMiB! < 32, String(small.oldSpaceMiB));
+  assert.deepEqual(small.flags, [`--max-old-space-size=${small.oldSpaceMiB}`]);
+  assert.match(small.warnings.join('\n'), /--max-semi-space-size=45 \(from NODE_OPTIONS\) leaves only \d+ MiB of old space \(< 32 MiB\)/);
+  // The suggested size is right: it leaves at least 32 MiB, one more does not.
+  const max = Number(/--max-semi-space-size=(\d+) or less/.exec(small.warnings.join('\n'))![1]);
+  assert.ok(semi(max).oldSpaceMiB! >= 32);
+  assert.deepEqual(semi(max).warnings, []);
+  assert.ok(semi(max + 1).oldSpaceMiB! < 32);
+  // A given old space takes the decision away: no error, the usual warning when it is beyond the budget.
+  const both = at(256, { given: findGivenFlags(['--max-semi-space-size=64', '--max-old-space-size=50'], 'argv') });
+  assert.deepEqual(both.flags, []);
+  assert.match(both.warnings.join('\n'), /lets the heap grow to 242 MiB/);
+});
+
 test('--memory replaces the limit; above the cgroup limit it is warned about', () => {
   const d = derive({ limit: 256 * MiB, limitSource: 'cgroup', memory: 1024 * MiB });
   assert.equal(d.limitSource, '--memory');
