@@ -69,7 +69,7 @@ export async function streamCopyFile(src: string | URL, dest: string | URL, opti
   } catch (err) {
     // The copy's own error is the one to throw; a temp file that cannot be removed is said aloud.
     await rm(temp, { force: true }).catch((rmErr: Error) =>
-      process.emitWarning(`streamCopyFile: could not remove the partial copy ${temp}: ${rmErr.message}`, { code: 'HEADROOM_TEMP_LEFT' }),
+      process.emitWarning(`streamCopyFile: could not remove the partial copy ${temp}: ${rmErr.message}`),
     );
     throw err;
   }
