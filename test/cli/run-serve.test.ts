@@ -15,13 +15,24 @@ const LISTENING = /"url":"(http:\/\/127\.0\.0\.1:\d+)","pid":(\d+)/;
 async function serve(env: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), 'headroom-run-serve-'));
   const c = startCli(['serve', '--port', '0'], { env: { CACHE_DIR: join(dir, 'cache'), ...env } });
+  let gateway: number | undefined;
   const cleanup = (): void => {
     c.kill();
+    // The gateway under the runner: a SIGKILLed runner cannot forward anything (a failed assertion
+    // would leave it running, and the test runner waiting on it).
+    if (gateway !== undefined && gateway !== c.child.pid) {
+      try {
+        process.kill(gateway, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     rmSync(dir, { recursive: true, force: true });
   };
   try {
     const [, url, pid] = await c.waitForOutput(LISTENING);
-    return { c, url: url!, pid: Number(pid), cleanup };
+    gateway = Number(pid);
+    return { c, url: url!, pid: gateway, cleanup };
   } catch (err) {
     cleanup();
     throw err;
