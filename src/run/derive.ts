@@ -250,6 +250,11 @@ export function derive(input: DeriveInput): Derivation {
     warnings.push(
       `${givenSemi.text} (from ${givenSemi.from}) leaves only ${old} MiB of old space (< ${mib(MIN_OLD_SPACE)}): ${taken}; ${fix}`,
     );
+  } else if (!givenSemi && !givenOld && !givenHeap && old < MIN_OLD_SPACE / MiB) {
+    // A budget just above the minimum: allowed, but most applications need more heap than this.
+    warnings.push(
+      `the old space is only ${old} MiB (< ${mib(MIN_OLD_SPACE)}) in a ${mib(budget)} budget per Node process (${limitSource}${processes > 1 ? `, split over ${processes} processes` : ''}): most applications need more; give a larger limit${processes > 1 ? ' or fewer --processes' : ''}`,
+    );
   }
 
   // The snapshot's room is beyond the reserve here.

@@ -132,6 +132,21 @@ test('a given semi-space that leaves no old space stops, naming the flag, its so
   assert.match(both.warnings.join('\n'), /lets the heap grow to 242 MiB/);
 });
 
+test('a derived old space under 32 MiB (a budget near the 64 MiB minimum) is warned about, naming the budget and the fix', () => {
+  const small = at(64);
+  assert.equal(small.oldSpaceMiB, 12);
+  assert.ok(
+    small.warnings.some((w) => /the old space is only 12 MiB \(< 32 MiB\) in a 64 MiB budget .*give a larger limit$/.test(w)),
+    small.warnings.join('\n'),
+  );
+  const split = at(512, { processes: 8 });
+  assert.ok(
+    split.warnings.some((w) => /split over 8 processes.*or fewer --processes/.test(w)),
+    split.warnings.join('\n'),
+  );
+  assert.deepEqual(at(128).warnings, [], 'no warning from 48 MiB up');
+});
+
 test('--memory replaces the limit; above the cgroup limit it is warned about', () => {
   const d = derive({ limit: 256 * MiB, limitSource: 'cgroup', memory: 1024 * MiB });
   assert.equal(d.limitSource, '--memory');
