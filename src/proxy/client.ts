@@ -6,6 +6,11 @@ export function clientAddress(req: IncomingMessage & { ip?: string }): string {
   return req.ip ?? req.socket?.remoteAddress ?? 'unknown';
 }
 
+/** The URL the client sent (Express and @fastify/middie keep it in originalUrl when they cut or rewrite url). */
+export function originalUrl(req: IncomingMessage & { originalUrl?: string }): string {
+  return req.originalUrl ?? req.url ?? '/';
+}
+
 /**
  * Hands a framework's client address (Fastify's request.ip, its trustProxy applied) to the proxy as
  * req.ip, as @fastify/middie does — only while the per-client limit is on: a property added to

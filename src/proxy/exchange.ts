@@ -21,6 +21,7 @@ import { sendError } from './respond.js';
 import type { ProxyCounters } from './stats.js';
 import { ClientExchange } from './client-exchange.js';
 import { CACHE_STATUS_HEADERS, type CacheOutcome } from '../cache/cache-status.js';
+import { originalUrl } from './client.js';
 import type { LocationRewriter } from './location.js';
 import type { ProxyNote } from './note.js';
 import type { RequestLedger } from '../log/accounting.js';
@@ -162,7 +163,7 @@ export class Exchange extends ClientExchange {
 
   /** The target the client sent: Express and NestJS on Express cut their mount from req.url. */
   clientUrl(): string {
-    return (this.req as { originalUrl?: string }).originalUrl ?? this.req.url ?? '/';
+    return originalUrl(this.req);
   }
 
   protected head(status: number, upstreamHeaders: IncomingHttpHeaders, statusText: string): boolean {

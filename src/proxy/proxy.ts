@@ -23,7 +23,7 @@ import { declaresBody, sendError } from './respond.js';
 import { ProxyCounters, type ErrorKind, type LatencyHistogram } from './stats.js';
 import { createFetch, type FetchInfo } from './web.js';
 import { createLazyPool } from './lazy-pool.js';
-import { clientAddress } from './client.js';
+import { clientAddress, originalUrl } from './client.js';
 import type { CacheOutcome } from '../cache/cache-status.js';
 import type { ProxyNote } from './note.js';
 import { currentLedger, type RequestLedger } from '../log/accounting.js';
@@ -307,9 +307,9 @@ export function createProxy(options: ProxyOptions): Proxy {
     // The forwarded origin is part of the key: a page built for one Host is never served for another.
     // So is the client's mount when it differs from the prefix (an Express mount at /v2): a stored
     // redirect's Location was rewritten to it.
-    const clientUrl = (req as { originalUrl?: string }).originalUrl ?? req.url;
+    const clientUrl = originalUrl(req);
     const key =
-      ctx.location === undefined || clientUrl === url || clientUrl === undefined
+      ctx.location === undefined || clientUrl === url
         ? `proxy:${info.origin}${path}`
         : `proxy:${info.origin}${ctx.location.clientPrefixOf(clientUrl, path)}\0${path}`;
     // Bypassed or known uncacheable: no lookup, and no promise on this hot path.

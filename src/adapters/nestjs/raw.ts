@@ -23,7 +23,4 @@ export function rawResponse(res: AnyResponse): ServerResponse {
   return res as ServerResponse;
 }
 
-/** The URL the client sent (Express and @fastify/middie keep it in originalUrl when they rewrite url). */
-export function originalUrl(req: WithOriginalUrl): string {
-  return req.originalUrl ?? req.url ?? '/';
-}
+export { originalUrl } from '../../proxy/client.js';
