@@ -9,6 +9,7 @@ import express from 'express';
 import { createLocationRewriter } from '../../src/proxy/location.js';
 import { createProxy, type ProxyOptions } from '../../src/proxy/proxy.js';
 import { headroom as expressHeadroom } from '../../src/adapters/express/index.js';
+import { listenLocal } from '../helpers/net.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { mapCache, startUpstream } from './helpers.js';
 
@@ -99,12 +100,11 @@ describe('through real servers', () => {
     use: (url: string) => Promise<void>,
   ): Promise<void> {
     const proxy = createProxy({ upstreamUrl, ...options });
-    const server = http.createServer((req, res) => proxy.handle(req, res));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const gw = await listenLocal(http.createServer((req, res) => proxy.handle(req, res)));
     try {
-      await use(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      await use(gw.url);
     } finally {
-      server.close();
+      await gw.close();
       await proxy.close();
     }
   }
@@ -172,22 +172,20 @@ describe('through real servers', () => {
     const proxy = hr.proxy();
     app.use('/v2', proxy);
     app.use('/v3', proxy);
-    const server = http.createServer(app);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const gw = await listenLocal(app);
     try {
-      const gw = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       for (const [mount, expected] of [
         ['/v2', '/v2/login'],
         ['/v3', '/v3/login'],
         ['/v2', '/v2/login'],
       ]) {
-        const r = await fetch(`${gw}${mount}/cd`, { redirect: 'manual' });
+        const r = await fetch(`${gw.url}${mount}/cd`, { redirect: 'manual' });
         await r.arrayBuffer();
         assert.equal(r.headers.get('location'), expected, mount);
       }
       assert.equal(upstream.received.length, 2, 'one upstream request per mount; the third came from the cache');
     } finally {
-      server.close();
+      await gw.close();
       await hr.headroom.close();
       await upstream.close();
     }
@@ -198,14 +196,12 @@ describe('through real servers', () => {
     const hr = expressHeadroom({ proxy: { upstreamUrl: upstream.url } });
     const app = express();
     app.use('/v2', hr.proxy());
-    const server = http.createServer(app);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const gw = await listenLocal(app);
     try {
-      const gw = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      assert.equal(await locationOf(`${gw}/v2/a?to=/login`), '/v2/login');
-      assert.equal(await locationOf(`${gw}/v2/a?to=ORIGIN/x/y`), '/v2/x/y');
+      assert.equal(await locationOf(`${gw.url}/v2/a?to=/login`), '/v2/login');
+      assert.equal(await locationOf(`${gw.url}/v2/a?to=ORIGIN/x/y`), '/v2/x/y');
     } finally {
-      server.close();
+      await gw.close();
       await hr.headroom.close();
       await upstream.close();
     }
