@@ -291,9 +291,21 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
     });
   });
 
-  test('a clear epoch another tool set to a non-integer is replaced by invalidateAll (logged), so the cache keeps reaching Redis', async () => {
+  /**
+   * Two instances on a fresh key prefix (chunks of 64 KiB), `a` logging its warnings, and a raw client
+   * to play the other tool that writes to the clear epoch's key.
+   */
+  async function withEpochPair(
+    use: (t: {
+      keyPrefix: string;
+      epoch: string;
+      raw: Redis;
+      a: Cache;
+      b: Cache;
+      warnings: { fields: { key?: string }; msg: string }[];
+    }) => Promise<void>,
+  ): Promise<void> {
     const keyPrefix = `p${++n}:`;
-    const epoch = `${keyPrefix}epoch`;
     const warnings: { fields: { key?: string }; msg: string }[] = [];
     const logger = { warn: (fields: { key?: string }, msg: string) => warnings.push({ fields, msg }) } as unknown as Logger;
     const raw = new Redis(redis.url);
@@ -302,6 +314,16 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
     const b = mk();
     try {
       await waitFor(() => a.stats().l2?.connected && b.stats().l2?.connected, 'both instances connected');
+      await use({ keyPrefix, epoch: `${keyPrefix}epoch`, raw, a, b, warnings });
+    } finally {
+      raw.disconnect();
+      await a.close();
+      await b.close();
+    }
+  }
+
+  test('a clear epoch another tool set to a non-integer is replaced by invalidateAll (logged), so the cache keeps reaching Redis', async () => {
+    await withEpochPair(async ({ keyPrefix, epoch, raw, a, b, warnings }) => {
       await a.set('old', 'v0');
       await raw.set(epoch, 'x'); // redis-cli SET headroom:epoch x
       await a.invalidateAll();
@@ -323,24 +345,11 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
       await a.invalidateAll();
       assert.equal(Number(await raw.get(epoch)), before + 1);
       assert.equal(warnings.length, 1);
-    } finally {
-      raw.disconnect();
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test('a clear epoch another tool made a hash: chunked writes still reach Redis, and invalidateAll replaces it (logged)', async () => {
-    const keyPrefix = `p${++n}:`;
-    const epoch = `${keyPrefix}epoch`;
-    const warnings: string[] = [];
-    const logger = { warn: (_fields: unknown, msg: string) => warnings.push(msg) } as unknown as Logger;
-    const raw = new Redis(redis.url);
-    const mk = (log?: Logger) => createCache({ redis: { url: redis.url, keyPrefix, chunkSize: 64 * 1024 }, ...(log && { logger: log }) });
-    const a = mk(logger);
-    const b = mk();
-    try {
-      await waitFor(() => a.stats().l2?.connected && b.stats().l2?.connected, 'both instances connected');
+    await withEpochPair(async ({ epoch, raw, a, b, warnings }) => {
       await raw.hset(epoch, 'f', 'v'); // another tool's hash under the epoch's name
       await a.set('big', Buffer.alloc(200 * 1024, 7)); // chunked: read the epoch at begin and commit
       assert.equal((await b.get<Buffer>('big'))?.length, 200 * 1024, 'the chunked value reached Redis');
@@ -349,13 +358,9 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
       assert.equal(await raw.type(epoch), 'string');
       assert.match((await raw.get(epoch)) ?? '', /^\d+$/);
       assert.equal(warnings.length, 1);
-      assert.match(warnings[0]!, /WRONGTYPE/);
+      assert.match(warnings[0]!.msg, /WRONGTYPE/);
       assert.equal(await b.get('big'), undefined);
-    } finally {
-      raw.disconnect();
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test('a set() in flight through Redis does not survive an invalidation of its tag, key or everything', async () => {
