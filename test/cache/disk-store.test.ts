@@ -136,13 +136,29 @@ describe('disk store', () => {
     await again.close();
   });
 
-  test("a directory where an entry's file belongs is a miss that is removed, not a store failure (get, set, restart scan)", async () => {
+  /** A ready store holding `name` and 'ok', and the path of `name`'s file (for a test to put something foreign there). */
+  async function storeWith(name: string): Promise<{ dir: string; s: DiskStore; path: string }> {
     const dir = freshDir();
     const s = new DiskStore({ dir });
     await s.ready;
-    await s.set('bad', entry(Buffer.from('v')));
+    await s.set(name, entry(Buffer.from('v')));
     await s.set('ok', entry(Buffer.from('fine')));
-    const path = files(dir).find((f) => readFileSync(f).includes(Buffer.from('bad')))!;
+    return { dir, s, path: files(dir).find((f) => readFileSync(f).includes(Buffer.from(name)))! };
+  }
+
+  /** Closes `s` and opens its directory again: the start-up scan removed what is at `path`, kept 'ok' and counted no failure. */
+  async function rescanRemoves(s: DiskStore, dir: string, path: string): Promise<void> {
+    await s.close();
+    const again = new DiskStore({ dir });
+    await again.ready;
+    assert.equal(existsSync(path), false);
+    assert.equal((await again.get('ok'))?.payload.toString(), 'fine');
+    assert.equal(again.stats().errors, 0);
+    await again.close();
+  }
+
+  test("a directory where an entry's file belongs is a miss that is removed, not a store failure (get, set, restart scan)", async () => {
+    const { dir, s, path } = await storeWith('bad');
     rmSync(path);
     mkdirSync(path);
     writeFileSync(join(path, 'inside'), 'x');
@@ -157,25 +173,14 @@ describe('disk store', () => {
     // Found by the start-up scan: removed too.
     rmSync(path);
     mkdirSync(path);
-    await s.close();
-    const again = new DiskStore({ dir });
-    await again.ready;
-    assert.equal(existsSync(path), false);
-    assert.equal((await again.get('ok'))?.payload.toString(), 'fine');
-    assert.equal(again.stats().errors, 0);
-    await again.close();
+    await rescanRemoves(s, dir, path);
   });
 
   test(
     "a FIFO where an entry's file belongs never blocks a read or the start-up scan: a miss that is removed",
     { timeout: 20_000 },
     async () => {
-      const dir = freshDir();
-      const s = new DiskStore({ dir });
-      await s.ready;
-      await s.set('fifo', entry(Buffer.from('v')));
-      await s.set('ok', entry(Buffer.from('fine')));
-      const path = files(dir).find((f) => readFileSync(f).includes(Buffer.from('fifo')))!;
+      const { dir, s, path } = await storeWith('fifo');
       const mkfifo = (): void => {
         rmSync(path, { force: true });
         execFileSync('mkfifo', [path]);
@@ -189,13 +194,7 @@ describe('disk store', () => {
       assert.equal(s.stats().errors, 0, 'not counted as a store failure');
       // Found by the start-up scan (open() of a FIFO for reading waits for a writer): removed too.
       mkfifo();
-      await s.close();
-      const again = new DiskStore({ dir });
-      await again.ready;
-      assert.equal(existsSync(path), false);
-      assert.equal((await again.get('ok'))?.payload.toString(), 'fine');
-      assert.equal(again.stats().errors, 0);
-      await again.close();
+      await rescanRemoves(s, dir, path);
     },
   );
 
