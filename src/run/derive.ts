@@ -208,7 +208,12 @@ export function derive(input: DeriveInput): Derivation {
   const overheadFor = (oldBytes: number): number => Math.max(0, Math.round(HEAP_OVERHEAD_SHARE * oldBytes));
   // The old space the heap overhead is sized for: the given heap's when the user gave one.
   const sizedOld = givenOld ? Number(givenOld.value) * MiB : givenHeap ? Math.max(0, Number(givenHeap.value) * MiB - young) : oldExact;
-  const heapOverhead = overheadFor(sizedOld);
+  // Its line is re-sized below when a snapshot's room shrinks the old space.
+  const overheadLine: ReserveLine = {
+    what: 'heap overhead',
+    bytes: overheadFor(sizedOld),
+    why: `${Math.round(HEAP_OVERHEAD_SHARE * 100)} % of the old space: GC bookkeeping and kernel memory that grow with the heap (measured: up to 5 % beyond the baseline)`,
+  };
   const reserve: ReserveLine[] = [
     {
       what: 'young generation',
@@ -216,18 +221,14 @@ export function derive(input: DeriveInput): Derivation {
       why: `3 × ${semi} MiB semi-space (two semi-spaces and the new large-object space)`,
     },
     { what: 'Node baseline', bytes: NODE_BASELINE, why: 'isolate, libuv, ICU, OpenSSL, thread stacks, malloc arenas' },
-    {
-      what: 'heap overhead',
-      bytes: heapOverhead,
-      why: `${Math.round(HEAP_OVERHEAD_SHARE * 100)} % of the old space: GC bookkeeping and kernel memory that grow with the heap (measured: up to 5 % beyond the baseline)`,
-    },
+    overheadLine,
     {
       what: 'off-heap share',
       bytes: offHeap,
       why: `${Math.round(tier.offHeapShare * 100)} % of the budget (${tier.name} tier): Buffers, sharp/libvips, zlib, sockets`,
     },
   ];
-  let reserved = fixed + heapOverhead;
+  const reserved = (): number => fixed + overheadLine.bytes;
   let old = Math.floor(oldExact / MiB);
   const flags: string[] = [];
   const why: string[] = [];
@@ -261,7 +262,7 @@ export function derive(input: DeriveInput): Derivation {
   if (sizeSnapshot) {
     if (givenSnapshotHeap !== undefined) {
       const heap = givenOld ? givenSnapshotHeap + young : givenSnapshotHeap;
-      const room = budget - reserved - heap;
+      const room = budget - reserved() - heap;
       const needed = SNAPSHOT_MEMORY_FACTOR * givenSnapshotHeap;
       snapshot =
         room >= needed
@@ -298,8 +299,7 @@ export function derive(input: DeriveInput): Derivation {
           `heap snapshot near the heap limit: the old space is cut from ${old} to ${shrunk} MiB to leave room for it (${COST}); without --heap-snapshot-dir the heap keeps ${old} MiB`,
         );
         old = shrunk;
-        reserve.find((r) => r.what === 'heap overhead')!.bytes = overheadFor(shrunkExact);
-        reserved = fixed + overheadFor(shrunkExact);
+        overheadLine.bytes = overheadFor(shrunkExact);
       }
     }
     if (!snapshot.enabled) warnings.push(`heap snapshot near the heap limit is off: ${snapshot.why}`);
@@ -309,7 +309,7 @@ export function derive(input: DeriveInput): Derivation {
     const g = (givenOld ?? givenHeap)!;
     why.push(`${g.text}: given (${g.from}), kept`);
     const heap = givenOld ? Number(givenOld.value) * MiB + young : Number(g.value) * MiB;
-    if (heap + NODE_BASELINE + heapOverhead > budget) {
+    if (heap + NODE_BASELINE + overheadLine.bytes > budget) {
       warnings.push(
         `${g.text} (${g.from}) lets the heap grow to ${mib(heap)}, beyond the ${mib(budget)} budget less Node's baseline and the heap's overhead: the kernel may kill the process before V8 reports a heap error`,
       );
@@ -317,7 +317,7 @@ export function derive(input: DeriveInput): Derivation {
   } else {
     flags.push(`--max-old-space-size=${old}`);
     why.push(
-      `--max-old-space-size=${old}: budget ${mib(budget)} − reserve ${mib(reserved)}${snapshot.enabled && !(givenOld || givenHeap) ? `, divided by ${1 + SNAPSHOT_MEMORY_FACTOR} for the snapshot's room` : ''}`,
+      `--max-old-space-size=${old}: budget ${mib(budget)} − reserve ${mib(reserved())}${snapshot.enabled && !(givenOld || givenHeap) ? `, divided by ${1 + SNAPSHOT_MEMORY_FACTOR} for the snapshot's room` : ''}`,
     );
   }
   if (givenSemi) why.push(`${givenSemi.text}: given (${givenSemi.from}), kept`);
