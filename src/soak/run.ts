@@ -60,6 +60,8 @@ export { SoakStartError, SoakAttachError };
 
 /** How long a service that began to exit gets to finish once our inspector has let go of it. */
 const EXIT_GRACE_MS = 5000;
+/** Requests that got no answer or a 4xx/5xx: load that did not reach the service's routes. */
+const failedOf = (s: LoadStats): number => s.errors + (s.statuses['4xx'] ?? 0) + (s.statuses['5xx'] ?? 0);
 /** Requests the warm-up must have sent before all of them failing says the load reaches no route. */
 const MIN_REACH_REQUESTS = 20;
 
@@ -201,7 +203,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       if (!sample.warmup && !reachChecked) {
         reachChecked = true;
         const s = load.stats();
-        const failed = s.errors + (s.statuses['4xx'] ?? 0) + (s.statuses['5xx'] ?? 0);
+        const failed = failedOf(s);
         if (s.requests >= MIN_REACH_REQUESTS && failed === s.requests)
           throw new SoakStartError(
             `soak: none of the ${s.requests} requests of the warm-up reached the service's routes (${JSON.stringify(s.statuses)}, ${s.errors} errors${s.lastError ? `, the last: ${s.lastError}` : ''}): check --url and --scenario`,
@@ -255,7 +257,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const stats = load.stats();
     // No leak in a service that mostly refused the load says nothing about its routes (a 404 for
     // every request of the default GET /).
-    const failed = stats.errors + (stats.statuses['4xx'] ?? 0) + (stats.statuses['5xx'] ?? 0);
+    const failed = failedOf(stats);
     if (judgement.verdict === 'no-leak' && stats.requests > 0 && failed > stats.requests / 2)
       judgement = {
         verdict: 'inconclusive',
