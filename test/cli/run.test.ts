@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cgroupUnavailable, createCgroup, removeCgroup } from '../run/harness.js';
+import { cgroupUnavailable, createCgroup, inCgroupArgs, removeCgroup } from '../run/harness.js';
 import { CLI, exitWithin, runCli, startCli } from './child.js';
 
 const node = process.execPath;
@@ -227,13 +227,9 @@ test(
     const inCgroup = async (limitMiB: number, script: string): Promise<string> => {
       const cg = createCgroup(limitMiB * 2 ** 20);
       try {
-        const child = spawn(
-          'sh',
-          ['-c', `echo $$ > '${cg.dir}/cgroup.procs' && exec "$@"`, 'sh', node, ...CLI, 'run', '--', node, '-e', script],
-          {
-            stdio: ['ignore', 'ignore', 'pipe'],
-          },
-        );
+        const child = spawn('sh', inCgroupArgs(cg.dir, [node, ...CLI, 'run', '--', node, '-e', script]), {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
         let err = '';
         child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
         const [, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('close', (c, s) => r([c, s])));

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import { availableMemory, cgroupMemoryLimit } from '../../src/monitor/cgroup.js';
-import { cgroupUnavailable } from '../run/harness.js';
+import { cgroupUnavailable, inCgroupArgs } from '../run/harness.js';
 import { waitFor } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
@@ -112,16 +112,7 @@ if (why) {
       mkdirSync(child); // no limit of its own: the parent's binds it
       const { stdout } = await promisify(execFile)(
         'sh',
-        [
-          '-c',
-          `echo $$ > '${child}/cgroup.procs' && exec "$@"`,
-          'sh',
-          process.execPath,
-          '--import',
-          'tsx',
-          fileURLToPath(import.meta.url),
-          '--cgroup-child',
-        ],
+        inCgroupArgs(child, [process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--cgroup-child']),
         { timeout: 50_000 },
       );
       const r = JSON.parse(stdout.trim().split('\n').pop()!) as { limit: number | null; available: number; free: number };

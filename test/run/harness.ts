@@ -85,6 +85,11 @@ function cgroupStats(cg: Cgroup): { oomKills: number; maxUsage: number } {
   return { oomKills: Number(oom?.[1] ?? 0), maxUsage: Number(readFileSafe(join(cg.dir, 'memory.peak')) || 0) };
 }
 
+/** sh's arguments that move the shell into the cgroup at `dir`, then exec `argv` there (a child stays in it). */
+export function inCgroupArgs(dir: string, argv: readonly string[]): string[] {
+  return ['-c', `echo $$ > '${dir}/cgroup.procs' && exec "$@"`, 'sh', ...argv];
+}
+
 export async function removeCgroup(cg: Cgroup): Promise<void> {
   for (let i = 0; i < 50; i++) {
     try {
@@ -147,7 +152,7 @@ export async function runCell(limitMiB: number, workload: Workload, rule: Rule, 
   const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
   if (rule !== 'headroom') env.MEMORY_RSS_LIMIT = String(limit);
   const started = Date.now();
-  const child = spawn('sh', ['-c', `echo $$ > '${cg.dir}/cgroup.procs' && exec "$@"`, 'sh', ...cmd], {
+  const child = spawn('sh', inCgroupArgs(cg.dir, cmd), {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
