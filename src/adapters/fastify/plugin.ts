@@ -3,7 +3,7 @@
 // of the app), the proxy and image routes (ordinary routes, so the app's own hooks run for them),
 // `app.memory` and `app.headroom` decorators, and the app's close: preClose drains (readiness 503,
 // new requests refused), onClose closes headroom.
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import type { MemoryMonitor, MemorySample, MemoryStatus } from '../../monitor/types.js';
@@ -140,8 +140,10 @@ function ownPaths(semicolon: boolean): { add(route: string): void; has(url: stri
  * as with Express and NestJS), whatever the order of registration and in every encapsulated scope.
  * Fastify's hooks cannot give that: instance hooks run in the order they were added, route-level
  * hooks (which an onRoute hook could add) run after them. The app's requests are counted in flight
- * by their connections (h.countServer: nothing per request); headroom's own routes and refusals are
- * left out. On HTTP/2 each request is counted until its response's 'close' (h.countRequest).
+ * by their connections (h.countServer: nothing per request), so while healthy the gate asks one
+ * question and looks at nothing of the request: headroom's own routes leave the count in their
+ * handlers (routes.ts), and are looked for here only while refusing (so that they still answer).
+ * On HTTP/2 each request is counted until its response's 'close' (h.countRequest), own routes not.
  *
  * app.inject() calls Fastify's handler directly, so injected requests are neither shed nor counted.
  * No onRequest hook covers them: any onRequest hook makes Fastify run its hook runner for every
@@ -155,24 +157,26 @@ function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof 
   const server = app.server as Server | undefined;
   if (!server || server.listenerCount('request') !== 1) return false;
   const byConnection = h.countServer(server);
-  const undo = standInFront(server, (req, res) => {
-    const url = req.url ?? '/';
-    if (own.has(url)) {
-      if (byConnection) h.uncount(res);
-      return true;
-    }
-    // The common case (healthy, not draining) is decided without cutting the path from the URL.
-    if (h.wouldShed()) {
-      const refused = h.shed(pathOf(url));
-      if (refused) {
-        if (byConnection) h.uncount(res);
-        writePlain(res, refused, req.method);
-        return false;
-      }
-    }
-    if (!byConnection) h.countRequest(req, res);
+  /** Answers a refused request of the app; false when it goes on (own routes, exempt paths). */
+  const refuse = (req: IncomingMessage, res: ServerResponse, url: string): boolean => {
+    if (own.has(url)) return false;
+    const refused = h.shed(pathOf(url));
+    if (!refused) return false;
+    if (byConnection) h.uncount(res);
+    writePlain(res, refused, req.method);
     return true;
-  });
+  };
+  const undo = standInFront(
+    server,
+    byConnection
+      ? (req, res) => !h.wouldShed() || !refuse(req, res, req.url ?? '/')
+      : (req, res) => {
+          const url = req.url ?? '/';
+          if (h.wouldShed() && refuse(req, res, url)) return false;
+          if (!own.has(url)) h.countRequest(req, res);
+          return true;
+        },
+  );
   app.addHook('onClose', async () => undo());
   return true;
 }

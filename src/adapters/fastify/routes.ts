@@ -17,6 +17,14 @@ import { errorResponse, writePlain, type PlainResponse } from '../../toolkit/res
 export const OWN_ROUTE = Symbol.for('headroom-memory.own-route');
 const own = { config: { [OWN_ROUTE]: true } };
 
+/**
+ * First thing in every own route's handler: the response leaves the in-flight count. The plugin's
+ * gate counts a server's requests by connection and, while healthy, does not look at the URL at
+ * all (that would cost every request of the app), so an own route is told apart here, where
+ * Fastify's router already has. Before it: a probe counts while the app's hooks run for it.
+ */
+const ownAnswer = (h: Headroom, reply: FastifyReply): void => h.uncount(reply.raw);
+
 export function sendPlain(reply: FastifyReply, r: PlainResponse): FastifyReply {
   // A live body (the dashboard feed) is written on the raw response for as long as the viewer stays.
   if (r.live) return (reply.hijack(), writePlain(reply.raw, r, reply.request.method), reply);
@@ -44,15 +52,18 @@ function need(plugin: string, headroom: Headroom | undefined): Headroom {
 /** GET <prefix> (full report, 503 when critical), <prefix>/live, <prefix>/ready. Register with `prefix: '/health'`. */
 export async function healthRoutes(app: FastifyInstance, options: HeadroomRouteOptions): Promise<void> {
   const h = need('healthRoutes', options.headroom);
-  app.get('/', own, (_request, reply) => sendPlain(reply, h.health()));
-  app.get('/live', own, (_request, reply) => sendPlain(reply, h.live()));
-  app.get('/ready', own, (_request, reply) => sendPlain(reply, h.ready()));
+  app.get('/', own, (_request, reply) => (ownAnswer(h, reply), sendPlain(reply, h.health())));
+  app.get('/live', own, (_request, reply) => (ownAnswer(h, reply), sendPlain(reply, h.live())));
+  app.get('/ready', own, (_request, reply) => (ownAnswer(h, reply), sendPlain(reply, h.ready())));
 }
 
 /** GET <prefix>: Prometheus text of the headroom registry. Register with `prefix: '/metrics'`. */
 export async function metricsRoutes(app: FastifyInstance, options: HeadroomRouteOptions): Promise<void> {
   const h = need('metricsRoutes', options.headroom);
-  app.get('/', own, async (_request, reply) => sendPlain(reply, await h.metrics()));
+  app.get('/', own, async (_request, reply) => {
+    ownAnswer(h, reply);
+    return sendPlain(reply, await h.metrics());
+  });
 }
 
 /**
@@ -65,6 +76,7 @@ export async function adminRoutes(app: FastifyInstance, options: HeadroomRouteOp
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    ownAnswer(h, reply);
     const rest = withoutMount(request.url, mount);
     const r = await h.admin(adminRequestFromUrl(request.method, rest, request.headers.authorization, request.ip, request.headers));
     return sendPlain(reply, r);
