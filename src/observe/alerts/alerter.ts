@@ -161,6 +161,9 @@ export function createAlerter(options: AlerterOptions): Alerter {
       closed = true;
       clearInterval(timer);
       unsubscribe();
+      // What still fires is resolved as the watching ends; queued before the webhooks close, so
+      // these get their last attempt with the rest.
+      dispatch(episodes.endAll(o.now()));
       await Promise.all(webhooks.map((w) => w.close()));
     })());
 

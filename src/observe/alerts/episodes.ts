@@ -42,6 +42,25 @@ export class Episodes {
     return { ...event(name, 'resolved', r, episode.startsAt), severity: episode.fired.severity, endsAt: new Date(now).toISOString() };
   }
 
+  /**
+   * Resolves every open episode because the watching ends (the alerter closes at shutdown): nothing
+   * would ever resolve them, and a receiver would show them firing for an instance that is gone.
+   * The condition was not seen to clear, so the value is null and the summary says why it ends.
+   */
+  endAll(now: number): AlertEvent[] {
+    const out: AlertEvent[] = [];
+    for (const [name, e] of this.open) {
+      out.push({
+        ...event(name, 'resolved', e.fired, e.startsAt),
+        value: null,
+        summary: `${e.fired.summary} (no longer watched: this instance is shutting down)`,
+        endsAt: new Date(now).toISOString(),
+      });
+    }
+    this.open.clear();
+    return out;
+  }
+
   isFiring(name: AlertName): boolean {
     return this.open.has(name);
   }

@@ -80,6 +80,29 @@ describe('alerts: memory status', () => {
   });
 });
 
+test('alerts still firing when the alerter closes are resolved then, saying the instance is shutting down', async () => {
+  await assertNoLeakedHandles(async () => {
+    const r = await rig();
+    r.heap(0.9); // critical (and warning)
+    await r.alerter.flush();
+    r.clock.now += 60_000;
+    await r.alerter.close();
+    assert.deepEqual(seen(r.receiver), [
+      ['memory_warning:firing', 'memory_critical:firing'],
+      ['memory_warning:resolved', 'memory_critical:resolved'],
+    ]);
+    const [fired, ended] = r.receiver.delivered().map((q) => q.json.alerts[1]);
+    assert.equal(ended.startsAt, fired.startsAt, 'the resolve names the episode it ends');
+    assert.equal(ended.endsAt, new Date(r.clock.now).toISOString());
+    assert.equal(ended.value, null, 'the condition was not seen to clear');
+    assert.match(ended.summary, /^memory status critical: .*\(no longer watched: this instance is shutting down\)$/);
+    assert.deepEqual(r.alerter.firing(), []);
+    assert.equal(r.alerter.stats().sent, 2);
+    await r.close(); // closing again sends nothing more
+    assert.equal(r.receiver.delivered().length, 2);
+  });
+});
+
 describe('alerts: thresholds with a hold before resolving', () => {
   test('heap forecast: fires when the post-GC trend reaches the limit within ALERT_HEAP_FORECAST, resolves after the hold', async () => {
     await assertNoLeakedHandles(async () => {
