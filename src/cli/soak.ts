@@ -1,7 +1,9 @@
 // `headroom soak [options] -- <command>`: the leak gate. Exit codes: 0 no leak, 1 leak,
-// 3 inconclusive, 2 bad usage or the service did not start or exited during the soak.
+// 3 inconclusive, 2 bad usage or the service did not start or exited during the soak, 128 + n
+// when signal n stopped it.
 import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { constants as osConstants } from 'node:os';
 import { formatMs, parseDuration } from '../options/spec.js';
 import {
   parseAttach,
@@ -51,6 +53,7 @@ Options:
   -h, --help           show this help
 
 Exit code: 0 no leak · 1 leak · 3 inconclusive · 2 bad usage, or the service did not start or exited
+           · 128 + n stopped by signal n (Ctrl-C: 130)
 Examples: headroom soak --duration 2m --html soak.html -- node server.js
           headroom soak --attach 9229 --url http://127.0.0.1:3000
 Details: docs/soak.md
@@ -253,7 +256,15 @@ export async function soak(argv: string[]): Promise<void> {
     if (why) fail(`${flag} ${file}: ${why}`, 2);
   }
   const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
+  // The signal that stopped the soak: it still prints what it measured, then exits 128 + the
+  // signal's number (Ctrl-C 130), as a shell expects of an interrupted command; not 3, which a
+  // CI step reads as "inconclusive: run longer".
+  let stoppedBy: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    stoppedBy ??= signal;
+    stop.abort();
+  };
+  const interrupted = (): number | undefined => (stoppedBy ? 128 + osConstants.signals[stoppedBy] : undefined);
   // SIGHUP: the terminal or the ssh session went away. Each stops the soak and the service with it.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const s of signals) process.once(s, onSignal);
@@ -288,7 +299,7 @@ export async function soak(argv: string[]): Promise<void> {
   } catch (err) {
     if (tty) process.stderr.write('\r\x1b[K');
     if (err instanceof SoakStartError || err instanceof SoakAttachError || err instanceof RangeError || err instanceof TypeError)
-      fail(asFlags((err as Error).message.replace(/^soak: /, '')), 2);
+      fail(asFlags((err as Error).message.replace(/^soak: /, '')), interrupted() ?? 2);
     throw err;
   }
   if (tty) process.stderr.write('\r\x1b[K');
@@ -302,5 +313,5 @@ export async function soak(argv: string[]): Promise<void> {
   }
   process.stdout.write(summary(report));
   // A service that died under the load cannot be vouched for: a failed run, not "run it longer".
-  process.exitCode = report.target.exited ? 2 : EXIT[report.verdict];
+  process.exitCode = interrupted() ?? (report.target.exited ? 2 : EXIT[report.verdict]);
 }
