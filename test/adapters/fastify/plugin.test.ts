@@ -4,7 +4,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { fastifyPluginSpecs, gracefulShutdown, headroom, healthRoutes, proxyHandler } from '../../../src/adapters/fastify/index.js';
@@ -428,6 +430,55 @@ describe('Fastify plugin', () => {
     await app.ready();
     assert.equal((await app.inject('/hc/live')).statusCode, 200);
     await app.close();
+  });
+
+  test('over HTTP/2 (h2c) each request of the app counts until its response closes; own routes never count', async () => {
+    await assertNoLeakedHandles(async () => {
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      // No session timeout: on Node 20 a closed session's timeout timer is left to fire (unref'd),
+      // Fastify's and Node's handle, not headroom's, which the handle check would report.
+      const app = Fastify({ http2: true, http2SessionTimeout: 0 });
+      await app.register(headroom, {});
+      app.get('/app/held', async () => {
+        await held;
+        return { ok: true };
+      });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const sessionClosed: Promise<unknown>[] = [];
+      app.server.on('session', (session: http2.ServerHttp2Session) => sessionClosed.push(once(session, 'close')));
+      const client = http2.connect(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);
+      const get = (path: string): Promise<{ status: number; body: string }> =>
+        new Promise((resolve, reject) => {
+          const stream = client.request({ ':path': path });
+          let status = 0;
+          let body = '';
+          stream.setEncoding('utf8');
+          stream.on('response', (headers) => (status = Number(headers[':status'])));
+          stream.on('data', (chunk: string) => (body += chunk));
+          stream.on('end', () => resolve({ status, body }));
+          stream.on('error', reject);
+          stream.end();
+        });
+      // The scrape is an own route: it would read 2 while the held request is in flight if it counted itself.
+      const inFlight = async (): Promise<number> =>
+        Number(/^headroom_app_requests_in_flight (\d+)$/m.exec((await get('/metrics')).body)?.[1]);
+      try {
+        assert.equal(await inFlight(), 0);
+        const pending = get('/app/held');
+        await waitFor(async () => (await inFlight()) === 1, 'the held request to count');
+        assert.equal((await get('/health/ready')).status, 200);
+        assert.equal(await inFlight(), 1, 'a probe does not count');
+        release();
+        assert.deepEqual(await pending, { status: 200, body: '{"ok":true}' });
+        await waitFor(async () => (await inFlight()) === 0, 'the slot to be released');
+      } finally {
+        release();
+        client.close();
+        await Promise.all(sessionClosed);
+        await app.close();
+      }
+    });
   });
 
   test('closing the app leaves no active handle', async () => {
