@@ -95,9 +95,23 @@ const requestUrl = (req: NodeRequest): string => req.url ?? '/';
 /**
  * What nodeMiddleware does before next(), for callers that are not a middleware chain (a request
  * listener in front of an app): answers health, metrics, the admin API and shed requests itself
- * and returns undefined, or counts the request in flight and returns its path.
+ * and returns false, or counts the request in flight and returns true.
  */
-export type NodeGate = (req: NodeRequest, res: ServerResponse) => string | undefined;
+export type NodeGate = (req: NodeRequest, res: ServerResponse) => boolean;
+
+/**
+ * The second and third characters of each own path, in pairs (-1: the path has no third), or
+ * undefined when an own path is '/' itself: a URL matching no pair cannot start with any of them.
+ */
+function leadsOf(paths: (string | false)[]): number[] | undefined {
+  const leads: number[] = [];
+  for (const p of paths) {
+    if (p === false) continue;
+    if (p.length < 2) return undefined;
+    leads.push(p.charCodeAt(1), p.length > 2 ? p.charCodeAt(2) : -1);
+  }
+  return leads;
+}
 
 export function nodeGate(headroom: Headroom, options: Omit<NodeMiddlewareOptions, 'beforeNext'> = {}): NodeGate {
   const { health, metrics, admin } = resolveNodeRoutes('nodeMiddleware', {
@@ -123,19 +137,29 @@ export function nodeGate(headroom: Headroom, options: Omit<NodeMiddlewareOptions
   const own = (res: ServerResponse): void => {
     if (byConnection) headroom.uncount(res);
   };
+  // Most requests are the app's: two character codes tell them apart from every own path, before
+  // the path is cut from the URL or compared (each a call into V8's string builtins).
+  const leads = leadsOf([health, metrics, admin]);
+  const mayBeOwn = (url: string): boolean => {
+    if (leads === undefined) return true;
+    const a = url.charCodeAt(1);
+    const b = url.charCodeAt(2);
+    for (let i = 0; i < leads.length; i += 2) if (a === leads[i] && (leads[i + 1] === -1 || b === leads[i + 1])) return true;
+    return false;
+  };
 
-  return (req, res) => {
+  /** Answers health, metrics and the admin API; false when the request is none of them. */
+  const answerOwn = (req: NodeRequest, res: ServerResponse, url: string): boolean => {
     const method = req.method ?? 'GET';
-    const url = urlOf(req);
     const path = pathOf(url);
-    const read = method === 'GET' || method === 'HEAD';
-    if (read) {
+    if (method === 'GET' || method === 'HEAD') {
       // The prefix test first: an app's path is rejected at its first differing character, without
       // hashing the (new on every request) path string for the map.
       const probe = health !== false && path.startsWith(health) ? probes.get(path) : undefined;
       if (probe) {
         own(res);
-        return void writePlain(res, probe(), method);
+        writePlain(res, probe(), method);
+        return true;
       }
       if (path === metrics || path === metricsSlash) {
         own(res);
@@ -143,7 +167,7 @@ export function nodeGate(headroom: Headroom, options: Omit<NodeMiddlewareOptions
           (r) => writePlain(res, r, method),
           (err: unknown) => writePlain(res, errorResponse(err), method),
         );
-        return undefined;
+        return true;
       }
     }
     if (adminPrefix && (path === admin || path.startsWith(adminPrefix))) {
@@ -154,25 +178,35 @@ export function nodeGate(headroom: Headroom, options: Omit<NodeMiddlewareOptions
           (r) => writePlain(res, r, method),
           (err: unknown) => writePlain(res, errorResponse(err), method),
         );
-      return undefined;
+      return true;
     }
-    const refused = headroom.shed(path);
-    if (refused) {
-      own(res);
-      return void writePlain(res, refused, method);
+    return false;
+  };
+
+  return (req, res) => {
+    const url = urlOf(req);
+    if (mayBeOwn(url) && answerOwn(req, res, url)) return false;
+    // The common case (healthy, not draining) is decided without cutting the path from the URL.
+    if (headroom.wouldShed()) {
+      const refused = headroom.shed(pathOf(url));
+      if (refused) {
+        own(res);
+        writePlain(res, refused, req.method ?? 'GET');
+        return false;
+      }
     }
     if (!byConnection) headroom.countRequest(req, res);
-    return path;
+    return true;
   };
 }
 
 export function nodeMiddleware(headroom: Headroom, options: NodeMiddlewareOptions = {}): NodeMiddleware {
   const gate = nodeGate(headroom, options);
-  const beforeNext = options.beforeNext;
+  const { beforeNext } = options;
+  const urlOf = options.url ?? requestUrl;
   return (req, res, next) => {
-    const path = gate(req, res);
-    if (path === undefined) return;
-    if (beforeNext) beforeNext(req, path);
+    if (!gate(req, res)) return;
+    if (beforeNext) beforeNext(req, pathOf(urlOf(req)));
     next();
   };
 }

@@ -86,7 +86,7 @@ test('nodeGate with its server counts the app requests by connection and leaves 
     const held: ServerResponse[] = [];
     const server = createServer((_req, res) => held.push(res));
     const gate = nodeGate(hr, { server });
-    standInFront(server, (req, res) => gate(req, res) !== undefined);
+    standInFront(server, gate);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
@@ -104,6 +104,33 @@ test('nodeGate with its server counts the app requests by connection and leaves 
       assert.equal((await answer).status, 200);
       assert.equal(await hr.idle(5_000), true);
       assert.equal(calls.countRequest, 0, 'nothing counted one by one');
+    } finally {
+      await hr.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
+test("nodeGate tells own paths from the app's by their leading characters first: short and look-alike paths go where they belong", async () => {
+  await assertNoLeakedHandles(async () => {
+    const hr = createHeadroom();
+    const server = createServer((_req, res) => res.end('app'));
+    const gate = nodeGate(hr, { health: '/h', metrics: '/me', admin: '/admin' });
+    standInFront(server, gate);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      for (const path of ['/h', '/h/', '/h/live', '/h/ready', '/me', '/me/', '/admin', '/admin/memory-stats', '/h?x=1', '/me?format=x']) {
+        assert.notEqual((await request(`${base}${path}`)).text, 'app', `${path} is headroom's`);
+      }
+      for (const path of ['/', '/hx', '/hx/live', '/m', '/mex', '/metrics', '/ad', '/ad?x=1', '/adminx', '/H', '/?h', '/x/h']) {
+        assert.equal((await request(`${base}${path}`)).text, 'app', `${path} is the app's`);
+      }
+      hr.drain();
+      assert.equal((await request(`${base}/mex`)).status, 503, "the app's look-alike is shed");
+      assert.equal((await request(`${base}/h/ready`)).status, 503, 'readiness says draining');
+      assert.equal((await request(`${base}/h/live`)).status, 200, 'own paths are never shed');
     } finally {
       await hr.close();
       server.closeAllConnections();

@@ -144,7 +144,7 @@ export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom 
       }
       const gate = nodeGate(hr, { ...paths, client: appClient(app) });
       return (req, res) => {
-        if (gate(req, res) !== undefined) app(req, res);
+        if (gate(req, res)) app(req, res);
       };
     },
     proxy() {

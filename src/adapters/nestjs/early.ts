@@ -20,6 +20,7 @@ import {
   clientAddress,
   nodeGate,
   nodeMiddleware,
+  pathOf,
   type NodeMiddleware,
   type NodeRequest,
   type NodeRoutePaths,
@@ -78,9 +79,9 @@ export function createEarlyMiddleware(headroom: Headroom, options: EarlyOptions)
 export function createEarlyGate(headroom: Headroom, { routes, wiring, client, server }: Omit<EarlyOptions, 'parts'>): RequestGate {
   const gate = nodeGate(headroom, { ...routes, url: originalUrl, client, server });
   return (req, res) => {
-    const path = gate(req, res);
-    if (path === undefined) return false;
-    if (underProxy(wiring, path)) hideBody(req);
+    if (!gate(req, res)) return false;
+    // Only with a proxy controller (its mount known once Nest has registered its routes).
+    if (wiring.under !== undefined && underProxy(wiring, pathOf(originalUrl(req)))) hideBody(req);
     return true;
   };
 }
