@@ -39,7 +39,7 @@ export class Episodes {
     episode.clearSince ??= now;
     if (now - episode.clearSince < hold) return undefined;
     this.open.delete(name);
-    return { ...event(name, 'resolved', r, episode.startsAt), severity: episode.fired.severity, endsAt: new Date(now).toISOString() };
+    return resolved(name, episode, r, now);
   }
 
   /**
@@ -51,10 +51,9 @@ export class Episodes {
     const out: AlertEvent[] = [];
     for (const [name, e] of this.open) {
       out.push({
-        ...event(name, 'resolved', e.fired, e.startsAt),
+        ...resolved(name, e, e.fired, now),
         value: null,
         summary: `${e.fired.summary} (no longer watched: this instance is shutting down)`,
-        endsAt: new Date(now).toISOString(),
       });
     }
     this.open.clear();
@@ -81,4 +80,9 @@ function event(name: AlertName, status: AlertEvent['status'], r: Reading, starts
     unit: r.unit,
     startsAt: new Date(startsAt).toISOString(),
   };
+}
+
+/** The notification ending an episode: its start, the severity it fired with, the reading `r`, and when it ended. */
+function resolved(name: AlertName, episode: Episode, r: Reading, now: number): AlertEvent {
+  return { ...event(name, 'resolved', r, episode.startsAt), severity: episode.fired.severity, endsAt: new Date(now).toISOString() };
 }
