@@ -181,9 +181,9 @@ describe('proxy rules', () => {
   });
 
   test('unreachable upstream → 502; no headers within STREAM_TIMEOUT → 504 and the upstream request is dropped', async () => {
-    const dead = await startUpstream(() => {});
-    const deadUrl = dead.url;
-    await dead.close();
+    // Port 1: nothing listens there, and no test's server can take it (a port freed by close() was
+    // once taken by a parallel test's server before the gateway connected: 504 after 30 s, not 502).
+    const deadUrl = 'http://127.0.0.1:1';
     const stall = await startUpstream(() => {});
     const gw1 = await startGateway({ upstreamUrl: deadUrl });
     const gw2 = await startGateway({ upstreamUrl: stall.url, streamTimeout: 300 });
