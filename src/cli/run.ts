@@ -10,7 +10,7 @@ import { explain } from '../run/explain.js';
 import { oomKillCount, readMemoryLimit, type MemoryLimit } from '../monitor/limit.js';
 import { findGivenFlags, splitNodeOptions, type GivenFlag } from '../run/node-flags.js';
 import { FORWARDED_SIGNALS, isNodeCommand, plan, start, type ChildEnd } from '../run/runner.js';
-import { bareBytesProblem, parseSize, SIZE_ACCEPTED } from '../run/size.js';
+import { parseSize, SIZE_ACCEPTED, sizeProblem } from '../run/size.js';
 import { suggestFlag } from '../options/suggest.js';
 import { fail } from './fail.js';
 
@@ -63,8 +63,8 @@ export function parseRunArgs(argv: string[], cmd: 'run' | 'flags'): RunArgs {
     if (name === 'memory') {
       const n = parseSize(value);
       if (n === undefined) fail(`--memory=${value}: must be ${SIZE_ACCEPTED}`, 2);
-      const bare = bareBytesProblem(value, n);
-      if (bare) fail(`--memory=${value}: ${bare}`, 2);
+      const problem = sizeProblem(value, n);
+      if (problem) fail(`--memory=${value}: ${problem}`, 2);
       out.memory = n;
     } else if (name === 'processes') {
       if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 256)
@@ -273,8 +273,8 @@ export async function serveUnderRun(): Promise<boolean> {
   if (process.env.HEADROOM_MEMORY !== undefined && process.env.HEADROOM_MEMORY !== '') {
     memory = parseSize(process.env.HEADROOM_MEMORY);
     if (memory === undefined) fail(`HEADROOM_MEMORY=${process.env.HEADROOM_MEMORY}: must be ${SIZE_ACCEPTED}`, 2);
-    const bare = bareBytesProblem(process.env.HEADROOM_MEMORY, memory);
-    if (bare) fail(`HEADROOM_MEMORY=${process.env.HEADROOM_MEMORY}: ${bare}`, 2);
+    const problem = sizeProblem(process.env.HEADROOM_MEMORY, memory);
+    if (problem) fail(`HEADROOM_MEMORY=${process.env.HEADROOM_MEMORY}: ${problem}`, 2);
   }
   const { derivation, limit } = computeFor(
     { memory, explain: false, help: false, args: [] },

@@ -71,7 +71,7 @@ export interface DeriveInput {
   given?: GivenFlag[];
   /** Where heap snapshots go; set: a snapshot near the heap limit when there is room for it. */
   heapSnapshotDir?: string;
-  /** Without a limit: the machine's memory and V8's default heap limit on it (for the snapshot's room), bytes. */
+  /** The machine's memory, bytes: --memory above it is warned about; without a limit, the snapshot's room. */
   machineMemory?: number;
   defaultHeapLimit?: number;
 }
@@ -134,6 +134,10 @@ export function derive(input: DeriveInput): Derivation {
   if (input.memory !== undefined && input.limit !== null && input.memory > input.limit) {
     warnings.push(
       `${memorySource} ${mib(input.memory)} is above the cgroup limit ${mib(input.limit)} (${input.limitSource}): the kernel kills at the cgroup limit`,
+    );
+  } else if (input.memory !== undefined && input.machineMemory !== undefined && input.memory > input.machineMemory) {
+    warnings.push(
+      `${memorySource} ${mib(input.memory)} is above this machine's memory ${mib(input.machineMemory)}: a heap sized for it can outgrow the machine, and the kernel's OOM killer ends the process before V8's heap limit does`,
     );
   }
   const runnerOverhead = input.runnerParent && limit !== null ? RUNNER_OVERHEAD : 0;

@@ -13,9 +13,17 @@ export function parseSize(raw: string): number | undefined {
   return n === undefined || n <= 0 ? undefined : n;
 }
 
-/** A bare number under 1 MiB is bytes, and surely meant as MiB or GiB: the message to say so, else undefined. */
-export function bareBytesProblem(raw: string, bytes: number): string | undefined {
-  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || bytes >= 2 ** 20) return undefined;
+/** The largest memory limit taken: beyond any machine's memory (the largest have tens of TiB), a slip of the unit. */
+export const MAX_MEMORY = 2 ** 50;
+
+/**
+ * A size that parses but cannot be meant as a memory limit, and the message to say so: a bare number
+ * under 1 MiB (bytes, surely meant as MiB or GiB), or one above MAX_MEMORY; else undefined.
+ */
+export function sizeProblem(raw: string, bytes: number): string | undefined {
   const n = raw.trim();
+  if (bytes > MAX_MEMORY)
+    return `${Math.round(bytes / 2 ** 40)} TiB is more memory than any machine has: at most ${MAX_MEMORY / 2 ** 40} TiB (1024t) is accepted`;
+  if (!/^\d+(\.\d+)?$/.test(n) || bytes >= 2 ** 20) return undefined;
   return `a bare number is bytes, and ${n} bytes is no memory limit: did you mean ${n}m or ${n}g?`;
 }

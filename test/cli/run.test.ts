@@ -41,6 +41,7 @@ test('bad usage exits 2 naming the option, the value and what is accepted', asyn
     [['flags', '--memory', '12x'], /--memory=12x: must be a size such as 512m, 512Mi/],
     [['flags', '--memory'], /--memory needs a value/],
     [['flags', '--memory', '12'], /--memory=12: a bare number is bytes, and 12 bytes is no memory limit: did you mean 12m or 12g\?/],
+    [['flags', '--memory', '999999t'], /--memory=999999t: 999999 TiB is more memory than any machine has: at most 1024 TiB \(1024t\)/],
     [['flags', '--processes', '0'], /--processes=0: must be an integer from 1 to 256/],
     [['flags', '--memroy', '1g'], /unknown option --memroy \(did you mean --memory\?\)/],
     [['flags', '--explain=yes'], /--explain takes no value/],
@@ -56,6 +57,7 @@ test('bad usage exits 2 naming the option, the value and what is accepted', asyn
     ],
     [['serve', '--port', '0'], /HEADROOM_RUN=maybe: must be on or off/, { HEADROOM_RUN: 'maybe' }],
     [['serve', '--port', '0'], /HEADROOM_MEMORY=lots: must be a size/, { HEADROOM_MEMORY: 'lots' }],
+    [['serve', '--port', '0'], /HEADROOM_MEMORY=2000t: 2000 TiB is more memory than any machine has/, { HEADROOM_MEMORY: '2000t' }],
   ];
   const results = await Promise.all(cases.map(([args, , env]) => runCli(args, env)));
   results.forEach((r, i) => {

@@ -1,7 +1,7 @@
 // The derivation: tiers, the reserve, --processes, the user's flags, the snapshot rule, errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { derive, HEAP_OVERHEAD_SHARE, MiB, NODE_BASELINE, RUNNER_OVERHEAD, TIERS } from '../../src/run/derive.js';
+import { derive, HEAP_OVERHEAD_SHARE, MiB, NODE_BASELINE, RUNNER_OVERHEAD, TIERS, type Derivation } from '../../src/run/derive.js';
 import { explain } from '../../src/run/explain.js';
 import { findGivenFlags, splitNodeOptions } from '../../src/run/node-flags.js';
 import { isHeadroomError } from '../../src/errors.js';
@@ -152,6 +152,14 @@ test('--memory replaces the limit; above the cgroup limit it is warned about', (
   assert.equal(d.limitSource, '--memory');
   assert.equal(d.budget, 1024 * MiB);
   assert.match(d.warnings.join('\n'), /--memory 1024 MiB is above the cgroup limit 256 MiB/);
+});
+
+test("--memory above the machine's memory is warned about (no cgroup limit), at or below it is not", () => {
+  const at = (memory: number): Derivation =>
+    derive({ limit: null, limitSource: 'no cgroup file system', memory, machineMemory: 4096 * MiB });
+  assert.match(at(8192 * MiB).warnings.join('\n'), /--memory 8192 MiB is above this machine's memory 4096 MiB: .*OOM killer/);
+  assert.equal(at(8192 * MiB).budget, 8192 * MiB, 'still sized as asked');
+  assert.deepEqual(at(4096 * MiB).warnings, []);
 });
 
 test('no limit: no flags, Node sizes its heap from the machine', () => {
