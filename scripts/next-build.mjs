@@ -1,7 +1,8 @@
 // Builds a Next.js app of this repository against the repo's own source (the conformance fixture
 // test/fixtures/apps/next and the bench app bench/adapters/apps/next): compiles src/ with tsc into
 // the app's .headroom-dist/ (what its next.config.mjs aliases `headroom-memory/next` to), then runs
-// `next build`. Skipped when the app's .next/ holds a build of exactly this source (a hash of src/,
+// `next build`. (prepareHeadroomDist compiles src/ alone, for bench apps that must run the
+// JavaScript users run rather than the source through tsx.) Skipped when the app's .next/ holds a build of exactly this source (a hash of src/,
 // the app's folder, this file, package-lock.json and tsconfig.build.json). CI=1 so that Next never
 // installs anything it thinks is missing: it must not touch package.json or node_modules.
 // Test files run in parallel: one process builds under a lock directory, the others wait for it.
@@ -30,7 +31,7 @@ function sourceHash(app) {
   const hash = createHash('sha256');
   const inputs = [
     ...files(path.join(repo, 'src')),
-    ...files(app),
+    ...(app ? files(app) : []),
     self,
     path.join(repo, 'package-lock.json'),
     path.join(repo, 'tsconfig.build.json'),
@@ -52,14 +53,30 @@ function run(cmd, args, cwd, env) {
     );
 }
 
-function build(app, digest, env) {
-  const dist = path.join(app, '.headroom-dist');
+/** tsc of src/ into `dist` (ESM, no declarations), with the dashboard's files as scripts/build.mjs places them. */
+function compileSource(dist, env) {
   rmSync(dist, { recursive: true, force: true });
-  rmSync(path.join(app, '.next'), { recursive: true, force: true });
   const tsc = path.join(repo, 'node_modules/typescript/bin/tsc');
   run(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', dist, '--declaration', 'false'], repo, env);
-  // As scripts/build.mjs does: the dashboard page's own files next to the module that serves them.
   cpSync(path.join(repo, 'src/observe/dashboard/static'), path.join(dist, 'observe/dashboard/static'), { recursive: true });
+}
+
+/**
+ * Compiles src/ into `dist` unless it holds a compile of exactly this source (a stamp file in it);
+ * returns whether it compiled. One caller at a time (no lock: the benches run one after another).
+ */
+export function prepareHeadroomDist(dist) {
+  const digest = sourceHash(undefined);
+  const stamp = path.join(dist, '.headroom-build-hash');
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) return false;
+  compileSource(dist, {});
+  writeFileSync(stamp, digest);
+  return true;
+}
+
+function build(app, digest, env) {
+  rmSync(path.join(app, '.next'), { recursive: true, force: true });
+  compileSource(path.join(app, '.headroom-dist'), env);
   run(process.execPath, [path.join(repo, 'node_modules/next/dist/bin/next'), 'build'], app, env);
   writeFileSync(path.join(app, '.next', 'headroom-build-hash'), digest);
 }

@@ -2,7 +2,7 @@
 // counted by valgrind's callgrind: far steadier than wall-clock throughput on a shared VM.
 //
 //   npm run bench -- adapters/callgrind [--frameworks fastify,nest-fastify,express,nest-express,next] [--requests 2000]
-//        [--warmup 3000] [--jitless] [--keep DIR] [--only bare|headroom] [--whole]
+//        [--warmup 3000] [--jitless] [--keep DIR] [--only bare|headroom] [--whole] [--dist DIR]
 //
 // Each app runs under callgrind collecting only inside node::LibuvStreamWrap::OnUvRead on the main
 // thread: a request's whole path (parsing, hooks, handler, the response write, the microtasks and
@@ -16,6 +16,7 @@
 // completions, idle-time GC tasks: work a request causes outside its read callback, and the
 // per-second work, stretched by valgrind's slowness). The environment reaches the apps: `BENCH_WITHOUT=monitor … --only headroom` measures headroom with
 // its monitor stopped (the apps refuse BENCH_WITHOUT on the bare variant, the Next.js app ignores it).
+// The apps load headroom compiled by tsc (dist.ts; `--dist DIR` another compile, e.g. an older commit's dist/).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { headroomDist } from './dist.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Each app's node arguments (after the flags below) and working directory; `prepare` runs once first. */
@@ -51,6 +53,7 @@ const { values: args } = parseArgs({
     keep: { type: 'string' },
     only: { type: 'string' },
     whole: { type: 'boolean', default: false },
+    dist: { type: 'string' },
   },
 });
 const frameworks = args.frameworks.split(',');
@@ -86,7 +89,7 @@ function totalIr(file: string): number {
 
 async function measure(framework: string, variant: 'bare' | 'headroom', dir: string): Promise<number> {
   const out = join(dir, `${framework}-${variant}.out`);
-  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', BENCH_VARIANT: variant };
+  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', BENCH_VARIANT: variant, BENCH_HEADROOM_DIST: dist };
   const child: ChildProcess = spawn(
     'valgrind',
     [
@@ -156,6 +159,7 @@ async function measure(framework: string, variant: 'bare' | 'headroom', dir: str
   }
 }
 
+const dist = headroomDist(args.dist);
 for (const framework of frameworks) APPS[framework]!.prepare?.();
 const dir = mkdtempSync(join(tmpdir(), 'headroom-callgrind-'));
 try {

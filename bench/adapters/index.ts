@@ -22,10 +22,11 @@
 // part's cost to about 1 %.
 // Before measuring, both variants must answer GET /app/hello with the same status, type and body,
 // and GET /health/ready must be 404 on the bare app and 200 with headroom. With two or more CPUs the
-// apps run on one CPU and the load generators on another (taskset).
+// apps run on one CPU and the load generators on another (taskset). The apps load headroom compiled
+// by tsc, as users run it (dist.ts; the Next.js app its own compile, apps/next/prepare.mjs).
 // Usage: npm run bench -- adapters [--frameworks fastify,express,express-front,nest-express,nest-fastify,next]
 //        [--rounds 5] [--duration 6] [--slice 2] [--connections 32] [--pin 0:1 | --pin none]
-//        [--same bare|headroom] [--base CONFIG] [--target CONFIG] [--warmup SECONDS]
+//        [--same bare|headroom] [--base CONFIG] [--target CONFIG] [--warmup SECONDS] [--dist DIR]
 //        CONFIG: bare | headroom | headroom-without:gate,monitor (default --base bare --target headroom)
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -38,6 +39,7 @@ import { cpus, loadavg } from 'node:os';
 import { readProc } from '../../src/soak/proc.js';
 import { median } from '../../src/soak/stats.js';
 import { BENCH_PARTS } from './apps/parts.js';
+import { headroomDist } from './dist.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({
@@ -59,6 +61,8 @@ const { values: args } = parseArgs({
     target: { type: 'string' },
     // Seconds of load on each fresh app before it is measured (default: the framework's own).
     warmup: { type: 'string' },
+    // Compiled headroom for the Fastify, Express and NestJS apps (default: src/ compiled for the bench).
+    dist: { type: 'string' },
   },
 });
 
@@ -113,6 +117,10 @@ if (args.pin !== 'none' && !pin) throw new Error(`--pin: expected <app CPUs>:<wr
 const pinned = (cpuList: string | undefined, cmd: string, argv: string[]): [string, string[]] =>
   cpuList ? ['taskset', ['-c', cpuList, cmd, ...argv]] : [cmd, argv];
 
+/** The compiled headroom the apps load: compiled (or checked) once, on first use. */
+let compiled: string | undefined;
+const dist = (): string => (compiled ??= headroomDist(args.dist));
+
 // Apps still running, killed if the bench itself is interrupted (so none is left listening).
 const live = new Set<ChildProcess>();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -127,7 +135,7 @@ async function start(fw: Framework, config: Config): Promise<{ url: string; chil
   const without = config.without.length > 0 ? { BENCH_WITHOUT: config.without.join(',') } : {};
   const child = spawn(...pinned(pin?.[1], c.cmd, c.argv), {
     cwd: c.cwd,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', ...c.env, ...without },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', BENCH_HEADROOM_DIST: dist(), ...c.env, ...without },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   live.add(child);

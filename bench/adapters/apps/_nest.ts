@@ -9,7 +9,8 @@ import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { AddressInfo } from 'node:net';
-import { HEADROOM, HeadroomModule, type Headroom } from '../../../src/adapters/nestjs/index.js';
+import type * as NestAdapter from '../../../src/adapters/nestjs/index.js';
+import { loadHeadroom } from './headroom.js';
 import { benchWithout } from './parts.js';
 
 class AppController {
@@ -22,12 +23,13 @@ Controller('app')(AppController);
 
 export async function main(platform: 'express' | 'fastify'): Promise<void> {
   const without = benchWithout(['monitor']);
-  const imports: DynamicModule[] = process.env.BENCH_VARIANT === 'headroom' ? [HeadroomModule.forRoot()] : [];
+  const nest = process.env.BENCH_VARIANT === 'headroom' ? await loadHeadroom<typeof NestAdapter>('adapters/nestjs/index.js') : undefined;
+  const imports: DynamicModule[] = nest ? [nest.HeadroomModule.forRoot()] : [];
   class AppModule {}
   Module({ imports, controllers: [AppController] })(AppModule);
   const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter();
   const app = await NestFactory.create(AppModule, adapter, { logger: false });
-  if (without.has('monitor')) app.get<Headroom>(HEADROOM).monitor.stop(); // sampling, event-loop probe, GC observer
+  if (nest && without.has('monitor')) app.get<NestAdapter.Headroom>(nest.HEADROOM).monitor.stop(); // sampling, event-loop probe, GC observer
   await app.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1');
   const { port } = (app.getHttpServer() as { address(): AddressInfo }).address();
   console.log(`HEADROOM_FIXTURE_LISTENING http://127.0.0.1:${port}`);

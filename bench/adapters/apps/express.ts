@@ -5,10 +5,14 @@
 import express from 'express';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { headroom } from '../../../src/adapters/express/index.js';
+import type * as ExpressAdapter from '../../../src/adapters/express/index.js';
+import { loadHeadroom } from './headroom.js';
 
 const app = express();
-const hr = process.env.BENCH_VARIANT === 'headroom' ? headroom() : undefined;
+const hr =
+  process.env.BENCH_VARIANT === 'headroom'
+    ? (await loadHeadroom<typeof ExpressAdapter>('adapters/express/index.js')).headroom()
+    : undefined;
 const front = process.env.BENCH_EXPRESS_FRONT === '1';
 if (hr && !front) app.use(hr.middleware());
 

@@ -5,7 +5,8 @@
 // after registering: the reference side of a part-by-part comparison (bench/adapters --base), so one
 // part's cost is measured against headroom without it, in the same seconds.
 import Fastify from 'fastify';
-import { headroom } from '../../../src/adapters/fastify/index.js';
+import type * as FastifyAdapter from '../../../src/adapters/fastify/index.js';
+import { loadHeadroom } from './headroom.js';
 import { benchWithout } from './parts.js';
 
 const without = benchWithout();
@@ -14,6 +15,7 @@ const app = Fastify({ logger: false });
 // Fastify's own request listener, put back in place of headroom's gate (shedding and in-flight count) for BENCH_WITHOUT=gate.
 const fastifyListener = app.server.listeners('request')[0] as (...args: unknown[]) => void;
 if (process.env.BENCH_VARIANT === 'headroom') {
+  const { headroom } = await loadHeadroom<typeof FastifyAdapter>('adapters/fastify/index.js');
   await app.register(headroom, { defaultMetrics: process.env.BENCH_DEFAULT_METRICS !== '0' });
   if (without.has('gate')) {
     app.server.removeAllListeners('request');
