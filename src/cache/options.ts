@@ -61,7 +61,7 @@ export const l1Specs = {
 export const diskSpecs = {
   dir: str({
     env: 'CACHE_DIR',
-    doc: 'Directory of the disk L2 store. Must be new or empty on first use (headroom then writes a .headroom-disk-cache marker in it); a non-empty directory without the marker stops start-up. Only files named like cache files are ever deleted in it.',
+    doc: 'Directory of the disk L2 store. Must be new or empty on first use (headroom then writes a .headroom-disk-cache marker in it); a non-empty directory without the marker stops start-up, unless all it holds is cache files (its marker lost when the directory was made again under a running cache). Only files named like cache files are ever deleted in it.',
     default: './.headroom-cache',
     maxLength: 4096,
     pattern: /./,

@@ -257,6 +257,28 @@ describe('disk store', () => {
     await b.close();
   });
 
+  test('a cache directory made again empty under a running store (its marker gone) is adopted at the next start', async () => {
+    const dir = freshDir();
+    const a = new DiskStore({ dir });
+    await a.ready;
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir); // an operator's `rm -rf dir && mkdir dir`: the store's next write finds it there
+    await a.set('k1', entry(Buffer.from('v1')));
+    await a.close();
+    assert.equal(existsSync(join(dir, MARKER)), false, 'the running store did not make it, so wrote no marker');
+    const b = new DiskStore({ dir }); // was refused: "not empty and has no .headroom-disk-cache marker"
+    await b.ready;
+    assert.ok(existsSync(join(dir, MARKER)), 'adopted: the marker is written');
+    assert.equal((await b.get('k1'))?.payload.toString(), 'v1');
+    await b.close();
+    // One file not named like the cache's among them, and it is someone's directory again.
+    const other = freshDir();
+    mkdirSync(join(other, 'ab'), { recursive: true });
+    writeFileSync(join(other, 'ab', 'a'.repeat(64)), 'looks like an entry');
+    writeFileSync(join(other, 'ab', 'notes.txt'), 'precious');
+    assert.throws(() => new DiskStore({ dir: other }), /is not empty and has no \.headroom-disk-cache marker/);
+  });
+
   test('a file the start-up scan cannot read is counted and left, and every other file of its folder is indexed', async () => {
     const dir = freshDir();
     const a = new DiskStore({ dir });

@@ -10,7 +10,7 @@
 // claims it on first use, a non-empty directory without the marker is refused, and only files
 // named like ours (64 hex digits in a two-hex-digit folder, our temp names) are ever deleted.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { constants, mkdir, open, readdir, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
@@ -537,8 +537,21 @@ const isEntryName = (name: string): boolean => /^[0-9a-f]{64}$/.test(name);
 const isTempName = (name: string): boolean => /^\d+-\d+-[0-9a-f]{8}\.tmp$/.test(name);
 
 /**
+ * Whether every name in `dir` is one the cache itself writes: its temp folder, and two-hex folders
+ * holding only entry files. So is a cache whose marker is gone because the directory was made
+ * again empty under a running store (`rm -rf dir && mkdir dir`), which then filled it.
+ */
+function holdsOnlyCacheFiles(dir: string, names: string[]): boolean {
+  return names.every(
+    (name) =>
+      name === TMP_DIR || (isShard(name) && statSync(join(dir, name)).isDirectory() && readdirSync(join(dir, name)).every(isEntryName)),
+  );
+}
+
+/**
  * Claims `dir` for the cache (synchronously, once at construction): creates it or adopts it when
- * empty by writing the marker; refuses a non-empty directory without the marker.
+ * empty, or holding only the cache's own files, by writing the marker; refuses any other non-empty
+ * directory without the marker.
  */
 function claimDir(dir: string): void {
   let names: string[];
@@ -546,7 +559,7 @@ function claimDir(dir: string): void {
     mkdirSync(dir, { recursive: true });
     names = readdirSync(dir);
     if (names.includes(MARKER)) return;
-    if (names.length === 0) {
+    if (names.length === 0 || holdsOnlyCacheFiles(dir, names)) {
       // 'wx': when another store claims it at the same moment, theirs stands.
       writeFileSync(join(dir, MARKER), MARKER_TEXT, { flag: 'wx' });
       return;
