@@ -1,9 +1,10 @@
 // Builds a Next.js app of this repository against the repo's own source (the conformance fixture
 // test/fixtures/apps/next and the bench app bench/adapters/apps/next): compiles src/ with tsc into
 // the app's .headroom-dist/ (what its next.config.mjs aliases `headroom-memory/next` to), then runs
-// `next build`. (prepareHeadroomDist compiles src/ alone, for bench apps that must run the
-// JavaScript users run rather than the source through tsx.) Skipped when the app's .next/ holds a build of exactly this source (a hash of src/,
-// the app's folder, this file, package-lock.json and tsconfig.build.json). CI=1 so that Next never
+// `next build`. Skipped when the app's .next/ holds a build of exactly this source (a hash of src/,
+// the app's folder, this file, package-lock.json and tsconfig.build.json). (prepareHeadroomDist
+// compiles src/ alone, for bench apps that must run the JavaScript users run, not the source through
+// tsx.) CI=1 so that Next never
 // installs anything it thinks is missing: it must not touch package.json or node_modules.
 // Test files run in parallel: one process builds under a lock directory, the others wait for it.
 import { spawnSync } from 'node:child_process';

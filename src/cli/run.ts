@@ -61,11 +61,7 @@ export function parseRunArgs(argv: string[], cmd: 'run' | 'flags'): RunArgs {
       if (value === undefined || value === '--') fail(`--${name} needs a value. ${usage}`, 2);
     }
     if (name === 'memory') {
-      const n = parseSize(value);
-      if (n === undefined) fail(`--memory=${value}: must be ${SIZE_ACCEPTED}`, 2);
-      const problem = sizeProblem(value, n);
-      if (problem) fail(`--memory=${value}: ${problem}`, 2);
-      out.memory = n;
+      out.memory = memoryLimitOrFail('--memory', value);
     } else if (name === 'processes') {
       if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 256)
         fail(`--processes=${value}: must be an integer from 1 to 256`, 2);
@@ -93,6 +89,15 @@ function givenFlags(env: NodeJS.ProcessEnv, nodeArgv: string[] | undefined, exec
     ...findGivenFlags(splitNodeOptions(env.NODE_OPTIONS ?? ''), 'NODE_OPTIONS'),
     ...(nodeArgv ? findGivenFlags(nodeArgv, execArgv ? 'node options' : 'argv', !execArgv) : []),
   ];
+}
+
+/** A memory limit given as text (`--memory`, HEADROOM_MEMORY), in bytes; exit 2 naming `what` when it is not one. */
+function memoryLimitOrFail(what: string, raw: string): number {
+  const bytes = parseSize(raw);
+  if (bytes === undefined) fail(`${what}=${raw}: must be ${SIZE_ACCEPTED}`, 2);
+  const problem = sizeProblem(raw, bytes);
+  if (problem) fail(`${what}=${raw}: ${problem}`, 2);
+  return bytes;
 }
 
 function deriveOrFail(input: Parameters<typeof derive>[0]): Derivation {
@@ -271,10 +276,7 @@ export async function serveUnderRun(): Promise<boolean> {
   if (given.some((g) => g.name === 'max-old-space-size' || g.name === 'max-heap-size')) return false;
   let memory: number | undefined;
   if (process.env.HEADROOM_MEMORY !== undefined && process.env.HEADROOM_MEMORY !== '') {
-    memory = parseSize(process.env.HEADROOM_MEMORY);
-    if (memory === undefined) fail(`HEADROOM_MEMORY=${process.env.HEADROOM_MEMORY}: must be ${SIZE_ACCEPTED}`, 2);
-    const problem = sizeProblem(process.env.HEADROOM_MEMORY, memory);
-    if (problem) fail(`HEADROOM_MEMORY=${process.env.HEADROOM_MEMORY}: ${problem}`, 2);
+    memory = memoryLimitOrFail('HEADROOM_MEMORY', process.env.HEADROOM_MEMORY);
   }
   const { derivation, limit } = computeFor(
     { memory, explain: false, help: false, args: [] },
