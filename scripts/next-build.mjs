@@ -4,8 +4,8 @@
 // `next build`. Skipped when the app's .next/ holds a build of exactly this source (a hash of src/,
 // the app's folder, this file, package-lock.json and tsconfig.build.json). (prepareHeadroomDist
 // compiles src/ alone, for bench apps that must run the JavaScript users run, not the source through
-// tsx.) CI=1 so that Next never
-// installs anything it thinks is missing: it must not touch package.json or node_modules.
+// tsx.) CI=1 so that Next never installs anything it thinks is missing: it must not touch
+// package.json or node_modules.
 // Test files run in parallel: one process builds under a lock directory, the others wait for it.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
