@@ -11,6 +11,7 @@ import { HeadroomError } from '../errors.js';
 import { hostProblem } from '../proxy/headers.js';
 import { declaresBody } from '../proxy/respond.js';
 import { clientErrorHandler } from './client-error.js';
+import { continueOnRead } from './continue.js';
 import { registerCompression } from './compress.js';
 import { installErrorHandlers } from './error-handler.js';
 import { withRequestSerializer } from './logger.js';
@@ -61,6 +62,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // a request id: the gateway refuses it (hostProblem), on its routes and the proxy's raw path.
     http: { requireHostHeader: false },
     ...fastifyRequestIdOptions(),
+  });
+  // Expect: 100-continue is answered only when a body is read, not before the request is judged.
+  const stopContinue = continueOnRead(app.server);
+  app.addHook('onClose', (_instance, done) => {
+    stopContinue();
+    done();
   });
   if (options.observer) observeFastifyRequests(app, options.observer);
   if (options.accounting) await app.register(accountRequests, { accounting: options.accounting });

@@ -276,6 +276,58 @@ describe('requests cannot poison the cache or escape the base path', () => {
   });
 });
 
+describe('Expect: 100-continue is answered only once the body is read', () => {
+  const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+  let up: Upstream;
+  let t: TestGateway;
+  before(async () => {
+    up = await hostileUpstream();
+    t = await startGateway({ UPSTREAM_URL: `${up.url}/base`, HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN });
+  });
+  after(async () => {
+    await t.close();
+    await up.close();
+  });
+
+  test('a proxied upload gets 100 Continue, then its body goes through', async () => {
+    const s = await openSocket(t.url);
+    let sent = false;
+    const reply = await within(
+      collect(s, 'POST /api/up HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n', (text) => {
+        if (!sent && text.startsWith(CONTINUE)) {
+          sent = true;
+          s.write('hello');
+        }
+        return sent && completeResponse(text.slice(CONTINUE.length));
+      }),
+      5_000,
+      'the answer to an upload that waited for 100 Continue',
+    );
+    assert.ok(reply.text.startsWith(CONTINUE), reply.text);
+    assert.match(reply.text.slice(CONTINUE.length), /^HTTP\/1\.1 200 [^]*\r\n\r\nuploaded$/);
+    const rec = up.received.find((r) => r.url === '/base/up');
+    await rec?.settled;
+    assert.equal(rec?.bodyBytes, 5);
+  });
+
+  test('a refused request gets its final status instead, never 100, and the connection closes', async () => {
+    const before = up.received.length;
+    for (const [path, headers, status] of [
+      ['/api/x', 'Host: a.example\r\nHost: b.example', 400],
+      ['/admin/gc', 'Host: shop.example', 401],
+      ['/health', 'Host: shop.example', 405],
+    ] as const) {
+      // 1 MB announced and not sent: the client waits for the go-ahead, which must not come.
+      const head = `POST ${path} HTTP/1.1\r\n${headers}\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n`;
+      const reply = await within(rawRequest(t.url, head), 5_000, `the answer on ${path}`);
+      assert.equal(reply.status, status, `${path}: ${reply.text}`);
+      assert.doesNotMatch(reply.text, /100 Continue/);
+      assert.equal(reply.closed, true, path);
+    }
+    assert.equal(up.received.length, before);
+  });
+});
+
 describe('broken upstream framing and malformed requests answer in the error format', () => {
   let origin: Server;
   let t: TestGateway;
