@@ -3,13 +3,14 @@
 // re-runs itself under the runner when no heap flag was given and a memory limit binds.
 import { accessSync, constants as fsConstants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { constants, totalmem } from 'node:os';
+import { basename } from 'node:path';
 import v8 from 'node:v8';
 import { HeadroomError } from '../errors.js';
 import { derive, type Derivation } from '../run/derive.js';
 import { explain } from '../run/explain.js';
 import { oomKillCount, readMemoryLimit, type MemoryLimit } from '../monitor/limit.js';
 import { findGivenFlags, splitNodeOptions, type GivenFlag } from '../run/node-flags.js';
-import { FORWARDED_SIGNALS, isNodeCommand, plan, start, type ChildEnd } from '../run/runner.js';
+import { FORWARDED_SIGNALS, isNodeCommand, isPackageManager, plan, start, type ChildEnd } from '../run/runner.js';
 import { parseSize, SIZE_ACCEPTED, sizeProblem } from '../run/size.js';
 import { suggestFlag } from '../options/suggest.js';
 import { fail } from './fail.js';
@@ -171,6 +172,12 @@ async function runChild(command: string, args: string[], d: Derivation, explainI
   const p = plan({ command, args, flags: d.flags, env: process.env, extraEnv: d.env, execPath: process.execPath, pid1: process.pid === 1 });
   if (explainIt) process.stderr.write(explain(d, { delivery: p.delivery, notes: limit.notes, machine: limit.machine }));
   else for (const w of d.warnings) process.stderr.write(`headroom: warning: ${w}\n`);
+  if (d.processes === 1 && isPackageManager(command)) {
+    const name = basename(command);
+    process.stderr.write(
+      `headroom: note: ${name} is a Node process too: it gets the same heap flags (NODE_OPTIONS) as the app it starts, and its own memory comes on top of the app's budget. Run the app's node command directly (headroom run -- node server.js), or give --processes 2\n`,
+    );
+  }
   if (process.pid === 1 && p.file === command) {
     process.stderr.write(
       'headroom: warning: running as PID 1 without tini or dumb-init on PATH: orphaned grandchildren cannot be reaped (docker run --init, or install tini)\n',

@@ -25,6 +25,11 @@ export function isNodeCommand(command: string, execPath: string): boolean {
   return command === execPath || /^(node|nodejs)(\.exe)?$/.test(basename(command));
 }
 
+/** A package manager's command (npm start, yarn dev …): itself a Node process that starts the app's. */
+export function isPackageManager(command: string): boolean {
+  return /^(npm|npx|yarn|pnpm|pnpx)(\.cmd|\.exe)?$/.test(basename(command));
+}
+
 /** Finds `name` on PATH (a path with a slash is taken as it is). */
 export function which(name: string, path: string | undefined): string | undefined {
   if (name.includes('/')) return existsSync(name) ? name : undefined;

@@ -98,6 +98,16 @@ test('a node command gets the flags on its command line; any other command in NO
   const s = JSON.parse(viaSh.stdout) as typeof d;
   assert.equal(s.nodeOptions, '--enable-source-maps --max-old-space-size=358 --max-semi-space-size=8');
   assert.equal(s.heap, 382);
+  assert.doesNotMatch(viaSh.stderr, /note/, 'sh is not a package manager');
+});
+
+test('a package manager command (npm …) gets a note that it is a Node process too, unless --processes is given', async () => {
+  const viaNpm = await runCli(['run', '--memory', '512m', '--', 'npm', '--version']);
+  assert.equal(viaNpm.code, 0, viaNpm.stderr);
+  assert.match(viaNpm.stderr, /note: npm is a Node process too: .*headroom run -- node server\.js\), or give --processes 2/);
+  const split = await runCli(['run', '--memory', '512m', '--processes', '2', '--', 'npm', '--version']);
+  assert.equal(split.code, 0, split.stderr);
+  assert.doesNotMatch(split.stderr, /note/);
 });
 
 test('the exit code, and death by signal, pass through', async () => {
