@@ -40,8 +40,12 @@ function* files(dir: string): Generator<string> {
   }
 }
 
+/** What package.json's `files` packs besides the build (README, docs, deploy/…), as paths from the root. */
+const packedSources = (): string[] =>
+  (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { files: string[] }).files.filter((f) => f !== 'dist');
+
 /**
- * What the package is built from: a new key whenever src/, package.json or a tsconfig changes, and
+ * What the package is built from: a new key whenever src/, a packed file, package.json or a tsconfig changes, and
  * per checkout (the build links to the checkout's node_modules, which another checkout's run on the
  * same machine must not inherit: once that checkout is gone the link dangles).
  */
@@ -49,6 +53,7 @@ function sourceKey(): string {
   const hash = createHash('sha256').update(ROOT).update('\0');
   const inputs = [
     ...files(join(ROOT, 'src')),
+    ...packedSources().flatMap((f) => (statSync(join(ROOT, f)).isDirectory() ? [...files(join(ROOT, f))] : [join(ROOT, f)])),
     ...['package.json', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.build.cjs.json', 'scripts/build-finish.mjs'].map((f) =>
       join(ROOT, f),
     ),
@@ -58,7 +63,7 @@ function sourceKey(): string {
 }
 
 export interface BuiltPackage {
-  /** The package folder: package.json, README, LICENSE, docs, both builds in dist/ and a link to node_modules. */
+  /** The package folder: package.json, LICENSE, what package.json's `files` lists, both builds in dist/ and a link to node_modules. */
   dir: string;
   /** The tarball `npm pack` made of it. */
   tarball: string;
@@ -100,8 +105,7 @@ export async function builtPackage(): Promise<BuiltPackage> {
     try {
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir);
-      for (const f of ['package.json', 'README.md', 'LICENSE']) cpSync(join(ROOT, f), join(dir, f));
-      cpSync(join(ROOT, 'docs'), join(dir, 'docs'), { recursive: true });
+      for (const f of ['package.json', 'LICENSE', ...packedSources()]) cpSync(join(ROOT, f), join(dir, f), { recursive: true });
       await run(process.execPath, [TSC, '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], { cwd: ROOT });
       await run(process.execPath, [TSC, '-p', 'tsconfig.build.cjs.json', '--outDir', join(dir, 'dist/cjs')], { cwd: ROOT });
       finishBuild(ROOT, join(dir, 'dist')); // what scripts/build.mjs does after tsc

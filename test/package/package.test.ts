@@ -83,6 +83,9 @@ describe('the packed tarball, installed into fresh projects', { timeout: 300_000
     const packed = { filename: 'headroom-memory.tgz' };
     const paths = new Set(built.files);
     assert.ok(paths.has('LICENSE'), 'LICENSE is packed');
+    // docs/monitoring.md points users at the rules and dashboard of the version they installed.
+    for (const file of ['deploy/prometheus/headroom-rules.yml', 'deploy/grafana/headroom.json', 'deploy/helm/headroom/Chart.yaml'])
+      assert.ok(paths.has(file), `${file} is packed`);
     assert.ok(paths.has('dist/cli/main.js'));
     assert.ok(paths.has('dist/cjs/package.json'), 'dist/cjs is marked CommonJS');
     assert.deepEqual(
