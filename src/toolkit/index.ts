@@ -7,6 +7,7 @@ export { createAdminApi, memoryStats, collectGarbage, parseTag, type AdminApi, t
 export { createHealthResponder, type HealthResponder } from './health.js';
 export { createMetricsRegistry, scrape, type AppRequestStats, type MetricsParts } from './metrics.js';
 export { gracefulShutdown, type Shutdown, type ShutdownOptions } from './shutdown.js';
+export { continueOnRead } from './continue.js';
 export { bodyConsumed, proxyNodeRequest } from './node-proxy.js';
 export {
   nodeMiddleware,

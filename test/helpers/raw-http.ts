@@ -61,3 +61,21 @@ export function completeResponse(text: string): boolean {
   const m = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, at));
   return m !== null && text.length - at - 4 >= Number(m[1]);
 }
+
+export const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+/**
+ * A client that sends `head` (with Expect: 100-continue) and then `body` only once the server
+ * answers 100 Continue; the reply holds the 100 and the final response after it.
+ */
+export async function uploadOnContinue(url: string, head: string, body: string): Promise<RawReply> {
+  const s = await openSocket(url);
+  let sent = false;
+  return collect(s, head, (text) => {
+    if (!sent && text.startsWith(CONTINUE)) {
+      sent = true;
+      s.write(body);
+    }
+    return sent && completeResponse(text.slice(CONTINUE.length));
+  });
+}

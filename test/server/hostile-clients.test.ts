@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { request } from '../helpers/http.js';
-import { collect, completeResponse, jsonBody, openSocket, rawRequest } from '../helpers/raw-http.js';
+import { collect, completeResponse, CONTINUE, jsonBody, openSocket, rawRequest, uploadOnContinue } from '../helpers/raw-http.js';
 import { waitFor } from '../helpers/wait.js';
 import { startUpstream, within, type Upstream } from '../proxy/helpers.js';
 
@@ -277,7 +277,6 @@ describe('requests cannot poison the cache or escape the base path', () => {
 });
 
 describe('Expect: 100-continue is answered only once the body is read', () => {
-  const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
   let up: Upstream;
   let t: TestGateway;
   before(async () => {
@@ -290,16 +289,8 @@ describe('Expect: 100-continue is answered only once the body is read', () => {
   });
 
   test('a proxied upload gets 100 Continue, then its body goes through', async () => {
-    const s = await openSocket(t.url);
-    let sent = false;
     const reply = await within(
-      collect(s, 'POST /api/up HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n', (text) => {
-        if (!sent && text.startsWith(CONTINUE)) {
-          sent = true;
-          s.write('hello');
-        }
-        return sent && completeResponse(text.slice(CONTINUE.length));
-      }),
+      uploadOnContinue(t.url, 'POST /api/up HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n', 'hello'),
       5_000,
       'the answer to an upload that waited for 100 Continue',
     );

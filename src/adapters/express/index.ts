@@ -212,6 +212,8 @@ export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom 
 
 export { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 export { gracefulShutdown, type Shutdown, type ShutdownOptions } from '../../toolkit/shutdown.js';
+// Expect: 100-continue answered once the app reads the body: continueOnRead(createServer(hr.handler(app))).
+export { continueOnRead } from '../../toolkit/continue.js';
 export type { NodeMiddleware, NodeRequest, NodeRoutePaths, NextFunction } from '../../toolkit/node-middleware.js';
 export * from '../../shared-entry.js';
 // Capped request/response body capture (docs/logging.md#capped-body-capture): app.use(captureMiddleware(createBodyCapture({ logger }))).

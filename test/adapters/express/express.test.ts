@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import {
+  continueOnRead,
   headroom,
   HeadroomError,
   isHeadroomError,
@@ -14,6 +15,7 @@ import {
   type ExpressHeadroom,
 } from '../../../src/adapters/express/index.js';
 import { request } from '../../helpers/http.js';
+import { CONTINUE, rawRequest, uploadOnContinue } from '../../helpers/raw-http.js';
 import { portClosed } from '../../helpers/net.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -280,6 +282,43 @@ describe('headroom-memory/express', () => {
       assert.ok(await portClosed(t.url));
       await t.close(); // idempotent after shutdown
     });
+  });
+
+  it('continueOnRead(server): 100 Continue once the app reads the body; a shed upload gets its 503 alone; bad calls refused', async () => {
+    const mem = fakeMemory();
+    const hr = headroom({ monitor: { sampler: mem.sampler, autoStart: false } });
+    const a = express();
+    a.use(express.json());
+    a.post('/items', (req, res) => void res.json({ created: req.body as unknown }));
+    const { server, url } = await listen(hr.handler(a));
+    const undo = continueOnRead(server);
+    const head = (length: number): string =>
+      `POST /items HTTP/1.1\r\nHost: app.example\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n\r\n`;
+    try {
+      hr.headroom.monitor.sampleNow();
+      const created = await uploadOnContinue(url, head(7), '{"a":1}');
+      assert.ok(created.text.startsWith(CONTINUE), created.text);
+      assert.match(created.text, /\r\n\r\n\{"created":\{"a":1\}\}$/);
+      mem.setHeapRatio(0.9);
+      hr.headroom.monitor.sampleNow();
+      // 1 MB announced and never sent: the client waits for a go-ahead that must not come.
+      const shed = await rawRequest(url, head(1_000_000));
+      assert.equal(shed.status, 503, shed.text);
+      assert.doesNotMatch(shed.text, /100 Continue/);
+      assert.equal(shed.closed, true);
+      assert.throws(
+        () => continueOnRead(server),
+        (err: unknown) => isHeadroomError(err) && err.code === 'HEADROOM_CONFIG_INVALID' && /call it once per server/.test(err.message),
+      );
+      assert.throws(
+        () => continueOnRead(a as never),
+        (err: unknown) => isHeadroomError(err) && /takes a Node http or https server .*got function/.test(err.message),
+      );
+    } finally {
+      undo();
+      await closeServer(server);
+      await hr.close();
+    }
   });
 
   it('hr.handler(app) in front of the app: answers and sheds before Express sees the request, counts the rest', async () => {

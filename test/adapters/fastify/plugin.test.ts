@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { fastifyPluginSpecs, gracefulShutdown, headroom, healthRoutes, proxyHandler } from '../../../src/adapters/fastify/index.js';
 import { request } from '../../helpers/http.js';
+import { CONTINUE, rawRequest, uploadOnContinue } from '../../helpers/raw-http.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor } from '../../helpers/wait.js';
 import { startUpstream } from '../../proxy/helpers.js';
@@ -183,6 +184,42 @@ describe('Fastify plugin', () => {
       assert.equal((await request(`${url}/health/live`, { headers: { 'x-deny': '1' } })).status, 200);
       assert.equal((await request(`${url}/metrics/`)).status, 200, "a trailing slash is still headroom's route");
       assert.equal(authRuns(), 1, 'isOwnRoute let the probes past the auth hook');
+    } finally {
+      await app.close();
+      await monitor.close();
+      await up.close();
+    }
+  });
+
+  test("Expect: 100-continue: 100 only once a body is read; refused by the app's auth hook or shed, the final status alone", async () => {
+    const { memory, monitor } = controlledMonitor();
+    const up = await startUpstream((_req, res) => res.end('stored'));
+    const { app, url } = await startApp({ monitor, proxy: { upstreamUrl: up.url } });
+    const head = (path: string, length: number, extra = ''): string =>
+      `POST ${path} HTTP/1.1\r\nHost: app.example\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n${extra}\r\n`;
+    try {
+      const proxied = await uploadOnContinue(url, head('/api/up', 7), '"hello"');
+      assert.ok(proxied.text.startsWith(CONTINUE), proxied.text);
+      assert.match(proxied.text.slice(CONTINUE.length), /^HTTP\/1\.1 200 [^]*\r\n\r\nstored$/);
+      await up.received[0]?.settled;
+      assert.equal(up.received[0]?.bodyBytes, 7);
+      const parsed = await uploadOnContinue(url, head('/app/echo', 7), '{"a":1}');
+      assert.ok(parsed.text.startsWith(CONTINUE), parsed.text);
+      assert.match(parsed.text, /\r\n\r\n\{"received":\{"a":1\}\}$/);
+      // 1 MB announced and never sent: the client waits for a go-ahead that must not come.
+      for (const path of ['/api/up', '/app/echo']) {
+        const denied = await rawRequest(url, head(path, 1_000_000, 'x-deny: 1\r\n'));
+        assert.equal(denied.status, 401, `${path}: ${denied.text}`);
+        assert.doesNotMatch(denied.text, /100 Continue/);
+        assert.equal(denied.closed, true, path);
+      }
+      memory.setHeapRatio(0.9);
+      monitor.sampleNow();
+      const shed = await rawRequest(url, head('/app/echo', 1_000_000));
+      assert.equal(shed.status, 503, shed.text);
+      assert.doesNotMatch(shed.text, /100 Continue/);
+      assert.equal(shed.closed, true);
+      assert.equal(up.received.length, 1, 'the upstream saw only the accepted upload');
     } finally {
       await app.close();
       await monitor.close();

@@ -8,6 +8,7 @@ import { HeadroomModule } from '../../../src/adapters/nestjs/index.js';
 import { createMemoryMonitor } from '../../../src/monitor/monitor.js';
 import type { MemoryMonitor } from '../../../src/monitor/types.js';
 import { request } from '../../helpers/http.js';
+import { CONTINUE, rawRequest, uploadOnContinue } from '../../helpers/raw-http.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor } from '../../helpers/wait.js';
 import { fakeMemory, type FakeMemory } from '../../monitor/helpers.js';
@@ -123,6 +124,34 @@ for (const platform of PLATFORMS) {
       }
       assert.equal((await request(`${t.url}/app/slow?ms=0`)).status, 200);
       assert.equal((await request(`${t.url}/health/ready`)).status, 200);
+    });
+
+    test('Expect: 100-continue: an upload gets 100 once its body is read; a guarded or shed request gets its final status alone', async () => {
+      const head = (path: string, length: number, extra = ''): string =>
+        `POST ${path} HTTP/1.1\r\nHost: app.example\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n${extra}\r\n`;
+      const before = upstream.seen.length;
+      const parsed = await uploadOnContinue(t.url, head('/app/echo', 7), '{"a":1}');
+      assert.ok(parsed.text.startsWith(CONTINUE), parsed.text);
+      assert.match(parsed.text, /\r\n\r\n\{"received":\{"a":1\}\}$/);
+      const proxied = await uploadOnContinue(t.url, head('/api/up', 7), '"hello"');
+      assert.ok(proxied.text.startsWith(CONTINUE), proxied.text);
+      assert.match(proxied.text.slice(CONTINUE.length), /^HTTP\/1\.1 200 /);
+      assert.equal(upstream.seen.at(-1)?.body, '"hello"');
+      // 1 MB announced and never sent: the client waits for a go-ahead that must not come.
+      const denied = await rawRequest(t.url, head('/api/up', 1_000_000, 'x-deny: 1\r\n'));
+      assert.equal(denied.status, 401, denied.text);
+      assert.doesNotMatch(denied.text, /100 Continue/);
+      assert.equal(denied.closed, true);
+      critical();
+      try {
+        const shed = await rawRequest(t.url, head('/app/echo', 1_000_000));
+        assert.equal(shed.status, 503, shed.text);
+        assert.doesNotMatch(shed.text, /100 Continue/);
+        assert.equal(shed.closed, true);
+      } finally {
+        healthy();
+      }
+      assert.equal(upstream.seen.length, before + 1, 'the upstream saw only the accepted upload');
     });
 
     test("the app's guard runs before the proxy: denied requests never reach the upstream", async () => {
