@@ -18,6 +18,7 @@ import { HeadroomError } from '../errors.js';
 import { FASTIFY_REGISTER_KEYS, requireOption, resolveOptions } from '../options/spec.js';
 import { proxyRouteSpecs } from './options.js';
 import { afterMount } from './mount.js';
+import { originForm } from './headers.js';
 import type { Proxy } from './proxy.js';
 import { handOverIp } from './client.js';
 
@@ -65,7 +66,7 @@ export async function proxyRoutes(app: FastifyInstance, options: ProxyRouteOptio
   const handler = (request: FastifyRequest, reply: FastifyReply): void => {
     reply.hijack();
     handOverIp(proxy, request.raw, request.ip);
-    const url = request.raw.url ?? '/';
+    const url = originForm(request.raw.url ?? '/');
     proxy.handle(request.raw, reply.raw, undefined, mount === '' ? url : withoutMount(url, mount));
   };
   app.all(proxy.prefix, handler);

@@ -86,6 +86,41 @@ export function hostProblem(rawHeaders: string[], httpVersion?: string): string 
   return !seen && httpVersion === '1.1' ? NO_HOST : undefined;
 }
 
+/**
+ * An absolute-form request target (RFC 9112 §3.2.2: `http://host[:port]/path?query`, which a server
+ * must accept): its authority, and the origin-form rest cut from the text as sent (dot segments and
+ * encodings stay, for the path rules to judge). Undefined for origin-form and the other forms.
+ */
+export function absoluteForm(target: string): { authority: string; path: string } | undefined {
+  if (target.charCodeAt(0) === 47 /* / */) return undefined;
+  const m = /^https?:\/\/([^/?#]*)([^]*)$/i.exec(target);
+  if (!m) return undefined;
+  const rest = m[2]!;
+  return { authority: m[1]!, path: rest.charCodeAt(0) === 47 ? rest : `/${rest}` };
+}
+
+/** The request target in origin-form: an absolute-form target's path and query; any other as it is. */
+export const originForm = (target: string): string => absoluteForm(target)?.path ?? target;
+
+/**
+ * Why an absolute-form target is refused (answer 400), else undefined: its authority is no
+ * host[:port], or is not the Host header's value (RFC 9112 §3.2 has a client send them identical;
+ * taking either one would let a client show the upstream and the cache key different hosts).
+ */
+export function authorityProblem(target: string, rawHeaders: string[]): string | undefined {
+  const abs = absoluteForm(target);
+  if (!abs) return undefined;
+  if (!HOST.test(abs.authority)) return `the request target's authority "${abs.authority}" is not a valid host[:port]`;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
+    const host = rawHeaders[i + 1]!;
+    if (host.toLowerCase() !== abs.authority.toLowerCase())
+      return `the request target names ${abs.authority} but the Host header ${host}: they must be the same`;
+  }
+  return undefined;
+}
+
 export interface RequestHeaderInfo {
   headers: string[];
   /** Set when the Host header must be refused (see hostProblem). */

@@ -15,7 +15,7 @@ import { createResponseCache, SKIP_OUTCOME, type ResponseCache, type ResponseCac
 import { Exchange, type ExchangeContext } from './exchange.js';
 import { createGcAssist } from './gc-assist.js';
 import { ProxyAbort } from './faults.js';
-import { createHeaderRules, newHeaderInfo, type RequestHeaderInfo } from './headers.js';
+import { authorityProblem, createHeaderRules, newHeaderInfo, originForm, type RequestHeaderInfo } from './headers.js';
 import { proxyLibrarySpecs, proxySpecs } from './options.js';
 import { createLocationRewriter } from './location.js';
 import { createPathMapper } from './path.js';
@@ -290,6 +290,17 @@ export function createProxy(options: ProxyOptions): Proxy {
       return sendError(res, disabledError, declaresBody(req), id);
     }
     if (draining) return sendError(res, drainingError, true, id);
+    // An absolute-form target (http://host/api/x): the Host it names must be the Host header's, and
+    // its path is mapped as /api/x would be.
+    const target = req.url;
+    if (target !== undefined && target.charCodeAt(0) !== 47 /* / */) {
+      const problem = authorityProblem(target, req.rawHeaders);
+      if (problem) {
+        counters.errors.badRequest++;
+        return sendError(res, new HeadroomError('HEADROOM_BAD_REQUEST', `${problem} (RFC 9112 §3.2)`), declaresBody(req), id);
+      }
+    }
+    if (url.charCodeAt(0) !== 47) url = originForm(url);
     const path = mapper.map(url);
     if (path === null) {
       counters.errors.pathRejected++;
@@ -307,7 +318,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     // The forwarded origin is part of the key: a page built for one Host is never served for another.
     // So is the client's mount when it differs from the prefix (an Express mount at /v2): a stored
     // redirect's Location was rewritten to it.
-    const clientUrl = originalUrl(req);
+    const clientUrl = originForm(originalUrl(req));
     const key =
       ctx.location === undefined || clientUrl === url
         ? `proxy:${info.origin}${path}`

@@ -8,7 +8,7 @@ import type { TrustProxy } from '../config/options.js';
 import type { MemoryMonitor } from '../monitor/types.js';
 import type { Cache } from '../cache/types.js';
 import { HeadroomError } from '../errors.js';
-import { hostProblem } from '../proxy/headers.js';
+import { authorityProblem, hostProblem, originForm } from '../proxy/headers.js';
 import { declaresBody } from '../proxy/respond.js';
 import { continueOnRead } from '../toolkit/continue.js';
 import { clientErrorHandler } from './client-error.js';
@@ -78,10 +78,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // it. The answer goes out at once with Connection: close, and Node discards what follows.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
-  // RFC 9112 §3.2 for the gateway's own routes (the proxy checks Host itself on its raw path).
+  // RFC 9112 §3.2 for the gateway's own routes (the proxy checks Host itself on its raw path). An
+  // absolute-form target (http://host/health; the proxy's raw path takes only origin-form, so the
+  // proxy's own absolute-form requests come this way too) is routed by its path: from here on the
+  // request carries that path alone, once the host it names is the Host header's.
   app.addHook('onRequest', (request, reply, done) => {
-    if (declaresBody(request.raw)) reply.header('connection', 'close');
-    const problem = hostProblem(request.raw.rawHeaders, request.raw.httpVersion);
+    const raw = request.raw;
+    if (declaresBody(raw)) reply.header('connection', 'close');
+    const url = raw.url ?? '/';
+    const problem = hostProblem(raw.rawHeaders, raw.httpVersion) ?? authorityProblem(url, raw.rawHeaders);
+    if (!problem && url.charCodeAt(0) !== 47 /* / */) raw.url = originForm(url);
     done(problem ? new HeadroomError('HEADROOM_BAD_REQUEST', `${problem} (RFC 9112 §3.2)`) : undefined);
   });
 

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pathOrOff, resolveOptions } from '../options/spec.js';
 import { clientAddress } from '../proxy/client.js';
+import { originForm } from '../proxy/headers.js';
 import { adminRequestFromUrl } from './admin-request.js';
 import { errorResponse, writePlain, type PlainResponse } from './response.js';
 import type { Headroom } from './headroom.js';
@@ -184,7 +185,8 @@ export function nodeGate(headroom: Headroom, options: Omit<NodeMiddlewareOptions
   };
 
   return (req, res) => {
-    const url = urlOf(req);
+    let url = urlOf(req);
+    if (url.charCodeAt(0) !== 47 /* / */) url = originForm(url); // absolute-form: http://host/health
     if (mayBeOwn(url) && answerOwn(req, res, url)) return false;
     // The common case (healthy, not draining) is decided without cutting the path from the URL.
     if (headroom.wouldShed()) {
@@ -206,7 +208,7 @@ export function nodeMiddleware(headroom: Headroom, options: NodeMiddlewareOption
   const urlOf = options.url ?? requestUrl;
   return (req, res, next) => {
     if (!gate(req, res)) return;
-    if (beforeNext) beforeNext(req, pathOf(urlOf(req)));
+    if (beforeNext) beforeNext(req, pathOf(originForm(urlOf(req))));
     next();
   };
 }

@@ -8,7 +8,16 @@ import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { request } from '../helpers/http.js';
-import { collect, completeResponse, CONTINUE, jsonBody, openSocket, rawRequest, uploadOnContinue } from '../helpers/raw-http.js';
+import {
+  collect,
+  completeResponse,
+  CONTINUE,
+  jsonBody,
+  openSocket,
+  rawRequest,
+  uploadOnContinue,
+  type RawReply,
+} from '../helpers/raw-http.js';
 import { waitFor } from '../helpers/wait.js';
 import { startUpstream, within, type Upstream } from '../proxy/helpers.js';
 
@@ -254,6 +263,28 @@ describe('requests cannot poison the cache or escape the base path', () => {
       assert.ok(r.text.endsWith('/base/secret'), `${path} reached the upstream as ${r.text.split('\r\n\r\n')[1]}`);
     }
     assert.ok(!up.received.some((r) => r.url.startsWith('/basepi') || r.url.startsWith('/base69')));
+  });
+
+  test('an absolute-form target (http://host/api/x) is taken by its path when it names the Host header; else 400', async () => {
+    const get = (target: string): Promise<RawReply> =>
+      rawRequest(t.url, `GET ${target} HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n`);
+    const proxied = await get('http://Shop.example/api/absolute?x=1');
+    assert.equal(proxied.status, 200, proxied.text);
+    assert.ok(proxied.text.endsWith('\r\n\r\n/base/absolute?x=1'), proxied.text);
+    assert.equal((await get('HTTP://shop.example/health/live')).status, 200);
+    const before = up.received.length;
+    for (const [target, code, message] of [
+      ['http://evil.example/api/absolute', 'HEADROOM_BAD_REQUEST', /names evil\.example but the Host header shop\.example/],
+      ['http://evil.example/health/live', 'HEADROOM_BAD_REQUEST', /names evil\.example/],
+      ['http://user@shop.example/api/absolute', 'HEADROOM_BAD_REQUEST', /authority "user@shop\.example" is not a valid host/],
+      ['http://shop.example/api/../admin/gc', 'HEADROOM_PATH_REJECTED', /escape/],
+    ] as const) {
+      const r = await get(target);
+      assert.equal(r.status, 400, `${target}: ${r.text}`);
+      assert.equal(jsonBody(r).error?.code, code, target);
+      assert.match(jsonBody(r).error!.message, message);
+    }
+    assert.equal(up.received.length, before, 'the upstream never saw a refused one');
   });
 
   test('two Host lines, a malformed Host or none (HTTP/1.1) → 400 in the error format, upstream never called', async () => {

@@ -15,6 +15,7 @@ import { HeadroomError } from '../../errors.js';
 import { nestedOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { afterMount, mountToPrefix } from '../../proxy/mount.js';
+import { originForm } from '../../proxy/headers.js';
 import {
   appClient,
   nodeGate,
@@ -101,7 +102,7 @@ const mounted = (req: NodeRequest): boolean =>
 function bareMount(req: NodeRequest): string | undefined {
   const { originalUrl, baseUrl } = req;
   if (!originalUrl || !baseUrl) return undefined;
-  const rest = afterMount(originalUrl, baseUrl);
+  const rest = afterMount(originForm(originalUrl), baseUrl);
   return rest === '' || rest?.charCodeAt(0) === 63 ? rest : undefined;
 }
 
@@ -155,7 +156,8 @@ export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom 
       // (Express leaves it set after a route called next()).
       const mounts = new WeakMap<object, string | null | false>();
       const handler: NodeMiddleware = (req: ExpressRequest, res, next) => {
-        const url = req.url ?? '/';
+        // An absolute-form target (http://host/api/x; Express keeps the scheme and host when it cuts a mount).
+        const url = originForm(req.url ?? '/');
         const route = req.route;
         if (route && typeof route === 'object') {
           let mount = mounts.get(route);

@@ -6,6 +6,7 @@ import { HeadroomError, isHeadroomError } from '../../errors.js';
 import type { ImageService } from '../../image/types.js';
 import type { Proxy } from '../../proxy/proxy.js';
 import { withoutMount } from '../../proxy/fastify.js';
+import { originForm } from '../../proxy/headers.js';
 import { mountToPrefix } from '../../proxy/mount.js';
 import { imageRoutes as gatewayImageRoutes } from '../../server/routes/image.js';
 import type { Headroom } from '../../toolkit/headroom.js';
@@ -115,7 +116,7 @@ export function proxyHandler(proxy: Proxy): (request: FastifyRequest, reply: Fas
     reply.hijack();
     const route = request.routeOptions.url ?? '';
     const mount = route.replace(/\/?\*$/, '');
-    const url = request.raw.url ?? '/';
+    const url = originForm(request.raw.url ?? '/');
     const literal = !/[:*(]/.test(mount);
     const target = literal ? (mountToPrefix(url, mount, proxy.prefix) ?? url) : url;
     proxyNodeRequest(proxy, request.raw, reply.raw, target, request.ip);

@@ -28,6 +28,7 @@ import {
 import { hideBody } from './body.js';
 import { underProxy, type ProxyWiring } from './mount.js';
 import { originalUrl } from './raw.js';
+import { originForm } from '../../proxy/headers.js';
 
 const UNDER = Symbol('headroom.nestjs.under-proxy');
 type Marked = IncomingMessage & { [UNDER]?: true };
@@ -81,7 +82,7 @@ export function createEarlyGate(headroom: Headroom, { routes, wiring, client, se
   return (req, res) => {
     if (!gate(req, res)) return false;
     // Only with a proxy controller (its mount known once Nest has registered its routes).
-    if (wiring.under !== undefined && underProxy(wiring, pathOf(originalUrl(req)))) hideBody(req);
+    if (wiring.under !== undefined && underProxy(wiring, pathOf(originForm(originalUrl(req))))) hideBody(req);
     return true;
   };
 }

@@ -11,6 +11,7 @@ import type { Headroom } from '../../toolkit/headroom.js';
 import type { AppRequestStats } from '../../toolkit/metrics.js';
 import { serveNodeImage } from '../../toolkit/node-image.js';
 import { proxyNodeRequest } from '../../toolkit/node-proxy.js';
+import { originForm } from '../../proxy/headers.js';
 import { pathOf } from '../../toolkit/node-middleware.js';
 import { errorResponse, writePlain } from '../../toolkit/response.js';
 import { restoreBody } from './body.js';
@@ -68,7 +69,7 @@ export function forwardUnder(
   const proxy = headroom.proxy;
   if (!proxy) return writePlain(nodeRes, errorResponse(noProxy), nodeReq.method);
   restoreBody(nodeReq);
-  const url = originalUrl(nodeReq);
+  const url = originForm(originalUrl(nodeReq));
   let target: string | undefined;
   for (let i = 0; target === undefined && i < mounts.length; i++) target = mountToPrefix(url, mounts[i]!, proxy.prefix, caseInsensitive);
   if (target === undefined && mounts.length > 0) return writePlain(nodeRes, errorResponse(notUnder(url, mounts)), nodeReq.method);

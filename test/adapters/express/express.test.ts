@@ -149,6 +149,23 @@ describe('headroom-memory/express', () => {
           .end(),
       );
       assert.equal(escape, 400, 'the proxy path rules still apply under a mount path');
+      // Absolute-form targets (RFC 9112 §3.2.2): Express keeps their scheme and host when it cuts a mount.
+      const host = `127.0.0.1:${port}`;
+      for (const [target, seen] of [
+        [`http://${host}/api/echo?x=4`, 'GET /echo?x=4 0'],
+        [`http://${host}/api?q=1`, 'GET /?q=1 0'],
+        [`http://${host}/tenants/7/api/items?page=2`, 'GET /items?page=2 0'],
+      ] as const) {
+        const at = upstream.seen.length;
+        const r = await rawRequest(t.url, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+        assert.equal(r.status, 200, `${target}: ${r.text}`);
+        assert.deepEqual(upstream.seen.slice(at), [seen], target);
+      }
+      const at = upstream.seen.length;
+      const forged = await rawRequest(t.url, `GET http://evil.example/api/echo HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.equal(forged.status, 400, forged.text);
+      assert.match(forged.text, /names evil\.example but the Host header/);
+      assert.equal(upstream.seen.length, at);
     } finally {
       await t.close();
     }
@@ -339,6 +356,9 @@ describe('headroom-memory/express', () => {
       assert.deepEqual((await request(`${url}/own`)).json(), { own: true });
       assert.equal(reached, 1);
       assert.equal((await request(`${url}/healthz/ready`)).status, 200);
+      const host = new URL(url).host;
+      const absolute = await rawRequest(url, `GET http://${host}/healthz/ready HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.equal(absolute.status, 200, `an absolute-form probe is headroom's too: ${absolute.text}`);
       assert.match((await request(`${url}/metrics`)).text, /^headroom_app_requests_in_flight 0$/m);
       assert.equal((await request(`${url}/admin/memory-stats`)).status, 403, 'the admin API without a token');
       assert.equal(reached, 1, "headroom's own routes never reach the app");

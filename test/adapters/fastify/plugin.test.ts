@@ -36,6 +36,10 @@ describe('Fastify plugin', () => {
       // Allowed: path and query reach the upstream exactly, prefix stripped.
       const ok = await request(`${url}/api/echo?x=4&y=%2F`);
       assert.deepEqual(ok.json(), { url: '/echo?x=4&y=%2F' });
+      // An absolute-form target (RFC 9112 §3.2.2) is proxied by its path, once it names the Host header.
+      const host = new URL(url).host;
+      const absolute = await rawRequest(url, `GET http://${host}/api/echo?x=5 HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.match(absolute.text, /^HTTP\/1\.1 200 [^]*\r\n\r\n\{"url":"\/echo\?x=5"\}$/);
       assert.equal((await request(`${url}/health/ready`, { headers: deny })).status, 200);
     } finally {
       await app.close();
@@ -78,6 +82,15 @@ describe('Fastify plugin', () => {
       await waitFor(() => seen.length === 2, 'both responses logged');
       assert.deepEqual(seen, ['/v1/api/a%2Fb/c?x=4&y=%2F&z', '/v2/a/b?q=1'], 'request.url is left as the client sent it');
       assert.equal((await request(`${url}/v1/api/x`, { headers: { 'x-deny': '1' } })).status, 401);
+      // Absolute-form targets (RFC 9112 §3.2.2) are mapped by their path under either mount.
+      const host = new URL(url).host;
+      for (const [path, upstream] of [
+        ['/v1/api/a?x=5', '/a?x=5'],
+        ['/v2/a/b?q=2', '/a/b?q=2'],
+      ]) {
+        const r = await rawRequest(url, `GET http://${host}${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+        assert.ok(r.text.endsWith(`\r\n\r\n${JSON.stringify({ url: upstream })}`), `${path}: ${r.text}`);
+      }
       assert.equal((await request(`${url}/api/x`)).status, 404, 'not mounted at the root');
     } finally {
       await app.close();

@@ -8,7 +8,7 @@ import { HeadroomModule } from '../../../src/adapters/nestjs/index.js';
 import { createMemoryMonitor } from '../../../src/monitor/monitor.js';
 import type { MemoryMonitor } from '../../../src/monitor/types.js';
 import { request } from '../../helpers/http.js';
-import { CONTINUE, rawRequest, uploadOnContinue } from '../../helpers/raw-http.js';
+import { CONTINUE, rawRequest, uploadOnContinue, type RawReply } from '../../helpers/raw-http.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor } from '../../helpers/wait.js';
 import { fakeMemory, type FakeMemory } from '../../monitor/helpers.js';
@@ -152,6 +152,28 @@ for (const platform of PLATFORMS) {
         healthy();
       }
       assert.equal(upstream.seen.length, before + 1, 'the upstream saw only the accepted upload');
+    });
+
+    test('absolute-form targets (http://host/…): probes answer, the proxy gets the body unparsed; a target naming another host is 400', async () => {
+      const host = new URL(t.url).host;
+      const send = (method: string, target: string, body = ''): Promise<RawReply> =>
+        rawRequest(
+          t.url,
+          `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      const ready = await send('GET', `http://${host}/health/ready`, '');
+      assert.equal(ready.status, 200, ready.text);
+      const before = upstream.seen.length;
+      const post = await send('POST', `http://${host}/api/echo?x=1`, '{"a":1}');
+      assert.equal(post.status, 200, post.text);
+      assert.deepEqual(
+        upstream.seen.slice(before).map((r) => [r.method, r.url, r.body]),
+        [['POST', '/echo?x=1', '{"a":1}']],
+      );
+      const forged = await send('GET', 'http://evil.example/api/echo');
+      assert.equal(forged.status, 400, forged.text);
+      assert.match(forged.text, /names evil\.example but the Host header/);
+      assert.equal(upstream.seen.length, before + 1);
     });
 
     test("the app's guard runs before the proxy: denied requests never reach the upstream", async () => {
