@@ -10,6 +10,7 @@ import type { MemoryMonitor, MemorySample, MemoryStatus } from '../../monitor/ty
 import { proxyRoutes } from '../../proxy/fastify.js';
 import { pathOf } from '../../toolkit/node-middleware.js';
 import { standInFront } from '../../toolkit/in-front.js';
+import { originForm } from '../../proxy/headers.js';
 import { writePlain } from '../../toolkit/response.js';
 import { resolvePluginOptions } from './options.js';
 import { adminRoutes, healthRoutes, imageRoutes, metricsRoutes, OWN_ROUTE, sendPlain } from './routes.js';
@@ -158,7 +159,8 @@ function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof 
   if (!server || server.listenerCount('request') !== 1) return false;
   const byConnection = h.countServer(server);
   /** Answers a refused request of the app; false when it goes on (own routes, exempt paths). */
-  const refuse = (req: IncomingMessage, res: ServerResponse, url: string): boolean => {
+  const refuse = (req: IncomingMessage, res: ServerResponse, target: string): boolean => {
+    const url = originForm(target); // an absolute-form probe (http://host/health/live) is still headroom's own
     if (own.has(url)) return false;
     const refused = h.shed(pathOf(url));
     if (!refused) return false;

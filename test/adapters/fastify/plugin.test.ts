@@ -135,6 +135,9 @@ describe('Fastify plugin', () => {
       assert.equal((await request(`${url}/health/ready`)).status, 503);
       assert.equal((await request(`${url}/health`)).status, 503);
       assert.equal((await request(`${url}/health/live`)).status, 200);
+      const host = new URL(url).host;
+      const absolute = await rawRequest(url, `GET http://${host}/health/live HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.equal(absolute.status, 200, `an absolute-form probe is never shed: ${absolute.text}`);
       assert.equal((await request(`${url}/metrics`)).status, 200);
       assert.equal((await request(`${url}/__test/ping`)).status, 200, 'shedExempt');
       const admin = await request(`${url}/admin/memory-stats`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
