@@ -21,18 +21,30 @@ export function openSocket(url: string): Promise<Socket> {
 }
 
 /**
- * Sends `data` and collects the reply until `done(text)` holds or the server closes the
- * connection; the socket is destroyed afterwards.
+ * Sends `data` and collects the reply until `done(text)` holds, the server closes the connection or
+ * `timeoutMs` passes (then `closed` is false); the socket is destroyed afterwards.
  */
-export async function rawRequest(url: string, data: string | Buffer, done: (text: string) => boolean = () => false): Promise<RawReply> {
+export async function rawRequest(
+  url: string,
+  data: string | Buffer,
+  done: (text: string) => boolean = () => false,
+  timeoutMs?: number,
+): Promise<RawReply> {
   const s = await openSocket(url);
-  return collect(s, data, done);
+  return collect(s, data, done, timeoutMs);
 }
 
-export function collect(s: Socket, data: string | Buffer | undefined, done: (text: string) => boolean = () => false): Promise<RawReply> {
+export function collect(
+  s: Socket,
+  data: string | Buffer | undefined,
+  done: (text: string) => boolean = () => false,
+  timeoutMs?: number,
+): Promise<RawReply> {
   return new Promise((resolve) => {
     let text = '';
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => finish(false), timeoutMs);
     const finish = (closed: boolean): void => {
+      clearTimeout(timer);
       s.removeAllListeners('data');
       s.destroy();
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);
@@ -66,16 +78,22 @@ export const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 /**
  * A client that sends `head` (with Expect: 100-continue) and then `body` only once the server
- * answers 100 Continue; the reply holds the 100 and the final response after it.
+ * answers 100 Continue; the reply holds the 100 and the final response after it (or what came
+ * within 5 s).
  */
 export async function uploadOnContinue(url: string, head: string, body: string): Promise<RawReply> {
   const s = await openSocket(url);
   let sent = false;
-  return collect(s, head, (text) => {
-    if (!sent && text.startsWith(CONTINUE)) {
-      sent = true;
-      s.write(body);
-    }
-    return sent && completeResponse(text.slice(CONTINUE.length));
-  });
+  return collect(
+    s,
+    head,
+    (text) => {
+      if (!sent && text.startsWith(CONTINUE)) {
+        sent = true;
+        s.write(body);
+      }
+      return sent && completeResponse(text.slice(CONTINUE.length));
+    },
+    5_000,
+  );
 }

@@ -44,7 +44,7 @@ test('100 Continue only when the handler reads the body; a handler that answers 
       ['/refuse', 401],
       ['/answer-then-read', 413],
     ] as const) {
-      const reply = await rawRequest(url, head(path, 1_000_000));
+      const reply = await rawRequest(url, head(path, 1_000_000), undefined, 5_000);
       assert.equal(reply.status, status, reply.text);
       assert.doesNotMatch(reply.text, /100 Continue/);
       assert.match(reply.text, status === 413 ? /\r\n\r\ntoo large$/ : /\r\n\r\nno$/);
@@ -53,7 +53,7 @@ test('100 Continue only when the handler reads the body; a handler that answers 
     undo();
     undo();
     assert.equal(server.listenerCount('checkContinue'), 0);
-    const early = await rawRequest(url, head('/refuse', 1_000_000), (text) => text.includes('\r\n\r\nno'));
+    const early = await rawRequest(url, head('/refuse', 1_000_000), (text) => text.includes('\r\n\r\nno'), 5_000);
     assert.ok(early.text.startsWith(CONTINUE), `after the undo Node answers 100 at once again: ${early.text}`);
   } finally {
     server.closeAllConnections();

@@ -319,7 +319,7 @@ describe('headroom-memory/express', () => {
       mem.setHeapRatio(0.9);
       hr.headroom.monitor.sampleNow();
       // 1 MB announced and never sent: the client waits for a go-ahead that must not come.
-      const shed = await rawRequest(url, head(1_000_000));
+      const shed = await rawRequest(url, head(1_000_000), undefined, 5_000);
       assert.equal(shed.status, 503, shed.text);
       assert.doesNotMatch(shed.text, /100 Continue/);
       assert.equal(shed.closed, true);

@@ -224,14 +224,14 @@ describe('Fastify plugin', () => {
       assert.match(parsed.text, /\r\n\r\n\{"received":\{"a":1\}\}$/);
       // 1 MB announced and never sent: the client waits for a go-ahead that must not come.
       for (const path of ['/api/up', '/app/echo']) {
-        const denied = await rawRequest(url, head(path, 1_000_000, 'x-deny: 1\r\n'));
+        const denied = await rawRequest(url, head(path, 1_000_000, 'x-deny: 1\r\n'), undefined, 5_000);
         assert.equal(denied.status, 401, `${path}: ${denied.text}`);
         assert.doesNotMatch(denied.text, /100 Continue/);
         assert.equal(denied.closed, true, path);
       }
       memory.setHeapRatio(0.9);
       monitor.sampleNow();
-      const shed = await rawRequest(url, head('/app/echo', 1_000_000));
+      const shed = await rawRequest(url, head('/app/echo', 1_000_000), undefined, 5_000);
       assert.equal(shed.status, 503, shed.text);
       assert.doesNotMatch(shed.text, /100 Continue/);
       assert.equal(shed.closed, true);

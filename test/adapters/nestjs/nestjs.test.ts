@@ -138,13 +138,13 @@ for (const platform of PLATFORMS) {
       assert.match(proxied.text.slice(CONTINUE.length), /^HTTP\/1\.1 200 /);
       assert.equal(upstream.seen.at(-1)?.body, '"hello"');
       // 1 MB announced and never sent: the client waits for a go-ahead that must not come.
-      const denied = await rawRequest(t.url, head('/api/up', 1_000_000, 'x-deny: 1\r\n'));
+      const denied = await rawRequest(t.url, head('/api/up', 1_000_000, 'x-deny: 1\r\n'), undefined, 5_000);
       assert.equal(denied.status, 401, denied.text);
       assert.doesNotMatch(denied.text, /100 Continue/);
       assert.equal(denied.closed, true);
       critical();
       try {
-        const shed = await rawRequest(t.url, head('/app/echo', 1_000_000));
+        const shed = await rawRequest(t.url, head('/app/echo', 1_000_000), undefined, 5_000);
         assert.equal(shed.status, 503, shed.text);
         assert.doesNotMatch(shed.text, /100 Continue/);
         assert.equal(shed.closed, true);
