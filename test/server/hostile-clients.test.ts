@@ -231,48 +231,53 @@ describe('one client cannot take every slot (MAX_CONCURRENT_PER_CLIENT)', () => 
   });
 });
 
-describe('requests cannot poison the cache or escape the base path', () => {
-  let up: Upstream;
-  let t: TestGateway;
+/** A gateway over hostileUpstream() (base path /base, the admin token) for the enclosing describe's tests. */
+function hostileGateway(): { up: Upstream; t: TestGateway } {
+  const g = {} as { up: Upstream; t: TestGateway };
   before(async () => {
-    up = await hostileUpstream();
-    t = await startGateway({ UPSTREAM_URL: `${up.url}/base`, HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN });
+    g.up = await hostileUpstream();
+    g.t = await startGateway({ UPSTREAM_URL: `${g.up.url}/base`, HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN });
   });
   after(async () => {
-    await t.close();
-    await up.close();
+    await g.t.close();
+    await g.up.close();
   });
+  return g;
+}
+
+describe('requests cannot poison the cache or escape the base path', () => {
+  const g = hostileGateway();
 
   test('a page built for one Host is never served for another', async () => {
-    const evil = await request(`${t.url}/api/page`, { headers: { host: 'evil.example' } });
+    const evil = await request(`${g.t.url}/api/page`, { headers: { host: 'evil.example' } });
     assert.match(evil.text, /evil\.example/);
-    const shop = await request(`${t.url}/api/page`, { headers: { host: 'shop.example' } });
+    const shop = await request(`${g.t.url}/api/page`, { headers: { host: 'shop.example' } });
     assert.match(shop.text, /shop\.example/);
     assert.doesNotMatch(shop.text, /evil/);
     // The same Host is still served from the cache.
-    const again = await request(`${t.url}/api/page`, { headers: { host: 'SHOP.example' } });
+    const again = await request(`${g.t.url}/api/page`, { headers: { host: 'SHOP.example' } });
     assert.match(again.text, /shop\.example/);
     assert.ok(again.headers.age !== undefined, 'second request for the same Host is a cache hit');
-    assert.equal(up.received.filter((r) => r.url === '/base/page').length, 2);
+    assert.equal(g.up.received.filter((r) => r.url === '/base/page').length, 2);
   });
 
   test('a percent-encoded prefix maps exactly like the plain one', async () => {
     for (const path of ['/%61pi/secret', '/ap%69/secret', '/%61%70%69/secret']) {
-      const r = await rawRequest(t.url, `GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+      const r = await rawRequest(g.t.url, `GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
       assert.equal(r.status, 200, `${path}: ${r.text}`);
       assert.ok(r.text.endsWith('/base/secret'), `${path} reached the upstream as ${r.text.split('\r\n\r\n')[1]}`);
     }
-    assert.ok(!up.received.some((r) => r.url.startsWith('/basepi') || r.url.startsWith('/base69')));
+    assert.ok(!g.up.received.some((r) => r.url.startsWith('/basepi') || r.url.startsWith('/base69')));
   });
 
   test('an absolute-form target (http://host/api/x) is taken by its path when it names the Host header; else 400', async () => {
     const get = (target: string): Promise<RawReply> =>
-      rawRequest(t.url, `GET ${target} HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n`);
+      rawRequest(g.t.url, `GET ${target} HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n`);
     const proxied = await get('http://Shop.example/api/absolute?x=1');
     assert.equal(proxied.status, 200, proxied.text);
     assert.ok(proxied.text.endsWith('\r\n\r\n/base/absolute?x=1'), proxied.text);
     assert.equal((await get('HTTP://shop.example/health/live')).status, 200);
-    const before = up.received.length;
+    const before = g.up.received.length;
     for (const [target, code, message] of [
       ['http://evil.example/api/absolute', 'HEADROOM_BAD_REQUEST', /names evil\.example but the Host header shop\.example/],
       ['http://evil.example/health/live', 'HEADROOM_BAD_REQUEST', /names evil\.example/],
@@ -284,11 +289,11 @@ describe('requests cannot poison the cache or escape the base path', () => {
       assert.equal(jsonBody(r).error?.code, code, target);
       assert.match(jsonBody(r).error!.message, message);
     }
-    assert.equal(up.received.length, before, 'the upstream never saw a refused one');
+    assert.equal(g.up.received.length, before, 'the upstream never saw a refused one');
   });
 
   test('two Host lines, a malformed Host or none (HTTP/1.1) → 400 in the error format, upstream never called', async () => {
-    const before = up.received.length;
+    const before = g.up.received.length;
     for (const [path, hosts] of [
       ['/api/x', 'Host: a.example\r\nHost: b.example'],
       ['/health/live', 'Host: a.example\r\nHost: b.example'],
@@ -297,43 +302,38 @@ describe('requests cannot poison the cache or escape the base path', () => {
       ['/api/x', 'X-No-Host: 1'],
       ['/health/live', 'X-No-Host: 1'],
     ] as const) {
-      const r = await rawRequest(t.url, `GET ${path} HTTP/1.1\r\n${hosts}\r\nConnection: close\r\n\r\n`);
+      const r = await rawRequest(g.t.url, `GET ${path} HTTP/1.1\r\n${hosts}\r\nConnection: close\r\n\r\n`);
       assert.match(r.text, /\r\nx-request-id: /i, 'answered by the gateway, not by Node');
       assert.equal(r.status, 400, `${path} ${hosts}: ${r.text}`);
       assert.equal(jsonBody(r).error?.code, 'HEADROOM_BAD_REQUEST');
       assert.match(jsonBody(r).error!.message, /Host/);
     }
-    assert.equal(up.received.length, before);
+    assert.equal(g.up.received.length, before);
   });
 });
 
 describe('Expect: 100-continue is answered only once the body is read', () => {
-  let up: Upstream;
-  let t: TestGateway;
-  before(async () => {
-    up = await hostileUpstream();
-    t = await startGateway({ UPSTREAM_URL: `${up.url}/base`, HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN });
-  });
-  after(async () => {
-    await t.close();
-    await up.close();
-  });
+  const g = hostileGateway();
 
   test('a proxied upload gets 100 Continue, then its body goes through', async () => {
     const reply = await within(
-      uploadOnContinue(t.url, 'POST /api/up HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n', 'hello'),
+      uploadOnContinue(
+        g.t.url,
+        'POST /api/up HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n',
+        'hello',
+      ),
       5_000,
       'the answer to an upload that waited for 100 Continue',
     );
     assert.ok(reply.text.startsWith(CONTINUE), reply.text);
     assert.match(reply.text.slice(CONTINUE.length), /^HTTP\/1\.1 200 [^]*\r\n\r\nuploaded$/);
-    const rec = up.received.find((r) => r.url === '/base/up');
+    const rec = g.up.received.find((r) => r.url === '/base/up');
     await rec?.settled;
     assert.equal(rec?.bodyBytes, 5);
   });
 
   test('a refused request gets its final status instead, never 100, and the connection closes', async () => {
-    const before = up.received.length;
+    const before = g.up.received.length;
     for (const [path, headers, status] of [
       ['/api/x', 'Host: a.example\r\nHost: b.example', 400],
       ['/admin/gc', 'Host: shop.example', 401],
@@ -341,12 +341,12 @@ describe('Expect: 100-continue is answered only once the body is read', () => {
     ] as const) {
       // 1 MB announced and not sent: the client waits for the go-ahead, which must not come.
       const head = `POST ${path} HTTP/1.1\r\n${headers}\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n`;
-      const reply = await within(rawRequest(t.url, head), 5_000, `the answer on ${path}`);
+      const reply = await within(rawRequest(g.t.url, head), 5_000, `the answer on ${path}`);
       assert.equal(reply.status, status, `${path}: ${reply.text}`);
       assert.doesNotMatch(reply.text, /100 Continue/);
       assert.equal(reply.closed, true, path);
     }
-    assert.equal(up.received.length, before);
+    assert.equal(g.up.received.length, before);
   });
 });
 
