@@ -30,8 +30,8 @@ export interface Tier {
 
 export const TIERS: readonly Tier[] = [
   { name: 'small', below: 256 * MiB, semiSpaceMiB: 2, offHeapShare: 0.2 },
-  { name: 'medium', below: 1024 * MiB, semiSpaceMiB: 8, offHeapShare: 0.12 },
-  { name: 'large', below: 4096 * MiB, semiSpaceMiB: 16, offHeapShare: 0.11 },
+  { name: 'medium', below: 1024 * MiB, semiSpaceMiB: 8, offHeapShare: 0.1 },
+  { name: 'large', below: 4096 * MiB, semiSpaceMiB: 16, offHeapShare: 0.09 },
   { name: 'xlarge', below: Infinity, semiSpaceMiB: 32, offHeapShare: 0.08 },
 ];
 

@@ -13,10 +13,10 @@ const node = process.execPath;
 
 test('flags prints only the flags, for NODE_OPTIONS; --explain writes the derivation to stderr', async () => {
   const plain = await runCli(['flags', '--memory', '512m']);
-  assert.deepEqual([plain.code, plain.stdout, plain.stderr], [0, '--max-old-space-size=372 --max-semi-space-size=8\n', '']);
+  assert.deepEqual([plain.code, plain.stdout, plain.stderr], [0, '--max-old-space-size=381 --max-semi-space-size=8\n', '']);
   const e = await runCli(['flags', '--memory=1Gi', '--processes=2', '--explain']);
   assert.equal(e.code, 0, e.stderr);
-  assert.equal(e.stdout, '--max-old-space-size=372 --max-semi-space-size=8\n');
+  assert.equal(e.stdout, '--max-old-space-size=381 --max-semi-space-size=8\n');
   for (const re of [
     /^ {2}limit +1024 MiB +--memory$/m,
     /^ {2}processes +2 +Node processes sharing the limit/m,
@@ -24,9 +24,9 @@ test('flags prints only the flags, for NODE_OPTIONS; --explain writes the deriva
     /^ {2}tier +medium/m,
     /^ {4}young generation +24 MiB/m,
     /^ {4}Node baseline +32 MiB/m,
-    /^ {4}heap overhead +22\.3 MiB +6 % of the old space/m,
-    /^ {4}off-heap share +61\.4 MiB +12 % of the budget/m,
-    /^ {4}--max-old-space-size=372: budget 512 MiB − reserve 139\.8 MiB$/m,
+    /^ {4}heap overhead +22\.9 MiB +6 % of the old space/m,
+    /^ {4}off-heap share +51\.2 MiB +10 % of the budget/m,
+    /^ {4}--max-old-space-size=381: budget 512 MiB − reserve 130\.1 MiB$/m,
     /^ {2}env +MEMORY_RSS_LIMIT=536870912$/m,
   ]) {
     assert.match(e.stderr, re);
@@ -86,9 +86,9 @@ test('a node command gets the flags on its command line; any other command in NO
   assert.equal(direct.code, 0, direct.stderr);
   const d = JSON.parse(direct.stdout) as { execArgv: string[]; nodeOptions: string | null; heap: number; rss: string };
   // The runner's own memory is set aside: budget 496 MiB.
-  assert.deepEqual(d.execArgv, ['--max-old-space-size=358', '--max-semi-space-size=8', '-e', probe]);
+  assert.deepEqual(d.execArgv, ['--max-old-space-size=368', '--max-semi-space-size=8', '-e', probe]);
   assert.equal(d.nodeOptions, null);
-  assert.equal(d.heap, 358 + 24);
+  assert.equal(d.heap, 368 + 24);
   assert.equal(d.rss, String(496 * 1024 ** 2));
 
   const viaSh = await runCli(['run', '--memory', '512m', '--', 'sh', '-c', `exec "${node}" -e "$0"`, probe], {
@@ -96,8 +96,8 @@ test('a node command gets the flags on its command line; any other command in NO
   });
   assert.equal(viaSh.code, 0, viaSh.stderr);
   const s = JSON.parse(viaSh.stdout) as typeof d;
-  assert.equal(s.nodeOptions, '--enable-source-maps --max-old-space-size=358 --max-semi-space-size=8');
-  assert.equal(s.heap, 382);
+  assert.equal(s.nodeOptions, '--enable-source-maps --max-old-space-size=368 --max-semi-space-size=8');
+  assert.equal(s.heap, 392);
   assert.doesNotMatch(viaSh.stderr, /note/, 'sh is not a package manager');
 });
 
@@ -150,7 +150,7 @@ test('signals are forwarded to the command: TERM, INT, HUP, QUIT, USR2, and USR1
 test('--heap-snapshot-dir: a snapshot near the heap limit, then the heap error (exit 134)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'headroom-snap-'));
   try {
-    // 1 GiB leaves room for a snapshot (12× the old space) beside a 63 MiB old space; arrays of small
+    // 1 GiB leaves room for a snapshot (12× the old space) beside a 65 MiB old space; arrays of small
     // integers make it small and quick.
     const r = await runCli([
       'run',
@@ -166,7 +166,7 @@ test('--heap-snapshot-dir: a snapshot near the heap limit, then the heap error (
     assert.equal(r.code, 134, r.stderr);
     assert.match(r.stderr, /JavaScript heap out of memory/);
     assert.equal(readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot')).length, 1, r.stderr);
-    assert.match(r.stderr, /the old space is cut from \d+ to 63 MiB to leave room for it/);
+    assert.match(r.stderr, /the old space is cut from \d+ to 65 MiB to leave room for it/);
     // 128 MiB has no room: no snapshot, and a warning that says why.
     const tight = await runCli(['flags', '--memory', '128m', '--heap-snapshot-dir', dir]);
     assert.equal(tight.stdout, '--max-old-space-size=60 --max-semi-space-size=2\n');

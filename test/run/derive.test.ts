@@ -13,10 +13,10 @@ test('old space and semi-space by tier; the heap share grows with the container'
   const expected: [number, number, number][] = [
     // limit MiB, old space MiB, semi-space MiB (no runner: `headroom flags`)
     [128, 60, 2],
-    [256, 159, 8],
-    [512, 372, 8],
-    [1024, 784, 16],
-    [2048, 1644, 16],
+    [256, 164, 8],
+    [512, 381, 8],
+    [1024, 803, 16],
+    [2048, 1682, 16],
     [8192, 6989, 32],
   ];
   let previousShare = 0;
@@ -86,7 +86,7 @@ test("the user's flags are kept and said so; a given heap beyond the budget is w
   assert.deepEqual(d.warnings, []);
 
   const semi = at(512, { given: findGivenFlags(['--max_semi_space_size', '4', 'app.js', '--max-old-space-size=1'], 'argv', true) });
-  assert.deepEqual(semi.flags, ['--max-old-space-size=383']);
+  assert.deepEqual(semi.flags, ['--max-old-space-size=393']);
   assert.equal(semi.semiSpaceMiB, 4);
 
   const big = at(512, { given: findGivenFlags(['--max-old-space-size=600'], 'argv', true) });
@@ -192,10 +192,10 @@ test('heap snapshot near the limit: on only with room for 12× the old space bes
   const offHeap = d.reserve.find((r) => r.what === 'off-heap share')!.bytes;
   assert.ok(13 * old + young + NODE_BASELINE + HEAP_OVERHEAD_SHARE * old + offHeap <= 1024 * MiB);
   assert.deepEqual(d.flags.slice(2), ['--heapsnapshot-near-heap-limit=1', '--diagnostic-dir=/snaps']);
-  assert.match(d.snapshot.why, /old space 784 → 63 MiB so that a snapshot \(up to 12× the heap, 756 MiB\) fits beside it/);
+  assert.match(d.snapshot.why, /old space 803 → 65 MiB so that a snapshot \(up to 12× the heap, 780 MiB\) fits beside it/);
   assert.match(
     d.warnings.join('\n'),
-    /the old space is cut from 784 to 63 MiB to leave room for it .* without --heap-snapshot-dir the heap keeps 784 MiB/,
+    /the old space is cut from 803 to 65 MiB to leave room for it .* without --heap-snapshot-dir the heap keeps 803 MiB/,
   );
   // The reserve's heap overhead is that of the smaller old space, and the reserve still adds up.
   const reserve = d.reserve.reduce((s, r) => s + r.bytes, 0);
@@ -215,7 +215,7 @@ test('heap snapshot near the limit: on only with room for 12× the old space bes
   assert.equal(roomy.snapshot.enabled, true);
   const full = at(1024, { heapSnapshotDir: '/s', given: findGivenFlags(['--max-old-space-size=300'], 'argv') });
   assert.equal(full.snapshot.enabled, false);
-  assert.match(full.snapshot.why, /a snapshot needs up to 12× the heap \(3600 MiB\) beyond the reserve, only 465\.4 MiB left/);
+  assert.match(full.snapshot.why, /a snapshot needs up to 12× the heap \(3600 MiB\) beyond the reserve, only 485\.8 MiB left/);
 });
 
 test('NODE_OPTIONS splitting and flag finding', () => {
