@@ -45,10 +45,10 @@ test('with a memory limit the gateway runs with the derived heap; SIGTERM exits 
     assert.notEqual(s.pid, s.c.child.pid, 'the gateway is a child of the runner');
     assert.match(
       s.c.output(),
-      /headroom: memory limit 512 MiB \(HEADROOM_MEMORY\): serving with --max-old-space-size=358 --max-semi-space-size=8/,
+      /headroom: memory limit 512 MiB \(HEADROOM_MEMORY\): serving with --max-old-space-size=368 --max-semi-space-size=8/,
     );
     const health = (await request(`${s.url}/health`)).json<{ v8: { heapSizeLimit: number }; thresholds: { rssLimit: number | null } }>();
-    assert.equal(health.v8.heapSizeLimit, (358 + 24) * 1024 ** 2);
+    assert.equal(health.v8.heapSizeLimit, (368 + 24) * 1024 ** 2);
     s.c.child.kill('SIGTERM');
     assert.deepEqual(await exitWithin(s.c, 15_000, 'serve after SIGTERM'), { code: 0, signal: null }, s.c.output());
     await waitFor(() => portClosed(s.url), 'the port to close');
