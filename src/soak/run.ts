@@ -256,12 +256,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     await load.close();
     const stats = load.stats();
     // No leak in a service that mostly refused the load says nothing about its routes (a 404 for
-    // every request of the default GET /).
+    // every request of the default GET /); an unclear run says so first too, as the likelier cause.
     const failed = failedOf(stats);
-    if (judgement.verdict === 'no-leak' && stats.requests > 0 && failed > stats.requests / 2)
+    if (judgement.verdict !== 'leak' && stats.requests > 0 && failed > stats.requests / 2)
       judgement = {
         verdict: 'inconclusive',
-        reason: `${Math.round((failed / stats.requests) * 100)}% of the requests failed or were answered 4xx/5xx (${JSON.stringify(stats.statuses)}, ${stats.errors} errors): the load did not reach the service's routes; check --url and --scenario`,
+        reason: `${Math.round((failed / stats.requests) * 100)}% of the requests failed or were answered 4xx/5xx (${JSON.stringify(stats.statuses)}, ${stats.errors} errors): the load did not reach the service's routes; check --url and --scenario${judgement.verdict === 'inconclusive' ? ` (and ${judgement.reason})` : ''}`,
       };
     const gcs = samples.map((s) => s.gcMs);
     const exited = child?.exit();

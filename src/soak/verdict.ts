@@ -39,6 +39,9 @@ export interface Thresholds {
   minSamples: number;
 }
 
+/** How many times the leak threshold the no-leak bound may hide per request when the growth is significant (16 × 16 B: 256 requests). */
+const HIDDEN_LEAK_FACTOR = 16;
+
 export const DEFAULT_THRESHOLDS: Thresholds = {
   bytesPerRequest: 16,
   minGrowthBytes: 128 * 1024,
@@ -109,15 +112,19 @@ export function judge(samples: readonly Sample[], t: Thresholds = DEFAULT_THRESH
     return { ...base, verdict: 'no-leak', reason: `growth ${slopeText} is below the ${t.bytesPerRequest} B/request leak threshold` };
   // A slow service serves few requests, so its per-request interval stays wide, and JIT warm-up
   // alone adds a few KiB. If even the interval's upper end adds up to less than noLeakBytes over
-  // the window, nothing this budget could call a leak is growing.
+  // the window, nothing this budget could call a leak is growing. But a window of N requests can
+  // hide a leak of noLeakBytes / N per request: when the growth is significant, the bound speaks
+  // only if that is at most HIDDEN_LEAK_FACTOR × the threshold (a starved run of 11 requests
+  // would otherwise pass a 3 KiB/request leak).
   const bound = Math.max(0, perRequest.hi) * requests;
-  if (bound < t.noLeakBytes)
+  const significant = perRequest.lo > t.bytesPerRequest;
+  if (bound < t.noLeakBytes && (!significant || t.noLeakBytes / requests <= HIDDEN_LEAK_FACTOR * t.bytesPerRequest))
     return {
       ...base,
       verdict: 'no-leak',
       reason: `growth ${slopeText} adds up to at most ${fmt(bound / 1024)} KiB over the window's ${requests} requests (< ${t.noLeakBytes / 1024} KiB)`,
     };
-  if (perRequest.lo > t.bytesPerRequest) {
+  if (significant) {
     if (growthBytes < t.minGrowthBytes || growthBytes < 4 * base.noiseBytes!)
       return {
         ...base,
