@@ -25,6 +25,11 @@ export function registerAlertMetrics(registry: Registry, alerter: Pick<Alerter, 
   );
   m.counter('headroom_alerts_attempts_total', 'Requests made to alert webhooks, retries included.', (s) => s.attempts);
   m.gauge('headroom_alerts_pending', 'Alert notifications waiting or in flight, over all webhooks.', (s) => s.pending);
+  m.gauge(
+    'headroom_alerts_retrying',
+    'Alert notifications waiting for a retry after a failed attempt: a webhook failing now.',
+    (s) => s.retrying,
+  );
   m.labelled('gauge', 'headroom_alerts_firing', 'Alerts firing now (1) or not (0), by alert name.', ['alert'], (s) =>
     ALERT_NAMES.map((alert) => [{ alert }, s.firing[alert]] as const),
   );

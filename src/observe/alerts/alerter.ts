@@ -137,10 +137,12 @@ export function createAlerter(options: AlerterOptions): Alerter {
   function stats(): AlertStats {
     let pending = 0;
     let pendingBytes = 0;
+    let retrying = 0;
     for (const w of webhooks) {
       const p = w.pending();
       pending += p.count;
       pendingBytes += p.bytes;
+      retrying += p.retrying;
     }
     const firing = Object.fromEntries(ALERT_NAMES.map((n) => [n, episodes.isFiring(n) ? 1 : 0])) as AlertStats['firing'];
     return {
@@ -150,6 +152,7 @@ export function createAlerter(options: AlerterOptions): Alerter {
       dropped: { ...counters.dropped },
       pending,
       pendingBytes,
+      retrying,
       firing,
       webhooks: webhooks.length,
     };

@@ -104,6 +104,8 @@ export interface AlertStats {
   /** Notifications waiting or in flight, over all webhooks. */
   pending: number;
   pendingBytes: number;
+  /** Notifications waiting for a retry's delay after a failed attempt (a webhook failing now), over all webhooks. */
+  retrying: number;
   /** 1 while the alert fires, 0 otherwise. */
   firing: Record<AlertName, 0 | 1>;
   webhooks: number;

@@ -41,7 +41,8 @@ interface Message {
 export interface Webhook {
   /** Queues a body; drops the oldest waiting one(s) when the bounds are reached. Never blocks. */
   send(body: Buffer): void;
-  pending(): { count: number; bytes: number };
+  /** Messages queued or in flight, their bytes, and whether the oldest waits for a retry's delay (0 or 1). */
+  pending(): { count: number; bytes: number; retrying: number };
   /** Resolves when the queue is empty (each message ends after its retries). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -201,7 +202,7 @@ export function createWebhook(o: WebhookOptions): Webhook {
 
   return {
     send,
-    pending: () => ({ count: count(), bytes }),
+    pending: () => ({ count: count(), bytes, retrying: current && !inRequest ? 1 : 0 }),
     flush: async () => {
       while (pumping) await pumping;
     },

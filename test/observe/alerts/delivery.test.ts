@@ -280,10 +280,13 @@ describe('alerts: a receiver that fails', () => {
       const r = await rig({ resolveAfter: 0, l2Available: f.l2Available, queueSize: 2, retryDelay: 60_000, maxRetryDelay: 60_000 });
       r.receiver.script.push(503);
       f.next(r.alerter.check); // fires: refused with 503, waits a minute for its retry
-      await waitFor(() => r.receiver.requests.length === 1 && r.receiver.requests[0]!.status === 503, 'the first attempt refused');
+      // The alerter's own state, not the receiver's: the receiver has answered before the alerter has read the 503.
+      await waitFor(() => r.alerter.stats().retrying === 1, 'the first attempt refused, its retry waiting');
+      assert.equal(r.receiver.requests[0]!.status, 503);
       f.next(r.alerter.check); // resolves: queued behind the retry
       assert.equal(r.alerter.stats().pending, 2);
       f.next(r.alerter.check); // fires again: the queue is full, the waiting retry goes
+      assert.equal(r.alerter.stats().retrying, 0, 'the dropped notification was the one waiting for its retry');
       await r.alerter.flush();
       const s = r.alerter.stats();
       assert.deepEqual([s.sent, s.failed, s.dropped.queue_full, s.pending], [2, 0, 1, 0]);
