@@ -48,3 +48,7 @@ export function continueOnRead(server: Server): () => void {
     server.off('checkContinue', listener);
   };
 }
+
+/** continueOnRead, unless the server answers Expect: 100-continue itself already ('checkContinue' listened to): its undo, or undefined. */
+export const continueOnReadUnlessOwn = (server: Server): (() => void) | undefined =>
+  server.listenerCount('checkContinue') === 0 ? continueOnRead(server) : undefined;

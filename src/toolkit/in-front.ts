@@ -5,7 +5,7 @@
 // it also holds back Node's early "100 Continue" until a body is read (continue.ts), so a request
 // the gate or the app's auth refuses is not told to send its body first.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { continueOnRead } from './continue.js';
+import { continueOnReadUnlessOwn } from './continue.js';
 
 /** True: the request goes on to the app. False: the gate has answered it. */
 export type RequestGate = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -28,7 +28,7 @@ export function standInFront(server: Server, gate: RequestGate): () => void {
   };
   for (const listener of listeners) server.removeListener('request', listener);
   server.on('request', front);
-  const stopContinue = server.listenerCount('checkContinue') === 0 ? continueOnRead(server) : undefined;
+  const stopContinue = continueOnReadUnlessOwn(server);
   let undone = false;
   return () => {
     if (undone) return;

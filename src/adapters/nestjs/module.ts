@@ -17,7 +17,7 @@ import { APP_INTERCEPTOR, ApplicationConfig, HttpAdapterHost } from '@nestjs/cor
 import { HeadroomError } from '../../errors.js';
 import { nestedOptions, pathOrOff, resolveOne, resolveOptions } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
-import { continueOnRead } from '../../toolkit/continue.js';
+import { continueOnReadUnlessOwn } from '../../toolkit/continue.js';
 import { standInFront } from '../../toolkit/in-front.js';
 import { shutdownSpecs } from '../../toolkit/shutdown.js';
 import { appClient, nodeRouteSpecs, type NodeRoutePaths } from '../../toolkit/node-middleware.js';
@@ -278,7 +278,7 @@ function serviceProvider(
           };
           // Fastify's server runs no gate in front of it, so it holds back Node's early 100 Continue here.
           const server = early.server as Server | undefined;
-          if (fastify && typeof server?.listenerCount === 'function' && server.listenerCount('checkContinue') === 0) continueOnRead(server);
+          if (fastify && typeof server?.listenerCount === 'function') continueOnReadUnlessOwn(server);
           if (!fastify) adapter.use(createEarlyMiddleware(headroom, early));
           else if (early.parts) installOnFastify(adapter as unknown as FastifyAdapterLike, createEarlyMiddleware(headroom, early));
           else installGateOnFastify(adapter as unknown as FastifyAdapterLike, createEarlyGate(headroom, early));
