@@ -16,6 +16,10 @@ export const ERRORS = {
     status: 405,
     doc: 'The path exists but not for this method (e.g. GET on a POST admin route); the Allow header lists the methods it takes.',
   },
+  HEADROOM_EXPECTATION_FAILED: {
+    status: 417,
+    doc: 'The request carries an Expect header other than 100-continue, the only expectation HTTP/1.1 defines; nothing was read.',
+  },
   HEADROOM_BODY_TOO_LARGE: { status: 413, doc: 'A body exceeded its byte limit while it was being read.' },
   HEADROOM_REQUEST_TIMEOUT: {
     status: 408,

@@ -11,7 +11,7 @@ import { HeadroomError } from '../errors.js';
 import { authorityProblem, hostProblem, originForm } from '../proxy/headers.js';
 import { declaresBody } from '../proxy/respond.js';
 import { continueOnRead } from '../toolkit/continue.js';
-import { clientErrorHandler } from './client-error.js';
+import { clientErrorHandler, refuseUnservable } from './client-error.js';
 import { registerCompression } from './compress.js';
 import { installErrorHandlers } from './error-handler.js';
 import { withRequestSerializer } from './logger.js';
@@ -65,8 +65,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   // Expect: 100-continue is answered only when a body is read, not before the request is judged.
   const stopContinue = continueOnRead(app.server);
+  const stopRefusing = refuseUnservable(app.server);
   app.addHook('onClose', (_instance, done) => {
     stopContinue();
+    stopRefusing();
     done();
   });
   if (options.observer) observeFastifyRequests(app, options.observer);

@@ -1,10 +1,57 @@
-// Answers what Node's HTTP parser refuses before any route runs (duplicate Content-Length, bare
-// CR, obsolete line folding, oversized headers, request timeouts) with the documented error body
-// instead of Fastify's default one, then closes the connection: the stream can no longer be trusted.
-import { STATUS_CODES } from 'node:http';
+// Answers what Node would refuse before any route runs with the documented error body instead of
+// a bare status or a dropped connection: what its HTTP parser refuses (duplicate Content-Length,
+// bare CR, obsolete line folding, oversized headers, request timeouts), CONNECT (a reverse proxy
+// tunnels nothing; without a listener Node closes the socket without a word) and Expect values
+// other than 100-continue (Node's bare 417). Then the connection is closed.
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { HeadroomError, type ErrorCode } from '../errors.js';
+
+/** The methods the gateway's routes and proxy take: what a CONNECT is told instead. */
+const METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
+/** The error response, whole, as bytes for a socket no response object owns. */
+function errorResponse(error: HeadroomError, extraHeaders = ''): string {
+  const body = JSON.stringify(error.toJSON());
+  return (
+    `HTTP/1.1 ${error.statusCode} ${STATUS_CODES[error.statusCode]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n${extraHeaders}Connection: close\r\n\r\n${body}`
+  );
+}
+
+/** Installs the CONNECT and Expect answers on the gateway's server; returns the idempotent undo. */
+export function refuseUnservable(server: Server): () => void {
+  const onConnect = (_req: IncomingMessage, socket: Duplex): void => {
+    const error = new HeadroomError(
+      'HEADROOM_METHOD_NOT_ALLOWED',
+      'CONNECT is not served: headroom is a reverse proxy and opens no tunnels',
+    );
+    socket.on('error', () => {});
+    socket.end(errorResponse(error, `Allow: ${METHODS}\r\n`));
+  };
+  const onExpectation = (req: IncomingMessage, res: ServerResponse): void => {
+    const expect = String(req.headers.expect).slice(0, 100);
+    const error = new HeadroomError('HEADROOM_EXPECTATION_FAILED', `Expect: ${JSON.stringify(expect)} is not met: only 100-continue is`);
+    const body = JSON.stringify(error.toJSON());
+    res.shouldKeepAlive = false; // the body it announced is not read
+    res
+      .writeHead(error.statusCode, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-store',
+        connection: 'close',
+      })
+      .end(body);
+  };
+  server.on('connect', onConnect);
+  server.on('checkExpectation', onExpectation);
+  return () => {
+    server.off('connect', onConnect);
+    server.off('checkExpectation', onExpectation);
+  };
+}
 
 interface ParserError extends Error {
   code?: string;
@@ -25,13 +72,6 @@ export function clientErrorHandler(this: FastifyInstance, err: ParserError, sock
   const { code, message } = classify(err);
   this.log.debug({ code: err.code }, `client error: ${message}`);
   const pending = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (socket.writable && !pending?.headersSent) {
-    const error = new HeadroomError(code, message);
-    const body = JSON.stringify(error.toJSON());
-    socket.write(
-      `HTTP/1.1 ${error.statusCode} ${STATUS_CODES[error.statusCode]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
+  if (socket.writable && !pending?.headersSent) socket.write(errorResponse(new HeadroomError(code, message)));
   socket.destroy();
 }

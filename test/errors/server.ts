@@ -21,6 +21,16 @@ export const serverCases: Cases = {
   // A POST-only admin route asked with GET.
   HEADROOM_METHOD_NOT_ALLOWED: async () => fromResponse(await request(`${(await sharedGateway()).url}/admin/gc`, { headers: auth })),
 
+  // An expectation HTTP/1.1 does not define.
+  HEADROOM_EXPECTATION_FAILED: async () =>
+    fromRaw(
+      await rawRequest(
+        (await sharedGateway()).url,
+        'POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nExpect: 200-ok\r\n\r\n',
+        completeResponse,
+      ),
+    ),
+
   HEADROOM_REQUEST_TIMEOUT: async () => {
     // An upload that stalls for CLIENT_TIMEOUT (500 ms) while it holds an upstream slot.
     const s = await openSocket((await sharedGateway()).url);

@@ -348,6 +348,34 @@ describe('Expect: 100-continue is answered only once the body is read', () => {
     }
     assert.equal(g.up.received.length, before);
   });
+
+  test('another Expect value gets 417 and CONNECT 405, in the error format, where Node would answer a bare 417 or nothing', async () => {
+    const before = g.up.received.length;
+    const expect = await within(
+      rawRequest(
+        g.t.url,
+        'POST /api/up HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 1000000\r\nExpect: 200-ok\r\n\r\n',
+        completeResponse,
+      ),
+      5_000,
+      'the answer to Expect: 200-ok',
+    );
+    assert.equal(expect.status, 417, expect.text);
+    assert.equal(jsonBody(expect).error?.code, 'HEADROOM_EXPECTATION_FAILED');
+    assert.match(jsonBody(expect).error!.message, /"200-ok" is not met: only 100-continue is/);
+    assert.match(expect.text, /\r\nconnection: close\r\n/i);
+    const tunnel = await within(
+      rawRequest(g.t.url, 'CONNECT internal.example:22 HTTP/1.1\r\nHost: internal.example:22\r\n\r\n', completeResponse),
+      5_000,
+      'the answer to CONNECT',
+    );
+    assert.equal(tunnel.status, 405, tunnel.text);
+    assert.equal(jsonBody(tunnel).error?.code, 'HEADROOM_METHOD_NOT_ALLOWED');
+    assert.match(tunnel.text, /\r\nAllow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n/);
+    assert.equal(g.up.received.length, before, 'nothing reached the upstream');
+    // The gateway still serves.
+    assert.equal((await rawRequest(g.t.url, 'GET /health/live HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n')).status, 200);
+  });
 });
 
 describe('broken upstream framing and malformed requests answer in the error format', () => {
