@@ -29,7 +29,9 @@ export function refuseUnservable(server: Server): () => void {
       'CONNECT is not served: headroom is a reverse proxy and opens no tunnels',
     );
     socket.on('error', () => {});
-    socket.end(errorResponse(error, `Allow: ${METHODS}\r\n`));
+    // Destroyed once written: no server timeout guards a socket handed to 'connect', and a client
+    // that never closes its side must not keep it.
+    socket.end(errorResponse(error, `Allow: ${METHODS}\r\n`), () => socket.destroy());
   };
   const onExpectation = (req: IncomingMessage, res: ServerResponse): void => {
     const expect = String(req.headers.expect).slice(0, 100);
