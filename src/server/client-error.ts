@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { HeadroomError, type ErrorCode } from '../errors.js';
+import { sendError } from '../proxy/respond.js';
 
 /** The methods the gateway's routes and proxy take: what a CONNECT is told instead. */
 const METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
@@ -36,16 +37,7 @@ export function refuseUnservable(server: Server): () => void {
   const onExpectation = (req: IncomingMessage, res: ServerResponse): void => {
     const expect = String(req.headers.expect).slice(0, 100);
     const error = new HeadroomError('HEADROOM_EXPECTATION_FAILED', `Expect: ${JSON.stringify(expect)} is not met: only 100-continue is`);
-    const body = JSON.stringify(error.toJSON());
-    res.shouldKeepAlive = false; // the body it announced is not read
-    res
-      .writeHead(error.statusCode, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-        'cache-control': 'no-store',
-        connection: 'close',
-      })
-      .end(body);
+    sendError(res, error, true); // the body it announced is not read: the connection closes
   };
   server.on('connect', onConnect);
   server.on('checkExpectation', onExpectation);
