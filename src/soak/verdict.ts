@@ -39,7 +39,7 @@ export interface Thresholds {
   minSamples: number;
 }
 
-/** How many times the leak threshold the no-leak bound may hide per request when the growth is significant (16 × 16 B: 256 requests). */
+/** How many times the leak threshold a window may hide per request under the no-leak bound (16 × 16 B: 256 requests by default). */
 const HIDDEN_LEAK_FACTOR = 16;
 
 export const DEFAULT_THRESHOLDS: Thresholds = {
@@ -113,17 +113,25 @@ export function judge(samples: readonly Sample[], t: Thresholds = DEFAULT_THRESH
   // A slow service serves few requests, so its per-request interval stays wide, and JIT warm-up
   // alone adds a few KiB. If even the interval's upper end adds up to less than noLeakBytes over
   // the window, nothing this budget could call a leak is growing. But a window of N requests can
-  // hide a leak of noLeakBytes / N per request: when the growth is significant, the bound speaks
-  // only if that is at most HIDDEN_LEAK_FACTOR × the threshold (a starved run of 11 requests
-  // would otherwise pass a 3 KiB/request leak).
+  // hide a leak of noLeakBytes / N per request, so the bound speaks only when that is at most
+  // HIDDEN_LEAK_FACTOR × the threshold (256 requests by default): a starved run of 11 or 30
+  // requests would otherwise pass a leak of kilobytes per request, significant or lost in noise.
   const bound = Math.max(0, perRequest.hi) * requests;
   const significant = perRequest.lo > t.bytesPerRequest;
-  if (bound < t.noLeakBytes && (!significant || t.noLeakBytes / requests <= HIDDEN_LEAK_FACTOR * t.bytesPerRequest))
+  if (bound < t.noLeakBytes) {
+    const hidden = t.noLeakBytes / requests;
+    if (hidden <= HIDDEN_LEAK_FACTOR * t.bytesPerRequest)
+      return {
+        ...base,
+        verdict: 'no-leak',
+        reason: `growth ${slopeText} adds up to at most ${fmt(bound / 1024)} KiB over the window's ${requests} requests (< ${t.noLeakBytes / 1024} KiB)`,
+      };
+    // Under the bound the growth is also under minGrowthBytes: never a leak, only undecided.
     return {
       ...base,
-      verdict: 'no-leak',
-      reason: `growth ${slopeText} adds up to at most ${fmt(bound / 1024)} KiB over the window's ${requests} requests (< ${t.noLeakBytes / 1024} KiB)`,
+      reason: `growth ${slopeText} adds up to at most ${fmt(bound / 1024)} KiB over the window, but its ${requests} requests could hide ${fmt(hidden)} B/request under the ${t.noLeakBytes / 1024} KiB bound: needs more requests`,
     };
+  }
   if (significant) {
     if (growthBytes < t.minGrowthBytes || growthBytes < 4 * base.noiseBytes!)
       return {

@@ -74,13 +74,13 @@ test('--attach PORT measures a running leaking service, reports it as attached a
     ]);
     console.log(`soak --attach: exit ${r.code}\n${r.stdout}`);
     // On a starved machine the forced GCs can pause the load for most of the window (seen in CI:
-    // 11 and 33 requests in it), and so few requests cannot show a leak of this size: LEAK is then
-    // not demanded, but NO-LEAK is never right (it was, before the no-leak bound asked for enough
-    // requests); the attach itself is still checked below.
+    // 11 and 30 requests in it), and so few requests cannot show a leak of this size: LEAK is then
+    // not demanded, only INCONCLUSIVE (3) allowed; NO-LEAK (0) is never right (it was, before the
+    // no-leak bound asked for enough requests); the attach itself is still checked below.
     const inWindow = /window of \d+ samples, (\d+) requests/.exec(r.stdout);
     assert.ok(inWindow, `the report names the requests in its window:\n${r.stdout}${r.stderr}`);
     if (Number(inWindow[1]) >= 200) assert.equal(r.code, 1, r.stdout + r.stderr);
-    else assert.ok([1, 2].includes(r.code ?? -1), r.stdout + r.stderr);
+    else assert.ok([1, 3].includes(r.code ?? -1), `exit ${r.code}: ${r.stdout}${r.stderr}`);
     const report = JSON.parse(readFileSync(json, 'utf8')) as {
       target: { pid: number; attached: boolean };
       command: string[];

@@ -69,6 +69,23 @@ test('a significant leak over too few requests is not passed by the no-leak boun
   assert.match(j.reason, /needs more requests/);
 });
 
+test('a noisy window of too few requests is not passed by the no-leak bound either: inconclusive, needs more requests', () => {
+  // Seen in CI: a ~900 B/request leak, its window 30 requests long and scattered by ±8 KiB, read
+  // 572 B/request (interval -5900 … 1464): under the bound (43 KiB), yet 30 requests can hide 2 KiB each.
+  const j = judge(
+    Array.from({ length: 22 }, (_, i) => {
+      const requests = 3 * i;
+      return { t: i * 1000, requests, heapUsed: 6e6 + 900 * requests + jitter(i), external: 0, handles: 3, gcMs: 200, warmup: false };
+    }),
+  );
+  assert.ok(j.perRequest!.lo < 16 && j.perRequest!.hi * j.window!.requests < 65536 && j.window!.requests <= 33, JSON.stringify(j));
+  assert.equal(j.verdict, 'inconclusive', j.reason);
+  assert.match(j.reason, /could hide [\d.]+ B\/request under the 64 KiB bound: needs more requests/);
+  // The same scatter over 300 requests, flat: no leak by the bound.
+  const flat = judge(series(40, 30, (_r, i) => 6e6 + jitter(i)));
+  assert.equal(flat.verdict, 'no-leak', flat.reason);
+});
+
 test('compiled-code growth (code and trusted spaces) is not judged: a heap growing only by code is no leak', () => {
   // 60 B/request, all of it code: JIT warm-up as new paths are hit, not request data.
   const samples = series(40, 800, (r, i) => 6e6 + 60 * r + jitter(i), 8).map((s) => ({ ...s, codeBytes: 1e6 + 60 * s.requests }));
