@@ -27,7 +27,7 @@ export const ERRORS = {
   },
   HEADROOM_HEADERS_TOO_LARGE: {
     status: 431,
-    doc: "The request's header section is larger than the HTTP parser accepts (Node's --max-http-header-size, 16 KiB by default).",
+    doc: "The request's header section is larger than the HTTP parser accepts (Node's --max-http-header-size, 16 KiB by default), or has more lines than the server keeps (maxHeadersCount, 1000 by default; Node drops the rest).",
   },
   HEADROOM_CLIENT_CLOSED: { status: 499, doc: 'The client closed the connection before the answer was ready; nothing is sent.' },
   // admin API

@@ -86,6 +86,22 @@ export function hostProblem(rawHeaders: string[], httpVersion?: string): string 
   return !seen && httpVersion === '1.1' ? NO_HOST : undefined;
 }
 
+/** The header lines Node's HTTP server keeps when its maxHeadersCount is unset (measured on Node 20: 1000). */
+const NODE_HEADER_LINES = 1000;
+
+/**
+ * Why a request lost header lines, or undefined. Node's server keeps the first maxHeadersCount
+ * lines (1000 when unset) and drops the rest without a word (under the 16 KiB size limit, 1 001
+ * short lines still fit): a dropped Connection, Authorization or Host must not go unnoticed, so
+ * such a request is refused (431). rawHeaders keeps a few more lines than `headers`, so any over the
+ * limit means some were dropped.
+ */
+export function droppedHeaderLines(req: IncomingMessage): string | undefined {
+  const max = (req.socket as { server?: { maxHeadersCount?: number | null } } | null)?.server?.maxHeadersCount ?? NODE_HEADER_LINES;
+  if (max <= 0 || req.rawHeaders.length <= 2 * max) return undefined;
+  return `more than ${max} header lines: the server keeps only the first ${max} (maxHeadersCount)`;
+}
+
 /**
  * An absolute-form request target (RFC 9112 §3.2.2: `http://host[:port]/path?query`, which a server
  * must accept): its authority, and the origin-form rest cut from the text as sent (dot segments and

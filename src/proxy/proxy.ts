@@ -15,7 +15,7 @@ import { createResponseCache, SKIP_OUTCOME, type ResponseCache, type ResponseCac
 import { Exchange, type ExchangeContext } from './exchange.js';
 import { createGcAssist } from './gc-assist.js';
 import { ProxyAbort } from './faults.js';
-import { authorityProblem, createHeaderRules, newHeaderInfo, originForm, type RequestHeaderInfo } from './headers.js';
+import { authorityProblem, createHeaderRules, droppedHeaderLines, newHeaderInfo, originForm, type RequestHeaderInfo } from './headers.js';
 import { proxyLibrarySpecs, proxySpecs } from './options.js';
 import { createLocationRewriter } from './location.js';
 import { createPathMapper } from './path.js';
@@ -290,6 +290,11 @@ export function createProxy(options: ProxyOptions): Proxy {
       return sendError(res, disabledError, declaresBody(req), id);
     }
     if (draining) return sendError(res, drainingError, true, id);
+    const dropped = droppedHeaderLines(req);
+    if (dropped) {
+      counters.errors.badRequest++;
+      return sendError(res, new HeadroomError('HEADROOM_HEADERS_TOO_LARGE', dropped), declaresBody(req), id);
+    }
     // An absolute-form target (http://host/api/x): the Host it names must be the Host header's, and
     // its path is mapped as /api/x would be.
     const target = req.url;

@@ -310,6 +310,22 @@ describe('requests cannot poison the cache or escape the base path', () => {
     }
     assert.equal(g.up.received.length, before);
   });
+
+  test('more header lines than Node keeps (1000) → 431, upstream never called; 1000 lines go through', async () => {
+    // Node drops lines past maxHeadersCount without a word; 1 001 short lines fit in 16 KiB.
+    const lines = (n: number): string => Array.from({ length: n }, (_, i) => `x-${i}: 1\r\n`).join('');
+    const before = g.up.received.length;
+    for (const path of ['/api/x', '/health/live']) {
+      // Host, Connection and 999 more: 1 001 lines; the Connection line would be one Node drops.
+      const r = await rawRequest(g.t.url, `GET ${path} HTTP/1.1\r\nHost: a\r\n${lines(999)}Connection: close\r\n\r\n`);
+      assert.equal(r.status, 431, `${path}: ${r.text.slice(0, 300)}`);
+      assert.equal(jsonBody(r).error?.code, 'HEADROOM_HEADERS_TOO_LARGE');
+      assert.match(jsonBody(r).error!.message, /more than 1000 header lines/);
+    }
+    assert.equal(g.up.received.length, before);
+    const ok = await rawRequest(g.t.url, `GET /api/x HTTP/1.1\r\nHost: a\r\n${lines(997)}Connection: close\r\n\r\n`);
+    assert.equal(ok.status, 200, ok.text.slice(0, 300));
+  });
 });
 
 describe('Expect: 100-continue is answered only once the body is read', () => {

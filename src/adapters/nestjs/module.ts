@@ -150,20 +150,27 @@ function front(routes: ResolvedRoutes, wiring: ProxyWiring): Provider {
   return {
     provide: FRONT,
     inject: [HEADROOM, REQUEST_PARTS, HttpAdapterHost],
-    useFactory: (headroom: Headroom, requestParts: RequestParts, host: HttpAdapterHost | undefined) => ({
-      onModuleInit(): void {
-        const adapter = host?.httpAdapter;
-        if (!adapter || !gateInFront(adapter, requestParts)) return;
-        const server = adapter.getHttpServer() as Server | undefined;
-        // The admin rate limit's client as req.ip would be: Express's `trust proxy`, applied by appClient.
-        if (server && typeof server.listeners === 'function')
-          standInFront(
-            server,
-            createEarlyGate(headroom, { routes: earlyPaths(routes), wiring, client: appClient(adapter.getInstance()), server }),
-          );
-        else adapter.use(createEarlyMiddleware(headroom, { routes: earlyPaths(routes), wiring }));
-      },
-    }),
+    useFactory: (headroom: Headroom, requestParts: RequestParts, host: HttpAdapterHost | undefined) => {
+      let undo: (() => void) | undefined;
+      return {
+        onModuleInit(): void {
+          const adapter = host?.httpAdapter;
+          if (!adapter || !gateInFront(adapter, requestParts)) return;
+          const server = adapter.getHttpServer() as Server | undefined;
+          // The admin rate limit's client as req.ip would be: Express's `trust proxy`, applied by appClient.
+          if (server && typeof server.listeners === 'function')
+            undo = standInFront(
+              server,
+              createEarlyGate(headroom, { routes: earlyPaths(routes), wiring, client: appClient(adapter.getInstance()), server }),
+            );
+          else adapter.use(createEarlyMiddleware(headroom, { routes: earlyPaths(routes), wiring }));
+        },
+        // The server (closed by now) gets its own listeners back, and Node's 100 Continue.
+        onApplicationShutdown(): void {
+          undo?.();
+        },
+      };
+    },
   };
 }
 
@@ -261,7 +268,8 @@ function serviceProvider(
           globalPrefix: () => config?.getGlobalPrefix() ?? '',
           caseInsensitive: () => routesAnyCase(adapter),
         };
-        const service = (): HeadroomService => new HeadroomService(headroom, true, drainTimeoutOf(options), routing, requestParts);
+        const service = (release?: () => void): HeadroomService =>
+          new HeadroomService(headroom, true, drainTimeoutOf(options), routing, { ...requestParts, release });
         if (adapter) {
           const fastify = adapter.getType() === 'fastify';
           proxyRoute?.forPlatform(adapter.getType());
@@ -278,10 +286,11 @@ function serviceProvider(
           };
           // Fastify's server runs no gate in front of it, so it holds back Node's early 100 Continue here.
           const server = early.server as Server | undefined;
-          if (fastify && typeof server?.listenerCount === 'function') continueOnReadUnlessOwn(server);
+          const release = fastify && typeof server?.listenerCount === 'function' ? continueOnReadUnlessOwn(server) : undefined;
           if (!fastify) adapter.use(createEarlyMiddleware(headroom, early));
           else if (early.parts) installOnFastify(adapter as unknown as FastifyAdapterLike, createEarlyMiddleware(headroom, early));
           else installGateOnFastify(adapter as unknown as FastifyAdapterLike, createEarlyGate(headroom, early));
+          return service(release);
         }
         return service();
       },

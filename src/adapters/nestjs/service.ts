@@ -85,7 +85,8 @@ export class HeadroomService {
    * @param drainTimeout longest wait for in-flight requests on shutdown, ms
    * @param routing how the platform routes (the module passes Nest's): the app's global prefix, allowed
    *   in front of a mount, and whether paths match in any case (Express's default)
-   * @param parts the capture and accounting of the module's `capture` / `accounting` options
+   * @param parts the capture and accounting of the module's `capture` / `accounting` options, and
+   *   what to undo at shutdown (the module's hold on the server's 100 Continue)
    */
   constructor(
     readonly headroom: Headroom,
@@ -95,11 +96,14 @@ export class HeadroomService {
       globalPrefix: () => '',
       caseInsensitive: () => false,
     },
-    parts: { capture?: BodyCapture; accounting?: RequestAccounting } = {},
+    parts: { capture?: BodyCapture; accounting?: RequestAccounting; release?: () => void } = {},
   ) {
     this.capture = parts.capture;
     this.accounting = parts.accounting;
+    this.release = parts.release;
   }
+
+  private readonly release: (() => void) | undefined;
 
   /** The body capture of the module's `capture` option (its stats()), if on. */
   readonly capture: BodyCapture | undefined;
@@ -199,6 +203,7 @@ export class HeadroomService {
 
   /** Nest hook: closes headroom when the module created it (the shared monitor is given back). */
   async onApplicationShutdown(): Promise<void> {
+    this.release?.();
     if (this.owned) await this.headroom.close();
   }
 }

@@ -290,28 +290,33 @@ describe('nestjs: lifecycle', () => {
     test(`${platform}: app.close() drains (ready 503, in-flight finish, new requests refused) and leaves no handle`, async () => {
       await assertNoLeakedHandles(async () => {
         const upstream = await startUpstream();
-        const t = await startApp(
-          platform,
-          HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url }, monitor: { sampleInterval: 200 } }),
-        );
-        assert.equal((await request(`${t.url}/api/x`)).status, 200);
-        const held = holdRequest(`drain-${platform}`);
-        const inFlight = request(`${t.url}/app/gate?id=drain-${platform}`);
-        await held.arrived;
-        const closing = t.app.close();
-        // The held request keeps the server draining (and listening) until the gate opens.
-        const ready = await waitFor(async () => {
-          const r = await request(`${t.url}/health/ready`);
-          return r.status === 503 ? r : undefined;
-        }, 'ready turns 503 once app.close() has begun');
-        assert.equal(ready.json().draining, true);
-        const refused = await request(`${t.url}/app/hello`);
-        assert.equal(refused.status, 503);
-        assert.equal(refused.json().error.code, 'HEADROOM_DRAINING');
-        held.release();
-        assert.deepEqual((await inFlight).json(), { released: `drain-${platform}` });
-        await closing;
-        await upstream.close();
+        try {
+          const t = await startApp(
+            platform,
+            HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url }, monitor: { sampleInterval: 200 } }),
+          );
+          assert.equal((await request(`${t.url}/api/x`)).status, 200);
+          const held = holdRequest(`drain-${platform}`);
+          const inFlight = request(`${t.url}/app/gate?id=drain-${platform}`);
+          await held.arrived;
+          const closing = t.app.close();
+          // The held request keeps the server draining (and listening) until the gate opens.
+          const ready = await waitFor(async () => {
+            const r = await request(`${t.url}/health/ready`);
+            return r.status === 503 ? r : undefined;
+          }, 'ready turns 503 once app.close() has begun');
+          assert.equal(ready.json().draining, true);
+          const refused = await request(`${t.url}/app/hello`);
+          assert.equal(refused.status, 503);
+          assert.equal(refused.json().error.code, 'HEADROOM_DRAINING');
+          held.release();
+          assert.deepEqual((await inFlight).json(), { released: `drain-${platform}` });
+          await closing;
+          // The module's hold on the server's 100 Continue (and, on Express, its place in front) is given back at close.
+          assert.equal((t.app.getHttpServer() as Server).listenerCount('checkContinue'), 0);
+        } finally {
+          await upstream.close(); // else a failed assertion leaves it open and the file never ends
+        }
       });
     });
 
