@@ -137,6 +137,21 @@ export function authorityProblem(target: string, rawHeaders: string[]): string |
   return undefined;
 }
 
+/**
+ * An absolute-form target's authority stands in for a missing Host header (an HTTP/1.0 client need
+ * not send one; RFC 9112 §3.2.2 has the server take the target's host): added to the request's
+ * header lines, so that X-Forwarded-Host and the cache key carry it. Call once authorityProblem
+ * has passed the target.
+ */
+export function hostFromTarget(req: IncomingMessage, target: string): void {
+  const abs = absoluteForm(target);
+  if (!abs) return;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') return;
+  raw.push('Host', abs.authority);
+  req.headers.host = abs.authority;
+}
+
 export interface RequestHeaderInfo {
   headers: string[];
   /** Set when the Host header must be refused (see hostProblem). */

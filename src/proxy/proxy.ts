@@ -15,7 +15,15 @@ import { createResponseCache, SKIP_OUTCOME, type ResponseCache, type ResponseCac
 import { Exchange, type ExchangeContext } from './exchange.js';
 import { createGcAssist } from './gc-assist.js';
 import { ProxyAbort } from './faults.js';
-import { authorityProblem, createHeaderRules, droppedHeaderLines, newHeaderInfo, originForm, type RequestHeaderInfo } from './headers.js';
+import {
+  authorityProblem,
+  createHeaderRules,
+  droppedHeaderLines,
+  hostFromTarget,
+  newHeaderInfo,
+  originForm,
+  type RequestHeaderInfo,
+} from './headers.js';
 import { proxyLibrarySpecs, proxySpecs } from './options.js';
 import { createLocationRewriter } from './location.js';
 import { createPathMapper } from './path.js';
@@ -304,6 +312,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         counters.errors.badRequest++;
         return sendError(res, new HeadroomError('HEADROOM_BAD_REQUEST', `${problem} (RFC 9112 §3.2)`), declaresBody(req), id);
       }
+      hostFromTarget(req, target);
     }
     if (url.charCodeAt(0) !== 47) url = originForm(url);
     const path = mapper.map(url);

@@ -8,7 +8,7 @@ import type { TrustProxy } from '../config/options.js';
 import type { MemoryMonitor } from '../monitor/types.js';
 import type { Cache } from '../cache/types.js';
 import { HeadroomError } from '../errors.js';
-import { authorityProblem, droppedHeaderLines, hostProblem, originForm } from '../proxy/headers.js';
+import { authorityProblem, droppedHeaderLines, hostFromTarget, hostProblem, originForm } from '../proxy/headers.js';
 import { declaresBody } from '../proxy/respond.js';
 import { continueOnRead } from '../toolkit/continue.js';
 import { clientErrorHandler, refuseUnservable } from './client-error.js';
@@ -91,7 +91,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (dropped) return done(new HeadroomError('HEADROOM_HEADERS_TOO_LARGE', dropped));
     const url = raw.url ?? '/';
     const problem = hostProblem(raw.rawHeaders, raw.httpVersion) ?? authorityProblem(url, raw.rawHeaders);
-    if (!problem && url.charCodeAt(0) !== 47 /* / */) raw.url = originForm(url);
+    if (!problem && url.charCodeAt(0) !== 47 /* / */) {
+      hostFromTarget(raw, url);
+      raw.url = originForm(url);
+    }
     done(problem ? new HeadroomError('HEADROOM_BAD_REQUEST', `${problem} (RFC 9112 §3.2)`) : undefined);
   });
 

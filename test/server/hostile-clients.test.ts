@@ -277,6 +277,10 @@ describe('requests cannot poison the cache or escape the base path', () => {
     assert.equal(proxied.status, 200, proxied.text);
     assert.ok(proxied.text.endsWith('\r\n\r\n/base/absolute?x=1'), proxied.text);
     assert.equal((await get('HTTP://shop.example/health/live')).status, 200);
+    // HTTP/1.0 need not send Host: the target's host stands in (X-Forwarded-Host, the cache key).
+    const old = await rawRequest(g.t.url, 'GET http://old.example/api/page HTTP/1.0\r\n\r\n');
+    assert.equal(old.status, 200, old.text);
+    assert.match(old.text, /https:\/\/old\.example\/next/);
     const before = g.up.received.length;
     for (const [target, code, message] of [
       ['http://evil.example/api/absolute', 'HEADROOM_BAD_REQUEST', /names evil\.example but the Host header shop\.example/],

@@ -40,6 +40,10 @@ describe('Fastify plugin', () => {
       const host = new URL(url).host;
       const absolute = await rawRequest(url, `GET http://${host}/api/echo?x=5 HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
       assert.match(absolute.text, /^HTTP\/1\.1 200 [^]*\r\n\r\n\{"url":"\/echo\?x=5"\}$/);
+      // HTTP/1.0 need not send Host: the target's host stands in for it upstream.
+      const old = await rawRequest(url, 'GET http://old.example/api/echo?x=6 HTTP/1.0\r\n\r\n');
+      assert.match(old.text, /^HTTP\/1\.1 200 [^]*\{"url":"\/echo\?x=6"\}$/);
+      assert.equal(up.received.at(-1)?.headers['x-forwarded-host'], 'old.example');
       assert.equal((await request(`${url}/health/ready`, { headers: deny })).status, 200);
     } finally {
       await app.close();
