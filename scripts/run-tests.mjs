@@ -52,8 +52,8 @@ const limit = setTimeout(() => {
   process.kill(-runner.pid, 'SIGKILL');
   process.exit(1);
 }, RUN_LIMIT_MS);
-// Ctrl-C stops the files too (they are in the runner's group, not the terminal's).
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.kill(-runner.pid, signal));
+// Ctrl-C, a kill or a closed terminal stops the files too (they are in the runner's group, not the terminal's).
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => process.kill(-runner.pid, signal));
 runner.on('exit', (code, signal) => {
   clearTimeout(limit);
   process.exit(code ?? (signal ? 1 : 0));
