@@ -144,11 +144,11 @@ export function authorityProblem(target: string, rawHeaders: string[]): string |
  * has passed the target.
  */
 export function hostFromTarget(req: IncomingMessage, target: string): void {
+  // Node's own parse of the lines (none were dropped: droppedHeaderLines runs first) says whether one was sent.
+  if (req.headers.host !== undefined) return;
   const abs = absoluteForm(target);
   if (!abs) return;
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') return;
-  raw.push('Host', abs.authority);
+  req.rawHeaders.push('Host', abs.authority);
   req.headers.host = abs.authority;
 }
 
