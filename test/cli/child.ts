@@ -1,6 +1,7 @@
 // Runs the CLI from source in a child process, for the CLI tests.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { once } from 'node:events';
+import { dieWithFile, killGroup } from '../helpers/children.js';
 
 export { portClosed } from '../helpers/net.js';
 
@@ -18,20 +19,26 @@ export interface CliChild {
   exited: Promise<Exit>;
   /** Resolves when the output matches; rejects if the process exits first. */
   waitForOutput(re: RegExp): Promise<RegExpExecArray>;
-  /** SIGKILLs the process if it is still running. */
+  /** SIGKILLs the process if it is still running (and its process group, when started with `group`). */
   kill(): void;
 }
 
 export function spawnWatched(
   command: string,
   args: string[],
-  options: { env?: Record<string, string>; cwd?: string; stdio?: StdioOptions } = {},
+  /**
+   * group: the child leads its own process group, which is killed with it and when this test file's
+   * process is terminated (for npm and the processes it starts: see ../helpers/children.ts).
+   */
+  options: { env?: Record<string, string>; cwd?: string; stdio?: StdioOptions; group?: boolean } = {},
 ): CliChild {
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', ...options.env },
     stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
+    detached: options.group === true,
   });
+  if (options.group) dieWithFile(child);
   let text = '';
   const waiters: { re: RegExp; resolve: (m: RegExpExecArray) => void }[] = [];
   const onData = (c: Buffer): void => {
@@ -56,7 +63,9 @@ export function spawnWatched(
         exited.then((e) => Promise.reject(new Error(`exited (${e.code ?? e.signal}) before ${re}:\n${text}`))),
       ]),
     kill: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (options.group && child.pid !== undefined) killGroup(child.pid);
+      else child.kill('SIGKILL');
     },
   };
 }

@@ -4,7 +4,7 @@
 // gets it: a copy of its folder, `npm install` (offline, from npm's cache) with `headroom-memory`
 // pointed at that tarball, then `npm start`. (In the repository the examples depend on "file:../.."
 // with install-links=true.)
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   cpSync,
@@ -26,6 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { spawnWatched, type CliChild } from '../cli/child.js';
+import { dieWithFile, killGroup } from './children.js';
 import { finishBuild } from '../../scripts/build-finish.mjs';
 
 const run = promisify(execFile);
@@ -137,6 +138,29 @@ export interface InstalledExample {
   remove(): void;
 }
 
+/**
+ * Runs npm in its own process group, which is killed after `timeoutMs` or if this test file is cut
+ * (an install's child processes would otherwise outlive both). Rejects with npm's output.
+ */
+function npm(args: string[], cwd: string, timeoutMs: number): Promise<void> {
+  const child = dieWithFile(spawn('npm', args, { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] }));
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const timer = setTimeout(() => child.pid !== undefined && killGroup(child.pid), timeoutMs);
+  return new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else
+        reject(
+          new Error(`npm ${args.join(' ')} in ${cwd}: ${signal ? `killed (${signal}) after ${timeoutMs} ms` : `exit ${code}`}\n${output}`),
+        );
+    });
+  });
+}
+
 /** examples/<name> copied to a temporary folder and installed with `npm install`, offline. */
 export async function installExample(name: string): Promise<InstalledExample> {
   const { tarball } = await builtPackage();
@@ -148,16 +172,18 @@ export async function installExample(name: string): Promise<InstalledExample> {
   writeFileSync(join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
   const flags = ['install', '--no-audit', '--no-fund', '--no-update-notifier'];
   try {
-    await run('npm', [...flags, '--offline'], { cwd: dir, timeout: 180_000 }).catch(() =>
-      run('npm', [...flags, '--prefer-offline'], { cwd: dir, timeout: 180_000 }),
-    );
+    // Offline works where npm's cache holds the package documents an install without a lockfile
+    // asks for (after an `npm install` on this machine). A fresh `npm ci` does not leave them (an
+    // offline install after `npm ci` into an empty cache fails ENOTCACHED), so on a new CI machine
+    // the second install fetches them.
+    await npm([...flags, '--offline'], dir, 180_000).catch(() => npm([...flags, '--prefer-offline'], dir, 180_000));
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
   return {
     dir,
-    start: (env) => spawnWatched('npm', ['start'], { cwd: dir, env: { HOME: process.env.HOME ?? '', ...env } }),
+    start: (env) => spawnWatched('npm', ['start'], { cwd: dir, env: { HOME: process.env.HOME ?? '', ...env }, group: true }),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

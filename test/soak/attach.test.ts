@@ -19,7 +19,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 async function service(
   fixture: string,
   inspect: boolean,
-): Promise<{ child: ChildProcess; port: number; inspectorPort?: number; stop(): Promise<void> }> {
+): Promise<{ child: ChildProcess; port: number; inspectorPort?: number; stop(): Promise<void>; describe(): string }> {
   const port = await freePort();
   const args = [...(inspect ? ['--inspect=127.0.0.1:0'] : []), `test/fixtures/soak/${fixture}.mjs`];
   const child = spawn(process.execPath, args, { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -45,6 +45,9 @@ async function service(
     child,
     port,
     inspectorPort,
+    // For a failed assertion: whether the service still runs, and what it printed (its inspector lines).
+    describe: () =>
+      `\nthe service (pid ${child.pid}): ${child.exitCode === null && child.signalCode === null ? 'running' : `exited ${child.exitCode ?? child.signalCode}`}; its stderr:\n${text}`,
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
@@ -78,9 +81,9 @@ test('--attach PORT measures a running leaking service, reports it as attached a
     // not demanded, only INCONCLUSIVE (3) allowed; NO-LEAK (0) is never right (it was, before the
     // no-leak bound asked for enough requests); the attach itself is still checked below.
     const inWindow = /window of \d+ samples, (\d+) requests/.exec(r.stdout);
-    assert.ok(inWindow, `the report names the requests in its window:\n${r.stdout}${r.stderr}`);
-    if (Number(inWindow[1]) >= 200) assert.equal(r.code, 1, r.stdout + r.stderr);
-    else assert.ok([1, 3].includes(r.code ?? -1), `exit ${r.code}: ${r.stdout}${r.stderr}`);
+    assert.ok(inWindow, `the report names the requests in its window:\n${r.stdout}${r.stderr}${s.describe()}`);
+    if (Number(inWindow[1]) >= 200) assert.equal(r.code, 1, r.stdout + r.stderr + s.describe());
+    else assert.ok([1, 3].includes(r.code ?? -1), `exit ${r.code}: ${r.stdout}${r.stderr}${s.describe()}`);
     const report = JSON.parse(readFileSync(json, 'utf8')) as {
       target: { pid: number; attached: boolean };
       command: string[];
