@@ -149,7 +149,10 @@ function npm(args: string[], cwd: string, timeoutMs: number): Promise<void> {
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   const timer = setTimeout(() => child.pid !== undefined && killGroup(child.pid), timeoutMs);
   return new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve();
