@@ -13,6 +13,9 @@
 //                p99 = headroom's p99 − bare's over the same seconds (target ≤ 50 µs).
 // Rounds, not pairs, are the independent samples (JIT and placement luck differ between fresh
 // processes), so results are means over rounds with a 95 % confidence interval.
+// At the end of each round every process's RSS is printed (where a native leak shows first) with
+// V8's resident heap and young generation beside it (heapAtEnd), so that a gap in RSS can be read:
+// V8 sizing its heap differently in the two processes, or memory outside it.
 // --same bare|headroom runs that variant on both sides (an A/A run): what the same code "costs"
 // against itself is the noise floor the real comparison must be read against.
 // --base / --target pick what each side runs, for measuring one part of headroom against headroom
@@ -33,9 +36,10 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { readProc } from '../../src/soak/proc.js';
 import { median } from '../../src/soak/stats.js';
 import { BENCH_PARTS } from './apps/parts.js';
@@ -130,22 +134,34 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-async function start(fw: Framework, config: Config): Promise<{ url: string; child: ChildProcess }> {
+/** A running app: where it listens, its process, and where its diagnostic report goes (heapAtEnd). */
+interface App {
+  url: string;
+  child: ChildProcess;
+  report: string;
+}
+
+async function start(fw: Framework, config: Config): Promise<App> {
   const c = fw.command(config.variant);
   const without = config.without.length > 0 ? { BENCH_WITHOUT: config.without.join(',') } : {};
-  const child = spawn(...pinned(pin?.[1], c.cmd, c.argv), {
+  const report = reportFlags();
+  const child = spawn(...pinned(pin?.[1], c.cmd, [...report.flags, ...c.argv]), {
     cwd: c.cwd,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', BENCH_HEADROOM_DIST: dist(), ...c.env, ...without },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
   child.once('exit', () => live.delete(child));
+  // The app's stderr, but for the two lines Node writes around each diagnostic report.
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    if (!/^(Writing Node\.js report to file: |Node\.js report completed$)/.test(line)) process.stderr.write(`${line}\n`);
+  });
   const lines = createInterface({ input: child.stdout! });
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   try {
     for await (const line of lines) {
       const m = /^HEADROOM_FIXTURE_LISTENING (\S+)/.exec(line);
-      if (m) return { url: m[1]!, child };
+      if (m) return { url: m[1]!, child, report: report.file };
     }
     throw new Error(`${c.argv.join(' ')} exited before listening`);
   } finally {
@@ -165,6 +181,45 @@ const UNIT: Record<string, number> = { us: 1, ms: 1000, s: 1_000_000, m: 60_000_
 // request costs is steadier than the requests per second it allows.
 const TICK_US = 1_000_000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
 const cpuUs = (pid: number): number => procTicks(pid) * TICK_US;
+
+// V8's heap at the end of a round, from the app's diagnostic report (Node's --report-on-signal, the
+// same flags on both sides; nothing runs in the app until the signal). It tells an RSS gap that is
+// V8 sizing its heap (a young generation grown to its 2 × 16 MiB sooner, pages pooled after a full
+// GC) from memory that is in use or native. Heap spaces: physical (resident) size.
+const reportDir = mkdtempSync(join(tmpdir(), 'headroom-bench-report-'));
+process.once('exit', () => rmSync(reportDir, { recursive: true, force: true }));
+let reports = 0;
+function reportFlags(): { flags: string[]; file: string } {
+  const name = `report-${++reports}.json`;
+  const flags = ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${reportDir}`, `--report-filename=${name}`];
+  return { flags: [...flags, '--report-compact', '--report-exclude-network'], file: join(reportDir, name) };
+}
+
+/** MiB resident: V8's heap, and of it the young generation. */
+interface HeapAtEnd {
+  heap: number;
+  young: number;
+}
+
+async function heapAtEnd(app: App): Promise<HeapAtEnd> {
+  app.child.kill('SIGUSR2');
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    try {
+      // Written in one piece by the signal's handler; until then missing or cut short.
+      const { javascriptHeap: h } = JSON.parse(readFileSync(app.report, 'utf8')) as {
+        javascriptHeap: { totalCommittedMemory: number; heapSpaces: { new_space: { committedMemory: number } } };
+      };
+      rmSync(app.report);
+      const mib = (bytes: number): number => bytes / 2 ** 20;
+      return { heap: mib(h.totalCommittedMemory), young: mib(h.heapSpaces.new_space.committedMemory) };
+    } catch (err) {
+      if (performance.now() > deadline)
+        throw new Error(`no diagnostic report from pid ${app.child.pid} in 10 s: ${(err as Error).message}`);
+    }
+    await sleep(20);
+  }
+}
 
 /** Resident set size of a process, MiB (the soak's /proc reader). */
 async function rssMiB(pid: number): Promise<number> {
@@ -273,7 +328,7 @@ const expected: Record<Variant, { ready: number }> = { bare: { ready: 404 }, hea
 const seen = new Map<string, string>();
 
 /** Starts a side's configuration and checks what it answers before anything is measured. */
-async function startChecked(name: string, fw: Framework, config: Config): Promise<{ url: string; child: ChildProcess }> {
+async function startChecked(name: string, fw: Framework, config: Config): Promise<App> {
   const variant = describeConfig(config);
   const started = await start(fw, config);
   try {
@@ -303,6 +358,8 @@ interface Samples {
   p99Added: number[];
   /** Each process's RSS (MiB) after its round's load: a native leak grows here, not in the CPU. */
   rss: Record<Variant, number[]>;
+  /** V8's heap in that RSS at the same moment. */
+  heap: Record<Variant, HeapAtEnd[]>;
   /** Pairs measured again because another process used the CPU meanwhile. */
   redone: number;
   /** Pairs kept although noisy (after the last attempt). */
@@ -321,7 +378,7 @@ async function round(
   o: { slices: number; slice: number; connections: number; maxNoise: number; warmup: number },
   s: Samples,
 ) {
-  const apps = {} as Record<Variant, { url: string; child: ChildProcess }>;
+  const apps = {} as Record<Variant, App>;
   try {
     for (const v of i % 2 ? (['headroom', 'bare'] as const) : (['bare', 'headroom'] as const)) {
       apps[v] = await startChecked(name, fw, sides[v]);
@@ -356,7 +413,10 @@ async function round(
       }
       s.p99Added.push(m.value.p99.headroom - m.value.p99.bare);
     }
-    for (const v of VARIANTS) s.rss[v].push(await rssMiB(apps[v].child.pid!));
+    for (const v of VARIANTS) {
+      s.rss[v].push(await rssMiB(apps[v].child.pid!));
+      s.heap[v].push(await heapAtEnd(apps[v]));
+    }
   } finally {
     for (const v of VARIANTS) if (apps[v]) await stop(apps[v].child);
   }
@@ -425,6 +485,11 @@ function meanCi(xs: number[]): { mean: number; low: number; high: number } {
 }
 const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(0)}`;
 const fmt1 = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(' ');
+/** A round's RSS, with V8's heap and its young generation in brackets, MiB. */
+const memoryAt = (s: Samples, v: Variant, i: number): string => {
+  const h = s.heap[v].at(i)!;
+  return `${s.rss[v].at(i)!.toFixed(0)} (${h.heap.toFixed(0)}, ${h.young.toFixed(0)})`;
+};
 for (const name of args.frameworks.split(',')) {
   const fw = FRAMEWORKS[name];
   if (!fw) throw new Error(`unknown framework ${name}; known: ${Object.keys(FRAMEWORKS).join(', ')}`);
@@ -445,6 +510,7 @@ for (const name of args.frameworks.split(',')) {
     p99: { bare: [], headroom: [] },
     p99Added: [],
     rss: { bare: [], headroom: [] },
+    heap: { bare: [], headroom: [] },
     redone: 0,
     noisy: 0,
   };
@@ -460,7 +526,7 @@ for (const name of args.frameworks.split(',')) {
       `  ${name} round ${i + 1}: req/s bare ${fmt(at(s.rps.bare))} | headroom ${fmt(at(s.rps.headroom))}; ` +
         `p99 µs bare ${fmt(at(s.p99.bare))} | headroom ${fmt(at(s.p99.headroom))}; ` +
         `CPU µs/req bare ${fmt1(at(s.cpu.bare))} | headroom ${fmt1(at(s.cpu.headroom))}; ` +
-        `RSS MiB at the end bare ${s.rss.bare.at(-1)!.toFixed(0)} | headroom ${s.rss.headroom.at(-1)!.toFixed(0)}`,
+        `RSS MiB at the end (V8 heap, young generation) bare ${memoryAt(s, 'bare', -1)} | headroom ${memoryAt(s, 'headroom', -1)}`,
     );
   }
   // Ratios are averaged on the log scale (a 0.9 and a 1.1 round are not "1.0 on average" in rate terms).
@@ -473,7 +539,10 @@ for (const name of args.frameworks.split(',')) {
     `  ${name}: per round: req/s ratio ${perRound.ratio.map((r) => r.toFixed(3)).join(' ')}; CPU ratio ${perRound.cpuRatio.map((r) => r.toFixed(3)).join(' ')}; added p99 µs ${perRound.added.map(signed).join(' ')}`,
   );
   const med = (xs: number[], digits = 0): string => median(xs).toFixed(digits);
-  console.log(`  ${name}: RSS at the end of a round, median MiB: bare ${med(s.rss.bare)}, headroom ${med(s.rss.headroom)}`);
+  const memory = (v: Variant): string => `${med(s.rss[v])} (${med(s.heap[v].map((h) => h.heap))}, ${med(s.heap[v].map((h) => h.young))})`;
+  console.log(
+    `  ${name}: RSS at the end of a round (V8 heap, young generation), median MiB: bare ${memory('bare')}, headroom ${memory('headroom')}`,
+  );
   console.log(`  ${name}: ${s.redone} pairs measured again for noise from other processes, ${s.noisy} kept noisy after 4 attempts`);
   rows.push(
     `| ${name} | ${rounds} | ${med(s.rps.bare)} / ${med(s.rps.headroom)} | ${ratioCi(logRatio)} | ` +
