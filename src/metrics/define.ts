@@ -1,6 +1,8 @@
 // Builds a part's headroom_* metrics from its stats(), read once per scrape: a part's stats()
 // can be costly (the proxy's sorts its latency ring), and one scrape reads every metric family.
-import { Counter, Gauge, type Metric, type Registry } from 'prom-client';
+import type { Metric, Registry } from 'prom-client';
+import Counter from 'prom-client/lib/counter.js';
+import Gauge from 'prom-client/lib/gauge.js';
 
 export type Labels = Record<string, string>;
 /** The series of one labelled family: labels and value. */

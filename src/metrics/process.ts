@@ -6,12 +6,12 @@
 // export the same facts: headroom_event_loop_delay_seconds (a 50 ms timer) and
 // headroom_gc_pause_seconds_total / headroom_gc_runs_total (metrics/monitor.ts). An app that wants
 // prom-client's full set calls collectDefaultMetrics on the registry first; headroom then adds
-// none of these.
+// none of these. process_cpu_* are registered by process-cpu.ts, the same metrics without the
+// exemplar support that makes prom-client's module load @opentelemetry/api.
 import type { Registry } from 'prom-client';
 import heapSizeAndUsed from 'prom-client/lib/metrics/heapSizeAndUsed.js';
 import heapSpacesSizeAndUsed from 'prom-client/lib/metrics/heapSpacesSizeAndUsed.js';
 import osMemoryHeap from 'prom-client/lib/metrics/osMemoryHeap.js';
-import processCpuTotal from 'prom-client/lib/metrics/processCpuTotal.js';
 import processHandles from 'prom-client/lib/metrics/processHandles.js';
 import processMaxFileDescriptors from 'prom-client/lib/metrics/processMaxFileDescriptors.js';
 import processOpenFileDescriptors from 'prom-client/lib/metrics/processOpenFileDescriptors.js';
@@ -19,10 +19,11 @@ import processRequests from 'prom-client/lib/metrics/processRequests.js';
 import processResources from 'prom-client/lib/metrics/processResources.js';
 import processStartTime from 'prom-client/lib/metrics/processStartTime.js';
 import version from 'prom-client/lib/metrics/version.js';
+import { registerProcessCpu } from './process-cpu.js';
 
-/** prom-client's default metrics by its own names (collectDefaultMetrics.metricsList), without eventLoopLag and gc. */
+/** prom-client's default metrics by its own names (collectDefaultMetrics.metricsList), without eventLoopLag and gc; processCpuTotal is headroom's. */
 export const PROCESS_METRIC_MODULES = {
-  processCpuTotal,
+  processCpuTotal: registerProcessCpu,
   processStartTime,
   osMemoryHeap,
   processOpenFileDescriptors,

@@ -2,7 +2,8 @@
 // lifecycle: listen, drain on shutdown, close parts in reverse order.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import PromRegistry from 'prom-client/lib/registry.js';
 import type { Config } from '../config/schema.js';
 import { HeadroomError } from '../errors.js';
 import { createMemoryMonitor } from '../monitor/index.js';
@@ -237,7 +238,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     const dashboardMounts = { routes: mount(dashboardRoutes, { dashboard }), admin: mount(dashboardAdminRoutes, { dashboard }) };
     parts.push({ name: 'dashboard', close: () => dashboard.close(), ...dashboardMounts });
 
-    const registry = new Registry();
+    const registry: Registry = new PromRegistry();
     registerProcessMetrics(registry);
     for (const p of parts) p.metrics?.(registry);
     if (logShipper) registerLogShipMetrics(registry, logShipper);

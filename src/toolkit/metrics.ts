@@ -1,6 +1,9 @@
 // The Prometheus registry of an adapter: Node.js process metrics (metrics/process.ts) plus
 // headroom_* of every part that exists, scraped as one plain response.
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+// By path, not through prom-client's index (metrics/prom-client-modules.d.ts); the types come from
+// the index, so no such path reaches the published .d.ts files.
+import PromRegistry from 'prom-client/lib/registry.js';
 import type { Cache } from '../cache/types.js';
 import type { ImageService } from '../image/types.js';
 import type { MemoryMonitor } from '../monitor/types.js';
@@ -32,7 +35,7 @@ export interface MetricsParts {
  * Registers into `registry` (a new one when not given). Default process metrics are added only to
  * a registry that has none yet, so an app that already collects them into its own keeps working.
  */
-export function createMetricsRegistry(parts: MetricsParts, registry = new Registry(), defaultMetrics = true): Registry {
+export function createMetricsRegistry(parts: MetricsParts, registry: Registry = new PromRegistry(), defaultMetrics = true): Registry {
   if (defaultMetrics) registerProcessMetrics(registry);
   registerMonitorMetrics(registry, parts.monitor);
   if (parts.cache) registerCacheMetrics(registry, parts.cache);

@@ -44,3 +44,28 @@ test(
     assert.ok(wakeups < 40, `the idle main thread woke ${wakeups} times in 1 s after close`);
   },
 );
+
+test("process_cpu_* are prom-client's (names, help, type) and count this process's CPU: total = user + system", async () => {
+  const ours = new Registry();
+  registerProcessMetrics(ours);
+  const full = new Registry();
+  collectDefaultMetrics({ register: full });
+  const cpu = async (r: Registry) =>
+    (await r.getMetricsAsJSON()).filter((m) => m.name.startsWith('process_cpu_')).map(({ name, help, type }) => ({ name, help, type }));
+  assert.deepEqual(await cpu(ours), await cpu(full));
+
+  const read = async (): Promise<Record<string, number>> =>
+    Object.fromEntries(
+      (await ours.getMetricsAsJSON()).filter((m) => m.name.startsWith('process_cpu_')).map((m) => [m.name, m.values[0]!.value]),
+    );
+  const first = await read();
+  const started = process.cpuUsage();
+  while (process.cpuUsage(started).user < 50_000); // 50 ms of CPU
+  const second = await read();
+  const user = second.process_cpu_user_seconds_total! - first.process_cpu_user_seconds_total!;
+  const system = second.process_cpu_system_seconds_total! - first.process_cpu_system_seconds_total!;
+  const total = second.process_cpu_seconds_total! - first.process_cpu_seconds_total!;
+  assert.ok(user >= 0.05, `user CPU grew by ${user} s over 50 ms of work`);
+  assert.ok(system >= 0);
+  assert.ok(Math.abs(total - (user + system)) < 1e-9, `total ${total} = user ${user} + system ${system}`);
+});

@@ -86,6 +86,19 @@ describe('a user of one part does not load the heavy dependencies of the others'
         for (const heavy of ['ioredis', 'undici', 'sharp']) assert.ok(!r[at].includes(heavy), `${heavy} ${at}: ${r[at].join(', ')}`);
     });
 
+    // prom-client's index loads @opentelemetry/api (its default metrics' CPU module, for exemplars);
+    // headroom loads prom-client's registry, metric classes and default-metric modules by path.
+    test(`${system}: neither the monitor nor an adapter with its metrics scraped loads @opentelemetry/api (prom-client's index)`, async () => {
+      assert.ok(!(await loaded(system, 'headroom-memory/monitor', 'monitor')).used.includes('@opentelemetry/api'));
+      for (const entry of ['fastify', 'express', 'next', 'nestjs']) {
+        const r = await loaded(system, `headroom-memory/${entry}`, 'none');
+        assert.ok(r.imported.includes('prom-client'), `${entry}: prom-client among ${r.imported.join(', ')}`);
+        assert.ok(!r.imported.includes('@opentelemetry/api'), `${entry}: ${r.imported.join(', ')}`);
+      }
+      const r = await loaded(system, 'headroom-memory/toolkit', 'headroom');
+      assert.ok(!r.used.includes('@opentelemetry/api'), r.used.join(', '));
+    });
+
     test(`${system}: an adapter without a proxy loads neither ioredis, undici nor sharp; createHeadroom without one neither`, async () => {
       for (const entry of ['fastify', 'express', 'next', 'nestjs']) {
         const r = await loaded(system, `headroom-memory/${entry}`, 'none');
