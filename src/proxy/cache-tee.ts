@@ -189,7 +189,9 @@ export function createResponseCache(options: ResponseCacheOptions) {
       h.push('age', age, ...HIT);
       return { status: 304, headers: h, body: undefined };
     }
-    return { status: entry.status, headers: entry.headers.concat('age', age, HIT), body: method === 'HEAD' ? undefined : entry.body };
+    // A 204 has no body by definition (and a Web Response refuses one, even empty).
+    const bodyless = method === 'HEAD' || entry.status === 204;
+    return { status: entry.status, headers: entry.headers.concat('age', age, HIT), body: bodyless ? undefined : entry.body };
   }
 
   /** Writes a hit (or a 304) to the client; `requestId` is returned as X-Request-Id. */

@@ -376,6 +376,29 @@ describe('proxy.fetch (Web Request/Response)', () => {
     }
   });
 
+  test('a cached 204 is served again without a body (a Web Response cannot carry one)', async () => {
+    const up = await startUpstream((_req, res) => {
+      res.writeHead(204, { 'cache-control': 'public, max-age=60' });
+      res.end();
+    });
+    try {
+      await withProxy({ upstreamUrl: up.url, cache: mapCache() }, {}, async (proxy) => {
+        const first = await proxy.fetch(new Request(`${GW}/api/empty`, { headers: { host: 'h.test' } }));
+        assert.equal(first.status, 204);
+        await waitFor(() => proxy.stats().cache?.stored === 1, 'the 204 stored');
+        for (const method of ['GET', 'HEAD']) {
+          const hit = await proxy.fetch(new Request(`${GW}/api/empty`, { method, headers: { host: 'h.test' } }));
+          assert.equal(hit.status, 204, method);
+          assert.equal(hit.body, null, method);
+          assert.equal(hit.headers.get('x-cache'), 'HIT', method);
+        }
+        assert.equal(up.received.length, 1);
+      });
+    } finally {
+      await up.close();
+    }
+  });
+
   test('critical pressure sheds an in-flight web response', async () => {
     const up = await startUpstream((_req, res) => {
       res.writeHead(200);
