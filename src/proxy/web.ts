@@ -265,6 +265,10 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
   const { ctx, pool, mapper, admission, errors } = parts;
   const { counters, responseCache, streamTimeout } = ctx;
   const clientClosed = new HeadroomError('HEADROOM_CLIENT_CLOSED', 'the client went away');
+  const bodyTaken = new HeadroomError(
+    'HEADROOM_BODY_CONSUMED',
+    'the request body was already read (or a reader holds it), so it cannot be forwarded: pass proxy.fetch the unread Request, or a request.clone()',
+  );
 
   function dispatch(
     request: Request,
@@ -277,7 +281,15 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
     ledger: RequestLedger | undefined,
   ): Promise<Response> {
     return new Promise<Response>((resolve) => {
-      const upload = request.body ? Readable.fromWeb(request.body as NodeReadableStream) : null;
+      let upload: Readable | null;
+      try {
+        upload = request.body ? Readable.fromWeb(request.body as NodeReadableStream) : null;
+      } catch {
+        // Taken by a reader between the check in fetch() and now: the slot must not stay held.
+        release();
+        resolve(errorResponse(bodyTaken, true));
+        return;
+      }
       const ex = new WebExchange(ctx, {
         request,
         upload,
@@ -353,6 +365,8 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
       return errorResponse(errors.disabled, hasBody);
     }
     if (parts.draining()) return errorResponse(errors.draining, true);
+    // Readable.fromWeb would throw on it after the admission slot was taken.
+    if (request.bodyUsed || request.body?.locked) return errorResponse(bodyTaken, true);
     let url: URL;
     try {
       url = new URL(request.url);

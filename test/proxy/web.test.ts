@@ -399,6 +399,32 @@ describe('proxy.fetch (Web Request/Response)', () => {
     }
   });
 
+  test('a body already read or held by a reader → 500 HEADROOM_BODY_CONSUMED, no upstream call, no slot kept', async () => {
+    const up = await startUpstream((req, res) => {
+      req.resume();
+      res.end('ok');
+    });
+    try {
+      await withProxy({ upstreamUrl: up.url }, { maxConcurrent: 1, queueSize: 0 }, async (proxy) => {
+        const read = new Request(`${GW}/api/u`, { method: 'POST', body: 'abc', headers: { host: 'h.test' } });
+        await read.text();
+        const held = new Request(`${GW}/api/u`, { method: 'POST', body: 'abc', headers: { host: 'h.test' } });
+        held.body!.getReader();
+        for (const request of [read, held]) {
+          const r = await proxy.fetch(request);
+          assert.equal(r.status, 500);
+          assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'HEADROOM_BODY_CONSUMED');
+        }
+        assert.equal(up.received.length, 0);
+        const ok = await proxy.fetch(new Request(`${GW}/api/u`, { method: 'POST', body: 'abc', headers: { host: 'h.test' } }));
+        assert.equal(ok.status, 200, 'the one slot is free');
+        assert.equal(await ok.text(), 'ok');
+      });
+    } finally {
+      await up.close();
+    }
+  });
+
   test('critical pressure sheds an in-flight web response', async () => {
     const up = await startUpstream((_req, res) => {
       res.writeHead(200);

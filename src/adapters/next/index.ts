@@ -17,6 +17,7 @@ import { HeadroomError } from '../../errors.js';
 import { kindOf, nestedOptions, resolveOne, resolveOptions, routePath } from '../../options/spec.js';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { errorResponse, toWebResponse, type PlainResponse } from '../../toolkit/response.js';
+import { queryObject } from '../../toolkit/node-image.js';
 import { whenSent } from './body.js';
 import { serverRequests, type ServerRequests } from './server-requests.js';
 import { edgeResponse, isNodeRuntime, warnEdgeOnce } from './runtime.js';
@@ -67,7 +68,7 @@ function checkAuthorize(factory: string, authorize: unknown): void {
 
 const bodyConsumed = new HeadroomError(
   'HEADROOM_BODY_CONSUMED',
-  'the request body was already read (request.json(), .text(), .formData() …), so it cannot be forwarded: pass the unread Request to the headroom proxy route, or read a request.clone()',
+  'the request body was already read (request.json(), .text(), .formData(), a reader …), so it cannot be forwarded: pass the unread Request to the headroom proxy route, or read a request.clone()',
 );
 
 const SLOT = Symbol.for('headroom-memory.next');
@@ -282,8 +283,8 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
     try {
       const denied = authorize && (await authorize(request));
       if (denied) return t.send(denied);
-      // The body was read before the proxy saw it: forwarding it would send it empty.
-      if (request.bodyUsed) return t.send(toWebResponse(errorResponse(bodyConsumed), request.method));
+      // The body was read (or is held by a reader) before the proxy saw it: forwarding it would send it empty.
+      if (request.bodyUsed || request.body?.locked) return t.send(toWebResponse(errorResponse(bodyConsumed), request.method));
       return t.send(await proxy.fetch(request, forwardedProtoUnknown(request)));
     } catch (err) {
       t.fail();
@@ -406,7 +407,9 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
       const denied = options.authorize && (await options.authorize(request));
       if (denied) return t.send(denied);
       const res = await parts.image.handle({
-        query: Object.fromEntries(url.searchParams),
+        // Repeated keys stay repeated (and are refused), as on the other adapters: the last one must not
+        // win where an authorize hook read the first.
+        query: queryObject(request.url),
         accept: request.headers.get('accept') ?? undefined,
         ifNoneMatch: request.headers.get('if-none-match') ?? undefined,
         signal: request.signal,

@@ -66,7 +66,10 @@ export function createStallWatch(): StallWatch {
   };
 
   return {
-    watch(prefix, timeout) {
+    watch(path, timeout) {
+      // A route's path as its first request showed it: `/image/` (Next keeps the slash with
+      // skipTrailingSlashRedirect) must watch `/image` and all below it too.
+      const prefix = path.replace(/\/+$/, '') || '/';
       if (prefixes.some((p) => p.prefix === prefix)) return;
       prefixes.push({ prefix, timeout });
       if (timeout / LOOKS < period) {

@@ -86,6 +86,14 @@ test('proxy route: authorize answers first, a consumed body is refused, aborts r
   assert.equal(calls, 0, 'a consumed body is never forwarded');
   assert.equal(h.requests().inFlight, 0);
 
+  // A body an authorize hook took a reader for (and read nothing of) is refused the same way.
+  const held = new Request('http://app.test/api/x', { method: 'POST', body: 'abc' });
+  held.body!.getReader();
+  const locked = await route.POST(held);
+  assert.equal(locked.status, 500);
+  assert.equal(((await locked.json()) as { error: { code: string } }).error.code, 'HEADROOM_BODY_CONSUMED');
+  assert.equal(calls, 0);
+
   const ok = await route.GET(new Request('http://app.test/api/hello'));
   assert.equal(await ok.text(), 'ok');
 
@@ -96,6 +104,16 @@ test('proxy route: authorize answers first, a consumed body is refused, aborts r
   abort.abort();
   await pending.then((r) => r.body?.cancel()).catch(() => undefined);
   await waitFor(() => h.requests().inFlight === 0, 'the slot released after the abort');
+});
+
+test('image route: a repeated query key is refused (400), never read as its last value', async (t) => {
+  t.after(() => closeHeadroom());
+  const origin = 'http://127.0.0.1:9';
+  const route = createImageRoute({ image: { allowedOrigins: [origin], allowPrivateOrigins: [origin] } });
+  const url = (p: string): string => encodeURIComponent(`${origin}${p}`);
+  const r = await route.GET(new Request(`http://app.test/image?url=${url('/private.png')}&url=${url('/public.png')}&w=64`));
+  assert.equal(r.status, 400);
+  assert.match(((await r.json()) as { error: { message: string } }).error.message, /url must be given once/);
 });
 
 test('withHeadroom: a handler still running for a client that left no longer counts in flight', async (t) => {
