@@ -86,6 +86,29 @@ function missing(mod: Record<string, unknown>, names: string[]): string[] {
   return names.filter((n) => mod[n] === undefined);
 }
 
+test('./next on the Edge runtime (edge-light) exports every name the Node.js entry does, and imports no Node module', async () => {
+  const node = (await import(pathToFileURL(resolve(ROOT, 'src/adapters/next/index.ts')).href)) as Record<string, unknown>;
+  const edge = (await import(pathToFileURL(resolve(ROOT, 'src/adapters/next/edge.ts')).href)) as Record<string, unknown>;
+  assert.deepEqual(missing(edge, Object.keys(node)), [], 'the edge entry lacks these');
+  assert.ok(edge.HeadroomError === node.HeadroomError, 'the real error registry');
+  // What it loads at run time, followed through relative imports (type-only ones are erased).
+  const seen = new Set<string>();
+  const outside: string[] = [];
+  const walk = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const code = readFileSync(file, 'utf8');
+    for (const m of code.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?from\s+'([^']+)'/gms)) {
+      const spec = m[1]!;
+      if (spec.startsWith('.')) walk(resolve(file, '..', spec.replace(/\.js$/, '.ts')));
+      else outside.push(`${file.slice(ROOT.length + 1)} → ${spec}`);
+    }
+  };
+  walk(resolve(ROOT, 'src/adapters/next/edge.ts'));
+  assert.ok(seen.size > 3, 'the walk followed the imports');
+  assert.deepEqual(outside, [], 'the edge entry loads only its own files');
+});
+
 describe('the import side (ESM, from src)', () => {
   for (const [name, entry] of entries) {
     test(name, async () => {

@@ -2,12 +2,16 @@
 // exports as index.ts, each a documented no-op that warns once. Route handlers answer 501 saying
 // to set `export const runtime = 'nodejs'`; nothing here imports a Node.js module.
 import type { Headroom, HeadroomOptions } from '../../toolkit/headroom.js';
+import type * as Metrics from '../../metrics-entry.js';
 import type { Authorize, ImageRouteOptions, ProxyRouteHandlers, ProxyRouteOptions, RouteHandler } from './index.js';
 import { edgeResponse, warnEdgeOnce } from './runtime.js';
 
 export { createImageLoader, type ImageLoaderOptions, type ImageLoaderProps } from './image-loader.js';
 export { isNodeRuntime } from './runtime.js';
 export type { Authorize, Headroom, HeadroomOptions, ImageRouteOptions, ProxyRouteHandlers, ProxyRouteOptions, RouteHandler };
+// The error registry is plain JavaScript: the real one, so code shared with Node.js routes can use it.
+export * from '../../errors-entry.js';
+export type { AppRequestStats, MetricsParts } from '../../metrics-entry.js';
 
 const refuse: RouteHandler = async () => edgeResponse();
 
@@ -53,3 +57,19 @@ export function createMetricsRoute(_options?: HeadroomOptions): { GET: RouteHand
 export function createAdminRoute(_options?: HeadroomOptions & { mount?: string }): { GET: RouteHandler; POST: RouteHandler } {
   return { GET: refuse, POST: refuse };
 }
+
+/** The Prometheus registration needs prom-client and the Node.js runtime: on Edge each throws saying so. */
+function nodeOnly<F>(name: string): F {
+  return (() => {
+    warnEdgeOnce();
+    throw new Error(`headroom-memory/next: ${name}() needs the Node.js runtime (export const runtime = 'nodejs')`);
+  }) as F;
+}
+export const createMetricsRegistry = nodeOnly<typeof Metrics.createMetricsRegistry>('createMetricsRegistry');
+export const registerMonitorMetrics = nodeOnly<typeof Metrics.registerMonitorMetrics>('registerMonitorMetrics');
+export const registerProcessMetrics = nodeOnly<typeof Metrics.registerProcessMetrics>('registerProcessMetrics');
+export const registerCacheMetrics = nodeOnly<typeof Metrics.registerCacheMetrics>('registerCacheMetrics');
+export const registerProxyMetrics = nodeOnly<typeof Metrics.registerProxyMetrics>('registerProxyMetrics');
+export const registerImageMetrics = nodeOnly<typeof Metrics.registerImageMetrics>('registerImageMetrics');
+export const registerLogShipMetrics = nodeOnly<typeof Metrics.registerLogShipMetrics>('registerLogShipMetrics');
+export const exposition = nodeOnly<typeof Metrics.exposition>('exposition');
