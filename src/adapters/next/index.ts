@@ -265,9 +265,12 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
     }
     s.requests.watchStalls(prefix, clientTimeoutOf(proxyOptions));
     if (!proxy) {
-      // The Headroom was made without this route's proxy (by register() or another route).
-      const { cache: _cache, ...rest } = proxyOptions;
-      const own = createProxy(nestedOptions({ ...rest, limits: { monitor: h.monitor }, monitor: h.monitor }, PROXY_ROUTE, options, ''));
+      // The Headroom was made without this route's proxy (by register() or another route): its
+      // upstream limits and its response cache are the Headroom's, as createHeadroom would wire them.
+      const { cache: cacheResponses = true, ...rest } = proxyOptions;
+      const cache = cacheResponses && s.made.cache ? h.cache : undefined;
+      const limits = { ...s.made.limits, monitor: h.monitor };
+      const own = createProxy(nestedOptions({ ...rest, limits, monitor: h.monitor, cache }, PROXY_ROUTE, options, ''));
       s.proxies.set(prefix, own);
       s.closers.push(() => own.close());
       proxy = own;

@@ -188,6 +188,41 @@ test('after closeHeadroom() a proxy route answers its next request through the p
   });
 });
 
+test("a proxy route making its own proxy (register() made the Headroom without one) keeps the Headroom's limits and cache", async (t) => {
+  const release: (() => void)[] = [];
+  let calls = 0;
+  const upstream = createServer((req, res) => {
+    calls++;
+    if (req.url === '/held') return void release.push(() => res.end('late'));
+    res.writeHead(200, { 'cache-control': 'public, max-age=60' }).end('cacheable');
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    await closeHeadroom();
+    upstream.closeAllConnections();
+    await new Promise((r) => upstream.close(r));
+  });
+  const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const config = { limits: { maxConcurrent: 1, queueSize: 0 }, cache: {} };
+  await registerHeadroom(config);
+  const route = createProxyRoute({ upstreamUrl, prefix: '/api', headroom: config });
+
+  const first = await route.GET(new Request('http://app.test/api/c'));
+  assert.equal(await first.text(), 'cacheable');
+  await waitFor(() => getHeadroom().cache!.stats().l1.entries === 1, 'the response stored in the Headroom’s cache');
+  const hit = await route.GET(new Request('http://app.test/api/c'));
+  assert.equal(hit.headers.get('x-cache'), 'HIT');
+  assert.equal(await hit.text(), 'cacheable');
+  assert.equal(calls, 1);
+
+  const held = route.GET(new Request('http://app.test/api/held'));
+  await waitFor(() => release.length === 1, 'the first request at the upstream');
+  const second = await route.GET(new Request('http://app.test/api/other'));
+  assert.equal(second.status, 503, 'maxConcurrent 1, no queue');
+  release[0]!();
+  assert.equal(await (await held).text(), 'late');
+});
+
 test("a proxy route whose options the Headroom's proxy at its prefix was made without is refused, never run without them", async (t) => {
   const seen: string[] = [];
   const upstream = createServer((req, res) => {
