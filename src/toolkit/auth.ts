@@ -5,11 +5,22 @@ import { HeadroomError } from '../errors.js';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
+/**
+ * What a token can be so that a header can carry it: the Bearer parse below takes one run of
+ * visible ASCII (a space ends it; other characters do not survive as header text).
+ */
+export const ADMIN_TOKEN_CHARS = /^[\x21-\x7e]+$/;
+export const ADMIN_TOKEN_ACCEPTED =
+  "must be 16 to 512 visible ASCII characters without spaces (such as RFC 6750's token68: letters, digits, - . _ ~ + / =)";
+
 /** Throws the HeadroomError to answer with, or returns when the Authorization header carries the token. */
 export function createAdminAuth(
   token: string | undefined,
   howToEnable = 'set HEADROOM_ADMIN_TOKEN (16+ random characters)',
 ): (authorization: string | undefined) => void {
+  // A backstop for callers that skip the option check: a token no header can match is a mistake.
+  if (token !== undefined && !ADMIN_TOKEN_CHARS.test(token))
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `admin token: ${ADMIN_TOKEN_ACCEPTED}`);
   // Hash both sides so the comparison is constant-time whatever the lengths.
   const expected = token === undefined ? undefined : digest(token);
   return (header) => {

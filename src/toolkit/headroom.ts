@@ -21,13 +21,16 @@ import {
   optionalStr,
   optionsGroup,
   optionsPlace,
+  Refused,
   resolveOptions,
+  type OptionSpec,
 } from '../options/spec.js';
 import { createProxy, type Proxy, type ProxyOptions } from '../proxy/proxy.js';
 import { createDashboard, type DashboardOptions } from '../observe/dashboard/index.js';
 import { createAdminApi, type AdminRequest } from './admin.js';
+import { ADMIN_TOKEN_ACCEPTED, ADMIN_TOKEN_CHARS } from './auth.js';
 import { createHealthResponder } from './health.js';
-import { createMetricsRegistry, scrape, type AppRequestStats } from './metrics.js';
+import { addMetrics, createMetricsRegistry, scrape, type AppRequestStats } from './metrics.js';
 import { errorResponse, type PlainResponse } from './response.js';
 import { createInFlight } from './in-flight.js';
 import { acquireSharedMonitor } from './shared-monitor.js';
@@ -110,15 +113,28 @@ export interface Headroom {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const specs = {
-  adminToken: optionalStr({
+/** 16–512 characters an Authorization header can carry: a token with a space in it could never match. */
+function adminTokenSpec(): OptionSpec<string | undefined> {
+  const base = optionalStr({
     doc: 'Bearer token for the admin API.',
     default: undefined,
     minLength: 16,
     maxLength: 512,
     secret: true,
     accepted: 'must be 16 to 512 characters',
-  }),
+  });
+  const unusable = new Refused(ADMIN_TOKEN_ACCEPTED);
+  return {
+    ...base,
+    parse: (raw) => {
+      const token = base.parse(raw);
+      return typeof token === 'string' && !ADMIN_TOKEN_CHARS.test(token) ? unusable : token;
+    },
+  };
+}
+
+const specs = {
+  adminToken: adminTokenSpec(),
   adminRateLimit: num({ doc: 'Admin requests per client per minute.', default: 60, min: 1, max: 100_000, integer: true }),
   shedding: bool({ doc: 'Shed app requests while critical.', default: true }),
   shedExempt: list({ doc: 'Path prefixes never shed.', default: [], item: /^\//, itemText: 'paths starting with /', maxItems: 100 }),
@@ -203,7 +219,15 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
     let shedCount = 0;
     let draining = false;
     const requests = (): AppRequestStats => ({ inFlight: inFlight.value(), shed: shedCount });
-    const registry = createMetricsRegistry({ monitor, cache, proxy, image, requests }, o.registry, o.defaultMetrics);
+    const metricParts = { monitor, cache, proxy, image, requests };
+    let registry: Registry;
+    if (o.registry) {
+      // The app's registry outlives this headroom: take its metrics out again on close.
+      const at = optionsPlace('createHeadroom', options);
+      const remove = addMetrics(metricParts, o.registry, o.defaultMetrics, `${at.factory}: ${at.prefix}registry`);
+      closers.push(async () => remove());
+      registry = o.registry;
+    } else registry = createMetricsRegistry(metricParts, undefined, o.defaultMetrics);
     const responder = createHealthResponder(monitor, () => draining);
     const dashboard = createDashboard(nested({ ...o.dashboard, monitor, cache, proxy, image }, 'dashboard'));
     closers.push(() => dashboard.close());

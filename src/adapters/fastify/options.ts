@@ -1,9 +1,29 @@
 // The Fastify plugin's own options (the rest are createHeadroom's). One home each: default, what
 // is accepted, doc line; docs/frameworks/fastify.md lists them (a test keeps it in step).
-import { bool, FASTIFY_REGISTER_KEYS, nestedOptions, pathOrOff, resolveOptions, type SpecValues } from '../../options/spec.js';
+import type { RegisterOptions } from 'fastify';
+import {
+  bool,
+  FASTIFY_REGISTER_KEYS,
+  nestedOptions,
+  pathOrOff,
+  resolveOptions,
+  routePath,
+  type OptionSpec,
+  type SpecValues,
+} from '../../options/spec.js';
 import { HEADROOM_OPTION_KEYS, type HeadroomOptions } from '../../toolkit/headroom.js';
 
+// Fastify's register `prefix` has no effect of its own on a plugin that runs in its parent's scope
+// (as this one does, for its hooks and decorators): the plugin honours it itself.
+const prefix: OptionSpec<string | undefined> = {
+  ...routePath({ doc: '', default: '/ops' }),
+  doc: "Fastify's register prefix, before every route the plugin mounts (health, metrics, admin, proxy, image).",
+  default: undefined,
+  defaultText: 'none',
+};
+
 export const fastifyPluginSpecs = {
+  prefix,
   healthPath: pathOrOff({ doc: 'Health routes: the path, its /live and /ready probes; false = not mounted.', default: '/health' }),
   metricsPath: pathOrOff({ doc: 'Prometheus scrape path; false = not mounted.', default: '/metrics' }),
   adminPath: pathOrOff({ doc: 'Admin API (ANY <path>/*); false = not mounted.', default: '/admin' }),
@@ -20,10 +40,14 @@ const LABEL = 'headroom (Fastify plugin)';
  */
 export function resolvePluginOptions(options: HeadroomOptions | undefined): {
   plugin: SpecValues<typeof fastifyPluginSpecs>;
+  /** Fastify's register options handed to each route group the plugin registers (Fastify checks them). */
+  register: Pick<RegisterOptions, 'logLevel' | 'logSerializers'>;
   headroom: HeadroomOptions;
 } {
   const o = resolveOptions(LABEL, fastifyPluginSpecs, options, [...HEADROOM_OPTION_KEYS, ...FASTIFY_REGISTER_KEYS]);
   const own = new Set<string>([...Object.keys(fastifyPluginSpecs), ...FASTIFY_REGISTER_KEYS]);
   const rest = Object.fromEntries(Object.entries(options ?? {}).filter(([k]) => !own.has(k))) as HeadroomOptions;
-  return { plugin: o, headroom: nestedOptions(rest, LABEL, options, '') };
+  const { logLevel, logSerializers } = (options ?? {}) as RegisterOptions;
+  const register = { ...(logLevel !== undefined && { logLevel }), ...(logSerializers !== undefined && { logSerializers }) };
+  return { plugin: o, register, headroom: nestedOptions(rest, LABEL, options, '') };
 }

@@ -3,7 +3,9 @@
 // of the app), the proxy and image routes (ordinary routes, so the app's own hooks run for them),
 // `app.memory` and `app.headroom` decorators, and the app's close: preClose drains (readiness 503,
 // new requests refused), onClose closes headroom.
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Http2Session } from 'node:http2';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import type { MemoryMonitor, MemorySample, MemoryStatus } from '../../monitor/types.js';
@@ -76,9 +78,17 @@ export function isOwnRoute(request: FastifyRequest): boolean {
  * raw URL before Fastify routes it. Generous on purpose (case, duplicate and trailing slashes are
  * ignored): a path wrongly taken for an own route is merely not shed, and then 404s.
  */
-function ownPaths(semicolon: boolean): { add(route: string): void; has(url: string): boolean } {
-  const exact = new Set<string>();
-  const prefixes: string[] = [];
+function ownPaths(
+  semicolon: boolean,
+  find: FindRoute,
+): {
+  add(route: string, method: string | string[]): void;
+  has(url: string): boolean;
+  owns(method: string | undefined, url: string): boolean;
+} {
+  // Each own path with the methods its routes take (an app may have POST /health of its own).
+  const exact = new Map<string, Set<string>>();
+  const prefixes: { prefix: string; methods: Set<string> }[] = [];
   // The first segment of every own route ("health", "metrics", "admin"), lower case: an app's path
   // is told apart by its first segment, compared in place (no string made) against these few.
   const roots: string[] = [];
@@ -113,24 +123,74 @@ function ownPaths(semicolon: boolean): { add(route: string): void; has(url: stri
     if (p.includes('//')) p = p.replace(/\/{2,}/g, '/');
     return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
   };
+  const normalPath = (url: string): string => {
+    let path = pathOf(url);
+    if (semicolon) path = path.split(';', 1)[0]!;
+    return normal(path);
+  };
+  const slashes = (s: string): number => s.split('/').length;
+  const has = (url: string): boolean => {
+    if (!isRoot(url)) return false;
+    const p = normalPath(url);
+    if (exact.has(p)) return true;
+    for (const { prefix } of prefixes) if (p.startsWith(prefix)) return true;
+    return false;
+  };
   return {
-    add(route) {
+    add(route, method) {
       let start = 0;
       while (route.charCodeAt(start) === 47) start++;
       const root = route.slice(start, firstEnd(route, start)).toLowerCase();
       if (!roots.includes(root)) roots.push(root);
-      if (route.endsWith('/*')) prefixes.push(normal(route.slice(0, -1)) + '/');
-      else exact.add(normal(route));
+      const methods = typeof method === 'string' ? [method] : method;
+      if (route.endsWith('/*')) {
+        const prefix = normal(route.slice(0, -1)) + '/';
+        const entry = prefixes.find((e) => e.prefix === prefix) ?? prefixes[prefixes.push({ prefix, methods: new Set() }) - 1]!;
+        for (const m of methods) entry.methods.add(m);
+      } else {
+        const p = normal(route);
+        const set = exact.get(p) ?? exact.set(p, new Set()).get(p)!;
+        for (const m of methods) set.add(m);
+      }
     },
-    has(url) {
-      if (!isRoot(url)) return false;
-      let path = pathOf(url);
-      if (semicolon) path = path.split(';', 1)[0]!;
-      const p = normal(path);
-      if (exact.has(p)) return true;
-      for (const prefix of prefixes) if (p.startsWith(prefix)) return true;
-      return false;
+    has,
+    // Exact, for requests about to be refused or counted on HTTP/2 (cost does not matter there):
+    // the app's own routes under headroom's paths (its /admin/reports beside /admin/*, its POST
+    // /health) are the app's, asked of Fastify's router whichever came first. A route of headroom's
+    // matches an own path with no parameter, or headroom's /* with its whole rest; any other match
+    // is the app's. No route, or no router to ask: generous, as has() (the request 404s anyway).
+    owns(method = 'GET', url) {
+      if (!has(url)) return false;
+      const found = find(method, url);
+      if (!found) return true;
+      const keys = Object.keys(found.params);
+      const p = normalPath(url);
+      const m = method === 'HEAD' ? ['HEAD', 'GET'] : [method];
+      if (exact.get(p) && m.some((x) => exact.get(p)!.has(x))) return keys.length === 0;
+      const wild = prefixes.find((e) => p.startsWith(e.prefix) && m.some((x) => e.methods.has(x)));
+      const rest = found.params['*'];
+      // Segments compared, normalised alike (its rest comes decoded: an encoded slash counts as the app's).
+      return (
+        wild !== undefined &&
+        keys.length === 1 &&
+        rest !== undefined &&
+        slashes(normal(`/${rest}`)) === slashes(`/${p.slice(wild.prefix.length)}`)
+      );
     },
+  };
+}
+
+type FindRoute = (method: string, url: string) => { params: Record<string, string | undefined> } | null | undefined;
+
+/** Fastify's router, asked as it would route `url` (null: no route; undefined: cannot be asked). */
+function routerOf(app: FastifyInstance): FindRoute {
+  return (method, url) => {
+    if (typeof app.findRoute !== 'function') return undefined;
+    try {
+      return app.findRoute({ method: method as never, url }) as { params: Record<string, string | undefined> } | null;
+    } catch {
+      return undefined;
+    }
   };
 }
 
@@ -157,30 +217,117 @@ function ownPaths(semicolon: boolean): { add(route: string): void; has(url: stri
 function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof ownPaths>): boolean {
   const server = app.server as Server | undefined;
   if (!server || server.listenerCount('request') !== 1) return false;
+  const undo = [gate(server, h, own)];
+  // Listening on 'localhost' (Fastify's default host), Fastify binds a second server, for the
+  // other loopback address (::1), at listen time: it gets the same gate, or a warning.
+  app.addHook('onListen', async function () {
+    const servers = secondaryServers(app);
+    if (servers) {
+      for (const s of servers) if (s !== server && s.listenerCount('request') === 1) undo.push(gate(s, h, own));
+    } else if (addressCount(app) > 1) app.log.warn(UNGATED_BINDINGS);
+  });
+  app.addHook('onClose', async () => {
+    for (const u of undo.splice(0)) u();
+  });
+  return true;
+}
+
+const UNGATED_BINDINGS =
+  'headroom: Fastify listens on more than one address (host "localhost" is 127.0.0.1 and ::1) and headroom cannot find the ' +
+  'other servers in this Fastify version: requests there are not shed, drained or counted in flight. ' +
+  "Listen on one host: app.listen({ host: '127.0.0.1' }) (or '::', '0.0.0.0')";
+
+/** Stands in front of one of the app's servers; returns the undo. */
+function gate(server: Server, h: Headroom, own: ReturnType<typeof ownPaths>): () => void {
   const byConnection = h.countServer(server);
   /** Answers a refused request of the app; false when it goes on (own routes, exempt paths). */
   const refuse = (req: IncomingMessage, res: ServerResponse, target: string): boolean => {
     const url = originForm(target); // an absolute-form probe (http://host/health/live) is still headroom's own
-    if (own.has(url)) return false;
+    if (own.owns(req.method, url)) return false;
     const refused = h.shed(pathOf(url));
     if (!refused) return false;
     if (byConnection) h.uncount(res);
     writePlain(res, refused, req.method);
     return true;
   };
-  const undo = standInFront(
+  return standInFront(
     server,
     byConnection
       ? (req, res) => !h.wouldShed() || !refuse(req, res, req.url ?? '/')
       : (req, res) => {
           const url = req.url ?? '/';
           if (h.wouldShed() && refuse(req, res, url)) return false;
-          if (!own.has(url)) h.countRequest(req, res);
+          if (!own.owns(req.method, url)) h.countRequest(req, res);
           return true;
         },
   );
-  app.addHook('onClose', async () => undo());
-  return true;
+}
+
+/**
+ * The servers Fastify bound besides app.server (its kServerBindings, an own symbol of the root
+ * instance, read through a scope's prototype chain); undefined when this Fastify keeps them elsewhere.
+ */
+function secondaryServers(app: FastifyInstance): Server[] | undefined {
+  for (let o: object | null = app; o !== null; o = Object.getPrototypeOf(o) as object | null) {
+    const key = Object.getOwnPropertySymbols(o).find((k) => k.description === 'fastify.serverBindings');
+    if (key === undefined) continue;
+    const servers = (o as Record<symbol, unknown>)[key];
+    return Array.isArray(servers) ? (servers as Server[]) : undefined;
+  }
+  return undefined;
+}
+
+function addressCount(app: FastifyInstance): number {
+  try {
+    return app.addresses().length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Per Headroom of an app: ends the connections of the app's servers (gracefulShutdown, after its timeout). */
+const connectionEnders = new WeakMap<Headroom, (force: boolean) => void>();
+
+/**
+ * For gracefulShutdown once app.close() has started: HTTP/2 sessions are closed (Node 20's
+ * server.close() leaves them open, so an idle client would hold app.close() until the session
+ * timeout); with `force` (requests still in flight after the timeout) HTTP/1 connections are cut
+ * (closeAllConnections) and HTTP/2 sessions destroyed, on every server Fastify bound.
+ */
+export function endConnections(app: FastifyInstance, force: boolean): void {
+  const end = connectionEnders.get(app.headroom);
+  if (end) return end(force);
+  const server = app.server as Partial<Server>;
+  if (force && typeof server.closeAllConnections === 'function') server.closeAllConnections();
+}
+
+/** Remembers the open HTTP/2 sessions of the app's servers (an HTTP/1 server lists its own connections). */
+function trackConnections(app: FastifyInstance, h: Headroom): void {
+  const sessions = new Set<Http2Session>();
+  const watched: EventEmitter[] = [];
+  const onSession = (session: Http2Session): void => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  };
+  const watch = (server: unknown): void => {
+    if (!(server instanceof EventEmitter) || typeof (server as Partial<Server>).closeAllConnections === 'function') return;
+    if (watched.includes(server)) return;
+    server.on('session', onSession);
+    watched.push(server);
+  };
+  const servers = (): unknown[] => [app.server, ...(secondaryServers(app) ?? [])];
+  watch(app.server);
+  app.addHook('onListen', async () => servers().forEach(watch));
+  app.addHook('onClose', async () => {
+    for (const server of watched.splice(0)) server.off('session', onSession);
+  });
+  connectionEnders.set(h, (force) => {
+    if (force) for (const s of servers()) (s as Partial<Server>).closeAllConnections?.();
+    for (const session of sessions) {
+      if (force) session.destroy();
+      else session.close();
+    }
+  });
 }
 
 /** The same check as an onRequest hook, for a server headroom cannot stand in front of (a serverFactory). */
@@ -198,7 +345,7 @@ function shedding(h: Headroom) {
 }
 
 async function plugin(app: FastifyInstance, options: FastifyHeadroomOptions): Promise<void> {
-  const { plugin: o, headroom: headroomOptions } = resolvePluginOptions(options);
+  const { plugin: o, register, headroom: headroomOptions } = resolvePluginOptions(options);
   const h = createHeadroom(headroomOptions);
   try {
     app.decorate('headroom', h);
@@ -218,17 +365,21 @@ async function plugin(app: FastifyInstance, options: FastifyHeadroomOptions): Pr
     void h.proxy?.close();
     done();
   });
-  const own = ownPaths(app.initialConfig.useSemicolonDelimiter === true);
+  const own = ownPaths(app.initialConfig.useSemicolonDelimiter === true, routerOf(app));
   app.addHook('onRoute', (route) => {
-    if ((route.config as Record<symbol, unknown> | undefined)?.[OWN_ROUTE] === true) own.add(route.url);
+    if ((route.config as Record<symbol, unknown> | undefined)?.[OWN_ROUTE] === true) own.add(route.url, route.method);
   });
   if (!shedOnServer(app, h, own)) app.addHook('onRequest', shedding(h));
+  trackConnections(app, h);
 
-  if (o.healthPath) await app.register(healthRoutes, { headroom: h, prefix: o.healthPath });
-  if (o.metricsPath) await app.register(metricsRoutes, { headroom: h, prefix: o.metricsPath });
-  if (o.adminPath) await app.register(adminRoutes, { headroom: h, prefix: o.adminPath });
-  if (h.proxy && o.proxyRoutes) await app.register(proxyRoutes, { proxy: h.proxy });
-  if (h.image && o.imageRoutes) await app.register(imageRoutes, { image: h.image });
+  // The register prefix and logLevel (logSerializers) reach each route group as they would an
+  // ordinary plugin's routes.
+  const at = (path: string): { prefix?: string } => (o.prefix || path ? { prefix: (o.prefix ?? '') + path } : {});
+  if (o.healthPath) await app.register(healthRoutes, { headroom: h, ...register, ...at(o.healthPath) });
+  if (o.metricsPath) await app.register(metricsRoutes, { headroom: h, ...register, ...at(o.metricsPath) });
+  if (o.adminPath) await app.register(adminRoutes, { headroom: h, ...register, ...at(o.adminPath) });
+  if (h.proxy && o.proxyRoutes) await app.register(proxyRoutes, { proxy: h.proxy, ...register, ...at('') });
+  if (h.image && o.imageRoutes) await app.register(imageRoutes, { image: h.image, ...register, ...at('') });
 }
 
 // The effect of fastify-plugin, without depending on it: skip-override runs the plugin in the

@@ -78,7 +78,8 @@ export async function adminRoutes(app: FastifyInstance, options: HeadroomRouteOp
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     ownAnswer(h, reply);
-    const rest = withoutMount(request.url, mount);
+    // An absolute-form target (GET http://host/admin/… HTTP/1.1) is the same request: its path is what is mounted.
+    const rest = withoutMount(originForm(request.url), mount);
     const r = await h.admin(adminRequestFromUrl(request.method, rest, request.headers.authorization, request.ip, request.headers));
     return sendPlain(reply, r);
   };
