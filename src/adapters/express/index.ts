@@ -20,6 +20,7 @@ import {
   appClient,
   nodeGate,
   nodeMiddleware,
+  pathOf,
   resolveNodeRoutes,
   type NodeMiddleware,
   type NodeRequest,
@@ -94,9 +95,25 @@ function missing(option: string, method: string): HeadroomError {
 
 type ExpressRequest = NodeRequest & { route?: { path?: unknown; stack?: { handle?: unknown }[] } };
 
-/** Whether Express or Connect cut a mount path from req.url (Connect has no req.baseUrl). */
-const mounted = (req: NodeRequest): boolean =>
-  req.baseUrl !== undefined ? req.baseUrl !== '' : req.originalUrl !== undefined && req.originalUrl !== req.url;
+const noTrailingSlash = (path: string): string => (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path);
+
+/**
+ * Whether Express or Connect cut a mount path from req.url. Connect has no req.baseUrl: there the
+ * client's path must be req.url's path with something cut before it (a '/' begins req.url, so the
+ * cut is at a segment boundary), so that a URL an earlier middleware rewrote (a trailing-slash
+ * normaliser: /about/ → /about) is not taken for a mount and sent upstream with the client's
+ * credentials. A trailing slash may differ (such a normaliser before the mount: /gw/x/ → /x).
+ */
+function mounted(req: NodeRequest): boolean {
+  if (req.baseUrl !== undefined) return req.baseUrl !== '';
+  const { originalUrl, url } = req;
+  if (originalUrl === undefined || url === undefined || originalUrl === url) return false;
+  const client = noTrailingSlash(pathOf(originForm(originalUrl)));
+  const left = noTrailingSlash(pathOf(originForm(url)));
+  // Connect gives '/' for the mount path itself (/gw → '/').
+  if (left === '/') return client !== '/';
+  return client.length > left.length && client.endsWith(left);
+}
 
 /** The query (or '') when the client asked for the mount path itself, without '/' after it (/api, /api?q=1); else undefined. */
 function bareMount(req: NodeRequest): string | undefined {
@@ -169,7 +186,9 @@ export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom 
           if (mount !== false) {
             // A route handler (app.all('/raw/*splat', hr.proxy())): Express cut nothing from
             // req.url, so the route's literal mount stands for the proxy's prefix.
-            const target = mount === null ? undefined : mountToPrefix(url, mount, proxy.prefix);
+            // In any case: the router matched the route already, and Express routes case-insensitively
+            // unless told not to (per app or per Router, so the app's setting alone would not tell).
+            const target = mount === null ? undefined : mountToPrefix(url, mount, proxy.prefix, true);
             if (target === undefined) return writePlain(res, errorResponse(unusableRoute(route.path)), req.method);
             return proxyNodeRequest(proxy, req, res, target);
           }

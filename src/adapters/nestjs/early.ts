@@ -87,6 +87,30 @@ export function createEarlyGate(headroom: Headroom, { routes, wiring, client, se
   };
 }
 
+type Handle = (this: unknown, req: IncomingMessage, res: ServerResponse, next?: unknown) => unknown;
+
+/**
+ * On platform-express the gate stands in front of Nest's HTTP server; an app that serves the
+ * Express app from servers of its own (Nest's multi-server pattern, `http.createServer(expressApp)`,
+ * or a serverless adapter) calls it without passing there. For those requests `gate` runs in the
+ * Express app's `handle`, before its first layer (Nest's body parser). A request of the gated server
+ * passes with one check (its socket's server; nothing is written on the request, whose shape would
+ * change). Returns the undo, or undefined when `app` has no handle to wrap.
+ */
+export function gateOtherServers(app: unknown, gated: object | undefined, gate: RequestGate): (() => void) | undefined {
+  const express = app as { handle?: Handle };
+  const handle = express.handle;
+  if (typeof handle !== 'function') return undefined;
+  express.handle = function (req, res, next) {
+    const passed = gated !== undefined && (req.socket as { server?: unknown } | undefined)?.server === gated;
+    if (!passed && !gate(req, res)) return;
+    return handle.call(this, req, res, next);
+  };
+  return () => {
+    express.handle = handle;
+  };
+}
+
 type OnRequest = (
   request: { raw: IncomingMessage; ip: string },
   reply: { raw: ServerResponse; hijack(): void },

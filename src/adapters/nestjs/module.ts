@@ -26,13 +26,23 @@ import {
   createEarlyGate,
   createEarlyMiddleware,
   fastifyClient,
+  gateOtherServers,
   installGateOnFastify,
   installOnFastify,
   type EarlyOptions,
   type FastifyAdapterLike,
 } from './early.js';
 import { HeadroomHealthIndicator } from './health-indicator.js';
-import { findProxyMount, routeRecorder, routesUnder, routesUnderMountError, wire, type ProxyWiring } from './mount.js';
+import {
+  findProxyMount,
+  routeRecorder,
+  routesShadowed,
+  routesShadowedError,
+  routesUnder,
+  routesUnderMountError,
+  wire,
+  type ProxyWiring,
+} from './mount.js';
 import { createRequestParts, type AccountingOption, type CaptureOption, type RequestParts } from './request-parts.js';
 import { HeadroomService } from './service.js';
 
@@ -105,7 +115,8 @@ function resolveRoutes(routes: HeadroomRoutes, proxy: string | false, image: str
 }
 
 /**
- * Once Nest has registered every route (onModuleInit runs after the router): the proxy
+ * Once Nest has registered every route (onModuleInit runs after the router): an app route that
+ * headroom's health, metrics or admin path answers in its place stops start-up; the proxy
  * controller's full mount (global prefix, versioning) goes to the early middleware and the
  * controller, and an app route under it stops start-up (its body would be kept from the parser).
  */
@@ -115,12 +126,15 @@ function mountCheck(routes: ResolvedRoutes, wiring: ProxyWiring): Provider {
     inject: [HeadroomService, ApplicationConfig, HttpAdapterHost],
     useFactory: (_service: HeadroomService, config: ApplicationConfig, host: HttpAdapterHost | undefined) => {
       const adapter = host?.httpAdapter;
-      const list = routes.proxy && adapter ? routeRecorder(adapter) : undefined;
+      const list = adapter ? routeRecorder(adapter) : undefined;
       return {
         onModuleInit(): void {
-          if (!list || !adapter || !routes.proxy) return;
-          const platform = adapter.getType();
+          if (!list || !adapter) return;
           const registered = list();
+          const shadowed = routesShadowed(registered, earlyPaths(routes), routesAnyCase(adapter));
+          if (shadowed.length > 0) throw routesShadowedError(shadowed);
+          if (!routes.proxy) return;
+          const platform = adapter.getType();
           const mount = findProxyMount(registered, routes.proxy, config.getGlobalPrefix(), platform);
           if (mount === undefined) {
             throw new HeadroomError(
@@ -142,32 +156,34 @@ function mountCheck(routes: ResolvedRoutes, wiring: ProxyWiring): Provider {
  * On platform-express without capture or accounting: the early gate in front of the HTTP server's
  * request listener (the Express app), so that the app's requests skip an Express layer and
  * headroom's answers never reach Express. Nest makes the server after the providers and before
- * app.init() runs onModuleInit; should there be none then, the early middleware is an Express
- * layer after all — after Nest's body parser, whose reads the proxy then answers 500
- * HEADROOM_BODY_CONSUMED instead of forwarding.
+ * app.init() runs onModuleInit. Requests that reach the Express app from elsewhere (servers of the
+ * app's own, serverless adapters; or all, should Nest have made no server) pass the same gate in
+ * the app's handle, still before Nest's body parser (gateOtherServers).
  */
 function front(routes: ResolvedRoutes, wiring: ProxyWiring): Provider {
   return {
     provide: FRONT,
     inject: [HEADROOM, REQUEST_PARTS, HttpAdapterHost],
     useFactory: (headroom: Headroom, requestParts: RequestParts, host: HttpAdapterHost | undefined) => {
-      let undo: (() => void) | undefined;
+      const undo: (() => void)[] = [];
       return {
         onModuleInit(): void {
           const adapter = host?.httpAdapter;
           if (!adapter || !gateInFront(adapter, requestParts)) return;
-          const server = adapter.getHttpServer() as Server | undefined;
+          const instance: unknown = adapter.getInstance();
           // The admin rate limit's client as req.ip would be: Express's `trust proxy`, applied by appClient.
-          if (server && typeof server.listeners === 'function')
-            undo = standInFront(
-              server,
-              createEarlyGate(headroom, { routes: earlyPaths(routes), wiring, client: appClient(adapter.getInstance()), server }),
-            );
-          else adapter.use(createEarlyMiddleware(headroom, { routes: earlyPaths(routes), wiring }));
+          const early = { routes: earlyPaths(routes), wiring, client: appClient(instance) };
+          const server = adapter.getHttpServer() as Server | undefined;
+          const gated = server && typeof server.listeners === 'function' ? server : undefined;
+          if (gated) undo.push(standInFront(gated, createEarlyGate(headroom, { ...early, server: gated })));
+          // Counted per request: not every request of those servers need come this way.
+          const others = gateOtherServers(instance, gated, createEarlyGate(headroom, early));
+          if (others) undo.push(others);
+          else if (!gated) adapter.use(createEarlyMiddleware(headroom, early)); // after the body parser: the best left
         },
-        // The server (closed by now) gets its own listeners back, and Node's 100 Continue.
+        // The server (closed by now) gets its own listeners back, and Node's 100 Continue; the app its handle.
         onApplicationShutdown(): void {
-          undo?.();
+          for (const u of undo.splice(0)) u();
         },
       };
     },
@@ -268,8 +284,10 @@ function serviceProvider(
           globalPrefix: () => config?.getGlobalPrefix() ?? '',
           caseInsensitive: () => routesAnyCase(adapter),
         };
+        // Read at shutdown: Nest makes the server after the providers (Fastify's on platform-fastify).
+        const server = (): unknown => adapter?.getHttpServer();
         const service = (release?: () => void): HeadroomService =>
-          new HeadroomService(headroom, true, drainTimeoutOf(options), routing, { ...requestParts, release });
+          new HeadroomService(headroom, true, drainTimeoutOf(options), routing, { ...requestParts, release, server });
         if (adapter) {
           const fastify = adapter.getType() === 'fastify';
           proxyRoute?.forPlatform(adapter.getType());

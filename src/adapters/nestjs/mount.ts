@@ -147,3 +147,66 @@ export function routesUnderMountError(conflicts: RegisteredRoute[], mount: strin
     `HeadroomModule: the app's route ${list}${more} lies under the proxy's mount ${mount}. headroom keeps request bodies under ${mount} away from Nest's body parser for the proxy, so that route would receive no body. Move the proxy with routes: { proxy: '/upstream' } in HeadroomModule.forRoot() or forRootAsync() (the upstream still receives what follows the mount), or move the route.`,
   );
 }
+
+/** A route of the app that headroom's early routes answer in its place, and the option that moves them. */
+export interface ShadowedRoute extends RegisteredRoute {
+  option: 'health' | 'metrics' | 'admin';
+  at: string;
+}
+
+/**
+ * The app's routes that headroom's early routes answer before Nest routes them, so they are never
+ * reached: under the admin API (any method), GET at the health path or its probes (/live, /ready),
+ * GET at the metrics path. Literal segments only (a parameter there, /:slug, is reached for other
+ * values); the early routes match exactly, so an app route differing only in case conflicts where
+ * the platform routes in any case.
+ */
+export function routesShadowed(
+  routes: RegisteredRoute[],
+  own: Record<ShadowedRoute['option'], string | false>,
+  caseInsensitive: boolean,
+): ShadowedRoute[] {
+  const norm = (s: string): string => segments(caseInsensitive ? s.toLowerCase() : s).join('/');
+  const at = (option: ShadowedRoute['option'], ...below: string[]): string[] => {
+    const path = own[option];
+    return path === false ? [] : below.map((b) => norm(`${path}/${b}`));
+  };
+  const health = at('health', '', 'live', 'ready');
+  const metrics = at('metrics', '');
+  const [admin] = at('admin', '');
+  const out: ShadowedRoute[] = [];
+  const seen = new Set<string>();
+  for (const r of routes) {
+    const key = `${r.method} ${r.path}`;
+    if (r.method === 'HEAD' || seen.has(key)) continue;
+    const path = norm(r.path);
+    const get = r.method === 'ALL' || r.method.split(',').includes('GET');
+    const option =
+      admin !== undefined && (path === admin || path.startsWith(`${admin}/`))
+        ? 'admin'
+        : get && health.includes(path)
+          ? 'health'
+          : get && metrics.includes(path)
+            ? 'metrics'
+            : undefined;
+    if (!option) continue;
+    seen.add(key);
+    out.push({ ...r, option, at: own[option] as string });
+  }
+  return out;
+}
+
+export function routesShadowedError(conflicts: ShadowedRoute[]): HeadroomError {
+  const list = conflicts
+    .slice(0, 5)
+    .map((r) => `${r.method} ${r.path} (headroom's ${r.option} at ${r.at})`)
+    .join(', ');
+  const more = conflicts.length > 5 ? ` and ${conflicts.length - 5} more` : '';
+  const options = [...new Set(conflicts.map((r) => r.option))];
+  const move = options.map((o) => `${o}: '/headroom-${o}'`).join(', ');
+  const off = options.map((o) => `${o}: false`).join(', ');
+  return new HeadroomError(
+    'HEADROOM_CONFIG_INVALID',
+    `HeadroomModule: the app's route ${list}${more} is answered by headroom before Nest routes it, so it would never be reached. Move headroom's path with routes: { ${move} } in HeadroomModule.forRoot() or forRootAsync(), turn it off with routes: { ${off} }, or move the route.`,
+  );
+}

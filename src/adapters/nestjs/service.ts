@@ -85,8 +85,9 @@ export class HeadroomService {
    * @param drainTimeout longest wait for in-flight requests on shutdown, ms
    * @param routing how the platform routes (the module passes Nest's): the app's global prefix, allowed
    *   in front of a mount, and whether paths match in any case (Express's default)
-   * @param parts the capture and accounting of the module's `capture` / `accounting` options, and
-   *   what to undo at shutdown (the module's hold on the server's 100 Continue)
+   * @param parts the capture and accounting of the module's `capture` / `accounting` options, what
+   *   to undo at shutdown (the module's hold on the server's 100 Continue), and Nest's HTTP server
+   *   (its connections are closed when requests still run after the drain)
    */
   constructor(
     readonly headroom: Headroom,
@@ -96,14 +97,16 @@ export class HeadroomService {
       globalPrefix: () => '',
       caseInsensitive: () => false,
     },
-    parts: { capture?: BodyCapture; accounting?: RequestAccounting; release?: () => void } = {},
+    parts: { capture?: BodyCapture; accounting?: RequestAccounting; release?: () => void; server?: () => unknown } = {},
   ) {
     this.capture = parts.capture;
     this.accounting = parts.accounting;
     this.release = parts.release;
+    this.server = parts.server;
   }
 
   private readonly release: (() => void) | undefined;
+  private readonly server: (() => unknown) | undefined;
 
   /** The body capture of the module's `capture` option (its stats()), if on. */
   readonly capture: BodyCapture | undefined;
@@ -182,23 +185,33 @@ export class HeadroomService {
   }
 
   /**
-   * For enableHeadroomShutdown: it has waited for the in-flight requests already, so the shutdown
-   * hook does not wait again (the two waits added up, past a pod's grace period).
+   * For enableHeadroomShutdown: it has waited for the in-flight requests already (`idle`: whether
+   * they all finished), so the shutdown hook does not wait again (the two waits added up, past a
+   * pod's grace period).
    */
-  drainedByShutdown(): void {
-    this.waited = true;
+  drainedByShutdown(idle = true): void {
+    this.waited = idle;
   }
 
-  private waited = false;
+  /** undefined: not waited yet; else whether the in-flight requests finished within the wait. */
+  private waited: boolean | undefined;
 
   /** Nest hook (app.close() or enableShutdownHooks()): readiness turns 503, new requests are refused, in-flight ones finish. */
   async beforeApplicationShutdown(): Promise<void> {
     this.headroom.drain();
-    if (!this.waited) await this.headroom.idle(this.drainTimeout);
+    const idle = this.waited ?? (await this.headroom.idle(this.drainTimeout));
     // Nest closes the HTTP server next, which waits for every open request: a proxied download
     // that never ends would hold it for ever. The proxy's close (closeTimeout, then its upstream
     // requests destroyed) starts now; onApplicationShutdown's close gets that same close.
-    if (this.owned) void this.headroom.proxy?.close();
+    const proxyClosed = this.owned ? this.headroom.proxy?.close() : undefined;
+    if (idle) return;
+    // Requests still run after the drain (a stuck handler): once proxied ones have had their
+    // closeTimeout, their connections are closed, else Nest's server close waits for ever.
+    const server = this.server?.() as { closeAllConnections?: () => void } | undefined;
+    if (typeof server?.closeAllConnections !== 'function') return;
+    const cut = (): void => server.closeAllConnections!();
+    if (proxyClosed) void proxyClosed.then(cut, cut);
+    else cut();
   }
 
   /** Nest hook: closes headroom when the module created it (the shared monitor is given back). */

@@ -18,9 +18,18 @@ export function enableHeadroomShutdown(
   // One wait for the in-flight requests: this one (the module's drainTimeout unless `timeout` is
   // given); the module's shutdown hook then only starts the proxy's close (its closeTimeout).
   const timeout = options.timeout === undefined ? service.drainTimeoutMs : o.timeout;
+  // Whether that wait saw every request finish: if not, the hook closes the stuck requests'
+  // connections (Nest's server close would wait for them for ever).
+  let idle = true;
+  const { headroom } = service;
+  const drain: ShutdownOptions['headroom'] = {
+    drain: () => headroom.drain(),
+    idle: async (ms) => (idle = await headroom.idle(ms)),
+    close: () => headroom.close(),
+  };
   const close = (): Promise<void> => {
-    service.drainedByShutdown();
+    service.drainedByShutdown(idle);
     return app.close();
   };
-  return gracefulShutdown({ ...o, timeout, headroom: service.headroom, close }, 'enableHeadroomShutdown');
+  return gracefulShutdown({ ...o, timeout, headroom: drain, close }, 'enableHeadroomShutdown');
 }

@@ -477,6 +477,91 @@ describe('headroom-memory/express', () => {
     }
   });
 
+  it('a route handler takes the URL in the case the router matched it (/RAW/x under /raw/*splat), per app and per Router', async () => {
+    const t = await app((a, hr) => {
+      a.set('case sensitive routing', true); // the app's own routes match exactly…
+      a.all('/exact/*splat', hr.proxy());
+      const r = express.Router(); // …but a Router is case-insensitive unless made otherwise
+      r.all('/raw/*splat', hr.proxy());
+      r.all('/opt{/*splat}', hr.proxy());
+      a.use(r);
+      a.use((_req, res) => void res.status(404).json({ app: 404 }));
+    });
+    try {
+      const expect: [string, string][] = [
+        ['/RAW/x?q=1', 'GET /x?q=1 0'],
+        ['/Raw/a/B', 'GET /a/B 0'],
+        ['/OPT', 'GET / 0'],
+        ['/oPt/y', 'GET /y 0'],
+        ['/exact/z', 'GET /z 0'],
+      ];
+      for (const [client, seen] of expect) {
+        const from = upstream.seen.length;
+        const r = await request(`${t.url}${client}`);
+        assert.equal(r.status, 200, `${client}: ${r.text}`);
+        assert.deepEqual(upstream.seen.slice(from), [seen], client);
+      }
+      const from = upstream.seen.length;
+      assert.deepEqual((await request(`${t.url}/EXACT/z`)).json(), { app: 404 }, 'case sensitive routing: not routed to the proxy');
+      assert.equal(upstream.seen.length, from);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('Connect (no req.baseUrl): a URL an earlier middleware rewrote is not taken for a mount; mounted ones still are', async () => {
+    const hr = headroom({ proxy: { upstreamUrl: upstream.url, closeTimeout: 500 }, monitor: { autoStart: false } });
+    type Req = IncomingMessage & { originalUrl?: string };
+    type Layer = [route: string, handle: (req: Req, res: ServerResponse, next: () => void) => void];
+    const stack: Layer[] = [
+      // A trailing-slash normaliser, as many Connect apps have.
+      [
+        '',
+        (req, _res, next) => {
+          if (req.url!.length > 1) req.url = req.url!.replace(/\/(?=\?|$)/, '');
+          next();
+        },
+      ],
+      ['/gw', hr.proxy()],
+      ['', hr.proxy()], // unmounted: only URLs under the proxy's prefix (/api)
+      ['', (req, res) => void res.end(`app ${req.url}`)],
+    ];
+    // Connect's dispatch (connect/index.js): originalUrl kept, the route cut from req.url (in any
+    // case, at '/' or the end), '/' put back in front, req.url restored for the next layer.
+    const server = await listen((req: Req, res) => {
+      req.originalUrl = req.originalUrl ?? req.url;
+      let i = 0;
+      const next = (): void => {
+        const [route, handle] = stack[i++]!;
+        const url = req.url!;
+        const path = url.split('?')[0]!;
+        if (route && (path.slice(0, route.length).toLowerCase() !== route || !['/', undefined].includes(path[route.length]))) return next();
+        if (route) req.url = url.slice(route.length).replace(/^(?!\/)/, '/');
+        handle(req, res, () => {
+          if (route) req.url = url;
+          next();
+        });
+      };
+      next();
+    });
+    try {
+      const expect: [string, string][] = [
+        ['/about/', 'app /about'],
+        ['/private/admin-panel/?x=1', 'app /private/admin-panel?x=1'],
+        ['/api/x/?k=v', '{"url":"/x?k=v"}'],
+        ['/gw/deep/path?a=1', '{"url":"/deep/path?a=1"}'],
+        ['/GW/deep/', '{"url":"/deep"}'],
+        ['/gw', '{"url":"/"}'],
+      ];
+      const from = upstream.seen.length;
+      for (const [client, body] of expect) assert.equal((await request(`${server.url}${client}`)).text, body, client);
+      assert.deepEqual(upstream.seen.slice(from), ['GET /x?k=v 0', 'GET /deep/path?a=1 0', 'GET /deep 0', 'GET / 0']);
+    } finally {
+      await closeServer(server.server);
+      await hr.close();
+    }
+  });
+
   it('validates routes with the shared path rule; /health/ and /metrics/ answer like Fastify, the probes below are exact', async () => {
     assert.throws(
       () => headroom({ routes: { health: 'health', admin: '/admin/' } }),

@@ -3,7 +3,7 @@
 // failing at start-up. On both platforms.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Controller, Inject } from '@nestjs/common';
+import { Controller, Get, Inject } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { HeadroomModule, HeadroomService } from '../../../src/adapters/nestjs/index.js';
 import { isHeadroomError } from '../../../src/errors.js';
@@ -12,6 +12,18 @@ import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { createApp, jsonController, PLATFORMS, startApp, startUpstream, type TestApp, type Upstream } from './app.js';
 
 const TOKEN = 'nest-admin-token-0123456789';
+/** @Controller(path) with GET <route> answering { app: path } (an app route of its own). */
+function getController(path: string, route = ''): new () => unknown {
+  class GetController {
+    get(): unknown {
+      return { app: `${path}/${route}` };
+    }
+  }
+  Get(route)(GetController.prototype, 'get', Object.getOwnPropertyDescriptor(GetController.prototype, 'get')!);
+  Controller(path)(GetController);
+  return GetController;
+}
+
 const json = (body: unknown) => ({
   method: 'POST',
   headers: { 'content-type': 'application/json' },
@@ -78,6 +90,42 @@ for (const platform of PLATFORMS) {
           await t.app.close();
         }
       });
+    });
+
+    test("an app route that headroom's admin, health or metrics path would answer stops start-up, naming the route and the option", async () => {
+      const refused = async (controllers: (new () => unknown)[], message: RegExp): Promise<void> => {
+        const app = await createApp(platform, HeadroomModule.forRoot({ monitor: { autoStart: false } }), { controllers });
+        try {
+          await assert.rejects(
+            app.listen(0, '127.0.0.1'),
+            (err: unknown) => isHeadroomError(err) && err.code === 'HEADROOM_CONFIG_INVALID' && message.test(err.message),
+          );
+        } finally {
+          await app.close();
+        }
+      };
+      // Before, every /admin/* route of the app answered 403 HEADROOM_ADMIN_DISABLED ("set adminToken").
+      await refused(
+        [jsonController('admin', 'users')],
+        /route POST \/admin\/users \(headroom's admin at \/admin\) is answered by headroom before Nest routes it.*routes: \{ admin: '\/headroom-admin' \}.*routes: \{ admin: false \}/,
+      );
+      await refused(
+        [getController('health'), getController('metrics')],
+        /route GET \/health \(headroom's health at \/health\), GET \/metrics \(headroom's metrics at \/metrics\).*routes: \{ health: '\/headroom-health', metrics: '\/headroom-metrics' \}/,
+      );
+      // Moved (or below /health but not one of its probes, or POST /metrics): the app's routes answer.
+      const t = await startApp(platform, HeadroomModule.forRoot({ routes: { admin: '/ops' }, monitor: { autoStart: false } }), {
+        controllers: [getController('admin', 'users'), getController('health', 'db'), jsonController('metrics', '')],
+      });
+      try {
+        assert.deepEqual((await request(`${t.url}/admin/users`)).json(), { app: 'admin/users' });
+        assert.deepEqual((await request(`${t.url}/health/db`)).json(), { app: 'health/db' });
+        assert.deepEqual((await request(`${t.url}/metrics`, json({ m: 1 }))).json(), { created: { m: 1 } });
+        assert.equal((await request(`${t.url}/ops/memory-stats`)).json().error.code, 'HEADROOM_ADMIN_DISABLED');
+        assert.equal((await request(`${t.url}/health/ready`)).status, 200);
+      } finally {
+        await t.app.close();
+      }
     });
 
     test('the admin rate limit keys on the client address the platform reports (trust proxy honoured)', async () => {

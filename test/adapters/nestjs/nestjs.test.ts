@@ -329,17 +329,51 @@ describe('nestjs: lifecycle', () => {
       headroom.idle = (ms: number) => (waits.push(ms), idle(ms));
       const logs: string[] = [];
       const held = holdRequest(`once-${platform}`);
-      const inFlight = request(`${t.url}/app/gate?id=once-${platform}`);
+      // Cut once the wait is over (its connection closed), unless released first: either is fine here.
+      const inFlight = request(`${t.url}/app/gate?id=once-${platform}`).catch(() => undefined);
       await held.arrived;
       const stop = enableHeadroomShutdown(t.app, { signals: [], log: (line: string) => void logs.push(line) });
       const stopped = stop();
       await waitFor(() => logs.some((l) => l.includes('still running after 300 ms')), 'the one wait ends');
-      held.release(); // let the server close
+      held.release();
       await inFlight;
       await stopped;
       assert.deepEqual(waits, [300], 'one wait, the drainTimeout');
       assert.ok(logs.includes('in-flight requests still running after 300 ms: closing the app'), logs.join('\n'));
     });
+
+    for (const how of ['enableHeadroomShutdown', 'app.close()'] as const) {
+      test(`${platform}: ${how} with a request that never ends: done after the drain's timeout, its connection closed`, async () => {
+        const { enableHeadroomShutdown } = await import('../../../src/adapters/nestjs/index.js');
+        const id = `stuck-${platform}-${how}`;
+        const held = holdRequest(id);
+        try {
+          await assertNoLeakedHandles(async () => {
+            const t = await startApp(platform, HeadroomModule.forRoot({ drainTimeout: 300, monitor: { autoStart: false } }));
+            const stuck = request(`${t.url}/app/gate?id=${id}`).then(
+              () => 'answered',
+              (err: NodeJS.ErrnoException) => err.code,
+            );
+            await held.arrived;
+            const t0 = performance.now();
+            const stopped = how === 'app.close()' ? t.app.close() : enableHeadroomShutdown(t.app, { signals: [] })();
+            // Unbounded before: Nest's server close waited for the stuck request for ever.
+            let bound: NodeJS.Timeout | undefined;
+            const outcome = await Promise.race([
+              stopped.then(() => 'stopped'),
+              new Promise<string>((resolve) => (bound = setTimeout(resolve, 8_000, 'still stopping after 8 s'))),
+            ]);
+            clearTimeout(bound);
+            assert.equal(outcome, 'stopped');
+            const ms = performance.now() - t0;
+            assert.ok(ms >= 250 && ms < 5_000, `stopped after ${ms.toFixed(0)} ms (drainTimeout 300 ms)`);
+            assert.equal(await stuck, 'ECONNRESET', 'the stuck request is cut, not answered');
+          });
+        } finally {
+          held.release();
+        }
+      });
+    }
 
     test(
       `${platform}: app.close() with a proxied download that never ends: done within drainTimeout + closeTimeout`,
@@ -405,6 +439,52 @@ describe('nestjs: lifecycle', () => {
     } finally {
       await t.app.close();
       await monitor.close();
+    }
+  });
+
+  test("on Express served by the app's own server too (Nest's multi-server pattern): probes, shedding, counting and proxied bodies", async () => {
+    const { memory, monitor } = fakeMonitor();
+    const upstream = await startUpstream();
+    const app = await createApp('express', HeadroomModule.forRoot({ monitor, proxy: { upstreamUrl: upstream.url } }));
+    // NestFactory.create(M, new ExpressAdapter(expressApp)); await app.init(); http.createServer(expressApp).listen(…)
+    await app.init();
+    const own = createServer(app.getHttpAdapter().getInstance() as (req: IncomingMessage, res: unknown) => void);
+    own.listen(0, '127.0.0.1');
+    await once(own, 'listening');
+    const url = `http://127.0.0.1:${(own.address() as AddressInfo).port}`;
+    await app.listen(0, '127.0.0.1'); // Nest's own server as well, gated in front
+    const nest = `http://127.0.0.1:${((app.getHttpServer() as Server).address() as AddressInfo).port}`;
+    const held = [holdRequest('own-server'), holdRequest('nest-server')];
+    try {
+      memory.setHeapRatio(0.1);
+      monitor.sampleNow();
+      // Before: 404 (the gate stood in front of Nest's server only) and 500 HEADROOM_BODY_CONSUMED.
+      assert.equal((await request(`${url}/health`)).json().status, 'healthy');
+      const posted = await request(`${url}/api/items`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"a":1}',
+      });
+      assert.equal(posted.status, 200, posted.text);
+      assert.deepEqual(upstream.seen.at(-1), { method: 'POST', url: '/items', body: '{"a":1}', contentType: 'application/json' });
+      // Counted once each, whichever server they came through.
+      const inFlight = [request(`${url}/app/gate?id=own-server`), request(`${nest}/app/gate?id=nest-server`)];
+      await Promise.all(held.map((h) => h.arrived));
+      assert.match((await request(`${url}/metrics`)).text, /^headroom_app_requests_in_flight 2$/m);
+      for (const h of held) h.release();
+      await Promise.all(inFlight);
+      memory.setHeapRatio(0.95);
+      monitor.sampleNow();
+      const shed = await request(`${url}/app/hello`);
+      assert.equal(shed.status, 503);
+      assert.equal(shed.json().error.code, 'HEADROOM_MEMORY_PRESSURE');
+    } finally {
+      for (const h of held) h.release();
+      own.closeAllConnections();
+      own.close();
+      await app.close();
+      await monitor.close();
+      await upstream.close();
     }
   });
 
