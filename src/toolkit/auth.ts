@@ -2,16 +2,9 @@
 // token is missing or wrong, 403 explaining how to enable the API when no token is configured.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { HeadroomError } from '../errors.js';
+import { ADMIN_TOKEN_ACCEPTED, ADMIN_TOKEN_CHARS } from '../options/admin-token.js';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-
-/**
- * What a token can be so that a header can carry it: the Bearer parse below takes one run of
- * visible ASCII (a space ends it; other characters do not survive as header text).
- */
-export const ADMIN_TOKEN_CHARS = /^[\x21-\x7e]+$/;
-export const ADMIN_TOKEN_ACCEPTED =
-  "must be 16 to 512 visible ASCII characters without spaces (such as RFC 6750's token68: letters, digits, - . _ ~ + / =)";
 
 /** Throws the HeadroomError to answer with, or returns when the Authorization header carries the token. */
 export function createAdminAuth(

@@ -12,23 +12,11 @@ import { HeadroomError } from '../errors.js';
 import { createImageService } from '../image/service.js';
 import type { ImageService, ImageServiceOptions } from '../image/types.js';
 import type { MemoryMonitor, MemoryMonitorOptions } from '../monitor/types.js';
-import {
-  bool,
-  list,
-  nestedOptions,
-  num,
-  optionalObject,
-  optionalStr,
-  optionsGroup,
-  optionsPlace,
-  Refused,
-  resolveOptions,
-  type OptionSpec,
-} from '../options/spec.js';
+import { bool, list, nestedOptions, num, optionalObject, optionsGroup, optionsPlace, resolveOptions } from '../options/spec.js';
 import { createProxy, type Proxy, type ProxyOptions } from '../proxy/proxy.js';
 import { createDashboard, type DashboardOptions } from '../observe/dashboard/index.js';
 import { createAdminApi, type AdminRequest } from './admin.js';
-import { ADMIN_TOKEN_ACCEPTED, ADMIN_TOKEN_CHARS } from './auth.js';
+import { adminTokenSpec } from '../options/admin-token.js';
 import { createHealthResponder } from './health.js';
 import { addMetrics, createMetricsRegistry, scrape, type AppRequestStats } from './metrics.js';
 import { errorResponse, type PlainResponse } from './response.js';
@@ -113,28 +101,8 @@ export interface Headroom {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** 16–512 characters an Authorization header can carry: a token with a space in it could never match. */
-function adminTokenSpec(): OptionSpec<string | undefined> {
-  const base = optionalStr({
-    doc: 'Bearer token for the admin API.',
-    default: undefined,
-    minLength: 16,
-    maxLength: 512,
-    secret: true,
-    accepted: 'must be 16 to 512 characters',
-  });
-  const unusable = new Refused(ADMIN_TOKEN_ACCEPTED);
-  return {
-    ...base,
-    parse: (raw) => {
-      const token = base.parse(raw);
-      return typeof token === 'string' && !ADMIN_TOKEN_CHARS.test(token) ? unusable : token;
-    },
-  };
-}
-
 const specs = {
-  adminToken: adminTokenSpec(),
+  adminToken: adminTokenSpec({ doc: 'Bearer token for the admin API.' }),
   adminRateLimit: num({ doc: 'Admin requests per client per minute.', default: 60, min: 1, max: 100_000, integer: true }),
   shedding: bool({ doc: 'Shed app requests while critical.', default: true }),
   shedExempt: list({ doc: 'Path prefixes never shed.', default: [], item: /^\//, itemText: 'paths starting with /', maxItems: 100 }),

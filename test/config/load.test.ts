@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
+import { ADMIN_TOKEN_ACCEPTED } from '../../src/options/admin-token.js';
 
 function problems(fn: () => unknown): string[] {
   try {
@@ -74,7 +75,10 @@ test('flags are named as flags in errors', () => {
 
 test('secrets are never echoed', () => {
   const p = problems(() => loadConfig({ env: { HEADROOM_ADMIN_TOKEN: 'short' } }));
-  assert.deepEqual(p, ['HEADROOM_ADMIN_TOKEN=<hidden>: must be 16 to 512 characters']);
+  assert.deepEqual(p, [`HEADROOM_ADMIN_TOKEN=<hidden>: ${ADMIN_TOKEN_ACCEPTED}`]);
+  // A token no Authorization header could carry (a space ends the Bearer token) is refused at start-up too.
+  const spaced = problems(() => loadConfig({ env: { HEADROOM_ADMIN_TOKEN: 'correct horse battery staple' } }));
+  assert.deepEqual(spaced, [`HEADROOM_ADMIN_TOKEN=<hidden>: ${ADMIN_TOKEN_ACCEPTED}`]);
 });
 
 test('cross-option rules: critical must be above warning', () => {

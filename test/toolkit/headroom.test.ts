@@ -215,7 +215,10 @@ describe('createHeadroom', () => {
   });
 
   it('refuses bad options naming the library option', () => {
-    refuses(() => createHeadroom({ adminToken: 'short' }), 'createHeadroom: adminToken=<hidden>: must be 16 to 512 characters');
+    refuses(
+      () => createHeadroom({ adminToken: 'short' }),
+      "createHeadroom: adminToken=<hidden>: must be 16 to 512 visible ASCII characters without spaces (such as RFC 6750's token68: letters, digits, - . _ ~ + / =)",
+    );
     refuses(
       () => createHeadroom({ shedExempt: ['webhooks'] }),
       'createHeadroom: shedExempt=["webhooks"]: must be an array of at most 100 paths starting with /',

@@ -1,5 +1,6 @@
 // Options of the gateway server itself (src/server, src/cli).
-import { bool, bytes, duration, num, oneOf, option, optionalStr, str, trustProxy } from '../options.js';
+import { bool, bytes, duration, num, oneOf, option, str, trustProxy } from '../options.js';
+import { adminTokenSpec } from '../../options/admin-token.js';
 import { observeSpecs } from '../../observe/options.js';
 import { accountingSpecs } from '../../log/accounting.js';
 
@@ -30,15 +31,12 @@ export const serverOptions = {
   accessLog: option(observeSpecs.accessLog),
   accessLogQuery: option(observeSpecs.accessLogQuery),
   accessLogProbes: option(observeSpecs.accessLogProbes),
-  adminToken: optionalStr({
-    env: 'HEADROOM_ADMIN_TOKEN',
-    doc: 'Bearer token for /admin/*. Unset turns the admin API off (403), never open. Use at least 16 random characters.',
-    default: undefined,
-    minLength: 16,
-    maxLength: 512,
-    secret: true,
-    accepted: 'must be 16 to 512 characters',
-  }),
+  adminToken: option(
+    adminTokenSpec({
+      env: 'HEADROOM_ADMIN_TOKEN',
+      doc: 'Bearer token for /admin/*. Unset turns the admin API off (403), never open. Use at least 16 random characters.',
+    }),
+  ),
   adminRateLimit: num({
     env: 'ADMIN_RATE_LIMIT',
     doc: 'Admin requests allowed per client IP per minute; more get 429 with Retry-After.',
