@@ -91,6 +91,11 @@ export interface Headroom {
   /** Leaves out of the in-flight count the counted responses `test` picks, asked when the count is read (each call adds a test; a response any of them picks is left out). */
   leaveOut(test: (res: ServerResponse) => boolean): void;
   requests(): AppRequestStats;
+  /**
+   * Readiness turns 503 while requests are still served: the graceful stop's `delay`, so load
+   * balancers stop sending before anything is refused. drain() then refuses them.
+   */
+  unready(): void;
   /** Readiness turns 503 and new requests are shed; in-flight ones finish. */
   drain(): void;
   isDraining(): boolean;
@@ -186,6 +191,7 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
     closers.push(async () => inFlight.close());
     let shedCount = 0;
     let draining = false;
+    let unready = false;
     const requests = (): AppRequestStats => ({ inFlight: inFlight.value(), shed: shedCount });
     const metricParts = { monitor, cache, proxy, image, requests };
     let registry: Registry;
@@ -196,7 +202,7 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       closers.push(async () => remove());
       registry = o.registry;
     } else registry = createMetricsRegistry(metricParts, undefined, o.defaultMetrics);
-    const responder = createHealthResponder(monitor, () => draining);
+    const responder = createHealthResponder(monitor, () => draining || unready);
     const dashboard = createDashboard(nested({ ...o.dashboard, monitor, cache, proxy, image }, 'dashboard'));
     closers.push(() => dashboard.close());
     const adminApi = createAdminApi({
@@ -267,6 +273,9 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       uncount: inFlight.uncount,
       leaveOut: inFlight.leaveOut,
       requests,
+      unready() {
+        unready = true;
+      },
       drain() {
         draining = true;
         proxy?.drain();

@@ -1,6 +1,7 @@
 // Graceful stop for an app on a Node HTTP server (Express, NestJS, a custom Next.js server): on
-// SIGTERM readiness turns 503, new requests are refused, in-flight ones finish (up to `timeout`),
-// then the server, the app and headroom close. It never calls process.exit: once everything is
+// SIGTERM readiness turns 503 (requests are still served for `delay`, while load balancers notice),
+// then new requests are refused, in-flight ones finish (up to `timeout`), and the server, the app
+// and headroom close. It never calls process.exit: once everything is
 // closed the process ends by itself with code 0, which also proves no handle was left open.
 import type { Server } from 'node:http';
 import { constants } from 'node:os';
@@ -11,7 +12,8 @@ import type { Headroom } from './headroom.js';
 const FLUSH_GRACE = 1000;
 
 export interface ShutdownOptions {
-  headroom: Pick<Headroom, 'drain' | 'idle' | 'close'>;
+  /** `unready` (readiness 503 while still serving, for `delay`) is optional: without it the delay refuses too. */
+  headroom: Pick<Headroom, 'drain' | 'idle' | 'close'> & Partial<Pick<Headroom, 'unready'>>;
   /** The HTTP server to stop accepting on. */
   server?: Server;
   /** Closes the app's own resources (e.g. `() => app.close()` for NestJS or Fastify). */
@@ -20,7 +22,7 @@ export interface ShutdownOptions {
   signals?: NodeJS.Signals[];
   /** Longest wait for in-flight requests, ms (default 10 s); then their connections are closed. */
   timeout?: number;
-  /** Wait this long with readiness 503 before refusing, so load balancers notice (ms, default 0). */
+  /** Serve this long with readiness 503 before refusing, so load balancers stop sending first (ms, default 0). */
   delay?: number;
   /** Told about each step and about errors while closing. */
   log?: (message: string, error?: unknown) => void;
@@ -50,7 +52,7 @@ export const shutdownSpecs = {
     maxItems: 16,
   }) as OptionSpec<NodeJS.Signals[]>, // each item matched SIGNAL
   timeout: duration({ doc: 'Longest wait for in-flight requests.', default: 10_000, min: 0, max: 3_600_000 }),
-  delay: duration({ doc: 'Readiness 503 this long before refusing.', default: 0, min: 0, max: 600_000 }),
+  delay: duration({ doc: 'Serve this long with readiness 503 before refusing.', default: 0, min: 0, max: 600_000 }),
   close: optionalFunction<() => Promise<unknown> | unknown>({ doc: "Closes the app's own resources.", what: 'closing the app' }),
   log: optionalFunction<(message: string, error?: unknown) => void>({
     doc: 'Told about each step.',
@@ -85,9 +87,15 @@ export function gracefulShutdown(options: ShutdownOptions, name = 'gracefulShutd
   const stop = (): Promise<void> =>
     (running ??= (async () => {
       uninstall();
+      if (o.delay) {
+        // Load balancers still send for a while after readiness turns: those requests are served.
+        if (headroom.unready) headroom.unready();
+        else headroom.drain();
+        log(`shutting down: readiness is 503, serving for ${o.delay} ms more while load balancers notice`);
+        await new Promise((resolve) => setTimeout(resolve, o.delay).unref());
+      }
       headroom.drain();
-      log('shutting down: readiness is 503, waiting for in-flight requests');
-      if (o.delay) await new Promise((resolve) => setTimeout(resolve, o.delay).unref());
+      log('shutting down: readiness is 503, new requests are refused, waiting for in-flight requests');
       let serverClosed = !server;
       const closed = server
         ? new Promise<void>((resolve) => server.close(() => resolve())).then(() => void (serverClosed = true))

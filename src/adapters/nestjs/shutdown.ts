@@ -23,6 +23,7 @@ export function enableHeadroomShutdown(
   let idle = true;
   const { headroom } = service;
   const drain: ShutdownOptions['headroom'] = {
+    unready: () => headroom.unready(),
     drain: () => headroom.drain(),
     idle: async (ms) => (idle = await headroom.idle(ms)),
     close: () => headroom.close(),
