@@ -57,7 +57,7 @@ export const ERRORS = {
   HEADROOM_DRAINING: { status: 503, doc: 'The gateway or app is shutting down and takes no new work.' },
   // upstream
   HEADROOM_UPSTREAM_UNREACHABLE: { status: 502, doc: 'The upstream refused or dropped the connection before answering.' },
-  HEADROOM_UPSTREAM_TIMEOUT: { status: 504, doc: 'The upstream sent no response headers within STREAM_TIMEOUT.' },
+  HEADROOM_UPSTREAM_TIMEOUT: { status: 504, doc: 'The upstream sent no response headers (or no body after them) within STREAM_TIMEOUT.' },
   HEADROOM_UPSTREAM_ERROR: { status: 502, doc: 'The upstream answered with something that cannot be relayed.' },
   HEADROOM_BODY_CONSUMED: {
     status: 500,

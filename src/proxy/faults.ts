@@ -38,6 +38,11 @@ export function faultError(kind: ErrorKind, err: unknown, streamTimeout: number,
       );
     case 'timeout':
       return new HeadroomError('HEADROOM_UPSTREAM_TIMEOUT', `upstream sent no response headers within ${streamTimeout} ms`, { cause: err });
+    case 'bodyTimeout':
+      // Before anything was sent: proxy.fetch answers once the first body byte arrives (and a JSON read stalls mid-body).
+      return new HeadroomError('HEADROOM_UPSTREAM_TIMEOUT', `upstream sent its headers, then no body bytes for ${streamTimeout} ms`, {
+        cause: err,
+      });
     case 'unreachable':
     case 'reset':
       return new HeadroomError('HEADROOM_UPSTREAM_UNREACHABLE', 'upstream refused or dropped the connection', { cause: err });

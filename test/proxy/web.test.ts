@@ -320,8 +320,9 @@ describe('proxy.fetch (Web Request/Response)', () => {
     }
   });
 
-  test('no headers within STREAM_TIMEOUT → 504; reset mid-body → the stream errors; unreachable → 502', async () => {
+  test('no headers, or headers and no body, within STREAM_TIMEOUT → 504; reset mid-body → the stream errors; unreachable → 502', async () => {
     const silent = await startUpstream(() => {});
+    const mute = await startUpstream((_req, res) => res.flushHeaders());
     const cut = await startUpstream((_req, res) => {
       res.writeHead(200, { 'content-length': '100000' });
       res.write(Buffer.alloc(1000), () => setTimeout(() => res.destroy(), 20));
@@ -332,6 +333,14 @@ describe('proxy.fetch (Web Request/Response)', () => {
         assert.equal(r.status, 504);
         assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'HEADROOM_UPSTREAM_TIMEOUT');
         assert.equal(proxy.stats().errors.timeout, 1);
+        assert.equal(proxy.stats().inFlight, 0);
+      });
+      await withProxy({ upstreamUrl: mute.url, streamTimeout: 200 }, {}, async (proxy) => {
+        const r = await proxy.fetch(new Request(`${GW}/api/mute`));
+        assert.equal(r.status, 504);
+        const { error } = (await r.json()) as { error: { code: string; message: string } };
+        assert.equal(error.code, 'HEADROOM_UPSTREAM_TIMEOUT');
+        assert.match(error.message, /headers, then no body bytes for 200 ms/);
         assert.equal(proxy.stats().inFlight, 0);
       });
       await withProxy({ upstreamUrl: cut.url }, {}, async (proxy) => {
@@ -349,6 +358,7 @@ describe('proxy.fetch (Web Request/Response)', () => {
       });
     } finally {
       await silent.close();
+      await mute.close();
       await cut.close();
     }
   });
