@@ -64,19 +64,31 @@ export function addMetrics(parts: MetricsParts, registry: Registry, defaultMetri
       'HEADROOM_CONFIG_INVALID',
       `${where}: this registry already holds the metrics of another headroom still open: ${fix}`,
     );
-  const before = new Set(registry.getMetricsAsArray().map((m) => m.name));
-  const added = () => registry.getMetricsAsArray().filter((m) => !before.has(m.name));
-  const remove = (metrics: MetricObject[]): void => {
-    for (const m of metrics) if ((registry.getSingleMetric(m.name) as unknown) === m) registry.removeSingleMetric(m.name);
-  };
   try {
-    createMetricsRegistry(parts, registry, defaultMetrics);
+    return registerRemovably(registry, () => createMetricsRegistry(parts, registry, defaultMetrics));
   } catch (err) {
-    remove(added());
     if (err instanceof Error && /already been registered/.test(err.message))
       throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${where}: ${err.message} (by the app or an earlier headroom): ${fix}`, {
         cause: err,
       });
+    throw err;
+  }
+}
+
+/**
+ * Runs `register` against the registry and returns what takes the metrics it added out again (each
+ * only while it is still the one registered); if `register` throws, what it added is taken out first.
+ */
+export function registerRemovably(registry: Registry, register: () => void): () => void {
+  const before = new Set(registry.getMetricsAsArray().map((m) => m.name));
+  const added = (): MetricObject[] => registry.getMetricsAsArray().filter((m) => !before.has(m.name));
+  const remove = (metrics: MetricObject[]): void => {
+    for (const m of metrics) if ((registry.getSingleMetric(m.name) as unknown) === m) registry.removeSingleMetric(m.name);
+  };
+  try {
+    register();
+  } catch (err) {
+    remove(added());
     throw err;
   }
   const ours = added();

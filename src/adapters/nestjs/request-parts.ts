@@ -11,6 +11,7 @@ import { nestedOptions } from '../../options/spec.js';
 import type { Registry } from 'prom-client';
 import type { HeadroomOptions } from '../../toolkit/headroom.js';
 import { accountingMiddleware, captureMiddleware } from '../../toolkit/node-capture.js';
+import { registerRemovably } from '../../toolkit/metrics.js';
 import type { NodeMiddleware, NodeRequest } from '../../toolkit/node-middleware.js';
 import { handlerOf, HeadroomMemoryInterceptor, type MemoryInterceptorOptions } from './memory-interceptor.js';
 
@@ -88,16 +89,19 @@ export function createRequestParts(options: RequestPartsOptions, parent: object)
     }
     const middleware = accounting ? accountingMiddleware(accounting, capture, nestRoute) : capture ? captureMiddleware(capture) : undefined;
     let closing: Promise<void> | undefined;
+    let unregister: (() => void) | undefined;
     return {
       capture,
       accounting,
       middleware,
       interceptor,
       registerMetrics(registry) {
-        if (accounting) registerRequestAccountingMetrics(registry, accounting);
+        // Taken out again at shutdown: the registry may be the app's, and outlive this module.
+        if (accounting) unregister = registerRemovably(registry, () => registerRequestAccountingMetrics(registry, accounting!));
       },
       onApplicationShutdown: () =>
         (closing ??= (async () => {
+          unregister?.();
           await capture?.close();
           await accounting?.close();
         })()),

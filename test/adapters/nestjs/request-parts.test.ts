@@ -10,6 +10,7 @@ import { request as httpRequest } from 'node:http';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import { HeadroomModule, HeadroomService, type RequestMemoryReport } from '../../../src/adapters/nestjs/index.js';
 import type { RequestAccounting } from '../../../src/log/accounting.js';
 import type { CaptureRecord } from '../../../src/log/capture.js';
@@ -255,5 +256,36 @@ describe('HeadroomModule capture + accounting options', () => {
         /memoryInterceptor=yes is not accepted: must be true or false/,
       );
     });
+  });
+
+  test("with the app's own registry, the accounting's metrics leave it at shutdown: the next app on it starts", async () => {
+    const registry = new Registry();
+    for (let i = 0; i < 2; i++) {
+      const { app, url } = await startApp('express', HeadroomModule.forRoot({ registry, accounting: true }));
+      try {
+        const scrape = await new Promise<string>((resolve, reject) =>
+          httpRequest(`${url}/metrics`, (res) => {
+            let body = '';
+            res
+              .setEncoding('utf8')
+              .on('data', (c: string) => (body += c))
+              .on('end', () => resolve(body));
+          })
+            .on('error', reject)
+            .end(),
+        );
+        assert.match(scrape, /^headroom_request_bytes_held \d+$/m, `app ${i + 1}`);
+      } finally {
+        await app.close();
+      }
+      assert.deepEqual(
+        registry
+          .getMetricsAsArray()
+          .map((m) => m.name)
+          .filter((n) => n.startsWith('headroom_')),
+        [],
+        'nothing of headroom left in the registry',
+      );
+    }
   });
 });
