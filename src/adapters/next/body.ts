@@ -10,7 +10,9 @@
 
 /** `res` with `end` called once its body has been read to the end, failed or been cancelled (at once without a body). */
 export function whenSent(res: Response, end: () => void): Response {
-  if (!res.body) {
+  // Not a Response (a handler that returned nothing): counted no longer, and handed to Next.js as it
+  // is, which says what is wrong with it.
+  if (!(res instanceof Response) || !res.body) {
     end();
     return res;
   }

@@ -13,6 +13,7 @@ import {
   getHeadroom,
   registerHeadroom,
   withHeadroom,
+  type RouteHandler,
 } from '../../../src/adapters/next/index.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -114,6 +115,13 @@ test('image route: a repeated query key is refused (400), never read as its last
   const r = await route.GET(new Request(`http://app.test/image?url=${url('/private.png')}&url=${url('/public.png')}&w=64`));
   assert.equal(r.status, 400);
   assert.match(((await r.json()) as { error: { message: string } }).error.message, /url must be given once/);
+});
+
+test('withHeadroom: a handler that returns no Response is handed on as it is (Next.js names that mistake), not counted on', async (t) => {
+  t.after(() => closeHeadroom());
+  const route = withHeadroom((async () => undefined) as unknown as RouteHandler);
+  assert.equal(await route(new Request('http://app.test/nothing')), undefined);
+  assert.equal(getHeadroom().requests().inFlight, 0);
 });
 
 test('withHeadroom: a handler still running for a client that left no longer counts in flight', async (t) => {
