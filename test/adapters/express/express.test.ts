@@ -51,6 +51,16 @@ async function startUpstream() {
   return { ...up, seen };
 }
 
+/** Each client path is answered 200 and reaches the upstream as exactly "METHOD url bodyBytes". */
+async function expectUpstream(url: string, upstream: { seen: string[] }, expect: [client: string, seen: string][]): Promise<void> {
+  for (const [client, seen] of expect) {
+    const from = upstream.seen.length;
+    const r = await request(`${url}${client}`);
+    assert.equal(r.status, 200, `${client}: ${r.text}`);
+    assert.deepEqual(upstream.seen.slice(from), [seen], client);
+  }
+}
+
 describe('headroom-memory/express', () => {
   let upstream: Awaited<ReturnType<typeof startUpstream>>;
   before(async () => {
@@ -86,12 +96,7 @@ describe('headroom-memory/express', () => {
         ['/api/?q=1', 'GET /base/?q=1 0'],
         ['/api/x', 'GET /base/x 0'],
       ];
-      for (const [client, seen] of expect) {
-        const from = upstream.seen.length;
-        const r = await request(`${t.url}${client}`);
-        assert.equal(r.status, 200, `${client}: ${r.text}`);
-        assert.deepEqual(upstream.seen.slice(from), [seen], client);
-      }
+      await expectUpstream(t.url, upstream, expect);
     } finally {
       await t.close();
     }
@@ -119,12 +124,7 @@ describe('headroom-memory/express', () => {
         ['/v1/upstream/a%20b/c?z=%26', 'GET /a%20b/c?z=%26 0'],
         ['/tenants/7/api/items?page=2', 'GET /items?page=2 0'],
       ];
-      for (const [client, seen] of expect) {
-        const from = upstream.seen.length;
-        const r = await request(`${t.url}${client}`);
-        assert.equal(r.status, 200, `${client}: ${r.text}`);
-        assert.deepEqual(upstream.seen.slice(from), [seen], client);
-      }
+      await expectUpstream(t.url, upstream, expect);
       const from = upstream.seen.length;
       const post = await request(`${t.url}/api/up`, { method: 'POST', body: 'y'.repeat(70_000) });
       assert.equal(post.status, 200);
@@ -463,12 +463,7 @@ describe('headroom-memory/express', () => {
         ['/v2/files/f.txt?z=1', 'GET /f.txt?z=1 0'],
         ['/api/unmounted?k=v', 'GET /unmounted?k=v 0'],
       ];
-      for (const [client, seen] of expect) {
-        const from = upstream.seen.length;
-        const r = await request(`${t.url}${client}`);
-        assert.equal(r.status, 200, `${client}: ${r.text}`);
-        assert.deepEqual(upstream.seen.slice(from), [seen], client);
-      }
+      await expectUpstream(t.url, upstream, expect);
       const from = upstream.seen.length;
       const params = await request(`${t.url}/t/7/x`);
       assert.equal(params.status, 500);
@@ -503,12 +498,7 @@ describe('headroom-memory/express', () => {
         ['/oPt/y', 'GET /y 0'],
         ['/exact/z', 'GET /z 0'],
       ];
-      for (const [client, seen] of expect) {
-        const from = upstream.seen.length;
-        const r = await request(`${t.url}${client}`);
-        assert.equal(r.status, 200, `${client}: ${r.text}`);
-        assert.deepEqual(upstream.seen.slice(from), [seen], client);
-      }
+      await expectUpstream(t.url, upstream, expect);
       const from = upstream.seen.length;
       assert.deepEqual((await request(`${t.url}/EXACT/z`)).json(), { app: 404 }, 'case sensitive routing: not routed to the proxy');
       assert.equal(upstream.seen.length, from);

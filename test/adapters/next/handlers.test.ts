@@ -1,8 +1,8 @@
 // The Next.js adapter's pieces that need no Next build: the Edge fallback, the image loader, and
 // the route handlers called with Web Requests directly (auth hook, consumed bodies, aborts).
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   closeHeadroom,
@@ -19,6 +19,17 @@ import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor } from '../../helpers/wait.js';
 import * as edge from '../../../src/adapters/next/edge.js';
 import loader, { createImageLoader } from '../../../src/adapters/next/image-loader.js';
+
+/** A real upstream for a proxy route, its connections cut and closed after the test; its URL. */
+async function upstreamFor(t: TestContext, handler: RequestListener): Promise<string> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
 
 test('on the Edge runtime every handler answers 501 naming the fix, warns once, and register() does nothing', async (t) => {
   const warn = t.mock.method(console, 'warn', () => {});
@@ -51,19 +62,13 @@ test('the next/image loader builds /image URLs', () => {
 
 test('proxy route: authorize answers first, a consumed body is refused, aborts release the slot', async (t) => {
   let calls = 0;
-  const upstream = createServer((req, res) => {
+  t.after(() => closeHeadroom());
+  const upstreamUrl = await upstreamFor(t, (req, res) => {
     calls++;
     req.resume();
     if (req.url?.startsWith('/slow')) return void setTimeout(() => res.end('late'), 5000).unref();
     res.end('ok');
   });
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  t.after(async () => {
-    await closeHeadroom();
-    upstream.closeAllConnections();
-    await new Promise((r) => upstream.close(r));
-  });
-  const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
   const route = createProxyRoute({
     upstreamUrl,
     prefix: '/api',
@@ -199,18 +204,12 @@ test('after closeHeadroom() a proxy route answers its next request through the p
 test("a proxy route making its own proxy (register() made the Headroom without one) keeps the Headroom's limits and cache", async (t) => {
   const release: (() => void)[] = [];
   let calls = 0;
-  const upstream = createServer((req, res) => {
+  t.after(() => closeHeadroom());
+  const upstreamUrl = await upstreamFor(t, (req, res) => {
     calls++;
     if (req.url === '/held') return void release.push(() => res.end('late'));
     res.writeHead(200, { 'cache-control': 'public, max-age=60' }).end('cacheable');
   });
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  t.after(async () => {
-    await closeHeadroom();
-    upstream.closeAllConnections();
-    await new Promise((r) => upstream.close(r));
-  });
-  const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
   const config = { limits: { maxConcurrent: 1, queueSize: 0 }, cache: {} };
   await registerHeadroom(config);
   const route = createProxyRoute({ upstreamUrl, prefix: '/api', headroom: config });
