@@ -485,6 +485,12 @@ export function pathOrOff(c: Common<string | false> & { example?: string }): Opt
   );
 }
 
+/** A route path, or unset (pathOrOff's rule, with undefined for "not given"); `example` shows the form. */
+export function optionalRoutePath(c: Common<string | undefined> & { example: string }): OptionSpec<string | undefined> {
+  const path = routePath({ ...c, default: c.example });
+  return spec(c, path.accepted, path.parse);
+}
+
 /** A route path that must be mounted (pathOrOff's rule without "or false"). */
 export function routePath(c: Common<string>): OptionSpec<string> {
   return spec(c, `must be a path like ${c.default} (letters, digits, . _ ~ -; no trailing slash)`, (raw) =>

@@ -5,22 +5,21 @@ import {
   bool,
   FASTIFY_REGISTER_KEYS,
   nestedOptions,
+  optionalRoutePath,
   pathOrOff,
   resolveOptions,
-  routePath,
-  type OptionSpec,
   type SpecValues,
 } from '../../options/spec.js';
 import { HEADROOM_OPTION_KEYS, type HeadroomOptions } from '../../toolkit/headroom.js';
 
 // Fastify's register `prefix` has no effect of its own on a plugin that runs in its parent's scope
 // (as this one does, for its hooks and decorators): the plugin honours it itself.
-const prefix: OptionSpec<string | undefined> = {
-  ...routePath({ doc: '', default: '/ops' }),
+const prefix = optionalRoutePath({
   doc: "Fastify's register prefix, before every route the plugin mounts (health, metrics, admin, proxy, image).",
   default: undefined,
   defaultText: 'none',
-};
+  example: '/ops',
+});
 
 export const fastifyPluginSpecs = {
   prefix,

@@ -166,7 +166,8 @@ function ownPaths(
       const keys = Object.keys(found.params);
       const p = normalPath(url);
       const m = method === 'HEAD' ? ['HEAD', 'GET'] : [method];
-      if (exact.get(p) && m.some((x) => exact.get(p)!.has(x))) return keys.length === 0;
+      const exactMethods = exact.get(p);
+      if (exactMethods && m.some((x) => exactMethods.has(x))) return keys.length === 0;
       const wild = prefixes.find((e) => p.startsWith(e.prefix) && m.some((x) => e.methods.has(x)));
       const rest = found.params['*'];
       // Segments compared, normalised alike (its rest comes decoded: an encoded slash counts as the app's).
