@@ -77,8 +77,12 @@ export function trustedClient(req: NodeRequest, trust: (address: string, hop: nu
   let address = req.socket?.remoteAddress ?? 'unknown';
   const header = req.headers['x-forwarded-for'];
   if (typeof header !== 'string' || header === '') return address;
-  const hops = header.split(',');
-  for (let hop = 0; trust(address, hop) && hop < hops.length; hop++) address = hops[hops.length - 1 - hop]!.trim();
+  // Empty entries (`a, , b`, a trailing comma) are no hop: Express's parser skips them too.
+  const hops = header
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  for (let hop = 0; trust(address, hop) && hop < hops.length; hop++) address = hops[hops.length - 1 - hop]!;
   return address;
 }
 

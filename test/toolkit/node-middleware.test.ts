@@ -35,6 +35,11 @@ const HEADERS: (string | undefined)[] = [
   '1.1.1.1,10.0.0.2, 10.0.0.1',
   ' 2.2.2.2 , 3.3.3.3 ',
   'x, 10.0.0.9',
+  // Empty entries (a proxy appending to a header that was empty or ended in a comma): Express skips them.
+  '1.1.1.1, , 10.0.0.1',
+  '1.1.1.1,',
+  ', ',
+  ',,10.0.0.1',
 ];
 
 test('trustedClient gives the address Express gives as req.ip, for every trust proxy setting', async () => {
