@@ -36,8 +36,11 @@ export interface FastifyMemory {
   status(): MemoryStatus;
   /** The latest sample: V8 heap against its limit, process memory, event loop (bytes). */
   current(): MemorySample;
-  /** True while a request to `path` would be answered 503 (critical or draining; shedExempt honoured). */
-  shedding(path?: string): boolean;
+  /**
+   * True while a `method` (default GET) request to `path` would be answered 503 (critical or
+   * draining; shedExempt honoured; headroom's own routes, such as GET /health, are never shed).
+   */
+  shedding(path?: string, method?: string): boolean;
   /** The process's shared memory monitor (onPressure, history, heap snapshots). */
   readonly monitor: MemoryMonitor;
 }
@@ -51,12 +54,12 @@ declare module 'fastify' {
   }
 }
 
-function memoryView(h: Headroom): FastifyMemory {
+function memoryView(h: Headroom, own: OwnPaths): FastifyMemory {
   const { monitor } = h;
   return {
     status: () => monitor.status(),
     current: () => monitor.current(),
-    shedding: (path) => h.wouldShed(path),
+    shedding: (path, method = 'GET') => h.wouldShed(path) && (path === undefined || !own.owns(method.toUpperCase(), path)),
     monitor,
   };
 }
@@ -78,14 +81,13 @@ export function isOwnRoute(request: FastifyRequest): boolean {
  * raw URL before Fastify routes it. Generous on purpose (case, duplicate and trailing slashes are
  * ignored): a path wrongly taken for an own route is merely not shed, and then 404s.
  */
-function ownPaths(
-  semicolon: boolean,
-  find: FindRoute,
-): {
+interface OwnPaths {
   add(route: string, method: string | string[]): void;
   has(url: string): boolean;
   owns(method: string | undefined, url: string): boolean;
-} {
+}
+
+function ownPaths(semicolon: boolean, find: FindRoute): OwnPaths {
   // Each own path with the methods its routes take (an app may have POST /health of its own).
   const exact = new Map<string, Set<string>>();
   const prefixes: { prefix: string; methods: Set<string> }[] = [];
@@ -348,9 +350,10 @@ function shedding(h: Headroom) {
 async function plugin(app: FastifyInstance, options: FastifyHeadroomOptions): Promise<void> {
   const { plugin: o, register, headroom: headroomOptions } = resolvePluginOptions(options);
   const h = createHeadroom(headroomOptions);
+  const own = ownPaths(app.initialConfig.useSemicolonDelimiter === true, routerOf(app));
   try {
     app.decorate('headroom', h);
-    app.decorate('memory', memoryView(h));
+    app.decorate('memory', memoryView(h, own));
   } catch (err) {
     await h.close();
     throw err;
@@ -366,7 +369,6 @@ async function plugin(app: FastifyInstance, options: FastifyHeadroomOptions): Pr
     void h.proxy?.close();
     done();
   });
-  const own = ownPaths(app.initialConfig.useSemicolonDelimiter === true, routerOf(app));
   app.addHook('onRoute', (route) => {
     if ((route.config as Record<symbol, unknown> | undefined)?.[OWN_ROUTE] === true) own.add(route.url, route.method);
   });

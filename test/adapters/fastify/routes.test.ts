@@ -39,8 +39,12 @@ describe('Fastify plugin routes', () => {
         const r = await request(`${url}${path}`, { method });
         assert.equal(r.status, 503, `${method} ${path} is the app's: ${r.text}`);
         assert.equal(r.json().error.code, 'HEADROOM_MEMORY_PRESSURE');
-        assert.equal(app.memory.shedding(path), true);
+        assert.equal(app.memory.shedding(path, method), true, `memory.shedding(${path}, ${method})`);
       }
+      // What handlers ask: headroom's own routes are never shed (GET unless told).
+      for (const path of ['/health', '/health/live', '/metrics', '/admin/memory-stats'])
+        assert.equal(app.memory.shedding(path), false, `memory.shedding(${path})`);
+      assert.equal(app.memory.shedding('/health', 'head'), false);
       // headroom's own still answer, in the forms a probe or an operator sends.
       assert.equal((await request(`${url}/admin/memory-stats`, { headers: auth })).status, 200);
       assert.equal((await request(`${url}/admin/memory-stats?x=1`, { headers: auth })).status, 200);
