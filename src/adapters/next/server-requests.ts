@@ -68,6 +68,10 @@ export interface ServerRequests {
   close(): void;
 }
 
+// `/health/` reaches the /health route when Next.js keeps trailing slashes (skipTrailingSlashRedirect):
+// one own path, not one per variant a client sends.
+const withoutTrailingSlashes = (path: string): string => (path.endsWith('/') ? path.replace(/\/+$/, '') || '/' : path);
+
 const unanswered = (res: ServerResponse | undefined): res is ServerResponse => res !== undefined && !res.writableFinished && !res.destroyed;
 
 /** The server that accepted the response's connection (what the channel publishes as `server`). */
@@ -83,7 +87,7 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
 
   const isOwn = (url: string | undefined): boolean => {
     if (ownPaths.size === 0 && ownPrefixes.length === 0) return false;
-    const path = pathOf(url ?? '/');
+    const path = withoutTrailingSlashes(pathOf(url ?? '/'));
     return ownPaths.has(path) || ownPrefixes.some((p) => path.startsWith(p));
   };
   headroom.leaveOut((res) => isOwn(res.req?.url));
@@ -146,7 +150,8 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
       started = [];
       return start.response;
     },
-    own(path, below = false) {
+    own(seen, below = false) {
+      const path = withoutTrailingSlashes(seen);
       const prefix = `${path}/`;
       if (ownPaths.has(path) && (!below || ownPrefixes.includes(prefix))) return;
       if (ownPaths.size + ownPrefixes.length >= MAX_OWN) return;

@@ -295,6 +295,23 @@ test('a metrics scrape leaves itself out of the count once its path has been see
   assert.equal(await inFlight(), 0);
 });
 
+test('an own path is one however many trailing slashes its requests carry (clients cannot fill the set of own paths)', async (t) => {
+  t.after(() => closeHeadroom());
+  getHeadroom();
+  const metrics = createMetricsRoute().GET;
+  const ok = withHeadroom(async () => Response.json({ ok: true }));
+  // As Next.js routes with skipTrailingSlashRedirect: /metrics/ and /metrics// reach the metrics route.
+  const url = await start(t, (request) =>
+    new URL(request.url).pathname.replace(/\/+$/, '') === '/metrics' ? metrics(request) : ok(request),
+  );
+  assert.equal((await fetch(`${url}/app/ok`)).status, 200);
+  const inFlight = async (path: string): Promise<number> =>
+    Number(/^headroom_app_requests_in_flight (\S+)$/m.exec(await (await fetch(`${url}${path}`)).text())?.[1]);
+  for (let slashes = 1; slashes <= 70; slashes++) await inFlight(`/metrics${'/'.repeat(slashes)}`);
+  assert.equal(await inFlight(`/metrics${'/'.repeat(71)}`), 0, 'a scrape at a new variant leaves itself out');
+  assert.equal(await inFlight('/metrics'), 0);
+});
+
 test(`learning stops after ${LEARNING_REQUESTS} requests that no headroom route took, and starts again when one runs`, async (t) => {
   t.after(() => closeHeadroom());
   const h = getHeadroom();
