@@ -29,6 +29,7 @@ import {
 import { serveNodeImage } from '../../toolkit/node-image.js';
 import { proxyNodeRequest } from '../../toolkit/node-proxy.js';
 import { errorResponse, writePlain } from '../../toolkit/response.js';
+import { describeShadowed, expressRoutes, routesShadowed, type ExpressLayer } from '../../toolkit/shadowed-routes.js';
 import { gracefulShutdown, type Shutdown, type ShutdownOptions } from '../../toolkit/shutdown.js';
 
 export interface ExpressHeadroomOptions extends HeadroomOptions {
@@ -143,6 +144,37 @@ function unusableRoute(path: unknown): HeadroomError {
 
 const IMAGE_METHODS = 'GET, HEAD';
 
+/** What shadowedRoutesCheck reads of an Express app (Express 5 keeps its router at app.router). */
+interface ExpressAppLike {
+  router?: { stack?: ExpressLayer[] };
+  get?: (setting: string) => unknown;
+}
+
+/**
+ * Once, at the first request (Express has no start-up hook, and the routes come after headroom's
+ * middleware): warns when the app has routes that headroom answers in their place. `handle` is the
+ * middleware (only the routes after its layer in the app's own stack are shadowed; mounted inside a
+ * Router it cannot be found and nothing is said), or undefined for hr.handler(app), which stands
+ * in front of every route. `base` is where the middleware is mounted (req.baseUrl).
+ */
+function warnShadowedRoutes(app: unknown, handle: unknown, base: string, paths: Required<NodeRoutePaths>, call: string): void {
+  const a = app as ExpressAppLike | undefined;
+  const stack = a?.router?.stack;
+  if (!Array.isArray(stack)) return;
+  const at = handle === undefined ? -1 : stack.findIndex((layer) => layer.handle === handle);
+  if (handle !== undefined && at === -1) return;
+  const under = (path: string | false): string | false => path !== false && base + path;
+  const own = { health: under(paths.health), metrics: under(paths.metrics), admin: under(paths.admin) };
+  const anyCase = typeof a?.get === 'function' ? a.get('case sensitive routing') !== true : false;
+  const shadowed = routesShadowed(expressRoutes(stack.slice(at + 1)), own, anyCase);
+  if (shadowed.length === 0) return;
+  const { routes, move, off } = describeShadowed(shadowed);
+  process.emitWarning(
+    `${call}: the app's route ${routes} is answered by headroom before Express routes it, so it is never reached. Move headroom's path with headroom({ ${move} }), turn it off with headroom({ ${off} }), or move the route.`,
+    { code: 'HEADROOM_ROUTES_SHADOWED' },
+  );
+}
+
 export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom {
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${LABEL}: options must be an object, e.g. headroom({ proxy: { upstreamUrl } })`);
@@ -152,7 +184,18 @@ export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom 
   const hr = createHeadroom(nestedOptions(rest, LABEL, options, ''));
   return {
     headroom: hr,
-    middleware: () => nodeMiddleware(hr, paths),
+    middleware() {
+      const gate = nodeMiddleware(hr, paths);
+      let looked = false;
+      const middleware: NodeMiddleware = (req, res, next) => {
+        if (!looked) {
+          looked = true;
+          warnShadowedRoutes((req as { app?: unknown }).app, middleware, req.baseUrl ?? '', paths, 'hr.middleware()');
+        }
+        gate(req, res, next);
+      };
+      return middleware;
+    },
     handler(app) {
       if (typeof app !== 'function') {
         throw new HeadroomError(
@@ -161,7 +204,12 @@ export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom 
         );
       }
       const gate = nodeGate(hr, { ...paths, client: appClient(app) });
+      let looked = false;
       return (req, res) => {
+        if (!looked) {
+          looked = true;
+          warnShadowedRoutes(app, undefined, '', paths, 'hr.handler(app)');
+        }
         if (gate(req, res)) app(req, res);
       };
     },

@@ -21,6 +21,7 @@ import { continueOnReadUnlessOwn } from '../../toolkit/continue.js';
 import { standInFront } from '../../toolkit/in-front.js';
 import { shutdownSpecs } from '../../toolkit/shutdown.js';
 import { appClient, nodeRouteSpecs, type NodeRoutePaths } from '../../toolkit/node-middleware.js';
+import { routesShadowed } from '../../toolkit/shadowed-routes.js';
 import { imageController, proxyController, type ProxyControllerType } from './controllers.js';
 import {
   createEarlyGate,
@@ -33,16 +34,7 @@ import {
   type FastifyAdapterLike,
 } from './early.js';
 import { HeadroomHealthIndicator } from './health-indicator.js';
-import {
-  findProxyMount,
-  routeRecorder,
-  routesShadowed,
-  routesShadowedError,
-  routesUnder,
-  routesUnderMountError,
-  wire,
-  type ProxyWiring,
-} from './mount.js';
+import { findProxyMount, routeRecorder, routesShadowedError, routesUnder, routesUnderMountError, wire, type ProxyWiring } from './mount.js';
 import { createRequestParts, type AccountingOption, type CaptureOption, type RequestParts } from './request-parts.js';
 import { HeadroomService } from './service.js';
 

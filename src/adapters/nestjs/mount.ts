@@ -6,6 +6,14 @@
 import type { HttpServer } from '@nestjs/common';
 import { HeadroomError } from '../../errors.js';
 import { decodeUnreserved } from '../../proxy/path.js';
+import {
+  describeShadowed,
+  expressRoutes,
+  segments,
+  type ExpressLayer,
+  type RegisteredRoute,
+  type ShadowedRoute,
+} from '../../toolkit/shadowed-routes.js';
 
 /**
  * The wildcard below a controller's path in the platform's router syntax: Express 5 (path-to-regexp
@@ -15,11 +23,6 @@ import { decodeUnreserved } from '../../proxy/path.js';
  */
 export function wildcard(platform: string | undefined): string {
   return platform === 'fastify' ? '*' : '*path';
-}
-
-export interface RegisteredRoute {
-  method: string;
-  path: string;
 }
 
 /** Shared between the module's parts: the proxy controller's full mount, known once routes are registered. */
@@ -53,7 +56,7 @@ interface FastifyLike {
   addHook(name: 'onRoute', hook: (route: { method: string | string[]; url: string }) => void): unknown;
 }
 interface ExpressLike {
-  router?: { stack?: { route?: { path?: unknown; methods?: Record<string, boolean> } }[] };
+  router?: { stack?: ExpressLayer[] };
 }
 
 /**
@@ -71,17 +74,7 @@ export function routeRecorder(adapter: HttpServer): () => RegisteredRoute[] {
     });
     return () => seen;
   }
-  return () => {
-    const out: RegisteredRoute[] = [];
-    for (const layer of (instance as ExpressLike).router?.stack ?? []) {
-      const route = layer.route;
-      if (!route || typeof route.path !== 'string') continue;
-      const methods = route.methods ?? {};
-      const method = methods._all ? 'ALL' : Object.keys(methods).join(',').toUpperCase();
-      out.push({ method, path: route.path });
-    }
-    return out;
-  };
+  return () => expressRoutes((instance as ExpressLike).router?.stack ?? []);
 }
 
 /** '/' + the non-empty parts joined by single slashes: ('api', '/v1/') → '/api/v1'. */
@@ -105,8 +98,6 @@ export function findProxyMount(
   for (const p of paths) if (p.endsWith(controllerPath) && registered(p)) return p;
   return undefined;
 }
-
-const segments = (path: string): string[] => path.split('/').filter(Boolean);
 
 /**
  * The app's routes that could take a request under `mount`: literal or parameter segments all the
@@ -148,65 +139,10 @@ export function routesUnderMountError(conflicts: RegisteredRoute[], mount: strin
   );
 }
 
-/** A route of the app that headroom's early routes answer in its place, and the option that moves them. */
-export interface ShadowedRoute extends RegisteredRoute {
-  option: 'health' | 'metrics' | 'admin';
-  at: string;
-}
-
-/**
- * The app's routes that headroom's early routes answer before Nest routes them, so they are never
- * reached: under the admin API (any method), GET at the health path or its probes (/live, /ready),
- * GET at the metrics path. Literal segments only (a parameter there, /:slug, is reached for other
- * values); the early routes match exactly, so an app route differing only in case conflicts where
- * the platform routes in any case.
- */
-export function routesShadowed(
-  routes: RegisteredRoute[],
-  own: Record<ShadowedRoute['option'], string | false>,
-  caseInsensitive: boolean,
-): ShadowedRoute[] {
-  const norm = (s: string): string => segments(caseInsensitive ? s.toLowerCase() : s).join('/');
-  const at = (option: ShadowedRoute['option'], ...below: string[]): string[] => {
-    const path = own[option];
-    return path === false ? [] : below.map((b) => norm(`${path}/${b}`));
-  };
-  const health = at('health', '', 'live', 'ready');
-  const metrics = at('metrics', '');
-  const [admin] = at('admin', '');
-  const out: ShadowedRoute[] = [];
-  const seen = new Set<string>();
-  for (const r of routes) {
-    const key = `${r.method} ${r.path}`;
-    if (r.method === 'HEAD' || seen.has(key)) continue;
-    const path = norm(r.path);
-    const get = r.method === 'ALL' || r.method.split(',').includes('GET');
-    const option =
-      admin !== undefined && (path === admin || path.startsWith(`${admin}/`))
-        ? 'admin'
-        : get && health.includes(path)
-          ? 'health'
-          : get && metrics.includes(path)
-            ? 'metrics'
-            : undefined;
-    if (!option) continue;
-    seen.add(key);
-    out.push({ ...r, option, at: own[option] as string });
-  }
-  return out;
-}
-
 export function routesShadowedError(conflicts: ShadowedRoute[]): HeadroomError {
-  const list = conflicts
-    .slice(0, 5)
-    .map((r) => `${r.method} ${r.path} (headroom's ${r.option} at ${r.at})`)
-    .join(', ');
-  const more = conflicts.length > 5 ? ` and ${conflicts.length - 5} more` : '';
-  const options = [...new Set(conflicts.map((r) => r.option))];
-  const move = options.map((o) => `${o}: '/headroom-${o}'`).join(', ');
-  const off = options.map((o) => `${o}: false`).join(', ');
+  const { routes, move, off } = describeShadowed(conflicts);
   return new HeadroomError(
     'HEADROOM_CONFIG_INVALID',
-    `HeadroomModule: the app's route ${list}${more} is answered by headroom before Nest routes it, so it would never be reached. Move headroom's path with routes: { ${move} } in HeadroomModule.forRoot() or forRootAsync(), turn it off with routes: { ${off} }, or move the route.`,
+    `HeadroomModule: the app's route ${routes} is answered by headroom before Nest routes it, so it would never be reached. Move headroom's path with ${move} in HeadroomModule.forRoot() or forRootAsync(), turn it off with ${off}, or move the route.`,
   );
 }

@@ -624,4 +624,81 @@ describe('headroom-memory/express', () => {
       await hr.close();
     }
   });
+
+  it('warns once, at the first request, about app routes headroom answers in their place', async () => {
+    const seen: string[] = [];
+    const onWarning = (w: Error & { code?: string }): void => {
+      if (w.code === 'HEADROOM_ROUTES_SHADOWED') seen.push(w.message);
+    };
+    process.on('warning', onWarning);
+    const ok = (_req: express.Request, res: express.Response): void => void res.json({ app: true });
+    const cases: {
+      name: string;
+      setup: (a: express.Express, hr: ExpressHeadroom) => void;
+      options?: Parameters<typeof headroom>[0];
+      expect: RegExp[];
+      server?: 'handler';
+    }[] = [
+      {
+        name: 'routes after hr.middleware()',
+        setup: (a, hr) => {
+          a.get('/metrics', ok); // before headroom: the app's route wins, nothing shadowed
+          a.use(hr.middleware());
+          a.get('/health', ok);
+          a.get(['/admin/users', '/users'], ok);
+          a.post('/health/ready', ok); // headroom's probes are GET only
+          a.get('/healthz', ok);
+          a.get('/:page', ok); // a parameter is reached for other values
+        },
+        expect: [
+          /hr\.middleware\(\): the app's route GET \/health \(headroom's health at \/health\), GET \/admin\/users \(headroom's admin at \/admin\) is answered by headroom before Express/,
+          /headroom\(\{ routes: \{ health: '\/headroom-health', admin: '\/headroom-admin' \} \}\)/,
+        ],
+      },
+      {
+        name: 'mounted at /ops',
+        setup: (a, hr) => {
+          a.use('/ops', hr.middleware());
+          a.get('/ops/METRICS', ok); // Express routes in any case unless told not to
+          a.get('/health', ok);
+        },
+        expect: [/GET \/ops\/METRICS \(headroom's metrics at \/ops\/metrics\)/],
+      },
+      {
+        name: 'a path turned off',
+        setup: (a, hr) => void (a.use(hr.middleware()), a.get('/health', ok)),
+        options: { routes: { health: false } },
+        expect: [],
+      },
+      {
+        name: 'hr.handler(app)',
+        setup: (a) => void a.get('/health/live', ok),
+        server: 'handler',
+        expect: [/hr\.handler\(app\): the app's route GET \/health\/live/],
+      },
+    ];
+    try {
+      for (const c of cases) {
+        seen.length = 0;
+        const hr = headroom({ adminToken: TOKEN, monitor: { autoStart: false }, ...c.options });
+        const a = express();
+        c.setup(a, hr);
+        const server = await listen(c.server === 'handler' ? hr.handler(a) : a);
+        try {
+          // The first request that reaches headroom (under its mount) looks; later ones do not.
+          await request(`${server.url}/ops/users`);
+          await request(`${server.url}/users`);
+          await request(`${server.url}/ops/users`);
+          await new Promise((resolve) => setImmediate(resolve)); // process.emitWarning emits on the next tick
+          assert.equal(seen.length, c.expect.length === 0 ? 0 : 1, `${c.name}: ${seen.join(' | ')}`);
+          for (const re of c.expect) assert.match(seen[0]!, re, c.name);
+        } finally {
+          await closeServer(server.server);
+          await hr.close();
+        }
+      }
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
 });
