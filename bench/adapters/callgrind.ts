@@ -19,7 +19,7 @@
 // The apps load headroom compiled by tsc (dist.ts; `--dist DIR` another compile, e.g. an older commit's dist/).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -162,6 +162,7 @@ async function measure(framework: string, variant: 'bare' | 'headroom', dir: str
 const dist = headroomDist(args.dist);
 for (const framework of frameworks) APPS[framework]!.prepare?.();
 const dir = mkdtempSync(join(tmpdir(), 'headroom-callgrind-'));
+if (args.keep) mkdirSync(args.keep, { recursive: true }); // before minutes of valgrind, not after
 try {
   console.log(
     `instructions per request (callgrind, ${warmup} warm-up + ${requests} requests${args.jitless ? ', --jitless' : ''}${args.whole ? ', the whole main thread' : ''})`,
