@@ -159,7 +159,12 @@ interface ExpressAppLike {
  */
 function warnShadowedRoutes(app: unknown, handle: unknown, base: string, paths: Required<NodeRoutePaths>, call: string): void {
   const a = app as ExpressAppLike | undefined;
-  const stack = a?.router?.stack;
+  let stack: ExpressLayer[] | undefined;
+  try {
+    stack = a?.router?.stack;
+  } catch {
+    return; // Express 4's app.router getter throws ("app.router is deprecated"); its routes are not looked at
+  }
   if (!Array.isArray(stack)) return;
   const at = handle === undefined ? -1 : stack.findIndex((layer) => layer.handle === handle);
   if (handle !== undefined && at === -1) return;

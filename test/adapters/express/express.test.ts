@@ -697,6 +697,23 @@ describe('headroom-memory/express', () => {
           await hr.close();
         }
       }
+      // An app whose router getter throws (Express 4: "'app.router' is deprecated!") is served, not looked at.
+      const hr = headroom({ monitor: { autoStart: false } });
+      const old = (_req: IncomingMessage, res: ServerResponse): void => void res.end('served');
+      Object.defineProperty(old, 'router', {
+        get() {
+          throw new Error("'app.router' is deprecated!");
+        },
+      });
+      const server = await listen(hr.handler(old));
+      try {
+        const r = await request(`${server.url}/x`);
+        assert.equal(r.status, 200);
+        assert.equal(r.text, 'served');
+      } finally {
+        await closeServer(server.server);
+        await hr.close();
+      }
     } finally {
       process.off('warning', onWarning);
     }
