@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
+import { createCache } from '../../src/cache/index.js';
 import { DiskStore, MARKER, TMP_DIR } from '../../src/cache/stores/disk.js';
 import { waitFor } from '../helpers/wait.js';
 import { storeContract, entry, meta } from './store-contract.js';
@@ -387,5 +388,98 @@ describe('disk store get() bound', () => {
     assert.equal(st?.size, 20_000);
     st?.stream.destroy();
     await s.close();
+  });
+});
+
+// A disk that stops taking changes (remounted read-only, as a failing disk is): a real tmpfs,
+// mounted for the test (root only; skipped, saying so, elsewhere).
+function readOnlyCapableMount(t: {
+  skip(message: string): void;
+}): { dir: string; readOnly(on: boolean): void; unmount(): void } | undefined {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root to mount a tmpfs and remount it read-only');
+    return undefined;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'headroom-disk-ro-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir]);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    t.skip(`cannot mount a tmpfs here: ${(err as Error).message}`);
+    return undefined;
+  }
+  return {
+    dir,
+    readOnly: (on) => execFileSync('mount', ['-o', `remount,${on ? 'ro' : 'rw'}`, dir]),
+    unmount: () => {
+      execFileSync('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('disk store on a disk that refuses changes', () => {
+  test('a delete or tag invalidation whose file stays fails (the entry stays indexed); once the disk takes it, it is done', async (t) => {
+    const disk = readOnlyCapableMount(t);
+    if (!disk) return;
+    const s = new DiskStore({ dir: join(disk.dir, 'cache'), maxBytes: 1024 ** 2 });
+    try {
+      await s.ready;
+      await s.set('session:42', entry(Buffer.from('ada'), { tags: ['sessions'] }));
+      await s.set('session:43', entry(Buffer.from('bob'), { tags: ['sessions'] }));
+      disk.readOnly(true);
+      try {
+        await assert.rejects(s.delete('session:42'), { code: 'HEADROOM_CACHE_STORE_UNAVAILABLE' });
+        await assert.rejects(s.invalidateByTag('sessions'), { code: 'HEADROOM_CACHE_STORE_UNAVAILABLE' });
+      } finally {
+        disk.readOnly(false);
+      }
+      assert.equal((await s.get('session:42'))?.payload.toString(), 'ada', 'still there, and said so');
+      assert.equal(s.stats().entries, 2, 'still indexed');
+      await s.invalidateByTag('sessions'); // found by its tag again
+      assert.equal(await s.get('session:42'), undefined);
+      assert.equal(await s.get('session:43'), undefined);
+      assert.equal(s.stats().entries, 0);
+    } finally {
+      await s.close();
+      disk.unmount();
+    }
+  });
+
+  test('through the cache: a deleted or invalidated value does not come back once the disk takes changes again', async (t) => {
+    const disk = readOnlyCapableMount(t);
+    if (!disk) return;
+    const dir = join(disk.dir, 'cache');
+    try {
+      const c = createCache({ disk: { dir }, breakDuration: 50 });
+      try {
+        await c.set('session:42', { user: 'ada' });
+        await c.set('session:43', { user: 'bob' }, { tags: ['sessions'] });
+        disk.readOnly(true);
+        try {
+          await c.delete('session:42'); // the cache's contract: accepted, kept to apply again
+          await c.invalidateByTag('sessions');
+          const { unapplied } = c.stats().l2 as { unapplied: { keys: number; tags: number } };
+          assert.deepEqual([unapplied.keys, unapplied.tags], [1, 1], 'both kept to apply again');
+        } finally {
+          disk.readOnly(false);
+        }
+        // L2 is read again once the breaker lets it, and the kept changes go first.
+        const kept = (): number => (c.stats().l2 as { unapplied: { keys: number } }).unapplied.keys;
+        await waitFor(async () => (await c.get('session:42')) === undefined && kept() === 0, 'the kept changes applied');
+        assert.equal(await c.get('session:43'), undefined);
+      } finally {
+        await c.close();
+      }
+      const again = createCache({ disk: { dir } }); // and after a restart
+      try {
+        assert.equal(await again.get('session:42'), undefined);
+        assert.equal(await again.get('session:43'), undefined);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      disk.unmount();
+    }
   });
 });

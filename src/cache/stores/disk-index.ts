@@ -20,6 +20,10 @@ export class DiskIndex {
     return this.map.has(key);
   }
 
+  get(key: string): IndexEntry | undefined {
+    return this.map.get(key);
+  }
+
   /** Marks key as most recently used. */
   touch(key: string): void {
     const e = this.map.get(key);

@@ -294,7 +294,7 @@ export class DiskStore implements L2Store {
   delete(key: string): Promise<void> {
     return this.op(async () => {
       await this.fence.key(key);
-      await this.remove(key);
+      await this.remove(key, true);
     });
   }
 
@@ -304,7 +304,7 @@ export class DiskStore implements L2Store {
     return this.op(async () => {
       await this.ready;
       await landed;
-      await Promise.all(this.index.keysWithTag(tag).map((k) => this.remove(k)));
+      await Promise.all(this.index.keysWithTag(tag).map((k) => this.remove(k, true)));
     });
   }
 
@@ -395,11 +395,23 @@ export class DiskStore implements L2Store {
     }
   }
 
-  private async remove(key: string): Promise<void> {
+  /**
+   * Removes key's entry. An invalidation (`mustGo`: delete, invalidateByTag) whose file stays (a
+   * read-only or failing disk) fails, with the entry indexed again (its tags still find it), so the
+   * cache keeps the change to apply again instead of the value coming back; an eviction or expiry
+   * only counts the error.
+   */
+  private async remove(key: string, mustGo = false): Promise<void> {
+    const entry = this.index.get(key);
     this.index.remove(key);
-    await unlinkQuiet(this.pathOf(key)).catch(() => {
+    try {
+      await unlinkQuiet(this.pathOf(key));
+    } catch (err) {
       this.errors++;
-    });
+      if (!mustGo) return;
+      if (entry !== undefined && !this.index.has(key)) this.index.add(key, entry);
+      throw err;
+    }
   }
 
   private async dropCorrupt(key: string, path: string): Promise<undefined> {
