@@ -44,9 +44,19 @@ export function sharedTtl(facts: ResponseFacts, requestHasAuth: boolean, cacheAu
   const max = sMax ?? cc.get('max-age');
   if (max === undefined) return 0;
   if (requestHasAuth && !cacheAuthorized && !(cc.has('public') || sMax !== undefined || cc.has('must-revalidate'))) return 0;
-  const seconds = Number.parseInt(max, 10);
-  if (!Number.isFinite(seconds)) return 0;
+  const seconds = deltaSeconds(max);
+  if (seconds === undefined) return 0;
   return Math.max(0, seconds - facts.age);
+}
+
+/** RFC 9111 §1.2.2: the largest delta-seconds a cache has to honour; larger values count as it (68 years). */
+const MAX_DELTA_SECONDS = 2 ** 31;
+
+/** A delta-seconds value (digits only: `Age`, `max-age`), capped at 2^31; undefined when it is not one. */
+export function deltaSeconds(value: string): number | undefined {
+  const v = value.trim();
+  if (!/^\d+$/.test(v)) return undefined;
+  return Math.min(Number(v), MAX_DELTA_SECONDS);
 }
 
 /** Request directives that forbid answering from the cache (no-cache, no-store, max-age=0). */

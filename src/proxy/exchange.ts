@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Release, Sheddable } from '../admission/index.js';
 import type { ResponseCache, Tee } from './cache-tee.js';
 import type { GcAssist } from './gc-assist.js';
-import type { ResponseFacts } from './cache-policy.js';
+import { deltaSeconds, type ResponseFacts } from './cache-policy.js';
 import { ProxyAbort, faultError, faultKind } from './faults.js';
 import type { HeaderRules } from './headers.js';
 import { sendError } from './respond.js';
@@ -286,7 +286,8 @@ export function beginTee(
     if (n === 'cache-control') cacheControl = cacheControl ? `${cacheControl}, ${headers[i + 1]}` : headers[i + 1];
     else if (n === 'vary') vary = vary ? `${vary}, ${headers[i + 1]}` : headers[i + 1];
     else if (n === 'set-cookie') setCookie = true;
-    else if (n === 'age') age = Number.parseInt(headers[i + 1]!, 10) || 0;
+    else if (n === 'age')
+      age = deltaSeconds(headers[i + 1]!) ?? 0; // an invalid Age (negative, not a number) is ignored
     else if (n === 'content-length') length = Number(headers[i + 1]) || 0;
   }
   const facts: ResponseFacts | undefined = cacheControl ? { status, cacheControl, vary, setCookie, age } : undefined;

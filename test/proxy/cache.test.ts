@@ -16,6 +16,8 @@ async function setup(
     const headers: Record<string, string> = { 'content-type': 'text/plain', etag: '"v1"' };
     if (cc) headers['cache-control'] = cc;
     if (u.searchParams.has('vary')) headers.vary = 'accept-language';
+    const age = u.searchParams.get('age');
+    if (age !== null) headers.age = age;
     if (u.pathname === '/big') {
       res.writeHead(200, headers);
       for (let i = 0; i < 5; i++) res.write(Buffer.alloc(1000, 98));
@@ -88,6 +90,30 @@ describe('proxy response cache', () => {
       await request(`${gw.url}/api/a?cc=public,max-age=60`, { headers: auth });
       await request(`${gw.url}/api/a?cc=public,max-age=60`, { headers: auth });
       assert.equal(up.received.length, 9);
+    } finally {
+      await close();
+    }
+  });
+
+  test('Age and max-age are delta-seconds: an invalid Age is ignored, a max-age past 2^31 s counts as 2^31', async () => {
+    const { up, gw, close } = await setup();
+    try {
+      const twice = async (query: string): Promise<{ upstream: number; age: unknown }> => {
+        const from = up.received.length;
+        await request(`${gw.url}/api/age?${query}`);
+        const second = await request(`${gw.url}/api/age?${query}`);
+        return { upstream: up.received.length - from, age: second.headers.age };
+      };
+      // max-age=0 with Age: -5 is stale on arrival, not fresh for 5 s.
+      assert.equal((await twice(`cc=max-age%3D0&age=-5`)).upstream, 2);
+      for (const age of ['-100000', 'abc', '1.5']) {
+        const r = await twice(`cc=max-age%3D60&age=${age}`);
+        assert.equal(r.upstream, 1, `Age: ${age}`);
+        assert.match(String(r.age), /^\d+$/, `the hit's Age is delta-seconds (upstream sent ${age})`);
+        assert.ok(Number(r.age) <= 60, `Age: ${age} → ${String(r.age)}`);
+      }
+      // A max-age of a thousand years is cached (for the longest the cache keeps), not refused silently.
+      assert.equal((await twice(`cc=max-age%3D99999999999`)).upstream, 1);
     } finally {
       await close();
     }
