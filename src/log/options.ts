@@ -5,6 +5,7 @@
 import {
   bytes,
   duration,
+  HEADER_VALUE_CHARS,
   list,
   num,
   oneOf,
@@ -116,6 +117,8 @@ export const logShipSpecs = {
     default: undefined,
     maxLength: 8192,
     secret: true,
+    pattern: HEADER_VALUE_CHARS,
+    accepted: 'must be a header value of 1 to 8192 visible ASCII characters, spaces only between words (such as `ApiKey …` or `Bearer …`)',
   }),
   spillDir: optionalStr({
     env: 'LOG_SHIP_SPILL_DIR',

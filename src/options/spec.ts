@@ -226,16 +226,19 @@ export function str(c: Common<string> & { pattern?: RegExp; accepted?: string; m
 }
 
 export function optionalStr(
-  c: Common<string | undefined> & { minLength?: number; maxLength?: number; accepted?: string },
+  c: Common<string | undefined> & { minLength?: number; maxLength?: number; pattern?: RegExp; accepted?: string },
 ): OptionSpec<string | undefined> {
   const min = c.minLength ?? 1;
   const max = c.maxLength ?? 4096;
   return spec(c, c.accepted ?? `must be a string of ${min} to ${max} characters`, (raw) => {
     const s = onlyText(raw);
-    if (s === undefined || s.length < min || s.length > max) return undefined;
+    if (s === undefined || s.length < min || s.length > max || (c.pattern && !c.pattern.test(s))) return undefined;
     return s;
   });
 }
+
+/** What an HTTP header value can carry as a credential: visible ASCII, spaces only between words. */
+export const HEADER_VALUE_CHARS = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 
 /**
  * An absolute http(s) URL, or unset. Without allowUserinfo, user:password@ is refused and

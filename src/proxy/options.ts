@@ -56,6 +56,10 @@ export const proxySpecs = {
     doc: 'Sent upstream as Authorization: Bearer …; never returned to clients or logged.',
     default: undefined,
     secret: true,
+    // Checked here: a character a header cannot carry would fail every proxied request instead.
+    pattern: /^[\x21-\x7e]+$/,
+    accepted:
+      "must be 1 to 4096 visible ASCII characters without spaces (a bearer token, such as RFC 6750's token68: letters, digits, - . _ ~ + / =)",
   }),
   prefix: str({
     env: 'PROXY_PREFIX',

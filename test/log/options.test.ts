@@ -83,5 +83,14 @@ describe('log shipping options', () => {
     assert.equal(o.authorization, `Basic ${Buffer.from('elastic:p@ss').toString('base64')}`);
     const explicit = resolveLogShipperOptions({ url: 'https://u:p@es/_bulk', authorization: 'ApiKey abc' });
     assert.equal(explicit.authorization, 'ApiKey abc');
+    for (const authorization of ['ApiKey ключ', 'Bearer a\nX-Injected: 1', 'ApiKey\tabc'])
+      assert.throws(
+        () => resolveLogShipperOptions({ url: 'https://es/_bulk', authorization }),
+        (err: Error) =>
+          err.message.includes(
+            'authorization=<hidden>: must be a header value of 1 to 8192 visible ASCII characters, spaces only between words',
+          ),
+        JSON.stringify(authorization),
+      );
   });
 });

@@ -122,10 +122,12 @@ describe('createProxy refuses bad options up front', () => {
         () => createProxy({ upstreamUrl: url, prefix: 'api/' }),
         'createProxy: prefix="api/": must be a path like /api (letters, digits, . _ ~ -; no trailing slash)',
       );
-      refuses(
-        () => createProxy({ upstreamUrl: url, upstreamToken: '' }),
-        'createProxy: upstreamToken=<hidden>: must be a string of 1 to 4096 characters',
-      );
+      // A token a header cannot carry is refused here, not at every proxied request (502).
+      for (const upstreamToken of ['', ' ', 'tok€n', 'a\u0001b', 'two words'])
+        refuses(
+          () => createProxy({ upstreamUrl: url, upstreamToken }),
+          "createProxy: upstreamToken=<hidden>: must be 1 to 4096 visible ASCII characters without spaces (a bearer token, such as RFC 6750's token68: letters, digits, - . _ ~ + / =)",
+        );
       refuses(
         () => createProxy({ upstreamUrl: url, streamTimeout: 0 }),
         'createProxy: streamTimeout=0: must be a duration between 100ms and 1h (milliseconds, or a number with ms, s, m or h)',
