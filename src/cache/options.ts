@@ -397,7 +397,11 @@ function groupInput(name: Group, v: unknown, problems: string[], path = ''): Rec
     problems.push(`${path}${name}=${show(v)}: ${SHAPES[name]}`);
     return {};
   }
-  if (name === 'redis' && v.url === undefined && v.clusterNodes === undefined && v.sentinels === undefined)
+  if (name !== 'redis') return v;
+  // An empty list is no topology: ioredis would quietly connect to 127.0.0.1:6379 instead.
+  const empty = (['clusterNodes', 'sentinels'] as const).filter((k) => Array.isArray(v[k]) && v[k].length === 0);
+  for (const list of empty) problems.push(`${path}redis.${list}=[]: must list at least one host:port`);
+  if (empty.length === 0 && v.url === undefined && v.clusterNodes === undefined && v.sentinels === undefined)
     problems.push(`${path}redis: needs url (one server), clusterNodes (a cluster) or sentinels and sentinelName (Sentinel)`);
   return v;
 }

@@ -270,6 +270,9 @@ describe('createCache refuses bad options up front', () => {
           'redis=a string: must be an options object ({ url | clusterNodes | sentinels and sentinelName, password?, tls?, keyPrefix?, chunkSize?, commandTimeout?, maxPending? }), null or undefined',
         ],
         [{ redis: {} as never }, 'redis: needs url (one server), clusterNodes (a cluster) or sentinels and sentinelName (Sentinel)'],
+        // An empty list is no topology (ioredis would connect to 127.0.0.1:6379 instead).
+        [{ redis: { clusterNodes: [] } }, 'redis.clusterNodes=[]: must list at least one host:port'],
+        [{ redis: { sentinels: [] } }, 'redis.sentinels=[]: must list at least one host:port'],
         [
           { redis: { url: 'redis://127.0.0.1', clusterNodes: ['127.0.0.1:7000'] } },
           'redis.clusterNodes: set one Redis topology only: redis.url and redis.clusterNodes are both set (a server, a cluster or Sentinel)',
