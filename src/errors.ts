@@ -69,6 +69,10 @@ export const ERRORS = {
   HEADROOM_IMAGE_TOO_LARGE: { status: 413, doc: 'The source image exceeded IMAGE_MAX_SOURCE_BYTES while downloading.' },
   HEADROOM_IMAGE_UNSUPPORTED: { status: 415, doc: 'The source bytes are not an image format headroom accepts.' },
   HEADROOM_IMAGE_TIMEOUT: { status: 504, doc: 'The image origin did not deliver within IMAGE_TIMEOUT.' },
+  HEADROOM_IMAGE_TRANSFORM_TIMEOUT: {
+    status: 504,
+    doc: 'The requested transform ran longer than IMAGE_TRANSFORM_TIMEOUT and was stopped; ask for a smaller output or a faster format.',
+  },
   HEADROOM_IMAGE_FETCH_FAILED: { status: 502, doc: 'The image origin failed or answered with a non-2xx status.' },
   HEADROOM_IMAGE_TOO_MANY_PIXELS: { status: 400, doc: 'The image or the requested output is beyond the pixel or dimension limit.' },
   HEADROOM_IMAGE_SHARP_UNAVAILABLE: {

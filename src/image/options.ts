@@ -119,6 +119,13 @@ export const imageSpecs = {
     min: 1,
     max: 600_000,
   }),
+  transformTimeout: duration({
+    env: 'IMAGE_TRANSFORM_TIMEOUT',
+    doc: 'Longest one sharp pipeline (a decode and resize, or an encode) may run; a longer one is stopped, its slot freed, and the request answered 504 HEADROOM_IMAGE_TRANSFORM_TIMEOUT (a large AVIF or a huge noisy source would otherwise hold a slot for minutes). Whole seconds (rounded up).',
+    default: 30_000,
+    min: 1000,
+    max: 3_600_000,
+  }),
   defaultQuality: num({
     env: 'IMAGE_DEFAULT_QUALITY',
     doc: 'Output quality when q is not given.',

@@ -36,6 +36,7 @@ type Options = Pick<
   | 'maxSourceBytes'
   | 'defaultQuality'
   | 'keepMetadata'
+  | 'transformTimeout'
 >;
 
 export interface Stages {
@@ -69,7 +70,8 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
   const encoder = sizes.encoder
     ? createTransformQueue({ ...sizes.encoder, queueTimeout: o.queueTimeout, critical, onIdle: lendToEncoders })
     : undefined;
-  const failure = (err: unknown): Error => sharpFailure(err, o.maxInputPixels);
+  const failure = (err: unknown): Error => sharpFailure(err, o.maxInputPixels, o.transformTimeout);
+  const timeoutSeconds = Math.min(3600, Math.ceil(o.transformTimeout / 1000));
 
   /**
    * Hands decoded pixels to an encoder; resolves once they are queued within the backlog or an
@@ -152,6 +154,7 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
         animated: m.pages > 1,
         keepMetadata: o.keepMetadata,
         maxInputPixels: o.maxInputPixels,
+        timeoutSeconds,
       };
       const rawBytes =
         m.width === null || m.height === null ? Infinity : outputPixelsBound(m.width, m.height, params.w, params.h, params.fit) * 4;
@@ -188,10 +191,17 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
   };
 }
 
-/** What a sharp failure means for the client: too many pixels (400) or an undecodable image. */
-function sharpFailure(err: unknown, maxInputPixels: number): Error {
+/** What a sharp failure means for the client: too many pixels (400), too slow (504) or an undecodable image. */
+function sharpFailure(err: unknown, maxInputPixels: number, transformTimeout: number): Error {
   if (isHeadroomError(err)) return err;
   const msg = err instanceof Error ? err.message : String(err);
+  // sharp's own words when its timeout stops libvips: "timeout: 12% complete".
+  if (/^timeout: \d+% complete/.test(msg))
+    return new HeadroomError(
+      'HEADROOM_IMAGE_TRANSFORM_TIMEOUT',
+      `the transform ran longer than IMAGE_TRANSFORM_TIMEOUT (${Math.ceil(transformTimeout / 1000)} s) and was stopped; ask for a smaller output or a faster format`,
+      { cause: err },
+    );
   if (/pixel limit/i.test(msg))
     return new HeadroomError('HEADROOM_IMAGE_TOO_MANY_PIXELS', `source exceeds IMAGE_MAX_INPUT_PIXELS (${maxInputPixels})`, { cause: err });
   return new HeadroomError('HEADROOM_IMAGE_UNSUPPORTED', 'the source image could not be decoded', { cause: err });

@@ -20,6 +20,8 @@ export interface TransformSpec {
   animated: boolean;
   keepMetadata: boolean;
   maxInputPixels: number;
+  /** Longest each sharp pipeline may run (sharp's timeout: whole seconds). */
+  timeoutSeconds: number;
 }
 
 /** Decoded, resized pixels between the two stages. */
@@ -29,7 +31,9 @@ export interface RawImage {
 }
 
 function decodePipeline(sharp: SharpModule, input: Buffer, s: TransformSpec): Sharp {
-  let img = sharp(input, { limitInputPixels: s.maxInputPixels, animated: s.animated, autoOrient: true, failOn: 'error' });
+  let img = sharp(input, { limitInputPixels: s.maxInputPixels, animated: s.animated, autoOrient: true, failOn: 'error' }).timeout({
+    seconds: s.timeoutSeconds,
+  });
   if (s.w !== undefined || s.h !== undefined) img = img.resize({ width: s.w, height: s.h, fit: s.fit, withoutEnlargement: true });
   return img;
 }
@@ -64,7 +68,7 @@ export async function decodeResize(input: Buffer, s: TransformSpec): Promise<Raw
 
 export async function encodeRaw(raw: RawImage, s: TransformSpec): Promise<Buffer> {
   const sharp = await loadSharp();
-  return encode(sharp(raw.data, { raw: raw.info }), s);
+  return encode(sharp(raw.data, { raw: raw.info }).timeout({ seconds: s.timeoutSeconds }), s);
 }
 
 /**

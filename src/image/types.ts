@@ -47,6 +47,8 @@ export interface ImageServiceOptions {
   encodeConcurrency?: number;
   queueSize?: number;
   queueTimeout?: number;
+  /** Longest one sharp pipeline (decode and resize, or encode) may run, ms (whole seconds); then 504 HEADROOM_IMAGE_TRANSFORM_TIMEOUT. */
+  transformTimeout?: number;
   defaultQuality?: number;
   /** Cache TTL and client max-age, ms. */
   cacheTtl?: number;

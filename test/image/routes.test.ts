@@ -1,7 +1,9 @@
 // GET /image and /image/meta end to end: a real origin on 127.0.0.1, the plugin in a Fastify app.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { get as httpGet } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { createServer, get as httpGet } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import sharp from 'sharp';
 import { Registry } from 'prom-client';
@@ -199,6 +201,34 @@ describe('transforms', () => {
     const r = await fits.get(fits.q('/img/animated', '&w=20&format=webp'));
     assert.equal(r.statusCode, 200, r.body);
     assert.equal((await sharp(r.rawPayload, { animated: true }).metadata()).pages, 3);
+  });
+
+  test('a transform running longer than IMAGE_TRANSFORM_TIMEOUT is stopped: 504, its slot free again', async () => {
+    // 25 MP of noise as WebP: seconds of libvips work (3.7 s for 16 MP on the 2-core dev VM), stopped after 1 s.
+    const side = 5000;
+    const noise = await sharp(randomBytes(side * side * 3), { raw: { width: side, height: side, channels: 3 } })
+      .jpeg({ quality: 75 })
+      .toBuffer();
+    const slow = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': noise.length });
+      res.end(noise);
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const src = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+    try {
+      const { get, image } = await setup({ allowedOrigins: [src], transformTimeout: 1000, maxSourceBytes: 64 * 1024 ** 2, concurrency: 1 });
+      const started = performance.now();
+      const r = await get(`/image?url=${encodeURIComponent(`${src}/noise.jpg`)}&format=webp`);
+      assert.equal(r.statusCode, 504, r.body);
+      assert.equal(r.json().error.code, 'HEADROOM_IMAGE_TRANSFORM_TIMEOUT');
+      assert.match(r.json().error.message, /IMAGE_TRANSFORM_TIMEOUT \(1 s\)/);
+      assert.ok(performance.now() - started < 30_000);
+      assert.equal(image.stats().queue.active, 0, 'the slot is free');
+      const again = await get(`/image?url=${encodeURIComponent(`${src}/noise.jpg`)}&w=64&format=jpeg`);
+      assert.equal(again.statusCode, 200, `the next transform runs: ${again.body}`);
+    } finally {
+      await new Promise((resolve) => slow.close(resolve));
+    }
   });
 
   test('large sources are transformed through the queue', async () => {

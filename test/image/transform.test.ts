@@ -13,6 +13,7 @@ const spec = (over: Partial<TransformSpec>): TransformSpec => ({
   animated: false,
   keepMetadata: false,
   maxInputPixels: 50_000_000,
+  timeoutSeconds: 30,
   ...over,
 });
 
