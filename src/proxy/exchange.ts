@@ -172,7 +172,10 @@ export class Exchange extends ClientExchange {
     const headers = this.ctx.rules.response(upstreamHeaders);
     this.ctx.location?.rewrite(headers, this, this.upstreamPath);
     this.expected = contentLength(headers);
-    if (this.cacheKey !== undefined && this.ctx.responseCache) this.maybeTee(status, headers);
+    const byClose = this.req.method !== 'HEAD' && endsByClose(status, upstreamHeaders);
+    // The client gets the same framing (no chunked end marker undici's parser could not vouch for).
+    if (byClose) this.res.useChunkedEncodingByDefault = false;
+    if (this.cacheKey !== undefined && this.ctx.responseCache && !byClose) this.maybeTee(status, headers);
     if (this.res.destroyed) return false;
     this.ownHeaders = headers.length;
     if (this.cacheOutcome !== undefined) headers.push(...CACHE_STATUS_HEADERS[this.cacheOutcome]);
@@ -265,6 +268,22 @@ export class Exchange extends ClientExchange {
     this.ttl = t.ttl;
     this.facts = t.facts;
   }
+}
+
+/**
+ * A response whose body ends only when the upstream closes the connection (no Content-Length, not
+ * chunked; HTTP/1.0 style). undici ends such a body normally on a reset as on a clean close, so it
+ * cannot be known complete: it is never cached (a truncated copy would be served for its TTL).
+ * A HEAD request's and a 1xx/204/304 response carry no body (the caller caches only GET).
+ */
+export function endsByClose(status: number, upstream: IncomingHttpHeaders): boolean {
+  return (
+    status >= 200 &&
+    status !== 204 &&
+    status !== 304 &&
+    upstream['content-length'] === undefined &&
+    upstream['transfer-encoding'] === undefined
+  );
 }
 
 /** Reads the cache-relevant response headers and asks the response cache for a tee (shared with web.ts). */

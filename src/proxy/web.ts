@@ -19,7 +19,7 @@ import { HeadroomError } from '../errors.js';
 import type { HeadroomAdmission, Release } from '../admission/index.js';
 import { SKIP_OUTCOME, type RequestHeaders, type Tee } from './cache-tee.js';
 import type { ResponseFacts } from './cache-policy.js';
-import { beginTee, type ExchangeContext } from './exchange.js';
+import { beginTee, endsByClose, type ExchangeContext } from './exchange.js';
 import { CACHE_STATUS_HEADERS, type CacheOutcome } from '../cache/cache-status.js';
 import { ProxyAbort, faultError, faultKind } from './faults.js';
 import { newHeaderInfo, type RequestHeaderInfo } from './headers.js';
@@ -145,7 +145,7 @@ class WebExchange extends ClientExchange {
     }
     const headers = this.ctx.rules.response(upstreamHeaders);
     this.ctx.location?.rewrite(headers, this, this.o.upstreamPath);
-    if (this.o.cacheKey !== undefined && this.ctx.responseCache) {
+    if (this.o.cacheKey !== undefined && this.ctx.responseCache && !endsByClose(status, upstreamHeaders)) {
       const t = beginTee(this.ctx.responseCache, this.o.cacheKey, status, headers, this.o.hasAuthorization, this.o.cacheControl);
       if (t) ({ tee: this.tee, ttl: this.ttl, facts: this.facts } = t);
     }

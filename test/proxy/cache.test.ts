@@ -18,6 +18,12 @@ async function setup(
     if (u.searchParams.has('vary')) headers.vary = 'accept-language';
     const age = u.searchParams.get('age');
     if (age !== null) headers.age = age;
+    if (u.pathname === '/closing') {
+      // HTTP/1.0-style body (no Content-Length, not chunked), then a reset: the end cannot be told from a close.
+      req.socket.write(`HTTP/1.1 200 OK\r\ncache-control: max-age=60\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\npartial`);
+      setImmediate(() => req.socket.resetAndDestroy());
+      return;
+    }
     if (u.pathname === '/big') {
       res.writeHead(200, headers);
       for (let i = 0; i < 5; i++) res.write(Buffer.alloc(1000, 98));
@@ -114,6 +120,21 @@ describe('proxy response cache', () => {
       }
       // A max-age of a thousand years is cached (for the longest the cache keeps), not refused silently.
       assert.equal((await twice(`cc=max-age%3D99999999999`)).upstream, 1);
+    } finally {
+      await close();
+    }
+  });
+
+  test('a body that ends when the upstream closes (no length, not chunked) is relayed the same way and never cached', async () => {
+    const { up, gw, close } = await setup();
+    try {
+      for (let i = 1; i <= 2; i++) {
+        const r = await request(`${gw.url}/api/closing`);
+        assert.equal(r.status, 200);
+        assert.equal(r.headers['transfer-encoding'], undefined, 'no chunked end marker vouching for a body undici could not');
+        assert.equal(r.headers.connection, 'close');
+        assert.equal(up.received.length, i, `request ${i} went upstream: a possibly truncated body is not stored`);
+      }
     } finally {
       await close();
     }
