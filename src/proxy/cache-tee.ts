@@ -260,12 +260,28 @@ export function createResponseCache(options: ResponseCacheOptions) {
     });
   }
 
-  return { skip, lookup, answer, serve, begin, store, stats: (): ResponseCacheStats => ({ ...stats }) };
+  /**
+   * Drops what is stored for `key` after an unsafe request (POST, PUT, PATCH, DELETE …) to its URL
+   * got a non-error answer (RFC 9111 §4.4): the stored copy no longer says what the upstream holds.
+   * A failing cache is not the request's failure (the cache keeps the delete to apply again).
+   */
+  function invalidate(key: string): void {
+    uncacheable.delete(key);
+    cache.delete(key).catch(() => undefined);
+  }
+
+  return { skip, lookup, answer, serve, begin, store, invalidate, stats: (): ResponseCacheStats => ({ ...stats }) };
 }
 
 // Our Cache-Status entry follows any the upstream sent (RFC 9211 §2: the cache nearest the
 // client comes last), as one more field line.
 const HIT = CACHE_STATUS_HEADERS.hit;
+
+/** RFC 9110 §9.2.1: the methods that do not change what the upstream holds. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+/** Whether a non-error answer to `method` invalidates the stored copy of its URL. */
+export const invalidatesStored = (method: string | undefined): boolean => method !== undefined && !SAFE_METHODS.has(method);
 
 function stripAge(headers: string[]): string[] {
   const out: string[] = [];

@@ -54,6 +54,8 @@ export interface ExchangeOptions {
   upstreamPath: string;
   /** Set when the response may be stored in the cache under this key. */
   cacheKey: string | undefined;
+  /** An unsafe request's URL key: what is stored under it is dropped once a non-error response arrives. */
+  invalidates?: string;
   /** The request carried Authorization (decides what a shared cache may store). */
   hasAuthorization: boolean;
   /** The request's Cache-Control. */
@@ -86,6 +88,7 @@ export class Exchange extends ClientExchange {
   private readonly release: Release;
   private readonly upstreamPath: string;
   private readonly cacheKey: string | undefined;
+  private readonly invalidates: string | undefined;
   private readonly hasAuthorization: boolean;
   private readonly cacheControl: string | undefined;
   private readonly cacheOutcome: CacheOutcome | undefined;
@@ -117,6 +120,7 @@ export class Exchange extends ClientExchange {
     this.release = o.release;
     this.upstreamPath = o.upstreamPath;
     this.cacheKey = o.cacheKey;
+    this.invalidates = o.invalidates;
     this.hasAuthorization = o.hasAuthorization;
     this.cacheControl = o.cacheControl;
     this.cacheOutcome = o.cacheOutcome;
@@ -176,6 +180,7 @@ export class Exchange extends ClientExchange {
     // The client gets the same framing (no chunked end marker undici's parser could not vouch for).
     if (byClose) this.res.useChunkedEncodingByDefault = false;
     if (this.cacheKey !== undefined && this.ctx.responseCache && !byClose) this.maybeTee(status, headers);
+    if (this.invalidates !== undefined && status < 400) this.ctx.responseCache?.invalidate(this.invalidates);
     if (this.res.destroyed) return false;
     this.ownHeaders = headers.length;
     if (this.cacheOutcome !== undefined) headers.push(...CACHE_STATUS_HEADERS[this.cacheOutcome]);

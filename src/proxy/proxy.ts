@@ -11,7 +11,7 @@ import type { PressureSource } from '../monitor/types.js';
 import { createAdmission, type AdmissionOptions, type AdmissionStats, type HeadroomAdmission, type Release } from '../admission/index.js';
 import { resolveAdmissionOptions } from '../admission/options.js';
 import { nestedOptions, requireOption, resolveOptions } from '../options/spec.js';
-import { createResponseCache, SKIP_OUTCOME, type ResponseCache, type ResponseCacheStats } from './cache-tee.js';
+import { createResponseCache, invalidatesStored, SKIP_OUTCOME, type ResponseCache, type ResponseCacheStats } from './cache-tee.js';
 import { Exchange, type ExchangeContext } from './exchange.js';
 import { createGcAssist } from './gc-assist.js';
 import { ProxyAbort } from './faults.js';
@@ -236,6 +236,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       release,
       upstreamPath: path,
       cacheKey: req.method === 'GET' ? cacheKey : undefined,
+      invalidates: cacheKey !== undefined && invalidatesStored(req.method) ? cacheKey : undefined,
       hasAuthorization: info.hasAuthorization,
       cacheControl: info.cacheControl,
       cacheOutcome: outcome,
@@ -328,7 +329,6 @@ export function createProxy(options: ProxyOptions): Proxy {
     }
     const method = req.method;
     if (!responseCache) return admit(req, res, path, info, undefined, undefined, note);
-    if (method !== 'GET' && method !== 'HEAD') return admit(req, res, path, info, undefined, 'method', note);
     // The forwarded origin is part of the key: a page built for one Host is never served for another.
     // So is the client's mount when it differs from the prefix (an Express mount at /v2): a stored
     // redirect's Location was rewritten to it.
@@ -337,6 +337,9 @@ export function createProxy(options: ProxyOptions): Proxy {
       ctx.location === undefined || clientUrl === url
         ? `proxy:${info.origin}${path}`
         : `proxy:${info.origin}${ctx.location.clientPrefixOf(clientUrl, path)}\0${path}`;
+    // Other methods are never answered from the cache; an unsafe one takes the key to invalidate.
+    if (method !== 'GET' && method !== 'HEAD')
+      return admit(req, res, path, info, invalidatesStored(method) ? key : undefined, 'method', note);
     // Bypassed or known uncacheable: no lookup, and no promise on this hot path.
     const skipped = responseCache.skip(key, info.cacheControl);
     if (skipped !== undefined) return admit(req, res, path, info, key, SKIP_OUTCOME[skipped], note);

@@ -17,7 +17,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { HeadroomError } from '../errors.js';
 import type { HeadroomAdmission, Release } from '../admission/index.js';
-import { SKIP_OUTCOME, type RequestHeaders, type Tee } from './cache-tee.js';
+import { invalidatesStored, SKIP_OUTCOME, type RequestHeaders, type Tee } from './cache-tee.js';
 import type { ResponseFacts } from './cache-policy.js';
 import { beginTee, endsByClose, type ExchangeContext } from './exchange.js';
 import { CACHE_STATUS_HEADERS, type CacheOutcome } from '../cache/cache-status.js';
@@ -78,6 +78,8 @@ interface WebExchangeOptions {
   /** The request target sent upstream (base path and rest). */
   upstreamPath: string;
   cacheKey: string | undefined;
+  /** An unsafe request's URL key: what is stored under it is dropped once a non-error response arrives. */
+  invalidates?: string;
   reqHeaders: () => RequestHeaders;
   hasAuthorization: boolean;
   cacheControl: string | undefined;
@@ -145,6 +147,7 @@ class WebExchange extends ClientExchange {
     }
     const headers = this.ctx.rules.response(upstreamHeaders);
     this.ctx.location?.rewrite(headers, this, this.o.upstreamPath);
+    if (this.o.invalidates !== undefined && status < 400) this.ctx.responseCache?.invalidate(this.o.invalidates);
     if (this.o.cacheKey !== undefined && this.ctx.responseCache && !endsByClose(status, upstreamHeaders)) {
       const t = beginTee(this.ctx.responseCache, this.o.cacheKey, status, headers, this.o.hasAuthorization, this.o.cacheControl);
       if (t) ({ tee: this.tee, ttl: this.ttl, facts: this.facts } = t);
@@ -296,6 +299,7 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
         release,
         upstreamPath: path,
         cacheKey: request.method === 'GET' ? cacheKey : undefined,
+        invalidates: cacheKey !== undefined && invalidatesStored(request.method) ? cacheKey : undefined,
         reqHeaders,
         hasAuthorization: info.hasAuthorization,
         cacheControl: info.cacheControl,
@@ -392,8 +396,10 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
     // Held to the admission's maxPerClient only when the framework told the client's address.
     const client = fetchInfo?.remoteAddress;
     if (!responseCache) return admit(request, path, info, undefined, reqHeaders, undefined, client);
-    if (method !== 'GET' && method !== 'HEAD') return admit(request, path, info, undefined, reqHeaders, 'method', client);
     const key = `proxy:${info.origin}${path}`;
+    // Other methods are never answered from the cache; an unsafe one takes the key to invalidate.
+    if (method !== 'GET' && method !== 'HEAD')
+      return admit(request, path, info, invalidatesStored(method) ? key : undefined, reqHeaders, 'method', client);
     const skipped = responseCache.skip(key, info.cacheControl);
     if (skipped !== undefined) return admit(request, path, info, key, reqHeaders, SKIP_OUTCOME[skipped], client);
     let hit;

@@ -30,7 +30,7 @@ async function setup(
       res.end();
       return;
     }
-    res.writeHead(200, headers);
+    res.writeHead(Number(req.headers['x-status'] ?? 200), headers);
     res.end(`body ${req.headers['accept-language'] ?? ''} #${up.received.length}`);
   });
   const cache = createCache({});
@@ -134,6 +134,33 @@ describe('proxy response cache', () => {
         assert.equal(r.headers['transfer-encoding'], undefined, 'no chunked end marker vouching for a body undici could not');
         assert.equal(r.headers.connection, 'close');
         assert.equal(up.received.length, i, `request ${i} went upstream: a possibly truncated body is not stored`);
+      }
+    } finally {
+      await close();
+    }
+  });
+
+  test('a non-error answer to an unsafe method drops the stored copy of its URL; an error or a safe method does not', async () => {
+    const { up, gw, close } = await setup();
+    try {
+      const url = `${gw.url}/api/item?cc=max-age%3D60`;
+      const cached = async (): Promise<boolean> => (await request(url)).headers['x-cache'] === 'HIT';
+      await request(url);
+      assert.equal(await cached(), true);
+      for (const [method, status] of [
+        ['POST', '404'],
+        ['OPTIONS', '200'],
+        ['DELETE', '500'],
+      ] as const) {
+        assert.equal((await request(url, { method, headers: { 'x-status': status } })).status, Number(status));
+        assert.equal(await cached(), true, `${method} answered ${status}: the copy stays`);
+      }
+      for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+        assert.equal((await request(url, { method, headers: { 'x-status': '204' } })).status, 204);
+        const from = up.received.length;
+        assert.equal(await cached(), false, `after ${method} 204 the next GET goes upstream`);
+        assert.equal(up.received.length, from + 1);
+        assert.equal(await cached(), true, 'and is stored again');
       }
     } finally {
       await close();

@@ -386,6 +386,33 @@ describe('proxy.fetch (Web Request/Response)', () => {
     }
   });
 
+  test('a non-error answer to an unsafe method drops the stored copy of its URL', async () => {
+    const up = await startUpstream((req, res) => {
+      req.resume();
+      res.writeHead(Number(req.headers['x-status'] ?? 200), { 'cache-control': 'max-age=60', 'content-type': 'text/plain' });
+      res.end(`v${up.received.length}`);
+    });
+    try {
+      await withProxy({ upstreamUrl: up.url, cache: mapCache() }, {}, async (proxy) => {
+        const get = () => proxy.fetch(new Request(`${GW}/api/item`, { headers: { host: 'h.test' } }));
+        await (await get()).text();
+        await waitFor(() => proxy.stats().cache?.stored === 1, 'the entry stored');
+        assert.equal((await get()).headers.get('x-cache'), 'HIT');
+        const failed = await proxy.fetch(
+          new Request(`${GW}/api/item`, { method: 'PUT', body: 'x', headers: { host: 'h.test', 'x-status': '409' } }),
+        );
+        await failed.text();
+        assert.equal((await get()).headers.get('x-cache'), 'HIT', 'an error answer leaves the copy');
+        const put = await proxy.fetch(new Request(`${GW}/api/item`, { method: 'PUT', body: 'x', headers: { host: 'h.test' } }));
+        await put.text();
+        const after = await get();
+        assert.equal(after.headers.get('x-cache'), 'MISS', 'a successful PUT dropped the copy');
+      });
+    } finally {
+      await up.close();
+    }
+  });
+
   test('a cached 204 is served again without a body (a Web Response cannot carry one)', async () => {
     const up = await startUpstream((_req, res) => {
       res.writeHead(204, { 'cache-control': 'public, max-age=60' });
