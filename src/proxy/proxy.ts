@@ -205,7 +205,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   );
   const pathError = new HeadroomError(
     'HEADROOM_PATH_REJECTED',
-    'path would escape the upstream base path (.., encoded dots, // or backslashes), or holds a raw # (a request never carries a fragment)',
+    'path would escape the upstream base path (.., encoded dots, // or backslashes), holds a malformed percent-escape (such as %zz or overlong UTF-8), or a raw # (a request never carries a fragment)',
   );
   // A route or mount that hands the proxy URLs outside its prefix (a Next.js route folder other than
   // the prefix): a set-up mistake, said as such rather than as an escape.

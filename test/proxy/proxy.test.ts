@@ -152,6 +152,11 @@ describe('proxy rules', () => {
         assert.equal(JSON.parse(r.body.toString()).error.code, 'HEADROOM_PATH_REJECTED');
         assert.match(JSON.parse(r.body.toString()).error.message, /would escape/);
       }
+      for (const path of ['/api/echo/%zz', '/api/%c0%af']) {
+        const r = await request(`${gw.url}${path}`, { path });
+        assert.equal(r.status, 400, path);
+        assert.match(JSON.parse(r.body.toString()).error.message, /malformed percent-escape/, path);
+      }
       // Handed a URL outside its prefix (a framework route at another path): said as such.
       const direct = http.createServer((req, res) => gw.proxy.handle(req, res));
       await new Promise<void>((resolve) => direct.listen(0, '127.0.0.1', resolve));
