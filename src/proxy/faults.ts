@@ -6,6 +6,12 @@ import type { ErrorKind } from './stats.js';
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 const RESET = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
 
+/** undici's words for an upstream answer it refuses to take (its SocketError messages), and ours for the client. */
+const UNRELAYABLE: Record<string, string> = {
+  'bad upgrade': 'upstream answered with a protocol upgrade (101 Switching Protocols), which the proxy does not relay',
+  'bad response': 'upstream sent a response that is not valid HTTP/1.1 (such as a final 1xx status)',
+};
+
 /** Thrown into undici to abort an upstream request on our side (client gone, shed, close). */
 export class ProxyAbort extends Error {
   /** `why`: the message the client gets, when the kind's usual one would not say it. */
@@ -44,8 +50,13 @@ export function faultError(kind: ErrorKind, err: unknown, streamTimeout: number,
         cause: err,
       });
     case 'unreachable':
-    case 'reset':
+    case 'reset': {
+      // undici reports an answer it will not take as a socket error: the upstream did answer.
+      const said =
+        (err as { code?: string; message?: string } | null)?.code === 'UND_ERR_SOCKET' ? UNRELAYABLE[(err as Error).message] : undefined;
+      if (said) return new HeadroomError('HEADROOM_UPSTREAM_ERROR', said, { cause: err });
       return new HeadroomError('HEADROOM_UPSTREAM_UNREACHABLE', 'upstream refused or dropped the connection', { cause: err });
+    }
     case 'shed':
       return new HeadroomError('HEADROOM_SHED', 'aborted to relieve critical memory pressure', {
         cause: err,

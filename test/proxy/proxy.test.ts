@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { registerProxyMetrics } from '../../src/metrics/proxy.js';
@@ -208,6 +208,24 @@ describe('proxy rules', () => {
       await gw1.close();
       await gw2.close();
       await stall.close();
+    }
+  });
+
+  test('an upstream that answers 101 Switching Protocols → 502 saying so, not "refused or dropped the connection"', async () => {
+    const upgrading = net.createServer((socket) => {
+      socket.once('data', () => socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'));
+    });
+    await new Promise<void>((resolve) => upgrading.listen(0, '127.0.0.1', resolve));
+    const gw = await startGateway({ upstreamUrl: `http://127.0.0.1:${(upgrading.address() as AddressInfo).port}` });
+    try {
+      const r = await request(`${gw.url}/api/switch`);
+      assert.equal(r.status, 502);
+      const { error } = JSON.parse(r.body.toString()) as { error: { code: string; message: string } };
+      assert.equal(error.code, 'HEADROOM_UPSTREAM_ERROR');
+      assert.match(error.message, /101 Switching Protocols/);
+    } finally {
+      await gw.close();
+      await new Promise((resolve) => upgrading.close(resolve));
     }
   });
 
