@@ -398,10 +398,12 @@ function groupInput(name: Group, v: unknown, problems: string[], path = ''): Rec
     return {};
   }
   if (name !== 'redis') return v;
-  // An empty list is no topology: ioredis would quietly connect to 127.0.0.1:6379 instead.
-  const empty = (['clusterNodes', 'sentinels'] as const).filter((k) => Array.isArray(v[k]) && v[k].length === 0);
+  // An empty list names no topology (ioredis would quietly connect to 127.0.0.1:6379); beside a url it is the unset default.
+  const listed = (k: 'clusterNodes' | 'sentinels'): boolean => (Array.isArray(v[k]) ? v[k].length > 0 : v[k] !== undefined);
+  if (v.url !== undefined || listed('clusterNodes') || listed('sentinels')) return v;
+  const empty = (['clusterNodes', 'sentinels'] as const).filter((k) => Array.isArray(v[k]));
   for (const list of empty) problems.push(`${path}redis.${list}=[]: must list at least one host:port`);
-  if (empty.length === 0 && v.url === undefined && v.clusterNodes === undefined && v.sentinels === undefined)
+  if (empty.length === 0)
     problems.push(`${path}redis: needs url (one server), clusterNodes (a cluster) or sentinels and sentinelName (Sentinel)`);
   return v;
 }

@@ -307,6 +307,10 @@ describe('createCache refuses bad options up front', () => {
     });
   });
 
+  test('empty topology lists beside a url are the unset default (what the configuration passes)', () => {
+    const o = resolveCacheOptions({ redis: { url: 'redis://127.0.0.1:6379', clusterNodes: [], sentinels: [] } });
+    assert.equal(o.redis?.url, 'redis://127.0.0.1:6379');
+  });
   test('every bad option is named in one error, and nothing is started or created', async () => {
     const dir = join(root, 'never');
     await assertNoLeakedHandles(async () => {
