@@ -32,34 +32,35 @@ export interface LoadedConfig {
 
 const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 
-function readConfigFile(path: string, problems: string[]): Record<string, unknown> {
+/** `label`: how the file was named (`--config FILE` or `HEADROOM_CONFIG=FILE`), so a message points where it came from. */
+function readConfigFile(path: string, label: string, problems: string[]): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    problems.push(`--config ${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    problems.push(`${label}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     return {};
   }
   if (text.length > MAX_CONFIG_FILE_BYTES) {
-    problems.push(`--config ${path}: the file is larger than 1 MiB; a config file is a small JSON object`);
+    problems.push(`${label}: the file is larger than 1 MiB; a config file is a small JSON object`);
     return {};
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    problems.push(`--config ${path}: not valid JSON (${jsonProblem(err as Error, text)})`);
+    problems.push(`${label}: not valid JSON (${jsonProblem(err as Error, text)})`);
     return {};
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    problems.push(`--config ${path}: must be a JSON object whose keys are variable names, e.g. {"PORT": 8080}`);
+    problems.push(`${label}: must be a JSON object whose keys are variable names, e.g. {"PORT": 8080}`);
     return {};
   }
   const known = new Set(allOptions.map((o) => o.option.env));
   for (const key of Object.keys(parsed)) {
     if (!known.has(key)) {
       const hint = suggest(key, [...known]);
-      problems.push(`--config ${path}: unknown key ${key}${hint ? ` (did you mean ${hint}?)` : ''}`);
+      problems.push(`${label}: unknown key ${key}${hint ? ` (did you mean ${hint}?)` : ''}`);
     }
   }
   return parsed as Record<string, unknown>;
@@ -72,7 +73,8 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
   const env = input.env ?? {};
   const problems: string[] = [];
   const configFile = input.configFile ?? (present(env.HEADROOM_CONFIG) ? env.HEADROOM_CONFIG : undefined);
-  const file = configFile ? readConfigFile(configFile, problems) : {};
+  const label = input.configFile !== undefined ? `--config ${configFile}` : `HEADROOM_CONFIG=${configFile}`;
+  const file = configFile ? readConfigFile(configFile, label, problems) : {};
 
   const raw: Record<string, Record<string, unknown>> = {};
   const origin = new Map<string, string>();

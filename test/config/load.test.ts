@@ -127,6 +127,12 @@ test('config file problems: unreadable, not JSON, not an object, unknown keys wi
     assert.match(problems(() => loadConfig({ configFile: join(dir, 'arr.json') }))[0]!, /must be a JSON object/);
     writeFileSync(join(dir, 'typo.json'), '{"PROT": 1}');
     assert.match(problems(() => loadConfig({ configFile: join(dir, 'typo.json') }))[0]!, /unknown key PROT \(did you mean PORT\?\)/);
+    // Each message names the file the way it was given.
+    assert.match(problems(() => loadConfig({ configFile: join(dir, 'bad.json') }))[0]!, /^--config \S+bad\.json: /);
+    assert.match(
+      problems(() => loadConfig({ env: { HEADROOM_CONFIG: join(dir, 'bad.json') } }))[0]!,
+      /^HEADROOM_CONFIG=\S+bad\.json: not valid JSON/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
