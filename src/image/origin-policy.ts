@@ -30,7 +30,7 @@ export function parseOriginRule(entry: string): Rule | string {
     return bad(unbracketedV6 ? 'an IPv6 address goes in brackets' : undefined);
   }
   const [, scheme, wildcard, raw, port] = m as unknown as [string, string | undefined, string | undefined, string, string | undefined];
-  if (port !== undefined && Number(port) > 65535) return bad('the port is above 65535');
+  if (port !== undefined && (Number(port) > 65535 || Number(port) === 0)) return bad('the port must be 1 to 65535');
   // The host as WHATWG URL normalises it, so the entry compares equal to the URLs it names.
   let host: string;
   try {
@@ -39,6 +39,8 @@ export function parseOriginRule(entry: string): Rule | string {
     return bad(raw.startsWith('[') ? `${raw} is not an IPv6 address` : undefined);
   }
   if (wildcard && (host.startsWith('[') || isIP(host))) return bad('a *. pattern needs a domain name');
+  // *.com would allow every host under a top-level domain: anyone can register one that resolves publicly.
+  if (wildcard && !host.includes('.')) return bad('a *. pattern needs a domain of at least two labels, such as *.example.com');
   return {
     protocol: scheme ? (`${scheme.toLowerCase()}:` as Rule['protocol']) : undefined,
     wildcard: Boolean(wildcard),

@@ -58,6 +58,9 @@ describe('address and origin rules', () => {
     assert.ok(!ok('https://evilcdn.example.org/x'));
     assert.ok(ok('http://local.test:8080/x') && !ok('http://local.test/x'));
     assert.throws(() => parseOriginRules(['https://x.com/path']), /"https:\/\/x.com\/path" is not an origin/);
+    // A pattern over a whole top-level domain, or port 0, is a mistake, not a policy.
+    assert.throws(() => parseOriginRules(['*.com']), /"\*\.com" is not an origin \(a \*\. pattern needs a domain of at least two labels/);
+    assert.throws(() => parseOriginRules(['https://a.com:0']), /"https:\/\/a.com:0" is not an origin \(the port must be 1 to 65535\)/);
   });
 
   test('userinfo and non-http schemes are refused before any request', () => {
