@@ -55,7 +55,7 @@ test('every bad entry is reported, not only the first, each with its own reason'
   const message = p[0]!.slice(`IMAGE_ALLOWED_ORIGINS=${value}: `.length);
   assert.match(
     message,
-    /^entry "http:\/\/\[zz::1\]" is not an origin \(\[zz::1\] is not an IPv6 address\); entry "http:\/\/a\.example\.com:99999" is not an origin \(the port is above 65535\); use scheme/,
+    /^entry "http:\/\/\[zz::1\]" is not an origin \(\[zz::1\] is not an IPv6 address\); entry "http:\/\/a\.example\.com:99999" is not an origin \(the port must be 1 to 65535\); use scheme/,
   );
   assert.ok(!message.includes('ok.example.com'), message);
 });
