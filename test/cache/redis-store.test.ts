@@ -27,7 +27,14 @@ describe('redis store', { skip: !enabled }, () => {
     await redis.stop();
   });
 
-  async function store(o: { keyPrefix?: string; chunkSize?: number; commandTimeout?: number } = {}): Promise<RedisStore> {
+  async function store(
+    o: {
+      keyPrefix?: string;
+      chunkSize?: number;
+      commandTimeout?: number;
+      onWarn?: (fields: Record<string, unknown>, message: string) => void;
+    } = {},
+  ): Promise<RedisStore> {
     // Small chunk size so the multi-chunk path is exercised; a fresh prefix isolates each test.
     const s = new RedisStore({ url: redis.url, keyPrefix: `c${++n}:`, chunkSize: 256 * 1024, ...o });
     await new Promise<void>((resolve, reject) => {
@@ -95,6 +102,60 @@ describe('redis store', { skip: !enabled }, () => {
       assert.deepEqual(await raw.keys(`${p}v:m*`), []);
       assert.deepEqual(await raw.keys(`${p}t:big`), []);
       assert.deepEqual(await raw.keys(`${p}ti:*`), []);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a tag key of another type never fails a write or an invalidation: a plain set (older headroom) is converted with its members, anything else replaced and logged', async () => {
+    const warnings: { fields: Record<string, unknown>; message: string }[] = [];
+    const s = await store({ onWarn: (fields, message) => warnings.push({ fields, message }) });
+    try {
+      const p = `c${n}:`;
+      // Tags as an older headroom wrote them: plain sets of keys, one expiring in 10 minutes, one never.
+      await raw.mset(`${p}v:old1`, 'x', `${p}v:old2`, 'x', `${p}v:old3`, 'x');
+      await raw.sadd(`${p}t:users`, 'old1', 'old2');
+      await raw.pexpire(`${p}t:users`, 600_000);
+      await raw.sadd(`${p}t:forever`, 'old3');
+      const before = Date.now();
+      await s.set('u1', entry(Buffer.from('u'), { tags: ['users', 'forever'] }));
+      // A chunked write's commit adds its tags too (chunks of 256 KiB).
+      await s.setStream('big', new PassThrough().end(Buffer.alloc(600 * 1024, 5)), meta({ tags: ['users'] }));
+      assert.equal(await raw.type(`${p}t:users`), 'zset');
+      assert.equal(await raw.type(`${p}t:forever`), 'zset');
+      // The old members are kept, scored by the old set's expiry (the same rule as every member: pruned after it).
+      const score = Number(await raw.zscore(`${p}t:users`, 'old1'));
+      assert.ok(score >= before + 590_000 && score <= Date.now() + 600_000, `old1 scored ${score - before} ms ahead`);
+      assert.equal(await raw.zscore(`${p}t:forever`, 'old3'), 'inf');
+      assert.equal(await raw.pttl(`${p}t:forever`), -1, 'a member without expiry keeps the set');
+      await s.invalidateByTag('users');
+      assert.equal(await raw.exists(`${p}v:old1`, `${p}v:old2`, `${p}v:u1`, `${p}v:big`), 0, 'old and new members deleted');
+      assert.equal(await raw.exists(`${p}v:old3`), 1);
+      // A plain set nobody added to since is drained by invalidateByTag as well.
+      await raw.sadd(`${p}t:legacy`, 'old3');
+      await s.invalidateByTag('legacy');
+      assert.equal(await raw.exists(`${p}v:old3`, `${p}t:legacy`), 0);
+      assert.deepEqual(await raw.keys(`${p}ti:*`), []);
+      assert.equal(warnings.length, 0, 'converting an older headroom tag set is not worth a warning');
+
+      // Another tool's string under a tag key: replaced by the next add (logged once), which then works as usual.
+      await raw.set(`${p}t:junk`, 'not a tag');
+      await s.set('j1', entry(Buffer.from('j'), { tags: ['junk'] }));
+      await s.set('j2', entry(Buffer.from('j'), { tags: ['junk'] }));
+      assert.equal(await raw.type(`${p}t:junk`), 'zset');
+      assert.equal(warnings.length, 1, 'logged once');
+      assert.deepEqual(warnings[0]!.fields, { key: `${p}t:junk`, type: 'string' });
+      assert.match(warnings[0]!.message, new RegExp(`${p}t:junk \\(a tag set\\) held a string`));
+      await s.invalidateByTag('junk');
+      assert.equal(await raw.exists(`${p}v:j1`, `${p}v:j2`), 0);
+      // ... and by an invalidation (it has no members to delete).
+      await raw.set(`${p}t:junk2`, 'not a tag');
+      await s.invalidateByTag('junk2');
+      assert.equal(await raw.exists(`${p}t:junk2`), 0);
+      assert.equal(warnings.length, 2);
+      assert.deepEqual(warnings[1]!.fields, { key: `${p}t:junk2`, type: 'string' });
+      assert.deepEqual(await raw.keys(`${p}ti:*`), []);
+      assert.equal(s.stats().errors, 0);
     } finally {
       await s.close();
     }

@@ -2,7 +2,11 @@
 // A tag is a sorted set of keys scored by their expiry (Redis server time, ms; +inf = none): each
 // add first prunes a bounded number of expired members, so a tag holds about its live keys, and
 // the set itself expires with its longest-lived member. Invalidation detaches the set (RENAME)
-// and deletes its members in batches, one bounded script call each.
+// and deletes its members in batches, one bounded script call each. A tag key of another type is
+// never an error (it would fail every write with the tag, and open the breaker for every caller): a
+// plain set (how an older headroom wrote tags) is converted, its members kept; anything else at a
+// tag key is not ours, and is replaced by a new tag set, reported to the caller to log (as for the
+// clear epoch, below).
 // A chunked value is a hash {m: meta, c: name of its chunk hash}; each write has its own chunk
 // hash, so a reader streaming the old chunks is never mixed up with a newer write. When a value is
 // replaced or deleted its chunks are retired: kept for a short while (ARGV linger) for readers in
@@ -89,15 +93,48 @@ return 1`;
 /** Most expired members pruned from one tag per add. */
 export const PRUNE_LIMIT = 64;
 
-/** Lua: addTags(first, member, px) adds member to the tag sets KEYS[first..] (see above). */
-const ADD_TAGS = `
+/**
+ * Lua: tagSet(k, now) makes sure the tag key k is a sorted set (or nothing) before it is added to.
+ * A plain set, as an older headroom wrote tags, becomes a sorted set with the same members, scored
+ * by the old set's own expiry (+inf without one): a member is then pruned, and keeps the set
+ * alive, exactly as long as the old set would have kept it. Any other type is not a tag set (another
+ * tool wrote to the cache's key): it is deleted and {k, type} returned, for the caller to log;
+ * nothing otherwise. O(members) once, for a plain set; one TYPE call for a sorted set.
+ */
+const TAG_SET = `
+local function tagSet(k, now)
+  local kind = redis.call('TYPE', k).ok
+  if kind == 'zset' or kind == 'none' then return nil end
+  if kind == 'set' then
+    local left = redis.call('PTTL', k)
+    local score = '+inf'
+    if left >= 0 then score = now + left end
+    redis.call('ZUNIONSTORE', k, 1, k, 'WEIGHTS', score)
+    return nil
+  end
+  redis.call('DEL', k)
+  return {k, kind}
+end
+`;
+
+/**
+ * Lua: addTags(first, member, px) adds member to the tag sets KEYS[first..] (see above). Returns
+ * the keys of another type it replaced, as a flat list {key, type, …} (usually empty).
+ */
+const ADD_TAGS = `${TAG_SET}
 local function addTags(first, member, px)
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local score = '+inf'
   if px > 0 then score = now + px end
+  local replaced = {}
   for i = first, #KEYS do
     local k = KEYS[i]
+    local was = tagSet(k, now)
+    if was then
+      replaced[#replaced + 1] = was[1]
+      replaced[#replaced + 1] = was[2]
+    end
     local gone = redis.call('ZRANGEBYSCORE', k, '-inf', '(' .. now, 'LIMIT', 0, ${PRUNE_LIMIT})
     if #gone > 0 then redis.call('ZREM', k, unpack(gone)) end
     redis.call('ZADD', k, score, member)
@@ -105,26 +142,40 @@ local function addTags(first, member, px)
     local last = tonumber(top[2])
     if last == nil or last == math.huge then redis.call('PERSIST', k) else redis.call('PEXPIREAT', k, last) end
   end
+  return replaced
 end
 `;
 
-/** KEYS[1] value, KEYS[2..] tag sets; ARGV[1] frame, ARGV[2] px (0 = none), ARGV[3] member, ARGV[4] linger. */
+/**
+ * KEYS[1] value, KEYS[2..] tag sets; ARGV[1] frame, ARGV[2] px (0 = none), ARGV[3] member, ARGV[4] linger.
+ * Returns addTags's list of replaced keys {key, type, …} (usually empty).
+ */
 export const SET_TAGGED = `${RETIRE}${ADD_TAGS}
 retire(KEYS[1], tonumber(ARGV[4]))
 local px = tonumber(ARGV[2])
 if px > 0 then redis.call('SET', KEYS[1], ARGV[1], 'PX', px) else redis.call('SET', KEYS[1], ARGV[1]) end
-addTags(2, ARGV[3], px)
-return 1`;
+return addTags(2, ARGV[3], px)`;
 
 /**
  * KEYS[1] tag set, KEYS[2] a fresh private name, KEYS[3] the tag's pending set. Stops the tag's
  * writes in flight, then moves the set aside (later adds start a new set), with an hour's TTL in
- * case the invalidation stops half way. 1 when there was a set.
+ * case the invalidation stops half way. 1 when there was a set, 0 when there was none. A plain set
+ * (an older headroom's) is moved aside as a sorted set, its members to be drained like any; a key
+ * of another type (not a tag set: no members to delete) is deleted and its type returned, to be logged.
  */
 export const DETACH_TAG = `${KILL}
 kill(KEYS[3])
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('RENAME', KEYS[1], KEYS[2])
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'none' then return 0 end
+if kind == 'set' then
+  redis.call('ZUNIONSTORE', KEYS[2], 1, KEYS[1])
+  redis.call('DEL', KEYS[1])
+elseif kind == 'zset' then
+  redis.call('RENAME', KEYS[1], KEYS[2])
+else
+  redis.call('DEL', KEYS[1])
+  return kind
+end
 redis.call('PEXPIRE', KEYS[2], 3600000)
 return 1`;
 
@@ -160,7 +211,8 @@ return 1`;
 /**
  * KEYS[1] chunk hash (written), KEYS[2] value, KEYS[3] clear epoch, KEYS[4..3+n] the write's
  * pending sets, then tag sets; ARGV[1] px, ARGV[2] member, ARGV[3] meta, ARGV[4] linger, ARGV[5] n.
- * Leaves the pending sets; 0 (nothing stored) when an invalidation stopped the write.
+ * Leaves the pending sets; 0 (nothing stored) when an invalidation stopped the write, else
+ * addTags's list of replaced keys {key, type, …} (usually empty).
  */
 export const COMMIT_CHUNKED = `${RETIRE}${ADD_TAGS}${EPOCH_OF}
 local n = tonumber(ARGV[5])
@@ -181,5 +233,4 @@ else
   redis.call('PERSIST', KEYS[2])
   redis.call('PERSIST', KEYS[1])
 end
-addTags(4 + n, ARGV[2], px)
-return 1`;
+return addTags(4 + n, ARGV[2], px)`;

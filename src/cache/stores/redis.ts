@@ -2,7 +2,7 @@
 // to chunkSize are one string key; larger ones are chunks in a hash of their own (one per write)
 // and a small value hash pointing at it, switched in one script (atomic) and streamed back chunk by
 // chunk; a reader keeps reading the chunks it started with (see redis-scripts.ts). TTLs become PX;
-// tags are Redis sets.
+// tags are Redis sorted sets (an older headroom's plain sets are converted by the scripts).
 // Failing fast is the point: no offline queue and a command timeout, so a dead Redis costs a
 // caller microseconds, never a hang (the tiered cache adds a circuit breaker on top); every call
 // is answered within commandTimeout and at most maxPending are in flight (redis-gate.ts). Only calls
@@ -71,10 +71,10 @@ export interface RedisStoreOptions extends RedisOptions {
 type Reply = Buffer | [Buffer | null, Buffer | null] | null;
 interface Scripts {
   hrAddChunk(key: string, field: string, chunk: Buffer): Promise<number>;
-  hrDetachTag(tagKey: string, detached: string, pending: string): Promise<number>;
+  hrDetachTag(tagKey: string, detached: string, pending: string): Promise<number | string>;
   hrDrainTag(detached: string, valuePrefix: string, batch: number, linger: number): Promise<number>;
   hrGetEntryBuffer(n: number, key: string): Promise<Reply>;
-  hrCommitChunked(n: number, ...args: (string | number | Buffer)[]): Promise<number>;
+  hrCommitChunked(n: number, ...args: (string | number | Buffer)[]): Promise<number | string[]>;
   hrDeleteEntry(key: string, pending: string, linger: number): Promise<number>;
   hrDeleteIfChunks(vkey: string, ckey: string): Promise<number>;
 }
@@ -310,7 +310,7 @@ export class RedisStore implements L2Store {
       if (px < 0) return;
       if (entry.payload.length <= this.chunkSize) {
         const keys = [this.vkey(key), ...this.tkeys(entry.tags)];
-        await this.client.eval(SET_TAGGED, keys.length, ...keys, encodeFrame(key, entry), px, key, CHUNK_LINGER);
+        this.replaced(await this.client.eval(SET_TAGGED, keys.length, ...keys, encodeFrame(key, entry), px, key, CHUNK_LINGER));
         return;
       }
       await this.writeStream(key, Readable.from([entry.payload]), entry, entry.payload.length);
@@ -383,7 +383,7 @@ export class RedisStore implements L2Store {
       }
       // Returns 0 without storing when an invalidation stopped the write: not an error.
       const keys = [tmp, this.vkey(key), this.epochKey, ...pending, ...this.tkeys(meta.tags)];
-      await this.scripts.hrCommitChunked(keys.length, ...keys, px, key, m, CHUNK_LINGER, pending.length);
+      this.replaced(await this.scripts.hrCommitChunked(keys.length, ...keys, px, key, m, CHUNK_LINGER, pending.length));
       return total;
     } catch (err) {
       await begun.catch(() => undefined);
@@ -476,9 +476,29 @@ export class RedisStore implements L2Store {
   invalidateByTag(tag: string): Promise<void> {
     return this.run(async () => {
       const detached = `${this.prefix}ti:${randomBytes(8).toString('hex')}`;
-      if ((await this.scripts.hrDetachTag(this.tkeys([tag])[0]!, detached, this.ptag(tag))) === 0) return;
+      const tagKey = this.tkeys([tag])[0]!;
+      const found = await this.scripts.hrDetachTag(tagKey, detached, this.ptag(tag));
+      if (typeof found === 'string') this.replaced([tagKey, found]);
+      if (found !== 1) return;
       while ((await this.scripts.hrDrainTag(detached, `${this.prefix}v:`, INVALIDATE_BATCH, CHUNK_LINGER)) > 0);
     });
+  }
+
+  /**
+   * Logs the tag keys of another type a script replaced (a flat list {key, type, …}; see
+   * redis-scripts.ts): another tool writes to the cache's keys. Once per replacement: the key is a
+   * tag set again afterwards. A plain set (an older headroom's tags) is converted silently.
+   */
+  private replaced(reply: unknown): void {
+    if (!Array.isArray(reply)) return;
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      const key = String(reply[i]);
+      const type = String(reply[i + 1]);
+      this.onWarn?.(
+        { key, type },
+        `cache: redis key ${key} (a tag set) held a ${type}, not a sorted set; it was replaced with a new tag set (the ${type} had no members to keep). Something else writes to the cache's keys: give it another key or the cache another prefix.`,
+      );
+    }
   }
 
   /** Bumps the epoch first (chunked writes begun before it are refused), then deletes every key but it. */
