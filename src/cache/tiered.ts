@@ -13,7 +13,7 @@ import type { BusMessage } from './bus.js';
 import { decode, prepare, toBuffer, ValueType, type Encoded, type Meta } from './codec.js';
 import { now } from './clock.js';
 import { L1, type L1Entry } from './l1.js';
-import { Breaker, runLoader } from './loader.js';
+import { Breaker, Flight, type Caller } from './loader.js';
 import { checkGetOrSet, checkKey, checkSet, checkSetStream, checkTag } from './call-options.js';
 import { Unapplied } from './unapplied.js';
 import { keyPrefixOf, resolveCacheOptions } from './options.js';
@@ -28,6 +28,12 @@ interface Found {
   value: unknown;
   expiresAt: number;
   staleUntil: number;
+}
+
+/** A flight's answer: the value, and whether it is a stale one served under grace. */
+interface Answer<T> {
+  value: T;
+  stale: boolean;
 }
 
 /** L2 was not asked or did not answer (breaker open, failure, closing): not the same as a miss. */
@@ -46,7 +52,8 @@ export class TieredCache implements Cache {
   private readonly loaderTimeout: number;
   private readonly shrinkRatio: number;
   private readonly logger: Logger | undefined;
-  private readonly inflight = new Map<string, Promise<unknown>>();
+  /** getOrSet loads in flight, by key (single-flight; see loader.ts). */
+  private readonly inflight = new Map<string, Flight<Answer<unknown>>>();
   private readonly timer: NodeJS.Timeout;
   private readonly unsubscribe: (() => void) | undefined;
   private l2Hits = 0;
@@ -278,12 +285,28 @@ export class TieredCache implements Cache {
       this.refresh(key, loader, options);
       return e.value as T;
     }
-    const running = this.inflight.get(key);
-    if (running !== undefined) {
-      this.deduplicated++;
-      return running as Promise<T>;
-    }
-    return this.flight(key, loader, options);
+    const running = this.inflight.get(key) as Flight<Answer<T>> | undefined;
+    if (running !== undefined) this.deduplicated++;
+    return this.wait(running ?? this.flight(key, loader, options), key, loader, options);
+  }
+
+  /** One caller's wait for a flight, under its own timeout (see loader.ts). */
+  private async wait<T>(f: Flight<Answer<T>>, key: string, loader: () => Promise<T> | T, o: GetOrSetOptions): Promise<T> {
+    const a = await f.join(this.callerOf(o));
+    // A flight begun with grace may answer with a stale L2 value: a caller without grace waits
+    // for the refresh that flight started (or loads itself) instead.
+    if (a.stale && !o.grace) return this.getOrSet(key, loader, o);
+    return a.value;
+  }
+
+  private callerOf(o: GetOrSetOptions): Caller {
+    return {
+      ttl: o.ttl ?? this.defaultTtl,
+      grace: o.grace ?? 0,
+      tags: o.tags,
+      transfer: o.transfer === true,
+      timeout: o.timeout ?? this.loaderTimeout,
+    };
   }
 
   async getStream(key: string): Promise<StreamEntry | undefined> {
@@ -467,52 +490,65 @@ export class TieredCache implements Cache {
     return { type, expiresAt, staleUntil: expiresAt + grace, tags: o.tags ?? [] };
   }
 
-  private flight<T>(key: string, loader: () => Promise<T> | T, o: GetOrSetOptions, refreshing = false): Promise<T> {
+  /**
+   * Starts the load of a key (L2 first, then the loader) and lists it in `inflight` until it
+   * settles or is abandoned (every caller timed out). The loaded value is cached with what every
+   * caller that joined before the loader returned asked for (Flight.merged), unless the flight was
+   * abandoned or the key changed meanwhile.
+   */
+  private flight<T>(key: string, loader: () => Promise<T> | T, o: GetOrSetOptions, refreshing = false): Flight<Answer<T>> {
     let refreshAfter = false;
     // Taken before the L2 read: a set, delete or invalidation from here on means the loaded value
     // may be older than the truth, so it goes back to the callers but is not cached.
     const token = this.versions.begin(key);
-    const p = (async (): Promise<T> => {
-      let found = await this.fromL2(key, token);
-      if (found === FAILED) {
-        // Redis failed: an L1 copy that was only due to be read again is served as it is.
-        const held = this.heldOnFailure(key);
-        if (held !== undefined) return held.value as T;
-        found = undefined;
-      }
-      if (found !== undefined && found.expiresAt > Date.now()) return found.value as T;
-      if (found !== undefined && o.grace && !refreshing) {
-        refreshAfter = true;
-        return found.value as T;
-      }
-      this.loader.calls++;
-      let value: T;
-      try {
-        value = await runLoader(key, loader, o.timeout ?? this.loaderTimeout);
-      } catch (err) {
-        this.loader.errors++;
-        if (isHeadroomError(err) && err.code === 'HEADROOM_CACHE_LOADER_TIMEOUT') this.loader.timeouts++;
-        throw err;
-      }
-      if (value !== undefined && this.versions.unchanged(token)) await this.store(key, value, o);
-      return value;
-    })();
-    this.inflight.set(key, p);
+    const leave = (): void => {
+      if (this.inflight.get(key) === f) this.inflight.delete(key);
+    };
+    const f = new Flight<Answer<T>>(
+      key,
+      async (flight): Promise<Answer<T>> => {
+        let found = await this.fromL2(key, token);
+        if (found === FAILED) {
+          // Redis failed: an L1 copy that was only due to be read again is served as it is.
+          const held = this.heldOnFailure(key);
+          if (held !== undefined) return { value: held.value as T, stale: false };
+          found = undefined;
+        }
+        if (found !== undefined && found.expiresAt > Date.now()) return { value: found.value as T, stale: false };
+        if (found !== undefined && o.grace && !refreshing) {
+          refreshAfter = true;
+          return { value: found.value as T, stale: true };
+        }
+        this.loader.calls++;
+        let value: T;
+        try {
+          value = await flight.load(loader);
+        } catch (err) {
+          this.loader.errors++;
+          throw err;
+        }
+        // Abandoned: every caller got its timeout, and a timed-out load is not cached.
+        if (value !== undefined && !flight.abandoned && this.versions.unchanged(token)) await this.store(key, value, flight.merged());
+        return { value, stale: false };
+      },
+      { onTimeout: () => this.loader.timeouts++, onAbandon: leave },
+    );
+    this.inflight.set(key, f);
     const done = (): void => {
       this.versions.end(token);
-      if (this.inflight.get(key) === p) this.inflight.delete(key);
+      leave();
       if (refreshAfter) this.refresh(key, loader, o);
     };
-    p.then(done, done);
-    return p;
+    f.work.then(done, done);
+    return f;
   }
 
   /** One background refresh per key while a stale value is served (grace). */
   private refresh<T>(key: string, loader: () => Promise<T> | T, o: GetOrSetOptions): void {
     if (this.inflight.has(key) || this.closing !== undefined) return;
     this.loader.refreshes++;
-    const p = this.flight(key, loader, o, true);
-    p.catch((err: unknown) => this.logger?.warn({ err, key }, 'cache: background refresh failed; serving stale'));
+    const f = this.flight(key, loader, o, true);
+    f.join(this.callerOf(o)).catch((err: unknown) => this.logger?.warn({ err, key }, 'cache: background refresh failed; serving stale'));
   }
 
   /** L2 read that fills L1; returns stale entries too (the caller decides). Counts L2 hits/misses. FAILED: L2 did not answer. */

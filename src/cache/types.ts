@@ -98,7 +98,10 @@ export interface CacheStats {
     | null;
   hitRatio: number;
   singleFlight: { deduplicated: number; inFlight: number };
-  /** Loader outcomes of getOrSet (timeouts, errors, background refreshes under grace). */
+  /**
+   * Loader outcomes of getOrSet: loader runs, loaders that failed, callers that got
+   * HEADROOM_CACHE_LOADER_TIMEOUT (each caller has its own timeout), background refreshes under grace.
+   */
   loader?: { calls: number; errors: number; timeouts: number; refreshes: number };
   /** Invalidation bus (Redis pub/sub), null without Redis. */
   bus?: BusStats | null;

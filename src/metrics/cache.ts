@@ -108,7 +108,7 @@ export function registerCacheMetrics(registry: Registry, cache: Pick<Cache, 'sta
   m.labelled(
     'counter',
     'headroom_cache_loader_total',
-    'getOrSet loader outcomes (call, error, timeout, refresh) and callers deduplicated by single-flight.',
+    'getOrSet loader outcomes: call (loader runs), error (loaders that threw), timeout (callers that gave up waiting, each under its own timeout), refresh (background refreshes under grace); and callers deduplicated by single-flight.',
     ['result'],
     (s) => [
       [{ result: 'call' }, s.loader?.calls ?? 0],

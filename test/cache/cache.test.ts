@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
-import { createCache, type Cache, type CacheOptions } from '../../src/cache/index.js';
+import { createCache, type Cache, type CacheOptions, type GetOrSetOptions } from '../../src/cache/index.js';
 import { statusOf, type HeadroomError } from '../../src/errors.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { waitFor } from '../helpers/wait.js';
-import { mockClock, settles } from './mock-clock.js';
+import { mockClock, settles, turn } from './mock-clock.js';
 
 const root = mkdtempSync(join(tmpdir(), 'headroom-cache-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -273,6 +273,89 @@ for (const [name, opts] of variants) {
         });
         assert.equal(await c.get('slow'), undefined);
         assert.equal(c.stats().loader?.timeouts, 1);
+      })();
+    });
+
+    test('getOrSet: each caller waits under its own timeout; the load ends when it settles or its last waiter gives up', async (t) => {
+      await mockClock(t);
+      await use(async (c) => {
+        let calls = 0;
+        /** A loader that signals when it starts and returns `value` once released. */
+        const held = (value: string) => {
+          const started = gate();
+          const g = gate();
+          const loader = async () => (calls++, started.release(), await g.wait, value);
+          return { loader, started: started.wait, release: g.release };
+        };
+        const other = () => (calls++, 'other');
+        const l = held('v');
+        const impatient = c.getOrSet('k', l.loader, { timeout: 50 });
+        await l.started;
+        const patient = c.getOrSet('k', other, { timeout: 5_000 });
+        t.mock.timers.tick(50);
+        await assert.rejects(impatient, { code: 'HEADROOM_CACHE_LOADER_TIMEOUT', message: /within 50 ms/ });
+        assert.equal(await settles(patient), false, "the impatient caller's timeout is not the patient one's");
+        // Still one flight: a later caller joins it, the loader is not run again.
+        const late = c.getOrSet('k', other, { timeout: 5_000 });
+        t.mock.timers.tick(4_000);
+        assert.equal(await settles(patient), false);
+        l.release();
+        assert.equal(await patient, 'v');
+        assert.equal(await late, 'v');
+        assert.equal(calls, 1);
+        assert.equal(await c.get('k'), 'v', 'cached: a caller was still waiting when it came');
+        assert.equal(c.stats().loader?.timeouts, 1, 'one caller timed out');
+
+        // Every caller timed out: the flight is given up, the next call loads again, and the late
+        // value of the first load is cached nowhere.
+        const slow = held('old');
+        const a = c.getOrSet('x', slow.loader, { timeout: 20 });
+        await slow.started;
+        const b = c.getOrSet('x', other, { timeout: 40 });
+        t.mock.timers.tick(20);
+        await assert.rejects(a, { code: 'HEADROOM_CACHE_LOADER_TIMEOUT' });
+        assert.equal(await settles(b), false, 'the load goes on for the longest timeout');
+        assert.equal(c.stats().singleFlight.inFlight, 1);
+        t.mock.timers.tick(20);
+        await assert.rejects(b, { code: 'HEADROOM_CACHE_LOADER_TIMEOUT', message: /within 40 ms/ });
+        assert.equal(c.stats().singleFlight.inFlight, 0);
+        assert.equal(await c.getOrSet('x', () => 'fresh'), 'fresh', 'a new load, not a wait for the abandoned one');
+        slow.release();
+        await turn();
+        assert.equal(await c.get('x'), 'fresh', 'the abandoned load did not overwrite the fresh value');
+        assert.equal(c.stats().loader?.timeouts, 3);
+      })();
+    });
+
+    test("getOrSet: the entry a flight stores carries every joined caller's tags and the shortest ttl and grace", async (t) => {
+      await mockClock(t);
+      await use(async (c) => {
+        /** Starts a load held until released, then joins it with `joined`: both callers get the value. */
+        const together = async (key: string, first: GetOrSetOptions, joined: GetOrSetOptions) => {
+          const started = gate();
+          const g = gate();
+          const a = c.getOrSet(key, async () => (started.release(), await g.wait, key), first);
+          await started.wait;
+          const b = c.getOrSet(key, () => 'never', joined);
+          g.release();
+          assert.deepEqual(await Promise.all([a, b]), [key, key]);
+        };
+        await together('user:1', { ttl: 60_000 }, { ttl: 60_000, tags: ['users'] });
+        await together('user:2', { ttl: 60_000, tags: ['admins'] }, { ttl: 60_000, tags: ['users'] });
+        await c.invalidateByTag('users');
+        assert.equal(await c.get('user:1'), undefined, "the joined caller's tag reached the stored entry");
+        assert.equal(await c.get('user:2'), undefined);
+        await together('user:3', { ttl: 60_000, tags: ['admins'] }, { ttl: 60_000, tags: ['users'] });
+        await c.invalidateByTag('admins');
+        assert.equal(await c.get('user:3'), undefined, "and the first caller's tags stay");
+
+        await together('short', { ttl: 3_600_000 }, { ttl: 100 });
+        await together('graced', { ttl: 100, grace: 60_000 }, { ttl: 100 });
+        t.mock.timers.tick(101);
+        assert.equal(await c.get('short'), undefined, 'the shortest ttl');
+        let loads = 0;
+        assert.equal(await c.getOrSet('graced', () => (loads++, 'reloaded'), { grace: 60_000 }), 'reloaded', 'the shortest grace (none)');
+        assert.equal(loads, 1);
       })();
     });
 
