@@ -1,8 +1,10 @@
 // --attach: find the inspector of a process that is already running. By port: its /json/list.
 // By pid: SIGUSR1 turns Node's inspector on at 127.0.0.1:9229 (Node's default), then /json/list
-// there; the pid the inspector reports is checked, since another process may hold port 9229.
+// there; the pid the inspector reports is checked, since another process may hold port 9229. The
+// signal is sent only to a Node process: any other is ended by it.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import { identifyProcess } from './proc.js';
 
 export type AttachTarget = { port: number } | { pid: number };
 
@@ -41,13 +43,35 @@ async function listTargets(port: number): Promise<string | undefined> {
   return first?.webSocketDebuggerUrl as string | undefined;
 }
 
+/**
+ * SIGUSR1 ends a process that has no handler for it (`sleep`, a shell, a Go binary …): only a Node
+ * process opens its inspector on it. Throws, naming what the process is, unless it is Node and
+ * (where /proc tells) handles SIGUSR1.
+ */
+async function refuseNonNode(pid: number): Promise<void> {
+  const p = await identifyProcess(pid);
+  const what = p.exe === undefined ? 'a process that could not be identified' : p.exe;
+  const instead = 'Give pid:PID of a Node process, or start the service with --inspect=127.0.0.1:PORT and attach to PORT';
+  if (!p.node)
+    throw new SoakAttachError(
+      `--attach pid:${pid}: that process is ${what}, not Node.js; SIGUSR1 would stop it, so it was not sent. ${instead}`,
+    );
+  if (p.catchesSigusr1 === false)
+    throw new SoakAttachError(
+      `--attach pid:${pid}: that process is Node.js (${what}) but has no SIGUSR1 handler (started with --disable-sigusr1?); SIGUSR1 would stop it, so it was not sent. Start it with --inspect=127.0.0.1:PORT and attach to PORT`,
+    );
+}
+
 /** The inspector WebSocket URL of the target; throws SoakAttachError saying what went wrong. */
 export async function findInspector(target: AttachTarget, timeoutMs: number, signal?: AbortSignal): Promise<string> {
   let port: number;
   if ('pid' in target) {
     try {
+      process.kill(target.pid, 0); // exists, and ours to signal: checked without sending anything
+      await refuseNonNode(target.pid);
       process.kill(target.pid, 'SIGUSR1');
     } catch (err) {
+      if (err instanceof SoakAttachError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       throw new SoakAttachError(
         code === 'ESRCH'

@@ -102,14 +102,14 @@ test('attach errors are clear: nothing listening on the port, a port that is not
   await assertNoLeakedHandles(async () => {
     const closed = await freePort();
     await assert.rejects(
-      runSoak({ attach: { port: closed }, url: 'http://127.0.0.1:1/', durationMs: 10_000, startTimeoutMs: 500 }),
+      runSoak({ attach: { port: closed }, url: 'http://127.0.0.1:1/', durationMs: 14_000, startTimeoutMs: 500 }),
       (e: Error) =>
         e instanceof SoakAttachError && /no Node inspector at 127\.0\.0\.1:\d+ within 500 ms \(nothing listens there\)/.test(e.message),
     );
     const s = await service('ok-slow', false); // an HTTP server, not an inspector
     try {
       await assert.rejects(
-        runSoak({ attach: { port: s.port }, url: `http://127.0.0.1:${s.port}`, durationMs: 10_000, startTimeoutMs: 3000 }),
+        runSoak({ attach: { port: s.port }, url: `http://127.0.0.1:${s.port}`, durationMs: 14_000, startTimeoutMs: 3000 }),
         (e: Error) => e instanceof SoakAttachError && /not a Node inspector/.test(e.message),
       );
     } finally {
@@ -117,9 +117,30 @@ test('attach errors are clear: nothing listening on the port, a port that is not
     }
   });
   await assert.rejects(
-    runSoak({ attach: { port: 9229 }, command: ['node', 'x.js'], durationMs: 10_000 }),
+    runSoak({ attach: { port: 9229 }, command: ['node', 'x.js'], durationMs: 14_000 }),
     /either a command to start or attach[\s\S]*url: required with attach/,
   );
+});
+
+test('--attach pid:PID of a process that is not Node: refused, naming what it is, and not signalled', async () => {
+  // SIGUSR1 ends a process without a handler for it (sleep's default action): the soak must not send it.
+  const victim = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => victim.once('exit', (_code, signal) => resolve(signal)));
+  try {
+    await waitFor(() => victim.pid, 'sleep to start');
+    await assert.rejects(
+      runSoak({ attach: { pid: victim.pid! }, url: 'http://127.0.0.1:1/', durationMs: 14_000, startTimeoutMs: 500 }),
+      (e: Error) =>
+        e instanceof SoakAttachError &&
+        new RegExp(`^--attach pid:${victim.pid}: that process is \\S*sleep, not Node\\.js; SIGUSR1 would stop it, so it was not sent`).test(
+          e.message,
+        ),
+    );
+  } finally {
+    victim.kill('SIGTERM');
+  }
+  // Ended by our SIGTERM, not by a SIGUSR1 sent before it.
+  assert.equal(await exited, 'SIGTERM');
 });
 
 test('--attach pid:PID opens the inspector with SIGUSR1 (skipped when port 9229 is taken)', { timeout: 60_000 }, async (t) => {
