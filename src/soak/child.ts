@@ -87,7 +87,8 @@ export function withInspector(
 function accepts(url: URL): Promise<boolean> {
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   return new Promise((resolve) => {
-    const socket = connect(port, url.hostname);
+    // URL keeps an IPv6 host in brackets ("[::1]"), which net.connect would look up as a name.
+    const socket = connect(port, url.hostname.replace(/^\[(.*)\]$/, '$1'));
     socket.once('connect', () => (socket.destroy(), resolve(true)));
     socket.once('error', () => resolve(false));
   });

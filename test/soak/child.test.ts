@@ -2,6 +2,7 @@
 // picks the inspector's port and may hand out the same free port), start-up fails with
 // InspectorPortTaken, which runSoak answers by choosing another port.
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort, InspectorPortTaken, startChild } from '../../src/soak/child.js';
@@ -45,6 +46,40 @@ test(
       assert.throws(() => process.kill(-child.pid, 0), { code: 'ESRCH' }, 'no process of the group is left');
       assert.ok(took < 5_000, `stopped in ${Math.round(took)} ms`);
       await assert.rejects(fetch(`http://127.0.0.1:${port}/`), 'the port is free again');
+    });
+  },
+);
+
+test(
+  'a service on [::1]: start-up connects to ::1, not to a host named "[::1]" (skipped without IPv6 loopback)',
+  { timeout: 30_000 },
+  async (t) => {
+    // A free port on ::1, or none when this machine has no IPv6 loopback.
+    const port = await new Promise<number | undefined>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(undefined));
+      s.listen(0, '::1', () => {
+        const { port } = s.address() as AddressInfo;
+        s.close(() => resolve(port));
+      });
+    });
+    if (port === undefined) {
+      console.log('SKIP the [::1] start-up test: this machine has no IPv6 loopback (::1)');
+      t.skip('no IPv6 loopback');
+      return;
+    }
+    await assertNoLeakedHandles(async () => {
+      const service = `require('node:http').createServer((q, s) => s.end('ok')).listen(${port}, '::1')`;
+      const child = await startChild({
+        command: [process.execPath, '-e', service],
+        url: `http://[::1]:${port}/`,
+        startTimeoutMs: 10_000,
+      });
+      try {
+        assert.equal(child.exit(), undefined, 'the service runs');
+      } finally {
+        await child.stop();
+      }
     });
   },
 );
