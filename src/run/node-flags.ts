@@ -45,8 +45,14 @@ export function splitNodeOptions(s: string): string[] {
 /** Quotes a NODE_OPTIONS token when it needs it (a --diagnostic-dir with spaces). */
 export const quoteNodeOption = (token: string): string => (/[\s"\\]/.test(token) ? `"${token.replace(/["\\]/g, (c) => `\\${c}`)}"` : token);
 
-// Node options written with their value as the next argument: that value is not the script.
+// Node options written with their value as the next argument: that value is not the script. The
+// code of -e/-p is not a script either: Node reads options after it (`node -e CODE --max-old-space-size=100`).
 const TAKES_VALUE = new Set([
+  '-e',
+  '--eval',
+  '-p',
+  '--print',
+  '-pe',
   '-r',
   '--require',
   '--import',

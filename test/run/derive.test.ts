@@ -230,3 +230,15 @@ test('NODE_OPTIONS splitting and flag finding', () => {
     ['--max-old-space-size=200'],
   );
 });
+
+test('node -e/-p CODE: the flags after the code are still Node options (found); after a script argument they are not', () => {
+  // As Node reads it: `node -e CODE --max-old-space-size=100` runs with a 100 MiB old space.
+  for (const opt of ['-e', '--eval', '-p', '--print', '-pe'])
+    assert.deepEqual(
+      findGivenFlags([opt, 'console.log(1)', '--max-old-space-size=100'], 'argv', true).map((f) => f.text),
+      ['--max-old-space-size=100'],
+      opt,
+    );
+  // An argument after the code is the script's (process.argv), and so is everything after it.
+  assert.deepEqual(findGivenFlags(['-e', 'console.log(1)', 'arg', '--max-old-space-size=100'], 'argv', true), []);
+});
