@@ -17,6 +17,8 @@ import {
   type SoakReport,
 } from '../soak/index.js';
 import { snapshotText } from '../soak/report/text.js';
+import { minDurationMs } from '../soak/options.js';
+import { DEFAULT_THRESHOLDS } from '../soak/verdict.js';
 import { suggestFlag } from '../options/suggest.js';
 import { fail } from './fail.js';
 
@@ -34,7 +36,8 @@ Options:
                        port in $PORT and load goes to http://127.0.0.1:$PORT (paths on that port:
                        --scenario)
   --scenario FILE      JSON: [{ "method", "path", "headers", "body", "weight" }, …]; default GET /
-  --duration D         total time budget (default 3m); ms, s, m or h
+  --duration D         total time budget (default 3m; at least ${formatMs(minDurationMs(DEFAULT_THRESHOLDS))} with the default warm-up, the
+                       shortest in which a leak verdict is reachable); ms, s, m or h
   --warmup D           excluded from the verdict (default: a sixth of the budget, at most 30s)
   --start-timeout D    how long the service may take to accept connections (default 30s)
   --connections N      concurrent connections (default 8)
@@ -42,7 +45,8 @@ Options:
   --attach PORT|pid:PID
                        measure a process that is already running: the port of its inspector
                        (--inspect=127.0.0.1:PORT), or pid:PID of a Node process (SIGUSR1 opens its
-                       inspector on 127.0.0.1:9229); needs --url, takes no command, leaves it running
+                       inspector on 127.0.0.1:9229; any other process is refused, not signalled);
+                       needs --url, takes no command, leaves it running
   --snapshots N        heap snapshots to diff on a leak (default 3; 0: none; at most 10)
   --snapshot-budget D  aim to name the leak within this time of the first snapshot (default 60s;
                        0: none): V8 needs ~26 s per snapshot of a 470 MiB heap, so on a big heap
@@ -52,8 +56,9 @@ Options:
   --html FILE          write a self-contained HTML report with charts (heap, RSS, slope over time)
   -h, --help           show this help
 
-Exit code: 0 no leak · 1 leak · 3 inconclusive · 2 bad usage, or the service did not start or exited
-           · 128 + n stopped by signal n (Ctrl-C: 130)
+Exit code: 0 no leak · 1 leak · 3 inconclusive · 2 bad usage, or the service did not start, exited,
+           never answered or answered the warm-up only with errors · 128 + n stopped by signal n
+           (Ctrl-C: 130)
 Examples: headroom soak --duration 2m --html soak.html -- node server.js
           headroom soak --attach 9229 --url http://127.0.0.1:3000
 Details: docs/soak.md

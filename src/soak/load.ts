@@ -1,6 +1,7 @@
 // The load driver: `connections` workers on one undici Pool, optionally paced to `rate` requests
 // per second overall, sending the scenario's requests in their weighted order. It can pause (and
-// waits for the requests in flight) so the heap is measured at a quiet point, then resume.
+// waits for the requests in flight, for a bounded time: a service that never answers must not hold
+// the soak) so the heap is measured at a quiet point, then resume. close() aborts what is in flight.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 import { createPicker, type ScenarioRequest } from './scenario.js';
@@ -31,8 +32,13 @@ export interface LoadStats {
 export interface LoadDriver {
   /** Requests completed so far (answered or failed). */
   readonly completed: number;
-  /** Stops sending and resolves when no request is in flight. */
-  pause(): Promise<void>;
+  /** Requests sent and not yet answered or failed. */
+  readonly inFlight: number;
+  /**
+   * Stops sending and resolves when no request is in flight, or after `maxWaitMs` (default: no
+   * bound) with the rest still in flight.
+   */
+  pause(maxWaitMs?: number): Promise<void>;
   resume(): void;
   stats(): LoadStats;
   close(): Promise<void>;
@@ -77,6 +83,7 @@ export function startLoad(options: LoadOptions): LoadDriver {
       const t0 = performance.now();
       // Counted once answered or failed; one cut off by close() is neither (the totals add up).
       let counted = false;
+      let failed = false;
       try {
         const res = await pool.request({
           path: basePath + req.path,
@@ -93,15 +100,16 @@ export function startLoad(options: LoadOptions): LoadDriver {
       } catch (err) {
         if (stop.signal.aborted) break;
         errors++;
-        counted = true;
+        counted = failed = true;
         lastError = err instanceof Error ? `${(err as { code?: string }).code ?? err.name}: ${err.message}` : String(err);
-        // A refused connection fails at once: do not spin.
-        await sleep(10, undefined, { signal: stop.signal }).catch(() => undefined);
       } finally {
         if (counted) completed++;
         inFlight--;
         if (inFlight === 0) drained?.();
       }
+      // A refused connection fails at once: do not spin. (After the count: errors and completed
+      // agree whenever stats() is read.)
+      if (failed) await sleep(10, undefined, { signal: stop.signal }).catch(() => undefined);
     }
   }
 
@@ -111,14 +119,24 @@ export function startLoad(options: LoadOptions): LoadDriver {
     get completed() {
       return completed;
     },
-    async pause() {
+    get inFlight() {
+      return inFlight;
+    },
+    async pause(maxWaitMs = Infinity) {
       if (!paused) {
         paused = true;
         let resolve!: () => void;
         const promise = new Promise<void>((r) => (resolve = r));
         resumed = { promise, resolve };
       }
-      if (inFlight > 0) await new Promise<void>((r) => (drained = r));
+      if (inFlight > 0) {
+        const drain = new Promise<void>((r) => (drained = r));
+        if (Number.isFinite(maxWaitMs)) {
+          const bound = new AbortController();
+          await Promise.race([drain, sleep(maxWaitMs, undefined, { signal: bound.signal }).catch(() => undefined)]);
+          bound.abort(); // the timer goes with it
+        } else await drain;
+      }
       drained = undefined;
     },
     resume() {

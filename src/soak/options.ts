@@ -2,7 +2,7 @@
 import type { AttachTarget } from './attach.js';
 import { formatMs } from '../options/spec.js';
 import { DEFAULT_SCENARIO, parseScenario, type ScenarioRequest } from './scenario.js';
-import { DEFAULT_THRESHOLDS, type Thresholds } from './verdict.js';
+import { DEFAULT_THRESHOLDS, leakWindowSamples, type Thresholds } from './verdict.js';
 import type { SoakProgress } from './run.js';
 
 export interface SoakOptions {
@@ -83,6 +83,42 @@ export const LIMITS = {
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
+/** The default warm-up and sample interval for a budget of `durationMs`. */
+const defaultWarmupMs = (durationMs: number): number => Math.min(30_000, Math.round(durationMs / 6));
+const defaultSampleIntervalMs = (durationMs: number): number => Math.min(5_000, Math.max(500, Math.round(durationMs / 120)));
+
+/** Post-warm-up samples a budget must have room for: the judged window is their latter half (22 by default). */
+export const samplesNeeded = (t: Thresholds): number => 2 * leakWindowSamples(t);
+
+/** Samples after warm-up that a budget has room for. */
+const roomFor = (durationMs: number, warmupMs: number, sampleIntervalMs: number): number =>
+  Math.floor((durationMs - warmupMs) / sampleIntervalMs);
+
+/**
+ * The shortest budget in whole seconds (from LIMITS' floor) in which a leak verdict is reachable,
+ * with the given warm-up and sample interval or the defaults that follow the budget: what a
+ * message states as the minimum (a budget a little under it may still have room, and is accepted).
+ */
+export function minDurationMs(t: Thresholds, warmupMs?: number, sampleIntervalMs?: number): number {
+  const need = samplesNeeded(t);
+  for (let d = LIMITS.durationMs.min; d < LIMITS.durationMs.max; d += 1000)
+    if (roomFor(d, warmupMs ?? defaultWarmupMs(d), sampleIntervalMs ?? defaultSampleIntervalMs(d)) >= need) return d;
+  return LIMITS.durationMs.max;
+}
+
+/** Checks the thresholds, adding a line to `problems` for each bad one; true when all are good. */
+function checkThresholds(thresholds: Thresholds, problems: string[]): boolean {
+  const before = problems.length;
+  if (!(thresholds.bytesPerRequest > 0)) problems.push(`thresholds.bytesPerRequest: must be above 0`);
+  if (!(thresholds.minGrowthBytes >= 0)) problems.push(`thresholds.minGrowthBytes: must be 0 or more`);
+  if (!(thresholds.noLeakBytes >= 0 && thresholds.noLeakBytes <= thresholds.minGrowthBytes))
+    problems.push(`thresholds.noLeakBytes: must be from 0 to minGrowthBytes`);
+  if (!(thresholds.confidence > 0.5 && thresholds.confidence < 1)) problems.push(`thresholds.confidence: must be between 0.5 and 1`);
+  if (!(Number.isInteger(thresholds.minSamples) && thresholds.minSamples >= 4))
+    problems.push(`thresholds.minSamples: must be an integer ≥ 4`);
+  return problems.length === before;
+}
+
 export function resolveOptions(o: SoakOptions): ResolvedOptions {
   const problems: string[] = [];
   const num = (name: keyof typeof LIMITS, value: number | undefined, fallback: number, integer = true): number => {
@@ -90,7 +126,7 @@ export function resolveOptions(o: SoakOptions): ResolvedOptions {
     const { min, max } = LIMITS[name];
     if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value)))
       problems.push(
-        // Durations also as the CLI spells them: "--duration: 1000 ms (1s) must be … between 5s and 168h".
+        // Durations also as the CLI spells them: "--start-timeout: 50 ms (50ms) must be … between 100ms and 10m".
         name.endsWith('Ms') && typeof value === 'number' && Number.isFinite(value)
           ? `${name}: ${value} ms (${formatMs(value)}) must be a whole number of ms between ${formatMs(min)} and ${formatMs(max)}`
           : `${name}: ${String(value)} is not ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`,
@@ -108,13 +144,18 @@ export function resolveOptions(o: SoakOptions): ResolvedOptions {
     if (o.url === undefined) problems.push('url: required with attach (where the running service takes load)');
   } else if (!Array.isArray(o.command) || o.command.length === 0 || o.command.some((a) => typeof a !== 'string'))
     problems.push('command: must be a non-empty array of strings, e.g. ["node", "server.js"]');
-  const durationMs = num('durationMs', o.durationMs, 180_000);
-  const warmupMs = o.warmupMs ?? Math.min(30_000, Math.round(durationMs / 6));
+  const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS, ...o.thresholds };
+  const thresholdsOk = checkThresholds(thresholds, problems);
+  // The duration's floor is where a leak verdict becomes reachable: checked below, once the warm-up
+  // and sampling are known (LIMITS.durationMs.min is only where that search starts).
+  const durationMs = o.durationMs ?? 180_000;
+  const durationOk = typeof durationMs === 'number' && Number.isFinite(durationMs);
+  const warmupMs = o.warmupMs ?? (durationOk ? defaultWarmupMs(durationMs) : 0);
   if (typeof warmupMs !== 'number' || !Number.isInteger(warmupMs) || warmupMs < 0 || warmupMs > durationMs / 2)
     problems.push(`warmupMs: ${String(warmupMs)} must be an integer from 0 to half the duration (${durationMs / 2} ms)`);
   const connections = num('connections', o.connections, 8);
   const rate = num('rate', o.rate, 0, false);
-  const sampleIntervalMs = num('sampleIntervalMs', o.sampleIntervalMs, Math.min(5_000, Math.max(500, Math.round(durationMs / 120))));
+  const sampleIntervalMs = num('sampleIntervalMs', o.sampleIntervalMs, defaultSampleIntervalMs(durationOk ? durationMs : 0));
   const startTimeoutMs = num('startTimeoutMs', o.startTimeoutMs, 30_000);
   const snapshots = num('snapshots', o.snapshots, 3);
   if (snapshots === 1) problems.push('snapshots: 1 cannot be diffed: 0 (none) or from 2 to 10 (3 is the default)');
@@ -132,14 +173,6 @@ export function resolveOptions(o: SoakOptions): ResolvedOptions {
     if (u && u.protocol !== 'http:') problems.push(`url: ${o.url}: only http: is supported`);
     if (u && !LOOPBACK.has(u.hostname)) problems.push(`url: ${o.url}: load only goes to this machine (127.0.0.1, localhost, [::1])`);
   }
-  const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS, ...o.thresholds };
-  if (!(thresholds.bytesPerRequest > 0)) problems.push(`thresholds.bytesPerRequest: must be above 0`);
-  if (!(thresholds.minGrowthBytes >= 0)) problems.push(`thresholds.minGrowthBytes: must be 0 or more`);
-  if (!(thresholds.noLeakBytes >= 0 && thresholds.noLeakBytes <= thresholds.minGrowthBytes))
-    problems.push(`thresholds.noLeakBytes: must be from 0 to minGrowthBytes`);
-  if (!(thresholds.confidence > 0.5 && thresholds.confidence < 1)) problems.push(`thresholds.confidence: must be between 0.5 and 1`);
-  if (!(Number.isInteger(thresholds.minSamples) && thresholds.minSamples >= 4))
-    problems.push(`thresholds.minSamples: must be an integer ≥ 4`);
   let requests: ScenarioRequest[] = [...DEFAULT_SCENARIO];
   if (o.requests !== undefined) {
     try {
@@ -148,10 +181,24 @@ export function resolveOptions(o: SoakOptions): ResolvedOptions {
       problems.push((err as Error).message);
     }
   }
-  if (problems.length === 0 && (durationMs - warmupMs) / sampleIntervalMs < 2 * thresholds.minSamples)
-    problems.push(
-      `durationMs: ${durationMs} ms minus ${warmupMs} ms of warm-up leaves room for ${Math.floor((durationMs - warmupMs) / sampleIntervalMs)} samples every ${sampleIntervalMs} ms; the verdict needs ${2 * thresholds.minSamples} (with the default warm-up and sampling: a duration of 10 s or more)`,
-    );
+  // One message for a bad or too short budget, naming the real minimum: the shortest budget with room
+  // for the samples a leak verdict needs after warm-up (with the warm-up and sampling given, or the defaults).
+  if (thresholdsOk) {
+    const { max } = LIMITS.durationMs;
+    const need = samplesNeeded(thresholds);
+    const warmupGiven = o.warmupMs !== undefined && Number.isInteger(o.warmupMs) && o.warmupMs >= 0;
+    const intervalGiven = o.sampleIntervalMs !== undefined && Number.isFinite(sampleIntervalMs) && sampleIntervalMs > 0;
+    const min = minDurationMs(thresholds, warmupGiven ? warmupMs : undefined, intervalGiven ? sampleIntervalMs : undefined);
+    const room = durationOk ? roomFor(durationMs, warmupMs, sampleIntervalMs) : 0;
+    const short = durationOk && (durationMs < LIMITS.durationMs.min || room < need);
+    if (!durationOk || !Number.isInteger(durationMs) || durationMs > max || short)
+      problems.push(
+        `durationMs: ${durationOk ? `${durationMs} ms (${formatMs(durationMs)})` : String(durationMs)} must be a whole number of ms from ${formatMs(min)} to ${formatMs(max)}` +
+          (short
+            ? `: a leak verdict needs ${need} samples after the warm-up, and it leaves room for ${Math.max(0, room)} (one every ${sampleIntervalMs} ms after ${warmupMs} ms of warm-up${warmupGiven || intervalGiven ? '' : ', the defaults'})`
+            : ''),
+      );
+  } else if (!durationOk || !Number.isInteger(durationMs)) problems.push(`durationMs: ${String(durationMs)} must be a whole number of ms`);
   if (problems.length > 0) throw new RangeError(`soak options:\n  ${problems.join('\n  ')}`);
   return {
     ...o,

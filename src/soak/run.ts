@@ -50,6 +50,7 @@ export interface SoakReport {
   slopes: { t: number; slope: number; lo: number; hi: number }[];
   /** On a leak verdict: the heap snapshots and the constructors that grew in every interval. */
   snapshots?: SnapshotReport;
+  /** The load up to the verdict: the same span as `elapsedMs` (the load during heap snapshots is not counted). */
   load: LoadStats & { connections: number; rate: number; rps: number };
   target: { pid: number; attached: boolean; exited?: { code: number | null; signal: string | null } };
   /** What measuring cost the target: forced full GCs and their pauses. */
@@ -141,7 +142,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     died?.catch(() => undefined); // raced by each measurement; a death between them is seen by the loop
     const take = async (t0: number): Promise<Sample> => {
       const q0 = performance.now();
-      await load!.pause();
+      // Requests in flight are waited for at most a sample interval: one that never gets an answer
+      // must not stop the measuring (nor hold the soak past its budget).
+      await load!.pause(o.sampleIntervalMs);
       try {
         const measured = (async () => ({ heap: await probe!.measure(), proc: await readProc(probe!.pid) }))();
         const { heap, proc } = await (died ? Promise.race([measured, died]) : measured);
@@ -204,6 +207,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         reachChecked = true;
         const s = load.stats();
         const failed = failedOf(s);
+        if (s.requests === 0)
+          throw new SoakStartError(
+            `soak: the service never answered: it accepts connections at ${url}, but none of the requests sent during the ${(o.warmupMs / 1000).toFixed(1)} s warm-up got an answer (${load.inFlight} still waiting): check --url and that the service responds`,
+          );
         if (s.requests >= MIN_REACH_REQUESTS && failed === s.requests)
           throw new SoakStartError(
             `soak: none of the ${s.requests} requests of the warm-up reached the service's routes (${JSON.stringify(s.statuses)}, ${s.errors} errors${s.lastError ? `, the last: ${s.lastError}` : ''}): check --url and --scenario`,
@@ -239,7 +246,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         judgement,
       });
     }
+    // Requests and time over the same span, up to the verdict: the snapshots below take seconds
+    // with the load running, which is not what the verdict measured.
     const elapsedMs = Math.round(performance.now() - t0);
+    const stats = load.stats();
     let snapshots: SnapshotReport | undefined;
     if (judgement.verdict === 'leak' && o.snapshots > 0 && !child?.exit())
       snapshots = await snapshotDiff({
@@ -254,7 +264,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         onNotice: o.onNotice,
       });
     await load.close();
-    const stats = load.stats();
     // No leak in a service that mostly refused the load says nothing about its routes (a 404 for
     // every request of the default GET /); an unclear run says so first too, as the likelier cause.
     const failed = failedOf(stats);

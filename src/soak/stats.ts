@@ -80,6 +80,19 @@ export function theilSen(x: readonly number[], y: readonly number[], confidence 
   };
 }
 
+/**
+ * The fewest points (with distinct x) for which theilSen's interval at `confidence` is finite: with
+ * fewer, Sen's ranks fall outside the pairwise slopes (6 at 95 %).
+ */
+export function minPointsForInterval(confidence: number): number {
+  const z = normalQuantile(1 - (1 - confidence) / 2);
+  for (let n = 2; ; n++) {
+    const N = (n * (n - 1)) / 2;
+    const c = z * Math.sqrt((n * (n - 1) * (2 * n + 5)) / 18);
+    if (Math.floor((N - c) / 2) >= 1 && Math.ceil((N + c) / 2) + 1 <= N) return n;
+  }
+}
+
 /** Median absolute deviation of the residuals around a fit (a robust noise scale). */
 export function residualMad(x: readonly number[], y: readonly number[], fit: Pick<SlopeFit, 'slope' | 'intercept'>): number {
   const r = x.map((xi, i) => y[i]! - (fit.intercept + fit.slope * xi));

@@ -3,7 +3,7 @@
 // It is judged on a sliding window, the latest half of the post-warm-up samples, so a cache that
 // fills early drops out of the evidence as the run goes on, and in rounds: a run stops early only
 // when the evidence is clear, otherwise it goes on within its budget and ends `inconclusive`.
-import { residualMad, theilSen, type SlopeFit } from './stats.js';
+import { minPointsForInterval, residualMad, theilSen, type SlopeFit } from './stats.js';
 
 export type Verdict = 'leak' | 'no-leak' | 'inconclusive';
 
@@ -73,6 +73,18 @@ export const retained = (s: Sample): number => s.heapUsed + s.external - (s.code
 const fmt = (n: number): string => (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(1));
 
 /**
+ * The judged window a leak verdict can be reached on: `minSamples`, and a newer half (the window's
+ * latter ceil(n/2) samples) with enough points for a finite interval of its own.
+ */
+export const leakWindowSamples = (t: Thresholds): number => Math.max(t.minSamples, 2 * minPointsForInterval(t.confidence) - 1);
+
+/** "95 % interval lo … hi", or why there is none (too few samples give an unbounded one). */
+const intervalText = (fit: SlopeFit, t: Thresholds): string =>
+  Number.isFinite(fit.lo) && Number.isFinite(fit.hi)
+    ? `${Math.round(t.confidence * 100)} % interval ${fmt(fit.lo)} … ${fmt(fit.hi)}`
+    : `too few samples for a ${Math.round(t.confidence * 100)} % interval: ${fit.n}, and ${minPointsForInterval(t.confidence)} with distinct request counts needed`;
+
+/**
  * Judges the samples. `final` is the last round: a borderline case is then `inconclusive`;
  * before it, everything that is not clearly a leak or clearly not one is also `inconclusive`
  * (and the caller goes on measuring).
@@ -107,7 +119,7 @@ export function judge(samples: readonly Sample[], t: Thresholds = DEFAULT_THRESH
     window: { fromMs: window[0]!.t, toMs: window[window.length - 1]!.t, samples: window.length, requests },
   };
   if (requests <= 0) return { ...base, reason: 'no request completed in the window (is the service answering?)' };
-  const slopeText = `${fmt(perRequest.slope)} B/request (${Math.round(t.confidence * 100)} % interval ${fmt(perRequest.lo)} … ${fmt(perRequest.hi)})`;
+  const slopeText = `${fmt(perRequest.slope)} B/request (${intervalText(perRequest, t)})`;
   if (perRequest.hi < t.bytesPerRequest)
     return { ...base, verdict: 'no-leak', reason: `growth ${slopeText} is below the ${t.bytesPerRequest} B/request leak threshold` };
   // A slow service serves few requests, so its per-request interval stays wide, and JIT warm-up
@@ -149,7 +161,9 @@ export function judge(samples: readonly Sample[], t: Thresholds = DEFAULT_THRESH
     if (!(newerFit.lo > 0))
       return {
         ...base,
-        reason: `grows ${slopeText} but the newer half of the window alone does not grow significantly (${fmt(newer)} B/request, interval ${fmt(newerFit.lo)} … ${fmt(newerFit.hi)}): may be warm-up`,
+        reason: Number.isFinite(newerFit.lo)
+          ? `grows ${slopeText} but the newer half of the window alone does not grow significantly (${fmt(newer)} B/request, ${intervalText(newerFit, t)}): may be warm-up`
+          : `grows ${slopeText}, but the newer half of the window has too few samples to show it still grows (${intervalText(newerFit, t)}): needs a longer run`,
       };
     return {
       ...base,

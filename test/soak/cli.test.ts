@@ -5,9 +5,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { formatMs } from '../../src/options/spec.js';
 import { runSoak, SoakStartError } from '../../src/soak/index.js';
+import { minDurationMs } from '../../src/soak/options.js';
+import { DEFAULT_THRESHOLDS } from '../../src/soak/verdict.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
-import { CLI, runCli, spawnWatched } from '../cli/child.js';
+import { CLI, exitWithin, runCli, spawnWatched, startCli } from '../cli/child.js';
 import { alive } from '../helpers/process.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -41,10 +44,18 @@ test('bad usage exits 2 and says what is wrong', async () => {
     [['soak', '--start-timeout', '50ms', '--', 'node', 'x.js'], /--start-timeout: 50 .*between/],
     [['soak', '--snapshot-budget', 'fast', '--', 'node', 'x.js'], /--snapshot-budget=fast: must be a duration/],
     [['soak', '--snapshot-budget', '2h', '--', 'node', 'x.js'], /--snapshot-budget: .*between 0ms and 1h/],
-    [['soak', '--duration', '1s', '--', 'node', 'x.js'], /--duration: 1000 ms \(1s\) must be a whole number of ms between 5s and 168h/],
+    // The real minimum, stated once: the shortest budget in which a leak verdict is reachable.
     [
-      ['soak', '--duration', '5s', '--', 'node', 'x.js'],
-      /the verdict needs 16 \(with the default warm-up and sampling: a duration of 10 s or more\)/,
+      ['soak', '--duration', '1s', '--', 'node', 'x.js'],
+      /^ {2}--duration: 1000 ms \(1s\) must be a whole number of ms from 14s to 168h: a leak verdict needs 22 samples after the warm-up, and it leaves room for 1 \(one every 500 ms after 167 ms of warm-up, the defaults\)$/m,
+    ],
+    [
+      ['soak', '--duration', '13s', '--', 'node', 'x.js'],
+      /^ {2}--duration: 13000 ms \(13s\) must be a whole number of ms from 14s to 168h: .*room for 21 /m,
+    ],
+    [
+      ['soak', '--duration', '10s', '--warmup', '4s', '--', 'node', 'x.js'],
+      /^ {2}--duration: .* from 15s to 168h: .*after 4000 ms of warm-up\)$/m,
     ],
     // Report paths are checked before the soak, not after it.
     [
@@ -72,10 +83,14 @@ test('help lists soak, and soak --help its options; a --help after -- belongs to
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--scenario FILE/);
   assert.match(help.stdout, /0 no leak · 1 leak · 3 inconclusive · 2 bad usage/);
+  // The shortest budget, as the help and docs/soak.md state it, is the one the options enforce.
+  const min = formatMs(minDurationMs(DEFAULT_THRESHOLDS));
+  assert.match(help.stdout, new RegExp(`--duration D .*at least ${min} with the default warm-up`));
+  assert.match(readFileSync('docs/soak.md', 'utf8'), new RegExp(`At least \\*\\*${min}\\*\\* with the default warm-up`));
 });
 
 test('a service that does not start: exit 2 with its last output', async () => {
-  const r = await runCli(['soak', '--duration', '10s', '--', process.execPath, '-e', 'console.error("boom: no config"); process.exit(4)']);
+  const r = await runCli(['soak', '--duration', '14s', '--', process.execPath, '-e', 'console.error("boom: no config"); process.exit(4)']);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /exited during start-up \(code 4\)/);
   assert.match(r.stderr, /boom: no config/);
@@ -108,6 +123,24 @@ test('a service that answers every request of the warm-up 404: exit 2 when the w
     /none of the \d+ requests of the warm-up reached the service's routes \(\{"4xx":\d+\}, 0 errors\): check --url and --scenario/,
   );
   assert.ok(performance.now() - t0 < 30_000, 'not after the whole budget');
+});
+
+test('a service that accepts connections but never answers: exit 2 when the warm-up ends, within the budget, saying it never answered', async () => {
+  const service = `require('node:http').createServer(() => {}).listen(process.env.PORT);`;
+  const t0 = performance.now();
+  const soak = startCli(['soak', '--duration', '14s', '--warmup', '3s', '--connections', '3', '--', process.execPath, '-e', service]);
+  try {
+    // Requests in flight are not waited for past a sample interval: the soak ends within its budget.
+    const exit = await exitWithin(soak, 14_000, 'a soak of a service that never answers');
+    assert.equal(exit.code, 2, soak.output());
+    assert.match(
+      soak.output(),
+      /the service never answered: it accepts connections at http:\/\/127\.0\.0\.1:\d+, but none of the requests sent during the 3\.0 s warm-up got an answer \(3 still waiting\)/,
+    );
+    console.log(`never-answering service: exit 2 after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  } finally {
+    soak.kill();
+  }
 });
 
 test('a service that answers most of the load 404 is not called leak-free: inconclusive, saying why; the counts add up', async () => {
@@ -157,15 +190,15 @@ test('output whose reader went away (… | head): the soak stops and so does the
 
 test('runSoak start-up failures reject with SoakStartError and leave no handle behind', async () => {
   await assertNoLeakedHandles(async () => {
-    await assert.rejects(runSoak({ command: [process.execPath, '-e', 'process.exit(3)'], durationMs: 10_000 }), SoakStartError);
+    await assert.rejects(runSoak({ command: [process.execPath, '-e', 'process.exit(3)'], durationMs: 14_000 }), SoakStartError);
     // Never listens: the inspector is up, the port never accepts.
     await assert.rejects(
-      runSoak({ command: [process.execPath, '-e', 'setTimeout(() => {}, 30_000)'], durationMs: 10_000, startTimeoutMs: 1500 }),
+      runSoak({ command: [process.execPath, '-e', 'setTimeout(() => {}, 30_000)'], durationMs: 14_000, startTimeoutMs: 1500 }),
       (e: Error) => e instanceof SoakStartError && /did not accept connections/.test(e.message),
     );
     // Not a Node process: no inspector line.
     await assert.rejects(
-      runSoak({ command: ['sleep', '20'], durationMs: 10_000, startTimeoutMs: 1000 }),
+      runSoak({ command: ['sleep', '20'], durationMs: 14_000, startTimeoutMs: 1000 }),
       (e: Error) => e instanceof SoakStartError && /Debugger listening/.test(e.message),
     );
   });

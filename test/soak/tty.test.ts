@@ -23,7 +23,7 @@ test('on a TTY the status line is rewritten in place, then cleared before the su
     process.execPath,
     ...CLI,
     'soak',
-    '--duration=12s',
+    '--duration=14s',
     '--warmup=2s',
     '--',
     process.execPath,
@@ -35,14 +35,14 @@ test('on a TTY the status line is rewritten in place, then cleared before the su
   const out = c.output();
   assert.ok(code === 0 || code === 3, `exit ${code}: ${out}`);
   const rewrites = out.split('\r\x1b[K');
-  // One rewrite per sample (every 500 ms over 12 s): far more than the plain mode's one per 10 s.
+  // One rewrite per sample (every 500 ms over 14 s): far more than the plain mode's one per 10 s.
   const statuses = rewrites.filter((s) =>
-    /^soak \d+s\/12s · \d+ req\/s · heap [\d.]+ MiB .* · slope .* · (warm-up|measuring|no-leak|leak)$/.test(s),
+    /^soak \d+s\/14s · \d+ req\/s · heap [\d.]+ MiB .* · slope .* · (warm-up|measuring|no-leak|leak)$/.test(s),
   );
   assert.ok(statuses.length >= 10, `only ${statuses.length} status rewrites in:\n${JSON.stringify(out.slice(0, 2000))}`);
   assert.ok(statuses.some((s) => s.endsWith('· warm-up')) && statuses.some((s) => !s.endsWith('· warm-up')), 'warm-up, then measuring');
   // No status line ends with a newline: each one overwrites the previous.
-  assert.ok(!/soak \d+s\/12s[^\r\n]*\r?\n/.test(out), 'a status line was followed by a newline');
+  assert.ok(!/soak \d+s\/14s[^\r\n]*\r?\n/.test(out), 'a status line was followed by a newline');
   // The last rewrite clears the line, and the summary follows on it.
   assert.match(rewrites[rewrites.length - 1]!, /^headroom soak: (NO-LEAK|INCONCLUSIVE) — /);
 });

@@ -2,6 +2,7 @@
 // a slow service whose few requests leave the per-request interval wide.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { resolveOptions, type ResolvedOptions } from '../../src/soak/options.js';
 import { DEFAULT_THRESHOLDS, judge, type Sample } from '../../src/soak/verdict.js';
 
 function series(n: number, rps: number, heapAt: (requests: number, i: number) => number, warmup = 0): Sample[] {
@@ -110,6 +111,45 @@ test('too few samples after warm-up: inconclusive, saying why', () => {
   const j = judge(series(12, 400, (r) => 6e6 + 60 * r, 6));
   assert.equal(j.verdict, 'inconclusive');
   assert.match(j.reason, /not enough samples/);
+});
+
+test('the shortest budget the options accept can reach a leak verdict', () => {
+  let o: ResolvedOptions | undefined;
+  for (let d = 1_000; o === undefined && d <= 60_000; d += 1_000) {
+    try {
+      o = resolveOptions({ command: ['node', 'server.js'], durationMs: d });
+    } catch {
+      // too short: the next second
+    }
+  }
+  assert.ok(o, 'some budget under a minute is accepted');
+  // The samples that budget takes (one every interval to its end, the warm-up's excluded), of a
+  // service leaking a steady 300 B/request at 400 requests/s.
+  const samples: Sample[] = [];
+  for (let t = o.sampleIntervalMs; t <= o.durationMs; t += o.sampleIntervalMs) {
+    const requests = Math.round(t * 0.4);
+    samples.push({ t, requests, heapUsed: 6e6 + 300 * requests + jitter(t), external: 0, handles: 3, gcMs: 5, warmup: t < o.warmupMs });
+  }
+  const j = judge(samples, o.thresholds);
+  assert.equal(j.verdict, 'leak', `with ${o.durationMs} ms: ${j.reason}`);
+});
+
+test('too few samples for an interval say so, never "-Infinity … Infinity"', () => {
+  // 16 samples after warm-up: a window of 8, whose newer half (4) is too few for a 95 % interval.
+  const j = judge(series(16, 800, (r, i) => 6e6 + 300 * r + jitter(i)));
+  assert.equal(j.verdict, 'inconclusive', j.reason);
+  assert.doesNotMatch(j.reason, /Infinity/);
+  assert.match(
+    j.reason,
+    /newer half of the window has too few samples .*too few samples for a 95 % interval: 4, and 6 with distinct request counts needed/,
+  );
+  // The same with minSamples 4: the whole window's own interval.
+  const few = judge(
+    series(8, 800, (r, i) => 6e6 + 300 * r + jitter(i)),
+    { ...DEFAULT_THRESHOLDS, minSamples: 4 },
+  );
+  assert.doesNotMatch(few.reason, /Infinity/);
+  assert.match(few.reason, /too few samples for a 95 % interval: 4,/);
 });
 
 test('thresholds are the documented defaults', () => {

@@ -1,0 +1,38 @@
+// runSoak's report: the load it states (requests, req/s) covers the same span as its elapsed time.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runSoak } from '../../src/soak/index.js';
+import { assertNoLeakedHandles } from '../helpers/resources.js';
+
+test(
+  'the load is reported up to the verdict, like elapsedMs: the heap snapshots after it (load running) add no requests',
+  { timeout: 90_000 },
+  async () => {
+    await assertNoLeakedHandles(async () => {
+      // ~2 KiB kept per request: a leak a short soak calls, so that the snapshot phase follows.
+      const service = `const keep = []; require('node:http').createServer((q, s) => { keep.push('x'.repeat(2000) + Math.random()); s.end('ok'); }).listen(process.env.PORT, '127.0.0.1');`;
+      const report = await runSoak({
+        command: [process.execPath, '-e', service],
+        durationMs: 14_000,
+        warmupMs: 2_000,
+        connections: 4,
+        rate: 300,
+        snapshots: 2,
+        snapshotIntervalMs: 1_000,
+        snapshotBudgetMs: 0,
+      });
+      assert.equal(report.verdict, 'leak', report.reason);
+      assert.ok(report.snapshots && 'takeMs' in report.snapshots, 'the snapshots were taken, with the load running between them');
+      const last = report.samples[report.samples.length - 1]!;
+      // The last sample is the verdict's: the requests counted are those it saw, over elapsedMs.
+      assert.equal(report.load.requests, last.requests, JSON.stringify({ load: report.load, last }));
+      assert.ok(
+        report.elapsedMs >= last.t && report.elapsedMs - last.t < 1_000,
+        `elapsed ${report.elapsedMs} ms, last sample at ${last.t} ms`,
+      );
+      assert.equal(report.load.rps, (report.load.requests * 1000) / report.elapsedMs);
+      const { requests, errors, statuses } = report.load;
+      assert.equal(requests, errors + Object.values(statuses).reduce((a, b) => a + b, 0), 'the counts add up');
+    });
+  },
+);
