@@ -53,6 +53,11 @@ function choice<T extends string>(query: Record<string, unknown>, name: string, 
 }
 
 export function parseParams(query: Record<string, unknown>, maxOutputDimension: number, metaOnly = false): ImageParams {
+  // A library caller's mistake (query: null, a string) is a 400 naming it, not a TypeError.
+  if (typeof query !== 'object' || query === null || Array.isArray(query))
+    throw bad(
+      `the query must be an object of parameters (url, w, h, …), got ${query === null ? 'null' : Array.isArray(query) ? 'an array' : typeof query}`,
+    );
   const known = metaOnly ? ['url'] : KNOWN;
   const unknown = Object.keys(query).find((k) => !known.includes(k));
   if (unknown !== undefined) throw bad(`unknown query parameter "${unknown.slice(0, 32)}"; accepted: ${known.join(', ')}`);

@@ -255,7 +255,13 @@ describe('transforms', () => {
   });
 
   test('query parameters are validated with messages naming the parameter', async () => {
-    const { get, q } = await setup();
+    const { get, q, image } = await setup();
+    // A library caller's query that is not an object: a 400 naming it, not a TypeError.
+    for (const query of [null, 'url=x', ['url']])
+      await assert.rejects(image.handle({ query: query as never }), {
+        code: 'HEADROOM_BAD_REQUEST',
+        message: /^the query must be an object of parameters \(url, w, h, …\), got (null|string|an array)$/,
+      });
     const cases: [string, RegExp][] = [
       [q('/img/png', '&w=abc'), /^w must be an integer/],
       [q('/img/png', '&h=0'), /^h must be an integer between 1 and/],
