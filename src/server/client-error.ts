@@ -3,7 +3,7 @@
 // bare CR, obsolete line folding, oversized headers, request timeouts), CONNECT (a reverse proxy
 // tunnels nothing; without a listener Node closes the socket without a word) and Expect values
 // other than 100-continue (Node's bare 417). Then the connection is closed.
-import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { maxHeaderSize, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -55,7 +55,10 @@ interface ParserError extends Error {
 
 function classify(err: ParserError): { code: ErrorCode; message: string } {
   if (err.code === 'HPE_HEADER_OVERFLOW')
-    return { code: 'HEADROOM_HEADERS_TOO_LARGE', message: 'request headers are larger than the server accepts' };
+    return {
+      code: 'HEADROOM_HEADERS_TOO_LARGE',
+      message: `the request line and headers are larger than the server accepts (${maxHeaderSize} bytes in all, the URL included; Node's --max-http-header-size)`,
+    };
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return { code: 'HEADROOM_REQUEST_TIMEOUT', message: 'the request was not received in time' };
   const reason = typeof err.reason === 'string' && err.reason.length < 100 ? `: ${err.reason}` : '';
   return { code: 'HEADROOM_BAD_REQUEST', message: `malformed HTTP request${reason}` };

@@ -450,6 +450,10 @@ describe('broken upstream framing and malformed requests answer in the error for
       assert.match(r.text, /\r\ncontent-type: application\/json/i);
       assert.equal(jsonBody(r).error?.code, code);
     }
+    // A long URL counts against the same limit; the message says what the limit covers and how big it is.
+    const longUrl = await rawRequest(t.url, `GET /api/${'u'.repeat(20_000)} HTTP/1.1\r\nHost: a\r\n\r\n`);
+    assert.equal(longUrl.status, 431);
+    assert.match(jsonBody(longUrl).error?.message ?? '', /request line and headers .* \(16384 bytes in all, the URL included/);
     // The gateway is still up.
     assert.equal((await request(`${t.url}/health/live`)).status, 200);
   });
