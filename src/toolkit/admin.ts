@@ -10,6 +10,7 @@ import { minorGc } from '../proxy/gc-assist.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { Dashboard } from '../observe/dashboard/index.js';
 import { createAdminAuth } from './auth.js';
+import { withoutTrailingSlashes } from './paths.js';
 import { createRateLimiter, enforceRateLimit } from './rate-limit.js';
 import { errorResponse, jsonResponse, type PlainResponse } from './response.js';
 
@@ -169,7 +170,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
         enforceRateLimit(limiter, request.client);
         authenticate(request.authorization);
         const q = request.path.indexOf('?');
-        const path = (q === -1 ? request.path : request.path.slice(0, q)).replace(/\/+$/, '') || '/';
+        const path = withoutTrailingSlashes(q === -1 ? request.path : request.path.slice(0, q));
         const methods = routes.get(path);
         if (!methods) throw new HeadroomError('HEADROOM_NOT_FOUND', `no admin endpoint ${path}`);
         const method = request.method === 'HEAD' ? 'GET' : request.method;

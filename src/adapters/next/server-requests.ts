@@ -24,6 +24,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Headroom } from '../../toolkit/headroom.js';
 import { pathOf } from '../../toolkit/node-middleware.js';
+import { withoutTrailingSlashes } from '../../toolkit/paths.js';
 import { createStallWatch } from './stalls.js';
 
 const CHANNEL = 'http.server.request.start';
@@ -67,10 +68,6 @@ export interface ServerRequests {
   /** Stops learning and counting. Idempotent. */
   close(): void;
 }
-
-// `/health/` reaches the /health route when Next.js keeps trailing slashes (skipTrailingSlashRedirect):
-// one own path, not one per variant a client sends.
-const withoutTrailingSlashes = (path: string): string => (path.endsWith('/') ? path.replace(/\/+$/, '') || '/' : path);
 
 const unanswered = (res: ServerResponse | undefined): res is ServerResponse => res !== undefined && !res.writableFinished && !res.destroyed;
 
@@ -151,6 +148,8 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
       return start.response;
     },
     own(seen, below = false) {
+      // `/health/` reaches the /health route when Next.js keeps trailing slashes
+      // (skipTrailingSlashRedirect): one own path, not one per variant a client sends.
       const path = withoutTrailingSlashes(seen);
       const prefix = `${path}/`;
       if (ownPaths.has(path) && (!below || ownPrefixes.includes(prefix))) return;

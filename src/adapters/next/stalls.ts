@@ -11,6 +11,7 @@
 // which Node's own keep-alive timer uses.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterMount } from '../../proxy/mount.js';
+import { withoutTrailingSlashes } from '../../toolkit/paths.js';
 
 const LOOKS = 4;
 
@@ -69,7 +70,7 @@ export function createStallWatch(): StallWatch {
     watch(path, timeout) {
       // A route's path as its first request showed it: `/image/` (Next keeps the slash with
       // skipTrailingSlashRedirect) must watch `/image` and all below it too.
-      const prefix = path.replace(/\/+$/, '') || '/';
+      const prefix = withoutTrailingSlashes(path);
       if (prefixes.some((p) => p.prefix === prefix)) return;
       prefixes.push({ prefix, timeout });
       if (timeout / LOOKS < period) {
