@@ -77,12 +77,13 @@ export function trustedClient(req: NodeRequest, trust: (address: string, hop: nu
   let address = req.socket?.remoteAddress ?? 'unknown';
   const header = req.headers['x-forwarded-for'];
   if (typeof header !== 'string' || header === '') return address;
-  // Empty entries (`a, , b`, a trailing comma) are no hop: Express's parser skips them too.
-  const hops = header
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '');
-  for (let hop = 0; trust(address, hop) && hop < hops.length; hop++) address = hops[hops.length - 1 - hop]!;
+  const entries = header.split(',');
+  for (let i = entries.length - 1, hop = 0; i >= 0; i--) {
+    const entry = entries[i]!.trim();
+    if (entry === '') continue; // `a, , b` or a trailing comma: no hop (Express's parser skips them too)
+    if (!trust(address, hop++)) break;
+    address = entry;
+  }
   return address;
 }
 
