@@ -337,9 +337,8 @@ export function createProxy(options: ProxyOptions): Proxy {
       ctx.location === undefined || clientUrl === url
         ? `proxy:${info.origin}${path}`
         : `proxy:${info.origin}${ctx.location.clientPrefixOf(clientUrl, path)}\0${path}`;
-    // Other methods are never answered from the cache; an unsafe one takes the key to invalidate.
-    if (method !== 'GET' && method !== 'HEAD')
-      return admit(req, res, path, info, invalidatesStored(method) ? key : undefined, 'method', note);
+    // Other methods are never answered from the cache; the key goes on for an unsafe one to invalidate.
+    if (method !== 'GET' && method !== 'HEAD') return admit(req, res, path, info, key, 'method', note);
     // Bypassed or known uncacheable: no lookup, and no promise on this hot path.
     const skipped = responseCache.skip(key, info.cacheControl);
     if (skipped !== undefined) return admit(req, res, path, info, key, SKIP_OUTCOME[skipped], note);

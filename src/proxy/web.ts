@@ -397,9 +397,8 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
     const client = fetchInfo?.remoteAddress;
     if (!responseCache) return admit(request, path, info, undefined, reqHeaders, undefined, client);
     const key = `proxy:${info.origin}${path}`;
-    // Other methods are never answered from the cache; an unsafe one takes the key to invalidate.
-    if (method !== 'GET' && method !== 'HEAD')
-      return admit(request, path, info, invalidatesStored(method) ? key : undefined, reqHeaders, 'method', client);
+    // Other methods are never answered from the cache; the key goes on for an unsafe one to invalidate.
+    if (method !== 'GET' && method !== 'HEAD') return admit(request, path, info, key, reqHeaders, 'method', client);
     const skipped = responseCache.skip(key, info.cacheControl);
     if (skipped !== undefined) return admit(request, path, info, key, reqHeaders, SKIP_OUTCOME[skipped], client);
     let hit;
