@@ -70,8 +70,9 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
   const encoder = sizes.encoder
     ? createTransformQueue({ ...sizes.encoder, queueTimeout: o.queueTimeout, critical, onIdle: lendToEncoders })
     : undefined;
-  const failure = (err: unknown): Error => sharpFailure(err, o.maxInputPixels, o.transformTimeout);
-  const timeoutSeconds = Math.min(3600, Math.ceil(o.transformTimeout / 1000));
+  // sharp's timeout is whole seconds (IMAGE_TRANSFORM_TIMEOUT is at most an hour, sharp's limit).
+  const timeoutSeconds = Math.ceil(o.transformTimeout / 1000);
+  const failure = (err: unknown): Error => sharpFailure(err, o.maxInputPixels, timeoutSeconds);
 
   /**
    * Hands decoded pixels to an encoder; resolves once they are queued within the backlog or an
@@ -192,14 +193,14 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
 }
 
 /** What a sharp failure means for the client: too many pixels (400), too slow (504) or an undecodable image. */
-function sharpFailure(err: unknown, maxInputPixels: number, transformTimeout: number): Error {
+function sharpFailure(err: unknown, maxInputPixels: number, timeoutSeconds: number): Error {
   if (isHeadroomError(err)) return err;
   const msg = err instanceof Error ? err.message : String(err);
   // sharp's own words when its timeout stops libvips: "timeout: 12% complete".
   if (/^timeout: \d+% complete/.test(msg))
     return new HeadroomError(
       'HEADROOM_IMAGE_TRANSFORM_TIMEOUT',
-      `the transform ran longer than IMAGE_TRANSFORM_TIMEOUT (${Math.ceil(transformTimeout / 1000)} s) and was stopped; ask for a smaller output or a faster format`,
+      `the transform ran longer than IMAGE_TRANSFORM_TIMEOUT (${timeoutSeconds} s) and was stopped; ask for a smaller output or a faster format`,
       { cause: err },
     );
   if (/pixel limit/i.test(msg))
