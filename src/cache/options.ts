@@ -25,6 +25,7 @@ import {
   type OptionSpec,
   type OptionsPlace,
   type SpecValues,
+  VISIBLE_ASCII,
 } from '../options/spec.js';
 import { MAX_GET_BYTES } from './stores/types.js';
 import type { CacheOptions } from './types.js';
@@ -149,7 +150,7 @@ export const redisSpecs = {
     doc: 'Prefix of every Redis key and of the bus channel; instances that share a cache use the same prefix.',
     default: 'headroom:',
     maxLength: 128,
-    pattern: /^[\x21-\x7e]+$/,
+    pattern: VISIBLE_ASCII,
     accepted:
       "must be 1 to 128 printable ASCII characters without spaces (not empty: it tells the cache's keys from every other key in the database)",
   }),

@@ -237,6 +237,9 @@ export function optionalStr(
   });
 }
 
+/** Visible ASCII, no spaces: a bearer token (RFC 6750's token68 and more), a key prefix. */
+export const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+
 /** What an HTTP header value can carry as a credential: visible ASCII, spaces only between words. */
 export const HEADER_VALUE_CHARS = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 

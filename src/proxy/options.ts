@@ -17,6 +17,7 @@ import {
   Refused,
   str,
   type OptionSpec,
+  VISIBLE_ASCII,
 } from '../options/spec.js';
 import type { Cache } from '../cache/types.js';
 import type { PressureSource } from '../monitor/types.js';
@@ -57,7 +58,7 @@ export const proxySpecs = {
     default: undefined,
     secret: true,
     // Checked here: a character a header cannot carry would fail every proxied request instead.
-    pattern: /^[\x21-\x7e]+$/,
+    pattern: VISIBLE_ASCII,
     accepted:
       "must be 1 to 4096 visible ASCII characters without spaces (a bearer token, such as RFC 6750's token68: letters, digits, - . _ ~ + / =)",
   }),
