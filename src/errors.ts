@@ -54,7 +54,10 @@ export const ERRORS = {
   HEADROOM_QUEUE_TIMEOUT: { status: 503, doc: 'The request waited in the admission queue longer than allowed; see Retry-After.' },
   HEADROOM_MEMORY_PRESSURE: { status: 503, doc: 'The memory circuit breaker is open; see Retry-After.' },
   HEADROOM_SHED: { status: 503, doc: 'An in-flight response was aborted to relieve critical memory pressure.' },
-  HEADROOM_DRAINING: { status: 503, doc: 'The gateway or app is shutting down and takes no new work.' },
+  HEADROOM_DRAINING: {
+    status: 503,
+    doc: 'The gateway or app is shutting down and takes no new work; also a call on a part (cache, image service, proxy) after its close().',
+  },
   // upstream
   HEADROOM_UPSTREAM_UNREACHABLE: { status: 502, doc: 'The upstream refused or dropped the connection before answering.' },
   HEADROOM_UPSTREAM_TIMEOUT: { status: 504, doc: 'The upstream sent no response headers (or no body after them) within STREAM_TIMEOUT.' },

@@ -137,6 +137,7 @@ export class TieredCache implements Cache {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
+    this.refuseIfClosed('get');
     checkKey('get', key);
     if (this.gens !== undefined) {
       const found = await this.lookup(key);
@@ -149,6 +150,7 @@ export class TieredCache implements Cache {
   }
 
   async has(key: string): Promise<boolean> {
+    this.refuseIfClosed('has');
     checkKey('has', key);
     if (this.gens !== undefined) {
       const found = await this.lookup(key);
@@ -200,6 +202,7 @@ export class TieredCache implements Cache {
   }
 
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<void> {
+    this.refuseIfClosed('set');
     checkSet(key, options);
     return this.store(key, value, options);
   }
@@ -218,6 +221,7 @@ export class TieredCache implements Cache {
   // have found the old value in L2 (before L2 dropped it) and copied it into L1. Writes in flight
   // are the store's part (it stops them) and, for setStream's L1 copy, the version check.
   async delete(key: string): Promise<void> {
+    this.refuseIfClosed('delete');
     checkKey('delete', key);
     const drop = (): void => {
       this.versions.bumpKey(key);
@@ -230,6 +234,7 @@ export class TieredCache implements Cache {
   }
 
   async invalidateByTag(tag: string): Promise<void> {
+    this.refuseIfClosed('invalidateByTag');
     checkTag(tag);
     const drop = (): void => {
       this.versions.bumpAll();
@@ -245,6 +250,7 @@ export class TieredCache implements Cache {
   }
 
   async invalidateAll(): Promise<void> {
+    this.refuseIfClosed('invalidateAll');
     const drop = (): void => {
       this.versions.bumpAll();
       this.l1.clear();
@@ -269,6 +275,7 @@ export class TieredCache implements Cache {
   }
 
   async getOrSet<T>(key: string, loader: () => Promise<T> | T, options: GetOrSetOptions = {}): Promise<T> {
+    this.refuseIfClosed('getOrSet');
     checkKey('getOrSet', key);
     const at = now();
     const e: L1Entry | undefined = this.l1.peek(key, at);
@@ -310,6 +317,7 @@ export class TieredCache implements Cache {
   }
 
   async getStream(key: string): Promise<StreamEntry | undefined> {
+    this.refuseIfClosed('getStream');
     checkKey('getStream', key);
     const at = now();
     const e = this.l1.peek(key, at);
@@ -335,6 +343,7 @@ export class TieredCache implements Cache {
   }
 
   async setStream(key: string, readable: Readable, options: SetOptions & { size?: number } = {}): Promise<void> {
+    this.refuseIfClosed('setStream');
     checkSetStream(key, readable, options);
     const meta = this.meta(ValueType.Binary, options);
     this.versions.bumpKey(key);
@@ -482,6 +491,12 @@ export class TieredCache implements Cache {
     return this.close();
   }
 
+  /** A call after close() is a mistake to report, not a write that would fill a cache nobody empties. */
+  private refuseIfClosed(call: string): void {
+    if (this.closing !== undefined)
+      throw new HeadroomError('HEADROOM_DRAINING', `cache.${call}() was called after cache.close(); a closed cache takes no more calls`);
+  }
+
   private meta(type: ValueType, o: SetOptions): Meta {
     // Checked by the call (call-options.ts); the default by createCache.
     const ttl = o.ttl ?? this.defaultTtl;
@@ -588,6 +603,7 @@ export class TieredCache implements Cache {
 
   /** An L1 put; with Redis, under the current generations of its tags (not at all when one cannot be followed). */
   private putL1(key: string, type: ValueType, value: unknown, m: Meta, checkedAt = now()): void {
+    if (this.closing !== undefined) return; // a load or read that settles after close() keeps nothing
     if (this.gens === undefined) {
       this.l1.put(key, type, value, m.expiresAt, m.staleUntil, m.tags);
       return;

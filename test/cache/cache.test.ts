@@ -539,6 +539,35 @@ for (const [name, opts] of variants) {
       await c.close();
     });
 
+    test('every call after close() rejects with HEADROOM_DRAINING and keeps nothing; a load running at close answers but is not kept', async () => {
+      const c = createCache(opts());
+      await c.set('k', 'v');
+      const held = gate();
+      const loading = c.getOrSet('slow', async () => (await held.wait, 'loaded'));
+      await c.close();
+      held.release();
+      assert.equal(await loading, 'loaded', 'the caller of a load in flight still gets its value');
+      assert.equal(c.stats().l1.entries, 0, 'nothing was put back into the closed cache');
+      const calls: [string, () => Promise<unknown>][] = [
+        ['get', () => c.get('k')],
+        ['has', () => c.has('k')],
+        ['set', () => c.set('k', 'v2')],
+        ['delete', () => c.delete('k')],
+        ['invalidateByTag', () => c.invalidateByTag('t')],
+        ['invalidateAll', () => c.invalidateAll()],
+        ['getOrSet', () => c.getOrSet('k', () => assert.fail('a closed cache must not run the loader'))],
+        ['getStream', () => c.getStream('k')],
+        ['setStream', () => c.setStream('k', Readable.from([Buffer.from('x')]), {})],
+      ];
+      for (const [call, run] of calls)
+        await assert.rejects(run(), (err: HeadroomError) => {
+          assert.equal(err.code, 'HEADROOM_DRAINING', call);
+          assert.match(err.message, new RegExp(`cache\\.${call}\\(\\) was called after cache\\.close\\(\\)`));
+          return true;
+        });
+      assert.equal(c.stats().l1.entries, 0);
+    });
+
     test('close() is idempotent and leaves no handle behind', async () => {
       await assertNoLeakedHandles(async () => {
         const c = createCache({ ...opts(), cleanupInterval: 1000, monitor: new FakePressure() });
