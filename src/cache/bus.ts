@@ -101,6 +101,8 @@ export class Bus {
         // What senders sent meanwhile is lost: their next messages show it as gaps (counted).
         this.reconnects++;
         o.onResync();
+        // A new connection is subscribed to nothing (ioredis's autoResubscribe is off: see redis-client.ts).
+        this.subscribe();
       }
       this.wasReady = true;
       this.disconnected = false;
@@ -109,7 +111,12 @@ export class Bus {
       if (this.wasReady) this.disconnected = true;
     });
     this.sub.on('message', (_channel: string, raw: string) => this.receive(raw));
-    this.sub.subscribe(o.channel).catch(o.onError);
+    this.subscribe();
+  }
+
+  /** A failure (the connection dropped before the reply) is reported; the next 'ready' subscribes again. */
+  private subscribe(): void {
+    if (this.closing === undefined) this.sub.subscribe(this.o.channel).catch(this.o.onError);
   }
 
   get connected(): boolean {

@@ -38,7 +38,15 @@ const lastFailedProbe = new WeakMap<RedisClient, number>();
  */
 const SENTINEL_PROBE_LINGER = 2000 + 50;
 
-const SUBSCRIBER: RedisOptions = { enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null, autoResubscribe: true };
+// The bus subscribes again after each reconnect itself: ioredis's autoResubscribe sends SUBSCRIBE
+// without handling its failure (an unhandled rejection when the connection drops again before the
+// reply) and then forgets the channel, so the next reconnect would not subscribe at all.
+const SUBSCRIBER: RedisOptions = {
+  enableOfflineQueue: true,
+  commandTimeout: undefined,
+  maxRetriesPerRequest: null,
+  autoResubscribe: false,
+};
 
 function hostPort(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
@@ -64,7 +72,7 @@ export interface CreatedClient {
   client: RedisClient;
   /**
    * A connection for the invalidation bus: SUBSCRIBE waits for the first connection (offline
-   * queue, no command timeout), however late Redis comes up; ioredis resubscribes after a drop.
+   * queue, no command timeout), however late Redis comes up; the bus subscribes again after a drop.
    */
   subscriber(): RedisClient;
 }
