@@ -325,8 +325,9 @@ export function list(c: Common<string[]> & { item?: RegExp; itemText?: string; m
     // A library-only list is an array; one the gateway configures is also written comma-separated.
     c.env ? `must be a list of ${what} (an array; comma-separated in the variable and the flag)` : `must be an array of ${what}`,
     (raw) => {
-      // A boolean or a number is not a list (allowPrivateOrigins: true would read as an origin "true").
-      const items = Array.isArray(raw) ? raw.map(text) : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()) : undefined;
+      // A boolean or a number is not a list (allowPrivateOrigins: true would read as an origin "true"),
+      // nor an item of one (allowedOrigins: [5] is a mistake, not the origin "5").
+      const items = Array.isArray(raw) ? raw.map(onlyText) : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()) : undefined;
       if (!items) return undefined;
       const clean = items.filter((s) => s !== '');
       if (clean.length > maxItems || clean.some((s) => s === undefined || (c.item && !c.item.test(s)))) return undefined;

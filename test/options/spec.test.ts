@@ -48,6 +48,11 @@ test('a list says "array" to a library caller and "comma-separated" only where a
   // A boolean or a number is not a list of one (an origin list given `true` would hold "true").
   refuses(() => resolveOptions('make', specs, { paths: true }), 'make: paths=true: must be an array of at most 3 paths starting with /');
   refuses(() => resolveOptions('make', specs, { paths: 7 }), 'make: paths=7: must be an array of at most 3 paths starting with /');
+  // Nor is a number an item (an origin list given [5] would hold "5").
+  const plain = list({ doc: 'd', default: [] });
+  assert.equal(plain.parse(['a', 5]), undefined);
+  assert.equal(plain.parse([true]), undefined);
+  assert.deepEqual(plain.parse([' a', 'b ']), ['a', 'b']);
 });
 
 test('an object handed on to another part is named by its path in the first part’s options', () => {
