@@ -6,7 +6,16 @@
 import { HeadroomError, isHeadroomError } from '../errors.js';
 import type { ResolvedImageOptions } from './options.js';
 import type { OutputFormat } from './transform.js';
-import { decodeResize, encodeRaw, outputPixelsBound, stageable, transform, type RawImage, type TransformSpec } from './transform.js';
+import {
+  avifEffort,
+  decodeResize,
+  encodeRaw,
+  outputPixelsBound,
+  stageable,
+  transform,
+  type RawImage,
+  type TransformSpec,
+} from './transform.js';
 import { createTransformQueue, lendWhileIdle, type QueueStats } from './transform-queue.js';
 import { stageSizes } from './stage-sizes.js';
 import type { ImageParams } from './params.js';
@@ -146,6 +155,8 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
       // timeout does not run while paused): the queue timeout bounds the wait, and the download
       // gets a fresh IMAGE_TIMEOUT once a slot is free.
       if (src.kind === 'stream') src.res.clearDeadline();
+      const outputPixels =
+        m.width === null || m.height === null ? Infinity : outputPixelsBound(m.width, m.height, params.w, params.h, params.fit);
       const spec: TransformSpec = {
         w: params.w,
         h: params.h,
@@ -156,10 +167,9 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
         keepMetadata: o.keepMetadata,
         maxInputPixels: o.maxInputPixels,
         timeoutSeconds,
+        avifEffort: avifEffort(outputPixels),
       };
-      const rawBytes =
-        m.width === null || m.height === null ? Infinity : outputPixelsBound(m.width, m.height, params.w, params.h, params.fit) * 4;
-      const staged = encoder !== undefined && stageable(spec) && rawBytes <= STAGED_MAX_RAW_BYTES;
+      const staged = encoder !== undefined && stageable(spec) && outputPixels * 4 <= STAGED_MAX_RAW_BYTES;
       const result = await queue.run(
         estimate,
         async () => {

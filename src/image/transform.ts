@@ -22,6 +22,22 @@ export interface TransformSpec {
   maxInputPixels: number;
   /** Longest each sharp pipeline may run (sharp's timeout: whole seconds). */
   timeoutSeconds: number;
+  /** libaom's effort for an AVIF output (avifEffort of the output's size); sharp's default 4 when unset. */
+  avifEffort?: number;
+}
+
+/**
+ * The AVIF effort for an output of at most `pixels` pixels (Infinity: not known). sharp's timeout()
+ * cannot stop an AVIF encode (libheif encodes in one call once the pixels are ready), so its time
+ * is bounded by a lower effort for larger outputs. Measured on the 2-core dev VM with noise, the
+ * slowest content, per megapixel: effort 4 (sharp's default) ~10-12 s, 3 ~1.8 s, 2 ~1.1 s, 0 ~0.4 s;
+ * so no encode up to 16 MP takes more than ~9 s there (a smooth photo a fraction of that).
+ */
+export function avifEffort(pixels: number): number {
+  if (pixels <= 500_000) return 4;
+  if (pixels <= 4_000_000) return 3;
+  if (pixels <= 8_000_000) return 2;
+  return 0;
 }
 
 /** Decoded, resized pixels between the two stages. */
@@ -43,7 +59,7 @@ function encode(img: Sharp, s: TransformSpec): Promise<Buffer> {
     case 'webp':
       return img.webp({ quality: s.quality }).toBuffer();
     case 'avif':
-      return img.avif({ quality: s.quality }).toBuffer();
+      return img.avif({ quality: s.quality, effort: s.avifEffort ?? 4 }).toBuffer();
     case 'jpeg':
       return img.jpeg({ quality: s.quality, mozjpeg: false }).toBuffer();
     case 'png':

@@ -9,6 +9,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { waitFor } from '../helpers/wait.js';
 import { createImageService } from '../../src/image/index.js';
 import type { ImageService } from '../../src/image/types.js';
+import { transform } from '../../src/image/transform.js';
 import { images, testCache, startOrigin, type Origin } from './fixtures.js';
 
 let origin: Origin;
@@ -160,5 +161,27 @@ test('IMAGE_ENCODE_CONCURRENCY=0 encodes inside the slot, with the same bytes', 
     assert.equal(staged.stats().encoding!.active, 0);
   } finally {
     await Promise.all([inSlot.close(), staged.close()]);
+  }
+});
+
+test('a larger AVIF output is encoded at a lower effort: the transform timeout cannot stop an AVIF encode', async () => {
+  const img = await images();
+  const image = service(1);
+  try {
+    // 800 × 800 of noise, over 0.5 MP: effort 3 (sharp's default 4 took about six times as long here).
+    const res = await image.handle({ query: { url: `${origin.url}/img/big`, w: '800', format: 'avif' } });
+    assert.equal(res.status, 200);
+    const spec = {
+      w: 800,
+      quality: 80,
+      format: 'avif',
+      animated: false,
+      keepMetadata: false,
+      maxInputPixels: 50_000_000,
+      timeoutSeconds: 30,
+    } as const;
+    assert.ok(Buffer.isBuffer(res.body) && res.body.equals(await transform(img.big, { ...spec, avifEffort: 3 })));
+  } finally {
+    await image.close();
   }
 });

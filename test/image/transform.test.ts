@@ -4,7 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
-import { decodeResize, encodeRaw, outputPixelsBound, stageable, transform, type TransformSpec } from '../../src/image/transform.js';
+import {
+  avifEffort,
+  decodeResize,
+  encodeRaw,
+  outputPixelsBound,
+  stageable,
+  transform,
+  type TransformSpec,
+} from '../../src/image/transform.js';
 import { images } from './fixtures.js';
 
 const spec = (over: Partial<TransformSpec>): TransformSpec => ({
@@ -77,4 +85,18 @@ test('outputPixelsBound is an upper bound of the real output size for every fit'
   }
   assert.equal(outputPixelsBound(2000, 1333, 400), 400 * 267);
   assert.equal(outputPixelsBound(300, 200), 60_000);
+});
+
+test('AVIF effort falls as the output grows, fastest when the size is not known', () => {
+  const tiers: [number, number][] = [
+    [1, 4],
+    [500_000, 4],
+    [500_001, 3],
+    [4_000_000, 3],
+    [4_000_001, 2],
+    [8_000_000, 2],
+    [8_000_001, 0],
+    [Infinity, 0],
+  ];
+  for (const [pixels, effort] of tiers) assert.equal(avifEffort(pixels), effort, `${pixels} pixels`);
 });
