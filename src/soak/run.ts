@@ -65,6 +65,8 @@ const EXIT_GRACE_MS = 5000;
 const failedOf = (s: LoadStats): number => s.errors + (s.statuses['4xx'] ?? 0) + (s.statuses['5xx'] ?? 0);
 /** Requests the warm-up must have sent before all of them failing says the load reaches no route. */
 const MIN_REACH_REQUESTS = 20;
+/** How long the first answer may take, whatever the warm-up, before the service "never answered". */
+const FIRST_ANSWER_GRACE_MS = 5_000;
 
 /**
  * Why the soak ended early when the service it started is leaving: the inspector lets go (a Node
@@ -203,13 +205,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       samples.push(sample);
       // A load that reaches none of the service's routes (a 404 for every GET / of the default) is a
       // set-up mistake: said once the warm-up is over, not as "inconclusive" after the whole budget.
-      if (!sample.warmup && !reachChecked) {
+      // No answer yet is "never answered" only after FIRST_ANSWER_GRACE_MS too: with a short or no
+      // warm-up, a slow first answer (a cold start) would otherwise end the soak.
+      const unanswered = load.stats().requests === 0;
+      if (!sample.warmup && !reachChecked && !(unanswered && sample.t < FIRST_ANSWER_GRACE_MS)) {
         reachChecked = true;
         const s = load.stats();
         const failed = failedOf(s);
         if (s.requests === 0)
           throw new SoakStartError(
-            `soak: the service never answered: it accepts connections at ${url}, but none of the requests sent during the ${(o.warmupMs / 1000).toFixed(1)} s warm-up got an answer (${load.inFlight} still waiting): check --url and that the service responds`,
+            `soak: the service never answered: it accepts connections at ${url}, but none of the requests sent in the first ${(sample.t / 1000).toFixed(1)} s (the warm-up: ${(o.warmupMs / 1000).toFixed(1)} s) got an answer (${load.inFlight} still waiting): check --url and that the service responds`,
           );
         if (s.requests >= MIN_REACH_REQUESTS && failed === s.requests)
           throw new SoakStartError(

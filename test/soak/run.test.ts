@@ -36,3 +36,29 @@ test(
     });
   },
 );
+
+test(
+  'without a warm-up, a first answer slower than a sample interval is a slow start, not a service that never answered',
+  { timeout: 60_000 },
+  async () => {
+    // The first request is answered after 1.5 s (a cold start), the rest at once.
+    const service = `let first = true; require('node:http').createServer((q, s) => { if (first) { first = false; setTimeout(() => s.end('ok'), 1500); } else s.end('ok'); }).listen(process.env.PORT, '127.0.0.1');`;
+    const stop = new AbortController();
+    let answeredAt: number | undefined;
+    const report = await runSoak({
+      command: [process.execPath, '-e', service],
+      durationMs: 14_000,
+      warmupMs: 0,
+      connections: 1,
+      onProgress: (p) => {
+        // Samples go on after the first answer: then the soak is stopped.
+        if (p.requests > 0) answeredAt ??= p.elapsedMs;
+        if (answeredAt !== undefined && p.elapsedMs > answeredAt) stop.abort();
+      },
+      signal: stop.signal,
+    });
+    assert.equal(report.verdict, 'inconclusive');
+    assert.match(report.reason, /^stopped before a verdict/);
+    assert.ok(answeredAt !== undefined && answeredAt >= 1_000, `first answer seen at ${answeredAt} ms`);
+  },
+);
