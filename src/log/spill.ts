@@ -1,5 +1,5 @@
-// The optional disk spill of the log shipper: when the memory cap is full, lines go to an
-// append-only file capped in bytes instead of being dropped, and are read back in order when the
+// The optional disk spill of the log shipper: when the memory cap is full, lines go to a file
+// capped in bytes (a ring: lines read back make room for new ones) instead of being dropped, and are read back in order when the
 // sink takes them again. One file per shipper, removed by close(): it outlasts an outage, not a
 // restart. Writes are synchronous appends (the page cache; pino's own stdout destination writes
 // synchronously too), so the line is on its way to disk before write() returns and nothing else
@@ -26,9 +26,15 @@ export class SpillFile {
   private fd: number | undefined;
   /** Lines written and not yet read back (nor skipped). */
   entries = 0;
-  /** Bytes of the file written so far (reset when everything has been read back). */
-  size = 0;
+  /** Bytes written and not yet read back. */
+  pendingBytes = 0;
+  // The file is a ring of at most maxBytes: records are written at writeAt and read at readAt;
+  // a record that does not fit before maxBytes goes to the start (when the lines read back left
+  // room there), and wrapEnd is where the records before that point end. Only this process reads
+  // the file, so these offsets live in memory (nothing on disk marks the wrap).
   private readAt = 0;
+  private writeAt = 0;
+  private wrapEnd: number | undefined;
   /** Lines skipped because their record was truncated or corrupt. */
   corrupt = 0;
   /** Lines ever appended (cumulative, for the metrics). */
@@ -47,15 +53,16 @@ export class SpillFile {
     this.fd = openSync(this.path, 'wx+', 0o600);
   }
 
-  /** Bytes written and not yet read back. */
-  get pendingBytes(): number {
-    return this.size - this.readAt;
-  }
-
-  /** Appends a line; false (nothing written) when the file would pass maxBytes or the write fails. */
+  /**
+   * Appends a line; false (nothing written) when the unread bytes would pass maxBytes, when there
+   * is no room for it in the ring (at most one record's size is lost at the end of the file), or
+   * when the write fails.
+   */
   append(line: SpilledLine): boolean {
     if (this.fd === undefined) return false;
-    if (this.size + HEADER + line.buf.length > this.maxBytes) {
+    const bytes = HEADER + line.buf.length;
+    const at = this.pendingBytes + bytes > this.maxBytes ? undefined : this.placeFor(bytes);
+    if (at === undefined) {
       this.refused++;
       return false;
     }
@@ -65,18 +72,27 @@ export class SpillFile {
     head.writeDoubleLE(line.time, 10);
     head.writeUInt32LE(crc32(line.buf, crc32(head.subarray(8))), 4);
     try {
-      const wrote = writeSync(this.fd, Buffer.concat([head, line.buf]), 0, HEADER + line.buf.length, this.size);
-      if (wrote !== HEADER + line.buf.length) throw new Error('short write');
+      const wrote = writeSync(this.fd, Buffer.concat([head, line.buf]), 0, bytes, at);
+      if (wrote !== bytes) throw new Error('short write');
     } catch {
-      // ENOSPC, EIO or a short write: what was written is cut off again; the spill takes no more.
-      this.truncate(this.size);
+      // ENOSPC, EIO or a short write: nothing points at what was written; the line is refused.
       this.refused++;
       return false;
     }
-    this.size += HEADER + line.buf.length;
+    if (at === 0 && this.writeAt > 0 && this.wrapEnd === undefined && this.entries > 0) this.wrapEnd = this.writeAt;
+    this.writeAt = at + bytes;
+    this.pendingBytes += bytes;
     this.entries++;
     this.spilled++;
     return true;
+  }
+
+  /** Where a record of `bytes` goes: after the last one, or at the start of the file once the end is reached. */
+  private placeFor(bytes: number): number | undefined {
+    if (this.entries === 0) return 0;
+    if (this.wrapEnd !== undefined) return this.writeAt + bytes <= this.readAt ? this.writeAt : undefined;
+    if (this.writeAt + bytes <= this.maxBytes) return this.writeAt;
+    return bytes <= this.readAt ? 0 : undefined;
   }
 
   /**
@@ -88,10 +104,15 @@ export class SpillFile {
     const lines: SpilledLine[] = [];
     const head = Buffer.allocUnsafe(HEADER);
     while (this.fd !== undefined && this.entries > 0 && lines.length < max) {
+      if (this.readAt === this.wrapEnd) {
+        this.readAt = 0;
+        this.wrapEnd = undefined;
+      }
       const line = this.readOne(head);
       if (!line) return { lines, skipped: this.skipRest() };
       if (!fits(line)) break;
       this.readAt += HEADER + line.buf.length;
+      this.pendingBytes -= HEADER + line.buf.length;
       this.entries--;
       this.readBack++;
       lines.push(line);
@@ -104,7 +125,7 @@ export class SpillFile {
     try {
       if (readSync(this.fd!, head, 0, HEADER, this.readAt) !== HEADER) return undefined;
       const length = head.readUInt32LE(0);
-      if (this.readAt + HEADER + length > this.size) return undefined;
+      if (this.readAt + HEADER + length > (this.wrapEnd ?? this.writeAt)) return undefined;
       const buf = Buffer.allocUnsafeSlow(length); // its own memory, not a pool slab (see owned() in formats.ts)
       if (readSync(this.fd!, buf, 0, length, this.readAt + HEADER) !== length) return undefined;
       if (crc32(buf, crc32(head.subarray(8))) !== head.readUInt32LE(4)) return undefined;
@@ -125,15 +146,13 @@ export class SpillFile {
   /** Everything was read back: the file starts again from empty. */
   private reset(): void {
     this.readAt = 0;
-    this.truncate(0);
-    this.size = 0;
-  }
-
-  private truncate(at: number): void {
+    this.writeAt = 0;
+    this.wrapEnd = undefined;
+    this.pendingBytes = 0;
     try {
-      if (this.fd !== undefined) ftruncateSync(this.fd, at);
+      if (this.fd !== undefined) ftruncateSync(this.fd, 0);
     } catch {
-      // the next append writes at `size` regardless of what is past it
+      // the next append writes at 0 regardless of what is past it
     }
   }
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { createLogShipper, type LogShipperOptions } from '../../src/log/index.js';
+import { SpillFile } from '../../src/log/spill.js';
 import { loadConfig, ConfigError } from '../../src/config/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { refuses } from '../helpers/options.js';
@@ -165,6 +166,39 @@ describe('log shipper: disk spill', () => {
       });
     });
   }
+
+  test('a steady backlog: the file takes lines while its unread bytes leave room (a ring), never grows past its cap, and reads back in order', () => {
+    const maxBytes = 64 * 1024;
+    const spill = new SpillFile(freshDir(), maxBytes);
+    try {
+      const record = 18 + 200; // header + line
+      let written = 0;
+      let read = 0;
+      const line = (i: number) => ({ buf: Buffer.from(String(i).padStart(200, '-')), level: 30, time: i });
+      // A backlog of ~40 lines, then 500 rounds of five lines out, five in: 20 times the cap written.
+      while (written < 40) assert.ok(spill.append(line(written++)));
+      for (let round = 0; round < 500; round++) {
+        const { lines, skipped } = spill.read(5, () => true);
+        assert.equal(skipped, 0);
+        for (const l of lines) assert.equal(Number(l.buf.toString().replace(/^-+/, '')), read++, 'in order');
+        for (let k = 0; k < 5; k++)
+          assert.ok(spill.append(line(written++)), `refused at round ${round} holding ${spill.pendingBytes} of ${maxBytes} bytes`);
+        assert.equal(spill.pendingBytes, spill.entries * record);
+        assert.ok(statSync(spill.path).size <= maxBytes, `file ${statSync(spill.path).size} bytes`);
+      }
+      // Filled to the cap: refused only once the unread bytes (plus at most one record lost at the
+      // end of the ring) leave no room.
+      while (spill.append(line(written++)));
+      assert.ok(spill.pendingBytes > maxBytes - 2 * record, `full at ${spill.pendingBytes} of ${maxBytes}`);
+      assert.equal(spill.refused, 1);
+      const { lines } = spill.read(10_000, () => true);
+      for (const l of lines) assert.equal(Number(l.buf.toString().replace(/^-+/, '')), read++);
+      assert.equal(read, written - 1);
+      assert.equal(statSync(spill.path).size, 0, 'empty again once read back');
+    } finally {
+      spill.close();
+    }
+  });
 
   test('a spill directory that cannot be used, or a bad size, is refused naming the option', () => {
     const notADir = join(root, 'plain-file');
