@@ -38,7 +38,7 @@ export const logShipSpecs = {
   }),
   maxBytes: bytes({
     env: 'LOG_SHIP_MAX_BYTES',
-    doc: 'Cap on every byte waiting to be shipped (queued, in flight, waiting for a retry), counted as sent on the wire plus 64 bytes of bookkeeping a line. When full, lines are dropped (debug and info before warn and above, oldest first); logging never blocks.',
+    doc: 'Cap on every byte waiting to be shipped (queued, in flight, waiting for a retry), counted as sent on the wire plus 256 bytes of bookkeeping a line. When full, lines are dropped (debug and info before warn and above, oldest first); logging never blocks.',
     default: 16 * 1024 ** 2,
     min: 16 * 1024,
     max: 1024 ** 3,

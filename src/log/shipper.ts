@@ -22,6 +22,7 @@ import Pool from 'undici/lib/dispatcher/pool.js';
 import request from 'undici/lib/api/api-request.js';
 import undiciErrors from 'undici/lib/core/errors.js';
 import { HeadroomError } from '../errors.js';
+import { kindOf } from '../options/spec.js';
 import { Deque } from './deque.js';
 import { SpillFile, type SpilledLine } from './spill.js';
 import { assemble, bulkVerdict, createFormat, ENTRY_OVERHEAD, levelOf, owned, WARN, type Entry, type Verdict } from './formats.js';
@@ -135,6 +136,9 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   }
 
   function write(line: string | Uint8Array): boolean {
+    // Checked before it is counted, so produced = sent + dropped + pending still holds.
+    if (typeof line !== 'string' && !(line instanceof Uint8Array))
+      throw new TypeError(`createLogShipper: write() takes a log line as a string or a Uint8Array, got ${kindOf(line)}`);
     produced++;
     if (closing) {
       drop('close');
@@ -399,8 +403,10 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     // undici's timeouts cover connect, headers and body separately; this bounds the whole request.
     const timer = setTimeout(() => ac.abort(), o.timeout);
     timer.unref();
+    let answered = false;
     try {
       const res = await request.call(client, { path, method: 'POST', headers, body: b.body, signal: ac.signal });
+      answered = true;
       let verdict: Verdict;
       if (res.statusCode >= 200 && res.statusCode < 300) {
         verdict =
@@ -417,7 +423,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     } catch (err) {
       const outcome = outcomeOf(err, ac.signal.aborted);
       requests[outcome]++;
-      return { kind: 'retry', reason: (err as Error).message, unreachable: outcome !== 'error' };
+      return { kind: 'retry', reason: (err as Error).message, unreachable: outcome !== 'error' || (!answered && connectionLost(err)) };
     } finally {
       clearTimeout(timer);
       b.inFlight = false;
@@ -526,6 +532,14 @@ function outcomeOf(err: unknown, aborted: boolean): RequestOutcome {
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
   if (code === 'ECONNREFUSED') return 'refused';
   return 'error';
+}
+
+/** Connection errors (not answers): a sink that resets or cannot be found is as unreachable as one that refuses. */
+const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+function connectionLost(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  // undici says a reset as a SocketError; other SocketErrors are answers it would not take.
+  return CONNECTION_LOST.has(e.code ?? '') || (e.code === 'UND_ERR_SOCKET' && e.message === 'other side closed');
 }
 
 /** At most `max` bytes of a response body as text; a longer body fails the request. */

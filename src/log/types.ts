@@ -101,7 +101,10 @@ export interface SpillStats {
 export interface LogShipper {
   /** Always true: lets `pino(shipper)` take the shipper as its destination. */
   readonly writable: boolean;
-  /** Takes one log line (pino's JSON with its newline). Never blocks, never throws. */
+  /**
+   * Takes one log line (pino's JSON with its newline). Never blocks; throws (a TypeError, nothing
+   * counted) only for a line that is neither a string nor a Uint8Array, which pino never writes.
+   */
   write(line: string | Uint8Array): boolean;
   /** Sends what is queued now (bounded by the timeout); resolves when done or the sink is down. */
   flush(cb?: (err?: Error) => void): Promise<void>;

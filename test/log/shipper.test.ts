@@ -199,6 +199,22 @@ describe('log shipper: a sink that misbehaves', () => {
     });
   });
 
+  test('breaker open: probes whose connection is reset before an answer use up no retries either', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('jsonl');
+      sink.mode = { kind: 'reset' };
+      const shipper = createLogShipper({ ...FAST, url: sink.url, retries: 2, breakDuration: 30, breakerThreshold: 1 });
+      const log = pino(shipper);
+      log.warn('kept through the outage');
+      await waitFor(() => sink.requests >= 8, 'probes reset');
+      assert.equal(shipper.stats().dropped.failed, 0, JSON.stringify(shipper.stats().dropped));
+      sink.mode = { kind: 'ok' };
+      await waitFor(() => sink.docs.length === 1, 'delivered once the sink answers', 5000);
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
   test('close() with the breaker open makes no last attempt', async () => {
     await assertNoLeakedHandles(async () => {
       const sink = await startSink('jsonl');
@@ -451,6 +467,19 @@ describe('log shipper: policy', () => {
       await shipper.close();
       await sink.close();
     });
+  });
+
+  test('write() of something that is not a line is a TypeError, counted nowhere (the counters still add up)', async () => {
+    const shipper = createLogShipper({ url: 'http://127.0.0.1:9/x' });
+    for (const bad of [undefined, { msg: 'an object' }, 42])
+      assert.throws(
+        () => shipper.write(bad as never),
+        /write\(\) takes a log line as a string or a Uint8Array, got (undefined|object|number)/,
+      );
+    shipper.write(Buffer.from('{"level":30,"msg":"bytes"}\n'));
+    const s = check(shipper.stats());
+    assert.equal(s.produced, 1);
+    await shipper.close();
   });
 
   test('a line written without pino metadata gets its level from the line', async () => {

@@ -8,6 +8,8 @@ import { restartableServer } from '../helpers/restartable-server.js';
 export type SinkMode =
   | { kind: 'ok' }
   | { kind: 'blackhole' }
+  /** The connection is reset once the request has arrived: no answer. */
+  | { kind: 'reset' }
   | { kind: 'slow'; ms: number }
   | { kind: 'status'; status: number; retryAfter?: string }
   /** `_bulk` answers 200 with errors: true; lines whose `msg` matches get that item status. */
@@ -91,6 +93,7 @@ export async function startSink(
       sink.requests++;
       const m = sink.mode;
       if (m.kind === 'blackhole') return; // the request is read, the answer never comes
+      if (m.kind === 'reset') return void req.socket.destroy();
       const body = Buffer.concat(chunks).toString('utf8');
       const answer = (): void => {
         if (m.kind === 'status') {
