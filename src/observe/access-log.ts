@@ -47,8 +47,12 @@ export interface AccessLog {
   write(entry: AccessEntry): void;
 }
 
-/** `url` without query values (names kept; bare `?flag` segments dropped: they may be values). */
+/**
+ * `url` without query values (names kept; bare `?flag` segments dropped: they may be values), and
+ * with the password of an absolute-form target's user:password@ hidden.
+ */
 export function pathWithoutValues(url: string): string {
+  if (url.includes('@')) url = redactUrl(url);
   const q = url.indexOf('?');
   if (q === -1) return url;
   let out = url.slice(0, q + 1);

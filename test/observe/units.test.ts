@@ -36,6 +36,9 @@ test('paths without query values keep names, drop values and bare segments', () 
   assert.equal(pathWithoutValues('/a?x=1&y=&z'), '/a?x=&y=');
   assert.equal(pathWithoutValues('/a?SECRET'), '/a');
   assert.equal(pathWithoutValues('/a?=v&k=v'), '/a?k=');
+  // An absolute-form target's credentials (refused 400, but logged).
+  assert.equal(pathWithoutValues('http://alice:S3CRET@h/api?x=1'), 'http://alice:<hidden>@h/api?x=');
+  assert.equal(pathWithoutValues('http://TOKEN@h/a'), 'http://<hidden>@h/a');
 });
 
 function capture(): { lines: Record<string, unknown>[]; logger: pino.Logger } {
