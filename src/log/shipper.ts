@@ -56,6 +56,10 @@ const METADATA = Symbol.for('pino.metadata');
 export function createLogShipper(options: LogShipperOptions): LogShipper {
   const o = resolveLogShipperOptions(options);
   const format = createFormat(o.format, o.index, o.labels);
+  // Memory takes lines only up to room for the bodies' own bytes (Loki's stream headers) of the
+  // batches that may exist at once: assembling a batch must not push the total past the cap.
+  const bodyReserve = format.perBatch * o.concurrency;
+  if (o.maxBytes - bodyReserve < MIN_LINE_ROOM) throw bodyReserveError(o.maxBytes, format.perBatch, o.concurrency);
   const spill = o.spillDir === undefined ? undefined : openSpill(o.spillDir, o.spillMaxBytes);
   // One connection per concurrent batch, no pipelining: a slow answer delays only its own batch.
   const client = new Pool(o.url.origin, {
@@ -124,7 +128,8 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
    * lines); then queued warn+ lines oldest first. Returns false when the new line is the one to drop.
    */
   function makeRoom(cost: number, level: number): boolean {
-    while (pendingBytes() + cost > o.maxBytes) {
+    // A line larger than the room left for lines goes alone (write() made sure it fits one batch).
+    while (pendingBytes() + cost > o.maxBytes - bodyReserve && pendingBytes() > 0) {
       const waiting = batches.find((b) => !b.inFlight);
       if (low.length > 0) dropHead(low, 'cap');
       else if (level < WARN) return false;
@@ -173,9 +178,6 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   }
 
   const costOf = (buf: Buffer): number => buf.length + format.perEntry + ENTRY_OVERHEAD;
-  // With a spill, memory is filled only up to room for the bodies' own bytes (Loki's stream
-  // headers): taking a batch from a queue filled to the cap would drop a line for them.
-  const bodyReserve = format.perBatch * o.concurrency;
 
   /** Moves spilled lines back into the queues, oldest first, as far as the cap has room. */
   function refill(): void {
@@ -450,6 +452,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
           spilled: spill.spilled,
           readBack: spill.readBack,
           refused: spill.refused,
+          orphansRemoved: spill.orphansRemoved,
         },
       }),
     };
@@ -532,6 +535,16 @@ function outcomeOf(err: unknown, aborted: boolean): RequestOutcome {
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
   if (code === 'ECONNREFUSED') return 'refused';
   return 'error';
+}
+
+/** The least room maxBytes must leave for lines beside the batches' own bytes. */
+const MIN_LINE_ROOM = 8 * 1024;
+
+function bodyReserveError(maxBytes: number, perBatch: number, concurrency: number): HeadroomError {
+  return new HeadroomError(
+    'HEADROOM_CONFIG_INVALID',
+    `createLogShipper: maxBytes=${maxBytes} leaves less than ${MIN_LINE_ROOM} bytes for lines: each batch's Loki stream headers (the labels, once per level) take ${perBatch} bytes, and concurrency=${concurrency} batches may exist at once; shorten or drop labels, lower concurrency, or raise maxBytes`,
+  );
 }
 
 /** Connection errors (not answers): a sink that resets or cannot be found is as unreachable as one that refuses. */

@@ -8,7 +8,7 @@
 // Record: u32 payload length, u32 CRC-32 of the rest, u16 level, f64 time, the encoded line. A
 // record that is short (the file was truncated) or fails its CRC ends the replay: its lines and
 // every later one are skipped (`corrupt`), since the record boundaries after it cannot be trusted.
-import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -43,12 +43,15 @@ export class SpillFile {
   readBack = 0;
   /** Appends refused because the file was at maxBytes or the write failed (cumulative): those lines met the memory drop policy instead. */
   refused = 0;
+  /** Spill files of processes that ended without close() (a crash, an OOM kill), removed at start. */
+  readonly orphansRemoved: { files: number; bytes: number };
 
   constructor(
     dir: string,
     readonly maxBytes: number,
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.orphansRemoved = removeOrphans(dir);
     this.path = join(dir, `headroom-log-spill-${process.pid}-${randomUUID()}.bin`);
     this.fd = openSync(this.path, 'wx+', 0o600);
   }
@@ -166,5 +169,41 @@ export class SpillFile {
       rmSync(this.path, { force: true });
     }
     return n;
+  }
+}
+
+const SPILL_NAME = /^headroom-log-spill-(\d+)-[0-9a-f-]{36}\.bin$/;
+
+/**
+ * Removes the spill files in `dir` that no running process owns: their lines died with their
+ * process (the ring's offsets were in its memory), and nothing else would ever remove them. A
+ * file of a pid that runs is kept, unless the pid is ours (a container restarted with the same
+ * pid). Unlinking a file another process still has open would not lose its lines (it reads and
+ * writes through its descriptor), only free the name.
+ */
+function removeOrphans(dir: string): { files: number; bytes: number } {
+  const removed = { files: 0, bytes: 0 };
+  for (const name of readdirSync(dir)) {
+    const pid = Number(SPILL_NAME.exec(name)?.[1] ?? NaN);
+    if (!Number.isSafeInteger(pid) || (pid !== process.pid && alive(pid))) continue;
+    const file = join(dir, name);
+    try {
+      const { size } = statSync(file);
+      rmSync(file, { force: true });
+      removed.files++;
+      removed.bytes += size;
+    } catch {
+      // gone meanwhile, or not ours to remove: left as it is
+    }
+  }
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // runs, as another user
   }
 }

@@ -95,6 +95,8 @@ export interface SpillStats {
   readBack: number;
   /** Lines the file did not take (full, or the write failed); they met the memory drop policy. */
   refused: number;
+  /** Spill files left by processes that ended without close() (a crash), removed when this shipper started. */
+  orphansRemoved: { files: number; bytes: number };
 }
 
 /** A pino destination (`pino(opts, shipper)` or one stream of `pino.multistream`). */

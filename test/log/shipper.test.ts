@@ -9,6 +9,7 @@ import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import { createLogShipper, type LogShipper, type LogShipperOptions } from '../../src/log/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { refuses } from '../helpers/options.js';
 import { waitFor } from '../helpers/wait.js';
 import { check, watched } from './accounting.js';
 import { closeAllSinks, startSink, type TestSink } from './sinks.js';
@@ -466,6 +467,32 @@ describe('log shipper: policy', () => {
       assert.equal(check(shipper.stats()).dropped.too_large, 1);
       await shipper.close();
       await sink.close();
+    });
+  });
+
+  test('Loki with long labels: pending bytes stay within the cap while batches hang; labels that leave no room for lines are refused', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('loki');
+      sink.mode = { kind: 'blackhole' };
+      const labels = Array.from({ length: 2 }, (_, i) => `l${i}=${'v'.repeat(256)}`);
+      const shipper = createLogShipper({ ...FAST, url: sink.url, format: 'loki', labels, maxBytes: '16KiB', batch: 6, concurrency: 2 });
+      // Two batches' worth of lines that fill the cap, one line per level each: the batches' stream
+      // headers come on top of the lines with nothing queued left to drop for them.
+      const levels = [30, 40, 50, 60, 20, 10];
+      for (let i = 0; i < 12; i++) shipper.write(`${JSON.stringify({ level: levels[i % 6], i, msg: 'm'.repeat(1000) })}\n`);
+      await watched(shipper, () => waitFor(() => sink.requests >= 2, 'two batches in flight'));
+      await shipper.close();
+      await sink.close();
+      refuses(
+        () =>
+          createLogShipper({
+            url: sink.url,
+            format: 'loki',
+            labels: Array.from({ length: 16 }, (_, i) => `l${i}=${'v'.repeat(256)}`),
+            maxBytes: '16KiB',
+          }),
+        /maxBytes=16384 leaves less than 8192 bytes for lines: each batch's Loki stream headers \(the labels, once per level\) take \d+ bytes, and concurrency=\d+ batches may exist at once/,
+      );
     });
   });
 

@@ -3,9 +3,22 @@
 // pending, and arrive in order; a truncated or corrupted file is skipped with a counter.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, openSync, readdirSync, rmSync, statSync, truncateSync, writeSync, closeSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeSync,
+  closeSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { createLogShipper, type LogShipperOptions } from '../../src/log/index.js';
 import { SpillFile } from '../../src/log/spill.js';
@@ -197,6 +210,29 @@ describe('log shipper: disk spill', () => {
       assert.equal(statSync(spill.path).size, 0, 'empty again once read back');
     } finally {
       spill.close();
+    }
+  });
+
+  test('spill files left by processes that ended without close() are removed at start and counted; a running process keeps its file', async () => {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true });
+    const ended = spawnSync(process.execPath, ['-e', '0']).pid!; // a pid that no longer runs
+    const name = (pid: number) => `headroom-log-spill-${pid}-${randomUUID()}.bin`;
+    const dead = join(dir, name(ended));
+    const samePid = join(dir, name(process.pid)); // a container restarted with the same pid
+    const running = join(dir, name(process.ppid));
+    writeFileSync(dead, Buffer.alloc(1000));
+    writeFileSync(samePid, Buffer.alloc(500));
+    writeFileSync(running, Buffer.alloc(10));
+    writeFileSync(join(dir, 'notes.txt'), 'not a spill file');
+    const shipper = createLogShipper({ url: 'http://127.0.0.1:9/x', spillDir: dir });
+    try {
+      assert.deepEqual(shipper.stats().spill!.orphansRemoved, { files: 2, bytes: 1500 });
+      const left = readdirSync(dir);
+      assert.ok(!left.includes(basename(dead)) && !left.includes(basename(samePid)));
+      assert.ok(left.includes(basename(running)) && left.includes('notes.txt'));
+    } finally {
+      await shipper.close();
     }
   });
 
