@@ -60,7 +60,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   // batches that may exist at once: assembling a batch must not push the total past the cap.
   const bodyReserve = format.perBatch * o.concurrency;
   if (o.maxBytes - bodyReserve < MIN_LINE_ROOM) throw bodyReserveError(o.maxBytes, format.perBatch, o.concurrency);
-  const spill = o.spillDir === undefined ? undefined : openSpill(o.spillDir, o.spillMaxBytes);
+  const spill = o.spillDir === undefined ? undefined : openSpill(o.spillDir, o.spillMaxBytes, o.maxBytes);
   // One connection per concurrent batch, no pipelining: a slow answer delays only its own batch.
   const client = new Pool(o.url.origin, {
     connections: o.concurrency,
@@ -518,9 +518,9 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
 }
 
 /** The spill file, or a configuration error naming the directory when it cannot be created there. */
-function openSpill(dir: string, maxBytes: number): SpillFile {
+function openSpill(dir: string, maxBytes: number, maxLineBytes: number): SpillFile {
   try {
-    return new SpillFile(dir, maxBytes);
+    return new SpillFile(dir, maxBytes, maxLineBytes);
   } catch (err) {
     throw new HeadroomError(
       'HEADROOM_CONFIG_INVALID',

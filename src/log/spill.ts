@@ -46,9 +46,14 @@ export class SpillFile {
   /** Spill files of processes that ended without close() (a crash, an OOM kill), removed at start. */
   readonly orphansRemoved: { files: number; bytes: number };
 
+  /**
+   * `maxLineBytes`: the longest line the shipper keeps (its memory cap); a record header claiming
+   * more is corrupt, read as such before anything that long is allocated.
+   */
   constructor(
     dir: string,
     readonly maxBytes: number,
+    private readonly maxLineBytes = maxBytes,
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.orphansRemoved = removeOrphans(dir);
@@ -128,7 +133,7 @@ export class SpillFile {
     try {
       if (readSync(this.fd!, head, 0, HEADER, this.readAt) !== HEADER) return undefined;
       const length = head.readUInt32LE(0);
-      if (this.readAt + HEADER + length > (this.wrapEnd ?? this.writeAt)) return undefined;
+      if (length > this.maxLineBytes || this.readAt + HEADER + length > (this.wrapEnd ?? this.writeAt)) return undefined;
       const buf = Buffer.allocUnsafeSlow(length); // its own memory, not a pool slab (see owned() in formats.ts)
       if (readSync(this.fd!, buf, 0, length, this.readAt + HEADER) !== length) return undefined;
       if (crc32(buf, crc32(head.subarray(8))) !== head.readUInt32LE(4)) return undefined;

@@ -213,6 +213,31 @@ describe('log shipper: disk spill', () => {
     }
   });
 
+  test('a record header claiming a line longer than the shipper keeps is corrupt, and nothing that long is allocated', () => {
+    const spill = new SpillFile(freshDir(), 1024 ** 3, 16 * 1024);
+    try {
+      // 24 MB of lines; then the second record's length field (after the first: 18 + 3 bytes) claims 20 MB.
+      assert.ok(spill.append({ buf: Buffer.from('one'), level: 30, time: 1 }));
+      const filler = Buffer.alloc(12_000, 'f');
+      for (let i = 0; i < 2000; i++) assert.ok(spill.append({ buf: filler, level: 30, time: 2 }));
+      const fd = openSync(spill.path, 'r+');
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(20_000_000);
+      writeSync(fd, length, 0, 4, 21);
+      closeSync(fd);
+      const external = process.memoryUsage().arrayBuffers;
+      const { lines, skipped } = spill.read(10, () => true);
+      assert.ok(process.memoryUsage().arrayBuffers - external < 10_000_000, 'the claimed length was not allocated');
+      assert.deepEqual(
+        lines.map((l) => l.buf.toString()),
+        ['one'],
+      );
+      assert.equal(skipped, 2000);
+    } finally {
+      spill.close();
+    }
+  });
+
   test('spill files left by processes that ended without close() are removed at start and counted; a running process keeps its file', async () => {
     const dir = freshDir();
     mkdirSync(dir, { recursive: true });
