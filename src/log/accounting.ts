@@ -8,7 +8,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 import { HeadroomError } from '../errors.js';
-import { bytes, num, resolveOptions, type OptionSpec } from '../options/spec.js';
+import { bytes, kindOf, num, resolveOptions, type OptionSpec } from '../options/spec.js';
 
 // One store for every accounting, so the proxy and the image service find the request's ledger
 // without being handed the accounting. Until some accounting runs a request, getStore() is a
@@ -74,7 +74,10 @@ export interface RouteSummary {
 }
 
 export interface RequestLedger {
-  /** Adds (or, negative, gives back) bytes held for this request. */
+  /**
+   * Adds (or, negative, gives back) bytes held for this request. A delta that is not a finite number
+   * throws a TypeError and changes nothing.
+   */
   charge(delta: number): void;
   readonly held: number;
   readonly peak: number;
@@ -89,7 +92,10 @@ export interface RequestAccounting {
   run<T>(ledger: RequestLedger, fn: () => T): T;
   /** The ledger of the request being handled, if any. */
   current(): RequestLedger | undefined;
-  /** Charges the current request; false (nothing charged) outside a request. */
+  /**
+   * Charges the current request; false (nothing charged) outside a request. A delta that is not a
+   * finite number throws a TypeError (in a request or not) and changes nothing.
+   */
   charge(delta: number): boolean;
   /** Bytes held for requests in flight, in total (the gauge). */
   held(): number;
@@ -99,6 +105,17 @@ export interface RequestAccounting {
   readonly warnBytes: number;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * A delta that is not a finite number is the caller's bug (byteLength of undefined, arithmetic on a
+ * missing field): refused before it touches any total, as the cache refuses a bad call argument —
+ * one NaN (or Infinity) would otherwise leave the total, and the gauge, NaN for the rest of the process.
+ */
+function checkDelta(call: string, delta: unknown): asserts delta is number {
+  if (typeof delta === 'number' && Number.isFinite(delta)) return;
+  const got = typeof delta === 'number' ? String(delta) : typeof delta === 'string' ? `the string ${JSON.stringify(delta)}` : kindOf(delta);
+  throw new TypeError(`${call}(delta): delta must be a finite number of bytes (positive to charge, negative to give back), got ${got}`);
 }
 
 export function createRequestAccounting(options: RequestAccountingOptions = {}): RequestAccounting {
@@ -119,6 +136,7 @@ export function createRequestAccounting(options: RequestAccountingOptions = {}):
     private summary: RequestSummary | undefined;
 
     charge(delta: number): void {
+      checkDelta('RequestLedger.charge', delta);
       if (this.summary) return; // late releases after end() were already given back
       if (delta > 0) this.charged += delta;
       // Never release more than was charged: a part's double release must not drive the total negative.
@@ -172,6 +190,7 @@ export function createRequestAccounting(options: RequestAccountingOptions = {}):
     run: (ledger, fn) => (closed ? fn() : ledgers.run(ledger, fn)),
     current: mine,
     charge(delta) {
+      checkDelta('accounting.charge', delta);
       const l = mine();
       if (!l) return false;
       l.charge(delta);

@@ -3,14 +3,24 @@
 // thread up to ~512 MiB before it blocks the event loop with a synchronous drain. guardTransport()
 // stops writing as soon as thread-stream reports that its shared buffer is full (write() returns
 // false) and drops (counted as 'cap') until 'drain': the main thread then holds at most the shared
-// buffer plus one line, never an unbounded array, and never blocks.
-import { once, type EventEmitter } from 'node:events';
+// buffer plus one line, never an unbounded array, and never blocks. Once the worker is gone (it threw,
+// exited, or closed), nothing is pending any more: what it had not reported is dropped as 'close',
+// and so is every later line; the sink state reads 'closed'.
+import type { EventEmitter } from 'node:events';
 import { DROP_REASONS, STATS_EVENT, type DropReason, type LogShipStats } from './types.js';
 
 /** What pino.transport() returns (a thread-stream), as far as the guard uses it. */
 export interface TransportStream extends EventEmitter {
   write(data: string): boolean;
   end(): void;
+  /** thread-stream: true from the moment its worker is gone (exited, threw, or terminated). */
+  readonly destroyed?: boolean;
+  /** thread-stream: true once 'close' has been emitted. */
+  readonly closed?: boolean;
+  /** thread-stream: false once it is ending or gone (a write then is not taken). */
+  readonly writable?: boolean;
+  /** thread-stream: the error its worker died of, if it did. */
+  readonly writableErrored?: Error | null;
 }
 
 export interface GuardedTransportStats extends LogShipStats {
@@ -18,6 +28,8 @@ export interface GuardedTransportStats extends LogShipStats {
   droppedMain: number;
   /** Bytes written to thread-stream that the worker has not reported reading (at most its buffer, ~4 MiB, plus a line). */
   transitBytes: number;
+  /** Why the worker died, once it has (its error's message); absent while it runs and after an orderly close(). */
+  workerError?: string;
 }
 
 export interface GuardedTransport {
@@ -34,17 +46,55 @@ export function guardTransport(stream: TransportStream): GuardedTransport {
   let full = false;
   let produced = 0;
   let droppedMain = 0;
+  /** Lines never written because close() was called, or the stream was ending or gone ('close'). */
+  let droppedClosed = 0;
   let writtenBytes = 0;
   let worker: WorkerStats | undefined;
+  // The worker is gone: it exited (close() or on its own), threw, or was terminated. What it had not
+  // reported sent or dropped by then — the lines between the threads and the ones in its own queue —
+  // never will be: stats() counts them as dropped ('close', the shipper was closed under them), and
+  // its last stats are kept as they were, so no counter moves back afterwards.
+  let dead = false;
+  let workerError: string | undefined;
+  let sawClose = false;
+  let closeSeen!: () => void;
+  const closeEvent = new Promise<void>((resolve) => (closeSeen = resolve));
+  // Not an 'error' listener: that would swallow the worker's error, and an app without one of its
+  // own must still stop on it as with pino.transport alone (a bad option names itself and ends
+  // start-up instead of every line being lost quietly). thread-stream sets `destroyed` before it
+  // emits 'error', so the guard checks it wherever it looks, and 'close' follows in every case.
+  const died = (): boolean => {
+    if (!dead && stream.destroyed === true) markDead();
+    return dead;
+  };
+  function markDead(): void {
+    if (dead) return;
+    dead = true;
+    const err = stream.writableErrored;
+    if (err) workerError = err.message;
+  }
   const onDrain = (): void => void (full = false);
-  const onStats = (s: WorkerStats): void => void (worker = s);
+  const onStats = (s: WorkerStats): void => {
+    if (!died()) worker = s;
+  };
+  const onClose = (): void => {
+    sawClose = true;
+    markDead();
+    closeSeen();
+  };
   stream.on('drain', onDrain);
   stream.on(STATS_EVENT, onStats);
+  stream.on('close', onClose);
+  if (stream.closed === true) onClose(); // died before it was handed to the guard
   let closed: Promise<void> | undefined;
 
   function write(line: string): boolean {
     produced++;
-    if (full || closed) {
+    if (closed || died() || stream.writable === false) {
+      droppedClosed++; // a dead or ending thread-stream would not take it (and would emit an error)
+      return true;
+    }
+    if (full) {
       droppedMain++;
       return true;
     }
@@ -54,40 +104,53 @@ export function guardTransport(stream: TransportStream): GuardedTransport {
   }
 
   function stats(): GuardedTransportStats {
+    const gone = died();
     const dropped = Object.fromEntries(DROP_REASONS.map((r) => [r, worker?.dropped[r] ?? 0])) as Record<DropReason, number>;
     dropped.cap += droppedMain;
+    dropped.close += droppedClosed;
     const sent = worker?.sent ?? 0;
-    const droppedTotal = Object.values(dropped).reduce((a, b) => a + b, 0);
-    const transitBytes = Math.max(0, writtenBytes - (worker?.receivedBytes ?? 0));
+    let droppedTotal = Object.values(dropped).reduce((a, b) => a + b, 0);
+    if (gone) {
+      // Nothing is pending in a dead worker: whatever was not accounted for is lost.
+      const lost = Math.max(0, produced - sent - droppedTotal);
+      dropped.close += lost;
+      droppedTotal += lost;
+    }
+    const transitBytes = gone ? 0 : Math.max(0, writtenBytes - (worker?.receivedBytes ?? 0));
     return {
       produced,
       sent,
       dropped,
       // Lines between the threads are pending too: derived, so the sum always adds up.
       pendingEntries: produced - sent - droppedTotal,
-      pendingBytes: (worker?.pendingBytes ?? 0) + transitBytes,
+      pendingBytes: gone ? 0 : (worker?.pendingBytes ?? 0) + transitBytes,
       maxBytes: worker?.maxBytes ?? 0,
       requests: worker?.requests ?? { ok: 0, partial: 0, rejected: 0, error: 0, timeout: 0, refused: 0 },
-      sinkState: worker?.sinkState ?? 'up',
+      sinkState: gone ? 'closed' : (worker?.sinkState ?? 'up'),
       format: worker?.format ?? 'jsonl',
       ...(worker?.spill && { spill: worker.spill }),
       droppedMain,
       transitBytes,
+      ...(workerError !== undefined && { workerError }),
     };
   }
 
   async function close(): Promise<void> {
-    const done = once(stream, 'close');
-    // pino.transport unrefs its worker (again once it is ready, so ref() is not enough): in a script
-    // with nothing else to do the process would exit while the worker still ships, and `await
-    // close()` would never settle. A ref'd timer holds the process until the worker has closed
-    // (at most a minute: the worker's own close is bounded by the shipper's timeout).
-    const hold = setTimeout(() => {}, 60_000);
-    stream.end();
-    await done.catch(() => {});
-    clearTimeout(hold);
+    if (!sawClose) {
+      // pino.transport unrefs its worker (again once it is ready, so ref() is not enough): in a script
+      // with nothing else to do the process would exit while the worker still ships, and `await
+      // close()` would never settle. A ref'd timer holds the process until the worker has closed
+      // (at most a minute: the worker's own close is bounded by the shipper's timeout). A worker that
+      // died is closed by thread-stream all the same ('close' follows its error), so this waits for
+      // that too, never for an event that already came.
+      const hold = setTimeout(() => {}, 60_000);
+      stream.end(); // a no-op on a dead thread-stream
+      await closeEvent;
+      clearTimeout(hold);
+    }
     stream.off('drain', onDrain);
     stream.off(STATS_EVENT, onStats);
+    stream.off('close', onClose);
   }
 
   return {

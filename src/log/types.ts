@@ -48,7 +48,7 @@ export type DropReason =
   | 'rejected'
   /** Still failing after LOG_SHIP_RETRIES retries. */
   | 'failed'
-  /** Still waiting when close() gave up (or logged after close()). */
+  /** Still waiting when close() gave up, logged after close(), or lost with a transport worker that died (guardTransport). */
   | 'close'
   /** Spilled to disk and read back truncated or corrupt (with every later line of the file). */
   | 'spill_corrupt';
