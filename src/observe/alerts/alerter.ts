@@ -11,8 +11,9 @@ import {
   type AlertName,
   type AlertStats,
 } from './types.js';
-import type { MemorySample, MemoryStatus } from '../../monitor/types.js';
+import type { MemorySample, MemoryStatus, Thresholds } from '../../monitor/types.js';
 import { Episodes, type Reading } from './episodes.js';
+import { LoopSamples, MIN_LOOP_SAMPLES } from './loop-samples.js';
 import { resolveAlerterOptions } from './options.js';
 import { renderPayload } from './payload.js';
 import { eventLoopReading, heapForecastReading, l2Reading, memoryReadings, sheddingReading } from './readings.js';
@@ -45,10 +46,11 @@ export function createAlerter(options: AlerterOptions): Alerter {
     }),
   );
   const episodes = new Episodes();
+  const loopSamples = new LoopSamples();
   let closed = false;
-  /** The newest monitor sample the event-loop reading has used. */
-  let lastSample: MemorySample | undefined;
   let lastShed: { count: number; at: number } | undefined;
+  /** Readings whose last attempt threw: each is logged once per failure streak, not every check. */
+  const failing = new Set<string>();
 
   function step(name: AlertName, r: Reading, now: number, hold: number, out: AlertEvent[]): void {
     const e = episodes.step(name, r, now, hold);
@@ -56,8 +58,8 @@ export function createAlerter(options: AlerterOptions): Alerter {
   }
 
   // Memory status has its hysteresis in the monitor (MEMORY_HYSTERESIS): no hold on top of it.
-  function statusSteps(status: MemoryStatus, sample: MemorySample, now: number, out: AlertEvent[]): void {
-    const r = memoryReadings(status, sample, monitor.thresholds());
+  function statusSteps(status: MemoryStatus, sample: MemorySample, thresholds: Thresholds, now: number, out: AlertEvent[]): void {
+    const r = memoryReadings(status, sample, thresholds);
     step('memory_warning', r.warning, now, 0, out);
     step('memory_critical', r.critical, now, 0, out);
   }
@@ -68,45 +70,67 @@ export function createAlerter(options: AlerterOptions): Alerter {
     for (const w of webhooks) w.send(body);
   }
 
+  /**
+   * One input of a check. One that throws (a caller's l2Available or shedCount, a custom monitor)
+   * is no reading this time: the alerts it decides keep their state, the others are checked.
+   */
+  function read<T>(what: string, fn: () => T): T | undefined {
+    try {
+      const value = fn();
+      if (failing.delete(what)) o.logger?.info({ reading: what }, `alert reading ${what} works again`);
+      return value;
+    } catch (err) {
+      if (!failing.has(what)) {
+        failing.add(what);
+        o.logger?.warn({ err, reading: what }, `alert reading ${what} failed: its alerts are not checked until it works again`);
+      }
+      return undefined;
+    }
+  }
+
   function check(): AlertEvent[] {
     if (closed) return [];
     const now = o.now();
-    const events: AlertEvent[] = [];
-    const sample = monitor.current();
-    statusSteps(monitor.status(), sample, now, events);
-    if (o.heapForecast > 0) {
-      const postGc = monitor.gc().lastHeapAfterGc ?? sample.v8.usedHeapSize;
-      step(
-        'heap_forecast',
-        heapForecastReading(monitor.trend(), postGc, sample.v8.heapSizeLimit, o.heapForecast),
-        now,
-        o.resolveAfter,
-        events,
-      );
+    // Every reading is taken before any episode steps, so nothing that throws can leave an episode
+    // stepped without its notification: firing(), the metrics and the webhooks always agree.
+    const readings: [AlertName, Reading | undefined, number][] = [];
+    const sample = read('monitor.current()', () => monitor.current());
+    if (sample) {
+      const memory = read('memory status', () => memoryReadings(monitor.status(), sample, monitor.thresholds()));
+      readings.push(['memory_warning', memory?.warning, 0], ['memory_critical', memory?.critical, 0]);
+      if (o.heapForecast > 0) {
+        const heap = read('heap forecast', () =>
+          heapForecastReading(
+            monitor.trend(),
+            monitor.gc().lastHeapAfterGc ?? sample.v8.usedHeapSize,
+            sample.v8.heapSizeLimit,
+            o.heapForecast,
+          ),
+        );
+        readings.push(['heap_forecast', heap, o.resolveAfter]);
+      }
     }
-    const fresh = freshSamples();
-    if (o.eventLoopP99 > 0) step('event_loop_delay', eventLoopReading(fresh, o.eventLoopP99), now, o.resolveAfter, events);
-    if (o.shedRate > 0 && o.shedCount) {
-      const count = o.shedCount();
+    if (o.eventLoopP99 > 0) {
+      const loop = read('event-loop delay', () => eventLoopReading(loopSamples.take(monitor), o.eventLoopP99, MIN_LOOP_SAMPLES));
+      readings.push(['event_loop_delay', loop, o.resolveAfter]);
+    }
+    const shedCount = o.shedCount;
+    if (o.shedRate > 0 && shedCount) {
+      const count = read('shedCount()', () => shedCount());
       // The first check only sets the baseline; a counter that went back (a restart of the part) restarts it.
-      if (lastShed && count >= lastShed.count)
-        step('shedding', sheddingReading(count - lastShed.count, (now - lastShed.at) / 1000, o.shedRate), now, o.resolveAfter, events);
-      lastShed = { count, at: now };
+      if (count !== undefined) {
+        if (lastShed && count >= lastShed.count)
+          readings.push(['shedding', sheddingReading(count - lastShed.count, (now - lastShed.at) / 1000, o.shedRate), o.resolveAfter]);
+        lastShed = { count, at: now };
+      }
     }
-    const l2 = o.l2Available?.();
-    if (l2 === true || l2 === false) step('l2_unavailable', l2Reading(l2), now, o.resolveAfter, events);
+    const l2Available = o.l2Available;
+    const l2 = l2Available ? read('l2Available()', () => l2Available()) : undefined;
+    if (l2 === true || l2 === false) readings.push(['l2_unavailable', l2Reading(l2), o.resolveAfter]);
+    const events: AlertEvent[] = [];
+    for (const [name, r, hold] of readings) if (r) step(name, r, now, hold, events);
     dispatch(events);
     return events;
-  }
-
-  /** Samples taken since the previous check (the latest one when there is none). */
-  function freshSamples(): MemorySample[] {
-    const history = monitor.history();
-    const from = lastSample ? history.lastIndexOf(lastSample) + 1 : 0;
-    const fresh = history.slice(from);
-    const latest = fresh.at(-1) ?? monitor.current();
-    lastSample = history.at(-1) ?? latest;
-    return fresh.length > 0 ? fresh : [latest];
   }
 
   // A process that starts under pressure is told at once. The other thresholds wait for the first
@@ -114,17 +138,18 @@ export function createAlerter(options: AlerterOptions): Alerter {
   // at start is not an outage. All read before anything is sent, subscribed or scheduled, so a
   // monitor or callback that throws here leaves nothing behind.
   const initial: AlertEvent[] = [];
-  statusSteps(monitor.status(), monitor.current(), o.now(), initial);
-  lastSample = monitor.history().at(-1);
+  statusSteps(monitor.status(), monitor.current(), monitor.thresholds(), o.now(), initial);
+  loopSamples.start(monitor);
   if (o.shedCount) lastShed = { count: o.shedCount(), at: o.now() };
   dispatch(initial);
   const unsubscribe = monitor.onStatus((status, _previous, sample) => {
     if (closed) return;
     const events: AlertEvent[] = [];
-    statusSteps(status, sample, o.now(), events);
+    statusSteps(status, sample, monitor.thresholds(), o.now(), events);
     dispatch(events);
   });
-  // A callback that throws (a cache's stats(), a custom monitor) must not end the process or the checks.
+  // check() survives a reading that throws; this catch is for anything else (a bug), so the timer
+  // and the process go on either way.
   const timer = setInterval(() => {
     try {
       check();

@@ -7,9 +7,9 @@ import { HeadroomError } from '../../errors.js';
 import {
   bytes,
   duration,
-  memoryMonitor,
   num,
   oneOf,
+  optionalObject,
   optionalStr,
   requireOption,
   resolveOptions,
@@ -21,6 +21,9 @@ import type { AlerterOptions, AlertMonitor } from './types.js';
 
 export const ALERT_FORMATS = ['generic', 'slack', 'alertmanager'] as const;
 export type AlertFormat = (typeof ALERT_FORMATS)[number];
+
+/** The monitor methods the alerter calls: the keys of AlertMonitor. */
+const ALERT_MONITOR_METHODS: readonly (keyof AlertMonitor)[] = ['status', 'onStatus', 'current', 'history', 'trend', 'gc', 'thresholds'];
 
 export const alertSpecs = {
   webhookUrls: urlList({
@@ -69,7 +72,7 @@ export const alertSpecs = {
   }),
   eventLoopP99: duration({
     env: 'ALERT_EVENT_LOOP_P99',
-    doc: 'Fires when the event-loop delay p99 reaches this in most memory samples of a check interval (their median). 0 turns this alert off.',
+    doc: 'Fires when the event-loop delay p99 reaches this in most memory samples of a check interval, and never in fewer than the last 3 (their median: one stall does not fire it). 0 turns this alert off.',
     default: 500,
     min: 0,
     max: 60_000,
@@ -126,10 +129,14 @@ export const alertSpecs = {
     defaultText: 'the host name',
     maxLength: 253,
   }),
-  monitor: memoryMonitor<AlertMonitor>('The memory monitor whose status, post-GC trend and event-loop delay are watched. Required.'),
+  // Exactly the methods the alerter calls (AlertMonitor), not those of every memory monitor: an
+  // object with these is enough (onPressure() is not used here).
+  monitor: optionalObject<AlertMonitor>({
+    doc: 'The memory monitor whose status, post-GC trend and event-loop delay are watched. Required.',
+    what: 'a memory monitor',
+    methods: ALERT_MONITOR_METHODS,
+  }),
 } satisfies Record<string, OptionSpec<unknown>>;
-
-const MONITOR_METHODS = ['onStatus', 'status', 'current', 'history', 'trend', 'gc', 'thresholds'] as const;
 
 export interface ResolvedAlerterOptions {
   targets: { url: URL; authorization: string | undefined }[];
@@ -161,8 +168,6 @@ export function resolveAlerterOptions(given: AlerterOptions | undefined): Resolv
   const monitor = requireOption('createAlerter', 'monitor', alertSpecs.monitor, o.monitor);
   const problems: string[] = [];
   if (o.webhookUrls.length === 0) problems.push(`webhookUrls is required: ${alertSpecs.webhookUrls.accepted}`);
-  const missing = MONITOR_METHODS.filter((m) => typeof (monitor as unknown as Record<string, unknown>)[m] !== 'function');
-  if (missing.length > 0) problems.push(`monitor: must be a memory monitor (missing ${missing.map((m) => `${m}()`).join(', ')})`);
   if (o.maxRetryDelay < o.retryDelay) problems.push(`maxRetryDelay=${o.maxRetryDelay}: must not be below retryDelay (${o.retryDelay})`);
   for (const fn of ['l2Available', 'shedCount', 'now', 'random'] as const) {
     if (o[fn] !== undefined && typeof o[fn] !== 'function') problems.push(`${fn}: must be a function`);

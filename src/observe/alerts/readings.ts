@@ -60,17 +60,23 @@ export function heapForecastReading(trend: LeakTrend, postGcHeap: number, heapLi
   };
 }
 
-/** The median of the samples' p99 delays: most of the interval was slow, not one stall. */
-export function eventLoopReading(samples: readonly MemorySample[], boundMs: number): Reading {
+/**
+ * The median of the samples' p99 delays: most of the interval was slow, not one stall. Fewer than
+ * `minSamples` never fire (one slow sample of one would be "most").
+ */
+export function eventLoopReading(samples: readonly MemorySample[], boundMs: number, minSamples = 1): Reading {
   const p99s = samples.map((s) => s.eventLoop.delayP99).sort((a, b) => a - b);
   const value = p99s.length === 0 ? 0 : p99s[Math.floor((p99s.length - 1) / 2)]!;
+  const enough = p99s.length >= minSamples;
   return {
-    active: value >= boundMs,
+    active: enough && value >= boundMs,
     severity: 'warning',
     value,
     threshold: boundMs,
     unit: 'ms',
-    summary: `event-loop delay p99 ${value} ms (median over ${p99s.length} samples; bound ${boundMs} ms)`,
+    summary: enough
+      ? `event-loop delay p99 ${value} ms (median over ${p99s.length} samples; bound ${boundMs} ms)`
+      : `event-loop delay: ${p99s.length} of the ${minSamples} samples the median needs so far (bound ${boundMs} ms)`,
   };
 }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor } from '../../helpers/wait.js';
 import { createMemoryMonitor } from '../../../src/monitor/index.js';
-import { createAlerter } from '../../../src/observe/alerts/index.js';
+import { createAlerter, type AlertEvent } from '../../../src/observe/alerts/index.js';
 import { fakeMemory } from '../../monitor/helpers.js';
 import { closeAllReceivers, startReceiver } from './receiver.js';
 import { rig, seen } from './setup.js';
@@ -165,6 +165,42 @@ describe('alerts: thresholds with a hold before resolving', () => {
     });
   });
 
+  test('event-loop p99: one stall does not fire when a check sees one new sample or none (short ALERT_CHECK_INTERVAL)', async () => {
+    await assertNoLeakedHandles(async () => {
+      // A history entry at most once an hour: every check sees the monitor's latest sample only, as
+      // a 500-ms check interval does with the default 1-s history interval.
+      const monitor = createMemoryMonitor({ sampler: fakeMemory().sampler, autoStart: false, rssLimit: null, historyInterval: 3_600_000 });
+      const r = await rig({ eventLoopP99: 200, resolveAfter: 0, monitor });
+      try {
+        const sample = (p99: number): void => {
+          monitor.sampleNow().eventLoop.delayP99 = p99;
+        };
+        for (const p of [5, 4, 6]) {
+          sample(p);
+          assert.deepEqual(r.alerter.check(), []);
+        }
+        sample(900); // one long GC pause
+        assert.deepEqual(r.alerter.check(), [], 'one stall among the last three samples');
+        assert.deepEqual(r.alerter.check(), [], 'no new sample: the same three');
+        sample(700); // slow again: most of the last three samples
+        const fired = r.alerter.check();
+        assert.deepEqual(
+          fired.map((e) => [e.name, e.status, e.value]),
+          [['event_loop_delay', 'firing', 700]],
+        );
+        assert.match(fired[0]!.summary, /median over 3 samples/);
+        // A new alerter whose first check sees one slow sample: one is not "most samples" either.
+        const late = await rig({ eventLoopP99: 200, resolveAfter: 0, monitor });
+        sample(900);
+        assert.deepEqual(late.alerter.check(), [], 'a stall in the first check, the only sample so far');
+        await late.close();
+      } finally {
+        await r.close();
+        await monitor.close();
+      }
+    });
+  });
+
   test('shedding rate: requests shed per second over the check interval, against ALERT_SHED_RATE', async () => {
     await assertNoLeakedHandles(async () => {
       let shed = 1000; // counted before the alerter started: the baseline, not a burst
@@ -245,23 +281,72 @@ describe('alerts: thresholds with a hold before resolving', () => {
   });
 });
 
-test('alerts: a callback that throws fails the check it is in, not the timer or the next checks', async () => {
+test('alerts: a callback that throws is no reading; the other alerts are checked, the timer goes on, one log per failure streak', async () => {
   await assertNoLeakedHandles(async () => {
     let fail = true;
-    const warned: unknown[] = [];
+    const warned: string[] = [];
     const r = await rig({
       checkInterval: 100,
       resolveAfter: 0,
-      logger: { warn: (o: unknown) => void warned.push(o), info: () => {} },
+      logger: { warn: (_o: unknown, msg?: string) => void warned.push(String(msg)), info: () => {} },
       l2Available: () => {
         if (fail) throw new Error('stats failed');
         return false;
       },
     });
-    assert.throws(() => r.alerter.check(), /stats failed/, 'a direct call sees the error');
-    await waitFor(() => warned.length > 0, 'the timer logged the failed check');
-    fail = false;
-    await waitFor(() => r.alerter.firing().includes('l2_unavailable'), 'a later timed check fired');
-    await r.close();
+    try {
+      const line = 'alert reading l2Available() failed: its alerts are not checked until it works again';
+      assert.deepEqual(r.alerter.check(), [], 'a direct call does not throw');
+      assert.deepEqual(r.alerter.check(), [], 'nor does the next');
+      assert.deepEqual(warned, [line], 'one line for the streak (timed checks in it included)');
+      fail = false;
+      await waitFor(() => r.alerter.firing().includes('l2_unavailable'), 'a later timed check fired');
+      assert.deepEqual(warned, [line]);
+      fail = true;
+      r.alerter.check();
+      assert.deepEqual(warned, [line, line], 'a new streak is logged again');
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+test('alerts: a reading that throws does not lose the notifications of the alerts already stepped in that check', async () => {
+  await assertNoLeakedHandles(async () => {
+    let fail = false;
+    const r = await rig({
+      resolveAfter: 0,
+      l2Available: () => {
+        if (fail) throw new Error('cache stats failed');
+        return true;
+      },
+    });
+    assert.deepEqual(r.alerter.check(), []);
+    // heap_forecast starts firing in the very check in which l2Available throws.
+    try {
+      r.trend.bytesPerHour = 1024 ** 4;
+      fail = true;
+      let events: AlertEvent[] | Error;
+      try {
+        events = r.alerter.check();
+      } catch (err) {
+        events = err as Error;
+      }
+      await r.alerter.flush();
+      assert.deepEqual(r.alerter.firing(), ['heap_forecast']);
+      assert.equal(r.alerter.stats().firing.heap_forecast, 1);
+      assert.deepEqual(seen(r.receiver), [['heap_forecast:firing']], 'firing, so its firing notification was sent');
+      assert.deepEqual(
+        Array.isArray(events) ? events.map((e) => `${e.name}:${e.status}`) : events,
+        ['heap_forecast:firing'],
+        'check() returns what it sent',
+      );
+      r.trend.bytesPerHour = null;
+      r.alerter.check();
+      await r.alerter.flush();
+      assert.deepEqual(seen(r.receiver), [['heap_forecast:firing'], ['heap_forecast:resolved']]);
+    } finally {
+      await r.close();
+    }
   });
 });

@@ -7,7 +7,7 @@ import { ConfigError, loadConfig } from '../../../src/config/index.js';
 import { alerterOptions } from '../../../src/config/sections/alerts.js';
 import { createMemoryMonitor } from '../../../src/monitor/index.js';
 import { createLogger } from '../../../src/server/logger.js';
-import { createAlerter, resolveAlerterOptions } from '../../../src/observe/alerts/index.js';
+import { createAlerter, resolveAlerterOptions, type AlertMonitor } from '../../../src/observe/alerts/index.js';
 import { fakeMemory } from '../../monitor/helpers.js';
 
 const monitor = createMemoryMonitor({ sampler: fakeMemory().sampler, autoStart: false, rssLimit: null });
@@ -49,8 +49,32 @@ test('createAlerter: webhookUrls and monitor are required; every problem at once
         webhookUrls: 'http://127.0.0.1:9/',
       }),
     ),
-    /monitor: must be a memory monitor \(missing onStatus\(\), current\(\), history\(\), trend\(\), gc\(\), thresholds\(\)\)/,
+    /monitor=.*: must be a memory monitor \(an object with status\(\), onStatus\(\), current\(\), history\(\), trend\(\), gc\(\), thresholds\(\)\)/,
   );
+});
+
+test('createAlerter: a monitor with exactly the AlertMonitor methods is enough (no onPressure())', async () => {
+  const methods = ['status', 'onStatus', 'current', 'history', 'trend', 'gc', 'thresholds'] as const;
+  const custom: AlertMonitor = {
+    status: () => monitor.status(),
+    onStatus: (listener) => monitor.onStatus(listener),
+    current: () => monitor.current(),
+    history: () => monitor.history(),
+    trend: () => monitor.trend(),
+    gc: () => monitor.gc(),
+    thresholds: () => monitor.thresholds(),
+  };
+  assert.deepEqual(Object.keys(custom).sort(), [...methods].sort());
+  const alerter = createAlerter({ monitor: custom, webhookUrls: 'http://127.0.0.1:9/' });
+  await alerter.close();
+  for (const m of methods) {
+    const { [m]: _missing, ...rest } = custom;
+    assert.match(
+      thrown(() => createAlerter({ monitor: rest as never, webhookUrls: 'http://127.0.0.1:9/' })),
+      /^createAlerter: monitor=.*: must be a memory monitor \(an object with status\(\), onStatus\(\), current\(\), history\(\), trend\(\), gc\(\), thresholds\(\)\)$/,
+      `without ${m}()`,
+    );
+  }
 });
 
 test('a bad webhook URL is named by its position, never shown', () => {
