@@ -234,7 +234,15 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       parts.push({ name: 'alerts', close: () => alerter.close(), metrics: (r) => registerAlertMetrics(r, alerter) });
     }
     // The page at /dashboard finds the admin API at /admin/ (relative to it).
-    const dashboard = createDashboard({ ...config.dashboard, monitor, cache, proxy, image, apiBase: 'admin/' });
+    const dashboard = createDashboard({
+      ...config.dashboard,
+      monitor,
+      cache,
+      proxy,
+      image,
+      apiBase: 'admin/',
+      logger: logger.child({ part: 'dashboard' }),
+    });
     const dashboardMounts = { routes: mount(dashboardRoutes, { dashboard }), admin: mount(dashboardAdminRoutes, { dashboard }) };
     parts.push({ name: 'dashboard', close: () => dashboard.close(), ...dashboardMounts });
 

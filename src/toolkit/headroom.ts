@@ -203,7 +203,7 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       registry = o.registry;
     } else registry = createMetricsRegistry(metricParts, undefined, o.defaultMetrics);
     const responder = createHealthResponder(monitor, () => draining || unready);
-    const dashboard = createDashboard(nested({ ...o.dashboard, monitor, cache, proxy, image }, 'dashboard'));
+    const dashboard = createDashboard(nested({ logger: o.logger, ...o.dashboard, monitor, cache, proxy, image }, 'dashboard'));
     closers.push(() => dashboard.close());
     const adminApi = createAdminApi({
       token: o.adminToken,

@@ -21,6 +21,11 @@ export interface LiveFeedOptions {
   viewTimeout: number;
   /** One frame, without the trailing newline. Called once per tick, only while someone watches. */
   frame: () => string;
+  /**
+   * Told when frame() throws (a source's stats() failing): once when a streak of failures starts,
+   * not every tick. The frame is skipped; the viewers get the next one that builds.
+   */
+  onFrameError?: (err: unknown) => void;
 }
 
 export interface LiveFeedStats {
@@ -32,6 +37,8 @@ export interface LiveFeedStats {
   stalled: number;
   /** Feeds ended after viewTimeout (a page reconnects at once). */
   expired: number;
+  /** Frames skipped because building them threw (a frame source's stats() failing). */
+  failed: number;
 }
 
 export interface LiveFeed {
@@ -57,7 +64,8 @@ interface Viewer {
 
 export function createLiveFeed(options: LiveFeedOptions): LiveFeed {
   const viewers = new Set<Viewer>();
-  const counts = { sent: 0, dropped: 0, stalled: 0, expired: 0 };
+  const counts = { sent: 0, dropped: 0, stalled: 0, expired: 0, failed: 0 };
+  let failing = false;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   // Built once without a stack: a flood of extra viewers costs no stack capture.
@@ -80,13 +88,17 @@ export function createLiveFeed(options: LiveFeedOptions): LiveFeed {
     }
   };
 
+  /** Ends the feed of a viewer that has watched for viewTimeout (the page reconnects); true when it did. */
+  const expire = (v: Viewer, now: number): boolean => {
+    if (now - v.openedAt < options.viewTimeout) return false;
+    counts.expired++;
+    remove(v);
+    v.end?.(false);
+    return true;
+  };
+
   const deliver = (v: Viewer, chunk: Uint8Array, now: number): void => {
-    if (now - v.openedAt >= options.viewTimeout) {
-      counts.expired++;
-      remove(v);
-      v.end?.(false);
-      return;
-    }
+    if (expire(v, now)) return;
     if (v.offer?.(chunk)) {
       v.lastAccepted = now;
       counts.sent++;
@@ -100,18 +112,37 @@ export function createLiveFeed(options: LiveFeedOptions): LiveFeed {
     }
   };
 
-  const encode = (): Uint8Array => Buffer.from(`${options.frame()}\n`);
+  /** The frame, or undefined when building it threw: it runs on a timer, where a throw would end the process. */
+  const encode = (): Uint8Array | undefined => {
+    try {
+      const chunk = Buffer.from(`${options.frame()}\n`);
+      failing = false;
+      return chunk;
+    } catch (err) {
+      counts.failed++;
+      if (!failing) {
+        failing = true;
+        options.onFrameError?.(err);
+      }
+      return undefined;
+    }
+  };
 
   const tick = (): void => {
     const chunk = encode();
     const now = performance.now();
-    for (const v of viewers) deliver(v, chunk, now);
+    // A skipped frame still ends the feeds that reached viewTimeout.
+    for (const v of viewers) {
+      if (chunk) deliver(v, chunk, now);
+      else expire(v, now);
+    }
   };
 
   // The first frame goes out at once, so the page shows numbers without waiting a tick.
   const attach = (v: Viewer): void => {
     if (!viewers.has(v)) return v.end?.(true);
-    deliver(v, encode(), performance.now());
+    const chunk = encode();
+    if (chunk) deliver(v, chunk, performance.now());
   };
 
   const open = (): LiveBody => {

@@ -11,7 +11,7 @@ import { memoryHistory, parseSince } from './history.js';
 import { resolveDashboardOptions } from './options.js';
 import type { DashboardOptions, LiveBody, MemoryHistory } from './types.js';
 
-export type { DashboardFrame, DashboardOptions, LiveBody, MemoryHistory } from './types.js';
+export type { DashboardFrame, DashboardLogger, DashboardOptions, LiveBody, MemoryHistory } from './types.js';
 export type { LiveFeedStats } from './feed.js';
 export { dashboardSpecs } from './options.js';
 export { CONTENT_SECURITY_POLICY } from './assets.js';
@@ -61,6 +61,11 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     stallTimeout: o.stallTimeout,
     viewTimeout: o.viewTimeout,
     frame: () => JSON.stringify(buildFrame({ monitor, cache, proxy, image })),
+    onFrameError: (err) => {
+      const what = 'dashboard: a live-feed frame could not be built (a source threw); frames are skipped until one builds again';
+      if (o.logger) o.logger.warn({ err }, what);
+      else process.emitWarning(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+    },
   });
   const feedHeaders = {
     ...SECURITY_HEADERS,

@@ -1,8 +1,8 @@
 // Options of the dashboard, declared once: createDashboard validates its arguments with these specs
 // and the gateway's configuration (src/config/sections/dashboard.ts) wraps the same objects.
 import { HeadroomError } from '../../errors.js';
-import { bool, duration, num, resolveOptions } from '../../options/spec.js';
-import type { DashboardOptions } from './types.js';
+import { bool, duration, num, optionalObject, resolveOptions } from '../../options/spec.js';
+import type { DashboardLogger, DashboardOptions } from './types.js';
 
 export const dashboardSpecs = {
   enabled: bool({
@@ -41,6 +41,13 @@ export const dashboardSpecs = {
   }),
 } as const;
 
+/** Library-only (no variable): the gateway configuration wraps dashboardSpecs, so it is kept apart. */
+const loggerSpec = optionalObject<DashboardLogger>({
+  doc: 'Where a live-feed frame that could not be built is logged (warn); unset: a process warning.',
+  what: 'a logger such as pino',
+  methods: ['warn'],
+});
+
 export type ResolvedDashboardOptions = ReturnType<typeof resolveDashboardOptions>;
 
 /**
@@ -53,7 +60,8 @@ export function twiceIntervalProblem(interval: number, timeout: number, interval
 
 /** createDashboard's options with defaults filled in; one HEADROOM_CONFIG_INVALID for bad ones. */
 export function resolveDashboardOptions(options: DashboardOptions | undefined) {
-  const o = resolveOptions('createDashboard', dashboardSpecs, options, ['monitor', 'cache', 'proxy', 'image', 'apiBase']);
+  const specs = { ...dashboardSpecs, logger: loggerSpec };
+  const o = resolveOptions('createDashboard', specs, options, ['monitor', 'cache', 'proxy', 'image', 'apiBase']);
   for (const name of ['stallTimeout', 'viewTimeout'] as const) {
     const problem = twiceIntervalProblem(o.interval, o[name], 'interval');
     if (problem) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createDashboard: ${name} ${problem}`);

@@ -1,6 +1,7 @@
 // Public types of the dashboard: the live frame (one JSON line of the feed), the history body and
 // the options of createDashboard.
 import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import type { Cache } from '../../cache/types.js';
 import type { ImageService } from '../../image/types.js';
 import type { MemoryMonitor, MemoryStatus } from '../../monitor/types.js';
@@ -60,6 +61,9 @@ export interface LiveBody {
   cancel(): void;
 }
 
+/** What the dashboard logs through: a pino logger, or anything with warn(). */
+export type DashboardLogger = Pick<Logger, 'warn'>;
+
 /**
  * Options of createDashboard. The numbers are the gateway variables named in their comments, with
  * the same defaults and bounds (`dashboardSpecs`; docs/configuration.md, "Dashboard").
@@ -84,4 +88,9 @@ export interface DashboardOptions {
    * "admin/"; the page at /admin/dashboard: "./", the default).
    */
   apiBase?: string;
+  /**
+   * Where a frame of the live feed that could not be built (a source's stats() threw) is logged,
+   * once per run of failures; unset: a process warning. The frame is skipped, the feed goes on.
+   */
+  logger?: DashboardLogger;
 }

@@ -1,6 +1,7 @@
 // The gateway's dashboard: GET /dashboard and its files at the root (no token: the page asks for
 // it), GET /admin/dashboard/feed and GET /admin/memory-history inside the authenticated /admin
-// scope. The feed is written on the raw response (hijacked), so no onSend hook buffers it.
+// scope. The feed is written on the raw response (hijacked), so no onSend hook buffers it; the
+// headers already set on the reply (X-Request-Id) are copied onto it first.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { dashboardOff, type Dashboard } from '../../observe/dashboard/index.js';
 import { SECURITY_HEADERS } from '../../observe/dashboard/assets.js';
@@ -63,6 +64,9 @@ export async function dashboardAdminRoutes(app: FastifyInstance, { dashboard }: 
   app.get('/dashboard/feed', (request, reply) => {
     reply.headers(SECURITY_HEADERS); // on the 503 when every viewer slot is taken, too
     const r = dashboard.feed();
+    // Fastify writes the headers set on the reply (X-Request-Id from the onRequest hook, …) only
+    // when it sends; a hijacked reply never does, so they go on the raw response here.
+    for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
     reply.hijack();
     writePlain(reply.raw, r, request.method);
   });

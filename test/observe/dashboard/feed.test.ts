@@ -7,6 +7,10 @@ import { createServer, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { createLiveFeed, type LiveFeed } from '../../../src/observe/dashboard/feed.js';
+import { createDashboard } from '../../../src/observe/dashboard/index.js';
+import { createMemoryMonitor } from '../../../src/monitor/index.js';
+import type { Cache } from '../../../src/cache/types.js';
+import { fakeMemory } from '../../monitor/helpers.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -101,6 +105,113 @@ describe('live feed', () => {
       await feed.close();
       assert.throws(() => feed.open(), { code: 'HEADROOM_DRAINING' });
     });
+  });
+
+  test('a frame that cannot be built (a source throws) is skipped: the feed goes on, one report per failure streak', async () => {
+    await assertNoLeakedHandles(async () => {
+      let failing = false;
+      let built = 0;
+      const errors: unknown[] = [];
+      const feed = createLiveFeed({
+        maxViewers: 1,
+        interval: 10,
+        stallTimeout: 60_000,
+        viewTimeout: 600_000,
+        frame: () => {
+          if (failing) throw new Error('stats unavailable');
+          return JSON.stringify({ n: ++built });
+        },
+        onFrameError: (err) => errors.push(err),
+      });
+      const reader = feed.open().web().getReader();
+      const frame = async (): Promise<{ n: number }> => JSON.parse(new TextDecoder().decode((await reader.read()).value)) as { n: number };
+      assert.equal((await frame()).n, 1);
+      failing = true;
+      await waitFor(() => feed.stats().failed >= 5, 'several ticks to fail');
+      assert.equal(errors.length, 1, 'one report for the streak, not one per tick');
+      assert.match(String(errors[0]), /stats unavailable/);
+      const before = built;
+      failing = false;
+      // The feed's timer is unref()ed: wait (keeping the loop up) until the frame is queued, then read.
+      await waitFor(() => built > before, 'a frame to build again');
+      let next = await frame();
+      while (next.n <= before) next = await frame(); // frames queued before the streak
+      assert.equal(next.n, before + 1, 'the first frame that builds again is sent');
+      failing = true;
+      await waitFor(() => errors.length === 2, 'a new streak to be reported');
+      assert.equal(feed.stats().viewers, 1, 'the viewer stayed');
+      await reader.cancel();
+      await feed.close();
+    });
+  });
+
+  test('createDashboard: a cache whose stats() throws skips frames and logs once per streak through the logger; the process stays up', async () => {
+    await assertNoLeakedHandles(async () => {
+      const monitor = createMemoryMonitor({ sampler: fakeMemory().sampler, autoStart: false, rssLimit: null });
+      let failing = false;
+      const stats = () => {
+        if (failing) throw new Error('cache stats unavailable');
+        return { l1: { hits: 1, misses: 1, bytes: 0, effectiveMaxBytes: 1 }, l2: null, hitRatio: 0.5 };
+      };
+      const warned: { obj: unknown; msg: string }[] = [];
+      const logger = { warn: (obj: unknown, msg: string) => void warned.push({ obj, msg }) };
+      const dashboard = createDashboard({ monitor, cache: { stats } as unknown as Cache, interval: 250, logger: logger as never });
+      const reader = dashboard.feed().live.web().getReader();
+      assert.ok((await reader.read()).value, 'the first frame');
+      failing = true;
+      await waitFor(() => dashboard.stats().failed >= 3, 'frames to fail');
+      assert.equal(warned.length, 1, JSON.stringify(warned.map((w) => w.msg)));
+      assert.match(warned[0]!.msg, /live-feed frame could not be built/);
+      assert.match(String((warned[0]!.obj as { err: unknown }).err), /cache stats unavailable/);
+      const sent = dashboard.stats().sent;
+      failing = false;
+      await waitFor(() => dashboard.stats().sent > sent, 'a frame sent again');
+      assert.ok((await reader.read()).value);
+      await reader.cancel();
+      await dashboard.close();
+      await monitor.close();
+    });
+  });
+
+  test('createDashboard without a logger: a throwing source is one process warning per streak, and the process stays up', async () => {
+    await assertNoLeakedHandles(async () => {
+      const monitor = createMemoryMonitor({ sampler: fakeMemory().sampler, autoStart: false, rssLimit: null });
+      const warnings: Error[] = [];
+      const onWarning = (w: Error): void => void warnings.push(w);
+      process.on('warning', onWarning);
+      let failing = false;
+      const proxy = {
+        stats: () => {
+          if (failing) throw new Error('proxy stats unavailable');
+          return { inFlight: 0, queued: 0, shed: 0, requests: 0, latencyMs: { p50: 0, p99: 0 } };
+        },
+      };
+      const dashboard = createDashboard({ monitor, proxy: proxy as never, interval: 250 });
+      const reader = dashboard.feed().live.web().getReader();
+      try {
+        assert.ok((await reader.read()).value, 'the first frame');
+        failing = true;
+        await waitFor(() => dashboard.stats().failed >= 3, 'frames to fail');
+        await waitFor(() => warnings.length > 0, 'the process warning');
+        assert.equal(warnings.length, 1, warnings.map((w) => w.message).join('; '));
+        assert.match(warnings[0]!.message, /dashboard: a live-feed frame could not be built .*: proxy stats unavailable/);
+        assert.equal(dashboard.stats().viewers, 1);
+      } finally {
+        process.off('warning', onWarning);
+        await reader.cancel();
+        await dashboard.close();
+        await monitor.close();
+      }
+    });
+  });
+
+  test('createDashboard: a logger without warn() is refused, naming what is accepted', () => {
+    const monitor = createMemoryMonitor({ sampler: fakeMemory().sampler, autoStart: false, rssLimit: null });
+    assert.throws(() => createDashboard({ monitor, logger: {} as never }), {
+      code: 'HEADROOM_CONFIG_INVALID',
+      message: /createDashboard: logger=.*: must be a logger such as pino \(an object with warn\(\)\)/,
+    });
+    void monitor.close();
   });
 
   test('a body nobody attaches gives its slot back after the stall timeout', async () => {

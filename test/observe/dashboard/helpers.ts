@@ -39,6 +39,8 @@ export async function startDashboardApp(
     monitor,
     registry: new Registry(),
     isDraining: () => false,
+    // As in the gateway: every answer carries X-Request-Id (the access log and metrics are not looked at here).
+    observer: { begin: () => undefined, cacheOutcome: () => undefined },
     routes: [(s) => dashboardRoutes(s, { dashboard })],
     adminRoutes: [(s) => dashboardAdminRoutes(s, { dashboard })],
   });

@@ -92,6 +92,30 @@ describe('dashboard over HTTP', () => {
     }
   });
 
+  test('the feed answers with X-Request-Id like every other route: the client id kept, a fresh one otherwise, the 503 too', async () => {
+    await assertNoLeakedHandles(async () => {
+      const d = await startDashboardApp({ maxViewers: 1 });
+      try {
+        const feed = await openFeed(`${d.url}/admin/dashboard/feed`, { ...auth, 'x-request-id': 'feed-id-1' });
+        assert.equal(feed.status, 200);
+        assert.equal(feed.headers['x-request-id'], 'feed-id-1');
+        assert.equal(feed.headers['content-security-policy'], CONTENT_SECURITY_POLICY);
+        const full = await openFeed(`${d.url}/admin/dashboard/feed`);
+        assert.equal(full.status, 503);
+        assert.match(String(full.headers['x-request-id']), /^[0-9a-f-]{36}$/, 'a generated id on the refusal');
+        feed.close();
+        await waitFor(() => d.dashboard.stats().viewers === 0, 'the viewer to leave');
+        const fresh = await openFeed(`${d.url}/admin/dashboard/feed`);
+        assert.equal(fresh.status, 200);
+        assert.match(String(fresh.headers['x-request-id']), /^[0-9a-f-]{36}$/, 'a generated id on the feed');
+        fresh.close();
+        await waitFor(() => d.dashboard.stats().viewers === 0, 'the viewer to leave');
+      } finally {
+        await d.close();
+      }
+    });
+  });
+
   test('the feed sends a frame at once, then one per interval, with the monitor status', async () => {
     await assertNoLeakedHandles(async () => {
       const d = await startDashboardApp({ interval: 250 });
