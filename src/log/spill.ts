@@ -1,8 +1,8 @@
 // The optional disk spill of the log shipper: when the memory cap is full, lines go to a file
-// capped in bytes (a ring: lines read back make room for new ones) instead of being dropped, and are read back in order when the
-// sink takes them again. One file per shipper, removed by close(): it outlasts an outage, not a
-// restart. Writes are synchronous appends (the page cache; pino's own stdout destination writes
-// synchronously too), so the line is on its way to disk before write() returns and nothing else
+// capped in bytes (a ring: the lines read back make room for new ones) instead of being dropped,
+// and are read back in order when the sink takes them again. One file per shipper, removed by
+// close(): it outlasts an outage, not a restart. Writes are synchronous (the page cache; pino's own
+// stdout destination writes synchronously too), so the line is on its way to disk before write() returns and nothing else
 // waits in memory for it.
 //
 // Record: u32 payload length, u32 CRC-32 of the rest, u16 level, f64 time, the encoded line. A
@@ -59,6 +59,7 @@ export class SpillFile {
     this.orphansRemoved = removeOrphans(dir);
     this.path = join(dir, `headroom-log-spill-${process.pid}-${randomUUID()}.bin`);
     this.fd = openSync(this.path, 'wx+', 0o600);
+    openHere.add(this.path);
   }
 
   /**
@@ -171,6 +172,7 @@ export class SpillFile {
     if (this.fd !== undefined) {
       closeSync(this.fd);
       this.fd = undefined;
+      openHere.delete(this.path);
       rmSync(this.path, { force: true });
     }
     return n;
@@ -178,6 +180,8 @@ export class SpillFile {
 }
 
 const SPILL_NAME = /^headroom-log-spill-(\d+)-[0-9a-f-]{36}\.bin$/;
+/** The spill files this process has open (another shipper on the same directory keeps its file). */
+const openHere = new Set<string>();
 
 /**
  * Removes the spill files in `dir` that no running process owns: their lines died with their
@@ -190,8 +194,8 @@ function removeOrphans(dir: string): { files: number; bytes: number } {
   const removed = { files: 0, bytes: 0 };
   for (const name of readdirSync(dir)) {
     const pid = Number(SPILL_NAME.exec(name)?.[1] ?? NaN);
-    if (!Number.isSafeInteger(pid) || (pid !== process.pid && alive(pid))) continue;
     const file = join(dir, name);
+    if (!Number.isSafeInteger(pid) || openHere.has(file) || (pid !== process.pid && alive(pid))) continue;
     try {
       const { size } = statSync(file);
       rmSync(file, { force: true });

@@ -207,10 +207,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       // set-up mistake: said once the warm-up is over, not as "inconclusive" after the whole budget.
       // No answer yet is "never answered" only after FIRST_ANSWER_GRACE_MS too: with a short or no
       // warm-up, a slow first answer (a cold start) would otherwise end the soak.
-      const unanswered = load.stats().requests === 0;
-      if (!sample.warmup && !reachChecked && !(unanswered && sample.t < FIRST_ANSWER_GRACE_MS)) {
+      const s = sample.warmup || reachChecked ? undefined : load.stats();
+      if (s && !(s.requests === 0 && sample.t < FIRST_ANSWER_GRACE_MS)) {
         reachChecked = true;
-        const s = load.stats();
         const failed = failedOf(s);
         if (s.requests === 0)
           throw new SoakStartError(

@@ -256,6 +256,11 @@ describe('log shipper: disk spill', () => {
       const left = readdirSync(dir);
       assert.ok(!left.includes(basename(dead)) && !left.includes(basename(samePid)));
       assert.ok(left.includes(basename(running)) && left.includes('notes.txt'));
+      // A second shipper of this process on the same directory leaves the first one's file alone.
+      const second = createLogShipper({ url: 'http://127.0.0.1:9/x', spillDir: dir });
+      assert.deepEqual(second.stats().spill!.orphansRemoved, { files: 0, bytes: 0 });
+      assert.equal(readdirSync(dir).filter((f) => f.startsWith(`headroom-log-spill-${process.pid}-`)).length, 2);
+      await second.close();
     } finally {
       await shipper.close();
     }
