@@ -62,6 +62,15 @@ export function acceptsGzip(header: string | undefined): boolean {
   return any;
 }
 
+/** Whether If-None-Match names `etag`: a list, weak tags compared weakly, or * (RFC 9110 §13.1.2). */
+function noneMatch(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((t) => {
+    const tag = t.trim();
+    return tag === '*' || tag.replace(/^W\//, '') === etag;
+  });
+}
+
 export interface AssetRequest {
   acceptEncoding?: string;
   ifNoneMatch?: string;
@@ -89,17 +98,20 @@ export function createAssets(apiBase: string): DashboardAssets {
     respond(name, request) {
       if (!Object.hasOwn(FILES, name)) return undefined;
       const asset = (loaded ??= load()).get(name)!;
+      const gzip = acceptsGzip(request.acceptEncoding);
+      // The gzip and the plain bytes are two representations: each has its own strong ETag
+      // (RFC 9110 §8.8.3), so a shared cache never answers one client's If-None-Match with the other's.
+      const etag = gzip ? `${asset.etag.slice(0, -1)}-gz"` : asset.etag;
       const headers: Record<string, string> = {
         ...SECURITY_HEADERS,
         'content-type': asset.type,
         'cache-control': 'no-cache',
-        etag: asset.etag,
+        etag,
         vary: 'accept-encoding',
       };
-      if (request.ifNoneMatch === asset.etag) return { status: 304, headers, body: '' };
+      if (noneMatch(request.ifNoneMatch, etag)) return { status: 304, headers, body: '' };
+      if (gzip) return { status: 200, headers: { ...headers, 'content-encoding': 'gzip' }, body: '', bytes: asset.gzip };
       // Every browser takes gzip: the rare client that does not (curl without --compressed) gets it unpacked on the fly.
-      if (acceptsGzip(request.acceptEncoding))
-        return { status: 200, headers: { ...headers, 'content-encoding': 'gzip' }, body: '', bytes: asset.gzip };
       return { status: 200, headers, body: '', bytes: gunzipSync(asset.gzip) };
     },
   };

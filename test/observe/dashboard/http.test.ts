@@ -68,6 +68,13 @@ describe('dashboard over HTTP', () => {
         assert.equal(r.headers['content-encoding'], undefined, `${file}: sent plain to a client that does not take gzip`);
         const again = await request(`${d.url}/dashboard/${file}`, { headers: { 'if-none-match': String(r.headers.etag) } });
         assert.equal(again.status, 304, file);
+        // The gzip bytes are another representation: their own ETag, and the plain one's does not validate them.
+        const packed = await request(`${d.url}/dashboard/${file}`, { headers: { 'accept-encoding': 'gzip' } });
+        assert.notEqual(packed.headers.etag, r.headers.etag, `${file}: one ETag per encoding`);
+        const stale = { 'accept-encoding': 'gzip', 'if-none-match': String(r.headers.etag) };
+        assert.equal((await request(`${d.url}/dashboard/${file}`, { headers: stale })).status, 200, file);
+        const listed = { 'accept-encoding': 'gzip', 'if-none-match': `"x", W/${String(packed.headers.etag)}` };
+        assert.equal((await request(`${d.url}/dashboard/${file}`, { headers: listed })).status, 304, `${file}: a list, weakly compared`);
       }
       // Raw paths (a URL would be normalised by the client before it is sent).
       for (const path of ['/dashboard/..%2Fpackage.json', '/dashboard/%2e%2e%2Fpackage.json', '/dashboard/..%5Cpackage.json']) {
