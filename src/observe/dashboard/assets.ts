@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { etagMatches } from '../../proxy/cache-policy.js';
 import type { PlainResponse } from '../../toolkit/response.js';
 import here from './here.cjs';
 
@@ -62,15 +63,6 @@ export function acceptsGzip(header: string | undefined): boolean {
   return any;
 }
 
-/** Whether If-None-Match names `etag`: a list, weak tags compared weakly, or * (RFC 9110 §13.1.2). */
-function noneMatch(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header.split(',').some((t) => {
-    const tag = t.trim();
-    return tag === '*' || tag.replace(/^W\//, '') === etag;
-  });
-}
-
 export interface AssetRequest {
   acceptEncoding?: string;
   ifNoneMatch?: string;
@@ -109,7 +101,7 @@ export function createAssets(apiBase: string): DashboardAssets {
         etag,
         vary: 'accept-encoding',
       };
-      if (noneMatch(request.ifNoneMatch, etag)) return { status: 304, headers, body: '' };
+      if (request.ifNoneMatch && etagMatches(request.ifNoneMatch, etag)) return { status: 304, headers, body: '' };
       if (gzip) return { status: 200, headers: { ...headers, 'content-encoding': 'gzip' }, body: '', bytes: asset.gzip };
       // Every browser takes gzip: the rare client that does not (curl without --compressed) gets it unpacked on the fly.
       return { status: 200, headers, body: '', bytes: gunzipSync(asset.gzip) };
