@@ -47,6 +47,7 @@ const loggerSpec = optionalObject<DashboardLogger>({
   what: 'a logger such as pino',
   methods: ['warn'],
 });
+const createDashboardSpecs = { ...dashboardSpecs, logger: loggerSpec };
 
 export type ResolvedDashboardOptions = ReturnType<typeof resolveDashboardOptions>;
 
@@ -60,8 +61,7 @@ export function twiceIntervalProblem(interval: number, timeout: number, interval
 
 /** createDashboard's options with defaults filled in; one HEADROOM_CONFIG_INVALID for bad ones. */
 export function resolveDashboardOptions(options: DashboardOptions | undefined) {
-  const specs = { ...dashboardSpecs, logger: loggerSpec };
-  const o = resolveOptions('createDashboard', specs, options, ['monitor', 'cache', 'proxy', 'image', 'apiBase']);
+  const o = resolveOptions('createDashboard', createDashboardSpecs, options, ['monitor', 'cache', 'proxy', 'image', 'apiBase']);
   for (const name of ['stallTimeout', 'viewTimeout'] as const) {
     const problem = twiceIntervalProblem(o.interval, o[name], 'interval');
     if (problem) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createDashboard: ${name} ${problem}`);
