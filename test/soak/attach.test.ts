@@ -16,31 +16,52 @@ import { waitFor } from '../helpers/wait.js';
 const dir = mkdtempSync(join(tmpdir(), 'headroom-attach-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/**
+ * A fixture service on a free port, once it listens. freePort() only says a port was free a moment
+ * ago: a test file running alongside can take it first, and the service then exits with EADDRINUSE;
+ * that is retried on a new port (three tries) rather than failed.
+ */
 async function service(
   fixture: string,
   inspect: boolean,
 ): Promise<{ child: ChildProcess; port: number; inspectorPort?: number; stop(): Promise<void>; describe(): string }> {
+  for (let attempt = 1; ; attempt++) {
+    const started = await startService(fixture, inspect);
+    if (started) return started;
+    if (attempt === 3) throw new Error(`${fixture}: its port was taken ${attempt} times in a row`);
+  }
+}
+
+/** undefined: the port was taken before the service could listen on it. */
+async function startService(
+  fixture: string,
+  inspect: boolean,
+): Promise<{ child: ChildProcess; port: number; inspectorPort?: number; stop(): Promise<void>; describe(): string } | undefined> {
   const port = await freePort();
-  const args = [...(inspect ? ['--inspect=127.0.0.1:0'] : []), `test/fixtures/soak/${fixture}.mjs`];
+  const args = [
+    ...(inspect ? ['--inspect=127.0.0.1:0'] : []),
+    '--import=./test/fixtures/soak/announce-listen.mjs',
+    `test/fixtures/soak/${fixture}.mjs`,
+  ];
   const child = spawn(process.execPath, args, { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
   let text = '';
   child.stderr!.on('data', (c: Buffer) => (text += c.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const inspectorPort = inspect
     ? Number((await waitFor(() => /ws:\/\/127\.0\.0\.1:(\d+)\//.exec(text), 'the inspector line'))[1])
     : undefined;
-  await waitFor(
-    () => {
-      // A service that died (its port taken meanwhile, say) fails here with its output, not at the timeout.
-      if (child.exitCode !== null) throw new Error(`${fixture} exited ${child.exitCode} before listening:\n${text}`);
-      return new Promise<boolean>((resolve) => {
-        const s = createServer();
-        s.once('error', () => resolve(true)); // taken: the service listens
-        s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
-      });
+  const listening = await waitFor(
+    async () => {
+      if (text.includes(`headroom-test: listening on ${port}\n`)) return 'yes';
+      if (child.exitCode === null) return false;
+      await exited; // all of its stderr is in
+      if (/EADDRINUSE/.test(text)) return 'taken';
+      throw new Error(`${fixture} exited ${child.exitCode} before listening:\n${text}`);
     },
     'the service to listen',
     20_000, // a loaded CI machine starts a Node process with the inspector slowly
   );
+  if (listening === 'taken') return undefined;
   return {
     child,
     port,
@@ -50,7 +71,6 @@ async function service(
       `\nthe service (pid ${child.pid}): ${child.exitCode === null && child.signalCode === null ? 'running' : `exited ${child.exitCode ?? child.signalCode}`}; its stderr:\n${text}`,
     async stop() {
       if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
       child.kill();
       await exited;
     },
