@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { freePort } from '../../src/soak/child.js';
 import { connectInspector, type InspectorProbe } from '../../src/soak/inspector.js';
 import { analyzeSnapshots, type SnapshotAnalysis } from '../../src/soak/snapshot/analyze.js';
 import { className, view } from '../../src/soak/snapshot/graph.js';
@@ -23,9 +22,18 @@ import { waitFor } from '../helpers/wait.js';
 const dir = mkdtempSync(join(tmpdir(), 'headroom-snap-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A node process running `code` with its inspector on; resolves once `code` has run (it prints "ready"). */
-async function inspected(code: string): Promise<{ child: ChildProcess; probe: InspectorProbe; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', '-e', `${code}; console.error('ready');`], {
+/**
+ * A Node process running `code` with its inspector open; resolves once `code` has run (it prints "ready"). A server it starts should listen on port 0,
+ * with `listens` set: `listeningPort()` then tells the port it got (a port picked free beforehand may
+ * be taken by another test file before the child listens).
+ */
+async function inspected(
+  code: string,
+  listens = false,
+): Promise<{ child: ChildProcess; probe: InspectorProbe; listeningPort: () => Promise<number>; stop: () => Promise<void> }> {
+  const announce = pathToFileURL(join(import.meta.dirname, '../fixtures/soak/announce-listen.mjs')).href;
+  const preload = listens ? [`--import=${announce}`] : [];
+  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', ...preload, '-e', `${code}; console.error('ready');`], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let text = '';
@@ -41,6 +49,8 @@ async function inspected(code: string): Promise<{ child: ChildProcess; probe: In
   return {
     child,
     probe,
+    listeningPort: async () =>
+      Number((await waitFor(() => /^headroom-test: listening on (\d+)$/m.exec(text), 'the child to listen', 10_000))[1]),
     stop: async () => {
       await probe.close();
       const exited = new Promise((r) => child.once('exit', r));
@@ -211,20 +221,11 @@ async function threeSnapshots(t: { probe: InspectorProbe }, name: string, step: 
 }
 
 test('leak-route (a Report per /report request, holding fresh strings): the top entry is Report, not (string)', async () => {
-  const port = await freePort();
   const fixture = pathToFileURL(join(import.meta.dirname, '../fixtures/soak/leak-route.mjs')).href;
-  const t = await inspected(`process.env.PORT = '${port}'; import('${fixture}')`);
+  const t = await inspected(`process.env.PORT = '0'; import('${fixture}')`, true);
   try {
+    const port = await t.listeningPort();
     const get = (path: string): Promise<unknown> => request(`http://127.0.0.1:${port}${path}`);
-    await waitFor(
-      () =>
-        get('/health').then(
-          () => true,
-          () => false,
-        ),
-      'leak-route to listen',
-      10_000,
-    );
     // bench/soak's mix: 1 request in 7 goes to /report, with a query and headers.
     const mix = async (): Promise<void> => {
       for (let i = 0; i < 150; i++)
@@ -273,15 +274,18 @@ test('a leak of bare strings (pushed into an array, held by no object of the pro
 
 test('snapshotDiff under real load: a first snapshot over the budget leaves two, closer together; the last is read while V8 writes it', async () => {
   await assertNoLeakedHandles(async () => {
-    const port = await freePort();
-    const t = await inspected(`
+    const t = await inspected(
+      `
       // Each Held keeps its request's headers, as a leaked request context would: on a loaded machine
       // ~90 requests fall between the two snapshots, and one ServerResponse still in flight holds
       // ~5.6 KiB, more than 90 bare Helds (~5 KiB) — a leak that small would be outranked by noise.
       class Held { constructor(req) { this.url = req.url; this.headers = { ...req.headers }; this.at = Date.now(); } }
       const held = [];
-      require('node:http').createServer((req, res) => { held.push(new Held(req)); res.end('ok'); }).listen(${port}, '127.0.0.1');
-    `);
+      require('node:http').createServer((req, res) => { held.push(new Held(req)); res.end('ok'); }).listen(0, '127.0.0.1');
+    `,
+      true,
+    );
+    const port = await t.listeningPort();
     const load = startLoad({
       url: `http://127.0.0.1:${port}`,
       connections: 2,
