@@ -23,9 +23,9 @@ const dir = mkdtempSync(join(tmpdir(), 'headroom-snap-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /**
- * A Node process running `code` with its inspector open; resolves once `code` has run (it prints "ready"). A server it starts should listen on port 0,
- * with `listens` set: `listeningPort()` then tells the port it got (a port picked free beforehand may
- * be taken by another test file before the child listens).
+ * A Node process running `code` with its inspector open; resolves once `code` has run (it prints
+ * "ready"). A server it starts should listen on port 0, with `listens` set: `listeningPort()` then
+ * tells the port it got (a port picked free beforehand may be taken by another test file first).
  */
 async function inspected(
   code: string,
