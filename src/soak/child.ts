@@ -10,12 +10,13 @@ export class SoakStartError extends Error {
 }
 
 /**
- * The service's inspector (on a port the OS picks) got the very port chosen for the service, which
- * then cannot listen; and the port still accepts connections, so it would look ready. Worth
- * another start on another port.
+ * The port chosen for the service was taken before the service listened: by its own inspector (on
+ * a port the OS picks, which may be the very free port chosen — the port then still accepts
+ * connections, so the service would look ready), or by another process (the service exits with
+ * EADDRINUSE). Worth another start on another port.
  */
-export class InspectorPortTaken extends SoakStartError {
-  override name = 'InspectorPortTaken';
+export class ServicePortTaken extends SoakStartError {
+  override name = 'ServicePortTaken';
 }
 
 export interface ChildOptions {
@@ -62,6 +63,9 @@ export function withOutput(what: string, child: Pick<StartedChild, 'tail'>): str
   return `${what}${tail ? `; its last output:\n${tail}` : ' (it printed nothing)'}`;
 }
 const TAIL_BYTES = 8192;
+
+/** Whether a service's output says it could not listen on `port` because another process has it. */
+export const portInUse = (output: string, port: number): boolean => new RegExp(`EADDRINUSE\\b.*:${port}\\b`).test(output);
 
 /** A free TCP port on 127.0.0.1 (closed again: the child binds it). */
 export async function freePort(): Promise<number> {
@@ -128,6 +132,14 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
   let markLeaving!: () => void;
   const leaving = new Promise<void>((resolve) => (markLeaving = resolve)).then(() => void (leavingNow = true));
   void exited.then(markLeaving);
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  // After an exit its last words may still be in the pipes: 'close' follows once they are read. A
+  // grandchild holding the pipes could delay that for ever, so the wait is bounded.
+  const outputRead = async (): Promise<void> => {
+    const timer = new AbortController();
+    await Promise.race([closed, sleep(500, undefined, { signal: timer.signal }).catch(() => undefined)]);
+    timer.abort();
+  };
   const keep = (chunk: Buffer, stream: 'stdout' | 'stderr'): void => {
     tail = (tail + chunk.toString('utf8')).slice(-TAIL_BYTES);
     options.onOutput?.(chunk, stream);
@@ -175,6 +187,7 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
       }
     }
     await exited;
+    await outputRead();
     process.off('exit', killOnExit);
     // A process that left the group (setsid) may still hold the pipes' other ends.
     child.stdout?.destroy();
@@ -203,13 +216,19 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
       if (options.signal?.aborted) throw new SoakStartError('soak: stopped before the service was up');
       // Checked before the exit: the service usually dies of EADDRINUSE at once.
       if (inspectorUrl !== undefined && new URL(inspectorUrl).port === target.port && options.port !== undefined)
-        throw new InspectorPortTaken(`soak: the service's inspector took port ${target.port}, the one chosen for the service`);
-      if (exit)
+        throw new ServicePortTaken(`soak: the service's inspector took port ${target.port}, the one chosen for the service`);
+      if (exit) {
+        await outputRead();
+        if (options.port !== undefined && portInUse(tail, options.port))
+          throw new ServicePortTaken(
+            why(`soak: another process took port ${options.port}, the one chosen for the service, before it listened`),
+          );
         throw new SoakStartError(
           why(
             `soak: the service exited during start-up (${exit.signal ?? `code ${exit.code}`}) before ${inspectorUrl ? 'it accepted connections' : 'its inspector listened'}`,
           ),
         );
+      }
       if (inspectorUrl !== undefined && (await accepts(target))) break;
       if (performance.now() > deadline)
         throw new SoakStartError(

@@ -2,7 +2,7 @@
 // judge in rounds, stop everything, return the report. Leaves no handle behind.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findInspector, SoakAttachError } from './attach.js';
-import { startChild, freePort, InspectorPortTaken, SoakStartError, type StartedChild } from './child.js';
+import { startChild, freePort, portInUse, ServicePortTaken, SoakStartError, type StartedChild } from './child.js';
 import { connectInspector, type InspectorProbe } from './inspector.js';
 import { connectServing } from './serving.js';
 import { startLoad, type LoadDriver, type LoadStats } from './load.js';
@@ -123,15 +123,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
             onOutput: o.onOutput,
             signal: o.signal,
           });
+          probe = await connectServing(child, new URL(url), o.startTimeoutMs, o.signal);
           break;
         } catch (err) {
-          // The port was ours to choose: choose another (the OS gave it to the inspector too).
-          if (!(err instanceof InspectorPortTaken) || attempt === 3) throw err;
+          await child?.stop(1000); // its whole output read: whether it failed for the port is known
+          // The port was ours to choose: choose another (the OS gave it to the inspector too, or to
+          // another process before the service listened).
+          const taken = err instanceof ServicePortTaken || (child !== undefined && port !== undefined && portInUse(child.tail(), port));
+          if (!taken || attempt === 3) throw err;
+          child = undefined;
           port = await freePort();
           url = `http://127.0.0.1:${port}`;
         }
       }
-      probe = await connectServing(child, new URL(url), o.startTimeoutMs, o.signal);
     }
     const samples: Sample[] = [];
     const slopes: SoakReport['slopes'] = [];

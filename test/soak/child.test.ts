@@ -1,16 +1,16 @@
 // Starting the service: when its inspector lands on the very port chosen for the service (the OS
 // picks the inspector's port and may hand out the same free port), start-up fails with
-// InspectorPortTaken, which runSoak answers by choosing another port.
+// ServicePortTaken, which runSoak answers by choosing another port.
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort, InspectorPortTaken, startChild } from '../../src/soak/child.js';
+import { freePort, ServicePortTaken, startChild } from '../../src/soak/child.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/soak/ok-lru.mjs', import.meta.url));
 
-test('the inspector on the port chosen for the service: InspectorPortTaken, the child stopped', { timeout: 30_000 }, async () => {
+test('the inspector on the port chosen for the service: ServicePortTaken, the child stopped', { timeout: 30_000 }, async () => {
   await assertNoLeakedHandles(async () => {
     const port = await freePort();
     // The service's own --inspect comes after the soak's and wins: the collision, made on purpose.
@@ -21,7 +21,7 @@ test('the inspector on the port chosen for the service: InspectorPortTaken, the 
         port,
         startTimeoutMs: 10_000,
       }),
-      (e: Error) => e instanceof InspectorPortTaken && e.message.includes(`took port ${port}`),
+      (e: Error) => e instanceof ServicePortTaken && e.message.includes(`took port ${port}`),
     );
   });
 });

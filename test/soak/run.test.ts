@@ -1,5 +1,8 @@
 // runSoak's report: the load it states (requests, req/s) covers the same span as its elapsed time.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { runSoak } from '../../src/soak/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
@@ -62,3 +65,33 @@ test(
     assert.ok(answeredAt !== undefined && answeredAt >= 1_000, `first answer seen at ${answeredAt} ms`);
   },
 );
+
+test('a service that cannot listen on the chosen port (EADDRINUSE) is started again on another one', { timeout: 60_000 }, async () => {
+  await assertNoLeakedHandles(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'headroom-soak-port-'));
+    try {
+      const first = join(dir, 'first-port');
+      // Its first start finds PORT taken, for real: it listens there twice (as when another process
+      // took the port after the soak chose it). It notes that port; later starts listen normally.
+      const service = `const fs = require('node:fs'), http = require('node:http'), port = Number(process.env.PORT);
+        const serve = () => http.createServer((q, s) => s.end('ok')).listen(port, '127.0.0.1');
+        if (fs.existsSync(${JSON.stringify(first)})) serve();
+        else { fs.writeFileSync(${JSON.stringify(first)}, String(port)); serve().once('listening', serve); }`;
+      const stop = new AbortController();
+      const report = await runSoak({
+        command: [process.execPath, '-e', service],
+        durationMs: 14_000,
+        warmupMs: 0,
+        connections: 1,
+        rate: 50,
+        onProgress: (p) => p.requests > 0 && stop.abort(),
+        signal: stop.signal,
+      });
+      const taken = Number(readFileSync(first, 'utf8'));
+      assert.notEqual(new URL(report.url).port, String(taken), 'measured on another port');
+      assert.ok(report.load.requests > 0, 'the second start was measured');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
