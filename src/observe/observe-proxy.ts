@@ -33,6 +33,7 @@ export function observeProxy(proxy: Proxy, observer: RequestObserver): Proxy {
     fetch: (request, info) => proxy.fetch(request, info),
     stats: () => proxy.stats(),
     close: () => proxy.close(),
+    abortInFlight: () => proxy.abortInFlight(),
     [Symbol.asyncDispose]: () => proxy.close(),
   };
 }

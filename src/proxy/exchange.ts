@@ -34,8 +34,8 @@ export interface ExchangeContext {
   streamTimeout: number;
   /** CLIENT_TIMEOUT, ms (named in the 408's message). */
   clientTimeout: number;
-  /** Exchanges in flight (Node and Web), for the client-progress sweep. */
-  live: Set<{ checkClient(limit: number, minUploadBytes?: number, slow?: () => Error): void }>;
+  /** Exchanges in flight (Node and Web), for the client-progress sweep and abortInFlight(). */
+  live: Set<{ checkClient(limit: number, minUploadBytes?: number, slow?: () => Error): void; abort(err: Error): void }>;
   logger: Logger | undefined;
   /** Shedding registry (the admission controller). */
   tracker: { add(s: Sheddable): void; untrack(s: Sheddable): void };
@@ -244,8 +244,9 @@ export class Exchange extends ClientExchange {
       // Mid-body: destroying the socket is the only way the client can tell the body is cut.
       this.res.destroy();
     } else {
-      const unreadBody = !this.req.readableEnded;
-      sendError(this.res, faultError(kind, err, this.ctx.streamTimeout, this.ctx.clientTimeout), unreadBody, this.note?.requestId);
+      // Draining: the connection closes after the answer (a keep-alive client would send its next request to a closing server).
+      const closeAfter = !this.req.readableEnded || kind === 'draining';
+      sendError(this.res, faultError(kind, err, this.ctx.streamTimeout, this.ctx.clientTimeout), closeAfter, this.note?.requestId);
     }
     if (kind !== 'shed')
       this.ctx.logger?.warn(

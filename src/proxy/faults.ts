@@ -57,6 +57,15 @@ export function faultError(kind: ErrorKind, err: unknown, streamTimeout: number,
       if (said) return new HeadroomError('HEADROOM_UPSTREAM_ERROR', said, { cause: err });
       return new HeadroomError('HEADROOM_UPSTREAM_UNREACHABLE', 'upstream refused or dropped the connection', { cause: err });
     }
+    case 'draining':
+      return new HeadroomError(
+        'HEADROOM_DRAINING',
+        'shutting down: the request did not finish in the time given to drain; retry it on another instance',
+        {
+          cause: err,
+          headers: { 'retry-after': '1' },
+        },
+      );
     case 'shed':
       return new HeadroomError('HEADROOM_SHED', 'aborted to relieve critical memory pressure', {
         cause: err,

@@ -157,7 +157,7 @@ export const proxyLibrarySpecs = {
   ),
   // The gateway passes SHUTDOWN_TIMEOUT here; same bounds.
   closeTimeout: duration({
-    doc: 'How long close() waits for in-flight requests before destroying them.',
+    doc: 'How long close() waits for in-flight requests before ending them (503 HEADROOM_DRAINING to those not yet answered).',
     default: 5_000,
     min: 0,
     max: 600_000,

@@ -139,7 +139,15 @@ export interface Proxy {
    */
   fetch(request: Request, info?: FetchInfo): Promise<Response>;
   stats(): ProxyStats;
+  /** Stops taking new requests; in-flight ones get closeTimeout to finish, then are ended as abortInFlight() ends them. */
   close(): Promise<void>;
+  /**
+   * Ends every request in flight now and stops taking new ones: one with no answer yet gets 503
+   * HEADROOM_DRAINING (Retry-After, Connection: close), one mid-body has its connection cut, and
+   * the upstream connections are destroyed. For a shutdown whose own time is up (close() does it
+   * itself at closeTimeout); the proxy is then closed for good, and close() resolves at once.
+   */
+  abortInFlight(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -218,6 +226,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   });
   let draining = false;
   let closing: Promise<void> | undefined;
+  let aborting: Promise<void> | undefined;
 
   function dispatch(
     req: IncomingMessage,
@@ -230,6 +239,11 @@ export function createProxy(options: ProxyOptions): Proxy {
     note: ProxyNote | undefined,
     ledger: RequestLedger | undefined,
   ): void {
+    // Out of the admission queue after abortInFlight() (the aborted requests' slots freed it).
+    if (aborting !== undefined) {
+      release();
+      return sendError(res, drainingError, true, note?.requestId);
+    }
     const ex = new Exchange(ctx, {
       req,
       res,
@@ -357,21 +371,32 @@ export function createProxy(options: ProxyOptions): Proxy {
     );
   }
 
+  // Ends what is still in flight, at once: the draining abort reaches each exchange (one still
+  // queued in the pool gets it when the pool's destroy fails it), so one with no answer yet gets
+  // 503 HEADROOM_DRAINING and one mid-body has its connection cut.
+  const abortInFlight = (): Promise<void> =>
+    (aborting ??= (async () => {
+      draining = true;
+      const why = new ProxyAbort('draining');
+      for (const ex of ctx.live) ex.abort(why);
+      await pool.destroy();
+    })());
+
   // Every call gets the one close in progress, so no caller goes on while requests still run.
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       draining = true;
       clearInterval(sweep);
       if (ownAdmission) await admission.close();
-      // In-flight requests get closeTimeout to finish; then the pool is destroyed, which fails
-      // them (pool.close() itself may never settle once requests wait in its queue).
+      // In-flight requests get closeTimeout to finish; then they are ended (pool.close() itself
+      // may never settle once requests wait in its queue).
       let timer: NodeJS.Timeout | undefined;
       const forced = new Promise<void>((resolve) => {
-        timer = setTimeout(() => resolve(pool.destroy()), o.closeTimeout);
+        timer = setTimeout(() => resolve(abortInFlight()), o.closeTimeout);
         timer.unref();
       });
       try {
-        await Promise.race([pool.close(), forced]);
+        await Promise.race([aborting ?? pool.close(), forced]);
       } finally {
         clearTimeout(timer);
       }
@@ -393,6 +418,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       admission,
       enabled,
       draining: () => draining,
+      aborted: () => aborting !== undefined,
       errors: { disabled: disabledError, path: pathError, outside: outsideError, draining: drainingError },
     }),
     stats: (): ProxyStats => {
@@ -415,6 +441,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         admission: a,
       };
     },
+    abortInFlight,
     close,
     [Symbol.asyncDispose]: close,
   };

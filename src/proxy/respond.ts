@@ -13,7 +13,8 @@ export function declaresBody(req: IncomingMessage): boolean {
   return len !== undefined ? len !== '0' : req.headers['transfer-encoding'] !== undefined;
 }
 
-export function sendError(res: ServerResponse, err: HeadroomError, unreadBody: boolean, requestId?: string): void {
+/** `closeAfter`: Connection: close (the request's body is unread, or the server is draining). */
+export function sendError(res: ServerResponse, err: HeadroomError, closeAfter: boolean, requestId?: string): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
@@ -25,7 +26,7 @@ export function sendError(res: ServerResponse, err: HeadroomError, unreadBody: b
   }
   const h = ['content-type', 'application/json; charset=utf-8', 'content-length', String(body.length), 'cache-control', 'no-store'];
   for (const k in err.headers) h.push(k, err.headers[k]!);
-  if (unreadBody) h.push('connection', 'close');
+  if (closeAfter) h.push('connection', 'close');
   if (requestId !== undefined) h.push('x-request-id', requestId);
   res.writeHead(err.statusCode, h);
   res.end(body);

@@ -4,7 +4,17 @@
 // instances (percentiles cannot be).
 
 export type ErrorKind =
-  'unreachable' | 'timeout' | 'bodyTimeout' | 'reset' | 'clientAbort' | 'clientTimeout' | 'shed' | 'pathRejected' | 'badRequest' | 'other';
+  | 'unreachable'
+  | 'timeout'
+  | 'bodyTimeout'
+  | 'reset'
+  | 'clientAbort'
+  | 'clientTimeout'
+  | 'shed'
+  | 'draining'
+  | 'pathRejected'
+  | 'badRequest'
+  | 'other';
 
 export const ERROR_KINDS: readonly ErrorKind[] = [
   'unreachable',
@@ -14,6 +24,7 @@ export const ERROR_KINDS: readonly ErrorKind[] = [
   'clientAbort',
   'clientTimeout',
   'shed',
+  'draining',
   'pathRejected',
   'badRequest',
   'other',

@@ -71,6 +71,8 @@ export abstract class UpstreamHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
-    this.fail(err);
+    // An abort asked for before undici started the request is why it failed, whatever undici says
+    // (a queued request is failed by the pool's destroy, which names itself).
+    this.fail(this.pendingAbort ?? err);
   }
 }

@@ -52,6 +52,8 @@ export interface WebProxyParts {
   admission: HeadroomAdmission;
   enabled: boolean;
   draining: () => boolean;
+  /** True once abortInFlight() ran: a request leaving the admission queue gets 503 HEADROOM_DRAINING, not the destroyed pool. */
+  aborted: () => boolean;
   errors: { disabled: HeadroomError; path: HeadroomError; outside: HeadroomError; draining: HeadroomError };
 }
 
@@ -283,6 +285,10 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
     cacheOutcome: CacheOutcome | undefined,
     ledger: RequestLedger | undefined,
   ): Promise<Response> {
+    if (parts.aborted()) {
+      release();
+      return Promise.resolve(errorResponse(errors.draining, true));
+    }
     return new Promise<Response>((resolve) => {
       let upload: Readable | null;
       try {

@@ -281,6 +281,9 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
         clearTimeout(timer);
         if (result === 'timeout') {
           logger.warn('drain timeout reached: closing remaining connections');
+          // Proxied requests still waiting for the upstream get 503 HEADROOM_DRAINING first (the
+          // client may retry elsewhere), rather than a connection closed without an answer.
+          await proxy.abortInFlight();
           app.server.closeAllConnections();
           await app.close();
         }

@@ -7,7 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { setImmediate as tick } from 'node:timers/promises';
 import { HeadroomError } from '../../src/errors.js';
 import { createProxy, type Proxy, type ProxyOptions } from '../../src/proxy/index.js';
+import { createAdmission } from '../../src/admission/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
+import { waitFor } from '../helpers/wait.js';
 import { heldUpstream, request } from './helpers.js';
 
 async function serve(options: ProxyOptions): Promise<{ url: string; proxy: Proxy; close(): Promise<void> }> {
@@ -49,18 +51,52 @@ describe('createProxy lifecycle', () => {
     });
   });
 
-  test('requests still running after closeTimeout are cut (502) and close() resolves', async () => {
+  // The upstream is not at fault: the client is told the instance is going away and may retry elsewhere.
+  const assertDraining = (r: { status: number; headers: http.IncomingHttpHeaders; body: Buffer }, which: string): void => {
+    assert.equal(r.status, 503, `${which}: ${r.body.toString()}`);
+    assert.equal(JSON.parse(r.body.toString()).error.code, 'HEADROOM_DRAINING', which);
+    assert.equal(r.headers['retry-after'], '1', which);
+    assert.equal(r.headers.connection, 'close', which);
+  };
+
+  test('requests still running after closeTimeout get 503 HEADROOM_DRAINING, one queued for the upstream connection too; close() resolves', async () => {
     await assertNoLeakedHandles(async () => {
       const up = await heldUpstream();
-      const gw = await serve({ upstreamUrl: up.url, closeTimeout: 50 });
+      // One upstream connection: the second request waits in undici's queue, never started.
+      const gw = await serve({ upstreamUrl: up.url, closeTimeout: 50, connections: 1, limits: { maxConcurrent: 2 } });
       const inFlight = request(`${gw.url}/api/never`);
       await up.arrived;
+      const queued = request(`${gw.url}/api/queued`);
+      await waitFor(() => gw.proxy.stats().inFlight === 2, 'the second request in flight');
       await gw.proxy.close();
-      const r = await inFlight;
-      assert.equal(r.status, 502);
-      assert.equal(gw.proxy.stats().inFlight, 0);
+      assertDraining(await inFlight, 'at the upstream');
+      assertDraining(await queued, 'queued for the connection');
+      const stats = gw.proxy.stats();
+      assert.equal(stats.inFlight, 0);
+      assert.equal(stats.errors.draining, 2);
       up.release();
       await gw.close();
+      await up.close();
+    });
+  });
+
+  test('abortInFlight(): a request waiting in a shared admission queue gets 503 HEADROOM_DRAINING when a slot frees, never the destroyed pool', async () => {
+    await assertNoLeakedHandles(async () => {
+      const up = await heldUpstream();
+      const admission = createAdmission({ maxConcurrent: 1, queueSize: 1, queueTimeout: 10_000 });
+      const gw = await serve({ upstreamUrl: up.url, admission });
+      const first = request(`${gw.url}/api/first`);
+      await up.arrived;
+      const waiting = request(`${gw.url}/api/waiting`);
+      await waitFor(() => admission.stats().queued === 1, 'the second request in the admission queue');
+      await gw.proxy.abortInFlight();
+      assertDraining(await first, 'in flight');
+      assertDraining(await waiting, 'from the admission queue');
+      assert.equal((await request(`${gw.url}/api/after`)).status, 503, 'new requests are refused');
+      await gw.proxy.close(); // resolves at once: everything was ended
+      up.release();
+      await gw.close();
+      await admission.close();
       await up.close();
     });
   });

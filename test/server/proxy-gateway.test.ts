@@ -66,3 +66,29 @@ test('shutdown lets an in-flight proxied request finish', async () => {
     upstream.close();
   }
 });
+
+test('a proxied request still waiting for the upstream at SHUTDOWN_TIMEOUT gets 503 HEADROOM_DRAINING, not a closed connection', async () => {
+  const arrival = latch();
+  const upstream = createServer(() => arrival.open()); // never answers
+  upstream.listen(0, '127.0.0.1');
+  await once(upstream, 'listening');
+  const { port } = upstream.address() as AddressInfo;
+  const t = await startGateway({ SHUTDOWN_TIMEOUT: '200', UPSTREAM_URL: `http://127.0.0.1:${port}` });
+  try {
+    const inflight = request(`${t.url}/api/slow`);
+    await arrival.opened;
+    await t.gw.shutdown();
+    const r = await inflight;
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.json().error.code, 'HEADROOM_DRAINING');
+    assert.equal(r.headers['retry-after'], '1');
+    assert.ok(
+      t.logs.some((l) => l.includes('drain timeout reached')),
+      'the timeout path ran',
+    );
+  } finally {
+    await t.close();
+    upstream.closeAllConnections();
+    upstream.close();
+  }
+});

@@ -67,7 +67,7 @@ export const serverOptions = {
   }),
   shutdownTimeout: duration({
     env: 'SHUTDOWN_TIMEOUT',
-    doc: 'How long SIGTERM/SIGINT waits for in-flight requests before closing everything.',
+    doc: 'How long SIGTERM/SIGINT waits for in-flight requests before closing everything; proxied requests still waiting for the upstream then get 503 HEADROOM_DRAINING.',
     default: 10_000,
     min: 0,
     max: 600_000,
