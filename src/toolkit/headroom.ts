@@ -101,6 +101,12 @@ export interface Headroom {
   isDraining(): boolean;
   /** Resolves when no tracked request is in flight (or after `timeout` ms). */
   idle(timeout: number): Promise<boolean>;
+  /**
+   * For a stop whose time is up: drains, and ends the proxy's requests still in flight
+   * (proxy.abortInFlight(): 503 HEADROOM_DRAINING to those not yet answered) before the caller
+   * closes the remaining connections.
+   */
+  abortInFlight(): Promise<void>;
   /** Closes the parts it created and gives back the shared monitor. Idempotent. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -243,6 +249,12 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
         await closeAll();
       })());
 
+    const drain = (): void => {
+      draining = true;
+      proxy?.drain();
+      dashboard.endViewers();
+    };
+
     return {
       monitor,
       registry,
@@ -276,13 +288,13 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       unready() {
         unready = true;
       },
-      drain() {
-        draining = true;
-        proxy?.drain();
-        dashboard.endViewers();
-      },
+      drain,
       isDraining: () => draining,
       idle: inFlight.idle,
+      async abortInFlight() {
+        drain();
+        await proxy?.abortInFlight();
+      },
       close,
       [Symbol.asyncDispose]: close,
     };

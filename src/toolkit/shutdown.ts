@@ -13,7 +13,7 @@ const FLUSH_GRACE = 1000;
 
 export interface ShutdownOptions {
   /** `unready` (readiness 503 while still serving, for `delay`) is optional: without it the delay refuses too. */
-  headroom: Pick<Headroom, 'drain' | 'idle' | 'close'> & Partial<Pick<Headroom, 'unready'>>;
+  headroom: Pick<Headroom, 'drain' | 'idle' | 'close'> & Partial<Pick<Headroom, 'unready' | 'abortInFlight'>>;
   /** The HTTP server to stop accepting on. */
   server?: Server;
   /** Closes the app's own resources (e.g. `() => app.close()` for NestJS or Fastify). */
@@ -101,9 +101,11 @@ export function gracefulShutdown(options: ShutdownOptions, name = 'gracefulShutd
         ? new Promise<void>((resolve) => server.close(() => resolve())).then(() => void (serverClosed = true))
         : Promise.resolve();
       server?.closeIdleConnections();
-      if (!(await headroom.idle(timeout)))
+      if (!(await headroom.idle(timeout))) {
         log(`in-flight requests still running after ${timeout} ms: ${server ? 'closing their connections' : 'closing the app'}`);
-      else if (server) {
+        // Proxied ones still waiting for their upstream get 503 HEADROOM_DRAINING first, not a cut connection.
+        await headroom.abortInFlight?.();
+      } else if (server) {
         // A request counts as done once its handler's answer is read to the end, which can be a
         // moment before the framework has written the last bytes (Next.js writes the chunked
         // terminator after the body stream ends): close connections as they turn idle, for up to

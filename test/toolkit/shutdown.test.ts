@@ -10,6 +10,7 @@ import { writePlain } from '../../src/toolkit/response.js';
 import { request } from '../helpers/http.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { waitFor } from '../helpers/wait.js';
+import { heldUpstream } from '../proxy/helpers.js';
 
 describe('gracefulShutdown', () => {
   it('on SIGTERM: ready 503, in-flight requests finish, then server and headroom close', async () => {
@@ -80,5 +81,28 @@ describe('gracefulShutdown', () => {
     await stop();
     assert.ok((await hung) instanceof Error);
     assert.ok(logs.some((m) => m.includes('still running after 50 ms')));
+  });
+
+  it('after the timeout, a proxied request still waiting for its upstream gets 503 HEADROOM_DRAINING before the connections close', async () => {
+    await assertNoLeakedHandles(async () => {
+      const up = await heldUpstream();
+      const hr = createHeadroom({ proxy: { upstreamUrl: up.url } });
+      const server = createServer((req, res) => {
+        res.once('close', hr.track());
+        hr.proxy!.handle(req, res);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const stop = gracefulShutdown({ headroom: hr, server, timeout: 50, signals: [] });
+      const waiting = request(`${url}/api/slow`);
+      await up.arrived;
+      await stop();
+      const r = await waiting;
+      assert.equal(r.status, 503, r.text);
+      assert.equal(r.json().error.code, 'HEADROOM_DRAINING');
+      assert.equal(hr.proxy!.stats().errors.draining, 1);
+      up.release();
+      await up.close();
+    });
   });
 });

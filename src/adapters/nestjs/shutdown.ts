@@ -26,6 +26,7 @@ export function enableHeadroomShutdown(
     unready: () => headroom.unready(),
     drain: () => headroom.drain(),
     idle: async (ms) => (idle = await headroom.idle(ms)),
+    abortInFlight: () => headroom.abortInFlight(),
     close: () => headroom.close(),
   };
   const close = (): Promise<void> => {
