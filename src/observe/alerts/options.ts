@@ -94,7 +94,7 @@ export const alertSpecs = {
   }),
   retries: num({
     env: 'ALERT_RETRIES',
-    doc: 'Retries of a notification after a connection error, a timeout, 408, 429 or 5xx (delays grow exponentially with jitter); another 4xx is not retried.',
+    doc: 'Retries of a notification after a connection error, a timeout, 408, 429 or 5xx (delays grow exponentially with jitter; a longer Retry-After in the answer is obeyed, up to 10 min); another 4xx is not retried.',
     default: 3,
     min: 0,
     max: 20,

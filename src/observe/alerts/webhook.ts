@@ -5,7 +5,7 @@
 import Client from 'undici/lib/dispatcher/client.js';
 import request from 'undici/lib/api/api-request.js';
 import { Deque } from '../../log/deque.js';
-import { backoffDelay, bounded, retryableStatus } from '../../log/retry.js';
+import { backoffDelay, bounded, retryableStatus, retryAfterMs } from '../../log/retry.js';
 import { sign, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './signature.js';
 import type { AlertDropReason } from './types.js';
 
@@ -36,6 +36,8 @@ export interface WebhookOptions {
 interface Message {
   body: Buffer;
   failures: number;
+  /** The receiver's Retry-After on the latest failure, ms (Slack answers 429 with one). */
+  retryAfter?: number;
 }
 
 export interface Webhook {
@@ -131,7 +133,9 @@ export function createWebhook(o: WebhookOptions): Webhook {
         o.onFailure(outcome === 'retry' ? `still failing after ${m.failures} attempts (last: ${lastError})` : outcome);
         finish(m);
       } else {
-        await sleep(backoffDelay(m.failures, o.retryDelay, o.maxRetryDelay, o.random));
+        // The receiver's Retry-After when it asks for longer than the backoff: retrying a rate
+        // limit sooner only earns another 429.
+        await sleep(Math.max(backoffDelay(m.failures, o.retryDelay, o.maxRetryDelay, o.random), m.retryAfter ?? 0));
       }
     }
   }
@@ -157,10 +161,12 @@ export function createWebhook(o: WebhookOptions): Webhook {
       await res.body.dump({ limit: 64 * 1024 });
       if (res.statusCode >= 200 && res.statusCode < 300) return 'ok';
       lastError = `status ${res.statusCode}`;
+      m.retryAfter = retryAfterMs(res.headers['retry-after'], o.now());
       return retryableStatus(res.statusCode) ? 'retry' : `refused with status ${res.statusCode}`;
     } catch (err) {
       // A code (ECONNREFUSED, UND_ERR_…), never the message: it could carry the URL, a secret.
       lastError = ac.signal.aborted ? 'timeout' : ((err as { code?: string }).code ?? 'error');
+      m.retryAfter = undefined;
       return 'retry';
     } finally {
       clearTimeout(timer);

@@ -223,6 +223,24 @@ describe('alerts: a receiver that fails', () => {
     });
   });
 
+  test("429 with Retry-After (Slack's rate limit): the retry waits what the receiver asked, not the shorter backoff", async () => {
+    await assertNoLeakedHandles(async () => {
+      const r = await rig({ retries: 2, retryDelay: 10, maxRetryDelay: 20 });
+      r.receiver.script.push([429, { 'retry-after': '1' }]);
+      r.heap(0.8);
+      await r.alerter.flush();
+      const [limited, retried] = r.receiver.requests;
+      assert.deepEqual(
+        r.receiver.requests.map((q) => q.status),
+        [429, 204],
+      );
+      // A lower bound only: the retry can never come sooner than asked (the backoff alone is ≤ 20 ms).
+      assert.ok(retried!.at - limited!.at >= 990, `retried after ${Math.round(retried!.at - limited!.at)} ms`);
+      assert.deepEqual([r.alerter.stats().sent, r.alerter.stats().failed], [1, 0]);
+      await r.close();
+    });
+  });
+
   test('a receiver that never answers costs ALERT_TIMEOUT per attempt; a slow one within it is fine', async () => {
     await assertNoLeakedHandles(async () => {
       const r = await rig({ timeout: 200, retries: 1 }, { kind: 'blackhole' });

@@ -13,14 +13,16 @@ export interface Received {
   json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** What the receiver answered (or 0: never answered). */
   status: number;
+  /** performance.now() when the request had arrived whole. */
+  at: number;
 }
 
 export interface Receiver {
   url: string;
   port: number;
   mode: ReceiverMode;
-  /** Answers for the next requests, before `mode` applies again (e.g. [503, 503] then ok). */
-  script: number[];
+  /** Answers for the next requests, before `mode` applies again (e.g. [503, 503] then ok; [429, { 'retry-after': '1' }] with headers). */
+  script: (number | [number, Record<string, string>])[];
   /** Every request, answered or not, in arrival order. */
   requests: Received[];
   /** Requests answered 2xx: the notifications delivered. */
@@ -59,15 +61,15 @@ export async function startReceiver(mode: ReceiverMode = { kind: 'ok' }): Promis
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const received: Received = { headers: req.headers, body, json: JSON.parse(body.toString('utf8')), status: 0 };
+      const received: Received = { headers: req.headers, body, json: JSON.parse(body.toString('utf8')), status: 0, at: performance.now() };
       r.requests.push(received);
       const scripted = r.script.shift();
       const m = r.mode;
       if (scripted === undefined && m.kind === 'blackhole') return;
-      const status = scripted ?? (m.kind === 'status' ? m.status : 204);
+      const [status, headers] = Array.isArray(scripted) ? scripted : [scripted ?? (m.kind === 'status' ? m.status : 204), {}];
       const answer = (): void => {
         received.status = status;
-        res.writeHead(status).end();
+        res.writeHead(status, headers).end();
       };
       if (scripted === undefined && m.kind === 'slow') {
         const t = setTimeout(() => {
