@@ -30,6 +30,11 @@ export function registerAlertMetrics(registry: Registry, alerter: Pick<Alerter, 
     'Alert notifications waiting for a retry after a failed attempt: a webhook failing now.',
     (s) => s.retrying,
   );
+  m.gauge(
+    'headroom_alerts_readings_failing',
+    'Alert readings failing now (a callback or the monitor throws): the alerts they decide are not checked until they work again.',
+    (s) => s.readingsFailing,
+  );
   m.labelled('gauge', 'headroom_alerts_firing', 'Alerts firing now (1) or not (0), by alert name.', ['alert'], (s) =>
     ALERT_NAMES.map((alert) => [{ alert }, s.firing[alert]] as const),
   );

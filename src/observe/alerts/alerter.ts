@@ -179,6 +179,7 @@ export function createAlerter(options: AlerterOptions): Alerter {
       pendingBytes,
       retrying,
       firing,
+      readingsFailing: failing.size,
       webhooks: webhooks.length,
     };
   }

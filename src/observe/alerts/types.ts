@@ -108,6 +108,8 @@ export interface AlertStats {
   retrying: number;
   /** 1 while the alert fires, 0 otherwise. */
   firing: Record<AlertName, 0 | 1>;
+  /** Readings failing now (a callback or monitor that throws): the alerts they decide are not checked meanwhile. */
+  readingsFailing: number;
   webhooks: number;
 }
 

@@ -299,9 +299,11 @@ test('alerts: a callback that throws is no reading; the other alerts are checked
       assert.deepEqual(r.alerter.check(), [], 'a direct call does not throw');
       assert.deepEqual(r.alerter.check(), [], 'nor does the next');
       assert.deepEqual(warned, [line], 'one line for the streak (timed checks in it included)');
+      assert.equal(r.alerter.stats().readingsFailing, 1, 'counted for the metrics while it fails');
       fail = false;
       await waitFor(() => r.alerter.firing().includes('l2_unavailable'), 'a later timed check fired');
       assert.deepEqual(warned, [line]);
+      assert.equal(r.alerter.stats().readingsFailing, 0);
       fail = true;
       r.alerter.check();
       assert.deepEqual(warned, [line, line], 'a new streak is logged again');
