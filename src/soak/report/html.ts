@@ -6,6 +6,9 @@ import { escapeHtml as e, lineChart } from './svg.js';
 
 const MiB = 1048576;
 const num = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : n > 0 ? '∞' : '−∞');
+/** "[lo, hi]", or why there is none: too few samples give an unbounded interval (null once read back from the JSON report). */
+const interval = (lo: number | null | undefined, hi: number | null | undefined): string =>
+  Number.isFinite(lo) && Number.isFinite(hi) ? `[${num(lo!)}, ${num(hi!)}]` : '(no interval yet: too few samples)';
 const kib = (n: number): string => (Math.abs(n) >= MiB ? `${(n / MiB).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
 
 const COLOR = { leak: '#c62828', 'no-leak': '#2e7d32', inconclusive: '#ef6c00' } as const;
@@ -79,7 +82,7 @@ export function renderHtml(r: SoakReport): string {
   const rounds = r.rounds
     .map(
       (x) =>
-        `<tr><td class="n">${num(x.atMs / 1000)}</td><td>${x.verdict}</td><td class="n">${x.bytesPerRequest === undefined ? '–' : `${num(x.bytesPerRequest)} [${num(x.lo!)}, ${num(x.hi!)}]`}</td><td>${e(x.reason)}</td></tr>`,
+        `<tr><td class="n">${num(x.atMs / 1000)}</td><td>${x.verdict}</td><td class="n">${x.bytesPerRequest === undefined ? '–' : `${num(x.bytesPerRequest)} ${interval(x.lo, x.hi)}`}</td><td>${e(x.reason)}</td></tr>`,
     )
     .join('\n');
   const last = r.samples[r.samples.length - 1];
@@ -100,7 +103,7 @@ figcaption{font-weight:600;margin:16px 0 4px}.key{font-weight:400;margin-left:12
 <table>
 <tr><th>target</th><td>${target} — load to ${e(r.url)}</td></tr>
 <tr><th>started</th><td>${e(r.startedAt)}; measured ${num(r.elapsedMs / 1000)} s of a ${num(r.budgetMs / 1000, 0)} s budget (warm-up ${num(r.warmupMs / 1000, 0)} s)</td></tr>
-<tr><th>growth</th><td>${j.perRequest ? `${num(j.perRequest.slope)} B/request [${num(j.perRequest.lo)}, ${num(j.perRequest.hi)}], ${num((j.perSecond?.slope ?? NaN) / 1024, 2)} KiB/s over ${j.window!.samples} samples and ${j.window!.requests} requests` : '–'}</td></tr>
+<tr><th>growth</th><td>${j.perRequest ? `${num(j.perRequest.slope)} B/request ${interval(j.perRequest.lo, j.perRequest.hi)}, ${num((j.perSecond?.slope ?? NaN) / 1024, 2)} KiB/s over ${j.window!.samples} samples and ${j.window!.requests} requests` : '–'}</td></tr>
 <tr><th>load</th><td>${r.load.requests} requests (${num(r.load.rps, 0)} req/s over ${r.load.connections} connections), ${r.load.errors} errors, statuses ${e(JSON.stringify(r.load.statuses))}, latency p50 ${num(r.load.latencyMs.p50)} ms, p99 ${num(r.load.latencyMs.p99)} ms</td></tr>
 <tr><th>target at the end</th><td>${last ? `heap ${kib(last.heapUsed)}, external ${kib(last.external)}, RSS ${last.rss === undefined ? '?' : kib(last.rss)}, ${last.fds ?? '?'} fds, ${last.handles} handles` : '–'}</td></tr>
 <tr><th>cost</th><td>${r.cost.forcedGcs} forced full GCs (${num(r.cost.gcsPerMinute, 0)}/min), pause mean ${num(r.cost.gcPauseMs.mean)} ms, max ${num(r.cost.gcPauseMs.max)} ms; load paused ${num(r.cost.quietMs / 1000)} s in all</td></tr>
