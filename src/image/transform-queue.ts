@@ -114,6 +114,9 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
     },
     run<T>(estimate: number, fn: () => Promise<T>, signal?: AbortSignal, lendable?: () => Promise<T>): Promise<T> {
       if (signal?.aborted) return Promise.reject(signal.reason);
+      // A NaN estimate would pass every budget check below and leave the reservation NaN for good.
+      if (!Number.isFinite(estimate) || estimate < 0)
+        return Promise.reject(new TypeError(`transform queue: the memory estimate must be a finite number of bytes ≥ 0, got ${estimate}`));
       if (closed) return Promise.reject(new HeadroomError('HEADROOM_DRAINING', 'the image service is closed'));
       if (o.critical?.()) return Promise.reject(pressure('memory is critical; transforms are paused'));
       if (estimate > o.memoryBudget)

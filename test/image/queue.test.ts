@@ -377,3 +377,17 @@ test('lendWhileIdle: a pool that refuses a lent job fails that one job, and lend
   assert.equal(await c, 'slot');
   queue.close();
 });
+
+test('an estimate that is not a finite byte count is refused before anything is reserved or charged', async () => {
+  const q = createTransformQueue({ concurrency: 1, queueSize: 1, queueTimeout: 5000, memoryBudget: 1000 });
+  let ran = false;
+  for (const bad of [NaN, Infinity, -1])
+    await assert.rejects(
+      q.run(bad, async () => void (ran = true)),
+      (e: Error) => e instanceof TypeError && e.message.includes(`got ${bad}`),
+    );
+  assert.equal(ran, false);
+  assert.deepEqual([q.stats().active, q.stats().reservedBytes], [0, 0]);
+  await q.run(10, async () => {}); // the slot is free
+  q.close();
+});
