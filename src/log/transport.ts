@@ -1,6 +1,6 @@
 // The pino transport target (`pino.transport({ target: 'headroom-memory/log/transport', options })`):
-// the worker thread ships with the same shipper, under the same cap. Every `statsInterval` ms (and
-// once when it closes) the worker posts its stats to the main thread as the event
+// the worker thread ships with the same shipper, under the same cap. At its start, every
+// `statsInterval` ms and once when it closes, the worker posts its stats to the main thread as the event
 // 'headroom:log-stats' on the transport stream, which guardTransport() reads.
 import type { Transform } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
@@ -30,6 +30,7 @@ export default function logTransport(options: LogTransportOptions): Transform {
   const post = (): void => parentPort?.postMessage({ code: 'EVENT', name: STATS_EVENT, args: [{ ...shipper.stats(), receivedBytes }] });
   const timer = setInterval(post, statsInterval);
   timer.unref();
+  post(); // at once: until a first report the guard knows neither maxBytes nor the format
   return build(
     async (source: AsyncIterable<string>) => {
       // parse: 'lines' hands over each line without its newline; the shipper takes pino's line.

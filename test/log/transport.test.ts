@@ -52,6 +52,23 @@ describe('log transport (worker thread)', () => {
     });
   });
 
+  test('the worker reports at its start, not a statsInterval later: maxBytes and the format are known at once', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('elasticsearch');
+      const transport = pino.transport({
+        target: TARGET,
+        options: { url: sink.url, statsInterval: 60_000, maxBytes: '3MiB', format: 'elasticsearch' },
+      });
+      const guard = guardTransport(transport);
+      assert.equal(guard.stats().maxBytes, 0, 'nothing is known before the worker runs');
+      // Well before the interval: only the report at the start can say it.
+      await waitFor(() => guard.stats().maxBytes === 3 * 1024 * 1024, 'the first report', 20_000);
+      assert.equal(guard.stats().format, 'elasticsearch');
+      await guard.close();
+      await sink.close();
+    });
+  });
+
   test("close() in a short-lived script keeps the process alive until the worker is done (the worker thread is unref'd)", async () => {
     const sink = await startSink('jsonl');
     const script = fileURLToPath(new URL('../fixtures/log-short-script.ts', import.meta.url));
