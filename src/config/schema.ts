@@ -14,6 +14,7 @@ import { criticalThresholdProblem } from '../monitor/options.js';
 import { twiceIntervalProblem } from '../observe/dashboard/options.js';
 import { maxEntryBytesProblem, redisTopologyProblems } from '../cache/options.js';
 import { maxPerClientProblem } from '../admission/options.js';
+import { labelRecord, lineRoomProblem } from '../log/options.js';
 import { redisOptionNames } from './sections/cache.js';
 
 export const sections = {
@@ -74,6 +75,14 @@ export function crossChecks(config: Config): { env: string; message: string }[] 
   for (const name of ['stallTimeout', 'viewTimeout'] as const) {
     const problem = twiceIntervalProblem(d.interval, d[name], dashboardOptions.interval.env);
     if (problem) problems.push({ env: dashboardOptions[name].env, message: problem });
+  }
+  const l = config.log;
+  if (l.shipUrl) {
+    const room = lineRoomProblem(
+      { format: l.format, maxBytes: l.maxBytes, concurrency: l.concurrency, index: l.index, labels: labelRecord(l.labels) },
+      { maxBytes: logOptions.maxBytes.env, labels: logOptions.labels.env, concurrency: logOptions.concurrency.env },
+    );
+    if (room) problems.push({ env: logOptions.maxBytes.env, message: room });
   }
   return problems;
 }

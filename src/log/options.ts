@@ -17,6 +17,7 @@ import {
   type OptionSpec,
 } from '../options/spec.js';
 import { HeadroomError } from '../errors.js';
+import { createFormat } from './formats.js';
 import type { LogShipperOptions } from './types.js';
 
 export const LOG_SHIP_FORMATS = ['elasticsearch', 'loki', 'jsonl'] as const;
@@ -210,11 +211,12 @@ export function resolveLogShipperOptions(given: LogShipperOptions | undefined): 
     url.username = '';
     url.password = '';
   }
-  const streamLabels: Record<string, string> = {};
-  for (const pair of o.labels) {
-    const eq = pair.indexOf('=');
-    streamLabels[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
+  const streamLabels = labelRecord(o.labels);
+  const room = lineRoomProblem(
+    { format: o.format, maxBytes: o.maxBytes, concurrency: o.concurrency, index: o.index, labels: streamLabels },
+    { maxBytes: 'maxBytes', labels: 'labels', concurrency: 'concurrency' },
+  );
+  if (room) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createLogShipper: maxBytes=${o.maxBytes} ${room}`);
   return {
     url,
     authorization,
@@ -238,4 +240,35 @@ export function resolveLogShipperOptions(given: LogShipperOptions | undefined): 
     now: o.now ?? Date.now,
     random: o.random ?? Math.random,
   };
+}
+
+/** Loki stream labels from their name=value pairs (checked by the labels spec). */
+export function labelRecord(pairs: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return labels;
+}
+
+/** The least room maxBytes must leave for lines beside the batches' own bytes. */
+export const MIN_LINE_ROOM = 8 * 1024;
+
+/**
+ * Memory takes lines only up to room for the bodies' own bytes (Loki's stream headers: the labels,
+ * once per level) of the batches that may exist at once; a cap that leaves almost nothing for lines
+ * would drop every line. Said with the caller's names for the options (the library's or the
+ * gateway's variables).
+ */
+export function lineRoomProblem(
+  v: { format: LogShipFormat; maxBytes: number; concurrency: number; index: string; labels: Record<string, string> },
+  names: { maxBytes: string; labels: string; concurrency: string },
+): string | undefined {
+  const perBatch = createFormat(v.format, v.index, v.labels).perBatch;
+  if (v.maxBytes - perBatch * v.concurrency >= MIN_LINE_ROOM) return undefined;
+  return (
+    `leaves less than ${MIN_LINE_ROOM} bytes for lines: each batch's Loki stream headers (${names.labels}, once per level) take ${perBatch} bytes, ` +
+    `and ${names.concurrency}=${v.concurrency} batches may exist at once; shorten or drop labels, lower ${names.concurrency}, or raise ${names.maxBytes}`
+  );
 }

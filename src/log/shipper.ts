@@ -58,8 +58,8 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   const format = createFormat(o.format, o.index, o.labels);
   // Memory takes lines only up to room for the bodies' own bytes (Loki's stream headers) of the
   // batches that may exist at once: assembling a batch must not push the total past the cap.
+  // (resolveLogShipperOptions made sure this leaves room for lines.)
   const bodyReserve = format.perBatch * o.concurrency;
-  if (o.maxBytes - bodyReserve < MIN_LINE_ROOM) throw bodyReserveError(o.maxBytes, format.perBatch, o.concurrency);
   const spill = o.spillDir === undefined ? undefined : openSpill(o.spillDir, o.spillMaxBytes, o.maxBytes);
   // One connection per concurrent batch, no pipelining: a slow answer delays only its own batch.
   const client = new Pool(o.url.origin, {
@@ -535,16 +535,6 @@ function outcomeOf(err: unknown, aborted: boolean): RequestOutcome {
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
   if (code === 'ECONNREFUSED') return 'refused';
   return 'error';
-}
-
-/** The least room maxBytes must leave for lines beside the batches' own bytes. */
-const MIN_LINE_ROOM = 8 * 1024;
-
-function bodyReserveError(maxBytes: number, perBatch: number, concurrency: number): HeadroomError {
-  return new HeadroomError(
-    'HEADROOM_CONFIG_INVALID',
-    `createLogShipper: maxBytes=${maxBytes} leaves less than ${MIN_LINE_ROOM} bytes for lines: each batch's Loki stream headers (the labels, once per level) take ${perBatch} bytes, and concurrency=${concurrency} batches may exist at once; shorten or drop labels, lower concurrency, or raise maxBytes`,
-  );
 }
 
 /** Connection errors (not answers): a sink that resets or cannot be found is as unreachable as one that refuses. */

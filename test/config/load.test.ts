@@ -184,6 +184,21 @@ test('LOG_SHIP_* settings without LOG_SHIP_URL get a warning: they have no effec
   assert.deepEqual(loadConfig({ env: { LOG_SHIP_URL: 'http://127.0.0.1:9/x', LOG_SHIP_MAX_BYTES: '1MiB' } }).warnings, []);
 });
 
+test('Loki labels and concurrency that leave LOG_SHIP_MAX_BYTES no room for lines are refused naming the variables', () => {
+  const labels = Array.from({ length: 16 }, (_, i) => `l${i}=${'v'.repeat(256)}`).join(',');
+  const env = { LOG_SHIP_URL: 'http://127.0.0.1:9/loki/api/v1/push', LOG_SHIP_FORMAT: 'loki', LOG_SHIP_LABELS: labels };
+  const p = problems(() => loadConfig({ env: { ...env, LOG_SHIP_MAX_BYTES: '64KiB' } }));
+  assert.equal(p.length, 1, p.join('\n'));
+  assert.match(
+    p[0]!,
+    /^LOG_SHIP_MAX_BYTES=64KiB: leaves less than 8192 bytes for lines: each batch's Loki stream headers \(LOG_SHIP_LABELS, once per level\) take \d+ bytes, and LOG_SHIP_CONCURRENCY=4 batches may exist at once; shorten or drop labels, lower LOG_SHIP_CONCURRENCY, or raise LOG_SHIP_MAX_BYTES$/,
+  );
+  assert.doesNotMatch(p[0]!, /maxBytes|concurrency=/, 'no library option names');
+  // The same labels with room enough, or shipping off: no problem.
+  assert.doesNotThrow(() => loadConfig({ env: { ...env, LOG_SHIP_MAX_BYTES: '16MiB' } }));
+  assert.doesNotThrow(() => loadConfig({ env: { LOG_SHIP_FORMAT: 'loki', LOG_SHIP_LABELS: labels, LOG_SHIP_MAX_BYTES: '64KiB' } }));
+});
+
 test('an option a rule needs but that is missing is named without a value', () => {
   assert.deepEqual(
     problems(() => loadConfig({ env: { REDIS_SENTINELS: '127.0.0.1:26379' } })),

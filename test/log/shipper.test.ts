@@ -491,7 +491,7 @@ describe('log shipper: policy', () => {
             labels: Array.from({ length: 16 }, (_, i) => `l${i}=${'v'.repeat(256)}`),
             maxBytes: '16KiB',
           }),
-        /maxBytes=16384 leaves less than 8192 bytes for lines: each batch's Loki stream headers \(the labels, once per level\) take \d+ bytes, and concurrency=\d+ batches may exist at once/,
+        /createLogShipper: maxBytes=16384 leaves less than 8192 bytes for lines: each batch's Loki stream headers \(labels, once per level\) take \d+ bytes, and concurrency=\d+ batches may exist at once; shorten or drop labels, lower concurrency, or raise maxBytes$/,
       );
     });
   });
