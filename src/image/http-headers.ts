@@ -31,10 +31,3 @@ export function effectiveMaxAge(configured: number, origin: number | undefined, 
 }
 
 export const cacheControl = (maxAge: number): string => (maxAge > 0 ? `public, max-age=${maxAge}` : 'no-cache');
-
-/** RFC 9110 If-None-Match with strong comparison of our strong tags (weak prefixes ignored). */
-export function matchesEtag(ifNoneMatch: string | undefined, etag: string | null | undefined): boolean {
-  if (!ifNoneMatch || !etag) return false;
-  if (ifNoneMatch.trim() === '*') return true;
-  return ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
-}

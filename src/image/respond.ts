@@ -3,7 +3,8 @@
 // pass-through body.
 import { Readable } from 'node:stream';
 import { HeadroomError } from '../errors.js';
-import { cacheControl, etagOf, matchesEtag, SVG_CSP } from './http-headers.js';
+import { etagMatches } from '../cache/etag.js';
+import { cacheControl, etagOf, SVG_CSP } from './http-headers.js';
 import type { Streamed } from './source.js';
 import type { ImageCounters } from './stats.js';
 import type { ImageMeta, ImageRequest, ImageResponse } from './types.js';
@@ -103,7 +104,7 @@ export function createResponder(counters: ImageCounters, clientTimeout: number):
       const etag = etagFor(bytes);
       const headers: Record<string, string> = { 'cache-control': cacheControl(maxAge), etag, 'x-content-type-options': 'nosniff' };
       if (vary) headers.vary = 'Accept';
-      if (matchesEtag(req.ifNoneMatch, etag)) {
+      if (etagMatches(req.ifNoneMatch, etag)) {
         c.notModified++;
         return { status: 304, headers };
       }
@@ -114,7 +115,7 @@ export function createResponder(counters: ImageCounters, clientTimeout: number):
       return { status: 200, headers, body: bytes };
     },
     notModified(req, meta) {
-      if (!meta?.etag || !matchesEtag(req.ifNoneMatch, meta.etag)) return undefined;
+      if (!meta?.etag || !etagMatches(req.ifNoneMatch, meta.etag)) return undefined;
       c.notModified++;
       return { status: 304, headers: { 'cache-control': cacheControl(meta.maxAge), etag: meta.etag, 'x-content-type-options': 'nosniff' } };
     },

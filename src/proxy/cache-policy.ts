@@ -70,12 +70,3 @@ export function requestBypassesCache(cacheControl: string | undefined): boolean 
 export function requestForbidsStore(cacheControl: string | undefined): boolean {
   return cacheControl ? parseCacheControl(cacheControl).has('no-store') : false;
 }
-
-/** Weak comparison of If-None-Match against an ETag (RFC 9110 §13.1.2). */
-export function etagMatches(ifNoneMatch: string, etag: string | undefined): boolean {
-  if (!etag) return false;
-  if (ifNoneMatch.trim() === '*') return true;
-  const strip = (t: string): string => t.trim().replace(/^W\//, '');
-  const want = strip(etag);
-  return ifNoneMatch.split(',').some((t) => strip(t) === want);
-}

@@ -5,7 +5,8 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Cache } from '../cache/types.js';
 import { CACHE_STATUS_HEADERS, type CacheOutcome } from '../cache/cache-status.js';
-import { etagMatches, requestBypassesCache, requestForbidsStore, sharedTtl, type ResponseFacts } from './cache-policy.js';
+import { etagMatches } from '../cache/etag.js';
+import { requestBypassesCache, requestForbidsStore, sharedTtl, type ResponseFacts } from './cache-policy.js';
 
 interface EntryMeta {
   status: number;
@@ -178,7 +179,7 @@ export function createResponseCache(options: ResponseCacheOptions) {
   /** A hit (or a 304) as status, headers and body. */
   function answer(entry: CachedResponse, method: string | undefined, ifNoneMatch: string | undefined): CachedAnswer {
     const age = String(entry.age + Math.floor((Date.now() - entry.storedAt) / 1000));
-    if (ifNoneMatch && etagMatches(ifNoneMatch, entry.etag)) {
+    if (etagMatches(ifNoneMatch, entry.etag)) {
       stats.notModified++;
       const h: string[] = [];
       for (let i = 0; i < entry.headers.length; i += 2) {

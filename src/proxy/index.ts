@@ -22,7 +22,8 @@ export {
   type StreamResponse,
 } from './upstream-client.js';
 export { pathEscapes } from './path.js';
-export { sharedTtl, parseCacheControl, etagMatches } from './cache-policy.js';
+export { sharedTtl, parseCacheControl } from './cache-policy.js';
+export { etagMatches } from '../cache/etag.js';
 export type { ErrorKind } from './stats.js';
 export { proxyRoutes, type ProxyRouteOptions } from './fastify.js';
 export { registerProxyMetrics } from '../metrics/proxy.js';

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { etagMatches } from '../../proxy/cache-policy.js';
+import { etagMatches } from '../../cache/etag.js';
 import type { PlainResponse } from '../../toolkit/response.js';
 import here from './here.cjs';
 
@@ -101,7 +101,7 @@ export function createAssets(apiBase: string): DashboardAssets {
         etag,
         vary: 'accept-encoding',
       };
-      if (request.ifNoneMatch && etagMatches(request.ifNoneMatch, etag)) return { status: 304, headers, body: '' };
+      if (etagMatches(request.ifNoneMatch, etag)) return { status: 304, headers, body: '' };
       if (gzip) return { status: 200, headers: { ...headers, 'content-encoding': 'gzip' }, body: '', bytes: asset.gzip };
       // Every browser takes gzip: the rare client that does not (curl without --compressed) gets it unpacked on the fly.
       return { status: 200, headers, body: '', bytes: gunzipSync(asset.gzip) };
