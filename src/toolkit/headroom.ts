@@ -61,11 +61,12 @@ export interface Headroom {
   readonly image: ImageService | undefined;
   /**
    * 503 + Retry-After while memory is critical (with the monitor's hysteresis) or while draining;
-   * undefined when the request may go on. `path` (no query) is checked against shedExempt.
+   * undefined when the request may go on. `path` (no query) is checked against shedExempt, in any
+   * case with `ignoreCase` (for an app that routes paths in any case, as Express does by default).
    */
-  shed(path?: string): PlainResponse | undefined;
+  shed(path?: string, ignoreCase?: boolean): PlainResponse | undefined;
   /** True while shed(path) would refuse (critical or draining; shedExempt honoured). Counts nothing: for handlers that ask. */
-  wouldShed(path?: string): boolean;
+  wouldShed(path?: string, ignoreCase?: boolean): boolean;
   health(): PlainResponse;
   live(): PlainResponse;
   ready(): PlainResponse;
@@ -237,8 +238,11 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
     // On every request's path: a plain loop over prefixes prepared once (no closure, nothing when there are none).
     const exemptExact = o.shedExempt.map((p) => (p.endsWith('/') ? undefined : p));
     const exemptPrefix = o.shedExempt.map((p) => (p.endsWith('/') ? p : `${p}/`));
-    const exempt = (path: string): boolean => {
-      for (let i = 0; i < exemptPrefix.length; i++) if (path === exemptExact[i] || path.startsWith(exemptPrefix[i]!)) return true;
+    const lowerExact = exemptExact.map((p) => p?.toLowerCase());
+    const lowerPrefix = exemptPrefix.map((p) => p.toLowerCase());
+    const exempt = (path: string, ignoreCase = false): boolean => {
+      const [exact, prefix, p] = ignoreCase ? [lowerExact, lowerPrefix, path.toLowerCase()] : [exemptExact, exemptPrefix, path];
+      for (let i = 0; i < prefix.length; i++) if (p === exact[i] || p.startsWith(prefix[i]!)) return true;
       return false;
     };
 
@@ -261,16 +265,16 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       cache,
       proxy,
       image,
-      shed(path) {
+      shed(path, ignoreCase) {
         // The common case (healthy, not draining) decides before looking at the exempt paths.
         const refusal = draining ? drainingResponse : o.shedding && monitor.status() === 'critical' ? pressure : undefined;
-        if (refusal === undefined || (path !== undefined && exempt(path))) return undefined;
+        if (refusal === undefined || (path !== undefined && exempt(path, ignoreCase))) return undefined;
         shedCount++;
         return refusal;
       },
-      wouldShed(path) {
+      wouldShed(path, ignoreCase) {
         const refusing = draining || (o.shedding && monitor.status() === 'critical');
-        return refusing && (path === undefined || !exempt(path));
+        return refusing && (path === undefined || !exempt(path, ignoreCase));
       },
       health: () => responder.health(),
       live: () => responder.live(),

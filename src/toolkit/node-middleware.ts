@@ -39,6 +39,8 @@ export interface NodeMiddlewareOptions extends NodeRoutePaths {
   url?(req: NodeRequest): string;
   /** The client address for the admin rate limit (default clientAddress: req.ip, else the socket's). */
   client?(req: NodeRequest): string;
+  /** Whether the app routes this request's path in any case (routesIgnoreCase): shedExempt then matches in any case too. */
+  ignoreCase?(req: NodeRequest): boolean;
   /** Runs for the app's requests that pass (not shed, now counted in flight), just before next(). */
   beforeNext?(req: NodeRequest, path: string): void;
   /**
@@ -99,6 +101,31 @@ export function appClient(app: unknown): (req: NodeRequest) => string {
 const requestUrl = (req: NodeRequest): string => req.url ?? '/';
 
 /**
+ * Whether an app finds its routes whatever the case of the path, so that shedExempt must match in
+ * any case too: Express unless its router was made case-sensitive (the `case sensitive routing`
+ * setting as it was when the router was created, at the first route; asked per request, while
+ * refusing, when the routes exist), Fastify only with `caseSensitive: false` (in `routerOptions`, or
+ * the older top-level option), Connect (or an app we cannot tell) always.
+ */
+export function routesIgnoreCase(app: unknown): boolean {
+  type Config = { caseSensitive?: unknown; routerOptions?: { caseSensitive?: unknown } };
+  const a = app as { enabled?: unknown; initialConfig?: Config; _router?: unknown; router?: unknown } | null | undefined;
+  if (typeof a?.enabled === 'function') {
+    let router: unknown;
+    try {
+      router = a._router ?? a.router; // Express 4 keeps it in _router; its `router` getter throws
+    } catch {
+      router = undefined;
+    }
+    const sensitive = (router as { caseSensitive?: unknown } | undefined)?.caseSensitive;
+    return typeof sensitive === 'boolean' ? !sensitive : !(a.enabled as (setting: string) => boolean).call(a, 'case sensitive routing');
+  }
+  const config = a?.initialConfig;
+  if (config && typeof config === 'object') return (config.routerOptions?.caseSensitive ?? config.caseSensitive) === false;
+  return true;
+}
+
+/**
  * What nodeMiddleware does before next(), for callers that are not a middleware chain (a request
  * listener in front of an app): answers health, metrics, the admin API and shed requests itself
  * and returns false, or counts the request in flight and returns true.
@@ -127,6 +154,7 @@ export function nodeGate(headroom: Headroom, options: Omit<NodeMiddlewareOptions
   });
   const urlOf = options.url ?? requestUrl;
   const clientOf = options.client ?? clientAddress;
+  const { ignoreCase } = options;
   const probes = new Map<string, () => PlainResponse>();
   if (health !== false) {
     const report = (): PlainResponse => headroom.health();
@@ -195,7 +223,7 @@ export function nodeGate(headroom: Headroom, options: Omit<NodeMiddlewareOptions
     if (mayBeOwn(url) && answerOwn(req, res, url)) return false;
     // The common case (healthy, not draining) is decided without cutting the path from the URL.
     if (headroom.wouldShed()) {
-      const refused = headroom.shed(pathOf(url));
+      const refused = headroom.shed(pathOf(url), ignoreCase?.(req));
       if (refused) {
         own(res);
         writePlain(res, refused, req.method ?? 'GET');

@@ -72,6 +72,9 @@ describe('createHeadroom', () => {
       assert.equal(JSON.parse(r!.body).error.code, 'HEADROOM_MEMORY_PRESSURE');
       assert.equal(hr.shed('/webhooks/stripe'), undefined);
       assert.equal(hr.shed('/webhooksx')?.status, 503, 'a prefix matches whole segments only');
+      assert.equal(hr.shed('/WebHooks/stripe')?.status, 503, 'case-sensitive by default');
+      assert.equal(hr.shed('/WebHooks/stripe', true), undefined, 'in any case for an app that routes in any case');
+      assert.equal(hr.wouldShed('/WEBHOOKS', true), false);
       assert.equal(hr.ready().status, 503);
       assert.equal(hr.health().status, 503);
       mem.setHeapRatio(0.82); // below critical but inside the band
@@ -81,7 +84,7 @@ describe('createHeadroom', () => {
       hr.monitor.sampleNow();
       assert.equal(hr.shed('/app'), undefined);
       assert.equal(hr.ready().status, 200);
-      assert.equal(hr.requests().shed, 3);
+      assert.equal(hr.requests().shed, 4);
     } finally {
       await hr.close();
     }

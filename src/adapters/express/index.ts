@@ -22,6 +22,7 @@ import {
   nodeMiddleware,
   pathOf,
   resolveNodeRoutes,
+  routesIgnoreCase,
   type NodeMiddleware,
   type NodeRequest,
   type NodeRoutePaths,
@@ -190,7 +191,8 @@ export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom 
   return {
     headroom: hr,
     middleware() {
-      const gate = nodeMiddleware(hr, paths);
+      // Express (and Connect) route paths in any case by default: an exempt path is exempt in any case too.
+      const gate = nodeMiddleware(hr, { ...paths, ignoreCase: (req) => routesIgnoreCase((req as { app?: unknown }).app) });
       let looked = false;
       const middleware: NodeMiddleware = (req, res, next) => {
         if (!looked) {
@@ -208,7 +210,7 @@ export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom 
           `${LABEL}: hr.handler(app) takes the app's request listener (an Express or Connect app, or any (req, res) function); got ${app === null ? 'null' : typeof app}`,
         );
       }
-      const gate = nodeGate(hr, { ...paths, client: appClient(app) });
+      const gate = nodeGate(hr, { ...paths, client: appClient(app), ignoreCase: () => routesIgnoreCase(app) });
       let looked = false;
       return (req, res) => {
         if (!looked) {

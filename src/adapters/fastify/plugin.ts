@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest,
 import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import type { MemoryMonitor, MemorySample, MemoryStatus } from '../../monitor/types.js';
 import { proxyRoutes } from '../../proxy/fastify.js';
-import { pathOf } from '../../toolkit/node-middleware.js';
+import { pathOf, routesIgnoreCase } from '../../toolkit/node-middleware.js';
 import { standInFront } from '../../toolkit/in-front.js';
 import { originForm } from '../../proxy/headers.js';
 import { writePlain } from '../../toolkit/response.js';
@@ -54,12 +54,12 @@ declare module 'fastify' {
   }
 }
 
-function memoryView(h: Headroom, own: OwnPaths): FastifyMemory {
+function memoryView(h: Headroom, own: OwnPaths, ignoreCase: boolean): FastifyMemory {
   const { monitor } = h;
   return {
     status: () => monitor.status(),
     current: () => monitor.current(),
-    shedding: (path, method = 'GET') => h.wouldShed(path) && (path === undefined || !own.owns(method.toUpperCase(), path)),
+    shedding: (path, method = 'GET') => h.wouldShed(path, ignoreCase) && (path === undefined || !own.owns(method.toUpperCase(), path)),
     monitor,
   };
 }
@@ -217,16 +217,16 @@ function routerOf(app: FastifyInstance): FindRoute {
  * Returns false when the server has no single request listener to stand in front of (a custom
  * serverFactory); the onRequest hook then does the same work, after the hooks added before it.
  */
-function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof ownPaths>): boolean {
+function shedOnServer(app: FastifyInstance, h: Headroom, own: ReturnType<typeof ownPaths>, ignoreCase: boolean): boolean {
   const server = app.server as Server | undefined;
   if (!server || server.listenerCount('request') !== 1) return false;
-  const undo = [gate(server, h, own)];
+  const undo = [gate(server, h, own, ignoreCase)];
   // Listening on 'localhost' (Fastify's default host), Fastify binds a second server, for the
   // other loopback address (::1), at listen time: it gets the same gate, or a warning.
   app.addHook('onListen', async function () {
     const servers = secondaryServers(app);
     if (servers) {
-      for (const s of servers) if (s !== server && s.listenerCount('request') === 1) undo.push(gate(s, h, own));
+      for (const s of servers) if (s !== server && s.listenerCount('request') === 1) undo.push(gate(s, h, own, ignoreCase));
     } else if (addressCount(app) > 1) app.log.warn(UNGATED_BINDINGS);
   });
   app.addHook('onClose', async () => {
@@ -241,13 +241,13 @@ const UNGATED_BINDINGS =
   "Listen on one host: app.listen({ host: '127.0.0.1' }) (or '::', '0.0.0.0')";
 
 /** Stands in front of one of the app's servers; returns the undo. */
-function gate(server: Server, h: Headroom, own: ReturnType<typeof ownPaths>): () => void {
+function gate(server: Server, h: Headroom, own: ReturnType<typeof ownPaths>, ignoreCase: boolean): () => void {
   const byConnection = h.countServer(server);
   /** Answers a refused request of the app; false when it goes on (own routes, exempt paths). */
   const refuse = (req: IncomingMessage, res: ServerResponse, target: string): boolean => {
     const url = originForm(target); // an absolute-form probe (http://host/health/live) is still headroom's own
     if (own.owns(req.method, url)) return false;
-    const refused = h.shed(pathOf(url));
+    const refused = h.shed(pathOf(url), ignoreCase);
     if (!refused) return false;
     if (byConnection) h.uncount(res);
     writePlain(res, refused, req.method);
@@ -334,10 +334,10 @@ function trackConnections(app: FastifyInstance, h: Headroom): void {
 }
 
 /** The same check as an onRequest hook, for a server headroom cannot stand in front of (a serverFactory). */
-function shedding(h: Headroom) {
+function shedding(h: Headroom, ignoreCase: boolean) {
   return function onRequest(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     if (isOwnRoute(request)) return done();
-    const refused = h.shed(pathOf(request.url));
+    const refused = h.shed(pathOf(request.url), ignoreCase);
     if (refused) {
       void sendPlain(reply, refused);
       return;
@@ -351,9 +351,11 @@ async function plugin(app: FastifyInstance, options: FastifyHeadroomOptions): Pr
   const { plugin: o, register, headroom: headroomOptions } = resolvePluginOptions(options);
   const h = createHeadroom(headroomOptions);
   const own = ownPaths(app.initialConfig.useSemicolonDelimiter === true, routerOf(app));
+  // Routes found in any case (Fastify's caseSensitive: false): an exempt path is exempt in any case too.
+  const ignoreCase = routesIgnoreCase(app);
   try {
     app.decorate('headroom', h);
-    app.decorate('memory', memoryView(h, own));
+    app.decorate('memory', memoryView(h, own, ignoreCase));
   } catch (err) {
     await h.close();
     throw err;
@@ -372,7 +374,7 @@ async function plugin(app: FastifyInstance, options: FastifyHeadroomOptions): Pr
   app.addHook('onRoute', (route) => {
     if ((route.config as Record<symbol, unknown> | undefined)?.[OWN_ROUTE] === true) own.add(route.url, route.method);
   });
-  if (!shedOnServer(app, h, own)) app.addHook('onRequest', shedding(h));
+  if (!shedOnServer(app, h, own, ignoreCase)) app.addHook('onRequest', shedding(h, ignoreCase));
   trackConnections(app, h);
 
   // The register prefix and logLevel (logSerializers) reach each route group as they would an

@@ -44,10 +44,12 @@ export interface EarlyOptions {
   client?: (req: NodeRequest) => string;
   /** The HTTP server all of whose requests pass here: they are counted in flight by connection. */
   server?: unknown;
+  /** Whether the platform routes this request's path in any case (routesIgnoreCase of its instance). */
+  ignoreCase?: (req: NodeRequest) => boolean;
 }
 
 export function createEarlyMiddleware(headroom: Headroom, options: EarlyOptions): NodeMiddleware {
-  const { routes, wiring, parts, client, server } = options;
+  const { routes, wiring, parts, client, server, ignoreCase } = options;
   if (!parts) {
     const gate = createEarlyGate(headroom, options);
     return (req, res, next) => {
@@ -59,6 +61,7 @@ export function createEarlyMiddleware(headroom: Headroom, options: EarlyOptions)
     url: originalUrl,
     client,
     server,
+    ignoreCase,
     beforeNext(req, path) {
       if (underProxy(wiring, path)) (req as Marked)[UNDER] = true;
     },
@@ -77,8 +80,11 @@ export function createEarlyMiddleware(headroom: Headroom, options: EarlyOptions)
  * the app (counted in flight, its body hidden when it goes to the proxy), false when headroom
  * answered it.
  */
-export function createEarlyGate(headroom: Headroom, { routes, wiring, client, server }: Omit<EarlyOptions, 'parts'>): RequestGate {
-  const gate = nodeGate(headroom, { ...routes, url: originalUrl, client, server });
+export function createEarlyGate(
+  headroom: Headroom,
+  { routes, wiring, client, server, ignoreCase }: Omit<EarlyOptions, 'parts'>,
+): RequestGate {
+  const gate = nodeGate(headroom, { ...routes, url: originalUrl, client, server, ignoreCase });
   return (req, res) => {
     if (!gate(req, res)) return false;
     // Only with a proxy controller (its mount known once Nest has registered its routes).

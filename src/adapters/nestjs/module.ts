@@ -20,7 +20,7 @@ import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolk
 import { continueOnReadUnlessOwn } from '../../toolkit/continue.js';
 import { standInFront } from '../../toolkit/in-front.js';
 import { shutdownSpecs } from '../../toolkit/shutdown.js';
-import { appClient, nodeRouteSpecs, type NodeRoutePaths } from '../../toolkit/node-middleware.js';
+import { appClient, nodeRouteSpecs, routesIgnoreCase, type NodeRoutePaths } from '../../toolkit/node-middleware.js';
 import { routesShadowed } from '../../toolkit/shadowed-routes.js';
 import { imageController, proxyController, type ProxyControllerType } from './controllers.js';
 import {
@@ -164,7 +164,7 @@ function front(routes: ResolvedRoutes, wiring: ProxyWiring): Provider {
           if (!adapter || !gateInFront(adapter, requestParts)) return;
           const instance: unknown = adapter.getInstance();
           // The admin rate limit's client as req.ip would be: Express's `trust proxy`, applied by appClient.
-          const early = { routes: earlyPaths(routes), wiring, client: appClient(instance) };
+          const early = { routes: earlyPaths(routes), wiring, client: appClient(instance), ignoreCase: () => routesIgnoreCase(instance) };
           const server = adapter.getHttpServer() as Server | undefined;
           const gated = server && typeof server.listeners === 'function' ? server : undefined;
           if (gated) undo.push(standInFront(gated, createEarlyGate(headroom, { ...early, server: gated })));
@@ -290,6 +290,7 @@ function serviceProvider(
             wiring,
             parts: requestParts.middleware,
             client: fastify ? fastifyClient : undefined,
+            ignoreCase: () => routesIgnoreCase(adapter.getInstance()),
             // Every request of Fastify's server passes the hook: counted by connection. (Not Express's
             // middleware, which an app can mount behind routes of its own.)
             server: fastify ? adapter.getHttpServer() : undefined,

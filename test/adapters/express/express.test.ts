@@ -232,6 +232,49 @@ describe('headroom-memory/express', () => {
     }
   });
 
+  it('shedExempt matches in any case, as Express routes do (unless case sensitive routing is on); hr.middleware() and hr.handler(app)', async () => {
+    for (const [form, sensitive] of [
+      ['middleware', false],
+      ['handler', false],
+      ['middleware', true],
+      ['handler', true],
+    ] as const) {
+      const mem = fakeMemory();
+      const hr = headroom({
+        monitor: { sampler: mem.sampler, warningThreshold: 0.7, criticalThreshold: 0.85, autoStart: false },
+        shedExempt: ['/Webhooks'],
+      });
+      const a = express();
+      if (sensitive) a.enable('case sensitive routing'); // before the first route: Express's router takes it then
+      if (form === 'middleware') a.use(hr.middleware());
+      a.post('/webhooks/:id', (req, res) => void res.send(`hook ${req.params.id}`));
+      a.post('/other', (_req, res) => void res.send('other'));
+      const t = await listen(form === 'handler' ? hr.handler(a) : a);
+      try {
+        mem.setHeapRatio(0.9);
+        hr.headroom.monitor.sampleNow();
+        const which = `${form}, case ${sensitive ? 'sensitive' : 'insensitive'}`;
+        if (!sensitive) {
+          for (const path of ['/webhooks/1', '/WEBHOOKS/2', '/Webhooks/3']) {
+            const r = await request(`${t.url}${path}`, { method: 'POST' });
+            assert.equal(r.status, 200, `${which} ${path}: ${r.text}`);
+          }
+        } else {
+          assert.equal((await request(`${t.url}/webhooks/4`, { method: 'POST' })).status, 503, `${which}: shed (exempt is /Webhooks)`);
+          assert.equal(
+            (await request(`${t.url}/Webhooks/5`, { method: 'POST' })).status,
+            404,
+            `${which}: exempt as written; no such route`,
+          );
+        }
+        assert.equal((await request(`${t.url}/other`, { method: 'POST' })).status, 503, `${which}: the rest is shed`);
+      } finally {
+        await closeServer(t.server);
+        await hr.close();
+      }
+    }
+  });
+
   it('routes can move or be turned off', async () => {
     const t = await app(
       (a, hr) => {

@@ -116,6 +116,32 @@ describe('Fastify plugin', () => {
     }
   });
 
+  test('shedExempt matches in any case only when the app routes in any case (routerOptions.caseSensitive false)', async () => {
+    for (const caseSensitive of [true, false]) {
+      const { memory, monitor } = controlledMonitor();
+      const app = Fastify({ routerOptions: { caseSensitive } });
+      await app.register(headroom, { monitor, shedExempt: ['/webhooks'] });
+      app.post('/webhooks/:id', async () => 'hook');
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      try {
+        memory.setHeapRatio(0.9);
+        monitor.sampleNow();
+        assert.equal((await request(`${url}/webhooks/1`, { method: 'POST' })).status, 200);
+        // Case-sensitive (Fastify's default): /WEBHOOKS/2 is another path, shed like any; otherwise the exempt route.
+        assert.equal(
+          (await request(`${url}/WEBHOOKS/2`, { method: 'POST' })).status,
+          caseSensitive ? 503 : 200,
+          `caseSensitive ${caseSensitive}`,
+        );
+        assert.equal(app.memory.shedding('/WEBHOOKS/2', 'POST'), caseSensitive);
+      } finally {
+        await app.close();
+        await monitor.close();
+      }
+    }
+  });
+
   test('sheds app routes with 503 + Retry-After while critical, leaves the hysteresis band before recovering', async () => {
     const { memory, monitor } = controlledMonitor();
     const up = await startUpstream((_req, res) => res.end('up'));

@@ -118,6 +118,9 @@ for (const platform of PLATFORMS) {
         assert.equal((await request(`${t.url}/health/live`)).status, 200);
         assert.equal((await request(`${t.url}/health`)).status, 503);
         assert.equal((await request(`${t.url}/app/hello`)).status, 200, 'shedExempt');
+        // Express routes /APP/HELLO to /app/hello (case-insensitive by default): exempt too. Fastify
+        // (case-sensitive by default) has no such route: shed like any other path.
+        assert.equal((await request(`${t.url}/APP/HELLO`)).status, platform === 'express' ? 200 : 503, 'shedExempt in the routing case');
         assert.equal(upstream.seen.length, before, 'the upstream is never called while shedding');
       } finally {
         healthy();
