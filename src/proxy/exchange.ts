@@ -248,7 +248,8 @@ export class Exchange extends ClientExchange {
       const closeAfter = !this.req.readableEnded || kind === 'draining';
       sendError(this.res, faultError(kind, err, this.ctx.streamTimeout, this.ctx.clientTimeout), closeAfter, this.note?.requestId);
     }
-    if (kind !== 'shed')
+    // Shed and draining are our own doing, not the upstream's: counted, not logged.
+    if (kind !== 'shed' && kind !== 'draining')
       this.ctx.logger?.warn(
         { kind, code: (err as { code?: string }).code, method: this.req.method, reqId: this.note?.requestId },
         'upstream request failed',

@@ -248,7 +248,7 @@ class WebExchange extends ClientExchange {
       this.resolved = true;
       this.o.resolve(errorResponse(answer, up !== null && !up.readableEnded));
     }
-    if (kind !== 'shed' && kind !== 'clientAbort')
+    if (kind !== 'shed' && kind !== 'clientAbort' && kind !== 'draining')
       this.ctx.logger?.warn({ kind, code: (err as { code?: string }).code, method: this.o.request.method }, 'upstream request failed');
   }
 
