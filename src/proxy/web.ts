@@ -43,6 +43,12 @@ export interface FetchInfo {
    * (Next.js builds the URL's from the client's X-Forwarded-Proto). Default: the URL's.
    */
   protocol?: 'http' | 'https';
+  /**
+   * Ask the upstream for an unencoded body (Accept-Encoding: identity instead of the client's): for
+   * a server that drops Content-Encoding from a handler's Response and compresses on its own
+   * (Next.js), where a gzip body passed through would reach the client without its encoding.
+   */
+  identityEncoding?: boolean;
 }
 
 export interface WebProxyParts {
@@ -392,6 +398,7 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
     }
     const info = newHeaderInfo();
     ctx.rules.webRequest(request.headers, fetchInfo?.remoteAddress, fetchInfo?.protocol ?? url.protocol.slice(0, -1), info);
+    if (fetchInfo?.identityEncoding) onlyIdentity(info.headers);
     if (info.hostProblem) {
       counters.errors.badRequest++;
       return errorResponse(new HeadroomError('HEADROOM_BAD_REQUEST', `${info.hostProblem} (RFC 9112 §3.2)`), hasBody);
@@ -421,4 +428,10 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
     const a = responseCache.answer(hit, method, info.ifNoneMatch);
     return new Response(a.body ?? null, { status: a.status, headers: headersOf(a.headers) });
   };
+}
+
+/** Replaces the Accept-Encoding of a flat [name, value, …] header list with identity. */
+function onlyIdentity(headers: string[]): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) if (headers[i]!.toLowerCase() === 'accept-encoding') headers.splice(i, 2);
+  headers.push('accept-encoding', 'identity');
 }

@@ -145,6 +145,24 @@ describe('proxy.fetch (Web Request/Response)', () => {
     }
   });
 
+  test("identityEncoding: the upstream is asked for identity, once, whatever the client accepts; without it the client's Accept-Encoding goes on", async () => {
+    const up = await startUpstream((_req, res) => res.end('ok'));
+    try {
+      await withProxy({ upstreamUrl: up.url }, {}, async (proxy) => {
+        const asked = async (info: { identityEncoding?: boolean }): Promise<string[]> => {
+          const from = up.received.length;
+          await (await proxy.fetch(new Request(`${GW}/api/e`, { headers: { 'accept-encoding': 'gzip, br' } }), info)).text();
+          const raw = up.received[from]!.rawHeaders;
+          return raw.flatMap((v, i) => (i % 2 === 0 && v.toLowerCase() === 'accept-encoding' ? [raw[i + 1]!] : []));
+        };
+        assert.deepEqual(await asked({ identityEncoding: true }), ['identity']);
+        assert.deepEqual(await asked({}), ['gzip, br']);
+      });
+    } finally {
+      await up.close();
+    }
+  });
+
   test('path escapes → 400 without an upstream call; disabled → 404; draining → 503', async () => {
     const up = await startUpstream((_req, res) => res.end('no'));
     try {

@@ -81,7 +81,8 @@ interface Slot {
   requests: ServerRequests;
   /** Parts made for routes whose options were not in the Headroom's (closed by closeHeadroom). */
   proxies: Map<string, Proxy>;
-  images: ImageService | undefined;
+  /** Image services of routes whose options the Headroom's was not made with: one per distinct options. */
+  images: { made: unknown; service: ImageService }[];
   closers: (() => Promise<void>)[];
 }
 
@@ -103,7 +104,7 @@ function slot(options: HeadroomOptions = {}, by = 'headroom-memory/next'): Slot 
   // From the next request on, the first headroom route to run learns which server is Next.js's.
   const requests = serverRequests(headroom);
   requests.learn();
-  return (g[SLOT] = { headroom, made: options, requests, proxies: new Map(), images: undefined, closers: [async () => requests.close()] });
+  return (g[SLOT] = { headroom, made: options, requests, proxies: new Map(), images: [], closers: [async () => requests.close()] });
 }
 
 /**
@@ -288,7 +289,7 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
       if (denied) return t.send(denied);
       // The body was read (or is held by a reader) before the proxy saw it: forwarding it would send it empty.
       if (request.bodyUsed || request.body?.locked) return t.send(toWebResponse(errorResponse(bodyConsumed), request.method));
-      return t.send(await proxy.fetch(request, forwardedProtoUnknown(request)));
+      return t.send(await proxy.fetch(request, fetchInfoOf(request)));
     } catch (err) {
       t.fail();
       throw err;
@@ -297,14 +298,18 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
   return Object.fromEntries(ALL_METHODS.map((m) => [m, handler])) as ProxyRouteHandlers;
 }
 
+const IDENTITY: FetchInfo = { identityEncoding: true };
+const HTTP_CONNECTION: FetchInfo = { protocol: 'http', identityEncoding: true };
+
 /**
- * Next.js makes the request URL https when the client's X-Forwarded-Proto says so (or the socket is
- * TLS): with that header present the URL says nothing about the connection, so the proxy is told
- * http (what `next start` serves) unless it trusts forwarded headers anyway.
+ * What the proxy is told of a request Next.js hands a route. Next.js drops Content-Encoding from a
+ * route handler's Response (and compresses on its own), so the upstream is asked for an unencoded
+ * body: a gzip body passed through would reach the client undeclared. And Next.js makes the request
+ * URL https when the client's X-Forwarded-Proto says so (or the socket is TLS): with that header
+ * present the URL says nothing about the connection, so the proxy is told http (what `next start`
+ * serves) unless it trusts forwarded headers anyway.
  */
-const HTTP_CONNECTION: FetchInfo = { protocol: 'http' };
-const forwardedProtoUnknown = (request: Request): FetchInfo | undefined =>
-  request.headers.has('x-forwarded-proto') ? HTTP_CONNECTION : undefined;
+const fetchInfoOf = (request: Request): FetchInfo => (request.headers.has('x-forwarded-proto') ? HTTP_CONNECTION : IDENTITY);
 
 const proxyOptionSpecs = { ...proxySpecs, ...proxyLibrarySpecs };
 
@@ -378,20 +383,21 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
     if (image && s && isCurrent(s)) return { s, image };
     s = slot({ ...options.headroom, image: options.image }, IMAGE_ROUTE);
     const h = s.headroom;
-    image = h.image ?? s.images;
-    if (!image) {
-      const cache = createCache({ monitor: h.monitor });
-      const own = createImageService(
-        nestedOptions({ ...(options.image as ImageServiceOptions), cache, monitor: h.monitor }, IMAGE_ROUTE, options, 'image'),
-      );
-      s.images = own;
-      s.closers.push(
-        () => cache.close(),
-        () => own.close(),
-      );
-      image = own;
-    }
-    return { s, image };
+    // The Headroom's image service only when it was made with this route's options: a route never
+    // runs on another's origin policy (it would fetch what it never allowed, and refuse its own).
+    if (h.image && isDeepStrictEqual(s.made.image, options.image)) return { s, image: (image = h.image) };
+    const made = s.images.find((m) => isDeepStrictEqual(m.made, options.image));
+    if (made) return { s, image: (image = made.service) };
+    const cache = createCache({ monitor: h.monitor });
+    const own = createImageService(
+      nestedOptions({ ...(options.image as ImageServiceOptions), cache, monitor: h.monitor }, IMAGE_ROUTE, options, 'image'),
+    );
+    s.images.push({ made: options.image, service: own });
+    s.closers.push(
+      () => cache.close(),
+      () => own.close(),
+    );
+    return { s, image: (image = own) };
   };
   let watchedFor: Slot | undefined;
   const handler: RouteHandler = async (request) => {
@@ -486,7 +492,8 @@ export function createAdminRoute(options?: HeadroomOptions & { mount?: string })
       query: url.searchParams,
       authorization: request.headers.get('authorization') ?? undefined,
       client: request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() || 'unknown',
-      acceptEncoding: request.headers.get('accept-encoding') ?? undefined,
+      // Not passed on: Next.js would drop the Content-Encoding of a gzip answer (and compresses itself).
+      acceptEncoding: undefined,
       ifNoneMatch: request.headers.get('if-none-match') ?? undefined,
     });
     return toWebResponse(res, request.method);

@@ -4,6 +4,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import sharp from 'sharp';
 import {
   closeHeadroom,
   createAdminRoute,
@@ -120,6 +121,35 @@ test('image route: a repeated query key is refused (400), never read as its last
   const r = await route.GET(new Request(`http://app.test/image?url=${url('/private.png')}&url=${url('/public.png')}&w=64`));
   assert.equal(r.status, 400);
   assert.match(((await r.json()) as { error: { message: string } }).error.message, /url must be given once/);
+});
+
+test("image routes with different options each keep their own origin policy, under a Headroom's image service too", async (t) => {
+  t.after(() => closeHeadroom());
+  const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#369' } })
+    .png()
+    .toBuffer();
+  const serve: RequestListener = (_req, res) => res.writeHead(200, { 'content-type': 'image/png' }).end(png);
+  const a = await upstreamFor(t, serve);
+  const b = await upstreamFor(t, serve);
+  const ask = async (route: { GET: RouteHandler }, origin: string): Promise<number> => {
+    const r = (await route.GET(new Request(`http://app.test/image?url=${encodeURIComponent(`${origin}/p.png`)}&w=16`)))!;
+    await r.arrayBuffer();
+    return r.status;
+  };
+  const onlyA = createImageRoute({ image: { allowedOrigins: [a], allowPrivateOrigins: [a] } });
+  const onlyB = createImageRoute({ image: { allowedOrigins: [b], allowPrivateOrigins: [b] } });
+  assert.deepEqual([await ask(onlyA, a), await ask(onlyA, b)], [200, 403], 'route A: its origin only');
+  assert.deepEqual([await ask(onlyB, b), await ask(onlyB, a)], [200, 403], "route B: its origin only, not route A's");
+  await closeHeadroom();
+
+  // register() made the Headroom's image service for origin A; a route for B does not run on it.
+  const h = (await registerHeadroom({ image: { allowedOrigins: [a], allowPrivateOrigins: [a] } }))!;
+  const other = createImageRoute({ image: { allowedOrigins: [b], allowPrivateOrigins: [b] } });
+  assert.deepEqual([await ask(other, b), await ask(other, a)], [200, 403], "the route's policy, not the Headroom's");
+  assert.equal(h.image!.stats().fetches, 0);
+  const same = createImageRoute({ image: { allowedOrigins: [a], allowPrivateOrigins: [a] } });
+  assert.equal(await ask(same, a), 200);
+  assert.equal(h.image!.stats().fetches, 1, "the same options run on the Headroom's service");
 });
 
 test('withHeadroom: a handler that returns no Response is handed on as it is (Next.js names that mistake), not counted on', async (t) => {

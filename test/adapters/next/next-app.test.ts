@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { request } from '../../helpers/http.js';
 import { freePort } from '../../helpers/redis.js';
@@ -134,6 +135,13 @@ describe('Next.js adapter in a built Next app', { timeout: 300_000 }, () => {
         res.writeHead(200, { 'content-type': 'image/png', 'content-length': String(photo.length) });
         return void res.end(photo);
       }
+      if (url.pathname === '/gz') {
+        // Gzips whenever the request allows it, as most servers do.
+        const body = Buffer.from(JSON.stringify({ acceptEncoding: req.headers['accept-encoding'] ?? null }));
+        const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding']));
+        res.writeHead(200, { 'content-type': 'application/json', ...(gzip && { 'content-encoding': 'gzip' }) });
+        return void res.end(gzip ? gzipSync(body) : body);
+      }
       if (url.pathname === '/slow') {
         const timer = setTimeout(() => res.end('late'), 20_000);
         return void res.once('close', () => clearTimeout(timer));
@@ -232,6 +240,20 @@ describe('Next.js adapter in a built Next app', { timeout: 300_000 }, () => {
       assert.equal(up.received.length, seen, 'the origin was not asked');
       const other = await request(`${app.url}/image?url=${encodeURIComponent('http://127.0.0.2:9/x.png')}&w=32`);
       assert.equal(other.status, 403, other.text);
+    });
+
+    test('compression: the upstream is asked for identity (Next.js drops Content-Encoding and compresses itself); the dashboard is served whole', async () => {
+      // request() decodes the body by the Content-Encoding the response declares, as a browser does.
+      for (const ae of ['gzip, deflate, br', 'identity']) {
+        const r = await request(`${app.url}/api/gz`, { headers: { 'accept-encoding': ae } });
+        assert.equal(r.status, 200);
+        assert.deepEqual(JSON.parse(r.text), { acceptEncoding: 'identity' }, `client accept-encoding ${ae}`);
+      }
+      const dash = await request(`${app.url}/admin/dashboard`, {
+        headers: { 'accept-encoding': 'gzip', authorization: `Bearer ${ADMIN}` },
+      });
+      assert.equal(dash.status, 200, dash.text);
+      assert.match(dash.text, /<html/i, 'HTML, not gzip bytes without their Content-Encoding');
     });
 
     test('admin API: 401 with a wrong token, memory-stats with the right one', async () => {
