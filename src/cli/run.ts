@@ -9,7 +9,7 @@ import { HeadroomError } from '../errors.js';
 import { derive, type Derivation } from '../run/derive.js';
 import { explain } from '../run/explain.js';
 import { oomKillCount, readMemoryLimit, type MemoryLimit } from '../monitor/limit.js';
-import { findGivenFlags, splitNodeOptions, type GivenFlag } from '../run/node-flags.js';
+import { findGivenFlags, ignoredByNode, splitNodeOptions, type GivenFlag } from '../run/node-flags.js';
 import { FORWARDED_SIGNALS, isNodeCommand, isPackageManager, plan, start, type ChildEnd } from '../run/runner.js';
 import { parseSize, SIZE_ACCEPTED, sizeProblem } from '../run/size.js';
 import { suggestFlag } from '../options/suggest.js';
@@ -280,7 +280,7 @@ export async function serveUnderRun(): Promise<boolean> {
   // A debugging session (--inspect…) keeps its one process: a child would fight over the port.
   if (process.execArgv.some((a) => a.startsWith('--inspect'))) return false;
   const given = givenFlags(process.env, process.execArgv, true);
-  if (given.some((g) => g.name === 'max-old-space-size' || g.name === 'max-heap-size')) return false;
+  if (given.some((g) => (g.name === 'max-old-space-size' || g.name === 'max-heap-size') && !ignoredByNode(g))) return false;
   let memory: number | undefined;
   if (process.env.HEADROOM_MEMORY !== undefined && process.env.HEADROOM_MEMORY !== '') {
     memory = memoryLimitOrFail('HEADROOM_MEMORY', process.env.HEADROOM_MEMORY);

@@ -13,7 +13,7 @@
 // bench/run: a heap-heavy process ends with V8's heap error, never the kernel's kill.
 import { HeadroomError } from '../errors.js';
 import { SNAPSHOT_MEMORY_FACTOR } from '../monitor/snapshot-cost.js';
-import type { GivenFlag } from './node-flags.js';
+import { ignoredByNode, type GivenFlag } from './node-flags.js';
 
 export const MiB = 1024 ** 2;
 
@@ -119,14 +119,17 @@ export function derive(input: DeriveInput): Derivation {
   if (!Number.isInteger(processes) || processes < 1 || processes > MAX_PROCESSES) {
     invalid(`--processes=${String(input.processes)}: must be an integer from 1 to ${MAX_PROCESSES}`);
   }
-  const given = input.given ?? [];
+  const ignored = (input.given ?? []).filter(ignoredByNode);
+  const given = (input.given ?? []).filter((g) => !ignoredByNode(g));
   const find = (name: string): GivenFlag | undefined => given.findLast((g) => g.name === name);
   const givenOld = find('max-old-space-size');
   const givenHeap = find('max-heap-size');
   const givenSemi = find('max-semi-space-size');
   const givenSnap = find('heapsnapshot-near-heap-limit');
   const kept = given.filter((g) => g === givenOld || g === givenHeap || g === givenSemi || g === givenSnap || g.name === 'diagnostic-dir');
-  const warnings: string[] = [];
+  const warnings: string[] = ignored.map(
+    (g) => `${g.text} (${g.from}) has no size, and Node ignores it (V8's default heap): the heap is sized as if it were not there`,
+  );
 
   const limit = input.memory ?? input.limit;
   const memorySource = input.memorySource ?? '--memory';

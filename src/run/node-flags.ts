@@ -17,6 +17,13 @@ export interface GivenFlag {
   text: string;
 }
 
+/**
+ * A heap flag Node starts with but ignores: no size, or 0 (`--max-old-space-size=` leaves V8's
+ * default heap, whatever the container allows). Not a limit the user set, so the heap is sized.
+ */
+export const ignoredByNode = (g: GivenFlag): boolean =>
+  (HEAP_FLAGS as readonly string[]).includes(g.name) && (g.value.trim() === '' || Number(g.value) === 0);
+
 /** Splits NODE_OPTIONS the way Node does: on spaces, with double quotes grouping and backslash escapes inside them. */
 export function splitNodeOptions(s: string): string[] {
   const out: string[] = [];

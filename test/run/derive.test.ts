@@ -101,6 +101,21 @@ test("the user's flags are kept and said so; a given heap beyond the budget is w
   assert.equal(near.reserve.find((r) => r.what === 'heap overhead')!.bytes, Math.round(0.06 * 460 * MiB));
 });
 
+test('a heap flag Node ignores (no size, or 0) is not a limit the user set: the heap is sized, with a warning', () => {
+  const plain = at(512, {});
+  for (const text of ['--max-old-space-size=', '--max-old-space-size=0', '--max_old_space_size=00', '--max-heap-size=']) {
+    const d = at(512, { given: findGivenFlags(splitNodeOptions(`${text} --max-semi-space-size=`), 'NODE_OPTIONS') });
+    assert.deepEqual(d.flags, plain.flags, text);
+    assert.equal(d.oldSpaceMiB, plain.oldSpaceMiB);
+    assert.match(
+      d.warnings.join('\n'),
+      /has no size, and Node ignores it \(V8's default heap\): the heap is sized as if it were not there/,
+      text,
+    );
+    assert.equal(d.warnings.length, 2, `${text}: one warning each, the semi-space's too`);
+  }
+});
+
 test('a given semi-space that leaves no old space stops, naming the flag, its source, the budget and the fix; a small one is warned about', () => {
   const semi = (value: number, limit = 256) =>
     at(limit, { runnerParent: true, given: findGivenFlags(splitNodeOptions(`--max-semi-space-size=${value}`), 'NODE_OPTIONS') });
