@@ -120,7 +120,17 @@ test('URLs: only absolute http(s) for the upstream, redis(s) for Redis, no useri
 test('config file problems: unreadable, not JSON, not an object, unknown keys with a suggestion', () => {
   const dir = mkdtempSync(join(tmpdir(), 'headroom-config-'));
   try {
-    assert.match(problems(() => loadConfig({ configFile: join(dir, 'missing.json') }))[0]!, /cannot read the file \(ENOENT\)/);
+    assert.match(problems(() => loadConfig({ configFile: join(dir, 'missing.json') }))[0]!, /cannot read the file \(no such file\)/);
+    // Refused before anything is read: a directory, a device that never ends, a file over 1 MiB.
+    assert.match(problems(() => loadConfig({ configFile: dir }))[0]!, /: not a regular file \(a directory\); give a JSON file$/);
+    assert.match(
+      problems(() => loadConfig({ configFile: '/dev/zero' }))[0]!,
+      /^--config \/dev\/zero: not a regular file \(a device, pipe or socket\)/,
+    );
+    writeFileSync(join(dir, 'big.json'), Buffer.alloc(1024 * 1024 + 1, 0x20));
+    assert.match(problems(() => loadConfig({ configFile: join(dir, 'big.json') }))[0]!, /the file is larger than 1 MiB/);
+    writeFileSync(join(dir, 'edge.json'), `{"PORT": 8080}${' '.repeat(1024 * 1024 - 14)}`);
+    assert.equal(loadConfig({ configFile: join(dir, 'edge.json') }).config.server.port, 8080, 'exactly 1 MiB is read whole');
     writeFileSync(join(dir, 'bad.json'), '{ nope');
     assert.match(problems(() => loadConfig({ configFile: join(dir, 'bad.json') }))[0]!, /not valid JSON/);
     writeFileSync(join(dir, 'arr.json'), '[1]');
