@@ -264,7 +264,9 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
       const differ = differingOptions(proxyOptions, s.made.proxy ?? {});
       if (differ.length > 0) throw conflictingProxy(prefix, differ);
     }
-    s.requests.watchStalls(prefix, clientTimeoutOf(proxyOptions));
+    // A stalled reader is cut at the clientTimeout of the proxy that serves the route: the Headroom's
+    // (its options, which this route's agree with) or the one made from this route's options.
+    s.requests.watchStalls(prefix, clientTimeoutOf(proxy && proxy === h.proxy ? (s.made.proxy ?? {}) : proxyOptions));
     if (!proxy) {
       // The Headroom was made without this route's proxy (by register() or another route): its
       // upstream limits and its response cache are the Headroom's, as createHeadroom would wire them.

@@ -15,6 +15,7 @@ import {
   createMetricsRoute,
   createProxyRoute,
   getHeadroom,
+  registerHeadroom,
   withHeadroom,
   type RouteHandler,
 } from '../../../src/adapters/next/index.js';
@@ -397,7 +398,8 @@ async function drainingServer(t: TestContext, route: RouteHandler): Promise<numb
   return (server.address() as AddressInfo).port;
 }
 
-test('a client that stops reading a proxied download is cut once the server is known; a slow upstream is not', async (t) => {
+/** A download the client stops reading, through `route`, is cut (and its count released) within 10 s. */
+async function stalledDownloadIsCut(t: TestContext, makeRoute: (upstreamUrl: string) => Promise<{ GET: RouteHandler }>): Promise<void> {
   t.after(() => closeHeadroom());
   const chunk = Buffer.alloc(64 * 1024, 0x61);
   const upstream = createServer((req, res) => {
@@ -414,11 +416,7 @@ test('a client that stops reading a proxied download is cut once the server is k
     upstream.closeAllConnections();
     await new Promise((r) => upstream.close(r));
   });
-  const route = createProxyRoute({
-    upstreamUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
-    prefix: '/api',
-    clientTimeout: 400,
-  });
+  const route = await makeRoute(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`);
   const port = await drainingServer(t, route.GET);
   const h = getHeadroom();
   assert.equal(await (await fetch(`http://127.0.0.1:${port}/api/small`)).text(), 'small', 'teaches the server');
@@ -430,7 +428,17 @@ test('a client that stops reading a proxied download is cut once the server is k
   await waitFor(() => h.requests().inFlight === 1, 'the download in flight');
   await waitFor(() => h.requests().inFlight === 0, 'the stalled response cut and its count released', 10_000);
   socket.destroy();
-});
+}
+
+test('a client that stops reading a proxied download is cut once the server is known; a slow upstream is not', (t) =>
+  stalledDownloadIsCut(t, async (upstreamUrl) => createProxyRoute({ upstreamUrl, prefix: '/api', clientTimeout: 400 })));
+
+test("the stall watch takes the clientTimeout of the Headroom's proxy the route runs on, not the route's default", (t) =>
+  stalledDownloadIsCut(t, async (upstreamUrl) => {
+    // As the docs' pattern: clientTimeout in the shared config register() got, the route gives only where to.
+    await registerHeadroom({ proxy: { upstreamUrl, prefix: '/api', clientTimeout: 400 } });
+    return createProxyRoute({ upstreamUrl, prefix: '/api' });
+  }));
 
 test('a client that stops reading a passed-through image is cut once the server is known', async (t) => {
   t.after(() => closeHeadroom());
