@@ -23,7 +23,7 @@ export function renderConfigDocs(): string {
     'Every option can be given as an environment variable, as a CLI flag of `headroom serve`, or as a key',
     'of a JSON config file (`headroom serve --config FILE` or `HEADROOM_CONFIG=FILE`) whose keys are the',
     'variable names, e.g. `{"PORT": 8080, "CACHE_MAX_BYTES": "128MiB"}`.',
-    'Precedence: **flag > environment > config file > default**. An empty environment variable counts as unset.',
+    'Precedence: **flag > environment > config file > default**. An empty environment variable counts as unset; a flag given an empty value (`--port=`) is refused.',
     '',
     'Bad values stop start-up with exit code 2 and one line per problem, naming the variable, the value',
     'given and what is accepted. Unknown variables with one of our prefixes get a "did you mean" warning.',

@@ -93,6 +93,10 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
   const flags = input.flags ?? {};
   const env = input.env ?? {};
   const problems: string[] = [];
+  // An empty environment variable counts as unset (a template left blank); a flag given empty is a
+  // mistake (`--upstream-url "$UNSET"`), not a request for the default.
+  const emptyFlag = (flag: string): string => `--${flag}: given an empty value; give a value, or leave the flag out for the default`;
+  if (input.configFile === '') problems.push(emptyFlag('config'));
   const configFile = input.configFile ?? (present(env.HEADROOM_CONFIG) ? env.HEADROOM_CONFIG : undefined);
   const label = input.configFile !== undefined ? `--config ${configFile}` : `HEADROOM_CONFIG=${configFile}`;
   const file = configFile ? readConfigFile(configFile, label, problems) : {};
@@ -103,6 +107,7 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
     const fromFlag = flags[option.flag];
     const fromEnv = env[option.env];
     let value: unknown;
+    if (fromFlag === '') problems.push(emptyFlag(option.flag));
     if (present(fromFlag)) {
       value = fromFlag;
       origin.set(`${section}.${key}`, `--${option.flag}`);

@@ -209,6 +209,18 @@ test('Loki labels and concurrency that leave LOG_SHIP_MAX_BYTES no room for line
   assert.doesNotThrow(() => loadConfig({ env: { LOG_SHIP_FORMAT: 'loki', LOG_SHIP_LABELS: labels, LOG_SHIP_MAX_BYTES: '64KiB' } }));
 });
 
+test('a flag given an empty value is refused (an unset shell variable), while an empty environment variable counts as unset', () => {
+  assert.deepEqual(
+    problems(() => loadConfig({ flags: { 'upstream-url': '', port: '' }, configFile: '' })),
+    [
+      '--config: given an empty value; give a value, or leave the flag out for the default',
+      '--port: given an empty value; give a value, or leave the flag out for the default',
+      '--upstream-url: given an empty value; give a value, or leave the flag out for the default',
+    ],
+  );
+  assert.equal(loadConfig({ env: { PORT: '', UPSTREAM_URL: '' } }).config.server.port, 3000);
+});
+
 test('an option a rule needs but that is missing is named without a value', () => {
   assert.deepEqual(
     problems(() => loadConfig({ env: { REDIS_SENTINELS: '127.0.0.1:26379' } })),
