@@ -190,14 +190,34 @@ async function runChild(command: string, args: string[], d: Derivation, explainI
   const off = onSignals(early);
   // The cgroup's OOM kill count before the command runs: a SIGKILL is the OOM killer's when it went up.
   const oomBefore = oomKillCount(limit);
-  const running = start(p, {
-    interactive: process.stdin.isTTY === true,
-    onSignals: (h) => {
-      forward = h;
-      for (const s of pending.splice(0)) h(s);
-      return off;
-    },
-  });
+  /** exit 127/126/2 with what went wrong, for a command that could not start. */
+  const cannotStart = (err: unknown): never => {
+    const e = err as NodeJS.ErrnoException;
+    off();
+    if (e.code === 'ENOENT')
+      fail(
+        command.includes('/') && existsSync(command)
+          ? `cannot run "${command}": the file exists, but the interpreter its #! line names was not found`
+          : `cannot run "${command}": not found`,
+        127,
+      );
+    if (e.code === 'EACCES') fail(`cannot run "${command}": permission denied`, 126);
+    if (e.code === 'E2BIG') fail(`cannot run "${command}": its arguments and environment are larger than the system allows (E2BIG)`, 126);
+    throw err;
+  };
+  let running: ReturnType<typeof start>;
+  try {
+    running = start(p, {
+      interactive: process.stdin.isTTY === true,
+      onSignals: (h) => {
+        forward = h;
+        for (const s of pending.splice(0)) h(s);
+        return off;
+      },
+    });
+  } catch (err) {
+    return cannotStart(err); // spawn throws some errors (E2BIG) rather than emitting them
+  }
   // SIGUSR1 is Node's signal to open the inspector: without a listener it would open the runner's
   // own. A node command gets it (its inspector opens, as without headroom run); another command is
   // left alone, since SIGUSR1 ends most programs.
@@ -214,11 +234,8 @@ async function runChild(command: string, args: string[], d: Derivation, explainI
       process.stderr.write(`headroom: ${sigkillCause(d, oomBefore, oomKillCount(limit))}\n`);
     return exitLikeChild(end);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    off();
-    if (e.code === 'ENOENT') fail(`cannot run "${command}": not found`, 127);
-    if (e.code === 'EACCES') fail(`cannot run "${command}": permission denied`, 126);
-    throw err;
+    process.off('SIGUSR1', onUsr1);
+    return cannotStart(err);
   }
 }
 

@@ -111,15 +111,28 @@ test('a package manager command (npm …) gets a note that it is a Node process 
 });
 
 test('the exit code, and death by signal, pass through', async () => {
-  const [seven, abort, missing] = await Promise.all([
+  const dir = mkdtempSync(join(tmpdir(), 'headroom-run-'));
+  const noInterpreter = join(dir, 'script');
+  writeFileSync(noInterpreter, '#!/no/such/interpreter\n', { mode: 0o755 });
+  const [seven, abort, missing, orphan, huge] = await Promise.all([
     runCli(['run', '--memory', '256m', '--', node, '-e', 'process.exit(7)']),
     runCli(['run', '--memory', '256m', '--', node, '-e', 'process.abort()']),
     runCli(['run', '--', 'no-such-command-headroom']),
+    runCli(['run', '--', noInterpreter]),
+    // NODE_OPTIONS just under Linux's 128 KiB limit for one environment string: the runner starts,
+    // the flags it appends for a command that is not node push it over, and spawn throws E2BIG.
+    runCli(['run', '--memory', '256m', '--', 'sh', '-c', 'true'], { NODE_OPTIONS: `--no-warnings${' '.repeat(128 * 1024 - 60)}` }),
   ]);
+  rmSync(dir, { recursive: true, force: true });
   assert.equal(seven.code, 7);
   assert.equal(abort.code, 134, 'SIGABRT (a heap error ends this way): 128 + 6, not a core of the runner');
   assert.equal(missing.code, 127);
   assert.match(missing.stderr, /cannot run "no-such-command-headroom": not found/);
+  assert.equal(orphan.code, 127);
+  assert.match(orphan.stderr, /the file exists, but the interpreter its #! line names was not found/);
+  assert.equal(huge.code, 126, huge.stderr);
+  assert.match(huge.stderr, /its arguments and environment are larger than the system allows \(E2BIG\)/);
+  assert.doesNotMatch(huge.stderr, /fatal|\n\s+at /, 'one line, no stack');
   const term = startCli(['run', '--', node, '-e', "process.kill(process.pid, 'SIGTERM')"]);
   assert.deepEqual(await exitWithin(term, 10_000, 'run'), { code: null, signal: 'SIGTERM' }, term.output());
   // SIGKILL under a limit (as the OOM killer sends it): passed through, and said what it most likely was.
