@@ -128,7 +128,7 @@ export function derive(input: DeriveInput): Derivation {
   const givenSnap = find('heapsnapshot-near-heap-limit');
   const kept = given.filter((g) => g === givenOld || g === givenHeap || g === givenSemi || g === givenSnap || g.name === 'diagnostic-dir');
   const warnings: string[] = ignored.map(
-    (g) => `${g.text} (${g.from}) has no size, and Node ignores it (V8's default heap): the heap is sized as if it were not there`,
+    (g) => `${g.text} (${g.from}): Node ignores a size that is empty or 0 (V8's default heap stays): sized as if it were not there`,
   );
 
   const limit = input.memory ?? input.limit;

@@ -109,7 +109,7 @@ test('a heap flag Node ignores (no size, or 0) is not a limit the user set: the 
     assert.equal(d.oldSpaceMiB, plain.oldSpaceMiB);
     assert.match(
       d.warnings.join('\n'),
-      /has no size, and Node ignores it \(V8's default heap\): the heap is sized as if it were not there/,
+      /: Node ignores a size that is empty or 0 \(V8's default heap stays\): sized as if it were not there/,
       text,
     );
     assert.equal(d.warnings.length, 2, `${text}: one warning each, the semi-space's too`);
