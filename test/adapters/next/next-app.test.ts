@@ -13,7 +13,6 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { request } from '../../helpers/http.js';
-import { freePort } from '../../helpers/redis.js';
 import { waitFor } from '../../helpers/wait.js';
 import { startUpstream, type Upstream } from '../../proxy/helpers.js';
 
@@ -304,12 +303,12 @@ describe('Next.js adapter in a built Next app', { timeout: 300_000 }, () => {
     after(() => stop(app));
 
     test('requests are counted on their Node.js response once register() has run, and all leave the count', async () => {
-      const port = String(await freePort());
       const next = path.join(repo, 'node_modules/next/dist/bin/next');
+      // Port 0: Next prints the port it got (a port picked free beforehand could be taken first).
       app = await startApp(
         { UPSTREAM_URL: up.url, NODE_ENV: 'production' },
         '',
-        [next, 'start', '-p', port, '-H', '127.0.0.1'],
+        [next, 'start', '-p', '0', '-H', '127.0.0.1'],
         /Local:\s+(http:\/\/\S+)/,
       );
       // next start listens before it runs instrumentation's register() (on the first request): a

@@ -87,9 +87,10 @@ describe('the dashboard in every adapter', () => {
       try {
         const page = await GET(new Request('http://localhost/admin/dashboard', { headers: { 'accept-encoding': 'gzip' } }));
         assert.equal(page.status, 200);
-        assert.equal(page.headers.get('content-encoding'), 'gzip');
+        // Uncompressed whatever the client accepts: Next.js drops a handler's Content-Encoding and compresses itself.
+        assert.equal(page.headers.get('content-encoding'), null);
         assert.equal(page.headers.get('content-security-policy'), CONTENT_SECURITY_POLICY);
-        await page.arrayBuffer();
+        assert.match(await page.text(), /<html/i);
         const feed = await GET(new Request('http://localhost/admin/dashboard/feed', { headers: auth }));
         assert.equal(feed.status, 200);
         const reader = feed.body!.pipeThrough(new TextDecoderStream()).getReader();
