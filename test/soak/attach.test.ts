@@ -16,15 +16,20 @@ import { waitFor } from '../helpers/wait.js';
 const dir = mkdtempSync(join(tmpdir(), 'headroom-attach-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+interface Service {
+  child: ChildProcess;
+  port: number;
+  inspectorPort?: number;
+  stop(): Promise<void>;
+  describe(): string;
+}
+
 /**
  * A fixture service on a free port, once it listens. freePort() only says a port was free a moment
  * ago: a test file running alongside can take it first, and the service then exits with EADDRINUSE;
  * that is retried on a new port (three tries) rather than failed.
  */
-async function service(
-  fixture: string,
-  inspect: boolean,
-): Promise<{ child: ChildProcess; port: number; inspectorPort?: number; stop(): Promise<void>; describe(): string }> {
+async function service(fixture: string, inspect: boolean): Promise<Service> {
   for (let attempt = 1; ; attempt++) {
     const started = await startService(fixture, inspect);
     if (started) return started;
@@ -33,10 +38,7 @@ async function service(
 }
 
 /** undefined: the port was taken before the service could listen on it. */
-async function startService(
-  fixture: string,
-  inspect: boolean,
-): Promise<{ child: ChildProcess; port: number; inspectorPort?: number; stop(): Promise<void>; describe(): string } | undefined> {
+async function startService(fixture: string, inspect: boolean): Promise<Service | undefined> {
   const port = await freePort();
   const args = [
     ...(inspect ? ['--inspect=127.0.0.1:0'] : []),
