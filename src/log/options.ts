@@ -253,7 +253,7 @@ export function labelRecord(pairs: readonly string[]): Record<string, string> {
 }
 
 /** The least room maxBytes must leave for lines beside the batches' own bytes. */
-export const MIN_LINE_ROOM = 8 * 1024;
+const MIN_LINE_ROOM = 8 * 1024;
 
 /**
  * Memory takes lines only up to room for the bodies' own bytes (Loki's stream headers: the labels,
