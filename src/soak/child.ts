@@ -64,6 +64,16 @@ export function withOutput(what: string, child: Pick<StartedChild, 'tail'>): str
 }
 const TAIL_BYTES = 8192;
 
+/** How long a service that began to exit gets to finish once our inspector has let go of it. */
+export const EXIT_GRACE_MS = 5000;
+
+/** Resolves when the child has exited or `ms` have passed. */
+export async function exitedWithin(child: StartedChild, ms: number): Promise<void> {
+  const ac = new AbortController();
+  await Promise.race([child.exited, sleep(ms, undefined, { signal: ac.signal }).catch(() => undefined)]);
+  ac.abort();
+}
+
 /** Whether a service's output says it could not listen on `port` because another process has it. */
 export const portInUse = (output: string, port: number): boolean => new RegExp(`EADDRINUSE\\b.*:${port}\\b`).test(output);
 

@@ -2,7 +2,16 @@
 // judge in rounds, stop everything, return the report. Leaves no handle behind.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findInspector, SoakAttachError } from './attach.js';
-import { startChild, freePort, portInUse, ServicePortTaken, SoakStartError, type StartedChild } from './child.js';
+import {
+  EXIT_GRACE_MS,
+  exitedWithin,
+  startChild,
+  freePort,
+  portInUse,
+  ServicePortTaken,
+  SoakStartError,
+  type StartedChild,
+} from './child.js';
 import { connectInspector, type InspectorProbe } from './inspector.js';
 import { connectServing } from './serving.js';
 import { startLoad, type LoadDriver, type LoadStats } from './load.js';
@@ -59,8 +68,6 @@ export interface SoakReport {
 
 export { SoakStartError, SoakAttachError };
 
-/** How long a service that began to exit gets to finish once our inspector has let go of it. */
-const EXIT_GRACE_MS = 5000;
 /** Requests that got no answer or a 4xx/5xx: load that did not reach the service's routes. */
 const failedOf = (s: LoadStats): number => s.errors + (s.statuses['4xx'] ?? 0) + (s.statuses['5xx'] ?? 0);
 /** Requests the warm-up must have sent before all of them failing says the load reaches no route. */
@@ -74,9 +81,7 @@ const FIRST_ANSWER_GRACE_MS = 5_000;
  */
 async function serviceExited(child: StartedChild, probe: InspectorProbe | undefined): Promise<string> {
   await probe?.close();
-  const ac = new AbortController();
-  await Promise.race([child.exited, sleep(EXIT_GRACE_MS, undefined, { signal: ac.signal }).catch(() => undefined)]);
-  ac.abort();
+  await exitedWithin(child, EXIT_GRACE_MS);
   const exit = child.exit();
   const how = exit ? (exit.signal ?? `code ${exit.code}`) : `still exiting after ${EXIT_GRACE_MS} ms`;
   return `the service exited during the soak (${how}); last output:\n${child.tail().trim()}`;

@@ -4,7 +4,7 @@
 // another process accepts connections although the service could not listen: load on it measures
 // an idle service. So the soak measures the process that listens on the URL's port, or refuses.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SoakStartError, withOutput, type StartedChild } from './child.js';
+import { EXIT_GRACE_MS, exitedWithin, SoakStartError, withOutput, type StartedChild } from './child.js';
 import { connectInspector, type InspectorProbe } from './inspector.js';
 
 /** True in a target that has a listening server on `port` (any address). */
@@ -45,6 +45,12 @@ export async function connectServing(child: StartedChild, url: URL, timeoutMs: n
         if (p instanceof Error) continue;
         if ((await p.evaluate(listensOn(port)).catch(() => false)) === true) return (serving = p);
       }
+      if (child.isLeaving()) {
+        // A Node process dying with our inspector attached (EADDRINUSE, say) waits for it to let go:
+        // let go, so that it ends and prints why (which tells whether another start may work).
+        await closeAll(probes);
+        await exitedWithin(child, EXIT_GRACE_MS);
+      }
       const exit = child.exit();
       if (exit)
         throw new SoakStartError(withOutput(`soak: the service exited during start-up (${exit.signal ?? `code ${exit.code}`})`, child));
@@ -66,6 +72,12 @@ export async function connectServing(child: StartedChild, url: URL, timeoutMs: n
       await sleep(100);
     }
   } finally {
-    for (const p of probes.values()) if (!(p instanceof Error) && p !== serving) await p.close().catch(() => undefined);
+    await closeAll(probes, serving);
   }
+}
+
+/** Closes every connected probe but `keep`, and forgets them. */
+async function closeAll(probes: Map<string, InspectorProbe | Error>, keep?: InspectorProbe): Promise<void> {
+  for (const p of probes.values()) if (!(p instanceof Error) && p !== keep) await p.close().catch(() => undefined);
+  probes.clear();
 }
