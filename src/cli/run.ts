@@ -6,7 +6,7 @@ import { constants, totalmem } from 'node:os';
 import { basename } from 'node:path';
 import v8 from 'node:v8';
 import { HeadroomError } from '../errors.js';
-import { derive, type Derivation } from '../run/derive.js';
+import { derive, MiB, MIN_OLD_SPACE, type Derivation } from '../run/derive.js';
 import { explain } from '../run/explain.js';
 import { oomKillCount, readMemoryLimit, type MemoryLimit } from '../monitor/limit.js';
 import { findGivenFlags, ignoredByNode, splitNodeOptions, type GivenFlag } from '../run/node-flags.js';
@@ -284,6 +284,13 @@ export function flags(argv: string[], usageText: string): void {
 const OFF = /^(0|off|false|no)$/i;
 const ON = /^(1|on|true|yes|)$/i;
 
+/** The smallest limit, in MiB, whose derivation leaves an old space of MIN_OLD_SPACE (at most 1 GiB is tried). */
+function smallestLimit(from: Derivation, deriveFor: (memory: number) => Derived): number {
+  let mib = Math.ceil(from.limit! / MiB);
+  while (mib < 1024 && (deriveFor(mib * MiB).derivation.oldSpaceMiB ?? 0) < MIN_OLD_SPACE / MiB) mib++;
+  return mib;
+}
+
 /**
  * `headroom serve` sizes itself: with no heap flag given (NODE_OPTIONS or node's own flags) and a
  * memory limit found (or HEADROOM_MEMORY), the gateway runs again as a child of this process with
@@ -310,6 +317,20 @@ export async function serveUnderRun(): Promise<boolean> {
     'HEADROOM_MEMORY',
   );
   if (derivation.budget === null || derivation.flags.length === 0) return false;
+  const old = derivation.oldSpaceMiB;
+  if (old !== null && old < MIN_OLD_SPACE / MiB) {
+    // Where an application may start small and be warned, the gateway cannot do its work in such a
+    // heap (below ~15 MiB it does not even start): refused, naming the smallest limit that serves.
+    const enough = smallestLimit(derivation, (m) =>
+      computeFor({ memory: m, explain: false, help: false, args: [] }, true, process.execArgv, true),
+    );
+    fail(
+      `memory limit ${Math.round(derivation.limit! / MiB)} MiB (${derivation.limitSource}) leaves the gateway an old space of ${old} MiB; ` +
+        `it needs at least ${MIN_OLD_SPACE / MiB} MiB, which a limit of ${enough} MiB or more gives` +
+        ` (or HEADROOM_RUN=off: start unsized, with Node's default heap)`,
+      2,
+    );
+  }
   process.stderr.write(
     `headroom: memory limit ${Math.round(derivation.limit! / 2 ** 20)} MiB (${derivation.limitSource}): serving with ${derivation.flags.join(' ')} (HEADROOM_RUN=off to opt out; headroom flags --explain for why)\n`,
   );

@@ -89,3 +89,25 @@ test('HEADROOM_RUN=off, or a heap flag already given, start the gateway in the p
     }
   }
 });
+
+test('a limit that leaves the gateway less than 32 MiB of old space is refused, naming the smallest limit that serves', async () => {
+  // 80 MiB leaves 12 MiB: the gateway would die of a heap error while starting.
+  const c = startCli(['serve', '--port', '0'], { env: { HEADROOM_MEMORY: '80m' } });
+  try {
+    assert.deepEqual(await exitWithin(c, 15_000, 'serve with 80 MiB'), { code: 2, signal: null }, c.output());
+    assert.match(
+      c.output(),
+      /memory limit 80 MiB \(HEADROOM_MEMORY\) leaves the gateway an old space of 12 MiB; it needs at least 32 MiB, which a limit of 106 MiB or more gives/,
+    );
+    assert.doesNotMatch(c.output(), /serving with|heap out of memory/);
+  } finally {
+    c.kill();
+  }
+  // The limit named serves.
+  const s = await serve({ HEADROOM_MEMORY: '106m' });
+  try {
+    assert.match(s.c.output(), /serving with --max-old-space-size=32 /);
+  } finally {
+    s.cleanup();
+  }
+});
