@@ -3,7 +3,7 @@
 // list, and a hand sweeping from the oldest entry evicts the first unvisited one. It beats LRU on
 // skewed traces (bench/cache.ts, Zipf 0.9) and is cheaper on the hit path.
 import { prepare, type ValueType } from './codec.js';
-import { entrySize } from './size.js';
+import { entrySize, TAG_SET_OVERHEAD } from './size.js';
 import { now } from './clock.js';
 import { resolveL1Options } from './options.js';
 import type { Gen } from './generations.js';
@@ -122,7 +122,8 @@ export class L1 {
     gens?: Gen[],
     checkedAt = now(),
   ): boolean {
-    const size = entrySize(key, type, value);
+    const kept = tags !== undefined && tags.length > 0 ? tags : undefined;
+    const size = entrySize(key, type, value, kept, gens);
     const old = this.map.get(key);
     if (old !== undefined) this.remove(old);
     if (size > this.maxEntryBytes || size > this.effectiveMaxBytes) {
@@ -136,7 +137,7 @@ export class L1 {
       size,
       expiresAt,
       staleUntil,
-      tags: tags !== undefined && tags.length > 0 ? tags : undefined,
+      tags: kept,
       checkedAt,
       gens,
       visited: false,
@@ -150,8 +151,8 @@ export class L1 {
     this.map.set(key, e);
     this.bytes += size;
     if (e.tags !== undefined) for (const t of e.tags) this.tagSet(t).add(key);
-    while (this.bytes > this.effectiveMaxBytes) this.evictOne('size');
-    while (this.map.size > this.maxEntries) this.evictOne('entries');
+    while (this.bytes > this.effectiveMaxBytes && this.evictOne('size'));
+    while (this.map.size > this.maxEntries && this.evictOne('entries'));
     return true;
   }
 
@@ -172,7 +173,6 @@ export class L1 {
     if (keys === undefined) return 0;
     let n = 0;
     for (const k of [...keys]) if (this.delete(k)) n++;
-    this.tagIndex.delete(tag);
     return n;
   }
 
@@ -188,7 +188,7 @@ export class L1 {
   setLimit(bytes: number): void {
     this.effectiveMaxBytes = Math.max(0, Math.min(bytes, this.maxBytes));
     if (this.effectiveMaxBytes === 0) this.clear('pressure');
-    while (this.bytes > this.effectiveMaxBytes) this.evictOne('pressure');
+    while (this.bytes > this.effectiveMaxBytes && this.evictOne('pressure'));
   }
 
   /** Drops entries past their grace; bounded work per call. */
@@ -215,21 +215,27 @@ export class L1 {
     return out.slice(0, Math.max(0, n));
   }
 
+  /** The tag's index Set; a new one is counted in `bytes` until its last entry goes. */
   private tagSet(tag: string): Set<string> {
     let s = this.tagIndex.get(tag);
-    if (s === undefined) this.tagIndex.set(tag, (s = new Set()));
+    if (s === undefined) {
+      this.tagIndex.set(tag, (s = new Set()));
+      this.bytes += TAG_SET_OVERHEAD;
+    }
     return s;
   }
 
-  private evictOne(reason: EvictionReason): void {
+  /** Evicts one entry; false when there is none. */
+  private evictOne(reason: EvictionReason): boolean {
     let h = this.hand ?? this.tail;
-    if (h === undefined) return;
+    if (h === undefined) return false;
     while (h.visited) {
       h.visited = false;
       h = h.newer ?? this.tail!;
     }
     this.hand = h.newer;
     this.remove(h, reason);
+    return true;
   }
 
   private remove(e: L1Entry, reason?: EvictionReason): void {
@@ -247,7 +253,10 @@ export class L1 {
         const s = this.tagIndex.get(t);
         if (s === undefined) continue;
         s.delete(e.key);
-        if (s.size === 0) this.tagIndex.delete(t);
+        if (s.size === 0) {
+          this.tagIndex.delete(t);
+          this.bytes -= TAG_SET_OVERHEAD;
+        }
       }
     }
   }

@@ -36,7 +36,7 @@ export const DEFAULT_MAX_ENTRY_BYTES = 8 * 1024 ** 2;
 export const l1Specs = {
   maxBytes: bytes({
     env: 'CACHE_MAX_BYTES',
-    doc: 'Byte budget of the in-process L1 cache (keys, values and per-entry overhead).',
+    doc: 'Byte budget of the in-process L1 cache (keys, values, tags and per-entry overhead).',
     default: 64 * 1024 ** 2,
     min: 0,
     max: 2 ** 40,

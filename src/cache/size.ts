@@ -52,11 +52,25 @@ function jsonSize(v: unknown, depth: number): number {
   }
 }
 
-/** Bytes an L1 entry holds: overhead + key + value (values are already normalised by codec.prepare). */
-export function entrySize(key: string, type: ValueType, value: unknown): number {
+/** Per tag of an entry: its slot in the entry's array and its key's slot in the tag's index Set (measured). */
+const TAG_SLOT = 40;
+/** A tag's index: a Set and its slot in the index Map, held while some entry carries the tag (measured ≈ 180). */
+export const TAG_SET_OVERHEAD = 184;
+
+/**
+ * Bytes an L1 entry holds: overhead + key + value (values are already normalised by codec.prepare)
+ * + its tags (array, strings, index slots) + its generations array. A tag's Set is TAG_SET_OVERHEAD,
+ * counted by L1 while the tag is in use.
+ */
+export function entrySize(key: string, type: ValueType, value: unknown, tags?: readonly string[], gens?: readonly unknown[]): number {
   let n = ENTRY_OVERHEAD + stringSize(key);
   if (type === ValueType.Binary) n += BUFFER_OVERHEAD + (value as Buffer).byteLength;
   else if (type === ValueType.String) n += stringSize(value as string);
   else n += jsonSize(value, 0);
+  if (tags !== undefined && tags.length > 0) {
+    n += ARRAY_HEADER;
+    for (const t of tags) n += TAG_SLOT + stringSize(t);
+  }
+  if (gens !== undefined) n += ARRAY_HEADER + SLOT * gens.length;
   return n;
 }
