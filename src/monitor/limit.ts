@@ -134,7 +134,8 @@ export function readMemoryLimit(options: LimitReaderOptions = {}): MemoryLimit {
     // The kernel's own answer for the whole hierarchy, also when an ancestor is not mounted here.
     const m = /^hierarchical_memory_limit\s+(\d+)$/m.exec(read(join(dirs[0]!, 'memory.stat')) ?? '');
     const h = parseLimitValue(m?.[1]);
-    if (typeof h === 'number')
+    // Equal to the level's own limit it is that limit again (noted once when it does not bind).
+    if (typeof h === 'number' && h !== limit?.bytes)
       found.push({
         bytes: h,
         path: join(dirs[0]!, 'memory.stat'),

@@ -125,6 +125,19 @@ test('a limit at or above the machine memory does not bind', () => {
   assert.match(l.notes.join('\n'), /not below the machine's memory/);
 });
 
+test('cgroup v1: a limit above the machine, which memory.stat repeats, is noted once', () => {
+  using f = fixture({
+    'proc/self/cgroup': '9:memory:/big\n',
+    'sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n',
+    'sys/fs/cgroup/memory/big/memory.limit_in_bytes': `${100 * 1024 * MiB}\n`,
+    'sys/fs/cgroup/memory/big/memory.stat': `cache 0\nhierarchical_memory_limit ${100 * 1024 * MiB}\n`,
+  });
+  const l = readMemoryLimit({ root: f.root });
+  assert.equal(l.bytes, null);
+  assert.equal(l.notes.length, 1, l.notes.join('\n'));
+  assert.match(l.notes[0]!, /big\/memory\.limit_in_bytes .* is not below the machine's memory/);
+});
+
 test('no cgroup file system at all (not Linux, or /sys not mounted)', () => {
   using f = fixture({});
   const l = readMemoryLimit({ root: f.root });
