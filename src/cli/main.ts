@@ -54,6 +54,10 @@ async function main(): Promise<void> {
     process.stdout.write(await usage(command));
     return;
   }
+  if (rest.includes('--version') || rest.includes('-v')) {
+    process.stdout.write(`${version()}\n`);
+    return;
+  }
   // Sized to the container first: with no heap flag and a memory limit, the gateway runs as a child.
   if (await (await import('./run.js')).serveUnderRun()) return;
   return (await import('./serve.js')).serve(rest, version());

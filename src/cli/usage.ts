@@ -82,6 +82,7 @@ async function serveUsage(): Promise<string> {
     'environment > config file > default. Full reference: docs/configuration.md',
     '',
     `  ${'-h, --help'.padEnd(width)}show this help`,
+    `  ${'-v, --version'.padEnd(width)}print the version`,
     `  ${'--config FILE'.padEnd(width)}JSON config file whose keys are variable names (env HEADROOM_CONFIG)`,
   ];
   let section: SectionName | undefined;

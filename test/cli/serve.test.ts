@@ -68,6 +68,15 @@ test('an unknown flag exits 2 with a suggestion', async () => {
   assert.match(short.stderr, /did you mean --upstream-url\?/);
 });
 
+test('--version prints the version, before or after serve', async () => {
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  for (const args of [['--version'], ['-v'], ['serve', '--version'], ['serve', '--port', '0', '-v']]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${version}\n`, args.join(' '));
+  }
+});
+
 test('every flag is its variable name in kebab-case', () => {
   for (const { option } of allOptions) assert.equal(option.flag, option.env.toLowerCase().replaceAll('_', '-'), option.env);
 });
