@@ -66,11 +66,14 @@ function readConfigFile(path: string, label: string, problems: string[]): Record
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+  // A byte-order mark (some Windows editors write one) is not JSON, but means nothing: skipped.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    problems.push(`${label}: not valid JSON (${jsonProblem(err as Error, text)})`);
+    const notJson = !/^\s*[{[]/.test(text) ? '; a config file is one JSON object, {"PORT": 8080} — YAML and .env files are not read' : '';
+    problems.push(`${label}: not valid JSON (${jsonProblem(err as Error, text)})${notJson}`);
     return {};
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -180,16 +183,41 @@ function shown(entry: OptionEntry, value: unknown): string {
 // without quotes): only the kind of error and where it is are reported.
 function jsonProblem(err: Error, text: string): string {
   const m = /^(.*?) in JSON at position (\d+)/.exec(err.message);
-  if (!m)
-    return /end of JSON input/.test(err.message)
-      ? 'unexpected end of input'
-      : 'unexpected character, not shown as it may be part of a secret';
-  const at = Number(m[2]);
+  if (/end of JSON input/.test(err.message)) return 'unexpected end of input';
+  const at = m ? Number(m[2]) : errorPosition(text);
+  const kind = !m || m[1]!.startsWith('Unexpected token') ? 'unexpected character' : m[1]!;
+  if (at === undefined) return `${kind}, not shown as it may be part of a secret`;
   const before = text.slice(0, at);
   const line = before.split('\n').length;
   const column = at - before.lastIndexOf('\n');
-  const kind = m[1]!.startsWith('Unexpected token') ? 'unexpected character' : m[1]!;
   return `${kind} at line ${line}, column ${column}`;
+}
+
+/**
+ * Where JSON.parse stopped, for the errors whose message gives no position ("Unexpected token"):
+ * every prefix before the error parses, or fails only at its end; every prefix holding the
+ * error fails before its end. So the shortest prefix that fails before its end ends just after it.
+ */
+function errorPosition(text: string): number | undefined {
+  const failsBeforeEnd = (n: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, n));
+      return false;
+    } catch (err) {
+      const message = (err as Error).message;
+      const at = /at position (\d+)/.exec(message);
+      return !/end of JSON input/.test(message) && (at === null || Number(at[1]) < n);
+    }
+  };
+  if (!failsBeforeEnd(text.length)) return undefined;
+  let lo = 1;
+  let hi = text.length; // fails before its end
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (failsBeforeEnd(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo - 1;
 }
 
 // Variables that share a prefix with ours but are not ours are probably typos.

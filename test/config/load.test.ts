@@ -133,6 +133,20 @@ test('config file problems: unreadable, not JSON, not an object, unknown keys wi
     assert.equal(loadConfig({ configFile: join(dir, 'edge.json') }).config.server.port, 8080, 'exactly 1 MiB is read whole');
     writeFileSync(join(dir, 'bad.json'), '{ nope');
     assert.match(problems(() => loadConfig({ configFile: join(dir, 'bad.json') }))[0]!, /not valid JSON/);
+    // Where the error is, also when V8 does not say ("Unexpected token"); never what is there.
+    writeFileSync(join(dir, 'token.json'), '{\n  "PORT": abc}');
+    assert.match(
+      problems(() => loadConfig({ configFile: join(dir, 'token.json') }))[0]!,
+      /not valid JSON \(unexpected character at line 2, column 11\)$/,
+    );
+    // A byte-order mark is skipped; a file that is not JSON at all (YAML) says what is read.
+    writeFileSync(join(dir, 'bom.json'), '\uFEFF{"PORT": 8081}');
+    assert.equal(loadConfig({ configFile: join(dir, 'bom.json') }).config.server.port, 8081);
+    writeFileSync(join(dir, 'c.yaml'), 'PORT: 8080\n');
+    assert.match(
+      problems(() => loadConfig({ configFile: join(dir, 'c.yaml') }))[0]!,
+      /not valid JSON \(unexpected character at line 1, column 1\); a config file is one JSON object, \{"PORT": 8080\} — YAML and \.env files are not read$/,
+    );
     writeFileSync(join(dir, 'arr.json'), '[1]');
     assert.match(problems(() => loadConfig({ configFile: join(dir, 'arr.json') }))[0]!, /must be a JSON object/);
     writeFileSync(join(dir, 'typo.json'), '{"PROT": 1}');
