@@ -133,7 +133,11 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
     throw new ConfigError(problems);
   }
   const parsed = result.config;
-  for (const p of crossChecks(parsed)) {
+  const given = (env: string): boolean => {
+    const e = allOptions.find((o) => o.option.env === env);
+    return e !== undefined && raw[e.section]?.[e.key] !== undefined;
+  };
+  for (const p of crossChecks(parsed, given)) {
     const entry = allOptions.find((o) => o.option.env === p.env);
     // Shown as given (128MiB, not 134217728) and where from; a default as parsed; an option that is
     // missing is named without a value ("REDIS_SENTINEL_NAME is required with …").

@@ -10,7 +10,7 @@ import { imageOptions } from './sections/image.js';
 import { logOptions } from './sections/log.js';
 import { alertOptions } from './sections/alerts.js';
 import { dashboardOptions } from './sections/dashboard.js';
-import { criticalThresholdProblem } from '../monitor/options.js';
+import { thresholdsProblem } from '../monitor/options.js';
 import { twiceIntervalProblem } from '../observe/dashboard/options.js';
 import { maxEntryBytesProblem, redisTopologyProblems } from '../cache/options.js';
 import { maxPerClientProblem } from '../admission/options.js';
@@ -45,8 +45,12 @@ export const allOptions: OptionEntry[] = Object.entries(sections).flatMap(([sect
   Object.entries(opts).map(([key, option]) => ({ section: section as SectionName, key, option: option as Option<unknown> })),
 );
 
-/** Rules that involve more than one option (or an option and the gateway's own routes). */
-export function crossChecks(config: Config): { env: string; message: string }[] {
+/**
+ * Rules that involve more than one option (or an option and the gateway's own routes). `given`
+ * says whether the user set an option: a rule broken by one option against another's default is
+ * the given one's problem.
+ */
+export function crossChecks(config: Config, given: (env: string) => boolean = () => true): { env: string; message: string }[] {
   const problems: { env: string; message: string }[] = [];
   const root = config.proxy.prefix.split('/')[1]!.toLowerCase();
   if (OWN_ROOTS.includes(root))
@@ -55,8 +59,12 @@ export function crossChecks(config: Config): { env: string; message: string }[] 
       message: `must not be or lie under one of the gateway's own routes (${OWN_ROOTS.map((r) => `/${r}`).join(', ')}): requests there (an admin bearer token included) would go upstream or clash with them`,
     });
   const { warningThreshold, criticalThreshold } = config.monitor;
-  const critical = criticalThresholdProblem(warningThreshold, criticalThreshold, monitorOptions.warningThreshold.env);
-  if (critical) problems.push({ env: monitorOptions.criticalThreshold.env, message: critical });
+  const names = { warning: monitorOptions.warningThreshold.env, critical: monitorOptions.criticalThreshold.env };
+  const thresholds = thresholdsProblem(warningThreshold, criticalThreshold, names, {
+    warning: given(names.warning),
+    critical: given(names.critical),
+  });
+  if (thresholds) problems.push({ env: names[thresholds.on], message: thresholds.message });
   const entryBytes = maxEntryBytesProblem(config.cache.maxBytes, config.cache.maxEntryBytes, cacheOptions.maxBytes.env);
   if (entryBytes) problems.push({ env: cacheOptions.maxEntryBytes.env, message: entryBytes });
   const c = config.cache;
@@ -74,7 +82,11 @@ export function crossChecks(config: Config): { env: string; message: string }[] 
   const d = config.dashboard;
   for (const name of ['stallTimeout', 'viewTimeout'] as const) {
     const problem = twiceIntervalProblem(d.interval, d[name], dashboardOptions.interval.env);
-    if (problem) problems.push({ env: dashboardOptions[name].env, message: problem });
+    if (!problem) continue;
+    const timeout = dashboardOptions[name].env;
+    if (given(dashboardOptions.interval.env) && !given(timeout))
+      problems.push({ env: dashboardOptions.interval.env, message: `must be at most half of ${timeout} (${d[name]} ms, its default)` });
+    else problems.push({ env: timeout, message: problem });
   }
   const l = config.log;
   if (l.shipUrl) {

@@ -107,9 +107,20 @@ export const monitorSpecs = {
   }),
 } as const;
 
-/** The rule between the thresholds (config and library): a message when critical is not above warning. */
-export function criticalThresholdProblem(warning: number, critical: number, warningName: string): string | undefined {
-  return critical > warning ? undefined : `must be above ${warningName} (${toPercent(warning)}%)`;
+/**
+ * The rule between the thresholds (config and library): critical must be above warning. Blamed on
+ * critical, unless only warning was given (critical is then its default, which the user never chose).
+ */
+export function thresholdsProblem(
+  warning: number,
+  critical: number,
+  names: { warning: string; critical: string },
+  given: { warning: boolean; critical: boolean },
+): { on: 'warning' | 'critical'; message: string } | undefined {
+  if (critical > warning) return undefined;
+  return given.warning && !given.critical
+    ? { on: 'warning', message: `must be below ${names.critical} (${toPercent(critical)}%, its default)` }
+    : { on: 'critical', message: `must be above ${names.warning} (${toPercent(warning)}%)` };
 }
 
 // Options only a library call has (objects and functions have no environment variable).
@@ -150,11 +161,17 @@ export type ResolvedOptions = ReturnType<typeof resolveMonitorOptions>;
 export function resolveMonitorOptions(options: MemoryMonitorOptions | undefined) {
   const o = resolveOptions('createMemoryMonitor', librarySpecs, options);
   const at = optionsPlace('createMemoryMonitor', options);
-  const critical = criticalThresholdProblem(o.warningThreshold, o.criticalThreshold, `${at.prefix}warningThreshold`);
-  if (critical) {
+  const problem = thresholdsProblem(
+    o.warningThreshold,
+    o.criticalThreshold,
+    { warning: `${at.prefix}warningThreshold`, critical: `${at.prefix}criticalThreshold` },
+    { warning: options?.warningThreshold !== undefined, critical: options?.criticalThreshold !== undefined },
+  );
+  if (problem) {
+    const key = problem.on === 'warning' ? 'warningThreshold' : 'criticalThreshold';
     throw new HeadroomError(
       'HEADROOM_CONFIG_INVALID',
-      `${at.factory}: ${at.prefix}criticalThreshold=${JSON.stringify(options?.criticalThreshold ?? o.criticalThreshold)} (read as ${toPercent(o.criticalThreshold)}%): ${critical}`,
+      `${at.factory}: ${at.prefix}${key}=${JSON.stringify(options?.[key] ?? o[key])} (read as ${toPercent(o[key])}%): ${problem.message}`,
     );
   }
   return o;

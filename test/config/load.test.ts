@@ -84,6 +84,9 @@ test('secrets are never echoed', () => {
 test('cross-option rules: critical must be above warning', () => {
   const p = problems(() => loadConfig({ env: { MEMORY_WARNING_THRESHOLD: '0.9', MEMORY_CRITICAL_THRESHOLD: '0.8' } }));
   assert.deepEqual(p, ['MEMORY_CRITICAL_THRESHOLD=0.8: must be above MEMORY_WARNING_THRESHOLD (90%)']);
+  // Only the warning given: the rule is broken by it, not by the critical default nobody set.
+  const onlyWarning = problems(() => loadConfig({ env: { MEMORY_WARNING_THRESHOLD: '1' } }));
+  assert.deepEqual(onlyWarning, ['MEMORY_WARNING_THRESHOLD=1: must be below MEMORY_CRITICAL_THRESHOLD (85%, its default)']);
 });
 
 test('cross-option rules: the dashboard stall and view timeouts span two frames', () => {
@@ -95,6 +98,11 @@ test('cross-option rules: the dashboard stall and view timeouts span two frames'
     'DASHBOARD_VIEW_TIMEOUT=12s: must be at least twice DASHBOARD_INTERVAL (20000 ms)',
   ]);
   assert.equal(loadConfig({ env: {} }).config.dashboard.viewTimeout, 300_000);
+  // Only the interval given: it is the one named.
+  assert.deepEqual(
+    problems(() => loadConfig({ env: { DASHBOARD_INTERVAL: '20s' } })),
+    ['DASHBOARD_INTERVAL=20s: must be at most half of DASHBOARD_STALL_TIMEOUT (30000 ms, its default)'],
+  );
 });
 
 test('units for bytes and durations; booleans in several spellings; empty env counts as unset', () => {

@@ -75,6 +75,11 @@ describe('monitor options: one home', () => {
       code: 'HEADROOM_CONFIG_INVALID',
       message: 'createMemoryMonitor: criticalThreshold=0.8 (read as 80%): must be above warningThreshold (90%)',
     });
+    // Only the warning given: it is the one named, against the critical default.
+    assert.throws(() => createMemoryMonitor({ warningThreshold: 1, autoStart: false }), {
+      code: 'HEADROOM_CONFIG_INVALID',
+      message: 'createMemoryMonitor: warningThreshold=1 (read as 100%): must be below criticalThreshold (85%, its default)',
+    });
   });
 });
 
