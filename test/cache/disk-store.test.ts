@@ -280,6 +280,17 @@ describe('disk store', () => {
     assert.throws(() => new DiskStore({ dir: other }), /is not empty and has no \.headroom-disk-cache marker/);
   });
 
+  test('a directory that is a file, or lies under one, is refused saying so', () => {
+    const file = freshDir(); // a path not used yet: made a file here
+    writeFileSync(file, 'x');
+    for (const dir of [file, join(file, 'cache')]) {
+      assert.throws(() => new DiskStore({ dir }), {
+        code: 'HEADROOM_CONFIG_INVALID',
+        message: `disk cache directory ${dir} (CACHE_DIR / disk.dir) cannot be used: it, or a folder on its path, is a file, not a directory`,
+      });
+    }
+  });
+
   test('a file the start-up scan cannot read is counted and left, and every other file of its folder is indexed', async () => {
     const dir = freshDir();
     const a = new DiskStore({ dir });

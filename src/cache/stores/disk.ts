@@ -577,12 +577,19 @@ function claimDir(dir: string): void {
       return;
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST' && existsSync(join(dir, MARKER))) return;
-    throw new HeadroomError(
-      'HEADROOM_CONFIG_INVALID',
-      `disk cache directory ${dir} (CACHE_DIR / disk.dir) cannot be used: ${(err as Error).message}`,
-      { cause: err },
-    );
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && existsSync(join(dir, MARKER))) return;
+    const why =
+      code === 'EEXIST' || code === 'ENOTDIR'
+        ? 'it, or a folder on its path, is a file, not a directory'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied: headroom must be able to create it, or read and write in it'
+          : code === 'EROFS'
+            ? 'the file system is read-only'
+            : (err as Error).message;
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `disk cache directory ${dir} (CACHE_DIR / disk.dir) cannot be used: ${why}`, {
+      cause: err,
+    });
   }
   throw new HeadroomError(
     'HEADROOM_CONFIG_INVALID',
