@@ -95,8 +95,30 @@ export async function serve(argv: string[], version: string): Promise<void> {
       );
     }
   } catch (err) {
-    logger.error({ err }, 'could not listen');
+    const { host, port } = loaded.config.server;
+    const why = listenProblem(err, host, port);
+    logger.error({ err }, `could not listen on ${host}:${port}${why ? `: ${why}` : ''}`);
     await gateway.close();
-    await exit(1);
+    // A port or address the machine refuses is a configuration the user must change: exit 2 with
+    // one line, as for any other bad value; anything else is a failure (1), its error in the log.
+    if (why) process.stderr.write(`headroom: could not listen on ${host}:${port}: ${why}\n`);
+    await exit(why ? 2 : 1);
+  }
+}
+
+/** Why listening failed, in the user's terms, for the causes a changed PORT or HOST fixes. */
+function listenProblem(err: unknown, host: string, port: number): string | undefined {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'EADDRINUSE':
+      return `another process listens on port ${port} (ss -ltnp 'sport = :${port}' names it): stop it, or set another PORT`;
+    case 'EACCES':
+      return `permission denied: ports below 1024 need privileges (CAP_NET_BIND_SERVICE); set PORT to 1024 or above`;
+    case 'EADDRNOTAVAIL':
+      return `${host} is not an address of this machine: set HOST to one of its addresses, 0.0.0.0 (every IPv4 interface) or :: (every interface)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `the host name ${host} does not resolve: set HOST to an IP address, such as 0.0.0.0 in a container`;
+    default:
+      return undefined;
   }
 }

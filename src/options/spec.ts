@@ -215,14 +215,28 @@ export function oneOf<const T extends string>(c: Common<T> & { values: readonly 
   });
 }
 
-export function str(c: Common<string> & { pattern?: RegExp; accepted?: string; maxLength?: number }): OptionSpec<string> {
+export function str(
+  c: Common<string> & { pattern?: RegExp; valid?: (s: string) => boolean; accepted?: string; maxLength?: number },
+): OptionSpec<string> {
   const max = c.maxLength ?? 1024;
   return spec(c, c.accepted ?? `must be a string of at most ${max} characters`, (raw) => {
     const s = onlyText(raw);
     if (s === undefined || s.length > max) return undefined;
     if (c.pattern && !c.pattern.test(s)) return undefined;
+    if (c.valid && !c.valid(s)) return undefined;
     return s;
   });
+}
+
+/**
+ * An address to listen on: an IP address, or a host name (labels of letters, digits, - and _).
+ * Dots and digits alone are meant as an IPv4 address, so 999.1.1.1 is refused here rather than
+ * looked up as a name when the server listens.
+ */
+export function isListenHost(s: string): boolean {
+  if (isIP(s) !== 0) return true;
+  if (/^[\d.]+$/.test(s)) return false;
+  return s.split('.').every((label) => /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(label));
 }
 
 export function optionalStr(

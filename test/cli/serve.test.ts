@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { allOptions } from '../../src/config/index.js';
@@ -36,6 +37,7 @@ test('values only the machine or the routes can refuse exit 2 with their line, n
     [{ TRUST_PROXY: '::1/129' }, /^ {2}TRUST_PROXY=::1\/129: must be false/m],
     [{ PROXY_PREFIX: '/admin' }, /^ {2}PROXY_PREFIX=\/admin: must not be or lie under one of the gateway's own routes/m],
     [{ PROXY_PREFIX: '/image/x' }, /^ {2}PROXY_PREFIX=\/image\/x: must not be/m],
+    [{ HOST: '999.1.1.1' }, /^ {2}HOST=999\.1\.1\.1: must be an IP address \(0\.0\.0\.0, ::, 127\.0\.0\.1\) or a host name/m],
   ] as const) {
     const r = await runCli(['serve', '--port', '0'], env);
     assert.equal(r.code, 2, r.stderr);
@@ -56,6 +58,30 @@ test('values only the machine or the routes can refuse exit 2 with their line, n
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a port in use or an address not of this machine: exit 2 with one line saying which and what to change', async () => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const { port } = blocker.address() as AddressInfo;
+  try {
+    const taken = await runCli(['serve', '--port', String(port)], { HEADROOM_RUN: 'off' });
+    assert.equal(taken.code, 2, taken.stderr);
+    assert.match(
+      taken.stderr,
+      new RegExp(
+        `^headroom: could not listen on 127\\.0\\.0\\.1:${port}: another process listens on port ${port} .*set another PORT$`,
+        'm',
+      ),
+    );
+    assert.doesNotMatch(taken.stderr, /\n\s+at /, 'no stack trace');
+  } finally {
+    await new Promise((resolve) => blocker.close(resolve));
+  }
+  // 192.0.2.1 (TEST-NET-1) is no machine's address.
+  const foreign = await runCli(['serve', '--port', '0', '--host', '192.0.2.1'], { HEADROOM_RUN: 'off' });
+  assert.equal(foreign.code, 2, foreign.stderr);
+  assert.match(foreign.stderr, /^headroom: could not listen on 192\.0\.2\.1:0: 192\.0\.2\.1 is not an address of this machine: set HOST/m);
 });
 
 test('an unknown flag exits 2 with a suggestion', async () => {

@@ -1,5 +1,6 @@
 // Options of the gateway server itself (src/server, src/cli).
 import { bool, bytes, duration, num, oneOf, option, str, trustProxy } from '../options.js';
+import { isListenHost } from '../../options/spec.js';
 import { adminTokenSpec } from '../../options/admin-token.js';
 import { observeSpecs } from '../../observe/options.js';
 import { accountingSpecs } from '../../log/accounting.js';
@@ -18,8 +19,8 @@ export const serverOptions = {
     doc: 'Interface to listen on. The default serves only this machine; use 0.0.0.0 in a container.',
     default: '127.0.0.1',
     maxLength: 255,
-    pattern: /^[A-Za-z0-9.:_-]+$/,
-    accepted: 'must be a hostname or an IP address',
+    valid: isListenHost,
+    accepted: 'must be an IP address (0.0.0.0, ::, 127.0.0.1) or a host name of this machine',
   }),
   logLevel: oneOf({
     env: 'LOG_LEVEL',
