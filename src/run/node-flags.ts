@@ -55,23 +55,19 @@ export const quoteNodeOption = (token: string): string => (/[\s"\\]/.test(token)
 // Node options written with their value as the next argument: that value is not the script. The
 // code of -e/-p is not a script either: Node reads options after it (`node -e CODE --max-old-space-size=100`).
 const TAKES_VALUE = new Set([
-  '-e',
-  '--eval',
-  '-p',
-  '--print',
-  '-pe',
-  '-r',
-  '--require',
-  '--import',
-  '--loader',
-  '--experimental-loader',
-  '--conditions',
-  '-C',
-  '--env-file',
-  '--title',
-  '--inspect-port',
-  '--input-type',
-  '--stack-trace-limit',
+  // Node 20's `node --help` (flags shown as --flag=...), and later ones; -pe and --loader are aliases.
+  ...['-e', '--eval', '-p', '--print', '-pe', '-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions'],
+  ...['--allow-fs-read', '--allow-fs-write', '--build-snapshot-config', '--cpu-prof-dir', '--cpu-prof-interval', '--cpu-prof-name'],
+  ...['--disable-proto', '--disable-warning', '--dns-result-order', '--env-file', '--env-file-if-exists', '--experimental-default-type'],
+  ...['--experimental-policy', '--experimental-sea-config', '--heap-prof-dir', '--heap-prof-interval', '--heap-prof-name'],
+  ...['--heapsnapshot-signal', '--icu-data-dir', '--input-type', '--inspect-port', '--inspect-publish-uid', '--max-http-header-size'],
+  ...['--network-family-autoselection-attempt-timeout', '--openssl-config', '--policy-integrity', '--redirect-warnings'],
+  ...['--report-dir', '--report-directory', '--report-filename', '--report-signal', '--secure-heap', '--secure-heap-min'],
+  ...['--snapshot-blob', '--stack-trace-limit', '--test-concurrency', '--test-name-pattern', '--test-reporter'],
+  ...['--test-reporter-destination', '--test-shard', '--test-skip-pattern', '--test-timeout', '--test-isolation'],
+  ...['--test-coverage-include', '--test-coverage-exclude', '--title', '--tls-cipher-list', '--tls-keylog'],
+  ...['--trace-event-categories', '--trace-event-file-pattern', '--trace-require-module', '--unhandled-rejections'],
+  ...['--use-largepages', '--v8-pool-size', '--watch-path', '--experimental-config-file', '--localstorage-file', '--run'],
 ]);
 
 /** The known flags among `tokens` (Node options: stop at the first argument that is not an option). */

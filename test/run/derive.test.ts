@@ -89,6 +89,21 @@ test("the user's flags are kept and said so; a given heap beyond the budget is w
   assert.deepEqual(semi.flags, ['--max-old-space-size=393']);
   assert.equal(semi.semiSpaceMiB, 4);
 
+  // A Node option's separate value is not the script: the heap flag after it is the user's.
+  for (const before of [
+    ['--disable-warning', 'DEP0005'],
+    ['--watch-path', '.'],
+    ['--env-file', '.env'],
+    ['--report-dir', '/tmp'],
+  ]) {
+    const tokens = [...before, '--max-old-space-size=300', 'app.js'];
+    assert.deepEqual(
+      findGivenFlags(tokens, 'argv', true).map((g) => g.text),
+      ['--max-old-space-size=300'],
+      tokens.join(' '),
+    );
+  }
+
   const big = at(512, { given: findGivenFlags(['--max-old-space-size=600'], 'argv', true) });
   assert.deepEqual(big.flags, ['--max-semi-space-size=8']);
   assert.match(big.warnings.join('\n'), /--max-old-space-size=600 \(argv\) lets the heap grow to 624 MiB, beyond the 512 MiB budget/);
