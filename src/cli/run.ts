@@ -3,7 +3,7 @@
 // re-runs itself under the runner when no heap flag was given and a memory limit binds.
 import { accessSync, constants as fsConstants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { constants, totalmem } from 'node:os';
-import { basename } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import v8 from 'node:v8';
 import { HeadroomError } from '../errors.js';
 import { derive, MiB, MIN_OLD_SPACE, type Derivation } from '../run/derive.js';
@@ -257,8 +257,17 @@ export async function run(argv: string[], usageText: string): Promise<void> {
       accessSync(a.heapSnapshotDir, fsConstants.W_OK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      const parent = dirname(resolve(a.heapSnapshotDir));
       const why =
-        code === 'ENOENT' ? 'its parent directory does not exist' : `cannot create or write it (${code ?? (err as Error).message})`;
+        code === 'ENOENT'
+          ? existsSync(parent)
+            ? `cannot be created in ${parent} (a file system that holds no files of ours, such as /proc or /sys)`
+            : 'its parent directory does not exist'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied: the directory must be writable by this user'
+            : code === 'EROFS'
+              ? 'the file system is read-only'
+              : `cannot create or write it (${code ?? (err as Error).message})`;
       fail(`--heap-snapshot-dir ${a.heapSnapshotDir}: ${why}`, 2);
     }
   }

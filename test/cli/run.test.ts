@@ -55,6 +55,10 @@ test('bad usage exits 2 naming the option, the value and what is accepted', asyn
       ['run', '--memory', '1g', '--heap-snapshot-dir', '/nonexistent-headroom/snaps', '--', node, '-e', '0'],
       /--heap-snapshot-dir \/nonexistent-headroom\/snaps: its parent directory does not exist/,
     ],
+    [
+      ['run', '--memory', '1g', '--heap-snapshot-dir', '/proc/headroom-snaps', '--', node, '-e', '0'],
+      /--heap-snapshot-dir \/proc\/headroom-snaps: cannot be created in \/proc \(a file system that holds no files of ours/,
+    ],
     [['serve', '--port', '0'], /HEADROOM_RUN=maybe: must be on or off/, { HEADROOM_RUN: 'maybe' }],
     [['serve', '--port', '0'], /HEADROOM_MEMORY=lots: must be a size/, { HEADROOM_MEMORY: 'lots' }],
     [['serve', '--port', '0'], /HEADROOM_MEMORY=2000t: 2000 TiB is more memory than any machine has/, { HEADROOM_MEMORY: '2000t' }],
