@@ -16,7 +16,15 @@ export { fail } from './fail.js';
 function parseFlags(argv: string[]): Record<string, string | undefined> {
   const flags = Object.fromEntries([...allOptions.map(({ option }) => option.flag), 'config'].map((f) => [f, { type: 'string' as const }]));
   try {
-    return parseArgs({ args: argv, options: flags, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
+    const { values, tokens } = parseArgs({ args: argv, options: flags, strict: true, allowPositionals: false, tokens: true });
+    // parseArgs keeps the last of a repeated flag: which one the user meant is not ours to guess.
+    const seen = new Set<string>();
+    for (const t of tokens) {
+      if (t.kind !== 'option') continue;
+      if (seen.has(t.name)) fail(`--${t.name} is given more than once: give it once`, 2);
+      seen.add(t.name);
+    }
+    return values as Record<string, string | undefined>;
   } catch (err) {
     const unknown = /'--([^'=]+)/.exec((err as Error).message)?.[1];
     const names = Object.keys(flags);

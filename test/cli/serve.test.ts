@@ -92,6 +92,10 @@ test('an unknown flag exits 2 with a suggestion', async () => {
   const short = await runCli(['serve', '--upstream', 'http://127.0.0.1:9']);
   assert.equal(short.code, 2);
   assert.match(short.stderr, /did you mean --upstream-url\?/);
+  // A repeated flag is refused (parseArgs would keep the last, whichever the user meant).
+  const twice = await runCli(['serve', '--port', '0', '--port=8080']);
+  assert.equal(twice.code, 2);
+  assert.match(twice.stderr, /^headroom: --port is given more than once: give it once$/m);
 });
 
 test('--version prints the version, before or after serve', async () => {
