@@ -10,9 +10,10 @@
 // every instant.
 //
 // Batches go in rounds: while the sink is up, up to `concurrency` batches are sent at once (each on
-// its own connection), so a backlog drains at several times one round trip's worth of lines; the
-// next round starts when the whole round is answered. Order across the batches of one round (and
-// around a retry) is not kept: Loki accepts that since 2.4 (`unordered_writes`, on by default),
+// its own connection), and each one answered without a failure is replaced at once by the next full
+// batch (or the next line written), so a backlog drains at `concurrency` round trips' worth of lines
+// at a time; after a failure the round's other batches are awaited, and the retries wait their
+// backoff. Order across the batches of one round (and around a retry) is not kept: Loki accepts that since 2.4 (`unordered_writes`, on by default),
 // Elasticsearch orders by the documents' time anyway; for a Loki with ordered writes, concurrency 1
 // sends strictly in order (docs/logging.md).
 // Pool and the error classes from their own modules, not undici's index: the index loads all of
@@ -301,11 +302,16 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     const p = send(b).then((verdict) => {
       if (!stopped && held(b)) apply(verdict, b); // not after close() gave up, nor if dropped meanwhile
       flying.delete(p);
+      // Its place goes to the next batch while the round has had no failure: the pipe stays full.
+      if (consecutiveFailures === 0 && low.length + high.length >= (roundAll ? 1 : o.batch)) join();
     });
     flying.add(p);
   }
 
-  /** A full batch joins the round that is out when there is a free place and the sink is up. */
+  /** Whether the round that is out sends partial batches too (a flush), or only full ones. */
+  let roundAll = false;
+
+  /** A batch joins the round that is out when there is a free place and the sink is up. */
   function join(): void {
     if (!current || state !== 'up' || closing || stopped || batches.length >= o.concurrency) return;
     takeBatch();
@@ -315,6 +321,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   }
 
   async function run(all: boolean): Promise<void> {
+    roundAll = all;
     while (!stopped) {
       dropExpiredQueued();
       refill();

@@ -11,6 +11,8 @@ export type SinkMode =
   /** The connection is reset once the request has arrived: no answer. */
   | { kind: 'reset' }
   | { kind: 'slow'; ms: number }
+  /** Each request is answered (as `ok`) when the test calls release(): in-flight counts without timing. */
+  | { kind: 'held' }
   | { kind: 'status'; status: number; retryAfter?: string }
   /** `_bulk` answers 200 with errors: true; lines whose `msg` matches get that item status. */
   | { kind: 'partial'; fail: (doc: Record<string, unknown>, attempt: number) => number | undefined };
@@ -29,6 +31,10 @@ export interface TestSink {
   inFlight: number;
   maxInFlight: number;
   mode: SinkMode;
+  /** Requests held by a `held` sink, not answered yet. */
+  held(): number;
+  /** Answers the `n` oldest held requests (all by default). */
+  release(n?: number): void;
   /** Closes the port (connections reset): the sink now refuses. */
   stop(): Promise<void>;
   /** Listens again on the same port. */
@@ -59,6 +65,8 @@ export async function startSink(
   { keep = true, ordered = false }: SinkOptions = {},
 ): Promise<TestSink> {
   const attempts = new Map<string, number>();
+  /** The answers a `held` sink owes, oldest first. */
+  const waiting: (() => void)[] = [];
   /** ordered Loki: the newest timestamp accepted per stream (its labels as JSON). */
   const newest = new Map<string, bigint>();
   const sink: TestSink = {
@@ -70,6 +78,10 @@ export async function startSink(
     requests: 0,
     inFlight: 0,
     maxInFlight: 0,
+    held: () => waiting.length,
+    release: (n = Infinity) => {
+      for (const answer of waiting.splice(0, n)) answer();
+    },
     mode,
     stop,
     start,
@@ -123,6 +135,7 @@ export async function startSink(
         res.writeHead(200).end();
       };
       if (m.kind === 'slow') setTimeout(answer, m.ms);
+      else if (m.kind === 'held') waiting.push(answer);
       else answer();
     });
   }
