@@ -11,7 +11,7 @@
 //
 // Batches go in rounds: while the sink is up, up to `concurrency` batches are sent at once (each on
 // its own connection), and each one answered without a failure is replaced at once by the next full
-// batch (or the next line written), so a backlog drains at `concurrency` round trips' worth of lines
+// batch (in a flush, whatever is queued), so a backlog drains at `concurrency` round trips' worth of lines
 // at a time; after a failure the round's other batches are awaited, and the retries wait their
 // backoff. Order across the batches of one round (and around a retry) is not kept: Loki accepts that since 2.4 (`unordered_writes`, on by default),
 // Elasticsearch orders by the documents' time anyway; for a Loki with ordered writes, concurrency 1
