@@ -26,12 +26,46 @@ export interface ImageLoaderOptions {
   origin?: string;
 }
 
-/** A loader for next/image: `/image?url=…&w=…&q=…`. */
+const OPTIONS = ['path', 'quality', 'origin'];
+const isQuality = (q: unknown): q is number => typeof q === 'number' && Number.isInteger(q) && q >= 1 && q <= 100;
+const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+
+/**
+ * A loader for next/image: `/image?url=…&w=…&q=…`. Bad options throw a TypeError here (at start-up,
+ * where next.config's loader file is read); a bad width or quality throws when the image renders,
+ * naming its src, instead of a URL the image route would refuse.
+ */
 export function createImageLoader(options: ImageLoaderOptions = {}): (props: ImageLoaderProps) => string {
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`createImageLoader: options must be an object, got ${shown(options)}`);
+  for (const key of Object.keys(options))
+    if (!OPTIONS.includes(key)) throw new TypeError(`createImageLoader: unknown option ${key} (the options are ${OPTIONS.join(', ')})`);
   const path = options.path ?? '/image';
+  if (typeof path !== 'string' || !/^\/[^?#\s]*$/.test(path))
+    throw new TypeError(`createImageLoader: path=${shown(path)}: must be the image route's path, starting with / (no ? or #)`);
   const fallback = options.quality ?? 75;
-  const origin = options.origin?.replace(/\/+$/, '');
+  if (!isQuality(fallback)) throw new TypeError(`createImageLoader: quality=${shown(fallback)}: must be an integer from 1 to 100`);
+  let origin: string | undefined;
+  if (options.origin !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(String(options.origin));
+    } catch {
+      u = undefined;
+    }
+    if (typeof options.origin !== 'string' || !u || (u.protocol !== 'http:' && u.protocol !== 'https:'))
+      throw new TypeError(
+        `createImageLoader: origin=${shown(options.origin)}: must be an absolute http(s) URL, such as https://cms.example.com`,
+      );
+    origin = options.origin.replace(/\/+$/, '');
+  }
   return ({ src, width, quality }) => {
+    if (typeof src !== 'string' || src === '')
+      throw new TypeError(`headroom image loader: src must be a non-empty string, got ${shown(src)}`);
+    if (typeof width !== 'number' || !Number.isInteger(width) || width < 1)
+      throw new TypeError(`headroom image loader: ${src}: width must be a positive integer, got ${shown(width)}`);
+    if (quality !== undefined && !isQuality(quality))
+      throw new TypeError(`headroom image loader: ${src}: quality must be an integer from 1 to 100, got ${shown(quality)}`);
     const url = origin && src.startsWith('/') && !src.startsWith('//') ? `${origin}${src}` : src;
     return `${path}?url=${encodeURIComponent(url)}&w=${width}&q=${quality ?? fallback}`;
   };

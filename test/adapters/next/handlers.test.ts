@@ -61,6 +61,28 @@ test('the next/image loader builds /image URLs', () => {
   assert.equal(l({ src: '/p.png', width: 100 }), '/img?url=https%3A%2F%2Fcdn.test%2Fp.png&w=100&q=60');
 });
 
+test('the next/image loader refuses bad options at once, and a bad width or quality naming the image', () => {
+  const bad: [unknown, RegExp][] = [
+    [{ quality: 0 }, /^createImageLoader: quality=0: must be an integer from 1 to 100$/],
+    [{ quality: 75.5 }, /quality=75\.5: must be an integer/],
+    [{ path: 'image' }, /^createImageLoader: path="image": must be the image route's path, starting with \//],
+    [{ path: '/image?x=1' }, /path="\/image\?x=1"/],
+    [{ origin: 'cdn.test' }, /^createImageLoader: origin="cdn\.test": must be an absolute http\(s\) URL/],
+    [{ origin: 'ftp://cdn.test' }, /origin="ftp:\/\/cdn\.test"/],
+    [{ qualty: 60 }, /^createImageLoader: unknown option qualty \(the options are path, quality, origin\)$/],
+    [null, /^createImageLoader: options must be an object, got null$/],
+  ];
+  for (const [options, message] of bad)
+    assert.throws(() => createImageLoader(options as never), { name: 'TypeError', message }, JSON.stringify(options));
+  for (const [props, message] of [
+    [{ src: '/a.jpg', width: NaN }, /^headroom image loader: \/a\.jpg: width must be a positive integer, got NaN$/],
+    [{ src: '/a.jpg', width: 0 }, /width must be a positive integer, got 0/],
+    [{ src: '/a.jpg', width: 640, quality: 0 }, /^headroom image loader: \/a\.jpg: quality must be an integer from 1 to 100, got 0$/],
+    [{ src: '', width: 640 }, /src must be a non-empty string/],
+  ] as const)
+    assert.throws(() => loader(props as never), { name: 'TypeError', message }, JSON.stringify(props));
+});
+
 test('proxy route: authorize answers first, a consumed body is refused, aborts release the slot', async (t) => {
   let calls = 0;
   t.after(() => closeHeadroom());
