@@ -66,57 +66,20 @@ test(
   },
 );
 
-test(
-  'a service that fails to listen while the soak is attached to it (it then waits for the debugger) is let go and started again',
-  { timeout: 60_000 },
-  async () => {
-    await assertNoLeakedHandles(async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'headroom-soak-port-'));
-      try {
-        const first = join(dir, 'first-port');
-        // First start: another process (its own child, in its group) takes PORT; the service tries
-        // PORT a second later — when the soak's inspector is connected — and dies of EADDRINUSE.
-        // A Node process that dies with a debugger attached waits for it to disconnect.
-        const service = `const fs = require('node:fs'), http = require('node:http'), port = Number(process.env.PORT);
-          const serve = () => http.createServer((q, s) => s.end('ok')).listen(port, '127.0.0.1');
-          if (fs.existsSync(${JSON.stringify(first)})) serve();
-          else {
-            fs.writeFileSync(${JSON.stringify(first)}, String(port));
-            const blocker = require('node:child_process').spawn(process.execPath, ['-e', \`require('node:http').createServer().listen(\${port}, '127.0.0.1', () => console.log('held'))\`]);
-            blocker.stdout.once('data', () => setTimeout(serve, 1000));
-          }`;
-        const stop = new AbortController();
-        const report = await runSoak({
-          command: [process.execPath, '-e', service],
-          durationMs: 14_000,
-          warmupMs: 0,
-          connections: 1,
-          rate: 50,
-          startTimeoutMs: 15_000,
-          onProgress: (p) => p.requests > 0 && stop.abort(),
-          signal: stop.signal,
-        });
-        const taken = Number(readFileSync(first, 'utf8'));
-        assert.notEqual(new URL(report.url).port, String(taken), 'measured on another port');
-        assert.ok(report.load.requests > 0, 'the second start was measured');
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    });
-  },
-);
-
-test('a service that cannot listen on the chosen port (EADDRINUSE) is started again on another one', { timeout: 60_000 }, async () => {
+/**
+ * Soaks a service whose first start cannot serve PORT (`firstStart`, given the file to note that
+ * port in and the code that serves), and checks it was measured on another port after a restart.
+ */
+async function startsAgainOnAnotherPort(firstStart: (noted: string, serve: string) => string, startTimeoutMs?: number): Promise<void> {
   await assertNoLeakedHandles(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'headroom-soak-port-'));
     try {
       const first = join(dir, 'first-port');
-      // Its first start finds PORT taken, for real: it listens there twice (as when another process
-      // took the port after the soak chose it). It notes that port; later starts listen normally.
-      const service = `const fs = require('node:fs'), http = require('node:http'), port = Number(process.env.PORT);
+      const noted = `require('node:fs').writeFileSync(${JSON.stringify(first)}, String(port))`;
+      const service = `const http = require('node:http'), port = Number(process.env.PORT);
         const serve = () => http.createServer((q, s) => s.end('ok')).listen(port, '127.0.0.1');
-        if (fs.existsSync(${JSON.stringify(first)})) serve();
-        else { fs.writeFileSync(${JSON.stringify(first)}, String(port)); serve().once('listening', serve); }`;
+        if (require('node:fs').existsSync(${JSON.stringify(first)})) serve();
+        else { ${firstStart(noted, 'serve')} }`;
       const stop = new AbortController();
       const report = await runSoak({
         command: [process.execPath, '-e', service],
@@ -124,6 +87,7 @@ test('a service that cannot listen on the chosen port (EADDRINUSE) is started ag
         warmupMs: 0,
         connections: 1,
         rate: 50,
+        startTimeoutMs,
         onProgress: (p) => p.requests > 0 && stop.abort(),
         signal: stop.signal,
       });
@@ -134,4 +98,25 @@ test('a service that cannot listen on the chosen port (EADDRINUSE) is started ag
       rmSync(dir, { recursive: true, force: true });
     }
   });
-});
+}
+
+test(
+  'a service that fails to listen while the soak is attached to it (it then waits for the debugger) is let go and started again',
+  { timeout: 60_000 },
+  // First start: another process (its own child, in its group) takes PORT; the service tries PORT a
+  // second later — when the soak's inspector is connected — and dies of EADDRINUSE. A Node process
+  // that dies with a debugger attached waits for it to disconnect.
+  () =>
+    startsAgainOnAnotherPort(
+      (noted, serve) => `${noted};
+        const blocker = require('node:child_process').spawn(process.execPath, ['-e', \`require('node:http').createServer().listen(\${port}, '127.0.0.1', () => console.log('held'))\`]);
+        blocker.stdout.once('data', () => setTimeout(${serve}, 1000));`,
+      15_000,
+    ),
+);
+
+// Its first start finds PORT taken, for real: it listens there twice (as when another process took
+// the port after the soak chose it).
+test('a service that cannot listen on the chosen port (EADDRINUSE) is started again on another one', { timeout: 60_000 }, () =>
+  startsAgainOnAnotherPort((noted, serve) => `${noted}; ${serve}().once('listening', ${serve});`),
+);
