@@ -10,11 +10,11 @@
 // every instant.
 //
 // Batches go in rounds: while the sink is up, up to `concurrency` batches are sent at once (each on
-// its own connection), and each one answered without a failure is replaced at once by the next full
-// batch (in a flush, whatever is queued), so a backlog drains at `concurrency` round trips' worth of lines
-// at a time; after a failure the round's other batches are awaited, and the retries wait their
-// backoff. Order across the batches of one round (and around a retry) is not kept: Loki accepts that since 2.4 (`unordered_writes`, on by default),
-// Elasticsearch orders by the documents' time anyway; for a Loki with ordered writes, concurrency 1
+// its own connection), and each one answered without a failure is replaced at once by the next
+// full batch (in a flush, whatever is queued), so a backlog drains `concurrency` batches per round
+// trip; after a failure the round's other batches are awaited, and the retries wait their backoff.
+// Order across the batches of one round (and around a retry) is not kept: Loki accepts that since
+// 2.4 (`unordered_writes`, on by default), Elasticsearch orders by the documents' time anyway; for a Loki with ordered writes, concurrency 1
 // sends strictly in order (docs/logging.md).
 // Pool and the error classes from their own modules, not undici's index: the index loads all of
 // undici (fetch, WebSocket, mocks), which would cost every gateway memory at start (bench/footprint).
