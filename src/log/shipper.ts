@@ -14,8 +14,8 @@
 // full batch (in a flush, whatever is queued), so a backlog drains `concurrency` batches per round
 // trip; after a failure the round's other batches are awaited, and the retries wait their backoff.
 // Order across the batches of one round (and around a retry) is not kept: Loki accepts that since
-// 2.4 (`unordered_writes`, on by default), Elasticsearch orders by the documents' time anyway; for a Loki with ordered writes, concurrency 1
-// sends strictly in order (docs/logging.md).
+// 2.4 (`unordered_writes`, on by default), Elasticsearch orders by the documents' time anyway; for
+// a Loki with ordered writes, concurrency 1 sends strictly in order (docs/logging.md).
 // Pool and the error classes from their own modules, not undici's index: the index loads all of
 // undici (fetch, WebSocket, mocks), which would cost every gateway memory at start (bench/footprint).
 import Pool from 'undici/lib/dispatcher/pool.js';
