@@ -42,6 +42,18 @@ export interface GuardedTransport {
 
 type WorkerStats = LogShipStats & { receivedBytes?: number };
 
+/**
+ * The lines a chunk completes, as the worker counts them: pino writes one line ending in a newline;
+ * a direct write may hold several, or end inside a line (counted when its newline comes).
+ */
+function linesIn(chunk: string): number {
+  let i = chunk.indexOf('\n');
+  if (i === chunk.length - 1) return 1;
+  let n = 0;
+  for (; i !== -1; i = chunk.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
 export function guardTransport(stream: TransportStream): GuardedTransport {
   let full = false;
   let produced = 0;
@@ -89,13 +101,14 @@ export function guardTransport(stream: TransportStream): GuardedTransport {
   let closed: Promise<void> | undefined;
 
   function write(line: string): boolean {
-    produced++;
+    const n = linesIn(line);
+    produced += n;
     if (closed || died() || stream.writable === false) {
-      droppedClosed++; // a dead or ending thread-stream would not take it (and would emit an error)
+      droppedClosed += n; // a dead or ending thread-stream would not take it (and would emit an error)
       return true;
     }
     if (full) {
-      droppedMain++;
+      droppedMain += n;
       return true;
     }
     writtenBytes += Buffer.byteLength(line);

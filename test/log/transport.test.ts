@@ -52,6 +52,29 @@ describe('log transport (worker thread)', () => {
     });
   });
 
+  test('a chunk of several lines (a direct write) counts as that many, as the worker counts them', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('jsonl');
+      const transport = pino.transport({ target: TARGET, options: { url: sink.url, flushInterval: 20, statsInterval: 20 } });
+      const guard = guardTransport(transport);
+      guard.write('{"msg":"a"}\n{"msg":"b"}\n{"msg":"c"}\n');
+      // A line split over two writes is one line, counted when it ends.
+      guard.write('{"msg":');
+      guard.write('"d"}\n');
+      await waitFor(() => guard.stats().sent === 4, 'the worker reported four lines sent', 5000);
+      const s = guard.stats();
+      assert.equal(s.produced, 4);
+      assert.equal(s.pendingEntries, 0, JSON.stringify(s));
+      adds(s);
+      assert.deepEqual(
+        sink.docs.map((d) => d.msg),
+        ['a', 'b', 'c', 'd'],
+      );
+      await guard.close();
+      await sink.close();
+    });
+  });
+
   test('the worker reports at its start, not a statsInterval later: maxBytes and the format are known at once', async () => {
     await assertNoLeakedHandles(async () => {
       const sink = await startSink('elasticsearch');
