@@ -80,6 +80,7 @@ function readConfigFile(path: string, label: string, problems: string[]): Record
     problems.push(`${label}: must be a JSON object whose keys are variable names, e.g. {"PORT": 8080}`);
     return {};
   }
+  for (const key of duplicateKeys(text)) problems.push(`${label}: ${key} is given more than once: give it once`);
   const known = new Set(allOptions.map((o) => o.option.env));
   for (const key of Object.keys(parsed)) {
     if (!known.has(key)) {
@@ -222,6 +223,32 @@ function errorPosition(text: string): number | undefined {
     else lo = mid + 1;
   }
   return lo - 1;
+}
+
+/**
+ * Keys of the top-level object given more than once (JSON.parse keeps the last, silently). `text` is
+ * valid JSON: a key is a string at depth 1 followed by a colon.
+ */
+function duplicateKeys(text: string): string[] {
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && /^\s*:/.test(text.slice(j + 1, j + 40))) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (seen.has(key)) twice.add(key);
+        seen.add(key);
+      }
+      i = j;
+    }
+  }
+  return [...twice];
 }
 
 // Variables that share a prefix with ours but are not ours are probably typos.

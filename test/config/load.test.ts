@@ -155,6 +155,12 @@ test('config file problems: unreadable, not JSON, not an object, unknown keys wi
       problems(() => loadConfig({ configFile: join(dir, 'c.yaml') }))[0]!,
       /not valid JSON \(unexpected character at line 1, column 1\); a config file is one JSON object, \{"PORT": 8080\} — YAML and \.env files are not read$/,
     );
+    // A key given twice (JSON.parse would keep the last) is refused; the same name inside a value is not a key.
+    writeFileSync(join(dir, 'dup.json'), '{"PORT": 1, "LOG_LEVEL": "info", "UPSTREAM_URL": "http://x/\\"PORT\\": 2", "PORT": 8080}');
+    assert.deepEqual(
+      problems(() => loadConfig({ configFile: join(dir, 'dup.json') })),
+      [`--config ${join(dir, 'dup.json')}: PORT is given more than once: give it once`],
+    );
     writeFileSync(join(dir, 'arr.json'), '[1]');
     assert.match(problems(() => loadConfig({ configFile: join(dir, 'arr.json') }))[0]!, /must be a JSON object/);
     writeFileSync(join(dir, 'typo.json'), '{"PROT": 1}');
