@@ -63,6 +63,8 @@ export function startLoad(options: LoadOptions): LoadDriver {
   let drained: (() => void) | undefined;
   const interval = options.rate > 0 ? 1000 / options.rate : 0;
   let nextAt = performance.now();
+  /** Bumped by each resume: a send time reserved before a pause is void after it (the schedule restarted). */
+  let schedule = 0;
 
   async function worker(): Promise<void> {
     while (!stop.signal.aborted) {
@@ -74,9 +76,12 @@ export function startLoad(options: LoadOptions): LoadDriver {
         const now = performance.now();
         const at = Math.max(nextAt, now);
         nextAt = at + interval;
+        const reservedIn = schedule;
         if (at > now) await sleep(at - now, undefined, { signal: stop.signal }).catch(() => undefined);
         if (stop.signal.aborted) return;
-        if (paused) continue; // the slot is given up; the schedule restarts on resume
+        // The slot is given up when a pause came meanwhile: the schedule restarted on resume, and
+        // sending on both would exceed the rate (by about a request per worker per sample).
+        if (paused || reservedIn !== schedule) continue;
       }
       const req = pick();
       inFlight++;
@@ -143,6 +148,7 @@ export function startLoad(options: LoadOptions): LoadDriver {
       if (!paused) return;
       paused = false;
       nextAt = performance.now();
+      schedule++;
       resumed?.resolve();
     },
     stats() {
