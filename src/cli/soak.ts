@@ -1,8 +1,8 @@
 // `headroom soak [options] -- <command>`: the leak gate. Exit codes: 0 no leak, 1 leak,
 // 3 inconclusive, 2 bad usage or the service did not start or exited during the soak, 128 + n
 // when signal n stopped it.
-import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { formatMs, parseDuration } from '../options/spec.js';
 import {
@@ -236,6 +236,13 @@ function summary(r: SoakReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** A file can be made in `dir`: tried for real (access() says yes to root, also under /proc). */
+function probeDir(dir: string): void {
+  const probe = join(dir, `.headroom-soak-probe-${process.pid}`);
+  writeFileSync(probe, '');
+  unlinkSync(probe);
+}
+
 /** Why a report cannot be written to `file`, checked before the soak (not after minutes of it). */
 function unwritable(file: string): string | undefined {
   const path = resolve(file);
@@ -244,10 +251,30 @@ function unwritable(file: string): string | undefined {
     if (file?.isDirectory()) return 'is a directory';
     const dir = dirname(path);
     if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return `its directory ${dir} does not exist`;
-    accessSync(file ? path : dir, constants.W_OK);
+    if (file)
+      closeSync(openSync(path, 'r+')); // writable, left as it is until the report replaces it
+    else probeDir(dir);
     return undefined;
   } catch (err) {
     return `cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+  }
+}
+
+/** Why heap snapshots cannot go to `dir` (made here when missing, 0700), checked before the soak. */
+function unusableSnapshotDir(dir: string): string | undefined {
+  const path = resolve(dir);
+  try {
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st && !st.isDirectory()) return 'is not a directory';
+    if (!st) {
+      if (!statSync(dirname(path), { throwIfNoEntry: false })?.isDirectory()) return `its parent directory ${dirname(path)} does not exist`;
+      // Not recursive: Node 20's recursive mkdir spins for ever under /proc.
+      mkdirSync(path, { mode: 0o700 });
+    }
+    probeDir(path);
+    return undefined;
+  } catch (err) {
+    return `cannot be created or written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
   }
 }
 
@@ -260,19 +287,29 @@ export async function soak(argv: string[]): Promise<void> {
     const why = file === undefined ? undefined : unwritable(file);
     if (why) fail(`${flag} ${file}: ${why}`, 2);
   }
+  const snapshotDir = args.options.snapshotDir;
+  const snapshotProblem = snapshotDir === undefined ? undefined : unusableSnapshotDir(snapshotDir);
+  if (snapshotProblem) fail(`--snapshot-dir ${snapshotDir}: ${snapshotProblem}`, 2);
   const stop = new AbortController();
   // The signal that stopped the soak: it still prints what it measured, then exits 128 + the
   // signal's number (Ctrl-C 130), as a shell expects of an interrupted command; not 3, which a
   // CI step reads as "inconclusive: run longer".
   let stoppedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    stoppedBy ??= signal;
+    // A second Ctrl-C must not kill this process with Node's default action: the service (which
+    // may ignore SIGTERM) would be left running. It is stopping, bounded: say so.
+    if (stoppedBy) {
+      process.stderr.write(`\nsoak: already stopping (${signal}): the service gets SIGKILL at most 5 s after its SIGTERM\n`);
+      return;
+    }
+    stoppedBy = signal;
+    process.stderr.write(`\nsoak: ${signal}: stopping the service (SIGTERM, SIGKILL after 5 s), then the summary\n`);
     stop.abort();
   };
   const interrupted = (): number | undefined => (stoppedBy ? 128 + osConstants.signals[stoppedBy] : undefined);
   // SIGHUP: the terminal or the ssh session went away. Each stops the soak and the service with it.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  for (const s of signals) process.once(s, onSignal);
+  for (const s of signals) process.on(s, onSignal);
   // Whoever read our output is gone (`… | head`): a write would throw EPIPE and end this process
   // with the service still running. Stop the soak instead; later writes fail quietly.
   const onPipeError = (err: NodeJS.ErrnoException): void => {

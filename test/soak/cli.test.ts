@@ -15,8 +15,8 @@ import { alive } from '../helpers/process.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** `headroom soak` on a service that writes its pid to `pidFile`, the pid once it serves. */
-async function soakWithPid(pidFile: string) {
-  const service = `require('node:http').createServer((q, s) => s.end('ok')).listen(process.env.PORT, () => require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)));`;
+async function soakWithPid(pidFile: string, prelude = '') {
+  const service = `${prelude}require('node:http').createServer((q, s) => s.end('ok')).listen(process.env.PORT, () => require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)));`;
   const soak = spawnWatched(process.execPath, [...CLI, 'soak', '--duration', '60s', '--', process.execPath, '-e', service]);
   await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '', 'the service to start', 30_000);
   return { soak, pid: Number(readFileSync(pidFile, 'utf8')) };
@@ -63,6 +63,17 @@ test('bad usage exits 2 and says what is wrong', async () => {
       /--json .*r\.json: its directory .*missing-dir does not exist/,
     ],
     [['soak', '--html', dir, '--', 'node', 'x.js'], /--html .*: is a directory/],
+    // Tried for real: access() says yes to root under /proc, where no file can be made.
+    [['soak', '--html', '/proc/headroom-soak.html', '--', 'node', 'x.js'], /--html \/proc\/headroom-soak\.html: cannot be written/],
+    // Checked (and made) before the soak: under /proc a recursive mkdir would spin for ever after it.
+    [
+      ['soak', '--snapshot-dir', '/proc/headroom-soak-snaps', '--', 'node', 'x.js'],
+      /--snapshot-dir \/proc\/headroom-soak-snaps: cannot be created or written/,
+    ],
+    [
+      ['soak', '--snapshot-dir', join(dir, 'missing-dir', 'snaps'), '--', 'node', 'x.js'],
+      /--snapshot-dir .*snaps: its parent directory .*missing-dir does not exist/,
+    ],
   ];
   await Promise.all(
     cases.map(async ([args, re]) => {
@@ -174,6 +185,27 @@ for (const [signal, code, why] of [
     }
   });
 }
+
+test(
+  'a second Ctrl-C while the soak stops a service that ignores SIGTERM: the service is still killed, exit 130',
+  { timeout: 60_000 },
+  async () => {
+    const { soak, pid } = await soakWithPid(join(dir, 'twice.pid'), "process.on('SIGTERM', () => {}); ");
+    try {
+      soak.child.kill('SIGINT');
+      await soak.waitForOutput(/soak: SIGINT: stopping the service/);
+      // Node's default action for this one would end the soak at once and leave the service running.
+      soak.child.kill('SIGINT');
+      const exit = await soak.exited;
+      assert.equal(exit.code, 130, `exit ${exit.code ?? exit.signal}: ${soak.output()}`);
+      assert.match(soak.output(), /already stopping \(SIGINT\)/);
+      await waitFor(() => !alive(pid), 'the service to be killed', 10_000);
+    } finally {
+      soak.kill();
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  },
+);
 
 test('output whose reader went away (… | head): the soak stops and so does the service', { timeout: 60_000 }, async () => {
   const { soak, pid } = await soakWithPid(join(dir, 'epipe.pid'));

@@ -18,7 +18,7 @@ test('a paced load does not exceed its rate across pauses: a send time reserved 
         url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
         connections: 8,
         rate,
-        requests: [{ method: 'GET', path: '/' }],
+        requests: [{ method: 'GET', path: '/', weight: 1 }],
       });
       const t0 = performance.now();
       // A sample every 250 ms (the soak's default interval), each a short pause.
