@@ -28,14 +28,14 @@ async function listTargets(port: number): Promise<string | undefined> {
   const res = await request(`http://127.0.0.1:${port}/json/list`, { headersTimeout: 2000, bodyTimeout: 2000 });
   if (res.statusCode !== 200) {
     await res.body.dump();
-    throw new SoakAttachError(`127.0.0.1:${port}/json/list answered ${res.statusCode}: not a Node inspector`);
+    throw new SoakAttachError(`--attach: 127.0.0.1:${port}/json/list answered ${res.statusCode}: not a Node inspector`);
   }
   const text = await res.body.text();
   let list: unknown;
   try {
     list = JSON.parse(text);
   } catch {
-    throw new SoakAttachError(`127.0.0.1:${port}/json/list did not answer JSON: not a Node inspector`);
+    throw new SoakAttachError(`--attach: 127.0.0.1:${port}/json/list did not answer JSON: not a Node inspector`);
   }
   const first = Array.isArray(list)
     ? (list as { webSocketDebuggerUrl?: unknown }[]).find((t) => typeof t?.webSocketDebuggerUrl === 'string')

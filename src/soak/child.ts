@@ -120,9 +120,12 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
   let inspectorUrl: string | undefined;
   const inspectorUrls = new Set<string>();
   let stderrLine = '';
+  /** Why the command could not be started at all (spawn's 'error': not found, not executable). */
+  let spawnError: NodeJS.ErrnoException | undefined;
   const exited = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => ((exit = { code, signal }), resolve()));
-    child.once('error', (err) => {
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      spawnError = err;
       tail += `\n${err.message}`;
       exit ??= { code: null, signal: null };
       resolve();
@@ -227,6 +230,15 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
       // Checked before the exit: the service usually dies of EADDRINUSE at once.
       if (inspectorUrl !== undefined && new URL(inspectorUrl).port === target.port && options.port !== undefined)
         throw new ServicePortTaken(`soak: the service's inspector took port ${target.port}, the one chosen for the service`);
+      if (spawnError) {
+        const how =
+          spawnError.code === 'ENOENT'
+            ? 'not found'
+            : spawnError.code === 'EACCES'
+              ? 'permission denied (is it executable?)'
+              : spawnError.message;
+        throw new SoakStartError(`soak: the command could not be started: ${argv[0]}: ${how}`);
+      }
       if (exit) {
         await outputRead();
         if (options.port !== undefined && portInUse(tail, options.port))

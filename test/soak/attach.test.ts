@@ -132,7 +132,9 @@ test('attach errors are clear: nothing listening on the port, a port that is not
     try {
       await assert.rejects(
         runSoak({ attach: { port: s.port }, url: `http://127.0.0.1:${s.port}`, durationMs: 14_000, startTimeoutMs: 3000 }),
-        (e: Error) => e instanceof SoakAttachError && /not a Node inspector/.test(e.message),
+        (e: Error) =>
+          e instanceof SoakAttachError &&
+          /^--attach: 127\.0\.0\.1:\d+\/json\/list did not answer JSON: not a Node inspector$/.test(e.message),
       );
     } finally {
       await s.stop();

@@ -105,6 +105,10 @@ test('a service that does not start: exit 2 with its last output', async () => {
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /exited during start-up \(code 4\)/);
   assert.match(r.stderr, /boom: no config/);
+  // A command that cannot be started at all did not exit: it is named, and why.
+  const missing = await runCli(['soak', '--duration', '14s', '--', '/no/such/binary']);
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(missing.stderr, /^headroom: the command could not be started: \/no\/such\/binary: not found$/m);
 });
 
 test('a service that dies during the soak: exit 2 at once, saying with which code, the report written', async () => {
