@@ -8,7 +8,8 @@
 // Record: u32 payload length, u32 CRC-32 of the rest, u16 level, f64 time, the encoded line. A
 // record that is short (the file was truncated) or fails its CRC ends the replay: its lines and
 // every later one are skipped (`corrupt`), since the record boundaries after it cannot be trusted.
-import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { makeDirSync } from '../options/make-dir.js';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -55,7 +56,7 @@ export class SpillFile {
     readonly maxBytes: number,
     private readonly maxLineBytes = maxBytes,
   ) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirSync(dir, 0o700);
     this.orphansRemoved = removeOrphans(dir);
     this.path = join(dir, `headroom-log-spill-${process.pid}-${randomUUID()}.bin`);
     this.fd = openSync(this.path, 'wx+', 0o600);

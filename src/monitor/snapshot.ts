@@ -7,7 +7,8 @@
 // container, a snapshot without room gets the process killed by the kernel.
 // A snapshot holds every string in the heap (admin and upstream tokens, request data): V8 writes
 // the file 0600, and it only goes into a directory no other user can open (see privateDir()).
-import { chmod, mkdir, readdir, rm, stat, statfs } from 'node:fs/promises';
+import { chmod, readdir, rm, stat, statfs } from 'node:fs/promises';
+import { makeDir } from '../options/make-dir.js';
 import { join, resolve } from 'node:path';
 import v8 from 'node:v8';
 import { HeadroomError } from '../errors.js';
@@ -101,7 +102,7 @@ export function createSnapshotWriter(opts: SnapshotWriterOptions): SnapshotWrite
  * snapshot is refused: changing a directory someone else set up is not ours to do.
  */
 async function privateDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makeDir(dir, 0o700);
   if (process.platform === 'win32') return;
   const st = await stat(dir);
   if ((st.mode & 0o077) === 0) return;

@@ -37,6 +37,11 @@ test('values only the machine or the routes can refuse exit 2 with their line, n
     [{ TRUST_PROXY: '::1/129' }, /^ {2}TRUST_PROXY=::1\/129: must be false/m],
     [{ PROXY_PREFIX: '/admin' }, /^ {2}PROXY_PREFIX=\/admin: must not be or lie under one of the gateway's own routes/m],
     [{ PROXY_PREFIX: '/image/x' }, /^ {2}PROXY_PREFIX=\/image\/x: must not be/m],
+    // Under /proc a recursive mkdir would retry for ever: refused at once.
+    [
+      { CACHE_DIR: '/proc/headroom-cache' },
+      /^ {2}disk cache directory \/proc\/headroom-cache \(CACHE_DIR \/ disk\.dir\) cannot be used: ENOENT/m,
+    ],
     [{ HOST: '999.1.1.1' }, /^ {2}HOST=999\.1\.1\.1: must be an IP address \(0\.0\.0\.0, ::, 127\.0\.0\.1\) or a host name/m],
   ] as const) {
     const r = await runCli(['serve', '--port', '0'], env);

@@ -10,7 +10,8 @@
 // claims it on first use, a non-empty directory without the marker is refused, and only files
 // named like ours (64 hex digits in a two-hex-digit folder, our temp names) are ever deleted.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { makeDirSync } from '../../options/make-dir.js';
 import { constants, mkdir, open, readdir, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
@@ -568,7 +569,7 @@ function holdsOnlyCacheFiles(dir: string, names: string[]): boolean {
 function claimDir(dir: string): void {
   let names: string[];
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirSync(dir);
     names = readdirSync(dir);
     if (names.includes(MARKER)) return;
     if (names.length === 0 || holdsOnlyCacheFiles(dir, names)) {

@@ -6,7 +6,8 @@
 // 3.4 µs of CPU per heap node on a 2-core VM: 26 s for a 470 MiB heap), which headroom cannot
 // shorten. So the first snapshot's time decides how many follow within the budget (never fewer
 // than 2: one interval), and the last one is parsed while V8 is still writing it.
-import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { makeDirSync } from '../../options/make-dir.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -88,8 +89,7 @@ export async function snapshotDiff(o: TakeOptions): Promise<SnapshotReport> {
   const keep = o.dir !== undefined;
   let dir: string;
   try {
-    // Not recursive: Node 20's recursive mkdir spins for ever under /proc; the parent must exist.
-    if (keep && !existsSync(o.dir!)) mkdirSync(o.dir!, { mode: 0o700 });
+    if (keep) makeDirSync(o.dir!, 0o700);
     dir = keep ? o.dir! : mkdtempSync(join(tmpdir(), 'headroom-soak-snapshots-'));
   } catch (err) {
     return { takeMs: [], intervalMs: o.intervalMs, error: `cannot create the snapshot directory: ${(err as Error).message}` };
