@@ -14,7 +14,7 @@ export const ERRORS = {
   HEADROOM_NOT_FOUND: { status: 404, doc: 'No route matches, or the route is turned off by configuration.' },
   HEADROOM_METHOD_NOT_ALLOWED: {
     status: 405,
-    doc: 'The path exists but not for this method (e.g. GET on a POST admin route); the Allow header lists the methods it takes.',
+    doc: 'The path exists but not for this method (e.g. GET on a POST admin route; TRACE through the proxy, which would echo its upstream token); the Allow header lists the methods it takes.',
   },
   HEADROOM_EXPECTATION_FAILED: {
     status: 417,

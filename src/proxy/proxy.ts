@@ -27,7 +27,7 @@ import {
 import { proxyLibrarySpecs, proxySpecs } from './options.js';
 import { createLocationRewriter } from './location.js';
 import { createPathMapper } from './path.js';
-import { declaresBody, sendError } from './respond.js';
+import { ALLOWED_METHODS, declaresBody, sendError } from './respond.js';
 import { ProxyCounters, type ErrorKind, type LatencyHistogram } from './stats.js';
 import { createFetch, type FetchInfo } from './web.js';
 import { createLazyPool } from './lazy-pool.js';
@@ -221,6 +221,14 @@ export function createProxy(options: ProxyOptions): Proxy {
     'HEADROOM_PATH_REJECTED',
     `path is not under the proxy's prefix ${prefix}: mount the proxy's route at ${prefix}, or set the proxy's prefix to where it is mounted`,
   );
+  // TRACE asks the upstream to echo the request it received, in its body: the upstream token and the
+  // X-Forwarded-* headers the proxy adds would reach the client, past the response header rules.
+  // (proxy.fetch never sees one: a Web Request cannot carry TRACE.)
+  const traceError = new HeadroomError(
+    'HEADROOM_METHOD_NOT_ALLOWED',
+    "TRACE is not forwarded: the upstream's echo of the request would show the client the headers the proxy adds (the upstream token among them)",
+    { headers: { allow: ALLOWED_METHODS } },
+  );
   const drainingError = new HeadroomError('HEADROOM_DRAINING', 'the gateway is shutting down; retry on another instance', {
     headers: { 'retry-after': '1' },
   });
@@ -313,6 +321,10 @@ export function createProxy(options: ProxyOptions): Proxy {
       return sendError(res, disabledError, declaresBody(req), id);
     }
     if (draining) return sendError(res, drainingError, true, id);
+    if (req.method === 'TRACE') {
+      counters.errors.badRequest++;
+      return sendError(res, traceError, declaresBody(req), id);
+    }
     const dropped = droppedHeaderLines(req);
     if (dropped) {
       counters.errors.badRequest++;

@@ -7,6 +7,9 @@ import type { HeadroomError } from '../errors.js';
 
 const bodies = new WeakMap<HeadroomError, Buffer>();
 
+/** The methods a 405 from the gateway or the proxy offers instead (its Allow header). */
+export const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
 /** True when the request says a body follows (a non-zero Content-Length, or Transfer-Encoding). */
 export function declaresBody(req: IncomingMessage): boolean {
   const len = req.headers['content-length'];

@@ -8,10 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { HeadroomError, type ErrorCode } from '../errors.js';
-import { sendError } from '../proxy/respond.js';
-
-/** The methods the gateway's routes and proxy take: what a CONNECT is told instead. */
-const METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+import { ALLOWED_METHODS, sendError } from '../proxy/respond.js';
 
 /** The error response, whole, as bytes for a socket no response object owns. */
 function errorResponse(error: HeadroomError, extraHeaders = ''): string {
@@ -32,7 +29,7 @@ export function refuseUnservable(server: Server): () => void {
     socket.on('error', () => {});
     // Destroyed once written: no server timeout guards a socket handed to 'connect', and a client
     // that never closes its side must not keep it.
-    socket.end(errorResponse(error, `Allow: ${METHODS}\r\n`), () => socket.destroy());
+    socket.end(errorResponse(error, `Allow: ${ALLOWED_METHODS}\r\n`), () => socket.destroy());
   };
   const onExpectation = (req: IncomingMessage, res: ServerResponse): void => {
     const expect = String(req.headers.expect).slice(0, 100);

@@ -64,6 +64,33 @@ for (const raw of [true, false]) {
       }
     });
 
+    test('TRACE is refused (405, Allow) and never reaches the upstream: its echo would show the token', async () => {
+      // An upstream that honours TRACE, as RFC 9110 §9.3.8 describes: the request it received, as its body.
+      const up = await startUpstream((req, res) => {
+        res.writeHead(200, { 'content-type': 'message/http' });
+        res.end(`${req.method} ${req.url}\r\n${JSON.stringify(req.headers)}`);
+      });
+      const gw = await startGateway({ upstreamUrl: up.url, upstreamToken: TOKEN }, {}, { raw });
+      try {
+        const r = await request(`${gw.url}/api/x`, { method: 'TRACE' });
+        assert.equal(r.status, 405);
+        assert.equal(r.headers.allow, 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
+        const body = JSON.parse(r.body.toString()) as { error: { code: string; message: string } };
+        assert.equal(body.error.code, 'HEADROOM_METHOD_NOT_ALLOWED');
+        assert.match(body.error.message, /TRACE is not forwarded/);
+        assert.ok(!r.body.toString().includes(TOKEN));
+        assert.equal(up.received.length, 0);
+        // Other methods the upstream may take (WebDAV's) still go through (Fastify routes only its own).
+        if (raw) {
+          assert.equal((await request(`${gw.url}/api/x`, { method: 'PROPFIND' })).status, 200);
+          assert.equal(up.received.length, 1);
+        }
+      } finally {
+        await gw.close();
+        await up.close();
+      }
+    });
+
     test("dropHeaders: the app's own credentials are never passed upstream (any case), the rest is", async () => {
       const up = await startUpstream((_req, res) => res.end('ok'));
       const gw = await startGateway({ upstreamUrl: up.url, dropHeaders: ['X-Api-Key', 'cookie'] }, {}, { raw });
