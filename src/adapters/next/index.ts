@@ -4,6 +4,7 @@
 // build evaluates route modules): the process's one Headroom is made by the first request or by
 // register() in instrumentation.ts, and kept on a globalThis symbol so route bundles that carry
 // their own copy of this module, and hot reloads, all find the same one.
+import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
 import { createCache } from '../../cache/index.js';
@@ -470,6 +471,16 @@ export function createMetricsRoute(options?: HeadroomOptions): { GET: RouteHandl
   };
 }
 
+/**
+ * The admin rate limit's key: X-Forwarded-For's first address (Next.js sets the header to the peer's
+ * address when the client sent none). Anything but an IP address is one shared key, so a client
+ * cannot make up a new key per request, nor keep long strings in the limiter's table.
+ */
+function forwardedClient(request: Request): string {
+  const first = request.headers.get('x-forwarded-for')?.split(',', 1)[0]!.trim();
+  return first !== undefined && isIP(first) !== 0 ? first : 'unknown';
+}
+
 /** The admin route's path prefix: the rule of every adapter's route paths. */
 const adminMount = routePath({ doc: "The admin route's path prefix.", default: '/admin' });
 
@@ -477,7 +488,8 @@ const adminMount = routePath({ doc: "The admin route's path prefix.", default: '
  * GET/POST handlers for `app/admin/[...path]/route.ts`: the admin API (memory-stats, proxy-stats,
  * cache-stats, image-stats, heap-snapshot, gc, cache clear/invalidate) behind the bearer token
  * (adminToken; without one it answers 403). `mount` is the route's path prefix (default '/admin').
- * The rate limit keys on the first X-Forwarded-For address (a Web Request carries no peer address).
+ * The rate limit keys on the first X-Forwarded-For address (a Web Request carries no peer address),
+ * only when it is an IP address (see forwardedClient).
  */
 export function createAdminRoute(options?: HeadroomOptions & { mount?: string }): { GET: RouteHandler; POST: RouteHandler } {
   const { mount = '/admin', ...headroomOptions } = options ?? {};
@@ -493,7 +505,7 @@ export function createAdminRoute(options?: HeadroomOptions & { mount?: string })
       path,
       query: url.searchParams,
       authorization: request.headers.get('authorization') ?? undefined,
-      client: request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() || 'unknown',
+      client: forwardedClient(request),
       // Not passed on: Next.js would drop the Content-Encoding of a gzip answer (and compresses itself).
       acceptEncoding: undefined,
       ifNoneMatch: request.headers.get('if-none-match') ?? undefined,

@@ -378,3 +378,20 @@ test('the factories refuse bad arguments when the route module loads, naming the
     'withHeadroom(handler): handler must be your route handler, a function (request, context) => Response; got string',
   );
 });
+
+test('admin route: the rate limit keys on an X-Forwarded-For IP address; made-up values share one key', async (t) => {
+  t.after(() => closeHeadroom());
+  const route = createAdminRoute({ adminToken: 'a-token-of-16-chars-or-more', adminRateLimit: 2 });
+  const get = async (forwardedFor?: string): Promise<number> => {
+    const headers: Record<string, string> = { authorization: 'Bearer wrong-token-guess' };
+    if (forwardedFor !== undefined) headers['x-forwarded-for'] = forwardedFor;
+    return (await route.GET(new Request('http://app.test/admin/memory-stats', { headers }))).status;
+  };
+  assert.deepEqual([await get('10.0.0.1'), await get('10.0.0.1, 10.9.9.9'), await get('10.0.0.1')], [401, 401, 429]);
+  assert.equal(await get('2001:db8::1'), 401, 'another address has its own window');
+  // A new made-up value per request would be a new window each time (and a long one a big key).
+  const madeUp = [`x${'y'.repeat(8000)}`, 'not-an-ip', '10.0.0.1.evil', undefined];
+  const statuses = [];
+  for (const value of madeUp) statuses.push(await get(value));
+  assert.deepEqual(statuses, [401, 401, 429, 429]);
+});
