@@ -1,19 +1,25 @@
 import { HeadroomError } from '../errors.js';
 
 // Per-client fixed-window rate limit for the admin API. Bounded: at most `maxClients` windows are
-// tracked (oldest dropped first), and windows expire lazily, so no timer is needed.
+// tracked (oldest dropped first), each keyed on at most KEY_CHARS of the client's name (a client
+// address taken from a forwarded header may be anything a client sent), and windows expire
+// lazily, so no timer is needed.
 export interface RateLimiter {
   /** Returns 0 when allowed, else the seconds to wait. */
   hit(client: string, now?: number): number;
   size(): number;
 }
 
+/** An IPv6 address with a zone fits; a longer name is cut to this. */
+const KEY_CHARS = 64;
+
 export function createRateLimiter(options: { limit: number; windowMs: number; maxClients?: number }): RateLimiter {
   const maxClients = options.maxClients ?? 10_000;
   // Map keeps insertion order; re-inserting on a new window keeps the oldest windows first.
   const windows = new Map<string, { start: number; count: number }>();
   return {
-    hit(client, now = Date.now()) {
+    hit(name, now = Date.now()) {
+      const client = name.length > KEY_CHARS ? name.slice(0, KEY_CHARS) : name;
       let w = windows.get(client);
       if (!w || now - w.start >= options.windowMs) {
         windows.delete(client);
