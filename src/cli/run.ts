@@ -1,9 +1,9 @@
 // `headroom run [options] -- <command>`: reads the container's memory limit, derives V8 flags,
 // runs the command with them and ends as it ends. Also `headroom serve`'s self-sizing: the gateway
 // re-runs itself under the runner when no heap flag was given and a memory limit binds.
-import { accessSync, constants as fsConstants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { constants, totalmem } from 'node:os';
-import { basename, dirname, resolve } from 'node:path';
+import { basename } from 'node:path';
 import v8 from 'node:v8';
 import { HeadroomError } from '../errors.js';
 import { derive, MiB, MIN_OLD_SPACE, type Derivation } from '../run/derive.js';
@@ -14,6 +14,7 @@ import { FORWARDED_SIGNALS, isNodeCommand, isPackageManager, plan, start, type C
 import { parseSize, SIZE_ACCEPTED, sizeProblem } from '../run/size.js';
 import { suggestFlag } from '../options/suggest.js';
 import { fail } from './fail.js';
+import { dirProblem } from '../options/fs-problem.js';
 
 export interface RunArgs {
   memory?: number;
@@ -248,28 +249,9 @@ export async function run(argv: string[], usageText: string): Promise<void> {
   const nodeArgv = isNodeCommand(a.command!, process.execPath) ? a.args : undefined;
   const { derivation, limit } = computeFor(a, true, nodeArgv);
   // V8 writes the snapshot at the limit, where a missing directory only shows as a lost snapshot.
-  // Made here, 0700: a snapshot holds every string of the heap, secrets included.
   if (derivation.snapshot.enabled && a.heapSnapshotDir !== undefined) {
-    try {
-      // Not recursive: Node 20's recursive mkdir spins for ever under /proc; a parent must exist.
-      if (!existsSync(a.heapSnapshotDir)) mkdirSync(a.heapSnapshotDir, { mode: 0o700 });
-      if (!statSync(a.heapSnapshotDir).isDirectory()) fail(`--heap-snapshot-dir ${a.heapSnapshotDir}: not a directory`, 2);
-      accessSync(a.heapSnapshotDir, fsConstants.W_OK);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const parent = dirname(resolve(a.heapSnapshotDir));
-      const why =
-        code === 'ENOENT'
-          ? existsSync(parent)
-            ? `cannot be created in ${parent} (a file system that holds no files of ours, such as /proc or /sys)`
-            : 'its parent directory does not exist'
-          : code === 'EACCES' || code === 'EPERM'
-            ? 'permission denied: the directory must be writable by this user'
-            : code === 'EROFS'
-              ? 'the file system is read-only'
-              : `cannot create or write it (${code ?? (err as Error).message})`;
-      fail(`--heap-snapshot-dir ${a.heapSnapshotDir}: ${why}`, 2);
-    }
+    const problem = dirProblem(a.heapSnapshotDir);
+    if (problem) fail(`--heap-snapshot-dir ${a.heapSnapshotDir}: ${problem}`, 2);
   }
   await runChild(a.command!, a.args, derivation, a.explain, limit);
 }

@@ -1,7 +1,7 @@
 // `headroom soak [options] -- <command>`: the leak gate. Exit codes: 0 no leak, 1 leak,
 // 3 inconclusive, 2 bad usage or the service did not start or exited during the soak, 128 + n
 // when signal n stopped it.
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { formatMs, parseDuration } from '../options/spec.js';
@@ -21,6 +21,7 @@ import { minDurationMs } from '../soak/options.js';
 import { DEFAULT_THRESHOLDS } from '../soak/verdict.js';
 import { suggestFlag } from '../options/suggest.js';
 import { fail } from './fail.js';
+import { dirProblem, fsReason } from '../options/fs-problem.js';
 
 export const SOAK_USAGE = `Usage: headroom soak [options] -- <command that starts the service>
        headroom soak --attach PORT|pid:PID --url URL [options]
@@ -256,25 +257,7 @@ function unwritable(file: string): string | undefined {
     else probeDir(dir);
     return undefined;
   } catch (err) {
-    return `cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
-  }
-}
-
-/** Why heap snapshots cannot go to `dir` (made here when missing, 0700), checked before the soak. */
-function unusableSnapshotDir(dir: string): string | undefined {
-  const path = resolve(dir);
-  try {
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (st && !st.isDirectory()) return 'is not a directory';
-    if (!st) {
-      if (!statSync(dirname(path), { throwIfNoEntry: false })?.isDirectory()) return `its parent directory ${dirname(path)} does not exist`;
-      // Not recursive: Node 20's recursive mkdir spins for ever under /proc.
-      mkdirSync(path, { mode: 0o700 });
-    }
-    probeDir(path);
-    return undefined;
-  } catch (err) {
-    return `cannot be created or written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+    return fsReason(err, path, true);
   }
 }
 
@@ -288,7 +271,7 @@ export async function soak(argv: string[]): Promise<void> {
     if (why) fail(`${flag} ${file}: ${why}`, 2);
   }
   const snapshotDir = args.options.snapshotDir;
-  const snapshotProblem = snapshotDir === undefined ? undefined : unusableSnapshotDir(snapshotDir);
+  const snapshotProblem = snapshotDir === undefined ? undefined : dirProblem(snapshotDir);
   if (snapshotProblem) fail(`--snapshot-dir ${snapshotDir}: ${snapshotProblem}`, 2);
   const stop = new AbortController();
   // The signal that stopped the soak: it still prints what it measured, then exits 128 + the

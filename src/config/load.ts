@@ -5,6 +5,7 @@ import { HeadroomError } from '../errors.js';
 import { allOptions, crossChecks, parseConfig, type Config, type OptionEntry } from './schema.js';
 import { HIDDEN, redactValue } from '../options/redact.js';
 import { suggest } from '../options/suggest.js';
+import { fsReason } from '../options/fs-problem.js';
 
 export { suggest };
 
@@ -59,9 +60,7 @@ function readConfigFile(path: string, label: string, problems: string[]): Record
     }
     text = buf.toString('utf8', 0, n);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? String(err));
-    problems.push(`${label}: cannot read the file (${why})`);
+    problems.push(`${label}: cannot read the file (${fsReason(err, path)})`);
     return {};
   } finally {
     if (fd !== undefined) closeSync(fd);

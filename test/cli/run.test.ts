@@ -53,7 +53,7 @@ test('bad usage exits 2 naming the option, the value and what is accepted', asyn
     ],
     [
       ['run', '--memory', '1g', '--heap-snapshot-dir', '/nonexistent-headroom/snaps', '--', node, '-e', '0'],
-      /--heap-snapshot-dir \/nonexistent-headroom\/snaps: its parent directory does not exist/,
+      /--heap-snapshot-dir \/nonexistent-headroom\/snaps: its parent directory \/nonexistent-headroom does not exist/,
     ],
     [
       ['run', '--memory', '1g', '--heap-snapshot-dir', '/proc/headroom-snaps', '--', node, '-e', '0'],
@@ -243,7 +243,7 @@ test('an empty command, and a --heap-snapshot-dir that is a file: exit 2 naming 
     writeFileSync(file, '');
     const r = await runCli(['run', '--memory', '1g', '--heap-snapshot-dir', file, '--', node, '-e', '0']);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /--heap-snapshot-dir .*a-file: not a directory/);
+    assert.match(r.stderr, /--heap-snapshot-dir .*a-file: is a file, not a directory/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -64,11 +64,14 @@ test('bad usage exits 2 and says what is wrong', async () => {
     ],
     [['soak', '--html', dir, '--', 'node', 'x.js'], /--html .*: is a directory/],
     // Tried for real: access() says yes to root under /proc, where no file can be made.
-    [['soak', '--html', '/proc/headroom-soak.html', '--', 'node', 'x.js'], /--html \/proc\/headroom-soak\.html: cannot be written/],
+    [
+      ['soak', '--html', '/proc/headroom-soak.html', '--', 'node', 'x.js'],
+      /--html \/proc\/headroom-soak\.html: cannot be created in \/proc \(/,
+    ],
     // Checked (and made) before the soak: under /proc a recursive mkdir would spin for ever after it.
     [
       ['soak', '--snapshot-dir', '/proc/headroom-soak-snaps', '--', 'node', 'x.js'],
-      /--snapshot-dir \/proc\/headroom-soak-snaps: cannot be created or written/,
+      /--snapshot-dir \/proc\/headroom-soak-snaps: cannot be created in \/proc \(a file system that holds no files of ours/,
     ],
     [
       ['soak', '--snapshot-dir', join(dir, 'missing-dir', 'snaps'), '--', 'node', 'x.js'],

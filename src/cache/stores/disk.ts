@@ -43,6 +43,7 @@ import {
   type StoreStreamEntry,
   writeEndedBy,
 } from './types.js';
+import { fsReason } from '../../options/fs-problem.js';
 
 /** createCache's `disk` (defaults and bounds in src/cache/options.ts). */
 export interface DiskStoreOptions {
@@ -580,14 +581,7 @@ function claimDir(dir: string): void {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' && existsSync(join(dir, MARKER))) return;
-    const why =
-      code === 'EEXIST' || code === 'ENOTDIR'
-        ? 'it, or a folder on its path, is a file, not a directory'
-        : code === 'EACCES' || code === 'EPERM'
-          ? 'permission denied: headroom must be able to create it, or read and write in it'
-          : code === 'EROFS'
-            ? 'the file system is read-only'
-            : (err as Error).message;
+    const why = fsReason(err, dir, true);
     throw new HeadroomError('HEADROOM_CONFIG_INVALID', `disk cache directory ${dir} (CACHE_DIR / disk.dir) cannot be used: ${why}`, {
       cause: err,
     });
