@@ -14,7 +14,7 @@ import { FORWARDED_SIGNALS, isNodeCommand, isPackageManager, plan, start, type C
 import { parseSize, SIZE_ACCEPTED, sizeProblem } from '../run/size.js';
 import { suggestFlag } from '../options/suggest.js';
 import { fail } from './fail.js';
-import { dirProblem } from '../options/fs-problem.js';
+import { dirProblem } from '../options/user-files.js';
 
 export interface RunArgs {
   memory?: number;

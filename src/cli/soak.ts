@@ -1,7 +1,7 @@
 // `headroom soak [options] -- <command>`: the leak gate. Exit codes: 0 no leak, 1 leak,
 // 3 inconclusive, 2 bad usage or the service did not start or exited during the soak, 128 + n
 // when signal n stopped it.
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { formatMs, parseDuration } from '../options/spec.js';
@@ -21,7 +21,10 @@ import { minDurationMs } from '../soak/options.js';
 import { DEFAULT_THRESHOLDS } from '../soak/verdict.js';
 import { suggestFlag } from '../options/suggest.js';
 import { fail } from './fail.js';
-import { dirProblem, fsReason } from '../options/fs-problem.js';
+import { dirProblem, fsReason, readSmallFile } from '../options/user-files.js';
+
+/** A scenario is a short list of requests: a bigger file is a mistake (or /dev/zero). */
+const MAX_SCENARIO_BYTES = 1024 * 1024;
 
 export const SOAK_USAGE = `Usage: headroom soak [options] -- <command that starts the service>
        headroom soak --attach PORT|pid:PID --url URL [options]
@@ -148,7 +151,7 @@ export function parseSoakArgs(argv: string[]): SoakArgs {
       case 'scenario': {
         let parsed: unknown;
         try {
-          parsed = JSON.parse(readFileSync(value, 'utf8'));
+          parsed = JSON.parse(readSmallFile(value, MAX_SCENARIO_BYTES));
         } catch (err) {
           fail(`--scenario ${value}: ${(err as Error).message}`, 2);
         }

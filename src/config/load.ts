@@ -1,11 +1,10 @@
 // Loads the configuration: CLI flag > env var > config file > default, validated by the one
 // schema. Problems are collected, not thrown one by one, so a user fixes them all in one go.
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { HeadroomError } from '../errors.js';
 import { allOptions, crossChecks, parseConfig, type Config, type OptionEntry } from './schema.js';
 import { HIDDEN, redactValue } from '../options/redact.js';
 import { suggest } from '../options/suggest.js';
-import { fsReason } from '../options/fs-problem.js';
+import { readSmallFile } from '../options/user-files.js';
 
 export { suggest };
 
@@ -35,35 +34,12 @@ const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 
 /** `label`: how the file was named (`--config FILE` or `HEADROOM_CONFIG=FILE`), so a message points where it came from. */
 function readConfigFile(path: string, label: string, problems: string[]): Record<string, unknown> {
-  const tooLarge = `${label}: the file is larger than 1 MiB; a config file is a small JSON object`;
   let text: string;
-  let fd: number | undefined;
   try {
-    // Checked before anything is read, and read at most 1 MiB + 1 byte: /dev/zero, a FIFO or a huge
-    // file must not be read whole into memory (or block start-up).
-    const st = statSync(path);
-    if (!st.isFile()) {
-      problems.push(`${label}: not a regular file (${st.isDirectory() ? 'a directory' : 'a device, pipe or socket'}); give a JSON file`);
-      return {};
-    }
-    if (st.size > MAX_CONFIG_FILE_BYTES) {
-      problems.push(tooLarge);
-      return {};
-    }
-    fd = openSync(path, 'r');
-    const buf = Buffer.alloc(MAX_CONFIG_FILE_BYTES + 1);
-    let n = 0;
-    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
-    if (n > MAX_CONFIG_FILE_BYTES) {
-      problems.push(tooLarge); // it grew since
-      return {};
-    }
-    text = buf.toString('utf8', 0, n);
+    text = readSmallFile(path, MAX_CONFIG_FILE_BYTES);
   } catch (err) {
-    problems.push(`${label}: cannot read the file (${fsReason(err, path)})`);
+    problems.push(`${label}: ${(err as Error).message}`);
     return {};
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
   // A byte-order mark (some Windows editors write one) is not JSON, but means nothing: skipped.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);

@@ -101,7 +101,9 @@ const roomFor = (durationMs: number, warmupMs: number, sampleIntervalMs: number)
  */
 export function minDurationMs(t: Thresholds, warmupMs?: number, sampleIntervalMs?: number): number {
   const need = samplesNeeded(t);
-  for (let d = LIMITS.durationMs.min; d < LIMITS.durationMs.max; d += 1000)
+  // A given warm-up takes at most half the budget.
+  const from = Math.max(LIMITS.durationMs.min, Math.ceil((2 * (warmupMs ?? 0)) / 1000) * 1000);
+  for (let d = from; d < LIMITS.durationMs.max; d += 1000)
     if (roomFor(d, warmupMs ?? defaultWarmupMs(d), sampleIntervalMs ?? defaultSampleIntervalMs(d)) >= need) return d;
   return LIMITS.durationMs.max;
 }
@@ -151,8 +153,14 @@ export function resolveOptions(o: SoakOptions): ResolvedOptions {
   const durationMs = o.durationMs ?? 180_000;
   const durationOk = typeof durationMs === 'number' && Number.isFinite(durationMs);
   const warmupMs = o.warmupMs ?? (durationOk ? defaultWarmupMs(durationMs) : 0);
-  if (typeof warmupMs !== 'number' || !Number.isInteger(warmupMs) || warmupMs < 0 || warmupMs > durationMs / 2)
-    problems.push(`warmupMs: ${String(warmupMs)} must be an integer from 0 to half the duration (${durationMs / 2} ms)`);
+  // Bad on its own (the duration's message then leaves it out); more than half of the given
+  // duration is said by the duration's message, which names the budget it needs.
+  const halfMax = LIMITS.durationMs.max / 2;
+  const warmupOk = typeof warmupMs === 'number' && Number.isInteger(warmupMs) && warmupMs >= 0 && warmupMs <= halfMax;
+  if (!warmupOk)
+    problems.push(
+      `warmupMs: ${typeof warmupMs === 'number' && Number.isFinite(warmupMs) ? `${warmupMs} ms (${formatMs(warmupMs)})` : String(warmupMs)} must be a whole number of ms from 0 to half the duration (at most ${formatMs(halfMax)})`,
+    );
   const connections = num('connections', o.connections, 8);
   const rate = num('rate', o.rate, 0, false);
   const sampleIntervalMs = num('sampleIntervalMs', o.sampleIntervalMs, defaultSampleIntervalMs(durationOk ? durationMs : 0));
@@ -186,19 +194,26 @@ export function resolveOptions(o: SoakOptions): ResolvedOptions {
   if (thresholdsOk) {
     const { max } = LIMITS.durationMs;
     const need = samplesNeeded(thresholds);
-    const warmupGiven = o.warmupMs !== undefined && Number.isInteger(o.warmupMs) && o.warmupMs >= 0;
+    const warmupGiven = o.warmupMs !== undefined && warmupOk;
     const intervalGiven = o.sampleIntervalMs !== undefined && Number.isFinite(sampleIntervalMs) && sampleIntervalMs > 0;
     const min = minDurationMs(thresholds, warmupGiven ? warmupMs : undefined, intervalGiven ? sampleIntervalMs : undefined);
-    const room = durationOk ? roomFor(durationMs, warmupMs, sampleIntervalMs) : 0;
-    const short = durationOk && (durationMs < LIMITS.durationMs.min || room < need);
+    const room = durationOk && warmupOk ? roomFor(durationMs, warmupMs, sampleIntervalMs) : 0;
+    const warmupOver = warmupGiven && durationOk && warmupMs > durationMs / 2;
+    const short = durationOk && (durationMs < LIMITS.durationMs.min || warmupOver || (warmupOk && room < need));
     if (!durationOk || !Number.isInteger(durationMs) || durationMs > max || short)
       problems.push(
         `durationMs: ${durationOk ? `${durationMs} ms (${formatMs(durationMs)})` : String(durationMs)} must be a whole number of ms from ${formatMs(min)} to ${formatMs(max)}` +
-          (short
-            ? `: a leak verdict needs ${need} samples after the warm-up, and it leaves room for ${Math.max(0, room)} (one every ${sampleIntervalMs} ms after ${warmupMs} ms of warm-up${warmupGiven || intervalGiven ? '' : ', the defaults'})`
-            : ''),
+          (warmupOver
+            ? `: the warm-up (${warmupMs} ms, ${formatMs(warmupMs)}) takes at most half of it`
+            : short && warmupOk
+              ? `: a leak verdict needs ${need} samples after the warm-up, and it leaves room for ${Math.max(0, room)} (one every ${sampleIntervalMs} ms after ${warmupMs} ms of warm-up${warmupGiven || intervalGiven ? '' : ', the defaults'})`
+              : ''),
       );
-  } else if (!durationOk || !Number.isInteger(durationMs)) problems.push(`durationMs: ${String(durationMs)} must be a whole number of ms`);
+  } else {
+    if (!durationOk || !Number.isInteger(durationMs)) problems.push(`durationMs: ${String(durationMs)} must be a whole number of ms`);
+    else if (warmupOk && warmupMs > durationMs / 2)
+      problems.push(`warmupMs: ${warmupMs} ms (${formatMs(warmupMs)}) must be at most half the duration (${formatMs(durationMs / 2)})`);
+  }
   if (problems.length > 0) throw new RangeError(`soak options:\n  ${problems.join('\n  ')}`);
   return {
     ...o,

@@ -33,8 +33,21 @@ test('bad usage exits 2 and says what is wrong', async () => {
     [['soak', '--durtion', '1m', '--', 'node', 'x.js'], /unknown option --durtion \(did you mean --duration\?\)/],
     [['soak', '--dur', '1m', '--', 'node', 'x.js'], /unknown option --dur \(did you mean --duration\?\)/],
     [['soak', '--url', 'http://example.com/', '--', 'node', 'x.js'], /only goes to this machine/],
-    [['soak', '--scenario', join(dir, 'missing.json'), '--', 'node', 'x.js'], /--scenario .*ENOENT/],
-    [['soak', '--duration', '10s', '--warmup', '9s', '--', 'node', 'x.js'], /--warmup: 9000 must be/],
+    [
+      ['soak', '--scenario', join(dir, 'missing.json'), '--', 'node', 'x.js'],
+      /--scenario .*missing\.json: cannot read the file \(no such file\)$/m,
+    ],
+    // Never read whole: an endless device, a FIFO or a huge file.
+    [['soak', '--scenario', '/dev/zero', '--', 'node', 'x.js'], /--scenario \/dev\/zero: not a regular file \(a device, pipe or socket\)/],
+    [
+      ['soak', '--duration', '10s', '--warmup', '9s', '--', 'node', 'x.js'],
+      /--duration: 10000 ms \(10s\) must be a whole number of ms from 20s to 168h: the warm-up \(9000 ms, 9s\) takes at most half of it$/m,
+    ],
+    // A warm-up no budget can hold is said alone, with its unit (not as a duration problem too).
+    [
+      ['soak', '--warmup', '100h', '--', 'node', 'x.js'],
+      /^headroom: soak options:\n {2}--warmup: 360000000 ms \(100h\) must be .* \(at most 84h\)\n?$/,
+    ],
     [['soak', '--attach', 'abc', '--url', 'http://127.0.0.1:1/'], /--attach=abc: must be an inspector port/],
     [['soak', '--attach', '9229'], /--attach needs --url/],
     [['soak', '--attach', 'port:9229', '--url', 'http://127.0.0.1:1/', '--', 'node', 'x.js'], /takes no command/],

@@ -43,7 +43,7 @@ import {
   type StoreStreamEntry,
   writeEndedBy,
 } from './types.js';
-import { fsReason } from '../../options/fs-problem.js';
+import { fsReason } from '../../options/user-files.js';
 
 /** createCache's `disk` (defaults and bounds in src/cache/options.ts). */
 export interface DiskStoreOptions {

@@ -1,6 +1,7 @@
-// Why a file or directory a user named (a config file, CACHE_DIR, a snapshot directory) cannot be
-// used, in words: the messages name the path and the option, this says what is wrong with it.
-import { existsSync, mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+// Files and directories a user names (a config file, a soak scenario, CACHE_DIR, a snapshot
+// directory): read within a bound, and why one cannot be used, in words. The messages name the
+// path and the option; these say what is wrong with it.
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 /**
@@ -54,3 +55,32 @@ export function dirProblem(dir: string, mode = 0o700): string | undefined {
     return fsReason(err, path, true);
   }
 }
+
+/**
+ * The text of a small file a user named, read at most `maxBytes` + 1 bytes: /dev/zero, a FIFO or a
+ * huge file is refused, never read whole into memory (or waited on). Throws an Error whose message
+ * says what is wrong (for the caller to prefix with the option and path).
+ */
+export function readSmallFile(path: string, maxBytes: number, what = 'a JSON file'): string {
+  const tooLarge = `the file is larger than ${formatBytes(maxBytes)}, the most that is read`;
+  let fd: number | undefined;
+  try {
+    const st = statSync(path);
+    if (!st.isFile())
+      throw new Error(`not a regular file (${st.isDirectory() ? 'a directory' : 'a device, pipe or socket'}); give ${what}`);
+    if (st.size > maxBytes) throw new Error(tooLarge);
+    fd = openSync(path, 'r');
+    const buf = Buffer.alloc(maxBytes + 1);
+    let n = 0;
+    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
+    if (n > maxBytes) throw new Error(tooLarge); // it grew since
+    return buf.toString('utf8', 0, n);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === undefined) throw err;
+    throw new Error(`cannot read the file (${fsReason(err, path)})`, { cause: err });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+const formatBytes = (n: number): string => (n % 1024 ** 2 === 0 ? `${n / 1024 ** 2} MiB` : `${n} bytes`);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dirProblem, fsReason } from '../../src/options/fs-problem.js';
+import { dirProblem, fsReason, readSmallFile } from '../../src/options/user-files.js';
 
 const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`${code}: x`), { code });
 
@@ -39,4 +39,19 @@ test('dirProblem makes the directory (0700) and proves a file can be written in 
     chmodSync(closed, 0o500);
     assert.match(dirProblem(closed)!, /^permission denied/);
   }
+});
+
+test('readSmallFile reads a small file and refuses what it must not read whole, saying why', (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'headroom-small-file-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const file = join(root, 'a.json');
+  writeFileSync(file, '{"a":1}');
+  assert.equal(readSmallFile(file, 16), '{"a":1}');
+  writeFileSync(file, 'x'.repeat(17));
+  assert.throws(() => readSmallFile(file, 16), { message: 'the file is larger than 16 bytes, the most that is read' });
+  assert.throws(() => readSmallFile('/dev/zero', 1024 ** 2), {
+    message: 'not a regular file (a device, pipe or socket); give a JSON file',
+  });
+  assert.throws(() => readSmallFile(root, 16, 'a scenario'), { message: 'not a regular file (a directory); give a scenario' });
+  assert.throws(() => readSmallFile(join(root, 'missing'), 16), { message: 'cannot read the file (no such file)' });
 });
