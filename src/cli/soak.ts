@@ -1,8 +1,8 @@
 // `headroom soak [options] -- <command>`: the leak gate. Exit codes: 0 no leak, 1 leak,
 // 3 inconclusive, 2 bad usage or the service did not start or exited during the soak, 128 + n
 // when signal n stopped it.
-import { closeSync, openSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { closeSync, openSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { formatMs, parseDuration } from '../options/spec.js';
 import {
@@ -236,15 +236,9 @@ function summary(r: SoakReport): string {
   lines.push(
     `  cost: ${r.cost.forcedGcs} forced GCs (${r.cost.gcsPerMinute.toFixed(0)}/min, mean ${r.cost.gcPauseMs.mean.toFixed(1)} ms, max ${r.cost.gcPauseMs.max.toFixed(1)} ms; load paused ${(r.cost.quietMs / 1000).toFixed(1)} s in all)`,
     ...snapshotText(r.snapshots),
+    ...r.warnings.map((w) => `  warning: ${w}`),
   );
   return `${lines.join('\n')}\n`;
-}
-
-/** A file can be made in `dir`: tried for real (access() says yes to root, also under /proc). */
-function probeDir(dir: string): void {
-  const probe = join(dir, `.headroom-soak-probe-${process.pid}`);
-  writeFileSync(probe, '');
-  unlinkSync(probe);
 }
 
 /** Why a report cannot be written to `file`, checked before the soak (not after minutes of it). */
@@ -255,9 +249,8 @@ function unwritable(file: string): string | undefined {
     if (file?.isDirectory()) return 'is a directory';
     const dir = dirname(path);
     if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return `its directory ${dir} does not exist`;
-    if (file)
-      closeSync(openSync(path, 'r+')); // writable, left as it is until the report replaces it
-    else probeDir(dir);
+    if (!file) return dirProblem(dir);
+    closeSync(openSync(path, 'r+')); // writable, left as it is until the report replaces it
     return undefined;
   } catch (err) {
     return fsReason(err, path, true);
@@ -312,8 +305,10 @@ export async function soak(argv: string[]): Promise<void> {
       process.stderr.write(`${statusLine(p)}\n`);
     }
   };
+  // A warning stays on its own line; other notices are overwritten by the next status line.
   const onNotice = (message: string): void => {
-    process.stderr.write(tty ? `\r\x1b[Ksoak: ${message}` : `soak: ${message}\n`);
+    const keep = !tty || message.startsWith('warning: ');
+    process.stderr.write(`${tty ? '\r\x1b[K' : ''}soak: ${message}${keep ? '\n' : ''}`);
   };
   let report: SoakReport;
   try {

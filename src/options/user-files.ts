@@ -13,7 +13,8 @@ export function fsReason(err: unknown, path: string, creating = false): string {
   switch (code) {
     case 'ENOENT': {
       if (!creating) return 'no such file';
-      const parent = dirname(resolve(path));
+      // The path the call made (a probe file in the directory, say), when the error names it.
+      const parent = dirname(resolve((err as NodeJS.ErrnoException).path ?? path));
       return existsSync(parent)
         ? `cannot be created in ${parent} (a file system that holds no files of ours, such as /proc or /sys)`
         : `its parent directory ${parent} does not exist`;

@@ -50,7 +50,7 @@ export interface SoakOptions {
   cwd?: string;
   onOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
   onProgress?: (p: SoakProgress) => void;
-  /** One-line notices between samples: "taking heap snapshot 2/3", … */
+  /** One-line notices between samples: "taking heap snapshot 2/3", …; "warning: …" ones are also in the report. */
   onNotice?: (message: string) => void;
   signal?: AbortSignal;
 }

@@ -13,7 +13,7 @@ import {
   type StartedChild,
 } from './child.js';
 import { connectInspector, type InspectorProbe } from './inspector.js';
-import { connectServing } from './serving.js';
+import { connectServing, listensOn } from './serving.js';
 import { startLoad, type LoadDriver, type LoadStats } from './load.js';
 import { resolveOptions, type SoakOptions } from './options.js';
 import { readProc } from './proc.js';
@@ -62,6 +62,8 @@ export interface SoakReport {
   /** The load up to the verdict: the same span as `elapsedMs` (the load during heap snapshots is not counted). */
   load: LoadStats & { connections: number; rate: number; rps: number };
   target: { pid: number; attached: boolean; exited?: { code: number | null; signal: string | null } };
+  /** What may make the verdict say less than it seems (an attached process the URL may not reach). */
+  warnings: string[];
   /** What measuring cost the target: forced full GCs and their pauses. */
   cost: { forcedGcs: number; gcsPerMinute: number; gcPauseMs: { mean: number; max: number }; quietMs: number };
 }
@@ -103,6 +105,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   let child: StartedChild | undefined;
   let probe: InspectorProbe | undefined;
   let load: LoadDriver | undefined;
+  const warnings: string[] = [];
   try {
     if (o.attach) {
       const inspectorUrl = await findInspector(o.attach, o.startTimeoutMs, o.signal);
@@ -115,6 +118,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         throw new SoakAttachError(
           `--attach pid:${o.attach.pid}: the inspector on 127.0.0.1:9229 belongs to pid ${probe.pid} (another process holds port 9229)`,
         );
+      // A proxy in front may pass the load on to it (so not refused); a URL of another service
+      // would leave the measured process idle, and a no-leak verdict would mean nothing.
+      const loadPort = Number(new URL(url).port || 80);
+      if ((await probe.evaluate(listensOn(loadPort)).catch(() => true)) === false) {
+        const warning = `pid ${probe.pid} does not listen on port ${loadPort}, where --url sends the load: unless something in front passes it on to this process, the soak measures a process the load does not reach`;
+        warnings.push(warning);
+        o.onNotice?.(`warning: ${warning}`);
+      }
     } else {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -308,6 +319,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         attached: o.attach !== undefined,
         ...(exited ? { exited: { code: exited.code, signal: exited.signal } } : {}),
       },
+      warnings,
       cost: {
         forcedGcs: gcs.length,
         gcsPerMinute: (gcs.length * 60_000) / Math.max(1, elapsedMs),

@@ -8,7 +8,7 @@ import { EXIT_GRACE_MS, exitedWithin, SoakStartError, withOutput, type StartedCh
 import { connectInspector, type InspectorProbe } from './inspector.js';
 
 /** True in a target that has a listening server on `port` (any address). */
-const listensOn = (port: number): string => `(() => {
+export const listensOn = (port: number): string => `(() => {
   for (const h of process._getActiveHandles()) {
     if (h && h.listening === true && typeof h.address === 'function') {
       const a = h.address();

@@ -108,15 +108,43 @@ test('--attach PORT measures a running leaking service, reports it as attached a
     else assert.ok([1, 3].includes(r.code ?? -1), `exit ${r.code}: ${r.stdout}${r.stderr}${s.describe()}`);
     const report = JSON.parse(readFileSync(json, 'utf8')) as {
       target: { pid: number; attached: boolean };
+      warnings: string[];
       command: string[];
       samples: { rss?: number }[];
     };
     assert.deepEqual(report.target, { pid: s.child.pid, attached: true });
+    assert.deepEqual(report.warnings, [], 'the load reaches the attached process');
     assert.deepEqual(report.command, []);
     assert.ok(report.samples.length > 10 && report.samples.every((x) => (x.rss ?? 0) > 1e6));
     assert.equal(s.child.exitCode, null, 'the attached service still runs');
   } finally {
     await s.stop();
+  }
+});
+
+test('--attach with a --url the attached process does not listen on: warned at once and in the report', { timeout: 30_000 }, async () => {
+  const measured = await service('ok-slow', true);
+  const other = await service('ok-slow', false); // the load goes here: the measured process stays idle
+  const stop = new AbortController();
+  const notices: string[] = [];
+  try {
+    const report = await runSoak({
+      attach: { port: measured.inspectorPort! },
+      url: `http://127.0.0.1:${other.port}`,
+      durationMs: 14_000,
+      snapshots: 0,
+      signal: stop.signal,
+      onNotice: (m) => {
+        notices.push(m);
+        stop.abort(); // the warning is all this test needs
+      },
+    });
+    const warning = `pid ${measured.child.pid} does not listen on port ${other.port}, where --url sends the load: unless something in front passes it on to this process, the soak measures a process the load does not reach`;
+    assert.deepEqual(notices, [`warning: ${warning}`]);
+    assert.deepEqual(report.warnings, [warning]);
+  } finally {
+    await measured.stop();
+    await other.stop();
   }
 });
 

@@ -100,6 +100,7 @@ figcaption{font-weight:600;margin:16px 0 4px}.key{font-weight:400;margin-left:12
 </style></head><body>
 <h1>headroom soak: <span class="v" style="--v:${COLOR[r.verdict]}">${r.verdict.toUpperCase()}</span></h1>
 <p>${e(r.reason)}</p>
+${(r.warnings ?? []).map((w) => `<p class="warn">warning: ${e(w)}</p>`).join('\n')}
 <table>
 <tr><th>target</th><td>${target} — load to ${e(r.url)}</td></tr>
 <tr><th>started</th><td>${e(r.startedAt)}; measured ${num(r.elapsedMs / 1000)} s of a ${num(r.budgetMs / 1000, 0)} s budget (warm-up ${num(r.warmupMs / 1000, 0)} s)</td></tr>

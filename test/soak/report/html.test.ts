@@ -38,6 +38,7 @@ function report(rounds: SoakReport['rounds']): SoakReport {
       rps: 37.5,
     },
     target: { pid: 42, attached: false },
+    warnings: [],
     cost: { forcedGcs: 2, gcsPerMinute: 15, gcPauseMs: { mean: 3, max: 4 }, quietMs: 100 },
   } as SoakReport;
 }
