@@ -26,13 +26,22 @@ function parseFlags(argv: string[]): Record<string, string | undefined> {
     }
     return values as Record<string, string | undefined>;
   } catch (err) {
-    const unknown = /'--([^'=]+)/.exec((err as Error).message)?.[1];
+    // Said as the other commands say it (parseArgs's own words name its API: "Option '--port <value>'").
+    const { code, message } = err as NodeJS.ErrnoException;
+    const name = /'--([^'= ]+)/.exec(message)?.[1];
     const names = Object.keys(flags);
-    // A prefix finds what edit distance misses (--upstream → --upstream-url).
-    const hint = unknown ? (suggest(unknown, names) ?? names.find((n) => n.startsWith(`${unknown}-`))) : undefined;
-    // A stray argument is often a secret split off its flag (`--headroom-admin-token= s3cret`).
-    const message = (err as Error).message.replace(/^(Unexpected argument )'[^']*'/, "$1'<hidden>'");
-    fail(`${message}${hint ? ` (did you mean --${hint}?)` : ''}\nRun "headroom serve --help" for every flag.`, 2);
+    let why: string;
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && name) {
+      // A prefix finds what edit distance misses (--upstream → --upstream-url).
+      const hint = suggest(name, names) ?? names.find((n) => n.startsWith(`${name}-`));
+      why = `unknown option --${name}${hint ? ` (did you mean --${hint}?)` : ''}`;
+    } else if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && name)
+      why = `--${name} needs a value (one that starts with a dash is given as --${name}=VALUE)`;
+    else if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')
+      // Not shown: a stray argument is often a secret split off its flag (`--headroom-admin-token= s3cret`).
+      why = "unexpected argument '<hidden>': serve takes only flags, each as --flag VALUE or --flag=VALUE";
+    else why = message;
+    fail(`${why}\nRun "headroom serve --help" for every flag.`, 2);
   }
 }
 

@@ -286,7 +286,7 @@ describe('disk store', () => {
     for (const dir of [file, join(file, 'cache')]) {
       assert.throws(() => new DiskStore({ dir }), {
         code: 'HEADROOM_CONFIG_INVALID',
-        message: `disk cache directory ${dir} (CACHE_DIR / disk.dir) cannot be used: it, or a folder on its path, is a file, not a directory`,
+        message: `disk cache directory ${dir} (CACHE_DIR / disk.dir): it, or a folder on its path, is a file, not a directory`,
       });
     }
   });

@@ -32,7 +32,7 @@ test('bad configuration exits 2 without printing a password, a token or a secret
     assert.match(secrets!, /^ {2}HEADROOM_ADMIN_TOKEN=<hidden>: /m);
     assert.match(secrets!, /^ {2}REDIS_URL=<hidden>: /m);
     assert.match(configFile!, /not valid JSON/);
-    assert.match(runs[4]!.output(), /Unexpected argument '<hidden>'/);
+    assert.match(runs[4]!.output(), /unexpected argument '<hidden>': serve takes only flags/);
     assert.match(runs[5]!.output(), /^ {2}UPSTREAM_URL=http:\/\/127\.0\.0\.1:9\/base\?key=<hidden>&v=2: .*without a \?query/m);
     for (const text of runs.map((r) => r.output())) assert.ok(!/S3cret/i.test(text), text);
   } finally {

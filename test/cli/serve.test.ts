@@ -40,7 +40,7 @@ test('values only the machine or the routes can refuse exit 2 with their line, n
     // Under /proc a recursive mkdir would retry for ever: refused at once.
     [
       { CACHE_DIR: '/proc/headroom-cache' },
-      /^ {2}disk cache directory \/proc\/headroom-cache \(CACHE_DIR \/ disk\.dir\) cannot be used: ENOENT/m,
+      /^ {2}disk cache directory \/proc\/headroom-cache \(CACHE_DIR \/ disk\.dir\): cannot be created in \/proc \(a file system that holds no files of ours/m,
     ],
     [{ HOST: '999.1.1.1' }, /^ {2}HOST=999\.1\.1\.1: must be an IP address \(0\.0\.0\.0, ::, 127\.0\.0\.1\) or a host name/m],
   ] as const) {
@@ -96,7 +96,16 @@ test('an unknown flag exits 2 with a suggestion', async () => {
   // A flag is its variable's name in kebab-case: --upstream is not a flag, --upstream-url is.
   const short = await runCli(['serve', '--upstream', 'http://127.0.0.1:9']);
   assert.equal(short.code, 2);
-  assert.match(short.stderr, /did you mean --upstream-url\?/);
+  assert.match(short.stderr, /^headroom: unknown option --upstream \(did you mean --upstream-url\?\)$/m);
+  // A flag without its value, in the words the other commands use.
+  for (const args of [
+    ['serve', '--port'],
+    ['serve', '--port', '-5'],
+  ]) {
+    const missing = await runCli(args);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^headroom: --port needs a value \(one that starts with a dash is given as --port=VALUE\)$/m);
+  }
   // A repeated flag is refused (parseArgs would keep the last, whichever the user meant).
   const twice = await runCli(['serve', '--port', '0', '--port=8080']);
   assert.equal(twice.code, 2);

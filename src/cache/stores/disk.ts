@@ -582,7 +582,7 @@ function claimDir(dir: string): void {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' && existsSync(join(dir, MARKER))) return;
     const why = fsReason(err, dir, true);
-    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `disk cache directory ${dir} (CACHE_DIR / disk.dir) cannot be used: ${why}`, {
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `disk cache directory ${dir} (CACHE_DIR / disk.dir): ${why}`, {
       cause: err,
     });
   }
