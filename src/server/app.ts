@@ -84,8 +84,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // absolute-form target (http://host/health; the proxy's raw path takes only origin-form, so the
   // proxy's own absolute-form requests come this way too) is routed by its path: from here on the
   // request carries that path alone, once the host it names is the Host header's.
+  const stallMs = config.proxy.clientTimeout;
   app.addHook('onRequest', (request, reply, done) => {
     const raw = request.raw;
+    // A pipelined request follows an answer whose stall bound (below) is still on the socket: the
+    // wait for this one's answer is not the client's doing.
+    if (raw.socket?.timeout === stallMs) raw.socket.setTimeout(0);
     if (declaresBody(raw)) reply.header('connection', 'close');
     const dropped = droppedHeaderLines(raw);
     if (dropped) return done(new HeadroomError('HEADROOM_HEADERS_TOO_LARGE', dropped));
@@ -96,6 +100,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       raw.url = originForm(url);
     }
     done(problem ? new HeadroomError('HEADROOM_BAD_REQUEST', `${problem} (RFC 9112 §3.2)`) : undefined);
+  });
+  // A buffered answer (an image, the metrics page, a JSON report) is all in memory: when it sits
+  // unwritten, only a client that does not read holds it, with its connection and its Buffer. The
+  // socket is closed once it makes no progress for CLIENT_TIMEOUT, as the proxy cuts a stalled
+  // reader; after the answer, Node's keep-alive timeout replaces the bound. Streams (the dashboard
+  // feed, a passed-through original) watch their own stalls.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (typeof payload === 'string' || Buffer.isBuffer(payload)) reply.raw.setTimeout(stallMs);
+    done(null, payload);
   });
 
   // The gateway's own JSON endpoints, compressed per COMPRESSION_* (proxied bodies are never

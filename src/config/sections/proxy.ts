@@ -24,7 +24,11 @@ export const proxyOptions = {
   queueTimeout: option(a.queueTimeout),
   memoryThresholdPercent: option(a.memoryThresholdPercent),
   streamTimeout: option(p.streamTimeout),
-  clientTimeout: option(p.clientTimeout),
+  // Gateway-only use too (server/app.ts): a library proxy has no such routes.
+  clientTimeout: option({
+    ...p.clientTimeout,
+    doc: `${p.clientTimeout.doc} The gateway's own routes close a connection whose answer (an image, /metrics) makes no progress for this long too.`,
+  }),
   clientMinRate: option(p.clientMinRate),
   maxBufferSize: option(p.maxBufferSize),
   // Gateway-only: a library proxy caches when it is given a cache.
