@@ -43,7 +43,7 @@ export const ERRORS = {
   },
   HEADROOM_SNAPSHOT_REFUSED: {
     status: 409,
-    doc: 'A heap snapshot was refused: one is in progress, memory or disk space is too low, or the directory would be over its cap.',
+    doc: 'A heap snapshot was refused: one is in progress, the last one was too recent (Retry-After), memory or disk space is too low, or the directory would be over its cap.',
   },
   // admission control and memory protection
   HEADROOM_OVERLOADED: { status: 503, doc: 'Concurrency limit reached and the queue is full; see Retry-After.' },

@@ -11,6 +11,7 @@ import { createSnapshotWriter } from './snapshot.js';
 import { nextStatus, statusRank } from './status.js';
 import { PostGcTrend } from './trend.js';
 import { toPercent } from '../options/units.js';
+import { HeadroomError } from '../errors.js';
 import type {
   HealthReport,
   HeapSnapshotResult,
@@ -22,6 +23,22 @@ import type {
   StatusListener,
   Thresholds,
 } from './types.js';
+
+/**
+ * A snapshot stops the process while V8 writes it (a second for a small heap, a minute for a large
+ * one): after one asked for (the admin API), the next waits this many times as long, so requests,
+ * health probes and the monitor get at least nine tenths of the time whatever a client retries.
+ */
+const MANUAL_SNAPSHOT_SPACING = 9;
+
+function tooSoon(waitMs: number, tookMs: number): HeadroomError {
+  const seconds = Math.ceil(waitMs / 1000);
+  return new HeadroomError(
+    'HEADROOM_SNAPSHOT_REFUSED',
+    `the last heap snapshot stopped the process for ${tookMs} ms; the next can be taken in ${seconds} s (snapshots get at most a tenth of the time)`,
+    { headers: { 'retry-after': String(seconds) } },
+  );
+}
 
 export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryMonitor {
   const o = resolveMonitorOptions(options);
@@ -59,6 +76,8 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
   let lastAutoSnapshotAt = -Infinity;
   let lastHistoryAt = -Infinity;
   let pendingSnapshot: Promise<unknown> | undefined;
+  let nextManualSnapshotAt = -Infinity;
+  let lastManualSnapshotMs = 0;
   // /health is polled far more often than samples change: build the report once per sample.
   let reportCache: { sample: MemorySample; report: HealthReport } | undefined;
 
@@ -207,7 +226,13 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
       return () => void pressureListeners.delete(listener);
     },
     writeHeapSnapshot(): Promise<HeapSnapshotResult> {
-      return snapshots.write();
+      const wait = nextManualSnapshotAt - performance.now();
+      if (wait > 0) return Promise.reject(tooSoon(wait, lastManualSnapshotMs));
+      return snapshots.write().then((r) => {
+        lastManualSnapshotMs = r.durationMs;
+        nextManualSnapshotAt = performance.now() + MANUAL_SNAPSHOT_SPACING * r.durationMs;
+        return r;
+      });
     },
   };
 

@@ -90,6 +90,24 @@ describe('writeHeapSnapshot', () => {
     await monitor.close();
   });
 
+  // Each snapshot stops the process while it is written: a client retrying at once must not keep
+  // it stopped (health probes and requests wait meanwhile).
+  test('after one snapshot the next waits nine times as long as it took (409, Retry-After)', async () => {
+    const dir = await tempDir();
+    const monitor = createMemoryMonitor({ autoStart: false, snapshotDir: dir });
+    const r = await monitor.writeHeapSnapshot();
+    let retryAfter = '';
+    await assert.rejects(monitor.writeHeapSnapshot(), (err: unknown) => {
+      refused(new RegExp(`^the last heap snapshot stopped the process for ${r.durationMs} ms; the next can be taken in \\d+ s`))(err);
+      retryAfter = (err as { headers: Record<string, string> }).headers['retry-after']!;
+      return true;
+    });
+    assert.ok(Number(retryAfter) >= 1 && Number(retryAfter) <= Math.ceil((9 * r.durationMs) / 1000), retryAfter);
+    assert.equal((await readdir(dir)).length, 1, 'no second file');
+    await rm(r.path);
+    await monitor.close();
+  });
+
   test('refuses when the disk has less room than the snapshot needs (nothing is written)', async () => {
     const dir = await tempDir();
     const petabyte = 2 ** 50;
