@@ -57,7 +57,7 @@ export const imageSpecs = {
   }),
   timeout: duration({
     env: 'IMAGE_TIMEOUT',
-    doc: 'Download timeout for a source image (504); also the longest a client may leave a passed-through original unread before its connection is cut (its origin fetch and admission slot let go).',
+    doc: 'Download timeout for a source image (504); also the longest a client may leave an image unread before its connection is cut (a passed-through original: its origin fetch and admission slot let go; a buffered answer: its Buffer).',
     default: 15_000,
     min: 100,
     max: 600_000,

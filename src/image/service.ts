@@ -95,6 +95,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   }
 
   return {
+    clientTimeout: o.timeout,
     handle(req) {
       return counted(async () => {
         if (closed) throw new HeadroomError('HEADROOM_DRAINING', 'the image service is closed');

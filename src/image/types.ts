@@ -134,6 +134,11 @@ export interface ImageStats {
 }
 
 export interface ImageService {
+  /**
+   * IMAGE_TIMEOUT, ms: also the longest a client may leave an answer unread. The routes cut a
+   * buffered answer's connection after that long without progress (the service cuts a stream).
+   */
+  readonly clientTimeout?: number;
   handle(req: ImageRequest): Promise<ImageResponse>;
   meta(query: Record<string, unknown>, signal?: AbortSignal): Promise<ImageMeta>;
   stats(): ImageStats;

@@ -11,6 +11,7 @@ import { HeadroomError } from '../errors.js';
 import { authorityProblem, droppedHeaderLines, hostFromTarget, hostProblem, originForm } from '../proxy/headers.js';
 import { declaresBody } from '../proxy/respond.js';
 import { continueOnRead } from '../toolkit/continue.js';
+import { boundUnread } from '../toolkit/response.js';
 import { clientErrorHandler, refuseUnservable } from './client-error.js';
 import { registerCompression } from './compress.js';
 import { installErrorHandlers } from './error-handler.js';
@@ -88,8 +89,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', (request, reply, done) => {
     const raw = request.raw;
     // A pipelined request follows an answer whose stall bound (below) is still on the socket: the
-    // wait for this one's answer is not the client's doing.
-    if (raw.socket?.timeout === stallMs) raw.socket.setTimeout(0);
+    // wait for this one's answer is not the client's doing. (Node has already taken off its
+    // keep-alive timeout, and the gateway sets no server timeout: any bound here is one of ours.)
+    if (raw.socket?.timeout) raw.socket.setTimeout(0);
     if (declaresBody(raw)) reply.header('connection', 'close');
     const dropped = droppedHeaderLines(raw);
     if (dropped) return done(new HeadroomError('HEADROOM_HEADERS_TOO_LARGE', dropped));
@@ -101,13 +103,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
     done(problem ? new HeadroomError('HEADROOM_BAD_REQUEST', `${problem} (RFC 9112 §3.2)`) : undefined);
   });
-  // A buffered answer (an image, the metrics page, a JSON report) is all in memory: when it sits
-  // unwritten, only a client that does not read holds it, with its connection and its Buffer. The
-  // socket is closed once it makes no progress for CLIENT_TIMEOUT, as the proxy cuts a stalled
-  // reader; after the answer, Node's keep-alive timeout replaces the bound. Streams (the dashboard
-  // feed, a passed-through original) watch their own stalls.
+  // A buffered answer (the metrics page, a JSON report) is all in memory: when it sits unwritten,
+  // only a client that does not read holds it, with its connection and its Buffer. The socket is
+  // closed once it makes no progress for CLIENT_TIMEOUT, as the proxy cuts a stalled reader, unless
+  // the route set its own bound (an image: IMAGE_TIMEOUT); after the answer, Node's keep-alive
+  // timeout replaces it. Streams (the dashboard feed, a passed-through original) watch their own stalls.
   app.addHook('onSend', (_request, reply, payload, done) => {
-    if (typeof payload === 'string' || Buffer.isBuffer(payload)) reply.raw.setTimeout(stallMs);
+    if ((typeof payload === 'string' || Buffer.isBuffer(payload)) && !reply.raw.socket?.timeout) boundUnread(reply.raw, stallMs);
     done(null, payload);
   });
 

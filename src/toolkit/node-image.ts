@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { HeadroomError } from '../errors.js';
 import type { ImageService } from '../image/types.js';
-import { errorResponse, writePlain } from './response.js';
+import { boundUnread, errorResponse, writePlain } from './response.js';
 
 const headerValue = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v.join(', ') : v);
 
@@ -43,6 +43,8 @@ export async function serveNodeImage(image: ImageService, req: IncomingMessage, 
     const body = req.method === 'HEAD' || r.body === undefined ? undefined : r.body;
     if (body === undefined || Buffer.isBuffer(body)) {
       if (r.body && !Buffer.isBuffer(r.body)) r.body.destroy();
+      // A buffered image sits unwritten only while the client does not read: bounded as a stream is.
+      if (body && image.clientTimeout) boundUnread(res, image.clientTimeout);
       res.end(body);
       return;
     }

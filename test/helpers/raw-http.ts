@@ -1,5 +1,7 @@
 // Raw HTTP over a TCP socket, for what a well-behaved client library will not send: duplicate
 // headers, broken framing, stalled uploads, clients that stop reading.
+import { once } from 'node:events';
+import type { Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 
 export interface RawReply {
@@ -96,4 +98,32 @@ export async function uploadOnContinue(url: string, head: string, body: string):
     },
     5_000,
   );
+}
+
+/**
+ * Asks `server` for `path` and never reads the answer; resolves once the server has closed the
+ * connection (within `withinMs`, else rejects). A paused socket does not see the close itself until
+ * it reads, so the server's side is watched, then the client reads to the end.
+ */
+export async function stallReading(server: Server, url: string, path: string, withinMs = 10_000): Promise<void> {
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const s = await openSocket(url);
+  s.on('error', () => {});
+  s.pause();
+  s.write(`GET ${path} HTTP/1.1\r\nHost: stalled.example\r\n\r\n`);
+  const [serverSide] = await accepted;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      once(serverSide, 'close'),
+      new Promise((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`the server kept a client that does not read ${path} for ${withinMs} ms`)), withinMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+  const closed = once(s, 'close');
+  s.resume();
+  await closed;
 }

@@ -10,7 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../../src/config/index.js';
 import { createMemoryMonitor } from '../../src/monitor/index.js';
-import { buildApp } from '../../src/server/app.js';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, type RouteRegistrar } from '../../src/server/app.js';
+import { imageRoutes } from '../../src/server/routes/image.js';
+import type { ImageService } from '../../src/image/types.js';
 import { createLogger } from '../../src/server/logger.js';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { request } from '../helpers/http.js';
@@ -21,6 +24,7 @@ import {
   jsonBody,
   openSocket,
   rawRequest,
+  stallReading,
   uploadOnContinue,
   type RawReply,
 } from '../helpers/raw-http.js';
@@ -191,40 +195,49 @@ describe('slow clients cannot hold upstream slots', () => {
 });
 
 describe("a client that stops reading a buffered answer of the gateway's own routes", () => {
-  test('is cut after CLIENT_TIMEOUT without progress (not held for ever); a client that reads gets it whole', async () => {
-    const { config } = loadConfig({ env: { PORT: '0', LOG_LEVEL: 'silent', CLIENT_TIMEOUT: '300ms' } });
+  // More than the kernel buffers of both ends take, so the answer backs up into Node.
+  const big = Buffer.alloc(32 * 1024 * 1024, 0x62);
+
+  async function withApp(
+    env: Record<string, string>,
+    routes: RouteRegistrar[],
+    use: (url: string, app: FastifyInstance) => Promise<void>,
+  ): Promise<void> {
+    const { config } = loadConfig({ env: { PORT: '0', LOG_LEVEL: 'silent', ...env } });
     const monitor = createMemoryMonitor({ ...config.monitor });
-    // More than the kernel buffers of both ends take, so the answer backs up into Node (an image
-    // route's transformed image is such a Buffer).
-    const big = Buffer.alloc(32 * 1024 * 1024, 0x62);
     const app = await buildApp({
       config,
       logger: createLogger('silent'),
       monitor,
       registry: new Registry(),
       isDraining: () => false,
-      routes: [(scope) => void scope.get('/big', (_request, reply) => reply.type('application/octet-stream').send(big))],
+      routes,
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
-    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     try {
-      const reader = await request(`${url}/big`);
-      assert.equal(reader.status, 200);
-      assert.equal(reader.body.length, big.length);
-      const accepted = once(app.server, 'connection') as Promise<[Socket]>;
-      const stalled = await openSocket(url);
-      stalled.on('error', () => {});
-      stalled.pause(); // never reads: a paused socket does not see the close either, until it reads
-      stalled.write('GET /big HTTP/1.1\r\nHost: shop.example\r\n\r\n');
-      const [serverSide] = await accepted;
-      await within(once(serverSide, 'close'), 10_000, 'the gateway to close the stalled connection');
-      const closed = once(stalled, 'close');
-      stalled.resume();
-      await closed;
+      await use(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, app);
     } finally {
       await app.close();
       await monitor.close();
     }
+  }
+
+  test('is cut after CLIENT_TIMEOUT without progress (not held for ever); a client that reads gets it whole', async () => {
+    const routes = [
+      (scope: FastifyInstance) => void scope.get('/big', (_request, reply) => reply.type('application/octet-stream').send(big)),
+    ];
+    await withApp({ CLIENT_TIMEOUT: '300ms' }, routes, async (url, app) => {
+      const reader = await request(`${url}/big`);
+      assert.equal(reader.status, 200);
+      assert.equal(reader.body.length, big.length);
+      await stallReading(app.server, url, '/big');
+    });
+  });
+
+  test("an image is cut after the image service's IMAGE_TIMEOUT (its bound for a stream too)", async () => {
+    const image = { clientTimeout: 300, handle: async () => ({ status: 200, headers: { 'content-type': 'image/png' }, body: big }) };
+    const routes = [(scope: FastifyInstance) => imageRoutes(scope, { image: image as unknown as ImageService })];
+    await withApp({ CLIENT_TIMEOUT: '10m' }, routes, async (url, app) => stallReading(app.server, url, '/image?url=x'));
   });
 });
 

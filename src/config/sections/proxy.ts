@@ -27,7 +27,7 @@ export const proxyOptions = {
   // Gateway-only use too (server/app.ts): a library proxy has no such routes.
   clientTimeout: option({
     ...p.clientTimeout,
-    doc: `${p.clientTimeout.doc} The gateway's own routes close a connection whose answer (an image, /metrics) makes no progress for this long too.`,
+    doc: `${p.clientTimeout.doc} The gateway's own routes close a connection whose answer (/metrics, an admin report) makes no progress for this long too (an image's: IMAGE_TIMEOUT).`,
   }),
   clientMinRate: option(p.clientMinRate),
   maxBufferSize: option(p.maxBufferSize),

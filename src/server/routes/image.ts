@@ -3,6 +3,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { HeadroomError } from '../../errors.js';
 import type { ImageService } from '../../image/types.js';
+import { boundUnread } from '../../toolkit/response.js';
 
 export interface ImageRouteOptions {
   image: ImageService;
@@ -28,7 +29,10 @@ export async function imageRoutes(app: FastifyInstance, { image }: ImageRouteOpt
       signal: clientSignal(reply),
     });
     reply.code(res.status).headers(res.headers);
-    return res.body === undefined ? reply.send() : reply.send(res.body);
+    if (res.body === undefined) return reply.send();
+    // A buffered image sits unwritten only while the client does not read: bounded as a stream is.
+    if (Buffer.isBuffer(res.body) && image.clientTimeout) boundUnread(reply.raw, image.clientTimeout);
+    return reply.send(res.body);
   });
 
   app.get('/image/meta', async (request, reply) => {
