@@ -29,8 +29,9 @@ describe('proxy options: one home', () => {
       assert.ok(spec, `${opt.env} is not built from a spec of src/proxy or src/admission`);
       used.add(spec);
       for (const field of ['env', 'doc', 'accepted', 'default', 'defaultText', 'secret'] as const) {
-        // The gateway adds its own rule to the prefix's text (its routes); the part's text comes first.
-        if (field === 'doc' && key === 'prefix') assert.ok(opt.doc.startsWith(spec.doc), `${opt.env}.doc`);
+        // The gateway adds what its own routes make of the prefix and the client timeout; the part's text comes first.
+        if (field === 'doc' && (key === 'prefix' || key === 'clientTimeout'))
+          assert.ok(opt.doc.startsWith(spec.doc) && opt.doc.length > spec.doc.length, `${opt.env}.doc`);
         else assert.equal(opt[field], spec[field], `${opt.env}.${field}`);
       }
       assert.deepEqual((config.proxy as Record<string, unknown>)[key], spec.default, `${opt.env}: config default`);
