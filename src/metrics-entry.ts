@@ -10,5 +10,6 @@ export { registerCacheMetrics } from './metrics/cache.js';
 export { registerProxyMetrics } from './metrics/proxy.js';
 export { registerImageMetrics } from './metrics/image.js';
 export { registerLogShipMetrics } from './metrics/log.js';
+export { registerDashboardMetrics } from './metrics/dashboard.js';
 export { exposition } from './metrics/exposition.js';
 export { createMetricsRegistry, type AppRequestStats, type MetricsParts } from './toolkit/metrics.js';

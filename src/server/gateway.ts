@@ -23,6 +23,7 @@ import { createGatewayLogger } from './logger.js';
 import { reportShipping } from './ship-report.js';
 import type { LogShipper } from '../log/types.js';
 import { registerLogShipMetrics } from '../metrics/log.js';
+import { registerDashboardMetrics } from '../metrics/dashboard.js';
 import { registerRequestAccountingMetrics } from '../metrics/accounting.js';
 import type { RequestAccounting } from '../log/accounting.js';
 import { accountProxy, gatewayAccounting } from './accounting.js';
@@ -244,7 +245,12 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       logger: logger.child({ part: 'dashboard' }),
     });
     const dashboardMounts = { routes: mount(dashboardRoutes, { dashboard }), admin: mount(dashboardAdminRoutes, { dashboard }) };
-    parts.push({ name: 'dashboard', close: () => dashboard.close(), ...dashboardMounts });
+    parts.push({
+      name: 'dashboard',
+      close: () => dashboard.close(),
+      metrics: (r) => registerDashboardMetrics(r, dashboard),
+      ...dashboardMounts,
+    });
 
     const registry: Registry = new PromRegistry();
     registerProcessMetrics(registry);

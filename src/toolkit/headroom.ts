@@ -200,7 +200,9 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
     let draining = false;
     let unready = false;
     const requests = (): AppRequestStats => ({ inFlight: inFlight.value(), shed: shedCount });
-    const metricParts = { monitor, cache, proxy, image, requests };
+    const dashboard = createDashboard(nested({ logger: o.logger, ...o.dashboard, monitor, cache, proxy, image }, 'dashboard'));
+    closers.push(() => dashboard.close());
+    const metricParts = { monitor, cache, proxy, image, dashboard, requests };
     let registry: Registry;
     if (o.registry) {
       // The app's registry outlives this headroom: take its metrics out again on close.
@@ -210,8 +212,6 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       registry = o.registry;
     } else registry = createMetricsRegistry(metricParts, undefined, o.defaultMetrics);
     const responder = createHealthResponder(monitor, () => draining || unready);
-    const dashboard = createDashboard(nested({ logger: o.logger, ...o.dashboard, monitor, cache, proxy, image }, 'dashboard'));
-    closers.push(() => dashboard.close());
     const adminApi = createAdminApi({
       token: o.adminToken,
       rateLimit: o.adminRateLimit,

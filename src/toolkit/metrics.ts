@@ -13,6 +13,8 @@ import { registerCacheMetrics } from '../metrics/cache.js';
 import { partMetrics } from '../metrics/define.js';
 import { exposition } from '../metrics/exposition.js';
 import { registerImageMetrics } from '../metrics/image.js';
+import { registerDashboardMetrics } from '../metrics/dashboard.js';
+import type { LiveFeedStats } from '../observe/dashboard/index.js';
 import { registerMonitorMetrics } from '../metrics/monitor.js';
 import { registerProcessMetrics } from '../metrics/process.js';
 import { registerProxyMetrics } from '../metrics/proxy.js';
@@ -29,6 +31,7 @@ export interface MetricsParts {
   cache?: Cache;
   proxy?: Proxy;
   image?: ImageService;
+  dashboard?: { stats(): LiveFeedStats };
   requests: () => AppRequestStats;
 }
 
@@ -42,6 +45,7 @@ export function createMetricsRegistry(parts: MetricsParts, registry: Registry = 
   if (parts.cache) registerCacheMetrics(registry, parts.cache);
   if (parts.proxy) registerProxyMetrics(registry, parts.proxy);
   if (parts.image) registerImageMetrics(registry, parts.image);
+  if (parts.dashboard) registerDashboardMetrics(registry, parts.dashboard);
   const m = partMetrics(registry, parts.requests);
   m.gauge('headroom_app_requests_in_flight', "Requests of the app's own routes being answered now.", (s) => s.inFlight);
   m.counter('headroom_app_requests_shed_total', 'Requests of the app answered 503 because memory was critical.', (s) => s.shed);

@@ -72,4 +72,5 @@ export const registerCacheMetrics = nodeOnly<typeof Metrics.registerCacheMetrics
 export const registerProxyMetrics = nodeOnly<typeof Metrics.registerProxyMetrics>('registerProxyMetrics');
 export const registerImageMetrics = nodeOnly<typeof Metrics.registerImageMetrics>('registerImageMetrics');
 export const registerLogShipMetrics = nodeOnly<typeof Metrics.registerLogShipMetrics>('registerLogShipMetrics');
+export const registerDashboardMetrics = nodeOnly<typeof Metrics.registerDashboardMetrics>('registerDashboardMetrics');
 export const exposition = nodeOnly<typeof Metrics.exposition>('exposition');
