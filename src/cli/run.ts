@@ -1,7 +1,6 @@
 // `headroom run [options] -- <command>`: reads the container's memory limit, derives V8 flags,
 // runs the command with them and ends as it ends. Also `headroom serve`'s self-sizing: the gateway
 // re-runs itself under the runner when no heap flag was given and a memory limit binds.
-import { existsSync } from 'node:fs';
 import { constants, totalmem } from 'node:os';
 import { basename } from 'node:path';
 import v8 from 'node:v8';
@@ -10,7 +9,7 @@ import { derive, MiB, MIN_OLD_SPACE, type Derivation } from '../run/derive.js';
 import { explain } from '../run/explain.js';
 import { oomKillCount, readMemoryLimit, type MemoryLimit } from '../monitor/limit.js';
 import { findGivenFlags, ignoredByNode, splitNodeOptions, type GivenFlag } from '../run/node-flags.js';
-import { FORWARDED_SIGNALS, isNodeCommand, isPackageManager, plan, start, type ChildEnd } from '../run/runner.js';
+import { FORWARDED_SIGNALS, isNodeCommand, isPackageManager, plan, start, whyNotStarted, type ChildEnd } from '../run/runner.js';
 import { parseSize, SIZE_ACCEPTED, sizeProblem } from '../run/size.js';
 import { suggestFlag } from '../options/suggest.js';
 import { fail } from './fail.js';
@@ -195,15 +194,8 @@ async function runChild(command: string, args: string[], d: Derivation, explainI
   const cannotStart = (err: unknown): never => {
     const e = err as NodeJS.ErrnoException;
     off();
-    if (e.code === 'ENOENT')
-      fail(
-        command.includes('/') && existsSync(command)
-          ? `cannot run "${command}": the file exists, but the interpreter its #! line names was not found`
-          : `cannot run "${command}": not found`,
-        127,
-      );
-    if (e.code === 'EACCES') fail(`cannot run "${command}": permission denied`, 126);
-    if (e.code === 'E2BIG') fail(`cannot run "${command}": its arguments and environment are larger than the system allows (E2BIG)`, 126);
+    const why = whyNotStarted(e, command);
+    if (why) fail(`cannot run "${command}": ${why}`, e.code === 'ENOENT' ? 127 : 126);
     throw err;
   };
   let running: ReturnType<typeof start>;

@@ -12,6 +12,20 @@ export const FORWARDED_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIG
 /** Sent by a terminal to its whole foreground process group: the command has it already. */
 const TTY_SIGNALS = new Set<NodeJS.Signals>(['SIGINT', 'SIGQUIT']);
 
+/**
+ * Why `command` could not be started, in words (spawn's error), or undefined for an error that is
+ * not about starting it: not found (or the interpreter its #! line names), not executable, too large.
+ */
+export function whyNotStarted(err: NodeJS.ErrnoException, command: string): string | undefined {
+  if (err.code === 'ENOENT')
+    return command.includes('/') && existsSync(command)
+      ? 'the file exists, but the interpreter its #! line names was not found'
+      : 'not found';
+  if (err.code === 'EACCES') return 'permission denied (is it executable?)';
+  if (err.code === 'E2BIG') return 'its arguments and environment are larger than the system allows (E2BIG)';
+  return undefined;
+}
+
 export interface Plan {
   file: string;
   args: string[];

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { whyNotStarted } from '../run/runner.js';
 
 export class SoakStartError extends Error {
   override name = 'SoakStartError';
@@ -230,15 +231,10 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
       // Checked before the exit: the service usually dies of EADDRINUSE at once.
       if (inspectorUrl !== undefined && new URL(inspectorUrl).port === target.port && options.port !== undefined)
         throw new ServicePortTaken(`soak: the service's inspector took port ${target.port}, the one chosen for the service`);
-      if (spawnError) {
-        const how =
-          spawnError.code === 'ENOENT'
-            ? 'not found'
-            : spawnError.code === 'EACCES'
-              ? 'permission denied (is it executable?)'
-              : spawnError.message;
-        throw new SoakStartError(`soak: the command could not be started: ${argv[0]}: ${how}`);
-      }
+      if (spawnError)
+        throw new SoakStartError(
+          `soak: the command could not be started: ${argv[0]}: ${whyNotStarted(spawnError, argv[0]!) ?? spawnError.message}`,
+        );
       if (exit) {
         await outputRead();
         if (options.port !== undefined && portInUse(tail, options.port))
