@@ -7,11 +7,11 @@ import { createGcWatcher } from './gc.js';
 import { resolveMonitorOptions } from './options.js';
 import { buildReport } from './report.js';
 import { RingBuffer } from './ring.js';
-import { createSnapshotWriter } from './snapshot.js';
+import { createSnapshotWriter, refuse } from './snapshot.js';
 import { nextStatus, statusRank } from './status.js';
 import { PostGcTrend } from './trend.js';
 import { toPercent } from '../options/units.js';
-import { HeadroomError } from '../errors.js';
+import type { HeadroomError } from '../errors.js';
 import type {
   HealthReport,
   HeapSnapshotResult,
@@ -33,10 +33,9 @@ const MANUAL_SNAPSHOT_SPACING = 9;
 
 function tooSoon(waitMs: number, tookMs: number): HeadroomError {
   const seconds = Math.ceil(waitMs / 1000);
-  return new HeadroomError(
-    'HEADROOM_SNAPSHOT_REFUSED',
+  return refuse(
     `the last heap snapshot stopped the process for ${tookMs} ms; the next can be taken in ${seconds} s (snapshots get at most a tenth of the time)`,
-    { headers: { 'retry-after': String(seconds) } },
+    { 'retry-after': String(seconds) },
   );
 }
 

@@ -28,7 +28,8 @@ export interface SnapshotWriter {
   inProgress(): boolean;
 }
 
-const refuse = (message: string): HeadroomError => new HeadroomError('HEADROOM_SNAPSHOT_REFUSED', message);
+export const refuse = (message: string, headers?: Record<string, string>): HeadroomError =>
+  new HeadroomError('HEADROOM_SNAPSHOT_REFUSED', message, { headers });
 
 /** Total bytes of the regular files directly inside `dir`. */
 export async function dirBytes(dir: string): Promise<number> {

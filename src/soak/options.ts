@@ -157,6 +157,8 @@ export function resolveOptions(o: SoakOptions): ResolvedOptions {
   // duration is said by the duration's message, which names the budget it needs.
   const halfMax = LIMITS.durationMs.max / 2;
   const warmupOk = typeof warmupMs === 'number' && Number.isInteger(warmupMs) && warmupMs >= 0 && warmupMs <= halfMax;
+  // Only a given warm-up can be (the default is a sixth of the budget at most).
+  const warmupOver = warmupOk && durationOk && warmupMs > durationMs / 2;
   if (!warmupOk)
     problems.push(
       `warmupMs: ${typeof warmupMs === 'number' && Number.isFinite(warmupMs) ? `${warmupMs} ms (${formatMs(warmupMs)})` : String(warmupMs)} must be a whole number of ms from 0 to half the duration (at most ${formatMs(halfMax)})`,
@@ -198,7 +200,6 @@ export function resolveOptions(o: SoakOptions): ResolvedOptions {
     const intervalGiven = o.sampleIntervalMs !== undefined && Number.isFinite(sampleIntervalMs) && sampleIntervalMs > 0;
     const min = minDurationMs(thresholds, warmupGiven ? warmupMs : undefined, intervalGiven ? sampleIntervalMs : undefined);
     const room = durationOk && warmupOk ? roomFor(durationMs, warmupMs, sampleIntervalMs) : 0;
-    const warmupOver = warmupGiven && durationOk && warmupMs > durationMs / 2;
     const short = durationOk && (durationMs < LIMITS.durationMs.min || warmupOver || (warmupOk && room < need));
     if (!durationOk || !Number.isInteger(durationMs) || durationMs > max || short)
       problems.push(
@@ -211,7 +212,7 @@ export function resolveOptions(o: SoakOptions): ResolvedOptions {
       );
   } else {
     if (!durationOk || !Number.isInteger(durationMs)) problems.push(`durationMs: ${String(durationMs)} must be a whole number of ms`);
-    else if (warmupOk && warmupMs > durationMs / 2)
+    else if (warmupOver)
       problems.push(`warmupMs: ${warmupMs} ms (${formatMs(warmupMs)}) must be at most half the duration (${formatMs(durationMs / 2)})`);
   }
   if (problems.length > 0) throw new RangeError(`soak options:\n  ${problems.join('\n  ')}`);
