@@ -45,18 +45,27 @@ export interface StartedChild {
   /** Resolves when the child has exited. */
   readonly exited: Promise<void>;
   /**
-   * Resolves when the child has exited or has begun to: a Node process that calls process.exit()
-   * while our inspector is connected waits for it to disconnect ("Waiting for the debugger to
-   * disconnect...") and answers nothing meanwhile, so a measurement must not wait for it.
+   * Watches, from now on, for the child exiting or a process of its group beginning to: a Node
+   * process that exits while our inspector is connected waits for it to disconnect ("Waiting for
+   * the debugger to disconnect...") and answers nothing meanwhile, so a measurement must not wait
+   * for it. Only what happens after the call counts (but an exit, at any time): under a wrapper, a
+   * process the soak was attached to while looking for the service may have left before.
    */
-  readonly leaving: Promise<void>;
-  /** True once `leaving` has resolved. */
-  isLeaving(): boolean;
+  watchLeaving(): LeavingWatch;
   /** SIGTERM to the child's process group, SIGKILL after `graceMs`; resolves when it has exited. */
   stop(graceMs?: number): Promise<void>;
 }
 
+export interface LeavingWatch {
+  /** Resolves once the child exits, or a process of its group begins to, after the watch began. */
+  readonly leaving: Promise<void>;
+  /** True once `leaving` has resolved. */
+  isLeaving(): boolean;
+}
+
 const INSPECT = '--inspect=127.0.0.1:0';
+/** What Node prints when it exits while a debugger is connected (and only then). */
+const WAITING = 'Waiting for the debugger to disconnect';
 
 /** A start-up failure's message with the end of the service's output (which usually says why). */
 export function withOutput(what: string, child: Pick<StartedChild, 'tail'>): string {
@@ -142,10 +151,21 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
     }
   };
   if (child.pid !== undefined) process.once('exit', killOnExit);
-  let leavingNow = false;
-  let markLeaving!: () => void;
-  const leaving = new Promise<void>((resolve) => (markLeaving = resolve)).then(() => void (leavingNow = true));
+  /** The open watches' ends, each called once. */
+  const watches = new Set<() => void>();
+  const markLeaving = (): void => {
+    for (const end of watches) end();
+    watches.clear();
+  };
   void exited.then(markLeaving);
+  const watchLeaving = (): LeavingWatch => {
+    let now = false;
+    let end!: () => void;
+    const leaving = new Promise<void>((resolve) => (end = () => ((now = true), resolve())));
+    if (exit) end();
+    else watches.add(end);
+    return { leaving, isLeaving: () => now };
+  };
   const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   // After an exit its last words may still be in the pipes: 'close' follows once they are read. A
   // grandchild holding the pipes could delay that for ever, so the wait is bounded.
@@ -165,7 +185,12 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
     stderrLine = (stderrLine + c.toString('utf8')).slice(-4096);
     for (const m of stderrLine.matchAll(/Debugger listening on (ws:\/\/\S+)\s/g)) inspectorUrls.add(m[1]!);
     inspectorUrl ??= inspectorUrls.values().next().value;
-    if (stderrLine.includes('Waiting for the debugger to disconnect')) markLeaving();
+    // Each message once: what is before it and itself are dropped (the URLs there are taken above).
+    const at = stderrLine.lastIndexOf(WAITING);
+    if (at !== -1) {
+      stderrLine = stderrLine.slice(at + WAITING.length);
+      markLeaving();
+    }
   });
 
   /** Whether any process of the child's group is left (a wrapper's service may outlive the wrapper). */
@@ -217,8 +242,7 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
     tail: () => tail,
     exit: () => exit,
     exited,
-    leaving,
-    isLeaving: () => leavingNow,
+    watchLeaving,
     stop,
   };
 

@@ -158,7 +158,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const rounds: SoakRound[] = [];
     let quietMs = 0;
     // A service that dies mid-measurement never answers the inspector: its exit ends the wait.
-    const died = child?.leaving.then(() => {
+    // Watched from here: a process of the group the soak was attached to while it looked for the
+    // service (a wrapper's pre-script) may have left already.
+    const watch = child?.watchLeaving();
+    const died = watch?.leaving.then(() => {
       throw new Error('the service exited');
     });
     died?.catch(() => undefined); // raced by each measurement; a death between them is seen by the loop
@@ -207,7 +210,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         judgement.reason = `stopped before a verdict (${judgement.reason})`;
         break;
       }
-      if (child?.isLeaving()) {
+      if (child && watch?.isLeaving()) {
         judgement = { verdict: 'inconclusive', reason: await serviceExited(child, probe) };
         break;
       }
@@ -217,7 +220,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       } catch (err) {
         judgement = {
           verdict: 'inconclusive',
-          reason: child?.isLeaving() ? await serviceExited(child, probe) : `measuring failed: ${(err as Error).message}`,
+          reason: child && watch?.isLeaving() ? await serviceExited(child, probe) : `measuring failed: ${(err as Error).message}`,
         };
         break;
       }

@@ -32,6 +32,7 @@ export async function connectServing(child: StartedChild, url: URL, timeoutMs: n
   const probes = new Map<string, InspectorProbe | Error>();
   const deadline = performance.now() + timeoutMs;
   let serving: InspectorProbe | undefined;
+  const watch = child.watchLeaving();
   let letGo = false;
   try {
     for (;;) {
@@ -46,7 +47,7 @@ export async function connectServing(child: StartedChild, url: URL, timeoutMs: n
         if (p instanceof Error) continue;
         if ((await p.evaluate(listensOn(port)).catch(() => false)) === true) return (serving = p);
       }
-      if (child.isLeaving() && !letGo) {
+      if (watch.isLeaving() && !letGo) {
         // A Node process dying with our inspector attached (EADDRINUSE, say) waits for it to let go:
         // let go, so that it ends and prints why (which tells whether another start may work). Once:
         // under a wrapper the one leaving may be another process (a pre-script), not the command.

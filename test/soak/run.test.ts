@@ -1,6 +1,6 @@
 // runSoak's report: the load it states (requests, req/s) covers the same span as its elapsed time.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -119,4 +119,43 @@ test(
 // the port after the soak chose it).
 test('a service that cannot listen on the chosen port (EADDRINUSE) is started again on another one', { timeout: 60_000 }, () =>
   startsAgainOnAnotherPort((noted, serve) => `${noted}; ${serve}().once('listening', ${serve});`),
+);
+
+test(
+  'a process of the group that exits while the soak is attached to it, before the service is found, does not end the soak',
+  { timeout: 60_000 },
+  async () => {
+    await assertNoLeakedHandles(async () => {
+      // A wrapper starts a short-lived Node process (a pre-script's, say), then the service, which
+      // listens and then blocks for 5 s in a child process (its inspector cannot answer meanwhile):
+      // the soak, attached to the first while it waits for the service's answer, sees it exit
+      // ("Waiting for the debugger to disconnect..."). That was the short-lived process, not the
+      // service: the measuring must go on.
+      const dir = mkdtempSync(join(tmpdir(), 'headroom-soak-pre-'));
+      try {
+        writeFileSync(join(dir, 'pre.js'), 'setTimeout(() => {}, 3000);');
+        writeFileSync(
+          join(dir, 'service.js'),
+          `require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1', () =>
+            require('node:child_process').execFileSync('sleep', ['5']));`,
+        );
+        const stop = new AbortController();
+        const report = await runSoak({
+          command: ['sh', '-c', `"${process.execPath}" pre.js & sleep 1; exec "${process.execPath}" service.js`],
+          cwd: dir,
+          durationMs: 14_000,
+          warmupMs: 0,
+          connections: 1,
+          rate: 50,
+          onProgress: (p) => p.requests > 0 && stop.abort(),
+          signal: stop.signal,
+        });
+        assert.doesNotMatch(report.reason, /exited/);
+        assert.match(report.reason, /stopped before a verdict/);
+        assert.ok(report.samples.length >= 1, `samples: ${report.samples.length}`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  },
 );
