@@ -58,10 +58,14 @@ export function createAlerter(options: AlerterOptions): Alerter {
   }
 
   // Memory status has its hysteresis in the monitor (MEMORY_HYSTERESIS): no hold on top of it.
+  // Without one (0 points) every crossing would be an episode: then the time hold stands in.
+  const memoryHold = (thresholds: Thresholds): number => (thresholds.hysteresisPercent > 0 ? 0 : o.resolveAfter);
+
   function statusSteps(status: MemoryStatus, sample: MemorySample, thresholds: Thresholds, now: number, out: AlertEvent[]): void {
     const r = memoryReadings(status, sample, thresholds);
-    step('memory_warning', r.warning, now, 0, out);
-    step('memory_critical', r.critical, now, 0, out);
+    const hold = memoryHold(thresholds);
+    step('memory_warning', r.warning, now, hold, out);
+    step('memory_critical', r.critical, now, hold, out);
   }
 
   function dispatch(events: AlertEvent[]): void {
@@ -96,8 +100,12 @@ export function createAlerter(options: AlerterOptions): Alerter {
     const readings: [AlertName, Reading | undefined, number][] = [];
     const sample = read('monitor.current()', () => monitor.current());
     if (sample) {
-      const memory = read('memory status', () => memoryReadings(monitor.status(), sample, monitor.thresholds()));
-      readings.push(['memory_warning', memory?.warning, 0], ['memory_critical', memory?.critical, 0]);
+      const memory = read('memory status', () => {
+        const thresholds = monitor.thresholds();
+        return { ...memoryReadings(monitor.status(), sample, thresholds), hold: memoryHold(thresholds) };
+      });
+      const hold = memory?.hold ?? 0;
+      readings.push(['memory_warning', memory?.warning, hold], ['memory_critical', memory?.critical, hold]);
       if (o.heapForecast > 0) {
         const heap = read('heap forecast', () =>
           heapForecastReading(

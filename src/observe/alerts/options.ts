@@ -58,7 +58,7 @@ export const alertSpecs = {
   }),
   resolveAfter: duration({
     env: 'ALERT_RESOLVE_AFTER',
-    doc: 'A threshold alert resolves only after its condition has stayed clear this long, so a value hovering at the bound is one episode, not a flood. Memory status alerts use the monitor hysteresis (MEMORY_HYSTERESIS) instead.',
+    doc: 'A threshold alert resolves only after its condition has stayed clear this long, so a value hovering at the bound is one episode, not a flood. Memory status alerts use the monitor hysteresis (MEMORY_HYSTERESIS) instead, unless it is 0.',
     default: 60_000,
     min: 0,
     max: 3_600_000,

@@ -50,6 +50,27 @@ describe('alerts: memory status', () => {
     });
   });
 
+  test('without a hysteresis band (MEMORY_HYSTERESIS=0) the time hold stands in: flapping at the threshold is one episode', async () => {
+    await assertNoLeakedHandles(async () => {
+      const r = await rig({ resolveAfter: 60_000 }, undefined, { hysteresis: 0 });
+      r.heap(0.5);
+      for (let i = 0; i < 50; i++) {
+        r.heap(i % 2 ? 0.76 : 0.74); // every crossing changes the status; the last one is up
+        r.clock.now += 1_000;
+      }
+      r.heap(0.5);
+      r.clock.now += 59_000;
+      assert.deepEqual(r.alerter.check(), [], 'clear for 59 of the 60 s');
+      r.clock.now += 1_000;
+      const [resolved] = r.alerter.check();
+      assert.equal(resolved?.name, 'memory_warning');
+      assert.equal(resolved.status, 'resolved');
+      await r.alerter.flush();
+      assert.deepEqual(seen(r.receiver), [['memory_warning:firing'], ['memory_warning:resolved']]);
+      await r.close();
+    });
+  });
+
   test('a jump from healthy to critical is one notification carrying both alerts, and so is the way back', async () => {
     await assertNoLeakedHandles(async () => {
       const r = await rig();

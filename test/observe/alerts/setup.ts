@@ -23,9 +23,9 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-export async function rig(options: AlerterOptions = {}, mode?: ReceiverMode): Promise<Rig> {
+export async function rig(options: AlerterOptions = {}, mode?: ReceiverMode, monitorOptions: { hysteresis?: number } = {}): Promise<Rig> {
   const mem = fakeMemory(1024 * 1024 * 1024);
-  const monitor = createMemoryMonitor({ sampler: mem.sampler, autoStart: false, rssLimit: null, historyInterval: 0 });
+  const monitor = createMemoryMonitor({ sampler: mem.sampler, autoStart: false, rssLimit: null, historyInterval: 0, ...monitorOptions });
   const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
   const trend = { bytesPerHour: null as number | null, postGc: 100 * 1024 * 1024 };
   const watched: AlertMonitor = {
