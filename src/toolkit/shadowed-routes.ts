@@ -23,6 +23,9 @@ export interface ExpressLayer {
   route?: { path?: unknown; methods?: Record<string, boolean> };
 }
 
+/** A route's methods for a message: 'GET', 'GET,POST', or 'ALL' for a route of every method (Nest's @All lists each). */
+export const methodsLabel = (methods: readonly string[]): string => (methods.length > 6 ? 'ALL' : methods.join(',').toUpperCase());
+
 /** The routes (app.get, app.all, …) among Express router layers; mounted routers and middleware are not routes. */
 export function expressRoutes(layers: readonly ExpressLayer[]): RegisteredRoute[] {
   const out: RegisteredRoute[] = [];
@@ -30,7 +33,7 @@ export function expressRoutes(layers: readonly ExpressLayer[]): RegisteredRoute[
     const route = layer.route;
     if (!route) continue;
     const methods = route.methods ?? {};
-    const method = methods._all ? 'ALL' : Object.keys(methods).join(',').toUpperCase();
+    const method = methods._all ? 'ALL' : methodsLabel(Object.keys(methods));
     // app.get(['/a', '/b'], …) is one layer with both paths; RegExp paths say nothing literal.
     for (const path of Array.isArray(route.path) ? route.path : [route.path]) if (typeof path === 'string') out.push({ method, path });
   }

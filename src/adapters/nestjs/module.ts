@@ -34,7 +34,19 @@ import {
   type FastifyAdapterLike,
 } from './early.js';
 import { HeadroomHealthIndicator } from './health-indicator.js';
-import { findProxyMount, routeRecorder, routesShadowedError, routesUnder, routesUnderMountError, wire, type ProxyWiring } from './mount.js';
+import {
+  findProxyMount,
+  handlerRoutesUnderError,
+  keepBodies,
+  newWiring,
+  placeHandlerMount,
+  routeRecorder,
+  routesShadowedError,
+  routesUnder,
+  routesUnderMountError,
+  wire,
+  type ProxyWiring,
+} from './mount.js';
 import { createRequestParts, type AccountingOption, type CaptureOption, type RequestParts } from './request-parts.js';
 import { HeadroomService } from './service.js';
 
@@ -123,21 +135,31 @@ function mountCheck(routes: ResolvedRoutes, wiring: ProxyWiring): Provider {
         onModuleInit(): void {
           if (!list || !adapter) return;
           const registered = list();
-          const shadowed = routesShadowed(registered, earlyPaths(routes), routesAnyCase(adapter));
-          if (shadowed.length > 0) throw routesShadowedError(shadowed);
-          if (!routes.proxy) return;
-          const platform = adapter.getType();
-          const mount = findProxyMount(registered, routes.proxy, config.getGlobalPrefix(), platform);
-          if (mount === undefined) {
-            throw new HeadroomError(
-              'HEADROOM_CONFIG_INVALID',
-              `HeadroomModule: the proxy controller (routes.proxy=${routes.proxy}) is not among the routes Nest registered, so headroom cannot tell which request bodies to keep for it`,
-            );
-          }
           const caseInsensitive = routesAnyCase(adapter);
-          const conflicts = routesUnder(registered, mount, platform, caseInsensitive);
-          if (conflicts.length > 0) throw routesUnderMountError(conflicts, mount);
-          wire(wiring, mount, caseInsensitive);
+          const shadowed = routesShadowed(registered, earlyPaths(routes), caseInsensitive);
+          if (shadowed.length > 0) throw routesShadowedError(shadowed);
+          if (routes.proxy) {
+            const platform = adapter.getType();
+            const mount = findProxyMount(registered, routes.proxy, config.getGlobalPrefix(), platform);
+            if (mount === undefined) {
+              throw new HeadroomError(
+                'HEADROOM_CONFIG_INVALID',
+                `HeadroomModule: the proxy controller (routes.proxy=${routes.proxy}) is not among the routes Nest registered, so headroom cannot tell which request bodies to keep for it`,
+              );
+            }
+            const conflicts = routesUnder(registered, mount, platform, caseInsensitive);
+            if (conflicts.length > 0) throw routesUnderMountError(conflicts, mount);
+            wire(wiring, mount, caseInsensitive);
+          }
+          // The app's own proxy routes (proxyHandler({ mount })): their bodies are kept from the
+          // parser as the proxy controller's are. One made after start-up is placed when made.
+          const place = (given: string): void => {
+            const { paths, conflicts } = placeHandlerMount(registered, given, config.getGlobalPrefix(), caseInsensitive);
+            if (conflicts.length > 0) throw handlerRoutesUnderError(conflicts, given, paths.join(' and '));
+            keepBodies(wiring, paths, caseInsensitive);
+          };
+          for (const given of wiring.handlerMounts) place(given);
+          wiring.place = place;
         },
       };
     },
@@ -275,6 +297,7 @@ function serviceProvider(
         const routing = {
           globalPrefix: () => config?.getGlobalPrefix() ?? '',
           caseInsensitive: () => routesAnyCase(adapter),
+          keepBodiesUnder: (mount: string) => (wiring.place ? wiring.place(mount) : void wiring.handlerMounts.push(mount)),
         };
         // Read at shutdown: Nest makes the server after the providers (Fastify's on platform-fastify).
         const server = (): unknown => adapter?.getHttpServer();
@@ -320,7 +343,7 @@ const interceptorProvider: Provider = {
 };
 
 function parts(routes: ResolvedRoutes, memoryInterceptor: boolean): Pick<DynamicModule, 'providers' | 'controllers'> {
-  const wiring: ProxyWiring = { mount: undefined, under: undefined };
+  const wiring = newWiring();
   const proxy = routes.proxy ? proxyController(routes.proxy, wiring) : undefined;
   const controllers: Type[] = [];
   if (proxy) controllers.push(proxy);

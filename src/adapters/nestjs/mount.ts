@@ -9,6 +9,7 @@ import { decodeUnreserved } from '../../proxy/path.js';
 import {
   describeShadowed,
   expressRoutes,
+  methodsLabel,
   segments,
   type ExpressLayer,
   type RegisteredRoute,
@@ -25,14 +26,26 @@ export function wildcard(platform: string | undefined): string {
   return platform === 'fastify' ? '*' : '*path';
 }
 
-/** Shared between the module's parts: the proxy controller's full mount, known once routes are registered. */
+/**
+ * Shared between the module's parts: the proxy controller's full mount, known once routes are
+ * registered, and the paths whose request bodies are kept from the parser for a proxy — that mount
+ * and those of the app's own proxy routes (proxyHandler({ mount })).
+ */
 export interface ProxyWiring {
   mount: string | undefined;
-  /** Paths under the mount, at a segment boundary (case-insensitive where the platform routes so). */
+  /** Paths under a kept path, at a segment boundary (case-insensitive where the platform routes so). */
   under: RegExp | undefined;
   /** The platform routes paths case-insensitively (Express's default): the mount is matched so too. */
   caseInsensitive?: boolean;
+  /** The full paths whose bodies are kept from the parser. */
+  kept: string[];
+  /** proxyHandler({ mount }) mounts given before the routes were known, as given (placed at start-up). */
+  handlerMounts: string[];
+  /** Set once the routes are known: places a proxyHandler mount given from then on at once. */
+  place?: (mount: string) => void;
 }
+
+export const newWiring = (): ProxyWiring => ({ mount: undefined, under: undefined, kept: [], handlerMounts: [] });
 
 /**
  * Whether `path` goes to the proxy's mount, so that its body is kept from the parser. Spelt with
@@ -45,11 +58,48 @@ export function underProxy(wiring: ProxyWiring, path: string): boolean {
   return under.test(path) || (path.includes('%') && under.test(decodeUnreserved(path)));
 }
 
-/** Sets the mount once it is known. */
+/** Keeps the bodies of requests at or under `paths` from the parser from now on. */
+export function keepBodies(wiring: ProxyWiring, paths: readonly string[], caseInsensitive: boolean): void {
+  for (const p of paths) if (!wiring.kept.includes(p)) wiring.kept.push(p);
+  wiring.caseInsensitive = caseInsensitive;
+  if (wiring.kept.length === 0) return;
+  const alternatives = wiring.kept.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  wiring.under = new RegExp(`^(?:${alternatives})(?:/|$)`, caseInsensitive ? 'i' : '');
+}
+
+/** Sets the proxy controller's mount once it is known. */
 export function wire(wiring: ProxyWiring, mount: string, caseInsensitive: boolean): void {
   wiring.mount = mount;
-  wiring.caseInsensitive = caseInsensitive;
-  wiring.under = new RegExp(`^${mount.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:/|$)`, caseInsensitive ? 'i' : '');
+  keepBodies(wiring, [mount], caseInsensitive);
+}
+
+/** The rest of a route path after a mount that makes it the mount's catch-all: '', '/*path', '/*', '{/*path}'. */
+const CATCH_ALL = /^(?:\/\*\w*|\{\/\*\w*\})?$/;
+
+/**
+ * Where Nest registered the app's routes for proxyHandler({ mount: given }): the mount with the
+ * global prefix in front and without it (the two the handler accepts), those that have routes at
+ * or under them; and the routes under them other than a catch-all at the mount itself, which would
+ * lose their bodies.
+ */
+export function placeHandlerMount(
+  routes: RegisteredRoute[],
+  given: string,
+  globalPrefix: string,
+  caseInsensitive: boolean,
+): { paths: string[]; conflicts: RegisteredRoute[] } {
+  const norm = (s: string): string => (caseInsensitive ? s.toLowerCase() : s);
+  const candidates = [...new Set([joinPath(globalPrefix, given), joinPath(given)])];
+  const paths: string[] = [];
+  const conflicts: RegisteredRoute[] = [];
+  for (const mount of candidates) {
+    const m = norm(mount);
+    const under = routes.filter((r) => norm(r.path) === m || norm(r.path).startsWith(`${m}/`) || norm(r.path).startsWith(`${m}{`));
+    if (under.length === 0) continue;
+    paths.push(mount);
+    for (const r of under) if (r.method !== 'HEAD' && !CATCH_ALL.test(r.path.slice(mount.length))) conflicts.push(r);
+  }
+  return { paths, conflicts };
 }
 
 interface FastifyLike {
@@ -69,7 +119,7 @@ export function routeRecorder(adapter: HttpServer): () => RegisteredRoute[] {
   if (adapter.getType() === 'fastify') {
     const seen: RegisteredRoute[] = [];
     (instance as FastifyLike).addHook('onRoute', (route) => {
-      const method = Array.isArray(route.method) ? (route.method.length > 6 ? 'ALL' : route.method.join(',')) : route.method;
+      const method = Array.isArray(route.method) ? methodsLabel(route.method) : route.method;
       seen.push({ method, path: route.url });
     });
     return () => seen;
@@ -136,6 +186,18 @@ export function routesUnderMountError(conflicts: RegisteredRoute[], mount: strin
   return new HeadroomError(
     'HEADROOM_CONFIG_INVALID',
     `HeadroomModule: the app's route ${list}${more} lies under the proxy's mount ${mount}. headroom keeps request bodies under ${mount} away from Nest's body parser for the proxy, so that route would receive no body. Move the proxy with routes: { proxy: '/upstream' } in HeadroomModule.forRoot() or forRootAsync() (the upstream still receives what follows the mount), or move the route.`,
+  );
+}
+
+export function handlerRoutesUnderError(conflicts: RegisteredRoute[], given: string, mount: string): HeadroomError {
+  const list = conflicts
+    .slice(0, 5)
+    .map((r) => `${r.method} ${r.path}`)
+    .join(', ');
+  const more = conflicts.length > 5 ? ` and ${conflicts.length - 5} more` : '';
+  return new HeadroomError(
+    'HEADROOM_CONFIG_INVALID',
+    `HeadroomModule: the app's route ${list}${more} lies under ${mount}, where proxyHandler({ mount: '${given}' }) forwards. headroom keeps request bodies under ${mount} away from Nest's body parser for the proxy, so that route would receive no body. Move that route from under ${mount}, or, if it is meant to forward too, fold it into the handler's catch-all route at ${mount} (@All('*path'); on platform-fastify @All('*')).`,
   );
 }
 

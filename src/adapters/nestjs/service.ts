@@ -3,6 +3,7 @@
 // image as handlers a controller or middleware of the app can call. It also drains and closes
 // headroom through Nest's shutdown hooks.
 import { HeadroomError } from '../../errors.js';
+import { optionalRoutePath, resolveOptions } from '../../options/spec.js';
 import { mountToPrefix } from '../../proxy/mount.js';
 import type { MemorySample, MemoryStatus, HealthReport } from '../../monitor/types.js';
 import type { RequestAccounting } from '../../log/accounting.js';
@@ -36,6 +37,10 @@ export interface HeadroomStats {
   cache: ReturnType<NonNullable<Headroom['cache']>['stats']> | null;
   image: ReturnType<NonNullable<Headroom['image']>['stats']> | null;
 }
+
+const HANDLER_SPECS = {
+  mount: optionalRoutePath({ doc: 'Where the route is mounted.', default: undefined, example: '/legacy-api' }),
+};
 
 const noProxy = new HeadroomError(
   'HEADROOM_CONFIG_INVALID',
@@ -84,7 +89,8 @@ export class HeadroomService {
    * @param owned closed on application shutdown when true (the module created it)
    * @param drainTimeout longest wait for in-flight requests on shutdown, ms
    * @param routing how the platform routes (the module passes Nest's): the app's global prefix, allowed
-   *   in front of a mount, and whether paths match in any case (Express's default)
+   *   in front of a mount, whether paths match in any case (Express's default), and where to keep
+   *   request bodies from Nest's parser for proxyHandler({ mount })
    * @param parts the capture and accounting of the module's `capture` / `accounting` options, what
    *   to undo at shutdown (the module's hold on the server's 100 Continue), and Nest's HTTP server
    *   (its connections are closed when requests still run after the drain)
@@ -93,7 +99,7 @@ export class HeadroomService {
     readonly headroom: Headroom,
     private readonly owned = false,
     private readonly drainTimeout = 10_000,
-    private readonly routing: { globalPrefix(): string; caseInsensitive(): boolean } = {
+    private readonly routing: { globalPrefix(): string; caseInsensitive(): boolean; keepBodiesUnder?(mount: string): void } = {
       globalPrefix: () => '',
       caseInsensitive: () => false,
     },
@@ -156,12 +162,16 @@ export class HeadroomService {
 
   /**
    * proxyRequest as a handler made once, e.g. in your controller's constructor:
-   * `this.proxy = headroom.proxyHandler({ mount: '/legacy-api' })`. Throws HEADROOM_CONFIG_INVALID
-   * when no proxy is configured, so a missing `proxy` option stops start-up.
+   * `this.proxy = headroom.proxyHandler({ mount: '/legacy-api' })`. Request bodies under the mount
+   * are kept from Nest's body parser, as under the proxy controller's (an app route under it other
+   * than a catch-all at the mount stops start-up). Throws HEADROOM_CONFIG_INVALID when no proxy is
+   * configured, so a missing `proxy` option stops start-up.
    */
   proxyHandler(options: ProxyRequestOptions = {}): (req: AnyRequest, res: AnyResponse) => void {
     if (!this.headroom.proxy) throw noProxy;
-    return (req, res) => this.proxyRequest(req, res, options);
+    const checked = resolveOptions('HeadroomService.proxyHandler', HANDLER_SPECS, options);
+    if (checked.mount !== undefined) this.routing.keepBodiesUnder?.(checked.mount);
+    return (req, res) => this.proxyRequest(req, res, checked);
   }
 
   /** Answers GET /image?url=&w=&h=&q=&format= (the query of the request's URL). */

@@ -123,6 +123,25 @@ function parsedProxyController(platform: Platform): new (...args: never[]) => un
   return ParsedProxy;
 }
 
+/** The app's own proxy controller as docs/frameworks/nestjs.md shows it: proxyHandler({ mount }) on a catch-all at `path`. */
+export function handlerProxyController(platform: Platform, path: string, mount = `/${path}`): new (...args: never[]) => unknown {
+  class HandlerProxy {
+    private readonly forward: ReturnType<HeadroomService['proxyHandler']>;
+    constructor(headroom: HeadroomService) {
+      this.forward = headroom.proxyHandler({ mount });
+    }
+    proxy(req: never, res: never): void {
+      this.forward(req, res);
+    }
+  }
+  Inject(HeadroomService)(HandlerProxy, undefined, 0);
+  method(HandlerProxy, 'proxy', All(platform === 'express' ? '*path' : '*'));
+  param(HandlerProxy, 'proxy', 0, Req());
+  param(HandlerProxy, 'proxy', 1, Res());
+  Controller(path)(HandlerProxy);
+  return HandlerProxy;
+}
+
 export interface TestApp {
   app: INestApplication;
   url: string;

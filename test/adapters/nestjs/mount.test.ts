@@ -9,7 +9,16 @@ import { HeadroomModule, HeadroomService } from '../../../src/adapters/nestjs/in
 import { isHeadroomError } from '../../../src/errors.js';
 import { request } from '../../helpers/http.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
-import { createApp, jsonController, PLATFORMS, startApp, startUpstream, type TestApp, type Upstream } from './app.js';
+import {
+  createApp,
+  handlerProxyController,
+  jsonController,
+  PLATFORMS,
+  startApp,
+  startUpstream,
+  type TestApp,
+  type Upstream,
+} from './app.js';
 
 const TOKEN = 'nest-admin-token-0123456789';
 /** @Controller(path) with GET <route> answering { app: path } (an app route of its own). */
@@ -90,6 +99,64 @@ for (const platform of PLATFORMS) {
           await t.app.close();
         }
       });
+    });
+
+    test("the app's own proxy route (proxyHandler({ mount })): JSON and form bodies are forwarded, not parsed; other routes keep theirs", async () => {
+      const t = await startApp(platform, HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url } }), {
+        globalPrefix: 'v1',
+        controllers: [handlerProxyController(platform, 'legacy-api'), jsonController('things')],
+      });
+      try {
+        const proxied = await request(`${t.url}/v1/legacy-api/items?v=1`, json({ b: 3 }));
+        assert.equal(proxied.status, 200, proxied.text);
+        assert.deepEqual(proxied.json(), { method: 'POST', url: '/items?v=1', body: '{"b":3}', contentType: 'application/json' });
+        const form = await request(`${t.url}/v1/legacy-api/form`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'a=1&b=2',
+        });
+        assert.equal(form.status, 200, form.text);
+        assert.equal(form.json().body, 'a=1&b=2');
+        assert.deepEqual((await request(`${t.url}/v1/things/items`, json({ a: 2 }))).json(), { created: { a: 2 } });
+      } finally {
+        await t.app.close();
+      }
+    });
+
+    test("an app route under a proxyHandler mount stops start-up, naming the route and the handler's mount", async () => {
+      await assertNoLeakedHandles(async () => {
+        const app = await createApp(platform, HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url } }), {
+          controllers: [handlerProxyController(platform, 'legacy-api'), jsonController('legacy-api', 'notes')],
+        });
+        try {
+          await assert.rejects(
+            app.listen(0, '127.0.0.1'),
+            (err: unknown) =>
+              isHeadroomError(err) &&
+              err.code === 'HEADROOM_CONFIG_INVALID' &&
+              /route POST \/legacy-api\/notes lies under \/legacy-api, where proxyHandler\(\{ mount: '\/legacy-api' \}\) forwards/.test(
+                err.message,
+              ),
+          );
+        } finally {
+          await app.close();
+        }
+      });
+    });
+
+    test('a catch-all route of the app under the proxy mount is named once as ALL, not method by method', async () => {
+      const app = await createApp(platform, HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url } }), {
+        controllers: [handlerProxyController(platform, 'api/legacy', '/api/legacy')],
+      });
+      try {
+        await assert.rejects(
+          app.listen(0, '127.0.0.1'),
+          (err: unknown) =>
+            isHeadroomError(err) && /the app's route ALL \/api\/legacy\/\*\w* lies under the proxy's mount \/api\./.test(err.message),
+        );
+      } finally {
+        await app.close();
+      }
     });
 
     test("an app route that headroom's admin, health or metrics path would answer stops start-up, naming the route and the option", async () => {
