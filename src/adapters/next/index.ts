@@ -481,6 +481,17 @@ function forwardedClient(request: Request): string {
   return first !== undefined && isIP(first) !== 0 ? first : 'unknown';
 }
 
+const ADMIN_ROUTE = 'createAdminRoute() from headroom-memory/next';
+/** The options of the admin API, which the route runs on the process's Headroom. */
+const ADMIN_OPTIONS = ['adminToken', 'adminRateLimit'] as const;
+
+const conflictingAdmin = (keys: readonly string[], made: HeadroomOptions): HeadroomError =>
+  invalid(
+    `${ADMIN_ROUTE}: the process's Headroom was made ${keys.map((k) => (made[k as keyof HeadroomOptions] === undefined ? `without ${k}` : `with another ${k}`)).join(' and ')} ` +
+      "(registerHeadroom(), instrumentation's register or getHeadroom() ran first, and the first call's options are the ones used): " +
+      'pass the same options to both (one shared config object), e.g. registerHeadroom(config) in instrumentation.ts',
+  );
+
 /** The admin route's path prefix: the rule of every adapter's route paths. */
 const adminMount = routePath({ doc: "The admin route's path prefix.", default: '/admin' });
 
@@ -498,7 +509,11 @@ export function createAdminRoute(options?: HeadroomOptions & { mount?: string })
     if (!isNodeRuntime()) return edgeResponse();
     const url = new URL(request.url);
     const path = url.pathname.startsWith(mount) ? url.pathname.slice(mount.length) || '/' : url.pathname;
-    const s = slot(headroomOptions);
+    const s = slot(headroomOptions, ADMIN_ROUTE);
+    const differ = ADMIN_OPTIONS.filter((k) => headroomOptions[k] !== undefined && !isDeepStrictEqual(headroomOptions[k], s.made[k]));
+    // The admin API is the Headroom's: a token given here but not to it would be ignored, and the
+    // 403 would tell the operator to pass the token they did pass.
+    if (differ.length > 0) throw conflictingAdmin(differ, s.made);
     ownRoute(s, mount, true);
     const res = await s.headroom.admin({
       method: request.method,

@@ -395,3 +395,26 @@ test('admin route: the rate limit keys on an X-Forwarded-For IP address; made-up
   for (const value of madeUp) statuses.push(await get(value));
   assert.deepEqual(statuses, [401, 401, 429, 429]);
 });
+
+test("admin route: a token the process's Headroom was made without is refused with the reason, not answered 'the admin API is off'", async (t) => {
+  t.after(() => closeHeadroom());
+  // instrumentation.ts's `export { register }` made the Headroom with default options.
+  await registerHeadroom();
+  const token = 'a-token-of-16-chars-or-more';
+  const route = createAdminRoute({ adminToken: token });
+  await assert.rejects(
+    route.GET(new Request('http://app.test/admin/memory-stats', { headers: { authorization: `Bearer ${token}` } })),
+    (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'HEADROOM_CONFIG_INVALID');
+      assert.match(err.message, /^createAdminRoute\(\) from headroom-memory\/next: the process's Headroom was made without adminToken \(/);
+      assert.match(err.message, /registerHeadroom\(config\) in instrumentation\.ts/);
+      assert.doesNotMatch(err.message, new RegExp(token), 'the token is not echoed');
+      return true;
+    },
+  );
+  // The same options on both: the route runs.
+  await closeHeadroom();
+  await registerHeadroom({ adminToken: token });
+  const ok = await route.GET(new Request('http://app.test/admin/memory-stats', { headers: { authorization: `Bearer ${token}` } }));
+  assert.equal(ok.status, 200);
+});
