@@ -117,6 +117,11 @@ export type ErrorCode = keyof typeof ERRORS;
 
 /** The HTTP status a code maps to. */
 export function statusOf(code: ErrorCode): number {
+  if (!isErrorCode(code))
+    throw new HeadroomError(
+      'HEADROOM_CONFIG_INVALID',
+      `statusOf(code): ${JSON.stringify(code) ?? String(code)} is not one of headroom's error codes (see ERRORS)`,
+    );
   return ERRORS[code].status;
 }
 

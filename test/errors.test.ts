@@ -60,6 +60,10 @@ test('statusOf and isErrorCode read the registry, which cannot be changed at run
     (ERRORS as unknown as Record<string, { status: number }>).HEADROOM_INTERNAL!.status = 200;
   }, TypeError);
   assert.equal(statusOf('HEADROOM_INTERNAL'), 500);
+  assert.throws(() => statusOf('HEADROOM_NOPE' as never), {
+    code: 'HEADROOM_CONFIG_INVALID',
+    message: 'statusOf(code): "HEADROOM_NOPE" is not one of headroom\'s error codes (see ERRORS)',
+  });
 });
 
 test('headroom-memory/errors is a public entry point exporting the registry', async () => {

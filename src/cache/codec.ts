@@ -87,7 +87,11 @@ export function prepare(value: unknown, transfer = false): Prepared {
   } catch (err) {
     throw new HeadroomError('HEADROOM_CACHE_VALUE_INVALID', `value is not JSON-serialisable: ${(err as Error).message}`, { cause: err });
   }
-  if (json === undefined) throw new HeadroomError('HEADROOM_CACHE_VALUE_INVALID', `a ${typeof value} is not JSON-serialisable`);
+  if (json === undefined) {
+    // JSON.stringify gives undefined for a function or symbol, and for an object whose toJSON() returns undefined.
+    const why = typeof value === 'object' ? 'an object whose toJSON() returned undefined' : `a ${typeof value}`;
+    throw new HeadroomError('HEADROOM_CACHE_VALUE_INVALID', `${why} is not JSON-serialisable`);
+  }
   // L1 holds a fresh parse: identical to what L2 returns, and immune to later mutation by the caller.
   return { type: ValueType.Json, payload: Buffer.from(json, 'utf8'), l1Value: JSON.parse(json) };
 }

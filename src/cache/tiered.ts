@@ -476,7 +476,7 @@ export class TieredCache implements Cache {
   close(): Promise<void> {
     this.closing ??= (async () => {
       // L2's write reads the caller's stream through this one: the store cannot end it alone.
-      this.endedByClose = new Error('the cache was closed while setStream was reading the stream');
+      this.endedByClose = new HeadroomError('HEADROOM_DRAINING', 'the cache was closed while setStream was reading the stream');
       for (const r of this.streaming) r.destroy(this.endedByClose);
       clearInterval(this.timer);
       this.unsubscribe?.();

@@ -3,9 +3,15 @@
 import type { Registry } from 'prom-client';
 import type { Cache, CacheStats } from '../cache/types.js';
 import { registerCacheRedisMetrics } from './cache-redis.js';
-import { byLabel, partMetrics, type Samples } from './define.js';
+import { byLabel, checkMetricsArgs, partMetrics, type Samples } from './define.js';
 
 export function registerCacheMetrics(registry: Registry, cache: Pick<Cache, 'stats'>): void {
+  checkMetricsArgs('registerCacheMetrics(registry, cache)', registry, {
+    name: 'cache',
+    value: cache,
+    methods: ['stats'],
+    from: 'a cache from createCache()',
+  });
   const m = partMetrics(registry, () => cache.stats());
   const l2 = (s: CacheStats): NonNullable<CacheStats['l2']> | undefined => s.l2 ?? undefined;
 

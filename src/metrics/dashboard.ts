@@ -2,9 +2,15 @@
 // scrape): who holds the feed's viewer slots, and the frames viewers did not get.
 import type { Registry } from 'prom-client';
 import type { LiveFeedStats } from '../observe/dashboard/index.js';
-import { partMetrics } from './define.js';
+import { checkMetricsArgs, partMetrics } from './define.js';
 
 export function registerDashboardMetrics(registry: Registry, dashboard: { stats(): LiveFeedStats }): void {
+  checkMetricsArgs('registerDashboardMetrics(registry, dashboard)', registry, {
+    name: 'dashboard',
+    value: dashboard,
+    methods: ['stats'],
+    from: "a Headroom's dashboard (headroom.dashboard)",
+  });
   const m = partMetrics(registry, () => dashboard.stats());
   m.gauge('headroom_dashboard_viewers', 'Live dashboard feeds open now (DASHBOARD_MAX_VIEWERS at most; more get 503).', (s) => s.viewers);
   m.counter('headroom_dashboard_frames_sent_total', 'Dashboard frames written to a viewer.', (s) => s.sent);

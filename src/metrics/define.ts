@@ -3,6 +3,34 @@
 import type { Metric, Registry } from 'prom-client';
 import Counter from 'prom-client/lib/counter.js';
 import Gauge from 'prom-client/lib/gauge.js';
+import { HeadroomError } from '../errors.js';
+import { kindOf } from '../options/spec.js';
+
+/**
+ * What a register*Metrics() call got, checked when it is made: a wrong argument would otherwise
+ * be found by the first scrape, as a TypeError naming neither the function nor the argument.
+ * `part` names the argument, the methods the metrics call on it and where such a part comes from.
+ */
+export function checkMetricsArgs(
+  fn: string,
+  registry: unknown,
+  part?: { name: string; value: unknown; methods: readonly string[]; from: string },
+): void {
+  const r = registry as { registerMetric?: unknown; getSingleMetric?: unknown } | null | undefined;
+  if (typeof r !== 'object' || r === null || typeof r.registerMetric !== 'function' || typeof r.getSingleMetric !== 'function')
+    throw new HeadroomError(
+      'HEADROOM_CONFIG_INVALID',
+      `${fn}: registry must be a prom-client Registry (new Registry() from prom-client, or createMetricsRegistry()); got ${kindOf(registry)}`,
+    );
+  if (!part) return;
+  const v = part.value as Record<string, unknown> | null | undefined;
+  const missing = part.methods.filter((m) => typeof v !== 'object' || v === null || typeof v[m] !== 'function');
+  if (missing.length > 0)
+    throw new HeadroomError(
+      'HEADROOM_CONFIG_INVALID',
+      `${fn}: ${part.name} must be ${part.from} (an object with ${part.methods.map((m) => `${m}()`).join(', ')}); got ${typeof v === 'object' && v !== null ? `an object without ${missing.map((m) => `${m}()`).join(', ')}` : kindOf(v)}`,
+    );
+}
 
 export type Labels = Record<string, string>;
 /** The series of one labelled family: labels and value. */

@@ -3,7 +3,9 @@
 // timestamps and label values cannot hold a raw newline, so " Nan" ending a sample line is always
 // the value.
 import type { Registry } from 'prom-client';
+import { checkMetricsArgs } from './define.js';
 
 export async function exposition(registry: Registry): Promise<string> {
+  checkMetricsArgs('exposition(registry)', registry);
   return (await registry.metrics()).replace(/^([^#\n][^\n]*) Nan$/gm, '$1 NaN');
 }

@@ -2,9 +2,15 @@
 // bounded: result (hit/miss/not_modified) and reason (an error code of src/errors.ts).
 import type { Registry } from 'prom-client';
 import type { ImageService } from '../image/types.js';
-import { byLabel, partMetrics } from './define.js';
+import { byLabel, checkMetricsArgs, partMetrics } from './define.js';
 
 export function registerImageMetrics(registry: Registry, image: Pick<ImageService, 'stats'>): void {
+  checkMetricsArgs('registerImageMetrics(registry, image)', registry, {
+    name: 'image',
+    value: image,
+    methods: ['stats'],
+    from: 'an image service from createImageService()',
+  });
   const m = partMetrics(registry, () => image.stats());
 
   m.labelled(

@@ -4,7 +4,7 @@
 // carry a spill (a spill directory is set; a guarded transport reports it once the worker has).
 import type { Metric, Registry } from 'prom-client';
 import { DROP_REASONS, REQUEST_OUTCOMES, SINK_STATES, type LogShipper, type LogShipStats, type SpillStats } from '../log/types.js';
-import { oncePerScrape, partMetrics } from './define.js';
+import { checkMetricsArgs, oncePerScrape, partMetrics } from './define.js';
 
 /**
  * The spill families, with one sample while the stats carry a spill and none otherwise (a
@@ -55,6 +55,12 @@ function registerSpillMetrics(registry: Registry, read: () => LogShipStats): voi
 }
 
 export function registerLogShipMetrics(registry: Registry, shipper: Pick<LogShipper, 'stats'>): void {
+  checkMetricsArgs('registerLogShipMetrics(registry, shipper)', registry, {
+    name: 'shipper',
+    value: shipper,
+    methods: ['stats'],
+    from: 'a log shipper from createLogShipper()',
+  });
   const read = oncePerScrape(() => shipper.stats());
   const m = partMetrics(registry, read);
   m.counter('headroom_log_ship_produced_total', 'Log lines written to the shipper.', (s) => s.produced);

@@ -5,7 +5,7 @@
 // Values not known yet (no major GC, too few points for a trend) are exported as NaN, not 0.
 import type { Registry } from 'prom-client';
 import type { MemoryMonitor, MemoryStatus } from '../monitor/types.js';
-import { partMetrics, type Samples } from './define.js';
+import { checkMetricsArgs, partMetrics, type Samples } from './define.js';
 
 const STATUS_VALUE: Record<MemoryStatus, number> = { healthy: 0, warning: 1, critical: 2 };
 
@@ -13,6 +13,12 @@ export function registerMonitorMetrics(
   registry: Registry,
   monitor: Pick<MemoryMonitor, 'current' | 'gc' | 'trend' | 'eventLoopDelay'>,
 ): void {
+  checkMetricsArgs('registerMonitorMetrics(registry, monitor)', registry, {
+    name: 'monitor',
+    value: monitor,
+    methods: ['current', 'gc', 'trend', 'eventLoopDelay'],
+    from: 'a memory monitor from createMemoryMonitor()',
+  });
   const m = partMetrics(registry, () => ({
     sample: monitor.current(),
     gc: monitor.gc(),

@@ -20,6 +20,7 @@ import processResources from 'prom-client/lib/metrics/processResources.js';
 import processStartTime from 'prom-client/lib/metrics/processStartTime.js';
 import version from 'prom-client/lib/metrics/version.js';
 import { registerProcessCpu } from './process-cpu.js';
+import { checkMetricsArgs } from './define.js';
 
 /** prom-client's default metrics by its own names (collectDefaultMetrics.metricsList), without eventLoopLag and gc; processCpuTotal is headroom's. */
 export const PROCESS_METRIC_MODULES = {
@@ -44,6 +45,7 @@ const MARKER = 'process_cpu_user_seconds_total';
  * prom-client's defaults into its own registry keeps its set). Returns whether it added them.
  */
 export function registerProcessMetrics(registry: Registry): boolean {
+  checkMetricsArgs('registerProcessMetrics(registry)', registry);
   if (registry.getSingleMetric(MARKER)) return false;
   for (const register of Object.values(PROCESS_METRIC_MODULES)) register(registry, {});
   return true;

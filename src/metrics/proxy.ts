@@ -3,9 +3,15 @@
 import type { Registry } from 'prom-client';
 import type { Proxy } from '../proxy/proxy.js';
 import { ERROR_KINDS } from '../proxy/stats.js';
-import { byLabel, partMetrics } from './define.js';
+import { byLabel, checkMetricsArgs, partMetrics } from './define.js';
 
 export function registerProxyMetrics(registry: Registry, proxy: Pick<Proxy, 'stats'>): void {
+  checkMetricsArgs('registerProxyMetrics(registry, proxy)', registry, {
+    name: 'proxy',
+    value: proxy,
+    methods: ['stats'],
+    from: 'a proxy from createProxy()',
+  });
   const m = partMetrics(registry, () => proxy.stats());
 
   m.gauge('headroom_proxy_in_flight', 'Upstream requests in flight (admission slots taken).', (s) => s.inFlight);

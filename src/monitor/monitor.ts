@@ -11,7 +11,8 @@ import { createSnapshotWriter, refuse } from './snapshot.js';
 import { nextStatus, statusRank } from './status.js';
 import { PostGcTrend } from './trend.js';
 import { toPercent } from '../options/units.js';
-import type { HeadroomError } from '../errors.js';
+import { HeadroomError } from '../errors.js';
+import { kindOf } from '../options/spec.js';
 import type {
   HealthReport,
   HeapSnapshotResult,
@@ -37,6 +38,12 @@ function tooSoon(waitMs: number, tookMs: number): HeadroomError {
     `the last heap snapshot stopped the process for ${tookMs} ms; the next can be taken in ${seconds} s (snapshots get at most a tenth of the time)`,
     { 'retry-after': String(seconds) },
   );
+}
+
+/** A listener that is not a function would be kept and never called: refused where it is given. */
+function checkListener(method: string, listener: unknown): void {
+  if (typeof listener !== 'function')
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `monitor.${method}(listener): listener must be a function; got ${kindOf(listener)}`);
 }
 
 export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryMonitor {
@@ -217,10 +224,12 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
     eventLoopDelay: () => eventLoop.delays(),
     thresholds: () => ({ ...thresholds }),
     onStatus(listener) {
+      checkListener('onStatus', listener);
       statusListeners.add(listener);
       return () => void statusListeners.delete(listener);
     },
     onPressure(listener) {
+      checkListener('onPressure', listener);
       pressureListeners.add(listener);
       return () => void pressureListeners.delete(listener);
     },

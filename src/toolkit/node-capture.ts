@@ -4,15 +4,18 @@
 import type { RequestAccounting } from '../log/accounting.js';
 import type { BodyCapture } from '../log/capture.js';
 import type { NodeMiddleware, NodeRequest } from './node-middleware.js';
+import { HeadroomError } from '../errors.js';
+
+const invalid = (message: string): HeadroomError => new HeadroomError('HEADROOM_CONFIG_INVALID', message);
 
 function checked(capture: BodyCapture | undefined, call: string): void {
   if (capture !== undefined && (!capture || typeof capture.tap !== 'function'))
-    throw new TypeError(`${call}: capture must be made by createBodyCapture({ logger }) or createBodyCapture({ onCapture })`);
+    throw invalid(`${call}: capture must be made by createBodyCapture({ logger }) or createBodyCapture({ onCapture })`);
 }
 
 export function captureMiddleware(capture: BodyCapture): NodeMiddleware {
   checked(capture, 'captureMiddleware(capture)');
-  if (!capture) throw new TypeError('captureMiddleware(capture): capture is required (createBodyCapture({ logger }))');
+  if (!capture) throw invalid('captureMiddleware(capture): capture is required (createBodyCapture({ logger }))');
   return (req, res, next) => {
     capture.tap(req, res);
     next();
@@ -38,7 +41,7 @@ export function accountingMiddleware(
   route?: (req: NodeRequest) => string | undefined,
 ): NodeMiddleware {
   if (!accounting || typeof accounting.open !== 'function')
-    throw new TypeError('accountingMiddleware(accounting): accounting must be made by createRequestAccounting()');
+    throw invalid('accountingMiddleware(accounting): accounting must be made by createRequestAccounting()');
   checked(capture, 'accountingMiddleware(accounting, capture)');
   return (req, res, next) => {
     const ledger = accounting.open();

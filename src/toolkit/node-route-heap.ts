@@ -5,6 +5,7 @@
 import type { RouteHandler, RouteHeapAttribution } from '../log/route-heap.js';
 import { routeOf } from './node-capture.js';
 import type { NodeMiddleware, NodeRequest } from './node-middleware.js';
+import { HeadroomError } from '../errors.js';
 
 type RoutedRequest = NodeRequest & { route?: { path?: unknown; stack?: { handle?: unknown }[] } };
 
@@ -22,7 +23,10 @@ function handlersOf(req: RoutedRequest, cache: WeakMap<object, RouteHandler[]>):
 
 export function routeHeapMiddleware(attribution: RouteHeapAttribution): NodeMiddleware {
   if (!attribution || typeof attribution.count !== 'function' || typeof attribution.report !== 'function')
-    throw new TypeError('routeHeapMiddleware(attribution): attribution must be made by createRouteHeapAttribution()');
+    throw new HeadroomError(
+      'HEADROOM_CONFIG_INVALID',
+      'routeHeapMiddleware(attribution): attribution must be made by createRouteHeapAttribution()',
+    );
   const cache = new WeakMap<object, RouteHandler[]>();
   return (req: RoutedRequest, res, next) => {
     res.once('close', () => attribution.count(routeOf(req), handlersOf(req, cache)));

@@ -101,8 +101,12 @@ for (const [name, opts] of variants) {
         await assert.rejects(c.set('u', undefined), { code: 'HEADROOM_CACHE_VALUE_INVALID' });
         await assert.rejects(
           c.set('f', () => 1),
-          { code: 'HEADROOM_CACHE_VALUE_INVALID' },
+          { code: 'HEADROOM_CACHE_VALUE_INVALID', message: 'a function is not JSON-serialisable' },
         );
+        await assert.rejects(c.set('j', { toJSON: () => undefined }), {
+          code: 'HEADROOM_CACHE_VALUE_INVALID',
+          message: 'an object whose toJSON() returned undefined is not JSON-serialisable',
+        });
         await assert.rejects(c.set('t', 1, { ttl: -5 }), {
           code: 'HEADROOM_CONFIG_INVALID',
           message: 'cache.set("t"): ttl=-5: must be a number of milliseconds above 0 up to 100 years, or Infinity',
@@ -491,7 +495,9 @@ for (const [name, opts] of variants) {
       await waitFor(() => src.readableLength === 0, 'the cache read the first chunk');
       await c.close(); // the disk store would wait for the next chunk for ever
       assert.equal(src.destroyed, true);
-      assert.match(String(await outcome), /the cache was closed while setStream was reading the stream/);
+      const err = (await outcome) as Error & { code?: string };
+      assert.match(String(err), /the cache was closed while setStream was reading the stream/);
+      assert.equal(err.code, 'HEADROOM_DRAINING');
     });
 
     test(

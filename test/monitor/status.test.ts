@@ -135,6 +135,19 @@ describe('monitor status with an injected sampler', () => {
     await monitor.close();
   });
 
+  test('a listener that is not a function is refused where it is given (it would never be called)', async () => {
+    const monitor = createMemoryMonitor({ sampler: fakeMemory().sampler, autoStart: false, rssLimit: null });
+    assert.throws(() => monitor.onPressure(5 as never), {
+      code: 'HEADROOM_CONFIG_INVALID',
+      message: 'monitor.onPressure(listener): listener must be a function; got number',
+    });
+    assert.throws(() => monitor.onStatus(undefined as never), {
+      code: 'HEADROOM_CONFIG_INVALID',
+      message: /^monitor\.onStatus\(listener\)/,
+    });
+    await monitor.close();
+  });
+
   test('the timer picks up a change within one sample interval (mock timers)', async (t) => {
     t.mock.timers.enable({ apis: ['setInterval'] });
     const mem = fakeMemory();

@@ -280,7 +280,15 @@ export function headroom(options: ExpressHeadroomOptions = {}): ExpressHeadroom 
         void serveNodeImage(image, req, res, req.originalUrl ?? req.url);
       };
     },
-    shutdown: (server, shutdownOptions) => gracefulShutdown({ ...shutdownOptions, headroom: hr, server }, 'hr.shutdown'),
+    shutdown(server, shutdownOptions) {
+      // Without a server the stop would close headroom but leave the app listening (and the process up).
+      if (server === undefined || server === null)
+        throw new HeadroomError(
+          'HEADROOM_CONFIG_INVALID',
+          `hr.shutdown(server): server is required: the HTTP server to stop, e.g. hr.shutdown(app.listen(3000)); got ${String(server)}`,
+        );
+      return gracefulShutdown({ ...shutdownOptions, headroom: hr, server }, 'hr.shutdown');
+    },
     close: () => hr.close(),
     [Symbol.asyncDispose]: () => hr.close(),
   };

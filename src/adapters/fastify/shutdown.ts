@@ -10,7 +10,7 @@ import type {
   FastifyBaseLogger,
 } from 'fastify';
 import { HeadroomError } from '../../errors.js';
-import { resolveOptions } from '../../options/spec.js';
+import { kindOf, resolveOptions } from '../../options/spec.js';
 import { endConnections } from './plugin.js';
 import { gracefulShutdown as toolkitShutdown, shutdownSpecs, type Shutdown, type ShutdownOptions } from '../../toolkit/shutdown.js';
 
@@ -26,6 +26,11 @@ export function gracefulShutdown<S extends RawServerBase, L extends FastifyBaseL
 ): Shutdown {
   // Any server kind (HTTP/2 too): only headroom, close() and the servers are used.
   const fastify = app as unknown as FastifyInstance;
+  if (typeof fastify !== 'object' || fastify === null || typeof fastify.close !== 'function')
+    throw new HeadroomError(
+      'HEADROOM_CONFIG_INVALID',
+      `gracefulShutdown(app): app must be the Fastify instance headroom is registered on; got ${kindOf(app)}`,
+    );
   const headroom = (fastify as Partial<FastifyInstance>).headroom;
   if (!headroom) {
     throw new HeadroomError(

@@ -448,6 +448,12 @@ describe('headroom-memory/express', () => {
     }
     const bad = headroom({ monitor: { autoStart: false } });
     try {
+      // A misspelt variable (undefined) would close headroom on SIGTERM but leave the app listening.
+      for (const server of [undefined, null])
+        assert.throws(() => bad.shutdown(server as never), {
+          code: 'HEADROOM_CONFIG_INVALID',
+          message: `hr.shutdown(server): server is required: the HTTP server to stop, e.g. hr.shutdown(app.listen(3000)); got ${String(server)}`,
+        });
       assert.throws(
         () => bad.handler({} as never),
         (err: unknown) =>

@@ -51,6 +51,14 @@ describe('Fastify gracefulShutdown', () => {
     },
   );
 
+  test('called without the app, it says what it takes', () => {
+    for (const app of [undefined, {}])
+      assert.throws(() => gracefulShutdown(app as never), {
+        code: 'HEADROOM_CONFIG_INVALID',
+        message: `gracefulShutdown(app): app must be the Fastify instance headroom is registered on; got ${app === undefined ? 'undefined' : 'object'}`,
+      });
+  });
+
   test('called before the plugin has loaded, it says to await the registration', async () => {
     const app = Fastify();
     void app.register(headroom, { monitor: { autoStart: false } }); // Fastify's usual style: no await yet
