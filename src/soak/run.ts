@@ -85,8 +85,14 @@ async function serviceExited(child: StartedChild, probe: InspectorProbe | undefi
   await probe?.close();
   await exitedWithin(child, EXIT_GRACE_MS);
   const exit = child.exit();
+  const output = `; last output:\n${child.tail().trim()}`;
+  // Under a wrapper (npm start, a shell) the code is the wrapper's, not the service's: said so.
+  if (probe && probe.pid !== child.pid) {
+    const command = exit ? `ended with ${exit.signal ?? `code ${exit.code}`}` : `was still running after ${EXIT_GRACE_MS} ms`;
+    return `the service (pid ${probe.pid}) exited during the soak; the command it ran under (pid ${child.pid}) ${command}${output}`;
+  }
   const how = exit ? (exit.signal ?? `code ${exit.code}`) : `still exiting after ${EXIT_GRACE_MS} ms`;
-  return `the service exited during the soak (${how}); last output:\n${child.tail().trim()}`;
+  return `the service exited during the soak (${how})${output}`;
 }
 
 /**

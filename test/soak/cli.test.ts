@@ -136,6 +136,18 @@ test('a service that dies during the soak: exit 2 at once, saying with which cod
   assert.match(r.stdout, /the service exited during the soak \(code 9\)/);
   const report = JSON.parse(readFileSync(json, 'utf8')) as { target: { exited?: { code: number } } };
   assert.equal(report.target.exited?.code, 9);
+  // Under a shell that goes on after it (and then exits 0), the 0 is the shell's, and said to be.
+  const wrapped = await runCli([
+    'soak',
+    '--duration',
+    '20s',
+    '--',
+    'sh',
+    '-c',
+    `"${process.execPath}" -e "${service.replaceAll('"', '\\"')}"; echo after`,
+  ]);
+  assert.equal(wrapped.code, 2, wrapped.stdout + wrapped.stderr);
+  assert.match(wrapped.stdout, /the service \(pid \d+\) exited during the soak; the command it ran under \(pid \d+\) ended with code 0/);
 });
 
 test('--start-timeout bounds the wait for a service that never listens', async () => {
