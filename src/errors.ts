@@ -118,10 +118,7 @@ export type ErrorCode = keyof typeof ERRORS;
 /** The HTTP status a code maps to. */
 export function statusOf(code: ErrorCode): number {
   if (!isErrorCode(code))
-    throw new HeadroomError(
-      'HEADROOM_CONFIG_INVALID',
-      `statusOf(code): ${JSON.stringify(code) ?? String(code)} is not one of headroom's error codes (see ERRORS)`,
-    );
+    throw new TypeError(`statusOf: ${JSON.stringify(code) ?? String(code)} is not one of headroom's error codes (see ERRORS)`);
   return ERRORS[code].status;
 }
 
@@ -151,6 +148,9 @@ export class HeadroomError extends Error {
 
   constructor(code: ErrorCode, message: string, options: HeadroomErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // A code outside the registry would have no status: the mistake is named, not a TypeError on `.status`.
+    if (!isErrorCode(code))
+      throw new TypeError(`HeadroomError: ${JSON.stringify(code) ?? String(code)} is not one of headroom's error codes (see ERRORS)`);
     this.name = 'HeadroomError';
     this.code = code;
     this.statusCode = ERRORS[code].status;

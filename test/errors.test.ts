@@ -60,9 +60,13 @@ test('statusOf and isErrorCode read the registry, which cannot be changed at run
     (ERRORS as unknown as Record<string, { status: number }>).HEADROOM_INTERNAL!.status = 200;
   }, TypeError);
   assert.equal(statusOf('HEADROOM_INTERNAL'), 500);
+  assert.throws(() => new HeadroomError('HEADROOM_NOPE' as never, 'x'), {
+    name: 'TypeError',
+    message: 'HeadroomError: "HEADROOM_NOPE" is not one of headroom\'s error codes (see ERRORS)',
+  });
   assert.throws(() => statusOf('HEADROOM_NOPE' as never), {
-    code: 'HEADROOM_CONFIG_INVALID',
-    message: 'statusOf(code): "HEADROOM_NOPE" is not one of headroom\'s error codes (see ERRORS)',
+    name: 'TypeError',
+    message: 'statusOf: "HEADROOM_NOPE" is not one of headroom\'s error codes (see ERRORS)',
   });
 });
 
