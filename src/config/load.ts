@@ -3,6 +3,8 @@
 import { HeadroomError } from '../errors.js';
 import { allOptions, crossChecks, parseConfig, type Config, type OptionEntry } from './schema.js';
 import { HIDDEN, redactValue } from '../options/redact.js';
+import { escapeControls } from '../options/printable.js';
+import { kindOf } from '../options/spec.js';
 import { suggest } from '../options/suggest.js';
 import { readSmallFile } from '../options/user-files.js';
 
@@ -55,12 +57,12 @@ function readConfigFile(path: string, label: string, problems: string[]): Record
     problems.push(`${label}: must be a JSON object whose keys are variable names, e.g. {"PORT": 8080}`);
     return {};
   }
-  for (const key of duplicateKeys(text)) problems.push(`${label}: ${key} is given more than once: give it once`);
+  for (const key of duplicateKeys(text)) problems.push(`${label}: ${printable(key)} is given more than once: give it once`);
   const known = new Set(allOptions.map((o) => o.option.env));
   for (const key of Object.keys(parsed)) {
     if (!known.has(key)) {
       const hint = suggest(key, [...known]);
-      problems.push(`${label}: unknown key ${key}${hint ? ` (did you mean ${hint}?)` : ''}`);
+      problems.push(`${label}: unknown key ${printable(key)}${hint ? ` (did you mean ${hint}?)` : ''}`);
     }
   }
   return parsed as Record<string, unknown>;
@@ -152,11 +154,32 @@ function demoCheck(config: Config, demoGiven: boolean): string[] {
   return [`UPSTREAM_URL is not set: it is required ${why}; set it to the origin of your API${demoHint}`];
 }
 
-/** A value as an error message shows it: secrets never, credentials in URLs hidden. */
+/** The longest value an error line shows (a 900 000-digit PORT must not become a 900 KB line). */
+const SHOWN_MAX = 200;
+
+/**
+ * A value as an error message shows it: secrets never, credentials in URLs hidden, printable (a
+ * newline in a value must not fake a second problem line), and a value nested too deep to print
+ * named rather than crashing the start.
+ */
 function shown(entry: OptionEntry, value: unknown): string {
   if (entry.option.secret) return HIDDEN;
-  if (typeof value === 'string') return redactValue(value);
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? redactValue(v) : v)) ?? String(value);
+  let text: string;
+  if (typeof value === 'string') text = redactValue(value);
+  else {
+    try {
+      text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? redactValue(v) : v)) ?? String(value);
+    } catch {
+      text = `${kindOf(value)} too deeply nested to show`;
+    }
+  }
+  return printable(text);
+}
+
+/** Text from the user as one bounded line of a message: control characters escaped, cut at SHOWN_MAX. */
+function printable(text: string): string {
+  const line = escapeControls(text);
+  return line.length > SHOWN_MAX ? `${line.slice(0, SHOWN_MAX)}… (${line.length} characters)` : line;
 }
 
 // V8's JSON.parse messages quote the text around the error, which may be a secret (a token

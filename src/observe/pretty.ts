@@ -3,6 +3,7 @@
 // on its own lines). pino-pretty would do it with a worker thread and a dependency; this is a
 // plain synchronous destination in front of the real one, and every line it writes is bounded.
 import type { DestinationStream } from 'pino';
+import { escapeControls } from '../options/printable.js';
 
 /** Longest line written (a longer one is cut and ends in '…'); stack lines are bounded too. */
 export const MAX_PRETTY_LINE = 4096;
@@ -28,11 +29,6 @@ export interface PrettyOptions {
 }
 
 const bounded = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
-
-// Terminal control characters (ESC, BEL, C1) from a logged value must not reach the terminal raw.
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
-const escapeControls = (s: string): string => s.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 // eslint-disable-next-line no-control-regex -- a plain value has no space, quote, '=' or control character
 const PLAIN = /^[^\s"=\u0000-\u001f\u007f-\u009f]*$/;

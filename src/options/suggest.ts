@@ -5,8 +5,12 @@
 export function suggest(name: string, candidates: Iterable<string>, maxDistance = Infinity): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.min(Math.max(2, Math.floor(name.length / 4)), maxDistance) + 1;
+  const upper = name.toUpperCase();
   for (const c of candidates) {
-    const d = editDistance(name.toUpperCase(), c.toUpperCase());
+    // The distance is at least the difference in length: a name far longer than every candidate
+    // (a 1 MB key in a config file) is not compared character by character.
+    if (Math.abs(name.length - c.length) >= bestDistance) continue;
+    const d = editDistance(upper, c.toUpperCase());
     if (d < bestDistance) {
       best = c;
       bestDistance = d;

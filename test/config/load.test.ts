@@ -68,6 +68,39 @@ test('a bad value names the variable, the value and what is accepted; all proble
   assert.equal(p.length, 3);
 });
 
+test('a value is shown on one bounded line: control characters escaped, long values cut, deep nesting named', () => {
+  const p = problems(() => loadConfig({ env: { LOG_LEVEL: 'x\n  PORT=1: forged\u001b[31m', PORT: '9'.repeat(900_000) } }));
+  assert.ok(
+    p.includes('LOG_LEVEL=x\\u000a  PORT=1: forged\\u001b[31m: must be one of fatal, error, warn, info, debug, trace, silent'),
+    p.join('\n'),
+  );
+  assert.ok(p.includes(`PORT=${'9'.repeat(200)}… (900000 characters): must be an integer between 0 and 65535`), p.join('\n').slice(0, 500));
+  const dir = mkdtempSync(join(tmpdir(), 'headroom-config-shown-'));
+  try {
+    const file = join(dir, 'deep.json');
+    // Nested past what JSON.stringify can print (it crashed the start with a RangeError), and a
+    // key of 700 000 characters (its "did you mean" took seconds).
+    writeFileSync(file, `{"PORT": ${'['.repeat(100_000)}${']'.repeat(100_000)}, "${'A'.repeat(700_000)}\\nX": 1}`);
+    const started = performance.now();
+    const q = problems(() => loadConfig({ configFile: file }));
+    assert.ok(performance.now() - started < 5_000, 'no edit distance over the long key');
+    assert.ok(
+      q.some((l) => l.startsWith('PORT=an array too deeply nested to show: must be an integer')),
+      q.join('\n'),
+    );
+    assert.ok(
+      q.some((l) => new RegExp(`unknown key A{200}… \\(7000\\d\\d characters\\)`).test(l)),
+      q.join('\n').slice(0, 800),
+    );
+    assert.ok(
+      q.every((l) => !l.includes('\n') && l.length < 600),
+      'one bounded line per problem',
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('flags are named as flags in errors', () => {
   const p = problems(() => loadConfig({ env: {}, flags: { port: '70000' } }));
   assert.deepEqual(p, ['PORT=70000: must be an integer between 0 and 65535 (from --port)']);
