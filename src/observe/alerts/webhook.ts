@@ -130,7 +130,11 @@ export function createWebhook(o: WebhookOptions): Webhook {
       } else if (outcome !== 'retry' || ++m.failures > o.retries || closing) {
         // A 4xx, the retries used up, or closing (one attempt each then): given up.
         o.counters.failed++;
-        o.onFailure(outcome === 'retry' ? `still failing after ${m.failures} attempts (last: ${lastError})` : outcome);
+        o.onFailure(
+          outcome === 'retry'
+            ? `still failing after ${m.failures} ${m.failures === 1 ? 'attempt' : 'attempts'} (last: ${lastError})`
+            : outcome,
+        );
         finish(m);
       } else {
         // The receiver's Retry-After when it asks for longer than the backoff: retrying a rate
@@ -191,7 +195,7 @@ export function createWebhook(o: WebhookOptions): Webhook {
   let closed: Promise<void> | undefined;
   async function close(): Promise<void> {
     closing = true;
-    wake?.(); // a retry wait ends now: each queued message gets one last attempt
+    wake?.(); // a retry wait ends now: the queued messages get one last try within the timeout
     await bounded(pumping ?? Promise.resolve(), o.timeout);
     stopped = true;
     abortInFlight?.();
