@@ -26,7 +26,7 @@ export interface TransportStream extends EventEmitter {
 export interface GuardedTransportStats extends LogShipStats {
   /** Lines dropped on the main thread because thread-stream's buffer was full (included in dropped.cap). */
   droppedMain: number;
-  /** Bytes written to thread-stream that the worker has not reported reading (at most its buffer, ~4 MiB, plus a line). */
+  /** Bytes written to thread-stream that the worker has not reported reading, at most its buffer (4 MiB) plus the largest line: between the worker's reports (statsInterval) an upper estimate. */
   transitBytes: number;
   /** Why the worker died, once it has (its error's message); absent while it runs and after an orderly close(). */
   workerError?: string;
@@ -41,6 +41,9 @@ export interface GuardedTransport {
 }
 
 type WorkerStats = LogShipStats & { receivedBytes?: number };
+
+/** thread-stream's shared buffer (its default, which pino.transport() keeps): what write() fills before it returns false. */
+const TRANSIT_MAX = 4 * 1024 * 1024;
 
 /**
  * The lines a chunk completes, as the worker counts them: pino writes one line ending in a newline;
@@ -61,6 +64,7 @@ export function guardTransport(stream: TransportStream): GuardedTransport {
   /** Lines never written because close() was called, or the stream was ending or gone ('close'). */
   let droppedClosed = 0;
   let writtenBytes = 0;
+  let largestLine = 0;
   let worker: WorkerStats | undefined;
   // The worker is gone: it exited (close() or on its own), threw, or was terminated. What it had not
   // reported sent or dropped by then — the lines between the threads and the ones in its own queue —
@@ -111,7 +115,9 @@ export function guardTransport(stream: TransportStream): GuardedTransport {
       droppedMain += n;
       return true;
     }
-    writtenBytes += Buffer.byteLength(line);
+    const bytes = Buffer.byteLength(line);
+    writtenBytes += bytes;
+    if (bytes > largestLine) largestLine = bytes;
     if (!stream.write(line)) full = true; // thread-stream queued it; nothing more until 'drain'
     return true;
   }
@@ -129,7 +135,10 @@ export function guardTransport(stream: TransportStream): GuardedTransport {
       dropped.close += lost;
       droppedTotal += lost;
     }
-    const transitBytes = gone ? 0 : Math.max(0, writtenBytes - (worker?.receivedBytes ?? 0));
+    // Written minus what the worker last said it read: its reports come every statsInterval, so
+    // between them this counts lines long since read (17 MiB at 17 000 lines/s). thread-stream
+    // holds at most its buffer plus the line that filled it, so that is the most in transit.
+    const transitBytes = gone ? 0 : Math.min(Math.max(0, writtenBytes - (worker?.receivedBytes ?? 0)), TRANSIT_MAX + largestLine);
     return {
       produced,
       sent,

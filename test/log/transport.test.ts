@@ -104,6 +104,29 @@ describe('log transport (worker thread)', () => {
     await sink.close();
   });
 
+  test("transitBytes never exceeds what thread-stream can hold, between the worker's stats reports too", async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('jsonl', { kind: 'blackhole' }, { keep: false });
+      // The worker reports what it read once a second: written − last reported read counted
+      // every line written since (17 MiB at 17 000 lines/s) although it had long been read.
+      const transport = pino.transport({ target: TARGET, options: { url: sink.url, statsInterval: 1000, timeout: 200, maxBytes: '1MiB' } });
+      await new Promise((resolve) => transport.once('ready', resolve));
+      const guard = guardTransport(transport);
+      const log = pino(guard);
+      const pad = 'x'.repeat(1000);
+      let most = 0;
+      for (const until = performance.now() + 1500; performance.now() < until;) {
+        for (let i = 0; i < 100; i++) log.info({ i, pad });
+        most = Math.max(most, guard.stats().transitBytes);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.ok(most <= SHARED_BUFFER + 2048, `at most the shared buffer in transit, got ${most} B`);
+      adds(guard.stats());
+      await guard.close();
+      await sink.close();
+    });
+  });
+
   test('a burst larger than thread-stream can hold: the main thread drops (counted) instead of queueing', async () => {
     await assertNoLeakedHandles(async () => {
       const sink = await startSink('jsonl', { kind: 'blackhole' }, { keep: false });
