@@ -53,8 +53,21 @@ test('the schema refuses unknown keys, secret options in env, unknown env names 
     ['env value not a string', { ...defaults, env: { ...defaults.env, PORT: 3000 } }],
     ['memory without a binary unit', { ...defaults, memory: '512M' }],
     ['short admin token', { ...defaults, secrets: { ...(defaults.secrets as object), adminToken: 'short' } }],
+    // What the gateway refuses at start-up (the pod would crash-loop) is refused before the install.
+    ['admin token with spaces', { ...defaults, secrets: { ...(defaults.secrets as object), adminToken: 'my admin token is long enough' } }],
+    ['upstream token with its scheme', { ...defaults, secrets: { ...(defaults.secrets as object), upstreamToken: 'Bearer abc123' } }],
+    ['redis URL with a bad port', { ...defaults, secrets: { ...(defaults.secrets as object), redisUrl: 'redis://redis:notaport' } }],
+    // The probes and the Service reach the pod on its IP, at the container port.
+    ['HOST loopback', { ...defaults, env: { ...defaults.env, HOST: '127.0.0.1' } }],
+    ['PORT 0', { ...defaults, env: { ...defaults.env, PORT: '0' } }],
   ];
   for (const [what, values] of cases) assert.notDeepEqual(errors(values), [], `accepted: ${what}`);
+  const secrets = { ...(defaults.secrets as object), redisUrl: 'rediss://:pw@[::1]:6380/2', upstreamToken: 'abc.DEF-123_~' };
+  assert.deepEqual(
+    errors({ ...defaults, env: { ...defaults.env, PORT: '8080', HOST: '::' }, secrets }),
+    [],
+    'a port, all interfaces, a full Redis URL',
+  );
 });
 
 test('env names in the schema are exactly the non-secret options (in step with src/config)', () => {
