@@ -45,6 +45,8 @@ export class TieredCache implements Cache {
   private readonly l2: L2Store | undefined;
   private readonly bus: BusHandle | undefined;
   private readonly breaker: Breaker;
+  /** An L2 failure was logged and L2 has not answered since. */
+  private l2Down = false;
   /** What L2 did not take while it failed or was skipped (see unapplied.ts). */
   private unapplied: Unapplied | undefined;
   private applying: Promise<boolean> | undefined;
@@ -624,8 +626,9 @@ export class TieredCache implements Cache {
     if (this.l2 === undefined || this.breaker.open || this.closing !== undefined) return FAILED;
     // What L2 missed while it was away goes first: until then its older copies are wrong.
     if (this.unapplied !== undefined && !(await this.applyUnapplied())) return FAILED;
+    let r: R;
     try {
-      return await op(this.l2);
+      r = await op(this.l2);
     } catch (err) {
       const outcome = l2Outcome(err);
       if (outcome === 'caller') throw err;
@@ -633,6 +636,8 @@ export class TieredCache implements Cache {
       else return undefined as R;
       return FAILED;
     }
+    if (this.l2Down) this.l2Answered();
+    return r;
   }
 
   /** Where a change L2 did not take is kept (undefined without L2, or while closing: nothing will apply it). */
@@ -689,7 +694,16 @@ export class TieredCache implements Cache {
 
   private l2Failed(err: unknown): void {
     this.l2Errors++;
-    if (this.breaker.trip()) this.logger?.warn({ err }, `cache: ${this.l2?.kind} L2 failed; serving from L1 while it is skipped`);
+    if (this.breaker.trip()) {
+      this.l2Down = true;
+      this.logger?.warn({ err }, `cache: ${this.l2?.kind} L2 failed; serving from L1 while it is skipped`);
+    }
+  }
+
+  /** After a failure was logged, the first answer of L2 is logged too: the outage has ended. */
+  private l2Answered(): void {
+    this.l2Down = false;
+    this.logger?.info?.(`cache: ${this.l2?.kind} L2 answers again`);
   }
 
   private onBus(m: BusMessage): void {

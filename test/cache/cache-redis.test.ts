@@ -263,6 +263,39 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
   });
 
   // How long early calls wait is the store's test (redis-store.test.ts, with mock timers).
+  test('an outage is logged with its cause (the connection error, not ioredis\'s "Stream isn\'t writeable"), and its end too', async () => {
+    const lines: { level: string; msg: string; err?: Error }[] = [];
+    const logger = {
+      warn: (o: { err?: Error }, msg: string) => lines.push({ level: 'warn', msg, err: o.err }),
+      info: (msg: string) => lines.push({ level: 'info', msg }),
+    } as unknown as Logger;
+    const c = createCache({ redis: { url: redis.url, commandTimeout: 500 }, logger, breakDuration: 100 });
+    try {
+      await waitFor(() => c.stats().l2?.connected, 'connected');
+      await c.set('before', 'b');
+      await redis.stop();
+      await waitFor(() => !c.stats().l2?.connected, 'the cache noticed Redis is gone');
+      await c.set('during', 'd'); // L2 fails: logged once, with why
+      assert.equal(lines.length, 1, JSON.stringify(lines));
+      assert.match(lines[0]!.msg, /redis L2 failed; serving from L1/);
+      // Said as such (the reconnect's ECONNREFUSED joins it once an attempt has failed), not as
+      // "Stream isn't writeable and enableOfflineQueue options is false".
+      assert.match(lines[0]!.err!.message, /^redis: not connected \(status \w+(; last error: .*ECONNREFUSED.*)?\)$/);
+      await redis.start();
+      await waitFor(() => c.stats().l2?.connected, 'reconnected', 10_000);
+      await waitFor(async () => {
+        await c.set('after', 'a');
+        return lines.some((l) => l.level === 'info');
+      }, 'the end of the outage logged');
+      assert.deepEqual(
+        lines.filter((l) => l.level === 'info').map((l) => l.msg),
+        ['cache: redis L2 answers again'],
+      );
+    } finally {
+      await c.close();
+    }
+  });
+
   test('a Redis that never comes up: L1 serves, and the failure is counted and logged once with its code', async () => {
     const warnings: string[] = [];
     const loggedErrors: HeadroomError[] = [];
@@ -285,6 +318,7 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
         assert.equal(warnings.length, 1, 'logged once');
         assert.match(warnings[0]!, /redis L2 failed/);
         assert.equal(loggedErrors[0]?.code, 'HEADROOM_CACHE_STORE_UNAVAILABLE', 'logged with the store code');
+        assert.match(loggedErrors[0]!.message, /ECONNREFUSED/, 'and with the connection error');
       } finally {
         await c.close();
       }

@@ -285,9 +285,9 @@ describe('redis store', { skip: !enabled }, () => {
       const late = s.set('k', entry(Buffer.from('v')));
       assert.equal(await settles(late), true);
       await assert.rejects(late, (err: HeadroomError) => {
-        assert.equal(err.code, 'HEADROOM_CACHE_STORE_UNAVAILABLE', 'an ioredis error is raised with the store code');
-        assert.match(err.message, /^redis L2: /);
-        assert.ok(err.cause instanceof Error);
+        assert.equal(err.code, 'HEADROOM_CACHE_STORE_UNAVAILABLE', 'raised with the store code');
+        // Said as it is, not as ioredis's "Stream isn't writeable and enableOfflineQueue options is false".
+        assert.match(err.message, /^redis: not connected \(status \w+(; last error: .*)?\)$/);
         return true;
       });
     } finally {

@@ -186,6 +186,8 @@ export class RedisStore implements L2Store {
           `redis: the server refused the database in the URL (${err.message}): it must be below the server's \`databases\` setting (16 by default)`,
         );
     });
+    // A connection error is the cause of this outage only: a later one that ends without an error (a clean close) must not show it.
+    this.client.on('ready', () => (this.lastError = undefined));
     if (o.onReady) this.client.on('ready', o.onReady);
     this.onWarn = o.onWarn;
     // SET_TAGGED and BEGIN_CHUNKED are sent as EVAL, not EVALSHA: a server that lacks a script
@@ -247,6 +249,10 @@ export class RedisStore implements L2Store {
         this.gate.run(async () => {
           if (this.connecting) await this.firstConnection();
           if (this.refusal) throw this.refusal;
+          // ioredis would refuse it with "Stream isn't writeable and enableOfflineQueue options is
+          // false", which says nothing of why: the connection's own last error does (ECONNREFUSED, WRONGPASS).
+          if (this.client.status !== 'ready')
+            throw unavailable(`redis: not connected (status ${this.client.status}${lastErrorOf(this.lastError)})`);
           return op();
         }),
       source,

@@ -1,0 +1,10 @@
+import { createCache } from './src/cache/index.js';
+const warns: unknown[] = [];
+const logger = { warn: (o: any, m: string) => console.log('WARN', m, o.err?.message), info: (o: any, m: string) => console.log('INFO', m), error: (o: any, m: string) => console.log('ERROR', m, o?.err?.message), debug() {}, child() { return logger; } };
+const c = createCache({ redis: { url: 'redis://127.0.0.1:6399' }, logger } as any);
+await new Promise((r) => setTimeout(r, 1500));
+await c.set('a', 1).catch((e) => console.log('set err', e.message));
+console.log('get', await c.get('a'));
+await new Promise((r) => setTimeout(r, 200));
+await c.set('b', 1).catch((e) => console.log('set err', e.message));
+await c.close();
