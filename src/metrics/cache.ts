@@ -47,7 +47,7 @@ export function registerCacheMetrics(registry: Registry, cache: Pick<Cache, 'sta
   m.labelled(
     'gauge',
     'headroom_cache_entries',
-    "Entries by tier (l2 on Redis: values under this cache's key prefix, counted incrementally).",
+    "Entries by tier (l2 on Redis: values under this cache's key prefix, as the last full SCAN pass, spread over the cleanup sweeps, counted them; 0 until one has ended).",
     ['tier'],
     (s) => {
       const t = l2(s);
