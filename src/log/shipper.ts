@@ -24,6 +24,7 @@ import request from 'undici/lib/api/api-request.js';
 import undiciErrors from 'undici/lib/core/errors.js';
 import { HeadroomError } from '../errors.js';
 import { kindOf } from '../options/spec.js';
+import { fsReason } from '../options/user-files.js';
 import { Deque } from './deque.js';
 import { SpillFile, type SpilledLine } from './spill.js';
 import { assemble, bulkVerdict, createFormat, ENTRY_OVERHEAD, levelOf, owned, WARN, type Entry, type Verdict } from './formats.js';
@@ -524,15 +525,18 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   return shipper;
 }
 
+/** Why no spill file can be made in `dir`, in words (`err`: what creating it threw). */
+export const spillDirProblem = (err: unknown, dir: string): string =>
+  `${fsReason(err, dir, true)}: no spill file can be made there; give a writable directory, or leave it unset (no spill)`;
+
 /** The spill file, or a configuration error naming the directory when it cannot be created there. */
 function openSpill(dir: string, maxBytes: number, maxLineBytes: number): SpillFile {
   try {
     return new SpillFile(dir, maxBytes, maxLineBytes);
   } catch (err) {
-    throw new HeadroomError(
-      'HEADROOM_CONFIG_INVALID',
-      `createLogShipper: spillDir=${JSON.stringify(dir)}: cannot create a spill file there (${(err as Error).message}); must be a writable directory (or unset: no spill)`,
-    );
+    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `createLogShipper: spillDir=${JSON.stringify(dir)}: ${spillDirProblem(err, dir)}`, {
+      cause: err,
+    });
   }
 }
 

@@ -2,7 +2,8 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 import type { FastifyRequest } from 'fastify';
 import { allOptions, type Config } from '../config/schema.js';
-import { logShipperOptions } from '../config/sections/log.js';
+import { logOptions, logShipperOptions } from '../config/sections/log.js';
+import { HeadroomError, isHeadroomError } from '../errors.js';
 import type { LogShipper } from '../log/types.js';
 import { redactUrl } from '../options/redact.js';
 import { createPrettyDestination } from '../observe/pretty.js';
@@ -64,7 +65,18 @@ export async function createGatewayLogger(
 ): Promise<{ logger: Logger; shipper: LogShipper | undefined }> {
   const options = logShipperOptions(config.log);
   // Loaded only when shipping is on: an idle gateway without LOG_SHIP_URL does not carry it.
-  const shipper = options ? (await import('../log/shipper.js')).createLogShipper(options) : undefined;
+  const shipping = options && (await import('../log/shipper.js'));
+  let shipper: LogShipper | undefined;
+  try {
+    shipper = options && shipping ? shipping.createLogShipper(options) : undefined;
+  } catch (err) {
+    // Every value was checked with the configuration; what only the machine can refuse is the
+    // spill directory: said with the variable's name, as the configuration's problems are.
+    const dir = options?.spillDir;
+    if (shipping && dir && isHeadroomError(err) && err.code === 'HEADROOM_CONFIG_INVALID' && err.cause !== undefined)
+      throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${logOptions.spillDir.env}=${dir}: ${shipping.spillDirProblem(err.cause, dir)}`);
+    throw err;
+  }
   let out = destination;
   if (config.server.logFormat === 'pretty') {
     // Colours only for a terminal on stdout, and never under NO_COLOR (https://no-color.org).

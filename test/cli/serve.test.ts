@@ -58,7 +58,11 @@ test('values only the machine or the routes can refuse exit 2 with their line, n
       LOG_SHIP_SPILL_DIR: join(dir, 'file', 'spill'),
     });
     assert.equal(spill.code, 2, spill.stderr);
-    assert.match(spill.stderr, /invalid configuration:\n {2}\S.*spill/);
+    // Named as the variable the operator set (not the library's spillDir), the reason in words.
+    assert.match(
+      spill.stderr,
+      /invalid configuration:\n {2}LOG_SHIP_SPILL_DIR=\S+\/file\/spill: it, or a folder on its path, is a file, not a directory: no spill file can be made there/,
+    );
     assert.doesNotMatch(spill.stderr, /\n\s+at /, 'no stack trace');
   } finally {
     rmSync(dir, { recursive: true, force: true });

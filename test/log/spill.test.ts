@@ -271,7 +271,7 @@ describe('log shipper: disk spill', () => {
     writeFileSync(notADir, 'x');
     refuses(
       () => createLogShipper({ url: 'http://127.0.0.1:9/x', spillDir: notADir }),
-      /spillDir=".*plain-file": cannot create a spill file there .*must be a writable directory/,
+      /spillDir=".*plain-file": it, or a folder on its path, is a file, not a directory: no spill file can be made there; give a writable directory/,
     );
     refuses(
       () => createLogShipper({ url: 'http://127.0.0.1:9/x', spillDir: root, spillMaxBytes: '1KB' }),
