@@ -12,8 +12,15 @@ export { suggest };
 
 /** Every problem found in the configuration at once (`problems`, one line each). */
 export class ConfigError extends HeadroomError {
-  constructor(readonly problems: string[]) {
-    super('HEADROOM_CONFIG_INVALID', `invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  /** `notes`: the warnings of the same load (a misspelt variable is often why a value is missing). */
+  constructor(
+    readonly problems: string[],
+    notes: readonly string[] = [],
+  ) {
+    super(
+      'HEADROOM_CONFIG_INVALID',
+      `invalid configuration:\n${[...problems, ...notes.map((n) => `note: ${n}`)].map((p) => `  ${p}`).join('\n')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -108,7 +115,7 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
       const from = origin.get(`${section}.${key}`);
       problems.push(`${entry.option.env}=${shown(entry, raw[section]?.[key])}: ${message}${from ? ` (from ${from})` : ''}`);
     }
-    throw new ConfigError(problems);
+    throw new ConfigError(problems, typoWarnings(env));
   }
   const parsed = result.config;
   const given = (env: string): boolean => {
@@ -128,7 +135,7 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
   const demoGiven = raw.server?.demo !== undefined;
   const config: Config = demoGiven ? parsed : { ...parsed, server: { ...parsed.server, demo: env.NODE_ENV !== 'production' } };
   problems.push(...demoCheck(config, demoGiven));
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(problems, typoWarnings(env));
   return { config, warnings: [...typoWarnings(env), ...unusedWarnings(config, raw)] };
 }
 

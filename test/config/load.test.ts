@@ -101,6 +101,17 @@ test('a value is shown on one bounded line: control characters escaped, long val
   }
 });
 
+test('a misspelt variable is noted with the problems it may have caused (its warning would never be printed)', () => {
+  assert.throws(
+    () => loadConfig({ env: { PORT: 'x', LOG_SHIP_CONCURENCY: '2' } }),
+    (err: Error & { problems?: string[] }) => {
+      assert.deepEqual(err.problems, ['PORT=x: must be an integer between 0 and 65535']);
+      assert.match(err.message, /\n {2}note: unknown variable LOG_SHIP_CONCURENCY is ignored \(did you mean LOG_SHIP_CONCURRENCY\?\)$/);
+      return true;
+    },
+  );
+});
+
 test('flags are named as flags in errors', () => {
   const p = problems(() => loadConfig({ env: {}, flags: { port: '70000' } }));
   assert.deepEqual(p, ['PORT=70000: must be an integer between 0 and 65535 (from --port)']);
