@@ -170,6 +170,7 @@ export class SpillFile {
   close(): number {
     const n = this.entries;
     this.entries = 0;
+    this.pendingBytes = 0; // the file is gone: stats() reads 0 bytes, not the last count
     if (this.fd !== undefined) {
       closeSync(this.fd);
       this.fd = undefined;

@@ -120,6 +120,7 @@ describe('log shipper: disk spill', () => {
       assert.equal(closed.pendingEntries, 0);
       assert.ok(closed.dropped.close > 0, 'what was spilled when close() gave up is counted (close)');
       assert.deepEqual(readdirSync(dir), []);
+      assert.deepEqual([closed.spill!.entries, closed.spill!.bytes], [0, 0], 'the file is gone, and so are its bytes');
       await sink.close();
     });
   });
