@@ -45,8 +45,10 @@ export class TieredCache implements Cache {
   private readonly l2: L2Store | undefined;
   private readonly bus: BusHandle | undefined;
   private readonly breaker: Breaker;
-  /** An L2 failure was logged and L2 has not answered since. */
-  private l2Down = false;
+  /** L2 operations started so far: an answer counts as the end of an outage only from one started after its last failure. */
+  private l2Ops = 0;
+  /** While an outage is logged and not over: l2Ops at its latest failure. */
+  private l2DownAt: number | undefined;
   /** What L2 did not take while it failed or was skipped (see unapplied.ts). */
   private unapplied: Unapplied | undefined;
   private applying: Promise<boolean> | undefined;
@@ -626,6 +628,7 @@ export class TieredCache implements Cache {
     if (this.l2 === undefined || this.breaker.open || this.closing !== undefined) return FAILED;
     // What L2 missed while it was away goes first: until then its older copies are wrong.
     if (this.unapplied !== undefined && !(await this.applyUnapplied())) return FAILED;
+    const started = ++this.l2Ops;
     let r: R;
     try {
       r = await op(this.l2);
@@ -636,7 +639,7 @@ export class TieredCache implements Cache {
       else return undefined as R;
       return FAILED;
     }
-    if (this.l2Down) this.l2Answered();
+    this.l2Answered(started);
     return r;
   }
 
@@ -692,17 +695,18 @@ export class TieredCache implements Cache {
     }
   }
 
+  /** One warn line per outage: the breaker re-opens every breakDuration while L2 stays down. */
   private l2Failed(err: unknown): void {
     this.l2Errors++;
-    if (this.breaker.trip()) {
-      this.l2Down = true;
-      this.logger?.warn({ err }, `cache: ${this.l2?.kind} L2 failed; serving from L1 while it is skipped`);
-    }
+    const first = this.breaker.trip() && this.l2DownAt === undefined;
+    if (first || this.l2DownAt !== undefined) this.l2DownAt = this.l2Ops;
+    if (first) this.logger?.warn({ err }, `cache: ${this.l2?.kind} L2 failed; serving from L1 while it is skipped`);
   }
 
-  /** After a failure was logged, the first answer of L2 is logged too: the outage has ended. */
-  private l2Answered(): void {
-    this.l2Down = false;
+  /** An answer to an operation started after the outage's last failure ends it (logged). */
+  private l2Answered(op: number): void {
+    if (this.l2DownAt === undefined || op <= this.l2DownAt) return;
+    this.l2DownAt = undefined;
     this.logger?.info?.(`cache: ${this.l2?.kind} L2 answers again`);
   }
 

@@ -275,7 +275,11 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
       await c.set('before', 'b');
       await redis.stop();
       await waitFor(() => !c.stats().l2?.connected, 'the cache noticed Redis is gone');
-      await c.set('during', 'd'); // L2 fails: logged once, with why
+      await c.set('during', 'd'); // L2 fails: logged, with why
+      // The breaker closes again after breakDuration and L2 fails again: the same outage, not a new line.
+      await waitFor(() => c.stats().l2?.breakerOpen === false, 'the breaker closed again');
+      await c.set('still', 's');
+      assert.equal(c.stats().l2?.breakerOpen, true, 'it failed again');
       assert.equal(lines.length, 1, JSON.stringify(lines));
       assert.match(lines[0]!.msg, /redis L2 failed; serving from L1/);
       // Said as such (the reconnect's ECONNREFUSED joins it once an attempt has failed), not as
