@@ -1,9 +1,15 @@
 // Prometheus metrics of request memory accounting (src/log/accounting.ts), read once per scrape.
 import type { Registry } from 'prom-client';
 import type { RequestAccounting } from '../log/accounting.js';
-import { partMetrics } from './define.js';
+import { checkMetricsArgs, partMetrics } from './define.js';
 
 export function registerRequestAccountingMetrics(registry: Registry, accounting: RequestAccounting): void {
+  checkMetricsArgs('registerRequestAccountingMetrics(registry, accounting)', registry, {
+    name: 'accounting',
+    value: accounting,
+    methods: ['held', 'routes'],
+    from: 'a request accounting from createRequestAccounting()',
+  });
   const m = partMetrics(registry, () => ({ held: accounting.held(), routes: accounting.routes() }));
   m.gauge(
     'headroom_request_bytes_held',

@@ -2,9 +2,15 @@
 // are bounded: reason (ALERT_DROP_REASONS), alert (ALERT_NAMES).
 import type { Registry } from 'prom-client';
 import { ALERT_DROP_REASONS, ALERT_NAMES, type Alerter } from '../observe/alerts/types.js';
-import { partMetrics } from './define.js';
+import { checkMetricsArgs, partMetrics } from './define.js';
 
 export function registerAlertMetrics(registry: Registry, alerter: Pick<Alerter, 'stats'>): void {
+  checkMetricsArgs('registerAlertMetrics(registry, alerter)', registry, {
+    name: 'alerter',
+    value: alerter,
+    methods: ['stats'],
+    from: 'an alerter from createAlerter()',
+  });
   const m = partMetrics(registry, () => alerter.stats());
   m.counter(
     'headroom_alerts_sent_total',

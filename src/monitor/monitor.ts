@@ -11,7 +11,7 @@ import { createSnapshotWriter, refuse } from './snapshot.js';
 import { nextStatus, statusRank } from './status.js';
 import { PostGcTrend } from './trend.js';
 import { toPercent } from '../options/units.js';
-import { HeadroomError } from '../errors.js';
+import type { HeadroomError } from '../errors.js';
 import { kindOf } from '../options/spec.js';
 import type {
   HealthReport,
@@ -40,10 +40,10 @@ function tooSoon(waitMs: number, tookMs: number): HeadroomError {
   );
 }
 
-/** A listener that is not a function would be kept and never called: refused where it is given. */
+/** A listener that is not a function would fail (logged) at every status change: refused where it is given. */
 function checkListener(method: string, listener: unknown): void {
   if (typeof listener !== 'function')
-    throw new HeadroomError('HEADROOM_CONFIG_INVALID', `monitor.${method}(listener): listener must be a function; got ${kindOf(listener)}`);
+    throw new TypeError(`monitor.${method}(listener): listener must be a function; got ${kindOf(listener)}`);
 }
 
 export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryMonitor {

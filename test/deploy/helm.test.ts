@@ -60,11 +60,12 @@ test('the schema refuses unknown keys, secret options in env, unknown env names 
     // The probes and the Service reach the pod on its IP, at the container port.
     ['HOST loopback', { ...defaults, env: { ...defaults.env, HOST: '127.0.0.1' } }],
     ['PORT 0', { ...defaults, env: { ...defaults.env, PORT: '0' } }],
+    ['PORT above 65535', { ...defaults, env: { ...defaults.env, PORT: '65536' } }],
   ];
   for (const [what, values] of cases) assert.notDeepEqual(errors(values), [], `accepted: ${what}`);
   const secrets = { ...(defaults.secrets as object), redisUrl: 'rediss://:pw@[::1]:6380/2', upstreamToken: 'abc.DEF-123_~' };
   assert.deepEqual(
-    errors({ ...defaults, env: { ...defaults.env, PORT: '8080', HOST: '::' }, secrets }),
+    errors({ ...defaults, env: { ...defaults.env, PORT: '65535', HOST: '::' }, secrets }),
     [],
     'a port, all interfaces, a full Redis URL',
   );

@@ -13,6 +13,8 @@ import {
   registerProcessMetrics,
   registerProxyMetrics,
 } from '../../src/metrics-entry.js';
+import { registerAlertMetrics } from '../../src/metrics/alerts.js';
+import { registerRequestAccountingMetrics } from '../../src/metrics/accounting.js';
 
 const refused = (fn: () => unknown, message: RegExp): void =>
   assert.throws(fn, (err: Error & { code?: string }) => {
@@ -34,6 +36,8 @@ test('a missing or wrong part is refused at registration, naming the function, t
   refused(() => registerImageMetrics(registry, null as never), /image must be an image service .*got null$/);
   refused(() => registerDashboardMetrics(registry, 5 as never), /dashboard must be .*got number$/);
   refused(() => registerLogShipMetrics(registry, undefined as never), /shipper must be a log shipper/);
+  refused(() => registerAlertMetrics(registry, {} as never), /^registerAlertMetrics\(registry, alerter\): alerter must be an alerter/);
+  refused(() => registerRequestAccountingMetrics(registry, undefined as never), /accounting must be a request accounting/);
   refused(
     () => registerMonitorMetrics(registry, { current: () => undefined } as never),
     /monitor must be a memory monitor .*got an object without gc\(\), trend\(\), eventLoopDelay\(\)$/,

@@ -135,14 +135,14 @@ describe('monitor status with an injected sampler', () => {
     await monitor.close();
   });
 
-  test('a listener that is not a function is refused where it is given (it would never be called)', async () => {
+  test('a listener that is not a function is refused where it is given (it would fail at every status change)', async () => {
     const monitor = createMemoryMonitor({ sampler: fakeMemory().sampler, autoStart: false, rssLimit: null });
     assert.throws(() => monitor.onPressure(5 as never), {
-      code: 'HEADROOM_CONFIG_INVALID',
+      name: 'TypeError',
       message: 'monitor.onPressure(listener): listener must be a function; got number',
     });
     assert.throws(() => monitor.onStatus(undefined as never), {
-      code: 'HEADROOM_CONFIG_INVALID',
+      name: 'TypeError',
       message: /^monitor\.onStatus\(listener\)/,
     });
     await monitor.close();
