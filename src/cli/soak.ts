@@ -336,5 +336,5 @@ export async function soak(argv: string[]): Promise<void> {
   }
   process.stdout.write(summary(report));
   // A service that died under the load cannot be vouched for: a failed run, not "run it longer".
-  process.exitCode = interrupted() ?? (report.target.exited ? 2 : EXIT[report.verdict]);
+  process.exitCode = interrupted() ?? (report.target.exited || report.target.serviceExited ? 2 : EXIT[report.verdict]);
 }

@@ -61,7 +61,11 @@ export interface SoakReport {
   snapshots?: SnapshotReport;
   /** The load up to the verdict: the same span as `elapsedMs` (the load during heap snapshots is not counted). */
   load: LoadStats & { connections: number; rate: number; rps: number };
-  target: { pid: number; attached: boolean; exited?: { code: number | null; signal: string | null } };
+  /**
+   * `exited`: how the command ended, when it did (under a wrapper, the wrapper's code);
+   * `serviceExited`: the measured process left during the soak (under a wrapper the command may run on).
+   */
+  target: { pid: number; attached: boolean; exited?: { code: number | null; signal: string | null }; serviceExited?: true };
   /** What may make the verdict say less than it seems (an attached process the URL may not reach). */
   warnings: string[];
   /** What measuring cost the target: forced full GCs and their pauses. */
@@ -203,6 +207,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const roundMs = Math.max(o.sampleIntervalMs, postWarmup / 8);
     let nextRound = o.warmupMs + postWarmup / 2;
     let judgement: Judgement = { verdict: 'inconclusive', reason: 'no sample yet' };
+    /** The measured process left during the soak (a failed run, exit 2, whatever the command does). */
+    let serviceGone = false;
     let decided = false;
     let lastT = 0;
     let lastRequests = 0;
@@ -217,6 +223,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         break;
       }
       if (child && watch?.isLeaving()) {
+        serviceGone = true;
         judgement = { verdict: 'inconclusive', reason: await serviceExited(child, probe) };
         break;
       }
@@ -224,9 +231,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       try {
         sample = await take(t0);
       } catch (err) {
+        serviceGone = child !== undefined && watch?.isLeaving() === true;
         judgement = {
           verdict: 'inconclusive',
-          reason: child && watch?.isLeaving() ? await serviceExited(child, probe) : `measuring failed: ${(err as Error).message}`,
+          reason: child && serviceGone ? await serviceExited(child, probe) : `measuring failed: ${(err as Error).message}`,
         };
         break;
       }
@@ -327,6 +335,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         pid: probe.pid,
         attached: o.attach !== undefined,
         ...(exited ? { exited: { code: exited.code, signal: exited.signal } } : {}),
+        ...(serviceGone ? { serviceExited: true as const } : {}),
       },
       warnings,
       cost: {

@@ -148,6 +148,24 @@ test('a service that dies during the soak: exit 2 at once, saying with which cod
   ]);
   assert.equal(wrapped.code, 2, wrapped.stdout + wrapped.stderr);
   assert.match(wrapped.stdout, /the service \(pid \d+\) exited during the soak; the command it ran under \(pid \d+\) ended with code 0/);
+  // A wrapper that lives on after it (a supervisor, `sh -c '…; sleep 30'`): still a failed run (2).
+  const aliveJson = join(dir, 'died-wrapped.json');
+  const alive = await runCli([
+    'soak',
+    '--duration',
+    '20s',
+    '--json',
+    aliveJson,
+    '--',
+    'sh',
+    '-c',
+    `"${process.execPath}" -e "${service.replaceAll('"', '\\"')}"; sleep 30`,
+  ]);
+  assert.equal(alive.code, 2, alive.stdout + alive.stderr);
+  assert.match(alive.stdout, /the service \(pid \d+\) exited during the soak; the command it ran under \(pid \d+\) was still running/);
+  const aliveReport = JSON.parse(readFileSync(aliveJson, 'utf8')) as { target: { exited?: unknown; serviceExited?: boolean } };
+  assert.equal(aliveReport.target.serviceExited, true);
+  assert.equal(aliveReport.target.exited, undefined, 'the command had not ended');
 });
 
 test('--start-timeout bounds the wait for a service that never listens', async () => {
