@@ -113,7 +113,8 @@ export interface Headroom {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const specs = {
+/** createHeadroom's own options (an adapter compares a route's options with them, defaults applied). */
+export const headroomSpecs = {
   adminToken: adminTokenSpec({ doc: 'Bearer token for the admin API.' }),
   adminRateLimit: num({ doc: 'Admin requests per client per minute.', default: 60, min: 1, max: 100_000, integer: true }),
   shedding: bool({ doc: 'Shed app requests while critical.', default: true }),
@@ -144,7 +145,7 @@ const specs = {
 const PART_KEYS = ['monitor'] as const;
 
 /** Every key createHeadroom accepts (an adapter that takes createHeadroom's options and its own checks against these). */
-export const HEADROOM_OPTION_KEYS: readonly string[] = [...Object.keys(specs), ...PART_KEYS];
+export const HEADROOM_OPTION_KEYS: readonly string[] = [...Object.keys(headroomSpecs), ...PART_KEYS];
 
 const isMonitor = (m: unknown): m is MemoryMonitor =>
   typeof m === 'object' &&
@@ -153,7 +154,7 @@ const isMonitor = (m: unknown): m is MemoryMonitor =>
   typeof (m as MemoryMonitor).report === 'function';
 
 export function createHeadroom(options: HeadroomOptions = {}): Headroom {
-  const o = resolveOptions('createHeadroom', specs, options, PART_KEYS);
+  const o = resolveOptions('createHeadroom', headroomSpecs, options, PART_KEYS);
   // The parts check the objects handed on, naming each option by its path here (proxy.upstreamUrl).
   const nested = <T extends object>(value: T | undefined, key: string): T => nestedOptions(value, 'createHeadroom', options, key);
   const closers: (() => Promise<void>)[] = [];

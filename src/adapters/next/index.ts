@@ -15,8 +15,8 @@ import { proxyLibrarySpecs, proxySpecs } from '../../proxy/options.js';
 import { imageSpecs } from '../../image/options.js';
 import type { FetchInfo } from '../../proxy/web.js';
 import { HeadroomError } from '../../errors.js';
-import { kindOf, nestedOptions, resolveOne, resolveOptions, routePath } from '../../options/spec.js';
-import { createHeadroom, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
+import { kindOf, nestedOptions, resolveOne, resolveOptions, routePath, type OptionSpec } from '../../options/spec.js';
+import { createHeadroom, headroomSpecs, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { errorResponse, toWebResponse, type PlainResponse } from '../../toolkit/response.js';
 import { queryObject } from '../../toolkit/node-image.js';
 import { whenSent } from './body.js';
@@ -487,7 +487,7 @@ const ADMIN_OPTIONS = ['adminToken', 'adminRateLimit'] as const;
 
 const conflictingAdmin = (keys: readonly string[], made: HeadroomOptions): HeadroomError =>
   invalid(
-    `${ADMIN_ROUTE}: the process's Headroom was made ${keys.map((k) => (made[k as keyof HeadroomOptions] === undefined ? `without ${k}` : `with another ${k}`)).join(' and ')} ` +
+    `${ADMIN_ROUTE}: the process's Headroom was made ${keys.map((k) => (made[k as keyof HeadroomOptions] === undefined ? `without this ${k}` : `with another ${k}`)).join(' and ')} ` +
       "(registerHeadroom(), instrumentation's register or getHeadroom() ran first, and the first call's options are the ones used): " +
       'pass the same options to both (one shared config object), e.g. registerHeadroom(config) in instrumentation.ts',
   );
@@ -510,7 +510,12 @@ export function createAdminRoute(options?: HeadroomOptions & { mount?: string })
     const url = new URL(request.url);
     const path = url.pathname.startsWith(mount) ? url.pathname.slice(mount.length) || '/' : url.pathname;
     const s = slot(headroomOptions, ADMIN_ROUTE);
-    const differ = ADMIN_OPTIONS.filter((k) => headroomOptions[k] !== undefined && !isDeepStrictEqual(headroomOptions[k], s.made[k]));
+    // Defaults applied on both sides: adminRateLimit: 60 is what a Headroom made without it has.
+    const value = (k: (typeof ADMIN_OPTIONS)[number], o: HeadroomOptions): unknown =>
+      resolveOne<unknown>(ADMIN_ROUTE, k, headroomSpecs[k] as OptionSpec<unknown>, o[k]);
+    const differ = ADMIN_OPTIONS.filter(
+      (k) => headroomOptions[k] !== undefined && !isDeepStrictEqual(value(k, headroomOptions), value(k, s.made)),
+    );
     // The admin API is the Headroom's: a token given here but not to it would be ignored, and the
     // 403 would tell the operator to pass the token they did pass.
     if (differ.length > 0) throw conflictingAdmin(differ, s.made);
