@@ -91,15 +91,24 @@ export function placeHandlerMount(
   const norm = (s: string): string => (caseInsensitive ? s.toLowerCase() : s);
   const candidates = [...new Set([joinPath(globalPrefix, given), joinPath(given)])];
   const paths: string[] = [];
-  const conflicts: RegisteredRoute[] = [];
+  const conflicts = new Set<RegisteredRoute>();
   for (const mount of candidates) {
     const m = norm(mount);
-    const under = routes.filter((r) => norm(r.path) === m || norm(r.path).startsWith(`${m}/`) || norm(r.path).startsWith(`${m}{`));
-    if (under.length === 0) continue;
+    // Placed where the app registered routes at or under the mount itself (the handler's own).
+    if (!routes.some((r) => norm(r.path) === m || norm(r.path).startsWith(`${m}/`) || norm(r.path).startsWith(`${m}{`))) continue;
     paths.push(mount);
-    for (const r of under) if (r.method !== 'HEAD' && !CATCH_ALL.test(r.path.slice(mount.length))) conflicts.push(r);
+    // Any route that can take a request under it (literal or :param segments, as routesUnder
+    // reads them) loses its body, but a catch-all at the mount itself: the handler's.
+    const ms = segments(m);
+    for (const r of routes) {
+      if (r.method === 'HEAD') continue;
+      const p = norm(r.path);
+      if ((p === m || p.startsWith(m)) && CATCH_ALL.test(p.slice(m.length))) continue;
+      const rs = segments(p);
+      if (rs.length >= ms.length && ms.every((seg, k) => rs[k] === seg || rs[k]!.startsWith(':'))) conflicts.add(r);
+    }
   }
-  return { paths, conflicts };
+  return { paths, conflicts: [...conflicts] };
 }
 
 interface FastifyLike {
@@ -177,27 +186,28 @@ export function routesUnder(routes: RegisteredRoute[], mount: string, platform: 
   return out;
 }
 
-export function routesUnderMountError(conflicts: RegisteredRoute[], mount: string): HeadroomError {
-  const list = conflicts
+/** 'POST /api/items, GET /api/x and 3 more': the first five routes of a message. */
+function listRoutes(routes: readonly RegisteredRoute[]): string {
+  const shown = routes
     .slice(0, 5)
     .map((r) => `${r.method} ${r.path}`)
     .join(', ');
-  const more = conflicts.length > 5 ? ` and ${conflicts.length - 5} more` : '';
+  return routes.length > 5 ? `${shown} and ${routes.length - 5} more` : shown;
+}
+
+export function routesUnderMountError(conflicts: RegisteredRoute[], mount: string): HeadroomError {
+  const list = listRoutes(conflicts);
   return new HeadroomError(
     'HEADROOM_CONFIG_INVALID',
-    `HeadroomModule: the app's route ${list}${more} lies under the proxy's mount ${mount}. headroom keeps request bodies under ${mount} away from Nest's body parser for the proxy, so that route would receive no body. Move the proxy with routes: { proxy: '/upstream' } in HeadroomModule.forRoot() or forRootAsync() (the upstream still receives what follows the mount), or move the route.`,
+    `HeadroomModule: the app's route ${list} lies under the proxy's mount ${mount}. headroom keeps request bodies under ${mount} away from Nest's body parser for the proxy, so that route would receive no body. Move the proxy with routes: { proxy: '/upstream' } in HeadroomModule.forRoot() or forRootAsync() (the upstream still receives what follows the mount), or move the route.`,
   );
 }
 
 export function handlerRoutesUnderError(conflicts: RegisteredRoute[], given: string, mount: string): HeadroomError {
-  const list = conflicts
-    .slice(0, 5)
-    .map((r) => `${r.method} ${r.path}`)
-    .join(', ');
-  const more = conflicts.length > 5 ? ` and ${conflicts.length - 5} more` : '';
+  const list = listRoutes(conflicts);
   return new HeadroomError(
     'HEADROOM_CONFIG_INVALID',
-    `HeadroomModule: the app's route ${list}${more} lies under ${mount}, where proxyHandler({ mount: '${given}' }) forwards. headroom keeps request bodies under ${mount} away from Nest's body parser for the proxy, so that route would receive no body. Move that route from under ${mount}, or, if it is meant to forward too, fold it into the handler's catch-all route at ${mount} (@All('*path'); on platform-fastify @All('*')).`,
+    `HeadroomModule: the app's route ${list} lies under ${mount}, where proxyHandler({ mount: '${given}' }) forwards. headroom keeps request bodies under ${mount} away from Nest's body parser for the proxy, so that route would receive no body. Move that route from under ${mount}, or, if it is meant to forward too, fold it into the handler's catch-all route at ${mount} (@All('*path'); on platform-fastify @All('*')).`,
   );
 }
 

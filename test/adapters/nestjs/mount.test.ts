@@ -141,6 +141,24 @@ for (const platform of PLATFORMS) {
         } finally {
           await app.close();
         }
+        // A parameter segment takes /legacy-api too: its body would be kept from the parser as well
+        // (no proxy controller here, whose own check at /api would name the route first).
+        const param = await createApp(
+          platform,
+          HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url }, routes: { proxy: false } }),
+          {
+            controllers: [jsonController(':section', 'notes'), handlerProxyController(platform, 'legacy-api')],
+          },
+        );
+        try {
+          await assert.rejects(
+            param.listen(0, '127.0.0.1'),
+            (err: unknown) =>
+              isHeadroomError(err) && /route POST \/:section\/notes lies under \/legacy-api, where proxyHandler/.test(err.message),
+          );
+        } finally {
+          await param.close();
+        }
       });
     });
 
