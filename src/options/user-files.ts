@@ -32,7 +32,8 @@ export function fsReason(err: unknown, path: string, creating = false): string {
     case 'ENOSPC':
       return 'no space left on the device';
     default:
-      return code ?? (err instanceof Error ? err.message : String(err));
+      // ELOOP, ENAMETOOLONG, EIO…: Node's message names the code and says it in words.
+      return err instanceof Error ? err.message : String(err);
   }
 }
 

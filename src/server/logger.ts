@@ -5,6 +5,7 @@ import { allOptions, type Config } from '../config/schema.js';
 import { logOptions, logShipperOptions } from '../config/sections/log.js';
 import { HeadroomError, isHeadroomError } from '../errors.js';
 import type { LogShipper } from '../log/types.js';
+import { escapeControls } from '../options/printable.js';
 import { redactUrl } from '../options/redact.js';
 import { createPrettyDestination } from '../observe/pretty.js';
 
@@ -73,8 +74,12 @@ export async function createGatewayLogger(
     // Every value was checked with the configuration; what only the machine can refuse is the
     // spill directory: said with the variable's name, as the configuration's problems are.
     const dir = options?.spillDir;
-    if (shipping && dir && isHeadroomError(err) && err.code === 'HEADROOM_CONFIG_INVALID' && err.cause !== undefined)
-      throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${logOptions.spillDir.env}=${dir}: ${shipping.spillDirProblem(err.cause, dir)}`);
+    const fsError = isHeadroomError(err) && typeof (err.cause as NodeJS.ErrnoException | undefined)?.code === 'string';
+    if (shipping && dir && fsError && err.code === 'HEADROOM_CONFIG_INVALID')
+      throw new HeadroomError(
+        'HEADROOM_CONFIG_INVALID',
+        `${logOptions.spillDir.env}=${escapeControls(dir)}: ${shipping.spillDirProblem(err.cause, dir)}`,
+      );
     throw err;
   }
   let out = destination;

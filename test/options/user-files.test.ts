@@ -15,7 +15,7 @@ test('fsReason says in words what a file system error code means for the path', 
   assert.match(fsReason(errno('EPERM'), '/x', true), /^permission denied: this user must be able to create it/);
   assert.equal(fsReason(errno('EROFS'), '/x'), 'the file system is read-only');
   assert.equal(fsReason(errno('ENOTDIR'), '/x'), 'it, or a folder on its path, is a file, not a directory');
-  assert.equal(fsReason(errno('EIO'), '/x'), 'EIO');
+  assert.equal(fsReason(errno('EIO'), '/x'), 'EIO: x', "an unmapped code: Node's own message, which names it");
   assert.equal(fsReason(new Error('odd'), '/x'), 'odd');
 });
 
