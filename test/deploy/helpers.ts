@@ -76,12 +76,24 @@ export function checkMemory(config: Config, limitBytes: number, where: string): 
   }
 }
 
-/** SIGKILL must come after the drain: SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT + the log settle time. */
+/**
+ * SIGKILL must come after the drain: SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT + the log settle time, plus
+ * the alerter's and the log shipper's last sends when they are on (each waits its timeout).
+ */
 export function checkGrace(config: Config, graceSeconds: number, where: string): void {
-  const needed = config.server.shutdownDelay + config.server.shutdownTimeout + LOG_SETTLE_MS;
+  const alerts = config.alerts.webhookUrls.length > 0 ? config.alerts.timeout : 0;
+  const shipping = config.log.shipUrl ? config.log.timeout : 0;
+  const needed = config.server.shutdownDelay + config.server.shutdownTimeout + LOG_SETTLE_MS + alerts + shipping;
+  const parts = [
+    'SHUTDOWN_DELAY',
+    'SHUTDOWN_TIMEOUT',
+    `${LOG_SETTLE_MS / 1000}s`,
+    ...(alerts ? ['ALERT_TIMEOUT'] : []),
+    ...(shipping ? ['LOG_SHIP_TIMEOUT'] : []),
+  ];
   assert.ok(
     graceSeconds * 1000 > needed,
-    `${where}: grace period ${graceSeconds}s does not cover SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT + ${LOG_SETTLE_MS / 1000}s = ${needed / 1000}s`,
+    `${where}: grace period ${graceSeconds}s does not cover ${parts.join(' + ')} = ${needed / 1000}s`,
   );
 }
 
