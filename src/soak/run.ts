@@ -169,7 +169,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     let quietMs = 0;
     // A service that dies mid-measurement never answers the inspector: its exit ends the wait.
     // Watched from here: a process of the group the soak was attached to while it looked for the
-    // service (a wrapper's pre-script) may have left already.
+    // service (a wrapper's pre-script) may have left already. (A service that begins to exit in the
+    // moment between connectServing's return and this line is not seen here: its measurement then
+    // fails on the inspector's reply timeout instead.)
     const watch = child?.watchLeaving();
     const died = watch?.leaving.then(() => {
       throw new Error('the service exited');
