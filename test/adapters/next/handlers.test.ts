@@ -406,7 +406,10 @@ test("admin route: a token the process's Headroom was made without is refused wi
     route.GET(new Request('http://app.test/admin/memory-stats', { headers: { authorization: `Bearer ${token}` } })),
     (err: Error & { code?: string }) => {
       assert.equal(err.code, 'HEADROOM_CONFIG_INVALID');
-      assert.match(err.message, /^createAdminRoute\(\) from headroom-memory\/next: the process's Headroom was made without this adminToken \(/);
+      assert.match(
+        err.message,
+        /^createAdminRoute\(\) from headroom-memory\/next: the process's Headroom was made without this adminToken \(/,
+      );
       assert.match(err.message, /registerHeadroom\(config\) in instrumentation\.ts/);
       assert.doesNotMatch(err.message, new RegExp(token), 'the token is not echoed');
       return true;
