@@ -3,7 +3,7 @@
 // failing at start-up. On both platforms.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Controller, Get, Inject } from '@nestjs/common';
+import { Controller, Get, Inject, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { HeadroomModule, HeadroomService } from '../../../src/adapters/nestjs/index.js';
 import { isHeadroomError } from '../../../src/errors.js';
@@ -16,6 +16,7 @@ import {
   PLATFORMS,
   startApp,
   startUpstream,
+  type Platform,
   type TestApp,
   type Upstream,
 } from './app.js';
@@ -31,6 +32,24 @@ function getController(path: string, route = ''): new () => unknown {
   Get(route)(GetController.prototype, 'get', Object.getOwnPropertyDescriptor(GetController.prototype, 'get')!);
   Controller(path)(GetController);
   return GetController;
+}
+
+/** Start-up (app.listen) stops with HEADROOM_CONFIG_INVALID, its message matching every pattern. */
+async function refusesToStart(
+  platform: Platform,
+  headroom: DynamicModule,
+  controllers: (new () => unknown)[],
+  ...messages: RegExp[]
+): Promise<void> {
+  const app = await createApp(platform, headroom, { controllers });
+  try {
+    await assert.rejects(
+      app.listen(0, '127.0.0.1'),
+      (err: unknown) => isHeadroomError(err) && err.code === 'HEADROOM_CONFIG_INVALID' && messages.every((m) => m.test(err.message)),
+    );
+  } finally {
+    await app.close();
+  }
 }
 
 const json = (body: unknown) => ({
@@ -70,21 +89,13 @@ for (const platform of PLATFORMS) {
 
     test('an app route under the proxy mount stops start-up, naming the route and the fix; moving the proxy fixes it', async () => {
       await assertNoLeakedHandles(async () => {
-        const app = await createApp(platform, HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url } }), {
-          controllers: [jsonController('api/items', '')],
-        });
-        try {
-          await assert.rejects(
-            app.listen(0, '127.0.0.1'),
-            (err: unknown) =>
-              isHeadroomError(err) &&
-              err.code === 'HEADROOM_CONFIG_INVALID' &&
-              /route POST \/api\/items lies under the proxy's mount \/api/.test(err.message) &&
-              /routes: \{ proxy: '\/upstream' \}/.test(err.message),
-          );
-        } finally {
-          await app.close();
-        }
+        await refusesToStart(
+          platform,
+          HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url } }),
+          [jsonController('api/items', '')],
+          /route POST \/api\/items lies under the proxy's mount \/api/,
+          /routes: \{ proxy: '\/upstream' \}/,
+        );
         const t = await startApp(
           platform,
           HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url }, routes: { proxy: '/upstream' } }),
@@ -125,70 +136,34 @@ for (const platform of PLATFORMS) {
 
     test("an app route under a proxyHandler mount stops start-up, naming the route and the handler's mount", async () => {
       await assertNoLeakedHandles(async () => {
-        const app = await createApp(platform, HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url } }), {
-          controllers: [handlerProxyController(platform, 'legacy-api'), jsonController('legacy-api', 'notes')],
-        });
-        try {
-          await assert.rejects(
-            app.listen(0, '127.0.0.1'),
-            (err: unknown) =>
-              isHeadroomError(err) &&
-              err.code === 'HEADROOM_CONFIG_INVALID' &&
-              /route POST \/legacy-api\/notes lies under \/legacy-api, where proxyHandler\(\{ mount: '\/legacy-api' \}\) forwards/.test(
-                err.message,
-              ),
-          );
-        } finally {
-          await app.close();
-        }
+        await refusesToStart(
+          platform,
+          HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url } }),
+          [handlerProxyController(platform, 'legacy-api'), jsonController('legacy-api', 'notes')],
+          /route POST \/legacy-api\/notes lies under \/legacy-api, where proxyHandler\(\{ mount: '\/legacy-api' \}\) forwards/,
+        );
         // A parameter segment takes /legacy-api too: its body would be kept from the parser as well
         // (no proxy controller here, whose own check at /api would name the route first).
-        const param = await createApp(
+        await refusesToStart(
           platform,
           HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url }, routes: { proxy: false } }),
-          {
-            controllers: [jsonController(':section', 'notes'), handlerProxyController(platform, 'legacy-api')],
-          },
+          [jsonController(':section', 'notes'), handlerProxyController(platform, 'legacy-api')],
+          /route POST \/:section\/notes lies under \/legacy-api, where proxyHandler/,
         );
-        try {
-          await assert.rejects(
-            param.listen(0, '127.0.0.1'),
-            (err: unknown) =>
-              isHeadroomError(err) && /route POST \/:section\/notes lies under \/legacy-api, where proxyHandler/.test(err.message),
-          );
-        } finally {
-          await param.close();
-        }
       });
     });
 
-    test('a catch-all route of the app under the proxy mount is named once as ALL, not method by method', async () => {
-      const app = await createApp(platform, HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url } }), {
-        controllers: [handlerProxyController(platform, 'api/legacy', '/api/legacy')],
-      });
-      try {
-        await assert.rejects(
-          app.listen(0, '127.0.0.1'),
-          (err: unknown) =>
-            isHeadroomError(err) && /the app's route ALL \/api\/legacy\/\*\w* lies under the proxy's mount \/api\./.test(err.message),
-        );
-      } finally {
-        await app.close();
-      }
-    });
+    test('a catch-all route of the app under the proxy mount is named once as ALL, not method by method', () =>
+      refusesToStart(
+        platform,
+        HeadroomModule.forRoot({ proxy: { upstreamUrl: upstream.url } }),
+        [handlerProxyController(platform, 'api/legacy', '/api/legacy')],
+        /the app's route ALL \/api\/legacy\/\*\w* lies under the proxy's mount \/api\./,
+      ));
 
     test("an app route that headroom's admin, health or metrics path would answer stops start-up, naming the route and the option", async () => {
-      const refused = async (controllers: (new () => unknown)[], message: RegExp): Promise<void> => {
-        const app = await createApp(platform, HeadroomModule.forRoot({ monitor: { autoStart: false } }), { controllers });
-        try {
-          await assert.rejects(
-            app.listen(0, '127.0.0.1'),
-            (err: unknown) => isHeadroomError(err) && err.code === 'HEADROOM_CONFIG_INVALID' && message.test(err.message),
-          );
-        } finally {
-          await app.close();
-        }
-      };
+      const refused = (controllers: (new () => unknown)[], message: RegExp): Promise<void> =>
+        refusesToStart(platform, HeadroomModule.forRoot({ monitor: { autoStart: false } }), controllers, message);
       // Before, every /admin/* route of the app answered 403 HEADROOM_ADMIN_DISABLED ("set adminToken").
       await refused(
         [jsonController('admin', 'users')],
