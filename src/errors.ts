@@ -115,10 +115,15 @@ Object.freeze(ERRORS);
 
 export type ErrorCode = keyof typeof ERRORS;
 
+/** A code outside the registry has no status: the mistake is named, not a TypeError on `.status` of undefined. */
+function checkCode(where: string, code: unknown): void {
+  if (!isErrorCode(code))
+    throw new TypeError(`${where}: ${JSON.stringify(code) ?? String(code)} is not one of headroom's error codes (see ERRORS)`);
+}
+
 /** The HTTP status a code maps to. */
 export function statusOf(code: ErrorCode): number {
-  if (!isErrorCode(code))
-    throw new TypeError(`statusOf: ${JSON.stringify(code) ?? String(code)} is not one of headroom's error codes (see ERRORS)`);
+  checkCode('statusOf', code);
   return ERRORS[code].status;
 }
 
@@ -148,9 +153,7 @@ export class HeadroomError extends Error {
 
   constructor(code: ErrorCode, message: string, options: HeadroomErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    // A code outside the registry would have no status: the mistake is named, not a TypeError on `.status`.
-    if (!isErrorCode(code))
-      throw new TypeError(`HeadroomError: ${JSON.stringify(code) ?? String(code)} is not one of headroom's error codes (see ERRORS)`);
+    checkCode('HeadroomError', code);
     this.name = 'HeadroomError';
     this.code = code;
     this.statusCode = ERRORS[code].status;

@@ -73,6 +73,10 @@ export function wire(wiring: ProxyWiring, mount: string, caseInsensitive: boolea
   keepBodies(wiring, [mount], caseInsensitive);
 }
 
+/** Whether a route of these segments can take a request under a mount of these: each mount segment matched literally or by a :param. */
+const reachesUnder = (route: readonly string[], mount: readonly string[]): boolean =>
+  route.length >= mount.length && mount.every((seg, k) => route[k] === seg || route[k]!.startsWith(':'));
+
 /** The rest of a route path after a mount that makes it the mount's catch-all: '', '/*path', '/*', '{/*path}'. */
 const CATCH_ALL = /^(?:\/\*\w*|\{\/\*\w*\})?$/;
 
@@ -103,9 +107,9 @@ export function placeHandlerMount(
     for (const r of routes) {
       if (r.method === 'HEAD') continue;
       const p = norm(r.path);
-      if ((p === m || p.startsWith(m)) && CATCH_ALL.test(p.slice(m.length))) continue;
+      if (p.startsWith(m) && CATCH_ALL.test(p.slice(m.length))) continue;
       const rs = segments(p);
-      if (rs.length >= ms.length && ms.every((seg, k) => rs[k] === seg || rs[k]!.startsWith(':'))) conflicts.add(r);
+      if (reachesUnder(rs, ms)) conflicts.add(r);
     }
   }
   return { paths, conflicts: [...conflicts] };
@@ -176,7 +180,7 @@ export function routesUnder(routes: RegisteredRoute[], mount: string, platform: 
       continue;
     }
     const rs = segments(norm(r.path));
-    if (rs.length < ms.length || !ms.every((m, k) => rs[k] === m || rs[k]!.startsWith(':'))) continue;
+    if (!reachesUnder(rs, ms)) continue;
     const key = `${r.method} ${r.path}`;
     if (r.method !== 'HEAD' && !seen.has(key)) {
       seen.add(key);
