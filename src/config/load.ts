@@ -3,7 +3,7 @@
 import { HeadroomError } from '../errors.js';
 import { allOptions, crossChecks, parseConfig, type Config, type OptionEntry } from './schema.js';
 import { HIDDEN, redactValue } from '../options/redact.js';
-import { escapeControls } from '../options/printable.js';
+import { oneLine } from '../options/printable.js';
 import { kindOf } from '../options/spec.js';
 import { suggest } from '../options/suggest.js';
 import { readSmallFile } from '../options/user-files.js';
@@ -64,12 +64,12 @@ function readConfigFile(path: string, label: string, problems: string[]): Record
     problems.push(`${label}: must be a JSON object whose keys are variable names, e.g. {"PORT": 8080}`);
     return {};
   }
-  for (const key of duplicateKeys(text)) problems.push(`${label}: ${printable(key)} is given more than once: give it once`);
+  for (const key of duplicateKeys(text)) problems.push(`${label}: ${oneLine(key)} is given more than once: give it once`);
   const known = new Set(allOptions.map((o) => o.option.env));
   for (const key of Object.keys(parsed)) {
     if (!known.has(key)) {
       const hint = suggest(key, [...known]);
-      problems.push(`${label}: unknown key ${printable(key)}${hint ? ` (did you mean ${hint}?)` : ''}`);
+      problems.push(`${label}: unknown key ${oneLine(key)}${hint ? ` (did you mean ${hint}?)` : ''}`);
     }
   }
   return parsed as Record<string, unknown>;
@@ -161,9 +161,6 @@ function demoCheck(config: Config, demoGiven: boolean): string[] {
   return [`UPSTREAM_URL is not set: it is required ${why}; set it to the origin of your API${demoHint}`];
 }
 
-/** The longest value an error line shows (a 900 000-digit PORT must not become a 900 KB line). */
-const SHOWN_MAX = 200;
-
 /**
  * A value as an error message shows it: secrets never, credentials in URLs hidden, printable (a
  * newline in a value must not fake a second problem line), and a value nested too deep to print
@@ -180,13 +177,7 @@ function shown(entry: OptionEntry, value: unknown): string {
       text = `${kindOf(value)} too deeply nested to show`;
     }
   }
-  return printable(text);
-}
-
-/** Text from the user as one bounded line of a message: control characters escaped, cut at SHOWN_MAX. */
-function printable(text: string): string {
-  const line = escapeControls(text);
-  return line.length > SHOWN_MAX ? `${line.slice(0, SHOWN_MAX)}… (${line.length} characters)` : line;
+  return oneLine(text);
 }
 
 // V8's JSON.parse messages quote the text around the error, which may be a secret (a token

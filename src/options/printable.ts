@@ -6,3 +6,12 @@
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 export const escapeControls = (s: string): string => s.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/** The longest value an error message shows (a 900 000-digit PORT must not become a 900 KB line). */
+export const SHOWN_MAX = 200;
+
+/** A value from the user as one bounded line of a message: control characters escaped, cut at SHOWN_MAX. */
+export function oneLine(text: string): string {
+  const line = escapeControls(text);
+  return line.length > SHOWN_MAX ? `${line.slice(0, SHOWN_MAX)}… (${line.length} characters)` : line;
+}

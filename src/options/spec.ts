@@ -9,6 +9,7 @@ import { shareToFraction, toPercent } from './units.js';
 import { redactUrl, redactValue } from './redact.js';
 import { optionsPlace } from './place.js';
 import { suggestOption } from './suggest.js';
+import { oneLine } from './printable.js';
 
 export { nestedOptions, optionsPlace, type OptionsPlace } from './place.js';
 
@@ -485,7 +486,8 @@ function show(value: unknown, secret: boolean): string {
   // A refused URL may carry user:password@ or a token in its query: never echoed.
   if (typeof value === 'string') return JSON.stringify(value.length > 200 ? `${redactUrl(value.slice(0, 200))}…` : redactUrl(value));
   try {
-    return JSON.stringify(value) ?? String(value);
+    // Bounded as a config value is: a 100 000-item array must not become the message.
+    return oneLine(JSON.stringify(value) ?? String(value));
   } catch {
     return Object.prototype.toString.call(value);
   }

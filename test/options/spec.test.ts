@@ -102,3 +102,15 @@ test('suggestOption: edit distance, then whole camelCase words', () => {
   assert.equal(suggestOption('colour', names), undefined);
   assert.equal(suggestOption('ma', names), undefined, 'too short to guess from');
 });
+
+test('a refused value is shown on one bounded line, as a configuration value is (a huge array is not the message)', () => {
+  const specs = { maxBytes: num({ doc: 'A size.', default: 1, min: 0, max: 10 }) };
+  assert.throws(
+    () => resolveOptions('createThing', specs, { maxBytes: Array.from({ length: 100_000 }, (_, i) => i) as never }),
+    (err: Error) => {
+      assert.match(err.message, /^createThing: maxBytes=\[0,1,2,[0-9,]*… \(588891 characters\): must be/);
+      assert.ok(err.message.length < 500, `${err.message.length} characters`);
+      return true;
+    },
+  );
+});
