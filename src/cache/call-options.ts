@@ -88,6 +88,12 @@ export function checkSet(key: unknown, o: SetOptions | undefined): asserts key i
   checkOptions('set', key, o, SET_KEYS);
 }
 
+/** createL1()'s set(): the tiered cache's rules for the options it takes (ttl, tags). */
+export function checkL1Set(key: unknown, o: { ttl?: number; tags?: string[] } | undefined): asserts key is string {
+  checkKey('set', key);
+  checkOptions('set', key, o, ['ttl', 'tags']);
+}
+
 export function checkGetOrSet(key: unknown, loader: unknown, o: GetOrSetOptions | undefined): asserts key is string {
   checkKey('getOrSet', key);
   if (typeof loader !== 'function') refuse('getOrSet', key, `the loader must be a function, got ${kindOf(loader)}`);

@@ -6,6 +6,7 @@ import { prepare, type ValueType } from './codec.js';
 import { entrySize, TAG_SET_OVERHEAD } from './size.js';
 import { now } from './clock.js';
 import { resolveL1Options } from './options.js';
+import { checkL1Set } from './call-options.js';
 import type { Gen } from './generations.js';
 
 /** Why an entry left L1, or (too_large) was never kept: over maxEntryBytes or the effective budget. */
@@ -106,6 +107,7 @@ export class L1 {
 
   /** Convenience for direct (synchronous) use: normalises the value like the tiered cache does. */
   set(key: string, value: unknown, o: { ttl?: number; tags?: string[] } = {}): boolean {
+    checkL1Set(key, o);
     const p = prepare(value);
     const expiresAt = now() + (o.ttl ?? this.defaultTtl);
     return this.put(key, p.type, p.l1Value, expiresAt, expiresAt, o.tags);
@@ -130,6 +132,10 @@ export class L1 {
       this.evictions.too_large++; // counted: without an L2 such a set() stores nothing at all
       return false;
     }
+    // Room is made before the entry goes in, as SIEVE does: once every older entry has been read,
+    // the hand would otherwise clear their marks and evict the new, unread entry itself.
+    while (this.map.size > 0 && this.bytes + size > this.effectiveMaxBytes && this.evictOne('size'));
+    while (this.map.size >= this.maxEntries && this.evictOne('entries'));
     const e: L1Entry = {
       key,
       value,
@@ -151,8 +157,8 @@ export class L1 {
     this.map.set(key, e);
     this.bytes += size;
     if (e.tags !== undefined) for (const t of e.tags) this.tagSet(t).add(key);
-    while (this.bytes > this.effectiveMaxBytes && this.evictOne('size'));
-    while (this.map.size > this.maxEntries && this.evictOne('entries'));
+    // Its new tag sets may still exceed the budget: others go, never the entry just stored.
+    while (this.bytes > this.effectiveMaxBytes && this.evictOne('size', e));
     return true;
   }
 
@@ -225,11 +231,11 @@ export class L1 {
     return s;
   }
 
-  /** Evicts one entry; false when there is none. */
-  private evictOne(reason: EvictionReason): boolean {
+  /** Evicts one entry other than `keep`; false when there is none. */
+  private evictOne(reason: EvictionReason, keep?: L1Entry): boolean {
     let h = this.hand ?? this.tail;
-    if (h === undefined) return false;
-    while (h.visited) {
+    if (h === undefined || (keep !== undefined && this.map.size === 1)) return false;
+    while (h.visited || h === keep) {
       h.visited = false;
       h = h.newer ?? this.tail!;
     }

@@ -70,7 +70,7 @@ export const diskSpecs = {
   }),
   maxBytes: bytes({
     env: 'CACHE_DISK_MAX_BYTES',
-    doc: 'Byte cap of the disk L2 store; least recently used files go first.',
+    doc: 'Byte cap of the disk L2 store, counting the disk its files take (whole 4 KiB blocks); least recently used files go first.',
     default: 1024 ** 3,
     min: 1024 * 1024,
     max: 2 ** 50,

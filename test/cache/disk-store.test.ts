@@ -11,6 +11,7 @@ import {
   statSync,
   symlinkSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { createCache } from '../../src/cache/index.js';
-import { DiskStore, MARKER, TMP_DIR } from '../../src/cache/stores/disk.js';
+import { BLOCK_BYTES, DiskStore, MARKER, TMP_DIR } from '../../src/cache/stores/disk.js';
 import { waitFor } from '../helpers/wait.js';
 import { storeContract, entry, meta } from './store-contract.js';
 
@@ -34,6 +35,15 @@ describe('disk store contract', () => {
     return s;
   });
 });
+
+/** The file of `key`'s entry under `dir`. */
+function fileOf(dir: string, key: string): string {
+  const h = createHash('sha256').update(key).digest('hex');
+  return join(dir, h.slice(0, 2), h);
+}
+
+/** Bytes a file of `size` takes on disk, as the store counts them. */
+const blocks = (size: number): number => Math.ceil(size / BLOCK_BYTES) * BLOCK_BYTES;
 
 function files(dir: string): string[] {
   return readdirSync(dir)
@@ -236,6 +246,100 @@ describe('disk store', () => {
     assert.equal(files(dir).length, 3);
   });
 
+  test('a restart with a lower entry cap keeps the newest files', async () => {
+    const dir = freshDir();
+    const a = new DiskStore({ dir });
+    await a.ready;
+    for (let i = 0; i < 40; i++) await a.set(`k${i}`, entry(Buffer.from(String(i))));
+    await a.close();
+    const base = Date.now() / 1000 - 1000;
+    for (let i = 0; i < 40; i++) utimesSync(fileOf(dir, `k${i}`), base + i, base + i);
+    const b = new DiskStore({ dir, maxEntries: 5 });
+    await b.ready;
+    const kept = [];
+    for (let i = 0; i < 40; i++) if (await b.get(`k${i}`)) kept.push(i);
+    assert.deepEqual(kept, [35, 36, 37, 38, 39]);
+    await b.close();
+  });
+
+  test('writes made during the start-up scan are newer than every file it finds: they are not the ones evicted', async () => {
+    const dir = freshDir();
+    const a = new DiskStore({ dir });
+    await a.ready;
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => a.set(`old${i}`, entry(Buffer.from('o')))));
+    await a.close();
+    const b = new DiskStore({ dir, maxEntries: 1000 });
+    let scanned = false;
+    void b.ready.then(() => (scanned = true));
+    const fresh = Array.from({ length: 20 }, (_, i) => `new${i}`);
+    await Promise.all(fresh.map((k) => b.set(k, entry(Buffer.from('n')))));
+    assert.ok(!scanned, 'the writes landed while the scan ran');
+    await b.ready;
+    assert.equal(b.stats().entries, 1000);
+    for (const k of fresh) assert.ok(await b.get(k), `${k} was kept`);
+    await b.close();
+  });
+
+  test('the byte cap counts whole 4 KiB blocks, the disk a file takes', async () => {
+    const dir = freshDir();
+    const maxBytes = 1024 ** 2; // the smallest cap: 256 blocks
+    const s = new DiskStore({ dir, maxBytes });
+    await s.ready;
+    for (let i = 0; i < 300; i++) await s.set(`k${i}`, entry(Buffer.from('tiny')));
+    assert.deepEqual([s.stats().entries, s.stats().bytes], [maxBytes / BLOCK_BYTES, maxBytes]);
+    await s.close();
+    assert.equal(files(dir).length, maxBytes / BLOCK_BYTES);
+  });
+
+  test('of two writes of one key in flight, the last called wins, also after a restart', async () => {
+    const dir = freshDir();
+    const a = new DiskStore({ dir });
+    await a.ready;
+    const big = Buffer.alloc(4 * 1024 ** 2, 1);
+    const keys = Array.from({ length: 5 }, (_, i) => `k${i}`);
+    await Promise.all(keys.flatMap((k) => [a.set(k, entry(big)), a.set(k, entry(Buffer.from('new')))]));
+    for (const k of keys) assert.equal((await a.get(k))?.payload.toString(), 'new', k);
+    // Streamed writes too.
+    await Promise.all(keys.flatMap((k) => [a.setStream(k, Readable.from([big]), meta()), a.set(k, entry(Buffer.from('newer')))]));
+    await a.close();
+    const b = new DiskStore({ dir });
+    await b.ready;
+    for (const k of keys) assert.equal((await b.get(k))?.payload.toString(), 'newer', k);
+    await b.close();
+  });
+
+  test('reading an expired value removes only that file: a value written meanwhile stays', async () => {
+    const s = new DiskStore({ dir: freshDir() });
+    await s.ready;
+    const old = Buffer.alloc(4 * 1024 ** 2, 1);
+    for (let round = 0; round < 5; round++) {
+      const past = Date.now() - 1;
+      await s.set('k', entry(old, { expiresAt: past, staleUntil: past }));
+      const [read] = await Promise.all([s.get('k'), s.set('k', entry(Buffer.from(`fresh${round}`)))]);
+      assert.ok(read === undefined || read.payload.toString() === `fresh${round}`);
+      assert.equal((await s.get('k'))?.payload.toString(), `fresh${round}`, `round ${round}`);
+      const streamedPast = Date.now() - 1;
+      await s.set('s', entry(old, { expiresAt: streamedPast, staleUntil: streamedPast }));
+      const [opened] = await Promise.all([s.getStream('s'), s.set('s', entry(Buffer.from(`fresh${round}`)))]);
+      opened?.stream.destroy();
+      assert.equal((await s.get('s'))?.payload.toString(), `fresh${round}`, `stream round ${round}`);
+    }
+    await s.close();
+  });
+
+  test('clear() after the directory was deleted under the store succeeds, and the store goes on working', async () => {
+    const dir = freshDir();
+    const s = new DiskStore({ dir });
+    await s.ready;
+    await s.set('k', entry(Buffer.from('v')));
+    rmSync(dir, { recursive: true, force: true });
+    await s.clear();
+    await s.set('k2', entry(Buffer.from('v2')));
+    assert.equal((await s.get('k2'))?.payload.toString(), 'v2');
+    assert.equal(s.stats().errors, 0);
+    await s.close();
+  });
+
   test('a cache directory deleted at runtime is created again with its marker: the next start adopts it, the lost files are not counted', async () => {
     const dir = freshDir();
     const a = new DiskStore({ dir });
@@ -246,7 +350,7 @@ describe('disk store', () => {
     await a.set('k3', entry(Buffer.from('v3')));
     await a.setStream('k4', Readable.from([Buffer.from('v4')]), meta());
     assert.ok(existsSync(join(dir, MARKER)), 'the marker is back');
-    const sizes = files(dir).reduce((sum, f) => sum + statSync(f).size, 0);
+    const sizes = files(dir).reduce((sum, f) => sum + blocks(statSync(f).size), 0);
     assert.deepEqual([a.stats().entries, a.stats().bytes], [2, sizes], 'only the files that exist are counted');
     await a.close();
     const b = new DiskStore({ dir }); // was refused: "not empty and has no .headroom-disk-cache marker"
@@ -307,7 +411,7 @@ describe('disk store', () => {
     symlinkSync(loop, loop); // open() fails with ELOOP: neither ours to read nor a miss
     const sizes = files(dir)
       .filter((f) => f !== loop)
-      .reduce((sum, f) => sum + statSync(f).size, 0);
+      .reduce((sum, f) => sum + blocks(statSync(f).size), 0);
     const b = new DiskStore({ dir });
     await b.ready;
     assert.deepEqual([b.stats().entries, b.stats().bytes, b.stats().errors], [keys.length, sizes, 1]);

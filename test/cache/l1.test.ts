@@ -48,6 +48,45 @@ describe('L1', () => {
     assert.equal(l1.has('c'), true);
   });
 
+  test('the entry just stored is never the one evicted, also when every older entry was read', () => {
+    const byCount = createL1({ maxEntries: 2, maxBytes: 1e9 });
+    byCount.set('a', 1);
+    byCount.set('b', 2);
+    byCount.get('a');
+    byCount.get('b');
+    assert.equal(byCount.set('c', 3), true);
+    assert.equal(byCount.get('c'), 3);
+    assert.equal(byCount.size, 2);
+    const one = 'x'.repeat(1000);
+    const byBytes = createL1({ maxBytes: 2 * 1024 ** 2, maxEntryBytes: 1024 ** 2 });
+    const big = 'y'.repeat(900_000);
+    byBytes.set('a', big);
+    byBytes.set('b', big);
+    byBytes.get('a');
+    byBytes.get('b');
+    assert.equal(byBytes.set('c', big, { tags: [one] }), true);
+    assert.equal(byBytes.get('c'), big);
+    assert.ok(byBytes.bytes <= 2 * 1024 ** 2);
+  });
+
+  test('set() refuses a ttl or tags the cache would refuse, naming them', () => {
+    const l1 = createL1();
+    for (const ttl of [NaN, 0, -5, '5m', 1e20])
+      assert.throws(() => l1.set('k', 1, { ttl: ttl as number }), {
+        code: 'HEADROOM_CONFIG_INVALID',
+        message: /ttl=.*milliseconds above 0/,
+      });
+    assert.throws(() => l1.set('k', 1, { tags: 'users' as unknown as string[] }), {
+      code: 'HEADROOM_CONFIG_INVALID',
+      message: /tags must be an array/,
+    });
+    assert.throws(() => l1.set('k', 1, { ttl: 5, grace: 5 } as never), {
+      code: 'HEADROOM_CONFIG_INVALID',
+      message: /unknown option grace; accepted: ttl, tags/,
+    });
+    assert.equal(l1.size, 0);
+  });
+
   test('binary values are copied into owned memory and come back as Buffers', () => {
     const l1 = createL1();
     const src = new Uint8Array([1, 2, 3]);

@@ -56,6 +56,11 @@ export class DiskIndex {
     return true;
   }
 
+  /** Keys, least recently used first. */
+  keys(): IterableIterator<string> {
+    return this.map.keys();
+  }
+
   /** Least recently used key, or undefined. */
   oldest(): string | undefined {
     for (const k of this.map.keys()) return k;

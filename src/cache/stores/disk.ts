@@ -143,19 +143,17 @@ export class DiskStore implements L2Store {
   get(key: string): Promise<Encoded | undefined> {
     return this.op(async () => {
       const path = this.pathOf(key);
-      const buf = await this.orMiss(key, path, () => readBounded(path, this.maxGetBytes));
-      if (buf === undefined) return undefined;
+      const read = await this.orMiss(key, path, () => readBounded(path, this.maxGetBytes));
+      if (read === undefined) return undefined;
+      const { buf, ino } = read;
       let e: Encoded;
       try {
         e = decodeFrame(key, buf);
       } catch (err) {
-        if (err instanceof CorruptError) return this.dropCorrupt(key, path);
+        if (err instanceof CorruptError) return this.dropIfSame(key, path, ino, true);
         throw err;
       }
-      if (e.staleUntil <= Date.now()) {
-        await this.remove(key);
-        return undefined;
-      }
+      if (e.staleUntil <= Date.now()) return this.dropIfSame(key, path, ino);
       if (!this.index.has(key)) this.track(key, buf.length, e);
       else this.index.touch(key);
       return e;
@@ -186,6 +184,7 @@ export class DiskStore implements L2Store {
 
   /** Renames the temp file into place and indexes it, unless the write was invalidated meanwhile. */
   private async land(w: Write, tmp: string, size: number, meta: Meta): Promise<void> {
+    if (w.after !== undefined) await w.after;
     if (w.doomed) return rm(tmp, { force: true });
     w.landing = renameOver(tmp, this.pathOf(w.key)).then(() => this.track(w.key, size, meta));
     await w.landing;
@@ -254,24 +253,26 @@ export class DiskStore implements L2Store {
     const fh = await this.orMiss(key, path, () => openEntry(path));
     if (fh === undefined) return undefined;
     let h: Header;
+    let ino: number | undefined;
     try {
-      const { size } = await fh.stat();
-      h = await readHeader(fh, size);
+      const st = await fh.stat();
+      ino = st.ino;
+      h = await readHeader(fh, st.size);
       if (h.key !== key) throw new CorruptError('key mismatch');
-      if (size !== h.headerLength + h.length) throw new CorruptError('truncated');
+      if (st.size !== h.headerLength + h.length) throw new CorruptError('truncated');
     } catch (err) {
       await fh.close().catch(() => undefined);
-      if (err instanceof CorruptError) return this.dropCorrupt(key, path);
+      if (err instanceof CorruptError) return ino === undefined ? this.dropCorrupt(key, path) : this.dropIfSame(key, path, ino, true);
       throw err;
     }
     if (h.staleUntil <= Date.now()) {
       await fh.close();
-      await this.remove(key);
-      return undefined;
+      return this.dropIfSame(key, path, ino);
     }
     this.index.touch(key);
     let crc = 0;
     const expected = h.crc;
+    const fileIno = ino;
     const check = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         crc = crc32(chunk, crc);
@@ -279,8 +280,7 @@ export class DiskStore implements L2Store {
       },
       flush: (cb) => {
         if (crc === expected) return cb();
-        this.corrupt++;
-        this.background(this.remove(key));
+        this.background(this.dropIfSame(key, path, fileIno, true));
         cb(new CorruptError(`checksum mismatch in ${key}`));
       },
     });
@@ -318,7 +318,7 @@ export class DiskStore implements L2Store {
       await Promise.all([...this.pending, landed]);
       this.index.clear();
       // Only our files go; shard folders stay (a write in flight renames into them).
-      for (const shard of (await readdir(this.dir)).filter(isShard)) {
+      for (const shard of (await readdirOrNone(this.dir)).filter(isShard)) {
         const names = await readdir(join(this.dir, shard)).catch(() => [] as string[]);
         await Promise.all(names.filter(isEntryName).map((n) => unlinkQuiet(join(this.dir, shard, n))));
       }
@@ -327,7 +327,7 @@ export class DiskStore implements L2Store {
 
   sweep(): Promise<void> {
     return this.op(async () => {
-      const keys = this.index.expired(Date.now(), SWEEP_LIMIT);
+      const keys = this.index.expired(Date.now(), SWEEP_LIMIT).filter((k) => !this.fence.writing(k));
       await Promise.all(keys.map((k) => this.remove(k)));
     });
   }
@@ -388,7 +388,12 @@ export class DiskStore implements L2Store {
   }
 
   private track(key: string, size: number, meta: Meta): void {
-    this.index.add(key, { size, expiresAt: meta.expiresAt, staleUntil: meta.staleUntil, tags: meta.tags });
+    this.index.add(key, { size: onDisk(size), expiresAt: meta.expiresAt, staleUntil: meta.staleUntil, tags: meta.tags });
+    this.evictOver();
+  }
+
+  /** Evicts the least recently used files while the index is over a cap. */
+  private evictOver(): void {
     while (this.index.bytes > this.maxBytes || this.index.size > this.maxEntries) {
       const victim = this.index.oldest();
       if (victim === undefined) break;
@@ -416,8 +421,25 @@ export class DiskStore implements L2Store {
     }
   }
 
+  /**
+   * Removes an expired or corrupt file that was read, unless the key's file is no longer that one
+   * (`ino`) or a write of the key is in flight: a newer value landing meanwhile must stay.
+   */
+  private async dropIfSame(key: string, path: string, ino: number, corrupt = false): Promise<undefined> {
+    if (corrupt) this.corrupt++;
+    const now = await stat(path).catch(() => undefined);
+    if (now?.ino !== ino || this.fence.writing(key)) return undefined;
+    if (corrupt) return this.removeCorrupt(key, path);
+    await this.remove(key);
+    return undefined;
+  }
+
   private async dropCorrupt(key: string, path: string): Promise<undefined> {
     this.corrupt++;
+    return this.removeCorrupt(key, path);
+  }
+
+  private async removeCorrupt(key: string, path: string): Promise<undefined> {
     this.index.remove(key);
     await unlinkQuiet(path).catch(() => {
       this.errors++;
@@ -437,10 +459,11 @@ export class DiskStore implements L2Store {
     await Promise.all(names.filter(isTempName).map((n) => unlinkQuiet(join(this.tmp, n))));
   }
 
-  // Rebuilds the index from file headers: oldest first (by mtime), corrupt or expired files removed,
-  // files beyond maxEntries removed (the index must stay bounded).
+  // Rebuilds the index from file headers: corrupt or expired files removed, and beyond maxEntries
+  // the oldest (by mtime) removed, so the index stays bounded (at most twice maxEntries files are
+  // held while scanning). Writes made during the scan are newer than every file found.
   private async scan(): Promise<void> {
-    const found: { key: string; size: number; mtime: number; header: Header }[] = [];
+    let found: Found[] = [];
     const shards = (await readdir(this.dir)).filter(isShard);
     const now = Date.now();
     for (const shard of shards) {
@@ -452,7 +475,6 @@ export class DiskStore implements L2Store {
         const settled = await Promise.allSettled(
           names.slice(i, i + SCAN_BATCH).map(async (name) => {
             const path = join(this.dir, shard, name);
-            if (found.length >= this.maxEntries) return unlinkQuiet(path);
             const r = await inspect(path);
             if (r === undefined) {
               this.corrupt++;
@@ -460,15 +482,37 @@ export class DiskStore implements L2Store {
             }
             if (r.header.staleUntil <= now) return unlinkQuiet(path);
             if (hashOf(r.header.key) !== name) return; // a sound frame under another name: not read, left alone
-            found.push({ key: r.header.key, size: r.size, mtime: r.mtime, header: r.header });
+            found.push({ key: r.header.key, path, size: r.size, mtime: r.mtime, header: r.header });
           }),
         );
         for (const r of settled) if (r.status === 'rejected') this.errors++;
+        if (found.length >= 2 * this.maxEntries) found = await this.keepNewest(found);
       }
     }
-    found.sort((a, b) => a.mtime - b.mtime);
-    // Writes that happened during the scan are newer: keep them on top.
-    for (const f of found) if (!this.index.has(f.key)) this.track(f.key, f.size, f.header);
+    found = await this.keepNewest(found);
+    const writtenMeanwhile = [...this.index.keys()];
+    for (const f of found.reverse()) {
+      if (!this.index.has(f.key))
+        this.index.add(f.key, {
+          size: onDisk(f.size),
+          expiresAt: f.header.expiresAt,
+          staleUntil: f.header.staleUntil,
+          tags: f.header.tags,
+        });
+    }
+    for (const key of writtenMeanwhile) this.index.touch(key);
+    this.evictOver();
+  }
+
+  /** The newest maxEntries of `found`, newest first; the files of the others are removed. */
+  private async keepNewest(found: Found[]): Promise<Found[]> {
+    found.sort((a, b) => b.mtime - a.mtime);
+    const dropped = found.splice(this.maxEntries);
+    // A key written since it was found has a newer file: not this one to remove.
+    const stale = dropped.filter((f) => !this.index.has(f.key) && !this.fence.writing(f.key));
+    const removed = await Promise.allSettled(stale.map((f) => unlinkQuiet(f.path)));
+    for (const r of removed) if (r.status === 'rejected') this.errors++;
+    return found;
   }
 }
 
@@ -492,14 +536,14 @@ async function openEntry(path: string): Promise<FileHandle> {
   throw new CorruptError('a FIFO or device where a cache file belongs');
 }
 
-/** Reads a whole file, refusing (before reading) one larger than `max`. */
-async function readBounded(path: string, max: number): Promise<Buffer> {
+/** Reads a whole file (and its inode), refusing (before reading) one larger than `max`. */
+async function readBounded(path: string, max: number): Promise<{ buf: Buffer; ino: number }> {
   const fh = await openEntry(path);
   try {
-    const { size } = await fh.stat();
+    const { size, ino } = await fh.stat();
     if (size > max)
       throw new HeadroomError('HEADROOM_CACHE_ENTRY_TOO_LARGE', `cached value of ${size} bytes is too large for get(); use getStream()`);
-    return await fh.readFile();
+    return { buf: await fh.readFile(), ino };
   } finally {
     await fh.close();
   }
@@ -542,6 +586,31 @@ async function inspect(path: string): Promise<{ header: Header; size: number; mt
     throw err;
   } finally {
     await fh?.close();
+  }
+}
+
+interface Found {
+  key: string;
+  path: string;
+  size: number;
+  mtime: number;
+  header: Header;
+}
+
+/**
+ * Bytes a file of `size` takes on disk: whole 4 KiB blocks (ext4, xfs and tmpfs allocate no less),
+ * so that maxBytes bounds the disk the cache uses, not only the bytes of its values.
+ */
+export const BLOCK_BYTES = 4096;
+const onDisk = (size: number): number => Math.ceil(size / BLOCK_BYTES) * BLOCK_BYTES;
+
+/** A directory's names; none when it is gone (deleted under a running store). */
+async function readdirOrNone(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
   }
 }
 

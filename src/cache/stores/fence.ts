@@ -1,7 +1,8 @@
 // Writes in flight in one store, so that an invalidation (of a key, a tag, or everything) also
 // catches the writes that started before it and have not landed yet: they are doomed and discard
 // their data instead of landing, and one already landing is waited for (then it is in the index
-// and the invalidation removes it). Only writes in flight are held: the set stays small.
+// and the invalidation removes it). A new write of a key supersedes its older ones the same way.
+// Only writes in flight are held: the set stays small.
 
 export interface Write {
   readonly key: string;
@@ -9,16 +10,30 @@ export interface Write {
   doomed: boolean;
   /** Set (synchronously after a last look at `doomed`) once the write has started to land. */
   landing: Promise<unknown> | undefined;
+  /** Older writes of the key that had begun to land when this one began: it lands after them. */
+  after: Promise<unknown> | undefined;
 }
 
 export class WriteFence {
   private readonly writes = new Set<Write>();
 
-  /** Call synchronously when the write is called, before its first await. */
+  /**
+   * Call synchronously when the write is called, before its first await. The last write called
+   * wins: older writes of the key that have not begun to land are doomed, and this one lands
+   * after those that have (renames would otherwise land in the order the writes finish).
+   */
   begin(key: string, tags: readonly string[]): Write {
-    const w: Write = { key, tags, doomed: false, landing: undefined };
+    const landing = this.invalidate((w) => w.key === key);
+    const older = [...this.writes].some((w) => w.key === key && w.landing !== undefined);
+    const w: Write = { key, tags, doomed: false, landing: undefined, after: older ? landing : undefined };
     this.writes.add(w);
     return w;
+  }
+
+  /** Whether a write of `key` is in flight (it may land at any moment). */
+  writing(key: string): boolean {
+    for (const w of this.writes) if (w.key === key) return true;
+    return false;
   }
 
   end(w: Write): void {
