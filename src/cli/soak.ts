@@ -1,7 +1,7 @@
 // `headroom soak [options] -- <command>`: the leak gate. Exit codes: 0 no leak, 1 leak,
 // 3 inconclusive, 2 bad usage or the service did not start or exited during the soak, 128 + n
 // when signal n stopped it.
-import { closeSync, openSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { formatMs, parseDuration } from '../options/spec.js';
@@ -250,7 +250,9 @@ function unwritable(file: string): string | undefined {
     const dir = dirname(path);
     if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return `its directory ${dir} does not exist`;
     if (!file) return dirProblem(dir);
-    closeSync(openSync(path, 'r+')); // writable, left as it is until the report replaces it
+    // Emptied now: a soak that stops before its report (a service that never starts, a signal)
+    // must not leave an earlier run's verdict there for CI to read.
+    truncateSync(path);
     return undefined;
   } catch (err) {
     return fsReason(err, path, true);

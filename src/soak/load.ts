@@ -63,6 +63,8 @@ export function startLoad(options: LoadOptions): LoadDriver {
   let drained: (() => void) | undefined;
   const interval = options.rate > 0 ? 1000 / options.rate : 0;
   let nextAt = performance.now();
+  /** When the last request went out: a resume keeps the spacing from it (a rate below one request per sample). */
+  let lastSentAt = -Infinity;
   /** Bumped by each resume: a send time reserved before a pause is void after it (the schedule restarted). */
   let schedule = 0;
 
@@ -86,6 +88,7 @@ export function startLoad(options: LoadOptions): LoadDriver {
       const req = pick();
       inFlight++;
       const t0 = performance.now();
+      lastSentAt = t0;
       // Counted once answered or failed; one cut off by close() is neither (the totals add up).
       let counted = false;
       let failed = false;
@@ -147,7 +150,7 @@ export function startLoad(options: LoadOptions): LoadDriver {
     resume() {
       if (!paused) return;
       paused = false;
-      nextAt = performance.now();
+      nextAt = Math.max(performance.now(), lastSentAt + interval);
       schedule++;
       resumed?.resolve();
     },

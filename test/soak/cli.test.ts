@@ -168,8 +168,25 @@ test('a service that dies during the soak: exit 2 at once, saying with which cod
   assert.equal(aliveReport.target.exited, undefined, 'the command had not ended');
 });
 
-test('--start-timeout bounds the wait for a service that never listens', async () => {
-  const r = await runCli(['soak', '--start-timeout', '1500ms', '--', process.execPath, '-e', 'setTimeout(() => {}, 30_000)']);
+test('--start-timeout bounds the wait for a service that never listens; an earlier report in --json/--html is not left behind', async () => {
+  const json = join(dir, 'stale.json');
+  const html = join(dir, 'stale.html');
+  writeFileSync(json, '{"verdict":"no-leak"}\n');
+  writeFileSync(html, '<p>NO-LEAK</p>\n');
+  const r = await runCli([
+    'soak',
+    '--start-timeout',
+    '1500ms',
+    '--json',
+    json,
+    '--html',
+    html,
+    '--',
+    process.execPath,
+    '-e',
+    'setTimeout(() => {}, 30_000)',
+  ]);
+  assert.deepEqual([readFileSync(json, 'utf8'), readFileSync(html, 'utf8')], ['', ''], 'a failed run leaves no earlier verdict');
   assert.equal(r.code, 2, r.stdout + r.stderr);
   assert.match(r.stderr, /did not accept connections on 127\.0\.0\.1:\d+ within 1500 ms/);
 });

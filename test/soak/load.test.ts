@@ -8,15 +8,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startLoad } from '../../src/soak/load.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 
-test('a paced load does not exceed its rate across pauses: a send time reserved before a pause is given up', async () => {
+/** Requests sent at `rate` while the load is paused every 250 ms, as the soak samples, for 3 s. */
+async function sentAcrossPauses(rate: number, connections: number): Promise<{ sent: number; seconds: number }> {
+  let result = { sent: 0, seconds: 0 };
   await assertNoLeakedHandles(async () => {
     const server = createServer((_req, res) => res.end('ok'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
-      const rate = 10;
       const load = startLoad({
         url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        connections: 8,
+        connections,
         rate,
         requests: [{ method: 'GET', path: '/', weight: 1 }],
       });
@@ -30,11 +31,22 @@ test('a paced load does not exceed its rate across pauses: a send time reserved 
       }
       const seconds = (performance.now() - t0) / 1000;
       await load.close();
-      const sent = load.stats().requests;
-      // At most the rate over the time, plus the first slot of each of the 8 workers.
-      assert.ok(sent <= rate * seconds + 8, `${sent} requests in ${seconds.toFixed(1)} s at --rate ${rate}`);
+      result = { sent: load.stats().requests, seconds };
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
   });
+  return result;
+}
+
+test('a paced load does not exceed its rate across pauses: a send time reserved before a pause is given up', async () => {
+  const { sent, seconds } = await sentAcrossPauses(10, 8);
+  // At most the rate over the time, plus the first slot of each of the 8 workers.
+  assert.ok(sent <= 10 * seconds + 8, `${sent} requests in ${seconds.toFixed(1)} s at --rate 10`);
+});
+
+test('a rate below one request per sample is kept across pauses: a resume does not send at once', async () => {
+  const { sent, seconds } = await sentAcrossPauses(1, 4);
+  // One at the start, then one a second (before: one more after each of the 12 pauses).
+  assert.ok(sent <= Math.floor(seconds) + 1, `${sent} requests in ${seconds.toFixed(1)} s at --rate 1`);
 });
