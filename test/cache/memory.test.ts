@@ -56,6 +56,12 @@ test('per-kind byte accounting is within [0.7, 1.15] of the measured heap cost',
     // Tags: the entry's array and strings, the index's slots, and a Set per tag in use.
     ['short strings, 3 tags of 10', (i) => `value-${i}`, (i) => [`tag-${i % 10}`, `tag-${(i + 1) % 10}`, `tag-${(i + 2) % 10}`]],
     ['short strings, a tag of their own', (i) => `value-${i}`, (i) => [`product-${i}`]],
+    // Property names: shared by records of one shape, but a name and a shape each when keyed by ids.
+    ['objects keyed by id', (i) => ({ [`user${i}`]: { n: i } })],
+    ['objects of three names of their own', (i) => ({ [`a${i}`]: i, [`b${i}`]: i, [`c${i}`]: i })],
+    ['objects keyed by a 2 000-character name', (i) => ({ [`${i}:${'k'.repeat(2000)}`]: 1 })],
+    ['40-name records of one shape', () => Object.fromEntries(Array.from({ length: 40 }, (_, j) => [`field${j}`, j]))],
+    ['40 names of their own', (i) => Object.fromEntries(Array.from({ length: 40 }, (_, j) => [`k${j}_${i}`, j]))],
   ];
   for (const [name, make, tags] of kinds) {
     const base = heap();
