@@ -4,6 +4,7 @@
 // [u32 meta length][meta JSON][body bytes].
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Cache } from '../cache/types.js';
+import { MAX_GET_BYTES } from '../cache/stores/types.js';
 import { CACHE_STATUS_HEADERS, type CacheOutcome } from '../cache/cache-status.js';
 import { etagMatches } from '../cache/etag.js';
 import { requestBypassesCache, requestForbidsStore, sharedTtl, type ResponseFacts } from './cache-policy.js';
@@ -62,6 +63,16 @@ export class Tee {
   }
 }
 
+/**
+ * The key a response is stored under: the origin the upstream is told it serves, the client's
+ * mount when it differs from the prefix (a stored redirect's Location was rewritten to it), and
+ * the upstream path and query. NUL, which neither a header value nor a mapped path can hold,
+ * separates them, so the parts of two different requests never run together into one key.
+ */
+export function responseCacheKey(origin: string, path: string, clientPrefix?: string): string {
+  return clientPrefix === undefined ? `proxy:${origin}\0${path}` : `proxy:${origin}\0${clientPrefix}\0${path}`;
+}
+
 /** What the cache reads from a request: its headers (Vary). An IncomingMessage is one; proxy.fetch builds one from a Web Request. */
 export interface RequestHeaders {
   headers: IncomingHttpHeaders;
@@ -76,7 +87,10 @@ export interface CachedAnswer {
 
 export interface ResponseCacheOptions {
   cache: Cache;
+  /** Largest body teed (MAX_BUFFER_SIZE); never more than MAX_GET_BYTES, the largest value the cache's get() reads back. */
   maxBufferSize: number;
+  /** ms a hit's answer may make no progress before its connection is closed (CLIENT_TIMEOUT); 0 = no bound. */
+  clientTimeout?: number;
   cacheAuthorized: boolean;
   /** False while memory is under pressure: writes are skipped. */
   canWrite: () => boolean;
@@ -106,7 +120,10 @@ export interface ResponseCacheStats {
 export const SKIP_OUTCOME = { bypass: 'request', uncacheable: 'bypass' } as const satisfies Record<string, CacheOutcome>;
 
 export function createResponseCache(options: ResponseCacheOptions) {
-  const { cache, maxBufferSize, cacheAuthorized } = options;
+  const { cache, cacheAuthorized } = options;
+  // An entry larger than what the cache's get() reads back would be stored and never served.
+  const maxBufferSize = Math.min(options.maxBufferSize, MAX_GET_BYTES);
+  const clientTimeout = options.clientTimeout ?? 0;
   const tags = [options.tag ?? 'proxy'];
   const stats: ResponseCacheStats = {
     hits: 0,
@@ -179,7 +196,8 @@ export function createResponseCache(options: ResponseCacheOptions) {
   /** A hit (or a 304) as status, headers and body. */
   function answer(entry: CachedResponse, method: string | undefined, ifNoneMatch: string | undefined): CachedAnswer {
     const age = String(entry.age + Math.floor((Date.now() - entry.storedAt) / 1000));
-    if (etagMatches(ifNoneMatch, entry.etag)) {
+    // RFC 9110 §13.2.1: preconditions count only when the answer would be a 2xx (a stored 404 stays a 404).
+    if (entry.status >= 200 && entry.status < 300 && etagMatches(ifNoneMatch, entry.etag)) {
       stats.notModified++;
       const h: string[] = [];
       for (let i = 0; i < entry.headers.length; i += 2) {
@@ -205,8 +223,13 @@ export function createResponseCache(options: ResponseCacheOptions) {
   ): void {
     const a = answer(entry, req.method, ifNoneMatch);
     if (requestId !== undefined) a.headers.push('x-request-id', requestId);
+    // A hit holds no admission slot and is not in CLIENT_TIMEOUT's sweep: without this a client
+    // that never reads would keep the body and its socket for ever. Node's keep-alive timeout
+    // replaces the bound once the answer is out. (An injected request has no socket to bound.)
+    const socket = res.socket;
+    if (clientTimeout > 0 && typeof socket?.setTimeout === 'function') socket.setTimeout(clientTimeout);
     res.writeHead(a.status, a.headers);
-    res.end(a.body);
+    writeSliced(res, a.body);
   }
 
   /** A tee for this response when it may be stored, else undefined. */
@@ -283,6 +306,26 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /** Whether a non-error answer to `method` invalidates the stored copy of its URL. */
 export const invalidatesStored = (method: string | undefined): boolean => method !== undefined && !SAFE_METHODS.has(method);
+
+/**
+ * A hit's body is written in slices of this size, with backpressure: the socket's idle timeout
+ * counts a write as progress only once it is written whole, so one large write would cut a
+ * client that reads steadily but takes longer than the timeout for the whole body.
+ */
+const HIT_SLICE = 64 * 1024;
+
+function writeSliced(res: ServerResponse, body: Buffer | undefined): void {
+  if (body === undefined || body.length <= HIT_SLICE) return void res.end(body);
+  let at = 0;
+  const next = (): void => {
+    while (body.length - at > HIT_SLICE) {
+      const more = res.write(body.subarray(at, (at += HIT_SLICE)));
+      if (!more) return void res.once('drain', next);
+    }
+    res.end(body.subarray(at));
+  };
+  next();
+}
 
 function stripAge(headers: string[]): string[] {
   const out: string[] = [];

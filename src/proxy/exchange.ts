@@ -182,22 +182,26 @@ export class Exchange extends ClientExchange {
     if (this.cacheKey !== undefined && this.ctx.responseCache && !byClose) this.maybeTee(status, headers);
     if (this.invalidates !== undefined && status < 400) this.ctx.responseCache?.invalidate(this.invalidates);
     if (this.res.destroyed) return false;
+    const note = this.note;
+    if (note) note.upstreamMs = ms;
+    const requestId = note?.requestId;
+    // The upstream's X-Request-Id goes before ownHeaders is taken: the stored slice ends there.
+    if (requestId !== undefined) dropRequestId(headers);
     this.ownHeaders = headers.length;
     if (this.cacheOutcome !== undefined) headers.push(...CACHE_STATUS_HEADERS[this.cacheOutcome]);
-    const note = this.note;
-    if (note) {
-      note.upstreamMs = ms;
-      if (note.requestId !== undefined) setRequestId(headers, note.requestId);
-    }
+    if (requestId !== undefined) headers.push('x-request-id', requestId);
     this.status = status;
-    this.statusText = statusText;
+    // undici decodes the reason phrase as UTF-8 and Node refuses controls and characters past
+    // U+00FF in it (ERR_INVALID_CHAR): only a plain ASCII one is passed on, else Node's default.
+    this.statusText = REASON_PHRASE.test(statusText) ? statusText : '';
     this.headers = headers;
     return true;
   }
 
   private writeHead(): void {
-    this.headWritten = true;
     this.res.writeHead(this.status, this.statusText || undefined, this.headers);
+    // Only now: a head Node refused leaves nothing sent, so fail() can still answer with an error.
+    this.headWritten = true;
   }
 
   protected body(chunk: Buffer): boolean {
@@ -321,11 +325,13 @@ export function beginTee(
   return t ? { tee: t.tee, ttl: t.ttl, facts: facts! } : undefined;
 }
 
-/** Replaces the upstream's X-Request-Id (often an echo of ours) with ours, so the client sees one. */
-export function setRequestId(headers: string[], requestId: string): void {
+/** Drops the upstream's X-Request-Id (often an echo of ours): ours replaces it, so the client sees one. */
+function dropRequestId(headers: string[]): void {
   for (let i = headers.length - 2; i >= 0; i -= 2) if (headers[i] === 'x-request-id') headers.splice(i, 2);
-  headers.push('x-request-id', requestId);
 }
+
+/** A reason phrase (RFC 9112 §4) of visible ASCII, spaces and tabs. */
+const REASON_PHRASE = /^[\t\x20-\x7e]*$/;
 
 export function contentLength(headers: string[]): number {
   for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'content-length') return Number(headers[i + 1]);

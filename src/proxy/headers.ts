@@ -60,6 +60,9 @@ function connectionNames(value: string): string[] {
 // RFC 9112 §3.2 / RFC 3986 §3.2.2: uri-host [":" port]; a bracketed IP literal or a reg-name.
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::\d{0,5})?$/;
 
+/** The schemes an X-Forwarded-Proto may name. */
+const FORWARDED_PROTO = /^https?$/i;
+
 /** Why one Host line is unacceptable (RFC 9112 §3.2: answer 400); `seen` when an earlier line was a Host too. */
 function hostLineProblem(value: string, seen: boolean): string | undefined {
   if (seen) return 'more than one Host header';
@@ -255,9 +258,11 @@ export function createHeaderRules(options: HeaderRulesOptions) {
     }
     if (remote !== undefined) out.push('x-forwarded-for', xff ? `${xff}, ${remote}` : remote);
     else if (xff) out.push('x-forwarded-for', xff);
-    const p = trust && proto ? proto : ownProto;
+    // A forwarded scheme other than http(s), or a host that is no host[:port] (Host's rule; a path
+    // or a list is not one), is not believed: it would be the upstream's origin and the cache key's.
+    const p = trust && proto !== undefined && FORWARDED_PROTO.test(proto) ? proto : ownProto;
     out.push('x-forwarded-proto', p);
-    const h = trust && fwdHost ? fwdHost : host;
+    const h = trust && fwdHost !== undefined && HOST.test(fwdHost) ? fwdHost : host;
     if (h) out.push('x-forwarded-host', h);
     // Pages may be built from these (absolute links), so cached responses are keyed on them.
     info.origin = `${p}://${h ?? ''}`.toLowerCase();

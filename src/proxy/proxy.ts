@@ -7,11 +7,19 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { HeadroomError } from '../errors.js';
 import type { Cache } from '../cache/types.js';
+import { MAX_GET_BYTES } from '../cache/stores/types.js';
 import type { PressureSource } from '../monitor/types.js';
 import { createAdmission, type AdmissionOptions, type AdmissionStats, type HeadroomAdmission, type Release } from '../admission/index.js';
 import { resolveAdmissionOptions } from '../admission/options.js';
 import { nestedOptions, requireOption, resolveOptions } from '../options/spec.js';
-import { createResponseCache, invalidatesStored, SKIP_OUTCOME, type ResponseCache, type ResponseCacheStats } from './cache-tee.js';
+import {
+  createResponseCache,
+  invalidatesStored,
+  responseCacheKey,
+  SKIP_OUTCOME,
+  type ResponseCache,
+  type ResponseCacheStats,
+} from './cache-tee.js';
 import { Exchange, type ExchangeContext } from './exchange.js';
 import { createGcAssist } from './gc-assist.js';
 import { ProxyAbort } from './faults.js';
@@ -177,10 +185,16 @@ export function createProxy(options: ProxyOptions): Proxy {
     ? createResponseCache({
         cache: o.cache,
         maxBufferSize: o.maxBufferSize,
+        clientTimeout: o.clientTimeout,
         cacheAuthorized: o.cacheAuthorized,
         canWrite: () => !admission.breakerOpen() && (monitor ? monitor.status() === 'healthy' : true),
       })
     : undefined;
+  if (responseCache && o.maxBufferSize > MAX_GET_BYTES)
+    o.logger?.warn(
+      { maxBufferSize: o.maxBufferSize, maxGetBytes: MAX_GET_BYTES },
+      'MAX_BUFFER_SIZE is above the largest value the cache gives back (64 MiB): larger bodies stream through uncached',
+    );
   const ctx: ExchangeContext = {
     counters,
     rules: createHeaderRules({ upstreamToken: o.upstreamToken, trustForwarded: o.trustForwarded, dropHeaders: o.dropHeaders }),
@@ -359,10 +373,11 @@ export function createProxy(options: ProxyOptions): Proxy {
     // So is the client's mount when it differs from the prefix (an Express mount at /v2): a stored
     // redirect's Location was rewritten to it.
     const clientUrl = originForm(originalUrl(req));
-    const key =
-      ctx.location === undefined || clientUrl === url
-        ? `proxy:${info.origin}${path}`
-        : `proxy:${info.origin}${ctx.location.clientPrefixOf(clientUrl, path)}\0${path}`;
+    const key = responseCacheKey(
+      info.origin,
+      path,
+      ctx.location === undefined || clientUrl === url ? undefined : ctx.location.clientPrefixOf(clientUrl, path),
+    );
     // Other methods are never answered from the cache; the key goes on for an unsafe one to invalidate.
     if (method !== 'GET' && method !== 'HEAD') return admit(req, res, path, info, key, 'method', note);
     // Bypassed or known uncacheable: no lookup, and no promise on this hot path.

@@ -17,7 +17,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { HeadroomError } from '../errors.js';
 import type { HeadroomAdmission, Release } from '../admission/index.js';
-import { invalidatesStored, SKIP_OUTCOME, type RequestHeaders, type Tee } from './cache-tee.js';
+import { invalidatesStored, responseCacheKey, SKIP_OUTCOME, type RequestHeaders, type Tee } from './cache-tee.js';
 import type { ResponseFacts } from './cache-policy.js';
 import { beginTee, endsByClose, type ExchangeContext } from './exchange.js';
 import { CACHE_STATUS_HEADERS, type CacheOutcome } from '../cache/cache-status.js';
@@ -409,7 +409,7 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
     // Held to the admission's maxPerClient only when the framework told the client's address.
     const client = fetchInfo?.remoteAddress;
     if (!responseCache) return admit(request, path, info, undefined, reqHeaders, undefined, client);
-    const key = `proxy:${info.origin}${path}`;
+    const key = responseCacheKey(info.origin, path);
     // Other methods are never answered from the cache; the key goes on for an unsafe one to invalidate.
     if (method !== 'GET' && method !== 'HEAD') return admit(request, path, info, key, reqHeaders, 'method', client);
     const skipped = responseCache.skip(key, info.cacheControl);

@@ -2,10 +2,16 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { createCache } from '../../src/cache/index.js';
 import type { MemoryStatus, PressureSource } from '../../src/monitor/types.js';
+import { MAX_GET_BYTES } from '../../src/cache/stores/types.js';
+import { createResponseCache } from '../../src/proxy/cache-tee.js';
+import { createProxy } from '../../src/proxy/proxy.js';
+import { newProxyNote } from '../../src/proxy/note.js';
+import { listenLocal } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
-import { mapCache, request, startGateway, startUpstream, type Gateway, type Upstream } from './helpers.js';
+import { mapCache, request, startGateway, startUpstream, within, type Gateway, type Upstream } from './helpers.js';
 
 async function setup(
   options: { maxBufferSize?: number; monitor?: PressureSource } = {},
@@ -199,6 +205,125 @@ describe('proxy response cache', () => {
     } finally {
       await close();
     }
+  });
+
+  test("the upstream's X-Request-Id (one line or two) does not shift what is stored: no MISS comes back on a hit", async () => {
+    const up = await startUpstream((req, res) => {
+      const ids = req.url!.includes('two') ? ['up-1', 'up-2'] : ['up-1'];
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'x-request-id': ids, 'content-type': 'text/plain' });
+      res.end('body');
+    });
+    const proxy = createProxy({ upstreamUrl: up.url, cache: mapCache() });
+    let n = 0;
+    const server = await listenLocal(http.createServer((req, res) => proxy.handle(req, res, newProxyNote(`rid-${++n}`))));
+    try {
+      for (const path of ['/api/one', '/api/two']) {
+        const miss = await request(`${server.url}${path}`);
+        assert.equal(miss.headers['cache-status'], 'headroom; fwd=miss', path);
+        assert.equal(miss.headers['x-request-id'], `rid-${n}`, `${path}: ours replaces the upstream's`);
+        const hit = await request(`${server.url}${path}`);
+        assert.equal(hit.body.toString(), 'body');
+        assert.equal(hit.headers['cache-status'], 'headroom; hit', `${path}: only the hit's Cache-Status`);
+        assert.equal(hit.headers['x-cache'], 'HIT', `${path}: only the hit's X-Cache`);
+        assert.equal(hit.headers['x-request-id'], `rid-${n}`, path);
+      }
+      assert.equal(up.received.length, 2);
+    } finally {
+      await proxy.close();
+      await server.close();
+      await up.close();
+    }
+  });
+
+  test('a stored 404 or 410 is answered as stored to a matching If-None-Match (also *), never 304', async () => {
+    const { up, gw, close } = await setup();
+    try {
+      for (const status of ['404', '410']) {
+        const url = `${gw.url}/api/gone${status}?cc=max-age=60`;
+        const first = await request(url, { headers: { 'x-status': status } });
+        assert.equal(first.status, Number(status));
+        for (const inm of ['"v1"', '*']) {
+          const r = await request(url, { headers: { 'if-none-match': inm } });
+          assert.equal(r.status, Number(status), `${status} with If-None-Match: ${inm}`);
+          assert.equal(r.headers['x-cache'], 'HIT');
+          assert.equal(r.body.toString(), first.body.toString());
+        }
+      }
+      assert.equal(up.received.length, 2);
+      assert.equal(gw.proxy.stats().cache!.notModified, 0);
+    } finally {
+      await close();
+    }
+  });
+
+  test('PROXY_TRUST_FORWARDED: an X-Forwarded-Host carrying a path cannot poison another path', async () => {
+    const up = await startUpstream((req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' });
+      res.end(`page ${req.url} for ${String(req.headers['x-forwarded-host'])}`);
+    });
+    const gw = await startGateway({ upstreamUrl: up.url, cache: mapCache(), trustForwarded: true });
+    try {
+      const forged = await request(`${gw.url}/api/cbar`, { headers: { host: 'shop.example', 'x-forwarded-host': 'shop.example/cfoo' } });
+      assert.equal(forged.body.toString(), 'page /cbar for shop.example', 'the forwarded host is not believed');
+      const victim = await request(`${gw.url}/api/cfoo/cbar`, { headers: { host: 'shop.example' } });
+      assert.equal(victim.body.toString(), 'page /cfoo/cbar for shop.example');
+      assert.equal(victim.headers['x-cache'], 'MISS');
+      assert.equal(up.received.length, 2);
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+
+  test('a hit whose client stops reading is closed after CLIENT_TIMEOUT without progress; a slow, steady reader gets it whole', async () => {
+    // Well past what loopback sockets absorb for a client that never reads (~4 MiB), so the rest waits in the gateway.
+    const size = 8 * 1024 ** 2;
+    const up = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': size });
+      res.end(Buffer.alloc(size, 0x61));
+    });
+    const gw = await startGateway({ upstreamUrl: up.url, cache: mapCache(), maxBufferSize: 2 * size, clientTimeout: 500 });
+    const connections = (): Promise<number> => new Promise((r) => gw.app.server.getConnections((_e, n) => r(n)));
+    try {
+      assert.equal((await request(`${gw.url}/api/huge`)).body.length, size, 'stored');
+      await waitFor(async () => (await connections()) === 0, 'the first client to leave');
+      const { host, port } = new URL(gw.url);
+      const stalled = net.connect(Number(port), '127.0.0.1', () => stalled.write(`GET /api/huge HTTP/1.1\r\nHost: ${host}\r\n\r\n`));
+      stalled.on('error', () => {});
+      stalled.pause(); // never reads
+      try {
+        await waitFor(() => gw.proxy.stats().cache!.hits === 1, 'the stalled request to hit');
+        await waitFor(async () => (await connections()) === 0, 'the gateway to close the stalled hit', 5_000);
+      } finally {
+        stalled.destroy();
+      }
+      // A 20 ms pause after every read: progress all the time, but the whole body takes several
+      // CLIENT_TIMEOUTs (written as one, it would count as progress only once written whole).
+      const reader = net.connect(Number(port), '127.0.0.1', () =>
+        reader.write(`GET /api/huge HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+      );
+      let body = -1; // bytes after the response head (which comes whole in the first read)
+      reader.on('data', (c: Buffer) => {
+        body = body < 0 ? c.length - c.indexOf('\r\n\r\n') - 4 : body + c.length;
+        reader.pause();
+        setTimeout(() => reader.resume(), 20);
+      });
+      await within(new Promise((r) => reader.once('close', r)), 20_000, 'the slow reader');
+      assert.equal(body, size, 'the whole body');
+      assert.equal(up.received.length, 1);
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+
+  test('the tee never copies more than the cache gives back (MAX_GET_BYTES), whatever MAX_BUFFER_SIZE says', () => {
+    const rc = createResponseCache({ cache: mapCache(), maxBufferSize: 1024 ** 3, cacheAuthorized: false, canWrite: () => true });
+    const facts = { status: 200, cacheControl: 'max-age=60', vary: undefined, setCookie: false, age: 0 };
+    assert.equal(rc.begin('proxy:a', facts, MAX_GET_BYTES + 1, false, undefined), undefined, 'a declared length above it: no tee');
+    assert.equal(rc.begin('proxy:b', facts, -1, false, undefined)!.tee.max, MAX_GET_BYTES, 'an unknown length: abandoned past it');
+    const small = createResponseCache({ cache: mapCache(), maxBufferSize: 1000, cacheAuthorized: false, canWrite: () => true });
+    assert.equal(small.begin('proxy:c', facts, -1, false, undefined)!.tee.max, 1000);
   });
 
   test('a client that leaves during a slow cache lookup costs no upstream request', async () => {

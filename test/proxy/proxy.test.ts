@@ -256,6 +256,42 @@ describe('proxy rules', () => {
     }
   });
 
+  test('a reason phrase Node refuses (a control character, bytes past ASCII) is dropped, not the connection', async () => {
+    const reasons = [
+      Buffer.from('Fine\x01', 'latin1'),
+      Buffer.from('Caf\xe9', 'latin1'),
+      Buffer.from('Ünï ✓', 'utf8'),
+      Buffer.from('All good'),
+    ];
+    const odd = net.createServer((socket) => {
+      socket.once('data', () => {
+        const head = Buffer.concat([Buffer.from('HTTP/1.1 200 '), reasons.shift()!, Buffer.from('\r\n')]);
+        socket.end(Buffer.concat([head, Buffer.from('content-length: 5\r\nconnection: close\r\n\r\nhello')]));
+      });
+    });
+    await new Promise<void>((resolve) => odd.listen(0, '127.0.0.1', resolve));
+    const gw = await startGateway({ upstreamUrl: `http://127.0.0.1:${(odd.address() as AddressInfo).port}` });
+    try {
+      const get = (): Promise<{ status: number; reason: string; body: string }> =>
+        new Promise((resolve, reject) => {
+          http
+            .get(`${gw.url}/api/odd`, { agent: false }, (res) => {
+              let body = '';
+              res.on('data', (c: Buffer) => (body += c.toString()));
+              res.on('end', () => resolve({ status: res.statusCode!, reason: res.statusMessage!, body }));
+            })
+            .on('error', reject);
+        });
+      for (const what of ['a control character', 'obs-text (latin1)', 'UTF-8']) {
+        assert.deepEqual(await get(), { status: 200, reason: 'OK', body: 'hello' }, what);
+      }
+      assert.deepEqual(await get(), { status: 200, reason: 'All good', body: 'hello' }, 'a plain one is passed on');
+    } finally {
+      await gw.close();
+      await new Promise((resolve) => odd.close(resolve));
+    }
+  });
+
   test('reset mid-body or idle body → client connection destroyed, never a complete-looking body', async () => {
     // The reset comes once the client has body bytes (so the head was relayed), not after a fixed wait.
     let reset: (() => void) | undefined;
