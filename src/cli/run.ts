@@ -175,7 +175,7 @@ async function runChild(command: string, args: string[], d: Derivation, explainI
   if (d.processes === 1 && isPackageManager(command)) {
     const name = basename(command);
     process.stderr.write(
-      `headroom: note: ${name} is a Node process too: it gets the same heap flags (NODE_OPTIONS) as the app it starts, and its own memory comes on top of the app's budget. Run the app's node command directly (headroom run -- node server.js), or give --processes 2\n`,
+      `headroom: note: ${name} is a Node process too: it gets the same heap flags (NODE_OPTIONS) as the app it starts, and its own memory comes on top of the app's budget; and a SIGTERM reaches ${name}, whose script shell may not pass it on, leaving the app running. Run the app's node command directly (headroom run -- node server.js), or give --processes 2\n`,
     );
   }
   if (process.pid === 1 && p.file === command) {
