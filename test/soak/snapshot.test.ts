@@ -66,6 +66,15 @@ test('the streaming parser reads a real snapshot exactly as JSON.parse does, kee
       class Marker { constructor(i) { this.i = i; } }
       globalThis.markers = Array.from({ length: 1234 }, (_, i) => new Marker(i));
       globalThis.odd = { 'quote " back \\\\ slash': 'line\\nbreak é ✓ \\u0001' };
+      class Link { constructor(next) { this.next = next; } }
+      class Tail {}
+      globalThis.chain = (() => {
+        const first = new Link(null);
+        let last = first;
+        for (let i = 0; i < 20000; i++) last = last.next = new Link(null);
+        last.next = new Tail();
+        return first;
+      })();
       setInterval(() => {}, 1000);
     `);
     try {
@@ -104,6 +113,11 @@ test('the streaming parser reads a real snapshot exactly as JSON.parse does, kee
       assert.equal(markers.length, 1234);
       const path = retainerPath(v, shortestRetainers(v), markers[500]!);
       assert.match(path!, /markers \(Array\) → .*\[500\] \(Marker\)$/);
+      // A 20 000-step chain keeps its root end (what names the leak) and says how much is cut.
+      let tail = -1;
+      for (let i = 0; i < g.nodeCount; i++) if (className(v, i) === 'Tail') tail = i;
+      const long = retainerPath(v, shortestRetainers(v), tail)!;
+      assert.match(long, /^global → chain \(Link\) → next \(Link\) → .* → … \(19979 steps\) → .*next \(Tail\)$/);
       // By default only names are kept: string values are dropped, names of objects and properties stay.
       const names = await parseHeapSnapshot(file);
       assert.equal(names.stringCount, g.stringCount);

@@ -61,17 +61,25 @@ const MAX_STEPS = 24;
 /**
  * The path from the root to `node`, written like
  * `(GC roots) → (Global handles) → … → leaky (Array) → [123] (Object)`; undefined if unreachable.
+ * A longer path keeps its two ends: `… (N steps) →` stands for the middle.
  */
 export function retainerPath(v: GraphView, tree: RetainerTree, node: number): string | undefined {
   if (node !== 0 && tree.parentNode[node] === -1) return undefined;
-  const steps: string[] = [];
+  // The whole chain first: a leaked linked list (timers, listeners) puts its newest member hundreds
+  // of thousands of steps from the root, and the root end is the part that names the leak.
+  const chain: number[] = [];
   for (let at = node; at !== 0; at = tree.parentNode[at]!) {
+    chain.push(at);
+    if (chain.length > v.g.nodeCount) return undefined; // a cycle: not a BFS tree (a corrupt one)
+  }
+  chain.reverse();
+  const step = (at: number): string => {
     const parent = tree.parentNode[at]!;
     const label = nodeLabel(v, at);
-    steps.push(parent === 0 ? label : `${edgeLabel(v, tree.parentEdge[at]!)} ${label.startsWith('(') ? label : `(${label})`}`);
-    if (steps.length > 10_000) break; // cannot happen in a BFS tree; a guard against a corrupt one
-  }
-  steps.reverse();
-  if (steps.length > MAX_STEPS) steps.splice(MAX_STEPS / 2, steps.length - MAX_STEPS, '…');
-  return steps.join(' → ');
+    return parent === 0 ? label : `${edgeLabel(v, tree.parentEdge[at]!)} ${label.startsWith('(') ? label : `(${label})`}`;
+  };
+  if (chain.length <= MAX_STEPS) return chain.map(step).join(' → ');
+  const half = MAX_STEPS / 2;
+  const cut = `… (${chain.length - MAX_STEPS} steps)`;
+  return [...chain.slice(0, half).map(step), cut, ...chain.slice(-half).map(step)].join(' → ');
 }
