@@ -11,6 +11,12 @@ export const OUTPUT_TYPES: Record<OutputFormat, string> = {
   gif: 'image/gif',
 };
 
+/**
+ * Whether a source's frames are an animation to keep. A TIFF's pages are separate images: it is
+ * transformed from its first page, like a single-page TIFF.
+ */
+export const isAnimated = (source: { format: string; pages: number }): boolean => source.pages > 1 && source.format !== 'tiff';
+
 const accepts = (accept: string, type: string): boolean =>
   accept.split(',').some((part) => {
     const [t, ...ps] = part.trim().toLowerCase().split(';');

@@ -16,10 +16,12 @@ export type LookupFunction = (
   callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
 ) => void;
 
-const forbidden = (address: string): HeadroomError =>
+// The address stays out of the client's message: it would map internal names (and a redirect
+// target the client never named) to private addresses. onRefused hands it to the server's log.
+const forbidden = (): HeadroomError =>
   new HeadroomError(
     'HEADROOM_IMAGE_ORIGIN_FORBIDDEN',
-    `image origin resolves to ${address}, which is private, loopback or otherwise not public`,
+    'image origin resolves to a private, loopback or otherwise reserved address, refused unless IMAGE_ALLOW_PRIVATE_ORIGINS lists the origin',
   );
 
 export interface AgentOptions {
@@ -28,6 +30,8 @@ export interface AgentOptions {
   connectTimeout: number;
   bodyTimeout: number;
   headersTimeout: number;
+  /** Told the host and the address of each connection refused for its address (for the log). */
+  onRefused?: (host: string, address: string) => void;
 }
 
 export function createImageAgent(options: AgentOptions): Agent {
@@ -38,7 +42,10 @@ export function createImageAgent(options: AgentOptions): Agent {
       if (!addresses?.length) return cb(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }));
       if (options.guard) {
         const bad = addresses.find((a) => isBlockedAddress(a.address));
-        if (bad) return cb(forbidden(bad.address));
+        if (bad) {
+          options.onRefused?.(hostname, bad.address);
+          return cb(forbidden());
+        }
       }
       if (opts.all) cb(null, addresses);
       else cb(null, addresses[0]!.address, addresses[0]!.family);
@@ -51,7 +58,8 @@ export function createImageAgent(options: AgentOptions): Agent {
       const address = (socket as Socket).remoteAddress;
       if (options.guard && (!address || isBlockedAddress(address))) {
         socket!.destroy();
-        return callback(forbidden(address ?? 'an unknown address'), null);
+        options.onRefused?.(opts.hostname, address ?? 'unknown');
+        return callback(forbidden(), null);
       }
       callback(null, socket!);
     });

@@ -73,7 +73,7 @@ export const imageSpecs = {
   }),
   maxOutputDimension: num({
     env: 'IMAGE_MAX_OUTPUT_DIMENSION',
-    doc: 'Largest width or height a request may ask for (400 beyond).',
+    doc: 'Largest width or height a request may ask for (400 beyond), and of every transformed output (one asked without w or h is shrunk to fit; WebP stops at 16383).',
     default: 4096,
     min: 16,
     max: 16_384,

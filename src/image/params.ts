@@ -1,6 +1,7 @@
 // Validates the /image query. Every message names the parameter and what it accepts, so a caller
 // can fix the request without reading the docs.
 import { HeadroomError } from '../errors.js';
+import type { OutputFormat } from './transform.js';
 
 export const FITS = ['cover', 'contain', 'fill', 'inside', 'outside'] as const;
 export const FORMATS = ['webp', 'avif', 'jpeg', 'png', 'auto'] as const;
@@ -75,4 +76,24 @@ export function parseParams(query: Record<string, unknown>, maxOutputDimension: 
   };
   p.transform = p.w !== undefined || p.h !== undefined || p.fit !== undefined || p.q !== undefined || p.format !== undefined;
   return p;
+}
+
+/** libwebp's largest width and height; IMAGE_MAX_OUTPUT_DIMENSION may be set up to 16384. */
+export const WEBP_MAX_DIMENSION = 16_383;
+
+/** The largest output width and height in `format`. */
+export const maxDimensionFor = (format: OutputFormat, maxOutputDimension: number): number =>
+  format === 'webp' ? Math.min(maxOutputDimension, WEBP_MAX_DIMENSION) : maxOutputDimension;
+
+/** Refuses a w or h beyond what WebP can encode (possible when IMAGE_MAX_OUTPUT_DIMENSION is 16384). */
+export function checkWebpSize(p: ImageParams, format: OutputFormat): void {
+  if (format !== 'webp') return;
+  for (const name of ['w', 'h'] as const) {
+    const n = p[name];
+    if (n !== undefined && n > WEBP_MAX_DIMENSION)
+      throw new HeadroomError(
+        'HEADROOM_IMAGE_TOO_MANY_PIXELS',
+        `${name} must be at most ${WEBP_MAX_DIMENSION} for a WebP output (the WebP format's limit), got ${n}; ask for a smaller size or another format`,
+      );
+  }
 }

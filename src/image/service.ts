@@ -13,7 +13,7 @@ import { claimSharpSettings } from './sharp-settings.js';
 import { createSourceLoader, type Loaded } from './source.js';
 import { createStages } from './stages.js';
 import { createImageCounters } from './stats.js';
-import { createImageStore, keysFor, type Keys } from './store.js';
+import { createImageStore, keysFor, policyFingerprint, type Keys } from './store.js';
 import type { ImageMeta, ImageRequest, ImageResponse, ImageService, ImageServiceOptions } from './types.js';
 import { createVariants } from './variants.js';
 
@@ -30,6 +30,8 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   const stages = createStages(o, (src) => sources.collect(src), counters);
   const respond = createResponder(counters, o.timeout);
   const variants = createVariants(o, sources, stages, store, counters);
+  // In every cache key: entries made under other SVG or origin options are never served.
+  const keyPolicy = policyFingerprint(o);
   let closed: Promise<void> | undefined;
 
   async function original(req: ImageRequest, url: URL, keys: Keys): Promise<ImageResponse> {
@@ -68,7 +70,12 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       format = chooseFormat(params.format, accept, meta)!;
     }
     const out = await variants.get(url, keys, params, format, preloaded, meta, req.signal);
-    if (out === 'original') return original(req, url, keys);
+    if (out === 'original') {
+      const res = await original(req, url, keys);
+      // Passed through because of the format Accept chose: the answer still depends on Accept.
+      if (params.format === 'auto') res.headers.vary = 'Accept';
+      return res;
+    }
     return cacheStatus(respond.bytes(req, out.bytes, OUTPUT_TYPES[format], out.maxAge, params.format === 'auto'), out.hit);
   }
 
@@ -104,7 +111,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
         if (req.signal?.aborted) throw clientClosed();
         const params = parseParams(req.query, o.maxOutputDimension);
         const url = policy.check(params.url);
-        const keys = keysFor(url.href);
+        const keys = keysFor(url.href, keyPolicy);
         try {
           return await (params.transform ? variant(req, url, keys, params) : original(req, url, keys));
         } catch (err) {
@@ -116,7 +123,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       return counted(async () => {
         const params = parseParams(query, o.maxOutputDimension, true);
         const url = policy.check(params.url);
-        const keys = keysFor(url.href);
+        const keys = keysFor(url.href, keyPolicy);
         const meta = await store.get<ImageMeta>(keys.meta);
         if (meta) {
           // Never a fetch for metadata already known: the ETag only when the bytes are at hand.

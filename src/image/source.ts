@@ -27,7 +27,16 @@ export type Streamed = Extract<Loaded, { kind: 'stream' }>;
 
 type Options = Pick<
   ResolvedImageOptions,
-  'timeout' | 'lookup' | 'maxRedirects' | 'maxSourceBytes' | 'maxCacheSize' | 'cacheTtl' | 'originMaxAge' | 'allowSvg' | 'admission'
+  | 'timeout'
+  | 'lookup'
+  | 'maxRedirects'
+  | 'maxSourceBytes'
+  | 'maxCacheSize'
+  | 'cacheTtl'
+  | 'originMaxAge'
+  | 'allowSvg'
+  | 'admission'
+  | 'logger'
 >;
 
 export interface SourceLoader {
@@ -50,7 +59,15 @@ export interface SourceLoader {
 
 export function createSourceLoader(o: Options, policy: OriginPolicy, store: ImageStore, counters: ImageCounters): SourceLoader {
   const { c } = counters;
-  const agentOptions = { lookup: o.lookup, connectTimeout: Math.min(o.timeout, 10_000), bodyTimeout: o.timeout, headersTimeout: o.timeout };
+  const agentOptions = {
+    lookup: o.lookup,
+    connectTimeout: Math.min(o.timeout, 10_000),
+    bodyTimeout: o.timeout,
+    headersTimeout: o.timeout,
+    // The client's 403 does not name the address; the log does.
+    onRefused:
+      o.logger && ((host: string, address: string) => o.logger!.warn({ host, address }, 'image origin refused: non-public address')),
+  };
   // undici and the two origin agents are loaded with the first origin fetch, not at start-up: a
   // gateway that fetches no image pays nothing for them (~4 MiB of RSS, bench/footprint).
   let fetcher: Promise<FetcherOptions> | undefined;

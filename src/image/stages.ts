@@ -18,7 +18,8 @@ import {
 } from './transform.js';
 import { createTransformQueue, lendWhileIdle, type QueueStats } from './transform-queue.js';
 import { stageSizes } from './stage-sizes.js';
-import type { ImageParams } from './params.js';
+import { checkWebpSize, maxDimensionFor, type ImageParams } from './params.js';
+import { isAnimated } from './formats.js';
 import { decodeEstimate } from './probe.js';
 import { freeCollected } from './read-source.js';
 import { currentLedger } from '../log/accounting.js';
@@ -45,6 +46,7 @@ type Options = Pick<
   | 'maxSourceBytes'
   | 'defaultQuality'
   | 'keepMetadata'
+  | 'maxOutputDimension'
   | 'transformTimeout'
 >;
 
@@ -137,35 +139,42 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
 
   return {
     async transform(src, params, format, signal) {
+      checkWebpSize(params, format);
       const m = src.meta;
-      const pixels = (m.width ?? 0) * (m.height ?? 0) * m.pages;
+      // A multi-page TIFF is transformed from its first page; animated images keep every frame.
+      const animated = isAnimated(m);
+      const pixels = (m.width ?? 0) * (m.height ?? 0) * (animated ? m.pages : 1);
       if (pixels > o.maxInputPixels) {
         throw new HeadroomError(
           'HEADROOM_IMAGE_TOO_MANY_PIXELS',
-          `source is ${m.width}×${m.height}${m.pages > 1 ? `×${m.pages} frames` : ''}, more than IMAGE_MAX_INPUT_PIXELS (${o.maxInputPixels})`,
+          `source is ${m.width}×${m.height}${animated ? `×${m.pages} frames` : ''}, more than IMAGE_MAX_INPUT_PIXELS (${o.maxInputPixels})`,
         );
       }
       // Unknown dimensions (header beyond what was read), or frames not all counted (a streamed
       // GIF): assume the worst the pixel limit allows (the decode itself is held to that limit).
       const estimate =
-        m.width === null || !m.pagesExact
+        m.width === null || (animated && !m.pagesExact)
           ? o.maxInputPixels * 4 + (m.bytes ?? o.maxSourceBytes)
           : decodeEstimate(pixels, m.bytes ?? o.maxSourceBytes);
       // A large source waits in the queue with its body paused (backpressure; undici's idle
       // timeout does not run while paused): the queue timeout bounds the wait, and the download
       // gets a fresh IMAGE_TIMEOUT once a slot is free.
       if (src.kind === 'stream') src.res.clearDeadline();
-      const outputPixels =
-        m.width === null || m.height === null ? Infinity : outputPixelsBound(m.width, m.height, params.w, params.h, params.fit);
+      const maxDimension = maxDimensionFor(format, o.maxOutputDimension);
+      const outputPixels = Math.min(
+        maxDimension ** 2,
+        m.width === null || m.height === null ? Infinity : outputPixelsBound(m.width, m.height, params.w, params.h, params.fit),
+      );
       const spec: TransformSpec = {
         w: params.w,
         h: params.h,
         fit: params.fit,
         quality: params.q ?? o.defaultQuality,
         format,
-        animated: m.pages > 1,
+        animated,
         keepMetadata: o.keepMetadata,
         maxInputPixels: o.maxInputPixels,
+        maxDimension,
         timeoutSeconds,
         avifEffort: avifEffort(outputPixels),
       };

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Cache } from '../cache/types.js';
+import type { ResolvedImageOptions } from './options.js';
 import type { ImageParams } from './params.js';
 import type { ImageCounters } from './stats.js';
 import type { OutputFormat } from './transform.js';
@@ -10,6 +11,8 @@ import type { ImageMeta } from './types.js';
 
 export interface Keys {
   id: string;
+  /** The policy fingerprint in every key (see policyFingerprint). */
+  policy: string;
   src: string;
   meta: string;
   tags: string[];
@@ -17,14 +20,30 @@ export interface Keys {
 
 export const hash = (s: string): string => createHash('sha256').update(s).digest('base64url').slice(0, 32);
 
-export const keysFor = (url: string): Keys => {
+/**
+ * A short hash of the options that decide what may be served: SVG, and the origins (and private
+ * addresses) images may come from. It is in every key, so an entry cached under other options
+ * (a disk L2 outlives a restart) is never served under these.
+ */
+export const policyFingerprint = (
+  o: Pick<ResolvedImageOptions, 'allowSvg' | 'allowedOrigins' | 'allowPrivateOrigins' | 'allowPrivateNetworks'>,
+): string =>
+  hash(JSON.stringify([o.allowSvg, [...o.allowedOrigins].sort(), [...o.allowPrivateOrigins].sort(), o.allowPrivateNetworks])).slice(0, 8);
+
+export const keysFor = (url: string, policy: string): Keys => {
   const id = hash(url);
-  return { id, src: `image:src:${id}`, meta: `image:meta:${id}`, tags: ['image', `image:${id}`] };
+  // The tag names the URL alone, so invalidating it drops the image's entries under every policy.
+  return { id, policy, src: `image:src:${policy}:${id}`, meta: `image:meta:${policy}:${id}`, tags: ['image', `image:${id}`] };
 };
 
-/** A variant's key: source URL, resize parameters, quality (`defaultQuality` when not asked) and format. */
-export const variantKey = (url: string, p: ImageParams, defaultQuality: number, format: OutputFormat): string =>
-  `image:var:${hash(`${url}\n${p.w ?? ''}x${p.h ?? ''}:${p.fit ?? ''}:${p.q ?? defaultQuality}:${format}`)}`;
+/** The options, besides the request's, that shape a variant's bytes. */
+export type VariantKeyOptions = Pick<ResolvedImageOptions, 'defaultQuality' | 'keepMetadata' | 'maxOutputDimension'>;
+
+/** A variant's key: source, resize parameters, quality (`defaultQuality` when not asked), format and the options that shape it. */
+export const variantKey = (keys: Keys, p: ImageParams, format: OutputFormat, o: VariantKeyOptions): string =>
+  `image:var:${keys.policy}:${hash(
+    `${keys.id}\n${p.w ?? ''}x${p.h ?? ''}:${p.fit ?? ''}:${p.q ?? o.defaultQuality}:${format}:${o.maxOutputDimension}:${o.keepMetadata ? 'keep' : 'strip'}`,
+  )}`;
 
 export interface ImageStore {
   get<T>(key: string): Promise<T | undefined>;

@@ -1,11 +1,12 @@
-// sharp pipelines: EXIF orientation applied, resize without enlargement, re-encode, metadata
-// stripped unless asked to keep it. Animated inputs keep their frames (webp and gif outputs).
+// sharp pipelines: EXIF orientation applied, resize without enlargement and within the output
+// bound, re-encode, metadata stripped unless asked to keep it. Animated inputs keep their frames
+// (webp and gif outputs).
 //
 // A transform runs whole (transform()) or in two stages: decodeResize() produces the output's raw
 // pixels and encodeRaw() encodes them. For the stageable() cases both give the same bytes. Staging lets the memory-heavy
 // half (decoding the source) hold a transform slot while the encode of a small output runs
 // beside the next decode, so a bound of one transform at a time still uses two cores.
-import type { Sharp } from 'sharp';
+import type { ResizeOptions, Sharp } from 'sharp';
 import { loadSharp, type SharpModule } from './sharp-settings.js';
 import type { Fit } from './params.js';
 
@@ -20,6 +21,8 @@ export interface TransformSpec {
   animated: boolean;
   keepMetadata: boolean;
   maxInputPixels: number;
+  /** Largest output width and height, whatever was asked (IMAGE_MAX_OUTPUT_DIMENSION; less for WebP). */
+  maxDimension: number;
   /** Longest each sharp pipeline may run (sharp's timeout: whole seconds). */
   timeoutSeconds: number;
   /** libaom's effort for an AVIF output (avifEffort of the output's size); sharp's default 4 when unset. */
@@ -46,12 +49,34 @@ export interface RawImage {
   info: { width: number; height: number; channels: 1 | 2 | 3 | 4 };
 }
 
-function decodePipeline(sharp: SharpModule, input: Buffer, s: TransformSpec): Sharp {
-  let img = sharp(input, { limitInputPixels: s.maxInputPixels, animated: s.animated, autoOrient: true, failOn: 'error' }).timeout({
+async function decodePipeline(sharp: SharpModule, input: Buffer, s: TransformSpec): Promise<Sharp> {
+  const img = sharp(input, { limitInputPixels: s.maxInputPixels, animated: s.animated, autoOrient: true, failOn: 'error' }).timeout({
     seconds: s.timeoutSeconds,
   });
-  if (s.w !== undefined || s.h !== undefined) img = img.resize({ width: s.w, height: s.h, fit: s.fit, withoutEnlargement: true });
-  return img;
+  return img.resize(await resizeFor(img, s));
+}
+
+/**
+ * The resize asked for, never enlarging, with the output bounded to maxDimension × maxDimension
+ * (aspect kept): a side left free would otherwise follow the source, up to IMAGE_MAX_INPUT_PIXELS.
+ */
+async function resizeFor(img: Sharp, s: TransformSpec): Promise<ResizeOptions> {
+  const { w, h, maxDimension: max } = s;
+  const withinMax: ResizeOptions = { width: max, height: max, fit: 'inside', withoutEnlargement: true };
+  if (w === undefined && h === undefined) return withinMax;
+  // One side given: the other follows the aspect ratio (fill: keeps the source's), up to max.
+  if (w === undefined || h === undefined)
+    return { width: w ?? max, height: h ?? max, fit: s.fit === 'fill' ? 'fill' : 'inside', withoutEnlargement: true };
+  // cover, contain, fill and inside stay within w × h; outside covers it, so its other side can
+  // pass max: then no output within max covers w × h, and the largest one that fits is made.
+  if (s.fit === 'outside') {
+    const m = await img.metadata();
+    const width = m.autoOrient.width;
+    const height = m.pageHeight ?? m.autoOrient.height;
+    const scale = Math.min(1, Math.max(w / width, h / height));
+    if (Math.round(width * scale) > max || Math.round(height * scale) > max) return withinMax;
+  }
+  return { width: w, height: h, fit: s.fit, withoutEnlargement: true };
 }
 
 function encode(img: Sharp, s: TransformSpec): Promise<Buffer> {
@@ -71,14 +96,12 @@ function encode(img: Sharp, s: TransformSpec): Promise<Buffer> {
 
 // Each stage loads sharp on first use (the first image of the process); later calls get it at once.
 export async function transform(input: Buffer, s: TransformSpec): Promise<Buffer> {
-  const img = decodePipeline(await loadSharp(), input, s);
+  const img = await decodePipeline(await loadSharp(), input, s);
   return encode(s.keepMetadata ? img.keepMetadata() : img, s);
 }
 
 export async function decodeResize(input: Buffer, s: TransformSpec): Promise<RawImage> {
-  const { data, info } = await decodePipeline(await loadSharp(), input, s)
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+  const { data, info } = await (await decodePipeline(await loadSharp(), input, s)).raw().toBuffer({ resolveWithObject: true });
   return { data, info: { width: info.width, height: info.height, channels: info.channels } };
 }
 

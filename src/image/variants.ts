@@ -1,17 +1,17 @@
 // Variants: from the cache, or made once (single-flight) from the source by the stages and cached
 // when small enough.
 import { createFlights } from './flights.js';
+import { isAnimated } from './formats.js';
 import type { ImageParams } from './params.js';
 import type { Loaded, SourceLoader } from './source.js';
 import type { Stages } from './stages.js';
 import type { ImageCounters } from './stats.js';
-import { variantKey, type ImageStore, type Keys } from './store.js';
+import { variantKey, type ImageStore, type Keys, type VariantKeyOptions } from './store.js';
 import type { OutputFormat } from './transform.js';
 import type { ImageMeta } from './types.js';
 
-interface Options {
+interface Options extends VariantKeyOptions {
   maxCacheSize: number;
-  defaultQuality: number;
   cacheTtl: number;
 }
 
@@ -61,7 +61,7 @@ export function createVariants(o: Options, sources: SourceLoader, stages: Stages
     signal.addEventListener('abort', abandon, { once: true });
     try {
       if (signal.aborted) throw signal.reason;
-      if (src.meta.pages > 1 && format !== 'webp' && format !== 'gif') return 'original';
+      if (isAnimated(src.meta) && format !== 'webp' && format !== 'gif') return 'original';
       const out = await stages.transform(src, params, format, signal);
       if (out.length <= o.maxCacheSize && src.meta.maxAge > 0) await store.set(vkey, out, src.meta.maxAge, keys.tags);
       return { bytes: out, maxAge: src.meta.maxAge, hit: false };
@@ -73,7 +73,7 @@ export function createVariants(o: Options, sources: SourceLoader, stages: Stages
 
   return {
     async get(url, keys, params, format, preloaded, meta, signal) {
-      const vkey = variantKey(url.href, params, o.defaultQuality, format);
+      const vkey = variantKey(keys, params, format, o);
       const hit = await store.get<Buffer>(vkey);
       if (Buffer.isBuffer(hit)) {
         if (preloaded?.kind === 'stream') preloaded.dispose();

@@ -178,6 +178,7 @@ test('a larger AVIF output is encoded at a lower effort: the transform timeout c
       animated: false,
       keepMetadata: false,
       maxInputPixels: 50_000_000,
+      maxDimension: 4096,
       timeoutSeconds: 30,
     } as const;
     assert.ok(Buffer.isBuffer(res.body) && res.body.equals(await transform(img.big, { ...spec, avifEffort: 3 })));

@@ -3,7 +3,7 @@
 // with the image plugins. Tests use the real cache (src/cache).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -11,7 +11,9 @@ import type { Cache } from '../../src/cache/types.js';
 import { createCache } from '../../src/cache/index.js';
 import { installErrorHandlers } from '../../src/server/error-handler.js';
 import { imageAdminRoutes, imageRoutes } from '../../src/server/routes/image.js';
-import type { ImageService } from '../../src/image/index.js';
+import type { ImageService, ImageServiceOptions } from '../../src/image/index.js';
+import { resolveImageOptions } from '../../src/image/options.js';
+import { keysFor, policyFingerprint } from '../../src/image/store.js';
 import { sendPadded } from '../helpers/padded.js';
 
 export interface Images {
@@ -28,6 +30,10 @@ export interface Images {
   flat: Buffer;
   bomb: Buffer;
   svg: Buffer;
+  /** 16384 × 64 of one colour: wider than WebP allows and than IMAGE_MAX_OUTPUT_DIMENSION's default. */
+  pano: Buffer;
+  /** A TIFF of three 40 × 30 pages. */
+  pages: Buffer;
 }
 
 let memo: Promise<Images> | undefined;
@@ -62,6 +68,10 @@ export function images(): Promise<Images> {
       big,
       flat: await base(5000, 4000).png().toBuffer(),
       bomb: pngClaiming(await base(1, 1).png().toBuffer(), 60_000, 60_000),
+      pano: await base(16384, 64).png().toBuffer(),
+      pages: await sharp(frames, { join: { animated: true } })
+        .tiff()
+        .toBuffer(),
       svg: Buffer.from(
         '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><script>alert(1)</script><rect width="40" height="20" fill="red"/></svg>',
       ),
@@ -103,6 +113,8 @@ const TYPES: Record<string, string> = {
   flat: 'image/png',
   bomb: 'image/png',
   svg: 'image/svg+xml',
+  pano: 'image/png',
+  pages: 'image/tiff',
 };
 
 /** An origin on 127.0.0.1 (or another loopback address) serving /img/NAME plus misbehaving routes. */
@@ -216,8 +228,9 @@ export function testCache(): Cache {
   return createCache({ l1: { maxBytes: 64 * 1024 ** 2 } });
 }
 
-/** The cache key of a source URL's original bytes (mirrors keysFor in src/image/store.ts). */
-export const srcKey = (url: string): string => `image:src:${createHash('sha256').update(url).digest('base64url').slice(0, 32)}`;
+/** The cache key of a source URL's original bytes in a service made with `options`. */
+export const srcKey = (url: string, options: ImageServiceOptions): string =>
+  keysFor(url, policyFingerprint(resolveImageOptions(options))).src;
 
 export async function buildImageApp(image: ImageService): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });

@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer, get as httpGet } from 'node:http';
+import { createServer, get as httpGet, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import sharp from 'sharp';
@@ -21,12 +21,13 @@ const open: { app: FastifyInstance; image: ImageService; cache: Cache }[] = [];
 
 async function setup(extra: Partial<ImageServiceOptions> = {}) {
   const cache = testCache();
-  const image = createImageService({ cache, allowedOrigins: [origin.url], allowPrivateNetworks: true, timeout: 3000, ...extra });
+  const options: ImageServiceOptions = { cache, allowedOrigins: [origin.url], allowPrivateNetworks: true, timeout: 3000, ...extra };
+  const image = createImageService(options);
   const app = await buildImageApp(image);
   open.push({ app, image, cache });
   const get = (path: string, headers: Record<string, string> = {}) => app.inject({ method: 'GET', url: path, headers });
   const q = (src: string, params = '') => `/image?url=${encodeURIComponent(origin.url + src)}${params}`;
-  return { app, image, cache, get, q };
+  return { app, image, cache, get, q, srcKeyOf: (src: string) => srcKey(origin.url + src, options) };
 }
 
 before(async () => {
@@ -44,7 +45,7 @@ after(async () => {
 
 describe('originals', () => {
   test('served with type, length, strong ETag, Cache-Control; then from cache; If-None-Match → 304', async () => {
-    const { get, q, image, cache } = await setup();
+    const { get, q, image, cache, srcKeyOf } = await setup();
     const r = await get(q('/img/jpeg'));
     assert.equal(r.statusCode, 200);
     assert.equal(r.headers['content-type'], 'image/jpeg');
@@ -52,7 +53,7 @@ describe('originals', () => {
     assert.equal(r.headers['cache-control'], 'public, max-age=600', 'origin max-age is the ceiling');
     assert.match(String(r.headers.etag), /^"[A-Za-z0-9_-]+"$/);
     assert.deepEqual(r.rawPayload, imgs.jpeg);
-    const stored = await cache.get(srcKey(`${origin.url}/img/jpeg`));
+    const stored = await cache.get(srcKeyOf('/img/jpeg'));
     assert.ok(Buffer.isBuffer(stored) && stored.equals(imgs.jpeg), 'raw bytes cached as a Buffer (no base64/JSON)');
     const r2 = await get(q('/img/jpeg'));
     assert.deepEqual(r2.rawPayload, imgs.jpeg);
@@ -98,12 +99,12 @@ describe('originals', () => {
 
   test('> IMAGE_MAX_CACHE_SIZE streams through uncached; metadata is still cached', async () => {
     assert.ok(imgs.big.length > 5 * 1024 * 1024, `fixture is ${imgs.big.length} bytes`);
-    const { get, q, cache, image } = await setup();
+    const { get, q, cache, image, srcKeyOf } = await setup();
     const r = await get(q('/img/big'));
     assert.equal(r.statusCode, 200);
     assert.equal(r.headers['content-length'], String(imgs.big.length));
     assert.ok(r.rawPayload.equals(imgs.big));
-    assert.equal(await cache.get(srcKey(`${origin.url}/img/big`)), undefined, 'large original not cached');
+    assert.equal(await cache.get(srcKeyOf('/img/big')), undefined, 'large original not cached');
     assert.equal(image.stats().passThrough, 1);
     const meta = (await get(`/image/meta?url=${encodeURIComponent(`${origin.url}/img/big`)}`)).json();
     assert.deepEqual([meta.width, meta.height, meta.bytes, meta.cached, meta.format], [2000, 2000, imgs.big.length, false, 'jpeg']);
@@ -254,6 +255,55 @@ describe('transforms', () => {
     assert.equal(huge.json().error.message, 'h must be an integer between 1 and 1000 (IMAGE_MAX_OUTPUT_DIMENSION), got 999999999999…');
   });
 
+  test('every transformed output fits IMAGE_MAX_OUTPUT_DIMENSION in both dimensions; an original passes through as it is', async () => {
+    const { get, q } = await setup({ maxOutputDimension: 1000 });
+    // The 16384 × 64 panorama: a free side used to stay at the source's size.
+    for (const params of ['&q=10&format=jpeg', '&h=64&format=jpeg', '&w=10&h=64&fit=outside&format=png', '&format=webp']) {
+      const r = await get(q('/img/pano', params));
+      assert.equal(r.statusCode, 200, `${params}: ${r.body}`);
+      const m = await sharp(r.rawPayload).metadata();
+      assert.deepEqual([m.width, m.height], [1000, 4], params);
+    }
+    const original = await get(q('/img/pano'));
+    assert.ok(original.rawPayload.equals(imgs.pano), 'untransformed original');
+  });
+
+  test('WebP outputs stop at 16383 px (its limit) when IMAGE_MAX_OUTPUT_DIMENSION allows 16384; other formats do not', async () => {
+    const { get, q } = await setup({ maxOutputDimension: 16384 });
+    const bounded = await get(q('/img/pano', '&format=webp'));
+    assert.equal(bounded.statusCode, 200, bounded.body);
+    assert.equal((await sharp(bounded.rawPayload).metadata()).width, 16383);
+    const refused = await get(q('/img/pano', '&w=16384&format=webp'));
+    assert.equal(refused.statusCode, 400, refused.body);
+    assert.equal(refused.json().error.code, 'HEADROOM_IMAGE_TOO_MANY_PIXELS');
+    assert.equal(
+      refused.json().error.message,
+      "w must be at most 16383 for a WebP output (the WebP format's limit), got 16384; ask for a smaller size or another format",
+    );
+    const png = await get(q('/img/pano', '&w=16384&format=png'));
+    assert.equal((await sharp(png.rawPayload).metadata()).width, 16384);
+  });
+
+  test("a multi-page TIFF is transformed from its first page (its pages are not an animation's frames)", async () => {
+    const { get, q } = await setup();
+    const r = await get(q('/img/pages', '&w=20'));
+    assert.equal(r.statusCode, 200, r.body);
+    assert.equal(r.headers['content-type'], 'image/jpeg');
+    const m = await sharp(r.rawPayload).metadata();
+    assert.deepEqual([m.format, m.width, m.height, m.pages ?? 1], ['jpeg', 20, 15, 1]);
+  });
+
+  test('format=auto that passes an animated original through still sends Vary: Accept', async () => {
+    const { get, q } = await setup();
+    // Accept allows AVIF but not WebP: AVIF cannot keep the frames, so the GIF is served as it is.
+    const r = await get(q('/img/animated', '&w=20&format=auto'), { accept: 'image/avif' });
+    assert.equal(r.headers['content-type'], 'image/gif');
+    assert.ok(r.rawPayload.equals(imgs.animated));
+    assert.equal(r.headers.vary, 'Accept');
+    const asked = await get(q('/img/animated', '&w=20&format=jpeg'));
+    assert.equal(asked.headers.vary, undefined, 'an explicit format does not depend on Accept');
+  });
+
   test('query parameters are validated with messages naming the parameter', async () => {
     const { get, q, image } = await setup();
     // A library caller's query that is not an object: a 400 naming it, not a TypeError.
@@ -346,6 +396,28 @@ describe('origin failures and limits', () => {
       assert.ok(r.json().error.message.includes(`redirected to a ${scheme} URL`), r.body);
     }
   });
+
+  test(
+    'HEAD on a large original passed through answers the headers and stops the download from the origin',
+    { timeout: 30_000 },
+    async () => {
+      const { app } = await setup({ timeout: 20_000 }); // not what closes it
+      const base = new URL(await app.listen({ port: 0, host: '127.0.0.1' }));
+      const path = `/image?url=${encodeURIComponent(`${origin.url}/held/big?head=131072`)}`;
+      const head = await new Promise<{ status: number; length: string | undefined }>((resolve, reject) => {
+        httpRequest({ host: '127.0.0.1', port: Number(base.port), path, method: 'HEAD' }, (res) => {
+          res.resume();
+          resolve({ status: res.statusCode!, length: res.headers['content-length'] });
+        })
+          .on('error', reject)
+          .end();
+      });
+      assert.deepEqual(head, { status: 200, length: String(imgs.big.length) }, 'the headers a GET gets');
+      // Fastify's HEAD route would pipe the whole original to nowhere: up to IMAGE_MAX_SOURCE_BYTES
+      // fetched for a request of a few hundred bytes.
+      await waitFor(() => origin.held() === 0, 'the origin response to be closed, not read to its end', 5_000);
+    },
+  );
 
   test(
     'a large original passed through is cut when the origin trickles past IMAGE_TIMEOUT (time spent on the client is not counted)',

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { createImageService, isBlockedAddress, type ImageService } from '../../src/image/index.js';
 import { createImageAgent } from '../../src/image/guarded-agent.js';
 import { createOriginPolicy, matchesRules, parseOriginRules } from '../../src/image/origin-policy.js';
@@ -93,6 +94,8 @@ describe('through GET /image', () => {
   let app: FastifyInstance;
   let image: ImageService;
   const p = () => origin.port;
+  /** What the service logged about refused addresses. */
+  const logged: unknown[] = [];
 
   before(async () => {
     origin = await startOrigin();
@@ -117,6 +120,7 @@ describe('through GET /image', () => {
         'evil.test': '127.0.0.1',
       }),
       timeout: 2000,
+      logger: { warn: (obj: unknown) => logged.push(obj) } as unknown as Logger,
     });
     app = await buildImageApp(image);
   });
@@ -137,7 +141,7 @@ describe('through GET /image', () => {
   test('names resolving to loopback, 10/8, metadata, ::1 and ::ffff:127.0.0.1 are refused', async () => {
     const before = origin.hits.get('/img/png') ?? 0;
     for (const n of ['loop', 'ten', 'meta', 'v6', 'mapped']) {
-      assert.match(await forbidden(`http://${n}.test:${p()}/img/png`), /resolves to .*private, loopback/);
+      assert.match(await forbidden(`http://${n}.test:${p()}/img/png`), /resolves to a private, loopback/);
     }
     assert.equal(origin.hits.get('/img/png') ?? 0, before, 'nothing reached the origin');
   });
@@ -168,6 +172,22 @@ describe('through GET /image', () => {
     assert.match(await forbidden(via(`http://good.test:${p()}@evil.test:${p()}/img/png`)), /user:password@/);
     // Relative redirects stay on the allowed origin and work.
     assert.equal((await get(via('/img/png'))).statusCode, 200);
+  });
+
+  test("a refusal for a name's address keeps the address from the client and logs it", async () => {
+    logged.length = 0;
+    const message = await forbidden(`http://ten.test:${p()}/img/png`);
+    assert.equal(
+      message,
+      'image origin resolves to a private, loopback or otherwise reserved address, refused unless IMAGE_ALLOW_PRIVATE_ORIGINS lists the origin',
+    );
+    // Nor the address of a redirect target the client never named.
+    const redirected = await forbidden(`http://good.test:${p()}/redirect-to?to=${encodeURIComponent(`http://evil.test:${p()}/img/png`)}`);
+    assert.doesNotMatch(redirected, /127\.0\.0\.1/);
+    assert.deepEqual(logged, [
+      { host: 'ten.test', address: '10.0.0.7' },
+      { host: 'evil.test', address: '127.0.0.1' },
+    ]);
   });
 
   test('rejections are counted by reason', () => {
@@ -231,7 +251,7 @@ describe('IPv6 literal origins', () => {
     try {
       const r = await app.inject({ method: 'GET', url: `/image?url=${encodeURIComponent(`http://six.test:${origin.port}/img/png`)}` });
       assert.equal(r.statusCode, 403, r.body);
-      assert.match(r.json().error.message, /resolves to ::1/);
+      assert.match(r.json().error.message, /resolves to a private, loopback or otherwise reserved address/);
     } finally {
       await app.close();
       await image.close();

@@ -21,6 +21,7 @@ const spec = (over: Partial<TransformSpec>): TransformSpec => ({
   animated: false,
   keepMetadata: false,
   maxInputPixels: 50_000_000,
+  maxDimension: 4096,
   timeoutSeconds: 30,
   ...over,
 });
@@ -99,4 +100,28 @@ test('AVIF effort falls as the output grows, fastest when the size is not known'
     [Infinity, 0],
   ];
   for (const [pixels, effort] of tiers) assert.equal(avifEffort(pixels), effort, `${pixels} pixels`);
+});
+
+test('every output fits maxDimension in both dimensions, whatever was asked; aspect kept where it was', async () => {
+  const source = (width: number, height: number) =>
+    sharp({ create: { width, height, channels: 3, background: '#123' } })
+      .png()
+      .toBuffer();
+  const wide = await source(2000, 100);
+  const tall = await source(100, 2000);
+  const cases: [string, Buffer, Partial<TransformSpec>, [number, number]][] = [
+    ['nothing asked', wide, {}, [500, 25]],
+    ['the short side only', wide, { h: 100 }, [500, 25]],
+    ['the short side only, fit=fill', tall, { w: 50, fit: 'fill' }, [50, 500]],
+    ['fit=outside', wide, { w: 10, h: 100, fit: 'outside' }, [500, 25]],
+    ['within the bound: as asked', wide, { w: 400, h: 10, fit: 'outside' }, [400, 20]],
+    ['fit=cover', tall, { w: 400, h: 400 }, [100, 400]],
+  ];
+  for (const [name, input, size, expected] of cases) {
+    const s = spec({ ...size, maxDimension: 500, format: 'jpeg' });
+    const { info } = await decodeResize(input, s);
+    assert.deepEqual([info.width, info.height], expected, name);
+    const m = await sharp(await transform(input, s)).metadata();
+    assert.deepEqual([m.width, m.height], expected, `${name}, whole`);
+  }
 });

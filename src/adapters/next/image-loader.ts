@@ -27,6 +27,8 @@ export interface ImageLoaderOptions {
 }
 
 const OPTIONS = ['path', 'quality', 'origin'];
+/** The image route's largest w: IMAGE_MAX_OUTPUT_DIMENSION's default (this file imports nothing, so it is repeated here). */
+const MAX_WIDTH = 4096;
 const isQuality = (q: unknown): q is number => typeof q === 'number' && Number.isInteger(q) && q >= 1 && q <= 100;
 const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
 
@@ -64,6 +66,10 @@ export function createImageLoader(options: ImageLoaderOptions = {}): (props: Ima
       throw new TypeError(`headroom image loader: src must be a non-empty string, got ${shown(src)}`);
     if (typeof width !== 'number' || !Number.isInteger(width) || width < 1)
       throw new TypeError(`headroom image loader: ${src}: width must be a positive integer, got ${shown(width)}`);
+    if (width > MAX_WIDTH)
+      throw new TypeError(
+        `headroom image loader: ${src}: width must be at most ${MAX_WIDTH} (the image route's default IMAGE_MAX_OUTPUT_DIMENSION), got ${width}`,
+      );
     if (quality !== undefined && !isQuality(quality))
       throw new TypeError(`headroom image loader: ${src}: quality must be an integer from 1 to 100, got ${shown(quality)}`);
     const url = origin && src.startsWith('/') && !src.startsWith('//') ? `${origin}${src}` : src;

@@ -1,5 +1,6 @@
 // GET /image and GET /image/meta (public), GET /image-stats (admin plugin; the gateway mounts it
 // under /admin after auth). Errors are HeadroomErrors and go through the shared error handler.
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { HeadroomError } from '../../errors.js';
 import type { ImageService } from '../../image/types.js';
@@ -30,6 +31,12 @@ export async function imageRoutes(app: FastifyInstance, { image }: ImageRouteOpt
     });
     reply.code(res.status).headers(res.headers);
     if (res.body === undefined) return reply.send();
+    if (request.method === 'HEAD' && !Buffer.isBuffer(res.body)) {
+      // Fastify's HEAD route reads a stream to its end: the whole original fetched from the origin
+      // for a request of a few hundred bytes. An empty one keeps the GET's headers (Content-Length).
+      res.body.destroy();
+      return reply.send(Readable.from([]));
+    }
     // A buffered image sits unwritten only while the client does not read: bounded as a stream is.
     if (Buffer.isBuffer(res.body) && image.clientTimeout) boundUnread(reply.raw, image.clientTimeout);
     return reply.send(res.body);
