@@ -161,8 +161,12 @@ export class TieredCache implements Cache {
       return found !== undefined && found.expiresAt > Date.now();
     }
     if (this.l1.has(key)) return true;
-    const found = await this.fromL2(key);
-    return found !== FAILED && found !== undefined && found.expiresAt > Date.now();
+    // L2 is asked for the entry's header (getStream), not its value: has() of a 60 MiB value must
+    // not read it into memory, and one above get()'s limit (maxGetBytes) exists all the same.
+    const s = await this.l2Try((st) => st.getStream(key));
+    if (s === FAILED || s === undefined) return false;
+    s.stream.destroy();
+    return s.expiresAt > Date.now();
   }
 
   /**

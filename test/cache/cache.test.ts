@@ -606,6 +606,19 @@ describe('cache with disk L2', () => {
     await b.close();
   });
 
+  test('has() asks the disk for the entry, not its value: true for one above maxGetBytes, false once expired; nothing is read into L1', async () => {
+    const c = createCache({ disk: { dir: join(root, 'has'), maxGetBytes: 4096 }, l1: { maxEntryBytes: 1000 } });
+    const big = Buffer.alloc(50_000, 7);
+    await c.set('big', big);
+    await c.set('short', Buffer.alloc(2000, 1), { ttl: 1 });
+    assert.equal(await c.get('big'), undefined, 'get() does not read it whole');
+    assert.equal(await c.has('big'), true, 'it is there');
+    await waitFor(async () => (await c.has('short')) === false, 'the short-lived entry to expire');
+    assert.equal(await c.has('missing'), false);
+    assert.equal(c.stats().l1.entries, 0);
+    await c.close();
+  });
+
   test('a key or tag with a lone surrogate is refused (it would share a file with U+FFFD); a string value with one comes back exactly', async () => {
     const dir = join(root, 'surrogates');
     const a = createCache({ disk: { dir }, l1: { maxEntryBytes: 1000 } });
