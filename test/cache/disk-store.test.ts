@@ -327,6 +327,20 @@ describe('disk store', () => {
     await s.close();
   });
 
+  test('close() ends the streams getStream() handed out and nobody read: their files are closed', async () => {
+    const openFiles = (): number => readdirSync('/proc/self/fd').length;
+    const s = new DiskStore({ dir: freshDir() });
+    await s.ready;
+    await s.set('k', entry(Buffer.alloc(200_000, 3)));
+    const before = openFiles();
+    const streams = await Promise.all([s.getStream('k'), s.getStream('k')]);
+    assert.ok(streams.every((e) => e !== undefined));
+    await waitFor(() => openFiles() === before + 2, 'both files to be open');
+    await s.close();
+    await waitFor(() => openFiles() === before, 'the files to be closed');
+    assert.ok(streams.every((e) => e!.stream.destroyed));
+  });
+
   test('clear() after the directory was deleted under the store succeeds, and the store goes on working', async () => {
     const dir = freshDir();
     const s = new DiskStore({ dir });
@@ -532,6 +546,35 @@ function readOnlyCapableMount(t: {
     },
   };
 }
+
+describe('disk store on a full disk', () => {
+  test('a volume smaller than the byte cap: a write that finds it full makes room, and the writes after it fit', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to mount a small tmpfs');
+    const dir = mkdtempSync(join(tmpdir(), 'headroom-disk-full-'));
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir]);
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      return t.skip(`cannot mount a tmpfs here: ${(err as Error).message}`);
+    }
+    const s = new DiskStore({ dir: join(dir, 'cache'), maxBytes: 64 * 1024 ** 2 });
+    try {
+      await s.ready;
+      let failed = 0;
+      for (let i = 0; i < 2000; i++) await s.set(`k${i}`, entry(Buffer.alloc(1000, i & 0xff))).catch(() => failed++);
+      assert.ok(failed > 0, 'the volume filled up');
+      assert.ok(failed < 100, `${failed} of 2000 writes failed`);
+      for (let i = 1990; i < 2000; i++) {
+        await s.set(`last${i}`, entry(Buffer.from('v')));
+        assert.equal((await s.get(`last${i}`))?.payload.toString(), 'v');
+      }
+    } finally {
+      await s.close();
+      execFileSync('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('disk store on a disk that refuses changes', () => {
   test('a delete or tag invalidation whose file stays fails (the entry stays indexed); once the disk takes it, it is done', async (t) => {

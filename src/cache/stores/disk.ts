@@ -80,6 +80,8 @@ export class DiskStore implements L2Store {
   private readonly ops = new Set<Promise<unknown>>();
   /** Sources of streamed writes in flight: close() destroys them, as a next chunk may never come. */
   private readonly sources = new Set<Readable>();
+  /** Streams handed out by getStream() and not ended: close() destroys them (each holds a file). */
+  private readonly reading = new Set<Readable>();
   private errors = 0;
   private corrupt = 0;
   private evictions = 0;
@@ -174,6 +176,7 @@ export class DiskStore implements L2Store {
           await this.land(w, tmp, frame.length, entry);
         } catch (err) {
           await rm(tmp, { force: true });
+          if (isDiskFull(err)) this.makeRoom(frame.length);
           throw err;
         }
       } finally {
@@ -237,6 +240,7 @@ export class DiskStore implements L2Store {
     } catch (err) {
       await fh?.close().catch(() => undefined);
       if (tmp !== undefined) await rm(tmp, { force: true });
+      if (isDiskFull(err)) this.makeRoom(size ?? BLOCK_BYTES);
       if (err instanceof NotStoredError) await this.remove(key);
       throw writeEndedBy(err, this.closed);
     } finally {
@@ -288,6 +292,8 @@ export class DiskStore implements L2Store {
     // Registered before pipeline's own listener: a read failure ends the stream with a store code.
     src.once('error', (err) => check.destroy(storeFailure('disk', err)));
     const stream = pipeline(src, check, () => undefined);
+    this.reading.add(stream);
+    stream.once('close', () => this.reading.delete(stream));
     return { stream, size: h.length, type: h.type, expiresAt: h.expiresAt, staleUntil: h.staleUntil, tags: h.tags };
   }
 
@@ -352,6 +358,7 @@ export class DiskStore implements L2Store {
   close(): Promise<void> {
     this.closed = true;
     for (const source of this.sources) source.destroy();
+    for (const stream of this.reading) stream.destroy();
     this.closing ??= (async () => {
       await this.ready.catch(() => undefined);
       while (this.pending.size > 0 || this.ops.size > 0) await Promise.allSettled([...this.pending, ...this.ops]);
@@ -390,6 +397,22 @@ export class DiskStore implements L2Store {
   private track(key: string, size: number, meta: Meta): void {
     this.index.add(key, { size: onDisk(size), expiresAt: meta.expiresAt, staleUntil: meta.staleUntil, tags: meta.tags });
     this.evictOver();
+  }
+
+  /**
+   * The volume is full (ENOSPC: smaller than maxBytes, or shared with other files): the least
+   * recently used files go, at least twice the write that failed and a sixteenth of what is held,
+   * so that the writes after it fit instead of failing one after another.
+   */
+  private makeRoom(bytes: number): void {
+    const target = Math.max(2 * onDisk(bytes), this.index.bytes / 16);
+    for (let freed = 0; freed < target;) {
+      const victim = this.index.oldest();
+      if (victim === undefined) break;
+      freed += this.index.get(victim)!.size;
+      this.evictions++;
+      this.background(this.remove(victim));
+    }
   }
 
   /** Evicts the least recently used files while the index is over a cap. */
@@ -664,6 +687,7 @@ function claimDir(dir: string): void {
 const sizeMismatch = (key: string, what: string): HeadroomError =>
   new HeadroomError('HEADROOM_CACHE_STREAM_SIZE_MISMATCH', `stream for ${key} ${what}`);
 const isNotFound = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
+const isDiskFull = (err: unknown): boolean => ['ENOSPC', 'EDQUOT'].includes((err as NodeJS.ErrnoException)?.code ?? '');
 
 /** The codes an operation meant for a file gets on a directory (EPERM: unlink on some systems). */
 const isDirectory = (err: unknown): boolean => ['EISDIR', 'ENOTEMPTY', 'EPERM'].includes((err as NodeJS.ErrnoException)?.code ?? '');
