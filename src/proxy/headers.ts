@@ -60,6 +60,9 @@ function connectionNames(value: string): string[] {
 // RFC 9112 §3.2 / RFC 3986 §3.2.2: uri-host [":" port]; a bracketed IP literal or a reg-name.
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::\d{0,5})?$/;
 
+/** Headers some frameworks take as the request's real method (a POST sent as a GET). */
+const METHOD_OVERRIDES = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
+
 /** The schemes an X-Forwarded-Proto may name. */
 const FORWARDED_PROTO = /^https?$/i;
 
@@ -163,6 +166,8 @@ export interface RequestHeaderInfo {
   origin: string;
   hasAuthorization: boolean;
   hasBody: boolean;
+  /** X-HTTP-Method-Override and kin: the upstream may answer another method than the request's. */
+  overridesMethod: boolean;
   ifNoneMatch: string | undefined;
   cacheControl: string | undefined;
 }
@@ -175,6 +180,7 @@ export function newHeaderInfo(): RequestHeaderInfo {
     origin: '',
     hasAuthorization: false,
     hasBody: false,
+    overridesMethod: false,
     ifNoneMatch: undefined,
     cacheControl: undefined,
   };
@@ -249,6 +255,7 @@ export function createHeaderRules(options: HeaderRulesOptions) {
       } else if (name === 'if-none-match') info.ifNoneMatch = value;
       else if (name === 'cache-control') info.cacheControl = value;
       else if (requestId !== undefined && name === 'x-request-id') continue;
+      else if (METHOD_OVERRIDES.has(name)) info.overridesMethod = true;
       out.push(name, value);
     }
     if (requireHost && host === undefined) info.hostProblem ??= NO_HOST;

@@ -380,6 +380,9 @@ export function createProxy(options: ProxyOptions): Proxy {
     );
     // Other methods are never answered from the cache; the key goes on for an unsafe one to invalidate.
     if (method !== 'GET' && method !== 'HEAD') return admit(req, res, path, info, key, 'method', note);
+    // A GET with a body or a method override may be answered as another request: neither looked
+    // up nor stored (its answer, stored, would be served to the plain GET: cache poisoning).
+    if (info.hasBody || info.overridesMethod) return admit(req, res, path, info, undefined, 'request', note);
     // Bypassed or known uncacheable: no lookup, and no promise on this hot path.
     const skipped = responseCache.skip(key, info.cacheControl);
     if (skipped !== undefined) return admit(req, res, path, info, key, SKIP_OUTCOME[skipped], note);

@@ -412,6 +412,8 @@ export function createFetch(parts: WebProxyParts): (request: Request, info?: Fet
     const key = responseCacheKey(info.origin, path);
     // Other methods are never answered from the cache; the key goes on for an unsafe one to invalidate.
     if (method !== 'GET' && method !== 'HEAD') return admit(request, path, info, key, reqHeaders, 'method', client);
+    // A method override: neither looked up nor stored (its answer would be served to the plain GET).
+    if (info.overridesMethod) return admit(request, path, info, undefined, reqHeaders, 'request', client);
     const skipped = responseCache.skip(key, info.cacheControl);
     if (skipped !== undefined) return admit(request, path, info, key, reqHeaders, SKIP_OUTCOME[skipped], client);
     let hit;

@@ -86,6 +86,27 @@ describe('proxy response cache', () => {
     }
   });
 
+  test('a GET with a body or a method override is neither answered from the cache nor stored (a fat GET cannot poison the plain one)', async () => {
+    const { up, gw, close } = await setup();
+    try {
+      const fat = await request(`${gw.url}/api/f?cc=max-age=60`, {
+        headers: { 'content-type': 'text/plain', 'content-length': '7' },
+        body: 'as POST',
+      });
+      assert.equal(fat.headers['cache-status'], 'headroom; fwd=request');
+      const override = await request(`${gw.url}/api/f?cc=max-age=60`, { headers: { 'x-http-method-override': 'DELETE' } });
+      assert.equal(override.headers['cache-status'], 'headroom; fwd=request');
+      const plain = await request(`${gw.url}/api/f?cc=max-age=60`);
+      assert.equal(plain.headers['cache-status'], 'headroom; fwd=miss', 'neither was stored');
+      assert.equal(up.received.length, 3);
+      const again = await request(`${gw.url}/api/f?cc=max-age=60`, { headers: { 'x-http-method-override': 'DELETE' } });
+      assert.equal(again.headers['cache-status'], 'headroom; fwd=request', 'not answered with the stored plain GET');
+      assert.equal(up.received.length, 4);
+    } finally {
+      await close();
+    }
+  });
+
   test('private, no-store and Authorization (without public) are not stored; public with Authorization is', async () => {
     const { up, gw, close } = await setup();
     try {
