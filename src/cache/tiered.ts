@@ -21,7 +21,7 @@ import { Versions, type ReadToken } from './versions.js';
 import { Generations } from './generations.js';
 import { DiskStore } from './stores/disk.js';
 import { createLazyRedis, type BusHandle } from './stores/redis-lazy.js';
-import type { L2Store } from './stores/types.js';
+import { MAX_GET_BYTES, type L2Store } from './stores/types.js';
 import type { Cache, CacheOptions, CacheStats, GetOrSetOptions, SetOptions, StreamEntry } from './types.js';
 
 interface Found {
@@ -42,6 +42,8 @@ type Failed = typeof FAILED;
 
 export class TieredCache implements Cache {
   readonly l1: L1;
+  /** See Cache.maxValueBytes. */
+  readonly maxValueBytes: number;
   private readonly l2: L2Store | undefined;
   private readonly bus: BusHandle | undefined;
   private readonly breaker: Breaker;
@@ -89,6 +91,7 @@ export class TieredCache implements Cache {
     this.logger = o.logger;
     this.breaker = new Breaker(o.breakDuration);
     this.l1 = new L1(o.l1);
+    this.maxValueBytes = this.l1.maxEntryBytes;
     this.maxStale = o.maxStale;
     this.generationCheckInterval = o.generationCheckInterval;
     if (o.redis) {
@@ -115,6 +118,7 @@ export class TieredCache implements Cache {
         },
       );
       this.l2 = redis.store;
+      this.maxValueBytes = MAX_GET_BYTES;
       this.bus = redis.bus;
       this.gens = new Generations({
         client: () => redis.store.generationClient,
@@ -130,7 +134,9 @@ export class TieredCache implements Cache {
         now: Date.now,
       });
     } else if (o.disk) {
-      this.l2 = new DiskStore(o.disk);
+      const disk = new DiskStore(o.disk);
+      this.l2 = disk;
+      this.maxValueBytes = disk.maxGetBytes;
     }
     if (o.monitor) {
       this.unsubscribe = o.monitor.onPressure((level) => this.applyPressure(level));

@@ -128,6 +128,12 @@ export interface Cache {
   /** Large binary values: streamed from L2 (or L1 when held there). undefined on miss. */
   getStream(key: string): Promise<StreamEntry | undefined>;
   setStream(key: string, readable: Readable, options: SetOptions & { size?: number }): Promise<void>;
+  /**
+   * The largest value get() gives back whole: disk.maxGetBytes with a disk, 64 MiB with Redis,
+   * l1.maxEntryBytes without an L2 (larger values are read with getStream(), or not kept at all).
+   * Optional for other implementations of this interface.
+   */
+  readonly maxValueBytes?: number;
   stats(): CacheStats;
   topKeys(n: number): { key: string; count: number }[];
   close(): Promise<void>;

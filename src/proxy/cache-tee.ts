@@ -73,6 +73,18 @@ export function responseCacheKey(origin: string, path: string, clientPrefix?: st
   return clientPrefix === undefined ? `proxy:${origin}\0${path}` : `proxy:${origin}\0${clientPrefix}\0${path}`;
 }
 
+/** Room left in a stored entry for its metadata (status, headers, Vary) beside the body. */
+const ENTRY_META_ROOM = 64 * 1024;
+
+/**
+ * The largest body teed: MAX_BUFFER_SIZE, but never more than the cache gives back whole with
+ * get() (less the entry's metadata): a larger entry would be stored and never served, or, in an
+ * L1-only cache, buffered on every request and never kept.
+ */
+export function teeLimit(maxBufferSize: number, cache: Cache): number {
+  return Math.min(maxBufferSize, (cache.maxValueBytes ?? MAX_GET_BYTES) - ENTRY_META_ROOM);
+}
+
 /** What the cache reads from a request: its headers (Vary). An IncomingMessage is one; proxy.fetch builds one from a Web Request. */
 export interface RequestHeaders {
   headers: IncomingHttpHeaders;
@@ -87,7 +99,7 @@ export interface CachedAnswer {
 
 export interface ResponseCacheOptions {
   cache: Cache;
-  /** Largest body teed (MAX_BUFFER_SIZE); never more than MAX_GET_BYTES, the largest value the cache's get() reads back. */
+  /** Largest body teed (MAX_BUFFER_SIZE); never more than teeLimit() allows. */
   maxBufferSize: number;
   /** ms a hit's answer may make no progress before its connection is closed (CLIENT_TIMEOUT); 0 = no bound. */
   clientTimeout?: number;
@@ -121,8 +133,7 @@ export const SKIP_OUTCOME = { bypass: 'request', uncacheable: 'bypass' } as cons
 
 export function createResponseCache(options: ResponseCacheOptions) {
   const { cache, cacheAuthorized } = options;
-  // An entry larger than what the cache's get() reads back would be stored and never served.
-  const maxBufferSize = Math.min(options.maxBufferSize, MAX_GET_BYTES);
+  const maxBufferSize = teeLimit(options.maxBufferSize, cache);
   const clientTimeout = options.clientTimeout ?? 0;
   const tags = [options.tag ?? 'proxy'];
   const stats: ResponseCacheStats = {

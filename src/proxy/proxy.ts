@@ -7,7 +7,6 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { HeadroomError } from '../errors.js';
 import type { Cache } from '../cache/types.js';
-import { MAX_GET_BYTES } from '../cache/stores/types.js';
 import type { PressureSource } from '../monitor/types.js';
 import { createAdmission, type AdmissionOptions, type AdmissionStats, type HeadroomAdmission, type Release } from '../admission/index.js';
 import { resolveAdmissionOptions } from '../admission/options.js';
@@ -17,6 +16,7 @@ import {
   invalidatesStored,
   responseCacheKey,
   SKIP_OUTCOME,
+  teeLimit,
   type ResponseCache,
   type ResponseCacheStats,
 } from './cache-tee.js';
@@ -190,10 +190,12 @@ export function createProxy(options: ProxyOptions): Proxy {
         canWrite: () => !admission.breakerOpen() && (monitor ? monitor.status() === 'healthy' : true),
       })
     : undefined;
-  if (responseCache && o.maxBufferSize > MAX_GET_BYTES)
-    o.logger?.warn(
-      { maxBufferSize: o.maxBufferSize, maxGetBytes: MAX_GET_BYTES },
-      'MAX_BUFFER_SIZE is above the largest value the cache gives back (64 MiB): larger bodies stream through uncached',
+  const teed = o.cache ? teeLimit(o.maxBufferSize, o.cache) : o.maxBufferSize;
+  // Said once (info: an L1-only cache with the defaults, 10 MiB against 8 MiB, is no mistake).
+  if (responseCache && teed < o.maxBufferSize)
+    o.logger?.info(
+      { maxBufferSize: o.maxBufferSize, largestCached: teed },
+      'MAX_BUFFER_SIZE is above the largest value the cache gives back whole: larger bodies stream through uncached',
     );
   const ctx: ExchangeContext = {
     counters,

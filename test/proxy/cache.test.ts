@@ -3,7 +3,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createCache } from '../../src/cache/index.js';
+import type { Cache } from '../../src/cache/types.js';
 import type { MemoryStatus, PressureSource } from '../../src/monitor/types.js';
 import { MAX_GET_BYTES } from '../../src/cache/stores/types.js';
 import { createResponseCache } from '../../src/proxy/cache-tee.js';
@@ -338,13 +342,32 @@ describe('proxy response cache', () => {
     }
   });
 
-  test('the tee never copies more than the cache gives back (MAX_GET_BYTES), whatever MAX_BUFFER_SIZE says', () => {
-    const rc = createResponseCache({ cache: mapCache(), maxBufferSize: 1024 ** 3, cacheAuthorized: false, canWrite: () => true });
+  test('the tee never copies more than the cache gives back whole (its maxValueBytes, 64 MiB when not said), whatever MAX_BUFFER_SIZE says', async () => {
     const facts = { status: 200, cacheControl: 'max-age=60', vary: undefined, setCookie: false, age: 0 };
-    assert.equal(rc.begin('proxy:a', facts, MAX_GET_BYTES + 1, false, undefined), undefined, 'a declared length above it: no tee');
-    assert.equal(rc.begin('proxy:b', facts, -1, false, undefined)!.tee.max, MAX_GET_BYTES, 'an unknown length: abandoned past it');
-    const small = createResponseCache({ cache: mapCache(), maxBufferSize: 1000, cacheAuthorized: false, canWrite: () => true });
-    assert.equal(small.begin('proxy:c', facts, -1, false, undefined)!.tee.max, 1000);
+    const limit = (cache: Cache, maxBufferSize = 1024 ** 3) =>
+      createResponseCache({ cache, maxBufferSize, cacheAuthorized: false, canWrite: () => true }).begin(
+        'proxy:a',
+        facts,
+        -1,
+        false,
+        undefined,
+      )!.tee.max;
+    const unsaid = createResponseCache({ cache: mapCache(), maxBufferSize: 1024 ** 3, cacheAuthorized: false, canWrite: () => true });
+    assert.equal(unsaid.begin('proxy:a', facts, MAX_GET_BYTES + 1, false, undefined), undefined, 'a declared length above it: no tee');
+    assert.ok(limit(mapCache()) <= MAX_GET_BYTES && limit(mapCache()) > MAX_GET_BYTES - 1024 ** 2, 'an unknown length: abandoned past it');
+    assert.equal(limit(mapCache(), 1000), 1000);
+    // An L1-only cache keeps nothing above l1.maxEntryBytes; a disk gives back up to maxGetBytes.
+    const memoryOnly = createCache({ l1: { maxEntryBytes: 2 * 1024 ** 2 } });
+    const dir = mkdtempSync(join(tmpdir(), 'headroom-tee-'));
+    const disk = createCache({ disk: { dir, maxGetBytes: 4 * 1024 ** 2 } });
+    try {
+      assert.ok(limit(memoryOnly) <= 2 * 1024 ** 2 && limit(memoryOnly) > 1024 ** 2, String(limit(memoryOnly)));
+      assert.ok(limit(disk) <= 4 * 1024 ** 2 && limit(disk) > 3 * 1024 ** 2, String(limit(disk)));
+    } finally {
+      await memoryOnly.close();
+      await disk.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a client that leaves during a slow cache lookup costs no upstream request', async () => {

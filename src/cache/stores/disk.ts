@@ -72,7 +72,8 @@ export class DiskStore implements L2Store {
   private readonly tmp: string;
   private readonly maxBytes: number;
   private readonly maxEntries: number;
-  private readonly maxGetBytes: number;
+  /** Largest file get() reads into memory (maxGetBytes). */
+  readonly maxGetBytes: number;
   private readonly index = new DiskIndex();
   private readonly fence = new WriteFence();
   private readonly pending = new Set<Promise<unknown>>();
