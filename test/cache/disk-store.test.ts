@@ -16,10 +16,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { createCache } from '../../src/cache/index.js';
-import { BLOCK_BYTES, DiskStore, MARKER, TMP_DIR } from '../../src/cache/stores/disk.js';
+import { BLOCK_BYTES, DiskStore, MARKER, TEMP_MAX_AGE, TMP_DIR } from '../../src/cache/stores/disk.js';
 import { waitFor } from '../helpers/wait.js';
 import { storeContract, entry, meta } from './store-contract.js';
 
@@ -432,16 +432,41 @@ describe('disk store', () => {
     await b.close();
   });
 
-  test('leftover temp files are removed at start', async () => {
+  test('leftover temp files an hour old are removed at start, younger ones by a sweep once they are', async () => {
     const dir = freshDir();
     const s = new DiskStore({ dir });
     await s.ready;
-    writeFileSync(join(dir, TMP_DIR, '1234-7-0badf00d.tmp'), 'partial');
+    const old = join(dir, TMP_DIR, '1234-7-0badf00d.tmp');
+    const young = join(dir, TMP_DIR, '1234-8-0badf00d.tmp');
+    writeFileSync(old, 'partial');
+    writeFileSync(young, 'partial');
+    const hourAgo = (Date.now() - TEMP_MAX_AGE - 1000) / 1000;
+    utimesSync(old, hourAgo, hourAgo);
     await s.close();
     const r = new DiskStore({ dir });
     await r.ready;
+    assert.deepEqual(readdirSync(join(dir, TMP_DIR)), ['1234-8-0badf00d.tmp'], 'a young one may be a write in flight');
+    utimesSync(young, hourAgo, hourAgo);
+    await r.sweep();
     assert.deepEqual(readdirSync(join(dir, TMP_DIR)), []);
     await r.close();
+  });
+
+  test('a second store started on the directory does not remove the writes in flight of the first', async () => {
+    const dir = freshDir();
+    const a = new DiskStore({ dir });
+    await a.ready;
+    const source = new PassThrough();
+    const writing = a.setStream('k', source, meta());
+    source.write(Buffer.alloc(1000, 1));
+    await waitFor(() => readdirSync(join(dir, TMP_DIR)).length === 1, 'the write to be under way');
+    const b = new DiskStore({ dir });
+    await b.ready;
+    source.end(Buffer.alloc(1000, 2));
+    assert.equal(await writing, 2000);
+    assert.equal((await a.get('k'))?.payload.length, 2000);
+    await b.close();
+    await a.close();
   });
 });
 

@@ -60,6 +60,8 @@ export const MARKER = '.headroom-disk-cache';
 const MARKER_TEXT = 'This directory belongs to the headroom disk cache (CACHE_DIR). Files in it may be deleted at any time.\n';
 export const TMP_DIR = '.headroom-tmp';
 const SWEEP_LIMIT = 10_000;
+/** Age (by mtime) at which a temp file is a crashed write's leftover: a write in flight renews it with every chunk. */
+export const TEMP_MAX_AGE = 3_600_000;
 const SCAN_BATCH = 32;
 
 export class DiskStore implements L2Store {
@@ -336,6 +338,7 @@ export class DiskStore implements L2Store {
     return this.op(async () => {
       const keys = this.index.expired(Date.now(), SWEEP_LIMIT).filter((k) => !this.fence.writing(k));
       await Promise.all(keys.map((k) => this.remove(k)));
+      await this.removeOldTemps();
     });
   }
 
@@ -476,11 +479,26 @@ export class DiskStore implements L2Store {
     void p.finally(() => this.pending.delete(p));
   }
 
-  /** Removes leftover temp files of crashed writes (only names we generate). */
   private async prepareDirs(): Promise<void> {
     await mkdir(this.tmp, { recursive: true });
-    const names = await readdir(this.tmp);
-    await Promise.all(names.filter(isTempName).map((n) => unlinkQuiet(join(this.tmp, n))));
+    await this.removeOldTemps();
+  }
+
+  /**
+   * Removes temp files of crashed writes (only names we generate) once they are TEMP_MAX_AGE old:
+   * a young one may be a write in flight of another process on this directory (a second instance
+   * by mistake, or the old one during a restart), whose rename would fail without it.
+   */
+  private async removeOldTemps(): Promise<void> {
+    const names = (await readdirOrNone(this.tmp)).filter(isTempName);
+    const old = Date.now() - TEMP_MAX_AGE;
+    await Promise.all(
+      names.map(async (n) => {
+        const path = join(this.tmp, n);
+        const st = await stat(path).catch(() => undefined);
+        if (st !== undefined && st.mtimeMs < old) await unlinkQuiet(path);
+      }),
+    );
   }
 
   // Rebuilds the index from file headers: corrupt or expired files removed, and beyond maxEntries
