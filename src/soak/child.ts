@@ -5,6 +5,7 @@ import { connect, createServer } from 'node:net';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { whyNotStarted } from '../run/runner.js';
+import { connectInspector } from './inspector.js';
 
 export class SoakStartError extends Error {
   override name = 'SoakStartError';
@@ -277,7 +278,7 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
           why(
             inspectorUrl === undefined
               ? `soak: no "Debugger listening on ws://…" line from the service within ${options.startTimeoutMs} ms (is it a Node process? was --inspect refused?)`
-              : `soak: the service did not accept connections on ${target.host} within ${options.startTimeoutMs} ms`,
+              : `soak: the service did not accept connections on ${target.host} within ${options.startTimeoutMs} ms${await listensElsewhere(inspectorUrl, target)}`,
           ),
         );
       await sleep(50);
@@ -287,4 +288,35 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
     throw err;
   }
   return started;
+}
+
+/** The addresses a Node process's servers listen on (evaluated in it through the inspector). */
+const LISTENING = `(() => {
+  const out = [];
+  for (const h of process._getActiveHandles()) {
+    if (h && h.listening === true && typeof h.address === 'function') {
+      const a = h.address();
+      if (a && typeof a === 'object') out.push(a.family === 'IPv6' ? '[' + a.address + ']:' + a.port : a.address + ':' + a.port);
+    }
+  }
+  return out;
+})()`;
+
+/**
+ * "; it listens on 0.0.0.0:3000 instead (…)" when the service listens, but not where the soak
+ * looks (a fixed port, PORT ignored, ::1 only): asked through its inspector, in at most a second.
+ */
+async function listensElsewhere(inspectorUrl: string, target: URL): Promise<string> {
+  try {
+    const probe = await connectInspector(inspectorUrl, 1000, 1000);
+    try {
+      const found = await probe.evaluate(LISTENING);
+      if (!Array.isArray(found) || found.length === 0) return '';
+      return `; it listens on ${found.slice(0, 5).join(', ')} instead: have it listen on $PORT (${target.port}), or give --url with its address`;
+    } finally {
+      await probe.close();
+    }
+  } catch {
+    return '';
+  }
 }

@@ -191,6 +191,16 @@ test('--start-timeout bounds the wait for a service that never listens; an earli
   assert.match(r.stderr, /did not accept connections on 127\.0\.0\.1:\d+ within 1500 ms/);
 });
 
+test('a service that listens, but not on $PORT: exit 2 naming where it listens', async () => {
+  const service = "require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1')";
+  const r = await runCli(['soak', '--start-timeout', '1500ms', '--', process.execPath, '-e', service]);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(
+    r.stderr,
+    /did not accept connections on 127\.0\.0\.1:(\d+) within 1500 ms; it listens on 127\.0\.0\.1:\d+ instead: have it listen on \$PORT \(\d+\), or give --url/,
+  );
+});
+
 test('a service that answers every request of the warm-up 404: exit 2 when the warm-up ends, naming the counts', async () => {
   const service = `require('node:http').createServer((q, s) => { s.statusCode = 404; s.end('no such route'); }).listen(process.env.PORT);`;
   const t0 = performance.now();
