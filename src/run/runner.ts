@@ -3,7 +3,7 @@
 // processes it starts); any other command (npm, next, a bin script) gets them in NODE_OPTIONS,
 // the one place every Node process it starts reads — hence --processes when there are several.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
 import { quoteNodeOption } from './node-flags.js';
 
@@ -21,7 +21,8 @@ export function whyNotStarted(err: NodeJS.ErrnoException, command: string): stri
     return command.includes('/') && existsSync(command)
       ? 'the file exists, but the interpreter its #! line names was not found'
       : 'not found';
-  if (err.code === 'EACCES') return 'permission denied (is it executable?)';
+  if (err.code === 'EACCES')
+    return command.includes('/') && isDirectory(command) ? 'it is a directory, not a program' : 'permission denied (is it executable?)';
   if (err.code === 'E2BIG') return 'its arguments and environment are larger than the system allows (E2BIG)';
   return undefined;
 }
@@ -127,4 +128,12 @@ export function start(p: Plan, options: StartOptions = {}): Running {
     });
   });
   return { child, ended };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }

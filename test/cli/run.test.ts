@@ -121,7 +121,7 @@ test('the exit code, and death by signal, pass through', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'headroom-run-'));
   const noInterpreter = join(dir, 'script');
   writeFileSync(noInterpreter, '#!/no/such/interpreter\n', { mode: 0o755 });
-  const [seven, abort, missing, orphan, huge] = await Promise.all([
+  const [seven, abort, missing, orphan, huge, folder] = await Promise.all([
     runCli(['run', '--memory', '256m', '--', node, '-e', 'process.exit(7)']),
     runCli(['run', '--memory', '256m', '--', node, '-e', 'process.abort()']),
     runCli(['run', '--', 'no-such-command-headroom']),
@@ -129,6 +129,7 @@ test('the exit code, and death by signal, pass through', async () => {
     // NODE_OPTIONS just under Linux's 128 KiB limit for one environment string: the runner starts,
     // the flags it appends for a command that is not node push it over, and spawn throws E2BIG.
     runCli(['run', '--memory', '256m', '--', 'sh', '-c', 'true'], { NODE_OPTIONS: `--no-warnings${' '.repeat(128 * 1024 - 60)}` }),
+    runCli(['run', '--', dir]),
   ]);
   rmSync(dir, { recursive: true, force: true });
   assert.equal(seven.code, 7);
@@ -140,6 +141,8 @@ test('the exit code, and death by signal, pass through', async () => {
   assert.equal(huge.code, 126, huge.stderr);
   assert.match(huge.stderr, /its arguments and environment are larger than the system allows \(E2BIG\)/);
   assert.doesNotMatch(huge.stderr, /fatal|\n\s+at /, 'one line, no stack');
+  assert.equal(folder.code, 126);
+  assert.match(folder.stderr, /it is a directory, not a program/);
   const term = startCli(['run', '--', node, '-e', "process.kill(process.pid, 'SIGTERM')"]);
   assert.deepEqual(await exitWithin(term, 10_000, 'run'), { code: null, signal: 'SIGTERM' }, term.output());
   // SIGKILL under a limit (as the OOM killer sends it): passed through, and said what it most likely was.
