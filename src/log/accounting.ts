@@ -113,9 +113,13 @@ export interface RequestAccounting {
  * one NaN (or Infinity) would otherwise leave the total, and the gauge, NaN for the rest of the process.
  */
 function checkDelta(call: string, delta: unknown): asserts delta is number {
-  if (typeof delta === 'number' && Number.isFinite(delta)) return;
+  // Whole bytes up to 2^53: fractions left drift behind (0.1 + 0.2 − 0.3), and two charges of
+  // 1e308 made the total Infinity, then NaN once given back.
+  if (typeof delta === 'number' && Number.isSafeInteger(delta)) return;
   const got = typeof delta === 'number' ? String(delta) : typeof delta === 'string' ? `the string ${JSON.stringify(delta)}` : kindOf(delta);
-  throw new TypeError(`${call}(delta): delta must be a finite number of bytes (positive to charge, negative to give back), got ${got}`);
+  throw new TypeError(
+    `${call}(delta): delta must be a whole number of bytes up to 2^53 (positive to charge, negative to give back), got ${got}`,
+  );
 }
 
 export function createRequestAccounting(options: RequestAccountingOptions = {}): RequestAccounting {
@@ -134,6 +138,10 @@ export function createRequestAccounting(options: RequestAccountingOptions = {}):
     charged = 0;
     private readonly started = performance.now();
     private summary: RequestSummary | undefined;
+
+    get ended(): boolean {
+      return this.summary !== undefined;
+    }
 
     charge(delta: number): void {
       checkDelta('RequestLedger.charge', delta);
@@ -173,9 +181,11 @@ export function createRequestAccounting(options: RequestAccountingOptions = {}):
 
   // This accounting's ledger in the shared store; after close() it finds none (its ledgers are
   // instances of this closure's class, so another accounting's are never mistaken for its own).
+  // An ended ledger is no request's any more: a callback of a resource made during it (a timer, a
+  // shared pool started then) still runs in its context, and must not be told it charged something.
   const mine = (): Ledger | undefined => {
     const l = ledgers.getStore();
-    return !closed && l instanceof Ledger ? l : undefined;
+    return !closed && l instanceof Ledger && !l.ended ? l : undefined;
   };
   const close = (): Promise<void> => {
     closed = true;

@@ -23,6 +23,8 @@ export function accountProxy(proxy: Proxy, accounting: RequestAccounting): Proxy
   const route = proxyRoute(proxy.prefix);
   const accounted = Object.create(proxy) as Proxy;
   accounted.handle = (req, res, ...rest) => {
+    // Routed by Fastify (an absolute-form target takes that way), the request has its ledger already.
+    if (accounting.current() !== undefined) return proxy.handle(req, res, ...rest);
     const ledger = accounting.open();
     res.once('close', () => ledger.end(route));
     accounting.run(ledger, () => proxy.handle(req, res, ...rest));
