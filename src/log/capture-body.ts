@@ -4,6 +4,9 @@
 import { TextDecoder } from 'node:util';
 import type { CapturedBody } from './capture-types.js';
 
+/** Longest Content-Type kept in a capture record. */
+const MAX_CONTENT_TYPE = 256;
+
 const TEXT =
   /^(?:text\/.+|application\/(?:json|xml|javascript|ecmascript|x-javascript|x-www-form-urlencoded|x-ndjson|graphql)|[a-z0-9!#$&^_.-]+\/[a-z0-9!#$&^_.-]+\+(?:json|xml))$/;
 
@@ -46,7 +49,9 @@ export class BodyTap {
    */
   type(contentType: string | undefined, encoded: boolean, extra: ReadonlySet<string>): void {
     if (this.text !== undefined) return;
-    this.contentType = contentType;
+    // A header of any length was accepted: the record keeps a bounded one, as it does the path.
+    this.contentType =
+      contentType !== undefined && contentType.length > MAX_CONTENT_TYPE ? contentType.slice(0, MAX_CONTENT_TYPE) : contentType;
     this.text = !encoded && isTextType(contentType, extra);
   }
 

@@ -45,7 +45,9 @@ function fromWriteHead(headers: unknown, name: string): string | undefined {
 }
 
 function requestPath(req: IncomingMessage & { originalUrl?: string }): string {
-  const url = req.originalUrl ?? req.url ?? '/';
+  let url = req.originalUrl ?? req.url ?? '/';
+  // An absolute-form target (GET http://user:pass@host/path): the path only, never its userinfo.
+  if (url.charCodeAt(0) !== 47 /* / */) url = url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '') || '/';
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   return path.length > MAX_PATH ? path.slice(0, MAX_PATH) : path;
@@ -78,7 +80,8 @@ export function createBodyCapture(options: BodyCaptureOptions): BodyCapture {
     // a 'data' event, so this sees them without switching the stream to flowing mode itself.
     const reqEmit = req.emit;
     req.emit = function (this: IncomingMessage, event: string | symbol, ...args: unknown[]): boolean {
-      if (event === 'data' && !released) request.add(args[0]);
+      // After req.setEncoding('base64') a chunk is the bytes as base64: counted and kept as the bytes.
+      if (event === 'data' && !released) request.add(args[0], this.readableEncoding ?? undefined);
       return reqEmit.call(this, event, ...args);
     } as typeof req.emit;
 

@@ -12,7 +12,13 @@ import { assertNoLeakedHandles } from '../helpers/resources.js';
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** One request to a server whose every request is tapped by `capture`, answered by `handler`. */
-async function once(capture: BodyCapture, handler: Handler, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Buffer> {
+async function once(
+  capture: BodyCapture,
+  handler: Handler,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+  path = '/p?token=secret',
+): Promise<Buffer> {
   const server = createServer((req, res) => {
     capture.tap(req, res);
     handler(req, res);
@@ -21,13 +27,10 @@ async function once(capture: BodyCapture, handler: Handler, body?: string | Buff
   try {
     const { port } = server.address() as AddressInfo;
     return await new Promise<Buffer>((resolve, reject) => {
-      const req = request(
-        { port, host: '127.0.0.1', method: body === undefined ? 'GET' : 'POST', path: '/p?token=secret', headers, agent: false },
-        (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (c: Buffer) => parts.push(c)).on('end', () => resolve(Buffer.concat(parts)));
-        },
-      );
+      const req = request({ port, host: '127.0.0.1', method: body === undefined ? 'GET' : 'POST', path, headers, agent: false }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c)).on('end', () => resolve(Buffer.concat(parts)));
+      });
       req.on('error', reject).end(body);
     });
   } finally {
@@ -105,6 +108,28 @@ test('string and Buffer writes are cut at maxBytes across chunks; the true size 
   const r = records[0]!;
   assert.deepEqual([r.response.bytes, r.response.body, r.response.truncated], [1120, 'a'.repeat(60) + 'b'.repeat(40), true]);
   assert.equal(capture.stats().held, 0);
+});
+
+test('an absolute-form target is recorded by its path (no userinfo); a Content-Type is cut at 256; a body read with setEncoding counts its bytes', async () => {
+  const { capture, records } = collecting();
+  const body = 'hello world';
+  const handler: Handler = (req, res) => {
+    req.setEncoding('base64');
+    readAll(req, () => res.end('ok'));
+  };
+  await once(
+    capture,
+    handler,
+    body,
+    { 'content-type': `text/plain; x=${'a'.repeat(1000)}` },
+    'http://alice:s3cr3t@127.0.0.1/private/path?token=x',
+  );
+  const r = records[0]!;
+  assert.equal(r.path, '/private/path');
+  assert.ok(!JSON.stringify(r).includes('s3cr3t'));
+  assert.equal(r.request.contentType?.length, 256);
+  assert.deepEqual([r.request.bytes, r.request.body], [11, body]);
+  await capture.close();
 });
 
 test('compressed, untyped and multipart bodies are sized, not captured; textTypes adds types', async () => {
