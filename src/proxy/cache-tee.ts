@@ -45,21 +45,49 @@ export function decodeEntry(value: unknown): CachedResponse | undefined {
   }
 }
 
-/** Copies a body while it streams; abandoned (and its chunks dropped) past the byte bound. */
+/**
+ * What every tee of one response cache holds at once, and its bound: each copy is bounded by
+ * MAX_BUFFER_SIZE, all of them together by this (a burst of large cacheable responses would
+ * otherwise hold MAX_CONCURRENT_CONNECTIONS × MAX_BUFFER_SIZE, outside the heap, faster than a
+ * memory sample can see it).
+ */
+export interface TeeBudget {
+  held: number;
+  readonly max: number;
+  /** False while memory is under pressure: copies under way are dropped. */
+  canWrite(): boolean;
+}
+
+/**
+ * Copies a body while it streams; abandoned (and its chunks dropped) past its byte bound, past the
+ * budget all copies share, or once memory is under pressure. release() gives its bytes back to the
+ * budget when its exchange ends, stored or not.
+ */
 export class Tee {
   chunks: Buffer[] = [];
   size = 0;
   abandoned = false;
-  constructor(readonly max: number) {}
+  private counted = 0;
+  constructor(
+    readonly max: number,
+    private readonly budget: TeeBudget = { held: 0, max: Infinity, canWrite: () => true },
+  ) {}
   push(chunk: Buffer): void {
     if (this.abandoned) return;
     this.size += chunk.length;
-    if (this.size > this.max) {
+    if (this.size > this.max || this.budget.held + chunk.length > this.budget.max || !this.budget.canWrite()) {
       this.abandoned = true;
-      this.chunks = [];
+      this.release();
       return;
     }
+    this.budget.held += chunk.length;
+    this.counted += chunk.length;
     this.chunks.push(chunk);
+  }
+  release(): void {
+    this.budget.held -= this.counted;
+    this.counted = 0;
+    this.chunks = [];
   }
 }
 
@@ -72,6 +100,9 @@ export class Tee {
 export function responseCacheKey(origin: string, path: string, clientPrefix?: string): string {
   return clientPrefix === undefined ? `proxy:${origin}\0${path}` : `proxy:${origin}\0${clientPrefix}\0${path}`;
 }
+
+/** Bodies' worth (MAX_BUFFER_SIZE each) that all copies under way may hold together. */
+export const TEE_BODIES = 4;
 
 /** Room left in a stored entry for its metadata (status, headers, Vary) beside the body. */
 const ENTRY_META_ROOM = 64 * 1024;
@@ -126,6 +157,8 @@ export interface ResponseCacheStats {
   skippedPressure: number;
   /** Lookups skipped because the URL's last response was not storable. */
   skippedUncacheable: number;
+  /** Bytes the copies under way hold now (at most 4 × MAX_BUFFER_SIZE together). */
+  copyingBytes: number;
 }
 
 /** The Cache-Status reason of each skip() answer: the request said no-cache, or the URL is known uncacheable. */
@@ -135,8 +168,9 @@ export function createResponseCache(options: ResponseCacheOptions) {
   const { cache, cacheAuthorized } = options;
   const maxBufferSize = teeLimit(options.maxBufferSize, cache);
   const clientTimeout = options.clientTimeout ?? 0;
+  const teeBudget: TeeBudget = { held: 0, max: TEE_BODIES * maxBufferSize, canWrite: options.canWrite };
   const tags = [options.tag ?? 'proxy'];
-  const stats: ResponseCacheStats = {
+  const stats: Omit<ResponseCacheStats, 'copyingBytes'> = {
     hits: 0,
     misses: 0,
     notModified: 0,
@@ -263,7 +297,7 @@ export function createResponseCache(options: ResponseCacheOptions) {
       stats.skippedPressure++;
       return undefined;
     }
-    return { tee: new Tee(maxBufferSize), ttl };
+    return { tee: new Tee(maxBufferSize, teeBudget), ttl };
   }
 
   /** Stores a completed tee; vary values are taken from the request. */
@@ -305,7 +339,16 @@ export function createResponseCache(options: ResponseCacheOptions) {
     cache.delete(key).catch(() => undefined);
   }
 
-  return { skip, lookup, answer, serve, begin, store, invalidate, stats: (): ResponseCacheStats => ({ ...stats }) };
+  return {
+    skip,
+    lookup,
+    answer,
+    serve,
+    begin,
+    store,
+    invalidate,
+    stats: (): ResponseCacheStats => ({ ...stats, copyingBytes: teeBudget.held }),
+  };
 }
 
 // Our Cache-Status entry follows any the upstream sent (RFC 9211 §2: the cache nearest the

@@ -270,6 +270,8 @@ export class Exchange extends ClientExchange {
     this.ctx.live.delete(this);
     this.res[kExchange] = undefined;
     this.releaseHeld();
+    // Stored or not, its copy leaves the budget all copies share.
+    this.tee?.release();
   }
 
   private maybeTee(status: number, headers: string[]): void {

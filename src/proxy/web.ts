@@ -268,6 +268,8 @@ class WebExchange extends ClientExchange {
     this.ctx.live.delete(this);
     this.o.request.signal.removeEventListener('abort', this.onAbort);
     this.releaseHeld();
+    // Stored or not, its copy leaves the budget all copies share.
+    this.tee?.release();
   }
 }
 
