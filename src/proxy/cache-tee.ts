@@ -56,6 +56,14 @@ export interface TeeBudget {
   readonly max: number;
   /** False while memory is under pressure: copies under way are dropped. */
   canWrite(): boolean;
+  /** Bytes of copies given back since the last collect(). */
+  released: number;
+  /**
+   * Starts a full GC. A copy lives long enough to be promoted out of the young generation, so its
+   * chunks, dead once it is stored or dropped, wait for a full GC, which V8 starts for memory
+   * outside the heap only after hundreds of MiB (244 MiB of dead Buffers seen in a 256 MiB pod).
+   */
+  collect?: () => void;
 }
 
 /**
@@ -70,7 +78,7 @@ export class Tee {
   private counted = 0;
   constructor(
     readonly max: number,
-    private readonly budget: TeeBudget = { held: 0, max: Infinity, canWrite: () => true },
+    private readonly budget: TeeBudget = { held: 0, max: Infinity, canWrite: () => true, released: 0 },
   ) {}
   push(chunk: Buffer): void {
     if (this.abandoned) return;
@@ -85,9 +93,16 @@ export class Tee {
     this.chunks.push(chunk);
   }
   release(): void {
-    this.budget.held -= this.counted;
+    const b = this.budget;
+    b.held -= this.counted;
+    b.released += this.counted;
     this.counted = 0;
     this.chunks = [];
+    // Once a budget's worth of copies is dead, a full GC frees them (at most one per budget).
+    if (b.collect !== undefined && b.released >= b.max) {
+      b.released = 0;
+      b.collect();
+    }
   }
 }
 
@@ -102,7 +117,7 @@ export function responseCacheKey(origin: string, path: string, clientPrefix?: st
 }
 
 /** Bodies' worth (MAX_BUFFER_SIZE each) that all copies under way may hold together. */
-export const TEE_BODIES = 4;
+export const TEE_BODIES = 2;
 
 /** Room left in a stored entry for its metadata (status, headers, Vary) beside the body. */
 const ENTRY_META_ROOM = 64 * 1024;
@@ -135,6 +150,8 @@ export interface ResponseCacheOptions {
   /** ms a hit's answer may make no progress before its connection is closed (CLIENT_TIMEOUT); 0 = no bound. */
   clientTimeout?: number;
   cacheAuthorized: boolean;
+  /** Starts a full GC once a budget's worth of copies is dead (see TeeBudget.collect); none when not given. */
+  collect?: () => void;
   /** False while memory is under pressure: writes are skipped. */
   canWrite: () => boolean;
   /** Tag put on every entry so the operator can drop them at once. Default 'proxy'. */
@@ -157,7 +174,7 @@ export interface ResponseCacheStats {
   skippedPressure: number;
   /** Lookups skipped because the URL's last response was not storable. */
   skippedUncacheable: number;
-  /** Bytes the copies under way hold now (at most 4 × MAX_BUFFER_SIZE together). */
+  /** Bytes the copies under way hold now (at most 2 × MAX_BUFFER_SIZE together). */
   copyingBytes: number;
 }
 
@@ -168,7 +185,13 @@ export function createResponseCache(options: ResponseCacheOptions) {
   const { cache, cacheAuthorized } = options;
   const maxBufferSize = teeLimit(options.maxBufferSize, cache);
   const clientTimeout = options.clientTimeout ?? 0;
-  const teeBudget: TeeBudget = { held: 0, max: TEE_BODIES * maxBufferSize, canWrite: options.canWrite };
+  const teeBudget: TeeBudget = {
+    held: 0,
+    max: TEE_BODIES * maxBufferSize,
+    canWrite: options.canWrite,
+    released: 0,
+    collect: options.collect,
+  };
   const tags = [options.tag ?? 'proxy'];
   const stats: Omit<ResponseCacheStats, 'copyingBytes'> = {
     hits: 0,
@@ -324,7 +347,8 @@ export function createResponseCache(options: ResponseCacheOptions) {
     for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'etag') etag = headers[i + 1];
     const meta: EntryMeta = { status, headers: stripAge(headers), storedAt: now, expiresAt: now + ttl * 1000, age: facts.age, vary, etag };
     stats.stored++;
-    cache.set(key, encodeEntry(meta, tee.chunks, tee.size), { ttl: ttl * 1000, tags }).catch(() => {
+    // transfer: the entry is a fresh Buffer of its own, taken as it is rather than copied again.
+    cache.set(key, encodeEntry(meta, tee.chunks, tee.size), { ttl: ttl * 1000, tags, transfer: true }).catch(() => {
       stats.stored--;
     });
   }

@@ -8,6 +8,7 @@
 // `everyBytes` relayed keeps that garbage near `everyBytes`.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import type { PressureSource } from '../monitor/types.js';
 
 export type Gc = (options?: { type: 'minor' | 'major'; execution: 'sync' | 'async' }) => void;
 
@@ -55,4 +56,50 @@ export function createGcAssist(everyBytes: number): GcAssist | undefined {
     },
   };
   return assist;
+}
+
+/**
+ * A full GC started without blocking (V8 marks concurrently), for the cache's copies (cache-tee.ts);
+ * undefined when the GC assist is off (PROXY_GC_ASSIST=0) or gc() cannot be had.
+ */
+export function fullGc(everyBytes: number): (() => void) | undefined {
+  if (!(everyBytes > 0)) return undefined;
+  const run = minorGc();
+  return run ? () => run({ type: 'major', execution: 'async' }) : undefined;
+}
+
+/** While memory is critical, how often a full GC is started again (each ~10–20 ms on a small heap). */
+export const CRITICAL_COLLECT_INTERVAL = 2000;
+
+/**
+ * Starts a full GC (`collect`) right after the monitor turns critical, and again every
+ * CRITICAL_COLLECT_INTERVAL while it stays so: the cache empties its L1 and the proxy drops its
+ * copies then, and what they held (and writes still finishing with it) is dead but outside the
+ * heap, freed only by a full GC, which V8 does not start while the heap itself is small (the status
+ * stayed critical, every request shed, for tens of seconds with no traffic). Returns the undo.
+ */
+export function collectOnCritical(monitor: PressureSource, collect: () => void): () => void {
+  let pending: NodeJS.Immediate | undefined;
+  let again: NodeJS.Timeout | undefined;
+  const stopAgain = (): void => {
+    clearInterval(again);
+    again = undefined;
+  };
+  const off = monitor.onPressure((level) => {
+    if (level !== 'critical') return stopAgain();
+    if (pending !== undefined || again !== undefined) return;
+    // After every other listener of this change (the cache's clear) has run.
+    pending = setImmediate(() => {
+      pending = undefined;
+      collect();
+    });
+    again = setInterval(collect, CRITICAL_COLLECT_INTERVAL);
+    again.unref();
+  });
+  return () => {
+    off();
+    if (pending !== undefined) clearImmediate(pending);
+    pending = undefined;
+    stopAgain();
+  };
 }

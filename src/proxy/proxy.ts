@@ -21,7 +21,7 @@ import {
   type ResponseCacheStats,
 } from './cache-tee.js';
 import { Exchange, type ExchangeContext } from './exchange.js';
-import { createGcAssist } from './gc-assist.js';
+import { createGcAssist, fullGc } from './gc-assist.js';
 import { ProxyAbort } from './faults.js';
 import {
   authorityProblem,
@@ -188,6 +188,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         clientTimeout: o.clientTimeout,
         cacheAuthorized: o.cacheAuthorized,
         canWrite: () => !admission.breakerOpen() && (monitor ? monitor.status() === 'healthy' : true),
+        collect: fullGc(o.gcAssistBytes),
       })
     : undefined;
   const teed = o.cache ? teeLimit(o.maxBufferSize, o.cache) : o.maxBufferSize;

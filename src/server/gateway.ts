@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import PromRegistry from 'prom-client/lib/registry.js';
 import type { Config } from '../config/schema.js';
 import { HeadroomError } from '../errors.js';
+import { collectOnCritical, fullGc } from '../proxy/gc-assist.js';
 import { createMemoryMonitor } from '../monitor/index.js';
 import type { MemoryMonitor } from '../monitor/types.js';
 import { createCache } from '../cache/index.js';
@@ -148,6 +149,12 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       admin: mount(cacheAdminRoutes, { cache }),
       metrics: (r) => registerCacheMetrics(r, cache),
     });
+    // What the cache and the proxy drop at critical is freed by a full GC started right then.
+    const collect = fullGc(config.proxy.gcAssist);
+    if (collect) {
+      const stop = collectOnCritical(monitor, collect);
+      parts.push({ name: 'gc-on-critical', close: async () => stop() });
+    }
 
     // One admission controller for proxy and image fetches: MAX_CONCURRENT_CONNECTIONS is a
     // limit on upstream requests, whoever makes them.

@@ -138,8 +138,8 @@ for (const [name, start, route] of [
           upstreamUrl: up.url,
           prefix: '/api',
           cache,
-          // 32 copies of 256 KiB at once fit the copies' budget (4 × MAX_BUFFER_SIZE).
-          maxBufferSize: 4 * 1024 ** 2,
+          // 32 copies of 256 KiB at once fit the copies' budget (2 × MAX_BUFFER_SIZE).
+          maxBufferSize: 8 * 1024 ** 2,
           limits: { maxConcurrent: 2 * N, queueSize: 0, memoryThresholdPercent: 99 },
         });
         const stack = await start(accounting, proxy);

@@ -232,26 +232,40 @@ describe('proxy response cache', () => {
     }
   });
 
-  test('all copies under way share a budget of 4 × MAX_BUFFER_SIZE; under memory pressure running copies are dropped; every byte goes back', () => {
+  test('all copies under way share a budget of 2 × MAX_BUFFER_SIZE; under memory pressure running copies are dropped; every byte goes back', () => {
     let level: MemoryStatus = 'healthy';
-    const rc = createResponseCache({ cache: mapCache(), maxBufferSize: 1000, cacheAuthorized: false, canWrite: () => level === 'healthy' });
+    let collected = 0;
+    const rc = createResponseCache({
+      cache: mapCache(),
+      maxBufferSize: 1000,
+      cacheAuthorized: false,
+      canWrite: () => level === 'healthy',
+      collect: () => collected++,
+    });
     const facts = { status: 200, cacheControl: 'max-age=60', vary: undefined, setCookie: false, age: 0 };
-    const tees = Array.from({ length: 5 }, (_, i) => rc.begin(`proxy:${i}`, facts, -1, false, undefined)!.tee);
+    const tees = Array.from({ length: 3 }, (_, i) => rc.begin(`proxy:${i}`, facts, -1, false, undefined)!.tee);
     for (const t of tees) t.push(Buffer.alloc(900));
     assert.deepEqual(
       tees.map((t) => t.abandoned),
-      [false, false, false, false, true],
-      'the fifth would pass 4 000 bytes',
+      [false, false, true],
+      'the third would pass 2 000 bytes',
     );
-    assert.equal(rc.stats().copyingBytes, 3600);
+    assert.equal(rc.stats().copyingBytes, 1800);
     tees[0]!.release();
-    assert.equal(rc.stats().copyingBytes, 2700);
+    assert.equal(rc.stats().copyingBytes, 900);
     level = 'warning';
     tees[1]!.push(Buffer.alloc(10));
     assert.equal(tees[1]!.abandoned, true, 'dropped at its next chunk once memory is not healthy');
-    assert.equal(rc.stats().copyingBytes, 1800);
+    assert.equal(rc.stats().copyingBytes, 0);
+    assert.equal(collected, 0);
     for (const t of tees) t.release();
     assert.equal(rc.stats().copyingBytes, 0);
+    assert.equal(collected, 0, '1 800 bytes given back, under one budget (2 000)');
+    level = 'healthy';
+    const more = rc.begin('proxy:m', facts, -1, false, undefined)!.tee;
+    more.push(Buffer.alloc(500));
+    more.release();
+    assert.equal(collected, 1, 'a budget of dead copies: one full GC');
   });
 
   test("the upstream's X-Request-Id (one line or two) does not shift what is stored: no MISS comes back on a hit", async () => {

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createGcAssist } from '../../src/proxy/gc-assist.js';
+import { collectOnCritical, createGcAssist, CRITICAL_COLLECT_INTERVAL } from '../../src/proxy/gc-assist.js';
+import { FakePressure } from '../helpers/pressure.js';
 import { waitFor } from '../helpers/wait.js';
 
 test('off for 0; otherwise one scavenge per everyBytes relayed', () => {
@@ -42,4 +43,32 @@ test('without --expose-gc (production): gc comes from a vm context and globalThi
     env: { ...process.env, NODE_OPTIONS: '' },
   });
   assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), { runs: 1, gcOnGlobal: 'undefined' });
+});
+
+test('collectOnCritical collects after the turn to critical (once the other listeners ran), again every 2 s while it lasts, and stops', async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval', 'setImmediate'] });
+  const monitor = new FakePressure();
+  const order: string[] = [];
+  monitor.onPressure((level) => order.push(`cache saw ${level}`));
+  let runs = 0;
+  const stop = collectOnCritical(monitor, () => {
+    runs++;
+    order.push('collect');
+  });
+  monitor.emit('warning');
+  monitor.emit('critical');
+  monitor.emit('critical'); // no second schedule
+  t.mock.timers.runAll();
+  assert.deepEqual(order.slice(0, 4), ['cache saw warning', 'cache saw critical', 'cache saw critical', 'collect']);
+  runs = 0;
+  t.mock.timers.tick(CRITICAL_COLLECT_INTERVAL * 3);
+  assert.equal(runs, 3, 'again while critical');
+  monitor.emit('warning');
+  t.mock.timers.tick(CRITICAL_COLLECT_INTERVAL * 3);
+  assert.equal(runs, 3, 'not once it is over');
+  monitor.emit('critical');
+  stop();
+  t.mock.timers.tick(CRITICAL_COLLECT_INTERVAL * 3);
+  assert.equal(runs, 3, 'the undo cancels what was pending');
+  assert.equal(monitor.listeners.size, 1, 'unsubscribed');
 });

@@ -21,7 +21,6 @@ import {
   toBuffer,
   decodeFrame,
   decodeHeader,
-  encodeFrame,
   encodeHeader,
   headerLength,
   type Encoded,
@@ -170,16 +169,18 @@ export class DiskStore implements L2Store {
     const w = this.fence.begin(key, entry.tags);
     return this.op(async () => {
       try {
-        const frame = encodeFrame(key, entry);
-        await this.fitsOrDrop(key, frame.length);
+        // Header and payload are written as two parts: joined, a large value would be copied once more.
+        const header = encodeHeader(key, entry, entry.payload.length, crc32(entry.payload));
+        const size = header.length + entry.payload.length;
+        await this.fitsOrDrop(key, size);
         const tmp = this.tmpPath();
         await this.ensureDirs(key);
         try {
-          await writeFile(tmp, frame, { flag: 'wx' });
-          await this.land(w, tmp, frame.length, entry);
+          await writeFile(tmp, [header, entry.payload], { flag: 'wx' });
+          await this.land(w, tmp, size, entry);
         } catch (err) {
           await rm(tmp, { force: true });
-          if (isDiskFull(err)) this.makeRoom(frame.length);
+          if (isDiskFull(err)) this.makeRoom(size);
           throw err;
         }
       } finally {
