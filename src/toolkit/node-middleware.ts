@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pathOrOff, resolveOptions } from '../options/spec.js';
 import { clientAddress } from '../proxy/client.js';
 import { originForm } from '../proxy/headers.js';
+import { declaresBody } from '../proxy/respond.js';
 import { adminRequestFromUrl } from './admin-request.js';
 import { errorResponse, writePlain, type PlainResponse } from './response.js';
 import type { Headroom } from './headroom.js';
@@ -226,6 +227,9 @@ export function nodeGate(headroom: Headroom, options: Omit<NodeMiddlewareOptions
       const refused = headroom.shed(pathOf(url), ignoreCase?.(req));
       if (refused) {
         own(res);
+        // Its body is never read: the connection ends after the answer (else Node reads and
+        // discards all of it, and the client goes on sending, while memory is short).
+        if (declaresBody(req)) res.setHeader('connection', 'close');
         writePlain(res, refused, req.method ?? 'GET');
         return false;
       }

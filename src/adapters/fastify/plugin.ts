@@ -13,6 +13,7 @@ import { proxyRoutes } from '../../proxy/fastify.js';
 import { pathOf, routesIgnoreCase } from '../../toolkit/node-middleware.js';
 import { standInFront } from '../../toolkit/in-front.js';
 import { originForm } from '../../proxy/headers.js';
+import { declaresBody } from '../../proxy/respond.js';
 import { writePlain } from '../../toolkit/response.js';
 import { resolvePluginOptions } from './options.js';
 import { adminRoutes, healthRoutes, imageRoutes, metricsRoutes, OWN_ROUTE, sendPlain } from './routes.js';
@@ -250,6 +251,8 @@ function gate(server: Server, h: Headroom, own: ReturnType<typeof ownPaths>, ign
     const refused = h.shed(pathOf(url), ignoreCase);
     if (!refused) return false;
     if (byConnection) h.uncount(res);
+    // Its body is never read: the connection ends after the answer (as the proxy's refusals do).
+    if (declaresBody(req)) res.setHeader('connection', 'close');
     writePlain(res, refused, req.method);
     return true;
   };

@@ -427,6 +427,16 @@ describe('headroom-memory/express', () => {
       assert.equal(shed.status, 503);
       assert.equal(shed.json().error.code, 'HEADROOM_MEMORY_PRESSURE');
       assert.equal(reached, 2, 'a shed request never reaches the app');
+      // A shed upload: answered at once and the connection closed, not its 100 MB read and discarded.
+      const upload = await rawRequest(
+        url,
+        `POST /own HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 100000000\r\n\r\n${'x'.repeat(1000)}`,
+        () => false,
+        5_000,
+      );
+      assert.equal(upload.status, 503);
+      assert.match(upload.text, /\r\nconnection: close\r\n/i);
+      assert.equal(upload.closed, true, 'the server closed the connection');
     } finally {
       await closeServer(server);
       await hr.close();

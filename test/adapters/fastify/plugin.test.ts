@@ -224,6 +224,16 @@ describe('Fastify plugin', () => {
       }
       const head = await request(`${url}/app/hello`, { method: 'HEAD' });
       assert.equal(head.status, 503);
+      // A shed upload: answered at once and the connection closed, not its 100 MB read and discarded.
+      const upload = await rawRequest(
+        url,
+        `POST /app/hello HTTP/1.1\r\nHost: ${new URL(url).host}\r\nContent-Length: 100000000\r\n\r\n${'x'.repeat(1000)}`,
+        () => false,
+        5_000,
+      );
+      assert.equal(upload.status, 503);
+      assert.match(upload.text, /\r\nconnection: close\r\n/i);
+      assert.equal(upload.closed, true, 'the server closed the connection');
       assert.equal(authRuns(), 1, 'the auth hook did no work for a shed request');
       assert.equal(up.received.length, 0);
       // Probes and the scrape are the app's own business no more than they are shed.
