@@ -44,6 +44,9 @@ export async function processBatch<T, R>(
   let failed = false;
   let failure: { reason: unknown } | undefined; // the first failure in time (not in worker order)
   let exhausted = false;
+  // A source that broke (its next() threw, or gave no result object) is not told to return(),
+  // as for…of would not tell it: only one left early by a failing call is.
+  let sourceBroke = false;
   // One pull at a time: a worker waits for the pull before its own, then looks at `failed` again, so
   // once a call has failed no pull starts (only one begun before the failure can still complete).
   let pulling: Promise<void> = Promise.resolve();
@@ -54,7 +57,18 @@ export async function processBatch<T, R>(
     try {
       await before;
       if (failed || exhausted) return undefined;
-      const r = await it.next();
+      let r: IteratorResult<T>;
+      try {
+        r = await it.next();
+        // What for…of refuses: a next() that gives no object would otherwise read as an endless source.
+        if (r === null || typeof r !== 'object')
+          throw new TypeError(
+            `processBatch: the iterator's next() must return an object ({ value, done }), got ${r === null ? 'null' : typeof r}`,
+          );
+      } catch (err) {
+        sourceBroke = true;
+        throw err;
+      }
       if (r.done) exhausted = true;
       return r;
     } finally {
@@ -78,8 +92,15 @@ export async function processBatch<T, R>(
   }
   await Promise.all(Array.from({ length: concurrency }, worker));
   if (failure) {
-    // Left before its end: the source is told so, as a for-await loop would tell it.
-    await it.return?.();
+    // Left before its end: the source is told so, as a for-await loop would tell it; a return()
+    // that fails does not hide the failure that ended the batch.
+    if (!sourceBroke && !exhausted) {
+      try {
+        await it.return?.();
+      } catch {
+        // the batch's own failure is the one to report
+      }
+    }
     throw failure.reason;
   }
   return results;

@@ -127,3 +127,48 @@ test('processBatch rejects with the first failure in time, not the first workerâ
   late.open();
   await assert.rejects(run, /first failure \(item 1\)/);
 });
+
+test('processBatch: a next() that gives no result object is a TypeError (not an endless source); the first failure is the one thrown', async () => {
+  const primitive = { [Symbol.iterator]: () => ({ next: () => 5 as unknown as IteratorResult<number> }) };
+  await assert.rejects(
+    processBatch(primitive, (x) => x),
+    { name: 'TypeError', message: /next\(\) must return an object .*got number/ },
+  );
+  // next() throws: return() is not called (forâ€¦of would not), and a failing return() never hides the cause.
+  let returned = 0;
+  const broken = {
+    [Symbol.iterator]: () => ({
+      next: (): IteratorResult<number> => {
+        throw new Error('src broke');
+      },
+      return: (): IteratorResult<number> => {
+        returned++;
+        throw new Error('return() failed');
+      },
+    }),
+  };
+  await assert.rejects(
+    processBatch(broken, (x) => x),
+    { message: 'src broke' },
+  );
+  assert.equal(returned, 0);
+  // A failing call leaves the source early: return() is called, and its own failure does not replace the call's.
+  let n = 0;
+  const endless = {
+    [Symbol.iterator]: () => ({
+      next: (): IteratorResult<number> => ({ value: n++, done: false }),
+      return: (): IteratorResult<number> => {
+        returned++;
+        throw new Error('return() failed');
+      },
+    }),
+  };
+  await assert.rejects(
+    processBatch(endless, (x) => {
+      if (x === 3) throw new Error('call failed');
+      return x;
+    }),
+    { message: 'call failed' },
+  );
+  assert.equal(returned, 1);
+});
