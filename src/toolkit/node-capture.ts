@@ -22,10 +22,59 @@ export function captureMiddleware(capture: BodyCapture): NodeMiddleware {
   };
 }
 
-/** Express's route template once routed (`/users/:id`, mount path included); 'unmatched' otherwise. */
-export function routeOf(req: NodeRequest & { route?: { path?: unknown } }): string {
+/** What routeOf reads of Express's (router 1.x/2.x) routers and layers. */
+interface RouterLike {
+  stack?: LayerLike[];
+}
+interface LayerLike {
+  route?: unknown;
+  handle?: RouterLike;
+  rawPath?: unknown;
+  /** router 2.x: one matcher per path, each `(path) => false | { path }`. */
+  matchers?: ((path: string) => false | { path: string })[];
+}
+type RoutedRequest = NodeRequest & { route?: { path?: unknown }; app?: { router?: RouterLike; _router?: RouterLike } };
+
+/**
+ * Express's route template once routed (`/users/:id/posts/:pid`, mount paths included);
+ * 'unmatched' otherwise. req.baseUrl is the mount path as matched, values and all
+ * (`/users/1000`): a label from it would grow with every id a client sends.
+ */
+export function routeOf(req: RoutedRequest): string {
   const path = req.route?.path;
-  return typeof path === 'string' ? `${req.baseUrl ?? ''}${path}` : 'unmatched';
+  if (typeof path !== 'string') return 'unmatched';
+  const base = req.baseUrl ?? '';
+  return base === '' ? path : `${mountTemplate(req, base) ?? MOUNT}${path}`;
+}
+
+/** Stands for a mount path whose template cannot be found (a RegExp mount, an unknown router). */
+const MOUNT = '/(mount)';
+
+/** The templates of the mount paths that matched `base`, from the app's router down; undefined when not found. */
+function mountTemplate(req: RoutedRequest, base: string): string | undefined {
+  let router = req.app?.router ?? req.app?._router;
+  let rest = base;
+  let template = '';
+  for (let depth = 0; rest !== '' && depth < 16; depth++) {
+    let found: { raw: string; matched: string; handle: RouterLike } | undefined;
+    for (const layer of router?.stack ?? []) {
+      if (layer.route !== undefined || !Array.isArray(layer.handle?.stack) || !layer.matchers) continue;
+      const raws = Array.isArray(layer.rawPath) ? layer.rawPath : [layer.rawPath];
+      for (let i = 0; i < layer.matchers.length && !found; i++) {
+        const m = layer.matchers[i]!(rest);
+        const raw = raws[i];
+        // Only a mount that takes part of the path; a literal template or a RegExp one.
+        if (m && m.path !== '' && m.path !== '/')
+          found = { raw: typeof raw === 'string' ? raw : MOUNT, matched: m.path, handle: layer.handle! };
+      }
+      if (found) break;
+    }
+    if (!found) return undefined;
+    template += found.raw.replace(/\/$/, '');
+    rest = rest.slice(found.matched.replace(/\/$/, '').length);
+    router = found.handle;
+  }
+  return rest === '' ? template : undefined;
 }
 
 /**

@@ -153,3 +153,38 @@ test('createRequestAccounting checks its options; charge() outside a request cha
   assert.equal(a.held(), 0);
   await a.close();
 });
+
+test('Express: a route under a mount path with parameters is named by its template, not by the ids in the URL', async () => {
+  await assertNoLeakedHandles(async () => {
+    const accounting = createRequestAccounting();
+    const app = express();
+    app.use(accountingMiddleware(accounting));
+    const posts = express.Router();
+    posts.get('/posts/:pid', (_req, res) => void res.end('ok'));
+    const inner = express.Router();
+    inner.use('/teams/:team', posts);
+    app.use('/users/:id', posts);
+    app.use('/orgs/:org', inner);
+    app.use('/static', posts);
+    const local = await listenLocal(app);
+    try {
+      for (const path of ['/users/1000/posts/1', '/users/1001/posts/2', '/orgs/a/teams/b/posts/3', '/static/posts/4'])
+        assert.equal((await fetch(`${local.url}${path}`)).status, 200, path);
+      await waitFor(() => accounting.active().length === 0, 'every request ended');
+      assert.deepEqual(
+        accounting
+          .routes()
+          .map((r) => [r.route, r.requests])
+          .sort(),
+        [
+          ['/orgs/:org/teams/:team/posts/:pid', 1],
+          ['/static/posts/:pid', 1],
+          ['/users/:id/posts/:pid', 2],
+        ],
+      );
+    } finally {
+      await local.close();
+      await accounting.close();
+    }
+  });
+});
