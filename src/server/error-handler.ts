@@ -1,6 +1,6 @@
 // Maps every error to one status and the JSON body {"error":{"code","message"}} — the one place
 // where codes become HTTP statuses (the table is src/errors.ts).
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERRORS, errorBody, isHeadroomError } from '../errors.js';
 
 // Fastify's own error codes that are the client's fault, mapped to ours.
@@ -42,7 +42,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
     methods.set(route.url, set);
   });
 
-  app.setNotFoundHandler((request, reply) => {
+  const notFound = (request: FastifyRequest, reply: FastifyReply): void => {
     const path = request.url.split('?')[0]!;
     const allowed = methods.get(path);
     if (allowed) {
@@ -54,5 +54,20 @@ export function installErrorHandlers(app: FastifyInstance): void {
       return;
     }
     void reply.code(404).send(errorBody('HEADROOM_NOT_FOUND', `no route for ${request.method} ${path}; see docs/endpoints.md`));
-  });
+  };
+  (app as Answering)[NOT_FOUND] = notFound;
+  app.setNotFoundHandler(notFound);
+}
+
+const NOT_FOUND = Symbol('headroom.notFound');
+type Answering = FastifyInstance & { [NOT_FOUND]?: (request: FastifyRequest, reply: FastifyReply) => void };
+
+/**
+ * The 404/405 answer of installErrorHandlers for a scope of its own (the admin API), so that its
+ * onRequest hooks (rate limit, token) run before it: an unauthenticated client must not learn
+ * which admin routes exist. The scope's instance inherits the root's answer.
+ */
+export function scopeNotFound(scope: FastifyInstance): void {
+  const answer = (scope as Answering)[NOT_FOUND];
+  if (answer) scope.setNotFoundHandler(answer);
 }

@@ -102,6 +102,9 @@ describe('gateway endpoints', () => {
     assert.equal(health.status, 405);
     assert.deepEqual(String(health.headers.allow).split(', ').sort(), ['GET', 'HEAD']);
     assert.equal((await request(`${t.url}/admin/nope`, { headers: auth })).status, 404);
+    // Without the token neither tells what exists under /admin: the token is asked first.
+    assert.equal((await request(`${t.url}/admin/gc`)).status, 401);
+    assert.equal((await request(`${t.url}/admin/nope`)).status, 401);
   });
 
   test('POST /admin/heap-snapshot writes a snapshot file', async () => {

@@ -5,6 +5,7 @@ import type { MemoryMonitor } from '../../monitor/types.js';
 import type { Cache } from '../../cache/types.js';
 import { createAdminAuth } from '../../toolkit/auth.js';
 import { createRateLimiter, enforceRateLimit } from '../../toolkit/rate-limit.js';
+import { scopeNotFound } from '../error-handler.js';
 import { collectGarbage, memoryStats } from '../../toolkit/admin.js';
 
 export interface AdminRouteOptions {
@@ -25,6 +26,8 @@ export async function adminRoutes(app: FastifyInstance, options: AdminRouteOptio
     enforceRateLimit(limiter, request.ip);
     authenticate(request.headers.authorization);
   });
+  // Unknown paths and wrong methods under /admin answer only after the hook above.
+  scopeNotFound(app);
 
   app.get('/memory-stats', async () => memoryStats(monitor, cache));
 
