@@ -46,7 +46,8 @@ test('L1 heap use stays within its byte budget after 60k mixed operations', { sk
 
 test('per-kind byte accounting is within [0.7, 1.15] of the measured heap cost', { skip: gc ? false : 'needs --expose-gc' }, async () => {
   const { createL1 } = await import('../../src/cache/index.js');
-  const kinds: [string, (i: number) => unknown, ((i: number) => string[])?][] = [
+  const wide = JSON.stringify(Object.fromEntries(Array.from({ length: 300 }, (_, j) => [`field${j}`, j])));
+  const kinds: [string, (i: number) => unknown, ((i: number) => string[])?, number?][] = [
     ['short strings', (i) => `value-${i}`],
     ['1 KiB strings', (i) => 'z'.repeat(1000) + i],
     ['non-ASCII strings', (i) => '✓'.repeat(200) + i],
@@ -62,11 +63,13 @@ test('per-kind byte accounting is within [0.7, 1.15] of the measured heap cost',
     ['objects keyed by a 2 000-character name', (i) => ({ [`${i}:${'k'.repeat(2000)}`]: 1 })],
     ['40-name records of one shape', () => Object.fromEntries(Array.from({ length: 40 }, (_, j) => [`field${j}`, j]))],
     ['40 names of their own', (i) => Object.fromEntries(Array.from({ length: 40 }, (_, j) => [`k${j}_${i}`, j]))],
+    // Past 128 keys V8 keeps a dictionary per object, names shared or not.
+    ['300-name records of one shape', () => JSON.parse(wide) as unknown, undefined, 2_000],
   ];
-  for (const [name, make, tags] of kinds) {
+  for (const [name, make, tags, count = 20_000] of kinds) {
     const base = heap();
     const l1 = createL1({ maxBytes: 2 ** 40, maxEntries: 1e7, maxEntryBytes: 2 ** 40 });
-    for (let i = 0; i < 20_000; i++) l1.set(`key:${i}`, make(i), { tags: tags?.(i) });
+    for (let i = 0; i < count; i++) l1.set(`key:${i}`, make(i), { tags: tags?.(i) });
     const ratio = (heap() - base) / l1.bytes;
     assert.ok(ratio >= 0.7 && ratio <= 1.15, `${name}: heap cost / accounted = ${ratio.toFixed(3)}`);
     l1.clear();
