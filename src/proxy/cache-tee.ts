@@ -56,8 +56,9 @@ export interface TeeBudget {
   readonly max: number;
   /** False while memory is under pressure: copies under way are dropped. */
   canWrite(): boolean;
-  /** Bytes of copies given back since the last collect(). */
+  /** Bytes of copies given back since the last collect(), and when that was (performance.now()). */
   released: number;
+  collectedAt: number;
   /**
    * Starts a full GC. A copy lives long enough to be promoted out of the young generation, so its
    * chunks, dead once it is stored or dropped, wait for a full GC, which V8 starts for memory
@@ -75,16 +76,20 @@ export class Tee {
   chunks: Buffer[] = [];
   size = 0;
   abandoned = false;
+  /** Why it was abandoned: only a body past its bound says the URL is not storable. */
+  abandonedFor: 'size' | 'room' | undefined;
   private counted = 0;
   constructor(
     readonly max: number,
-    private readonly budget: TeeBudget = { held: 0, max: Infinity, canWrite: () => true, released: 0 },
+    private readonly budget: TeeBudget = { held: 0, max: Infinity, canWrite: () => true, released: 0, collectedAt: -Infinity },
   ) {}
   push(chunk: Buffer): void {
     if (this.abandoned) return;
     this.size += chunk.length;
-    if (this.size > this.max || this.budget.held + chunk.length > this.budget.max || !this.budget.canWrite()) {
+    const tooLarge = this.size > this.max;
+    if (tooLarge || this.budget.held + chunk.length > this.budget.max || !this.budget.canWrite()) {
       this.abandoned = true;
+      this.abandonedFor = tooLarge ? 'size' : 'room';
       this.release();
       return;
     }
@@ -98,9 +103,13 @@ export class Tee {
     b.released += this.counted;
     this.counted = 0;
     this.chunks = [];
-    // Once a budget's worth of copies is dead, a full GC frees them (at most one per budget).
+    // Once a budget's worth of copies is dead, a full GC frees them: at most one per budget, and
+    // one a second (100 MB/s of cacheable misses would otherwise start five a second).
     if (b.collect !== undefined && b.released >= b.max) {
+      const now = performance.now();
+      if (now - b.collectedAt < COLLECT_INTERVAL) return;
       b.released = 0;
+      b.collectedAt = now;
       b.collect();
     }
   }
@@ -116,6 +125,9 @@ export function responseCacheKey(origin: string, path: string, clientPrefix?: st
   return clientPrefix === undefined ? `proxy:${origin}\0${path}` : `proxy:${origin}\0${clientPrefix}\0${path}`;
 }
 
+/** Shortest time between two full GCs started for dead copies, ms. */
+export const COLLECT_INTERVAL = 1000;
+
 /** Bodies' worth (MAX_BUFFER_SIZE each) that all copies under way may hold together. */
 export const TEE_BODIES = 2;
 
@@ -128,7 +140,7 @@ const ENTRY_META_ROOM = 64 * 1024;
  * L1-only cache, buffered on every request and never kept.
  */
 export function teeLimit(maxBufferSize: number, cache: Cache): number {
-  return Math.min(maxBufferSize, (cache.maxValueBytes ?? MAX_GET_BYTES) - ENTRY_META_ROOM);
+  return Math.max(0, Math.min(maxBufferSize, (cache.maxValueBytes ?? MAX_GET_BYTES) - ENTRY_META_ROOM));
 }
 
 /** What the cache reads from a request: its headers (Vary). An IncomingMessage is one; proxy.fetch builds one from a Web Request. */
@@ -190,6 +202,7 @@ export function createResponseCache(options: ResponseCacheOptions) {
     max: TEE_BODIES * maxBufferSize,
     canWrite: options.canWrite,
     released: 0,
+    collectedAt: -Infinity,
     collect: options.collect,
   };
   const tags = [options.tag ?? 'proxy'];
@@ -326,8 +339,12 @@ export function createResponseCache(options: ResponseCacheOptions) {
   /** Stores a completed tee; vary values are taken from the request. */
   function store(key: string, tee: Tee, ttl: number, status: number, headers: string[], facts: ResponseFacts, req: RequestHeaders): void {
     if (tee.abandoned) {
-      stats.abandoned++;
-      markUncacheable(key);
+      // Past MAX_BUFFER_SIZE the URL is skipped for a while; a copy cut for room (the shared budget,
+      // memory pressure) says nothing of the URL: the next response is copied again.
+      if (tee.abandonedFor === 'size') {
+        stats.abandoned++;
+        markUncacheable(key);
+      } else stats.skippedPressure++;
       return;
     }
     if (!options.canWrite()) {

@@ -266,6 +266,21 @@ describe('proxy response cache', () => {
     more.push(Buffer.alloc(500));
     more.release();
     assert.equal(collected, 1, 'a budget of dead copies: one full GC');
+    for (const n of [900, 900, 500]) {
+      const again = rc.begin('proxy:a', facts, -1, false, undefined)!.tee;
+      again.push(Buffer.alloc(n));
+      again.release();
+    }
+    assert.equal(collected, 1, 'a second budget of dead copies (2 300), within the second: no second full GC');
+    // A copy cut for room says nothing of its URL: the next response is looked up and copied again.
+    rc.store('proxy:2', tees[2]!, 60, 200, [], facts, { headers: {} });
+    assert.equal(rc.skip('proxy:2', undefined), undefined);
+    assert.equal(rc.stats().abandoned, 0);
+    const huge = rc.begin('proxy:h', facts, -1, false, undefined)!.tee;
+    huge.push(Buffer.alloc(1001));
+    rc.store('proxy:h', huge, 60, 200, [], facts, { headers: {} });
+    assert.equal(rc.skip('proxy:h', undefined), 'uncacheable', 'one past MAX_BUFFER_SIZE is');
+    assert.equal(rc.stats().abandoned, 1);
   });
 
   test("the upstream's X-Request-Id (one line or two) does not shift what is stored: no MISS comes back on a hit", async () => {
