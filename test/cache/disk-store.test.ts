@@ -308,6 +308,31 @@ describe('disk store', () => {
     await b.close();
   });
 
+  test('writes of one key that keep coming still land: each one that finishes lands unless a newer one landed first', async () => {
+    const s = new DiskStore({ dir: freshDir() });
+    await s.ready;
+    const sources = Array.from({ length: 5 }, () => new PassThrough());
+    const writes = sources.map((src, i) => {
+      src.write(Buffer.from(`v${i}-`));
+      return s.setStream('k', src, meta());
+    });
+    const value = async (): Promise<string | undefined> => (await s.get('k'))?.payload.toString();
+    sources[0]!.end('done');
+    await writes[0];
+    assert.equal(await value(), 'v0-done', 'the first to finish landed while four newer writes were still open');
+    sources[2]!.end('done');
+    await writes[2];
+    assert.equal(await value(), 'v2-done');
+    sources[1]!.end('done');
+    await writes[1];
+    assert.equal(await value(), 'v2-done', 'an older write finishing after a newer one landed does not land');
+    sources[4]!.end('done');
+    sources[3]!.end('done');
+    await Promise.all(writes);
+    assert.equal(await value(), 'v4-done');
+    await s.close();
+  });
+
   test('reading an expired value removes only that file: a value written meanwhile stays', async () => {
     const s = new DiskStore({ dir: freshDir() });
     await s.ready;
@@ -335,9 +360,9 @@ describe('disk store', () => {
     const before = openFiles();
     const streams = await Promise.all([s.getStream('k'), s.getStream('k')]);
     assert.ok(streams.every((e) => e !== undefined));
-    await waitFor(() => openFiles() === before + 2, 'both files to be open');
+    await waitFor(() => openFiles() >= before + 2, 'both files to be open');
     await s.close();
-    await waitFor(() => openFiles() === before, 'the files to be closed');
+    await waitFor(() => openFiles() <= before, 'the files to be closed');
     assert.ok(streams.every((e) => e!.stream.destroyed));
   });
 

@@ -90,6 +90,8 @@ export class DiskStore implements L2Store {
   private seq = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** While the removals of a makeRoom() are under way. */
+  private makingRoom = false;
 
   constructor(options: DiskStoreOptions) {
     const o = resolveStoreOptions('disk', options);
@@ -189,11 +191,18 @@ export class DiskStore implements L2Store {
     });
   }
 
-  /** Renames the temp file into place and indexes it, unless the write was invalidated meanwhile. */
+  /**
+   * Renames the temp file into place and indexes it, unless the write was invalidated meanwhile or
+   * a newer write of the key has landed (or begun to): the last write called wins.
+   */
   private async land(w: Write, tmp: string, size: number, meta: Meta): Promise<void> {
-    if (w.after !== undefined) await w.after;
-    if (w.doomed) return rm(tmp, { force: true });
-    w.landing = renameOver(tmp, this.pathOf(w.key)).then(() => this.track(w.key, size, meta));
+    const older = this.fence.olderLanding(w);
+    if (older !== undefined) await older;
+    if (w.doomed || this.fence.superseded(w)) return rm(tmp, { force: true });
+    w.landing = renameOver(tmp, this.pathOf(w.key)).then(() => {
+      this.fence.didLand(w);
+      this.track(w.key, size, meta);
+    });
     await w.landing;
   }
 
@@ -214,6 +223,7 @@ export class DiskStore implements L2Store {
     const key = w.key;
     let fh: FileHandle | undefined;
     let tmp: string | undefined;
+    let pos = 0;
     try {
       const placeholder = encodeHeader(key, meta, 0, 0);
       await this.fitsOrDrop(key, placeholder.length + (size ?? 0));
@@ -221,7 +231,7 @@ export class DiskStore implements L2Store {
       tmp = this.tmpPath();
       fh = await open(tmp, 'wx');
       await fh.write(placeholder, 0, placeholder.length, 0);
-      let pos = placeholder.length;
+      pos = placeholder.length;
       let crc = 0;
       let bytes = 0;
       for await (const chunk of readable) {
@@ -244,7 +254,7 @@ export class DiskStore implements L2Store {
     } catch (err) {
       await fh?.close().catch(() => undefined);
       if (tmp !== undefined) await rm(tmp, { force: true });
-      if (isDiskFull(err)) this.makeRoom(size ?? BLOCK_BYTES);
+      if (isDiskFull(err)) this.makeRoom(Math.max(pos, BLOCK_BYTES));
       if (err instanceof NotStoredError) await this.remove(key);
       throw writeEndedBy(err, this.closed);
     } finally {
@@ -371,13 +381,14 @@ export class DiskStore implements L2Store {
     return this.closing;
   }
 
+  /** The cap counts whole blocks (onDisk): a value within a block of it would evict everything, itself included. */
   private checkFits(bytes: number): void {
-    if (bytes > this.maxBytes) throw new NotStoredError(`entry of ${bytes} bytes exceeds the disk cache cap ${this.maxBytes}`);
+    if (onDisk(bytes) > this.maxBytes) throw new NotStoredError(`entry of ${bytes} bytes exceeds the disk cache cap ${this.maxBytes}`);
   }
 
   /** Refuses a value over the cap, first dropping the older value (it must not come back). */
   private async fitsOrDrop(key: string, bytes: number): Promise<void> {
-    if (bytes <= this.maxBytes) return;
+    if (onDisk(bytes) <= this.maxBytes) return;
     await this.remove(key);
     this.checkFits(bytes);
   }
@@ -410,14 +421,21 @@ export class DiskStore implements L2Store {
    * so that the writes after it fit instead of failing one after another.
    */
   private makeRoom(bytes: number): void {
+    // Once at a time: twenty writes failing together would otherwise take 1 − (15/16)^20 ≈ 72 %.
+    if (this.makingRoom) return;
+    const removals: Promise<unknown>[] = [];
     const target = Math.max(2 * onDisk(bytes), this.index.bytes / 16);
     for (let freed = 0; freed < target;) {
       const victim = this.index.oldest();
       if (victim === undefined) break;
       freed += this.index.get(victim)!.size;
       this.evictions++;
-      this.background(this.remove(victim));
+      const removal = this.remove(victim);
+      removals.push(removal);
+      this.background(removal);
     }
+    this.makingRoom = true;
+    void Promise.allSettled(removals).then(() => (this.makingRoom = false));
   }
 
   /** Evicts the least recently used files while the index is over a cap. */
@@ -456,7 +474,13 @@ export class DiskStore implements L2Store {
   private async dropIfSame(key: string, path: string, ino: number, corrupt = false): Promise<undefined> {
     if (corrupt) this.corrupt++;
     const now = await stat(path).catch(() => undefined);
-    if (now?.ino !== ino || this.fence.writing(key)) return undefined;
+    if (this.fence.writing(key)) return undefined;
+    // Gone already (removed by another path): nothing to remove, and not a file to count.
+    if (now === undefined) {
+      this.index.remove(key);
+      return undefined;
+    }
+    if (now.ino !== ino) return undefined;
     if (corrupt) return this.removeCorrupt(key, path);
     await this.remove(key);
     return undefined;
