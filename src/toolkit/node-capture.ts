@@ -30,6 +30,8 @@ interface LayerLike {
   route?: unknown;
   handle?: RouterLike;
   rawPath?: unknown;
+  /** Mounted at the root: takes no part of the path. */
+  slash?: boolean;
   /** router 2.x: one matcher per path, each `(path) => false | { path }`. */
   matchers?: ((path: string) => false | { path: string })[];
 }
@@ -52,29 +54,32 @@ const MOUNT = '/(mount)';
 
 /** The templates of the mount paths that matched `base`, from the app's router down; undefined when not found. */
 function mountTemplate(req: RoutedRequest, base: string): string | undefined {
-  let router = req.app?.router ?? req.app?._router;
-  let rest = base;
-  let template = '';
-  for (let depth = 0; rest !== '' && depth < 16; depth++) {
-    let found: { raw: string; matched: string; handle: RouterLike } | undefined;
-    for (const layer of router?.stack ?? []) {
-      if (layer.route !== undefined || !Array.isArray(layer.handle?.stack) || !layer.matchers) continue;
-      const raws = Array.isArray(layer.rawPath) ? layer.rawPath : [layer.rawPath];
-      for (let i = 0; i < layer.matchers.length && !found; i++) {
-        const m = layer.matchers[i]!(rest);
-        const raw = raws[i];
-        // Only a mount that takes part of the path; a literal template or a RegExp one.
-        if (m && m.path !== '' && m.path !== '/')
-          found = { raw: typeof raw === 'string' ? raw : MOUNT, matched: m.path, handle: layer.handle! };
-      }
-      if (found) break;
+  return templateUnder(req.app?.router ?? req.app?._router, base, 0);
+}
+
+/**
+ * Depth first through the routers mounted in `router` whose path matches the start of `rest`,
+ * in their order: a router mounted at the root (`app.use(router)`) takes no part of the path, so
+ * the mount may be inside it, or not (then the search goes on after it).
+ */
+function templateUnder(router: RouterLike | undefined, rest: string, depth: number): string | undefined {
+  if (rest === '') return '';
+  if (depth > 16) return undefined;
+  for (const layer of router?.stack ?? []) {
+    if (layer.route !== undefined || !Array.isArray(layer.handle?.stack) || !layer.matchers) continue;
+    const raws = Array.isArray(layer.rawPath) ? layer.rawPath : [layer.rawPath];
+    for (let i = 0; i < layer.matchers.length; i++) {
+      // A router mounted at the root matches every path (router checks `slash` before its matcher).
+      const m = layer.slash === true ? { path: '' } : layer.matchers[i]!(rest);
+      if (!m) continue;
+      const matched = m.path.replace(/\/$/, '');
+      const raw = raws[i];
+      const inner = templateUnder(layer.handle, rest.slice(matched.length), depth + 1);
+      if (inner === undefined) continue;
+      return matched === '' ? inner : `${typeof raw === 'string' ? raw.replace(/\/$/, '') : MOUNT}${inner}`;
     }
-    if (!found) return undefined;
-    template += found.raw.replace(/\/$/, '');
-    rest = rest.slice(found.matched.replace(/\/$/, '').length);
-    router = found.handle;
   }
-  return rest === '' ? template : undefined;
+  return undefined;
 }
 
 /**

@@ -166,9 +166,15 @@ test('Express: a route under a mount path with parameters is named by its templa
     app.use('/users/:id', posts);
     app.use('/orgs/:org', inner);
     app.use('/static', posts);
+    // A router at the root holds mounts of its own (the path it takes is empty).
+    const root = express.Router();
+    const auth = express.Router();
+    auth.get('/login/:who', (_req, res) => void res.end('ok'));
+    root.use('/auth', auth);
+    app.use(root);
     const local = await listenLocal(app);
     try {
-      for (const path of ['/users/1000/posts/1', '/users/1001/posts/2', '/orgs/a/teams/b/posts/3', '/static/posts/4'])
+      for (const path of ['/users/1000/posts/1', '/users/1001/posts/2', '/orgs/a/teams/b/posts/3', '/static/posts/4', '/auth/login/x'])
         assert.equal((await fetch(`${local.url}${path}`)).status, 200, path);
       await waitFor(() => accounting.active().length === 0, 'every request ended');
       assert.deepEqual(
@@ -177,6 +183,7 @@ test('Express: a route under a mount path with parameters is named by its templa
           .map((r) => [r.route, r.requests])
           .sort(),
         [
+          ['/auth/login/:who', 1],
           ['/orgs/:org/teams/:team/posts/:pid', 1],
           ['/static/posts/:pid', 1],
           ['/users/:id/posts/:pid', 2],
