@@ -113,14 +113,14 @@ export interface RequestAccounting {
  * one NaN (or Infinity) would otherwise leave the total, and the gauge, NaN for the rest of the process.
  */
 function checkDelta(call: string, delta: unknown): asserts delta is number {
-  // Whole bytes up to 2^53: fractions left drift behind (0.1 + 0.2 − 0.3), and two charges of
-  // 1e308 made the total Infinity, then NaN once given back.
-  if (typeof delta === 'number' && Number.isSafeInteger(delta)) return;
+  // Up to 2^53 bytes: two charges of 1e308 made the total Infinity, then NaN once given back.
+  if (typeof delta === 'number' && Math.abs(delta) <= Number.MAX_SAFE_INTEGER) return;
   const got = typeof delta === 'number' ? String(delta) : typeof delta === 'string' ? `the string ${JSON.stringify(delta)}` : kindOf(delta);
-  throw new TypeError(
-    `${call}(delta): delta must be a whole number of bytes up to 2^53 (positive to charge, negative to give back), got ${got}`,
-  );
+  throw new TypeError(`${call}(delta): delta must be a number of bytes up to 2^53 (positive to charge, negative to give back), got ${got}`);
 }
+
+/** Whole bytes (a fraction left drift behind: 0.1 + 0.2 − 0.3): charges round up, releases down. */
+const whole = (delta: number): number => (delta > 0 ? Math.ceil(delta) : Math.floor(delta));
 
 export function createRequestAccounting(options: RequestAccountingOptions = {}): RequestAccounting {
   const o = resolveOptions('createRequestAccounting', accountingSpecs, options, ['onHeavy']);
@@ -146,6 +146,7 @@ export function createRequestAccounting(options: RequestAccountingOptions = {}):
     charge(delta: number): void {
       checkDelta('RequestLedger.charge', delta);
       if (this.summary) return; // late releases after end() were already given back
+      delta = whole(delta);
       if (delta > 0) this.charged += delta;
       // Never release more than was charged: a part's double release must not drive the total negative.
       const d = Math.max(delta, -this.held);
