@@ -24,11 +24,14 @@ export interface ImageLoaderOptions {
    * from its allowed origins only. Default: relative srcs are passed as they are (and refused).
    */
   origin?: string;
+  /** Largest width asked: the image route's IMAGE_MAX_OUTPUT_DIMENSION (16–16384). Default 4096, its default. */
+  maxWidth?: number;
 }
 
-const OPTIONS = ['path', 'quality', 'origin'];
-/** The image route's largest w: IMAGE_MAX_OUTPUT_DIMENSION's default (this file imports nothing, so it is repeated here). */
+const OPTIONS = ['path', 'quality', 'origin', 'maxWidth'];
+/** IMAGE_MAX_OUTPUT_DIMENSION's default and bounds (this file imports nothing, so they are repeated here). */
 const MAX_WIDTH = 4096;
+const MAX_WIDTH_BOUNDS = [16, 16_384] as const;
 const isQuality = (q: unknown): q is number => typeof q === 'number' && Number.isInteger(q) && q >= 1 && q <= 100;
 const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
 
@@ -45,6 +48,11 @@ export function createImageLoader(options: ImageLoaderOptions = {}): (props: Ima
   const path = options.path ?? '/image';
   if (typeof path !== 'string' || !/^\/[^?#\s]*$/.test(path))
     throw new TypeError(`createImageLoader: path=${shown(path)}: must be the image route's path, starting with / (no ? or #)`);
+  const maxWidth = options.maxWidth ?? MAX_WIDTH;
+  if (typeof maxWidth !== 'number' || !Number.isInteger(maxWidth) || maxWidth < MAX_WIDTH_BOUNDS[0] || maxWidth > MAX_WIDTH_BOUNDS[1])
+    throw new TypeError(
+      `createImageLoader: maxWidth=${shown(maxWidth)}: must be an integer from ${MAX_WIDTH_BOUNDS[0]} to ${MAX_WIDTH_BOUNDS[1]} (the image route's IMAGE_MAX_OUTPUT_DIMENSION)`,
+    );
   const fallback = options.quality ?? 75;
   if (!isQuality(fallback)) throw new TypeError(`createImageLoader: quality=${shown(fallback)}: must be an integer from 1 to 100`);
   let origin: string | undefined;
@@ -66,9 +74,9 @@ export function createImageLoader(options: ImageLoaderOptions = {}): (props: Ima
       throw new TypeError(`headroom image loader: src must be a non-empty string, got ${shown(src)}`);
     if (typeof width !== 'number' || !Number.isInteger(width) || width < 1)
       throw new TypeError(`headroom image loader: ${src}: width must be a positive integer, got ${shown(width)}`);
-    if (width > MAX_WIDTH)
+    if (width > maxWidth)
       throw new TypeError(
-        `headroom image loader: ${src}: width must be at most ${MAX_WIDTH} (the image route's default IMAGE_MAX_OUTPUT_DIMENSION), got ${width}`,
+        `headroom image loader: ${src}: width must be at most ${maxWidth} (maxWidth: the image route's IMAGE_MAX_OUTPUT_DIMENSION), got ${width}`,
       );
     if (quality !== undefined && !isQuality(quality))
       throw new TypeError(`headroom image loader: ${src}: quality must be an integer from 1 to 100, got ${shown(quality)}`);
