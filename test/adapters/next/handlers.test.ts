@@ -16,6 +16,7 @@ import {
   withHeadroom,
   type RouteHandler,
 } from '../../../src/adapters/next/index.js';
+import { imageSpecs } from '../../../src/image/options.js';
 import { assertNoLeakedHandles } from '../../helpers/resources.js';
 import { waitFor } from '../../helpers/wait.js';
 import * as edge from '../../../src/adapters/next/edge.js';
@@ -69,7 +70,7 @@ test('the next/image loader refuses bad options at once, and a bad width or qual
     [{ path: '/image?x=1' }, /path="\/image\?x=1"/],
     [{ origin: 'cdn.test' }, /^createImageLoader: origin="cdn\.test": must be an absolute http\(s\) URL/],
     [{ origin: 'ftp://cdn.test' }, /origin="ftp:\/\/cdn\.test"/],
-    [{ qualty: 60 }, /^createImageLoader: unknown option qualty \(the options are path, quality, origin\)$/],
+    [{ qualty: 60 }, /^createImageLoader: unknown option qualty \(the options are path, quality, origin, maxWidth\)$/],
     [null, /^createImageLoader: options must be an object, got null$/],
   ];
   for (const [options, message] of bad)
@@ -81,6 +82,26 @@ test('the next/image loader refuses bad options at once, and a bad width or qual
     [{ src: '', width: 640 }, /src must be a non-empty string/],
   ] as const)
     assert.throws(() => loader(props as never), { name: 'TypeError', message }, JSON.stringify(props));
+});
+
+test("the next/image loader refuses widths above the image route's IMAGE_MAX_OUTPUT_DIMENSION (maxWidth, its default by default), naming src, width and limit", () => {
+  // The loader imports nothing, so it repeats the route's default and bounds: they must agree.
+  const spec = imageSpecs.maxOutputDimension;
+  const max = spec.default;
+  assert.equal(loader({ src: 'https://img.test/a.jpg', width: max }), `/image?url=https%3A%2F%2Fimg.test%2Fa.jpg&w=${max}&q=75`);
+  assert.throws(() => loader({ src: 'https://img.test/a.jpg', width: max + 1 }), {
+    name: 'TypeError',
+    message: `headroom image loader: https://img.test/a.jpg: width must be at most ${max} (maxWidth: the image route's IMAGE_MAX_OUTPUT_DIMENSION), got ${max + 1}`,
+  });
+  const wide = createImageLoader({ maxWidth: 8000 });
+  assert.match(wide({ src: 'https://img.test/a.jpg', width: 8000 }), /&w=8000&/);
+  assert.throws(() => wide({ src: 'https://img.test/a.jpg', width: 8001 }), /at most 8000/);
+  assert.equal(spec.accepted, 'must be an integer between 16 and 16384', 'the bounds the loader repeats');
+  for (const bad of [15, 16_385, 100.5, '4096'])
+    assert.throws(() => createImageLoader({ maxWidth: bad as number }), {
+      name: 'TypeError',
+      message: /maxWidth=.*: must be an integer from 16 to 16384/,
+    });
 });
 
 test('proxy route: authorize answers first, a consumed body is refused, aborts release the slot', async (t) => {
