@@ -271,7 +271,7 @@ describe('proxy response cache', () => {
       again.push(Buffer.alloc(n));
       again.release();
     }
-    assert.equal(collected, 1, 'a second budget of dead copies (2 300), within the second: no second full GC');
+    assert.equal(collected, 1, 'a second budget of dead copies (2 300) within COLLECT_INTERVAL: no second full GC');
     // A copy cut for room says nothing of its URL: the next response is looked up and copied again.
     rc.store('proxy:2', tees[2]!, 60, 200, [], facts, { headers: {} });
     assert.equal(rc.skip('proxy:2', undefined), undefined);
