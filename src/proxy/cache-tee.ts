@@ -3,6 +3,7 @@
 // Age and Cache-Status (RFC 9211), and If-None-Match → 304. An entry is one Buffer (binary stays binary):
 // [u32 meta length][meta JSON][body bytes].
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { boundUnread } from './respond.js';
 import type { Cache } from '../cache/types.js';
 import { MAX_GET_BYTES } from '../cache/stores/types.js';
 import { CACHE_STATUS_HEADERS, type CacheOutcome } from '../cache/cache-status.js';
@@ -307,9 +308,8 @@ export function createResponseCache(options: ResponseCacheOptions) {
     if (requestId !== undefined) a.headers.push('x-request-id', requestId);
     // A hit holds no admission slot and is not in CLIENT_TIMEOUT's sweep: without this a client
     // that never reads would keep the body and its socket for ever. Node's keep-alive timeout
-    // replaces the bound once the answer is out. (An injected request has no socket to bound.)
-    const socket = res.socket;
-    if (clientTimeout > 0 && typeof socket?.setTimeout === 'function') socket.setTimeout(clientTimeout);
+    // replaces the bound once the answer is out.
+    if (clientTimeout > 0) boundUnread(res, clientTimeout);
     res.writeHead(a.status, a.headers);
     writeSliced(res, a.body);
   }

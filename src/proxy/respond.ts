@@ -34,3 +34,13 @@ export function sendError(res: ServerResponse, err: HeadroomError, closeAfter: b
   res.writeHead(err.statusCode, h);
   res.end(body);
 }
+
+/**
+ * Closes the connection once `res`'s answer makes no progress for `ms`: for a buffered answer, which
+ * sits unwritten (with its Buffer and socket) only while the client does not read. Node's keep-alive
+ * timeout replaces the bound once the answer is out. An injected request has no socket to bound.
+ */
+export function boundUnread(res: ServerResponse, ms: number): void {
+  const socket = res.socket;
+  if (typeof socket?.setTimeout === 'function') socket.setTimeout(ms);
+}

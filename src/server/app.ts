@@ -11,7 +11,7 @@ import { HeadroomError } from '../errors.js';
 import { authorityProblem, droppedHeaderLines, hostFromTarget, hostProblem, originForm } from '../proxy/headers.js';
 import { declaresBody } from '../proxy/respond.js';
 import { continueOnRead } from '../toolkit/continue.js';
-import { boundUnread } from '../toolkit/response.js';
+import { boundUnread } from '../proxy/respond.js';
 import { clientErrorHandler, refuseUnservable } from './client-error.js';
 import { registerCompression } from './compress.js';
 import { installErrorHandlers } from './error-handler.js';

@@ -4,7 +4,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { HeadroomError } from '../errors.js';
 import type { ImageService } from '../image/types.js';
-import { boundUnread, errorResponse, writePlain } from './response.js';
+import { boundUnread } from '../proxy/respond.js';
+import { errorResponse, writePlain } from './response.js';
 
 const headerValue = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v.join(', ') : v);
 

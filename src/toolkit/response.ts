@@ -53,13 +53,3 @@ export function toWebResponse(r: PlainResponse, method?: string): Response {
   const body = method === 'HEAD' || r.status === 304 ? null : (r.live?.web() ?? r.bytes ?? r.body);
   return new Response(body, { status: r.status, headers: r.headers });
 }
-
-/**
- * Closes the connection once `res`'s answer makes no progress for `ms`: for a buffered answer, which
- * sits unwritten (with its Buffer and socket) only while the client does not read. Node's keep-alive
- * timeout replaces the bound once the answer is out. An injected request has no socket to bound.
- */
-export function boundUnread(res: ServerResponse, ms: number): void {
-  const socket = res.socket;
-  if (typeof socket?.setTimeout === 'function') socket.setTimeout(ms);
-}

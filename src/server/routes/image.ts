@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { HeadroomError } from '../../errors.js';
 import type { ImageService } from '../../image/types.js';
-import { boundUnread } from '../../toolkit/response.js';
+import { boundUnread } from '../../proxy/respond.js';
 
 export interface ImageRouteOptions {
   image: ImageService;
