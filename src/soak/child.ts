@@ -290,13 +290,16 @@ export async function startChild(options: ChildOptions): Promise<StartedChild> {
   return started;
 }
 
-/** The addresses a Node process's servers listen on (evaluated in it through the inspector). */
-const LISTENING = `(() => {
+/**
+ * The addresses a Node process's servers listen on, `{ address, family, port }` each: an expression
+ * evaluated in it through the inspector (serving.ts's listensOn asks it too).
+ */
+export const LISTENING = `(() => {
   const out = [];
   for (const h of process._getActiveHandles()) {
     if (h && h.listening === true && typeof h.address === 'function') {
       const a = h.address();
-      if (a && typeof a === 'object') out.push(a.family === 'IPv6' ? '[' + a.address + ']:' + a.port : a.address + ':' + a.port);
+      if (a && typeof a === 'object') out.push({ address: a.address, family: a.family, port: a.port });
     }
   }
   return out;
@@ -310,9 +313,10 @@ async function listensElsewhere(inspectorUrl: string, target: URL): Promise<stri
   try {
     const probe = await connectInspector(inspectorUrl, 1000, 1000);
     try {
-      const found = await probe.evaluate(LISTENING);
+      const found = (await probe.evaluate(LISTENING)) as { address: string; family: string; port: number }[] | undefined;
       if (!Array.isArray(found) || found.length === 0) return '';
-      return `; it listens on ${found.slice(0, 5).join(', ')} instead: have it listen on $PORT (${target.port}), or give --url with its address`;
+      const shown = found.slice(0, 5).map((a) => (a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`));
+      return `; it listens on ${shown.join(', ')} instead: have it listen on $PORT (${target.port}), or give --url with its address`;
     } finally {
       await probe.close();
     }

@@ -4,19 +4,11 @@
 // another process accepts connections although the service could not listen: load on it measures
 // an idle service. So the soak measures the process that listens on the URL's port, or refuses.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EXIT_GRACE_MS, exitedWithin, SoakStartError, withOutput, type StartedChild } from './child.js';
+import { EXIT_GRACE_MS, exitedWithin, LISTENING, SoakStartError, withOutput, type StartedChild } from './child.js';
 import { connectInspector, type InspectorProbe } from './inspector.js';
 
 /** True in a target that has a listening server on `port` (any address). */
-export const listensOn = (port: number): string => `(() => {
-  for (const h of process._getActiveHandles()) {
-    if (h && h.listening === true && typeof h.address === 'function') {
-      const a = h.address();
-      if (a && typeof a === 'object' && a.port === ${port}) return true;
-    }
-  }
-  return false;
-})()`;
+export const listensOn = (port: number): string => `${LISTENING}.some((a) => a.port === ${port})`;
 
 /** "pid 4242 (node server.js)" for a message. */
 const WHO = `'pid ' + process.pid + ' (' + [process.argv0].concat((process.argv || []).slice(1).map((a) => a.split('/').pop())).join(' ').slice(0, 80) + ')'`;
