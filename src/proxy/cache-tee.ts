@@ -382,6 +382,8 @@ export function createResponseCache(options: ResponseCacheOptions) {
   }
 
   return {
+    /** The largest body copied: MAX_BUFFER_SIZE held to teeLimit(). */
+    maxCopyBytes: maxBufferSize,
     skip,
     lookup,
     answer,

@@ -16,7 +16,6 @@ import {
   invalidatesStored,
   responseCacheKey,
   SKIP_OUTCOME,
-  teeLimit,
   type ResponseCache,
   type ResponseCacheStats,
 } from './cache-tee.js';
@@ -191,11 +190,10 @@ export function createProxy(options: ProxyOptions): Proxy {
         collect: fullGc(o.gcAssistBytes),
       })
     : undefined;
-  const teed = o.cache ? teeLimit(o.maxBufferSize, o.cache) : o.maxBufferSize;
   // Said once (info: an L1-only cache with the defaults, 10 MiB against 8 MiB, is no mistake).
-  if (responseCache && teed < o.maxBufferSize)
+  if (responseCache && responseCache.maxCopyBytes < o.maxBufferSize)
     o.logger?.info(
-      { maxBufferSize: o.maxBufferSize, largestCached: teed },
+      { maxBufferSize: o.maxBufferSize, largestCached: responseCache.maxCopyBytes },
       'MAX_BUFFER_SIZE is above the largest value the cache gives back whole: larger bodies stream through uncached',
     );
   const ctx: ExchangeContext = {
