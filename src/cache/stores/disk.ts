@@ -411,8 +411,13 @@ export class DiskStore implements L2Store {
   }
 
   private track(key: string, size: number, meta: Meta): void {
-    this.index.add(key, { size: onDisk(size), expiresAt: meta.expiresAt, staleUntil: meta.staleUntil, tags: meta.tags });
+    this.indexFile(key, size, meta);
     this.evictOver();
+  }
+
+  /** Indexes key's file of `size` bytes (counted in whole blocks). */
+  private indexFile(key: string, size: number, meta: Pick<Meta, 'expiresAt' | 'staleUntil' | 'tags'>): void {
+    this.index.add(key, { size: onDisk(size), expiresAt: meta.expiresAt, staleUntil: meta.staleUntil, tags: meta.tags });
   }
 
   /**
@@ -558,15 +563,7 @@ export class DiskStore implements L2Store {
     }
     found = await this.keepNewest(found);
     const writtenMeanwhile = [...this.index.keys()];
-    for (const f of found.reverse()) {
-      if (!this.index.has(f.key))
-        this.index.add(f.key, {
-          size: onDisk(f.size),
-          expiresAt: f.header.expiresAt,
-          staleUntil: f.header.staleUntil,
-          tags: f.header.tags,
-        });
-    }
+    for (const f of found.reverse()) if (!this.index.has(f.key)) this.indexFile(f.key, f.size, f.header);
     for (const key of writtenMeanwhile) this.index.touch(key);
     this.evictOver();
   }
