@@ -8,6 +8,9 @@
 // - undici 7's wrapper does not pass onBodySent on, so request-body bytes are counted from the
 //   request stream itself (and onBodySent is deliberately not implemented: undici 8 would call it
 //   too and count twice).
+// - a 204 or 304 that declares a Content-Length is complete at its head (RFC 9110 §8.6: a 304 may
+//   give the length of the body it stands for); undici checks the length on every response but HEAD
+//   and fails these after their head, so that failure is read here as their end.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -16,6 +19,8 @@ export abstract class UpstreamHandler implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private pendingAbort: Error | undefined;
   private upload: Readable | null = null;
+  /** A 204 or 304 head arrived and no body byte since: it is complete whatever undici says next. */
+  private bodiless = false;
 
   /** Response head (final status only; 1xx are skipped). false pauses the upstream. */
   protected abstract head(status: number, headers: IncomingHttpHeaders, statusText: string): boolean;
@@ -59,10 +64,12 @@ export abstract class UpstreamHandler implements Dispatcher.DispatchHandler {
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders, statusText?: string): void {
     if (status < 200) return; // 1xx: the final response follows
+    this.bodiless = status === 204 || status === 304;
     if (!this.head(status, headers, statusText ?? '')) controller.pause();
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.bodiless = false;
     if (!this.body(chunk)) controller.pause();
   }
 
@@ -71,6 +78,10 @@ export abstract class UpstreamHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    if (this.bodiless && !this.pendingAbort && (err as { code?: unknown }).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+      this.bodiless = false;
+      return this.end();
+    }
     // An abort asked for before undici started the request is why it failed, whatever undici says
     // (a queued request is failed by the pool's destroy, which names itself).
     this.fail(this.pendingAbort ?? err);

@@ -292,6 +292,55 @@ describe('proxy rules', () => {
     }
   });
 
+  test('a 304 or 204 that declares a Content-Length is passed on complete (RFC 9110 §8.6), not a 502', async (t) => {
+    // Servers that send the length of the body a 304 stands for exist (RFC 9110 allows it); undici
+    // fails such a response after its head. Each answer is the head alone, on a kept-alive socket.
+    let requests = 0;
+    const sockets = new Set<net.Socket>();
+    const upstream = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('data', (chunk: Buffer) => {
+        for (const line of chunk.toString('latin1').split('\r\n')) {
+          if (!line.startsWith('GET ')) continue;
+          requests++;
+          socket.write(
+            line.includes('/gone-quiet')
+              ? 'HTTP/1.1 204 No Content\r\ncontent-length: 5\r\nx-answer: 204\r\n\r\n'
+              : 'HTTP/1.1 304 Not Modified\r\netag: "v1"\r\ncontent-length: 4200\r\ncache-control: max-age=60\r\n\r\n',
+          );
+        }
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    t.after(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => upstream.close(resolve));
+    });
+    for (const raw of [false, true]) {
+      const gw = await startGateway({ upstreamUrl }, {}, { raw });
+      try {
+        for (let i = 0; i < 2; i++) {
+          const nm = await request(`${gw.url}/api/page`, { headers: { 'if-none-match': '"v1"' } });
+          assert.equal(nm.status, 304, `raw=${raw}: ${nm.body.toString()}`);
+          assert.equal(nm.headers.etag, '"v1"');
+          assert.equal(nm.body.length, 0);
+          const quiet = await request(`${gw.url}/api/gone-quiet`);
+          assert.equal(quiet.status, 204, `raw=${raw}: ${quiet.body.toString()}`);
+          assert.equal(quiet.headers['x-answer'], '204');
+        }
+        assert.deepEqual(
+          Object.entries(gw.proxy.stats().errors).filter(([, n]) => n > 0),
+          [],
+        );
+      } finally {
+        await gw.close();
+      }
+    }
+    assert.equal(requests, 8);
+  });
+
   test('reset mid-body or idle body → client connection destroyed, never a complete-looking body', async () => {
     // The reset comes once the client has body bytes (so the head was relayed), not after a fixed wait.
     let reset: (() => void) | undefined;
