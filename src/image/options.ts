@@ -149,7 +149,7 @@ export const imageSpecs = {
   }),
   memoryBudget: bytes({
     env: 'IMAGE_MEMORY_BUDGET',
-    doc: 'Estimated decode memory (width × height × 4 + source bytes) of all running transforms; a transform that does not fit waits, or gets 503 when nothing runs. With a monitor RSS limit, current headroom is checked too.',
+    doc: 'Estimated decode memory (width × height × 4 + source bytes) of all running transforms, plus the buffered sources of those waiting for a slot; a transform that does not fit waits, or gets 503 when nothing runs (one that would wait holding a source past the budget gets 503 at once). With a monitor RSS limit, current headroom is checked too.',
     default: 1024 ** 3,
     min: 16 * 1024 ** 2,
     max: 64 * 1024 ** 3,

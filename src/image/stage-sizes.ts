@@ -22,4 +22,4 @@ export function stageSizes(o: Options): { queue: Size; encoder: Size | null; enc
 }
 
 /** A queue of this size with nothing running or waiting. */
-export const idleQueue = (size: Size): QueueStats => ({ active: 0, queued: 0, reservedBytes: 0, lent: 0, ...size });
+export const idleQueue = (size: Size): QueueStats => ({ active: 0, queued: 0, reservedBytes: 0, waitingBytes: 0, lent: 0, ...size });

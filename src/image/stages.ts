@@ -198,6 +198,8 @@ export function createStages(o: Options, collect: (src: Streamed) => Promise<Buf
         },
         signal,
         staged && src.kind === 'buffer' && estimate <= LENT_MAX_DECODE_BYTES ? () => wholeInEncoder(src.bytes, spec) : undefined,
+        // A buffered source is held while it waits (a streamed one waits paused, holding nothing).
+        src.kind === 'buffer' ? Math.min(src.bytes.length, estimate) : 0,
       );
       return result.encoded.catch((err: unknown) => {
         throw failure(err);

@@ -4,7 +4,9 @@
 // overtaken by small ones (it would starve otherwise). The head of the queue may be lent to
 // another bounded pool (lend()) when that pool has an idle slot: its memory stays accounted here.
 // A job's reservation is also charged to the request that asked for it (request accounting),
-// from the moment it is reserved until it is given back.
+// from the moment it is reserved until it is given back. What a waiting job already holds (its
+// buffered source) counts against the same budget: running reservations plus waiting sources stay
+// within it, or the job is refused rather than queued.
 import { HeadroomError } from '../errors.js';
 import { currentLedger, withLedger, type RequestLedger } from '../log/accounting.js';
 
@@ -30,6 +32,8 @@ export interface QueueStats {
   concurrency: number;
   queueSize: number;
   reservedBytes: number;
+  /** Bytes the waiting jobs hold (their buffered sources). */
+  waitingBytes: number;
   memoryBudget: number;
   /** Jobs of this queue running in another pool's slot now (lend()). */
   lent: number;
@@ -37,6 +41,8 @@ export interface QueueStats {
 
 interface Waiter {
   estimate: number;
+  /** Bytes the job holds while it waits (part of its estimate). */
+  held: number;
   start: () => void;
   fail: (err: unknown) => void;
   /** Set when the job may run outside this queue's slots. */
@@ -49,9 +55,10 @@ export type LendRunner = (job: () => Promise<void>) => Promise<unknown>;
 export interface TransformQueue {
   /**
    * `lendable`: the same job in a form that may run in another pool's slot (see lend()); without
-   * it the job only ever runs in one of this queue's slots.
+   * it the job only ever runs in one of this queue's slots. `held`: bytes of the estimate the job
+   * already holds in memory while it would wait (a buffered source), counted against the budget.
    */
-  run<T>(estimate: number, fn: () => Promise<T>, signal?: AbortSignal, lendable?: () => Promise<T>): Promise<T>;
+  run<T>(estimate: number, fn: () => Promise<T>, signal?: AbortSignal, lendable?: () => Promise<T>, held?: number): Promise<T>;
   /**
    * Hands the head of the queue to `runner` if it is lendable and its estimate fits the memory
    * budget and headroom (the slot count is the runner's business). Its estimate stays reserved
@@ -66,26 +73,28 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
   let active = 0;
   let lent = 0;
   let reserved = 0;
+  let waitingHeld = 0;
   let closed = false;
   const waiting: Waiter[] = [];
   const retryAfter = { 'retry-after': String(Math.max(1, Math.ceil(o.queueTimeout / 1000))) };
   const pressure = (message: string): HeadroomError => new HeadroomError('HEADROOM_MEMORY_PRESSURE', message, { headers: retryAfter });
 
-  const memoryFits = (estimate: number): boolean => {
-    if (reserved + estimate > o.memoryBudget) return false;
+  // `held` of the estimate is already in memory, among the waiting jobs' bytes (none for a job not queued).
+  const memoryFits = (estimate: number, held = 0): boolean => {
+    if (reserved + waitingHeld - held + estimate > o.memoryBudget) return false;
     const room = o.headroom?.();
-    return room === undefined || estimate <= room - reserved;
+    return room === undefined || estimate - held <= room - reserved;
   };
-  const fits = (estimate: number): boolean => active < o.concurrency && memoryFits(estimate);
+  const fits = (estimate: number, held?: number): boolean => active < o.concurrency && memoryFits(estimate, held);
 
   const pump = (): void => {
     const head = waiting[0];
     for (;;) {
-      while (waiting.length && fits(waiting[0]!.estimate)) waiting.shift()!.start();
+      while (waiting.length && fits(waiting[0]!.estimate, waiting[0]!.held)) waiting[0]!.start();
       if (active > 0 || lent > 0 || !waiting.length) break;
       // Nothing running and the head still does not fit: waiting cannot help it. Those behind it
       // may fit, so go on.
-      waiting.shift()!.fail(pressure('not enough memory headroom to decode this image now'));
+      waiting[0]!.fail(pressure('not enough memory headroom to decode this image now'));
     }
     if (waiting.length && waiting[0] !== head) o.onWait?.();
   };
@@ -108,15 +117,19 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
   return {
     lend(runner) {
       const head = waiting[0];
-      if (!head?.lendTo || !memoryFits(head.estimate) || o.critical?.()) return false;
+      if (!head?.lendTo || !memoryFits(head.estimate, head.held) || o.critical?.()) return false;
       head.lendTo(runner);
       return true;
     },
-    run<T>(estimate: number, fn: () => Promise<T>, signal?: AbortSignal, lendable?: () => Promise<T>): Promise<T> {
+    run<T>(estimate: number, fn: () => Promise<T>, signal?: AbortSignal, lendable?: () => Promise<T>, held = 0): Promise<T> {
       if (signal?.aborted) return Promise.reject(signal.reason);
       // A NaN estimate would pass every budget check below and leave the reservation NaN for good.
       if (!Number.isFinite(estimate) || estimate < 0)
         return Promise.reject(new TypeError(`transform queue: the memory estimate must be a finite number of bytes ≥ 0, got ${estimate}`));
+      if (!Number.isFinite(held) || held < 0 || held > estimate)
+        return Promise.reject(
+          new TypeError(`transform queue: held bytes must be a finite number from 0 to the estimate (${estimate}), got ${held}`),
+        );
       if (closed) return Promise.reject(new HeadroomError('HEADROOM_DRAINING', 'the image service is closed'));
       if (o.critical?.()) return Promise.reject(pressure('memory is critical; transforms are paused'));
       if (estimate > o.memoryBudget)
@@ -132,15 +145,27 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
           new HeadroomError('HEADROOM_OVERLOADED', 'image transform queue is full (IMAGE_QUEUE_SIZE)', { headers: retryAfter }),
         );
       }
+      if (reserved + waitingHeld + held > o.memoryBudget) {
+        return Promise.reject(
+          pressure(
+            `the images waiting for a transform already hold ${waitingHeld} bytes and the running ones reserve ${reserved}: ` +
+              `this one's ${held} bytes would pass the transform memory budget (${o.memoryBudget})`,
+          ),
+        );
+      }
       return new Promise<T>((resolve, reject) => {
         const done = (): void => {
           clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
           const i = waiting.indexOf(waiter);
-          if (i >= 0) waiting.splice(i, 1);
+          if (i >= 0) {
+            waiting.splice(i, 1);
+            waitingHeld -= held;
+          }
         };
         const waiter: Waiter = {
           estimate,
+          held,
           start: () => {
             done();
             withLedger(ledger, () => execute(estimate, fn, ledger)).then(resolve, reject);
@@ -200,6 +225,7 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
         const onAbort = (): void => leave(signal!.reason);
         signal?.addEventListener('abort', onAbort, { once: true });
         waiting.push(waiter);
+        waitingHeld += held;
         o.onWait?.();
       });
     },
@@ -209,6 +235,7 @@ export function createTransformQueue(o: TransformQueueOptions): TransformQueue {
       concurrency: o.concurrency,
       queueSize: o.queueSize,
       reservedBytes: reserved,
+      waitingBytes: waitingHeld,
       memoryBudget: o.memoryBudget,
       lent,
     }),

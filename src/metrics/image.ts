@@ -47,6 +47,11 @@ export function registerImageMetrics(registry: Registry, image: Pick<ImageServic
     (s) => s.queue.reservedBytes,
   );
   m.gauge(
+    'headroom_image_transform_waiting_bytes',
+    'Bytes of buffered sources held by transforms waiting for a slot (counted against IMAGE_MEMORY_BUDGET with the reserved bytes).',
+    (s) => s.queue.waitingBytes,
+  );
+  m.gauge(
     'headroom_image_encodes_active',
     'Encoder slots in use (IMAGE_ENCODE_CONCURRENCY): encodes of small outputs, and lent transforms.',
     (s) => s.encoding?.active ?? 0,

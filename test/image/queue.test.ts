@@ -76,6 +76,69 @@ test('memory admission: estimates beyond the budget wait for memory, or are refu
   q.close();
 });
 
+test('what waiting jobs hold (buffered sources) counts against the budget: refused past it, started only beside it', async () => {
+  const q = createTransformQueue({ concurrency: 1, queueSize: 10, queueTimeout: 5000, memoryBudget: 100 });
+  const gate = deferred();
+  const running = q.run(40, () => gate.promise, undefined, undefined, 10);
+  const order: string[] = [];
+  const job = (name: string) => async () => void order.push(name);
+  // 40 reserved + 25 + 25 held = 90: both may wait.
+  const a = q.run(30, job('a'), undefined, undefined, 25);
+  const b = q.run(30, job('b'), undefined, undefined, 25);
+  assert.deepEqual([q.stats().queued, q.stats().waitingBytes], [2, 50]);
+  // 90 + 15 > 100: refused, not queued (a slot-less wait would hold its 15 bytes outside the budget).
+  await assert.rejects(q.run(20, job('c'), undefined, undefined, 15), (e: { code: string; message: string }) => {
+    assert.equal(e.code, 'HEADROOM_MEMORY_PRESSURE');
+    assert.match(e.message, /already hold 50 bytes.*reserve 40.*15 bytes would pass the transform memory budget \(100\)/);
+    return true;
+  });
+  // A job holding nothing waits (a streamed source is paused, not buffered).
+  const d = q.run(10, job('d'), undefined, undefined, 0);
+  assert.deepEqual([q.stats().queued, q.stats().waitingBytes], [3, 50]);
+  gate.resolve();
+  await Promise.all([running, a, b, d]);
+  assert.deepEqual(order, ['a', 'b', 'd']);
+  assert.deepEqual([q.stats().reservedBytes, q.stats().waitingBytes], [0, 0]);
+  // A waiting job leaving (timeout, abort, failure at the head) gives its bytes back.
+  const gate2 = deferred();
+  const busy = q.run(90, () => gate2.promise);
+  const ac = new AbortController();
+  const leaving = q.run(8, job('e'), ac.signal, undefined, 8);
+  assert.equal(q.stats().waitingBytes, 8);
+  ac.abort(new Error('client left'));
+  await assert.rejects(leaving, /client left/);
+  assert.equal(q.stats().waitingBytes, 0);
+  gate2.resolve();
+  await busy;
+  await assert.rejects(
+    q.run(10, job('f'), undefined, undefined, 11),
+    /held bytes must be a finite number from 0 to the estimate \(10\), got 11/,
+  );
+  q.close();
+});
+
+test('a waiting job starts only when its decode fits beside the sources the others still hold', async () => {
+  const q = createTransformQueue({ concurrency: 2, queueSize: 10, queueTimeout: 5000, memoryBudget: 100 });
+  const gateA = deferred();
+  const gateB = deferred();
+  const a = q.run(30, () => gateA.promise);
+  const b = q.run(30, () => gateB.promise);
+  const started: string[] = [];
+  // 60 reserved + 10 + 30 held = 100: both may wait.
+  const w1 = q.run(60, async () => void started.push('w1'), undefined, undefined, 10);
+  const w2 = q.run(35, async () => void started.push('w2'), undefined, undefined, 30);
+  gateA.resolve();
+  await a;
+  await new Promise((r) => setImmediate(r));
+  // A slot is free and 30 + 60 ≤ 100, but w2's 30 bytes are in memory too: 30 + 60 + 30 > 100.
+  assert.deepEqual(started, []);
+  gateB.resolve();
+  await Promise.all([b, w1, w2]);
+  assert.deepEqual(started, ['w1', 'w2']);
+  assert.deepEqual([q.stats().reservedBytes, q.stats().waitingBytes], [0, 0]);
+  q.close();
+});
+
 test('current headroom and critical status are honoured', async () => {
   let room = 50;
   let critical = false;
