@@ -30,4 +30,14 @@ export function effectiveMaxAge(configured: number, origin: number | undefined, 
   return mode === 'floor' ? Math.max(configured, origin) : Math.min(configured, origin);
 }
 
+/**
+ * Seconds an image served from the cache is still fresh: its max-age less the time since its source
+ * was fetched, so that a client or CDN never keeps it past what the origin allowed (a hit at 59 min of
+ * a 1-h max-age says max-age=60, not 3600 again).
+ */
+export function freshFor(meta: { maxAge: number; fetchedAt: number }, now = Date.now()): number {
+  if (!Number.isFinite(meta.fetchedAt)) return meta.maxAge;
+  return Math.max(0, Math.min(meta.maxAge, meta.maxAge - Math.floor((now - meta.fetchedAt) / 1000)));
+}
+
 export const cacheControl = (maxAge: number): string => (maxAge > 0 ? `public, max-age=${maxAge}` : 'no-cache');

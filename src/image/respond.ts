@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import { HeadroomError } from '../errors.js';
 import { etagMatches } from '../cache/etag.js';
-import { cacheControl, etagOf, SVG_CSP } from './http-headers.js';
+import { cacheControl, etagOf, freshFor, SVG_CSP } from './http-headers.js';
 import type { Streamed } from './source.js';
 import type { ImageCounters } from './stats.js';
 import type { ImageMeta, ImageRequest, ImageResponse } from './types.js';
@@ -117,7 +117,10 @@ export function createResponder(counters: ImageCounters, clientTimeout: number):
     notModified(req, meta) {
       if (!meta?.etag || !etagMatches(req.ifNoneMatch, meta.etag)) return undefined;
       c.notModified++;
-      return { status: 304, headers: { 'cache-control': cacheControl(meta.maxAge), etag: meta.etag, 'x-content-type-options': 'nosniff' } };
+      return {
+        status: 304,
+        headers: { 'cache-control': cacheControl(freshFor(meta)), etag: meta.etag, 'x-content-type-options': 'nosniff' },
+      };
     },
     stream(src) {
       c.passThrough++;

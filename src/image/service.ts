@@ -5,6 +5,7 @@
 import { HeadroomError } from '../errors.js';
 import { CACHE_STATUS_HEADERS } from '../cache/cache-status.js';
 import { chooseFormat, OUTPUT_TYPES } from './formats.js';
+import { freshFor } from './http-headers.js';
 import { resolveImageOptions } from './options.js';
 import { createOriginPolicy } from './origin-policy.js';
 import { parseParams, type ImageParams } from './params.js';
@@ -45,7 +46,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     if (src.kind === 'buffer') {
       if (src.hit) c.hits++;
       else c.misses++;
-      return cacheStatus(respond.bytes(req, src.bytes, src.meta.contentType, src.meta.maxAge, false), src.hit);
+      return cacheStatus(respond.bytes(req, src.bytes, src.meta.contentType, freshFor(src.meta), false), src.hit);
     }
     if (req.signal?.aborted) {
       src.dispose();

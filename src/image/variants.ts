@@ -2,6 +2,7 @@
 // when small enough.
 import { createFlights } from './flights.js';
 import { isAnimated } from './formats.js';
+import { freshFor } from './http-headers.js';
 import type { ImageParams } from './params.js';
 import type { Loaded, SourceLoader } from './source.js';
 import type { Stages } from './stages.js';
@@ -63,8 +64,10 @@ export function createVariants(o: Options, sources: SourceLoader, stages: Stages
       if (signal.aborted) throw signal.reason;
       if (isAnimated(src.meta) && format !== 'webp' && format !== 'gif') return 'original';
       const out = await stages.transform(src, params, format, signal);
-      if (out.length <= o.maxCacheSize && src.meta.maxAge > 0) await store.set(vkey, out, src.meta.maxAge, keys.tags);
-      return { bytes: out, maxAge: src.meta.maxAge, hit: false };
+      // The variant is as fresh as its source: it expires with it, however late it was made.
+      const maxAge = freshFor(src.meta);
+      if (out.length <= o.maxCacheSize && maxAge > 0) await store.set(vkey, out, maxAge, keys.tags);
+      return { bytes: out, maxAge, hit: false };
     } finally {
       signal.removeEventListener('abort', abandon);
       abandon();
@@ -79,7 +82,7 @@ export function createVariants(o: Options, sources: SourceLoader, stages: Stages
         if (preloaded?.kind === 'stream') preloaded.dispose();
         c.hits++;
         meta ??= await store.get<ImageMeta>(keys.meta);
-        return { bytes: hit, maxAge: meta?.maxAge ?? Math.floor(o.cacheTtl / 1000), hit: true };
+        return { bytes: hit, maxAge: meta ? freshFor(meta) : Math.floor(o.cacheTtl / 1000), hit: true };
       }
       counters.forget(vkey);
       c.misses++;

@@ -508,6 +508,28 @@ describe('origin failures and limits', () => {
     const ignore = await setup({ cacheTtl: 10_000, originMaxAge: 'ignore' });
     assert.equal((await ignore.get(ignore.q('/img/webp'))).headers['cache-control'], 'public, max-age=10');
   });
+
+  test('a hit (original, variant, 304) says how long it is still fresh, never the full max-age again', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const { get, q } = await setup();
+    const first = await get(q('/img/jpeg'));
+    assert.equal(first.headers['cache-control'], 'public, max-age=600');
+    assert.equal((await get(q('/img/png', '&w=10'))).headers['cache-control'], 'public, max-age=600');
+    t.mock.timers.tick(200_000);
+    const hit = await get(q('/img/jpeg'));
+    assert.equal(hit.headers['x-cache'], 'HIT');
+    assert.equal(hit.headers['cache-control'], 'public, max-age=400', 'fetched 200 s ago with max-age=600');
+    const nm = await get(q('/img/jpeg'), { 'if-none-match': String(first.headers.etag) });
+    assert.equal(nm.statusCode, 304);
+    assert.equal(nm.headers['cache-control'], 'public, max-age=400');
+    const variantHit = await get(q('/img/png', '&w=10'));
+    assert.equal(variantHit.headers['x-cache'], 'HIT');
+    assert.equal(variantHit.headers['cache-control'], 'public, max-age=400');
+    // A variant made later than its source expires with the source.
+    const late = await get(q('/img/png', '&w=12'));
+    assert.equal(late.headers['x-cache'], 'MISS');
+    assert.equal(late.headers['cache-control'], 'public, max-age=400');
+  });
 });
 
 describe('stats and metrics', () => {
