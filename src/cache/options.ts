@@ -32,12 +32,30 @@ import type { CacheOptions } from './types.js';
 
 /** l1.maxEntryBytes when not given: this, or l1.maxBytes when smaller. */
 export const DEFAULT_MAX_ENTRY_BYTES = 8 * 1024 ** 2;
+/** l1.maxBytes when not given and no memory limit is known. */
+export const DEFAULT_L1_BYTES = 64 * 1024 ** 2;
+/** With a memory limit known, l1.maxBytes when not given is at most this share of it… */
+const L1_SHARE_OF_LIMIT = 8;
+/** …and at least this. */
+const MIN_SIZED_L1_BYTES = 4 * 1024 ** 2;
+
+/**
+ * l1.maxBytes when not given: 64 MiB, or an eighth of the memory limit (the monitor's: its RSS
+ * limit or the container's) when that is smaller, so that the cache's default fits a small pod
+ * (a 256 MiB one gets 32 MiB); never below 4 MiB or below a maxEntryBytes that was given.
+ */
+export function defaultL1Bytes(memoryLimit: number | null | undefined, maxEntryBytes?: number): number {
+  if (!memoryLimit || !Number.isFinite(memoryLimit)) return DEFAULT_L1_BYTES;
+  const share = Math.floor(memoryLimit / L1_SHARE_OF_LIMIT);
+  return Math.max(MIN_SIZED_L1_BYTES, maxEntryBytes ?? 0, Math.min(DEFAULT_L1_BYTES, share));
+}
 
 export const l1Specs = {
-  maxBytes: bytes({
+  maxBytes: optionalBytes({
     env: 'CACHE_MAX_BYTES',
-    doc: 'Byte budget of the in-process L1 cache (keys, values, tags and per-entry overhead).',
-    default: 64 * 1024 ** 2,
+    doc: "Byte budget of the in-process L1 cache (keys, values, tags and per-entry overhead). When not given and the memory monitor knows a limit (MEMORY_RSS_LIMIT or the container's), an eighth of that limit if it is less than 64 MiB (at least 4 MiB, and at least CACHE_MAX_ENTRY_BYTES when that is given): a 256 MiB pod gets 32 MiB.",
+    default: undefined,
+    defaultText: `${formatBytes(DEFAULT_L1_BYTES)}, or an eighth of the memory limit if smaller`,
     min: 0,
     max: 2 ** 40,
   }),
@@ -295,16 +313,27 @@ export const cacheSpecs = {
   }),
 };
 
-/** The rule between the L1 sizes (config and library): a message when maxEntryBytes exceeds maxBytes. */
-export function maxEntryBytesProblem(maxBytes: number, maxEntryBytes: number | undefined, maxBytesName: string): string | undefined {
-  return maxEntryBytes !== undefined && maxBytes > 0 && maxEntryBytes > maxBytes
+/**
+ * The rule between the L1 sizes (config and library): a message when maxEntryBytes exceeds maxBytes
+ * (a maxBytes not given is sized to hold it).
+ */
+export function maxEntryBytesProblem(
+  maxBytes: number | undefined,
+  maxEntryBytes: number | undefined,
+  maxBytesName: string,
+): string | undefined {
+  return maxEntryBytes !== undefined && maxBytes !== undefined && maxBytes > 0 && maxEntryBytes > maxBytes
     ? `must not exceed ${maxBytesName} (${formatBytes(maxBytes)})`
     : undefined;
 }
 
 type Specs = Record<string, OptionSpec<unknown>>;
 type Group = 'l1' | 'disk' | 'redis';
-export type L1Values = Omit<SpecValues<typeof l1Specs>, 'maxEntryBytes'> & { maxEntryBytes: number; defaultTtl: number };
+export type L1Values = Omit<SpecValues<typeof l1Specs>, 'maxBytes' | 'maxEntryBytes'> & {
+  maxBytes: number;
+  maxEntryBytes: number;
+  defaultTtl: number;
+};
 export type DiskValues = SpecValues<typeof diskSpecs>;
 export type RedisValues = SpecValues<typeof redisSpecs>;
 
@@ -382,7 +411,7 @@ function l1Problems(v: Record<string, unknown>, group: string, path: string): st
   const prefix = `${path}${group ? `${group}.` : ''}`;
   const own = group ? `${group}.` : '';
   const given = v[`${own}maxEntryBytes`] as number | undefined;
-  const problem = maxEntryBytesProblem(v[`${own}maxBytes`] as number, given, `${prefix}maxBytes`);
+  const problem = maxEntryBytesProblem(v[`${own}maxBytes`] as number | undefined, given, `${prefix}maxBytes`);
   return problem ? [`${prefix}maxEntryBytes=${String(given)}: ${problem}`] : [];
 }
 
@@ -423,11 +452,10 @@ function optionsObject(at: OptionsPlace, given: unknown): Record<string, unknown
   return given;
 }
 
-const l1Values = (v: SpecValues<typeof l1Specs>, defaultTtl: number): L1Values => ({
-  ...v,
-  maxEntryBytes: v.maxEntryBytes ?? Math.min(DEFAULT_MAX_ENTRY_BYTES, v.maxBytes),
-  defaultTtl,
-});
+function l1Values(v: SpecValues<typeof l1Specs>, defaultTtl: number, memoryLimit: number | null | undefined): L1Values {
+  const maxBytes = v.maxBytes ?? defaultL1Bytes(memoryLimit, v.maxEntryBytes);
+  return { ...v, maxBytes, maxEntryBytes: v.maxEntryBytes ?? Math.min(DEFAULT_MAX_ENTRY_BYTES, maxBytes), defaultTtl };
+}
 
 /** createCache's options with every default filled in; one HEADROOM_CONFIG_INVALID naming each bad option. */
 export function resolveCacheOptions(given: CacheOptions | undefined): ResolvedCacheOptions {
@@ -445,9 +473,11 @@ export function resolveCacheOptions(given: CacheOptions | undefined): ResolvedCa
   if (redis) groups.push(['redis', redisSpecs, groupInput('redis', o.redis, problems, at.prefix)]);
   const values = resolveGroups(at, groups, problems, 'l1');
   const top = pick(values, '', cacheSpecs);
+  // The monitor's limit sizes an L1 whose maxBytes is not given (read once, here).
+  const memoryLimit = top.monitor?.current?.().rssLimit;
   return {
     ...top,
-    l1: l1Values(pick(values, 'l1', l1Specs), top.defaultTtl),
+    l1: l1Values(pick(values, 'l1', l1Specs), top.defaultTtl, memoryLimit),
     disk: disk ? pick(values, 'disk', diskSpecs) : undefined,
     redis: redis ? (pick(values, 'redis', redisSpecs) as RedisValues) : undefined,
   };
@@ -458,7 +488,7 @@ export function resolveL1Options(given: Partial<L1Values> | undefined): L1Values
   const at = optionsPlace('createL1', given);
   const o = optionsObject(at, given);
   const values = resolveGroups(at, [['', { ...l1Specs, defaultTtl: cacheSpecs.defaultTtl }, o]], [], '');
-  return l1Values(pick(values, '', l1Specs), values.defaultTtl as number);
+  return l1Values(pick(values, '', l1Specs), values.defaultTtl as number, null);
 }
 
 /**

@@ -150,7 +150,10 @@ export type Duration = number | string;
  * (docs/configuration.md; declared once in src/cache/options.ts). Times are ms, sizes bytes.
  */
 export interface CacheOptions {
-  /** L1: maxBytes (CACHE_MAX_BYTES), maxEntries, maxEntryBytes (unset: 8 MiB or maxBytes if smaller). */
+  /**
+   * L1: maxBytes (CACHE_MAX_BYTES; unset: 64 MiB, or an eighth of the monitor's memory limit if
+   * smaller), maxEntries, maxEntryBytes (unset: 8 MiB or maxBytes if smaller).
+   */
   l1?: { maxBytes?: Bytes; maxEntries?: number; maxEntryBytes?: Bytes };
   /** Disk L2 (off when not given): dir, maxBytes, maxEntries (index size); maxGetBytes: largest value get() reads. */
   disk?: { dir?: string; maxBytes?: Bytes; maxEntries?: number; maxGetBytes?: Bytes } | false;

@@ -12,6 +12,8 @@ import type { MemoryMonitor } from '../monitor/types.js';
 import { createCache } from '../cache/index.js';
 import type { BusFaults } from '../cache/bus-stats.js';
 import { cacheLibraryOptions } from '../config/sections/cache.js';
+import { DEFAULT_L1_BYTES } from '../cache/options.js';
+import { formatBytes } from '../options/spec.js';
 import type { Cache } from '../cache/types.js';
 import { createAdmission } from '../admission/index.js';
 // The proxy's own module: the package entry (proxy/index.js) also loads the toolkit's upstream client.
@@ -143,6 +145,14 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       logger: logger.child({ part: 'cache' }),
       busFaults: options.busFaults,
     });
+    const l1Bytes = cache.stats().l1.maxBytes;
+    const memoryLimit = monitor.current().rssLimit;
+    if (config.cache.maxBytes === undefined && memoryLimit !== null && l1Bytes < DEFAULT_L1_BYTES) {
+      logger.info(
+        { l1MaxBytes: l1Bytes, memoryLimit },
+        `CACHE_MAX_BYTES not set: the in-process cache holds up to ${formatBytes(l1Bytes)}, sized from the ${formatBytes(memoryLimit)} memory limit (set CACHE_MAX_BYTES to choose)`,
+      );
+    }
     parts.push({
       name: 'cache',
       close: () => cache.close(),

@@ -7,7 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { createCache, createL1, type CacheOptions } from '../../src/cache/index.js';
-import { cacheSpecs, DEFAULT_MAX_ENTRY_BYTES, diskSpecs, l1Specs, redisSpecs, resolveCacheOptions } from '../../src/cache/options.js';
+import {
+  cacheSpecs,
+  DEFAULT_L1_BYTES,
+  DEFAULT_MAX_ENTRY_BYTES,
+  diskSpecs,
+  l1Specs,
+  redisSpecs,
+  resolveCacheOptions,
+} from '../../src/cache/options.js';
 import type { TieredCache } from '../../src/cache/tiered.js';
 import { loadConfig } from '../../src/config/load.js';
 import { option } from '../../src/config/options.js';
@@ -161,10 +169,45 @@ describe('cache options: one home', () => {
     await assertNoLeakedHandles(async () => {
       const cache = createCache() as TieredCache;
       const { l1 } = cache.stats();
-      assert.equal(l1.maxBytes, config.maxBytes);
+      assert.equal(config.maxBytes, undefined, 'CACHE_MAX_BYTES unset: sized by the library');
+      assert.equal(l1.maxBytes, DEFAULT_L1_BYTES, 'no monitor, so no memory limit: 64 MiB');
       assert.equal(l1.maxEntries, config.maxEntries);
       assert.equal(cache.l1.maxEntryBytes, DEFAULT_MAX_ENTRY_BYTES);
       assert.equal(cache.l1.defaultTtl, config.defaultTtl);
+      await cache.close();
+    });
+  });
+
+  test("an L1 whose maxBytes is not given is sized from the monitor's memory limit: an eighth, at most 64 MiB", async () => {
+    const MiB = 1024 ** 2;
+    const monitorWith = (rssLimit: number | null) => ({
+      status: () => 'healthy' as const,
+      onPressure: () => () => {},
+      current: () => ({ rssLimit }) as ReturnType<NonNullable<NonNullable<CacheOptions['monitor']>['current']>>,
+    });
+    const l1Of = (o: CacheOptions) => resolveCacheOptions(o).l1;
+    assert.deepEqual(l1Of({ monitor: monitorWith(256 * MiB) }), { ...l1Of({}), maxBytes: 32 * MiB, maxEntryBytes: 8 * MiB });
+    assert.equal(l1Of({ monitor: monitorWith(2 * 1024 * MiB) }).maxBytes, 64 * MiB, 'a large limit keeps the 64 MiB default');
+    assert.equal(l1Of({ monitor: monitorWith(null) }).maxBytes, 64 * MiB, 'no limit known: 64 MiB');
+    assert.equal(
+      l1Of({ monitor: { status: () => 'healthy', onPressure: () => () => {} } }).maxBytes,
+      64 * MiB,
+      'a monitor without current()',
+    );
+    const tiny = l1Of({ monitor: monitorWith(16 * MiB) });
+    assert.deepEqual([tiny.maxBytes, tiny.maxEntryBytes], [4 * MiB, 4 * MiB], 'never below 4 MiB; maxEntryBytes follows it');
+    assert.equal(
+      l1Of({ monitor: monitorWith(64 * MiB), l1: { maxEntryBytes: 12 * MiB } }).maxBytes,
+      12 * MiB,
+      'holds a maxEntryBytes given',
+    );
+    assert.equal(l1Of({ monitor: monitorWith(256 * MiB), l1: { maxBytes: 100 * MiB } }).maxBytes, 100 * MiB, 'a maxBytes given wins');
+    // The gateway's CACHE_MAX_BYTES left unset is the same: its monitor knows MEMORY_RSS_LIMIT or the container's.
+    const config = loadConfig({ env: {} }).config.cache;
+    assert.equal(resolveCacheOptions({ ...cacheLibraryOptions(config), monitor: monitorWith(256 * MiB) }).l1.maxBytes, 32 * MiB);
+    await assertNoLeakedHandles(async () => {
+      const cache = createCache({ monitor: monitorWith(320 * MiB) }) as TieredCache;
+      assert.equal(cache.stats().l1.maxBytes, 40 * MiB);
       await cache.close();
     });
   });
@@ -375,7 +418,7 @@ describe('createL1 refuses bad options up front', () => {
     const config = loadConfig({ env: {} }).config.cache;
     assert.deepEqual(
       [l1.maxBytes, l1.maxEntries, l1.maxEntryBytes, l1.defaultTtl],
-      [config.maxBytes, config.maxEntries, DEFAULT_MAX_ENTRY_BYTES, config.defaultTtl],
+      [DEFAULT_L1_BYTES, config.maxEntries, DEFAULT_MAX_ENTRY_BYTES, config.defaultTtl],
     );
   });
 });

@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { allOptions, ConfigError, loadConfig, type Config } from '../../src/config/index.js';
+import { defaultL1Bytes } from '../../src/cache/options.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEPLOY = join(ROOT, 'deploy');
@@ -60,7 +61,9 @@ const MiB = 2 ** 20;
  *   threshold must be at most 0.8 to ever fire.
  */
 export function checkMemory(config: Config, limitBytes: number, where: string): void {
-  const budgets = config.cache.maxBytes + config.image.memoryBudget;
+  // CACHE_MAX_BYTES not given: sized from the limit the gateway's monitor would see.
+  const l1 = config.cache.maxBytes ?? defaultL1Bytes(config.monitor.rssLimit ?? limitBytes, config.cache.maxEntryBytes);
+  const budgets = l1 + config.image.memoryBudget;
   assert.ok(
     budgets <= limitBytes / 2,
     `${where}: CACHE_MAX_BYTES + IMAGE_MEMORY_BUDGET = ${budgets / MiB} MiB, more than half of the ${limitBytes / MiB} MiB limit`,

@@ -64,3 +64,24 @@ test('gateway with REDIS_URL reports Redis in memory-stats', async (ctx) => {
     await redis.stop();
   }
 });
+
+test('CACHE_MAX_BYTES unset: the L1 is sized from the memory limit and the start-up log says so', async () => {
+  const MiB = 1024 ** 2;
+  // 480 MiB: a limit this test process stays well under; an eighth of it is 60 MiB (< 64 MiB).
+  const sized = await startGateway({ MEMORY_RSS_LIMIT: '480MiB' });
+  try {
+    assert.equal(sized.gw.cache.stats().l1.maxBytes, 60 * MiB);
+    const line = sized.logs.find((l) => l.includes('CACHE_MAX_BYTES not set'));
+    assert.ok(line, 'one info line at start');
+    assert.match(JSON.parse(line).msg, /holds up to 60 MiB, sized from the 480 MiB memory limit \(set CACHE_MAX_BYTES to choose\)/);
+  } finally {
+    await sized.close();
+  }
+  const given = await startGateway({ MEMORY_RSS_LIMIT: '480MiB', CACHE_MAX_BYTES: '100MiB' });
+  try {
+    assert.equal(given.gw.cache.stats().l1.maxBytes, 100 * MiB);
+    assert.ok(!given.logs.some((l) => l.includes('CACHE_MAX_BYTES not set')));
+  } finally {
+    await given.close();
+  }
+});
