@@ -22,6 +22,12 @@ function iterate<T>(fn: string, items: Source<T>): AsyncIterator<T> | Iterator<T
 export interface ProcessBatchOptions {
   /** Calls of `fn` running at once; default 8, 1 to 10,000. */
   concurrency?: number;
+  /**
+   * Aborting it rejects the batch at once with the signal's reason: no new call starts and no new
+   * item is pulled, the source is told to return(), and calls already running are not waited for
+   * (pass the signal to them to stop them too).
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -29,15 +35,22 @@ export interface ProcessBatchOptions {
  * the results in input order. The first failure rejects (no new calls start and no new pull; running
  * ones finish) once the source is closed (its return(): a generator's finally runs, a file or cursor
  * is let go). An item whose pull was already under way when the failure came is dropped unprocessed.
+ * An aborted `signal` is such a failure, and rejects without waiting for a pull or call under way.
  */
 export async function processBatch<T, R>(
   items: Source<T>,
   fn: (item: T, index: number) => R | Promise<R>,
   options: ProcessBatchOptions = {},
 ): Promise<R[]> {
-  checkOptions('processBatch', options, ['concurrency']);
+  checkOptions('processBatch', options, ['concurrency', 'signal']);
   const concurrency = checkInt('processBatch', 'concurrency', options.concurrency, 8, 1, 10_000);
   checkFunction('processBatch', 'fn', fn);
+  const { signal } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new TypeError(`processBatch: signal must be an AbortSignal or undefined, got ${shown(signal)}`);
+  checkSource('processBatch', items);
+  // Aborted before it starts: the source is not touched (a stream's iterator would attach to it).
+  if (signal?.aborted) throw signal.reason;
   const it = iterate('processBatch', items);
   const results: R[] = [];
   let next = 0;
@@ -90,15 +103,42 @@ export async function processBatch<T, R>(
       failure ??= { reason: err };
     }
   }
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  const workers = Promise.all(Array.from({ length: concurrency }, worker));
+  let abortedNow = false;
+  let onAbort: (() => void) | undefined;
+  try {
+    if (signal) {
+      const aborted = new Promise<void>((resolve) => {
+        onAbort = () => {
+          abortedNow = true;
+          failed = true;
+          failure ??= { reason: signal.reason };
+          resolve();
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+      await Promise.race([workers, aborted]);
+    } else {
+      await workers;
+    }
+  } finally {
+    if (onAbort) signal!.removeEventListener('abort', onAbort);
+  }
   if (failure) {
     // Left before its end: the source is told so, as a for-await loop would tell it; a return()
-    // that fails does not hide the failure that ended the batch.
+    // that fails does not hide the failure that ended the batch. After an abort a pull may still be
+    // under way (an async generator queues return() behind it): told, not waited for.
     if (!sourceBroke && !exhausted) {
-      try {
-        await it.return?.();
-      } catch {
-        // the batch's own failure is the one to report
+      if (abortedNow) {
+        Promise.resolve()
+          .then(() => it.return?.())
+          .catch(() => {});
+      } else {
+        try {
+          await it.return?.();
+        } catch {
+          // the batch's own failure is the one to report
+        }
       }
     }
     throw failure.reason;

@@ -1,6 +1,7 @@
 // processBatch after the first failure: no new call starts and no new pull from the source starts;
 // an item already being pulled when the failure came is dropped, and the source is closed. The
 // source hands out items only when the test opens a gate, so the order of events is fixed (no timers).
+import { getEventListeners } from 'node:events';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { processBatch } from '../../src/streams/index.js';
@@ -171,4 +172,70 @@ test('processBatch: a next() that gives no result object is a TypeError (not an 
     { message: 'call failed' },
   );
   assert.equal(returned, 1);
+});
+
+test('processBatch with an aborted signal: rejects at once with its reason, even with a pull and a call under way', async () => {
+  // A source that yields once, then never again (its next pull hangs), and a call that never ends.
+  let closed = false;
+  let pulls = 0;
+  async function* items(): AsyncGenerator<number> {
+    try {
+      pulls++;
+      yield 0;
+      pulls++;
+      await new Promise(() => {});
+    } finally {
+      closed = true;
+    }
+  }
+  const ac = new AbortController();
+  const started: number[] = [];
+  const batch = processBatch(
+    items(),
+    (n) => {
+      started.push(n);
+      return new Promise<never>(() => {});
+    },
+    { concurrency: 2, signal: ac.signal },
+  );
+  await settle();
+  assert.deepEqual([started, pulls], [[0], 2], 'one call runs, the second pull hangs');
+  const reason = new Error('client left');
+  ac.abort(reason);
+  await assert.rejects(batch, (err) => err === reason);
+  assert.deepEqual(started, [0], 'nothing started after the abort');
+  // The generator is suspended in its hanging await: return() is queued behind it, so it stays open.
+  assert.equal(closed, false);
+
+  // A sync source is closed at once (its finally runs).
+  let syncClosed = false;
+  function* numbers(): Generator<number> {
+    try {
+      for (let i = 0; ; i++) yield i;
+    } finally {
+      syncClosed = true;
+    }
+  }
+  const ac2 = new AbortController();
+  const calls: number[] = [];
+  const second = processBatch(numbers(), (n) => (calls.push(n), new Promise<void>(() => {})), { concurrency: 3, signal: ac2.signal });
+  await settle();
+  ac2.abort();
+  await assert.rejects(second, { name: 'AbortError' });
+  await settle();
+  assert.deepEqual([calls, syncClosed], [[0, 1, 2], true]);
+
+  // Aborted before the call: the source is not touched.
+  let touched = false;
+  const untouched = { [Symbol.iterator]: () => ((touched = true), [][Symbol.iterator]()) };
+  await assert.rejects(
+    processBatch(untouched, (x) => x, { signal: AbortSignal.abort(new Error('early')) }),
+    /early/,
+  );
+  assert.equal(touched, false);
+
+  // A signal never aborted changes nothing, and leaves no listener behind.
+  const ac3 = new AbortController();
+  assert.deepEqual(await processBatch([1, 2, 3], (x) => x * 2, { signal: ac3.signal }), [2, 4, 6]);
+  assert.equal(getEventListeners(ac3.signal, 'abort').length, 0);
 });

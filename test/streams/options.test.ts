@@ -16,11 +16,11 @@ describe('processBatch', () => {
   test('options must be an object or undefined', async () => {
     await assert.rejects(
       processBatch([1], (x) => x, null as never),
-      typeError('processBatch: options must be an object ({ concurrency }) or undefined, got null'),
+      typeError('processBatch: options must be an object ({ concurrency, signal }) or undefined, got null'),
     );
     await assert.rejects(
       processBatch([1], (x) => x, 8 as never),
-      typeError('processBatch: options must be an object ({ concurrency }) or undefined, got 8 (a number)'),
+      typeError('processBatch: options must be an object ({ concurrency, signal }) or undefined, got 8 (a number)'),
     );
     assert.deepEqual(await processBatch([1, 2], (x) => x * 2, undefined), [2, 4]);
   });
@@ -39,7 +39,14 @@ describe('processBatch', () => {
   test('unknown options are refused with a did-you-mean', async () => {
     await assert.rejects(
       processBatch([1], (x) => x, { concurency: 4 } as never),
-      typeError('processBatch: concurency: unknown option; did you mean concurrency? (accepted: concurrency)'),
+      typeError('processBatch: concurency: unknown option; did you mean concurrency? (accepted: concurrency, signal)'),
+    );
+  });
+
+  test('signal must be an AbortSignal', async () => {
+    await assert.rejects(
+      processBatch([1], (x) => x, { signal: { aborted: false } as never }),
+      typeError('processBatch: signal must be an AbortSignal or undefined, got an object'),
     );
   });
 
