@@ -73,8 +73,8 @@ export async function fetchImage(o: FetcherOptions, start: URL, signal?: AbortSi
   let url = start;
   try {
     const { request } = await (undici ??= import('undici'));
-    for (let hop = 0; ; hop++) {
-      url = o.policy.check(url);
+    for (let from: URL | undefined, hop = 0; ; hop++) {
+      url = o.policy.check(url, from);
       const res = await request(url, {
         method: 'GET',
         dispatcher: o.policy.allowsPrivate(url) ? o.open : o.guarded,
@@ -101,6 +101,7 @@ export async function fetchImage(o: FetcherOptions, start: URL, signal?: AbortSi
             `image origin ${url.origin} redirected to a ${next.protocol} URL; only http and https redirects are followed`,
           );
         }
+        from = url;
         url = next;
         continue;
       }

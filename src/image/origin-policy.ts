@@ -74,8 +74,12 @@ export function matchesRules(url: URL, rules: readonly Rule[]): boolean {
 }
 
 export interface OriginPolicy {
-  /** Parses and checks a URL against the allow-list; throws 400/403 HeadroomErrors. */
-  check(raw: string | URL): URL;
+  /**
+   * Parses and checks a URL against the allow-list; throws 400/403 HeadroomErrors. With
+   * `redirectedFrom` (a redirect hop) the refusal names that origin and the rule, never the target:
+   * the client did not name it, and an origin's redirects may point inside its network.
+   */
+  check(raw: string | URL, redirectedFrom?: URL): URL;
   /** Whether private addresses may be connected to for this URL. */
   allowsPrivate(url: URL): boolean;
 }
@@ -90,7 +94,13 @@ export function createOriginPolicy(options: {
   const allowsPrivate = (url: URL): boolean => options.allowPrivateNetworks || matchesRules(url, privateOk);
   return {
     allowsPrivate,
-    check(raw) {
+    check(raw, redirectedFrom) {
+      // What is refused: the client's own URL, or where an origin redirected it (not named).
+      const refused = (client: string, redirect: string): HeadroomError =>
+        new HeadroomError(
+          'HEADROOM_IMAGE_ORIGIN_FORBIDDEN',
+          redirectedFrom ? `image origin ${redirectedFrom.origin} redirected to ${redirect}` : client,
+        );
       let url: URL;
       try {
         url = typeof raw === 'string' ? new URL(raw) : raw;
@@ -101,15 +111,18 @@ export function createOriginPolicy(options: {
         throw new HeadroomError('HEADROOM_BAD_REQUEST', `url must be an absolute http or https URL, not ${url.protocol}`);
       }
       if (url.username || url.password) {
-        throw new HeadroomError('HEADROOM_IMAGE_ORIGIN_FORBIDDEN', 'image URLs with user:password@ are refused');
+        throw refused('image URLs with user:password@ are refused', 'a URL with user:password@, refused');
       }
       if (!matchesRules(url, allowed)) {
-        throw new HeadroomError('HEADROOM_IMAGE_ORIGIN_FORBIDDEN', `origin ${url.origin} is not in IMAGE_ALLOWED_ORIGINS`);
+        throw refused(`origin ${url.origin} is not in IMAGE_ALLOWED_ORIGINS`, 'an origin that is not in IMAGE_ALLOWED_ORIGINS');
       }
       // An IP literal is never looked up, so it is checked here (the socket check catches it too).
       const host = url.hostname.replace(/^\[|\]$/g, '');
       if (isIP(host) && isBlockedAddress(host) && !allowsPrivate(url)) {
-        throw new HeadroomError('HEADROOM_IMAGE_ORIGIN_FORBIDDEN', `address ${host} is private, loopback or otherwise not public`);
+        throw refused(
+          `address ${host} is private, loopback or otherwise not public`,
+          'a private, loopback or otherwise reserved address, refused unless IMAGE_ALLOW_PRIVATE_ORIGINS lists it',
+        );
       }
       return url;
     },
