@@ -124,6 +124,11 @@ export class Bus {
   }
 
   publish(m: BusMessage): void {
+    // Peers refuse a del of more than MAX_KEYS keys (as malformed, which is no gap): sent in slices.
+    if (m.op === 'del' && m.keys.length > MAX_KEYS) {
+      for (let i = 0; i < m.keys.length; i += MAX_KEYS) this.publish({ op: 'del', keys: m.keys.slice(i, i + MAX_KEYS) });
+      return;
+    }
     // Numbered even when it cannot go out: peers then see the gap at the next message that does.
     const s = ++this.seq;
     this.sent++;

@@ -32,6 +32,8 @@ import type { CacheOptions } from './types.js';
 
 /** l1.maxEntryBytes when not given: this, or l1.maxBytes when smaller. */
 export const DEFAULT_MAX_ENTRY_BYTES = 8 * 1024 ** 2;
+/** Largest redis.chunkSize: a frame (one string key) never holds a longer payload. */
+export const MAX_REDIS_CHUNK_SIZE = 64 * 1024 ** 2;
 /** l1.maxBytes when not given and no memory limit is known. */
 export const DEFAULT_L1_BYTES = 64 * 1024 ** 2;
 /** With a memory limit known, l1.maxBytes when not given is at most this share of it… */
@@ -177,7 +179,7 @@ export const redisSpecs = {
     doc: 'Values larger than this are stored in Redis as chunks of this size and streamed back.',
     default: 512 * 1024,
     min: 16 * 1024,
-    max: 64 * 1024 ** 2,
+    max: MAX_REDIS_CHUNK_SIZE,
   }),
   commandTimeout: duration({
     env: 'CACHE_REDIS_COMMAND_TIMEOUT',

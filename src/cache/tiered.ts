@@ -690,12 +690,17 @@ export class TieredCache implements Cache {
           u.tags.delete(tag);
           this.bus?.publish({ op: 'tag', tag, g });
         }
-        const keys = [...u.keys];
-        for (const key of keys) {
-          await l2.delete(key);
-          u.keys.delete(key);
+        // Published even when a later delete fails: these are gone from L2, and peers must drop theirs.
+        const deleted: string[] = [];
+        try {
+          for (const key of [...u.keys]) {
+            await l2.delete(key);
+            u.keys.delete(key);
+            deleted.push(key);
+          }
+        } finally {
+          if (deleted.length > 0) this.bus?.publish({ op: 'del', keys: deleted });
         }
-        if (keys.length > 0) this.bus?.publish({ op: 'del', keys });
       }
       if (this.unapplied === u) this.unapplied = undefined;
       return true;

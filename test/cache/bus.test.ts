@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { Bus, type BusMessage } from '../../src/cache/bus.js';
+import { Bus, MAX_KEYS, type BusMessage } from '../../src/cache/bus.js';
 import { resolveStoreOptions } from '../../src/cache/options.js';
 import { createRedisClient } from '../../src/cache/stores/redis-client.js';
 import { redisOrSkip, startRedis, type RedisServer } from '../helpers/redis.js';
@@ -52,6 +52,39 @@ describe('cache bus subscriber', { skip: !redisOrSkip('cache bus subscriber') },
       admin.disconnect();
       await bus.close();
       created.client.disconnect();
+    }
+  });
+
+  test('a del of more keys than a peer takes in one message (MAX_KEYS) reaches it whole, in slices', async () => {
+    const channel = 'bus-slices';
+    const made = [0, 1].map(() => createRedisClient(resolveStoreOptions('redis', { url: redis.url })));
+    const received: BusMessage[] = [];
+    const [a, b] = made.map(
+      (c, i) =>
+        new Bus({
+          publisher: c.client,
+          subscriber: c.subscriber() as Redis,
+          channel,
+          onMessage: (m) => void (i === 1 && received.push(m)),
+          onResync: () => undefined,
+          onError: () => undefined,
+        }),
+    );
+    const admin = new Redis(redis.url);
+    try {
+      await waitFor(async () => (await admin.pubsub('NUMSUB', channel))[1] === 2, 'both subscribed');
+      const keys = Array.from({ length: 2 * MAX_KEYS + 500 }, (_, i) => `k${i}`);
+      a!.publish({ op: 'del', keys });
+      await waitFor(() => received.length === 3, 'three messages');
+      assert.deepEqual(
+        received.flatMap((m) => (m.op === 'del' ? m.keys : [])),
+        keys,
+      );
+      assert.deepEqual([b!.stats().malformed, b!.stats().gaps], [0, 0]);
+    } finally {
+      admin.disconnect();
+      for (const bus of [a, b]) await bus!.close();
+      for (const c of made) c.client.disconnect();
     }
   });
 });

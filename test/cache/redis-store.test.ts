@@ -161,6 +161,65 @@ describe('redis store', { skip: !enabled }, () => {
     }
   });
 
+  test("another tool's keys where the store keeps its bookkeeping or values are never a store failure", async () => {
+    const s = await store();
+    try {
+      const p = `c${n}:`;
+      // Pending sets of writes in flight, overwritten with strings: delete, invalidate, chunked writes work.
+      await s.set('foo', entry(Buffer.from('f'), { tags: ['users'] }));
+      await raw.set(`${p}pk:foo`, 'garbage');
+      await raw.set(`${p}pt:users`, 'garbage');
+      await s.delete('foo');
+      await s.invalidateByTag('users');
+      assert.equal(await raw.exists(`${p}v:foo`, `${p}pk:foo`, `${p}pt:users`), 0);
+      await raw.set(`${p}pk:big`, 'garbage');
+      await raw.set(`${p}pt:files`, 'garbage');
+      await s.setStream('big', new PassThrough().end(Buffer.alloc(600 * 1024, 7)), meta({ tags: ['files'] }));
+      assert.equal((await s.get('big'))?.payload.length, 600 * 1024);
+      // A chunk hash made a string: a corrupt value (a miss, counted, deleted), not the store down.
+      const chunks = String(await raw.hget(`${p}v:big`, 'c'));
+      await raw.del(chunks);
+      await raw.set(chunks, 'not a hash');
+      assert.equal(await s.get('big'), undefined);
+      await waitFor(async () => (await raw.exists(`${p}v:big`)) === 0, 'the corrupt value to be deleted');
+      // Another type at a value key: a miss, counted, deleted (it was a silent miss, left in place).
+      await raw.rpush(`${p}v:listed`, 'a', 'b');
+      assert.equal(await s.get('listed'), undefined);
+      assert.equal(await raw.exists(`${p}v:listed`), 0);
+      // A string at a value key longer than any frame is not read into memory (100 MiB here).
+      await raw.setrange(`${p}v:huge`, 100 * 1024 * 1024, 'x');
+      globalThis.gc?.();
+      const before = process.memoryUsage().arrayBuffers;
+      assert.equal(await s.get('huge'), undefined);
+      const grew = process.memoryUsage().arrayBuffers - before;
+      assert.ok(grew < 16 * 1024 * 1024, `get() read ${grew} bytes of a 100 MiB string`);
+      assert.equal(await raw.exists(`${p}v:huge`), 0);
+      assert.deepEqual([s.stats().errors, s.stats().corrupt], [0, 3]);
+      await s.set('after', entry(Buffer.from('ok')));
+      assert.equal((await s.get('after'))?.payload.toString(), 'ok');
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("clear() of a database with many keys that are not the cache's: each scan batch has its own deadline", async () => {
+    const s = await store({ commandTimeout: 100 });
+    const p = `c${n}:`;
+    try {
+      await s.set('a', entry(Buffer.from('a')));
+      // 400 000 keys of another app: SCAN goes through all of them, ~800 calls, well over 100 ms in all.
+      await raw.eval(`for i = 1, 400000 do redis.call('SET', ARGV[1] .. i, 'x') end`, 0, `other${n}:`);
+      const started = performance.now();
+      await s.clear();
+      assert.ok(performance.now() - started > 100, 'the whole clear took longer than one deadline');
+      assert.equal(await raw.exists(`${p}v:a`), 0);
+      assert.equal(s.stats().errors, 0);
+    } finally {
+      await raw.eval(`for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('UNLINK', k) end`, 0, `other${n}:*`);
+      await s.close();
+    }
+  });
+
   test("the key count is this cache's values only, and clear() treats glob characters in the prefix literally", async () => {
     const a = await store({ keyPrefix: 'g*[x]:' });
     const b = await store({ keyPrefix: 'gx:' });

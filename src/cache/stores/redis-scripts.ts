@@ -27,11 +27,17 @@ local function retire(vkey, linger)
 end
 `;
 
-/** Lua: kill(pending) deletes the chunk hashes of writes in flight listed in a pending set, and the set. */
+/**
+ * Lua: kill(pending) deletes the chunk hashes of writes in flight listed in a pending set, and the
+ * set. A pending key of another type (another tool wrote it) lists nothing of ours: it is deleted,
+ * never an error (which would fail every delete of the key, or invalidation of the tag, for good).
+ */
 const KILL = `
 local function kill(pending)
-  for _, c in ipairs(redis.call('ZRANGE', pending, 0, -1)) do
-    if redis.call('HEXISTS', c, 'e') == 1 then redis.call('DEL', c) end
+  if redis.call('TYPE', pending).ok == 'zset' then
+    for _, c in ipairs(redis.call('ZRANGE', pending, 0, -1)) do
+      if redis.call('TYPE', c).ok == 'hash' and redis.call('HEXISTS', c, 'e') == 1 then redis.call('DEL', c) end
+    end
   end
   redis.call('DEL', pending)
 end
@@ -75,6 +81,8 @@ local ttl = tonumber(ARGV[1])
 redis.call('HSET', KEYS[1], 'e', epochOf(KEYS[2]))
 redis.call('PEXPIRE', KEYS[1], ttl)
 for i = 3, #KEYS do
+  local kind = redis.call('TYPE', KEYS[i]).ok
+  if kind ~= 'zset' and kind ~= 'none' then redis.call('DEL', KEYS[i]) end
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. now)
   redis.call('ZADD', KEYS[i], now + ttl, KEYS[1])
   redis.call('PEXPIRE', KEYS[i], ttl)
@@ -189,12 +197,21 @@ for _, m in ipairs(members) do
 end
 return redis.call('ZCARD', KEYS[1])`;
 
-/** KEYS[1] value. A string key is a whole frame; a hash is a chunked value: {meta, chunk hash name}. */
+/**
+ * KEYS[1] value; ARGV[1] the longest frame a write makes. A string key is a whole frame; a hash is a
+ * chunked value: {meta, chunk hash name}. Not ours, and not read: a string longer than any frame
+ * (its length is returned), or another type (-1).
+ */
 export const GET_ENTRY = `
 local t = redis.call('TYPE', KEYS[1]).ok
-if t == 'string' then return redis.call('GET', KEYS[1]) end
+if t == 'string' then
+  local n = redis.call('STRLEN', KEYS[1])
+  if n > tonumber(ARGV[1]) then return n end
+  return redis.call('GET', KEYS[1])
+end
 if t == 'hash' then return {redis.call('HGET', KEYS[1], 'm'), redis.call('HGET', KEYS[1], 'c')} end
-return false`;
+if t == 'none' then return false end
+return -1`;
 
 /** KEYS[1] value, KEYS[2] its pending set; ARGV[1] linger. Stops its writes in flight, deletes it (its chunks linger for readers in flight). */
 export const DELETE_ENTRY = `${RETIRE}${KILL}
@@ -216,7 +233,9 @@ return 1`;
  */
 export const COMMIT_CHUNKED = `${RETIRE}${ADD_TAGS}${EPOCH_OF}
 local n = tonumber(ARGV[5])
-for i = 4, 3 + n do redis.call('ZREM', KEYS[i], KEYS[1]) end
+for i = 4, 3 + n do
+  if redis.call('TYPE', KEYS[i]).ok == 'zset' then redis.call('ZREM', KEYS[i], KEYS[1]) end
+end
 if redis.call('HGET', KEYS[1], 'e') ~= epochOf(KEYS[3]) then
   redis.call('DEL', KEYS[1])
   return 0

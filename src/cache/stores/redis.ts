@@ -28,7 +28,7 @@ import {
   type Meta,
 } from '../codec.js';
 import { crc32 } from '../crc32.js';
-import { keyPrefixOf, resolveStoreOptions, type RedisTopology } from '../options.js';
+import { keyPrefixOf, MAX_REDIS_CHUNK_SIZE, resolveStoreOptions, type RedisTopology } from '../options.js';
 import { HeadroomError } from '../../errors.js';
 import {
   ADD_CHUNK,
@@ -68,12 +68,12 @@ export interface RedisStoreOptions extends RedisOptions {
   onWarn?: (fields: Record<string, unknown>, message: string) => void;
 }
 
-type Reply = Buffer | [Buffer | null, Buffer | null] | null;
+type Reply = Buffer | [Buffer | null, Buffer | null] | number | null;
 interface Scripts {
   hrAddChunk(key: string, field: string, chunk: Buffer): Promise<number>;
   hrDetachTag(tagKey: string, detached: string, pending: string): Promise<number | string>;
   hrDrainTag(detached: string, valuePrefix: string, batch: number, linger: number): Promise<number>;
-  hrGetEntryBuffer(n: number, key: string): Promise<Reply>;
+  hrGetEntryBuffer(n: number, key: string, maxFrameBytes: number): Promise<Reply>;
   hrCommitChunked(n: number, ...args: (string | number | Buffer)[]): Promise<number | string[]>;
   hrDeleteEntry(key: string, pending: string, linger: number): Promise<number>;
   hrDeleteIfChunks(vkey: string, ckey: string): Promise<number>;
@@ -81,6 +81,11 @@ interface Scripts {
 
 /** Chunks being written expire by themselves if the writer dies before the commit. */
 const TEMP_TTL = 600_000;
+/**
+ * Longest string at a value key that may be a frame: the largest chunk size any instance may be
+ * configured with (a frame's payload is at most its writer's chunk size), plus room for the header.
+ */
+const MAX_FRAME_BYTES = MAX_REDIS_CHUNK_SIZE + 1024 * 1024;
 /** Chunks of a replaced or deleted value stay this long for readers still streaming them. */
 export const CHUNK_LINGER = 60_000;
 /** SCAN calls (of COUNT 1000) per sweep when counting keys. */
@@ -267,9 +272,21 @@ export class RedisStore implements L2Store {
     return tags.map((t) => `${this.prefix}t:${t}`);
   }
 
+  /**
+   * The value key's reply: a frame, a chunked value's {meta, chunks}, or null. Something no write
+   * makes (a string longer than any frame, another type) is not read: counted corrupt, deleted, null.
+   */
+  private async entry(key: string): Promise<Exclude<Reply, number>> {
+    const r = await this.scripts.hrGetEntryBuffer(1, this.vkey(key), MAX_FRAME_BYTES);
+    if (typeof r !== 'number') return r;
+    this.corrupt++;
+    await this.client.del(this.vkey(key)).catch(() => undefined);
+    return null;
+  }
+
   get(key: string): Promise<Encoded | undefined> {
     return this.run(async () => {
-      const r = await this.scripts.hrGetEntryBuffer(1, this.vkey(key));
+      const r = await this.entry(key);
       if (r === null) return undefined;
       if (Buffer.isBuffer(r)) return this.frameOrDrop(key, r);
       const found = this.readChunked(key, r);
@@ -400,7 +417,7 @@ export class RedisStore implements L2Store {
 
   getStream(key: string): Promise<StoreStreamEntry | undefined> {
     return this.run(async () => {
-      const r = await this.scripts.hrGetEntryBuffer(1, this.vkey(key));
+      const r = await this.entry(key);
       if (r === null) return undefined;
       if (!Buffer.isBuffer(r)) return this.readChunked(key, r);
       const e = await this.frameOrDrop(key, r);
@@ -448,10 +465,21 @@ export class RedisStore implements L2Store {
       for (let i = 0; i < count; i++) {
         const c = await gate
           .run(() => client.hgetBuffer(ckey, String(i)))
-          .catch((err: unknown) => Promise.reject(storeFailure('redis', err)));
+          .catch((err: unknown) => {
+            // Another tool made the chunk hash another type: the value is corrupt, not the store down.
+            if (/^WRONGTYPE/.test((err as Error | undefined)?.message ?? '')) {
+              onCorrupt();
+              return Promise.reject(new CorruptError(`the chunks of ${key} are not a hash`));
+            }
+            return Promise.reject(storeFailure('redis', err));
+          });
         if (c === null) {
           onCorrupt();
           throw new CorruptError(`chunk ${i} of ${key} is missing`);
+        }
+        if (c.length > chunkSize) {
+          onCorrupt();
+          throw new CorruptError(`chunk ${i} of ${key} is longer than its chunk size`);
         }
         crc = crc32(c, crc);
         total += c.length;
@@ -508,9 +536,9 @@ export class RedisStore implements L2Store {
   }
 
   /** Bumps the epoch first (chunked writes begun before it are refused), then deletes every key but it. */
-  clear(): Promise<void> {
-    return this.run(async () => {
-      const epoch = this.epochKey;
+  async clear(): Promise<void> {
+    const epoch = this.epochKey;
+    const nodes = await this.run(async () => {
       // EVAL, not EVALSHA (see the constructor): the bump must run before the commands called after it.
       const bumped: unknown = await this.client.eval(BUMP_EPOCH, 1, epoch, String(randomInt(2 ** 47, 2 ** 48 - 1)));
       if (Array.isArray(bumped))
@@ -520,18 +548,23 @@ export class RedisStore implements L2Store {
         );
       // On a cluster, the master that holds the slot has every key; each master is scanned so
       // that a slot being moved between two is covered too.
-      for (const node of this.scanNodes()) {
-        let cursor = '0';
-        do {
+      return this.scanNodes();
+    });
+    // One call (and deadline) per batch: the scan's length grows with the whole database (another
+    // app's millions of keys), not with the cache, and one deadline for all of it never passed.
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        cursor = await this.run(async () => {
           const [next, found] = await node.scan(cursor, 'MATCH', `${globEscape(this.prefix)}*`, 'COUNT', 500);
-          cursor = next;
           // Only the cache's own kinds of key: another cache's prefix may start with this one
           // (shop and shop-admin), and nothing else in the database is ours to delete.
           const keys = found.filter((k) => k !== epoch && OWN_KEY.test(k.slice(this.prefix.length)));
           if (keys.length > 0) await this.client.unlink(...keys);
-        } while (cursor !== '0');
-      }
-    });
+          return next;
+        });
+      } while (cursor !== '0');
+    }
   }
 
   /** Where SCAN runs: the server, or each master of a cluster. */
