@@ -181,13 +181,13 @@ export type Verdict =
   | { kind: 'retry'; reason: string; unreachable?: boolean; after?: number }
   /** The sink refused the batch for good. */
   | { kind: 'rejected'; reason: string }
-  /** `_bulk` item by item: indexes of the batch to retry, and to drop as rejected. */
-  | { kind: 'partial'; retry: number[]; rejected: number[] };
+  /** `_bulk` item by item: indexes of the batch to retry, and to drop as rejected; `reason`: the first item's error. */
+  | { kind: 'partial'; retry: number[]; rejected: number[]; reason: string };
 
 /** 408, 429 and 5xx are worth a retry; any other non-2xx status is a refusal. */
 interface BulkAnswer {
   errors?: boolean;
-  items?: Record<string, { status?: number }>[];
+  items?: Record<string, { status?: number; error?: { type?: unknown; reason?: unknown } }>[];
 }
 
 /**
@@ -207,10 +207,17 @@ export function bulkVerdict(body: string, count: number): Verdict {
   if (!Array.isArray(items) || items.length !== count) return { kind: 'retry', reason: '_bulk answer without one item per line' };
   const retry: number[] = [];
   const rejected: number[] = [];
+  let reason = '';
   items.forEach((item, i) => {
-    const status = Object.values(item ?? {})[0]?.status ?? 500;
+    const result = Object.values(item ?? {})[0];
+    const status = result?.status ?? 500;
     if (status >= 200 && status < 300) return;
     (retryableStatus(status) ? retry : rejected).push(i);
+    // The first failed item says why (e.g. a data stream refusing a line without @timestamp).
+    if (!reason) {
+      const why = [result?.error?.type, result?.error?.reason].filter((x) => typeof x === 'string').join(': ');
+      reason = `_bulk item status ${status}${why ? `: ${why}` : ''}`.slice(0, 300);
+    }
   });
-  return { kind: 'partial', retry, rejected };
+  return { kind: 'partial', retry, rejected, reason };
 }

@@ -109,7 +109,7 @@ export const logShipSpecs = {
     doc: 'Loki stream labels as name=value pairs (format loki); `level` is added to each stream.',
     default: ['service_name=headroom'],
     item: /^[a-zA-Z_][a-zA-Z0-9_]*=[^,"\\]{1,256}$/,
-    itemText: 'name=value pairs (a label name, then a value without comma, quote or backslash)',
+    itemText: 'name=value pairs (a label name, then a value of 1 to 256 characters without comma, quote or backslash)',
     maxItems: 16,
   }),
   authorization: optionalStr({

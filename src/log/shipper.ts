@@ -90,6 +90,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   const requests: Record<RequestOutcome, number> = { ok: 0, partial: 0, rejected: 0, error: 0, timeout: 0, refused: 0 };
   let state: SinkState = 'up';
   let consecutiveFailures = 0;
+  let lastFailure: { reason: string; at: number } | null = null;
   let openUntil = 0;
 
   let closing = false;
@@ -363,6 +364,8 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
 
   function apply(verdict: Verdict, current: Batch): void {
     const n = current.entries.length;
+    if (verdict.kind !== 'ok' && (verdict.kind !== 'partial' || verdict.retry.length + verdict.rejected.length > 0))
+      lastFailure = { reason: verdict.reason, at: Date.now() };
     if (verdict.kind === 'ok') {
       sent += n;
       releaseBatch(current);
@@ -451,6 +454,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       maxBytes: o.maxBytes,
       requests: { ...requests },
       sinkState: stopped ? 'closed' : state,
+      lastFailure: lastFailure && { ...lastFailure },
       format: o.format,
       ...(spill && {
         spill: {

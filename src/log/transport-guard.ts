@@ -149,6 +149,7 @@ export function guardTransport(stream: TransportStream): GuardedTransport {
       maxBytes: worker?.maxBytes ?? 0,
       requests: worker?.requests ?? { ok: 0, partial: 0, rejected: 0, error: 0, timeout: 0, refused: 0 },
       sinkState: gone ? 'closed' : (worker?.sinkState ?? 'up'),
+      lastFailure: worker?.lastFailure ?? null,
       format: worker?.format ?? 'jsonl',
       ...(worker?.spill && { spill: worker.spill }),
       droppedMain,

@@ -77,6 +77,11 @@ export interface LogShipStats {
   /** Requests by outcome. */
   requests: Record<RequestOutcome, number>;
   sinkState: SinkState;
+  /**
+   * Why the sink last failed or refused lines, and when (ms since the epoch): `status 401`, a TLS or
+   * connection error's message, the first failed `_bulk` item's error. Null until the first failure.
+   */
+  lastFailure: { reason: string; at: number } | null;
   format: LogShipFormat;
   /** With a spill directory: the spill file (its lines are in pendingEntries; its bytes are on disk, not in pendingBytes). */
   spill?: SpillStats;

@@ -11,6 +11,8 @@ export const SHIP_REPORT_MS = 60_000;
 const droppedTotal = (d: Record<DropReason, number>): number => Object.values(d).reduce((a, b) => a + b, 0);
 const nonZero = (d: Record<DropReason, number>): Partial<Record<DropReason, number>> =>
   Object.fromEntries(Object.entries(d).filter(([, n]) => n > 0));
+/** Why the sink last failed (a wrong key's `status 401`, a certificate error), for the message. */
+const lastWhy = (s: { lastFailure: { reason: string } | null }): string => (s.lastFailure ? `; last failure: ${s.lastFailure.reason}` : '');
 
 export function reportShipping(shipper: LogShipper, logger: Logger): { stop(): void; final(): void } {
   let last = shipper.stats().dropped;
@@ -24,8 +26,8 @@ export function reportShipping(shipper: LogShipper, logger: Logger): { stop(): v
     const n = droppedTotal(since);
     if (n > 0)
       logger.warn(
-        { dropped: nonZero(since), sinkState: s.sinkState, pendingBytes: s.pendingBytes },
-        `log shipping: ${n} lines dropped in the last ${SHIP_REPORT_MS / 1000} s`,
+        { dropped: nonZero(since), sinkState: s.sinkState, pendingBytes: s.pendingBytes, lastFailure: s.lastFailure },
+        `log shipping: ${n} lines dropped in the last ${SHIP_REPORT_MS / 1000} s${lastWhy(s)}`,
       );
   }, SHIP_REPORT_MS);
   timer.unref();
@@ -36,8 +38,8 @@ export function reportShipping(shipper: LogShipper, logger: Logger): { stop(): v
       const n = droppedTotal(s.dropped);
       if (n > 0)
         logger.warn(
-          { dropped: nonZero(s.dropped), sent: s.sent, produced: s.produced },
-          `log shipping: ${n} of ${s.produced} lines were not delivered`,
+          { dropped: nonZero(s.dropped), sent: s.sent, produced: s.produced, lastFailure: s.lastFailure },
+          `log shipping: ${n} of ${s.produced} lines were not delivered${lastWhy(s)}`,
         );
     },
   };

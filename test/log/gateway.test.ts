@@ -72,8 +72,32 @@ test('a sink that is down: after shutdown the gateway says on stdout how many li
       await gw.shutdown();
       const last = JSON.parse(stdout.at(-1)!) as { level: number; msg: string; dropped: Record<string, number> };
       assert.equal(last.level, 40);
-      assert.match(last.msg, /^log shipping: \d+ of \d+ lines were not delivered$/);
+      // The sink refused the connection: the reason is the connection error, when a send was tried before the end.
+      assert.match(last.msg, /^log shipping: \d+ of \d+ lines were not delivered(; last failure: .*ECONNREFUSED.*)?$/);
       assert.ok((last.dropped.close ?? 0) > 0, JSON.stringify(last));
+    } finally {
+      await sink.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+test('a sink that refuses every line (a wrong key): the last word on stdout names why', async () => {
+  await assertNoLeakedHandles(async () => {
+    const sink = await startSink('jsonl', { kind: 'status', status: 401 });
+    const dir = mkdtempSync(join(tmpdir(), 'headroom-logship-401-'));
+    try {
+      const { config } = loadConfig({ env: gatewayEnv(dir, sink.url, {}) });
+      const { stdout, capture } = captured();
+      const { logger, shipper } = await createGatewayLogger(config, capture);
+      const gw = await createGateway(config, { logger, logShipper: shipper });
+      await gw.listen();
+      gw.logger.warn('refused');
+      await waitFor(() => shipper!.stats().dropped.rejected > 0, 'a batch refused');
+      await gw.shutdown();
+      const last = JSON.parse(stdout.at(-1)!) as { msg: string; lastFailure: { reason: string } };
+      assert.match(last.msg, /^log shipping: \d+ of \d+ lines were not delivered; last failure: status 401$/);
+      assert.equal(last.lastFailure.reason, 'status 401');
     } finally {
       await sink.close();
       rmSync(dir, { recursive: true, force: true });

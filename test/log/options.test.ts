@@ -75,6 +75,8 @@ describe('log shipping options', () => {
       /maxRetryDelay=10: must not be below retryDelay/,
     );
     refuses(() => createLogShipper({ url: 'http://x/', labels: ['bad label'] }), /labels=\["bad label"\]: must be a list of at most 16/);
+    // A value too long says so (it has no comma, quote or backslash to blame).
+    refuses(() => createLogShipper({ url: 'http://x/', labels: [`service_name=${'x'.repeat(300)}`] }), /a value of 1 to 256 characters/);
   });
 
   test('user:password@ in the URL becomes a Basic Authorization header and leaves the URL', () => {

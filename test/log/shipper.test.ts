@@ -88,6 +88,7 @@ describe('log shipper: a sink that misbehaves', () => {
       assert.equal(msgs.length, 50, 'accepted lines are not sent twice');
       assert.equal(msgs.filter((m) => m.startsWith('busy')).length, 10, 'the 429 items arrived on their retry');
       assert.equal(s.sinkState, 'up');
+      assert.match(s.lastFailure?.reason ?? '', /^_bulk item status (400: mapper_parsing_exception|429: es_rejected_execution_exception)$/);
       await shipper.close();
       await sink.close();
     });
@@ -138,6 +139,10 @@ describe('log shipper: a sink that misbehaves', () => {
       await waitFor(() => shipper.stats().dropped.rejected === 5, 'rejected');
       assert.equal(sink.requests, 1);
       assert.equal(check(shipper.stats()).sinkState, 'up');
+      // Why, for the operator: a wrong key (401), a wrong path (404) and a body limit (413) differ only here.
+      const last = shipper.stats().lastFailure;
+      assert.equal(last?.reason, 'status 400');
+      assert.ok(last.at <= Date.now() && last.at > Date.now() - 60_000);
       await shipper.close();
       await sink.close();
     });

@@ -202,6 +202,14 @@ export function createAlerter(options: AlerterOptions): Alerter {
       // these get their last attempt with the rest.
       dispatch(episodes.endAll(o.now()));
       await Promise.all(webhooks.map((w) => w.close()));
+      // The counters die with the process, never scraped again: say what was never delivered
+      // (a receiver may show an alert firing whose resolve was among them).
+      const { close: atClose, queue_full: queueFull } = counters.dropped;
+      if (atClose + queueFull > 0)
+        o.logger?.warn(
+          { dropped: { close: atClose, queue_full: queueFull }, sent: counters.sent, failed: counters.failed },
+          `alerts: ${atClose + queueFull} notifications were never delivered (${atClose} still queued or in flight at shutdown, ${queueFull} dropped for a full queue); a receiver may show an alert still firing`,
+        );
     })());
 
   return {

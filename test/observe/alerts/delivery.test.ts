@@ -330,7 +330,9 @@ describe('alerts: a receiver that fails', () => {
   test('close() is bounded by ALERT_TIMEOUT with a black-holed receiver, counts the rest as dropped, and is idempotent', async () => {
     await assertNoLeakedHandles(async () => {
       const f = flapper();
-      const r = await rig({ resolveAfter: 0, l2Available: f.l2Available, timeout: 300 }, { kind: 'blackhole' });
+      const warned: { fields: Record<string, unknown>; msg: string }[] = [];
+      const logger = { warn: (fields: Record<string, unknown>, msg: string) => warned.push({ fields, msg }), info() {}, error() {} };
+      const r = await rig({ resolveAfter: 0, l2Available: f.l2Available, timeout: 300, logger: logger as never }, { kind: 'blackhole' });
       for (let i = 0; i < 5; i++) f.next(r.alerter.check);
       await waitFor(() => r.receiver.requests.length === 1, 'in flight');
       const started = performance.now();
@@ -344,6 +346,16 @@ describe('alerts: a receiver that fails', () => {
       // The five flaps, and the resolve of the fifth (still firing) made by close().
       assert.equal(total(s), 6);
       assert.ok(s.dropped.close + s.failed === 6, JSON.stringify(s));
+      // The counters die with the process: the log says what was never delivered.
+      const word = warned.find((w) => w.msg.startsWith('alerts: '));
+      assert.ok(word, JSON.stringify(warned));
+      assert.match(
+        word.msg,
+        new RegExp(
+          `^alerts: ${s.dropped.close} notifications were never delivered \\(${s.dropped.close} still queued or in flight at shutdown, 0 dropped for a full queue\\)`,
+        ),
+      );
+      assert.deepEqual(word.fields.dropped, { close: s.dropped.close, queue_full: 0 });
       // After close nothing is queued or checked.
       f.next(r.alerter.check);
       r.heap(0.9);
