@@ -179,8 +179,8 @@ export type Verdict =
    * of a down sink does not count as one of the batch's retries; `after`: the sink's Retry-After, ms.
    */
   | { kind: 'retry'; reason: string; unreachable?: boolean; after?: number }
-  /** The sink refused the batch for good. */
-  | { kind: 'rejected'; reason: string }
+  /** The sink refused the batch for good; `status` when it said so with one. */
+  | { kind: 'rejected'; reason: string; status?: number }
   /** `_bulk` item by item: indexes of the batch to retry, and to drop as rejected; `reason`: the first item's error. */
   | { kind: 'partial'; retry: number[]; rejected: number[]; reason: string };
 

@@ -91,6 +91,8 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   let state: SinkState = 'up';
   let consecutiveFailures = 0;
   let lastFailure: { reason: string; at: number } | null = null;
+  /** Bytes a batch may have since the sink refused a larger one as too large (413); unbounded until then. */
+  let largestAccepted = Infinity;
   let openUntil = 0;
 
   let closing = false;
@@ -228,6 +230,24 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     }
   }
 
+  /**
+   * A batch the sink refused as too large (413: nginx's default body limit is 1 MiB) is sent again
+   * as two halves, and later batches stay under half its size: its lines are delivered, not dropped
+   * as rejected. Only a single line too large for the sink is refused for good.
+   */
+  function split(b: Batch): void {
+    const entries = b.entries;
+    const half = Math.ceil(entries.length / 2);
+    largestAccepted = Math.min(largestAccepted, Math.max(1, Math.floor(b.body.length / 2)));
+    rebuild(b, entries.slice(0, half));
+    const { body, entries: rest } = assemble(format, entries.slice(half));
+    const second: Batch = { body, entries: rest, cost: body.length + rest.length * ENTRY_OVERHEAD, failures: b.failures, inFlight: false };
+    batches.splice(batches.indexOf(b) + 1, 0, second);
+    batchBytes += second.cost;
+    // Each half carries the format's own framing: queued lines make room for it.
+    while (pendingBytes() > o.maxBytes && low.length + high.length > 0) dropHead(low.length > 0 ? low : high, 'cap');
+  }
+
   /** `b` now holds only `keep` (in place: the batch keeps its place and its failures). */
   function rebuild(b: Batch, keep: Entry[]): void {
     if (keep.length === 0) return releaseBatch(b);
@@ -249,7 +269,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       const q = l && (!h || l.seq < h.seq) ? low : h ? high : undefined;
       if (!q) break;
       const next = q.peek()!;
-      if (entries.length > 0 && bytes + next.cost > o.maxBytes) break;
+      if (entries.length > 0 && (bytes + next.cost > o.maxBytes || bytes + next.cost > largestAccepted)) break;
       q.shift();
       queuedBytes -= next.cost;
       bytes += next.cost;
@@ -370,6 +390,9 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       sent += n;
       releaseBatch(current);
       succeeded();
+    } else if (verdict.kind === 'rejected' && verdict.status === 413 && n > 1) {
+      split(current);
+      succeeded(); // the sink answered: it is up, the batch was too large for it (a proxy's body limit)
     } else if (verdict.kind === 'rejected') {
       releaseBatch(current, 'rejected');
       succeeded(); // the sink answered: it is up, the lines were bad
@@ -427,7 +450,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       } else {
         verdict = retryableStatus(res.statusCode)
           ? { kind: 'retry', reason: `status ${res.statusCode}`, after: retryAfterMs(res.headers['retry-after'], Date.now()) }
-          : { kind: 'rejected', reason: `status ${res.statusCode}` };
+          : { kind: 'rejected', reason: `status ${res.statusCode}`, status: res.statusCode };
       }
       if (format.name !== 'elasticsearch' || verdict.kind === 'retry' || verdict.kind === 'rejected')
         await res.body.dump({ limit: 64 * 1024 });
@@ -578,6 +601,7 @@ async function readText(body: AsyncIterable<Buffer> & { destroy(err?: Error): un
 /** The URL's path; for `_bulk`, asks only for what is read (errors and each item's status). */
 function requestPath(url: URL, format: string): string {
   const u = new URL(url.href);
-  if (format === 'elasticsearch' && !u.searchParams.has('filter_path')) u.searchParams.set('filter_path', 'errors,items.*.status');
+  if (format === 'elasticsearch' && !u.searchParams.has('filter_path'))
+    u.searchParams.set('filter_path', 'errors,items.*.status,items.*.error.type,items.*.error.reason');
   return `${u.pathname}${u.search}`;
 }

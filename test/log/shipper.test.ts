@@ -148,6 +148,33 @@ describe('log shipper: a sink that misbehaves', () => {
     });
   });
 
+  test('413 (a body limit in front of the sink): the batch is sent again in halves, later ones stay under it; only a line too large alone is refused', async () => {
+    await assertNoLeakedHandles(async () => {
+      for (const format of ['jsonl', 'loki', 'elasticsearch'] as const) {
+        const sink = await startSink(format, { kind: 'limit', maxBodyBytes: 20 * 1024 });
+        const shipper = createLogShipper({ ...FAST, url: sink.url, format, batch: 200 });
+        const log = pino(shipper);
+        // 200 lines of ~1 KiB in one batch (~210 KiB), then one line alone larger than the limit.
+        for (let i = 0; i < 200; i++) log.info({ pad: 'p'.repeat(1000) }, `line ${i}`);
+        log.info({ pad: 'q'.repeat(30 * 1024) }, 'too large alone');
+        await waitFor(() => shipper.stats().pendingEntries === 0, `${format}: everything settled`);
+        const s = check(shipper.stats());
+        assert.equal(s.sent, 200, `${format}: ${JSON.stringify(s)}`);
+        assert.equal(s.dropped.rejected, 1, format);
+        assert.equal(s.lastFailure?.reason, 'status 413');
+        const msgs = sink.docs.map((d) => String(d.msg));
+        assert.deepEqual(
+          msgs.filter((m) => m.startsWith('line')).sort(),
+          Array.from({ length: 200 }, (_, i) => `line ${i}`).sort(),
+          `${format}: each line once`,
+        );
+        assert.equal(s.sinkState, 'up');
+        await shipper.close();
+        await sink.close();
+      }
+    });
+  });
+
   test("docs/logging.md's multistream set-up ships (options first; pino(multistream) alone would log to stdout only)", async () => {
     await assertNoLeakedHandles(async () => {
       const sink = await startSink('jsonl');

@@ -14,6 +14,8 @@ export type SinkMode =
   /** Each request is answered (as `ok`) when the test calls release(): in-flight counts without timing. */
   | { kind: 'held' }
   | { kind: 'status'; status: number; retryAfter?: string }
+  /** A proxy's body limit in front of the sink: a larger request is answered 413, the rest as `ok`. */
+  | { kind: 'limit'; maxBodyBytes: number }
   /** `_bulk` answers 200 with errors: true; lines whose `msg` matches get that item status. */
   | { kind: 'partial'; fail: (doc: Record<string, unknown>, attempt: number) => number | undefined };
 
@@ -107,6 +109,10 @@ export async function startSink(
       if (m.kind === 'blackhole') return; // the request is read, the answer never comes
       if (m.kind === 'reset') return void req.socket.destroy();
       const body = Buffer.concat(chunks).toString('utf8');
+      if (m.kind === 'limit' && Buffer.byteLength(body) > m.maxBodyBytes) {
+        res.writeHead(413, { 'content-type': 'text/html' }).end('<html>413 Request Entity Too Large</html>');
+        return;
+      }
       const answer = (): void => {
         if (m.kind === 'status') {
           const headers: Record<string, string> = { 'content-type': 'application/json' };
