@@ -44,10 +44,11 @@ const MIN_SIZED_L1_BYTES = 4 * 1024 ** 2;
 /**
  * l1.maxBytes when not given: 64 MiB, or an eighth of the memory limit (the monitor's: its RSS
  * limit or the container's) when that is smaller, so that the cache's default fits a small pod
- * (a 256 MiB one gets 32 MiB); never below 4 MiB or below a maxEntryBytes that was given.
+ * (a 256 MiB one gets 32 MiB); never below 4 MiB, and never below a maxEntryBytes that was given
+ * (with or without a limit: the value it lets into L1 must fit there).
  */
 export function defaultL1Bytes(memoryLimit: number | null | undefined, maxEntryBytes?: number): number {
-  if (!memoryLimit || !Number.isFinite(memoryLimit)) return DEFAULT_L1_BYTES;
+  if (!memoryLimit || !Number.isFinite(memoryLimit)) return Math.max(DEFAULT_L1_BYTES, maxEntryBytes ?? 0);
   const share = Math.floor(memoryLimit / L1_SHARE_OF_LIMIT);
   return Math.max(MIN_SIZED_L1_BYTES, maxEntryBytes ?? 0, Math.min(DEFAULT_L1_BYTES, share));
 }
@@ -55,7 +56,7 @@ export function defaultL1Bytes(memoryLimit: number | null | undefined, maxEntryB
 export const l1Specs = {
   maxBytes: optionalBytes({
     env: 'CACHE_MAX_BYTES',
-    doc: "Byte budget of the in-process L1 cache (keys, values, tags and per-entry overhead). When not given and the memory monitor knows a limit (MEMORY_RSS_LIMIT or the container's), an eighth of that limit if it is less than 64 MiB (at least 4 MiB, and at least CACHE_MAX_ENTRY_BYTES when that is given): a 256 MiB pod gets 32 MiB.",
+    doc: "Byte budget of the in-process L1 cache (keys, values, tags and per-entry overhead). When not given and the memory monitor knows a limit (MEMORY_RSS_LIMIT or the container's), an eighth of that limit if it is less than 64 MiB, at least 4 MiB (a 256 MiB pod gets 32 MiB); never less than CACHE_MAX_ENTRY_BYTES when that is given.",
     default: undefined,
     defaultText: `${formatBytes(DEFAULT_L1_BYTES)}, or an eighth of the memory limit if smaller`,
     min: 0,

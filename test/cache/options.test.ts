@@ -202,6 +202,7 @@ describe('cache options: one home', () => {
       'holds a maxEntryBytes given',
     );
     assert.equal(l1Of({ monitor: monitorWith(256 * MiB), l1: { maxBytes: 100 * MiB } }).maxBytes, 100 * MiB, 'a maxBytes given wins');
+    assert.equal(l1Of({ l1: { maxEntryBytes: 100 * MiB } }).maxBytes, 100 * MiB, 'without a limit too, it holds a maxEntryBytes given');
     // The gateway's CACHE_MAX_BYTES left unset is the same: its monitor knows MEMORY_RSS_LIMIT or the container's.
     const config = loadConfig({ env: {} }).config.cache;
     assert.equal(resolveCacheOptions({ ...cacheLibraryOptions(config), monitor: monitorWith(256 * MiB) }).l1.maxBytes, 32 * MiB);
