@@ -77,6 +77,18 @@ export interface Format {
 
 const withNewline = (line: string): Buffer => Buffer.from(line.endsWith('\n') ? line : `${line}\n`);
 
+/**
+ * The line with an `@timestamp` (ISO 8601, when it was written) first, unless it has one: a data
+ * stream refuses a document without it (every line of pino, whose `time` is epoch ms, would be
+ * `rejected`), and Kibana sorts by it. A line that is not a JSON object is sent as it is.
+ */
+function withTimestamp(line: string, time: number): Buffer {
+  const text = line.endsWith('\n') ? line.slice(0, -1) : line;
+  if (text[0] !== '{' || !Number.isFinite(time) || text.includes('"@timestamp"')) return Buffer.from(`${text}\n`);
+  const rest = text.slice(1).trimStart();
+  return Buffer.from(`{"@timestamp":"${new Date(time).toISOString()}"${rest.startsWith('}') ? '' : ','}${rest}\n`);
+}
+
 function jsonl(): Format {
   return {
     name: 'jsonl',
@@ -96,7 +108,7 @@ function elasticsearch(index: string): Format {
     contentType: 'application/x-ndjson',
     perEntry: action.length,
     perBatch: 0,
-    encode: withNewline,
+    encode: (line, _level, time) => withTimestamp(line, time),
     layout: (entries) => entries.flatMap((_, i) => [action, i]),
   };
 }

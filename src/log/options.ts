@@ -98,7 +98,7 @@ export const logShipSpecs = {
   }),
   index: str({
     env: 'LOG_SHIP_INDEX',
-    doc: 'Elasticsearch/OpenSearch index (or data stream) the lines go to (format elasticsearch).',
+    doc: 'Elasticsearch/OpenSearch index (or data stream) the lines go to (format elasticsearch). Each line gets an `@timestamp` (ISO 8601, when it was logged) unless it has one: a data stream needs it.',
     default: 'headroom-logs',
     maxLength: 255,
     pattern: /^[a-z0-9][a-z0-9._+-]*$/,

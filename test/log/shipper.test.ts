@@ -48,6 +48,26 @@ describe('log shipper: delivery', () => {
     });
   }
 
+  test('elasticsearch: each line gets an @timestamp (a data stream refuses one without), unless it has one', async () => {
+    await assertNoLeakedHandles(async () => {
+      const sink = await startSink('elasticsearch');
+      const shipper = createLogShipper({ ...FAST, url: sink.url, format: 'elasticsearch' });
+      const before = Date.now();
+      pino(shipper).info({ n: 1 }, 'stamped');
+      pino({ timestamp: () => ',"@timestamp":"2026-01-02T03:04:05.000Z"' }, shipper).info('own stamp');
+      shipper.write('{}\n');
+      await waitFor(() => shipper.stats().sent === 3, 'sent');
+      const [stamped, own, empty] = sink.docs;
+      const at = Date.parse(String(stamped!['@timestamp']));
+      assert.ok(at >= before && at <= Date.now(), String(stamped!['@timestamp']));
+      assert.deepEqual([stamped!.msg, stamped!.n], ['stamped', 1], 'the rest of the line as it was');
+      assert.equal(own!['@timestamp'], '2026-01-02T03:04:05.000Z');
+      assert.deepEqual(Object.keys(empty!), ['@timestamp']);
+      await shipper.close();
+      await sink.close();
+    });
+  });
+
   test('close() ships what is queued (one attempt, within the timeout)', async () => {
     await assertNoLeakedHandles(async () => {
       const sink = await startSink('jsonl');
