@@ -528,6 +528,23 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
     }
   });
 
+  test('a Sentinel client whose sentinels cannot be reached: close() waits out its last probe and leaves no handle', async () => {
+    const ports = [await freePort(), await freePort()];
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    await assertNoLeakedHandles(async () => {
+      const before = timers();
+      const c = createCache({ redis: { sentinels: ports.map((p) => `127.0.0.1:${p}`), sentinelName: 'nowhere', keyPrefix: 'nos:' } });
+      await c.set('k', 'v'); // L1 only: no master was ever found
+      assert.equal(await c.get('k'), 'v');
+      // Not a race: the look-up loop goes round its probes meanwhile, and close() comes in the middle
+      // of one of them (the case whose connection outlived close()).
+      await sleep(2500);
+      await c.close();
+      // At once, not after the turns assertNoLeakedHandles waits: a probe's timer outlived close() by ~450 ms.
+      assert.ok(timers() <= before, `timers left right after close(): ${process.getActiveResourcesInfo().join(', ')}`);
+    });
+  });
+
   test('close() while Redis is down leaves no handle either', async () => {
     await redis.stop();
     try {

@@ -220,7 +220,8 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
  */
 export async function quitOrDisconnect(client: RedisClient, quitTimeout = QUIT_TIMEOUT): Promise<void> {
   closing.add(client);
-  const quit = client.status === 'ready' ? client.quit().catch(() => undefined) : undefined;
+  const wasReady = client.status === 'ready';
+  const quit = wasReady ? client.quit().catch(() => undefined) : undefined;
   if (quit !== undefined && (await settlesWithin(quit, quitTimeout))) {
     client.disconnect();
   } else {
@@ -229,8 +230,13 @@ export async function quitOrDisconnect(client: RedisClient, quitTimeout = QUIT_T
     await quit; // rejected (caught) once the dropped connection flushes its commands
   }
   if (!sentinelClients.has(client)) return;
+  const stoppedAt = Date.now();
   // The loop ends at its next turn (at most 500 ms of retry delay, then one probe per sentinel).
   for (let i = 0; i < 100 && client.status !== 'end'; i++) await sleep(20);
-  const left = (lastFailedProbe.get(client) ?? -Infinity) + SENTINEL_PROBE_LINGER - Date.now();
+  // A probe under way when the client was closed reports nothing (ioredis throws "Connection is
+  // closed" before its sentinelError), so while no master was reached its connection may linger
+  // from the close on.
+  const lastProbe = Math.max(lastFailedProbe.get(client) ?? -Infinity, wasReady ? -Infinity : stoppedAt);
+  const left = lastProbe + SENTINEL_PROBE_LINGER - Date.now();
   if (left > 0) await sleep(left);
 }
