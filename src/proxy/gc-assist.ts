@@ -68,17 +68,19 @@ export function fullGc(everyBytes: number): (() => void) | undefined {
   return run ? () => run({ type: 'major', execution: 'async' }) : undefined;
 }
 
-/** While memory is critical, how often a full GC is started again (each ~10–20 ms on a small heap). */
-export const CRITICAL_COLLECT_INTERVAL = 2000;
+/** While memory is not healthy, how often a full GC is started again (each ~10–20 ms on a small heap). */
+export const PRESSURE_COLLECT_INTERVAL = 2000;
 
 /**
- * Starts a full GC (`collect`) right after the monitor turns critical, and again every
- * CRITICAL_COLLECT_INTERVAL while it stays so: the cache empties its L1 and the proxy drops its
- * copies then, and what they held (and writes still finishing with it) is dead but outside the
- * heap, freed only by a full GC, which V8 does not start while the heap itself is small (the status
- * stayed critical, every request shed, for tens of seconds with no traffic). Returns the undo.
+ * Starts a full GC (`collect`) right after the monitor turns warning or critical, and again every
+ * PRESSURE_COLLECT_INTERVAL until it is healthy: the cache shrinks or empties its L1 and the proxy
+ * drops its copies then, and what they held (and relayed read buffers, writes still finishing) is
+ * dead but outside the heap, freed only by a full GC, which V8 does not start while the heap itself
+ * is small. Critical only was not enough: a gateway left at warning after a burst kept ~90 MiB of
+ * dead Buffers through 30 s of idle, and the next burst's Buffers came on top of them (OOM-killed
+ * in a 256 MiB cgroup). Returns the undo.
  */
-export function collectOnCritical(monitor: PressureSource, collect: () => void): () => void {
+export function collectUnderPressure(monitor: PressureSource, collect: () => void): () => void {
   let pending: NodeJS.Immediate | undefined;
   let again: NodeJS.Timeout | undefined;
   const stopAgain = (): void => {
@@ -86,14 +88,14 @@ export function collectOnCritical(monitor: PressureSource, collect: () => void):
     again = undefined;
   };
   const off = monitor.onPressure((level) => {
-    if (level !== 'critical') return stopAgain();
+    if (level === 'healthy') return stopAgain();
     if (pending !== undefined || again !== undefined) return;
     // After every other listener of this change (the cache's clear) has run.
     pending = setImmediate(() => {
       pending = undefined;
       collect();
     });
-    again = setInterval(collect, CRITICAL_COLLECT_INTERVAL);
+    again = setInterval(collect, PRESSURE_COLLECT_INTERVAL);
     again.unref();
   });
   return () => {

@@ -121,7 +121,7 @@ export const proxySpecs = {
   // The default was measured in bench/proxy (docs/benchmarks.md).
   gcAssistBytes: bytes({
     env: 'PROXY_GC_ASSIST',
-    doc: "Run a young-generation GC (a scavenge, well under a millisecond) after every this many response bytes relayed. Each socket read allocates a fresh buffer that V8 otherwise frees only after tens of MiB of them pile up; this keeps most of that garbage near the given size (bench medians, RSS growth over 64 × 256 MB downloads: 41 MiB vs 52 MiB without). With it on, a full GC (concurrent) also frees the proxy's dead cache copies once 2 × MAX_BUFFER_SIZE of them have died, and the gateway starts one when memory turns critical and every 2 s while it stays so (dead Buffers outside a small heap otherwise wait for tens of seconds). Enables V8's gc() for this process at runtime (new vm contexts see a gc global). 0 turns all of this off.",
+    doc: "Run a young-generation GC (a scavenge, well under a millisecond) after every this many response bytes relayed. Each socket read allocates a fresh buffer that V8 otherwise frees only after tens of MiB of them pile up; this keeps most of that garbage near the given size (bench medians, RSS growth over 64 × 256 MB downloads: 41 MiB vs 52 MiB without). With it on, a full GC (concurrent) also frees the proxy's dead cache copies once 2 × MAX_BUFFER_SIZE of them have died, and the gateway starts one when memory turns warning or critical and every 2 s until it is healthy again (dead Buffers outside a small heap otherwise wait for tens of seconds). Enables V8's gc() for this process at runtime (new vm contexts see a gc global). 0 turns all of this off.",
     default: 8 * 1024 * 1024,
     min: 0,
     max: 1024 ** 3,

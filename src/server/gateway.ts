@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import PromRegistry from 'prom-client/lib/registry.js';
 import type { Config } from '../config/schema.js';
 import { HeadroomError } from '../errors.js';
-import { collectOnCritical, fullGc } from '../proxy/gc-assist.js';
+import { collectUnderPressure, fullGc } from '../proxy/gc-assist.js';
 import { createMemoryMonitor } from '../monitor/index.js';
 import type { MemoryMonitor } from '../monitor/types.js';
 import { createCache } from '../cache/index.js';
@@ -159,11 +159,12 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       admin: mount(cacheAdminRoutes, { cache }),
       metrics: (r) => registerCacheMetrics(r, cache),
     });
-    // What the cache and the proxy drop at critical is freed by a full GC started right then.
+    // What the cache and the proxy drop under pressure is freed by a full GC started right then, and
+    // every 2 s until memory is healthy again.
     const collect = fullGc(config.proxy.gcAssist);
     if (collect) {
-      const stop = collectOnCritical(monitor, collect);
-      parts.push({ name: 'gc-on-critical', close: async () => stop() });
+      const stop = collectUnderPressure(monitor, collect);
+      parts.push({ name: 'gc-under-pressure', close: async () => stop() });
     }
 
     // One admission controller for proxy and image fetches: MAX_CONCURRENT_CONNECTIONS is a

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { collectOnCritical, createGcAssist, CRITICAL_COLLECT_INTERVAL } from '../../src/proxy/gc-assist.js';
+import { collectUnderPressure, createGcAssist, PRESSURE_COLLECT_INTERVAL } from '../../src/proxy/gc-assist.js';
 import { FakePressure } from '../helpers/pressure.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -45,30 +45,30 @@ test('without --expose-gc (production): gc comes from a vm context and globalThi
   assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), { runs: 1, gcOnGlobal: 'undefined' });
 });
 
-test('collectOnCritical collects after the turn to critical (once the other listeners ran), again every 2 s while it lasts, and stops', async (t) => {
+test('collectUnderPressure collects after the turn to warning or critical (once the other listeners ran), again every 2 s until healthy, and stops', async (t) => {
   t.mock.timers.enable({ apis: ['setInterval', 'setImmediate'] });
   const monitor = new FakePressure();
   const order: string[] = [];
   monitor.onPressure((level) => order.push(`cache saw ${level}`));
   let runs = 0;
-  const stop = collectOnCritical(monitor, () => {
+  const stop = collectUnderPressure(monitor, () => {
     runs++;
     order.push('collect');
   });
   monitor.emit('warning');
-  monitor.emit('critical');
   monitor.emit('critical'); // no second schedule
-  t.mock.timers.runAll();
-  assert.deepEqual(order.slice(0, 4), ['cache saw warning', 'cache saw critical', 'cache saw critical', 'collect']);
-  runs = 0;
-  t.mock.timers.tick(CRITICAL_COLLECT_INTERVAL * 3);
-  assert.equal(runs, 3, 'again while critical');
   monitor.emit('warning');
-  t.mock.timers.tick(CRITICAL_COLLECT_INTERVAL * 3);
+  t.mock.timers.runAll();
+  assert.deepEqual(order.slice(0, 4), ['cache saw warning', 'cache saw critical', 'cache saw warning', 'collect']);
+  runs = 0;
+  t.mock.timers.tick(PRESSURE_COLLECT_INTERVAL * 3);
+  assert.equal(runs, 3, 'again while not healthy (a warning left after a burst kept ~90 MiB of dead Buffers)');
+  monitor.emit('healthy');
+  t.mock.timers.tick(PRESSURE_COLLECT_INTERVAL * 3);
   assert.equal(runs, 3, 'not once it is over');
   monitor.emit('critical');
   stop();
-  t.mock.timers.tick(CRITICAL_COLLECT_INTERVAL * 3);
+  t.mock.timers.tick(PRESSURE_COLLECT_INTERVAL * 3);
   assert.equal(runs, 3, 'the undo cancels what was pending');
   assert.equal(monitor.listeners.size, 1, 'unsubscribed');
 });
