@@ -71,7 +71,7 @@ export interface TeeBudget {
 /**
  * Copies a body while it streams; abandoned (and its chunks dropped) past its byte bound, past the
  * budget all copies share, or once memory is under pressure. release() gives its bytes back to the
- * budget when its exchange ends, stored or not.
+ * budget when its exchange ends; a copy being stored keeps them until its write is done (keep()).
  */
 export class Tee {
   chunks: Buffer[] = [];
@@ -99,21 +99,41 @@ export class Tee {
     this.chunks.push(chunk);
   }
   release(): void {
-    const b = this.budget;
-    b.held -= this.counted;
-    b.released += this.counted;
+    const bytes = this.counted;
     this.counted = 0;
     this.chunks = [];
-    // Once a budget's worth of copies is dead, a full GC frees them: at most one per budget, and
-    // one per COLLECT_INTERVAL (a second was too slow: a burst of 20 × 4 MB copies in a 256 MiB
-    // pod was OOM-killed between two).
-    if (b.collect !== undefined && b.released >= b.max) {
-      const now = performance.now();
-      if (now - b.collectedAt < COLLECT_INTERVAL) return;
-      b.released = 0;
-      b.collectedAt = now;
-      b.collect();
-    }
+    giveBack(this.budget, bytes);
+  }
+  /**
+   * The copy's bytes stay counted against the budget until the returned function is called (once
+   * the stored entry is written), not until its exchange ends: the entry (and the chunks it was
+   * made of) is held until then, and a burst whose copies finished faster than the disk wrote them
+   * held tens of them at once (a 256 MiB pod OOM-killed by 40 × 9 MB cacheable responses).
+   */
+  keep(): () => void {
+    const bytes = this.counted;
+    this.counted = 0;
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      giveBack(this.budget, bytes);
+    };
+  }
+}
+
+function giveBack(b: TeeBudget, bytes: number): void {
+  b.held -= bytes;
+  b.released += bytes;
+  // Once a budget's worth of copies is dead, a full GC frees them: at most one per budget, and
+  // one per COLLECT_INTERVAL (a second was too slow: a burst of 20 × 4 MB copies in a 256 MiB
+  // pod was OOM-killed between two).
+  if (b.collect !== undefined && b.released >= b.max) {
+    const now = performance.now();
+    if (now - b.collectedAt < COLLECT_INTERVAL) return;
+    b.released = 0;
+    b.collectedAt = now;
+    b.collect();
   }
 }
 
@@ -365,10 +385,14 @@ export function createResponseCache(options: ResponseCacheOptions) {
     for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'etag') etag = headers[i + 1];
     const meta: EntryMeta = { status, headers: stripAge(headers), storedAt: now, expiresAt: now + ttl * 1000, age: facts.age, vary, etag };
     stats.stored++;
+    const written = tee.keep();
     // transfer: the entry is a fresh Buffer of its own, taken as it is rather than copied again.
-    cache.set(key, encodeEntry(meta, tee.chunks, tee.size), { ttl: ttl * 1000, tags, transfer: true }).catch(() => {
-      stats.stored--;
-    });
+    cache
+      .set(key, encodeEntry(meta, tee.chunks, tee.size), { ttl: ttl * 1000, tags, transfer: true })
+      .catch(() => {
+        stats.stored--;
+      })
+      .finally(written);
   }
 
   /**

@@ -283,6 +283,35 @@ describe('proxy response cache', () => {
     assert.equal(rc.stats().abandoned, 1);
   });
 
+  test('a stored copy keeps its share of the budget until the cache has written it (a slow disk cannot pile up entries)', async () => {
+    const writes: (() => void)[] = [];
+    const slow = mapCache();
+    const set = slow.set.bind(slow);
+    // A store whose writes finish only when the test says so (a disk slower than the network).
+    slow.set = (key, value, options) => new Promise<void>((resolve) => writes.push(() => void set(key, value, options).then(resolve)));
+    const rc = createResponseCache({ cache: slow, maxBufferSize: 1000, cacheAuthorized: false, canWrite: () => true });
+    const facts = { status: 200, cacheControl: 'max-age=60', vary: undefined, setCookie: false, age: 0 };
+    const copy = (key: string) => {
+      const tee = rc.begin(key, facts, -1, false, undefined)!.tee;
+      tee.push(Buffer.alloc(900));
+      return tee;
+    };
+    for (const key of ['proxy:a', 'proxy:b']) {
+      const tee = copy(key);
+      rc.store(key, tee, 60, 200, [], facts, { headers: {} });
+      tee.release(); // the exchange ended: the entry is still being written
+    }
+    assert.equal(rc.stats().copyingBytes, 1800, 'both entries are still held by their writes');
+    assert.equal(copy('proxy:c').abandoned, true, 'no room for a third copy meanwhile');
+    writes.shift()!();
+    await waitFor(() => rc.stats().copyingBytes === 900, 'the first write to give its bytes back');
+    const d = copy('proxy:d');
+    assert.equal(d.abandoned, false, 'room again');
+    d.release();
+    writes.shift()!();
+    await waitFor(() => rc.stats().copyingBytes === 0, 'every byte back');
+  });
+
   test("the upstream's X-Request-Id (one line or two) does not shift what is stored: no MISS comes back on a hit", async () => {
     const up = await startUpstream((req, res) => {
       const ids = req.url!.includes('two') ? ['up-1', 'up-2'] : ['up-1'];
