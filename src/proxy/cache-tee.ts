@@ -386,9 +386,14 @@ export function createResponseCache(options: ResponseCacheOptions) {
     const meta: EntryMeta = { status, headers: stripAge(headers), storedAt: now, expiresAt: now + ttl * 1000, age: facts.age, vary, etag };
     stats.stored++;
     const written = tee.keep();
-    // transfer: the entry is a fresh Buffer of its own, taken as it is rather than copied again.
-    cache
-      .set(key, encodeEntry(meta, tee.chunks, tee.size), { ttl: ttl * 1000, tags, transfer: true })
+    let storing: Promise<void>;
+    try {
+      // transfer: the entry is a fresh Buffer of its own, taken as it is rather than copied again.
+      storing = cache.set(key, encodeEntry(meta, tee.chunks, tee.size), { ttl: ttl * 1000, tags, transfer: true });
+    } catch (err) {
+      storing = Promise.reject(err); // a cache that throws instead of rejecting must not keep the bytes for good
+    }
+    storing
       .catch(() => {
         stats.stored--;
       })

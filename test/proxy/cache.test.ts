@@ -310,6 +310,14 @@ describe('proxy response cache', () => {
     d.release();
     writes.shift()!();
     await waitFor(() => rc.stats().copyingBytes === 0, 'every byte back');
+    // A cache that throws instead of rejecting does not keep the bytes for good.
+    slow.set = () => {
+      throw new Error('broken store');
+    };
+    const e = copy('proxy:e');
+    rc.store('proxy:e', e, 60, 200, [], facts, { headers: {} });
+    e.release();
+    await waitFor(() => rc.stats().copyingBytes === 0, 'the bytes back after a throwing set()');
   });
 
   test("the upstream's X-Request-Id (one line or two) does not shift what is stored: no MISS comes back on a hit", async () => {
