@@ -240,12 +240,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     const half = Math.ceil(entries.length / 2);
     largestAccepted = Math.min(largestAccepted, Math.max(1, Math.floor(b.body.length / 2)));
     rebuild(b, entries.slice(0, half));
-    const { body, entries: rest } = assemble(format, entries.slice(half));
-    const second: Batch = { body, entries: rest, cost: body.length + rest.length * ENTRY_OVERHEAD, failures: b.failures, inFlight: false };
-    batches.splice(batches.indexOf(b) + 1, 0, second);
-    batchBytes += second.cost;
-    // Each half carries the format's own framing: queued lines make room for it.
-    while (pendingBytes() > o.maxBytes && low.length + high.length > 0) dropHead(low.length > 0 ? low : high, 'cap');
+    addBatch(entries.slice(half), b.failures, batches.indexOf(b) + 1);
   }
 
   /** `b` now holds only `keep` (in place: the batch keeps its place and its failures). */
@@ -275,9 +270,14 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       bytes += next.cost;
       entries.push(next);
     }
+    addBatch(entries, 0, batches.length);
+  }
+
+  /** A batch of `entries` at `at` in `batches`, counted against the cap. */
+  function addBatch(entries: Entry[], failures: number, at: number): void {
     const { body, entries: viewed } = assemble(format, entries);
-    const b: Batch = { body, entries: viewed, cost: body.length + viewed.length * ENTRY_OVERHEAD, failures: 0, inFlight: false };
-    batches.push(b);
+    const b: Batch = { body, entries: viewed, cost: body.length + viewed.length * ENTRY_OVERHEAD, failures, inFlight: false };
+    batches.splice(at, 0, b);
     batchBytes += b.cost;
     // Loki's stream headers may take a little more than the lines did: queued lines make room.
     while (pendingBytes() > o.maxBytes && low.length + high.length > 0) dropHead(low.length > 0 ? low : high, 'cap');

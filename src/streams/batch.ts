@@ -12,8 +12,8 @@ function checkSource<T>(fn: string, items: Source<T>): void {
   throw new TypeError(`${fn}: items must be an iterable or an async iterable, got ${shown(items)}`);
 }
 
-function iterate<T>(fn: string, items: Source<T>): AsyncIterator<T> | Iterator<T> {
-  checkSource(fn, items);
+/** The source's iterator (checked by checkSource first). */
+function iterate<T>(items: Source<T>): AsyncIterator<T> | Iterator<T> {
   const asyncIterable = items as AsyncIterable<T>;
   if (typeof asyncIterable[Symbol.asyncIterator] === 'function') return asyncIterable[Symbol.asyncIterator]();
   return (items as Iterable<T>)[Symbol.iterator]();
@@ -51,7 +51,7 @@ export async function processBatch<T, R>(
   checkSource('processBatch', items);
   // Aborted before it starts: the source is not touched (a stream's iterator would attach to it).
   if (signal?.aborted) throw signal.reason;
-  const it = iterate('processBatch', items);
+  const it = iterate(items);
   const results: R[] = [];
   let next = 0;
   let failed = false;

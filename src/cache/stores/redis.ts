@@ -279,9 +279,14 @@ export class RedisStore implements L2Store {
   private async entry(key: string): Promise<Exclude<Reply, number>> {
     const r = await this.scripts.hrGetEntryBuffer(1, this.vkey(key), MAX_FRAME_BYTES);
     if (typeof r !== 'number') return r;
+    await this.dropCorrupt(key);
+    return null;
+  }
+
+  /** Counts a corrupt value and deletes its key (a failed delete is left for the next reader). */
+  private async dropCorrupt(key: string): Promise<void> {
     this.corrupt++;
     await this.client.del(this.vkey(key)).catch(() => undefined);
-    return null;
   }
 
   get(key: string): Promise<Encoded | undefined> {
@@ -321,8 +326,7 @@ export class RedisStore implements L2Store {
       return decodeFrame(key, r);
     } catch (err) {
       if (!(err instanceof CorruptError)) throw err;
-      this.corrupt++;
-      await this.client.del(this.vkey(key)).catch(() => undefined);
+      await this.dropCorrupt(key);
       return undefined;
     }
   }
