@@ -2,7 +2,20 @@
 // factory validates its arguments with these, and the gateway's IMAGE_* configuration is built
 // from the very same objects (src/config/sections/image.ts), so the two cannot drift.
 import { availableParallelism } from 'node:os';
-import { bool, bytes, duration, list, num, oneOf, optionsPlace, Refused, resolveOptions, type OptionSpec } from '../options/spec.js';
+import {
+  bool,
+  bytes,
+  duration,
+  formatBytes,
+  list,
+  num,
+  oneOf,
+  optionalBytes,
+  optionsPlace,
+  Refused,
+  resolveOptions,
+  type OptionSpec,
+} from '../options/spec.js';
 import { HeadroomError } from '../errors.js';
 import { originListProblem } from './origin-policy.js';
 import type { ImageServiceOptions } from './types.js';
@@ -23,6 +36,24 @@ function origins(c: { env: string; doc: string; itemText: string }): OptionSpec<
 
 // The defaults that depend on the machine; derived here only (the docs show the rule, not the number).
 const cores = availableParallelism();
+
+/** memoryBudget when not given and no memory limit is known. */
+export const DEFAULT_IMAGE_MEMORY_BUDGET = 1024 ** 3;
+/** The smallest memoryBudget (given or sized). */
+const MIN_IMAGE_MEMORY_BUDGET = 16 * 1024 ** 2;
+/** With a memory limit known, memoryBudget when not given is at most this share of it. */
+const IMAGE_SHARE_OF_LIMIT = 4;
+
+/**
+ * memoryBudget when not given: 1 GiB, or a quarter of the memory limit (the monitor's: its RSS
+ * limit or the container's) when that is smaller, never below 16 MiB. With the cache's default L1
+ * (an eighth, up to 64 MiB) the two bounded budgets stay within half the limit; the other half is
+ * the process itself (a 256 MiB pod gets 64 MiB, where 1 GiB of decodes could never fit).
+ */
+export function defaultImageMemoryBudget(memoryLimit: number | null | undefined): number {
+  if (!memoryLimit || !Number.isFinite(memoryLimit)) return DEFAULT_IMAGE_MEMORY_BUDGET;
+  return Math.max(MIN_IMAGE_MEMORY_BUDGET, Math.min(DEFAULT_IMAGE_MEMORY_BUDGET, Math.floor(memoryLimit / IMAGE_SHARE_OF_LIMIT)));
+}
 
 export const imageSpecs = {
   allowedOrigins: origins({
@@ -147,11 +178,12 @@ export const imageSpecs = {
     default: 'ceiling',
     values: ['ceiling', 'floor', 'ignore'] as const,
   }),
-  memoryBudget: bytes({
+  memoryBudget: optionalBytes({
     env: 'IMAGE_MEMORY_BUDGET',
-    doc: 'Estimated decode memory (width × height × 4 + source bytes) of all running transforms, plus the buffered sources of those waiting for a slot; a transform that does not fit waits, or gets 503 when nothing runs (one that would wait holding a source past the budget gets 503 at once). With a monitor RSS limit, current headroom is checked too.',
-    default: 1024 ** 3,
-    min: 16 * 1024 ** 2,
+    doc: "Estimated decode memory (width × height × 4 + source bytes) of all running transforms, plus the buffered sources of those waiting for a slot; a transform that does not fit waits, or gets 503 when nothing runs (one that would wait holding a source past the budget gets 503 at once). With a monitor RSS limit, current headroom is checked too. When not given and the monitor knows a limit (MEMORY_RSS_LIMIT or the container's), a quarter of that limit if it is less than 1 GiB, at least 16 MiB (a 256 MiB pod gets 64 MiB).",
+    default: undefined,
+    defaultText: `${formatBytes(DEFAULT_IMAGE_MEMORY_BUDGET)}, or a quarter of the memory limit if smaller`,
+    min: MIN_IMAGE_MEMORY_BUDGET,
     max: 64 * 1024 ** 3,
   }),
   keepMetadata: bool({
@@ -235,7 +267,8 @@ export function resolveImageOptions(given: ImageServiceOptions) {
     throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${err.message}; ${shapes.join('; ')}`);
   }
   if (shapes.length > 0) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${at.factory}: ${shapes.join('; ')}`);
-  return o;
+  const memoryLimit = (given.monitor as { current?: () => { rssLimit?: number | null } } | undefined)?.current?.().rssLimit;
+  return { ...o, memoryBudget: o.memoryBudget ?? defaultImageMemoryBudget(memoryLimit) };
 }
 
 export type ResolvedImageOptions = ReturnType<typeof resolveImageOptions>;

@@ -20,6 +20,7 @@ import { createAdmission } from '../admission/index.js';
 import { createProxy } from '../proxy/proxy.js';
 // The image pipeline loads with the first image request (lazy.ts).
 import { createLazyImageService } from '../image/lazy.js';
+import { DEFAULT_IMAGE_MEMORY_BUDGET } from '../image/options.js';
 import type { DemoOrigin } from '../demo/origin.js';
 import { buildApp, type RouteRegistrar } from './app.js';
 import { createGatewayLogger } from './logger.js';
@@ -227,6 +228,13 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       admission,
       logger: logger.child({ part: 'image' }),
     });
+    const imageBudget = image.stats().queue.memoryBudget;
+    if (config.image.memoryBudget === undefined && memoryLimit !== null && imageBudget < DEFAULT_IMAGE_MEMORY_BUDGET) {
+      logger.info(
+        { imageMemoryBudget: imageBudget, memoryLimit },
+        `IMAGE_MEMORY_BUDGET not set: image transforms reserve up to ${formatBytes(imageBudget)}, sized from the ${formatBytes(memoryLimit)} memory limit (set IMAGE_MEMORY_BUDGET to choose)`,
+      );
+    }
     parts.push({
       name: 'image',
       close: () => image.close(),

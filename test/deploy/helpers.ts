@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { allOptions, ConfigError, loadConfig, type Config } from '../../src/config/index.js';
 import { defaultL1Bytes } from '../../src/cache/options.js';
+import { defaultImageMemoryBudget } from '../../src/image/options.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEPLOY = join(ROOT, 'deploy');
@@ -62,8 +63,9 @@ const MiB = 2 ** 20;
  */
 export function checkMemory(config: Config, limitBytes: number, where: string): void {
   // CACHE_MAX_BYTES not given: sized from the limit the gateway's monitor would see.
-  const l1 = config.cache.maxBytes ?? defaultL1Bytes(config.monitor.rssLimit ?? limitBytes, config.cache.maxEntryBytes);
-  const budgets = l1 + config.image.memoryBudget;
+  const limit = config.monitor.rssLimit ?? limitBytes;
+  const l1 = config.cache.maxBytes ?? defaultL1Bytes(limit, config.cache.maxEntryBytes);
+  const budgets = l1 + (config.image.memoryBudget ?? defaultImageMemoryBudget(limit));
   assert.ok(
     budgets <= limitBytes / 2,
     `${where}: CACHE_MAX_BYTES + IMAGE_MEMORY_BUDGET = ${budgets / MiB} MiB, more than half of the ${limitBytes / MiB} MiB limit`,

@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { imageOptions } from '../../src/config/sections/image.js';
 import { HeadroomError } from '../../src/errors.js';
 import { createImageService, type ImageServiceOptions } from '../../src/image/index.js';
-import { imageSpecs, resolveImageOptions } from '../../src/image/options.js';
+import { DEFAULT_IMAGE_MEMORY_BUDGET, imageSpecs, resolveImageOptions } from '../../src/image/options.js';
 import type { SpecValues } from '../../src/options/spec.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { testCache } from './fixtures.js';
@@ -32,18 +32,45 @@ test('every default the factory uses is the configuration’s default', async ()
   const { image: config } = loadConfig({ env: {} }).config;
   const cache = testCache();
   const resolved = resolveImageOptions({ cache, allowedOrigins: [] });
-  for (const key of Object.keys(imageSpecs) as (keyof typeof imageSpecs)[]) assert.deepEqual(resolved[key], config[key], key);
+  for (const key of Object.keys(imageSpecs) as (keyof typeof imageSpecs)[])
+    if (key !== 'memoryBudget') assert.deepEqual(resolved[key], config[key], key);
+  // IMAGE_MEMORY_BUDGET unset is sized by the library: 1 GiB without a monitor that knows a limit.
+  assert.equal(config.memoryBudget, undefined);
+  assert.equal(resolved.memoryBudget, DEFAULT_IMAGE_MEMORY_BUDGET);
   // And what a service built without options actually runs with.
   await assertNoLeakedHandles(async () => {
     const image = createImageService({ cache, allowedOrigins: [] });
     const { queue, encoding } = image.stats();
     assert.equal(queue.concurrency, config.concurrency);
     assert.equal(queue.queueSize, config.queueSize);
-    assert.equal(queue.memoryBudget, config.memoryBudget);
+    assert.equal(queue.memoryBudget, DEFAULT_IMAGE_MEMORY_BUDGET);
     assert.equal(encoding?.concurrency, config.encodeConcurrency);
     await image.close();
     await cache.close();
   });
+});
+
+test("a memoryBudget not given is sized from the monitor's memory limit: a quarter, at most 1 GiB, at least 16 MiB", async () => {
+  const MiB = 1024 ** 2;
+  const cache = testCache();
+  const monitorWith = (rssLimit: number | null) =>
+    ({ status: () => 'healthy', current: () => ({ rssLimit }) }) as unknown as NonNullable<ImageServiceOptions['monitor']>;
+  const budget = (o: Partial<ImageServiceOptions>): number => resolveImageOptions({ cache, allowedOrigins: [], ...o }).memoryBudget;
+  assert.equal(budget({ monitor: monitorWith(256 * MiB) }), 64 * MiB, 'a 256 MiB pod');
+  assert.equal(budget({ monitor: monitorWith(8 * 1024 * MiB) }), 1024 * MiB, 'a large limit keeps the 1 GiB default');
+  assert.equal(budget({ monitor: monitorWith(null) }), 1024 * MiB, 'no limit known');
+  assert.equal(budget({ monitor: { status: () => 'healthy' } as unknown as ImageServiceOptions['monitor'] }), 1024 * MiB, 'no current()');
+  assert.equal(budget({ monitor: monitorWith(32 * MiB) }), 16 * MiB, 'never below 16 MiB');
+  assert.equal(budget({ monitor: monitorWith(256 * MiB), memoryBudget: 200 * MiB }), 200 * MiB, 'a budget given wins');
+  // The gateway's IMAGE_MEMORY_BUDGET left unset is the same.
+  const { image: config } = loadConfig({ env: {} }).config;
+  assert.equal(resolveImageOptions({ ...config, cache, monitor: monitorWith(256 * MiB) }).memoryBudget, 64 * MiB);
+  await assertNoLeakedHandles(async () => {
+    const image = createImageService({ cache, allowedOrigins: [], monitor: monitorWith(320 * MiB) });
+    assert.equal(image.stats().queue.memoryBudget, 80 * MiB);
+    await image.close();
+  });
+  await cache.close();
 });
 
 /** Asserts a HeadroomError HEADROOM_CONFIG_INVALID whose message has every fragment and no env var name. */

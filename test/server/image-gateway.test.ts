@@ -44,3 +44,26 @@ test('only the demo origin is exempt from the private-network guard', async () =
     await t.close();
   }
 });
+
+test('IMAGE_MEMORY_BUDGET unset: the transform budget is a quarter of the memory limit and the start-up log says so', async () => {
+  const MiB = 1024 ** 2;
+  // 480 MiB: a limit this test process stays well under; a quarter of it is 120 MiB (< 1 GiB).
+  const budget = async (t: { url: string }): Promise<number> =>
+    (await request(`${t.url}/admin/image-stats`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json().queue.memoryBudget;
+  const sized = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, MEMORY_RSS_LIMIT: '480MiB' });
+  try {
+    assert.equal(await budget(sized), 120 * MiB);
+    const line = sized.logs.find((l) => l.includes('IMAGE_MEMORY_BUDGET not set'));
+    assert.ok(line, 'one info line at start');
+    assert.match(JSON.parse(line).msg, /reserve up to 120 MiB, sized from the 480 MiB memory limit \(set IMAGE_MEMORY_BUDGET to choose\)/);
+  } finally {
+    await sized.close();
+  }
+  const given = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, MEMORY_RSS_LIMIT: '480MiB', IMAGE_MEMORY_BUDGET: '300MiB' });
+  try {
+    assert.equal(await budget(given), 300 * MiB);
+    assert.ok(!given.logs.some((l) => l.includes('IMAGE_MEMORY_BUDGET not set')));
+  } finally {
+    await given.close();
+  }
+});
