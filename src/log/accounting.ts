@@ -82,7 +82,7 @@ export interface RequestLedger {
   readonly held: number;
   readonly peak: number;
   readonly charged: number;
-  /** Ends the request: what it still holds is released; `route` is its template. Idempotent. */
+  /** Ends the request: what it still holds is released; `route` is its template (not a string: a TypeError, the ledger stays open). Idempotent. */
   end(route: string): RequestSummary;
 }
 
@@ -157,6 +157,9 @@ export function createRequestAccounting(options: RequestAccountingOptions = {}):
 
     end(route: string): RequestSummary {
       if (this.summary) return this.summary;
+      // Checked before anything changes: the ledger stays open for a correct end().
+      if (typeof route !== 'string')
+        throw new TypeError(`ledger.end(route): route must be a string (the route's template, e.g. "/users/:id"); got ${kindOf(route)}`);
       total -= this.held;
       this.held = 0;
       open.delete(this);

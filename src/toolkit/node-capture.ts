@@ -5,6 +5,7 @@ import type { RequestAccounting } from '../log/accounting.js';
 import type { BodyCapture } from '../log/capture.js';
 import type { NodeMiddleware, NodeRequest } from './node-middleware.js';
 import { HeadroomError } from '../errors.js';
+import { kindOf } from '../options/spec.js';
 
 const invalid = (message: string): HeadroomError => new HeadroomError('HEADROOM_CONFIG_INVALID', message);
 
@@ -87,7 +88,9 @@ function templateUnder(router: RouterLike | undefined, rest: string, depth: numb
  * `accounting.charge(n)`), charges the captured bodies when `capture` is given, and ends the
  * ledger — releasing whatever it still holds — when the response closes, aborted or not.
  * `route` (optional) names the request's route when the Express template is not known (the NestJS
- * module passes the handler its interceptor saw).
+ * module passes the handler its interceptor saw). It runs when the response has closed, where an
+ * error could only crash the process: a `route` that throws or returns anything but a string
+ * leaves the request to the template, as undefined does.
  */
 export function accountingMiddleware(
   accounting: RequestAccounting,
@@ -97,10 +100,20 @@ export function accountingMiddleware(
   if (!accounting || typeof accounting.open !== 'function')
     throw invalid('accountingMiddleware(accounting): accounting must be made by createRequestAccounting()');
   checked(capture, 'accountingMiddleware(accounting, capture)');
+  if (route !== undefined && typeof route !== 'function')
+    throw invalid(`accountingMiddleware(accounting, capture, route): route must be a function (req) => string | undefined; got ${kindOf(route)}`);
+  const named = (req: NodeRequest): string | undefined => {
+    try {
+      const r = route?.(req);
+      return typeof r === 'string' ? r : undefined;
+    } catch {
+      return undefined;
+    }
+  };
   return (req, res, next) => {
     const ledger = accounting.open();
     capture?.tap(req, res, (delta) => ledger.charge(delta));
-    res.once('close', () => ledger.end(route?.(req) ?? routeOf(req)));
+    res.once('close', () => ledger.end(named(req) ?? routeOf(req)));
     accounting.run(ledger, next);
   };
 }

@@ -86,3 +86,25 @@ test('two huge charges cannot make the total Infinity, fractions count as whole 
   assert.equal(accounting.held(), 0);
   await accounting.close();
 });
+
+test('ledger.end() refuses a route that is not a string and leaves the ledger open for a correct end()', async () => {
+  const accounting = createRequestAccounting();
+  const a = accounting.open();
+  a.charge(300);
+  for (const bad of [undefined, null, 42, { path: '/a' }])
+    assert.throws(
+      () => a.end(bad as unknown as string),
+      { name: 'TypeError', message: /^ledger\.end\(route\): route must be a string .*; got / },
+      String(bad),
+    );
+  assert.equal(accounting.held(), 300, 'nothing released by a refused end()');
+  assert.deepEqual(accounting.routes(), []);
+  assert.equal(a.end('/a').charged, 300);
+  assert.equal(accounting.held(), 0);
+  assert.deepEqual(
+    accounting.routes().map((r) => r.route),
+    ['/a'],
+  );
+  assert.equal(a.end(undefined as unknown as string).route, '/a', 'idempotent: an ended ledger gives its summary back');
+  await accounting.close();
+});

@@ -195,3 +195,41 @@ test('Express: a route under a mount path with parameters is named by its templa
     }
   });
 });
+
+test("accountingMiddleware's route function: not a function is refused; one that throws or returns a non-string leaves the template, and the process stays up", async () => {
+  assert.throws(
+    () => accountingMiddleware(createRequestAccounting(), undefined, 'GET /x' as unknown as () => string),
+    /accountingMiddleware\(accounting, capture, route\): route must be a function \(req\) => string \| undefined; got string$/,
+  );
+  await assertNoLeakedHandles(async () => {
+    const accounting = createRequestAccounting();
+    const answers: unknown[] = [
+      () => {
+        throw new Error('route lookup failed');
+      },
+      () => 42,
+      () => 'named',
+    ];
+    let next = 0;
+    const app = express();
+    app.use(accountingMiddleware(accounting, undefined, () => (answers[next++] as () => string)()));
+    app.get('/items/:id', (_req, res) => void res.json({ ok: true }));
+    const local = await listenLocal(app);
+    try {
+      for (let i = 0; i < answers.length; i++) {
+        const res = await fetch(`${local.url}/items/${i}`);
+        assert.equal(res.status, 200);
+        await res.text();
+      }
+      const routes = await waitFor(() => {
+        const r = accounting.routes();
+        return r.reduce((n, x) => n + x.requests, 0) === answers.length ? r : undefined;
+      }, 'every request ended');
+      assert.deepEqual(Object.fromEntries(routes.map((r) => [r.route, r.requests])), { '/items/:id': 2, named: 1 });
+      assert.equal(accounting.held(), 0);
+    } finally {
+      await local.close();
+      await accounting.close();
+    }
+  });
+});
