@@ -101,7 +101,9 @@ export function accountingMiddleware(
     throw invalid('accountingMiddleware(accounting): accounting must be made by createRequestAccounting()');
   checked(capture, 'accountingMiddleware(accounting, capture)');
   if (route !== undefined && typeof route !== 'function')
-    throw invalid(`accountingMiddleware(accounting, capture, route): route must be a function (req) => string | undefined; got ${kindOf(route)}`);
+    throw invalid(
+      `accountingMiddleware(accounting, capture, route): route must be a function (req) => string | undefined; got ${kindOf(route)}`,
+    );
   const named = (req: NodeRequest): string | undefined => {
     try {
       const r = route?.(req);
