@@ -145,4 +145,8 @@ export class Breaker {
   reset(): void {
     this.until = 0;
   }
+  /** Milliseconds until L2 may be tried again (0 when closed). */
+  remaining(): number {
+    return this.open ? this.until - Date.now() : 0;
+  }
 }

@@ -38,6 +38,8 @@ interface Answer<T> {
 
 /** L2 was not asked or did not answer (breaker open, failure, closing): not the same as a miss. */
 const FAILED = Symbol('l2 failed');
+/** Soonest retry of what L2 did not take (with breakDuration 0 the breaker never waits). */
+const MIN_APPLY_RETRY_MS = 250;
 type Failed = typeof FAILED;
 
 export class TieredCache implements Cache {
@@ -54,6 +56,8 @@ export class TieredCache implements Cache {
   /** What L2 did not take while it failed or was skipped (see unapplied.ts). */
   private unapplied: Unapplied | undefined;
   private applying: Promise<boolean> | undefined;
+  /** The next try of what L2 did not take, when no call of this instance's tries it first (scheduleApply). */
+  private applyTimer: NodeJS.Timeout | undefined;
   private readonly defaultTtl: number;
   private readonly loaderTimeout: number;
   private readonly shrinkRatio: number;
@@ -493,6 +497,7 @@ export class TieredCache implements Cache {
       this.endedByClose = new HeadroomError('HEADROOM_DRAINING', 'the cache was closed while setStream was reading the stream');
       for (const r of this.streaming) r.destroy(this.endedByClose);
       clearInterval(this.timer);
+      clearTimeout(this.applyTimer);
       this.unsubscribe?.();
       this.gens?.close();
       await Promise.all([this.bus?.close(), this.l2?.close()]);
@@ -656,7 +661,31 @@ export class TieredCache implements Cache {
   /** Where a change L2 did not take is kept (undefined without L2, or while closing: nothing will apply it). */
   private notApplied(): Unapplied | undefined {
     if (this.l2 === undefined || this.closing !== undefined) return undefined;
+    this.scheduleApply();
     return (this.unapplied ??= new Unapplied());
+  }
+
+  /**
+   * Tries what L2 did not take again once the breaker lets L2 be tried, and again after each
+   * failure, without waiting for this instance's next L2 call: an instance that goes quiet (or
+   * serves the key from L1) may make none for long, and until then the other instances read L2's
+   * older copy (a write Redis refused for maxmemory, with Redis otherwise up: no reconnect to
+   * trigger it either).
+   */
+  private scheduleApply(): void {
+    if (this.applyTimer !== undefined || this.closing !== undefined) return;
+    this.applyTimer = setTimeout(
+      () => {
+        this.applyTimer = undefined;
+        if (this.unapplied === undefined || this.closing !== undefined) return;
+        if (this.breaker.open) return this.scheduleApply();
+        void this.applyUnapplied().then((applied) => {
+          if (!applied) this.scheduleApply();
+        });
+      },
+      Math.max(MIN_APPLY_RETRY_MS, this.breaker.remaining()),
+    );
+    this.applyTimer.unref();
   }
 
   /** Applies what L2 missed (one run at a time); false when L2 failed again (kept for the next try). */

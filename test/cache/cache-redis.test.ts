@@ -240,6 +240,41 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
     }
   });
 
+  test('a write Redis refused (maxmemory, noeviction) becomes a delete of the old value without another call of that instance', async () => {
+    // Its own server: the memory limit must not reach the other tests' Redis.
+    const own = await startRedis();
+    const admin = new Redis(own.url);
+    const mk = () => createCache({ redis: { url: own.url, keyPrefix: 'oom:' }, breakDuration: 200 });
+    const a = mk();
+    const b = mk();
+    try {
+      await waitFor(
+        () => !!(a.stats().l2?.connected && b.stats().l2?.connected && a.stats().bus?.connected && b.stats().bus?.connected),
+        'connected',
+      );
+      await a.set('k', 'OLD', { ttl: 3_600_000 });
+      assert.equal(await b.get('k'), 'OLD');
+      const valueKeys = async (): Promise<string[]> =>
+        (await admin.keys('oom:*')).filter((k) => !k.endsWith(':bus') && !/:(pk|pt|epoch)/.test(k));
+      const stored = await valueKeys();
+      assert.equal(stored.length, 1, `one value key: ${stored.join(', ')}`);
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', '1'); // every write refused: "OOM command not allowed"
+      await a.set('k', 'NEW', { ttl: 3_600_000 });
+      assert.deepEqual(a.stats().l2?.unapplied, { keys: 1, tags: 0, all: false }, 'kept to apply again');
+      await admin.config('SET', 'maxmemory', '0');
+      // a makes no call from here on: its retry alone deletes the old value and tells b.
+      await waitFor(() => a.stats().l2?.unapplied?.keys === 0, 'applied without a call of a', 10_000);
+      await waitFor(async () => (await b.get('k')) === undefined, 'b no longer reads OLD');
+      assert.equal(await admin.exists(stored[0]!), 0, 'the old value is gone from Redis');
+    } finally {
+      await a.close();
+      await b.close();
+      admin.disconnect();
+      await own.stop();
+    }
+  });
+
   test('a write right after createCache is not lost: calls wait for the first connection', async () => {
     await assertNoLeakedHandles(async () => {
       const keyPrefix = `early${++n}:`;
