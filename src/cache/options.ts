@@ -477,7 +477,7 @@ export function resolveCacheOptions(given: CacheOptions | undefined): ResolvedCa
   const values = resolveGroups(at, groups, problems, 'l1');
   const top = pick(values, '', cacheSpecs);
   // The monitor's limit sizes an L1 whose maxBytes is not given (read once, here).
-  const memoryLimit = top.monitor?.current?.().rssLimit;
+  const memoryLimit = top.monitor?.current?.()?.rssLimit;
   return {
     ...top,
     l1: l1Values(pick(values, 'l1', l1Specs), top.defaultTtl, memoryLimit),

@@ -267,7 +267,7 @@ export function resolveImageOptions(given: ImageServiceOptions) {
     throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${err.message}; ${shapes.join('; ')}`);
   }
   if (shapes.length > 0) throw new HeadroomError('HEADROOM_CONFIG_INVALID', `${at.factory}: ${shapes.join('; ')}`);
-  const memoryLimit = (given.monitor as { current?: () => { rssLimit?: number | null } } | undefined)?.current?.().rssLimit;
+  const memoryLimit = (given.monitor as { current?: () => { rssLimit?: number | null } | undefined } | undefined)?.current?.()?.rssLimit;
   return { ...o, memoryBudget: o.memoryBudget ?? defaultImageMemoryBudget(memoryLimit) };
 }
 

@@ -194,6 +194,12 @@ describe('cache options: one home', () => {
       64 * MiB,
       'a monitor without current()',
     );
+    const noSample = {
+      status: () => 'healthy',
+      onPressure: () => () => {},
+      current: () => undefined,
+    } as unknown as CacheOptions['monitor'];
+    assert.equal(l1Of({ monitor: noSample }).maxBytes, 64 * MiB, 'a current() that gives nothing');
     const tiny = l1Of({ monitor: monitorWith(16 * MiB) });
     assert.deepEqual([tiny.maxBytes, tiny.maxEntryBytes], [4 * MiB, 4 * MiB], 'never below 4 MiB; maxEntryBytes follows it');
     assert.equal(

@@ -61,6 +61,8 @@ test("a memoryBudget not given is sized from the monitor's memory limit: a quart
   assert.equal(budget({ monitor: monitorWith(null) }), 1024 * MiB, 'no limit known');
   assert.equal(budget({ monitor: { status: () => 'healthy' } as unknown as ImageServiceOptions['monitor'] }), 1024 * MiB, 'no current()');
   assert.equal(budget({ monitor: monitorWith(32 * MiB) }), 16 * MiB, 'never below 16 MiB');
+  const noSample = { status: () => 'healthy', current: () => undefined } as unknown as ImageServiceOptions['monitor'];
+  assert.equal(budget({ monitor: noSample }), 1024 * MiB, 'a current() that gives nothing');
   assert.equal(budget({ monitor: monitorWith(256 * MiB), memoryBudget: 200 * MiB }), 200 * MiB, 'a budget given wins');
   // The gateway's IMAGE_MEMORY_BUDGET left unset is the same.
   const { image: config } = loadConfig({ env: {} }).config;
