@@ -3,6 +3,7 @@
 // DNS resolution and on the connected socket (see guarded-agent.ts).
 import { isIP } from 'node:net';
 import { HeadroomError } from '../errors.js';
+import { redactUrl } from '../options/redact.js';
 import { isBlockedAddress } from './address.js';
 
 interface Rule {
@@ -20,9 +21,15 @@ export const ORIGIN_SYNTAX =
 
 const ENTRY = /^(?:(https?):\/\/)?(\*\.)?([A-Za-z0-9.-]+|\[[^\]]*\])(?::(\d{1,5}))?\/?$/i;
 
+/** An entry as errors quote it: the password of a user:password@ in it hidden, with or without a scheme. */
+function quoted(entry: string): string {
+  if (!entry.includes('@')) return entry;
+  return entry.includes('//') ? redactUrl(entry) : redactUrl(`//${entry}`).slice(2);
+}
+
 /** Parses one entry, or says why it is not an origin (quoting just that entry; see ORIGIN_SYNTAX). */
 export function parseOriginRule(entry: string): Rule | string {
-  const bad = (why?: string): string => `"${entry}" is not an origin${why ? ` (${why})` : ''}`;
+  const bad = (why?: string): string => `"${quoted(entry)}" is not an origin${why ? ` (${why})` : ''}`;
   const m = ENTRY.exec(entry.trim());
   if (!m) {
     if (entry.includes('[') && !/\[[^\]]*\]/.test(entry)) return bad('the [ of an IPv6 address has no closing ]');

@@ -74,3 +74,17 @@ test('entries are normalised as WHATWG URL does, and an allowed IPv6 loopback st
   assert.equal(open.allowsPrivate(url), true);
   assert.equal(open.allowsPrivate(new URL('http://[2606:4700::1111]/a.png')), false);
 });
+
+test('a password in a bad entry is never printed: the whole problem hides it, with or without a scheme', () => {
+  for (const value of ['https://user:secretpw@img.example.com', 'user:secretpw@img.example.com', 'https://secretpw@img.example.com/x']) {
+    const p = problems({ IMAGE_ALLOWED_ORIGINS: value });
+    assert.equal(p.length, 1, p.join('\n'));
+    assert.ok(!p[0]!.includes('secretpw'), p[0]);
+    assert.match(p[0]!, /is not an origin/);
+    assert.match(p[0]!, /<hidden>@img\.example\.com/);
+  }
+  assert.throws(
+    () => createOriginPolicy({ ...loadConfig({ env: {} }).config.image, allowedOrigins: ['https://user:secretpw@img.example.com'] }),
+    (e: Error) => /user:<hidden>@img\.example\.com" is not an origin/.test(e.message) && !e.message.includes('secretpw'),
+  );
+});
