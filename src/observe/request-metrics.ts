@@ -4,8 +4,11 @@
 // Like the proxy's own counters, the hot path only bumps numbers in a Map of fixed buckets; the
 // series are built at scrape time. Every label is bounded: routes are templates the gateway
 // registered (anything else is `unmatched`), methods outside the common ones are `OTHER`, statuses
-// outside 100–599 are `other`, and past MAX_SERIES combinations new ones count as one
-// `overflow` series.
+// outside 100–599 are `other`, statuses no RFC names (237, 599: an upstream passing through what a
+// client asks for) are their class (`2xx`, `5xx`), and past MAX_SERIES combinations new ones count
+// as one `overflow` series per status class — so a client that fills the series with odd
+// combinations cannot hide later server errors from a `status=~"5.."` rule.
+import { STATUS_CODES } from 'node:http';
 import type { Metric, Registry } from 'prom-client';
 import { histogramValues, type Labels } from '../metrics/define.js';
 
@@ -35,6 +38,12 @@ interface Series {
   count: number;
 }
 
+/** The status label: the code when the RFCs name it, else its class; `other` outside 100–599. */
+function statusLabel(status: number): string {
+  if (!Number.isInteger(status) || status < 100 || status > 599) return 'other';
+  return STATUS_CODES[status] === undefined ? `${Math.floor(status / 100)}xx` : String(status);
+}
+
 function newSeries(route: string, method: string, status: string): Series {
   const statusClass = status === 'other' ? 'other' : `${status[0]}xx`;
   return { route, method, status, statusClass, buckets: new Float64Array(REQUEST_BUCKETS_SECONDS.length + 1), sum: 0, count: 0 };
@@ -42,18 +51,21 @@ function newSeries(route: string, method: string, status: string): Series {
 
 export class RequestMetrics {
   private readonly series = new Map<string, Series>();
-  /** Counts every request of a combination first seen once MAX_SERIES exist. */
-  private overflow: Series | undefined;
+  /** Counts every request of a combination first seen once MAX_SERIES exist, by status class. */
+  private readonly overflow = new Map<string, Series>();
 
   /** One request: its route template, method, status and duration. */
   observe(route: string, method: string, status: number, seconds: number): void {
     const m = METHODS.has(method) ? method : 'OTHER';
-    const st = Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : 'other';
+    const st = statusLabel(status);
     const key = `${route} ${m} ${st}`;
     let s = this.series.get(key);
     if (!s) {
-      if (this.series.size >= MAX_SERIES) s = this.overflow ??= newSeries(OVERFLOW_ROUTE, 'OTHER', 'other');
-      else this.series.set(key, (s = newSeries(route, m, st)));
+      if (this.series.size >= MAX_SERIES) {
+        const cls = st === 'other' ? st : `${st[0]}xx`;
+        s = this.overflow.get(cls);
+        if (!s) this.overflow.set(cls, (s = newSeries(OVERFLOW_ROUTE, 'OTHER', cls)));
+      } else this.series.set(key, (s = newSeries(route, m, st)));
     }
     let i = 0;
     while (i < REQUEST_BUCKETS_SECONDS.length && seconds > REQUEST_BUCKETS_SECONDS[i]!) i++;
@@ -64,13 +76,11 @@ export class RequestMetrics {
 
   /** Number of (route, method, status) series. */
   get size(): number {
-    return this.series.size + (this.overflow ? 1 : 0);
+    return this.series.size + this.overflow.size;
   }
 
   private all(): Series[] {
-    const all = [...this.series.values()];
-    if (this.overflow) all.push(this.overflow);
-    return all;
+    return [...this.series.values(), ...this.overflow.values()];
   }
 
   /** Registers both families on `registry`, built from the counts at scrape time. */

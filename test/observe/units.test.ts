@@ -143,16 +143,23 @@ test('LOG_FORMAT=pretty: the gateway logger writes pretty lines to its destinati
   assert.equal(many.join(''), '00:00:00.000 INFO  a\n00:00:00.000 INFO  b\n');
 });
 
-test('request metrics: past MAX_SERIES combinations new ones share one overflow series', async () => {
+test('request metrics: past MAX_SERIES combinations new ones share one overflow series per status class', async () => {
   const m = new RequestMetrics();
-  // An unknown method and an impossible status get fixed labels.
+  // An unknown method and an impossible status get fixed labels; a status no RFC names, its class.
   m.observe('/r0', 'BREW', 999, 0.2);
+  m.observe('/r0', 'GET', 237, 0.2);
   for (let i = 0; i < MAX_SERIES + 50; i++) m.observe(`/r${i}`, 'GET', 200, 0.01);
-  assert.equal(m.size, MAX_SERIES + 1);
+  // Server errors first seen after the cap still say they are server errors (status=~"5.." rules).
+  m.observe('/late', 'DELETE', 502, 0.01);
+  m.observe('/late', 'DELETE', 599, 0.01);
+  assert.equal(m.size, MAX_SERIES + 2);
   const registry = new Registry();
   m.register(registry);
   const text = await registry.metrics();
-  assert.match(text, new RegExp(`^headroom_http_requests_total\\{route="${OVERFLOW_ROUTE}",method="OTHER",status="other"\\} 51$`, 'm'));
+  assert.match(text, new RegExp(`^headroom_http_requests_total\\{route="${OVERFLOW_ROUTE}",method="OTHER",status="2xx"\\} 52$`, 'm'));
+  assert.match(text, new RegExp(`^headroom_http_requests_total\\{route="${OVERFLOW_ROUTE}",method="OTHER",status="5xx"\\} 2$`, 'm'));
+  assert.match(text, /^headroom_http_requests_total\{route="\/r0",method="GET",status="2xx"\} 1$/m);
+  assert.match(text, /^headroom_http_request_duration_seconds_count\{route="overflow",method="OTHER",status_class="5xx"\} 2$/m);
   assert.match(text, /^headroom_http_requests_total\{route="\/r0",method="OTHER",status="other"\} 1$/m);
   assert.match(text, /^headroom_http_request_duration_seconds_bucket\{route="\/r0",method="OTHER",status_class="other",le="0\.25"\} 1$/m);
 });
