@@ -5,11 +5,25 @@
 import { pino, type DestinationStream } from 'pino';
 
 // If stdout stops being read, at most this many bytes of log lines wait in memory; later lines
-// are dropped rather than letting the log grow the heap.
-const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+// are dropped rather than letting the log grow the heap — counted (dropped(), a metric) and
+// reported in a warn line once stdout is read again.
+export const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
+/** Log lines stdout did not take (its reader stopped and the pending bytes were at the cap). */
+export interface LogDrops {
+  lines: number;
+  bytes: number;
+}
 
 export interface LogOutput {
   stream: DestinationStream;
+  /** Lines dropped so far, in total. */
+  dropped(): LogDrops;
+  /**
+   * Calls `report` with the lines dropped since its last call each time stdout has taken
+   * everything pending again (the reader is back), so the loss is told in the log itself.
+   */
+  onRecovered(report: (since: LogDrops) => void): void;
   /**
    * Resolves once every line logged so far is written, or the destination has failed (a reader
    * that went away), or after `timeoutMs` (a reader that stopped reading). Logging ends here.
@@ -29,6 +43,24 @@ export function createLogOutput(fd = 1): LogOutput {
   stream.on('error', () => {
     failed = true;
   });
+  const drops: LogDrops = { lines: 0, bytes: 0 };
+  const told: LogDrops = { lines: 0, bytes: 0 };
+  let report: ((since: LogDrops) => void) | undefined;
+  stream.on('drop', (data: string | Buffer) => {
+    const text = String(data);
+    let lines = 0;
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lines++;
+    drops.lines += Math.max(1, lines);
+    drops.bytes += Buffer.byteLength(data);
+  });
+  // 'drain': everything pending was written (many times a second while logging flows).
+  stream.on('drain', () => {
+    if (!report || drops.lines === told.lines) return;
+    const since = { lines: drops.lines - told.lines, bytes: drops.bytes - told.bytes };
+    told.lines = drops.lines;
+    told.bytes = drops.bytes;
+    report(since);
+  });
   // Never write synchronously at exit: settle() has written what could be written, and a
   // synchronous retry loop on a dead or full pipe would keep the process from exiting.
   stream.flushSync = () => {};
@@ -36,6 +68,10 @@ export function createLogOutput(fd = 1): LogOutput {
   let settled: Promise<void> | undefined;
   return {
     stream,
+    dropped: () => ({ ...drops }),
+    onRecovered(r) {
+      report = r;
+    },
     settle: (timeoutMs) =>
       (settled ??= new Promise<void>((resolve) => {
         if (failed) return resolve();

@@ -4,8 +4,9 @@ import { allOptions, ConfigError, loadConfig, suggest } from '../config/index.js
 import { createGateway, type Gateway } from '../server/gateway.js';
 import { isHeadroomError } from '../errors.js';
 import { createGatewayLogger } from '../server/logger.js';
-import { createLogOutput } from './log-output.js';
+import { MAX_PENDING_BYTES, createLogOutput } from './log-output.js';
 import { fail } from './fail.js';
+import { formatBytes } from '../options/spec.js';
 
 // How long the exit waits for log lines to reach stdout once the gateway has stopped.
 const LOG_SETTLE_MS = 2_000;
@@ -63,8 +64,14 @@ export async function serve(argv: string[], version: string): Promise<void> {
   };
   const logs = createLogOutput();
   const { logger, shipper: logShipper } = await createGatewayLogger(loaded.config, logs.stream).catch(refusedAtStart);
+  logs.onRecovered(({ lines, bytes }) =>
+    logger.warn(
+      { droppedLines: lines, droppedBytes: bytes },
+      `stdout was not read fast enough: ${lines} log lines (${formatBytes(bytes)}) were dropped while ${formatBytes(MAX_PENDING_BYTES)} of them waited (headroom_log_stdout_dropped_lines_total counts them)`,
+    ),
+  );
   for (const w of loaded.warnings) logger.warn(w);
-  const gateway: Gateway = await createGateway(loaded.config, { logger, logShipper, version }).catch(refusedAtStart);
+  const gateway: Gateway = await createGateway(loaded.config, { logger, logShipper, logOutput: logs, version }).catch(refusedAtStart);
 
   const stopListening = (): void => {
     for (const s of SIGNALS) process.off(s, onSignal);

@@ -91,3 +91,13 @@ export function registerLogShipMetrics(registry: Registry, shipper: Pick<LogShip
   );
   registerSpillMetrics(registry, read);
 }
+
+/** headroom serve's stdout: the log lines it dropped while its reader did not keep up. */
+export function registerLogOutputMetrics(registry: Registry, output: { dropped(): { lines: number } }): void {
+  const m = partMetrics(registry, () => output.dropped());
+  m.counter(
+    'headroom_log_stdout_dropped_lines_total',
+    'Log lines headroom serve dropped because stdout was not read (16 MiB of lines waiting); a warn line tells each loss once stdout is read again.',
+    (s) => s.lines,
+  );
+}

@@ -26,7 +26,7 @@ import { buildApp, type RouteRegistrar } from './app.js';
 import { createGatewayLogger } from './logger.js';
 import { reportShipping } from './ship-report.js';
 import type { LogShipper } from '../log/types.js';
-import { registerLogShipMetrics } from '../metrics/log.js';
+import { registerLogOutputMetrics, registerLogShipMetrics } from '../metrics/log.js';
 import { registerDashboardMetrics } from '../metrics/dashboard.js';
 import { registerRequestAccountingMetrics } from '../metrics/accounting.js';
 import type { RequestAccounting } from '../log/accounting.js';
@@ -92,6 +92,8 @@ export interface GatewayOptions {
    * and closes it after its own last log line. Without `logger`, the gateway makes both itself.
    */
   logShipper?: LogShipper;
+  /** Where `logger` writes (headroom serve's stdout): the lines it dropped become a metric. */
+  logOutput?: { dropped(): { lines: number } };
   /** Named in the start-up summary line. */
   version?: string;
   /** Tests and benchmarks only: loses incoming cache bus messages on purpose (createCache's busFaults). */
@@ -282,6 +284,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     registerProcessMetrics(registry);
     for (const p of parts) p.metrics?.(registry);
     if (logShipper) registerLogShipMetrics(registry, logShipper);
+    if (options.logOutput) registerLogOutputMetrics(registry, options.logOutput);
     shipReport = logShipper && reportShipping(logShipper, logger);
     requestMetrics.register(registry);
 

@@ -12,7 +12,10 @@ test('promtool check metrics finds nothing in headroom_* on a live /metrics', as
   if (!promtoolOrSkip('metrics-promtool')) return t.skip('promtool not installed');
   // With Redis the cache has its invalidation bus too, so those families get samples as well.
   const redis: RedisServer | undefined = redisAvailable() ? await startRedis() : undefined;
-  const gw = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, ...(redis ? { REDIS_URL: redis.url } : {}) });
+  // headroom serve passes its stdout's drop count (here a stand-in that dropped 3 lines).
+  const gw = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, ...(redis ? { REDIS_URL: redis.url } : {}) }, undefined, {
+    logOutput: { dropped: () => ({ lines: 3 }) },
+  });
   try {
     assert.equal((await request(`${gw.url}/api/items`)).status, 200);
     assert.equal((await request(`${gw.url}/api/items`)).status, 200); // cache hit
@@ -32,6 +35,7 @@ test('promtool check metrics finds nothing in headroom_* on a live /metrics', as
       redis ? [] : ['headroom_cache_bus_messages_total'],
     );
     assert.match(text, /^headroom_proxy_upstream_latency_seconds_count [1-9]/m);
+    assert.match(text, /^headroom_log_stdout_dropped_lines_total 3$/m);
     assert.match(text, /^headroom_heap_growth_bytes_per_second NaN$/m, 'an unknown value is written NaN');
 
     const findings = await promtoolCheckMetrics(text);
