@@ -56,7 +56,9 @@ export function createRequestObserver(accessLog: AccessLog, metrics: RequestMetr
       url: r.req.url ?? '/',
       status,
       ms,
-      bytesIn: note ? note.bytesIn : Number(r.req.headers['content-length']) || 0,
+      // A gateway route's body is not counted as it arrives: its Content-Length once it arrived
+      // whole, else 0 (a client's claim alone is not logged: Content-Length 999999999 and 5 bytes).
+      bytesIn: note ? note.bytesIn : r.req.complete ? Number(r.req.headers['content-length']) || 0 : 0,
       // Exact for HTTP/1.1 keep-alive; a pipelined predecessor still flushing would be counted here.
       bytesOut: Math.max(0, (r.socket.bytesWritten ?? 0) - r.bytesBefore),
       cache: note ? note.cache : r.cache,

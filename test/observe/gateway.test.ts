@@ -1,6 +1,8 @@
 // Access log, request ids, Cache-Status and request metrics on a real gateway in front of a real
 // upstream, with the gateway's log captured in memory.
 import { test } from 'node:test';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
@@ -217,6 +219,33 @@ test('access log: fields of proxied, image and app requests; no query values, no
       await up.close();
     }
   });
+});
+
+test("access log bytesIn of a gateway route: the body's length once it arrived whole, never a client's claim alone", async () => {
+  const t = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN });
+  try {
+    const [host, port] = [new URL(t.url).hostname, Number(new URL(t.url).port)];
+    const raw = async (text: string): Promise<void> => {
+      const socket = connect(port, host);
+      await once(socket, 'connect');
+      socket.end(text);
+      socket.resume();
+      await once(socket, 'close');
+    };
+    // A claim of 999999999 bytes, 5 sent, then the connection closes.
+    await raw('POST /nope HTTP/1.1\r\nHost: x\r\nX-Request-Id: forged-1\r\nContent-Length: 999999999\r\n\r\nhello');
+    assert.equal((await accessLineOf(t, 'forged-1')).bytesIn, 0);
+    // A body the route read (Fastify parses a JSON body before the handler).
+    await raw(
+      `POST /admin/cache/clear HTTP/1.1\r\nHost: x\r\nX-Request-Id: whole-1\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\n` +
+        'Content-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{"a":1}',
+    );
+    const whole = await accessLineOf(t, 'whole-1');
+    assert.equal(whole.status, 200);
+    assert.equal(whole.bytesIn, 7);
+  } finally {
+    await t.close();
+  }
 });
 
 test('Cache-Status (RFC 9211) and X-Cache on proxied and image responses, and in the access log', async () => {
