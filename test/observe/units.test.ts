@@ -122,6 +122,16 @@ test('pretty format: terminal control characters in messages and values are esca
   assert.ok(![...line.trimEnd()].some((c) => c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f)), line);
   assert.match(line, /a\\u001b\[31mred/);
   assert.match(line, /c1="ok\\u0085"/);
+  // Keys too, and the bidi overrides that make the text after them read backwards.
+  const odd = prettyLine(JSON.stringify({ level: 30, time: 0, msg: 'm', 'k\nfake=1': 'v\u202egnp.exe', '\u001b[2J': 1 }));
+  assert.ok(![...odd.trimEnd()].some((c) => c.charCodeAt(0) < 0x20 || c === '\u202e'), odd);
+  assert.match(odd, /"k\\nfake=1"="v\\u202egnp\.exe"/);
+  assert.match(odd, /"\\u001b\[2J"=1/);
+});
+
+test('pretty format: a line whose own time Date cannot hold is shown at the current time, not thrown', () => {
+  const line = prettyLine('{"level":30,"time":1,"msg":"x","time":1e20}');
+  assert.match(line, /^\d\d:\d\d:\d\d\.\d{3} INFO {2}x\n$/);
 });
 
 test('LOG_FORMAT=pretty: the gateway logger writes pretty lines to its destination and JSON stays the default', async () => {
