@@ -14,6 +14,8 @@ import { histogramValues, type Labels } from '../metrics/define.js';
 
 /** The route label of a request no route matched (404s, 405s, scans). */
 export const UNMATCHED_ROUTE = 'unmatched';
+/** The route label of a request refused before any route could run (Node's parser, CONNECT, an unmet Expect). */
+export const REJECTED_ROUTE = 'rejected';
 /** The route label once MAX_SERIES combinations exist. */
 export const OVERFLOW_ROUTE = 'overflow';
 /** Most (route, method, status) combinations kept. */

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { ProxyNote } from '../proxy/note.js';
 import type { CacheOutcome } from '../cache/cache-status.js';
 import type { AccessLog } from './access-log.js';
-import type { RequestMetrics } from './request-metrics.js';
+import { REJECTED_ROUTE, type RequestMetrics } from './request-metrics.js';
 
 /** Status logged and counted for a response closed before its head was sent (nginx's "client closed request"). */
 export const CLIENT_CLOSED_STATUS = 499;
@@ -37,6 +37,11 @@ export interface RequestObserver {
   begin(req: IncomingMessage, res: ServerResponse, reqId: string, route: string, note?: ProxyNote): void;
   /** Records how a cache took part in a request begun with begin() (for routes that say so in X-Cache). */
   cacheOutcome(res: ServerResponse, outcome: CacheOutcome): void;
+  /**
+   * Counts a request refused before it reached a route (a malformed request Node's parser threw
+   * out, CONNECT, an unmet Expect), answered with `status`: route `rejected`, method `OTHER`.
+   */
+  rejected(status: number): void;
 }
 
 export function createRequestObserver(accessLog: AccessLog, metrics: RequestMetrics): RequestObserver {
@@ -86,6 +91,9 @@ export function createRequestObserver(accessLog: AccessLog, metrics: RequestMetr
     cacheOutcome(res, outcome) {
       const r = (res as Observed)[kRecord];
       if (r) r.cache = outcome;
+    },
+    rejected(status) {
+      metrics.observe(REJECTED_ROUTE, 'OTHER', status, 0);
     },
   };
 }

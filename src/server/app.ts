@@ -12,7 +12,7 @@ import { authorityProblem, droppedHeaderLines, hostFromTarget, hostProblem, orig
 import { declaresBody } from '../proxy/respond.js';
 import { continueOnRead } from '../toolkit/continue.js';
 import { boundUnread } from '../proxy/respond.js';
-import { clientErrorHandler, refuseUnservable } from './client-error.js';
+import { createClientErrorHandler, refuseUnservable } from './client-error.js';
 import { registerCompression } from './compress.js';
 import { installErrorHandlers } from './error-handler.js';
 import { withRequestSerializer } from './logger.js';
@@ -51,6 +51,8 @@ function trustedProxies(trust: TrustProxy): boolean | string[] | ((address: stri
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options;
+  // Requests refused before any route: counted in the request metrics with route "rejected".
+  const rejected = options.observer && ((status: number) => options.observer!.rejected(status));
   const app = Fastify({
     // Request URLs are logged with credentials hidden, whichever pino logger was passed in.
     loggerInstance: withRequestSerializer(options.logger) as FastifyBaseLogger,
@@ -58,7 +60,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: trustedProxies(config.server.trustProxy),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    clientErrorHandler,
+    clientErrorHandler: createClientErrorHandler(rejected),
     // Node would answer a Host-less HTTP/1.1 request itself, a bare 400 without the error format or
     // a request id: the gateway refuses it (hostProblem), on its routes and the proxy's raw path.
     http: { requireHostHeader: false },
@@ -66,7 +68,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   // Expect: 100-continue is answered only when a body is read, not before the request is judged.
   const stopContinue = continueOnRead(app.server);
-  const stopRefusing = refuseUnservable(app.server);
+  const stopRefusing = refuseUnservable(app.server, rejected);
   app.addHook('onClose', (_instance, done) => {
     stopContinue();
     stopRefusing();

@@ -19,14 +19,18 @@ function errorResponse(error: HeadroomError, extraHeaders = ''): string {
   );
 }
 
+/** Told the status of each request refused here, before any route (the request metrics count it). */
+export type OnRejected = (status: number) => void;
+
 /** Installs the CONNECT and Expect answers on the gateway's server; returns the idempotent undo. */
-export function refuseUnservable(server: Server): () => void {
+export function refuseUnservable(server: Server, onRejected?: OnRejected): () => void {
   const onConnect = (_req: IncomingMessage, socket: Duplex): void => {
     const error = new HeadroomError(
       'HEADROOM_METHOD_NOT_ALLOWED',
       'CONNECT is not served: headroom is a reverse proxy and opens no tunnels',
     );
     socket.on('error', () => {});
+    onRejected?.(error.statusCode);
     // Destroyed once written: no server timeout guards a socket handed to 'connect', and a client
     // that never closes its side must not keep it.
     socket.end(errorResponse(error, `Allow: ${ALLOWED_METHODS}\r\n`), () => socket.destroy());
@@ -34,6 +38,7 @@ export function refuseUnservable(server: Server): () => void {
   const onExpectation = (req: IncomingMessage, res: ServerResponse): void => {
     const expect = String(req.headers.expect).slice(0, 100);
     const error = new HeadroomError('HEADROOM_EXPECTATION_FAILED', `Expect: ${JSON.stringify(expect)} is not met: only 100-continue is`);
+    onRejected?.(error.statusCode);
     sendError(res, error, true); // the body it announced is not read: the connection closes
   };
   server.on('connect', onConnect);
@@ -61,11 +66,18 @@ function classify(err: ParserError): { code: ErrorCode; message: string } {
   return { code: 'HEADROOM_BAD_REQUEST', message: `malformed HTTP request${reason}` };
 }
 
-export function clientErrorHandler(this: FastifyInstance, err: ParserError, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const { code, message } = classify(err);
-  this.log.debug({ code: err.code }, `client error: ${message}`);
-  const pending = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (socket.writable && !pending?.headersSent) socket.write(errorResponse(new HeadroomError(code, message)));
-  socket.destroy();
+/** Fastify's clientErrorHandler: the documented error body, then the connection closes; counted by `onRejected`. */
+export function createClientErrorHandler(onRejected?: OnRejected): (this: FastifyInstance, err: ParserError, socket: Socket) => void {
+  return function clientErrorHandler(err, socket) {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const { code, message } = classify(err);
+    this.log.debug({ code: err.code }, `client error: ${message}`);
+    const pending = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (socket.writable && !pending?.headersSent) {
+      const error = new HeadroomError(code, message);
+      onRejected?.(error.statusCode);
+      socket.write(errorResponse(error));
+    }
+    socket.destroy();
+  };
 }

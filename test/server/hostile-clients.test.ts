@@ -514,5 +514,21 @@ describe('broken upstream framing and malformed requests answer in the error for
     assert.match(jsonBody(longUrl).error?.message ?? '', /request line and headers .* \(16384 bytes in all, the URL included/);
     // The gateway is still up.
     assert.equal((await request(`${t.url}/health/live`)).status, 200);
+    // Each refusal is counted with the requests (route "rejected"), not left out of the metrics.
+    const metrics = (await request(`${t.url}/metrics`)).text;
+    const count = (status: number): number =>
+      Number(
+        new RegExp(`^headroom_http_requests_total\\{route="rejected",method="OTHER",status="${status}"\\} (\\d+)$`, 'm').exec(
+          metrics,
+        )?.[1] ?? 0,
+      );
+    assert.ok(
+      count(400) >= 3,
+      metrics
+        .split('\n')
+        .filter((l) => l.includes('rejected'))
+        .join('\n'),
+    );
+    assert.ok(count(431) >= 2);
   });
 });

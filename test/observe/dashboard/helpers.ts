@@ -40,7 +40,7 @@ export async function startDashboardApp(
     registry: new Registry(),
     isDraining: () => false,
     // As in the gateway: every answer carries X-Request-Id (the access log and metrics are not looked at here).
-    observer: { begin: () => undefined, cacheOutcome: () => undefined },
+    observer: { begin: () => undefined, cacheOutcome: () => undefined, rejected: () => undefined },
     routes: [(s) => dashboardRoutes(s, { dashboard })],
     adminRoutes: [(s) => dashboardAdminRoutes(s, { dashboard })],
   });
