@@ -734,7 +734,8 @@ export class TieredCache implements Cache {
       if (this.unapplied === u) this.unapplied = undefined;
       return true;
     } catch (err) {
-      this.l2Failed(err);
+      // A try the timer began just before close(): L2 closing under it is no outage to report.
+      if (this.closing === undefined) this.l2Failed(err);
       return false;
     }
   }

@@ -3,7 +3,7 @@
 // DNS resolution and on the connected socket (see guarded-agent.ts).
 import { isIP } from 'node:net';
 import { HeadroomError } from '../errors.js';
-import { redactUrl } from '../options/redact.js';
+import { HIDDEN } from '../options/redact.js';
 import { isBlockedAddress } from './address.js';
 
 interface Rule {
@@ -21,10 +21,17 @@ export const ORIGIN_SYNTAX =
 
 const ENTRY = /^(?:(https?):\/\/)?(\*\.)?([A-Za-z0-9.-]+|\[[^\]]*\])(?::(\d{1,5}))?\/?$/i;
 
-/** An entry as errors quote it: the password of a user:password@ in it hidden, with or without a scheme. */
+/**
+ * An entry as errors quote it: a user:password@ (or token@) in it hidden up to its last '@', with
+ * or without a scheme — by hand, not redactUrl: a password may hold '/', '?' or '#'.
+ */
 function quoted(entry: string): string {
-  if (!entry.includes('@')) return entry;
-  return entry.includes('//') ? redactUrl(entry) : redactUrl(`//${entry}`).slice(2);
+  const at = entry.lastIndexOf('@');
+  if (at === -1) return entry;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(entry)?.[0] ?? '';
+  const info = entry.slice(scheme.length, at);
+  const colon = info.indexOf(':');
+  return `${scheme}${colon === -1 ? HIDDEN : `${info.slice(0, colon)}:${HIDDEN}`}${entry.slice(at)}`;
 }
 
 /** Parses one entry, or says why it is not an origin (quoting just that entry; see ORIGIN_SYNTAX). */

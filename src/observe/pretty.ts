@@ -31,7 +31,7 @@ export interface PrettyOptions {
 const bounded = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
 // eslint-disable-next-line no-control-regex -- a plain value has no space, quote, '=', control or bidi character
-const PLAIN = /^[^\s"=\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$/;
+const PLAIN = /^[^\s"=\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$/;
 
 function value(v: unknown): string {
   if (typeof v === 'string') return PLAIN.test(v) && v !== '' ? v : escapeControls(JSON.stringify(v));
@@ -58,7 +58,8 @@ export function prettyLine(json: string, color = false): string {
   const [name, c] = LEVELS[o.level as number] ?? [String(o.level ?? '?').padEnd(5), ''];
   const fields: string[] = [];
   for (const k in o)
-    if (!SKIP.has(k) && o[k] !== undefined) fields.push(`${PLAIN.test(k) ? k : escapeControls(JSON.stringify(k))}=${value(o[k])}`);
+    if (!SKIP.has(k) && o[k] !== undefined)
+      fields.push(`${k !== '' && PLAIN.test(k) ? k : escapeControls(JSON.stringify(k))}=${value(o[k])}`);
   const msg = typeof o.msg === 'string' ? escapeControls(o.msg) : '';
   const rest = fields.join(' ');
   const head = color ? `${DIM}${time(o.time)}${RESET} ${c}${name}${RESET} ${msg}` : `${time(o.time)} ${name} ${msg}`;

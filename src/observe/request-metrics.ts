@@ -40,10 +40,13 @@ interface Series {
   count: number;
 }
 
-/** The status label: the code when the RFCs name it, else its class; `other` outside 100–599. */
+/** 499, "client closed request" (nginx's, and the gateway's own for a response never begun): no RFC names it. */
+const CLIENT_CLOSED = 499;
+
+/** The status label: the code when the RFCs name it (or 499), else its class; `other` outside 100–599. */
 function statusLabel(status: number): string {
   if (!Number.isInteger(status) || status < 100 || status > 599) return 'other';
-  return STATUS_CODES[status] === undefined ? `${Math.floor(status / 100)}xx` : String(status);
+  return STATUS_CODES[status] === undefined && status !== CLIENT_CLOSED ? `${Math.floor(status / 100)}xx` : String(status);
 }
 
 function newSeries(route: string, method: string, status: string): Series {
@@ -122,6 +125,8 @@ export class RequestMetrics {
   private durationValues(): { metricName: string; labels: Labels; value: number }[] {
     const merged = new Map<string, { labels: Labels; buckets: Float64Array; sum: number; count: number }>();
     for (const s of this.all()) {
+      // A refusal before routing took no time worth a sample: it would only drag the quantiles down.
+      if (s.route === REJECTED_ROUTE) continue;
       const key = `${s.route} ${s.method} ${s.statusClass}`;
       let m = merged.get(key);
       if (!m) {

@@ -75,7 +75,8 @@ export function createClientErrorHandler(onRejected?: OnRejected): (this: Fastif
     const pending = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
     if (socket.writable && !pending?.headersSent) {
       const error = new HeadroomError(code, message);
-      onRejected?.(error.statusCode);
+      // A request already routed (a slow upload timing out) is counted by its route.
+      if (pending === undefined) onRejected?.(error.statusCode);
       socket.write(errorResponse(error));
     }
     socket.destroy();

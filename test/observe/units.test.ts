@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { isValidRequestId, MAX_REQUEST_ID_LENGTH, requestIdFrom } from '../../src/observe/request-id.js';
 import { createAccessLog, MAX_LOGGED_PATH, pathWithoutValues, type AccessEntry } from '../../src/observe/access-log.js';
 import { createPrettyDestination, MAX_PRETTY_LINE, prettyLine } from '../../src/observe/pretty.js';
-import { MAX_SERIES, OVERFLOW_ROUTE, RequestMetrics } from '../../src/observe/request-metrics.js';
+import { MAX_SERIES, OVERFLOW_ROUTE, REJECTED_ROUTE, RequestMetrics } from '../../src/observe/request-metrics.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createGatewayLogger } from '../../src/server/logger.js';
 
@@ -127,6 +127,9 @@ test('pretty format: terminal control characters in messages and values are esca
   assert.ok(![...odd.trimEnd()].some((c) => c.charCodeAt(0) < 0x20 || c === '\u202e'), odd);
   assert.match(odd, /"k\\nfake=1"="v\\u202egnp\.exe"/);
   assert.match(odd, /"\\u001b\[2J"=1/);
+  const marks = prettyLine(JSON.stringify({ level: 30, time: 0, msg: 'm', '': 2, v: 'x\u200fy\u061c' }));
+  assert.match(marks, / ""=2 /, 'an empty key is quoted');
+  assert.match(marks, /v="x\\u200fy\\u061c"/, 'bidi marks escaped');
 });
 
 test('pretty format: a line whose own time Date cannot hold is shown at the current time, not thrown', () => {
@@ -172,4 +175,16 @@ test('request metrics: past MAX_SERIES combinations new ones share one overflow 
   assert.match(text, /^headroom_http_request_duration_seconds_count\{route="overflow",method="OTHER",status_class="5xx"\} 2$/m);
   assert.match(text, /^headroom_http_requests_total\{route="\/r0",method="OTHER",status="other"\} 1$/m);
   assert.match(text, /^headroom_http_request_duration_seconds_bucket\{route="\/r0",method="OTHER",status_class="other",le="0\.25"\} 1$/m);
+});
+
+test('request metrics: 499 keeps its code; requests refused before routing are counted, not timed', async () => {
+  const m = new RequestMetrics();
+  m.observe('/api/*', 'GET', 499, 0.3);
+  m.observe(REJECTED_ROUTE, 'OTHER', 400, 0);
+  const registry = new Registry();
+  m.register(registry);
+  const text = await registry.metrics();
+  assert.match(text, /^headroom_http_requests_total\{route="\/api\/\*",method="GET",status="499"\} 1$/m);
+  assert.match(text, /^headroom_http_requests_total\{route="rejected",method="OTHER",status="400"\} 1$/m);
+  assert.doesNotMatch(text, /^headroom_http_request_duration_seconds\w*\{route="rejected"/m, 'no 0-s samples in the latency histogram');
 });
