@@ -72,11 +72,12 @@ export function createClientErrorHandler(onRejected?: OnRejected): (this: Fastif
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const { code, message } = classify(err);
     this.log.debug({ code: err.code }, `client error: ${message}`);
-    const pending = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    // The response of a request being handled on this socket; null once one has finished (keep-alive).
+    const pending = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
     if (socket.writable && !pending?.headersSent) {
       const error = new HeadroomError(code, message);
       // A request already routed (a slow upload timing out) is counted by its route.
-      if (pending === undefined) onRejected?.(error.statusCode);
+      if (!pending) onRejected?.(error.statusCode);
       socket.write(errorResponse(error));
     }
     socket.destroy();

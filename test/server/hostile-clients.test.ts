@@ -3,7 +3,7 @@
 // framing and malformed requests. Every case goes through real sockets.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -530,5 +530,18 @@ describe('broken upstream framing and malformed requests answer in the error for
         .join('\n'),
     );
     assert.ok(count(431) >= 2);
+    // Also a malformed request after a good one on the same keep-alive connection.
+    const { hostname, port } = new URL(t.url);
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    socket.setEncoding('latin1').on('data', (d: string) => (received += d));
+    socket.write('GET /health/live HTTP/1.1\r\nHost: a\r\n\r\n');
+    await waitFor(() => received.includes('{"status":"ok"}'), 'the first answer');
+    socket.write('GET /api/x HTTP/1.1\r\nHost: a\rX: y\r\n\r\n');
+    await once(socket, 'close');
+    assert.match(received, /HTTP\/1\.1 400 /);
+    const after = (await request(`${t.url}/metrics`)).text;
+    const again = Number(/^headroom_http_requests_total\{route="rejected",method="OTHER",status="400"\} (\d+)$/m.exec(after)?.[1] ?? 0);
+    assert.equal(again, count(400) + 1, 'counted on a connection that carried a request before');
   });
 });
