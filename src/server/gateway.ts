@@ -150,12 +150,21 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     });
     const l1Bytes = cache.stats().l1.maxBytes;
     const memoryLimit = monitor.current().rssLimit;
-    if (config.cache.maxBytes === undefined && memoryLimit !== null && l1Bytes < DEFAULT_L1_BYTES) {
+    const sizedFromLimit = (
+      env: string,
+      given: number | undefined,
+      bytes: number,
+      fallback: number,
+      field: string,
+      holds: string,
+    ): void => {
+      if (given !== undefined || memoryLimit === null || bytes >= fallback) return;
       logger.info(
-        { l1MaxBytes: l1Bytes, memoryLimit },
-        `CACHE_MAX_BYTES not set: the in-process cache holds up to ${formatBytes(l1Bytes)}, sized from the ${formatBytes(memoryLimit)} memory limit (set CACHE_MAX_BYTES to choose)`,
+        { [field]: bytes, memoryLimit },
+        `${env} not set: ${holds} up to ${formatBytes(bytes)}, sized from the ${formatBytes(memoryLimit)} memory limit (set ${env} to choose)`,
       );
-    }
+    };
+    sizedFromLimit('CACHE_MAX_BYTES', config.cache.maxBytes, l1Bytes, DEFAULT_L1_BYTES, 'l1MaxBytes', 'the in-process cache holds');
     parts.push({
       name: 'cache',
       close: () => cache.close(),
@@ -230,13 +239,14 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       admission,
       logger: logger.child({ part: 'image' }),
     });
-    const imageBudget = image.stats().queue.memoryBudget;
-    if (config.image.memoryBudget === undefined && memoryLimit !== null && imageBudget < DEFAULT_IMAGE_MEMORY_BUDGET) {
-      logger.info(
-        { imageMemoryBudget: imageBudget, memoryLimit },
-        `IMAGE_MEMORY_BUDGET not set: image transforms reserve up to ${formatBytes(imageBudget)}, sized from the ${formatBytes(memoryLimit)} memory limit (set IMAGE_MEMORY_BUDGET to choose)`,
-      );
-    }
+    sizedFromLimit(
+      'IMAGE_MEMORY_BUDGET',
+      config.image.memoryBudget,
+      image.stats().queue.memoryBudget,
+      DEFAULT_IMAGE_MEMORY_BUDGET,
+      'imageMemoryBudget',
+      'image transforms reserve',
+    );
     parts.push({
       name: 'image',
       close: () => image.close(),

@@ -30,9 +30,9 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
     await redis.stop();
   });
 
-  async function pair(): Promise<[Cache, Cache]> {
-    const keyPrefix = `p${++n}:`;
-    const mk = () => createCache({ redis: { url: redis.url, keyPrefix, chunkSize: 64 * 1024 }, breakDuration: 200 });
+  /** Two instances sharing `server` (the suite's Redis by default) under one key prefix, both connected. */
+  async function pair(server: { url: string } = redis, keyPrefix = `p${++n}:`): Promise<[Cache, Cache]> {
+    const mk = () => createCache({ redis: { url: server.url, keyPrefix, chunkSize: 64 * 1024 }, breakDuration: 200 });
     const a = mk();
     const b = mk();
     await waitFor(() => {
@@ -205,14 +205,8 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
   test('a delete, tag invalidation or write made while Redis is down is applied when it is back: the old value never returns', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hr-redis-aof-'));
     const kept = await startRedis({ dir }); // its data survives a restart, like a real outage
-    const mk = () => createCache({ redis: { url: kept.url, keyPrefix: 'outage:' }, breakDuration: 200 });
-    const a = mk();
-    const b = mk();
+    const [a, b] = await pair(kept, 'outage:');
     try {
-      await waitFor(
-        () => !!(a.stats().l2?.connected && b.stats().l2?.connected && a.stats().bus?.connected && b.stats().bus?.connected),
-        'connected',
-      );
       await a.set('user:1', 'OLD', { ttl: 3_600_000 });
       await a.set('tagged', 'OLD', { ttl: 3_600_000, tags: ['users'] });
       await a.set('written', 'OLD', { ttl: 3_600_000 });
@@ -244,19 +238,11 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
     // Its own server: the memory limit must not reach the other tests' Redis.
     const own = await startRedis();
     const admin = new Redis(own.url);
-    const mk = () => createCache({ redis: { url: own.url, keyPrefix: 'oom:' }, breakDuration: 200 });
-    const a = mk();
-    const b = mk();
+    const [a, b] = await pair(own, 'oom:');
     try {
-      await waitFor(
-        () => !!(a.stats().l2?.connected && b.stats().l2?.connected && a.stats().bus?.connected && b.stats().bus?.connected),
-        'connected',
-      );
       await a.set('k', 'OLD', { ttl: 3_600_000 });
       assert.equal(await b.get('k'), 'OLD');
-      const valueKeys = async (): Promise<string[]> =>
-        (await admin.keys('oom:*')).filter((k) => !k.endsWith(':bus') && !/:(pk|pt|epoch)/.test(k));
-      const stored = await valueKeys();
+      const stored = (await admin.keys('oom:*')).filter((k) => !k.endsWith(':bus') && !/:(pk|pt|epoch)/.test(k));
       assert.equal(stored.length, 1, `one value key: ${stored.join(', ')}`);
       await admin.config('SET', 'maxmemory-policy', 'noeviction');
       await admin.config('SET', 'maxmemory', '1'); // every write refused: "OOM command not allowed"

@@ -35,27 +35,24 @@ test('lines past the 16 MiB a stopped reader leaves pending are dropped, counted
     const expected = (written - dropped.lines) * size;
     const buf = Buffer.alloc(1024 * 1024);
     let got = 0;
-    while (got < expected) {
-      try {
-        got += readSync(reader, buf);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-        await turn();
+    /** Reads the FIFO until `total` bytes have arrived in all (waiting out EAGAIN). */
+    const readUntil = async (total: number): Promise<void> => {
+      while (got < total) {
+        try {
+          got += readSync(reader, buf);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+          await turn();
+        }
       }
-    }
+    };
+    await readUntil(expected);
     assert.equal(got, expected, 'every line kept was written, whole');
     await waitFor(() => reports.length === 1, 'the loss reported once stdout took everything');
     assert.deepEqual(reports[0], dropped);
     // Logging on does not report the same loss again.
     out.stream.write(line);
-    while (got < expected + size) {
-      try {
-        got += readSync(reader, buf);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-        await turn();
-      }
-    }
+    await readUntil(expected + size);
     await turn();
     assert.equal(reports.length, 1);
     assert.deepEqual(out.dropped(), dropped);
