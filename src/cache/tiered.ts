@@ -498,6 +498,9 @@ export class TieredCache implements Cache {
       for (const r of this.streaming) r.destroy(this.endedByClose);
       clearInterval(this.timer);
       clearTimeout(this.applyTimer);
+      // A try of unapplied changes the timer began just before: its L2 call ends within
+      // commandTimeout, and what it applied must still reach the peers over the bus.
+      await this.applying;
       this.unsubscribe?.();
       this.gens?.close();
       await Promise.all([this.bus?.close(), this.l2?.close()]);
@@ -699,7 +702,8 @@ export class TieredCache implements Cache {
     if (u === undefined || l2 === undefined) return true;
     if (this.closing !== undefined) return false;
     try {
-      while (!u.empty) {
+      // Stops between calls once close() has begun (what is left would be applied by nobody).
+      while (!u.empty && this.closing === undefined) {
         if (u.all) {
           u.all = false; // a failure meanwhile sets it again
           let g: string | undefined;
@@ -714,6 +718,7 @@ export class TieredCache implements Cache {
           continue;
         }
         for (const tag of [...u.tags]) {
+          if (this.closing !== undefined) break;
           await l2.invalidateByTag(tag);
           const g = await this.gens?.bump(tag);
           u.tags.delete(tag);
@@ -723,6 +728,7 @@ export class TieredCache implements Cache {
         const deleted: string[] = [];
         try {
           for (const key of [...u.keys]) {
+            if (this.closing !== undefined) break;
             await l2.delete(key);
             u.keys.delete(key);
             deleted.push(key);
@@ -731,6 +737,7 @@ export class TieredCache implements Cache {
           if (deleted.length > 0) this.bus?.publish({ op: 'del', keys: deleted });
         }
       }
+      if (!u.empty) return false;
       if (this.unapplied === u) this.unapplied = undefined;
       return true;
     } catch (err) {

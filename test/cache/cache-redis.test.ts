@@ -261,6 +261,38 @@ describe('cache with redis L2 and bus', { skip: !enabled }, () => {
     }
   });
 
+  test('close() waits for a retry of unapplied changes already under way, and its peers still hear of it', async () => {
+    const own = await startRedis();
+    const admin = new Redis(own.url);
+    const [a, b] = await pair(own, 'retry:');
+    try {
+      await a.set('k', 'OLD', { ttl: 3_600_000 });
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', '1');
+      await a.set('k', 'NEW', { ttl: 3_600_000 });
+      assert.deepEqual(a.stats().l2?.unapplied, { keys: 1, tags: 0, all: false });
+      // b read the old value again from L2 after a's first notice: only the retry's notice drops it.
+      assert.equal(await b.get('k'), 'OLD');
+      // Writes wait while paused: the retry's call is held in Redis until close() has begun.
+      await admin.client('PAUSE', 10_000, 'WRITE');
+      await admin.config('SET', 'maxmemory', '0');
+      await waitFor(async () => /blocked_clients:1\r/.test(await admin.info('clients')), "the retry's call waiting in Redis");
+      const received = b.stats().bus!.received;
+      const closed = a.close();
+      await admin.client('UNPAUSE');
+      await closed;
+      assert.equal(await admin.exists('retry:v:k'), 0, 'the old value is gone from Redis');
+      await waitFor(() => b.stats().bus!.received > received, "b heard of the retry's delete");
+      assert.equal(await b.get('k'), undefined);
+    } finally {
+      await admin.client('UNPAUSE').catch(() => undefined);
+      await a.close();
+      await b.close();
+      admin.disconnect();
+      await own.stop();
+    }
+  });
+
   test('a write right after createCache is not lost: calls wait for the first connection', async () => {
     await assertNoLeakedHandles(async () => {
       const keyPrefix = `early${++n}:`;
