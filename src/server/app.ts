@@ -122,7 +122,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       registerCompression(own, { threshold: config.server.compressionThreshold, level: config.server.compressionLevel });
     }
     await own.register(healthRoutes, { monitor: options.monitor, isDraining: options.isDraining });
-    await own.register(metricsRoutes, { registry: options.registry });
+    await own.register(metricsRoutes, { registry: options.registry, token: config.server.metricsToken });
     await own.register(adminRoutes, {
       prefix: '/admin',
       token: config.server.adminToken,

@@ -123,6 +123,10 @@ test('secrets are never echoed', () => {
   // A token no Authorization header could carry (a space ends the Bearer token) is refused at start-up too.
   const spaced = problems(() => loadConfig({ env: { HEADROOM_ADMIN_TOKEN: 'correct horse battery staple' } }));
   assert.deepEqual(spaced, [`HEADROOM_ADMIN_TOKEN=<hidden>: ${ADMIN_TOKEN_ACCEPTED}`]);
+  assert.deepEqual(
+    problems(() => loadConfig({ env: { METRICS_TOKEN: 'short' } })),
+    [`METRICS_TOKEN=<hidden>: ${ADMIN_TOKEN_ACCEPTED}`],
+  );
 });
 
 test('cross-option rules: critical must be above warning', () => {

@@ -67,6 +67,7 @@ test('no secret option is ever echoed, whatever is wrong with it and wherever it
     'HEADROOM_ADMIN_TOKEN',
     'LOG_SHIP_AUTHORIZATION',
     'LOG_SHIP_URL',
+    'METRICS_TOKEN',
     'REDIS_PASSWORD',
     'REDIS_URL',
     'UPSTREAM_TOKEN',

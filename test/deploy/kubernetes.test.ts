@@ -72,8 +72,8 @@ const rules = readYaml('deploy/prometheus/headroom-rules.yml') as { groups: unkn
 const available = kubectlOrSkip();
 
 for (const [dir, expected] of [
-  ['base', { memory: '512Mi', replicas: 2, secretRendered: true }],
-  ['overlays/production', { memory: '1Gi', replicas: 3, secretRendered: false }],
+  ['base', { memory: '512Mi', replicas: 2, secretRendered: true, metricsToken: false }],
+  ['overlays/production', { memory: '1Gi', replicas: 3, secretRendered: false, metricsToken: true }],
 ] as const) {
   describe(`kubernetes/${dir}`, { skip: !available && 'kubectl with kustomize ≥ v4 not available' }, () => {
     const objs = available ? render(dir) : [];
@@ -147,11 +147,15 @@ for (const [dir, expected] of [
       assert.ok(hpa.minReplicas >= 2, 'at least two replicas so the PDB allows evictions');
       const sm = one(objs, 'ServiceMonitor').spec as {
         selector: { matchLabels: Record<string, string> };
-        endpoints: { port: string; path: string }[];
+        endpoints: { port: string; path: string; authorization?: { type: string; credentials: { name: string; key: string } } }[];
       };
       assert.ok(subset(sm.selector.matchLabels, service.metadata.labels), 'ServiceMonitor selects the Service');
       const ports = (service.spec!.ports as { name: string }[]).map((p) => p.name);
       assert.ok(sm.endpoints.every((e) => ports.includes(e.port) && e.path === '/metrics'));
+      // Production's /metrics asks for METRICS_TOKEN: the scrape sends it from the pods' own Secret.
+      const secret = container().envFrom?.find((e) => e.secretRef)?.secretRef?.name;
+      const expectedAuth = expected.metricsToken ? { type: 'Bearer', credentials: { name: secret, key: 'METRICS_TOKEN' } } : undefined;
+      for (const e of sm.endpoints) assert.deepEqual(e.authorization, expectedAuth);
     });
 
     test('PrometheusRule carries the groups of deploy/prometheus/headroom-rules.yml', () => {

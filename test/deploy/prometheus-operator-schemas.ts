@@ -68,6 +68,13 @@ export const serviceMonitorSchema = resource(
           targetPort: { anyOf: [{ type: 'integer' }, { type: 'string' }] },
           path: { type: 'string' },
           scheme: { enum: ['http', 'https'] },
+          authorization: closed(
+            {
+              type: { type: 'string' },
+              credentials: closed({ name: { type: 'string' }, key: { type: 'string' }, optional: { type: 'boolean' } }, ['key']),
+            },
+            ['credentials'],
+          ),
           params: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
           interval: DURATION,
           scrapeTimeout: DURATION,

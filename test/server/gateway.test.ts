@@ -9,6 +9,33 @@ import { parsePrometheus } from './prometheus.js';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
+describe('METRICS_TOKEN', () => {
+  const METRICS_TOKEN = 'scrape-T0ken-0123456789';
+  let t: TestGateway;
+  before(async () => {
+    t = await startGateway({ METRICS_TOKEN, HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN });
+  });
+  after(() => t.close());
+
+  test('/metrics answers only a scraper sending it as a bearer token; the probes stay open', async () => {
+    const none = await request(`${t.url}/metrics`);
+    assert.equal(none.status, 401);
+    assert.equal(none.headers['www-authenticate'], 'Bearer realm="headroom-metrics"');
+    assert.equal(none.json().error.code, 'HEADROOM_UNAUTHORIZED');
+    assert.doesNotMatch(none.text, /headroom_/, 'no metric in the refusal');
+    for (const authorization of ['Bearer wrong-token-0123456789', `Basic ${METRICS_TOKEN}`, `Bearer ${ADMIN_TOKEN}`]) {
+      const wrong = await request(`${t.url}/metrics`, { headers: { authorization } });
+      assert.equal(wrong.status, 401, authorization);
+      assert.equal(wrong.json().error.message, 'wrong metrics token');
+    }
+    const ok = await request(`${t.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    assert.equal(ok.status, 200);
+    assert.ok(parsePrometheus(ok.text).has('headroom_memory_status'));
+    assert.equal((await request(`${t.url}/health/ready`)).status, 200);
+    assert.equal((await request(`${t.url}/health`)).status, 200);
+  });
+});
+
 describe('gateway endpoints', () => {
   let t: TestGateway;
   before(async () => {

@@ -18,7 +18,7 @@ describe('adminToken', () => {
     }
     assert.throws(() => createAdminAuth('has a space in it 0123'), {
       code: 'HEADROOM_CONFIG_INVALID',
-      message: `admin token: ${ACCEPTED}`,
+      message: `bearer token: ${ACCEPTED}`,
     });
     // What is accepted works end to end: the Bearer header carrying it matches.
     const token = 'aB3-._~+/0123456789xyz==';

@@ -38,6 +38,12 @@ export const serverOptions = {
       doc: 'Bearer token for /admin/*. Unset turns the admin API off (403), never open. Use at least 16 random characters.',
     }),
   ),
+  metricsToken: option(
+    adminTokenSpec({
+      env: 'METRICS_TOKEN',
+      doc: 'With it, GET /metrics answers only a scraper sending "Authorization: Bearer <token>" (401 otherwise). Unset: /metrics answers anyone who reaches the port. At least 16 random characters.',
+    }),
+  ),
   adminRateLimit: num({
     env: 'ADMIN_RATE_LIMIT',
     doc: 'Admin requests allowed per client IP per minute; more get 429 with Retry-After.',
