@@ -46,6 +46,11 @@ export abstract class ClientExchange extends UpstreamHandler implements Sheddabl
    */
   protected abstract clientProgress(): number | undefined;
 
+  /** True when the client is gone without the usual signal having said so (see the Node exchange). */
+  protected clientGone(): boolean {
+    return false;
+  }
+
   /**
    * One look of the sweep: counts consecutive looks in which the client was the side that stalled
    * and made no progress, and ends the exchange at `limit`. An upload (progress counts its bytes)
@@ -53,6 +58,7 @@ export abstract class ClientExchange extends UpstreamHandler implements Sheddabl
    * byte is progress, and a byte now and then would hold the slot for ever (`slow` says why).
    */
   checkClient(limit: number, minUploadBytes = 0, slow?: () => Error): void {
+    if (this.clientGone()) return this.abort(new ProxyAbort('clientAbort'));
     const progress = this.clientProgress();
     if (progress === undefined) {
       this.idleChecks = 0;

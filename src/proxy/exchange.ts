@@ -141,6 +141,16 @@ export class Exchange extends ClientExchange {
     return undefined;
   }
 
+  /**
+   * The client's connection is gone. Its response's 'close' says so, except for a pipelined
+   * request whose response waits behind an earlier one: Node destroys such a request with the
+   * socket but never emits 'close' on its response, so without this look the upstream request and
+   * the admission slot would stay held until the upstream ended.
+   */
+  protected override clientGone(): boolean {
+    return this.req.socket?.destroyed === true;
+  }
+
   drained(): void {
     this.drains++;
     if (this.ledger !== undefined) this.account();

@@ -413,6 +413,32 @@ describe('proxy rules', () => {
     }
   });
 
+  test('pipelined requests on a connection the client closes are aborted upstream and free their slots', async () => {
+    // Node emits no 'close' on a response still queued behind another one on the connection.
+    const up = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(': open\n\n');
+    });
+    const gw = await startGateway({ upstreamUrl: up.url, clientTimeout: 400 });
+    try {
+      const socket = net.connect((gw.app.server.address() as AddressInfo).port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write('GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(3));
+      await waitFor(() => up.received.length === 3 && gw.proxy.stats().inFlight === 3, 'three pipelined requests upstream');
+      socket.destroy();
+      await within(Promise.all(up.received.map((r) => r.settled)), 3_000, 'every upstream request aborted');
+      assert.deepEqual(
+        up.received.map((r) => r.aborted),
+        [true, true, true],
+      );
+      await waitFor(() => gw.proxy.stats().inFlight === 0, 'the slots released');
+      assert.equal(gw.proxy.stats().errors.clientAbort, 3);
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+
   test('overload → 503 + Retry-After without an upstream call or body read; Connection: close for unread bodies', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
