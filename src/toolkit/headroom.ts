@@ -20,6 +20,7 @@ import { adminTokenSpec } from '../options/admin-token.js';
 import { createHealthResponder } from './health.js';
 import { addMetrics, createMetricsRegistry, scrape, type AppRequestStats } from './metrics.js';
 import { errorResponse, type PlainResponse } from './response.js';
+import { bearerMatcher, unauthorized } from './auth.js';
 import { createInFlight } from './in-flight.js';
 import { acquireSharedMonitor } from './shared-monitor.js';
 
@@ -30,6 +31,8 @@ export interface HeadroomOptions {
   adminToken?: string;
   /** Admin requests per client per minute (default 60). */
   adminRateLimit?: number;
+  /** Bearer token the metrics route then asks for (16–512 characters; 401 without it). Unset: it answers anyone. */
+  metricsToken?: string;
   /** Answer the app's routes 503 + Retry-After while memory is critical (default true). */
   shedding?: boolean;
   /** Path prefixes never shed (e.g. a payment webhook). Health, metrics and admin routes are never shed anyway. */
@@ -70,7 +73,8 @@ export interface Headroom {
   health(): PlainResponse;
   live(): PlainResponse;
   ready(): PlainResponse;
-  metrics(): Promise<PlainResponse>;
+  /** The Prometheus text; with `metricsToken`, a 401 unless `authorization` is "Bearer <that token>". */
+  metrics(authorization?: string): Promise<PlainResponse>;
   admin(request: AdminRequest): Promise<PlainResponse>;
   /** Counts a request in flight; call the returned function when it ends (idempotent). */
   track(): () => void;
@@ -117,6 +121,7 @@ export interface Headroom {
 export const headroomSpecs = {
   adminToken: adminTokenSpec({ doc: 'Bearer token for the admin API.' }),
   adminRateLimit: num({ doc: 'Admin requests per client per minute.', default: 60, min: 1, max: 100_000, integer: true }),
+  metricsToken: adminTokenSpec({ doc: 'Bearer token for the metrics route.' }),
   shedding: bool({ doc: 'Shed app requests while critical.', default: true }),
   shedExempt: list({ doc: 'Path prefixes never shed.', default: [], item: /^\//, itemText: 'paths starting with /', maxItems: 100 }),
   retryAfter: num({ doc: 'Retry-After seconds.', default: 5, min: 0, max: 86_400, integer: true }),
@@ -213,6 +218,7 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       registry = o.registry;
     } else registry = createMetricsRegistry(metricParts, undefined, o.defaultMetrics);
     const responder = createHealthResponder(monitor, () => draining || unready);
+    const metricsTokenMatches = o.metricsToken === undefined ? undefined : bearerMatcher(o.metricsToken);
     const adminApi = createAdminApi({
       token: o.adminToken,
       rateLimit: o.adminRateLimit,
@@ -280,7 +286,10 @@ export function createHeadroom(options: HeadroomOptions = {}): Headroom {
       health: () => responder.health(),
       live: () => responder.live(),
       ready: () => responder.ready(),
-      metrics: () => scrape(registry),
+      metrics: async (authorization) =>
+        metricsTokenMatches && !metricsTokenMatches(authorization)
+          ? errorResponse(unauthorized('metrics', authorization))
+          : scrape(registry),
       admin: (request) => adminApi.handle(request),
       // The counter's own functions (none uses `this`): no extra call on the request path.
       track: inFlight.track,

@@ -198,7 +198,7 @@ export function nodeGate(headroom: Headroom, options: Omit<NodeMiddlewareOptions
       }
       if (path === metrics || path === metricsSlash) {
         own(res);
-        headroom.metrics().then(
+        headroom.metrics(req.headers.authorization).then(
           (r) => writePlain(res, r, method),
           (err: unknown) => writePlain(res, errorResponse(err), method),
         );

@@ -61,9 +61,9 @@ export async function healthRoutes(app: FastifyInstance, options: HeadroomRouteO
 /** GET <prefix>: Prometheus text of the headroom registry. Register with `prefix: '/metrics'`. */
 export async function metricsRoutes(app: FastifyInstance, options: HeadroomRouteOptions): Promise<void> {
   const h = need('metricsRoutes', options.headroom);
-  app.get('/', own, async (_request, reply) => {
+  app.get('/', own, async (request, reply) => {
     ownAnswer(h, reply);
-    return sendPlain(reply, await h.metrics());
+    return sendPlain(reply, await h.metrics(request.headers.authorization));
   });
 }
 

@@ -459,14 +459,20 @@ export function createHealthRoute(kind: Probe = 'health', options?: HeadroomOpti
   return { GET: handler, HEAD: handler };
 }
 
-/** GET handler for `app/metrics/route.ts`: Prometheus text (Node.js process metrics plus headroom_*). */
+const METRICS_ROUTE = 'createMetricsRoute() from headroom-memory/next';
+
+/**
+ * GET handler for `app/metrics/route.ts`: Prometheus text (Node.js process metrics plus
+ * headroom_*); with metricsToken only for a scraper sending it as a bearer token.
+ */
 export function createMetricsRoute(options?: HeadroomOptions): { GET: RouteHandler } {
   return {
     GET: async (request) => {
       if (!isNodeRuntime()) return edgeResponse();
       const s = slot(options);
+      refuseConflicting(METRICS_ROUTE, ['metricsToken'], options ?? {}, s.made);
       ownRoute(s, new URL(request.url).pathname);
-      return toWebResponse(await s.headroom.metrics());
+      return toWebResponse(await s.headroom.metrics(request.headers.get('authorization') ?? undefined));
     },
   };
 }
@@ -485,12 +491,27 @@ const ADMIN_ROUTE = 'createAdminRoute() from headroom-memory/next';
 /** The options of the admin API, which the route runs on the process's Headroom. */
 const ADMIN_OPTIONS = ['adminToken', 'adminRateLimit'] as const;
 
-const conflictingAdmin = (keys: readonly string[], made: HeadroomOptions): HeadroomError =>
-  invalid(
-    `${ADMIN_ROUTE}: the process's Headroom was made ${keys.map((k) => (made[k as keyof HeadroomOptions] === undefined ? `without this ${k}` : `with another ${k}`)).join(' and ')} ` +
+/**
+ * Refuses a route's `keys` that differ from those the process's Headroom was made with (defaults
+ * applied on both sides): the route runs on that Headroom, so a token given only here would be
+ * ignored — an admin 403 telling the operator to pass the token they did pass, or an open /metrics.
+ */
+function refuseConflicting(
+  route: string,
+  keys: readonly (keyof typeof headroomSpecs)[],
+  given: HeadroomOptions,
+  made: HeadroomOptions,
+): void {
+  const value = (k: keyof typeof headroomSpecs, o: HeadroomOptions): unknown =>
+    resolveOne<unknown>(route, k, headroomSpecs[k] as OptionSpec<unknown>, o[k as keyof HeadroomOptions]);
+  const differ = keys.filter((k) => given[k as keyof HeadroomOptions] !== undefined && !isDeepStrictEqual(value(k, given), value(k, made)));
+  if (differ.length === 0) return;
+  throw invalid(
+    `${route}: the process's Headroom was made ${differ.map((k) => (made[k as keyof HeadroomOptions] === undefined ? `without this ${k}` : `with another ${k}`)).join(' and ')} ` +
       "(registerHeadroom(), instrumentation's register or getHeadroom() ran first, and the first call's options are the ones used): " +
       'pass the same options to both (one shared config object), e.g. registerHeadroom(config) in instrumentation.ts',
   );
+}
 
 /** The admin route's path prefix: the rule of every adapter's route paths. */
 const adminMount = routePath({ doc: "The admin route's path prefix.", default: '/admin' });
@@ -510,15 +531,7 @@ export function createAdminRoute(options?: HeadroomOptions & { mount?: string })
     const url = new URL(request.url);
     const path = url.pathname.startsWith(mount) ? url.pathname.slice(mount.length) || '/' : url.pathname;
     const s = slot(headroomOptions, ADMIN_ROUTE);
-    // Defaults applied on both sides: adminRateLimit: 60 is what a Headroom made without it has.
-    const value = (k: (typeof ADMIN_OPTIONS)[number], o: HeadroomOptions): unknown =>
-      resolveOne<unknown>(ADMIN_ROUTE, k, headroomSpecs[k] as OptionSpec<unknown>, o[k]);
-    const differ = ADMIN_OPTIONS.filter(
-      (k) => headroomOptions[k] !== undefined && !isDeepStrictEqual(value(k, headroomOptions), value(k, s.made)),
-    );
-    // The admin API is the Headroom's: a token given here but not to it would be ignored, and the
-    // 403 would tell the operator to pass the token they did pass.
-    if (differ.length > 0) throw conflictingAdmin(differ, s.made);
+    refuseConflicting(ADMIN_ROUTE, ADMIN_OPTIONS, headroomOptions, s.made);
     ownRoute(s, mount, true);
     const res = await s.headroom.admin({
       method: request.method,

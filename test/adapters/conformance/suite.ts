@@ -15,6 +15,7 @@ import { buildFixture, fixtures, startFixture, type Fixture, type RunningApp } f
 import { startUpstream, type Upstream } from './upstreams.js';
 
 const TOKEN = 'conformance-admin-token-0123456789';
+const METRICS_TOKEN = 'conformance-metrics-token-0123456789';
 const MiB = 1024 * 1024;
 const SAMPLE_MS = 100;
 /** Readiness stays 503 this long after SIGTERM before the server stops accepting (the contract's SHUTDOWN_DELAY). */
@@ -391,14 +392,34 @@ function conformance(fixture: Fixture): void {
         }));
     });
 
-    // Another app without an admin token; it ends by itself after SIGTERM.
+    // Another app without an admin token, its /metrics behind METRICS_TOKEN; it ends by itself after SIGTERM.
     describe('app without an admin token', () => {
       let app: RunningApp;
       before(async () => {
         app = await startFixture(fixture, {
-          env: { UPSTREAM_URL: upstream.url, HEADROOM_ADMIN_TOKEN: undefined, IMAGE_ORIGIN: undefined, SHUTDOWN_DELAY: '0' },
+          env: {
+            UPSTREAM_URL: upstream.url,
+            HEADROOM_ADMIN_TOKEN: undefined,
+            METRICS_TOKEN,
+            IMAGE_ORIGIN: undefined,
+            SHUTDOWN_DELAY: '0',
+          },
         });
       });
+      const scrape = (authorization?: string): Promise<TestResponse> =>
+        request(`${app.url}/metrics`, { headers: authorization === undefined ? {} : { authorization } });
+
+      it('13. with a metrics token, /metrics answers only a scraper sending it (401 naming the scheme otherwise)', () =>
+        explained(app, async () => {
+          const none = await scrape();
+          assert.equal(none.status, 401, none.text);
+          assert.equal(none.headers['www-authenticate'], 'Bearer realm="headroom-metrics"');
+          assert.equal(none.json().error.code, 'HEADROOM_UNAUTHORIZED');
+          assert.equal((await scrape('Bearer not-the-metrics-token')).status, 401);
+          const ok = await scrape(`Bearer ${METRICS_TOKEN}`);
+          assert.equal(ok.status, 200, ok.text);
+          assert.match(ok.text, /^headroom_memory_status /m);
+        }));
       after(() => app?.stop());
 
       it('12. the admin API is off without a token (403 saying how to turn it on)', () =>
@@ -417,7 +438,7 @@ function conformance(fixture: Fixture): void {
         explained(app, async () => {
           assert.equal((await request(`${app.url}/api/echo?k=1`)).status, 200);
           assert.equal((await request(`${app.url}/app/hello`)).status, 200);
-          assert.equal((await request(`${app.url}/metrics`)).status, 200);
+          assert.equal((await scrape(`Bearer ${METRICS_TOKEN}`)).status, 200);
           app.child.kill('SIGTERM');
           const exit = await exitWithin(app, 15_000);
           assert.deepEqual(exit, { code: 0, signal: null });

@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import {
   closeHeadroom,
   createAdminRoute,
+  createMetricsRoute,
   createHealthRoute,
   createImageRoute,
   createProxyRoute,
@@ -442,4 +443,33 @@ test("admin route: a token the process's Headroom was made without is refused wi
   const same = createAdminRoute({ adminToken: token, adminRateLimit: 60 });
   const ok = await same.GET(new Request('http://app.test/admin/memory-stats', { headers: { authorization: `Bearer ${token}` } }));
   assert.equal(ok.status, 200);
+});
+
+test('metrics route: with metricsToken only a scraper sending it gets the text; a token the Headroom was made without is refused', async (t) => {
+  t.after(() => closeHeadroom());
+  const token = 'scrape-token-0123456789';
+  await registerHeadroom({ metricsToken: token });
+  const route = createMetricsRoute({ metricsToken: token });
+  const get = (authorization?: string): Promise<Response> =>
+    route.GET(new Request('http://app.test/metrics', { headers: authorization === undefined ? {} : { authorization } }));
+  const none = await get();
+  assert.equal(none.status, 401);
+  assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="headroom-metrics"');
+  assert.equal(((await none.json()) as { error: { code: string } }).error.code, 'HEADROOM_UNAUTHORIZED');
+  assert.equal((await get('Bearer wrong-token-0123456789')).status, 401);
+  const ok = await get(`Bearer ${token}`);
+  assert.equal(ok.status, 200);
+  assert.match(await ok.text(), /^headroom_memory_status /m);
+  // A token given to the route only would be ignored, leaving /metrics open: refused with the reason.
+  await closeHeadroom();
+  await registerHeadroom();
+  await assert.rejects(get(`Bearer ${token}`), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'HEADROOM_CONFIG_INVALID');
+    assert.match(
+      err.message,
+      /^createMetricsRoute\(\) from headroom-memory\/next: the process's Headroom was made without this metricsToken \(/,
+    );
+    assert.doesNotMatch(err.message, new RegExp(token));
+    return true;
+  });
 });
