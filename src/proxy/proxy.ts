@@ -34,7 +34,7 @@ import {
 import { proxyLibrarySpecs, proxySpecs } from './options.js';
 import { createLocationRewriter } from './location.js';
 import { createPathMapper } from './path.js';
-import { ALLOWED_METHODS, declaresBody, sendError } from './respond.js';
+import { ALLOWED_METHODS, bodyConsumed, bodyConsumedError, declaresBody, sendError } from './respond.js';
 import { ProxyCounters, type ErrorKind, type LatencyHistogram } from './stats.js';
 import { createFetch, type FetchInfo } from './web.js';
 import { createLazyPool } from './lazy-pool.js';
@@ -368,6 +368,8 @@ export function createProxy(options: ProxyOptions): Proxy {
       counters.errors.badRequest++;
       return sendError(res, new HeadroomError('HEADROOM_BAD_REQUEST', `${info.hostProblem} (RFC 9112 §3.2)`), info.hasBody, id);
     }
+    // A parser, or a hook listening to 'data', took the body: forwarded, it would arrive empty.
+    if (info.hasBody && bodyConsumed(req)) return sendError(res, bodyConsumedError, !req.readableEnded, id);
     const method = req.method;
     if (!responseCache) return admit(req, res, path, info, undefined, undefined, note);
     // The forwarded origin is part of the key: a page built for one Host is never served for another.

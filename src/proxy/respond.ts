@@ -3,7 +3,7 @@
 // have to read and discard that body to keep the connection alive. A request id (proxy.handle's
 // note) is returned on errors too.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HeadroomError } from '../errors.js';
+import { HeadroomError } from '../errors.js';
 
 const bodies = new WeakMap<HeadroomError, Buffer>();
 
@@ -14,6 +14,29 @@ export const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 export function declaresBody(req: IncomingMessage): boolean {
   const len = req.headers['content-length'];
   return len !== undefined ? len !== '0' : req.headers['transfer-encoding'] !== undefined;
+}
+
+/** Answer for a request whose body something in front of the proxy took (bodyConsumed). */
+export const bodyConsumedError = new HeadroomError(
+  'HEADROOM_BODY_CONSUMED',
+  "the request body was already read (or is being read) by something before the proxy, so it cannot be forwarded: mount the headroom proxy before body parsers (express.json(), NestJS bodyParser) and before middleware or hooks that listen to the body's 'data', or exclude its path from them",
+);
+
+/**
+ * True when something read (part of) a body the request declares, or is set to: forwarding it
+ * would send it empty or cut. A middleware that listens for 'data' (a body logger, a checksum) and
+ * calls next() at once has read nothing yet, but the stream flows and the chunks go to it.
+ */
+export function bodyConsumed(req: IncomingMessage & { _body?: unknown }): boolean {
+  return (
+    declaresBody(req) &&
+    (req.readableDidRead ||
+      req.readableEnded ||
+      req._body === true ||
+      req.readableFlowing === true ||
+      req.listenerCount('data') > 0 ||
+      req.listenerCount('readable') > 0)
+  );
 }
 
 /** `closeAfter`: Connection: close (the request's body is unread, or the server is draining). */

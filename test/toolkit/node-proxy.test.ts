@@ -56,12 +56,24 @@ describe('proxyNodeRequest', () => {
   });
 
   it('bodyConsumed looks at what was declared and what was read', () => {
-    const req = (headers: Record<string, string>, read: Partial<IncomingMessage> & { _body?: boolean }) =>
-      ({ headers, readableDidRead: false, readableEnded: false, ...read }) as IncomingMessage;
+    const req = (headers: Record<string, string>, read: Partial<IncomingMessage> & { _body?: boolean; listening?: string[] }) =>
+      ({
+        headers,
+        readableDidRead: false,
+        readableEnded: false,
+        readableFlowing: null,
+        listenerCount: (event: string) => (read.listening ?? []).filter((e) => e === event).length,
+        ...read,
+      }) as unknown as IncomingMessage;
     assert.equal(bodyConsumed(req({}, { readableEnded: true })), false);
     assert.equal(bodyConsumed(req({ 'content-length': '0' }, { readableDidRead: true })), false);
     assert.equal(bodyConsumed(req({ 'content-length': '5' }, {})), false);
     assert.equal(bodyConsumed(req({ 'content-length': '5' }, { readableDidRead: true })), true);
     assert.equal(bodyConsumed(req({ 'transfer-encoding': 'chunked' }, { _body: true })), true);
+    // Set to be read: a 'data' or 'readable' listener, or a stream already flowing (resume()).
+    assert.equal(bodyConsumed(req({ 'content-length': '5' }, { listening: ['data'] })), true);
+    assert.equal(bodyConsumed(req({ 'content-length': '5' }, { listening: ['readable'] })), true);
+    assert.equal(bodyConsumed(req({ 'content-length': '5' }, { readableFlowing: true })), true);
+    assert.equal(bodyConsumed(req({ 'content-length': '5' }, { readableFlowing: false, listening: ['end', 'close'] })), false);
   });
 });

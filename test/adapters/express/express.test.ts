@@ -110,6 +110,12 @@ describe('headroom-memory/express', () => {
       const tenant = express.Router({ mergeParams: true });
       tenant.use(hr.proxy());
       a.use('/tenants/:id/api', tenant); // nested router with a parameter
+      // A body logger that listens and calls next() at once: the chunks would go to it, not upstream.
+      a.use('/logged', (req, _res, next) => {
+        req.on('data', () => undefined);
+        next();
+      });
+      a.use('/logged', hr.proxy());
       a.use(express.json());
       a.use('/parsed', hr.proxy()); // wrong: after the body parser
       a.use(hr.proxy()); // unmounted: takes /api… by the proxy's prefix, passes the rest on
@@ -136,7 +142,10 @@ describe('headroom-memory/express', () => {
       assert.equal(parsed.status, 500);
       assert.equal(parsed.json().error.code, 'HEADROOM_BODY_CONSUMED');
       assert.match(parsed.json().error.message, /mount the headroom proxy before body parsers/);
-      assert.deepEqual(upstream.seen.slice(from), ['POST /up 70000'], 'the parsed body never reached the upstream');
+      const logged = await request(`${t.url}/logged/up`, { method: 'POST', body: 'z'.repeat(100_000) });
+      assert.equal(logged.status, 500, logged.text);
+      assert.equal(logged.json().error.code, 'HEADROOM_BODY_CONSUMED');
+      assert.deepEqual(upstream.seen.slice(from), ['POST /up 70000'], 'neither the parsed nor the listened-to body reached the upstream');
       assert.deepEqual((await request(`${t.url}/own`)).json(), { own: true }, 'the unmounted proxy passes other paths on');
       // Sent as is (a URL parser would resolve the dots before they leave the client).
       const { port } = new URL(t.url);

@@ -491,6 +491,32 @@ describe('Fastify plugin', () => {
     }
   });
 
+  test("a hook that listens to the body's 'data' before the proxy: 500 HEADROOM_BODY_CONSUMED, never an empty body upstream", async () => {
+    const up = await startUpstream((req, res) => {
+      let n = 0;
+      req.on('data', (c: Buffer) => (n += c.length));
+      req.on('end', () => res.end(String(n)));
+    });
+    const { app, url } = await startApp({ proxy: { upstreamUrl: up.url } }, (a) => {
+      // A request-body logger: listens, and lets the request go on at once.
+      a.addHook('onRequest', (request, _reply, done) => {
+        if (request.headers['x-log-body'] === '1') request.raw.on('data', () => undefined);
+        done();
+      });
+    });
+    try {
+      const logged = await request(`${url}/api/up`, { method: 'POST', headers: { 'x-log-body': '1' }, body: 'b'.repeat(5000) });
+      assert.equal(logged.status, 500, logged.text);
+      assert.equal(logged.json().error.code, 'HEADROOM_BODY_CONSUMED');
+      assert.equal(up.received.length, 0, 'the upstream was never called');
+      const plain = await request(`${url}/api/up`, { method: 'POST', body: 'b'.repeat(5000) });
+      assert.equal(plain.text, '5000');
+    } finally {
+      await app.close();
+      await up.close();
+    }
+  });
+
   test('decorating twice is refused, options are checked', async () => {
     const app = Fastify();
     await app.register(headroom, {});
