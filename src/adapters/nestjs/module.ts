@@ -236,12 +236,12 @@ const earlyPaths = (routes: ResolvedRoutes): Required<NodeRoutePaths> => ({
   admin: routes.admin,
 });
 
-/** Whether the platform routes paths in any case: Express does unless 'case sensitive routing' is on (/API/x reaches a route at /api); Fastify never. */
-function routesAnyCase(adapter: { getType(): string; getInstance(): unknown } | undefined): boolean {
-  if (adapter === undefined || adapter.getType() === 'fastify') return false;
-  const app = adapter.getInstance() as { enabled?(name: string): boolean };
-  return !(typeof app.enabled === 'function' && app.enabled('case sensitive routing'));
-}
+/**
+ * Whether the platform routes paths in any case (/API/x reaches a route at /api): Express unless
+ * 'case sensitive routing' is on, Fastify only with `caseSensitive: false` (routesIgnoreCase).
+ */
+const routesAnyCase = (adapter: { getInstance(): unknown } | undefined): boolean =>
+  adapter !== undefined && routesIgnoreCase(adapter.getInstance());
 
 function serviceProvider(
   routes: ResolvedRoutes,

@@ -156,6 +156,8 @@ export interface StartOptions {
   trustProxy?: boolean;
   /** Express only: a middleware put on the Express app before Nest is created. */
   expressFirst?: (req: IncomingMessage, res: unknown, next: () => void) => void;
+  /** Fastify only: more options for Fastify (e.g. `routerOptions: { caseSensitive: false }`). */
+  fastify?: Record<string, unknown>;
   /** A Nest middleware of the app for every route (`consumer.apply(…).forRoutes('*')`), on either platform. */
   appMiddleware?: (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 }
@@ -172,7 +174,8 @@ export async function createApp(platform: Platform, headroom: DynamicModule, opt
     controllers: [appController(), terminusController(), parsedProxyController(platform), ...(options.controllers ?? [])],
     providers: [{ provide: APP_GUARD, useClass: DenyGuard }],
   })(AppModule);
-  const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter({ trustProxy: options.trustProxy ?? false });
+  const adapter =
+    platform === 'express' ? new ExpressAdapter() : new FastifyAdapter({ trustProxy: options.trustProxy ?? false, ...options.fastify });
   if (platform === 'express' && options.trustProxy) (adapter as ExpressAdapter).set('trust proxy', true);
   if (platform === 'express' && options.expressFirst) (adapter as ExpressAdapter).use(options.expressFirst);
   const app = await NestFactory.create(AppModule, adapter, { logger: false });

@@ -28,6 +28,33 @@ function fakeMonitor(): { memory: FakeMemory; monitor: MemoryMonitor } {
   return { memory, monitor };
 }
 
+test('NestJS on Fastify with a case-insensitive router: the proxy takes /API/… as Fastify routes it, body kept from the parser', async () => {
+  const upstream = await startUpstream();
+  const t = await startApp('fastify', HeadroomModule.forRoot({ monitor: { autoStart: false }, proxy: { upstreamUrl: upstream.url } }), {
+    fastify: { routerOptions: { caseSensitive: false } },
+  });
+  try {
+    const json = await request(`${t.url}/API/echo?x=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":1}',
+    });
+    assert.equal(json.status, 200, json.text);
+    assert.deepEqual(json.json(), { method: 'POST', url: '/echo?x=1', body: '{"a":1}', contentType: 'application/json' });
+    // A type Fastify has no parser for reaches the upstream too (no 415: the body is kept from Fastify).
+    const binary = await request(`${t.url}/Api/upload`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: 'bytes',
+    });
+    assert.equal(binary.status, 200, binary.text);
+    assert.equal(binary.json().body, 'bytes');
+  } finally {
+    await t.app.close();
+    await upstream.close();
+  }
+});
+
 for (const platform of PLATFORMS) {
   describe(`nestjs on ${platform}`, () => {
     let upstream: Upstream;
