@@ -158,10 +158,34 @@ const isMonitor = (m: unknown): m is MemoryMonitor =>
   typeof (m as MemoryMonitor).status === 'function' &&
   typeof (m as MemoryMonitor).report === 'function';
 
+/**
+ * Refuses `keys` inside `part` (createHeadroom's `proxy` or `image`): createHeadroom supplies them
+ * (one admission shared by the proxy and image fetches, from the top-level `limits`; the shared
+ * monitor; the cache from `cache`), so a value there would be silently ignored.
+ */
+function refuseSupplied(part: object | undefined, name: string, keys: readonly string[], options: HeadroomOptions): void {
+  const given = keys.filter((k) => part !== undefined && (part as Record<string, unknown>)[k] !== undefined);
+  if (given.length === 0) return;
+  const at = optionsPlace('createHeadroom', options);
+  const where: Record<string, string> = {
+    admission: 'the proxy and image fetches share one admission, made from the top-level limits',
+    limits: 'pass limits at the top level (shared by the proxy and image fetches)',
+    monitor: "the process's shared monitor is used (the top-level monitor sets it)",
+    cache: 'the image route uses the cache of the top-level cache option',
+  };
+  throw new HeadroomError(
+    'HEADROOM_CONFIG_INVALID',
+    `${at.factory}: ${given.map((k) => `${at.prefix}${name}.${k}`).join(' and ')} ${given.length > 1 ? 'are' : 'is'} not taken there: ${given.map((k) => where[k]).join('; ')}`,
+  );
+}
+
 export function createHeadroom(options: HeadroomOptions = {}): Headroom {
   const o = resolveOptions('createHeadroom', headroomSpecs, options, PART_KEYS);
   // The parts check the objects handed on, naming each option by its path here (proxy.upstreamUrl).
   const nested = <T extends object>(value: T | undefined, key: string): T => nestedOptions(value, 'createHeadroom', options, key);
+  // What createHeadroom supplies to its parts itself: given inside them, it would be ignored.
+  refuseSupplied(o.proxy, 'proxy', ['admission', 'monitor', 'limits'], options);
+  refuseSupplied(o.image, 'image', ['admission', 'monitor', 'cache'], options);
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
     for (const c of closers.reverse()) await c().catch(() => undefined);

@@ -239,6 +239,15 @@ describe('createHeadroom', () => {
       () => createHeadroom({ logger: 5 as never }),
       'createHeadroom: logger=5: must be a logger such as pino (an object with info(), warn(), error())',
     );
+    // What createHeadroom supplies to its parts itself would be ignored there: refused, saying where it goes.
+    refuses(
+      () => createHeadroom({ proxy: { upstreamUrl: 'http://127.0.0.1:9', limits: { maxConcurrent: 1 } } as never }),
+      'createHeadroom: proxy.limits is not taken there: pass limits at the top level (shared by the proxy and image fetches)',
+    );
+    refuses(
+      () => createHeadroom({ image: { allowedOrigins: ['http://127.0.0.1:9'], cache: {}, monitor: {} } as never }),
+      "createHeadroom: image.monitor and image.cache are not taken there: the process's shared monitor is used (the top-level monitor sets it); the image route uses the cache of the top-level cache option",
+    );
     assert.equal(sharedMonitor(), undefined, 'a refused call starts nothing');
   });
 
