@@ -23,9 +23,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Headroom } from '../../toolkit/headroom.js';
-import { pathOf } from '../../toolkit/node-middleware.js';
 import { withoutTrailingSlashes } from '../../toolkit/paths.js';
-import { createStallWatch } from './stalls.js';
+import { createStallWatch, routedPath } from './stalls.js';
 
 const CHANNEL = 'http.server.request.start';
 
@@ -84,7 +83,7 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
 
   const isOwn = (url: string | undefined): boolean => {
     if (ownPaths.size === 0 && ownPrefixes.length === 0) return false;
-    const path = withoutTrailingSlashes(pathOf(url ?? '/'));
+    const path = withoutTrailingSlashes(routedPath(url ?? '/'));
     return ownPaths.has(path) || ownPrefixes.some((p) => path.startsWith(p));
   };
   headroom.leaveOut((res) => isOwn(res.req?.url));

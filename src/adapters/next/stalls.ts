@@ -11,9 +11,25 @@
 // which Node's own keep-alive timer uses.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterMount } from '../../proxy/mount.js';
+import { pathOf } from '../../toolkit/node-middleware.js';
 import { withoutTrailingSlashes } from '../../toolkit/paths.js';
 
 const LOOKS = 4;
+
+/**
+ * The path Next.js routes a request target by: dot segments resolved (`/x/../api`, `/%2e/api`) and
+ * backslashes read as slashes, as a WHATWG URL does; without the query. Matching the raw target
+ * instead would let `/x/../api/big`, which Next routes to /api, go unwatched.
+ */
+export function routedPath(url: string): string {
+  const path = pathOf(url);
+  if (!/[.%\\]/.test(path)) return path;
+  try {
+    return new URL(path, 'http://next.invalid').pathname;
+  } catch {
+    return path;
+  }
+}
 
 interface Watched {
   bytes: number;
@@ -82,8 +98,8 @@ export function createStallWatch(): StallWatch {
     },
     offer(req, res) {
       if (prefixes.length === 0) return;
-      const url = req.url ?? '/';
-      const match = prefixes.find((p) => afterMount(url, p.prefix) !== undefined);
+      const path = routedPath(req.url ?? '/');
+      const match = prefixes.find((p) => afterMount(path, p.prefix) !== undefined);
       if (!match) return;
       watched.set(res, { bytes: -1, queued: -1, looks: 0, timeout: match.timeout });
       res.once('close', () => watched.delete(res));

@@ -399,7 +399,11 @@ async function drainingServer(t: TestContext, route: RouteHandler): Promise<numb
 }
 
 /** A download the client stops reading, through `route`, is cut (and its count released) within 10 s. */
-async function stalledDownloadIsCut(t: TestContext, makeRoute: (upstreamUrl: string) => Promise<{ GET: RouteHandler }>): Promise<void> {
+async function stalledDownloadIsCut(
+  t: TestContext,
+  makeRoute: (upstreamUrl: string) => Promise<{ GET: RouteHandler }>,
+  target = '/api/big',
+): Promise<void> {
   t.after(() => closeHeadroom());
   const chunk = Buffer.alloc(64 * 1024, 0x61);
   const upstream = createServer((req, res) => {
@@ -423,7 +427,7 @@ async function stalledDownloadIsCut(t: TestContext, makeRoute: (upstreamUrl: str
   assert.equal(await (await fetch(`http://127.0.0.1:${port}/api/slow`)).text(), 'late', 'waiting for the upstream is not a stall');
   const socket = connect(port, '127.0.0.1');
   socket.on('error', () => undefined);
-  socket.write('GET /api/big HTTP/1.1\r\nHost: app.test\r\n\r\n');
+  socket.write(`GET ${target} HTTP/1.1\r\nHost: app.test\r\n\r\n`);
   socket.pause(); // never reads: the kernel's buffers fill, Next's writer waits for a drain that never comes
   await waitFor(() => h.requests().inFlight === 1, 'the download in flight');
   await waitFor(() => h.requests().inFlight === 0, 'the stalled response cut and its count released', 10_000);
@@ -432,6 +436,14 @@ async function stalledDownloadIsCut(t: TestContext, makeRoute: (upstreamUrl: str
 
 test('a client that stops reading a proxied download is cut once the server is known; a slow upstream is not', (t) =>
   stalledDownloadIsCut(t, async (upstreamUrl) => createProxyRoute({ upstreamUrl, prefix: '/api', clientTimeout: 400 })));
+
+test('a target with dot segments the server routes to the proxy (/x/../api/big, /%2e/api/big) is watched as /api/big', async (t) => {
+  for (const target of ['/x/../api/big', '/%2e/api/big']) {
+    await t.test(target, (tt) =>
+      stalledDownloadIsCut(tt, async (upstreamUrl) => createProxyRoute({ upstreamUrl, prefix: '/api', clientTimeout: 400 }), target),
+    );
+  }
+});
 
 test("the stall watch takes the clientTimeout of the Headroom's proxy the route runs on, not the route's default", (t) =>
   stalledDownloadIsCut(t, async (upstreamUrl) => {
