@@ -48,7 +48,7 @@ export function createResponder(counters: ImageCounters, clientTimeout: number):
       stall = setTimeout(() => {
         const err = new HeadroomError(
           'HEADROOM_REQUEST_TIMEOUT',
-          `the client read none of the image for ${clientTimeout} ms (IMAGE_TIMEOUT); connection closed`,
+          `the client took none of the image for ${clientTimeout} ms (IMAGE_TIMEOUT; a slow reader drains its socket only in steps); connection closed`,
         );
         counters.reject(err);
         src.dispose();

@@ -181,8 +181,8 @@ export interface ResponseCacheOptions {
   cache: Cache;
   /** Largest body teed (MAX_BUFFER_SIZE); never more than teeLimit() allows. */
   maxBufferSize: number;
-  /** ms a hit's answer may make no progress before its connection is closed (CLIENT_TIMEOUT); 0 = no bound. */
-  clientTimeout?: number;
+  /** ms a hit's answer may make no progress before its connection is closed (CLIENT_READ_TIMEOUT); 0 = no bound. */
+  clientReadTimeout?: number;
   cacheAuthorized: boolean;
   /** Starts a full GC once a budget's worth of copies is dead (see TeeBudget.collect); none when not given. */
   collect?: () => void;
@@ -218,7 +218,7 @@ export const SKIP_OUTCOME = { bypass: 'request', uncacheable: 'bypass' } as cons
 export function createResponseCache(options: ResponseCacheOptions) {
   const { cache, cacheAuthorized } = options;
   const maxBufferSize = teeLimit(options.maxBufferSize, cache);
-  const clientTimeout = options.clientTimeout ?? 0;
+  const clientReadTimeout = options.clientReadTimeout ?? 0;
   const teeBudget: TeeBudget = {
     held: 0,
     max: TEE_BODIES * maxBufferSize,
@@ -326,10 +326,10 @@ export function createResponseCache(options: ResponseCacheOptions) {
   ): void {
     const a = answer(entry, req.method, ifNoneMatch);
     if (requestId !== undefined) a.headers.push('x-request-id', requestId);
-    // A hit holds no admission slot and is not in CLIENT_TIMEOUT's sweep: without this a client
+    // A hit holds no admission slot and is not in CLIENT_READ_TIMEOUT's sweep: without this a client
     // that never reads would keep the body and its socket for ever. Node's keep-alive timeout
     // replaces the bound once the answer is out.
-    if (clientTimeout > 0) boundUnread(res, clientTimeout);
+    if (clientReadTimeout > 0) boundUnread(res, clientReadTimeout);
     res.writeHead(a.status, a.headers);
     writeSliced(res, a.body);
   }

@@ -1,11 +1,17 @@
 // What the Node exchange (exchange.ts) and the Web-stream exchange (web.ts) share above undici's
-// handler: being done, aborting the upstream side, shedding, and CLIENT_TIMEOUT's look at whether
+// handler: being done, aborting the upstream side, shedding, and the CLIENT_TIMEOUT and CLIENT_READ_TIMEOUT look at whether
 // the client is the side that stalls. Each says what client progress means for it. Both charge
 // the bytes they hold for the request to its ledger (request accounting) when it has one.
 import type { Sheddable } from '../admission/index.js';
 import type { RequestLedger } from '../log/accounting.js';
 import { ProxyAbort } from './faults.js';
 import { UpstreamHandler } from './upstream-handler.js';
+
+/** Sweep looks without progress after which a client loses its slot: sending its body, taking the response. */
+export interface ClientLooks {
+  upload: number;
+  download: number;
+}
 
 export abstract class ClientExchange extends UpstreamHandler implements Sheddable {
   done = false;
@@ -53,11 +59,12 @@ export abstract class ClientExchange extends UpstreamHandler implements Sheddabl
 
   /**
    * One look of the sweep: counts consecutive looks in which the client was the side that stalled
-   * and made no progress, and ends the exchange at `limit`. An upload (progress counts its bytes)
-   * is also ended when the last `limit` looks in a row brought fewer than `minUploadBytes`: any
-   * byte is progress, and a byte now and then would hold the slot for ever (`slow` says why).
+   * and made no progress, and ends the exchange at `looks.upload` (sending the body) or
+   * `looks.download` (taking the response). An upload (progress counts its bytes) is also ended
+   * when the last `looks.upload` looks in a row brought fewer than `minUploadBytes`: any byte is
+   * progress, and a byte now and then would hold the slot for ever (`slow` says why).
    */
-  checkClient(limit: number, minUploadBytes = 0, slow?: () => Error): void {
+  checkClient(looks: ClientLooks, minUploadBytes = 0, slow?: () => Error): void {
     if (this.clientGone()) return this.abort(new ProxyAbort('clientAbort'));
     const progress = this.clientProgress();
     if (progress === undefined) {
@@ -68,15 +75,17 @@ export abstract class ClientExchange extends UpstreamHandler implements Sheddabl
     }
     this.idleChecks = progress === this.seen ? this.idleChecks + 1 : 0;
     this.seen = progress;
-    if (this.idleChecks >= limit) return this.abort(new ProxyAbort('clientTimeout'));
+    // Download progress is negative (-2 - drains), upload progress the bytes sent.
+    if (this.idleChecks >= (progress < 0 ? looks.download : looks.upload)) return this.abort(new ProxyAbort('clientTimeout'));
     if (minUploadBytes <= 0 || progress < 0) {
       this.uploadLooks = undefined;
       return;
     }
-    const looks = (this.uploadLooks ??= []);
-    looks.push(progress);
-    if (looks.length > limit + 1) looks.shift();
-    if (looks.length === limit + 1 && progress - looks[0]! < minUploadBytes) this.abort(slow?.() ?? new ProxyAbort('clientTimeout'));
+    const window = (this.uploadLooks ??= []);
+    window.push(progress);
+    if (window.length > looks.upload + 1) window.shift();
+    if (window.length === looks.upload + 1 && progress - window[0]! < minUploadBytes)
+      this.abort(slow?.() ?? new ProxyAbort('clientTimeout'));
   }
 
   /** Aborts the upstream side (client gone, shed); undici then reports the failure to fail(). */

@@ -5,7 +5,7 @@
 // destroyed client connection (mid-body, so a truncated body never looks complete). The response
 // head is written with the first body byte, so an upstream that breaks its framing before that
 // still gets a 502. A client that makes no progress (stalled upload, stopped reading) for
-// CLIENT_TIMEOUT loses the exchange: the proxy's sweep (proxy.ts) asks checkClient() a few times
+// CLIENT_TIMEOUT (upload) or CLIENT_READ_TIMEOUT (download) loses the exchange: the proxy's sweep (proxy.ts) asks checkClient() a few times
 // per timeout, and the hot path only bumps two counters (no timer per request: a socket timeout
 // armed per request cost ~4 % of throughput). A class, so the hot path allocates one object per
 // request and no closures (an upload adds one listener: upstream-handler.ts).
@@ -19,7 +19,7 @@ import { ProxyAbort, faultError, faultKind } from './faults.js';
 import type { HeaderRules } from './headers.js';
 import { sendError } from './respond.js';
 import type { ProxyCounters } from './stats.js';
-import { ClientExchange } from './client-exchange.js';
+import { ClientExchange, type ClientLooks } from './client-exchange.js';
 import { CACHE_STATUS_HEADERS, type CacheOutcome } from '../cache/cache-status.js';
 import { originalUrl } from './client.js';
 import type { LocationRewriter } from './location.js';
@@ -35,7 +35,7 @@ export interface ExchangeContext {
   /** CLIENT_TIMEOUT, ms (named in the 408's message). */
   clientTimeout: number;
   /** Exchanges in flight (Node and Web), for the client-progress sweep and abortInFlight(). */
-  live: Set<{ checkClient(limit: number, minUploadBytes?: number, slow?: () => Error): void; abort(err: Error): void }>;
+  live: Set<{ checkClient(looks: ClientLooks, minUploadBytes?: number, slow?: () => Error): void; abort(err: Error): void }>;
   logger: Logger | undefined;
   /** Shedding registry (the admission controller). */
   tracker: { add(s: Sheddable): void; untrack(s: Sheddable): void };

@@ -85,10 +85,17 @@ export const proxySpecs = {
   }),
   clientTimeout: duration({
     env: 'CLIENT_TIMEOUT',
-    doc: 'Longest a client may make no progress while it holds an upstream slot: sending the request body (then 408) or reading the response (then the connection is closed). Time spent waiting for the upstream does not count.',
+    doc: 'Longest a client may send none of its request body while it holds an upstream slot (then 408). Time spent waiting for the upstream (one that reads the upload slowly) does not count.',
     default: 15_000,
     min: 100,
     max: 600_000,
+  }),
+  clientReadTimeout: duration({
+    env: 'CLIENT_READ_TIMEOUT',
+    doc: "Longest a client may take none of a response while it holds an upstream slot (then the connection is closed and the upstream request aborted). Progress is the kernel taking more of the body, which a client reading steadily allows only in steps (Linux wakes the writer once a third or so of a socket buffer of up to 4 MiB is free): a client reading 16 KiB a second waited up to 43 s between steps here, so a bound much under a minute cuts slow readers that do read (nginx's send_timeout is 60 s).",
+    default: 60_000,
+    min: 100,
+    max: 3_600_000,
   }),
   clientMinRate: num({
     env: 'CLIENT_MIN_RATE',

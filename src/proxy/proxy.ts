@@ -73,8 +73,10 @@ export interface ProxyOptions {
   limits?: AdmissionOptions;
   /** ms: headers must arrive within it (504) and the body may not idle longer (STREAM_TIMEOUT). */
   streamTimeout?: number;
-  /** ms: longest a client may stall its upload (408) or its reading (connection closed) while holding a slot (CLIENT_TIMEOUT). */
+  /** ms: longest a client may stall its upload while holding a slot, then 408 (CLIENT_TIMEOUT). */
   clientTimeout?: number;
+  /** ms: longest a client may take none of the response while holding a slot, then its connection is closed (CLIENT_READ_TIMEOUT). */
+  clientReadTimeout?: number;
   /** Bytes a second an upload must average over any clientTimeout while it holds a slot, else 408; 0 = only a stopped upload (CLIENT_MIN_RATE). */
   clientMinRate?: number;
   /** Response cache; omitted = no caching. */
@@ -184,7 +186,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     ? createResponseCache({
         cache: o.cache,
         maxBufferSize: o.maxBufferSize,
-        clientTimeout: o.clientTimeout,
+        clientReadTimeout: o.clientReadTimeout,
         cacheAuthorized: o.cacheAuthorized,
         canWrite: () => !admission.breakerOpen() && (monitor ? monitor.status() === 'healthy' : true),
         collect: fullGc(o.gcAssistBytes),
@@ -208,10 +210,12 @@ export function createProxy(options: ProxyOptions): Proxy {
     gcAssist: createGcAssist(o.gcAssistBytes),
     location: o.rewriteLocation ? createLocationRewriter(upstream, prefix, o.stripPrefix) : undefined,
   };
-  // CLIENT_TIMEOUT: four looks per timeout at every exchange in flight, so a client that makes no
-  // progress loses its slot after 1 to 1.25 timeouts. One timer for the proxy, not one per request.
-  const clientChecks = 4;
-  // CLIENT_MIN_RATE: an upload must bring this much over the last four looks (one CLIENT_TIMEOUT).
+  // CLIENT_TIMEOUT and CLIENT_READ_TIMEOUT: four looks per (shorter) timeout at every exchange in
+  // flight, so a client that makes no progress loses its slot after 1 to 1.25 timeouts. One timer
+  // for the proxy, not one per request.
+  const period = Math.min(o.clientTimeout, o.clientReadTimeout) / 4;
+  const looks = { upload: Math.round(o.clientTimeout / period), download: Math.round(o.clientReadTimeout / period) };
+  // CLIENT_MIN_RATE: an upload must bring this much over the last looks of one CLIENT_TIMEOUT.
   const minUploadBytes = Math.ceil((o.clientMinRate * o.clientTimeout) / 1000);
   const tooSlow = (): ProxyAbort =>
     new ProxyAbort(
@@ -219,8 +223,8 @@ export function createProxy(options: ProxyOptions): Proxy {
       `the request body came slower than ${o.clientMinRate} bytes a second over ${o.clientTimeout} ms (CLIENT_MIN_RATE, CLIENT_TIMEOUT)`,
     );
   const sweep = setInterval(() => {
-    for (const ex of ctx.live) ex.checkClient(clientChecks, minUploadBytes, tooSlow);
-  }, o.clientTimeout / clientChecks);
+    for (const ex of ctx.live) ex.checkClient(looks, minUploadBytes, tooSlow);
+  }, period);
   sweep.unref();
   const disabledError = new HeadroomError(
     'HEADROOM_NOT_FOUND',

@@ -87,7 +87,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // absolute-form target (http://host/health; the proxy's raw path takes only origin-form, so the
   // proxy's own absolute-form requests come this way too) is routed by its path: from here on the
   // request carries that path alone, once the host it names is the Host header's.
-  const stallMs = config.proxy.clientTimeout;
+  const stallMs = config.proxy.clientReadTimeout;
   app.addHook('onRequest', (request, reply, done) => {
     const raw = request.raw;
     // A pipelined request follows an answer whose stall bound (below) is still on the socket: the
@@ -107,7 +107,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   // A buffered answer (the metrics page, a JSON report) is all in memory: when it sits unwritten,
   // only a client that does not read holds it, with its connection and its Buffer. The socket is
-  // closed once it makes no progress for CLIENT_TIMEOUT, as the proxy cuts a stalled reader, unless
+  // closed once it makes no progress for CLIENT_READ_TIMEOUT, as the proxy cuts a stalled reader, unless
   // the route set its own bound (an image: IMAGE_TIMEOUT); after the answer, Node's keep-alive
   // timeout replaces it. Streams (the dashboard feed, a passed-through original) watch their own stalls.
   app.addHook('onSend', (_request, reply, payload, done) => {

@@ -201,6 +201,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       admission,
       streamTimeout: config.proxy.streamTimeout,
       clientTimeout: config.proxy.clientTimeout,
+      clientReadTimeout: config.proxy.clientReadTimeout,
+      clientMinRate: config.proxy.clientMinRate,
       cache: config.proxy.cacheEnabled ? cache : undefined,
       maxBufferSize: config.proxy.maxBufferSize,
       cacheAuthorized: config.proxy.cacheAuthorized,

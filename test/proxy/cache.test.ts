@@ -388,14 +388,14 @@ describe('proxy response cache', () => {
     }
   });
 
-  test('a hit whose client stops reading is closed after CLIENT_TIMEOUT without progress; a slow, steady reader gets it whole', async () => {
+  test('a hit whose client stops reading is closed after CLIENT_READ_TIMEOUT without progress; a slow, steady reader gets it whole', async () => {
     // Well past what loopback sockets absorb for a client that never reads (~4 MiB), so the rest waits in the gateway.
     const size = 8 * 1024 ** 2;
     const up = await startUpstream((_req, res) => {
       res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': size });
       res.end(Buffer.alloc(size, 0x61));
     });
-    const gw = await startGateway({ upstreamUrl: up.url, cache: mapCache(), maxBufferSize: 2 * size, clientTimeout: 500 });
+    const gw = await startGateway({ upstreamUrl: up.url, cache: mapCache(), maxBufferSize: 2 * size, clientReadTimeout: 500 });
     const connections = (): Promise<number> => new Promise((r) => gw.app.server.getConnections((_e, n) => r(n)));
     try {
       assert.equal((await request(`${gw.url}/api/huge`)).body.length, size, 'stored');
@@ -411,7 +411,7 @@ describe('proxy response cache', () => {
         stalled.destroy();
       }
       // A 20 ms pause after every read: progress all the time, but the whole body takes several
-      // CLIENT_TIMEOUTs (written as one, it would count as progress only once written whole).
+      // CLIENT_READ_TIMEOUTs (written as one, it would count as progress only once written whole).
       const reader = net.connect(Number(port), '127.0.0.1', () =>
         reader.write(`GET /api/huge HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
       );

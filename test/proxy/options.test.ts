@@ -30,7 +30,7 @@ describe('proxy options: one home', () => {
       used.add(spec);
       for (const field of ['env', 'doc', 'accepted', 'default', 'defaultText', 'secret'] as const) {
         // The gateway adds what its own routes make of the prefix and the client timeout; the part's text comes first.
-        if (field === 'doc' && (key === 'prefix' || key === 'clientTimeout'))
+        if (field === 'doc' && (key === 'prefix' || key === 'clientReadTimeout'))
           assert.ok(opt.doc.startsWith(spec.doc) && opt.doc.length > spec.doc.length, `${opt.env}.doc`);
         else assert.equal(opt[field], spec[field], `${opt.env}.${field}`);
       }

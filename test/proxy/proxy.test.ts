@@ -413,6 +413,35 @@ describe('proxy rules', () => {
     }
   });
 
+  test('a client that stops reading is cut after CLIENT_READ_TIMEOUT, not the upload bound CLIENT_TIMEOUT', async () => {
+    const up = await startUpstream((_req, res) => {
+      res.writeHead(200);
+      const chunk = Buffer.alloc(64 * 1024);
+      const pump = (): void => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
+    });
+    const gw = await startGateway({ upstreamUrl: up.url, clientTimeout: 200, clientReadTimeout: 1500 });
+    try {
+      const socket = net.connect((gw.app.server.address() as AddressInfo).port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.pause(); // never reads
+      socket.write('GET /api/big HTTP/1.1\r\nHost: x\r\n\r\n');
+      await waitFor(() => gw.proxy.stats().inFlight === 1, 'the download in flight');
+      const started = performance.now();
+      await waitFor(() => gw.proxy.stats().inFlight === 0, 'the stalled reader cut', 10_000);
+      // Its socket filled at some point after `started`: the cut cannot come before a read timeout from then.
+      assert.ok(performance.now() - started >= 1500, `cut after ${Math.round(performance.now() - started)} ms`);
+      assert.equal(gw.proxy.stats().errors.clientTimeout, 1);
+      socket.destroy();
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+
   test('pipelined requests on a connection the client closes are aborted upstream and free their slots', async () => {
     // Node emits no 'close' on a response still queued behind another one on the connection.
     const up = await startUpstream((_req, res) => {

@@ -70,6 +70,8 @@ describe('slow clients cannot hold upstream slots', () => {
       MAX_CONCURRENT_CONNECTIONS: '2',
       PROXY_QUEUE_TIMEOUT: '10s',
       CLIENT_TIMEOUT: '300ms',
+      CLIENT_READ_TIMEOUT: '300ms',
+      CLIENT_MIN_RATE: '800',
     });
   });
   after(async () => {
@@ -96,8 +98,8 @@ describe('slow clients cannot hold upstream slots', () => {
     assert.ok((await stats(t)).errors.clientTimeout! >= 2);
   });
 
-  test('an upload trickled below CLIENT_MIN_RATE gets 408 naming it; one above it goes through', async () => {
-    // CLIENT_TIMEOUT 300 ms, CLIENT_MIN_RATE 512 B/s (default): at least 154 bytes per 300 ms.
+  test('an upload trickled below CLIENT_MIN_RATE (as set) gets 408 naming it; one above it goes through', async () => {
+    // CLIENT_TIMEOUT 300 ms, CLIENT_MIN_RATE 800 B/s: at least 240 bytes per 300 ms.
     const trickle = (s: Socket, bytesPerTick: number, total: number): NodeJS.Timeout => {
       s.write(`POST /api/x HTTP/1.1\r\nHost: shop.example\r\nContent-Length: ${total}\r\n\r\n`);
       let sent = 0;
@@ -120,7 +122,7 @@ describe('slow clients cannot hold upstream slots', () => {
       assert.equal(slow.status, 408, slow.text);
       assert.match(
         jsonBody(slow).error?.message ?? '',
-        /came slower than 512 bytes a second over 300 ms \(CLIENT_MIN_RATE, CLIENT_TIMEOUT\)/,
+        /came slower than 800 bytes a second over 300 ms \(CLIENT_MIN_RATE, CLIENT_TIMEOUT\)/,
       );
       assert.equal(fast.status, 200, fast.text);
       assert.match(fast.text, /uploaded$/);
@@ -222,12 +224,12 @@ describe("a client that stops reading a buffered answer of the gateway's own rou
     }
   }
 
-  test('is cut after CLIENT_TIMEOUT without progress (not held for ever); a client that reads gets it whole', async () => {
+  test('is cut after CLIENT_READ_TIMEOUT without progress (not held for ever); a client that reads gets it whole', async () => {
     const routes = [
       (scope: FastifyInstance) => void scope.get('/big', (_request, reply) => reply.type('application/octet-stream').send(big)),
     ];
     // 1 s, not less: the reader runs in this process, and a loaded machine may pause it that long.
-    await withApp({ CLIENT_TIMEOUT: '1s' }, routes, async (url, app) => {
+    await withApp({ CLIENT_READ_TIMEOUT: '1s' }, routes, async (url, app) => {
       const reader = await request(`${url}/big`);
       assert.equal(reader.status, 200);
       assert.equal(reader.body.length, big.length);
@@ -238,7 +240,7 @@ describe("a client that stops reading a buffered answer of the gateway's own rou
   test("an image is cut after the image service's IMAGE_TIMEOUT (its bound for a stream too)", async () => {
     const image = { clientTimeout: 300, handle: async () => ({ status: 200, headers: { 'content-type': 'image/png' }, body: big }) };
     const routes = [(scope: FastifyInstance) => imageRoutes(scope, { image: image as unknown as ImageService })];
-    await withApp({ CLIENT_TIMEOUT: '10m' }, routes, async (url, app) => stallReading(app.server, url, '/image?url=x'));
+    await withApp({ CLIENT_READ_TIMEOUT: '10m' }, routes, async (url, app) => stallReading(app.server, url, '/image?url=x'));
   });
 });
 

@@ -265,9 +265,9 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
       const differ = differingOptions(proxyOptions, s.made.proxy ?? {});
       if (differ.length > 0) throw conflictingProxy(prefix, differ);
     }
-    // A stalled reader is cut at the clientTimeout of the proxy that serves the route: the Headroom's
-    // (its options, which this route's agree with) or the one made from this route's options.
-    s.requests.watchStalls(prefix, clientTimeoutOf(proxy && proxy === h.proxy ? (s.made.proxy ?? {}) : proxyOptions));
+    // A stalled reader is cut at the clientReadTimeout of the proxy that serves the route: the
+    // Headroom's (its options, which this route's agree with) or the one made from this route's options.
+    s.requests.watchStalls(prefix, clientReadTimeoutOf(proxy && proxy === h.proxy ? (s.made.proxy ?? {}) : proxyOptions));
     if (!proxy) {
       // The Headroom was made without this route's proxy (by register() or another route): its
       // upstream limits and its response cache are the Headroom's, as createHeadroom would wire them.
@@ -320,9 +320,9 @@ const proxyOptionSpecs = { ...proxySpecs, ...proxyLibrarySpecs };
 const imageTimeoutOf = (o: { timeout?: number | string } | undefined): number =>
   resolveOne(IMAGE_ROUTE, 'timeout', imageSpecs.timeout, o?.timeout);
 
-/** The route's proxy's clientTimeout, ms (a duration string or the default resolved). */
-const clientTimeoutOf = (o: { clientTimeout?: number | string }): number =>
-  resolveOne(PROXY_ROUTE, 'clientTimeout', proxySpecs.clientTimeout, o.clientTimeout);
+/** The route's proxy's clientReadTimeout, ms (a duration string or the default resolved). */
+const clientReadTimeoutOf = (o: { clientReadTimeout?: number | string }): number =>
+  resolveOne(PROXY_ROUTE, 'clientReadTimeout', proxySpecs.clientReadTimeout, o.clientReadTimeout);
 
 type RouteProxyOptions = NonNullable<HeadroomOptions['proxy']>;
 

@@ -24,10 +24,11 @@ export const proxyOptions = {
   queueTimeout: option(a.queueTimeout),
   memoryThresholdPercent: option(a.memoryThresholdPercent),
   streamTimeout: option(p.streamTimeout),
+  clientTimeout: option(p.clientTimeout),
   // Gateway-only use too (server/app.ts): a library proxy has no such routes.
-  clientTimeout: option({
-    ...p.clientTimeout,
-    doc: `${p.clientTimeout.doc} The gateway's own routes close a connection whose answer (/metrics, an admin report) makes no progress for this long too (an image's: IMAGE_TIMEOUT).`,
+  clientReadTimeout: option({
+    ...p.clientReadTimeout,
+    doc: `${p.clientReadTimeout.doc} The gateway's own routes and cache hits close a connection whose answer (/metrics, an admin report, a cached body) makes no progress for this long too (an image's: IMAGE_TIMEOUT).`,
   }),
   clientMinRate: option(p.clientMinRate),
   maxBufferSize: option(p.maxBufferSize),

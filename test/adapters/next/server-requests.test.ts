@@ -435,20 +435,20 @@ async function stalledDownloadIsCut(
 }
 
 test('a client that stops reading a proxied download is cut once the server is known; a slow upstream is not', (t) =>
-  stalledDownloadIsCut(t, async (upstreamUrl) => createProxyRoute({ upstreamUrl, prefix: '/api', clientTimeout: 400 })));
+  stalledDownloadIsCut(t, async (upstreamUrl) => createProxyRoute({ upstreamUrl, prefix: '/api', clientReadTimeout: 400 })));
 
 test('a target with dot segments the server routes to the proxy (/x/../api/big, /%2e/api/big) is watched as /api/big', async (t) => {
   for (const target of ['/x/../api/big', '/%2e/api/big']) {
     await t.test(target, (tt) =>
-      stalledDownloadIsCut(tt, async (upstreamUrl) => createProxyRoute({ upstreamUrl, prefix: '/api', clientTimeout: 400 }), target),
+      stalledDownloadIsCut(tt, async (upstreamUrl) => createProxyRoute({ upstreamUrl, prefix: '/api', clientReadTimeout: 400 }), target),
     );
   }
 });
 
-test("the stall watch takes the clientTimeout of the Headroom's proxy the route runs on, not the route's default", (t) =>
+test("the stall watch takes the clientReadTimeout of the Headroom's proxy the route runs on, not the route's default", (t) =>
   stalledDownloadIsCut(t, async (upstreamUrl) => {
-    // As the docs' pattern: clientTimeout in the shared config register() got, the route gives only where to.
-    await registerHeadroom({ proxy: { upstreamUrl, prefix: '/api', clientTimeout: 400 } });
+    // As the docs' pattern: clientReadTimeout in the shared config register() got, the route gives only where to.
+    await registerHeadroom({ proxy: { upstreamUrl, prefix: '/api', clientReadTimeout: 400 } });
     return createProxyRoute({ upstreamUrl, prefix: '/api' });
   }));
 
