@@ -238,9 +238,10 @@ const kind = (v: unknown): string =>
 /** The options besides the specs: the objects above and a DNS lookup (tests, custom resolvers). */
 const OBJECT_KEYS = [...Object.keys(SHAPES), 'lookup'];
 
-function shapeProblems(given: Record<string, unknown>, prefix: string): string[] {
+function shapeProblems(given: Record<string, unknown>, prefix: string, supplied: readonly string[]): string[] {
   const problems: string[] = [];
   for (const [key, shape] of Object.entries(SHAPES)) {
+    if (supplied.includes(key)) continue;
     const v = given[key];
     if (v === undefined && !shape.required) continue;
     const ok = typeof v === 'object' && v !== null && shape.methods.every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
@@ -254,10 +255,15 @@ function shapeProblems(given: Record<string, unknown>, prefix: string): string[]
   return problems;
 }
 
-/** The factory's options with every default filled in; throws one HEADROOM_CONFIG_INVALID naming each bad option. */
-export function resolveImageOptions(given: ImageServiceOptions) {
+/**
+ * The factory's options with every default filled in; throws one HEADROOM_CONFIG_INVALID naming
+ * each bad option. `supplied`: parts the caller will add itself (a route factory checking the
+ * user's options before it has a cache), not required here.
+ */
+export function resolveImageOptions(given: ImageServiceOptions, supplied: readonly string[] = []) {
   const at = optionsPlace(FACTORY, given);
-  const shapes = typeof given === 'object' && given !== null ? shapeProblems(given as unknown as Record<string, unknown>, at.prefix) : [];
+  const shapes =
+    typeof given === 'object' && given !== null ? shapeProblems(given as unknown as Record<string, unknown>, at.prefix, supplied) : [];
   let o;
   try {
     o = resolveOptions(FACTORY, imageSpecs, given, OBJECT_KEYS);

@@ -162,12 +162,21 @@ export interface Proxy {
 
 const specs = { ...proxySpecs, ...proxyLibrarySpecs };
 
-export function createProxy(options: ProxyOptions): Proxy {
+/**
+ * createProxy's options checked and resolved, creating nothing (HEADROOM_CONFIG_INVALID naming
+ * each bad option): also for a route factory that checks its options when its module loads.
+ */
+export function resolveProxyOptions(options: ProxyOptions) {
   const o = resolveOptions('createProxy', specs, options);
   const upstreamUrl = requireOption('createProxy', 'upstreamUrl', proxySpecs.upstreamUrl, o.upstreamUrl, options);
-  // Checked before anything is created, so a bad limit leaves nothing running.
   const limits = o.admission ? undefined : nestedOptions(o.limits, 'createProxy', options, 'limits');
   if (limits) resolveAdmissionOptions(limits);
+  return { o, upstreamUrl, limits };
+}
+
+export function createProxy(options: ProxyOptions): Proxy {
+  // Checked before anything is created, so a bad option leaves nothing running.
+  const { o, upstreamUrl, limits } = resolveProxyOptions(options);
   const upstream = new URL(upstreamUrl);
   const { prefix, enabled, streamTimeout } = o;
   const ownAdmission = !o.admission;

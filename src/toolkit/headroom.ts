@@ -179,13 +179,22 @@ function refuseSupplied(part: object | undefined, name: string, keys: readonly s
   );
 }
 
-export function createHeadroom(options: HeadroomOptions = {}): Headroom {
+/**
+ * createHeadroom's own options checked and resolved, creating nothing (the parts' nested options
+ * are checked by each part as it is made): also for adapters that check options when a module loads.
+ */
+export function resolveHeadroomOptions(options: HeadroomOptions) {
   const o = resolveOptions('createHeadroom', headroomSpecs, options, PART_KEYS);
-  // The parts check the objects handed on, naming each option by its path here (proxy.upstreamUrl).
-  const nested = <T extends object>(value: T | undefined, key: string): T => nestedOptions(value, 'createHeadroom', options, key);
   // What createHeadroom supplies to its parts itself: given inside them, it would be ignored.
   refuseSupplied(o.proxy, 'proxy', ['admission', 'monitor', 'limits'], options);
   refuseSupplied(o.image, 'image', ['admission', 'monitor', 'cache'], options);
+  return o;
+}
+
+export function createHeadroom(options: HeadroomOptions = {}): Headroom {
+  const o = resolveHeadroomOptions(options);
+  // The parts check the objects handed on, naming each option by its path here (proxy.upstreamUrl).
+  const nested = <T extends object>(value: T | undefined, key: string): T => nestedOptions(value, 'createHeadroom', options, key);
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
     for (const c of closers.reverse()) await c().catch(() => undefined);

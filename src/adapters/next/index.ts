@@ -10,13 +10,13 @@ import { isDeepStrictEqual } from 'node:util';
 import { createCache } from '../../cache/index.js';
 import { createImageService } from '../../image/service.js';
 import type { ImageService, ImageServiceOptions } from '../../image/types.js';
-import { createProxy, type Proxy } from '../../proxy/proxy.js';
+import { createProxy, resolveProxyOptions, type Proxy, type ProxyOptions } from '../../proxy/proxy.js';
 import { proxyLibrarySpecs, proxySpecs } from '../../proxy/options.js';
-import { imageSpecs } from '../../image/options.js';
+import { imageSpecs, resolveImageOptions } from '../../image/options.js';
 import type { FetchInfo } from '../../proxy/web.js';
 import { HeadroomError } from '../../errors.js';
 import { kindOf, nestedOptions, resolveOne, resolveOptions, routePath, type OptionSpec } from '../../options/spec.js';
-import { createHeadroom, headroomSpecs, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
+import { createHeadroom, headroomSpecs, resolveHeadroomOptions, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
 import { errorResponse, toWebResponse, type PlainResponse } from '../../toolkit/response.js';
 import { queryObject } from '../../toolkit/node-image.js';
 import { whenSent } from './body.js';
@@ -59,6 +59,22 @@ export interface ImageRouteOptions {
 
 /** HEADROOM_CONFIG_INVALID for a factory's argument, thrown when the route module loads (next build shows it). */
 const invalid = (message: string): HeadroomError => new HeadroomError('HEADROOM_CONFIG_INVALID', message);
+
+/**
+ * A route's Headroom options checked when its module loads (so next build shows the mistake, not
+ * every request's 500), creating nothing; `key` is where they sit in what the factory got ('' for
+ * the factory's own argument).
+ */
+function checkHeadroomOptions(factory: string, given: unknown, parent: unknown, key: string): void {
+  if (given !== undefined) resolveHeadroomOptions(nestedOptions(given as HeadroomOptions, factory, parent, key));
+}
+
+/** The factory's options object itself: an object (or undefined when `optional`). */
+function checkObject(factory: string, options: unknown, shape: string, optional: boolean): void {
+  if (options === undefined && optional) return;
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw invalid(`${factory}: options must be an object (${shape}); got ${kindOf(options)}`);
+}
 
 function checkAuthorize(factory: string, authorize: unknown): void {
   if (authorize !== undefined && typeof authorize !== 'function')
@@ -208,6 +224,8 @@ export function withHeadroom(handler: RouteHandler, options?: HeadroomOptions): 
     throw invalid(
       `withHeadroom(handler): handler must be your route handler, a function (request, context) => Response; got ${kindOf(handler)}`,
     );
+  checkObject(WITH_HEADROOM, options, "createHeadroom's options", true);
+  checkHeadroomOptions(WITH_HEADROOM, options, options, '');
   const call = (request: Request, context: unknown): Promise<Response> => {
     const answer: Response | Promise<Response> = handler(request, context);
     return answer instanceof Promise ? answer : Promise.resolve(answer);
@@ -241,6 +259,9 @@ export function withHeadroom(handler: RouteHandler, options?: HeadroomOptions): 
 }
 
 const PROXY_ROUTE = 'createProxyRoute() from headroom-memory/next';
+const WITH_HEADROOM = 'withHeadroom() from headroom-memory/next';
+const HEALTH_ROUTE = 'createHealthRoute() from headroom-memory/next';
+const METRICS_ROUTE = 'createMetricsRoute() from headroom-memory/next';
 
 /**
  * Handlers for `app/api/[...path]/route.ts`: every method streamed to the upstream through
@@ -250,8 +271,16 @@ const PROXY_ROUTE = 'createProxyRoute() from headroom-memory/next';
  *   export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = createProxyRoute({ upstreamUrl: process.env.UPSTREAM_URL!, prefix: '/api' });
  */
 export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers {
+  checkObject(PROXY_ROUTE, options, '{ upstreamUrl, prefix?, …, headroom?, authorize? }', false);
   const { headroom: headroomOptions, authorize, ...proxyOptions } = options;
   checkAuthorize(PROXY_ROUTE, authorize);
+  checkHeadroomOptions(PROXY_ROUTE, headroomOptions, options, 'headroom');
+  {
+    const { cache, ...checked } = proxyOptions;
+    if (cache !== undefined && typeof cache !== 'boolean')
+      throw invalid(`${PROXY_ROUTE}: cache=${kindOf(cache)}: must be true or false (whether the route's proxy uses the Headroom's cache)`);
+    resolveProxyOptions(nestedOptions(checked as ProxyOptions, PROXY_ROUTE, options, ''));
+  }
   let parts: { s: Slot; proxy: Proxy } | undefined;
   const init = (): { s: Slot; proxy: Proxy } => {
     if (parts && isCurrent(parts.s)) return parts;
@@ -379,7 +408,16 @@ const IMAGE_ROUTE = 'createImageRoute() from headroom-memory/next';
  * image service (origin policy, bounded fetch, cached variants), after shedding.
  */
 export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandler; HEAD: RouteHandler } {
-  checkAuthorize(IMAGE_ROUTE, options?.authorize);
+  checkObject(IMAGE_ROUTE, options, '{ image: { allowedOrigins, … }, headroom?, authorize? }', false);
+  checkAuthorize(IMAGE_ROUTE, options.authorize);
+  checkHeadroomOptions(IMAGE_ROUTE, options.headroom, options, 'headroom');
+  const given = options.image as { allowedOrigins?: unknown } | undefined;
+  if (typeof given !== 'object' || given === null || given.allowedOrigins === undefined)
+    throw invalid(
+      `${IMAGE_ROUTE}: image.allowedOrigins is required: the origins images may be fetched from (e.g. ['https://img.example.com'])`,
+    );
+  // The cache and the monitor are the route's to supply (from the process's Headroom).
+  resolveImageOptions(nestedOptions(options.image as ImageServiceOptions, IMAGE_ROUTE, options, 'image'), ['cache', 'monitor']);
   let image: ImageService | undefined;
   let s: Slot | undefined;
   const init = (): { s: Slot; image: ImageService } => {
@@ -449,6 +487,8 @@ type Probe = 'health' | 'live' | 'ready';
 export function createHealthRoute(kind: Probe = 'health', options?: HeadroomOptions): { GET: RouteHandler; HEAD: RouteHandler } {
   if (kind !== 'health' && kind !== 'live' && kind !== 'ready')
     throw invalid(`createHealthRoute(kind): kind=${JSON.stringify(kind)}: must be 'health' (the full report), 'live' or 'ready'`);
+  checkObject(HEALTH_ROUTE, options, "createHeadroom's options", true);
+  checkHeadroomOptions(HEALTH_ROUTE, options, options, '');
   const handler: RouteHandler = async (request) => {
     if (!isNodeRuntime()) return edgeResponse();
     const s = slot(options);
@@ -459,13 +499,13 @@ export function createHealthRoute(kind: Probe = 'health', options?: HeadroomOpti
   return { GET: handler, HEAD: handler };
 }
 
-const METRICS_ROUTE = 'createMetricsRoute() from headroom-memory/next';
-
 /**
  * GET handler for `app/metrics/route.ts`: Prometheus text (Node.js process metrics plus
  * headroom_*); with metricsToken only for a scraper sending it as a bearer token.
  */
 export function createMetricsRoute(options?: HeadroomOptions): { GET: RouteHandler } {
+  checkObject(METRICS_ROUTE, options, "createHeadroom's options", true);
+  checkHeadroomOptions(METRICS_ROUTE, options, options, '');
   return {
     GET: async (request) => {
       if (!isNodeRuntime()) return edgeResponse();
@@ -524,7 +564,9 @@ const adminMount = routePath({ doc: "The admin route's path prefix.", default: '
  * only when it is an IP address (see forwardedClient).
  */
 export function createAdminRoute(options?: HeadroomOptions & { mount?: string }): { GET: RouteHandler; POST: RouteHandler } {
+  checkObject(ADMIN_ROUTE, options, "{ mount?, …createHeadroom's options }", true);
   const { mount = '/admin', ...headroomOptions } = options ?? {};
+  checkHeadroomOptions(ADMIN_ROUTE, headroomOptions, options, '');
   if (adminMount.parse(mount) === undefined) throw invalid(`createAdminRoute: mount=${JSON.stringify(mount)}: ${adminMount.accepted}`);
   const handler: RouteHandler = async (request) => {
     if (!isNodeRuntime()) return edgeResponse();

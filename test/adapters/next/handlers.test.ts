@@ -377,7 +377,8 @@ test("proxy route: a client's X-Forwarded-Proto does not pass as the connection'
 });
 
 test('the factories refuse bad arguments when the route module loads, naming them (not a TypeError per request)', () => {
-  const refuses = (fn: () => unknown, message: string): void => void assert.throws(fn, { code: 'HEADROOM_CONFIG_INVALID', message });
+  const refuses = (fn: () => unknown, message: string | RegExp): void =>
+    void assert.throws(fn, { code: 'HEADROOM_CONFIG_INVALID', message });
   refuses(
     () => createHealthRoute('readyz' as never),
     `createHealthRoute(kind): kind="readyz": must be 'health' (the full report), 'live' or 'ready'`,
@@ -398,6 +399,45 @@ test('the factories refuse bad arguments when the route module loads, naming the
   refuses(
     () => withHeadroom('x' as never),
     'withHeadroom(handler): handler must be your route handler, a function (request, context) => Response; got string',
+  );
+  // Options too, checked as the parts would check them, before anything is made (next build shows them).
+  const proxy = 'createProxyRoute() from headroom-memory/next';
+  refuses(
+    () => (createProxyRoute as (o?: unknown) => unknown)(),
+    `${proxy}: options must be an object ({ upstreamUrl, prefix?, …, headroom?, authorize? }); got undefined`,
+  );
+  refuses(
+    () => createProxyRoute({ upstreamUrl: 'ftp://x' }),
+    `${proxy}: upstreamUrl="ftp://x": must be an absolute http or https URL without user:password@`,
+  );
+  refuses(
+    () => createProxyRoute({ upstreamUrl: 'http://127.0.0.1:9', clientTimout: 5 } as never),
+    `${proxy}: clientTimout: unknown option; did you mean clientTimeout?`,
+  );
+  refuses(
+    () => createProxyRoute({ upstreamUrl: 'http://127.0.0.1:9', headroom: { metricsToken: 'short' } }),
+    new RegExp(`^${proxy.replace(/[()]/g, '\\$&')}: headroom\\.metricsToken=<hidden>: must be 16 to 512`),
+  );
+  const image = 'createImageRoute() from headroom-memory/next';
+  refuses(
+    () => (createImageRoute as (o?: unknown) => unknown)(),
+    `${image}: options must be an object ({ image: { allowedOrigins, … }, headroom?, authorize? }); got undefined`,
+  );
+  refuses(
+    () => createImageRoute({} as never),
+    `${image}: image.allowedOrigins is required: the origins images may be fetched from (e.g. ['https://img.example.com'])`,
+  );
+  refuses(
+    () => createImageRoute({ image: { allowedOrigins: ['https://a.example'], widths: 3 } as never }),
+    `${image}: image.widths: unknown option`,
+  );
+  refuses(
+    () => createMetricsRoute({ metricsToken: 'short' }),
+    /^createMetricsRoute\(\) from headroom-memory\/next: metricsToken=<hidden>: must be 16 to 512/,
+  );
+  refuses(
+    () => createAdminRoute({ adminRateLimit: 0 }),
+    'createAdminRoute() from headroom-memory/next: adminRateLimit=0: must be an integer between 1 and 100000',
   );
 });
 
