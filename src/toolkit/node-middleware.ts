@@ -4,6 +4,7 @@
 // their response finishes or their connection closes (so an aborted request gives its slot back).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pathOrOff, resolveOptions } from '../options/spec.js';
+import { refuseOverlappingPaths } from './paths.js';
 import { clientAddress } from '../proxy/client.js';
 import { originForm } from '../proxy/headers.js';
 import { declaresBody } from '../proxy/respond.js';
@@ -61,7 +62,9 @@ export const nodeRouteSpecs = {
 
 /** Validated route paths (HEADROOM_CONFIG_INVALID naming `factory`, the key, the value and what is accepted). */
 export function resolveNodeRoutes(factory: string, paths: NodeRoutePaths = {}): Required<NodeRoutePaths> {
-  return resolveOptions(factory, nodeRouteSpecs, paths);
+  const resolved = resolveOptions(factory, nodeRouteSpecs, paths);
+  refuseOverlappingPaths(factory, resolved);
+  return resolved;
 }
 
 /** The path of a request URL: everything before the query. */

@@ -11,6 +11,7 @@ import {
   type SpecValues,
 } from '../../options/spec.js';
 import { HEADROOM_OPTION_KEYS, type HeadroomOptions } from '../../toolkit/headroom.js';
+import { refuseOverlappingPaths } from '../../toolkit/paths.js';
 
 // Fastify's register `prefix` has no effect of its own on a plugin that runs in its parent's scope
 // (as this one does, for its hooks and decorators): the plugin honours it itself.
@@ -44,6 +45,14 @@ export function resolvePluginOptions(options: HeadroomOptions | undefined): {
   headroom: HeadroomOptions;
 } {
   const o = resolveOptions(LABEL, fastifyPluginSpecs, options, [...HEADROOM_OPTION_KEYS, ...FASTIFY_REGISTER_KEYS]);
+  const given = (options ?? {}) as HeadroomOptions;
+  refuseOverlappingPaths(LABEL, {
+    healthPath: o.healthPath,
+    metricsPath: o.metricsPath,
+    adminPath: o.adminPath,
+    'proxy.prefix': given.proxy && o.proxyRoutes ? (given.proxy.prefix ?? '/api') : undefined,
+    image: given.image && o.imageRoutes ? '/image' : undefined,
+  });
   const own = new Set<string>([...Object.keys(fastifyPluginSpecs), ...FASTIFY_REGISTER_KEYS]);
   const rest = Object.fromEntries(Object.entries(options ?? {}).filter(([k]) => !own.has(k))) as HeadroomOptions;
   const { logLevel, logSerializers } = (options ?? {}) as RegisterOptions;

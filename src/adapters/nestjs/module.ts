@@ -21,6 +21,7 @@ import { continueOnReadUnlessOwn } from '../../toolkit/continue.js';
 import { standInFront } from '../../toolkit/in-front.js';
 import { shutdownSpecs } from '../../toolkit/shutdown.js';
 import { appClient, nodeRouteSpecs, routesIgnoreCase, type NodeRoutePaths } from '../../toolkit/node-middleware.js';
+import { refuseOverlappingPaths } from '../../toolkit/paths.js';
 import { routesShadowed } from '../../toolkit/shadowed-routes.js';
 import { imageController, proxyController, type ProxyControllerType } from './controllers.js';
 import {
@@ -115,7 +116,9 @@ const routeSpecs = (proxy: string | false, image: string | false) => ({
 });
 
 function resolveRoutes(routes: HeadroomRoutes, proxy: string | false, image: string | false): ResolvedRoutes {
-  return resolveOptions('HeadroomModule: routes', routeSpecs(proxy, image), routes);
+  const resolved = resolveOptions('HeadroomModule: routes', routeSpecs(proxy, image), routes);
+  refuseOverlappingPaths('HeadroomModule: routes', resolved);
+  return resolved;
 }
 
 /**

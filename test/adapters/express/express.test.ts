@@ -636,6 +636,10 @@ describe('headroom-memory/express', () => {
         err.code === 'HEADROOM_CONFIG_INVALID' &&
         /routes: health="health": must be a path like \/health .*admin="\/admin\/": must be a path like \/admin/.test(err.message),
     );
+    assert.throws(() => headroom({ routes: { admin: '/x', health: '/x' } }), {
+      code: 'HEADROOM_CONFIG_INVALID',
+      message: /routes: admin="\/x" and health="\/x" overlap: each of headroom.s routes needs a path of its own/,
+    });
     const t = await app((a, hr) => {
       a.use(hr.middleware());
       a.use((_req, res) => void res.status(404).json({ app: 404 }));

@@ -539,6 +539,15 @@ describe('Fastify plugin', () => {
         { proxy: {} },
         'headroom (Fastify plugin): proxy.upstreamUrl is required: must be an absolute http or https URL without user:password@',
       ],
+      // Not Fastify's FST_ERR_DUPLICATED_ROUTE with a dump of methods: the options that clash, by name.
+      [
+        { healthPath: '/x', metricsPath: '/x' },
+        'headroom (Fastify plugin): healthPath="/x" and metricsPath="/x" overlap: each of headroom\'s routes needs a path of its own (or false to leave one out)',
+      ],
+      [
+        { proxy: { upstreamUrl: 'http://127.0.0.1:9', prefix: '/health' } },
+        'headroom (Fastify plugin): healthPath="/health" and proxy.prefix="/health" overlap: each of headroom\'s routes needs a path of its own (or false to leave one out)',
+      ],
     ] as const) {
       const app = Fastify();
       await assert.rejects(async () => void (await app.register(headroom, options as never)), { code: 'HEADROOM_CONFIG_INVALID', message });
