@@ -88,7 +88,7 @@ export const imageSpecs = {
   }),
   timeout: duration({
     env: 'IMAGE_TIMEOUT',
-    doc: 'Download timeout for a source image (504); also the longest a client may leave an image unread before its connection is cut (a passed-through original: its origin fetch and admission slot let go; a buffered answer: its Buffer).',
+    doc: 'Download timeout for a source image (504): the origin must deliver it within this time, counted only while waiting for the origin.',
     default: 15_000,
     min: 100,
     max: 600_000,
@@ -208,6 +208,20 @@ export const imageSpecs = {
   }),
 };
 
+/**
+ * Library options whose gateway value comes from another variable: the longest a client may take
+ * none of an image before its connection is cut (a passed-through original: its origin fetch and
+ * admission slot let go; a buffered answer: its Buffer). The gateway passes CLIENT_READ_TIMEOUT.
+ */
+export const imageLibrarySpecs = {
+  clientReadTimeout: duration({
+    doc: "Longest a client may take none of an image (a slow reader's socket drains only in steps: see CLIENT_READ_TIMEOUT).",
+    default: 60_000,
+    min: 100,
+    max: 3_600_000,
+  }),
+};
+
 const FACTORY = 'createImageService';
 
 // The objects handed in: checked for the methods the service calls, not passed through blindly.
@@ -266,7 +280,7 @@ export function resolveImageOptions(given: ImageServiceOptions, supplied: readon
     typeof given === 'object' && given !== null ? shapeProblems(given as unknown as Record<string, unknown>, at.prefix, supplied) : [];
   let o;
   try {
-    o = resolveOptions(FACTORY, imageSpecs, given, OBJECT_KEYS);
+    o = resolveOptions(FACTORY, { ...imageSpecs, ...imageLibrarySpecs }, given, OBJECT_KEYS);
   } catch (err) {
     // One error for every bad option: the values' problems, then the objects'.
     if (shapes.length === 0 || !(err instanceof HeadroomError)) throw err;

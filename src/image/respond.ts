@@ -21,10 +21,11 @@ export interface Responder {
 }
 
 /**
- * `clientTimeout` (IMAGE_TIMEOUT): longest a client may leave a passed-through original unread
- * before the response is cut and the origin's connection (with its admission slot) let go.
+ * `clientReadTimeout` (the gateway's CLIENT_READ_TIMEOUT): longest a client may leave a
+ * passed-through original unread before the response is cut and the origin's connection (with its
+ * admission slot) let go.
  */
-export function createResponder(counters: ImageCounters, clientTimeout: number): Responder {
+export function createResponder(counters: ImageCounters, clientReadTimeout: number): Responder {
   const { c } = counters;
   const etags = new WeakMap<Buffer, string>();
   const etagFor = (bytes: Buffer): string => {
@@ -36,7 +37,7 @@ export function createResponder(counters: ImageCounters, clientTimeout: number):
   /**
    * The origin must deliver the rest within what was left of IMAGE_TIMEOUT, counted only while
    * waiting for it: an origin trickling bytes cannot hold the request (and its admission slot)
-   * open. The client reads at its own pace, but must take a chunk within IMAGE_TIMEOUT of its being
+   * open. The client reads at its own pace, but must take a chunk within clientReadTimeout of its being
    * ready (`cut` ends the response): a client that stops reading cannot hold them either. The
    * generator waits at a yield only while the body's buffer is full, i.e. while the client reads nothing.
    */
@@ -48,12 +49,12 @@ export function createResponder(counters: ImageCounters, clientTimeout: number):
       stall = setTimeout(() => {
         const err = new HeadroomError(
           'HEADROOM_REQUEST_TIMEOUT',
-          `the client took none of the image for ${clientTimeout} ms (IMAGE_TIMEOUT; a slow reader drains its socket only in steps); connection closed`,
+          `the client took none of the image for ${clientReadTimeout} ms (clientReadTimeout, the gateway's CLIENT_READ_TIMEOUT); connection closed`,
         );
         counters.reject(err);
         src.dispose();
         cut(err);
-      }, clientTimeout);
+      }, clientReadTimeout);
     };
     try {
       c.bytesServed += src.head.length;

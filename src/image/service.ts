@@ -29,7 +29,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   const store = createImageStore(o.cache, counters, o.logger);
   const sources = createSourceLoader(o, policy, store, counters);
   const stages = createStages(o, (src) => sources.collect(src), counters);
-  const respond = createResponder(counters, o.timeout);
+  const respond = createResponder(counters, o.clientReadTimeout);
   const variants = createVariants(o, sources, stages, store, counters);
   // In every cache key: entries made under other SVG or origin options are never served.
   const keyPolicy = policyFingerprint(o);
@@ -103,7 +103,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   }
 
   return {
-    clientTimeout: o.timeout,
+    clientReadTimeout: o.clientReadTimeout,
     handle(req) {
       return counted(async () => {
         if (closed) throw new HeadroomError('HEADROOM_DRAINING', 'the image service is closed');

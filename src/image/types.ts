@@ -23,8 +23,10 @@ export interface ImageServiceOptions {
   allowPrivateOrigins?: string[];
   maxRedirects?: number;
   maxSourceBytes?: number;
-  /** Whole-download timeout, ms. */
+  /** Whole-download timeout, ms (IMAGE_TIMEOUT). */
   timeout?: number;
+  /** Longest a client may take none of an image before its connection is cut, ms (the gateway's CLIENT_READ_TIMEOUT; default 60 s). */
+  clientReadTimeout?: number;
   allowSvg?: boolean;
   maxInputPixels?: number;
   maxOutputDimension?: number;
@@ -135,10 +137,10 @@ export interface ImageStats {
 
 export interface ImageService {
   /**
-   * IMAGE_TIMEOUT, ms: also the longest a client may leave an answer unread. The routes cut a
+   * clientReadTimeout, ms: the longest a client may leave an answer unread. The routes cut a
    * buffered answer's connection after that long without progress (the service cuts a stream).
    */
-  readonly clientTimeout?: number;
+  readonly clientReadTimeout?: number;
   handle(req: ImageRequest): Promise<ImageResponse>;
   meta(query: Record<string, unknown>, signal?: AbortSignal): Promise<ImageMeta>;
   stats(): ImageStats;

@@ -236,6 +236,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       ...config.image,
       allowedOrigins: imageOrigins,
       allowPrivateOrigins: [...config.image.allowPrivateOrigins, ...demoImageOrigins],
+      clientReadTimeout: config.proxy.clientReadTimeout,
       cache,
       monitor,
       admission,

@@ -45,7 +45,7 @@ export async function serveNodeImage(image: ImageService, req: IncomingMessage, 
     if (body === undefined || Buffer.isBuffer(body)) {
       if (r.body && !Buffer.isBuffer(r.body)) r.body.destroy();
       // A buffered image sits unwritten only while the client does not read: bounded as a stream is.
-      if (body && image.clientTimeout) boundUnread(res, image.clientTimeout);
+      if (body && image.clientReadTimeout) boundUnread(res, image.clientReadTimeout);
       res.end(body);
       return;
     }

@@ -256,3 +256,20 @@ test('the library answers a caller that already left with 499 HEADROOM_CLIENT_CL
     }
   });
 });
+
+test("a client that takes none of a passed-through original is cut after the gateway's CLIENT_READ_TIMEOUT; its slot freed", async () => {
+  // More than every buffer between the gateway and a client that does not read.
+  const big = Buffer.concat([png, Buffer.alloc(16 * 1024 * 1024)]);
+  await scenario(big, 0, { CLIENT_READ_TIMEOUT: '500ms', IMAGE_MAX_CACHE_SIZE: '16384' }, async (t, origin) => {
+    const { port } = new URL(t.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.pause(); // never reads
+    socket.write(`GET ${imagePath(origin, '/big')} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    const held = await origin.next();
+    held.finish();
+    await waitFor(async () => (await imageStats(t)).rejections.request_timeout === 1, 'the stalled reader cut', 10_000);
+    await waitFor(async () => (await admission(t)).inFlight === 0, 'the admission slot is free');
+    socket.destroy();
+  });
+});

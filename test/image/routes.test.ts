@@ -446,12 +446,12 @@ describe('origin failures and limits', () => {
   );
 
   test(
-    'a client that stops reading a passed-through original is cut after IMAGE_TIMEOUT and its upstream slot freed',
+    'a client that stops reading a passed-through original is cut after clientReadTimeout and its upstream slot freed',
     { timeout: 30_000 },
     async () => {
       const admission = createAdmission({ maxConcurrent: 1, queueSize: 0 });
       try {
-        const { app, image } = await setup({ timeout: 1000, admission });
+        const { app, image } = await setup({ timeout: 1000, clientReadTimeout: 1000, admission });
         const base = new URL(await app.listen({ port: 0, host: '127.0.0.1' }));
         const socket = connect(Number(base.port), '127.0.0.1');
         const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));

@@ -237,8 +237,8 @@ describe("a client that stops reading a buffered answer of the gateway's own rou
     });
   });
 
-  test("an image is cut after the image service's IMAGE_TIMEOUT (its bound for a stream too)", async () => {
-    const image = { clientTimeout: 300, handle: async () => ({ status: 200, headers: { 'content-type': 'image/png' }, body: big }) };
+  test("an image is cut after the image service's clientReadTimeout (its bound for a stream too)", async () => {
+    const image = { clientReadTimeout: 300, handle: async () => ({ status: 200, headers: { 'content-type': 'image/png' }, body: big }) };
     const routes = [(scope: FastifyInstance) => imageRoutes(scope, { image: image as unknown as ImageService })];
     await withApp({ CLIENT_READ_TIMEOUT: '10m' }, routes, async (url, app) => stallReading(app.server, url, '/image?url=x'));
   });

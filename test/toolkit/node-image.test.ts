@@ -13,9 +13,9 @@ test('queryObject: repeated keys become arrays, as Fastify parses them', () => {
 
 // Express, Connect and NestJS apps own their server (Node's has no socket timeout by default):
 // the image route bounds its own answer.
-test("a client that stops reading a buffered image is cut after the service's IMAGE_TIMEOUT", async () => {
+test("a client that stops reading a buffered image is cut after the service's clientReadTimeout", async () => {
   const big = Buffer.alloc(32 * 1024 * 1024, 0x62); // more than the kernel buffers of both ends take
-  const image = { clientTimeout: 300, handle: async () => ({ status: 200, headers: { 'content-type': 'image/png' }, body: big }) };
+  const image = { clientReadTimeout: 300, handle: async () => ({ status: 200, headers: { 'content-type': 'image/png' }, body: big }) };
   const server = createServer((req, res) => void serveNodeImage(image as unknown as ImageService, req, res));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {

@@ -12,7 +12,7 @@ import { createImageService } from '../../image/service.js';
 import type { ImageService, ImageServiceOptions } from '../../image/types.js';
 import { createProxy, resolveProxyOptions, type Proxy, type ProxyOptions } from '../../proxy/proxy.js';
 import { proxyLibrarySpecs, proxySpecs } from '../../proxy/options.js';
-import { imageSpecs, resolveImageOptions } from '../../image/options.js';
+import { imageLibrarySpecs, resolveImageOptions } from '../../image/options.js';
 import type { FetchInfo } from '../../proxy/web.js';
 import { HeadroomError } from '../../errors.js';
 import { kindOf, nestedOptions, resolveOne, resolveOptions, routePath, type OptionSpec } from '../../options/spec.js';
@@ -345,9 +345,9 @@ const fetchInfoOf = (request: Request): FetchInfo => (request.headers.has('x-for
 
 const proxyOptionSpecs = { ...proxySpecs, ...proxyLibrarySpecs };
 
-/** The image route's IMAGE_TIMEOUT, ms (a duration string or the default resolved). */
-const imageTimeoutOf = (o: { timeout?: number | string } | undefined): number =>
-  resolveOne(IMAGE_ROUTE, 'timeout', imageSpecs.timeout, o?.timeout);
+/** The image route's clientReadTimeout, ms (a duration string or the default resolved). */
+const imageReadTimeoutOf = (o: { clientReadTimeout?: number | string } | undefined): number =>
+  resolveOne(IMAGE_ROUTE, 'clientReadTimeout', imageLibrarySpecs.clientReadTimeout, o?.clientReadTimeout);
 
 /** The route's proxy's clientReadTimeout, ms (a duration string or the default resolved). */
 const clientReadTimeoutOf = (o: { clientReadTimeout?: number | string }): number =>
@@ -447,7 +447,7 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
     const url = new URL(request.url);
     if (watchedFor !== parts.s) {
       // A client that stops reading a passed-through original is cut (stalls.ts) at this route's path.
-      parts.s.requests.watchStalls(url.pathname, imageTimeoutOf(options.image));
+      parts.s.requests.watchStalls(url.pathname, imageReadTimeoutOf(options.image));
       watchedFor = parts.s;
     }
     const refused = parts.s.headroom.shed(url.pathname);

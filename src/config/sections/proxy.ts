@@ -28,7 +28,7 @@ export const proxyOptions = {
   // Gateway-only use too (server/app.ts): a library proxy has no such routes.
   clientReadTimeout: option({
     ...p.clientReadTimeout,
-    doc: `${p.clientReadTimeout.doc} The gateway's own routes and cache hits close a connection whose answer (/metrics, an admin report, a cached body) makes no progress for this long too (an image's: IMAGE_TIMEOUT).`,
+    doc: `${p.clientReadTimeout.doc} The gateway's own routes and cache hits close a connection whose answer (/metrics, an admin report, a cached body) makes no progress for this long too, and so does the image route.`,
   }),
   clientMinRate: option(p.clientMinRate),
   maxBufferSize: option(p.maxBufferSize),

@@ -38,7 +38,7 @@ export async function imageRoutes(app: FastifyInstance, { image }: ImageRouteOpt
       return reply.send(Readable.from([]));
     }
     // A buffered image sits unwritten only while the client does not read: bounded as a stream is.
-    if (Buffer.isBuffer(res.body) && image.clientTimeout) boundUnread(reply.raw, image.clientTimeout);
+    if (Buffer.isBuffer(res.body) && image.clientReadTimeout) boundUnread(reply.raw, image.clientReadTimeout);
     return reply.send(res.body);
   });
 

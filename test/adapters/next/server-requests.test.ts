@@ -469,7 +469,7 @@ test('a client that stops reading a passed-through image is cut once the server 
   });
   const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
   const route = createImageRoute({
-    image: { allowedOrigins: [originUrl], allowPrivateOrigins: [originUrl], maxCacheSize: 0, timeout: 2000 },
+    image: { allowedOrigins: [originUrl], allowPrivateOrigins: [originUrl], maxCacheSize: 0, timeout: 2000, clientReadTimeout: 2000 },
   });
   const port = await drainingServer(t, route.GET);
   const h = getHeadroom();
