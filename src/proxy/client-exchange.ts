@@ -11,15 +11,25 @@ import { UpstreamHandler } from './upstream-handler.js';
 export interface ClientLooks {
   upload: number;
   download: number;
+  /**
+   * Looks between two samples of the upload rate's window (four intervals span one CLIENT_TIMEOUT):
+   * with a much shorter CLIENT_READ_TIMEOUT the sweep looks often, and a sample per look would
+   * keep thousands per upload.
+   */
+  uploadStride: number;
 }
+
+/** Intervals of the upload window: four of uploadStride looks each, one CLIENT_TIMEOUT. */
+const UPLOAD_INTERVALS = 4;
 
 export abstract class ClientExchange extends UpstreamHandler implements Sheddable {
   done = false;
   bytes = 0;
   private seen = -1;
   private idleChecks = 0;
-  /** Upload bytes at each of the latest looks while the upload was awaited (for the minimum rate). */
+  /** Upload bytes at every uploadStride-th look while the upload was awaited (for the minimum rate). */
   private uploadLooks: number[] | undefined;
+  private sinceSample = 0;
   /** Bytes charged to `ledger` now. */
   private charged = 0;
 
@@ -61,7 +71,7 @@ export abstract class ClientExchange extends UpstreamHandler implements Sheddabl
    * One look of the sweep: counts consecutive looks in which the client was the side that stalled
    * and made no progress, and ends the exchange at `looks.upload` (sending the body) or
    * `looks.download` (taking the response). An upload (progress counts its bytes) is also ended
-   * when the last `looks.upload` looks in a row brought fewer than `minUploadBytes`: any byte is
+   * when the last CLIENT_TIMEOUT of looks in a row brought fewer than `minUploadBytes`: any byte is
    * progress, and a byte now and then would hold the slot for ever (`slow` says why).
    */
   checkClient(looks: ClientLooks, minUploadBytes = 0, slow?: () => Error): void {
@@ -71,6 +81,7 @@ export abstract class ClientExchange extends UpstreamHandler implements Sheddabl
       this.idleChecks = 0;
       this.seen = -1;
       this.uploadLooks = undefined;
+      this.sinceSample = 0;
       return;
     }
     this.idleChecks = progress === this.seen ? this.idleChecks + 1 : 0;
@@ -79,12 +90,15 @@ export abstract class ClientExchange extends UpstreamHandler implements Sheddabl
     if (this.idleChecks >= (progress < 0 ? looks.download : looks.upload)) return this.abort(new ProxyAbort('clientTimeout'));
     if (minUploadBytes <= 0 || progress < 0) {
       this.uploadLooks = undefined;
+      this.sinceSample = 0;
       return;
     }
     const window = (this.uploadLooks ??= []);
+    if (window.length > 0 && ++this.sinceSample < looks.uploadStride) return;
+    this.sinceSample = 0;
     window.push(progress);
-    if (window.length > looks.upload + 1) window.shift();
-    if (window.length === looks.upload + 1 && progress - window[0]! < minUploadBytes)
+    if (window.length > UPLOAD_INTERVALS + 1) window.shift();
+    if (window.length === UPLOAD_INTERVALS + 1 && progress - window[0]! < minUploadBytes)
       this.abort(slow?.() ?? new ProxyAbort('clientTimeout'));
   }
 

@@ -164,11 +164,16 @@ const specs = { ...proxySpecs, ...proxyLibrarySpecs };
 
 /**
  * createProxy's options checked and resolved, creating nothing (HEADROOM_CONFIG_INVALID naming
- * each bad option): also for a route factory that checks its options when its module loads.
+ * each bad option): also for a route factory that checks its options when its module loads, where
+ * `requireUpstream: false` lets an upstreamUrl that is set only at run time (from the environment
+ * of a build-once image) be missing yet.
  */
-export function resolveProxyOptions(options: ProxyOptions) {
+export function resolveProxyOptions(options: ProxyOptions, { requireUpstream = true } = {}) {
   const o = resolveOptions('createProxy', specs, options);
-  const upstreamUrl = requireOption('createProxy', 'upstreamUrl', proxySpecs.upstreamUrl, o.upstreamUrl, options);
+  const upstreamUrl =
+    requireUpstream || o.upstreamUrl !== undefined
+      ? requireOption('createProxy', 'upstreamUrl', proxySpecs.upstreamUrl, o.upstreamUrl, options)
+      : '';
   const limits = o.admission ? undefined : nestedOptions(o.limits, 'createProxy', options, 'limits');
   if (limits) resolveAdmissionOptions(limits);
   return { o, upstreamUrl, limits };
@@ -223,7 +228,8 @@ export function createProxy(options: ProxyOptions): Proxy {
   // flight, so a client that makes no progress loses its slot after 1 to 1.25 timeouts. One timer
   // for the proxy, not one per request.
   const period = Math.min(o.clientTimeout, o.clientReadTimeout) / 4;
-  const looks = { upload: Math.round(o.clientTimeout / period), download: Math.round(o.clientReadTimeout / period) };
+  const upload = Math.round(o.clientTimeout / period);
+  const looks = { upload, download: Math.round(o.clientReadTimeout / period), uploadStride: Math.max(1, Math.round(upload / 4)) };
   // CLIENT_MIN_RATE: an upload must bring this much over the last looks of one CLIENT_TIMEOUT.
   const minUploadBytes = Math.ceil((o.clientMinRate * o.clientTimeout) / 1000);
   const tooSlow = (): ProxyAbort =>
@@ -279,6 +285,13 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (aborting !== undefined) {
       release();
       return sendError(res, drainingError, true, note?.requestId);
+    }
+    // Its client is gone, unnoticed while it queued: a pipelined request's response gets no
+    // 'close' (see Exchange's clientGone), so only its socket tells.
+    if (req.socket?.destroyed === true) {
+      release();
+      counters.errors.clientAbort++;
+      return;
     }
     const ex = new Exchange(ctx, {
       req,

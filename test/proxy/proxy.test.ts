@@ -432,10 +432,66 @@ describe('proxy rules', () => {
       await waitFor(() => gw.proxy.stats().inFlight === 1, 'the download in flight');
       const started = performance.now();
       await waitFor(() => gw.proxy.stats().inFlight === 0, 'the stalled reader cut', 10_000);
-      // Its socket filled at some point after `started`: the cut cannot come before a read timeout from then.
-      assert.ok(performance.now() - started >= 1500, `cut after ${Math.round(performance.now() - started)} ms`);
+      // Its socket filled about when `started` was taken: cut near the read bound, far past the upload bound's 200 ms.
+      assert.ok(performance.now() - started >= 1000, `cut after ${Math.round(performance.now() - started)} ms`);
       assert.equal(gw.proxy.stats().errors.clientTimeout, 1);
       socket.destroy();
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+
+  test('the upload rate is judged over one CLIENT_TIMEOUT also when a much shorter CLIENT_READ_TIMEOUT makes the sweep look often', async () => {
+    const up = await startUpstream((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('uploaded'));
+    });
+    // The sweep looks every 25 ms; the rate window still spans 1 s (in four samples, not 40 looks).
+    const gw = await startGateway({ upstreamUrl: up.url, clientTimeout: 1000, clientReadTimeout: 100, clientMinRate: 512 });
+    const socket = net.connect((gw.app.server.address() as AddressInfo).port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('POST /api/up HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n');
+    const trickle = setInterval(() => socket.write('b'), 50); // 20 bytes a second
+    try {
+      const reply = await within(
+        new Promise<string>((resolve) => {
+          let text = '';
+          socket.on('data', (c: Buffer) => (text += c.toString()));
+          socket.on('close', () => resolve(text));
+        }),
+        10_000,
+        'the 408',
+      );
+      assert.match(reply, /^HTTP\/1\.1 408 /);
+      assert.match(reply, /came slower than 512 bytes a second over 1000 ms \(CLIENT_MIN_RATE, CLIENT_TIMEOUT\)/);
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+      await gw.close();
+      await up.close();
+    }
+  });
+
+  test('a pipelined request queued for a slot whose client is gone never reaches the upstream', async () => {
+    const up = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(': open\n\n');
+    });
+    const gw = await startGateway({ upstreamUrl: up.url }, { maxConcurrent: 1 });
+    try {
+      const socket = net.connect((gw.app.server.address() as AddressInfo).port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write('GET /api/a HTTP/1.1\r\nHost: x\r\n\r\nGET /api/b HTTP/1.1\r\nHost: x\r\n\r\n');
+      await waitFor(() => gw.admission.stats().queued === 1 && up.received.length === 1, 'the first upstream, the second queued');
+      socket.destroy(); // the first's response closes; the second's (queued behind it) says nothing
+      await waitFor(() => gw.proxy.stats().inFlight === 0 && gw.admission.stats().queued === 0, 'the slot and the queue empty');
+      assert.deepEqual(
+        up.received.map((r) => r.url),
+        ['/a'],
+        'the second request was not sent for a client that is gone',
+      );
+      assert.equal(gw.proxy.stats().errors.clientAbort, 2);
     } finally {
       await gw.close();
       await up.close();

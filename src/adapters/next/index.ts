@@ -279,7 +279,14 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
     const { cache, ...checked } = proxyOptions;
     if (cache !== undefined && typeof cache !== 'boolean')
       throw invalid(`${PROXY_ROUTE}: cache=${kindOf(cache)}: must be true or false (whether the route's proxy uses the Headroom's cache)`);
-    resolveProxyOptions(nestedOptions(checked as ProxyOptions, PROXY_ROUTE, options, ''));
+    // The Headroom supplies these to the route's proxy: given here, they would be ignored.
+    const supplied = ['limits', 'admission', 'monitor'].filter((k) => (checked as Record<string, unknown>)[k] !== undefined);
+    if (supplied.length > 0)
+      throw invalid(
+        `${PROXY_ROUTE}: ${supplied.join(' and ')} ${supplied.length > 1 ? 'are' : 'is'} not taken by the route: the Headroom supplies them (pass headroom: { limits, monitor } instead)`,
+      );
+    // Not required yet: a build-once image may set the upstream from the environment at run time.
+    resolveProxyOptions(nestedOptions(checked as ProxyOptions, PROXY_ROUTE, options, ''), { requireUpstream: false });
   }
   let parts: { s: Slot; proxy: Proxy } | undefined;
   const init = (): { s: Slot; proxy: Proxy } => {
@@ -411,17 +418,20 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
   checkObject(IMAGE_ROUTE, options, '{ image: { allowedOrigins, … }, headroom?, authorize? }', false);
   checkAuthorize(IMAGE_ROUTE, options.authorize);
   checkHeadroomOptions(IMAGE_ROUTE, options.headroom, options, 'headroom');
-  const given = options.image as { allowedOrigins?: unknown } | undefined;
-  if (typeof given !== 'object' || given === null || given.allowedOrigins === undefined)
-    throw invalid(
-      `${IMAGE_ROUTE}: image.allowedOrigins is required: the origins images may be fetched from (e.g. ['https://img.example.com'])`,
-    );
-  // The cache and the monitor are the route's to supply (from the process's Headroom).
+  if (typeof options.image !== 'object' || options.image === null || Array.isArray(options.image))
+    throw invalid(`${IMAGE_ROUTE}: image must be the image service's options ({ allowedOrigins, … }); got ${kindOf(options.image)}`);
+  // The cache and the monitor are the route's to supply (from the process's Headroom). Origins
+  // read from the environment may be set only at run time: required at the first request.
   resolveImageOptions(nestedOptions(options.image as ImageServiceOptions, IMAGE_ROUTE, options, 'image'), ['cache', 'monitor']);
   let image: ImageService | undefined;
   let s: Slot | undefined;
   const init = (): { s: Slot; image: ImageService } => {
     if (image && s && isCurrent(s)) return { s, image };
+    // Without it every image would be refused 403, as if the client had asked for a foreign origin.
+    if ((options.image as { allowedOrigins?: unknown }).allowedOrigins === undefined)
+      throw invalid(
+        `${IMAGE_ROUTE}: image.allowedOrigins is required: the origins images may be fetched from (e.g. ['https://img.example.com']); it was undefined when the route first ran`,
+      );
     s = slot({ ...options.headroom, image: options.image }, IMAGE_ROUTE);
     const h = s.headroom;
     // The Headroom's image service only when it was made with this route's options: a route never

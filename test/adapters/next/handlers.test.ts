@@ -425,7 +425,11 @@ test('the factories refuse bad arguments when the route module loads, naming the
   );
   refuses(
     () => createImageRoute({} as never),
-    `${image}: image.allowedOrigins is required: the origins images may be fetched from (e.g. ['https://img.example.com'])`,
+    `${image}: image must be the image service's options ({ allowedOrigins, … }); got undefined`,
+  );
+  refuses(
+    () => createProxyRoute({ upstreamUrl: 'http://127.0.0.1:9', limits: { maxConcurrent: 1 } } as never),
+    `${proxy}: limits is not taken by the route: the Headroom supplies them (pass headroom: { limits, monitor } instead)`,
   );
   refuses(
     () => createImageRoute({ image: { allowedOrigins: ['https://a.example'], widths: 3 } as never }),
@@ -511,5 +515,20 @@ test('metrics route: with metricsToken only a scraper sending it gets the text; 
     );
     assert.doesNotMatch(err.message, new RegExp(token));
     return true;
+  });
+});
+
+test('what a build-once image sets from the environment at run time may be missing when the module loads; the first request says so', async (t) => {
+  t.after(() => closeHeadroom());
+  // `next build` evaluates the module without the run-time environment: no throw here.
+  const proxyRoute = createProxyRoute({ upstreamUrl: undefined as unknown as string, prefix: '/api' });
+  const imageRoute = createImageRoute({ image: { allowedOrigins: undefined as unknown as string[] } });
+  await assert.rejects(proxyRoute.GET(new Request('http://app.test/api/x')), {
+    code: 'HEADROOM_CONFIG_INVALID',
+    message: /upstreamUrl is required/,
+  });
+  await assert.rejects(imageRoute.GET(new Request('http://app.test/image?url=x')), {
+    code: 'HEADROOM_CONFIG_INVALID',
+    message: /image\.allowedOrigins is required: .*it was undefined when the route first ran/,
   });
 });
