@@ -638,8 +638,10 @@ describe('headroom-memory/express', () => {
     );
     assert.throws(() => headroom({ routes: { admin: '/x', health: '/x' } }), {
       code: 'HEADROOM_CONFIG_INVALID',
-      message: /routes: admin="\/x" and health="\/x" overlap: each of headroom.s routes needs a path of its own/,
+      message: /routes: admin="\/x" and health="\/x" claim the same path: each of headroom.s routes needs a path of its own/,
     });
+    // Beside each other or below the admin API's path is fine (the exact routes answer first).
+    await headroom({ routes: { health: '/health', metrics: '/health/metrics' }, monitor: { autoStart: false } }).close();
     const t = await app((a, hr) => {
       a.use(hr.middleware());
       a.use((_req, res) => void res.status(404).json({ app: 404 }));

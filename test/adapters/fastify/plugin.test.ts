@@ -542,11 +542,11 @@ describe('Fastify plugin', () => {
       // Not Fastify's FST_ERR_DUPLICATED_ROUTE with a dump of methods: the options that clash, by name.
       [
         { healthPath: '/x', metricsPath: '/x' },
-        'headroom (Fastify plugin): healthPath="/x" and metricsPath="/x" overlap: each of headroom\'s routes needs a path of its own (or false to leave one out)',
+        'headroom (Fastify plugin): healthPath="/x" and metricsPath="/x" claim the same path: each of headroom\'s routes needs a path of its own (or false to leave one out)',
       ],
       [
         { proxy: { upstreamUrl: 'http://127.0.0.1:9', prefix: '/health' } },
-        'headroom (Fastify plugin): healthPath="/health" and proxy.prefix="/health" overlap: each of headroom\'s routes needs a path of its own (or false to leave one out)',
+        'headroom (Fastify plugin): healthPath="/health" and proxy.prefix="/health" claim the same path: each of headroom\'s routes needs a path of its own (or false to leave one out)',
       ],
     ] as const) {
       const app = Fastify();

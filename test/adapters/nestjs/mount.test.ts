@@ -246,15 +246,17 @@ describe('nestjs: handlers that need an option', () => {
       () => HeadroomModule.forRoot({ routes: { health: 'health', proxy: '/api/' } }),
       /HeadroomModule: routes: health="health": must be a path like \/health .*; proxy="\/api\/": must be a path like \/api/,
     );
-    // Two of headroom's routes on one path, or one under the admin API's, could not both answer.
+    // Two of headroom's routes on one path, or one on a health probe's, could not both answer.
     assert.throws(() => HeadroomModule.forRoot({ routes: { metrics: '/ops', admin: '/ops' } }), {
       code: 'HEADROOM_CONFIG_INVALID',
       message:
-        'HeadroomModule: routes: metrics="/ops" and admin="/ops" overlap: each of headroom\'s routes needs a path of its own (or false to leave one out)',
+        'HeadroomModule: routes: metrics="/ops" and admin="/ops" claim the same path: each of headroom\'s routes needs a path of its own (or false to leave one out)',
     });
     assert.throws(
-      () => HeadroomModule.forRoot({ routes: { admin: '/ops', health: '/ops/health' } }),
-      /admin="\/ops" and health="\/ops\/health" overlap/,
+      () => HeadroomModule.forRoot({ routes: { health: '/hc', metrics: '/hc/live' } }),
+      /health="\/hc" and metrics="\/hc\/live" claim the same path/,
     );
+    // A route under the admin API's path is found first: fine.
+    HeadroomModule.forRoot({ routes: { admin: '/ops', health: '/ops/health', metrics: '/ops/metrics' } });
   });
 });
