@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { redactUrl } from '../options/redact.js';
 
-/** Routes of probes and scrapes, not logged unless ACCESS_LOG_PROBES=true (they still count in metrics). */
+/** Routes of probes and scrapes, not logged unless ACCESS_LOG_PROBES=true or refused 401/403 (they still count in metrics). */
 export const PROBE_ROUTES: ReadonlySet<string> = new Set(['/health', '/health/live', '/health/ready', '/metrics']);
 
 /** Longest path logged, characters; a longer one is cut and ends in '…'. */
@@ -76,7 +76,8 @@ export function createAccessLog(o: AccessLogOptions): AccessLog {
   const pathOf = o.query ? (url: string) => redactUrl(url) : pathWithoutValues;
   return {
     write(e) {
-      if (!o.probes && PROBE_ROUTES.has(e.route)) return;
+      // A refused scrape (METRICS_TOKEN: 401) is no routine probe: someone may be guessing the token.
+      if (!o.probes && PROBE_ROUTES.has(e.route) && e.status !== 401 && e.status !== 403) return;
       const path = bounded(pathOf(e.url));
       const ms = round(e.ms);
       const line = {

@@ -25,7 +25,7 @@ export const observeSpecs = {
   }),
   accessLogProbes: bool({
     env: 'ACCESS_LOG_PROBES',
-    doc: 'Also log health probes and metric scrapes (/health, /health/live, /health/ready, /metrics).',
+    doc: 'Also log health probes and metric scrapes (/health, /health/live, /health/ready, /metrics). Scrapes refused 401 (METRICS_TOKEN) are logged either way.',
     default: false,
   }),
 };

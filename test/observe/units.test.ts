@@ -72,12 +72,21 @@ test('access log switches: off, query values (secrets still hidden), probes', as
   createAccessLog({ logger: off.logger, enabled: false, query: false, probes: false }).write(entry());
   const query = capture();
   createAccessLog({ logger: query.logger, enabled: true, query: true, probes: false }).write(entry());
+  // Without probes, a probe route is left out unless it was refused (a token being guessed).
+  const noProbes = capture();
+  const skipping = createAccessLog({ logger: noProbes.logger, enabled: true, query: false, probes: false });
+  skipping.write(entry({ route: '/metrics', url: '/metrics' }));
+  skipping.write(entry({ route: '/metrics', url: '/metrics', status: 401 }));
   const probes = capture();
   const withProbes = createAccessLog({ logger: probes.logger, enabled: true, query: false, probes: true });
   withProbes.write(entry({ route: '/health/live', url: '/health/live' }));
   withProbes.write(entry({ url: `/api/${'p'.repeat(3 * MAX_LOGGED_PATH)}`, status: 499, aborted: true }));
   await new Promise((r) => setImmediate(r));
   assert.equal(off.lines.length, 0);
+  assert.deepEqual(
+    noProbes.lines.map((l) => l.status),
+    [401],
+  );
   assert.equal(query.lines[0]!.path, '/api/x?token=<hidden>&page=2');
   assert.equal(query.lines[0]!.ms, 1.23);
   assert.equal(probes.lines[0]!.route, '/health/live');
