@@ -1,6 +1,6 @@
 // What the Node exchange (exchange.ts) and the Web-stream exchange (web.ts) share above undici's
-// handler: being done, aborting the upstream side, shedding, and the CLIENT_TIMEOUT and CLIENT_READ_TIMEOUT look at whether
-// the client is the side that stalls. Each says what client progress means for it. Both charge
+// handler: being done, aborting the upstream side, shedding, and the sweep's look (CLIENT_TIMEOUT,
+// CLIENT_READ_TIMEOUT) at whether the client is the side that stalls. Each says what client progress means for it. Both charge
 // the bytes they hold for the request to its ledger (request accounting) when it has one.
 import type { Sheddable } from '../admission/index.js';
 import type { RequestLedger } from '../log/accounting.js';

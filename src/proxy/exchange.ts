@@ -4,11 +4,11 @@
 // cacheable bodies, and turns every failure into either an error answer (nothing sent yet) or a
 // destroyed client connection (mid-body, so a truncated body never looks complete). The response
 // head is written with the first body byte, so an upstream that breaks its framing before that
-// still gets a 502. A client that makes no progress (stalled upload, stopped reading) for
-// CLIENT_TIMEOUT (upload) or CLIENT_READ_TIMEOUT (download) loses the exchange: the proxy's sweep (proxy.ts) asks checkClient() a few times
-// per timeout, and the hot path only bumps two counters (no timer per request: a socket timeout
-// armed per request cost ~4 % of throughput). A class, so the hot path allocates one object per
-// request and no closures (an upload adds one listener: upstream-handler.ts).
+// still gets a 502. A client that makes no progress for CLIENT_TIMEOUT (a stalled upload) or
+// CLIENT_READ_TIMEOUT (a stopped reader) loses the exchange: the proxy's sweep (proxy.ts) asks
+// checkClient() a few times per timeout, and the hot path only bumps two counters (no timer per
+// request: a socket timeout armed per request cost ~4 % of throughput). A class, so the hot path
+// allocates one object per request and no closures (an upload adds one listener: upstream-handler.ts).
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Release, Sheddable } from '../admission/index.js';

@@ -1,6 +1,6 @@
-// Bearer-token checks for /admin/* and the gateway's /metrics: constant-time comparison, 401 with
-// WWW-Authenticate when the token is missing or wrong; the admin API answers 403 explaining how to
-// enable it when no token is configured.
+// Bearer-token checks for /admin/* and /metrics (METRICS_TOKEN, metricsToken): constant-time
+// comparison, 401 with WWW-Authenticate when the token is missing or wrong; the admin API answers
+// 403 explaining how to enable it when no token is configured.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { HeadroomError } from '../errors.js';
 import { ADMIN_TOKEN_ACCEPTED, ADMIN_TOKEN_CHARS } from '../options/admin-token.js';

@@ -1,5 +1,5 @@
 // Cutting a client that stops reading a proxied download or a passed-through image, on the Node.js
-// response Next.js writes. The proxy (clientReadTimeout) and the image service (its clientReadTimeout) let go
+// response Next.js writes. The proxy and the image service (each at its clientReadTimeout) let go
 // of the upstream and error the Web stream they gave Next.js; but Next's writer waits for the
 // socket to drain before it acts on that error (a WritableStream's abort waits for the write in
 // flight), so the connection, what the kernel holds for it and its in-flight count stayed until the
