@@ -107,9 +107,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   // A buffered answer (the metrics page, a JSON report) is all in memory: when it sits unwritten,
   // only a client that does not read holds it, with its connection and its Buffer. The socket is
-  // closed once it makes no progress for CLIENT_READ_TIMEOUT, as the proxy cuts a stalled reader, unless
-  // the route set its own bound (an image: its clientReadTimeout, the same CLIENT_READ_TIMEOUT); after the answer, Node's keep-alive
-  // timeout replaces it. Streams (the dashboard feed, a passed-through original) watch their own stalls.
+  // closed once it makes no progress for CLIENT_READ_TIMEOUT, as the proxy cuts a stalled reader,
+  // unless the route set its own bound (an image: its clientReadTimeout, the same value); after the
+  // answer, Node's keep-alive timeout replaces it. Streams (the dashboard feed, a passed-through
+  // original) watch their own stalls.
   app.addHook('onSend', (_request, reply, payload, done) => {
     if ((typeof payload === 'string' || Buffer.isBuffer(payload)) && !reply.raw.socket?.timeout) boundUnread(reply.raw, stallMs);
     done(null, payload);
