@@ -99,9 +99,12 @@ export function createBodyCapture(options: BodyCaptureOptions): BodyCapture {
       if (typeof last === 'object' && last !== null) headArg = last;
       return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
     } as typeof res.writeHead;
+    // HTTP/2's end(chunk) writes the chunk through this.write (HTTP/1's does not): what end() counted
+    // is not counted again there.
+    let ending = false;
     const write = res.write;
     res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
-      if (!released) {
+      if (!released && !ending) {
         decide();
         response.add(chunk, rest[0]);
       }
@@ -113,7 +116,12 @@ export function createBodyCapture(options: BodyCaptureOptions): BodyCapture {
         decide();
         response.add(chunk, rest[0]);
       }
-      return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+      ending = true;
+      try {
+        return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+      } finally {
+        ending = false;
+      }
     } as typeof res.end;
 
     // 'close' comes once for every response: finished, aborted by the client, or destroyed.

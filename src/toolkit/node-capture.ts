@@ -44,10 +44,19 @@ type RoutedRequest = NodeRequest & { route?: { path?: unknown }; app?: { router?
  * (`/users/1000`): a label from it would grow with every id a client sends.
  */
 export function routeOf(req: RoutedRequest): string {
-  const path = req.route?.path;
-  if (typeof path !== 'string') return 'unmatched';
+  const path = routePathText(req.route?.path);
+  if (path === undefined) return 'unmatched';
   const base = req.baseUrl ?? '';
   return base === '' ? path : `${mountTemplate(req, base) ?? MOUNT}${path}`;
+}
+
+/** A route's path as the app wrote it: a string, a RegExp, or an array of those (`/a | /b`). */
+function routePathText(path: unknown): string | undefined {
+  if (typeof path === 'string') return path;
+  if (path instanceof RegExp) return String(path);
+  if (Array.isArray(path) && path.length > 0 && path.every((p) => typeof p === 'string' || p instanceof RegExp))
+    return path.map((p: string | RegExp) => String(p)).join(' | ');
+  return undefined;
 }
 
 /** Stands for a mount path whose template cannot be found (a RegExp mount, an unknown router). */
@@ -55,7 +64,16 @@ const MOUNT = '/(mount)';
 
 /** The templates of the mount paths that matched `base`, from the app's router down; undefined when not found. */
 function mountTemplate(req: RoutedRequest, base: string): string | undefined {
-  return templateUnder(req.app?.router ?? req.app?._router, base, 0);
+  return templateUnder(req.app?.router ?? req.app?._router, base, 0, req.route);
+}
+
+/** Whether `route` is one of `router`'s own, or of a router mounted at its root. */
+function holds(router: RouterLike | undefined, route: unknown, depth: number): boolean {
+  if (depth > 16) return false;
+  for (const layer of router?.stack ?? []) {
+    if (layer.route !== undefined ? layer.route === route : layer.slash === true && holds(layer.handle, route, depth + 1)) return true;
+  }
+  return false;
 }
 
 /**
@@ -63,8 +81,10 @@ function mountTemplate(req: RoutedRequest, base: string): string | undefined {
  * in their order: a router mounted at the root (`app.use(router)`) takes no part of the path, so
  * the mount may be inside it, or not (then the search goes on after it).
  */
-function templateUnder(router: RouterLike | undefined, rest: string, depth: number): string | undefined {
-  if (rest === '') return '';
+function templateUnder(router: RouterLike | undefined, rest: string, depth: number, route: unknown): string | undefined {
+  // The whole mount path is matched: the template is this one only if the route is in this router
+  // (an earlier mount with a parameter, `/:tenant`, matches `/files` too).
+  if (rest === '') return holds(router, route, depth) ? '' : undefined;
   if (depth > 16) return undefined;
   for (const layer of router?.stack ?? []) {
     if (layer.route !== undefined || !Array.isArray(layer.handle?.stack) || !layer.matchers) continue;
@@ -75,7 +95,7 @@ function templateUnder(router: RouterLike | undefined, rest: string, depth: numb
       if (!m) continue;
       const matched = m.path.replace(/\/$/, '');
       const raw = raws[i];
-      const inner = templateUnder(layer.handle, rest.slice(matched.length), depth + 1);
+      const inner = templateUnder(layer.handle, rest.slice(matched.length), depth + 1, route);
       if (inner === undefined) continue;
       return matched === '' ? inner : `${typeof raw === 'string' ? raw.replace(/\/$/, '') : MOUNT}${inner}`;
     }

@@ -8,6 +8,7 @@ import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/com
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { HeadroomError } from '../../errors.js';
+import { resolveOptions } from '../../options/spec.js';
 import type { RequestAccounting } from '../../log/accounting.js';
 import { rawRequest, type AnyRequest } from './raw.js';
 
@@ -45,6 +46,8 @@ export class HeadroomMemoryInterceptor implements NestInterceptor {
   ) {
     if (!accounting || typeof accounting.current !== 'function')
       throw new HeadroomError('HEADROOM_CONFIG_INVALID', 'HeadroomMemoryInterceptor: accounting must be made by createRequestAccounting()');
+    // Its two options are checked below; anything else (a misspelt onReport) is refused with a "did you mean".
+    resolveOptions('HeadroomMemoryInterceptor', {}, options, ['logger', 'onReport']);
     if (options.logger !== undefined && typeof options.logger?.warn !== 'function')
       throw new HeadroomError('HEADROOM_CONFIG_INVALID', 'HeadroomMemoryInterceptor: logger must be a logger (an object with warn())');
     if (options.onReport !== undefined && typeof options.onReport !== 'function')

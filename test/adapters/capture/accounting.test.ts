@@ -159,6 +159,11 @@ test('Express: a route under a mount path with parameters is named by its templa
     const accounting = createRequestAccounting();
     const app = express();
     app.use(accountingMiddleware(accounting));
+    // A mount with a parameter first matches every first segment (/files too): not a template of
+    // the routes of another router.
+    const tenant = express.Router();
+    tenant.get('/info', (_req, res) => void res.end('ok'));
+    app.use('/:tenant', tenant);
     const posts = express.Router();
     posts.get('/posts/:pid', (_req, res) => void res.end('ok'));
     const inner = express.Router();
@@ -172,9 +177,16 @@ test('Express: a route under a mount path with parameters is named by its templa
     auth.get('/login/:who', (_req, res) => void res.end('ok'));
     root.use('/auth', auth);
     app.use(root);
+    const files = express.Router();
+    files.get('/:id', (_req, res) => void res.end('ok'));
+    app.use('/files', files);
+    // Paths as the app wrote them: an array, a RegExp (not 'unmatched', which is for 404s).
+    app.get(['/a', '/b'], (_req, res) => void res.end('ok'));
+    app.get(/^\/re\d+$/, (_req, res) => void res.end('ok'));
     const local = await listenLocal(app);
     try {
-      for (const path of ['/users/1000/posts/1', '/users/1001/posts/2', '/orgs/a/teams/b/posts/3', '/static/posts/4', '/auth/login/x'])
+      const paths = ['/users/1000/posts/1', '/users/1001/posts/2', '/orgs/a/teams/b/posts/3', '/static/posts/4', '/auth/login/x'];
+      for (const path of [...paths, '/acme/info', '/files/123', '/b', '/re42'])
         assert.equal((await fetch(`${local.url}${path}`)).status, 200, path);
       await waitFor(() => accounting.active().length === 0, 'every request ended');
       assert.deepEqual(
@@ -183,7 +195,11 @@ test('Express: a route under a mount path with parameters is named by its templa
           .map((r) => [r.route, r.requests])
           .sort(),
         [
+          ['/:tenant/info', 1],
+          ['/^\\/re\\d+$/', 1],
+          ['/a | /b', 1],
           ['/auth/login/:who', 1],
+          ['/files/:id', 1],
           ['/orgs/:org/teams/:team/posts/:pid', 1],
           ['/static/posts/:pid', 1],
           ['/users/:id/posts/:pid', 2],
@@ -232,4 +248,35 @@ test("accountingMiddleware's route function: not a function is refused; one that
       await accounting.close();
     }
   });
+});
+
+test('over HTTP/2 a reply sent with end(chunk) is captured and charged once (Node writes it through write())', async () => {
+  const { connect } = await import('node:http2');
+  const records: { bytes: number; body: string | undefined }[] = [];
+  const accounting = createRequestAccounting({});
+  const capture = createBodyCapture({ onCapture: (r) => records.push({ bytes: r.response.bytes, body: r.response.body }) });
+  const app = Fastify({ http2: true });
+  await app.register(accountRequests, { accounting, capture });
+  app.get('/text', async (_req, reply) => reply.type('text/plain').send('hello h2'));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const client = connect(`http://127.0.0.1:${(app.server.address() as { port: number }).port}`);
+  try {
+    const text = await new Promise<string>((resolve, reject) => {
+      const s = client.request({ ':path': '/text' });
+      let d = '';
+      s.setEncoding('utf8');
+      s.on('data', (c: string) => (d += c));
+      s.on('end', () => resolve(d));
+      s.on('error', reject);
+      s.end();
+    });
+    assert.equal(text, 'hello h2');
+    await waitFor(() => records.length === 1, 'the capture record');
+    assert.deepEqual(records[0], { bytes: 8, body: 'hello h2' });
+    assert.equal(accounting.routes().find((r) => r.route === '/text')?.maxPeak, 8);
+  } finally {
+    client.close();
+    await app.close();
+    await capture.close();
+  }
 });

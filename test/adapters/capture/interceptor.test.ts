@@ -64,6 +64,14 @@ for (const platform of ['express', 'fastify'] as const) {
           assert.match(warnings[0]![1]!, /^CaptureController\.echo held 16384 bytes \(above 8192\)$/);
           assert.equal(accounting.held(), 0);
           assert.throws(() => new HeadroomMemoryInterceptor({} as never), /accounting must be made by createRequestAccounting/);
+          assert.throws(() => new HeadroomMemoryInterceptor(accounting, null as never), {
+            code: 'HEADROOM_CONFIG_INVALID',
+            message: 'HeadroomMemoryInterceptor: options must be an object',
+          });
+          assert.throws(() => new HeadroomMemoryInterceptor(accounting, { onReprot: () => undefined } as never), {
+            code: 'HEADROOM_CONFIG_INVALID',
+            message: 'HeadroomMemoryInterceptor: onReprot: unknown option; did you mean onReport?',
+          });
         } finally {
           server.closeAllConnections();
           await app.close();
