@@ -127,6 +127,19 @@ for (const kind of CAPTURE_APPS) {
       });
     });
 
+    test('a client that leaves mid-upload is recorded as aborted with no status (not the answer written after it left)', async () => {
+      await withApp(kind, async (app) => {
+        const { connect } = await import('node:net');
+        const socket = connect(Number(new URL(app.url).port), '127.0.0.1');
+        socket.on('error', () => {});
+        socket.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{"a":"xxxx');
+        await waitFor(() => app.capture.stats().active === 1 && app.capture.stats().held > 0, 'the upload begun');
+        socket.destroy();
+        const r = await app.next();
+        assert.deepEqual({ status: r.status, aborted: r.aborted }, { status: 0, aborted: true });
+      });
+    });
+
     test('a 100 MiB stream is captured at 8 KiB, with a bounded heap and identical bytes', async (t) => {
       await withApp(kind, async (app) => {
         const mb = 100;
