@@ -280,7 +280,9 @@ function typoWarnings(env: Record<string, string | undefined>): string[] {
   for (const name of Object.keys(env)) {
     if (knownSet.has(name) || FOREIGN_OK.has(name)) continue;
     if (OWN_PREFIXES.some((p) => name.startsWith(p))) {
-      const hint = suggest(name, known);
+      // HEADROOM_METRICS_TOKEN for METRICS_TOKEN: our prefix put before one of our names.
+      const bare = name.startsWith('HEADROOM_') ? name.slice('HEADROOM_'.length) : undefined;
+      const hint = bare !== undefined && knownSet.has(bare) ? bare : suggest(name, known);
       warnings.push(`unknown variable ${name} is ignored${hint ? ` (did you mean ${hint}?)` : ''}`);
     } else if (closeTypoDistance(name) > 0) {
       const hint = suggest(name, known, closeTypoDistance(name));

@@ -357,6 +357,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
           upstream: upstreamUrl,
           l2: cache.stats().l2?.kind ?? 'none',
           admin: config.server.adminToken !== undefined,
+          metricsToken: config.server.metricsToken !== undefined,
           imageOrigins,
           heapLimit: monitor.current().v8.heapSizeLimit,
           containerLimit: cgroupMemoryLimit(),

@@ -23,7 +23,9 @@ export function bearerMatcher(token: string): (authorization: string | undefined
 
 /** The 401 for a request without the right bearer token for `what` ("admin", "metrics"). */
 export function unauthorized(what: string, header: string | undefined): HeadroomError {
-  return new HeadroomError('HEADROOM_UNAUTHORIZED', header ? `wrong ${what} token` : 'missing "Authorization: Bearer <token>" header', {
+  // "Bearer " with nothing after it carries no token to be wrong.
+  const given = header !== undefined && !/^\s*(bearer\s*)?$/i.test(header);
+  return new HeadroomError('HEADROOM_UNAUTHORIZED', given ? `wrong ${what} token` : 'missing "Authorization: Bearer <token>" header', {
     headers: { 'www-authenticate': `Bearer realm="headroom-${what}"` },
   });
 }

@@ -225,9 +225,13 @@ test('config file problems: unreadable, not JSON, not an object, unknown keys wi
 });
 
 test('typos of our variables get a "did you mean" warning, other variables are left alone', () => {
-  const { warnings } = loadConfig({ env: { MEMORY_WARNING_TRESHOLD: '0.7', HEADROOM_ADMIN_TOKN: 'x', PATH: '/bin', MAX_SOMETHING: '1' } });
+  const { warnings } = loadConfig({
+    env: { MEMORY_WARNING_TRESHOLD: '0.7', HEADROOM_ADMIN_TOKN: 'x', HEADROOM_METRICS_TOKEN: 'x', PATH: '/bin', MAX_SOMETHING: '1' },
+  });
   assert.deepEqual(warnings.sort(), [
     'unknown variable HEADROOM_ADMIN_TOKN is ignored (did you mean HEADROOM_ADMIN_TOKEN?)',
+    // Our prefix put before one of our names (HEADROOM_ADMIN_TOKEN has it, METRICS_TOKEN has not).
+    'unknown variable HEADROOM_METRICS_TOKEN is ignored (did you mean METRICS_TOKEN?)',
     'unknown variable MEMORY_WARNING_TRESHOLD is ignored (did you mean MEMORY_WARNING_THRESHOLD?)',
   ]);
 });

@@ -15,6 +15,7 @@ import { parsePrometheus } from '../server/prometheus.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createGateway } from '../../src/server/gateway.js';
 import { createGatewayLogger } from '../../src/server/logger.js';
+import { startupSummary } from '../../src/observe/startup-summary.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -356,13 +357,14 @@ test('start-up summary: one line with upstream, L2, admin, image origins, heap a
       assert.equal(s.upstream, up.url);
       assert.equal(s.l2, 'disk');
       assert.equal(s.admin, true);
+      assert.equal(s.metrics, 'open', 'no METRICS_TOKEN: said, so a misspelt variable shows');
       assert.deepEqual(s.imageOrigins, [up.url]);
       assert.equal(typeof s.heapLimit, 'number');
       assert.ok(s.containerLimit === null || typeof s.containerLimit === 'number');
       assert.match(
         s.msg,
         new RegExp(
-          `^headroom listening on ${t.url}: upstream ${up.url}, L2 disk, admin on, image origins ${up.url}, heap limit [\\d.]+ [KMGT]iB, container limit (none|[\\d.]+ [KMGT]?i?B)$`,
+          `^headroom listening on ${t.url}: upstream ${up.url}, L2 disk, admin on, metrics open, image origins ${up.url}, heap limit [\\d.]+ [KMGT]iB, container limit (none|[\\d.]+ [KMGT]?i?B)$`,
         ),
       );
     } finally {
@@ -370,6 +372,22 @@ test('start-up summary: one line with upstream, L2, admin, image origins, heap a
       await up.close();
     }
   });
+});
+
+test('start-up summary says whether /metrics asks for a token', () => {
+  const facts = {
+    url: 'http://127.0.0.1:3000',
+    upstream: 'http://up:8080',
+    l2: 'none',
+    admin: false,
+    imageOrigins: [],
+    heapLimit: 1,
+    containerLimit: null,
+  };
+  const withToken = startupSummary({ ...facts, metricsToken: true });
+  assert.equal(withToken.fields.metrics, 'token');
+  assert.match(withToken.msg, /, admin off, metrics token, /);
+  assert.match(startupSummary({ ...facts, metricsToken: false }).msg, /, metrics open, /);
 });
 
 test('LOG_FORMAT=pretty on a live gateway: the summary and access lines are readable lines with the request id', async () => {
@@ -390,7 +408,9 @@ test('LOG_FORMAT=pretty on a live gateway: the summary and access lines are read
       const lines = text.split('\n').filter(Boolean);
       for (const l of lines) assert.match(l, /^\d\d:\d\d:\d\d\.\d{3} (TRACE|DEBUG|INFO |WARN |ERROR|FATAL) /, l);
       assert.ok(
-        lines.some((l) => l.includes(`INFO  headroom listening on ${url}: upstream ${up.url}, L2 none, admin off, image origins none`)),
+        lines.some((l) =>
+          l.includes(`INFO  headroom listening on ${url}: upstream ${up.url}, L2 none, admin off, metrics open, image origins none`),
+        ),
       );
       const access = lines.find((l) => l.includes('reqId=pretty-1'))!;
       assert.match(

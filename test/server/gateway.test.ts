@@ -20,6 +20,13 @@ describe('METRICS_TOKEN', () => {
   test('/metrics answers only a scraper sending it as a bearer token; the probes stay open', async () => {
     const none = await request(`${t.url}/metrics`);
     assert.equal(none.status, 401);
+    assert.equal(none.json().error.message, 'missing "Authorization: Bearer <token>" header');
+    const empty = await request(`${t.url}/metrics`, { headers: { authorization: 'Bearer ' } });
+    assert.equal(
+      empty.json().error.message,
+      'missing "Authorization: Bearer <token>" header',
+      'a scheme with no token is missing, not wrong',
+    );
     assert.equal(none.headers['www-authenticate'], 'Bearer realm="headroom-metrics"');
     assert.equal(none.json().error.code, 'HEADROOM_UNAUTHORIZED');
     assert.doesNotMatch(none.text, /headroom_/, 'no metric in the refusal');
