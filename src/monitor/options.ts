@@ -82,7 +82,7 @@ export const monitorSpecs = {
   }),
   snapshotDir: str({
     env: 'HEAP_SNAPSHOT_DIR',
-    doc: 'Directory heap snapshots are written to.',
+    doc: 'Directory heap snapshots are written to. The gateway checks at start that it can write there when the admin API is on or HEAP_SNAPSHOT_ON_CRITICAL is set (exit 2 if not).',
     default: './heap-snapshots',
     maxLength: 4096,
   }),

@@ -1,7 +1,7 @@
 // Files and directories a user names (a config file, a soak scenario, CACHE_DIR, a snapshot
 // directory): read within a bound, and why one cannot be used, in words. The messages name the
 // path and the option; these say what is wrong with it.
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 /**
@@ -41,20 +41,34 @@ export function fsReason(err: unknown, path: string, creating = false): string {
  * Why files cannot be written to `dir`, checked before work whose files would otherwise be lost
  * (heap snapshots at the limit, after a soak): made when missing (`mode`; 0700 by default, as
  * snapshots hold every string of the heap), then a file written and removed in it. Not recursive
- * (Node 20's recursive mkdir spins for ever under /proc): its parent must exist.
+ * (Node 20's recursive mkdir spins for ever under /proc): its parent must exist. With `keep: false`
+ * a directory made for the check is removed again.
  */
-export function dirProblem(dir: string, mode = 0o700): string | undefined {
+export function dirProblem(dir: string, mode = 0o700, { keep = true } = {}): string | undefined {
   const path = resolve(dir);
+  let made = false;
   try {
     const st = statSync(path, { throwIfNoEntry: false });
     if (st && !st.isDirectory()) return 'is a file, not a directory';
-    if (!st) mkdirSync(path, { mode });
+    if (!st) {
+      mkdirSync(path, { mode });
+      made = true;
+    }
     const probe = join(path, `.headroom-probe-${process.pid}`);
     writeFileSync(probe, '');
     unlinkSync(probe);
     return undefined;
   } catch (err) {
     return fsReason(err, path, true);
+  } finally {
+    // keep: false checks a directory that is needed only later, leaving no trace until then.
+    if (made && !keep) {
+      try {
+        rmdirSync(path);
+      } catch {
+        // left behind: empty, and made where it was asked for
+      }
+    }
   }
 }
 

@@ -45,6 +45,7 @@ import { createRequestObserver } from '../observe/request-observer.js';
 import { RequestMetrics } from '../observe/request-metrics.js';
 import { startupSummary } from '../observe/startup-summary.js';
 import { cgroupMemoryLimit } from '../monitor/cgroup.js';
+import { dirProblem } from '../options/user-files.js';
 import { alerterOptions } from '../config/sections/alerts.js';
 import { createDashboard } from '../observe/dashboard/index.js';
 import { dashboardAdminRoutes, dashboardRoutes } from './routes/dashboard.js';
@@ -139,6 +140,16 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       requestMetrics,
     );
 
+    // Heap snapshots are written there on demand (the admin API) or when memory turns critical: a
+    // directory that cannot take them is said now, not at the worst moment.
+    if (config.server.adminToken !== undefined || config.monitor.snapshotOnCritical) {
+      const problem = dirProblem(config.monitor.snapshotDir, 0o700, { keep: false });
+      if (problem !== undefined)
+        throw new HeadroomError(
+          'HEADROOM_CONFIG_INVALID',
+          `HEAP_SNAPSHOT_DIR=${config.monitor.snapshotDir}: ${problem} (heap snapshots are written there${config.monitor.snapshotOnCritical ? ' when memory turns critical and' : ''} on POST /admin/heap-snapshot)`,
+        );
+    }
     const monitor = createMemoryMonitor({ ...config.monitor, logger: logger.child({ part: 'monitor' }) });
     parts.push({ name: 'monitor', close: () => monitor.close(), metrics: (r) => registerMonitorMetrics(r, monitor) });
 

@@ -1,6 +1,8 @@
 import { test, describe, before, after, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from '../helpers/http.js';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
@@ -8,6 +10,20 @@ import { assertDrains, latch } from './drain.js';
 import { parsePrometheus } from './prometheus.js';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+test('a HEAP_SNAPSHOT_DIR that cannot take snapshots stops start-up (admin API on); a good one is checked without a trace', async () => {
+  await assert.rejects(startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, HEAP_SNAPSHOT_DIR: '/proc/headroom-nope' }), {
+    code: 'HEADROOM_CONFIG_INVALID',
+    message: /^HEAP_SNAPSHOT_DIR=\/proc\/headroom-nope: .* \(heap snapshots are written there on POST \/admin\/heap-snapshot\)$/,
+  });
+  const dir = join(tmpdir(), `headroom-snapdir-${process.pid}`);
+  const t = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, HEAP_SNAPSHOT_DIR: dir });
+  try {
+    assert.equal(existsSync(dir), false, 'made for the check, then removed: made for real at the first snapshot');
+  } finally {
+    await t.close();
+  }
+});
 
 describe('METRICS_TOKEN', () => {
   const METRICS_TOKEN = 'scrape-T0ken-0123456789';
