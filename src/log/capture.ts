@@ -102,9 +102,11 @@ export function createBodyCapture(options: BodyCaptureOptions): BodyCapture {
     // HTTP/2's end(chunk) writes the chunk through this.write (HTTP/1's does not): what end() counted
     // is not counted again there.
     let ending = false;
-    // An answer written after the client left (Express's 400 for an upload cut short) reaches no
-    // one, though Node then counts the response as finished.
+    // An answer ended after the client left reaches no one, though Node then counts the response as
+    // finished; and one whose head too was written then (Express's 400 for an upload cut short) had
+    // no status that anyone saw.
     let endedDead = false;
+    let headDead = false;
     const write = res.write;
     res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
       if (!released && !ending) {
@@ -119,7 +121,10 @@ export function createBodyCapture(options: BodyCaptureOptions): BodyCapture {
         decide();
         response.add(chunk, rest[0]);
       }
-      if ((this.socket ?? req.socket)?.destroyed === true) endedDead = true;
+      if ((this.socket ?? req.socket)?.destroyed === true) {
+        endedDead = true;
+        headDead = !this.headersSent;
+      }
       ending = true;
       try {
         return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
@@ -135,7 +140,7 @@ export function createBodyCapture(options: BodyCaptureOptions): BodyCapture {
         const record: CaptureRecord = {
           method: req.method ?? 'GET',
           path: requestPath(req),
-          status: res.headersSent && !endedDead ? res.statusCode : 0,
+          status: res.headersSent && !headDead ? res.statusCode : 0,
           ms: Math.round((performance.now() - started) * 100) / 100,
           aborted: !res.writableFinished || endedDead,
           request: request.result(),
