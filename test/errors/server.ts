@@ -73,10 +73,11 @@ export const serverCases: Cases = {
   },
 
   HEADROOM_INTERNAL: async () => {
-    // A failure no code stands for: the snapshot directory cannot be created (a file is in the way).
+    // A failure no code stands for: the snapshot directory cannot be created (a file put in its way
+    // after start-up, whose check it passed).
     const dir = mkdtempSync(join(tmpdir(), 'headroom-internal-'));
-    writeFileSync(join(dir, 'file'), '');
-    const gw = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, HEAP_SNAPSHOT_DIR: join(dir, 'file', 'snapshots') });
+    const gw = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, HEAP_SNAPSHOT_DIR: join(dir, 'snapshots') });
+    writeFileSync(join(dir, 'snapshots'), '');
     try {
       return fromResponse(await request(`${gw.url}/admin/heap-snapshot`, { method: 'POST', headers: auth }));
     } finally {
