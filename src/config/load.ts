@@ -136,7 +136,7 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
   const config: Config = demoGiven ? parsed : { ...parsed, server: { ...parsed.server, demo: env.NODE_ENV !== 'production' } };
   problems.push(...demoCheck(config, demoGiven));
   if (problems.length > 0) throw new ConfigError(problems, typoWarnings(env));
-  return { config, warnings: [...typoWarnings(env), ...unusedWarnings(config, raw)] };
+  return { config, warnings: [...typoWarnings(env), ...unusedWarnings(config, raw), ...sharedTokenWarnings(config)] };
 }
 
 /** Options given that have no effect without another: the LOG_SHIP_* settings without LOG_SHIP_URL. */
@@ -150,6 +150,17 @@ function unusedWarnings(config: Config, raw: Record<string, Record<string, unkno
     : [
         `${given.map((o) => o.option.env).join(', ')} ${given.length === 1 ? 'has' : 'have'} no effect without LOG_SHIP_URL (log shipping is off)`,
       ];
+}
+
+// The scraper's credentials file holds METRICS_TOKEN: the same value as the admin token would put
+// the key to heap snapshots and cache clears there too.
+function sharedTokenWarnings(config: Config): string[] {
+  const { adminToken, metricsToken } = config.server;
+  return adminToken !== undefined && adminToken === metricsToken
+    ? [
+        'METRICS_TOKEN is the same as HEADROOM_ADMIN_TOKEN: whatever scrapes /metrics could then use the admin API (heap snapshots, cache clears); give it a token of its own',
+      ]
+    : [];
 }
 
 // HEADROOM_DEMO is off by default in production: there a gateway without UPSTREAM_URL would

@@ -97,13 +97,12 @@ export const proxySpecs = {
     min: 100,
     max: 3_600_000,
   }),
-  clientMinRate: num({
+  clientMinRate: bytes({
     env: 'CLIENT_MIN_RATE',
-    doc: 'Slowest a request body may arrive while it holds an upstream slot, in bytes a second over any CLIENT_TIMEOUT (then 408): a client sending a byte now and then makes progress, and would hold the slot for ever. 0: only an upload that stops is cut.',
+    doc: 'Slowest a request body may arrive while it holds an upstream slot, in bytes a second (512, 1KiB) over any CLIENT_TIMEOUT (then 408): a client sending a byte now and then makes progress, and would hold the slot for ever. 0: only an upload that stops is cut.',
     default: 512,
     min: 0,
     max: 1024 ** 3,
-    integer: true,
   }),
   maxBufferSize: bytes({
     env: 'MAX_BUFFER_SIZE',

@@ -129,6 +129,15 @@ test('secrets are never echoed', () => {
   );
 });
 
+test('the same value for METRICS_TOKEN and HEADROOM_ADMIN_TOKEN is warned about, without the value', () => {
+  const token = 'same-t0ken-for-both-0123';
+  const { warnings } = loadConfig({ env: { HEADROOM_ADMIN_TOKEN: token, METRICS_TOKEN: token } });
+  assert.deepEqual(warnings, [
+    'METRICS_TOKEN is the same as HEADROOM_ADMIN_TOKEN: whatever scrapes /metrics could then use the admin API (heap snapshots, cache clears); give it a token of its own',
+  ]);
+  assert.deepEqual(loadConfig({ env: { HEADROOM_ADMIN_TOKEN: token, METRICS_TOKEN: `${token}x` } }).warnings, []);
+});
+
 test('cross-option rules: critical must be above warning', () => {
   const p = problems(() => loadConfig({ env: { MEMORY_WARNING_THRESHOLD: '0.9', MEMORY_CRITICAL_THRESHOLD: '0.8' } }));
   assert.deepEqual(p, ['MEMORY_CRITICAL_THRESHOLD=0.8: must be above MEMORY_WARNING_THRESHOLD (90%)']);
