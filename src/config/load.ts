@@ -141,6 +141,13 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
 
 /** Options given that have no effect without another: the LOG_SHIP_* settings without LOG_SHIP_URL. */
 function unusedWarnings(config: Config, raw: Record<string, Record<string, unknown>>): string[] {
+  const warnings: string[] = [];
+  if (!config.server.requestAccounting && raw.server?.requestAccountingWarnBytes !== undefined)
+    warnings.push('REQUEST_ACCOUNTING_WARN_BYTES has no effect without REQUEST_ACCOUNTING=true (request accounting is off)');
+  return [...warnings, ...unusedShipWarnings(config, raw)];
+}
+
+function unusedShipWarnings(config: Config, raw: Record<string, Record<string, unknown>>): string[] {
   if (config.log.shipUrl !== undefined) return [];
   const given = allOptions.filter(
     (o) => o.option.env.startsWith('LOG_SHIP_') && o.option.env !== 'LOG_SHIP_URL' && raw[o.section]?.[o.key] !== undefined,

@@ -132,10 +132,19 @@ export function accountingMiddleware(
       return undefined;
     }
   };
+  // Runs in a 'close' listener, where a throw would crash the process: a router shape we do not
+  // know (routeOf reads Express's internals) leaves the request 'unmatched' instead.
+  const template = (req: NodeRequest): string => {
+    try {
+      return routeOf(req);
+    } catch {
+      return 'unmatched';
+    }
+  };
   return (req, res, next) => {
     const ledger = accounting.open();
     capture?.tap(req, res, (delta) => ledger.charge(delta));
-    res.once('close', () => ledger.end(named(req) ?? routeOf(req)));
+    res.once('close', () => ledger.end(named(req) ?? template(req)));
     accounting.run(ledger, next);
   };
 }

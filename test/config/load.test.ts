@@ -283,6 +283,13 @@ test('LOG_SHIP_* settings without LOG_SHIP_URL get a warning: they have no effec
   assert.deepEqual(loadConfig({ env: { LOG_SHIP_URL: 'http://127.0.0.1:9/x', LOG_SHIP_MAX_BYTES: '1MiB' } }).warnings, []);
 });
 
+test('REQUEST_ACCOUNTING_WARN_BYTES without REQUEST_ACCOUNTING gets a warning: it has no effect', () => {
+  assert.deepEqual(loadConfig({ env: { REQUEST_ACCOUNTING_WARN_BYTES: '1MiB' } }).warnings, [
+    'REQUEST_ACCOUNTING_WARN_BYTES has no effect without REQUEST_ACCOUNTING=true (request accounting is off)',
+  ]);
+  assert.deepEqual(loadConfig({ env: { REQUEST_ACCOUNTING: 'true', REQUEST_ACCOUNTING_WARN_BYTES: '1MiB' } }).warnings, []);
+});
+
 test('Loki labels and concurrency that leave LOG_SHIP_MAX_BYTES no room for lines are refused naming the variables', () => {
   const labels = Array.from({ length: 16 }, (_, i) => `l${i}=${'v'.repeat(256)}`).join(',');
   const env = { LOG_SHIP_URL: 'http://127.0.0.1:9/loki/api/v1/push', LOG_SHIP_FORMAT: 'loki', LOG_SHIP_LABELS: labels };
