@@ -3,7 +3,7 @@
 // on its own lines). pino-pretty would do it with a worker thread and a dependency; this is a
 // plain synchronous destination in front of the real one, and every line it writes is bounded.
 import type { DestinationStream } from 'pino';
-import { escapeControls } from '../options/printable.js';
+import { CONTROL_CHARS, escapeControls } from '../options/printable.js';
 
 /** Longest line written (a longer one is cut and ends in '…'); stack lines are bounded too. */
 export const MAX_PRETTY_LINE = 4096;
@@ -30,8 +30,8 @@ export interface PrettyOptions {
 
 const bounded = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
-// eslint-disable-next-line no-control-regex -- a plain value has no space, quote, '=', control or bidi character
-const PLAIN = /^[^\s"=\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$/;
+// A plain value has no space, quote, '=', or character escapeControls would escape.
+const PLAIN = new RegExp(`^[^\\s"=${CONTROL_CHARS}]*$`);
 
 function value(v: unknown): string {
   if (typeof v === 'string') return PLAIN.test(v) && v !== '' ? v : escapeControls(JSON.stringify(v));
