@@ -11,6 +11,7 @@ import {
   type SpecValues,
 } from '../../options/spec.js';
 import { HEADROOM_OPTION_KEYS, type HeadroomOptions } from '../../toolkit/headroom.js';
+import { proxySpecs } from '../../proxy/options.js';
 import { refuseOverlappingPaths } from '../../toolkit/paths.js';
 
 // Fastify's register `prefix` has no effect of its own on a plugin that runs in its parent's scope
@@ -50,7 +51,7 @@ export function resolvePluginOptions(options: HeadroomOptions | undefined): {
     healthPath: o.healthPath,
     metricsPath: o.metricsPath,
     adminPath: o.adminPath,
-    'proxy.prefix': given.proxy && o.proxyRoutes ? (given.proxy.prefix ?? '/api') : undefined,
+    'proxy.prefix': given.proxy && o.proxyRoutes ? (given.proxy.prefix ?? proxySpecs.prefix.default) : undefined,
     image: given.image && o.imageRoutes ? '/image' : undefined,
   });
   const own = new Set<string>([...Object.keys(fastifyPluginSpecs), ...FASTIFY_REGISTER_KEYS]);

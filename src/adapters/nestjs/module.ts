@@ -22,6 +22,7 @@ import { standInFront } from '../../toolkit/in-front.js';
 import { shutdownSpecs } from '../../toolkit/shutdown.js';
 import { appClient, nodeRouteSpecs, routesIgnoreCase, type NodeRoutePaths } from '../../toolkit/node-middleware.js';
 import { refuseOverlappingPaths } from '../../toolkit/paths.js';
+import { proxySpecs } from '../../proxy/options.js';
 import { routesShadowed } from '../../toolkit/shadowed-routes.js';
 import { imageController, proxyController, type ProxyControllerType } from './controllers.js';
 import {
@@ -362,7 +363,11 @@ export class HeadroomModule {
   /** `imports: [HeadroomModule.forRoot({ proxy: { upstreamUrl }, adminToken })]` */
   static forRoot(options: HeadroomModuleOptions & { routes?: HeadroomRoutes; global?: boolean } = {}): DynamicModule {
     const { routes: given = {}, global = true, ...rest } = options;
-    const routes = resolveRoutes(given, rest.proxy ? (rest.proxy.prefix ?? '/api') : false, rest.image ? '/image' : false);
+    const routes = resolveRoutes(
+      given,
+      rest.proxy ? (rest.proxy.prefix ?? proxySpecs.prefix.default) : false,
+      rest.image ? '/image' : false,
+    );
     const { providers = [], controllers } = parts(routes, rest.accounting !== undefined && rest.accounting !== false);
     return {
       module: HeadroomModule,

@@ -293,7 +293,7 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
     if (parts && isCurrent(parts.s)) return parts;
     const s = slot({ ...headroomOptions, proxy: proxyOptions }, PROXY_ROUTE);
     const h = s.headroom;
-    const prefix = proxyOptions.prefix ?? '/api';
+    const prefix = proxyOptions.prefix ?? proxySpecs.prefix.default;
     let proxy = h.proxy && h.proxy.prefix === prefix ? h.proxy : s.proxies.get(prefix);
     if (proxy && proxy === h.proxy) {
       // The route would run on the Headroom's proxy: options it gives that the Headroom was made
