@@ -12,6 +12,13 @@ import { download, request, startGateway, startUpstream, within } from './helper
 
 const TOKEN = 'tok-secret-123';
 
+/** An upstream answering every request with an event stream that never ends (a client must leave). */
+const eventStreamUpstream = (): ReturnType<typeof startUpstream> =>
+  startUpstream((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(': open\n\n');
+  });
+
 for (const raw of [true, false]) {
   describe(`proxy through Fastify (${raw ? 'raw server path' : 'Fastify route path'})`, () => {
     test('streams with header rules: hop-by-hop, Connection-named, X-Forwarded-*, token, Host, path', async () => {
@@ -474,10 +481,7 @@ describe('proxy rules', () => {
   });
 
   test('a pipelined request queued for a slot whose client is gone never reaches the upstream', async () => {
-    const up = await startUpstream((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(': open\n\n');
-    });
+    const up = await eventStreamUpstream();
     const gw = await startGateway({ upstreamUrl: up.url }, { maxConcurrent: 1 });
     try {
       const socket = net.connect((gw.app.server.address() as AddressInfo).port, '127.0.0.1');
@@ -500,10 +504,7 @@ describe('proxy rules', () => {
 
   test('pipelined requests on a connection the client closes are aborted upstream and free their slots', async () => {
     // Node emits no 'close' on a response still queued behind another one on the connection.
-    const up = await startUpstream((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(': open\n\n');
-    });
+    const up = await eventStreamUpstream();
     const gw = await startGateway({ upstreamUrl: up.url, clientTimeout: 400 });
     try {
       const socket = net.connect((gw.app.server.address() as AddressInfo).port, '127.0.0.1');
