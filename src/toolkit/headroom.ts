@@ -158,6 +158,9 @@ const isMonitor = (m: unknown): m is MemoryMonitor =>
   typeof (m as MemoryMonitor).status === 'function' &&
   typeof (m as MemoryMonitor).report === 'function';
 
+/** What createHeadroom supplies to its proxy itself (from the top-level limits and monitor): refused inside `proxy`. */
+export const PROXY_SUPPLIED = ['admission', 'monitor', 'limits'] as const;
+
 /**
  * Refuses `keys` inside `part` (createHeadroom's `proxy` or `image`): createHeadroom supplies them
  * (one admission shared by the proxy and image fetches, from the top-level `limits`; the shared
@@ -186,7 +189,7 @@ function refuseSupplied(part: object | undefined, name: string, keys: readonly s
 export function resolveHeadroomOptions(options: HeadroomOptions) {
   const o = resolveOptions('createHeadroom', headroomSpecs, options, PART_KEYS);
   // What createHeadroom supplies to its parts itself: given inside them, it would be ignored.
-  refuseSupplied(o.proxy, 'proxy', ['admission', 'monitor', 'limits'], options);
+  refuseSupplied(o.proxy, 'proxy', PROXY_SUPPLIED, options);
   refuseSupplied(o.image, 'image', ['admission', 'monitor', 'cache'], options);
   return o;
 }

@@ -16,7 +16,14 @@ import { imageLibrarySpecs, resolveImageOptions } from '../../image/options.js';
 import type { FetchInfo } from '../../proxy/web.js';
 import { HeadroomError } from '../../errors.js';
 import { kindOf, nestedOptions, resolveOne, resolveOptions, routePath, type OptionSpec } from '../../options/spec.js';
-import { createHeadroom, headroomSpecs, resolveHeadroomOptions, type Headroom, type HeadroomOptions } from '../../toolkit/headroom.js';
+import {
+  createHeadroom,
+  headroomSpecs,
+  PROXY_SUPPLIED,
+  resolveHeadroomOptions,
+  type Headroom,
+  type HeadroomOptions,
+} from '../../toolkit/headroom.js';
 import { errorResponse, toWebResponse, type PlainResponse } from '../../toolkit/response.js';
 import { queryObject } from '../../toolkit/node-image.js';
 import { whenSent } from './body.js';
@@ -280,7 +287,7 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
     if (cache !== undefined && typeof cache !== 'boolean')
       throw invalid(`${PROXY_ROUTE}: cache=${kindOf(cache)}: must be true or false (whether the route's proxy uses the Headroom's cache)`);
     // The Headroom supplies these to the route's proxy: given here, they would be ignored.
-    const supplied = ['limits', 'admission', 'monitor'].filter((k) => (checked as Record<string, unknown>)[k] !== undefined);
+    const supplied = PROXY_SUPPLIED.filter((k) => (checked as Record<string, unknown>)[k] !== undefined);
     if (supplied.length > 0)
       throw invalid(
         `${PROXY_ROUTE}: ${supplied.join(' and ')} ${supplied.length > 1 ? 'are' : 'is'} not taken by the route: the Headroom supplies them (pass headroom: { limits, monitor } instead)`,
