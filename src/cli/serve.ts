@@ -36,6 +36,15 @@ function parseFlags(argv: string[]): Record<string, string | undefined> {
       // A prefix finds what edit distance misses (--upstream → --upstream-url).
       const hint = suggest(name, names) ?? names.find((n) => n.startsWith(`${name}-`));
       why = `unknown option --${name}${hint ? ` (did you mean --${hint}?)` : ''}`;
+    } else if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      // One dash (-metrics-token): parseArgs reads it as short flags and names only the first letter.
+      const word =
+        argv
+          .find((a) => /^-[^-]/.test(a))
+          ?.slice(1)
+          .split('=')[0] ?? '';
+      const hint = names.includes(word) ? word : suggest(word, names);
+      why = `unknown option -${word}: flags take two dashes${hint ? ` (did you mean --${hint}?)` : ''}`;
     } else if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && name)
       why = `--${name} needs a value (one that starts with a dash is given as --${name}=VALUE)`;
     else if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')

@@ -133,6 +133,12 @@ export function parseSoakArgs(argv: string[]): SoakArgs {
       break;
     }
     const m = /^--([^=]+)(?:=(.*))?$/s.exec(token);
+    if (!m && /^-[^-]/.test(token)) {
+      // One dash (-url): a flag with a dash missing, not a command.
+      const word = token.slice(1).split('=')[0]!;
+      const hint = (VALUE_OPTIONS as readonly string[]).includes(word) ? word : suggestFlag(word, VALUE_OPTIONS);
+      fail(`unknown option -${word}: flags take two dashes${hint ? ` (did you mean --${hint}?)` : ''}. ${usageHint}`, 2);
+    }
     if (!m) fail(`unexpected "${token}": put the command after --, e.g. headroom soak -- node server.js. ${usageHint}`, 2);
     const name = m[1]!;
     if (!(VALUE_OPTIONS as readonly string[]).includes(name)) {

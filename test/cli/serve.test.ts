@@ -101,6 +101,10 @@ test('an unknown flag exits 2 with a suggestion', async () => {
   const short = await runCli(['serve', '--upstream', 'http://127.0.0.1:9']);
   assert.equal(short.code, 2);
   assert.match(short.stderr, /^headroom: unknown option --upstream \(did you mean --upstream-url\?\)$/m);
+  // One dash: parseArgs would name only its first letter ("Unknown option '-m'").
+  const oneDash = await runCli(['serve', '-metrics-token', 'x']);
+  assert.equal(oneDash.code, 2);
+  assert.match(oneDash.stderr, /^headroom: unknown option -metrics-token: flags take two dashes \(did you mean --metrics-token\?\)$/m);
   // A flag without its value, in the words the other commands use.
   for (const args of [
     ['serve', '--port'],

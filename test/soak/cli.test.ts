@@ -32,6 +32,8 @@ test('bad usage exits 2 and says what is wrong', async () => {
     [['soak', '--connections=0', '--', 'node', 'x.js'], /--connections=0: must be an integer from 1/],
     [['soak', '--durtion', '1m', '--', 'node', 'x.js'], /unknown option --durtion \(did you mean --duration\?\)/],
     [['soak', '--dur', '1m', '--', 'node', 'x.js'], /unknown option --dur \(did you mean --duration\?\)/],
+    // One dash is a flag missing a dash, not the command.
+    [['soak', '-url', 'http://127.0.0.1:9/', '--', 'node', 'x.js'], /unknown option -url: flags take two dashes \(did you mean --url\?\)/],
     [['soak', '--url', 'http://example.com/', '--', 'node', 'x.js'], /only goes to this machine/],
     [
       ['soak', '--scenario', join(dir, 'missing.json'), '--', 'node', 'x.js'],
