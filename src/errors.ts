@@ -59,7 +59,10 @@ export const ERRORS = {
     doc: 'The gateway or app is shutting down and takes no new work; also a call on a part (cache, image service, proxy) after its close().',
   },
   // upstream
-  HEADROOM_UPSTREAM_UNREACHABLE: { status: 502, doc: 'The upstream refused or dropped the connection before answering.' },
+  HEADROOM_UPSTREAM_UNREACHABLE: {
+    status: 502,
+    doc: 'The upstream could not be reached (refused connection, host name that did not resolve, no route, connect timeout) or dropped the connection before answering; the message says which.',
+  },
   HEADROOM_UPSTREAM_TIMEOUT: { status: 504, doc: 'The upstream sent no response headers (or no body after them) within STREAM_TIMEOUT.' },
   HEADROOM_UPSTREAM_ERROR: { status: 502, doc: 'The upstream answered with something that cannot be relayed.' },
   HEADROOM_BODY_CONSUMED: {

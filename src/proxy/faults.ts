@@ -55,7 +55,7 @@ export function faultError(kind: ErrorKind, err: unknown, streamTimeout: number,
       const said =
         (err as { code?: string; message?: string } | null)?.code === 'UND_ERR_SOCKET' ? UNRELAYABLE[(err as Error).message] : undefined;
       if (said) return new HeadroomError('HEADROOM_UPSTREAM_ERROR', said, { cause: err });
-      return new HeadroomError('HEADROOM_UPSTREAM_UNREACHABLE', 'upstream refused or dropped the connection', { cause: err });
+      return new HeadroomError('HEADROOM_UPSTREAM_UNREACHABLE', unreachableWhy((err as { code?: string } | null)?.code), { cause: err });
     }
     case 'draining':
       return new HeadroomError(
@@ -73,5 +73,23 @@ export function faultError(kind: ErrorKind, err: unknown, streamTimeout: number,
       });
     default:
       return new HeadroomError('HEADROOM_UPSTREAM_ERROR', 'upstream request failed', { cause: err });
+  }
+}
+
+/** What went wrong on the way to the upstream, in words an operator can act on (the code in brackets). */
+function unreachableWhy(code: string | undefined): string {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'upstream refused the connection (ECONNREFUSED: nothing listens at UPSTREAM_URL)';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `upstream's host name did not resolve (${code})`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `upstream's address cannot be reached from here (${code})`;
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'upstream did not accept the connection in time (connect timeout)';
+    default:
+      return 'upstream dropped the connection before answering';
   }
 }

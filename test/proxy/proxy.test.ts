@@ -230,6 +230,7 @@ describe('proxy rules', () => {
       const r1 = await request(`${gw1.url}/api/x`);
       assert.equal(r1.status, 502);
       assert.equal(JSON.parse(r1.body.toString()).error.code, 'HEADROOM_UPSTREAM_UNREACHABLE');
+      assert.match(JSON.parse(r1.body.toString()).error.message, /^upstream refused the connection \(ECONNREFUSED/);
       const r2 = await request(`${gw2.url}/api/x`);
       assert.equal(r2.status, 504);
       assert.equal(JSON.parse(r2.body.toString()).error.code, 'HEADROOM_UPSTREAM_TIMEOUT');
@@ -242,6 +243,20 @@ describe('proxy rules', () => {
       await gw1.close();
       await gw2.close();
       await stall.close();
+    }
+  });
+
+  test('an upstream host name that does not resolve → 502 saying so, not "refused"', async () => {
+    // .invalid never resolves (RFC 2606); the resolver answers at once, network or not.
+    const gw = await startGateway({ upstreamUrl: 'http://upstream.invalid' });
+    try {
+      const r = await request(`${gw.url}/api/x`);
+      assert.equal(r.status, 502);
+      const { error } = JSON.parse(r.body.toString());
+      assert.equal(error.code, 'HEADROOM_UPSTREAM_UNREACHABLE');
+      assert.match(error.message, /^upstream's host name did not resolve \((ENOTFOUND|EAI_AGAIN)\)$/);
+    } finally {
+      await gw.close();
     }
   });
 
