@@ -130,7 +130,11 @@ export async function serve(argv: string[], version: string): Promise<void> {
   } catch (err) {
     const { host, port } = loaded.config.server;
     const why = listenProblem(err, host, port);
-    logger.error({ err }, `could not listen on ${host}:${port}${why ? `: ${why}` : ''}`);
+    // A cause named in words needs no stack trace; an unknown one keeps it.
+    logger.error(
+      why ? { code: (err as NodeJS.ErrnoException).code } : { err },
+      `could not listen on ${host}:${port}${why ? `: ${why}` : ''}`,
+    );
     await gateway.close();
     // A port or address the machine refuses is a configuration the user must change: exit 2 with
     // one line, as for any other bad value; anything else is a failure (1), its error in the log.

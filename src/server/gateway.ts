@@ -326,11 +326,14 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     });
 
     let closing: Promise<void> | undefined;
+    // A gateway that never listened (its port was taken) has nothing to drain and no load balancer
+    // to wait for (SHUTDOWN_DELAY): its close says neither "draining" nor "shutdown complete".
+    let listened = false;
     const shutdown = (): Promise<void> =>
       (closing ??= (async () => {
         draining = true;
-        logger.info({ timeoutMs: config.server.shutdownTimeout }, 'shutting down: draining in-flight requests');
-        if (config.server.shutdownDelay > 0) await new Promise((resolve) => setTimeout(resolve, config.server.shutdownDelay));
+        if (listened) logger.info({ timeoutMs: config.server.shutdownTimeout }, 'shutting down: draining in-flight requests');
+        if (listened && config.server.shutdownDelay > 0) await new Promise((resolve) => setTimeout(resolve, config.server.shutdownDelay));
         let timer: NodeJS.Timeout | undefined;
         const timedOut = new Promise<'timeout'>((resolve) => {
           timer = setTimeout(() => resolve('timeout'), config.server.shutdownTimeout);
@@ -347,7 +350,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
           await app.close();
         }
         await closeParts(parts, logger);
-        logger.info('shutdown complete');
+        if (listened) logger.info('shutdown complete');
         shipReport?.stop();
         await logShipper?.close(); // after the last line, so that it is shipped too
         shipReport?.final(); // to stdout only now
@@ -363,6 +366,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       demoOrigin,
       listen: async () => {
         const url = await app.listen({ port: config.server.port, host: config.server.host });
+        listened = true;
         const { fields, msg } = startupSummary({
           url,
           upstream: upstreamUrl,

@@ -84,6 +84,10 @@ test('a port in use or an address not of this machine: exit 2 with one line sayi
       ),
     );
     assert.doesNotMatch(taken.stderr, /\n\s+at /, 'no stack trace');
+    // Its log says it could not listen, once, without a stack trace, and no drain or shutdown of a
+    // gateway that never started.
+    assert.match(taken.stdout, /"code":"EADDRINUSE".*"msg":"could not listen on 127\.0\.0\.1:\d+: another process listens/);
+    assert.doesNotMatch(taken.stdout, /"stack"|shutting down|shutdown complete/);
   } finally {
     await new Promise((resolve) => blocker.close(resolve));
   }
