@@ -291,7 +291,8 @@ describe('redis store', { skip: !enabled }, () => {
 
   test('calls made while the first connection is being made wait for it, in call order', async () => {
     const p = `early${++n}:`;
-    const s = new RedisStore({ url: redis.url, keyPrefix: p });
+    const warned: string[] = [];
+    const s = new RedisStore({ url: redis.url, keyPrefix: p, onWarn: (_fields, message) => warned.push(message) });
     try {
       assert.notEqual(s.client.status, 'ready');
       const calls = [
@@ -304,7 +305,31 @@ describe('redis store', { skip: !enabled }, () => {
       assert.equal(await raw.exists(`${p}v:a`, `${p}v:b`), 0);
       assert.equal((await s.get('c'))?.payload.toString(), 'c');
       assert.equal(s.stats().errors, 0);
+      assert.deepEqual(warned, [], 'a store that connects warns nothing');
     } finally {
+      await s.close();
+    }
+  });
+
+  test('with no Redis and no call, the store says once, a commandTimeout after start, that it is not connected', async (t) => {
+    const port = await freePort();
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const warned: string[] = [];
+    const s = new RedisStore({ url: `redis://127.0.0.1:${port}`, commandTimeout: 200, onWarn: (_fields, message) => warned.push(message) });
+    try {
+      t.mock.timers.tick(199);
+      assert.deepEqual(warned, []);
+      t.mock.timers.tick(1);
+      // A gateway makes no cache call until a request comes: without this nothing would say so.
+      assert.equal(warned.length, 1, warned.join('\n'));
+      assert.match(
+        warned[0]!,
+        /^cache: redis not connected 200 ms after start \(status \w+.*\): the cache serves from L1 alone and keeps trying$/,
+      );
+      t.mock.timers.tick(10_000);
+      assert.equal(warned.length, 1, 'once');
+    } finally {
+      t.mock.timers.reset();
       await s.close();
     }
   });
@@ -312,7 +337,13 @@ describe('redis store', { skip: !enabled }, () => {
   test('with no Redis, waiting for the first connection is bounded in time and in number of calls', async (t) => {
     const port = await freePort();
     t.mock.timers.enable({ apis: ['setTimeout'] });
-    const s = new RedisStore({ url: `redis://127.0.0.1:${port}`, commandTimeout: 200, maxPending: 2 * MAX_WAITING });
+    const warned: string[] = [];
+    const s = new RedisStore({
+      url: `redis://127.0.0.1:${port}`,
+      commandTimeout: 200,
+      maxPending: 2 * MAX_WAITING,
+      onWarn: (_fields, message) => warned.push(message),
+    });
     try {
       let settled = 0;
       const waiting = Array.from({ length: MAX_WAITING }, (_, i) =>
@@ -340,6 +371,7 @@ describe('redis store', { skip: !enabled }, () => {
         ),
         ['HEADROOM_CACHE_STORE_UNAVAILABLE redis: not connected within 200 ms of start '],
       );
+      assert.deepEqual(warned, [], 'the calls that waited say it (the cache logs their failure)');
       // After that a call fails at once (as after any later disconnect), without waiting for a timer.
       const late = s.set('k', entry(Buffer.from('v')));
       assert.equal(await settles(late), true);

@@ -169,8 +169,18 @@ export class RedisStore implements L2Store {
     };
     this.connectWait = commandTimeout;
     this.quitTimeout = Math.min(Math.max(commandTimeout, 100), QUIT_TIMEOUT);
+    this.onWarn = o.onWarn;
     this.connecting = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.stopConnecting(), commandTimeout);
+      const timer = setTimeout(() => {
+        // Said once at start: without it an unreachable Redis shows only at the first cache call.
+        // Calls waiting now fail with the same words, and their failure is logged by the cache.
+        if (this.client.status !== 'ready' && this.waiting === 0)
+          this.onWarn?.(
+            { status: this.client.status, error: this.lastError?.message },
+            `cache: redis not connected ${commandTimeout} ms after start (status ${this.client.status}${lastErrorOf(this.lastError)}): the cache serves from L1 alone and keeps trying`,
+          );
+        this.stopConnecting();
+      }, commandTimeout);
       timer.unref();
       this.stopConnecting = () => {
         clearTimeout(timer);
@@ -194,7 +204,6 @@ export class RedisStore implements L2Store {
     // A connection error is the cause of this outage only: a later one that ends without an error (a clean close) must not show it.
     this.client.on('ready', () => (this.lastError = undefined));
     if (o.onReady) this.client.on('ready', o.onReady);
-    this.onWarn = o.onWarn;
     // SET_TAGGED and BEGIN_CHUNKED are sent as EVAL, not EVALSHA: a server that lacks a script
     // (restarted, a promoted replica, another cluster master) answers EVALSHA with NOSCRIPT and
     // ioredis then resends it as EVAL, after commands called later. A write resent after an
