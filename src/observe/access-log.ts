@@ -41,9 +41,15 @@ export interface AccessEntry {
   upstreamMs: number | undefined;
   /** The response did not complete (client gone, or the body cut off). */
   aborted: boolean;
+  /** The client's address (TRUST_PROXY applied, as Fastify's request.ip). */
+  client: string;
 }
 
 export interface AccessLog {
+  /** ACCESS_LOG: false writes nothing. */
+  readonly enabled: boolean;
+  /** Whether a request of this route and status gets a line (so the caller works out its fields only then). */
+  wants(route: string, status: number): boolean;
   write(entry: AccessEntry): void;
 }
 
@@ -71,13 +77,16 @@ const bounded = (s: string): string => (s.length > MAX_LOGGED_PATH ? `${s.slice(
 const round = (ms: number): number => Math.round(ms * 100) / 100;
 
 export function createAccessLog(o: AccessLogOptions): AccessLog {
-  if (!o.enabled) return { write() {} };
+  if (!o.enabled) return { enabled: false, wants: () => false, write() {} };
   const { logger } = o;
   const pathOf = o.query ? (url: string) => redactUrl(url) : pathWithoutValues;
+  // A refused scrape (METRICS_TOKEN: 401) is no routine probe: someone may be guessing the token.
+  const wants = (route: string, status: number): boolean => o.probes || !PROBE_ROUTES.has(route) || status === 401 || status === 403;
   return {
+    enabled: true,
+    wants,
     write(e) {
-      // A refused scrape (METRICS_TOKEN: 401) is no routine probe: someone may be guessing the token.
-      if (!o.probes && PROBE_ROUTES.has(e.route) && e.status !== 401 && e.status !== 403) return;
+      if (!wants(e.route, e.status)) return;
       const path = bounded(pathOf(e.url));
       const ms = round(e.ms);
       const line = {
@@ -92,6 +101,7 @@ export function createAccessLog(o: AccessLogOptions): AccessLog {
         cache: e.cache,
         upstreamMs: e.upstreamMs === undefined ? undefined : round(e.upstreamMs),
         aborted: e.aborted || undefined,
+        client: e.client,
       };
       const msg = `${e.method} ${path} ${e.status} ${ms}ms`;
       if (e.status >= 500) logger.warn(line, msg);

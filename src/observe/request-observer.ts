@@ -25,6 +25,11 @@ interface RequestRecord {
   note: ProxyNote | undefined;
   /** A Fastify route's cache outcome (its X-Cache header). */
   cache: CacheOutcome | undefined;
+  /**
+   * The client's address, for the access line. Worked out at the start: by the response's close a
+   * request's socket may be gone (a client that left, req.socket cleared once the body was read).
+   */
+  client: string;
 }
 
 type Observed = ServerResponse & { [kRecord]?: RequestRecord };
@@ -44,7 +49,12 @@ export interface RequestObserver {
   rejected(status: number): void;
 }
 
-export function createRequestObserver(accessLog: AccessLog, metrics: RequestMetrics): RequestObserver {
+/** `clientOf`: the client's address of a request (TRUST_PROXY applied), for its access line. */
+export function createRequestObserver(
+  accessLog: AccessLog,
+  metrics: RequestMetrics,
+  clientOf: (req: IncomingMessage) => string,
+): RequestObserver {
   function onClose(this: Observed): void {
     const r = this[kRecord];
     if (!r) return;
@@ -53,6 +63,7 @@ export function createRequestObserver(accessLog: AccessLog, metrics: RequestMetr
     const aborted = !this.writableFinished;
     const status = this.headersSent ? this.statusCode : CLIENT_CLOSED_STATUS;
     metrics.observe(r.route, r.req.method ?? 'GET', status, ms / 1000);
+    if (!accessLog.wants(r.route, status)) return;
     const note = r.note;
     accessLog.write({
       reqId: r.reqId,
@@ -69,6 +80,7 @@ export function createRequestObserver(accessLog: AccessLog, metrics: RequestMetr
       cache: note ? note.cache : r.cache,
       upstreamMs: note && note.upstreamMs >= 0 ? note.upstreamMs : undefined,
       aborted,
+      client: r.client,
     });
   }
 
@@ -84,6 +96,7 @@ export function createRequestObserver(accessLog: AccessLog, metrics: RequestMetr
         bytesBefore: socket.bytesWritten ?? 0,
         note,
         cache: undefined,
+        client: accessLog.enabled ? clientOf(req) : '',
       };
       // on, not once: onClose disarms itself, and once() would wrap it in a new function per request.
       res.on('close', onClose);

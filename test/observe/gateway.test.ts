@@ -48,6 +48,8 @@ async function startPair(env: Record<string, string> = {}): Promise<{ t: TestGat
       res.end('cookie set');
     } else if (path === '/broken') {
       req.socket.destroy(); // no answer at all: the proxy answers 502 and logs a warning
+    } else if (path === '/stall') {
+      // Never answers (the client gives up first).
     } else if (path === '/fail') {
       res.writeHead(503, { 'content-type': 'text/plain' });
       res.end('down');
@@ -177,6 +179,7 @@ test('access log: fields of proxied, image and app requests; no query values, no
       assert.ok((line.upstreamMs as number) <= (line.ms as number));
       assert.equal(line.cache, 'method');
       assert.equal(line.level, 30);
+      assert.equal(line.client, '127.0.0.1');
 
       const cookie = await request(`${t.url}/api/cookie`, { headers: { 'x-request-id': 'cookie-1' } });
       assert.match(String(cookie.headers['set-cookie']), /SETCOOKIESECRET/);
@@ -192,6 +195,7 @@ test('access log: fields of proxied, image and app requests; no query values, no
       assert.ok((imgLine.bytesOut as number) > img.body.length);
       assert.equal(imgLine.cache, 'miss');
       assert.equal(imgLine.upstreamMs, undefined);
+      assert.equal(imgLine.client, '127.0.0.1', 'a Fastify route names the client too');
       assert.ok(png.length > 0);
 
       const upstream5xx = await request(`${t.url}/api/fail`, { headers: { 'x-request-id': 'fail-1' } });
@@ -220,6 +224,30 @@ test('access log: fields of proxied, image and app requests; no query values, no
       await up.close();
     }
   });
+});
+
+test('access log client: the socket address, or under TRUST_PROXY the forwarded one; kept for a client that left', async () => {
+  const { t, up } = await startPair({ TRUST_PROXY: '127.0.0.1' });
+  try {
+    // Through a trusted proxy (127.0.0.1): the address it forwarded, as Fastify's request.ip.
+    await request(`${t.url}/api/x`, { headers: { 'x-request-id': 'fwd-1', 'x-forwarded-for': '203.0.113.7' } });
+    assert.equal((await accessLineOf(t, 'fwd-1')).client, '203.0.113.7');
+    await request(`${t.url}/admin/proxy-stats`, { headers: { 'x-request-id': 'fwd-2', 'x-forwarded-for': '203.0.113.8' } });
+    assert.equal((await accessLineOf(t, 'fwd-2')).client, '203.0.113.8', 'a Fastify route (401) the same');
+    // A client that leaves before any answer: its socket is gone when the line is written.
+    const socket = connect(Number(new URL(t.url).port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET /api/stall HTTP/1.1\r\nHost: x\r\nX-Request-Id: gone-1\r\n\r\n');
+    const stalled = await waitFor(() => up.received.find((r) => r.url === '/stall'), 'the request reached the upstream');
+    socket.destroy();
+    await stalled.settled; // the proxy dropped the upstream request too
+    const gone = await accessLineOf(t, 'gone-1');
+    assert.equal(gone.status, 499);
+    assert.equal(gone.client, '127.0.0.1');
+  } finally {
+    await t.close();
+    await up.close();
+  }
 });
 
 test("access log bytesIn of a gateway route: the body's length once it arrived whole, never a client's claim alone", async () => {

@@ -64,6 +64,7 @@ const entry = (over: Partial<AccessEntry> = {}): AccessEntry => ({
   cache: undefined,
   upstreamMs: undefined,
   aborted: false,
+  client: '127.0.0.1',
   ...over,
 });
 
