@@ -39,7 +39,7 @@ export const admissionSpecs = {
   }),
   memoryThresholdPercent: percent({
     env: 'MEMORY_THRESHOLD_PERCENT',
-    doc: 'Circuit breaker opens when heap used reaches this percent (0–100) of the V8 heap limit.',
+    doc: 'Circuit breaker opens when heap used reaches this percent (1–100) of the V8 heap limit.',
     default: 80,
     min: 1,
     max: 100,

@@ -565,8 +565,10 @@ function refuseConflicting(
   if (differ.length === 0) return;
   throw invalid(
     `${route}: the process's Headroom was made ${differ.map((k) => (made[k as keyof HeadroomOptions] === undefined ? `without this ${k}` : `with another ${k}`)).join(' and ')} ` +
-      "(registerHeadroom(), instrumentation's register or getHeadroom() ran first, and the first call's options are the ones used): " +
-      'pass the same options to both (one shared config object), e.g. registerHeadroom(config) in instrumentation.ts',
+      "(something made it first without them: registerHeadroom(), instrumentation's register, getHeadroom(), or a route given " +
+      "no or other Headroom options, such as a createProxyRoute() without `headroom`; the first call's options are the ones used): " +
+      'pass one shared config object to every export, e.g. registerHeadroom(config) in instrumentation.ts and ' +
+      'createProxyRoute({ ...config.proxy, headroom: config })',
   );
 }
 
