@@ -78,9 +78,13 @@ export function registerMonitorMetrics(
     }),
   );
 
+  m.counter('headroom_gc_major_runs_total', 'Major (mark-compact) GCs since the monitor started.', (s) => s.gc.majorGcs);
+
+  // Pauses only with MEMORY_GC_PAUSES (gcPauses): a family of zeros would read as a process that never paused.
+  if (monitor.gc().byKind === null) return;
   // Totals since the monitor started, republished from the monitor's own cumulative numbers.
   const byKind = (s: { gc: ReturnType<MemoryMonitor['gc']> }, pick: (k: { count: number; totalMs: number }) => number): Samples =>
-    Object.entries(s.gc.byKind).map(([kind, k]) => [{ kind }, pick(k)] as const);
+    Object.entries(s.gc.byKind ?? {}).map(([kind, k]) => [{ kind }, pick(k)] as const);
   m.labelled(
     'counter',
     'headroom_gc_pause_seconds_total',

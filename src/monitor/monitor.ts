@@ -61,7 +61,7 @@ export function createMemoryMonitor(options: MemoryMonitorOptions = {}): MemoryM
   const history = new RingBuffer<MemorySample>(o.historySize);
   // Trend clock is performance.now(): ms since process start, so the warm-up is the process's first minute(s).
   const trend = new PostGcTrend({ windowMs: o.trendWindow, warmupUntil: o.trendWarmup });
-  const gcWatcher = createGcWatcher((t, bytes) => trend.add(t, bytes));
+  const gcWatcher = createGcWatcher(o.gcPauses, (t, bytes) => trend.add(t, bytes));
   const eventLoop = createEventLoopProbe();
   const statusListeners = new Set<StatusListener>();
   const pressureListeners = new Set<PressureListener>();

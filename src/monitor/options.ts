@@ -72,6 +72,11 @@ export const monitorSpecs = {
     min: 0,
     max: 24 * 3_600_000,
   }),
+  gcPauses: bool({
+    env: 'MEMORY_GC_PAUSES',
+    doc: 'Count GC pauses by kind (headroom_gc_pause_seconds_total, headroom_gc_runs_total, the dashboard and /health): a PerformanceObserver that costs on every GC (~170 µs of p99 latency measured on a Next.js app). Major GCs and the post-GC heap are watched either way.',
+    default: false,
+  }),
   logging: bool({ env: 'ENABLE_MEMORY_LOGGING', doc: 'Log memory samples through pino (debugging aid).', default: false }),
   logInterval: duration({
     env: 'MEMORY_LOG_INTERVAL',

@@ -219,7 +219,12 @@ describe('against a live gateway', () => {
   before(async () => {
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const { port } = receiver.address() as AddressInfo;
-    gw = await startGateway({ HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN, ALERT_WEBHOOK_URL: `http://127.0.0.1:${port}/hook` });
+    // MEMORY_GC_PAUSES as the deploy kit sets it: the GC panels read the pause counters.
+    gw = await startGateway({
+      HEADROOM_ADMIN_TOKEN: ADMIN_TOKEN,
+      ALERT_WEBHOOK_URL: `http://127.0.0.1:${port}/hook`,
+      MEMORY_GC_PAUSES: 'true',
+    });
     // Some traffic, so that labelled families have their series: a proxied request, an image, a
     // refused image, and a major GC for the post-GC heap.
     assert.equal((await request(`${gw.url}/api/items`)).status, 200);

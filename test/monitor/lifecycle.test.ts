@@ -8,6 +8,11 @@ import { createMemoryMonitor } from '../../src/monitor/index.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { waitFor } from '../helpers/wait.js';
 import { fakeMemory } from './helpers.js';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const majorGcsFixture = fileURLToPath(new URL('./fixtures/major-gcs.ts', import.meta.url));
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -49,31 +54,68 @@ describe('monitor lifecycle', () => {
   });
 
   test(
-    'counts real GCs by kind, exactly once each, with the heap after a major GC; stops counting after close',
+    'sees each major GC once, with the heap right after it, and no pauses by default; stops after close',
     { skip: !gc && 'needs --expose-gc' },
     async () => {
       const monitor = createMemoryMonitor({ sampleInterval: 50, trendWarmup: 0 });
       await waitFor(() => monitor.history().length >= 1, 'the first sample');
-      const before = monitor.gc().byKind.major!.count;
-      for (let i = 0; i < 4; i++) gc!();
-      const usedAfterGc = v8.getHeapStatistics().used_heap_size;
-      // GC entries are delivered asynchronously (an immediate after each GC).
-      await waitFor(() => monitor.gc().byKind.major!.count - before >= 4, 'four major GCs delivered');
+      assert.equal(monitor.gc().byKind, null, 'no pause counts without gcPauses');
+      const before = monitor.gc().majorGcs;
+      let usedAfterGc = 0;
+      // Each is seen by the registry's cleanup, a task after the GC (which plants the next canary).
+      for (let i = 1; i <= 4; i++) {
+        gc!();
+        usedAfterGc = v8.getHeapStatistics().used_heap_size;
+        await waitFor(() => monitor.gc().majorGcs - before >= i, `major GC ${i} seen`);
+      }
       // Later samples must not count them again.
       const samples = monitor.history().length;
       await waitFor(() => monitor.history().length >= samples + 2, 'two more samples');
       const stats = monitor.gc();
-      assert.equal(stats.byKind.major!.count - before, 4);
-      assert.ok(stats.byKind.major!.totalMs > 0);
-      assert.ok(stats.byKind.major!.maxMs > 0 && stats.byKind.major!.maxMs <= stats.byKind.major!.totalMs);
-      // Read at delivery: the post-GC heap plus the little allocated since.
+      assert.equal(stats.majorGcs - before, 4);
       assert.ok(
         stats.lastHeapAfterGc !== null && Math.abs(stats.lastHeapAfterGc - usedAfterGc) < 1024 * 1024,
         `${stats.lastHeapAfterGc} vs ${usedAfterGc}`,
       );
       assert.ok(monitor.trend().points >= 1);
       await monitor.close();
-      const after = monitor.gc().byKind.major!.count;
+      const after = monitor.gc().majorGcs;
+      gc!();
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the registry's cleanup, had it a canary, would have run
+      assert.equal(monitor.gc().majorGcs, after, 'major GCs still seen after close()');
+    },
+  );
+
+  test('the major GCs it sees are the ones V8 reports, without forcing any', { timeout: 60_000 }, async () => {
+    // A child with a small old space: allocation alone brings major GCs (no --expose-gc).
+    const flags = ['--import', 'tsx', '--max-old-space-size=48'];
+    const { stdout } = await promisify(execFile)(process.execPath, [...flags, majorGcsFixture]);
+    const r = JSON.parse(stdout) as { reported: number; seen: number };
+    assert.ok(r.reported >= 5, `only ${r.reported} major GCs happened (${stdout})`);
+    // A major GC that comes before the previous one's cleanup has run has no canary to collect.
+    assert.ok(r.seen <= r.reported && r.seen >= r.reported * 0.9, `saw ${r.seen} of ${r.reported} major GCs`);
+  });
+
+  test(
+    'with gcPauses, counts GC pauses by kind, exactly once each; stops counting after close',
+    { skip: !gc && 'needs --expose-gc' },
+    async () => {
+      const monitor = createMemoryMonitor({ sampleInterval: 50, trendWarmup: 0, gcPauses: true });
+      await waitFor(() => monitor.history().length >= 1, 'the first sample');
+      const major = (): number => monitor.gc().byKind!.major!.count;
+      const before = major();
+      for (let i = 0; i < 4; i++) gc!();
+      // GC entries are delivered asynchronously (an immediate after each GC).
+      await waitFor(() => major() - before >= 4, 'four major GCs delivered');
+      // Later samples must not count them again.
+      const samples = monitor.history().length;
+      await waitFor(() => monitor.history().length >= samples + 2, 'two more samples');
+      const stats = monitor.gc().byKind!;
+      assert.equal(stats.major!.count - before, 4);
+      assert.ok(stats.major!.totalMs > 0);
+      assert.ok(stats.major!.maxMs > 0 && stats.major!.maxMs <= stats.major!.totalMs);
+      await monitor.close();
+      const after = major();
       // Our own observer receives the next major GC in the same delivery as any other observer would.
       let delivered = false;
       const probe = new PerformanceObserver((list) => {
@@ -84,7 +126,7 @@ describe('monitor lifecycle', () => {
       gc!();
       await waitFor(() => delivered, 'the major GC delivered to a probe observer');
       probe.disconnect();
-      assert.equal(monitor.gc().byKind.major!.count, after, 'GCs still counted after close()');
+      assert.equal(major(), after, 'GCs still counted after close()');
     },
   );
 
@@ -114,7 +156,11 @@ describe('monitor lifecycle', () => {
     assert.ok(Number.isInteger(r.v8.heapSizeLimit) && r.v8.heapSizeLimit > r.v8.usedHeapSize);
     assert.ok(r.v8.heapUsedPercent > 0 && r.v8.heapUsedPercent < 100);
     assert.deepEqual(r.thresholds, { warningPercent: 75, criticalPercent: 85, hysteresisPercent: 5, rssLimit: 64 * 1024 ** 3 });
-    assert.deepEqual(Object.keys(r.gc.byKind).sort(), ['incremental', 'major', 'minor', 'weakcb']);
+    assert.equal(r.gc.byKind, null, 'pauses are counted only with gcPauses');
+    assert.equal(typeof r.gc.majorGcs, 'number');
+    const withPauses = createMemoryMonitor({ gcPauses: true });
+    assert.deepEqual(Object.keys(withPauses.report().gc.byKind!).sort(), ['incremental', 'major', 'minor', 'weakcb']);
+    await withPauses.close();
     assert.equal(r.gc.trend.windowMs, 3_600_000);
     assert.ok(r.eventLoop.utilizationPercent >= 0 && r.eventLoop.utilizationPercent <= 100);
     assert.ok(!Number.isNaN(Date.parse(r.timestamp)));

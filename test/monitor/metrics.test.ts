@@ -28,9 +28,10 @@ test('monitor metrics are read at scrape time', async () => {
   assert.ok(Number.isNaN(value(text, 'headroom_rss_limit_bytes')));
   assert.ok(Number.isNaN(value(text, 'headroom_heap_growth_bytes_per_second')));
   value(text, 'headroom_heap_after_gc_bytes');
-  assert.match(text, /^headroom_gc_runs_total\{kind="major"\} \d+$/m);
-  assert.match(text, /^headroom_gc_pause_seconds_total\{kind="minor"\} [\d.e-]+$/m);
-  assert.match(text, /# TYPE headroom_gc_runs_total counter/);
+  assert.equal(value(text, 'headroom_gc_major_runs_total'), 0);
+  assert.match(text, /# TYPE headroom_gc_major_runs_total counter/);
+  // Pauses only with gcPauses: no family of zeros that would read as a process that never paused.
+  assert.doesNotMatch(text, /headroom_gc_pause_seconds_total|headroom_gc_runs_total/);
   // Not started: no tick yet, an empty histogram with every bucket.
   assert.match(text, /# TYPE headroom_event_loop_delay_seconds histogram/);
   assert.match(text, /^headroom_event_loop_delay_seconds_bucket\{le="0\.001"\} 0$/m);
@@ -44,6 +45,18 @@ test('monitor metrics are read at scrape time', async () => {
   mem.setHeapRatio(0.9);
   monitor.sampleNow();
   assert.equal(value(await registry.metrics(), 'headroom_memory_status'), 2);
+  await monitor.close();
+});
+
+test('with gcPauses, GC pauses and runs by kind are exported', async () => {
+  const monitor = createMemoryMonitor({ autoStart: false, rssLimit: null, gcPauses: true });
+  const registry = new Registry();
+  registerMonitorMetrics(registry, monitor);
+  monitor.sampleNow();
+  const text = await registry.metrics();
+  assert.match(text, /^headroom_gc_runs_total\{kind="major"\} \d+$/m);
+  assert.match(text, /^headroom_gc_pause_seconds_total\{kind="minor"\} [\d.e-]+$/m);
+  assert.match(text, /# TYPE headroom_gc_runs_total counter/);
   await monitor.close();
 });
 

@@ -19,6 +19,7 @@ export function secondsToLimit(heapAfterGc: number | null, limit: number, trend:
 }
 
 function gcTotals(gc: GcStats): DashboardFrame['gc'] {
+  if (gc.byKind === null) return null;
   let count = 0;
   let pauseMs = 0;
   let maxPauseMs = 0;

@@ -18,8 +18,8 @@ export interface DashboardFrame {
   /** Heap after the latest GC, its least-squares trend, and when the limit is reached at that rate (null: not growing or unknown). */
   postGc: { heap: number | null; bytesPerHour: number | null; secondsToLimit: number | null };
   eventLoop: { delayP99: number; utilizationPercent: number };
-  /** GC since start, every kind together (the page charts the differences between frames). */
-  gc: { count: number; pauseMs: number; maxPauseMs: number };
+  /** GC pauses since start, every kind together (the page charts the differences between frames); null unless MEMORY_GC_PAUSES. */
+  gc: { count: number; pauseMs: number; maxPauseMs: number } | null;
   cache: {
     bytes: number;
     maxBytes: number;

@@ -73,7 +73,7 @@ function differ() {
   let prev;
   return (frame) => {
     const d = prev && {
-      gcPauseMs: frame.gc.pauseMs - prev.gc.pauseMs,
+      gcPauseMs: frame.gc && prev.gc ? frame.gc.pauseMs - prev.gc.pauseMs : 0,
       hits: frame.cache && prev.cache ? frame.cache.hits - prev.cache.hits : 0,
       misses: frame.cache && prev.cache ? frame.cache.misses - prev.cache.misses : 0,
       shed: frame.proxy && prev.proxy ? frame.proxy.shed - prev.proxy.shed : 0,
@@ -146,12 +146,15 @@ function drawFrame(charts, frame, d) {
     ['utilisation', f.percent(frame.eventLoop.utilizationPercent)],
   ]);
 
-  if (d) charts.gc.push(x, [d.gcPauseMs / d.seconds]);
-  figures('fig-gc', [
-    ['collections', String(frame.gc.count)],
-    ['paused', f.ms(frame.gc.pauseMs)],
-    ['longest', f.ms(frame.gc.maxPauseMs)],
-  ]);
+  // Hidden unless the gateway counts GC pauses (MEMORY_GC_PAUSES).
+  panel('fig-gc', frame.gc, (g) => {
+    if (d) charts.gc.push(x, [d.gcPauseMs / d.seconds]);
+    return [
+      ['collections', String(g.count)],
+      ['paused', f.ms(g.pauseMs)],
+      ['longest', f.ms(g.maxPauseMs)],
+    ];
+  });
 
   panel('fig-cache', frame.cache, (c) => {
     const lookups = d ? d.hits + d.misses : 0;
