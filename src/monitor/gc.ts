@@ -4,11 +4,13 @@
 // V8's scavenger treats weak cells as strong, so only a major (mark-compact) GC collects it; the
 // registry's cleanup then runs right after that GC (a task, ~1–3 ms later under load), reads the heap
 // and plants the next canary. Nothing runs on a minor GC. Measured against PerformanceObserver('gc')
-// on Node 20: every major GC of 56 in 20 s seen, the heap read within 6 MB of the observer's.
+// on Node 20: every major GC of 56 in 20 s of heavy allocation seen, the heap read within 6 MB of
+// the observer's (test/monitor/lifecycle.test.ts checks the count).
 //
-// Pauses need PerformanceObserver('gc'), which costs on every GC, minor ones included (Node makes an
-// entry object and queues two immediates per GC): on the Next.js bench app it added ~170 µs (median
-// of 16 rounds) to the p99 latency and ~5 % CPU in an allocation-bound loop. Hence off by default.
+// Pauses need PerformanceObserver('gc'), which costs on every GC, minor ones included (Node builds an
+// entry object for each and dispatches it from an immediate): on the Next.js bench app it added
+// ~170 µs (median of 16 rounds) to the p99 latency, and ~5 % of CPU in an allocation-bound loop.
+// Hence off by default.
 //
 // Not v8.GCProfiler: on Node 20 its stop() does not unregister its V8 GC callbacks (only its
 // destructor does, once the profiler object is collected), so a stopped profiler goes on recording
