@@ -44,7 +44,11 @@ function parseFlags(argv: string[]): Record<string, string | undefined> {
           ?.slice(1)
           .split('=')[0] ?? '';
       const hint = names.includes(word) ? word : suggest(word, names);
-      why = `unknown option -${word}: flags take two dashes${hint ? ` (did you mean --${hint}?)` : ''}`;
+      // Named only when it is (nearly) a flag: a token that starts with a dash, split off its flag,
+      // must not be echoed (as with a stray argument, below).
+      why = hint
+        ? `unknown option -${word}: flags take two dashes (did you mean --${hint}?)`
+        : "unknown option '<hidden>' (an argument starting with one dash): flags take two dashes, each as --flag VALUE or --flag=VALUE";
     } else if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && name)
       why = `--${name} needs a value (one that starts with a dash is given as --${name}=VALUE)`;
     else if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')

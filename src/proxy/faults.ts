@@ -80,7 +80,7 @@ export function faultError(kind: ErrorKind, err: unknown, streamTimeout: number,
 function unreachableWhy(code: string | undefined): string {
   switch (code) {
     case 'ECONNREFUSED':
-      return 'upstream refused the connection (ECONNREFUSED: nothing listens at UPSTREAM_URL)';
+      return 'upstream refused the connection (ECONNREFUSED: nothing listens at its address)';
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return `upstream's host name did not resolve (${code})`;

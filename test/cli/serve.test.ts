@@ -109,6 +109,11 @@ test('an unknown flag exits 2 with a suggestion', async () => {
   const oneDash = await runCli(['serve', '-metrics-token', 'x']);
   assert.equal(oneDash.code, 2);
   assert.match(oneDash.stderr, /^headroom: unknown option -metrics-token: flags take two dashes \(did you mean --metrics-token\?\)$/m);
+  // A one-dash word that is no flag may be a token split off its flag: not echoed.
+  const secret = await runCli(['serve', '--headroom-admin-token=', '-Qx9secretTOKEN']);
+  assert.equal(secret.code, 2);
+  assert.match(secret.stderr, /^headroom: unknown option '<hidden>' \(an argument starting with one dash\)/m);
+  assert.doesNotMatch(secret.stderr, /secretTOKEN/);
   // A flag without its value, in the words the other commands use.
   for (const args of [
     ['serve', '--port'],
