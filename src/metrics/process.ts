@@ -3,8 +3,8 @@
 // stop, so it outlives close(), one more per registry: the event-loop lag (nodejs_eventloop_lag_*,
 // a monitorEventLoopDelay timer every 10 ms: 100 wake-ups a second, also in an idle process) and
 // the GC histogram (nodejs_gc_duration_seconds, a PerformanceObserver). The monitor's own probes
-// export the same facts: headroom_event_loop_delay_seconds (a 50 ms timer) and
-// headroom_gc_pause_seconds_total / headroom_gc_runs_total (metrics/monitor.ts). An app that wants
+// export the same facts: headroom_event_loop_delay_seconds (a 50 ms timer) and, with
+// MEMORY_GC_PAUSES, headroom_gc_pause_seconds_total / headroom_gc_runs_total (metrics/monitor.ts). An app that wants
 // prom-client's full set calls collectDefaultMetrics on the registry first; headroom then adds
 // none of these. process_cpu_* are registered by process-cpu.ts, the same metrics without the
 // exemplar support that makes prom-client's module load @opentelemetry/api.

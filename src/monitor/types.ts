@@ -51,8 +51,14 @@ export interface GcKindStats {
 export interface GcStats {
   /** GC pauses by kind (keys: minor, major, incremental, weakcb); null unless gcPauses (MEMORY_GC_PAUSES) is on. */
   byKind: Record<string, GcKindStats> | null;
-  /** Major (mark-compact) GCs seen since the monitor started (always counted; a GC before the previous one's cleanup ran is missed). */
+  /** Major (mark-compact) GCs seen since the monitor started (always counted; with the canary, one that comes before the previous one's cleanup ran is missed). */
   majorGcs: number;
+  /**
+   * How major GCs are seen: `canary` (a FinalizationRegistry, nothing per minor GC: Node 20–24),
+   * `observer` (PerformanceObserver('gc'), where V8 clears weak references in minor GCs: Node 26);
+   * null until the probe at the first start has answered (one task).
+   */
+  majorsBy: 'canary' | 'observer' | null;
   /** Heap used right after the most recent major GC (its post-GC heap plus what was allocated in the ~1–3 ms since), bytes (null before the first). */
   lastHeapAfterGc: number | null;
 }

@@ -6,32 +6,12 @@
 // young-generation GC (a scavenge: ~0.5 ms, proportional to live young objects, not to the heap)
 // frees those whose Buffers died young — nearly all of a relayed body. Running one after every
 // `everyBytes` relayed keeps that garbage near `everyBytes`.
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { PressureSource } from '../monitor/types.js';
+import { v8Gc, type Gc } from '../monitor/v8-gc.js';
 
-export type Gc = (options?: { type: 'minor' | 'major'; execution: 'sync' | 'async' }) => void;
-
-let gc: Gc | null | undefined;
-
-/**
- * V8's gc() without putting it on globalThis: the flag only exposes it to new contexts, so one
- * small context is made for it (and kept: the function belongs to it).
- */
-export function minorGc(): Gc | null {
-  if (gc === undefined) {
-    try {
-      if (typeof globalThis.gc === 'function') gc = globalThis.gc as unknown as Gc;
-      else {
-        setFlagsFromString('--expose-gc');
-        gc = runInNewContext('gc') as Gc;
-      }
-    } catch {
-      gc = null;
-    }
-  }
-  return gc;
-}
+export type { Gc };
+/** V8's gc() (see monitor/v8-gc.ts); null where it cannot be had. */
+export const minorGc = v8Gc;
 
 export interface GcAssist {
   /** Counts relayed bytes; runs a scavenge each time `everyBytes` more have passed. */
