@@ -8,7 +8,8 @@
 // heap read within 6 MB of the observer's. From Node 26 V8 clears weak references in minor GCs too
 // (--handle-weak-ref-weakly-in-minor-gc), and the canary would count scavenges as major GCs: a probe
 // at the first start (v8-gc.ts) sees that, and major GCs are then taken from the observer (with its
-// cost). Until the probe answers (one task) no major GC is seen.
+// cost). Until the probe answers (50 ms after the first start, 150 ms where it falls back) no major
+// GC is seen.
 //
 // Pauses need PerformanceObserver('gc'), which costs on every GC, minor ones included (Node builds an
 // entry object for each and dispatches it from an immediate): on the Next.js bench app it added

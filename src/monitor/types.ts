@@ -56,7 +56,7 @@ export interface GcStats {
   /**
    * How major GCs are seen: `canary` (a FinalizationRegistry, nothing per minor GC: Node 20–24),
    * `observer` (PerformanceObserver('gc'), where V8 clears weak references in minor GCs: Node 26);
-   * null until the probe at the first start has answered (one task).
+   * null until the probe at the first start has answered (50 ms; 150 ms where it falls back).
    */
   majorsBy: 'canary' | 'observer' | null;
   /** Heap used right after the most recent major GC (its post-GC heap plus what was allocated in the ~1–3 ms since), bytes (null before the first). */
