@@ -62,7 +62,7 @@ describe('monitor lifecycle', () => {
       const monitor = createMemoryMonitor({ sampleInterval: 50, trendWarmup: 0 });
       await waitFor(() => monitor.history().length >= 1, 'the first sample');
       assert.equal(monitor.gc().byKind, null, 'no pause counts without gcPauses');
-      // Decided by a probe at the first start (a task or a few later): on Node 20–24 the canary.
+      // Decided by a probe at the first start (50 ms later; 150 ms where it falls back): on Node 20–24 the canary.
       await waitFor(() => monitor.gc().majorsBy !== null, 'how major GCs are seen decided');
       assert.equal(monitor.gc().majorsBy, NODE_MAJOR >= 26 ? 'observer' : 'canary');
       const before = monitor.gc().majorGcs;
