@@ -7,11 +7,7 @@
 // frees those whose Buffers died young — nearly all of a relayed body. Running one after every
 // `everyBytes` relayed keeps that garbage near `everyBytes`.
 import type { PressureSource } from '../monitor/types.js';
-import { v8Gc, type Gc } from '../monitor/v8-gc.js';
-
-export type { Gc };
-/** V8's gc() (see monitor/v8-gc.ts); null where it cannot be had. */
-export const minorGc = v8Gc;
+import { v8Gc } from '../monitor/v8-gc.js';
 
 export interface GcAssist {
   /** Counts relayed bytes; runs a scavenge each time `everyBytes` more have passed. */
@@ -22,7 +18,7 @@ export interface GcAssist {
 
 export function createGcAssist(everyBytes: number): GcAssist | undefined {
   if (!(everyBytes > 0)) return undefined;
-  const run = minorGc();
+  const run = v8Gc();
   if (!run) return undefined;
   let pending = 0;
   const assist = {
@@ -44,7 +40,7 @@ export function createGcAssist(everyBytes: number): GcAssist | undefined {
  */
 export function fullGc(everyBytes: number): (() => void) | undefined {
   if (!(everyBytes > 0)) return undefined;
-  const run = minorGc();
+  const run = v8Gc();
   return run ? () => run({ type: 'major', execution: 'async' }) : undefined;
 }
 

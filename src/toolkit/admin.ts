@@ -6,7 +6,7 @@ import { HeadroomError } from '../errors.js';
 import type { ImageService } from '../image/types.js';
 import { formatBytes } from '../monitor/report.js';
 import type { MemoryMonitor } from '../monitor/types.js';
-import { minorGc } from '../proxy/gc-assist.js';
+import { v8Gc } from '../monitor/v8-gc.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { Dashboard } from '../observe/dashboard/index.js';
 import { createAdminAuth } from './auth.js';
@@ -116,7 +116,7 @@ export function memoryStats(monitor: MemoryMonitor, cache: Cache | undefined): u
 /** POST /admin/gc: one full collection, with the heap before and after. */
 export function collectGarbage(monitor: MemoryMonitor): { before: number; after: number; freed: number; durationMs: number } {
   // The GC assist's handle on V8's gc(), which needs no --expose-gc.
-  const gc = minorGc();
+  const gc = v8Gc();
   // Only a runtime that refuses V8 flags at run time gets here; nothing in Node 20–24 does.
   if (!gc) throw new HeadroomError('HEADROOM_INTERNAL', 'this runtime does not let the process start a garbage collection');
   const before = monitor.sampleNow().v8.usedHeapSize;
