@@ -50,8 +50,6 @@ export function createGcWatcher(pauses: boolean, onHeapAfterGc: (t: number, byte
   let lastHeapAfterGc: number | null = null;
   let majorGcs = 0;
   let running = false;
-  /** Starts so far: a probe answered after a stop() and a new start() must not act twice. */
-  let starts = 0;
   /** How major GCs are seen, once the probe has answered: the canary, or (where it cannot work) the observer. */
   let majorsBy: 'canary' | 'observer' | undefined;
   /** For pauses, and for major GCs where the canary cannot work. */
@@ -102,10 +100,10 @@ export function createGcWatcher(pauses: boolean, onHeapAfterGc: (t: number, byte
       running = true;
       connect();
       if (majorsBy !== undefined) return watchMajors();
-      const start = ++starts;
+      // A stop() and start() before the answer make two of these: watchMajors() is idempotent.
       void weakRefsSurviveScavenges().then((kept) => {
         majorsBy ??= kept ? 'canary' : 'observer';
-        if (running && start === starts) watchMajors();
+        if (running) watchMajors();
       });
     },
     stop() {
