@@ -139,7 +139,7 @@ export function loadConfig(input: LoadConfigInput = {}): LoadedConfig {
   return { config, warnings: [...typoWarnings(env), ...unusedWarnings(config, raw), ...sharedTokenWarnings(config)] };
 }
 
-/** Options given that have no effect without another: the LOG_SHIP_* settings without LOG_SHIP_URL. */
+/** Options given that have no effect without another: REQUEST_ACCOUNTING_WARN_BYTES without REQUEST_ACCOUNTING, the LOG_SHIP_* settings without LOG_SHIP_URL. */
 function unusedWarnings(config: Config, raw: Record<string, Record<string, unknown>>): string[] {
   const warnings: string[] = [];
   if (!config.server.requestAccounting && raw.server?.requestAccountingWarnBytes !== undefined)

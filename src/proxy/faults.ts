@@ -3,7 +3,15 @@
 import { HeadroomError } from '../errors.js';
 import type { ErrorKind } from './stats.js';
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+/** Failures on the way to the upstream, in words an operator can act on (the code in brackets). */
+const UNREACHABLE: Record<string, string> = {
+  ECONNREFUSED: 'upstream refused the connection (ECONNREFUSED: nothing listens at its address)',
+  ENOTFOUND: "upstream's host name did not resolve (ENOTFOUND)",
+  EAI_AGAIN: "upstream's host name did not resolve (EAI_AGAIN)",
+  EHOSTUNREACH: "upstream's address cannot be reached from here (EHOSTUNREACH)",
+  ENETUNREACH: "upstream's address cannot be reached from here (ENETUNREACH)",
+  UND_ERR_CONNECT_TIMEOUT: 'upstream did not accept the connection in time (connect timeout)',
+};
 const RESET = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
 
 /** undici's words for an upstream answer it refuses to take (its SocketError messages), and ours for the client. */
@@ -28,7 +36,7 @@ export function faultKind(err: unknown): ErrorKind {
   const code = (err as { code?: string } | null)?.code ?? '';
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
   if (code === 'UND_ERR_BODY_TIMEOUT') return 'bodyTimeout';
-  if (UNREACHABLE.has(code)) return 'unreachable';
+  if (Object.hasOwn(UNREACHABLE, code)) return 'unreachable';
   if (RESET.has(code)) return 'reset';
   return 'other';
 }
@@ -51,11 +59,12 @@ export function faultError(kind: ErrorKind, err: unknown, streamTimeout: number,
       });
     case 'unreachable':
     case 'reset': {
+      const code = (err as { code?: string } | null)?.code ?? '';
       // undici reports an answer it will not take as a socket error: the upstream did answer.
-      const said =
-        (err as { code?: string; message?: string } | null)?.code === 'UND_ERR_SOCKET' ? UNRELAYABLE[(err as Error).message] : undefined;
+      const said = code === 'UND_ERR_SOCKET' ? UNRELAYABLE[(err as Error).message] : undefined;
       if (said) return new HeadroomError('HEADROOM_UPSTREAM_ERROR', said, { cause: err });
-      return new HeadroomError('HEADROOM_UPSTREAM_UNREACHABLE', unreachableWhy((err as { code?: string } | null)?.code), { cause: err });
+      const why = Object.hasOwn(UNREACHABLE, code) ? UNREACHABLE[code]! : 'upstream dropped the connection before answering';
+      return new HeadroomError('HEADROOM_UPSTREAM_UNREACHABLE', why, { cause: err });
     }
     case 'draining':
       return new HeadroomError(
@@ -73,23 +82,5 @@ export function faultError(kind: ErrorKind, err: unknown, streamTimeout: number,
       });
     default:
       return new HeadroomError('HEADROOM_UPSTREAM_ERROR', 'upstream request failed', { cause: err });
-  }
-}
-
-/** What went wrong on the way to the upstream, in words an operator can act on (the code in brackets). */
-function unreachableWhy(code: string | undefined): string {
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'upstream refused the connection (ECONNREFUSED: nothing listens at its address)';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `upstream's host name did not resolve (${code})`;
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return `upstream's address cannot be reached from here (${code})`;
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return 'upstream did not accept the connection in time (connect timeout)';
-    default:
-      return 'upstream dropped the connection before answering';
   }
 }
