@@ -180,7 +180,7 @@ const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 function track(s: Slot, request: Request): Tracking {
   const { headroom: h, requests } = s;
   if (requests.counting) return untouched;
-  const res = requests.take();
+  const res = requests.take(request);
   if (res && !res.writableEnded && !res.closed) {
     h.trackResponse(res);
     return untouched;
@@ -190,8 +190,8 @@ function track(s: Slot, request: Request): Tracking {
 }
 
 /** For headroom's own routes: they may teach which server is Next.js's too, and their path (or all below it) is left out of the count. */
-function ownRoute(s: Slot, path: string, below = false): void {
-  s.requests.take();
+function ownRoute(s: Slot, request: Request, path: string, below = false): void {
+  s.requests.take(request);
   s.requests.own(path, below);
 }
 
@@ -509,7 +509,7 @@ export function createHealthRoute(kind: Probe = 'health', options?: HeadroomOpti
   const handler: RouteHandler = async (request) => {
     if (!isNodeRuntime()) return edgeResponse();
     const s = slot(options);
-    ownRoute(s, new URL(request.url).pathname);
+    ownRoute(s, request, new URL(request.url).pathname);
     const h = s.headroom;
     return toWebResponse(kind === 'live' ? h.live() : kind === 'ready' ? h.ready() : h.health(), request.method);
   };
@@ -528,7 +528,7 @@ export function createMetricsRoute(options?: HeadroomOptions): { GET: RouteHandl
       if (!isNodeRuntime()) return edgeResponse();
       const s = slot(options);
       refuseConflicting(METRICS_ROUTE, ['metricsToken'], options ?? {}, s.made);
-      ownRoute(s, new URL(request.url).pathname);
+      ownRoute(s, request, new URL(request.url).pathname);
       return toWebResponse(await s.headroom.metrics(request.headers.get('authorization') ?? undefined));
     },
   };
@@ -593,7 +593,7 @@ export function createAdminRoute(options?: HeadroomOptions & { mount?: string })
     const path = url.pathname.startsWith(mount) ? url.pathname.slice(mount.length) || '/' : url.pathname;
     const s = slot(headroomOptions, ADMIN_ROUTE);
     refuseConflicting(ADMIN_ROUTE, ADMIN_OPTIONS, headroomOptions, s.made);
-    ownRoute(s, mount, true);
+    ownRoute(s, request, mount, true);
     const res = await s.headroom.admin({
       method: request.method,
       path,

@@ -2,24 +2,22 @@
 // handler no way to its Node.js response or server, so the HTTP server's `http.server.request.start`
 // diagnostics channel (published synchronously just before the server's 'request' event) is used
 // in two steps:
-// - learning: each request's response and server go into an AsyncLocalStorage that everything
-//   Next.js does for the request inherits. The first headroom route handler to find one there
-//   (take()) gets its own request's response, and with it which server is Next.js's.
-// - counting: the storage is disabled, and the channel counts each request of that server in flight
-//   as it starts (InFlight.count: a Map lookup), pages and static files included. Headroom's own
+// - learning: the responses of the requests that start are kept by weak reference (a finished one
+//   is collected as in the bare app; the references are pruned every PRUNE_EVERY requests). The
+//   first headroom route handler to run (take()) looks among those still unanswered for the ones
+//   of its own request's method and Host: when they all came through one server, that server is
+//   Next.js's (a process has one HTTP server, or its others serve other hosts or are idle at that
+//   moment); otherwise it waits for the next headroom request.
+// - counting: each request of that server is counted in flight as it starts (InFlight.count: a Map
+//   lookup), pages and static files included, and so are those that started while learning and
+//   are still unanswered (a shutdown in the first seconds waits for them as well). Headroom's own
 //   routes (health, metrics, admin) are left out by the paths they were seen at, when the count is
 //   read, so the scrape that teaches the metrics route its path leaves itself out too.
-// On Node.js 20 an enabled AsyncLocalStorage copies its store into every promise and other async
-// resource of every request in the process (about 0.1 µs each; a one-line route makes ~240, a page
-// thousands), so it is kept only for as long as it takes to learn the server; an app that sends
-// LEARNING_REQUESTS requests without reaching a headroom route stops learning until one runs.
-// The store is a holder the first reader empties: the async resources a request leaves behind (a
-// timer, a pooled connection) inherit it and must not keep the response alive. The responses of
-// the requests that start while learning are kept by weak reference (a finished one is collected as
-// in the bare app; the references are pruned every PRUNE_EVERY requests), so that those still
-// unanswered when the server is learned count from then on: a shutdown in the first seconds waits
-// for them as well.
-import { AsyncLocalStorage } from 'node:async_hooks';
+// Not an AsyncLocalStorage carrying each request's response to its handler: on Node.js 20 one that
+// was enabled, even briefly and then disabled, left every later request of a Next.js app allocating
+// ~6 KiB more (3 %: more scavenges, and a p99 that scavenges decide moved with them); kept enabled
+// it cost ~2.5 KiB a request. An app that sends LEARNING_REQUESTS requests without reaching a
+// headroom route stops learning until one runs.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Headroom } from '../../toolkit/headroom.js';
@@ -44,8 +42,10 @@ interface Start {
   server: unknown;
 }
 
-interface Holder {
-  start: Start | undefined;
+/** What take() needs of the handler's Web Request. */
+export interface RequestSeen {
+  method: string;
+  headers: { get(name: string): string | null };
 }
 
 export interface ServerRequests {
@@ -54,12 +54,13 @@ export interface ServerRequests {
   /** Starts learning which server is Next.js's, unless it is learning or counting already. */
   learn(): void;
   /**
-   * While learning: the Node.js response of the request being handled, if it came through a Node.js
-   * server since learning began; the first call takes it (later ones in the same request get
-   * undefined) and counting begins on that server. The caller counts this one request itself.
-   * Starts learning again if it had stopped (for the requests after this one); undefined while counting.
+   * While learning: tries to learn Next.js's server from the handler's request (the unanswered
+   * requests of its method and Host all came through one server); counting begins on it. Returns
+   * the Node.js response most likely the request's own, which the caller counts itself (the
+   * server's other unanswered ones are counted here). Starts learning again if it had stopped (for
+   * the requests after this one); undefined while counting or when not learned.
    */
-  take(): ServerResponse | undefined;
+  take(request: RequestSeen): ServerResponse | undefined;
   /** Requests for this path (a health probe, the metrics scrape), or below it, are headroom's own answers: not counted from now on. */
   own(path: string, below?: boolean): void;
   /** Responses under a proxy route's prefix are cut when their client stops reading for `timeout` ms (stalls.ts; while counting). */
@@ -74,7 +75,7 @@ const unanswered = (res: ServerResponse | undefined): res is ServerResponse => r
 const serverOf = (res: ServerResponse): unknown => (res.req.socket as { server?: unknown } | null)?.server;
 
 export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveOut'>): ServerRequests {
-  let storage: AsyncLocalStorage<Holder> | undefined; // while learning
+  let learning = false;
   let server: unknown; // Next.js's, once learned
   let unclaimed = 0; // requests published since learning began
   let started: WeakRef<ServerResponse>[] = []; // while learning: the responses since it began
@@ -95,25 +96,36 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
         headroom.countRequest(start.request, start.response);
         stalls.offer(start.request, start.response);
       }
-    } else if (storage !== undefined) {
+    } else if (learning) {
       if (++unclaimed > LEARNING_REQUESTS) return stop();
-      storage.enterWith({ start });
       if (unclaimed % PRUNE_EVERY === 0) started = started.filter((r) => unanswered(r.deref()));
       started.push(new WeakRef(start.response));
     }
   };
   const stop = (): void => {
-    storage?.disable();
-    storage = undefined;
+    learning = false;
     started = [];
     unsubscribe(CHANNEL, onStart);
   };
 
   const learn = (): void => {
-    if (storage !== undefined || server !== undefined) return;
-    storage = new AsyncLocalStorage();
+    if (learning || server !== undefined) return;
+    learning = true;
     unclaimed = 0;
     subscribe(CHANNEL, onStart);
+  };
+
+  /** The unanswered responses started while learning that could be `request`'s: its method, and its Host when it has one. */
+  const candidates = (request: RequestSeen): ServerResponse[] => {
+    const host = request.headers.get('host')?.toLowerCase();
+    const found: ServerResponse[] = [];
+    for (const r of started) {
+      const res = r.deref();
+      if (!unanswered(res) || res.req.method !== request.method) continue;
+      if (host !== undefined && res.req.headers.host?.toLowerCase() !== host) continue;
+      found.push(res);
+    }
+    return found;
   };
 
   return {
@@ -121,30 +133,31 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
       return server !== undefined;
     },
     learn,
-    take() {
+    take(request) {
       if (server !== undefined) return undefined;
-      if (storage === undefined) {
+      if (!learning) {
         learn();
         return undefined;
       }
-      const holder = storage.getStore();
-      const start = holder?.start;
-      if (!holder || !start) return undefined;
-      holder.start = undefined;
-      server = start.server;
-      // Counting from now on: no request needs the storage any more.
-      storage.disable();
-      storage = undefined;
+      const found = candidates(request);
+      const seen = found.length > 0 ? serverOf(found[0]!) : undefined;
+      // None (the request started before learning began), or requests of two servers alike: not now.
+      if (seen === undefined || found.some((res) => serverOf(res) !== seen)) return undefined;
+      server = seen;
+      // The request's own response, most likely the latest to start (a handler runs as its request
+      // arrives); which of the candidates it is does not change the count.
+      const own = found.at(-1)!;
       // The server's other requests that started while learning and are not answered yet.
       for (const r of started) {
         const res = r.deref();
-        if (res !== start.response && unanswered(res) && serverOf(res) === server) {
+        if (res !== own && unanswered(res) && serverOf(res) === server) {
           headroom.countRequest(res.req, res);
           stalls.offer(res.req, res);
         }
       }
       started = [];
-      return start.response;
+      learning = false;
+      return own;
     },
     own(seen, below = false) {
       // `/health/` reaches the /health route when Next.js keeps trailing slashes
