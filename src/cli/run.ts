@@ -11,7 +11,7 @@ import { oomKillCount, readMemoryLimit, type MemoryLimit } from '../monitor/limi
 import { findGivenFlags, ignoredByNode, splitNodeOptions, type GivenFlag } from '../run/node-flags.js';
 import { FORWARDED_SIGNALS, isNodeCommand, isPackageManager, plan, start, whyNotStarted, type ChildEnd } from '../run/runner.js';
 import { parseSize, SIZE_ACCEPTED, sizeProblem } from '../run/size.js';
-import { suggestFlag } from '../options/suggest.js';
+import { unknownFlag } from '../options/suggest.js';
 import { fail } from './fail.js';
 import { dirProblem } from '../options/user-files.js';
 
@@ -52,10 +52,8 @@ export function parseRunArgs(argv: string[], cmd: 'run' | 'flags'): RunArgs {
       out[name as 'explain' | 'help'] = true;
       continue;
     }
-    if (!(VALUE_OPTIONS as readonly string[]).includes(name)) {
-      const hint = suggestFlag(name, [...VALUE_OPTIONS, ...BOOLEAN_OPTIONS]);
-      fail(`unknown option ${token.split('=')[0]}${hint ? ` (did you mean --${hint}?)` : ''}. ${usage}`, 2);
-    }
+    if (!(VALUE_OPTIONS as readonly string[]).includes(name))
+      fail(`${unknownFlag(token, [...VALUE_OPTIONS, ...BOOLEAN_OPTIONS])}. ${usage}`, 2);
     let value = m?.[2];
     if (value === undefined) {
       value = argv[++i];

@@ -1,6 +1,7 @@
 // `headroom serve`: loads the configuration, starts the gateway, and stops it on SIGTERM/SIGINT.
 import { parseArgs } from 'node:util';
 import { allOptions, ConfigError, loadConfig, suggest } from '../config/index.js';
+import { unknownFlag } from '../options/suggest.js';
 import { createGateway, type Gateway } from '../server/gateway.js';
 import { isHeadroomError } from '../errors.js';
 import { createGatewayLogger } from '../server/logger.js';
@@ -32,24 +33,12 @@ function parseFlags(argv: string[]): Record<string, string | undefined> {
     const name = /'--([^'= ]+)/.exec(message)?.[1];
     const names = Object.keys(flags);
     let why: string;
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && name) {
-      // A prefix finds what edit distance misses (--upstream → --upstream-url).
-      const hint = suggest(name, names) ?? names.find((n) => n.startsWith(`${name}-`));
-      why = `unknown option --${name}${hint ? ` (did you mean --${hint}?)` : ''}`;
-    } else if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    // A prefix finds what edit distance misses (--upstream → --upstream-url).
+    const hintOf = (word: string): string | undefined => suggest(word, names) ?? names.find((n) => n.startsWith(`${word}-`));
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
       // One dash (-metrics-token): parseArgs reads it as short flags and names only the first letter.
-      const word =
-        argv
-          .find((a) => /^-[^-]/.test(a))
-          ?.slice(1)
-          .split('=')[0] ?? '';
-      const hint = names.includes(word) ? word : suggest(word, names);
-      // Named only when it is (nearly) a flag: a token that starts with a dash, split off its flag,
-      // must not be echoed (as with a stray argument, below).
-      why = hint
-        ? `unknown option -${word}: flags take two dashes (did you mean --${hint}?)`
-        : "unknown option '<hidden>' (an argument starting with one dash): flags take two dashes, each as --flag VALUE or --flag=VALUE";
-    } else if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && name)
+      why = unknownFlag(name ? `--${name}` : (argv.find((a) => /^-[^-]/.test(a)) ?? '-'), names, hintOf);
+    else if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && name)
       why = `--${name} needs a value (one that starts with a dash is given as --${name}=VALUE)`;
     else if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')
       // Not shown: a stray argument is often a secret split off its flag (`--headroom-admin-token= s3cret`).

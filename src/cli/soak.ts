@@ -19,7 +19,7 @@ import {
 import { snapshotText } from '../soak/report/text.js';
 import { minDurationMs } from '../soak/options.js';
 import { DEFAULT_THRESHOLDS } from '../soak/verdict.js';
-import { suggestFlag } from '../options/suggest.js';
+import { unknownFlag } from '../options/suggest.js';
 import { fail } from './fail.js';
 import { dirProblem, fsReason, readSmallFile } from '../options/user-files.js';
 
@@ -133,18 +133,11 @@ export function parseSoakArgs(argv: string[]): SoakArgs {
       break;
     }
     const m = /^--([^=]+)(?:=(.*))?$/s.exec(token);
-    if (!m && /^-[^-]/.test(token)) {
-      // One dash (-url): a flag with a dash missing, not a command.
-      const word = token.slice(1).split('=')[0]!;
-      const hint = (VALUE_OPTIONS as readonly string[]).includes(word) ? word : suggestFlag(word, VALUE_OPTIONS);
-      fail(`unknown option -${word}: flags take two dashes${hint ? ` (did you mean --${hint}?)` : ''}. ${usageHint}`, 2);
-    }
+    // One dash (-url): a flag with a dash missing, not a command.
+    if (!m && /^-[^-]/.test(token)) fail(`${unknownFlag(token, VALUE_OPTIONS)}. ${usageHint}`, 2);
     if (!m) fail(`unexpected "${token}": put the command after --, e.g. headroom soak -- node server.js. ${usageHint}`, 2);
     const name = m[1]!;
-    if (!(VALUE_OPTIONS as readonly string[]).includes(name)) {
-      const hint = suggestFlag(name, VALUE_OPTIONS);
-      fail(`unknown option --${name}${hint ? ` (did you mean --${hint}?)` : ''}. ${usageHint}`, 2);
-    }
+    if (!(VALUE_OPTIONS as readonly string[]).includes(name)) fail(`${unknownFlag(token, VALUE_OPTIONS)}. ${usageHint}`, 2);
     let value = m[2];
     if (value === undefined) {
       value = argv[++i];

@@ -43,6 +43,23 @@ export function suggestFlag(name: string, flags: readonly string[]): string | un
   return flags.find((f) => (name.length >= 3 && f.startsWith(name)) || name.startsWith(f)) ?? suggest(name, flags);
 }
 
+/**
+ * The CLIs' one wording for a flag they do not know, from the token as given (`--prot`, `--prot=1`,
+ * `-url`). A one-dash word is named only when it is (nearly) a flag: a token starting with a dash
+ * may be a secret split off its flag (`--admin-token= -s3cret`), and is not echoed.
+ */
+export function unknownFlag(token: string, flags: readonly string[], hintOf = suggestFlag): string {
+  const word = token.replace(/^--?/, '').split('=')[0]!;
+  if (token.startsWith('--')) {
+    const hint = hintOf(word, flags);
+    return `unknown option --${word}${hint ? ` (did you mean --${hint}?)` : ''}`;
+  }
+  const hint = flags.includes(word) ? word : hintOf(word, flags);
+  return hint
+    ? `unknown option -${word}: flags take two dashes (did you mean --${hint}?)`
+    : "unknown option '<hidden>' (an argument starting with one dash): flags take two dashes, each as --flag VALUE or --flag=VALUE";
+}
+
 function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
