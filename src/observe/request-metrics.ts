@@ -11,9 +11,9 @@
 import { STATUS_CODES } from 'node:http';
 import type { Metric, Registry } from 'prom-client';
 import { histogramValues, type Labels } from '../metrics/define.js';
+import { UNMATCHED_ROUTE } from './route-labels.js';
 
-/** The route label of a request no route matched (404s, 405s, scans). */
-export const UNMATCHED_ROUTE = 'unmatched';
+export { UNMATCHED_ROUTE };
 /** The route label of a request refused before any route could run (Node's parser, CONNECT, an unmet Expect). */
 export const REJECTED_ROUTE = 'rejected';
 /** The route label once MAX_SERIES combinations exist. */

@@ -6,6 +6,7 @@ import type { BodyCapture } from '../log/capture.js';
 import type { NodeMiddleware, NodeRequest } from './node-middleware.js';
 import { HeadroomError } from '../errors.js';
 import { kindOf } from '../options/spec.js';
+import { UNMATCHED_ROUTE } from '../observe/route-labels.js';
 
 const invalid = (message: string): HeadroomError => new HeadroomError('HEADROOM_CONFIG_INVALID', message);
 
@@ -45,7 +46,7 @@ type RoutedRequest = NodeRequest & { route?: { path?: unknown }; app?: { router?
  */
 export function routeOf(req: RoutedRequest): string {
   const path = routePathText(req.route?.path);
-  if (path === undefined) return 'unmatched';
+  if (path === undefined) return UNMATCHED_ROUTE;
   const base = req.baseUrl ?? '';
   return base === '' ? path : `${mountTemplate(req, base) ?? MOUNT}${path}`;
 }
@@ -138,7 +139,7 @@ export function accountingMiddleware(
     try {
       return routeOf(req);
     } catch {
-      return 'unmatched';
+      return UNMATCHED_ROUTE;
     }
   };
   return (req, res, next) => {

@@ -6,6 +6,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { RequestAccounting } from '../../log/accounting.js';
 import type { BodyCapture } from '../../log/capture.js';
 import { HeadroomError } from '../../errors.js';
+import { UNMATCHED_ROUTE } from '../../observe/route-labels.js';
 
 export interface AccountRequestsOptions {
   accounting: RequestAccounting;
@@ -22,7 +23,7 @@ const plugin: FastifyPluginAsync<AccountRequestsOptions> = async (app, options) 
   app.addHook('onRequest', (request, reply, done) => {
     const ledger = accounting.open();
     capture?.tap(request.raw, reply.raw, (delta) => ledger.charge(delta));
-    reply.raw.once('close', () => ledger.end(request.routeOptions.url ?? 'unmatched'));
+    reply.raw.once('close', () => ledger.end(request.routeOptions.url ?? UNMATCHED_ROUTE));
     accounting.run(ledger, done);
   });
   app.addHook('onClose', async () => {

@@ -5,6 +5,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { RouteHandler, RouteHeapAttribution } from '../../log/route-heap.js';
 import { HeadroomError } from '../../errors.js';
+import { UNMATCHED_ROUTE } from '../../observe/route-labels.js';
 
 export interface AttributeRouteHeapOptions {
   /** Made by createRouteHeapAttribution(); the caller closes it. */
@@ -17,7 +18,7 @@ const plugin: FastifyPluginAsync<AttributeRouteHeapOptions> = async (app, option
     throw new HeadroomError('HEADROOM_CONFIG_INVALID', 'attributeRouteHeap: attribution must be made by createRouteHeapAttribution()');
   app.addHook('onResponse', (request, _reply, done) => {
     const route = request.routeOptions;
-    attribution.count(route.url ?? 'unmatched', route.handler as RouteHandler | undefined);
+    attribution.count(route.url ?? UNMATCHED_ROUTE, route.handler as RouteHandler | undefined);
     done();
   });
 };
