@@ -37,7 +37,20 @@ export type { Headroom, HeadroomOptions } from '../../toolkit/headroom.js';
 /** A Next.js route handler (the second argument, the route context, is not used). */
 export type RouteHandler = (request: Request, context?: unknown) => Promise<Response>;
 
-export type ProxyRouteHandlers = Record<'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS', RouteHandler>;
+/**
+ * What each route factory returns: its handlers under their methods' names, to export as they are
+ * (`export const { GET, HEAD } = createHealthRoute()`), and itself a handler of the same requests, so
+ * that `export const GET = createHealthRoute()` works too.
+ */
+export type RouteHandlers<M extends string> = RouteHandler & Record<M, RouteHandler>;
+
+export type ProxyRouteHandlers = RouteHandlers<'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS'>;
+
+/** `handler` under each of `methods`, and callable itself. */
+function routeHandlers<M extends string>(handler: RouteHandler, methods: readonly M[]): RouteHandlers<M> {
+  const route: RouteHandler = (request, context) => handler(request, context);
+  return Object.assign(route, Object.fromEntries(methods.map((m) => [m, handler])) as Record<M, RouteHandler>);
+}
 
 /**
  * The app's own check, run before the route does anything else (after shedding): a Response it
@@ -341,7 +354,7 @@ export function createProxyRoute(options: ProxyRouteOptions): ProxyRouteHandlers
       throw err;
     }
   };
-  return Object.fromEntries(ALL_METHODS.map((m) => [m, handler])) as ProxyRouteHandlers;
+  return routeHandlers(handler, ALL_METHODS);
 }
 
 const IDENTITY: FetchInfo = { identityEncoding: true };
@@ -421,7 +434,7 @@ const IMAGE_ROUTE = 'createImageRoute() from headroom-memory/next';
  * Handlers for `app/image/route.ts`: GET/HEAD /image?url=&w=&h=&q=&format= through headroom's
  * image service (origin policy, bounded fetch, cached variants), after shedding.
  */
-export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandler; HEAD: RouteHandler } {
+export function createImageRoute(options: ImageRouteOptions): RouteHandlers<'GET' | 'HEAD'> {
   checkObject(IMAGE_ROUTE, options, '{ image: { allowedOrigins, … }, headroom?, authorize? }', false);
   checkAuthorize(IMAGE_ROUTE, options.authorize);
   checkHeadroomOptions(IMAGE_ROUTE, options.headroom, options, 'headroom');
@@ -491,7 +504,7 @@ export function createImageRoute(options: ImageRouteOptions): { GET: RouteHandle
       return toWebResponse(errorResponse(err), request.method);
     }
   };
-  return { GET: handler, HEAD: handler };
+  return routeHandlers(handler, ['GET', 'HEAD']);
 }
 
 type Probe = 'health' | 'live' | 'ready';
@@ -501,7 +514,7 @@ type Probe = 'health' | 'live' | 'ready';
  * report), `app/health/live/route.ts` ('live'), `app/health/ready/route.ts` ('ready': 503 while
  * critical or draining). Never shed.
  */
-export function createHealthRoute(kind: Probe = 'health', options?: HeadroomOptions): { GET: RouteHandler; HEAD: RouteHandler } {
+export function createHealthRoute(kind: Probe = 'health', options?: HeadroomOptions): RouteHandlers<'GET' | 'HEAD'> {
   if (kind !== 'health' && kind !== 'live' && kind !== 'ready')
     throw invalid(`createHealthRoute(kind): kind=${JSON.stringify(kind)}: must be 'health' (the full report), 'live' or 'ready'`);
   checkObject(HEALTH_ROUTE, options, "createHeadroom's options", true);
@@ -513,25 +526,24 @@ export function createHealthRoute(kind: Probe = 'health', options?: HeadroomOpti
     const h = s.headroom;
     return toWebResponse(kind === 'live' ? h.live() : kind === 'ready' ? h.ready() : h.health(), request.method);
   };
-  return { GET: handler, HEAD: handler };
+  return routeHandlers(handler, ['GET', 'HEAD']);
 }
 
 /**
  * GET handler for `app/metrics/route.ts`: Prometheus text (Node.js process metrics plus
  * headroom_*); with metricsToken only for a scraper sending it as a bearer token.
  */
-export function createMetricsRoute(options?: HeadroomOptions): { GET: RouteHandler } {
+export function createMetricsRoute(options?: HeadroomOptions): RouteHandlers<'GET'> {
   checkObject(METRICS_ROUTE, options, "createHeadroom's options", true);
   checkHeadroomOptions(METRICS_ROUTE, options, options, '');
-  return {
-    GET: async (request) => {
-      if (!isNodeRuntime()) return edgeResponse();
-      const s = slot(options);
-      refuseConflicting(METRICS_ROUTE, ['metricsToken'], options ?? {}, s.made);
-      ownRoute(s, request, new URL(request.url).pathname);
-      return toWebResponse(await s.headroom.metrics(request.headers.get('authorization') ?? undefined));
-    },
+  const handler: RouteHandler = async (request) => {
+    if (!isNodeRuntime()) return edgeResponse();
+    const s = slot(options);
+    refuseConflicting(METRICS_ROUTE, ['metricsToken'], options ?? {}, s.made);
+    ownRoute(s, request, new URL(request.url).pathname);
+    return toWebResponse(await s.headroom.metrics(request.headers.get('authorization') ?? undefined));
   };
+  return routeHandlers(handler, ['GET']);
 }
 
 /**
@@ -582,7 +594,7 @@ const adminMount = routePath({ doc: "The admin route's path prefix.", default: '
  * The rate limit keys on the first X-Forwarded-For address (a Web Request carries no peer address),
  * only when it is an IP address (see forwardedClient).
  */
-export function createAdminRoute(options?: HeadroomOptions & { mount?: string }): { GET: RouteHandler; POST: RouteHandler } {
+export function createAdminRoute(options?: HeadroomOptions & { mount?: string }): RouteHandlers<'GET' | 'POST'> {
   checkObject(ADMIN_ROUTE, options, "{ mount?, …createHeadroom's options }", true);
   const { mount = '/admin', ...headroomOptions } = options ?? {};
   checkHeadroomOptions(ADMIN_ROUTE, headroomOptions, options, '');
@@ -606,6 +618,6 @@ export function createAdminRoute(options?: HeadroomOptions & { mount?: string })
     });
     return toWebResponse(res, request.method);
   };
-  return { GET: handler, POST: handler };
+  return routeHandlers(handler, ['GET', 'POST']);
 }
 export * from '../../shared-entry.js';

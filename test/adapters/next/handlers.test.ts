@@ -43,6 +43,9 @@ test('on the Edge runtime every handler answers 501 naming the fix, warns once, 
       createProxyRoute({ upstreamUrl: 'http://127.0.0.1:9' }).GET,
       createHealthRoute().GET,
       edge.createMetricsRoute().GET,
+      // Each factory's answer is a handler itself too (export const GET = createHealthRoute()).
+      edge.createHealthRoute(),
+      edge.createProxyRoute({ upstreamUrl: 'http://127.0.0.1:9' }),
     ]) {
       const r = await route(new Request('http://app.test/api/x'));
       assert.equal(r.status, 501);
@@ -55,6 +58,23 @@ test('on the Edge runtime every handler answers 501 naming the fix, warns once, 
     if (before === undefined) delete process.env.NEXT_RUNTIME;
     else process.env.NEXT_RUNTIME = before;
   }
+});
+
+test('each route factory is also a handler of its requests: `export const GET = createHealthRoute()` works as `export const { GET } = …` does', async (t) => {
+  t.after(() => closeHeadroom());
+  const upstream = await upstreamFor(t, (req, res) => res.end(`upstream ${req.method} ${req.url}`));
+  const get = (path: string, init?: RequestInit): Request => new Request(`http://app.test${path}`, init);
+  const health = createHealthRoute('live');
+  assert.equal(typeof health, 'function');
+  assert.equal((await health(get('/health/live'))).status, 200);
+  assert.deepEqual(await (await health(get('/health/live'))).json(), await (await health.GET(get('/health/live'))).json());
+  assert.equal((await createMetricsRoute()(get('/metrics'))).headers.get('content-type')?.startsWith('text/plain'), true);
+  const proxy = createProxyRoute({ upstreamUrl: upstream, prefix: '/api' });
+  assert.equal(await (await proxy(get('/api/x?y=1'))).text(), 'upstream GET /x?y=1');
+  assert.equal(await (await proxy(get('/api/x', { method: 'POST', body: 'b' }))).text(), 'upstream POST /x');
+  assert.equal((await createAdminRoute()(get('/admin/memory-stats'))).status, 403, 'off without a token, as its GET');
+  const image = createImageRoute({ image: { allowedOrigins: [upstream] } });
+  assert.equal((await image(get('/image'))).status, (await image.GET(get('/image'))).status);
 });
 
 test('the next/image loader builds /image URLs', () => {

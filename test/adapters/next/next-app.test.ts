@@ -168,7 +168,13 @@ describe('Next.js adapter in a built Next app', { timeout: 300_000 }, () => {
       assert.equal(h.status, 200, h.text);
       assert.equal(h.json().status, 'healthy');
       assert.ok(h.json().v8.heapSizeLimit > 0);
-      assert.equal((await request(`${app.url}/health/live`)).status, 200);
+      // /health/live exports the factory's answer itself (export const GET = createHealthRoute('live')); Next.js answers HEAD with it.
+      const live = await request(`${app.url}/health/live`);
+      assert.equal(live.status, 200, live.text);
+      assert.equal(live.json().status, 'ok');
+      const liveHead = await request(`${app.url}/health/live`, { method: 'HEAD' });
+      assert.equal(liveHead.status, 200);
+      assert.equal(liveHead.text, '');
       assert.equal((await request(`${app.url}/health/ready`)).status, 200);
       const m = await request(`${app.url}/metrics`);
       assert.equal(m.status, 200);
