@@ -45,7 +45,10 @@ test('bad usage exits 2 naming the option, the value and what is accepted', asyn
     [['flags', '--processes', '0'], /--processes=0: must be an integer from 1 to 256/],
     [['flags', '--memroy', '1g'], /unknown option --memroy \(did you mean --memory\?\)/],
     [['flags', '-memory', '1g'], /unknown option -memory: flags take two dashes \(did you mean --memory\?\)/],
-    [['run', '-Qx9secretTOKEN', '--', node, '-e', '0'], /^headroom: unknown option '<hidden>' \(an argument starting with one dash\)(?!.*secretTOKEN)/m],
+    [
+      ['run', '-Qx9secretTOKEN', '--', node, '-e', '0'],
+      /^headroom: unknown option '<hidden>' \(an argument starting with one dash\)(?!.*secretTOKEN)/m,
+    ],
     [['flags', '--explain=yes'], /--explain takes no value/],
     [['flags', '--', 'node'], /flags takes no command/],
     [['run', '--memory', '512m'], /run needs a command: headroom run \[options\] -- <command>/],

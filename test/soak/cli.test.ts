@@ -35,7 +35,10 @@ test('bad usage exits 2 and says what is wrong', async () => {
     // One dash is a flag missing a dash, not the command.
     [['soak', '-url', 'http://127.0.0.1:9/', '--', 'node', 'x.js'], /unknown option -url: flags take two dashes \(did you mean --url\?\)/],
     // A one-dash word that is no flag may be a secret split off its flag: not echoed.
-    [['soak', '-Qx9secretTOKEN', '--', 'node', 'x.js'], /^headroom: unknown option '<hidden>' \(an argument starting with one dash\)(?!.*secretTOKEN)/m],
+    [
+      ['soak', '-Qx9secretTOKEN', '--', 'node', 'x.js'],
+      /^headroom: unknown option '<hidden>' \(an argument starting with one dash\)(?!.*secretTOKEN)/m,
+    ],
     [['soak', '--url', 'http://example.com/', '--', 'node', 'x.js'], /only goes to this machine/],
     [
       ['soak', '--scenario', join(dir, 'missing.json'), '--', 'node', 'x.js'],
