@@ -27,6 +27,7 @@
 // and GET /health/ready must be 404 on the bare app and 200 with headroom. With two or more CPUs the
 // apps run on one CPU and the load generators on another (taskset). The apps load headroom compiled
 // by tsc, as users run it (dist.ts; the Next.js app its own compile, apps/next/prepare.mjs).
+// Allocation: once per round, bytes allocated on V8's heap per request by each side (alloc-meter.mjs, over IPC).
 // Usage: npm run bench -- adapters [--frameworks fastify,express,express-front,nest-express,nest-fastify,next]
 //        [--rounds 5] [--duration 6] [--slice 2] [--connections 32] [--pin 0:1 | --pin none]
 //        [--same bare|headroom] [--base CONFIG] [--target CONFIG] [--warmup SECONDS] [--dist DIR]
@@ -134,6 +135,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+const ALLOC_METER = join(here, 'alloc-meter.mjs');
+
 /** A running app: where it listens, its process, and where its diagnostic report goes (heapAtEnd). */
 interface App {
   url: string;
@@ -145,10 +148,10 @@ async function start(fw: Framework, config: Config): Promise<App> {
   const c = fw.command(config.variant);
   const without = config.without.length > 0 ? { BENCH_WITHOUT: config.without.join(',') } : {};
   const report = reportFlags();
-  const child = spawn(...pinned(pin?.[1], c.cmd, [...report.flags, ...c.argv]), {
+  const child = spawn(...pinned(pin?.[1], c.cmd, [...report.flags, '--import', ALLOC_METER, ...c.argv]), {
     cwd: c.cwd,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', BENCH_HEADROOM_DIST: dist(), ...c.env, ...without },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   live.add(child);
   child.once('exit', () => live.delete(child));
@@ -311,6 +314,54 @@ function alternatingLatency(urls: [string, string], seconds: number): [number, n
   return [a!.p99, b!.p99];
 }
 
+/** The app's answer to an IPC message of alloc-meter.mjs. */
+function ask<T>(app: App, message: string, answered: (reply: unknown) => reply is T): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`pid ${app.child.pid}: no answer to ${message} in 10 s`)), 10_000);
+    const onMessage = (reply: unknown): void => {
+      if (answered(reply)) done(undefined, reply);
+    };
+    const done = (err?: Error, reply?: T): void => {
+      clearTimeout(timer);
+      app.child.off('message', onMessage);
+      if (err) reject(err);
+      else resolve(reply!);
+    };
+    app.child.on('message', onMessage);
+    app.child.send(message);
+  });
+}
+
+/**
+ * Bytes each variant allocates on V8's heap per request, over `seconds` of requests to each in turn
+ * (alternate.ts): alloc-meter.mjs counts from each GC's heap before and after.
+ */
+async function allocationPerRequest(apps: Record<Variant, App>, seconds: number): Promise<Record<Variant, number>> {
+  for (const v of VARIANTS) await ask(apps[v], 'alloc-start', (r): r is string => r === 'alloc-started');
+  const out = execFileSync(
+    ...pinned(pin?.[2], process.execPath, [
+      '--import',
+      'tsx',
+      join(here, 'alternate.ts'),
+      `${apps.bare.url}/app/hello`,
+      `${apps.headroom.url}/app/hello`,
+      String(seconds),
+    ]),
+    { encoding: 'utf8' },
+  );
+  const counts = (JSON.parse(out.trim().split('\n').pop()!) as { count: number }[]).map((c) => c.count);
+  const result = {} as Record<Variant, number>;
+  for (const [j, v] of VARIANTS.entries()) {
+    const { allocated } = await ask(
+      apps[v],
+      'alloc-stop',
+      (r): r is { allocated: number } => typeof (r as { allocated?: unknown })?.allocated === 'number',
+    );
+    result[v] = allocated / counts[j]!;
+  }
+  return result;
+}
+
 /** Warm-up: JIT and connection pools. */
 function warm(url: string, connections: number, seconds: number): void {
   execFileSync(...pinned(pin?.[2], 'wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, `${url}/app/hello`]), { encoding: 'utf8' });
@@ -356,6 +407,8 @@ interface Samples {
   p99: Record<Variant, number[]>;
   /** headroom p99 − bare p99 of slices measured back to back. */
   p99Added: number[];
+  /** Bytes allocated on V8's heap per request, one measurement per round (allocationPerRequest). */
+  allocated: Record<Variant, number[]>;
   /** Each process's RSS (MiB) after its round's load: a native leak grows here, not in the CPU. */
   rss: Record<Variant, number[]>;
   /** V8's heap in that RSS at the same moment. */
@@ -413,6 +466,8 @@ async function round(
       }
       s.p99Added.push(m.value.p99.headroom - m.value.p99.bare);
     }
+    const allocated = await allocationPerRequest(apps, o.slice);
+    for (const v of VARIANTS) s.allocated[v].push(allocated[v]);
     for (const v of VARIANTS) {
       s.rss[v].push(await rssMiB(apps[v].child.pid!));
       s.heap[v].push(await heapAtEnd(apps[v]));
@@ -509,12 +564,13 @@ for (const name of args.frameworks.split(',')) {
     cpu: { bare: [], headroom: [] },
     p99: { bare: [], headroom: [] },
     p99Added: [],
+    allocated: { bare: [], headroom: [] },
     rss: { bare: [], headroom: [] },
     heap: { bare: [], headroom: [] },
     redone: 0,
     noisy: 0,
   };
-  const perRound = { ratio: [] as number[], cpuRatio: [] as number[], added: [] as number[] };
+  const perRound = { ratio: [] as number[], cpuRatio: [] as number[], added: [] as number[], allocated: [] as number[] };
   for (let i = 0; i < rounds; i++) {
     const from = s.p99Added.length;
     await round(name, fw, i, { slices, slice, connections, maxNoise, warmup: warmupOf(fw) }, s);
@@ -522,10 +578,12 @@ for (const name of args.frameworks.split(',')) {
     perRound.ratio.push(median(at(s.rps.headroom)) / median(at(s.rps.bare)));
     perRound.cpuRatio.push(median(at(s.cpu.bare)) / median(at(s.cpu.headroom)));
     perRound.added.push(median(at(s.p99Added)));
+    perRound.allocated.push(s.allocated.headroom.at(-1)! - s.allocated.bare.at(-1)!);
     console.log(
       `  ${name} round ${i + 1}: req/s bare ${fmt(at(s.rps.bare))} | headroom ${fmt(at(s.rps.headroom))}; ` +
         `p99 µs bare ${fmt(at(s.p99.bare))} | headroom ${fmt(at(s.p99.headroom))}; ` +
         `CPU µs/req bare ${fmt1(at(s.cpu.bare))} | headroom ${fmt1(at(s.cpu.headroom))}; ` +
+        `allocated B/req bare ${fmt(s.allocated.bare.slice(-1))} | headroom ${fmt(s.allocated.headroom.slice(-1))}; ` +
         `RSS MiB at the end (V8 heap, young generation) bare ${memoryAt(s, 'bare', -1)} | headroom ${memoryAt(s, 'headroom', -1)}`,
     );
   }
@@ -535,6 +593,7 @@ for (const name of args.frameworks.split(',')) {
   const ratioCi = (c: { mean: number; low: number; high: number }): string =>
     `${Math.exp(c.mean).toFixed(3)} (${Math.exp(c.low).toFixed(3)} … ${Math.exp(c.high).toFixed(3)})`;
   const addedCi = meanCi(perRound.added);
+  const allocatedCi = meanCi(perRound.allocated);
   console.log(
     `  ${name}: per round: req/s ratio ${perRound.ratio.map((r) => r.toFixed(3)).join(' ')}; CPU ratio ${perRound.cpuRatio.map((r) => r.toFixed(3)).join(' ')}; added p99 µs ${perRound.added.map(signed).join(' ')}`,
   );
@@ -547,7 +606,8 @@ for (const name of args.frameworks.split(',')) {
   rows.push(
     `| ${name} | ${rounds} | ${med(s.rps.bare)} / ${med(s.rps.headroom)} | ${ratioCi(logRatio)} | ` +
       `${med(s.cpu.bare, 1)} / ${med(s.cpu.headroom, 1)} | ${ratioCi(logCpuRatio)} | ` +
-      `${med(s.p99.bare)} / ${med(s.p99.headroom)} | ${signed(addedCi.mean)} (${signed(addedCi.low)} … ${signed(addedCi.high)}) |`,
+      `${med(s.p99.bare)} / ${med(s.p99.headroom)} | ${signed(addedCi.mean)} (${signed(addedCi.low)} … ${signed(addedCi.high)}) | ` +
+      `${med(s.allocated.bare)} / ${med(s.allocated.headroom)} | ${signed(allocatedCi.mean)} (${signed(allocatedCi.low)} … ${signed(allocatedCi.high)}) |`,
   );
 }
 console.log(
@@ -559,7 +619,7 @@ console.log(
   '\nMeans over rounds (each a fresh pair of processes), 95 % confidence intervals in brackets; other columns are medians over all pairs.',
 );
 console.log(
-  '\n| framework | rounds | req/s bare / headroom | req/s ratio | server CPU µs/request bare / headroom | CPU-bound throughput ratio (≥ 0.97) | p99 µs bare / headroom | added p99 µs (≤ 50) |',
+  '\n| framework | rounds | req/s bare / headroom | req/s ratio | server CPU µs/request bare / headroom | CPU-bound throughput ratio (≥ 0.97) | p99 µs bare / headroom | added p99 µs (≤ 50) | V8 heap bytes allocated/request bare / headroom | added bytes/request |',
 );
-console.log('|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);

@@ -14,8 +14,8 @@
 //   routes (health, metrics, admin) are left out by the paths they were seen at, when the count is
 //   read, so the scrape that teaches the metrics route its path leaves itself out too.
 // Not an AsyncLocalStorage carrying each request's response to its handler: on Node.js 20 one that
-// was enabled, even briefly and then disabled, left every later request of a Next.js app allocating
-// ~6 KiB more (3 %: more scavenges, and a p99 that scavenges decide moved with them); kept enabled
+// was enabled, even briefly and then disabled, left every later request of the Next.js bench app
+// allocating 2–6 KiB more (1–3 %: more scavenges, and its p99 is its scavenge pauses); kept enabled
 // it cost ~2.5 KiB a request. An app that sends LEARNING_REQUESTS requests without reaching a
 // headroom route stops learning until one runs.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
