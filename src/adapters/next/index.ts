@@ -183,21 +183,16 @@ const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
  * with the handler's Response once it has one.
  *
  * Once Next.js's server is known (server-requests.ts) its requests are counted as they start, on
- * their Node.js response, and the Response goes out untouched; the request that teaches it is
- * counted on its response here ('close' fires once per response, written to the end or aborted,
- * also after the 500 Next.js sends for a handler that threw). Otherwise (a direct call, a request
- * that started before the Headroom existed) the Response's body is wrapped to tell when it has been
+ * their Node.js response, and the Response goes out untouched; so is the request that teaches it
+ * (counted with the server's other unanswered ones as it is learned). Otherwise (a direct call, a
+ * request that started before the Headroom existed) the Response's body is wrapped to tell when it has been
  * read (whenSent) and request.signal tells when the client left (Next.js aborts it when the
  * connection closes before the answer is sent).
  */
 function track(s: Slot, request: Request): Tracking {
   const { headroom: h, requests } = s;
   if (requests.counting) return untouched;
-  const res = requests.take(request);
-  if (res && !res.writableEnded && !res.closed) {
-    h.trackResponse(res);
-    return untouched;
-  }
+  if (requests.take(request)) return untouched;
   const end = inFlight(h, request.signal);
   return { send: (answer) => whenSent(answer, end), fail: end };
 }

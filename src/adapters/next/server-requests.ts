@@ -2,12 +2,13 @@
 // handler no way to its Node.js response or server, so the HTTP server's `http.server.request.start`
 // diagnostics channel (published synchronously just before the server's 'request' event) is used
 // in two steps:
-// - learning: the responses of the requests that start are kept by weak reference (a finished one
+// - learning: the requests that start are kept, their responses by weak reference (a finished one
 //   is collected as in the bare app; the references are pruned every PRUNE_EVERY requests). The
 //   first headroom route handler to run (take()) looks among those still unanswered for the ones
-//   of its own request's method and Host: when they all came through one server, that server is
-//   Next.js's (a process has one HTTP server, or its others serve other hosts or are idle at that
-//   moment); otherwise it waits for the next headroom request.
+//   with its own request's method, Host and path: when they all came through one server, that
+//   server is Next.js's. None (its request started before the Headroom existed, or Next.js rewrote
+//   its path), requests of two servers alike, or a Web Request without Host (a direct call, not one
+//   Next.js made from a Node.js request): it waits for the next headroom request.
 // - counting: each request of that server is counted in flight as it starts (InFlight.count: a Map
 //   lookup), pages and static files included, and so are those that started while learning and
 //   are still unanswered (a shutdown in the first seconds waits for them as well). Headroom's own
@@ -45,7 +46,14 @@ interface Start {
 /** What take() needs of the handler's Web Request. */
 export interface RequestSeen {
   method: string;
+  url: string;
   headers: { get(name: string): string | null };
+}
+
+/** A request that started while learning: its response, and its target as it arrived (Next.js may rewrite req.url later). */
+interface Started {
+  response: WeakRef<ServerResponse>;
+  url: string | undefined;
 }
 
 export interface ServerRequests {
@@ -54,13 +62,13 @@ export interface ServerRequests {
   /** Starts learning which server is Next.js's, unless it is learning or counting already. */
   learn(): void;
   /**
-   * While learning: tries to learn Next.js's server from the handler's request (the unanswered
-   * requests of its method and Host all came through one server); counting begins on it. Returns
-   * the Node.js response most likely the request's own, which the caller counts itself (the
-   * server's other unanswered ones are counted here). Starts learning again if it had stopped (for
-   * the requests after this one); undefined while counting or when not learned.
+   * While learning: tries to learn Next.js's server from the handler's request (its unanswered
+   * requests of that method, Host and path all came through one server). True when it did: that
+   * server's unanswered requests, the handler's own among them, are counted from now on. Starts
+   * learning again if it had stopped (for the requests after this one); false while counting or
+   * when not learned.
    */
-  take(request: RequestSeen): ServerResponse | undefined;
+  take(request: RequestSeen): boolean;
   /** Requests for this path (a health probe, the metrics scrape), or below it, are headroom's own answers: not counted from now on. */
   own(path: string, below?: boolean): void;
   /** Responses under a proxy route's prefix are cut when their client stops reading for `timeout` ms (stalls.ts; while counting). */
@@ -78,7 +86,7 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
   let learning = false;
   let server: unknown; // Next.js's, once learned
   let unclaimed = 0; // requests published since learning began
-  let started: WeakRef<ServerResponse>[] = []; // while learning: the responses since it began
+  let started: Started[] = []; // while learning: the requests since it began
   const ownPaths = new Set<string>();
   const ownPrefixes: string[] = [];
 
@@ -98,8 +106,8 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
       }
     } else if (learning) {
       if (++unclaimed > LEARNING_REQUESTS) return stop();
-      if (unclaimed % PRUNE_EVERY === 0) started = started.filter((r) => unanswered(r.deref()));
-      started.push(new WeakRef(start.response));
+      if (unclaimed % PRUNE_EVERY === 0) started = started.filter((r) => unanswered(r.response.deref()));
+      started.push({ response: new WeakRef(start.response), url: start.request.url });
     }
   };
   const stop = (): void => {
@@ -115,17 +123,26 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
     subscribe(CHANNEL, onStart);
   };
 
-  /** The unanswered responses started while learning that could be `request`'s: its method, and its Host when it has one. */
-  const candidates = (request: RequestSeen): ServerResponse[] => {
+  /** The servers of the unanswered requests started while learning that could be `request`: its method, Host and path. */
+  const serversOf = (request: RequestSeen): Set<unknown> => {
+    const servers = new Set<unknown>();
     const host = request.headers.get('host')?.toLowerCase();
-    const found: ServerResponse[] = [];
-    for (const r of started) {
-      const res = r.deref();
-      if (!unanswered(res) || res.req.method !== request.method) continue;
-      if (host !== undefined && res.req.headers.host?.toLowerCase() !== host) continue;
-      found.push(res);
+    // Next.js copies the Node.js request's Host: a Request without one is a direct call.
+    if (host === undefined) return servers;
+    let path: string;
+    try {
+      path = new URL(request.url).pathname;
+    } catch {
+      return servers;
     }
-    return found;
+    for (const s of started) {
+      const res = s.response.deref();
+      if (!unanswered(res) || res.req.method !== request.method || res.req.headers.host?.toLowerCase() !== host) continue;
+      if (routedPath(s.url ?? '/') !== path) continue;
+      const seen = serverOf(res);
+      if (seen !== undefined) servers.add(seen);
+    }
+    return servers;
   };
 
   return {
@@ -134,30 +151,25 @@ export function serverRequests(headroom: Pick<Headroom, 'countRequest' | 'leaveO
     },
     learn,
     take(request) {
-      if (server !== undefined) return undefined;
+      if (server !== undefined) return false;
       if (!learning) {
         learn();
-        return undefined;
+        return false;
       }
-      const found = candidates(request);
-      const seen = found.length > 0 ? serverOf(found[0]!) : undefined;
-      // None (the request started before learning began), or requests of two servers alike: not now.
-      if (seen === undefined || found.some((res) => serverOf(res) !== seen)) return undefined;
-      server = seen;
-      // The request's own response, most likely the latest to start (a handler runs as its request
-      // arrives); which of the candidates it is does not change the count.
-      const own = found.at(-1)!;
-      // The server's other requests that started while learning and are not answered yet.
-      for (const r of started) {
-        const res = r.deref();
-        if (res !== own && unanswered(res) && serverOf(res) === server) {
+      const servers = serversOf(request);
+      if (servers.size !== 1) return false;
+      [server] = servers;
+      // The server's requests that started while learning and are not answered yet, this one among them.
+      for (const s of started) {
+        const res = s.response.deref();
+        if (unanswered(res) && serverOf(res) === server) {
           headroom.countRequest(res.req, res);
           stalls.offer(res.req, res);
         }
       }
       started = [];
       learning = false;
-      return own;
+      return true;
     },
     own(seen, below = false) {
       // `/health/` reaches the /health route when Next.js keeps trailing slashes

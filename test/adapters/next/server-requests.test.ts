@@ -292,22 +292,15 @@ test('requests of another server in the process are not counted', async (t) => {
   assert.equal(await client.chunk(), '');
 });
 
-test("learning is not misled by another server's unanswered request of the same method: its Host tells them apart, and with the same Host it waits", async (t) => {
-  t.after(() => closeHeadroom());
-  const h = getHeadroom();
-  const hello = withHeadroom(async () => Response.json({ hello: 'world' }));
-  let page: ReadableStreamDefaultController<Uint8Array> | undefined;
-  const url = await start(t, async (request) => {
-    if (new URL(request.url).pathname === '/app/hello') return hello(request);
-    return new Response(new ReadableStream<Uint8Array>({ start: (c) => void (page = c) }));
-  });
+/** A server in the process that is not Next.js's: each request is answered in part and held open. */
+async function otherServer(t: TestContext): Promise<{ url: string; hold: (path: string, host: string) => Promise<() => Promise<void>> }> {
   const held: ReadableStreamDefaultController<Uint8Array>[] = [];
-  const other = await start(t, async () => new Response(new ReadableStream<Uint8Array>({ start: (c) => void held.push(c) })));
-  /** A GET to the other server, with the Host header given, answered in part and held open. */
-  const otherGet = async (host: string): Promise<() => Promise<void>> => {
-    const socket = connect(Number(new URL(other).port), '127.0.0.1');
+  const url = await start(t, async () => new Response(new ReadableStream<Uint8Array>({ start: (c) => void held.push(c) })));
+  /** A GET with the Host header given, answered in part and held open until the returned function is called. */
+  const hold = async (path: string, host: string): Promise<() => Promise<void>> => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
     socket.on('error', () => undefined);
-    socket.write(`GET /elsewhere HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
     const n = held.length;
     const answering = await waitFor(() => held[n], "the other server's answer streaming");
     answering.enqueue(bytes('x'));
@@ -318,31 +311,105 @@ test("learning is not misled by another server's unanswered request of the same 
       await new Promise((r) => socket.once('close', r));
     };
   };
-  /** Whether the app's server is known: a page of it counts in flight while it streams. */
-  const pageCounts = async (): Promise<boolean> => {
-    page = undefined;
-    const client = get(`${url}/page`);
-    const answering = await waitFor(() => page, 'the page answering');
-    answering.enqueue(bytes('p'));
-    assert.equal(await client.chunk(), 'p');
-    const counted = h.requests().inFlight === 1;
-    answering.close();
-    assert.equal(await client.chunk(), '');
-    await waitFor(() => h.requests().inFlight === 0, 'nothing in flight');
-    return counted;
-  };
+  return { url, hold };
+}
+
+/** Whether Next.js's server is known: a page of it counts in flight while it streams. */
+async function pageCounts(
+  h: ReturnType<typeof getHeadroom>,
+  url: string,
+  pages: { next?: ReadableStreamDefaultController<Uint8Array> },
+): Promise<boolean> {
+  pages.next = undefined;
+  const client = get(`${url}/page`);
+  const answering = await waitFor(() => pages.next, 'the page answering');
+  answering.enqueue(bytes('p'));
+  assert.equal(await client.chunk(), 'p');
+  const counted = h.requests().inFlight === 1;
+  answering.close();
+  assert.equal(await client.chunk(), '');
+  await waitFor(() => h.requests().inFlight === 0, 'nothing in flight');
+  return counted;
+}
+
+test("learning is not misled by another server's unanswered request: its Host or path tells them apart, and the same method, Host and path make it wait", async (t) => {
+  t.after(() => closeHeadroom());
+  const h = getHeadroom();
+  const hello = withHeadroom(async () => Response.json({ hello: 'world' }));
+  const pages: { next?: ReadableStreamDefaultController<Uint8Array> } = {};
+  const url = await start(t, async (request) => {
+    if (new URL(request.url).pathname === '/app/hello') return hello(request);
+    return new Response(new ReadableStream<Uint8Array>({ start: (c) => void (pages.next = c) }));
+  });
+  const other = await otherServer(t);
   const appHost = new URL(url).host;
-  // The same method and Host as the app's request, on another server: the moment is ambiguous.
-  const endForged = await otherGet(appHost);
+  // The same method, Host and path as the app's request, on another server: the moment is ambiguous.
+  const endSame = await other.hold('/app/hello', appHost);
   assert.equal((await fetch(`${url}/app/hello`)).status, 200);
-  assert.equal(await pageCounts(), false, 'not learned while ambiguous');
-  await endForged();
-  // Another server's request for its own Host: the app's request is told apart, the server learned.
-  const endOwn = await otherGet(new URL(other).host);
+  assert.equal(await pageCounts(h, url, pages), false, 'not learned while ambiguous');
+  await endSame();
+  // Another server's requests for its own Host, and for the app's Host at another path: the app's request is told apart.
+  const endOwn = await other.hold('/app/hello', new URL(other.url).host);
+  const endPath = await other.hold('/elsewhere', appHost);
   assert.equal((await fetch(`${url}/app/hello`)).status, 200);
-  assert.equal(h.requests().inFlight, 0, "the other server's open request is not counted");
-  assert.equal(await pageCounts(), true, 'learned');
+  assert.equal(h.requests().inFlight, 0, "the other server's open requests are not counted");
+  assert.equal(await pageCounts(h, url, pages), true, 'learned');
   await endOwn();
+  await endPath();
+});
+
+test("a direct call (a Request without Host) or one that started before the Headroom existed learns nothing from another server's requests", async (t) => {
+  await closeHeadroom();
+  t.after(() => closeHeadroom());
+  let h: ReturnType<typeof getHeadroom> | undefined;
+  let release: (() => void) | undefined;
+  const slow = withHeadroom(() => new Promise<Response>((r) => (release = () => r(new Response('ok')))));
+  const pages: { next?: ReadableStreamDefaultController<Uint8Array> } = {};
+  let open!: () => void;
+  let gate: Promise<void> | undefined = new Promise((r) => (open = r));
+  // The Headroom is made as the first request arrives, after the server saw it start; that request's
+  // handler runs only once the gate opens.
+  const url = await start(
+    t,
+    async (request) => {
+      if (new URL(request.url).pathname !== '/app/slow')
+        return new Response(new ReadableStream<Uint8Array>({ start: (c) => void (pages.next = c) }));
+      const waiting = gate;
+      gate = undefined;
+      await waiting;
+      return slow(request);
+    },
+    () => void (h ??= getHeadroom()),
+  );
+  const other = await otherServer(t);
+  const early = get(`${url}/app/slow`);
+  await waitFor(() => h, 'the Headroom made by the first request');
+  // While it waits, another server holds a GET for the app's Host (a proxy in front of both may send that).
+  const endOther = await other.hold('/elsewhere', new URL(url).host);
+  // A direct call: no Host.
+  const direct = slow(new Request(`${url}/app/slow`));
+  await waitFor(() => release, 'the direct call in its handler');
+  assert.equal(h!.requests().inFlight, 1, 'the direct call counted by its body');
+  release!();
+  release = undefined;
+  assert.equal(await (await direct).text(), 'ok');
+  open();
+  await waitFor(() => release, 'the early request in its handler');
+  assert.equal(h!.requests().inFlight, 1, 'the early request counted by its body');
+  release!();
+  release = undefined;
+  assert.equal(await early.chunk(), 'ok');
+  await waitFor(() => h!.requests().inFlight === 0, 'nothing in flight');
+  await endOther();
+  // The other server was not learned: its requests are not counted; the app's next request teaches the app's server.
+  const endLater = await other.hold('/later', new URL(other.url).host);
+  assert.equal(h!.requests().inFlight, 0, "the other server's request is not counted");
+  await endLater();
+  const next = get(`${url}/app/slow`);
+  await waitFor(() => release, 'a request that started after the Headroom');
+  release!();
+  assert.equal(await next.chunk(), 'ok');
+  assert.equal(await pageCounts(h!, url, pages), true, "the app's server learned");
 });
 
 test('a metrics scrape leaves itself out of the count once its path has been seen', async (t) => {
