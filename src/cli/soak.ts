@@ -135,7 +135,9 @@ export function parseSoakArgs(argv: string[]): SoakArgs {
     const m = /^--([^=]+)(?:=(.*))?$/s.exec(token);
     // One dash (-url): a flag with a dash missing, not a command.
     if (!m && /^-[^-]/.test(token)) fail(`${unknownFlag(token, VALUE_OPTIONS)}. ${usageHint}`, 2);
-    if (!m) fail(`unexpected "${token}": put the command after --, e.g. headroom soak -- node server.js. ${usageHint}`, 2);
+    // Not shown: a stray argument is often a secret split off its flag (`--url= http://u:pw@host/`).
+    if (!m)
+      fail(`unexpected argument '<hidden>' (not a flag): put the command after --, e.g. headroom soak -- node server.js. ${usageHint}`, 2);
     const name = m[1]!;
     if (!(VALUE_OPTIONS as readonly string[]).includes(name)) fail(`${unknownFlag(token, VALUE_OPTIONS)}. ${usageHint}`, 2);
     let value = m[2];

@@ -45,8 +45,9 @@ export function suggestFlag(name: string, flags: readonly string[]): string | un
 
 /**
  * The CLIs' one wording for a flag they do not know, from the token as given (`--prot`, `--prot=1`,
- * `-url`). A one-dash word is named only when it is (nearly) a flag: a token starting with a dash
- * may be a secret split off its flag (`--admin-token= -s3cret`), and is not echoed.
+ * `-url`); `hintOf` finds the flag meant by a two-dash one. A one-dash word is named only when it is
+ * (nearly) a flag: a token starting with a dash may be a secret split off its flag
+ * (`--admin-token= -s3cret`), and is not echoed.
  */
 export function unknownFlag(token: string, flags: readonly string[], hintOf = suggestFlag): string {
   const word = token.replace(/^--?/, '').split('=')[0]!;
@@ -54,7 +55,9 @@ export function unknownFlag(token: string, flags: readonly string[], hintOf = su
     const hint = hintOf(word, flags);
     return `unknown option --${word}${hint ? ` (did you mean --${hint}?)` : ''}`;
   }
-  const hint = flags.includes(word) ? word : hintOf(word, flags);
+  // Only a word a flag holds whole, or one within a typo of a flag: a longer word that merely begins
+  // with a flag's name (-urlQx9secret) may be a secret and is not named.
+  const hint = flags.includes(word) ? word : (suggest(word, flags) ?? flags.find((f) => word.length >= 3 && f.startsWith(word)));
   return hint
     ? `unknown option -${word}: flags take two dashes (did you mean --${hint}?)`
     : "unknown option '<hidden>' (an argument starting with one dash): flags take two dashes, each as --flag VALUE or --flag=VALUE";
