@@ -328,7 +328,8 @@ function ask<T>(app: App, message: string, answered: (reply: unknown) => reply i
       else resolve(reply!);
     };
     app.child.on('message', onMessage);
-    app.child.send(message);
+    // A child that died: its channel is closed, and send() says so here rather than crashing the bench.
+    app.child.send(message, (err) => err && done(new Error(`pid ${app.child.pid}: ${message}: ${err.message}`)));
   });
 }
 
