@@ -34,19 +34,19 @@ test('bad usage exits 2 and says what is wrong', async () => {
     [['soak', '--dur', '1m', '--', 'node', 'x.js'], /unknown option --dur \(did you mean --duration\?\)/],
     // One dash is a flag missing a dash, not the command.
     [['soak', '-url', 'http://127.0.0.1:9/', '--', 'node', 'x.js'], /unknown option -url: flags take two dashes \(did you mean --url\?\)/],
-    // Nor a word that merely begins with a flag's name, nor a stray argument.
-    [
-      ['soak', '-urlQx9secretTOKEN', '--', 'node', 'x.js'],
-      /^headroom: unknown option '<hidden>' \(an argument starting with one dash\)(?!.*secretTOKEN)/m,
-    ],
-    [
-      ['soak', '--url=', 'http://u:secretTOKEN@127.0.0.1/', '--', 'node', 'x.js'],
-      /^headroom: unexpected argument '<hidden>' \(not a flag\): put the command after --(?!.*secretTOKEN)/m,
-    ],
     // A one-dash word that is no flag may be a secret split off its flag: not echoed.
     [
       ['soak', '-Qx9secretTOKEN', '--', 'node', 'x.js'],
-      /^headroom: unknown option '<hidden>' \(an argument starting with one dash\)(?!.*secretTOKEN)/m,
+      /^(?![\s\S]*secretTOKEN)(?:[\s\S]*\n)?headroom: unknown option '<hidden>' \(an argument starting with one dash\)/,
+    ],
+    // Nor one that merely begins with a flag's name, nor a stray argument.
+    [
+      ['soak', '-urlQx9secretTOKEN', '--', 'node', 'x.js'],
+      /^(?![\s\S]*secretTOKEN)(?:[\s\S]*\n)?headroom: unknown option '<hidden>' \(an argument starting with one dash\)/,
+    ],
+    [
+      ['soak', '--url=', 'http://u:secretTOKEN@127.0.0.1/', '--', 'node', 'x.js'],
+      /^(?![\s\S]*secretTOKEN)(?:[\s\S]*\n)?headroom: unexpected argument '<hidden>' \(not a flag\): put the command after --/,
     ],
     [['soak', '--url', 'http://example.com/', '--', 'node', 'x.js'], /only goes to this machine/],
     [
