@@ -3,8 +3,8 @@
 // to set `export const runtime = 'nodejs'`; nothing here imports a Node.js module.
 import type { Headroom, HeadroomOptions } from '../../toolkit/headroom.js';
 import type * as Metrics from '../../metrics-entry.js';
-import type { Authorize, ImageRouteOptions, ProxyRouteHandlers, ProxyRouteOptions, RouteHandler, RouteHandlers } from './index.js';
-import { edgeResponse, warnEdgeOnce } from './runtime.js';
+import type { Authorize, ImageRouteOptions, ProxyRouteHandlers, ProxyRouteOptions } from './index.js';
+import { edgeResponse, routeHandlers, warnEdgeOnce, type RouteHandler, type RouteHandlers } from './runtime.js';
 
 export { createImageLoader, type ImageLoaderOptions, type ImageLoaderProps } from './image-loader.js';
 export { isNodeRuntime } from './runtime.js';
@@ -14,10 +14,6 @@ export * from '../../errors-entry.js';
 export type { AppRequestStats, MetricsParts } from '../../metrics-entry.js';
 
 const refuse: RouteHandler = async () => edgeResponse();
-
-/** A factory's answer on Edge: `refuse` under each method, and callable itself, as on Node.js. */
-const refusing = <M extends string>(methods: readonly M[]): RouteHandlers<M> =>
-  Object.assign(async () => edgeResponse(), Object.fromEntries(methods.map((m) => [m, refuse])) as Record<M, RouteHandler>);
 
 export function getHeadroom(_options?: HeadroomOptions): Headroom {
   warnEdgeOnce();
@@ -40,23 +36,23 @@ export function withHeadroom(handler: RouteHandler, _options?: HeadroomOptions):
 }
 
 export function createProxyRoute(_options: ProxyRouteOptions): ProxyRouteHandlers {
-  return refusing(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+  return routeHandlers(refuse, ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 }
 
 export function createImageRoute(_options: ImageRouteOptions): RouteHandlers<'GET' | 'HEAD'> {
-  return refusing(['GET', 'HEAD']);
+  return routeHandlers(refuse, ['GET', 'HEAD']);
 }
 
 export function createHealthRoute(_kind?: 'health' | 'live' | 'ready', _options?: HeadroomOptions): RouteHandlers<'GET' | 'HEAD'> {
-  return refusing(['GET', 'HEAD']);
+  return routeHandlers(refuse, ['GET', 'HEAD']);
 }
 
 export function createMetricsRoute(_options?: HeadroomOptions): RouteHandlers<'GET'> {
-  return refusing(['GET']);
+  return routeHandlers(refuse, ['GET']);
 }
 
 export function createAdminRoute(_options?: HeadroomOptions & { mount?: string }): RouteHandlers<'GET' | 'POST'> {
-  return refusing(['GET', 'POST']);
+  return routeHandlers(refuse, ['GET', 'POST']);
 }
 
 /** The Prometheus registration needs prom-client and the Node.js runtime: on Edge each throws saying so. */

@@ -28,29 +28,15 @@ import { errorResponse, toWebResponse, type PlainResponse } from '../../toolkit/
 import { queryObject } from '../../toolkit/node-image.js';
 import { whenSent } from './body.js';
 import { serverRequests, type ServerRequests } from './server-requests.js';
-import { edgeResponse, isNodeRuntime, warnEdgeOnce } from './runtime.js';
+import { edgeResponse, isNodeRuntime, routeHandlers, warnEdgeOnce, type RouteHandler, type RouteHandlers } from './runtime.js';
 
 export { createImageLoader, type ImageLoaderOptions, type ImageLoaderProps } from './image-loader.js';
 export { isNodeRuntime } from './runtime.js';
 export type { Headroom, HeadroomOptions } from '../../toolkit/headroom.js';
 
-/** A Next.js route handler (the second argument, the route context, is not used). */
-export type RouteHandler = (request: Request, context?: unknown) => Promise<Response>;
-
-/**
- * What each route factory returns: its handlers under their methods' names, to export as they are
- * (`export const { GET, HEAD } = createHealthRoute()`), and itself a handler of the same requests, so
- * that `export const GET = createHealthRoute()` works too.
- */
-export type RouteHandlers<M extends string> = RouteHandler & Record<M, RouteHandler>;
+export type { RouteHandler, RouteHandlers };
 
 export type ProxyRouteHandlers = RouteHandlers<'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS'>;
-
-/** `handler` under each of `methods`, and callable itself. */
-function routeHandlers<M extends string>(handler: RouteHandler, methods: readonly M[]): RouteHandlers<M> {
-  const route: RouteHandler = (request, context) => handler(request, context);
-  return Object.assign(route, Object.fromEntries(methods.map((m) => [m, handler])) as Record<M, RouteHandler>);
-}
 
 /**
  * The app's own check, run before the route does anything else (after shedding): a Response it

@@ -8,6 +8,22 @@ export function isNodeRuntime(): boolean {
   return typeof p?.versions?.node === 'string';
 }
 
+/** A Next.js route handler (the second argument, the route context, is not used). */
+export type RouteHandler = (request: Request, context?: unknown) => Promise<Response>;
+
+/**
+ * What each route factory returns: its handlers under their methods' names, to export as they are
+ * (`export const { GET, HEAD } = createHealthRoute()`), and itself a handler of the same requests, so
+ * that `export const GET = createHealthRoute()` works too.
+ */
+export type RouteHandlers<M extends string> = RouteHandler & Record<M, RouteHandler>;
+
+/** `handler` under each of `methods`, and callable itself (index.ts's factories, and edge.ts's refusals). */
+export function routeHandlers<M extends string>(handler: RouteHandler, methods: readonly M[]): RouteHandlers<M> {
+  const route: RouteHandler = (request, context) => handler(request, context);
+  return Object.assign(route, Object.fromEntries(methods.map((m) => [m, handler])) as Record<M, RouteHandler>);
+}
+
 const WARNED = Symbol.for('headroom-memory.next.edge-warned');
 
 /** Warns once per process (or isolate) that headroom does nothing on the Edge runtime. */
