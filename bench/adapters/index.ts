@@ -297,8 +297,8 @@ function pairedThroughput(
   };
 }
 
-/** Latency of both variants, one request to each in turn on one connection each (bench/adapters/alternate.ts). */
-function alternatingLatency(urls: [string, string], seconds: number): [number, number] {
+/** Requests to two apps in turn for `seconds` (bench/adapters/alternate.ts): what it measured of each, in the order of the URLs. */
+function alternate(urls: [string, string], seconds: number): { count: number; p99: number }[] {
   const out = execFileSync(
     ...pinned(pin?.[2], process.execPath, [
       '--import',
@@ -310,7 +310,12 @@ function alternatingLatency(urls: [string, string], seconds: number): [number, n
     ]),
     { encoding: 'utf8' },
   );
-  const [a, b] = JSON.parse(out.trim().split('\n').pop()!) as { p99: number }[];
+  return JSON.parse(out.trim().split('\n').pop()!) as { count: number; p99: number }[];
+}
+
+/** Latency of both variants, one request to each in turn on one connection each. */
+function alternatingLatency(urls: [string, string], seconds: number): [number, number] {
+  const [a, b] = alternate(urls, seconds);
   return [a!.p99, b!.p99];
 }
 
@@ -339,18 +344,7 @@ function ask<T>(app: App, message: string, answered: (reply: unknown) => reply i
  */
 async function allocationPerRequest(apps: Record<Variant, App>, seconds: number): Promise<Record<Variant, number>> {
   for (const v of VARIANTS) await ask(apps[v], 'alloc-start', (r): r is string => r === 'alloc-started');
-  const out = execFileSync(
-    ...pinned(pin?.[2], process.execPath, [
-      '--import',
-      'tsx',
-      join(here, 'alternate.ts'),
-      `${apps.bare.url}/app/hello`,
-      `${apps.headroom.url}/app/hello`,
-      String(seconds),
-    ]),
-    { encoding: 'utf8' },
-  );
-  const counts = (JSON.parse(out.trim().split('\n').pop()!) as { count: number }[]).map((c) => c.count);
+  const counts = alternate([apps.bare.url, apps.headroom.url], seconds).map((c) => c.count);
   const result = {} as Record<Variant, number>;
   for (const [j, v] of VARIANTS.entries()) {
     const { allocated } = await ask(
