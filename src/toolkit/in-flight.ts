@@ -11,9 +11,10 @@
 //   count (a health probe) on a connection that carried counted ones counts while it is answered.
 //   (Node's response-finish diagnostics channel plus a 'close' listener per connection cost a
 //   Fastify app's requests ~2.5 % more CPU in bench/adapters.)
-//   A response that is not the one attached when it is counted (a pipelined request queued behind
-//   an unfinished one) is held until it finishes. A sweep every second lets go of those and of
-//   closed connections, so no socket outlives its end by more than about a second.
+//   A response queued behind an unfinished one on its connection (pipelining) is held until it
+//   finishes; one counted before Node attaches it (the request-start channel on Node 20) is not
+//   held. A sweep every second lets go of finished queued ones and of closed connections, so no
+//   socket outlives its end by more than about a second.
 // - countServer(server), for gates that every request of a Node http or https server passes (the
 //   Fastify plugin; NestJS's gate in front of Express's server or in Fastify's onRequest): every
 //   connection is remembered as it opens and nothing at all is done per request (a per-request
@@ -188,12 +189,19 @@ export function createInFlight(): InFlight {
       const c = remember(socket);
       // Node attaches a response to its socket as the request arrives, unless an earlier one on the
       // same connection is still being written (pipelining): this later one is then held until it
-      // finishes. (So is every response, should a Node version not keep socket._httpMessage.)
-      if (attached(socket) !== res) {
-        if (c.queued === undefined) c.queued = [res];
+      // finishes. Nothing attached yet is the Next.js adapter's case on Node 20: the
+      // http.server.request.start channel publishes just before Node attaches the response, which
+      // it then does at once. (Holding it meant ~31 finished responses per keep-alive connection,
+      // each with everything its request touched.)
+      const current = attached(socket);
+      if (current !== res && current != null) {
+        const queued = c.queued;
+        if (queued === undefined) c.queued = [res];
         else {
-          c.queued.push(res);
-          c.queued = pruned(c.queued);
+          // A connection's responses finish in order: the finished ones are at the front.
+          while (queued.length > 0 && finished(queued[0]!)) queued.shift();
+          queued.push(res);
+          c.queued = pruned(queued);
         }
       }
       if (waiters.size > 0) {

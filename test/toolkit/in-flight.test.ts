@@ -3,6 +3,7 @@
 // that are not Node's HTTP/1 ones count until their 'close'; nothing is left behind.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -12,17 +13,28 @@ import { openSocket } from '../helpers/raw-http.js';
 import { assertNoLeakedHandles } from '../helpers/resources.js';
 import { waitFor, waitForCollection } from '../helpers/wait.js';
 
-async function counted(handler: (req: IncomingMessage, res: ServerResponse) => void) {
+/**
+ * A server whose requests are counted in its 'request' listener, or (`from: 'channel'`) on the
+ * http.server.request.start diagnostics channel as the Next.js adapter counts them — on Node 20
+ * published before Node attaches the response to its socket.
+ */
+async function counted(handler: (req: IncomingMessage, res: ServerResponse) => void, from: 'request' | 'channel' = 'request') {
   const inFlight = createInFlight();
   const server = http.createServer((req, res) => {
-    inFlight.count(req, res);
+    if (from === 'request') inFlight.count(req, res);
     handler(req, res);
   });
+  const onStart = (message: unknown): void => {
+    const start = message as { request: IncomingMessage; response: ServerResponse; server: unknown };
+    if (start.server === server) inFlight.count(start.request, start.response);
+  };
+  if (from === 'channel') subscribe('http.server.request.start', onStart);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
     inFlight,
     async close() {
+      if (from === 'channel') unsubscribe('http.server.request.start', onStart);
       inFlight.close();
       inFlight.close();
       server.closeAllConnections();
@@ -167,6 +179,42 @@ describe('createInFlight', () => {
       const res = new http.ServerResponse({ method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1 } as IncomingMessage);
       counter.inFlight.count({ socket: new EventEmitter() } as unknown as IncomingMessage, res);
       assert.equal(counter.inFlight.value(), 0);
+    });
+  });
+
+  test('counted as requests start (the Next.js adapter): finished responses on a keep-alive connection are not held; pipelined ones count until they finish', async (t) => {
+    // The sweep never runs (mocked): what lets the responses go is the count holding nothing. It
+    // held each connection's last 31 finished ones when it ran before Node attached them (Node 20).
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    await assertNoLeakedHandles(async () => {
+      const refs: WeakRef<ServerResponse>[] = [];
+      const held = new Map<string, ServerResponse>();
+      const counter = await counted((req, res) => {
+        refs.push(new WeakRef(res));
+        if (req.url === '/hold') held.set(req.url, res);
+        else res.end('ok');
+      }, 'channel');
+      try {
+        const answers = (c: { text(): string }): number => (c.text().match(/HTTP\/1\.1 200/g) ?? []).length;
+        const c = await raw(counter.port, get('/a'));
+        for (let n = 1; n <= 3; n++) {
+          await waitFor(() => answers(c) === n, `answer ${n}`);
+          if (n < 3) c.socket.write(get('/a'));
+        }
+        for (const [i, ref] of refs.entries()) await waitForCollection(ref, `finished response ${i + 1} of 3 collected`);
+        assert.equal(counter.inFlight.value(), 0);
+
+        // Pipelined behind a held request: both count until each has finished.
+        c.socket.write(get('/hold') + get('/a'));
+        await waitFor(() => held.has('/hold') && refs.length === 5, 'both requests arrived');
+        assert.equal(counter.inFlight.value(), 2);
+        held.get('/hold')!.end('held');
+        await waitFor(() => answers(c) === 5, 'both answered');
+        await waitFor(() => counter.inFlight.value() === 0, 'both finished');
+        c.socket.end();
+      } finally {
+        await counter.close();
+      }
     });
   });
 
