@@ -75,9 +75,23 @@ export function prepareHeadroomDist(dist) {
   return true;
 }
 
-function build(app, digest, env) {
+/**
+ * The compiled source as an installed package, `node_modules/headroom-memory` in the app (the ESM
+ * side of `./next` only), for an app whose next.config has `serverExternalPackages:
+ * ['headroom-memory']`: Node loads it at run time as it loads a user's install.
+ */
+function installAsPackage(app, env) {
+  const pkg = path.join(app, 'node_modules', 'headroom-memory');
+  rmSync(pkg, { recursive: true, force: true });
+  compileSource(path.join(pkg, 'dist'), env);
+  const manifest = { name: 'headroom-memory', private: true, type: 'module', exports: { './next': './dist/adapters/next/index.js' } };
+  writeFileSync(path.join(pkg, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
+}
+
+function build(app, digest, env, layout) {
   rmSync(path.join(app, '.next'), { recursive: true, force: true });
-  compileSource(path.join(app, '.headroom-dist'), env);
+  if (layout === 'package') installAsPackage(app, env);
+  else compileSource(path.join(app, '.headroom-dist'), env);
   run(process.execPath, [path.join(repo, 'node_modules/next/dist/bin/next'), 'build'], app, env);
   writeFileSync(path.join(app, '.next', 'headroom-build-hash'), digest);
 }
@@ -94,13 +108,16 @@ const alive = (pid) => {
 
 /**
  * Builds the Next.js app in `app` unless its build is up to date; returns whether it built.
- * `env` is added to the environment of tsc and `next build`.
+ * `env` is added to the environment of tsc and `next build`. `layout`: 'alias' compiles src/ into
+ * the app's .headroom-dist/ (its next.config aliases the package there, and Next bundles it);
+ * 'package' installs it as node_modules/headroom-memory (for serverExternalPackages).
  */
-export function prepareNextApp(app, env = {}) {
+export function prepareNextApp(app, env = {}, layout = 'alias') {
   const digest = sourceHash(app);
   const stamp = path.join(app, '.next', 'headroom-build-hash');
   const lock = path.join(app, '.prepare.lock');
-  const current = () => existsSync(stamp) && readFileSync(stamp, 'utf8') === digest;
+  const installed = layout !== 'package' || existsSync(path.join(app, 'node_modules', 'headroom-memory', 'package.json'));
+  const current = () => installed && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest;
   for (const until = Date.now() + 300_000; ;) {
     if (current()) return false;
     try {
@@ -116,7 +133,7 @@ export function prepareNextApp(app, env = {}) {
   try {
     writeFileSync(path.join(lock, 'pid'), String(process.pid));
     if (current()) return false;
-    build(app, digest, env);
+    build(app, digest, env, layout);
     return true;
   } finally {
     rmSync(lock, { recursive: true, force: true });
@@ -124,8 +141,8 @@ export function prepareNextApp(app, env = {}) {
 }
 
 /** For an app's prepare.mjs run as a script: builds and says what it did. */
-export function prepareNextAppMain(app, label, env) {
+export function prepareNextAppMain(app, label, env, layout) {
   const started = Date.now();
-  const built = prepareNextApp(app, env);
+  const built = prepareNextApp(app, env, layout);
   console.log(built ? `${label} built in ${((Date.now() - started) / 1000).toFixed(1)} s` : `${label}: the build is up to date`);
 }

@@ -26,7 +26,8 @@
 // Before measuring, both variants must answer GET /app/hello with the same status, type and body,
 // and GET /health/ready must be 404 on the bare app and 200 with headroom. With two or more CPUs the
 // apps run on one CPU and the load generators on another (taskset). The apps load headroom compiled
-// by tsc, as users run it (dist.ts; the Next.js app its own compile, apps/next/prepare.mjs).
+// by tsc, as users run it (dist.ts; the Next.js app its own compile, installed in its node_modules and
+// loaded through serverExternalPackages as the Next.js docs page recommends: apps/next/prepare.mjs).
 // Allocation: once per round, bytes allocated on V8's heap per request by each side (alloc-meter.mjs, over IPC).
 // Usage: npm run bench -- adapters [--frameworks fastify,express,express-front,nest-express,nest-fastify,next]
 //        [--rounds 5] [--duration 6] [--slice 2] [--connections 32] [--pin 0:1 | --pin none]

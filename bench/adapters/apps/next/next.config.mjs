@@ -1,5 +1,6 @@
-// The Next.js bench app builds against the repo's source, as test/fixtures/apps/next does: prepare.mjs
-// compiles src/ into .headroom-dist/ and `headroom-memory/next` is aliased to it.
+// The Next.js bench app runs headroom as the docs recommend: `serverExternalPackages`, so Node loads
+// one copy of the package from node_modules at run time instead of Turbopack bundling it into each
+// chunk. prepare.mjs compiles the repo's source into node_modules/headroom-memory/ here.
 import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -17,8 +18,6 @@ while (!nextDir.startsWith(root + path.sep)) root = path.dirname(root);
 export default {
   outputFileTracingRoot: root,
   pageExtensions: ['js'],
-  turbopack: {
-    root,
-    resolveAlias: { 'headroom-memory/next': './.headroom-dist/adapters/next/index.js' },
-  },
+  serverExternalPackages: ['headroom-memory'],
+  turbopack: { root },
 };
