@@ -209,8 +209,16 @@ describe('createInFlight', () => {
         await waitFor(() => held.has('/hold') && refs.length === 5, 'both requests arrived');
         assert.equal(counter.inFlight.value(), 2);
         held.get('/hold')!.end('held');
-        await waitFor(() => answers(c) === 5, 'both answered');
-        await waitFor(() => counter.inFlight.value() === 0, 'both finished');
+        await waitFor(() => answers(c) === 5 && refs[4]!.deref()?.writableFinished === true, 'both answered');
+        // Not value() here (reading the count sweeps): what lets the finished pipelined response go
+        // is the next pipelined one dropping it from the front of the connection's queue.
+        held.clear();
+        c.socket.write(get('/hold') + get('/a'));
+        await waitFor(() => held.has('/hold') && refs.length === 7, 'the next two arrived');
+        await waitForCollection(refs[4]!, 'the finished pipelined response collected');
+        assert.equal(counter.inFlight.value(), 2);
+        held.get('/hold')!.end('held');
+        await waitFor(() => answers(c) === 7 && counter.inFlight.value() === 0, 'all finished');
         c.socket.end();
       } finally {
         await counter.close();
