@@ -15,7 +15,8 @@
 // processes), so results are means over rounds with a 95 % confidence interval.
 // At the end of each round every process's RSS is printed (where a native leak shows first) with
 // V8's resident heap and young generation beside it (heapAtEnd), so that a gap in RSS can be read:
-// V8 sizing its heap differently in the two processes, or memory outside it.
+// V8 sizing its heap differently in the two processes, or memory outside it; then the live heap
+// after a full GC (alloc-meter.mjs), where what headroom holds that the bare app does not shows.
 // --same bare|headroom runs that variant on both sides (an A/A run): what the same code "costs"
 // against itself is the noise floor the real comparison must be read against.
 // --base / --target pick what each side runs, for measuring one part of headroom against headroom
@@ -225,6 +226,12 @@ async function heapAtEnd(app: App): Promise<HeapAtEnd> {
   }
 }
 
+/** MiB still in use on V8's heap after a full GC, at the end of a round (alloc-meter.mjs). */
+async function liveHeapMiB(app: App): Promise<number> {
+  const { live } = await ask(app, 'live', (r): r is { live: number } => typeof (r as { live?: unknown })?.live === 'number');
+  return live / 2 ** 20;
+}
+
 /** Resident set size of a process, MiB (the soak's /proc reader). */
 async function rssMiB(pid: number): Promise<number> {
   const { rss } = await readProc(pid);
@@ -409,6 +416,8 @@ interface Samples {
   rss: Record<Variant, number[]>;
   /** V8's heap in that RSS at the same moment. */
   heap: Record<Variant, HeapAtEnd[]>;
+  /** Then, after a full GC: what is still in use on V8's heap (MiB). */
+  live: Record<Variant, number[]>;
   /** Pairs measured again because another process used the CPU meanwhile. */
   redone: number;
   /** Pairs kept although noisy (after the last attempt). */
@@ -467,6 +476,7 @@ async function round(
     for (const v of VARIANTS) {
       s.rss[v].push(await rssMiB(apps[v].child.pid!));
       s.heap[v].push(await heapAtEnd(apps[v]));
+      s.live[v].push(await liveHeapMiB(apps[v]));
     }
   } finally {
     for (const v of VARIANTS) if (apps[v]) await stop(apps[v].child);
@@ -563,6 +573,7 @@ for (const name of args.frameworks.split(',')) {
     allocated: { bare: [], headroom: [] },
     rss: { bare: [], headroom: [] },
     heap: { bare: [], headroom: [] },
+    live: { bare: [], headroom: [] },
     redone: 0,
     noisy: 0,
   };
@@ -580,7 +591,8 @@ for (const name of args.frameworks.split(',')) {
         `p99 µs bare ${fmt(at(s.p99.bare))} | headroom ${fmt(at(s.p99.headroom))}; ` +
         `CPU µs/req bare ${fmt1(at(s.cpu.bare))} | headroom ${fmt1(at(s.cpu.headroom))}; ` +
         `allocated B/req bare ${fmt(s.allocated.bare.slice(-1))} | headroom ${fmt(s.allocated.headroom.slice(-1))}; ` +
-        `RSS MiB at the end (V8 heap, young generation) bare ${memoryAt(s, 'bare', -1)} | headroom ${memoryAt(s, 'headroom', -1)}`,
+        `RSS MiB at the end (V8 heap, young generation) bare ${memoryAt(s, 'bare', -1)} | headroom ${memoryAt(s, 'headroom', -1)}; ` +
+        `live heap MiB after a full GC bare ${fmt1(s.live.bare.slice(-1))} | headroom ${fmt1(s.live.headroom.slice(-1))}`,
     );
   }
   // Ratios are averaged on the log scale (a 0.9 and a 1.1 round are not "1.0 on average" in rate terms).
@@ -596,7 +608,8 @@ for (const name of args.frameworks.split(',')) {
   const med = (xs: number[], digits = 0): string => median(xs).toFixed(digits);
   const memory = (v: Variant): string => `${med(s.rss[v])} (${med(s.heap[v].map((h) => h.heap))}, ${med(s.heap[v].map((h) => h.young))})`;
   console.log(
-    `  ${name}: RSS at the end of a round (V8 heap, young generation), median MiB: bare ${memory('bare')}, headroom ${memory('headroom')}`,
+    `  ${name}: RSS at the end of a round (V8 heap, young generation), median MiB: bare ${memory('bare')}, headroom ${memory('headroom')}; ` +
+      `then live heap after a full GC: bare ${med(s.live.bare, 1)}, headroom ${med(s.live.headroom, 1)}`,
   );
   console.log(`  ${name}: ${s.redone} pairs measured again for noise from other processes, ${s.noisy} kept noisy after 4 attempts`);
   rows.push(
