@@ -78,12 +78,6 @@ const finished = (res: ServerResponse): boolean => res.writableFinished;
 
 const unfinished = (list: ServerResponse[]): ServerResponse[] => list.filter((r) => !finished(r));
 
-/** Drops the finished ones from a long list of queued responses: at 32, 64, 128 … entries (amortised O(1) per request). */
-function pruned(queued: ServerResponse[]): ServerResponse[] {
-  const n = queued.length;
-  return n >= 32 && (n & (n - 1)) === 0 ? unfinished(queued) : queued;
-}
-
 export function createInFlight(): InFlight {
   // By connection (the request's socket); not a property on the socket, which would give every
   // net.Socket another hidden class.
@@ -198,10 +192,10 @@ export function createInFlight(): InFlight {
         const queued = c.queued;
         if (queued === undefined) c.queued = [res];
         else {
-          // A connection's responses finish in order: the finished ones are at the front.
+          // A connection's responses finish in order: the finished ones are at the front, and
+          // dropping them here keeps the queue to the unfinished ones.
           while (queued.length > 0 && finished(queued[0]!)) queued.shift();
           queued.push(res);
-          c.queued = pruned(queued);
         }
       }
       if (waiters.size > 0) {
