@@ -38,9 +38,12 @@ export function suggestOption(name: string, candidates: readonly string[]): stri
   );
 }
 
+/** Whether `name` is the start of `flag` (`dur` of `duration`), three letters at least. */
+const begins = (name: string, flag: string): boolean => name.length >= 3 && flag.startsWith(name);
+
 /** For CLI flags: one the name begins or extends (`--dur` → `--duration`), else the closest by edit distance. */
 export function suggestFlag(name: string, flags: readonly string[]): string | undefined {
-  return flags.find((f) => (name.length >= 3 && f.startsWith(name)) || name.startsWith(f)) ?? suggest(name, flags);
+  return flags.find((f) => begins(name, f) || name.startsWith(f)) ?? suggest(name, flags);
 }
 
 /**
@@ -57,7 +60,7 @@ export function unknownFlag(token: string, flags: readonly string[], hintOf = su
   }
   // Only a word a flag holds whole, or one within a typo of a flag: a longer word that merely begins
   // with a flag's name (-urlQx9secret) may be a secret and is not named.
-  const hint = flags.includes(word) ? word : (suggest(word, flags) ?? flags.find((f) => word.length >= 3 && f.startsWith(word)));
+  const hint = flags.includes(word) ? word : (suggest(word, flags) ?? flags.find((f) => begins(word, f)));
   return hint
     ? `unknown option -${word}: flags take two dashes (did you mean --${hint}?)`
     : "unknown option '<hidden>' (an argument starting with one dash): flags take two dashes, each as --flag VALUE or --flag=VALUE";
